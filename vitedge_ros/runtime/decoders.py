@@ -1,0 +1,121 @@
+"""Decoders: raw network outputs → scores, classes and boxes in network pixels.
+
+- ``classifier``: logits ``1×C`` → top-k (softmax, sigmoid or none).
+- ``vit_center``: the project's ViT detector, whose graph already extracts peaks (max-pool + TopK):
+  one output ``1×K×6`` rows ``x1, y1, x2, y2, score, class`` in network pixels.
+- ``detr``: set predictions (DETR, YOLOS, RT-DETR exports): logits ``1×Q×C'`` and boxes ``1×Q×4``
+  normalised ``cx, cy, w, h``; softmax with a trailing no-object class, or sigmoid.
+"""
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence
+
+import numpy as np
+
+from .errors import BundleError, EngineError
+
+
+class RawDetections(NamedTuple):
+    """Decoded detections in network pixels before the inverse transform."""
+
+    boxes: np.ndarray  # N×4 float32 xyxy
+    scores: np.ndarray  # N float32
+    classes: np.ndarray  # N int64
+
+
+def _pick(outputs: Dict[str, np.ndarray], names: Sequence[str], index: int, what: str) -> np.ndarray:
+    for n in names:
+        if n in outputs:
+            return outputs[n]
+    values = list(outputs.values())
+    if index < len(values):
+        return values[index]
+    raise EngineError('decoder: the model has no {} output (outputs: {})'.format(what, ', '.join(outputs)))
+
+
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Numerically stable softmax."""
+    z = x - x.max(axis=axis, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function."""
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def decode_classifier(outputs: Dict[str, np.ndarray], params: Dict[str, Any]) -> np.ndarray:
+    """Class probabilities (C,) from the first output (logits)."""
+    logits = np.asarray(_pick(outputs, ('logits', 'output'), 0, 'logits'), dtype=np.float32).reshape(-1)
+    act = params.get('activation', 'softmax')
+    if act == 'softmax':
+        return softmax(logits)
+    if act == 'sigmoid':
+        return sigmoid(logits)
+    return logits
+
+
+def decode_vit_center(outputs: Dict[str, np.ndarray], params: Dict[str, Any]) -> RawDetections:
+    """Rows of the in-graph peak extraction (x1, y1, x2, y2, score, class)."""
+    det = np.asarray(_pick(outputs, ('detections',), 0, 'detections'), dtype=np.float32)
+    if det.ndim != 3 or det.shape[-1] != 6:
+        raise EngineError('vit_center decoder: expected a 1×K×6 output, got shape {}'.format(det.shape))
+    det = det[0]
+    return RawDetections(det[:, :4].copy(), det[:, 4].copy(), det[:, 5].astype(np.int64))
+
+
+def decode_detr(outputs: Dict[str, np.ndarray], params: Dict[str, Any], net_w: int, net_h: int) -> RawDetections:
+    """Set predictions → best class per query, boxes in network pixels."""
+    logits = np.asarray(_pick(outputs, ('logits', 'pred_logits', 'scores'), 0, 'logits'), dtype=np.float32)
+    boxes = np.asarray(_pick(outputs, ('boxes', 'pred_boxes'), 1, 'boxes'), dtype=np.float32)
+    if logits.ndim != 3 or boxes.ndim != 3 or boxes.shape[-1] != 4 or logits.shape[1] != boxes.shape[1]:
+        raise EngineError('detr decoder: expected logits 1×Q×C and boxes 1×Q×4, got {} and {}'.format(
+            logits.shape, boxes.shape))
+    logits, boxes = logits[0], boxes[0]
+    if params.get('activation', 'softmax') == 'softmax':
+        prob = softmax(logits)
+        if params.get('no_object_class', True):
+            prob = prob[:, :-1]
+    else:
+        prob = sigmoid(logits)
+    classes = prob.argmax(axis=1)
+    scores = prob[np.arange(prob.shape[0]), classes]
+    cx, cy, w, h = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+    if params.get('normalized', True):
+        cx, w = cx * net_w, w * net_w
+        cy, h = cy * net_h, h * net_h
+    xyxy = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1).astype(np.float32)
+    return RawDetections(xyxy, scores.astype(np.float32), classes.astype(np.int64))
+
+
+def filter_detections(raw: RawDetections, score_threshold: float, class_ids: Optional[List[int]],
+                      nms_iou: Optional[float], max_detections: int) -> RawDetections:
+    """Threshold, class filter, class-wise NMS (when ``nms_iou`` is set) and top ``max_detections``."""
+    from .nms import batched_nms
+
+    keep = raw.scores >= score_threshold
+    if class_ids is not None:
+        keep &= np.isin(raw.classes, np.asarray(class_ids, dtype=np.int64))
+    boxes, scores, classes = raw.boxes[keep], raw.scores[keep], raw.classes[keep]
+    if nms_iou is not None and boxes.shape[0] > 1:
+        idx = batched_nms(boxes, scores, classes, nms_iou)
+    else:
+        idx = np.argsort(-scores, kind='stable')
+    idx = idx[:max_detections]
+    return RawDetections(boxes[idx], scores[idx], classes[idx])
+
+
+def check_decoder_params(decoder: Dict[str, Any], num_labels: int) -> None:
+    """Validate the decoder's parameters at bundle load time."""
+    for key in ('score_threshold', 'nms_iou'):
+        v = decoder.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0):
+            raise BundleError('bundle.yaml: decoder.{}: expected a number in [0, 1], got {!r}'.format(key, v))
+    for key in ('max_detections', 'top_k'):
+        v = decoder.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
+            raise BundleError('bundle.yaml: decoder.{}: expected a positive integer, got {!r}'.format(key, v))
+    act = decoder.get('activation')
+    if act is not None and act not in ('softmax', 'sigmoid', 'none'):
+        raise BundleError("bundle.yaml: decoder.activation: expected softmax, sigmoid or none, got {!r}".format(act))
+    if num_labels <= 0:
+        raise BundleError('bundle.yaml: labels: empty')

@@ -1,0 +1,38 @@
+"""Result types of the runtime: detections, classifications and per-frame results."""
+from typing import Dict, List, NamedTuple, Tuple
+
+
+class Detection(NamedTuple):
+    """One detected object, its box in input-image pixels (x1, y1, x2, y2)."""
+
+    class_id: int
+    label: str
+    score: float
+    box: Tuple[float, float, float, float]
+
+    @property
+    def center(self) -> Tuple[float, float]:
+        """Box centre (x, y) in pixels."""
+        return ((self.box[0] + self.box[2]) / 2.0, (self.box[1] + self.box[3]) / 2.0)
+
+    @property
+    def size(self) -> Tuple[float, float]:
+        """Box size (width, height) in pixels."""
+        return (self.box[2] - self.box[0], self.box[3] - self.box[1])
+
+
+class Classification(NamedTuple):
+    """One class hypothesis of a classifier."""
+
+    class_id: int
+    label: str
+    score: float
+
+
+class FrameResult(NamedTuple):
+    """What the pipeline returns for one frame."""
+
+    detections: List[Detection]
+    classes: List[Classification]
+    timings_ms: Dict[str, float]
+    image_size: Tuple[int, int]

@@ -1,0 +1,56 @@
+"""ONNX Runtime engine (CPU by default; CUDA/TensorRT execution providers when asked and present)."""
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Union
+
+import numpy as np
+
+from ..errors import BundleError, EngineError
+from .base import Engine
+
+
+class OnnxRuntimeEngine(Engine):
+    """Runs an ONNX file with onnxruntime."""
+
+    name = 'onnxruntime'
+
+    def __init__(self, onnx_path: Union[str, Path], providers: Optional[Sequence[str]] = None,
+                 intra_op_threads: int = 0) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:  # pragma: no cover - the runtime extra installs it
+            raise EngineError('onnxruntime is not installed: pip install onnxruntime '
+                              '(or onnxruntime-gpu), or use backend tensorrt') from exc
+        path = Path(onnx_path)
+        if not path.is_file():
+            raise BundleError('{}: missing ONNX file'.format(path))
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if intra_op_threads:
+            opts.intra_op_num_threads = int(intra_op_threads)
+        opts.log_severity_level = 3
+        available = ort.get_available_providers()
+        chosen: List[str] = [p for p in (providers or ['CPUExecutionProvider']) if p in available]
+        if not chosen:
+            raise EngineError('none of the requested onnxruntime providers {} is available (available: {})'
+                              .format(list(providers or []), available))
+        try:
+            self.session = ort.InferenceSession(str(path), sess_options=opts, providers=chosen)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise BundleError('{}: onnxruntime cannot load the model (corrupt or truncated ONNX?): {}'.format(
+                path, str(exc).strip().splitlines()[0] if str(exc).strip() else exc)) from exc
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1:
+            raise BundleError('{}: expected exactly one input, found {}'.format(path, len(inputs)))
+        self.input_name = inputs[0].name
+        self.input_shape = tuple(inputs[0].shape)
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.providers = self.session.get_providers()
+
+    def infer(self, x: np.ndarray) -> Dict[str, np.ndarray]:
+        """Run one batch."""
+        outs = self.session.run(self.output_names, {self.input_name: x})
+        return dict(zip(self.output_names, outs))
+
+    def describe(self) -> str:
+        """Backend and providers."""
+        return 'onnxruntime ({})'.format(', '.join(self.providers))

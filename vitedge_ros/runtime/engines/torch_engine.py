@@ -1,0 +1,35 @@
+"""A torch engine for tools and parity checks (torch is imported only when this engine is built)."""
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from ..errors import EngineError
+from .base import Engine
+
+
+class TorchEngine(Engine):
+    """Wraps an ``nn.Module`` whose forward returns a tensor, a tuple of tensors or a dict of tensors."""
+
+    name = 'torch'
+
+    def __init__(self, module: Any, output_names: Optional[List[str]] = None, device: str = 'cpu') -> None:
+        try:
+            import torch
+        except ImportError as exc:
+            raise EngineError('backend torch needs PyTorch: pip install "vitedge_ros[tools]"') from exc
+        self._torch = torch
+        self.module = module.eval().to(device)
+        self.device = device
+        self.output_names = list(output_names or [])
+
+    def infer(self, x: np.ndarray) -> Dict[str, np.ndarray]:
+        """Run one batch under ``torch.inference_mode``."""
+        torch = self._torch
+        with torch.inference_mode():
+            out = self.module(torch.from_numpy(np.ascontiguousarray(x)).to(self.device))
+        if isinstance(out, dict):
+            return {k: v.detach().cpu().numpy() for k, v in out.items()}
+        if not isinstance(out, (tuple, list)):
+            out = (out,)
+        names = self.output_names or ['output{}'.format(i) for i in range(len(out))]
+        return {n: o.detach().cpu().numpy() for n, o in zip(names, out)}

@@ -1,0 +1,113 @@
+"""The per-frame pipeline: preprocess → engine → decoder → boxes in input-image pixels, timed per step."""
+import logging
+import time
+from pathlib import Path
+from typing import Any, List, Optional, Sequence, Union
+
+import numpy as np
+
+from .bundle import Bundle, bundle_label_ids, load_bundle
+from .decoders import (
+    check_decoder_params,
+    decode_classifier,
+    decode_detr,
+    decode_vit_center,
+    filter_detections,
+)
+from .detection import Classification, Detection, FrameResult
+from .engines import create_engine
+from .errors import BundleError
+from .preprocess import Preprocessor, as_bgr
+
+LOG = logging.getLogger(__name__)
+
+
+def _ms(t0: float, t1: float) -> float:
+    return (t1 - t0) * 1000.0
+
+
+class Pipeline:
+    """Bundle + engine + decoder; call it on BGR uint8 frames."""
+
+    def __init__(self, bundle: Union[Bundle, str, Path], backend: str = 'auto',
+                 score_threshold: Optional[float] = None, nms_iou: Optional[float] = None,
+                 classes: Optional[Sequence[Any]] = None, max_detections: Optional[int] = None,
+                 top_k: Optional[int] = None, providers: Optional[Sequence[str]] = None,
+                 module: Any = None) -> None:
+        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+        dec = dict(self.bundle.decoder)
+        for key, value in (('score_threshold', score_threshold), ('nms_iou', nms_iou),
+                           ('max_detections', max_detections), ('top_k', top_k)):
+            if value is not None:
+                dec[key] = value
+        check_decoder_params(dec, len(self.bundle.labels))
+        self.decoder = dec
+        self.score_threshold = float(dec.get('score_threshold', 0.3))
+        nms_default = None if self.bundle.decoder_type == 'vit_center' else 0.5
+        self.nms_iou = dec.get('nms_iou', nms_default)
+        self.max_detections = int(dec.get('max_detections', 100))
+        self.top_k = int(dec.get('top_k', 5))
+        self.class_ids = bundle_label_ids(self.bundle, list(classes) if classes else None)
+        self.preprocess = Preprocessor(self.bundle.input)
+        self.engine, self.backend_reason = create_engine(self.bundle, backend, providers=providers, module=module)
+        self.backend_name = self.engine.name
+        self._check_io()
+        LOG.info('bundle %s: backend %s', self.bundle.name, self.backend_reason)
+
+    def _check_io(self) -> None:
+        shape = tuple(self.engine.input_shape)
+        spec = self.bundle.input
+        if len(shape) == 4 and all(isinstance(d, int) for d in shape):
+            if shape != (1, 3, spec.height, spec.width):
+                raise BundleError('{}: model input is {} but bundle.yaml input says 1×3×{}×{}'.format(
+                    self.bundle.onnx_path, shape, spec.height, spec.width))
+        elif shape:
+            raise BundleError('{}: model input must be static 1×3×H×W, got {}'.format(self.bundle.onnx_path, shape))
+
+    @property
+    def labels(self) -> List[str]:
+        """Class names of the bundle."""
+        return self.bundle.labels
+
+    def _label(self, class_id: int) -> str:
+        labels = self.bundle.labels
+        return labels[class_id] if 0 <= class_id < len(labels) else str(class_id)
+
+    def __call__(self, image: np.ndarray) -> FrameResult:
+        """Process one frame (BGR uint8; grey and BGRA accepted). Raises FrameError on a bad frame."""
+        t0 = time.perf_counter()
+        bgr = as_bgr(image)
+        tensor, tf = self.preprocess(bgr)
+        t1 = time.perf_counter()
+        outputs = self.engine.infer(tensor)
+        t2 = time.perf_counter()
+        detections: List[Detection] = []
+        classes: List[Classification] = []
+        kind = self.bundle.decoder_type
+        if kind == 'classifier':
+            prob = decode_classifier(outputs, self.decoder)
+            order = np.argsort(-prob, kind='stable')
+            if self.class_ids is not None:
+                order = np.asarray([i for i in order if int(i) in self.class_ids], dtype=np.int64)
+            for i in order[:self.top_k]:
+                classes.append(Classification(int(i), self._label(int(i)), float(prob[i])))
+        elif kind in ('vit_center', 'detr'):
+            if kind == 'vit_center':
+                raw = decode_vit_center(outputs, self.decoder)
+            else:
+                raw = decode_detr(outputs, self.decoder, self.bundle.input.width, self.bundle.input.height)
+            raw = filter_detections(raw, self.score_threshold, self.class_ids, self.nms_iou, self.max_detections)
+            boxes = tf.boxes_to_image(raw.boxes)
+            for box, score, cid in zip(boxes, raw.scores, raw.classes):
+                if box[2] - box[0] <= 0 or box[3] - box[1] <= 0:
+                    continue
+                detections.append(Detection(int(cid), self._label(int(cid)), float(score),
+                                            (float(box[0]), float(box[1]), float(box[2]), float(box[3]))))
+        t3 = time.perf_counter()
+        timings = {'preprocess': _ms(t0, t1), 'inference': _ms(t1, t2), 'postprocess': _ms(t2, t3),
+                   'total': _ms(t0, t3)}
+        return FrameResult(detections, classes, timings, (int(bgr.shape[1]), int(bgr.shape[0])))
+
+    def close(self) -> None:
+        """Release the engine."""
+        self.engine.close()
