@@ -1,1 +1,5 @@
-"""vitedge_ros."""
+"""Torch model definitions: the ViT detector and a ``create_model`` factory over timm."""
+from .factory import create_model
+from .vit_detector import DetectorExport, ViTCenterDetector, build_targets, detection_loss
+
+__all__ = ['create_model', 'ViTCenterDetector', 'DetectorExport', 'build_targets', 'detection_loss']

@@ -1,0 +1,195 @@
+"""ViTCenterDetector: a timm ViT/DeiT backbone with a light CenterNet-style head on the patch-token grid.
+
+The head predicts, at stride ``patch / upsample``, a centre heatmap per class, the box size (log of
+size/stride) and the sub-cell centre offset. :meth:`ViTCenterDetector.decode` turns the maps into a fixed
+``B×K×6`` tensor (x1, y1, x2, y2, score, class) with a 3×3 max-pool peak test and TopK, all standard ONNX
+ops that onnxruntime and TensorRT run, so no post-processing beyond a score threshold is left to the host.
+"""
+from typing import Dict, List, Sequence, Tuple, Union
+
+import timm
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+HEAT_PRIOR = 0.05
+
+
+def _pair(v: Union[int, Sequence[int]]) -> Tuple[int, int]:
+    if isinstance(v, int):
+        return (v, v)
+    a, b = v
+    return (int(a), int(b))
+
+
+class ViTCenterDetector(nn.Module):
+    """Single-scale ViT detector; ``forward`` returns the raw maps, ``decode`` the detections."""
+
+    def __init__(self, backbone: str = 'vit_tiny_patch16_224', num_classes: int = 3,
+                 img_size: Union[int, Sequence[int]] = (192, 256), pretrained: bool = False,
+                 head_channels: int = 64, upsample: int = 2, max_detections: int = 100,
+                 **backbone_kwargs) -> None:
+        super().__init__()
+        self.img_size = _pair(img_size)  # (H, W)
+        self.num_classes = int(num_classes)
+        self.backbone = timm.create_model(backbone, pretrained=pretrained, num_classes=0, global_pool='',
+                                          img_size=self.img_size, **backbone_kwargs)
+        self.backbone_name = backbone
+        self.backbone_kwargs = dict(backbone_kwargs)
+        embed = int(self.backbone.embed_dim)
+        gh, gw = self.backbone.patch_embed.grid_size
+        patch = self.img_size[0] // gh
+        self.grid = (int(gh), int(gw))
+        self.upsample = int(upsample)
+        self.stride = patch // self.upsample
+        self.max_detections = int(max_detections)
+        self.head_channels = int(head_channels)
+        hc = self.head_channels
+        layers: List[nn.Module] = [nn.Conv2d(embed, hc, 1), nn.GELU()]
+        if self.upsample > 1:
+            layers += [nn.ConvTranspose2d(hc, hc, self.upsample, stride=self.upsample), nn.GELU()]
+        layers += [nn.Conv2d(hc, hc, 3, padding=1), nn.GELU()]
+        self.neck = nn.Sequential(*layers)
+        self.heatmap = nn.Conv2d(hc, self.num_classes, 1)
+        self.box_size = nn.Conv2d(hc, 2, 1)
+        self.offset = nn.Conv2d(hc, 2, 1)
+        nn.init.constant_(self.heatmap.bias, float(torch.log(torch.tensor(HEAT_PRIOR / (1 - HEAT_PRIOR)))))
+        hh, hw = self.grid[0] * self.upsample, self.grid[1] * self.upsample
+        ys, xs = torch.meshgrid(torch.arange(hh, dtype=torch.float32), torch.arange(hw, dtype=torch.float32),
+                                indexing='ij')
+        self.register_buffer('grid_x', xs.reshape(1, -1), persistent=False)
+        self.register_buffer('grid_y', ys.reshape(1, -1), persistent=False)
+
+    @property
+    def map_size(self) -> Tuple[int, int]:
+        """(h, w) of the output maps."""
+        return (self.grid[0] * self.upsample, self.grid[1] * self.upsample)
+
+    def tokens_to_grid(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Drop prefix tokens (cls/dist) and fold patch tokens to B×C×gh×gw."""
+        n_prefix = int(getattr(self.backbone, 'num_prefix_tokens', 1))
+        patches = tokens[:, n_prefix:, :]
+        b, _, c = patches.shape
+        return patches.transpose(1, 2).reshape(b, c, self.grid[0], self.grid[1])
+
+    def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Raw maps: ``heatmap`` logits B×C×h×w, ``size`` B×2×h×w (log w/stride, log h/stride), ``offset``."""
+        feats = self.tokens_to_grid(self.backbone.forward_features(x))
+        y = self.neck(feats)
+        return {'heatmap': self.heatmap(y), 'size': self.box_size(y), 'offset': self.offset(y)}
+
+    def decode(self, maps: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """Peak extraction to B×K×6 rows (x1, y1, x2, y2, score, class) in network pixels."""
+        heat = torch.sigmoid(maps['heatmap'])
+        peaks = F.max_pool2d(heat, 3, stride=1, padding=1)
+        heat = heat * (peaks == heat).to(heat.dtype)
+        score, cls = heat.max(dim=1)
+        b = score.shape[0]
+        score = score.reshape(b, -1)
+        cls = cls.reshape(b, -1).to(heat.dtype)
+        k = min(self.max_detections, score.shape[1])
+        top_s, top_i = score.topk(k, dim=1)
+        top_c = torch.gather(cls, 1, top_i)
+        gx = torch.gather(self.grid_x.expand(b, -1), 1, top_i)
+        gy = torch.gather(self.grid_y.expand(b, -1), 1, top_i)
+        idx2 = top_i.unsqueeze(1).expand(b, 2, k)
+        off = torch.sigmoid(torch.gather(maps['offset'].reshape(b, 2, -1), 2, idx2))
+        size = torch.exp(torch.gather(maps['size'].reshape(b, 2, -1), 2, idx2).clamp(max=8.0)) * self.stride
+        cx = (gx + off[:, 0]) * self.stride
+        cy = (gy + off[:, 1]) * self.stride
+        w, h = size[:, 0], size[:, 1]
+        return torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, top_s, top_c], dim=2)
+
+    def config(self) -> Dict[str, object]:
+        """Constructor arguments, to rebuild the model from a checkpoint."""
+        return {'backbone': self.backbone_name, 'num_classes': self.num_classes, 'img_size': list(self.img_size),
+                'head_channels': self.head_channels, 'upsample': self.upsample,
+                'max_detections': self.max_detections, **self.backbone_kwargs}
+
+
+EXPORT_OUTPUTS = ('detections', 'heatmap', 'size', 'offset')
+
+
+class DetectorExport(nn.Module):
+    """Wraps a detector for ONNX: outputs ``detections`` (B×K×6) and, with ``with_maps``, the raw maps.
+
+    The raw maps cost nothing extra to output and make parity checks exact: peak extraction is a
+    discontinuous function of the heatmap, so two backends that agree on the maps to 1e-6 may still pick a
+    different one of two near-equal neighbouring cells.
+    """
+
+    def __init__(self, detector: ViTCenterDetector, with_maps: bool = True) -> None:
+        super().__init__()
+        self.detector = detector
+        self.with_maps = with_maps
+
+    @property
+    def output_names(self) -> Tuple[str, ...]:
+        """ONNX output names, in order."""
+        return EXPORT_OUTPUTS if self.with_maps else EXPORT_OUTPUTS[:1]
+
+    def forward(self, x: torch.Tensor):
+        """B×K×6 detections (then heatmap logits, size and offset maps when ``with_maps``)."""
+        maps = self.detector(x)
+        det = self.detector.decode(maps)
+        if not self.with_maps:
+            return det
+        return det, maps['heatmap'], maps['size'], maps['offset']
+
+
+def gaussian_radius(w: float, h: float) -> float:
+    """Standard deviation (in map cells) of the centre Gaussian for a box of w×h cells."""
+    return max(0.5, 0.15 * (w * h) ** 0.5)
+
+
+def build_targets(boxes: Sequence[torch.Tensor], labels: Sequence[torch.Tensor], num_classes: int,
+                  map_size: Tuple[int, int], stride: int) -> Dict[str, torch.Tensor]:
+    """CenterNet targets for a batch: heatmap, size, offset and their masks (boxes in network pixels)."""
+    hh, ww = map_size
+    b = len(boxes)
+    heat = torch.zeros(b, num_classes, hh, ww)
+    size = torch.zeros(b, 2, hh, ww)
+    offset = torch.zeros(b, 2, hh, ww)
+    mask = torch.zeros(b, 1, hh, ww)
+    ys = torch.arange(hh, dtype=torch.float32).view(-1, 1)
+    xs = torch.arange(ww, dtype=torch.float32).view(1, -1)
+    for i, (bx, lb) in enumerate(zip(boxes, labels)):
+        for box, cls in zip(bx.tolist(), lb.tolist()):
+            x1, y1, x2, y2 = box
+            bw, bh = (x2 - x1) / stride, (y2 - y1) / stride
+            if bw <= 0 or bh <= 0:
+                continue
+            cx, cy = (x1 + x2) / 2 / stride, (y1 + y2) / 2 / stride
+            ix, iy = min(ww - 1, max(0, int(cx))), min(hh - 1, max(0, int(cy)))
+            sigma = gaussian_radius(bw, bh)
+            g = torch.exp(-((xs - ix) ** 2 + (ys - iy) ** 2) / (2 * sigma ** 2))
+            heat[i, int(cls)] = torch.maximum(heat[i, int(cls)], g)
+            size[i, 0, iy, ix] = float(torch.log(torch.tensor(max(bw, 1e-3))))
+            size[i, 1, iy, ix] = float(torch.log(torch.tensor(max(bh, 1e-3))))
+            offset[i, 0, iy, ix] = min(max(cx - ix, 1e-3), 1 - 1e-3)
+            offset[i, 1, iy, ix] = min(max(cy - iy, 1e-3), 1 - 1e-3)
+            mask[i, 0, iy, ix] = 1.0
+    return {'heatmap': heat, 'size': size, 'offset': offset, 'mask': mask}
+
+
+def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, beta: float = 4.0) -> torch.Tensor:
+    """CenterNet's penalty-reduced focal loss on heatmap logits, normalised by the number of objects."""
+    p = torch.sigmoid(logits).clamp(1e-4, 1 - 1e-4)
+    pos = target.eq(1.0).float()
+    neg = 1.0 - pos
+    pos_loss = torch.log(p) * (1 - p) ** alpha * pos
+    neg_loss = torch.log(1 - p) * p ** alpha * (1 - target) ** beta * neg
+    n = pos.sum().clamp(min=1.0)
+    return -(pos_loss.sum() + neg_loss.sum()) / n
+
+
+def detection_loss(maps: Dict[str, torch.Tensor], targets: Dict[str, torch.Tensor],
+                   size_weight: float = 1.0, offset_weight: float = 1.0) -> Dict[str, torch.Tensor]:
+    """Total loss and its parts for a batch."""
+    m = targets['mask']
+    n = m.sum().clamp(min=1.0)
+    hm = focal_loss(maps['heatmap'], targets['heatmap'])
+    sz = (F.l1_loss(maps['size'], targets['size'], reduction='none') * m).sum() / n
+    off = (F.l1_loss(torch.sigmoid(maps['offset']), targets['offset'], reduction='none') * m).sum() / n
+    total = hm + size_weight * sz + offset_weight * off
+    return {'loss': total, 'heatmap': hm.detach(), 'size': sz.detach(), 'offset': off.detach()}
