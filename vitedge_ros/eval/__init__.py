@@ -1,1 +1,1 @@
-"""vitedge_ros."""
+"""Metrics: detection mAP (COCO evaluator), precision/recall, classification accuracy, latency statistics."""

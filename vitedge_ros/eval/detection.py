@@ -1,0 +1,101 @@
+"""Detection metrics: COCO mAP through faster-coco-eval, and precision/recall at one IoU.
+
+Boxes are xyxy pixels everywhere in the project; conversion to COCO's xywh happens here only.
+"""
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..runtime.nms import box_iou
+
+GroundTruth = Tuple[np.ndarray, np.ndarray]  # boxes N×4 xyxy, labels N
+Prediction = Tuple[np.ndarray, np.ndarray, np.ndarray]  # boxes M×4, scores M, labels M
+
+
+def to_coco_dicts(gts: Sequence[GroundTruth], preds: Sequence[Prediction], class_names: Sequence[str],
+                  image_sizes: Optional[Sequence[Tuple[int, int]]] = None,
+                  image_ids: Optional[Sequence[int]] = None) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
+    """COCO ground-truth dict and detection list (category ids are label + 1, images numbered from 1)."""
+    ids = list(image_ids) if image_ids is not None else list(range(1, len(gts) + 1))
+    images, anns, dets = [], [], []
+    for k, ((gb, gl), img_id) in enumerate(zip(gts, ids)):
+        w, h = image_sizes[k] if image_sizes is not None else (10000, 10000)
+        images.append({'id': int(img_id), 'width': int(w), 'height': int(h)})
+        for box, lab in zip(np.asarray(gb, np.float64).reshape(-1, 4), np.asarray(gl).reshape(-1)):
+            bw, bh = float(box[2] - box[0]), float(box[3] - box[1])
+            anns.append({'id': len(anns) + 1, 'image_id': int(img_id), 'category_id': int(lab) + 1,
+                         'bbox': [float(box[0]), float(box[1]), bw, bh], 'area': bw * bh, 'iscrowd': 0})
+    for (pb, ps, pl), img_id in zip(preds, ids):
+        for box, s, lab in zip(np.asarray(pb, np.float64).reshape(-1, 4), np.asarray(ps).reshape(-1),
+                               np.asarray(pl).reshape(-1)):
+            dets.append({'image_id': int(img_id), 'category_id': int(lab) + 1, 'score': float(s),
+                         'bbox': [float(box[0]), float(box[1]), float(box[2] - box[0]), float(box[3] - box[1])]})
+    cats = [{'id': i + 1, 'name': n} for i, n in enumerate(class_names)]
+    return {'images': images, 'annotations': anns, 'categories': cats}, dets
+
+
+def coco_evaluate(gt_dict: Dict[str, Any], dets: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """mAP@0.5 and mAP@0.5:0.95 overall and per class with faster-coco-eval (COCO's definition)."""
+    from faster_coco_eval import COCO, COCOeval_faster
+
+    names = {c['id']: c['name'] for c in gt_dict['categories']}
+    result: Dict[str, Any] = {'map50': 0.0, 'map50_95': 0.0, 'per_class': {}}
+    if not gt_dict['annotations']:
+        return result
+    gt = COCO(gt_dict)
+    dt = gt.loadRes(dets) if dets else COCO({'images': gt_dict['images'], 'annotations': [],
+                                             'categories': gt_dict['categories']})
+    ev = COCOeval_faster(gt, dt, 'bbox', print_function=lambda *a, **k: None)
+    ev.params.maxDets = [1, 10, 100]
+    ev.evaluate()
+    ev.accumulate()
+    ev.summarize()
+    result['map50_95'] = max(0.0, float(ev.stats[0]))
+    result['map50'] = max(0.0, float(ev.stats[1]))
+    precision = ev.eval['precision']  # T×R×K×A×M
+    iou50 = int(np.argmin(np.abs(np.asarray(ev.params.iouThrs) - 0.5)))
+    present = {a['category_id'] for a in gt_dict['annotations']}
+    for k, cat_id in enumerate(ev.params.catIds):
+        if cat_id not in present:
+            continue
+        p = precision[:, :, k, 0, -1]
+        ap_all = float(np.mean(p[p > -1])) if np.any(p > -1) else 0.0
+        p50 = precision[iou50, :, k, 0, -1]
+        ap50 = float(np.mean(p50[p50 > -1])) if np.any(p50 > -1) else 0.0
+        result['per_class'][names[cat_id]] = {'ap50': ap50, 'ap50_95': ap_all}
+    return result
+
+
+def detection_map(gts: Sequence[GroundTruth], preds: Sequence[Prediction],
+                  class_names: Sequence[str]) -> Dict[str, Any]:
+    """COCO mAP of predictions against ground truth (lists aligned by image)."""
+    gt_dict, dets = to_coco_dicts(gts, preds, class_names)
+    return coco_evaluate(gt_dict, dets)
+
+
+def precision_recall(gts: Sequence[GroundTruth], preds: Sequence[Prediction], class_id: int,
+                     iou: float = 0.5, min_score: float = 0.0) -> Dict[str, float]:
+    """Greedy one-to-one matching at ``iou`` for one class: precision, recall, tp, fp, fn."""
+    tp = fp = fn = 0
+    for (gb, gl), (pb, ps, pl) in zip(gts, preds):
+        g = np.asarray(gb, np.float32).reshape(-1, 4)[np.asarray(gl).reshape(-1) == class_id]
+        sel = (np.asarray(pl).reshape(-1) == class_id) & (np.asarray(ps).reshape(-1) >= min_score)
+        p = np.asarray(pb, np.float32).reshape(-1, 4)[sel]
+        order = np.argsort(-np.asarray(ps).reshape(-1)[sel], kind='stable')
+        p = p[order]
+        used = np.zeros(len(g), dtype=bool)
+        if len(g) and len(p):
+            ious = box_iou(p, g)
+            for i in range(len(p)):
+                cand = np.where(~used & (ious[i] >= iou))[0]
+                if cand.size:
+                    used[cand[np.argmax(ious[i, cand])]] = True
+                    tp += 1
+                else:
+                    fp += 1
+        else:
+            fp += len(p)
+        fn += int((~used).sum())
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    return {'precision': precision, 'recall': recall, 'tp': tp, 'fp': fp, 'fn': fn}
