@@ -1,0 +1,80 @@
+"""Shared fixtures: tiny models exported as bundles, made once per test session."""
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+DETECTOR_LABELS = ['person', 'vehicle', 'obstacle']
+TINY_BACKBONE = dict(backbone='vit_tiny_patch16_224', embed_dim=32, depth=1, num_heads=2)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip gpu/ros tests cleanly where TensorRT+pycuda or rclpy are missing."""
+    has_trt = importlib.util.find_spec('tensorrt') is not None and importlib.util.find_spec('pycuda') is not None
+    has_ros = importlib.util.find_spec('rclpy') is not None
+    for item in items:
+        if 'gpu' in item.keywords and not has_trt:
+            item.add_marker(pytest.mark.skip(reason='needs an NVIDIA GPU with TensorRT and pycuda'))
+        if 'ros' in item.keywords and not has_ros:
+            item.add_marker(pytest.mark.skip(reason='needs ROS 2 (rclpy)'))
+
+
+def make_tiny_detector(seed: int = 0, img_size=(64, 96), max_detections: int = 20):
+    """A random-init ViTCenterDetector small enough for unit tests."""
+    import torch
+
+    from vitedge_ros.models import create_model
+
+    torch.manual_seed(seed)
+    return create_model('vit_center', task='detect', num_classes=3, img_size=img_size,
+                        max_detections=max_detections, head_channels=16, **TINY_BACKBONE)
+
+
+@pytest.fixture(scope='session')
+def tiny_detector_bundle(tmp_path_factory) -> Path:
+    """A bundle directory with a tiny random-init detector (input 96×64, letterbox, rgb)."""
+    from vitedge_ros.export import export_bundle
+    from vitedge_ros.models import DetectorExport
+
+    out = tmp_path_factory.mktemp('bundles') / 'tiny_detector'
+    wrapper = DetectorExport(make_tiny_detector())
+    export_bundle(wrapper, out, name='tiny_detector', task='detect', labels=DETECTOR_LABELS,
+                  input_spec={'width': 96, 'height': 64, 'color': 'rgb', 'mean': [0.5] * 3, 'std': [0.25] * 3,
+                              'resize': 'letterbox'},
+                  decoder={'type': 'vit_center', 'score_threshold': 0.0, 'max_detections': 20},
+                  source={'arch': 'vit_center', 'note': 'random init, tests only'},
+                  output_names=wrapper.output_names)
+    return out
+
+
+@pytest.fixture(scope='session')
+def tiny_classifier_bundle(tmp_path_factory) -> Path:
+    """A bundle directory with a tiny random-init timm ViT classifier (10 classes, 32×32 input)."""
+    import torch
+
+    from vitedge_ros.export import export_bundle
+    from vitedge_ros.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model('vit_tiny_patch16_224', num_classes=10, img_size=32, patch_size=8, embed_dim=32,
+                         depth=1, num_heads=2)
+    out = tmp_path_factory.mktemp('bundles') / 'tiny_classifier'
+    export_bundle(model, out, name='tiny_classifier', task='classify', labels=[str(i) for i in range(10)],
+                  input_spec={'width': 32, 'height': 32, 'color': 'rgb', 'mean': [0.5] * 3, 'std': [0.5] * 3,
+                              'resize': 'stretch'},
+                  decoder={'type': 'classifier', 'top_k': 3}, output_names=['logits'])
+    return out
+
+
+@pytest.fixture(scope='session')
+def shipped_bundle() -> Path:
+    """The embedded default bundle under models/ (skips if it has not been built)."""
+    path = ROOT / 'models' / 'aerial_vit_tiny'
+    if not (path / 'bundle.yaml').is_file():
+        pytest.skip('shipped bundle models/aerial_vit_tiny not present')
+    return path
