@@ -1,0 +1,101 @@
+"""Bearings, angular sizes and the clear-path flag of detections, for obstacle avoidance (pure numpy).
+
+Convention (ROS REP-103, FLU body axes attached to the camera): the camera's forward axis is the
+optical axis, *left* is -x of the optical frame, *up* is -y. ``azimuth`` is the horizontal bearing
+about the camera's up axis, positive to the **left**; ``elevation`` is positive **up**. Angular width is
+the azimuth of the box's left edge minus that of its right edge (at the box's vertical centre); angular
+height is the elevation of its top edge minus that of its bottom edge (at its horizontal centre). All
+angles are in radians and use the undistorted camera model.
+"""
+from typing import Any, Iterable, List, NamedTuple, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .projection import CameraPose, pixels_to_ground
+
+__all__ = ['ObstacleInfo', 'DEFAULT_OBSTACLE_CLASSES', 'box_angles', 'central_region', 'clear_path',
+           'obstacle_infos', 'ray_angles']
+
+DEFAULT_OBSTACLE_CLASSES = ('person', 'vehicle', 'obstacle')
+
+
+class ObstacleInfo(NamedTuple):
+    """Bearing and angular size of one detection (radians, camera FLU convention)."""
+
+    label: str
+    score: float
+    class_id: int
+    azimuth: float
+    elevation: float
+    angular_width: float
+    angular_height: float
+    range_m: Optional[float]     # camera to the box's ground contact point, when a pose is known
+    box: Tuple[float, float, float, float]
+
+
+def ray_angles(rays) -> Tuple[np.ndarray, np.ndarray]:
+    """(azimuth, elevation) of optical-frame rays (N x 3): azimuth positive left, elevation up."""
+    r = np.asarray(rays, dtype=np.float64).reshape(-1, 3)
+    azimuth = np.arctan2(-r[:, 0], r[:, 2])
+    elevation = np.arctan2(-r[:, 1], np.hypot(r[:, 0], r[:, 2]))
+    return azimuth, elevation
+
+
+def box_angles(camera, box: Sequence[float]) -> Tuple[float, float, float, float]:
+    """(azimuth, elevation, angular_width, angular_height) of a pixel box (x1, y1, x2, y2)."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    cx, cy = (x1 + x2) / 2.0, (y1 + y2) / 2.0
+    pts = np.array([[cx, cy], [x1, cy], [x2, cy], [cx, y1], [cx, y2]])
+    az, el = ray_angles(camera.pixel_to_ray(pts))
+    return float(az[0]), float(el[0]), float(az[1] - az[2]), float(el[3] - el[4])
+
+
+def obstacle_infos(camera, detections: Iterable[Any], classes: Optional[Sequence[str]] = None,
+                   pose: Optional[CameraPose] = None, ground_z: float = 0.0) -> List[ObstacleInfo]:
+    """Return an ObstacleInfo for each detection whose label is in ``classes`` (all when None).
+
+    With a camera ``pose`` in a ground frame, ``range_m`` is the distance from the camera to the
+    flat-ground point under the box's bottom centre (None when that pixel looks above the horizon).
+    """
+    dets = [d for d in detections if classes is None or d.label in classes]
+    ranges: List[Optional[float]] = [None] * len(dets)
+    if pose is not None and dets:
+        feet = np.array([[(d.box[0] + d.box[2]) / 2.0, float(d.box[3])] for d in dets])
+        ground = pixels_to_ground(camera, feet, pose, ground_z)
+        dist = np.linalg.norm(ground - np.asarray(pose.translation).reshape(1, 3), axis=1)
+        ranges = [None if not np.isfinite(v) else float(v) for v in dist]
+    out = []
+    for det, rng in zip(dets, ranges):
+        az, el, aw, ah = box_angles(camera, det.box)
+        out.append(ObstacleInfo(str(det.label), float(det.score), int(det.class_id), az, el, aw, ah, rng,
+                                tuple(float(v) for v in det.box)))
+    return out
+
+
+def central_region(image_size: Tuple[int, int], width_frac: float,
+                   height_frac: float) -> Tuple[float, float, float, float]:
+    """Box (x1, y1, x2, y2) of the centred region covering the given fractions of an image (w, h)."""
+    if not (0.0 < width_frac <= 1.0 and 0.0 < height_frac <= 1.0):
+        raise ValueError('central region fractions must be in (0, 1], got {}, {}'.format(width_frac, height_frac))
+    w, h = float(image_size[0]), float(image_size[1])
+    half_w, half_h = w * width_frac / 2.0, h * height_frac / 2.0
+    return (w / 2.0 - half_w, h / 2.0 - half_h, w / 2.0 + half_w, h / 2.0 + half_h)
+
+
+def clear_path(detections: Iterable[Any], image_size: Tuple[int, int], width_frac: float = 0.3,
+               height_frac: float = 0.5, classes: Optional[Sequence[str]] = DEFAULT_OBSTACLE_CLASSES,
+               min_score: float = 0.0) -> bool:
+    """Return True when no detection of ``classes`` (score >= ``min_score``) overlaps the central region.
+
+    Overlap means a positive intersection area; a box only touching the region's border is clear.
+    """
+    rx1, ry1, rx2, ry2 = central_region(image_size, width_frac, height_frac)
+    for det in detections:
+        if classes is not None and det.label not in classes:
+            continue
+        if float(det.score) < min_score:
+            continue
+        x1, y1, x2, y2 = (float(v) for v in det.box)
+        if min(x2, rx2) > max(x1, rx1) and min(y2, ry2) > max(y1, ry1):
+            return False
+    return True
