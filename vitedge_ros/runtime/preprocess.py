@@ -79,8 +79,8 @@ class Preprocessor:
         return (new_w, new_h), Transform(new_w / float(width), new_h / float(height),
                                          float(pad_x), float(pad_y), width, height)
 
-    def __call__(self, image: np.ndarray) -> Tuple[np.ndarray, Transform]:
-        """Preprocess one frame; returns (1×3×H×W float32 tensor, transform back to the frame)."""
+    def letterbox(self, image: np.ndarray) -> Tuple[np.ndarray, Transform]:
+        """Resize (and pad) a frame to the network size: H×W×3 uint8 in the network's colour order."""
         bgr = as_bgr(image)
         h, w = bgr.shape[:2]
         (new_w, new_h), tf = self.geometry(w, h)
@@ -97,7 +97,16 @@ class Preprocessor:
             resized = canvas
         if spec.color == 'rgb':
             resized = resized[:, :, ::-1]
-        chw = resized.transpose(2, 0, 1).astype(np.float32)
+        return resized, tf
+
+    def normalize(self, image: np.ndarray) -> np.ndarray:
+        """H×W×3 uint8 (network colour order, network size) → 1×3×H×W float32."""
+        chw = image.transpose(2, 0, 1).astype(np.float32)
         chw *= self._a
         chw += self._b
-        return chw[None], tf
+        return chw[None]
+
+    def __call__(self, image: np.ndarray) -> Tuple[np.ndarray, Transform]:
+        """Preprocess one frame; returns (1×3×H×W float32 tensor, transform back to the frame)."""
+        resized, tf = self.letterbox(image)
+        return self.normalize(resized), tf
