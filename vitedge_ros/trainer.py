@@ -1,0 +1,233 @@
+"""Training from a YAML config (tools/train.py): validation, data, checkpoints, resume, bundle export."""
+import json
+import logging
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+import numpy as np
+import torch
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .eval.detection import precision_recall
+from .export import export_bundle
+from .models import DetectorExport, create_model
+from .runtime.bundle import InputSpec, atomic_write_bytes, parse_input_spec
+from .training import (
+    DetectionSet,
+    evaluate_classifier,
+    evaluate_detector,
+    make_detection_set,
+    predict_detector,
+    train_classifier,
+    train_detector,
+)
+
+LOG = logging.getLogger(__name__)
+DETECTION_LABELS = ['person', 'vehicle', 'obstacle']
+
+
+class ConfigError(ValueError):
+    """An invalid training config (the message gives the path of the bad key)."""
+
+
+SCHEMA: Dict[str, Any] = {
+    'name': str, 'task': ('detect', 'classify'),
+    'model': {'arch': str, 'backbone': str, 'img_size': (int, list), 'pretrained': bool, 'head_channels': int,
+              'max_detections': int, 'upsample': int, 'kwargs': dict, 'num_classes': int},
+    'input': dict,
+    'data': {'name': ('synthetic-aerial', 'digits', 'imagefolder'), 'train_scenes': int, 'val_scenes': int,
+             'scene_width': int, 'scene_height': int, 'seed': int, 'val_seed': int, 'img_size': int,
+             'test_fraction': float, 'root': str, 'val_root': str},
+    'train': {'epochs': int, 'batch_size': int, 'lr': float, 'weight_decay': float, 'seed': int},
+    'export': {'score_threshold': (float, str), 'max_detections': int, 'top_k': int},
+}
+REQUIRED = {'': ('name', 'task', 'model', 'input', 'data', 'train'), 'model': ('arch',), 'data': ('name',),
+            'train': ('epochs',)}
+
+
+def _check(value: Any, rule: Any, path: str) -> None:
+    if isinstance(rule, dict):
+        if not isinstance(value, dict):
+            raise ConfigError('{}: expected a mapping, got {!r}'.format(path or 'config', value))
+        for key in value:
+            if key not in rule:
+                raise ConfigError('{}: unknown key (known: {})'.format(
+                    (path + '.' if path else '') + str(key), ', '.join(rule)))
+        for key in REQUIRED.get(path, ()):
+            if key not in value:
+                raise ConfigError('{}: missing required key'.format((path + '.' if path else '') + key))
+        for key, sub in value.items():
+            _check(sub, rule[key], (path + '.' if path else '') + key)
+        return
+    if isinstance(rule, tuple) and all(isinstance(r, str) for r in rule):
+        if value not in rule:
+            raise ConfigError('{}: expected one of {}, got {!r}'.format(path, ', '.join(rule), value))
+        return
+    types = rule if isinstance(rule, tuple) else (rule,)
+    if float in types:
+        types = types + (int,)
+    if isinstance(value, bool) and bool not in types:
+        raise ConfigError('{}: expected {}, got {!r}'.format(path, '/'.join(t.__name__ for t in types), value))
+    if not isinstance(value, types):
+        raise ConfigError('{}: expected {}, got {!r}'.format(path, '/'.join(t.__name__ for t in types), value))
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+        raise ConfigError('{}: must be ≥ 0, got {!r}'.format(path, value))
+
+
+def validate_config(cfg: Any) -> Dict[str, Any]:
+    """Check a training config before any work; raises :class:`ConfigError` naming the bad key."""
+    _check(cfg, SCHEMA, '')
+    if cfg['train']['epochs'] < 1:
+        raise ConfigError('train.epochs: must be ≥ 1')
+    try:
+        parse_input_spec(cfg['input'], 'input')
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    if cfg['task'] == 'detect' and cfg['data']['name'] != 'synthetic-aerial':
+        raise ConfigError('data.name: detection training reads synthetic-aerial scenes '
+                          '(COCO/VisDrone readers are in vitedge_ros.data for custom loops)')
+    if cfg['task'] == 'classify' and cfg['data']['name'] == 'synthetic-aerial':
+        raise ConfigError('data.name: classification needs digits or imagefolder')
+    return cfg
+
+
+def build_model(cfg: Dict[str, Any], num_classes: int) -> torch.nn.Module:
+    """The model described by ``cfg['model']``."""
+    m = cfg['model']
+    kwargs = dict(m.get('kwargs', {}))
+    if cfg['task'] == 'detect':
+        for key in ('backbone', 'head_channels', 'max_detections', 'upsample'):
+            if key in m:
+                kwargs[key] = m[key]
+    return create_model(m['arch'], task=cfg['task'], num_classes=m.get('num_classes', num_classes),
+                        img_size=m.get('img_size'), pretrained=m.get('pretrained', False), **kwargs)
+
+
+def _detection_data(cfg: Dict[str, Any], spec: InputSpec) -> Tuple[DetectionSet, DetectionSet]:
+    d = cfg['data']
+    w, h = d.get('scene_width', 640), d.get('scene_height', 480)
+    train = make_detection_set(d.get('train_scenes', 2000), d.get('seed', 0), spec, w, h)
+    val = make_detection_set(d.get('val_scenes', 200), d.get('val_seed', 1_000_000), spec, w, h)
+    return train, val
+
+
+def pick_threshold(model: torch.nn.Module, val: DetectionSet, class_id: int = 0) -> Tuple[float, Dict[str, float]]:
+    """Score threshold that maximises F1 of ``class_id`` at IoU 0.5 on the validation set."""
+    preds = predict_detector(model, val, min_score=0.05)
+    gts = list(zip(val.boxes, val.labels))
+    best = (0.3, {'f1': -1.0})
+    for t in np.arange(0.1, 0.75, 0.05):
+        pr = precision_recall(gts, preds, class_id, iou=0.5, min_score=float(t))
+        f1 = 2 * pr['precision'] * pr['recall'] / max(1e-9, pr['precision'] + pr['recall'])
+        if f1 > best[1]['f1']:
+            best = (round(float(t), 2), dict(pr, f1=f1))
+    return best
+
+
+def run_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progress: bool = True,
+                 export: bool = True) -> Dict[str, Any]:
+    """Train, checkpoint every epoch to ``out_dir/last.pt``, evaluate, export ``out_dir/bundle``."""
+    cfg = validate_config(cfg)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spec = parse_input_spec(cfg['input'], 'input')
+    torch.manual_seed(cfg['train'].get('seed', 0))
+    task = cfg['task']
+    if task == 'detect':
+        labels: List[str] = list(DETECTION_LABELS)
+        decoder: Dict[str, Any] = {'type': 'vit_center',
+                                   'max_detections': cfg.get('export', {}).get('max_detections', 100)}
+    else:
+        labels, decoder = [], {'type': 'classifier', 'top_k': cfg.get('export', {}).get('top_k', 5)}
+    if task == 'detect':
+        LOG.info('generating synthetic scenes')
+        train_set, val_set = _detection_data(cfg, spec)
+    else:
+        (x_tr, y_tr, x_te, y_te), labels = _classification_data(cfg)
+    model = build_model(cfg, len(labels))
+    last = out_dir / 'last.pt'
+    start_epoch, opt_state = 0, None
+    history: List[Dict[str, float]] = []
+    if resume and last.is_file():
+        ckpt = load_checkpoint(last)
+        model = ckpt['model']
+        start_epoch = int(ckpt['epoch'])
+        opt_state = ckpt['extra'].get('optimizer')
+        history = list(ckpt['extra'].get('history', []))
+        LOG.info('resuming from %s at epoch %d', last, start_epoch)
+    tc = cfg['train']
+    arch = cfg['model']['arch']
+
+    def on_epoch_end(epoch: int, mdl: torch.nn.Module, opt: torch.optim.Optimizer, stats: Dict[str, float]) -> None:
+        history.append(stats)
+        save_checkpoint(last, mdl, name=cfg['name'], task=task, labels=labels, input_spec=spec.to_dict(),
+                        decoder=decoder, arch=arch, model_config=cfg['model'], epoch=epoch,
+                        extra={'optimizer': opt.state_dict(), 'history': history})
+
+    common = dict(epochs=tc['epochs'], batch_size=tc.get('batch_size', 32), lr=tc.get('lr', 1e-3),
+                  weight_decay=tc.get('weight_decay', 0.05), seed=tc.get('seed', 0), progress=progress,
+                  on_epoch_end=on_epoch_end, start_epoch=start_epoch, optimizer_state=opt_state)
+    metrics: Dict[str, Any] = {}
+    if task == 'detect':
+        if start_epoch < tc['epochs']:
+            train_detector(model, train_set, **common)
+        metrics = evaluate_detector(model, val_set, labels)
+        thr = cfg.get('export', {}).get('score_threshold', 'auto')
+        if thr == 'auto':
+            thr, pr = pick_threshold(model, val_set)
+            metrics['person_at_threshold'] = pr
+        decoder['score_threshold'] = float(thr)
+    else:
+        if start_epoch < tc['epochs']:
+            train_classifier(model, x_tr, y_tr, **common)
+        metrics = {'top1': evaluate_classifier(model, x_te, y_te)}
+    final = save_checkpoint(out_dir / 'final.pt', model, name=cfg['name'], task=task, labels=labels,
+                            input_spec=spec.to_dict(), decoder=decoder, arch=arch, model_config=cfg['model'],
+                            epoch=tc['epochs'], metrics=metrics)
+    result: Dict[str, Any] = {'name': cfg['name'], 'task': task, 'metrics': metrics, 'history': history,
+                              'checkpoint': str(final)}
+    if export:
+        module = DetectorExport(model) if task == 'detect' else model
+        names = module.output_names if task == 'detect' else ['logits']
+        samples = None
+        if task == 'detect':
+            from .training import images_to_tensor
+            samples = images_to_tensor(val_set.images[:3], spec).numpy()
+        _, err = export_bundle(module, out_dir / 'bundle', name=cfg['name'], task=task, labels=labels,
+                               input_spec=spec, decoder=decoder, output_names=names, samples=samples,
+                               source={'arch': arch, 'config': cfg, 'metrics': metrics,
+                                       'trained_epochs': tc['epochs']})
+        result['bundle'] = str(out_dir / 'bundle')
+        result['parity_max_abs_err'] = err
+    atomic_write_bytes(out_dir / 'train_result.json', json.dumps(result, indent=2, default=float).encode())
+    return result
+
+
+def _classification_data(cfg: Dict[str, Any]):
+    d = cfg['data']
+    if d['name'] == 'digits':
+        from .data.digits import load_digits_split
+
+        split = load_digits_split(img_size=d.get('img_size', 32), seed=d.get('seed', 0),
+                                  test_fraction=d.get('test_fraction', 0.2))
+        return split, [str(i) for i in range(10)]
+    from .data.imagefolder import load_imagefolder_arrays  # pragma: no cover - optional path
+
+    return load_imagefolder_arrays(d['root'], d.get('val_root'), parse_input_spec(cfg['input']))
+
+
+def load_config(path: Path) -> Dict[str, Any]:
+    """Read a YAML config, with a clear error for unreadable or malformed files."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError('{}: config file does not exist'.format(path))
+    try:
+        cfg = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError('{}: malformed YAML: {}'.format(path, exc)) from exc
+    return validate_config(cfg)
+
+
+__all__ = ['ConfigError', 'validate_config', 'load_config', 'run_training', 'build_model', 'pick_threshold']
