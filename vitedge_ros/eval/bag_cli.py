@@ -1,0 +1,89 @@
+"""Command line of ``tools/eval_bag.py`` (also ``python -m vitedge_ros.eval.bag_cli``).
+
+Exit status: 0 on success, 2 on a usage or input problem (message on stderr, no traceback), 130 when
+interrupted (no output bag is left behind).
+"""
+import argparse
+import logging
+import sys
+from typing import List, Optional
+
+__all__ = ['build_parser', 'main']
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Argument parser of eval_bag."""
+    p = argparse.ArgumentParser(
+        prog='eval_bag.py',
+        description='Replay a rosbag2 (sqlite3 or mcap) through a detector bundle without ROS: '
+                    'metrics.json/metrics.md, a latency plot and an output bag with /vitedge/detections.')
+    p.add_argument('bag', help='rosbag2 directory (sqlite3 or mcap, compressed or not)')
+    p.add_argument('--bundle', required=True, help='detector bundle directory (model.onnx + bundle.yaml)')
+    p.add_argument('--image-topic', required=True,
+                   help='sensor_msgs/msg/Image or sensor_msgs/msg/CompressedImage topic to replay')
+    p.add_argument('--out', required=True, help='output directory')
+    p.add_argument('--backend', default='auto', choices=('auto', 'onnxruntime', 'tensorrt', 'torch'),
+                   help='inference backend (default auto; torch is for debugging only)')
+    p.add_argument('--realtime', action='store_true',
+                   help="replay at the bag's timing with latest-wins processing (counts drops, end-to-end latency)")
+    p.add_argument('--rate', type=float, default=1.0, help='speed factor of the --realtime clock (default 1.0)')
+    gt = p.add_mutually_exclusive_group()
+    gt.add_argument('--gt', metavar='FILE', help='COCO ground-truth JSON whose images carry "stamp_ns"')
+    gt.add_argument('--gt-topic', metavar='TOPIC',
+                    help='vision_msgs/msg/Detection2DArray ground-truth topic in the same bag')
+    p.add_argument('--overlay', action='store_true', help='also write /vitedge/overlay images to the output bag')
+    p.add_argument('--out-storage', default='mcap', choices=('mcap', 'sqlite3'),
+                   help='storage of the output bag (default mcap)')
+    p.add_argument('--score-threshold', type=float, default=None,
+                   help="override the bundle's score threshold (use a low one, e.g. 0.05, for mAP)")
+    p.add_argument('--max-frames', type=int, default=None, help='stop after this many input frames')
+    p.add_argument('--overwrite', action='store_true', help='replace the outputs of an earlier run in --out')
+    p.add_argument('--no-progress', action='store_true', help='no progress bar')
+    p.add_argument('-q', '--quiet', action='store_true', help='print only errors')
+    return p
+
+
+def _summary(m: dict) -> str:
+    lat = m['latency_ms']
+    lines = ['{} frames in, {} processed, {} failed, {} dropped; {:.1f} frames/s ({}, {})'.format(
+        m['frames_in'], m['frames_processed'], m['frames_failed'], m['frames_dropped'], m['fps'], m['mode'],
+        m['backend']),
+        'latency ms: inference p50 {:.2f}, end-to-end p50 {:.2f} / p95 {:.2f}; peak RSS {:.0f} MB'.format(
+            lat['inference']['p50'], lat['end_to_end']['p50'], lat['end_to_end']['p95'], m['peak_rss_mb'])]
+    if m['failure_reasons']:
+        lines.append('failed frames: ' + ', '.join('{} x{}'.format(k, v) for k, v in m['failure_reasons'].items()))
+    acc = m.get('accuracy')
+    if acc:
+        per = ', '.join('{} {:.3f}'.format(k, v['ap50']) for k, v in acc['per_class'].items())
+        lines.append('mAP@0.5 {:.4f}, mAP@0.5:0.95 {:.4f} ({} images; AP@0.5 {})'.format(
+            acc['map50'], acc['map50_95'], acc['images_evaluated'], per))
+    return '\n'.join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run eval_bag; return the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING,
+                        format='%(levelname)s %(name)s: %(message)s')
+    from .bag_replay import BagReplayError, replay
+
+    try:
+        metrics = replay(args.bag, args.bundle, args.image_topic, args.out, backend=args.backend,
+                         realtime=args.realtime, rate=args.rate, gt=args.gt, gt_topic=args.gt_topic,
+                         overlay=args.overlay, output_storage=args.out_storage, score_threshold=args.score_threshold,
+                         max_frames=args.max_frames, overwrite=args.overwrite,
+                         progress=not (args.no_progress or args.quiet))
+    except BagReplayError as exc:
+        print('eval_bag: error: {}'.format(exc), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print('eval_bag: interrupted; no output bag was written', file=sys.stderr)
+        return 130
+    if not args.quiet:
+        print(_summary(metrics))
+        print('wrote {}/metrics.json, metrics.md, latency.png and {}/'.format(args.out, metrics['output_bag']))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,457 @@
+"""Replay a recorded rosbag2 flight through the runtime the node uses, without a ROS installation.
+
+``replay(bag, bundle, image_topic, out_dir, ...)`` reads Image or CompressedImage frames with the
+``rosbags`` library, runs each through ``vitedge_ros.runtime.Pipeline`` and writes, in ``out_dir``:
+
+* ``output_bag/`` — a rosbag2 (mcap by default) with ``/vitedge/detections``
+  (vision_msgs/msg/Detection2DArray, header copied from each input frame, definitions embedded) and,
+  with ``overlay=True``, ``/vitedge/overlay`` (sensor_msgs/msg/Image, bgr8). It is written under a hidden
+  temporary name and renamed only after a clean close: an interrupted run leaves no output bag.
+* ``metrics.json`` (atomic) and ``metrics.md``; ``latency.png`` (latency over bag time).
+* with ground truth, ``detections_coco.json`` and ``gt_coco.json``: the exact COCO input of the reported
+  mAP, so it can be re-evaluated with any COCO evaluator.
+
+Two clocks: as fast as possible (``realtime=False``, throughput) and ``realtime=True``, where the frames
+arrive at the bag's own timing (times ``1/rate``) and are processed latest-wins (``LatestWinsWorker``,
+the node's policy): frames that arrive while the engine is busy replace the pending one and are counted
+as dropped, and end-to-end latency is the time from a frame's scheduled arrival to its detections.
+
+Nothing here imports torch; ``metrics['torch_imported']`` records whether anything else did.
+"""
+import json
+import logging
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter, OrderedDict
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+
+from ..runtime.errors import BundleError, EngineError, FrameError
+from .bag_io import (
+    COMPRESSED_TYPE,
+    DETECTIONS_TYPE,
+    IMAGE_TYPE,
+    IMAGE_TYPES,
+    BagReplayError,
+    OutputBag,
+    bag_storage,
+    decode_image,
+    find_connection,
+    open_bag,
+    stamp_ns,
+    write_file,
+)
+from .latency import summarize
+
+__all__ = ['BagReplayError', 'COMPRESSED_TYPE', 'DETECTIONS_TOPIC', 'IMAGE_TYPE', 'OUTPUT_BAG', 'OVERLAY_TOPIC',
+           'draw_detections', 'replay', 'replay_subprocess']
+
+LOG = logging.getLogger(__name__)
+
+DETECTIONS_TOPIC = '/vitedge/detections'
+OVERLAY_TOPIC = '/vitedge/overlay'
+OUTPUT_BAG = 'output_bag'
+OUTPUT_FILES = ('metrics.json', 'metrics.md', 'latency.png', 'detections_coco.json', 'gt_coco.json')
+MAX_FAILURE_RECORDS = 100
+_COLORS = ((60, 60, 255), (255, 160, 40), (40, 200, 255), (120, 255, 120), (255, 80, 200))
+
+
+def draw_detections(image: np.ndarray, detections: Sequence[Any], labels: Sequence[str] = ()) -> np.ndarray:
+    """Return a copy of a BGR image with boxes, labels and scores drawn."""
+    import cv2
+
+    out = np.array(image, dtype=np.uint8, copy=True)
+    for det in detections:
+        x1, y1, x2, y2 = (int(round(float(v))) for v in det.box)
+        idx = list(labels).index(det.label) if det.label in labels else int(det.class_id)
+        color = _COLORS[idx % len(_COLORS)]
+        cv2.rectangle(out, (x1, y1), (x2, y2), color, 1, cv2.LINE_AA)
+        cv2.putText(out, '{} {:.2f}'.format(det.label, det.score), (x1, max(8, y1 - 3)), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.35, color, 1, cv2.LINE_AA)
+    return out
+
+
+def _peak_rss_mb() -> float:
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024.0 / (1024.0 if sys.platform == 'darwin' else 1.0)
+
+
+def _load_pipeline(bundle: Union[str, Path], backend: str, score_threshold: Optional[float]) -> Any:
+    from ..runtime import Pipeline
+
+    path = Path(bundle)
+    try:
+        pipe = Pipeline(path, backend=backend, score_threshold=score_threshold)
+    except (BundleError, EngineError, OSError, ValueError) as exc:
+        raise BagReplayError('bundle {} does not load: {}'.format(path, exc)) from exc
+    if pipe.bundle.task != 'detect':
+        pipe.close()
+        raise BagReplayError('bundle {} is a {!r} model; eval_bag needs a detector (task: detect)'.format(
+            path, pipe.bundle.task))
+    return pipe
+
+
+class _Replay:
+    """One replay run: state shared by the feeding loop and the processing function."""
+
+    def __init__(self, pipe: Any, types: Any, out: OutputBag, overlay: bool, keep_detections: bool,
+                 on_frame: Optional[Callable[[int, Dict[str, Any]], None]]) -> None:
+        from ..ros.messages import build_detection2d_array, build_image
+
+        self.pipe = pipe
+        self.types = types
+        self.out = out
+        self.overlay = overlay
+        self.keep_detections = keep_detections
+        self.on_frame = on_frame
+        self.build_dets = build_detection2d_array
+        self.build_image = build_image
+        self.labels = list(getattr(pipe, 'labels', []) or [])
+        self.records: List[Dict[str, Any]] = []
+        self.failures: List[Dict[str, Any]] = []
+        self.failure_reasons: Counter = Counter()
+        self.failed_times: List[float] = []
+        self.failed_indices: set = set()
+        self.class_counts: Counter = Counter()
+        self.fatal: Optional[BaseException] = None
+        self.t_first = self.t_last = None
+
+    def fail(self, index: int, stamp: Optional[int], bag_t: float, reason: str, error: str) -> None:
+        self.failure_reasons[reason] += 1
+        self.failed_times.append(bag_t)
+        self.failed_indices.add(index)
+        if len(self.failures) < MAX_FAILURE_RECORDS:
+            self.failures.append({'index': index, 'stamp_ns': stamp, 'bag_time_s': bag_t, 'reason': reason,
+                                  'error': error})
+        LOG.warning('frame %d (stamp %s) skipped: %s', index, stamp, error)
+
+    def process(self, item: tuple) -> None:
+        """Decode, infer, and write the detections of one deserialized frame (any thread)."""
+        from ..ros.image_conversion import ImageConversionError
+
+        index, log_ns, bag_t, msgtype, msg, arrival, deser_ms = item
+        stamp = stamp_ns(msg.header)
+        t0 = time.perf_counter()
+        if self.t_first is None:
+            self.t_first = arrival
+        try:
+            image = decode_image(msg, msgtype)
+        except ImageConversionError as exc:
+            self.fail(index, stamp, bag_t, exc.reason, str(exc))
+            return
+        t1 = time.perf_counter()
+        try:
+            res = self.pipe(image)
+        except FrameError as exc:
+            self.fail(index, stamp, bag_t, 'bad_frame', 'frame error: {}'.format(exc))
+            return
+        out_msg = self.build_dets(res.detections, msg.header, self.types)
+        t_ready = time.perf_counter()
+        e2e_ms = (t_ready - arrival) * 1000.0
+        out_ns = int(log_ns) + int(e2e_ms * 1e6)
+        self.out.write(DETECTIONS_TOPIC, out_msg, out_ns)
+        if self.overlay:
+            self.out.write(OVERLAY_TOPIC, self.build_image(draw_detections(image, res.detections, self.labels),
+                                                           msg.header, self.types), out_ns)
+        self.t_last = time.perf_counter()
+        for det in res.detections:
+            self.class_counts[det.label] += 1
+        rec = {'index': index, 'stamp_ns': stamp, 'bag_time_s': bag_t, 'size': tuple(res.image_size),
+               'deserialize': deser_ms, 'decode': (t1 - t0) * 1000.0,
+               'preprocess': res.timings_ms['preprocess'], 'inference': res.timings_ms['inference'],
+               'postprocess': res.timings_ms['postprocess'], 'pipeline': res.timings_ms['total'],
+               'end_to_end': e2e_ms, 'detections': len(res.detections)}
+        if self.keep_detections:
+            rec['dets'] = list(res.detections)
+        self.records.append(rec)
+        if self.on_frame is not None:
+            self.on_frame(index, rec)
+
+    def on_worker_error(self, item: Any, exc: BaseException) -> None:
+        if self.fatal is None:
+            self.fatal = exc
+
+
+def _deserialize(reader: Any, raw: bytes, msgtype: str) -> Any:
+    return reader.deserialize(raw, msgtype)
+
+
+def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: str, out_dir: Union[str, Path], *,
+           backend: str = 'auto', realtime: bool = False, rate: float = 1.0, gt: Union[str, Path, None] = None,
+           gt_topic: Optional[str] = None, overlay: bool = False, output_storage: str = 'mcap',
+           score_threshold: Optional[float] = None, max_frames: Optional[int] = None, overwrite: bool = False,
+           progress: bool = False, pipeline: Any = None,
+           on_frame: Optional[Callable[[int, Dict[str, Any]], None]] = None) -> Dict[str, Any]:
+    """Replay ``image_topic`` of ``bag`` through a detector bundle; write outputs to ``out_dir``.
+
+    Args:
+        bag: rosbag2 directory (sqlite3 or mcap; file/message/chunk compression handled by rosbags).
+        bundle: detector bundle directory (ignored when ``pipeline`` is given).
+        image_topic: a sensor_msgs/msg/Image or sensor_msgs/msg/CompressedImage topic.
+        out_dir: output directory (created).
+        backend: runtime backend (``auto``, ``onnxruntime``, ``tensorrt``, ``torch``).
+        realtime: replay at the bag's timing with latest-wins processing (drops counted).
+        rate: speed factor of the realtime clock (2.0 = twice as fast as recorded).
+        gt: COCO ground-truth JSON keyed by header stamp (see ``vitedge_ros.eval.bag_gt``).
+        gt_topic: a vision_msgs/msg/Detection2DArray ground-truth topic in the same bag.
+        overlay: also write ``/vitedge/overlay`` images.
+        output_storage: ``mcap`` or ``sqlite3`` for the output bag.
+        score_threshold: override of the bundle's decoder threshold (mAP wants a low one).
+        max_frames: stop after this many input frames.
+        overwrite: replace outputs of an earlier run in ``out_dir`` (else refuse).
+        progress: show a tqdm progress bar (frames and rate) on stderr.
+        pipeline: a ready pipeline-like object (``__call__(bgr) -> FrameResult``, ``labels``), e.g. for tests.
+        on_frame: called as ``on_frame(index, record)`` after each processed frame.
+
+    Returns:
+        The metrics written to ``metrics.json`` (see docs/EVALUATION.md).
+
+    Raises:
+        BagReplayError: unreadable bag, missing topic (lists the topics), bad ground truth, bundle that does
+            not load, or outputs that exist already.
+
+    """
+    from ..ros.rosbags_types import rosbags_types
+    from .bag_gt import gt_from_messages, load_coco_gt
+
+    t_setup = time.perf_counter()
+    if rate <= 0:
+        raise BagReplayError('--rate must be > 0, got {}'.format(rate))
+    if gt is not None and gt_topic is not None:
+        raise BagReplayError('give ground truth as --gt FILE or --gt-topic TOPIC, not both')
+    out_dir = Path(out_dir)
+    out_bag_path = out_dir / OUTPUT_BAG
+    if not overwrite:
+        existing = [n for n in (OUTPUT_BAG,) + OUTPUT_FILES if (out_dir / n).exists()]
+        if existing:
+            raise BagReplayError('{} holds the outputs of an earlier run ({}); choose another --out or pass '
+                                 '--overwrite'.format(out_dir, ', '.join(existing)))
+    typestore, types = rosbags_types()
+    reader = open_bag(bag, typestore)
+    pipe = None
+    own_pipe = pipeline is None
+    try:
+        conns = find_connection(reader, image_topic, IMAGE_TYPES, what='image topic')
+        msgtype = conns[0].msgtype
+        if len({c.msgtype for c in conns}) > 1:
+            raise BagReplayError('image topic {!r} is recorded with several types: {}'.format(
+                image_topic, sorted({c.msgtype for c in conns})))
+        frames_total = sum(int(c.msgcount) for c in conns)
+        frames_in_planned = min(frames_total, max_frames) if max_frames is not None else frames_total
+
+        truth = None
+        if gt is not None:
+            truth = load_coco_gt(gt)
+        pipe = pipeline if pipeline is not None else _load_pipeline(bundle, backend, score_threshold)
+        labels = list(getattr(pipe, 'labels', []) or [])
+        if gt_topic is not None:
+            gconns = find_connection(reader, gt_topic, (DETECTIONS_TYPE,), what='ground-truth topic')
+            gmsgs = [_deserialize(reader, raw, c.msgtype) for c, _, raw in reader.messages(connections=gconns)]
+            truth = gt_from_messages(gmsgs, labels, 'topic ' + gt_topic)
+            del gmsgs
+
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if overwrite:
+            for name in OUTPUT_FILES:
+                if (out_dir / name).exists():
+                    (out_dir / name).unlink()
+            if out_bag_path.exists():
+                shutil.rmtree(str(out_bag_path))
+        bundle_obj = getattr(pipe, 'bundle', None)
+        bundle_name = str(getattr(bundle_obj, 'name', '') or (Path(bundle).name if bundle else 'custom'))
+        topics = OrderedDict([(DETECTIONS_TOPIC, DETECTIONS_TYPE)])
+        if overlay:
+            topics[OVERLAY_TOPIC] = IMAGE_TYPE
+        out = OutputBag(out_bag_path, typestore, topics, storage=output_storage, overwrite=overwrite,
+                        custom_data={'vitedge_ros.tool': 'eval_bag', 'vitedge_ros.bundle': bundle_name,
+                                     'vitedge_ros.source_bag': str(bag), 'vitedge_ros.image_topic': image_topic})
+        state = _Replay(pipe, types, out, overlay, truth is not None, on_frame)
+        setup_s = time.perf_counter() - t_setup
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=frames_in_planned, unit='frame', desc=image_topic, file=sys.stderr,
+                       dynamic_ncols=True, mininterval=0.25)
+        submitted: List[tuple] = []
+        feeder_lag_ms: List[float] = []
+        worker = None
+        frames_in = 0
+        first_ns = None
+        last_ns = None
+        out.open()
+        t_run = time.perf_counter()
+        try:
+            if realtime:
+                from ..runtime.latest_wins import LatestWinsWorker
+
+                worker = LatestWinsWorker(state.process, on_error=state.on_worker_error, name='eval-bag')
+            for _conn, log_ns, raw in reader.messages(connections=conns):
+                if max_frames is not None and frames_in >= max_frames:
+                    break
+                t_read = time.perf_counter()
+                if first_ns is None:
+                    first_ns = log_ns
+                last_ns = log_ns
+                bag_t = (log_ns - first_ns) / 1e9
+                index = frames_in
+                frames_in += 1
+                try:
+                    msg = _deserialize(reader, raw, msgtype)
+                except Exception as exc:   # noqa: BLE001 - a corrupt message is one failed frame
+                    state.fail(index, None, bag_t, 'deserialize_failed',
+                               'cannot deserialize {}: {}'.format(msgtype, exc))
+                    if bar is not None:
+                        bar.update(1)
+                    continue
+                deser_ms = (time.perf_counter() - t_read) * 1000.0
+                if worker is None:
+                    state.process((index, log_ns, bag_t, msgtype, msg, t_read, deser_ms))
+                else:
+                    due = t_run + bag_t / rate
+                    delay = due - time.perf_counter()
+                    if delay > 0:
+                        time.sleep(delay)
+                    else:
+                        feeder_lag_ms.append(-delay * 1000.0)
+                    submitted.append((index, bag_t))
+                    worker.submit((index, log_ns, bag_t, msgtype, msg, due, deser_ms))
+                    del msg
+                    if state.fatal is not None:
+                        raise state.fatal
+                if bar is not None:
+                    bar.update(1)
+                    if worker is not None:
+                        st = worker.stats()
+                        bar.set_postfix(processed=len(state.records), dropped=st.dropped, refresh=False)
+                    elif state.failure_reasons:
+                        bar.set_postfix(failed=sum(state.failure_reasons.values()), refresh=False)
+            dropped = 0
+            if worker is not None:
+                worker.wait_idle()
+                worker.stop()
+                dropped = worker.stats().dropped
+                if state.fatal is not None:
+                    raise state.fatal
+            t_end = time.perf_counter()
+            out.commit()
+        except BaseException:
+            if worker is not None:
+                worker.stop(timeout=30.0)
+            out.abort()
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+    finally:
+        try:
+            reader.close()
+        finally:
+            if own_pipe and pipe is not None:
+                pipe.close()
+
+    # ---- metrics -------------------------------------------------------------------------------------------
+    records = state.records
+    run_s = t_end - t_run
+    frames_failed = int(sum(state.failure_reasons.values()))
+    bag_duration_s = (last_ns - first_ns) / 1e9 if first_ns is not None else 0.0
+    steps = ('deserialize', 'decode', 'preprocess', 'inference', 'postprocess', 'pipeline', 'end_to_end')
+    latency = {s: summarize(r[s] for r in records) for s in steps}
+    per_class = OrderedDict((name, int(state.class_counts.get(name, 0))) for name in labels)
+    for name, count in sorted(state.class_counts.items()):
+        per_class.setdefault(name, int(count))
+    metrics: Dict[str, Any] = OrderedDict()
+    metrics['schema_version'] = 1
+    metrics['tool'] = 'eval_bag'
+    metrics['bag'] = str(bag)
+    metrics['storage'] = bag_storage(Path(reader.paths[0]))
+    metrics['image_topic'] = image_topic
+    metrics['image_msgtype'] = msgtype
+    metrics['bundle'] = {'name': bundle_name, 'path': str(bundle) if bundle is not None else None,
+                         'labels': labels}
+    metrics['backend'] = str(getattr(pipe, 'backend_name', 'custom'))
+    metrics['mode'] = 'realtime' if realtime else 'throughput'
+    metrics['rate'] = float(rate) if realtime else None
+    metrics['frames_in'] = frames_in
+    metrics['frames_processed'] = len(records)
+    metrics['frames_failed'] = frames_failed
+    metrics['frames_dropped'] = int(dropped)
+    metrics['failure_reasons'] = dict(sorted(state.failure_reasons.items()))
+    metrics['failures'] = state.failures
+    metrics['latency_ms'] = latency
+    metrics['fps'] = len(records) / run_s if run_s > 0 else 0.0
+    metrics['input_fps'] = (frames_in - 1) / bag_duration_s if bag_duration_s > 0 else None
+    metrics['bag_duration_s'] = bag_duration_s
+    metrics['wall_s'] = run_s
+    metrics['setup_s'] = setup_s
+    metrics['feeder_lag_ms'] = summarize(feeder_lag_ms) if realtime else None
+    metrics['detections_total'] = int(sum(state.class_counts.values()))
+    metrics['detections_per_class'] = per_class
+    metrics['output_bag'] = OUTPUT_BAG
+    metrics['output_topics'] = {t: out.counts[t] for t in topics}
+    metrics['accuracy'] = None
+    if truth is not None:
+        frames = [(r['stamp_ns'], r['size'], r['dets']) for r in records]
+        acc, gt_subset, dets = truth.evaluate(frames, labels)
+        write_file(out_dir / 'gt_coco.json', json.dumps(gt_subset).encode('utf-8'))
+        write_file(out_dir / 'detections_coco.json', json.dumps(dets).encode('utf-8'))
+        acc['gt_file'] = 'gt_coco.json'
+        acc['detections_file'] = 'detections_coco.json'
+        acc['score_threshold'] = getattr(pipe, 'score_threshold', score_threshold)
+        metrics['accuracy'] = acc
+    dropped_times = []
+    if realtime:
+        done = {r['index'] for r in records} | state.failed_indices
+        dropped_times = [t for i, t in submitted if i not in done]
+    try:
+        plot_path = out_dir / 'latency.png'
+        from .bag_report import plot_latency
+
+        times = [r['bag_time_s'] for r in records]
+        series = OrderedDict([('end-to-end', [r['end_to_end'] for r in records]),
+                              ('inference', [r['inference'] for r in records])])
+        plot_latency(plot_path, times, series, dropped_times, state.failed_times,
+                     title='{} on {} ({}, {})'.format(bundle_name, image_topic, metrics['mode'], metrics['backend']))
+        metrics['plot'] = plot_path.name
+    except Exception as exc:   # noqa: BLE001 - a missing plot must not lose the metrics
+        LOG.warning('latency plot not written: %s', exc)
+        metrics['plot'] = None
+    metrics['torch_imported'] = 'torch' in sys.modules
+    metrics['peak_rss_mb'] = _peak_rss_mb()
+    metrics['python'] = sys.version.split()[0]
+    from .bag_report import metrics_markdown
+
+    write_file(out_dir / 'metrics.md', metrics_markdown(metrics).encode('utf-8'))
+    write_file(out_dir / 'metrics.json', (json.dumps(metrics, indent=2) + '\n').encode('utf-8'))
+    return metrics
+
+
+def replay_subprocess(args: Sequence[str], timeout: Optional[float] = None) -> Dict[str, Any]:
+    """Run ``tools/eval_bag.py``'s command line in a fresh Python process and return its metrics.json.
+
+    ``args`` are the command-line arguments (``BAG --bundle DIR --image-topic T --out DIR ...``). A fresh
+    process makes ``peak_rss_mb`` and ``torch_imported`` describe the replay alone (benchmarks use this).
+
+    Raises:
+        BagReplayError: the run failed (its stderr tail is in the message).
+
+    """
+    args = [str(a) for a in args]
+    if '--out' not in args:
+        raise BagReplayError('replay_subprocess: --out DIR is required')
+    out_dir = Path(args[args.index('--out') + 1])
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env['PYTHONPATH'] = root + (os.pathsep + env['PYTHONPATH'] if env.get('PYTHONPATH') else '')
+    proc = subprocess.run([sys.executable, '-m', 'vitedge_ros.eval.bag_cli'] + args, env=env,
+                          capture_output=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise BagReplayError('eval_bag failed (exit {}): {}'.format(
+            proc.returncode, proc.stderr.decode('utf-8', 'replace')[-2000:]))
+    return json.loads((out_dir / 'metrics.json').read_text(encoding='utf-8'))
