@@ -32,7 +32,7 @@ class ViTCenterDetector(nn.Module):
         super().__init__()
         self.img_size = _pair(img_size)  # (H, W)
         self.num_classes = int(num_classes)
-        self.backbone = timm.create_model(backbone, pretrained=pretrained, num_classes=0, global_pool='',
+        self.backbone = timm.create_model(backbone, pretrained=pretrained, num_classes=0,
                                           img_size=self.img_size, **backbone_kwargs)
         self.backbone_name = backbone
         self.backbone_kwargs = dict(backbone_kwargs)

@@ -1,0 +1,100 @@
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from conftest import make_tiny_detector
+from vitedge_ros.export import ExportError, check_parity, export_bundle, export_onnx
+from vitedge_ros.models import DetectorExport, build_targets, create_model, detection_loss
+from vitedge_ros.runtime import Pipeline
+
+
+def test_maps_shapes_and_stride():
+    det = make_tiny_detector()
+    maps = det(torch.zeros(2, 3, 64, 96))
+    assert maps['heatmap'].shape == (2, 3, 8, 12) and det.stride == 8
+    assert maps['size'].shape == (2, 2, 8, 12) and maps['offset'].shape == (2, 2, 8, 12)
+
+
+def test_decode_recovers_a_planted_peak():
+    det = make_tiny_detector()
+    h, w = det.map_size
+    heat = torch.full((1, 3, h, w), -10.0)
+    heat[0, 1, 3, 5] = 4.0
+    size = torch.zeros(1, 2, h, w)
+    size[0, :, 3, 5] = torch.log(torch.tensor([2.0, 3.0]))  # 2×3 cells = 16×24 px
+    offset = torch.zeros(1, 2, h, w)  # sigmoid(0) = 0.5: cell centre
+    rows = det.decode({'heatmap': heat, 'size': size, 'offset': offset})[0]
+    top = rows[0].tolist()
+    cx, cy = (5 + 0.5) * 8, (3 + 0.5) * 8
+    assert top[4] == pytest.approx(float(torch.sigmoid(torch.tensor(4.0))), rel=1e-5)
+    assert top[5] == 1
+    assert top[:4] == pytest.approx([cx - 8, cy - 12, cx + 8, cy + 12], abs=1e-4)
+
+
+def test_targets_and_loss_decrease_on_one_batch():
+    torch.manual_seed(0)
+    det = make_tiny_detector()
+    boxes = [torch.tensor([[10.0, 10.0, 26.0, 30.0]]), torch.tensor([[40.0, 20.0, 60.0, 44.0]])]
+    labels = [torch.tensor([0]), torch.tensor([2])]
+    t = build_targets(boxes, labels, 3, det.map_size, det.stride)
+    assert t['mask'].sum() == 2 and t['heatmap'][0, 0].max() == 1.0 and t['heatmap'][1, 2].max() == 1.0
+    x = torch.randn(2, 3, 64, 96)
+    opt = torch.optim.AdamW(det.parameters(), lr=3e-3)
+    first = None
+    for _ in range(30):
+        loss = detection_loss(det(x), t)['loss']
+        first = first if first is not None else float(loss.detach())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loss) < 0.5 * first
+
+
+def test_detector_onnx_matches_torch_within_1e4(tmp_path):
+    det = make_tiny_detector(seed=3)
+    wrapper = DetectorExport(det).eval()
+    path = export_onnx(wrapper, tmp_path / 'd.onnx', (1, 3, 64, 96), output_names=wrapper.output_names)
+    model = onnx.load(str(path))
+    assert model.opset_import[0].version >= 17
+    assert [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim] == [1, 3, 64, 96]
+    ops = {n.op_type for n in model.graph.node}
+    assert {'TopK', 'MaxPool'} <= ops
+    assert all(n.domain in ('', 'ai.onnx') for n in model.graph.node)  # no custom ops
+    assert check_parity(wrapper, path, (1, 3, 64, 96), n_samples=4) < 1e-4
+
+
+def test_pipeline_matches_torch_decode(tiny_detector_bundle):
+    """Boxes from the runtime (ORT + inverse letterbox) equal torch's decode mapped by hand."""
+    det = make_tiny_detector()
+    pipe = Pipeline(tiny_detector_bundle, backend='onnxruntime', score_threshold=0.0, max_detections=5)
+    img = np.random.default_rng(0).integers(0, 255, (64, 96, 3), dtype=np.uint8)  # same size: no letterbox
+    x, _ = pipe.preprocess(img)
+    rows = DetectorExport(det, with_maps=False).eval()(torch.from_numpy(x))[0].detach().numpy()
+    res = pipe(img)
+    got = np.array([d.box + (d.score,) for d in res.detections])
+    ref = rows[np.argsort(-rows[:, 4])][:5]
+    ref[:, 0:4] = np.clip(ref[:, 0:4], 0, [96, 64, 96, 64])
+    assert np.allclose(got[:, 4], ref[:, 4], atol=1e-5)
+    assert np.allclose(got[:, :4], ref[:, :4], atol=1e-3)
+
+
+def test_parity_failure_is_reported(tmp_path):
+    det = make_tiny_detector()
+    wrapper = DetectorExport(det).eval()
+    with pytest.raises(ExportError, match='parity'):
+        export_bundle(wrapper, tmp_path / 'b', name='x', task='detect', labels=['a', 'b', 'c'],
+                      input_spec={'width': 96, 'height': 64}, decoder={'type': 'vit_center'},
+                      output_names=wrapper.output_names, atol=-1.0)
+    assert not (tmp_path / 'b' / 'model.onnx').exists()
+
+
+@pytest.mark.parametrize('arch, kwargs', [
+    ('deit_tiny_patch16_224', {'depth': 1}),
+    ('deit_tiny_distilled_patch16_224', {'depth': 1}),
+    ('vit_small_patch16_224', {'depth': 1}),
+])
+def test_detector_on_timm_backbones(arch, kwargs):
+    det = create_model('vit_center', task='detect', backbone=arch, num_classes=2, img_size=(32, 48), **kwargs)
+    rows = DetectorExport(det, with_maps=False).eval()(torch.zeros(1, 3, 32, 48))
+    assert rows.shape == (1, 24, 6)

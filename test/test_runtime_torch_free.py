@@ -1,0 +1,26 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_runtime_frame_leaves_torch_timm_rclpy_unimported(tiny_detector_bundle):
+    code = (
+        'import sys, json, pkgutil, importlib, numpy as np\n'
+        'import vitedge_ros.runtime as r\n'
+        'for m in pkgutil.walk_packages(r.__path__, "vitedge_ros.runtime."):\n'
+        '    try: importlib.import_module(m.name)\n'
+        '    except ImportError: pass\n'
+        'from vitedge_ros.runtime import Pipeline\n'
+        'p = Pipeline(sys.argv[1], backend="auto")\n'
+        'res = p(np.zeros((120, 160, 3), np.uint8))\n'
+        'print(json.dumps({"n": len(res.detections), "heavy": sorted({"torch", "timm", "rclpy"} & set(sys.modules))}))\n'
+    )
+    out = subprocess.run([sys.executable, '-c', code, str(tiny_detector_bundle)], cwd=str(ROOT),
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result['heavy'] == []
+    assert result['n'] > 0
