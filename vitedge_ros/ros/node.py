@@ -1,0 +1,263 @@
+"""vitedge_node: the rclpy layer over ``vitedge_ros.ros.core.PerceptionCore`` (ROS 2 Humble).
+
+The only module of the package that imports rclpy and ROS message packages. It declares the
+parameters (with descriptions, read-only), validates them (a bad value stops start-up with its name),
+subscribes the camera, and turns the core's outputs into messages:
+
+    subscribes  image (sensor_msgs/Image) | image/compressed (sensor_msgs/CompressedImage), camera_info
+    publishes   detections (vision_msgs/Detection2DArray), overlay (sensor_msgs/Image), targets
+                (geometry_msgs/PoseArray), obstacles (vision_msgs/Detection2DArray, angular units),
+                clear_path (std_msgs/Bool), /diagnostics (diagnostic_msgs/DiagnosticArray)
+
+See docs/ROS.md for topics, parameters and message choices.
+"""
+import array
+import sys
+from types import SimpleNamespace
+from typing import Any, List, Optional
+
+import rclpy
+from builtin_interfaces.msg import Time as TimeMsg
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Point, Pose, PoseArray, PoseWithCovariance, Quaternion
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.duration import Duration
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.time import Time
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from std_msgs.msg import Bool, Header
+from vision_msgs.msg import (
+    BoundingBox2D,
+    Detection2D,
+    Detection2DArray,
+    ObjectHypothesis,
+    ObjectHypothesisWithPose,
+    Point2D,
+    Pose2D,
+)
+
+from vitedge_ros.geometry.projection import CameraPose
+
+from . import messages
+from .core import PARAM_SPECS, FrameOutput, ParamError, PerceptionCore, create_pipeline
+from .image_conversion import image_msg_to_bgr
+
+try:   # tf2 is only needed for targets; keep the node usable without it
+    import tf2_ros
+except ImportError:   # pragma: no cover - depends on the installation
+    tf2_ros = None
+
+try:
+    from cv_bridge import CvBridge
+except ImportError:   # pragma: no cover - depends on the installation
+    CvBridge = None
+
+try:
+    from rclpy.executors import ExternalShutdownException
+except ImportError:   # pragma: no cover - older rclpy
+    class ExternalShutdownException(Exception):
+        """Placeholder where rclpy has no ExternalShutdownException."""
+
+__all__ = ['VitedgeNode', 'main', 'rclpy_types']
+
+_SIXTEEN_BIT = ('mono16', '16uc1', 'bgr16', 'rgb16', 'bgra16', 'rgba16', '16uc3', '16uc4')
+
+
+def rclpy_types() -> SimpleNamespace:
+    """Return the ``types`` namespace of ``vitedge_ros.ros.messages`` with rclpy message classes."""
+    return SimpleNamespace(
+        Time=TimeMsg, Header=Header, Bool=Bool, Image=Image, CompressedImage=CompressedImage, CameraInfo=CameraInfo,
+        Detection2DArray=Detection2DArray, Detection2D=Detection2D, ObjectHypothesisWithPose=ObjectHypothesisWithPose,
+        ObjectHypothesis=ObjectHypothesis, BoundingBox2D=BoundingBox2D, Pose2D=Pose2D, Point2D=Point2D,
+        PoseWithCovariance=PoseWithCovariance, Pose=Pose, Point=Point, Quaternion=Quaternion, PoseArray=PoseArray,
+        DiagnosticArray=DiagnosticArray, DiagnosticStatus=DiagnosticStatus, KeyValue=KeyValue,
+        byte=lambda v: bytes([v]),                        # rclpy 'byte' fields are bytes of length 1
+        image_data=lambda b: array.array('B', b),         # fast path of the uint8[] setter
+    )
+
+
+class VitedgeNode(Node):
+    """ROS 2 node running a model bundle on camera frames (latest-wins, on a worker thread)."""
+
+    def __init__(self, node_name: str = 'vitedge_node', **kwargs: Any):
+        super().__init__(node_name, **kwargs)
+        self.types = rclpy_types()
+        self.core: Optional[PerceptionCore] = None
+        self._pipeline = None
+        self._closed = False
+        try:
+            self._setup()
+        except ParamError as exc:
+            self.get_logger().fatal('invalid configuration: {}'.format(exc))
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------------------------------------- setup
+    def _declare_parameters(self) -> dict:
+        values = {}
+        for spec in PARAM_SPECS:
+            desc = ParameterDescriptor(description=spec.description, additional_constraints=spec.constraints,
+                                       read_only=True, dynamic_typing=spec.dynamic_typing)
+            try:
+                self.declare_parameter(spec.name, spec.default, desc)
+                values[spec.name] = self.get_parameter(spec.name).value
+            except Exception as exc:   # noqa: BLE001 - InvalidParameterTypeException and friends
+                raise ParamError(spec.name, str(exc)) from exc
+        if values.get('classes') is None:
+            values['classes'] = []
+        return values
+
+    def _setup(self) -> None:
+        values = self._declare_parameters()
+        params, pipeline = create_pipeline(values)
+        self._pipeline = pipeline
+        self.node_params = params
+        log = self.get_logger()
+        bundle_name = getattr(getattr(pipeline, 'bundle', None), 'name', params.bundle)
+
+        reliability = (ReliabilityPolicy.BEST_EFFORT if params.qos_reliability == 'best_effort'
+                       else ReliabilityPolicy.RELIABLE)
+        # best_effort = the sensor-data profile (best effort, volatile, keep last) with depth qos_depth
+        sensor_qos = QoSProfile(reliability=reliability, history=HistoryPolicy.KEEP_LAST, depth=params.qos_depth,
+                                durability=DurabilityPolicy.VOLATILE)
+        out_qos = QoSProfile(reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST, depth=5)
+
+        self.pub_detections = self.create_publisher(Detection2DArray, 'detections', out_qos)
+        self.pub_overlay = self.create_publisher(Image, 'overlay', out_qos) if params.publish_overlay else None
+        self.pub_targets = self.create_publisher(PoseArray, 'targets', out_qos) if params.target_frame else None
+        self.pub_obstacles = None
+        self.pub_clear = None
+        if params.publish_obstacles:
+            self.pub_obstacles = self.create_publisher(Detection2DArray, 'obstacles', out_qos)
+            self.pub_clear = self.create_publisher(Bool, 'clear_path', out_qos)
+        self.pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+
+        self._tf_buffer = None
+        self._tf_listener = None
+        pose_lookup = None
+        if params.target_frame:
+            if tf2_ros is None:
+                raise ParamError('target_frame', 'tf2_ros is not installed, person targets need it')
+            self._tf_buffer = tf2_ros.Buffer()
+            self._tf_listener = tf2_ros.TransformListener(self._tf_buffer, self)
+            pose_lookup = self._lookup_pose
+
+        self._bridge = CvBridge() if (CvBridge is not None and params.use_cv_bridge) else None
+        image_converter = self._bridge_convert if self._bridge is not None else None
+        self.core = PerceptionCore(pipeline, params, self._publish_output, log=self._log,
+                                   image_converter=image_converter, pose_lookup=pose_lookup, bundle_name=bundle_name)
+
+        if params.transport == 'compressed':
+            self.sub_image = self.create_subscription(CompressedImage, 'image/compressed', self._on_compressed,
+                                                      sensor_qos)
+        else:
+            self.sub_image = self.create_subscription(Image, 'image', self._on_image, sensor_qos)
+        self.sub_info = None
+        if params.wants_camera_info:
+            self.sub_info = self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info, sensor_qos)
+        self.diag_timer = self.create_timer(params.diagnostics_period_s, self._publish_diagnostics)
+        log.info('vitedge_node ready: bundle {} ({}), backend {}, transport {}, qos {} depth {}, cv_bridge {}, '
+                 'targets {}'.format(bundle_name, params.bundle, pipeline.backend_name, params.transport,
+                                     params.qos_reliability, params.qos_depth,
+                                     'yes' if self._bridge is not None else 'no',
+                                     params.target_frame or 'off'))
+
+    def _log(self, level: str, text: str) -> None:
+        logger = self.get_logger()
+        {'info': logger.info, 'warn': logger.warning, 'error': logger.error}.get(level, logger.info)(text)
+
+    # --------------------------------------------------------------------------------------------- conversion
+    def _bridge_convert(self, msg: Image):
+        """cv_bridge for 8-bit encodings (our conversion for 16-bit and what cv_bridge cannot do)."""
+        if str(msg.encoding).lower() in _SIXTEEN_BIT:
+            return image_msg_to_bgr(msg, mono16_shift=self.node_params.mono16_shift)
+        try:
+            return self._bridge.imgmsg_to_cv2(msg, desired_encoding='bgr8')
+        except Exception:   # noqa: BLE001 - CvBridgeError, TypeError: fall back to our conversion
+            return image_msg_to_bgr(msg, mono16_shift=self.node_params.mono16_shift)
+
+    # ---------------------------------------------------------------------------------------------- callbacks
+    def _on_image(self, msg: Image) -> None:
+        self.core.on_image(msg)
+
+    def _on_compressed(self, msg: CompressedImage) -> None:
+        self.core.on_compressed(msg)
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        self.core.on_camera_info(msg)
+
+    def _lookup_pose(self, target: str, source: str, stamp: TimeMsg) -> Optional[CameraPose]:
+        """Camera pose at the image stamp; falls back to the latest transform within 0.5 s."""
+        when = Time.from_msg(stamp)
+        try:
+            tf = self._tf_buffer.lookup_transform(target, source, when,
+                                                  timeout=Duration(seconds=self.node_params.tf_timeout_s))
+        except tf2_ros.TransformException:
+            tf = self._tf_buffer.lookup_transform(target, source, Time())     # latest; raises if none
+            age = abs((Time.from_msg(tf.header.stamp) - when).nanoseconds) * 1e-9
+            if age > 0.5:
+                raise RuntimeError('latest transform {} -> {} is {:.2f} s away from the image stamp'.format(
+                    source, target, age)) from None
+        return CameraPose.from_transform(tf.transform)
+
+    # ----------------------------------------------------------------------------------------------- outputs
+    def _publish_output(self, out: FrameOutput) -> None:
+        t = self.types
+        self.pub_detections.publish(messages.build_detection2d_array(out.detections, out.header, t))
+        if self.pub_overlay is not None and out.overlay is not None:
+            self.pub_overlay.publish(messages.build_image(out.overlay, out.header, t))
+        if self.pub_targets is not None and out.targets is not None:
+            header = Header(stamp=out.header.stamp, frame_id=out.target_frame)
+            self.pub_targets.publish(messages.build_pose_array(out.targets, header, t))
+        if self.pub_obstacles is not None and out.obstacles is not None:
+            self.pub_obstacles.publish(messages.build_obstacle_array(out.obstacles, out.header, t))
+        if self.pub_clear is not None and out.clear_path is not None:
+            self.pub_clear.publish(Bool(data=bool(out.clear_path)))
+
+    def _publish_diagnostics(self) -> None:
+        if self.core is None:
+            return
+        header = Header(stamp=self.get_clock().now().to_msg(), frame_id='')
+        self.pub_diag.publish(messages.build_diagnostic_array([self.core.diagnostics()], header, self.types))
+
+    # --------------------------------------------------------------------------------------------- shutdown
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop the worker, release the engine and destroy the node (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.core is not None:
+            if not self.core.shutdown(timeout):
+                self.get_logger().warning('inference worker did not stop within {:.1f} s'.format(timeout))
+            self.core = None
+        if self._pipeline is not None and hasattr(self._pipeline, 'close'):
+            try:
+                self._pipeline.close()
+            except Exception as exc:   # noqa: BLE001 - best effort at shutdown
+                self.get_logger().warning('closing the engine failed: {}'.format(exc))
+            self._pipeline = None
+        self.destroy_node()
+
+
+def main(args: Optional[List[str]] = None) -> int:
+    """Entry point of ``ros2 run vitedge_ros vitedge_node``; returns the exit status."""
+    rclpy.init(args=args)
+    node = None
+    status = 0
+    try:
+        node = VitedgeNode()
+        rclpy.spin(node)
+    except ParamError:
+        status = 1     # already logged with the parameter's name
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.close()
+        rclpy.try_shutdown()
+    return status
+
+
+if __name__ == '__main__':
+    sys.exit(main())
