@@ -1,0 +1,91 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from vitedge_ros.checkpoint import CheckpointError, load_checkpoint
+from vitedge_ros.runtime import Pipeline, load_bundle
+from vitedge_ros.trainer import ConfigError, run_training, validate_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_detect_config(**train):
+    return {
+        'name': 'tiny_det', 'task': 'detect',
+        'model': {'arch': 'vit_center', 'backbone': 'vit_tiny_patch16_224', 'img_size': [48, 64],
+                  'head_channels': 8, 'max_detections': 10,
+                  'kwargs': {'embed_dim': 32, 'depth': 1, 'num_heads': 2}},
+        'input': {'width': 64, 'height': 48, 'color': 'rgb', 'mean': [0.5] * 3, 'std': [0.25] * 3,
+                  'resize': 'letterbox'},
+        'data': {'name': 'synthetic-aerial', 'train_scenes': 8, 'val_scenes': 4, 'scene_width': 160,
+                 'scene_height': 120, 'seed': 0, 'val_seed': 99},
+        'train': dict({'epochs': 2, 'batch_size': 4, 'lr': 0.001}, **train),
+        'export': {'score_threshold': 0.2},
+    }
+
+
+def test_detector_training_checkpoints_resumes_and_exports(tmp_path):
+    cfg = tiny_detect_config(epochs=1)
+    res = run_training(cfg, tmp_path, progress=False)
+    ck = load_checkpoint(tmp_path / 'last.pt')
+    assert ck['epoch'] == 1 and ck['task'] == 'detect' and 'optimizer' in ck['extra']
+    # resume to 2 epochs: continues from epoch 1 and keeps the history of both
+    cfg2 = tiny_detect_config(epochs=2)
+    res2 = run_training(cfg2, tmp_path, resume=True, progress=False)
+    assert [h['epoch'] for h in res2['history']] == [1, 2]
+    assert res['parity_max_abs_err'] < 1e-4
+    bundle = load_bundle(tmp_path / 'bundle')
+    assert bundle.decoder['score_threshold'] == 0.2 and bundle.labels == ['person', 'vehicle', 'obstacle']
+    assert bundle.input.width == 64 and bundle.source['arch'] == 'vit_center'
+    import numpy as np
+    out = Pipeline(bundle, backend='onnxruntime')(np.zeros((120, 160, 3), np.uint8))
+    assert out.image_size == (160, 120)
+
+
+@pytest.mark.parametrize('mutate, path', [
+    (lambda c: c['train'].update(epochs='ten'), 'train.epochs'),
+    (lambda c: c['model'].update(colour=1), 'model.colour'),
+    (lambda c: c.update(task='segment-all'), 'task'),
+    (lambda c: c['data'].update(name='imagenet'), 'data.name'),
+    (lambda c: c['input'].update(width=0), 'input.width'),
+    (lambda c: c.pop('train'), 'train'),
+])
+def test_bad_config_names_the_key(mutate, path):
+    cfg = tiny_detect_config()
+    mutate(cfg)
+    with pytest.raises(ConfigError, match=path.replace('.', r'\.')):
+        validate_config(cfg)
+
+
+def test_cli_rejects_bad_config_before_work(tmp_path):
+    cfg = tiny_detect_config()
+    cfg['train']['lr'] = 'fast'
+    p = tmp_path / 'bad.yaml'
+    p.write_text(yaml.safe_dump(cfg))
+    out = subprocess.run([sys.executable, str(ROOT / 'tools' / 'train.py'), '--config', str(p), '--out',
+                          str(tmp_path / 'run')], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert 'train.lr' in out.stderr
+    assert not (tmp_path / 'run' / 'last.pt').exists()
+
+
+def test_truncated_checkpoint_is_reported(tmp_path):
+    p = tmp_path / 'x.pt'
+    p.write_bytes(b'PK\x03\x04 not really')
+    with pytest.raises(CheckpointError, match='x.pt'):
+        load_checkpoint(p)
+
+
+def test_shipped_config_is_valid():
+    for cfg_path in (ROOT / 'config' / 'train').glob('*.yaml'):
+        validate_config(yaml.safe_load(cfg_path.read_text()))
+
+
+def test_train_result_json_written(tmp_path):
+    run_training(tiny_detect_config(epochs=1), tmp_path, progress=False, export=False)
+    data = json.loads((tmp_path / 'train_result.json').read_text())
+    assert data['task'] == 'detect' and 'map50' in data['metrics']
