@@ -1,0 +1,337 @@
+"""vitedge_ros.ros.node against stand-ins for rclpy (runs where ROS 2 is absent).
+
+Message classes are the rosbags Humble dataclasses (keyword constructors like rclpy's); rclpy's Node,
+QoS, time and tf2_ros are small fakes that record what the node asks for. Where rclpy is installed
+test_ros_node.py runs the real thing instead.
+"""
+import importlib
+import importlib.util
+import sys
+import threading
+import types
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from vitedge_ros.geometry.projection import quat_from_matrix
+from vitedge_ros.ros.core import ParamError
+from vitedge_ros.ros.rosbags_types import rosbags_types
+
+TYPESTORE, T = rosbags_types()
+
+
+class _Rec:
+    def __init__(self, *args, **kwargs):
+        self.args = args
+        self.kwargs = kwargs
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+
+
+class FakeLogger:
+    def __init__(self):
+        self.lines = []
+
+    def _add(self, level):
+        return lambda text: self.lines.append((level, text))
+
+    def __getattr__(self, level):
+        if level in ('info', 'warning', 'error', 'fatal', 'debug'):
+            return self._add(level)
+        raise AttributeError(level)
+
+
+class FakePublisher:
+    def __init__(self, msg_type, topic, qos):
+        self.msg_type, self.topic, self.qos = msg_type, topic, qos
+        self.sent = []
+        self.event = threading.Event()
+
+    def publish(self, msg):
+        self.sent.append(msg)
+        self.event.set()
+
+
+class FakeTime:
+    def __init__(self, nanoseconds=0, clock_type=None):
+        self.nanoseconds = nanoseconds
+
+    @classmethod
+    def from_msg(cls, msg):
+        return cls(int(msg.sec) * 10 ** 9 + int(msg.nanosec))
+
+    def __sub__(self, other):
+        return SimpleNamespace(nanoseconds=self.nanoseconds - other.nanoseconds)
+
+    def to_msg(self):
+        return T.Time(sec=self.nanoseconds // 10 ** 9, nanosec=self.nanoseconds % 10 ** 9)
+
+
+class FakeNode:
+    """The parts of rclpy.node.Node that vitedge_node uses."""
+
+    def __init__(self, node_name, parameter_overrides=None, **kwargs):
+        self.node_name = node_name
+        self.overrides = dict(parameter_overrides or {})
+        self.declared = {}
+        self.publishers = {}
+        self.subscriptions = {}
+        self.timers = []
+        self.logger = FakeLogger()
+        self.destroyed = False
+
+    def declare_parameter(self, name, value, descriptor):
+        assert descriptor.description, name
+        self.declared[name] = (self.overrides.get(name, value), descriptor)
+        return self.declared[name][0]
+
+    def get_parameter(self, name):
+        return SimpleNamespace(value=self.declared[name][0])
+
+    def create_publisher(self, msg_type, topic, qos):
+        pub = FakePublisher(msg_type, topic, qos)
+        self.publishers[topic] = pub
+        return pub
+
+    def create_subscription(self, msg_type, topic, callback, qos):
+        self.subscriptions[topic] = (msg_type, callback, qos)
+        return topic
+
+    def create_timer(self, period, callback):
+        self.timers.append((period, callback))
+        return callback
+
+    def get_logger(self):
+        return self.logger
+
+    def get_clock(self):
+        return SimpleNamespace(now=lambda: FakeTime(123 * 10 ** 9))
+
+    def destroy_node(self):
+        self.destroyed = True
+
+
+class TransformException(Exception):
+    pass
+
+
+class FakeBuffer:
+    transform = None
+
+    def lookup_transform(self, target, source, when, timeout=None):
+        if FakeBuffer.transform is None:
+            raise TransformException('no {} -> {}'.format(source, target))
+        return FakeBuffer.transform
+
+
+def _modules():
+    enum = SimpleNamespace(BEST_EFFORT='best_effort', RELIABLE='reliable', KEEP_LAST='keep_last',
+                           VOLATILE='volatile')
+    mods = {
+        'rclpy': types.ModuleType('rclpy'),
+        'rclpy.node': types.ModuleType('rclpy.node'),
+        'rclpy.qos': types.ModuleType('rclpy.qos'),
+        'rclpy.duration': types.ModuleType('rclpy.duration'),
+        'rclpy.time': types.ModuleType('rclpy.time'),
+        'rclpy.executors': types.ModuleType('rclpy.executors'),
+        'rcl_interfaces': types.ModuleType('rcl_interfaces'),
+        'rcl_interfaces.msg': types.ModuleType('rcl_interfaces.msg'),
+        'tf2_ros': types.ModuleType('tf2_ros'),
+    }
+    calls = []
+    mods['rclpy'].init = lambda args=None: calls.append('init')
+    mods['rclpy'].try_shutdown = lambda: calls.append('try_shutdown')
+    mods['rclpy'].calls = calls
+    mods['rclpy.node'].Node = FakeNode
+    q = mods['rclpy.qos']
+    q.QoSProfile = _Rec
+    q.ReliabilityPolicy = q.HistoryPolicy = q.DurabilityPolicy = enum
+    mods['rclpy.duration'].Duration = _Rec
+    mods['rclpy.time'].Time = FakeTime
+    mods['rclpy.executors'].ExternalShutdownException = type('ExternalShutdownException', (Exception,), {})
+    mods['rcl_interfaces.msg'].ParameterDescriptor = _Rec
+    tf = mods['tf2_ros']
+    tf.Buffer, tf.TransformListener, tf.TransformException = FakeBuffer, _Rec, TransformException
+    packages = {
+        'builtin_interfaces': ['Time'],
+        'diagnostic_msgs': ['DiagnosticArray', 'DiagnosticStatus', 'KeyValue'],
+        'geometry_msgs': ['Point', 'Pose', 'PoseArray', 'PoseWithCovariance', 'Quaternion'],
+        'sensor_msgs': ['CameraInfo', 'CompressedImage', 'Image'],
+        'std_msgs': ['Bool', 'Header'],
+        'vision_msgs': ['BoundingBox2D', 'Detection2D', 'Detection2DArray', 'ObjectHypothesis',
+                        'ObjectHypothesisWithPose', 'Point2D', 'Pose2D'],
+    }
+    for pkg, msg_names in packages.items():
+        names = {n: '{}/msg/{}'.format(pkg, n) for n in msg_names}
+        top = types.ModuleType(pkg)
+        msg = types.ModuleType(pkg + '.msg')
+        for name, full in names.items():
+            setattr(msg, name, TYPESTORE.types[full])
+        top.msg = msg
+        mods[pkg] = top
+        mods[pkg + '.msg'] = msg
+    return mods
+
+
+@pytest.fixture
+def node_module(monkeypatch):
+    if importlib.util.find_spec('rclpy') is not None:
+        pytest.skip('real rclpy installed: test_ros_node.py covers the node')
+    for name, mod in _modules().items():
+        monkeypatch.setitem(sys.modules, name, mod)
+    monkeypatch.setitem(sys.modules, 'cv_bridge', None)      # not installed: own conversion
+    sys.modules.pop('vitedge_ros.ros.node', None)
+    module = importlib.import_module('vitedge_ros.ros.node')
+    yield module
+    sys.modules.pop('vitedge_ros.ros.node', None)
+    FakeBuffer.transform = None
+
+
+def _image(sec=7, width=96, height=64, encoding='bgr8'):
+    bpp = 3 if encoding == 'bgr8' else 4
+    return T.Image(header=T.Header(stamp=T.Time(sec=sec, nanosec=0), frame_id='cam_optical'), height=height,
+                   width=width, encoding=encoding, is_bigendian=0, step=width * bpp,
+                   data=(np.arange(width * height * bpp) % 200).astype(np.uint8))
+
+
+def _camera_info(width=96, height=64):
+    return T.CameraInfo(header=T.Header(stamp=T.Time(sec=0, nanosec=0), frame_id='cam_optical'), height=height,
+                        width=width, distortion_model='plumb_bob', d=np.zeros(5),
+                        k=np.array([80.0, 0, 48, 0, 80, 32, 0, 0, 1]), r=np.eye(3).reshape(-1),
+                        p=np.zeros(12), binning_x=0, binning_y=0,
+                        roi=T.RegionOfInterest(x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
+
+
+def test_node_declares_validates_and_publishes(node_module, tiny_detector_bundle):
+    node = node_module.VitedgeNode(parameter_overrides={
+        'bundle': str(tiny_detector_bundle), 'backend': 'onnxruntime', 'score_threshold': 0.0,
+        'publish_overlay': True, 'max_detections': 4})
+    try:
+        assert set(node.declared) >= {'bundle', 'backend', 'score_threshold', 'transport', 'target_frame'}
+        assert all(d.read_only for _, d in node.declared.values())
+        msg_type, callback, qos = node.subscriptions['image']
+        assert qos.reliability == 'best_effort' and qos.depth == 1
+        assert 'camera_info' in node.subscriptions and 'targets' not in node.publishers
+        assert set(node.publishers) >= {'detections', 'overlay', 'obstacles', 'clear_path', '/diagnostics'}
+        callback(_image(sec=7))
+        assert node.core.wait_idle(30.0)
+        (dets,) = node.publishers['detections'].sent
+        assert dets.header.stamp.sec == 7 and dets.header.frame_id == 'cam_optical'
+        assert 0 < len(dets.detections) <= 4
+        assert all(d.results[0].hypothesis.class_id in ('person', 'vehicle', 'obstacle') for d in dets.detections)
+        (overlay,) = node.publishers['overlay'].sent
+        assert (overlay.height, overlay.width, overlay.encoding, overlay.step) == (64, 96, 'bgr8', 288)
+        assert len(overlay.data) == 64 * 288
+        assert len(node.publishers['clear_path'].sent) == 1
+        assert node.publishers['obstacles'].sent == []            # no camera_info yet
+        # a bad frame is counted and skipped, the next one is processed
+        callback(_image(sec=8, encoding='32FC1'))
+        callback(_image(sec=9))
+        assert node.core.wait_idle(30.0)
+        assert [m.header.stamp.sec for m in node.publishers['detections'].sent] == [7, 9]
+        assert any('32FC1' in text for level, text in node.logger.lines if level == 'warning')
+        # diagnostics on the timer
+        period, timer_cb = node.timers[0]
+        assert period == 1.0
+        timer_cb()
+        (diag,) = node.publishers['/diagnostics'].sent
+        (status,) = diag.status
+        values = {kv.key: kv.value for kv in status.values}
+        assert status.level == b'\x01' and status.hardware_id == 'onnxruntime'    # WARN: a frame failed
+        assert values['frames_processed'] == '2' and values['conversion_failures'] == '1'
+        assert values['backend'] == 'onnxruntime' and values['bundle'] == 'tiny_detector'
+    finally:
+        node.close()
+    assert node.destroyed and node.core is None
+    node.close()      # idempotent
+
+
+def test_node_targets_with_tf(node_module, monkeypatch):
+    """Person targets from camera_info + TF, with a pipeline that reports one known person."""
+    from vitedge_ros.ros.core import validate_params
+    from vitedge_ros.runtime import Detection, FrameResult
+
+    class OnePerson:
+        backend_name = 'fake'
+
+        def __call__(self, image):
+            # feet at (68, 52): 20 px right of and 20 px below the principal point (48, 32)
+            det = Detection(0, 'person', 0.9, (60.0, 20.0, 76.0, 52.0))
+            return FrameResult([det], [], {'total': 1.0}, (image.shape[1], image.shape[0]))
+
+    monkeypatch.setattr(node_module, 'create_pipeline',
+                        lambda values: (validate_params(values, ['person', 'vehicle', 'obstacle']), OnePerson()))
+    R = np.array([[1.0, 0, 0], [0, -1.0, 0], [0, 0, -1.0]])      # nadir, image right = east, image down = south
+    q = quat_from_matrix(R)
+    FakeBuffer.transform = SimpleNamespace(
+        header=SimpleNamespace(stamp=T.Time(sec=7, nanosec=0)),
+        transform=SimpleNamespace(translation=SimpleNamespace(x=1.0, y=2.0, z=20.0),
+                                  rotation=SimpleNamespace(x=q[0], y=q[1], z=q[2], w=q[3])))
+    node = node_module.VitedgeNode(parameter_overrides={'target_frame': 'map'})
+    try:
+        assert 'targets' in node.publishers
+        node.subscriptions['camera_info'][1](_camera_info())
+        node.subscriptions['image'][1](_image(sec=7))
+        assert node.core.wait_idle(10.0)
+        (targets,) = node.publishers['targets'].sent
+        assert targets.header.frame_id == 'map' and targets.header.stamp.sec == 7
+        (pose,) = targets.poses
+        # f = 80 px at 20 m: 20 px = 5 m -> 5 m east and 5 m south of the camera
+        assert (pose.position.x, pose.position.y, pose.position.z) == pytest.approx((6.0, -3.0, 0.0))
+        (obstacles,) = node.publishers['obstacles'].sent
+        assert obstacles.detections[0].bbox.center.position.x == pytest.approx(-np.arctan(20 / 80))
+        # no transform: targets are skipped with a warning naming the frames
+        FakeBuffer.transform = None
+        node.subscriptions['image'][1](_image(sec=8))
+        assert node.core.wait_idle(10.0)
+        assert len(node.publishers['targets'].sent) == 1
+        assert any('map' in text and 'cam_optical' in text for lvl, text in node.logger.lines if lvl == 'warning')
+    finally:
+        node.close()
+
+
+def test_bad_parameter_fails_start_up_with_its_name(node_module, tiny_detector_bundle):
+    created = []
+
+    class Recording(node_module.VitedgeNode):
+        def __init__(self, **kw):
+            created.append(self)
+            super().__init__(**kw)
+
+    with pytest.raises(ParamError) as err:
+        Recording(parameter_overrides={'bundle': str(tiny_detector_bundle), 'score_threshold': 1.5})
+    assert err.value.name == 'score_threshold'
+    (node,) = created
+    assert node.destroyed
+    assert any('score_threshold' in text for level, text in node.logger.lines if level == 'fatal')
+    with pytest.raises(ParamError) as err:
+        node_module.VitedgeNode(parameter_overrides={'bundle': str(tiny_detector_bundle), 'classes': ['dragon']})
+    assert err.value.name == 'classes'
+
+
+def test_main_returns_1_on_bad_parameters_and_shuts_down(node_module, monkeypatch):
+    calls = sys.modules['rclpy'].calls
+
+    def failing(**kw):
+        raise ParamError('bundle', 'no bundle.yaml found')
+
+    monkeypatch.setattr(node_module, 'VitedgeNode', failing)
+    assert node_module.main([]) == 1
+    assert calls[-2:] == ['init', 'try_shutdown']
+
+
+def test_main_clean_shutdown_on_ctrl_c(node_module, monkeypatch):
+    closed = []
+
+    class Dummy:
+        def close(self):
+            closed.append(True)
+
+    def spin(node):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(node_module, 'VitedgeNode', lambda **kw: Dummy())
+    monkeypatch.setattr(node_module.rclpy, 'spin', spin, raising=False)
+    assert node_module.main([]) == 0
+    assert closed == [True] and sys.modules['rclpy'].calls[-1] == 'try_shutdown'
