@@ -132,7 +132,7 @@ def export_bundle(module: nn.Module, bundle_dir: Union[str, Path], *, name: str,
                   input_spec: Union[InputSpec, Dict[str, Any]], decoder: Dict[str, Any],
                   source: Optional[Dict[str, Any]] = None, output_names: Sequence[str] = ('output',),
                   atol: float = 1e-4, samples: Optional[np.ndarray] = None,
-                  do_simplify: bool = True) -> Tuple[Bundle, float]:
+                  do_simplify: bool = True, opset: int = DEFAULT_OPSET) -> Tuple[Bundle, float]:
     """Export ``module`` as a bundle (model.onnx + bundle.yaml); returns (bundle, parity max abs error).
 
     Raises :class:`ExportError` when torch and onnxruntime disagree by more than ``atol``.
@@ -147,7 +147,7 @@ def export_bundle(module: nn.Module, bundle_dir: Union[str, Path], *, name: str,
     onnx_path = bundle_dir / 'model.onnx'
     tmp_onnx = bundle_dir / '.model.onnx.export'
     try:
-        export_onnx(module, tmp_onnx, shape, output_names=output_names, do_simplify=do_simplify)
+        export_onnx(module, tmp_onnx, shape, output_names=output_names, do_simplify=do_simplify, opset=opset)
         err = check_parity(module, tmp_onnx, shape, samples=samples)
         if err > atol:
             raise ExportError('parity: onnxruntime differs from torch by {:.3g} (tolerance {:.3g})'.format(err, atol))
