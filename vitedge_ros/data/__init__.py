@@ -1,10 +1,16 @@
 """Datasets: synthetic aerial scenes and readers for COCO, VisDrone, ImageFolder, mask folders, digits.
 
-Everything here is numpy + OpenCV; nothing imports torch (the classes are plain map-style datasets that
-a torch ``DataLoader`` accepts as they are).
+Everything here is numpy + OpenCV (scikit-learn only inside the digits loader); nothing imports torch:
+the dataset classes are plain map-style datasets that a torch ``DataLoader`` accepts as they are.
 """
+from .coco import CocoDetectionSet, load_coco_detection
+from .common import DatasetError, DetectionSample, read_image
+from .digits import DIGITS_CLASSES, DIGITS_MEAN, DIGITS_STD, digits_as_bgr_images, load_digits_split
+from .imagefolder import ImageFolderSet
+from .masks import SegmentationMaskSet, read_label_map
 from .synthetic import (
     DETECTION_CLASSES,
+    DETECTION_SEG_CLASSES,
     SEG_CLASSES,
     Scene,
     SyntheticDetectionDataset,
@@ -12,8 +18,19 @@ from .synthetic import (
     generate_scene,
     to_coco,
 )
+from .visdrone import (
+    VISDRONE_CLASSES,
+    VISDRONE_TO_PROJECT,
+    VisDroneDetectionSet,
+    parse_visdrone_annotation,
+)
 
 __all__ = [
-    'DETECTION_CLASSES', 'SEG_CLASSES', 'Scene', 'SyntheticDetectionDataset', 'camera_sequence',
-    'generate_scene', 'to_coco',
+    'DETECTION_CLASSES', 'DETECTION_SEG_CLASSES', 'SEG_CLASSES', 'Scene', 'SyntheticDetectionDataset',
+    'camera_sequence', 'generate_scene', 'to_coco',
+    'CocoDetectionSet', 'load_coco_detection',
+    'DatasetError', 'DetectionSample', 'read_image',
+    'DIGITS_CLASSES', 'DIGITS_MEAN', 'DIGITS_STD', 'digits_as_bgr_images', 'load_digits_split',
+    'ImageFolderSet', 'SegmentationMaskSet', 'read_label_map',
+    'VISDRONE_CLASSES', 'VISDRONE_TO_PROJECT', 'VisDroneDetectionSet', 'parse_visdrone_annotation',
 ]

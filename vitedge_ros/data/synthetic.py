@@ -334,7 +334,7 @@ def _noise_grid(rng: np.random.Generator, h: int, w: int, cell: float) -> np.nda
 
 
 def _smooth_noise(rng: np.random.Generator, h: int, w: int, cell: float, amp: float = 0.0) -> np.ndarray:
-    """HxW float32 value noise with features about ``cell`` pixels wide.
+    """Value noise, HxW float32, with features about ``cell`` pixels wide.
 
     Values are roughly in [0, 1], or in [-amp/2, amp/2] when ``amp`` is given.
     """
