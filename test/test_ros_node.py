@@ -1,0 +1,122 @@
+"""vitedge_node with real rclpy (ROS 2 Humble): runs only where ROS 2 is installed."""
+import array
+import time
+
+import pytest
+
+pytestmark = pytest.mark.ros
+rclpy = pytest.importorskip('rclpy')
+
+
+@pytest.fixture
+def context():
+    ctx = rclpy.context.Context()
+    rclpy.init(context=ctx)
+    yield ctx
+    rclpy.try_shutdown(context=ctx)
+
+
+def _params(bundle, **extra):
+    from rclpy.parameter import Parameter
+
+    values = dict({'bundle': str(bundle), 'backend': 'onnxruntime', 'score_threshold': 0.0,
+                   'diagnostics_period_s': 0.2}, **extra)
+    return [Parameter(name, value=value) for name, value in values.items()]
+
+
+def _image(sec, encoding='bgr8', width=96, height=64):
+    from sensor_msgs.msg import Image
+
+    msg = Image()
+    msg.header.stamp.sec = sec
+    msg.header.frame_id = 'camera_optical'
+    msg.height, msg.width, msg.encoding = height, width, encoding
+    msg.step = width * 3
+    msg.data = array.array('B', bytes(range(256)) * (height * msg.step // 256) + bytes(height * msg.step % 256))
+    return msg
+
+
+def _spin_until(executor, predicate, timeout=20.0, tick=None):
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        if tick is not None:
+            tick()
+        executor.spin_once(timeout_sec=0.05)
+    return predicate()
+
+
+def test_node_publishes_detections_and_diagnostics(context, tiny_detector_bundle):
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
+    from vision_msgs.msg import Detection2DArray
+
+    from vitedge_ros.ros.node import VitedgeNode
+
+    node = VitedgeNode(context=context, parameter_overrides=_params(tiny_detector_bundle, publish_overlay=True))
+    helper = rclpy.create_node('vitedge_test_helper', context=context)
+    executor = SingleThreadedExecutor(context=context)
+    try:
+        pub = helper.create_publisher(Image, 'image', qos_profile_sensor_data)
+        detections, overlays, diags = [], [], []
+        helper.create_subscription(Detection2DArray, 'detections', detections.append, 10)
+        helper.create_subscription(Image, 'overlay', overlays.append, 10)
+        helper.create_subscription(DiagnosticArray, '/diagnostics', diags.append, 10)
+        executor.add_node(node)
+        executor.add_node(helper)
+        assert _spin_until(executor, lambda: detections and overlays, tick=lambda: pub.publish(_image(42)))
+        msg = detections[0]
+        assert msg.header.stamp.sec == 42 and msg.header.frame_id == 'camera_optical'
+        for det in msg.detections:
+            assert det.results[0].hypothesis.class_id in ('person', 'vehicle', 'obstacle')
+            assert 0.0 <= det.bbox.center.position.x <= 96.0
+        assert overlays[0].encoding == 'bgr8' and overlays[0].width == 96
+        # a frame with a bad encoding is skipped; the next one is processed
+        pub.publish(_image(43, encoding='32FC1'))
+        count = len(detections)
+        assert _spin_until(executor, lambda: any(d.header.stamp.sec == 44 for d in detections[count:]),
+                           tick=lambda: pub.publish(_image(44)))
+        assert _spin_until(executor, lambda: diags)
+        values = {kv.key: kv.value for kv in diags[-1].status[0].values}
+        assert values['backend'] == 'onnxruntime' and 'fps' in values and 'dropped_frames' in values
+    finally:
+        executor.shutdown()
+        node.close()
+        helper.destroy_node()
+
+
+def test_bad_parameter_fails_start_up_with_its_name(context, tiny_detector_bundle):
+    from vitedge_ros.ros.core import ParamError
+    from vitedge_ros.ros.node import VitedgeNode
+
+    with pytest.raises(ParamError) as err:
+        VitedgeNode(context=context, parameter_overrides=_params(tiny_detector_bundle, score_threshold=1.5))
+    assert err.value.name == 'score_threshold'
+    with pytest.raises(ParamError) as err:
+        VitedgeNode(context=context, parameter_overrides=_params(tiny_detector_bundle, max_detections='many'))
+    assert err.value.name == 'max_detections'
+    with pytest.raises(ParamError) as err:
+        VitedgeNode(context=context, parameter_overrides=_params(tiny_detector_bundle, classes=['dragon']))
+    assert err.value.name == 'classes'
+
+
+def test_rclpy_message_builders(tiny_detector_bundle):
+    """The shared builders produce valid rclpy messages (byte fields, uint8[] data, covariance)."""
+    import numpy as np
+    from std_msgs.msg import Header
+
+    from vitedge_ros.ros import messages
+    from vitedge_ros.ros.node import rclpy_types
+    from vitedge_ros.runtime import Detection
+
+    t = rclpy_types()
+    header = Header(frame_id='cam')
+    arr = messages.build_detection2d_array([Detection(0, 'person', 0.5, (1.0, 2.0, 5.0, 10.0))], header, t)
+    assert arr.detections[0].bbox.size_y == 8.0
+    diag = messages.build_diagnostic_array([{'name': 'x', 'level': messages.DIAG_WARN, 'values': {'a': 1}}],
+                                           header, t)
+    assert diag.status[0].level == b'\x01'
+    img = messages.build_image(np.zeros((4, 5, 3), np.uint8), header, t)
+    assert img.step == 15 and len(img.data) == 60
+    assert len(messages.build_pose_array([(1.0, 2.0, 0.0)], header, t).poses) == 1
