@@ -169,3 +169,12 @@ def test_launch_logic_composable_camera(stub_launch):
         stub_launch.launch_setup(_context(stub_launch, camera='gopro'))
     with pytest.raises(ValueError, match='bag_loop'):
         stub_launch.launch_setup(_context(stub_launch, bag='/x', bag_loop='maybe'))
+
+
+def test_docs_list_every_launch_argument():
+    source = LAUNCH_FILE.read_text(encoding='utf-8')
+    tree = ast.parse(source)
+    args = next(n for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], 'id', '') == 'ARGUMENTS')
+    doc = (ROOT / 'docs' / 'ROS.md').read_text(encoding='utf-8')
+    for elt in args.value.elts:
+        assert '`{}`'.format(elt.elts[0].value) in doc, elt.elts[0].value

@@ -498,3 +498,11 @@ def test_core_with_shipped_bundle(shipped_bundle):
     assert out.image_size == (320, 240)
     for det in out.detections:
         assert det.label in pipe.labels and 0.0 <= det.score <= 1.0
+
+
+def test_docs_list_every_parameter():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / 'docs' / 'ROS.md').read_text(encoding='utf-8')
+    for spec in PARAM_SPECS:
+        assert '| `{}` |'.format(spec.name) in doc, spec.name
