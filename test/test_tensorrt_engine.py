@@ -6,7 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
-from test_tensorrt_fake import DEFAULT_IO, engine_bytes, fake_compute, fakes  # noqa: F401  (fixture)
+from test_tensorrt_fake import DEFAULT_IO, engine_bytes, fake_compute, forget_engine_module, install_fakes
 
 from vitedge_ros.runtime import Pipeline, load_bundle
 from vitedge_ros.runtime.engine_key import (
@@ -27,6 +27,13 @@ from vitedge_ros.runtime.errors import EngineError
 
 SHA = 'a1b2c3d4e5f6' + '0' * 52
 HAS_TRT = importlib.util.find_spec('tensorrt') is not None
+
+
+@pytest.fixture
+def fakes(monkeypatch):
+    """``fakes(api=..., ...)`` installs fake tensorrt/pycuda for one test and removes them after."""
+    yield lambda **kw: install_fakes(monkeypatch, **kw)
+    forget_engine_module()
 
 
 @pytest.fixture

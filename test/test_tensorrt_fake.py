@@ -414,13 +414,6 @@ def forget_engine_module() -> None:
         delattr(pkg, 'tensorrt_engine')
 
 
-@pytest.fixture
-def fakes(monkeypatch):
-    """``fakes(api=..., ...)`` installs the fakes for one test and removes them after."""
-    yield lambda **kw: install_fakes(monkeypatch, **kw)
-    forget_engine_module()
-
-
 # ----------------------------------------------------------------------------------------------- self-tests
 
 def test_fake_pycuda_memory_roundtrip():
