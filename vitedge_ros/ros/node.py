@@ -92,6 +92,10 @@ class VitedgeNode(Node):
             self.get_logger().fatal('invalid configuration: {}'.format(exc))
             self.close()
             raise
+        except Exception as exc:
+            self.get_logger().fatal('start-up failed: {}: {}'.format(type(exc).__name__, exc))
+            self.close()
+            raise
 
     # ------------------------------------------------------------------------------------------------- setup
     def _declare_parameters(self) -> dict:
