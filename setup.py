@@ -26,6 +26,7 @@ setup(
     name=package_name,
     version='0.1.0',
     packages=find_packages(exclude=['test', 'test.*', 'tools']),
+    package_data={'vitedge_ros.ros': ['msg/vision_msgs/*']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
@@ -39,7 +40,7 @@ setup(
         'jetson': RUNTIME + ['pycuda'],  # tensorrt comes with JetPack (python3-libnvinfer)
         'dev': ['pytest', 'ruff', 'flake8', 'pydocstyle'],
     },
-    zip_safe=True,
+    zip_safe=False,
     maintainer='vitedge_ros developers',
     maintainer_email='dev@vitedge.invalid',
     description='Compressed Vision Transformer perception for UAVs with a ROS 2 node.',

@@ -16,7 +16,8 @@ def test_runtime_frame_leaves_torch_timm_rclpy_unimported(tiny_detector_bundle):
         'from vitedge_ros.runtime import Pipeline\n'
         'p = Pipeline(sys.argv[1], backend="auto")\n'
         'res = p(np.zeros((120, 160, 3), np.uint8))\n'
-        'print(json.dumps({"n": len(res.detections), "heavy": sorted({"torch", "timm", "rclpy"} & set(sys.modules))}))\n'
+        'heavy = sorted({"torch", "timm", "rclpy"} & set(sys.modules))\n'
+        'print(json.dumps({"n": len(res.detections), "heavy": heavy}))\n'
     )
     out = subprocess.run([sys.executable, '-c', code, str(tiny_detector_bundle)], cwd=str(ROOT),
                          capture_output=True, text=True, timeout=120)

@@ -108,6 +108,6 @@ def run_demo(bundle: Union[str, Path] = DEFAULT_BUNDLE, frames: int = 120, seed:
                 atomic_write_bytes(out / 'demo_strip.png', png.tobytes())
                 summary['strip'] = str(out / 'demo_strip.png')
         atomic_write_bytes(out / 'summary.json', json.dumps(summary, indent=2).encode())
-        say('wrote {}'.format(', '.join(str(p) for p in (summary.get('video'), summary.get('strip'),
-                                                          out / 'summary.json') if p)))
+        written = (summary.get('video'), summary.get('strip'), out / 'summary.json')
+        say('wrote {}'.format(', '.join(str(p) for p in written if p)))
     return summary
