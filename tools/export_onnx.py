@@ -236,7 +236,8 @@ def _load_onnx_checked(path: Path) -> Any:
     try:
         onnx.checker.check_model(model, full_check=True)
     except Exception as exc:
-        raise BadInput('{}: ONNX checker failed: {}'.format(path, str(exc).strip().splitlines()[0])) from exc
+        raise BadInput('{}: ONNX checker failed (corrupt, truncated or invalid graph): {}'.format(
+            path, str(exc).strip().splitlines()[0])) from exc
     return model
 
 

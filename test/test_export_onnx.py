@@ -1,0 +1,333 @@
+"""tools/export_onnx.py: checkpoint → bundle with onnxruntime parity (detector, two timm classifiers, pruned and
+low-rank models), --trt8-compat, --fp16, --from-onnx for QDQ INT8 graphs, and clear failures for corrupt input."""
+import importlib.util
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from conftest import DETECTOR_LABELS, make_tiny_detector
+from torch import nn
+
+from vitedge_ros.checkpoint import save_checkpoint
+from vitedge_ros.export import detection_rows_error
+from vitedge_ros.models import DetectorExport, create_model
+from vitedge_ros.runtime import Pipeline, load_bundle
+from vitedge_ros.runtime.errors import BundleError
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOL = ROOT / 'tools' / 'export_onnx.py'
+DET_INPUT = {'width': 96, 'height': 64, 'color': 'rgb', 'mean': [0.5] * 3, 'std': [0.25] * 3, 'resize': 'letterbox'}
+CLS_INPUT = {'width': 32, 'height': 32, 'color': 'rgb', 'mean': [0.5] * 3, 'std': [0.5] * 3, 'resize': 'stretch'}
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location('export_onnx_tool', str(TOOL))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+TOOL_MOD = _load_tool()
+
+
+def export(*args):
+    return TOOL_MOD.main([str(a) for a in args])
+
+
+def ops_of(path):
+    return {(n.domain or '', n.op_type) for n in onnx.load(str(path)).graph.node}
+
+
+def ort_outputs(path, x):
+    sess = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
+    return sess.run(None, {sess.get_inputs()[0].name: x})
+
+
+def torch_outputs(module, x):
+    with torch.no_grad():
+        out = module.eval()(torch.from_numpy(x))
+    out = out if isinstance(out, (tuple, list)) else (out,)
+    return [o.numpy() for o in out]
+
+
+def max_err(module, onnx_path, shape, n=3, names=None):
+    """Independent parity check: torch module vs onnxruntime on random inputs."""
+    rng = np.random.default_rng(1)
+    worst = 0.0
+    for _ in range(n):
+        x = rng.standard_normal(shape).astype(np.float32)
+        for i, (r, g) in enumerate(zip(torch_outputs(module, x), ort_outputs(onnx_path, x))):
+            assert r.shape == g.shape
+            if names and names[i] == 'detections':
+                worst = max(worst, detection_rows_error(r, g, min_score=0.0))
+            else:
+                worst = max(worst, float(np.abs(r - g).max()))
+    return worst
+
+
+def tiny_classifier(arch, seed=0):
+    torch.manual_seed(seed)
+    return create_model(arch, num_classes=10, img_size=32, depth=2).eval()
+
+
+def save_cls(path, model, arch='deit_tiny_patch16_224'):
+    return save_checkpoint(path, model, name='tiny_' + arch.split('_')[0], task='classify',
+                           labels=[str(i) for i in range(10)], input_spec=CLS_INPUT,
+                           decoder={'type': 'classifier', 'top_k': 3}, arch=arch)
+
+
+@pytest.fixture(scope='module')
+def det_ckpt(tmp_path_factory):
+    path = tmp_path_factory.mktemp('ckpt') / 'det.pt'
+    save_checkpoint(path, make_tiny_detector(), name='tiny_det', task='detect', labels=DETECTOR_LABELS,
+                    input_spec=DET_INPUT, decoder={'type': 'vit_center', 'score_threshold': 0.3, 'max_detections': 20},
+                    arch='vit_center')
+    return path
+
+
+@pytest.fixture(scope='module')
+def deit_ckpt(tmp_path_factory):
+    return save_cls(tmp_path_factory.mktemp('ckpt') / 'deit.pt', tiny_classifier('deit_tiny_patch16_224'))
+
+
+# ------------------------------------------------------------------------------------------ parity
+
+def test_detector_cli_export_parity(det_ckpt, tmp_path):
+    out = tmp_path / 'det_bundle'
+    res = subprocess.run([sys.executable, str(TOOL), str(det_ckpt), '--out', str(out)], capture_output=True,
+                         text=True, timeout=300, cwd=str(ROOT))
+    assert res.returncode == 0, res.stderr
+    assert 'parity torch vs onnxruntime: max abs error' in res.stdout
+    bundle = load_bundle(out)
+    assert bundle.task == 'detect' and bundle.labels == DETECTOR_LABELS and bundle.decoder['max_detections'] == 20
+    assert bundle.source['export']['opset'] == 17 and bundle.source['parity_max_abs_err'] <= 1e-4
+    model = onnx.load(str(bundle.onnx_path))
+    onnx.checker.check_model(model, full_check=True)
+    assert [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim] == [1, 3, 64, 96]
+    assert [o.name for o in model.graph.output] == ['detections', 'heatmap', 'size', 'offset']
+    wrapper = DetectorExport(torch.load(str(det_ckpt), weights_only=False)['model'])
+    assert max_err(wrapper, bundle.onnx_path, (1, 3, 64, 96), names=wrapper.output_names) <= 1e-4
+
+
+@pytest.mark.parametrize('arch', ['deit_tiny_patch16_224', 'vit_small_patch16_224'])
+def test_timm_classifier_export_parity(arch, tmp_path, capsys):
+    model = tiny_classifier(arch)
+    ckpt = save_cls(tmp_path / 'c.pt', model, arch)
+    assert export(ckpt, '--out', tmp_path / 'b') == 0
+    assert 'max abs error' in capsys.readouterr().out
+    bundle = load_bundle(tmp_path / 'b')
+    assert bundle.task == 'classify' and bundle.source['arch'] == arch
+    assert onnx.load(str(bundle.onnx_path)).opset_import[0].version >= 17
+    assert max_err(model, bundle.onnx_path, (1, 3, 32, 32)) <= 1e-4
+    res = Pipeline(bundle, backend='onnxruntime')(np.zeros((32, 32, 3), np.uint8))
+    assert len(res.classes) == 3
+
+
+def test_export_is_simplified(deit_ckpt, tmp_path):
+    assert export(deit_ckpt, '--out', tmp_path / 'slim') == 0
+    assert export(deit_ckpt, '--out', tmp_path / 'raw', '--no-simplify') == 0
+    slim = onnx.load(str(tmp_path / 'slim' / 'model.onnx')).graph.node
+    raw = onnx.load(str(tmp_path / 'raw' / 'model.onnx')).graph.node
+    assert len(slim) < len(raw)
+    assert not any(n.op_type in ('Constant', 'Identity', 'Shape') for n in slim)
+
+
+def _prune_and_factorise(model, keep=0.5, rank=8):
+    """What compression stages leave behind: narrower MLPs (pruned) and Linear → two Linears (low-rank)."""
+    for blk in model.blocks:
+        fc1, fc2 = blk.mlp.fc1, blk.mlp.fc2
+        n = int(fc1.out_features * keep)
+        idx = torch.argsort(fc1.weight.norm(dim=1), descending=True)[:n]
+        new1, new2 = nn.Linear(fc1.in_features, n), nn.Linear(n, fc2.out_features)
+        with torch.no_grad():
+            new1.weight.copy_(fc1.weight[idx])
+            new1.bias.copy_(fc1.bias[idx])
+            new2.weight.copy_(fc2.weight[:, idx])
+            new2.bias.copy_(fc2.bias)
+        blk.mlp.fc1, blk.mlp.fc2 = new1, new2
+        qkv = blk.attn.qkv
+        u, s, vh = torch.linalg.svd(qkv.weight.detach(), full_matrices=False)
+        a, b = nn.Linear(qkv.in_features, rank, bias=False), nn.Linear(rank, qkv.out_features)
+        with torch.no_grad():
+            a.weight.copy_(vh[:rank] * s[:rank, None])
+            b.weight.copy_(u[:, :rank])
+            b.bias.copy_(qkv.bias)
+        blk.attn.qkv = nn.Sequential(a, b)
+    return model.eval()
+
+
+def test_pruned_lowrank_stage_exports(tmp_path):
+    model = _prune_and_factorise(tiny_classifier('deit_tiny_patch16_224'))
+    ckpt = save_cls(tmp_path / 'stage.pt', model)
+    assert export(ckpt, '--out', tmp_path / 'b', '--trt8-compat') == 0
+    assert max_err(model, tmp_path / 'b' / 'model.onnx', (1, 3, 32, 32)) <= 1e-4
+    inits = {tuple(i.dims) for i in onnx.load(str(tmp_path / 'b' / 'model.onnx')).graph.initializer}
+    assert any(8 in d for d in inits) and any(384 in d for d in inits)  # rank-8 factors, 384-wide MLP (768 → 384)
+
+
+# ------------------------------------------------------------------------------------------ trt8-compat, fp16
+
+def test_trt8_compat_has_no_layernormalization(deit_ckpt, det_ckpt, tmp_path, capsys):
+    assert export(deit_ckpt, '--out', tmp_path / 'plain') == 0
+    assert ('', 'LayerNormalization') in ops_of(tmp_path / 'plain' / 'model.onnx')
+    for name, ckpt, shape in (('cls', deit_ckpt, (1, 3, 32, 32)), ('det', det_ckpt, (1, 3, 64, 96))):
+        assert export(ckpt, '--out', tmp_path / name, '--trt8-compat') == 0
+        assert 'no LayerNormalization node' in capsys.readouterr().out
+        onnx_path = tmp_path / name / 'model.onnx'
+        ops = ops_of(onnx_path)
+        assert not any(op == 'LayerNormalization' for _d, op in ops)
+        assert {('', 'ReduceMean'), ('', 'Sqrt'), ('', 'Pow'), ('', 'Div')} <= ops
+        assert all(d == '' for d, _op in ops)  # standard ops only, nothing fused into contrib ops
+        model = torch.load(str(ckpt), weights_only=False)['model'].eval()
+        module = DetectorExport(model) if name == 'det' else model  # the ORIGINAL LayerNorm model
+        names = module.output_names if name == 'det' else None
+        assert max_err(module, onnx_path, shape, names=names) <= 1e-4
+        assert load_bundle(tmp_path / name).source['export']['trt8_compat'] is True
+
+
+def test_decompose_layernorms_leaves_original_untouched():
+    model = tiny_classifier('deit_tiny_patch16_224')
+    copy_, n = TOOL_MOD.decompose_layernorms(model)
+    assert n == 2 * 2 + 1  # norm1, norm2 per block + final norm
+    assert sum(isinstance(m, nn.LayerNorm) for m in model.modules()) == 5
+    assert not any(isinstance(m, nn.LayerNorm) for m in copy_.modules())
+    x = torch.randn(2, 3, 32, 32) * 5
+    with torch.no_grad():
+        assert torch.allclose(model(x), copy_(x), atol=1e-5)
+
+
+def test_fp16_export_halves_weights_keeps_fp32_io(deit_ckpt, tmp_path, capsys):
+    assert export(deit_ckpt, '--out', tmp_path / 'b32') == 0
+    assert export(deit_ckpt, '--out', tmp_path / 'b16', '--fp16') == 0
+    assert 'parity fp32 torch vs fp16 onnx' in capsys.readouterr().out
+    m = onnx.load(str(tmp_path / 'b16' / 'model.onnx'))
+    f32, f16 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16
+    assert m.graph.input[0].type.tensor_type.elem_type == f32 and m.graph.output[0].type.tensor_type.elem_type == f32
+    big = [i for i in m.graph.initializer if int(np.prod(i.dims)) >= 64]
+    assert big and all(i.data_type == f16 for i in big)
+    size16 = (tmp_path / 'b16' / 'model.onnx').stat().st_size
+    assert size16 < 0.6 * (tmp_path / 'b32' / 'model.onnx').stat().st_size
+    model = torch.load(str(deit_ckpt), weights_only=False)['model']
+    assert max_err(model, tmp_path / 'b16' / 'model.onnx', (1, 3, 32, 32)) <= 1e-2
+    assert load_bundle(tmp_path / 'b16').source['export']['fp16_weights'] is True
+
+
+# ------------------------------------------------------------------------------------------ failures
+
+def test_parity_failure_exits_4_and_writes_nothing(deit_ckpt, tmp_path, capsys):
+    out = tmp_path / 'b'
+    assert export(deit_ckpt, '--out', out, '--atol', '1e-12') == 4
+    assert 'parity: onnxruntime differs from torch' in capsys.readouterr().err
+    assert not (out / 'model.onnx').exists() and not (out / 'bundle.yaml').exists()
+    assert list(out.iterdir()) == []
+
+
+def test_bad_checkpoints_exit_2(tmp_path, capsys):
+    assert export(tmp_path / 'missing.pt', '--out', tmp_path / 'b') == 2
+    assert 'checkpoint file does not exist' in capsys.readouterr().err
+    bad = tmp_path / 'bad.pt'
+    bad.write_bytes(b'not a torch file at all')
+    assert export(bad, '--out', tmp_path / 'b') == 2
+    assert 'cannot read checkpoint' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('args, needle', [
+    ([], 'give either CHECKPOINT or --from-onnx'),
+    (['x.pt', '--opset', '13'], '--opset must be >= 17'),
+    (['--from-onnx', 'a.onnx', '--fp16'], '--fp16 and --trt8-compat apply to checkpoint export'),
+])
+def test_bad_arguments_exit_2(tmp_path, args, needle, capsys):
+    with pytest.raises(SystemExit) as exc:
+        export(*args, '--out', tmp_path / 'b')
+    assert exc.value.code == 2 and needle in capsys.readouterr().err
+
+
+def test_corrupt_truncated_and_missing_onnx_are_clear(tiny_classifier_bundle, tmp_path, capsys):
+    good = tiny_classifier_bundle / 'model.onnx'
+    data = good.read_bytes()
+    # truncated: passes the cheap size check, fails where it is parsed, naming the file
+    trunc = tmp_path / 'trunc'
+    shutil.copytree(tiny_classifier_bundle, trunc)
+    (trunc / 'model.onnx').write_bytes(data[:len(data) // 2])
+    with pytest.raises(BundleError, match=r'trunc/model.onnx: onnxruntime cannot load the model \(corrupt or trunc'):
+        Pipeline(trunc, backend='onnxruntime')
+    assert export('--from-onnx', trunc / 'model.onnx', '--like', tiny_classifier_bundle, '--out', tmp_path / 'o') == 2
+    assert 'model.onnx: not a readable ONNX model (corrupt or truncated?)' in capsys.readouterr().err
+    # corrupt bytes
+    (trunc / 'model.onnx').write_bytes(b'\xff' * 200)
+    assert export('--from-onnx', trunc / 'model.onnx', '--like', tiny_classifier_bundle, '--out', tmp_path / 'o') == 2
+    assert 'corrupt' in capsys.readouterr().err
+    # truncated to (almost) nothing
+    (trunc / 'model.onnx').write_bytes(data[:8])
+    with pytest.raises(BundleError, match='empty or truncated'):
+        load_bundle(trunc)
+    # no ONNX at all
+    (trunc / 'model.onnx').unlink()
+    with pytest.raises(BundleError, match='missing model.onnx'):
+        load_bundle(trunc)
+    with pytest.raises(BundleError, match='missing model.onnx'):
+        Pipeline(trunc, backend='auto')
+    assert export('--from-onnx', good, '--like', trunc, '--out', tmp_path / 'o') == 2
+    assert '--like: {}: missing model.onnx'.format(trunc) in capsys.readouterr().err
+    assert not (tmp_path / 'o').exists()
+
+
+# ------------------------------------------------------------------------------------------ --from-onnx (QDQ INT8)
+
+@pytest.fixture(scope='module')
+def qdq_onnx(tiny_classifier_bundle, tmp_path_factory):
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            rng = np.random.default_rng(0)
+            self.items = iter([{'input': ((rng.integers(0, 256, (1, 3, 32, 32)) / 255.0 - 0.5) / 0.5)
+                                .astype(np.float32)} for _ in range(16)])
+
+        def get_next(self):
+            return next(self.items, None)
+
+    out = tmp_path_factory.mktemp('qdq') / 'model_int8.onnx'
+    quantize_static(str(tiny_classifier_bundle / 'model.onnx'), str(out), Reader(), quant_format=QuantFormat.QDQ,
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+    return out
+
+
+def test_from_onnx_wraps_qdq_int8_with_parity(qdq_onnx, tiny_classifier_bundle, tmp_path, capsys):
+    out = tmp_path / 'int8'
+    assert export('--from-onnx', qdq_onnx, '--like', tiny_classifier_bundle, '--out', out, '--rtol', '0.5') == 0
+    text = capsys.readouterr().out
+    assert 'logits: max abs error' in text and 'top-1 agreement' in text
+    bundle = load_bundle(out)
+    ref = load_bundle(tiny_classifier_bundle)
+    assert bundle.name == ref.name + '-int8' and bundle.labels == ref.labels and bundle.input == ref.input
+    assert bundle.source['quantized'] == 'int8-qdq' and bundle.source['parity_reference'] == ref.name
+    assert (out / 'model.onnx').read_bytes() == qdq_onnx.read_bytes()  # copied as is: QDQ kept for TensorRT
+    assert {('', 'QuantizeLinear'), ('', 'DequantizeLinear')} <= ops_of(out / 'model.onnx')
+    assert len(Pipeline(out, backend='onnxruntime')(np.zeros((32, 32, 3), np.uint8)).classes) == 3
+
+
+def test_from_onnx_failures(qdq_onnx, tiny_classifier_bundle, tiny_detector_bundle, tmp_path, capsys):
+    out = tmp_path / 'o'
+    assert export('--from-onnx', qdq_onnx, '--like', tiny_classifier_bundle, '--out', out, '--atol', '1e-9') == 4
+    assert 'parity failed: max abs' in capsys.readouterr().err and not out.exists()
+    assert export('--from-onnx', qdq_onnx, '--like', tiny_detector_bundle, '--out', out) == 2
+    assert 'must be static (1, 3, 64, 96)' in capsys.readouterr().err
+    assert export('--from-onnx', qdq_onnx, '--out', out) == 2
+    assert '--from-onnx needs --like' in capsys.readouterr().err
+    assert export('--from-onnx', qdq_onnx, '--like', tiny_classifier_bundle, '--out', tiny_classifier_bundle) == 2
+    assert '--out must differ from --like' in capsys.readouterr().err
+    m = onnx.load(str(qdq_onnx))
+    m.graph.node[0].domain = 'com.microsoft'
+    m.opset_import.add(domain='com.microsoft', version=1)
+    custom = tmp_path / 'custom.onnx'
+    onnx.save(m, str(custom))
+    assert export('--from-onnx', custom, '--like', tiny_classifier_bundle, '--out', out) == 2
+    err = capsys.readouterr().err
+    assert 'custom.onnx' in err and ('com.microsoft' in err or 'checker' in err)
