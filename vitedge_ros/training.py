@@ -81,7 +81,7 @@ def _augment(images: np.ndarray, boxes: List[np.ndarray], rng: np.random.Generat
 
 
 def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    """AdamW without weight decay on norms, biases and embeddings."""
+    """Build an AdamW optimizer without weight decay on norms, biases and embeddings."""
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:

@@ -144,7 +144,7 @@ def gaussian_radius(w: float, h: float) -> float:
 
 def build_targets(boxes: Sequence[torch.Tensor], labels: Sequence[torch.Tensor], num_classes: int,
                   map_size: Tuple[int, int], stride: int) -> Dict[str, torch.Tensor]:
-    """CenterNet targets for a batch: heatmap, size, offset and their masks (boxes in network pixels)."""
+    """Build CenterNet targets for a batch: heatmap, size, offset and their masks (boxes in network pixels)."""
     hh, ww = map_size
     b = len(boxes)
     heat = torch.zeros(b, num_classes, hh, ww)
@@ -173,7 +173,7 @@ def build_targets(boxes: Sequence[torch.Tensor], labels: Sequence[torch.Tensor],
 
 
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, beta: float = 4.0) -> torch.Tensor:
-    """CenterNet's penalty-reduced focal loss on heatmap logits, normalised by the number of objects."""
+    """Penalty-reduced focal loss of CenterNet on heatmap logits, normalised by the number of objects."""
     p = torch.sigmoid(logits).clamp(1e-4, 1 - 1e-4)
     pos = target.eq(1.0).float()
     neg = 1.0 - pos

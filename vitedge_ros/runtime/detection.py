@@ -17,7 +17,7 @@ class Detection(NamedTuple):
 
     @property
     def size(self) -> Tuple[float, float]:
-        """Box size (width, height) in pixels."""
+        """Box width and height in pixels."""
         return (self.box[2] - self.box[0], self.box[3] - self.box[1])
 
 
