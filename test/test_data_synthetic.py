@@ -16,6 +16,7 @@ from vitedge_ros.data.synthetic import (
     SyntheticDetectionDataset,
     camera_sequence,
     generate_scene,
+    save_coco_dataset,
     to_coco,
 )
 
@@ -240,3 +241,13 @@ def test_camera_sequence_deterministic(frames):
         assert np.array_equal(x.image, y.image) and np.array_equal(x.boxes, y.boxes)
     other = next(camera_sequence(1, seed=4, width=320, height=240))
     assert not np.array_equal(other.image, frames[0].image)
+
+
+def test_save_coco_dataset_from_a_generator(tmp_path):
+    from vitedge_ros.data.coco import load_coco_detection
+    path = save_coco_dataset(camera_sequence(3, seed=1, width=160, height=120), str(tmp_path / 'seq'))
+    ds = load_coco_detection(path)
+    assert len(ds) == 3 and ds.file_names[0] == 'images/000000.png'
+    for (img, boxes, labels), f in zip(ds, camera_sequence(3, seed=1, width=160, height=120)):
+        assert np.array_equal(img, f.image)
+        assert np.allclose(boxes, f.boxes) and np.array_equal(labels, f.labels)

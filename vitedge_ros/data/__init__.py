@@ -16,6 +16,7 @@ from .synthetic import (
     SyntheticDetectionDataset,
     camera_sequence,
     generate_scene,
+    save_coco_dataset,
     to_coco,
 )
 from .visdrone import (
@@ -27,7 +28,7 @@ from .visdrone import (
 
 __all__ = [
     'DETECTION_CLASSES', 'DETECTION_SEG_CLASSES', 'SEG_CLASSES', 'Scene', 'SyntheticDetectionDataset',
-    'camera_sequence', 'generate_scene', 'to_coco',
+    'camera_sequence', 'generate_scene', 'save_coco_dataset', 'to_coco',
     'CocoDetectionSet', 'load_coco_detection',
     'DatasetError', 'DetectionSample', 'read_image',
     'DIGITS_CLASSES', 'DIGITS_MEAN', 'DIGITS_STD', 'digits_as_bgr_images', 'load_digits_split',

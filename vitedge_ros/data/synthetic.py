@@ -28,9 +28,11 @@ scaled by ``320 / width`` for other widths, so a scene at 640x480 shows the same
 With the default range, standing persons are ~10-28 px and lying persons ~18-45 px long at 320x240;
 vehicles are 45-140 px long.
 """
+import json
 import math
+import os
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -817,25 +819,63 @@ def camera_sequence(n_frames: int, seed: int = 0, width: int = 640, height: int 
                     transform=m.astype(np.float32))
 
 
-def to_coco(scenes: Sequence[Scene], file_names: Optional[Sequence[str]] = None) -> dict:
-    """Convert scenes to a COCO detection dict (bbox xywh, category ids 1..3, iscrowd 0)."""
-    scenes = list(scenes)
-    if file_names is None:
-        file_names = [f'{i:06d}.png' for i in range(len(scenes))]
-    elif len(file_names) != len(scenes):
-        raise ValueError(f'to_coco: {len(file_names)} file_names for {len(scenes)} scenes')
+def to_coco(scenes: Iterable[Scene], file_names: Optional[Sequence[str]] = None) -> dict:
+    """Convert scenes to a COCO detection dict (bbox xywh, category ids 1..3, iscrowd 0).
+
+    Scenes are consumed one at a time (a ``camera_sequence`` generator works); image ids are 1..N and
+    file names default to ``000000.png``, ``000001.png``, ...
+    """
     images, anns = [], []
-    for i, (sc, name) in enumerate(zip(scenes, file_names)):
+    n = 0
+    for i, sc in enumerate(scenes):
+        n = i + 1
+        if file_names is None:
+            name = f'{i:06d}.png'
+        elif i < len(file_names):
+            name = str(file_names[i])
+        else:
+            break
         h, w = sc.image.shape[:2]
-        images.append({'id': i + 1, 'file_name': str(name), 'width': int(w), 'height': int(h)})
+        images.append({'id': i + 1, 'file_name': name, 'width': int(w), 'height': int(h)})
         for box, lab in zip(sc.boxes.tolist(), sc.labels.tolist()):
             x1, y1, x2, y2 = box
             bw, bh = x2 - x1, y2 - y1
             anns.append({'id': len(anns) + 1, 'image_id': i + 1, 'category_id': int(lab) + 1,
                          'bbox': [x1, y1, bw, bh], 'area': bw * bh, 'iscrowd': 0})
-    cats = [{'id': i + 1, 'name': n, 'supercategory': 'object'} for i, n in enumerate(DETECTION_CLASSES)]
+    if file_names is not None and n != len(file_names):
+        raise ValueError(f'to_coco: {len(file_names)} file_names for {"more" if n > len(file_names) else n} scenes')
+    cats = [{'id': i + 1, 'name': c, 'supercategory': 'object'} for i, c in enumerate(DETECTION_CLASSES)]
     return {'info': {'description': 'vitedge_ros synthetic aerial scenes'}, 'images': images,
             'annotations': anns, 'categories': cats}
+
+
+def save_coco_dataset(scenes: Iterable[Scene], out_dir: str, json_name: str = 'annotations.json',
+                      image_ext: str = '.png') -> str:
+    """Write scenes as ``out_dir/images/NNNNNN.png`` plus a COCO JSON; returns the JSON path.
+
+    The JSON's ``file_name`` entries are relative to ``out_dir`` (``load_coco_detection`` reads it back).
+    """
+    img_dir = os.path.join(out_dir, 'images')
+    os.makedirs(img_dir, exist_ok=True)
+    names: List[str] = []
+
+    def written() -> Iterator[Scene]:
+        for i, sc in enumerate(scenes):
+            name = f'images/{i:06d}{image_ext}'
+            if not cv2.imwrite(os.path.join(out_dir, name), sc.image):
+                raise OSError(f'save_coco_dataset: could not write {os.path.join(out_dir, name)}')
+            names.append(name)
+            yield sc
+
+    data = to_coco(written())
+    for im, name in zip(data['images'], names):
+        im['file_name'] = name
+    path = os.path.join(out_dir, json_name)
+    tmp = path + '.tmp'
+    with open(tmp, 'w', encoding='utf-8') as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+    return path
 
 
 class SyntheticDetectionDataset:
