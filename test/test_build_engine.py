@@ -202,6 +202,7 @@ def test_int8_implicit_calibration_writes_cache_and_reuses_it(fakes, bundle, tmp
     np.testing.assert_array_equal(batches[0].view(np.float32).reshape(want.shape), want)
     cache = bundle / 'engines' / calib_cache_filename(onnx_sha256(bundle / 'model.onnx'))
     assert cache.read_bytes() == b'CALIB4'
+    assert drv.calls['push'] == drv.calls['pop'] >= 5  # allocation + 4 copies inside the primary context
     # a later build without images reads the cache instead of calibrating
     assert TOOL_MOD.main([str(bundle), '--precision', 'int8', '--runs', '0', '--force']) == 0
     assert trt.log['calib_cache_read'] == b'CALIB4'

@@ -254,6 +254,7 @@ def make_calibrator(trt: Any, batches: Callable[[], Iterator[np.ndarray]], cache
             self._iter: Optional[Iterator[np.ndarray]] = None
             self._device: Any = None
             self._cuda: Any = None
+            self._ctx: Any = None
             self.count = 0
 
         def _ensure_device(self) -> None:
@@ -263,8 +264,15 @@ def make_calibrator(trt: Any, batches: Callable[[], Iterator[np.ndarray]], cache
                 except ImportError as exc:
                     raise TensorRTMissing('INT8 calibration needs pycuda for device buffers: pip install pycuda '
                                           '({})'.format(exc)) from exc
+                cuda.init()
                 self._cuda = cuda
-                self._device = cuda.mem_alloc(int(input_nbytes))
+                # TensorRT works in the device's primary context; allocate and copy inside it
+                self._ctx = cuda.Device(0).retain_primary_context()
+                self._ctx.push()
+                try:
+                    self._device = cuda.mem_alloc(int(input_nbytes))
+                finally:
+                    self._ctx.pop()
 
         def get_batch_size(self) -> int:
             return 1
@@ -277,7 +285,11 @@ def make_calibrator(trt: Any, batches: Callable[[], Iterator[np.ndarray]], cache
             except StopIteration:
                 return None
             self._ensure_device()
-            self._cuda.memcpy_htod(self._device, np.ascontiguousarray(batch, dtype=np.float32))
+            self._ctx.push()
+            try:
+                self._cuda.memcpy_htod(self._device, np.ascontiguousarray(batch, dtype=np.float32))
+            finally:
+                self._ctx.pop()
             self.count += 1
             if self.count % 25 == 0:
                 print('\r[build_engine] calibration: {} images'.format(self.count), end='', file=sys.stderr,
