@@ -1,0 +1,398 @@
+"""Structured pruning of timm ViT/DeiT models (and the detector's ViT backbone) that really shrinks tensors.
+
+Three kinds of coupled channel groups are removed, each with magnitude or first-order Taylor importance:
+
+* **attention heads** (``heads``) and **head dimensions** (``head_dims``, the same dims in every head of a
+  layer, so all heads keep one ``head_dim``): rows of ``qkv`` (in its q, k and v thirds) and columns of
+  ``proj``;
+* **MLP hidden channels** (``mlp``): rows of ``fc1`` and columns of ``fc2``;
+* the **embedding (residual) dimension** (``embed``), one group across the whole network: the patch-embedding
+  conv, cls/dist/register tokens, position embedding, every LayerNorm and LayerScale, the input columns of
+  ``qkv``/``fc1``/the classifier heads, the output rows of ``proj``/``fc2``, and the detector neck's first
+  conv input.
+
+After surgery the timm attributes (``Attention.num_heads/head_dim/attn_dim/scale``,
+``VisionTransformer.embed_dim/num_features/head_hidden_size``) are updated so that forward, ONNX export and
+checkpoint loading work. When the head dim shrinks, the query rows are rescaled by ``sqrt(new/old)`` so that
+the kept part of every attention logit is unchanged (timm's fused attention uses ``1/sqrt(head_dim)``).
+
+Ratios are per layer by default; with ``global_ranking`` heads and MLP channels are ranked across layers
+(importance normalised by each layer's mean) and every layer keeps at least one head / ``round_to``
+channels. Torch-Pruning's dependency graph does not model timm's fused ``qkv`` + head reshape, and its
+LayerNorm pruner does not sort the kept indices, so the surgery here is done by hand with index slicing.
+"""
+import math
+from typing import Any, Callable, Dict, Iterable, List, Optional
+
+import torch
+from torch import nn
+
+CalibLoss = Callable[[nn.Module], Iterable[torch.Tensor]]
+
+
+class PruneError(ValueError):
+    """The model has a structure this pruner does not handle."""
+
+
+def find_vit(model: nn.Module) -> nn.Module:
+    """The timm VisionTransformer inside ``model`` (itself, ``.backbone``, or ``.detector.backbone``)."""
+    for cand in (model, getattr(model, 'backbone', None), getattr(getattr(model, 'detector', None), 'backbone', None)):
+        if cand is not None and hasattr(cand, 'blocks') and hasattr(cand, 'patch_embed'):
+            return cand
+    raise PruneError('no timm VisionTransformer found in {}'.format(type(model).__name__))
+
+
+def _check_block(i: int, blk: nn.Module) -> None:
+    attn, mlp = getattr(blk, 'attn', None), getattr(blk, 'mlp', None)
+    for owner, names in ((attn, ('qkv', 'proj')), (mlp, ('fc1', 'fc2'))):
+        for n in names:
+            if owner is None or not isinstance(getattr(owner, n, None), nn.Linear):
+                raise PruneError('blocks.{}: expected timm Attention(qkv, proj) and Mlp(fc1, fc2) with nn.Linear '
+                                 'layers (prune before low-rank factorisation)'.format(i))
+    if getattr(attn, 'gate', None) is not None:
+        raise PruneError('blocks.{}.attn: gated attention is not supported'.format(i))
+
+
+# --- importance ---------------------------------------------------------------------------------------------
+
+def _score(p: torch.Tensor, kind: str) -> torch.Tensor:
+    w = p.detach()
+    if kind == 'taylor':
+        if p.grad is None:
+            return torch.zeros_like(w)
+        return (w * p.grad.detach()).abs()
+    return w * w
+
+
+def _sum_except(t: torch.Tensor, dim: int) -> torch.Tensor:
+    dims = [d for d in range(t.dim()) if d != dim % t.dim()]
+    return t.sum(dim=dims) if dims else t
+
+
+def head_importance(attn: nn.Module, kind: str) -> torch.Tensor:
+    """Importance per head (H)."""
+    h, hd = attn.num_heads, attn.head_dim
+    w = _score(attn.qkv.weight, kind).view(3, h, hd, -1).sum(dim=(0, 2, 3))
+    if attn.qkv.bias is not None:
+        w = w + _score(attn.qkv.bias, kind).view(3, h, hd).sum(dim=(0, 2))
+    w = w + _score(attn.proj.weight, kind).view(-1, h, hd).sum(dim=(0, 2))
+    return w
+
+
+def head_dim_importance(attn: nn.Module, kind: str) -> torch.Tensor:
+    """Importance per head dimension (hd), summed over heads."""
+    h, hd = attn.num_heads, attn.head_dim
+    w = _score(attn.qkv.weight, kind).view(3, h, hd, -1).sum(dim=(0, 1, 3))
+    if attn.qkv.bias is not None:
+        w = w + _score(attn.qkv.bias, kind).view(3, h, hd).sum(dim=(0, 1))
+    w = w + _score(attn.proj.weight, kind).view(-1, h, hd).sum(dim=(0, 1))
+    return w
+
+
+def mlp_importance(mlp: nn.Module, kind: str) -> torch.Tensor:
+    """Importance per hidden channel."""
+    w = _sum_except(_score(mlp.fc1.weight, kind), 0)
+    if mlp.fc1.bias is not None:
+        w = w + _score(mlp.fc1.bias, kind)
+    return w + _sum_except(_score(mlp.fc2.weight, kind), 1)
+
+
+def _embed_params(model: nn.Module, vit: nn.Module) -> List[tuple]:
+    """(tensor, dim) pairs coupled to the embedding dimension."""
+    out: List[tuple] = []
+    pe = vit.patch_embed.proj
+    out += [(pe.weight, 0)] + ([(pe.bias, 0)] if pe.bias is not None else [])
+    for name in ('cls_token', 'dist_token', 'reg_token', 'pos_embed'):
+        t = getattr(vit, name, None)
+        if isinstance(t, torch.Tensor):
+            out.append((t, -1))
+    norms = [getattr(vit.patch_embed, 'norm', None), getattr(vit, 'norm_pre', None), getattr(vit, 'norm', None),
+             getattr(vit, 'fc_norm', None)]
+    for blk in vit.blocks:
+        norms += [blk.norm1, blk.norm2]
+        for ls in (getattr(blk, 'ls1', None), getattr(blk, 'ls2', None)):
+            if ls is not None and hasattr(ls, 'gamma'):
+                out.append((ls.gamma, 0))
+        out += [(blk.attn.qkv.weight, 1), (blk.attn.proj.weight, 0), (blk.mlp.fc1.weight, 1), (blk.mlp.fc2.weight, 0)]
+        out += [(b, 0) for b in (blk.attn.proj.bias, blk.mlp.fc2.bias) if b is not None]
+    for n in norms:
+        if isinstance(n, nn.LayerNorm):
+            out += [(t, 0) for t in (n.weight, n.bias) if t is not None]
+    for head in _heads(vit):
+        out.append((head.weight, 1))
+    neck = _neck_conv(model)
+    if neck is not None:
+        out.append((neck.weight, 1))
+    return out
+
+
+def embed_importance(model: nn.Module, vit: nn.Module, kind: str) -> torch.Tensor:
+    """Importance per embedding channel (D)."""
+    total = None
+    for t, dim in _embed_params(model, vit):
+        s = _sum_except(_score(t, kind), dim)
+        total = s if total is None else total + s
+    return total
+
+
+def _heads(vit: nn.Module) -> List[nn.Linear]:
+    return [h for h in (getattr(vit, 'head', None), getattr(vit, 'head_dist', None)) if isinstance(h, nn.Linear)]
+
+
+def _neck_conv(model: nn.Module) -> Optional[nn.Conv2d]:
+    det = getattr(model, 'detector', model)
+    neck = getattr(det, 'neck', None)
+    if isinstance(neck, nn.Sequential) and isinstance(neck[0], nn.Conv2d):
+        return neck[0]
+    return None
+
+
+# --- selection ----------------------------------------------------------------------------------------------
+
+def _n_keep(n: int, ratio: float, round_to: int = 1, minimum: int = 1) -> int:
+    keep = n - int(round(ratio * n))
+    if round_to > 1:
+        keep = max(round_to, int(round(keep / round_to)) * round_to)
+    return int(min(n, max(minimum, keep)))
+
+
+def _topk_keep(scores: torch.Tensor, n_keep: int) -> List[int]:
+    idx = torch.argsort(scores, descending=True, stable=True)[:n_keep]
+    return sorted(int(i) for i in idx)
+
+
+def _global_keep(scores: List[torch.Tensor], ratio: float, minimum: int, round_to: int = 1) -> List[List[int]]:
+    """Rank normalised scores across layers; prune the lowest ``ratio`` of all channels, each layer ≥ minimum."""
+    normed = [s / (s.mean() + 1e-12) for s in scores]
+    total = sum(int(s.numel()) for s in scores)
+    n_prune = int(round(ratio * total))
+    flat = torch.cat(normed)
+    owner = torch.cat([torch.full((s.numel(),), i, dtype=torch.long) for i, s in enumerate(scores)])
+    order = torch.argsort(flat, stable=True)
+    removed = [0] * len(scores)
+    drop = [set() for _ in scores]
+    offsets = [0]
+    for s in scores[:-1]:
+        offsets.append(offsets[-1] + int(s.numel()))
+    for j in order.tolist():
+        if n_prune <= 0:
+            break
+        li = int(owner[j])
+        if scores[li].numel() - removed[li] <= minimum:
+            continue
+        drop[li].add(j - offsets[li])
+        removed[li] += 1
+        n_prune -= 1
+    keeps = []
+    for li, s in enumerate(scores):
+        keep = [i for i in range(s.numel()) if i not in drop[li]]
+        if round_to > 1 and len(keep) % round_to:
+            want = max(round_to, int(round(len(keep) / round_to)) * round_to)
+            keep = _topk_keep(normed[li], min(want, s.numel()))
+        keeps.append(keep)
+    return keeps
+
+
+# --- surgery ------------------------------------------------------------------------------------------------
+
+def _param(t: torch.Tensor) -> nn.Parameter:
+    return nn.Parameter(t.detach().clone().contiguous())
+
+
+def _slice_param(owner: nn.Module, name: str, idx: torch.Tensor, dim: int) -> None:
+    p = getattr(owner, name)
+    if p is None:
+        return
+    new = torch.index_select(p.detach(), dim, idx)
+    if isinstance(p, nn.Parameter):
+        setattr(owner, name, nn.Parameter(new.contiguous(), requires_grad=p.requires_grad))
+    else:
+        setattr(owner, name, new.contiguous())
+
+
+def linear_keep_out(layer: nn.Linear, keep: List[int]) -> None:
+    """Keep output rows ``keep`` of a Linear."""
+    idx = torch.as_tensor(keep, dtype=torch.long)
+    _slice_param(layer, 'weight', idx, 0)
+    if layer.bias is not None:
+        _slice_param(layer, 'bias', idx, 0)
+    layer.out_features = len(keep)
+
+
+def linear_keep_in(layer: nn.Linear, keep: List[int]) -> None:
+    """Keep input columns ``keep`` of a Linear."""
+    _slice_param(layer, 'weight', torch.as_tensor(keep, dtype=torch.long), 1)
+    layer.in_features = len(keep)
+
+
+def _layernorm_keep(ln: nn.Module, keep: List[int]) -> None:
+    if not isinstance(ln, nn.LayerNorm):
+        return
+    idx = torch.as_tensor(keep, dtype=torch.long)
+    if ln.weight is not None:
+        _slice_param(ln, 'weight', idx, 0)
+    if ln.bias is not None:
+        _slice_param(ln, 'bias', idx, 0)
+    ln.normalized_shape = (len(keep),)
+
+
+def prune_attention(attn: nn.Module, keep_heads: List[int], keep_dims: List[int]) -> None:
+    """Keep heads ``keep_heads`` and, in each, dims ``keep_dims``; update the timm attributes."""
+    h, hd = attn.num_heads, attn.head_dim
+    rows = [p * h * hd + hh * hd + j for p in range(3) for hh in keep_heads for j in keep_dims]
+    cols = [hh * hd + j for hh in keep_heads for j in keep_dims]
+    new_hd = len(keep_dims)
+    linear_keep_out(attn.qkv, rows)
+    linear_keep_in(attn.proj, cols)
+    for nname in ('q_norm', 'k_norm'):
+        _layernorm_keep(getattr(attn, nname, None), keep_dims)
+    if isinstance(getattr(attn, 'norm', None), nn.LayerNorm):
+        _layernorm_keep(attn.norm, cols)
+    if new_hd != hd and not isinstance(getattr(attn, 'q_norm', None), nn.LayerNorm):
+        # keep q·k·scale unchanged for the kept dims although scale becomes 1/sqrt(new_hd)
+        factor = math.sqrt(new_hd / hd)
+        nq = len(keep_heads) * new_hd
+        with torch.no_grad():
+            attn.qkv.weight[:nq] *= factor
+            if attn.qkv.bias is not None:
+                attn.qkv.bias[:nq] *= factor
+    attn.num_heads = len(keep_heads)
+    attn.head_dim = new_hd
+    if hasattr(attn, 'attn_dim'):
+        attn.attn_dim = len(keep_heads) * new_hd
+    attn.scale = new_hd ** -0.5
+
+
+def prune_mlp(mlp: nn.Module, keep: List[int]) -> None:
+    """Keep hidden channels ``keep`` of a timm Mlp."""
+    linear_keep_out(mlp.fc1, keep)
+    linear_keep_in(mlp.fc2, keep)
+    _layernorm_keep(getattr(mlp, 'norm', None), keep)
+
+
+def prune_embed(model: nn.Module, vit: nn.Module, keep: List[int]) -> None:
+    """Keep embedding channels ``keep`` everywhere they appear."""
+    idx = torch.as_tensor(keep, dtype=torch.long)
+    pe = vit.patch_embed.proj
+    _slice_param(pe, 'weight', idx, 0)
+    if pe.bias is not None:
+        _slice_param(pe, 'bias', idx, 0)
+    pe.out_channels = len(keep)
+    for name in ('cls_token', 'dist_token', 'reg_token', 'pos_embed'):
+        t = getattr(vit, name, None)
+        if isinstance(t, torch.Tensor):
+            _slice_param(vit, name, idx, t.dim() - 1)
+    for n in (getattr(vit.patch_embed, 'norm', None), getattr(vit, 'norm_pre', None), getattr(vit, 'norm', None),
+              getattr(vit, 'fc_norm', None)):
+        _layernorm_keep(n, keep)
+    for blk in vit.blocks:
+        _layernorm_keep(blk.norm1, keep)
+        _layernorm_keep(blk.norm2, keep)
+        for ls in (getattr(blk, 'ls1', None), getattr(blk, 'ls2', None)):
+            if ls is not None and hasattr(ls, 'gamma'):
+                _slice_param(ls, 'gamma', idx, 0)
+        linear_keep_in(blk.attn.qkv, keep)
+        linear_keep_out(blk.attn.proj, keep)
+        linear_keep_in(blk.mlp.fc1, keep)
+        linear_keep_out(blk.mlp.fc2, keep)
+    for head in _heads(vit):
+        linear_keep_in(head, keep)
+    neck = _neck_conv(model)
+    if neck is not None:
+        _slice_param(neck, 'weight', idx, 1)
+        neck.in_channels = len(keep)
+    for attr in ('embed_dim', 'num_features', 'head_hidden_size'):
+        if hasattr(vit, attr):
+            setattr(vit, attr, len(keep))
+    if hasattr(vit.patch_embed, 'embed_dim'):
+        vit.patch_embed.embed_dim = len(keep)
+
+
+# --- entry point --------------------------------------------------------------------------------------------
+
+def _taylor_grads(model: nn.Module, calib_loss: CalibLoss) -> int:
+    was_training = model.training
+    model.zero_grad(set_to_none=True)
+    model.eval()  # deterministic (no dropout); gradients still flow
+    n = 0
+    with torch.enable_grad():
+        for loss in calib_loss(model):
+            loss.backward()
+            n += 1
+    model.train(was_training)
+    if n == 0:
+        raise PruneError('taylor importance needs at least one calibration batch')
+    return n
+
+
+def prune_vit(model: nn.Module, ratio: float, *, importance: str = 'magnitude', heads: bool = True,
+              head_dims: bool = False, mlp: bool = True, embed: bool = False, global_ranking: bool = False,
+              embed_ratio: Optional[float] = None, heads_ratio: Optional[float] = None,
+              mlp_ratio: Optional[float] = None, round_to: int = 1,
+              calib_loss: Optional[CalibLoss] = None) -> Dict[str, Any]:
+    """Prune ``model`` in place; returns a summary (dims before/after per block).
+
+    ``calib_loss(model)`` yields losses on calibration batches; it is required for ``importance='taylor'``.
+    """
+    if importance not in ('magnitude', 'taylor'):
+        raise PruneError("importance must be 'magnitude' or 'taylor', got {!r}".format(importance))
+    if not 0 < ratio < 1:
+        raise PruneError('ratio must be in (0, 1), got {!r}'.format(ratio))
+    vit = find_vit(model)
+    if getattr(vit, 'attn_pool', None) is not None:
+        raise PruneError('attention-pool heads are not supported')
+    for i, blk in enumerate(vit.blocks):
+        _check_block(i, blk)
+    if importance == 'taylor':
+        if calib_loss is None:
+            raise PruneError('taylor importance needs calibration batches (calib_loss)')
+        _taylor_grads(model, calib_loss)
+    before = describe(model)
+    attn_r = ratio if heads_ratio is None else heads_ratio
+    r_heads = r_dims = 0.0
+    if heads and head_dims:
+        r_heads = r_dims = 1.0 - math.sqrt(1.0 - attn_r)
+    elif heads:
+        r_heads = attn_r
+    elif head_dims:
+        r_dims = attn_r
+    mlp_r = ratio if mlp_ratio is None else mlp_ratio
+    blocks = list(vit.blocks)
+    # importance is computed on the unpruned weights for every group before any surgery
+    h_scores = [head_importance(b.attn, importance) for b in blocks]
+    d_scores = [head_dim_importance(b.attn, importance) for b in blocks]
+    m_scores = [mlp_importance(b.mlp, importance) for b in blocks]
+    e_scores = embed_importance(model, vit, importance) if embed else None
+    if global_ranking:
+        keep_h = _global_keep(h_scores, r_heads, 1) if r_heads > 0 else [list(range(s.numel())) for s in h_scores]
+        keep_d = _global_keep(d_scores, r_dims, 1) if r_dims > 0 else [list(range(s.numel())) for s in d_scores]
+        keep_m = _global_keep(m_scores, mlp_r, round_to, round_to) if mlp else [
+            list(range(s.numel())) for s in m_scores]
+    else:
+        keep_h = [_topk_keep(s, _n_keep(s.numel(), r_heads)) for s in h_scores]
+        keep_d = [_topk_keep(s, _n_keep(s.numel(), r_dims)) for s in d_scores]
+        keep_m = [_topk_keep(s, _n_keep(s.numel(), mlp_r if mlp else 0.0, round_to)) for s in m_scores]
+    for b, kh, kd, km in zip(blocks, keep_h, keep_d, keep_m):
+        if len(kh) != b.attn.num_heads or len(kd) != b.attn.head_dim:
+            prune_attention(b.attn, kh, kd)
+        if len(km) != b.mlp.fc1.out_features:
+            prune_mlp(b.mlp, km)
+    if embed:
+        e_r = ratio if embed_ratio is None else embed_ratio
+        keep_e = _topk_keep(e_scores, _n_keep(e_scores.numel(), e_r, round_to))
+        if len(keep_e) != e_scores.numel():
+            prune_embed(model, vit, keep_e)
+    model.zero_grad(set_to_none=True)
+    after = describe(model)
+    return {'before': before, 'after': after, 'importance': importance, 'global': bool(global_ranking)}
+
+
+def describe(model: nn.Module) -> Dict[str, Any]:
+    """Embedding width and per-block heads × head_dim and MLP width of a ViT (or detector)."""
+    vit = find_vit(model)
+    blocks = []
+    for b in vit.blocks:
+        fc1 = b.mlp.fc1
+        hidden = fc1.out_features if isinstance(fc1, nn.Linear) else int(getattr(fc1, 'out_features', -1))
+        blocks.append({'heads': int(b.attn.num_heads), 'head_dim': int(b.attn.head_dim), 'mlp': int(hidden)})
+    return {'embed_dim': int(vit.patch_embed.proj.out_channels), 'blocks': blocks}

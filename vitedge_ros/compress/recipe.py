@@ -1,0 +1,361 @@
+"""Compression recipes: YAML schema and validation.
+
+A recipe is checked completely before any work starts. Every error names the path of the bad key, e.g.
+``stages[1].prune.ratio: expected a number in (0, 1), got 1.5``; unknown keys are rejected.
+
+Schema (defaults in brackets)::
+
+    name: str                                   [file stem]
+    seed: int                                   [0]
+    model: {arch, task: classify|detect [classify], num_classes [10], img_size, pretrained [false],
+            checkpoint [null], kwargs: {timm arguments}}
+    teacher: baseline | {arch, task, num_classes, img_size, checkpoint, kwargs}     [baseline]
+    data: {name: digits|synthetic-aerial, img_size, seed, test_fraction, train_size, val_size, val_seed,
+           width, height}
+    measure: {latency_runs [50], warmup [10], threads [2]}
+    stages: list of one-key mappings, applied in order:
+      - finetune: {epochs, lr, batch_size, weight_decay, label_smoothing, augment, distill}
+      - prune: {ratio, importance: taylor|magnitude, heads, head_dims, mlp, embed, global,
+                embed_ratio, heads_ratio, mlp_ratio, calib_batches, round_to}
+      - lowrank: {energy | params, only_if_saves, min_rank, include, exclude}
+      - tome: {r, sweep}
+      - quantize: {mode: int8|fp16|dynamic, calibration: minmax|entropy|percentile, percentile, calib_batches,
+                   calib_batch_size, exclude, keep_fp32, per_channel, sensitivity, sensitivity_samples, also}
+    Every stage also takes ``name`` (report label) and ``branch`` (measure it, but let the next stage start
+    from the model before it).
+"""
+import copy
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Union
+
+import yaml
+
+STAGE_TYPES = ('finetune', 'prune', 'lowrank', 'tome', 'quantize')
+DATA_NAMES = ('digits', 'synthetic-aerial')
+KEEP_FP32 = ('patch_embed', 'head', 'softmax', 'layernorm', 'attn_qk')
+QUANT_MODES = ('int8', 'fp16', 'dynamic')
+CALIBRATIONS = ('minmax', 'entropy', 'percentile')
+DISTILL_TYPES = ('logit', 'mse', 'token', 'none')
+
+
+class RecipeError(ValueError):
+    """An invalid recipe; the message starts with the path of the bad key."""
+
+
+def _fail(path: str, msg: str) -> RecipeError:
+    return RecipeError('{}: {}'.format(path, msg))
+
+
+# --- field checkers: each takes (value, path) and returns the normalised value ---------------------------------
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def num(lo: Optional[float] = None, hi: Optional[float] = None, lo_open: bool = False,
+        hi_open: bool = False) -> Callable[[Any, str], float]:
+    """A number in a range; the message says the range."""
+    def check(v: Any, path: str) -> float:
+        left = '(' if lo_open else '['
+        right = ')' if hi_open else ']'
+        rng = '' if lo is None and hi is None else ' in {}{}, {}{}'.format(
+            left, '-inf' if lo is None else lo, 'inf' if hi is None else hi, right)
+        ok = _is_num(v)
+        if ok and lo is not None:
+            ok = v > lo if lo_open else v >= lo
+        if ok and hi is not None:
+            ok = v < hi if hi_open else v <= hi
+        if not ok:
+            raise _fail(path, 'expected a number{}, got {!r}'.format(rng, v))
+        return float(v)
+    return check
+
+
+def integer(lo: Optional[int] = None, hi: Optional[int] = None) -> Callable[[Any, str], int]:
+    """An integer (not a bool) in [lo, hi]."""
+    def check(v: Any, path: str) -> int:
+        ok = isinstance(v, int) and not isinstance(v, bool)
+        if ok and lo is not None and v < lo:
+            ok = False
+        if ok and hi is not None and v > hi:
+            ok = False
+        if not ok:
+            rng = ' >= {}'.format(lo) if hi is None and lo is not None else (
+                ' in [{}, {}]'.format(lo, hi) if lo is not None else '')
+            raise _fail(path, 'expected an integer{}, got {!r}'.format(rng, v))
+        return int(v)
+    return check
+
+
+def boolean(v: Any, path: str) -> bool:
+    """A YAML boolean."""
+    if not isinstance(v, bool):
+        raise _fail(path, 'expected true or false, got {!r}'.format(v))
+    return v
+
+
+def string(v: Any, path: str) -> str:
+    """A non-empty string."""
+    if not isinstance(v, str) or not v:
+        raise _fail(path, 'expected a non-empty string, got {!r}'.format(v))
+    return v
+
+
+def choice(*options: str) -> Callable[[Any, str], str]:
+    """One of a fixed set of strings."""
+    def check(v: Any, path: str) -> str:
+        if v not in options:
+            raise _fail(path, 'expected one of {}, got {!r}'.format(', '.join(options), v))
+        return v
+    return check
+
+
+def optional(inner: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
+    """``null`` or what ``inner`` accepts."""
+    def check(v: Any, path: str) -> Any:
+        return None if v is None else inner(v, path)
+    return check
+
+
+def list_of(inner: Callable[[Any, str], Any]) -> Callable[[Any, str], List[Any]]:
+    """A list whose items pass ``inner``."""
+    def check(v: Any, path: str) -> List[Any]:
+        if not isinstance(v, list):
+            raise _fail(path, 'expected a list, got {!r}'.format(v))
+        return [inner(item, '{}[{}]'.format(path, i)) for i, item in enumerate(v)]
+    return check
+
+
+def any_mapping(v: Any, path: str) -> Dict[str, Any]:
+    """A mapping with string keys (contents free, e.g. timm kwargs)."""
+    if not isinstance(v, dict):
+        raise _fail(path, 'expected a mapping, got {!r}'.format(v))
+    for k in v:
+        if not isinstance(k, str):
+            raise _fail(path, 'keys must be strings, got {!r}'.format(k))
+    return dict(v)
+
+
+def img_size(v: Any, path: str) -> Union[int, List[int]]:
+    """An int or [h, w]."""
+    if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+        return int(v)
+    if isinstance(v, list) and len(v) == 2 and all(isinstance(a, int) and not isinstance(a, bool) and a > 0
+                                                   for a in v):
+        return [int(v[0]), int(v[1])]
+    raise _fail(path, 'expected a positive integer or [height, width], got {!r}'.format(v))
+
+
+def mapping(fields: Dict[str, Any], required: tuple = ()) -> Callable[[Any, str], Dict[str, Any]]:
+    """A mapping with known keys: ``fields`` maps key → (checker, default); unknown keys are errors."""
+    def check(v: Any, path: str) -> Dict[str, Any]:
+        if v is None:
+            v = {}
+        if not isinstance(v, dict):
+            raise _fail(path, 'expected a mapping, got {!r}'.format(v))
+        for k in v:
+            if k not in fields:
+                raise _fail('{}.{}'.format(path, k), 'unknown key (known: {})'.format(', '.join(fields)))
+        for k in required:
+            if k not in v:
+                raise _fail('{}.{}'.format(path, k), 'required key is missing')
+        out = {}
+        for k, (checker, default) in fields.items():
+            if k in v:
+                out[k] = checker(v[k], '{}.{}'.format(path, k))
+            else:
+                out[k] = copy.deepcopy(default)
+        return out
+    return check
+
+
+# --- the schema -----------------------------------------------------------------------------------------------
+
+MODEL = mapping({
+    'arch': (string, None), 'task': (choice('classify', 'detect'), 'classify'),
+    'num_classes': (integer(1), 10), 'img_size': (optional(img_size), None), 'pretrained': (boolean, False),
+    'checkpoint': (optional(string), None), 'kwargs': (any_mapping, {}),
+})
+
+DATA = mapping({
+    'name': (choice(*DATA_NAMES), None), 'img_size': (optional(img_size), None), 'seed': (integer(0), 0),
+    'test_fraction': (num(0, 1, True, True), 0.2), 'train_size': (integer(1), 512), 'val_size': (integer(1), 128),
+    'val_seed': (integer(0), 100000), 'width': (integer(16), 640), 'height': (integer(16), 480),
+}, required=('name',))
+
+MEASURE = mapping({'latency_runs': (integer(3), 50), 'warmup': (integer(0), 10), 'threads': (integer(1), 2)})
+
+LAYER_PAIR = mapping({'student': (string, None), 'teacher': (string, None), 'weight': (num(0), 1.0)},
+                     required=('student', 'teacher'))
+
+DISTILL = mapping({
+    'type': (choice(*DISTILL_TYPES), 'logit'), 'temperature': (num(0, lo_open=True), 4.0),
+    'alpha': (num(0, 1), 0.7), 'hard': (boolean, False),
+    'features': (list_of(LAYER_PAIR), []), 'attention': (list_of(LAYER_PAIR), []),
+    'box_weight': (num(0), 1.0),
+})
+
+COMMON = {'name': (optional(string), None), 'branch': (boolean, False)}
+
+FINETUNE = mapping(dict(COMMON, **{
+    'epochs': (integer(1), 1), 'lr': (num(0, lo_open=True), 1e-3), 'batch_size': (integer(1), 64),
+    'weight_decay': (num(0), 0.05), 'label_smoothing': (num(0, 1, hi_open=True), 0.0), 'augment': (boolean, True),
+    'distill': (optional(DISTILL), None),
+}))
+
+PRUNE = mapping(dict(COMMON, **{
+    'ratio': (num(0, 1, True, True), None), 'importance': (choice('taylor', 'magnitude'), 'magnitude'),
+    'heads': (boolean, True), 'head_dims': (boolean, False), 'mlp': (boolean, True), 'embed': (boolean, False),
+    'global': (boolean, False), 'embed_ratio': (optional(num(0, 1, hi_open=True)), None),
+    'heads_ratio': (optional(num(0, 1, hi_open=True)), None), 'mlp_ratio': (optional(num(0, 1, hi_open=True)), None),
+    'calib_batches': (integer(1), 4), 'round_to': (integer(1), 1),
+}), required=('ratio',))
+
+LOWRANK = mapping(dict(COMMON, **{
+    'energy': (optional(num(0, 1, lo_open=True)), None), 'params': (optional(num(0, 1, True, True)), None),
+    'only_if_saves': (boolean, True), 'min_rank': (integer(1), 1),
+    'include': (list_of(string), ['blocks.']), 'exclude': (list_of(string), []),
+}))
+
+QUANTIZE = mapping(dict(COMMON, **{
+    'mode': (choice(*QUANT_MODES), 'int8'), 'calibration': (choice(*CALIBRATIONS), 'minmax'),
+    'percentile': (num(90, 100, hi_open=False), 99.999), 'calib_batches': (integer(1), 16),
+    'calib_batch_size': (integer(1), 8), 'exclude': (list_of(string), []),
+    'keep_fp32': (list_of(choice(*KEEP_FP32)), ['patch_embed', 'head', 'softmax', 'layernorm']),
+    'per_channel': (boolean, True), 'sensitivity': (boolean, True), 'sensitivity_samples': (integer(1), 200),
+    'also': (list_of(choice(*QUANT_MODES)), []),
+}))
+
+def _tome_r(v: Any, path: str) -> Union[int, List[int]]:
+    if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
+        return int(v)
+    if isinstance(v, list) and v and all(isinstance(a, int) and not isinstance(a, bool) and a >= 0 for a in v):
+        return [int(a) for a in v]
+    raise _fail(path, 'expected an integer >= 0 or a list of them (one per block), got {!r}'.format(v))
+
+
+TOME = mapping(dict(COMMON, **{'r': (_tome_r, 0), 'sweep': (list_of(integer(0)), [])}))
+STAGES = {'finetune': FINETUNE, 'prune': PRUNE, 'lowrank': LOWRANK, 'tome': TOME, 'quantize': QUANTIZE}
+
+
+def _stage(v: Any, path: str) -> Dict[str, Any]:
+    if not isinstance(v, dict) or len(v) != 1:
+        raise _fail(path, 'expected a mapping with exactly one stage key ({}), got {!r}'.format(
+            ', '.join(STAGE_TYPES), v))
+    (kind, body), = v.items()
+    if kind not in STAGES:
+        raise _fail('{}.{}'.format(path, kind), 'unknown stage (known: {})'.format(', '.join(STAGE_TYPES)))
+    cfg = STAGES[kind](body, '{}.{}'.format(path, kind))
+    if kind == 'lowrank':
+        if (cfg['energy'] is None) == (cfg['params'] is None):
+            raise _fail('{}.lowrank'.format(path), "give exactly one of 'energy' (retained energy per layer) "
+                        "or 'params' (global fraction of parameters kept)")
+    if kind == 'quantize':
+        for i, m in enumerate(cfg['also']):
+            if m == cfg['mode']:
+                raise _fail('{}.quantize.also[{}]'.format(path, i), 'repeats mode {!r}'.format(m))
+    return {'type': kind, **cfg}
+
+
+TOP = {
+    'name': (optional(string), None), 'seed': (integer(0), 0), 'model': (MODEL, None),
+    'teacher': (None, 'baseline'), 'data': (DATA, None), 'measure': (MEASURE, {}), 'stages': (None, None),
+}
+
+
+def validate_recipe(raw: Any, source: str = 'recipe') -> Dict[str, Any]:
+    """Check a parsed recipe and return it normalised (defaults filled in); raises :class:`RecipeError`."""
+    if not isinstance(raw, dict):
+        raise _fail(source, 'expected a mapping at top level, got {}'.format(type(raw).__name__))
+    for k in raw:
+        if k not in TOP:
+            raise _fail(k, 'unknown key (known: {})'.format(', '.join(TOP)))
+    for k in ('model', 'data', 'stages'):
+        if k not in raw:
+            raise _fail(k, 'required key is missing')
+    out: Dict[str, Any] = {}
+    out['name'] = optional(string)(raw.get('name'), 'name')
+    out['seed'] = integer(0)(raw.get('seed', 0), 'seed')
+    out['model'] = MODEL(raw['model'], 'model')
+    if out['model']['arch'] is None:
+        raise _fail('model.arch', 'required key is missing')
+    teacher = raw.get('teacher', 'baseline')
+    if teacher is None or teacher == 'baseline':
+        out['teacher'] = 'baseline'
+    else:
+        out['teacher'] = MODEL(teacher, 'teacher')
+        if out['teacher']['arch'] is None and out['teacher']['checkpoint'] is None:
+            raise _fail('teacher', "expected 'baseline' or a mapping with arch and/or checkpoint")
+    out['data'] = DATA(raw['data'], 'data')
+    if out['model']['task'] == 'detect' and out['data']['name'] == 'digits':
+        raise _fail('data.name', "digits is a classification set; a detector needs 'synthetic-aerial'")
+    if out['model']['task'] == 'classify' and out['data']['name'] == 'synthetic-aerial':
+        raise _fail('data.name', "synthetic-aerial is a detection set; model.task must be 'detect'")
+    out['measure'] = MEASURE(raw.get('measure'), 'measure')
+    stages = raw['stages']
+    if not isinstance(stages, list) or not stages:
+        raise _fail('stages', 'expected a non-empty list of stages, got {!r}'.format(stages))
+    out['stages'] = [_stage(s, 'stages[{}]'.format(i)) for i, s in enumerate(stages)]
+    for i, st in enumerate(out['stages']):
+        if st['type'] == 'tome' and out['model']['task'] != 'classify':
+            raise _fail('stages[{}].tome'.format(i), 'token merging is for ViT classifiers only')
+        if st['type'] == 'quantize' and i != len(out['stages']) - 1 and not st['branch']:
+            raise _fail('stages[{}].quantize'.format(i), 'quantize must be the last stage (or a branch: true stage)')
+        if st['type'] == 'tome' and not st['branch'] and any(
+                s['type'] in ('prune', 'lowrank', 'finetune') for s in out['stages'][i + 1:]):
+            raise _fail('stages[{}].tome'.format(i), 'tome must come after prune/lowrank/finetune stages '
+                        '(or be a branch: true stage)')
+        dist = st.get('distill') if st['type'] == 'finetune' else None
+        if dist and dist['type'] != 'none' and i == 0 and out['teacher'] == 'baseline' and \
+                not out['model']['checkpoint']:
+            raise _fail('stages[0].finetune.distill', 'the baseline teacher does not exist yet in the first stage')
+    names = stage_names(out)
+    seen = set()
+    for i, n in enumerate(names):
+        if n in seen:
+            raise _fail('stages[{}].{}.name'.format(i, out['stages'][i]['type']), 'duplicate stage name {!r}'.format(n))
+        seen.add(n)
+    return out
+
+
+def trains_baseline(recipe: Dict[str, Any]) -> bool:
+    """True when the first stage trains the baseline (a finetune on a model without checkpoint or weights)."""
+    m = recipe['model']
+    return recipe['stages'][0]['type'] == 'finetune' and not m['checkpoint'] and not m['pretrained']
+
+
+def stage_names(recipe: Dict[str, Any]) -> List[str]:
+    """Report names of the recipe's stages (``baseline`` for a stage 0 that trains the baseline)."""
+    names: List[str] = []
+    counts: Dict[str, int] = {}
+    for i, st in enumerate(recipe['stages']):
+        if st.get('name'):
+            names.append(st['name'])
+            continue
+        if i == 0 and trains_baseline(recipe):
+            names.append('baseline')
+            continue
+        base = st['type']
+        if st['type'] == 'quantize':
+            base = st['mode']
+        elif st['type'] == 'finetune' and st.get('distill') and st['distill']['type'] != 'none':
+            base = 'distill'
+        counts[base] = counts.get(base, 0) + 1
+        names.append(base if counts[base] == 1 else '{}{}'.format(base, counts[base]))
+    return names
+
+
+def load_recipe(path: Union[str, Path]) -> Dict[str, Any]:
+    """Read and validate a recipe file; errors carry the key path (file name prefixed for YAML errors)."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError('{}: recipe file does not exist'.format(path))
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise RecipeError('{}: not valid YAML: {}'.format(path, exc)) from exc
+    recipe = validate_recipe(raw)
+    if recipe['name'] is None:
+        recipe['name'] = path.stem
+    recipe['path'] = str(path)
+    return recipe
