@@ -6,7 +6,7 @@ can replace the plain loss without copying the loop.
 """
 import math
 import time
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -273,3 +273,201 @@ def evaluate_classifier(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float
     """Top-1 accuracy."""
     logits = predict_classifier(model, x)
     return float((logits.argmax(axis=1) == np.asarray(y)).mean()) if len(y) else 0.0
+
+
+# --- segmentation ---------------------------------------------------------------------------------------------
+
+class SegmentationSet(NamedTuple):
+    """Segmentation samples at network size, and (optionally) the masks in input-image pixels.
+
+    ``masks`` carry ``IGNORE_INDEX`` (255) on letterbox padding. ``frame_masks`` + ``transforms`` let the
+    evaluation score label maps in input-image pixels, as the runtime decoder produces them.
+    """
+
+    images: np.ndarray  # N×H×W×3 uint8, network colour order
+    masks: np.ndarray  # N×H×W uint8 class ids
+    spec: InputSpec
+    frame_masks: Optional[List[np.ndarray]] = None  # each h×w uint8, input-image pixels
+    transforms: Optional[List[Any]] = None  # runtime Transform per sample
+
+
+def letterbox_mask(mask: np.ndarray, pre: Preprocessor) -> np.ndarray:
+    """A label map through the same geometry as its image (nearest neighbour, 255 on the padding)."""
+    import cv2
+
+    from .eval.segmentation import IGNORE_INDEX
+
+    h, w = mask.shape[:2]
+    (new_w, new_h), tf = pre.geometry(w, h)
+    m = mask if (new_w, new_h) == (w, h) else cv2.resize(mask, (new_w, new_h), interpolation=cv2.INTER_NEAREST)
+    spec = pre.spec
+    if (new_w, new_h) != (spec.width, spec.height):
+        canvas = np.full((spec.height, spec.width), IGNORE_INDEX, dtype=np.uint8)
+        px, py = int(tf.pad_x), int(tf.pad_y)
+        canvas[py:py + new_h, px:px + new_w] = m
+        m = canvas
+    return np.ascontiguousarray(m.astype(np.uint8))
+
+
+def scenes_to_segmentation_set(samples: Iterable[Any], spec: InputSpec, keep_frame_masks: bool = False,
+                               num_classes: Optional[int] = None) -> SegmentationSet:
+    """Letterbox ``(image, mask)`` pairs or scenes (``.image``, ``.mask``) to the network input.
+
+    With ``num_classes`` every mask is checked (size, class ids) with a clear error first.
+    """
+    from .eval.segmentation import check_mask
+
+    pre = Preprocessor(spec)
+    images, masks, frames, tfs = [], [], [], []
+    for i, s in enumerate(samples):
+        image, mask = (s.image, s.mask) if hasattr(s, 'mask') else (s[0], s[1])
+        if num_classes is not None:
+            mask = check_mask(mask, num_classes, tuple(image.shape[:2]), what='sample {} mask'.format(i))
+        img, tf = pre.letterbox(image)
+        images.append(np.ascontiguousarray(img))
+        masks.append(letterbox_mask(np.asarray(mask, np.uint8), pre))
+        if keep_frame_masks:
+            frames.append(np.asarray(mask, np.uint8))
+            tfs.append(tf)
+    shape = (0, spec.height, spec.width)
+    return SegmentationSet(np.stack(images) if images else np.zeros(shape + (3,), np.uint8),
+                           np.stack(masks) if masks else np.zeros(shape, np.uint8), spec,
+                           frames if keep_frame_masks else None, tfs if keep_frame_masks else None)
+
+
+def _seg_cache_path(cache_dir: Any, n: int, seed: int, spec: InputSpec, width: int, height: int,
+                    keep_frame_masks: bool) -> Any:
+    import hashlib
+    from pathlib import Path
+
+    key = repr((n, seed, spec.to_dict(), width, height, keep_frame_masks, 'synthetic-v1'))
+    return Path(cache_dir) / 'seg_{}_{}_{}x{}_{}.npz'.format(n, seed, width, height,
+                                                             hashlib.sha1(key.encode()).hexdigest()[:10])
+
+
+def make_segmentation_set(n: int, seed: int, spec: InputSpec, width: int = 640, height: int = 480,
+                          keep_frame_masks: bool = False, cache_dir: Any = None) -> SegmentationSet:
+    """``n`` synthetic aerial scenes (seeds ``seed ..``) with their masks, at the network input.
+
+    With ``cache_dir`` the set is stored there once (``.npz``) and read back on later calls.
+    """
+    from .data.synthetic import generate_scene
+
+    path = _seg_cache_path(cache_dir, n, seed, spec, width, height, keep_frame_masks) if cache_dir else None
+    if path is not None and path.is_file():
+        z = np.load(str(path))
+        frames = [m for m in z['frame_masks']] if keep_frame_masks else None
+        tfs = None
+        if keep_frame_masks:
+            pre = Preprocessor(spec)
+            tfs = [pre.geometry(m.shape[1], m.shape[0])[1] for m in frames]
+        return SegmentationSet(z['images'], z['masks'], spec, frames, tfs)
+    data = scenes_to_segmentation_set((generate_scene(seed + i, width=width, height=height) for i in range(n)),
+                                      spec, keep_frame_masks)
+    if path is not None:
+        import io
+
+        from .runtime.bundle import atomic_write_bytes
+
+        buf = io.BytesIO()
+        arrays = {'images': data.images, 'masks': data.masks}
+        if keep_frame_masks:
+            arrays['frame_masks'] = np.stack(data.frame_masks)
+        np.savez(buf, **arrays)
+        atomic_write_bytes(path, buf.getvalue())
+    return data
+
+
+def _augment_seg(images: np.ndarray, masks: np.ndarray, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+    """Random horizontal / vertical flips of images and masks, and a small brightness/contrast jitter."""
+    out_i, out_m = [], []
+    for img, m in zip(images, masks):
+        if rng.random() < 0.5:
+            img, m = img[:, ::-1], m[:, ::-1]
+        if rng.random() < 0.5:
+            img, m = img[::-1], m[::-1]
+        out_i.append(np.ascontiguousarray(img))
+        out_m.append(np.ascontiguousarray(m))
+    return np.stack(out_i), np.stack(out_m)
+
+
+SegLossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], Dict[str, torch.Tensor]]
+
+
+def class_weights_from_masks(masks: np.ndarray, num_classes: int, power: float = 0.5,
+                             max_weight: float = 10.0) -> torch.Tensor:
+    """Inverse-frequency class weights ``(median_freq / freq) ** power``, clipped, mean-normalised."""
+    from .eval.segmentation import IGNORE_INDEX
+
+    m = masks.reshape(-1)
+    m = m[m != IGNORE_INDEX]
+    counts = np.bincount(m, minlength=num_classes)[:num_classes].astype(np.float64)
+    freq = counts / max(1.0, counts.sum())
+    present = freq > 0
+    med = np.median(freq[present]) if present.any() else 1.0
+    w = np.where(present, (med / np.maximum(freq, 1e-12)) ** power, 1.0)
+    w = np.clip(w, 1.0 / max_weight, max_weight)
+    return torch.tensor(w / w.mean(), dtype=torch.float32)
+
+
+def train_segmenter(model: nn.Module, data: SegmentationSet, *, epochs: int, batch_size: int = 16,
+                    lr: float = 1e-3, weight_decay: float = 0.05, seed: int = 0, loss_fn: Optional[SegLossFn] = None,
+                    augment: bool = True, class_weights: Optional[torch.Tensor] = None, dice_weight: float = 0.5,
+                    progress: bool = True, on_epoch_end: Optional[EpochHook] = None, start_epoch: int = 0,
+                    optimizer_state: Optional[Dict[str, Any]] = None,
+                    trainable: Optional[nn.Module] = None) -> List[Dict[str, float]]:
+    """Train a ViTSegmenter (CE + Dice on logits upsampled to the network size); per-epoch mean losses.
+
+    ``loss_fn(model, x, masks)`` replaces the plain loss (distillation); ``masks`` are B×H×W int64 ids.
+    """
+    from .models.vit_segmenter import segmentation_loss
+
+    def default_loss(mdl: nn.Module, x: torch.Tensor, masks: torch.Tensor) -> Dict[str, torch.Tensor]:
+        return segmentation_loss(mdl(x), masks, class_weights=class_weights, dice_weight=dice_weight)
+
+    loss_fn = loss_fn or default_loss
+
+    def step(idx: np.ndarray, rng: np.random.Generator) -> Dict[str, torch.Tensor]:
+        imgs, masks = data.images[idx], data.masks[idx]
+        if augment:
+            imgs, masks = _augment_seg(imgs, masks, rng)
+        x = images_to_tensor(imgs, data.spec)
+        return loss_fn(model, x, torch.from_numpy(masks.astype(np.int64)))
+
+    return _run_epochs(model, len(data.images), batch_size, epochs, lr, weight_decay, seed, step, 'train segmenter',
+                       progress, on_epoch_end, start_epoch, optimizer_state, trainable=trainable)
+
+
+@torch.no_grad()
+def predict_segmenter_logits(model: nn.Module, images: np.ndarray, spec: InputSpec,
+                             batch_size: int = 16) -> Iterator[np.ndarray]:
+    """Logits (C×h×w float32 at map resolution) per network-size image."""
+    model.eval()
+    for i in range(0, len(images), batch_size):
+        out = model(images_to_tensor(images[i:i + batch_size], spec))
+        out = out[0] if isinstance(out, (tuple, list)) else out
+        yield from out.float().numpy()
+
+
+def evaluate_segmenter(model: nn.Module, data: SegmentationSet, class_names: Sequence[str],
+                       upsample: str = 'linear') -> Dict[str, Any]:
+    """Mean IoU, per-class IoU and pixel accuracy of a segmenter on a set.
+
+    Scored in input-image pixels through the runtime decoder when the set has ``frame_masks``, else at the
+    network size (letterbox padding ignored).
+    """
+    from .eval.segmentation import SegmentationMeter
+    from .runtime.preprocess import Transform
+    from .runtime.segmentation import logits_to_labels
+
+    meter = SegmentationMeter(class_names)
+    spec = data.spec
+    net = (spec.width, spec.height)
+    for i, logits in enumerate(predict_segmenter_logits(model, data.images, spec)):
+        hwc = np.ascontiguousarray(logits.transpose(1, 2, 0))
+        if data.frame_masks is not None:
+            gt, tf = data.frame_masks[i], data.transforms[i]
+        else:
+            gt, tf = data.masks[i], Transform(1.0, 1.0, 0.0, 0.0, spec.width, spec.height)
+        meter.update(gt, logits_to_labels(hwc, tf, net, upsample), what='sample {} mask'.format(i))
+    return meter.result()

@@ -1,12 +1,14 @@
-"""``create_model``: one factory for timm classifiers and the project's detector."""
+"""``create_model``: one factory for timm classifiers, the project's detector and its segmenter."""
 from typing import Any, Optional, Sequence, Union
 
 import timm
 from torch import nn
 
 from .vit_detector import ViTCenterDetector
+from .vit_segmenter import ViTSegmenter
 
 DETECTORS = {'vit_center': ViTCenterDetector}
+SEGMENTERS = {'vit_segmenter': ViTSegmenter}
 
 
 def create_model(arch: str, task: str = 'classify', num_classes: int = 1000,
@@ -15,15 +17,21 @@ def create_model(arch: str, task: str = 'classify', num_classes: int = 1000,
     """Create a classifier (any timm model name) or a detector (``vit_center`` with a timm ``backbone``).
 
     ``pretrained: true`` downloads weights through timm for users who have a model hub; the tests and
-    the demo here train from scratch.
+    the demo here train from scratch. ``task='segment'`` (or arch ``vit_segmenter``) builds a
+    :class:`ViTSegmenter` on a timm ``backbone``.
     """
+    if task == 'segment' or arch in SEGMENTERS:
+        if arch not in SEGMENTERS:
+            raise ValueError('unknown segmenter arch {!r} (known: {})'.format(arch, ', '.join(SEGMENTERS)))
+        extra = {} if img_size is None else {'img_size': img_size}
+        return SEGMENTERS[arch](num_classes=num_classes, pretrained=pretrained, **extra, **kwargs)
     if task == 'detect' or arch in DETECTORS:
         if arch not in DETECTORS:
             raise ValueError('unknown detector arch {!r} (known: {})'.format(arch, ', '.join(DETECTORS)))
         extra = {} if img_size is None else {'img_size': img_size}
         return DETECTORS[arch](num_classes=num_classes, pretrained=pretrained, **extra, **kwargs)
     if task != 'classify':
-        raise ValueError("task must be 'classify' or 'detect', got {!r}".format(task))
+        raise ValueError("task must be 'classify', 'detect' or 'segment', got {!r}".format(task))
     if not timm.is_model(arch):
         raise ValueError('unknown timm model {!r}'.format(arch))
     extra = {} if img_size is None else {'img_size': img_size}

@@ -5,6 +5,7 @@
   one output ``1×K×6`` rows ``x1, y1, x2, y2, score, class`` in network pixels.
 - ``detr``: set predictions (DETR, YOLOS, RT-DETR exports): logits ``1×Q×C'`` and boxes ``1×Q×4``
   normalised ``cx, cy, w, h``; softmax with a trailing no-object class, or sigmoid.
+- ``segmenter``: logits ``1×C×h×w`` → label map in input-image pixels, see :mod:`.segmentation`.
 """
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence
 
@@ -119,3 +120,7 @@ def check_decoder_params(decoder: Dict[str, Any], num_labels: int) -> None:
         raise BundleError("bundle.yaml: decoder.activation: expected softmax, sigmoid or none, got {!r}".format(act))
     if num_labels <= 0:
         raise BundleError('bundle.yaml: labels: empty')
+    if decoder.get('type') == 'segmenter':
+        from .segmentation import check_segmenter_params
+
+        check_segmenter_params(decoder, num_labels)

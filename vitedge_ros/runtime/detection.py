@@ -1,5 +1,5 @@
 """Result types of the runtime: detections, classifications and per-frame results."""
-from typing import Dict, List, NamedTuple, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 
 class Detection(NamedTuple):
@@ -36,3 +36,5 @@ class FrameResult(NamedTuple):
     classes: List[Classification]
     timings_ms: Dict[str, float]
     image_size: Tuple[int, int]
+    #: segment task: H×W uint8 class ids in input-image pixels (``None`` for the other tasks)
+    segmentation: Optional[Any] = None

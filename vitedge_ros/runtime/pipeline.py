@@ -18,6 +18,7 @@ from .detection import Classification, Detection, FrameResult
 from .engines import create_engine
 from .errors import BundleError
 from .preprocess import Preprocessor, as_bgr
+from .segmentation import decode_segmenter
 
 LOG = logging.getLogger(__name__)
 
@@ -83,8 +84,13 @@ class Pipeline:
         t2 = time.perf_counter()
         detections: List[Detection] = []
         classes: List[Classification] = []
+        segmentation = None
         kind = self.bundle.decoder_type
-        if kind == 'classifier':
+        if kind == 'segmenter':
+            spec = self.bundle.input
+            segmentation = decode_segmenter(outputs, self.decoder, tf, (spec.width, spec.height),
+                                            len(self.bundle.labels))
+        elif kind == 'classifier':
             prob = decode_classifier(outputs, self.decoder)
             order = np.argsort(-prob, kind='stable')
             if self.class_ids is not None:
@@ -106,7 +112,7 @@ class Pipeline:
         t3 = time.perf_counter()
         timings = {'preprocess': _ms(t0, t1), 'inference': _ms(t1, t2), 'postprocess': _ms(t2, t3),
                    'total': _ms(t0, t3)}
-        return FrameResult(detections, classes, timings, (int(bgr.shape[1]), int(bgr.shape[0])))
+        return FrameResult(detections, classes, timings, (int(bgr.shape[1]), int(bgr.shape[0])), segmentation)
 
     def close(self) -> None:
         """Release the engine."""

@@ -1,0 +1,128 @@
+"""Semantic segmentation metrics: confusion matrix, per-class IoU, mIoU, pixel accuracy, and mask checks.
+
+Numpy only (no torch), so the runtime-side tools (eval_bag) use it too. Label maps are H×W integer class
+ids; ground-truth pixels equal to ``ignore_index`` (255 by default: letterbox padding, unlabelled) are not
+counted. mIoU is the mean IoU over the classes that occur in the ground truth **or** the prediction of the
+evaluated set (a class absent from both has no defined IoU and is left out, reported as ``None``).
+"""
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+IGNORE_INDEX = 255
+
+
+class MaskError(ValueError):
+    """A ground-truth or predicted mask does not fit (size, dtype, class ids); the message says which."""
+
+
+def check_mask(mask: Any, num_classes: int, shape: Optional[Tuple[int, int]] = None, what: str = 'mask',
+               ignore_index: Optional[int] = IGNORE_INDEX) -> np.ndarray:
+    """Validate a label map and return it as a 2-D integer array.
+
+    Raises :class:`MaskError` naming ``what`` when it is not 2-D (or H×W×1), not an integer array, does
+    not have ``shape`` (H, W), or holds class ids outside ``[0, num_classes)`` other than ``ignore_index``.
+    """
+    m = np.asarray(mask)
+    if m.ndim == 3 and m.shape[2] == 1:
+        m = m[:, :, 0]
+    if m.ndim != 2 or m.size == 0:
+        raise MaskError('{}: expected an H×W label map of class ids, got shape {}'.format(what, m.shape))
+    if not np.issubdtype(m.dtype, np.integer):
+        raise MaskError('{}: expected integer class ids, got dtype {}'.format(what, m.dtype))
+    if shape is not None and tuple(m.shape) != tuple(shape):
+        raise MaskError('{}: size {}x{} (WxH) does not match the image size {}x{}'.format(
+            what, m.shape[1], m.shape[0], shape[1], shape[0]))
+    ids = np.unique(m)
+    bad = ids[(ids < 0) | (ids >= num_classes)]
+    if ignore_index is not None:
+        bad = bad[bad != ignore_index]
+    if bad.size:
+        extra = ' (ignore index {} is allowed)'.format(ignore_index) if ignore_index is not None else ''
+        raise MaskError('{}: unknown class ids {} (the model has {} classes: 0..{}){}'.format(
+            what, bad.tolist()[:10], num_classes, num_classes - 1, extra))
+    return m
+
+
+def confusion_matrix(gt: np.ndarray, pred: np.ndarray, num_classes: int,
+                     ignore_index: Optional[int] = IGNORE_INDEX) -> np.ndarray:
+    """C×C int64 counts, rows = ground truth, columns = prediction (``ignore_index`` pixels skipped)."""
+    g = np.asarray(gt).reshape(-1).astype(np.int64)
+    p = np.asarray(pred).reshape(-1).astype(np.int64)
+    if g.shape != p.shape:
+        raise MaskError('confusion_matrix: ground truth has {} pixels, prediction {}'.format(g.size, p.size))
+    keep = (g >= 0) & (g < num_classes) & (p >= 0) & (p < num_classes)
+    if ignore_index is not None:
+        keep &= g != ignore_index
+    idx = g[keep] * num_classes + p[keep]
+    return np.bincount(idx, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def iou_from_confusion(cm: np.ndarray) -> np.ndarray:
+    """Per-class IoU (NaN where a class is in neither ground truth nor prediction)."""
+    cm = np.asarray(cm, dtype=np.float64)
+    tp = np.diag(cm)
+    union = cm.sum(axis=0) + cm.sum(axis=1) - tp
+    with np.errstate(divide='ignore', invalid='ignore'):
+        return np.where(union > 0, tp / np.maximum(union, 1e-12), np.nan)
+
+
+def metrics_from_confusion(cm: np.ndarray, class_names: Sequence[str]) -> Dict[str, Any]:
+    """``miou``, ``per_class_iou`` (name → IoU or None), ``pixel_acc``, ``mean_acc`` and ``pixels``."""
+    cm = np.asarray(cm, dtype=np.int64)
+    iou = iou_from_confusion(cm)
+    total = int(cm.sum())
+    gt_count = cm.sum(axis=1)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        acc = np.where(gt_count > 0, np.diag(cm) / np.maximum(gt_count, 1), np.nan)
+    valid = ~np.isnan(iou)
+    return {
+        'miou': float(np.mean(iou[valid])) if valid.any() else 0.0,
+        'per_class_iou': {str(n): (None if np.isnan(v) else float(v)) for n, v in zip(class_names, iou)},
+        'pixel_acc': float(np.trace(cm) / total) if total else 0.0,
+        'mean_acc': float(np.nanmean(acc)) if (~np.isnan(acc)).any() else 0.0,
+        'pixels': total,
+    }
+
+
+class SegmentationMeter:
+    """Accumulates a confusion matrix over frames; ``result()`` gives the metrics."""
+
+    def __init__(self, class_names: Sequence[str], ignore_index: Optional[int] = IGNORE_INDEX) -> None:
+        self.class_names: List[str] = [str(c) for c in class_names]
+        self.num_classes = len(self.class_names)
+        self.ignore_index = ignore_index
+        self.cm = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
+        self.frames = 0
+
+    def update(self, gt: np.ndarray, pred: np.ndarray, what: str = 'mask') -> None:
+        """Add one frame; the ground truth is validated against the prediction's size and the class count."""
+        p = np.asarray(pred)
+        g = check_mask(gt, self.num_classes, tuple(p.shape[:2]), what, self.ignore_index)
+        self.cm += confusion_matrix(g, p, self.num_classes, self.ignore_index)
+        self.frames += 1
+
+    def result(self) -> Dict[str, Any]:
+        """Metrics so far (see :func:`metrics_from_confusion`), plus ``frames``."""
+        out = metrics_from_confusion(self.cm, self.class_names)
+        out['frames'] = self.frames
+        return out
+
+
+def segmentation_metrics(pairs: Iterable[Tuple[np.ndarray, np.ndarray]], class_names: Sequence[str],
+                         ignore_index: Optional[int] = IGNORE_INDEX) -> Dict[str, Any]:
+    """Mean IoU etc. over ``(ground truth, prediction)`` label-map pairs (each pair the same size)."""
+    meter = SegmentationMeter(class_names, ignore_index)
+    for i, (g, p) in enumerate(pairs):
+        meter.update(g, p, what='mask #{}'.format(i))
+    return meter.result()
+
+
+def label_agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """Fraction of pixels where two label maps (or the argmax over axis 1 of two N×C×H×W logits) agree."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.ndim == 4:
+        a, b = a.argmax(axis=1), b.argmax(axis=1)
+    if a.shape != b.shape:
+        raise MaskError('label_agreement: shapes differ: {} vs {}'.format(a.shape, b.shape))
+    return float((a == b).mean()) if a.size else 1.0

@@ -1,0 +1,155 @@
+"""ViTSegmenter: a timm ViT/DeiT backbone with a light segmentation head (simple feature pyramid + decoder).
+
+The backbone's single-scale patch tokens (stride ``patch``) are folded to a grid and projected by
+``neck`` (1×1 conv, the only consumer of the embedding width, so the pruner's embedding surgery handles it
+like the detector's neck). A simple feature pyramid in the spirit of ViTDet builds the stride ``patch/2``
+level with a ConvTranspose; the decoder fuses it with the upsampled stride-``patch`` level (FPN-style
+top-down sum), refines with depthwise-separable convs, goes up once more with a ConvTranspose to stride
+``patch/4`` and fuses an optional tiny detail stem (one strided conv on the image, for sharp boundaries).
+The output is class **logits** at stride ``patch/4`` (``1×C×H/4×W/4`` for patch 16): upsampling to
+input-image pixels and the argmax happen on the host in :mod:`vitedge_ros.runtime.segmentation`, which
+folds the inverse letterbox into the same resampling (see docs/SEGMENTATION.md for why). Every op is a
+standard ONNX op (Conv, ConvTranspose, Resize, Add, Gelu/Erf): no custom ops.
+"""
+from typing import Dict, List, Sequence, Tuple, Union
+
+import timm
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .vit_detector import _pair
+
+
+def _dwsep(cin: int, cout: int) -> nn.Sequential:
+    """Depthwise 3×3 + pointwise 1×1 + GELU (about 9/cout of a dense 3×3 conv's MACs)."""
+    return nn.Sequential(nn.Conv2d(cin, cin, 3, padding=1, groups=cin), nn.Conv2d(cin, cout, 1), nn.GELU())
+
+
+class SegHead(nn.Module):
+    """Pyramid and decoder: stride-s features (``hc`` channels) → logits at stride s/4."""
+
+    def __init__(self, hc: int, num_classes: int, detail_channels: int = 16, detail_stride: int = 4) -> None:
+        super().__init__()
+        lo = max(8, hc // 2)
+        self.up8 = nn.Sequential(nn.ConvTranspose2d(hc, hc, 2, stride=2), nn.GELU())
+        self.fuse8 = _dwsep(hc, hc)
+        self.up4 = nn.Sequential(nn.ConvTranspose2d(hc, lo, 2, stride=2), nn.GELU())
+        self.detail_channels = int(detail_channels)
+        if self.detail_channels > 0:
+            self.detail = nn.Sequential(nn.Conv2d(3, self.detail_channels, detail_stride, stride=detail_stride),
+                                        nn.GELU())
+        self.fuse4 = _dwsep(lo + self.detail_channels, lo)
+        self.classifier = nn.Conv2d(lo, num_classes, 1)
+
+    def forward(self, f16: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        """Logits at stride s/4 from stride-s features and the network input (for the detail stem)."""
+        f8 = self.up8(f16) + F.interpolate(f16, scale_factor=2.0, mode='bilinear', align_corners=False)
+        f8 = self.fuse8(f8)
+        f4 = self.up4(f8)
+        if self.detail_channels > 0:
+            f4 = torch.cat([f4, self.detail(image)], dim=1)
+        return self.classifier(self.fuse4(f4))
+
+
+class ViTSegmenter(nn.Module):
+    """Semantic segmenter; ``forward`` returns logits ``B×C×(H/stride)×(W/stride)`` (stride = patch/4)."""
+
+    def __init__(self, backbone: str = 'vit_tiny_patch16_224', num_classes: int = 7,
+                 img_size: Union[int, Sequence[int]] = (240, 320), pretrained: bool = False,
+                 head_channels: int = 64, detail_channels: int = 16, **backbone_kwargs) -> None:
+        super().__init__()
+        self.img_size = _pair(img_size)  # (H, W)
+        self.num_classes = int(num_classes)
+        self.backbone = timm.create_model(backbone, pretrained=pretrained, num_classes=0,
+                                          img_size=self.img_size, **backbone_kwargs)
+        self.backbone_name = backbone
+        self.backbone_kwargs = dict(backbone_kwargs)
+        embed = int(self.backbone.embed_dim)
+        gh, gw = self.backbone.patch_embed.grid_size
+        patch = self.img_size[0] // gh
+        if patch % 4 or self.img_size[0] != gh * patch or self.img_size[1] != gw * patch:
+            raise ValueError('ViTSegmenter: img_size {} must be a multiple of the patch size {} (itself a '
+                             'multiple of 4)'.format(self.img_size, patch))
+        self.grid = (int(gh), int(gw))
+        self.patch = int(patch)
+        self.stride = self.patch // 4
+        self.head_channels = int(head_channels)
+        self.detail_channels = int(detail_channels)
+        self.neck = nn.Sequential(nn.Conv2d(embed, self.head_channels, 1), nn.GELU())
+        self.head = SegHead(self.head_channels, self.num_classes, self.detail_channels, self.stride)
+
+    @property
+    def map_size(self) -> Tuple[int, int]:
+        """(h, w) of the output logits."""
+        return (self.grid[0] * 4, self.grid[1] * 4)
+
+    def tokens_to_grid(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Drop prefix tokens (cls/dist) and fold patch tokens to B×C×gh×gw."""
+        n_prefix = int(getattr(self.backbone, 'num_prefix_tokens', 1))
+        patches = tokens[:, n_prefix:, :]
+        b, _, c = patches.shape
+        return patches.transpose(1, 2).reshape(b, c, self.grid[0], self.grid[1])
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Stride-``patch`` features after the neck (B×head_channels×gh×gw)."""
+        return self.neck(self.tokens_to_grid(self.backbone.forward_features(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits B×C×h×w at stride ``self.stride`` of the network input."""
+        return self.head(self.features(x), x)
+
+    def config(self) -> Dict[str, object]:
+        """Constructor arguments, to rebuild the model from a checkpoint."""
+        return {'backbone': self.backbone_name, 'num_classes': self.num_classes, 'img_size': list(self.img_size),
+                'head_channels': self.head_channels, 'detail_channels': self.detail_channels,
+                **self.backbone_kwargs}
+
+
+class SegmenterExport(nn.Module):
+    """Wraps a segmenter for ONNX: one output ``logits`` (B×C×h×w at the network's map resolution)."""
+
+    output_names: Tuple[str, ...] = ('logits',)
+
+    def __init__(self, segmenter: nn.Module) -> None:
+        super().__init__()
+        self.segmenter = segmenter
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of the wrapped segmenter."""
+        return self.segmenter(x)
+
+
+# --- losses ---------------------------------------------------------------------------------------------------
+
+def upsample_logits(logits: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+    """Bilinear upsampling of B×C×h×w logits to ``size`` (H, W), as the runtime decoder does."""
+    if tuple(logits.shape[-2:]) == tuple(size):
+        return logits
+    return F.interpolate(logits, size=size, mode='bilinear', align_corners=False)
+
+
+def dice_loss(logits: torch.Tensor, target: torch.Tensor, ignore_index: int = 255) -> torch.Tensor:
+    """Soft multi-class Dice loss (1 − mean Dice over the classes present in prediction or target)."""
+    c = logits.shape[1]
+    valid = (target != ignore_index).unsqueeze(1).to(logits.dtype)
+    prob = torch.softmax(logits, dim=1) * valid
+    onehot = F.one_hot(target.clamp(max=c - 1).long(), c).permute(0, 3, 1, 2).to(logits.dtype) * valid
+    inter = (prob * onehot).sum(dim=(0, 2, 3))
+    denom = prob.sum(dim=(0, 2, 3)) + onehot.sum(dim=(0, 2, 3))
+    present = onehot.sum(dim=(0, 2, 3)) > 0
+    dice = (2 * inter + 1.0) / (denom + 1.0)
+    if not bool(present.any()):
+        return logits.sum() * 0.0
+    return 1.0 - dice[present].mean()
+
+
+def segmentation_loss(logits: torch.Tensor, target: torch.Tensor, class_weights: Union[torch.Tensor, None] = None,
+                      dice_weight: float = 0.5, ignore_index: int = 255) -> Dict[str, torch.Tensor]:
+    """Cross-entropy (optionally class-weighted) + Dice on logits upsampled to the mask size (B×H×W ids)."""
+    up = upsample_logits(logits, tuple(target.shape[-2:]))
+    ce = F.cross_entropy(up, target.long(), weight=class_weights, ignore_index=ignore_index)
+    parts: List[torch.Tensor] = [ce]
+    dl = dice_loss(up, target, ignore_index) if dice_weight > 0 else ce.new_zeros(())
+    parts.append(dice_weight * dl)
+    return {'loss': sum(parts), 'ce': ce.detach(), 'dice': dl.detach()}
