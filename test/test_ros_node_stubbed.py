@@ -159,7 +159,7 @@ def _modules():
         'geometry_msgs': ['Point', 'Pose', 'PoseArray', 'PoseWithCovariance', 'Quaternion'],
         'sensor_msgs': ['CameraInfo', 'CompressedImage', 'Image'],
         'std_msgs': ['Bool', 'Header'],
-        'vision_msgs': ['BoundingBox2D', 'Detection2D', 'Detection2DArray', 'ObjectHypothesis',
+        'vision_msgs': ['BoundingBox2D', 'Classification', 'Detection2D', 'Detection2DArray', 'ObjectHypothesis',
                         'ObjectHypothesisWithPose', 'Point2D', 'Pose2D'],
     }
     for pkg, msg_names in packages.items():

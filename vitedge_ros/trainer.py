@@ -31,15 +31,17 @@ class ConfigError(ValueError):
 
 
 SCHEMA: Dict[str, Any] = {
-    'name': str, 'task': ('detect', 'classify'),
+    'name': str, 'task': ('detect', 'classify', 'segment'),
     'model': {'arch': str, 'backbone': str, 'img_size': (int, list), 'pretrained': bool, 'head_channels': int,
-              'max_detections': int, 'upsample': int, 'kwargs': dict, 'num_classes': int},
+              'max_detections': int, 'upsample': int, 'kwargs': dict, 'num_classes': int, 'detail_channels': int},
     'input': dict,
-    'data': {'name': ('synthetic-aerial', 'digits', 'imagefolder'), 'train_scenes': int, 'val_scenes': int,
+    'data': {'name': ('synthetic-aerial', 'digits', 'imagefolder', 'masks'), 'train_scenes': int, 'val_scenes': int,
              'scene_width': int, 'scene_height': int, 'seed': int, 'val_seed': int, 'img_size': int,
-             'test_fraction': float, 'root': str, 'val_root': str},
-    'train': {'epochs': int, 'batch_size': int, 'lr': float, 'weight_decay': float, 'seed': int},
-    'export': {'score_threshold': (float, str), 'max_detections': int, 'top_k': int},
+             'test_fraction': float, 'root': str, 'val_root': str, 'cache_dir': str, 'classes': list},
+    'train': {'epochs': int, 'batch_size': int, 'lr': float, 'weight_decay': float, 'seed': int,
+              'dice_weight': float, 'class_weight_power': float},
+    'export': {'score_threshold': (float, str), 'max_detections': int, 'top_k': int,
+               'upsample': ('linear', 'nearest')},
 }
 REQUIRED = {'': ('name', 'task', 'model', 'input', 'data', 'train'), 'model': ('arch',), 'data': ('name',),
             'train': ('epochs',)}
@@ -86,8 +88,18 @@ def validate_config(cfg: Any) -> Dict[str, Any]:
     if cfg['task'] == 'detect' and cfg['data']['name'] != 'synthetic-aerial':
         raise ConfigError('data.name: detection training reads synthetic-aerial scenes '
                           '(COCO/VisDrone readers are in vitedge_ros.data for custom loops)')
-    if cfg['task'] == 'classify' and cfg['data']['name'] == 'synthetic-aerial':
+    if cfg['task'] == 'classify' and cfg['data']['name'] in ('synthetic-aerial', 'masks'):
         raise ConfigError('data.name: classification needs digits or imagefolder')
+    if cfg['task'] == 'segment':
+        if cfg['data']['name'] not in ('synthetic-aerial', 'masks'):
+            raise ConfigError('data.name: segmentation reads synthetic-aerial scenes or a masks folder '
+                              '(images/ + masks/ PNG label maps)')
+        if cfg['data']['name'] == 'masks':
+            for key in ('root', 'val_root', 'classes'):
+                if key not in cfg['data']:
+                    raise ConfigError('data.{}: missing required key for data.name masks'.format(key))
+    elif cfg['data']['name'] == 'masks':
+        raise ConfigError('data.name: masks folders are for task segment')
     return cfg
 
 
@@ -97,6 +109,10 @@ def build_model(cfg: Dict[str, Any], num_classes: int) -> torch.nn.Module:
     kwargs = dict(m.get('kwargs', {}))
     if cfg['task'] == 'detect':
         for key in ('backbone', 'head_channels', 'max_detections', 'upsample'):
+            if key in m:
+                kwargs[key] = m[key]
+    if cfg['task'] == 'segment':
+        for key in ('backbone', 'head_channels', 'detail_channels'):
             if key in m:
                 kwargs[key] = m[key]
     return create_model(m['arch'], task=cfg['task'], num_classes=m.get('num_classes', num_classes),
@@ -128,6 +144,8 @@ def run_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progr
                  export: bool = True) -> Dict[str, Any]:
     """Train, checkpoint every epoch to ``out_dir/last.pt``, evaluate, export ``out_dir/bundle``."""
     cfg = validate_config(cfg)
+    if cfg['task'] == 'segment':
+        return run_segment_training(cfg, Path(out_dir), resume=resume, progress=progress, export=export)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     spec = parse_input_spec(cfg['input'], 'input')
@@ -230,4 +248,94 @@ def load_config(path: Path) -> Dict[str, Any]:
     return validate_config(cfg)
 
 
-__all__ = ['ConfigError', 'validate_config', 'load_config', 'run_training', 'build_model', 'pick_threshold']
+def _segment_data(cfg: Dict[str, Any], spec: InputSpec) -> Tuple[Any, Any, List[str]]:
+    """Train and validation :class:`SegmentationSet` (validation keeps masks in input-image pixels)."""
+    from .training import make_segmentation_set, scenes_to_segmentation_set
+
+    d = cfg['data']
+    if d['name'] == 'masks':
+        from .data.masks import SegmentationMaskSet
+
+        labels = [str(c) for c in d['classes']]
+        train = SegmentationMaskSet(d['root'], len(labels), class_names=labels)
+        val = SegmentationMaskSet(d['val_root'], len(labels), class_names=labels)
+        return (scenes_to_segmentation_set(train, spec, num_classes=len(labels)),
+                scenes_to_segmentation_set(val, spec, keep_frame_masks=True, num_classes=len(labels)), labels)
+    from .data.synthetic import SEG_CLASSES
+
+    w, h = d.get('scene_width', 640), d.get('scene_height', 480)
+    cache = d.get('cache_dir')
+    train = make_segmentation_set(d.get('train_scenes', 2000), d.get('seed', 0), spec, w, h, cache_dir=cache)
+    val = make_segmentation_set(d.get('val_scenes', 200), d.get('val_seed', 1_000_000), spec, w, h,
+                                keep_frame_masks=True, cache_dir=cache)
+    return train, val, list(SEG_CLASSES)
+
+
+def run_segment_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progress: bool = True,
+                         export: bool = True) -> Dict[str, Any]:
+    """Task ``segment`` of :func:`run_training`: CE + Dice training, mIoU in input-image pixels, bundle export."""
+    from .models import SegmenterExport
+    from .training import (
+        class_weights_from_masks,
+        evaluate_segmenter,
+        images_to_tensor,
+        segmenter_onnx_agreement,
+        train_segmenter,
+    )
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spec = parse_input_spec(cfg['input'], 'input')
+    torch.manual_seed(cfg['train'].get('seed', 0))
+    ex = cfg.get('export', {})
+    decoder: Dict[str, Any] = {'type': 'segmenter', 'upsample': ex.get('upsample', 'linear')}
+    LOG.info('preparing segmentation data')
+    train_set, val_set, labels = _segment_data(cfg, spec)
+    model = build_model(cfg, len(labels))
+    last = out_dir / 'last.pt'
+    start_epoch, opt_state = 0, None
+    history: List[Dict[str, float]] = []
+    if resume and last.is_file():
+        ckpt = load_checkpoint(last)
+        model = ckpt['model']
+        start_epoch = int(ckpt['epoch'])
+        opt_state = ckpt['extra'].get('optimizer')
+        history = list(ckpt['extra'].get('history', []))
+        LOG.info('resuming from %s at epoch %d', last, start_epoch)
+    tc = cfg['train']
+    arch = cfg['model']['arch']
+
+    def on_epoch_end(epoch: int, mdl: torch.nn.Module, opt: torch.optim.Optimizer, stats: Dict[str, float]) -> None:
+        history.append(stats)
+        save_checkpoint(last, mdl, name=cfg['name'], task='segment', labels=labels, input_spec=spec.to_dict(),
+                        decoder=decoder, arch=arch, model_config=cfg['model'], epoch=epoch,
+                        extra={'optimizer': opt.state_dict(), 'history': history})
+
+    power = float(tc.get('class_weight_power', 0.5))
+    weights = class_weights_from_masks(train_set.masks, len(labels), power) if power > 0 else None
+    if start_epoch < tc['epochs']:
+        train_segmenter(model, train_set, epochs=tc['epochs'], batch_size=tc.get('batch_size', 16),
+                        lr=tc.get('lr', 1e-3), weight_decay=tc.get('weight_decay', 0.05), seed=tc.get('seed', 0),
+                        class_weights=weights, dice_weight=float(tc.get('dice_weight', 0.5)), progress=progress,
+                        on_epoch_end=on_epoch_end, start_epoch=start_epoch, optimizer_state=opt_state)
+    metrics: Dict[str, Any] = evaluate_segmenter(model, val_set, labels, upsample=decoder['upsample'])
+    final = save_checkpoint(out_dir / 'final.pt', model, name=cfg['name'], task='segment', labels=labels,
+                            input_spec=spec.to_dict(), decoder=decoder, arch=arch, model_config=cfg['model'],
+                            epoch=tc['epochs'], metrics=metrics)
+    result: Dict[str, Any] = {'name': cfg['name'], 'task': 'segment', 'metrics': metrics, 'history': history,
+                              'checkpoint': str(final)}
+    if export:
+        samples = images_to_tensor(val_set.images[:3], spec).numpy()
+        bundle, err = export_bundle(SegmenterExport(model), out_dir / 'bundle', name=cfg['name'], task='segment',
+                                    labels=labels, input_spec=spec, decoder=decoder, output_names=['logits'],
+                                    samples=samples, source={'arch': arch, 'config': cfg, 'metrics': metrics,
+                                                             'trained_epochs': tc['epochs']})
+        agree = segmenter_onnx_agreement(model, bundle.onnx_path, val_set.images[:20], spec)
+        result['bundle'] = str(out_dir / 'bundle')
+        result['parity_max_abs_err'] = err
+        result['parity_argmax_agreement'] = agree
+    atomic_write_bytes(out_dir / 'train_result.json', json.dumps(result, indent=2, default=float).encode())
+    return result
+
+
+__all__ = ['ConfigError', 'validate_config', 'load_config', 'run_training', 'build_model', 'pick_threshold',
+           'run_segment_training']

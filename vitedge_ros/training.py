@@ -415,10 +415,12 @@ def train_segmenter(model: nn.Module, data: SegmentationSet, *, epochs: int, bat
                     augment: bool = True, class_weights: Optional[torch.Tensor] = None, dice_weight: float = 0.5,
                     progress: bool = True, on_epoch_end: Optional[EpochHook] = None, start_epoch: int = 0,
                     optimizer_state: Optional[Dict[str, Any]] = None,
-                    trainable: Optional[nn.Module] = None) -> List[Dict[str, float]]:
-    """Train a ViTSegmenter (CE + Dice on logits upsampled to the network size); per-epoch mean losses.
+                    trainable: Optional[nn.Module] = None, loss_stride: int = 2) -> List[Dict[str, float]]:
+    """Train a ViTSegmenter (CE + Dice on logits upsampled to the mask size); per-epoch mean losses.
 
-    ``loss_fn(model, x, masks)`` replaces the plain loss (distillation); ``masks`` are B×H×W int64 ids.
+    ``loss_fn(model, x, masks)`` replaces the plain loss (distillation); ``masks`` are B×h×w int64 ids,
+    subsampled by ``loss_stride`` (2: the loss at half the network size costs a quarter of full size and
+    still resolves objects a few pixels wide).
     """
     from .models.vit_segmenter import segmentation_loss
 
@@ -432,6 +434,8 @@ def train_segmenter(model: nn.Module, data: SegmentationSet, *, epochs: int, bat
         if augment:
             imgs, masks = _augment_seg(imgs, masks, rng)
         x = images_to_tensor(imgs, data.spec)
+        if loss_stride > 1:
+            masks = masks[:, ::loss_stride, ::loss_stride]
         return loss_fn(model, x, torch.from_numpy(masks.astype(np.int64)))
 
     return _run_epochs(model, len(data.images), batch_size, epochs, lr, weight_decay, seed, step, 'train segmenter',
@@ -471,3 +475,19 @@ def evaluate_segmenter(model: nn.Module, data: SegmentationSet, class_names: Seq
             gt, tf = data.masks[i], Transform(1.0, 1.0, 0.0, 0.0, spec.width, spec.height)
         meter.update(gt, logits_to_labels(hwc, tf, net, upsample), what='sample {} mask'.format(i))
     return meter.result()
+
+
+def segmenter_onnx_agreement(model: nn.Module, onnx_path: Any, images: np.ndarray, spec: InputSpec) -> float:
+    """Fraction of logit-map pixels where onnxruntime (CPU) and torch give the same argmax class."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(onnx_path), providers=['CPUExecutionProvider'])
+    name = sess.get_inputs()[0].name
+    same = total = 0
+    for img, ref in zip(images, predict_segmenter_logits(model, images, spec, batch_size=8)):
+        x = images_to_tensor(img[None], spec).numpy()
+        got = np.asarray(sess.run(None, {name: x})[0])[0]
+        a, b = ref.argmax(axis=0), got.argmax(axis=0)
+        same += int((a == b).sum())
+        total += int(a.size)
+    return float(same) / total if total else 1.0

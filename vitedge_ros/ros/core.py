@@ -21,6 +21,12 @@ Public API::
         .wait_idle(timeout) -> bool
         .shutdown(timeout=2.0) -> bool
     draw_overlay(bgr, detections, fps=None) -> np.ndarray
+    draw_segmentation_overlay(bgr, labels, num_classes, zone=None, fps=None) -> np.ndarray
+    landing_zone(labels, label_names, fraction, safe_classes, min_safe) -> LandingZone
+
+Segmentation bundles (task ``segment``): each FrameOutput also carries ``segmentation`` (H×W uint8 class
+ids in input-image pixels) and ``landing_zone`` (class fractions of the centre region); detections,
+obstacles and targets are empty / off.
 """
 import os
 import threading
@@ -50,6 +56,7 @@ from .messages import DIAG_ERROR, DIAG_OK, DIAG_WARN
 __all__ = [
     'DEFAULT_BUNDLE_NAME', 'FrameOutput', 'NodeParams', 'PARAM_SPECS', 'ParamError', 'ParamSpec', 'PerceptionCore',
     'Throttle', 'create_pipeline', 'draw_overlay', 'resolve_bundle_path', 'validate_params',
+    'LandingZone', 'draw_segmentation_overlay', 'landing_zone',
 ]
 
 DEFAULT_BUNDLE_NAME = 'aerial_vit_tiny'
@@ -114,6 +121,14 @@ PARAM_SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('diagnostics_period_s', 1.0, 'Period of /diagnostics (s).', '> 0'),
     ParamSpec('stats_window', 100, 'Frames in the latency percentile window.', '>= 10'),
     ParamSpec('warn_throttle_s', 5.0, 'Minimum interval between repeated warnings of one kind (s).', '> 0'),
+    ParamSpec('publish_segmentation', True, 'Segmentation bundles: publish "segmentation" (sensor_msgs/Image '
+              'mono8, class ids) and the landing-zone check ("landing_zone", "landing_zone/safe").'),
+    ParamSpec('landing_zone_frac', 0.3, 'Side of the centred landing-zone region, as a fraction of the image '
+              'width and height (segmentation bundles).', 'in (0, 1]'),
+    ParamSpec('landing_safe_classes', ['background', 'road'], 'Labels a drone may land on (segmentation '
+              'bundles).', 'names among the bundle labels'),
+    ParamSpec('landing_min_safe_frac', 0.95, 'Minimum fraction of safe-class pixels in the centre region for '
+              'landing_zone/safe to be true.', 'in [0, 1]'),
 )
 _SPEC_BY_NAME = {s.name: s for s in PARAM_SPECS}
 
@@ -149,6 +164,10 @@ class NodeParams:
     diagnostics_period_s: float = 1.0
     stats_window: int = 100
     warn_throttle_s: float = 5.0
+    publish_segmentation: bool = True
+    landing_zone_frac: float = 0.3
+    landing_safe_classes: List[str] = field(default_factory=lambda: ['background', 'road'])
+    landing_min_safe_frac: float = 0.95
 
     @property
     def wants_camera_info(self) -> bool:
@@ -212,11 +231,14 @@ def _names(name: str, v: Any, labels: Optional[Sequence[str]]) -> List[str]:
     return items
 
 
-def validate_params(values: Mapping[str, Any], labels: Optional[Sequence[str]] = None) -> NodeParams:
+def validate_params(values: Mapping[str, Any], labels: Optional[Sequence[str]] = None,
+                    task: Optional[str] = None) -> NodeParams:
     """Check raw parameter values (missing ones take defaults) and return NodeParams.
 
     ``labels``: the bundle's labels; when given, ``classes``, ``obstacle_classes`` and ``person_label``
-    must name some of them. Raises ParamError naming the first bad parameter (unknown names included).
+    must name some of them (for ``task='segment'``: ``landing_safe_classes`` instead, and obstacles and
+    targets, which need detections, are rejected or turned off). Raises ParamError naming the first bad
+    parameter (unknown names included).
     """
     for key in values:
         if key not in _SPEC_BY_NAME:
@@ -256,7 +278,8 @@ def validate_params(values: Mapping[str, Any], labels: Optional[Sequence[str]] =
         raise ParamError('max_target_range_m', 'must be >= 0, got {}'.format(p.max_target_range_m))
     p.image_is_rectified = _as_bool('image_is_rectified', raw['image_is_rectified'])
     p.publish_obstacles = _as_bool('publish_obstacles', raw['publish_obstacles'])
-    p.obstacle_classes = _names('obstacle_classes', raw['obstacle_classes'], labels)
+    segment = task == 'segment'
+    p.obstacle_classes = _names('obstacle_classes', raw['obstacle_classes'], None if segment else labels)
     for key in ('clear_path_width_frac', 'clear_path_height_frac'):
         val = _as_float(key, raw[key])
         if not 0.0 < val <= 1.0:
@@ -282,6 +305,20 @@ def validate_params(values: Mapping[str, Any], labels: Optional[Sequence[str]] =
     p.warn_throttle_s = _as_float('warn_throttle_s', raw['warn_throttle_s'])
     if p.warn_throttle_s <= 0:
         raise ParamError('warn_throttle_s', 'must be > 0, got {}'.format(p.warn_throttle_s))
+    p.publish_segmentation = _as_bool('publish_segmentation', raw['publish_segmentation'])
+    p.landing_zone_frac = _as_float('landing_zone_frac', raw['landing_zone_frac'])
+    if not 0.0 < p.landing_zone_frac <= 1.0:
+        raise ParamError('landing_zone_frac', 'must be in (0, 1], got {}'.format(p.landing_zone_frac))
+    p.landing_safe_classes = _names('landing_safe_classes', raw['landing_safe_classes'],
+                                    labels if segment else None)
+    p.landing_min_safe_frac = _as_float('landing_min_safe_frac', raw['landing_min_safe_frac'])
+    if not 0.0 <= p.landing_min_safe_frac <= 1.0:
+        raise ParamError('landing_min_safe_frac', 'must be in [0, 1], got {}'.format(p.landing_min_safe_frac))
+    if segment:
+        if p.target_frame:
+            raise ParamError('target_frame', 'person targets need a detector bundle; this bundle segments '
+                             '(leave target_frame empty)')
+        p.publish_obstacles = False   # obstacles and clear_path come from detections
     return p
 
 
@@ -331,10 +368,10 @@ def create_pipeline(values: Mapping[str, Any]) -> Tuple[NodeParams, Any]:
         bundle = load_bundle(params.bundle)
     except BundleError as exc:
         raise ParamError('bundle', str(exc)) from exc
-    if bundle.task != 'detect':
-        raise ParamError('bundle', '{} is a {!r} bundle; vitedge_node needs a detector'.format(
+    if bundle.task not in ('detect', 'segment'):
+        raise ParamError('bundle', '{} is a {!r} bundle; vitedge_node needs a detector or a segmenter'.format(
             params.bundle, bundle.task))
-    params = validate_params(dict(values, bundle=params.bundle), labels=list(bundle.labels))
+    params = validate_params(dict(values, bundle=params.bundle), labels=list(bundle.labels), task=bundle.task)
     try:
         pipeline = Pipeline(bundle, backend=params.backend, score_threshold=params.score_threshold,
                             nms_iou=params.nms_iou, classes=params.classes or None,
@@ -383,6 +420,8 @@ class FrameOutput(NamedTuple):
     target_frame: str
     obstacles: Optional[List[ObstacleInfo]]       # None when no camera model is known yet
     clear_path: Optional[bool]                    # None when publish_obstacles is off
+    segmentation: Optional[np.ndarray] = None     # segment bundles: H×W uint8 class ids, input-image pixels
+    landing_zone: Optional['LandingZone'] = None  # segment bundles: centre-region class fractions
 
 
 _COLOURS = [(0, 200, 255), (255, 128, 0), (0, 0, 255), (0, 255, 0), (255, 0, 255), (255, 255, 0)]
@@ -416,6 +455,54 @@ def draw_overlay(bgr: np.ndarray, detections: Sequence[Any], fps: Optional[float
                     cv2.LINE_AA)
         cv2.putText(img, caption, (8, int(24 * scale) + 8), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick,
                     cv2.LINE_AA)
+    return img
+
+
+class LandingZone(NamedTuple):
+    """Landing-zone check of one segmented frame: class fractions in the centred region."""
+
+    fractions: List[Tuple[str, float]]            # (label, fraction of the region), in label order; sums to 1
+    region: Tuple[int, int, int, int]             # x0, y0, x1, y1 in input-image pixels (x1, y1 exclusive)
+    safe_fraction: float                          # fraction of pixels whose class is a safe class
+    safe: bool                                    # safe_fraction >= landing_min_safe_frac
+
+    @property
+    def dominant(self) -> str:
+        """Label with the largest fraction."""
+        return max(self.fractions, key=lambda kv: kv[1])[0] if self.fractions else ''
+
+
+def landing_zone(labels: np.ndarray, label_names: Sequence[str], fraction: float = 0.3,
+                 safe_classes: Sequence[str] = ('background', 'road'), min_safe: float = 0.95) -> LandingZone:
+    """Class fractions of the centred ``fraction``-sized region of a label map and the safety verdict."""
+    from vitedge_ros.runtime.segmentation import center_box, center_fractions
+
+    h, w = labels.shape[:2]
+    fr = center_fractions(labels, len(label_names), fraction)
+    pairs = [(str(n), float(f)) for n, f in zip(label_names, fr)]
+    safe_fraction = float(sum(f for n, f in pairs if n in set(safe_classes)))
+    return LandingZone(pairs, center_box(w, h, fraction), safe_fraction, safe_fraction >= min_safe)
+
+
+def draw_segmentation_overlay(bgr: np.ndarray, labels: np.ndarray, num_classes: int,
+                              zone: Optional[LandingZone] = None, fps: Optional[float] = None,
+                              alpha: float = 0.45) -> np.ndarray:
+    """Colour overlay of a label map on ``bgr`` (background untinted), the landing zone and fps."""
+    from vitedge_ros.runtime.segmentation import blend_overlay
+
+    img = blend_overlay(np.ascontiguousarray(bgr), labels, num_classes, alpha=alpha)
+    h, w = img.shape[:2]
+    scale = max(0.4, min(w, h) / 800.0)
+    thick = max(1, int(round(scale * 2)))
+    caption = '' if fps is None else '{:.1f} fps'.format(fps)
+    if zone is not None:
+        x0, y0, x1, y1 = zone.region
+        cv2.rectangle(img, (x0, y0), (x1 - 1, y1 - 1), (0, 255, 0) if zone.safe else (0, 0, 255), thick)
+        caption += '  landing {} ({:.0f}% safe)'.format('ok' if zone.safe else 'NO', 100.0 * zone.safe_fraction)
+    if caption:
+        org = (8, int(24 * scale) + 8)
+        cv2.putText(img, caption.strip(), org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick + 2, cv2.LINE_AA)
+        cv2.putText(img, caption.strip(), org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA)
     return img
 
 
@@ -483,6 +570,9 @@ class PerceptionCore:
         self._completions: Deque[float] = deque(maxlen=max(params.stats_window, 10))
         self._pipeline_ms: Deque[float] = deque(maxlen=params.stats_window)
         self._latency_ms: Deque[float] = deque(maxlen=params.stats_window)
+        self._last_zone: Optional[LandingZone] = None
+        labels = getattr(getattr(pipeline, 'bundle', None), 'labels', None) or getattr(pipeline, 'labels', None)
+        self.label_names: List[str] = [str(v) for v in labels] if labels else []
         self._worker = LatestWinsWorker(self._process, on_error=self._on_worker_error, name='vitedge-inference')
 
     # ------------------------------------------------------------------------------------------ logging helpers
@@ -628,13 +718,23 @@ class PerceptionCore:
             self._pipeline_ms.append(float(result.timings_ms.get('total', float('nan'))))
             latency = (now - item.arrival) * 1000.0
             self._latency_ms.append(latency)
+        seg = getattr(result, 'segmentation', None)
+        zone: Optional[LandingZone] = None
+        if seg is not None:
+            names = self.label_names or [str(i) for i in range(int(seg.max()) + 1)]
+            zone = landing_zone(seg, names, p.landing_zone_frac, p.landing_safe_classes, p.landing_min_safe_frac)
+            with self._lock:
+                self._last_zone = zone
         overlay = None
-        if p.publish_overlay:
+        if p.publish_overlay and seg is not None:
+            overlay = draw_segmentation_overlay(bgr, seg, max(len(self.label_names), int(seg.max()) + 1), zone,
+                                                fps=self._fps(self._completions, now))
+        elif p.publish_overlay:
             region = central_region((width, height), p.clear_path_width_frac, p.clear_path_height_frac)
             overlay = draw_overlay(bgr, detections, fps=self._fps(self._completions, now), clear=clear,
                                    region=region)
         self.on_output(FrameOutput(header, detections, (width, height), dict(result.timings_ms), latency, overlay,
-                                   targets, p.target_frame, obstacles, clear))
+                                   targets, p.target_frame, obstacles, clear, seg, zone))
 
     def _camera_pose(self, header: Any) -> Optional[CameraPose]:
         if self.pose_lookup is None:
@@ -710,6 +810,14 @@ class PerceptionCore:
             'camera_model': 'camera_info' if s['camera_model'] else (
                 'assumed_hfov' if self.params.assumed_hfov_deg > 0 else 'none'),
         }
+        with self._lock:
+            zone = self._last_zone
+        if zone is not None:   # segmentation bundles: the latest frame's landing-zone check
+            values['landing_zone_safe'] = 'yes' if zone.safe else 'no'
+            values['landing_zone_safe_fraction'] = zone.safe_fraction
+            values['landing_zone_dominant'] = zone.dominant
+            for name, frac in zone.fractions:
+                values['landing_zone_fraction_' + name] = frac
         return {'name': self.DIAG_NAME, 'level': level, 'message': message, 'hardware_id': self.backend_name,
                 'values': values}
 

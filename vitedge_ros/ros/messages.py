@@ -20,6 +20,9 @@ Public API (stable):
 ``build_pose_array(points, header, types) -> PoseArray``
 ``build_diagnostic_array(statuses, header, types) -> DiagnosticArray``
 ``build_image(img, header, types, encoding='bgr8') -> Image``
+``build_label_image(labels, header, types) -> Image`` (mono8 class ids of a segmentation)
+``build_classification(pairs, header, types) -> Classification`` ((label, score) pairs, e.g. the
+landing-zone class fractions; needs ``Classification`` in ``types``)
 
 ``detections`` are objects with ``class_id``, ``label``, ``score`` and ``box`` (x1, y1, x2, y2 in input
 pixels), e.g. ``vitedge_ros.runtime.Detection``.
@@ -33,7 +36,7 @@ from .image_conversion import bgr_to_image_fields, payload_bytes
 __all__ = [
     'DIAG_OK', 'DIAG_WARN', 'DIAG_ERROR', 'DIAG_STALE', 'build_detection2d_array', 'build_diagnostic_array',
     'build_header', 'build_image', 'build_obstacle_array', 'build_pose_array', 'detection2d_array_to_detections',
-    'stamp_to_sec',
+    'stamp_to_sec', 'build_label_image', 'build_classification',
 ]
 
 DIAG_OK, DIAG_WARN, DIAG_ERROR, DIAG_STALE = 0, 1, 2, 3
@@ -173,3 +176,24 @@ def build_image(img: np.ndarray, header, types, encoding: str = 'bgr8'):
     conv = getattr(types, 'image_data', None)
     fields['data'] = conv(data) if conv is not None else payload_bytes(data).copy()
     return types.Image(header=header, **fields)
+
+
+def build_label_image(labels: np.ndarray, header, types):
+    """sensor_msgs/Image ``mono8`` whose pixel values are class ids (a segmentation label map).
+
+    Class ids above 255 cannot be represented and raise ``ValueError``.
+    """
+    arr = np.asarray(labels)
+    if arr.ndim != 2:
+        raise ValueError('build_label_image needs an HxW label map, got shape {}'.format(arr.shape))
+    if arr.dtype != np.uint8:
+        if arr.size and (arr.min() < 0 or arr.max() > 255):
+            raise ValueError('build_label_image: class ids must be in [0, 255]')
+        arr = arr.astype(np.uint8)
+    return build_image(arr, header, types, encoding='mono8')
+
+
+def build_classification(pairs: Iterable[Sequence[Any]], header, types):
+    """vision_msgs/Classification with one ObjectHypothesis (``class_id`` = label, ``score``) per pair."""
+    results = [types.ObjectHypothesis(class_id=str(label), score=float(score)) for label, score in pairs]
+    return types.Classification(header=header, results=results)

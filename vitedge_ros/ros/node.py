@@ -8,6 +8,9 @@ subscribes the camera, and turns the core's outputs into messages:
     publishes   detections (vision_msgs/Detection2DArray), overlay (sensor_msgs/Image), targets
                 (geometry_msgs/PoseArray), obstacles (vision_msgs/Detection2DArray, angular units),
                 clear_path (std_msgs/Bool), /diagnostics (diagnostic_msgs/DiagnosticArray)
+    segmentation bundles: segmentation (sensor_msgs/Image mono8, class ids), landing_zone
+                (vision_msgs/Classification: class fractions of the centre region), landing_zone/safe
+                (std_msgs/Bool), overlay (colour overlay) instead of detections/obstacles/targets
 
 See docs/ROS.md for topics, parameters and message choices.
 """
@@ -29,6 +32,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Bool, Header
 from vision_msgs.msg import (
     BoundingBox2D,
+    Classification,
     Detection2D,
     Detection2DArray,
     ObjectHypothesis,
@@ -72,6 +76,7 @@ def rclpy_types() -> SimpleNamespace:
         ObjectHypothesis=ObjectHypothesis, BoundingBox2D=BoundingBox2D, Pose2D=Pose2D, Point2D=Point2D,
         PoseWithCovariance=PoseWithCovariance, Pose=Pose, Point=Point, Quaternion=Quaternion, PoseArray=PoseArray,
         DiagnosticArray=DiagnosticArray, DiagnosticStatus=DiagnosticStatus, KeyValue=KeyValue,
+        Classification=Classification,
         byte=lambda v: bytes([v]),                        # rclpy 'byte' fields are bytes of length 1
         image_data=lambda b: array.array('B', b),         # fast path of the uint8[] setter
     )
@@ -136,6 +141,14 @@ class VitedgeNode(Node):
             self.pub_obstacles = self.create_publisher(Detection2DArray, 'obstacles', out_qos)
             self.pub_clear = self.create_publisher(Bool, 'clear_path', out_qos)
         self.pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.pub_segmentation = None
+        self.pub_landing = None
+        self.pub_landing_safe = None
+        task = getattr(getattr(pipeline, 'bundle', None), 'task', 'detect')
+        if task == 'segment' and params.publish_segmentation:
+            self.pub_segmentation = self.create_publisher(Image, 'segmentation', out_qos)
+            self.pub_landing = self.create_publisher(Classification, 'landing_zone', out_qos)
+            self.pub_landing_safe = self.create_publisher(Bool, 'landing_zone/safe', out_qos)
 
         self._tf_buffer = None
         self._tf_listener = None
@@ -218,6 +231,11 @@ class VitedgeNode(Node):
             self.pub_obstacles.publish(messages.build_obstacle_array(out.obstacles, out.header, t))
         if self.pub_clear is not None and out.clear_path is not None:
             self.pub_clear.publish(Bool(data=bool(out.clear_path)))
+        if self.pub_segmentation is not None and out.segmentation is not None:
+            self.pub_segmentation.publish(messages.build_label_image(out.segmentation, out.header, t))
+        if self.pub_landing is not None and out.landing_zone is not None:
+            self.pub_landing.publish(messages.build_classification(out.landing_zone.fractions, out.header, t))
+            self.pub_landing_safe.publish(Bool(data=bool(out.landing_zone.safe)))
 
     def _publish_diagnostics(self) -> None:
         if self.core is None:

@@ -18,7 +18,7 @@ __all__ = ['MSG_DIR', 'VISION_MSGS', 'rosbags_types', 'vision_msgs_definitions']
 
 MSG_DIR = Path(__file__).resolve().parent / 'msg' / 'vision_msgs'
 VISION_MSGS = ('Point2D', 'Pose2D', 'BoundingBox2D', 'ObjectHypothesis', 'ObjectHypothesisWithPose',
-               'Detection2D', 'Detection2DArray')
+               'Detection2D', 'Detection2DArray', 'Classification')
 
 
 def vision_msgs_definitions() -> Dict[str, str]:
