@@ -126,3 +126,53 @@ def label_agreement(a: np.ndarray, b: np.ndarray) -> float:
     if a.shape != b.shape:
         raise MaskError('label_agreement: shapes differ: {} vs {}'.format(a.shape, b.shape))
     return float((a == b).mean()) if a.size else 1.0
+
+
+def decoder_timings(frame_size: Tuple[int, int] = (640, 480), net_size: Tuple[int, int] = (320, 240),
+                    stride: int = 4, num_classes: int = 7, runs: int = 50,
+                    seed: int = 0) -> Dict[str, Dict[str, float]]:
+    """Median / p95 host cost (ms) of the segmenter decoder's paths on random logits (one thread of numpy/cv2).
+
+    ``linear``: bilinear resampling of the C logit maps + argmax at the network's view resolution, nearest
+    copy to the frame (the default); ``nearest``: argmax at map resolution + nearest resampling of the
+    label map; ``linear_full_frame``: bilinear logits at full frame size + argmax there (the alternative
+    not taken); ``argmax_only``: the argmax at map resolution alone (what an in-graph ArgMax would save).
+    """
+    import time
+
+    import cv2
+
+    from ..runtime.bundle import InputSpec
+    from ..runtime.preprocess import Preprocessor, Transform
+    from ..runtime.segmentation import logits_to_labels, map_affine
+
+    cv2.setNumThreads(1)
+    rng = np.random.default_rng(seed)
+    w, h = net_size[0] // stride, net_size[1] // stride
+    logits = rng.standard_normal((h, w, num_classes)).astype(np.float32)
+    _, tf = Preprocessor(InputSpec(net_size[0], net_size[1], 'rgb', (0.0,) * 3, (1.0,) * 3, 'letterbox')).geometry(
+        *frame_size)
+    out: Dict[str, Dict[str, float]] = {}
+    full = Transform(tf.scale_x, tf.scale_y, tf.pad_x, tf.pad_y, frame_size[0], frame_size[1])
+    m_full = map_affine(full, net_size, (w, h))
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    cases = {'linear': lambda: logits_to_labels(logits, tf, net_size, 'linear'),
+             'linear_full_frame': lambda: cv2.warpAffine(logits, m_full, frame_size, flags=flags,
+                                                         borderMode=cv2.BORDER_REPLICATE).argmax(axis=2),
+             'nearest': lambda: logits_to_labels(logits, tf, net_size, 'nearest'),
+             'argmax_only': lambda: logits.argmax(axis=2).astype(np.uint8)}
+    for name, fn in cases.items():
+        fn()
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1e3)
+        out[name] = {'median_ms': float(np.median(times)), 'p95_ms': float(np.percentile(times, 95))}
+    return out
+
+
+if __name__ == '__main__':  # pragma: no cover - ``python -m vitedge_ros.eval.segmentation``: decoder costs
+    import json
+
+    print(json.dumps({'{}x{}'.format(*fs): decoder_timings(fs) for fs in ((640, 480), (1280, 720))}, indent=1))

@@ -9,16 +9,19 @@ resampled, so nothing has to be cropped.
 
 ``upsample``:
 
-- ``linear`` (default): bilinear resampling of the logits (all classes, one ``cv2.warpAffine``) then the
-  argmax per pixel: smooth boundaries, exactly what training optimised.
+- ``linear`` (default): bilinear resampling of the logits (all classes, one ``cv2.warpAffine``) and the
+  argmax per pixel, at the resolution the network saw the image at (the letterboxed content, e.g. 320×240
+  for a 640×480 frame), then a nearest-neighbour copy to input-image pixels. This is the interpolation
+  training optimised; resampling C float maps at full frame size and taking the argmax there would cost
+  about 15× more on the host for boundaries that move by less than one network pixel.
 - ``nearest``: the argmax at map resolution, then a nearest-neighbour resampling of the uint8 label map:
-  a few times cheaper on the host (one channel instead of C), blocky boundaries (one map cell = ``stride /
-  scale`` input pixels).
+  cheapest (one uint8 channel), blocky boundaries (one map cell = ``stride / scale`` input pixels).
 
 Why not the argmax in the graph: the ONNX output would be a label map at map resolution, which only the
 ``nearest`` path can use, and TensorRT's ArgMax (TopK) on a small map saves little; keeping logits keeps
 parity checks continuous and lets the host choose. See docs/SEGMENTATION.md for measured costs.
 """
+import math
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import cv2
@@ -28,6 +31,8 @@ from .errors import BundleError, EngineError
 from .preprocess import Transform
 
 UPSAMPLE_MODES = ('linear', 'nearest')
+#: nearest-neighbour resize with pixel-centre alignment (OpenCV >= 4.1.2), else the classic one
+_NEAREST_EXACT = getattr(cv2, 'INTER_NEAREST_EXACT', cv2.INTER_NEAREST)
 #: Default side of the centre region (fraction of the image width and height) of the landing-zone check.
 CENTER_FRACTION = 0.3
 
@@ -102,15 +107,22 @@ def logits_to_labels(logits_hwc: np.ndarray, tf: Transform, net_size: Tuple[int,
         raise BundleError('segmenter decoder: upsample must be one of {}, got {!r}'.format(
             ', '.join(UPSAMPLE_MODES), upsample))
     h, w = logits_hwc.shape[:2]
-    m = map_affine(tf, net_size, (w, h))
     size = (int(tf.image_width), int(tf.image_height))
     if upsample == 'nearest':
         small = logits_hwc.argmax(axis=2).astype(np.uint8)
-        return _warp(small, m, size, cv2.INTER_NEAREST)
-    up = _warp(logits_hwc, m, size, cv2.INTER_LINEAR)
-    if up.ndim == 2:
-        return np.zeros(up.shape, dtype=np.uint8)
-    return up.argmax(axis=2).astype(np.uint8)
+        return _warp(small, map_affine(tf, net_size, (w, h)), size, cv2.INTER_NEAREST)
+    # work at the resolution the network saw the content at (never above the frame's own)
+    work = (min(size[0], max(1, int(math.ceil(size[0] * tf.scale_x)))),
+            min(size[1], max(1, int(math.ceil(size[1] * tf.scale_y)))))
+    wtf = Transform(tf.scale_x * size[0] / work[0], tf.scale_y * size[1] / work[1], tf.pad_x, tf.pad_y,
+                    work[0], work[1])
+    up = _warp(logits_hwc, map_affine(wtf, net_size, (w, h)), work, cv2.INTER_LINEAR)
+    if up.ndim == 2:  # a single class
+        return np.zeros((size[1], size[0]), dtype=np.uint8)
+    labels = up.argmax(axis=2).astype(np.uint8)
+    if work != size:
+        labels = cv2.resize(labels, size, interpolation=_NEAREST_EXACT)
+    return labels
 
 
 def decode_segmenter(outputs: Dict[str, np.ndarray], params: Dict[str, Any], tf: Transform,
