@@ -101,8 +101,12 @@ def _set_module(model: nn.Module, name: str, new: nn.Module) -> None:
 
 def factorize(model: nn.Module, *, energy: Optional[float] = None, params: Optional[float] = None,
               include: Sequence[str] = ('blocks.',), exclude: Sequence[str] = (), only_if_saves: bool = True,
-              min_rank: int = 1) -> Dict[str, Any]:
-    """Factorise selected Linears in place; returns per-layer ranks and the layers left dense (and why)."""
+              min_rank: int = 1, max_macs_ratio: float = 1.0) -> Dict[str, Any]:
+    """Factorise selected Linears in place; returns per-layer ranks and the layers left dense (and why).
+
+    With ``only_if_saves`` a layer is factorised only when ``rank·(in+out) / (in·out) < max_macs_ratio``
+    (1.0: any MAC saving; lower values demand a larger saving, which pays for the extra op on small layers).
+    """
     if (energy is None) == (params is None):
         raise ValueError("give exactly one of energy or params")
     layers = select_linears(model, include, exclude)
@@ -118,8 +122,10 @@ def factorize(model: nn.Module, *, energy: Optional[float] = None, params: Optio
     for (name, lin), svd, k, (i, o) in zip(layers, svds, ranks, shapes):
         k = max(int(min_rank), min(int(k), min(i, o)))
         be = breakeven_rank(i, o)
-        if only_if_saves and k > be:
-            report['skipped'][name] = 'rank {} > break-even {} (no MAC saving)'.format(k, be)
+        ratio = k * (i + o) / (i * o)
+        if only_if_saves and (k > be or ratio >= max_macs_ratio):
+            report['skipped'][name] = 'rank {}: MACs ratio {:.3f} (break-even rank {}, limit {})'.format(
+                k, ratio, be, max_macs_ratio)
             continue
         _set_module(model, name, LowRankLinear.from_linear(lin, k, svd))
         report['layers'][name] = {'rank': k, 'in': i, 'out': o, 'macs_ratio': round(k * (i + o) / (i * o), 4)}

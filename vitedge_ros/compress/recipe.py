@@ -12,12 +12,12 @@ Schema (defaults in brackets)::
     teacher: baseline | {arch, task, num_classes, img_size, checkpoint, kwargs}     [baseline]
     data: {name: digits|synthetic-aerial, img_size, seed, test_fraction, train_size, val_size, val_seed,
            width, height}
-    measure: {latency_runs [50], warmup [10], threads [2]}
+    measure: {latency_runs [50], warmup [10], threads [1]}   (onnxruntime CPU threads for latency)
     stages: list of one-key mappings, applied in order:
       - finetune: {epochs, lr, batch_size, weight_decay, label_smoothing, augment, distill}
       - prune: {ratio, importance: taylor|magnitude, heads, head_dims, mlp, embed, global,
                 embed_ratio, heads_ratio, mlp_ratio, calib_batches, round_to}
-      - lowrank: {energy | params, only_if_saves, min_rank, include, exclude}
+      - lowrank: {energy | params, only_if_saves, min_rank, max_macs_ratio, include, exclude}
       - tome: {r, sweep}
       - quantize: {mode: int8|fp16|dynamic, calibration: minmax|entropy|percentile, percentile, calib_batches,
                    calib_batch_size, exclude, keep_fp32, per_channel, sensitivity, sensitivity_samples, also}
@@ -183,7 +183,7 @@ DATA = mapping({
     'val_seed': (integer(0), 100000), 'width': (integer(16), 640), 'height': (integer(16), 480),
 }, required=('name',))
 
-MEASURE = mapping({'latency_runs': (integer(3), 50), 'warmup': (integer(0), 10), 'threads': (integer(1), 2)})
+MEASURE = mapping({'latency_runs': (integer(3), 50), 'warmup': (integer(0), 10), 'threads': (integer(1), 1)})
 
 LAYER_PAIR = mapping({'student': (string, None), 'teacher': (string, None), 'weight': (num(0), 1.0)},
                      required=('student', 'teacher'))
@@ -213,7 +213,7 @@ PRUNE = mapping(dict(COMMON, **{
 
 LOWRANK = mapping(dict(COMMON, **{
     'energy': (optional(num(0, 1, lo_open=True)), None), 'params': (optional(num(0, 1, True, True)), None),
-    'only_if_saves': (boolean, True), 'min_rank': (integer(1), 1),
+    'only_if_saves': (boolean, True), 'min_rank': (integer(1), 1), 'max_macs_ratio': (num(0, 1, True), 1.0),
     'include': (list_of(string), ['blocks.']), 'exclude': (list_of(string), []),
 }))
 

@@ -1,0 +1,215 @@
+"""Compression report: report.json, report.md and a Pareto plot (accuracy vs onnxruntime CPU latency)."""
+import json
+import math
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Union
+
+from .measure import ESTIMATE_LABEL
+
+
+def primary_metric(entry: Dict[str, Any]) -> Optional[float]:
+    """The stage's main figure: top-1 for classifiers, mAP@0.5 for detectors."""
+    m = entry.get('metric') or {}
+    for k in ('top1', 'map50'):
+        if k in m:
+            return float(m[k])
+    return None
+
+
+def metric_name(entries: List[Dict[str, Any]]) -> str:
+    """'top1' or 'map50'."""
+    for e in entries:
+        if 'top1' in (e.get('metric') or {}):
+            return 'top1'
+    return 'map50'
+
+
+def summarize(entries: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Ratios of every stage against the baseline and, for quantized stages, against their FP32 source."""
+    if not entries:
+        return {}
+    base = entries[0]
+    by_name = {e['name']: e for e in entries}
+    out: Dict[str, Any] = {'baseline': base['name'], 'metric': metric_name(entries), 'stages': {}}
+    for e in entries:
+        s: Dict[str, Any] = {}
+        pm, bm = primary_metric(e), primary_metric(base)
+        if pm is not None and bm is not None:
+            s['metric_delta_points_vs_baseline'] = round(100.0 * (pm - bm), 3)
+        if e.get('latency_ms') and base.get('latency_ms'):
+            s['speedup_vs_baseline'] = round(base['latency_ms'] / e['latency_ms'], 3)
+        if e.get('params') and base.get('params'):
+            s['params_reduction_vs_baseline'] = round(base['params'] / e['params'], 3)
+        if e.get('macs') and base.get('macs'):
+            s['macs_reduction_vs_baseline'] = round(base['macs'] / e['macs'], 3)
+        src = by_name.get(e.get('source_stage') or '')
+        if src is not None and e.get('type') == 'quantize':
+            sm = primary_metric(src)
+            if pm is not None and sm is not None:
+                s['metric_delta_points_vs_source'] = round(100.0 * (pm - sm), 3)
+            if e.get('latency_ms') and src.get('latency_ms'):
+                s['speedup_vs_source'] = round(src['latency_ms'] / e['latency_ms'], 3)
+            if 'agreement_with_source' in (e.get('metric') or {}):
+                s['agreement_with_source'] = e['metric']['agreement_with_source']
+        for k in ('person_ap50', 'person_ap50_95'):
+            if k in (e.get('metric') or {}) and k in (base.get('metric') or {}):
+                s[k + '_delta_points_vs_baseline'] = round(100.0 * (e['metric'][k] - base['metric'][k]), 3)
+        out['stages'][e['name']] = s
+    return out
+
+
+def write_json(report: Dict[str, Any], path: Union[str, Path]) -> None:
+    """report.json (floats as they are; NaN/inf written as null)."""
+    def clean(o):
+        if isinstance(o, float) and (math.isnan(o) or math.isinf(o)):
+            return None
+        if isinstance(o, dict):
+            return {str(k): clean(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [clean(v) for v in o]
+        if hasattr(o, 'item') and callable(o.item):
+            return clean(o.item())
+        return o
+    Path(path).write_text(json.dumps(clean(report), indent=1) + '\n')
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None:
+        return '–'
+    if isinstance(v, float):
+        return '{:.{}f}'.format(v, digits)
+    return str(v)
+
+
+def _si(v: Optional[float]) -> str:
+    if v is None:
+        return '–'
+    for unit, f in (('G', 1e9), ('M', 1e6), ('k', 1e3)):
+        if abs(v) >= f:
+            return '{:.2f} {}'.format(v / f, unit)
+    return '{:.0f}'.format(v)
+
+
+def markdown(report: Dict[str, Any]) -> str:
+    """report.md text."""
+    entries = report['stages']
+    mname = report.get('summary', {}).get('metric', metric_name(entries))
+    det = mname == 'map50'
+    lines = ['# Compression report: {}'.format(report.get('recipe', '')), '']
+    lines.append('Recipe file: `{}`. Latencies: onnxruntime {} CPU execution provider, batch 1, {} thread(s), '
+                 'median of {} runs (interleaved rounds of back-to-back runs) after {} warm-up runs, all measured in one process '
+                 '({}).'.format(report.get('recipe_path', ''), report.get('onnxruntime_version', ''),
+                                report['measure']['threads'], report['measure']['latency_runs'],
+                                report['measure']['warmup'], report.get('cpu', '')))
+    lines.append('')
+    mcols = ['mAP@0.5', 'mAP@0.5:0.95', 'person AP@0.5'] if det else ['top-1']
+    est_keys = sorted({k for e in entries for k in (e.get('estimates_ms') or {})})
+    head = ['stage', 'type'] + mcols + ['params', 'MACs', 'ONNX bytes', 'ORT CPU ms', 'speed-up'] + \
+        ['{} ms*'.format(k) for k in est_keys]
+    lines.append('| ' + ' | '.join(head) + ' |')
+    lines.append('|' + '---|' * len(head))
+    summ = report.get('summary', {}).get('stages', {})
+    for e in entries:
+        m = e.get('metric') or {}
+        if det:
+            mv = [_fmt(m.get('map50')), _fmt(m.get('map50_95')), _fmt(m.get('person_ap50'))]
+        else:
+            mv = [_fmt(m.get('top1'), 4)]
+        sp = summ.get(e['name'], {}).get('speedup_vs_baseline')
+        row = [e['name'] + (' (branch)' if e.get('branch') else ''), e.get('type', '')] + mv + [
+            _si(e.get('params')), _si(e.get('macs')), _si(e.get('onnx_bytes')), _fmt(e.get('latency_ms')),
+            '{:.2f}×'.format(sp) if sp else '–'] + [_fmt((e.get('estimates_ms') or {}).get(k), 4) for k in est_keys]
+        lines.append('| ' + ' | '.join(row) + ' |')
+    lines.append('')
+    lines.append('\\* {}: {}. Assumed peaks: {}.'.format(
+        ESTIMATE_LABEL, report['estimates']['formula'],
+        '; '.join('{} {} ({})'.format(k, ', '.join('{} {:.3g} op/s'.format(p, v) for p, v in
+                                                   d['peak_ops_per_s'].items()),
+                                        '{:.3g} B/s, {}'.format(d['bandwidth_bytes_per_s'], d['note']))
+                  for k, d in report['estimates']['devices'].items())))
+    lines.append('')
+    lines.append('## Against the baseline')
+    lines.append('')
+    keys = sorted({k for s in summ.values() for k in s})
+    if keys:
+        lines.append('| stage | ' + ' | '.join(keys) + ' |')
+        lines.append('|' + '---|' * (len(keys) + 1))
+        for name, s in summ.items():
+            lines.append('| {} | {} |'.format(name, ' | '.join(_fmt(s.get(k)) for k in keys)))
+    lines.append('')
+    for e in entries:
+        d = e.get('details') or {}
+        notes = e.get('notes') or []
+        if not d and not notes:
+            continue
+        lines.append('## {} ({})'.format(e['name'], e.get('type', '')))
+        lines.append('')
+        for n in notes:
+            lines.append('- ' + n)
+        if 'after' in d:
+            a = d['after']
+            lines.append('- structure after pruning: embed {}, blocks {}'.format(
+                a['embed_dim'], ', '.join('{}×{} heads / mlp {}'.format(b['heads'], b['head_dim'], b['mlp'])
+                                          for b in a['blocks'])))
+        if 'layers' in d and isinstance(d['layers'], dict):
+            lines.append('- factorised: {}; left dense: {}'.format(
+                ', '.join('{} r={}'.format(k, v['rank']) for k, v in d['layers'].items()) or 'none',
+                len(d.get('skipped', {}))))
+        if 'tome_sweep' in d:
+            lines.append('- token merging sweep (torch, no retraining): ' + ', '.join(
+                'r={} → {} {:.4f} ({} tokens at the end)'.format(s['r'], mname, s['metric'], s['tokens'][-1]
+                                                                 if s['tokens'] else '?') for s in d['tome_sweep']))
+        if 'variants' in d:
+            for k, v in d['variants'].items():
+                lines.append('- variant {}: {}'.format(k, ', '.join('{} {}'.format(a, _fmt(b)) for a, b in v.items()
+                                                                   if not isinstance(b, (dict, list)))))
+        if 'quantization' in d:
+            q = d['quantization']
+            lines.append('- {} MatMul/Gemm/Conv nodes quantized, {} kept in float ({}); calibration {}'.format(
+                len(q.get('quantized_nodes', [])), len(q.get('float_nodes', [])),
+                ', '.join(q.get('keep_fp32', [])), q.get('method')))
+            if 'qdq' in d:
+                lines.append('- Q/DQ: {quantize_linear} QuantizeLinear, {dequantize_linear} DequantizeLinear, '
+                             'zero-point types {zero_point_types}, non-zero zero points {nonzero_zero_points}'.format(
+                                 **d['qdq']))
+        if d.get('sensitivity'):
+            lines.append('')
+            lines.append('Per-layer INT8 sensitivity (one layer quantized at a time, worst first):')
+            lines.append('')
+            cols = [k for k in d['sensitivity'][0] if k != 'node']
+            lines.append('| node | ' + ' | '.join(cols) + ' |')
+            lines.append('|' + '---|' * (len(cols) + 1))
+            for r in d['sensitivity'][:12]:
+                lines.append('| `{}` | {} |'.format(r['node'], ' | '.join(_fmt(r.get(c)) for c in cols)))
+        lines.append('')
+    return '\n'.join(lines) + '\n'
+
+
+def pareto_plot(report: Dict[str, Any], path: Union[str, Path]) -> None:
+    """Accuracy vs latency scatter with the Pareto front, as PNG."""
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    entries = [e for e in report['stages'] if e.get('latency_ms') and primary_metric(e) is not None]
+    mname = report.get('summary', {}).get('metric', 'top1')
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=110)
+    pts = [(e['latency_ms'], primary_metric(e), e['name']) for e in entries]
+    for x, y, n in pts:
+        ax.scatter([x], [y], s=30)
+        ax.annotate(n, (x, y), textcoords='offset points', xytext=(4, 4), fontsize=8)
+    front = []
+    for x, y, n in sorted(pts):
+        if not front or y > front[-1][1]:
+            front.append((x, y, n))
+    if front:
+        ax.plot([p[0] for p in front], [p[1] for p in front], '--', lw=1, color='gray', label='Pareto front')
+        ax.legend(loc='lower right', fontsize=8)
+    ax.set_xlabel('onnxruntime CPU latency, batch 1 (ms, median)')
+    ax.set_ylabel('top-1' if mname == 'top1' else 'mAP@0.5')
+    ax.set_title('{}: accuracy vs latency'.format(report.get('recipe', '')))
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(str(path))
+    plt.close(fig)

@@ -1,0 +1,608 @@
+"""Run a compression recipe: stages in order, each measured, checkpointed and exported; then the report.
+
+Output directory layout::
+
+    OUT/stages/NN-name.pt        checkpoint after each stage (save_checkpoint; the report entry in extra)
+    OUT/stages/NN-name.partial.pt  fine-tuning progress (epoch + optimizer state), removed when the stage ends
+    OUT/onnx/NN-name.onnx        the stage's ONNX graph (QDQ/FP16/dynamic graphs for quantize stages)
+    OUT/report.json, OUT/report.md, OUT/pareto.png
+    OUT/bundle/                  the last non-branch stage as a model bundle
+
+A stage whose checkpoint exists is skipped on ``resume`` (its model and entry are read back); a fine-tuning
+stage interrupted mid-way restarts from its last finished epoch. Every latency in the report is measured
+at the end, in this process, interleaved across stages.
+"""
+import copy
+import logging
+import platform
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..checkpoint import load_checkpoint, save_checkpoint
+from ..runtime.bundle import InputSpec, parse_input_spec
+from . import ddp
+from .measure import count_params, estimate_assumptions, graph_stats, measure_latencies, onnx_bytes, \
+    roofline_estimates
+from .recipe import load_recipe, stage_names, trains_baseline, validate_recipe
+from .report import markdown, pareto_plot, summarize, write_json
+
+LOG = logging.getLogger(__name__)
+CLASSIFIER_DECODER = {'type': 'classifier', 'top_k': 3}
+
+
+class RunError(RuntimeError):
+    """A recipe run failed (the message names the stage)."""
+
+
+# --- data -----------------------------------------------------------------------------------------------------
+
+class Data:
+    """Training / evaluation data of a recipe."""
+
+    def __init__(self, task: str, spec: InputSpec, labels: List[str], **parts: Any) -> None:
+        self.task = task
+        self.spec = spec
+        self.labels = labels
+        self.parts = parts
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__['parts'][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def calibration(self, n: int) -> np.ndarray:
+        """``n`` normalised training inputs (N×3×H×W float32) for quantization calibration."""
+        if self.task == 'classify':
+            return np.ascontiguousarray(self.x_train[:n])
+        from ..training import images_to_tensor
+
+        return images_to_tensor(self.train.images[:n], self.spec).numpy()
+
+    def eval_inputs(self, n: Optional[int] = None) -> np.ndarray:
+        """Normalised evaluation inputs."""
+        if self.task == 'classify':
+            return self.x_test if n is None else self.x_test[:n]
+        from ..training import images_to_tensor
+
+        imgs = self.val.images if n is None else self.val.images[:n]
+        return images_to_tensor(imgs, self.spec).numpy()
+
+
+def load_data(recipe: Dict[str, Any], spec: Optional[InputSpec], labels: Optional[List[str]]) -> Data:
+    """Digits (real, scikit-learn) or synthetic aerial scenes (train + fixed validation set)."""
+    d = recipe['data']
+    if d['name'] == 'digits':
+        from ..data.digits import DIGITS_CLASSES, DIGITS_MEAN, DIGITS_STD, load_digits_split
+
+        size = d['img_size'] or recipe['model']['img_size'] or 32
+        size = size[0] if isinstance(size, list) else size
+        xtr, ytr, xte, yte = load_digits_split(img_size=int(size), seed=d['seed'], test_fraction=d['test_fraction'])
+        spec = spec or InputSpec(int(size), int(size), 'rgb', DIGITS_MEAN, DIGITS_STD, 'stretch')
+        return Data('classify', spec, labels or list(DIGITS_CLASSES), x_train=xtr, y_train=ytr, x_test=xte,
+                    y_test=yte)
+    from ..data.synthetic import DETECTION_CLASSES
+    from ..training import make_detection_set
+
+    if spec is None:
+        size = d['img_size'] or recipe['model']['img_size'] or [192, 256]
+        h, w = (size, size) if isinstance(size, int) else size
+        spec = InputSpec(int(w), int(h), 'rgb', (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 'letterbox')
+    train = make_detection_set(d['train_size'], d['seed'], spec, d['width'], d['height'])
+    val = make_detection_set(d['val_size'], d['val_seed'], spec, d['width'], d['height'])
+    return Data('detect', spec, labels or list(DETECTION_CLASSES), train=train, val=val)
+
+
+# --- models ---------------------------------------------------------------------------------------------------
+
+def build_model(cfg: Dict[str, Any]) -> Tuple[nn.Module, Dict[str, Any]]:
+    """The recipe's model (from its checkpoint, or created) and its bundle metadata."""
+    if cfg.get('checkpoint'):
+        ck = load_checkpoint(cfg['checkpoint'])
+        meta = {'task': ck['task'], 'labels': list(ck['labels']), 'input': parse_input_spec(ck['input']),
+                'decoder': dict(ck['decoder']), 'arch': ck.get('arch') or cfg.get('arch') or '',
+                'model_config': ck.get('model_config') or {}}
+        return ck['model'].float(), meta
+    from ..models import create_model
+
+    kwargs = dict(cfg.get('kwargs') or {})
+    model = create_model(cfg['arch'], task=cfg['task'], num_classes=cfg['num_classes'], img_size=cfg['img_size'],
+                         pretrained=cfg['pretrained'], **kwargs)
+    decoder = CLASSIFIER_DECODER if cfg['task'] == 'classify' else {
+        'type': 'vit_center', 'score_threshold': 0.3, 'max_detections': int(getattr(model, 'max_detections', 100))}
+    meta = {'task': cfg['task'], 'labels': None, 'input': None, 'decoder': dict(decoder), 'arch': cfg['arch'],
+            'model_config': {'arch': cfg['arch'], 'num_classes': cfg['num_classes'], 'img_size': cfg['img_size'],
+                             **kwargs}}
+    return model, meta
+
+
+def export_module(model: nn.Module, task: str) -> Tuple[nn.Module, List[str]]:
+    """The module to export and its output names."""
+    if task == 'detect':
+        from ..models import DetectorExport
+
+        wrapper = DetectorExport(model)
+        return wrapper, list(wrapper.output_names)
+    return model, ['logits']
+
+
+# --- evaluation -----------------------------------------------------------------------------------------------
+
+def _det_metric(res: Dict[str, Any], labels: List[str]) -> Dict[str, Any]:
+    out = {'map50': float(res['map50']), 'map50_95': float(res['map50_95'])}
+    pc = res.get('per_class', {})
+    if 'person' in pc:
+        out['person_ap50'] = float(pc['person']['ap50'])
+        out['person_ap50_95'] = float(pc['person']['ap50_95'])
+    out['per_class'] = {k: {kk: float(vv) for kk, vv in v.items()} for k, v in pc.items()}
+    return out
+
+
+def evaluate_torch(model: nn.Module, data: Data) -> Dict[str, Any]:
+    """Task metric of a torch model."""
+    from ..training import evaluate_classifier, evaluate_detector
+
+    if data.task == 'classify':
+        return {'top1': evaluate_classifier(model, data.x_test, data.y_test)}
+    return _det_metric(evaluate_detector(model, data.val, data.labels), data.labels)
+
+
+def onnx_outputs(path: Union[str, Path], data: Data, threads: int) -> List[np.ndarray]:
+    """Outputs of an ONNX graph over the evaluation set (batch 1)."""
+    from .quantize import run_onnx
+
+    return run_onnx(path, data.eval_inputs(), threads)
+
+
+def evaluate_outputs(outs: List[np.ndarray], data: Data) -> Dict[str, Any]:
+    """Task metric from ONNX outputs (logits, or detection rows first)."""
+    if data.task == 'classify':
+        return {'top1': float((outs[0].argmax(1) == data.y_test).mean())}
+    from ..eval.detection import detection_map
+
+    preds = []
+    for r in outs[0]:
+        keep = r[:, 4] >= 0.01
+        preds.append((r[keep, :4], r[keep, 4], r[keep, 5].astype(np.int64)))
+    gts = list(zip(data.val.boxes, data.val.labels))
+    return _det_metric(detection_map(gts, preds, data.labels), data.labels)
+
+
+# --- the runner -----------------------------------------------------------------------------------------------
+
+class Runner:
+    """Holds the state of one recipe run (see :func:`run_recipe`)."""
+
+    def __init__(self, recipe: Dict[str, Any], out_dir: Union[str, Path], resume: bool = False,
+                 progress: bool = True, threads: int = 2) -> None:
+        self.recipe = recipe
+        self.out = Path(out_dir)
+        self.resume = resume
+        self.progress = progress
+        self.threads = threads
+        self.rank, self.world = ddp.rank_world()
+        self.stages_dir = self.out / 'stages'
+        self.onnx_dir = self.out / 'onnx'
+        self.entries: List[Dict[str, Any]] = []
+        self.teacher: Optional[nn.Module] = None
+        self.stage_runs: List[str] = []  # names of stages actually executed (not resumed) in this run
+
+    # -- helpers
+    def _ckpt_path(self, idx: int, name: str) -> Path:
+        return self.stages_dir / '{:02d}-{}.pt'.format(idx, name)
+
+    def _onnx_path(self, idx: int, name: str, suffix: str = '') -> Path:
+        return self.onnx_dir / '{:02d}-{}{}.onnx'.format(idx, name, suffix)
+
+    def _save(self, path: Path, model: nn.Module, entry: Dict[str, Any]) -> None:
+        save_checkpoint(path, model, name='{}:{}'.format(self.recipe['name'], entry['name']), task=self.meta['task'],
+                        labels=self.data.labels, input_spec=self.data.spec.to_dict(), decoder=self.meta['decoder'],
+                        arch=self.meta['arch'], model_config=self.meta['model_config'],
+                        metrics=entry.get('metric') or {}, extra={'entry': entry, 'recipe': self.recipe['name']})
+
+    def _export(self, model: nn.Module, path: Path) -> float:
+        from ..export import check_parity, export_onnx
+
+        module, names = export_module(model, self.meta['task'])
+        shape = (1, 3, self.data.spec.height, self.data.spec.width)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        export_onnx(module, path, shape, output_names=names)
+        samples = self.data.eval_inputs(2)
+        return float(check_parity(module, path, shape, samples=samples))
+
+    def _finish_entry(self, entry: Dict[str, Any], model: nn.Module, onnx_path: Path) -> Dict[str, Any]:
+        entry['params'] = count_params(model)
+        entry['onnx'] = str(onnx_path.relative_to(self.out))
+        entry['onnx_bytes'] = onnx_bytes(onnx_path)
+        return entry
+
+    # -- stages
+    def run(self) -> Dict[str, Any]:
+        """Run every stage (skipping finished ones when resuming), then measure and report."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(self.recipe['seed'])
+        np.random.seed(self.recipe['seed'])
+        model, self.meta = build_model(self.recipe['model'])
+        self.data = load_data(self.recipe, self.meta['input'], self.meta['labels'])
+        if self.meta['labels'] is None:
+            self.meta['labels'] = self.data.labels
+        if self.recipe['teacher'] != 'baseline':
+            self.teacher, _ = build_model(self.recipe['teacher'])
+        names = stage_names(self.recipe)
+        offset = 0
+        if not trains_baseline(self.recipe):
+            offset = 1
+            model = self._stage(0, 'baseline', {'type': 'baseline', 'branch': False}, model)
+        for i, (st, name) in enumerate(zip(self.recipe['stages'], names)):
+            model = self._stage(i + offset, name, st, model)
+        if self.rank != 0:
+            return {}
+        return self.report()
+
+    def _stage(self, idx: int, name: str, st: Dict[str, Any], model: nn.Module) -> nn.Module:
+        path = self._ckpt_path(idx, name)
+        kind = st['type']
+        if self.resume and path.is_file():
+            ck = load_checkpoint(path)
+            entry = ck['extra']['entry']
+            new_model = ck['model']
+            LOG.info('stage %s: resumed from %s', name, path)
+        else:
+            if self.world > 1 and kind != 'finetune':
+                if self.rank == 0:
+                    new_model, entry = self._execute(idx, name, st, model)
+                    self._save(path, new_model, entry)
+                ddp.barrier()
+                if self.rank != 0:
+                    ck = load_checkpoint(path)
+                    new_model, entry = ck['model'], ck['extra']['entry']
+            else:
+                new_model, entry = self._execute(idx, name, st, model)
+                if self.rank == 0:
+                    self._save(path, new_model, entry)
+                ddp.barrier()
+            self.stage_runs.append(name)
+        self.entries.append(entry)
+        if self.teacher is None and self.recipe['teacher'] == 'baseline' and name == 'baseline':
+            self.teacher = copy.deepcopy(new_model).eval()
+        return model if st.get('branch') else new_model
+
+    def _execute(self, idx: int, name: str, st: Dict[str, Any], model: nn.Module) -> Tuple[nn.Module, Dict[str, Any]]:
+        kind = st['type']
+        t0 = time.perf_counter()
+        work = copy.deepcopy(model) if st.get('branch') or kind == 'tome' else model
+        entry: Dict[str, Any] = {'name': name, 'type': kind, 'branch': bool(st.get('branch')), 'details': {},
+                                 'notes': []}
+        if kind == 'quantize':
+            src = self._source_entry()
+            entry['source_stage'] = src['name']
+            self._quantize(idx, name, st, work, entry, src)
+            entry['params'] = count_params(work)
+            entry['seconds'] = round(time.perf_counter() - t0, 2)
+            return work, entry
+        if kind == 'finetune':
+            self._finetune(idx, name, st, work, entry)
+            if self.rank != 0:
+                return work, entry
+        elif kind == 'prune':
+            entry['details'] = self._prune(st, work)
+        elif kind == 'lowrank':
+            from .lowrank import factorize
+
+            entry['details'] = factorize(work, energy=st['energy'], params=st['params'], include=st['include'],
+                                         exclude=st['exclude'], only_if_saves=st['only_if_saves'],
+                                         min_rank=st['min_rank'], max_macs_ratio=st['max_macs_ratio'])
+        elif kind == 'tome':
+            entry['details'] = self._tome(st, work)
+        work.eval()
+        entry['metric'] = evaluate_torch(work, self.data)
+        onnx_path = self._onnx_path(idx, name)
+        entry['parity_max_abs_err'] = self._export(work, onnx_path)
+        self._finish_entry(entry, work, onnx_path)
+        entry['seconds'] = round(time.perf_counter() - t0, 2)
+        LOG.info('stage %s: %s', name, entry['metric'])
+        return work, entry
+
+    def _source_entry(self) -> Dict[str, Any]:
+        for e in reversed(self.entries):
+            if not e.get('branch') and e['type'] != 'quantize':
+                return e
+        raise RunError('no stage before this one to take the model from')
+
+    def _calib_loss(self, n_batches: int, batch_size: int = 32):
+        data = self.data
+
+        def gen(model: nn.Module):
+            import torch.nn.functional as F
+
+            if data.task == 'classify':
+                for b in range(n_batches):
+                    sl = slice(b * batch_size, (b + 1) * batch_size)
+                    xb = torch.from_numpy(data.x_train[sl])
+                    if len(xb) == 0:
+                        break
+                    out = model(xb)
+                    out = out[0] if isinstance(out, (tuple, list)) else out
+                    yield F.cross_entropy(out, torch.from_numpy(data.y_train[sl]))
+            else:
+                from ..models.vit_detector import build_targets, detection_loss
+                from ..training import images_to_tensor
+
+                det = getattr(model, 'detector', model)
+                bs = min(batch_size, 16)
+                for b in range(n_batches):
+                    idx = list(range(b * bs, min((b + 1) * bs, len(data.train.images))))
+                    if not idx:
+                        break
+                    x = images_to_tensor(data.train.images[idx], data.spec)
+                    tg = build_targets([torch.from_numpy(data.train.boxes[i]) for i in idx],
+                                       [torch.from_numpy(data.train.labels[i]) for i in idx], det.num_classes,
+                                       det.map_size, det.stride)
+                    yield detection_loss(model(x), tg)['loss']
+        return gen
+
+    def _prune(self, st: Dict[str, Any], model: nn.Module) -> Dict[str, Any]:
+        from .prune import prune_vit
+
+        return prune_vit(model, st['ratio'], importance=st['importance'], heads=st['heads'], head_dims=st['head_dims'],
+                         mlp=st['mlp'], embed=st['embed'], global_ranking=st['global'], embed_ratio=st['embed_ratio'],
+                         heads_ratio=st['heads_ratio'], mlp_ratio=st['mlp_ratio'], round_to=st['round_to'],
+                         calib_loss=self._calib_loss(st['calib_batches']))
+
+    def _tome(self, st: Dict[str, Any], model: nn.Module) -> Dict[str, Any]:
+        from .tome import apply_tome, token_counts
+
+        sweep = []
+        for r in st['sweep']:
+            probe = apply_tome(copy.deepcopy(model), r)
+            m = evaluate_torch(probe, self.data)
+            probe(torch.from_numpy(self.data.eval_inputs(1)))
+            sweep.append({'r': r, 'metric': m.get('top1'), 'tokens': token_counts(probe)})
+        apply_tome(model, st['r'])
+        model.eval()(torch.from_numpy(self.data.eval_inputs(1)))
+        details = {'r': st['r'], 'tokens_per_block': token_counts(model)}
+        if sweep:
+            details['tome_sweep'] = sweep
+        return details
+
+    def _finetune(self, idx: int, name: str, st: Dict[str, Any], model: nn.Module, entry: Dict[str, Any]) -> None:
+        from ..training import train_classifier, train_detector
+        from .distill import Distiller
+
+        partial = self.stages_dir / '{:02d}-{}.partial.pt'.format(idx, name)
+        start_epoch, opt_state, proj_state = 0, None, None
+        if self.resume and partial.is_file():
+            ck = load_checkpoint(partial)
+            model.load_state_dict(ck['state_dict'])
+            start_epoch = int(ck['epoch'])
+            opt_state = ck['extra'].get('optimizer')
+            proj_state = ck['extra'].get('proj')
+            entry['notes'].append('resumed fine-tuning at epoch {}'.format(start_epoch))
+        dist_cfg = st.get('distill')
+        distiller = None
+        if dist_cfg and (dist_cfg['type'] != 'none' or dist_cfg['features'] or dist_cfg['attention']):
+            if self.teacher is None:
+                raise RunError('stage {}: distillation needs a teacher (the baseline does not exist yet)'.format(name))
+            example = torch.from_numpy(self.data.eval_inputs(2))
+            distiller = Distiller(model, self.teacher, dist_cfg, task=self.data.task, example=example)
+            if proj_state:
+                distiller.proj.load_state_dict(proj_state)
+            ddp.sync_grads(distiller.proj)
+        trainable = nn.ModuleList([model, distiller.proj]) if distiller is not None and len(distiller.proj) else None
+        net = ddp.wrap(model)
+
+        def on_epoch_end(epoch: int, _m: nn.Module, opt: torch.optim.Optimizer, stats: Dict[str, float]) -> None:
+            if self.rank == 0 and epoch < st['epochs']:
+                extra_e = {'entry': {'name': name}, 'optimizer': opt.state_dict(),
+                           'proj': distiller.proj.state_dict() if distiller is not None else None}
+                save_checkpoint(partial, model, name=name, task=self.meta['task'], labels=self.data.labels,
+                                input_spec=self.data.spec.to_dict(), decoder=self.meta['decoder'],
+                                arch=self.meta['arch'], epoch=epoch, extra=extra_e)
+
+        common = dict(epochs=st['epochs'], lr=st['lr'], weight_decay=st['weight_decay'],
+                      seed=self.recipe['seed'] + idx, progress=self.progress and self.rank == 0,
+                      on_epoch_end=on_epoch_end, start_epoch=start_epoch, optimizer_state=opt_state,
+                      trainable=trainable, augment=st['augment'])
+        bs = max(1, st['batch_size'] // self.world)
+        try:
+            if self.data.task == 'classify':
+                shard = ddp.shard_indices(len(self.data.x_train), self.rank, self.world, self.recipe['seed']) \
+                    if self.world > 1 else np.arange(len(self.data.x_train))
+                loss_fn = None
+                if distiller is not None:
+                    def loss_fn(m, xb, yb):
+                        return distiller.classifier_loss(m, xb, yb, label_smoothing=st['label_smoothing'])
+                hist = train_classifier(net, self.data.x_train[shard], self.data.y_train[shard], batch_size=bs,
+                                        loss_fn=loss_fn, label_smoothing=st['label_smoothing'], **common)
+            else:
+                train = self.data.train
+                if self.world > 1:
+                    from ..training import DetectionSet
+
+                    sh = ddp.shard_indices(len(train.images), self.rank, self.world, self.recipe['seed'])
+                    train = DetectionSet(train.images[sh], [train.boxes[i] for i in sh],
+                                         [train.labels[i] for i in sh], train.spec)
+                hist = train_detector(net, train, batch_size=bs,
+                                      loss_fn=distiller.detector_loss if distiller is not None else None, **common)
+        finally:
+            if distiller is not None:
+                distiller.close()
+        model.eval()
+        entry['details'] = {'epochs': st['epochs'], 'history': hist, 'processes': self.world,
+                            'distill': dist_cfg}
+        if self.rank == 0 and partial.is_file():
+            partial.unlink()
+
+    def _quantize(self, idx: int, name: str, st: Dict[str, Any], model: nn.Module, entry: Dict[str, Any],
+                  src: Dict[str, Any]) -> None:
+        from . import quantize as Q
+        from ..eval.classification import agreement
+
+        fp32 = self.out / src['onnx']
+        calib = self.data.calibration(st['calib_batches'] * st['calib_batch_size'])
+        ref = onnx_outputs(fp32, self.data, self.threads)
+        variants: Dict[str, Any] = {}
+        primary = None
+        for mode in [st['mode']] + list(st['also']):
+            path = self._onnx_path(idx, name if mode == st['mode'] else '{}-{}'.format(name, mode))
+            info: Dict[str, Any] = {}
+            quiet = logging.getLogger().level
+            logging.getLogger().setLevel(logging.ERROR)
+            try:
+                if mode == 'int8':
+                    info = Q.quantize_int8(fp32, path, calib, method=st['calibration'], percentile=st['percentile'],
+                                           keep_fp32=st['keep_fp32'], exclude=st['exclude'],
+                                           per_channel=st['per_channel'])
+                    info['keep_fp32'] = list(st['keep_fp32'])
+                elif mode == 'fp16':
+                    Q.convert_fp16(fp32, path)
+                else:
+                    info = Q.quantize_dynamic_int8(fp32, path, keep_fp32=st['keep_fp32'], exclude=st['exclude'])
+            finally:
+                logging.getLogger().setLevel(quiet)
+            try:
+                outs = onnx_outputs(path, self.data, self.threads)
+            except Exception as exc:  # e.g. an op without an FP16 kernel in onnxruntime's CPU provider
+                if mode == st['mode']:
+                    raise RunError('stage {}: onnxruntime cannot run the {} graph: {}'.format(name, mode, exc)) from exc
+                variants[mode] = {'onnx': str(path.relative_to(self.out)), 'onnx_bytes': onnx_bytes(path),
+                                  'error': str(exc).splitlines()[0][:200]}
+                continue
+            metric = evaluate_outputs(outs, self.data)
+            if self.data.task == 'classify':
+                metric['agreement_with_source'] = agreement(ref[0], outs[0])
+            else:
+                metric['heatmap_sqnr_db_vs_source'] = round(float(Q.sqnr_db(ref[1], outs[1])), 3)
+            if mode == st['mode']:
+                primary = (path, metric, info)
+            else:
+                variants[mode] = {'onnx': str(path.relative_to(self.out)), 'onnx_bytes': onnx_bytes(path),
+                                  **{k: v for k, v in metric.items() if k != 'per_class'}}
+        path, metric, info = primary
+        entry['metric'] = metric
+        entry['onnx'] = str(path.relative_to(self.out))
+        entry['onnx_bytes'] = onnx_bytes(path)
+        entry['precision'] = st['mode']
+        details: Dict[str, Any] = {'mode': st['mode']}
+        if st['mode'] == 'int8':
+            details['quantization'] = {k: v for k, v in info.items()}
+            details['qdq'] = Q.qdq_summary(path)
+            if st['sensitivity']:
+                n = st['sensitivity_samples']
+                samples = self.data.eval_inputs(n)
+                score = None
+                if self.data.task == 'classify':
+                    def score(r, g):
+                        return {'agreement': round(float((r.argmax(1) == g.argmax(1)).mean()), 4)}
+                logging.getLogger().setLevel(logging.ERROR)
+                try:
+                    details['sensitivity'] = Q.sensitivity(
+                        fp32, calib, samples, method=st['calibration'], percentile=st['percentile'],
+                        keep_fp32=st['keep_fp32'], exclude=st['exclude'], per_channel=st['per_channel'],
+                        output_index=0 if self.data.task == 'classify' else 1, threads=self.threads, score=score)
+                finally:
+                    logging.getLogger().setLevel(quiet)
+                entry['notes'].append('sensitivity: SQNR (dB) of the {} output over {} samples with only that '
+                                      'layer quantized'.format('logits' if self.data.task == 'classify' else 'heatmap',
+                                                               len(samples)))
+        if variants:
+            details['variants'] = variants
+        entry['details'] = details
+        entry['notes'].append('metric and latency from onnxruntime on the {} ONNX graph'.format(st['mode']))
+        if st['mode'] == 'int8':
+            entry['notes'].append('INT8 pays off on TensorRT (explicit Q/DQ); on a CPU without VNNI onnxruntime may '
+                                  'run the Q/DQ graph slower than FP32: its latency is reported as measured')
+
+    # -- report
+    def report(self) -> Dict[str, Any]:
+        """Measure every stage's ONNX graph in this process, write report.json/.md, the plot and the bundle."""
+        import onnxruntime
+
+        m = self.recipe['measure']
+        paths = {e['name']: self.out / e['onnx'] for e in self.entries}
+        for e in self.entries:
+            for k, v in ((e.get('details') or {}).get('variants') or {}).items():
+                if 'error' not in v:
+                    paths['{}/{}'.format(e['name'], k)] = self.out / v['onnx']
+        lat = measure_latencies(paths, runs=m['latency_runs'], warmup=m['warmup'], threads=m['threads'])
+        for e in self.entries:
+            e['latency'] = lat[e['name']]
+            e['latency_ms'] = round(lat[e['name']]['median'], 4)
+            gs = graph_stats(self.out / e['onnx'])
+            e['macs'] = gs['macs']
+            e['graph'] = {'nodes': gs['nodes'], 'weight_bytes': gs['weight_bytes']}
+            prec = e.get('precision', 'fp32')
+            e['estimates_ms'] = roofline_estimates(gs['macs'], gs['weight_elements'], gs['activation_elements'],
+                                                   ['int8'] if prec == 'int8' else (
+                                                       ['fp16'] if prec == 'fp16' else ['fp32', 'fp16']))
+            for k, v in ((e.get('details') or {}).get('variants') or {}).items():
+                key = '{}/{}'.format(e['name'], k)
+                if key in lat:
+                    v['latency_ms'] = round(lat[key]['median'], 4)
+        report = {
+            'recipe': self.recipe['name'], 'recipe_path': self.recipe.get('path', ''),
+            'task': self.meta['task'], 'stages': self.entries,
+            'measure': {'threads': m['threads'], 'latency_runs': m['latency_runs'], 'warmup': m['warmup'],
+                        'provider': 'CPUExecutionProvider', 'batch': 1, 'same_process': True},
+            'estimates': estimate_assumptions(), 'onnxruntime_version': onnxruntime.__version__,
+            'torch_version': torch.__version__, 'cpu': _cpu_name(), 'python': platform.python_version(),
+            'executed_stages': list(self.stage_runs), 'processes': self.world,
+        }
+        report['summary'] = summarize(self.entries)
+        write_json(report, self.out / 'report.json')
+        (self.out / 'report.md').write_text(markdown(report))
+        pareto_plot(report, self.out / 'pareto.png')
+        self._bundle(report)
+        return report
+
+    def _bundle(self, report: Dict[str, Any]) -> None:
+        from ..runtime.bundle import load_bundle, write_bundle_yaml
+
+        final = [e for e in self.entries if not e.get('branch')][-1]
+        bdir = self.out / 'bundle'
+        if bdir.exists():
+            shutil.rmtree(bdir)
+        bdir.mkdir(parents=True)
+        shutil.copyfile(self.out / final['onnx'], bdir / 'model.onnx')
+        metric = {k: v for k, v in (final.get('metric') or {}).items() if k != 'per_class'}
+        src = {'arch': self.meta['arch'], 'recipe': self.recipe['name'], 'stage': final['name'],
+               'precision': final.get('precision', 'fp32'), 'metrics': metric, 'params': final.get('params'),
+               'latency_ms_ort_cpu': final.get('latency_ms')}
+        write_bundle_yaml(bdir, {'name': '{}'.format(self.recipe['name']), 'task': self.meta['task'],
+                                 'input': self.data.spec.to_dict(), 'labels': list(self.data.labels),
+                                 'decoder': dict(self.meta['decoder']), 'source': src})
+        load_bundle(bdir)
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                return line.split(':', 1)[1].strip()
+    except OSError:  # pragma: no cover
+        pass
+    return platform.processor() or platform.machine()
+
+
+def run_recipe(recipe: Union[str, Path, Dict[str, Any]], out_dir: Union[str, Path], *, resume: bool = False,
+               progress: bool = True, threads: int = 2) -> Dict[str, Any]:
+    """Validate the recipe (before any work), run it, and return the report (an empty dict on ranks > 0)."""
+    if isinstance(recipe, (str, Path)):
+        rec = load_recipe(recipe)
+    else:
+        rec = validate_recipe(recipe)
+        rec['name'] = rec['name'] or 'recipe'
+    torch.set_num_threads(threads)
+    ddp.init_from_env()
+    out = Path(out_dir)
+    if not resume and ddp.rank_world()[0] == 0 and (out / 'stages').is_dir():
+        for p in (out / 'stages').glob('*.pt'):
+            p.unlink()
+    ddp.barrier()
+    return Runner(rec, out, resume=resume, progress=progress, threads=threads).run()
