@@ -77,9 +77,26 @@ def draw_detections(image: np.ndarray, detections: Sequence[Any], labels: Sequen
     return out
 
 
-def _peak_rss_mb() -> float:
+def _ru_maxrss_mb() -> float:
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return kb / 1024.0 / (1024.0 if sys.platform == 'darwin' else 1.0)
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process in MB.
+
+    On Linux this is ``VmHWM`` of /proc/self/status: ``ru_maxrss`` survives ``fork`` + ``exec`` and would report
+    the parent's peak for a process started from a large one (pytest with torch loaded). Elsewhere
+    ``ru_maxrss``.
+    """
+    try:
+        with open('/proc/self/status', encoding='ascii', errors='replace') as fh:
+            for line in fh:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
+    return _ru_maxrss_mb()
 
 
 def _load_pipeline(bundle: Union[str, Path], backend: str, score_threshold: Optional[float]) -> Any:
@@ -173,6 +190,15 @@ class _Replay:
         if self.on_frame is not None:
             self.on_frame(index, rec)
 
+    def process_guarded(self, item: tuple) -> None:
+        """``process`` for the worker thread: any escaping exception (KeyboardInterrupt too) ends the run."""
+        if self.fatal is not None:
+            return
+        try:
+            self.process(item)
+        except BaseException as exc:   # noqa: B036 - handed to the feeding thread, which re-raises it
+            self.fatal = exc
+
     def on_worker_error(self, item: Any, exc: BaseException) -> None:
         if self.fatal is None:
             self.fatal = exc
@@ -180,6 +206,32 @@ class _Replay:
 
 def _deserialize(reader: Any, raw: bytes, msgtype: str) -> Any:
     return reader.deserialize(raw, msgtype)
+
+
+def _warm_up(pipe: Any, types: Any, typestore: Any, overlay: bool) -> float:
+    """Run the pipeline once on a blank frame and build the message serializers; return the time in ms.
+
+    The first inference (engine start-up) and the first CDR serialization of a type (rosbags generates
+    its code then) take tens of milliseconds; on the drone that happens before the flight, so it stays out
+    of the replay's latency figures.
+    """
+    from ..ros.messages import build_detection2d_array, build_header, build_image
+    from ..runtime.detection import Detection
+
+    t0 = time.perf_counter()
+    spec = getattr(getattr(pipe, 'bundle', None), 'input', None)
+    width, height = (int(spec.width), int(spec.height)) if spec is not None else (64, 48)
+    blank = np.zeros((height, width, 3), dtype=np.uint8)
+    try:
+        pipe(blank)
+    except FrameError:
+        pass
+    header = build_header(types, 0, 0, 'warm_up')
+    msg = build_detection2d_array([Detection(0, 'warm_up', 0.5, (0.0, 0.0, 1.0, 1.0))], header, types)
+    typestore.serialize_cdr(msg, DETECTIONS_TYPE)
+    if overlay:
+        typestore.serialize_cdr(build_image(blank, header, types), IMAGE_TYPE)
+    return (time.perf_counter() - t0) * 1000.0
 
 
 def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: str, out_dir: Union[str, Path], *,
@@ -285,13 +337,15 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
         frames_in = 0
         first_ns = None
         last_ns = None
+        warm_up_ms = _warm_up(pipe, types, typestore, overlay)
         out.open()
         t_run = time.perf_counter()
+        t_clock = None
         try:
             if realtime:
                 from ..runtime.latest_wins import LatestWinsWorker
 
-                worker = LatestWinsWorker(state.process, on_error=state.on_worker_error, name='eval-bag')
+                worker = LatestWinsWorker(state.process_guarded, on_error=state.on_worker_error, name='eval-bag')
             for _conn, log_ns, raw in reader.messages(connections=conns):
                 if max_frames is not None and frames_in >= max_frames:
                     break
@@ -314,7 +368,10 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
                 if worker is None:
                     state.process((index, log_ns, bag_t, msgtype, msg, t_read, deser_ms))
                 else:
-                    due = t_run + bag_t / rate
+                    if t_clock is None:
+                        # the clock starts when the first frame is ready (reader start-up is not flight time)
+                        t_clock = time.perf_counter()
+                    due = t_clock + bag_t / rate
                     delay = due - time.perf_counter()
                     if delay > 0:
                         time.sleep(delay)
@@ -334,7 +391,11 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
                         bar.set_postfix(failed=sum(state.failure_reasons.values()), refresh=False)
             dropped = 0
             if worker is not None:
-                worker.wait_idle()
+                while not worker.wait_idle(0.05):
+                    if state.fatal is not None or not worker.running:
+                        break
+                if state.fatal is None and not worker.running:
+                    state.fatal = BagReplayError('the processing thread ended unexpectedly')
                 worker.stop()
                 dropped = worker.stats().dropped
                 if state.fatal is not None:
@@ -390,6 +451,7 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
     metrics['bag_duration_s'] = bag_duration_s
     metrics['wall_s'] = run_s
     metrics['setup_s'] = setup_s
+    metrics['warm_up_ms'] = warm_up_ms
     metrics['feeder_lag_ms'] = summarize(feeder_lag_ms) if realtime else None
     metrics['detections_total'] = int(sum(state.class_counts.values()))
     metrics['detections_per_class'] = per_class
@@ -424,6 +486,7 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
         metrics['plot'] = None
     metrics['torch_imported'] = 'torch' in sys.modules
     metrics['peak_rss_mb'] = _peak_rss_mb()
+    metrics['ru_maxrss_mb'] = _ru_maxrss_mb()
     metrics['python'] = sys.version.split()[0]
     from .bag_report import metrics_markdown
 
