@@ -8,6 +8,8 @@
   from the ``qkv`` output so it works with fused attention and with different head counts);
 * detector KD: per-pixel binary KL on temperature-softened heatmap logits, plus teacher-heat-weighted L1
   on the size and offset maps.
+* segmenter KD: pixel-wise KL between temperature-softened class distributions of the logit maps (``logit``)
+  or MSE of the logits (``mse``), on top of the CE + Dice task loss.
 
 Projections are trained with the student (pass ``hook.trainable`` to the training loop) and are not part
 of the exported model.
@@ -35,6 +37,12 @@ def kd_mse(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
 def kd_hard(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
     """Cross-entropy against the teacher's argmax (DeiT hard distillation)."""
     return F.cross_entropy(student, teacher.argmax(dim=-1))
+
+
+def pixel_kd(student: torch.Tensor, teacher: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """Per-pixel ``T² · KL(softmax(t/T) ‖ softmax(s/T))`` over the class axis of B×C×h×w logits, averaged."""
+    c = student.shape[1]
+    return kd_kl(student.permute(0, 2, 3, 1).reshape(-1, c), teacher.permute(0, 2, 3, 1).reshape(-1, c), temperature)
 
 
 def binary_kd(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
@@ -220,6 +228,29 @@ class Distiller(nn.Module):
             box = ((maps['size'] - t_maps['size']).abs() * w).sum() / wn + \
                 ((torch.sigmoid(maps['offset']) - torch.sigmoid(t_maps['offset'])).abs() * w).sum() / wn
             kd = kd + float(self.cfg.get('box_weight', 1.0)) * box
+            loss = (1 - alpha) * loss + alpha * kd
+            parts['kd'] = kd.detach()
+        for k, v in self._aux_losses().items():
+            loss = loss + v
+            parts[k] = v.detach()
+        parts['loss'] = loss
+        return parts
+
+    def segmenter_loss(self, model: nn.Module, x: torch.Tensor, masks: torch.Tensor,
+                       class_weights: Optional[torch.Tensor] = None) -> Dict[str, Any]:
+        """Loss hook for ``train_segmenter``: CE + Dice, pixel-wise logit KD and feature terms."""
+        from ..models.vit_segmenter import segmentation_loss
+
+        alpha = float(self.cfg.get('alpha', 0.5))
+        temp = float(self.cfg.get('temperature', 1.0))
+        kind = self.cfg.get('type', 'logit')
+        with torch.no_grad():
+            t_logits = self.teacher[0](x)
+        logits = model(x)
+        parts = segmentation_loss(logits, masks, class_weights=class_weights)
+        loss = parts['loss']
+        if kind != 'none':
+            kd = F.mse_loss(logits, t_logits) if kind == 'mse' else pixel_kd(logits, t_logits, temp)
             loss = (1 - alpha) * loss + alpha * kd
             parts['kd'] = kd.detach()
         for k, v in self._aux_losses().items():

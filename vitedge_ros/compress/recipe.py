@@ -7,11 +7,11 @@ Schema (defaults in brackets)::
 
     name: str                                   [file stem]
     seed: int                                   [0]
-    model: {arch, task: classify|detect [classify], num_classes [10], img_size, pretrained [false],
+    model: {arch, task: classify|detect|segment [classify], num_classes [10], img_size, pretrained [false],
             checkpoint [null], kwargs: {timm arguments}}
     teacher: baseline | {arch, task, num_classes, img_size, checkpoint, kwargs}     [baseline]
     data: {name: digits|synthetic-aerial, img_size, seed, test_fraction, train_size, val_size, val_seed,
-           width, height}
+           width, height, cache_dir (segment: synthetic scenes cached there as .npz)}
     measure: {latency_runs [50], warmup [10], threads [1]}   (onnxruntime CPU threads for latency)
     stages: list of one-key mappings, applied in order:
       - finetune: {epochs, lr, batch_size, weight_decay, label_smoothing, augment, distill}
@@ -172,7 +172,7 @@ def mapping(fields: Dict[str, Any], required: tuple = ()) -> Callable[[Any, str]
 # --- the schema -----------------------------------------------------------------------------------------------
 
 MODEL = mapping({
-    'arch': (string, None), 'task': (choice('classify', 'detect'), 'classify'),
+    'arch': (string, None), 'task': (choice('classify', 'detect', 'segment'), 'classify'),
     'num_classes': (integer(1), 10), 'img_size': (optional(img_size), None), 'pretrained': (boolean, False),
     'checkpoint': (optional(string), None), 'kwargs': (any_mapping, {}),
 })
@@ -181,6 +181,7 @@ DATA = mapping({
     'name': (choice(*DATA_NAMES), None), 'img_size': (optional(img_size), None), 'seed': (integer(0), 0),
     'test_fraction': (num(0, 1, True, True), 0.2), 'train_size': (integer(1), 512), 'val_size': (integer(1), 128),
     'val_seed': (integer(0), 100000), 'width': (integer(16), 640), 'height': (integer(16), 480),
+    'cache_dir': (optional(string), None),
 }, required=('name',))
 
 MEASURE = mapping({'latency_runs': (integer(3), 50), 'warmup': (integer(0), 10), 'threads': (integer(1), 1)})
@@ -289,6 +290,8 @@ def validate_recipe(raw: Any, source: str = 'recipe') -> Dict[str, Any]:
     out['data'] = DATA(raw['data'], 'data')
     if out['model']['task'] == 'detect' and out['data']['name'] == 'digits':
         raise _fail('data.name', "digits is a classification set; a detector needs 'synthetic-aerial'")
+    if out['model']['task'] == 'segment' and out['data']['name'] == 'digits':
+        raise _fail('data.name', "digits is a classification set; a segmenter needs 'synthetic-aerial' (masks)")
     if out['model']['task'] == 'classify' and out['data']['name'] == 'synthetic-aerial':
         raise _fail('data.name', "synthetic-aerial is a detection set; model.task must be 'detect'")
     out['measure'] = MEASURE(raw.get('measure'), 'measure')

@@ -8,19 +8,21 @@ from .measure import ESTIMATE_LABEL
 
 
 def primary_metric(entry: Dict[str, Any]) -> Optional[float]:
-    """The stage's main figure: top-1 for classifiers, mAP@0.5 for detectors."""
+    """The stage's main figure: top-1 for classifiers, mAP@0.5 for detectors, mIoU for segmenters."""
     m = entry.get('metric') or {}
-    for k in ('top1', 'map50'):
+    for k in ('top1', 'map50', 'miou'):
         if k in m:
             return float(m[k])
     return None
 
 
 def metric_name(entries: List[Dict[str, Any]]) -> str:
-    """'top1' or 'map50'."""
+    """'top1', 'map50' or 'miou'."""
     for e in entries:
         if 'top1' in (e.get('metric') or {}):
             return 'top1'
+        if 'miou' in (e.get('metric') or {}):
+            return 'miou'
     return 'map50'
 
 
@@ -102,7 +104,9 @@ def markdown(report: Dict[str, Any]) -> str:
                                 report['measure']['threads'], report['measure']['latency_runs'],
                                 report['measure']['warmup'], report.get('cpu', '')))
     lines.append('')
-    mcols = ['mAP@0.5', 'mAP@0.5:0.95', 'person AP@0.5'] if det else ['top-1']
+    seg = mname == 'miou'
+    mcols = ['mAP@0.5', 'mAP@0.5:0.95', 'person AP@0.5'] if det else (
+        ['mIoU', 'person IoU', 'pixel acc.', 'ONNX argmax agreement'] if seg else ['top-1'])
     est_keys = sorted({k for e in entries for k in (e.get('estimates_ms') or {})})
     head = ['stage', 'type'] + mcols + ['params', 'MACs', 'ONNX bytes', 'ORT CPU ms', 'speed-up'] + \
         ['{} ms*'.format(k) for k in est_keys]
@@ -113,6 +117,10 @@ def markdown(report: Dict[str, Any]) -> str:
         m = e.get('metric') or {}
         if det:
             mv = [_fmt(m.get('map50')), _fmt(m.get('map50_95')), _fmt(m.get('person_ap50'))]
+        elif seg:
+            agree = e.get('parity_argmax_agreement', m.get('agreement_with_source'))
+            mv = [_fmt(m.get('miou'), 4), _fmt((m.get('per_class_iou') or {}).get('person')),
+                  _fmt(m.get('pixel_acc')), _fmt(agree, 5)]
         else:
             mv = [_fmt(m.get('top1'), 4)]
         sp = summ.get(e['name'], {}).get('speedup_vs_baseline')
@@ -207,7 +215,7 @@ def pareto_plot(report: Dict[str, Any], path: Union[str, Path]) -> None:
         ax.plot([p[0] for p in front], [p[1] for p in front], '--', lw=1, color='gray', label='Pareto front')
         ax.legend(loc='lower right', fontsize=8)
     ax.set_xlabel('onnxruntime CPU latency, batch 1 (ms, median)')
-    ax.set_ylabel('top-1' if mname == 'top1' else 'mAP@0.5')
+    ax.set_ylabel({'top1': 'top-1', 'miou': 'mIoU'}.get(mname, 'mAP@0.5'))
     ax.set_title('{}: accuracy vs latency'.format(report.get('recipe', '')))
     ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -75,9 +75,29 @@ class Data:
         return images_to_tensor(imgs, self.spec).numpy()
 
 
-def load_data(recipe: Dict[str, Any], spec: Optional[InputSpec], labels: Optional[List[str]]) -> Data:
+def load_segment_data(recipe: Dict[str, Any], spec: Optional[InputSpec], labels: Optional[List[str]]) -> Data:
+    """Synthetic aerial scenes with masks; the validation set keeps masks in input-image pixels."""
+    from ..data.synthetic import SEG_CLASSES
+    from ..training import make_segmentation_set
+
+    d = recipe['data']
+    if spec is None:
+        size = d['img_size'] or recipe['model']['img_size'] or [240, 320]
+        h, w = (size, size) if isinstance(size, int) else size
+        spec = InputSpec(int(w), int(h), 'rgb', (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 'letterbox')
+    cache = d.get('cache_dir')
+    train = make_segmentation_set(d['train_size'], d['seed'], spec, d['width'], d['height'], cache_dir=cache)
+    val = make_segmentation_set(d['val_size'], d['val_seed'], spec, d['width'], d['height'], keep_frame_masks=True,
+                                cache_dir=cache)
+    return Data('segment', spec, labels or list(SEG_CLASSES), train=train, val=val)
+
+
+def load_data(recipe: Dict[str, Any], spec: Optional[InputSpec], labels: Optional[List[str]],
+              task: Optional[str] = None) -> Data:
     """Digits (real, scikit-learn) or synthetic aerial scenes (train + fixed validation set)."""
     d = recipe['data']
+    if (task or recipe['model']['task']) == 'segment':
+        return load_segment_data(recipe, spec, labels)
     if d['name'] == 'digits':
         from ..data.digits import DIGITS_CLASSES, DIGITS_MEAN, DIGITS_STD, load_digits_split
 
@@ -116,6 +136,8 @@ def build_model(cfg: Dict[str, Any]) -> Tuple[nn.Module, Dict[str, Any]]:
                          pretrained=cfg['pretrained'], **kwargs)
     decoder = CLASSIFIER_DECODER if cfg['task'] == 'classify' else {
         'type': 'vit_center', 'score_threshold': 0.3, 'max_detections': int(getattr(model, 'max_detections', 100))}
+    if cfg['task'] == 'segment':
+        decoder = {'type': 'segmenter', 'upsample': 'linear'}
     meta = {'task': cfg['task'], 'labels': None, 'input': None, 'decoder': dict(decoder), 'arch': cfg['arch'],
             'model_config': {'arch': cfg['arch'], 'num_classes': cfg['num_classes'], 'img_size': cfg['img_size'],
                              **kwargs}}
@@ -129,6 +151,10 @@ def export_module(model: nn.Module, task: str) -> Tuple[nn.Module, List[str]]:
 
         wrapper = DetectorExport(model)
         return wrapper, list(wrapper.output_names)
+    if task == 'segment':
+        from ..models import SegmenterExport
+
+        return SegmenterExport(model), ['logits']
     return model, ['logits']
 
 
@@ -150,7 +176,30 @@ def evaluate_torch(model: nn.Module, data: Data) -> Dict[str, Any]:
 
     if data.task == 'classify':
         return {'top1': evaluate_classifier(model, data.x_test, data.y_test)}
+    if data.task == 'segment':
+        from ..training import evaluate_segmenter
+
+        return _seg_metric(evaluate_segmenter(model, data.val, data.labels))
     return _det_metric(evaluate_detector(model, data.val, data.labels), data.labels)
+
+
+def _seg_metric(res: Dict[str, Any]) -> Dict[str, Any]:
+    return {'miou': float(res['miou']), 'per_class_iou': dict(res['per_class_iou']),
+            'pixel_acc': float(res['pixel_acc']), 'mean_acc': float(res['mean_acc'])}
+
+
+def segment_metric_from_logits(logits: np.ndarray, data: Data) -> Dict[str, Any]:
+    """Mean IoU of N×C×h×w logits over the validation set, through the runtime decoder (input-image pixels)."""
+    from ..eval.segmentation import SegmentationMeter
+    from ..runtime.segmentation import logits_to_labels
+
+    meter = SegmentationMeter(data.labels)
+    net = (data.spec.width, data.spec.height)
+    for i, lg in enumerate(logits):
+        labels = logits_to_labels(np.ascontiguousarray(np.asarray(lg, np.float32).transpose(1, 2, 0)),
+                                  data.val.transforms[i], net)
+        meter.update(data.val.frame_masks[i], labels, what='validation mask {}'.format(i))
+    return _seg_metric(meter.result())
 
 
 def onnx_outputs(path: Union[str, Path], data: Data, threads: int) -> List[np.ndarray]:
@@ -164,6 +213,8 @@ def evaluate_outputs(outs: List[np.ndarray], data: Data) -> Dict[str, Any]:
     """Task metric from ONNX outputs (logits, or detection rows first)."""
     if data.task == 'classify':
         return {'top1': float((outs[0].argmax(1) == data.y_test).mean())}
+    if data.task == 'segment':
+        return segment_metric_from_logits(outs[0], data)
     from ..eval.detection import detection_map
 
     preds = []
@@ -229,7 +280,7 @@ class Runner:
         torch.manual_seed(self.recipe['seed'])
         np.random.seed(self.recipe['seed'])
         model, self.meta = build_model(self.recipe['model'])
-        self.data = load_data(self.recipe, self.meta['input'], self.meta['labels'])
+        self.data = load_data(self.recipe, self.meta['input'], self.meta['labels'], task=self.meta['task'])
         if self.meta['labels'] is None:
             self.meta['labels'] = self.data.labels
         if self.recipe['teacher'] != 'baseline':
@@ -304,10 +355,18 @@ class Runner:
         entry['metric'] = evaluate_torch(work, self.data)
         onnx_path = self._onnx_path(idx, name)
         entry['parity_max_abs_err'] = self._export(work, onnx_path)
+        if self.data.task == 'segment':
+            entry['parity_argmax_agreement'] = self._argmax_agreement(work, onnx_path)
         self._finish_entry(entry, work, onnx_path)
         entry['seconds'] = round(time.perf_counter() - t0, 2)
         LOG.info('stage %s: %s', name, entry['metric'])
         return work, entry
+
+    def _argmax_agreement(self, model: nn.Module, onnx_path: Path, n: int = 20) -> float:
+        """Pixel fraction where torch and onnxruntime logits give the same class (segmenters)."""
+        from ..training import segmenter_onnx_agreement
+
+        return round(segmenter_onnx_agreement(model, onnx_path, self.data.val.images[:n], self.data.spec), 6)
 
     def _source_entry(self) -> Dict[str, Any]:
         for e in reversed(self.entries):
@@ -330,6 +389,18 @@ class Runner:
                     out = model(xb)
                     out = out[0] if isinstance(out, (tuple, list)) else out
                     yield F.cross_entropy(out, torch.from_numpy(data.y_train[sl]))
+            elif data.task == 'segment':
+                from ..models.vit_segmenter import segmentation_loss
+                from ..training import images_to_tensor
+
+                bs = min(batch_size, 16)
+                for b in range(n_batches):
+                    sl = slice(b * bs, (b + 1) * bs)
+                    if len(data.train.images[sl]) == 0:
+                        break
+                    x = images_to_tensor(data.train.images[sl], data.spec)
+                    masks = torch.from_numpy(data.train.masks[sl][:, ::2, ::2].astype(np.int64))
+                    yield segmentation_loss(model(x), masks)['loss']
             else:
                 from ..models.vit_detector import build_targets, detection_loss
                 from ..training import images_to_tensor
@@ -420,6 +491,8 @@ class Runner:
                         return distiller.classifier_loss(m, xb, yb, label_smoothing=st['label_smoothing'])
                 hist = train_classifier(net, self.data.x_train[shard], self.data.y_train[shard], batch_size=bs,
                                         loss_fn=loss_fn, label_smoothing=st['label_smoothing'], **common)
+            elif self.data.task == 'segment':
+                hist = self._finetune_segmenter(net, st, bs, distiller, common)
             else:
                 train = self.data.train
                 if self.world > 1:
@@ -438,6 +511,23 @@ class Runner:
                             'distill': dist_cfg}
         if self.rank == 0 and partial.is_file():
             partial.unlink()
+
+    def _finetune_segmenter(self, net: nn.Module, st: Dict[str, Any], bs: int, distiller: Any,
+                            common: Dict[str, Any]) -> List[Dict[str, float]]:
+        """Segmenter fine-tuning (CE + Dice with the teacher's class weights, + pixel KD when distilling)."""
+        from ..training import SegmentationSet, class_weights_from_masks, train_segmenter
+
+        train = self.data.train
+        weights = class_weights_from_masks(train.masks, len(self.data.labels))
+        if self.world > 1:
+            sh = ddp.shard_indices(len(train.images), self.rank, self.world, self.recipe['seed'])
+            train = SegmentationSet(train.images[sh], train.masks[sh], train.spec)
+
+        def distill_loss(m: nn.Module, x: torch.Tensor, masks: torch.Tensor) -> Dict[str, torch.Tensor]:
+            return distiller.segmenter_loss(m, x, masks, class_weights=weights)
+
+        return train_segmenter(net, train, batch_size=bs, loss_fn=distill_loss if distiller is not None else None,
+                               class_weights=weights, **common)
 
     def _quantize(self, idx: int, name: str, st: Dict[str, Any], model: nn.Module, entry: Dict[str, Any],
                   src: Dict[str, Any]) -> None:
@@ -477,6 +567,11 @@ class Runner:
             metric = evaluate_outputs(outs, self.data)
             if self.data.task == 'classify':
                 metric['agreement_with_source'] = agreement(ref[0], outs[0])
+            elif self.data.task == 'segment':
+                from ..eval.segmentation import label_agreement
+
+                metric['agreement_with_source'] = round(label_agreement(ref[0], outs[0]), 6)
+                metric['logits_sqnr_db_vs_source'] = round(float(Q.sqnr_db(ref[0], outs[0])), 3)
             else:
                 metric['heatmap_sqnr_db_vs_source'] = round(float(Q.sqnr_db(ref[1], outs[1])), 3)
             if mode == st['mode']:
@@ -497,7 +592,7 @@ class Runner:
                 n = st['sensitivity_samples']
                 samples = self.data.eval_inputs(n)
                 score = None
-                if self.data.task == 'classify':
+                if self.data.task in ('classify', 'segment'):
                     def score(r, g):
                         return {'agreement': round(float((r.argmax(1) == g.argmax(1)).mean()), 4)}
                 logging.getLogger().setLevel(logging.ERROR)
@@ -505,11 +600,12 @@ class Runner:
                     details['sensitivity'] = Q.sensitivity(
                         fp32, calib, samples, method=st['calibration'], percentile=st['percentile'],
                         keep_fp32=st['keep_fp32'], exclude=st['exclude'], per_channel=st['per_channel'],
-                        output_index=0 if self.data.task == 'classify' else 1, threads=self.threads, score=score)
+                        output_index=0 if self.data.task in ('classify', 'segment') else 1, threads=self.threads,
+                        score=score)
                 finally:
                     logging.getLogger().setLevel(quiet)
                 entry['notes'].append('sensitivity: SQNR (dB) of the {} output over {} samples with only that '
-                                      'layer quantized'.format('logits' if self.data.task == 'classify' else 'heatmap',
+                                      'layer quantized'.format('heatmap' if self.data.task == 'detect' else 'logits',
                                                                len(samples)))
         if variants:
             details['variants'] = variants
