@@ -418,3 +418,83 @@ def test_shipped_detector_map_on_synthetic_flight(shipped_bundle, tmp_path):
     assert person == pytest.approx(direct['person'][0], abs=1e-6)
     assert m['accuracy']['map50'] == pytest.approx(direct['all'][0], abs=1e-6)
     assert 0.0 <= person <= 1.0
+
+
+class OraclePipeline:
+    """Returns noisy ground-truth boxes (random scores) plus false positives, frame after frame."""
+
+    labels = ['person', 'vehicle', 'obstacle']
+    backend_name = 'oracle'
+
+    def __init__(self, gt_json, seed=0):
+        self.gt = json.loads(Path(gt_json).read_text())
+        self.rng = np.random.default_rng(seed)
+        self.calls = -1
+
+    def __call__(self, image):
+        from vitedge_ros.runtime import Detection, FrameResult
+
+        self.calls += 1
+        if self.calls == 0:      # the warm-up frame
+            return FrameResult([], [], {k: 0.1 for k in ('preprocess', 'inference', 'postprocess', 'total')},
+                               (image.shape[1], image.shape[0]))
+        img = self.gt['images'][self.calls - 1]
+        dets = []
+        for ann in self.gt['annotations']:
+            if ann['image_id'] != img['id'] or self.rng.random() < 0.2:
+                continue
+            x, y, w, h = ann['bbox']
+            jx, jy = self.rng.normal(0, 0.15 * max(w, 1.0), 2)
+            label = self.labels[ann['category_id'] - 1]
+            dets.append(Detection(ann['category_id'] - 1, label, float(self.rng.random()),
+                                  (x + jx, y + jy, x + w + jx, y + h + jy)))
+        for _ in range(2):
+            x, y = self.rng.random(2) * 100
+            dets.append(Detection(0, 'person', float(self.rng.random()), (x, y, x + 12.0, y + 20.0)))
+        return FrameResult(dets, [], {k: 0.1 for k in ('preprocess', 'inference', 'postprocess', 'total')},
+                           (image.shape[1], image.shape[0]))
+
+
+def test_map_equals_coco_evaluator_on_written_json(tmp_path):
+    """A non-trivial mAP (0 < AP < 1) equals faster-coco-eval run directly on the JSON files."""
+    from vitedge_ros.eval.bag_replay import replay
+    from vitedge_ros.eval.bag_synthetic import write_synthetic_bag
+
+    info = write_synthetic_bag(tmp_path / 'flight', 8, seed=2, width=200, height=150, storage='mcap')
+    m = replay(info['bag'], None, '/camera/image_raw', tmp_path / 'o', gt=info['gt_json'],
+               pipeline=OraclePipeline(info['gt_json']))
+    acc = m['accuracy']
+    direct = _evaluate_files(info['gt_json'], tmp_path / 'o' / 'detections_coco.json')
+    assert 0.05 < acc['per_class']['person']['ap50'] < 0.999
+    assert acc['per_class']['person']['ap50'] == pytest.approx(direct['person'][0], abs=1e-6)
+    assert acc['per_class']['person']['ap50_95'] == pytest.approx(direct['person'][1], abs=1e-6)
+    assert acc['map50'] == pytest.approx(direct['all'][0], abs=1e-6)
+    assert acc['map50_95'] == pytest.approx(direct['all'][1], abs=1e-6)
+    again = _evaluate_files(tmp_path / 'o' / 'gt_coco.json', tmp_path / 'o' / 'detections_coco.json')
+    assert again['all'][0] == pytest.approx(acc['map50'], abs=1e-6)
+    assert '| person |' in (tmp_path / 'o' / 'metrics.md').read_text()
+
+
+def test_sigint_during_realtime_run_leaves_no_bag(acceptance_bags, tiny_detector_bundle, tmp_path):
+    import signal
+
+    bag, _ = acceptance_bags['mcap']
+    out = tmp_path / 'sig'
+    proc = subprocess.Popen([sys.executable, str(ROOT / 'tools' / 'eval_bag.py'), str(bag), '--bundle',
+                             str(tiny_detector_bundle), '--image-topic', '/cam/image_raw', '--out', str(out),
+                             '--realtime', '--rate', '0.25', '--no-progress'],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not (out.is_dir() and any(out.iterdir())):
+            time.sleep(0.05)
+        assert [p.name for p in out.iterdir()][0].startswith('.output_bag.partial-')
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert 'interrupted' in err and 'Traceback' not in err
+    assert list(out.iterdir()) == []
