@@ -118,3 +118,23 @@ def test_synthetic_masks_match_images_and_seeds():
     a, b = generate_scene(11, 320, 240), generate_scene(11, 320, 240)
     assert a.mask.shape == a.image.shape[:2] and a.mask.dtype == np.uint8
     assert np.array_equal(a.mask, b.mask) and int(a.mask.max()) < len(SEG_CLASSES)
+
+
+def test_mask_folder_ground_truth_by_stamp(tmp_path):
+    from vitedge_ros.eval.segmentation import MaskFolderGroundTruth
+
+    with pytest.raises(MaskError, match='mask folder does not exist'):
+        MaskFolderGroundTruth(tmp_path / 'nope', SEG_CLASSES)
+    (tmp_path / 'm').mkdir()
+    with pytest.raises(MaskError, match=r'expected PNG label maps named <stamp_ns>.png'):
+        MaskFolderGroundTruth(tmp_path / 'm', SEG_CLASSES)
+    cv2.imwrite(str(tmp_path / 'm' / '1000.png'), np.full((6, 8), 5, np.uint8))
+    cv2.imwrite(str(tmp_path / 'm' / '2000.png'), np.full((6, 8), 9, np.uint8))
+    cv2.imwrite(str(tmp_path / 'm' / '3000.png'), np.zeros((6, 7), np.uint8))
+    gt = MaskFolderGroundTruth(tmp_path / 'm', SEG_CLASSES)
+    assert len(gt) == 3 and gt.mask_for(4000, (6, 8)) is None
+    assert int(gt.mask_for(1000, (6, 8)).max()) == 5
+    with pytest.raises(MaskError, match=r'2000.png: unknown class ids \[9\]'):
+        gt.mask_for(2000, (6, 8))
+    with pytest.raises(MaskError, match=r'3000.png: size 7x6 \(WxH\) does not match the image size 8x6'):
+        gt.mask_for(3000, (6, 8))

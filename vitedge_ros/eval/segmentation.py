@@ -128,6 +128,48 @@ def label_agreement(a: np.ndarray, b: np.ndarray) -> float:
     return float((a == b).mean()) if a.size else 1.0
 
 
+class MaskFolderGroundTruth:
+    """Ground-truth label maps for bag replay: ``DIR/<stamp_ns>.png`` per frame (header stamp in ns).
+
+    PNG label maps of class ids (8- or 16-bit, single channel), read lazily per frame. ``mask_for(stamp,
+    shape)`` returns the validated map or None when the folder has none for that stamp; a map of the wrong
+    size or with unknown class ids raises :class:`MaskError` naming the file.
+    """
+
+    def __init__(self, folder: Any, class_names: Sequence[str], ignore_index: Optional[int] = IGNORE_INDEX) -> None:
+        from pathlib import Path
+
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise MaskError('{}: ground-truth mask folder does not exist'.format(self.folder))
+        self.class_names = [str(c) for c in class_names]
+        self.ignore_index = ignore_index
+        self.files: Dict[int, Any] = {}
+        for f in sorted(self.folder.iterdir()):
+            if f.suffix.lower() == '.png' and f.stem.isdigit():
+                self.files[int(f.stem)] = f
+        if not self.files:
+            raise MaskError('{}: no ground-truth masks (expected PNG label maps named <stamp_ns>.png, the image '
+                            'header stamp in nanoseconds)'.format(self.folder))
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def mask_for(self, stamp: int, shape: Tuple[int, int]) -> Optional[np.ndarray]:
+        """The validated label map of the frame with header stamp ``stamp`` (ns), or None."""
+        from ..data.common import DatasetError
+        from ..data.masks import read_label_map
+
+        path = self.files.get(int(stamp))
+        if path is None:
+            return None
+        try:
+            raw = read_label_map(path)
+        except DatasetError as exc:
+            raise MaskError(str(exc)) from exc
+        return check_mask(raw, len(self.class_names), shape, what=str(path), ignore_index=self.ignore_index)
+
+
 def decoder_timings(frame_size: Tuple[int, int] = (640, 480), net_size: Tuple[int, int] = (320, 240),
                     stride: int = 4, num_classes: int = 7, runs: int = 50,
                     seed: int = 0) -> Dict[str, Dict[str, float]]:
