@@ -498,3 +498,54 @@ def test_sigint_during_realtime_run_leaves_no_bag(acceptance_bags, tiny_detector
     assert proc.returncode == 130, err
     assert 'interrupted' in err and 'Traceback' not in err
     assert list(out.iterdir()) == []
+
+
+def test_corrupt_cdr_and_bad_encodings_are_counted(tiny_detector_bundle, tmp_path):
+    """Undeserializable messages and unsupported encodings are failed frames with reasons; the run goes on."""
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    from vitedge_ros.eval.bag_replay import replay
+
+    store = get_typestore(Stores.ROS2_HUMBLE)
+    Image = store.types['sensor_msgs/msg/Image']
+    Header = store.types['std_msgs/msg/Header']
+    Time = store.types['builtin_interfaces/msg/Time']
+    bag = tmp_path / 'bag'
+    with Writer(bag, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        conn = writer.add_connection('/img', Image.__msgtype__, typestore=store)
+        for i, enc in enumerate(['bgr8', 'CORRUPT', '32FC1', 'mono8', 'bgr8']):
+            header = Header(stamp=Time(sec=100 + i, nanosec=0), frame_id='c')
+            if enc == 'CORRUPT':
+                writer.write(conn, (100 + i) * 10**9, b'\x00\x01\x00\x00\xff\xff\xff\x7f')
+                continue
+            ch = 3 if enc == 'bgr8' else (4 if enc == '32FC1' else 1)
+            msg = Image(header=header, height=8, width=10, encoding=enc, is_bigendian=0, step=10 * ch,
+                        data=np.full(80 * ch, 128, np.uint8))
+            writer.write(conn, (100 + i) * 10**9, store.serialize_cdr(msg, Image.__msgtype__))
+    m = replay(bag, tiny_detector_bundle, '/img', tmp_path / 'o')
+    assert (m['frames_in'], m['frames_processed'], m['frames_failed']) == (5, 3, 2)
+    assert m['failure_reasons'] == {'deserialize_failed': 1, 'unsupported_encoding': 1}
+    assert "'32FC1'" in [f for f in m['failures'] if f['reason'] == 'unsupported_encoding'][0]['error']
+    assert [_stamp(x.header) for x in read_output(tmp_path / 'o' / 'output_bag')] == [
+        100 * 10**9, 103 * 10**9, 104 * 10**9]
+
+
+def test_storage_error_mid_bag_is_reported(acceptance_bags, tiny_detector_bundle, tmp_path, monkeypatch):
+    from rosbags.highlevel import AnyReader
+
+    from vitedge_ros.eval.bag_replay import BagReplayError, replay
+
+    original = AnyReader.messages
+
+    def failing(self, *args, **kwargs):
+        for k, item in enumerate(original(self, *args, **kwargs)):
+            if k == 4:
+                raise OSError('disk I/O error')
+            yield item
+
+    monkeypatch.setattr(AnyReader, 'messages', failing)
+    bag, _ = acceptance_bags['mcap']
+    with pytest.raises(BagReplayError, match='cannot read bag .* after 4 messages: OSError: disk I/O error'):
+        replay(bag, tiny_detector_bundle, '/cam/image_raw', tmp_path / 'o')
+    assert list((tmp_path / 'o').iterdir()) == []

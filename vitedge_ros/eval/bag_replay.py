@@ -208,6 +208,22 @@ def _deserialize(reader: Any, raw: bytes, msgtype: str) -> Any:
     return reader.deserialize(raw, msgtype)
 
 
+def _iter_messages(reader: Any, conns: Sequence[Any]) -> Any:
+    """``reader.messages`` with storage errors met mid-bag turned into a BagReplayError."""
+    it = reader.messages(connections=conns)
+    count = 0
+    while True:
+        try:
+            item = next(it)
+        except StopIteration:
+            return
+        except Exception as exc:   # noqa: BLE001 - any storage failure means a damaged bag
+            raise BagReplayError('cannot read bag {} after {} messages: {}: {}'.format(
+                reader.paths[0], count, type(exc).__name__, exc)) from exc
+        count += 1
+        yield item
+
+
 def _warm_up(pipe: Any, types: Any, typestore: Any, overlay: bool) -> float:
     """Run the pipeline once on a blank frame and build the message serializers; return the time in ms.
 
@@ -346,7 +362,7 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
                 from ..runtime.latest_wins import LatestWinsWorker
 
                 worker = LatestWinsWorker(state.process_guarded, on_error=state.on_worker_error, name='eval-bag')
-            for _conn, log_ns, raw in reader.messages(connections=conns):
+            for _conn, log_ns, raw in _iter_messages(reader, conns):
                 if max_frames is not None and frames_in >= max_frames:
                     break
                 t_read = time.perf_counter()
