@@ -98,3 +98,17 @@ def test_detector_on_timm_backbones(arch, kwargs):
     det = create_model('vit_center', task='detect', backbone=arch, num_classes=2, img_size=(32, 48), **kwargs)
     rows = DetectorExport(det, with_maps=False).eval()(torch.zeros(1, 3, 32, 48))
     assert rows.shape == (1, 24, 6)
+
+
+def test_conv_stem_detector_exports_with_parity(tmp_path):
+    torch.manual_seed(0)
+    det = create_model('vit_center', task='detect', num_classes=3, img_size=(64, 96), backbone='vit_tiny_patch16_224',
+                       embed_dim=32, depth=1, num_heads=2, head_channels=16, stem_channels=16, max_detections=10)
+    assert det.stride == 8 and det.grid == (4, 6) and det.map_size == (8, 12)
+    assert det.backbone.patch_embed.proj.in_channels == 16  # the ViT reads the stem's map
+    wrapper = DetectorExport(det).eval()
+    path = export_onnx(wrapper, tmp_path / 's.onnx', (1, 3, 64, 96), output_names=wrapper.output_names)
+    assert check_parity(wrapper, path, (1, 3, 64, 96), n_samples=2) < 1e-4
+    rebuilt = create_model('vit_center', task='detect', num_classes=3, **{k: v for k, v in det.config().items()
+                                                                         if k != 'num_classes'})
+    rebuilt.load_state_dict(det.state_dict())

@@ -89,3 +89,48 @@ def test_train_result_json_written(tmp_path):
     run_training(tiny_detect_config(epochs=1), tmp_path, progress=False, export=False)
     data = json.loads((tmp_path / 'train_result.json').read_text())
     assert data['task'] == 'detect' and 'map50' in data['metrics']
+
+
+def tiny_classify_config(data):
+    return {
+        'name': 'tiny_cls', 'task': 'classify',
+        'model': {'arch': 'vit_tiny_patch16_224', 'img_size': 16,
+                  'kwargs': {'patch_size': 4, 'embed_dim': 32, 'depth': 1, 'num_heads': 2}},
+        'input': {'width': 16, 'height': 16, 'color': 'rgb', 'mean': [0.5] * 3, 'std': [0.5] * 3, 'resize': 'stretch'},
+        'data': data,
+        'train': {'epochs': 3, 'batch_size': 32, 'lr': 0.003},
+        'export': {'top_k': 2},
+    }
+
+
+def test_digits_classifier_learns_and_bundle_agrees(tmp_path):
+    import numpy as np
+
+    from vitedge_ros.data.digits import digits_as_bgr_images, load_digits_split
+    cfg = tiny_classify_config({'name': 'digits', 'img_size': 16})
+    cfg['train']['epochs'] = 10
+    res = run_training(cfg, tmp_path, progress=False)
+    assert res['metrics']['top1'] > 0.5  # 10 short epochs of a 1-block ViT: far above chance (0.1)
+    pipe = Pipeline(tmp_path / 'bundle', backend='onnxruntime')
+    imgs, labels = digits_as_bgr_images(img_size=16, split='test')
+    preds = np.array([pipe(im).classes[0].class_id for im in imgs])
+    _, _, _, y_te = load_digits_split(img_size=16)
+    assert np.array_equal(labels, y_te)
+    assert abs(float((preds == labels).mean()) - res['metrics']['top1']) < 0.03
+
+
+def test_imagefolder_classifier(tmp_path):
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for name, colour in (('red', (0, 0, 255)), ('blue', (255, 0, 0))):
+        (tmp_path / 'data' / name).mkdir(parents=True)
+        for i in range(20):
+            img = np.clip(np.array(colour, np.float32) + rng.normal(0, 30, (20, 20, 3)), 0, 255).astype(np.uint8)
+            cv2.imwrite(str(tmp_path / 'data' / name / '{}.png'.format(i)), img)
+    cfg = tiny_classify_config({'name': 'imagefolder', 'root': str(tmp_path / 'data'), 'test_fraction': 0.25})
+    cfg['train']['epochs'] = 5
+    res = run_training(cfg, tmp_path / 'run', progress=False)
+    assert load_bundle(tmp_path / 'run' / 'bundle').labels == ['blue', 'red']
+    assert res['metrics']['top1'] >= 0.9

@@ -33,6 +33,7 @@ class ConfigError(ValueError):
 SCHEMA: Dict[str, Any] = {
     'name': str, 'task': ('detect', 'classify', 'segment'),
     'model': {'arch': str, 'backbone': str, 'img_size': (int, list), 'pretrained': bool, 'head_channels': int,
+              'stem_channels': int,
               'max_detections': int, 'upsample': int, 'kwargs': dict, 'num_classes': int, 'detail_channels': int},
     'input': dict,
     'data': {'name': ('synthetic-aerial', 'digits', 'imagefolder', 'masks'), 'train_scenes': int, 'val_scenes': int,
@@ -108,7 +109,7 @@ def build_model(cfg: Dict[str, Any], num_classes: int) -> torch.nn.Module:
     m = cfg['model']
     kwargs = dict(m.get('kwargs', {}))
     if cfg['task'] == 'detect':
-        for key in ('backbone', 'head_channels', 'max_detections', 'upsample'):
+        for key in ('backbone', 'head_channels', 'max_detections', 'upsample', 'stem_channels'):
             if key in m:
                 kwargs[key] = m[key]
     if cfg['task'] == 'segment':
@@ -229,9 +230,30 @@ def _classification_data(cfg: Dict[str, Any]):
         split = load_digits_split(img_size=d.get('img_size', 32), seed=d.get('seed', 0),
                                   test_fraction=d.get('test_fraction', 0.2))
         return split, [str(i) for i in range(10)]
-    from .data.imagefolder import load_imagefolder_arrays  # pragma: no cover - optional path
+    return _imagefolder_data(d, parse_input_spec(cfg['input'], 'input'))
 
-    return load_imagefolder_arrays(d['root'], d.get('val_root'), parse_input_spec(cfg['input']))
+
+def _imagefolder_data(d: Dict[str, Any], spec: InputSpec):
+    """ImageFolder → normalised arrays through the runtime's preprocessing; val from ``val_root`` or a split."""
+    from .data.digits import split_indices
+    from .data.imagefolder import ImageFolderSet
+    from .runtime.preprocess import Preprocessor
+
+    if 'root' not in d:
+        raise ConfigError('data.root: imagefolder needs the dataset folder')
+    pre = Preprocessor(spec)
+
+    def arrays(ds: ImageFolderSet):
+        x = np.concatenate([pre(img)[0] for img, _ in ds]) if len(ds) else np.zeros((0, 3, spec.height, spec.width))
+        return x.astype(np.float32), ds.labels
+
+    train = ImageFolderSet(d['root'])
+    x, y = arrays(train)
+    if d.get('val_root'):
+        x_te, y_te = arrays(ImageFolderSet(d['val_root'], classes=train.classes))
+        return (x, y, x_te, y_te), list(train.classes)
+    tr, te = split_indices(y, seed=d.get('seed', 0), test_fraction=d.get('test_fraction', 0.2))
+    return (x[tr], y[tr], x[te], y[te]), list(train.classes)
 
 
 def load_config(path: Path) -> Dict[str, Any]:

@@ -28,14 +28,30 @@ class ViTCenterDetector(nn.Module):
     def __init__(self, backbone: str = 'vit_tiny_patch16_224', num_classes: int = 3,
                  img_size: Union[int, Sequence[int]] = (192, 256), pretrained: bool = False,
                  head_channels: int = 64, upsample: int = 2, max_detections: int = 100,
-                 **backbone_kwargs) -> None:
+                 stem_channels: int = 0, **backbone_kwargs) -> None:
         super().__init__()
         self.img_size = _pair(img_size)  # (H, W)
         self.num_classes = int(num_classes)
+        self.stem_channels = int(stem_channels)
+        backbone_img = self.img_size
+        if self.stem_channels:
+            # Early convolutions (Xiao et al., 2021): a stride-8 conv stem feeds the ViT (patch 2 on its
+            # map, so tokens are still 16×16 image pixels) and its features are fused back into the head
+            # at stride 8, which ViTs trained from scratch on small data localise small objects with.
+            c = self.stem_channels
+            self.stem = nn.Sequential(
+                nn.Conv2d(3, c // 2, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c // 2), nn.ReLU(),
+                nn.Conv2d(c // 2, c, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(),
+                nn.Conv2d(c, c, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU())
+            backbone_img = (self.img_size[0] // 8, self.img_size[1] // 8)
+            backbone_kwargs.setdefault('patch_size', 2)
+            backbone_kwargs['in_chans'] = c
+        else:
+            self.stem = None
         self.backbone = timm.create_model(backbone, pretrained=pretrained, num_classes=0,
-                                          img_size=self.img_size, **backbone_kwargs)
+                                          img_size=backbone_img, **backbone_kwargs)
         self.backbone_name = backbone
-        self.backbone_kwargs = dict(backbone_kwargs)
+        self.backbone_kwargs = {k: v for k, v in backbone_kwargs.items() if k != 'in_chans'}
         embed = int(self.backbone.embed_dim)
         gh, gw = self.backbone.patch_embed.grid_size
         patch = self.img_size[0] // gh
@@ -50,6 +66,12 @@ class ViTCenterDetector(nn.Module):
             layers += [nn.ConvTranspose2d(hc, hc, self.upsample, stride=self.upsample), nn.GELU()]
         layers += [nn.Conv2d(hc, hc, 3, padding=1), nn.GELU()]
         self.neck = nn.Sequential(*layers)
+        self.fuse = None
+        if self.stem is not None:
+            if self.stride != 8:
+                raise ValueError('stem_channels needs a head at stride 8 (patch 16, upsample 2), got stride {}'.format(
+                    self.stride))
+            self.fuse = nn.Sequential(nn.Conv2d(hc + self.stem_channels, hc, 3, padding=1), nn.GELU())
         self.heatmap = nn.Conv2d(hc, self.num_classes, 1)
         self.box_size = nn.Conv2d(hc, 2, 1)
         self.offset = nn.Conv2d(hc, 2, 1)
@@ -74,8 +96,12 @@ class ViTCenterDetector(nn.Module):
 
     def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Raw maps: ``heatmap`` logits B×C×h×w, ``size`` B×2×h×w (log w/stride, log h/stride), ``offset``."""
-        feats = self.tokens_to_grid(self.backbone.forward_features(x))
-        y = self.neck(feats)
+        if getattr(self, 'stem', None) is not None:  # checkpoints pickled before the stem existed lack it
+            s8 = self.stem(x)
+            y = self.neck(self.tokens_to_grid(self.backbone.forward_features(s8)))
+            y = self.fuse(torch.cat([y, s8], dim=1))
+        else:
+            y = self.neck(self.tokens_to_grid(self.backbone.forward_features(x)))
         return {'heatmap': self.heatmap(y), 'size': self.box_size(y), 'offset': self.offset(y)}
 
     def decode(self, maps: Dict[str, torch.Tensor]) -> torch.Tensor:
@@ -104,7 +130,7 @@ class ViTCenterDetector(nn.Module):
         """Constructor arguments, to rebuild the model from a checkpoint."""
         return {'backbone': self.backbone_name, 'num_classes': self.num_classes, 'img_size': list(self.img_size),
                 'head_channels': self.head_channels, 'upsample': self.upsample,
-                'max_detections': self.max_detections, **self.backbone_kwargs}
+                'max_detections': self.max_detections, 'stem_channels': self.stem_channels, **self.backbone_kwargs}
 
 
 EXPORT_OUTPUTS = ('detections', 'heatmap', 'size', 'offset')
