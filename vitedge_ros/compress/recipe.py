@@ -179,7 +179,8 @@ MODEL = mapping({
 
 DATA = mapping({
     'name': (choice(*DATA_NAMES), None), 'img_size': (optional(img_size), None), 'seed': (integer(0), 0),
-    'test_fraction': (num(0, 1, True, True), 0.2), 'train_size': (integer(1), 512), 'val_size': (integer(1), 128),
+    'test_fraction': (num(0, 1, True, True), 0.2), 'train_size': (optional(integer(1)), None),
+    'val_size': (optional(integer(1)), None),
     'val_seed': (integer(0), 100000), 'width': (integer(16), 640), 'height': (integer(16), 480),
     'cache_dir': (optional(string), None),
 }, required=('name',))

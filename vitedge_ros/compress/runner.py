@@ -104,6 +104,8 @@ def load_data(recipe: Dict[str, Any], spec: Optional[InputSpec], labels: Optiona
         size = d['img_size'] or recipe['model']['img_size'] or 32
         size = size[0] if isinstance(size, list) else size
         xtr, ytr, xte, yte = load_digits_split(img_size=int(size), seed=d['seed'], test_fraction=d['test_fraction'])
+        xtr, ytr = xtr[:d['train_size']], ytr[:d['train_size']]
+        xte, yte = xte[:d['val_size']], yte[:d['val_size']]
         spec = spec or InputSpec(int(size), int(size), 'rgb', DIGITS_MEAN, DIGITS_STD, 'stretch')
         return Data('classify', spec, labels or list(DIGITS_CLASSES), x_train=xtr, y_train=ytr, x_test=xte,
                     y_test=yte)
@@ -114,8 +116,8 @@ def load_data(recipe: Dict[str, Any], spec: Optional[InputSpec], labels: Optiona
         size = d['img_size'] or recipe['model']['img_size'] or [192, 256]
         h, w = (size, size) if isinstance(size, int) else size
         spec = InputSpec(int(w), int(h), 'rgb', (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 'letterbox')
-    train = make_detection_set(d['train_size'], d['seed'], spec, d['width'], d['height'])
-    val = make_detection_set(d['val_size'], d['val_seed'], spec, d['width'], d['height'])
+    train = make_detection_set(d['train_size'] or 512, d['seed'], spec, d['width'], d['height'])
+    val = make_detection_set(d['val_size'] or 128, d['val_seed'], spec, d['width'], d['height'])
     return Data('detect', spec, labels or list(DETECTION_CLASSES), train=train, val=val)
 
 
@@ -469,6 +471,9 @@ class Runner:
         net = ddp.wrap(model)
 
         def on_epoch_end(epoch: int, _m: nn.Module, opt: torch.optim.Optimizer, stats: Dict[str, float]) -> None:
+            if self.rank == 0:
+                LOG.info('stage %s: epoch %d/%d %s', name, epoch, st['epochs'],
+                         ', '.join('{} {:.4g}'.format(k, v) for k, v in stats.items() if k != 'epoch'))
             if self.rank == 0 and epoch < st['epochs']:
                 extra_e = {'entry': {'name': name}, 'optimizer': opt.state_dict(),
                            'proj': distiller.proj.state_dict() if distiller is not None else None}

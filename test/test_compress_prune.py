@@ -1,0 +1,166 @@
+"""Structured pruning really shrinks tensors; pruned models run, export to ONNX, run in onnxruntime and reload."""
+import io
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import make_tiny_detector
+
+ARCHS = ['deit_tiny_patch16_224', 'vit_small_patch16_224', 'deit_tiny_distilled_patch16_224']
+
+
+def _classifier(arch, **kw):
+    from vitedge_ros.models import create_model
+
+    torch.manual_seed(0)
+    args = dict(num_classes=10, img_size=32, patch_size=8, depth=2)
+    args.update(kw)
+    return create_model(arch, **args).eval()
+
+
+def _calib(shape, n=2):
+    x = torch.randn(4, *shape[1:], generator=torch.Generator().manual_seed(1))
+
+    def gen(model):
+        for _ in range(n):
+            out = model(x)
+            if isinstance(out, dict):
+                yield out['heatmap'].pow(2).mean()
+            else:
+                out = out[0] if isinstance(out, (tuple, list)) else out
+                yield F.cross_entropy(out, torch.arange(4) % 10)
+    return gen
+
+
+def _onnx_roundtrip(module, shape, names, tmp_path):
+    import onnxruntime as ort
+
+    from vitedge_ros.export import check_parity, export_onnx
+
+    path = export_onnx(module, tmp_path / 'm.onnx', shape, output_names=names)
+    sess = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
+    out = sess.run(None, {sess.get_inputs()[0].name: np.zeros(shape, np.float32)})
+    assert all(np.isfinite(o).all() for o in out)
+    assert check_parity(module, path, shape) < 1e-4
+    return path
+
+
+@pytest.mark.parametrize('arch,importance', list(zip(ARCHS, ['taylor', 'magnitude', 'taylor'])))
+def test_prune_timm_classifier_shrinks_and_exports(arch, importance, tmp_path):
+    from vitedge_ros.compress.prune import prune_vit
+
+    model = _classifier(arch)
+    p0 = sum(p.numel() for p in model.parameters())
+    d0 = model.embed_dim
+    h0 = model.blocks[0].attn.num_heads
+    summary = prune_vit(model, 0.5, importance=importance, heads=True, head_dims=True, mlp=True, embed=True,
+                        calib_loss=_calib((1, 3, 32, 32)))
+    p1 = sum(p.numel() for p in model.parameters())
+    assert p1 < 0.4 * p0
+    blk = model.blocks[0]
+    assert model.embed_dim == d0 // 2 == blk.norm1.weight.shape[0] == model.pos_embed.shape[-1]
+    assert blk.attn.qkv.weight.shape == (3 * blk.attn.num_heads * blk.attn.head_dim, d0 // 2)
+    assert blk.attn.num_heads < h0 or blk.attn.head_dim < 64
+    assert blk.mlp.fc1.weight.shape[0] == 2 * d0  # 4x mlp ratio halved
+    assert model.head.weight.shape == (10, d0 // 2)
+    assert summary['after']['embed_dim'] == d0 // 2
+    y = model(torch.randn(2, 3, 32, 32))
+    assert y.shape == (2, 10)
+    _onnx_roundtrip(model, (1, 3, 32, 32), ['logits'], tmp_path)
+    # checkpoints hold the module, so the pruned structure reloads
+    from vitedge_ros.checkpoint import load_checkpoint, save_checkpoint
+
+    save_checkpoint(tmp_path / 'p.pt', model, name='p', task='classify', labels=list('0123456789'),
+                    input_spec={'width': 32, 'height': 32}, decoder={'type': 'classifier'})
+    again = load_checkpoint(tmp_path / 'p.pt')['model']
+    x = torch.randn(1, 3, 32, 32)
+    assert torch.allclose(again(x), model(x), atol=1e-6)
+
+
+def test_prune_detector_backbone_and_neck(tmp_path):
+    from vitedge_ros.compress.prune import prune_vit
+    from vitedge_ros.models import DetectorExport
+
+    det = make_tiny_detector().eval()
+    summary = prune_vit(det, 0.5, importance='taylor', heads=True, mlp=True, embed=True,
+                        calib_loss=_calib((1, 3, 64, 96)))
+    assert summary['after']['embed_dim'] == 16
+    assert det.neck[0].weight.shape[1] == 16
+    assert det.backbone.blocks[0].attn.num_heads == 1
+    maps = det(torch.randn(1, 3, 64, 96))
+    assert maps['heatmap'].shape[1] == 3
+    wrapper = DetectorExport(det)
+    _onnx_roundtrip(wrapper, (1, 3, 64, 96), list(wrapper.output_names), tmp_path)
+
+
+def test_removing_dead_heads_and_channels_keeps_function():
+    """A head / MLP channel whose weights are zero carries nothing: pruning it leaves outputs unchanged."""
+    from vitedge_ros.compress.prune import prune_vit
+
+    model = _classifier('vit_small_patch16_224', depth=1, embed_dim=48, num_heads=3)
+    attn, mlp = model.blocks[0].attn, model.blocks[0].mlp
+    hd = attn.head_dim
+    with torch.no_grad():
+        for part in range(3):  # zero head 1 in q, k and v
+            rows = slice(part * 3 * hd + hd, part * 3 * hd + 2 * hd)
+            attn.qkv.weight[rows] = 0
+            attn.qkv.bias[rows] = 0
+        attn.proj.weight[:, hd:2 * hd] = 0
+        dead = torch.arange(0, mlp.fc1.out_features, 2)  # every other hidden channel does nothing
+        mlp.fc1.weight[dead] = 0
+        mlp.fc1.bias[dead] = 0
+        mlp.fc2.weight[:, dead] = 0
+    x = torch.randn(3, 3, 32, 32)
+    ref = model(x)
+    prune_vit(model, 1 / 3, heads=True, mlp=False)
+    assert model.blocks[0].attn.num_heads == 2
+    prune_vit(model, 0.5, heads=False, mlp=True)
+    assert model.blocks[0].mlp.fc1.out_features == 96
+    assert torch.allclose(model(x), ref, atol=1e-5)
+
+
+def test_head_dim_pruning_keeps_kept_logits():
+    """Pruning head dims rescales q so that q·k·scale of the kept dims is unchanged."""
+    from vitedge_ros.compress.prune import prune_attention
+
+    model = _classifier('deit_tiny_patch16_224', depth=1, embed_dim=32, num_heads=2)
+    attn = model.blocks[0].attn
+    with torch.no_grad():
+        hd = attn.head_dim
+        for part in range(3):
+            for h in range(2):
+                base = part * 2 * hd + h * hd
+                attn.qkv.weight[base + hd // 2: base + hd] = 0
+                attn.qkv.bias[base + hd // 2: base + hd] = 0
+        attn.proj.weight.view(32, 2, hd)[:, :, hd // 2:] = 0
+    x = torch.randn(2, 3, 32, 32)
+    ref = model(x)
+    prune_attention(attn, [0, 1], list(range(hd // 2)))
+    assert attn.head_dim == hd // 2 and attn.qkv.out_features == 3 * 2 * hd // 2
+    assert torch.allclose(model(x), ref, atol=1e-5)
+
+
+def test_global_ranking_keeps_a_head_per_layer():
+    from vitedge_ros.compress.prune import prune_vit
+
+    model = _classifier('vit_small_patch16_224', depth=3, embed_dim=48, num_heads=4)
+    with torch.no_grad():
+        model.blocks[0].attn.qkv.weight.mul_(0.01)  # block 0 unimportant: global ranking prunes it most
+    prune_vit(model, 0.5, heads=True, mlp=True, global_ranking=True)
+    heads = [b.attn.num_heads for b in model.blocks]
+    assert sum(heads) == 6 and min(heads) >= 1 and heads[0] == min(heads)
+    assert model(torch.randn(1, 3, 32, 32)).shape == (1, 10)
+
+
+def test_pickled_pruned_model_loads():
+    from vitedge_ros.compress.prune import prune_vit
+
+    model = _classifier('deit_tiny_distilled_patch16_224')
+    prune_vit(model, 0.5, embed=True)
+    buf = io.BytesIO()
+    torch.save(model, buf)
+    buf.seek(0)
+    again = torch.load(buf, weights_only=False)
+    assert again.embed_dim == 96 and again.head_dist.in_features == 96
