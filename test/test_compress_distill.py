@@ -94,6 +94,7 @@ def test_feature_and_attention_distillation_with_projection():
 
 def test_detector_kd_loss(tmp_path):
     from conftest import make_tiny_detector
+
     from vitedge_ros.compress.distill import Distiller
     from vitedge_ros.models import build_targets
 

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
 from conftest import make_tiny_detector
 
 ARCHS = ['deit_tiny_patch16_224', 'vit_small_patch16_224', 'deit_tiny_distilled_patch16_224']

@@ -4,9 +4,8 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from onnx import numpy_helper
-
 from conftest import make_tiny_detector
+from onnx import numpy_helper
 
 
 @pytest.fixture(scope='module')

@@ -67,7 +67,8 @@ def test_interrupted_run_resumes_from_the_next_stage(tmp_path, monkeypatch):
 
     recipe = {'name': 'interrupt', 'model': {'arch': 'deit_tiny_patch16_224', 'num_classes': 10, 'img_size': 16,
                                              'kwargs': {'patch_size': 4, 'embed_dim': 32, 'depth': 1, 'num_heads': 2}},
-              'data': {'name': 'digits', 'img_size': 16, 'train_size': 256, 'val_size': 64}, 'measure': {'latency_runs': 3, 'warmup': 1},
+              'data': {'name': 'digits', 'img_size': 16, 'train_size': 256, 'val_size': 64},
+              'measure': {'latency_runs': 3, 'warmup': 1},
               'stages': [{'finetune': {'epochs': 1, 'batch_size': 256}}, {'prune': {'ratio': 0.5}},
                          {'lowrank': {'energy': 0.5}}]}
     real = R.Runner._execute

@@ -41,7 +41,7 @@ def barrier() -> None:
 
 
 def shard_indices(n: int, rank: int, world: int, seed: int = 0) -> np.ndarray:
-    """This rank's sample indices: a seeded permutation of ``range(n)`` cut into ``world`` equal parts."""
+    """Sample indices of this rank: a seeded permutation of ``range(n)`` cut into ``world`` equal parts."""
     perm = np.random.default_rng(seed).permutation(n)
     per = n // world
     if per == 0:

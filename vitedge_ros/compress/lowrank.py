@@ -1,5 +1,6 @@
-"""Low-rank factorisation: replace ``Linear(in, out)`` by ``Linear(in, k, bias=False) → Linear(k, out)`` from a
-truncated SVD ``W ≈ (U_k √S_k)(√S_k V_kᵀ)``.
+"""Low-rank factorisation of Linear layers from a truncated SVD.
+
+``Linear(in, out)`` becomes ``Linear(in, k, bias=False) → Linear(k, out)`` with ``W ≈ (U_k √S_k)(√S_k V_kᵀ)``.
 
 The rank is chosen per layer by retained energy (smallest k with Σ_{i<k} s_i² ≥ energy · Σ s_i²) or, with a
 global parameter budget, by greedily keeping the singular values with the most normalised energy per
@@ -23,7 +24,8 @@ class LowRankLinear(nn.Sequential):
         self.rank = rank
 
     @classmethod
-    def from_linear(cls, layer: nn.Linear, rank: int, svd: Optional[Tuple[torch.Tensor, ...]] = None) -> 'LowRankLinear':
+    def from_linear(cls, layer: nn.Linear, rank: int,
+                    svd: Optional[Tuple[torch.Tensor, ...]] = None) -> 'LowRankLinear':
         """Factorise ``layer`` at ``rank`` (reusing a precomputed SVD when given)."""
         w = layer.weight.detach().double()
         u, s, vh = svd if svd is not None else torch.linalg.svd(w, full_matrices=False)

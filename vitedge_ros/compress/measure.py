@@ -1,5 +1,7 @@
-"""Measurements for the compression report: parameters, MACs and bytes from the ONNX graph, onnxruntime CPU
-latency, and a roofline lower-bound latency estimate for Jetson targets.
+"""Measurements for the compression report.
+
+Parameters, MACs and bytes from the ONNX graph, onnxruntime CPU latency, and a roofline lower-bound
+latency estimate for Jetson targets.
 
 MACs are counted from the ONNX graph after shape inference, for MatMul / Gemm / Conv / ConvTranspose (and
 their quantized forms MatMulInteger / ConvInteger): the attention matmuls (Q·Kᵀ and A·V) are MatMuls of two
@@ -75,8 +77,8 @@ def graph_stats(path_or_model: Union[str, Path, onnx.ModelProto]) -> Dict[str, A
     inits = {i.name for i in model.graph.initializer}
     const_outputs = set()
     for node in model.graph.node:
-        if node.op_type in ('Constant', 'DequantizeLinear') and all(i in inits or i in const_outputs or not i
-                                                                      for i in node.input):
+        if node.op_type in ('Constant', 'DequantizeLinear') and all(
+                i in inits or i in const_outputs or not i for i in node.input):
             const_outputs.update(node.output)
     weights = inits | const_outputs
     macs = 0
@@ -98,13 +100,9 @@ def graph_stats(path_or_model: Union[str, Path, onnx.ModelProto]) -> Dict[str, A
             k = a[0] if trans_a else a[-1]
             m = _elems(y) * max(k, 1)
         elif op in ('Conv', 'ConvInteger') and b and y:
-            group = next((at.i for at in node.attribute if at.name == 'group'), 1)
-            m = _elems(y) * _prod(b[1:])
-            del group  # weight shape already holds Cin/group
+            m = _elems(y) * _prod(b[1:])  # weight Cout × Cin/group × kh × kw
         elif op == 'ConvTranspose' and a and b:
-            group = next((at.i for at in node.attribute if at.name == 'group'), 1)
-            m = _elems(a) * _prod(b[1:]) * 1
-            del group
+            m = _elems(a) * _prod(b[1:])  # weight Cin × Cout/group × kh × kw
         macs += int(m)
         per_op[op] = per_op.get(op, 0) + int(m)
         for name in list(node.input[:2]) + [node.output[0]]:

@@ -1,5 +1,7 @@
-"""ONNX quantization: INT8 QDQ post-training quantization (TensorRT explicit INT8), FP16, dynamic INT8, and a
-per-layer sensitivity report.
+"""ONNX quantization.
+
+INT8 QDQ post-training quantization (TensorRT explicit INT8), FP16, dynamic INT8, and a per-layer
+sensitivity report.
 
 INT8 uses ``onnxruntime.quantization.quantize_static`` in QDQ format with symmetric signed int8 activations and
 weights (zero points 0, as TensorRT requires), per-channel weights, and a calibration set (min-max, entropy

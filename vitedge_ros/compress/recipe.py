@@ -72,7 +72,7 @@ def num(lo: Optional[float] = None, hi: Optional[float] = None, lo_open: bool = 
 
 
 def integer(lo: Optional[int] = None, hi: Optional[int] = None) -> Callable[[Any, str], int]:
-    """An integer (not a bool) in [lo, hi]."""
+    """Check for a whole number, not a bool, within [lo, hi]."""
     def check(v: Any, path: str) -> int:
         ok = isinstance(v, int) and not isinstance(v, bool)
         if ok and lo is not None and v < lo:
@@ -227,6 +227,7 @@ QUANTIZE = mapping(dict(COMMON, **{
     'per_channel': (boolean, True), 'sensitivity': (boolean, True), 'sensitivity_samples': (integer(1), 200),
     'also': (list_of(choice(*QUANT_MODES)), []),
 }))
+
 
 def _tome_r(v: Any, path: str) -> Union[int, List[int]]:
     if isinstance(v, int) and not isinstance(v, bool) and v >= 0:

@@ -98,11 +98,11 @@ def markdown(report: Dict[str, Any]) -> str:
     mname = report.get('summary', {}).get('metric', metric_name(entries))
     det = mname == 'map50'
     lines = ['# Compression report: {}'.format(report.get('recipe', '')), '']
+    ms = report['measure']
     lines.append('Recipe file: `{}`. Latencies: onnxruntime {} CPU execution provider, batch 1, {} thread(s), '
-                 'median of {} runs (interleaved rounds of back-to-back runs) after {} warm-up runs, all measured in one process '
-                 '({}).'.format(report.get('recipe_path', ''), report.get('onnxruntime_version', ''),
-                                report['measure']['threads'], report['measure']['latency_runs'],
-                                report['measure']['warmup'], report.get('cpu', '')))
+                 'median of {} runs (interleaved rounds of back-to-back runs) after {} warm-up runs, all measured '
+                 'in one process ({}).'.format(report.get('recipe_path', ''), report.get('onnxruntime_version', ''),
+                                               ms['threads'], ms['latency_runs'], ms['warmup'], report.get('cpu', '')))
     lines.append('')
     seg = mname == 'miou'
     mcols = ['mAP@0.5', 'mAP@0.5:0.95', 'person AP@0.5'] if det else (
@@ -129,12 +129,12 @@ def markdown(report: Dict[str, Any]) -> str:
             '{:.2f}×'.format(sp) if sp else '–'] + [_fmt((e.get('estimates_ms') or {}).get(k), 4) for k in est_keys]
         lines.append('| ' + ' | '.join(row) + ' |')
     lines.append('')
-    lines.append('\\* {}: {}. Assumed peaks: {}.'.format(
-        ESTIMATE_LABEL, report['estimates']['formula'],
-        '; '.join('{} {} ({})'.format(k, ', '.join('{} {:.3g} op/s'.format(p, v) for p, v in
-                                                   d['peak_ops_per_s'].items()),
-                                        '{:.3g} B/s, {}'.format(d['bandwidth_bytes_per_s'], d['note']))
-                  for k, d in report['estimates']['devices'].items())))
+    peaks = []
+    for k, d in report['estimates']['devices'].items():
+        ops = ', '.join('{} {:.3g} op/s'.format(p, v) for p, v in d['peak_ops_per_s'].items())
+        peaks.append('{} {} ({:.3g} B/s, {})'.format(k, ops, d['bandwidth_bytes_per_s'], d['note']))
+    lines.append('\\* {}: {}. Assumed peaks: {}.'.format(ESTIMATE_LABEL, report['estimates']['formula'],
+                                                         '; '.join(peaks)))
     lines.append('')
     lines.append('## Against the baseline')
     lines.append('')
@@ -165,12 +165,12 @@ def markdown(report: Dict[str, Any]) -> str:
                 len(d.get('skipped', {}))))
         if 'tome_sweep' in d:
             lines.append('- token merging sweep (torch, no retraining): ' + ', '.join(
-                'r={} → {} {:.4f} ({} tokens at the end)'.format(s['r'], mname, s['metric'], s['tokens'][-1]
-                                                                 if s['tokens'] else '?') for s in d['tome_sweep']))
+                'r={} → {} {:.4f} ({} tokens at the end)'.format(
+                    s['r'], mname, s['metric'], s['tokens'][-1] if s['tokens'] else '?') for s in d['tome_sweep']))
         if 'variants' in d:
             for k, v in d['variants'].items():
-                lines.append('- variant {}: {}'.format(k, ', '.join('{} {}'.format(a, _fmt(b)) for a, b in v.items()
-                                                                   if not isinstance(b, (dict, list)))))
+                vals = ', '.join('{} {}'.format(a, _fmt(b)) for a, b in v.items() if not isinstance(b, (dict, list)))
+                lines.append('- variant {}: {}'.format(k, vals))
         if 'quantization' in d:
             q = d['quantization']
             lines.append('- {} MatMul/Gemm/Conv nodes quantized, {} kept in float ({}); calibration {}'.format(

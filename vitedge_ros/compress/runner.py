@@ -27,8 +27,7 @@ from torch import nn
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..runtime.bundle import InputSpec, parse_input_spec
 from . import ddp
-from .measure import count_params, estimate_assumptions, graph_stats, measure_latencies, onnx_bytes, \
-    roofline_estimates
+from .measure import count_params, estimate_assumptions, graph_stats, measure_latencies, onnx_bytes, roofline_estimates
 from .recipe import load_recipe, stage_names, trains_baseline, validate_recipe
 from .report import markdown, pareto_plot, summarize, write_json
 
@@ -490,10 +489,10 @@ class Runner:
             if self.data.task == 'classify':
                 shard = ddp.shard_indices(len(self.data.x_train), self.rank, self.world, self.recipe['seed']) \
                     if self.world > 1 else np.arange(len(self.data.x_train))
-                loss_fn = None
-                if distiller is not None:
-                    def loss_fn(m, xb, yb):
-                        return distiller.classifier_loss(m, xb, yb, label_smoothing=st['label_smoothing'])
+
+                def kd_loss(m, xb, yb):
+                    return distiller.classifier_loss(m, xb, yb, label_smoothing=st['label_smoothing'])
+                loss_fn = kd_loss if distiller is not None else None
                 hist = train_classifier(net, self.data.x_train[shard], self.data.y_train[shard], batch_size=bs,
                                         loss_fn=loss_fn, label_smoothing=st['label_smoothing'], **common)
             elif self.data.task == 'segment':
@@ -536,8 +535,8 @@ class Runner:
 
     def _quantize(self, idx: int, name: str, st: Dict[str, Any], model: nn.Module, entry: Dict[str, Any],
                   src: Dict[str, Any]) -> None:
-        from . import quantize as Q
         from ..eval.classification import agreement
+        from . import quantize as Q
 
         fp32 = self.out / src['onnx']
         calib = self.data.calibration(st['calib_batches'] * st['calib_batch_size'])
@@ -596,10 +595,10 @@ class Runner:
             if st['sensitivity']:
                 n = st['sensitivity_samples']
                 samples = self.data.eval_inputs(n)
-                score = None
-                if self.data.task in ('classify', 'segment'):
-                    def score(r, g):
-                        return {'agreement': round(float((r.argmax(1) == g.argmax(1)).mean()), 4)}
+
+                def agree(r, g):
+                    return {'agreement': round(float((r.argmax(1) == g.argmax(1)).mean()), 4)}
+                score = agree if self.data.task in ('classify', 'segment') else None
                 logging.getLogger().setLevel(logging.ERROR)
                 try:
                     details['sensitivity'] = Q.sensitivity(

@@ -13,9 +13,9 @@ argsort/gather/scatter-add, which export to ONNX (TopK/GatherElements/ScatterEle
 from typing import List, Sequence, Tuple, Union
 
 import torch
-from torch import nn
 from timm.models.deit import VisionTransformerDistilled
 from timm.models.vision_transformer import Attention, Block, VisionTransformer
+from torch import nn
 
 
 def bipartite_soft_matching(metric: torch.Tensor, r: int, n_prefix: int):
