@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGE_KEYS = {'name', 'metric', 'params', 'macs', 'onnx_bytes', 'latency_ms', 'estimates_ms'}
@@ -90,18 +91,30 @@ def test_interrupted_run_resumes_from_the_next_stage(tmp_path, monkeypatch):
     assert [s['name'] for s in report['stages']] == ['baseline', 'prune', 'lowrank']
 
 
-def test_detector_recipe(tmp_path):
+def test_detector_recipe_from_checkpoint(tmp_path):
+    """Like config/recipes/aerial_detector.yaml: the baseline is a checkpoint, measured before the stages."""
+    from conftest import DETECTOR_LABELS, make_tiny_detector
+    from vitedge_ros.checkpoint import save_checkpoint
     from vitedge_ros.compress.runner import run_recipe
     from vitedge_ros.runtime import load_bundle
 
-    report = run_recipe(ROOT / 'config' / 'recipes' / 'test_tiny_detector.yaml', tmp_path, progress=False)
+    ckpt = save_checkpoint(tmp_path / 'det.pt', make_tiny_detector(), name='tiny', task='detect',
+                           labels=DETECTOR_LABELS, input_spec={'width': 96, 'height': 64, 'color': 'rgb',
+                                                               'mean': [0.5] * 3, 'std': [0.25] * 3,
+                                                               'resize': 'letterbox'},
+                           decoder={'type': 'vit_center', 'score_threshold': 0.3, 'max_detections': 20})
+    recipe = yaml.safe_load((ROOT / 'config' / 'recipes' / 'test_tiny_detector.yaml').read_text())
+    recipe['model'] = {'arch': 'vit_center', 'task': 'detect', 'checkpoint': str(ckpt)}
+    recipe['stages'] = recipe['stages'][1:]  # no training from scratch: the checkpoint is the baseline
+    report = run_recipe(recipe, tmp_path / 'out', progress=False)
     names = [s['name'] for s in report['stages']]
     assert names == ['baseline', 'prune', 'distill', 'int8']
+    assert (tmp_path / 'out' / 'stages' / '00-baseline.pt').is_file()
     for s in report['stages']:
         assert STAGE_KEYS <= set(s)
         assert {'map50', 'map50_95'} <= set(s['metric'])
     assert report['stages'][1]['details']['after']['embed_dim'] == 16
-    assert load_bundle(tmp_path / 'bundle').task == 'detect'
+    assert load_bundle(tmp_path / 'out' / 'bundle').task == 'detect'
 
 
 def _ddp_worker(rank, world, init_file, out_dir):
