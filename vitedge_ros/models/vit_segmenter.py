@@ -5,7 +5,8 @@ The backbone's single-scale patch tokens (stride ``patch``) are folded to a grid
 like the detector's neck). A simple feature pyramid in the spirit of ViTDet builds the stride ``patch/2``
 level with a ConvTranspose; the decoder fuses it with the upsampled stride-``patch`` level (FPN-style
 top-down sum), refines with depthwise-separable convs, goes up once more with a ConvTranspose to stride
-``patch/4`` and fuses an optional tiny detail stem (one strided conv on the image, for sharp boundaries).
+``patch/4`` and fuses an optional small detail stem (a strided conv and a depthwise-separable conv on the
+image: colour, texture and sharp boundaries) at both decoder levels.
 The output is class **logits** at stride ``patch/4`` (``1×C×H/4×W/4`` for patch 16): upsampling to
 input-image pixels and the argmax happen on the host in :mod:`vitedge_ros.runtime.segmentation`, which
 folds the inverse letterbox into the same resampling (see docs/SEGMENTATION.md for why). Every op is a
@@ -27,28 +28,36 @@ def _dwsep(cin: int, cout: int) -> nn.Sequential:
 
 
 class SegHead(nn.Module):
-    """Pyramid and decoder: stride-s features (``hc`` channels) → logits at stride s/4."""
+    """Pyramid and decoder: stride-s features (``hc`` channels) → logits at stride s/4.
+
+    The detail stem (a strided conv on the image, then a depthwise-separable conv) gives local colour and
+    texture at stride s/4; it is fused at s/4 and, average-pooled, at s/2 (texture is what tells water and
+    fields from bare ground, and patch tokens carry it poorly).
+    """
 
     def __init__(self, hc: int, num_classes: int, detail_channels: int = 16, detail_stride: int = 4) -> None:
         super().__init__()
         lo = max(8, hc // 2)
+        dc = self.detail_channels = int(detail_channels)
         self.up8 = nn.Sequential(nn.ConvTranspose2d(hc, hc, 2, stride=2), nn.GELU())
-        self.fuse8 = _dwsep(hc, hc)
+        self.fuse8 = _dwsep(hc + dc, hc)
         self.up4 = nn.Sequential(nn.ConvTranspose2d(hc, lo, 2, stride=2), nn.GELU())
-        self.detail_channels = int(detail_channels)
-        if self.detail_channels > 0:
-            self.detail = nn.Sequential(nn.Conv2d(3, self.detail_channels, detail_stride, stride=detail_stride),
-                                        nn.GELU())
-        self.fuse4 = _dwsep(lo + self.detail_channels, lo)
+        if dc > 0:
+            self.detail = nn.Sequential(nn.Conv2d(3, dc, detail_stride, stride=detail_stride), nn.GELU(),
+                                        *_dwsep(dc, dc))
+            self.pool = nn.AvgPool2d(2)
+        self.fuse4 = _dwsep(lo + dc, lo)
         self.classifier = nn.Conv2d(lo, num_classes, 1)
 
     def forward(self, f16: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         """Logits at stride s/4 from stride-s features and the network input (for the detail stem)."""
         f8 = self.up8(f16) + F.interpolate(f16, scale_factor=2.0, mode='bilinear', align_corners=False)
-        f8 = self.fuse8(f8)
-        f4 = self.up4(f8)
-        if self.detail_channels > 0:
-            f4 = torch.cat([f4, self.detail(image)], dim=1)
+        detail = self.detail(image) if self.detail_channels > 0 else None
+        if detail is not None:
+            f8 = torch.cat([f8, self.pool(detail)], dim=1)
+        f4 = self.up4(self.fuse8(f8))
+        if detail is not None:
+            f4 = torch.cat([f4, detail], dim=1)
         return self.classifier(self.fuse4(f4))
 
 
