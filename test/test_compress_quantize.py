@@ -96,13 +96,18 @@ def _family(name):
     if name == 'detector':
         det = make_tiny_detector().eval()
         return det, (1, 3, 64, 96), lambda m: DetectorExport(m), list(DetectorExport(det).output_names)
+    if name == 'detector_stem':  # the shipped detector's layout: conv stem fused back into the head
+        det = create_model('vit_center', task='detect', num_classes=3, img_size=(64, 96), head_channels=16,
+                           stem_channels=16, max_detections=20, backbone='vit_tiny_patch16_224', embed_dim=32,
+                           depth=2, num_heads=2).eval()
+        return det, (1, 3, 64, 96), lambda m: DetectorExport(m), list(DetectorExport(det).output_names)
     kw = dict(embed_dim=64, num_heads=2) if name != 'vit_small_patch16_224' else dict(embed_dim=96, num_heads=3)
     model = create_model(name, num_classes=10, img_size=32, patch_size=8, depth=2, **kw).eval()
     return model, (1, 3, 32, 32), lambda m: m, ['logits']
 
 
 @pytest.mark.parametrize('name', ['deit_tiny_patch16_224', 'vit_small_patch16_224',
-                                  'deit_tiny_distilled_patch16_224', 'detector'])
+                                  'deit_tiny_distilled_patch16_224', 'detector', 'detector_stem'])
 def test_prune_lowrank_int8_chain(name, tmp_path):
     """Each family: structured prune, low-rank, export, INT8 QDQ, onnxruntime run."""
     import onnxruntime as ort

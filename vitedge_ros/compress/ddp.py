@@ -64,7 +64,7 @@ def wrap(model: nn.Module) -> nn.Module:
     rank, world = rank_world()
     if world <= 1:
         return model
-    return DDPModel(model, broadcast_buffers=True)
+    return DDPModel(model)
 
 
 def sync_grads(module: nn.Module) -> None:

@@ -24,8 +24,8 @@ import numpy as np
 import onnx
 
 QUANT_OPS = ('MatMul', 'Gemm', 'Conv')
-HEAD_PATTERNS = ('/head/', '/head_dist/', '/neck/', '/heatmap/', '/box_size/', '/offset/')
-PATCH_PATTERNS = ('/patch_embed/',)
+HEAD_PATTERNS = ('/head/', '/head_dist/', '/neck/', '/fuse/', '/heatmap/', '/box_size/', '/offset/')
+PATCH_PATTERNS = ('/patch_embed/', '/stem/')
 
 
 def _producers(model: onnx.ModelProto) -> Dict[str, onnx.NodeProto]:
