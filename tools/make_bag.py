@@ -29,6 +29,8 @@ def main(argv=None) -> int:
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--gt-json', default=None, help='COCO ground-truth path (default OUT_gt.json)')
     p.add_argument('--overwrite', action='store_true', help='replace an existing bag')
+    p.add_argument('--masks', action='store_true',
+                   help='also write segmentation label maps to OUT_masks/<stamp_ns>.png (--gt of segmentation bundles)')
     args = p.parse_args(argv)
 
     from vitedge_ros.eval.bag_synthetic import write_synthetic_bag
@@ -37,7 +39,7 @@ def main(argv=None) -> int:
         info = write_synthetic_bag(args.out, args.frames, seed=args.seed, width=args.width, height=args.height,
                                    fps=args.fps, storage=args.storage, raw=not args.no_raw,
                                    compressed=args.compressed, compression=args.compression,
-                                   gt_json=args.gt_json, overwrite=args.overwrite)
+                                   gt_json=args.gt_json, overwrite=args.overwrite, masks=args.masks)
     except (ValueError, FileExistsError) as exc:
         print('make_bag: error: {}'.format(exc), file=sys.stderr)
         return 2
@@ -45,6 +47,8 @@ def main(argv=None) -> int:
         info['bag'], info['frames'], args.storage, ', '.join(sorted(info['topics']))))
     print('ground truth {}: {}'.format(info['gt_json'], ', '.join(
         '{} {}'.format(k, v) for k, v in info['annotations'].items())))
+    if info.get('masks_dir'):
+        print('segmentation masks {}/<stamp_ns>.png'.format(info['masks_dir']))
     return 0
 
 

@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replay at the bag's timing with latest-wins processing (counts drops, end-to-end latency)")
     p.add_argument('--rate', type=float, default=1.0, help='speed factor of the --realtime clock (default 1.0)')
     gt = p.add_mutually_exclusive_group()
-    gt.add_argument('--gt', metavar='FILE', help='COCO ground-truth JSON whose images carry "stamp_ns"')
+    gt.add_argument('--gt', metavar='FILE', help='COCO ground-truth JSON whose images carry "stamp_ns"; for a '
+                    'segmentation bundle a folder of PNG label maps named <stamp_ns>.png (mIoU)')
     gt.add_argument('--gt-topic', metavar='TOPIC',
                     help='vision_msgs/msg/Detection2DArray ground-truth topic in the same bag')
     p.add_argument('--overlay', action='store_true', help='also write /vitedge/overlay images to the output bag')
@@ -53,7 +54,10 @@ def _summary(m: dict) -> str:
     if m['failure_reasons']:
         lines.append('failed frames: ' + ', '.join('{} x{}'.format(k, v) for k, v in m['failure_reasons'].items()))
     acc = m.get('accuracy')
-    if acc:
+    if acc and 'miou' in acc:
+        per = ', '.join('{} {:.3f}'.format(k, v) for k, v in acc['per_class_iou'].items() if v is not None)
+        lines.append('mIoU {:.4f} ({} frames; IoU {})'.format(acc['miou'], acc['frames_evaluated'], per))
+    elif acc:
         per = ', '.join('{} {:.3f}'.format(k, v['ap50']) for k, v in acc['per_class'].items())
         lines.append('mAP@0.5 {:.4f}, mAP@0.5:0.95 {:.4f} ({} images; AP@0.5 {})'.format(
             acc['map50'], acc['map50_95'], acc['images_evaluated'], per))

@@ -11,6 +11,12 @@
 * with ground truth, ``detections_coco.json`` and ``gt_coco.json``: the exact COCO input of the reported
   mAP, so it can be re-evaluated with any COCO evaluator.
 
+Segmentation bundles (task ``segment``) write ``/vitedge/segmentation`` (sensor_msgs/msg/Image, mono8
+class ids, header copied) instead of detections, the colour overlay with ``overlay=True``, and score
+mIoU / per-class IoU against ``gt``: a folder of PNG label maps named ``<stamp_ns>.png`` (the image
+header stamp in ns; ``write_synthetic_bag(masks=True)`` writes one). A mask of the wrong size or with
+unknown class ids stops the run with an error naming the file.
+
 Two clocks: as fast as possible (``realtime=False``, throughput) and ``realtime=True``, where the frames
 arrive at the bag's own timing (times ``1/rate``) and are processed latest-wins (``LatestWinsWorker``,
 the node's policy): frames that arrive while the engine is busy replace the pending one and are counted
@@ -50,12 +56,13 @@ from .bag_io import (
 from .latency import summarize
 
 __all__ = ['BagReplayError', 'COMPRESSED_TYPE', 'DETECTIONS_TOPIC', 'IMAGE_TYPE', 'OUTPUT_BAG', 'OVERLAY_TOPIC',
-           'benchmark_replay', 'draw_detections', 'replay', 'replay_subprocess']
+           'SEGMENTATION_TOPIC', 'benchmark_replay', 'draw_detections', 'replay', 'replay_subprocess']
 
 LOG = logging.getLogger(__name__)
 
 DETECTIONS_TOPIC = '/vitedge/detections'
 OVERLAY_TOPIC = '/vitedge/overlay'
+SEGMENTATION_TOPIC = '/vitedge/segmentation'
 OUTPUT_BAG = 'output_bag'
 OUTPUT_FILES = ('metrics.json', 'metrics.md', 'latency.png', 'detections_coco.json', 'gt_coco.json')
 MAX_FAILURE_RECORDS = 100
@@ -107,10 +114,10 @@ def _load_pipeline(bundle: Union[str, Path], backend: str, score_threshold: Opti
         pipe = Pipeline(path, backend=backend, score_threshold=score_threshold)
     except (BundleError, EngineError, OSError, ValueError) as exc:
         raise BagReplayError('bundle {} does not load: {}'.format(path, exc)) from exc
-    if pipe.bundle.task != 'detect':
+    if pipe.bundle.task not in ('detect', 'segment'):
         pipe.close()
-        raise BagReplayError('bundle {} is a {!r} model; eval_bag needs a detector (task: detect)'.format(
-            path, pipe.bundle.task))
+        raise BagReplayError('bundle {} is a {!r} model; eval_bag needs a detector (task: detect) or a '
+                             'segmenter (task: segment)'.format(path, pipe.bundle.task))
     return pipe
 
 
@@ -118,8 +125,9 @@ class _Replay:
     """One replay run: state shared by the feeding loop and the processing function."""
 
     def __init__(self, pipe: Any, types: Any, out: OutputBag, overlay: bool, keep_detections: bool,
-                 on_frame: Optional[Callable[[int, Dict[str, Any]], None]]) -> None:
-        from ..ros.messages import build_detection2d_array, build_image
+                 on_frame: Optional[Callable[[int, Dict[str, Any]], None]], seg_truth: Any = None) -> None:
+        from ..eval.segmentation import SegmentationMeter
+        from ..ros.messages import build_detection2d_array, build_image, build_label_image
 
         self.pipe = pipe
         self.types = types
@@ -138,6 +146,30 @@ class _Replay:
         self.class_counts: Counter = Counter()
         self.fatal: Optional[BaseException] = None
         self.t_first = self.t_last = None
+        self.build_label = build_label_image
+        self.seg_truth = seg_truth
+        self.seg_meter = SegmentationMeter(self.labels) if seg_truth is not None else None
+        self.seg_without_gt = 0
+
+    def _segmentation(self, seg: np.ndarray, stamp: int, image: np.ndarray, msg: Any, out_ns: int) -> None:
+        """Write the label map (and colour overlay) of a segmentation bundle and score it against the masks."""
+        from ..runtime.segmentation import blend_overlay
+        from .segmentation import MaskError
+
+        self.out.write(SEGMENTATION_TOPIC, self.build_label(seg, msg.header, self.types), out_ns)
+        if self.overlay:
+            self.out.write(OVERLAY_TOPIC, self.build_image(blend_overlay(image, seg, len(self.labels)), msg.header,
+                                                           self.types), out_ns)
+        if self.seg_truth is None:
+            return
+        try:
+            gt = self.seg_truth.mask_for(stamp, tuple(seg.shape[:2]))
+        except MaskError as exc:
+            raise BagReplayError('ground-truth mask: {}'.format(exc)) from exc
+        if gt is None:
+            self.seg_without_gt += 1
+        else:
+            self.seg_meter.update(gt, seg)
 
     def fail(self, index: int, stamp: Optional[int], bag_t: float, reason: str, error: str) -> None:
         self.failure_reasons[reason] += 1
@@ -168,12 +200,19 @@ class _Replay:
         except FrameError as exc:
             self.fail(index, stamp, bag_t, 'bad_frame', 'frame error: {}'.format(exc))
             return
-        out_msg = self.build_dets(res.detections, msg.header, self.types)
-        t_ready = time.perf_counter()
-        e2e_ms = (t_ready - arrival) * 1000.0
-        out_ns = int(log_ns) + int(e2e_ms * 1e6)
-        self.out.write(DETECTIONS_TOPIC, out_msg, out_ns)
-        if self.overlay:
+        seg = getattr(res, 'segmentation', None)
+        if seg is not None:
+            t_ready = time.perf_counter()
+            e2e_ms = (t_ready - arrival) * 1000.0
+            out_ns = int(log_ns) + int(e2e_ms * 1e6)
+            self._segmentation(seg, stamp, image, msg, out_ns)
+        else:
+            out_msg = self.build_dets(res.detections, msg.header, self.types)
+            t_ready = time.perf_counter()
+            e2e_ms = (t_ready - arrival) * 1000.0
+            out_ns = int(log_ns) + int(e2e_ms * 1e6)
+            self.out.write(DETECTIONS_TOPIC, out_msg, out_ns)
+        if self.overlay and seg is None:
             self.out.write(OVERLAY_TOPIC, self.build_image(draw_detections(image, res.detections, self.labels),
                                                            msg.header, self.types), out_ns)
         self.t_last = time.perf_counter()
@@ -314,10 +353,25 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
         frames_in_planned = min(frames_total, max_frames) if max_frames is not None else frames_total
 
         truth = None
-        if gt is not None:
+        seg_truth = None
+        if gt is not None and not Path(gt).is_dir():
             truth = load_coco_gt(gt)
         pipe = pipeline if pipeline is not None else _load_pipeline(bundle, backend, score_threshold)
         labels = list(getattr(pipe, 'labels', []) or [])
+        segment = getattr(getattr(pipe, 'bundle', None), 'task', None) == 'segment'
+        if segment and (truth is not None or gt_topic is not None):
+            raise BagReplayError('--gt: a segmentation bundle is scored against a folder of PNG label maps named '
+                                 '<stamp_ns>.png, not COCO boxes')
+        if gt is not None and Path(gt).is_dir():
+            if not segment:
+                raise BagReplayError('--gt {}: a folder of masks is ground truth for segmentation bundles; give a '
+                                     'detector a COCO JSON file'.format(gt))
+            from .segmentation import MaskError, MaskFolderGroundTruth
+
+            try:
+                seg_truth = MaskFolderGroundTruth(gt, labels)
+            except MaskError as exc:
+                raise BagReplayError('--gt: {}'.format(exc)) from exc
         if gt_topic is not None:
             gconns = find_connection(reader, gt_topic, (DETECTIONS_TYPE,), what='ground-truth topic')
             gmsgs = [_deserialize(reader, raw, c.msgtype) for c, _, raw in reader.messages(connections=gconns)]
@@ -333,13 +387,13 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
                 shutil.rmtree(str(out_bag_path))
         bundle_obj = getattr(pipe, 'bundle', None)
         bundle_name = str(getattr(bundle_obj, 'name', '') or (Path(bundle).name if bundle else 'custom'))
-        topics = OrderedDict([(DETECTIONS_TOPIC, DETECTIONS_TYPE)])
+        topics = OrderedDict([(SEGMENTATION_TOPIC, IMAGE_TYPE)] if segment else [(DETECTIONS_TOPIC, DETECTIONS_TYPE)])
         if overlay:
             topics[OVERLAY_TOPIC] = IMAGE_TYPE
         out = OutputBag(out_bag_path, typestore, topics, storage=output_storage, overwrite=overwrite,
                         custom_data={'vitedge_ros.tool': 'eval_bag', 'vitedge_ros.bundle': bundle_name,
                                      'vitedge_ros.source_bag': str(bag), 'vitedge_ros.image_topic': image_topic})
-        state = _Replay(pipe, types, out, overlay, truth is not None, on_frame)
+        state = _Replay(pipe, types, out, overlay, truth is not None, on_frame, seg_truth=seg_truth)
         setup_s = time.perf_counter() - t_setup
         bar = None
         if progress:
@@ -353,7 +407,7 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
         frames_in = 0
         first_ns = None
         last_ns = None
-        warm_up_ms = _warm_up(pipe, types, typestore, overlay)
+        warm_up_ms = _warm_up(pipe, types, typestore, overlay or segment)
         out.open()
         t_run = time.perf_counter()
         t_clock = None
@@ -482,6 +536,13 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
         acc['gt_file'] = 'gt_coco.json'
         acc['detections_file'] = 'detections_coco.json'
         acc['score_threshold'] = getattr(pipe, 'score_threshold', score_threshold)
+        metrics['accuracy'] = acc
+    metrics['task'] = 'segment' if segment else 'detect'
+    if seg_truth is not None:
+        acc = state.seg_meter.result()
+        acc.update({'gt_source': str(gt), 'frames_evaluated': acc.pop('frames'),
+                    'frames_without_gt': state.seg_without_gt, 'masks_total': len(seg_truth),
+                    'scored_at': 'input-image pixels'})
         metrics['accuracy'] = acc
     dropped_times = []
     if realtime:

@@ -43,7 +43,15 @@ def metrics_markdown(m: Dict[str, Any]) -> str:
     for name, count in m['detections_per_class'].items():
         lines.append('| {} | {} |'.format(name, count))
     acc = m.get('accuracy')
-    if acc:
+    if acc and 'miou' in acc:
+        lines += ['', '## Segmentation accuracy', '',
+                  'Ground truth: `{}`; {} frames scored in input-image pixels ({} frames without a mask).'.format(
+                      acc['gt_source'], acc['frames_evaluated'], acc['frames_without_gt']),
+                  '', '| class | IoU |', '|---|---|', '| **mIoU** | {} |'.format(_f(acc['miou'], 4))]
+        for name, iou in acc['per_class_iou'].items():
+            lines.append('| {} | {} |'.format(name, _f(iou, 4)))
+        lines.append('| pixel accuracy | {} |'.format(_f(acc['pixel_acc'], 4)))
+    elif acc:
         lines += ['', '## Accuracy (COCO, faster-coco-eval)', '',
                   'Ground truth: `{}`; {} of {} images evaluated ({} frames without ground truth).'.format(
                       acc['gt_source'], acc['images_evaluated'], acc['images_total'], acc['frames_without_gt']),

@@ -9,7 +9,9 @@ Topics (header ``frame_id`` ``camera``, header stamp = bag timestamp, ``fps`` fr
   score 1.0, ``bbox`` centre/size in pixels
 
 and, beside the bag, ``<bag>_gt.json``: COCO ground truth whose ``images`` carry ``stamp_ns`` (the header
-stamp in ns, also the ``file_name`` stem), the format ``tools/eval_bag.py --gt`` reads.
+stamp in ns, also the ``file_name`` stem), the format ``tools/eval_bag.py --gt`` reads. With ``masks=True``
+also ``<bag>_masks/<stamp_ns>.png``: the segmentation label maps (``SEG_CLASSES`` ids), for segmentation
+bundles' ``--gt``.
 Frames come from ``vitedge_ros.data.synthetic.camera_sequence``; the bag is written under a temporary name
 and renamed when complete.
 """
@@ -55,7 +57,8 @@ def write_synthetic_bag(out: Union[str, Path], frames: int = 60, *, seed: int = 
                         height: int = 480, fps: float = 10.0, storage: str = 'mcap', raw: bool = True,
                         compressed: bool = False, compression: str = 'none', jpeg_quality: int = 90,
                         hfov_deg: float = 70.0, persons_per_frame: float = 5.0,
-                        gt_json: Union[str, Path, None] = None, overwrite: bool = False) -> Dict[str, Any]:
+                        gt_json: Union[str, Path, None] = None, overwrite: bool = False,
+                        masks: bool = False) -> Dict[str, Any]:
     """Write a synthetic flight bag to ``out`` and its COCO ground truth beside it.
 
     Args:
@@ -75,9 +78,11 @@ def write_synthetic_bag(out: Union[str, Path], frames: int = 60, *, seed: int = 
         persons_per_frame: person density of the generated world.
         gt_json: COCO ground-truth path (default ``<out>_gt.json``).
         overwrite: replace an existing bag / JSON.
+        masks: also write the per-frame label maps to ``<out>_masks/<stamp_ns>.png``.
 
     Returns:
-        ``{'bag', 'gt_json', 'frames', 'topics': {topic: count}, 'annotations': {class: count}}``.
+        ``{'bag', 'gt_json', 'frames', 'topics': {topic: count}, 'annotations': {class: count}}`` (and
+        ``'masks_dir'`` with ``masks``).
 
     """
     import cv2
@@ -116,6 +121,10 @@ def write_synthetic_bag(out: Union[str, Path], frames: int = 60, *, seed: int = 
     writer.set_custom_data('vitedge_ros.tool', 'make_bag')
     writer.set_custom_data('vitedge_ros.seed', str(seed))
     period_ns = int(round(1e9 / fps))
+    masks_dir = out.with_name(out.name + '_masks') if masks else None
+    if masks_dir is not None:
+        shutil.rmtree(str(masks_dir), ignore_errors=True)
+        masks_dir.mkdir(parents=True)
     images, anns = [], []
     counts = {name: 0 for name in DETECTION_CLASSES}
     try:
@@ -145,6 +154,11 @@ def write_synthetic_bag(out: Union[str, Path], frames: int = 60, *, seed: int = 
                     raise RuntimeError('JPEG encoding failed')
                 put(COMPRESSED_TOPIC, types.CompressedImage(header=header, format='jpeg', data=buf.reshape(-1)), ts)
             put(CAMERA_INFO_TOPIC, _camera_info(types, header, width, height, hfov_deg), ts)
+            if masks_dir is not None:
+                ok, png = cv2.imencode('.png', scene.mask)
+                if not ok:
+                    raise RuntimeError('PNG encoding of a mask failed')
+                write_file(masks_dir / '{}.png'.format(ts), png.tobytes())
             gt_dets = []
             img_id = i + 1
             images.append({'id': img_id, 'file_name': '{}.png'.format(ts), 'stamp_ns': ts, 'width': int(width),
@@ -174,7 +188,10 @@ def write_synthetic_bag(out: Union[str, Path], frames: int = 60, *, seed: int = 
                            for i, n in enumerate(DETECTION_CLASSES)]}
     write_file(gt_path, json.dumps(coco).encode('utf-8'))
     topics = {t: frames for t in conns}
-    return {'bag': str(out), 'gt_json': str(gt_path), 'frames': frames, 'topics': topics, 'annotations': counts}
+    info = {'bag': str(out), 'gt_json': str(gt_path), 'frames': frames, 'topics': topics, 'annotations': counts}
+    if masks_dir is not None:
+        info['masks_dir'] = str(masks_dir)
+    return info
 
 
 class _GtBox:
