@@ -94,6 +94,43 @@ def test_prune_detector_backbone_and_neck(tmp_path):
     _onnx_roundtrip(wrapper, (1, 3, 64, 96), list(wrapper.output_names), tmp_path)
 
 
+@pytest.mark.parametrize('stem', [0, 16])
+def test_prune_detector_convs(stem, tmp_path):
+    """Neck, fusion and conv-stem channels shrink with their consumers (BatchNorm, patch embedding, heads)."""
+    from vitedge_ros.compress.prune import prune_vit
+    from vitedge_ros.models import DetectorExport, create_model
+
+    torch.manual_seed(0)
+    det = create_model('vit_center', task='detect', num_classes=3, img_size=(64, 96), head_channels=16,
+                       stem_channels=stem, max_detections=20, backbone='vit_tiny_patch16_224', embed_dim=32,
+                       depth=1, num_heads=2).eval()
+    summary = prune_vit(det, 0.5, importance='taylor', embed=True, convs=True, calib_loss=_calib((1, 3, 64, 96)))
+    assert det.neck[0].out_channels == 8 and det.heatmap.in_channels == 8
+    if stem:
+        assert summary['convs']['stem.6'] == [16, 8]
+        assert det.stem[7].num_features == 8 and det.backbone.patch_embed.proj.in_channels == 8
+        assert det.fuse[0].in_channels == 16 and det.fuse[0].out_channels == 8
+    wrapper = DetectorExport(det)
+    _onnx_roundtrip(wrapper, (1, 3, 64, 96), list(wrapper.output_names), tmp_path)
+
+
+def test_dead_conv_channels_are_removed_without_changing_outputs():
+    from vitedge_ros.compress.prune import prune_detector_convs
+
+    det = make_tiny_detector().eval()
+    with torch.no_grad():  # half of neck.4's output channels do nothing
+        det.neck[4].weight[8:] = 0
+        det.neck[4].bias[8:] = 0  # GELU(0) = 0
+        for head in (det.heatmap, det.box_size, det.offset):
+            head.weight[:, 8:] = 0
+    x = torch.randn(1, 3, 64, 96)
+    ref = det(x)
+    prune_detector_convs(det, 0.5, only=['neck.4'])
+    assert det.neck[4].out_channels == 8
+    for k, v in det(x).items():
+        assert torch.allclose(v, ref[k], atol=1e-4), k
+
+
 def test_removing_dead_heads_and_channels_keeps_function():
     """A head / MLP channel whose weights are zero carries nothing: pruning it leaves outputs unchanged."""
     from vitedge_ros.compress.prune import prune_vit

@@ -14,6 +14,7 @@
 Projections are trained with the student (pass ``hook.trainable`` to the training loop) and are not part
 of the exported model.
 """
+import contextlib
 from typing import Any, Dict, List, Optional, Sequence
 
 import torch
@@ -71,13 +72,19 @@ class _Capture:
     def __init__(self, model: nn.Module, names: Sequence[str]) -> None:
         self.outputs: Dict[str, torch.Tensor] = {}
         self.handles = []
+        self.modules = []
         for name in names:
             try:
-                mod = model.get_submodule(name)
+                self.modules.append((name, model.get_submodule(name)))
             except AttributeError as exc:
                 raise ValueError('distillation layer {!r} not found in {}'.format(
                     name, type(model).__name__)) from exc
-            self.handles.append(mod.register_forward_hook(self._hook(name)))
+        self.attach()
+
+    def attach(self) -> None:
+        """Register the hooks (again)."""
+        self.remove()
+        self.handles = [mod.register_forward_hook(self._hook(name)) for name, mod in self.modules]
 
     def _hook(self, name: str):
         def fn(_m, _i, out):
@@ -147,6 +154,17 @@ class Distiller(nn.Module):
         for cap in (self._s_cap, self._t_cap):
             if cap is not None:
                 cap.remove()
+
+    @contextlib.contextmanager
+    def hooks_removed(self):
+        """Detach the student's hooks (closures do not pickle) while the student is saved."""
+        if self._s_cap is not None:
+            self._s_cap.remove()
+        try:
+            yield
+        finally:
+            if self._s_cap is not None:
+                self._s_cap.attach()
 
     def _aux_losses(self) -> Dict[str, torch.Tensor]:
         out: Dict[str, torch.Tensor] = {}

@@ -22,7 +22,7 @@ channels. Torch-Pruning's dependency graph does not model timm's fused ``qkv`` +
 LayerNorm pruner does not sort the kept indices, so the surgery here is done by hand with index slicing.
 """
 import math
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 import torch
 from torch import nn
@@ -308,6 +308,138 @@ def prune_embed(model: nn.Module, vit: nn.Module, keep: List[int]) -> None:
         vit.patch_embed.embed_dim = len(keep)
 
 
+# --- detector convolutions (neck, fusion, conv stem) ---------------------------------------------------------
+
+def _conv_out_dim(conv: nn.Module) -> int:
+    return 1 if isinstance(conv, nn.ConvTranspose2d) else 0
+
+
+def _conv_in_dim(conv: nn.Module) -> int:
+    return 0 if isinstance(conv, nn.ConvTranspose2d) else 1
+
+
+def conv_keep_out(conv: nn.Module, keep: List[int]) -> None:
+    """Keep output channels ``keep`` of a Conv2d / ConvTranspose2d."""
+    idx = torch.as_tensor(keep, dtype=torch.long)
+    _slice_param(conv, 'weight', idx, _conv_out_dim(conv))
+    if conv.bias is not None:
+        _slice_param(conv, 'bias', idx, 0)
+    conv.out_channels = len(keep)
+
+
+def conv_keep_in(conv: nn.Module, keep: List[int], start: int = 0, length: Optional[int] = None) -> None:
+    """Keep input channels ``start + keep`` of the range ``[start, start+length)``, and all others."""
+    dim = _conv_in_dim(conv)
+    n = conv.weight.shape[dim]
+    length = n - start if length is None else length
+    full = list(range(start)) + [start + k for k in keep] + list(range(start + length, n))
+    if conv.groups != 1:
+        raise PruneError('grouped convolutions are not supported')
+    _slice_param(conv, 'weight', torch.as_tensor(full, dtype=torch.long), dim)
+    conv.in_channels = len(full)
+
+
+def _bn_keep(bn: nn.Module, keep: List[int]) -> None:
+    idx = torch.as_tensor(keep, dtype=torch.long)
+    for name in ('weight', 'bias'):
+        if getattr(bn, name, None) is not None:
+            _slice_param(bn, name, idx, 0)
+    for name in ('running_mean', 'running_var'):
+        buf = getattr(bn, name, None)
+        if buf is not None:
+            setattr(bn, name, buf.index_select(0, idx).contiguous())
+    bn.num_features = len(keep)
+
+
+def _conv_groups(det: nn.Module) -> List[Dict[str, Any]]:
+    """Coupled channel groups of the detector's convolutions: producer, its BatchNorm, consumers (conv, start)."""
+    heads = [m for m in (getattr(det, 'heatmap', None), getattr(det, 'box_size', None), getattr(det, 'offset', None))
+             if isinstance(m, nn.Conv2d)]
+    fuse = getattr(det, 'fuse', None)
+    fuse_conv = fuse[0] if isinstance(fuse, nn.Sequential) else None
+    groups: List[Dict[str, Any]] = []
+    neck = [m for m in det.neck if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    for i, conv in enumerate(neck):
+        if i + 1 < len(neck):
+            consumers = [(neck[i + 1], 0)]
+        elif fuse_conv is not None:
+            consumers = [(fuse_conv, 0)]
+        else:
+            consumers = [(h, 0) for h in heads]
+        groups.append({'name': 'neck.{}'.format(list(det.neck).index(conv)), 'producer': conv,
+                       'bn': None, 'consumers': consumers})
+    if fuse_conv is not None:
+        groups.append({'name': 'fuse.0', 'producer': fuse_conv, 'bn': None, 'consumers': [(h, 0) for h in heads]})
+    stem = getattr(det, 'stem', None)
+    if isinstance(stem, nn.Sequential):
+        mods = list(stem)
+        convs = [(i, m) for i, m in enumerate(mods) if isinstance(m, nn.Conv2d)]
+        for j, (i, conv) in enumerate(convs):
+            bn = mods[i + 1] if i + 1 < len(mods) and isinstance(mods[i + 1], nn.BatchNorm2d) else None
+            if j + 1 < len(convs):
+                consumers = [(convs[j + 1][1], 0)]
+            else:  # the stem output feeds the ViT patch embedding and the fusion conv (after the neck channels)
+                consumers = [(find_vit(det).patch_embed.proj, 0)]
+                if fuse_conv is not None:
+                    consumers.append((fuse_conv, 'stem'))
+            groups.append({'name': 'stem.{}'.format(i), 'producer': conv, 'bn': bn, 'consumers': consumers})
+    return groups
+
+
+def _conv_importance(group: Dict[str, Any], kind: str, neck_width: int) -> torch.Tensor:
+    prod = group['producer']
+    s = _sum_except(_score(prod.weight, kind), _conv_out_dim(prod))
+    if prod.bias is not None:
+        s = s + _score(prod.bias, kind)
+    bn = group['bn']
+    if bn is not None and bn.weight is not None:
+        s = s + _score(bn.weight, kind) + _score(bn.bias, kind)
+    n = s.numel()
+    for conv, start in group['consumers']:
+        start = neck_width if start == 'stem' else start
+        per_in = _sum_except(_score(conv.weight, kind), _conv_in_dim(conv))
+        s = s + per_in[start:start + n]
+    return s
+
+
+def prune_detector_convs(det: nn.Module, ratio: float, importance: str = 'magnitude', round_to: int = 1,
+                         only: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    """Prune output channels of the detector's neck, fusion and stem convolutions (and their consumers).
+
+    ``only`` restricts the groups by name (``neck.0``, ``neck.2``, ``neck.4``, ``fuse.0``, ``stem.N``).
+    """
+    det = getattr(det, 'detector', det)
+    if not hasattr(det, 'neck'):
+        raise PruneError('convs: only the ViT centre detector has a convolutional neck')
+    out: Dict[str, Any] = {}
+    for g in _conv_groups(det):
+        if only is not None and g['name'] not in only:
+            continue
+        prod = g['producer']
+        n = prod.out_channels
+        fuse = getattr(det, 'fuse', None)
+        neck_width = int(fuse[0].in_channels - prod.out_channels) if fuse is not None and g['name'].startswith(
+            'stem') else 0
+        scores = _conv_importance(g, importance, neck_width)
+        keep = _topk_keep(scores, _n_keep(n, ratio, round_to))
+        if len(keep) == n:
+            continue
+        conv_keep_out(prod, keep)
+        if g['bn'] is not None:
+            _bn_keep(g['bn'], keep)
+        for conv, start in g['consumers']:
+            if start == 'stem':
+                conv_keep_in(conv, keep, start=neck_width, length=n)
+            else:
+                conv_keep_in(conv, keep, start=0, length=n)
+        out[g['name']] = [n, len(keep)]
+    if getattr(det, 'fuse', None) is not None:
+        det.head_channels = int(det.fuse[0].out_channels)
+    if getattr(det, 'stem_channels', 0):
+        det.stem_channels = int(det.stem[-3].out_channels) if len(det.stem) >= 3 else det.stem_channels
+    return out
+
+
 # --- entry point --------------------------------------------------------------------------------------------
 
 def _taylor_grads(model: nn.Module, calib_loss: CalibLoss) -> int:
@@ -328,8 +460,8 @@ def _taylor_grads(model: nn.Module, calib_loss: CalibLoss) -> int:
 def prune_vit(model: nn.Module, ratio: float, *, importance: str = 'magnitude', heads: bool = True,
               head_dims: bool = False, mlp: bool = True, embed: bool = False, global_ranking: bool = False,
               embed_ratio: Optional[float] = None, heads_ratio: Optional[float] = None,
-              mlp_ratio: Optional[float] = None, round_to: int = 1,
-              calib_loss: Optional[CalibLoss] = None) -> Dict[str, Any]:
+              mlp_ratio: Optional[float] = None, round_to: int = 1, convs: bool = False,
+              conv_ratio: Optional[float] = None, calib_loss: Optional[CalibLoss] = None) -> Dict[str, Any]:
     """Prune ``model`` in place; returns a summary (dims before/after per block).
 
     ``calib_loss(model)`` yields losses on calibration batches; it is required for ``importance='taylor'``.
@@ -382,9 +514,16 @@ def prune_vit(model: nn.Module, ratio: float, *, importance: str = 'magnitude', 
         keep_e = _topk_keep(e_scores, _n_keep(e_scores.numel(), e_r, round_to))
         if len(keep_e) != e_scores.numel():
             prune_embed(model, vit, keep_e)
+    result: Dict[str, Any] = {}
+    if convs:
+        if importance == 'taylor':  # gradients again, on the pruned ViT
+            _taylor_grads(model, calib_loss)
+        result['convs'] = prune_detector_convs(model, ratio if conv_ratio is None else conv_ratio, importance,
+                                               round_to)
     model.zero_grad(set_to_none=True)
     after = describe(model)
-    return {'before': before, 'after': after, 'importance': importance, 'global': bool(global_ranking)}
+    result.update({'before': before, 'after': after, 'importance': importance, 'global': bool(global_ranking)})
+    return result
 
 
 def describe(model: nn.Module) -> Dict[str, Any]:

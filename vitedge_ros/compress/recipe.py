@@ -16,7 +16,8 @@ Schema (defaults in brackets)::
     stages: list of one-key mappings, applied in order:
       - finetune: {epochs, lr, batch_size, weight_decay, label_smoothing, augment, distill}
       - prune: {ratio, importance: taylor|magnitude, heads, head_dims, mlp, embed, global,
-                embed_ratio, heads_ratio, mlp_ratio, calib_batches, round_to}
+                embed_ratio, heads_ratio, mlp_ratio, calib_batches, round_to,
+                convs, conv_ratio (detector: neck / fusion / conv-stem channels)}
       - lowrank: {energy | params, only_if_saves, min_rank, max_macs_ratio, include, exclude}
       - tome: {r, sweep}
       - quantize: {mode: int8|fp16|dynamic, calibration: minmax|entropy|percentile, percentile, calib_batches,
@@ -210,7 +211,8 @@ PRUNE = mapping(dict(COMMON, **{
     'heads': (boolean, True), 'head_dims': (boolean, False), 'mlp': (boolean, True), 'embed': (boolean, False),
     'global': (boolean, False), 'embed_ratio': (optional(num(0, 1, hi_open=True)), None),
     'heads_ratio': (optional(num(0, 1, hi_open=True)), None), 'mlp_ratio': (optional(num(0, 1, hi_open=True)), None),
-    'calib_batches': (integer(1), 4), 'round_to': (integer(1), 1),
+    'calib_batches': (integer(1), 4), 'round_to': (integer(1), 1), 'convs': (boolean, False),
+    'conv_ratio': (optional(num(0, 1, hi_open=True)), None),
 }), required=('ratio',))
 
 LOWRANK = mapping(dict(COMMON, **{

@@ -12,6 +12,7 @@ A stage whose checkpoint exists is skipped on ``resume`` (its model and entry ar
 stage interrupted mid-way restarts from its last finished epoch. Every latency in the report is measured
 at the end, in this process, interleaved across stages.
 """
+import contextlib
 import copy
 import logging
 import platform
@@ -425,6 +426,7 @@ class Runner:
         return prune_vit(model, st['ratio'], importance=st['importance'], heads=st['heads'], head_dims=st['head_dims'],
                          mlp=st['mlp'], embed=st['embed'], global_ranking=st['global'], embed_ratio=st['embed_ratio'],
                          heads_ratio=st['heads_ratio'], mlp_ratio=st['mlp_ratio'], round_to=st['round_to'],
+                         convs=st['convs'], conv_ratio=st['conv_ratio'],
                          calib_loss=self._calib_loss(st['calib_batches']))
 
     def _tome(self, st: Dict[str, Any], model: nn.Module) -> Dict[str, Any]:
@@ -476,9 +478,10 @@ class Runner:
             if self.rank == 0 and epoch < st['epochs']:
                 extra_e = {'entry': {'name': name}, 'optimizer': opt.state_dict(),
                            'proj': distiller.proj.state_dict() if distiller is not None else None}
-                save_checkpoint(partial, model, name=name, task=self.meta['task'], labels=self.data.labels,
-                                input_spec=self.data.spec.to_dict(), decoder=self.meta['decoder'],
-                                arch=self.meta['arch'], epoch=epoch, extra=extra_e)
+                with distiller.hooks_removed() if distiller is not None else contextlib.nullcontext():
+                    save_checkpoint(partial, model, name=name, task=self.meta['task'], labels=self.data.labels,
+                                    input_spec=self.data.spec.to_dict(), decoder=self.meta['decoder'],
+                                    arch=self.meta['arch'], epoch=epoch, extra=extra_e)
 
         common = dict(epochs=st['epochs'], lr=st['lr'], weight_decay=st['weight_decay'],
                       seed=self.recipe['seed'] + idx, progress=self.progress and self.rank == 0,
