@@ -271,7 +271,7 @@ def run_digits(recipe_path: Union[str, Path], root: Union[str, Path], work: Unio
         meta[name]['top1'] = round_sig(onnx_top1(path, xte, yte), 6)
         meta[name]['macs'] = int(graph_stats(path)['macs'])
         meta[name]['onnx_bytes'] = onnx_bytes(path)
-        meta[name]['onnx'] = str(path.relative_to(work))
+        meta[name]['onnx'] = str(path.relative_to(work.parent))   # relative to the benchmark's work dir
 
     # latency: every graph (onnxruntime, 1 thread) and timm eager (torch, 1 thread), interleaved
     torch.set_num_threads(1)

@@ -118,7 +118,7 @@ def _how_to_read(res: Dict[str, Any]) -> List[str]:
         'random input of the model\'s shape. Runtime overhead and replay use the runtime\'s default threads, '
         'as the node does.',
         '- **Accuracy** is top-1 on the digits test split (onnxruntime on each ONNX graph); it is deterministic, '
-        'so it is a single value. DeiT-Tiny at 224 has random weights: only its speed and size mean anything.',
+        'so it is a single value. DeiT-Tiny has random weights: only its speed and size mean anything.',
         '- **Pareto front:** a model is on it when no other model in the table is at least as fast (median '
         'latency) and at least as accurate, and strictly better in one of the two.',
         '- **INT8 on a CPU** pays only with fast integer dot products (AVX-512 VNNI / AVX-VNNI, see the CPU flags); '
@@ -262,6 +262,12 @@ def _overhead(o: Dict[str, Any]) -> List[str]:
     return out + table(['step', 'ms per frame', 'ratio to inference'], rows) + ['']
 
 
+def _frame(res: Dict[str, Any]) -> str:
+    o = res.get('overhead') or {}
+    size = o.get('frame_size')
+    return '{}×{}'.format(fmt(size[0]), fmt(size[1])) if size else 'camera'
+
+
 def _replay(r: Dict[str, Any]) -> List[str]:
     f = r['figures']
     out = ['{}; bundle `{}`, backend {}, {} frames of {}×{}, {} runs.'.format(
@@ -332,7 +338,7 @@ def render_page(res: Dict[str, Any], img_rel: str = 'img') -> str:
     out += _four_ways(res)
     sections = [('digits', '## 2. Digits: accuracy versus latency, stage by stage, against the baselines',
                  lambda d: _digits(d, img_rel)),
-                ('overhead', '## 3. Runtime overhead per 640×480 frame against inference', _overhead),
+                ('overhead', '## 3. Runtime overhead per {} frame against inference'.format(_frame(res)), _overhead),
                 ('replay', '## 4. eval_bag throughput and peak resident memory (onnxruntime)', _replay),
                 ('roofline', '## 5. Roofline estimates (Jetson Nano, Orin Nano) next to real GPU figures',
                  lambda d: _roofline(d, res.get('gpu') or []))]
@@ -369,15 +375,17 @@ def write_plots(res: Dict[str, Any], img_dir: Union[str, Path]) -> List[Path]:
     img_dir.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(8.0, 5.2), dpi=110)
     pts = {p['name']: p for p in d['points']}
-    for p in d['points']:
+    offsets = [(6, 4), (6, -10), (-6, 6), (6, 12), (-6, -12)]
+    for i, p in enumerate(d['points']):
         lat = p['latency_ms']
         base = p['kind'] == 'baseline'
         xerr = [[lat['median'] - lat['min']], [lat['max'] - lat['median']]]
         ax.errorbar([lat['median']], [100 * p['top1']], xerr=xerr,
                     fmt='s' if base else 'o', color='tab:red' if base else 'tab:blue', ms=7, capsize=3,
                     mfc='none' if not p['on_front'] else None)
-        ax.annotate(p['name'], (lat['median'], 100 * p['top1']), textcoords='offset points', xytext=(5, 4),
-                    fontsize=8)
+        dx, dy = offsets[i % len(offsets)]
+        ax.annotate(p['name'], (lat['median'], 100 * p['top1']), textcoords='offset points', xytext=(dx, dy),
+                    fontsize=7, ha='left' if dx > 0 else 'right')
     front = [pts[n] for n in d['pareto']['front']]
     if len(front) > 1:
         xs, ys = [], []
@@ -390,7 +398,13 @@ def write_plots(res: Dict[str, Any], img_dir: Union[str, Path]) -> List[Path]:
         ax.plot(xs, ys, '--', color='0.5', lw=1, label='Pareto front')
     ax.plot([], [], 'o', color='tab:blue', label='recipe stages (filled: on the front)')
     ax.plot([], [], 's', color='tab:red', label='baselines')
-    ax.set_xlabel('onnxruntime CPU latency, ms (median, min–max bars; batch 1, 1 thread)')
+    ax.set_xscale('log')
+    from matplotlib.ticker import FuncFormatter
+
+    for axis in (ax.xaxis,):
+        axis.set_major_formatter(FuncFormatter(lambda v, _: '{:g}'.format(v)))
+        axis.set_minor_formatter(FuncFormatter(lambda v, _: '{:g}'.format(v)))
+    ax.set_xlabel('onnxruntime CPU latency, ms, log scale (median, min–max bars; batch 1, 1 thread)')
     ax.set_ylabel('top-1 on the digits test split, %')
     ax.set_title('Digits: accuracy versus latency ({})'.format((res.get('machine') or {}).get('cpu', '')),
                  fontsize=10)
