@@ -34,7 +34,8 @@ SCHEMA: Dict[str, Any] = {
     'name': str, 'task': ('detect', 'classify', 'segment'),
     'model': {'arch': str, 'backbone': str, 'img_size': (int, list), 'pretrained': bool, 'head_channels': int,
               'stem_channels': int,
-              'max_detections': int, 'upsample': int, 'kwargs': dict, 'num_classes': int, 'detail_channels': int},
+              'max_detections': int, 'upsample': int, 'kwargs': dict, 'num_classes': int, 'detail_channels': int,
+              'conv_stem': bool},
     'input': dict,
     'data': {'name': ('synthetic-aerial', 'digits', 'imagefolder', 'masks'), 'train_scenes': int, 'val_scenes': int,
              'scene_width': int, 'scene_height': int, 'seed': int, 'val_seed': int, 'img_size': int,
@@ -113,7 +114,7 @@ def build_model(cfg: Dict[str, Any], num_classes: int) -> torch.nn.Module:
             if key in m:
                 kwargs[key] = m[key]
     if cfg['task'] == 'segment':
-        for key in ('backbone', 'head_channels', 'detail_channels'):
+        for key in ('backbone', 'head_channels', 'detail_channels', 'conv_stem'):
             if key in m:
                 kwargs[key] = m[key]
     return create_model(m['arch'], task=cfg['task'], num_classes=m.get('num_classes', num_classes),

@@ -5,18 +5,21 @@ The backbone's single-scale patch tokens (stride ``patch``) are folded to a grid
 like the detector's neck). A simple feature pyramid in the spirit of ViTDet builds the stride ``patch/2``
 level with a ConvTranspose; the decoder fuses it with the upsampled stride-``patch`` level (FPN-style
 top-down sum), refines with depthwise-separable convs, goes up once more with a ConvTranspose to stride
-``patch/4`` and fuses an optional small detail stem (a strided conv and a depthwise-separable conv on the
-image: colour, texture and sharp boundaries) at both decoder levels.
+``patch/4`` and fuses a small detail stem (a strided conv and a depthwise-separable conv on the image:
+colour, texture and sharp boundaries) at both decoder levels. With ``conv_stem`` that stem also feeds the
+ViT: the patch embedding patchifies the stem's stride-4 output (early convolutions), computed once.
 The output is class **logits** at stride ``patch/4`` (``1×C×H/4×W/4`` for patch 16): upsampling to
 input-image pixels and the argmax happen on the host in :mod:`vitedge_ros.runtime.segmentation`, which
 folds the inverse letterbox into the same resampling (see docs/SEGMENTATION.md for why). Every op is a
 standard ONNX op (Conv, ConvTranspose, Resize, Add, Gelu/Erf): no custom ops.
 """
-from typing import Dict, List, Sequence, Tuple, Union
+from functools import partial
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import timm
 import torch
 import torch.nn.functional as F
+from timm.layers import PatchEmbed
 from torch import nn
 
 from .vit_detector import _pair
@@ -27,6 +30,44 @@ def _dwsep(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cin, 3, padding=1, groups=cin), nn.Conv2d(cin, cout, 1), nn.GELU())
 
 
+def detail_stem(channels: int, stride: int = 4) -> nn.Sequential:
+    """Strided conv on the image + GELU + depthwise-separable conv: colour and texture at ``stride``."""
+    return nn.Sequential(nn.Conv2d(3, channels, stride, stride=stride), nn.GELU(), *_dwsep(channels, channels))
+
+
+class StemPatchEmbed(PatchEmbed):
+    """Patch embedding behind a small conv stem (stride 4): ``proj`` patchifies the stem's output.
+
+    Early convolutions give the tokens local texture (what tells calm water and fields from bare ground)
+    and make small ViTs train faster. ``proj`` stays a plain Conv2d producing the embedding, so the pruner's
+    embedding surgery applies unchanged. The stem's output is kept in ``last_stem`` for the decoder.
+    """
+
+    def __init__(self, img_size: Any = 224, patch_size: int = 16, in_chans: int = 3, embed_dim: int = 768,
+                 stem_channels: int = 24, stem_stride: int = 4, **kwargs: Any) -> None:
+        h, w = (img_size, img_size) if isinstance(img_size, int) else img_size
+        ps = patch_size if isinstance(patch_size, int) else patch_size[0]
+        if ps % stem_stride or h % stem_stride or w % stem_stride:
+            raise ValueError('StemPatchEmbed: patch size {} and image size {} must be multiples of the stem '
+                             'stride {}'.format(patch_size, img_size, stem_stride))
+        super().__init__(img_size=(h // stem_stride, w // stem_stride), patch_size=ps // stem_stride,
+                         in_chans=stem_channels, embed_dim=embed_dim, **kwargs)
+        self.stem = detail_stem(stem_channels, stem_stride)
+        self.stem_stride = int(stem_stride)
+        self.last_stem: Optional[torch.Tensor] = None
+
+    def feat_ratio(self, as_scalar: bool = True) -> Any:
+        """Stride of the tokens relative to the image."""
+        r = super().feat_ratio(as_scalar)
+        return r * self.stem_stride if as_scalar else tuple(v * self.stem_stride for v in r)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Image → stem (kept in ``last_stem``) → patch tokens."""
+        s = self.stem(x)
+        self.last_stem = s
+        return super().forward(s)
+
+
 class SegHead(nn.Module):
     """Pyramid and decoder: stride-s features (``hc`` channels) → logits at stride s/4.
 
@@ -35,7 +76,8 @@ class SegHead(nn.Module):
     fields from bare ground, and patch tokens carry it poorly).
     """
 
-    def __init__(self, hc: int, num_classes: int, detail_channels: int = 16, detail_stride: int = 4) -> None:
+    def __init__(self, hc: int, num_classes: int, detail_channels: int = 16, detail_stride: int = 4,
+                 own_detail: bool = True) -> None:
         super().__init__()
         lo = max(8, hc // 2)
         dc = self.detail_channels = int(detail_channels)
@@ -43,16 +85,17 @@ class SegHead(nn.Module):
         self.fuse8 = _dwsep(hc + dc, hc)
         self.up4 = nn.Sequential(nn.ConvTranspose2d(hc, lo, 2, stride=2), nn.GELU())
         if dc > 0:
-            self.detail = nn.Sequential(nn.Conv2d(3, dc, detail_stride, stride=detail_stride), nn.GELU(),
-                                        *_dwsep(dc, dc))
+            if own_detail:
+                self.detail = detail_stem(dc, detail_stride)
             self.pool = nn.AvgPool2d(2)
         self.fuse4 = _dwsep(lo + dc, lo)
         self.classifier = nn.Conv2d(lo, num_classes, 1)
 
-    def forward(self, f16: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        """Logits at stride s/4 from stride-s features and the network input (for the detail stem)."""
+    def forward(self, f16: torch.Tensor, image: torch.Tensor, detail: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Logits at stride s/4 from stride-s features and the image (or the backbone stem's ``detail``)."""
         f8 = self.up8(f16) + F.interpolate(f16, scale_factor=2.0, mode='bilinear', align_corners=False)
-        detail = self.detail(image) if self.detail_channels > 0 else None
+        if detail is None and self.detail_channels > 0:
+            detail = self.detail(image)
         if detail is not None:
             f8 = torch.cat([f8, self.pool(detail)], dim=1)
         f4 = self.up4(self.fuse8(f8))
@@ -66,12 +109,19 @@ class ViTSegmenter(nn.Module):
 
     def __init__(self, backbone: str = 'vit_tiny_patch16_224', num_classes: int = 7,
                  img_size: Union[int, Sequence[int]] = (240, 320), pretrained: bool = False,
-                 head_channels: int = 64, detail_channels: int = 16, **backbone_kwargs) -> None:
+                 head_channels: int = 64, detail_channels: int = 16, conv_stem: bool = False,
+                 **backbone_kwargs) -> None:
         super().__init__()
         self.img_size = _pair(img_size)  # (H, W)
         self.num_classes = int(num_classes)
+        self.conv_stem = bool(conv_stem)
+        extra: Dict[str, Any] = {}
+        if self.conv_stem:
+            if detail_channels <= 0:
+                raise ValueError('ViTSegmenter: conv_stem needs detail_channels > 0 (the stem width)')
+            extra['embed_layer'] = partial(StemPatchEmbed, stem_channels=int(detail_channels))
         self.backbone = timm.create_model(backbone, pretrained=pretrained, num_classes=0,
-                                          img_size=self.img_size, **backbone_kwargs)
+                                          img_size=self.img_size, **backbone_kwargs, **extra)
         self.backbone_name = backbone
         self.backbone_kwargs = dict(backbone_kwargs)
         embed = int(self.backbone.embed_dim)
@@ -86,7 +136,8 @@ class ViTSegmenter(nn.Module):
         self.head_channels = int(head_channels)
         self.detail_channels = int(detail_channels)
         self.neck = nn.Sequential(nn.Conv2d(embed, self.head_channels, 1), nn.GELU())
-        self.head = SegHead(self.head_channels, self.num_classes, self.detail_channels, self.stride)
+        self.head = SegHead(self.head_channels, self.num_classes, self.detail_channels, self.stride,
+                            own_detail=not self.conv_stem)
 
     @property
     def map_size(self) -> Tuple[int, int]:
@@ -106,13 +157,18 @@ class ViTSegmenter(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits B×C×h×w at stride ``self.stride`` of the network input."""
-        return self.head(self.features(x), x)
+        f16 = self.features(x)
+        detail = None
+        if self.conv_stem:
+            pe = self.backbone.patch_embed
+            detail, pe.last_stem = pe.last_stem, None
+        return self.head(f16, x, detail)
 
     def config(self) -> Dict[str, object]:
         """Constructor arguments, to rebuild the model from a checkpoint."""
         return {'backbone': self.backbone_name, 'num_classes': self.num_classes, 'img_size': list(self.img_size),
                 'head_channels': self.head_channels, 'detail_channels': self.detail_channels,
-                **self.backbone_kwargs}
+                'conv_stem': self.conv_stem, **self.backbone_kwargs}
 
 
 class SegmenterExport(nn.Module):
