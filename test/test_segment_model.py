@@ -135,3 +135,25 @@ def test_trainer_segment_task(tmp_path):
                      (dict(cfg, export={'upsample': 'cubic'}), 'export.upsample')):
         with pytest.raises(ConfigError, match=msg):
             validate_config(bad)
+
+
+def test_conv_stem_variant_exports_and_prunes(tmp_path):
+    import copy
+
+    from vitedge_ros.compress.prune import prune_vit
+    from vitedge_ros.export import check_parity, export_onnx
+
+    torch.manual_seed(0)
+    m = create_model('vit_segmenter', task='segment', num_classes=7, img_size=(48, 64), patch_size=8, embed_dim=32,
+                     depth=1, num_heads=2, head_channels=16, detail_channels=8, conv_stem=True)
+    assert type(m.backbone.patch_embed).__name__ == 'StemPatchEmbed' and m.backbone.patch_embed.grid_size == (6, 8)
+    assert not hasattr(m.head, 'detail') and m(torch.zeros(1, 3, 48, 64)).shape == (1, 7, 24, 32)
+    assert m.backbone.patch_embed.last_stem is None          # handed to the decoder, not kept
+    path = export_onnx(SegmenterExport(m), tmp_path / 'm.onnx', (1, 3, 48, 64), output_names=['logits'])
+    assert check_parity(SegmenterExport(m), path, (1, 3, 48, 64)) < 1e-4
+    s = copy.deepcopy(m)
+    prune_vit(s, 0.5, embed=True, embed_ratio=0.25)
+    assert s.backbone.patch_embed.proj.out_channels == 24 and s(torch.zeros(1, 3, 48, 64)).shape == (1, 7, 24, 32)
+    with pytest.raises(ValueError, match='conv_stem needs detail_channels'):
+        create_model('vit_segmenter', task='segment', num_classes=7, img_size=(48, 64), patch_size=8, embed_dim=32,
+                     depth=1, num_heads=2, detail_channels=0, conv_stem=True)
