@@ -114,6 +114,19 @@ def test_prune_detector_convs(stem, tmp_path):
     _onnx_roundtrip(wrapper, (1, 3, 64, 96), list(wrapper.output_names), tmp_path)
 
 
+def test_conv_groups_select_what_is_pruned():
+    from vitedge_ros.compress.prune import prune_vit
+    from vitedge_ros.models import create_model
+
+    torch.manual_seed(0)
+    det = create_model('vit_center', task='detect', num_classes=3, img_size=(64, 96), head_channels=16,
+                       stem_channels=16, backbone='vit_tiny_patch16_224', embed_dim=32, depth=1, num_heads=2).eval()
+    summary = prune_vit(det, 0.5, convs=True, conv_groups=['neck', 'fuse'])
+    assert set(summary['convs']) == {'neck.0', 'neck.2', 'neck.4', 'fuse.0'}
+    assert det.stem[6].out_channels == 16 and det.fuse[0].in_channels == 8 + 16
+    assert det(torch.randn(1, 3, 64, 96))['heatmap'].shape == (1, 3, 16, 24)
+
+
 def test_dead_conv_channels_are_removed_without_changing_outputs():
     from vitedge_ros.compress.prune import prune_detector_convs
 

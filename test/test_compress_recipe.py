@@ -54,6 +54,7 @@ def test_valid_recipe_gets_defaults_and_names():
      'stages[1].finetune.distill.features[0].teacher: required key is missing'),
     (lambda r: r['stages'].insert(0, {'quantize': {}}), 'stages[0].quantize: quantize must be the last stage'),
     (lambda r: r['stages'].insert(1, {'tome': {'r': -1}}), 'stages[1].tome.r'),
+    (lambda r: r['stages'][1]['prune'].update(conv_groups=['neck', 'head']), 'stages[1].prune.conv_groups[1]'),
     (lambda r: r['stages'][0]['finetune'].update(distill={'type': 'logit'}), 'stages[0].finetune.distill'),
 ])
 def test_errors_carry_the_key_path(mut, path):

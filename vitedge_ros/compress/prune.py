@@ -461,7 +461,8 @@ def prune_vit(model: nn.Module, ratio: float, *, importance: str = 'magnitude', 
               head_dims: bool = False, mlp: bool = True, embed: bool = False, global_ranking: bool = False,
               embed_ratio: Optional[float] = None, heads_ratio: Optional[float] = None,
               mlp_ratio: Optional[float] = None, round_to: int = 1, convs: bool = False,
-              conv_ratio: Optional[float] = None, calib_loss: Optional[CalibLoss] = None) -> Dict[str, Any]:
+              conv_ratio: Optional[float] = None, conv_groups: Sequence[str] = ('neck', 'fuse', 'stem'),
+              calib_loss: Optional[CalibLoss] = None) -> Dict[str, Any]:
     """Prune ``model`` in place; returns a summary (dims before/after per block).
 
     ``calib_loss(model)`` yields losses on calibration batches; it is required for ``importance='taylor'``.
@@ -518,8 +519,10 @@ def prune_vit(model: nn.Module, ratio: float, *, importance: str = 'magnitude', 
     if convs:
         if importance == 'taylor':  # gradients again, on the pruned ViT
             _taylor_grads(model, calib_loss)
+        names = [g['name'] for g in _conv_groups(getattr(model, 'detector', model))
+                 if g['name'].split('.')[0] in conv_groups]
         result['convs'] = prune_detector_convs(model, ratio if conv_ratio is None else conv_ratio, importance,
-                                               round_to)
+                                               round_to, only=names)
     model.zero_grad(set_to_none=True)
     after = describe(model)
     result.update({'before': before, 'after': after, 'importance': importance, 'global': bool(global_ranking)})

@@ -17,7 +17,7 @@ Schema (defaults in brackets)::
       - finetune: {epochs, lr, batch_size, weight_decay, label_smoothing, augment, distill}
       - prune: {ratio, importance: taylor|magnitude, heads, head_dims, mlp, embed, global,
                 embed_ratio, heads_ratio, mlp_ratio, calib_batches, round_to,
-                convs, conv_ratio (detector: neck / fusion / conv-stem channels)}
+                convs, conv_ratio, conv_groups: [neck, fuse, stem] (detector conv channels)}
       - lowrank: {energy | params, only_if_saves, min_rank, max_macs_ratio, include, exclude}
       - tome: {r, sweep}
       - quantize: {mode: int8|fp16|dynamic, calibration: minmax|entropy|percentile, percentile, calib_batches,
@@ -213,6 +213,7 @@ PRUNE = mapping(dict(COMMON, **{
     'heads_ratio': (optional(num(0, 1, hi_open=True)), None), 'mlp_ratio': (optional(num(0, 1, hi_open=True)), None),
     'calib_batches': (integer(1), 4), 'round_to': (integer(1), 1), 'convs': (boolean, False),
     'conv_ratio': (optional(num(0, 1, hi_open=True)), None),
+    'conv_groups': (list_of(choice('neck', 'fuse', 'stem')), ['neck', 'fuse', 'stem']),
 }), required=('ratio',))
 
 LOWRANK = mapping(dict(COMMON, **{

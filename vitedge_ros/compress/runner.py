@@ -426,7 +426,7 @@ class Runner:
         return prune_vit(model, st['ratio'], importance=st['importance'], heads=st['heads'], head_dims=st['head_dims'],
                          mlp=st['mlp'], embed=st['embed'], global_ranking=st['global'], embed_ratio=st['embed_ratio'],
                          heads_ratio=st['heads_ratio'], mlp_ratio=st['mlp_ratio'], round_to=st['round_to'],
-                         convs=st['convs'], conv_ratio=st['conv_ratio'],
+                         convs=st['convs'], conv_ratio=st['conv_ratio'], conv_groups=st['conv_groups'],
                          calib_loss=self._calib_loss(st['calib_batches']))
 
     def _tome(self, st: Dict[str, Any], model: nn.Module) -> Dict[str, Any]:
