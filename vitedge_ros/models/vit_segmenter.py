@@ -13,6 +13,7 @@ input-image pixels and the argmax happen on the host in :mod:`vitedge_ros.runtim
 folds the inverse letterbox into the same resampling (see docs/SEGMENTATION.md for why). Every op is a
 standard ONNX op (Conv, ConvTranspose, Resize, Add, Gelu/Erf): no custom ops.
 """
+import re
 from functools import partial
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -28,6 +29,15 @@ from .vit_detector import _pair
 def _dwsep(cin: int, cout: int) -> nn.Sequential:
     """Depthwise 3×3 + pointwise 1×1 + GELU (about 9/cout of a dense 3×3 conv's MACs)."""
     return nn.Sequential(nn.Conv2d(cin, cin, 3, padding=1, groups=cin), nn.Conv2d(cin, cout, 1), nn.GELU())
+
+
+def _patch_size(backbone: str, kwargs: Dict[str, Any]) -> int:
+    """Patch size of a timm ViT from its kwargs or its name (``..._patch16_...``), default 16."""
+    if 'patch_size' in kwargs:
+        p = kwargs['patch_size']
+        return int(p if isinstance(p, int) else p[0])
+    m = re.search(r'patch(\d+)', backbone)
+    return int(m.group(1)) if m else 16
 
 
 def detail_stem(channels: int, stride: int = 4) -> nn.Sequential:
@@ -119,7 +129,9 @@ class ViTSegmenter(nn.Module):
         if self.conv_stem:
             if detail_channels <= 0:
                 raise ValueError('ViTSegmenter: conv_stem needs detail_channels > 0 (the stem width)')
-            extra['embed_layer'] = partial(StemPatchEmbed, stem_channels=int(detail_channels))
+            # the stem works at the decoder's finest stride, patch / 4
+            extra['embed_layer'] = partial(StemPatchEmbed, stem_channels=int(detail_channels),
+                                           stem_stride=max(1, _patch_size(backbone, backbone_kwargs) // 4))
         self.backbone = timm.create_model(backbone, pretrained=pretrained, num_classes=0,
                                           img_size=self.img_size, **backbone_kwargs, **extra)
         self.backbone_name = backbone
