@@ -124,7 +124,7 @@ def test_conv_groups_select_what_is_pruned():
     summary = prune_vit(det, 0.5, convs=True, conv_groups=['neck', 'fuse'])
     assert set(summary['convs']) == {'neck.0', 'neck.2', 'neck.4', 'fuse.0'}
     assert det.stem[6].out_channels == 16 and det.fuse[0].in_channels == 8 + 16
-    assert det(torch.randn(1, 3, 64, 96))['heatmap'].shape == (1, 3, 16, 24)
+    assert det(torch.randn(1, 3, 64, 96))['heatmap'].shape == (1, 3, 8, 12)
 
 
 def test_dead_conv_channels_are_removed_without_changing_outputs():
