@@ -33,7 +33,7 @@ class ConfigError(ValueError):
 SCHEMA: Dict[str, Any] = {
     'name': str, 'task': ('detect', 'classify', 'segment'),
     'model': {'arch': str, 'backbone': str, 'img_size': (int, list), 'pretrained': bool, 'head_channels': int,
-              'stem_channels': int,
+              'stem_channels': int, 'checkpoint': str,
               'max_detections': int, 'upsample': int, 'kwargs': dict, 'num_classes': int, 'detail_channels': int,
               'conv_stem': bool},
     'input': dict,
@@ -164,7 +164,10 @@ def run_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progr
         train_set, val_set = _detection_data(cfg, spec)
     else:
         (x_tr, y_tr, x_te, y_te), labels = _classification_data(cfg)
-    model = build_model(cfg, len(labels))
+    if cfg['model'].get('checkpoint'):  # warm start (fine-tune) from an earlier checkpoint of the same task
+        model = load_checkpoint(cfg['model']['checkpoint'])['model'].train()
+    else:
+        model = build_model(cfg, len(labels))
     last = out_dir / 'last.pt'
     start_epoch, opt_state = 0, None
     history: List[Dict[str, float]] = []
@@ -313,7 +316,10 @@ def run_segment_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = Fals
     decoder: Dict[str, Any] = {'type': 'segmenter', 'upsample': ex.get('upsample', 'linear')}
     LOG.info('preparing segmentation data')
     train_set, val_set, labels = _segment_data(cfg, spec)
-    model = build_model(cfg, len(labels))
+    if cfg['model'].get('checkpoint'):  # warm start (fine-tune) from an earlier checkpoint of the same task
+        model = load_checkpoint(cfg['model']['checkpoint'])['model'].train()
+    else:
+        model = build_model(cfg, len(labels))
     last = out_dir / 'last.pt'
     start_epoch, opt_state = 0, None
     history: List[Dict[str, float]] = []

@@ -180,6 +180,9 @@ def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; bundles are shared read-only data
         os.replace(tmp, str(path))
     except BaseException:
         if os.path.exists(tmp):
