@@ -69,6 +69,11 @@ def main(argv=None) -> int:
         from vitedge_ros.bench.run import write_json
 
         data = run_gpu(ROOT / args.work, ROOT / args.bundle, out)
+        if not data['figures']:
+            for e in data['errors']:
+                print('{model} {backend} {precision}: {error}'.format(**e), file=sys.stderr)
+            print('no GPU figure measured: bench/gpu.json not written', file=sys.stderr)
+            return 3
         write_json(data, out / 'gpu.json')
         page = render(out, docs)
         print('wrote {} and re-rendered {}'.format(out / 'gpu.json', page))

@@ -321,7 +321,8 @@ def run_digits(recipe_path: Union[str, Path], root: Union[str, Path], work: Unio
                    str(recipe_path), 'name': rec['name'],
                    'stages': [{k: v for k, v in s.items() if v not in (None, [], {})} for s in rec['stages']]},
         'baseline_checkpoint': {'path': str(Path(rec['model']['checkpoint']).relative_to(root)),
-                                'name': ck.get('name'), 'epochs': _epochs(ck), 'arch': ck.get('arch'),
+                                'name': ck.get('name'), 'epochs': _epochs(ck), 'train_seconds': _train_seconds(ck),
+                                'arch': ck.get('arch'),
                                 'model_config': ck.get('model_config'), 'params': base_params},
         'data': {'name': 'digits', 'img_size': size, 'train': int(len(ytr)), 'test': int(len(yte)),
                  'seed': d['seed'], 'test_fraction': d['test_fraction']},
@@ -364,6 +365,13 @@ def _epochs(ck: Dict[str, Any]) -> Optional[int]:
     entry = (ck.get('extra') or {}).get('entry') or {}
     ep = (entry.get('details') or {}).get('epochs')
     return int(ep) if ep is not None else None
+
+
+def _train_seconds(ck: Dict[str, Any]) -> Optional[float]:
+    entry = (ck.get('extra') or {}).get('entry') or {}
+    hist = (entry.get('details') or {}).get('history') or []
+    secs = [h.get('seconds') for h in hist if isinstance(h, dict) and h.get('seconds') is not None]
+    return round(float(sum(secs)), 1) if secs else None
 
 
 def _arch_desc(ck: Dict[str, Any]) -> str:

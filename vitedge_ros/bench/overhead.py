@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Union
 
 import numpy as np
 
-from .stats import stat
+from .stats import round_sig, stat
 
 STEPS = ('jpeg_decode', 'raw_bgr8_to_ndarray', 'raw_rgb8_to_ndarray', 'preprocess', 'inference', 'postprocess',
          'detections_msg_build_and_cdr')
@@ -131,8 +131,8 @@ def run_replay(bundle: Union[str, Path], work: Union[str, Path], *, repeats: int
             'frames_processed': [r['frames_processed'] for r in runs],
             'frames_dropped': [r['frames_dropped'] for r in runs],
             'torch_imported': any(bool(r['torch_imported']) for r in runs),
-            'map50': first.get('map50'), 'map50_person': first.get('map50_person'),
+            'map50': round_sig(first.get('map50')), 'map50_person': round_sig(first.get('map50_person')),
             'map50_identical_across_runs': len({r.get('map50') for r in runs}) == 1,
             'figures': figs, 'tool': 'tools/eval_bag.py (vitedge_ros.eval.bag_replay.benchmark_replay), fresh '
-            'process per run, synthetic 640x480 flight bag (mcap), throughput mode',
+            'process per run, synthetic flight bag (mcap), throughput mode',
             'seconds': round(time.perf_counter() - t_start, 1)}

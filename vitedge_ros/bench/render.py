@@ -182,9 +182,10 @@ def _digits(d: Dict[str, Any], img_rel: str) -> List[str]:
                                                   fmt(d['data']['train']), fmt(d['data']['test']),
                                                   fmt(d['data']['seed'])),
             '',
-            '- Baseline: `{}` ({}; {} parameters), {} epochs from scratch; committed, not retrained by `make bench` '
-            '(`tools/benchmark.py --train-baseline` retrains it).'.format(
-                ck['path'], ck.get('name'), fmt(ck.get('params')), fmt(ck.get('epochs'))),
+            '- Baseline: `{}` ({}; {} parameters), {} epochs from scratch ({} s of training when it was made); '
+            'committed, not retrained by `make bench` (`tools/benchmark.py --train-baseline` retrains it).'.format(
+                ck['path'], ck.get('name'), fmt(ck.get('params')), fmt(ck.get('epochs')),
+                fmt(ck.get('train_seconds'))),
             '- Recipe `{}`: {}. Recipe run: {} s.'.format(
                 d['recipe']['path'], '; '.join(_stage_desc(s) for s in stages), fmt(d.get('recipe_seconds'))),
             '- (a) Torch-Pruning alone: MetaPruner, group magnitude (L2) importance, uniform channel ratio {} '
