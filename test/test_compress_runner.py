@@ -94,6 +94,7 @@ def test_interrupted_run_resumes_from_the_next_stage(tmp_path, monkeypatch):
 def test_detector_recipe_from_checkpoint(tmp_path):
     """Like config/recipes/aerial_detector.yaml: the baseline is a checkpoint, measured before the stages."""
     from conftest import DETECTOR_LABELS, make_tiny_detector
+
     from vitedge_ros.checkpoint import save_checkpoint
     from vitedge_ros.compress.runner import run_recipe
     from vitedge_ros.runtime import load_bundle
