@@ -1,6 +1,6 @@
 """ament_python package definition for vitedge_ros (also installable with plain pip)."""
-from glob import glob
 import os
+from glob import glob
 
 from setuptools import find_packages, setup
 

@@ -2,8 +2,8 @@ import numpy as np
 import onnx
 import pytest
 import torch
-
 from conftest import make_tiny_detector
+
 from vitedge_ros.export import ExportError, check_parity, export_bundle, export_onnx
 from vitedge_ros.models import DetectorExport, build_targets, create_model, detection_loss
 from vitedge_ros.runtime import Pipeline
@@ -109,6 +109,6 @@ def test_conv_stem_detector_exports_with_parity(tmp_path):
     wrapper = DetectorExport(det).eval()
     path = export_onnx(wrapper, tmp_path / 's.onnx', (1, 3, 64, 96), output_names=wrapper.output_names)
     assert check_parity(wrapper, path, (1, 3, 64, 96), n_samples=2) < 1e-4
-    rebuilt = create_model('vit_center', task='detect', num_classes=3, **{k: v for k, v in det.config().items()
-                                                                         if k != 'num_classes'})
+    cfg = {k: v for k, v in det.config().items() if k != 'num_classes'}
+    rebuilt = create_model('vit_center', task='detect', num_classes=3, **cfg)
     rebuilt.load_state_dict(det.state_dict())

@@ -238,7 +238,7 @@ def _classification_data(cfg: Dict[str, Any]):
 
 
 def _imagefolder_data(d: Dict[str, Any], spec: InputSpec):
-    """ImageFolder → normalised arrays through the runtime's preprocessing; val from ``val_root`` or a split."""
+    """Read an ImageFolder into normalised arrays (runtime preprocessing); val from ``val_root`` or a split."""
     from .data.digits import split_indices
     from .data.imagefolder import ImageFolderSet
     from .runtime.preprocess import Preprocessor
