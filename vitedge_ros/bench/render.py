@@ -213,6 +213,13 @@ def _digits(d: Dict[str, Any], img_rel: str) -> List[str]:
                   'speed-up vs baseline', 'Pareto front'], rows) + ['']
     par = d['pareto']
     out += ['Pareto front (fastest first): {}.'.format(', '.join('`{}`'.format(n) for n in par['front'])), '']
+    recipe_front = [p['name'] for p in d['points'] if p['kind'] == 'recipe' and p['on_front']]
+    comp = [c['name'] for c in par['compressed']]
+    undominated = [c['name'] for c in par['compressed'] if not c['dominated_by_baselines']]
+    out += ['**Verdict:** recipe outputs on the Pareto front: {}. Compressed models that no baseline (the '
+            'uncompressed model, (a), (b) or (c)) matches or beats in both latency and top-1: {} of {} ({}).'.format(
+                ', '.join('`{}`'.format(n) for n in recipe_front) or 'none',
+                len(undominated), len(comp), ', '.join('`{}`'.format(n) for n in undominated) or 'none'), '']
     for c in par['compressed']:
         if c['on_front']:
             verdict = 'is **on** the Pareto front'

@@ -13,7 +13,7 @@ LOG = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RECIPE = 'bench/recipes/digits_vit_bench.yaml'
 DEFAULT_BUNDLE = 'models/aerial_vit_tiny'
-DEFAULT_BASELINE_SOURCE = 'bench/recipes/digits_vit_baseline.yaml'
+DEFAULT_BASELINE_SOURCE = 'config/recipes/digits_vit.yaml'
 ALL_SECTIONS = ('latency', 'digits', 'overhead', 'replay', 'roofline')
 # repeats: (rounds, block, warmup) for the latency sections; frames/passes for overhead; runs for replay
 FULL = {'latency': (7, 5, 3), 'digits': (9, 20, 10), 'overhead': (30, 5), 'replay': 3}
