@@ -214,7 +214,77 @@ def decoder_timings(frame_size: Tuple[int, int] = (640, 480), net_size: Tuple[in
     return out
 
 
-if __name__ == '__main__':  # pragma: no cover - ``python -m vitedge_ros.eval.segmentation``: decoder costs
-    import json
+def _fmt(v: Any, digits: int = 3) -> str:
+    return '–' if v is None else ('{:.{}f}'.format(v, digits) if isinstance(v, float) else str(v))
 
-    print(json.dumps({'{}x{}'.format(*fs): decoder_timings(fs) for fs in ((640, 480), (1280, 720))}, indent=1))
+
+def results_markdown(report: Dict[str, Any], timings: Optional[Dict[str, Any]] = None,
+                     bag: Optional[Dict[str, Any]] = None) -> str:
+    """Markdown for docs/SEGMENTATION.md from a compression report.json (+ decoder timings, eval_bag metrics)."""
+    stages = report['stages']
+    base = stages[0]
+    lines = ['Compression report `{}` (recipe `{}`; onnxruntime CPU, batch 1, {} thread, all latencies from one '
+             'process on {}). mIoU on 200 held-out synthetic scenes at 640×480, scored in input-image pixels '
+             'through the runtime decoder.'.format(report.get('recipe'), report.get('recipe_path'),
+                                                   report['measure']['threads'], report.get('cpu', '?')), '',
+             '| stage | mIoU | Δ vs teacher (points) | person IoU | params | MACs | MACs vs teacher | ORT CPU ms | '
+             'ONNX argmax agreement |', '|---|---|---|---|---|---|---|---|---|']
+    bm = base['metric']['miou']
+    for e in stages:
+        m = e.get('metric') or {}
+        agree = e.get('parity_argmax_agreement', m.get('agreement_with_source'))
+        lines.append('| {}{} | {} | {:+.2f} | {} | {:,} | {:.1f} M | {:.3f} | {} | {} |'.format(
+            e['name'], ' (branch)' if e.get('branch') else '', _fmt(m.get('miou'), 4), 100.0 * (m['miou'] - bm),
+            _fmt((m.get('per_class_iou') or {}).get('person')), int(e['params']), e['macs'] / 1e6,
+            e['macs'] / base['macs'], _fmt(e.get('latency_ms'), 2), _fmt(agree, 5)))
+    names = list((base['metric'].get('per_class_iou') or {}).keys())
+    lines += ['', 'Per-class IoU:', '', '| stage | ' + ' | '.join(names) + ' |', '|---|' + '---|' * len(names)]
+    for e in stages:
+        pc = (e.get('metric') or {}).get('per_class_iou') or {}
+        lines.append('| {} | {} |'.format(e['name'], ' | '.join(_fmt(pc.get(n)) for n in names)))
+    if timings:
+        lines += ['', 'Host decoder cost (ms, median / p95, one thread):', '',
+                  '| frame | ' + ' | '.join(next(iter(timings.values()))) + ' |',
+                  '|---|' + '---|' * len(next(iter(timings.values())))]
+        for size, t in timings.items():
+            cells = ['{:.2f} / {:.2f}'.format(v['median_ms'], v['p95_ms']) for v in t.values()]
+            lines.append('| {} | {} |'.format(size, ' | '.join(cells)))
+    if bag:
+        acc = bag.get('accuracy') or {}
+        lat = bag['latency_ms']
+        lines += ['', 'eval_bag on a synthetic flight ({} frames {}×{}, {}, backend {}): mIoU {} on {} frames, '
+                  '{:.1f} frames/s, pipeline p50 {:.1f} ms (inference {:.1f}, decoder {:.1f}), peak RSS {:.0f} MB, '
+                  'torch imported: {}.'.format(bag['frames_in'], *bag.get('frame_size', ['?', '?']), bag['mode'],
+                                               bag['backend'], _fmt(acc.get('miou'), 4), acc.get('frames_evaluated'),
+                                               bag['fps'], lat['pipeline']['p50'], lat['inference']['p50'],
+                                               lat['postprocess']['p50'], bag['peak_rss_mb'],
+                                               'yes' if bag.get('torch_imported') else 'no')]
+    return '\n'.join(lines) + '\n'
+
+
+def update_doc(doc: Any, marker: str, text: str) -> None:
+    """Replace the text between ``<!-- marker:begin -->`` and ``<!-- marker:end -->`` in a Markdown file."""
+    from pathlib import Path
+
+    path = Path(doc)
+    src = path.read_text(encoding='utf-8')
+    begin, end = '<!-- {}:begin -->'.format(marker), '<!-- {}:end -->'.format(marker)
+    if begin not in src or end not in src:
+        raise ValueError('{}: markers {} / {} not found'.format(path, begin, end))
+    head, rest = src.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(head + begin + '\n' + text + end + tail, encoding='utf-8')
+
+
+if __name__ == '__main__':  # pragma: no cover - ``python -m vitedge_ros.eval.segmentation [--docs REPORT [BAG]]``
+    import json
+    import sys
+
+    timings = {'{}x{}'.format(*fs): decoder_timings(fs) for fs in ((640, 480), (1280, 720))}
+    if len(sys.argv) > 2 and sys.argv[1] == '--docs':
+        rep = json.loads(open(sys.argv[2], encoding='utf-8').read())
+        bag_m = json.loads(open(sys.argv[3], encoding='utf-8').read()) if len(sys.argv) > 3 else None
+        update_doc('docs/SEGMENTATION.md', 'results', results_markdown(rep, timings, bag_m))
+        print('updated docs/SEGMENTATION.md')
+    else:
+        print(json.dumps(timings, indent=1))

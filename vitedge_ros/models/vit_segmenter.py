@@ -39,7 +39,7 @@ def _dwsep(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
 
 
 def _up(cin: int, cout: int) -> nn.Sequential:
-    """ConvTranspose 2×2/2 + BN + GELU."""
+    """Transposed conv 2×2/2 + BN + GELU."""
     return nn.Sequential(nn.ConvTranspose2d(cin, cout, 2, stride=2, bias=False), nn.BatchNorm2d(cout), nn.GELU())
 
 
