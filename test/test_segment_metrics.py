@@ -35,6 +35,9 @@ def test_miou_equals_hand_computed_values():
     assert m['miou'] == pytest.approx((4 / 5 + 5 / 7 + 0.0) / 3)
     assert m['pixel_acc'] == pytest.approx(9 / 11)
     assert m['pixels'] == 11 and m['frames'] == 1
+    # c is predicted but absent from the ground truth: counted in miou, left out of miou_present
+    assert m['gt_pixels'] == {'a': 5, 'b': 6, 'c': 0, 'd': 0}
+    assert m['miou_present'] == pytest.approx((4 / 5 + 5 / 7) / 2)
 
 
 def test_meter_accumulates_over_frames():

@@ -68,7 +68,11 @@ def iou_from_confusion(cm: np.ndarray) -> np.ndarray:
 
 
 def metrics_from_confusion(cm: np.ndarray, class_names: Sequence[str]) -> Dict[str, Any]:
-    """``miou``, ``per_class_iou`` (name → IoU or None), ``pixel_acc``, ``mean_acc`` and ``pixels``."""
+    """``miou``, ``per_class_iou`` (name → IoU or None), ``pixel_acc``, ``mean_acc``, ``pixels``, ``gt_pixels``.
+
+    A class that is predicted but absent from the ground truth has IoU 0 and counts in ``miou``;
+    ``miou_present`` averages only the classes with ground-truth pixels (``gt_pixels`` per class).
+    """
     cm = np.asarray(cm, dtype=np.int64)
     iou = iou_from_confusion(cm)
     total = int(cm.sum())
@@ -76,8 +80,11 @@ def metrics_from_confusion(cm: np.ndarray, class_names: Sequence[str]) -> Dict[s
     with np.errstate(divide='ignore', invalid='ignore'):
         acc = np.where(gt_count > 0, np.diag(cm) / np.maximum(gt_count, 1), np.nan)
     valid = ~np.isnan(iou)
+    present = valid & (gt_count > 0)
     return {
         'miou': float(np.mean(iou[valid])) if valid.any() else 0.0,
+        'miou_present': float(np.mean(iou[present])) if present.any() else 0.0,
+        'gt_pixels': {str(n): int(c) for n, c in zip(class_names, gt_count)},
         'per_class_iou': {str(n): (None if np.isnan(v) else float(v)) for n, v in zip(class_names, iou)},
         'pixel_acc': float(np.trace(cm) / total) if total else 0.0,
         'mean_acc': float(np.nanmean(acc)) if (~np.isnan(acc)).any() else 0.0,
@@ -252,10 +259,17 @@ def results_markdown(report: Dict[str, Any], timings: Optional[Dict[str, Any]] =
     if bag:
         acc = bag.get('accuracy') or {}
         lat = bag['latency_ms']
-        lines += ['', 'eval_bag on a synthetic flight ({} frames {}×{}, {}, backend {}): mIoU {} on {} frames, '
+        absent = [n for n, c in (acc.get('gt_pixels') or {}).items() if c == 0]
+        note = ''
+        if absent:
+            note = (' ({} absent from this flight\'s ground truth: any pixel predicted as {} gives it IoU 0; '
+                    'mIoU over the classes present {})'.format(', '.join(absent), 'them' if len(absent) > 1 else 'it',
+                                                               _fmt(acc.get('miou_present'), 4)))
+        lines += ['', 'eval_bag on a synthetic flight ({} frames, {}, backend {}): mIoU {} on {} frames{}, '
                   '{:.1f} frames/s, pipeline p50 {:.1f} ms (inference {:.1f}, decoder {:.1f}), peak RSS {:.0f} MB, '
-                  'torch imported: {}.'.format(bag['frames_in'], *bag.get('frame_size', ['?', '?']), bag['mode'],
+                  'torch imported: {}.'.format(bag['frames_in'], bag['mode'],
                                                bag['backend'], _fmt(acc.get('miou'), 4), acc.get('frames_evaluated'),
+                                               note,
                                                bag['fps'], lat['pipeline']['p50'], lat['inference']['p50'],
                                                lat['postprocess']['p50'], bag['peak_rss_mb'],
                                                'yes' if bag.get('torch_imported') else 'no')]
