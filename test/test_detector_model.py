@@ -5,7 +5,7 @@ import torch
 from conftest import make_tiny_detector
 
 from vitedge_ros.export import ExportError, check_parity, export_bundle, export_onnx
-from vitedge_ros.models import DetectorExport, build_targets, create_model, detection_loss
+from vitedge_ros.models import DetectorExport, build_targets, create_model, detection_loss, resize_detector
 from vitedge_ros.runtime import Pipeline
 
 
@@ -112,3 +112,23 @@ def test_conv_stem_detector_exports_with_parity(tmp_path):
     cfg = {k: v for k, v in det.config().items() if k != 'num_classes'}
     rebuilt = create_model('vit_center', task='detect', num_classes=3, **cfg)
     rebuilt.load_state_dict(det.state_dict())
+
+
+def test_resize_detector_resamples_position_grid_and_keeps_weights():
+    torch.manual_seed(0)
+    det = create_model('vit_center', task='detect', num_classes=3, img_size=(64, 96), backbone='vit_tiny_patch16_224',
+                       embed_dim=32, depth=1, num_heads=2, head_channels=16, stem_channels=16).eval()
+    big = resize_detector(det, (96, 128))
+    assert big.img_size == (96, 128) and big.grid == (6, 8) and big.map_size == (12, 16)
+    assert big.backbone.pos_embed.shape == (1, 1 + 6 * 8, 32) and not big.training
+    # every weight except the position grid is carried over unchanged
+    a, b = det.state_dict(), big.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a if k != 'backbone.pos_embed')
+    assert torch.equal(a['backbone.pos_embed'][:, :1], b['backbone.pos_embed'][:, :1])  # cls token position
+    maps = big(torch.zeros(1, 3, 96, 128))
+    assert maps['heatmap'].shape == (1, 3, 12, 16)
+    # resizing to the same size is the identity on outputs
+    same = resize_detector(det, (64, 96)).eval()
+    x = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        assert torch.allclose(same(x)['heatmap'], det(x)['heatmap'], atol=1e-6)

@@ -46,6 +46,38 @@ def test_detector_training_checkpoints_resumes_and_exports(tmp_path):
     assert out.image_size == (160, 120)
 
 
+def test_fine_tune_at_a_new_input_size_resamples_the_checkpoint(tmp_path):
+    run_training(tiny_detect_config(epochs=1), tmp_path / 'a', progress=False, export=False)
+    cfg = tiny_detect_config(epochs=1)
+    cfg['model'] = {'arch': 'vit_center', 'checkpoint': str(tmp_path / 'a' / 'final.pt')}
+    cfg['input']['width'], cfg['input']['height'] = 96, 64
+    res = run_training(cfg, tmp_path / 'b', progress=False)
+    model = load_checkpoint(tmp_path / 'b' / 'final.pt')['model']
+    assert tuple(model.img_size) == (64, 96) and model.map_size == (8, 12)
+    bundle = load_bundle(tmp_path / 'b' / 'bundle')
+    assert (bundle.input.width, bundle.input.height) == (96, 64) and res['parity_max_abs_err'] < 1e-4
+
+
+def test_flight_frames_join_training_and_pick_the_threshold(tmp_path):
+    from vitedge_ros.runtime.bundle import parse_input_spec
+    from vitedge_ros.training import make_flight_detection_set
+
+    spec = parse_input_spec(tiny_detect_config()['input'], 'input')
+    fl = make_flight_detection_set(count=2, frames=6, every=3, seed=5, spec=spec, width=160, height=120)
+    assert fl.images.shape == (4, 48, 64, 3) and len(fl.boxes) == len(fl.labels) == 4
+    assert all(b.shape[1] == 4 and (b[:, 2] <= 64.01).all() for b in fl.boxes)
+    with pytest.raises(ValueError, match='every'):
+        make_flight_detection_set(count=1, frames=4, every=0, seed=5, spec=spec)
+    cfg = tiny_detect_config(epochs=1)
+    cfg['export'] = {'score_threshold': 'auto'}
+    cfg['data']['flights'] = {'count': 1, 'frames': 4, 'every': 2, 'seed': 50}
+    cfg['data']['val_flights'] = {'count': 1, 'frames': 4, 'every': 2, 'seed': 60}
+    res = run_training(cfg, tmp_path, progress=False, export=False)
+    m = res['metrics']
+    assert m['threshold_picked_on'] == 'val_flights' and 'map50' in m['flight_val']
+    assert 0.0 <= m['person_at_threshold']['precision'] <= 1.0
+
+
 @pytest.mark.parametrize('mutate, path', [
     (lambda c: c['train'].update(epochs='ten'), 'train.epochs'),
     (lambda c: c['model'].update(colour=1), 'model.colour'),
@@ -53,6 +85,9 @@ def test_detector_training_checkpoints_resumes_and_exports(tmp_path):
     (lambda c: c['data'].update(name='imagenet'), 'data.name'),
     (lambda c: c['input'].update(width=0), 'input.width'),
     (lambda c: c.pop('train'), 'train'),
+    (lambda c: c['data'].update(flights={'count': 2, 'frames': 4}), 'data.flights.seed'),
+    (lambda c: c['data'].update(val_flights={'count': 2, 'frames': 4, 'seed': 1, 'stride': 2}),
+     'data.val_flights.stride'),
 ])
 def test_bad_config_names_the_key(mutate, path):
     cfg = tiny_detect_config()

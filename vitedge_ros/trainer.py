@@ -2,7 +2,7 @@
 import json
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -10,13 +10,15 @@ import torch
 from .checkpoint import load_checkpoint, save_checkpoint
 from .eval.detection import precision_recall
 from .export import export_bundle
-from .models import DetectorExport, create_model
+from .models import DetectorExport, ViTCenterDetector, create_model, resize_detector
 from .runtime.bundle import InputSpec, atomic_write_bytes, parse_input_spec
 from .training import (
     DetectionSet,
+    concat_detection_sets,
     evaluate_classifier,
     evaluate_detector,
     make_detection_set,
+    make_flight_detection_set,
     predict_detector,
     train_classifier,
     train_detector,
@@ -39,14 +41,17 @@ SCHEMA: Dict[str, Any] = {
     'input': dict,
     'data': {'name': ('synthetic-aerial', 'digits', 'imagefolder', 'masks'), 'train_scenes': int, 'val_scenes': int,
              'scene_width': int, 'scene_height': int, 'seed': int, 'val_seed': int, 'img_size': int,
-             'test_fraction': float, 'root': str, 'val_root': str, 'cache_dir': str, 'classes': list},
+             'test_fraction': float, 'root': str, 'val_root': str, 'cache_dir': str, 'classes': list,
+             'flights': {'count': int, 'frames': int, 'every': int, 'seed': int},
+             'val_flights': {'count': int, 'frames': int, 'every': int, 'seed': int}},
     'train': {'epochs': int, 'batch_size': int, 'lr': float, 'weight_decay': float, 'seed': int,
               'dice_weight': float, 'class_weight_power': float},
     'export': {'score_threshold': (float, str), 'max_detections': int, 'top_k': int,
                'upsample': ('linear', 'nearest')},
 }
 REQUIRED = {'': ('name', 'task', 'model', 'input', 'data', 'train'), 'model': ('arch',), 'data': ('name',),
-            'train': ('epochs',)}
+            'train': ('epochs',), 'data.flights': ('count', 'frames', 'seed'),
+            'data.val_flights': ('count', 'frames', 'seed')}
 
 
 def _check(value: Any, rule: Any, path: str) -> None:
@@ -125,8 +130,19 @@ def _detection_data(cfg: Dict[str, Any], spec: InputSpec) -> Tuple[DetectionSet,
     d = cfg['data']
     w, h = d.get('scene_width', 640), d.get('scene_height', 480)
     train = make_detection_set(d.get('train_scenes', 2000), d.get('seed', 0), spec, w, h)
+    if d.get('flights'):
+        train = concat_detection_sets(train, make_flight_detection_set(spec=spec, width=w, height=h,
+                                                                       **d['flights']))
     val = make_detection_set(d.get('val_scenes', 200), d.get('val_seed', 1_000_000), spec, w, h)
     return train, val
+
+
+def _flight_val(cfg: Dict[str, Any], spec: InputSpec) -> Optional[DetectionSet]:
+    d = cfg['data']
+    if not d.get('val_flights'):
+        return None
+    return make_flight_detection_set(spec=spec, width=d.get('scene_width', 640), height=d.get('scene_height', 480),
+                                     **d['val_flights'])
 
 
 def pick_threshold(model: torch.nn.Module, val: DetectionSet, class_id: int = 0) -> Tuple[float, Dict[str, float]]:
@@ -166,6 +182,10 @@ def run_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progr
         (x_tr, y_tr, x_te, y_te), labels = _classification_data(cfg)
     if cfg['model'].get('checkpoint'):  # warm start (fine-tune) from an earlier checkpoint of the same task
         model = load_checkpoint(cfg['model']['checkpoint'])['model'].train()
+        want = (spec.height, spec.width)
+        if isinstance(model, ViTCenterDetector) and tuple(model.img_size) != want:
+            LOG.info('checkpoint input %s -> %s: resampling the position embedding', model.img_size, want)
+            model = resize_detector(model, want)
     else:
         model = build_model(cfg, len(labels))
     last = out_dir / 'last.pt'
@@ -196,9 +216,13 @@ def run_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progr
             train_detector(model, train_set, **common)
         metrics = evaluate_detector(model, val_set, labels)
         thr = cfg.get('export', {}).get('score_threshold', 'auto')
+        flight_val = _flight_val(cfg, spec)
+        if flight_val is not None:  # what the drone's camera sees: pick the threshold there
+            metrics['flight_val'] = evaluate_detector(model, flight_val, labels)
         if thr == 'auto':
-            thr, pr = pick_threshold(model, val_set)
+            thr, pr = pick_threshold(model, flight_val if flight_val is not None else val_set)
             metrics['person_at_threshold'] = pr
+            metrics['threshold_picked_on'] = 'val_flights' if flight_val is not None else 'val_scenes'
         decoder['score_threshold'] = float(thr)
     else:
         if start_epoch < tc['epochs']:
@@ -318,6 +342,10 @@ def run_segment_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = Fals
     train_set, val_set, labels = _segment_data(cfg, spec)
     if cfg['model'].get('checkpoint'):  # warm start (fine-tune) from an earlier checkpoint of the same task
         model = load_checkpoint(cfg['model']['checkpoint'])['model'].train()
+        want = (spec.height, spec.width)
+        if isinstance(model, ViTCenterDetector) and tuple(model.img_size) != want:
+            LOG.info('checkpoint input %s -> %s: resampling the position embedding', model.img_size, want)
+            model = resize_detector(model, want)
     else:
         model = build_model(cfg, len(labels))
     last = out_dir / 'last.pt'

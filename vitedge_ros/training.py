@@ -50,6 +50,36 @@ def make_detection_set(n: int, seed: int, spec: InputSpec, width: int = 640, hei
     return scenes_to_detection_set((generate_scene(seed + i, width=width, height=height) for i in range(n)), spec)
 
 
+def make_flight_detection_set(count: int, frames: int, seed: int, spec: InputSpec, every: int = 1,
+                              width: int = 640, height: int = 480) -> DetectionSet:
+    """Frames of ``count`` generated drone flights (``camera_sequence`` seeds ``seed .. seed+count-1``).
+
+    Every ``every``-th of ``frames`` frames is kept: neighbouring frames are nearly identical. Flight frames
+    add what single scenes lack: resampling blur from the moving camera, sensor noise and objects cut by
+    the frame edge.
+    """
+    from .data.synthetic import camera_sequence
+
+    if count < 1 or frames < 1 or every < 1:
+        raise ValueError('flights: count, frames and every must be >= 1, got {}, {}, {}'.format(count, frames, every))
+
+    def scenes():
+        for k in range(count):
+            for i, sc in enumerate(camera_sequence(frames, seed=seed + k, width=width, height=height)):
+                if i % every == 0:
+                    yield sc
+
+    return scenes_to_detection_set(scenes(), spec)
+
+
+def concat_detection_sets(a: DetectionSet, b: DetectionSet) -> DetectionSet:
+    """Both sets in one (same input spec)."""
+    if a.spec != b.spec:
+        raise ValueError('concat_detection_sets: input specs differ: {} vs {}'.format(a.spec, b.spec))
+    return DetectionSet(np.concatenate([a.images, b.images]), list(a.boxes) + list(b.boxes),
+                        list(a.labels) + list(b.labels), a.spec)
+
+
 def _normalizer(spec: InputSpec) -> Tuple[torch.Tensor, torch.Tensor]:
     mean = torch.tensor(spec.mean, dtype=torch.float32).view(1, 3, 1, 1)
     std = torch.tensor(spec.std, dtype=torch.float32).view(1, 3, 1, 1)

@@ -133,6 +133,30 @@ class ViTCenterDetector(nn.Module):
                 'max_detections': self.max_detections, 'stem_channels': self.stem_channels, **self.backbone_kwargs}
 
 
+def resize_detector(model: ViTCenterDetector, img_size: Union[int, Sequence[int]]) -> ViTCenterDetector:
+    """A copy of ``model`` for a new input size (H, W): same weights, position embedding resampled.
+
+    The way ViTs are fine-tuned at a higher resolution (Touvron et al., 2019; timm's
+    ``resample_abs_pos_embed``): the conv stem, blocks and head are size-agnostic, only the learned
+    position grid is interpolated (bicubic) to the new token grid.
+    """
+    from timm.layers import resample_abs_pos_embed
+
+    size = _pair(img_size)
+    cfg = model.config()
+    cfg['img_size'] = size
+    new = ViTCenterDetector(**cfg)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    bb_old, bb_new = model.backbone, new.backbone
+    if getattr(bb_old, 'pos_embed', None) is not None:
+        n_prefix = 0 if getattr(bb_old, 'no_embed_class', False) else int(getattr(bb_old, 'num_prefix_tokens', 1))
+        state['backbone.pos_embed'] = resample_abs_pos_embed(
+            state['backbone.pos_embed'], list(bb_new.patch_embed.grid_size),
+            old_size=list(bb_old.patch_embed.grid_size), num_prefix_tokens=n_prefix)
+    new.load_state_dict(state)
+    return new.train(model.training)
+
+
 EXPORT_OUTPUTS = ('detections', 'heatmap', 'size', 'offset')
 
 
