@@ -338,6 +338,37 @@ def test_realtime_drops_frames_of_a_slow_engine(acceptance_bags, tiny_detector_b
     assert set(_stamp(x.header) for x in msgs) <= set(stamps)
 
 
+class OneSlowFrame(SlowPipeline):
+    """Slow on one call only (a hiccup): its output would otherwise be logged after later frames' outputs."""
+
+    def __init__(self, pipe, delay_s, slow_call=3):
+        super().__init__(pipe, 0.0)
+        self.slow_delay, self.slow_call, self.calls = delay_s, slow_call, 0
+
+    def __call__(self, image):
+        self.calls += 1
+        self.delay_s = self.slow_delay if self.calls == self.slow_call else 0.0
+        return super().__call__(image)
+
+
+def test_output_log_times_follow_processing_order(acceptance_bags, tiny_detector_bundle, tmp_path):
+    from rosbags.highlevel import AnyReader
+
+    from vitedge_ros.eval.bag_replay import replay
+    from vitedge_ros.runtime import Pipeline
+
+    bag, stamps = acceptance_bags['mcap']      # frames 50 ms apart; one takes 150 ms more
+    slow = OneSlowFrame(Pipeline(tiny_detector_bundle, backend='onnxruntime'), 0.15)
+    m = replay(bag, None, '/cam/image_raw/compressed', tmp_path / 'o', pipeline=slow)
+    assert m['frames_processed'] == 24 and m['latency_ms']['end_to_end']['max'] >= 150.0
+    with AnyReader([tmp_path / 'o' / 'output_bag']) as reader:
+        conns = [c for c in reader.connections if c.topic == '/vitedge/detections']
+        rows = [(t, _stamp(reader.deserialize(raw, c.msgtype).header)) for c, t, raw in reader.messages(conns)]
+    times = [t for t, _ in rows]
+    assert [st for _, st in rows] == stamps              # published in input order
+    assert all(b > a for a, b in zip(times, times[1:]))  # strictly increasing log times
+
+
 def test_realtime_keeps_up_with_fast_engine(acceptance_bags, tiny_detector_bundle, tmp_path):
     from vitedge_ros.eval.bag_replay import replay
 
@@ -485,14 +516,14 @@ def test_sigint_during_realtime_run_leaves_no_bag(acceptance_bags, tiny_detector
     out = tmp_path / 'sig'
     proc = subprocess.Popen([sys.executable, str(ROOT / 'tools' / 'eval_bag.py'), str(bag), '--bundle',
                              str(tiny_detector_bundle), '--image-topic', '/cam/image_raw', '--out', str(out),
-                             '--realtime', '--rate', '0.25', '--no-progress'],
+                             '--realtime', '--rate', '0.1', '--no-progress'],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 60
         while time.time() < deadline and not (out.is_dir() and any(out.iterdir())):
             time.sleep(0.05)
         assert [p.name for p in out.iterdir()][0].startswith('.output_bag.partial-')
-        time.sleep(0.5)
+        time.sleep(0.3)  # the run takes 12 s of bag time at rate 0.1: it is still replaying
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:

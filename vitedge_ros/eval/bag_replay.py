@@ -143,6 +143,7 @@ class _Replay:
         self.failure_reasons: Counter = Counter()
         self.failed_times: List[float] = []
         self.failed_indices: set = set()
+        self.last_out_ns = -1  # one worker publishes in order: output log times never go backwards
         self.class_counts: Counter = Counter()
         self.fatal: Optional[BaseException] = None
         self.t_first = self.t_last = None
@@ -204,13 +205,13 @@ class _Replay:
         if seg is not None:
             t_ready = time.perf_counter()
             e2e_ms = (t_ready - arrival) * 1000.0
-            out_ns = int(log_ns) + int(e2e_ms * 1e6)
+            out_ns = self.last_out_ns = max(int(log_ns) + int(e2e_ms * 1e6), self.last_out_ns + 1)
             self._segmentation(seg, stamp, image, msg, out_ns)
         else:
             out_msg = self.build_dets(res.detections, msg.header, self.types)
             t_ready = time.perf_counter()
             e2e_ms = (t_ready - arrival) * 1000.0
-            out_ns = int(log_ns) + int(e2e_ms * 1e6)
+            out_ns = self.last_out_ns = max(int(log_ns) + int(e2e_ms * 1e6), self.last_out_ns + 1)
             self.out.write(DETECTIONS_TOPIC, out_msg, out_ns)
         if self.overlay and seg is None:
             self.out.write(OVERLAY_TOPIC, self.build_image(draw_detections(image, res.detections, self.labels),
