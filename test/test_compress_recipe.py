@@ -56,6 +56,9 @@ def test_valid_recipe_gets_defaults_and_names():
     (lambda r: r['stages'].insert(1, {'tome': {'r': -1}}), 'stages[1].tome.r'),
     (lambda r: r['stages'][1]['prune'].update(conv_groups=['neck', 'head']), 'stages[1].prune.conv_groups[1]'),
     (lambda r: r['stages'][0]['finetune'].update(distill={'type': 'logit'}), 'stages[0].finetune.distill'),
+    (lambda r: r['data'].update(flights={'count': 2, 'frames': 10, 'seed': 1}), 'data.flights: flight frames'),
+    (lambda r: r['data'].update(flights={'count': 2, 'frames': 10}), 'data.flights.seed: required key'),
+    (lambda r: r['data'].update(flights={'count': 0, 'frames': 10, 'seed': 1}), 'data.flights.count'),
 ])
 def test_errors_carry_the_key_path(mut, path):
     msg = _err(mut)

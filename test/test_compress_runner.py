@@ -118,6 +118,19 @@ def test_detector_recipe_from_checkpoint(tmp_path):
     assert load_bundle(tmp_path / 'out' / 'bundle').task == 'detect'
 
 
+def test_detector_data_with_flight_frames():
+    from vitedge_ros.compress.recipe import validate_recipe
+    from vitedge_ros.compress.runner import load_data
+
+    recipe = validate_recipe({'model': {'arch': 'vit_center', 'task': 'detect', 'img_size': [48, 64]},
+                              'data': {'name': 'synthetic-aerial', 'train_size': 3, 'val_size': 2, 'width': 160,
+                                       'height': 120, 'flights': {'count': 2, 'frames': 6, 'every': 2, 'seed': 9}},
+                              'stages': [{'finetune': {'epochs': 1}}]})
+    data = load_data(recipe, None, None)
+    assert len(data.train.images) == 3 + 2 * 3 and len(data.val.images) == 2  # flights train only
+    assert data.train.images.shape[1:] == (48, 64, 3) and len(data.train.boxes) == 9
+
+
 def _ddp_worker(rank, world, init_file, out_dir):
     import torch.distributed as dist
 

@@ -11,7 +11,8 @@ Schema (defaults in brackets)::
             checkpoint [null], kwargs: {timm arguments}}
     teacher: baseline | {arch, task, num_classes, img_size, checkpoint, kwargs}     [baseline]
     data: {name: digits|synthetic-aerial, img_size, seed, test_fraction, train_size, val_size, val_seed,
-           width, height, cache_dir (segment: synthetic scenes cached there as .npz)}
+           width, height, cache_dir (segment: synthetic scenes cached there as .npz),
+           flights: {count, frames, every [1], seed} (detect: generated drone-flight frames join training)}
     measure: {latency_runs [50], warmup [10], threads [1]}   (onnxruntime CPU threads for latency)
     stages: list of one-key mappings, applied in order:
       - finetune: {epochs, lr, batch_size, weight_decay, label_smoothing, augment, distill}
@@ -178,12 +179,15 @@ MODEL = mapping({
     'checkpoint': (optional(string), None), 'kwargs': (any_mapping, {}),
 })
 
+FLIGHTS = mapping({'count': (integer(1), None), 'frames': (integer(1), None), 'every': (integer(1), 1),
+                   'seed': (integer(0), None)}, required=('count', 'frames', 'seed'))
+
 DATA = mapping({
     'name': (choice(*DATA_NAMES), None), 'img_size': (optional(img_size), None), 'seed': (integer(0), 0),
     'test_fraction': (num(0, 1, True, True), 0.2), 'train_size': (optional(integer(1)), None),
     'val_size': (optional(integer(1)), None),
     'val_seed': (integer(0), 100000), 'width': (integer(16), 640), 'height': (integer(16), 480),
-    'cache_dir': (optional(string), None),
+    'cache_dir': (optional(string), None), 'flights': (optional(FLIGHTS), None),
 }, required=('name',))
 
 MEASURE = mapping({'latency_runs': (integer(3), 50), 'warmup': (integer(0), 10), 'threads': (integer(1), 1)})
@@ -299,6 +303,8 @@ def validate_recipe(raw: Any, source: str = 'recipe') -> Dict[str, Any]:
         raise _fail('data.name', "digits is a classification set; a segmenter needs 'synthetic-aerial' (masks)")
     if out['model']['task'] == 'classify' and out['data']['name'] == 'synthetic-aerial':
         raise _fail('data.name', "synthetic-aerial is a detection set; model.task must be 'detect'")
+    if out['data']['flights'] and out['model']['task'] != 'detect':
+        raise _fail('data.flights', 'flight frames are detection data; model.task must be detect')
     out['measure'] = MEASURE(raw.get('measure'), 'measure')
     stages = raw['stages']
     if not isinstance(stages, list) or not stages:
