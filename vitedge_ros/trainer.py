@@ -14,7 +14,6 @@ from .models import DetectorExport, ViTCenterDetector, create_model, resize_dete
 from .runtime.bundle import InputSpec, atomic_write_bytes, parse_input_spec
 from .training import (
     DetectionSet,
-    concat_detection_sets,
     evaluate_classifier,
     evaluate_detector,
     make_detection_set,
@@ -129,10 +128,7 @@ def build_model(cfg: Dict[str, Any], num_classes: int) -> torch.nn.Module:
 def _detection_data(cfg: Dict[str, Any], spec: InputSpec) -> Tuple[DetectionSet, DetectionSet]:
     d = cfg['data']
     w, h = d.get('scene_width', 640), d.get('scene_height', 480)
-    train = make_detection_set(d.get('train_scenes', 2000), d.get('seed', 0), spec, w, h)
-    if d.get('flights'):
-        train = concat_detection_sets(train, make_flight_detection_set(spec=spec, width=w, height=h,
-                                                                       **d['flights']))
+    train = make_detection_set(d.get('train_scenes', 2000), d.get('seed', 0), spec, w, h, flights=d.get('flights'))
     val = make_detection_set(d.get('val_scenes', 200), d.get('val_seed', 1_000_000), spec, w, h)
     return train, val
 
@@ -342,10 +338,6 @@ def run_segment_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = Fals
     train_set, val_set, labels = _segment_data(cfg, spec)
     if cfg['model'].get('checkpoint'):  # warm start (fine-tune) from an earlier checkpoint of the same task
         model = load_checkpoint(cfg['model']['checkpoint'])['model'].train()
-        want = (spec.height, spec.width)
-        if isinstance(model, ViTCenterDetector) and tuple(model.img_size) != want:
-            LOG.info('checkpoint input %s -> %s: resampling the position embedding', model.img_size, want)
-            model = resize_detector(model, want)
     else:
         model = build_model(cfg, len(labels))
     last = out_dir / 'last.pt'

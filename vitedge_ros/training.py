@@ -43,11 +43,20 @@ def scenes_to_detection_set(scenes: Sequence[Any], spec: InputSpec) -> Detection
     return DetectionSet(np.stack(images), boxes, labels, spec)
 
 
-def make_detection_set(n: int, seed: int, spec: InputSpec, width: int = 640, height: int = 480) -> DetectionSet:
-    """Generate ``n`` synthetic aerial scenes (seeds ``seed .. seed+n-1``) at the network input."""
+def make_detection_set(n: int, seed: int, spec: InputSpec, width: int = 640, height: int = 480,
+                       flights: Optional[Dict[str, int]] = None) -> DetectionSet:
+    """Generate ``n`` synthetic aerial scenes (seeds ``seed .. seed+n-1``) at the network input.
+
+    ``flights`` ({count, frames, seed, every}) appends frames of generated drone flights
+    (:func:`make_flight_detection_set`).
+    """
     from .data.synthetic import generate_scene
 
-    return scenes_to_detection_set((generate_scene(seed + i, width=width, height=height) for i in range(n)), spec)
+    scenes = scenes_to_detection_set((generate_scene(seed + i, width=width, height=height) for i in range(n)), spec)
+    if not flights:
+        return scenes
+    return concat_detection_sets(scenes, make_flight_detection_set(spec=spec, width=width, height=height,
+                                                                   **flights))
 
 
 def make_flight_detection_set(count: int, frames: int, seed: int, spec: InputSpec, every: int = 1,

@@ -116,12 +116,8 @@ def load_data(recipe: Dict[str, Any], spec: Optional[InputSpec], labels: Optiona
         size = d['img_size'] or recipe['model']['img_size'] or [192, 256]
         h, w = (size, size) if isinstance(size, int) else size
         spec = InputSpec(int(w), int(h), 'rgb', (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 'letterbox')
-    train = make_detection_set(d['train_size'] or 512, d['seed'], spec, d['width'], d['height'])
-    if d.get('flights'):  # frames of generated drone flights (camera_sequence) join the fine-tuning set
-        from ..training import concat_detection_sets, make_flight_detection_set
-
-        train = concat_detection_sets(train, make_flight_detection_set(spec=spec, width=d['width'],
-                                                                       height=d['height'], **d['flights']))
+    train = make_detection_set(d['train_size'] or 512, d['seed'], spec, d['width'], d['height'],
+                               flights=d.get('flights'))  # + frames of generated drone flights, when given
     val = make_detection_set(d['val_size'] or 128, d['val_seed'], spec, d['width'], d['height'])
     return Data('detect', spec, labels or list(DETECTION_CLASSES), train=train, val=val)
 

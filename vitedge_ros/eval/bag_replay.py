@@ -34,7 +34,7 @@ import sys
 import time
 from collections import Counter, OrderedDict
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -143,7 +143,7 @@ class _Replay:
         self.failure_reasons: Counter = Counter()
         self.failed_times: List[float] = []
         self.failed_indices: set = set()
-        self.last_out_ns = -1  # one worker publishes in order: output log times never go backwards
+        self.last_out_ns = -1  # see _ready
         self.class_counts: Counter = Counter()
         self.fatal: Optional[BaseException] = None
         self.t_first = self.t_last = None
@@ -203,15 +203,11 @@ class _Replay:
             return
         seg = getattr(res, 'segmentation', None)
         if seg is not None:
-            t_ready = time.perf_counter()
-            e2e_ms = (t_ready - arrival) * 1000.0
-            out_ns = self.last_out_ns = max(int(log_ns) + int(e2e_ms * 1e6), self.last_out_ns + 1)
+            e2e_ms, out_ns = self._ready(log_ns, arrival)
             self._segmentation(seg, stamp, image, msg, out_ns)
         else:
             out_msg = self.build_dets(res.detections, msg.header, self.types)
-            t_ready = time.perf_counter()
-            e2e_ms = (t_ready - arrival) * 1000.0
-            out_ns = self.last_out_ns = max(int(log_ns) + int(e2e_ms * 1e6), self.last_out_ns + 1)
+            e2e_ms, out_ns = self._ready(log_ns, arrival)
             self.out.write(DETECTIONS_TOPIC, out_msg, out_ns)
         if self.overlay and seg is None:
             self.out.write(OVERLAY_TOPIC, self.build_image(draw_detections(image, res.detections, self.labels),
@@ -229,6 +225,16 @@ class _Replay:
         self.records.append(rec)
         if self.on_frame is not None:
             self.on_frame(index, rec)
+
+    def _ready(self, log_ns: int, arrival: float) -> Tuple[float, int]:
+        """End-to-end ms of a frame whose output is ready now, and its output log time.
+
+        Output log time = input log time + end-to-end latency, never earlier than the previous output's:
+        one worker publishes in order, so a slow frame delays the next one's publication.
+        """
+        e2e_ms = (time.perf_counter() - arrival) * 1000.0
+        self.last_out_ns = max(int(log_ns) + int(e2e_ms * 1e6), self.last_out_ns + 1)
+        return e2e_ms, self.last_out_ns
 
     def process_guarded(self, item: tuple) -> None:
         """``process`` for the worker thread: any escaping exception (KeyboardInterrupt too) ends the run."""
