@@ -41,8 +41,9 @@ SCHEMA: Dict[str, Any] = {
     'data': {'name': ('synthetic-aerial', 'digits', 'imagefolder', 'masks'), 'train_scenes': int, 'val_scenes': int,
              'scene_width': int, 'scene_height': int, 'seed': int, 'val_seed': int, 'img_size': int,
              'test_fraction': float, 'root': str, 'val_root': str, 'cache_dir': str, 'classes': list,
-             'flights': {'count': int, 'frames': int, 'every': int, 'seed': int},
-             'val_flights': {'count': int, 'frames': int, 'every': int, 'seed': int}},
+             'flights': {'count': int, 'frames': int, 'every': int, 'seed': int, 'real_backgrounds': float},
+             'val_flights': {'count': int, 'frames': int, 'every': int, 'seed': int},
+             'real_backgrounds': float, 'real_negatives': float},
     'train': {'epochs': int, 'batch_size': int, 'lr': float, 'weight_decay': float, 'seed': int,
               'dice_weight': float, 'class_weight_power': float},
     'export': {'score_threshold': (float, str), 'max_detections': int, 'top_k': int,
@@ -91,6 +92,13 @@ def validate_config(cfg: Any) -> Dict[str, Any]:
         parse_input_spec(cfg['input'], 'input')
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+    d = cfg['data']
+    for key, v in (('real_backgrounds', d.get('real_backgrounds', 0.0)), ('real_negatives', d.get('real_negatives', 0.0)),
+                   ('flights.real_backgrounds', d.get('flights', {}).get('real_backgrounds', 0.0))):
+        if v > 1:
+            raise ConfigError('data.{}: a fraction in [0, 1], got {!r}'.format(key, v))
+        if v and cfg['task'] != 'detect':
+            raise ConfigError('data.{}: real photo textures are for detection training'.format(key))
     if cfg['task'] == 'detect' and cfg['data']['name'] != 'synthetic-aerial':
         raise ConfigError('data.name: detection training reads synthetic-aerial scenes '
                           '(COCO/VisDrone readers are in vitedge_ros.data for custom loops)')
@@ -128,7 +136,9 @@ def build_model(cfg: Dict[str, Any], num_classes: int) -> torch.nn.Module:
 def _detection_data(cfg: Dict[str, Any], spec: InputSpec) -> Tuple[DetectionSet, DetectionSet]:
     d = cfg['data']
     w, h = d.get('scene_width', 640), d.get('scene_height', 480)
-    train = make_detection_set(d.get('train_scenes', 2000), d.get('seed', 0), spec, w, h, flights=d.get('flights'))
+    train = make_detection_set(d.get('train_scenes', 2000), d.get('seed', 0), spec, w, h, flights=d.get('flights'),
+                               real_backgrounds=d.get('real_backgrounds', 0.0),
+                               real_negatives=d.get('real_negatives', 0.0))
     val = make_detection_set(d.get('val_scenes', 200), d.get('val_seed', 1_000_000), spec, w, h)
     return train, val
 

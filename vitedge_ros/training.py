@@ -44,15 +44,33 @@ def scenes_to_detection_set(scenes: Sequence[Any], spec: InputSpec) -> Detection
 
 
 def make_detection_set(n: int, seed: int, spec: InputSpec, width: int = 640, height: int = 480,
-                       flights: Optional[Dict[str, int]] = None) -> DetectionSet:
+                       flights: Optional[Dict[str, Any]] = None, real_backgrounds: float = 0.0,
+                       real_negatives: float = 0.0) -> DetectionSet:
     """Generate ``n`` synthetic aerial scenes (seeds ``seed .. seed+n-1``) at the network input.
 
-    ``flights`` ({count, frames, seed, every}) appends frames of generated drone flights
-    (:func:`make_flight_detection_set`).
+    ``real_backgrounds`` (0-1): probability that a scene's bare ground is a real photo texture
+    (``generate_scene(real_background=...)``; boxes do not change). ``real_negatives`` (0-1): the fraction
+    of the ``n`` scenes, the last ``round(n * real_negatives)`` seeds, that are real photo texture alone
+    with no objects (``generate_texture_negative``). Both read training photos only
+    (:data:`vitedge_ros.data.textures.TRAIN_REGIONS`). ``flights`` ({count, frames, seed, every,
+    real_backgrounds}) appends frames of generated drone flights (:func:`make_flight_detection_set`).
+    Raises ``ValueError`` for a fraction outside [0, 1].
     """
-    from .data.synthetic import generate_scene
+    from .data.synthetic import generate_scene, generate_texture_negative
 
-    scenes = scenes_to_detection_set((generate_scene(seed + i, width=width, height=height) for i in range(n)), spec)
+    for key, v in (('real_backgrounds', real_backgrounds), ('real_negatives', real_negatives)):
+        if not 0.0 <= v <= 1.0:
+            raise ValueError('{} must be in [0, 1], got {}'.format(key, v))
+    n_neg = int(round(n * real_negatives))
+
+    def gen():
+        for i in range(n):
+            if i < n - n_neg:
+                yield generate_scene(seed + i, width=width, height=height, real_background=real_backgrounds)
+            else:
+                yield generate_texture_negative(seed + i, width=width, height=height)
+
+    scenes = scenes_to_detection_set(gen(), spec)
     if not flights:
         return scenes
     return concat_detection_sets(scenes, make_flight_detection_set(spec=spec, width=width, height=height,
@@ -60,12 +78,13 @@ def make_detection_set(n: int, seed: int, spec: InputSpec, width: int = 640, hei
 
 
 def make_flight_detection_set(count: int, frames: int, seed: int, spec: InputSpec, every: int = 1,
-                              width: int = 640, height: int = 480) -> DetectionSet:
+                              width: int = 640, height: int = 480, real_backgrounds: float = 0.0) -> DetectionSet:
     """Frames of ``count`` generated drone flights (``camera_sequence`` seeds ``seed .. seed+count-1``).
 
     Every ``every``-th of ``frames`` frames is kept: neighbouring frames are nearly identical. Flight frames
     add what single scenes lack: resampling blur from the moving camera, sensor noise and objects cut by
-    the frame edge.
+    the frame edge. ``real_backgrounds``: probability that a flight's world has real photo texture for
+    bare ground (``camera_sequence(real_background=...)``).
     """
     from .data.synthetic import camera_sequence
 
@@ -74,7 +93,8 @@ def make_flight_detection_set(count: int, frames: int, seed: int, spec: InputSpe
 
     def scenes():
         for k in range(count):
-            for i, sc in enumerate(camera_sequence(frames, seed=seed + k, width=width, height=height)):
+            for i, sc in enumerate(camera_sequence(frames, seed=seed + k, width=width, height=height,
+                                                        real_background=real_backgrounds)):
                 if i % every == 0:
                     yield sc
 

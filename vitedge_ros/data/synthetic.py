@@ -389,8 +389,12 @@ def _counts(rng: np.random.Generator, area: float, n_persons: Optional[int], n_v
 
 
 def _render(rng: np.random.Generator, width: int, height: int, gsd: float, counts: Dict[str, int],
-            lighting: bool = True):
-    """Render a scene: (image, mask, instances, labels, drawn pixel count per instance id 1..N)."""
+            lighting: bool = True, ground: Optional[np.ndarray] = None):
+    """Render a scene: (image, mask, instances, labels, drawn pixel count per instance id 1..N).
+
+    ``ground`` (HxWx3 uint8 BGR, e.g. a real photo texture) replaces the bare ground (paint 0) after the
+    procedural ground is made; it uses none of ``rng``, so objects, boxes and mask do not depend on it.
+    """
     h, w = height, width
     px = 1.0 / gsd  # pixels per metre
     sun_az = rng.uniform(0, 2 * math.pi)
@@ -455,6 +459,10 @@ def _render(rng: np.random.Generator, width: int, height: int, gsd: float, count
     lum = cv2.multiply(lum, cv2.LUT(paint, lut_k)).astype(np.int16)
     image = cv2.add(base, cv2.merge((lum, lum, lum)), dtype=cv2.CV_8U)
     del base, lum
+    if ground is not None:
+        if ground.shape != image.shape or ground.dtype != np.uint8:
+            raise ValueError(f'_render: ground must be {image.shape} uint8, got {ground.shape} {ground.dtype}')
+        cv2.copyTo(ground, (paint == 0).view(np.uint8), image)
     for lines, thickness in dashes:
         cv2.polylines(image, lines, False, (200, 205, 210), thickness, cv2.LINE_8, _SHIFT)
     mask = tab_seg[paint]
@@ -733,16 +741,57 @@ def _annotate(inst: np.ndarray, labels: np.ndarray, full_counts: np.ndarray
     return boxes[keep], labels[keep].astype(np.int64), lut[inst]
 
 
+#: Second random stream of a seed (``default_rng([seed, _TEXTURE_STREAM])``): real-texture choices only.
+_TEXTURE_STREAM = 0x7E47
+
+
+def _real_ground(seed: int, width: int, height: int, probability: float) -> Optional[np.ndarray]:
+    """A real photo texture for the ground with the given probability (else ``None``), from the seed's
+    second stream."""
+    if not 0.0 <= probability <= 1.0:
+        raise ValueError(f'real_background must be in [0, 1], got {probability}')
+    if probability <= 0.0:
+        return None
+    trng = np.random.default_rng([seed, _TEXTURE_STREAM])
+    if trng.random() >= probability:
+        return None
+    from .textures import sample_texture
+    return sample_texture(trng, width, height).image
+
+
+def generate_texture_negative(seed: int, width: int = REFERENCE_WIDTH, height: int = REFERENCE_HEIGHT) -> Scene:
+    """A scene of real photo texture only (training photos, :func:`vitedge_ros.data.textures.sample_texture`)
+    under the generator's lighting and sensor noise, with no objects: no boxes, mask all ``background``
+    (for detection training, where every box on it would be false; not meant for segmentation).
+
+    The same seed always gives byte-identical output.
+    """
+    if width < 16 or height < 16:
+        raise ValueError(f'generate_texture_negative: width and height must be >= 16, got {width}x{height}')
+    from .textures import sample_texture
+    rng = np.random.default_rng([seed, _TEXTURE_STREAM, 1])
+    image = sample_texture(rng, width, height).image
+    gsd = float(rng.uniform(*DEFAULT_GSD_RANGE)) * REFERENCE_WIDTH / width
+    image = _lighting(rng, image, gsd, np.zeros((height, width), np.uint8), 1.0)
+    return Scene(image=image, boxes=np.zeros((0, 4), np.float32), labels=np.zeros(0, np.int64),
+                 mask=np.full((height, width), SEG_BACKGROUND, np.uint8),
+                 instances=np.zeros((height, width), np.uint16), gsd=gsd)
+
+
 def generate_scene(seed: int, width: int = REFERENCE_WIDTH, height: int = REFERENCE_HEIGHT, *,
                    n_persons: Optional[int] = None, n_vehicles: Optional[int] = None,
                    n_obstacles: Optional[int] = None,
-                   gsd_range: Tuple[float, float] = DEFAULT_GSD_RANGE) -> Scene:
+                   gsd_range: Tuple[float, float] = DEFAULT_GSD_RANGE, real_background: float = 0.0) -> Scene:
     """Generate one synthetic aerial scene; the same arguments always give byte-identical output.
 
     Counts left as ``None`` are drawn at random (persons 0-6, vehicles 0-3, obstacles 0-3 for a
     320x240-sized patch of ground). A requested count is an upper bound: placements overlapping other
     detections (intersection over the smaller box > 0.3) or buildings are retried a bounded number of times.
     ``gsd_range`` is in metres per pixel at a 320-pixel-wide image (see the module docstring).
+    ``real_background`` is the probability that the bare ground is a real photo texture
+    (:func:`vitedge_ros.data.textures.sample_texture`, training photos only) instead of procedural ground;
+    that choice and the texture come from a second random stream of the seed, so the objects, boxes, labels
+    and mask are the same whatever the background.
     """
     if width < 16 or height < 16:
         raise ValueError(f'generate_scene: width and height must be >= 16, got {width}x{height}')
@@ -750,14 +799,16 @@ def generate_scene(seed: int, width: int = REFERENCE_WIDTH, height: int = REFERE
     gsd = float(rng.uniform(*gsd_range)) * REFERENCE_WIDTH / width
     area = (width * height) / float(REFERENCE_WIDTH * REFERENCE_HEIGHT) * (REFERENCE_WIDTH / width) ** 2
     counts = _counts(rng, area, n_persons, n_vehicles, n_obstacles)
-    image, mask, inst, labels, full = _render(rng, width, height, gsd, counts)
+    ground = _real_ground(seed, width, height, real_background)
+    image, mask, inst, labels, full = _render(rng, width, height, gsd, counts, ground=ground)
     boxes, labels, inst = _annotate(inst, labels, full)
     return Scene(image=image, boxes=boxes, labels=labels, mask=mask, instances=inst, gsd=gsd)
 
 
 def camera_sequence(n_frames: int, seed: int = 0, width: int = 640, height: int = 480, *,
                     world_scale: float = 3.5, persons_per_frame: float = 5.0,
-                    speed: float = 0.008, gsd: Optional[float] = None) -> Iterator[Scene]:
+                    speed: float = 0.008, gsd: Optional[float] = None,
+                    real_background: float = 0.0) -> Iterator[Scene]:
     """Yield frames of a drone flying smoothly over one generated world.
 
     The world (``world_scale`` times the frame size) is rendered once; each frame is a window sliding
@@ -765,7 +816,9 @@ def camera_sequence(n_frames: int, seed: int = 0, width: int = 640, height: int 
     zoom (+-8 %). Boxes come from the warped instance map; objects less than half visible are dropped.
     ``Scene.transform`` holds the 2x3 world-to-frame affine map. ``persons_per_frame`` sets the person
     density (about that many visible per frame on average). ``gsd`` (metres/pixel at this width) defaults
-    to a random value from ``DEFAULT_GSD_RANGE`` scaled to the width.
+    to a random value from ``DEFAULT_GSD_RANGE`` scaled to the width. ``real_background``: probability that
+    the world's bare ground is a real photo texture (as in :func:`generate_scene`; the flight path, objects
+    and boxes do not depend on it).
     """
     if n_frames < 0:
         raise ValueError(f'camera_sequence: n_frames must be >= 0, got {n_frames}')
@@ -778,7 +831,8 @@ def camera_sequence(n_frames: int, seed: int = 0, width: int = 640, height: int 
     counts = _counts(rng, area, None, None, None)
     counts['persons'] = int(round(persons_per_frame * (ww * wh) / float(width * height)))
     counts['roads'] = max(2, int(round(area / 6)))
-    world, wmask, winst, wlabels, wfull = _render(rng, ww, wh, gsd, counts)
+    world, wmask, winst, wlabels, wfull = _render(rng, ww, wh, gsd, counts,
+                                                  ground=_real_ground(seed, ww, wh, real_background))
     # world-level annotation (drop objects cut by the world border), then per-frame visibility
     _, wlabels_kept, winst = _annotate(winst, wlabels, wfull)
     world_counts = np.bincount(winst.ravel(), minlength=len(wlabels_kept) + 1)[1:].astype(np.float64)
