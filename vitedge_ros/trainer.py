@@ -93,8 +93,10 @@ def validate_config(cfg: Any) -> Dict[str, Any]:
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     d = cfg['data']
-    for key, v in (('real_backgrounds', d.get('real_backgrounds', 0.0)), ('real_negatives', d.get('real_negatives', 0.0)),
-                   ('flights.real_backgrounds', d.get('flights', {}).get('real_backgrounds', 0.0))):
+    fractions = (('real_backgrounds', d.get('real_backgrounds', 0.0)),
+                 ('real_negatives', d.get('real_negatives', 0.0)),
+                 ('flights.real_backgrounds', d.get('flights', {}).get('real_backgrounds', 0.0)))
+    for key, v in fractions:
         if v > 1:
             raise ConfigError('data.{}: a fraction in [0, 1], got {!r}'.format(key, v))
         if v and cfg['task'] != 'detect':

@@ -93,8 +93,9 @@ def make_flight_detection_set(count: int, frames: int, seed: int, spec: InputSpe
 
     def scenes():
         for k in range(count):
-            for i, sc in enumerate(camera_sequence(frames, seed=seed + k, width=width, height=height,
-                                                        real_background=real_backgrounds)):
+            flight = camera_sequence(frames, seed=seed + k, width=width, height=height,
+                                     real_background=real_backgrounds)
+            for i, sc in enumerate(flight):
                 if i % every == 0:
                     yield sc
 

@@ -746,8 +746,7 @@ _TEXTURE_STREAM = 0x7E47
 
 
 def _real_ground(seed: int, width: int, height: int, probability: float) -> Optional[np.ndarray]:
-    """A real photo texture for the ground with the given probability (else ``None``), from the seed's
-    second stream."""
+    """A real photo ground texture with the given probability, else ``None`` (the seed's second stream)."""
     if not 0.0 <= probability <= 1.0:
         raise ValueError(f'real_background must be in [0, 1], got {probability}')
     if probability <= 0.0:
@@ -760,9 +759,11 @@ def _real_ground(seed: int, width: int, height: int, probability: float) -> Opti
 
 
 def generate_texture_negative(seed: int, width: int = REFERENCE_WIDTH, height: int = REFERENCE_HEIGHT) -> Scene:
-    """A scene of real photo texture only (training photos, :func:`vitedge_ros.data.textures.sample_texture`)
-    under the generator's lighting and sensor noise, with no objects: no boxes, mask all ``background``
-    (for detection training, where every box on it would be false; not meant for segmentation).
+    """A scene of real photo texture only, with no objects: no boxes, mask all ``background``.
+
+    The texture (training photos only, :func:`vitedge_ros.data.textures.sample_texture`) gets the
+    generator's lighting and sensor noise. For detection training, where every box on it would be false;
+    not meant for segmentation.
 
     The same seed always gives byte-identical output.
     """

@@ -111,8 +111,10 @@ def _overlap(a: Box, b: Box) -> bool:
 
 
 def check_splits(train: Sequence[Region] = TRAIN_REGIONS, heldout: Sequence[Region] = HELDOUT_REGIONS) -> None:
-    """Raise ``ValueError`` if a region uses a photo with a person, an unknown photo, a bad box, or if a
-    training region overlaps a held-out region of the same photo."""
+    """Raise ``ValueError`` for a region of a photo with a person, an unknown photo or a bad box.
+
+    Also raised when a training region overlaps a held-out region of the same photo.
+    """
     for r in tuple(train) + tuple(heldout):
         if r.source not in PHOTOS:
             raise ValueError('texture region: unknown photo {!r}'.format(r.source))

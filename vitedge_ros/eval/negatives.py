@@ -148,8 +148,8 @@ def format_false_positive_report(result: Dict[str, Any]) -> str:
     table('group', result.get('by_group', {}))
     lines.extend(['| image | group | size | false {}s | top scores |'.format(cls), '| --- | --- | --- | --- | --- |'])
     for r in result['images']:
-        lines.append('| {} | {} | {} | {} | {} |'.format(r['name'], r['group'] or '', r['size'], r['count'],
-                                                        ', '.join('{:.2f}'.format(s) for s in r['scores'][:5])))
+        top = ', '.join('{:.2f}'.format(s) for s in r['scores'][:5])
+        lines.append('| {} | {} | {} | {} | {} |'.format(r['name'], r['group'] or '', r['size'], r['count'], top))
     if result.get('skipped'):
         lines.extend(['', 'Skipped (unreadable or refused):', ''])
         lines.extend('- {}: {}'.format(s['name'], s['error']) for s in result['skipped'])
