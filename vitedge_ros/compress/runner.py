@@ -8,6 +8,13 @@ Output directory layout::
     OUT/report.json, OUT/report.md, OUT/pareto.png
     OUT/bundle/                  the last non-branch stage as a model bundle
 
+Every stage's ONNX graph is exported for the run's TensorRT parser target (``target``, default ``trt8.2``: opset
+13, LayerNorm decomposed; see :mod:`vitedge_ros.export.targets`) and its parity with torch is checked against the
+same tolerance as ``tools/export_onnx.py`` (:data:`vitedge_ros.export.onnx_export.PARITY_ATOL`; above it the run
+stops with :class:`~vitedge_ros.export.onnx_export.ParityError`). The bundle's graph is audited for every public
+target: blockers for the run's target stop the run (:class:`~vitedge_ros.export.onnx_export.ExportTargetError`,
+naming the nodes), and the targets it parses on are written to bundle.yaml ``trt_targets``.
+
 A stage whose checkpoint exists is skipped on ``resume`` (its model and entry are read back); a fine-tuning
 stage interrupted mid-way restarts from its last finished epoch. Every latency in the report is measured
 at the end, in this process, interleaved across stages.
@@ -26,6 +33,7 @@ import torch
 from torch import nn
 
 from ..checkpoint import load_checkpoint, save_checkpoint
+from ..export.targets import DEFAULT_TARGET, check_target
 from ..runtime.bundle import InputSpec, parse_input_spec
 from . import ddp
 from .measure import count_params, estimate_assumptions, graph_stats, measure_latencies, onnx_bytes, roofline_estimates
@@ -234,8 +242,9 @@ class Runner:
     """Holds the state of one recipe run (see :func:`run_recipe`)."""
 
     def __init__(self, recipe: Dict[str, Any], out_dir: Union[str, Path], resume: bool = False,
-                 progress: bool = True, threads: int = 2) -> None:
+                 progress: bool = True, threads: int = 2, target: str = DEFAULT_TARGET) -> None:
         self.recipe = recipe
+        self.target = target
         self.out = Path(out_dir)
         self.resume = resume
         self.progress = progress
@@ -260,15 +269,24 @@ class Runner:
                         arch=self.meta['arch'], model_config=self.meta['model_config'],
                         metrics=entry.get('metric') or {}, extra={'entry': entry, 'recipe': self.recipe['name']})
 
-    def _export(self, model: nn.Module, path: Path) -> float:
-        from ..export import check_parity, export_onnx
+    def _export(self, model: nn.Module, path: Path, stage: str = '') -> float:
+        """Export a stage for the run's target; its parity error, checked against PARITY_ATOL (ParityError).
+
+        The stage graph is audited but not refused here (a branch such as token merging may not parse on the
+        target; ``self._trt`` keeps what the audit found); the bundle step refuses.
+        """
+        from ..export.onnx_export import PARITY_ATOL, check_parity, check_parity_tolerance, export_onnx
 
         module, names = export_module(model, self.meta['task'])
         shape = (1, 3, self.data.spec.height, self.data.spec.width)
         path.parent.mkdir(parents=True, exist_ok=True)
-        export_onnx(module, path, shape, output_names=names)
+        info: Dict[str, Any] = {}
+        export_onnx(module, path, shape, output_names=names, target=self.target, strict=False, info=info)
+        self._trt = {'trt_targets': info['trt_targets'], 'trt_blockers': info['trt_blockers']}
         samples = self.data.eval_inputs(2)
-        return float(check_parity(module, path, shape, samples=samples))
+        err = float(check_parity(module, path, shape, samples=samples))
+        check_parity_tolerance(err, PARITY_ATOL, what='stage {!r}: onnxruntime'.format(stage))
+        return err
 
     def _finish_entry(self, entry: Dict[str, Any], model: nn.Module, onnx_path: Path) -> Dict[str, Any]:
         entry['params'] = count_params(model)
@@ -306,6 +324,11 @@ class Runner:
             ck = load_checkpoint(path)
             entry = ck['extra']['entry']
             new_model = ck['model']
+            done_for = entry.get('export_target', 'trt8.6 (opset 17, before export targets)')
+            if done_for != self.target:
+                raise RunError('stage {}: its ONNX graph in {} was exported for {}, this run targets {}: rerun '
+                               'without --resume, or with --target {}'.format(name, self.out, done_for, self.target,
+                                                                            done_for.split()[0]))
             LOG.info('stage %s: resumed from %s', name, path)
         else:
             if self.world > 1 and kind != 'finetune':
@@ -332,7 +355,7 @@ class Runner:
         t0 = time.perf_counter()
         work = copy.deepcopy(model) if st.get('branch') or kind == 'tome' else model
         entry: Dict[str, Any] = {'name': name, 'type': kind, 'branch': bool(st.get('branch')), 'details': {},
-                                 'notes': []}
+                                 'notes': [], 'export_target': self.target}
         if kind == 'quantize':
             src = self._source_entry()
             entry['source_stage'] = src['name']
@@ -357,7 +380,10 @@ class Runner:
         work.eval()
         entry['metric'] = evaluate_torch(work, self.data)
         onnx_path = self._onnx_path(idx, name)
-        entry['parity_max_abs_err'] = self._export(work, onnx_path)
+        entry['parity_max_abs_err'] = self._export(work, onnx_path, name)
+        entry.update(self._trt)  # the TensorRT targets this stage's graph parses on (a blocker summary if not)
+        if entry['trt_blockers']:
+            entry['notes'].append('not parseable by TensorRT {}: {}'.format(self.target, entry['trt_blockers']))
         if self.data.task == 'segment':
             entry['parity_argmax_agreement'] = self._argmax_agreement(work, onnx_path)
         self._finish_entry(entry, work, onnx_path)
@@ -666,21 +692,33 @@ class Runner:
         return report
 
     def _bundle(self, report: Dict[str, Any]) -> None:
+        """The last non-branch stage as OUT/bundle, audited for every public TensorRT target (ExportTargetError
+        when the run's target refuses it; nothing is written then)."""
+        import onnx
+
+        from ..export.onnx_export import ExportTargetError
+        from ..export.targets import TargetError, require_target
         from ..runtime.bundle import load_bundle, write_bundle_yaml
 
         final = [e for e in self.entries if not e.get('branch')][-1]
+        graph = self.out / final['onnx']
+        try:
+            trt_targets = require_target(onnx.load(str(graph)), self.target,
+                                         what='the bundle graph {} (stage {})'.format(final['onnx'], final['name']))
+        except TargetError as exc:
+            raise ExportTargetError(str(exc)) from None
         bdir = self.out / 'bundle'
         if bdir.exists():
             shutil.rmtree(bdir)
         bdir.mkdir(parents=True)
-        shutil.copyfile(self.out / final['onnx'], bdir / 'model.onnx')
+        shutil.copyfile(graph, bdir / 'model.onnx')
         metric = {k: v for k, v in (final.get('metric') or {}).items() if k != 'per_class'}
         src = {'arch': self.meta['arch'], 'recipe': self.recipe['name'], 'stage': final['name'],
                'precision': final.get('precision', 'fp32'), 'metrics': metric, 'params': final.get('params'),
-               'latency_ms_ort_cpu': final.get('latency_ms')}
+               'latency_ms_ort_cpu': final.get('latency_ms'), 'export': {'target': self.target}}
         write_bundle_yaml(bdir, {'name': '{}'.format(self.recipe['name']), 'task': self.meta['task'],
                                  'input': self.data.spec.to_dict(), 'labels': list(self.data.labels),
-                                 'decoder': dict(self.meta['decoder']), 'source': src})
+                                 'trt_targets': trt_targets, 'decoder': dict(self.meta['decoder']), 'source': src})
         load_bundle(bdir)
 
 
@@ -695,8 +733,15 @@ def _cpu_name() -> str:
 
 
 def run_recipe(recipe: Union[str, Path, Dict[str, Any]], out_dir: Union[str, Path], *, resume: bool = False,
-               progress: bool = True, threads: int = 2) -> Dict[str, Any]:
-    """Validate the recipe (before any work), run it, and return the report (an empty dict on ranks > 0)."""
+               progress: bool = True, threads: int = 2, target: str = DEFAULT_TARGET) -> Dict[str, Any]:
+    """Validate the recipe (before any work), run it, and return the report (an empty dict on ranks > 0).
+
+    ``target``: the TensorRT parser target every stage's ONNX graph and the bundle are exported for (``trt8.2``
+    default; ValueError for an unknown one). Raises :class:`RunError`, :class:`~vitedge_ros.export.onnx_export.
+    ParityError` (a stage's ONNX differs from torch above the export tolerance) or :class:`~vitedge_ros.export.
+    onnx_export.ExportTargetError` (the bundle graph has blockers for ``target``).
+    """
+    check_target(target)
     if isinstance(recipe, (str, Path)):
         rec = load_recipe(recipe)
     else:
@@ -709,4 +754,4 @@ def run_recipe(recipe: Union[str, Path, Dict[str, Any]], out_dir: Union[str, Pat
         for p in (out / 'stages').glob('*.pt'):
             p.unlink()
     ddp.barrier()
-    return Runner(rec, out, resume=resume, progress=progress, threads=threads).run()
+    return Runner(rec, out, resume=resume, progress=progress, threads=threads, target=target).run()

@@ -747,7 +747,7 @@ class _Audit:
                              'with dynamic inputs, this version of TensorRT only supports INT32!" ({})'.format(
                                  self.where), 'use INT32 Range inputs or make start/limit/delta initializers')
 
-    def _qdq(self, g: _Graph, node: onnx.NodeProto) -> None:
+    def _qdq(self, g: _Graph, node: onnx.NodeProto, check_zp_type: bool = True) -> None:
         v = self.v
         if len(node.input) < 3 or not node.input[2]:
             self.block(node, '{} without a zero point: INT8 Q/DQ needs 3 inputs ("requires 3 inputs", {}) and ONNX '
@@ -756,10 +756,12 @@ class _Audit:
                        'WeightSymmetric')
         else:
             zp_type = g.dtype(node.input[2])
-            if zp_type is not None and zp_type != INT8 and not (v >= (10, 0) and zp_type in (17, 22)):
-                self.block(node, '{} zero point {!r} is {}: TensorRT quantizes to INT8 only (8.5+ notInvalidType '
-                                 'UINT8; 10.x: "TensorRT doesn\'t support ... UINT8 zero_point")'.format(
-                                     node.op_type, node.input[2], _type_name(zp_type)),
+            if check_zp_type and zp_type is not None and zp_type != INT8 and \
+                    not (v >= (10, 0) and zp_type in (17, 22)):
+                self.block(node, '{} zero point {!r} is {}: TensorRT quantizes to INT8{} only (8.5+: notInvalidType '
+                                 'UINT8; 10.x: UINT8 zero points are replaced by INT8)'.format(
+                                     node.op_type, node.input[2], _type_name(zp_type),
+                                     '' if v < (10, 0) else '/FP8/INT4'),
                            'quantize with QuantType.QInt8 (symmetric)')
             zp = g.value(node.input[2])
             if zp is not None and zp.size and np.any(zp != 0):
@@ -776,9 +778,9 @@ class _Audit:
         self._qdq(g, node)
 
     def _op_DequantizeLinear(self, g: _Graph, node: onnx.NodeProto) -> None:
-        self._qdq(g, node)
         t = g.dtype(node.input[0]) if node.input else None
         allowed = (INT8,) if self.v < (10, 0) else (INT8, 17, 22)
+        self._qdq(g, node, check_zp_type=t is None or t in allowed)
         if t is not None and t not in allowed:
             self.block(node, 'DequantizeLinear of {} data ({!r}): TensorRT dequantizes INT8{} only (IDequantizeLayer; '
                              'e.g. an INT32-quantized bias)'.format(_type_name(t), node.input[0],

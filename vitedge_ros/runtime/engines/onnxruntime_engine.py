@@ -5,6 +5,7 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from ..errors import BundleError, EngineError
+from ..ort_compat import explain_load_error
 from .base import Engine
 
 
@@ -36,8 +37,9 @@ class OnnxRuntimeEngine(Engine):
         try:
             self.session = ort.InferenceSession(str(path), sess_options=opts, providers=chosen)
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise BundleError('{}: onnxruntime cannot load the model (corrupt or truncated ONNX?): {}'.format(
-                path, str(exc).strip().splitlines()[0] if str(exc).strip() else exc)) from exc
+            # opset/IR too new for this onnxruntime, a missing kernel, or a corrupt file: said as such
+            raise BundleError(explain_load_error(str(path), str(exc) or repr(exc),
+                                                 getattr(ort, '__version__', '?'))) from exc
         inputs = self.session.get_inputs()
         if len(inputs) != 1:
             raise BundleError('{}: expected exactly one input, found {}'.format(path, len(inputs)))
