@@ -115,6 +115,12 @@ def test_cli_subprocess_exit_codes_and_one_line_errors(tmp_path):
         assert run.stderr.startswith('trt_compat: error:')
 
 
+def test_cli_target_names_match_the_library():
+    from vitedge_ros.export import trt_audit_cli
+
+    assert trt_audit_cli.TRT_TARGETS == TRT_TARGETS
+
+
 def test_bad_target_and_bad_file_raise_value_error(tmp_path):
     with pytest.raises(ValueError, match="unknown TensorRT target 'trt7'"):
         audit_model(layernorm_model(), 'trt7')
@@ -299,3 +305,19 @@ def test_int64_output_note_not_a_blocker():
     blockers, notes = audit(m, 'trt8.2')
     assert blockers == [] and any('INT32' in n.rule for n in notes)
     assert audit(m, 'trt10')[1] == []
+
+
+@pytest.mark.parametrize('bundle', ['aerial_vit_tiny', 'aerial_seg_tiny'])
+def test_shipped_bundles_audit_clean_for_every_target(bundle, capsys):
+    """The shipped bundles parse on TensorRT 8.2 (Jetson Nano), 8.6 and 10.x, and say so in bundle.yaml."""
+    from vitedge_ros.runtime import load_bundle
+
+    b = load_bundle(ROOT / 'models' / bundle)
+    assert b.trt_targets == TRT_TARGETS
+    model = onnx.load(str(b.onnx_path))
+    assert model.opset_import[0].version == 13 and model.ir_version == 7
+    assert not any(n.op_type == 'LayerNormalization' for n in model.graph.node)
+    for t in ALL_TARGETS:
+        assert audit_model(model, t) == [], t
+    assert cli_main([str(b.path)]) == 0  # default: the bundle's trt_targets
+    assert 'no blockers for trt8.2, trt8.6, trt10' in capsys.readouterr().out

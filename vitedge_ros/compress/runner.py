@@ -327,8 +327,8 @@ class Runner:
             done_for = entry.get('export_target', 'trt8.6 (opset 17, before export targets)')
             if done_for != self.target:
                 raise RunError('stage {}: its ONNX graph in {} was exported for {}, this run targets {}: rerun '
-                               'without --resume, or with --target {}'.format(name, self.out, done_for, self.target,
-                                                                            done_for.split()[0]))
+                               'without --resume, or with --target {}'.format(
+                                   name, self.out, done_for, self.target, done_for.split()[0]))
             LOG.info('stage %s: resumed from %s', name, path)
         else:
             if self.world > 1 and kind != 'finetune':
@@ -692,8 +692,10 @@ class Runner:
         return report
 
     def _bundle(self, report: Dict[str, Any]) -> None:
-        """The last non-branch stage as OUT/bundle, audited for every public TensorRT target (ExportTargetError
-        when the run's target refuses it; nothing is written then)."""
+        """Write the last non-branch stage as OUT/bundle, audited for every public TensorRT target.
+
+        Raises ExportTargetError when the run's target refuses the graph (nothing is written then).
+        """
         import onnx
 
         from ..export.onnx_export import ExportTargetError

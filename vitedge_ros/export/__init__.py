@@ -13,9 +13,10 @@ workstation only).
 import importlib
 
 _LAZY = {
-    'onnx_export': ('DEFAULT_OPSET', 'ExportError', 'ParityError', 'PARITY_ATOL', 'PARITY_ATOL_FP16',
-                    'EXIT_EXPORT_FAILED', 'check_parity', 'check_parity_tolerance', 'detection_rows_error',
-                    'export_bundle', 'export_onnx', 'output_error', 'simplify', 'torch_outputs'),
+    'onnx_export': ('DEFAULT_OPSET', 'ExportError', 'ExportTargetError', 'ParityError', 'PARITY_ATOL',
+                    'PARITY_ATOL_FP16', 'EXIT_EXPORT_FAILED', 'check_parity', 'check_parity_tolerance',
+                    'decompose_layernorms', 'detection_rows_error', 'export_bundle', 'export_model', 'export_onnx',
+                    'half_wrapper', 'output_error', 'simplify', 'torch_outputs'),
 }
 _WHERE = {name: mod for mod, names in _LAZY.items() for name in names}
 

@@ -45,8 +45,11 @@ def onnx_op_types(path: Union[str, Path]) -> List[Tuple[str, str]]:
 
 
 def sample_inputs(spec: Any, n: int, samples_dir: Optional[Path], seed: int = 0) -> np.ndarray:
-    """N×3×H×W float32 samples: preprocessed images from ``samples_dir``, else uniform pixel noise normalised
-    like the bundle (in the range real frames have, unlike standard-normal noise)."""
+    """N×3×H×W float32 parity samples.
+
+    Preprocessed images from ``samples_dir``, else uniform pixel noise normalised like the bundle (in the range
+    real frames have, unlike standard-normal noise).
+    """
     from ..runtime.preprocess import Preprocessor
 
     pre = Preprocessor(spec)
@@ -165,17 +168,12 @@ def load_onnx_checked(path: Path) -> Any:
     """Load and check an ONNX file, raising BadInput with a clear one-line message."""
     import onnx
 
-    if not path.is_file():
-        raise BadInput('{}: ONNX file does not exist'.format(path))
-    if path.stat().st_size == 0:
-        raise BadInput('{}: ONNX file is empty'.format(path))
+    from .trt_audit import load_model
+
     try:
-        model = onnx.load(str(path))
-    except Exception as exc:
-        raise BadInput('{}: not a readable ONNX model (corrupt or truncated?): {}'.format(
-            path, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)) from exc
-    if not model.graph.node:
-        raise BadInput('{}: ONNX graph has no nodes (corrupt or truncated?)'.format(path))
+        model = load_model(Path(path))  # missing, empty, unreadable or node-less: one line naming the file
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
     try:
         onnx.checker.check_model(model, full_check=True)
     except Exception as exc:

@@ -1,5 +1,6 @@
-"""Export a torch model to a bundle for a TensorRT parser target: ONNX (static 1×3×H×W), simplified, fixed for the
-target, audited, checked, parity-tested.
+"""Export a torch model to a bundle for a TensorRT parser target.
+
+ONNX with a static 1×3×H×W input, simplified, fixed for the target, audited, checked, parity-tested.
 
 The target (``trt8.2`` by default: the Jetson Nano's TensorRT 8.2, opset 13, LayerNorm decomposed) decides the
 opset and the graph fixes (:mod:`.targets`); the graph is audited with :mod:`.trt_audit` for every public target
@@ -20,8 +21,18 @@ import torch
 from torch import nn
 
 from ..runtime.bundle import Bundle, InputSpec, atomic_write_bytes, load_bundle, write_bundle_yaml
-from .targets import DEFAULT_TARGET, EXPORT_OPSET, TargetError, check_target, decomposes_layernorm, export_opset
-from .targets import clean_targets, prepare_for_target, require_target, summarize
+from .targets import (
+    DEFAULT_TARGET,
+    EXPORT_OPSET,
+    TargetError,
+    check_target,
+    clean_targets,
+    decomposes_layernorm,
+    export_opset,
+    prepare_for_target,
+    require_target,
+    summarize,
+)
 
 LOG = logging.getLogger(__name__)
 DEFAULT_OPSET = EXPORT_OPSET[DEFAULT_TARGET]  # 13: what the default target (trt8.2) exports at
@@ -123,9 +134,11 @@ def decompose_layernorms(module: nn.Module) -> Tuple[nn.Module, int]:
 
 
 def unfuse_attention(module: nn.Module) -> int:
-    """Turn off timm's fused attention (``fused_attn``: ``F.scaled_dot_product_attention``) in place; returns how many
-    modules had it on. The TorchScript exporter maps scaled_dot_product_attention from opset 14 only; the unfused
-    path (q·kᵀ·scale, softmax, ·v: timm ``Attention.forward``) is the same function and exports at opset 13."""
+    """Turn off timm's fused attention (``fused_attn``) in place; returns how many modules had it on.
+
+    The TorchScript exporter maps ``F.scaled_dot_product_attention`` from opset 14 only; the unfused path
+    (q·kᵀ·scale, softmax, ·v: timm ``Attention.forward``) is the same function and exports at opset 13.
+    """
     count = 0
     for m in module.modules():
         if getattr(m, 'fused_attn', False) is True:
@@ -206,7 +219,8 @@ def export_model(module: nn.Module, input_shape: Sequence[int], output_names: Se
         results = clean_targets(model)
         clean = [t for t in results if not results[t]]
         blockers = summarize(results[target]) if results[target] else str(exc)
-    info = {'target': target, 'opset': changes['opset'], 'layernorms_decomposed': replaced, 'attention_unfused': unfused,
+    info = {'target': target, 'opset': changes['opset'], 'layernorms_decomposed': replaced,
+            'attention_unfused': unfused,
             'layernorm_nodes_decomposed': changes['layernorm_nodes_decomposed'],
             'reshape_allowzero_set': changes['reshape_allowzero_set'], 'ir_version': changes['ir_version'],
             'simplified': bool(do_simplify), 'trt_targets': clean, 'trt_blockers': blockers}

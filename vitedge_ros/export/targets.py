@@ -112,10 +112,12 @@ def _rank(model: onnx.ModelProto, name: str) -> Optional[int]:
 
 
 def decompose_layernorm_nodes(model: onnx.ModelProto) -> int:
-    """Replace every ``LayerNormalization`` node (top-level graph) by ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/
-    Mul/Add, the same sequence torch exports for ``export.checkpoint_export.layernorm_decomposed``; returns how
-    many. The ReduceMean ``axes`` attribute form is valid up to opset 17. Raises ValueError (one line) for a node
-    whose Mean/InvStdDev outputs are used or whose axis needs an unknown rank.
+    """Replace every ``LayerNormalization`` node (top-level graph) by primitive ops; returns how many.
+
+    ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add: the sequence torch exports for
+    :func:`.onnx_export.layernorm_decomposed`. The ReduceMean ``axes`` attribute form is valid up to opset 17.
+    Raises ValueError (one line) for a node whose Mean/InvStdDev outputs are used or whose axis needs an unknown
+    rank.
     """
     nodes = list(model.graph.node)
     if not any(n.op_type == 'LayerNormalization' for n in nodes):
@@ -189,8 +191,10 @@ _SAME_AT_13 = {'Add': None, 'Sub': None, 'Mul': None, 'Div': None, 'Relu': None,
 
 
 def lower_opset(model: onnx.ModelProto, opset: int) -> onnx.ModelProto:
-    """The model re-stamped at ``opset`` (13..17) when every node means the same there; ValueError (one line) naming
-    the first node whose op changed meaning (e.g. LayerNormalization-17, which has no older version: decompose it).
+    """Re-stamp the model at ``opset`` (13..17) when every node means the same there.
+
+    Raises ValueError (one line) naming the first node whose op changed meaning (e.g. LayerNormalization-17, which
+    has no older version: decompose it first).
 
     A node is kept when its op's version at the model's opset is the version at ``opset`` (no change in between),
     or when the change only added types or an attribute the node leaves at its default (``_SAME_AT_13``);
@@ -258,8 +262,10 @@ def set_min_ir_version(model: onnx.ModelProto) -> int:
 
 
 def prepare_for_target(model: onnx.ModelProto, target: str) -> Tuple[onnx.ModelProto, Dict[str, Any]]:
-    """Apply ``target``'s graph fixes to an exported graph: LayerNormalization nodes decomposed (trt8.2), opset lowered
-    to the target's default when above its parser's maximum, ``allowzero`` on Reshapes, the lowest IR version.
+    """Apply ``target``'s graph fixes to an exported graph.
+
+    LayerNormalization nodes decomposed (trt8.2), opset lowered to the target's default when above its parser's
+    maximum, ``allowzero`` on Reshapes, the lowest IR version.
 
     Returns ``(model, changes)``; ValueError (one line) when the graph cannot be lowered (e.g. an op with no older
     version). The caller checks the result with :func:`require_target` and numerically (parity).

@@ -13,10 +13,9 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-from .trt_audit import ALL_TARGETS, TRT_TARGETS, audit, format_report, load_model
-
 EXIT_OK, EXIT_BLOCKERS, EXIT_BAD_INPUT = 0, 1, 2
 PROG = 'trt_compat'
+TRT_TARGETS = ('trt8.2', 'trt8.6', 'trt10')  # help text before onnx is imported; trt_audit.TRT_TARGETS rules
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,15 +32,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                 epilog='Exit codes: 0 none, 1 blockers found, 2 bad input.')
     p.add_argument('path', type=Path, help='a .onnx file or a bundle directory (model.onnx + bundle.yaml)')
     p.add_argument('--target', action='append', default=None, metavar='TARGET',
-                   help='parser target: {} (repeatable; default: the bundle\'s trt_targets, else all three; finer '
-                        'targets {} also accepted)'.format(' | '.join(TRT_TARGETS),
-                                                           ', '.join(t for t in ALL_TARGETS if t not in TRT_TARGETS)))
+                   help='parser target: {} (repeatable; default: the bundle\'s trt_targets, else all three; the '
+                        'finer targets trt8.0, trt8.4, trt8.5 are accepted too)'.format(' | '.join(TRT_TARGETS)))
     p.add_argument('--no-notes', action='store_true', help='print blockers only')
     return p.parse_args(list(argv) if argv is not None else None)
 
 
 def _resolve(path: Path, targets: Optional[List[str]]):
     """(onnx path, targets to audit); ValueError (one line) on bad input."""
+    from .trt_audit import ALL_TARGETS
+
     for t in targets or []:
         if t not in ALL_TARGETS:
             raise ValueError('unknown target {!r} (choose from {})'.format(t, ', '.join(TRT_TARGETS)))
@@ -63,6 +63,11 @@ def _resolve(path: Path, targets: Optional[List[str]]):
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the audit; returns the exit code (0 clean, 1 blockers, 2 bad input)."""
     args = parse_args(argv)
+    try:
+        from .trt_audit import audit, format_report, load_model
+    except ImportError as exc:  # the drone's runtime extra may lack onnx
+        print('{}: error: the audit needs the onnx package ({}): pip install onnx'.format(PROG, exc), file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         onnx_path, targets = _resolve(args.path, args.target)
         model = load_model(onnx_path)

@@ -32,8 +32,10 @@ def _version_key(version: str) -> Tuple[int, int]:
 
 
 def min_onnxruntime_for(opset: Optional[int] = None, ir_version: Optional[int] = None) -> Optional[str]:
-    """The oldest onnxruntime release (``'1.12'``) that implements ``opset`` and reads ``ir_version``; None if no
-    release in the table does (newer than the table)."""
+    """Oldest onnxruntime release (``'1.12'``) implementing ``opset`` and reading ``ir_version``.
+
+    None if no release in the table does (the graph is newer than the table).
+    """
     for key in sorted(ORT_SUPPORT):
         max_opset, max_ir = ORT_SUPPORT[key]
         if (opset is None or opset <= max_opset) and (ir_version is None or ir_version <= max_ir):
