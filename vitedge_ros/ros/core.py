@@ -616,8 +616,11 @@ class PerceptionCore:
         k = tuple(np.asarray(getattr(msg, 'k', getattr(msg, 'K', ())), dtype=float).reshape(-1))
         d = tuple(np.asarray(getattr(msg, 'd', getattr(msg, 'D', ())), dtype=float).reshape(-1))
         p = tuple(np.asarray(getattr(msg, 'p', getattr(msg, 'P', ())), dtype=float).reshape(-1))
+        roi = getattr(msg, 'roi', None)
+        roi_key = tuple(int(getattr(roi, f, 0) or 0) for f in ('x_offset', 'y_offset', 'width', 'height',
+                                                                 'do_rectify'))
         key = (k, d, p, str(getattr(msg, 'distortion_model', '')), int(msg.width), int(msg.height),
-               int(getattr(msg, 'binning_x', 0) or 0), int(getattr(msg, 'binning_y', 0) or 0))
+               int(getattr(msg, 'binning_x', 0) or 0), int(getattr(msg, 'binning_y', 0) or 0), roi_key)
         if key == self._camera_info_key:
             return
         try:
