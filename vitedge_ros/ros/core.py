@@ -50,7 +50,13 @@ from vitedge_ros.geometry.obstacles import (
 from vitedge_ros.geometry.projection import CameraPose, pixels_to_ground
 from vitedge_ros.runtime.latest_wins import LatestWinsWorker
 
-from .image_conversion import ImageConversionError, check_image_layout, compressed_msg_to_bgr, image_msg_to_bgr
+from .image_conversion import (
+    ImageConversionError,
+    SixteenBitScale,
+    check_image_layout,
+    compressed_msg_to_bgr,
+    image_msg_to_bgr,
+)
 from .messages import DIAG_ERROR, DIAG_OK, DIAG_WARN
 
 __all__ = [
@@ -115,8 +121,8 @@ PARAM_SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('clear_path_min_score', 0.0, 'Minimum score of a detection that blocks the path.', 'in [0, 1]'),
     ParamSpec('assumed_hfov_deg', 0.0, 'Horizontal field of view used for obstacle bearings until CameraInfo '
               'arrives; 0: wait for CameraInfo.', '0 or in (0, 180)'),
-    ParamSpec('mono16_shift', -1, 'Right shift from 16-bit to 8-bit images; -1: from each frame\'s bit depth.',
-              '-1 or in [0, 8]'),
+    ParamSpec('mono16_shift', -1, 'Right shift from 16-bit to 8-bit images (12-bit camera: 4), one for the camera; '
+              '-1: fixed from the first 16-bit frame and kept.', '-1 or in [0, 8]'),
     ParamSpec('use_cv_bridge', True, 'Use cv_bridge for raw images where installed (own conversion otherwise).'),
     ParamSpec('diagnostics_period_s', 1.0, 'Period of /diagnostics (s).', '> 0'),
     ParamSpec('stats_window', 100, 'Frames in the latency percentile window.', '>= 10'),
@@ -547,9 +553,11 @@ class PerceptionCore:
         self.on_output = on_output
         self.clock = clock
         self._log = log or (lambda level, text: print('[{}] {}'.format(level, text)))
-        shift = params.mono16_shift
-        self.image_converter = image_converter or (lambda msg: image_msg_to_bgr(msg, mono16_shift=shift))
-        self.compressed_converter = compressed_converter or compressed_msg_to_bgr
+        #: the camera's one 16-bit -> 8-bit scale, shared by the raw and the compressed (16-bit PNG) paths
+        self.bit_scale = SixteenBitScale(params.mono16_shift, on_fix=self._log_bit_scale)
+        self.image_converter = image_converter or (lambda msg: image_msg_to_bgr(msg, scale=self.bit_scale))
+        self.compressed_converter = compressed_converter or (
+            lambda msg: compressed_msg_to_bgr(msg, scale=self.bit_scale))
         self.pose_lookup = pose_lookup
         self.bundle_name = bundle_name
         self.backend_name = str(getattr(pipeline, 'backend_name', 'unknown'))
@@ -582,6 +590,10 @@ class PerceptionCore:
             if suppressed:
                 text += ' ({} more like this suppressed)'.format(suppressed)
             self._log('warn', text)
+
+    def _log_bit_scale(self, shift: int, peak: int) -> None:
+        self._log('info', '16-bit images: shift {} bits to 8 bit, fixed from the first frame (peak {}) and kept '
+                          'for this camera; set mono16_shift to choose it'.format(shift, peak))
 
     # ---------------------------------------------------------------------------------------------- callbacks
     def on_image(self, msg: Any, stamp: Optional[float] = None) -> bool:
