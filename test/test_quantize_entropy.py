@@ -12,7 +12,8 @@ def tiny_mlp(tmp_path_factory):
     w1 = (rng.standard_normal((64, 32)) * 0.2).astype(np.float32)
     w2 = (rng.standard_normal((32, 8)) * 0.2).astype(np.float32)
     graph = helper.make_graph(
-        [helper.make_node('MatMul', ['x', 'W1'], ['h'], name='fc1'), helper.make_node('Relu', ['h'], ['r'], name='relu'),
+        [helper.make_node('MatMul', ['x', 'W1'], ['h'], name='fc1'),
+         helper.make_node('Relu', ['h'], ['r'], name='relu'),
          helper.make_node('MatMul', ['r', 'W2'], ['y'], name='fc2')], 'tiny_mlp',
         [helper.make_tensor_value_info('x', TensorProto.FLOAT, [1, 64])],
         [helper.make_tensor_value_info('y', TensorProto.FLOAT, [1, 8])],

@@ -629,8 +629,8 @@ class PerceptionCore:
         d = tuple(np.asarray(getattr(msg, 'd', getattr(msg, 'D', ())), dtype=float).reshape(-1))
         p = tuple(np.asarray(getattr(msg, 'p', getattr(msg, 'P', ())), dtype=float).reshape(-1))
         roi = getattr(msg, 'roi', None)
-        roi_key = tuple(int(getattr(roi, f, 0) or 0) for f in ('x_offset', 'y_offset', 'width', 'height',
-                                                                 'do_rectify'))
+        roi_fields = ('x_offset', 'y_offset', 'width', 'height', 'do_rectify')
+        roi_key = tuple(int(getattr(roi, f, 0) or 0) for f in roi_fields)
         key = (k, d, p, str(getattr(msg, 'distortion_model', '')), int(msg.width), int(msg.height),
                int(getattr(msg, 'binning_x', 0) or 0), int(getattr(msg, 'binning_y', 0) or 0), roi_key)
         if key == self._camera_info_key:
@@ -666,7 +666,11 @@ class PerceptionCore:
 
     # ----------------------------------------------------------------------------------------------- camera
     def camera_for(self, width: int, height: int) -> Optional[PinholeCamera]:
-        """Camera model for an image of this size: CameraInfo (scaled) or the assumed FOV, else None."""
+        """Camera model for an image of this size, else None.
+
+        From CameraInfo (roi and binning applied as image_geometry does, then scaled only if the image size
+        still differs) or, without it, the assumed horizontal FOV.
+        """
         with self._lock:
             cached = self._camera_cache.get((width, height))
             base = self._camera_info_model

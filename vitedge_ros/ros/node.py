@@ -66,7 +66,6 @@ except ImportError:   # pragma: no cover - older rclpy
 __all__ = ['VitedgeNode', 'main', 'rclpy_types']
 
 
-
 def rclpy_types() -> SimpleNamespace:
     """Return the ``types`` namespace of ``vitedge_ros.ros.messages`` with rclpy message classes."""
     return SimpleNamespace(
