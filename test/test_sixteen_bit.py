@@ -131,6 +131,13 @@ def test_explicit_shift_saturates_instead_of_wrapping():
     assert later[0, :, 0].tolist() == [250, 255]
     with pytest.raises(ValueError, match=r'\[0, 8\]'):
         SixteenBitScale(9)
+    # black start-up frames do not fix a shift of 0 for a 12-bit camera
+    scale = SixteenBitScale()
+    black = image_msg_to_bgr(_raw('mono16', np.zeros((4, 4), np.uint16)), scale=scale)
+    assert not black.any() and scale.shift is None
+    frame = _twelve_bit(9)
+    out = image_msg_to_bgr(_raw('mono16', frame), scale=scale)
+    assert scale.shift == 4 and out[1, 1, 0] == 62
 
 
 def test_auto_shift_rule():

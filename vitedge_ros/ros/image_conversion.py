@@ -191,10 +191,12 @@ def _shift_to_8bit(values: np.ndarray, shift: int) -> np.ndarray:
 class SixteenBitScale:
     """The one 16-bit -> 8-bit scale of a camera: a right shift by ``shift`` bits (0-8), the same for every frame.
 
-    ``shift=None`` (auto) fixes the shift from the first 16-bit frame scaled (``auto_shift``) and keeps it for
-    the frames after it, so a raw value maps to the same 8-bit value in every frame of the camera; values
-    above the range are saturated at 255. Thread-safe. The raw ``Image`` and the ``CompressedImage`` (16-bit
-    PNG) paths use it alike. ``on_fix(shift, peak)`` is called once when auto fixes the shift.
+    ``shift=None`` (auto) fixes the shift from the first 16-bit frame with a value above 255 (``auto_shift`` of
+    that frame) and keeps it for every frame after it, so a raw value maps to the same 8-bit value in every
+    frame of the camera. Frames before it (all values <= 255, e.g. the black frames a camera sends while it
+    starts) pass unshifted: a black frame does not fix a shift of 0 for a 12-bit camera. Values above the range
+    saturate at 255. Thread-safe. The raw ``Image`` and the ``CompressedImage`` (16-bit PNG) paths use it alike.
+    ``on_fix(shift, peak)`` is called once when auto fixes the shift.
 
     Raises:
         ValueError: ``shift`` outside [0, 8].
@@ -212,13 +214,16 @@ class SixteenBitScale:
 
     @property
     def shift(self) -> Optional[int]:
-        """The shift in use (bits), or None while auto has seen no 16-bit frame yet."""
+        """The shift in use (bits), or None while auto has seen no 16-bit value above 255 yet (frames pass as is)."""
         return self._shift
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
         """``uint16`` samples (any shape) -> ``uint8`` samples of the same shape."""
         shift = self._shift
         if shift is None:
+            peak = int(values.max()) if values.size else 0
+            if peak <= 255:
+                return values.astype(np.uint8)
             fixed_now = False
             with self._lock:
                 if self._shift is None:
@@ -226,7 +231,7 @@ class SixteenBitScale:
                     fixed_now = True
                 shift = self._shift
             if fixed_now and self._on_fix is not None:
-                self._on_fix(shift, int(values.max()) if values.size else 0)
+                self._on_fix(shift, peak)
         return _shift_to_8bit(values, shift)
 
 
