@@ -122,7 +122,7 @@ PARAM_SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('assumed_hfov_deg', 0.0, 'Horizontal field of view used for obstacle bearings until CameraInfo '
               'arrives; 0: wait for CameraInfo.', '0 or in (0, 180)'),
     ParamSpec('mono16_shift', -1, 'Right shift from 16-bit to 8-bit images (12-bit camera: 4), one for the camera; '
-              '-1: fixed from the first 16-bit frame and kept.', '-1 or in [0, 8]'),
+              '-1: fixed from the first 16-bit frame with a value above 255, then kept.', '-1 or in [0, 8]'),
     ParamSpec('use_cv_bridge', True, 'Use cv_bridge for raw images where installed (own conversion otherwise).'),
     ParamSpec('diagnostics_period_s', 1.0, 'Period of /diagnostics (s).', '> 0'),
     ParamSpec('stats_window', 100, 'Frames in the latency percentile window.', '>= 10'),
