@@ -6,7 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
-from test_tensorrt_fake import DEFAULT_IO, engine_bytes, fake_compute, forget_engine_module, install_fakes
+from fake_tensorrt import DEFAULT_IO, engine_bytes, fake_compute, forget_engine_module, install_fakes
 
 from vitedge_ros.runtime import Pipeline, load_bundle
 from vitedge_ros.runtime.engine_key import (
