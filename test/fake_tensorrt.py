@@ -42,7 +42,10 @@ exception escape a callback. With zero batches TensorRT fails the build ("Calibr
 no scaling factors detected"): the fake returns None.
 
 The fake ONNX parser refuses what the project's audit (:mod:`vitedge_ros.export.trt_audit`) says that
-version's parser refuses, with the real parser's texts (onnx-tensorrt ``release/8.2-GA``: an op without an
+version's parser refuses (TensorRT 11 with the ``trt10`` rules, which its parser extends), node by node, with
+the real parser's texts -- except an opset above the parser's documented range, which the audit refuses as
+policy but the real parser only logs (onnx-tensorrt 8.2-GA ``ModelImporter.cpp`` warns below opset 7 and
+never checks an upper bound), so the fake accepts it too (onnx-tensorrt ``release/8.2-GA``: an op without an
 importer falls back to ``FallbackPluginImporter``, which fails ``Assertion failed: creator && "Plugin not
 found, are the plugin name, version, and namespace correct?"`` [UNSUPPORTED_NODE]; ``Reshape`` at opset >= 14
 reads ``attrs.get<int>("allowzero")`` with no default, whose ``std::out_of_range`` becomes ``Invalid Node -
@@ -418,9 +421,13 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
         ParserError.node_operator = lambda self: self._op
 
     def _error_for(finding: Any, index: int) -> Any:
-        """The real parser's text for an audit finding (see the module docstring)."""
+        """The real parser's text for an audit finding (see the module docstring); None for an opset finding."""
         op, node, rule = str(finding.op), str(finding.node), str(finding.rule)
         low = rule.lower()
+        if op == 'opset':  # the parser only logs the opset (ModelImporter.cpp); the audit refuses it as policy
+            return None
+        if node == '(graph)':
+            return ParserError('Assertion failed: {}'.format(rule), 'UNSUPPORTED_GRAPH', -1, 'importInputs', '', op)
         if 'allowzero' in low:
             return ParserError('Invalid Node - {}\nAttribute not found: allowzero'.format(node), 'INVALID_NODE',
                                index, 'parseGraph', node, op)
@@ -514,9 +521,11 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
             if audit:
                 from vitedge_ros.export.trt_audit import audit_model, target_for_trt_version
 
-                findings = audit_model(proto, target_for_trt_version(trt.__version__))
+                # 11.x: newer than the audit's rules (8.0-10.x); its parser extends 10.x's
+                target = 'trt10' if gen == '11' else target_for_trt_version(trt.__version__)
+                findings = audit_model(proto, target)
                 index = {n.name: i for i, n in enumerate(proto.graph.node)}
-                errors = [_error_for(f, index.get(str(f.node), -1)) for f in findings]
+                errors = [e for e in (_error_for(f, index.get(str(f.node), -1)) for f in findings) if e is not None]
                 errors.sort(key=lambda e: e.node())
                 if gen in ('8.2', '8.6'):
                     errors = errors[:1]  # parseGraph returns on the first failing node

@@ -282,14 +282,31 @@ def load_onnx_model(onnx_bytes: bytes, onnx_path: Path) -> Any:
     return model
 
 
+def audit_target(version: str) -> str:
+    """The audit target for TensorRT ``version`` (``target_for_trt_version``); TensorRT 11.x and later, newer
+    than the audit's rules (parsers 8.0-10.x), are audited with ``trt10``'s, which later parsers only extend.
+
+    Raises ImportError when the audit is not importable, ValueError for a version it cannot audit (7.x).
+    """
+    from ..export.trt_audit import target_for_trt_version
+
+    try:
+        return target_for_trt_version(version)
+    except ValueError:
+        major = str(version).split('.')[0]
+        if major.isdigit() and int(major) >= 11:
+            return 'trt10'
+        raise
+
+
 def audit_for_tensorrt(model: Any, onnx_path: Path, version: str) -> Tuple[str, List[Any]]:
     """(audit target, findings) of ``vitedge_ros.export.trt_audit`` for the parser of TensorRT ``version``.
 
     Raises ImportError when the audit (or the onnx package it needs) is not importable here.
     """
-    from ..export.trt_audit import audit_model, target_for_trt_version
+    from ..export.trt_audit import audit_model
 
-    target = target_for_trt_version(version)
+    target = audit_target(version)
     findings = audit_model(model if model is not None else str(onnx_path), target)
     blocking = [f for f in findings if getattr(f, 'blocker', True) is not False
                 and str(getattr(f, 'severity', 'error')).lower() not in ('warning', 'warn', 'info')]
@@ -626,7 +643,7 @@ def build_engine(bundle_dir: Union[str, Path], options: BuildOptions, trt: Any =
     if options.audit:
         try:
             target, findings = audit_for_tensorrt(model, bundle.onnx_path, version)
-        except ImportError as exc:
+        except (ImportError, ValueError) as exc:
             warnings.append('parser audit skipped ({}); TensorRT\'s own parser decides'.format(exc))
         else:
             if findings:
