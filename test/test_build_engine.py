@@ -45,8 +45,9 @@ TOOL_MOD = _load_tool()
 
 
 def run_cli(*args, env=None):
-    res = subprocess.run([sys.executable, str(TOOL)] + [str(a) for a in args], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, universal_newlines=True, timeout=120, cwd=str(ROOT), env=env)
+    res = subprocess.run([sys.executable, str(TOOL)] + [str(a) for a in args], stdout=subprocess.PIPE,  # noqa: UP022
+                         stderr=subprocess.PIPE, universal_newlines=True, timeout=120, cwd=str(ROOT),  # noqa: UP021
+                         env=env)
     assert 'Traceback' not in res.stderr, res.stderr
     return res
 
@@ -381,8 +382,8 @@ def test_reshape_with_allowzero_parses_on_82_and_without_it_on_86(fakes, tmp_pat
     ('layernorm', 'Plugin not found, are the plugin name, version, and namespace correct?', 'UNSUPPORTED_NODE', 1),
     ('reshape', 'Attribute not found: allowzero', 'INVALID_NODE', 0),
 ])
-def test_skip_audit_leaves_it_to_the_82_parser_with_its_own_texts(fakes, tmp_path, capsys, kind, text, code_name,
-                                                                   index):
+def test_skip_audit_leaves_it_to_the_82_parser_with_its_own_texts(fakes, tmp_path, capsys, kind, text,
+                                                                  code_name, index):
     b = graphs.write_bundle(tmp_path / kind, kind)
     _mod, trt, _drv = fakes(api='8.2')
     code, _out, err = main([b, '--precision', 'fp16', '--skip-audit'], capsys)

@@ -2,8 +2,8 @@
 (through fake tensorrt/pycuda modules), and the ``auto`` backend's choice and explanation."""
 import importlib.util
 import os
-import sys
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -271,10 +271,11 @@ def test_engine_module_imports_no_torch():
         assert 'import torch' not in text and 'from torch' not in text, path
 
 
-# ------------------------------------------------------------------------------------------ auto: GPU order, load failures
+# ---------------------------------------------------------------------------------- auto: GPU order, load failures
 
-@pytest.mark.parametrize('gpu, cc, want', [('NVIDIA Tegra X1', (5, 3), 'fp16'), ('NVIDIA Jetson TX2', (6, 2), 'fp16'),
-                                           ('NVIDIA A100', (8, 0), 'int8'), ('NVIDIA Tesla P4', (6, 1), 'int8')])
+@pytest.mark.parametrize('gpu, cc, want', [
+    ('NVIDIA Tegra X1', (5, 3), 'fp16'), ('NVIDIA Jetson TX2', (6, 2), 'fp16'),
+    ('NVIDIA A100', (8, 0), 'int8'), ('NVIDIA Tesla P4', (6, 1), 'int8')])
 def test_auto_prefers_fp16_over_int8_where_the_gpu_has_no_fast_int8(fakes, bundle_copy, gpu, cc, want):
     mod, trt, _drv = fakes(api='10', gpu_name=gpu, cc=cc)
     paths = {p: _write_engine(bundle_copy, _key_for(bundle_copy, trt.__version__, gpu, p))

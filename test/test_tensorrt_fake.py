@@ -188,8 +188,9 @@ print('BUILT' if out is not None else 'NONE', len(trt.log['calib_batches']))
 
 def _naive(tmp_path, gen, fail_after):
     code = NAIVE_BUILD.format(test_dir=str(Path(__file__).parent), fail_after=fail_after)
-    return subprocess.run([sys.executable, '-c', code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=120, env=fake_env(tmp_path, ROOT, api=gen))
+    return subprocess.run([sys.executable, '-c', code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,  # noqa: UP022
+                          universal_newlines=True, timeout=120,  # noqa: UP021 (Python 3.6 lane)
+                          env=fake_env(tmp_path, ROOT, api=gen))
 
 
 def test_fake_82_aborts_the_process_when_a_calibrator_exception_escapes(tmp_path):

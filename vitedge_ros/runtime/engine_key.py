@@ -264,9 +264,10 @@ def detect_gpu(device: int = 0) -> GpuInfo:
     smi = shutil.which('nvidia-smi')
     if smi:
         try:
-            out = subprocess.run([smi, '--query-gpu=name,compute_cap', '--format=csv,noheader', '-i', str(device)],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                                 timeout=20, check=True).stdout.strip()  # Python 3.6: no capture_output/text
+            cmd = [smi, '--query-gpu=name,compute_cap', '--format=csv,noheader', '-i', str(device)]
+            # Python 3.6 (the drone) has neither capture_output nor text
+            out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,  # noqa: UP022
+                                 universal_newlines=True, timeout=20, check=True).stdout.strip()  # noqa: UP021
             name, cc = [s.strip() for s in out.splitlines()[0].rsplit(',', 1)]
             major, minor = cc.split('.')
             return GpuInfo(name, (int(major), int(minor)), 'nvidia-smi')

@@ -95,7 +95,7 @@ class TensorRTMissing(RuntimeError):
 
 
 class TensorRTUnsupported(TensorRTMissing):
-    """This TensorRT cannot build the requested precision from this graph (TensorRT 11, exit code 3)."""
+    """The running TensorRT cannot build the requested precision from this graph (TensorRT 11, exit code 3)."""
 
 
 class CalibrationError(RuntimeError):
@@ -121,10 +121,13 @@ class AuditRefused(BuildError):
         self.findings = list(findings)
 
 
-class BuildOptions(object):
-    """What to build: precision (fp32|fp16|int8), builder workspace cap in MiB, calibration images (folder,
-    at most ``calib_max``), ``force`` rebuild, timing cache on/off, TensorRT verbose log, and ``audit``
-    (run the parser audit before TensorRT; on by default)."""
+class BuildOptions:
+    """What to build.
+
+    Precision (fp32|fp16|int8), builder workspace cap in MiB, calibration images (a folder, at most
+    ``calib_max``), ``force`` rebuild, timing cache on/off, TensorRT verbose log, and ``audit`` (run the parser
+    audit before TensorRT; on by default). A plain class: the drone's Python 3.6 has no ``dataclasses``.
+    """
 
     def __init__(self, precision: str = 'fp16', workspace_mb: int = DEFAULT_WORKSPACE_MB,
                  calib_images: Optional[Path] = None, calib_max: int = 256, force: bool = False,
@@ -139,7 +142,7 @@ class BuildOptions(object):
         self.audit = audit
 
 
-class BuildResult(object):
+class BuildResult:
     """What was built (or found up to date)."""
 
     def __init__(self, engine_path: Path, key: str, precision: str, trt_version: str, gpu: GpuInfo,
@@ -283,10 +286,11 @@ def load_onnx_model(onnx_bytes: bytes, onnx_path: Path) -> Any:
 
 
 def audit_target(version: str) -> str:
-    """The audit target for TensorRT ``version`` (``target_for_trt_version``); TensorRT 11.x and later, newer
-    than the audit's rules (parsers 8.0-10.x), are audited with ``trt10``'s, which later parsers only extend.
+    """The audit target for TensorRT ``version`` (``target_for_trt_version``).
 
-    Raises ImportError when the audit is not importable, ValueError for a version it cannot audit (7.x).
+    TensorRT 11.x and later, newer than the audit's rules (parsers 8.0-10.x), are audited with ``trt10``'s,
+    which later parsers only extend. Raises ImportError when the audit is not importable, ValueError for a
+    version it cannot audit (7.x).
     """
     from ..export.trt_audit import target_for_trt_version
 
@@ -405,8 +409,8 @@ def make_calibrator(trt: Any, batches: Callable[[], Iterator[np.ndarray]], cache
     base = getattr(trt, 'IInt8EntropyCalibrator2', None)
     if base is None:
         raise TensorRTUnsupported('TensorRT {} has no INT8 calibrator (removed in 11.0): export a QDQ INT8 bundle '
-                                  '(tools/compress.py with a quantize stage). {}'.format(trt_version(trt),
-                                                                                       SUPPORTED_RANGE))
+                                  '(tools/compress.py with a quantize stage). {}'.format(
+                                      trt_version(trt), SUPPORTED_RANGE))
     cuda = _import_pycuda()
     try:
         cuda.init()
@@ -499,8 +503,10 @@ def make_calibrator(trt: Any, batches: Callable[[], Iterator[np.ndarray]], cache
 
 
 def raise_calibration_error(calibrator: Any) -> None:
-    """After the build: re-raise what a calibrator callback caught (KeyboardInterrupt as itself, anything else
-    as :class:`CalibrationError`), or fail when calibration ran and no batch was fed."""
+    """After the build: re-raise what a calibrator callback caught, or fail when no batch was fed.
+
+    KeyboardInterrupt is re-raised as itself, anything else as :class:`CalibrationError` (exit 3).
+    """
     err = getattr(calibrator, 'error', None)
     if err is not None:
         if isinstance(err, KeyboardInterrupt):

@@ -1,5 +1,4 @@
-"""Which layers of a reduced-precision TensorRT build must stay FP32, found on the ONNX graph and applied to
-the parsed network.
+"""Which layers of a reduced-precision TensorRT build must stay FP32: found on the ONNX graph, set on the network.
 
 Under ``BuilderFlag.FP16`` (and INT8, which falls back to FP16) TensorRT 8.2-10.x picks each layer's precision
 by speed. Three parts of this project's graphs must not be left to that choice:
@@ -194,8 +193,11 @@ def node_outputs(model: Any, names: Iterable[str]) -> Dict[str, str]:
 
 
 def precision_constraint_flag(trt: Any) -> Optional[str]:
-    """The ``BuilderFlag`` that makes layer precisions binding: ``OBEY_PRECISION_CONSTRAINTS`` (8.2-10.x),
-    ``STRICT_TYPES`` (before 8.2), or None (TensorRT 11: strongly typed, no such flag)."""
+    """The name of the ``BuilderFlag`` that makes layer precisions binding, or None.
+
+    ``OBEY_PRECISION_CONSTRAINTS`` (8.2-10.x), ``STRICT_TYPES`` (before 8.2), None on TensorRT 11 (strongly
+    typed, no such flag).
+    """
     flags = getattr(trt, 'BuilderFlag', None)
     for name in ('OBEY_PRECISION_CONSTRAINTS', 'STRICT_TYPES'):
         if hasattr(flags, name):
@@ -249,8 +251,11 @@ def pin_fp32_layers(trt: Any, network: Any, pins: Dict[str, str],
 
 
 def graph_precision(model: Any) -> str:
-    """``'int8'`` for a QDQ graph, ``'fp16'`` when the graph holds FP16 tensors (an FP16 or mixed export),
-    else ``'fp32'`` -- what a strongly typed TensorRT 11 network built from it computes in."""
+    """The precision a strongly typed (TensorRT 11) network built from ``model`` computes in.
+
+    ``'int8'`` for a QDQ graph, ``'fp16'`` when the graph holds FP16 tensors (an FP16 or mixed export), else
+    ``'fp32'``.
+    """
     from onnx import TensorProto
 
     ops = {n.op_type for n in model.graph.node}

@@ -83,8 +83,10 @@ def find_engine(bundle: Bundle, precision: Optional[str] = None,
 
 
 def find_engines(bundle: Bundle, device: int = 0) -> Tuple[List[Path], str]:
-    """Every engine of ``bundle`` whose key matches this TensorRT and GPU, in this GPU's precision order, and
-    the reason when there is none (what differs, and the command that rebuilds one)."""
+    """Every engine of ``bundle`` matching this TensorRT and GPU, in this GPU's precision order, and a reason.
+
+    The reason says, when there is none, what differs and the command that rebuilds one.
+    """
     path, why = find_engine(bundle, device=device)
     if path is None:
         return [], why
