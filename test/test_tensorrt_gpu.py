@@ -222,6 +222,14 @@ def segmenter_bundle(tmp_path_factory, gpu):
     return _shipped('aerial_seg_tiny', tmp_path_factory)
 
 
+def _shipped_engines(bundle_dir, precision, tmp_path, strong):
+    """(input spec, (TensorRT engine, onnxruntime engine, build result)); INT8 calibrated on synthetic scenes."""
+    _weak_only(strong, precision)
+    spec = load_bundle(bundle_dir).input
+    kw = {'calib_images': _calib_dir(tmp_path, spec, scenes=True)} if precision == 'int8' else {}
+    return spec, _engines(bundle_dir, precision, **kw)
+
+
 def _unambiguous(rows, min_score, gap=0.01):
     """Detections above ``min_score`` whose score no other row comes within ``gap`` of (no near-ties)."""
     keep = []
@@ -246,10 +254,7 @@ def _pipeline_detections(pipe, engine, x):
 
 @pytest.mark.parametrize('precision', ['fp32', 'fp16', 'int8'])
 def test_shipped_detector_engine_matches_onnxruntime(detector_bundle, precision, tmp_path, strong):
-    _weak_only(strong, precision)
-    spec = load_bundle(detector_bundle).input
-    kw = {'calib_images': _calib_dir(tmp_path, spec, scenes=True)} if precision == 'int8' else {}
-    trt_eng, ort_eng, res = _engines(detector_bundle, precision, **kw)
+    spec, (trt_eng, ort_eng, res) = _shipped_engines(detector_bundle, precision, tmp_path, strong)
     assert res.audit_target  # audited for this TensorRT before the build
     if precision != 'fp32' and not strong:
         assert set(res.pinned.values()) >= {'layernorm', 'softmax', 'peak-extraction'}
@@ -281,10 +286,7 @@ def test_shipped_detector_engine_matches_onnxruntime(detector_bundle, precision,
 
 @pytest.mark.parametrize('precision', ['fp32', 'fp16', 'int8'])
 def test_shipped_segmenter_engine_matches_onnxruntime(segmenter_bundle, precision, tmp_path, strong):
-    _weak_only(strong, precision)
-    spec = load_bundle(segmenter_bundle).input
-    kw = {'calib_images': _calib_dir(tmp_path, spec, scenes=True)} if precision == 'int8' else {}
-    trt_eng, ort_eng, res = _engines(segmenter_bundle, precision, **kw)
+    spec, (trt_eng, ort_eng, _res) = _shipped_engines(segmenter_bundle, precision, tmp_path, strong)
     agree = []
     for x in _scene_samples(spec, 8, seed=5):
         a = np.argmax(trt_eng.infer(x)['logits'][0], axis=0)

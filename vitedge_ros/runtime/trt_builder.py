@@ -37,7 +37,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, TextIO, Tuple, Union
 
 import numpy as np
 
@@ -121,25 +121,22 @@ class AuditRefused(BuildError):
         self.findings = list(findings)
 
 
-class BuildOptions:
+class BuildOptions(NamedTuple):
     """What to build.
 
     Precision (fp32|fp16|int8), builder workspace cap in MiB, calibration images (a folder, at most
     ``calib_max``), ``force`` rebuild, timing cache on/off, TensorRT verbose log, and ``audit`` (run the parser
-    audit before TensorRT; on by default). A plain class: the drone's Python 3.6 has no ``dataclasses``.
+    audit before TensorRT; on by default). A NamedTuple: the drone's Python 3.6 has no ``dataclasses``.
     """
 
-    def __init__(self, precision: str = 'fp16', workspace_mb: int = DEFAULT_WORKSPACE_MB,
-                 calib_images: Optional[Path] = None, calib_max: int = 256, force: bool = False,
-                 timing_cache: bool = True, verbose: bool = False, audit: bool = True) -> None:
-        self.precision = precision
-        self.workspace_mb = workspace_mb
-        self.calib_images = calib_images
-        self.calib_max = calib_max
-        self.force = force
-        self.timing_cache = timing_cache
-        self.verbose = verbose
-        self.audit = audit
+    precision: str = 'fp16'
+    workspace_mb: int = DEFAULT_WORKSPACE_MB
+    calib_images: Optional[Path] = None
+    calib_max: int = 256
+    force: bool = False
+    timing_cache: bool = True
+    verbose: bool = False
+    audit: bool = True
 
 
 class BuildResult:
