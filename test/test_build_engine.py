@@ -557,11 +557,13 @@ def test_stale_temp_from_killed_build_is_cleaned(fakes, bundle, capsys):
     assert not stale.exists() and (bundle / 'engines' / _key(bundle, trt, 'fp16')).is_file()
 
 
-def test_tiny_vit_bundle_builds_on_every_api_its_graph_is_audited_for(fakes, tiny_classifier_bundle, tmp_path,
-                                                                      capsys):
+def test_tiny_vit_bundle_builds_on_every_api_its_graph_is_audited_for(fakes, request, tmp_path, capsys):
     """A real exported ViT bundle (whatever opset the exporter writes): where the audit passes, the fake
     parser accepts it and the build runs; where it does not, the refusal names the target."""
+    pytest.importorskip('torch')  # the bundle is exported here (not in the Python 3.6 lane)
     from vitedge_ros.export.trt_audit import audit_model, target_for_trt_version
+
+    tiny_classifier_bundle = request.getfixturevalue('tiny_classifier_bundle')
 
     for api in ('8.2', '8.6', '10'):
         b = tmp_path / api

@@ -116,13 +116,17 @@ def test_graph_peaks_decoder_option_shows_the_loss(shipped_bundle, scenes):
 
 
 @pytest.mark.parametrize('which', ['tiny', 'shipped'])
-def test_host_peaks_equal_the_graph_rows_in_fp32(which, tiny_detector_bundle, shipped_bundle, scenes):
+def test_host_peaks_equal_the_graph_rows_in_fp32(which, request, shipped_bundle, scenes):
     """On an FP32 engine the host-side extraction is the graph's own function: same cells, classes, scores and
     boxes (to float32 rounding)."""
     from vitedge_ros.runtime.engines.onnxruntime_engine import OnnxRuntimeEngine
     from vitedge_ros.runtime.preprocess import Preprocessor
 
-    bundle = load_bundle(tiny_detector_bundle if which == 'tiny' else shipped_bundle)
+    if which == 'tiny':
+        pytest.importorskip('torch')  # exported by the session fixture
+        bundle = load_bundle(request.getfixturevalue('tiny_detector_bundle'))
+    else:
+        bundle = load_bundle(shipped_bundle)
     eng = OnnxRuntimeEngine(bundle.onnx_path)
     pre = Preprocessor(bundle.input)
     spec = bundle.input

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+import trt_graphs as graphs
 from fake_tensorrt import DEFAULT_IO, engine_bytes, fake_compute, forget_engine_module, install_fakes
 
 from vitedge_ros.runtime import Pipeline, load_bundle
@@ -38,10 +39,9 @@ def fakes(monkeypatch):
 
 
 @pytest.fixture
-def bundle_copy(tiny_classifier_bundle, tmp_path):
-    dst = tmp_path / 'bundle'
-    shutil.copytree(tiny_classifier_bundle, dst)
-    return dst
+def bundle_copy(tmp_path):
+    """A 32x32 classifier bundle (pure onnx, opset 13: no torch needed, runs on every onnxruntime)."""
+    return graphs.write_bundle(tmp_path / 'bundle', 'classifier')
 
 
 def _key_for(bundle_dir, trt_version, gpu, precision='fp16'):
@@ -357,7 +357,7 @@ def test_engines_present_but_tensorrt_missing_is_a_fallback(bundle_copy, monkeyp
     assert choice.engine.name == 'onnxruntime' and 'TensorRT not importable' in choice.fallback
 
 
-def test_node_diagnostics_report_the_fallback(fakes, tiny_detector_bundle, tmp_path):
+def test_node_diagnostics_report_the_fallback(fakes, shipped_bundle, tmp_path):
     """A failed TensorRT load under ``backend: auto`` keeps the node running on onnxruntime, logs a warning and
     shows in /diagnostics (level WARN, ``backend_fallback``)."""
     from types import SimpleNamespace
@@ -365,7 +365,7 @@ def test_node_diagnostics_report_the_fallback(fakes, tiny_detector_bundle, tmp_p
     from vitedge_ros.ros.core import DIAG_WARN, PerceptionCore, create_pipeline
 
     b = tmp_path / 'det'
-    shutil.copytree(str(tiny_detector_bundle), str(b))
+    shutil.copytree(str(shipped_bundle), str(b), ignore=shutil.ignore_patterns('engines'))
     _mod, trt, _drv = fakes(api='8.2', fail_deserialize=True)
     _write_engine(b, _key_for(b, trt.__version__, 'NVIDIA Tegra X1'))
     params, pipe = create_pipeline({'bundle': str(b), 'backend': 'auto'})
@@ -374,7 +374,7 @@ def test_node_diagnostics_report_the_fallback(fakes, tiny_detector_bundle, tmp_p
     core = PerceptionCore(pipe, params, lambda out: None, log=lambda level, text: logs.append((level, text)),
                           bundle_name='det')
     assert ('warn', 'TensorRT not used, running on onnxruntime: ' + pipe.backend_fallback) in logs
-    w, h = 96, 64
+    w, h = 160, 120
     msg = SimpleNamespace(header=SimpleNamespace(stamp=SimpleNamespace(sec=1, nanosec=0), frame_id='cam'),
                           height=h, width=w, encoding='bgr8', is_bigendian=0, step=w * 3,
                           data=np.zeros(w * h * 3, np.uint8))

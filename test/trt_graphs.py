@@ -32,7 +32,8 @@ def _model(nodes: List[onnx.NodeProto], inits: List[onnx.TensorProto], outputs: 
                               outputs, inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', opset)], producer_name='trt_graphs')
     model.ir_version = 8
-    onnx.checker.check_model(model, full_check=True)
+    if opset <= onnx.defs.onnx_opset_version():  # onnx 1.11 (the Python 3.6 lane) stops at opset 16
+        onnx.checker.check_model(model, full_check=True)
     return model
 
 
