@@ -561,6 +561,8 @@ class PerceptionCore:
         self.pose_lookup = pose_lookup
         self.bundle_name = bundle_name
         self.backend_name = str(getattr(pipeline, 'backend_name', 'unknown'))
+        self.backend_reason = str(getattr(pipeline, 'backend_reason', '') or '')
+        self.backend_fallback = str(getattr(pipeline, 'backend_fallback', '') or '')
         self.throttle = Throttle(params.warn_throttle_s, clock)
         self._lock = threading.Lock()
         self._camera_info_model: Optional[PinholeCamera] = None
@@ -582,6 +584,8 @@ class PerceptionCore:
         labels = getattr(getattr(pipeline, 'bundle', None), 'labels', None) or getattr(pipeline, 'labels', None)
         self.label_names: List[str] = [str(v) for v in labels] if labels else []
         self._worker = LatestWinsWorker(self._process, on_error=self._on_worker_error, name='vitedge-inference')
+        if self.backend_fallback:  # backend auto could not use the bundle's TensorRT engines
+            self._log('warn', 'TensorRT not used, running on {}: {}'.format(self.backend_name, self.backend_fallback))
 
     # ------------------------------------------------------------------------------------------ logging helpers
     def _warn_throttled(self, key: Any, text: str) -> None:
@@ -817,6 +821,9 @@ class PerceptionCore:
         elif new_failures:
             level, message = DIAG_WARN, '{} frame(s) failed since the last report: {}'.format(
                 new_failures, s['last_error'])
+        elif self.backend_fallback:
+            level, message = DIAG_WARN, 'TensorRT not used, running on {}: {}'.format(
+                self.backend_name, self.backend_fallback)
         reasons = ', '.join('{}={}'.format(k, v) for k, v in sorted(s['conversion_failures_by_reason'].items()))
         values = {
             'fps': s['fps'], 'input_fps': s['input_fps'],
@@ -826,6 +833,7 @@ class PerceptionCore:
             'dropped_frames': s['dropped_frames'], 'conversion_failures': s['conversion_failures'],
             'conversion_failure_reasons': reasons or 'none', 'inference_failures': s['inference_failures'],
             'backend': self.backend_name, 'bundle': self.bundle_name,
+            'backend_reason': self.backend_reason or 'none', 'backend_fallback': self.backend_fallback or 'none',
             'camera_model': 'camera_info' if s['camera_model'] else (
                 'assumed_hfov' if self.params.assumed_hfov_deg > 0 else 'none'),
         }
