@@ -5,7 +5,7 @@ onnx + numpy only (no torch). A target names the oldest TensorRT ONNX parser a b
 ==========  =========  ===========================================================================================
 target      opset      graph
 ==========  =========  ===========================================================================================
-``trt8.2``  13         default: Jetson Nano (JetPack 4.6, TensorRT 8.2, onnxruntime 1.10 which stops at opset 15);
+``trt8.2``  13         default: Jetson Nano (JetPack 4.6.1+, TensorRT 8.2, onnxruntime 1.10 which stops at opset 15);
                        LayerNorm decomposed (ReduceMean/Sub/Pow/Add/Sqrt/Div/Mul/Add), nothing outside 8.2's
                        importers. Also parses on 8.4-8.6 and 10.x (audited).
 ``trt8.6``  17         ``LayerNormalization`` kept (imported from 8.6), every Reshape with ``allowzero``.

@@ -4,7 +4,7 @@ Pure ``onnx`` + numpy, Python 3.6 (it runs on the drone, inside ``tools/build_en
 called). Given an ONNX model and a target, :func:`audit_model` lists every node the target's ONNX parser refuses
 (or imports with a silently different meaning), with the node name, the op, the rule and the fix.
 
-Targets. Public: ``trt8.2`` (Jetson Nano, JetPack 4.6), ``trt8.6`` (JetPack 5.1 / desktop 8.6), ``trt10``
+Targets. Public: ``trt8.2`` (Jetson Nano, JetPack 4.6.1-4.6.x), ``trt8.6`` (JetPack 6.0, desktops), ``trt10``
 (TensorRT 10.x). Finer targets are used for the running version in :func:`target_for_trt_version`: ``trt8.0``
 (8.0-8.1), ``trt8.4`` (8.4: ``allowzero`` fixed, opset 17, tensor Resize scales) and ``trt8.5`` (8.5).
 
@@ -63,8 +63,8 @@ class _Parser(NamedTuple):
 
 
 _PARSERS = {
-    'trt8.0': _Parser((8, 0), '8.0-GA', 'TensorRT 8.0-8.1', 13, 7, False),
-    'trt8.2': _Parser((8, 2), '8.2-GA', 'TensorRT 8.2-8.3 (JetPack 4.6)', 13, 7, False),
+    'trt8.0': _Parser((8, 0), '8.0-GA', 'TensorRT 8.0-8.1 (JetPack 4.6)', 13, 7, False),
+    'trt8.2': _Parser((8, 2), '8.2-GA', 'TensorRT 8.2-8.3 (JetPack 4.6.1+)', 13, 7, False),
     'trt8.4': _Parser((8, 4), '8.4-GA', 'TensorRT 8.4', 17, 7, False),
     'trt8.5': _Parser((8, 5), '8.5-GA', 'TensorRT 8.5 (JetPack 5.1)', 17, 7, False),
     'trt8.6': _Parser((8, 6), '8.6-GA', 'TensorRT 8.6', 17, 7, False),
@@ -147,7 +147,7 @@ class AuditFinding(NamedTuple):
 def target_for_trt_version(version: str) -> str:
     """The audit target whose rules apply to a running TensorRT ``version`` (``trt.__version__``).
 
-    ``'8.0.x'``/``'8.1.x'`` -> ``trt8.0``; ``'8.2.x'``/``'8.3.x'`` -> ``trt8.2`` (JetPack 4.6, ``allowzero`` bug);
+    ``'8.0.x'``/``'8.1.x'`` -> ``trt8.0``; ``'8.2.x'``/``'8.3.x'`` -> ``trt8.2`` (JetPack 4.6.1+, ``allowzero`` bug);
     ``'8.4.x'`` -> ``trt8.4`` (``allowzero`` read with a default, opset 17); ``'8.5.x'`` -> ``trt8.5``;
     ``'8.6.x'`` and 9.x (whose parser is a superset of 8.6's; audited with 8.6's rules) -> ``trt8.6``;
     ``'10.x'`` -> ``trt10`` (rules of onnx-tensorrt 10.1-GA; later 10.x parsers only add importers).
@@ -184,7 +184,7 @@ def _parser(target: str) -> _Parser:
 
 
 def target_description(target: str) -> str:
-    """``'trt8.2 (TensorRT 8.2-8.3 (JetPack 4.6); onnx-tensorrt 8.2-GA, opset <= 13)'``; ValueError if unknown."""
+    """``'trt8.2 (TensorRT 8.2-8.3 (JetPack 4.6.1+); onnx-tensorrt 8.2-GA, opset <= 13)'``; ValueError if unknown."""
     p = _parser(target)
     return '{} ({}; onnx-tensorrt {} rules, opset {}-{})'.format(
         target, p.label, p.branch, p.min_opset, p.max_opset)
