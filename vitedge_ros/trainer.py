@@ -248,16 +248,19 @@ def _start_model(cfg: Dict[str, Any], labels: List[str], spec: InputSpec, out_di
 
     Returns (model, start epoch, optimizer state, history).
     """
+    from .checkpoint import CheckpointError
+
     last = out_dir / 'last.pt'
     if resume and last.is_file():
-        ckpt = load_checkpoint(last)
+        try:
+            ckpt = load_checkpoint(last)
+        except CheckpointError as exc:
+            raise ConfigError('--resume: {}'.format(exc)) from None
         check_classes(cfg, labels, ckpt, 'resumed checkpoint {}'.format(last))
         LOG.info('resuming from %s at epoch %d', last, int(ckpt['epoch']))
         return (ckpt['model'], int(ckpt['epoch']), ckpt['extra'].get('optimizer'),
                 list(ckpt['extra'].get('history', [])))
     if cfg['model'].get('checkpoint'):  # warm start (fine-tune) from an earlier checkpoint of the same task
-        from .checkpoint import CheckpointError
-
         try:
             ckpt = load_checkpoint(cfg['model']['checkpoint'])
         except CheckpointError as exc:
