@@ -16,6 +16,7 @@ from .runtime.bundle import InputSpec, atomic_write_bytes, parse_input_spec
 from .training import (
     DetectionSet,
     detection_data_classes,
+    drop_ignored,
     evaluate_classifier,
     evaluate_detector,
     is_real_detection_data,
@@ -230,9 +231,11 @@ def _flight_val(cfg: Dict[str, Any], spec: InputSpec) -> Optional[DetectionSet]:
 
 
 def pick_threshold(model: torch.nn.Module, val: DetectionSet, class_id: int = 0) -> Tuple[float, Dict[str, float]]:
-    """Score threshold that maximises F1 of ``class_id`` at IoU 0.5 on the validation set."""
+    """Score threshold that maximises F1 of ``class_id`` at IoU 0.5 on the validation set (ignored regions out)."""
     preds = predict_detector(model, val, min_score=0.05)
     gts = list(zip(val.boxes, val.labels))
+    if val.ignored is not None:  # as in evaluate_detector: nothing counts inside ignored regions
+        gts, preds = drop_ignored(gts, preds, val.ignored, (val.spec.width, val.spec.height))
     best = (0.3, {'f1': -1.0})
     for t in np.arange(0.1, 0.75, 0.05):
         pr = precision_recall(gts, preds, class_id, iou=0.5, min_score=float(t))
@@ -299,11 +302,11 @@ def run_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progr
     else:
         decoder = {'type': 'classifier', 'top_k': cfg.get('export', {}).get('top_k', 5)}
     model, start_epoch, opt_state, history = _start_model(cfg, labels, spec, out_dir, resume)
-    out_dir.mkdir(parents=True, exist_ok=True)
     if task == 'detect':
         train_set, val_set = _detection_data(cfg, spec)
     else:
         (x_tr, y_tr, x_te, y_te), labels = _classification_data(cfg)
+    out_dir.mkdir(parents=True, exist_ok=True)
     tc = cfg['train']
     arch = cfg['model']['arch']
     val_every = int(tc.get('val_every', 1))
@@ -345,7 +348,8 @@ def run_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progr
             thr, pr = pick_threshold(model, flight_val if flight_val is not None else val_set,
                                      class_id=labels.index('person') if 'person' in labels else 0)
             metrics['person_at_threshold'] = pr
-            metrics['threshold_picked_on'] = 'val_flights' if flight_val is not None else 'val_scenes'
+            metrics['threshold_picked_on'] = 'val_flights' if flight_val is not None else (
+                'val_scenes' if not is_real_detection_data(cfg['data']) else 'validation set')
         decoder['score_threshold'] = float(thr)
     else:
         if start_epoch < tc['epochs']:
