@@ -211,6 +211,7 @@ def DATA(v: Any, path: str) -> Dict[str, Any]:  # noqa: N802 - a checker like th
     except DataConfigError as exc:
         raise RecipeError(str(exc)) from None
 
+
 MEASURE = mapping({'latency_runs': (integer(3), 50), 'warmup': (integer(0), 10), 'threads': (integer(1), 1)})
 
 LAYER_PAIR = mapping({'student': (string, None), 'teacher': (string, None), 'weight': (num(0), 1.0)},

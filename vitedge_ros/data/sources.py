@@ -204,6 +204,12 @@ def source_names(data: Dict[str, Any]) -> List[str]:
     return [item['name'] for item in data['mix']] if 'mix' in data else [data['name']]
 
 
+TASK_HINTS = {'detect': 'detection reads synthetic-aerial scenes, COCO JSON, VisDrone-DET folders or a mix',
+              'classify': 'classification reads digits or an ImageFolder (root/<class>/<image>)',
+              'segment': 'segmentation reads synthetic-aerial scenes or a masks folder (images/ + masks/ PNG label '
+                         'maps)'}
+
+
 def check_task(data: Dict[str, Any], task: str, allowed: Dict[str, Sequence[str]], path: str = 'data') -> None:
     """Raise :class:`DataConfigError` (path ``data.name`` or ``data.mix``) when the data does not fit ``task``.
 
@@ -215,8 +221,8 @@ def check_task(data: Dict[str, Any], task: str, allowed: Dict[str, Sequence[str]
             raise _err(path + '.mix', 'a mix holds detection sources; model task is {!r}'.format(task))
         return
     if data['name'] not in ok:
-        raise _err(path + '.name', '{!r} is not data for task {} (use one of: {})'.format(
-            data['name'], task, ', '.join(ok)))
+        raise _err(path + '.name', '{!r} is not data for task {}: {} (here: {})'.format(
+            data['name'], task, TASK_HINTS.get(task, ''), ', '.join(ok)))
 
 
 # --- real detection sources -----------------------------------------------------------------------------------
@@ -510,6 +516,7 @@ def letterbox_sample(image: np.ndarray, boxes: np.ndarray, labels: np.ndarray, i
 
 
 Sample = Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+Batch = Tuple[np.ndarray, List[np.ndarray], List[np.ndarray], List[np.ndarray]]
 
 
 class PreparedSource:
@@ -581,7 +588,7 @@ class DetectionSampler:
         return k, int(rng.integers(len(self.sources[k])))
 
     def sample(self, rng: np.random.Generator, tries: int = 100) -> Sample:
-        """One training sample (network image, boxes, labels, ignored regions)."""
+        """Draw one training sample: (network image, boxes, labels, ignored regions)."""
         for _ in range(tries):
             k, i = self.draw(rng)
             if (k, i) in self.bad:
@@ -594,8 +601,7 @@ class DetectionSampler:
                 LOG.warning('skipped an unreadable frame (%d so far): %s', self.skipped, exc)
         raise DatasetError('{}: {} draws in a row gave unreadable frames'.format(self.sources[0].where, tries))
 
-    def batch(self, n: int, rng: np.random.Generator) -> Tuple[np.ndarray, List[np.ndarray], List[np.ndarray],
-                                                                 List[np.ndarray]]:
+    def batch(self, n: int, rng: np.random.Generator) -> 'Batch':
         """``n`` samples: (N×H×W×3 uint8 images, boxes, labels, ignored regions) in network pixels."""
         parts = [self.sample(rng) for _ in range(n)]
         return (np.stack([np.ascontiguousarray(p[0]) for p in parts]), [p[1] for p in parts],
