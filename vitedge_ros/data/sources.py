@@ -255,13 +255,14 @@ class LabelledSource:
     """
 
     kind = ''
+    ds: Any = None  # the reader (CocoDetectionSet, VisDroneDetectionSet)
 
-    def __init__(self, classes: List[str], indices: List[int], crop: bool, crop_scale: Sequence[float],
-                 where: str) -> None:
+    def __init__(self, item: Dict[str, Any], split: str, classes: List[str], has_val: bool, where: str) -> None:
         self.classes = list(classes)
-        self.indices = list(indices)
-        self.crop = bool(crop)
-        self.crop_scale = (float(crop_scale[0]), float(crop_scale[1]))
+        self.indices = _split(len(self.ds), item, split, has_val)
+        self.unmapped_ignored = item['unmapped'] == 'ignore'
+        self.crop = bool(item['crop'])
+        self.crop_scale = (float(item['crop_scale'][0]), float(item['crop_scale'][1]))
         self.where = where
 
     def __len__(self) -> int:
@@ -275,8 +276,8 @@ class LabelledSource:
         """(positives Nx4 float32 xyxy, labels N int64, ignored regions Kx4 float32 xyxy) in frame pixels."""
         return self._targets(self.indices[i])
 
-    def _path(self, k: int) -> str:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _path(self, k: int) -> str:
+        return self.ds.image_path(k)
 
     def _targets(self, k: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -314,13 +315,7 @@ class CocoSource(LabelledSource):
             classes = _mapped_classes(item['label_map'], item['classes'], path)
             table = {k: classes.index(item['label_map'][n]) for k, n in enumerate(names) if n in item['label_map']}
         self.table = table
-        self.unmapped_ignored = item['unmapped'] == 'ignore'
-        n = len(self.ds)
-        indices = _split(n, item, split, bool(item['val_annotations']))
-        super().__init__(classes, indices, item['crop'], item['crop_scale'], where)
-
-    def _path(self, k: int) -> str:
-        return self.ds.image_path(k)
+        super().__init__(item, split, classes, bool(item['val_annotations']), where)
 
     def _targets(self, k: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         boxes, labels = self.ds.targets(k)
@@ -349,14 +344,8 @@ class VisDroneSource(LabelledSource):
             raise _err(where, str(exc)) from None
         classes = _mapped_classes(item['label_map'], item['classes'], path)
         self.table = {VISDRONE_CLASSES.index(n): classes.index(lab) for n, lab in item['label_map'].items()}
-        self.unmapped_ignored = item['unmapped'] == 'ignore'
         self._cache: Dict[int, Tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        n = len(self.ds)
-        indices = _split(n, item, split, bool(item['val_root']))
-        super().__init__(classes, indices, item['crop'], item['crop_scale'], where)
-
-    def _path(self, k: int) -> str:
-        return self.ds.image_path(k)
+        super().__init__(item, split, classes, bool(item['val_root']), where)
 
     def _targets(self, k: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         if k not in self._cache:
