@@ -383,3 +383,20 @@ def test_visdrone_fine_tuning_config_runs_on_the_photo_fixture(photos, tmp_path)
     assert math.isfinite(h['loss']) and 0.0 <= h['val_map50'] <= 1.0
     assert res['metrics']['threshold_picked_on'] == 'validation set'
     assert 0.0 <= res['metrics']['person_at_threshold']['precision'] <= 1.0
+
+
+def test_a_corrupt_frame_is_counted_and_skipped(photos, tmp_path):
+    import shutil
+
+    from vitedge_ros.data.sources import letterbox_source
+
+    root = tmp_path / 'vd'
+    shutil.copytree(str(photos['root'] / 'vd_train'), str(root))
+    bad = sorted((root / 'images').iterdir())[1]
+    bad.write_bytes(b'\xff\xd8 truncated')
+    item = check_data({'name': 'visdrone', 'root': str(root), 'val_root': str(root), 'label_map': LABEL_MAP})
+    sampler = DetectionSampler(SPEC, [open_detection_source(item, 'train')], [1])
+    images, boxes, _, _ = sampler.batch(12, np.random.default_rng(0))
+    assert images.shape == (12, 64, 96, 3) and sampler.skipped == 1 and len(sampler.bad) == 1
+    val = letterbox_source(open_detection_source(item, 'val'), SPEC)
+    assert len(val[0]) == 3 and len(val[4]) == 3
