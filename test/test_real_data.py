@@ -160,6 +160,12 @@ def test_crop_keeps_native_pixels_clips_boxes_and_turns_remnants_into_ignored_re
             assert box[2] - box[0] > 2 and box[3] - box[1] > 2
         assert all(r[2] > r[0] and r[3] > r[1] for r in ign)
     assert seen_full > 20
+    halves = []  # crop_scale 2: a window of 192 x 128 frame pixels shrunk to 96 x 64
+    for _ in range(50):
+        _, b, lab, _ = crop_sample(image, boxes[:1], np.array([0]), np.zeros((0, 4), np.float32), pre, 2.0, rng,
+                                   focus=True)
+        halves += [(r[2] - r[0], r[3] - r[1]) for r in b if 0 < r[0] and r[2] < 96 and 0 < r[1] and r[3] < 64]
+    assert halves and all(abs(w - 10) < 0.6 and abs(h - 20) < 0.6 for w, h in halves)
     # a frame the size of the window: a sliver of a box (under 10 % of its area) becomes an ignored region
     frame = np.zeros((64, 96, 3), np.uint8)
     net, b, lab, ign = crop_sample(frame, np.array([[10, 10, 30, 50], [90, 0, 200, 60]], np.float32),

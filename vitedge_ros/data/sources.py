@@ -438,17 +438,22 @@ def imagefolder_arrays(item: Dict[str, Any], spec: InputSpec,
 # --- crops and letterboxing -----------------------------------------------------------------------------------
 
 def _clip_and_keep(boxes: np.ndarray, x0: float, y0: float, w: float, h: float,
-                   scale: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Shift boxes into a window, clip, scale; (boxes, kept mask, visible-remnant mask) per YOLOv5's rule."""
-    b = boxes.astype(np.float64).reshape(-1, 4) - np.array([x0, y0, x0, y0])
+                   tf: Any) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Boxes shifted into a w×h window at (x0, y0), clipped, mapped to the network by the letterbox ``tf``.
+
+    Returns (boxes, kept mask, visible-remnant mask) by YOLOv5's ``box_candidates`` rule.
+    """
+    b = np.asarray(boxes, np.float64).reshape(-1, 4) - np.array([x0, y0, x0, y0])
     area0 = np.maximum(b[:, 2] - b[:, 0], 0) * np.maximum(b[:, 3] - b[:, 1], 0)
     c = b.copy()
     c[:, 0::2] = np.clip(c[:, 0::2], 0, w)
     c[:, 1::2] = np.clip(c[:, 1::2], 0, h)
     cw, ch = c[:, 2] - c[:, 0], c[:, 3] - c[:, 1]
     visible = (cw > 0) & (ch > 0)
-    kept = visible & (cw * scale > MIN_BOX_PX) & (ch * scale > MIN_BOX_PX) & (cw * ch > MIN_AREA_KEPT * area0)
-    return (c * scale).astype(np.float32), kept, visible & ~kept
+    kept = visible & (cw * tf.scale_x > MIN_BOX_PX) & (ch * tf.scale_y > MIN_BOX_PX) & (cw * ch > MIN_AREA_KEPT * area0)
+    c[:, 0::2] = c[:, 0::2] * tf.scale_x + tf.pad_x
+    c[:, 1::2] = c[:, 1::2] * tf.scale_y + tf.pad_y
+    return c.astype(np.float32), kept, visible & ~kept
 
 
 def crop_sample(image: np.ndarray, boxes: np.ndarray, labels: np.ndarray, ignored: np.ndarray,
@@ -482,10 +487,9 @@ def crop_sample(image: np.ndarray, boxes: np.ndarray, labels: np.ndarray, ignore
     sx0, sy0, sx1, sy1 = max(0, x0), max(0, y0), min(fw, x0 + cw), min(fh, y0 + ch)
     if sx1 > sx0 and sy1 > sy0:
         window[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = image[sy0:sy1, sx0:sx1]
-    net, tf = pre.letterbox(window)
-    s = tf.scale_x  # the window has the network's aspect: one scale (letterbox rounding < 1 px)
-    out_b, kept, remnant = _clip_and_keep(boxes, x0, y0, cw, ch, s)
-    ign_b, ign_kept, ign_remnant = _clip_and_keep(ignored, x0, y0, cw, ch, s)
+    net, tf = pre.letterbox(window)  # the window has the network's aspect: a plain resize, up to rounding
+    out_b, kept, remnant = _clip_and_keep(boxes, x0, y0, cw, ch, tf)
+    ign_b, ign_kept, ign_remnant = _clip_and_keep(ignored, x0, y0, cw, ch, tf)
     ign_all = np.concatenate([ign_b[ign_kept | ign_remnant], out_b[remnant]]).reshape(-1, 4)
     return net, out_b[kept], np.asarray(labels, np.int64).reshape(-1)[kept], ign_all.astype(np.float32)
 
