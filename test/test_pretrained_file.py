@@ -84,6 +84,8 @@ def test_shape_mismatch_names_the_tensors(weights):
     msg = str(err.value)
     assert err.value.key == 'pretrained_file' and '\n' not in msg
     assert 'blocks.0.attn.qkv.weight file [96, 32] vs model [192, 64]' in msg and 'tiny.safetensors' in msg
+    with pytest.raises(PretrainedError, match=r'pos_embed file \[1, 7, 32\] vs model \[1, 13, 32\]'):
+        create_model(ARCH, num_classes=5, img_size=(48, 64), pretrained_file=paths['pth'], **TINY)  # 2x3 -> 3x4
 
 
 def test_unreadable_or_foreign_files_are_one_line_errors(weights, tmp_path):
@@ -174,3 +176,16 @@ def test_train_tool_prints_one_line_for_offline_pretrained(tmp_path):
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith('error: model.pretrained: no model hub'), out.stderr
     assert 'model.pretrained_file: PATH' in lines[0] and 'Traceback' not in out.stderr
+
+
+def test_a_square_position_grid_is_resampled_to_the_detector_grid(tmp_path):
+    from safetensors.torch import save_file
+
+    src = timm.create_model(ARCH, num_classes=0, img_size=(32, 32), **TINY)  # 2x2 grid + class token
+    sd = {k: v.detach().clone().contiguous() for k, v in src.state_dict().items()}
+    save_file(sd, str(tmp_path / 'sq.safetensors'))
+    det = ViTCenterDetector(backbone=ARCH, num_classes=3, img_size=(48, 64), head_channels=8,
+                            pretrained_file=str(tmp_path / 'sq.safetensors'), **TINY)
+    got = det.backbone.state_dict()
+    assert got['pos_embed'].shape == (1, 13, 32) and torch.equal(got['pos_embed'][:, :1], sd['pos_embed'][:, :1])
+    assert _same(got, {k: v for k, v in sd.items() if k != 'pos_embed'})

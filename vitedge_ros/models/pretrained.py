@@ -73,13 +73,13 @@ def _cached_hub_file(name: str) -> Tuple[Optional[str], str, str]:
 
         for filename in ([cfg.hf_hub_filename] if cfg.hf_hub_filename else list(HUB_FILENAMES)):
             path = try_to_load_from_cache(cfg.hf_hub_id, filename)
-            if isinstance(path, str) and os.path.isfile(path):
+            if isinstance(path, str) and os.path.isfile(path) and path.lower().endswith(WEIGHT_SUFFIXES):
                 return path, '', ''
         endpoint = os.environ.get('HF_ENDPOINT') or 'https://huggingface.co'
         return None, urlparse(endpoint).hostname or 'huggingface.co', 'model.safetensors of hf-hub:{}'.format(
             cfg.hf_hub_id)
     path = os.path.join(torch.hub.get_dir(), 'checkpoints', os.path.basename(urlparse(cfg.url).path))
-    if os.path.isfile(path):
+    if os.path.isfile(path) and path.lower().endswith(WEIGHT_SUFFIXES):
         return path, '', ''
     return None, urlparse(cfg.url).hostname or cfg.url, cfg.url
 
@@ -110,10 +110,18 @@ def _classifier_names(name: str) -> Tuple[str, ...]:
     return (names,) if isinstance(names, str) else tuple(names)
 
 
+def _square(n: int) -> bool:
+    return n >= 1 and int(round(n ** 0.5)) ** 2 == n
+
+
 def _resampled_by_timm(key: str, got: Tuple[int, ...], want: Tuple[int, ...]) -> bool:
-    """Shape differences timm's checkpoint filter fixes: position grid, patch size, input channels."""
+    """Shape differences timm's checkpoint filter fixes: position grid, patch size, input channels.
+
+    timm's ``resample_abs_pos_embed`` infers the file's token grid as a square (with or without a class
+    token), so a non-square grid of another size cannot be resampled.
+    """
     if key.endswith('pos_embed'):
-        return got[-1] == want[-1]
+        return got[-1] == want[-1] and len(got) == 3 and (_square(got[1]) or _square(got[1] - 1))
     if key.endswith('patch_embed.proj.weight'):
         return len(got) == len(want) == 4 and got[0] == want[0]
     return False
