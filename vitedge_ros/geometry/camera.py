@@ -15,6 +15,34 @@ DISTORTION_MODELS = ('plumb_bob', 'rational_polynomial', 'equidistant', 'fisheye
 _CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-12)
 
 
+def _fisheye_normalize(uv: np.ndarray, K: np.ndarray, D: np.ndarray, iterations: int = 100,
+                       eps: float = 1e-12) -> np.ndarray:
+    """Undistorted normalised coordinates (N x 2) of pixels ``uv`` (N x 2) under the equidistant model.
+
+    The inversion ``cv::fisheye::undistortPoints`` performs (OpenCV modules/calib3d/src/fisheye.cpp, 4.x): Newton
+    iterations on ``theta_d = theta (1 + k1 theta^2 + k2 theta^4 + k3 theta^6 + k4 theta^8)``, then
+    ``x = x_d tan(theta) / theta_d``; here with ``_CRITERIA``'s iteration count and tolerance, which OpenCV
+    before 4.6 does not accept (it stops after 10 iterations at 1e-8).
+    """
+    fx, fy, cx, cy, skew = K[0, 0], K[1, 1], K[0, 2], K[1, 2], K[0, 1]
+    yd = (uv[:, 1] - cy) / fy
+    xd = (uv[:, 0] - cx - skew * yd) / fx
+    theta_d = np.clip(np.hypot(xd, yd), -np.pi / 2, np.pi / 2)
+    k1, k2, k3, k4 = [float(v) for v in D[:4]]
+    theta = theta_d.copy()
+    for _ in range(iterations):
+        t2 = theta * theta
+        f = theta * (1 + t2 * (k1 + t2 * (k2 + t2 * (k3 + t2 * k4)))) - theta_d
+        df = 1 + t2 * (3 * k1 + t2 * (5 * k2 + t2 * (7 * k3 + t2 * 9 * k4)))
+        step = f / df
+        theta = theta - step
+        if np.all(np.abs(step) < eps):
+            break
+    with np.errstate(divide='ignore', invalid='ignore'):
+        scale = np.where(theta_d > 1e-12, np.tan(theta) / theta_d, 1.0)
+    return np.stack([xd * scale, yd * scale], axis=1)
+
+
 def _field(msg, *names):
     for name in names:
         if hasattr(msg, name):
@@ -119,7 +147,10 @@ class PinholeCamera:
             sol = np.linalg.solve(self.K, homog.T).T
             return sol[:, :2] / sol[:, 2:3]
         if self.model == 'equidistant':
-            out = cv2.fisheye.undistortPoints(pts, self.K, self.D.reshape(4, 1), criteria=_CRITERIA)
+            try:
+                out = cv2.fisheye.undistortPoints(pts, self.K, self.D.reshape(4, 1), criteria=_CRITERIA)
+            except (TypeError, cv2.error):    # OpenCV < 4.6 (JetPack 4.6 has 4.1): no criteria argument
+                return _fisheye_normalize(pts.reshape(-1, 2), self.K, self.D)
             return out.reshape(-1, 2)
         try:
             out = cv2.undistortPoints(pts, self.K, self.D, criteria=_CRITERIA)
