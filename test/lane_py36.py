@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / '.venv36'
@@ -54,11 +54,12 @@ ORT_MAX_OPSET = {(1, 10): 15, (1, 11): 16, (1, 12): 17, (1, 13): 17, (1, 14): 18
 REFERENCE_BUNDLES = ('aerial_vit_tiny', 'aerial_seg_tiny')
 REFERENCE_SEEDS = (2000000, 2000001, 2000002, 2000003)     # generate_scene seeds, 640×480
 #: Parity tolerances between the lanes' onnxruntime (1.10 on 3.6 vs the main lane's) on the same frames.
-#: Measured on the opset-13 re-exports: raw outputs differ by <= 3.1e-5 (detection rows, pixels) and
-#: <= 5e-6 (logits); frames are decoded by each lane's own OpenCV.
-RAW_ATOL = 1e-4                  # raw engine outputs, same input tensor
-SCORE_ATOL = 1e-3                # detection scores
-BOX_ATOL_PX = 0.5                # detection box corners, input-image pixels
+#: Measured with opset-13 re-exports of both shipped bundles (onnxruntime 1.10.0 vs 1.31.1, numpy 1.19.5 vs
+#: 2.4.6, OpenCV 4.5.5 vs 5.0.0): raw outputs <= 4.6e-5 (detection rows, network pixels; logits <= 1e-5),
+#: scores <= 2e-7, box corners <= 3.1e-5 px, label maps 100 % identical; frames decoded by each lane's OpenCV.
+RAW_ATOL = 5e-4                  # raw engine outputs, same input tensor
+SCORE_ATOL = 1e-4                # detection scores
+BOX_ATOL_PX = 0.05               # detection box corners, input-image pixels
 LABEL_AGREEMENT = 0.999          # fraction of label-map pixels that must be identical
 
 #: Test modules the lane runs: torch-, timm- and rosbags-free at import, on Python 3.6.
@@ -110,9 +111,12 @@ NEW_METHODS = {'removeprefix': '3.9 (str)', 'removesuffix': '3.9 (str)', 'isasci
                'bit_count': '3.10 (int)', 'is_relative_to': '3.9 (pathlib)', 'with_stem': '3.9 (pathlib)',
                'link_to': '3.8 (pathlib)', 'hardlink_to': '3.10 (pathlib)'}
 #: Keyword arguments new in 3.7+: (call names it applies to, or None for any call) and the version.
-NEW_KEYWORDS = {'capture_output': (('run',), '3.7 (subprocess)'), 'text': (('run', 'check_output', 'Popen'),
-                                                                            '3.7 (subprocess)'),
-                'missing_ok': (None, '3.8 (Path.unlink)'), 'force': (('basicConfig',), '3.8 (logging)')}
+NEW_KEYWORDS = {
+    'capture_output': (('run',), '3.7 (subprocess)'),
+    'text': (('run', 'check_output', 'Popen'), '3.7 (subprocess)'),
+    'missing_ok': (None, '3.8 (Path.unlink)'),
+    'force': (('basicConfig',), '3.8 (logging)'),
+}
 BUILTIN_GENERICS = ('list', 'dict', 'tuple', 'set', 'frozenset', 'type')
 
 
@@ -294,8 +298,8 @@ def ort_refuses(onnx_path: Path) -> Optional[str]:
     opset = onnx_opset(onnx_path)
     if limit is None or opset <= limit:
         return None
-    return '{} is opset {}; onnxruntime {} reads up to opset {}'.format(onnx_path, opset, onnxruntime.__version__,
-                                                                       limit)
+    return '{} is opset {}; onnxruntime {} reads up to opset {}'.format(
+        onnx_path, opset, onnxruntime.__version__, limit)
 
 
 # ---------------------------------------------------------------------------------------------- parity

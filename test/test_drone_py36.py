@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from lane_py36 import PINS, ROOT, drone_sources, py37_findings
 
 IN_LANE = os.environ.get('VITEDGE_LANE') == 'py36'

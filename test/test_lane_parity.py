@@ -3,9 +3,10 @@
 In the same ``make test`` run, test/lane_py36.py has the main venv write fixed 640×480 frames and what the main
 lane's onnxruntime made of them (raw outputs on the preprocessed tensor, detections, label maps) to
 ``build/lane36/reference/``; here the lane's onnxruntime, numpy and OpenCV redo it. Tolerances (lane_py36):
-raw outputs on the same tensor ``RAW_ATOL`` = 1e-4; decoded from each lane's own preprocessing: detection
-scores ``SCORE_ATOL`` = 1e-3, box corners ``BOX_ATOL_PX`` = 0.5 px, same count and classes in the same order;
-label maps ``LABEL_AGREEMENT`` = 99.9 % identical pixels. Outside the lane these tests skip.
+raw outputs on the same tensor ``RAW_ATOL`` = 5e-4; decoded from each lane's own preprocessing: detection
+scores ``SCORE_ATOL`` = 1e-4, box corners ``BOX_ATOL_PX`` = 0.05 px, same count and classes in the same order;
+label maps ``LABEL_AGREEMENT`` = 99.9 % identical pixels (measured: 4.6e-5, 2e-7, 3.1e-5 px, 100 %).
+Outside the lane these tests skip.
 
 A bundle whose opset the running onnxruntime cannot read is an expected failure (strict) until it is re-exported
 at an opset onnxruntime 1.10 reads (<= 15; issue 12 asks for opset 13).
@@ -17,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from lane_py36 import (
     BOX_ATOL_PX,
     LABEL_AGREEMENT,
@@ -34,8 +34,8 @@ from lane_py36 import (
 ROOT = Path(__file__).resolve().parents[1]
 LANE_DIR = os.environ.get('VITEDGE_LANE_DIR')
 REF_DIR = Path(LANE_DIR or '.') / 'reference'
-pytestmark = pytest.mark.skipif(not LANE_DIR, reason='compares with the main lane: runs in the Python 3.6 lane '
-                                                      '(make test, test/lane_py36.py)')
+pytestmark = pytest.mark.skipif(
+    not LANE_DIR, reason='compares with the main lane: runs in the Python 3.6 lane (make test, test/lane_py36.py)')
 
 
 def _bundle_params():

@@ -8,7 +8,6 @@ import textwrap
 
 import numpy as np
 import pytest
-
 from lane_py36 import (
     LANE_MODULES,
     PENDING_MODULES,
@@ -203,11 +202,12 @@ def test_plain_message_stand_ins_match_rosbags_humble_definitions():
 def test_parity_comparisons_can_fail():
     ref = [[0, 0.9, 10.0, 20.0, 50.0, 80.0], [1, 0.5, 100.0, 100.0, 140.0, 160.0]]
     assert compare_detections(ref, [list(r) for r in ref]) == []
-    assert compare_detections(ref, [[0, 0.9004, 10.2, 20.0, 50.0, 80.0], ref[1]]) == []
+    assert compare_detections(ref, [[0, 0.90005, 10.04, 20.0, 50.0, 80.0], ref[1]]) == []
     assert compare_detections(ref, ref[:1]) == ['1 detections, reference 2']
     assert 'class' in compare_detections(ref, [[2] + ref[0][1:], ref[1]])[0]
     assert 'score' in compare_detections(ref, [[0, 0.8] + ref[0][2:], ref[1]])[0]
-    assert 'box' in compare_detections(ref, [ref[0][:2] + [11.0, 20.0, 50.0, 80.0], ref[1]])[0]
+    assert 'score' in compare_detections(ref, [[0, 0.9002] + ref[0][2:], ref[1]])[0]
+    assert 'box' in compare_detections(ref, [ref[0][:2] + [10.1, 20.0, 50.0, 80.0], ref[1]])[0]
     lab = np.zeros((100, 100), np.uint8)
     lab[:, 50:] = 3
     other = lab.copy()

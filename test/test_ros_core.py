@@ -6,6 +6,7 @@ import tracemalloc
 import cv2
 import numpy as np
 import pytest
+from plain_msgs import message_types
 
 from vitedge_ros.geometry.projection import CameraPose, quat_from_matrix
 from vitedge_ros.ros import messages as M
@@ -20,7 +21,6 @@ from vitedge_ros.ros.core import (
     resolve_bundle_path,
     validate_params,
 )
-from plain_msgs import message_types
 from vitedge_ros.runtime import Detection, FrameResult
 from vitedge_ros.runtime.errors import FrameError
 

@@ -3,10 +3,9 @@ import math
 
 import numpy as np
 import pytest
-
-from vitedge_ros.ros import messages as M
 from plain_msgs import message_types
 
+from vitedge_ros.ros import messages as M
 from vitedge_ros.ros.rosbags_types import VISION_MSGS, vision_msgs_definitions
 from vitedge_ros.runtime import Detection
 

@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import pytest
 from conftest import lane_bundle
+from plain_msgs import message_types
 
 from vitedge_ros.data.synthetic import SEG_CLASSES
 from vitedge_ros.ros import messages as M
@@ -17,7 +18,6 @@ from vitedge_ros.ros.core import (
     landing_zone,
     validate_params,
 )
-from plain_msgs import message_types
 from vitedge_ros.runtime import FrameResult
 
 TYPESTORE, T = message_types()

@@ -349,8 +349,9 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
     try:
         typestore, types = rosbags_types()
     except ImportError as exc:
-        raise BagReplayError('reading bags needs the rosbags package ({}): pip install rosbags; it needs Python '
-                             '>= 3.8, so on JetPack 4.6 (Python 3.6) replay bags on the workstation'.format(exc)) from exc
+        raise BagReplayError('reading bags needs the rosbags package ({}): pip install rosbags; it needs '
+                             'Python >= 3.8, so on JetPack 4.6 (Python 3.6) replay bags on the workstation'
+                             .format(exc)) from exc
     reader = open_bag(bag, typestore)
     pipe = None
     own_pipe = pipeline is None
