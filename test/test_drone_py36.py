@@ -157,7 +157,8 @@ def test_installed_build_engine_without_tensorrt_is_one_line_exit_3(tiny_detecto
 
 
 def test_fisheye_inversion_without_opencv_criteria_matches(monkeypatch):
-    """OpenCV < 4.6 (JetPack 4.6 ships 4.1) has no ``criteria`` for fisheye.undistortPoints: numpy inverts."""
+    """OpenCV < 4.6 (JetPack 4.6 ships 4.1) has no ``criteria`` for fisheye.undistortPoints: the inversion must not
+    depend on it (an OpenCV 4.5-like stand-in changes nothing)."""
     import cv2
     import numpy as np
 
