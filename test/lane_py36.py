@@ -69,11 +69,8 @@ LANE_MODULES = (
     'test_runtime_decoders.py', 'test_runtime_preprocess.py', 'test_runtime_bundle.py', 'test_segment_runtime.py',
     'test_fixtures_smoke.py', 'test_runtime_torch_free.py', 'test_ros_core.py', 'test_ros_image_conversion.py',
     'test_ros_messages.py', 'test_ros_node_stubbed.py', 'test_segment_ros.py', 'test_segment_shipped.py',
+    'test_tensorrt_fake.py', 'test_tensorrt_engine.py', 'test_build_engine.py',
 )
-#: Lane modules that import the TensorRT builder: they join the lane once TRT_SOURCES are 3.6-clean.
-PENDING_MODULES = ('test_tensorrt_fake.py', 'test_tensorrt_engine.py', 'test_build_engine.py')
-TRT_SOURCES = ('vitedge_ros/runtime/trt_builder.py', 'vitedge_ros/runtime/engines/tensorrt_engine.py',
-               'tools/build_engine.py')
 
 #: What runs on the drone: these packages whole, plus every vitedge_ros module these entry points import.
 DRONE_PACKAGES = ('runtime', 'geometry', 'perception', 'ros')
@@ -265,20 +262,6 @@ def drone_sources() -> List[Path]:
                 if found is not None and found not in seen:
                     todo.append(found)
     return sorted(seen)
-
-
-def pending_trt_findings() -> List[str]:
-    """Findings in TRT_SOURCES (being made 3.6-clean on another branch); empty once they are clean."""
-    out = []
-    for rel in TRT_SOURCES:
-        if (ROOT / rel).is_file():
-            out += py37_findings(ROOT / rel)
-    return out
-
-
-def lane_modules() -> List[str]:
-    """LANE_MODULES, plus PENDING_MODULES once the TensorRT builder sources are 3.6-clean."""
-    return list(LANE_MODULES) + ([] if pending_trt_findings() else list(PENDING_MODULES))
 
 
 # ----------------------------------------------------------------------------------------- onnx opsets
@@ -488,12 +471,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         warnings.simplefilter('ignore')
         write_lane_fixtures(LANE_DIR)
     t2 = time.monotonic()
-    modules = lane_modules()
-    pending = pending_trt_findings()
-    if pending:
-        print('py36 lane: {} wait for the TensorRT builder to be 3.6-clean ({}{})'.format(
-            ', '.join(PENDING_MODULES), pending[0], ' and {} more'.format(len(pending) - 1) if len(pending) > 1
-            else ''))
+    modules = list(LANE_MODULES)
     env = dict(os.environ, VITEDGE_LANE='py36', VITEDGE_LANE_DIR=str(LANE_DIR), PYTHONPATH=str(ROOT),
                PYTHONDONTWRITEBYTECODE='1')
     env.pop('PYTHONHOME', None)

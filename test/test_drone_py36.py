@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from lane_py36 import PINS, ROOT, drone_sources, py37_findings
+from lane_py36 import PINS, ROOT, drone_sources
 
 IN_LANE = os.environ.get('VITEDGE_LANE') == 'py36'
 lane_only = pytest.mark.skipif(not IN_LANE, reason='needs the Python 3.6 lane venv (make test, test/lane_py36.py)')
@@ -29,9 +29,7 @@ def _drone_modules():
             continue
         name = '.'.join(rel.with_suffix('').parts)
         name = name[:-len('.__init__')] if name.endswith('.__init__') else name
-        pending = py37_findings(path)
-        marks = [pytest.mark.xfail(ON_PY36, strict=True, reason='not 3.6-clean yet: ' + pending[0])] if pending else []
-        out.append(pytest.param(name, marks=marks))
+        out.append(name)
     return out
 
 
@@ -135,15 +133,7 @@ def test_pip_install_put_the_drone_commands_on_path():
     assert script.read_text(encoding='utf-8').startswith('#!' + sys.executable.rsplit('/bin/', 1)[0])
 
 
-def _build_engine_pending():
-    findings = []
-    for rel in ('vitedge_ros/runtime/trt_builder.py', 'tools/build_engine.py'):
-        findings += py37_findings(ROOT / rel)
-    return findings
-
-
 @lane_only
-@pytest.mark.xfail(bool(_build_engine_pending()), strict=True, reason='TensorRT builder not 3.6-clean yet')
 def test_installed_build_engine_without_tensorrt_is_one_line_exit_3(tiny_detector_bundle):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     help_ = subprocess.run([str(_lane_bin('build_engine.py')), '--help'], stdout=subprocess.PIPE,

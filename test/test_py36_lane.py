@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from lane_py36 import (
     LANE_MODULES,
-    PENDING_MODULES,
     PINS,
     ROOT,
     compare_detections,
@@ -20,8 +19,6 @@ from lane_py36 import (
     py37_findings,
 )
 
-#: Files being made 3.6-clean on the i12-trt branch. Strict: once clean, the test fails until the entry is removed.
-PENDING_FILES = {'vitedge_ros/runtime/trt_builder.py'}
 #: Workstation packages (the tools extra): never imported at module level by drone code or lane tests.
 WORKSTATION = ('torch', 'timm', 'rosbags', 'onnxslim', 'onnxscript', 'torch_pruning', 'sklearn', 'skimage',
                'matplotlib', 'faster_coco_eval', 'mcap')
@@ -35,7 +32,7 @@ def _rel(path):
 
 
 def _lane_files():
-    return [ROOT / 'test' / m for m in LANE_MODULES + PENDING_MODULES + LANE_SUPPORT]
+    return [ROOT / 'test' / m for m in LANE_MODULES + LANE_SUPPORT]
 
 
 def test_drone_sources_cover_the_drone_side():
@@ -49,11 +46,7 @@ def test_drone_sources_cover_the_drone_side():
 
 @pytest.mark.parametrize('rel', sorted({_rel(p) for p in drone_sources() + _lane_files()}))
 def test_no_python37_features(rel):
-    findings = py37_findings(ROOT / rel)
-    if rel in PENDING_FILES:
-        assert findings, '{} is 3.6-clean now: remove it from PENDING_FILES'.format(rel)
-        pytest.xfail('3.6-clean version expected from the i12-trt branch: ' + findings[0])
-    assert findings == []
+    assert py37_findings(ROOT / rel) == []
 
 
 def test_every_drone_and_lane_file_compiles_on_python36():
@@ -88,7 +81,7 @@ def test_no_heavy_import_at_module_level(rel):
 
 
 def test_lane_module_list_names_existing_files_without_repeats():
-    names = list(LANE_MODULES + PENDING_MODULES)
+    names = list(LANE_MODULES)
     assert len(names) == len(set(names))
     assert all((ROOT / 'test' / n).is_file() for n in names)
 
