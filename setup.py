@@ -55,12 +55,10 @@ setup(
     license='Apache-2.0',
     tests_require=['pytest'],
     # The drone's commands: in bin/ with pip, in lib/vitedge_ros/ with colcon (setup.cfg), for `ros2 run`.
-    # TODO(integrator): once tools/build_engine.py's main() lives in the library, replace this script by a
-    # console_scripts entry (e.g. vitedge_build_engine = vitedge_ros.runtime.build_engine_cli:main).
-    scripts=['tools/build_engine.py'],
     entry_points={
         'console_scripts': [
             'vitedge_node = vitedge_ros.ros.node:main',
+            'vitedge_build_engine = vitedge_ros.runtime.build_engine_cli:main',
         ],
     },
 )

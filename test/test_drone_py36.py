@@ -124,22 +124,22 @@ def _lane_bin(name):
 
 @lane_only
 def test_pip_install_put_the_drone_commands_on_path():
-    """`pip install .[runtime]` (the lane's install; jetson adds pycuda) installs vitedge_node and build_engine.py."""
-    node = _lane_bin('vitedge_node')
-    assert node.is_file() and os.access(str(node), os.X_OK)
-    assert 'vitedge_ros.ros.node' in node.read_text(encoding='utf-8')
-    script = _lane_bin('build_engine.py')
-    assert script.is_file() and os.access(str(script), os.X_OK)
-    assert script.read_text(encoding='utf-8').startswith('#!' + sys.executable.rsplit('/bin/', 1)[0])
+    """`pip install .[runtime]` (the lane's install; jetson adds pycuda) puts the drone's commands in bin/."""
+    for name, module in (('vitedge_node', 'vitedge_ros.ros.node'),
+                         ('vitedge_build_engine', 'vitedge_ros.runtime.build_engine_cli')):
+        script = _lane_bin(name)
+        assert script.is_file() and os.access(str(script), os.X_OK), script
+        text = script.read_text(encoding='utf-8')
+        assert module in text and text.startswith('#!' + sys.executable.rsplit('/bin/', 1)[0]), text
 
 
 @lane_only
 def test_installed_build_engine_without_tensorrt_is_one_line_exit_3(tiny_detector_bundle):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    help_ = subprocess.run([str(_lane_bin('build_engine.py')), '--help'], stdout=subprocess.PIPE,
+    help_ = subprocess.run([str(_lane_bin('vitedge_build_engine')), '--help'], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, universal_newlines=True, env=env, timeout=120)
     assert help_.returncode == 0 and '--precision' in help_.stdout, help_.stderr
-    proc = subprocess.run([str(_lane_bin('build_engine.py')), str(tiny_detector_bundle), '--precision', 'fp16'],
+    proc = subprocess.run([str(_lane_bin('vitedge_build_engine')), str(tiny_detector_bundle), '--precision', 'fp16'],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env,
                           timeout=120)
     assert proc.returncode == 3, proc.stderr
