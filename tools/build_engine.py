@@ -1,22 +1,9 @@
 #!/usr/bin/env python3
-"""Build a TensorRT engine for a model bundle, on the machine that will run it.
+"""Build a TensorRT engine for a model bundle, on the machine that will run it (``vitedge_build_engine``).
 
-    python3 tools/build_engine.py BUNDLE_DIR --precision fp16
-    python3 tools/build_engine.py BUNDLE_DIR --precision int8 --calib-images DIR   # implicit INT8
-    python3 tools/build_engine.py QDQ_BUNDLE_DIR --precision int8                  # explicit INT8 (QDQ)
+    python3 tools/build_engine.py BUNDLE_DIR --precision fp16|fp32|int8 [--calib-images DIR] [--workspace-mb N]
 
-The engine is written to BUNDLE_DIR/engines/<onnx sha[:12]>-trt<version>-<gpu>-<precision>.engine
-(atomically), beside a timing cache (and a calibration cache for implicit INT8). An engine with the same key
-is kept unless --force is given. See docs/TENSORRT.md.
-
-Before TensorRT is called, the graph is audited for the running TensorRT version's ONNX parser
-(vitedge_ros.export.trt_audit); nodes it would refuse are named and nothing is built. Under fp16/int8 the
-LayerNorm, Softmax and peak-extraction layers are pinned to FP32 (TensorRT 8.2-10.x). TensorRT 11 builds only
-at the precision the ONNX graph itself has.
-
-Exit codes: 0 built or up to date; 2 bad arguments or bundle; 3 TensorRT/GPU/pycuda missing, this TensorRT
-cannot build that precision from this graph (TensorRT 11), or INT8 calibration failed; 4 the graph would not
-parse on this TensorRT (audit refusal or parser error) or the build failed; 130 interrupted.
+Options, the engine's file name and exit codes: vitedge_ros/runtime/build_engine_cli.py, docs/TENSORRT.md.
 """
 import sys
 from pathlib import Path
