@@ -4,6 +4,7 @@ import array
 import cv2
 import numpy as np
 import pytest
+from plain_msgs import message_types
 
 from vitedge_ros.ros.image_conversion import (
     SUPPORTED_ENCODINGS,
@@ -13,9 +14,8 @@ from vitedge_ros.ros.image_conversion import (
     compressed_msg_to_bgr,
     image_msg_to_bgr,
 )
-from vitedge_ros.ros.rosbags_types import rosbags_types
 
-TYPESTORE, T = rosbags_types()
+TYPESTORE, T = message_types()
 H, W = 6, 8
 
 

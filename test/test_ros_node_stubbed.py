@@ -13,12 +13,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from plain_msgs import message_types
 
 from vitedge_ros.geometry.projection import quat_from_matrix
 from vitedge_ros.ros.core import ParamError
-from vitedge_ros.ros.rosbags_types import rosbags_types
 
-TYPESTORE, T = rosbags_types()
+TYPESTORE, T = message_types()
 
 
 class _Rec:
