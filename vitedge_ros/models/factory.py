@@ -4,6 +4,7 @@ from typing import Any, Optional, Sequence, Union
 import timm
 from torch import nn
 
+from ..structure import record_factory
 from .vit_detector import ViTCenterDetector
 from .vit_segmenter import ViTSegmenter
 
@@ -18,8 +19,19 @@ def create_model(arch: str, task: str = 'classify', num_classes: int = 1000,
 
     ``pretrained: true`` downloads weights through timm for users who have a model hub; the tests and
     the demo here train from scratch. ``task='segment'`` (or arch ``vit_segmenter``) builds a
-    :class:`ViTSegmenter` on a timm ``backbone``.
+    :class:`ViTSegmenter` on a timm ``backbone``. The arguments are recorded on the module
+    (:func:`vitedge_ros.structure.record_factory`) so that a checkpoint can describe how to rebuild it.
     """
+    model = _create(arch, task, num_classes, img_size, pretrained, **kwargs)
+    if task not in ('segment', 'detect') and arch in SEGMENTERS:
+        task = 'segment'
+    elif task not in ('segment', 'detect') and arch in DETECTORS:
+        task = 'detect'
+    return record_factory(model, arch, task, num_classes, img_size, kwargs)
+
+
+def _create(arch: str, task: str, num_classes: int, img_size: Optional[Union[int, Sequence[int]]],
+            pretrained: bool, **kwargs: Any) -> nn.Module:
     if task == 'segment' or arch in SEGMENTERS:
         if arch not in SEGMENTERS:
             raise ValueError('unknown segmenter arch {!r} (known: {})'.format(arch, ', '.join(SEGMENTERS)))
