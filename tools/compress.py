@@ -5,8 +5,10 @@
     torchrun --nproc_per_node 2 tools/compress.py --recipe ... --out ...     # DDP fine-tuning (gloo on CPU)
 
 Writes OUT/report.json, OUT/report.md, OUT/pareto.png, OUT/bundle/ (the last stage as a model bundle),
-OUT/stages/NN-name.pt (a checkpoint per stage) and OUT/onnx/NN-name.onnx. An invalid recipe is rejected
-before any work with the path of the bad key (exit code 2).
+OUT/stages/NN-name.pt (a checkpoint per stage) and OUT/onnx/NN-name.onnx. An invalid recipe, an unreadable
+model.checkpoint / teacher.checkpoint, or a model whose trial export fails is rejected before any work with
+one line naming the key (exit code 2). --resume reuses a stage only when its config and everything it depends
+on are unchanged, and says which stages it reuses or reruns and why.
 """
 import argparse
 import logging
@@ -21,7 +23,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--recipe', required=True, type=Path, help='recipe YAML (see config/recipes/)')
     parser.add_argument('--out', required=True, type=Path, help='output directory')
-    parser.add_argument('--resume', action='store_true', help='skip stages whose checkpoint exists in OUT/stages')
+    parser.add_argument('--resume', action='store_true',
+                        help='reuse stages whose checkpoint in OUT/stages matches the recipe (changed ones rerun)')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='let model/teacher checkpoints be old pickled files: unpickling runs any code in them, '
+                             'so only for files you trust')
     parser.add_argument('--device', default='cpu', choices=['cpu'],
                         help='torch device for the stages (cpu; latency is always onnxruntime CPU)')
     parser.add_argument('--threads', type=int, default=2, help='torch CPU threads (default 2)')
@@ -43,7 +49,10 @@ def main(argv=None) -> int:
 
     try:
         report = run_recipe(args.recipe, args.out, resume=args.resume, progress=not args.quiet,
-                            threads=args.threads)
+                            threads=args.threads, allow_pickle=args.trust_checkpoint)
+    except RecipeError as exc:
+        print('error: {}'.format(exc), file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print('interrupted: run again with --resume to continue from the last finished stage', file=sys.stderr)
         return 130

@@ -18,6 +18,9 @@ has no LayerNormalization node (an opset-17 op that TensorRT parses from 8.6 on;
 4.6 has TensorRT 8.2). --fp16 stores FP16 weights and computes in FP16 with FP32 input/outputs (half-size
 file); the default FP32 graph is what tools/build_engine.py --precision fp16 expects. See docs/TENSORRT.md.
 
+Checkpoints are read with torch.load(weights_only=True) and rebuilt from their structure description; an old
+pickled checkpoint is refused (exit 2) unless --trust-checkpoint (unpickling runs code from the file).
+
 Exit codes: 0 ok, 2 bad arguments or input (missing/corrupt checkpoint or ONNX, mismatched bundle),
 4 export failure (tracing, checker, parity above tolerance), 130 interrupted.
 """
@@ -164,9 +167,9 @@ def export_checkpoint(args: argparse.Namespace) -> int:
     from vitedge_ros.runtime.errors import BundleError
 
     try:
-        ckpt = load_checkpoint(args.checkpoint)
+        ckpt = load_checkpoint(args.checkpoint, allow_pickle=args.trust_checkpoint)
     except CheckpointError as exc:
-        raise BadInput(str(exc)) from exc
+        raise BadInput('CHECKPOINT {}'.format(exc)) from exc
     try:
         spec = parse_input_spec(ckpt['input'], '{}: input'.format(args.checkpoint))
     except BundleError as exc:
@@ -368,6 +371,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                                        '130 interrupted.')
     p.add_argument('checkpoint', nargs='?', type=Path, help='checkpoint written by tools/train.py / compress.py')
     p.add_argument('--out', type=Path, required=True, help='bundle directory to write')
+    p.add_argument('--trust-checkpoint', action='store_true',
+                   help='accept an old pickled checkpoint: unpickling runs any code in it (trusted files only)')
     p.add_argument('--name', default=None, help='bundle name (default: the checkpoint\'s)')
     p.add_argument('--opset', type=int, default=17, help='ONNX opset (>= 17; default %(default)s)')
     p.add_argument('--atol', type=float, default=None,

@@ -49,8 +49,14 @@ def simplify(model: onnx.ModelProto) -> onnx.ModelProto:
 def export_onnx(module: nn.Module, out_path: Union[str, Path], input_shape: Sequence[int],
                 output_names: Sequence[str] = ('output',), opset: int = DEFAULT_OPSET,
                 do_simplify: bool = True) -> Path:
-    """Export ``module`` (eval mode) to ``out_path`` atomically; returns the path."""
-    module = module.eval()
+    """Export ``module`` (eval mode) to ``out_path`` atomically; returns the path.
+
+    A ``dynamic_img_size`` timm ViT is exported at ``input_shape`` with its resampled position grid baked in
+    (:func:`vitedge_ros.models.static_size.static_size_copy`): the static bundle needs no resize op.
+    """
+    from .models.static_size import static_size_copy
+
+    module = static_size_copy(module.eval(), input_shape)
     example = torch.zeros(*input_shape)
     try:
         data = _onnx_bytes(module, example, output_names, opset)

@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .eval.detection import precision_recall
 from .export import export_bundle
 from .models import DetectorExport, ViTCenterDetector, create_model, resize_detector
@@ -154,12 +154,26 @@ def pick_threshold(model: torch.nn.Module, val: DetectionSet, class_id: int = 0)
     return best
 
 
+def _load(path: Any, key: str, allow_pickle: bool) -> Dict[str, Any]:
+    """A checkpoint, or ConfigError with one line naming ``key`` and what the file is."""
+    try:
+        return load_checkpoint(path, allow_pickle=allow_pickle)
+    except CheckpointError as exc:
+        raise ConfigError('{}: {}'.format(key, exc)) from exc
+
+
 def run_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progress: bool = True,
-                 export: bool = True) -> Dict[str, Any]:
-    """Train, checkpoint every epoch to ``out_dir/last.pt``, evaluate, export ``out_dir/bundle``."""
+                 export: bool = True, allow_pickle: bool = False) -> Dict[str, Any]:
+    """Train, checkpoint every epoch to ``out_dir/last.pt``, evaluate, export ``out_dir/bundle``.
+
+    Raises :class:`ConfigError` for an invalid config or an unreadable ``model.checkpoint`` / resume
+    checkpoint (one line naming the file and what it is); ``allow_pickle`` accepts old pickled checkpoints
+    (that runs code from them: trusted files only).
+    """
     cfg = validate_config(cfg)
     if cfg['task'] == 'segment':
-        return run_segment_training(cfg, Path(out_dir), resume=resume, progress=progress, export=export)
+        return run_segment_training(cfg, Path(out_dir), resume=resume, progress=progress, export=export,
+                                    allow_pickle=allow_pickle)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     spec = parse_input_spec(cfg['input'], 'input')
@@ -177,7 +191,7 @@ def run_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progr
     else:
         (x_tr, y_tr, x_te, y_te), labels = _classification_data(cfg)
     if cfg['model'].get('checkpoint'):  # warm start (fine-tune) from an earlier checkpoint of the same task
-        model = load_checkpoint(cfg['model']['checkpoint'])['model'].train()
+        model = _load(cfg['model']['checkpoint'], 'model.checkpoint', allow_pickle)['model'].train()
         want = (spec.height, spec.width)
         if isinstance(model, ViTCenterDetector) and tuple(model.img_size) != want:
             LOG.info('checkpoint input %s -> %s: resampling the position embedding', model.img_size, want)
@@ -188,7 +202,7 @@ def run_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progr
     start_epoch, opt_state = 0, None
     history: List[Dict[str, float]] = []
     if resume and last.is_file():
-        ckpt = load_checkpoint(last)
+        ckpt = _load(last, '--resume', False)
         model = ckpt['model']
         start_epoch = int(ckpt['epoch'])
         opt_state = ckpt['extra'].get('optimizer')
@@ -318,7 +332,7 @@ def _segment_data(cfg: Dict[str, Any], spec: InputSpec) -> Tuple[Any, Any, List[
 
 
 def run_segment_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progress: bool = True,
-                         export: bool = True) -> Dict[str, Any]:
+                         export: bool = True, allow_pickle: bool = False) -> Dict[str, Any]:
     """Task ``segment`` of :func:`run_training`: CE + Dice training, mIoU in input-image pixels, bundle export."""
     from .models import SegmenterExport
     from .training import (
@@ -337,14 +351,14 @@ def run_segment_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = Fals
     LOG.info('preparing segmentation data')
     train_set, val_set, labels = _segment_data(cfg, spec)
     if cfg['model'].get('checkpoint'):  # warm start (fine-tune) from an earlier checkpoint of the same task
-        model = load_checkpoint(cfg['model']['checkpoint'])['model'].train()
+        model = _load(cfg['model']['checkpoint'], 'model.checkpoint', allow_pickle)['model'].train()
     else:
         model = build_model(cfg, len(labels))
     last = out_dir / 'last.pt'
     start_epoch, opt_state = 0, None
     history: List[Dict[str, float]] = []
     if resume and last.is_file():
-        ckpt = load_checkpoint(last)
+        ckpt = _load(last, '--resume', False)
         model = ckpt['model']
         start_epoch = int(ckpt['epoch'])
         opt_state = ckpt['extra'].get('optimizer')
