@@ -41,8 +41,7 @@ VERSION = 2
 PICKLE_RISK = ('loading it could run code from the file, so it is refused (only for a file you trust: '
                '--trust-checkpoint / allow_pickle=True, then convert it with tools/convert_checkpoint.py)')
 _HARMLESS_GLOBALS = ('collections.OrderedDict', 'torch._utils._rebuild_tensor_v2', 'torch._utils._rebuild_parameter',
-                     'torch._utils._rebuild_parameter_with_state', 'torch.Size', 'builtins.set',
-                     '__builtin__.set')
+                     'torch._utils._rebuild_parameter_with_state', 'torch.Size', 'builtins.set')
 
 
 class CheckpointError(ValueError):
@@ -134,7 +133,7 @@ def _pickle_globals(path: Path) -> List[str]:
         for op, arg, _pos in pickletools.genops(io.BytesIO(data)):
             if op.name == 'GLOBAL' and isinstance(arg, str):
                 mod, _, attr = arg.partition(' ')
-                names.append('{}.{}'.format(mod, attr))
+                names.append('{}.{}'.format('builtins' if mod == '__builtin__' else mod, attr))
             elif op.name == 'STACK_GLOBAL' and len(strings) >= 2:
                 names.append('{}.{}'.format(strings[-2], strings[-1]))
             elif isinstance(arg, str):
@@ -206,7 +205,7 @@ def _read(path: Path, allow_pickle: bool) -> Any:
     try:
         return torch.load(str(path), map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as exc:
-        if 'weights only' not in str(exc).lower() and 'weights_only' not in str(exc).lower():
+        if 'Unsupported global' not in str(exc) and not _pickle_globals(path):
             raise CheckpointError('{}: {}'.format(path, _sniff(path))) from exc
         if not allow_pickle:
             raise PickledCheckpointError(_pickled_message(path, exc)) from exc

@@ -185,13 +185,16 @@ def run_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progr
                                    'max_detections': cfg.get('export', {}).get('max_detections', 100)}
     else:
         labels, decoder = [], {'type': 'classifier', 'top_k': cfg.get('export', {}).get('top_k', 5)}
+    warm = None
+    if cfg['model'].get('checkpoint'):  # read before any work: a bad file fails now
+        warm = _load(cfg['model']['checkpoint'], 'model.checkpoint', allow_pickle)
     if task == 'detect':
         LOG.info('generating synthetic scenes')
         train_set, val_set = _detection_data(cfg, spec)
     else:
         (x_tr, y_tr, x_te, y_te), labels = _classification_data(cfg)
-    if cfg['model'].get('checkpoint'):  # warm start (fine-tune) from an earlier checkpoint of the same task
-        model = _load(cfg['model']['checkpoint'], 'model.checkpoint', allow_pickle)['model'].train()
+    if warm is not None:  # warm start (fine-tune) from an earlier checkpoint of the same task
+        model = warm['model'].train()
         want = (spec.height, spec.width)
         if isinstance(model, ViTCenterDetector) and tuple(model.img_size) != want:
             LOG.info('checkpoint input %s -> %s: resampling the position embedding', model.img_size, want)
@@ -348,10 +351,13 @@ def run_segment_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = Fals
     torch.manual_seed(cfg['train'].get('seed', 0))
     ex = cfg.get('export', {})
     decoder: Dict[str, Any] = {'type': 'segmenter', 'upsample': ex.get('upsample', 'linear')}
+    warm = None
+    if cfg['model'].get('checkpoint'):  # read before any work: a bad file fails now
+        warm = _load(cfg['model']['checkpoint'], 'model.checkpoint', allow_pickle)
     LOG.info('preparing segmentation data')
     train_set, val_set, labels = _segment_data(cfg, spec)
-    if cfg['model'].get('checkpoint'):  # warm start (fine-tune) from an earlier checkpoint of the same task
-        model = _load(cfg['model']['checkpoint'], 'model.checkpoint', allow_pickle)['model'].train()
+    if warm is not None:  # warm start (fine-tune) from an earlier checkpoint of the same task
+        model = warm['model'].train()
     else:
         model = build_model(cfg, len(labels))
     last = out_dir / 'last.pt'
