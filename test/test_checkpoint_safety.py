@@ -191,8 +191,9 @@ def test_bad_checkpoints_exit_2_in_every_tool(tmp_path, evil):
     bad = _bad_files(tmp_path)
     bad['pickled'] = (evil[0], 'holding pickled Python objects (builtins.exec)')
     compress = [('model', 'truncated'), ('model', 'state_dict'), ('model', 'pickled'), ('teacher', 'text')]
-    cmds = [[sys.executable, str(ROOT / 'tools' / 'compress.py'), '--recipe', str(_recipe_with(tmp_path, k, bad[kind][0])),
-             '--out', str(tmp_path / 'out'), '--quiet'] for k, kind in compress]
+    cmds = [[sys.executable, str(ROOT / 'tools' / 'compress.py'), '--recipe',
+             str(_recipe_with(tmp_path, k, bad[kind][0])), '--out', str(tmp_path / 'out'), '--quiet']
+            for k, kind in compress]
     exports = ['truncated', 'state_dict', 'pickled']
     cmds += [[sys.executable, str(ROOT / 'tools' / 'export_onnx.py'), str(bad[k][0]), '--out', str(tmp_path / 'b')]
              for k in exports]
