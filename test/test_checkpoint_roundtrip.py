@@ -29,8 +29,8 @@ def _tiny_checkpoint(task, tmp):
     if task == 'detect':  # like models/checkpoints/aerial_vit_tiny.pt: conv stem + fusion at stride 8
         model = create_model('vit_center', task='detect', num_classes=3, img_size=(64, 96), head_channels=16,
                              stem_channels=16, max_detections=20, backbone='vit_tiny_patch16_224', **TINY_VIT)
-        labels, decoder = ['person', 'vehicle', 'obstacle'], {'type': 'vit_center', 'score_threshold': 0.3,
-                                                                'max_detections': 20}
+        labels = ['person', 'vehicle', 'obstacle']
+        decoder = {'type': 'vit_center', 'score_threshold': 0.3, 'max_detections': 20}
     else:  # like models/checkpoints/aerial_seg_tiny.pt: hybrid conv-stem ViT segmenter
         from vitedge_ros.data.synthetic import SEG_CLASSES
 

@@ -19,7 +19,6 @@ documentation, https://pytorch.org/docs/stable/generated/torch.load.html).
 
 Files are written atomically (temporary file + rename).
 """
-import hashlib
 import io
 import logging
 import os
@@ -33,6 +32,7 @@ from typing import Any, Dict, List, Optional, Union
 import torch
 from torch import nn
 
+from .runtime.engine_key import onnx_sha256 as file_sha256  # any file's SHA-256 (1 MiB chunks)
 from .structure import StructureError, check_rebuilds, describe_structure, plain, rebuild_model
 
 LOG = logging.getLogger(__name__)
@@ -178,8 +178,8 @@ def _sniff(path: Path) -> str:
         return 'not a torch file ({} bytes of unknown binary data)'.format(size)
     if text.lstrip().startswith(('{', '[')):
         return 'a JSON/text file, not a torch file'
-    return 'a text file (starts {!r}), not a torch file'.format(text.strip().splitlines()[0][:24] if text.strip()
-                                                                  else text[:24])
+    first = text.strip().splitlines()[0][:24] if text.strip() else text[:24]
+    return 'a text file (starts {!r}), not a torch file'.format(first)
 
 
 def _pickled_message(path: Path, exc: Exception) -> str:
@@ -286,15 +286,6 @@ def _legacy(path: Path, ck: Dict[str, Any]) -> Dict[str, Any]:
             raise CheckpointError('{}: checkpoint lacks {!r}'.format(path, key))
     ck.setdefault('extra', {})
     return ck
-
-
-def file_sha256(path: Union[str, Path]) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(str(path), 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            h.update(block)
-    return h.hexdigest()
 
 
 # --- conversion of version-1 (pickled) checkpoints --------------------------------------------------------------

@@ -340,7 +340,7 @@ class Runner:
         from ..export import check_parity, export_onnx
 
         shape = (1, 3, self.data.spec.height, self.data.spec.width)
-        path = self.onnx_dir / '.trial-export.onnx'
+        path = self.onnx_dir / '.trial-export-rank{}.onnx'.format(self.rank)
         path.parent.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         try:
