@@ -335,18 +335,27 @@ class Runner:
         samples = self.data.eval_inputs(2)
         return float(check_parity(module, path, shape, samples=samples))
 
-    def _trial_export(self, model: nn.Module) -> None:
+    def _static_size(self) -> Optional[Tuple[int, int]]:
+        """The bundle's (H, W) when known before loading data: the checkpoint's input, or an explicit img_size."""
+        if self.meta['input'] is not None:
+            return (int(self.meta['input'].height), int(self.meta['input'].width))
+        size = self.recipe['data']['img_size'] or self.recipe['model']['img_size']
+        if size is None:
+            return None
+        return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+    def _trial_export(self, model: nn.Module, size: Tuple[int, int]) -> None:
         """Export the untrained model at the bundle's static size; RecipeError (one line) when it cannot."""
         from ..export import check_parity, export_onnx
 
-        shape = (1, 3, self.data.spec.height, self.data.spec.width)
+        shape = (1, 3, int(size[0]), int(size[1]))
         path = self.onnx_dir / '.trial-export-rank{}.onnx'.format(self.rank)
         path.parent.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         try:
             module, names = export_module(copy.deepcopy(model).eval(), self.meta['task'])
             export_onnx(module, path, shape, output_names=names, do_simplify=False)
-            err = check_parity(module, path, shape, samples=self.data.eval_inputs(1))
+            err = check_parity(module, path, shape, n_samples=1)
         except Exception as exc:  # any failure here is the model's: name it before hours of training
             first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
             raise RecipeError('model: trial export of the untrained {} at {} failed before any training: {}'.format(
@@ -435,9 +444,6 @@ class Runner:
         model, self.meta = build_model(self.recipe['model'], 'model', self.allow_pickle)
         if self.recipe['teacher'] != 'baseline':  # read before any work: a bad teacher file fails now
             self.teacher, _ = build_model(self.recipe['teacher'], 'teacher', self.allow_pickle)
-        self.data = load_data(self.recipe, self.meta['input'], self.meta['labels'], task=self.meta['task'])
-        if self.meta['labels'] is None:
-            self.meta['labels'] = self.data.labels
         names = stage_names(self.recipe)
         stages: List[Tuple[int, str, Dict[str, Any]]] = []
         offset = 0
@@ -446,8 +452,15 @@ class Runner:
             stages.append((0, 'baseline', {'type': 'baseline', 'branch': False}))
         stages += [(i + offset, name, st) for i, (st, name) in enumerate(zip(self.recipe['stages'], names))]
         self._plan(stages)
-        if any(self.plan[name][0] == 'run' for _, name, _ in stages):
-            self._trial_export(model)
+        trial = any(self.plan[name][0] == 'run' for _, name, _ in stages)
+        size = self._static_size()
+        if trial and size is not None:  # before the data is even made
+            self._trial_export(model, size)
+        self.data = load_data(self.recipe, self.meta['input'], self.meta['labels'], task=self.meta['task'])
+        if self.meta['labels'] is None:
+            self.meta['labels'] = self.data.labels
+        if trial and size is None:  # the size comes from the data's defaults
+            self._trial_export(model, (self.data.spec.height, self.data.spec.width))
         for idx, name, st in stages:
             model = self._stage(idx, name, st, model)
         if self.rank != 0:
