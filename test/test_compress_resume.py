@@ -162,3 +162,25 @@ def test_trial_export_fails_before_any_training(tmp_path, monkeypatch, capsys):
     assert tool.main(['--recipe', str(recipe_file), '--out', str(tmp_path / 'b'), '--quiet']) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith('error: model: trial export') and '\n' not in err
+
+
+def test_training_trial_export_fails_before_the_first_epoch(tmp_path, monkeypatch):
+    """tools/train.py's loop too: an unexportable model stops before any epoch, with one line."""
+    from vitedge_ros.models import static_size
+    from vitedge_ros.trainer import ConfigError, run_training
+
+    monkeypatch.setattr(static_size, 'static_size_copy', lambda module, shape: module)
+    cfg = {'name': 'dyn', 'task': 'classify',
+           'model': {'arch': 'deit_tiny_patch16_224', 'num_classes': 10, 'img_size': 32,
+                     'kwargs': {'patch_size': 4, 'embed_dim': 32, 'depth': 1, 'num_heads': 2,
+                                'dynamic_img_size': True}},
+           'input': {'width': 16, 'height': 16, 'color': 'rgb', 'mean': [0.5] * 3, 'std': [0.5] * 3,
+                     'resize': 'stretch'},
+           'data': {'name': 'digits', 'img_size': 16}, 'train': {'epochs': 1}}
+    with pytest.raises(ConfigError) as exc:
+        run_training(cfg, tmp_path, progress=False)
+    assert str(exc.value).startswith('model: trial export of the untrained deit_tiny_patch16_224 at 1x3x16x16')
+    assert not (tmp_path / 'last.pt').exists()
+    monkeypatch.undo()  # with the grid baked in, the same config trains and exports
+    res = run_training(cfg, tmp_path, progress=False)
+    assert res['parity_max_abs_err'] < 1e-5

@@ -162,6 +162,16 @@ def _load(path: Any, key: str, allow_pickle: bool) -> Dict[str, Any]:
         raise ConfigError('{}: {}'.format(key, exc)) from exc
 
 
+def _trial(module: torch.nn.Module, spec: InputSpec, names: List[str], arch: str) -> None:
+    """Trial export before the first epoch; ConfigError (one line) when the model cannot be exported."""
+    from .trial_export import TrialExportError, trial_export
+
+    try:
+        trial_export(module, (1, 3, spec.height, spec.width), names, what=arch)
+    except TrialExportError as exc:
+        raise ConfigError('model: {}'.format(exc)) from exc
+
+
 def run_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progress: bool = True,
                  export: bool = True, allow_pickle: bool = False) -> Dict[str, Any]:
     """Train, checkpoint every epoch to ``out_dir/last.pt``, evaluate, export ``out_dir/bundle``.
@@ -213,6 +223,9 @@ def run_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progr
         LOG.info('resuming from %s at epoch %d', last, start_epoch)
     tc = cfg['train']
     arch = cfg['model']['arch']
+    if export and start_epoch < tc['epochs']:
+        wrapped = DetectorExport(model) if task == 'detect' else model
+        _trial(wrapped, spec, list(wrapped.output_names) if task == 'detect' else ['logits'], arch)
 
     def on_epoch_end(epoch: int, mdl: torch.nn.Module, opt: torch.optim.Optimizer, stats: Dict[str, float]) -> None:
         history.append(stats)
@@ -372,6 +385,8 @@ def run_segment_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = Fals
         LOG.info('resuming from %s at epoch %d', last, start_epoch)
     tc = cfg['train']
     arch = cfg['model']['arch']
+    if export and start_epoch < tc['epochs']:
+        _trial(SegmenterExport(model), spec, ['logits'], arch)
 
     def on_epoch_end(epoch: int, mdl: torch.nn.Module, opt: torch.optim.Optimizer, stats: Dict[str, float]) -> None:
         history.append(stats)

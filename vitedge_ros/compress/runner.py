@@ -346,25 +346,14 @@ class Runner:
 
     def _trial_export(self, model: nn.Module, size: Tuple[int, int]) -> None:
         """Export the untrained model at the bundle's static size; RecipeError (one line) when it cannot."""
-        from ..export import check_parity, export_onnx
+        from ..trial_export import TrialExportError, trial_export
 
-        shape = (1, 3, int(size[0]), int(size[1]))
-        path = self.onnx_dir / '.trial-export-rank{}.onnx'.format(self.rank)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        t0 = time.perf_counter()
+        module, names = export_module(model, self.meta['task'])
         try:
-            module, names = export_module(copy.deepcopy(model).eval(), self.meta['task'])
-            export_onnx(module, path, shape, output_names=names, do_simplify=False)
-            err = check_parity(module, path, shape, n_samples=1)
-        except Exception as exc:  # any failure here is the model's: name it before hours of training
-            first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
-            raise RecipeError('model: trial export of the untrained {} at {} failed before any training: {}'.format(
-                self.meta['arch'] or type(model).__name__, 'x'.join(str(d) for d in shape), first[:400])) from exc
-        finally:
-            if path.exists():
-                path.unlink()
-        LOG.info('trial export of the untrained model at %s: ok (%.1f s, parity %.2g)',
-                 'x'.join(str(d) for d in shape), time.perf_counter() - t0, err)
+            trial_export(module, (1, 3, int(size[0]), int(size[1])), names,
+                         what=self.meta['arch'] or type(model).__name__)
+        except TrialExportError as exc:
+            raise RecipeError('model: {}'.format(exc)) from exc
 
     def _finish_entry(self, entry: Dict[str, Any], model: nn.Module, onnx_path: Path) -> Dict[str, Any]:
         entry['params'] = count_params(model)
