@@ -162,6 +162,15 @@ def _load(path: Any, key: str, allow_pickle: bool) -> Dict[str, Any]:
         raise ConfigError('{}: {}'.format(key, exc)) from exc
 
 
+def _resume_from(last: Path, model: torch.nn.Module) -> Tuple[torch.nn.Module, int, Any, List[Dict[str, float]]]:
+    """(model, finished epochs, optimizer state, history) from ``last`` when it exists, else a fresh start."""
+    if not last.is_file():
+        return model, 0, None, []
+    ckpt = _load(last, '--resume', False)
+    LOG.info('resuming from %s at epoch %d', last, int(ckpt['epoch']))
+    return ckpt['model'], int(ckpt['epoch']), ckpt['extra'].get('optimizer'), list(ckpt['extra'].get('history', []))
+
+
 def _trial(module: torch.nn.Module, spec: InputSpec, names: List[str], arch: str) -> None:
     """Trial export before the first epoch; ConfigError (one line) when the model cannot be exported."""
     from .trial_export import TrialExportError, trial_export
@@ -212,15 +221,7 @@ def run_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progr
     else:
         model = build_model(cfg, len(labels))
     last = out_dir / 'last.pt'
-    start_epoch, opt_state = 0, None
-    history: List[Dict[str, float]] = []
-    if resume and last.is_file():
-        ckpt = _load(last, '--resume', False)
-        model = ckpt['model']
-        start_epoch = int(ckpt['epoch'])
-        opt_state = ckpt['extra'].get('optimizer')
-        history = list(ckpt['extra'].get('history', []))
-        LOG.info('resuming from %s at epoch %d', last, start_epoch)
+    model, start_epoch, opt_state, history = _resume_from(last, model) if resume else (model, 0, None, [])
     tc = cfg['train']
     arch = cfg['model']['arch']
     if export and start_epoch < tc['epochs']:
@@ -374,15 +375,7 @@ def run_segment_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = Fals
     else:
         model = build_model(cfg, len(labels))
     last = out_dir / 'last.pt'
-    start_epoch, opt_state = 0, None
-    history: List[Dict[str, float]] = []
-    if resume and last.is_file():
-        ckpt = _load(last, '--resume', False)
-        model = ckpt['model']
-        start_epoch = int(ckpt['epoch'])
-        opt_state = ckpt['extra'].get('optimizer')
-        history = list(ckpt['extra'].get('history', []))
-        LOG.info('resuming from %s at epoch %d', last, start_epoch)
+    model, start_epoch, opt_state, history = _resume_from(last, model) if resume else (model, 0, None, [])
     tc = cfg['train']
     arch = cfg['model']['arch']
     if export and start_epoch < tc['epochs']:
