@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     try:
         report = run_recipe(args.recipe, args.out, resume=args.resume, progress=not args.quiet,
                             threads=args.threads, allow_pickle=args.trust_checkpoint)
-    except RecipeError as exc:
+    except RecipeError as exc:  # found before any work: class mismatch, unreadable data, weights or checkpoint
         print('error: {}'.format(exc), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
