@@ -27,7 +27,7 @@ RUNTIME = [
     'onnxruntime>=1.10', 'pyyaml>=5.1',
 ]
 TOOLS = [
-    'torch>=2.1', 'torchvision', 'timm>=0.9', 'onnx>=1.14', 'onnxslim', 'onnxscript', 'torch-pruning>=1.4',
+    'torch>=2.6', 'torchvision', 'timm>=0.9', 'onnx>=1.14', 'onnxslim', 'onnxscript', 'torch-pruning>=1.4',
     'rosbags>=0.10', 'faster-coco-eval>=1.5', 'scikit-learn', 'scikit-image', 'matplotlib', 'tqdm', 'mcap',
 ]
 setup(

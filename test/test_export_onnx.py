@@ -15,7 +15,7 @@ import torch
 from conftest import DETECTOR_LABELS, make_tiny_detector
 from torch import nn
 
-from vitedge_ros.checkpoint import save_checkpoint
+from vitedge_ros.checkpoint import load_checkpoint, save_checkpoint
 from vitedge_ros.export import detection_rows_error
 from vitedge_ros.export.onnx_export import decompose_layernorms
 from vitedge_ros.export.trt_audit import TRT_TARGETS
@@ -115,7 +115,7 @@ def test_detector_cli_export_parity(det_ckpt, tmp_path):
     onnx.checker.check_model(model, full_check=True)
     assert [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim] == [1, 3, 64, 96]
     assert [o.name for o in model.graph.output] == ['detections', 'heatmap', 'size', 'offset']
-    wrapper = DetectorExport(torch.load(str(det_ckpt), weights_only=False)['model'])
+    wrapper = DetectorExport(load_checkpoint(det_ckpt)['model'])
     assert max_err(wrapper, bundle.onnx_path, (1, 3, 64, 96), names=wrapper.output_names) <= 1e-4
 
 
@@ -194,7 +194,7 @@ def test_targets_layernorm_and_opset(deit_ckpt, det_ckpt, tmp_path, capsys):
         assert not any(op == 'LayerNormalization' for _d, op in ops)
         assert {('', 'ReduceMean'), ('', 'Sqrt'), ('', 'Pow'), ('', 'Div')} <= ops
         assert all(d == '' for d, _op in ops)  # standard ops only, nothing fused into contrib ops
-        model = torch.load(str(ckpt), weights_only=False)['model'].eval()
+        model = load_checkpoint(ckpt)['model'].eval()
         module = DetectorExport(model) if name == 'det' else model  # the ORIGINAL LayerNorm model
         names = module.output_names if name == 'det' else None
         assert max_err(module, onnx_path, shape, names=names) <= 1e-4
@@ -224,7 +224,7 @@ def test_fp16_export_halves_weights_keeps_fp32_io(deit_ckpt, tmp_path, capsys):
     assert big and all(i.data_type == f16 for i in big)
     size16 = (tmp_path / 'b16' / 'model.onnx').stat().st_size
     assert size16 < 0.6 * (tmp_path / 'b32' / 'model.onnx').stat().st_size
-    model = torch.load(str(deit_ckpt), weights_only=False)['model']
+    model = load_checkpoint(deit_ckpt)['model']
     assert max_err(model, tmp_path / 'b16' / 'model.onnx', (1, 3, 32, 32)) <= 1e-2
     assert load_bundle(tmp_path / 'b16').source['export']['fp16_weights'] is True
 
@@ -241,11 +241,11 @@ def test_parity_failure_exits_4_and_writes_nothing(deit_ckpt, tmp_path, capsys):
 
 def test_bad_checkpoints_exit_2(tmp_path, capsys):
     assert export(tmp_path / 'missing.pt', '--out', tmp_path / 'b') == 2
-    assert 'checkpoint file does not exist' in capsys.readouterr().err
+    assert 'missing.pt: file does not exist' in capsys.readouterr().err
     bad = tmp_path / 'bad.pt'
-    bad.write_bytes(b'not a torch file at all')
+    bad.write_bytes(b'some words, not torch')
     assert export(bad, '--out', tmp_path / 'b') == 2
-    assert 'cannot read checkpoint' in capsys.readouterr().err
+    assert "a text file (starts 'some words, not torch'), not a torch file" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize('args, needle', [
@@ -416,5 +416,5 @@ def test_like_keeps_metadata_and_from_onnx_lowers_an_opset17_bundle(deit_ckpt, t
     assert m.opset_import[0].version == 13 and not any(n.op_type == 'LayerNormalization' for n in m.graph.node)
     assert low.trt_targets == TRT_TARGETS and low.source['export']['layernorm_nodes_decomposed'] == 5
     assert low.source['parity_max_abs_err'] <= 1e-4
-    model = torch.load(str(deit_ckpt), weights_only=False)['model']
+    model = load_checkpoint(deit_ckpt)['model']
     assert max_err(model, low.onnx_path, (1, 3, 32, 32)) <= 1e-4

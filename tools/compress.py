@@ -9,6 +9,10 @@ OUT/stages/NN-name.pt (a checkpoint per stage) and OUT/onnx/NN-name.onnx. Every 
 --target (default trt8.2, the Jetson Nano's TensorRT: opset 13, LayerNorm decomposed) and checked against torch
 with export_onnx.py's tolerance; the bundle is audited for trt8.2, trt8.6 and trt10 (bundle.yaml trt_targets).
 
+An unreadable model.checkpoint / teacher.checkpoint, or a model whose trial export fails, is rejected before
+any work with one line naming the key (exit code 2). --resume reuses a stage only when its config and everything it
+depends on are unchanged, and says which stages it reuses or reruns and why.
+
 Exit codes: 0 ok, 1 a stage failed, 2 invalid recipe or arguments (before any work) or a bundle graph the target's
 TensorRT parser refuses (the nodes named), 4 a stage's ONNX export or parity failed (as tools/export_onnx.py),
 130 interrupted.
@@ -29,7 +33,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--recipe', required=True, type=Path, help='recipe YAML (see config/recipes/)')
     parser.add_argument('--out', required=True, type=Path, help='output directory')
-    parser.add_argument('--resume', action='store_true', help='skip stages whose checkpoint exists in OUT/stages')
+    parser.add_argument('--resume', action='store_true',
+                        help='reuse stages whose checkpoint in OUT/stages matches the recipe (changed ones rerun)')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='let model/teacher checkpoints be old pickled files: unpickling runs any code in them, '
+                             'so only for files you trust')
     parser.add_argument('--device', default='cpu', choices=['cpu'],
                         help='torch device for the stages (cpu; latency is always onnxruntime CPU)')
     parser.add_argument('--threads', type=int, default=2, help='torch CPU threads (default 2)')
@@ -54,7 +62,7 @@ def main(argv=None) -> int:
 
     try:
         report = run_recipe(args.recipe, args.out, resume=args.resume, progress=not args.quiet,
-                            threads=args.threads, target=args.target)
+                            threads=args.threads, target=args.target, allow_pickle=args.trust_checkpoint)
     except RecipeError as exc:  # found before any work: class mismatch, unreadable data, weights or checkpoint
         print('error: {}'.format(exc), file=sys.stderr)
         return 2

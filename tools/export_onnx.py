@@ -16,6 +16,9 @@ name and source metadata (re-export of a shipped bundle for another target). Fro
 or an older bundle's graph): checker, standard-domain ops, static input matching --like, lowered to the target
 where needed, then compared with the reference bundle on onnxruntime. See docs/TENSORRT.md.
 
+Checkpoints are read with torch.load(weights_only=True) and rebuilt from their structure description; an old
+pickled checkpoint is refused (exit 2) unless --trust-checkpoint (unpickling runs code from the file).
+
 Exit codes: 0 ok, 2 bad arguments or input (missing/corrupt checkpoint or ONNX, mismatched bundle, audit blockers
 for the target), 4 export failure (tracing, checker, parity), 130 interrupted.
 """
@@ -41,6 +44,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                                        'failure, 130 interrupted.')
     p.add_argument('checkpoint', nargs='?', type=Path, help='checkpoint written by tools/train.py / compress.py')
     p.add_argument('--out', type=Path, required=True, help='bundle directory to write')
+    p.add_argument('--trust-checkpoint', action='store_true',
+                   help='accept an old pickled checkpoint: unpickling runs any code in it (trusted files only)')
     p.add_argument('--target', default=DEFAULT_TARGET, choices=TRT_TARGETS,
                    help='oldest TensorRT ONNX parser the bundle must load on (default %(default)s: Jetson Nano)')
     p.add_argument('--name', default=None, help='bundle name (default: the checkpoint\'s, or --like\'s)')
@@ -87,7 +92,7 @@ def _checkpoint(args: argparse.Namespace) -> int:
     s = export_checkpoint(args.checkpoint, args.out, target=args.target, opset=args.opset, fp16=args.fp16,
                           decompose_layernorm=True if args.trt8_compat else None, atol=args.atol,
                           do_simplify=not args.no_simplify, n_samples=args.samples, samples_dir=args.samples_dir,
-                          name=args.name, like=args.like)
+                          name=args.name, like=args.like, allow_pickle=args.trust_checkpoint)
     spec, info = s['spec'], s['export']
     print('exported {} ({}, {} -> {}), target {}, opset {}, {} node types'.format(
         s['bundle'].onnx_path, s['task'], 'x'.join(str(d) for d in (1, 3, spec.height, spec.width)),

@@ -246,10 +246,11 @@ def pick_threshold(model: torch.nn.Module, val: DetectionSet, class_id: int = 0)
 
 
 def _start_model(cfg: Dict[str, Any], labels: List[str], spec: InputSpec, out_dir: Path,
-                 resume: bool) -> Tuple[torch.nn.Module, int, Any, List[Dict[str, float]]]:
+                 resume: bool, allow_pickle: bool = False) -> Tuple[torch.nn.Module, int, Any, List[Dict[str, float]]]:
     """The model to train (resumed, warm-started or new), checked against the data's classes before any work.
 
-    Returns (model, start epoch, optimizer state, history).
+    Returns (model, start epoch, optimizer state, history). ``allow_pickle`` lets ``model.checkpoint`` be an
+    old pickled checkpoint (unpickling runs code from it: trusted files only).
     """
     from .checkpoint import CheckpointError
 
@@ -265,7 +266,7 @@ def _start_model(cfg: Dict[str, Any], labels: List[str], spec: InputSpec, out_di
                 list(ckpt['extra'].get('history', [])))
     if cfg['model'].get('checkpoint'):  # warm start (fine-tune) from an earlier checkpoint of the same task
         try:
-            ckpt = load_checkpoint(cfg['model']['checkpoint'])
+            ckpt = load_checkpoint(cfg['model']['checkpoint'], allow_pickle=allow_pickle)
         except CheckpointError as exc:
             raise ConfigError('model.checkpoint: {}'.format(exc)) from None
         check_classes(cfg, labels, ckpt, 'model.checkpoint {}'.format(cfg['model']['checkpoint']))
@@ -279,18 +280,33 @@ def _start_model(cfg: Dict[str, Any], labels: List[str], spec: InputSpec, out_di
     return build_model(cfg, len(labels)), 0, None, []
 
 
+def _trial(cfg: Dict[str, Any], module: torch.nn.Module, spec: InputSpec, names: List[str], start_epoch: int) -> None:
+    """Trial export before the first epoch (skipped when nothing is left to train); ConfigError when it fails."""
+    from .trial_export import TrialExportError, trial_export
+
+    if start_epoch >= int(cfg['train']['epochs']):
+        return
+    try:
+        trial_export(module, (1, 3, spec.height, spec.width), names, what=cfg['model']['arch'])
+    except TrialExportError as exc:
+        raise ConfigError('model: {}'.format(exc)) from exc
+
+
 def run_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progress: bool = True,
-                 export: bool = True) -> Dict[str, Any]:
+                 export: bool = True, allow_pickle: bool = False) -> Dict[str, Any]:
     """Train, checkpoint every epoch to ``out_dir/last.pt``, evaluate, export ``out_dir/bundle``.
 
     The data's classes are checked against the model's (checkpoint labels, ``model.num_classes``) before any
     work. Detectors and classifiers are validated after every ``train.val_every`` epochs (default 1): mAP@0.5
     and mAP@0.5:0.95 (or top-1) are logged and kept in ``history`` as ``val_map50`` / ``val_map50_95`` /
-    ``val_top1``. Raises :class:`ConfigError` (one line, key path first) for bad configs, data or weights.
+    ``val_top1``. Raises :class:`ConfigError` (one line, key path first) for bad configs, data or weights, and
+    for a model that cannot be exported (a trial export of the untrained model, before any data work, when
+    ``export``). ``allow_pickle`` accepts an old pickled ``model.checkpoint`` (runs code from it).
     """
     cfg = validate_config(cfg)
     if cfg['task'] == 'segment':
-        return run_segment_training(cfg, Path(out_dir), resume=resume, progress=progress, export=export)
+        return run_segment_training(cfg, Path(out_dir), resume=resume, progress=progress, export=export,
+                                    allow_pickle=allow_pickle)
     out_dir = Path(out_dir)
     spec = parse_input_spec(cfg['input'], 'input')
     torch.manual_seed(cfg['train'].get('seed', 0))
@@ -301,7 +317,10 @@ def run_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progr
                                    'max_detections': cfg.get('export', {}).get('max_detections', 100)}
     else:
         decoder = {'type': 'classifier', 'top_k': cfg.get('export', {}).get('top_k', 5)}
-    model, start_epoch, opt_state, history = _start_model(cfg, labels, spec, out_dir, resume)
+    model, start_epoch, opt_state, history = _start_model(cfg, labels, spec, out_dir, resume, allow_pickle)
+    if export:
+        wrapped = DetectorExport(model) if task == 'detect' else model
+        _trial(cfg, wrapped, spec, list(wrapped.output_names) if task == 'detect' else ['logits'], start_epoch)
     if task == 'detect':
         train_set, val_set = _detection_data(cfg, spec)
     else:
@@ -432,7 +451,7 @@ def _segment_data(cfg: Dict[str, Any], spec: InputSpec) -> Tuple[Any, Any, List[
 
 
 def run_segment_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progress: bool = True,
-                         export: bool = True) -> Dict[str, Any]:
+                         export: bool = True, allow_pickle: bool = False) -> Dict[str, Any]:
     """Task ``segment`` of :func:`run_training`: CE + Dice training, mIoU in input-image pixels, bundle export."""
     from .models import SegmenterExport
     from .training import (
@@ -448,7 +467,9 @@ def run_segment_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = Fals
     torch.manual_seed(cfg['train'].get('seed', 0))
     ex = cfg.get('export', {})
     decoder: Dict[str, Any] = {'type': 'segmenter', 'upsample': ex.get('upsample', 'linear')}
-    model, start_epoch, opt_state, history = _start_model(cfg, data_labels(cfg), spec, out_dir, resume)
+    model, start_epoch, opt_state, history = _start_model(cfg, data_labels(cfg), spec, out_dir, resume, allow_pickle)
+    if export:
+        _trial(cfg, SegmenterExport(model), spec, ['logits'], start_epoch)
     LOG.info('preparing segmentation data')
     train_set, val_set, labels = _segment_data(cfg, spec)
     last = out_dir / 'last.pt'

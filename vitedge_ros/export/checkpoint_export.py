@@ -84,13 +84,14 @@ def export_checkpoint(checkpoint: Union[str, Path], out: Union[str, Path], *, ta
                       opset: Optional[int] = None, fp16: bool = False, decompose_layernorm: Optional[bool] = None,
                       atol: Optional[float] = None, do_simplify: bool = True, n_samples: int = 3,
                       samples_dir: Optional[Path] = None, name: Optional[str] = None,
-                      like: Optional[Union[str, Path]] = None) -> Dict[str, Any]:
+                      like: Optional[Union[str, Path]] = None, allow_pickle: bool = False) -> Dict[str, Any]:
     """CHECKPOINT -> bundle at ``out`` for ``target``; returns a summary dict (bundle, parity, ops, info).
 
     ``fp16``: FP16 weights/compute with FP32 I/O (parity against torch FP16, tolerance
     :data:`.onnx_export.PARITY_ATOL_FP16`; the error against the FP32 model is measured too).
     ``decompose_layernorm``: force the LayerNorm decomposition on a target that imports LayerNormalization.
     ``like``: a bundle whose name and ``source`` are kept (labels, input and decoder must equal the checkpoint's).
+    ``allow_pickle``: accept an old pickled checkpoint (unpickling runs code from the file; trusted files only).
     Raises :class:`BadInput` (bad checkpoint/reference, unknown target, blockers for the target) or
     :class:`.onnx_export.ExportError` (tracing, checker, parity above tolerance).
     """
@@ -106,9 +107,9 @@ def export_checkpoint(checkpoint: Union[str, Path], out: Union[str, Path], *, ta
     out = Path(out)
     ref = _reference_bundle(like, out) if like is not None else None
     try:
-        ckpt = load_checkpoint(checkpoint)
+        ckpt = load_checkpoint(checkpoint, allow_pickle=allow_pickle)
     except CheckpointError as exc:
-        raise BadInput(str(exc)) from exc
+        raise BadInput('CHECKPOINT {}'.format(exc)) from exc
     try:
         spec = parse_input_spec(ckpt['input'], '{}: input'.format(checkpoint))
     except BundleError as exc:

@@ -187,7 +187,10 @@ def export_model(module: nn.Module, input_shape: Sequence[int], output_names: Se
         opset = export_opset(target, opset)
     except ValueError as exc:
         raise ExportError(str(exc)) from None
-    module = module.eval()
+    from ..models.static_size import static_size_copy
+
+    # a dynamic_img_size timm ViT is fixed at input_shape with its resampled position grid baked in (a copy)
+    module = static_size_copy(module.eval(), input_shape)
     replaced = unfused = 0
     if decompose_layernorm if decompose_layernorm is not None else decomposes_layernorm(target):
         module, replaced = decompose_layernorms(module)  # a copy

@@ -4,6 +4,7 @@ from typing import Any, Optional, Sequence, Union
 import timm
 from torch import nn
 
+from ..structure import record_factory
 from .pretrained import create_timm
 from .vit_detector import ViTCenterDetector
 from .vit_segmenter import ViTSegmenter
@@ -21,8 +22,20 @@ def create_model(arch: str, task: str = 'classify', num_classes: int = 1000,
     classifier, or into the detector's / segmenter's timm backbone; ``pretrained: true`` downloads timm's
     weights where a model hub is reachable and fails within seconds otherwise (see
     :mod:`vitedge_ros.models.pretrained`, which raises ``PretrainedError``). ``task='segment'`` (or arch
-    ``vit_segmenter``) builds a :class:`ViTSegmenter` on a timm ``backbone``.
+    ``vit_segmenter``) builds a :class:`ViTSegmenter` on a timm ``backbone``. The architecture arguments
+    (not the weight sources) are recorded on the module (:func:`vitedge_ros.structure.record_factory`) so that
+    a checkpoint can describe how to rebuild it.
     """
+    model = _create(arch, task, num_classes, img_size, pretrained, pretrained_file, **kwargs)
+    if task not in ('segment', 'detect') and arch in SEGMENTERS:
+        task = 'segment'
+    elif task not in ('segment', 'detect') and arch in DETECTORS:
+        task = 'detect'
+    return record_factory(model, arch, task, num_classes, img_size, kwargs)
+
+
+def _create(arch: str, task: str, num_classes: int, img_size: Optional[Union[int, Sequence[int]]],
+            pretrained: bool, pretrained_file: Optional[str], **kwargs: Any) -> nn.Module:
     if pretrained_file is not None:
         kwargs['pretrained_file'] = pretrained_file
     if task == 'segment' or arch in SEGMENTERS:
