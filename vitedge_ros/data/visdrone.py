@@ -45,16 +45,18 @@ def _resolve_mapping(mapping: Mapping, classes: Optional[Sequence[str]]) -> Tupl
     raise ValueError(f"visdrone: mapping must be 'project', 'visdrone' or a dict, got {mapping!r}")
 
 
-def parse_visdrone_annotation(path: PathLike, mapping: Mapping = 'project',
-                              classes: Optional[Sequence[str]] = None) -> Tuple[np.ndarray, np.ndarray]:
-    """Read one VisDrone-DET annotation file into (Nx4 float32 xyxy boxes, N int64 labels).
+def read_visdrone_rows(path: PathLike) -> np.ndarray:
+    """Every line of a VisDrone-DET annotation file as an N×6 float64 array, validated.
 
-    Raises ``DatasetError`` naming the file and line for malformed lines.
+    Columns: ``left, top, width, height`` (pixels), ``score`` (ground truth: 1 counts, 0 ignored),
+    ``category`` (0 ignored region .. 11 others); truncation and occlusion are not returned.
+
+    Raises:
+        DatasetError: a malformed line (the message names the file and line).
+
     """
-    table, _ = _resolve_mapping(mapping, classes)
     path = os.fspath(path)
-    boxes: List[List[float]] = []
-    labels: List[int] = []
+    rows: List[List[float]] = []
     with open(path, encoding='utf-8') as f:
         for lineno, line in enumerate(f, 1):
             text = line.strip()
@@ -65,18 +67,33 @@ def parse_visdrone_annotation(path: PathLike, mapping: Mapping = 'project',
                 raise DatasetError(f'{path}:{lineno}: expected at least 6 comma-separated fields '
                                    f'(left,top,width,height,score,category,...), got {len(fields)}: {text!r}')
             try:
-                vals = [int(float(t)) if i >= 4 else float(t) for i, t in enumerate(fields[:8])]
+                vals = [int(float(t)) if i >= 4 else float(t) for i, t in enumerate(fields[:8])][:6]
             except ValueError:
                 raise DatasetError(f'{path}:{lineno}: non-numeric field in {text!r}') from None
-            left, top, bw, bh, score, cat = vals[:6]
-            if bw < 0 or bh < 0:
+            if vals[2] < 0 or vals[3] < 0:
                 raise DatasetError(f'{path}:{lineno}: negative box size in {text!r}')
-            if not 0 <= cat < len(VISDRONE_CLASSES):
-                raise DatasetError(f'{path}:{lineno}: object_category {cat} outside 0..{len(VISDRONE_CLASSES) - 1}')
-            if cat == 0 or score == 0 or cat not in table or bw == 0 or bh == 0:
-                continue
-            boxes.append([left, top, left + bw, top + bh])
-            labels.append(table[cat])
+            if not 0 <= vals[5] < len(VISDRONE_CLASSES):
+                raise DatasetError(f'{path}:{lineno}: object_category {vals[5]} outside '
+                                   f'0..{len(VISDRONE_CLASSES) - 1}')
+            rows.append([float(v) for v in vals])
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 6)
+
+
+def parse_visdrone_annotation(path: PathLike, mapping: Mapping = 'project',
+                              classes: Optional[Sequence[str]] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """Read one VisDrone-DET annotation file into (Nx4 float32 xyxy boxes, N int64 labels).
+
+    Raises ``DatasetError`` naming the file and line for malformed lines.
+    """
+    table, _ = _resolve_mapping(mapping, classes)
+    boxes: List[List[float]] = []
+    labels: List[int] = []
+    for left, top, bw, bh, score, cat in read_visdrone_rows(path).tolist():
+        cat = int(cat)
+        if cat == 0 or score == 0 or cat not in table or bw == 0 or bh == 0:
+            continue
+        boxes.append([left, top, left + bw, top + bh])
+        labels.append(table[cat])
     if not boxes:
         return empty_boxes(), np.zeros(0, dtype=np.int64)
     return np.asarray(boxes, dtype=np.float32), np.asarray(labels, dtype=np.int64)
