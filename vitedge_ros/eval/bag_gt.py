@@ -173,6 +173,9 @@ def _layout(det: Any) -> str:
 def _boxes(msg: Any) -> List[Tuple[str, float, float, float, float]]:
     out = []
     for det in msg.detections:
+        if not hasattr(det, 'results') or not hasattr(det, 'bbox'):
+            raise _Unreadable('detections[] is {}: expected results[] and bbox (any vision_msgs release)'.format(
+                _fields(det)))
         label = ''
         if len(det.results):
             label = max((_hypothesis(r) for r in det.results), key=lambda h: h[1])[0]
