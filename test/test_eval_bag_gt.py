@@ -369,8 +369,9 @@ def test_unreadable_ground_truth_definition_is_one_line(tmp_path):
         msg = t['vision_msgs/msg/Detection2DArray'](header=header, detections=[det])
         writer.write(gt_c, 10**9, store.serialize_cdr(msg, 'vision_msgs/msg/Detection2DArray'))
     proc = subprocess.run([sys.executable, '-m', 'vitedge_ros.eval.bag_cli', str(bag), '--bundle',
-                           str(ROOT / 'models' / 'aerial_vit_tiny'), '--image-topic', IMAGE_TOPIC, '--gt-topic', GT_TOPIC,
-                           '--out', str(tmp_path / 'o'), '--no-progress'], capture_output=True, text=True,
+                           str(ROOT / 'models' / 'aerial_vit_tiny'), '--image-topic', IMAGE_TOPIC,
+                           '--gt-topic', GT_TOPIC, '--out', str(tmp_path / 'o'), '--no-progress'],
+                          capture_output=True, text=True,
                           timeout=300, env=dict(__import__('os').environ, PYTHONPATH=str(ROOT)))
     assert proc.returncode == 2 and 'Traceback' not in proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]

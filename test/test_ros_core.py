@@ -16,10 +16,10 @@ from vitedge_ros.ros.core import (
     PerceptionCore,
     Throttle,
     create_pipeline,
-    draw_overlay,
     resolve_bundle_path,
     validate_params,
 )
+from vitedge_ros.perception.overlay import render_frame
 from vitedge_ros.ros.rosbags_types import rosbags_types
 from vitedge_ros.runtime import Detection, FrameResult
 from vitedge_ros.runtime.errors import FrameError
@@ -436,7 +436,7 @@ def test_throttle():
 
 def test_draw_overlay_does_not_touch_input():
     img = np.zeros((60, 80, 3), np.uint8)
-    out = draw_overlay(img, [Detection(0, 'person', 0.5, (10, 10, 40, 50))], fps=12.5, clear=True,
+    out = render_frame(img, [Detection(0, 'person', 0.5, (10, 10, 40, 50))], fps=12.5, clear=True,
                        region=(20, 15, 60, 45))
     assert img.max() == 0 and out.shape == img.shape and out.max() > 0
 

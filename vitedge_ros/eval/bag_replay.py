@@ -38,6 +38,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..perception.overlay import render_frame
 from ..runtime.errors import BundleError, EngineError, FrameError
 from .bag_io import (
     COMPRESSED_TYPE,
@@ -56,7 +57,7 @@ from .bag_io import (
 from .latency import summarize
 
 __all__ = ['BagReplayError', 'COMPRESSED_TYPE', 'DETECTIONS_TOPIC', 'IMAGE_TYPE', 'OUTPUT_BAG', 'OVERLAY_TOPIC',
-           'SEGMENTATION_TOPIC', 'benchmark_replay', 'draw_detections', 'replay', 'replay_subprocess']
+           'SEGMENTATION_TOPIC', 'benchmark_replay', 'replay', 'replay_subprocess']
 
 LOG = logging.getLogger(__name__)
 
@@ -66,22 +67,6 @@ SEGMENTATION_TOPIC = '/vitedge/segmentation'
 OUTPUT_BAG = 'output_bag'
 OUTPUT_FILES = ('metrics.json', 'metrics.md', 'latency.png', 'detections_coco.json', 'gt_coco.json')
 MAX_FAILURE_RECORDS = 100
-_COLORS = ((60, 60, 255), (255, 160, 40), (40, 200, 255), (120, 255, 120), (255, 80, 200))
-
-
-def draw_detections(image: np.ndarray, detections: Sequence[Any], labels: Sequence[str] = ()) -> np.ndarray:
-    """Return a copy of a BGR image with boxes, labels and scores drawn."""
-    import cv2
-
-    out = np.array(image, dtype=np.uint8, copy=True)
-    for det in detections:
-        x1, y1, x2, y2 = (int(round(float(v))) for v in det.box)
-        idx = list(labels).index(det.label) if det.label in labels else int(det.class_id)
-        color = _COLORS[idx % len(_COLORS)]
-        cv2.rectangle(out, (x1, y1), (x2, y2), color, 1, cv2.LINE_AA)
-        cv2.putText(out, '{} {:.2f}'.format(det.label, det.score), (x1, max(8, y1 - 3)), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.35, color, 1, cv2.LINE_AA)
-    return out
 
 
 def _ru_maxrss_mb() -> float:
@@ -154,12 +139,10 @@ class _Replay:
     def _segmentation(self, seg: np.ndarray, index: int, stamp: int, image: np.ndarray, msg: Any,
                       out_ns: int) -> None:
         """Write the label map (and colour overlay) of a segmentation bundle and score it against the masks."""
-        from ..runtime.segmentation import blend_overlay
-
         self.out.write(SEGMENTATION_TOPIC, self.build_label(seg, msg.header, self.types), out_ns)
         if self.overlay:
-            self.out.write(OVERLAY_TOPIC, self.build_image(blend_overlay(image, seg, len(self.labels)), msg.header,
-                                                           self.types), out_ns)
+            self.out.write(OVERLAY_TOPIC, self.build_image(render_frame(image, labels=self.labels, segmentation=seg),
+                                                           msg.header, self.types), out_ns)
         if self.seg_scores is not None:
             self.seg_scores.add(index, stamp, seg)
 
@@ -201,7 +184,7 @@ class _Replay:
             e2e_ms, out_ns = self._ready(log_ns, arrival)
             self.out.write(DETECTIONS_TOPIC, out_msg, out_ns)
         if self.overlay and seg is None:
-            self.out.write(OVERLAY_TOPIC, self.build_image(draw_detections(image, res.detections, self.labels),
+            self.out.write(OVERLAY_TOPIC, self.build_image(render_frame(image, res.detections, self.labels),
                                                            msg.header, self.types), out_ns)
         self.t_last = time.perf_counter()
         for det in res.detections:
@@ -353,7 +336,7 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
 
     """
     from ..ros.rosbags_types import rosbags_types
-    from .bag_gt import MaskScores, match_frames, read_gt_topic
+    from .bag_gt import MaskScores, read_gt_topic
     from .ground_truth import GroundTruthError, load_detection_truth, parse_label_map
 
     t_setup = time.perf_counter()

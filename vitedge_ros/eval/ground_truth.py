@@ -488,8 +488,9 @@ def load_detection_truth(path: Union[str, Path], labels: Sequence[str],
             only = next(f for f in p.iterdir() if f.suffix.lower() == '.json')
             return load_coco_truth(only, labels, label_map)
         if kinds.get('.png'):
-            raise GroundTruthError('{} {}: a folder of masks is ground truth for segmentation bundles (PNG label maps); give a '
-                                   'detector a COCO JSON file or a folder of VisDrone-DET .txt files'.format(what, p))
+            raise GroundTruthError('{} {}: a folder of masks is ground truth for segmentation bundles (PNG label '
+                                   'maps); give a detector a COCO JSON file or a folder of VisDrone-DET .txt '
+                                   'files'.format(what, p))
         raise GroundTruthError('{} {}: folder without ground truth: expected VisDrone-DET annotation files '
                                '(*.txt), or give a COCO instances JSON file'.format(what, p))
     suffix = p.suffix.lower()
