@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from vitedge_ros.geometry.projection import CameraPose, quat_from_matrix
+from vitedge_ros.perception.overlay import render_frame
 from vitedge_ros.ros import messages as M
 from vitedge_ros.ros.core import (
     PARAM_SPECS,
@@ -19,7 +20,6 @@ from vitedge_ros.ros.core import (
     resolve_bundle_path,
     validate_params,
 )
-from vitedge_ros.perception.overlay import render_frame
 from vitedge_ros.ros.rosbags_types import rosbags_types
 from vitedge_ros.runtime import Detection, FrameResult
 from vitedge_ros.runtime.errors import FrameError

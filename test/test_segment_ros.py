@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from vitedge_ros.data.synthetic import SEG_CLASSES
+from vitedge_ros.perception.overlay import render_frame
 from vitedge_ros.ros import messages as M
 from vitedge_ros.ros.core import (
     ParamError,
@@ -15,7 +16,6 @@ from vitedge_ros.ros.core import (
     landing_zone,
     validate_params,
 )
-from vitedge_ros.perception.overlay import render_frame
 from vitedge_ros.ros.rosbags_types import rosbags_types
 from vitedge_ros.runtime import FrameResult
 

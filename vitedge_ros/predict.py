@@ -336,7 +336,9 @@ def predict(source: Union[str, Path], bundle: Union[str, Path, None], out_dir: U
                 continue
             img_id = len(images) + 1
             h, w = frame.image.shape[:2]
-            images.append(dict({'id': img_id, 'file_name': frame.name, 'width': int(w), 'height': int(h)}, **frame.meta))
+            entry = {'id': img_id, 'file_name': frame.name, 'width': int(w), 'height': int(h)}
+            entry.update(frame.meta)
+            images.append(entry)
             results.extend(prediction_entries(res, img_id, labels))
             picture = _render(frame, res, labels)
             if video is not None:
