@@ -74,8 +74,8 @@ def write_real_photo_set(root: Path, layout: str = 'coco') -> Dict[str, object]:
         else:
             lines = ['{:.0f},{:.0f},{:.0f},{:.0f},1,1,0,0'.format(*b) for b in persons[file_name]]
             for cat, box in VISDRONE_IGNORED.get(name, []):
-                lines.append('{:.0f},{:.0f},{:.0f},{:.0f},{},{},0,0'.format(*_scaled(box, scale), 0 if cat == 0
-                                                                           else 1, cat))
+                score = 0 if cat == 0 else 1
+                lines.append('{:.0f},{:.0f},{:.0f},{:.0f},{},{},0,0'.format(*_scaled(box, scale), score, cat))
             (root / 'annotations' / (name + '.txt')).write_text('\n'.join(lines) + ('\n' if lines else ''))
     if layout == 'coco':
         gt = root / 'annotations.json'

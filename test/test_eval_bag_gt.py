@@ -248,8 +248,8 @@ def _typestore(distro):
 def _gt_message(store, distro, stamp, label='person'):
     """One Detection2DArray: a box centred on (40, 30), 20 x 10 pixels, class ``label``, in ``distro``'s layout."""
     t = store.types
-    header = t['std_msgs/msg/Header'](stamp=t['builtin_interfaces/msg/Time'](sec=stamp // 10**9,
-                                                                            nanosec=stamp % 10**9), frame_id='cam')
+    time = t['builtin_interfaces/msg/Time'](sec=stamp // 10**9, nanosec=stamp % 10**9)
+    header = t['std_msgs/msg/Header'](stamp=time, frame_id='cam')
     pose = t['geometry_msgs/msg/PoseWithCovariance'](
         pose=t['geometry_msgs/msg/Pose'](position=t['geometry_msgs/msg/Point'](x=0.0, y=0.0, z=0.0),
                                          orientation=t['geometry_msgs/msg/Quaternion'](x=0.0, y=0.0, z=0.0, w=1.0)),

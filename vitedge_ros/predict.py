@@ -100,10 +100,20 @@ def _folder_frames(folder: Path, on_bad: Callable[[str, str], None]) -> Iterator
             on_bad(f.name, str(exc))
 
 
-def _video_frames(path: Path, on_bad: Callable[[str, str], None]) -> Iterator[Frame]:
+def _open_video(path: Path) -> Any:
+    """cv2.VideoCapture of ``path`` with FFmpeg's own log lines off (errors are reported as one line here).
+
+    OpenCV reads ``OPENCV_FFMPEG_LOGLEVEL`` when its FFmpeg backend starts (``cap_ffmpeg_impl.hpp``);
+    -8 is ``AV_LOG_QUIET``. A value the user set is kept.
+    """
+    os.environ.setdefault('OPENCV_FFMPEG_LOGLEVEL', '-8')
     import cv2
 
-    cap = cv2.VideoCapture(str(path))
+    return cv2.VideoCapture(str(path))
+
+
+def _video_frames(path: Path, on_bad: Callable[[str, str], None]) -> Iterator[Frame]:
+    cap = _open_video(path)
     if not cap.isOpened():
         raise PredictError('{}: cannot open the video (unsupported codec or not a video)'.format(path))
     try:
@@ -310,7 +320,7 @@ def predict(source: Union[str, Path], bundle: Union[str, Path, None], out_dir: U
     elif kind == 'video':
         import cv2
 
-        cap = cv2.VideoCapture(str(source))
+        cap = _open_video(Path(source))
         fps = cap.get(cv2.CAP_PROP_FPS) if cap.isOpened() else 0.0
         cap.release()
         info['fps'] = fps if fps and fps > 0 else 10.0

@@ -371,8 +371,8 @@ def load_coco_truth(path: Union[str, Path], labels: Sequence[str],
             raise GroundTruthError('ground truth {}: {}.bbox must be 4 numbers [x, y, width, height], got {!r}'.format(
                 p, where, bbox))
         if a.get('image_id') not in ids:
-            raise GroundTruthError('ground truth {}: {}.image_id {!r} is not in images'.format(p, where,
-                                                                                              a.get('image_id')))
+            raise GroundTruthError('ground truth {}: {}.image_id {!r} is not in images'.format(
+                p, where, a.get('image_id')))
         if a.get('category_id') not in cats:
             raise GroundTruthError('ground truth {}: {}.category_id {!r} is not in categories'.format(
                 p, where, a.get('category_id')))

@@ -197,7 +197,7 @@ def evaluate_images(images_dir: Union[str, Path], gt: Union[str, Path], bundle: 
         if truth.not_evaluated and not truth.mapped:
             raise EvaluateError('--gt {}: none of its categories ({}) maps to the bundle labels ({}); give '
                                 '--label-map NAME=LABEL,...'.format(gt, ', '.join(sorted(truth.not_evaluated)),
-                                                                     ', '.join(labels)))
+                                                                    ', '.join(labels)))
         pairs, failures, times = [], [], []
         from ..runtime.errors import FrameError
 

@@ -136,7 +136,7 @@ def draw_boxes(bgr: np.ndarray, boxes: Sequence[Sequence[float]], captions: Sequ
     width = style.line if line is None else int(line)
     for box, text, colour in zip(boxes, captions, colours):
         x1, y1, x2, y2 = (int(round(float(v))) for v in box)
-        cv2.rectangle(img, (x1, y1), (x2, y2), tuple(int(c) for c in colour), width, cv2.LINE_AA)
+        cv2.rectangle(img, (x1, y1), (x2, y2), tuple(int(c) for c in colour), width)
         if text:
             _caption(img, text, x1, y2 + 1 if below else y1, tuple(int(c) for c in colour), style, below=below)
     return img

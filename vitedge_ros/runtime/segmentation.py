@@ -36,6 +36,7 @@ _NEAREST_EXACT = getattr(cv2, 'INTER_NEAREST_EXACT', cv2.INTER_NEAREST)
 #: Default side of the centre region (fraction of the image width and height) of the landing-zone check.
 CENTER_FRACTION = 0.3
 
+
 def _logits_hwc(outputs: Dict[str, np.ndarray], num_classes: int) -> np.ndarray:
     names = ('logits', 'output', 'out')
     logits = None
