@@ -415,18 +415,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command line of tools/predict.py; returns the exit status (0 done, 2 bad input, 130 interrupted)."""
+    from .cli import run_guarded
+
     args = build_parser().parse_args(argv)
     say = (lambda _s: None) if args.quiet else print
-    try:
-        summary = predict(args.source, args.bundle, args.out, image_topic=args.image_topic, backend=args.backend,
-                          score_threshold=args.score_threshold, max_frames=args.max_frames,
-                          overwrite=args.overwrite, log=lambda s: print(s, file=sys.stderr))
-    except PredictError as exc:
-        print('predict: error: {}'.format(exc), file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print('predict: interrupted', file=sys.stderr)
-        return 130
+    status, summary = run_guarded('predict', lambda: predict(
+        args.source, args.bundle, args.out, image_topic=args.image_topic, backend=args.backend,
+        score_threshold=args.score_threshold, max_frames=args.max_frames, overwrite=args.overwrite,
+        log=lambda s: print(s, file=sys.stderr)), (PredictError,))
+    if status:
+        return status
     say('{} {} frames ({} unreadable), {} predictions ({} bundle {}); wrote {} in {}'.format(
         summary['kind'], summary['frames'], summary['frames_failed'], summary['predictions'], summary['task'],
         summary['bundle'], ', '.join(summary['outputs'][:3]) + (' ...' if len(summary['outputs']) > 3 else ''),

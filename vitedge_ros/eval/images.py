@@ -325,17 +325,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command line of tools/evaluate.py; returns the exit status (0 done, 2 bad input, 130 interrupted)."""
+    from ..cli import run_guarded
+
     args = build_parser().parse_args(argv)
-    try:
-        m = evaluate_images(args.images, args.gt, args.bundle, args.out, label_map=args.label_map,
-                            backend=args.backend, score_threshold=args.score_threshold, worst=args.worst,
-                            overwrite=args.overwrite, log=lambda s: print(s, file=sys.stderr))
-    except EvaluateError as exc:
-        print('evaluate: error: {}'.format(exc), file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print('evaluate: interrupted', file=sys.stderr)
-        return 130
+    status, m = run_guarded('evaluate', lambda: evaluate_images(
+        args.images, args.gt, args.bundle, args.out, label_map=args.label_map, backend=args.backend,
+        score_threshold=args.score_threshold, worst=args.worst, overwrite=args.overwrite,
+        log=lambda s: print(s, file=sys.stderr)), (EvaluateError,))
+    if status:
+        return status
     if not args.quiet:
         per = ', '.join('{} {:.3f}'.format(k, v['ap50']) for k, v in m['per_class'].items())
         print('mAP@0.5 {:.4f}, mAP@0.5:0.95 {:.4f} on {} images ({} unreadable; AP@0.5 {})'.format(
