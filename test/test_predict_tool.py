@@ -274,3 +274,21 @@ def test_overlay_module_is_python36_and_torch_free():
             'print(sorted({"torch", "timm", "rclpy"} & set(sys.modules)))')
     out = subprocess.run([sys.executable, '-c', code], cwd=str(ROOT), capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == '[]', out.stderr
+
+
+def test_notes_extend_a_detection_caption():
+    """Optional per-detection annotations (e.g. a person's ground position) are appended to its caption."""
+    from vitedge_ros.perception.overlay import NAMED_COLOURS, render_frame
+    from vitedge_ros.runtime import Detection
+
+    img = np.zeros((480, 640, 3), np.uint8)
+    det = [Detection(0, 'person', 0.9, (100, 200, 160, 300))]
+    red = np.array(NAMED_COLOURS['person'], np.uint8)
+
+    def caption_width(out):
+        row = out[190]                        # a row through the caption, above the box
+        return int(np.all(row == red, axis=1).sum())
+
+    plain = caption_width(render_frame(img, det, ['person']))
+    noted = caption_width(render_frame(img, det, ['person'], notes={0: '(12.3, -4.1) m'}))
+    assert noted > plain + 50
