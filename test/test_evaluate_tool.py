@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from real_photos import write_real_photo_set
+from photo_eval_set import write_real_photo_set
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / 'models' / 'aerial_vit_tiny'

@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from real_photos import write_real_photo_set
+from photo_eval_set import write_real_photo_set
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / 'models' / 'aerial_vit_tiny'
@@ -88,11 +88,11 @@ def _read_video(path):
 
 
 def test_video_gives_mp4_with_every_frame(photos, pipeline, tmp_path):
-    from real_photos import photo
+    from photo_eval_set import small_photo
 
     frames = []
     for name in ('astronaut', 'camera', 'astronaut', 'camera', 'astronaut', 'camera', 'astronaut'):
-        frames.append(photo(name)[0])
+        frames.append(small_photo(name)[0])
     src = tmp_path / 'clip.mp4'
     _write_video(src, frames)
     decoded, _ = _read_video(src)

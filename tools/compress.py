@@ -44,6 +44,9 @@ def main(argv=None) -> int:
     try:
         report = run_recipe(args.recipe, args.out, resume=args.resume, progress=not args.quiet,
                             threads=args.threads)
+    except RecipeError as exc:  # found before any work: class mismatch, unreadable data, weights or checkpoint
+        print('error: {}'.format(exc), file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print('interrupted: run again with --resume to continue from the last finished stage', file=sys.stderr)
         return 130

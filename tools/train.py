@@ -33,7 +33,7 @@ def main(argv=None) -> int:
         if args.epochs:
             cfg['train']['epochs'] = args.epochs
         result = run_training(cfg, args.out, resume=args.resume, export=not args.no_export)
-    except ConfigError as exc:
+    except ConfigError as exc:  # bad config, data, checkpoint or weights: found before any work
         print('error: {}'.format(exc), file=sys.stderr)
         return 2
     except KeyboardInterrupt:

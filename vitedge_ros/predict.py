@@ -136,7 +136,7 @@ def _video_frames(path: Path, on_bad: Callable[[str, str], None]) -> Iterator[Fr
 def _bag_frames(path: Path, topic: Optional[str], on_bad: Callable[[str, str], None],
                 info: Dict[str, Any]) -> Iterator[Frame]:
     from .eval.bag_io import IMAGE_TYPES, BagReplayError, decode_image, find_connection, open_bag, stamp_ns
-    from .ros.image_conversion import ImageConversionError
+    from .ros.image_conversion import ImageConversionError, SixteenBitScale
     from .ros.rosbags_types import rosbags_types
 
     store, _ = rosbags_types()
@@ -160,12 +160,13 @@ def _bag_frames(path: Path, topic: Optional[str], on_bad: Callable[[str, str], N
         duration_s = float(reader.duration) / 1e9
         info['fps'] = (count - 1) / duration_s if count > 1 and duration_s > 0 else 10.0
         k = 0
+        scale = SixteenBitScale()       # one 16-bit -> 8-bit scale for the camera, fixed by its first frame
         for conn, _log_ns, raw in reader.messages(connections=conns):
             k += 1
             name = 'frame_{:06d}'.format(k)
             try:
                 msg = reader.deserialize(raw, conn.msgtype)
-                image = decode_image(msg, conn.msgtype)
+                image = decode_image(msg, conn.msgtype, scale)
             except ImageConversionError as exc:
                 on_bad(name, str(exc))
                 continue

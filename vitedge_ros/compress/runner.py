@@ -26,10 +26,12 @@ import torch
 from torch import nn
 
 from ..checkpoint import load_checkpoint, save_checkpoint
+from ..data.common import DatasetError
+from ..data.sources import DataConfigError
 from ..runtime.bundle import InputSpec, parse_input_spec
 from . import ddp
 from .measure import count_params, estimate_assumptions, graph_stats, measure_latencies, onnx_bytes, roofline_estimates
-from .recipe import load_recipe, stage_names, trains_baseline, validate_recipe
+from .recipe import RecipeError, load_recipe, stage_names, trains_baseline, validate_recipe
 from .report import markdown, pareto_plot, summarize, write_json
 
 LOG = logging.getLogger(__name__)
@@ -92,12 +94,86 @@ def load_segment_data(recipe: Dict[str, Any], spec: Optional[InputSpec], labels:
     return Data('segment', spec, labels or list(SEG_CLASSES), train=train, val=val)
 
 
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # timm's defaults
+
+
+def data_classes(recipe: Dict[str, Any], task: str) -> List[str]:
+    """Label names of the recipe's data, read before any work (no image decoded; COCO: its JSON)."""
+    d = recipe['data']
+    if task == 'segment':
+        from ..data.synthetic import SEG_CLASSES
+
+        return list(SEG_CLASSES)
+    if task == 'classify':
+        from ..data.sources import classification_classes
+
+        return classification_classes(d)
+    from ..training import detection_data_classes, is_real_detection_data
+
+    if is_real_detection_data(d):
+        return detection_data_classes(d)
+    from ..data.synthetic import DETECTION_CLASSES
+
+    return list(DETECTION_CLASSES)
+
+
+def _detection_spec(recipe: Dict[str, Any]) -> InputSpec:
+    size = recipe['data']['img_size'] or recipe['model']['img_size'] or [192, 256]
+    h, w = (size, size) if isinstance(size, int) else size
+    return InputSpec(int(w), int(h), 'rgb', (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 'letterbox')
+
+
+def _synthetic_detection(spec: InputSpec) -> Any:
+    """Synthetic scenes of a recipe's ``data`` (or mix item): ``make(item, 'train' | 'val')``."""
+    from ..training import make_detection_set
+
+    def make(d: Dict[str, Any], split: str) -> Any:
+        if split == 'train':  # + frames of generated drone flights, when given
+            return make_detection_set(d['train_size'] or 512, d['seed'], spec, d['width'], d['height'],
+                                      flights=d.get('flights'))
+        return make_detection_set(d['val_size'] or 128, d['val_seed'], spec, d['width'], d['height'])
+    return make
+
+
+def load_real_detection_data(recipe: Dict[str, Any], spec: Optional[InputSpec], labels: List[str]) -> Data:
+    """COCO / VisDrone / a mix: ``train_size`` crops drawn once (pruning, calibration) and a sampler of fresh ones.
+
+    ``Data.sampler`` (:class:`vitedge_ros.data.sources.DetectionSampler`) feeds the fine-tuning stages; the
+    validation set is the first source's, letterboxed whole as the runtime does.
+    """
+    from ..training import make_detection_data, sample_detection_set
+
+    d = recipe['data']
+    spec = spec or _detection_spec(recipe)
+    n = d['train_size'] or 512
+    dd = make_detection_data(d, spec, _synthetic_detection(spec), epoch_size=n, val_limit=d['val_size'])
+    train = sample_detection_set(dd.train, n, recipe['seed'])
+    LOG.info('data: %d fixed training crops, %d per fine-tuning epoch (fresh), %d validation images of %s', n,
+             len(dd.train), len(dd.val.images), dd.val_from)
+    return Data('detect', spec, labels, train=train, val=dd.val, sampler=dd.train)
+
+
 def load_data(recipe: Dict[str, Any], spec: Optional[InputSpec], labels: Optional[List[str]],
               task: Optional[str] = None) -> Data:
-    """Digits (real, scikit-learn) or synthetic aerial scenes (train + fixed validation set)."""
+    """The recipe's data: digits, an ImageFolder, synthetic aerial scenes, COCO / VisDrone or a mix.
+
+    ``labels``: the class names the model was checked against (:func:`data_classes`).
+    """
     d = recipe['data']
-    if (task or recipe['model']['task']) == 'segment':
+    task = task or recipe['model']['task']
+    if task == 'segment':
         return load_segment_data(recipe, spec, labels)
+    if task == 'detect' and ('mix' in d or d['name'] != 'synthetic-aerial'):
+        return load_real_detection_data(recipe, spec, labels or data_classes(recipe, task))
+    if d['name'] == 'imagefolder':
+        from ..data.sources import imagefolder_arrays
+
+        size = d['img_size'] or recipe['model']['img_size'] or 224
+        h, w = (size, size) if isinstance(size, int) else size
+        spec = spec or InputSpec(int(w), int(h), 'rgb', IMAGENET_MEAN, IMAGENET_STD, 'stretch')
+        (xtr, ytr, xte, yte), classes = imagefolder_arrays(d, spec)
+        return Data('classify', spec, labels or classes, x_train=xtr[:d['train_size']], y_train=ytr[:d['train_size']],
+                    x_test=xte[:d['val_size']], y_test=yte[:d['val_size']])
     if d['name'] == 'digits':
         from ..data.digits import DIGITS_CLASSES, DIGITS_MEAN, DIGITS_STD, load_digits_split
 
@@ -110,22 +186,19 @@ def load_data(recipe: Dict[str, Any], spec: Optional[InputSpec], labels: Optiona
         return Data('classify', spec, labels or list(DIGITS_CLASSES), x_train=xtr, y_train=ytr, x_test=xte,
                     y_test=yte)
     from ..data.synthetic import DETECTION_CLASSES
-    from ..training import make_detection_set
 
-    if spec is None:
-        size = d['img_size'] or recipe['model']['img_size'] or [192, 256]
-        h, w = (size, size) if isinstance(size, int) else size
-        spec = InputSpec(int(w), int(h), 'rgb', (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 'letterbox')
-    train = make_detection_set(d['train_size'] or 512, d['seed'], spec, d['width'], d['height'],
-                               flights=d.get('flights'))  # + frames of generated drone flights, when given
-    val = make_detection_set(d['val_size'] or 128, d['val_seed'], spec, d['width'], d['height'])
-    return Data('detect', spec, labels or list(DETECTION_CLASSES), train=train, val=val)
+    spec = spec or _detection_spec(recipe)
+    make = _synthetic_detection(spec)
+    return Data('detect', spec, labels or list(DETECTION_CLASSES), train=make(d, 'train'), val=make(d, 'val'))
 
 
 # --- models ---------------------------------------------------------------------------------------------------
 
-def build_model(cfg: Dict[str, Any]) -> Tuple[nn.Module, Dict[str, Any]]:
-    """The recipe's model (from its checkpoint, or created) and its bundle metadata."""
+def build_model(cfg: Dict[str, Any], num_classes: Optional[int] = None) -> Tuple[nn.Module, Dict[str, Any]]:
+    """The recipe's model (from its checkpoint, or created) and its bundle metadata.
+
+    A created model has ``cfg['num_classes']`` outputs, or ``num_classes`` (the data's) when that is unset.
+    """
     if cfg.get('checkpoint'):
         ck = load_checkpoint(cfg['checkpoint'])
         meta = {'task': ck['task'], 'labels': list(ck['labels']), 'input': parse_input_spec(ck['input']),
@@ -135,14 +208,15 @@ def build_model(cfg: Dict[str, Any]) -> Tuple[nn.Module, Dict[str, Any]]:
     from ..models import create_model
 
     kwargs = dict(cfg.get('kwargs') or {})
-    model = create_model(cfg['arch'], task=cfg['task'], num_classes=cfg['num_classes'], img_size=cfg['img_size'],
-                         pretrained=cfg['pretrained'], **kwargs)
+    n_out = cfg['num_classes'] if cfg.get('num_classes') is not None else (num_classes or 10)
+    model = create_model(cfg['arch'], task=cfg['task'], num_classes=n_out, img_size=cfg['img_size'],
+                         pretrained=cfg['pretrained'], pretrained_file=cfg.get('pretrained_file'), **kwargs)
     decoder = CLASSIFIER_DECODER if cfg['task'] == 'classify' else {
         'type': 'vit_center', 'score_threshold': 0.3, 'max_detections': int(getattr(model, 'max_detections', 100))}
     if cfg['task'] == 'segment':
         decoder = {'type': 'segmenter', 'upsample': 'linear'}
     meta = {'task': cfg['task'], 'labels': None, 'input': None, 'decoder': dict(decoder), 'arch': cfg['arch'],
-            'model_config': {'arch': cfg['arch'], 'num_classes': cfg['num_classes'], 'img_size': cfg['img_size'],
+            'model_config': {'arch': cfg['arch'], 'num_classes': n_out, 'img_size': cfg['img_size'],
                              **kwargs}}
     return model, meta
 
@@ -279,15 +353,18 @@ class Runner:
     # -- stages
     def run(self) -> Dict[str, Any]:
         """Run every stage (skipping finished ones when resuming), then measure and report."""
-        self.out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(self.recipe['seed'])
         np.random.seed(self.recipe['seed'])
-        model, self.meta = build_model(self.recipe['model'])
-        self.data = load_data(self.recipe, self.meta['input'], self.meta['labels'], task=self.meta['task'])
+        model, labels = self._checked_model('model')
+        if self.recipe['teacher'] != 'baseline':
+            self.teacher, _ = self._checked_model('teacher')
+        try:
+            self.data = load_data(self.recipe, self.meta['input'], labels, task=self.meta['task'])
+        except (DataConfigError, DatasetError) as exc:
+            raise RecipeError(str(exc)) from None
+        self.out.mkdir(parents=True, exist_ok=True)
         if self.meta['labels'] is None:
             self.meta['labels'] = self.data.labels
-        if self.recipe['teacher'] != 'baseline':
-            self.teacher, _ = build_model(self.recipe['teacher'])
         names = stage_names(self.recipe)
         offset = 0
         if not trains_baseline(self.recipe):
@@ -298,6 +375,37 @@ class Runner:
         if self.rank != 0:
             return {}
         return self.report()
+
+    def _checked_model(self, key: str) -> Tuple[nn.Module, List[str]]:
+        """The ``model`` (or ``teacher``) of the recipe and the data's labels, checked to agree before any work.
+
+        Raises :class:`RecipeError` naming both sides for a class mismatch (checkpoint labels or
+        ``num_classes`` against the data), and for unreadable data, checkpoints or pretrained weights.
+        """
+        from ..checkpoint import CheckpointError
+        from ..data.sources import check_model_classes
+        from ..models.pretrained import PretrainedError
+
+        cfg = self.recipe[key]
+        try:
+            if cfg['checkpoint']:
+                try:
+                    model, meta = build_model(cfg)
+                except CheckpointError as exc:
+                    raise RecipeError('{}.checkpoint: {}'.format(key, exc)) from None
+                labels = data_classes(self.recipe, meta['task'])
+                check_model_classes(meta['labels'], '{}.checkpoint {}'.format(key, cfg['checkpoint']), labels, 'data')
+            else:
+                labels = data_classes(self.recipe, cfg['task'])
+                check_model_classes(None, '{}.num_classes'.format(key), labels, 'data', num_classes=cfg['num_classes'])
+                model, meta = build_model(cfg, num_classes=len(labels))
+        except (DataConfigError, DatasetError) as exc:
+            raise RecipeError(str(exc)) from None
+        except PretrainedError as exc:
+            raise RecipeError('{}.{}: {}'.format(key, exc.key, exc)) from None
+        if key == 'model':
+            self.meta = meta
+        return model, labels
 
     def _stage(self, idx: int, name: str, st: Dict[str, Any], model: nn.Module) -> nn.Module:
         path = self._ckpt_path(idx, name)
@@ -502,13 +610,15 @@ class Runner:
             elif self.data.task == 'segment':
                 hist = self._finetune_segmenter(net, st, bs, distiller, common)
             else:
-                train = self.data.train
+                train = self.data.parts.get('sampler') or self.data.train  # real data: fresh crops each epoch
                 if self.world > 1:
                     from ..training import DetectionSet
 
+                    train = self.data.train
                     sh = ddp.shard_indices(len(train.images), self.rank, self.world, self.recipe['seed'])
                     train = DetectionSet(train.images[sh], [train.boxes[i] for i in sh],
-                                         [train.labels[i] for i in sh], train.spec)
+                                         [train.labels[i] for i in sh], train.spec,
+                                         None if train.ignored is None else [train.ignored[i] for i in sh])
                 hist = train_detector(net, train, batch_size=bs,
                                       loss_fn=distiller.detector_loss if distiller is not None else None, **common)
         finally:

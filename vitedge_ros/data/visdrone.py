@@ -45,15 +45,11 @@ def _resolve_mapping(mapping: Mapping, classes: Optional[Sequence[str]]) -> Tupl
     raise ValueError(f"visdrone: mapping must be 'project', 'visdrone' or a dict, got {mapping!r}")
 
 
-def read_visdrone_rows(path: PathLike) -> np.ndarray:
-    """Every line of a VisDrone-DET annotation file as an N×6 float64 array, validated.
+def read_visdrone_objects(path: PathLike) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every line of one VisDrone-DET annotation file, unfiltered.
 
-    Columns: ``left, top, width, height`` (pixels), ``score`` (ground truth: 1 counts, 0 ignored),
-    ``category`` (0 ignored region .. 11 others); truncation and occlusion are not returned.
-
-    Raises:
-        DatasetError: a malformed line (the message names the file and line).
-
+    Returns (Nx4 float32 xyxy boxes, N int64 ``object_category`` 0..11, N int64 ``score``); zero-size boxes
+    are left out. Raises ``DatasetError`` naming the file and line for malformed lines.
     """
     path = os.fspath(path)
     rows: List[List[float]] = []
@@ -67,16 +63,19 @@ def read_visdrone_rows(path: PathLike) -> np.ndarray:
                 raise DatasetError(f'{path}:{lineno}: expected at least 6 comma-separated fields '
                                    f'(left,top,width,height,score,category,...), got {len(fields)}: {text!r}')
             try:
-                vals = [int(float(t)) if i >= 4 else float(t) for i, t in enumerate(fields[:8])][:6]
+                vals = [int(float(t)) if i >= 4 else float(t) for i, t in enumerate(fields[:8])]
             except ValueError:
                 raise DatasetError(f'{path}:{lineno}: non-numeric field in {text!r}') from None
-            if vals[2] < 0 or vals[3] < 0:
+            left, top, bw, bh, score, cat = vals[:6]
+            if bw < 0 or bh < 0:
                 raise DatasetError(f'{path}:{lineno}: negative box size in {text!r}')
-            if not 0 <= vals[5] < len(VISDRONE_CLASSES):
-                raise DatasetError(f'{path}:{lineno}: object_category {vals[5]} outside '
-                                   f'0..{len(VISDRONE_CLASSES) - 1}')
-            rows.append([float(v) for v in vals])
-    return np.asarray(rows, dtype=np.float64).reshape(-1, 6)
+            if not 0 <= cat < len(VISDRONE_CLASSES):
+                raise DatasetError(f'{path}:{lineno}: object_category {cat} outside 0..{len(VISDRONE_CLASSES) - 1}')
+            if bw == 0 or bh == 0:
+                continue
+            rows.append([left, top, left + bw, top + bh, cat, score])
+    arr = np.asarray(rows, dtype=np.float64).reshape(-1, 6)
+    return arr[:, :4].astype(np.float32), arr[:, 4].astype(np.int64), arr[:, 5].astype(np.int64)
 
 
 def parse_visdrone_annotation(path: PathLike, mapping: Mapping = 'project',
@@ -86,17 +85,11 @@ def parse_visdrone_annotation(path: PathLike, mapping: Mapping = 'project',
     Raises ``DatasetError`` naming the file and line for malformed lines.
     """
     table, _ = _resolve_mapping(mapping, classes)
-    boxes: List[List[float]] = []
-    labels: List[int] = []
-    for left, top, bw, bh, score, cat in read_visdrone_rows(path).tolist():
-        cat = int(cat)
-        if cat == 0 or score == 0 or cat not in table or bw == 0 or bh == 0:
-            continue
-        boxes.append([left, top, left + bw, top + bh])
-        labels.append(table[cat])
-    if not boxes:
+    boxes, cats, scores = read_visdrone_objects(path)
+    keep = np.asarray([c != 0 and s != 0 and int(c) in table for c, s in zip(cats, scores)], dtype=bool)
+    if not keep.any():
         return empty_boxes(), np.zeros(0, dtype=np.int64)
-    return np.asarray(boxes, dtype=np.float32), np.asarray(labels, dtype=np.int64)
+    return boxes[keep], np.asarray([table[int(c)] for c in cats[keep]], dtype=np.int64)
 
 
 class VisDroneDetectionSet:

@@ -37,13 +37,17 @@ def build_parser() -> argparse.ArgumentParser:
                     'Foxy, 3.x Galactic or 4.x Humble)')
     p.add_argument('--label-map', metavar='MAP', default=None,
                    help='ground-truth category -> bundle label, "pedestrian=person,car=vehicle,others=ignore" or a '
-                   'YAML file (default: pedestrian/people->person, car/van/truck/bus->vehicle, others->ignore; '
+                   'YAML file (default: pedestrian/people->person, car/van/truck/bus->vehicle; VisDrone others are '
+                   'always ignored; '
                    'a name equal to a bundle label maps to itself)')
     p.add_argument('--overlay', action='store_true', help='also write /vitedge/overlay images to the output bag')
     p.add_argument('--out-storage', default='mcap', choices=('mcap', 'sqlite3'),
                    help='storage of the output bag (default mcap)')
     p.add_argument('--score-threshold', type=float, default=None,
                    help="override the bundle's score threshold (use a low one, e.g. 0.05, for mAP)")
+    p.add_argument('--mono16-shift', type=int, default=-1, metavar='N',
+                   help="right shift from 16-bit to 8-bit images, one for the camera (the node's mono16_shift; "
+                        '12-bit camera: 4); -1 (default): fixed from the first 16-bit frame and kept')
     p.add_argument('--max-frames', type=int, default=None, help='stop after this many input frames')
     p.add_argument('--overwrite', action='store_true', help='replace the outputs of an earlier run in --out')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
@@ -83,7 +87,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                          realtime=args.realtime, rate=args.rate, gt=args.gt, gt_topic=args.gt_topic,
                          overlay=args.overlay, output_storage=args.out_storage, score_threshold=args.score_threshold,
                          max_frames=args.max_frames, overwrite=args.overwrite,
-                         progress=not (args.no_progress or args.quiet), label_map=args.label_map)
+                         progress=not (args.no_progress or args.quiet), label_map=args.label_map,
+                         mono16_shift=None if args.mono16_shift == -1 else args.mono16_shift)
     except BagReplayError as exc:
         print('eval_bag: error: {}'.format(exc), file=sys.stderr)
         return 2

@@ -39,6 +39,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ..perception.overlay import render_frame
+from ..ros.image_conversion import SixteenBitScale
 from ..runtime.errors import BundleError, EngineError, FrameError
 from .bag_io import (
     COMPRESSED_TYPE,
@@ -131,6 +132,7 @@ class _Replay:
         self.class_counts: Counter = Counter()
         self.fatal: Optional[BaseException] = None
         self.t_first = self.t_last = None
+        self.bit_scale = SixteenBitScale()     # the camera's one 16-bit -> 8-bit scale (replay sets it)
         self.build_label = build_label_image
         self.seg_scores = seg_scores
         #: (index, header stamp ns or None, bag log time ns) of every frame read, for ground-truth matching
@@ -165,7 +167,7 @@ class _Replay:
         if self.t_first is None:
             self.t_first = arrival
         try:
-            image = decode_image(msg, msgtype)
+            image = decode_image(msg, msgtype, self.bit_scale)
         except ImageConversionError as exc:
             self.fail(index, stamp, bag_t, exc.reason, str(exc))
             return
@@ -301,7 +303,7 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
            score_threshold: Optional[float] = None, max_frames: Optional[int] = None, overwrite: bool = False,
            progress: bool = False, pipeline: Any = None,
            on_frame: Optional[Callable[[int, Dict[str, Any]], None]] = None,
-           label_map: Any = None) -> Dict[str, Any]:
+           label_map: Any = None, mono16_shift: Optional[int] = None) -> Dict[str, Any]:
     """Replay ``image_topic`` of ``bag`` through a detector bundle; write outputs to ``out_dir``.
 
     Args:
@@ -326,6 +328,8 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
         on_frame: called as ``on_frame(index, record)`` after each processed frame.
         label_map: ground-truth category name -> bundle label or ``ignore`` (``ground_truth.parse_label_map``
             spec; default ``DEFAULT_LABEL_MAP``).
+        mono16_shift: right shift (0-8) from 16-bit to 8-bit images, the node's parameter of that name; None:
+            fixed from the first 16-bit frame and kept for the whole bag (one scale per camera).
 
     Returns:
         The metrics written to ``metrics.json`` (see docs/EVALUATION.md).
@@ -342,6 +346,9 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
     t_setup = time.perf_counter()
     if rate <= 0:
         raise BagReplayError('--rate must be > 0, got {}'.format(rate))
+    if mono16_shift is not None and not 0 <= int(mono16_shift) <= 8:
+        raise BagReplayError('--mono16-shift must be -1 (from the first frame) or in [0, 8], got {}'.format(
+            mono16_shift))
     if gt is not None and gt_topic is not None:
         raise BagReplayError('give ground truth as --gt FILE or --gt-topic TOPIC, not both')
     out_dir = Path(out_dir)
@@ -410,6 +417,8 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
                         custom_data={'vitedge_ros.tool': 'eval_bag', 'vitedge_ros.bundle': bundle_name,
                                      'vitedge_ros.source_bag': str(bag), 'vitedge_ros.image_topic': image_topic})
         state = _Replay(pipe, types, out, overlay, truth is not None, on_frame, seg_scores=seg_scores)
+        state.bit_scale = SixteenBitScale(mono16_shift, on_fix=lambda shift, peak: LOG.info(
+            '16-bit images: shift %d bits, fixed from the first frame (peak %d)', shift, peak))
         setup_s = time.perf_counter() - t_setup
         bar = None
         if progress:
@@ -528,6 +537,7 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
     metrics['backend'] = str(getattr(pipe, 'backend_name', 'custom'))
     metrics['mode'] = 'realtime' if realtime else 'throughput'
     metrics['rate'] = float(rate) if realtime else None
+    metrics['mono16_shift'] = state.bit_scale.shift
     metrics['frames_in'] = frames_in
     metrics['frames_processed'] = len(records)
     metrics['frames_failed'] = frames_failed

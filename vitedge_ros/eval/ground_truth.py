@@ -13,17 +13,18 @@ Formats (:func:`load_detection_truth` picks one from the path):
   false positive; pycocotools ``cocoeval.py``, faster-coco-eval the same).
 * **VisDrone-DET annotations** (a folder of ``<image stem>.txt``; for bags ``<stamp_ns>.txt`` or one file
   per frame in name order): ``left,top,width,height,score,category,truncation,occlusion`` per object.
-  Ignored regions (category 0, or ground-truth score 0) and, by default, ``others`` (category 11) are
-  honoured as the VisDrone-DET toolkit does (``utils/dropObjectsInIgr.m`` and ``dropObjects.m`` of
-  https://github.com/VisDrone/VisDrone2018-DET-toolkit): ground-truth boxes and detections with at least
-  half their area inside the union of an image's ignored regions are removed before scoring.
+  Ignored regions (category 0, or ground-truth score 0) and ``others`` (category 11, never a positive, as
+  in the training sources) are honoured as the VisDrone-DET toolkit does (``utils/dropObjectsInIgr.m`` and
+  ``dropObjects.m`` of https://github.com/VisDrone/VisDrone2018-DET-toolkit): ground-truth boxes and
+  detections with more than half their area inside the union of an image's ignored regions are removed
+  before scoring (``vitedge_ros.data.sources.drop_in_ignored``, the rule training validation applies).
 * **records** (:func:`truth_from_records`): boxes read from a vision_msgs Detection2DArray topic.
 
 Category names are mapped to the bundle's labels by a **label map** (``{ground-truth name: bundle label}``;
 the value ``ignore`` makes that category an ignored region). A name equal to a bundle label maps to
-itself. :data:`DEFAULT_LABEL_MAP` maps VisDrone's pedestrian/people to person and car/van/truck/bus to
-vehicle, and ignores ``others``. Categories that map to no bundle label are left out of the evaluation
-and reported (``gt_labels_not_in_bundle``).
+itself. :data:`DEFAULT_LABEL_MAP` is the training sources' VisDrone default: pedestrian/people to person,
+car/van/truck/bus to vehicle. Categories that map to no bundle label are left out of the evaluation (they
+are background, as ``unmapped: background`` in training) and reported (``gt_labels_not_in_bundle``).
 
 Scoring: COCO mAP@0.5 and mAP@0.5:0.95 overall and per class with faster-coco-eval
 (:func:`vitedge_ros.eval.detection.coco_evaluate`); the exact COCO input (ground truth after the label map
@@ -37,18 +38,16 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..data.sources import VISDRONE_DEFAULT_MAP, VISDRONE_NEVER_POSITIVE, drop_in_ignored
+
 __all__ = ['DEFAULT_LABEL_MAP', 'DetectionTruth', 'GroundTruthError', 'IGNORE', 'coco_image_stamp',
            'describe_label_map', 'load_coco_truth', 'load_detection_truth', 'load_visdrone_truth',
            'outside_ignored', 'parse_label_map', 'truth_from_records']
 
 IGNORE = 'ignore'
-#: Ground-truth category name -> bundle label (or ``ignore``); names equal to a bundle label map to themselves.
-DEFAULT_LABEL_MAP = OrderedDict([
-    ('pedestrian', 'person'), ('people', 'person'), ('car', 'vehicle'), ('van', 'vehicle'),
-    ('truck', 'vehicle'), ('bus', 'vehicle'), ('others', IGNORE),
-])
-#: Fraction of a box inside ignored regions from which it is dropped (VisDrone-DET toolkit: 0.5).
-IGNORED_FRACTION = 0.5
+#: Ground-truth category name -> bundle label (or ``ignore``): the training sources' VisDrone default
+#: (``vitedge_ros.data.sources.VISDRONE_DEFAULT_MAP``); names equal to a bundle label map to themselves.
+DEFAULT_LABEL_MAP = OrderedDict(sorted(VISDRONE_DEFAULT_MAP.items()))
 
 
 class GroundTruthError(ValueError):
@@ -135,38 +134,18 @@ def _target(name: str, labels: Sequence[str], label_map: Mapping[str, str]) -> O
     return name if name in labels else None
 
 
-def _box_coverage(boxes: np.ndarray, regions: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Fraction of each xywh box's area that lies inside the union of xywh ``regions`` (pixel grid)."""
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    regions = np.asarray(regions, dtype=np.float64).reshape(-1, 4)
-    if not len(boxes) or not len(regions):
-        return np.zeros(len(boxes))
-    ext = np.concatenate([boxes[:, :2] + boxes[:, 2:], regions[:, :2] + regions[:, 2:]])
-    w = int(max(width or 0, np.ceil(ext[:, 0].max()), 1))
-    h = int(max(height or 0, np.ceil(ext[:, 1].max()), 1))
-    mask = np.zeros((h + 1, w + 1), dtype=np.int32)
-    for x, y, rw, rh in np.round(regions).astype(np.int64).tolist():
-        mask[max(0, y):max(0, y + rh), max(0, x):max(0, x + rw)] = 1
-    integral = np.zeros((h + 2, w + 2), dtype=np.int64)
-    integral[1:, 1:] = mask.cumsum(0).cumsum(1)
-    out = np.zeros(len(boxes))
-    for i, (x, y, bw, bh) in enumerate(np.round(boxes).astype(np.int64).tolist()):
-        x0, y0 = min(max(0, x), w + 1), min(max(0, y), h + 1)
-        x1, y1 = min(max(0, x + bw), w + 1), min(max(0, y + bh), h + 1)
-        inside = integral[y1, x1] - integral[y0, x1] - integral[y1, x0] + integral[y0, x0]
-        out[i] = float(inside) / float(max(1, bw * bh))
-    return out
+def outside_ignored(boxes_xywh: Any, regions_xywh: Any, width: int, height: int) -> np.ndarray:
+    """Boolean mask of the boxes (``[x, y, w, h]`` pixels) kept by the VisDrone-DET ignored-region rule.
 
-
-def outside_ignored(boxes_xywh: Any, regions_xywh: Any, width: int = 0, height: int = 0) -> np.ndarray:
-    """Boolean mask of the boxes kept by the VisDrone-DET ignored-region rule.
-
-    A box (``[x, y, w, h]`` pixels) is dropped when at least :data:`IGNORED_FRACTION` (one half) of its
-    area lies inside the union of the ignored regions; rule of ``utils/dropObjectsInIgr.m`` in
-    https://github.com/VisDrone/VisDrone2018-DET-toolkit (coordinates rounded to whole pixels as there).
+    A box is dropped when more than half its area lies inside the union of the ignored regions, rasterised on
+    the ``width`` x ``height`` grid: ``vitedge_ros.data.sources.drop_in_ignored``, the rule training
+    validation uses (``utils/dropObjectsInIgr.m`` of https://github.com/VisDrone/VisDrone2018-DET-toolkit).
     """
-    cov = _box_coverage(boxes_xywh, regions_xywh, width, height)
-    return cov < IGNORED_FRACTION
+    def xyxy(b: Any) -> np.ndarray:
+        b = np.asarray(b, np.float64).reshape(-1, 4)
+        return np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], axis=1)
+
+    return drop_in_ignored(xyxy(boxes_xywh), xyxy(regions_xywh), (int(width), int(height)))
 
 
 class DetectionTruth:
@@ -400,7 +379,7 @@ def load_visdrone_truth(folder: Union[str, Path], labels: Sequence[str],
 
     """
     from ..data.common import DatasetError
-    from ..data.visdrone import VISDRONE_CLASSES, read_visdrone_rows
+    from ..data.visdrone import VISDRONE_CLASSES, read_visdrone_objects
 
     root = Path(folder)
     lmap = dict(DEFAULT_LABEL_MAP if label_map is None else label_map)
@@ -420,19 +399,19 @@ def load_visdrone_truth(folder: Union[str, Path], labels: Sequence[str],
         if not ann.is_file():
             raise GroundTruthError('ground truth {}: no annotation file {} for image {}'.format(root, ann.name, name))
         try:
-            rows = read_visdrone_rows(ann)
+            boxes, cats, scores = read_visdrone_objects(ann)
         except (OSError, UnicodeDecodeError, DatasetError) as exc:
             raise GroundTruthError('ground truth {}'.format(exc) if isinstance(exc, DatasetError) else
                                    'cannot read ground truth {}: {}'.format(ann, exc)) from None
         img_id = i + 1
         images.append({'id': img_id, 'file_name': name, 'width': None, 'height': None,
                        'stamp_ns': int(stem) if stem.isdigit() else None})
-        for left, top, bw, bh, score, cat in rows.tolist():
-            cat = int(cat)
-            if cat == 0 or score == 0:
-                b.ignore.setdefault(img_id, []).append([left, top, bw, bh])
-            elif bw > 0 and bh > 0:
-                b.add(img_id, VISDRONE_CLASSES[cat], [left, top, bw, bh])
+        for (x1, y1, x2, y2), cat, score in zip(boxes.tolist(), cats.tolist(), scores.tolist()):
+            name = VISDRONE_CLASSES[int(cat)]
+            if score == 0 or name in VISDRONE_NEVER_POSITIVE:
+                b.ignore.setdefault(img_id, []).append([x1, y1, x2 - x1, y2 - y1])
+            else:
+                b.add(img_id, name, [x1, y1, x2 - x1, y2 - y1])
     return b.truth(images, str(root), 'visdrone')
 
 

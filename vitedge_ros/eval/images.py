@@ -312,7 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--out', required=True, help='output folder')
     p.add_argument('--label-map', default=None, metavar='MAP',
                    help='ground-truth category -> bundle label: "pedestrian=person,car=vehicle,others=ignore" or a '
-                   'YAML file (default: pedestrian/people->person, car/van/truck/bus->vehicle, others->ignore; '
+                   'YAML file (default: pedestrian/people->person, car/van/truck/bus->vehicle; VisDrone others are '
+                   'always ignored; '
                    'names equal to a bundle label map to themselves)')
     p.add_argument('--backend', default='auto', choices=('auto', 'onnxruntime', 'tensorrt'))
     p.add_argument('--score-threshold', type=float, default=None,

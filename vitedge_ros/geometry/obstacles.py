@@ -56,6 +56,8 @@ def obstacle_infos(camera, detections: Iterable[Any], classes: Optional[Sequence
 
     With a camera ``pose`` in a ground frame, ``range_m`` is the distance from the camera to the
     flat-ground point under the box's bottom centre (None when that pixel looks above the horizon).
+    A detection whose centre pixel has no ray under the camera's calibration (outside a fisheye model's
+    valid domain, see ``PinholeCamera.pixel_to_ray``) has no bearing and is left out.
     """
     dets = [d for d in detections if classes is None or d.label in classes]
     ranges: List[Optional[float]] = [None] * len(dets)
@@ -67,6 +69,8 @@ def obstacle_infos(camera, detections: Iterable[Any], classes: Optional[Sequence
     out = []
     for det, rng in zip(dets, ranges):
         az, el, aw, ah = box_angles(camera, det.box)
+        if not (np.isfinite(az) and np.isfinite(el)):
+            continue
         out.append(ObstacleInfo(str(det.label), float(det.score), int(det.class_id), az, el, aw, ah, rng,
                                 tuple(float(v) for v in det.box)))
     return out

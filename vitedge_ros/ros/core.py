@@ -50,7 +50,13 @@ from vitedge_ros.geometry.projection import CameraPose, pixels_to_ground
 from vitedge_ros.perception.overlay import render_frame
 from vitedge_ros.runtime.latest_wins import LatestWinsWorker
 
-from .image_conversion import ImageConversionError, check_image_layout, compressed_msg_to_bgr, image_msg_to_bgr
+from .image_conversion import (
+    ImageConversionError,
+    SixteenBitScale,
+    check_image_layout,
+    compressed_msg_to_bgr,
+    image_msg_to_bgr,
+)
 from .messages import DIAG_ERROR, DIAG_OK, DIAG_WARN
 
 __all__ = [
@@ -115,8 +121,8 @@ PARAM_SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('clear_path_min_score', 0.0, 'Minimum score of a detection that blocks the path.', 'in [0, 1]'),
     ParamSpec('assumed_hfov_deg', 0.0, 'Horizontal field of view used for obstacle bearings until CameraInfo '
               'arrives; 0: wait for CameraInfo.', '0 or in (0, 180)'),
-    ParamSpec('mono16_shift', -1, 'Right shift from 16-bit to 8-bit images; -1: from each frame\'s bit depth.',
-              '-1 or in [0, 8]'),
+    ParamSpec('mono16_shift', -1, 'Right shift from 16-bit to 8-bit images (12-bit camera: 4), one for the camera; '
+              '-1: fixed from the first 16-bit frame with a value above 255, then kept.', '-1 or in [0, 8]'),
     ParamSpec('use_cv_bridge', True, 'Use cv_bridge for raw images where installed (own conversion otherwise).'),
     ParamSpec('diagnostics_period_s', 1.0, 'Period of /diagnostics (s).', '> 0'),
     ParamSpec('stats_window', 100, 'Frames in the latency percentile window.', '>= 10'),
@@ -491,12 +497,16 @@ class PerceptionCore:
         self.on_output = on_output
         self.clock = clock
         self._log = log or (lambda level, text: print('[{}] {}'.format(level, text)))
-        shift = params.mono16_shift
-        self.image_converter = image_converter or (lambda msg: image_msg_to_bgr(msg, mono16_shift=shift))
-        self.compressed_converter = compressed_converter or compressed_msg_to_bgr
+        #: the camera's one 16-bit -> 8-bit scale, shared by the raw and the compressed (16-bit PNG) paths
+        self.bit_scale = SixteenBitScale(params.mono16_shift, on_fix=self._log_bit_scale)
+        self.image_converter = image_converter or (lambda msg: image_msg_to_bgr(msg, scale=self.bit_scale))
+        self.compressed_converter = compressed_converter or (
+            lambda msg: compressed_msg_to_bgr(msg, scale=self.bit_scale))
         self.pose_lookup = pose_lookup
         self.bundle_name = bundle_name
         self.backend_name = str(getattr(pipeline, 'backend_name', 'unknown'))
+        self.backend_reason = str(getattr(pipeline, 'backend_reason', '') or '')
+        self.backend_fallback = str(getattr(pipeline, 'backend_fallback', '') or '')
         self.throttle = Throttle(params.warn_throttle_s, clock)
         self._lock = threading.Lock()
         self._camera_info_model: Optional[PinholeCamera] = None
@@ -518,6 +528,8 @@ class PerceptionCore:
         labels = getattr(getattr(pipeline, 'bundle', None), 'labels', None) or getattr(pipeline, 'labels', None)
         self.label_names: List[str] = [str(v) for v in labels] if labels else []
         self._worker = LatestWinsWorker(self._process, on_error=self._on_worker_error, name='vitedge-inference')
+        if self.backend_fallback:  # backend auto could not use the bundle's TensorRT engines
+            self._log('warn', 'TensorRT not used, running on {}: {}'.format(self.backend_name, self.backend_fallback))
 
     # ------------------------------------------------------------------------------------------ logging helpers
     def _warn_throttled(self, key: Any, text: str) -> None:
@@ -526,6 +538,10 @@ class PerceptionCore:
             if suppressed:
                 text += ' ({} more like this suppressed)'.format(suppressed)
             self._log('warn', text)
+
+    def _log_bit_scale(self, shift: int, peak: int) -> None:
+        self._log('info', '16-bit images: shift {} bits to 8 bit, fixed from the first frame (peak {}) and kept '
+                          'for this camera; set mono16_shift to choose it'.format(shift, peak))
 
     # ---------------------------------------------------------------------------------------------- callbacks
     def on_image(self, msg: Any, stamp: Optional[float] = None) -> bool:
@@ -560,8 +576,11 @@ class PerceptionCore:
         k = tuple(np.asarray(getattr(msg, 'k', getattr(msg, 'K', ())), dtype=float).reshape(-1))
         d = tuple(np.asarray(getattr(msg, 'd', getattr(msg, 'D', ())), dtype=float).reshape(-1))
         p = tuple(np.asarray(getattr(msg, 'p', getattr(msg, 'P', ())), dtype=float).reshape(-1))
+        roi = getattr(msg, 'roi', None)
+        roi_fields = ('x_offset', 'y_offset', 'width', 'height', 'do_rectify')
+        roi_key = tuple(int(getattr(roi, f, 0) or 0) for f in roi_fields)
         key = (k, d, p, str(getattr(msg, 'distortion_model', '')), int(msg.width), int(msg.height),
-               int(getattr(msg, 'binning_x', 0) or 0), int(getattr(msg, 'binning_y', 0) or 0))
+               int(getattr(msg, 'binning_x', 0) or 0), int(getattr(msg, 'binning_y', 0) or 0), roi_key)
         if key == self._camera_info_key:
             return
         try:
@@ -595,7 +614,11 @@ class PerceptionCore:
 
     # ----------------------------------------------------------------------------------------------- camera
     def camera_for(self, width: int, height: int) -> Optional[PinholeCamera]:
-        """Camera model for an image of this size: CameraInfo (scaled) or the assumed FOV, else None."""
+        """Camera model for an image of this size, else None.
+
+        From CameraInfo (roi and binning applied as image_geometry does, then scaled only if the image size
+        still differs) or, without it, the assumed horizontal FOV.
+        """
         with self._lock:
             cached = self._camera_cache.get((width, height))
             base = self._camera_info_model
@@ -741,6 +764,9 @@ class PerceptionCore:
         elif new_failures:
             level, message = DIAG_WARN, '{} frame(s) failed since the last report: {}'.format(
                 new_failures, s['last_error'])
+        elif self.backend_fallback:
+            level, message = DIAG_WARN, 'TensorRT not used, running on {}: {}'.format(
+                self.backend_name, self.backend_fallback)
         reasons = ', '.join('{}={}'.format(k, v) for k, v in sorted(s['conversion_failures_by_reason'].items()))
         values = {
             'fps': s['fps'], 'input_fps': s['input_fps'],
@@ -750,6 +776,7 @@ class PerceptionCore:
             'dropped_frames': s['dropped_frames'], 'conversion_failures': s['conversion_failures'],
             'conversion_failure_reasons': reasons or 'none', 'inference_failures': s['inference_failures'],
             'backend': self.backend_name, 'bundle': self.bundle_name,
+            'backend_reason': self.backend_reason or 'none', 'backend_fallback': self.backend_fallback or 'none',
             'camera_model': 'camera_info' if s['camera_model'] else (
                 'assumed_hfov' if self.params.assumed_hfov_deg > 0 else 'none'),
         }

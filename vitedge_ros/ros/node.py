@@ -45,7 +45,7 @@ from vitedge_ros.geometry.projection import CameraPose
 
 from . import messages
 from .core import PARAM_SPECS, FrameOutput, ParamError, PerceptionCore, create_pipeline
-from .image_conversion import image_msg_to_bgr
+from .image_conversion import image_msg_to_bgr, is_sixteen_bit
 
 try:   # tf2 is only needed for targets; keep the node usable without it
     import tf2_ros
@@ -64,8 +64,6 @@ except ImportError:   # pragma: no cover - older rclpy
         """Placeholder where rclpy has no ExternalShutdownException."""
 
 __all__ = ['VitedgeNode', 'main', 'rclpy_types']
-
-_SIXTEEN_BIT = ('mono16', '16uc1', 'bgr16', 'rgb16', 'bgra16', 'rgba16', '16uc3', '16uc4')
 
 
 def rclpy_types() -> SimpleNamespace:
@@ -186,13 +184,16 @@ class VitedgeNode(Node):
 
     # --------------------------------------------------------------------------------------------- conversion
     def _bridge_convert(self, msg: Image):
-        """cv_bridge for 8-bit encodings (our conversion for 16-bit and what cv_bridge cannot do)."""
-        if str(msg.encoding).lower() in _SIXTEEN_BIT:
-            return image_msg_to_bgr(msg, mono16_shift=self.node_params.mono16_shift)
+        """cv_bridge for 8-bit encodings; our conversion for the rest.
+
+        16-bit encodings (Bayer 16 too: cv_bridge would drop their low byte) use the camera's one 16-bit scale.
+        """
+        if is_sixteen_bit(msg.encoding):
+            return image_msg_to_bgr(msg, scale=self.core.bit_scale)
         try:
             return self._bridge.imgmsg_to_cv2(msg, desired_encoding='bgr8')
         except Exception:   # noqa: BLE001 - CvBridgeError, TypeError: fall back to our conversion
-            return image_msg_to_bgr(msg, mono16_shift=self.node_params.mono16_shift)
+            return image_msg_to_bgr(msg, scale=self.core.bit_scale)
 
     # ---------------------------------------------------------------------------------------------- callbacks
     def _on_image(self, msg: Image) -> None:

@@ -14,14 +14,30 @@ import onnx
 import torch
 from torch import nn
 
-from .runtime.bundle import Bundle, InputSpec, atomic_write_bytes, load_bundle, write_bundle_yaml
+from ..runtime.bundle import Bundle, InputSpec, atomic_write_bytes, load_bundle, write_bundle_yaml
 
 LOG = logging.getLogger(__name__)
 DEFAULT_OPSET = 17
+PARITY_ATOL = 1e-4  # max abs error torch vs onnxruntime for an FP32 export (export_onnx.py and every compress stage)
+PARITY_ATOL_FP16 = 1e-2  # the same for an FP16-weights export (--fp16), compared with torch in FP16
+EXIT_EXPORT_FAILED = 4  # exit code of tools/export_onnx.py and tools/compress.py on export or parity failure
 
 
 class ExportError(RuntimeError):
     """Export failed (tracing, ONNX checker, or parity above tolerance)."""
+
+
+class ParityError(ExportError):
+    """torch and onnxruntime outputs differ by more than the tolerance."""
+
+
+def check_parity_tolerance(err: float, atol: float = PARITY_ATOL, what: str = 'onnxruntime') -> None:
+    """Raise :class:`ParityError` when the parity error ``err`` (max abs) is above ``atol`` (NaN fails too).
+
+    The one check used by ``tools/export_onnx.py`` (via :func:`export_bundle`) and by every compress stage.
+    """
+    if not err <= atol:
+        raise ParityError('parity: {} differs from torch by {:.3g} (tolerance {:.3g})'.format(what, err, atol))
 
 
 def _onnx_bytes(module: nn.Module, example: torch.Tensor, output_names: Sequence[str], opset: int) -> bytes:
@@ -131,7 +147,7 @@ def check_parity(module: nn.Module, onnx_path: Union[str, Path], input_shape: Se
 def export_bundle(module: nn.Module, bundle_dir: Union[str, Path], *, name: str, task: str, labels: Sequence[str],
                   input_spec: Union[InputSpec, Dict[str, Any]], decoder: Dict[str, Any],
                   source: Optional[Dict[str, Any]] = None, output_names: Sequence[str] = ('output',),
-                  atol: float = 1e-4, samples: Optional[np.ndarray] = None,
+                  atol: float = PARITY_ATOL, samples: Optional[np.ndarray] = None,
                   do_simplify: bool = True, opset: int = DEFAULT_OPSET) -> Tuple[Bundle, float]:
     """Export ``module`` as a bundle (model.onnx + bundle.yaml); returns (bundle, parity max abs error).
 
@@ -149,8 +165,7 @@ def export_bundle(module: nn.Module, bundle_dir: Union[str, Path], *, name: str,
     try:
         export_onnx(module, tmp_onnx, shape, output_names=output_names, do_simplify=do_simplify, opset=opset)
         err = check_parity(module, tmp_onnx, shape, samples=samples)
-        if err > atol:
-            raise ExportError('parity: onnxruntime differs from torch by {:.3g} (tolerance {:.3g})'.format(err, atol))
+        check_parity_tolerance(err, atol)
         tmp_onnx.replace(onnx_path)
     finally:
         if tmp_onnx.exists():
