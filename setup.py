@@ -34,7 +34,7 @@ setup(
     name=package_name,
     version='0.1.0',
     packages=find_packages(exclude=['test', 'test.*', 'tools']),
-    package_data={'vitedge_ros.ros': ['msg/vision_msgs/*']},
+    package_data={'vitedge_ros.ros': ['msg/vision_msgs/*', 'msg/vision_msgs_foxy/*', 'msg/vision_msgs_galactic/*']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),

@@ -9,6 +9,7 @@ import pytest
 from plain_msgs import message_types
 
 from vitedge_ros.geometry.projection import CameraPose, quat_from_matrix
+from vitedge_ros.perception.overlay import render_frame
 from vitedge_ros.ros import messages as M
 from vitedge_ros.ros.core import (
     PARAM_SPECS,
@@ -17,7 +18,6 @@ from vitedge_ros.ros.core import (
     PerceptionCore,
     Throttle,
     create_pipeline,
-    draw_overlay,
     resolve_bundle_path,
     validate_params,
 )
@@ -436,7 +436,7 @@ def test_throttle():
 
 def test_draw_overlay_does_not_touch_input():
     img = np.zeros((60, 80, 3), np.uint8)
-    out = draw_overlay(img, [Detection(0, 'person', 0.5, (10, 10, 40, 50))], fps=12.5, clear=True,
+    out = render_frame(img, [Detection(0, 'person', 0.5, (10, 10, 40, 50))], fps=12.5, clear=True,
                        region=(20, 15, 60, 45))
     assert img.max() == 0 and out.shape == img.shape and out.max() > 0
 

@@ -9,12 +9,12 @@ from conftest import lane_bundle
 from plain_msgs import message_types
 
 from vitedge_ros.data.synthetic import SEG_CLASSES
+from vitedge_ros.perception.overlay import render_frame
 from vitedge_ros.ros import messages as M
 from vitedge_ros.ros.core import (
     ParamError,
     PerceptionCore,
     create_pipeline,
-    draw_segmentation_overlay,
     landing_zone,
     validate_params,
 )
@@ -108,8 +108,10 @@ def test_segment_params_are_checked_against_labels():
 def test_overlay_draws_zone():
     lab = _label_map()
     zone = landing_zone(lab, LABELS, 0.5)
-    img = draw_segmentation_overlay(np.zeros((60, 80, 3), np.uint8), lab, 7, zone, fps=10.0)
-    assert tuple(img[30, 20]) == (0, 0, 255) and tuple(img[44, 59]) == (0, 0, 255)   # red border: not safe
+    img = render_frame(np.zeros((60, 80, 3), np.uint8), labels=LABELS, segmentation=lab, zone=zone, fps=10.0,
+                       legend=False)
+    # red border (not safe); the status lines cover the top left of so small a frame
+    assert tuple(img[44, 20]) == (0, 0, 255) and tuple(img[44, 59]) == (0, 0, 255) and tuple(img[20, 59]) == (0, 0, 255)
 
 
 def export_tiny_seg(out, opset=None):

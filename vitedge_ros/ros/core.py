@@ -20,13 +20,13 @@ Public API::
         .stats() -> dict
         .wait_idle(timeout) -> bool
         .shutdown(timeout=2.0) -> bool
-    draw_overlay(bgr, detections, fps=None) -> np.ndarray
-    draw_segmentation_overlay(bgr, labels, num_classes, zone=None, fps=None) -> np.ndarray
     landing_zone(labels, label_names, fraction, safe_classes, min_safe) -> LandingZone
 
 Segmentation bundles (task ``segment``): each FrameOutput also carries ``segmentation`` (H×W uint8 class
 ids in input-image pixels) and ``landing_zone`` (class fractions of the centre region); detections,
 obstacles and targets are empty / off.
+
+Overlays are drawn by the one renderer, ``vitedge_ros.perception.overlay.render_frame``.
 """
 import os
 import threading
@@ -35,7 +35,6 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Deque, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
 
 from vitedge_ros.geometry.camera import PinholeCamera
@@ -47,6 +46,7 @@ from vitedge_ros.geometry.obstacles import (
     obstacle_infos,
 )
 from vitedge_ros.geometry.projection import CameraPose, pixels_to_ground
+from vitedge_ros.perception.overlay import render_frame
 from vitedge_ros.runtime.latest_wins import LatestWinsWorker
 
 from .image_conversion import (
@@ -60,8 +60,8 @@ from .messages import DIAG_ERROR, DIAG_OK, DIAG_WARN
 
 __all__ = [
     'DEFAULT_BUNDLE_NAME', 'FrameOutput', 'NodeParams', 'PARAM_SPECS', 'ParamError', 'ParamSpec', 'PerceptionCore',
-    'Throttle', 'create_pipeline', 'draw_overlay', 'resolve_bundle_path', 'validate_params',
-    'LandingZone', 'draw_segmentation_overlay', 'landing_zone',
+    'Throttle', 'create_pipeline', 'resolve_bundle_path', 'validate_params',
+    'LandingZone', 'landing_zone',
 ]
 
 DEFAULT_BUNDLE_NAME = 'aerial_vit_tiny'
@@ -449,40 +449,6 @@ class FrameOutput(NamedTuple):
     landing_zone: Optional['LandingZone'] = None  # segment bundles: centre-region class fractions
 
 
-_COLOURS = [(0, 200, 255), (255, 128, 0), (0, 0, 255), (0, 255, 0), (255, 0, 255), (255, 255, 0)]
-
-
-def draw_overlay(bgr: np.ndarray, detections: Sequence[Any], fps: Optional[float] = None,
-                 clear: Optional[bool] = None,
-                 region: Optional[Tuple[float, float, float, float]] = None) -> np.ndarray:
-    """Return a copy of ``bgr`` with boxes, ``label score`` captions, fps and the clear-path region."""
-    img = np.ascontiguousarray(bgr).copy()
-    h, w = img.shape[:2]
-    scale = max(0.4, min(w, h) / 800.0)
-    thick = max(1, int(round(scale * 2)))
-    if region is not None and clear is not None:
-        x1, y1, x2, y2 = (int(round(v)) for v in region)
-        cv2.rectangle(img, (x1, y1), (x2, y2), (0, 255, 0) if clear else (0, 0, 255), 1)
-    for det in detections:
-        colour = _COLOURS[int(det.class_id) % len(_COLOURS)] if int(det.class_id) >= 0 else (255, 255, 255)
-        x1, y1, x2, y2 = (int(round(v)) for v in det.box)
-        cv2.rectangle(img, (x1, y1), (x2, y2), colour, thick)
-        text = '{} {:.2f}'.format(det.label, float(det.score))
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-        ty = max(th + base, y1)
-        cv2.rectangle(img, (x1, ty - th - base), (x1 + tw, ty), colour, -1)
-        cv2.putText(img, text, (x1, ty - base), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
-    if fps is not None:
-        caption = '{:.1f} fps'.format(fps)
-        if clear is not None:
-            caption += '  path {}'.format('clear' if clear else 'BLOCKED')
-        cv2.putText(img, caption, (8, int(24 * scale) + 8), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick + 2,
-                    cv2.LINE_AA)
-        cv2.putText(img, caption, (8, int(24 * scale) + 8), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick,
-                    cv2.LINE_AA)
-    return img
-
-
 class LandingZone(NamedTuple):
     """Landing-zone check of one segmented frame: class fractions in the centred region."""
 
@@ -507,28 +473,6 @@ def landing_zone(labels: np.ndarray, label_names: Sequence[str], fraction: float
     pairs = [(str(n), float(f)) for n, f in zip(label_names, fr)]
     safe_fraction = float(sum(f for n, f in pairs if n in set(safe_classes)))
     return LandingZone(pairs, center_box(w, h, fraction), safe_fraction, safe_fraction >= min_safe)
-
-
-def draw_segmentation_overlay(bgr: np.ndarray, labels: np.ndarray, num_classes: int,
-                              zone: Optional[LandingZone] = None, fps: Optional[float] = None,
-                              alpha: float = 0.45) -> np.ndarray:
-    """Colour overlay of a label map on ``bgr`` (background untinted), the landing zone and fps."""
-    from vitedge_ros.runtime.segmentation import blend_overlay
-
-    img = blend_overlay(np.ascontiguousarray(bgr), labels, num_classes, alpha=alpha)
-    h, w = img.shape[:2]
-    scale = max(0.4, min(w, h) / 800.0)
-    thick = max(1, int(round(scale * 2)))
-    caption = '' if fps is None else '{:.1f} fps'.format(fps)
-    if zone is not None:
-        x0, y0, x1, y1 = zone.region
-        cv2.rectangle(img, (x0, y0), (x1 - 1, y1 - 1), (0, 255, 0) if zone.safe else (0, 0, 255), thick)
-        caption += '  landing {} ({:.0f}% safe)'.format('ok' if zone.safe else 'NO', 100.0 * zone.safe_fraction)
-    if caption:
-        org = (8, int(24 * scale) + 8)
-        cv2.putText(img, caption.strip(), org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick + 2, cv2.LINE_AA)
-        cv2.putText(img, caption.strip(), org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA)
-    return img
 
 
 def _percentile(values: Sequence[float], q: float) -> float:
@@ -768,13 +712,12 @@ class PerceptionCore:
             with self._lock:
                 self._last_zone = zone
         overlay = None
-        if p.publish_overlay and seg is not None:
-            overlay = draw_segmentation_overlay(bgr, seg, max(len(self.label_names), int(seg.max()) + 1), zone,
-                                                fps=self._fps(self._completions, now))
-        elif p.publish_overlay:
-            region = central_region((width, height), p.clear_path_width_frac, p.clear_path_height_frac)
-            overlay = draw_overlay(bgr, detections, fps=self._fps(self._completions, now), clear=clear,
-                                   region=region)
+        if p.publish_overlay:
+            region = None if seg is not None else central_region((width, height), p.clear_path_width_frac,
+                                                                 p.clear_path_height_frac)
+            overlay = render_frame(bgr, detections, self.label_names, segmentation=seg,
+                                   fps=self._fps(self._completions, now), clear=clear if seg is None else None,
+                                   region=region, zone=zone)
         self.on_output(FrameOutput(header, detections, (width, height), dict(result.timings_ms), latency, overlay,
                                    targets, p.target_frame, obstacles, clear, seg, zone))
 
