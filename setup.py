@@ -17,7 +17,15 @@ def _tree(src: str):
     return out
 
 
-RUNTIME = ['numpy>=1.17', 'opencv-python-headless>=4.5', 'onnxruntime>=1.10', 'pyyaml>=5.1']
+# What runs on the drone. It must install on JetPack 4.6's Python 3.6 (Jetson Nano): there pip picks the last
+# releases for 3.6 (numpy 1.19.5, onnxruntime 1.10.0, PyYAML 5.4/6.0) by their Requires-Python, but
+# opencv-python-headless >= 4.7 publishes cp37 wheels and a source archive that pip on 3.6 would try to compile
+# for hours, so 3.6 is held to the 4.5/4.6 wheels. requirements/jetson-py36.txt pins what `make test` checks.
+PY36 = 'python_version < "3.7"'
+RUNTIME = [
+    'numpy>=1.19', 'opencv-python-headless>=4.5,<4.7; ' + PY36, 'opencv-python-headless>=4.5; python_version >= "3.7"',
+    'onnxruntime>=1.10', 'pyyaml>=5.1',
+]
 TOOLS = [
     'torch>=2.1', 'torchvision', 'timm>=0.9', 'onnx>=1.14', 'onnxslim', 'onnxscript', 'torch-pruning>=1.4',
     'rosbags>=0.10', 'faster-coco-eval>=1.5', 'scikit-learn', 'scikit-image', 'matplotlib', 'tqdm', 'mcap',
@@ -32,13 +40,13 @@ setup(
         ('share/' + package_name, ['package.xml']),
         ('share/' + package_name + '/launch', glob('launch/*.py')),
     ] + _tree('config') + _tree('models'),
-    python_requires='>=3.8',
+    python_requires='>=3.6',  # drone side; the tools extra needs >= 3.8 (torch 2)
     install_requires=['setuptools'],
     extras_require={
         'runtime': RUNTIME,
         'tools': RUNTIME + TOOLS,
         'jetson': RUNTIME + ['pycuda'],  # tensorrt comes with JetPack (python3-libnvinfer)
-        'dev': ['pytest', 'ruff', 'flake8', 'pydocstyle'],
+        'dev': ['pytest', 'ruff; python_version >= "3.8"', 'flake8', 'pydocstyle'],
     },
     zip_safe=False,
     maintainer='vitedge_ros developers',
@@ -46,6 +54,10 @@ setup(
     description='Compressed Vision Transformer perception for UAVs with a ROS 2 node.',
     license='Apache-2.0',
     tests_require=['pytest'],
+    # The drone's commands: in bin/ with pip, in lib/vitedge_ros/ with colcon (setup.cfg), for `ros2 run`.
+    # TODO(integrator): once tools/build_engine.py's main() lives in the library, replace this script by a
+    # console_scripts entry (e.g. vitedge_build_engine = vitedge_ros.runtime.build_engine_cli:main).
+    scripts=['tools/build_engine.py'],
     entry_points={
         'console_scripts': [
             'vitedge_node = vitedge_ros.ros.node:main',

@@ -38,8 +38,8 @@ TOOL_MOD = _load_tool()
 
 
 def run_cli(*args, env=None):
-    return subprocess.run([sys.executable, str(TOOL), *map(str, args)], capture_output=True, text=True, timeout=120,
-                          cwd=str(ROOT), env=env)
+    return subprocess.run([sys.executable, str(TOOL), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=120, cwd=str(ROOT), env=env)
 
 
 @pytest.fixture

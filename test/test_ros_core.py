@@ -20,11 +20,11 @@ from vitedge_ros.ros.core import (
     resolve_bundle_path,
     validate_params,
 )
-from vitedge_ros.ros.rosbags_types import rosbags_types
+from plain_msgs import message_types
 from vitedge_ros.runtime import Detection, FrameResult
 from vitedge_ros.runtime.errors import FrameError
 
-TYPESTORE, T = rosbags_types()
+TYPESTORE, T = message_types()
 LABELS = ['person', 'vehicle', 'obstacle']
 
 
@@ -177,7 +177,7 @@ def test_fast_frames_slow_inference_memory_flat_and_drops_reported():
         pipe = FakePipeline(delay=0.02)
         core, sink = _core(pipe, clock=time.monotonic)
         tracemalloc.start()
-        tracemalloc.reset_peak()
+        tracemalloc.clear_traces()     # resets the peak too (reset_peak is Python 3.9+)
         for i in range(n_frames):
             # every message owns its payload, as a subscription delivers it
             msg = T.Image(header=_header(i), height=480, width=640, encoding='bgr8', is_bigendian=0,

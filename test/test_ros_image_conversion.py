@@ -13,9 +13,9 @@ from vitedge_ros.ros.image_conversion import (
     compressed_msg_to_bgr,
     image_msg_to_bgr,
 )
-from vitedge_ros.ros.rosbags_types import rosbags_types
+from plain_msgs import message_types
 
-TYPESTORE, T = rosbags_types()
+TYPESTORE, T = message_types()
 H, W = 6, 8
 
 

@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 
 from vitedge_ros.ros import messages as M
-from vitedge_ros.ros.rosbags_types import VISION_MSGS, rosbags_types, vision_msgs_definitions
+from plain_msgs import message_types
+
+from vitedge_ros.ros.rosbags_types import VISION_MSGS, vision_msgs_definitions
 from vitedge_ros.runtime import Detection
 
-TYPESTORE, T = rosbags_types()
+TYPESTORE, T = message_types()
 
 
 def _cdr(msg):
@@ -103,7 +105,7 @@ def test_obstacle_array_angular_units():
     pitch = math.asin(2 * (q.w * q.y - q.z * q.x))
     assert yaw == pytest.approx(0.3) and pitch == pytest.approx(0.1)
     p = det.results[0].pose.pose.position
-    assert math.hypot(p.x, p.y, p.z) == pytest.approx(10.0)
+    assert math.sqrt(p.x ** 2 + p.y ** 2 + p.z ** 2) == pytest.approx(10.0)
     assert math.atan2(p.y, p.x) == pytest.approx(0.3) and p.z < 0
 
 

@@ -16,9 +16,9 @@ import pytest
 
 from vitedge_ros.geometry.projection import quat_from_matrix
 from vitedge_ros.ros.core import ParamError
-from vitedge_ros.ros.rosbags_types import rosbags_types
+from plain_msgs import message_types
 
-TYPESTORE, T = rosbags_types()
+TYPESTORE, T = message_types()
 
 
 class _Rec:

@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import lane_bundle
 
 from vitedge_ros.data.synthetic import SEG_CLASSES
 from vitedge_ros.ros import messages as M
@@ -16,10 +17,10 @@ from vitedge_ros.ros.core import (
     landing_zone,
     validate_params,
 )
-from vitedge_ros.ros.rosbags_types import rosbags_types
+from plain_msgs import message_types
 from vitedge_ros.runtime import FrameResult
 
-TYPESTORE, T = rosbags_types()
+TYPESTORE, T = message_types()
 LABELS = list(SEG_CLASSES)
 ROAD, WATER = LABELS.index('road'), LABELS.index('water')
 
@@ -111,17 +112,22 @@ def test_overlay_draws_zone():
     assert tuple(img[30, 20]) == (0, 0, 255) and tuple(img[44, 59]) == (0, 0, 255)   # red border: not safe
 
 
-@pytest.fixture(scope='module')
-def seg_bundle(tmp_path_factory):
+def export_tiny_seg(out, opset=None):
+    """Export the tiny random-init segmenter of test_segment_model as a bundle at ``out`` (needs torch)."""
     from test_segment_model import SPEC, tiny_segmenter
 
     from vitedge_ros.export import export_bundle
     from vitedge_ros.models import SegmenterExport
 
-    out = tmp_path_factory.mktemp('bundles') / 'tiny_seg'
     export_bundle(SegmenterExport(tiny_segmenter()), out, name='tiny_seg', task='segment', labels=LABELS,
-                  input_spec=SPEC, decoder={'type': 'segmenter'}, output_names=['logits'])
+                  input_spec=SPEC, decoder={'type': 'segmenter'}, output_names=['logits'],
+                  **({} if opset is None else {'opset': opset}))
     return out
+
+
+@pytest.fixture(scope='module')
+def seg_bundle(tmp_path_factory):
+    return lane_bundle('tiny_seg') or export_tiny_seg(tmp_path_factory.mktemp('bundles') / 'tiny_seg')
 
 
 def test_create_pipeline_accepts_segment_bundles(seg_bundle):

@@ -354,7 +354,11 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
         if existing:
             raise BagReplayError('{} holds the outputs of an earlier run ({}); choose another --out or pass '
                                  '--overwrite'.format(out_dir, ', '.join(existing)))
-    typestore, types = rosbags_types()
+    try:
+        typestore, types = rosbags_types()
+    except ImportError as exc:
+        raise BagReplayError('reading bags needs the rosbags package ({}): pip install rosbags; it needs Python '
+                             '>= 3.8, so on JetPack 4.6 (Python 3.6) replay bags on the workstation'.format(exc)) from exc
     reader = open_bag(bag, typestore)
     pipe = None
     own_pipe = pipeline is None
@@ -608,7 +612,7 @@ def replay_subprocess(args: Sequence[str], timeout: Optional[float] = None) -> D
     root = str(Path(__file__).resolve().parents[2])
     env['PYTHONPATH'] = root + (os.pathsep + env['PYTHONPATH'] if env.get('PYTHONPATH') else '')
     proc = subprocess.run([sys.executable, '-m', 'vitedge_ros.eval.bag_cli'] + args, env=env,
-                          capture_output=True, timeout=timeout)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
     if proc.returncode != 0:
         raise BagReplayError('eval_bag failed (exit {}): {}'.format(
             proc.returncode, proc.stderr.decode('utf-8', 'replace')[-2000:]))

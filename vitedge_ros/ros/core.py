@@ -32,7 +32,6 @@ import os
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Deque, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
@@ -139,15 +138,19 @@ PARAM_SPECS: Tuple[ParamSpec, ...] = (
 _SPEC_BY_NAME = {s.name: s for s in PARAM_SPECS}
 
 
-@dataclass
 class NodeParams:
-    """Validated parameters of vitedge_node (see PARAM_SPECS for meanings)."""
+    """Validated parameters of vitedge_node (see PARAM_SPECS for meanings).
+
+    A plain class rather than a dataclass: the node runs on JetPack 4.6's Python 3.6, which has no
+    ``dataclasses``. ``NodeParams(**overrides)`` starts from the defaults below (list defaults are copied per
+    instance); an unknown keyword raises TypeError, as a dataclass would. Instances compare by value.
+    """
 
     bundle: str = ''
     backend: str = 'auto'
     score_threshold: Optional[float] = None
     nms_iou: Optional[float] = None
-    classes: List[str] = field(default_factory=list)
+    classes: List[str] = []
     max_detections: int = 100
     publish_overlay: bool = False
     transport: str = 'raw'
@@ -160,7 +163,7 @@ class NodeParams:
     max_target_range_m: float = 0.0
     image_is_rectified: bool = False
     publish_obstacles: bool = True
-    obstacle_classes: List[str] = field(default_factory=lambda: list(DEFAULT_OBSTACLE_CLASSES))
+    obstacle_classes: List[str] = list(DEFAULT_OBSTACLE_CLASSES)
     clear_path_width_frac: float = 0.3
     clear_path_height_frac: float = 0.5
     clear_path_min_score: float = 0.0
@@ -172,8 +175,24 @@ class NodeParams:
     warn_throttle_s: float = 5.0
     publish_segmentation: bool = True
     landing_zone_frac: float = 0.3
-    landing_safe_classes: List[str] = field(default_factory=lambda: ['background', 'road'])
+    landing_safe_classes: List[str] = ['background', 'road']
     landing_min_safe_frac: float = 0.95
+
+    def __init__(self, **overrides: Any) -> None:
+        names = self.__class__.__annotations__
+        for name in names:
+            default = getattr(self.__class__, name)
+            setattr(self, name, list(default) if isinstance(default, list) else default)
+        for name, value in overrides.items():
+            if name not in names:
+                raise TypeError('NodeParams got an unknown field {!r}'.format(name))
+            setattr(self, name, value)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and vars(self) == vars(other)
+
+    def __repr__(self) -> str:
+        return 'NodeParams({})'.format(', '.join('{}={!r}'.format(k, v) for k, v in vars(self).items()))
 
     @property
     def wants_camera_info(self) -> bool:

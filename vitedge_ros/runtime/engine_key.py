@@ -243,7 +243,8 @@ def detect_gpu(device: int = 0) -> GpuInfo:
     if smi:
         try:
             out = subprocess.run([smi, '--query-gpu=name,compute_cap', '--format=csv,noheader', '-i', str(device)],
-                                 capture_output=True, text=True, timeout=20, check=True).stdout.strip()
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                                 timeout=20, check=True).stdout.strip()
             name, cc = [s.strip() for s in out.splitlines()[0].rsplit(',', 1)]
             major, minor = cc.split('.')
             return GpuInfo(name, (int(major), int(minor)), 'nvidia-smi')
