@@ -17,8 +17,8 @@ from typing import Any, Dict, Tuple
 __all__ = ['MSG_DIR', 'VISION_MSGS', 'rosbags_types', 'vision_msgs_definitions']
 
 MSG_DIR = Path(__file__).resolve().parent / 'msg' / 'vision_msgs'
-VISION_MSGS = ('Point2D', 'Pose2D', 'BoundingBox2D', 'ObjectHypothesis', 'ObjectHypothesisWithPose',
-               'Detection2D', 'Detection2DArray', 'Classification')
+VISION_MSGS = ('Point2D', 'Pose2D', 'VisionClass', 'LabelInfo', 'BoundingBox2D', 'ObjectHypothesis',
+               'ObjectHypothesisWithPose', 'Detection2D', 'Detection2DArray', 'Classification')
 
 
 def vision_msgs_definitions() -> Dict[str, str]:
@@ -52,6 +52,7 @@ def rosbags_types() -> Tuple[Any, SimpleNamespace]:
         Point=t['geometry_msgs/msg/Point'], Quaternion=t['geometry_msgs/msg/Quaternion'],
         Pose=t['geometry_msgs/msg/Pose'], PoseWithCovariance=t['geometry_msgs/msg/PoseWithCovariance'],
         PoseArray=t['geometry_msgs/msg/PoseArray'],
+        PointCloud2=t['sensor_msgs/msg/PointCloud2'], PointField=t['sensor_msgs/msg/PointField'],
         DiagnosticArray=t['diagnostic_msgs/msg/DiagnosticArray'],
         DiagnosticStatus=t['diagnostic_msgs/msg/DiagnosticStatus'], KeyValue=t['diagnostic_msgs/msg/KeyValue'],
         byte=int,
