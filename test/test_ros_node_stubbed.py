@@ -1,13 +1,21 @@
 """vitedge_ros.ros.node against stand-ins for rclpy (runs where ROS 2 is absent).
 
 Message classes are the rosbags Humble dataclasses (keyword constructors like rclpy's); rclpy's Node,
-QoS, time and tf2_ros are small fakes that record what the node asks for. Where rclpy is installed
+QoS, time and tf2_ros are small fakes that record what the node asks for. The fake parameter declaration
+follows rclpy humble (``rclpy/node.py`` ``declare_parameters`` and ``_apply_descriptor``, ``rclpy/parameter.py``
+``Parameter.Type.from_parameter_value``): the type is inferred from the default unless given as a
+``Parameter.Type``, an override of another type is refused, and an override without a value (what rcl's YAML
+parser makes of an empty list, rcl humble ``rcl_yaml_param_parser/src/parse.c``) leaves a statically typed
+parameter uninitialised, so ``get_parameter`` raises ParameterUninitializedException. Where rclpy is installed
 test_ros_node.py runs the real thing instead.
 """
+import enum
+import fnmatch
 import importlib
 import importlib.util
 import sys
 import threading
+import time
 import types
 from types import SimpleNamespace
 
@@ -43,14 +51,60 @@ class FakeLogger:
 
 
 class FakePublisher:
-    def __init__(self, msg_type, topic, qos):
+    def __init__(self, msg_type, topic, qos, node=None):
         self.msg_type, self.topic, self.qos = msg_type, topic, qos
+        self.node = node
         self.sent = []
         self.event = threading.Event()
 
     def publish(self, msg):
+        if self.node is not None and self.node.destroyed:
+            raise RuntimeError('publish on {} after destroy_node'.format(self.topic))
+        assert getattr(msg, '__msgtype__', None) == self.msg_type.__msgtype__, (self.topic, type(msg))
         self.sent.append(msg)
         self.event.set()
+
+
+class ParameterType(enum.Enum):
+    """rclpy.parameter.Parameter.Type (values of rcl_interfaces/ParameterType)."""
+
+    NOT_SET = 0
+    BOOL = 1
+    INTEGER = 2
+    DOUBLE = 3
+    STRING = 4
+    BYTE_ARRAY = 5
+    BOOL_ARRAY = 6
+    INTEGER_ARRAY = 7
+    DOUBLE_ARRAY = 8
+    STRING_ARRAY = 9
+
+    @classmethod
+    def from_parameter_value(cls, value):
+        """rclpy humble's inference: note that an empty list is a BYTE_ARRAY (all() of nothing is True)."""
+        if value is None:
+            return cls.NOT_SET
+        for typ, kind in ((bool, cls.BOOL), (int, cls.INTEGER), (float, cls.DOUBLE), (str, cls.STRING)):
+            if isinstance(value, typ):
+                return kind
+        if isinstance(value, (list, tuple)):
+            for typ, kind in ((bytes, cls.BYTE_ARRAY), (bool, cls.BOOL_ARRAY), (int, cls.INTEGER_ARRAY),
+                              (float, cls.DOUBLE_ARRAY), (str, cls.STRING_ARRAY)):
+                if all(isinstance(v, typ) for v in value):
+                    return kind
+        raise TypeError('not a parameter value: {!r}'.format(value))
+
+
+class FakeParameter:
+    Type = ParameterType
+
+
+class ParameterUninitializedException(Exception):
+    pass
+
+
+class InvalidParameterTypeException(Exception):
+    pass
 
 
 class FakeTime:
@@ -71,8 +125,9 @@ class FakeTime:
 class FakeNode:
     """The parts of rclpy.node.Node that vitedge_node uses."""
 
-    def __init__(self, node_name, parameter_overrides=None, **kwargs):
+    def __init__(self, node_name, namespace=None, parameter_overrides=None, **kwargs):
         self.node_name = node_name
+        self.namespace = '/' + (namespace or '').strip('/')
         self.overrides = dict(parameter_overrides or {})
         self.declared = {}
         self.publishers = {}
@@ -80,19 +135,49 @@ class FakeNode:
         self.timers = []
         self.logger = FakeLogger()
         self.destroyed = False
+        self.destroyed_entities = []
+
+    def get_name(self):
+        return self.node_name
+
+    def get_namespace(self):
+        return self.namespace
 
     def declare_parameter(self, name, value, descriptor):
         assert descriptor.description, name
-        self.declared[name] = (self.overrides.get(name, value), descriptor)
-        return self.declared[name][0]
+        dynamic = bool(getattr(descriptor, 'dynamic_typing', False))
+        if isinstance(value, ParameterType):
+            assert not dynamic
+            descriptor.type, value = value, None
+        elif not dynamic and value is not None:
+            descriptor.type = ParameterType.from_parameter_value(value)
+        if name in self.overrides:
+            value = self.overrides[name]
+        ptype = ParameterType.from_parameter_value(value)
+        if not dynamic and ptype != ParameterType.NOT_SET and ptype != descriptor.type:
+            raise InvalidParameterTypeException('Trying to set parameter {} to {!r} of type {}, expecting type '
+                                                '{}'.format(name, value, ptype.name, descriptor.type.name))
+        self.declared[name] = (value, descriptor)
+        return value
 
     def get_parameter(self, name):
-        return SimpleNamespace(value=self.declared[name][0])
+        value, descriptor = self.declared[name]
+        if value is None and not getattr(descriptor, 'dynamic_typing', False):
+            raise ParameterUninitializedException('The parameter {!r} is not initialized'.format(name))
+        return SimpleNamespace(value=value)
 
     def create_publisher(self, msg_type, topic, qos):
-        pub = FakePublisher(msg_type, topic, qos)
+        pub = FakePublisher(msg_type, topic, qos, node=self)
         self.publishers[topic] = pub
         return pub
+
+    def destroy_subscription(self, sub):
+        self.destroyed_entities.append(('subscription', sub))
+        return True
+
+    def destroy_timer(self, timer):
+        self.destroyed_entities.append(('timer', timer))
+        return True
 
     def create_subscription(self, msg_type, topic, callback, qos):
         self.subscriptions[topic] = (msg_type, callback, qos)
@@ -110,6 +195,7 @@ class FakeNode:
 
     def destroy_node(self):
         self.destroyed = True
+        self.destroyed_entities.append(('node', self.node_name))
 
 
 class TransformException(Exception):
@@ -126,8 +212,8 @@ class FakeBuffer:
 
 
 def _modules():
-    enum = SimpleNamespace(BEST_EFFORT='best_effort', RELIABLE='reliable', KEEP_LAST='keep_last',
-                           VOLATILE='volatile')
+    qos_enum = SimpleNamespace(BEST_EFFORT='best_effort', RELIABLE='reliable', KEEP_LAST='keep_last',
+                               VOLATILE='volatile', TRANSIENT_LOCAL='transient_local')
     mods = {
         'rclpy': types.ModuleType('rclpy'),
         'rclpy.node': types.ModuleType('rclpy.node'),
@@ -135,6 +221,8 @@ def _modules():
         'rclpy.duration': types.ModuleType('rclpy.duration'),
         'rclpy.time': types.ModuleType('rclpy.time'),
         'rclpy.executors': types.ModuleType('rclpy.executors'),
+        'rclpy.exceptions': types.ModuleType('rclpy.exceptions'),
+        'rclpy.parameter': types.ModuleType('rclpy.parameter'),
         'rcl_interfaces': types.ModuleType('rcl_interfaces'),
         'rcl_interfaces.msg': types.ModuleType('rcl_interfaces.msg'),
         'tf2_ros': types.ModuleType('tf2_ros'),
@@ -146,7 +234,10 @@ def _modules():
     mods['rclpy.node'].Node = FakeNode
     q = mods['rclpy.qos']
     q.QoSProfile = _Rec
-    q.ReliabilityPolicy = q.HistoryPolicy = q.DurabilityPolicy = enum
+    q.ReliabilityPolicy = q.HistoryPolicy = q.DurabilityPolicy = qos_enum
+    mods['rclpy.exceptions'].ParameterUninitializedException = ParameterUninitializedException
+    mods['rclpy.exceptions'].InvalidParameterTypeException = InvalidParameterTypeException
+    mods['rclpy.parameter'].Parameter = FakeParameter
     mods['rclpy.duration'].Duration = _Rec
     mods['rclpy.time'].Time = FakeTime
     mods['rclpy.executors'].ExternalShutdownException = type('ExternalShutdownException', (Exception,), {})
@@ -157,10 +248,10 @@ def _modules():
         'builtin_interfaces': ['Time'],
         'diagnostic_msgs': ['DiagnosticArray', 'DiagnosticStatus', 'KeyValue'],
         'geometry_msgs': ['Point', 'Pose', 'PoseArray', 'PoseWithCovariance', 'Quaternion'],
-        'sensor_msgs': ['CameraInfo', 'CompressedImage', 'Image'],
+        'sensor_msgs': ['CameraInfo', 'CompressedImage', 'Image', 'PointCloud2', 'PointField'],
         'std_msgs': ['Bool', 'Header'],
-        'vision_msgs': ['BoundingBox2D', 'Classification', 'Detection2D', 'Detection2DArray', 'ObjectHypothesis',
-                        'ObjectHypothesisWithPose', 'Point2D', 'Pose2D'],
+        'vision_msgs': ['BoundingBox2D', 'Classification', 'Detection2D', 'Detection2DArray', 'LabelInfo',
+                        'ObjectHypothesis', 'ObjectHypothesisWithPose', 'Point2D', 'Pose2D', 'VisionClass'],
     }
     for pkg, msg_names in packages.items():
         names = {n: '{}/msg/{}'.format(pkg, n) for n in msg_names}
@@ -213,7 +304,15 @@ def test_node_declares_validates_and_publishes(node_module, tiny_detector_bundle
         msg_type, callback, qos = node.subscriptions['image']
         assert qos.reliability == 'best_effort' and qos.depth == 1
         assert 'camera_info' in node.subscriptions and 'targets' not in node.publishers
-        assert set(node.publishers) >= {'detections', 'overlay', 'obstacles', 'clear_path', '/diagnostics'}
+        assert set(node.publishers) >= {'detections', 'overlay', 'obstacles', 'obstacles/bearings', 'clear_path',
+                                        '/diagnostics', 'label_info'}
+        # label_info: once at start, kept for late subscribers
+        (info,) = node.publishers['label_info'].sent
+        assert node.publishers['label_info'].qos.durability == 'transient_local'
+        assert node.publishers['label_info'].qos.depth == 1
+        assert [(c.class_id, c.class_name) for c in info.class_map] == [(0, 'person'), (1, 'vehicle'),
+                                                                          (2, 'obstacle')]
+        assert info.threshold == pytest.approx(0.0)             # score_threshold 0.0 set above
         callback(_image(sec=7))
         assert node.core.wait_idle(30.0)
         (dets,) = node.publishers['detections'].sent
@@ -223,7 +322,10 @@ def test_node_declares_validates_and_publishes(node_module, tiny_detector_bundle
         (overlay,) = node.publishers['overlay'].sent
         assert (overlay.height, overlay.width, overlay.encoding, overlay.step) == (64, 96, 'bgr8', 288)
         assert len(overlay.data) == 64 * 288
-        assert len(node.publishers['clear_path'].sent) == 1
+        (clear,) = node.publishers['clear_path'].sent
+        assert clear.__msgtype__ == 'vision_msgs/msg/Classification'
+        assert (clear.header.stamp.sec, clear.header.stamp.nanosec, clear.header.frame_id) == (7, 0, 'cam_optical')
+        assert [r.class_id for r in clear.results] in (['clear'], ['blocked'])
         assert node.publishers['obstacles'].sent == []            # no camera_info yet
         # a bad frame is counted and skipped, the next one is processed
         callback(_image(sec=8, encoding='32FC1'))
@@ -236,7 +338,10 @@ def test_node_declares_validates_and_publishes(node_module, tiny_detector_bundle
         assert period == 1.0
         timer_cb()
         (diag,) = node.publishers['/diagnostics'].sent
-        (status,) = diag.status
+        status, rate = diag.status
+        assert status.name == 'vitedge_node: perception'
+        assert rate.name == 'vitedge_node: detections topic status'
+        assert {kv.key: kv.value for kv in rate.values}['Events since startup'] == '2'
         values = {kv.key: kv.value for kv in status.values}
         assert status.level == b'\x01' and status.hardware_id == 'onnxruntime'    # WARN: a frame failed
         assert values['frames_processed'] == '2' and values['conversion_failures'] == '1'
@@ -280,7 +385,16 @@ def test_node_targets_with_tf(node_module, monkeypatch):
         # f = 80 px at 20 m: 20 px = 5 m -> 5 m east and 5 m south of the camera
         assert (pose.position.x, pose.position.y, pose.position.z) == pytest.approx((6.0, -3.0, 0.0))
         (obstacles,) = node.publishers['obstacles'].sent
-        assert obstacles.detections[0].bbox.center.position.x == pytest.approx(-np.arctan(20 / 80))
+        (det,) = obstacles.detections
+        assert (det.bbox.center.position.x, det.bbox.center.position.y) == (68.0, 36.0)   # pixels
+        assert obstacles.header.frame_id == 'cam_optical' and obstacles.header.stamp.sec == 7
+        p = det.results[0].pose.pose.position          # optical frame: right of and below the axis, ahead
+        assert p.x > 0 and p.y > 0 and p.z > 0
+        (bearings,) = node.publishers['obstacles/bearings'].sent
+        assert bearings.width == 1 and bearings.header.stamp.sec == 7
+        row = np.frombuffer(bytes(bearings.data), dtype=np.dtype([(f.name, '<i4' if f.datatype == 5 else '<f4')
+                                                                 for f in bearings.fields]))
+        assert row['azimuth'][0] == pytest.approx(-np.arctan(20 / 80), rel=1e-6)    # 20 px right: negative
         # no transform: targets are skipped with a warning naming the frames
         FakeBuffer.transform = None
         node.subscriptions['image'][1](_image(sec=8))
