@@ -60,7 +60,7 @@ setup(
     scripts=['tools/build_engine.py'],
     entry_points={
         'console_scripts': [
-            'vitedge_node = vitedge_ros.ros.node:main',
+            'vitedge_node = vitedge_ros.ros.startup:main',
         ],
     },
 )

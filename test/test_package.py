@@ -21,7 +21,7 @@ def test_package_xml_format3_ament_python_and_deps():
 def test_setup_entry_point_extras_and_data_files():
     tree = ast.parse((ROOT / 'setup.py').read_text())
     src = (ROOT / 'setup.py').read_text()
-    assert "'vitedge_node = vitedge_ros.ros.node:main'" in src
+    assert "'vitedge_node = vitedge_ros.ros.startup:main'" in src
     for extra in ("'runtime'", "'tools'", "'jetson'", "'dev'"):
         assert extra in src
     assert any(isinstance(n, ast.Call) and getattr(n.func, 'id', '') == 'setup' for n in ast.walk(tree))

@@ -449,3 +449,168 @@ def test_main_clean_shutdown_on_ctrl_c(node_module, monkeypatch):
     monkeypatch.setattr(node_module.rclpy, 'spin', spin, raising=False)
     assert node_module.main([]) == 0
     assert closed == [True] and sys.modules['rclpy'].calls[-1] == 'try_shutdown'
+
+
+# ------------------------------------------------------------------------------------------ parameters file
+def params_file_overrides(path, node_name='vitedge_node', namespace=''):
+    """The overrides rcl gives a node from a parameters file (rcl humble rcl_yaml_param_parser).
+
+    Node keys: ``/**`` (every node), ``/**/<name>``, or the fully qualified name. An empty list has no value
+    (parse.c sets the sequence's type from its first element; with none the variant stays unset), which
+    rclpy turns into a NOT_SET override: here ``None``.
+    """
+    import yaml
+
+    with open(str(path), encoding='utf-8') as fh:
+        data = yaml.safe_load(fh)
+    fqn = '/' + '/'.join(p for p in (namespace.strip('/'), node_name) if p)
+    out = {}
+    for key, body in data.items():
+        pattern = key if key.startswith('/') else '/' + key
+        if pattern == '/**' or fnmatch.fnmatchcase(fqn, pattern.replace('/**/', '*/')) or pattern == fqn:
+            for name, value in body['ros__parameters'].items():
+                out[name] = None if value == [] else value
+    return out
+
+
+def _write(tmp_path, text, name='params.yaml'):
+    path = tmp_path / name
+    path.write_text(text, encoding='utf-8')
+    return path
+
+
+def test_empty_lists_in_a_params_file_start_the_node(node_module, tiny_detector_bundle, tmp_path):
+    path = _write(tmp_path, '/**:\n  ros__parameters:\n    bundle: {}\n    backend: onnxruntime\n'
+                            '    score_threshold: 0.0\n    obstacle_classes: []\n    classes: []\n'
+                            '    landing_safe_classes: []\n'.format(tiny_detector_bundle))
+    overrides = params_file_overrides(path)
+    assert overrides['obstacle_classes'] is None        # what rclpy receives for []
+    node = node_module.VitedgeNode(parameter_overrides=overrides)
+    try:
+        assert node.node_params.obstacle_classes == [] and node.node_params.classes == []
+        assert node.node_params.landing_safe_classes == []
+        node.subscriptions['image'][1](_image(sec=11))
+        assert node.core.wait_idle(30.0)
+        (dets,) = node.publishers['detections'].sent
+        assert len(dets.detections) > 0                       # detections, none of them an obstacle...
+        (clear,) = node.publishers['clear_path'].sent
+        assert [r.class_id for r in clear.results] == ['clear'] and clear.header.stamp.sec == 11
+    finally:
+        node.close()
+
+
+def test_label_lists_are_declared_as_string_arrays(node_module, tiny_detector_bundle):
+    node = node_module.VitedgeNode(parameter_overrides={'bundle': str(tiny_detector_bundle),
+                                                        'backend': 'onnxruntime'})
+    try:
+        for name in ('classes', 'obstacle_classes', 'landing_safe_classes'):
+            assert node.declared[name][1].type == ParameterType.STRING_ARRAY, name
+        assert node.declared['classes'][0] is None                       # not set: all classes
+        assert node.declared['obstacle_classes'][0] == ['person', 'vehicle', 'obstacle']
+        assert node.node_params.classes == []
+    finally:
+        node.close()
+    # a byte array (what rclpy infers for an untyped []) or a plain string is refused, naming the parameter
+    for bad in ([b'p'], 'person'):
+        with pytest.raises(ParamError) as err:
+            node_module.VitedgeNode(parameter_overrides={'bundle': str(tiny_detector_bundle), 'classes': bad})
+        assert err.value.name == 'classes'
+    with pytest.raises(ParamError) as err:
+        node_module.VitedgeNode(parameter_overrides={'bundle': str(tiny_detector_bundle), 'target_frame': None})
+    assert err.value.name == 'target_frame' and 'no value' in str(err.value)
+
+
+def test_two_nodes_publish_diagnostics_under_their_own_names(node_module, tiny_detector_bundle):
+    base = {'bundle': str(tiny_detector_bundle), 'backend': 'onnxruntime'}
+    nodes = [node_module.VitedgeNode('front_detector', parameter_overrides=base),
+             node_module.VitedgeNode('down_detector', parameter_overrides=base),
+             node_module.VitedgeNode(namespace='uav1', parameter_overrides=base),
+             node_module.VitedgeNode(namespace='/uav2', parameter_overrides=base)]
+    try:
+        names = []
+        for node in nodes:
+            node.timers[0][1]()
+            (diag,) = node.publishers['/diagnostics'].sent
+            names.append([st.name for st in diag.status])
+        assert names == [['front_detector: perception', 'front_detector: detections topic status'],
+                         ['down_detector: perception', 'down_detector: detections topic status'],
+                         ['uav1/vitedge_node: perception', 'uav1/vitedge_node: detections topic status'],
+                         ['uav2/vitedge_node: perception', 'uav2/vitedge_node: detections topic status']]
+        # no frame yet: the rate check reports upstream's "No events recorded." as an error
+        (diag,) = nodes[0].publishers['/diagnostics'].sent
+        assert diag.status[1].message == 'No events recorded.' and diag.status[1].level == b'\x02'
+    finally:
+        for node in nodes:
+            node.close()
+
+
+class _Gate:
+    """A pipeline whose frame blocks until ``release`` is set; records the order of events."""
+
+    backend_name = 'fake'
+
+    def __init__(self, events):
+        self.events = events
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.closed = False
+
+    def __call__(self, image):
+        from vitedge_ros.runtime import Detection, FrameResult
+
+        self.entered.set()
+        self.release.wait(30.0)
+        self.events.append('frame done')
+        return FrameResult([Detection(0, 'person', 0.9, (10.0, 10.0, 20.0, 20.0))], [], {'total': 1.0},
+                           (image.shape[1], image.shape[0]))
+
+    def close(self):
+        self.closed = True
+        self.events.append('engine closed')
+
+
+def _gated_node(node_module, monkeypatch, events):
+    from vitedge_ros.ros.core import validate_params
+
+    gate = _Gate(events)
+    monkeypatch.setattr(node_module, 'create_pipeline',
+                        lambda values: (validate_params(values, ['person', 'vehicle', 'obstacle']), gate))
+    node = node_module.VitedgeNode(parameter_overrides={'publish_obstacles': False})
+    publish = node.publishers['detections'].publish
+    node.publishers['detections'].publish = lambda msg: (publish(msg), events.append('published'))
+    original_destroy = node.destroy_node
+    node.destroy_node = lambda: (events.append('node destroyed'), original_destroy())
+    return node, gate
+
+
+def test_close_waits_for_the_frame_in_flight(node_module, monkeypatch):
+    events = []
+    node, gate = _gated_node(node_module, monkeypatch, events)
+    node.subscriptions['image'][1](_image(sec=5))
+    assert gate.entered.wait(10.0)
+    closer = threading.Thread(target=node.close, kwargs={'timeout': 20.0})
+    closer.start()
+    time.sleep(0.3)
+    assert closer.is_alive() and not node.destroyed and not gate.closed       # waiting for the frame
+    assert ('subscription', 'image') in node.destroyed_entities               # but no new frames come in
+    gate.release.set()
+    closer.join(20.0)
+    assert not closer.is_alive()
+    assert events == ['frame done', 'published', 'engine closed', 'node destroyed']
+    assert node.publishers['detections'].sent[0].header.stamp.sec == 5
+
+
+def test_close_after_timeout_drops_outputs_and_leaves_the_engine_alone(node_module, monkeypatch):
+    events = []
+    node, gate = _gated_node(node_module, monkeypatch, events)
+    node.subscriptions['image'][1](_image(sec=6))
+    assert gate.entered.wait(10.0)
+    node.close(timeout=0.2)
+    assert node.destroyed and not gate.closed and events == ['node destroyed']
+    assert any('still in the engine' in text for lvl, text in node.logger.lines if lvl == 'warning')
+    worker = [t for t in threading.enumerate() if t.name == 'vitedge-inference']
+    gate.release.set()
+    for t in worker:
+        t.join(10.0)
+    assert events == ['node destroyed', 'frame done']     # the late frame published nothing
+    assert node.publishers['detections'].sent == []
