@@ -129,9 +129,10 @@ PARAM_SPECS: Tuple[ParamSpec, ...] = (
               '>= 0'),
     ParamSpec('detections_max_rate_hz', 0.0, 'Highest acceptable rate of "detections" (Hz); 0: no upper bound.',
               '0 or >= detections_min_rate_hz'),
-    ParamSpec('engine_cache_dir', '~/.cache/vitedge_ros/engines', 'Writable folder for TensorRT engines: the node '
-              'looks them up (and tools/build_engine.py writes them) in <engine_cache_dir>/<bundle>-<onnx sha>/'
-              'engines, which also links the engines already in <bundle>/engines; empty: <bundle>/engines only.'),
+    ParamSpec('engine_cache_dir', '', 'Writable folder for TensorRT engines (share/ is read-only once installed): '
+              'the node looks them up, and tools/build_engine.py writes them, in <engine_cache_dir>/<bundle>-<onnx '
+              'sha>/engines, where the engines already in <bundle>/engines are linked too. Empty: '
+              '$XDG_CACHE_HOME/vitedge_ros/engines (~/.cache/vitedge_ros/engines); none: <bundle>/engines only.'),
     ParamSpec('stats_window', 100, 'Frames in the latency percentile window.', '>= 10'),
     ParamSpec('warn_throttle_s', 5.0, 'Minimum interval between repeated warnings of one kind (s).', '> 0'),
     ParamSpec('publish_segmentation', True, 'Segmentation bundles: publish "segmentation" (sensor_msgs/Image '
@@ -181,7 +182,7 @@ class NodeParams:
     diagnostics_period_s: float = 1.0
     detections_min_rate_hz: float = 1.0
     detections_max_rate_hz: float = 0.0
-    engine_cache_dir: str = '~/.cache/vitedge_ros/engines'
+    engine_cache_dir: str = ''
     stats_window: int = 100
     warn_throttle_s: float = 5.0
     publish_segmentation: bool = True
@@ -416,7 +417,7 @@ def create_pipeline(values: Mapping[str, Any]) -> Tuple[NodeParams, Any]:
         raise ParamError('bundle', '{} is a {!r} bundle; vitedge_node needs a detector or a segmenter'.format(
             params.bundle, bundle.task))
     params = validate_params(dict(values, bundle=params.bundle), labels=list(bundle.labels), task=bundle.task)
-    if params.engine_cache_dir:
+    if params.engine_cache_dir.lower() != 'none':
         bundle = _with_engine_cache(bundle, params.engine_cache_dir)
     try:
         pipeline = Pipeline(bundle, backend=params.backend, score_threshold=params.score_threshold,
@@ -434,10 +435,10 @@ def _with_engine_cache(bundle: Any, cache_dir: str) -> Any:
     import logging
 
     from vitedge_ros.runtime import load_bundle
-    from vitedge_ros.runtime.engine_cache import engine_view
+    from vitedge_ros.runtime.engine_cache import default_engine_cache_dir, engine_view
 
     try:
-        return load_bundle(engine_view(bundle.path, cache_dir))
+        return load_bundle(engine_view(bundle.path, cache_dir or default_engine_cache_dir()))
     except Exception as exc:   # noqa: BLE001 - OSError (read-only home), BundleError: keep <bundle>/engines
         logging.getLogger(__name__).warning('engine_cache_dir %s unusable (%s: %s); engines only from %s/engines',
                                             cache_dir, type(exc).__name__, exc, bundle.path)

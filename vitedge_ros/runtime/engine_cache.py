@@ -23,10 +23,7 @@ from typing import Union
 from .engine_key import ENGINE_SUFFIX, SHA_LEN, onnx_sha256, sanitize
 from .errors import BundleError
 
-__all__ = ['DEFAULT_ENGINE_CACHE_DIR', 'engine_view']
-
-#: Default writable root (the XDG cache folder of the user running the node).
-DEFAULT_ENGINE_CACHE_DIR = '~/.cache/vitedge_ros/engines'
+__all__ = ['default_engine_cache_dir', 'engine_view']
 
 _LINKED = ('bundle.yaml', 'model.onnx')
 
@@ -40,6 +37,12 @@ def _link(target: Path, link: Path) -> None:
         tmp.unlink()
     os.symlink(str(target), str(tmp))
     os.replace(str(tmp), str(link))
+
+
+def default_engine_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/vitedge_ros/engines``, else ``~/.cache/vitedge_ros/engines`` (XDG base directories)."""
+    base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+    return Path(base) / 'vitedge_ros' / 'engines'
 
 
 def engine_view(bundle_dir: Union[str, Path], cache_dir: Union[str, Path]) -> Path:
