@@ -242,8 +242,8 @@ def launch_setup(context, *args, **kwargs):
     tf_remaps = [('/tf', arg['tf_topic']), ('/tf_static', arg['tf_static_topic'])]
     camera = arg['camera'].strip().lower()
     if camera not in CAMERAS:
-        raise ValueError('launch argument camera: expected one of {}, got {!r}'.format(', '.join(CAMERAS),
-                                                                                        arg['camera']))
+        raise ValueError('launch argument camera: expected one of {}, got {!r}'.format(
+            ', '.join(CAMERAS), arg['camera']))
     if bag and camera != 'none':
         raise ValueError('launch argument camera:={} cannot be combined with bag:= (the bag is the camera)'.format(
             camera))

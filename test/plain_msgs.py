@@ -170,4 +170,3 @@ def message_types() -> Tuple[Any, SimpleNamespace]:
 def uses_rosbags(typestore: Any) -> bool:
     """True when ``typestore`` is rosbags' (real CDR), False for the stand-in."""
     return not isinstance(typestore, PlainTypestore)
-

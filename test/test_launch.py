@@ -216,9 +216,10 @@ def test_bag_plays_at_once_without_waiting(stub_launch):
 
 
 def test_camera_drivers(stub_launch):
-    for camera, package, executable, image_remap in (('v4l2', 'v4l2_camera', 'v4l2_camera_node', 'image_raw'),
-                                                      ('usb', 'usb_cam', 'usb_cam_node_exe', 'image_raw'),
-                                                      ('csi', 'gscam', 'gscam_node', 'camera/image_raw')):
+    drivers = (('v4l2', 'v4l2_camera', 'v4l2_camera_node', 'image_raw'),
+               ('usb', 'usb_cam', 'usb_cam_node_exe', 'image_raw'),
+               ('csi', 'gscam', 'gscam_node', 'camera/image_raw'))
+    for camera, package, executable, image_remap in drivers:
         actions = stub_launch.launch_setup(_context(stub_launch, camera=camera, namespace='uav1'))
         vitedge, driver = _by_type(actions, 'Node')
         kw = driver.kwargs

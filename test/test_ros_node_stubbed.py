@@ -310,8 +310,8 @@ def test_node_declares_validates_and_publishes(node_module, tiny_detector_bundle
         (info,) = node.publishers['label_info'].sent
         assert node.publishers['label_info'].qos.durability == 'transient_local'
         assert node.publishers['label_info'].qos.depth == 1
-        assert [(c.class_id, c.class_name) for c in info.class_map] == [(0, 'person'), (1, 'vehicle'),
-                                                                          (2, 'obstacle')]
+        class_map = [(c.class_id, c.class_name) for c in info.class_map]
+        assert class_map == [(0, 'person'), (1, 'vehicle'), (2, 'obstacle')]
         assert info.threshold == pytest.approx(0.0)             # score_threshold 0.0 set above
         callback(_image(sec=7))
         assert node.core.wait_idle(30.0)

@@ -90,8 +90,9 @@ def _run_entry_point(tmp_path, stubs):
         path.write_text(textwrap.dedent(text), encoding='utf-8')
     code = 'import sys; from vitedge_ros.ros.startup import main; sys.exit(main([]))'
     env = {'PYTHONPATH': '{}:{}'.format(tmp_path, ROOT), 'ROS_DISTRO': 'foxy', 'PATH': '/usr/bin:/bin'}
-    return subprocess.run([sys.executable, '-c', code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, env=env, timeout=120)
+    # Python 3.6 (the drone lane) has neither capture_output nor text
+    return subprocess.run([sys.executable, '-c', code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,  # noqa: UP022
+                          universal_newlines=True, env=env, timeout=120)  # noqa: UP021
 
 
 FOXY_STUBS = {
