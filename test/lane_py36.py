@@ -67,6 +67,7 @@ LANE_MODULES = (
     'test_runtime_decoders.py', 'test_runtime_preprocess.py', 'test_runtime_bundle.py', 'test_segment_runtime.py',
     'test_fixtures_smoke.py', 'test_runtime_torch_free.py', 'test_ros_core.py', 'test_ros_image_conversion.py',
     'test_ros_messages.py', 'test_ros_node_stubbed.py', 'test_segment_ros.py', 'test_segment_shipped.py',
+    'test_ros_startup.py', 'test_ros_diagnostics.py', 'test_engine_cache.py',
 )
 #: Lane modules that import the TensorRT builder: they join the lane once TRT_SOURCES are 3.6-clean.
 PENDING_MODULES = ('test_tensorrt_fake.py', 'test_tensorrt_engine.py', 'test_build_engine.py')

@@ -110,7 +110,8 @@ PARAM_SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('tf_timeout_s', 0.05, 'How long to wait for the camera transform at the image stamp (s).', '>= 0'),
     ParamSpec('max_target_range_m', 0.0, 'Ignore ground points farther than this (m); 0: no limit.', '>= 0'),
     ParamSpec('image_is_rectified', False, 'Images are rectified: use CameraInfo P and no distortion.'),
-    ParamSpec('publish_obstacles', True, 'Publish "obstacles" (angular Detection2DArray) and "clear_path".'),
+    ParamSpec('publish_obstacles', True, 'Publish "obstacles" (Detection2DArray: pixel boxes, poses in the optical '
+              'frame), "obstacles/bearings" (PointCloud2 of angles) and "clear_path" (stamped verdict).'),
     ParamSpec('obstacle_classes', list(DEFAULT_OBSTACLE_CLASSES), 'Labels treated as obstacles (an empty list: '
               'none, the path is always clear).', 'names among the bundle labels (a string array)'),
     ParamSpec('clear_path_width_frac', 0.3, 'Width of the central region checked for clear path (fraction).',
