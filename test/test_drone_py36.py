@@ -130,7 +130,7 @@ def test_pip_install_put_the_drone_commands_on_path():
     """`pip install .[runtime]` (the lane's install; jetson adds pycuda) installs vitedge_node and build_engine.py."""
     node = _lane_bin('vitedge_node')
     assert node.is_file() and os.access(str(node), os.X_OK)
-    assert 'vitedge_ros.ros.node' in node.read_text(encoding='utf-8')
+    assert 'vitedge_ros.ros.startup' in node.read_text(encoding='utf-8')
     script = _lane_bin('build_engine.py')
     assert script.is_file() and os.access(str(script), os.X_OK)
     assert script.read_text(encoding='utf-8').startswith('#!' + sys.executable.rsplit('/bin/', 1)[0])
