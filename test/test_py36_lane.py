@@ -162,7 +162,7 @@ def test_setup_installs_on_python36_with_the_pins_and_ships_the_drone_commands()
     extras = info['extras']
     assert sorted(extras['jetson']) == sorted(extras['runtime'] + ['pycuda'])
     assert 'tools/build_engine.py' in info['scripts']
-    assert 'vitedge_node = vitedge_ros.ros.node:main' in info['entry_points']['console_scripts']
+    assert 'vitedge_node = vitedge_ros.ros.startup:main' in info['entry_points']['console_scripts']
     lanes = {'3.6': _pins(PINS), '3.11': _pins(ROOT / 'requirements' / 'constraints.txt')}
     for py, pins in lanes.items():
         env = {'python_version': py, 'python_full_version': py + '.0'}
