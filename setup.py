@@ -7,11 +7,18 @@ from setuptools import find_packages, setup
 package_name = 'vitedge_ros'
 
 
+# Never installed into share/: training checkpoints (workstation side: models/checkpoints/*.pt is the start of the
+# compression recipe, not something the drone runs) and engines (built on the target, keyed to its TensorRT/GPU).
+SKIP_DIRS = ('checkpoints', 'engines')
+SKIP_SUFFIXES = ('.engine', '.pt', '.pth', '.ckpt', '.safetensors', '.tmp')
+
+
 def _tree(src: str):
-    """List (install_dir, [files]) pairs for every folder under src (data_files format)."""
+    """List (install_dir, [files]) pairs for every folder under src (data_files format), minus SKIP_*."""
     out = []
-    for root, _dirs, files in os.walk(src):
-        paths = [os.path.join(root, f) for f in files if not f.endswith('.engine')]
+    for root, dirs, files in os.walk(src):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+        paths = [os.path.join(root, f) for f in sorted(files) if not f.endswith(SKIP_SUFFIXES)]
         if paths:
             out.append((os.path.join('share', package_name, root), paths))
     return out
@@ -57,7 +64,7 @@ setup(
     # The drone's commands: in bin/ with pip, in lib/vitedge_ros/ with colcon (setup.cfg), for `ros2 run`.
     entry_points={
         'console_scripts': [
-            'vitedge_node = vitedge_ros.ros.node:main',
+            'vitedge_node = vitedge_ros.ros.startup:main',
             'vitedge_build_engine = vitedge_ros.runtime.build_engine_cli:main',
         ],
     },

@@ -2,6 +2,7 @@
 import importlib.util
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -10,6 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+# The node's default engine cache ($XDG_CACHE_HOME/vitedge_ros/engines) goes to a temporary folder in tests.
+os.environ['XDG_CACHE_HOME'] = tempfile.mkdtemp(prefix='vitedge_test_cache_')
 
 DETECTOR_LABELS = ['person', 'vehicle', 'obstacle']
 TINY_BACKBONE = dict(backbone='vit_tiny_patch16_224', embed_dim=32, depth=1, num_heads=2)

@@ -35,6 +35,11 @@ COMMON_MSGS = {
     'sensor_msgs/msg/CameraInfo': 'std_msgs/Header header\nuint32 height\nuint32 width\nstring distortion_model\n'
                                   'float64[] d\nfloat64[9] k\nfloat64[9] r\nfloat64[12] p\nuint32 binning_x\n'
                                   'uint32 binning_y\nsensor_msgs/RegionOfInterest roi',
+    'sensor_msgs/msg/PointField': 'uint8 INT8=1\nuint8 FLOAT32=7\nstring name\nuint32 offset\nuint8 datatype\n'
+                                  'uint32 count',
+    'sensor_msgs/msg/PointCloud2': 'std_msgs/Header header\nuint32 height\nuint32 width\nPointField[] fields\n'
+                                   'bool is_bigendian\nuint32 point_step\nuint32 row_step\nuint8[] data\n'
+                                   'bool is_dense',
     'geometry_msgs/msg/Point': 'float64 x\nfloat64 y\nfloat64 z',
     'geometry_msgs/msg/Quaternion': 'float64 x\nfloat64 y\nfloat64 z\nfloat64 w',
     'geometry_msgs/msg/Pose': 'geometry_msgs/Point position\ngeometry_msgs/Quaternion orientation',

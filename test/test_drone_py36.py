@@ -125,7 +125,7 @@ def _lane_bin(name):
 @lane_only
 def test_pip_install_put_the_drone_commands_on_path():
     """`pip install .[runtime]` (the lane's install; jetson adds pycuda) puts the drone's commands in bin/."""
-    for name, module in (('vitedge_node', 'vitedge_ros.ros.node'),
+    for name, module in (('vitedge_node', 'vitedge_ros.ros.startup'),
                          ('vitedge_build_engine', 'vitedge_ros.runtime.build_engine_cli')):
         script = _lane_bin(name)
         assert script.is_file() and os.access(str(script), os.X_OK), script

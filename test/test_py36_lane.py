@@ -153,7 +153,7 @@ def test_setup_installs_on_python36_with_the_pins_and_ships_the_drone_commands()
     assert '3.6.9' in SpecifierSet(info['python_requires'])      # JetPack 4.6's Python
     extras = info['extras']
     assert sorted(extras['jetson']) == sorted(extras['runtime'] + ['pycuda'])
-    commands = {'vitedge_node = vitedge_ros.ros.node:main',
+    commands = {'vitedge_node = vitedge_ros.ros.startup:main',
                 'vitedge_build_engine = vitedge_ros.runtime.build_engine_cli:main'}
     assert commands <= set(info['entry_points']['console_scripts'])
     lanes = {'3.6': _pins(PINS), '3.11': _pins(ROOT / 'requirements' / 'constraints.txt')}

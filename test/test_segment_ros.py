@@ -167,7 +167,13 @@ def test_node_on_standins_publishes_segmentation(monkeypatch, seg_bundle):
         (zone,) = pubs['landing_zone'].sent
         assert [r.class_id for r in zone.results] == LABELS
         assert sum(r.score for r in zone.results) == pytest.approx(1.0)
-        assert len(pubs['landing_zone/safe'].sent) == 1 and len(pubs['overlay'].sent) == 1
+        (safe,) = pubs['landing_zone/safe'].sent
+        assert safe.__msgtype__ == 'vision_msgs/msg/Classification'
+        assert (safe.header.stamp.sec, safe.header.frame_id) == (9, zone.header.frame_id)
+        assert [r.class_id for r in safe.results] in (['safe'], ['unsafe'])
+        assert len(pubs['overlay'].sent) == 1
+        (info,) = pubs['label_info'].sent
+        assert [c.class_name for c in info.class_map] == LABELS and info.threshold == 0.0
         assert len(pubs['detections'].sent[0].detections) == 0
     finally:
         node.close()

@@ -95,8 +95,8 @@ PARAM_SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('backend', 'auto', 'Inference backend.', 'one of auto, tensorrt, onnxruntime'),
     ParamSpec('score_threshold', -1.0, 'Minimum detection score.', '-1 (the bundle\'s value) or in [0, 1]'),
     ParamSpec('nms_iou', -1.0, 'IoU threshold of non-maximum suppression.', '-1 (the bundle\'s value) or in (0, 1]'),
-    ParamSpec('classes', [], 'Class filter: label names to keep (empty: all).',
-              'names among the bundle labels', dynamic_typing=True),
+    ParamSpec('classes', [], 'Class filter: label names to keep (not set or empty: all).',
+              'names among the bundle labels (a string array)'),
     ParamSpec('max_detections', 100, 'Maximum detections per frame.', '> 0'),
     ParamSpec('publish_overlay', False, 'Publish the annotated image on "overlay".'),
     ParamSpec('transport', 'raw', 'Subscribe "image" (sensor_msgs/Image, raw) or "image/compressed" '
@@ -110,9 +110,10 @@ PARAM_SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('tf_timeout_s', 0.05, 'How long to wait for the camera transform at the image stamp (s).', '>= 0'),
     ParamSpec('max_target_range_m', 0.0, 'Ignore ground points farther than this (m); 0: no limit.', '>= 0'),
     ParamSpec('image_is_rectified', False, 'Images are rectified: use CameraInfo P and no distortion.'),
-    ParamSpec('publish_obstacles', True, 'Publish "obstacles" (angular Detection2DArray) and "clear_path".'),
-    ParamSpec('obstacle_classes', list(DEFAULT_OBSTACLE_CLASSES), 'Labels treated as obstacles.',
-              'names among the bundle labels'),
+    ParamSpec('publish_obstacles', True, 'Publish "obstacles" (Detection2DArray: pixel boxes, poses in the optical '
+              'frame), "obstacles/bearings" (PointCloud2 of angles) and "clear_path" (stamped verdict).'),
+    ParamSpec('obstacle_classes', list(DEFAULT_OBSTACLE_CLASSES), 'Labels treated as obstacles (an empty list: '
+              'none, the path is always clear).', 'names among the bundle labels (a string array)'),
     ParamSpec('clear_path_width_frac', 0.3, 'Width of the central region checked for clear path (fraction).',
               'in (0, 1]'),
     ParamSpec('clear_path_height_frac', 0.5, 'Height of the central region checked for clear path (fraction).',
@@ -124,6 +125,15 @@ PARAM_SPECS: Tuple[ParamSpec, ...] = (
               '-1: fixed from the first 16-bit frame with a value above 255, then kept.', '-1 or in [0, 8]'),
     ParamSpec('use_cv_bridge', True, 'Use cv_bridge for raw images where installed (own conversion otherwise).'),
     ParamSpec('diagnostics_period_s', 1.0, 'Period of /diagnostics (s).', '> 0'),
+    ParamSpec('detections_min_rate_hz', 1.0, 'Lowest acceptable rate of "detections" (Hz) for the "detections '
+              'topic status" diagnostic (diagnostic_updater FrequencyStatus, 10% tolerance, 5-report window).',
+              '>= 0'),
+    ParamSpec('detections_max_rate_hz', 0.0, 'Highest acceptable rate of "detections" (Hz); 0: no upper bound.',
+              '0 or >= detections_min_rate_hz'),
+    ParamSpec('engine_cache_dir', '', 'Writable folder for TensorRT engines (share/ is read-only once installed): '
+              'the node looks them up, and tools/build_engine.py writes them, in <engine_cache_dir>/<bundle>-<onnx '
+              'sha>/engines, where the engines already in <bundle>/engines are linked too. Empty: '
+              '$XDG_CACHE_HOME/vitedge_ros/engines (~/.cache/vitedge_ros/engines); none: <bundle>/engines only.'),
     ParamSpec('stats_window', 100, 'Frames in the latency percentile window.', '>= 10'),
     ParamSpec('warn_throttle_s', 5.0, 'Minimum interval between repeated warnings of one kind (s).', '> 0'),
     ParamSpec('publish_segmentation', True, 'Segmentation bundles: publish "segmentation" (sensor_msgs/Image '
@@ -131,7 +141,7 @@ PARAM_SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('landing_zone_frac', 0.3, 'Side of the centred landing-zone region, as a fraction of the image '
               'width and height (segmentation bundles).', 'in (0, 1]'),
     ParamSpec('landing_safe_classes', ['background', 'road'], 'Labels a drone may land on (segmentation '
-              'bundles).', 'names among the bundle labels'),
+              'bundles; an empty list: nowhere is safe).', 'names among the bundle labels (a string array)'),
     ParamSpec('landing_min_safe_frac', 0.95, 'Minimum fraction of safe-class pixels in the centre region for '
               'landing_zone/safe to be true.', 'in [0, 1]'),
 )
@@ -171,6 +181,9 @@ class NodeParams:
     mono16_shift: Optional[int] = None
     use_cv_bridge: bool = True
     diagnostics_period_s: float = 1.0
+    detections_min_rate_hz: float = 1.0
+    detections_max_rate_hz: float = 0.0
+    engine_cache_dir: str = ''
     stats_window: int = 100
     warn_throttle_s: float = 5.0
     publish_segmentation: bool = True
@@ -244,8 +257,8 @@ def _names(name: str, v: Any, labels: Optional[Sequence[str]]) -> List[str]:
                 raise ParamError(name, 'must be a list of label names, got item {!r}'.format(s))
             if s.strip():
                 items.append(s.strip())
-    elif isinstance(v, (bytes, bytearray)) and len(v) == 0:     # rclpy's type for an empty list
-        items = []
+    elif v is None or (isinstance(v, (bytes, bytearray)) and len(v) == 0):
+        items = []     # None: an empty YAML list reaches rclpy as "not set"; b'': an empty byte array
     else:
         raise ParamError(name, 'must be a list of label names, got {!r}'.format(v))
     if labels is not None:
@@ -324,6 +337,14 @@ def validate_params(values: Mapping[str, Any], labels: Optional[Sequence[str]] =
     p.diagnostics_period_s = _as_float('diagnostics_period_s', raw['diagnostics_period_s'])
     if p.diagnostics_period_s <= 0:
         raise ParamError('diagnostics_period_s', 'must be > 0, got {}'.format(p.diagnostics_period_s))
+    p.detections_min_rate_hz = _as_float('detections_min_rate_hz', raw['detections_min_rate_hz'])
+    if p.detections_min_rate_hz < 0:
+        raise ParamError('detections_min_rate_hz', 'must be >= 0, got {}'.format(p.detections_min_rate_hz))
+    p.detections_max_rate_hz = _as_float('detections_max_rate_hz', raw['detections_max_rate_hz'])
+    if p.detections_max_rate_hz != 0 and p.detections_max_rate_hz < p.detections_min_rate_hz:
+        raise ParamError('detections_max_rate_hz', 'must be 0 (no bound) or >= detections_min_rate_hz ({}), got '
+                         '{}'.format(p.detections_min_rate_hz, p.detections_max_rate_hz))
+    p.engine_cache_dir = _as_str('engine_cache_dir', raw['engine_cache_dir'])
     p.stats_window = _as_int('stats_window', raw['stats_window'])
     if p.stats_window < 10:
         raise ParamError('stats_window', 'must be >= 10, got {}'.format(p.stats_window))
@@ -397,6 +418,8 @@ def create_pipeline(values: Mapping[str, Any]) -> Tuple[NodeParams, Any]:
         raise ParamError('bundle', '{} is a {!r} bundle; vitedge_node needs a detector or a segmenter'.format(
             params.bundle, bundle.task))
     params = validate_params(dict(values, bundle=params.bundle), labels=list(bundle.labels), task=bundle.task)
+    if params.engine_cache_dir.lower() != 'none':
+        bundle = _with_engine_cache(bundle, params.engine_cache_dir)
     try:
         pipeline = Pipeline(bundle, backend=params.backend, score_threshold=params.score_threshold,
                             nms_iou=params.nms_iou, classes=params.classes or None,
@@ -406,6 +429,21 @@ def create_pipeline(values: Mapping[str, Any]) -> Tuple[NodeParams, Any]:
     except BundleError as exc:
         raise ParamError('bundle', str(exc)) from exc
     return params, pipeline
+
+
+def _with_engine_cache(bundle: Any, cache_dir: str) -> Any:
+    """The bundle loaded from its writable engine view (runtime.engine_cache), or as is when none can be made."""
+    import logging
+
+    from vitedge_ros.runtime import load_bundle
+    from vitedge_ros.runtime.engine_cache import default_engine_cache_dir, engine_view
+
+    try:
+        return load_bundle(engine_view(bundle.path, cache_dir or default_engine_cache_dir()))
+    except Exception as exc:   # noqa: BLE001 - OSError (read-only home), BundleError: keep <bundle>/engines
+        logging.getLogger(__name__).warning('engine_cache_dir %s unusable (%s: %s); engines only from %s/engines',
+                                            cache_dir, type(exc).__name__, exc, bundle.path)
+        return bundle
 
 
 # ------------------------------------------------------------------------------------------- throttled warnings

@@ -22,8 +22,8 @@ __all__ = ['LEGACY_VISION_MSGS', 'MSG_DIR', 'VISION_MSGS', 'VISION_MSGS_RELEASES
            'vision_msgs_definitions', 'vision_msgs_typestore']
 
 MSG_DIR = Path(__file__).resolve().parent / 'msg' / 'vision_msgs'
-VISION_MSGS = ('Point2D', 'Pose2D', 'BoundingBox2D', 'ObjectHypothesis', 'ObjectHypothesisWithPose',
-               'Detection2D', 'Detection2DArray', 'Classification')
+VISION_MSGS = ('Point2D', 'Pose2D', 'VisionClass', 'LabelInfo', 'BoundingBox2D', 'ObjectHypothesis',
+               'ObjectHypothesisWithPose', 'Detection2D', 'Detection2DArray', 'Classification')
 #: The messages of a Detection2DArray in the older vision_msgs releases carried here.
 LEGACY_VISION_MSGS = {
     'foxy': ('BoundingBox2D', 'ObjectHypothesisWithPose', 'Detection2D', 'Detection2DArray'),
@@ -71,6 +71,7 @@ def rosbags_types() -> Tuple[Any, SimpleNamespace]:
         Point=t['geometry_msgs/msg/Point'], Quaternion=t['geometry_msgs/msg/Quaternion'],
         Pose=t['geometry_msgs/msg/Pose'], PoseWithCovariance=t['geometry_msgs/msg/PoseWithCovariance'],
         PoseArray=t['geometry_msgs/msg/PoseArray'],
+        PointCloud2=t['sensor_msgs/msg/PointCloud2'], PointField=t['sensor_msgs/msg/PointField'],
         DiagnosticArray=t['diagnostic_msgs/msg/DiagnosticArray'],
         DiagnosticStatus=t['diagnostic_msgs/msg/DiagnosticStatus'], KeyValue=t['diagnostic_msgs/msg/KeyValue'],
         byte=int,

@@ -19,8 +19,9 @@ class OnnxRuntimeEngine(Engine):
         try:
             import onnxruntime as ort
         except ImportError as exc:  # pragma: no cover - the runtime extra installs it
-            raise EngineError('onnxruntime is not installed: pip install onnxruntime '
-                              '(or onnxruntime-gpu), or use backend tensorrt') from exc
+            raise EngineError('onnxruntime is not installed: pip install onnxruntime (or onnxruntime-gpu; in a ROS 2 '
+                              'Python: pip3 install -r requirements/ros-humble.txt, which keeps numpy < 2), or use '
+                              'backend tensorrt') from exc
         path = Path(onnx_path)
         if not path.is_file():
             raise BundleError('{}: missing ONNX file'.format(path))
