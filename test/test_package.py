@@ -129,7 +129,9 @@ def test_no_checkpoints_or_engines_installed_into_share(monkeypatch):
     bad = [f for f in installed if f.endswith(('.pt', '.pth', '.ckpt', '.safetensors', '.engine'))
            or '/checkpoints/' in f or '/engines/' in f]
     assert bad == []                                        # ...but are not installed
-    assert kwargs['entry_points']['console_scripts'] == ['vitedge_node = vitedge_ros.ros.startup:main']
+    assert kwargs['entry_points']['console_scripts'] == ['vitedge_node = vitedge_ros.ros.startup:main',
+                                                         'vitedge_build_engine = '
+                                                         'vitedge_ros.runtime.build_engine_cli:main']
 
 
 def test_setup_entry_point_extras_and_data_files():
