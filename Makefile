@@ -5,7 +5,7 @@ VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PIP_FLAGS := -q --disable-pip-version-check -c requirements/constraints.txt
 
-.PHONY: demo test bench install lint clean
+.PHONY: demo test test-main test-py36 bench install lint clean
 
 $(STAMP): setup.py requirements/constraints.txt
 	test -x $(VPY) || $(PY) -m venv $(VENV)
@@ -17,8 +17,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VPY) tools/demo.py --out demo_out
 
-test: $(STAMP)
+# Two lanes: the main one (this venv, everything), then the drone side on Python 3.6 with JetPack 4.6's packages
+# (test/lane_py36.py builds .venv36 once; one line says the lane was skipped where no Python 3.6 exists).
+test: test-main test-py36
+
+test-main: $(STAMP)
 	$(VPY) -m pytest -q -p no:cacheprovider
+
+test-py36: $(STAMP)
+	$(VPY) test/lane_py36.py
 
 bench: $(STAMP)
 	$(VPY) tools/benchmark.py --out bench

@@ -7,38 +7,53 @@ from setuptools import find_packages, setup
 package_name = 'vitedge_ros'
 
 
+# Never installed into share/: training checkpoints (workstation side: models/checkpoints/*.pt is the start of the
+# compression recipe, not something the drone runs) and engines (built on the target, keyed to its TensorRT/GPU).
+SKIP_DIRS = ('checkpoints', 'engines')
+SKIP_SUFFIXES = ('.engine', '.pt', '.pth', '.ckpt', '.safetensors', '.tmp')
+
+
 def _tree(src: str):
-    """List (install_dir, [files]) pairs for every folder under src (data_files format)."""
+    """List (install_dir, [files]) pairs for every folder under src (data_files format), minus SKIP_*."""
     out = []
-    for root, _dirs, files in os.walk(src):
-        paths = [os.path.join(root, f) for f in files if not f.endswith('.engine')]
+    for root, dirs, files in os.walk(src):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+        paths = [os.path.join(root, f) for f in sorted(files) if not f.endswith(SKIP_SUFFIXES)]
         if paths:
             out.append((os.path.join('share', package_name, root), paths))
     return out
 
 
-RUNTIME = ['numpy>=1.17', 'opencv-python-headless>=4.5', 'onnxruntime>=1.10', 'pyyaml>=5.1']
+# What runs on the drone. It must install on JetPack 4.6's Python 3.6 (Jetson Nano): there pip picks the last
+# releases for 3.6 (numpy 1.19.5, onnxruntime 1.10.0, PyYAML 5.4/6.0) by their Requires-Python, but
+# opencv-python-headless >= 4.7 publishes cp37 wheels and a source archive that pip on 3.6 would try to compile
+# for hours, so 3.6 is held to the 4.5/4.6 wheels. requirements/jetson-py36.txt pins what `make test` checks.
+PY36 = 'python_version < "3.7"'
+RUNTIME = [
+    'numpy>=1.19', 'opencv-python-headless>=4.5,<4.7; ' + PY36, 'opencv-python-headless>=4.5; python_version >= "3.7"',
+    'onnxruntime>=1.10', 'pyyaml>=5.1',
+]
 TOOLS = [
-    'torch>=2.1', 'torchvision', 'timm>=0.9', 'onnx>=1.14', 'onnxslim', 'onnxscript', 'torch-pruning>=1.4',
+    'torch>=2.6', 'torchvision', 'timm>=0.9', 'onnx>=1.14', 'onnxslim', 'onnxscript', 'torch-pruning>=1.4',
     'rosbags>=0.10', 'faster-coco-eval>=1.5', 'scikit-learn', 'scikit-image', 'matplotlib', 'tqdm', 'mcap',
 ]
 setup(
     name=package_name,
     version='0.1.0',
     packages=find_packages(exclude=['test', 'test.*', 'tools']),
-    package_data={'vitedge_ros.ros': ['msg/vision_msgs/*']},
+    package_data={'vitedge_ros.ros': ['msg/vision_msgs/*', 'msg/vision_msgs_foxy/*', 'msg/vision_msgs_galactic/*']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
         ('share/' + package_name + '/launch', glob('launch/*.py')),
     ] + _tree('config') + _tree('models'),
-    python_requires='>=3.8',
+    python_requires='>=3.6',  # drone side; the tools extra needs >= 3.8 (torch 2)
     install_requires=['setuptools'],
     extras_require={
         'runtime': RUNTIME,
         'tools': RUNTIME + TOOLS,
         'jetson': RUNTIME + ['pycuda'],  # tensorrt comes with JetPack (python3-libnvinfer)
-        'dev': ['pytest', 'ruff', 'flake8', 'pydocstyle'],
+        'dev': ['pytest', 'ruff; python_version >= "3.8"', 'flake8', 'pydocstyle'],
     },
     zip_safe=False,
     maintainer='vitedge_ros developers',
@@ -46,9 +61,11 @@ setup(
     description='Compressed Vision Transformer perception for UAVs with a ROS 2 node.',
     license='Apache-2.0',
     tests_require=['pytest'],
+    # The drone's commands: in bin/ with pip, in lib/vitedge_ros/ with colcon (setup.cfg), for `ros2 run`.
     entry_points={
         'console_scripts': [
-            'vitedge_node = vitedge_ros.ros.node:main',
+            'vitedge_node = vitedge_ros.ros.startup:main',
+            'vitedge_build_engine = vitedge_ros.runtime.build_engine_cli:main',
         ],
     },
 )

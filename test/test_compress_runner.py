@@ -50,6 +50,15 @@ def test_classifier_report_has_every_figure(classifier_run):
     import onnx
 
     assert any(n.op_type == 'QuantizeLinear' for n in onnx.load(str(b.onnx_path)).graph.node)
+    # CI's recipe bundle parses on every audited TensorRT (issue 12): QDQ INT8 at opset 13, symmetric, float bias
+    from vitedge_ros.export.trt_audit import TRT_TARGETS, audit_model
+
+    assert b.trt_targets == TRT_TARGETS and b.source['export']['target'] == 'trt8.2'
+    assert all(audit_model(b.onnx_path, t) == [] for t in TRT_TARGETS)
+    assert onnx.load(str(b.onnx_path)).opset_import[0].version == 13
+    # every stage records where its graph parses; the token-merging branch does not parse on TensorRT 8.2
+    assert all(s['export_target'] == 'trt8.2' for s in saved['stages'] if s['type'] != 'quantize')
+    assert by['baseline']['trt_targets'] == list(TRT_TARGETS) and 'trt8.2' not in by['tome']['trt_targets']
 
 
 def test_resume_reuses_finished_stages(classifier_run):
@@ -115,7 +124,11 @@ def test_detector_recipe_from_checkpoint(tmp_path):
         assert STAGE_KEYS <= set(s)
         assert {'map50', 'map50_95'} <= set(s['metric'])
     assert report['stages'][1]['details']['after']['embed_dim'] == 16
-    assert load_bundle(tmp_path / 'out' / 'bundle').task == 'detect'
+    bundle = load_bundle(tmp_path / 'out' / 'bundle')
+    assert bundle.task == 'detect'
+    from vitedge_ros.export.trt_audit import TRT_TARGETS, audit_model
+
+    assert bundle.trt_targets == TRT_TARGETS and all(audit_model(bundle.onnx_path, t) == [] for t in TRT_TARGETS)
 
 
 def test_detector_data_with_flight_frames():

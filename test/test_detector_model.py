@@ -56,7 +56,7 @@ def test_detector_onnx_matches_torch_within_1e4(tmp_path):
     wrapper = DetectorExport(det).eval()
     path = export_onnx(wrapper, tmp_path / 'd.onnx', (1, 3, 64, 96), output_names=wrapper.output_names)
     model = onnx.load(str(path))
-    assert model.opset_import[0].version >= 17
+    assert model.opset_import[0].version == 13  # default target trt8.2 (Jetson Nano)
     assert [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim] == [1, 3, 64, 96]
     ops = {n.op_type for n in model.graph.node}
     assert {'TopK', 'MaxPool'} <= ops

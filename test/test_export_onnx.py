@@ -1,5 +1,6 @@
 """tools/export_onnx.py: checkpoint → bundle with onnxruntime parity (detector, two timm classifiers, pruned and
-low-rank models), --trt8-compat, --fp16, --from-onnx for QDQ INT8 graphs, and clear failures for corrupt input."""
+low-rank models), --target (trt8.2 default: opset 13, no LayerNormalization; trt8.6/trt10: opset 17), --fp16,
+--like, --from-onnx for QDQ INT8 graphs and older bundles, audit refusals, and clear failures for corrupt input."""
 import importlib.util
 import shutil
 import subprocess
@@ -14,8 +15,10 @@ import torch
 from conftest import DETECTOR_LABELS, make_tiny_detector
 from torch import nn
 
-from vitedge_ros.checkpoint import save_checkpoint
+from vitedge_ros.checkpoint import load_checkpoint, save_checkpoint
 from vitedge_ros.export import detection_rows_error
+from vitedge_ros.export.onnx_export import decompose_layernorms
+from vitedge_ros.export.trt_audit import TRT_TARGETS
 from vitedge_ros.models import DetectorExport, create_model
 from vitedge_ros.runtime import Pipeline, load_bundle
 from vitedge_ros.runtime.errors import BundleError
@@ -106,12 +109,13 @@ def test_detector_cli_export_parity(det_ckpt, tmp_path):
     assert 'parity torch vs onnxruntime: max abs error' in res.stdout
     bundle = load_bundle(out)
     assert bundle.task == 'detect' and bundle.labels == DETECTOR_LABELS and bundle.decoder['max_detections'] == 20
-    assert bundle.source['export']['opset'] == 17 and bundle.source['parity_max_abs_err'] <= 1e-4
+    assert bundle.source['export']['opset'] == 13 and bundle.source['parity_max_abs_err'] <= 1e-4
+    assert bundle.source['export']['target'] == 'trt8.2' and bundle.trt_targets == ('trt8.2', 'trt8.6', 'trt10')
     model = onnx.load(str(bundle.onnx_path))
     onnx.checker.check_model(model, full_check=True)
     assert [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim] == [1, 3, 64, 96]
     assert [o.name for o in model.graph.output] == ['detections', 'heatmap', 'size', 'offset']
-    wrapper = DetectorExport(torch.load(str(det_ckpt), weights_only=False)['model'])
+    wrapper = DetectorExport(load_checkpoint(det_ckpt)['model'])
     assert max_err(wrapper, bundle.onnx_path, (1, 3, 64, 96), names=wrapper.output_names) <= 1e-4
 
 
@@ -123,7 +127,7 @@ def test_timm_classifier_export_parity(arch, tmp_path, capsys):
     assert 'max abs error' in capsys.readouterr().out
     bundle = load_bundle(tmp_path / 'b')
     assert bundle.task == 'classify' and bundle.source['arch'] == arch
-    assert onnx.load(str(bundle.onnx_path)).opset_import[0].version >= 17
+    assert onnx.load(str(bundle.onnx_path)).opset_import[0].version == 13
     assert max_err(model, bundle.onnx_path, (1, 3, 32, 32)) <= 1e-4
     res = Pipeline(bundle, backend='onnxruntime')(np.zeros((32, 32, 3), np.uint8))
     assert len(res.classes) == 3
@@ -173,27 +177,34 @@ def test_pruned_lowrank_stage_exports(tmp_path):
 
 # ------------------------------------------------------------------------------------------ trt8-compat, fp16
 
-def test_trt8_compat_has_no_layernormalization(deit_ckpt, det_ckpt, tmp_path, capsys):
-    assert export(deit_ckpt, '--out', tmp_path / 'plain') == 0
-    assert ('', 'LayerNormalization') in ops_of(tmp_path / 'plain' / 'model.onnx')
+def test_targets_layernorm_and_opset(deit_ckpt, det_ckpt, tmp_path, capsys):
+    assert export(deit_ckpt, '--out', tmp_path / 'plain', '--target', 'trt8.6') == 0
+    m86 = onnx.load(str(tmp_path / 'plain' / 'model.onnx'))
+    assert ('', 'LayerNormalization') in ops_of(tmp_path / 'plain' / 'model.onnx') and m86.opset_import[0].version == 17
+    reshapes = [n for n in m86.graph.node if n.op_type == 'Reshape']
+    assert reshapes and all(any(a.name == 'allowzero' for a in n.attribute) for n in reshapes)
+    assert load_bundle(tmp_path / 'plain').trt_targets == ('trt8.6', 'trt10')
+    assert export(deit_ckpt, '--out', tmp_path / 'compat86', '--target', 'trt8.6', '--trt8-compat') == 0
+    assert not any(op == 'LayerNormalization' for _d, op in ops_of(tmp_path / 'compat86' / 'model.onnx'))
     for name, ckpt, shape in (('cls', deit_ckpt, (1, 3, 32, 32)), ('det', det_ckpt, (1, 3, 64, 96))):
-        assert export(ckpt, '--out', tmp_path / name, '--trt8-compat') == 0
-        assert 'no LayerNormalization node' in capsys.readouterr().out
+        assert export(ckpt, '--out', tmp_path / name) == 0  # default target trt8.2
+        assert '0 LayerNormalization nodes left' in capsys.readouterr().out
         onnx_path = tmp_path / name / 'model.onnx'
         ops = ops_of(onnx_path)
         assert not any(op == 'LayerNormalization' for _d, op in ops)
         assert {('', 'ReduceMean'), ('', 'Sqrt'), ('', 'Pow'), ('', 'Div')} <= ops
         assert all(d == '' for d, _op in ops)  # standard ops only, nothing fused into contrib ops
-        model = torch.load(str(ckpt), weights_only=False)['model'].eval()
+        model = load_checkpoint(ckpt)['model'].eval()
         module = DetectorExport(model) if name == 'det' else model  # the ORIGINAL LayerNorm model
         names = module.output_names if name == 'det' else None
         assert max_err(module, onnx_path, shape, names=names) <= 1e-4
-        assert load_bundle(tmp_path / name).source['export']['trt8_compat'] is True
+        bundle = load_bundle(tmp_path / name)
+        assert bundle.source['export']['layernorms_decomposed'] >= 1 and bundle.trt_targets == TRT_TARGETS
 
 
 def test_decompose_layernorms_leaves_original_untouched():
     model = tiny_classifier('deit_tiny_patch16_224')
-    copy_, n = TOOL_MOD.decompose_layernorms(model)
+    copy_, n = decompose_layernorms(model)
     assert n == 2 * 2 + 1  # norm1, norm2 per block + final norm
     assert sum(isinstance(m, nn.LayerNorm) for m in model.modules()) == 5
     assert not any(isinstance(m, nn.LayerNorm) for m in copy_.modules())
@@ -213,7 +224,7 @@ def test_fp16_export_halves_weights_keeps_fp32_io(deit_ckpt, tmp_path, capsys):
     assert big and all(i.data_type == f16 for i in big)
     size16 = (tmp_path / 'b16' / 'model.onnx').stat().st_size
     assert size16 < 0.6 * (tmp_path / 'b32' / 'model.onnx').stat().st_size
-    model = torch.load(str(deit_ckpt), weights_only=False)['model']
+    model = load_checkpoint(deit_ckpt)['model']
     assert max_err(model, tmp_path / 'b16' / 'model.onnx', (1, 3, 32, 32)) <= 1e-2
     assert load_bundle(tmp_path / 'b16').source['export']['fp16_weights'] is True
 
@@ -230,16 +241,18 @@ def test_parity_failure_exits_4_and_writes_nothing(deit_ckpt, tmp_path, capsys):
 
 def test_bad_checkpoints_exit_2(tmp_path, capsys):
     assert export(tmp_path / 'missing.pt', '--out', tmp_path / 'b') == 2
-    assert 'checkpoint file does not exist' in capsys.readouterr().err
+    assert 'missing.pt: file does not exist' in capsys.readouterr().err
     bad = tmp_path / 'bad.pt'
-    bad.write_bytes(b'not a torch file at all')
+    bad.write_bytes(b'some words, not torch')
     assert export(bad, '--out', tmp_path / 'b') == 2
-    assert 'cannot read checkpoint' in capsys.readouterr().err
+    assert "a text file (starts 'some words, not torch'), not a torch file" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize('args, needle', [
     ([], 'give either CHECKPOINT or --from-onnx'),
-    (['x.pt', '--opset', '13'], '--opset must be >= 17'),
+    (['x.pt', '--opset', '17'], 'opset 17 is outside 13..13 for target trt8.2'),
+    (['x.pt', '--opset', '12', '--target', 'trt8.6'], 'opset 12 is outside 13..17'),
+    (['x.pt', '--target', 'trt9'], "invalid choice: 'trt9'"),
     (['--from-onnx', 'a.onnx', '--fp16'], '--fp16 and --trt8-compat apply to checkpoint export'),
 ])
 def test_bad_arguments_exit_2(tmp_path, args, needle, capsys):
@@ -295,7 +308,9 @@ def qdq_onnx(tiny_classifier_bundle, tmp_path_factory):
 
     out = tmp_path_factory.mktemp('qdq') / 'model_int8.onnx'
     quantize_static(str(tiny_classifier_bundle / 'model.onnx'), str(out), Reader(), quant_format=QuantFormat.QDQ,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                    extra_options={'ActivationSymmetric': True, 'WeightSymmetric': True,  # TensorRT: zero point 0
+                                   'QuantizeBias': False})  # and no INT32 bias DequantizeLinear
     return out
 
 
@@ -308,7 +323,10 @@ def test_from_onnx_wraps_qdq_int8_with_parity(qdq_onnx, tiny_classifier_bundle, 
     ref = load_bundle(tiny_classifier_bundle)
     assert bundle.name == ref.name + '-int8' and bundle.labels == ref.labels and bundle.input == ref.input
     assert bundle.source['quantized'] == 'int8-qdq' and bundle.source['parity_reference'] == ref.name
-    assert (out / 'model.onnx').read_bytes() == qdq_onnx.read_bytes()  # copied as is: QDQ kept for TensorRT
+    wrapped, original = onnx.load(str(out / 'model.onnx')), onnx.load(str(qdq_onnx))
+    assert wrapped.graph.node == original.graph.node  # not simplified: the QDQ nodes TensorRT reads are kept
+    assert wrapped.graph.initializer == original.graph.initializer
+    assert bundle.trt_targets == TRT_TARGETS
     assert {('', 'QuantizeLinear'), ('', 'DequantizeLinear')} <= ops_of(out / 'model.onnx')
     assert len(Pipeline(out, backend='onnxruntime')(np.zeros((32, 32, 3), np.uint8)).classes) == 3
 
@@ -331,3 +349,72 @@ def test_from_onnx_failures(qdq_onnx, tiny_classifier_bundle, tiny_detector_bund
     assert export('--from-onnx', custom, '--like', tiny_classifier_bundle, '--out', out) == 2
     err = capsys.readouterr().err
     assert 'custom.onnx' in err and ('com.microsoft' in err or 'checker' in err)
+
+
+def test_from_onnx_refuses_asymmetric_qdq_for_tensorrt(tiny_classifier_bundle, tmp_path, capsys):
+    """onnxruntime's default QDQ (asymmetric activations) has non-zero zero points: every TensorRT refuses it."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            rng = np.random.default_rng(0)
+            self.items = iter([{'input': rng.uniform(0, 2, (1, 3, 32, 32)).astype(np.float32)} for _ in range(4)])
+
+        def get_next(self):
+            return next(self.items, None)
+
+    asym = tmp_path / 'asym.onnx'
+    quantize_static(str(tiny_classifier_bundle / 'model.onnx'), str(asym), Reader(), quant_format=QuantFormat.QDQ,
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+    assert export('--from-onnx', asym, '--like', tiny_classifier_bundle, '--out', tmp_path / 'o', '--rtol', '1') == 2
+    err = capsys.readouterr().err
+    assert 'refused by the trt8.2 parser' in err and 'zero point' in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / 'o').exists()
+
+
+def _layernorm_checkpoint(path):
+    model = tiny_classifier('deit_tiny_patch16_224')
+    return save_cls(path, model), model
+
+
+def test_export_refuses_target_blockers_exit_2(tmp_path, capsys, monkeypatch):
+    """A graph the target's parser refuses is not written: exit 2 naming the nodes (here LayerNormalization kept
+    for trt8.2 by disabling the decomposition, and a Reshape without allowzero at opset 14)."""
+    from vitedge_ros.export import targets
+
+    ckpt, _model = _layernorm_checkpoint(tmp_path / 'c.pt')
+    monkeypatch.setattr(targets, 'LAYERNORM_FREE_TARGETS', ())  # trt8.2 export keeps nn.LayerNorm ...
+    monkeypatch.setattr(targets, 'EXPORT_OPSET', dict(targets.EXPORT_OPSET, **{'trt8.2': 17}))  # ... at opset 17
+    monkeypatch.setattr(targets, 'max_opset', lambda t: 17)
+    assert export(ckpt, '--out', tmp_path / 'ln') == 2
+    err = capsys.readouterr().err
+    assert 'refused by the trt8.2 parser' in err and '(LayerNormalization)' in err and 'norm1' in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / 'ln' / 'model.onnx').exists()
+    monkeypatch.setattr(targets, 'LAYERNORM_FREE_TARGETS', ('trt8.2',))
+    monkeypatch.setattr(targets, 'EXPORT_OPSET', dict(targets.EXPORT_OPSET, **{'trt8.2': 14}))
+    monkeypatch.setattr(targets, 'set_reshape_allowzero', lambda model: 0)  # ... and without the allowzero fix
+    assert export(ckpt, '--out', tmp_path / 'rs') == 2
+    err = capsys.readouterr().err
+    assert 'refused by the trt8.2 parser' in err and '(Reshape)' in err and 'allowzero' in err
+    assert not (tmp_path / 'rs' / 'model.onnx').exists()
+
+
+def test_like_keeps_metadata_and_from_onnx_lowers_an_opset17_bundle(deit_ckpt, tmp_path, capsys):
+    """Re-export of a bundle for the Nano: --like keeps name and source; --from-onnx lowers an opset-17 graph."""
+    assert export(deit_ckpt, '--out', tmp_path / 'old', '--target', 'trt8.6', '--name', 'shipped') == 0
+    old = load_bundle(tmp_path / 'old')
+    assert old.trt_targets == ('trt8.6', 'trt10')
+    assert export(deit_ckpt, '--out', tmp_path / 'new', '--like', tmp_path / 'old') == 0
+    new = load_bundle(tmp_path / 'new')
+    assert new.name == 'shipped' and new.trt_targets == TRT_TARGETS and new.source['arch'] == old.source['arch']
+    assert new.source['export']['target'] == 'trt8.2' and new.source['export']['opset'] == 13
+    capsys.readouterr()
+    assert export('--from-onnx', tmp_path / 'old' / 'model.onnx', '--like', tmp_path / 'old', '--out',
+                  tmp_path / 'low', '--atol', '1e-4', '--name', 'shipped') == 0
+    low = load_bundle(tmp_path / 'low')
+    m = onnx.load(str(low.onnx_path))
+    assert m.opset_import[0].version == 13 and not any(n.op_type == 'LayerNormalization' for n in m.graph.node)
+    assert low.trt_targets == TRT_TARGETS and low.source['export']['layernorm_nodes_decomposed'] == 5
+    assert low.source['parity_max_abs_err'] <= 1e-4
+    model = load_checkpoint(deit_ckpt)['model']
+    assert max_err(model, low.onnx_path, (1, 3, 32, 32)) <= 1e-4

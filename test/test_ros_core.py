@@ -6,8 +6,10 @@ import tracemalloc
 import cv2
 import numpy as np
 import pytest
+from plain_msgs import message_types
 
 from vitedge_ros.geometry.projection import CameraPose, quat_from_matrix
+from vitedge_ros.perception.overlay import render_frame
 from vitedge_ros.ros import messages as M
 from vitedge_ros.ros.core import (
     PARAM_SPECS,
@@ -16,15 +18,13 @@ from vitedge_ros.ros.core import (
     PerceptionCore,
     Throttle,
     create_pipeline,
-    draw_overlay,
     resolve_bundle_path,
     validate_params,
 )
-from vitedge_ros.ros.rosbags_types import rosbags_types
 from vitedge_ros.runtime import Detection, FrameResult
 from vitedge_ros.runtime.errors import FrameError
 
-TYPESTORE, T = rosbags_types()
+TYPESTORE, T = message_types()
 LABELS = ['person', 'vehicle', 'obstacle']
 
 
@@ -177,7 +177,7 @@ def test_fast_frames_slow_inference_memory_flat_and_drops_reported():
         pipe = FakePipeline(delay=0.02)
         core, sink = _core(pipe, clock=time.monotonic)
         tracemalloc.start()
-        tracemalloc.reset_peak()
+        tracemalloc.clear_traces()     # resets the peak too (reset_peak is Python 3.9+)
         for i in range(n_frames):
             # every message owns its payload, as a subscription delivers it
             msg = T.Image(header=_header(i), height=480, width=640, encoding='bgr8', is_bigendian=0,
@@ -436,7 +436,7 @@ def test_throttle():
 
 def test_draw_overlay_does_not_touch_input():
     img = np.zeros((60, 80, 3), np.uint8)
-    out = draw_overlay(img, [Detection(0, 'person', 0.5, (10, 10, 40, 50))], fps=12.5, clear=True,
+    out = render_frame(img, [Detection(0, 'person', 0.5, (10, 10, 40, 50))], fps=12.5, clear=True,
                        region=(20, 15, 60, 45))
     assert img.max() == 0 and out.shape == img.shape and out.max() > 0
 

@@ -4,6 +4,7 @@ import array
 import cv2
 import numpy as np
 import pytest
+from plain_msgs import message_types
 
 from vitedge_ros.ros.image_conversion import (
     SUPPORTED_ENCODINGS,
@@ -13,9 +14,8 @@ from vitedge_ros.ros.image_conversion import (
     compressed_msg_to_bgr,
     image_msg_to_bgr,
 )
-from vitedge_ros.ros.rosbags_types import rosbags_types
 
-TYPESTORE, T = rosbags_types()
+TYPESTORE, T = message_types()
 H, W = 6, 8
 
 
@@ -98,7 +98,7 @@ def test_mono16_big_endian_differs_from_little_endian_reading():
     raw = values.astype('>u2').view(np.uint8).reshape(H, 2 * W)
     be = image_msg_to_bgr(_msg_of('mono16', raw, W, big_endian=1), mono16_shift=0)
     le = image_msg_to_bgr(_msg_of('mono16', raw, W, big_endian=0), mono16_shift=8)
-    assert int(be[0, 0, 0]) == 0x02        # 0x0102 -> low byte when not shifted
+    assert int(be[0, 0, 0]) == 255         # 0x0102 = 258 unshifted saturates (never wraps to the low byte)
     assert int(le[0, 0, 0]) == 0x02        # read as 0x0201 -> shifted by 8 gives 0x02
     be8 = image_msg_to_bgr(_msg_of('mono16', raw, W, big_endian=1), mono16_shift=8)
     assert int(be8[0, 0, 0]) == 0x01

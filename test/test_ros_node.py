@@ -120,3 +120,46 @@ def test_rclpy_message_builders(tiny_detector_bundle):
     img = messages.build_image(np.zeros((4, 5, 3), np.uint8), header, t)
     assert img.step == 15 and len(img.data) == 60
     assert len(messages.build_pose_array([(1.0, 2.0, 0.0)], header, t).poses) == 1
+
+
+def test_rclpy_builders_of_the_new_outputs():
+    """obstacles (optical-frame poses), obstacles/bearings (PointCloud2), verdicts and LabelInfo as rclpy messages."""
+    from types import SimpleNamespace
+
+    from std_msgs.msg import Header
+
+    from vitedge_ros.ros import messages
+    from vitedge_ros.ros.node import rclpy_types
+
+    t = rclpy_types()
+    header = Header(frame_id='cam_optical')
+    ob = SimpleNamespace(label='obstacle', score=0.8, class_id=2, azimuth=0.3, elevation=-0.1, angular_width=0.2,
+                         angular_height=0.1, range_m=None, box=(10.0, 20.0, 30.0, 60.0))
+    arr = messages.build_obstacle_array([ob], header, t)
+    assert arr.detections[0].bbox.size_y == 40.0 and arr.detections[0].results[0].pose.covariance[0] == -1.0
+    cloud = messages.build_obstacle_bearings([ob], header, t)
+    assert cloud.point_step == 40 and len(cloud.data) == 40 and cloud.fields[9].name == 'class_id'
+    assert messages.build_verdict('clear', header, t).results[0].class_id == 'clear'
+    if t.LabelInfo is not None:
+        info = messages.build_label_info(['person', 'vehicle'], 0.3, header, t)
+        assert [c.class_name for c in info.class_map] == ['person', 'vehicle']
+
+
+def test_params_file_with_empty_lists_and_string_arrays(context, tiny_detector_bundle, tmp_path):
+    """Through rcl's own YAML parser: `[]` must not stop start-up; the label lists are string arrays."""
+    from rclpy.parameter import Parameter
+
+    from vitedge_ros.ros.node import VitedgeNode
+
+    path = tmp_path / 'params.yaml'
+    path.write_text('/**:\n  ros__parameters:\n    bundle: {}\n    backend: onnxruntime\n    obstacle_classes: []\n'
+                    '    classes: []\n'.format(tiny_detector_bundle), encoding='utf-8')
+    node = VitedgeNode('front_detector', context=context, cli_args=['--ros-args', '--params-file', str(path)])
+    try:
+        assert node.node_params.obstacle_classes == [] and node.node_params.classes == []
+        for name in ('classes', 'obstacle_classes', 'landing_safe_classes'):
+            assert node.describe_parameter(name).type == Parameter.Type.STRING_ARRAY.value, name
+        assert [s['name'] for s in node.diagnostic_statuses()] == ['front_detector: perception',
+                                                                   'front_detector: detections topic status']
+    finally:
+        node.close()

@@ -20,6 +20,7 @@ def _edit_yaml(bundle_dir, fn):
 
 def test_loads_valid_bundle(tiny_detector_bundle):
     b = load_bundle(tiny_detector_bundle)
+    assert b.trt_targets == ('trt8.2', 'trt8.6', 'trt10')  # exported for the default target, audited for all
     assert (b.input.width, b.input.height) == (96, 64)
     assert b.input.mean == (0.5, 0.5, 0.5)
     assert b.decoder_type == 'vit_center'
@@ -63,6 +64,8 @@ def test_malformed_yaml(tiny_detector_bundle, tmp_path):
     (lambda m: m.update(labels=['a', 'a', 'b']), 'labels'),
     (lambda m: m.update(schema_version=99), 'schema_version'),
     (lambda m: m['decoder'].update(score_threshold=3), 'decoder.score_threshold'),
+    (lambda m: m.update(trt_targets='trt8.2'), 'trt_targets'),
+    (lambda m: m.update(trt_targets=['tensorrt8']), 'trt_targets'),
 ])
 def test_invalid_fields_are_named(tiny_detector_bundle, tmp_path, mutate, field):
     d = _copy(tiny_detector_bundle, tmp_path / 'b')
@@ -102,3 +105,9 @@ def test_tensorrt_backend_without_tensorrt_says_why(tiny_detector_bundle):
         pass
     with pytest.raises(EngineError, match='tensorrt'):
         Pipeline(tiny_detector_bundle, backend='tensorrt')
+
+
+def test_bundle_without_trt_targets_still_loads(tiny_detector_bundle, tmp_path):
+    d = _copy(tiny_detector_bundle, tmp_path / 'b')
+    _edit_yaml(d, lambda m: m.pop('trt_targets'))
+    assert load_bundle(d).trt_targets == ()

@@ -20,7 +20,7 @@ def test_runtime_frame_leaves_torch_timm_rclpy_unimported(tiny_detector_bundle):
         'print(json.dumps({"n": len(res.detections), "heavy": heavy}))\n'
     )
     out = subprocess.run([sys.executable, '-c', code, str(tiny_detector_bundle)], cwd=str(ROOT),
-                         capture_output=True, text=True, timeout=120)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result['heavy'] == []

@@ -63,6 +63,9 @@ def test_segment_recipe_bundle_is_the_student_and_runs(report):
     rep, out = report
     bundle = load_bundle(out / 'bundle')
     assert bundle.task == 'segment' and bundle.labels == list(SEG_CLASSES)
+    from vitedge_ros.export.trt_audit import TRT_TARGETS, audit_model
+
+    assert bundle.trt_targets == TRT_TARGETS and all(audit_model(bundle.onnx_path, t) == [] for t in TRT_TARGETS)
     import numpy as np
 
     frame = np.random.default_rng(0).integers(0, 255, (96, 128, 3), dtype=np.uint8)

@@ -5,21 +5,22 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import lane_bundle
+from plain_msgs import message_types
 
 from vitedge_ros.data.synthetic import SEG_CLASSES
+from vitedge_ros.perception.overlay import render_frame
 from vitedge_ros.ros import messages as M
 from vitedge_ros.ros.core import (
     ParamError,
     PerceptionCore,
     create_pipeline,
-    draw_segmentation_overlay,
     landing_zone,
     validate_params,
 )
-from vitedge_ros.ros.rosbags_types import rosbags_types
 from vitedge_ros.runtime import FrameResult
 
-TYPESTORE, T = rosbags_types()
+TYPESTORE, T = message_types()
 LABELS = list(SEG_CLASSES)
 ROAD, WATER = LABELS.index('road'), LABELS.index('water')
 
@@ -107,21 +108,28 @@ def test_segment_params_are_checked_against_labels():
 def test_overlay_draws_zone():
     lab = _label_map()
     zone = landing_zone(lab, LABELS, 0.5)
-    img = draw_segmentation_overlay(np.zeros((60, 80, 3), np.uint8), lab, 7, zone, fps=10.0)
-    assert tuple(img[30, 20]) == (0, 0, 255) and tuple(img[44, 59]) == (0, 0, 255)   # red border: not safe
+    img = render_frame(np.zeros((60, 80, 3), np.uint8), labels=LABELS, segmentation=lab, zone=zone, fps=10.0,
+                       legend=False)
+    # red border (not safe); the status lines cover the top left of so small a frame
+    assert tuple(img[44, 20]) == (0, 0, 255) and tuple(img[44, 59]) == (0, 0, 255) and tuple(img[20, 59]) == (0, 0, 255)
 
 
-@pytest.fixture(scope='module')
-def seg_bundle(tmp_path_factory):
+def export_tiny_seg(out, opset=None):
+    """Export the tiny random-init segmenter of test_segment_model as a bundle at ``out`` (needs torch)."""
     from test_segment_model import SPEC, tiny_segmenter
 
     from vitedge_ros.export import export_bundle
     from vitedge_ros.models import SegmenterExport
 
-    out = tmp_path_factory.mktemp('bundles') / 'tiny_seg'
     export_bundle(SegmenterExport(tiny_segmenter()), out, name='tiny_seg', task='segment', labels=LABELS,
-                  input_spec=SPEC, decoder={'type': 'segmenter'}, output_names=['logits'])
+                  input_spec=SPEC, decoder={'type': 'segmenter'}, output_names=['logits'],
+                  **({} if opset is None else {'opset': opset}))
     return out
+
+
+@pytest.fixture(scope='module')
+def seg_bundle(tmp_path_factory):
+    return lane_bundle('tiny_seg') or export_tiny_seg(tmp_path_factory.mktemp('bundles') / 'tiny_seg')
 
 
 def test_create_pipeline_accepts_segment_bundles(seg_bundle):
@@ -159,7 +167,13 @@ def test_node_on_standins_publishes_segmentation(monkeypatch, seg_bundle):
         (zone,) = pubs['landing_zone'].sent
         assert [r.class_id for r in zone.results] == LABELS
         assert sum(r.score for r in zone.results) == pytest.approx(1.0)
-        assert len(pubs['landing_zone/safe'].sent) == 1 and len(pubs['overlay'].sent) == 1
+        (safe,) = pubs['landing_zone/safe'].sent
+        assert safe.__msgtype__ == 'vision_msgs/msg/Classification'
+        assert (safe.header.stamp.sec, safe.header.frame_id) == (9, zone.header.frame_id)
+        assert [r.class_id for r in safe.results] in (['safe'], ['unsafe'])
+        assert len(pubs['overlay'].sent) == 1
+        (info,) = pubs['label_info'].sent
+        assert [c.class_name for c in info.class_map] == LABELS and info.threshold == 0.0
         assert len(pubs['detections'].sent[0].detections) == 0
     finally:
         node.close()

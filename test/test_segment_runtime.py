@@ -2,16 +2,16 @@
 import numpy as np
 import pytest
 
+from vitedge_ros.data.synthetic import SEG_CLASSES
+from vitedge_ros.perception.overlay import blend_segmentation, colorize
 from vitedge_ros.runtime import FrameResult
 from vitedge_ros.runtime.bundle import InputSpec, validate_meta
 from vitedge_ros.runtime.decoders import check_decoder_params
 from vitedge_ros.runtime.errors import BundleError, EngineError
 from vitedge_ros.runtime.preprocess import Preprocessor, Transform
 from vitedge_ros.runtime.segmentation import (
-    blend_overlay,
     center_box,
     center_fractions,
-    colorize,
     decode_segmenter,
     logits_to_labels,
     map_affine,
@@ -104,10 +104,10 @@ def test_center_fractions_and_colours():
     assert center_fractions(labels, 7, 1.0)[4] == pytest.approx(0.5)
     with pytest.raises(ValueError, match='center fraction'):
         center_box(10, 10, 0.0)
-    col = colorize(labels, 7)
+    col = colorize(labels, SEG_CLASSES)
     assert col.shape == (100, 200, 3) and tuple(col[0, 150]) == (255, 120, 0)
     img = np.full((100, 200, 3), 50, np.uint8)
-    out = blend_overlay(img, labels, 7)
+    out = blend_segmentation(img, labels, SEG_CLASSES)
     assert np.array_equal(out[:, :100], img[:, :100]) and not np.array_equal(out[:, 100:], img[:, 100:])
 
 

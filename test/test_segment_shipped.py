@@ -3,6 +3,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import skip_if_lane_cannot_read
 
 from vitedge_ros.data.synthetic import SEG_CLASSES, generate_scene
 from vitedge_ros.eval.segmentation import SegmentationMeter
@@ -15,6 +16,7 @@ BUNDLE = Path(__file__).resolve().parents[1] / 'models' / 'aerial_seg_tiny'
 def pipeline():
     if not (BUNDLE / 'bundle.yaml').is_file():
         pytest.fail('the shipped segmentation bundle is missing: {}'.format(BUNDLE))
+    skip_if_lane_cannot_read(BUNDLE)
     return Pipeline(load_bundle(BUNDLE), backend='onnxruntime')
 
 

@@ -3,10 +3,12 @@
 import importlib.util
 import os
 import shutil
+import sys
 
 import numpy as np
 import pytest
-from test_tensorrt_fake import DEFAULT_IO, engine_bytes, fake_compute, forget_engine_module, install_fakes
+import trt_graphs as graphs
+from fake_tensorrt import DEFAULT_IO, engine_bytes, fake_compute, forget_engine_module, install_fakes
 
 from vitedge_ros.runtime import Pipeline, load_bundle
 from vitedge_ros.runtime.engine_key import (
@@ -37,10 +39,9 @@ def fakes(monkeypatch):
 
 
 @pytest.fixture
-def bundle_copy(tiny_classifier_bundle, tmp_path):
-    dst = tmp_path / 'bundle'
-    shutil.copytree(tiny_classifier_bundle, dst)
-    return dst
+def bundle_copy(tmp_path):
+    """A 32x32 classifier bundle (pure onnx, opset 13: no torch needed, runs on every onnxruntime)."""
+    return graphs.write_bundle(tmp_path / 'bundle', 'classifier')
 
 
 def _key_for(bundle_dir, trt_version, gpu, precision='fp16'):
@@ -268,3 +269,121 @@ def test_engine_module_imports_no_torch():
     for path in src:
         text = open(path, encoding='utf-8').read()
         assert 'import torch' not in text and 'from torch' not in text, path
+
+
+# ---------------------------------------------------------------------------------- auto: GPU order, load failures
+
+@pytest.mark.parametrize('gpu, cc, want', [
+    ('NVIDIA Tegra X1', (5, 3), 'fp16'), ('NVIDIA Jetson TX2', (6, 2), 'fp16'),
+    ('NVIDIA A100', (8, 0), 'int8'), ('NVIDIA Tesla P4', (6, 1), 'int8')])
+def test_auto_prefers_fp16_over_int8_where_the_gpu_has_no_fast_int8(fakes, bundle_copy, gpu, cc, want):
+    mod, trt, _drv = fakes(api='10', gpu_name=gpu, cc=cc)
+    paths = {p: _write_engine(bundle_copy, _key_for(bundle_copy, trt.__version__, gpu, p))
+             for p in ('fp32', 'int8', 'fp16')}
+    engine, reason = create_engine(load_bundle(bundle_copy), 'auto')
+    assert isinstance(engine, mod.TensorRTEngine) and engine.path == paths[want] and reason.endswith(
+        '({})'.format(paths[want].name))
+    engine.close()
+    assert mod.find_engine(load_bundle(bundle_copy))[0] == paths[want]
+
+
+FAILURES = {
+    'deserialize returns None': ({'fail_deserialize': True}, 'cannot deserialise this engine'),
+    'no execution context': ({'fail_context': True}, 'cannot create an execution context'),
+    'out of GPU memory': ({'fail_alloc_at': 1}, 'MemoryError: cuMemAlloc failed: out of memory'),
+}
+
+
+@pytest.mark.parametrize('failure', sorted(FAILURES))
+def test_auto_falls_back_to_onnxruntime_when_the_engine_fails_to_load(fakes, bundle_copy, failure, caplog):
+    from vitedge_ros.runtime.engines import select_engine
+
+    kwargs, needle = FAILURES[failure]
+    mod, trt, drv = fakes(api='10', **kwargs)
+    path = _write_engine(bundle_copy, _key_for(bundle_copy, trt.__version__, 'NVIDIA Tegra X1'),
+                         engine_bytes(version=trt.__version__))
+    with caplog.at_level('WARNING'):
+        choice = select_engine(load_bundle(bundle_copy), 'auto')
+    assert choice.engine.name == 'onnxruntime'
+    assert '{} failed to load ('.format(path.name) in choice.reason and needle in choice.reason
+    assert choice.fallback.startswith('TensorRT engine in {} not used: '.format(bundle_copy / 'engines'))
+    assert needle in choice.fallback
+    assert any(needle in r.getMessage() for r in caplog.records if r.levelname == 'WARNING')
+    assert drv.MEM == {} and drv.calls.get('detach', 0) == 1  # nothing leaked on the GPU
+    assert len(choice.engine.infer(np.zeros((1, 3, 32, 32), np.float32))['logits'][0]) == 10
+    with pytest.raises(EngineError, match='backend tensorrt: .*{}'.format(needle.split(':')[0])):
+        select_engine(load_bundle(bundle_copy), 'tensorrt')
+
+
+def test_engine_from_another_tensorrt_build_falls_back(fakes, bundle_copy):
+    from vitedge_ros.runtime.engines import select_engine
+
+    _mod, trt, _drv = fakes(api='8.6')
+    _write_engine(bundle_copy, _key_for(bundle_copy, trt.__version__, 'NVIDIA Tegra X1'),
+                  engine_bytes(version='8.6.1.6'))  # keyed right, but the plan is from another build
+    choice = select_engine(load_bundle(bundle_copy), 'auto')
+    assert choice.engine.name == 'onnxruntime' and 'cannot deserialise' in choice.fallback
+    assert any('not compatible with this version of TensorRT' in ln for ln in trt.log['stderr'])
+
+
+def test_auto_tries_the_next_engine_before_onnxruntime(fakes, bundle_copy):
+    from vitedge_ros.runtime.engines import select_engine
+
+    mod, trt, _drv = fakes(api='10')
+    _write_engine(bundle_copy, _key_for(bundle_copy, trt.__version__, 'NVIDIA Tegra X1', 'fp16'), b'\x00corrupt')
+    int8 = _write_engine(bundle_copy, _key_for(bundle_copy, trt.__version__, 'NVIDIA Tegra X1', 'int8'))
+    choice = select_engine(load_bundle(bundle_copy), 'auto')
+    assert isinstance(choice.engine, mod.TensorRTEngine) and choice.engine.path == int8
+    assert 'fp16.engine failed to load' in choice.reason and choice.fallback == ''
+    choice.engine.close()
+
+
+def test_no_engine_at_all_is_not_a_fallback_warning(fakes, bundle_copy):
+    from vitedge_ros.runtime.engines import select_engine
+
+    fakes(api='10')
+    choice = select_engine(load_bundle(bundle_copy), 'auto')
+    assert choice.engine.name == 'onnxruntime' and 'no TensorRT engine' in choice.reason and choice.fallback == ''
+
+
+def test_engines_present_but_tensorrt_missing_is_a_fallback(bundle_copy, monkeypatch):
+    from vitedge_ros.runtime.engines import select_engine
+
+    monkeypatch.setitem(sys.modules, 'tensorrt', None)
+    forget_engine_module()
+    _write_engine(bundle_copy, _key_for(bundle_copy, '8.2.1.8', 'NVIDIA Tegra X1'))
+    choice = select_engine(load_bundle(bundle_copy), 'auto')
+    forget_engine_module()
+    assert choice.engine.name == 'onnxruntime' and 'TensorRT not importable' in choice.fallback
+
+
+def test_node_diagnostics_report_the_fallback(fakes, shipped_bundle, tmp_path):
+    """A failed TensorRT load under ``backend: auto`` keeps the node running on onnxruntime, logs a warning and
+    shows in /diagnostics (level WARN, ``backend_fallback``)."""
+    from types import SimpleNamespace
+
+    from vitedge_ros.ros.core import DIAG_WARN, PerceptionCore, create_pipeline
+
+    b = tmp_path / 'det'
+    shutil.copytree(str(shipped_bundle), str(b), ignore=shutil.ignore_patterns('engines'))
+    _mod, trt, _drv = fakes(api='8.2', fail_deserialize=True)
+    _write_engine(b, _key_for(b, trt.__version__, 'NVIDIA Tegra X1'))
+    params, pipe = create_pipeline({'bundle': str(b), 'backend': 'auto'})
+    assert pipe.backend_name == 'onnxruntime' and 'cannot deserialise' in pipe.backend_fallback
+    logs = []
+    core = PerceptionCore(pipe, params, lambda out: None, log=lambda level, text: logs.append((level, text)),
+                          bundle_name='det')
+    assert ('warn', 'TensorRT not used, running on onnxruntime: ' + pipe.backend_fallback) in logs
+    w, h = 160, 120
+    msg = SimpleNamespace(header=SimpleNamespace(stamp=SimpleNamespace(sec=1, nanosec=0), frame_id='cam'),
+                          height=h, width=w, encoding='bgr8', is_bigendian=0, step=w * 3,
+                          data=np.zeros(w * h * 3, np.uint8))
+    assert core.on_image(msg)
+    assert core.wait_idle(30.0)
+    diag = core.diagnostics()
+    core.shutdown()
+    assert diag['level'] == DIAG_WARN and diag['message'].startswith('TensorRT not used, running on onnxruntime')
+    assert diag['values']['backend'] == 'onnxruntime' and 'cannot deserialise' in diag['values']['backend_fallback']
+    assert diag['values']['frames_processed'] == 1
+    with pytest.raises(Exception, match='backend tensorrt: .*cannot deserialise'):
+        create_pipeline({'bundle': str(b), 'backend': 'tensorrt'})

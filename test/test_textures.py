@@ -206,6 +206,14 @@ def test_trainer_config_takes_real_texture_keys():
                         r'data\.flights\.real_backgrounds')):
         with pytest.raises(ConfigError, match=match):
             validate_config(_tiny_cfg(**bad))
+    seg = _tiny_cfg(real_backgrounds=0.5)
+    seg['task'] = 'segment'
+    with pytest.raises(ConfigError, match=r'data\.real_backgrounds: real photo textures are for detection'):
+        validate_config(seg)
+    mixed = _tiny_cfg()
+    mixed['data'] = {'mix': [dict(mixed['data'], real_negatives=1.2, weight=1)]}
+    with pytest.raises(ConfigError, match=r'data\.mix\[0\]\.real_negatives: a fraction in \[0, 1\]'):
+        validate_config(mixed)
 
 
 # ---------------------------------------------------------------- the counter

@@ -33,6 +33,9 @@ def test_detector_training_checkpoints_resumes_and_exports(tmp_path):
     res = run_training(cfg, tmp_path, progress=False)
     ck = load_checkpoint(tmp_path / 'last.pt')
     assert ck['epoch'] == 1 and ck['task'] == 'detect' and 'optimizer' in ck['extra']
+    import torch  # what tools/train.py writes reads without unpickling any class
+    for name in ('last.pt', 'final.pt'):
+        assert torch.load(str(tmp_path / name), weights_only=True)['structure']['factory']['arch'] == 'vit_center'
     # resume to 2 epochs: continues from epoch 1 and keeps the history of both
     cfg2 = tiny_detect_config(epochs=2)
     res2 = run_training(cfg2, tmp_path, resume=True, progress=False)

@@ -1,103 +1,18 @@
 #!/usr/bin/env python3
-"""Build a TensorRT engine for a model bundle, on the machine that will run it.
+"""Build a TensorRT engine for a model bundle, on the machine that will run it (``vitedge_build_engine``).
 
-    python3 tools/build_engine.py BUNDLE_DIR --precision fp16
-    python3 tools/build_engine.py BUNDLE_DIR --precision int8 --calib-images DIR   # implicit INT8
-    python3 tools/build_engine.py QDQ_BUNDLE_DIR --precision int8                  # explicit INT8 (QDQ)
+    python3 tools/build_engine.py BUNDLE_DIR --precision fp16|fp32|int8 [--calib-images DIR] [--workspace-mb N]
 
-The engine is written to BUNDLE_DIR/engines/<onnx sha[:12]>-trt<version>-<gpu>-<precision>.engine
-(atomically), beside a timing cache (and a calibration cache for implicit INT8). An engine with the same key
-is kept unless --force is given. See docs/TENSORRT.md.
-
-Exit codes: 0 built or up to date, 2 bad arguments or bundle, 3 TensorRT/GPU/pycuda missing,
-4 ONNX parse or engine build failure, 130 interrupted.
+Options, the engine's file name and exit codes: vitedge_ros/runtime/build_engine_cli.py, docs/TENSORRT.md.
 """
-import argparse
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from vitedge_ros.runtime.engine_key import PRECISIONS  # noqa: E402
-from vitedge_ros.runtime.trt_builder import (  # noqa: E402
-    DEFAULT_WORKSPACE_MB,
-    EXIT_BUILD_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    BuildError,
-    BuildInputError,
-    BuildOptions,
-    TensorRTMissing,
-    build_engine,
-    measure_latency,
-)
-
-
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog='Exit codes: 0 ok, 2 bad arguments/bundle, 3 TensorRT missing, '
-                                       '4 parse/build failure, 130 interrupted.')
-    p.add_argument('bundle', type=Path, help='bundle directory (model.onnx + bundle.yaml)')
-    p.add_argument('--precision', choices=PRECISIONS, default='fp16',
-                   help='engine precision (default fp16; the Jetson Nano has no fast INT8)')
-    p.add_argument('--workspace-mb', type=int, default=DEFAULT_WORKSPACE_MB,
-                   help='builder workspace cap in MiB (default %(default)s, fit for a 4 GB Jetson Nano)')
-    p.add_argument('--calib-images', type=Path, default=None,
-                   help='folder of images for INT8 entropy calibration (non-QDQ graphs)')
-    p.add_argument('--calib-max', type=int, default=256, help='at most this many calibration images')
-    p.add_argument('--force', action='store_true', help='rebuild even if an engine with this key exists')
-    p.add_argument('--no-timing-cache', action='store_true', help='neither read nor write the timing cache')
-    p.add_argument('--runs', type=int, default=50,
-                   help='inference runs for the latency line after building (0: skip)')
-    p.add_argument('--verbose', action='store_true', help='TensorRT verbose log')
-    args = p.parse_args(argv)
-    if args.workspace_mb <= 0:
-        p.error('--workspace-mb must be > 0')
-    if args.calib_max <= 0:
-        p.error('--calib-max must be > 0')
-    if args.runs < 0:
-        p.error('--runs must be >= 0')
-    return args
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_args(argv)
-    opts = BuildOptions(precision=args.precision, workspace_mb=args.workspace_mb, calib_images=args.calib_images,
-                        calib_max=args.calib_max, force=args.force, timing_cache=not args.no_timing_cache,
-                        verbose=args.verbose)
-    try:
-        res = build_engine(args.bundle, opts)
-    except (BuildInputError, TensorRTMissing, BuildError) as exc:
-        kind = {BuildInputError: 'bad input', TensorRTMissing: 'TensorRT unavailable',
-                BuildError: 'build failed'}[type(exc)]
-        print('build_engine: {}: {}'.format(kind, exc), file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print('\nbuild_engine: interrupted; no engine written', file=sys.stderr)
-        return EXIT_INTERRUPTED
-    if res.skipped:
-        print('up to date: {} (TensorRT {}, {}); --force rebuilds it'.format(
-            res.engine_path, res.trt_version, res.gpu.name))
-    else:
-        extra = ', INT8 {}'.format(res.int8_mode) if res.int8_mode else ''
-        print('built {} in {:.1f} s (TensorRT {}, {} {}, workspace {} MiB{})'.format(
-            res.engine_path, res.seconds, res.trt_version, res.gpu.name, res.gpu.sm, args.workspace_mb, extra))
-    if args.runs > 0:
-        try:
-            med, p95, desc = measure_latency(res.engine_path, runs=args.runs)
-        except TensorRTMissing as exc:
-            print('latency: skipped ({})'.format(exc))
-        except Exception as exc:  # the engine was built; a failed measurement must not hide that
-            print('latency: failed ({}: {})'.format(type(exc).__name__, exc), file=sys.stderr)
-            return EXIT_BUILD_FAILED
-        else:
-            print('latency: median {:.3f} ms, p95 {:.3f} ms over {} runs ({})'.format(med, p95, args.runs, desc))
-    return EXIT_OK
-
+from vitedge_ros.runtime.build_engine_cli import main  # noqa: E402
 
 if __name__ == '__main__':
     sys.exit(main())

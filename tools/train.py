@@ -20,6 +20,9 @@ def main(argv=None) -> int:
     parser.add_argument('--epochs', type=int, help='override train.epochs')
     parser.add_argument('--no-export', action='store_true', help='skip the ONNX bundle export')
     parser.add_argument('--threads', type=int, default=0, help='torch CPU threads (0: torch default)')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='accept an old pickled model.checkpoint: unpickling runs any code in it '
+                             '(trusted files only)')
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(message)s')
     import torch
@@ -32,8 +35,9 @@ def main(argv=None) -> int:
         cfg = load_config(args.config)
         if args.epochs:
             cfg['train']['epochs'] = args.epochs
-        result = run_training(cfg, args.out, resume=args.resume, export=not args.no_export)
-    except ConfigError as exc:
+        result = run_training(cfg, args.out, resume=args.resume, export=not args.no_export,
+                              allow_pickle=args.trust_checkpoint)
+    except ConfigError as exc:  # bad config, data, checkpoint or weights: found before any work
         print('error: {}'.format(exc), file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -36,7 +36,7 @@ def run_demo(bundle: Union[str, Path] = DEFAULT_BUNDLE, frames: int = 120, seed:
              printer: Optional[Callable[[str], None]] = print) -> Dict[str, Any]:
     """Run the demo; returns the summary dict (also written to ``out_dir/summary.json``)."""
     from .data.synthetic import DETECTION_CLASSES, camera_sequence
-    from .ros.core import draw_overlay
+    from .perception.overlay import render_frame
 
     say = printer or (lambda _s: None)
     pipe = Pipeline(load_bundle(bundle), backend=backend)
@@ -73,7 +73,7 @@ def run_demo(bundle: Union[str, Path] = DEFAULT_BUNDLE, frames: int = 120, seed:
                           for d in res.detections[:4]) + (' …' if len(res.detections) > 4 else '')))
             if writer is not None or i % strip_every == 0:
                 fps_now = 1000.0 / max(1e-6, res.timings_ms['total'])
-                img = draw_overlay(scene.image, res.detections, fps=fps_now)
+                img = render_frame(scene.image, res.detections, pipe.labels, fps=fps_now)
                 if writer is not None:
                     writer.write(img)
                 if i % strip_every == 0 and len(strip) < STRIP_FRAMES:

@@ -1,8 +1,9 @@
 """Training from a YAML config (tools/train.py): validation, data, checkpoints, resume, bundle export."""
 import json
 import logging
+import re
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -14,8 +15,12 @@ from .models import DetectorExport, ViTCenterDetector, create_model, resize_dete
 from .runtime.bundle import InputSpec, atomic_write_bytes, parse_input_spec
 from .training import (
     DetectionSet,
+    detection_data_classes,
+    drop_ignored,
     evaluate_classifier,
     evaluate_detector,
+    is_real_detection_data,
+    make_detection_data,
     make_detection_set,
     make_flight_detection_set,
     predict_detector,
@@ -31,27 +36,79 @@ class ConfigError(ValueError):
     """An invalid training config (the message gives the path of the bad key)."""
 
 
+#: Keys of the sources the trainer generates or reads itself (real sources: vitedge_ros.data.sources).
+BUILTIN_DATA: Dict[str, Any] = {
+    'name': ('synthetic-aerial', 'digits', 'masks'), 'train_scenes': int, 'val_scenes': int,
+    'scene_width': int, 'scene_height': int, 'seed': int, 'val_seed': int, 'img_size': int,
+    'test_fraction': float, 'root': str, 'val_root': str, 'cache_dir': str, 'classes': list,
+    'flights': {'count': int, 'frames': int, 'every': int, 'seed': int, 'real_backgrounds': float},
+    'val_flights': {'count': int, 'frames': int, 'every': int, 'seed': int},
+    'real_backgrounds': float, 'real_negatives': float}
+#: Real photo texture fractions of a synthetic-aerial entry (detection only; vitedge_ros.data.textures).
+TEXTURE_FRACTIONS = (('real_backgrounds',), ('real_negatives',), ('flights', 'real_backgrounds'))
+#: Which sources each task reads.
+TASK_DATA = {'detect': ('synthetic-aerial', 'coco', 'visdrone'), 'classify': ('digits', 'imagefolder'),
+             'segment': ('synthetic-aerial', 'masks')}
 SCHEMA: Dict[str, Any] = {
     'name': str, 'task': ('detect', 'classify', 'segment'),
-    'model': {'arch': str, 'backbone': str, 'img_size': (int, list), 'pretrained': bool, 'head_channels': int,
-              'stem_channels': int, 'checkpoint': str,
+    'model': {'arch': str, 'backbone': str, 'img_size': (int, list), 'pretrained': bool, 'pretrained_file': str,
+              'head_channels': int, 'stem_channels': int, 'checkpoint': str,
               'max_detections': int, 'upsample': int, 'kwargs': dict, 'num_classes': int, 'detail_channels': int,
               'conv_stem': bool},
     'input': dict,
-    'data': {'name': ('synthetic-aerial', 'digits', 'imagefolder', 'masks'), 'train_scenes': int, 'val_scenes': int,
-             'scene_width': int, 'scene_height': int, 'seed': int, 'val_seed': int, 'img_size': int,
-             'test_fraction': float, 'root': str, 'val_root': str, 'cache_dir': str, 'classes': list,
-             'flights': {'count': int, 'frames': int, 'every': int, 'seed': int, 'real_backgrounds': float},
-             'val_flights': {'count': int, 'frames': int, 'every': int, 'seed': int},
-             'real_backgrounds': float, 'real_negatives': float},
+    'data': dict,  # checked by vitedge_ros.data.sources.check_data (see _check_data)
     'train': {'epochs': int, 'batch_size': int, 'lr': float, 'weight_decay': float, 'seed': int,
-              'dice_weight': float, 'class_weight_power': float},
+              'dice_weight': float, 'class_weight_power': float, 'val_every': int},
     'export': {'score_threshold': (float, str), 'max_detections': int, 'top_k': int,
                'upsample': ('linear', 'nearest')},
 }
 REQUIRED = {'': ('name', 'task', 'model', 'input', 'data', 'train'), 'model': ('arch',), 'data': ('name',),
             'train': ('epochs',), 'data.flights': ('count', 'frames', 'seed'),
             'data.val_flights': ('count', 'frames', 'seed')}
+
+
+def _check_data(cfg: Dict[str, Any]) -> Dict[str, Any]:
+    """The ``data`` entry checked and normalised: real sources and mixes by the shared schema, the rest here."""
+    from .data.sources import DataConfigError, check_data, check_task
+
+    def builtin(v: Any, path: str) -> Any:
+        _check(v, BUILTIN_DATA, path)
+        _check_texture_fractions(v, path, cfg['task'])
+        return v
+
+    rules = {name: builtin for name in BUILTIN_DATA['name']}
+    try:
+        data = check_data(cfg['data'], 'data', rules, {'epoch_size': (_positive_int, None)})
+        check_task(data, cfg['task'], TASK_DATA)
+    except DataConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    return data
+
+
+def _check_texture_fractions(item: Dict[str, Any], path: str, task: str) -> None:
+    """Check the real photo texture fractions of a data entry or mix item.
+
+    ``real_backgrounds``, ``real_negatives`` and ``flights.real_backgrounds`` are each in [0, 1] (non-negative
+    is checked by the schema) and only for detection on synthetic-aerial scenes; raises :class:`ConfigError`.
+    """
+    for keys in TEXTURE_FRACTIONS:
+        v: Any = item
+        for k in keys:
+            v = v.get(k) if isinstance(v, dict) else None
+        if v is None:
+            continue
+        where = '{}.{}'.format(path, '.'.join(keys))
+        if v > 1:
+            raise ConfigError('{}: a fraction in [0, 1], got {!r}'.format(where, v))
+        if v and (task != 'detect' or item.get('name') != 'synthetic-aerial'):
+            raise ConfigError('{}: real photo textures are for detection training on synthetic-aerial scenes '
+                              '(task {}, data {})'.format(where, task, item.get('name')))
+
+
+def _positive_int(v: Any, path: str) -> int:
+    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        raise ConfigError('{}: expected an integer >= 1, got {!r}'.format(path, v))
+    return v
 
 
 def _check(value: Any, rule: Any, path: str) -> None:
@@ -62,7 +119,7 @@ def _check(value: Any, rule: Any, path: str) -> None:
             if key not in rule:
                 raise ConfigError('{}: unknown key (known: {})'.format(
                     (path + '.' if path else '') + str(key), ', '.join(rule)))
-        for key in REQUIRED.get(path, ()):
+        for key in REQUIRED.get(re.sub(r'^data\.mix\[\d+\]', 'data', path), ()):  # mix items: as data
             if key not in value:
                 raise ConfigError('{}: missing required key'.format((path + '.' if path else '') + key))
         for key, sub in value.items():
@@ -92,30 +149,11 @@ def validate_config(cfg: Any) -> Dict[str, Any]:
         parse_input_spec(cfg['input'], 'input')
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-    d = cfg['data']
-    fractions = (('real_backgrounds', d.get('real_backgrounds', 0.0)),
-                 ('real_negatives', d.get('real_negatives', 0.0)),
-                 ('flights.real_backgrounds', d.get('flights', {}).get('real_backgrounds', 0.0)))
-    for key, v in fractions:
-        if v > 1:
-            raise ConfigError('data.{}: a fraction in [0, 1], got {!r}'.format(key, v))
-        if v and cfg['task'] != 'detect':
-            raise ConfigError('data.{}: real photo textures are for detection training'.format(key))
-    if cfg['task'] == 'detect' and cfg['data']['name'] != 'synthetic-aerial':
-        raise ConfigError('data.name: detection training reads synthetic-aerial scenes '
-                          '(COCO/VisDrone readers are in vitedge_ros.data for custom loops)')
-    if cfg['task'] == 'classify' and cfg['data']['name'] in ('synthetic-aerial', 'masks'):
-        raise ConfigError('data.name: classification needs digits or imagefolder')
-    if cfg['task'] == 'segment':
-        if cfg['data']['name'] not in ('synthetic-aerial', 'masks'):
-            raise ConfigError('data.name: segmentation reads synthetic-aerial scenes or a masks folder '
-                              '(images/ + masks/ PNG label maps)')
-        if cfg['data']['name'] == 'masks':
-            for key in ('root', 'val_root', 'classes'):
-                if key not in cfg['data']:
-                    raise ConfigError('data.{}: missing required key for data.name masks'.format(key))
-    elif cfg['data']['name'] == 'masks':
-        raise ConfigError('data.name: masks folders are for task segment')
+    cfg = dict(cfg, data=_check_data(cfg))
+    if cfg['data'].get('name') == 'masks':
+        for key in ('root', 'val_root', 'classes'):
+            if key not in cfg['data']:
+                raise ConfigError('data.{}: missing required key for data.name masks'.format(key))
     return cfg
 
 
@@ -131,18 +169,82 @@ def build_model(cfg: Dict[str, Any], num_classes: int) -> torch.nn.Module:
         for key in ('backbone', 'head_channels', 'detail_channels', 'conv_stem'):
             if key in m:
                 kwargs[key] = m[key]
-    return create_model(m['arch'], task=cfg['task'], num_classes=m.get('num_classes', num_classes),
-                        img_size=m.get('img_size'), pretrained=m.get('pretrained', False), **kwargs)
+    from .models.pretrained import PretrainedError
+
+    try:
+        return create_model(m['arch'], task=cfg['task'], num_classes=m.get('num_classes', num_classes),
+                            img_size=m.get('img_size'), pretrained=m.get('pretrained', False),
+                            pretrained_file=m.get('pretrained_file'), **kwargs)
+    except PretrainedError as exc:
+        raise ConfigError('model.{}: {}'.format(exc.key, exc)) from None
 
 
-def _detection_data(cfg: Dict[str, Any], spec: InputSpec) -> Tuple[DetectionSet, DetectionSet]:
+def _synthetic_detection(spec: InputSpec) -> Callable[[Dict[str, Any], str], DetectionSet]:
+    """Synthetic-aerial scenes of a ``data`` entry (or mix item): ``make(item, 'train' | 'val')``."""
+    def make(d: Dict[str, Any], split: str) -> DetectionSet:
+        w, h = d.get('scene_width', 640), d.get('scene_height', 480)
+        if split == 'train':
+            return make_detection_set(d.get('train_scenes', 2000), d.get('seed', 0), spec, w, h,
+                                      flights=d.get('flights'), real_backgrounds=d.get('real_backgrounds', 0.0),
+                                      real_negatives=d.get('real_negatives', 0.0))
+        return make_detection_set(d.get('val_scenes', 200), d.get('val_seed', 1_000_000), spec, w, h)
+    return make
+
+
+def _detection_data(cfg: Dict[str, Any], spec: InputSpec) -> Tuple[Any, DetectionSet]:
+    """Training data (a DetectionSet, or a sampler of crops over real sources / a mix) and the validation set."""
     d = cfg['data']
-    w, h = d.get('scene_width', 640), d.get('scene_height', 480)
-    train = make_detection_set(d.get('train_scenes', 2000), d.get('seed', 0), spec, w, h, flights=d.get('flights'),
-                               real_backgrounds=d.get('real_backgrounds', 0.0),
-                               real_negatives=d.get('real_negatives', 0.0))
-    val = make_detection_set(d.get('val_scenes', 200), d.get('val_seed', 1_000_000), spec, w, h)
-    return train, val
+    make = _synthetic_detection(spec)
+    if not is_real_detection_data(d):
+        LOG.info('generating synthetic scenes')
+        return make(d, 'train'), make(d, 'val')
+    from .data.common import DatasetError
+    from .data.sources import DataConfigError
+
+    try:
+        data = make_detection_data(d, spec, make, epoch_size=d.get('epoch_size'))
+    except (DataConfigError, DatasetError) as exc:
+        raise ConfigError(str(exc)) from None
+    LOG.info('training on %s (%d samples per epoch, crops where the source says so); validating on %d images '
+             'of %s, letterboxed whole as the runtime does', ' + '.join(
+                 '{} ({} images, weight {:.3g})'.format(s.where, len(s), p)
+                 for s, p in zip(data.train.sources, data.train.probabilities)), len(data.train),
+             len(data.val.images), data.val_from)
+    return data.train, data.val
+
+
+def data_labels(cfg: Dict[str, Any]) -> List[str]:
+    """Label names of a validated config's data, read before any work (no image is decoded)."""
+    from .data.common import DatasetError
+    from .data.sources import DataConfigError, classification_classes
+
+    d, task = cfg['data'], cfg['task']
+    try:
+        if task == 'detect':
+            return detection_data_classes(d) if is_real_detection_data(d) else list(DETECTION_LABELS)
+        if task == 'classify':
+            return classification_classes(d)
+    except (DataConfigError, DatasetError) as exc:
+        raise ConfigError(str(exc)) from None
+    if d['name'] == 'masks':
+        return [str(c) for c in d['classes']]
+    from .data.synthetic import SEG_CLASSES
+
+    return list(SEG_CLASSES)
+
+
+def check_classes(cfg: Dict[str, Any], labels: List[str], ckpt: Optional[Dict[str, Any]],
+                  ckpt_where: str) -> None:
+    """Fail before any work when the model's classes (checkpoint labels or model.num_classes) differ from the data's."""
+    from .data.sources import DataConfigError, check_model_classes
+
+    try:
+        if ckpt is not None:
+            check_model_classes(ckpt['labels'], ckpt_where, labels, 'data')
+        elif 'num_classes' in cfg['model']:
+            check_model_classes(None, 'model.num_classes', labels, 'data', num_classes=cfg['model']['num_classes'])
+    except DataConfigError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _flight_val(cfg: Dict[str, Any], spec: InputSpec) -> Optional[DetectionSet]:
@@ -154,9 +256,11 @@ def _flight_val(cfg: Dict[str, Any], spec: InputSpec) -> Optional[DetectionSet]:
 
 
 def pick_threshold(model: torch.nn.Module, val: DetectionSet, class_id: int = 0) -> Tuple[float, Dict[str, float]]:
-    """Score threshold that maximises F1 of ``class_id`` at IoU 0.5 on the validation set."""
+    """Score threshold that maximises F1 of ``class_id`` at IoU 0.5 on the validation set (ignored regions out)."""
     preds = predict_detector(model, val, min_score=0.05)
     gts = list(zip(val.boxes, val.labels))
+    if val.ignored is not None:  # as in evaluate_detector: nothing counts inside ignored regions
+        gts, preds = drop_ignored(gts, preds, val.ignored, (val.spec.width, val.spec.height))
     best = (0.3, {'f1': -1.0})
     for t in np.arange(0.1, 0.75, 0.05):
         pr = precision_recall(gts, preds, class_id, iou=0.5, min_score=float(t))
@@ -166,53 +270,110 @@ def pick_threshold(model: torch.nn.Module, val: DetectionSet, class_id: int = 0)
     return best
 
 
-def run_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progress: bool = True,
-                 export: bool = True) -> Dict[str, Any]:
-    """Train, checkpoint every epoch to ``out_dir/last.pt``, evaluate, export ``out_dir/bundle``."""
-    cfg = validate_config(cfg)
-    if cfg['task'] == 'segment':
-        return run_segment_training(cfg, Path(out_dir), resume=resume, progress=progress, export=export)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    spec = parse_input_spec(cfg['input'], 'input')
-    torch.manual_seed(cfg['train'].get('seed', 0))
-    task = cfg['task']
-    if task == 'detect':
-        labels: List[str] = list(DETECTION_LABELS)
-        decoder: Dict[str, Any] = {'type': 'vit_center',
-                                   'max_detections': cfg.get('export', {}).get('max_detections', 100)}
-    else:
-        labels, decoder = [], {'type': 'classifier', 'top_k': cfg.get('export', {}).get('top_k', 5)}
-    if task == 'detect':
-        LOG.info('generating synthetic scenes')
-        train_set, val_set = _detection_data(cfg, spec)
-    else:
-        (x_tr, y_tr, x_te, y_te), labels = _classification_data(cfg)
+def _start_model(cfg: Dict[str, Any], labels: List[str], spec: InputSpec, out_dir: Path,
+                 resume: bool, allow_pickle: bool = False) -> Tuple[torch.nn.Module, int, Any, List[Dict[str, float]]]:
+    """The model to train (resumed, warm-started or new), checked against the data's classes before any work.
+
+    Returns (model, start epoch, optimizer state, history). ``allow_pickle`` lets ``model.checkpoint`` be an
+    old pickled checkpoint (unpickling runs code from it: trusted files only).
+    """
+    from .checkpoint import CheckpointError
+
+    last = out_dir / 'last.pt'
+    if resume and last.is_file():
+        try:
+            ckpt = load_checkpoint(last)
+        except CheckpointError as exc:
+            raise ConfigError('--resume: {}'.format(exc)) from None
+        check_classes(cfg, labels, ckpt, 'resumed checkpoint {}'.format(last))
+        LOG.info('resuming from %s at epoch %d', last, int(ckpt['epoch']))
+        return (ckpt['model'], int(ckpt['epoch']), ckpt['extra'].get('optimizer'),
+                list(ckpt['extra'].get('history', [])))
     if cfg['model'].get('checkpoint'):  # warm start (fine-tune) from an earlier checkpoint of the same task
-        model = load_checkpoint(cfg['model']['checkpoint'])['model'].train()
+        try:
+            ckpt = load_checkpoint(cfg['model']['checkpoint'], allow_pickle=allow_pickle)
+        except CheckpointError as exc:
+            raise ConfigError('model.checkpoint: {}'.format(exc)) from None
+        check_classes(cfg, labels, ckpt, 'model.checkpoint {}'.format(cfg['model']['checkpoint']))
+        model = ckpt['model'].train()
         want = (spec.height, spec.width)
         if isinstance(model, ViTCenterDetector) and tuple(model.img_size) != want:
             LOG.info('checkpoint input %s -> %s: resampling the position embedding', model.img_size, want)
             model = resize_detector(model, want)
+        return model, 0, None, []
+    check_classes(cfg, labels, None, '')
+    return build_model(cfg, len(labels)), 0, None, []
+
+
+def _trial(cfg: Dict[str, Any], module: torch.nn.Module, spec: InputSpec, names: List[str], start_epoch: int) -> None:
+    """Trial export before the first epoch (skipped when nothing is left to train); ConfigError when it fails."""
+    from .trial_export import TrialExportError, trial_export
+
+    if start_epoch >= int(cfg['train']['epochs']):
+        return
+    try:
+        trial_export(module, (1, 3, spec.height, spec.width), names, what=cfg['model']['arch'])
+    except TrialExportError as exc:
+        raise ConfigError('model: {}'.format(exc)) from exc
+
+
+def run_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progress: bool = True,
+                 export: bool = True, allow_pickle: bool = False) -> Dict[str, Any]:
+    """Train, checkpoint every epoch to ``out_dir/last.pt``, evaluate, export ``out_dir/bundle``.
+
+    The data's classes are checked against the model's (checkpoint labels, ``model.num_classes``) before any
+    work. Detectors and classifiers are validated after every ``train.val_every`` epochs (default 1): mAP@0.5
+    and mAP@0.5:0.95 (or top-1) are logged and kept in ``history`` as ``val_map50`` / ``val_map50_95`` /
+    ``val_top1``. Raises :class:`ConfigError` (one line, key path first) for bad configs, data or weights, and
+    for a model that cannot be exported (a trial export of the untrained model, before any data work, when
+    ``export``). ``allow_pickle`` accepts an old pickled ``model.checkpoint`` (runs code from it).
+    """
+    cfg = validate_config(cfg)
+    if cfg['task'] == 'segment':
+        return run_segment_training(cfg, Path(out_dir), resume=resume, progress=progress, export=export,
+                                    allow_pickle=allow_pickle)
+    out_dir = Path(out_dir)
+    spec = parse_input_spec(cfg['input'], 'input')
+    torch.manual_seed(cfg['train'].get('seed', 0))
+    task = cfg['task']
+    labels = data_labels(cfg)
+    if task == 'detect':
+        decoder: Dict[str, Any] = {'type': 'vit_center',
+                                   'max_detections': cfg.get('export', {}).get('max_detections', 100)}
     else:
-        model = build_model(cfg, len(labels))
-    last = out_dir / 'last.pt'
-    start_epoch, opt_state = 0, None
-    history: List[Dict[str, float]] = []
-    if resume and last.is_file():
-        ckpt = load_checkpoint(last)
-        model = ckpt['model']
-        start_epoch = int(ckpt['epoch'])
-        opt_state = ckpt['extra'].get('optimizer')
-        history = list(ckpt['extra'].get('history', []))
-        LOG.info('resuming from %s at epoch %d', last, start_epoch)
+        decoder = {'type': 'classifier', 'top_k': cfg.get('export', {}).get('top_k', 5)}
+    model, start_epoch, opt_state, history = _start_model(cfg, labels, spec, out_dir, resume, allow_pickle)
+    if export:
+        wrapped = DetectorExport(model) if task == 'detect' else model
+        _trial(cfg, wrapped, spec, list(wrapped.output_names) if task == 'detect' else ['logits'], start_epoch)
+    if task == 'detect':
+        train_set, val_set = _detection_data(cfg, spec)
+    else:
+        (x_tr, y_tr, x_te, y_te), labels = _classification_data(cfg)
+    out_dir.mkdir(parents=True, exist_ok=True)
     tc = cfg['train']
     arch = cfg['model']['arch']
+    val_every = int(tc.get('val_every', 1))
+
+    def validate(epoch: int, mdl: torch.nn.Module, stats: Dict[str, float]) -> None:
+        if not val_every or epoch % val_every:
+            return
+        if task == 'detect':
+            res = evaluate_detector(mdl, val_set, labels)
+            stats['val_map50'], stats['val_map50_95'] = float(res['map50']), float(res['map50_95'])
+            LOG.info('epoch %d/%d: loss %.4f, validation mAP@0.5 %.4f, mAP@0.5:0.95 %.4f (%d images)', epoch,
+                     tc['epochs'], stats.get('loss', float('nan')), stats['val_map50'], stats['val_map50_95'],
+                     len(val_set.images))
+        else:
+            stats['val_top1'] = evaluate_classifier(mdl, x_te, y_te)
+            LOG.info('epoch %d/%d: loss %.4f, validation top-1 %.4f', epoch, tc['epochs'],
+                     stats.get('loss', float('nan')), stats['val_top1'])
 
     def on_epoch_end(epoch: int, mdl: torch.nn.Module, opt: torch.optim.Optimizer, stats: Dict[str, float]) -> None:
+        validate(epoch, mdl, stats)
         history.append(stats)
-        save_checkpoint(last, mdl, name=cfg['name'], task=task, labels=labels, input_spec=spec.to_dict(),
-                        decoder=decoder, arch=arch, model_config=cfg['model'], epoch=epoch,
+        save_checkpoint(out_dir / 'last.pt', mdl, name=cfg['name'], task=task, labels=labels,
+                        input_spec=spec.to_dict(), decoder=decoder, arch=arch, model_config=cfg['model'], epoch=epoch,
                         extra={'optimizer': opt.state_dict(), 'history': history})
 
     common = dict(epochs=tc['epochs'], batch_size=tc.get('batch_size', 32), lr=tc.get('lr', 1e-3),
@@ -228,9 +389,11 @@ def run_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progr
         if flight_val is not None:  # what the drone's camera sees: pick the threshold there
             metrics['flight_val'] = evaluate_detector(model, flight_val, labels)
         if thr == 'auto':
-            thr, pr = pick_threshold(model, flight_val if flight_val is not None else val_set)
+            thr, pr = pick_threshold(model, flight_val if flight_val is not None else val_set,
+                                     class_id=labels.index('person') if 'person' in labels else 0)
             metrics['person_at_threshold'] = pr
-            metrics['threshold_picked_on'] = 'val_flights' if flight_val is not None else 'val_scenes'
+            metrics['threshold_picked_on'] = 'val_flights' if flight_val is not None else (
+                'val_scenes' if not is_real_detection_data(cfg['data']) else 'validation set')
         decoder['score_threshold'] = float(thr)
     else:
         if start_epoch < tc['epochs']:
@@ -266,30 +429,13 @@ def _classification_data(cfg: Dict[str, Any]):
         split = load_digits_split(img_size=d.get('img_size', 32), seed=d.get('seed', 0),
                                   test_fraction=d.get('test_fraction', 0.2))
         return split, [str(i) for i in range(10)]
-    return _imagefolder_data(d, parse_input_spec(cfg['input'], 'input'))
+    from .data.common import DatasetError
+    from .data.sources import DataConfigError, imagefolder_arrays
 
-
-def _imagefolder_data(d: Dict[str, Any], spec: InputSpec):
-    """Read an ImageFolder into normalised arrays (runtime preprocessing); val from ``val_root`` or a split."""
-    from .data.digits import split_indices
-    from .data.imagefolder import ImageFolderSet
-    from .runtime.preprocess import Preprocessor
-
-    if 'root' not in d:
-        raise ConfigError('data.root: imagefolder needs the dataset folder')
-    pre = Preprocessor(spec)
-
-    def arrays(ds: ImageFolderSet):
-        x = np.concatenate([pre(img)[0] for img, _ in ds]) if len(ds) else np.zeros((0, 3, spec.height, spec.width))
-        return x.astype(np.float32), ds.labels
-
-    train = ImageFolderSet(d['root'])
-    x, y = arrays(train)
-    if d.get('val_root'):
-        x_te, y_te = arrays(ImageFolderSet(d['val_root'], classes=train.classes))
-        return (x, y, x_te, y_te), list(train.classes)
-    tr, te = split_indices(y, seed=d.get('seed', 0), test_fraction=d.get('test_fraction', 0.2))
-    return (x[tr], y[tr], x[te], y[te]), list(train.classes)
+    try:
+        return imagefolder_arrays(d, parse_input_spec(cfg['input'], 'input'))
+    except (DataConfigError, DatasetError) as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def load_config(path: Path) -> Dict[str, Any]:
@@ -330,7 +476,7 @@ def _segment_data(cfg: Dict[str, Any], spec: InputSpec) -> Tuple[Any, Any, List[
 
 
 def run_segment_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progress: bool = True,
-                         export: bool = True) -> Dict[str, Any]:
+                         export: bool = True, allow_pickle: bool = False) -> Dict[str, Any]:
     """Task ``segment`` of :func:`run_training`: CE + Dice training, mIoU in input-image pixels, bundle export."""
     from .models import SegmenterExport
     from .training import (
@@ -346,22 +492,12 @@ def run_segment_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = Fals
     torch.manual_seed(cfg['train'].get('seed', 0))
     ex = cfg.get('export', {})
     decoder: Dict[str, Any] = {'type': 'segmenter', 'upsample': ex.get('upsample', 'linear')}
+    model, start_epoch, opt_state, history = _start_model(cfg, data_labels(cfg), spec, out_dir, resume, allow_pickle)
+    if export:
+        _trial(cfg, SegmenterExport(model), spec, ['logits'], start_epoch)
     LOG.info('preparing segmentation data')
     train_set, val_set, labels = _segment_data(cfg, spec)
-    if cfg['model'].get('checkpoint'):  # warm start (fine-tune) from an earlier checkpoint of the same task
-        model = load_checkpoint(cfg['model']['checkpoint'])['model'].train()
-    else:
-        model = build_model(cfg, len(labels))
     last = out_dir / 'last.pt'
-    start_epoch, opt_state = 0, None
-    history: List[Dict[str, float]] = []
-    if resume and last.is_file():
-        ckpt = load_checkpoint(last)
-        model = ckpt['model']
-        start_epoch = int(ckpt['epoch'])
-        opt_state = ckpt['extra'].get('optimizer')
-        history = list(ckpt['extra'].get('history', []))
-        LOG.info('resuming from %s at epoch %d', last, start_epoch)
     tc = cfg['train']
     arch = cfg['model']['arch']
 

@@ -20,12 +20,17 @@ from .runtime.preprocess import Preprocessor
 
 
 class DetectionSet(NamedTuple):
-    """Detection samples at network size: uint8 images (network colour order) and boxes in network pixels."""
+    """Detection samples at network size: uint8 images (network colour order) and boxes in network pixels.
+
+    ``ignored`` (optional, each K×4 xyxy): regions that are neither objects nor background (no heatmap loss in
+    training; detections and ground truth more than half inside are dropped before scoring).
+    """
 
     images: np.ndarray  # N×H×W×3 uint8
     boxes: List[np.ndarray]  # each M×4 float32 xyxy
     labels: List[np.ndarray]  # each M int64
     spec: InputSpec
+    ignored: Optional[List[np.ndarray]] = None
 
 
 def scenes_to_detection_set(scenes: Sequence[Any], spec: InputSpec) -> DetectionSet:
@@ -106,8 +111,81 @@ def concat_detection_sets(a: DetectionSet, b: DetectionSet) -> DetectionSet:
     """Both sets in one (same input spec)."""
     if a.spec != b.spec:
         raise ValueError('concat_detection_sets: input specs differ: {} vs {}'.format(a.spec, b.spec))
+    ignored = None
+    if a.ignored is not None or b.ignored is not None:
+        ignored = _ignored_or_empty(a) + _ignored_or_empty(b)
     return DetectionSet(np.concatenate([a.images, b.images]), list(a.boxes) + list(b.boxes),
-                        list(a.labels) + list(b.labels), a.spec)
+                        list(a.labels) + list(b.labels), a.spec, ignored)
+
+
+def _ignored_or_empty(data: DetectionSet) -> List[np.ndarray]:
+    if data.ignored is not None:
+        return list(data.ignored)
+    return [np.zeros((0, 4), np.float32) for _ in data.boxes]
+
+
+class DetectionData(NamedTuple):
+    """Training and validation data of a ``data`` entry with real sources or a mix (see data/sources.py)."""
+
+    train: Any  # DetectionSampler: fresh crops each epoch
+    val: DetectionSet  # the first item's validation set, letterboxed whole frames
+    labels: List[str]
+    val_from: str  # key path of the item validation comes from
+
+
+SyntheticFn = Callable[[Dict[str, Any], str], DetectionSet]
+
+
+def is_real_detection_data(data: Dict[str, Any]) -> bool:
+    """True for ``data`` entries that :func:`make_detection_data` reads (a mix, coco or visdrone)."""
+    from .data.sources import DETECTION_SOURCES
+
+    return 'mix' in data or data.get('name') in DETECTION_SOURCES
+
+
+def detection_data_classes(data: Dict[str, Any], path: str = 'data') -> List[str]:
+    """Label names of a detection ``data`` entry, read without any image; every mix item must agree."""
+    from .data.sources import check_same_classes, detection_classes
+
+    items = data['mix'] if 'mix' in data else [data]
+    wheres = ['{}.mix[{}]'.format(path, k) for k in range(len(items))] if 'mix' in data else [path]
+    return check_same_classes([(w, detection_classes(it, w)) for w, it in zip(wheres, items)])
+
+
+def make_detection_data(data: Dict[str, Any], spec: InputSpec, synthetic: SyntheticFn,
+                        epoch_size: Optional[int] = None, val_limit: Optional[int] = None,
+                        path: str = 'data') -> DetectionData:
+    """Open the sources of a validated detection ``data`` entry (one real source or a ``mix``).
+
+    ``synthetic(item, split)`` makes the caller's synthetic-aerial scenes for a mix item (training configs and
+    recipes name their keys differently). Errors name the key path (``data.mix[1].root``).
+    """
+    from .data.sources import DetectionSampler, PreparedSource, letterbox_source, open_detection_source
+
+    labels = detection_data_classes(data, path)
+    items = data['mix'] if 'mix' in data else [data]
+    wheres = ['{}.mix[{}]'.format(path, k) for k in range(len(items))] if 'mix' in data else [path]
+    sources, weights = [], []
+    for item, where in zip(items, wheres):
+        if item['name'] == 'synthetic-aerial':
+            scenes = synthetic(item, 'train')
+            sources.append(PreparedSource(scenes.images, scenes.boxes, scenes.labels, labels, scenes.ignored, where))
+        else:
+            sources.append(open_detection_source(item, 'train', where))
+        weights.append(float(item.get('weight', 1.0)))
+    first, where = items[0], wheres[0]
+    if first['name'] == 'synthetic-aerial':
+        val = synthetic(first, 'val')
+    else:
+        images, boxes, lab, ignored, _ = letterbox_source(open_detection_source(first, 'val', where), spec, val_limit)
+        val = DetectionSet(images, boxes, lab, spec, ignored)
+    return DetectionData(DetectionSampler(spec, sources, weights, epoch_size), val, labels, where)
+
+
+def sample_detection_set(sampler: Any, n: int, seed: int) -> DetectionSet:
+    """``n`` samples of a :class:`DetectionSampler` drawn once (fixed crops, e.g. for calibration)."""
+    images, boxes, labels, ignored = sampler.batch(n, np.random.default_rng(seed))
+    return DetectionSet(images, boxes, labels, sampler.spec, ignored)
 
 
 def _normalizer(spec: InputSpec) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -123,20 +201,27 @@ def images_to_tensor(images: np.ndarray, spec: InputSpec) -> torch.Tensor:
     return (x - mean) / std
 
 
-def _augment(images: np.ndarray, boxes: List[np.ndarray], rng: np.random.Generator):
-    """Random horizontal and vertical flips (aerial views have no up)."""
+def _augment(images: np.ndarray, boxes: List[np.ndarray], rng: np.random.Generator,
+             ignored: Optional[List[np.ndarray]] = None):
+    """Random horizontal and vertical flips (aerial views have no up); ignored regions flip with their image."""
     h, w = images.shape[1:3]
-    out_i, out_b = [], []
-    for img, b in zip(images, boxes):
-        b = b.copy()
+    out_i, out_b, out_g = [], [], []
+    for k, (img, b) in enumerate(zip(images, boxes)):
+        group = [b.copy()] + ([np.asarray(ignored[k], np.float32).reshape(-1, 4).copy()] if ignored is not None else [])
         if rng.random() < 0.5:
             img = img[:, ::-1]
-            b[:, [0, 2]] = w - b[:, [2, 0]]
+            for g in group:
+                g[:, [0, 2]] = w - g[:, [2, 0]]
         if rng.random() < 0.5:
             img = img[::-1]
-            b[:, [1, 3]] = h - b[:, [3, 1]]
+            for g in group:
+                g[:, [1, 3]] = h - g[:, [3, 1]]
         out_i.append(np.ascontiguousarray(img))
-        out_b.append(b)
+        out_b.append(group[0])
+        if ignored is not None:
+            out_g.append(group[1])
+    if ignored is not None:
+        return np.stack(out_i), out_b, out_g
     return np.stack(out_i), out_b
 
 
@@ -230,27 +315,40 @@ def default_detection_loss(model: nn.Module, x: torch.Tensor,
     return detection_loss(model(x), targets)
 
 
-def train_detector(model: nn.Module, data: DetectionSet, *, epochs: int, batch_size: int = 32, lr: float = 1e-3,
+def train_detector(model: nn.Module, data: Any, *, epochs: int, batch_size: int = 32, lr: float = 1e-3,
                    weight_decay: float = 0.05, seed: int = 0, loss_fn: Optional[DetLossFn] = None,
                    augment: bool = True, progress: bool = True, on_epoch_end: Optional[EpochHook] = None,
                    start_epoch: int = 0, optimizer_state: Optional[Dict[str, Any]] = None,
                    trainable: Optional[nn.Module] = None) -> List[Dict[str, float]]:
-    """Train a ViTCenterDetector; returns per-epoch mean losses."""
+    """Train a ViTCenterDetector; returns per-epoch mean losses.
+
+    ``data``: a :class:`DetectionSet` (each epoch a permutation of it) or a
+    :class:`vitedge_ros.data.sources.DetectionSampler` (``len(data)`` fresh crops per epoch, drawn from
+    weighted sources). Ignored regions, where the data has them, get no negative heatmap loss.
+    """
     loss_fn = loss_fn or default_detection_loss
     det = getattr(model, 'detector', model)
+    sampler = data if hasattr(data, 'batch') else None
 
     def step(idx: np.ndarray, rng: np.random.Generator) -> Dict[str, torch.Tensor]:
-        imgs = data.images[idx]
-        boxes = [data.boxes[i] for i in idx]
+        if sampler is not None:
+            imgs, boxes, labels, ignored = sampler.batch(len(idx), rng)
+        else:
+            imgs = data.images[idx]
+            boxes, labels = [data.boxes[i] for i in idx], [data.labels[i] for i in idx]
+            ignored = [data.ignored[i] for i in idx] if data.ignored is not None else None
         if augment:
-            imgs, boxes = _augment(imgs, boxes, rng)
+            flipped = _augment(imgs, boxes, rng, ignored)
+            imgs, boxes = flipped[0], flipped[1]
+            ignored = flipped[2] if ignored is not None else None
         x = images_to_tensor(imgs, data.spec)
-        targets = build_targets([torch.from_numpy(b) for b in boxes],
-                                [torch.from_numpy(data.labels[i]) for i in idx], det.num_classes,
-                                det.map_size, det.stride)
+        targets = build_targets([torch.from_numpy(b) for b in boxes], [torch.from_numpy(lab) for lab in labels],
+                                det.num_classes, det.map_size, det.stride,
+                                ignore=[torch.from_numpy(g) for g in ignored] if ignored is not None else None)
         return loss_fn(model, x, targets)
 
-    return _run_epochs(model, len(data.images), batch_size, epochs, lr, weight_decay, seed, step, 'train detector',
+    n = len(sampler) if sampler is not None else len(data.images)
+    return _run_epochs(model, n, batch_size, epochs, lr, weight_decay, seed, step, 'train detector',
                        progress, on_epoch_end, start_epoch, optimizer_state, trainable=trainable)
 
 
@@ -274,7 +372,27 @@ def evaluate_detector(model: nn.Module, data: DetectionSet, class_names: Sequenc
                       min_score: float = 0.01) -> Dict[str, Any]:
     """COCO mAP@0.5 and mAP@0.5:0.95 (overall and per class) on a detection set."""
     preds = predict_detector(model, data, min_score=min_score)
-    return detection_map(list(zip(data.boxes, data.labels)), preds, class_names)
+    gts = list(zip(data.boxes, data.labels))
+    if data.ignored is not None:
+        gts, preds = drop_ignored(gts, preds, data.ignored, (data.spec.width, data.spec.height))
+    return detection_map(gts, preds, class_names)
+
+
+def drop_ignored(gts: Sequence[Tuple[np.ndarray, np.ndarray]], preds: Sequence[Tuple[np.ndarray, ...]],
+                 ignored: Sequence[np.ndarray], size: Tuple[int, int]) -> Tuple[List[Any], List[Any]]:
+    """Ground truth and detections without those more than half inside ignored regions (``size`` = w, h).
+
+    The rule of the VisDrone-DET toolkit (``dropObjectsInIgr.m``), applied per image before COCO scoring.
+    """
+    from .data.sources import drop_in_ignored
+
+    out_g, out_p = [], []
+    for (gb, gl), pred, ign in zip(gts, preds, ignored):
+        kg = drop_in_ignored(gb, ign, size)
+        kp = drop_in_ignored(pred[0], ign, size)
+        out_g.append((np.asarray(gb).reshape(-1, 4)[kg], np.asarray(gl).reshape(-1)[kg]))
+        out_p.append(tuple(np.asarray(a)[kp] for a in pred))
+    return out_g, out_p
 
 
 ClsLossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]

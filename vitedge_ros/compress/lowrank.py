@@ -95,7 +95,8 @@ def budget_ranks(svals: List[torch.Tensor], shapes: List[Tuple[int, int]], param
     return ranks
 
 
-def _set_module(model: nn.Module, name: str, new: nn.Module) -> None:
+def set_module(model: nn.Module, name: str, new: nn.Module) -> None:
+    """Replace the submodule called ``name`` (dotted path) of ``model`` by ``new``."""
     parent_name, _, child = name.rpartition('.')
     parent = model.get_submodule(parent_name) if parent_name else model
     setattr(parent, child, new)
@@ -129,6 +130,6 @@ def factorize(model: nn.Module, *, energy: Optional[float] = None, params: Optio
             report['skipped'][name] = 'rank {}: MACs ratio {:.3f} (break-even rank {}, limit {})'.format(
                 k, ratio, be, max_macs_ratio)
             continue
-        _set_module(model, name, LowRankLinear.from_linear(lin, k, svd))
+        set_module(model, name, LowRankLinear.from_linear(lin, k, svd))
         report['layers'][name] = {'rank': k, 'in': i, 'out': o, 'macs_ratio': round(k * (i + o) / (i * o), 4)}
     return report

@@ -402,6 +402,62 @@ def _conv_importance(group: Dict[str, Any], kind: str, neck_width: int) -> torch
     return s
 
 
+def _keep_conv_group(det: nn.Module, g: Dict[str, Any], keep: List[int], neck_width: int) -> None:
+    """Keep output channels ``keep`` of group ``g``'s producer (and its BatchNorm and consumers' inputs)."""
+    prod = g['producer']
+    n = prod.out_channels
+    conv_keep_out(prod, keep)
+    if g['bn'] is not None:
+        _bn_keep(g['bn'], keep)
+    for conv, start in g['consumers']:
+        if start == 'stem':
+            conv_keep_in(conv, keep, start=neck_width, length=n)
+        else:
+            conv_keep_in(conv, keep, start=0, length=n)
+
+
+def _neck_width(det: nn.Module, g: Dict[str, Any]) -> int:
+    """Input channels of the fusion conv that come from the neck (the stem's come after them)."""
+    fuse = getattr(det, 'fuse', None)
+    if fuse is not None and g['name'].startswith('stem'):
+        return int(fuse[0].in_channels - g['producer'].out_channels)
+    return 0
+
+
+def _sync_conv_attrs(det: nn.Module) -> None:
+    if getattr(det, 'fuse', None) is not None:
+        det.head_channels = int(det.fuse[0].out_channels)
+    if getattr(det, 'stem_channels', 0):
+        det.stem_channels = int(det.stem[-3].out_channels) if len(det.stem) >= 3 else det.stem_channels
+
+
+def conv_widths(det: nn.Module) -> Dict[str, int]:
+    """Output channels of every prunable conv group of a detector (``neck.N``, ``fuse.0``, ``stem.N``)."""
+    det = getattr(det, 'detector', det)
+    return {g['name']: int(g['producer'].out_channels) for g in _conv_groups(det)}
+
+
+def apply_conv_widths(det: nn.Module, widths: Dict[str, int]) -> None:
+    """Shrink a detector's conv groups to ``widths`` (from :func:`conv_widths`) keeping the first channels.
+
+    Rebuilds the structure a pruned checkpoint describes; the weights are loaded afterwards. Raises
+    :class:`PruneError` for an unknown group or a width above the current one.
+    """
+    det = getattr(det, 'detector', det)
+    groups = _conv_groups(det)
+    unknown = sorted(set(widths) - {g['name'] for g in groups})
+    if unknown:
+        raise PruneError('unknown conv groups {} (the model has {})'.format(unknown, [g['name'] for g in groups]))
+    for g in groups:
+        n = int(g['producer'].out_channels)
+        w = int(widths.get(g['name'], n))
+        if w > n or w < 1:
+            raise PruneError('{}: width {} outside [1, {}]'.format(g['name'], w, n))
+        if w < n:
+            _keep_conv_group(det, g, list(range(w)), _neck_width(det, g))
+    _sync_conv_attrs(det)
+
+
 def prune_detector_convs(det: nn.Module, ratio: float, importance: str = 'magnitude', round_to: int = 1,
                          only: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     """Prune output channels of the detector's neck, fusion and stem convolutions (and their consumers).
@@ -415,28 +471,15 @@ def prune_detector_convs(det: nn.Module, ratio: float, importance: str = 'magnit
     for g in _conv_groups(det):
         if only is not None and g['name'] not in only:
             continue
-        prod = g['producer']
-        n = prod.out_channels
-        fuse = getattr(det, 'fuse', None)
-        neck_width = int(fuse[0].in_channels - prod.out_channels) if fuse is not None and g['name'].startswith(
-            'stem') else 0
+        n = g['producer'].out_channels
+        neck_width = _neck_width(det, g)
         scores = _conv_importance(g, importance, neck_width)
         keep = _topk_keep(scores, _n_keep(n, ratio, round_to))
         if len(keep) == n:
             continue
-        conv_keep_out(prod, keep)
-        if g['bn'] is not None:
-            _bn_keep(g['bn'], keep)
-        for conv, start in g['consumers']:
-            if start == 'stem':
-                conv_keep_in(conv, keep, start=neck_width, length=n)
-            else:
-                conv_keep_in(conv, keep, start=0, length=n)
+        _keep_conv_group(det, g, keep, neck_width)
         out[g['name']] = [n, len(keep)]
-    if getattr(det, 'fuse', None) is not None:
-        det.head_channels = int(det.fuse[0].out_channels)
-    if getattr(det, 'stem_channels', 0):
-        det.stem_channels = int(det.stem[-3].out_channels) if len(det.stem) >= 3 else det.stem_channels
+    _sync_conv_attrs(det)
     return out
 
 

@@ -5,7 +5,13 @@ sensitivity report.
 
 INT8 uses ``onnxruntime.quantization.quantize_static`` in QDQ format with symmetric signed int8 activations and
 weights (zero points 0, as TensorRT requires), per-channel weights, and a calibration set (min-max, entropy
-or percentile). With ``trt_compat`` (default) weights keep a QuantizeLinear→DequantizeLinear pair on their
+or percentile). Entropy (KL-divergence) ranges are calibrated here with onnxruntime's own ``EntropyCalibrater``
+and an explicit histogram (``ENTROPY_NUM_BINS`` bins, ``ENTROPY_QUANTIZED_BINS`` quantized bins), then handed to
+``quantize_static`` as its calibration cache: ``quantize_static`` passes no bin counts to the calibrator (only
+``CalibTensorRangeSymmetric``, ``CalibMovingAverage[Constant]``, ``CalibMaxIntermediateOutputs`` and
+``CalibPercentile``; onnxruntime/quantization/quantize.py, 1.31), and the calibrator's defaults of 128 bins and
+128 quantized bins leave the KL search one candidate, the full range, so "entropy" scales were min-max scales.
+With ``trt_compat`` (default) weights keep a QuantizeLinear→DequantizeLinear pair on their
 float values and every consumer gets its own Q/DQ pair, the layout TensorRT's explicit-quantization parser
 expects on every version (TensorRT folds the weight pair when it builds the engine).
 
@@ -15,10 +21,12 @@ the quantized op list at all, and the others are excluded by node name; ``keep_f
 change that. The sensitivity report quantizes one layer at a time (ranges calibrated once) and records how
 far the output moves (SQNR in dB; agreement for classifiers), worst first.
 """
+import contextlib
+import io
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import onnx
@@ -26,6 +34,11 @@ import onnx
 QUANT_OPS = ('MatMul', 'Gemm', 'Conv')
 HEAD_PATTERNS = ('/head/', '/head_dist/', '/neck/', '/fuse/', '/heatmap/', '/box_size/', '/offset/')
 PATCH_PATTERNS = ('/patch_embed/', '/stem/')
+#: Entropy calibration histogram: bins over [-amax, amax] and the quantized bins the KL search compares against
+#: (the search tries every clip threshold from ENTROPY_QUANTIZED_BINS / ENTROPY_NUM_BINS of amax up to amax).
+#: 2048 bins as TensorRT's entropy calibrator (NVIDIA, "8-bit Inference with TensorRT", GTC 2017).
+ENTROPY_NUM_BINS = 2048
+ENTROPY_QUANTIZED_BINS = 128
 
 
 def _producers(model: onnx.ModelProto) -> Dict[str, onnx.NodeProto]:
@@ -115,13 +128,64 @@ def _method(name: str):
             'percentile': CalibrationMethod.Percentile}[name]
 
 
+def calibrate_activations(fp32_path: Union[str, Path], calib: np.ndarray, out_path: Union[str, Path], *,
+                          method: str = 'entropy', num_bins: int = ENTROPY_NUM_BINS,
+                          num_quantized_bins: int = ENTROPY_QUANTIZED_BINS) -> Dict[str, Tuple[float, float]]:
+    """Calibrate the activation ranges of the MatMul/Gemm/Conv tensors and write them as a calibration cache.
+
+    ``method`` is ``entropy`` (onnxruntime's ``EntropyCalibrater``, KL divergence, with ``num_bins`` /
+    ``num_quantized_bins``) or ``minmax``. ``calib`` is N x C x H x W float32, run one sample at a time.
+    ``out_path`` is the JSON cache ``quantize_static(calibration_cache_path=...)`` reads
+    (``onnxruntime.quantization.calibrate.save_tensors_data``). Returns ``{tensor: (lowest, highest)}``.
+
+    Raises:
+        ValueError: an unknown method, no calibration data, or ``num_quantized_bins`` not smaller than
+            ``num_bins`` (the KL search would have one candidate: the full range).
+
+    """
+    from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
+
+    if method not in ('entropy', 'minmax'):
+        raise ValueError('calibrate_activations: method must be entropy or minmax, got {!r}'.format(method))
+    if calib is None or len(calib) == 0:
+        raise ValueError('INT8 calibration needs calibration data (got none)')
+    if method == 'entropy' and not 0 < num_quantized_bins < num_bins:
+        raise ValueError('entropy calibration needs 0 < num_quantized_bins < num_bins (got {} and {}): with '
+                         'equal counts the only candidate is the full min-max range'.format(
+                             num_quantized_bins, num_bins))
+    input_name = onnx.load(str(fp32_path), load_external_data=False).graph.input[0].name
+    extra: Dict[str, Any] = {'symmetric': True}
+    if method == 'entropy':
+        extra.update({'num_bins': int(num_bins), 'num_quantized_bins': int(num_quantized_bins)})
+    with tempfile.TemporaryDirectory(prefix='vitedge-calib-') as tmp, contextlib.redirect_stdout(io.StringIO()):
+        calibrator = create_calibrator(Path(fp32_path), list(QUANT_OPS),
+                                       augmented_model_path=str(Path(tmp) / 'augmented.onnx'),
+                                       calibrate_method=_method(method), extra_options=extra)
+        calibrator.collect_data(ArrayReader(input_name, calib))
+        ranges = calibrator.compute_data()
+        del calibrator
+    save_tensors_data(ranges, out_path)
+    out: Dict[str, Tuple[float, float]] = {}
+    for name in ranges:
+        lo, hi = ranges[name].range_value
+        out[name] = (float(np.min(lo)), float(np.max(hi)))
+    return out
+
+
 def quantize_int8(fp32_path: Union[str, Path], out_path: Union[str, Path], calib: Optional[np.ndarray], *,
                   method: str = 'minmax', percentile: float = 99.999,
                   keep_fp32: Sequence[str] = ('patch_embed', 'head', 'softmax', 'layernorm'),
                   exclude: Sequence[str] = (), per_channel: bool = True, trt_compat: bool = True,
                   cache_path: Optional[Union[str, Path]] = None,
-                  nodes_to_quantize: Optional[Sequence[str]] = None) -> Dict[str, Any]:
-    """Write an INT8 QDQ graph; returns which nodes were quantized and which kept in float."""
+                  nodes_to_quantize: Optional[Sequence[str]] = None, entropy_bins: int = ENTROPY_NUM_BINS,
+                  entropy_quantized_bins: int = ENTROPY_QUANTIZED_BINS) -> Dict[str, Any]:
+    """Write an INT8 QDQ graph; returns which nodes were quantized and which kept in float.
+
+    ``method``: ``minmax``, ``entropy`` (KL-divergence clipping with an ``entropy_bins`` /
+    ``entropy_quantized_bins`` histogram, see ``calibrate_activations``) or ``percentile`` (``percentile`` of
+    |x|). ``cache_path``: a calibration cache reused when it exists (written otherwise), so several graphs can
+    share one calibration.
+    """
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
     model = onnx.load(str(fp32_path))
@@ -136,8 +200,17 @@ def quantize_int8(fp32_path: Union[str, Path], out_path: Union[str, Path], calib
         extra.update({'AddQDQPairToWeight': True, 'DedicatedQDQPair': True, 'QuantizeBias': False,
                       'QDQOpTypePerChannelSupportToAxis': {'MatMul': 1}})
     reader = ArrayReader(input_name, calib) if calib is not None else None
+    info: Dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix='vitedge-quant-') as tmp:
         tmp_out = Path(tmp) / 'model.onnx'
+        if method == 'entropy':
+            cache = Path(cache_path) if cache_path is not None else Path(tmp) / 'calib.json'
+            if not cache.is_file():
+                calibrate_activations(fp32_path, calib, cache, method='entropy', num_bins=entropy_bins,
+                                      num_quantized_bins=entropy_quantized_bins)
+            cache_path = cache
+            info['entropy_histogram'] = {'num_bins': int(entropy_bins),
+                                         'num_quantized_bins': int(entropy_quantized_bins)}
         quantize_static(str(fp32_path), str(tmp_out), reader, quant_format=QuantFormat.QDQ,
                         op_types_to_quantize=list(QUANT_OPS), per_channel=per_channel,
                         activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
@@ -146,8 +219,9 @@ def quantize_int8(fp32_path: Union[str, Path], out_path: Union[str, Path], calib
                         calibration_cache_path=str(cache_path) if cache_path is not None else None)
         Path(out_path).parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(tmp_out), str(out_path))
-    return {'quantized_nodes': quantized, 'float_nodes': excl, 'method': method,
-            'categories': {c: sum(1 for v in cats.values() if v == c) for c in sorted(set(cats.values()))}}
+    info.update({'quantized_nodes': quantized, 'float_nodes': excl, 'method': method,
+                 'categories': {c: sum(1 for v in cats.values() if v == c) for c in sorted(set(cats.values()))}})
+    return info
 
 
 def convert_fp16(fp32_path: Union[str, Path], out_path: Union[str, Path]) -> None:
@@ -200,11 +274,13 @@ def sqnr_db(ref: np.ndarray, got: np.ndarray) -> float:
 def sensitivity(fp32_path: Union[str, Path], calib: np.ndarray, samples: np.ndarray, *, method: str = 'minmax',
                 percentile: float = 99.999, keep_fp32: Sequence[str] = (), exclude: Sequence[str] = (),
                 per_channel: bool = True, output_index: int = 0, threads: int = 1,
-                score: Optional[Callable[[np.ndarray, np.ndarray], Dict[str, float]]] = None) -> List[Dict[str, Any]]:
+                score: Optional[Callable[[np.ndarray, np.ndarray], Dict[str, float]]] = None,
+                entropy_bins: int = ENTROPY_NUM_BINS,
+                entropy_quantized_bins: int = ENTROPY_QUANTIZED_BINS) -> List[Dict[str, Any]]:
     """Quantize one layer at a time (every MatMul/Gemm/Conv not excluded) and measure the output change.
 
-    Ranges are calibrated once (a calibration cache) and reused for every layer. Returns rows sorted worst
-    first: {node, category, sqnr_db, ...score(ref, got)}.
+    Ranges are calibrated once (a calibration cache, with ``method`` as ``quantize_int8``: entropy clips) and
+    reused for every layer. Returns rows sorted worst first: {node, category, sqnr_db, ...score(ref, got)}.
     """
     model = onnx.load(str(fp32_path))
     cats = node_categories(model)
@@ -218,7 +294,8 @@ def sensitivity(fp32_path: Union[str, Path], calib: np.ndarray, samples: np.ndar
                 continue
             out = Path(tmp) / 'one.onnx'
             quantize_int8(fp32_path, out, calib, method=method, percentile=percentile, keep_fp32=(),
-                          exclude=(), per_channel=per_channel, cache_path=cache, nodes_to_quantize=[name])
+                          exclude=(), per_channel=per_channel, cache_path=cache, nodes_to_quantize=[name],
+                          entropy_bins=entropy_bins, entropy_quantized_bins=entropy_quantized_bins)
             got = run_onnx(out, samples, threads)[output_index]
             row = {'node': name, 'category': cat, 'sqnr_db': round(float(sqnr_db(ref, got)), 3)}
             if score is not None:

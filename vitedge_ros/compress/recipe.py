@@ -7,12 +7,18 @@ Schema (defaults in brackets)::
 
     name: str                                   [file stem]
     seed: int                                   [0]
-    model: {arch, task: classify|detect|segment [classify], num_classes [10], img_size, pretrained [false],
-            checkpoint [null], kwargs: {timm arguments}}
+    model: {arch, task: classify|detect|segment [classify], num_classes [the data's class count], img_size,
+            pretrained [false], pretrained_file [null] (local timm weights), checkpoint [null],
+            kwargs: {timm arguments}}
     teacher: baseline | {arch, task, num_classes, img_size, checkpoint, kwargs}     [baseline]
     data: {name: digits|synthetic-aerial, img_size, seed, test_fraction, train_size, val_size, val_seed,
            width, height, cache_dir (segment: synthetic scenes cached there as .npz),
            flights: {count, frames, every [1], seed} (detect: generated drone-flight frames join training)}
+        | {name: imagefolder, root, val_root, seed, test_fraction, img_size, train_size, val_size}
+        | {name: coco | visdrone, ... (vitedge_ros.data.sources), img_size, train_size, val_size}
+        | {mix: [{name, weight, ...}, ...], img_size, train_size, val_size}
+      (real detection data: ``train_size`` [512] random crops drawn once for pruning and INT8 calibration,
+      fresh crops every fine-tuning epoch; ``val_size`` caps the validation images)
     measure: {latency_runs [50], warmup [10], threads [1]}   (onnxruntime CPU threads for latency)
     stages: list of one-key mappings, applied in order:
       - finetune: {epochs, lr, batch_size, weight_decay, label_smoothing, augment, distill}
@@ -33,7 +39,9 @@ from typing import Any, Callable, Dict, List, Optional, Union
 import yaml
 
 STAGE_TYPES = ('finetune', 'prune', 'lowrank', 'tome', 'quantize')
-DATA_NAMES = ('digits', 'synthetic-aerial')
+DATA_NAMES = ('digits', 'synthetic-aerial')  # generated or bundled here; real sources: vitedge_ros.data.sources
+TASK_DATA = {'classify': ('digits', 'imagefolder'), 'detect': ('synthetic-aerial', 'coco', 'visdrone'),
+             'segment': ('synthetic-aerial',)}
 KEEP_FP32 = ('patch_embed', 'head', 'softmax', 'layernorm', 'attn_qk')
 QUANT_MODES = ('int8', 'fp16', 'dynamic')
 CALIBRATIONS = ('minmax', 'entropy', 'percentile')
@@ -175,20 +183,34 @@ def mapping(fields: Dict[str, Any], required: tuple = ()) -> Callable[[Any, str]
 
 MODEL = mapping({
     'arch': (string, None), 'task': (choice('classify', 'detect', 'segment'), 'classify'),
-    'num_classes': (integer(1), 10), 'img_size': (optional(img_size), None), 'pretrained': (boolean, False),
+    'num_classes': (optional(integer(1)), None), 'img_size': (optional(img_size), None),
+    'pretrained': (boolean, False), 'pretrained_file': (optional(string), None),
     'checkpoint': (optional(string), None), 'kwargs': (any_mapping, {}),
 })
 
 FLIGHTS = mapping({'count': (integer(1), None), 'frames': (integer(1), None), 'every': (integer(1), 1),
                    'seed': (integer(0), None)}, required=('count', 'frames', 'seed'))
 
-DATA = mapping({
+BUILTIN_DATA = mapping({
     'name': (choice(*DATA_NAMES), None), 'img_size': (optional(img_size), None), 'seed': (integer(0), 0),
     'test_fraction': (num(0, 1, True, True), 0.2), 'train_size': (optional(integer(1)), None),
     'val_size': (optional(integer(1)), None),
     'val_seed': (integer(0), 100000), 'width': (integer(16), 640), 'height': (integer(16), 480),
     'cache_dir': (optional(string), None), 'flights': (optional(FLIGHTS), None),
 }, required=('name',))
+REAL_DATA_EXTRA = {'img_size': (optional(img_size), None), 'train_size': (optional(integer(1)), None),
+                   'val_size': (optional(integer(1)), None)}
+
+
+def DATA(v: Any, path: str) -> Dict[str, Any]:  # noqa: N802 - a checker like the mappings above
+    """The ``data`` entry: digits / synthetic-aerial here, real sources and mixes by the shared schema."""
+    from ..data.sources import DataConfigError, check_data
+
+    try:
+        return check_data(v, path, {name: BUILTIN_DATA for name in DATA_NAMES}, REAL_DATA_EXTRA)
+    except DataConfigError as exc:
+        raise RecipeError(str(exc)) from None
+
 
 MEASURE = mapping({'latency_runs': (integer(3), 50), 'warmup': (integer(0), 10), 'threads': (integer(1), 1)})
 
@@ -297,13 +319,13 @@ def validate_recipe(raw: Any, source: str = 'recipe') -> Dict[str, Any]:
         if out['teacher']['arch'] is None and out['teacher']['checkpoint'] is None:
             raise _fail('teacher', "expected 'baseline' or a mapping with arch and/or checkpoint")
     out['data'] = DATA(raw['data'], 'data')
-    if out['model']['task'] == 'detect' and out['data']['name'] == 'digits':
-        raise _fail('data.name', "digits is a classification set; a detector needs 'synthetic-aerial'")
-    if out['model']['task'] == 'segment' and out['data']['name'] == 'digits':
-        raise _fail('data.name', "digits is a classification set; a segmenter needs 'synthetic-aerial' (masks)")
-    if out['model']['task'] == 'classify' and out['data']['name'] == 'synthetic-aerial':
-        raise _fail('data.name', "synthetic-aerial is a detection set; model.task must be 'detect'")
-    if out['data']['flights'] and out['model']['task'] != 'detect':
+    from ..data.sources import DataConfigError, check_task
+
+    try:
+        check_task(out['data'], out['model']['task'], TASK_DATA)
+    except DataConfigError as exc:
+        raise RecipeError('{} (model.task)'.format(exc)) from None
+    if out['data'].get('flights') and out['model']['task'] != 'detect':
         raise _fail('data.flights', 'flight frames are detection data; model.task must be detect')
     out['measure'] = MEASURE(raw.get('measure'), 'measure')
     stages = raw['stages']
@@ -335,7 +357,8 @@ def validate_recipe(raw: Any, source: str = 'recipe') -> Dict[str, Any]:
 def trains_baseline(recipe: Dict[str, Any]) -> bool:
     """True when the first stage trains the baseline (a finetune on a model without checkpoint or weights)."""
     m = recipe['model']
-    return recipe['stages'][0]['type'] == 'finetune' and not m['checkpoint'] and not m['pretrained']
+    return recipe['stages'][0]['type'] == 'finetune' and not m['checkpoint'] and not m['pretrained'] and \
+        not m['pretrained_file']
 
 
 def stage_names(recipe: Dict[str, Any]) -> List[str]:

@@ -8,12 +8,28 @@ Output directory layout::
     OUT/report.json, OUT/report.md, OUT/pareto.png
     OUT/bundle/                  the last non-branch stage as a model bundle
 
-A stage whose checkpoint exists is skipped on ``resume`` (its model and entry are read back); a fine-tuning
-stage interrupted mid-way restarts from its last finished epoch. Every latency in the report is measured
-at the end, in this process, interleaved across stages.
+Every stage's ONNX graph is exported for the run's TensorRT parser target (``target``, default ``trt8.2``: opset
+13, LayerNorm decomposed; see :mod:`vitedge_ros.export.targets`) and its parity with torch is checked against the
+same tolerance as ``tools/export_onnx.py`` (:data:`vitedge_ros.export.onnx_export.PARITY_ATOL`; above it the run
+stops with :class:`~vitedge_ros.export.onnx_export.ParityError`). The bundle's graph is audited for every public
+target: blockers for the run's target stop the run (:class:`~vitedge_ros.export.onnx_export.ExportTargetError`,
+naming the nodes), and the targets it parses on are written to bundle.yaml ``trt_targets``.
+
+Each stage checkpoint records the stage's config and a fingerprint of everything it depended on (the model,
+teacher, data and seed config, the model/teacher checkpoint files' SHA-256, and the previous stage's
+fingerprint). On ``resume`` a stage is reused only when its fingerprint matches; a changed stage and every
+stage after it rerun, and the run logs which stages were reused or rerun and why (also in
+``report.json['resume']``). A fine-tuning stage interrupted mid-way restarts from its last finished epoch
+(when its fingerprint matches). Before any stage runs, the untrained model is exported once at the bundle's
+static size (a trial export: a model that cannot be exported fails in seconds, not after training); each
+stage's checkpoint is written before its ONNX export, so an export failure loses no training (``resume``
+then only re-exports). Every latency in the report is measured at the end, in this process, interleaved
+across stages.
 """
 import contextlib
 import copy
+import hashlib
+import json
 import logging
 import platform
 import shutil
@@ -25,11 +41,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checkpoint import load_checkpoint, save_checkpoint
+from ..checkpoint import CheckpointError, file_sha256, load_checkpoint, save_checkpoint
+from ..data.common import DatasetError
+from ..data.sources import DataConfigError
+from ..export.targets import DEFAULT_TARGET, check_target
 from ..runtime.bundle import InputSpec, parse_input_spec
 from . import ddp
 from .measure import count_params, estimate_assumptions, graph_stats, measure_latencies, onnx_bytes, roofline_estimates
-from .recipe import load_recipe, stage_names, trains_baseline, validate_recipe
+from .recipe import RecipeError, load_recipe, stage_names, trains_baseline, validate_recipe
 from .report import markdown, pareto_plot, summarize, write_json
 
 LOG = logging.getLogger(__name__)
@@ -92,12 +111,86 @@ def load_segment_data(recipe: Dict[str, Any], spec: Optional[InputSpec], labels:
     return Data('segment', spec, labels or list(SEG_CLASSES), train=train, val=val)
 
 
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # timm's defaults
+
+
+def data_classes(recipe: Dict[str, Any], task: str) -> List[str]:
+    """Label names of the recipe's data, read before any work (no image decoded; COCO: its JSON)."""
+    d = recipe['data']
+    if task == 'segment':
+        from ..data.synthetic import SEG_CLASSES
+
+        return list(SEG_CLASSES)
+    if task == 'classify':
+        from ..data.sources import classification_classes
+
+        return classification_classes(d)
+    from ..training import detection_data_classes, is_real_detection_data
+
+    if is_real_detection_data(d):
+        return detection_data_classes(d)
+    from ..data.synthetic import DETECTION_CLASSES
+
+    return list(DETECTION_CLASSES)
+
+
+def _detection_spec(recipe: Dict[str, Any]) -> InputSpec:
+    size = recipe['data']['img_size'] or recipe['model']['img_size'] or [192, 256]
+    h, w = (size, size) if isinstance(size, int) else size
+    return InputSpec(int(w), int(h), 'rgb', (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 'letterbox')
+
+
+def _synthetic_detection(spec: InputSpec) -> Any:
+    """Synthetic scenes of a recipe's ``data`` (or mix item): ``make(item, 'train' | 'val')``."""
+    from ..training import make_detection_set
+
+    def make(d: Dict[str, Any], split: str) -> Any:
+        if split == 'train':  # + frames of generated drone flights, when given
+            return make_detection_set(d['train_size'] or 512, d['seed'], spec, d['width'], d['height'],
+                                      flights=d.get('flights'))
+        return make_detection_set(d['val_size'] or 128, d['val_seed'], spec, d['width'], d['height'])
+    return make
+
+
+def load_real_detection_data(recipe: Dict[str, Any], spec: Optional[InputSpec], labels: List[str]) -> Data:
+    """COCO / VisDrone / a mix: ``train_size`` crops drawn once (pruning, calibration) and a sampler of fresh ones.
+
+    ``Data.sampler`` (:class:`vitedge_ros.data.sources.DetectionSampler`) feeds the fine-tuning stages; the
+    validation set is the first source's, letterboxed whole as the runtime does.
+    """
+    from ..training import make_detection_data, sample_detection_set
+
+    d = recipe['data']
+    spec = spec or _detection_spec(recipe)
+    n = d['train_size'] or 512
+    dd = make_detection_data(d, spec, _synthetic_detection(spec), epoch_size=n, val_limit=d['val_size'])
+    train = sample_detection_set(dd.train, n, recipe['seed'])
+    LOG.info('data: %d fixed training crops, %d per fine-tuning epoch (fresh), %d validation images of %s', n,
+             len(dd.train), len(dd.val.images), dd.val_from)
+    return Data('detect', spec, labels, train=train, val=dd.val, sampler=dd.train)
+
+
 def load_data(recipe: Dict[str, Any], spec: Optional[InputSpec], labels: Optional[List[str]],
               task: Optional[str] = None) -> Data:
-    """Digits (real, scikit-learn) or synthetic aerial scenes (train + fixed validation set)."""
+    """The recipe's data: digits, an ImageFolder, synthetic aerial scenes, COCO / VisDrone or a mix.
+
+    ``labels``: the class names the model was checked against (:func:`data_classes`).
+    """
     d = recipe['data']
-    if (task or recipe['model']['task']) == 'segment':
+    task = task or recipe['model']['task']
+    if task == 'segment':
         return load_segment_data(recipe, spec, labels)
+    if task == 'detect' and ('mix' in d or d['name'] != 'synthetic-aerial'):
+        return load_real_detection_data(recipe, spec, labels or data_classes(recipe, task))
+    if d['name'] == 'imagefolder':
+        from ..data.sources import imagefolder_arrays
+
+        size = d['img_size'] or recipe['model']['img_size'] or 224
+        h, w = (size, size) if isinstance(size, int) else size
+        spec = spec or InputSpec(int(w), int(h), 'rgb', IMAGENET_MEAN, IMAGENET_STD, 'stretch')
+        (xtr, ytr, xte, yte), classes = imagefolder_arrays(d, spec)
+        return Data('classify', spec, labels or classes, x_train=xtr[:d['train_size']], y_train=ytr[:d['train_size']],
+                    x_test=xte[:d['val_size']], y_test=yte[:d['val_size']])
     if d['name'] == 'digits':
         from ..data.digits import DIGITS_CLASSES, DIGITS_MEAN, DIGITS_STD, load_digits_split
 
@@ -110,24 +203,24 @@ def load_data(recipe: Dict[str, Any], spec: Optional[InputSpec], labels: Optiona
         return Data('classify', spec, labels or list(DIGITS_CLASSES), x_train=xtr, y_train=ytr, x_test=xte,
                     y_test=yte)
     from ..data.synthetic import DETECTION_CLASSES
-    from ..training import make_detection_set
 
-    if spec is None:
-        size = d['img_size'] or recipe['model']['img_size'] or [192, 256]
-        h, w = (size, size) if isinstance(size, int) else size
-        spec = InputSpec(int(w), int(h), 'rgb', (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 'letterbox')
-    train = make_detection_set(d['train_size'] or 512, d['seed'], spec, d['width'], d['height'],
-                               flights=d.get('flights'))  # + frames of generated drone flights, when given
-    val = make_detection_set(d['val_size'] or 128, d['val_seed'], spec, d['width'], d['height'])
-    return Data('detect', spec, labels or list(DETECTION_CLASSES), train=train, val=val)
+    spec = spec or _detection_spec(recipe)
+    make = _synthetic_detection(spec)
+    return Data('detect', spec, labels or list(DETECTION_CLASSES), train=make(d, 'train'), val=make(d, 'val'))
 
 
 # --- models ---------------------------------------------------------------------------------------------------
 
-def build_model(cfg: Dict[str, Any]) -> Tuple[nn.Module, Dict[str, Any]]:
-    """The recipe's model (from its checkpoint, or created) and its bundle metadata."""
+def build_model(cfg: Dict[str, Any], num_classes: Optional[int] = None,
+                allow_pickle: bool = False) -> Tuple[nn.Module, Dict[str, Any]]:
+    """The recipe's model (from its checkpoint, or created) and its bundle metadata.
+
+    A created model has ``cfg['num_classes']`` outputs, or ``num_classes`` (the data's) when that is unset.
+    A checkpoint is read without running code from it (:func:`vitedge_ros.checkpoint.load_checkpoint`:
+    ``CheckpointError`` naming the file and what it is) unless ``allow_pickle`` (old pickled files).
+    """
     if cfg.get('checkpoint'):
-        ck = load_checkpoint(cfg['checkpoint'])
+        ck = load_checkpoint(cfg['checkpoint'], allow_pickle=allow_pickle)
         meta = {'task': ck['task'], 'labels': list(ck['labels']), 'input': parse_input_spec(ck['input']),
                 'decoder': dict(ck['decoder']), 'arch': ck.get('arch') or cfg.get('arch') or '',
                 'model_config': ck.get('model_config') or {}}
@@ -135,14 +228,15 @@ def build_model(cfg: Dict[str, Any]) -> Tuple[nn.Module, Dict[str, Any]]:
     from ..models import create_model
 
     kwargs = dict(cfg.get('kwargs') or {})
-    model = create_model(cfg['arch'], task=cfg['task'], num_classes=cfg['num_classes'], img_size=cfg['img_size'],
-                         pretrained=cfg['pretrained'], **kwargs)
+    n_out = cfg['num_classes'] if cfg.get('num_classes') is not None else (num_classes or 10)
+    model = create_model(cfg['arch'], task=cfg['task'], num_classes=n_out, img_size=cfg['img_size'],
+                         pretrained=cfg['pretrained'], pretrained_file=cfg.get('pretrained_file'), **kwargs)
     decoder = CLASSIFIER_DECODER if cfg['task'] == 'classify' else {
         'type': 'vit_center', 'score_threshold': 0.3, 'max_detections': int(getattr(model, 'max_detections', 100))}
     if cfg['task'] == 'segment':
         decoder = {'type': 'segmenter', 'upsample': 'linear'}
     meta = {'task': cfg['task'], 'labels': None, 'input': None, 'decoder': dict(decoder), 'arch': cfg['arch'],
-            'model_config': {'arch': cfg['arch'], 'num_classes': cfg['num_classes'], 'img_size': cfg['img_size'],
+            'model_config': {'arch': cfg['arch'], 'num_classes': n_out, 'img_size': cfg['img_size'],
                              **kwargs}}
     return model, meta
 
@@ -230,22 +324,68 @@ def evaluate_outputs(outs: List[np.ndarray], data: Data) -> Dict[str, Any]:
 
 # --- the runner -----------------------------------------------------------------------------------------------
 
+def _digest(obj: Any) -> str:
+    """Short SHA-256 of a plain object's canonical JSON."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _model_dependency(cfg: Any) -> Any:
+    """A model/teacher config for fingerprinting: the checkpoint path replaced by its file's SHA-256."""
+    if not isinstance(cfg, dict):
+        return cfg
+    out = dict(cfg)
+    ck = out.get('checkpoint')
+    if ck:
+        out['checkpoint'] = 'sha256:' + (file_sha256(ck) if Path(ck).is_file() else 'missing')
+    return out
+
+
+def recipe_dependencies(recipe: Dict[str, Any]) -> Dict[str, Any]:
+    """What every stage depends on beyond the stages before it: model, teacher, data and seed config."""
+    return {'model': _model_dependency(recipe['model']), 'teacher': _model_dependency(recipe['teacher']),
+            'data': recipe['data'], 'seed': recipe['seed']}
+
+
+def stage_fingerprint(depends: Dict[str, Any], index: int, name: str, stage: Dict[str, Any], previous: str) -> str:
+    """Fingerprint of a stage: its config, position, the recipe's dependencies and the previous stage's one."""
+    return _digest({'depends': depends, 'index': index, 'name': name, 'stage': stage, 'previous': previous})
+
+
+def _config_changes(old: Dict[str, Any], new: Dict[str, Any], prefix: str = '') -> List[str]:
+    """``key old -> new`` for every changed key of two (nested) config mappings."""
+    out: List[str] = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k, '<unset>'), new.get(k, '<unset>')
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _config_changes(a, b, '{}{}.'.format(prefix, k))
+        elif a != b:
+            out.append('{}{} {} -> {}'.format(prefix, k, json.dumps(a, default=str), json.dumps(b, default=str)))
+    return out
+
+
 class Runner:
     """Holds the state of one recipe run (see :func:`run_recipe`)."""
 
     def __init__(self, recipe: Dict[str, Any], out_dir: Union[str, Path], resume: bool = False,
-                 progress: bool = True, threads: int = 2) -> None:
+                 progress: bool = True, threads: int = 2, target: str = DEFAULT_TARGET,
+                 allow_pickle: bool = False) -> None:
         self.recipe = recipe
+        self.target = target
         self.out = Path(out_dir)
         self.resume = resume
         self.progress = progress
         self.threads = threads
+        self.allow_pickle = allow_pickle
         self.rank, self.world = ddp.rank_world()
         self.stages_dir = self.out / 'stages'
         self.onnx_dir = self.out / 'onnx'
         self.entries: List[Dict[str, Any]] = []
         self.teacher: Optional[nn.Module] = None
         self.stage_runs: List[str] = []  # names of stages actually executed (not resumed) in this run
+        self.resume_log: List[Dict[str, str]] = []  # per stage: reused / rerun / re-export, and why
+        self.depends: Dict[str, Any] = {}
+        self.fingerprints: Dict[str, str] = {}
+        self.plan: Dict[str, Tuple[str, Any]] = {}  # stage name -> (action, loaded checkpoint or None)
 
     # -- helpers
     def _ckpt_path(self, idx: int, name: str) -> Path:
@@ -254,21 +394,53 @@ class Runner:
     def _onnx_path(self, idx: int, name: str, suffix: str = '') -> Path:
         return self.onnx_dir / '{:02d}-{}{}.onnx'.format(idx, name, suffix)
 
-    def _save(self, path: Path, model: nn.Module, entry: Dict[str, Any]) -> None:
-        save_checkpoint(path, model, name='{}:{}'.format(self.recipe['name'], entry['name']), task=self.meta['task'],
+    def _save(self, path: Path, model: nn.Module, entry: Dict[str, Any], st: Dict[str, Any]) -> None:
+        name = entry['name']
+        extra = {'entry': entry, 'recipe': self.recipe['name'], 'stage': st, 'depends': self.depends,
+                 'fingerprint': self.fingerprints.get(name, '')}
+        save_checkpoint(path, model, name='{}:{}'.format(self.recipe['name'], name), task=self.meta['task'],
                         labels=self.data.labels, input_spec=self.data.spec.to_dict(), decoder=self.meta['decoder'],
                         arch=self.meta['arch'], model_config=self.meta['model_config'],
-                        metrics=entry.get('metric') or {}, extra={'entry': entry, 'recipe': self.recipe['name']})
+                        metrics=entry.get('metric') or {}, extra=extra)
 
-    def _export(self, model: nn.Module, path: Path) -> float:
-        from ..export import check_parity, export_onnx
+    def _export(self, model: nn.Module, path: Path, stage: str = '') -> float:
+        """Export a stage for the run's target; its parity error, checked against PARITY_ATOL (ParityError).
+
+        The stage graph is audited but not refused here (a branch such as token merging may not parse on the
+        target; ``self._trt`` keeps what the audit found); the bundle step refuses.
+        """
+        from ..export.onnx_export import PARITY_ATOL, check_parity, check_parity_tolerance, export_onnx
 
         module, names = export_module(model, self.meta['task'])
         shape = (1, 3, self.data.spec.height, self.data.spec.width)
         path.parent.mkdir(parents=True, exist_ok=True)
-        export_onnx(module, path, shape, output_names=names)
+        info: Dict[str, Any] = {}
+        export_onnx(module, path, shape, output_names=names, target=self.target, strict=False, info=info)
+        self._trt = {'trt_targets': info['trt_targets'], 'trt_blockers': info['trt_blockers']}
         samples = self.data.eval_inputs(2)
-        return float(check_parity(module, path, shape, samples=samples))
+        err = float(check_parity(module, path, shape, samples=samples))
+        check_parity_tolerance(err, PARITY_ATOL, what='stage {!r}: onnxruntime'.format(stage))
+        return err
+
+    def _static_size(self) -> Optional[Tuple[int, int]]:
+        """The bundle's (H, W) when known before loading data: the checkpoint's input, or an explicit img_size."""
+        if self.meta['input'] is not None:
+            return (int(self.meta['input'].height), int(self.meta['input'].width))
+        size = self.recipe['data'].get('img_size') or self.recipe['model'].get('img_size')
+        if size is None:
+            return None
+        return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+    def _trial_export(self, model: nn.Module, size: Tuple[int, int]) -> None:
+        """Export the untrained model at the bundle's static size; RecipeError (one line) when it cannot."""
+        from ..trial_export import TrialExportError, trial_export
+
+        module, names = export_module(model, self.meta['task'])
+        try:
+            trial_export(module, (1, 3, int(size[0]), int(size[1])), names,
+                         what=self.meta['arch'] or type(model).__name__, target=self.target)
+        except TrialExportError as exc:
+            raise RecipeError('model: {}'.format(exc)) from exc
 
     def _finish_entry(self, entry: Dict[str, Any], model: nn.Module, onnx_path: Path) -> Dict[str, Any]:
         entry['params'] = count_params(model)
@@ -276,63 +448,189 @@ class Runner:
         entry['onnx_bytes'] = onnx_bytes(onnx_path)
         return entry
 
+    # -- resume planning
+    def _plan(self, stages: List[Tuple[int, str, Dict[str, Any]]]) -> None:
+        """Fingerprint every stage; on resume decide per stage: reuse, re-export only, or run (and log why)."""
+        self.depends = recipe_dependencies(self.recipe)
+        prev = _digest(self.depends)
+        for idx, name, st in stages:
+            prev = self.fingerprints[name] = stage_fingerprint(self.depends, idx, name, st, prev)
+        expected = {self._ckpt_path(idx, name).name for idx, name, _ in stages}
+        expected |= {'{:02d}-{}.partial.pt'.format(idx, name) for idx, name, st in stages}
+        if self.resume and self.rank == 0 and self.stages_dir.is_dir():
+            for p in sorted(self.stages_dir.glob('*.pt')):
+                if p.name not in expected:
+                    LOG.info('resume: removing %s (no such stage in the recipe now)', p.name)
+                    p.unlink()
+        earlier: Optional[str] = None
+        for idx, name, st in stages:
+            path = self._ckpt_path(idx, name)
+            if not self.resume:
+                self.plan[name] = ('run', None)
+                continue
+            action, reason, ck = 'run', '', None
+            if earlier is not None:
+                reason = 'an earlier stage ({}) is rerun'.format(earlier)
+            elif not path.is_file():
+                reason = 'no checkpoint from an earlier run'
+            else:
+                try:
+                    ck = load_checkpoint(path)
+                except CheckpointError as exc:
+                    reason = 'its checkpoint cannot be used ({})'.format(str(exc).split(': ', 1)[-1][:160])
+                if ck is not None:
+                    extra = ck.get('extra') or {}
+                    if extra.get('fingerprint') == self.fingerprints[name]:
+                        entry = extra.get('entry') or {}
+                        onnx = entry.get('onnx')
+                        if onnx and (self.out / onnx).is_file():
+                            action, reason = 'reuse', 'unchanged'
+                        elif st['type'] == 'quantize':
+                            reason = 'its ONNX graphs are missing'
+                        else:
+                            action, reason = 'export', 'trained model reused; its ONNX export is missing'
+                    else:
+                        reason = self._why_changed(extra, st)
+                    if action == 'run':
+                        ck = None
+            if action == 'run' and earlier is None:
+                earlier = name
+            self.plan[name] = (action, ck)
+            verb = {'reuse': 'reused', 'export': 're-export only', 'run': 'rerun'}[action]
+            self.resume_log.append({'stage': name, 'action': verb, 'reason': reason})
+            LOG.info('resume: stage %s %s (%s)', name, verb, reason)
+
+    def _why_changed(self, extra: Dict[str, Any], st: Dict[str, Any]) -> str:
+        if 'fingerprint' not in extra:
+            return 'its checkpoint records no fingerprint (written by an older version)'
+        changes = _config_changes(extra.get('stage') or {}, st)
+        if changes:
+            return 'its config changed: {}'.format('; '.join(changes))
+        dep = _config_changes(extra.get('depends') or {}, self.depends)
+        if dep:
+            return 'what it depends on changed: {}'.format('; '.join(dep))
+        return 'its position or an earlier stage changed'
+
     # -- stages
     def run(self) -> Dict[str, Any]:
         """Run every stage (skipping finished ones when resuming), then measure and report."""
-        self.out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(self.recipe['seed'])
         np.random.seed(self.recipe['seed'])
-        model, self.meta = build_model(self.recipe['model'])
-        self.data = load_data(self.recipe, self.meta['input'], self.meta['labels'], task=self.meta['task'])
-        if self.meta['labels'] is None:
-            self.meta['labels'] = self.data.labels
-        if self.recipe['teacher'] != 'baseline':
-            self.teacher, _ = build_model(self.recipe['teacher'])
+        model, labels = self._checked_model('model')
+        if self.recipe['teacher'] != 'baseline':  # read before any work: a bad teacher file fails now
+            self.teacher, _ = self._checked_model('teacher')
         names = stage_names(self.recipe)
+        stages: List[Tuple[int, str, Dict[str, Any]]] = []
         offset = 0
         if not trains_baseline(self.recipe):
             offset = 1
-            model = self._stage(0, 'baseline', {'type': 'baseline', 'branch': False}, model)
-        for i, (st, name) in enumerate(zip(self.recipe['stages'], names)):
-            model = self._stage(i + offset, name, st, model)
+            stages.append((0, 'baseline', {'type': 'baseline', 'branch': False}))
+        stages += [(i + offset, name, st) for i, (st, name) in enumerate(zip(self.recipe['stages'], names))]
+        self._plan(stages)
+        trial = any(self.plan[name][0] == 'run' for _, name, _ in stages)
+        size = self._static_size()
+        if trial and size is not None:  # before the data is even made
+            self._trial_export(model, size)
+        try:
+            self.data = load_data(self.recipe, self.meta['input'], labels, task=self.meta['task'])
+        except (DataConfigError, DatasetError) as exc:
+            raise RecipeError(str(exc)) from None
+        self.out.mkdir(parents=True, exist_ok=True)
+        if self.meta['labels'] is None:
+            self.meta['labels'] = self.data.labels
+        if trial and size is None:  # the size comes from the data's defaults
+            self._trial_export(model, (self.data.spec.height, self.data.spec.width))
+        for idx, name, st in stages:
+            model = self._stage(idx, name, st, model)
         if self.rank != 0:
             return {}
         return self.report()
 
+    def _checked_model(self, key: str) -> Tuple[nn.Module, List[str]]:
+        """The ``model`` (or ``teacher``) of the recipe and the data's labels, checked to agree before any work.
+
+        Raises :class:`RecipeError` naming both sides for a class mismatch (checkpoint labels or
+        ``num_classes`` against the data), and for unreadable data, checkpoints or pretrained weights.
+        """
+        from ..data.sources import check_model_classes
+        from ..models.pretrained import PretrainedError
+
+        cfg = self.recipe[key]
+        try:
+            if cfg['checkpoint']:
+                try:
+                    model, meta = build_model(cfg, allow_pickle=self.allow_pickle)
+                except CheckpointError as exc:
+                    raise RecipeError('{}.checkpoint: {}'.format(key, exc)) from None
+                labels = data_classes(self.recipe, meta['task'])
+                check_model_classes(meta['labels'], '{}.checkpoint {}'.format(key, cfg['checkpoint']), labels, 'data')
+            else:
+                labels = data_classes(self.recipe, cfg['task'])
+                check_model_classes(None, '{}.num_classes'.format(key), labels, 'data', num_classes=cfg['num_classes'])
+                model, meta = build_model(cfg, num_classes=len(labels))
+        except (DataConfigError, DatasetError) as exc:
+            raise RecipeError(str(exc)) from None
+        except PretrainedError as exc:
+            raise RecipeError('{}.{}: {}'.format(key, exc.key, exc)) from None
+        if key == 'model':
+            self.meta = meta
+        return model, labels
+
     def _stage(self, idx: int, name: str, st: Dict[str, Any], model: nn.Module) -> nn.Module:
         path = self._ckpt_path(idx, name)
         kind = st['type']
-        if self.resume and path.is_file():
-            ck = load_checkpoint(path)
+        action, ck = self.plan.pop(name)
+        if action in ('reuse', 'export'):
             entry = ck['extra']['entry']
             new_model = ck['model']
-            LOG.info('stage %s: resumed from %s', name, path)
+            done_for = entry.get('export_target', 'trt8.6 (opset 17, before export targets)')
+            if action == 'reuse' and done_for != self.target:
+                raise RunError('stage {}: its ONNX graph in {} was exported for {}, this run targets {}: rerun '
+                               'without --resume, or with --target {}'.format(
+                                   name, self.out, done_for, self.target, done_for.split()[0]))
+            if action == 'export':
+                entry['export_target'] = self.target
+                new_model, entry = self._complete(idx, name, st, new_model, entry, path, saved=True)
+                self.stage_runs.append(name)
+            else:
+                LOG.info('stage %s: resumed from %s', name, path)
         else:
             if self.world > 1 and kind != 'finetune':
+                entry = {}
                 if self.rank == 0:
                     new_model, entry = self._execute(idx, name, st, model)
-                    self._save(path, new_model, entry)
-                ddp.barrier()
-                if self.rank != 0:
-                    ck = load_checkpoint(path)
-                    new_model, entry = ck['model'], ck['extra']['entry']
+                new_model, entry = self._complete(idx, name, st, new_model if self.rank == 0 else model, entry, path)
             else:
                 new_model, entry = self._execute(idx, name, st, model)
-                if self.rank == 0:
-                    self._save(path, new_model, entry)
-                ddp.barrier()
+                new_model, entry = self._complete(idx, name, st, new_model, entry, path)
             self.stage_runs.append(name)
         self.entries.append(entry)
         if self.teacher is None and self.recipe['teacher'] == 'baseline' and name == 'baseline':
             self.teacher = copy.deepcopy(new_model).eval()
         return model if st.get('branch') else new_model
 
+    def _complete(self, idx: int, name: str, st: Dict[str, Any], model: nn.Module, entry: Dict[str, Any],
+                  path: Path, saved: bool = False) -> Tuple[nn.Module, Dict[str, Any]]:
+        """Checkpoint the stage (before its export), export it, checkpoint again; ranks > 0 read it back."""
+        if self.rank == 0:
+            if not saved:
+                self._save(path, model, entry, st)
+            if st['type'] != 'quantize' and not (entry.get('onnx') and (self.out / entry['onnx']).is_file()):
+                self._export_stage(idx, name, model, entry)
+                self._save(path, model, entry, st)
+        ddp.barrier()
+        if self.rank != 0:
+            ck = load_checkpoint(path)
+            return ck['model'], ck['extra']['entry']
+        return model, entry
+
     def _execute(self, idx: int, name: str, st: Dict[str, Any], model: nn.Module) -> Tuple[nn.Module, Dict[str, Any]]:
+        """Run a stage up to (not including) its FP32 ONNX export; quantize stages are complete here."""
         kind = st['type']
         t0 = time.perf_counter()
         work = copy.deepcopy(model) if st.get('branch') or kind == 'tome' else model
         entry: Dict[str, Any] = {'name': name, 'type': kind, 'branch': bool(st.get('branch')), 'details': {},
-                                 'notes': []}
+                                 'notes': [], 'export_target': self.target}
         if kind == 'quantize':
             src = self._source_entry()
             entry['source_stage'] = src['name']
@@ -356,14 +654,24 @@ class Runner:
             entry['details'] = self._tome(st, work)
         work.eval()
         entry['metric'] = evaluate_torch(work, self.data)
-        onnx_path = self._onnx_path(idx, name)
-        entry['parity_max_abs_err'] = self._export(work, onnx_path)
-        if self.data.task == 'segment':
-            entry['parity_argmax_agreement'] = self._argmax_agreement(work, onnx_path)
-        self._finish_entry(entry, work, onnx_path)
         entry['seconds'] = round(time.perf_counter() - t0, 2)
         LOG.info('stage %s: %s', name, entry['metric'])
         return work, entry
+
+    def _export_stage(self, idx: int, name: str, model: nn.Module, entry: Dict[str, Any]) -> None:
+        """The stage's FP32 ONNX export and parity (the stage checkpoint is already written)."""
+        t0 = time.perf_counter()
+        onnx_path = self._onnx_path(idx, name)
+        model.eval()
+        entry['parity_max_abs_err'] = self._export(model, onnx_path, name)
+        entry.update(self._trt)  # the TensorRT targets this stage's graph parses on (a blocker summary if not)
+        entry['notes'] = [n for n in entry.get('notes', []) if not n.startswith('not parseable by TensorRT')]
+        if entry['trt_blockers']:
+            entry['notes'].append('not parseable by TensorRT {}: {}'.format(self.target, entry['trt_blockers']))
+        if self.data.task == 'segment':
+            entry['parity_argmax_agreement'] = self._argmax_agreement(model, onnx_path)
+        self._finish_entry(entry, model, onnx_path)
+        entry['seconds'] = round(float(entry.get('seconds', 0.0)) + time.perf_counter() - t0, 2)
 
     def _argmax_agreement(self, model: nn.Module, onnx_path: Path, n: int = 20) -> float:
         """Pixel fraction where torch and onnxruntime logits give the same class (segmenters)."""
@@ -453,12 +761,21 @@ class Runner:
         partial = self.stages_dir / '{:02d}-{}.partial.pt'.format(idx, name)
         start_epoch, opt_state, proj_state = 0, None, None
         if self.resume and partial.is_file():
-            ck = load_checkpoint(partial)
-            model.load_state_dict(ck['state_dict'])
-            start_epoch = int(ck['epoch'])
-            opt_state = ck['extra'].get('optimizer')
-            proj_state = ck['extra'].get('proj')
-            entry['notes'].append('resumed fine-tuning at epoch {}'.format(start_epoch))
+            try:
+                ck: Optional[Dict[str, Any]] = load_checkpoint(partial)
+            except CheckpointError as exc:
+                LOG.info('stage %s: fine-tuning progress not usable, starting over (%s)', name, exc)
+                ck = None
+            if ck is not None and ck['extra'].get('fingerprint') != self.fingerprints.get(name):
+                LOG.info('stage %s: fine-tuning progress in %s is from another config; starting over', name,
+                         partial.name)
+                ck = None
+            if ck is not None:
+                model.load_state_dict(ck['state_dict'])
+                start_epoch = int(ck['epoch'])
+                opt_state = ck['extra'].get('optimizer')
+                proj_state = ck['extra'].get('proj')
+                entry['notes'].append('resumed fine-tuning at epoch {}'.format(start_epoch))
         dist_cfg = st.get('distill')
         distiller = None
         if dist_cfg and (dist_cfg['type'] != 'none' or dist_cfg['features'] or dist_cfg['attention']):
@@ -478,6 +795,7 @@ class Runner:
                          ', '.join('{} {:.4g}'.format(k, v) for k, v in stats.items() if k != 'epoch'))
             if self.rank == 0 and epoch < st['epochs']:
                 extra_e = {'entry': {'name': name}, 'optimizer': opt.state_dict(),
+                           'fingerprint': self.fingerprints.get(name, ''),
                            'proj': distiller.proj.state_dict() if distiller is not None else None}
                 with distiller.hooks_removed() if distiller is not None else contextlib.nullcontext():
                     save_checkpoint(partial, model, name=name, task=self.meta['task'], labels=self.data.labels,
@@ -502,13 +820,15 @@ class Runner:
             elif self.data.task == 'segment':
                 hist = self._finetune_segmenter(net, st, bs, distiller, common)
             else:
-                train = self.data.train
+                train = self.data.parts.get('sampler') or self.data.train  # real data: fresh crops each epoch
                 if self.world > 1:
                     from ..training import DetectionSet
 
+                    train = self.data.train
                     sh = ddp.shard_indices(len(train.images), self.rank, self.world, self.recipe['seed'])
                     train = DetectionSet(train.images[sh], [train.boxes[i] for i in sh],
-                                         [train.labels[i] for i in sh], train.spec)
+                                         [train.labels[i] for i in sh], train.spec,
+                                         None if train.ignored is None else [train.ignored[i] for i in sh])
                 hist = train_detector(net, train, batch_size=bs,
                                       loss_fn=distiller.detector_loss if distiller is not None else None, **common)
         finally:
@@ -656,7 +976,7 @@ class Runner:
                         'provider': 'CPUExecutionProvider', 'batch': 1, 'same_process': True},
             'estimates': estimate_assumptions(), 'onnxruntime_version': onnxruntime.__version__,
             'torch_version': torch.__version__, 'cpu': _cpu_name(), 'python': platform.python_version(),
-            'executed_stages': list(self.stage_runs), 'processes': self.world,
+            'executed_stages': list(self.stage_runs), 'processes': self.world, 'resume': list(self.resume_log),
         }
         report['summary'] = summarize(self.entries)
         write_json(report, self.out / 'report.json')
@@ -666,21 +986,35 @@ class Runner:
         return report
 
     def _bundle(self, report: Dict[str, Any]) -> None:
+        """Write the last non-branch stage as OUT/bundle, audited for every public TensorRT target.
+
+        Raises ExportTargetError when the run's target refuses the graph (nothing is written then).
+        """
+        import onnx
+
+        from ..export.onnx_export import ExportTargetError
+        from ..export.targets import TargetError, require_target
         from ..runtime.bundle import load_bundle, write_bundle_yaml
 
         final = [e for e in self.entries if not e.get('branch')][-1]
+        graph = self.out / final['onnx']
+        try:
+            trt_targets = require_target(onnx.load(str(graph)), self.target,
+                                         what='the bundle graph {} (stage {})'.format(final['onnx'], final['name']))
+        except TargetError as exc:
+            raise ExportTargetError(str(exc)) from None
         bdir = self.out / 'bundle'
         if bdir.exists():
             shutil.rmtree(bdir)
         bdir.mkdir(parents=True)
-        shutil.copyfile(self.out / final['onnx'], bdir / 'model.onnx')
+        shutil.copyfile(graph, bdir / 'model.onnx')
         metric = {k: v for k, v in (final.get('metric') or {}).items() if k != 'per_class'}
         src = {'arch': self.meta['arch'], 'recipe': self.recipe['name'], 'stage': final['name'],
                'precision': final.get('precision', 'fp32'), 'metrics': metric, 'params': final.get('params'),
-               'latency_ms_ort_cpu': final.get('latency_ms')}
+               'latency_ms_ort_cpu': final.get('latency_ms'), 'export': {'target': self.target}}
         write_bundle_yaml(bdir, {'name': '{}'.format(self.recipe['name']), 'task': self.meta['task'],
                                  'input': self.data.spec.to_dict(), 'labels': list(self.data.labels),
-                                 'decoder': dict(self.meta['decoder']), 'source': src})
+                                 'trt_targets': trt_targets, 'decoder': dict(self.meta['decoder']), 'source': src})
         load_bundle(bdir)
 
 
@@ -695,8 +1029,20 @@ def _cpu_name() -> str:
 
 
 def run_recipe(recipe: Union[str, Path, Dict[str, Any]], out_dir: Union[str, Path], *, resume: bool = False,
-               progress: bool = True, threads: int = 2) -> Dict[str, Any]:
-    """Validate the recipe (before any work), run it, and return the report (an empty dict on ranks > 0)."""
+               progress: bool = True, threads: int = 2, target: str = DEFAULT_TARGET,
+               allow_pickle: bool = False) -> Dict[str, Any]:
+    """Validate the recipe (before any work), run it, and return the report (an empty dict on ranks > 0).
+
+    ``target``: the TensorRT parser target every stage's ONNX graph and the bundle are exported for (``trt8.2``
+    default; ValueError for an unknown one). ``allow_pickle`` lets the model/teacher checkpoints be old pickled
+    files (that runs code from them: trusted files only). Raises :class:`~vitedge_ros.compress.recipe.RecipeError`
+    (one line, naming the key) for an invalid recipe, an unreadable ``model.checkpoint`` / ``teacher.checkpoint``,
+    or a model whose trial export fails, all before any training; :class:`RunError`,
+    :class:`~vitedge_ros.export.onnx_export.ParityError` (a stage's ONNX differs from torch above the export
+    tolerance) or :class:`~vitedge_ros.export.onnx_export.ExportTargetError` (the bundle graph has blockers for
+    ``target``).
+    """
+    check_target(target)
     if isinstance(recipe, (str, Path)):
         rec = load_recipe(recipe)
     else:
@@ -709,4 +1055,5 @@ def run_recipe(recipe: Union[str, Path, Dict[str, Any]], out_dir: Union[str, Pat
         for p in (out / 'stages').glob('*.pt'):
             p.unlink()
     ddp.barrier()
-    return Runner(rec, out, resume=resume, progress=progress, threads=threads).run()
+    return Runner(rec, out, resume=resume, progress=progress, threads=threads, target=target,
+                  allow_pickle=allow_pickle).run()

@@ -1,5 +1,8 @@
 """Datasets: synthetic aerial scenes and readers for COCO, VisDrone, ImageFolder, mask folders, digits.
 
+``sources`` turns the ``data:`` key of training configs and recipes into these readers, with label maps,
+ignored regions, random crops of large frames and weighted mixes (docs/DATA.md).
+
 Everything here is numpy + OpenCV (scikit-learn only inside the digits loader); nothing imports torch:
 the dataset classes are plain map-style datasets that a torch ``DataLoader`` accepts as they are.
 """

@@ -1,7 +1,8 @@
 """COCO detection JSON reader (numpy + OpenCV).
 
 Category ids (any integers) are mapped to contiguous labels ``0..C-1`` in ascending id order; ``classes``
-lists the names in that order. Crowd annotations (``iscrowd: 1``) and zero-size boxes are skipped.
+lists the names in that order. Crowd annotations (``iscrowd: 1``) and zero-size boxes are skipped (crowd
+boxes are kept apart, see :meth:`CocoDetectionSet.crowd`).
 Everything is validated when the file is loaded; errors name the file and the offending field.
 """
 import json
@@ -80,6 +81,7 @@ class CocoDetectionSet:
 
         boxes: List[List[List[float]]] = [[] for _ in self.image_ids]
         labels: List[List[int]] = [[] for _ in self.image_ids]
+        crowd: List[List[List[float]]] = [[] for _ in self.image_ids]
         self.skipped_crowd = self.skipped_empty = 0
         for i, a in enumerate(data['annotations']):
             where = f'annotations[{i}]'
@@ -97,6 +99,7 @@ class CocoDetectionSet:
                 raise DatasetError(f'{path}: {where}.bbox has a negative or non-finite size: {bbox!r}')
             if a.get('iscrowd', 0):
                 self.skipped_crowd += 1
+                crowd[index[iid]].append([x, y, x + bw, y + bh])
                 continue
             if bw == 0 or bh == 0:
                 self.skipped_empty += 1
@@ -106,6 +109,7 @@ class CocoDetectionSet:
             labels[k].append(cat_to_label[cid])
         self._boxes = [np.asarray(b, dtype=np.float32).reshape(-1, 4) if b else empty_boxes() for b in boxes]
         self._labels = [np.asarray(lab, dtype=np.int64) for lab in labels]
+        self._crowd = [np.asarray(b, dtype=np.float32).reshape(-1, 4) if b else empty_boxes() for b in crowd]
 
         if check_files:
             for i, name in enumerate(self.file_names):
@@ -123,6 +127,10 @@ class CocoDetectionSet:
     def targets(self, i: int) -> Tuple[np.ndarray, np.ndarray]:
         """Boxes (Nx4 float32 xyxy) and labels (N int64) of image ``i`` without reading the image."""
         return self._boxes[i].copy(), self._labels[i].copy()
+
+    def crowd(self, i: int) -> np.ndarray:
+        """Boxes (Kx4 float32 xyxy) of image ``i``'s crowd annotations (``iscrowd: 1``): regions COCO ignores."""
+        return self._crowd[i].copy()
 
     def __getitem__(self, i: int) -> DetectionSample:
         """Read image ``i`` (BGR uint8) with its boxes and labels."""

@@ -31,8 +31,7 @@ With the default range, at 320x240 the longer side of person boxes is 9-59 px (5
 import json
 import math
 import os
-from dataclasses import dataclass
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -82,9 +81,8 @@ _GROUND: Tuple[Color, ...] = (
 )
 
 
-@dataclass
-class Scene:
-    """One synthetic aerial image with its annotations.
+class Scene(NamedTuple):
+    """One synthetic aerial image with its annotations (a NamedTuple: no dataclasses on Python 3.6).
 
     ``image``: HxWx3 uint8 BGR. ``boxes``: Nx4 float32 xyxy pixels (pixel-edge coordinates, clipped to the
     image). ``labels``: N int64 indices into ``DETECTION_CLASSES``. ``mask``: HxW uint8 indices into

@@ -45,16 +45,14 @@ def _resolve_mapping(mapping: Mapping, classes: Optional[Sequence[str]]) -> Tupl
     raise ValueError(f"visdrone: mapping must be 'project', 'visdrone' or a dict, got {mapping!r}")
 
 
-def parse_visdrone_annotation(path: PathLike, mapping: Mapping = 'project',
-                              classes: Optional[Sequence[str]] = None) -> Tuple[np.ndarray, np.ndarray]:
-    """Read one VisDrone-DET annotation file into (Nx4 float32 xyxy boxes, N int64 labels).
+def read_visdrone_objects(path: PathLike) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every line of one VisDrone-DET annotation file, unfiltered.
 
-    Raises ``DatasetError`` naming the file and line for malformed lines.
+    Returns (Nx4 float32 xyxy boxes, N int64 ``object_category`` 0..11, N int64 ``score``); zero-size boxes
+    are left out. Raises ``DatasetError`` naming the file and line for malformed lines.
     """
-    table, _ = _resolve_mapping(mapping, classes)
     path = os.fspath(path)
-    boxes: List[List[float]] = []
-    labels: List[int] = []
+    rows: List[List[float]] = []
     with open(path, encoding='utf-8') as f:
         for lineno, line in enumerate(f, 1):
             text = line.strip()
@@ -73,13 +71,25 @@ def parse_visdrone_annotation(path: PathLike, mapping: Mapping = 'project',
                 raise DatasetError(f'{path}:{lineno}: negative box size in {text!r}')
             if not 0 <= cat < len(VISDRONE_CLASSES):
                 raise DatasetError(f'{path}:{lineno}: object_category {cat} outside 0..{len(VISDRONE_CLASSES) - 1}')
-            if cat == 0 or score == 0 or cat not in table or bw == 0 or bh == 0:
+            if bw == 0 or bh == 0:
                 continue
-            boxes.append([left, top, left + bw, top + bh])
-            labels.append(table[cat])
-    if not boxes:
+            rows.append([left, top, left + bw, top + bh, cat, score])
+    arr = np.asarray(rows, dtype=np.float64).reshape(-1, 6)
+    return arr[:, :4].astype(np.float32), arr[:, 4].astype(np.int64), arr[:, 5].astype(np.int64)
+
+
+def parse_visdrone_annotation(path: PathLike, mapping: Mapping = 'project',
+                              classes: Optional[Sequence[str]] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """Read one VisDrone-DET annotation file into (Nx4 float32 xyxy boxes, N int64 labels).
+
+    Raises ``DatasetError`` naming the file and line for malformed lines.
+    """
+    table, _ = _resolve_mapping(mapping, classes)
+    boxes, cats, scores = read_visdrone_objects(path)
+    keep = np.asarray([c != 0 and s != 0 and int(c) in table for c, s in zip(cats, scores)], dtype=bool)
+    if not keep.any():
         return empty_boxes(), np.zeros(0, dtype=np.int64)
-    return np.asarray(boxes, dtype=np.float32), np.asarray(labels, dtype=np.int64)
+    return boxes[keep], np.asarray([table[int(c)] for c in cats[keep]], dtype=np.int64)
 
 
 class VisDroneDetectionSet:

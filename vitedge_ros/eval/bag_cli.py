@@ -28,15 +28,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replay at the bag's timing with latest-wins processing (counts drops, end-to-end latency)")
     p.add_argument('--rate', type=float, default=1.0, help='speed factor of the --realtime clock (default 1.0)')
     gt = p.add_mutually_exclusive_group()
-    gt.add_argument('--gt', metavar='FILE', help='COCO ground-truth JSON whose images carry "stamp_ns"; for a '
-                    'segmentation bundle a folder of PNG label maps named <stamp_ns>.png (mIoU)')
+    gt.add_argument('--gt', metavar='FILE', help='ground truth: a COCO instances JSON whose images carry '
+                    '"stamp_ns" (the header stamp in ns), or a folder of VisDrone-DET .txt files named <stamp_ns>.txt; '
+                    'for a segmentation bundle a folder of PNG label maps named <stamp_ns>.png (mIoU). Frames with '
+                    'repeated or zero stamps are matched by bag log time or receive order, with a warning')
     gt.add_argument('--gt-topic', metavar='TOPIC',
-                    help='vision_msgs/msg/Detection2DArray ground-truth topic in the same bag')
+                    help='vision_msgs/msg/Detection2DArray ground-truth topic in the same bag (vision_msgs 2.x '
+                    'Foxy, 3.x Galactic or 4.x Humble)')
+    p.add_argument('--label-map', metavar='MAP', default=None,
+                   help='ground-truth category -> bundle label, "pedestrian=person,car=vehicle,others=ignore" or a '
+                   'YAML file (default: pedestrian/people->person, car/van/truck/bus->vehicle; VisDrone others are '
+                   'always ignored; '
+                   'a name equal to a bundle label maps to itself)')
     p.add_argument('--overlay', action='store_true', help='also write /vitedge/overlay images to the output bag')
     p.add_argument('--out-storage', default='mcap', choices=('mcap', 'sqlite3'),
                    help='storage of the output bag (default mcap)')
     p.add_argument('--score-threshold', type=float, default=None,
                    help="override the bundle's score threshold (use a low one, e.g. 0.05, for mAP)")
+    p.add_argument('--mono16-shift', type=int, default=-1, metavar='N',
+                   help="right shift from 16-bit to 8-bit images, one for the camera (the node's mono16_shift; "
+                        '12-bit camera: 4); -1 (default): fixed from the first 16-bit frame and kept')
     p.add_argument('--max-frames', type=int, default=None, help='stop after this many input frames')
     p.add_argument('--overwrite', action='store_true', help='replace the outputs of an earlier run in --out')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
@@ -76,7 +87,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                          realtime=args.realtime, rate=args.rate, gt=args.gt, gt_topic=args.gt_topic,
                          overlay=args.overlay, output_storage=args.out_storage, score_threshold=args.score_threshold,
                          max_frames=args.max_frames, overwrite=args.overwrite,
-                         progress=not (args.no_progress or args.quiet))
+                         progress=not (args.no_progress or args.quiet), label_map=args.label_map,
+                         mono16_shift=None if args.mono16_shift == -1 else args.mono16_shift)
     except BagReplayError as exc:
         print('eval_bag: error: {}'.format(exc), file=sys.stderr)
         return 2

@@ -1,165 +1,317 @@
-"""Ground truth for bag replay, keyed by the image header stamp, and its COCO evaluation.
+"""Ground truth for bag replay: which frame each ground-truth entry belongs to, and GT topics of any vision_msgs.
 
-Two sources:
+Sources (read by :mod:`vitedge_ros.eval.ground_truth`, mapped to the bundle's labels there):
 
-* a COCO JSON file whose ``images`` entries carry ``stamp_ns`` — the image header stamp in integer
-  nanoseconds (``sec * 1000000000 + nanosec``). Entries without ``stamp_ns`` may instead have a
-  ``file_name`` whose stem is that integer (``"1700000000100000000.png"``). Categories are matched to the
-  bundle's labels by ``name``. ``tools/make_bag.py`` writes exactly this format.
-* a vision_msgs/Detection2DArray topic in the bag (``--gt-topic``): one message per frame with the
-  frame's header stamp, each Detection2D's best hypothesis ``class_id`` the class name (or its index in
-  the bundle's labels), ``bbox`` centre/size in image pixels.
+* ``--gt FILE``: a COCO instances JSON; for bags its ``images`` carry ``stamp_ns`` (the image header stamp
+  in integer ns, ``sec * 1000000000 + nanosec``) or a ``file_name`` whose stem is that integer.
+  ``tools/make_bag.py`` writes this.
+* ``--gt DIR``: a folder of VisDrone-DET ``.txt`` files named ``<stamp_ns>.txt`` (or one per frame in name
+  order).
+* ``--gt-topic TOPIC``: a vision_msgs/Detection2DArray topic in the same bag, one message per frame. Any
+  vision_msgs release is read (:func:`read_gt_topic`): 4.x (Humble and later: ``bbox.center.position.x``,
+  ``results[].hypothesis.class_id``), 3.x (Galactic: ``bbox.center.x``, ``hypothesis.class_id``) and 2.x
+  (Foxy: ``bbox.center.x``, ``results[].id`` / ``score``), whether the bag embeds its definitions (mcap,
+  sqlite3 from Iron on) or not (Foxy/Humble sqlite3: the bytes are tried with the carried 4.x and 2.x
+  definitions; 3.x bytes are 4.x bytes).
 
-``GroundTruth.evaluate(...)`` builds the COCO dicts for the frames that were processed and runs
-``vitedge_ros.eval.detection.coco_evaluate`` (faster-coco-eval); the caller writes both dicts to JSON so
-anyone can re-run the evaluator on exactly the same input.
+Matching (:func:`match_frames`): frames and ground truth are matched by **header stamp** when the stamps
+identify the frames (every frame's stamp distinct, every ground-truth entry stamped, distinct, and some
+frame's stamp among them). Drivers that leave stamps at 0 or repeat them break that; then the ground truth
+is matched by **bag log time** (a ground-truth topic recorded with the images, as ``tools/make_bag.py``
+writes it) or by **receive order** (exactly one ground-truth entry per frame of the topic), and one warning
+line says so. When none of the keys identifies the frames the replay stops (exit 2) with one line giving
+the reasons. A frame is never scored against another frame's ground truth, and no frame is dropped from
+scoring because its stamp repeats.
 """
-import copy
-import json
-from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from collections import Counter
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from .bag_io import BagReplayError, stamp_ns
-from .detection import coco_evaluate
+from .ground_truth import DetectionTruth, GroundTruthError, truth_from_records
 
-__all__ = ['GroundTruth', 'coco_image_stamp', 'load_coco_gt', 'gt_from_messages']
+__all__ = ['FrameMatch', 'describe_repeats', 'match_frames', 'read_gt_topic']
 
+#: (frame index in the image topic, header stamp ns or None when unreadable, bag log time ns)
+FrameKey = Tuple[int, Optional[int], int]
 
-def coco_image_stamp(image: Dict[str, Any]) -> Optional[int]:
-    """Header stamp (ns) of a COCO image entry: ``stamp_ns``, else an integer ``file_name`` stem."""
-    if 'stamp_ns' in image:
-        try:
-            return int(image['stamp_ns'])
-        except (TypeError, ValueError):
-            return None
-    stem = Path(str(image.get('file_name', ''))).stem
-    return int(stem) if stem.isdigit() else None
+LAYOUT_HUMBLE = 'vision_msgs 4.x (Humble and later)'
+LAYOUT_GALACTIC = 'vision_msgs 3.x (Galactic)'
+LAYOUT_FOXY = 'vision_msgs 2.x (Foxy)'
 
 
-class GroundTruth:
-    """COCO ground truth (``images`` carry ``stamp_ns``), with lookup by stamp."""
+class FrameMatch(NamedTuple):
+    """How frames were matched to ground truth."""
 
-    def __init__(self, coco: Dict[str, Any], source: str) -> None:
-        self.coco = coco
-        self.source = source
-        self.by_stamp: Dict[int, Dict[str, Any]] = {}
-        for img in coco['images']:
-            stamp = coco_image_stamp(img)
-            if stamp is None:
-                raise BagReplayError('ground truth {}: image id {} has no "stamp_ns" (the header stamp in ns) '
-                                     'and its file_name {!r} is not a stamp'.format(
-                                         source, img.get('id'), img.get('file_name')))
-            if stamp in self.by_stamp:
-                raise BagReplayError('ground truth {}: two images with stamp_ns {}'.format(source, stamp))
-            self.by_stamp[stamp] = img
-        self.category_ids = {str(c['name']): int(c['id']) for c in coco['categories']}
-
-    def __len__(self) -> int:
-        return len(self.by_stamp)
-
-    def evaluate(self, frames: Sequence[Tuple[int, Tuple[int, int], Sequence[Any]]],
-                 labels: Sequence[str]) -> Tuple[Dict[str, Any], Dict[str, Any], List[Dict[str, Any]]]:
-        """Evaluate detections of processed frames against the ground truth of those frames.
-
-        Args:
-            frames: ``(stamp_ns, (width, height), detections)`` per processed frame; detections have
-                ``label``, ``score``, ``box`` (xyxy pixels).
-            labels: the bundle's class names.
-
-        Returns:
-            ``(result, gt_subset, dets)``: the metrics (``map50``, ``map50_95``, ``per_class`` and counts),
-            the COCO ground truth restricted to the evaluated frames, and the COCO detections.
-
-        """
-        images, seen = [], set()
-        dets: List[Dict[str, Any]] = []
-        without_gt = 0
-        for stamp, size, detections in frames:
-            img = self.by_stamp.get(int(stamp))
-            if img is None:
-                without_gt += 1
-                continue
-            if img['id'] in seen:
-                continue
-            seen.add(img['id'])
-            entry = dict(img)
-            entry.setdefault('width', int(size[0]))
-            entry.setdefault('height', int(size[1]))
-            images.append(entry)
-            for det in detections:
-                cat = self.category_ids.get(str(det.label))
-                if cat is None:
-                    continue
-                x1, y1, x2, y2 = (float(v) for v in det.box)
-                dets.append({'image_id': img['id'], 'category_id': cat, 'score': float(det.score),
-                             'bbox': [x1, y1, x2 - x1, y2 - y1]})
-        anns = [a for a in self.coco['annotations'] if a['image_id'] in seen]
-        gt_subset = {'info': dict(self.coco.get('info') or {}, vitedge_subset='images of processed frames'),
-                     'images': images, 'annotations': anns, 'categories': self.coco['categories']}
-        result: Dict[str, Any] = {'map50': 0.0, 'map50_95': 0.0, 'per_class': {}}
-        if images:
-            result = coco_evaluate(copy.deepcopy(gt_subset), copy.deepcopy(dets))
-        missing = sorted(set(labels) - set(self.category_ids))
-        result.update({
-            'gt_source': self.source, 'images_total': len(self.by_stamp), 'images_evaluated': len(images),
-            'frames_without_gt': without_gt, 'annotations_evaluated': len(anns),
-            'labels_not_in_gt': missing,
-            'gt_labels_not_in_bundle': sorted(set(self.category_ids) - set(labels)),
-        })
-        return result, gt_subset, dets
+    key: str                     # 'stamp', 'log_time' or 'order'
+    image_of: Dict[int, int]     # frame index -> ground-truth image id
+    warning: Optional[str]       # one line when a key other than the header stamp was used
 
 
-def load_coco_gt(path: Union[str, Path]) -> GroundTruth:
-    """Read a COCO ground-truth JSON keyed by header stamp (see the module docstring).
+def describe_repeats(values: Sequence[int], what: str) -> Optional[str]:
+    """None when ``values`` are distinct, else a short description of the repeats (for messages)."""
+    counts = Counter(values)
+    repeated = {v: n for v, n in counts.items() if n > 1}
+    if not repeated:
+        return None
+    if len(counts) == 1:
+        return 'all {} {} carry the same value {}'.format(len(values), what, values[0])
+    value, n = max(repeated.items(), key=lambda kv: (kv[1], -kv[0]))
+    return '{} of {} {} repeat a value ({} at {})'.format(sum(repeated.values()), len(values), what, n, value)
+
+
+def _order(images: Sequence[Mapping[str, Any]]) -> List[Mapping[str, Any]]:
+    """Ground-truth entries in frame order: by stamp when all are stamped and distinct, else as given."""
+    stamps = [im.get('stamp_ns') for im in images]
+    if all(s is not None for s in stamps) and len(set(stamps)) == len(stamps):
+        return sorted(images, key=lambda im: im['stamp_ns'])
+    return list(images)
+
+
+def match_frames(frames: Sequence[FrameKey], frames_total: int, gt_images: Sequence[Mapping[str, Any]],
+                 topic: str, source: str) -> FrameMatch:
+    """Match the frames read from ``topic`` to ground-truth entries (rules in the module docstring).
+
+    Args:
+        frames: ``(index, stamp_ns or None, log_time_ns)`` of every frame read, in receive order.
+        frames_total: number of messages on the image topic in the bag (receive-order matching needs one
+            ground-truth entry for each).
+        gt_images: ground-truth entries with ``id`` and, where known, ``stamp_ns`` and ``log_time_ns``.
+        topic: the image topic (for messages).
+        source: the ground truth (for messages).
+
+    Returns:
+        A :class:`FrameMatch`.
 
     Raises:
-        BagReplayError: unreadable file, missing keys, or images without a stamp.
+        GroundTruthError: no key identifies the frames (one line with the reasons).
 
     """
-    p = Path(path)
+    reasons: List[str] = []
+    stamps = [s for _, s, _ in frames if s is not None]
+    trouble = describe_repeats(stamps, 'frames')
+    gt_stamps = [im.get('stamp_ns') for im in gt_images]
+    if trouble is not None:
+        reasons.append('the header stamps do not identify the frames ({})'.format(trouble))
+    elif any(s is None for s in gt_stamps) or not gt_stamps:
+        reasons.append('{} of {} ground-truth entries have no stamp_ns'.format(
+            sum(s is None for s in gt_stamps), len(gt_stamps)))
+    elif describe_repeats(gt_stamps, 'entries') is not None:
+        reasons.append('the ground-truth stamps do not identify entries ({})'.format(
+            describe_repeats(gt_stamps, 'entries')))
+    else:
+        by_stamp = {int(im['stamp_ns']): int(im['id']) for im in gt_images}
+        image_of = {i: by_stamp[s] for i, s, _ in frames if s is not None and s in by_stamp}
+        if image_of:
+            return FrameMatch('stamp', image_of, None)
+        reasons.append("no frame's header stamp is in the ground truth (frames {}..{}, ground truth {}..{})".format(
+            min(stamps) if stamps else '-', max(stamps) if stamps else '-', min(gt_stamps), max(gt_stamps)))
+    gt_logs = [im.get('log_time_ns') for im in gt_images]
+    if gt_logs and all(t is not None for t in gt_logs):
+        frame_logs = [t for _, _, t in frames]
+        repeats = describe_repeats(frame_logs, 'frame log times') or describe_repeats(gt_logs, 'ground-truth log times')
+        if repeats is None:
+            by_log = {int(im['log_time_ns']): int(im['id']) for im in gt_images}
+            image_of = {i: by_log[t] for i, _, t in frames if t in by_log}
+            if image_of:
+                return FrameMatch('log_time', image_of, 'ground truth {} matched to the frames of {} by bag log time: '
+                                  '{}'.format(source, topic, reasons[0]))
+            reasons.append('no ground-truth message has the bag log time of a frame')
+        else:
+            reasons.append('bag log times do not identify them ({})'.format(repeats))
+    if len(gt_images) == frames_total and frames_total > 0:
+        ordered = _order(gt_images)
+        image_of = {i: int(ordered[i]['id']) for i, _, _ in frames if i < len(ordered)}
+        return FrameMatch('order', image_of, 'ground truth {} matched to the frames of {} by receive order (entry k '
+                          'is frame k): {}'.format(source, topic, reasons[0]))
+    reasons.append('receive order needs one ground-truth entry per frame ({} entries, {} frames)'.format(
+        len(gt_images), frames_total))
+    raise GroundTruthError('ground truth {} cannot be matched to the frames of {}: {}'.format(
+        source, topic, '; '.join(reasons)))
+
+
+# ------------------------------------------------------------------------------------------ ground-truth topics
+class _Unreadable(Exception):
+    """A deserialized message whose fields are not those of any known vision_msgs release."""
+
+
+def _fields(obj: Any) -> str:
+    names = [n for n in getattr(type(obj), '__dataclass_fields__', {}) if not n.startswith('__')]
+    if not names:
+        names = [n for n in getattr(obj, '__slots__', ()) if not n.startswith('_')]
+    return '{}({})'.format(getattr(obj, '__msgtype__', type(obj).__name__), ', '.join(names))
+
+
+def _center(bbox: Any) -> Tuple[float, float]:
+    centre = getattr(bbox, 'center', None)
+    pos = getattr(centre, 'position', None)
+    if pos is not None and hasattr(pos, 'x') and hasattr(pos, 'y'):
+        return float(pos.x), float(pos.y)
+    if centre is not None and hasattr(centre, 'x') and hasattr(centre, 'y'):
+        return float(centre.x), float(centre.y)
+    raise _Unreadable('bbox.center is {}: expected position.x/position.y ({}) or x/y ({}, {})'.format(
+        _fields(centre) if centre is not None else 'missing', LAYOUT_HUMBLE, LAYOUT_GALACTIC, LAYOUT_FOXY))
+
+
+def _hypothesis(result: Any) -> Tuple[str, float]:
+    hyp = getattr(result, 'hypothesis', None)
+    if hyp is not None and hasattr(hyp, 'class_id') and hasattr(hyp, 'score'):
+        return str(hyp.class_id), float(hyp.score)
+    if hasattr(result, 'id') and hasattr(result, 'score'):
+        return str(result.id), float(result.score)
+    raise _Unreadable('results[] is {}: expected hypothesis.class_id/score ({}, {}) or id/score ({})'.format(
+        _fields(result), LAYOUT_HUMBLE, LAYOUT_GALACTIC, LAYOUT_FOXY))
+
+
+def _layout(det: Any) -> str:
+    if hasattr(getattr(det.bbox, 'center', None), 'position'):
+        return LAYOUT_HUMBLE
+    if hasattr(det, 'source_img') or (len(det.results) and not hasattr(det.results[0], 'hypothesis')):
+        return LAYOUT_FOXY
+    return LAYOUT_GALACTIC
+
+
+def _boxes(msg: Any) -> List[Tuple[str, float, float, float, float]]:
+    out = []
+    for det in msg.detections:
+        if not hasattr(det, 'results') or not hasattr(det, 'bbox'):
+            raise _Unreadable('detections[] is {}: expected results[] and bbox (any vision_msgs release)'.format(
+                _fields(det)))
+        label = ''
+        if len(det.results):
+            label = max((_hypothesis(r) for r in det.results), key=lambda h: h[1])[0]
+        cx, cy = _center(det.bbox)
+        out.append((label, cx, cy, float(det.bbox.size_x), float(det.bbox.size_y)))
+    return out
+
+
+def _deserializers(reader: Any) -> List[Tuple[str, Any]]:
+    """(name, function(raw, msgtype)) to try on a ground-truth topic, the bag's own definitions first."""
+    from ..ros.rosbags_types import VISION_MSGS_RELEASES, vision_msgs_typestore
+
+    out: List[Tuple[str, Any]] = [('the definitions the bag carries (or the ROS 2 Humble defaults)',
+                                   reader.deserialize)]
+    for distro in ('humble', 'foxy'):
+        store = vision_msgs_typestore(distro)
+        out.append(('vision_msgs {} ({})'.format(VISION_MSGS_RELEASES[distro], distro.capitalize()),
+                    store.deserialize_cdr))
+    return out
+
+
+def read_gt_topic(reader: Any, conns: Sequence[Any], labels: Sequence[str], topic: str,
+                  label_map: Optional[Mapping[str, str]] = None) -> DetectionTruth:
+    """Read a vision_msgs/Detection2DArray ground-truth topic of any vision_msgs release.
+
+    One ground-truth entry per message, in log order, keyed by its header stamp and bag log time; each
+    Detection2D's best hypothesis gives the class (a name, or the index of a bundle label), ``bbox``
+    centre/size the box in pixels. The definitions are tried in order: the bag's own (or the Humble
+    defaults for bags without any), then vision_msgs 4.1.1 and 2.0.0 as carried in
+    ``vitedge_ros/ros/msg``; the one that reads the most messages is used and unreadable messages are
+    counted (``gt_messages_unreadable``).
+
+    Raises:
+        BagReplayError: the topic cannot be read, or its definition has fields of no known release (one
+            line naming the topic and the definition).
+
+    """
+    raws: List[Tuple[int, bytes, str]] = []
     try:
-        coco = json.loads(p.read_text(encoding='utf-8'))
-    except (OSError, ValueError) as exc:
-        raise BagReplayError('cannot read ground truth {}: {}'.format(p, exc)) from exc
-    if not isinstance(coco, dict):
-        raise BagReplayError('ground truth {}: not a COCO dict'.format(p))
-    for key in ('images', 'annotations', 'categories'):
-        if not isinstance(coco.get(key), list):
-            raise BagReplayError('ground truth {}: missing COCO list {!r}'.format(p, key))
-    return GroundTruth(coco, str(p))
+        for conn, log_ns, raw in reader.messages(connections=conns):
+            raws.append((int(log_ns), raw, conn.msgtype))
+    except Exception as exc:   # noqa: BLE001 - any storage failure is a bad bag
+        raise BagReplayError('ground-truth topic {}: cannot read the bag after {} messages: {}: {}'.format(
+            topic, len(raws), type(exc).__name__, exc)) from None
+    if not raws:
+        raise BagReplayError('ground-truth topic {} holds no messages'.format(topic))
+    best: Tuple[int, str, List[Any], str] = (-1, '', [], '')
+    for name, func in _deserializers(reader):
+        msgs, first_error = [], ''
+        for _, raw, msgtype in raws:
+            try:
+                msgs.append(func(raw, msgtype))
+            except Exception as exc:   # noqa: BLE001 - a definition that does not fit these bytes
+                msgs.append(None)
+                first_error = first_error or '{}: {}'.format(type(exc).__name__, str(exc).splitlines()[0] if str(exc)
+                                                             else '')
+        ok = sum(m is not None for m in msgs)
+        if ok > best[0]:
+            best = (ok, name, msgs, first_error)
+        if ok == len(raws):
+            break
+    ok, name, msgs, first_error = best
+    if ok == 0:
+        raise BagReplayError('ground-truth topic {}: cannot deserialize its {} messages with {}: {}'.format(
+            topic, raws[0][2], ' or '.join(n for n, _ in _deserializers(reader)), first_error))
+    records = []
+    layout = ''
+    for (log_ns, _, _), msg in zip(raws, msgs):
+        if msg is None:
+            continue
+        try:
+            boxes = _boxes(msg)
+            if not layout and len(msg.detections):
+                layout = _layout(msg.detections[0])
+            records.append((stamp_ns(msg.header), log_ns, boxes))
+        except (_Unreadable, AttributeError, TypeError, ValueError) as exc:
+            raise BagReplayError('ground-truth topic {}: cannot read its {} definition: {}'.format(
+                topic, raws[0][2], exc)) from None
+    try:
+        truth = truth_from_records(records, labels, 'topic ' + topic, label_map)
+    except GroundTruthError as exc:
+        raise BagReplayError(str(exc)) from None
+    truth.extra.update({'gt_definition': layout or 'unknown (no detections)', 'gt_deserialized_with': name,
+                        'gt_messages_unreadable': len(raws) - ok})
+    if ok < len(raws):
+        import logging
+
+        logging.getLogger(__name__).warning('ground-truth topic %s: %d of %d messages unreadable (%s); their frames '
+                                            'have no ground truth', topic, len(raws) - ok, len(raws), first_error)
+    return truth
 
 
-def gt_from_messages(msgs: Sequence[Any], labels: Sequence[str], source: str) -> GroundTruth:
-    """Build ground truth from vision_msgs/Detection2DArray messages (one per frame, keyed by stamp).
+# ------------------------------------------------------------------------------------------ segmentation masks
+class MaskScores:
+    """Confusion matrices of a segmentation replay against a mask folder, under both frame keys.
 
-    A hypothesis ``class_id`` is a class name, or an integer index into ``labels``. Categories are the
-    bundle's labels first, then any other names met, in order.
+    Masks are named ``<stamp_ns>.png``. Each processed frame is scored against the mask of its header stamp
+    and, when the folder has exactly one mask per frame of the topic, against the k-th mask in stamp order
+    (receive order); :func:`match_frames` decides at the end which key identifies the frames, so frames
+    with repeated or zero stamps are never scored against one shared mask.
     """
-    names = list(labels)
-    images, anns = [], []
-    by_stamp: Dict[int, int] = {}
-    for msg in msgs:
-        stamp = stamp_ns(msg.header)
-        img_id = by_stamp.get(stamp)
-        if img_id is None:
-            img_id = len(images) + 1
-            by_stamp[stamp] = img_id
-            images.append({'id': img_id, 'file_name': '{}.png'.format(stamp), 'stamp_ns': stamp})
-        for det in msg.detections:
-            label = ''
-            if len(det.results):
-                best = max(det.results, key=lambda r: float(r.hypothesis.score))
-                label = str(best.hypothesis.class_id)
-            if label.isdigit() and label not in names and int(label) < len(labels):
-                label = labels[int(label)]
-            if label not in names:
-                names.append(label)
-            sx, sy = float(det.bbox.size_x), float(det.bbox.size_y)
-            x1 = float(det.bbox.center.position.x) - sx / 2.0
-            y1 = float(det.bbox.center.position.y) - sy / 2.0
-            anns.append({'id': len(anns) + 1, 'image_id': img_id, 'category_id': names.index(label) + 1,
-                         'bbox': [x1, y1, sx, sy], 'area': sx * sy, 'iscrowd': 0})
-    cats = [{'id': i + 1, 'name': n} for i, n in enumerate(names)]
-    coco = {'info': {'description': 'ground truth from topic ' + source}, 'images': images,
-            'annotations': anns, 'categories': cats}
-    return GroundTruth(coco, source)
+
+    def __init__(self, truth: Any, num_classes: int, frames_total: int) -> None:
+        self.truth = truth
+        self.num_classes = int(num_classes)
+        stamps = sorted(truth.files)
+        self.images = [{'id': i + 1, 'stamp_ns': s} for i, s in enumerate(stamps)]
+        self.order = stamps if len(stamps) == frames_total else None
+        self.cms: Dict[str, Dict[int, Any]] = {'stamp': {}, 'order': {}}
+
+    def add(self, index: int, stamp: Optional[int], seg: Any) -> None:
+        """Score frame ``index`` (header stamp ``stamp``, label map ``seg``) under both keys."""
+        from .segmentation import MaskError, confusion_matrix
+
+        shape = tuple(seg.shape[:2])
+        done: Dict[int, Any] = {}
+        by_order = self.order[index] if self.order is not None and index < len(self.order) else None
+        for key, s in (('stamp', stamp), ('order', by_order)):
+            if s is None or s not in self.truth.files:
+                continue
+            if s not in done:
+                try:
+                    done[s] = confusion_matrix(self.truth.mask_for(s, shape), seg, self.num_classes)
+                except MaskError as exc:
+                    done[s] = exc
+            self.cms[key][index] = done[s]
+
+    def chosen(self, match: FrameMatch) -> Dict[int, Any]:
+        """Per-frame confusion matrices under the key ``match`` chose.
+
+        Raises:
+            BagReplayError: a mask of a matched frame does not fit (size or class ids; names the file).
+
+        """
+        cms = {i: self.cms[match.key][i] for i in match.image_of if i in self.cms.get(match.key, {})}
+        for value in cms.values():
+            if isinstance(value, Exception):
+                raise BagReplayError('ground-truth mask: {}'.format(value))
+        return cms

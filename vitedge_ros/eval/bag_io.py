@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 
-from ..ros.image_conversion import ImageConversionError, compressed_msg_to_bgr, image_msg_to_bgr
+from ..ros.image_conversion import ImageConversionError, SixteenBitScale, compressed_msg_to_bgr, image_msg_to_bgr
 
 __all__ = [
     'BagReplayError', 'COMPRESSED_TYPE', 'DETECTIONS_TYPE', 'IMAGE_TYPE', 'IMAGE_TYPES', 'OutputBag',
@@ -122,17 +122,20 @@ def stamp_ns(header: Any) -> int:
     return int(header.stamp.sec) * 1000000000 + int(header.stamp.nanosec)
 
 
-def decode_image(msg: Any, msgtype: str) -> np.ndarray:
+def decode_image(msg: Any, msgtype: str, scale: Optional[SixteenBitScale] = None) -> np.ndarray:
     """Convert a deserialized sensor_msgs Image or CompressedImage to BGR uint8 H x W x 3.
+
+    ``scale`` is the camera's one 16-bit -> 8-bit scale (give the same object for every frame of a topic);
+    None scales a 16-bit frame by its own bit depth.
 
     Raises:
         ImageConversionError: the frame cannot be converted (the message names the encoding).
 
     """
     if msgtype == COMPRESSED_TYPE:
-        return compressed_msg_to_bgr(msg)
+        return compressed_msg_to_bgr(msg, scale=scale)
     if msgtype == IMAGE_TYPE:
-        return image_msg_to_bgr(msg)
+        return image_msg_to_bgr(msg, scale=scale)
     raise ImageConversionError(msgtype, 'unsupported_encoding', 'not an image message type')
 
 

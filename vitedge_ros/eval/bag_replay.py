@@ -38,6 +38,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..perception.overlay import render_frame
+from ..ros.image_conversion import SixteenBitScale
 from ..runtime.errors import BundleError, EngineError, FrameError
 from .bag_io import (
     COMPRESSED_TYPE,
@@ -56,7 +58,7 @@ from .bag_io import (
 from .latency import summarize
 
 __all__ = ['BagReplayError', 'COMPRESSED_TYPE', 'DETECTIONS_TOPIC', 'IMAGE_TYPE', 'OUTPUT_BAG', 'OVERLAY_TOPIC',
-           'SEGMENTATION_TOPIC', 'benchmark_replay', 'draw_detections', 'replay', 'replay_subprocess']
+           'SEGMENTATION_TOPIC', 'benchmark_replay', 'replay', 'replay_subprocess']
 
 LOG = logging.getLogger(__name__)
 
@@ -66,22 +68,6 @@ SEGMENTATION_TOPIC = '/vitedge/segmentation'
 OUTPUT_BAG = 'output_bag'
 OUTPUT_FILES = ('metrics.json', 'metrics.md', 'latency.png', 'detections_coco.json', 'gt_coco.json')
 MAX_FAILURE_RECORDS = 100
-_COLORS = ((60, 60, 255), (255, 160, 40), (40, 200, 255), (120, 255, 120), (255, 80, 200))
-
-
-def draw_detections(image: np.ndarray, detections: Sequence[Any], labels: Sequence[str] = ()) -> np.ndarray:
-    """Return a copy of a BGR image with boxes, labels and scores drawn."""
-    import cv2
-
-    out = np.array(image, dtype=np.uint8, copy=True)
-    for det in detections:
-        x1, y1, x2, y2 = (int(round(float(v))) for v in det.box)
-        idx = list(labels).index(det.label) if det.label in labels else int(det.class_id)
-        color = _COLORS[idx % len(_COLORS)]
-        cv2.rectangle(out, (x1, y1), (x2, y2), color, 1, cv2.LINE_AA)
-        cv2.putText(out, '{} {:.2f}'.format(det.label, det.score), (x1, max(8, y1 - 3)), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.35, color, 1, cv2.LINE_AA)
-    return out
 
 
 def _ru_maxrss_mb() -> float:
@@ -125,8 +111,7 @@ class _Replay:
     """One replay run: state shared by the feeding loop and the processing function."""
 
     def __init__(self, pipe: Any, types: Any, out: OutputBag, overlay: bool, keep_detections: bool,
-                 on_frame: Optional[Callable[[int, Dict[str, Any]], None]], seg_truth: Any = None) -> None:
-        from ..eval.segmentation import SegmentationMeter
+                 on_frame: Optional[Callable[[int, Dict[str, Any]], None]], seg_scores: Any = None) -> None:
         from ..ros.messages import build_detection2d_array, build_image, build_label_image
 
         self.pipe = pipe
@@ -147,30 +132,21 @@ class _Replay:
         self.class_counts: Counter = Counter()
         self.fatal: Optional[BaseException] = None
         self.t_first = self.t_last = None
+        self.bit_scale = SixteenBitScale()     # the camera's one 16-bit -> 8-bit scale (replay sets it)
         self.build_label = build_label_image
-        self.seg_truth = seg_truth
-        self.seg_meter = SegmentationMeter(self.labels) if seg_truth is not None else None
-        self.seg_without_gt = 0
+        self.seg_scores = seg_scores
+        #: (index, header stamp ns or None, bag log time ns) of every frame read, for ground-truth matching
+        self.frame_keys: List[Tuple[int, Optional[int], int]] = []
 
-    def _segmentation(self, seg: np.ndarray, stamp: int, image: np.ndarray, msg: Any, out_ns: int) -> None:
+    def _segmentation(self, seg: np.ndarray, index: int, stamp: int, image: np.ndarray, msg: Any,
+                      out_ns: int) -> None:
         """Write the label map (and colour overlay) of a segmentation bundle and score it against the masks."""
-        from ..runtime.segmentation import blend_overlay
-        from .segmentation import MaskError
-
         self.out.write(SEGMENTATION_TOPIC, self.build_label(seg, msg.header, self.types), out_ns)
         if self.overlay:
-            self.out.write(OVERLAY_TOPIC, self.build_image(blend_overlay(image, seg, len(self.labels)), msg.header,
-                                                           self.types), out_ns)
-        if self.seg_truth is None:
-            return
-        try:
-            gt = self.seg_truth.mask_for(stamp, tuple(seg.shape[:2]))
-        except MaskError as exc:
-            raise BagReplayError('ground-truth mask: {}'.format(exc)) from exc
-        if gt is None:
-            self.seg_without_gt += 1
-        else:
-            self.seg_meter.update(gt, seg)
+            self.out.write(OVERLAY_TOPIC, self.build_image(render_frame(image, labels=self.labels, segmentation=seg),
+                                                           msg.header, self.types), out_ns)
+        if self.seg_scores is not None:
+            self.seg_scores.add(index, stamp, seg)
 
     def fail(self, index: int, stamp: Optional[int], bag_t: float, reason: str, error: str) -> None:
         self.failure_reasons[reason] += 1
@@ -191,7 +167,7 @@ class _Replay:
         if self.t_first is None:
             self.t_first = arrival
         try:
-            image = decode_image(msg, msgtype)
+            image = decode_image(msg, msgtype, self.bit_scale)
         except ImageConversionError as exc:
             self.fail(index, stamp, bag_t, exc.reason, str(exc))
             return
@@ -204,13 +180,13 @@ class _Replay:
         seg = getattr(res, 'segmentation', None)
         if seg is not None:
             e2e_ms, out_ns = self._ready(log_ns, arrival)
-            self._segmentation(seg, stamp, image, msg, out_ns)
+            self._segmentation(seg, index, stamp, image, msg, out_ns)
         else:
             out_msg = self.build_dets(res.detections, msg.header, self.types)
             e2e_ms, out_ns = self._ready(log_ns, arrival)
             self.out.write(DETECTIONS_TOPIC, out_msg, out_ns)
         if self.overlay and seg is None:
-            self.out.write(OVERLAY_TOPIC, self.build_image(draw_detections(image, res.detections, self.labels),
+            self.out.write(OVERLAY_TOPIC, self.build_image(render_frame(image, res.detections, self.labels),
                                                            msg.header, self.types), out_ns)
         self.t_last = time.perf_counter()
         for det in res.detections:
@@ -296,12 +272,38 @@ def _warm_up(pipe: Any, types: Any, typestore: Any, overlay: bool) -> float:
     return (time.perf_counter() - t0) * 1000.0
 
 
+def _match_truth(state: '_Replay', truth: Any, seg_scores: Any, frames_total: int, topic: str, gt: Any) -> Any:
+    """Match the frames read to the ground truth (``bag_gt.match_frames``); warn once when not by stamp.
+
+    Raises:
+        BagReplayError: no key identifies the frames, or a matched mask does not fit.
+
+    """
+    from .bag_gt import match_frames
+    from .ground_truth import GroundTruthError
+
+    if truth is None and seg_scores is None:
+        return None
+    images = truth.images if truth is not None else seg_scores.images
+    source = truth.source if truth is not None else str(gt)
+    try:
+        match = match_frames(state.frame_keys, frames_total, images, topic, source)
+    except GroundTruthError as exc:
+        raise BagReplayError(str(exc)) from None
+    if match.warning:
+        LOG.warning('%s', match.warning)
+    if seg_scores is not None:
+        seg_scores.chosen(match)
+    return match
+
+
 def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: str, out_dir: Union[str, Path], *,
            backend: str = 'auto', realtime: bool = False, rate: float = 1.0, gt: Union[str, Path, None] = None,
            gt_topic: Optional[str] = None, overlay: bool = False, output_storage: str = 'mcap',
            score_threshold: Optional[float] = None, max_frames: Optional[int] = None, overwrite: bool = False,
            progress: bool = False, pipeline: Any = None,
-           on_frame: Optional[Callable[[int, Dict[str, Any]], None]] = None) -> Dict[str, Any]:
+           on_frame: Optional[Callable[[int, Dict[str, Any]], None]] = None,
+           label_map: Any = None, mono16_shift: Optional[int] = None) -> Dict[str, Any]:
     """Replay ``image_topic`` of ``bag`` through a detector bundle; write outputs to ``out_dir``.
 
     Args:
@@ -312,8 +314,10 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
         backend: runtime backend (``auto``, ``onnxruntime``, ``tensorrt``, ``torch``).
         realtime: replay at the bag's timing with latest-wins processing (drops counted).
         rate: speed factor of the realtime clock (2.0 = twice as fast as recorded).
-        gt: COCO ground-truth JSON keyed by header stamp (see ``vitedge_ros.eval.bag_gt``).
-        gt_topic: a vision_msgs/msg/Detection2DArray ground-truth topic in the same bag.
+        gt: ground truth: a COCO JSON (images keyed by ``stamp_ns``), a folder of VisDrone-DET ``.txt``
+            files, or for segmentation bundles a folder of ``<stamp_ns>.png`` masks; matched to frames as
+            ``vitedge_ros.eval.bag_gt`` says (header stamp, else bag log time or receive order, with a warning).
+        gt_topic: a vision_msgs/msg/Detection2DArray ground-truth topic in the same bag (any vision_msgs).
         overlay: also write ``/vitedge/overlay`` images.
         output_storage: ``mcap`` or ``sqlite3`` for the output bag.
         score_threshold: override of the bundle's decoder threshold (mAP wants a low one).
@@ -322,6 +326,10 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
         progress: show a tqdm progress bar (frames and rate) on stderr.
         pipeline: a ready pipeline-like object (``__call__(bgr) -> FrameResult``, ``labels``), e.g. for tests.
         on_frame: called as ``on_frame(index, record)`` after each processed frame.
+        label_map: ground-truth category name -> bundle label or ``ignore`` (``ground_truth.parse_label_map``
+            spec; default ``DEFAULT_LABEL_MAP``).
+        mono16_shift: right shift (0-8) from 16-bit to 8-bit images, the node's parameter of that name; None:
+            fixed from the first 16-bit frame and kept for the whole bag (one scale per camera).
 
     Returns:
         The metrics written to ``metrics.json`` (see docs/EVALUATION.md).
@@ -332,11 +340,15 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
 
     """
     from ..ros.rosbags_types import rosbags_types
-    from .bag_gt import gt_from_messages, load_coco_gt
+    from .bag_gt import MaskScores, read_gt_topic
+    from .ground_truth import GroundTruthError, load_detection_truth, parse_label_map
 
     t_setup = time.perf_counter()
     if rate <= 0:
         raise BagReplayError('--rate must be > 0, got {}'.format(rate))
+    if mono16_shift is not None and not 0 <= int(mono16_shift) <= 8:
+        raise BagReplayError('--mono16-shift must be -1 (from the first frame) or in [0, 8], got {}'.format(
+            mono16_shift))
     if gt is not None and gt_topic is not None:
         raise BagReplayError('give ground truth as --gt FILE or --gt-topic TOPIC, not both')
     out_dir = Path(out_dir)
@@ -346,7 +358,12 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
         if existing:
             raise BagReplayError('{} holds the outputs of an earlier run ({}); choose another --out or pass '
                                  '--overwrite'.format(out_dir, ', '.join(existing)))
-    typestore, types = rosbags_types()
+    try:
+        typestore, types = rosbags_types()
+    except ImportError as exc:
+        raise BagReplayError('reading bags needs the rosbags package ({}): pip install rosbags; it needs '
+                             'Python >= 3.8, so on JetPack 4.6 (Python 3.6) replay bags on the workstation'
+                             .format(exc)) from exc
     reader = open_bag(bag, typestore)
     pipe = None
     own_pipe = pipeline is None
@@ -361,29 +378,33 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
 
         truth = None
         seg_truth = None
-        if gt is not None and not Path(gt).is_dir():
-            truth = load_coco_gt(gt)
+        seg_scores = None
+        if gt is not None and not Path(gt).exists():
+            raise BagReplayError('--gt {}: no such file or folder'.format(gt))
         pipe = pipeline if pipeline is not None else _load_pipeline(bundle, backend, score_threshold)
         labels = list(getattr(pipe, 'labels', []) or [])
         segment = getattr(getattr(pipe, 'bundle', None), 'task', None) == 'segment'
-        if segment and (truth is not None or gt_topic is not None):
+        if segment and (gt_topic is not None or (gt is not None and not Path(gt).is_dir())):
             raise BagReplayError('--gt: a segmentation bundle is scored against a folder of PNG label maps named '
                                  '<stamp_ns>.png, not COCO boxes')
-        if gt is not None and Path(gt).is_dir():
-            if not segment:
-                raise BagReplayError('--gt {}: a folder of masks is ground truth for segmentation bundles; give a '
-                                     'detector a COCO JSON file'.format(gt))
+        if segment and gt is not None:
             from .segmentation import MaskError, MaskFolderGroundTruth
 
             try:
                 seg_truth = MaskFolderGroundTruth(gt, labels)
             except MaskError as exc:
                 raise BagReplayError('--gt: {}'.format(exc)) from exc
-        if gt_topic is not None:
-            gconns = find_connection(reader, gt_topic, (DETECTIONS_TYPE,), what='ground-truth topic')
-            gmsgs = [_deserialize(reader, raw, c.msgtype) for c, _, raw in reader.messages(connections=gconns)]
-            truth = gt_from_messages(gmsgs, labels, 'topic ' + gt_topic)
-            del gmsgs
+            seg_scores = MaskScores(seg_truth, len(labels), frames_total)
+        elif gt is not None or gt_topic is not None:
+            try:
+                lmap = parse_label_map(label_map, labels)
+                if gt is not None:
+                    truth = load_detection_truth(gt, labels, lmap)
+            except GroundTruthError as exc:
+                raise BagReplayError(str(exc)) from None
+            if gt_topic is not None:
+                gconns = find_connection(reader, gt_topic, (DETECTIONS_TYPE,), what='ground-truth topic')
+                truth = read_gt_topic(reader, gconns, labels, gt_topic, lmap)
 
         out_dir.mkdir(parents=True, exist_ok=True)
         if overwrite:
@@ -400,7 +421,9 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
         out = OutputBag(out_bag_path, typestore, topics, storage=output_storage, overwrite=overwrite,
                         custom_data={'vitedge_ros.tool': 'eval_bag', 'vitedge_ros.bundle': bundle_name,
                                      'vitedge_ros.source_bag': str(bag), 'vitedge_ros.image_topic': image_topic})
-        state = _Replay(pipe, types, out, overlay, truth is not None, on_frame, seg_truth=seg_truth)
+        state = _Replay(pipe, types, out, overlay, truth is not None, on_frame, seg_scores=seg_scores)
+        state.bit_scale = SixteenBitScale(mono16_shift, on_fix=lambda shift, peak: LOG.info(
+            '16-bit images: shift %d bits, fixed from the first frame (peak %d)', shift, peak))
         setup_s = time.perf_counter() - t_setup
         bar = None
         if progress:
@@ -436,12 +459,14 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
                 try:
                     msg = _deserialize(reader, raw, msgtype)
                 except Exception as exc:   # noqa: BLE001 - a corrupt message is one failed frame
+                    state.frame_keys.append((index, None, int(log_ns)))
                     state.fail(index, None, bag_t, 'deserialize_failed',
                                'cannot deserialize {}: {}'.format(msgtype, exc))
                     if bar is not None:
                         bar.update(1)
                     continue
                 deser_ms = (time.perf_counter() - t_read) * 1000.0
+                state.frame_keys.append((index, stamp_ns(msg.header), int(log_ns)))
                 if worker is None:
                     state.process((index, log_ns, bag_t, msgtype, msg, t_read, deser_ms))
                 else:
@@ -478,6 +503,7 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
                 if state.fatal is not None:
                     raise state.fatal
             t_end = time.perf_counter()
+            match = _match_truth(state, truth, seg_scores, frames_total, image_topic, gt)
             out.commit()
         except BaseException:
             if worker is not None:
@@ -516,6 +542,7 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
     metrics['backend'] = str(getattr(pipe, 'backend_name', 'custom'))
     metrics['mode'] = 'realtime' if realtime else 'throughput'
     metrics['rate'] = float(rate) if realtime else None
+    metrics['mono16_shift'] = state.bit_scale.shift
     metrics['frames_in'] = frames_in
     metrics['frames_processed'] = len(records)
     metrics['frames_failed'] = frames_failed
@@ -536,8 +563,10 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
     metrics['output_topics'] = {t: out.counts[t] for t in topics}
     metrics['accuracy'] = None
     if truth is not None:
-        frames = [(r['stamp_ns'], r['size'], r['dets']) for r in records]
-        acc, gt_subset, dets = truth.evaluate(frames, labels)
+        pairs = [(match.image_of[r['index']], r['size'], r['dets']) for r in records if r['index'] in match.image_of]
+        acc, gt_subset, dets = truth.evaluate(pairs, info={'vitedge_subset': 'images of processed frames'})
+        acc.update({'frames_without_gt': len(records) - len(pairs), 'matched_by': match.key,
+                    'match_warning': match.warning})
         write_file(out_dir / 'gt_coco.json', json.dumps(gt_subset).encode('utf-8'))
         write_file(out_dir / 'detections_coco.json', json.dumps(dets).encode('utf-8'))
         acc['gt_file'] = 'gt_coco.json'
@@ -545,11 +574,17 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
         acc['score_threshold'] = getattr(pipe, 'score_threshold', score_threshold)
         metrics['accuracy'] = acc
     metrics['task'] = 'segment' if segment else 'detect'
-    if seg_truth is not None:
-        acc = state.seg_meter.result()
+    if seg_scores is not None:
+        from .segmentation import SegmentationMeter
+
+        meter = SegmentationMeter(labels)
+        for cm in seg_scores.chosen(match).values():
+            meter.cm += cm
+            meter.frames += 1
+        acc = meter.result()
         acc.update({'gt_source': str(gt), 'frames_evaluated': acc.pop('frames'),
-                    'frames_without_gt': state.seg_without_gt, 'masks_total': len(seg_truth),
-                    'scored_at': 'input-image pixels'})
+                    'frames_without_gt': len(records) - meter.frames, 'masks_total': len(seg_truth),
+                    'scored_at': 'input-image pixels', 'matched_by': match.key, 'match_warning': match.warning})
         metrics['accuracy'] = acc
     dropped_times = []
     if realtime:
@@ -597,7 +632,7 @@ def replay_subprocess(args: Sequence[str], timeout: Optional[float] = None) -> D
     root = str(Path(__file__).resolve().parents[2])
     env['PYTHONPATH'] = root + (os.pathsep + env['PYTHONPATH'] if env.get('PYTHONPATH') else '')
     proc = subprocess.run([sys.executable, '-m', 'vitedge_ros.eval.bag_cli'] + args, env=env,
-                          capture_output=True, timeout=timeout)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
     if proc.returncode != 0:
         raise BagReplayError('eval_bag failed (exit {}): {}'.format(
             proc.returncode, proc.stderr.decode('utf-8', 'replace')[-2000:]))

@@ -34,8 +34,13 @@ def to_coco_dicts(gts: Sequence[GroundTruth], preds: Sequence[Prediction], class
     return {'images': images, 'annotations': anns, 'categories': cats}, dets
 
 
-def coco_evaluate(gt_dict: Dict[str, Any], dets: List[Dict[str, Any]]) -> Dict[str, Any]:
-    """mAP@0.5 and mAP@0.5:0.95 overall and per class with faster-coco-eval (COCO's definition)."""
+def coco_evaluate(gt_dict: Dict[str, Any], dets: List[Dict[str, Any]], curves: bool = False) -> Dict[str, Any]:
+    """mAP@0.5 and mAP@0.5:0.95 overall and per class with faster-coco-eval (COCO's definition).
+
+    With ``curves``, ``result['pr_curves'][name]`` holds COCO's interpolated precision at IoU 0.5 on its
+    101 recall points (``recall``, ``precision``; -1 entries of the evaluator left out), area ``all``,
+    100 detections per image.
+    """
     from faster_coco_eval import COCO, COCOeval_faster
 
     names = {c['id']: c['name'] for c in gt_dict['categories']}
@@ -63,6 +68,11 @@ def coco_evaluate(gt_dict: Dict[str, Any], dets: List[Dict[str, Any]]) -> Dict[s
         p50 = precision[iou50, :, k, 0, -1]
         ap50 = float(np.mean(p50[p50 > -1])) if np.any(p50 > -1) else 0.0
         result['per_class'][names[cat_id]] = {'ap50': ap50, 'ap50_95': ap_all}
+        if curves:
+            rec = np.asarray(ev.params.recThrs, dtype=np.float64)
+            result.setdefault('pr_curves', {})[names[cat_id]] = {
+                'recall': [float(r) for r, q in zip(rec, p50) if q > -1],
+                'precision': [float(q) for q in p50 if q > -1]}
     return result
 
 

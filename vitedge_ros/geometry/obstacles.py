@@ -11,10 +11,10 @@ from typing import Any, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .projection import CameraPose, pixels_to_ground
+from .projection import CameraPose, pixels_to_ground, quat_multiply
 
-__all__ = ['ObstacleInfo', 'DEFAULT_OBSTACLE_CLASSES', 'box_angles', 'central_region', 'clear_path',
-           'obstacle_infos', 'ray_angles']
+__all__ = ['ObstacleInfo', 'DEFAULT_OBSTACLE_CLASSES', 'bearing_quaternion', 'bearing_ray', 'box_angles',
+           'central_region', 'clear_path', 'obstacle_infos', 'ray_angles']
 
 DEFAULT_OBSTACLE_CLASSES = ('person', 'vehicle', 'obstacle')
 
@@ -41,6 +41,28 @@ def ray_angles(rays) -> Tuple[np.ndarray, np.ndarray]:
     return azimuth, elevation
 
 
+def bearing_ray(azimuth: float, elevation: float) -> np.ndarray:
+    """Unit ray (3,) in the camera optical frame (x right, y down, z forward) of a bearing in radians.
+
+    The inverse of :func:`ray_angles`: ``(-sin(az) cos(el), -sin(el), cos(az) cos(el))``.
+    """
+    az, el = float(azimuth), float(elevation)
+    return np.array([-np.sin(az) * np.cos(el), -np.sin(el), np.cos(az) * np.cos(el)])
+
+
+def bearing_quaternion(azimuth: float, elevation: float) -> np.ndarray:
+    """Quaternion (x, y, z, w) of the optical-frame rotation whose +z axis points along the bearing.
+
+    ``R = Ry(-azimuth) @ Rx(elevation)``: pan about the optical frame's vertical axis, then tilt, with no roll,
+    so the rotated +x axis stays horizontal in the camera (like a pan-tilt head). ``R @ (0, 0, 1)`` is
+    :func:`bearing_ray`.
+    """
+    ha, he = -0.5 * float(azimuth), 0.5 * float(elevation)
+    pan = np.array([0.0, np.sin(ha), 0.0, np.cos(ha)])
+    tilt = np.array([np.sin(he), 0.0, 0.0, np.cos(he)])
+    return quat_multiply(pan, tilt)
+
+
 def box_angles(camera, box: Sequence[float]) -> Tuple[float, float, float, float]:
     """(azimuth, elevation, angular_width, angular_height) of a pixel box (x1, y1, x2, y2)."""
     x1, y1, x2, y2 = (float(v) for v in box)
@@ -56,6 +78,8 @@ def obstacle_infos(camera, detections: Iterable[Any], classes: Optional[Sequence
 
     With a camera ``pose`` in a ground frame, ``range_m`` is the distance from the camera to the
     flat-ground point under the box's bottom centre (None when that pixel looks above the horizon).
+    A detection whose centre pixel has no ray under the camera's calibration (outside a fisheye model's
+    valid domain, see ``PinholeCamera.pixel_to_ray``) has no bearing and is left out.
     """
     dets = [d for d in detections if classes is None or d.label in classes]
     ranges: List[Optional[float]] = [None] * len(dets)
@@ -67,6 +91,8 @@ def obstacle_infos(camera, detections: Iterable[Any], classes: Optional[Sequence
     out = []
     for det, rng in zip(dets, ranges):
         az, el, aw, ah = box_angles(camera, det.box)
+        if not (np.isfinite(az) and np.isfinite(el)):
+            continue
         out.append(ObstacleInfo(str(det.label), float(det.score), int(det.class_id), az, el, aw, ah, rng,
                                 tuple(float(v) for v in det.box)))
     return out

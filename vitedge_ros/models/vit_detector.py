@@ -5,12 +5,13 @@ size/stride) and the sub-cell centre offset. :meth:`ViTCenterDetector.decode` tu
 ``B×K×6`` tensor (x1, y1, x2, y2, score, class) with a 3×3 max-pool peak test and TopK, all standard ONNX
 ops that onnxruntime and TensorRT run, so no post-processing beyond a score threshold is left to the host.
 """
-from typing import Dict, List, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import timm
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .pretrained import create_timm
 
 HEAT_PRIOR = 0.05
 
@@ -28,7 +29,7 @@ class ViTCenterDetector(nn.Module):
     def __init__(self, backbone: str = 'vit_tiny_patch16_224', num_classes: int = 3,
                  img_size: Union[int, Sequence[int]] = (192, 256), pretrained: bool = False,
                  head_channels: int = 64, upsample: int = 2, max_detections: int = 100,
-                 stem_channels: int = 0, **backbone_kwargs) -> None:
+                 stem_channels: int = 0, pretrained_file: Optional[str] = None, **backbone_kwargs) -> None:
         super().__init__()
         self.img_size = _pair(img_size)  # (H, W)
         self.num_classes = int(num_classes)
@@ -48,8 +49,8 @@ class ViTCenterDetector(nn.Module):
             backbone_kwargs['in_chans'] = c
         else:
             self.stem = None
-        self.backbone = timm.create_model(backbone, pretrained=pretrained, num_classes=0,
-                                          img_size=backbone_img, **backbone_kwargs)
+        self.backbone = create_timm(backbone, pretrained=pretrained, pretrained_file=pretrained_file, num_classes=0,
+                                    img_size=backbone_img, **backbone_kwargs)
         self.backbone_name = backbone
         self.backbone_kwargs = {k: v for k, v in backbone_kwargs.items() if k != 'in_chans'}
         embed = int(self.backbone.embed_dim)
@@ -193,8 +194,14 @@ def gaussian_radius(w: float, h: float) -> float:
 
 
 def build_targets(boxes: Sequence[torch.Tensor], labels: Sequence[torch.Tensor], num_classes: int,
-                  map_size: Tuple[int, int], stride: int) -> Dict[str, torch.Tensor]:
-    """Build CenterNet targets for a batch: heatmap, size, offset and their masks (boxes in network pixels)."""
+                  map_size: Tuple[int, int], stride: int,
+                  ignore: Optional[Sequence[torch.Tensor]] = None) -> Dict[str, torch.Tensor]:
+    """Build CenterNet targets for a batch: heatmap, size, offset and their masks (boxes in network pixels).
+
+    ``ignore`` (per image K×4 xyxy network pixels, optional): regions that are neither objects nor background
+    (VisDrone's ignored regions, COCO crowds, crop remnants). Map cells whose centre lies inside one get
+    ``ignore`` = 1 and no negative heatmap loss (:func:`focal_loss`).
+    """
     hh, ww = map_size
     b = len(boxes)
     heat = torch.zeros(b, num_classes, hh, ww)
@@ -219,14 +226,29 @@ def build_targets(boxes: Sequence[torch.Tensor], labels: Sequence[torch.Tensor],
             offset[i, 0, iy, ix] = min(max(cx - ix, 1e-3), 1 - 1e-3)
             offset[i, 1, iy, ix] = min(max(cy - iy, 1e-3), 1 - 1e-3)
             mask[i, 0, iy, ix] = 1.0
-    return {'heatmap': heat, 'size': size, 'offset': offset, 'mask': mask}
+    out = {'heatmap': heat, 'size': size, 'offset': offset, 'mask': mask}
+    if ignore is not None:
+        ign = torch.zeros(b, 1, hh, ww)
+        cy, cx = (ys + 0.5) * stride, (xs + 0.5) * stride  # cell centres in network pixels
+        for i, regions in enumerate(ignore):
+            for x1, y1, x2, y2 in torch.as_tensor(regions, dtype=torch.float32).reshape(-1, 4).tolist():
+                inside = (cx >= x1) & (cx < x2) & (cy >= y1) & (cy < y2)
+                ign[i, 0][inside] = 1.0
+        out['ignore'] = ign
+    return out
 
 
-def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, beta: float = 4.0) -> torch.Tensor:
-    """Penalty-reduced focal loss of CenterNet on heatmap logits, normalised by the number of objects."""
+def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, beta: float = 4.0,
+               ignore: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Penalty-reduced focal loss of CenterNet on heatmap logits, normalised by the number of objects.
+
+    ``ignore`` (B×1×h×w, 1 = ignored) removes the negative term there; positives always count.
+    """
     p = torch.sigmoid(logits).clamp(1e-4, 1 - 1e-4)
     pos = target.eq(1.0).float()
     neg = 1.0 - pos
+    if ignore is not None:
+        neg = neg * (1.0 - ignore)
     pos_loss = torch.log(p) * (1 - p) ** alpha * pos
     neg_loss = torch.log(1 - p) * p ** alpha * (1 - target) ** beta * neg
     n = pos.sum().clamp(min=1.0)
@@ -238,7 +260,7 @@ def detection_loss(maps: Dict[str, torch.Tensor], targets: Dict[str, torch.Tenso
     """Total loss and its parts for a batch."""
     m = targets['mask']
     n = m.sum().clamp(min=1.0)
-    hm = focal_loss(maps['heatmap'], targets['heatmap'])
+    hm = focal_loss(maps['heatmap'], targets['heatmap'], ignore=targets.get('ignore'))
     sz = (F.l1_loss(maps['size'], targets['size'], reduction='none') * m).sum() / n
     off = (F.l1_loss(torch.sigmoid(maps['offset']), targets['offset'], reduction='none') * m).sum() / n
     total = hm + size_weight * sz + offset_weight * off

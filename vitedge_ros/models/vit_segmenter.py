@@ -18,12 +18,12 @@ ONNX op (Conv, ConvTranspose, BatchNormalization, Resize, Concat, AveragePool, E
 from functools import partial
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
-import timm
 import torch
 import torch.nn.functional as F
 from timm.layers import PatchEmbed
 from torch import nn
 
+from .pretrained import create_timm
 from .vit_detector import _pair
 
 
@@ -140,7 +140,7 @@ class ViTSegmenter(nn.Module):
     def __init__(self, backbone: str = 'vit_tiny_patch16_224', num_classes: int = 7,
                  img_size: Union[int, Sequence[int]] = (240, 320), pretrained: bool = False,
                  head_channels: int = 64, detail_channels: int = 16, conv_stem: bool = False,
-                 **backbone_kwargs) -> None:
+                 pretrained_file: Optional[str] = None, **backbone_kwargs) -> None:
         super().__init__()
         self.img_size = _pair(img_size)  # (H, W)
         self.num_classes = int(num_classes)
@@ -150,8 +150,8 @@ class ViTSegmenter(nn.Module):
             if detail_channels <= 0:
                 raise ValueError('ViTSegmenter: conv_stem needs detail_channels > 0 (the stem width)')
             extra['embed_layer'] = partial(StemPatchEmbed, stem_channels=int(detail_channels))
-        self.backbone = timm.create_model(backbone, pretrained=pretrained, num_classes=0,
-                                          img_size=self.img_size, **backbone_kwargs, **extra)
+        self.backbone = create_timm(backbone, pretrained=pretrained, pretrained_file=pretrained_file, num_classes=0,
+                                    img_size=self.img_size, **backbone_kwargs, **extra)
         self.backbone_name = backbone
         self.backbone_kwargs = dict(backbone_kwargs)
         embed = int(self.backbone.embed_dim)

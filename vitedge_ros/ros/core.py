@@ -20,23 +20,21 @@ Public API::
         .stats() -> dict
         .wait_idle(timeout) -> bool
         .shutdown(timeout=2.0) -> bool
-    draw_overlay(bgr, detections, fps=None) -> np.ndarray
-    draw_segmentation_overlay(bgr, labels, num_classes, zone=None, fps=None) -> np.ndarray
     landing_zone(labels, label_names, fraction, safe_classes, min_safe) -> LandingZone
 
 Segmentation bundles (task ``segment``): each FrameOutput also carries ``segmentation`` (H×W uint8 class
 ids in input-image pixels) and ``landing_zone`` (class fractions of the centre region); detections,
 obstacles and targets are empty / off.
+
+Overlays are drawn by the one renderer, ``vitedge_ros.perception.overlay.render_frame``.
 """
 import os
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Deque, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
 
 from vitedge_ros.geometry.camera import PinholeCamera
@@ -48,15 +46,22 @@ from vitedge_ros.geometry.obstacles import (
     obstacle_infos,
 )
 from vitedge_ros.geometry.projection import CameraPose, pixels_to_ground
+from vitedge_ros.perception.overlay import render_frame
 from vitedge_ros.runtime.latest_wins import LatestWinsWorker
 
-from .image_conversion import ImageConversionError, check_image_layout, compressed_msg_to_bgr, image_msg_to_bgr
+from .image_conversion import (
+    ImageConversionError,
+    SixteenBitScale,
+    check_image_layout,
+    compressed_msg_to_bgr,
+    image_msg_to_bgr,
+)
 from .messages import DIAG_ERROR, DIAG_OK, DIAG_WARN
 
 __all__ = [
     'DEFAULT_BUNDLE_NAME', 'FrameOutput', 'NodeParams', 'PARAM_SPECS', 'ParamError', 'ParamSpec', 'PerceptionCore',
-    'Throttle', 'create_pipeline', 'draw_overlay', 'resolve_bundle_path', 'validate_params',
-    'LandingZone', 'draw_segmentation_overlay', 'landing_zone',
+    'Throttle', 'create_pipeline', 'resolve_bundle_path', 'validate_params',
+    'LandingZone', 'landing_zone',
 ]
 
 DEFAULT_BUNDLE_NAME = 'aerial_vit_tiny'
@@ -90,8 +95,8 @@ PARAM_SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('backend', 'auto', 'Inference backend.', 'one of auto, tensorrt, onnxruntime'),
     ParamSpec('score_threshold', -1.0, 'Minimum detection score.', '-1 (the bundle\'s value) or in [0, 1]'),
     ParamSpec('nms_iou', -1.0, 'IoU threshold of non-maximum suppression.', '-1 (the bundle\'s value) or in (0, 1]'),
-    ParamSpec('classes', [], 'Class filter: label names to keep (empty: all).',
-              'names among the bundle labels', dynamic_typing=True),
+    ParamSpec('classes', [], 'Class filter: label names to keep (not set or empty: all).',
+              'names among the bundle labels (a string array)'),
     ParamSpec('max_detections', 100, 'Maximum detections per frame.', '> 0'),
     ParamSpec('publish_overlay', False, 'Publish the annotated image on "overlay".'),
     ParamSpec('transport', 'raw', 'Subscribe "image" (sensor_msgs/Image, raw) or "image/compressed" '
@@ -105,9 +110,10 @@ PARAM_SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('tf_timeout_s', 0.05, 'How long to wait for the camera transform at the image stamp (s).', '>= 0'),
     ParamSpec('max_target_range_m', 0.0, 'Ignore ground points farther than this (m); 0: no limit.', '>= 0'),
     ParamSpec('image_is_rectified', False, 'Images are rectified: use CameraInfo P and no distortion.'),
-    ParamSpec('publish_obstacles', True, 'Publish "obstacles" (angular Detection2DArray) and "clear_path".'),
-    ParamSpec('obstacle_classes', list(DEFAULT_OBSTACLE_CLASSES), 'Labels treated as obstacles.',
-              'names among the bundle labels'),
+    ParamSpec('publish_obstacles', True, 'Publish "obstacles" (Detection2DArray: pixel boxes, poses in the optical '
+              'frame), "obstacles/bearings" (PointCloud2 of angles) and "clear_path" (stamped verdict).'),
+    ParamSpec('obstacle_classes', list(DEFAULT_OBSTACLE_CLASSES), 'Labels treated as obstacles (an empty list: '
+              'none, the path is always clear).', 'names among the bundle labels (a string array)'),
     ParamSpec('clear_path_width_frac', 0.3, 'Width of the central region checked for clear path (fraction).',
               'in (0, 1]'),
     ParamSpec('clear_path_height_frac', 0.5, 'Height of the central region checked for clear path (fraction).',
@@ -115,10 +121,19 @@ PARAM_SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('clear_path_min_score', 0.0, 'Minimum score of a detection that blocks the path.', 'in [0, 1]'),
     ParamSpec('assumed_hfov_deg', 0.0, 'Horizontal field of view used for obstacle bearings until CameraInfo '
               'arrives; 0: wait for CameraInfo.', '0 or in (0, 180)'),
-    ParamSpec('mono16_shift', -1, 'Right shift from 16-bit to 8-bit images; -1: from each frame\'s bit depth.',
-              '-1 or in [0, 8]'),
+    ParamSpec('mono16_shift', -1, 'Right shift from 16-bit to 8-bit images (12-bit camera: 4), one for the camera; '
+              '-1: fixed from the first 16-bit frame with a value above 255, then kept.', '-1 or in [0, 8]'),
     ParamSpec('use_cv_bridge', True, 'Use cv_bridge for raw images where installed (own conversion otherwise).'),
     ParamSpec('diagnostics_period_s', 1.0, 'Period of /diagnostics (s).', '> 0'),
+    ParamSpec('detections_min_rate_hz', 1.0, 'Lowest acceptable rate of "detections" (Hz) for the "detections '
+              'topic status" diagnostic (diagnostic_updater FrequencyStatus, 10% tolerance, 5-report window).',
+              '>= 0'),
+    ParamSpec('detections_max_rate_hz', 0.0, 'Highest acceptable rate of "detections" (Hz); 0: no upper bound.',
+              '0 or >= detections_min_rate_hz'),
+    ParamSpec('engine_cache_dir', '', 'Writable folder for TensorRT engines (share/ is read-only once installed): '
+              'the node looks them up, and tools/build_engine.py writes them, in <engine_cache_dir>/<bundle>-<onnx '
+              'sha>/engines, where the engines already in <bundle>/engines are linked too. Empty: '
+              '$XDG_CACHE_HOME/vitedge_ros/engines (~/.cache/vitedge_ros/engines); none: <bundle>/engines only.'),
     ParamSpec('stats_window', 100, 'Frames in the latency percentile window.', '>= 10'),
     ParamSpec('warn_throttle_s', 5.0, 'Minimum interval between repeated warnings of one kind (s).', '> 0'),
     ParamSpec('publish_segmentation', True, 'Segmentation bundles: publish "segmentation" (sensor_msgs/Image '
@@ -126,22 +141,26 @@ PARAM_SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('landing_zone_frac', 0.3, 'Side of the centred landing-zone region, as a fraction of the image '
               'width and height (segmentation bundles).', 'in (0, 1]'),
     ParamSpec('landing_safe_classes', ['background', 'road'], 'Labels a drone may land on (segmentation '
-              'bundles).', 'names among the bundle labels'),
+              'bundles; an empty list: nowhere is safe).', 'names among the bundle labels (a string array)'),
     ParamSpec('landing_min_safe_frac', 0.95, 'Minimum fraction of safe-class pixels in the centre region for '
               'landing_zone/safe to be true.', 'in [0, 1]'),
 )
 _SPEC_BY_NAME = {s.name: s for s in PARAM_SPECS}
 
 
-@dataclass
 class NodeParams:
-    """Validated parameters of vitedge_node (see PARAM_SPECS for meanings)."""
+    """Validated parameters of vitedge_node (see PARAM_SPECS for meanings).
+
+    A plain class rather than a dataclass: the node runs on JetPack 4.6's Python 3.6, which has no
+    ``dataclasses``. ``NodeParams(**overrides)`` starts from the defaults below (list defaults are copied per
+    instance); an unknown keyword raises TypeError, as a dataclass would. Instances compare by value.
+    """
 
     bundle: str = ''
     backend: str = 'auto'
     score_threshold: Optional[float] = None
     nms_iou: Optional[float] = None
-    classes: List[str] = field(default_factory=list)
+    classes: List[str] = []
     max_detections: int = 100
     publish_overlay: bool = False
     transport: str = 'raw'
@@ -154,7 +173,7 @@ class NodeParams:
     max_target_range_m: float = 0.0
     image_is_rectified: bool = False
     publish_obstacles: bool = True
-    obstacle_classes: List[str] = field(default_factory=lambda: list(DEFAULT_OBSTACLE_CLASSES))
+    obstacle_classes: List[str] = list(DEFAULT_OBSTACLE_CLASSES)
     clear_path_width_frac: float = 0.3
     clear_path_height_frac: float = 0.5
     clear_path_min_score: float = 0.0
@@ -162,12 +181,31 @@ class NodeParams:
     mono16_shift: Optional[int] = None
     use_cv_bridge: bool = True
     diagnostics_period_s: float = 1.0
+    detections_min_rate_hz: float = 1.0
+    detections_max_rate_hz: float = 0.0
+    engine_cache_dir: str = ''
     stats_window: int = 100
     warn_throttle_s: float = 5.0
     publish_segmentation: bool = True
     landing_zone_frac: float = 0.3
-    landing_safe_classes: List[str] = field(default_factory=lambda: ['background', 'road'])
+    landing_safe_classes: List[str] = ['background', 'road']
     landing_min_safe_frac: float = 0.95
+
+    def __init__(self, **overrides: Any) -> None:
+        names = self.__class__.__annotations__
+        for name in names:
+            default = getattr(self.__class__, name)
+            setattr(self, name, list(default) if isinstance(default, list) else default)
+        for name, value in overrides.items():
+            if name not in names:
+                raise TypeError('NodeParams got an unknown field {!r}'.format(name))
+            setattr(self, name, value)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and vars(self) == vars(other)
+
+    def __repr__(self) -> str:
+        return 'NodeParams({})'.format(', '.join('{}={!r}'.format(k, v) for k, v in vars(self).items()))
 
     @property
     def wants_camera_info(self) -> bool:
@@ -219,8 +257,8 @@ def _names(name: str, v: Any, labels: Optional[Sequence[str]]) -> List[str]:
                 raise ParamError(name, 'must be a list of label names, got item {!r}'.format(s))
             if s.strip():
                 items.append(s.strip())
-    elif isinstance(v, (bytes, bytearray)) and len(v) == 0:     # rclpy's type for an empty list
-        items = []
+    elif v is None or (isinstance(v, (bytes, bytearray)) and len(v) == 0):
+        items = []     # None: an empty YAML list reaches rclpy as "not set"; b'': an empty byte array
     else:
         raise ParamError(name, 'must be a list of label names, got {!r}'.format(v))
     if labels is not None:
@@ -299,6 +337,14 @@ def validate_params(values: Mapping[str, Any], labels: Optional[Sequence[str]] =
     p.diagnostics_period_s = _as_float('diagnostics_period_s', raw['diagnostics_period_s'])
     if p.diagnostics_period_s <= 0:
         raise ParamError('diagnostics_period_s', 'must be > 0, got {}'.format(p.diagnostics_period_s))
+    p.detections_min_rate_hz = _as_float('detections_min_rate_hz', raw['detections_min_rate_hz'])
+    if p.detections_min_rate_hz < 0:
+        raise ParamError('detections_min_rate_hz', 'must be >= 0, got {}'.format(p.detections_min_rate_hz))
+    p.detections_max_rate_hz = _as_float('detections_max_rate_hz', raw['detections_max_rate_hz'])
+    if p.detections_max_rate_hz != 0 and p.detections_max_rate_hz < p.detections_min_rate_hz:
+        raise ParamError('detections_max_rate_hz', 'must be 0 (no bound) or >= detections_min_rate_hz ({}), got '
+                         '{}'.format(p.detections_min_rate_hz, p.detections_max_rate_hz))
+    p.engine_cache_dir = _as_str('engine_cache_dir', raw['engine_cache_dir'])
     p.stats_window = _as_int('stats_window', raw['stats_window'])
     if p.stats_window < 10:
         raise ParamError('stats_window', 'must be >= 10, got {}'.format(p.stats_window))
@@ -372,6 +418,8 @@ def create_pipeline(values: Mapping[str, Any]) -> Tuple[NodeParams, Any]:
         raise ParamError('bundle', '{} is a {!r} bundle; vitedge_node needs a detector or a segmenter'.format(
             params.bundle, bundle.task))
     params = validate_params(dict(values, bundle=params.bundle), labels=list(bundle.labels), task=bundle.task)
+    if params.engine_cache_dir.lower() != 'none':
+        bundle = _with_engine_cache(bundle, params.engine_cache_dir)
     try:
         pipeline = Pipeline(bundle, backend=params.backend, score_threshold=params.score_threshold,
                             nms_iou=params.nms_iou, classes=params.classes or None,
@@ -381,6 +429,21 @@ def create_pipeline(values: Mapping[str, Any]) -> Tuple[NodeParams, Any]:
     except BundleError as exc:
         raise ParamError('bundle', str(exc)) from exc
     return params, pipeline
+
+
+def _with_engine_cache(bundle: Any, cache_dir: str) -> Any:
+    """The bundle loaded from its writable engine view (runtime.engine_cache), or as is when none can be made."""
+    import logging
+
+    from vitedge_ros.runtime import load_bundle
+    from vitedge_ros.runtime.engine_cache import default_engine_cache_dir, engine_view
+
+    try:
+        return load_bundle(engine_view(bundle.path, cache_dir or default_engine_cache_dir()))
+    except Exception as exc:   # noqa: BLE001 - OSError (read-only home), BundleError: keep <bundle>/engines
+        logging.getLogger(__name__).warning('engine_cache_dir %s unusable (%s: %s); engines only from %s/engines',
+                                            cache_dir, type(exc).__name__, exc, bundle.path)
+        return bundle
 
 
 # ------------------------------------------------------------------------------------------- throttled warnings
@@ -424,40 +487,6 @@ class FrameOutput(NamedTuple):
     landing_zone: Optional['LandingZone'] = None  # segment bundles: centre-region class fractions
 
 
-_COLOURS = [(0, 200, 255), (255, 128, 0), (0, 0, 255), (0, 255, 0), (255, 0, 255), (255, 255, 0)]
-
-
-def draw_overlay(bgr: np.ndarray, detections: Sequence[Any], fps: Optional[float] = None,
-                 clear: Optional[bool] = None,
-                 region: Optional[Tuple[float, float, float, float]] = None) -> np.ndarray:
-    """Return a copy of ``bgr`` with boxes, ``label score`` captions, fps and the clear-path region."""
-    img = np.ascontiguousarray(bgr).copy()
-    h, w = img.shape[:2]
-    scale = max(0.4, min(w, h) / 800.0)
-    thick = max(1, int(round(scale * 2)))
-    if region is not None and clear is not None:
-        x1, y1, x2, y2 = (int(round(v)) for v in region)
-        cv2.rectangle(img, (x1, y1), (x2, y2), (0, 255, 0) if clear else (0, 0, 255), 1)
-    for det in detections:
-        colour = _COLOURS[int(det.class_id) % len(_COLOURS)] if int(det.class_id) >= 0 else (255, 255, 255)
-        x1, y1, x2, y2 = (int(round(v)) for v in det.box)
-        cv2.rectangle(img, (x1, y1), (x2, y2), colour, thick)
-        text = '{} {:.2f}'.format(det.label, float(det.score))
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-        ty = max(th + base, y1)
-        cv2.rectangle(img, (x1, ty - th - base), (x1 + tw, ty), colour, -1)
-        cv2.putText(img, text, (x1, ty - base), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
-    if fps is not None:
-        caption = '{:.1f} fps'.format(fps)
-        if clear is not None:
-            caption += '  path {}'.format('clear' if clear else 'BLOCKED')
-        cv2.putText(img, caption, (8, int(24 * scale) + 8), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick + 2,
-                    cv2.LINE_AA)
-        cv2.putText(img, caption, (8, int(24 * scale) + 8), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick,
-                    cv2.LINE_AA)
-    return img
-
-
 class LandingZone(NamedTuple):
     """Landing-zone check of one segmented frame: class fractions in the centred region."""
 
@@ -482,28 +511,6 @@ def landing_zone(labels: np.ndarray, label_names: Sequence[str], fraction: float
     pairs = [(str(n), float(f)) for n, f in zip(label_names, fr)]
     safe_fraction = float(sum(f for n, f in pairs if n in set(safe_classes)))
     return LandingZone(pairs, center_box(w, h, fraction), safe_fraction, safe_fraction >= min_safe)
-
-
-def draw_segmentation_overlay(bgr: np.ndarray, labels: np.ndarray, num_classes: int,
-                              zone: Optional[LandingZone] = None, fps: Optional[float] = None,
-                              alpha: float = 0.45) -> np.ndarray:
-    """Colour overlay of a label map on ``bgr`` (background untinted), the landing zone and fps."""
-    from vitedge_ros.runtime.segmentation import blend_overlay
-
-    img = blend_overlay(np.ascontiguousarray(bgr), labels, num_classes, alpha=alpha)
-    h, w = img.shape[:2]
-    scale = max(0.4, min(w, h) / 800.0)
-    thick = max(1, int(round(scale * 2)))
-    caption = '' if fps is None else '{:.1f} fps'.format(fps)
-    if zone is not None:
-        x0, y0, x1, y1 = zone.region
-        cv2.rectangle(img, (x0, y0), (x1 - 1, y1 - 1), (0, 255, 0) if zone.safe else (0, 0, 255), thick)
-        caption += '  landing {} ({:.0f}% safe)'.format('ok' if zone.safe else 'NO', 100.0 * zone.safe_fraction)
-    if caption:
-        org = (8, int(24 * scale) + 8)
-        cv2.putText(img, caption.strip(), org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick + 2, cv2.LINE_AA)
-        cv2.putText(img, caption.strip(), org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA)
-    return img
 
 
 def _percentile(values: Sequence[float], q: float) -> float:
@@ -547,12 +554,16 @@ class PerceptionCore:
         self.on_output = on_output
         self.clock = clock
         self._log = log or (lambda level, text: print('[{}] {}'.format(level, text)))
-        shift = params.mono16_shift
-        self.image_converter = image_converter or (lambda msg: image_msg_to_bgr(msg, mono16_shift=shift))
-        self.compressed_converter = compressed_converter or compressed_msg_to_bgr
+        #: the camera's one 16-bit -> 8-bit scale, shared by the raw and the compressed (16-bit PNG) paths
+        self.bit_scale = SixteenBitScale(params.mono16_shift, on_fix=self._log_bit_scale)
+        self.image_converter = image_converter or (lambda msg: image_msg_to_bgr(msg, scale=self.bit_scale))
+        self.compressed_converter = compressed_converter or (
+            lambda msg: compressed_msg_to_bgr(msg, scale=self.bit_scale))
         self.pose_lookup = pose_lookup
         self.bundle_name = bundle_name
         self.backend_name = str(getattr(pipeline, 'backend_name', 'unknown'))
+        self.backend_reason = str(getattr(pipeline, 'backend_reason', '') or '')
+        self.backend_fallback = str(getattr(pipeline, 'backend_fallback', '') or '')
         self.throttle = Throttle(params.warn_throttle_s, clock)
         self._lock = threading.Lock()
         self._camera_info_model: Optional[PinholeCamera] = None
@@ -574,6 +585,8 @@ class PerceptionCore:
         labels = getattr(getattr(pipeline, 'bundle', None), 'labels', None) or getattr(pipeline, 'labels', None)
         self.label_names: List[str] = [str(v) for v in labels] if labels else []
         self._worker = LatestWinsWorker(self._process, on_error=self._on_worker_error, name='vitedge-inference')
+        if self.backend_fallback:  # backend auto could not use the bundle's TensorRT engines
+            self._log('warn', 'TensorRT not used, running on {}: {}'.format(self.backend_name, self.backend_fallback))
 
     # ------------------------------------------------------------------------------------------ logging helpers
     def _warn_throttled(self, key: Any, text: str) -> None:
@@ -582,6 +595,10 @@ class PerceptionCore:
             if suppressed:
                 text += ' ({} more like this suppressed)'.format(suppressed)
             self._log('warn', text)
+
+    def _log_bit_scale(self, shift: int, peak: int) -> None:
+        self._log('info', '16-bit images: shift {} bits to 8 bit, fixed from the first frame (peak {}) and kept '
+                          'for this camera; set mono16_shift to choose it'.format(shift, peak))
 
     # ---------------------------------------------------------------------------------------------- callbacks
     def on_image(self, msg: Any, stamp: Optional[float] = None) -> bool:
@@ -616,8 +633,11 @@ class PerceptionCore:
         k = tuple(np.asarray(getattr(msg, 'k', getattr(msg, 'K', ())), dtype=float).reshape(-1))
         d = tuple(np.asarray(getattr(msg, 'd', getattr(msg, 'D', ())), dtype=float).reshape(-1))
         p = tuple(np.asarray(getattr(msg, 'p', getattr(msg, 'P', ())), dtype=float).reshape(-1))
+        roi = getattr(msg, 'roi', None)
+        roi_fields = ('x_offset', 'y_offset', 'width', 'height', 'do_rectify')
+        roi_key = tuple(int(getattr(roi, f, 0) or 0) for f in roi_fields)
         key = (k, d, p, str(getattr(msg, 'distortion_model', '')), int(msg.width), int(msg.height),
-               int(getattr(msg, 'binning_x', 0) or 0), int(getattr(msg, 'binning_y', 0) or 0))
+               int(getattr(msg, 'binning_x', 0) or 0), int(getattr(msg, 'binning_y', 0) or 0), roi_key)
         if key == self._camera_info_key:
             return
         try:
@@ -651,7 +671,11 @@ class PerceptionCore:
 
     # ----------------------------------------------------------------------------------------------- camera
     def camera_for(self, width: int, height: int) -> Optional[PinholeCamera]:
-        """Camera model for an image of this size: CameraInfo (scaled) or the assumed FOV, else None."""
+        """Camera model for an image of this size, else None.
+
+        From CameraInfo (roi and binning applied as image_geometry does, then scaled only if the image size
+        still differs) or, without it, the assumed horizontal FOV.
+        """
         with self._lock:
             cached = self._camera_cache.get((width, height))
             base = self._camera_info_model
@@ -726,13 +750,12 @@ class PerceptionCore:
             with self._lock:
                 self._last_zone = zone
         overlay = None
-        if p.publish_overlay and seg is not None:
-            overlay = draw_segmentation_overlay(bgr, seg, max(len(self.label_names), int(seg.max()) + 1), zone,
-                                                fps=self._fps(self._completions, now))
-        elif p.publish_overlay:
-            region = central_region((width, height), p.clear_path_width_frac, p.clear_path_height_frac)
-            overlay = draw_overlay(bgr, detections, fps=self._fps(self._completions, now), clear=clear,
-                                   region=region)
+        if p.publish_overlay:
+            region = None if seg is not None else central_region((width, height), p.clear_path_width_frac,
+                                                                 p.clear_path_height_frac)
+            overlay = render_frame(bgr, detections, self.label_names, segmentation=seg,
+                                   fps=self._fps(self._completions, now), clear=clear if seg is None else None,
+                                   region=region, zone=zone)
         self.on_output(FrameOutput(header, detections, (width, height), dict(result.timings_ms), latency, overlay,
                                    targets, p.target_frame, obstacles, clear, seg, zone))
 
@@ -798,6 +821,9 @@ class PerceptionCore:
         elif new_failures:
             level, message = DIAG_WARN, '{} frame(s) failed since the last report: {}'.format(
                 new_failures, s['last_error'])
+        elif self.backend_fallback:
+            level, message = DIAG_WARN, 'TensorRT not used, running on {}: {}'.format(
+                self.backend_name, self.backend_fallback)
         reasons = ', '.join('{}={}'.format(k, v) for k, v in sorted(s['conversion_failures_by_reason'].items()))
         values = {
             'fps': s['fps'], 'input_fps': s['input_fps'],
@@ -807,6 +833,7 @@ class PerceptionCore:
             'dropped_frames': s['dropped_frames'], 'conversion_failures': s['conversion_failures'],
             'conversion_failure_reasons': reasons or 'none', 'inference_failures': s['inference_failures'],
             'backend': self.backend_name, 'bundle': self.bundle_name,
+            'backend_reason': self.backend_reason or 'none', 'backend_fallback': self.backend_fallback or 'none',
             'camera_model': 'camera_info' if s['camera_model'] else (
                 'assumed_hfov' if self.params.assumed_hfov_deg > 0 else 'none'),
         }

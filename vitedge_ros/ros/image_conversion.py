@@ -6,10 +6,13 @@ with the same attribute names. No rclpy or cv_bridge import.
 
 Public API (stable; used by the node and by ``tools/eval_bag.py``):
 
-``image_msg_to_bgr(msg, mono16_shift=None) -> np.ndarray``
+``image_msg_to_bgr(msg, mono16_shift=None, scale=None) -> np.ndarray``
     sensor_msgs/Image -> contiguous ``uint8`` ``H x W x 3`` BGR.
-``compressed_msg_to_bgr(msg) -> np.ndarray``
-    sensor_msgs/CompressedImage (jpeg/png) -> ``uint8`` ``H x W x 3`` BGR.
+``compressed_msg_to_bgr(msg, mono16_shift=None, scale=None) -> np.ndarray``
+    sensor_msgs/CompressedImage (jpeg/png, 8 or 16 bit) -> ``uint8`` ``H x W x 3`` BGR.
+``SixteenBitScale(shift=None)``
+    the one 16-bit -> 8-bit scale of a camera (a right shift, from a parameter or fixed by the first
+    16-bit frame and then kept); pass the same object for every frame of a stream.
 ``check_image_layout(msg) -> ImageLayout``
     validates encoding, step and payload size without converting.
 ``bgr_to_image_fields(img, encoding='bgr8') -> dict``
@@ -19,14 +22,16 @@ Public API (stable; used by the node and by ``tools/eval_bag.py``):
 ``SUPPORTED_ENCODINGS``
     the encodings ``image_msg_to_bgr`` accepts.
 """
-from typing import Dict, NamedTuple, Optional, Tuple
+import threading
+from typing import Callable, Dict, NamedTuple, Optional, Tuple
 
 import cv2
 import numpy as np
 
 __all__ = [
-    'ImageConversionError', 'ImageLayout', 'SUPPORTED_ENCODINGS', 'REASONS', 'bgr_to_image_fields',
-    'check_image_layout', 'compressed_msg_to_bgr', 'image_msg_to_bgr', 'payload_bytes',
+    'ImageConversionError', 'ImageLayout', 'SUPPORTED_ENCODINGS', 'REASONS', 'SixteenBitScale', 'auto_shift',
+    'bgr_to_image_fields', 'check_image_layout', 'compressed_msg_to_bgr', 'image_msg_to_bgr', 'is_sixteen_bit',
+    'payload_bytes',
 ]
 
 #: Short reason keys carried by ImageConversionError (used as counters in diagnostics).
@@ -69,6 +74,12 @@ for _pattern in ('rggb', 'bggr', 'gbrg', 'grbg'):
 
 #: Encodings accepted by image_msg_to_bgr (lower case; matching is case-insensitive).
 SUPPORTED_ENCODINGS: Tuple[str, ...] = tuple(sorted(_ENCODINGS))
+
+
+def is_sixteen_bit(encoding: str) -> bool:
+    """True for a supported encoding with 16-bit samples (mono16, 16UC1, bgr16, ..., bayer_*16)."""
+    spec = _ENCODINGS.get(str(encoding).strip().lower())
+    return spec is not None and spec.depth_bytes == 2
 
 
 def _calibrate_bayer_codes() -> Dict[str, int]:
@@ -158,25 +169,84 @@ def check_image_layout(msg) -> ImageLayout:
                        spec.depth_bytes, bool(getattr(msg, 'is_bigendian', 0)))
 
 
-def _to_8bit(values: np.ndarray, shift: Optional[int]) -> np.ndarray:
-    """Scale 16-bit samples to 8 bit by a right shift.
+def auto_shift(values: np.ndarray) -> int:
+    """Right shift (0-8) that brings 16-bit ``values`` to 8 bit, from their peak.
 
-    With ``shift=None`` the shift follows the significant bits of the frame: data whose maximum fits
-    in 8 bits is kept, 10/12/14-bit sensors are shifted by 2/4/6 and full 16-bit data by 8.
+    The significant bits of the peak, rounded up to an even count (camera ADCs are 10, 12, 14 or 16 bit, so a
+    frame whose peak has 11 significant bits is taken as 12-bit data), minus 8: data whose peak fits in 8 bits
+    is not shifted, 10/12/14-bit data by 2/4/6, full 16-bit data by 8.
     """
-    if shift is None:
-        peak = int(values.max()) if values.size else 0
-        shift = max(0, int(peak).bit_length() - 8)
-    return (values >> np.uint16(shift)).astype(np.uint8) if shift else values.astype(np.uint8)
+    peak = int(values.max()) if values.size else 0
+    bits = int(peak).bit_length()
+    bits += bits % 2
+    return min(8, max(0, bits - 8))
 
 
-def image_msg_to_bgr(msg, mono16_shift: Optional[int] = None) -> np.ndarray:
+def _shift_to_8bit(values: np.ndarray, shift: int) -> np.ndarray:
+    """16-bit samples >> ``shift``, saturated at 255 (never wrapped)."""
+    out = values >> np.uint16(shift) if shift else values
+    return np.minimum(out, 255).astype(np.uint8)
+
+
+class SixteenBitScale:
+    """The one 16-bit -> 8-bit scale of a camera: a right shift by ``shift`` bits (0-8), the same for every frame.
+
+    ``shift=None`` (auto) fixes the shift from the first 16-bit frame with a value above 255 (``auto_shift`` of
+    that frame) and keeps it for every frame after it, so a raw value maps to the same 8-bit value in every
+    frame of the camera. Frames before it (all values <= 255, e.g. the black frames a camera sends while it
+    starts) pass unshifted: a black frame does not fix a shift of 0 for a 12-bit camera. Values above the range
+    saturate at 255. Thread-safe. The raw ``Image`` and the ``CompressedImage`` (16-bit PNG) paths use it alike.
+    ``on_fix(shift, peak)`` is called once when auto fixes the shift.
+
+    Raises:
+        ValueError: ``shift`` outside [0, 8].
+
+    """
+
+    def __init__(self, shift: Optional[int] = None, on_fix: Optional[Callable[[int, int], None]] = None):
+        if shift is not None and not 0 <= int(shift) <= 8:
+            raise ValueError('16-bit to 8-bit shift must be in [0, 8] (or None: from the first frame), got '
+                             '{}'.format(shift))
+        self._shift = None if shift is None else int(shift)
+        self.auto = shift is None
+        self._on_fix = on_fix
+        self._lock = threading.Lock()
+
+    @property
+    def shift(self) -> Optional[int]:
+        """The shift in use (bits), or None while auto has seen no 16-bit value above 255 yet (frames pass as is)."""
+        return self._shift
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        """``uint16`` samples (any shape) -> ``uint8`` samples of the same shape."""
+        shift = self._shift
+        if shift is None:
+            peak = int(values.max()) if values.size else 0
+            if peak <= 255:
+                return values.astype(np.uint8)
+            fixed_now = False
+            with self._lock:
+                if self._shift is None:
+                    self._shift = auto_shift(values)
+                    fixed_now = True
+                shift = self._shift
+            if fixed_now and self._on_fix is not None:
+                self._on_fix(shift, peak)
+        return _shift_to_8bit(values, shift)
+
+
+def _scale_of(mono16_shift: Optional[int], scale: Optional[SixteenBitScale]) -> SixteenBitScale:
+    return scale if scale is not None else SixteenBitScale(mono16_shift)
+
+
+def image_msg_to_bgr(msg, mono16_shift: Optional[int] = None, scale: Optional[SixteenBitScale] = None) -> np.ndarray:
     """Convert a sensor_msgs/Image (any object with its fields) to a ``uint8`` ``H x W x 3`` BGR array.
 
     Honours ``step`` (row padding is dropped) and ``is_bigendian`` (16-bit encodings). 16-bit data
-    is scaled to 8 bit by ``mono16_shift`` bits (``None``: by the frame's significant bits, see
-    ``_to_8bit``). Bayer encodings are demosaiced with OpenCV; ``yuv422`` is UYVY and
-    ``yuv422_yuy2`` is YUYV. The result never aliases the message buffer.
+    is scaled to 8 bit by ``scale`` (a camera's ``SixteenBitScale``: give the same one for every frame of
+    a stream) or, without it, by ``mono16_shift`` bits (``None``: from this one frame, ``auto_shift``).
+    Bayer encodings are demosaiced with OpenCV; ``yuv422`` is UYVY and ``yuv422_yuy2`` is YUYV. The
+    result never aliases the message buffer.
 
     Raises:
         ImageConversionError: see ``check_image_layout``.
@@ -189,7 +259,7 @@ def image_msg_to_bgr(msg, mono16_shift: Optional[int] = None) -> np.ndarray:
     if spec.depth_bytes == 2:
         dtype = np.dtype('>u2') if lay.big_endian else np.dtype('<u2')
         samples = np.ascontiguousarray(rows).view(dtype).astype(np.uint16)
-        pixels = _to_8bit(samples, mono16_shift).reshape(lay.height, lay.width, spec.channels)
+        pixels = _scale_of(mono16_shift, scale)(samples).reshape(lay.height, lay.width, spec.channels)
     else:
         pixels = rows.reshape(lay.height, lay.width, spec.channels)
     kind = spec.kind
@@ -211,11 +281,20 @@ def image_msg_to_bgr(msg, mono16_shift: Optional[int] = None) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(pixels[:, :, 0]), _BAYER_CODES[kind[6:]])
 
 
-def compressed_msg_to_bgr(msg) -> np.ndarray:
+_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+
+
+def compressed_msg_to_bgr(msg, mono16_shift: Optional[int] = None,
+                          scale: Optional[SixteenBitScale] = None) -> np.ndarray:
     """Decode a sensor_msgs/CompressedImage (jpeg or png) to a ``uint8`` ``H x W x 3`` BGR array.
 
     ``format`` may be ``jpeg``, ``png`` or the image_transport form ``"bgr8; jpeg compressed bgr8"``.
-    ``compressedDepth`` payloads are rejected.
+    PNG payloads are decoded at their own bit depth (``cv2.IMREAD_UNCHANGED``): a 16-bit PNG (``mono16; png
+    compressed``, ``16UC1; png compressed``, ``bgr16``/``rgb16`` ones, or a plain ``png`` holding 16-bit
+    samples) is brought to 8 bit by the same ``scale`` / ``mono16_shift`` rule as the raw ``mono16`` path of
+    ``image_msg_to_bgr``, so both give the same image for the same pixels. Colour PNGs hold BGR order
+    (compressed_image_transport encodes 16-bit colour as ``bgr16``, ros-perception/image_transport_plugins
+    compressed_publisher.cpp); an alpha channel is dropped. ``compressedDepth`` payloads are rejected.
 
     Raises:
         ImageConversionError: unsupported format, empty payload or undecodable data.
@@ -228,13 +307,20 @@ def compressed_msg_to_bgr(msg) -> np.ndarray:
     buf = payload_bytes(msg.data)
     if buf.size == 0:
         raise ImageConversionError(fmt, 'empty', 'empty compressed payload')
-    img = cv2.imdecode(np.ascontiguousarray(buf), cv2.IMREAD_COLOR)
+    png = buf[:len(_PNG_SIGNATURE)].tobytes() == _PNG_SIGNATURE
+    img = cv2.imdecode(np.ascontiguousarray(buf), cv2.IMREAD_UNCHANGED if png else cv2.IMREAD_COLOR)
     if img is None:
         raise ImageConversionError(fmt, 'decode_failed',
                                    'could not decode {} bytes as jpeg/png'.format(buf.size))
-    if img.dtype != np.uint8:
-        img = _to_8bit(img.astype(np.uint16), None)
-    return img
+    if img.dtype == np.uint16:
+        img = _scale_of(mono16_shift, scale)(img)
+    elif img.dtype != np.uint8:
+        raise ImageConversionError(fmt, 'unsupported_encoding',
+                                   'decoded samples are {}, expected 8 or 16 bit'.format(img.dtype))
+    if img.ndim == 2 or img.shape[2] in (1, 2):      # gray (+ alpha)
+        gray = img if img.ndim == 2 else img[:, :, 0]
+        return cv2.cvtColor(np.ascontiguousarray(gray), cv2.COLOR_GRAY2BGR)
+    return np.ascontiguousarray(img[:, :, :3])
 
 
 def bgr_to_image_fields(img: np.ndarray, encoding: str = 'bgr8') -> Dict[str, object]:

@@ -7,7 +7,8 @@ rosbags dataclasses have no defaults. Attribute names a ``types`` namespace prov
 
 ``Time, Header, Detection2DArray, Detection2D, ObjectHypothesisWithPose, ObjectHypothesis,
 BoundingBox2D, Pose2D, Point2D, PoseWithCovariance, Pose, Point, Quaternion, PoseArray,
-DiagnosticArray, DiagnosticStatus, KeyValue, Image, Bool`` and ``byte`` (a callable turning an int
+DiagnosticArray, DiagnosticStatus, KeyValue, Image, Classification, PointCloud2, PointField,
+LabelInfo, VisionClass`` and ``byte`` (a callable turning an int
 into the value of a ``byte`` field: ``int`` for rosbags, ``bytes([v])`` for rclpy).
 
 Public API (stable):
@@ -16,7 +17,11 @@ Public API (stable):
 ``stamp_to_sec(stamp) -> float``
 ``build_detection2d_array(detections, header, types) -> Detection2DArray``
 ``detection2d_array_to_detections(msg, labels=None) -> List[Detection]``
-``build_obstacle_array(obstacles, header, types) -> Detection2DArray`` (angular units, see docs/ROS.md)
+``build_obstacle_array(obstacles, header, types) -> Detection2DArray`` (pixel boxes, optical-frame poses)
+``build_obstacle_bearings(obstacles, header, types) -> PointCloud2`` (azimuth, elevation, ... per obstacle)
+``build_verdict(verdict, header, types) -> Classification`` (stamped clear_path / landing_zone/safe)
+``read_verdict(msg, now_sec, max_age_s) -> Optional[str]`` (the staleness rule of docs/ROS.md)
+``build_label_info(labels, threshold, header, types) -> LabelInfo``
 ``build_pose_array(points, header, types) -> PoseArray``
 ``build_diagnostic_array(statuses, header, types) -> DiagnosticArray``
 ``build_image(img, header, types, encoding='bgr8') -> Image``
@@ -34,9 +39,10 @@ import numpy as np
 from .image_conversion import bgr_to_image_fields, payload_bytes
 
 __all__ = [
-    'DIAG_OK', 'DIAG_WARN', 'DIAG_ERROR', 'DIAG_STALE', 'build_detection2d_array', 'build_diagnostic_array',
-    'build_header', 'build_image', 'build_obstacle_array', 'build_pose_array', 'detection2d_array_to_detections',
-    'stamp_to_sec', 'build_label_image', 'build_classification',
+    'BEARING_FIELDS', 'DIAG_OK', 'DIAG_WARN', 'DIAG_ERROR', 'DIAG_STALE', 'build_detection2d_array',
+    'build_diagnostic_array', 'build_header', 'build_image', 'build_obstacle_array', 'build_obstacle_bearings',
+    'build_pose_array', 'detection2d_array_to_detections', 'stamp_to_sec', 'build_label_image',
+    'build_classification', 'build_label_info', 'build_verdict', 'read_verdict',
 ]
 
 DIAG_OK, DIAG_WARN, DIAG_ERROR, DIAG_STALE = 0, 1, 2, 3
@@ -120,29 +126,125 @@ def detection2d_array_to_detections(msg, labels: Optional[Sequence[str]] = None)
 
 
 def build_obstacle_array(obstacles: Iterable[Any], header, types):
-    """vision_msgs/Detection2DArray of obstacles in angular units (camera FLU convention).
+    """vision_msgs/Detection2DArray of obstacles: pixel boxes, poses in the header's (optical) frame.
 
     ``obstacles`` are ``vitedge_ros.geometry.obstacles.ObstacleInfo``-like objects (``label``, ``score``,
-    ``azimuth``, ``elevation``, ``angular_width``, ``angular_height`` in radians, optional ``range_m``).
-    Per Detection2D: ``bbox.center.position.x`` = azimuth (positive left), ``.y`` = elevation (positive
-    up), ``bbox.size_x``/``size_y`` = angular width/height, all radians; the hypothesis pose holds the
-    bearing as an orientation (yaw = azimuth, pitch = -elevation about the camera's FLU axes) and, when
-    a flat-ground range is known, the position ``range_m`` along that ray (else the origin).
+    ``box`` (x1, y1, x2, y2) in input pixels, ``azimuth``/``elevation`` in radians, optional ``range_m``).
+    ``header`` is the input image's header, whose ``frame_id`` is the camera optical frame (x right, y down,
+    z forward; sensor_msgs/CameraInfo, REP 103/105). Per Detection2D:
+
+    - ``bbox``: centre and size in input-image **pixels**, as vision_msgs/BoundingBox2D defines it;
+    - one hypothesis (``class_id`` = label, ``score``) whose ``pose`` is expressed in the header's frame:
+      the orientation turns the optical +z axis onto the bearing of the box centre
+      (:func:`vitedge_ros.geometry.obstacles.bearing_quaternion`); the position is ``range_m`` metres along
+      that ray when a flat-ground range is known. Without a range the position is the origin and
+      ``covariance[0]`` is -1: "no position estimate", the convention sensor_msgs/Imu uses for a missing
+      estimate (only the direction is known).
+
+    The angles themselves (azimuth, elevation, angular size) are published alongside by
+    :func:`build_obstacle_bearings`, one point per detection in the same order.
     """
-    from vitedge_ros.geometry.projection import quat_from_euler
+    from vitedge_ros.geometry.obstacles import bearing_quaternion, bearing_ray
 
     out = []
     for ob in obstacles:
-        q = quat_from_euler(0.0, -float(ob.elevation), float(ob.azimuth))
+        q = bearing_quaternion(ob.azimuth, ob.elevation)
         rng = getattr(ob, 'range_m', None)
-        pos = (0.0, 0.0, 0.0)
+        covariance = np.zeros(36, dtype=np.float64)
         if rng is not None and np.isfinite(rng):
-            ce = np.cos(ob.elevation)
-            pos = (rng * ce * np.cos(ob.azimuth), rng * ce * np.sin(ob.azimuth), rng * np.sin(ob.elevation))
-        pose = _identity_pose(types, pos[0], pos[1], pos[2], q)
-        out.append(_detection2d(types, header, ob.label, ob.score, ob.azimuth, ob.elevation, ob.angular_width,
-                                ob.angular_height, pose=pose))
+            pos = float(rng) * bearing_ray(ob.azimuth, ob.elevation)
+        else:
+            pos = np.zeros(3)
+            covariance[0] = -1.0
+        pose = types.PoseWithCovariance(pose=_identity_pose(types, pos[0], pos[1], pos[2], q), covariance=covariance)
+        x1, y1, x2, y2 = (float(v) for v in ob.box)
+        hyp = types.ObjectHypothesisWithPose(
+            hypothesis=types.ObjectHypothesis(class_id=str(ob.label), score=float(ob.score)), pose=pose)
+        bbox = types.BoundingBox2D(center=types.Pose2D(position=types.Point2D(x=(x1 + x2) / 2.0, y=(y1 + y2) / 2.0),
+                                                       theta=0.0), size_x=x2 - x1, size_y=y2 - y1)
+        out.append(types.Detection2D(header=header, results=[hyp], bbox=bbox, id=''))
     return types.Detection2DArray(header=header, detections=out)
+
+
+#: Fields of the ``obstacles/bearings`` PointCloud2: (name, numpy type, sensor_msgs/PointField datatype).
+BEARING_FIELDS = (
+    ('x', '<f4', 7), ('y', '<f4', 7), ('z', '<f4', 7),                 # metres, optical frame; NaN: no range
+    ('azimuth', '<f4', 7), ('elevation', '<f4', 7),                   # radians, camera FLU: left, up positive
+    ('angular_width', '<f4', 7), ('angular_height', '<f4', 7),        # radians
+    ('range', '<f4', 7),                                              # metres to the ground contact; NaN: unknown
+    ('score', '<f4', 7), ('class_id', '<i4', 5),                      # detection score; index into the labels
+)
+
+
+def build_obstacle_bearings(obstacles: Sequence[Any], header, types):
+    """sensor_msgs/PointCloud2 with one point per obstacle, in the order of :func:`build_obstacle_array`.
+
+    A self-describing, stamped record of the bearings (the header is the input image's: optical frame and
+    stamp). Fields, little-endian, 40 bytes a point (``BEARING_FIELDS``): ``x, y, z`` float32 metres in the
+    optical frame, the point ``range`` metres along the box-centre ray (NaN when no range is known, so the
+    cloud is not dense); ``azimuth`` and ``elevation`` float32 radians in the camera's FLU convention (azimuth
+    positive to the left, elevation positive up, see ``vitedge_ros.geometry.obstacles``); ``angular_width`` and
+    ``angular_height`` float32 radians; ``range`` float32 metres (NaN: unknown); ``score`` float32;
+    ``class_id`` int32, the label's index in the bundle labels (as in ``label_info``; -1 unknown).
+    Read it with ``sensor_msgs_py.point_cloud2.read_points(msg, field_names=('azimuth', 'elevation'))``.
+    PointField datatypes: FLOAT32 = 7, INT32 = 5 (sensor_msgs/PointField).
+    """
+    from vitedge_ros.geometry.obstacles import bearing_ray
+
+    dtype = np.dtype([(name, fmt) for name, fmt, _ in BEARING_FIELDS])
+    obs = list(obstacles)
+    rows = np.zeros(len(obs), dtype=dtype)
+    for i, ob in enumerate(obs):
+        rng = getattr(ob, 'range_m', None)
+        rng = float(rng) if rng is not None and np.isfinite(rng) else float('nan')
+        xyz = rng * bearing_ray(ob.azimuth, ob.elevation)
+        rows[i] = (xyz[0], xyz[1], xyz[2], ob.azimuth, ob.elevation, ob.angular_width, ob.angular_height, rng,
+                   ob.score, int(getattr(ob, 'class_id', -1)))
+    fields = [types.PointField(name=name, offset=int(dtype.fields[name][1]), datatype=int(code), count=1)
+              for name, _, code in BEARING_FIELDS]
+    data = rows.tobytes()
+    conv = getattr(types, 'image_data', None)
+    return types.PointCloud2(header=header, height=1, width=len(obs), fields=fields, is_bigendian=False,
+                             point_step=int(dtype.itemsize), row_step=int(dtype.itemsize) * len(obs),
+                             data=conv(data) if conv is not None else np.frombuffer(data, dtype=np.uint8).copy(),
+                             is_dense=bool(np.isfinite(rows['range']).all()))
+
+
+def build_verdict(verdict: str, header, types, score: float = 1.0):
+    """vision_msgs/Classification carrying one stamped verdict (``clear_path``, ``landing_zone/safe``).
+
+    One ObjectHypothesis: ``class_id`` = the verdict (``clear`` / ``blocked``, ``safe`` / ``unsafe``),
+    ``score`` = 1.0 (the node's rule decided it; not a probability). ``header`` is the input image's, so a
+    consumer can tell a fresh verdict from a stale one (see :func:`read_verdict`). std_msgs has no stamped
+    Bool; Classification is the stamped "label of this image (region)" message of vision_msgs.
+    """
+    return types.Classification(header=header, results=[types.ObjectHypothesis(class_id=str(verdict),
+                                                                               score=float(score))])
+
+
+def read_verdict(msg, now_sec: float, max_age_s: float) -> Optional[str]:
+    """The verdict of a :func:`build_verdict` message, or None when it is stale, from the future or empty.
+
+    The staleness rule of docs/ROS.md: a verdict counts only while ``now_sec - stamp <= max_age_s`` (same
+    clock as the stamps: sim time with bags); None means "no verdict", which a consumer treats as not clear /
+    not safe. A stamp more than ``max_age_s`` ahead of ``now_sec`` is refused too.
+    """
+    if not len(msg.results):
+        return None
+    age = float(now_sec) - stamp_to_sec(msg.header.stamp)
+    if abs(age) > float(max_age_s):
+        return None
+    return str(msg.results[0].class_id)
+
+
+def build_label_info(labels: Sequence[str], threshold: float, header, types):
+    """vision_msgs/LabelInfo (vision_msgs >= 4.1): ``class_map`` = (index, label) of the bundle's labels.
+
+    The indices are those of the ``class_id`` field of ``obstacles/bearings`` and the pixel values of the
+    ``segmentation`` label image; ``threshold`` is the score threshold in use (0 for segmenters).
+    """
+    class_map = [types.VisionClass(class_id=int(i), class_name=str(name)) for i, name in enumerate(labels)]
+    return types.LabelInfo(header=header, class_map=class_map, threshold=float(threshold))
 
 
 def build_pose_array(points: Iterable[Sequence[float]], header, types):

@@ -6,16 +6,22 @@ subscribes the camera, and turns the core's outputs into messages:
 
     subscribes  image (sensor_msgs/Image) | image/compressed (sensor_msgs/CompressedImage), camera_info
     publishes   detections (vision_msgs/Detection2DArray), overlay (sensor_msgs/Image), targets
-                (geometry_msgs/PoseArray), obstacles (vision_msgs/Detection2DArray, angular units),
-                clear_path (std_msgs/Bool), /diagnostics (diagnostic_msgs/DiagnosticArray)
+                (geometry_msgs/PoseArray), obstacles (vision_msgs/Detection2DArray: pixel boxes, poses in the
+                optical frame), obstacles/bearings (sensor_msgs/PointCloud2: azimuth, elevation, ...),
+                clear_path (vision_msgs/Classification, stamped verdict), label_info (vision_msgs/LabelInfo,
+                transient local), /diagnostics (diagnostic_msgs/DiagnosticArray)
     segmentation bundles: segmentation (sensor_msgs/Image mono8, class ids), landing_zone
                 (vision_msgs/Classification: class fractions of the centre region), landing_zone/safe
-                (std_msgs/Bool), overlay (colour overlay) instead of detections/obstacles/targets
+                (vision_msgs/Classification, stamped verdict), overlay (colour overlay) instead of
+                detections/obstacles/targets
 
-See docs/ROS.md for topics, parameters and message choices.
+See docs/ROS.md for topics, parameters and message choices. ``ros2 run`` enters through
+``vitedge_ros.ros.startup.main``, which checks the ROS 2 installation first (Humble interfaces) and says in one
+line what is missing on an unsupported distribution instead of an ImportError.
 """
 import array
 import sys
+import threading
 from types import SimpleNamespace
 from typing import Any, List, Optional
 
@@ -25,11 +31,13 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point, Pose, PoseArray, PoseWithCovariance, Quaternion
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.duration import Duration
+from rclpy.exceptions import ParameterUninitializedException
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image
-from std_msgs.msg import Bool, Header
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
+from std_msgs.msg import Header
 from vision_msgs.msg import (
     BoundingBox2D,
     Classification,
@@ -45,7 +53,13 @@ from vitedge_ros.geometry.projection import CameraPose
 
 from . import messages
 from .core import PARAM_SPECS, FrameOutput, ParamError, PerceptionCore, create_pipeline
-from .image_conversion import image_msg_to_bgr
+from .image_conversion import image_msg_to_bgr, is_sixteen_bit
+from .topic_diagnostics import FrequencyStatus, status_prefix, topic_status
+
+try:   # vision_msgs >= 4.1 (Humble since February 2023); 4.0.0 has no LabelInfo: label_info is then skipped
+    from vision_msgs.msg import LabelInfo, VisionClass
+except ImportError:   # pragma: no cover - depends on the installation
+    LabelInfo = VisionClass = None
 
 try:   # tf2 is only needed for targets; keep the node usable without it
     import tf2_ros
@@ -65,18 +79,17 @@ except ImportError:   # pragma: no cover - older rclpy
 
 __all__ = ['VitedgeNode', 'main', 'rclpy_types']
 
-_SIXTEEN_BIT = ('mono16', '16uc1', 'bgr16', 'rgb16', 'bgra16', 'rgba16', '16uc3', '16uc4')
-
 
 def rclpy_types() -> SimpleNamespace:
     """Return the ``types`` namespace of ``vitedge_ros.ros.messages`` with rclpy message classes."""
     return SimpleNamespace(
-        Time=TimeMsg, Header=Header, Bool=Bool, Image=Image, CompressedImage=CompressedImage, CameraInfo=CameraInfo,
+        Time=TimeMsg, Header=Header, Image=Image, CompressedImage=CompressedImage, CameraInfo=CameraInfo,
         Detection2DArray=Detection2DArray, Detection2D=Detection2D, ObjectHypothesisWithPose=ObjectHypothesisWithPose,
         ObjectHypothesis=ObjectHypothesis, BoundingBox2D=BoundingBox2D, Pose2D=Pose2D, Point2D=Point2D,
         PoseWithCovariance=PoseWithCovariance, Pose=Pose, Point=Point, Quaternion=Quaternion, PoseArray=PoseArray,
         DiagnosticArray=DiagnosticArray, DiagnosticStatus=DiagnosticStatus, KeyValue=KeyValue,
-        Classification=Classification,
+        Classification=Classification, PointCloud2=PointCloud2, PointField=PointField, LabelInfo=LabelInfo,
+        VisionClass=VisionClass,
         byte=lambda v: bytes([v]),                        # rclpy 'byte' fields are bytes of length 1
         image_data=lambda b: array.array('B', b),         # fast path of the uint8[] setter
     )
@@ -91,6 +104,10 @@ class VitedgeNode(Node):
         self.core: Optional[PerceptionCore] = None
         self._pipeline = None
         self._closed = False
+        self._open_for_output = True            # False once close() has begun tearing publishers down
+        self._output_lock = threading.Lock()
+        self.sub_image = self.sub_info = self.diag_timer = None
+        self.detections_rate: Optional[FrequencyStatus] = None
         try:
             self._setup()
         except ParamError as exc:
@@ -104,17 +121,29 @@ class VitedgeNode(Node):
 
     # ------------------------------------------------------------------------------------------------- setup
     def _declare_parameters(self) -> dict:
+        """Declare every parameter read-only and statically typed; return the values.
+
+        The label lists are string arrays (``Parameter.Type.STRING_ARRAY``; an empty default would make
+        rclpy infer a byte array). rcl's YAML parser keeps no value for an empty list (``[]``: rclpy sees
+        the override as "not set", rcl humble ``rcl_yaml_param_parser/src/parse.c``), so a list declared that
+        way is left uninitialised (rclpy humble ``Node.get_parameter`` raises ParameterUninitializedException):
+        for a list parameter that means the empty list, and start-up goes on.
+        """
         values = {}
         for spec in PARAM_SPECS:
             desc = ParameterDescriptor(description=spec.description, additional_constraints=spec.constraints,
-                                       read_only=True, dynamic_typing=spec.dynamic_typing)
+                                       read_only=True)
+            is_list = isinstance(spec.default, list)
+            default = (list(spec.default) or Parameter.Type.STRING_ARRAY) if is_list else spec.default
             try:
-                self.declare_parameter(spec.name, spec.default, desc)
+                self.declare_parameter(spec.name, default, desc)
                 values[spec.name] = self.get_parameter(spec.name).value
+            except ParameterUninitializedException as exc:
+                if not is_list:
+                    raise ParamError(spec.name, 'has no value (an empty entry in the parameters file?)') from exc
+                values[spec.name] = []
             except Exception as exc:   # noqa: BLE001 - InvalidParameterTypeException and friends
                 raise ParamError(spec.name, str(exc)) from exc
-        if values.get('classes') is None:
-            values['classes'] = []
         return values
 
     def _setup(self) -> None:
@@ -132,14 +161,20 @@ class VitedgeNode(Node):
                                 durability=DurabilityPolicy.VOLATILE)
         out_qos = QoSProfile(reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST, depth=5)
 
+        # label_info: sent once and kept for late subscribers, like a latched CameraInfo (vision_msgs/LabelInfo)
+        latched_qos = QoSProfile(reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST, depth=1,
+                                 durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
         self.pub_detections = self.create_publisher(Detection2DArray, 'detections', out_qos)
         self.pub_overlay = self.create_publisher(Image, 'overlay', out_qos) if params.publish_overlay else None
         self.pub_targets = self.create_publisher(PoseArray, 'targets', out_qos) if params.target_frame else None
         self.pub_obstacles = None
+        self.pub_bearings = None
         self.pub_clear = None
         if params.publish_obstacles:
             self.pub_obstacles = self.create_publisher(Detection2DArray, 'obstacles', out_qos)
-            self.pub_clear = self.create_publisher(Bool, 'clear_path', out_qos)
+            self.pub_bearings = self.create_publisher(PointCloud2, 'obstacles/bearings', out_qos)
+            self.pub_clear = self.create_publisher(Classification, 'clear_path', out_qos)
         self.pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.pub_segmentation = None
         self.pub_landing = None
@@ -148,7 +183,18 @@ class VitedgeNode(Node):
         if task == 'segment' and params.publish_segmentation:
             self.pub_segmentation = self.create_publisher(Image, 'segmentation', out_qos)
             self.pub_landing = self.create_publisher(Classification, 'landing_zone', out_qos)
-            self.pub_landing_safe = self.create_publisher(Bool, 'landing_zone/safe', out_qos)
+            self.pub_landing_safe = self.create_publisher(Classification, 'landing_zone/safe', out_qos)
+        self.pub_label_info = None
+        labels = [str(v) for v in (getattr(getattr(pipeline, 'bundle', None), 'labels', None) or [])]
+        if LabelInfo is not None and labels:
+            self.pub_label_info = self.create_publisher(LabelInfo, 'label_info', latched_qos)
+            threshold = float(getattr(pipeline, 'score_threshold', 0.0) or 0.0) if task == 'detect' else 0.0
+            header = Header(stamp=self.get_clock().now().to_msg(), frame_id='')
+            self.pub_label_info.publish(messages.build_label_info(labels, threshold, header, self.types))
+        elif labels:
+            log.info('vision_msgs has no LabelInfo (older than 4.1): label_info is not published')
+        self.diag_prefix = status_prefix(self.get_namespace(), self.get_name())
+        self.detections_rate = FrequencyStatus(params.detections_min_rate_hz, params.detections_max_rate_hz)
 
         self._tf_buffer = None
         self._tf_listener = None
@@ -174,11 +220,12 @@ class VitedgeNode(Node):
         if params.wants_camera_info:
             self.sub_info = self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info, sensor_qos)
         self.diag_timer = self.create_timer(params.diagnostics_period_s, self._publish_diagnostics)
-        log.info('vitedge_node ready: bundle {} ({}), backend {}, transport {}, qos {} depth {}, cv_bridge {}, '
-                 'targets {}'.format(bundle_name, params.bundle, pipeline.backend_name, params.transport,
-                                     params.qos_reliability, params.qos_depth,
-                                     'yes' if self._bridge is not None else 'no',
-                                     params.target_frame or 'off'))
+        engines = getattr(getattr(pipeline, 'bundle', None), 'engines_dir', None)
+        log.info('vitedge_node ready: bundle {} ({}), backend {}, engines {}, transport {}, qos {} depth {}, '
+                 'cv_bridge {}, targets {}'.format(bundle_name, params.bundle, pipeline.backend_name, engines,
+                                                   params.transport, params.qos_reliability, params.qos_depth,
+                                                   'yes' if self._bridge is not None else 'no',
+                                                   params.target_frame or 'off'))
 
     def _log(self, level: str, text: str) -> None:
         logger = self.get_logger()
@@ -186,13 +233,16 @@ class VitedgeNode(Node):
 
     # --------------------------------------------------------------------------------------------- conversion
     def _bridge_convert(self, msg: Image):
-        """cv_bridge for 8-bit encodings (our conversion for 16-bit and what cv_bridge cannot do)."""
-        if str(msg.encoding).lower() in _SIXTEEN_BIT:
-            return image_msg_to_bgr(msg, mono16_shift=self.node_params.mono16_shift)
+        """cv_bridge for 8-bit encodings; our conversion for the rest.
+
+        16-bit encodings (Bayer 16 too: cv_bridge would drop their low byte) use the camera's one 16-bit scale.
+        """
+        if is_sixteen_bit(msg.encoding):
+            return image_msg_to_bgr(msg, scale=self.core.bit_scale)
         try:
             return self._bridge.imgmsg_to_cv2(msg, desired_encoding='bgr8')
         except Exception:   # noqa: BLE001 - CvBridgeError, TypeError: fall back to our conversion
-            return image_msg_to_bgr(msg, mono16_shift=self.node_params.mono16_shift)
+            return image_msg_to_bgr(msg, scale=self.core.bit_scale)
 
     # ---------------------------------------------------------------------------------------------- callbacks
     def _on_image(self, msg: Image) -> None:
@@ -220,8 +270,15 @@ class VitedgeNode(Node):
 
     # ----------------------------------------------------------------------------------------------- outputs
     def _publish_output(self, out: FrameOutput) -> None:
+        """Publish one frame's outputs (worker thread); dropped once close() has started."""
+        with self._output_lock:
+            if self._open_for_output:
+                self._publish_frame(out)
+
+    def _publish_frame(self, out: FrameOutput) -> None:
         t = self.types
         self.pub_detections.publish(messages.build_detection2d_array(out.detections, out.header, t))
+        self.detections_rate.tick()
         if self.pub_overlay is not None and out.overlay is not None:
             self.pub_overlay.publish(messages.build_image(out.overlay, out.header, t))
         if self.pub_targets is not None and out.targets is not None:
@@ -229,36 +286,72 @@ class VitedgeNode(Node):
             self.pub_targets.publish(messages.build_pose_array(out.targets, header, t))
         if self.pub_obstacles is not None and out.obstacles is not None:
             self.pub_obstacles.publish(messages.build_obstacle_array(out.obstacles, out.header, t))
+            self.pub_bearings.publish(messages.build_obstacle_bearings(out.obstacles, out.header, t))
         if self.pub_clear is not None and out.clear_path is not None:
-            self.pub_clear.publish(Bool(data=bool(out.clear_path)))
+            verdict = 'clear' if out.clear_path else 'blocked'
+            self.pub_clear.publish(messages.build_verdict(verdict, out.header, t))
         if self.pub_segmentation is not None and out.segmentation is not None:
             self.pub_segmentation.publish(messages.build_label_image(out.segmentation, out.header, t))
         if self.pub_landing is not None and out.landing_zone is not None:
             self.pub_landing.publish(messages.build_classification(out.landing_zone.fractions, out.header, t))
-            self.pub_landing_safe.publish(Bool(data=bool(out.landing_zone.safe)))
+            verdict = 'safe' if out.landing_zone.safe else 'unsafe'
+            self.pub_landing_safe.publish(messages.build_verdict(verdict, out.header, t))
+
+    def diagnostic_statuses(self) -> List[dict]:
+        """The statuses of one /diagnostics report, named after this node (diagnostic_updater conventions).
+
+        ``<ns/name>: perception`` (the core's status) and ``<ns/name>: detections topic status`` (the rate of
+        ``detections`` against detections_min_rate_hz / detections_max_rate_hz); see topic_diagnostics.
+        """
+        perception = dict(self.core.diagnostics(), name='{}: perception'.format(self.diag_prefix))
+        rate = topic_status(self.diag_prefix, 'detections', self.detections_rate, self.core.backend_name)
+        return [perception, rate]
 
     def _publish_diagnostics(self) -> None:
         if self.core is None:
             return
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id='')
-        self.pub_diag.publish(messages.build_diagnostic_array([self.core.diagnostics()], header, self.types))
+        self.pub_diag.publish(messages.build_diagnostic_array(self.diagnostic_statuses(), header, self.types))
 
     # --------------------------------------------------------------------------------------------- shutdown
-    def close(self, timeout: float = 2.0) -> None:
-        """Stop the worker, release the engine and destroy the node (idempotent)."""
+    def close(self, timeout: float = 5.0) -> None:
+        """Orderly shutdown (idempotent): no new frames, the frame in flight finishes, then teardown.
+
+        1. the image and camera_info subscriptions and the diagnostics timer are destroyed (no new work);
+        2. the worker is stopped: a pending frame is dropped, the frame in the engine runs to its end and its
+           outputs are published (waits up to ``timeout`` s);
+        3. later outputs are dropped (a frame still running after ``timeout`` never publishes on a destroyed
+           node);
+        4. the engine is closed only if the worker has ended (never under a running inference), then the node
+           is destroyed.
+        """
         if self._closed:
             return
         self._closed = True
+        for sub in (self.sub_image, self.sub_info):
+            if sub is not None:
+                self.destroy_subscription(sub)
+        self.sub_image = self.sub_info = None
+        if self.diag_timer is not None:
+            self.destroy_timer(self.diag_timer)
+            self.diag_timer = None
+        stopped = True
         if self.core is not None:
-            if not self.core.shutdown(timeout):
-                self.get_logger().warning('inference worker did not stop within {:.1f} s'.format(timeout))
-            self.core = None
-        if self._pipeline is not None and hasattr(self._pipeline, 'close'):
+            stopped = self.core.shutdown(timeout)
+            if not stopped:
+                self.get_logger().warning('a frame was still in the engine after {:.1f} s; its outputs are '
+                                          'dropped and the engine is left to the process exit'.format(timeout))
+        locked = self._output_lock.acquire(timeout=max(timeout, 0.1))
+        self._open_for_output = False
+        if locked:
+            self._output_lock.release()
+        self.core = None
+        if stopped and self._pipeline is not None and hasattr(self._pipeline, 'close'):
             try:
                 self._pipeline.close()
             except Exception as exc:   # noqa: BLE001 - best effort at shutdown
                 self.get_logger().warning('closing the engine failed: {}'.format(exc))
-            self._pipeline = None
+        self._pipeline = None
         self.destroy_node()
 
 

@@ -4,6 +4,7 @@ Loading validates every field before anything runs and fails with one :class:`Bu
 names the file and the field.
 """
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
@@ -16,6 +17,7 @@ SCHEMA_VERSION = 1
 TASKS = ('detect', 'classify', 'segment')
 DECODERS = {'detect': ('vit_center', 'detr'), 'classify': ('classifier',), 'segment': ('segmenter',)}
 ONNX_MAGIC_MIN_BYTES = 16
+TRT_TARGET_RE = re.compile(r'^trt\d+(\.\d+)?$')  # the names of vitedge_ros.export.trt_audit targets
 
 
 class InputSpec(NamedTuple):
@@ -46,6 +48,7 @@ class Bundle(NamedTuple):
     labels: List[str]
     decoder: Dict[str, Any]
     source: Dict[str, Any]
+    trt_targets: Tuple[str, ...] = ()  # TensorRT parser targets the graph was audited clean for (export/trt_audit)
 
     @property
     def onnx_path(self) -> Path:
@@ -137,7 +140,12 @@ def validate_meta(meta: Any, bundle_dir: Path) -> Bundle:
     source = meta.get('source', {}) or {}
     if not isinstance(source, dict):
         raise _err(where + ': source', 'expected a mapping')
-    return Bundle(bundle_dir, version, name, task, spec, list(labels), dict(decoder), dict(source))
+    targets = meta.get('trt_targets', []) or []
+    if not isinstance(targets, (list, tuple)) or not all(isinstance(t, str) and TRT_TARGET_RE.match(t)
+                                                         for t in targets):
+        raise _err(where + ': trt_targets', "expected a list of TensorRT parser targets like 'trt8.2', got {!r}"
+                   .format(targets))
+    return Bundle(bundle_dir, version, name, task, spec, list(labels), dict(decoder), dict(source), tuple(targets))
 
 
 def load_bundle(path: Union[str, Path], require_onnx: bool = True) -> Bundle:

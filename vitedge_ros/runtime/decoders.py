@@ -1,8 +1,12 @@
 """Decoders: raw network outputs → scores, classes and boxes in network pixels.
 
 - ``classifier``: logits ``1×C`` → top-k (softmax, sigmoid or none).
-- ``vit_center``: the project's ViT detector, whose graph already extracts peaks (max-pool + TopK):
-  one output ``1×K×6`` rows ``x1, y1, x2, y2, score, class`` in network pixels.
+- ``vit_center``: the project's ViT detector. Its graph extracts peaks itself (max-pool + TopK) into
+  ``detections`` ``1×K×6`` rows ``x1, y1, x2, y2, score, class`` in network pixels; when the graph also
+  outputs the raw maps (``heatmap``, ``size``, ``offset``, as every bundle exported by this project does),
+  the peaks are extracted here on the host from those maps instead, in float32 (:func:`decode_vit_center_maps`),
+  so that an engine which computed the in-graph ``MaxPool(sigmoid) == sigmoid`` test at two different
+  precisions (FP16 TensorRT) cannot lose detections.
 - ``detr``: set predictions (DETR, YOLOS, RT-DETR exports): logits ``1×Q×C'`` and boxes ``1×Q×4``
   normalised ``cx, cy, w, h``; softmax with a trailing no-object class, or sigmoid.
 - ``segmenter``: logits ``1×C×h×w`` → label map in input-image pixels, see :mod:`.segmentation`.
@@ -55,8 +59,76 @@ def decode_classifier(outputs: Dict[str, np.ndarray], params: Dict[str, Any]) ->
     return logits
 
 
-def decode_vit_center(outputs: Dict[str, np.ndarray], params: Dict[str, Any]) -> RawDetections:
-    """Rows of the in-graph peak extraction (x1, y1, x2, y2, score, class)."""
+#: Upper clamp of the log-size map before ``exp`` (``ViTCenterDetector.decode``,
+#: vitedge_ros/models/vit_detector.py): sizes up to e^8 cells.
+SIZE_LOG_CLAMP = 8.0
+VIT_CENTER_MAPS = ('heatmap', 'size', 'offset')
+
+
+def max_pool3x3(x: np.ndarray) -> np.ndarray:
+    """3×3 max filter, stride 1, borders padded with -inf, over the last two axes of ``x`` (C×h×w)."""
+    pad = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(1, 1), (1, 1)], mode='constant', constant_values=-np.inf)
+    h, w = x.shape[-2], x.shape[-1]
+    out = pad[..., 0:h, 0:w].copy()
+    for dy in range(3):
+        for dx in range(3):
+            if dy or dx:
+                np.maximum(out, pad[..., dy:dy + h, dx:dx + w], out=out)
+    return out
+
+
+def decode_vit_center_maps(heatmap: np.ndarray, size: np.ndarray, offset: np.ndarray,
+                           net_w: int, net_h: int) -> RawDetections:
+    """Peak extraction of the ViT centre detector from its raw maps, on the host, in float32.
+
+    ``heatmap`` 1×C×h×w logits, ``size`` 1×2×h×w (log of box w, h in cells), ``offset`` 1×2×h×w logits of
+    the sub-cell centre; ``net_w``×``net_h`` the network input in pixels (stride = net_w / w). The same
+    function as ``ViTCenterDetector.decode`` (vitedge_ros/models/vit_detector.py): a cell is a peak of its
+    class where its sigmoid equals the 3×3 max-pool of the sigmoid map, score and class are the max / argmax
+    over classes of the peak-masked map, ``cx = (x + sigmoid(offset_x)) * stride``,
+    ``w = exp(min(size_w, 8)) * stride``. Here the pooled map and the map it is compared with are the same
+    float32 array, so the equality test is exact whatever precision the engine ran at; only cells with a
+    score > 0 are returned, sorted by score (the caller thresholds and caps them). Boxes in network pixels.
+    Raises EngineError when the maps' shapes disagree.
+    """
+    heat = np.asarray(heatmap, dtype=np.float32)
+    sz = np.asarray(size, dtype=np.float32)
+    off = np.asarray(offset, dtype=np.float32)
+    if heat.ndim != 4 or sz.shape != (heat.shape[0], 2) + heat.shape[2:] or off.shape != sz.shape:
+        raise EngineError('vit_center decoder: maps must be heatmap 1×C×h×w, size and offset 1×2×h×w, got {}, {}, '
+                          '{}'.format(heat.shape, sz.shape, off.shape))
+    heat, sz, off = heat[0], sz[0], off[0]
+    h, w = heat.shape[1:]
+    stride_x, stride_y = float(net_w) / w, float(net_h) / h
+    prob = (1.0 / (1.0 + np.exp(-heat.astype(np.float64)))).astype(np.float32)
+    masked = prob * (max_pool3x3(prob) == prob)
+    score = masked.max(axis=0).reshape(-1)
+    cls = masked.argmax(axis=0).reshape(-1)
+    idx = np.nonzero(score > 0)[0]
+    idx = idx[np.argsort(-score[idx], kind='stable')]
+    gy, gx = np.divmod(idx, w)
+    ox = 1.0 / (1.0 + np.exp(-off[0].reshape(-1)[idx].astype(np.float64)))
+    oy = 1.0 / (1.0 + np.exp(-off[1].reshape(-1)[idx].astype(np.float64)))
+    bw = np.exp(np.minimum(sz[0].reshape(-1)[idx].astype(np.float64), SIZE_LOG_CLAMP)) * stride_x
+    bh = np.exp(np.minimum(sz[1].reshape(-1)[idx].astype(np.float64), SIZE_LOG_CLAMP)) * stride_y
+    cx, cy = (gx + ox) * stride_x, (gy + oy) * stride_y
+    boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1).astype(np.float32)
+    return RawDetections(boxes.reshape(-1, 4), score[idx].astype(np.float32), cls[idx].astype(np.int64))
+
+
+def decode_vit_center(outputs: Dict[str, np.ndarray], params: Dict[str, Any], net_w: Optional[int] = None,
+                      net_h: Optional[int] = None) -> RawDetections:
+    """Detections of the ViT centre detector, in network pixels.
+
+    With the raw maps among ``outputs`` and the network size given, peaks are extracted on the host
+    (:func:`decode_vit_center_maps`); otherwise the rows of the in-graph peak extraction
+    (``detections`` 1×K×6: x1, y1, x2, y2, score, class) are used. ``params['peaks']: graph`` forces the
+    in-graph rows. Raises EngineError on a malformed output.
+    """
+    use_maps = (net_w is not None and net_h is not None and params.get('peaks', 'host') != 'graph'
+                and all(k in outputs for k in VIT_CENTER_MAPS))
+    if use_maps:
+        return decode_vit_center_maps(outputs['heatmap'], outputs['size'], outputs['offset'], int(net_w), int(net_h))
     det = np.asarray(_pick(outputs, ('detections',), 0, 'detections'), dtype=np.float32)
     if det.ndim != 3 or det.shape[-1] != 6:
         raise EngineError('vit_center decoder: expected a 1×K×6 output, got shape {}'.format(det.shape))
@@ -115,6 +187,9 @@ def check_decoder_params(decoder: Dict[str, Any], num_labels: int) -> None:
         v = decoder.get(key)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
             raise BundleError('bundle.yaml: decoder.{}: expected a positive integer, got {!r}'.format(key, v))
+    peaks = decoder.get('peaks')
+    if peaks is not None and peaks not in ('host', 'graph'):
+        raise BundleError("bundle.yaml: decoder.peaks: expected 'host' or 'graph', got {!r}".format(peaks))
     act = decoder.get('activation')
     if act is not None and act not in ('softmax', 'sigmoid', 'none'):
         raise BundleError("bundle.yaml: decoder.activation: expected softmax, sigmoid or none, got {!r}".format(act))

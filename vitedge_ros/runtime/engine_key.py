@@ -18,8 +18,11 @@ from pathlib import Path
 from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
 PRECISIONS = ('fp32', 'fp16', 'int8')
-#: Order in which ``find``/``auto`` prefers engines when several precisions match.
+#: Order in which ``find``/``auto`` prefers engines when several precisions match (GPU with fast INT8).
 PREFERENCE = ('int8', 'fp16', 'fp32')
+#: The order on a GPU without fast INT8 (Jetson Nano sm_53, TX2 sm_62): an INT8 engine there runs on FP16/FP32
+#: kernels plus reformats, no faster than FP16 and often slower.
+PREFERENCE_NO_FAST_INT8 = ('fp16', 'int8', 'fp32')
 SHA_LEN = 12
 ENGINE_SUFFIX = '.engine'
 _KEY_RE = re.compile(r'^(?P<sha>[0-9a-f]{12})-trt(?P<trt>[0-9A-Za-z.]+)-(?P<gpu>.+)-(?P<prec>fp32|fp16|int8)\.engine$')
@@ -143,10 +146,20 @@ def _pid_alive(pid: int) -> bool:
 def has_fast_int8(compute_capability: Tuple[int, int]) -> bool:
     """Whether the GPU architecture has fast INT8 (DP4A / tensor cores): sm_61 and sm_70 or newer.
 
-    The Jetson Nano (sm_53) and TX2 (sm_62) do not: INT8 engines there are no faster than FP16.
+    The Jetson Nano (sm_53, Maxwell) and TX2 (sm_62) do not: INT8 engines there are no faster than FP16.
+    Source: the "Hardware and Precision" table of the TensorRT support matrix (8.2.5: INT8 "Yes" for compute
+    capability 6.1, 7.0, 7.2, 7.5, 8.x; "No" for 5.3, 6.0 and 6.2;
+    https://docs.nvidia.com/deeplearning/tensorrt/archives/tensorrt-825/support-matrix/index.html).
     """
     cc = (int(compute_capability[0]), int(compute_capability[1]))
     return cc == (6, 1) or cc >= (7, 0)
+
+
+def engine_preference(compute_capability: Optional[Tuple[int, int]]) -> Tuple[str, ...]:
+    """Precision order ``auto`` tries engines in: INT8 first only where the GPU has fast INT8."""
+    if compute_capability is not None and not has_fast_int8(compute_capability):
+        return PREFERENCE_NO_FAST_INT8
+    return PREFERENCE
 
 
 def rebuild_command(bundle_dir: Union[str, Path], precision: str = 'fp16') -> str:
@@ -173,6 +186,15 @@ def describe_mismatch(key: EngineKey, want: EngineKey) -> str:
     if key.gpu != want.gpu:
         parts.append('GPU {} (this is {})'.format(key.gpu, want.gpu))
     return ', '.join(parts)
+
+
+def match_engines(bundle_dir: Union[str, Path], onnx_sha: str, trt_version: str, gpu_name: str,
+                  preference: Sequence[str] = PREFERENCE) -> List[Path]:
+    """Every engine in ``bundle_dir/engines`` whose key matches, in ``preference`` order of precision."""
+    want = make_key(onnx_sha, trt_version, gpu_name, preference[0])
+    by_name = {p.name: p for p in engine_files(Path(bundle_dir) / 'engines')}
+    names = [want._replace(precision=prec).filename for prec in preference]
+    return [by_name[n] for n in names if n in by_name]
 
 
 def match_engine(bundle_dir: Union[str, Path], onnx_sha: str, trt_version: str, gpu_name: str,
@@ -242,8 +264,10 @@ def detect_gpu(device: int = 0) -> GpuInfo:
     smi = shutil.which('nvidia-smi')
     if smi:
         try:
-            out = subprocess.run([smi, '--query-gpu=name,compute_cap', '--format=csv,noheader', '-i', str(device)],
-                                 capture_output=True, text=True, timeout=20, check=True).stdout.strip()
+            cmd = [smi, '--query-gpu=name,compute_cap', '--format=csv,noheader', '-i', str(device)]
+            # Python 3.6 (the drone) has neither capture_output nor text
+            out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,  # noqa: UP022
+                                 universal_newlines=True, timeout=20, check=True).stdout.strip()  # noqa: UP021
             name, cc = [s.strip() for s in out.splitlines()[0].rsplit(',', 1)]
             major, minor = cc.split('.')
             return GpuInfo(name, (int(major), int(minor)), 'nvidia-smi')

@@ -15,7 +15,7 @@ from .decoders import (
     filter_detections,
 )
 from .detection import Classification, Detection, FrameResult
-from .engines import create_engine
+from .engines import select_engine
 from .errors import BundleError
 from .preprocess import Preprocessor, as_bgr
 from .segmentation import decode_segmenter
@@ -50,7 +50,10 @@ class Pipeline:
         self.top_k = int(dec.get('top_k', 5))
         self.class_ids = bundle_label_ids(self.bundle, list(classes) if classes else None)
         self.preprocess = Preprocessor(self.bundle.input)
-        self.engine, self.backend_reason = create_engine(self.bundle, backend, providers=providers, module=module)
+        choice = select_engine(self.bundle, backend, providers=providers, module=module)
+        self.engine, self.backend_reason = choice.engine, choice.reason
+        #: Non-empty when ``auto`` found TensorRT engines but could use none (the node reports it as a warning).
+        self.backend_fallback = choice.fallback
         self.backend_name = self.engine.name
         self._check_io()
         LOG.info('bundle %s: backend %s', self.bundle.name, self.backend_reason)
@@ -99,7 +102,8 @@ class Pipeline:
                 classes.append(Classification(int(i), self._label(int(i)), float(prob[i])))
         elif kind in ('vit_center', 'detr'):
             if kind == 'vit_center':
-                raw = decode_vit_center(outputs, self.decoder)
+                spec = self.bundle.input
+                raw = decode_vit_center(outputs, self.decoder, spec.width, spec.height)
             else:
                 raw = decode_detr(outputs, self.decoder, self.bundle.input.width, self.bundle.input.height)
             raw = filter_detections(raw, self.score_threshold, self.class_ids, self.nms_iou, self.max_detections)

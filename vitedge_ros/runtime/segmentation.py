@@ -22,7 +22,7 @@ Why not the argmax in the graph: the ONNX output would be a label map at map res
 parity checks continuous and lets the host choose. See docs/SEGMENTATION.md for measured costs.
 """
 import math
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Tuple
 
 import cv2
 import numpy as np
@@ -35,22 +35,6 @@ UPSAMPLE_MODES = ('linear', 'nearest')
 _NEAREST_EXACT = getattr(cv2, 'INTER_NEAREST_EXACT', cv2.INTER_NEAREST)
 #: Default side of the centre region (fraction of the image width and height) of the landing-zone check.
 CENTER_FRACTION = 0.3
-
-#: BGR colours of the synthetic aerial classes (background, person, vehicle, building, water, road,
-#: vegetation); bundles with other labels get a deterministic palette beyond these.
-BASE_PALETTE: Tuple[Tuple[int, int, int], ...] = (
-    (0, 0, 0), (0, 0, 255), (255, 0, 255), (0, 140, 255), (255, 120, 0), (160, 160, 160), (0, 200, 0),
-)
-
-
-def palette(num_classes: int) -> np.ndarray:
-    """C×3 uint8 BGR colours, one per class id."""
-    out = np.zeros((max(1, num_classes), 3), dtype=np.uint8)
-    rng = np.random.default_rng(12345)
-    extra = rng.integers(40, 256, size=(max(0, num_classes - len(BASE_PALETTE)), 3), dtype=np.int64)
-    for i in range(num_classes):
-        out[i] = BASE_PALETTE[i] if i < len(BASE_PALETTE) else extra[i - len(BASE_PALETTE)]
-    return out
 
 
 def _logits_hwc(outputs: Dict[str, np.ndarray], num_classes: int) -> np.ndarray:
@@ -164,24 +148,3 @@ def center_fractions(labels: np.ndarray, num_classes: int, fraction: float = CEN
     counts = np.bincount(region.astype(np.int64), minlength=num_classes)[:num_classes]
     total = float(region.size)
     return [float(c) / total for c in counts]
-
-
-def colorize(labels: np.ndarray, num_classes: int) -> np.ndarray:
-    """H×W×3 uint8 BGR image of a label map (ids ≥ num_classes are drawn black)."""
-    pal = palette(max(num_classes, 1))
-    pal = np.concatenate([pal, np.zeros((256 - pal.shape[0], 3), dtype=np.uint8)]) if pal.shape[0] < 256 else pal
-    return pal[labels.astype(np.uint8)]
-
-
-def blend_overlay(bgr: np.ndarray, labels: np.ndarray, num_classes: int, alpha: float = 0.45,
-                  skip: Optional[Sequence[int]] = (0,)) -> np.ndarray:
-    """Blend the class colours into a BGR frame (classes in ``skip``, background by default, left as is)."""
-    colors = colorize(labels, num_classes)
-    out = bgr.copy()
-    mask = np.ones(labels.shape, dtype=bool)
-    if skip:
-        mask &= ~np.isin(labels, np.asarray(list(skip)))
-    if mask.any():
-        blended = cv2.addWeighted(bgr, 1.0 - alpha, colors, alpha, 0.0)
-        out[mask] = blended[mask]
-    return out

@@ -1,25 +1,43 @@
 """Build a TensorRT engine from a bundle's ONNX graph (used by ``tools/build_engine.py``).
 
-TensorRT is imported lazily (:func:`import_tensorrt`), torch never. Works with the TensorRT 8.2 Python API
-of JetPack 4.6 and with TensorRT 10.x, choosing calls by capability:
+TensorRT is imported lazily (:func:`import_tensorrt`), torch never; runs on Python 3.6 (JetPack 4.6). Works
+with the TensorRT Python APIs of 8.2 (JetPack 4.6, Jetson Nano), 8.6, 10.x and 11.x, choosing calls by
+capability, never by version string (sources: NVIDIA/TensorRT ``python/src/infer/pyCore.cpp`` at 8.2.1,
+release/8.6, release/10.3, release/11.1; test/fake_tensorrt.py tabulates them):
 
-* network flags: ``EXPLICIT_BATCH`` only where the builder still has implicit batch (``max_batch_size``);
-* workspace: ``set_memory_pool_limit(MemoryPoolType.WORKSPACE, n)`` (≥ 8.4), else ``max_workspace_size``;
-* serialisation: ``build_serialized_network`` (≥ 8.0), else ``build_engine(...).serialize()``;
-* INT8: explicit from a QDQ graph (``BuilderFlag.INT8``), or implicit by entropy calibration
-  (``int8_calibrator``, deprecated in 10.x but present) with a calibration cache.
+* network flags: ``EXPLICIT_BATCH`` only where the builder still has implicit batch (``max_batch_size``, 8.x);
+* workspace: ``set_memory_pool_limit(MemoryPoolType.WORKSPACE, n)`` (>= 8.4), else ``max_workspace_size``;
+* serialisation: ``build_serialized_network`` (>= 8.0), else ``build_engine(...).serialize()``;
+* FP16/INT8 on 8.2-10.x (weakly typed networks): ``BuilderFlag.FP16`` / ``INT8``, with LayerNorm, Softmax and
+  the detector's peak extraction pinned to FP32 (:mod:`.trt_precision`) under ``OBEY_PRECISION_CONSTRAINTS``;
+* TensorRT 11.x removed ``BuilderFlag.FP16``/``INT8``, the precision-constraint flags, ``ILayer.precision`` and
+  INT8 calibrators: every network is strongly typed and computes in the ONNX graph's own types. There an FP32
+  graph builds ``fp32``, an FP16 export (``tools/export_onnx.py --fp16``) builds ``fp16`` and a QDQ graph builds
+  ``int8``; anything else is refused before TensorRT is called (:class:`TensorRTUnsupported`);
+* INT8: explicit from a QDQ graph, or implicit by entropy calibration (``IInt8EntropyCalibrator2``, 8.2-10.x)
+  with a calibration cache. The calibrator imports pycuda and allocates its device buffer *before* the build,
+  and no exception ever leaves its callbacks: TensorRT 8.2 aborts the process on one (its ``noexcept``
+  trampolines have no ``try``), 8.4+ prints it and treats it as end-of-data. The first one is kept and
+  raised after the build (:class:`CalibrationError`), and nothing is written.
+
+Before any TensorRT call the ONNX graph is audited for the running version's parser
+(``vitedge_ros.export.trt_audit``): nodes it would refuse stop the build with their names (:class:`AuditRefused`).
 
 The engine is written as ``engines/.<key>.tmp-<pid>`` and renamed into place; an exception or Ctrl-C on the
 way removes the temporary file, so no half-written engine is ever left under the key's name.
+
+Exit codes of ``tools/build_engine.py`` (``exit_code`` of each exception): 0 built or up to date; 2 bad
+arguments or bundle; 3 TensorRT, a CUDA GPU or pycuda unavailable, this TensorRT cannot build the requested
+precision from this graph, or INT8 calibration failed; 4 the graph would not parse on this TensorRT (audit
+refusal or parser error) or the build failed; 130 interrupted.
 """
 import logging
 import os
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, List, Optional, Sequence, TextIO, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, TextIO, Tuple, Union
 
 import numpy as np
 
@@ -37,16 +55,30 @@ from .engine_key import (
     timing_cache_filename,
 )
 from .errors import BundleError
+from .trt_precision import (
+    can_pin,
+    fp32_nodes,
+    graph_precision,
+    node_outputs,
+    pin_fp32_layers,
+    precision_constraint_flag,
+)
 
 LOG = logging.getLogger(__name__)
 DEFAULT_WORKSPACE_MB = 512  # leaves room for ROS, the camera and the OS on a 4 GB Jetson Nano
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif', '.tiff', '.webp')
 QDQ_OPS = (b'QuantizeLinear', b'DequantizeLinear')
+#: What builds where (docs/TENSORRT.md pins the same text).
+SUPPORTED_RANGE = ('TensorRT 8.2 to 10.x build fp32, fp16 and int8 from an FP32 bundle; TensorRT 11.x builds '
+                   'strongly typed networks only, at the precision the ONNX graph itself has (FP32 graph: fp32, '
+                   'tools/export_onnx.py --fp16 graph: fp16, QDQ graph: int8)')
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 EXIT_NO_TENSORRT = 3
+EXIT_CALIBRATION = 3
 EXIT_BUILD_FAILED = 4
+EXIT_AUDIT_REFUSED = 4
 EXIT_INTERRUPTED = 130
 
 
@@ -62,15 +94,40 @@ class TensorRTMissing(RuntimeError):
     exit_code = EXIT_NO_TENSORRT
 
 
+class TensorRTUnsupported(TensorRTMissing):
+    """The running TensorRT cannot build the requested precision from this graph (TensorRT 11, exit code 3)."""
+
+
+class CalibrationError(RuntimeError):
+    """An INT8 calibration callback failed, or produced no batch (exit code 3); nothing was written."""
+
+    exit_code = EXIT_CALIBRATION
+
+
 class BuildError(RuntimeError):
     """The ONNX parser or the TensorRT builder failed (exit code 4)."""
 
     exit_code = EXIT_BUILD_FAILED
 
 
-@dataclass
-class BuildOptions:
-    """What to build."""
+class AuditRefused(BuildError):
+    """The audit found nodes the running TensorRT's ONNX parser refuses (exit code 4, before TensorRT runs)."""
+
+    exit_code = EXIT_AUDIT_REFUSED
+
+    def __init__(self, message: str, target: str = '', findings: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.target = target
+        self.findings = list(findings)
+
+
+class BuildOptions(NamedTuple):
+    """What to build.
+
+    Precision (fp32|fp16|int8), builder workspace cap in MiB, calibration images (a folder, at most
+    ``calib_max``), ``force`` rebuild, timing cache on/off, TensorRT verbose log, and ``audit`` (run the parser
+    audit before TensorRT; on by default). A NamedTuple: the drone's Python 3.6 has no ``dataclasses``.
+    """
 
     precision: str = 'fp16'
     workspace_mb: int = DEFAULT_WORKSPACE_MB
@@ -79,22 +136,30 @@ class BuildOptions:
     force: bool = False
     timing_cache: bool = True
     verbose: bool = False
+    audit: bool = True
 
 
-@dataclass
 class BuildResult:
     """What was built (or found up to date)."""
 
-    engine_path: Path
-    key: str
-    precision: str
-    trt_version: str
-    gpu: GpuInfo
-    seconds: float = 0.0
-    skipped: bool = False  # an engine with this key existed and --force was not given
-    int8_mode: str = ''  # 'explicit' (QDQ) | 'implicit' (calibration) | ''
-    workspace_api: str = ''
-    warnings: List[str] = field(default_factory=list)
+    def __init__(self, engine_path: Path, key: str, precision: str, trt_version: str, gpu: GpuInfo,
+                 seconds: float = 0.0, skipped: bool = False, int8_mode: str = '', workspace_api: str = '',
+                 warnings: Optional[List[str]] = None) -> None:
+        self.engine_path = engine_path
+        self.key = key
+        self.precision = precision
+        self.trt_version = trt_version
+        self.gpu = gpu
+        self.seconds = seconds
+        self.skipped = skipped  # an engine with this key existed and --force was not given
+        self.int8_mode = int8_mode  # 'explicit' (QDQ) | 'implicit' (calibration) | ''
+        self.workspace_api = workspace_api
+        self.warnings = list(warnings or [])
+        self.typing = 'weak'  # 'weak' (8.2-10.x builder flags) | 'strong' (11.x: the graph's own types)
+        self.pinned: Dict[str, str] = {}  # layer name -> why it was pinned to FP32
+        self.precision_flag = ''  # the BuilderFlag that makes the pins binding
+        self.audit_target = ''  # the parser target the graph was audited for ('' when the audit did not run)
+        self.calibration_batches = 0
 
 
 def import_tensorrt() -> Any:
@@ -186,21 +251,101 @@ def parse_onnx(trt: Any, network: Any, logger: Any, onnx_bytes: bytes, onnx_path
     parser = trt.OnnxParser(network, logger)
     ok = parser.parse(onnx_bytes)
     if not ok or int(getattr(parser, 'num_errors', 0)) > 0:
-        lines = format_parser_errors(parser, onnx_node_labels(onnx_bytes))
+        lines = [ln.replace('\n', ': ') for ln in format_parser_errors(parser, onnx_node_labels(onnx_bytes))]
         hint = ''
-        if any('LayerNormalization' in ln for ln in lines):
-            hint = ('\nLayerNormalization (opset 17) needs TensorRT >= 8.6: re-export with '
-                    'tools/export_onnx.py CHECKPOINT --out BUNDLE --trt8-compat')
+        if any('LayerNormalization' in ln or 'allowzero' in ln for ln in lines):
+            hint = ('\nthis TensorRT\'s ONNX parser needs a graph exported for it (no LayerNormalization before '
+                    '8.6, allowzero on every Reshape at opset >= 14 before 8.4): re-export the bundle with '
+                    'tools/export_onnx.py for this target (docs/TENSORRT.md)')
         raise BuildError('TensorRT {} could not parse {} ({} error{}):\n{}{}'.format(
             trt_version(trt), onnx_path, len(lines), '' if len(lines) == 1 else 's',
             '\n'.join(lines) or '  (no error details from the parser)', hint))
     return parser
 
 
+def load_onnx_model(onnx_bytes: bytes, onnx_path: Path) -> Any:
+    """The parsed ``onnx.ModelProto``, or None when the ``onnx`` package is not installed.
+
+    Raises :class:`BuildInputError` when the file is not a readable ONNX model.
+    """
+    try:
+        import onnx
+    except ImportError:
+        return None
+    try:
+        model = onnx.load_from_string(onnx_bytes)
+    except Exception as exc:  # google.protobuf.message.DecodeError and friends
+        raise BuildInputError('{}: not a readable ONNX model (corrupt or truncated?): {}'.format(
+            onnx_path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)) from exc
+    if not model.graph.node:
+        raise BuildInputError('{}: the ONNX graph has no nodes (corrupt or truncated?)'.format(onnx_path))
+    return model
+
+
+def audit_target(version: str) -> str:
+    """The audit target for TensorRT ``version`` (``target_for_trt_version``).
+
+    TensorRT 11.x and later, newer than the audit's rules (parsers 8.0-10.x), are audited with ``trt10``'s,
+    which later parsers only extend. Raises ImportError when the audit is not importable, ValueError for a
+    version it cannot audit (7.x).
+    """
+    from ..export.trt_audit import target_for_trt_version
+
+    try:
+        return target_for_trt_version(version)
+    except ValueError:
+        major = str(version).split('.')[0]
+        if major.isdigit() and int(major) >= 11:
+            return 'trt10'
+        raise
+
+
+def audit_for_tensorrt(model: Any, onnx_path: Path, version: str) -> Tuple[str, List[Any]]:
+    """(audit target, findings) of ``vitedge_ros.export.trt_audit`` for the parser of TensorRT ``version``.
+
+    Raises ImportError when the audit (or the onnx package it needs) is not importable here.
+    """
+    from ..export.trt_audit import audit_model
+
+    target = audit_target(version)
+    findings = audit_model(model if model is not None else str(onnx_path), target)
+    blocking = [f for f in findings if getattr(f, 'blocker', True) is not False
+                and str(getattr(f, 'severity', 'error')).lower() not in ('warning', 'warn', 'info')]
+    return target, blocking
+
+
+def audit_refusal(version: str, target: str, onnx_path: Path, findings: Sequence[Any]) -> AuditRefused:
+    """The :class:`AuditRefused` error naming the target, the nodes, the rules and the fixes."""
+    names = [str(f.node) for f in findings]
+    shown = ', '.join(names[:6]) + (' and {} more'.format(len(names) - 6) if len(names) > 6 else '')
+    lines = ['TensorRT {}\'s ONNX parser (audit target {}) would refuse {} node{} of {}: {}'.format(
+        version, target, len(names), '' if len(names) == 1 else 's', onnx_path, shown)]
+    for f in findings[:40]:
+        lines.append('  {} ({}): {}; fix: {}'.format(f.node, f.op, f.rule, f.fix))
+    if len(findings) > 40:
+        lines.append('  ... {} more'.format(len(findings) - 40))
+    lines.append('  (nothing was built; tools/trt_compat.py {} --target {} prints the same report; '
+                 '--skip-audit builds anyway)'.format(onnx_path, target))
+    return AuditRefused('\n'.join(lines), target, findings)
+
+
 def list_images(folder: Path, limit: int) -> List[Path]:
     """Image files of ``folder`` (recursively, sorted), at most ``limit``."""
     files = sorted(p for p in folder.rglob('*') if p.suffix.lower() in IMAGE_EXTS and p.is_file())
     return files[:limit] if limit > 0 else files
+
+
+def readable_images(files: Sequence[Path], log: Callable[[str], None] = print) -> List[Path]:
+    """The files OpenCV can decode (checked before the build; the others are named and skipped)."""
+    import cv2
+
+    good = []
+    for path in files:
+        if cv2.imread(str(path), cv2.IMREAD_COLOR) is None:
+            log('WARNING: calibration: cannot read {}, skipped'.format(path))
+        else:
+            good.append(path)
+    return good
 
 
 def calibration_batches(bundle: Bundle, files: Sequence[Path]) -> Iterator[np.ndarray]:
@@ -213,8 +358,7 @@ def calibration_batches(bundle: Bundle, files: Sequence[Path]) -> Iterator[np.nd
     for path in files:
         img = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if img is None:
-            LOG.warning('calibration: cannot read %s, skipped', path)
-            continue
+            raise OSError('calibration image {} became unreadable during the build'.format(path))
         tensor, _tf = pre(img)
         yield np.ascontiguousarray(tensor, dtype=np.float32)
 
@@ -236,75 +380,143 @@ def atomic_write_file(path: Path, data: Any) -> None:
         raise
 
 
-def make_calibrator(trt: Any, batches: Callable[[], Iterator[np.ndarray]], cache_path: Path,
-                    input_nbytes: int) -> Any:
-    """Make an ``IInt8EntropyCalibrator2`` fed from ``batches``, reading/writing ``cache_path``.
+def _import_pycuda() -> Any:
+    try:
+        import pycuda.driver as cuda
+    except ImportError as exc:
+        raise TensorRTMissing('INT8 calibration needs pycuda for device buffers: pip install pycuda '
+                              '({})'.format(exc)) from exc
+    return cuda
 
-    Device memory comes from pycuda (as on JetPack); raises :class:`TensorRTMissing` without it. With an
-    existing cache and no batches, TensorRT reads the table and never asks for data.
+
+def make_calibrator(trt: Any, batches: Callable[[], Iterator[np.ndarray]], cache_path: Path,
+                    input_nbytes: int, progress: Optional[TextIO] = None) -> Any:
+    """An ``IInt8EntropyCalibrator2`` fed from ``batches``, reading/writing ``cache_path``.
+
+    Everything that can fail for a missing dependency happens here, before the build: pycuda is imported
+    (:class:`TensorRTMissing`) and the ``input_nbytes`` device buffer allocated in the device's primary
+    context. During the build no exception leaves a callback: TensorRT 8.2 calls them from ``noexcept`` C++
+    and would abort the process; 8.4+ would print it and take it as end-of-data (NVIDIA/TensorRT
+    python/src/infer/pyInt8.cpp, 8.2.1 vs release/8.6). The first exception is kept in ``.error`` (``.where``
+    names the callback), later callbacks do nothing, and no cache is written; :func:`build_engine` raises it
+    after the build. ``.count`` batches were fed; ``.cache_read`` says TensorRT used the cache instead.
+    Call ``.close()`` to free the buffer. Raises :class:`TensorRTUnsupported` where the class does not
+    exist (TensorRT 11).
     """
     base = getattr(trt, 'IInt8EntropyCalibrator2', None)
     if base is None:
-        raise BuildError('this TensorRT has no IInt8EntropyCalibrator2: use an explicit QDQ INT8 bundle '
-                         '(tools/compress.py with a quantize stage)')
+        raise TensorRTUnsupported('TensorRT {} has no INT8 calibrator (removed in 11.0): export a QDQ INT8 bundle '
+                                  '(tools/compress.py with a quantize stage). {}'.format(
+                                      trt_version(trt), SUPPORTED_RANGE))
+    cuda = _import_pycuda()
+    try:
+        cuda.init()
+        ctx = cuda.Device(0).retain_primary_context()
+        ctx.push()
+        try:
+            device = cuda.mem_alloc(int(input_nbytes))
+        finally:
+            ctx.pop()
+    except TensorRTMissing:
+        raise
+    except Exception as exc:  # pycuda.driver.Error: no device, out of memory
+        raise TensorRTMissing('INT8 calibration cannot allocate {} bytes on the GPU: {}: {}'.format(
+            input_nbytes, type(exc).__name__, exc)) from exc
+    stream = progress if progress is not None else sys.stderr
 
     class EntropyCalibrator(base):  # type: ignore[misc, valid-type]
         def __init__(self) -> None:
             base.__init__(self)
-            self._iter: Optional[Iterator[np.ndarray]] = None
-            self._device: Any = None
-            self._cuda: Any = None
-            self._ctx: Any = None
+            self._iter = None  # type: Optional[Iterator[np.ndarray]]
+            self.error = None  # type: Optional[BaseException]
+            self.where = ''
             self.count = 0
+            self.cache_read = False
 
-        def _ensure_device(self) -> None:
-            if self._device is None:
-                try:
-                    import pycuda.driver as cuda
-                except ImportError as exc:
-                    raise TensorRTMissing('INT8 calibration needs pycuda for device buffers: pip install pycuda '
-                                          '({})'.format(exc)) from exc
-                cuda.init()
-                self._cuda = cuda
-                # TensorRT works in the device's primary context; allocate and copy inside it
-                self._ctx = cuda.Device(0).retain_primary_context()
-                self._ctx.push()
-                try:
-                    self._device = cuda.mem_alloc(int(input_nbytes))
-                finally:
-                    self._ctx.pop()
+        def _fail(self, where: str, exc: BaseException) -> None:
+            if self.error is None:
+                self.error, self.where = exc, where
 
         def get_batch_size(self) -> int:
             return 1
 
         def get_batch(self, names: Any, *args: Any) -> Optional[List[int]]:
-            if self._iter is None:
-                self._iter = batches()
-            try:
-                batch = next(self._iter)
-            except StopIteration:
+            if self.error is not None:
                 return None
-            self._ensure_device()
-            self._ctx.push()
             try:
-                self._cuda.memcpy_htod(self._device, np.ascontiguousarray(batch, dtype=np.float32))
-            finally:
-                self._ctx.pop()
-            self.count += 1
-            if self.count % 25 == 0:
-                print('\r[build_engine] calibration: {} images'.format(self.count), end='', file=sys.stderr,
-                      flush=True)
-            return [int(self._device)]
+                if self._iter is None:
+                    self._iter = batches()
+                try:
+                    batch = next(self._iter)
+                except StopIteration:
+                    return None
+                ctx.push()
+                try:
+                    cuda.memcpy_htod(device, np.ascontiguousarray(batch, dtype=np.float32))
+                finally:
+                    ctx.pop()
+                self.count += 1
+                if self.count % 25 == 0:
+                    stream.write('\r[build_engine] calibration: {} images'.format(self.count))
+                    stream.flush()
+                return [int(device)]
+            except BaseException as exc:  # noqa: B902 - nothing may cross into TensorRT (8.2 aborts)
+                self._fail('get_batch', exc)
+                return None
 
         def read_calibration_cache(self) -> Optional[bytes]:
-            if cache_path.is_file() and cache_path.stat().st_size > 0:
-                return cache_path.read_bytes()
-            return None
+            if self.error is not None:
+                return None
+            try:
+                if cache_path.is_file() and cache_path.stat().st_size > 0:
+                    self.cache_read = True
+                    return cache_path.read_bytes()
+                return None
+            except BaseException as exc:  # noqa: B902
+                self._fail('read_calibration_cache', exc)
+                return None
 
         def write_calibration_cache(self, cache: Any) -> None:
-            atomic_write_file(cache_path, bytes(cache))
+            if self.error is not None:
+                return  # a table from partial data is never kept
+            try:
+                atomic_write_file(cache_path, bytes(cache))
+            except BaseException as exc:  # noqa: B902
+                self._fail('write_calibration_cache', exc)
+
+        def close(self) -> None:
+            try:
+                ctx.push()
+                try:
+                    device.free()
+                finally:
+                    ctx.pop()
+                    if hasattr(ctx, 'detach'):
+                        ctx.detach()
+            except Exception as exc:  # freeing must not hide the build's own result
+                LOG.warning('calibration buffer not freed: %s', exc)
 
     return EntropyCalibrator()
+
+
+def raise_calibration_error(calibrator: Any) -> None:
+    """After the build: re-raise what a calibrator callback caught, or fail when no batch was fed.
+
+    KeyboardInterrupt is re-raised as itself, anything else as :class:`CalibrationError` (exit 3).
+    """
+    err = getattr(calibrator, 'error', None)
+    if err is not None:
+        if isinstance(err, KeyboardInterrupt):
+            raise err
+        if isinstance(err, TensorRTMissing):
+            raise err
+        msg = str(err).strip().splitlines()[0] if str(err).strip() else ''
+        raise CalibrationError('INT8 calibration failed in {}: {}{}; no engine and no calibration cache '
+                               'written'.format(calibrator.where, type(err).__name__, ': ' + msg if msg else '')
+                               ) from err
+    if not calibrator.cache_read and calibrator.count == 0:
+        raise CalibrationError('INT8 calibration fed no batch to TensorRT (no readable calibration image); no '
+                               'engine written')
 
 
 class Progress:
@@ -379,13 +591,41 @@ def resolve_bundle(bundle_dir: Union[str, Path]) -> Bundle:
         raise BuildInputError(str(exc)) from exc
 
 
+def strong_typing_only(trt: Any) -> bool:
+    """True on TensorRT 11.x: no ``BuilderFlag.FP16``/``INT8``, every network strongly typed."""
+    flags = getattr(trt, 'BuilderFlag', None)
+    return not (hasattr(flags, 'FP16') and hasattr(flags, 'INT8'))
+
+
+def check_strong_typing(trt: Any, precision: str, graph: str, onnx_path: Path) -> None:
+    """On a strongly typed TensorRT (11.x), refuse what the graph's own types cannot give.
+
+    ``graph`` is :func:`.trt_precision.graph_precision` of the ONNX (``fp32``, ``fp16`` or ``int8`` for QDQ).
+    Raises :class:`TensorRTUnsupported` (exit 3) with one line naming the supported range.
+    """
+    if precision == graph:
+        return
+    how = {'fp16': 're-export it with tools/export_onnx.py --fp16 (an FP16 graph)',
+           'int8': 'export a QDQ INT8 bundle (tools/compress.py with a quantize stage)',
+           'fp32': 'build --precision {} (the graph\'s own precision)'.format(graph)}[precision]
+    raise TensorRTUnsupported(
+        'TensorRT {} builds strongly typed networks only (BuilderFlag.FP16/INT8 and INT8 calibration were removed '
+        'in 11.0), and {} is an {} graph, so it cannot give an {} engine here: {}, or use TensorRT 8.2-10.x. '
+        'Supported: {}'.format(trt_version(trt), onnx_path, graph.upper() if graph != 'int8' else 'INT8 (QDQ)',
+                               precision, how, SUPPORTED_RANGE))
+
+
 def build_engine(bundle_dir: Union[str, Path], options: BuildOptions, trt: Any = None,
                  gpu: Optional[GpuInfo] = None, log: Callable[[str], None] = print,
                  progress_stream: Optional[TextIO] = None) -> BuildResult:
     """Build (or find up to date) the engine of ``bundle_dir`` for this TensorRT and GPU.
 
-    Raises :class:`BuildInputError` (2), :class:`TensorRTMissing` (3), :class:`BuildError` (4); Ctrl-C
-    propagates as KeyboardInterrupt after the temporary file is removed.
+    Order: arguments and bundle (2), TensorRT import (3), parser audit for this TensorRT version (4, before
+    any TensorRT call), what this TensorRT can build from the graph (3), GPU, calibration inputs (2) and
+    calibrator (3), then parse (4), FP32 pins, build (4), calibration errors (3), atomic write.
+    Raises :class:`BuildInputError` (2), :class:`TensorRTMissing` / :class:`TensorRTUnsupported` /
+    :class:`CalibrationError` (3), :class:`BuildError` / :class:`AuditRefused` (4); Ctrl-C propagates as
+    KeyboardInterrupt after the temporary file is removed.
     """
     try:
         check_precision(options.precision)
@@ -398,13 +638,29 @@ def build_engine(bundle_dir: Union[str, Path], options: BuildOptions, trt: Any =
     qdq = is_qdq_graph(onnx_bytes)
     if options.calib_images is not None and not Path(options.calib_images).is_dir():
         raise BuildInputError('--calib-images {}: not a directory'.format(options.calib_images))
+    model = load_onnx_model(onnx_bytes, bundle.onnx_path)
     trt = trt if trt is not None else import_tensorrt()
+    version = trt_version(trt)
+    warnings = []  # type: List[str]
+    target = ''
+    if options.audit:
+        try:
+            target, findings = audit_for_tensorrt(model, bundle.onnx_path, version)
+        except (ImportError, ValueError) as exc:
+            warnings.append('parser audit skipped ({}); TensorRT\'s own parser decides'.format(exc))
+        else:
+            if findings:
+                raise audit_refusal(version, target, bundle.onnx_path, findings)
+    strong = strong_typing_only(trt)
+    if strong:
+        graph = graph_precision(model) if model is not None else (
+            'int8' if qdq else 'fp16' if bundle.source.get('export', {}).get('fp16_weights') else 'fp32')
+        check_strong_typing(trt, options.precision, graph, bundle.onnx_path)
     if gpu is None:
         try:
             gpu = detect_gpu()
         except RuntimeError as exc:
             raise TensorRTMissing('TensorRT is installed but {}'.format(exc)) from exc
-    version = trt_version(trt)
     sha = onnx_sha256(bundle.onnx_path)
     key = make_key(sha, version, gpu.name, options.precision)
     engines_dir = bundle.engines_dir
@@ -413,13 +669,15 @@ def build_engine(bundle_dir: Union[str, Path], options: BuildOptions, trt: Any =
         LOG.info('removing %s left by an interrupted build', stale.name)
         stale.unlink()
     engine_path = engines_dir / key.filename
-    result = BuildResult(engine_path, key.filename, options.precision, version, gpu)
+    result = BuildResult(engine_path, key.filename, options.precision, version, gpu, warnings=warnings)
+    result.audit_target = target
+    result.typing = 'strong' if strong else 'weak'
     if engine_path.is_file() and not options.force:
         result.skipped = True
         return result
 
     calib_cache = engines_dir / calib_cache_filename(sha)
-    calib_files: List[Path] = []
+    calib_files = []  # type: List[Path]
     if options.precision == 'int8':
         if qdq:
             result.int8_mode = 'explicit'
@@ -432,12 +690,48 @@ def build_engine(bundle_dir: Union[str, Path], options: BuildOptions, trt: Any =
                 if not calib_files:
                     raise BuildInputError('--calib-images {}: no images ({})'.format(
                         options.calib_images, ', '.join(IMAGE_EXTS)))
+                calib_files = readable_images(calib_files, log)
+                if not calib_files:
+                    raise BuildInputError('--calib-images {}: none of the images can be read (zero calibration '
+                                          'batches)'.format(options.calib_images))
             elif not calib_cache.is_file():
                 raise BuildInputError(
                     'INT8 needs calibration data: pass --calib-images DIR (images like the camera\'s), or reuse '
                     'a calibration cache {} , or export a QDQ INT8 bundle (tools/compress.py quantize stage)'
                     .format(calib_cache))
 
+    calibrator = None
+    if result.int8_mode == 'implicit':  # never reached on 11.x: check_strong_typing refused it
+        nbytes = int(np.prod((1, 3, bundle.input.height, bundle.input.width))) * 4
+        calibrator = make_calibrator(trt, lambda: calibration_batches(bundle, calib_files), calib_cache, nbytes,
+                                     progress_stream)
+    try:
+        serialized, config = _build(trt, bundle, options, model, onnx_bytes, strong, gpu, result, calibrator,
+                                    engines_dir, log, progress_stream)
+    finally:
+        if calibrator is not None:
+            calibrator.close()
+    if calibrator is not None:
+        raise_calibration_error(calibrator)
+        result.calibration_batches = calibrator.count
+    if serialized is None:
+        raise BuildError('TensorRT {} failed to build the {} engine for {} (see the TensorRT log above; try a '
+                         'larger --workspace-mb, or --precision fp16)'.format(
+                             version, options.precision, bundle.onnx_path))
+    atomic_write_file(engine_path, serialized)
+    if options.timing_cache:
+        try:
+            _save_timing_cache(config, engines_dir / timing_cache_filename(version, gpu.name))
+        except OSError as exc:
+            log('WARNING: could not save the timing cache: {}'.format(exc))
+    return result
+
+
+def _build(trt: Any, bundle: Bundle, options: BuildOptions, model: Any, onnx_bytes: bytes, strong: bool,
+           gpu: GpuInfo, result: BuildResult, calibrator: Any, engines_dir: Path, log: Callable[[str], None],
+           progress_stream: Optional[TextIO]) -> Tuple[Any, Any]:
+    """Builder, network, parse, config, FP32 pins, build: (the serialised engine or None, the config)."""
+    version = result.trt_version
     logger = trt.Logger(trt.Logger.VERBOSE if options.verbose else trt.Logger.WARNING)
     builder = trt.Builder(logger)
     if builder is None:
@@ -455,22 +749,21 @@ def build_engine(bundle_dir: Union[str, Path], options: BuildOptions, trt: Any =
     parse_onnx(trt, network, logger, onnx_bytes, bundle.onnx_path)
     config = builder.create_builder_config()
     result.workspace_api = set_workspace(trt, config, options.workspace_mb * (1 << 20))
-    if options.precision in ('fp16', 'int8') and fast_fp16 is not False:
-        config.set_flag(trt.BuilderFlag.FP16)  # int8: layers without INT8 kernels fall back to FP16
-    calibrator = None
-    if options.precision == 'int8':
+    if not strong and options.precision in ('fp16', 'int8'):
+        if fast_fp16 is not False:
+            config.set_flag(trt.BuilderFlag.FP16)  # int8: layers without INT8 kernels fall back to FP16
+        _pin_precision(trt, network, model, result)
+    if not strong and options.precision == 'int8':
         config.set_flag(trt.BuilderFlag.INT8)
-        if result.int8_mode == 'implicit':
+        if calibrator is not None:
             if not hasattr(config, 'int8_calibrator'):
-                raise BuildError('TensorRT {} has no implicit INT8 calibration; use a QDQ INT8 bundle'.format(
-                    version))
-            nbytes = int(np.prod((1, 3, bundle.input.height, bundle.input.width))) * 4
-            calibrator = make_calibrator(trt, lambda: calibration_batches(bundle, calib_files), calib_cache,
-                                         nbytes)
+                raise TensorRTUnsupported('TensorRT {} has no implicit INT8 calibration; use a QDQ INT8 bundle. '
+                                          '{}'.format(version, SUPPORTED_RANGE))
             config.int8_calibrator = calibrator
-    timing_path = engines_dir / timing_cache_filename(version, gpu.name)
+    if result.pinned and result.precision_flag:
+        config.set_flag(getattr(trt.BuilderFlag, result.precision_flag))
     if options.timing_cache:
-        _load_timing_cache(config, timing_path, result.warnings)
+        _load_timing_cache(config, engines_dir / timing_cache_filename(version, gpu.name), result.warnings)
     for w in result.warnings:
         log('WARNING: ' + w)
 
@@ -483,17 +776,29 @@ def build_engine(bundle_dir: Union[str, Path], options: BuildOptions, trt: Any =
             engine = builder.build_engine(network, config)
             serialized = engine.serialize() if engine is not None else None
     result.seconds = time.monotonic() - t0
-    if serialized is None:
-        raise BuildError('TensorRT {} failed to build the {} engine for {} (see the TensorRT log above; try a '
-                         'larger --workspace-mb, or --precision fp16)'.format(
-                             version, options.precision, bundle.onnx_path))
-    atomic_write_file(engine_path, serialized)
-    if options.timing_cache:
-        try:
-            _save_timing_cache(config, timing_path)
-        except OSError as exc:
-            log('WARNING: could not save the timing cache {}: {}'.format(timing_path, exc))
-    return result
+    return serialized, config
+
+
+def _pin_precision(trt: Any, network: Any, model: Any, result: BuildResult) -> None:
+    """Pin LayerNorm, Softmax and the peak-extraction tail to FP32 (see :mod:`.trt_precision`)."""
+    if not can_pin(trt, network):
+        return
+    if model is not None:
+        pins = fp32_nodes(model)
+        result.pinned = pin_fp32_layers(trt, network, pins, node_outputs(model, pins))
+    else:  # no onnx package: pin by layer type only (no decomposed LayerNorm, no peak tail)
+        kinds = {'SOFTMAX': 'softmax', 'NORMALIZATION': 'layernorm'}
+        pins = {}
+        for i in range(int(network.num_layers)):
+            layer = network.get_layer(i)
+            kind = kinds.get(getattr(layer.type, 'name', str(layer.type)).split('.')[-1])
+            if kind:
+                pins[str(layer.name)] = kind
+        result.pinned = pin_fp32_layers(trt, network, pins)
+        result.warnings.append('the onnx package is missing: only Softmax and fused LayerNorm layers pinned to '
+                               'FP32 (pip install onnx for the decomposed LayerNorm and the peak extraction)')
+    if result.pinned:
+        result.precision_flag = precision_constraint_flag(trt) or ''
 
 
 def measure_latency(engine_path: Path, runs: int = 50, warmup: int = 5) -> Tuple[float, float, str]:

@@ -1,8 +1,20 @@
-"""Inference engines behind one interface, and the ``auto`` choice between them."""
+"""Inference engines behind one interface, and the ``auto`` choice between them.
+
+``auto`` runs TensorRT when ``tensorrt`` and ``pycuda`` import and ``engines/`` holds an engine whose key
+matches the bundle's ONNX, the running TensorRT and the GPU; it tries the matching engines in the GPU's
+precision order (:func:`vitedge_ros.runtime.engine_key.engine_preference`: FP16 before INT8 on a GPU without
+fast INT8, such as the Jetson Nano) and loads the first that loads. Any failure to load one (out of GPU
+memory, a corrupt engine, ``deserialize_cuda_engine`` returning None, no execution context) is logged as a
+warning and the next one is tried; when none loads, or the engines there were built for another TensorRT/GPU,
+or TensorRT does not import while engines are present, ``auto`` runs onnxruntime and says so in
+:attr:`EngineChoice.fallback`, which the pipeline and the node's diagnostics report. ``backend: tensorrt``
+never falls back: it raises :class:`~vitedge_ros.runtime.errors.EngineError` with the reason.
+"""
 import logging
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
 
 from ..bundle import Bundle
+from ..engine_key import engine_files
 from ..errors import EngineError
 from .base import Engine
 
@@ -10,11 +22,33 @@ LOG = logging.getLogger(__name__)
 BACKENDS = ('auto', 'tensorrt', 'onnxruntime', 'torch')
 
 
-def create_engine(bundle: Bundle, backend: str = 'auto', providers: Optional[Sequence[str]] = None,
-                  module: Any = None) -> Tuple[Engine, str]:
-    """Create the engine for ``bundle``; returns (engine, a sentence saying what was picked and why).
+class EngineChoice(NamedTuple):
+    """The engine picked for a bundle, why, and (``auto`` only) why a TensorRT engine present was not used."""
 
-    ``auto`` picks TensorRT when a matching engine file exists and TensorRT loads, else onnxruntime.
+    engine: Engine
+    reason: str
+    fallback: str = ''  # non-empty: TensorRT engines were there but none could be used (a warning)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ''
+    if isinstance(exc, EngineError):
+        return text or type(exc).__name__
+    return '{}{}'.format(type(exc).__name__, ': ' + text if text else '')
+
+
+def _onnxruntime(bundle: Bundle, providers: Optional[Sequence[str]]) -> Engine:
+    from .onnxruntime_engine import OnnxRuntimeEngine
+
+    return OnnxRuntimeEngine(bundle.onnx_path, providers=providers)
+
+
+def select_engine(bundle: Bundle, backend: str = 'auto', providers: Optional[Sequence[str]] = None,
+                  module: Any = None) -> EngineChoice:
+    """Create the engine for ``bundle`` (see the module docstring for ``auto``).
+
+    Raises EngineError for an unknown backend, for ``tensorrt`` when no engine can be used, and for
+    ``torch`` without a module; BundleError when onnxruntime cannot load the ONNX file.
     """
     if backend not in BACKENDS:
         raise EngineError("backend must be one of {}, got {!r}".format(', '.join(BACKENDS), backend))
@@ -22,26 +56,45 @@ def create_engine(bundle: Bundle, backend: str = 'auto', providers: Optional[Seq
         if module is None:
             raise EngineError('backend torch needs the torch module (tools only); use onnxruntime or tensorrt')
         from .torch_engine import TorchEngine
-        return TorchEngine(module), 'torch (module given by the caller)'
-    if backend in ('auto', 'tensorrt'):
-        reason = ''
-        try:
-            from .tensorrt_engine import TensorRTEngine, find_engine
-        except ImportError as exc:  # tensorrt or pycuda missing
-            reason = 'TensorRT not importable ({})'.format(exc)
-            if backend == 'tensorrt':
-                raise EngineError('backend tensorrt: {}; install TensorRT and pycuda (JetPack ships them) '
-                                  'or use backend onnxruntime'.format(reason)) from exc
-        else:
-            path, why = find_engine(bundle)
-            if path is not None:
-                return TensorRTEngine(path), 'tensorrt ({})'.format(path.name)
-            if backend == 'tensorrt':
-                raise EngineError('backend tensorrt: {}'.format(why))
-            reason = why
-        from .onnxruntime_engine import OnnxRuntimeEngine
-        engine = OnnxRuntimeEngine(bundle.onnx_path, providers=providers)
-        return engine, '{} (auto: {})'.format(engine.describe(), reason)
-    from .onnxruntime_engine import OnnxRuntimeEngine
-    engine = OnnxRuntimeEngine(bundle.onnx_path, providers=providers)
-    return engine, engine.describe()
+        return EngineChoice(TorchEngine(module), 'torch (module given by the caller)')
+    if backend == 'onnxruntime':
+        engine = _onnxruntime(bundle, providers)
+        return EngineChoice(engine, engine.describe())
+    present = engine_files(bundle.engines_dir)
+    failures: List[str] = []
+    try:
+        from .tensorrt_engine import TensorRTEngine, find_engines
+    except ImportError as exc:  # tensorrt or pycuda missing
+        reason = 'TensorRT not importable ({})'.format(exc)
+        if backend == 'tensorrt':
+            raise EngineError('backend tensorrt: {}; install TensorRT and pycuda (JetPack ships them) '
+                              'or use backend onnxruntime'.format(reason)) from exc
+    else:
+        candidates, reason = find_engines(bundle)
+        for path in candidates:
+            try:
+                engine = TensorRTEngine(path, bundle_dir=bundle.path)
+            except Exception as exc:  # EngineError, pycuda MemoryError/LogicError, TensorRT RuntimeError
+                failures.append('{} failed to load ({})'.format(path.name, _describe(exc)))
+                LOG.warning('TensorRT engine %s failed to load: %s', path, _describe(exc))
+                continue
+            tried = ' after {}'.format('; '.join(failures)) if failures else ''
+            return EngineChoice(engine, 'tensorrt ({}){}'.format(path.name, tried))
+        if failures:
+            reason = '; '.join(failures)
+        if backend == 'tensorrt':
+            raise EngineError('backend tensorrt: {}'.format(reason))
+    engine = _onnxruntime(bundle, providers)
+    fallback = ''
+    if present:
+        fallback = 'TensorRT engine{} in {} not used: {}'.format(
+            '' if len(present) == 1 else 's', bundle.engines_dir, reason)
+        LOG.warning('backend auto: %s; running on %s instead', fallback, engine.describe())
+    return EngineChoice(engine, '{} (auto: {})'.format(engine.describe(), reason), fallback)
+
+
+def create_engine(bundle: Bundle, backend: str = 'auto', providers: Optional[Sequence[str]] = None,
+                  module: Any = None) -> Tuple[Engine, str]:
+    """(engine, a sentence saying what was picked and why): :func:`select_engine` without the fallback field."""
+    choice = select_engine(bundle, backend, providers=providers, module=module)
+    return choice.engine, choice.reason

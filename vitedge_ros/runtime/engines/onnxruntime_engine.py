@@ -5,6 +5,7 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from ..errors import BundleError, EngineError
+from ..ort_compat import explain_load_error
 from .base import Engine
 
 
@@ -18,8 +19,9 @@ class OnnxRuntimeEngine(Engine):
         try:
             import onnxruntime as ort
         except ImportError as exc:  # pragma: no cover - the runtime extra installs it
-            raise EngineError('onnxruntime is not installed: pip install onnxruntime '
-                              '(or onnxruntime-gpu), or use backend tensorrt') from exc
+            raise EngineError('onnxruntime is not installed: pip install onnxruntime (or onnxruntime-gpu; in a ROS 2 '
+                              'Python: pip3 install -r requirements/ros-humble.txt, which keeps numpy < 2), or use '
+                              'backend tensorrt') from exc
         path = Path(onnx_path)
         if not path.is_file():
             raise BundleError('{}: missing ONNX file'.format(path))
@@ -36,8 +38,9 @@ class OnnxRuntimeEngine(Engine):
         try:
             self.session = ort.InferenceSession(str(path), sess_options=opts, providers=chosen)
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise BundleError('{}: onnxruntime cannot load the model (corrupt or truncated ONNX?): {}'.format(
-                path, str(exc).strip().splitlines()[0] if str(exc).strip() else exc)) from exc
+            # opset/IR too new for this onnxruntime, a missing kernel, or a corrupt file: said as such
+            raise BundleError(explain_load_error(str(path), str(exc) or repr(exc),
+                                                 getattr(ort, '__version__', '?'))) from exc
         inputs = self.session.get_inputs()
         if len(inputs) != 1:
             raise BundleError('{}: expected exactly one input, found {}'.format(path, len(inputs)))

@@ -30,8 +30,10 @@ from ..bundle import Bundle
 from ..engine_key import (
     ENGINE_SUFFIX,
     describe_mismatch,
+    engine_preference,
     make_key,
     match_engine,
+    match_engines,
     onnx_sha256,
     parse_key,
     rebuild_command,
@@ -65,14 +67,32 @@ def current_gpu(device: int = 0) -> Tuple[str, Tuple[int, int]]:
 
 def find_engine(bundle: Bundle, precision: Optional[str] = None,
                 device: int = 0) -> Tuple[Optional[Path], str]:
-    """Find the engine of ``bundle`` whose key matches this TensorRT and GPU; else (None, why + how to rebuild)."""
+    """Find the engine of ``bundle`` whose key matches this TensorRT and GPU; else (None, why + how to rebuild).
+
+    Without ``precision``, the first match in this GPU's order (:func:`engine_preference`: FP16 before INT8
+    where the GPU has no fast INT8).
+    """
     try:
-        gpu_name, _cc = current_gpu(device)
+        gpu_name, cc = current_gpu(device)
     except Exception as exc:  # pycuda.driver.Error: no driver or no device
         return None, 'no CUDA GPU usable by pycuda ({})'.format(exc)
     if not bundle.onnx_path.is_file():
         return None, '{}: missing model.onnx'.format(bundle.path)
-    return match_engine(bundle.path, onnx_sha256(bundle.onnx_path), trt_version(), gpu_name, precision)
+    return match_engine(bundle.path, onnx_sha256(bundle.onnx_path), trt_version(), gpu_name, precision,
+                        preference=engine_preference(cc))
+
+
+def find_engines(bundle: Bundle, device: int = 0) -> Tuple[List[Path], str]:
+    """Every engine of ``bundle`` matching this TensorRT and GPU, in this GPU's precision order, and a reason.
+
+    The reason says, when there is none, what differs and the command that rebuilds one.
+    """
+    path, why = find_engine(bundle, device=device)
+    if path is None:
+        return [], why
+    _name, cc = current_gpu(device)
+    found = match_engines(bundle.path, onnx_sha256(bundle.onnx_path), trt_version(), _name, engine_preference(cc))
+    return found, why
 
 
 def check_engine_key(engine_path: Path, gpu_name: str, bundle_dir: Optional[Path] = None) -> None:
@@ -114,6 +134,7 @@ class TensorRTEngine(Engine):
             check_engine_key(self.path, self.gpu_name, Path(bundle_dir) if bundle_dir is not None else None)
         key = parse_key(self.path.name)
         self.precision = key.precision if key is not None else '?'
+        where = bundle_dir or self.path.parent.parent
         self._ctx = self._device.retain_primary_context()
         self._ctx.push()
         try:
@@ -121,10 +142,9 @@ class TensorRTEngine(Engine):
             self._runtime = trt.Runtime(self._logger)
             self.engine = self._runtime.deserialize_cuda_engine(self.path.read_bytes())
             if self.engine is None:
-                raise EngineError('{}: TensorRT {} cannot deserialise this engine (corrupt, or built by another '
-                                  'TensorRT version); rebuild with: {}'.format(
-                                      self.path, trt_version(),
-                                      rebuild_command(bundle_dir or self.path.parent.parent, self.precision)))
+                raise EngineError('{}: TensorRT {} cannot deserialise this engine (corrupt, built by another '
+                                  'TensorRT version, or out of GPU memory; see the TensorRT log); rebuild with: '
+                                  '{}'.format(self.path, trt_version(), rebuild_command(where, self.precision)))
             self.context = self.engine.create_execution_context()
             if self.context is None:
                 raise EngineError('{}: cannot create an execution context (out of GPU memory?)'.format(self.path))
@@ -135,9 +155,11 @@ class TensorRTEngine(Engine):
             self._allocate()
         except BaseException:
             self._free()
-            raise
-        finally:
             self._ctx.pop()
+            if hasattr(self._ctx, 'detach'):
+                self._ctx.detach()  # release the primary context retained above
+            raise
+        self._ctx.pop()
         self._closed = False
         inputs = [t for t in self._tensors if t.is_input]
         self._input = inputs[0]
@@ -171,10 +193,15 @@ class TensorRTEngine(Engine):
     def _allocate(self) -> None:
         """Page-locked host and device buffers, once; addresses bound once."""
         tensors = []
-        for name, index, shape, dtype, is_input in self._tensors:  # type: ignore[misc]
-            host = cuda.pagelocked_empty(shape, dtype)
-            device = cuda.mem_alloc(max(int(host.nbytes), 1))
-            tensors.append(_Tensor(name, index, shape, dtype, is_input, host, device))
+        try:
+            for name, index, shape, dtype, is_input in self._tensors:  # type: ignore[misc]
+                host = cuda.pagelocked_empty(shape, dtype)
+                device = cuda.mem_alloc(max(int(host.nbytes), 1))  # pycuda MemoryError when the GPU is full
+                tensors.append(_Tensor(name, index, shape, dtype, is_input, host, device))
+        except BaseException:
+            for t in tensors:
+                t.device.free()
+            raise
         self._tensors = tensors
         if self.api == 'tensor':
             for t in tensors:
