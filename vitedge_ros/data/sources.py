@@ -1,6 +1,6 @@
 """The ``data:`` key of training configs and compression recipes: validation, real sources, crops and mixes.
 
-The contract (../shared/ARCHITECTURE.md, "Data sources")::
+The contract (docs/ARCHITECTURE.md, "Data sources")::
 
     data: {name: synthetic-aerial, ...}                                   # the generator
     data: {name: coco, images: DIR, annotations: FILE, val_annotations: FILE}
