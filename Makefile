@@ -5,7 +5,7 @@ VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PIP_FLAGS := -q --disable-pip-version-check -c requirements/constraints.txt
 
-.PHONY: demo test test-main test-py36 bench install lint clean
+.PHONY: demo test test-main test-py36 bench model-card install lint clean
 
 $(STAMP): setup.py requirements/constraints.txt
 	test -x $(VPY) || $(PY) -m venv $(VENV)
@@ -29,6 +29,25 @@ test-py36: $(STAMP)
 
 bench: $(STAMP)
 	$(VPY) tools/benchmark.py --out bench
+
+# The detector figures of models/README.md, measured (never typed by hand) into docs/reports/aerial_vit_tiny/:
+# false persons per frame on held-out REAL photos with nobody in them (tools/false_positives.py) and person
+# precision/recall on make demo's SYNTHETIC flight (seed 7), for the shipped bundle and for the one shipped
+# before issue 13 (read from git: commit $(CARD_BEFORE)).
+CARD := docs/reports/aerial_vit_tiny
+CARD_BEFORE := 8dfe613
+model-card: $(STAMP)
+	rm -rf build/model_card && mkdir -p build/model_card/before $(CARD)/before
+	git archive $(CARD_BEFORE) models/aerial_vit_tiny | tar -x -C build/model_card/before
+	$(VPY) tools/false_positives.py --bundle models/aerial_vit_tiny --out $(CARD)/real_no_person
+	$(VPY) tools/false_positives.py --bundle build/model_card/before/models/aerial_vit_tiny \
+	    --out $(CARD)/before/real_no_person
+	$(VPY) tools/demo.py --backend onnxruntime --out build/model_card/demo > build/model_card/demo.log
+	$(VPY) tools/demo.py --backend onnxruntime --bundle build/model_card/before/models/aerial_vit_tiny \
+	    --out build/model_card/demo_before > build/model_card/demo_before.log
+	tail -n 1 build/model_card/demo.log build/model_card/demo_before.log
+	cp build/model_card/demo/summary.json $(CARD)/demo_flight.json
+	cp build/model_card/demo_before/summary.json $(CARD)/before/demo_flight.json
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
