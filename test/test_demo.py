@@ -35,7 +35,10 @@ def shipped_demo_summary(shipped_bundle):
 
 
 def test_shipped_detector_meets_issue2_acceptance(shipped_demo_summary):
-    """Issue 2: recall and precision ≥ 0.8 at IoU 0.5 on persons over the demo sequence (measured 0.884 / 0.827)."""
+    """Issue 2: recall and precision ≥ 0.8 at IoU 0.5 on persons over the demo sequence.
+
+    Measured 0.842 / 0.813 for issue 13's re-trained detector (0.884 / 0.827 before it): docs/reports/aerial_vit_tiny.
+    """
     person = shipped_demo_summary['person']
     assert person['iou'] == 0.5 and person['tp'] + person['fn'] >= 600  # the generator's persons, all of them
     assert person['recall'] >= 0.8 and person['precision'] >= 0.8, person

@@ -60,7 +60,7 @@ SCHEMA: Dict[str, Any] = {
     'train': {'epochs': int, 'batch_size': int, 'lr': float, 'weight_decay': float, 'seed': int,
               'dice_weight': float, 'class_weight_power': float, 'val_every': int},
     'export': {'score_threshold': (float, str), 'max_detections': int, 'top_k': int,
-               'upsample': ('linear', 'nearest')},
+               'upsample': ('linear', 'nearest'), 'min_precision': float, 'min_recall': float},
 }
 REQUIRED = {'': ('name', 'task', 'model', 'input', 'data', 'train'), 'model': ('arch',), 'data': ('name',),
             'train': ('epochs',), 'data.flights': ('count', 'frames', 'seed'),
@@ -149,6 +149,12 @@ def validate_config(cfg: Any) -> Dict[str, Any]:
         parse_input_spec(cfg['input'], 'input')
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+    for key in ('min_precision', 'min_recall'):
+        v = cfg.get('export', {}).get(key)
+        if v is not None and v > 1:
+            raise ConfigError('export.{}: a fraction in [0, 1], got {!r}'.format(key, v))
+        if v is not None and cfg['export'].get('score_threshold', 'auto') != 'auto':
+            raise ConfigError('export.{}: a target for score_threshold: auto (the threshold is given here)'.format(key))
     cfg = dict(cfg, data=_check_data(cfg))
     if cfg['data'].get('name') == 'masks':
         for key in ('root', 'val_root', 'classes'):
@@ -255,18 +261,37 @@ def _flight_val(cfg: Dict[str, Any], spec: InputSpec) -> Optional[DetectionSet]:
                                      **d['val_flights'])
 
 
-def pick_threshold(model: torch.nn.Module, val: DetectionSet, class_id: int = 0) -> Tuple[float, Dict[str, float]]:
-    """Score threshold that maximises F1 of ``class_id`` at IoU 0.5 on the validation set (ignored regions out)."""
+def pick_threshold(model: torch.nn.Module, val: DetectionSet, class_id: int = 0,
+                   min_precision: Optional[float] = None,
+                   min_recall: Optional[float] = None) -> Tuple[float, Dict[str, float]]:
+    """Score threshold (0.10-0.70, step 0.05) for ``class_id`` at IoU 0.5 on the validation set (ignored regions out).
+
+    Without targets: the threshold of best F1. With ``min_precision`` and/or ``min_recall`` (0-1): the best F1
+    among the thresholds whose precision and recall both reach them (an operating point such as issue 2's
+    "person precision and recall >= 0.8"); when none does, the best F1 overall. The returned dict holds
+    precision, recall, tp, fp, fn, f1 and, with targets, ``meets_targets``.
+    """
     preds = predict_detector(model, val, min_score=0.05)
     gts = list(zip(val.boxes, val.labels))
     if val.ignored is not None:  # as in evaluate_detector: nothing counts inside ignored regions
         gts, preds = drop_ignored(gts, preds, val.ignored, (val.spec.width, val.spec.height))
-    best = (0.3, {'f1': -1.0})
+    rows = []
     for t in np.arange(0.1, 0.75, 0.05):
         pr = precision_recall(gts, preds, class_id, iou=0.5, min_score=float(t))
         f1 = 2 * pr['precision'] * pr['recall'] / max(1e-9, pr['precision'] + pr['recall'])
-        if f1 > best[1]['f1']:
-            best = (round(float(t), 2), dict(pr, f1=f1))
+        rows.append((round(float(t), 2), dict(pr, f1=f1)))
+    targets = min_precision is not None or min_recall is not None
+    meets = [r for r in rows if r[1]['precision'] >= (min_precision or 0.0) and r[1]['recall'] >= (min_recall or 0.0)]
+    pool = meets if targets and meets else rows
+    best = (0.3, {'f1': -1.0})
+    for t, pr in pool:
+        if pr['f1'] > best[1]['f1']:
+            best = (t, pr)
+    if targets:
+        best[1]['meets_targets'] = bool(meets)
+        if not meets:
+            LOG.warning('no score threshold reaches precision >= %s and recall >= %s on the validation set: '
+                        'picked the best F1', min_precision, min_recall)
     return best
 
 
@@ -389,8 +414,10 @@ def run_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progr
         if flight_val is not None:  # what the drone's camera sees: pick the threshold there
             metrics['flight_val'] = evaluate_detector(model, flight_val, labels)
         if thr == 'auto':
+            ex = cfg.get('export', {})
             thr, pr = pick_threshold(model, flight_val if flight_val is not None else val_set,
-                                     class_id=labels.index('person') if 'person' in labels else 0)
+                                     class_id=labels.index('person') if 'person' in labels else 0,
+                                     min_precision=ex.get('min_precision'), min_recall=ex.get('min_recall'))
             metrics['person_at_threshold'] = pr
             metrics['threshold_picked_on'] = 'val_flights' if flight_val is not None else (
                 'val_scenes' if not is_real_detection_data(cfg['data']) else 'validation set')
