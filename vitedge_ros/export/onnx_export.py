@@ -20,7 +20,14 @@ import onnx
 import torch
 from torch import nn
 
-from ..runtime.bundle import Bundle, InputSpec, atomic_write_bytes, load_bundle, write_bundle_yaml
+from ..runtime.bundle import (
+    Bundle,
+    InputSpec,
+    atomic_write_bytes,
+    load_bundle,
+    parse_input_spec,
+    write_bundle_yaml,
+)
 from .targets import (
     DEFAULT_TARGET,
     EXPORT_OPSET,
@@ -323,10 +330,7 @@ def export_bundle(module: nn.Module, bundle_dir: Union[str, Path], *, name: str,
     """
     bundle_dir = Path(bundle_dir)
     bundle_dir.mkdir(parents=True, exist_ok=True)
-    spec = input_spec if isinstance(input_spec, InputSpec) else InputSpec(
-        int(input_spec['width']), int(input_spec['height']), input_spec.get('color', 'rgb'),
-        tuple(input_spec.get('mean', (0.0, 0.0, 0.0))), tuple(input_spec.get('std', (1.0, 1.0, 1.0))),
-        input_spec.get('resize', 'letterbox'))
+    spec = input_spec if isinstance(input_spec, InputSpec) else parse_input_spec(dict(input_spec), 'input_spec')
     shape = (1, 3, spec.height, spec.width)
     model, info = export_model(module, shape, output_names, opset=opset, do_simplify=do_simplify, target=target,
                                decompose_layernorm=decompose_layernorm)

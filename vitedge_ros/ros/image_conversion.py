@@ -8,6 +8,11 @@ Public API (stable; used by the node and by ``tools/eval_bag.py``):
 
 ``image_msg_to_bgr(msg, mono16_shift=None, scale=None) -> np.ndarray``
     sensor_msgs/Image -> contiguous ``uint8`` ``H x W x 3`` BGR.
+``image_msg_to_frame(msg, mono16_shift=None, scale=None) -> Frame``
+    sensor_msgs/Image -> ``Frame(pixels, order)`` for the frame path: 8-bit bgr/rgb/bgra/rgba/mono are a view of
+    the message (no pass over the pixels; ``step`` padding stays in the strides), the rest one pass.
+``frame_to_bgr(frame) -> np.ndarray``
+    a ``Frame`` as contiguous ``H x W x 3`` BGR (the overlay; drivers that take BGR only).
 ``compressed_msg_to_bgr(msg, mono16_shift=None, scale=None) -> np.ndarray``
     sensor_msgs/CompressedImage (jpeg/png, 8 or 16 bit) -> ``uint8`` ``H x W x 3`` BGR.
 ``SixteenBitScale(shift=None)``
@@ -29,9 +34,9 @@ import cv2
 import numpy as np
 
 __all__ = [
-    'ImageConversionError', 'ImageLayout', 'SUPPORTED_ENCODINGS', 'REASONS', 'SixteenBitScale', 'auto_shift',
-    'bgr_to_image_fields', 'check_image_layout', 'compressed_msg_to_bgr', 'image_msg_to_bgr', 'is_sixteen_bit',
-    'payload_bytes',
+    'Frame', 'ImageConversionError', 'ImageLayout', 'SUPPORTED_ENCODINGS', 'VIEW_ENCODINGS', 'REASONS', 'SixteenBitScale',
+    'auto_shift', 'bgr_to_image_fields', 'check_image_layout', 'compressed_msg_to_bgr', 'frame_to_bgr',
+    'image_msg_to_bgr', 'image_msg_to_frame', 'is_sixteen_bit', 'payload_bytes',
 ]
 
 #: Short reason keys carried by ImageConversionError (used as counters in diagnostics).
@@ -74,6 +79,9 @@ for _pattern in ('rggb', 'bggr', 'gbrg', 'grbg'):
 
 #: Encodings accepted by image_msg_to_bgr (lower case; matching is case-insensitive).
 SUPPORTED_ENCODINGS: Tuple[str, ...] = tuple(sorted(_ENCODINGS))
+#: Encodings image_msg_to_frame returns as a view of the message (no pass over the pixels).
+VIEW_ENCODINGS: Tuple[str, ...] = tuple(sorted(k for k, v in _ENCODINGS.items() if v.depth_bytes == 1 and v.kind in (
+    'bgr', 'rgb', 'bgra', 'rgba', 'mono')))
 
 
 def is_sixteen_bit(encoding: str) -> bool:
@@ -239,19 +247,19 @@ def _scale_of(mono16_shift: Optional[int], scale: Optional[SixteenBitScale]) -> 
     return scale if scale is not None else SixteenBitScale(mono16_shift)
 
 
-def image_msg_to_bgr(msg, mono16_shift: Optional[int] = None, scale: Optional[SixteenBitScale] = None) -> np.ndarray:
-    """Convert a sensor_msgs/Image (any object with its fields) to a ``uint8`` ``H x W x 3`` BGR array.
+class Frame(NamedTuple):
+    """A frame as the frame path takes it (``Pipeline(pixels, order)``).
 
-    Honours ``step`` (row padding is dropped) and ``is_bigendian`` (16-bit encodings). 16-bit data
-    is scaled to 8 bit by ``scale`` (a camera's ``SixteenBitScale``: give the same one for every frame of
-    a stream) or, without it, by ``mono16_shift`` bits (``None``: from this one frame, ``auto_shift``).
-    Bayer encodings are demosaiced with OpenCV; ``yuv422`` is UYVY and ``yuv422_yuy2`` is YUYV. The
-    result never aliases the message buffer.
-
-    Raises:
-        ImageConversionError: see ``check_image_layout``.
-
+    ``pixels``: ``uint8`` ``H x W`` (grey), ``H x W x 3`` or ``H x W x 4`` (alpha last), possibly a view of a
+    message buffer with padded rows; ``order``: ``'bgr'`` or ``'rgb'``, the order of the colour channels.
     """
+
+    pixels: np.ndarray
+    order: str
+
+
+def _message_pixels(msg, mono16_shift: Optional[int], scale: Optional[SixteenBitScale]) -> Tuple[np.ndarray, _Enc]:
+    """The message payload as ``H x W x C`` samples (8-bit: a view with ``step`` in its strides)."""
     lay = check_image_layout(msg)
     spec = _ENCODINGS[lay.encoding]
     buf = payload_bytes(msg.data)[:lay.step * lay.height]
@@ -262,23 +270,72 @@ def image_msg_to_bgr(msg, mono16_shift: Optional[int] = None, scale: Optional[Si
         pixels = _scale_of(mono16_shift, scale)(samples).reshape(lay.height, lay.width, spec.channels)
     else:
         pixels = rows.reshape(lay.height, lay.width, spec.channels)
-    kind = spec.kind
-    if kind == 'bgr':
-        return np.array(pixels, dtype=np.uint8, order='C', copy=True)
-    if kind == 'rgb':
-        return np.ascontiguousarray(pixels[:, :, ::-1])
-    if kind == 'bgra':
-        return np.ascontiguousarray(pixels[:, :, :3])
-    if kind == 'rgba':
-        return np.ascontiguousarray(pixels[:, :, 2::-1])
-    if kind == 'mono':
-        return cv2.cvtColor(np.ascontiguousarray(pixels[:, :, 0]), cv2.COLOR_GRAY2BGR)
+    return pixels, spec
+
+
+def _convert_other(pixels: np.ndarray, kind: str) -> np.ndarray:
+    """YUV 4:2:2 and Bayer samples -> contiguous BGR (one OpenCV pass)."""
     if kind == 'uyvy':
         return cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_YUV2BGR_UYVY)
     if kind == 'yuyv':
         return cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_YUV2BGR_YUYV)
     # Bayer: kind == 'bayer_<pattern>'
     return cv2.cvtColor(np.ascontiguousarray(pixels[:, :, 0]), _BAYER_CODES[kind[6:]])
+
+
+def image_msg_to_frame(msg, mono16_shift: Optional[int] = None, scale: Optional[SixteenBitScale] = None) -> Frame:
+    """A sensor_msgs/Image as a :class:`Frame`, with at most one pass over its pixels.
+
+    8-bit ``bgr8``, ``rgb8``, ``bgra8``, ``rgba8``, ``mono8`` (and the 8UC aliases) are returned as a **view** of
+    the message payload: no copy, no channel swap (``order`` says ``rgb``), no alpha drop and no removal of the
+    ``step`` padding (it stays in the row stride; OpenCV's resize reads such rows as they are). The view is valid
+    while the message lives and must not be written to. 16-bit encodings take one pass (the ``scale`` shift to
+    8 bit), YUV and Bayer one OpenCV conversion to BGR. Raises ImageConversionError (see ``check_image_layout``).
+    """
+    pixels, spec = _message_pixels(msg, mono16_shift, scale)
+    kind = spec.kind
+    if kind in ('bgr', 'bgra'):
+        return Frame(pixels, 'bgr')
+    if kind in ('rgb', 'rgba'):
+        return Frame(pixels, 'rgb')
+    if kind == 'mono':
+        return Frame(pixels[:, :, 0], 'bgr')
+    return Frame(_convert_other(pixels, kind), 'bgr')
+
+
+def frame_to_bgr(frame: Frame) -> np.ndarray:
+    """A :class:`Frame` (or a plain BGR/grey/BGRA array) as a new contiguous ``uint8`` ``H x W x 3`` BGR array."""
+    pixels, order = (frame.pixels, frame.order) if isinstance(frame, Frame) else (np.asarray(frame), 'bgr')
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    if pixels.ndim == 2:
+        return cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_GRAY2BGR)
+    if order == 'rgb':
+        return np.ascontiguousarray(pixels[:, :, 2::-1])
+    return np.array(pixels[:, :, :3], dtype=np.uint8, order='C', copy=True)
+
+
+def image_msg_to_bgr(msg, mono16_shift: Optional[int] = None, scale: Optional[SixteenBitScale] = None) -> np.ndarray:
+    """Convert a sensor_msgs/Image (any object with its fields) to a ``uint8`` ``H x W x 3`` BGR array.
+
+    Honours ``step`` (row padding is dropped) and ``is_bigendian`` (16-bit encodings). 16-bit data
+    is scaled to 8 bit by ``scale`` (a camera's ``SixteenBitScale``: give the same one for every frame of
+    a stream) or, without it, by ``mono16_shift`` bits (``None``: from this one frame, ``auto_shift``).
+    Bayer encodings are demosaiced with OpenCV; ``yuv422`` is UYVY and ``yuv422_yuy2`` is YUYV. The
+    result never aliases the message buffer. One pass over the pixels for every encoding (the frame path uses
+    :func:`image_msg_to_frame`, which makes none for 8-bit BGR/RGB/mono).
+
+    Raises:
+        ImageConversionError: see ``check_image_layout``.
+
+    """
+    pixels, spec = _message_pixels(msg, mono16_shift, scale)
+    kind = spec.kind
+    if kind == 'bgr' and spec.depth_bytes == 2:
+        return pixels   # already a new contiguous array (the 16-bit shift was the one pass)
+    if kind in ('bgr', 'bgra', 'rgb', 'rgba', 'mono'):
+        return frame_to_bgr(Frame(pixels, 'rgb' if kind in ('rgb', 'rgba') else 'bgr'))
+    return _convert_other(pixels, kind)
 
 
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
