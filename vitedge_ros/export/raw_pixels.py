@@ -226,3 +226,69 @@ def raw_parity(normalized: Any, raw: Any, spec_norm: Any, spec_raw: Any,
             worst_abs = max(worst_abs, err)
             worst_rel = max(worst_rel, err / scale if scale > 0 else err)
     return {'max_abs': worst_abs, 'rel': worst_rel}
+
+
+def from_raw_pixels(model: Any, spec: Any) -> Any:
+    """A copy of a raw-pixel graph (``spec.pixels == 'raw'``) that takes the normalised input again.
+
+    One 1×1 Conv in front computes ``x_raw[perm[c]] = (x_net[c] - b[c]) / a[c]``: the "before" twin of a raw
+    bundle in the benchmark (the host-normalising path measured on the same weights).
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    perm = channel_perm(spec.color, spec.pixel_order)
+    a, b = affine_of(spec)
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    inp = _graph_input(out)
+    inner = _fresh(out, inp.name + '_raw')
+    for n in out.graph.node:
+        for k, v in enumerate(n.input):
+            if v == inp.name:
+                n.input[k] = inner
+    w = np.zeros((3, 3, 1, 1), np.float64)
+    bias = np.zeros(3, np.float64)
+    for c in range(3):
+        w[perm[c], c, 0, 0] = 1.0 / a[c]
+        bias[perm[c]] = -b[c] / a[c]
+    w_name, b_name = _fresh(out, 'normalized_to_raw_weight'), _fresh(out, 'normalized_to_raw_bias')
+    out.graph.initializer.extend([numpy_helper.from_array(w.astype(np.float32), w_name),
+                                  numpy_helper.from_array(bias.astype(np.float32), b_name)])
+    out.graph.node.insert(0, helper.make_node('Conv', [inp.name, w_name, b_name], [inner],
+                                              name=_fresh(out, 'normalized_to_raw'), kernel_shape=[1, 1]))
+    return out
+
+
+def twin_bundle(bundle: Any, out: Any, raw: bool, pixel_order: str = 'bgr',
+                interpolation: Optional[str] = None) -> Any:
+    """Write a copy of ``bundle`` at ``out`` taking the other kind of input (benchmarks, studies); returns it.
+
+    ``raw=True``: a normalised bundle made to take raw pixels (:func:`to_raw_pixels`); ``raw=False``: a raw bundle
+    made to take normalised input (:func:`from_raw_pixels`). ``interpolation``: the twin's resize (default the
+    source's). No audit or parity here (``tools/export_onnx.py --raw-pixels`` does both for shipped bundles).
+    """
+    from pathlib import Path
+
+    import onnx
+
+    from ..runtime.bundle import atomic_write_bytes, load_bundle, write_bundle_yaml
+
+    src = bundle if hasattr(bundle, 'onnx_path') else load_bundle(bundle)
+    if raw == src.input.raw:
+        raise ValueError('{}: already takes {} input'.format(src.path, 'raw' if raw else 'normalised'))
+    model = onnx.load(str(src.onnx_path))
+    if raw:
+        model, _info = to_raw_pixels(model, src.input, pixel_order)
+        spec = raw_spec(src.input, pixel_order, interpolation)
+    else:
+        model = from_raw_pixels(model, src.input)
+        spec = src.input._replace(pixels='normalized', pixel_order='',
+                                  interpolation=interpolation or src.input.interpolation)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out / 'model.onnx', model.SerializeToString())
+    write_bundle_yaml(out, {'name': '{}-{}'.format(src.name, 'raw' if raw else 'normalized'), 'task': src.task,
+                            'input': spec.to_dict(), 'labels': list(src.labels), 'trt_targets': list(src.trt_targets),
+                            'decoder': dict(src.decoder), 'source': {'twin_of': str(src.path)}})
+    return load_bundle(out)

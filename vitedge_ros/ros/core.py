@@ -60,8 +60,10 @@ from .image_conversion import (
     SixteenBitScale,
     check_image_layout,
     compressed_msg_to_bgr,
+    decode_jpeg_reduced,
     frame_to_bgr,
     image_msg_to_frame,
+    jpeg_reduction,
 )
 from .messages import DIAG_ERROR, DIAG_OK, DIAG_WARN
 
@@ -522,15 +524,15 @@ def landing_zone(labels: np.ndarray, label_names: Sequence[str], fraction: float
     return LandingZone(pairs, center_box(w, h, fraction), safe_fraction, safe_fraction >= min_safe)
 
 
-def _takes_order(pipeline: Any) -> bool:
-    """True when ``pipeline(pixels, order=...)`` is accepted (the runtime Pipeline; not a one-argument fake)."""
+def _accepts(pipeline: Any, name: str) -> bool:
+    """True when ``pipeline(pixels, <name>=...)`` is accepted (the runtime Pipeline; not a one-argument fake)."""
     import inspect
 
     try:
         params = inspect.signature(pipeline).parameters.values()
     except (TypeError, ValueError):
         return False
-    return any(p.name == 'order' or p.kind == p.VAR_KEYWORD for p in params)
+    return any(p.name == name or p.kind == p.VAR_KEYWORD for p in params)
 
 
 def _percentile(values: Sequence[float], q: float) -> float:
@@ -573,7 +575,16 @@ class PerceptionCore:
                  pose_lookup: Optional[Callable[[str, str, Any], Optional[CameraPose]]] = None,
                  bundle_name: str = '', overlay_wanted: Optional[Callable[[], bool]] = None):
         self.pipeline = pipeline
-        self._pipeline_takes_order = _takes_order(pipeline)
+        self._pipeline_takes_order = _accepts(pipeline, 'order')
+        self._pipeline_takes_source_size = _accepts(pipeline, 'source_size')
+        spec = getattr(getattr(pipeline, 'bundle', None), 'input', None)
+        self._net_size = (int(spec.width), int(spec.height)) if spec is not None else None
+        # reduced JPEG decoding (compressed transport, default decoder): the camera's full size from the last full
+        # decode, and the DCT scale-down it allows (1: none)
+        self._reduce_jpeg = compressed_converter is None and self._pipeline_takes_source_size and \
+            self._net_size is not None
+        self._jpeg_full_size: Optional[Tuple[int, int]] = None
+        self._jpeg_reduce = 1
         self.overlay_wanted = overlay_wanted
         #: frames whose overlay was not drawn because nobody wanted it (publish_overlay on, no subscriber)
         self.overlays_skipped = 0
@@ -720,10 +731,29 @@ class PerceptionCore:
         return cam
 
     # --------------------------------------------------------------------------------------------- worker
+    def _decode_compressed(self, msg: Any, full: bool) -> Any:
+        """A CompressedImage as a Frame: a JPEG of a camera at least twice the network size is decoded at 1/2
+        (1/4, 1/8) size by libjpeg's DCT scaling (``jpeg_reduction``), its boxes mapped to the full frame;
+        ``full`` (the overlay is drawn on this frame) or any other payload: the full decode."""
+        if self._reduce_jpeg and not full and self._jpeg_reduce > 1 and self._jpeg_full_size is not None:
+            r = self._jpeg_reduce
+            w, h = self._jpeg_full_size
+            img = decode_jpeg_reduced(msg, r)
+            if img is not None and img.shape[:2] == (-(-h // r), -(-w // r)):
+                return Frame(img, 'bgr', (w, h))
+        out = self.compressed_converter(msg)
+        pixels = out.pixels if isinstance(out, Frame) else out
+        if self._reduce_jpeg and isinstance(pixels, np.ndarray) and pixels.ndim >= 2:
+            h, w = pixels.shape[:2]
+            self._jpeg_full_size = (int(w), int(h))
+            self._jpeg_reduce = jpeg_reduction(w, h, self._net_size[0], self._net_size[1])
+        return out
+
     def _process(self, item: _Item) -> None:
+        draw_overlay = self.params.publish_overlay and not self._overlay_unwanted()
         try:
             if item.kind == 'compressed':
-                frame = self.compressed_converter(item.msg)
+                frame = self._decode_compressed(item.msg, full=draw_overlay)
             else:
                 frame = self.image_converter(item.msg)
         except ImageConversionError as exc:
@@ -736,7 +766,9 @@ class PerceptionCore:
         if not isinstance(frame, Frame):
             frame = Frame(frame, 'bgr')
         try:
-            if self._pipeline_takes_order:
+            if frame.source_size is not None:
+                result = self.pipeline(frame.pixels, order=frame.order, source_size=frame.source_size)
+            elif self._pipeline_takes_order:
                 result = self.pipeline(frame.pixels, order=frame.order)
             else:
                 result = self.pipeline(frame_to_bgr(frame))
@@ -782,7 +814,7 @@ class PerceptionCore:
             with self._lock:
                 self._last_zone = zone
         overlay = None
-        if p.publish_overlay and not self._overlay_unwanted():
+        if draw_overlay:
             region = None if seg is not None else central_region((width, height), p.clear_path_width_frac,
                                                                  p.clear_path_height_frac)
             overlay = render_frame(frame_to_bgr(frame), detections, self.label_names, segmentation=seg,

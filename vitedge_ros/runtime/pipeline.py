@@ -3,7 +3,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -81,15 +81,18 @@ class Pipeline:
         labels = self.bundle.labels
         return labels[class_id] if 0 <= class_id < len(labels) else str(class_id)
 
-    def __call__(self, image: np.ndarray, order: str = 'bgr') -> FrameResult:
+    def __call__(self, image: np.ndarray, order: str = 'bgr',
+                 source_size: Optional[Tuple[int, int]] = None) -> FrameResult:
         """Process one frame; raises FrameError on a bad frame.
 
         ``image``: uint8 H×W grey, H×W×3 or H×W×4 (alpha last) with channels in ``order`` (``bgr`` or ``rgb``); a
         view with padded rows is fine (see :meth:`Preprocessor.__call__`): it is read once, by the resize.
+        ``source_size``: (w, h) of the full frame when ``image`` was decoded at a reduced size; boxes and
+        ``image_size`` are then in the full frame's pixels.
         """
         with self._lock:
             t0 = time.perf_counter()
-            tensor, tf = self.preprocess(image, order, out=self._input)
+            tensor, tf = self.preprocess(image, order, out=self._input, source_size=source_size)
             t1 = time.perf_counter()
             outputs = self.engine.infer(tensor)
             t2 = time.perf_counter()
@@ -124,7 +127,7 @@ class Pipeline:
         t3 = time.perf_counter()
         timings = {'preprocess': _ms(t0, t1), 'inference': _ms(t1, t2), 'postprocess': _ms(t2, t3),
                    'total': _ms(t0, t3)}
-        return FrameResult(detections, classes, timings, (int(image.shape[1]), int(image.shape[0])), segmentation)
+        return FrameResult(detections, classes, timings, (int(tf.image_width), int(tf.image_height)), segmentation)
 
     def close(self) -> None:
         """Release the engine."""

@@ -167,21 +167,25 @@ class Preprocessor:
         chw += self._b
         return chw[None]
 
-    def __call__(self, image: np.ndarray, order: str = 'bgr',
-                 out: Optional[np.ndarray] = None) -> Tuple[np.ndarray, Transform]:
+    def __call__(self, image: np.ndarray, order: str = 'bgr', out: Optional[np.ndarray] = None,
+                 source_size: Optional[Tuple[int, int]] = None) -> Tuple[np.ndarray, Transform]:
         """Preprocess one frame; returns (1×3×H×W float32 tensor, transform back to the frame).
 
         ``image``: uint8 H×W (grey), H×W×1, H×W×3 or H×W×4 (alpha last), channels in ``order`` (``bgr``: OpenCV,
         ``bgr8``; ``rgb``: ``rgb8``/``rgba8`` messages); rows may be padded (a view of a ROS message with
         ``step`` > width × channels), nothing is copied before the resize. ``out``: a C-contiguous 1×3×H×W float32
-        array to write into (reused across frames by :class:`Pipeline`); default a new one. Raises
-        :class:`FrameError` for a bad frame or ``order``.
+        array to write into (reused across frames by :class:`Pipeline`); default a new one. ``source_size``:
+        (w, h) of the frame ``image`` was decoded from when it was decoded smaller (JPEG DCT scaling,
+        ``cv2.IMREAD_REDUCED_COLOR_2``): the letterbox and the transform are those of the full frame, so boxes
+        come back in its pixels. Raises :class:`FrameError` for a bad frame or ``order``.
         """
         check_frame(image)
         if order not in FRAME_ORDERS:
             raise FrameError("frame channel order must be 'bgr' or 'rgb', got {!r}".format(order))
         spec = self.spec
         h, w = image.shape[:2]
+        if source_size is not None:
+            w, h = int(source_size[0]), int(source_size[1])
         (new_w, new_h), tf = self.geometry(w, h)
         resized = self.resize(_cv_ready(image), (new_w, new_h))
         if resized.ndim == 3 and resized.shape[2] == 1:
