@@ -168,16 +168,24 @@ def test_out_buffer_is_filled_in_place_and_checked():
     assert not np.shares_memory(a, b)   # without out, every call gets its own tensor
 
 
-def test_linear_interpolation_is_the_linear_resize():
+def test_linear_interpolation_is_the_linear_resize_down_to_half_size():
     import cv2
 
-    img = np.random.default_rng(6).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    img = np.random.default_rng(6).integers(0, 256, (96, 144, 3), dtype=np.uint8)   # -> 96×64: scale 2/3
     s = raw(order='bgr', interpolation='linear', resize='stretch')
     x, _ = Preprocessor(s)(img)
     want = cv2.resize(img, (96, 64), interpolation=cv2.INTER_LINEAR).transpose(2, 0, 1).astype(np.float32)
     assert np.array_equal(x[0], want)
     area, _ = Preprocessor(s._replace(interpolation='area'))(img)
     assert not np.array_equal(area, x)
+    big = np.random.default_rng(7).integers(0, 256, (480, 640, 3), dtype=np.uint8)   # scale 0.15: area
+    y, _ = Preprocessor(s)(big)
+    want = cv2.resize(big, (96, 64), interpolation=cv2.INTER_AREA).transpose(2, 0, 1).astype(np.float32)
+    assert np.array_equal(y[0], want)
+    pre = Preprocessor(s)
+    assert pre.interpolation(640, 320) == cv2.INTER_LINEAR and pre.interpolation(640, 319) == cv2.INTER_AREA
+    assert pre.interpolation(96, 200) == cv2.INTER_LINEAR
+    assert Preprocessor(spec()).interpolation(640, 448) == cv2.INTER_AREA
 
 
 def test_source_size_maps_boxes_to_the_full_frame():

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Measure which resize the frame path should use: INTER_AREA vs INTER_LINEAR, and reduced JPEG decoding.
 
-    tools/resize_study.py [--bundle models/aerial_vit_tiny] [--out bench/resize_study.json]
+    tools/resize_study.py [--bundle models/aerial_vit_tiny] [--out docs/reports/resize_study.json]
                           [--md docs/reports/resize_study.md] [--quick]
 
 Scores the bundle (onnxruntime) on the demo flight, the validation flights of its training config, and those
@@ -24,8 +24,8 @@ def main(argv=None) -> int:
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--bundle', type=Path, default=ROOT / 'models' / 'aerial_vit_tiny', help='detector bundle')
-    p.add_argument('--out', type=Path, default=Path('bench/resize_study.json'), help='JSON results')
-    p.add_argument('--md', type=Path, default=None, help='also write the Markdown table here')
+    p.add_argument('--out', type=Path, default=Path('docs/reports/resize_study.json'), help='JSON results')
+    p.add_argument('--md', type=Path, default=Path('docs/reports/resize_study.md'), help='the Markdown table')
     p.add_argument('--quick', action='store_true', help='a few frames (a smoke run; figures not for the docs)')
     args = p.parse_args(argv)
     try:

@@ -351,8 +351,8 @@ def jpeg_reduction(width: int, height: int, net_width: int, net_height: int) -> 
     """Largest libjpeg DCT scale-down (1, 2, 4 or 8) that keeps a ``width`` x ``height`` frame at least the
     network size, so the frame path's resize still only shrinks (1: decode at full size).
 
-    The resize study (docs/EVALUATION.md, "Resize: measured, not assumed") measured the factor 2 on 1280x960
-    frames for a 448x336 network: mAP@0.5 0.667 against 0.659 for the full decode + INTER_AREA.
+    The resize study (docs/EVALUATION.md, "Resize: measured, not assumed"; figures in
+    docs/reports/resize_study.md) measured the factor 2 on 1280x960 frames for a 448x336 network.
     """
     r = 1
     for k in (2, 4, 8):

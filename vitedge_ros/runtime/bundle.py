@@ -34,7 +34,8 @@ class InputSpec(NamedTuple):
     ``raw`` means the graph takes the pixels as decoded (float32 0..255, channels in ``pixel_order``) and applies
     the channel order, mean and std itself (folded into its first layer, :mod:`vitedge_ros.export.raw_pixels`).
     ``interpolation`` is the resize: ``area`` (cv2.INTER_AREA when shrinking, INTER_LINEAR when enlarging: the
-    default, what every older bundle was trained and run with) or ``linear`` (cv2.INTER_LINEAR always).
+    default, what every older bundle was trained and run with) or ``linear`` (cv2.INTER_LINEAR, INTER_AREA only
+    below half size: :meth:`vitedge_ros.runtime.preprocess.Preprocessor.interpolation`).
     """
 
     width: int
