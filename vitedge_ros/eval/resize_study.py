@@ -14,7 +14,9 @@ Sets (all generated, ground truth from the generator): the demo flight (``tools/
 640×480), the validation flights of the shipped detector's training config (8 flights × 60 frames, every 3rd,
 seeds 9000..9007), and the same flights at 1280×960 encoded as JPEG (quality 90) for the reduced decode.
 Scores: person precision and recall at IoU 0.5 at the bundle's threshold (the demo bar is 0.8 for both) and
-COCO mAP@0.5 over all classes (faster-coco-eval, :func:`vitedge_ros.eval.detection.detection_map`).
+COCO mAP@0.5 over all classes (faster-coco-eval, :func:`vitedge_ros.eval.detection.detection_map`). Speed of
+the resize itself belongs to ``make bench`` (docs/BENCHMARKS.md section 3); the study only times the JPEG decode
+per reduction, interleaved on the same payloads, as the reason to reduce at all.
 """
 import time
 from pathlib import Path
@@ -80,7 +82,7 @@ def evaluate_variants(bundle: Union[str, Path], scenes: Iterable[Any], variants:
     gt_labels = [labels.index(c) if c in labels else -1 for c in DETECTION_CLASSES]
     gts: List[Any] = []
     preds: Dict[str, List[Any]] = {name: [] for name, _i, _r in variants}
-    pre_ms: Dict[str, List[float]] = {name: [] for name, _i, _r in variants}
+    decode_ms: Dict[int, List[float]] = {}
     for sc in scenes:
         gts.append((sc.boxes, np.asarray([gt_labels[int(lb)] for lb in sc.labels], np.int64)))
         h, w = sc.image.shape[:2]
@@ -90,12 +92,17 @@ def evaluate_variants(bundle: Union[str, Path], scenes: Iterable[Any], variants:
             if not ok:
                 raise RuntimeError('cv2.imencode failed')
             jpg = enc.tobytes()
+        if jpg is not None:   # decode time, the reductions interleaved on the same payload (median of 3)
+            for reduce in sorted({r for _n, _i, r in variants}):
+                ts = []
+                for _ in range(3):
+                    t0 = time.perf_counter()
+                    _decode(jpg, reduce)
+                    ts.append((time.perf_counter() - t0) * 1e3)
+                decode_ms.setdefault(reduce, []).append(float(np.median(ts)))
         for name, _interp, reduce in variants:
-            t0 = time.perf_counter()
             img = _decode(jpg, reduce) if jpg is not None else sc.image
             res = pipes[name](img, source_size=(w, h))
-            pre_ms[name].append((time.perf_counter() - t0) * 1e3 - res.timings_ms['inference']
-                                - res.timings_ms['postprocess'])
             preds[name].append((np.asarray([d.box for d in res.detections], np.float32).reshape(-1, 4),
                                 np.asarray([d.score for d in res.detections], np.float32),
                                 np.asarray([d.class_id for d in res.detections], np.int64)))
@@ -103,7 +110,7 @@ def evaluate_variants(bundle: Union[str, Path], scenes: Iterable[Any], variants:
     for name, interp, reduce in variants:
         s = _score(gts, preds[name], labels, person_id)
         s.update({'interpolation': interp, 'jpeg_reduce': reduce,
-                  'host_ms_median': float(np.median(pre_ms[name])) if pre_ms[name] else float('nan')})
+                  'jpeg_decode_ms_median': float(np.median(decode_ms[reduce])) if reduce in decode_ms else None})
         out[name] = s
     for p in pipes.values():
         p.close()
@@ -143,12 +150,14 @@ def render_markdown(study: Dict[str, Any], command: str) -> str:
     """The study as a Markdown section (every figure from ``study``)."""
     lines = ['Bundle `{}` (network input {}×{}), backend {}; written by `{}`.'.format(
         study['bundle'], study['network_input'][0], study['network_input'][1], study['backend'], command), '',
-        '| set | variant | person precision | person recall | mAP@0.5 (all classes) | host ms (decode + '
-        'preprocess, median) |', '| --- | --- | --- | --- | --- | --- |']
+        '| set | variant | person precision | person recall | mAP@0.5 (all classes) | JPEG decode ms (median) |',
+        '| --- | --- | --- | --- | --- | --- |']
     for key, s in study['sets'].items():
         for name, r in s['results'].items():
-            lines.append('| {} | `{}` | {:.3f} | {:.3f} | {:.4f} | {:.3g} |'.format(
-                s['what'], name, r['person_precision'], r['person_recall'], r['map50'], r['host_ms_median']))
+            dec = r.get('jpeg_decode_ms_median')
+            lines.append('| {} | `{}` | {:.3f} | {:.3f} | {:.4f} | {} |'.format(
+                s['what'], name, r['person_precision'], r['person_recall'], r['map50'],
+                '–' if dec is None else '{:.3g}'.format(dec)))
     return '\n'.join(lines) + '\n'
 
 

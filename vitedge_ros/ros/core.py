@@ -59,11 +59,9 @@ from .image_conversion import (
     ImageConversionError,
     SixteenBitScale,
     check_image_layout,
+    FrameDecoder,
     compressed_msg_to_bgr,
-    decode_jpeg_reduced,
     frame_to_bgr,
-    image_msg_to_frame,
-    jpeg_reduction,
 )
 from .messages import DIAG_ERROR, DIAG_OK, DIAG_WARN
 
@@ -524,7 +522,7 @@ def landing_zone(labels: np.ndarray, label_names: Sequence[str], fraction: float
     return LandingZone(pairs, center_box(w, h, fraction), safe_fraction, safe_fraction >= min_safe)
 
 
-def _accepts(pipeline: Any, name: str) -> bool:
+def accepts_keyword(pipeline: Any, name: str) -> bool:
     """True when ``pipeline(pixels, <name>=...)`` is accepted (the runtime Pipeline; not a one-argument fake)."""
     import inspect
 
@@ -575,16 +573,14 @@ class PerceptionCore:
                  pose_lookup: Optional[Callable[[str, str, Any], Optional[CameraPose]]] = None,
                  bundle_name: str = '', overlay_wanted: Optional[Callable[[], bool]] = None):
         self.pipeline = pipeline
-        self._pipeline_takes_order = _accepts(pipeline, 'order')
-        self._pipeline_takes_source_size = _accepts(pipeline, 'source_size')
+        self._pipeline_takes_order = accepts_keyword(pipeline, 'order')
+        self._pipeline_takes_source_size = accepts_keyword(pipeline, 'source_size')
         spec = getattr(getattr(pipeline, 'bundle', None), 'input', None)
         self._net_size = (int(spec.width), int(spec.height)) if spec is not None else None
-        # reduced JPEG decoding (compressed transport, default decoder): the camera's full size from the last full
-        # decode, and the DCT scale-down it allows (1: none)
+        # the frame path's decoder (views of raw Images; reduced JPEG decoding for large cameras) when the default
+        # converters are in use and the pipeline takes a source size
         self._reduce_jpeg = compressed_converter is None and self._pipeline_takes_source_size and \
             self._net_size is not None
-        self._jpeg_full_size: Optional[Tuple[int, int]] = None
-        self._jpeg_reduce = 1
         self.overlay_wanted = overlay_wanted
         #: frames whose overlay was not drawn because nobody wanted it (publish_overlay on, no subscriber)
         self.overlays_skipped = 0
@@ -594,7 +590,8 @@ class PerceptionCore:
         self._log = log or (lambda level, text: print('[{}] {}'.format(level, text)))
         #: the camera's one 16-bit -> 8-bit scale, shared by the raw and the compressed (16-bit PNG) paths
         self.bit_scale = SixteenBitScale(params.mono16_shift, on_fix=self._log_bit_scale)
-        self.image_converter = image_converter or (lambda msg: image_msg_to_frame(msg, scale=self.bit_scale))
+        self.decoder = FrameDecoder(self.bit_scale, self._net_size if self._reduce_jpeg else None)
+        self.image_converter = image_converter or self.decoder.image
         self.compressed_converter = compressed_converter or (
             lambda msg: compressed_msg_to_bgr(msg, scale=self.bit_scale))
         self.pose_lookup = pose_lookup
@@ -732,22 +729,10 @@ class PerceptionCore:
 
     # --------------------------------------------------------------------------------------------- worker
     def _decode_compressed(self, msg: Any, full: bool) -> Any:
-        """A CompressedImage as a Frame: a JPEG of a camera at least twice the network size is decoded at 1/2
-        (1/4, 1/8) size by libjpeg's DCT scaling (``jpeg_reduction``), its boxes mapped to the full frame;
-        ``full`` (the overlay is drawn on this frame) or any other payload: the full decode."""
-        if self._reduce_jpeg and not full and self._jpeg_reduce > 1 and self._jpeg_full_size is not None:
-            r = self._jpeg_reduce
-            w, h = self._jpeg_full_size
-            img = decode_jpeg_reduced(msg, r)
-            if img is not None and img.shape[:2] == (-(-h // r), -(-w // r)):
-                return Frame(img, 'bgr', (w, h))
-        out = self.compressed_converter(msg)
-        pixels = out.pixels if isinstance(out, Frame) else out
-        if self._reduce_jpeg and isinstance(pixels, np.ndarray) and pixels.ndim >= 2:
-            h, w = pixels.shape[:2]
-            self._jpeg_full_size = (int(w), int(h))
-            self._jpeg_reduce = jpeg_reduction(w, h, self._net_size[0], self._net_size[1])
-        return out
+        """A CompressedImage as a Frame (:class:`FrameDecoder`: reduced JPEG decoding unless ``full``)."""
+        if self._reduce_jpeg:
+            return self.decoder.compressed(msg, full=full)
+        return self.compressed_converter(msg)
 
     def _process(self, item: _Item) -> None:
         draw_overlay = self.params.publish_overlay and not self._overlay_unwanted()

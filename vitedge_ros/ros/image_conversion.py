@@ -13,6 +13,9 @@ Public API (stable; used by the node and by ``tools/eval_bag.py``):
     the message (no pass over the pixels; ``step`` padding stays in the strides), the rest one pass.
 ``frame_to_bgr(frame) -> np.ndarray``
     a ``Frame`` as contiguous ``H x W x 3`` BGR (the overlay; drivers that take BGR only).
+``FrameDecoder(scale, net_size)``
+    ``.image(msg)`` / ``.compressed(msg, full=False)`` -> ``Frame`` for one stream (the node's and the replay's
+    frame path: views for 8-bit raw images, reduced JPEG decoding for cameras >= 2x the network size).
 ``compressed_msg_to_bgr(msg, mono16_shift=None, scale=None) -> np.ndarray``
     sensor_msgs/CompressedImage (jpeg/png, 8 or 16 bit) -> ``uint8`` ``H x W x 3`` BGR.
 ``SixteenBitScale(shift=None)``
@@ -37,7 +40,7 @@ __all__ = [
     'Frame', 'ImageConversionError', 'ImageLayout', 'SUPPORTED_ENCODINGS', 'VIEW_ENCODINGS', 'REASONS', 'SixteenBitScale',
     'auto_shift', 'bgr_to_image_fields', 'check_image_layout', 'compressed_msg_to_bgr', 'frame_to_bgr',
     'image_msg_to_bgr', 'image_msg_to_frame', 'is_sixteen_bit', 'payload_bytes', 'jpeg_reduction',
-    'decode_jpeg_reduced',
+    'decode_jpeg_reduced', 'FrameDecoder',
 ]
 
 #: Short reason keys carried by ImageConversionError (used as counters in diagnostics).
@@ -439,3 +442,40 @@ def bgr_to_image_fields(img: np.ndarray, encoding: str = 'bgr8') -> Dict[str, ob
     channels = 1 if out.ndim == 2 else out.shape[2]
     return {'height': int(height), 'width': int(width), 'encoding': encoding, 'is_bigendian': 0,
             'step': int(width * channels), 'data': out.tobytes()}
+
+
+class FrameDecoder:
+    """Messages to :class:`Frame` the way the frame path takes them, for one camera stream (node and replay alike).
+
+    ``image(msg)``: :func:`image_msg_to_frame` (a view for 8-bit BGR/RGB/mono). ``compressed(msg, full=False)``:
+    a JPEG of a camera at least twice ``net_size`` in both directions is decoded at 1/2 (1/4, 1/8) size
+    (:func:`jpeg_reduction`, the camera size learnt from the last full decode; boxes go back to full-frame pixels
+    through ``Frame.source_size``); ``full=True`` (an overlay will be drawn on it), PNG and 16-bit payloads, the
+    first frame and any frame whose reduced size does not match are decoded at full size. ``scale``: the camera's
+    :class:`SixteenBitScale`. ``net_size`` None: never reduce. Not thread-safe: one decoder per stream and worker.
+    """
+
+    def __init__(self, scale: Optional[SixteenBitScale] = None, net_size: Optional[Tuple[int, int]] = None):
+        self.scale = scale if scale is not None else SixteenBitScale()
+        self.net_size = net_size
+        self.full_size: Optional[Tuple[int, int]] = None
+        self.reduce = 1
+
+    def image(self, msg) -> Frame:
+        """A sensor_msgs/Image as a Frame (see :func:`image_msg_to_frame`)."""
+        return image_msg_to_frame(msg, scale=self.scale)
+
+    def compressed(self, msg, full: bool = False) -> Frame:
+        """A sensor_msgs/CompressedImage as a BGR Frame, reduced where the camera allows (see the class)."""
+        if not full and self.reduce > 1 and self.full_size is not None:
+            r = self.reduce
+            w, h = self.full_size
+            img = decode_jpeg_reduced(msg, r)
+            if img is not None and img.shape[:2] == (-(-h // r), -(-w // r)):
+                return Frame(img, 'bgr', (w, h))
+        img = compressed_msg_to_bgr(msg, scale=self.scale)
+        if self.net_size is not None:
+            h, w = img.shape[:2]
+            self.full_size = (int(w), int(h))
+            self.reduce = jpeg_reduction(w, h, self.net_size[0], self.net_size[1])
+        return Frame(img, 'bgr')
