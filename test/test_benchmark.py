@@ -278,10 +278,6 @@ def _two_path_overhead():
                         'before': cell(5.664, 0.457), 'after': cell(2.012, 0.1612), 'after_meets_target': False}]}
 
 
-def S(median, lo, hi):
-    return {'median': median, 'min': lo, 'max': hi, 'n': 5}
-
-
 def test_render_overhead_before_and_after_side_by_side():
     from vitedge_ros.bench.render import _overhead
 

@@ -141,15 +141,15 @@ def test_checkpoint_export_with_raw_pixels(det_ckpt, tmp_path, capsys):
     assert raw.input.model_fields() == norm.input.model_fields() and raw.trt_targets == TRT_TARGETS
     info = raw.source['export']['raw_pixels']
     assert info['method'] == 'conv_fold' and info['parity_rel'] <= RAW_PARITY_RTOL
-    frames = sample_frames(norm.input, 2, seed=50) + [np.random.default_rng(2).integers(0, 256, (64, 96, 3),
-                                                                                          dtype=np.uint8)]
+    noise = np.random.default_rng(2).integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    frames = sample_frames(norm.input, 2, seed=50) + [noise]
     same_resize = Pipeline(norm._replace(input=norm.input._replace(interpolation='linear')), backend='onnxruntime')
     rp = Pipeline(raw, backend='onnxruntime')
     _same_detections(same_resize, rp, frames)
     # the camera's order: an RGB frame with order='rgb' gives what its BGR twin gives
     f = frames[0]
-    assert [d.box for d in rp(f).detections] == [d.box for d in rp(np.ascontiguousarray(f[:, :, ::-1]),
-                                                                    order='rgb').detections]
+    rgb = np.ascontiguousarray(f[:, :, ::-1])
+    assert [d.box for d in rp(f).detections] == [d.box for d in rp(rgb, order='rgb').detections]
     # --like a raw bundle keeps raw pixels
     assert export([str(det_ckpt), '--out', str(tmp_path / 'again'), '--like', str(tmp_path / 'raw')]) == 0
     again = load_bundle(tmp_path / 'again')

@@ -19,7 +19,7 @@ normalised twin of a raw one: :func:`vitedge_ros.export.raw_pixels.twin_bundle`)
 """
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
 

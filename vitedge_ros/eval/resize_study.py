@@ -152,7 +152,7 @@ def render_markdown(study: Dict[str, Any], command: str) -> str:
         study['bundle'], study['network_input'][0], study['network_input'][1], study['backend'], command), '',
         '| set | variant | person precision | person recall | mAP@0.5 (all classes) | JPEG decode ms (median) |',
         '| --- | --- | --- | --- | --- | --- |']
-    for key, s in study['sets'].items():
+    for s in study['sets'].values():
         for name, r in s['results'].items():
             dec = r.get('jpeg_decode_ms_median')
             lines.append('| {} | `{}` | {:.3f} | {:.3f} | {:.4f} | {} |'.format(

@@ -351,8 +351,8 @@ def wrap_onnx(src: Union[str, Path], like: Union[str, Path], out: Union[str, Pat
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / 'model.onnx', data)
     default_name = '{}-{}'.format(ref.name, 'int8' if has_qdq else ('raw' if raw_pixels else src.stem))
-    meta = {'name': name or default_name, 'task': ref.task, 'input': spec.to_dict(), 'labels': list(ref.labels), 'trt_targets': trt_targets,
-            'decoder': dict(ref.decoder), 'source': source}
+    meta = {'name': name or default_name, 'task': ref.task, 'input': spec.to_dict(), 'labels': list(ref.labels),
+            'trt_targets': trt_targets, 'decoder': dict(ref.decoder), 'source': source}
     write_bundle_yaml(out, meta)
     summary['has_qdq'] = has_qdq
     summary['out'] = out

@@ -56,10 +56,10 @@ from vitedge_ros.runtime.latest_wins import LatestWinsWorker
 
 from .image_conversion import (
     Frame,
+    FrameDecoder,
     ImageConversionError,
     SixteenBitScale,
     check_image_layout,
-    FrameDecoder,
     compressed_msg_to_bgr,
     frame_to_bgr,
 )

@@ -37,10 +37,10 @@ import cv2
 import numpy as np
 
 __all__ = [
-    'Frame', 'ImageConversionError', 'ImageLayout', 'SUPPORTED_ENCODINGS', 'VIEW_ENCODINGS', 'REASONS', 'SixteenBitScale',
-    'auto_shift', 'bgr_to_image_fields', 'check_image_layout', 'compressed_msg_to_bgr', 'frame_to_bgr',
-    'image_msg_to_bgr', 'image_msg_to_frame', 'is_sixteen_bit', 'payload_bytes', 'jpeg_reduction',
-    'decode_jpeg_reduced', 'FrameDecoder',
+    'Frame', 'FrameDecoder', 'ImageConversionError', 'ImageLayout', 'REASONS', 'SUPPORTED_ENCODINGS',
+    'SixteenBitScale', 'VIEW_ENCODINGS', 'auto_shift', 'bgr_to_image_fields', 'check_image_layout',
+    'compressed_msg_to_bgr', 'decode_jpeg_reduced', 'frame_to_bgr', 'image_msg_to_bgr', 'image_msg_to_frame',
+    'is_sixteen_bit', 'jpeg_reduction', 'payload_bytes',
 ]
 
 #: Short reason keys carried by ImageConversionError (used as counters in diagnostics).
@@ -351,8 +351,9 @@ _REDUCED_FLAGS = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 
 
 
 def jpeg_reduction(width: int, height: int, net_width: int, net_height: int) -> int:
-    """Largest libjpeg DCT scale-down (1, 2, 4 or 8) that keeps a ``width`` x ``height`` frame at least the
-    network size, so the frame path's resize still only shrinks (1: decode at full size).
+    """Largest libjpeg DCT scale-down (1, 2, 4 or 8) that keeps a frame at least the network size.
+
+    So the frame path's resize still only shrinks (1: decode at full size).
 
     The resize study (docs/EVALUATION.md, "Resize: measured, not assumed"; figures in
     docs/reports/resize_study.md) measured the factor 2 on 1280x960 frames for a 448x336 network.
@@ -365,9 +366,11 @@ def jpeg_reduction(width: int, height: int, net_width: int, net_height: int) -> 
 
 
 def decode_jpeg_reduced(msg, reduce: int) -> Optional[np.ndarray]:
-    """A CompressedImage's JPEG payload decoded at 1/``reduce`` size (``cv2.IMREAD_REDUCED_COLOR_*``: libjpeg
-    scales in the DCT, so the decoder does less work), BGR uint8; None when the payload is not JPEG (PNG is never
-    reduced: its 16-bit path needs the full samples) or does not decode."""
+    """A CompressedImage's JPEG payload decoded at 1/``reduce`` size, BGR uint8.
+
+    ``cv2.IMREAD_REDUCED_COLOR_*``: libjpeg scales in the DCT, so the decoder does less work. None when the payload
+    is not JPEG (PNG is never reduced: its 16-bit path needs the full samples) or does not decode.
+    """
     buf = payload_bytes(getattr(msg, 'data', b''))
     if reduce not in _REDUCED_FLAGS or buf[:3].tobytes() != _JPEG_SOI:
         return None
