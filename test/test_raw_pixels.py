@@ -112,11 +112,10 @@ def test_bad_graphs_are_refused():
 
 @pytest.fixture(scope='module')
 def det_ckpt(tmp_path_factory):
-    path = tmp_path_factory.mktemp('ckpt') / 'det.pt'
-    save_checkpoint(path, make_tiny_detector(), name='tiny_det', task='detect', labels=DETECTOR_LABELS,
-                    input_spec=DET_INPUT, decoder={'type': 'vit_center', 'score_threshold': 0.0, 'max_detections': 20},
-                    arch='vit_center')
-    return path
+    """The tiny detector as a checkpoint, every detection kept (score threshold 0)."""
+    meta = dict(name='tiny_det', task='detect', labels=DETECTOR_LABELS, input_spec=DET_INPUT, arch='vit_center',
+                decoder={'type': 'vit_center', 'score_threshold': 0.0, 'max_detections': 20})
+    return save_checkpoint(tmp_path_factory.mktemp('ckpt') / 'det.pt', make_tiny_detector(), **meta)
 
 
 def _same_detections(a, b, frames, **kw):
@@ -173,9 +172,13 @@ def test_from_onnx_raw_pixels_and_its_refusals(tiny_detector_bundle, tmp_path, c
     err = capsys.readouterr().err.strip()
     assert 'already takes raw pixels' in err and len(err.splitlines()) == 1
     assert not (tmp_path / 'twice').exists()
+    assert export(['--from-onnx', str(src.onnx_path), '--like', str(src.path), '--out', str(tmp_path / 'lin'),
+                   '--interpolation', 'linear']) == 0
+    lin = load_bundle(tmp_path / 'lin')
+    assert lin.input == src.input._replace(interpolation='linear') and lin.input.to_dict()['interpolation'] == 'linear'
     with pytest.raises(SystemExit) as exc:
         export(['--from-onnx', str(src.onnx_path), '--like', str(src.path), '--out', str(tmp_path / 'x'),
-                '--interpolation', 'linear'])
+                '--interpolation', 'cubic'])
     assert exc.value.code == 2
 
 

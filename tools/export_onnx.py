@@ -11,7 +11,8 @@ decoded, float32 0..255 NCHW in ORDER, and folds the channel order, mean and std
 says input.pixels: raw, input.pixel_order: ORDER; the host then only resizes and converts (docs/TENSORRT.md,
 "Raw-pixel bundles"). The raw graph is compared with the normalised one on synthetic frames, each through its own
 host path (1e-4 of the output range). With --like a raw bundle it is implied. --interpolation: the resize that
-bundle.yaml asks the runtime for (default: --like's, else the checkpoint's, else area).
+bundle.yaml asks the runtime for (default: --like's, else the checkpoint's, else area); with --from-onnx it
+changes no weight, only what the runtime does.
 
 --target (default trt8.2, the Jetson Nano's TensorRT 8.2 and the most compatible): trt8.2 exports opset 13 with
 LayerNorm decomposed into ReduceMean/Sub/Pow/Sqrt/Div/Mul/Add; trt8.6 and trt10 export opset 17 with
@@ -86,8 +87,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         p.error('give either CHECKPOINT or --from-onnx FILE --like BUNDLE')
     if args.from_onnx is not None and (args.fp16 or args.trt8_compat):
         p.error('--fp16 and --trt8-compat apply to checkpoint export, not to --from-onnx')
-    if args.from_onnx is not None and args.interpolation:
-        p.error('--interpolation applies to checkpoint export (--from-onnx keeps --like\'s input)')
     if args.samples <= 0:
         p.error('--samples must be > 0')
     if args.atol is not None and args.atol <= 0:
@@ -137,7 +136,8 @@ def _from_onnx(args: argparse.Namespace) -> int:
     from vitedge_ros.export.checkpoint_export import wrap_onnx
 
     s = wrap_onnx(args.from_onnx, args.like, args.out, target=args.target, atol=args.atol, rtol=args.rtol,
-                  n_samples=args.samples, samples_dir=args.samples_dir, name=args.name, raw_pixels=args.raw_pixels)
+                  n_samples=args.samples, samples_dir=args.samples_dir, name=args.name, raw_pixels=args.raw_pixels,
+                  interpolation=args.interpolation)
     ref = s['reference']
     for k, v in s['worst'].items():
         print('parity {} vs {}: {}: max abs error {:.3g}, {:.1%} of the reference range'.format(

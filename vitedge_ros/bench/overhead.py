@@ -19,7 +19,7 @@ normalised twin of a raw one: :func:`vitedge_ros.export.raw_pixels.twin_bundle`)
 """
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -54,35 +54,25 @@ def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1e3
 
 
+def _timed(times: Dict[str, List[float]], key: str, fn: Any, *args: Any) -> Any:
+    """``fn(*args)``, its wall time in ms appended to ``times[key]``."""
+    t0 = time.perf_counter()
+    out = fn(*args)
+    times[key].append(_ms(t0))
+    return out
+
+
 def legacy_preprocess(spec: Any, image: np.ndarray) -> np.ndarray:
     """The preprocessing every bundle got before issue 16 (normalised input), reproduced to be measured.
 
     BGR frame -> INTER_AREA resize (INTER_LINEAR when enlarging) -> letterbox canvas -> channel swap to the
-    model's order -> float32 copy -> ``*= a`` -> ``+= b`` (vitedge_ros/runtime/preprocess.py at main 358a2e5).
+    model's order (``Preprocessor.letterbox``, unchanged) -> float32 copy -> ``*= a`` -> ``+= b``
+    (``Preprocessor.normalize``): what ``Preprocessor.__call__`` was at main 358a2e5.
     """
-    import cv2
-
-    from ..runtime.preprocess import LETTERBOX_PAD, Preprocessor, as_bgr
+    from ..runtime.preprocess import Preprocessor
 
     pre = Preprocessor(spec._replace(interpolation='area'))
-    bgr = as_bgr(image)
-    h, w = bgr.shape[:2]
-    (new_w, new_h), tf = pre.geometry(w, h)
-    if (new_w, new_h) != (w, h):
-        resized = cv2.resize(bgr, (new_w, new_h), interpolation=cv2.INTER_AREA if new_w < w else cv2.INTER_LINEAR)
-    else:
-        resized = bgr
-    if (new_w, new_h) != (spec.width, spec.height):
-        canvas = np.full((spec.height, spec.width, 3), LETTERBOX_PAD, dtype=np.uint8)
-        px, py = int(tf.pad_x), int(tf.pad_y)
-        canvas[py:py + new_h, px:px + new_w] = resized
-        resized = canvas
-    if spec.color == 'rgb':
-        resized = resized[:, :, ::-1]
-    chw = resized.transpose(2, 0, 1).astype(np.float32)
-    chw *= pre._a
-    chw += pre._b
-    return chw[None]
+    return pre.normalize(pre.letterbox(image)[0])
 
 
 def _bundles(bundle: Union[str, Path], work: Path, after_interpolation: str) -> Tuple[Any, Any]:
@@ -154,42 +144,24 @@ def run_overhead(bundle: Union[str, Path], *, work: Optional[Union[str, Path]] =
     for _ in range(repeats):
         times = {path: {k: [] for k in STEPS} for path in PATHS}  # type: Dict[str, Dict[str, List[float]]]
         for header, comp, raws, _ in msgs:
-            # ---- before
+            # ---- before: copies and the legacy host path; then the normalised graph
             tb = times['before']
-            t0 = time.perf_counter()
-            img = compressed_msg_to_bgr(comp)
-            tb['jpeg_decode'].append(_ms(t0))
-            t0 = time.perf_counter()
-            image_msg_to_bgr(raws['bgr8'])
-            tb['raw_bgr8_to_ndarray'].append(_ms(t0))
-            t0 = time.perf_counter()
-            swapped = image_msg_to_bgr(raws['rgb8'])
-            tb['raw_rgb8_to_ndarray'].append(_ms(t0))
-            t0 = time.perf_counter()
-            legacy_preprocess(spec_before, img)
-            tb['preprocess'].append(_ms(t0))
-            t0 = time.perf_counter()
-            legacy_preprocess(spec_before, swapped)
-            tb['preprocess_rgb8_message'].append(_ms(t0))
-            res = pipes['before'](img)   # inference and postprocess of the before graph (its tensor equals x)
+            img = _timed(tb, 'jpeg_decode', compressed_msg_to_bgr, comp)
+            _timed(tb, 'raw_bgr8_to_ndarray', image_msg_to_bgr, raws['bgr8'])
+            swapped = _timed(tb, 'raw_rgb8_to_ndarray', image_msg_to_bgr, raws['rgb8'])
+            _timed(tb, 'preprocess', legacy_preprocess, spec_before, img)
+            _timed(tb, 'preprocess_rgb8_message', legacy_preprocess, spec_before, swapped)
+            res = pipes['before'](img)   # inference and postprocess of the before graph (its tensor equals the above)
             for k in ('inference', 'postprocess'):
                 tb[k].append(float(res.timings_ms[k]))
             tb['detections_msg_build_and_cdr'].append(cdr(res, header))
             n_dets['before'].append(len(res.detections))
-            # ---- after
+            # ---- after: views and the one-pass host path; then the raw-pixel graph
             ta = times['after']
-            t0 = time.perf_counter()
-            img = compressed_msg_to_bgr(comp)
-            ta['jpeg_decode'].append(_ms(t0))
-            t0 = time.perf_counter()
-            image_msg_to_frame(raws['bgr8'])
-            ta['raw_bgr8_to_ndarray'].append(_ms(t0))
-            t0 = time.perf_counter()
-            frame = image_msg_to_frame(raws['rgb8'])
-            ta['raw_rgb8_to_ndarray'].append(_ms(t0))
-            t0 = time.perf_counter()
-            pipes['after'].preprocess(frame.pixels, frame.order, out=after_buf)
-            ta['preprocess_rgb8_message'].append(_ms(t0))
+            img = _timed(ta, 'jpeg_decode', compressed_msg_to_bgr, comp)
+            _timed(ta, 'raw_bgr8_to_ndarray', image_msg_to_frame, raws['bgr8'])
+            frame = _timed(ta, 'raw_rgb8_to_ndarray', image_msg_to_frame, raws['rgb8'])
+            _timed(ta, 'preprocess_rgb8_message', pipes['after'].preprocess, frame.pixels, frame.order, after_buf)
             res = pipes['after'](img)
             for k in ('preprocess', 'inference', 'postprocess'):
                 ta[k].append(float(res.timings_ms[k]))

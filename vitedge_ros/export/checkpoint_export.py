@@ -237,14 +237,15 @@ def outputs_error(names: Sequence[str], ref: Sequence[np.ndarray], got: Sequence
 def wrap_onnx(src: Union[str, Path], like: Union[str, Path], out: Union[str, Path], *,
               target: str = DEFAULT_TARGET, atol: Optional[float] = None, rtol: float = DEFAULT_RTOL_FROM_ONNX,
               n_samples: int = 3, samples_dir: Optional[Path] = None, name: Optional[str] = None,
-              raw_pixels: Optional[str] = None) -> Dict[str, Any]:
+              raw_pixels: Optional[str] = None, interpolation: Optional[str] = None) -> Dict[str, Any]:
     """ONNX FILE + reference bundle -> bundle at ``out`` for ``target``; returns a summary dict.
 
     The graph takes the same input as the reference (normalised or raw pixels). ``raw_pixels`` (``'bgr'``/
     ``'rgb'``, reference with normalised input only): the new bundle takes raw pixels in that order, the graph
     converted after the parity check (:func:`.onnx_export.raw_pixel_graph`, its own parity against the graph it
     came from in ``source.export.raw_pixels``). ``tools/export_onnx.py --from-onnx B/model.onnx --like B
-    --raw-pixels`` makes a raw-pixel copy of bundle B without torch.
+    --raw-pixels`` makes a raw-pixel copy of bundle B without torch. ``interpolation`` (``area``/``linear``): the
+    resize the new bundle asks the runtime for (default: the reference's).
 
     The graph is lowered for the target only where needed (:func:`.targets.prepare_for_target`: no simplification,
     which would fold the weights' DequantizeLinear), audited, then compared with the reference on onnxruntime
@@ -266,6 +267,8 @@ def wrap_onnx(src: Union[str, Path], like: Union[str, Path], out: Union[str, Pat
         raise BadInput("raw pixels: channel order must be 'bgr' or 'rgb', got {!r}".format(raw_pixels))
     if raw_pixels and ref.input.raw:
         raise BadInput('--like {} already takes raw pixels: its graphs cannot be converted again'.format(ref.path))
+    if interpolation not in (None, 'area', 'linear'):
+        raise BadInput("interpolation must be 'area' or 'linear', got {!r}".format(interpolation))
     model = load_onnx_checked(src)
     if onnx_opset(model) < 13:
         raise BadInput('{}: opset {} (bundles need opset >= 13)'.format(src, onnx_opset(model)))
@@ -334,6 +337,8 @@ def wrap_onnx(src: Union[str, Path], like: Union[str, Path], out: Union[str, Pat
             return summary
         data = model.SerializeToString()
         summary['trt_targets'] = trt_targets
+    if interpolation:
+        spec = spec._replace(interpolation=interpolation)
     has_qdq = any(n.op_type in ('QuantizeLinear', 'DequantizeLinear') for n in model.graph.node)
     source = dict(ref.source)
     source.update({'from_onnx': src.name, 'parity_reference': ref.name, 'parity_max_abs_err': float(err),

@@ -34,30 +34,6 @@ class Transform(NamedTuple):
         return out
 
 
-def as_bgr(image: np.ndarray) -> np.ndarray:
-    """Check a frame and return it as a contiguous H×W×3 uint8 BGR array.
-
-    Accepts H×W and H×W×1 grey, H×W×3 BGR and H×W×4 BGRA; anything else raises :class:`FrameError`.
-    """
-    if not isinstance(image, np.ndarray):
-        raise FrameError('frame must be a numpy array, got {}'.format(type(image).__name__))
-    if image.size == 0:
-        raise FrameError('frame is empty (shape {})'.format(image.shape))
-    if image.dtype != np.uint8:
-        raise FrameError('frame dtype must be uint8, got {} (scale 16-bit or float images to 8 bit first)'
-                         .format(image.dtype))
-    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
-        return cv2.cvtColor(np.ascontiguousarray(image.reshape(image.shape[0], image.shape[1])),
-                            cv2.COLOR_GRAY2BGR)
-    if image.ndim != 3:
-        raise FrameError('frame must be H×W or H×W×C, got shape {}'.format(image.shape))
-    if image.shape[2] == 3:
-        return np.ascontiguousarray(image)
-    if image.shape[2] == 4:
-        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGRA2BGR)
-    raise FrameError('frame must have 1, 3 or 4 channels, got {}'.format(image.shape[2]))
-
-
 def check_frame(image: np.ndarray) -> np.ndarray:
     """Check a frame without converting it: H×W, H×W×1, H×W×3 or H×W×4 uint8 (any strides); returns it.
 
@@ -75,6 +51,20 @@ def check_frame(image: np.ndarray) -> np.ndarray:
     if image.ndim == 3 and image.shape[2] not in (1, 3, 4):
         raise FrameError('frame must have 1, 3 or 4 channels, got {}'.format(image.shape[2]))
     return image
+
+
+def as_bgr(image: np.ndarray) -> np.ndarray:
+    """Check a frame and return it as a contiguous H×W×3 uint8 BGR array.
+
+    Accepts H×W and H×W×1 grey, H×W×3 BGR and H×W×4 BGRA; anything else raises :class:`FrameError`.
+    """
+    check_frame(image)
+    if image.ndim == 2 or image.shape[2] == 1:
+        return cv2.cvtColor(np.ascontiguousarray(image.reshape(image.shape[0], image.shape[1])),
+                            cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 3:
+        return np.ascontiguousarray(image)
+    return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGRA2BGR)
 
 
 FRAME_ORDERS = ('bgr', 'rgb')
