@@ -257,6 +257,35 @@ def _stage_desc(s: Dict[str, Any]) -> str:
 
 
 def _overhead(o: Dict[str, Any]) -> List[str]:
+    if 'paths' not in o:   # a result from before the two-path section (one column)
+        return _overhead_one_path(o)
+    pb, pa = o['paths']['before'], o['paths']['after']
+    out = ['Bundle `{}` (network input {}×{}), {} frames of {}×{} (JPEG quality {}, median {} bytes), {} passes; '
+           'backend {}, onnxruntime threads: {}. Both paths in the same run, frame by frame interleaved: **before** '
+           '= `{}` (normalised input, host resize {}, the pre-issue-16 host path: raw frames copied/swapped, '
+           'separate float conversion, scale and shift), median {} detections per frame; **after** = `{}` '
+           '(`input.pixels: raw`, {} order, normalisation folded into the graph; raw frames read in place; resize '
+           '{} and one uint8 → float32 NCHW pass), median {} detections per frame. Ratios are to each path\'s own '
+           'inference.'.format(
+               o['bundle'], fmt(o['network_input'][0]), fmt(o['network_input'][1]), fmt(o['frames']),
+               fmt(o['frame_size'][0]), fmt(o['frame_size'][1]), fmt(o['jpeg_quality']),
+               fmt(o['jpeg_bytes_median']), fmt(o['repeats']), o['backend'], o['onnxruntime_threads'],
+               pb['bundle'], pb['interpolation'], fmt(pb['detections_per_frame_median']), pa['bundle'],
+               pa.get('pixel_order', ''), pa['interpolation'], fmt(pa['detections_per_frame_median'])), '']
+    rows = [[r['label'], fmt_stat(r['before']['ms']), fmt_ratio(r['before']['ratio_to_inference']),
+             fmt_stat(r['after']['ms']), fmt_ratio(r['after']['ratio_to_inference'])] for r in o['rows']]
+    for t in o['totals']:
+        target = t.get('target_after')
+        rows.append(['**overhead total, {}** ({})'.format(t['name'].replace('_', ' '), ' + '.join(t['steps'])),
+                     fmt_stat(t['before']['ms']), fmt_ratio(t['before']['ratio_to_inference']),
+                     fmt_stat(t['after']['ms']), fmt_ratio(t['after']['ratio_to_inference']) + (
+                         ' ({} target ≤ {}×)'.format('meets' if t.get('after_meets_target') else 'misses',
+                                                     fmt(target)) if target is not None else '')])
+    return out + table(['step', 'before: ms per frame', 'before: ratio to inference', 'after: ms per frame',
+                        'after: ratio to inference'], rows) + ['']
+
+
+def _overhead_one_path(o: Dict[str, Any]) -> List[str]:
     out = ['Bundle `{}` (network input {}×{}), {} frames of {}×{} (JPEG quality {}, median {} bytes), {} passes; '
            'backend {}, onnxruntime threads: {}; median detections per frame {}.'.format(
                o['bundle'], fmt(o['network_input'][0]), fmt(o['network_input'][1]), fmt(o['frames']),

@@ -130,7 +130,7 @@ def run_benchmark(out: Union[str, Path] = 'bench', work: Union[str, Path] = 'ben
                 from .overhead import run_overhead
 
                 frames, passes = reps['overhead']
-                data = run_overhead(bundle, frames=frames, repeats=passes)
+                data = run_overhead(bundle, work=work / 'overhead', frames=frames, repeats=passes)
             else:
                 from .overhead import run_replay
 

@@ -133,6 +133,10 @@ class _Replay:
         self.fatal: Optional[BaseException] = None
         self.t_first = self.t_last = None
         self.bit_scale = SixteenBitScale()     # the camera's one 16-bit -> 8-bit scale (replay sets it)
+        from ..ros.core import accepts_keyword
+
+        self._takes_frames = accepts_keyword(pipe, 'order') and accepts_keyword(pipe, 'source_size')
+        self._decoder: Any = None
         self.build_label = build_label_image
         self.seg_scores = seg_scores
         #: (index, header stamp ns or None, bag log time ns) of every frame read, for ground-truth matching
@@ -157,9 +161,24 @@ class _Replay:
                                   'error': error})
         LOG.warning('frame %d (stamp %s) skipped: %s', index, stamp, error)
 
+    def _frame(self, msg: Any, msgtype: str) -> Any:
+        """The message as a Frame, decoded as the node does (:class:`FrameDecoder`; full size when overlaid)."""
+        from ..ros.image_conversion import Frame, FrameDecoder, ImageConversionError
+
+        if not self._takes_frames:
+            return Frame(decode_image(msg, msgtype, self.bit_scale), 'bgr')
+        if self._decoder is None or self._decoder.scale is not self.bit_scale:
+            spec = getattr(getattr(self.pipe, 'bundle', None), 'input', None)
+            self._decoder = FrameDecoder(self.bit_scale, (spec.width, spec.height) if spec is not None else None)
+        if msgtype == COMPRESSED_TYPE:
+            return self._decoder.compressed(msg, full=self.overlay)
+        if msgtype == IMAGE_TYPE:
+            return self._decoder.image(msg)
+        raise ImageConversionError(msgtype, 'unsupported_encoding', 'not an image message type')
+
     def process(self, item: tuple) -> None:
         """Decode, infer, and write the detections of one deserialized frame (any thread)."""
-        from ..ros.image_conversion import ImageConversionError
+        from ..ros.image_conversion import ImageConversionError, frame_to_bgr
 
         index, log_ns, bag_t, msgtype, msg, arrival, deser_ms = item
         stamp = stamp_ns(msg.header)
@@ -167,16 +186,20 @@ class _Replay:
         if self.t_first is None:
             self.t_first = arrival
         try:
-            image = decode_image(msg, msgtype, self.bit_scale)
+            frame = self._frame(msg, msgtype)
         except ImageConversionError as exc:
             self.fail(index, stamp, bag_t, exc.reason, str(exc))
             return
         t1 = time.perf_counter()
         try:
-            res = self.pipe(image)
+            if self._takes_frames:   # the node's frame path: views, the camera's order, reduced JPEG decoding
+                res = self.pipe(frame.pixels, order=frame.order, source_size=frame.source_size)
+            else:
+                res = self.pipe(frame_to_bgr(frame))
         except FrameError as exc:
             self.fail(index, stamp, bag_t, 'bad_frame', 'frame error: {}'.format(exc))
             return
+        image = frame_to_bgr(frame) if self.overlay else None
         seg = getattr(res, 'segmentation', None)
         if seg is not None:
             e2e_ms, out_ns = self._ready(log_ns, arrival)

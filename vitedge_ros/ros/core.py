@@ -12,7 +12,7 @@ Public API::
     resolve_bundle_path(value) -> str
     create_pipeline(values) -> (NodeParams, Pipeline)       # validate, load the bundle, build the engine
     PerceptionCore(pipeline, params, on_output, clock=time.monotonic, log=None, image_converter=None,
-                   compressed_converter=None, pose_lookup=None, bundle_name='')
+                   compressed_converter=None, pose_lookup=None, bundle_name='', overlay_wanted=None)
         .on_image(msg, stamp=None) -> bool      # False when the frame was rejected (counted)
         .on_compressed(msg, stamp=None) -> bool
         .on_camera_info(msg)
@@ -26,7 +26,12 @@ Segmentation bundles (task ``segment``): each FrameOutput also carries ``segment
 ids in input-image pixels) and ``landing_zone`` (class fractions of the centre region); detections,
 obstacles and targets are empty / off.
 
-Overlays are drawn by the one renderer, ``vitedge_ros.perception.overlay.render_frame``.
+Overlays are drawn by the one renderer, ``vitedge_ros.perception.overlay.render_frame``, and only when
+``publish_overlay`` is on and ``overlay_wanted()`` (the node: the overlay topic has a subscriber) says so.
+
+Frames reach the pipeline as they come: a raw Image is a view of the message (``image_msg_to_frame``: no copy,
+channel swap or ``step`` removal; the pipeline's one resize reads it) with its channel order; a BGR copy is made
+only for the overlay, or for a pipeline whose ``__call__`` takes no ``order`` (test fakes, older drivers).
 """
 import os
 import threading
@@ -50,11 +55,13 @@ from vitedge_ros.perception.overlay import render_frame
 from vitedge_ros.runtime.latest_wins import LatestWinsWorker
 
 from .image_conversion import (
+    Frame,
+    FrameDecoder,
     ImageConversionError,
     SixteenBitScale,
     check_image_layout,
     compressed_msg_to_bgr,
-    image_msg_to_bgr,
+    frame_to_bgr,
 )
 from .messages import DIAG_ERROR, DIAG_OK, DIAG_WARN
 
@@ -123,7 +130,9 @@ PARAM_SPECS: Tuple[ParamSpec, ...] = (
               'arrives; 0: wait for CameraInfo.', '0 or in (0, 180)'),
     ParamSpec('mono16_shift', -1, 'Right shift from 16-bit to 8-bit images (12-bit camera: 4), one for the camera; '
               '-1: fixed from the first 16-bit frame with a value above 255, then kept.', '-1 or in [0, 8]'),
-    ParamSpec('use_cv_bridge', True, 'Use cv_bridge for raw images where installed (own conversion otherwise).'),
+    ParamSpec('use_cv_bridge', True, 'Use cv_bridge where installed for raw encodings the frame path cannot read '
+              'in place (YUV, Bayer 8-bit); 8-bit BGR/RGB/mono frames are always read in place, 16-bit ones by our '
+              'own conversion.'),
     ParamSpec('diagnostics_period_s', 1.0, 'Period of /diagnostics (s).', '> 0'),
     ParamSpec('detections_min_rate_hz', 1.0, 'Lowest acceptable rate of "detections" (Hz) for the "detections '
               'topic status" diagnostic (diagnostic_updater FrequencyStatus, 10% tolerance, 5-report window).',
@@ -513,6 +522,17 @@ def landing_zone(labels: np.ndarray, label_names: Sequence[str], fraction: float
     return LandingZone(pairs, center_box(w, h, fraction), safe_fraction, safe_fraction >= min_safe)
 
 
+def accepts_keyword(pipeline: Any, name: str) -> bool:
+    """True when ``pipeline(pixels, <name>=...)`` is accepted (the runtime Pipeline; not a one-argument fake)."""
+    import inspect
+
+    try:
+        params = inspect.signature(pipeline).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == name or p.kind == p.VAR_KEYWORD for p in params)
+
+
 def _percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else float('nan')
 
@@ -534,10 +554,13 @@ class PerceptionCore:
         on_output: called with a FrameOutput for every processed frame (on the worker thread).
         clock: monotonic seconds (inject a fake one in tests).
         log: ``log(level, text)`` with level ``'info'``, ``'warn'`` or ``'error'``; default: print.
-        image_converter: ``f(msg) -> bgr`` for sensor_msgs/Image (default: ``image_msg_to_bgr``).
-        compressed_converter: ``f(msg) -> bgr`` for CompressedImage (default: ``compressed_msg_to_bgr``).
+        image_converter: ``f(msg) -> Frame or bgr`` for sensor_msgs/Image (default: ``image_msg_to_frame``, a
+            view of the message for 8-bit encodings).
+        compressed_converter: ``f(msg) -> Frame or bgr`` for CompressedImage (default: ``compressed_msg_to_bgr``).
         pose_lookup: ``f(target_frame, source_frame, stamp) -> Optional[CameraPose]`` (tf2 in the node).
         bundle_name: reported in diagnostics.
+        overlay_wanted: ``f() -> bool``, asked per frame when ``publish_overlay`` is on: False skips drawing
+            (the node: no subscriber on ``overlay``). None: always draw when ``publish_overlay``.
 
     """
 
@@ -548,15 +571,27 @@ class PerceptionCore:
                  image_converter: Optional[Callable[[Any], np.ndarray]] = None,
                  compressed_converter: Optional[Callable[[Any], np.ndarray]] = None,
                  pose_lookup: Optional[Callable[[str, str, Any], Optional[CameraPose]]] = None,
-                 bundle_name: str = ''):
+                 bundle_name: str = '', overlay_wanted: Optional[Callable[[], bool]] = None):
         self.pipeline = pipeline
+        self._pipeline_takes_order = accepts_keyword(pipeline, 'order')
+        self._pipeline_takes_source_size = accepts_keyword(pipeline, 'source_size')
+        spec = getattr(getattr(pipeline, 'bundle', None), 'input', None)
+        self._net_size = (int(spec.width), int(spec.height)) if spec is not None else None
+        # the frame path's decoder (views of raw Images; reduced JPEG decoding for large cameras) when the default
+        # converters are in use and the pipeline takes a source size
+        self._reduce_jpeg = compressed_converter is None and self._pipeline_takes_source_size and \
+            self._net_size is not None
+        self.overlay_wanted = overlay_wanted
+        #: frames whose overlay was not drawn because nobody wanted it (publish_overlay on, no subscriber)
+        self.overlays_skipped = 0
         self.params = params
         self.on_output = on_output
         self.clock = clock
         self._log = log or (lambda level, text: print('[{}] {}'.format(level, text)))
         #: the camera's one 16-bit -> 8-bit scale, shared by the raw and the compressed (16-bit PNG) paths
         self.bit_scale = SixteenBitScale(params.mono16_shift, on_fix=self._log_bit_scale)
-        self.image_converter = image_converter or (lambda msg: image_msg_to_bgr(msg, scale=self.bit_scale))
+        self.decoder = FrameDecoder(self.bit_scale, self._net_size if self._reduce_jpeg else None)
+        self.image_converter = image_converter or self.decoder.image
         self.compressed_converter = compressed_converter or (
             lambda msg: compressed_msg_to_bgr(msg, scale=self.bit_scale))
         self.pose_lookup = pose_lookup
@@ -693,12 +728,19 @@ class PerceptionCore:
         return cam
 
     # --------------------------------------------------------------------------------------------- worker
+    def _decode_compressed(self, msg: Any, full: bool) -> Any:
+        """A CompressedImage as a Frame (:class:`FrameDecoder`: reduced JPEG decoding unless ``full``)."""
+        if self._reduce_jpeg:
+            return self.decoder.compressed(msg, full=full)
+        return self.compressed_converter(msg)
+
     def _process(self, item: _Item) -> None:
+        draw_overlay = self.params.publish_overlay and not self._overlay_unwanted()
         try:
             if item.kind == 'compressed':
-                bgr = self.compressed_converter(item.msg)
+                frame = self._decode_compressed(item.msg, full=draw_overlay)
             else:
-                bgr = self.image_converter(item.msg)
+                frame = self.image_converter(item.msg)
         except ImageConversionError as exc:
             self._conversion_failed(exc)
             return
@@ -706,8 +748,15 @@ class PerceptionCore:
             enc = getattr(item.msg, 'encoding', getattr(item.msg, 'format', ''))
             self._conversion_failed(ImageConversionError(enc, 'decode_failed', str(exc)))
             return
+        if not isinstance(frame, Frame):
+            frame = Frame(frame, 'bgr')
         try:
-            result = self.pipeline(bgr)
+            if frame.source_size is not None:
+                result = self.pipeline(frame.pixels, order=frame.order, source_size=frame.source_size)
+            elif self._pipeline_takes_order:
+                result = self.pipeline(frame.pixels, order=frame.order)
+            else:
+                result = self.pipeline(frame_to_bgr(frame))
         except Exception as exc:   # noqa: BLE001 - FrameError, EngineError: count, warn, keep going
             with self._lock:
                 self._inference_failures += 1
@@ -750,14 +799,26 @@ class PerceptionCore:
             with self._lock:
                 self._last_zone = zone
         overlay = None
-        if p.publish_overlay:
+        if draw_overlay:
             region = None if seg is not None else central_region((width, height), p.clear_path_width_frac,
                                                                  p.clear_path_height_frac)
-            overlay = render_frame(bgr, detections, self.label_names, segmentation=seg,
+            overlay = render_frame(frame_to_bgr(frame), detections, self.label_names, segmentation=seg,
                                    fps=self._fps(self._completions, now), clear=clear if seg is None else None,
                                    region=region, zone=zone)
         self.on_output(FrameOutput(header, detections, (width, height), dict(result.timings_ms), latency, overlay,
                                    targets, p.target_frame, obstacles, clear, seg, zone))
+
+    def _overlay_unwanted(self) -> bool:
+        if self.overlay_wanted is None:
+            return False
+        try:
+            wanted = bool(self.overlay_wanted())
+        except Exception:   # noqa: BLE001 - a failing subscriber count must not stop the frame path
+            wanted = True
+        if not wanted:
+            with self._lock:
+                self.overlays_skipped += 1
+        return not wanted
 
     def _camera_pose(self, header: Any) -> Optional[CameraPose]:
         if self.pose_lookup is None:

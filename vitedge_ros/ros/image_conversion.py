@@ -8,6 +8,14 @@ Public API (stable; used by the node and by ``tools/eval_bag.py``):
 
 ``image_msg_to_bgr(msg, mono16_shift=None, scale=None) -> np.ndarray``
     sensor_msgs/Image -> contiguous ``uint8`` ``H x W x 3`` BGR.
+``image_msg_to_frame(msg, mono16_shift=None, scale=None) -> Frame``
+    sensor_msgs/Image -> ``Frame(pixels, order)`` for the frame path: 8-bit bgr/rgb/bgra/rgba/mono are a view of
+    the message (no pass over the pixels; ``step`` padding stays in the strides), the rest one pass.
+``frame_to_bgr(frame) -> np.ndarray``
+    a ``Frame`` as contiguous ``H x W x 3`` BGR (the overlay; drivers that take BGR only).
+``FrameDecoder(scale, net_size)``
+    ``.image(msg)`` / ``.compressed(msg, full=False)`` -> ``Frame`` for one stream (the node's and the replay's
+    frame path: views for 8-bit raw images, reduced JPEG decoding for cameras >= 2x the network size).
 ``compressed_msg_to_bgr(msg, mono16_shift=None, scale=None) -> np.ndarray``
     sensor_msgs/CompressedImage (jpeg/png, 8 or 16 bit) -> ``uint8`` ``H x W x 3`` BGR.
 ``SixteenBitScale(shift=None)``
@@ -29,9 +37,10 @@ import cv2
 import numpy as np
 
 __all__ = [
-    'ImageConversionError', 'ImageLayout', 'SUPPORTED_ENCODINGS', 'REASONS', 'SixteenBitScale', 'auto_shift',
-    'bgr_to_image_fields', 'check_image_layout', 'compressed_msg_to_bgr', 'image_msg_to_bgr', 'is_sixteen_bit',
-    'payload_bytes',
+    'Frame', 'FrameDecoder', 'ImageConversionError', 'ImageLayout', 'REASONS', 'SUPPORTED_ENCODINGS',
+    'SixteenBitScale', 'VIEW_ENCODINGS', 'auto_shift', 'bgr_to_image_fields', 'check_image_layout',
+    'compressed_msg_to_bgr', 'decode_jpeg_reduced', 'frame_to_bgr', 'image_msg_to_bgr', 'image_msg_to_frame',
+    'is_sixteen_bit', 'jpeg_reduction', 'payload_bytes',
 ]
 
 #: Short reason keys carried by ImageConversionError (used as counters in diagnostics).
@@ -74,6 +83,9 @@ for _pattern in ('rggb', 'bggr', 'gbrg', 'grbg'):
 
 #: Encodings accepted by image_msg_to_bgr (lower case; matching is case-insensitive).
 SUPPORTED_ENCODINGS: Tuple[str, ...] = tuple(sorted(_ENCODINGS))
+#: Encodings image_msg_to_frame returns as a view of the message (no pass over the pixels).
+VIEW_ENCODINGS: Tuple[str, ...] = tuple(sorted(k for k, v in _ENCODINGS.items() if v.depth_bytes == 1 and v.kind in (
+    'bgr', 'rgb', 'bgra', 'rgba', 'mono')))
 
 
 def is_sixteen_bit(encoding: str) -> bool:
@@ -239,19 +251,22 @@ def _scale_of(mono16_shift: Optional[int], scale: Optional[SixteenBitScale]) -> 
     return scale if scale is not None else SixteenBitScale(mono16_shift)
 
 
-def image_msg_to_bgr(msg, mono16_shift: Optional[int] = None, scale: Optional[SixteenBitScale] = None) -> np.ndarray:
-    """Convert a sensor_msgs/Image (any object with its fields) to a ``uint8`` ``H x W x 3`` BGR array.
+class Frame(NamedTuple):
+    """A frame as the frame path takes it (``Pipeline(pixels, order, source_size)``).
 
-    Honours ``step`` (row padding is dropped) and ``is_bigendian`` (16-bit encodings). 16-bit data
-    is scaled to 8 bit by ``scale`` (a camera's ``SixteenBitScale``: give the same one for every frame of
-    a stream) or, without it, by ``mono16_shift`` bits (``None``: from this one frame, ``auto_shift``).
-    Bayer encodings are demosaiced with OpenCV; ``yuv422`` is UYVY and ``yuv422_yuy2`` is YUYV. The
-    result never aliases the message buffer.
-
-    Raises:
-        ImageConversionError: see ``check_image_layout``.
-
+    ``pixels``: ``uint8`` ``H x W`` (grey), ``H x W x 3`` or ``H x W x 4`` (alpha last), possibly a view of a
+    message buffer with padded rows; ``order``: ``'bgr'`` or ``'rgb'``, the order of the colour channels;
+    ``source_size``: (w, h) of the camera frame when ``pixels`` was decoded smaller (reduced JPEG decoding),
+    else None.
     """
+
+    pixels: np.ndarray
+    order: str
+    source_size: Optional[Tuple[int, int]] = None
+
+
+def _message_pixels(msg, mono16_shift: Optional[int], scale: Optional[SixteenBitScale]) -> Tuple[np.ndarray, _Enc]:
+    """The message payload as ``H x W x C`` samples (8-bit: a view with ``step`` in its strides)."""
     lay = check_image_layout(msg)
     spec = _ENCODINGS[lay.encoding]
     buf = payload_bytes(msg.data)[:lay.step * lay.height]
@@ -262,17 +277,11 @@ def image_msg_to_bgr(msg, mono16_shift: Optional[int] = None, scale: Optional[Si
         pixels = _scale_of(mono16_shift, scale)(samples).reshape(lay.height, lay.width, spec.channels)
     else:
         pixels = rows.reshape(lay.height, lay.width, spec.channels)
-    kind = spec.kind
-    if kind == 'bgr':
-        return np.array(pixels, dtype=np.uint8, order='C', copy=True)
-    if kind == 'rgb':
-        return np.ascontiguousarray(pixels[:, :, ::-1])
-    if kind == 'bgra':
-        return np.ascontiguousarray(pixels[:, :, :3])
-    if kind == 'rgba':
-        return np.ascontiguousarray(pixels[:, :, 2::-1])
-    if kind == 'mono':
-        return cv2.cvtColor(np.ascontiguousarray(pixels[:, :, 0]), cv2.COLOR_GRAY2BGR)
+    return pixels, spec
+
+
+def _convert_other(pixels: np.ndarray, kind: str) -> np.ndarray:
+    """YUV 4:2:2 and Bayer samples -> contiguous BGR (one OpenCV pass)."""
     if kind == 'uyvy':
         return cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_YUV2BGR_UYVY)
     if kind == 'yuyv':
@@ -281,7 +290,91 @@ def image_msg_to_bgr(msg, mono16_shift: Optional[int] = None, scale: Optional[Si
     return cv2.cvtColor(np.ascontiguousarray(pixels[:, :, 0]), _BAYER_CODES[kind[6:]])
 
 
+def image_msg_to_frame(msg, mono16_shift: Optional[int] = None, scale: Optional[SixteenBitScale] = None) -> Frame:
+    """A sensor_msgs/Image as a :class:`Frame`, with at most one pass over its pixels.
+
+    8-bit ``bgr8``, ``rgb8``, ``bgra8``, ``rgba8``, ``mono8`` (and the 8UC aliases) are returned as a **view** of
+    the message payload: no copy, no channel swap (``order`` says ``rgb``), no alpha drop and no removal of the
+    ``step`` padding (it stays in the row stride; OpenCV's resize reads such rows as they are). The view is valid
+    while the message lives and must not be written to. 16-bit encodings take one pass (the ``scale`` shift to
+    8 bit), YUV and Bayer one OpenCV conversion to BGR. Raises ImageConversionError (see ``check_image_layout``).
+    """
+    pixels, spec = _message_pixels(msg, mono16_shift, scale)
+    kind = spec.kind
+    if kind in ('bgr', 'bgra'):
+        return Frame(pixels, 'bgr')
+    if kind in ('rgb', 'rgba'):
+        return Frame(pixels, 'rgb')
+    if kind == 'mono':
+        return Frame(pixels[:, :, 0], 'bgr')
+    return Frame(_convert_other(pixels, kind), 'bgr')
+
+
+def frame_to_bgr(frame: Frame) -> np.ndarray:
+    """A :class:`Frame` (or a plain BGR/grey/BGRA array) as a new contiguous ``uint8`` ``H x W x 3`` BGR array."""
+    pixels, order = (frame.pixels, frame.order) if isinstance(frame, Frame) else (np.asarray(frame), 'bgr')
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    if pixels.ndim == 2:
+        return cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_GRAY2BGR)
+    if order == 'rgb':
+        return np.ascontiguousarray(pixels[:, :, 2::-1])
+    return np.array(pixels[:, :, :3], dtype=np.uint8, order='C', copy=True)
+
+
+def image_msg_to_bgr(msg, mono16_shift: Optional[int] = None, scale: Optional[SixteenBitScale] = None) -> np.ndarray:
+    """Convert a sensor_msgs/Image (any object with its fields) to a ``uint8`` ``H x W x 3`` BGR array.
+
+    Honours ``step`` (row padding is dropped) and ``is_bigendian`` (16-bit encodings). 16-bit data
+    is scaled to 8 bit by ``scale`` (a camera's ``SixteenBitScale``: give the same one for every frame of
+    a stream) or, without it, by ``mono16_shift`` bits (``None``: from this one frame, ``auto_shift``).
+    Bayer encodings are demosaiced with OpenCV; ``yuv422`` is UYVY and ``yuv422_yuy2`` is YUYV. The
+    result never aliases the message buffer. One pass over the pixels for every encoding (the frame path uses
+    :func:`image_msg_to_frame`, which makes none for 8-bit BGR/RGB/mono).
+
+    Raises:
+        ImageConversionError: see ``check_image_layout``.
+
+    """
+    pixels, spec = _message_pixels(msg, mono16_shift, scale)
+    kind = spec.kind
+    if kind == 'bgr' and spec.depth_bytes == 2:
+        return pixels   # already a new contiguous array (the 16-bit shift was the one pass)
+    if kind in ('bgr', 'bgra', 'rgb', 'rgba', 'mono'):
+        return frame_to_bgr(Frame(pixels, 'rgb' if kind in ('rgb', 'rgba') else 'bgr'))
+    return _convert_other(pixels, kind)
+
+
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+_JPEG_SOI = b'\xff\xd8\xff'
+_REDUCED_FLAGS = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
+
+
+def jpeg_reduction(width: int, height: int, net_width: int, net_height: int) -> int:
+    """Largest libjpeg DCT scale-down (1, 2, 4 or 8) that keeps a frame at least the network size.
+
+    So the frame path's resize still only shrinks (1: decode at full size).
+
+    The resize study (docs/EVALUATION.md, "Resize: measured, not assumed"; figures in
+    docs/reports/resize_study.md) measured the factor 2 on 1280x960 frames for a 448x336 network.
+    """
+    r = 1
+    for k in (2, 4, 8):
+        if width >= k * net_width and height >= k * net_height:
+            r = k
+    return r
+
+
+def decode_jpeg_reduced(msg, reduce: int) -> Optional[np.ndarray]:
+    """A CompressedImage's JPEG payload decoded at 1/``reduce`` size, BGR uint8.
+
+    ``cv2.IMREAD_REDUCED_COLOR_*``: libjpeg scales in the DCT, so the decoder does less work. None when the payload
+    is not JPEG (PNG is never reduced: its 16-bit path needs the full samples) or does not decode.
+    """
+    buf = payload_bytes(getattr(msg, 'data', b''))
+    if reduce not in _REDUCED_FLAGS or buf[:3].tobytes() != _JPEG_SOI:
+        return None
+    return cv2.imdecode(np.ascontiguousarray(buf), _REDUCED_FLAGS[reduce])
 
 
 def compressed_msg_to_bgr(msg, mono16_shift: Optional[int] = None,
@@ -352,3 +445,40 @@ def bgr_to_image_fields(img: np.ndarray, encoding: str = 'bgr8') -> Dict[str, ob
     channels = 1 if out.ndim == 2 else out.shape[2]
     return {'height': int(height), 'width': int(width), 'encoding': encoding, 'is_bigendian': 0,
             'step': int(width * channels), 'data': out.tobytes()}
+
+
+class FrameDecoder:
+    """Messages to :class:`Frame` the way the frame path takes them, for one camera stream (node and replay alike).
+
+    ``image(msg)``: :func:`image_msg_to_frame` (a view for 8-bit BGR/RGB/mono). ``compressed(msg, full=False)``:
+    a JPEG of a camera at least twice ``net_size`` in both directions is decoded at 1/2 (1/4, 1/8) size
+    (:func:`jpeg_reduction`, the camera size learnt from the last full decode; boxes go back to full-frame pixels
+    through ``Frame.source_size``); ``full=True`` (an overlay will be drawn on it), PNG and 16-bit payloads, the
+    first frame and any frame whose reduced size does not match are decoded at full size. ``scale``: the camera's
+    :class:`SixteenBitScale`. ``net_size`` None: never reduce. Not thread-safe: one decoder per stream and worker.
+    """
+
+    def __init__(self, scale: Optional[SixteenBitScale] = None, net_size: Optional[Tuple[int, int]] = None):
+        self.scale = scale if scale is not None else SixteenBitScale()
+        self.net_size = net_size
+        self.full_size: Optional[Tuple[int, int]] = None
+        self.reduce = 1
+
+    def image(self, msg) -> Frame:
+        """A sensor_msgs/Image as a Frame (see :func:`image_msg_to_frame`)."""
+        return image_msg_to_frame(msg, scale=self.scale)
+
+    def compressed(self, msg, full: bool = False) -> Frame:
+        """A sensor_msgs/CompressedImage as a BGR Frame, reduced where the camera allows (see the class)."""
+        if not full and self.reduce > 1 and self.full_size is not None:
+            r = self.reduce
+            w, h = self.full_size
+            img = decode_jpeg_reduced(msg, r)
+            if img is not None and img.shape[:2] == (-(-h // r), -(-w // r)):
+                return Frame(img, 'bgr', (w, h))
+        img = compressed_msg_to_bgr(msg, scale=self.scale)
+        if self.net_size is not None:
+            h, w = img.shape[:2]
+            self.full_size = (int(w), int(h))
+            self.reduce = jpeg_reduction(w, h, self.net_size[0], self.net_size[1])
+        return Frame(img, 'bgr')
