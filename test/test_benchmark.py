@@ -206,6 +206,7 @@ def test_fmt():
 
 # --- the committed page comes from the committed JSON -----------------------------------------------------------
 
+@pytest.mark.needs('torch', 'onnx')
 def test_render_only_round_trips_the_committed_page(tmp_path):
     bench = ROOT / 'bench'
     page = ROOT / 'docs' / 'BENCHMARKS.md'
@@ -219,6 +220,7 @@ def test_render_only_round_trips_the_committed_page(tmp_path):
     assert render_page(load_results(bench)) == page.read_text()
 
 
+@pytest.mark.needs('torch', 'onnx', 'matplotlib')
 def test_render_only_writes_the_pareto_plot(tmp_path):
     bench = tmp_path / 'bench'
     bench.mkdir()
@@ -237,6 +239,7 @@ def test_render_only_writes_the_pareto_plot(tmp_path):
 
 # --- Torch-Pruning alone at the same MACs -------------------------------------------------------------------
 
+@pytest.mark.needs('torch', 'timm', 'torch_pruning')
 def test_tp_match_macs_tiny_vit(tmp_path):
     import torch
 
