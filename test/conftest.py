@@ -79,6 +79,11 @@ def _import_line(exc: BaseException, path: str) -> int:
     return line
 
 
+def _test_module(collector):
+    """The module a ``pytest.Module`` collects: imported here, then cached on the collector by pytest."""
+    return collector.obj
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_make_collect_report(collector):
     """Report a test module that cannot import an optional (workstation) package as skipped, not as an error.
@@ -91,7 +96,7 @@ def pytest_make_collect_report(collector):
     if not isinstance(collector, pytest.Module):
         return None
     try:
-        module = collector.obj     # imports the test module (pytest caches it on the collector)
+        _test_module(collector)
     except collector.CollectError as exc:
         cause = exc.__cause__
         name = missing_optional(cause) if cause is not None else None
@@ -102,7 +107,6 @@ def pytest_make_collect_report(collector):
         return CollectReport(collector.nodeid, 'skipped', (path, _import_line(cause, path), reason), [])
     except pytest.skip.Exception:
         return None
-    assert module is not None
     return None
 
 
