@@ -102,6 +102,7 @@ def _acc(out):
 
 
 # ------------------------------------------------------------------------------- item 5: stamps do not identify
+@pytest.mark.needs('rosbags', 'faster_coco_eval')
 def test_zero_stamps_score_like_proper_stamps_with_shipped_detector(flight6, shipped_bundle, tmp_path):
     """The issue's 6-frame flight: with stamps at 0 the score equals the one with proper stamps (all 6 frames)."""
     good = run_eval_bag(flight6 / 'flight', '--bundle', shipped_bundle, '--image-topic', IMAGE_TOPIC,
@@ -127,6 +128,7 @@ def test_zero_stamps_score_like_proper_stamps_with_shipped_detector(flight6, shi
     ('dup', 'json', 'order'),         # two frames share a stamp: no frame may be dropped
     ('dup', 'topic', 'log_time'),
 ])
+@pytest.mark.needs('rosbags', 'faster_coco_eval')
 def test_echo_pipeline_value_under_each_key(flight6, tmp_path, bag, source, key):
     """A fixed detector's exact mAP on the 6-frame flight is the same whatever key matched the frames."""
     from vitedge_ros.eval.bag_replay import replay
@@ -326,7 +328,7 @@ class BoxPipeline:
     ('galactic', 'sqlite3', True, 'vision_msgs 4.x (Humble and later)'),   # same bytes as 4.x
     ('humble', 'mcap', False, 'vision_msgs 4.x (Humble and later)'),
 ])
-@pytest.mark.needs('rosbags')
+@pytest.mark.needs('rosbags', 'faster_coco_eval')
 def test_old_vision_msgs_ground_truth_is_read(tmp_path, distro, storage, strip, definition):
     from vitedge_ros.eval.bag_replay import replay
 

@@ -206,7 +206,7 @@ def test_label_map_spec_forms(tmp_path):
         parse_label_map('pedestrian', labels)
 
 
-@pytest.mark.needs('rosbags')
+@pytest.mark.needs('rosbags', 'faster_coco_eval')
 def test_eval_bag_gt_visdrone_folder_equals_coco_json(tmp_path):
     """eval_bag --gt: a VisDrone folder of <stamp_ns>.txt scores exactly like the COCO JSON of the same boxes."""
     from test_eval_bag_gt import EchoPipeline
