@@ -1,0 +1,345 @@
+#!/usr/bin/env python3
+"""Rewrites for the ament linters' default configurations (issue 17), used by tools/dev/reformat_ament.sh.
+
+    python tools/dev/ament_fix.py headers [--holder NAME] [--year YYYY] PATH...
+    python tools/dev/ament_fix.py wrap [--width 99] PATH...
+    python tools/dev/ament_fix.py imperative PATH...
+    python tools/dev/ament_fix.py e203 PATH...
+    python tools/dev/ament_fix.py configs
+
+``headers``: the copyright notice and Apache-2.0 header of ament_copyright's template/apache2_header.txt
+(ament/ament_lint, humble) at the top of every Python file that has none (after a shebang or coding line),
+as ``ament_copyright --add-missing`` writes it; setup.py beside package.xml is skipped, as ament_copyright does.
+
+``wrap``: what ruff format leaves over the line limit (ament_flake8: 99) is prose, rewritten without changing
+what the program does: full-line comments wrapped at word boundaries with the same ``#`` prefix; over-long
+docstring lines (module, class, function; found with ``ast``) wrapped with their own indentation (a bullet's
+continuation under its text; code-like and table lines left alone); string literals inside brackets split at
+a space into adjacent literals (joined by the compiler, so ``.format``/``%`` still apply to the whole) at the
+literal's column, f-strings outside their fields only. The result must still parse, else the file is kept.
+
+``imperative``: pydocstyle's D401 (ament_pep257 checks it): a summary starting with a noun phrase (The/A/An)
+becomes "Return the/a/an ..."; a third-person verb takes the form pydocstyle suggests ("perhaps 'Build'").
+
+``e203``: pycodestyle's E203 (ament_flake8 does not ignore it) in slices ruff format writes as ``x[a + 1 :]``.
+
+``configs``: ruff.toml, setup.cfg ``[flake8]``/``[pydocstyle]`` switched to the ament defaults (line length 99),
+and test/test_copyright.py's template skip removed (once the headers are in).
+
+Each command prints one line saying what it changed.
+"""
+import argparse
+import ast
+import io
+import re
+import subprocess
+import sys
+import textwrap
+import tokenize
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Tuple
+
+
+def _python_files(paths: Iterable[str]) -> List[Path]:
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += [f for f in sorted(p.rglob('*.py'))
+                    if not any(part.startswith(('.', '_')) and part != '__init__.py'
+                               for part in f.relative_to(p).parts)]
+        elif p.suffix == '.py':
+            out.append(p)
+    return out
+
+
+def _docstring_lines(tree: ast.AST) -> set:
+    """1-based line numbers inside docstrings (module, classes, functions)."""
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                    and isinstance(first.value.value, str)):
+                out.update(range(first.lineno, first.end_lineno + 1))
+    return out
+
+
+def _wrap_text_line(line: str, width: int) -> Optional[List[str]]:
+    """``line`` (prose with leading spaces) wrapped to ``width``, or None to leave it."""
+    indent = len(line) - len(line.lstrip(' '))
+    body = line.strip()
+    if body.startswith(('>>>', '...', '|', '+-')) or '|' in body or body.endswith('::'):
+        return None
+    bullet = re.match(r'^([-*] |\d+\. |[A-Za-z_]+ \([^)]*\): |[A-Za-z_]+: )', body)
+    hang = indent + (len(bullet.group(1)) if bullet and bullet.group(1)[0] in '-*0123456789' else 4 if bullet
+                     else 0)
+    first_width = width - indent
+    if first_width < 30:
+        return None
+    parts = textwrap.wrap(body, width=first_width, break_long_words=False, break_on_hyphens=False)
+    if len(parts) < 2:
+        return None
+    rest = textwrap.wrap(' '.join(parts[1:]), width=width - hang, break_long_words=False,
+                         break_on_hyphens=False)
+    return [' ' * indent + parts[0]] + [' ' * hang + r for r in rest]
+
+
+def _wrap_comment(line: str, width: int) -> Optional[List[str]]:
+    m = re.match(r'^(\s*#+:?\s?)(.*)$', line)
+    if not m or not m.group(2).strip() or m.group(2).lstrip().startswith(('noqa', 'type:', 'pragma')):
+        return None
+    prefix, body = m.group(1), m.group(2)
+    if len(prefix) + 30 > width or 'http' in body and len(body.split()) == 1:
+        return None
+    parts = textwrap.wrap(body, width=width - len(prefix), break_long_words=False, break_on_hyphens=False)
+    return [prefix + p for p in parts] if len(parts) > 1 else None
+
+
+def _split_points(body: str, is_f: bool) -> List[int]:
+    """Indexes in a literal's body after which it may be split (after a space, outside f-string fields)."""
+    out, depth, i = [], 0, 0
+    while i < len(body):
+        ch = body[i]
+        if is_f and ch in '{}':
+            if i + 1 < len(body) and body[i + 1] == ch:
+                i += 2
+                continue
+            depth += 1 if ch == '{' else -1
+        elif ch == ' ' and depth == 0 and (i == 0 or body[i - 1] != '\\'):
+            out.append(i + 1)
+        i += 1
+    return out
+
+
+def _split_string(token: str, col: int, width: int) -> Optional[List[str]]:
+    """Pieces of a one-line string literal at column ``col``, each line within ``width``, or None."""
+    m = re.match(r'^([rRbBuUfF]{0,2})(\'|")(.*)\2$', token, re.S)
+    if not m or token.startswith(('"""', "'''")):
+        return None
+    prefix, quote, body = m.groups()
+    is_f = 'f' in prefix.lower()
+    pieces, room = [], width - col - len(prefix) - 2
+    while len(body) > room:
+        cuts = [c for c in _split_points(body, is_f) if 8 <= c <= room]
+        if not cuts:
+            return None
+        cut = cuts[-1]
+        pieces.append(body[:cut])
+        body = body[cut:]
+    pieces.append(body)
+    if len(pieces) < 2:
+        return None
+    return [prefix + quote + p + quote for p in pieces]
+
+
+def wrap_source(src: str, width: int) -> Tuple[str, int]:
+    """(new source, number of long lines rewritten)."""
+    try:
+        tree = ast.parse(src)
+    except SyntaxError:
+        return src, 0
+    doc_lines = _docstring_lines(tree)
+    lines = src.splitlines(keepends=True)
+    long_lines = {i + 1 for i, ln in enumerate(lines) if len(ln.rstrip('\r\n')) > width}
+    if not long_lines:
+        return src, 0
+    replace: Dict[int, List[str]] = {}
+    depth = 0
+    for tok in tokenize.generate_tokens(io.StringIO(src).readline):
+        if tok.type == tokenize.OP and tok.string in '([{':
+            depth += 1
+        elif tok.type == tokenize.OP and tok.string in ')]}':
+            depth -= 1
+        row = tok.start[0]
+        if row not in long_lines or row in replace:
+            continue
+        text = lines[row - 1].rstrip('\r\n')
+        if tok.type == tokenize.COMMENT and text.lstrip().startswith('#'):
+            new = _wrap_comment(text, width)
+            if new:
+                replace[row] = new
+        elif (tok.type == tokenize.STRING and tok.start[0] == tok.end[0] and depth > 0
+              and row not in doc_lines and tok.end[1] > width):
+            pieces = _split_string(tok.string, tok.start[1], width)
+            if pieces:
+                head, tail = text[:tok.start[1]], text[tok.end[1]:]
+                pad = ' ' * tok.start[1]
+                replace[row] = [head + pieces[0]] + [pad + p for p in pieces[1:-1]] + [pad + pieces[-1] + tail]
+    for row in sorted(long_lines & doc_lines):
+        if row not in replace:
+            new = _wrap_text_line(lines[row - 1].rstrip('\r\n'), width)
+            if new and not new[0].lstrip().startswith(('"""', "'''", 'r"""')):
+                replace[row] = new
+    if not replace:
+        return src, 0
+    out = []
+    for i, ln in enumerate(lines, 1):
+        if i in replace:
+            out += [x + '\n' for x in replace[i]]
+        else:
+            out.append(ln)
+    new_src = ''.join(out)
+    try:
+        ast.parse(new_src)
+    except SyntaxError:
+        return src, 0
+    return new_src, len(replace)
+
+
+def cmd_wrap(args: argparse.Namespace) -> str:
+    wrapped = left = 0
+    for path in _python_files(args.paths):
+        src = path.read_text(encoding='utf-8')
+        new, n = wrap_source(src, args.width)
+        if n:
+            path.write_text(new, encoding='utf-8')
+            wrapped += n
+        left += sum(1 for ln in new.splitlines() if len(ln) > args.width)
+    return 'wrap: {} long lines rewritten, {} left over {}'.format(wrapped, left, args.width)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+#: ament_copyright's template/apache2_header.txt (ament/ament_lint, humble) after its {copyright} line.
+APACHE2_HEADER = """
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License."""
+
+
+def header_text(holder: str, year: int) -> str:
+    """The comment block ament_copyright --add-missing writes for apache2."""
+    lines = ['Copyright {} {}'.format(year, holder)] + APACHE2_HEADER.split('\n')
+    return '\n'.join('# ' + ln if ln else '#' for ln in lines) + '\n'
+
+
+def cmd_headers(args: argparse.Namespace) -> str:
+    added = 0
+    for path in _python_files(args.paths):
+        if path.name == 'setup.py' and (path.parent / 'package.xml').exists():
+            continue
+        lines = path.read_text(encoding='utf-8').splitlines(keepends=True)
+        top = 0
+        while top < len(lines) and (lines[top].startswith('#!') or re.match(r'^#.*coding[:=]', lines[top])):
+            top += 1
+        if re.search(r'^#\s*Copyright', ''.join(lines[top:top + 5]), re.M | re.I):
+            continue
+        rest = lines[top:]
+        sep = ['\n'] if rest and rest[0].strip() else []
+        lines = lines[:top] + [header_text(args.holder, args.year)] + sep + rest
+        path.write_text(''.join(lines), encoding='utf-8')
+        added += 1
+    return 'headers: added to {} files'.format(added)
+
+
+IMPERATIVE_ARTICLES = ('The', 'A', 'An')
+
+
+def cmd_imperative(args: argparse.Namespace) -> str:
+    files = [str(p) for p in _python_files(args.paths)]
+    proc = subprocess.run([sys.executable, '-m', 'pydocstyle', '--select', 'D401'] + files, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, universal_newlines=True)
+    found = re.findall(r'^(\S+?):(\d+) .*\n\s+D401: .*?(?:perhaps \'(\w+)\', not \'(\w+)\'|found \'(\w+)\')',
+                       proc.stdout, re.M)
+    fixed = 0
+    for fname, line, good, bad, word in found:
+        path = Path(fname)
+        lines = path.read_text(encoding='utf-8').splitlines(keepends=True)
+        for i in range(int(line) - 1, min(int(line) + 3, len(lines))):
+            m = re.match(r'^(\s*[rRuU]?(?:"""|\'\'\')?\s*)(\w+)(.*)$', lines[i], re.S)
+            if not m or not m.group(2):
+                continue
+            if good and m.group(2) == bad:
+                lines[i] = m.group(1) + good + m.group(3)
+            elif word and m.group(2) == word and word in IMPERATIVE_ARTICLES:
+                lines[i] = m.group(1) + 'Return ' + word.lower() + m.group(3)
+            else:
+                continue
+            fixed += 1
+            break
+        path.write_text(''.join(lines), encoding='utf-8')
+    return 'imperative: {} of {} D401 summaries rewritten'.format(fixed, len(found))
+
+
+def cmd_e203(args: argparse.Namespace) -> str:
+    fixed = 0
+    for path in _python_files(args.paths):
+        src = path.read_text(encoding='utf-8')
+        out, changed = [], False
+        for tok_line in src.splitlines(keepends=True):
+            new = re.sub(r'(\[[^\]\'"#]*?\S) :(\S|\])', r'\1:\2', tok_line)
+            changed |= new != tok_line
+            out.append(new)
+        if changed:
+            new_src = ''.join(out)
+            try:
+                ast.parse(new_src)
+            except SyntaxError:
+                continue
+            path.write_text(new_src, encoding='utf-8')
+            fixed += 1
+    return 'e203: {} files'.format(fixed)
+
+
+def cmd_configs(args: argparse.Namespace) -> str:
+    import configparser
+
+    ruff = ROOT / 'ruff.toml'
+    text = ruff.read_text(encoding='utf-8')
+    text = re.sub(r'^line-length = \d+', 'line-length = 99', text, flags=re.M)
+    extra = (ROOT / 'tools' / 'dev' / 'ruff_ament.toml').read_text(encoding='utf-8')
+    for section in ('[format]', '[lint.flake8-quotes]', '[lint.isort]'):
+        if section not in text:
+            block = extra[extra.index(section):].split('\n[', 1)[0].rstrip()
+            text = text.rstrip() + '\n\n' + block + '\n'
+    text = re.sub(r'^select = \[(.*?)\]', lambda m: 'select = [{}, "Q", "C4", "A"]'.format(m.group(1))
+                  if '"Q"' not in m.group(1) else m.group(0), text, count=1, flags=re.M)
+    ruff.write_text(text, encoding='utf-8')
+    cfg = configparser.ConfigParser()
+    cfg.read(str(ROOT / 'setup.cfg'))
+    ament = configparser.ConfigParser()
+    ament.read(str(ROOT / 'tools' / 'dev' / 'ament_flake8.ini'))
+    cfg['flake8'] = dict(ament['flake8'], exclude=cfg['flake8'].get('exclude', '.venv,build,install,log,.git'))
+    cfg['pydocstyle'] = {'add-ignore': '', 'ignore': 'D100,D101,D102,D103,D104,D105,D106,D107,D203,D212,D404',
+                         'match-dir': r'[^\._].*'}
+    with open(str(ROOT / 'setup.cfg'), 'w') as fh:
+        cfg.write(fh)
+    test = ROOT / 'test' / 'test_copyright.py'
+    src = test.read_text(encoding='utf-8')
+    src = re.sub(r'^# Remove the `skip` decorator.*\n(#.*\n)*@pytest\.mark\.skip\(.*\)\n', '', src, flags=re.M)
+    test.write_text(src, encoding='utf-8')
+    return 'configs: ruff.toml line-length 99, setup.cfg [flake8]/[pydocstyle] = ament defaults, copyright test on'
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run one command (see the module docstring)."""
+    import datetime
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest='cmd')
+    for name in ('headers', 'wrap', 'imperative', 'e203'):
+        p = sub.add_parser(name)
+        p.add_argument('paths', nargs='+')
+        if name == 'wrap':
+            p.add_argument('--width', type=int, default=99)
+        if name == 'headers':
+            p.add_argument('--holder', default='vitedge_ros developers')
+            p.add_argument('--year', type=int, default=datetime.date.today().year)
+    sub.add_parser('configs')
+    args = parser.parse_args(argv)
+    if not args.cmd:
+        parser.error('a command is required')
+    print({'headers': cmd_headers, 'wrap': cmd_wrap, 'imperative': cmd_imperative, 'e203': cmd_e203,
+           'configs': cmd_configs}[args.cmd](args))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
