@@ -5,6 +5,7 @@
     python tools/dev/ament_fix.py wrap [--width 99] PATH...
     python tools/dev/ament_fix.py imperative PATH...
     python tools/dev/ament_fix.py e203 PATH...
+    python tools/dev/ament_fix.py classnl PATH...
     python tools/dev/ament_fix.py configs
 
 ``headers``: the copyright notice and Apache-2.0 header of ament_copyright's template/apache2_header.txt
@@ -22,6 +23,9 @@ literal's column, f-strings outside their fields only. The result must still par
 becomes "Return the/a/an ..."; a third-person verb takes the form pydocstyle suggests ("perhaps 'Build'").
 
 ``e203``: pycodestyle's E203 (ament_flake8 does not ignore it) in slices ruff format writes as ``x[a + 1 :]``.
+
+``classnl``: flake8-class-newline's CNL100 (a plugin the ROS 2 docs install): a blank line after a class
+statement that a method or decorator follows directly.
 
 ``configs``: ruff.toml, setup.cfg ``[flake8]``/``[pydocstyle]`` switched to the ament defaults (line length 99),
 and test/test_copyright.py's template skip removed (once the headers are in).
@@ -274,7 +278,12 @@ def cmd_e203(args: argparse.Namespace) -> str:
         src = path.read_text(encoding='utf-8')
         out, changed = [], False
         for tok_line in src.splitlines(keepends=True):
-            new = re.sub(r'(\[[^\]\'"#]*?\S) :(\S|\])', r'\1:\2', tok_line)
+            new = tok_line
+            for _ in range(8):      # one space per pass; pycodestyle allows it after ',', '(' and '['
+                again = re.sub(r'(\[[^\]\'"#]*?[^\s,(\[]) :(\S|\])', r'\1:\2', new)
+                if again == new:
+                    break
+                new = again
             changed |= new != tok_line
             out.append(new)
         if changed:
@@ -286,6 +295,23 @@ def cmd_e203(args: argparse.Namespace) -> str:
             path.write_text(new_src, encoding='utf-8')
             fixed += 1
     return 'e203: {} files'.format(fixed)
+
+
+def cmd_classnl(args: argparse.Namespace) -> str:
+    """flake8-class-newline (CNL100): a blank line between a class statement and a method or decorator."""
+    fixed = 0
+    for path in _python_files(args.paths):
+        lines = path.read_text(encoding='utf-8').splitlines(keepends=True)
+        out = []
+        for i, line in enumerate(lines):
+            out.append(line)
+            nxt = lines[i + 1].strip() if i + 1 < len(lines) else ''
+            if (re.match(r'^\s*class \w[^#]*:\s*(#.*)?$', line) and nxt.startswith(('def ', 'async def ', '@'))):
+                out.append('\n')
+                fixed += 1
+        if len(out) != len(lines):
+            path.write_text(''.join(out), encoding='utf-8')
+    return 'classnl: {} classes'.format(fixed)
 
 
 def cmd_configs(args: argparse.Namespace) -> str:
@@ -324,7 +350,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest='cmd')
-    for name in ('headers', 'wrap', 'imperative', 'e203'):
+    for name in ('headers', 'wrap', 'imperative', 'e203', 'classnl'):
         p = sub.add_parser(name)
         p.add_argument('paths', nargs='+')
         if name == 'wrap':
@@ -337,7 +363,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.cmd:
         parser.error('a command is required')
     print({'headers': cmd_headers, 'wrap': cmd_wrap, 'imperative': cmd_imperative, 'e203': cmd_e203,
-           'configs': cmd_configs}[args.cmd](args))
+           'classnl': cmd_classnl, 'configs': cmd_configs}[args.cmd](args))
     return 0
 
 

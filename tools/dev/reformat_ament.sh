@@ -27,10 +27,12 @@ for _ in 1 2; do
     "$RUFF" format -q --config "$CFG" "${TARGETS[@]}"
 done
 # import order, quotes, comprehensions, docstring layout (D213: summary on the second line, D209, D400...)
-"$RUFF" check -q --config "$CFG" --select I,Q,C4,D2,D3,D4 --fix-only --unsafe-fixes "${TARGETS[@]}" || true
+"$RUFF" check -q --config "$CFG" --select I,Q,C4,D2,D3,D4 --ignore "$AMENT_PEP257_IGNORE" --fix-only --unsafe-fixes \
+    "${TARGETS[@]}" || true
 "$PY" tools/dev/ament_fix.py imperative "${TARGETS[@]}"
 "$PY" tools/dev/ament_fix.py wrap --width 99 "${TARGETS[@]}"
 "$PY" tools/dev/ament_fix.py e203 "${TARGETS[@]}"
+"$PY" tools/dev/ament_fix.py classnl "${TARGETS[@]}"
 "$PY" tools/dev/ament_fix.py configs
 
 echo "--- left for a person:"
