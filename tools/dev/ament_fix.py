@@ -56,16 +56,20 @@ def _python_files(paths: Iterable[str]) -> List[Path]:
     return out
 
 
-def _docstring_lines(tree: ast.AST) -> set:
-    """1-based line numbers inside docstrings (module, classes, functions)."""
-    out = set()
+def _docstring_lines(tree: ast.AST, lines: List[str]) -> Tuple[set, set]:
+    """1-based line numbers inside docstrings (module, classes, functions), and those of their summaries."""
+    out, summaries = set(), set()
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
             first = node.body[0]
             if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
                     and isinstance(first.value.value, str)):
                 out.update(range(first.lineno, first.end_lineno + 1))
-    return out
+                for row in range(first.lineno, first.end_lineno + 1):
+                    if lines[row - 1].strip().strip('rRuU').strip('"\'').strip():
+                        summaries.add(row)     # the summary stays one line (pep257 D205, D400)
+                        break
+    return out, summaries
 
 
 def _wrap_text_line(line: str, width: int) -> Optional[List[str]]:
@@ -142,8 +146,8 @@ def wrap_source(src: str, width: int) -> Tuple[str, int]:
         tree = ast.parse(src)
     except SyntaxError:
         return src, 0
-    doc_lines = _docstring_lines(tree)
     lines = src.splitlines(keepends=True)
+    doc_lines, summaries = _docstring_lines(tree, lines)
     long_lines = {i + 1 for i, ln in enumerate(lines) if len(ln.rstrip('\r\n')) > width}
     if not long_lines:
         return src, 0
@@ -169,7 +173,7 @@ def wrap_source(src: str, width: int) -> Tuple[str, int]:
                 head, tail = text[:tok.start[1]], text[tok.end[1]:]
                 pad = ' ' * tok.start[1]
                 replace[row] = [head + pieces[0]] + [pad + p for p in pieces[1:-1]] + [pad + pieces[-1] + tail]
-    for row in sorted(long_lines & doc_lines):
+    for row in sorted((long_lines & doc_lines) - summaries):
         if row not in replace:
             new = _wrap_text_line(lines[row - 1].rstrip('\r\n'), width)
             if new and not new[0].lstrip().startswith(('"""', "'''", 'r"""')):
