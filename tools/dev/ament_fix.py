@@ -284,7 +284,7 @@ def cmd_e203(args: argparse.Namespace) -> str:
         for tok_line in src.splitlines(keepends=True):
             new = tok_line
             for _ in range(8):      # one space per pass; pycodestyle allows it after ',', '(' and '['
-                again = re.sub(r'(\[[^\]\'"#]*?[^\s,(\[]) :(\S|\])', r'\1:\2', new)
+                again = re.sub(r'(\[[^\]\'"#]*?[^\s,(\[]) : ?', r'\1:', new)
                 if again == new:
                     break
                 new = again
