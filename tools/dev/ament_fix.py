@@ -6,6 +6,7 @@
     python tools/dev/ament_fix.py imperative PATH...
     python tools/dev/ament_fix.py e203 PATH...
     python tools/dev/ament_fix.py classnl PATH...
+    python tools/dev/ament_fix.py summaries [--width 99] PATH...
     python tools/dev/ament_fix.py configs
 
 ``headers``: the copyright notice and Apache-2.0 header of ament_copyright's template/apache2_header.txt
@@ -23,6 +24,10 @@ literal's column, f-strings outside their fields only. The result must still par
 becomes "Return the/a/an ..."; a third-person verb takes the form pydocstyle suggests ("perhaps 'Build'").
 
 ``e203``: pycodestyle's E203 (ament_flake8 does not ignore it) in slices ruff format writes as ``x[a + 1 :]``.
+
+``summaries``: an over-long docstring summary (pep257 wants it on one line) cut at its first ': ', '; ' or
+' -- ' outside brackets and backticks: the part before, with a period, stays the summary; the rest becomes the
+first line of the description (a one-line docstring becomes a multi-line one, summary on the second line).
 
 ``classnl``: flake8-class-newline's CNL100 (a plugin the ROS 2 docs install): a blank line after a class
 statement that a method or decorator follows directly.
@@ -72,24 +77,63 @@ def _docstring_lines(tree: ast.AST, lines: List[str]) -> Tuple[set, set]:
     return out, summaries
 
 
-def _wrap_text_line(line: str, width: int) -> Optional[List[str]]:
-    """``line`` (prose with leading spaces) wrapped to ``width``, or None to leave it."""
-    indent = len(line) - len(line.lstrip(' '))
+BULLET = re.compile(r'^([-*] |\d+\. |[A-Za-z_][\w.]* ?(\([^)]*\))?: )')
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(' '))
+
+
+def _prose(line: str) -> bool:
     body = line.strip()
-    if body.startswith(('>>>', '...', '|', '+-')) or '|' in body or body.endswith('::'):
+    return bool(body) and not (body.startswith(('>>>', '...', '|', '+-', '"""', "'''", 'r"""', '.. '))
+                               or body.endswith(('::', '"""', "'''")) or '|' in body
+                               or re.fullmatch(r'[-=~^]{3,}', body))
+
+
+def _hang(line: str) -> int:
+    """Indentation of a paragraph's continuation lines when ``line`` starts it (bullets hang)."""
+    m = BULLET.match(line.strip())
+    if not m:
+        return _indent(line)
+    return _indent(line) + (len(m.group(1)) if m.group(1)[0] in '-*0123456789' else 4)
+
+
+def _paragraph(lines: List[str], row: int, doc_lines: set, summaries: set) -> Optional[Tuple[int, int, int]]:
+    """(first row, last row, continuation indent) of the docstring paragraph holding 1-based ``row``."""
+    def ok(r: int) -> bool:
+        return 1 <= r <= len(lines) and r in doc_lines and r not in summaries and _prose(lines[r - 1])
+
+    if not ok(row):
         return None
-    bullet = re.match(r'^([-*] |\d+\. |[A-Za-z_]+ \([^)]*\): |[A-Za-z_]+: )', body)
-    hang = indent + (len(bullet.group(1)) if bullet and bullet.group(1)[0] in '-*0123456789' else 4 if bullet
-                     else 0)
-    first_width = width - indent
-    if first_width < 30:
+    text = [ln.rstrip('\r\n') for ln in lines]
+    first = row
+    if not BULLET.match(text[row - 1].strip()):
+        while ok(first - 1) and _indent(text[first - 2]) == _indent(text[row - 1]) \
+                and not BULLET.match(text[first - 2].strip()):
+            first -= 1
+        if ok(first - 1) and BULLET.match(text[first - 2].strip()) and _hang(text[first - 2]) == _indent(
+                text[row - 1]):
+            first -= 1
+    hang = _hang(text[first - 1])
+    last = row
+    while ok(last + 1) and _indent(text[last]) == hang and not BULLET.match(text[last].strip()):
+        last += 1
+    return first, last, hang
+
+
+def _reflow(block: List[str], hang: int, width: int) -> Optional[List[str]]:
+    """The lines of a prose paragraph refilled to ``width`` (first line's indent, then ``hang``)."""
+    indent = _indent(block[0])
+    words = ' '.join(ln.strip() for ln in block)
+    if width - max(indent, hang) < 30:
         return None
-    parts = textwrap.wrap(body, width=first_width, break_long_words=False, break_on_hyphens=False)
-    if len(parts) < 2:
+    first = textwrap.wrap(words, width=width - indent, break_long_words=False, break_on_hyphens=False)
+    if not first:
         return None
-    rest = textwrap.wrap(' '.join(parts[1:]), width=width - hang, break_long_words=False,
+    rest = textwrap.wrap(words[len(first[0]):].strip(), width=width - hang, break_long_words=False,
                          break_on_hyphens=False)
-    return [' ' * indent + parts[0]] + [' ' * hang + r for r in rest]
+    return [' ' * indent + first[0]] + [' ' * hang + r for r in rest]
 
 
 def _wrap_comment(line: str, width: int) -> Optional[List[str]]:
@@ -173,11 +217,21 @@ def wrap_source(src: str, width: int) -> Tuple[str, int]:
                 head, tail = text[:tok.start[1]], text[tok.end[1]:]
                 pad = ' ' * tok.start[1]
                 replace[row] = [head + pieces[0]] + [pad + p for p in pieces[1:-1]] + [pad + pieces[-1] + tail]
+    done = set()
     for row in sorted((long_lines & doc_lines) - summaries):
-        if row not in replace:
-            new = _wrap_text_line(lines[row - 1].rstrip('\r\n'), width)
-            if new and not new[0].lstrip().startswith(('"""', "'''", 'r"""')):
-                replace[row] = new
+        if row in replace or row in done:
+            continue
+        span = _paragraph(lines, row, doc_lines, summaries)
+        if span is None:
+            continue
+        first, last, hang = span
+        new = _reflow([lines[r - 1].rstrip('\r\n') for r in range(first, last + 1)], hang, width)
+        if new is None:
+            continue
+        replace[first] = new
+        for r in range(first + 1, last + 1):
+            replace[r] = []
+        done.update(range(first, last + 1))
     if not replace:
         return src, 0
     out = []
@@ -301,6 +355,97 @@ def cmd_e203(args: argparse.Namespace) -> str:
     return 'e203: {} files'.format(fixed)
 
 
+def _summary_cut(text: str, room: int) -> Optional[int]:
+    """Index of the first ': ', '; ' or ' -- ' in ``text`` outside brackets and backticks, within ``room``."""
+    depth, ticks = 0, 0
+    for i, ch in enumerate(text):
+        if ch in '([{':
+            depth += 1
+        elif ch in ')]}':
+            depth -= 1
+        elif ch == '`':
+            ticks += 1
+        elif depth == 0 and ticks % 2 == 0 and 20 <= i <= room - 1 and (
+                text.startswith(': ', i) or text.startswith('; ', i) or text.startswith(' -- ', i)
+                or text.startswith(' \u2014 ', i)):
+            return i
+    return None
+
+
+def split_summaries(src: str, width: int) -> Tuple[str, int]:
+    """(new source, count): over-long docstring summaries cut at their first ': ' / '; ' into summary + text."""
+    tree = ast.parse(src)
+    lines = src.splitlines(keepends=True)
+    edits = {}   # first line index -> (last line index, replacement lines)
+    for node in ast.walk(tree):
+        if not (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body):
+            continue
+        first = node.body[0]
+        if not (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)):
+            continue
+        start, end = first.lineno - 1, first.end_lineno - 1
+        if start == end:
+            m = re.match(r'^(\s*)([rRuU]?)(\"\"\"|\'\'\')(.*)\3\s*$', lines[start])
+            if not m or len(lines[start].rstrip('\n')) <= width:
+                continue
+            indent, prefix, quote, text = m.groups()
+            cut = _summary_cut(text, width - len(indent) - 1)
+            if cut is None:
+                continue
+            head, tail = _halves(text, cut)
+            new = [indent + prefix + quote, indent + head, '', indent + tail, indent + quote]
+            edits[start] = (start, [x + '\n' if x else '\n' for x in new])
+            continue
+        row = next((r for r in range(start, end + 1)
+                    if lines[r].strip().lstrip('rRuU').strip('\"\'').strip()), None)
+        if row is None or row == start or len(lines[row].rstrip('\n')) <= width:
+            continue     # summaries on the opening line are ruff's (D213) to move first
+        indent = lines[row][:len(lines[row]) - len(lines[row].lstrip())]
+        text = lines[row].strip()
+        if text.endswith(('\"\"\"', "\'\'\'")):
+            continue
+        cut = _summary_cut(text, width - len(indent) - 1)
+        if cut is None:
+            continue
+        head, tail = _halves(text, cut)
+        edits[row] = (row, [indent + head + '\n', '\n', indent + tail + '\n'])
+    if not edits:
+        return src, 0
+    out, i = [], 0
+    while i < len(lines):
+        if i in edits:
+            last, new = edits[i]
+            out += new
+            i = last + 1
+        else:
+            out.append(lines[i])
+            i += 1
+    new_src = ''.join(out)
+    ast.parse(new_src)
+    return new_src, len(edits)
+
+
+def _halves(text: str, cut: int) -> Tuple[str, str]:
+    """Summary sentence (ending with a period) and the rest (capitalised) of ``text`` cut at ``cut``."""
+    head = text[:cut].rstrip(' ,') + '.'
+    tail = text[cut:].lstrip(':;- \u2014')
+    if tail[:1].islower() and tail[1:2].isalpha() and ' ' in tail[:12]:
+        tail = tail[0].upper() + tail[1:]
+    return head, tail
+
+
+def cmd_summaries(args: argparse.Namespace) -> str:
+    count = 0
+    for path in _python_files(args.paths):
+        src = path.read_text(encoding='utf-8')
+        new, n = split_summaries(src, args.width)
+        if n:
+            path.write_text(new, encoding='utf-8')
+            count += n
+    return 'summaries: {} long docstring summaries cut at their first colon or semicolon'.format(count)
+
+
 def cmd_classnl(args: argparse.Namespace) -> str:
     """flake8-class-newline (CNL100): a blank line between a class statement and a method or decorator."""
     fixed = 0
@@ -354,10 +499,10 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest='cmd')
-    for name in ('headers', 'wrap', 'imperative', 'e203', 'classnl'):
+    for name in ('headers', 'wrap', 'imperative', 'e203', 'classnl', 'summaries'):
         p = sub.add_parser(name)
         p.add_argument('paths', nargs='+')
-        if name == 'wrap':
+        if name in ('wrap', 'summaries'):
             p.add_argument('--width', type=int, default=99)
         if name == 'headers':
             p.add_argument('--holder', default='vitedge_ros developers')
@@ -367,7 +512,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.cmd:
         parser.error('a command is required')
     print({'headers': cmd_headers, 'wrap': cmd_wrap, 'imperative': cmd_imperative, 'e203': cmd_e203,
-           'classnl': cmd_classnl, 'configs': cmd_configs}[args.cmd](args))
+           'classnl': cmd_classnl, 'summaries': cmd_summaries, 'configs': cmd_configs}[args.cmd](args))
     return 0
 
 

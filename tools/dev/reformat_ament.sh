@@ -30,6 +30,7 @@ done
 "$RUFF" check -q --config "$CFG" --select I,Q,C4,D2,D3,D4 --ignore "$AMENT_PEP257_IGNORE" --fix-only --unsafe-fixes \
     "${TARGETS[@]}" || true
 "$PY" tools/dev/ament_fix.py imperative "${TARGETS[@]}"
+"$PY" tools/dev/ament_fix.py summaries --width 99 "${TARGETS[@]}"
 "$PY" tools/dev/ament_fix.py wrap --width 99 "${TARGETS[@]}"
 "$PY" tools/dev/ament_fix.py e203 "${TARGETS[@]}"
 "$PY" tools/dev/ament_fix.py classnl "${TARGETS[@]}"
