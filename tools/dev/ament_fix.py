@@ -463,9 +463,16 @@ def cmd_classnl(args: argparse.Namespace) -> str:
     return 'classnl: {} classes'.format(fixed)
 
 
-def cmd_configs(args: argparse.Namespace) -> str:
-    import configparser
+def _replace_section(text: str, name: str, body: str) -> str:
+    """``text`` (an INI file) with section ``[name]``'s lines replaced by ``body``, the rest kept verbatim."""
+    pattern = re.compile(r'^\[{}\]\n.*?(?=^\[|\Z)'.format(re.escape(name)), re.M | re.S)
+    block = '[{}]\n{}\n'.format(name, body.rstrip('\n'))
+    if pattern.search(text):
+        return pattern.sub(lambda m: block + '\n', text, count=1)
+    return text.rstrip('\n') + '\n\n' + block
 
+
+def cmd_configs(args: argparse.Namespace) -> str:
     ruff = ROOT / 'ruff.toml'
     text = ruff.read_text(encoding='utf-8')
     text = re.sub(r'^line-length = \d+', 'line-length = 99', text, flags=re.M)
@@ -476,16 +483,16 @@ def cmd_configs(args: argparse.Namespace) -> str:
             text = text.rstrip() + '\n\n' + block + '\n'
     text = re.sub(r'^select = \[(.*?)\]', lambda m: 'select = [{}, "Q", "C4", "A"]'.format(m.group(1))
                   if '"Q"' not in m.group(1) else m.group(0), text, count=1, flags=re.M)
+    # ament_pep257 wants the summary of a multi-line docstring on its second line (D213, D212 ignored)
+    text = re.sub(r'^(ignore = \[.*?)"D213", ?', r'\1', text, count=1, flags=re.M | re.S)
     ruff.write_text(text, encoding='utf-8')
-    cfg = configparser.ConfigParser()
-    cfg.read(str(ROOT / 'setup.cfg'))
-    ament = configparser.ConfigParser()
-    ament.read(str(ROOT / 'tools' / 'dev' / 'ament_flake8.ini'))
-    cfg['flake8'] = dict(ament['flake8'], exclude=cfg['flake8'].get('exclude', '.venv,build,install,log,.git'))
-    cfg['pydocstyle'] = {'add-ignore': '', 'ignore': 'D100,D101,D102,D103,D104,D105,D106,D107,D203,D212,D404',
-                         'match-dir': r'[^\._].*'}
-    with open(str(ROOT / 'setup.cfg'), 'w') as fh:
-        cfg.write(fh)
+    ament = (ROOT / 'tools' / 'dev' / 'ament_flake8.ini').read_text(encoding='utf-8').split('\n', 1)[1]
+    setup_cfg = ROOT / 'setup.cfg'
+    text = setup_cfg.read_text(encoding='utf-8')
+    text = _replace_section(text, 'flake8', ament.strip() + '\nexclude = .venv,build,install,log,.git,__pycache__\n')
+    text = _replace_section(text, 'pydocstyle', 'ignore = D100,D101,D102,D103,D104,D105,D106,D107,D203,D212,D404\n'
+                            'match-dir = [^\\._].*\n')
+    setup_cfg.write_text(text, encoding='utf-8')
     test = ROOT / 'test' / 'test_copyright.py'
     src = test.read_text(encoding='utf-8')
     src = re.sub(r'^# Remove the `skip` decorator.*\n(#.*\n)*@pytest\.mark\.skip\(.*\)\n', '', src, flags=re.M)
