@@ -7,6 +7,7 @@
     python tools/dev/ament_fix.py e203 PATH...
     python tools/dev/ament_fix.py classnl PATH...
     python tools/dev/ament_fix.py summaries [--width 99] PATH...
+    python tools/dev/ament_fix.py sections PATH...
     python tools/dev/ament_fix.py configs
 
 ``headers``: the copyright notice and Apache-2.0 header of ament_copyright's template/apache2_header.txt
@@ -28,6 +29,10 @@ becomes "Return the/a/an ..."; a third-person verb takes the form pydocstyle sug
 ``summaries``: an over-long docstring summary (pep257 wants it on one line) cut at its first ': ', '; ' or
 ' -- ' outside brackets and backticks: the part before, with a period, stays the summary; the rest becomes the
 first line of the description (a one-line docstring becomes a multi-line one, summary on the second line).
+
+``sections``: a Google-style section header (``Raises:``, ``Returns:``...) that pydocstyle also knows as a
+numpy section is checked by the numpy rules when no convention is set (ament_pep257): written ``Raises`` over
+a dashed underline (D406, D407).
 
 ``classnl``: flake8-class-newline's CNL100 (a plugin the ROS 2 docs install): a blank line after a class
 statement that a method or decorator follows directly.
@@ -446,6 +451,53 @@ def cmd_summaries(args: argparse.Namespace) -> str:
     return 'summaries: {} long docstring summaries cut at their first colon or semicolon'.format(count)
 
 
+#: pydocstyle's numpy section names (pydocstyle/checker.py NUMPY_SECTION_NAMES): with no convention set, as
+#: ament_pep257 runs it, a docstring with one of these is checked by the numpy rules (D406, D407).
+NUMPY_SECTIONS = ('Short Summary', 'Extended Summary', 'Parameters', 'Returns', 'Yields', 'Other Parameters',
+                  'Raises', 'See Also', 'Notes', 'References', 'Examples', 'Attributes', 'Methods')
+
+
+#: pydocstyle's Google section names that are not numpy ones: in a docstring with a numpy section the numpy
+#: rules apply to them too (D407), elsewhere the Google rules want their colon (D416).
+GOOGLE_ONLY = ('Args', 'Arguments', 'Keyword Args', 'Keyword Arguments', 'Return', 'Yield', 'Warns', 'Note',
+               'Example', 'Todo', 'Warning', 'Warnings')
+
+
+def cmd_sections(args: argparse.Namespace) -> str:
+    """Google-style ``Raises:`` headers in docstrings to numpy's ``Raises`` + dashes (D406, D407)."""
+    fixed = 0
+    numpy = re.compile(r'^(\s*)({}):\s*$'.format('|'.join(NUMPY_SECTIONS)))
+    either = re.compile(r'^(\s*)({}):\s*$'.format('|'.join(NUMPY_SECTIONS + GOOGLE_ONLY)))
+    for path in _python_files(args.paths):
+        src = path.read_text(encoding='utf-8')
+        lines = src.splitlines(keepends=True)
+        convert = set()
+        for node in ast.walk(ast.parse(src)):
+            body = getattr(node, 'body', None)
+            if not (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body):
+                continue
+            first = body[0]
+            if not (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                    and isinstance(first.value.value, str)):
+                continue
+            rows = [r for r in range(first.lineno - 1, first.end_lineno)
+                    if r > 0 and (not lines[r - 1].strip() or lines[r - 1].rstrip()[-1:] in '.,;:')]
+            if any(numpy.match(lines[r]) for r in rows):
+                convert.update(r for r in rows if either.match(lines[r]))
+        if not convert:
+            continue
+        out = []
+        for i, line in enumerate(lines):
+            m = either.match(line) if i in convert else None
+            if m:
+                out += [m.group(1) + m.group(2) + '\n', m.group(1) + '-' * len(m.group(2)) + '\n']
+            else:
+                out.append(line)
+        path.write_text(''.join(out), encoding='utf-8')
+        fixed += len(convert)
+    return 'sections: {} docstring section headers in numpy form'.format(fixed)
+
+
 def cmd_classnl(args: argparse.Namespace) -> str:
     """flake8-class-newline (CNL100): a blank line between a class statement and a method or decorator."""
     fixed = 0
@@ -506,7 +558,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest='cmd')
-    for name in ('headers', 'wrap', 'imperative', 'e203', 'classnl', 'summaries'):
+    for name in ('headers', 'wrap', 'imperative', 'e203', 'classnl', 'summaries', 'sections'):
         p = sub.add_parser(name)
         p.add_argument('paths', nargs='+')
         if name in ('wrap', 'summaries'):
@@ -519,7 +571,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.cmd:
         parser.error('a command is required')
     print({'headers': cmd_headers, 'wrap': cmd_wrap, 'imperative': cmd_imperative, 'e203': cmd_e203,
-           'classnl': cmd_classnl, 'summaries': cmd_summaries, 'configs': cmd_configs}[args.cmd](args))
+           'classnl': cmd_classnl, 'summaries': cmd_summaries, 'sections': cmd_sections,
+           'configs': cmd_configs}[args.cmd](args))
     return 0
 
 

@@ -31,6 +31,7 @@ done
     "${TARGETS[@]}" || true
 "$PY" tools/dev/ament_fix.py imperative "${TARGETS[@]}"
 "$PY" tools/dev/ament_fix.py summaries --width 99 "${TARGETS[@]}"
+"$PY" tools/dev/ament_fix.py sections "${TARGETS[@]}"
 "$PY" tools/dev/ament_fix.py wrap --width 99 "${TARGETS[@]}"
 "$PY" tools/dev/ament_fix.py e203 "${TARGETS[@]}"
 "$PY" tools/dev/ament_fix.py classnl "${TARGETS[@]}"
