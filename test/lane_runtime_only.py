@@ -36,6 +36,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+from lane_py36 import find_python, run_steps
+
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / '.venv-rt'
 PINS = ROOT / 'requirements' / 'runtime-only.txt'
@@ -66,22 +68,7 @@ def colcon_pytest_addopts(out: Path = OUT, package: str = PACKAGE) -> List[str]:
 
 def find_python310() -> Optional[str]:
     """A working Python 3.10: ``VITEDGE_PY310`` ('none' disables), pyenv's, or python3.10 on PATH."""
-    forced = os.environ.get('VITEDGE_PY310')
-    if forced is not None:
-        cands = [] if forced.strip().lower() in ('', 'none') else [forced]
-    else:
-        pyenv = Path(os.environ.get('PYENV_ROOT', str(Path.home() / '.pyenv'))) / 'versions'
-        cands = [str(p) for p in sorted(pyenv.glob('3.10*/bin/python3.10'), reverse=True)]
-        cands += [p for p in [shutil.which('python3.10')] if p]
-    for cand in cands:
-        try:
-            proc = subprocess.run([cand, '-c', 'import sys; print(sys.version_info[:2] == (3, 10))'],
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=30)
-        except (OSError, subprocess.SubprocessError):
-            continue
-        if proc.returncode == 0 and proc.stdout.strip() == b'True':
-            return cand
-    return None
+    return find_python('3.10', 'VITEDGE_PY310')
 
 
 def optional_packages() -> Sequence[str]:
@@ -105,12 +92,7 @@ def ensure_venv(py310: str, log=print) -> Path:
     steps = [[py310, '-m', 'venv', str(VENV)],
              [str(vpy), '-m', 'pip', 'install', '-q', '--disable-pip-version-check', '--only-binary=:all:',
               '-r', str(PINS)]]
-    for cmd in steps:
-        proc = subprocess.run(cmd, cwd=tempfile.gettempdir(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              universal_newlines=True)
-        if proc.returncode != 0:
-            tail = [ln for ln in proc.stdout.splitlines() if ln.strip() and 'WARNING' not in ln][-5:]
-            raise RuntimeError('{} failed (exit {}): {}'.format(' '.join(cmd[:4]), proc.returncode, ' | '.join(tail)))
+    run_steps(steps)
     leaked = importable(vpy, optional_packages())
     if leaked:
         raise RuntimeError('workstation packages importable in the lane: ' + ', '.join(leaked))

@@ -51,7 +51,7 @@ import sys
 import textwrap
 import tokenize
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 
 def _python_files(paths: Iterable[str]) -> List[Path]:
@@ -253,15 +253,21 @@ def wrap_source(src: str, width: int) -> Tuple[str, int]:
     return new_src, len(replace)
 
 
-def cmd_wrap(args: argparse.Namespace) -> str:
-    wrapped = left = 0
-    for path in _python_files(args.paths):
-        src = path.read_text(encoding='utf-8')
-        new, n = wrap_source(src, args.width)
+def _rewrite(paths: Iterable[str], rewrite: Callable[[str], Tuple[str, int]]) -> Tuple[int, List[str]]:
+    """Apply ``rewrite`` (source -> (source, count)) to every Python file; (total count, final sources)."""
+    total, sources = 0, []
+    for path in _python_files(paths):
+        new, n = rewrite(path.read_text(encoding='utf-8'))
         if n:
             path.write_text(new, encoding='utf-8')
-            wrapped += n
-        left += sum(1 for ln in new.splitlines() if len(ln) > args.width)
+            total += n
+        sources.append(new)
+    return total, sources
+
+
+def cmd_wrap(args: argparse.Namespace) -> str:
+    wrapped, sources = _rewrite(args.paths, lambda src: wrap_source(src, args.width))
+    left = sum(1 for src in sources for ln in src.splitlines() if len(ln) > args.width)
     return 'wrap: {} long lines rewritten, {} left over {}'.format(wrapped, left, args.width)
 
 
@@ -441,13 +447,7 @@ def _halves(text: str, cut: int) -> Tuple[str, str]:
 
 
 def cmd_summaries(args: argparse.Namespace) -> str:
-    count = 0
-    for path in _python_files(args.paths):
-        src = path.read_text(encoding='utf-8')
-        new, n = split_summaries(src, args.width)
-        if n:
-            path.write_text(new, encoding='utf-8')
-            count += n
+    count, _ = _rewrite(args.paths, lambda src: split_summaries(src, args.width))
     return 'summaries: {} long docstring summaries cut at their first colon or semicolon'.format(count)
 
 
