@@ -46,9 +46,9 @@ PINS = ROOT / 'requirements' / 'jetson-py36.txt'
 #: The last pip, setuptools and wheel for Python 3.6. Without ``wheel`` pip 21.3 falls back to ``setup.py
 #: install``, which reads setup.cfg's ament ``[install]`` section and puts the commands in lib/vitedge_ros/.
 BOOTSTRAP = ('pip==21.3.1', 'setuptools==59.6.0', 'wheel==0.37.1')
-#: Opset of the lane's tiny test bundles: onnxruntime 1.10 reads <= 15, and 14 is the lowest at which torch
-#: exports timm's fused attention (aten::scaled_dot_product_attention).
-LANE_OPSET = 14
+#: Opset of the lane's tiny test bundles: the export default for the Nano (target trt8.2: opset 13, timm's fused
+#: attention unfused, LayerNorm decomposed); onnxruntime 1.10 reads <= 15.
+LANE_OPSET = 13
 #: Newest ai.onnx opset of the onnxruntime the lane pins. Its own refusal of opset 17 says: "Current official
 #: support for domain ai.onnx is till opset 15" (onnxruntime 1.10.0, measured in this lane).
 ORT_MAX_OPSET = {(1, 10): 15}

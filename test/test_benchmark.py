@@ -258,3 +258,25 @@ def test_tp_match_macs_tiny_vit(tmp_path):
     assert abs(info['macs'] - full // 2) / (full // 2) < 0.15 and info['macs_rel_error'] < 0.15
     assert pruned(torch.zeros(1, 3, 16, 16)).shape == (1, 10)
     assert sum(p.numel() for p in pruned.parameters()) < sum(p.numel() for p in model.parameters())
+
+
+def test_targets_section_times_both_graphs_of_one_checkpoint(tmp_path):
+    """Section 6: the trt8.2 graph (opset 13, no LayerNormalization) and the opset-17 one, same outputs."""
+    from conftest import DETECTOR_LABELS, make_tiny_detector
+
+    from vitedge_ros.bench.targets import run_targets
+    from vitedge_ros.checkpoint import save_checkpoint
+
+    spec = {'width': 96, 'height': 64, 'color': 'rgb', 'mean': [0.5] * 3, 'std': [0.25] * 3, 'resize': 'letterbox'}
+    ckpt = save_checkpoint(tmp_path / 'det.pt', make_tiny_detector(), name='tiny_det', task='detect',
+                           labels=DETECTOR_LABELS, input_spec=spec,
+                           decoder={'type': 'vit_center', 'score_threshold': 0.3, 'max_detections': 20},
+                           arch='vit_center')
+    data = run_targets(tmp_path, tmp_path / 'work', [('tiny detector', ckpt.name)], rounds=2, block=2, warmup=1)
+    row, = data['rows']
+    assert row['graphs']['trt8.2']['opset'] == 13 and row['graphs']['trt8.2']['layernorm_nodes'] == 0
+    assert row['graphs']['trt8.6']['opset'] == 17 and row['graphs']['trt8.6']['layernorm_nodes'] > 0
+    assert row['max_abs_output_diff'] <= 1e-4
+    assert row['ms']['trt8.2']['n'] == 2 and row['ratio_trt82_to_trt86']['n'] == 2
+    page = render_page({'targets': data})
+    assert '## 6. Export targets' in page and fmt_stat(row['ms']['trt8.2']) in page
