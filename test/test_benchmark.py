@@ -260,6 +260,7 @@ def test_tp_match_macs_tiny_vit(tmp_path):
     assert sum(p.numel() for p in pruned.parameters()) < sum(p.numel() for p in model.parameters())
 
 
+@pytest.mark.needs('torch', 'timm', 'onnx')
 def test_targets_section_times_both_graphs_of_one_checkpoint(tmp_path):
     """Section 6: the trt8.2 graph (opset 13, no LayerNormalization) and the opset-17 one, same outputs."""
     from conftest import DETECTOR_LABELS, make_tiny_detector
