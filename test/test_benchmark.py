@@ -206,6 +206,7 @@ def test_fmt():
 
 # --- the committed page comes from the committed JSON -----------------------------------------------------------
 
+@pytest.mark.needs('torch', 'onnx')
 def test_render_only_round_trips_the_committed_page(tmp_path):
     bench = ROOT / 'bench'
     page = ROOT / 'docs' / 'BENCHMARKS.md'
@@ -219,6 +220,7 @@ def test_render_only_round_trips_the_committed_page(tmp_path):
     assert render_page(load_results(bench)) == page.read_text()
 
 
+@pytest.mark.needs('torch', 'onnx', 'matplotlib')
 def test_render_only_writes_the_pareto_plot(tmp_path):
     bench = tmp_path / 'bench'
     bench.mkdir()
@@ -237,6 +239,7 @@ def test_render_only_writes_the_pareto_plot(tmp_path):
 
 # --- Torch-Pruning alone at the same MACs -------------------------------------------------------------------
 
+@pytest.mark.needs('torch', 'timm', 'torch_pruning')
 def test_tp_match_macs_tiny_vit(tmp_path):
     import torch
 
@@ -257,6 +260,7 @@ def test_tp_match_macs_tiny_vit(tmp_path):
     assert sum(p.numel() for p in pruned.parameters()) < sum(p.numel() for p in model.parameters())
 
 
+@pytest.mark.needs('torch', 'timm', 'onnx')
 def test_targets_section_times_both_graphs_of_one_checkpoint(tmp_path):
     """Section 6: the trt8.2 graph (opset 13, no LayerNormalization) and the opset-17 one, same outputs."""
     from conftest import DETECTOR_LABELS, make_tiny_detector

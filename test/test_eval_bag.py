@@ -435,6 +435,7 @@ def test_gt_file_without_stamps_is_rejected(acceptance_bags, tiny_detector_bundl
         replay(bag, tiny_detector_bundle, '/cam/image_raw', tmp_path / 'out', gt_topic='/gt')
 
 
+@pytest.mark.needs('rosbags', 'faster_coco_eval')
 def test_shipped_detector_map_on_synthetic_flight(shipped_bundle, tmp_path):
     """Acceptance: person mAP@0.5 reported = COCO evaluator on the written JSON; <400 MB; no torch."""
     from vitedge_ros.eval.bag_replay import replay_subprocess
@@ -489,6 +490,7 @@ class OraclePipeline:
                            (image.shape[1], image.shape[0]))
 
 
+@pytest.mark.needs('rosbags', 'faster_coco_eval')
 def test_map_equals_coco_evaluator_on_written_json(tmp_path):
     """A non-trivial mAP (0 < AP < 1) equals faster-coco-eval run directly on the JSON files."""
     from vitedge_ros.eval.bag_replay import replay

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.needs('rosbags')
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -36,6 +36,7 @@ def _same_boxes(entries, detections):
 
 @pytest.fixture(scope='module')
 def photos(tmp_path_factory):
+    pytest.importorskip('skimage', reason='needs skimage (scikit-image: the real photos)')
     return write_real_photo_set(tmp_path_factory.mktemp('photos'), 'coco')
 
 
@@ -108,6 +109,7 @@ def test_video_gives_mp4_with_every_frame(photos, pipeline, tmp_path):
     assert not list(out.glob('.*partial*'))
 
 
+@pytest.mark.needs('rosbags')
 def test_bag_topic_gives_mp4_and_stamps(tmp_path, pipeline):
     from vitedge_ros.eval.bag_synthetic import write_synthetic_bag
 

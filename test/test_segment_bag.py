@@ -11,6 +11,8 @@ from vitedge_ros.eval.bag_cli import main as eval_bag_main
 from vitedge_ros.eval.bag_replay import SEGMENTATION_TOPIC, BagReplayError, replay
 from vitedge_ros.eval.bag_synthetic import IMAGE_TOPIC, write_synthetic_bag
 
+pytestmark = pytest.mark.needs('rosbags', 'torch', 'timm', 'onnx')
+
 
 @pytest.fixture(scope='module')
 def seg_bundle(tmp_path_factory):
