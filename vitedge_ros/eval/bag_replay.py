@@ -27,6 +27,7 @@ Nothing here imports torch; ``metrics['torch_imported']`` records whether anythi
 import json
 import logging
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -38,7 +39,6 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..perception.overlay import render_frame
 from ..ros.image_conversion import SixteenBitScale
 from ..runtime.errors import BundleError, EngineError, FrameError
 from .bag_io import (
@@ -57,16 +57,26 @@ from .bag_io import (
 )
 from .latency import summarize
 
-__all__ = ['BagReplayError', 'COMPRESSED_TYPE', 'DETECTIONS_TOPIC', 'IMAGE_TYPE', 'OUTPUT_BAG', 'OVERLAY_TOPIC',
-           'SEGMENTATION_TOPIC', 'benchmark_replay', 'replay', 'replay_subprocess']
+__all__ = ['BEARINGS_TOPIC', 'BagReplayError', 'CLEAR_PATH_TOPIC', 'COMPRESSED_TYPE', 'DETECTIONS_TOPIC',
+           'DIAGNOSTICS_TOPIC', 'IMAGE_TYPE', 'LANDING_SAFE_TOPIC', 'LANDING_ZONE_TOPIC', 'OBSTACLES_TOPIC',
+           'OUTPUT_BAG', 'OVERLAY_TOPIC', 'SEGMENTATION_TOPIC', 'TARGETS_TOPIC', 'benchmark_replay', 'replay',
+           'replay_subprocess']
 
 LOG = logging.getLogger(__name__)
+CLASSIFICATION_TYPE = 'vision_msgs/msg/Classification'
 
 DETECTIONS_TOPIC = '/vitedge/detections'
 OVERLAY_TOPIC = '/vitedge/overlay'
 SEGMENTATION_TOPIC = '/vitedge/segmentation'
+TARGETS_TOPIC = '/vitedge/targets'
+OBSTACLES_TOPIC = '/vitedge/obstacles'
+BEARINGS_TOPIC = '/vitedge/obstacles/bearings'
+CLEAR_PATH_TOPIC = '/vitedge/clear_path'
+LANDING_ZONE_TOPIC = '/vitedge/landing_zone'
+LANDING_SAFE_TOPIC = '/vitedge/landing_zone/safe'
+DIAGNOSTICS_TOPIC = '/diagnostics'
 OUTPUT_BAG = 'output_bag'
-OUTPUT_FILES = ('metrics.json', 'metrics.md', 'latency.png', 'detections_coco.json', 'gt_coco.json')
+OUTPUT_FILES = ('metrics.json', 'metrics.md', 'latency.png', 'detections_coco.json', 'gt_coco.json', 'topdown.png')
 MAX_FAILURE_RECORDS = 100
 
 
@@ -111,9 +121,14 @@ class _Replay:
     """One replay run: state shared by the feeding loop and the processing function."""
 
     def __init__(self, pipe: Any, types: Any, out: OutputBag, overlay: bool, keep_detections: bool,
-                 on_frame: Optional[Callable[[int, Dict[str, Any]], None]], seg_scores: Any = None) -> None:
+                 on_frame: Optional[Callable[[int, Dict[str, Any]], None]], seg_scores: Any = None,
+                 core: Any = None, geometry: Any = None) -> None:
         from ..ros.messages import build_detection2d_array, build_image, build_label_image
 
+        self.core = core                 # the node's PerceptionCore: every output after inference comes from it
+        self.geometry = geometry         # BagGeometry: CameraInfo in force at each frame
+        self._camera_info = None
+        self._last_diag_ns: Optional[int] = None
         self.pipe = pipe
         self.types = types
         self.out = out
@@ -138,15 +153,38 @@ class _Replay:
         #: (index, header stamp ns or None, bag log time ns) of every frame read, for ground-truth matching
         self.frame_keys: List[Tuple[int, Optional[int], int]] = []
 
-    def _segmentation(self, seg: np.ndarray, index: int, stamp: int, image: np.ndarray, msg: Any,
-                      out_ns: int) -> None:
-        """Write the label map (and colour overlay) of a segmentation bundle and score it against the masks."""
-        self.out.write(SEGMENTATION_TOPIC, self.build_label(seg, msg.header, self.types), out_ns)
-        if self.overlay:
-            self.out.write(OVERLAY_TOPIC, self.build_image(render_frame(image, labels=self.labels, segmentation=seg),
-                                                           msg.header, self.types), out_ns)
-        if self.seg_scores is not None:
-            self.seg_scores.add(index, stamp, seg)
+    def _write_outputs(self, out: Any, msg: Any, index: int, stamp: int, out_ns: int) -> None:
+        """Write every output the node publishes for one frame (``FrameOutput`` of the core), input header."""
+        from ..ros import messages as M
+
+        t, header = self.types, msg.header
+        if out.segmentation is not None:
+            self.out.write(SEGMENTATION_TOPIC, self.build_label(out.segmentation, header, t), out_ns)
+            if self.seg_scores is not None:
+                self.seg_scores.add(index, stamp, out.segmentation)
+            if out.landing_zone is not None and LANDING_ZONE_TOPIC in self.out.topics:
+                self.out.write(LANDING_ZONE_TOPIC, M.build_classification(out.landing_zone.fractions, header, t),
+                               out_ns)
+                self.out.write(LANDING_SAFE_TOPIC, M.build_verdict('safe' if out.landing_zone.safe else 'unsafe',
+                                                                   header, t), out_ns)
+        else:
+            self.out.write(DETECTIONS_TOPIC, self.build_dets(out.detections, header, t), out_ns)
+        if out.overlay is not None and self.overlay:
+            self.out.write(OVERLAY_TOPIC, self.build_image(out.overlay, header, t), out_ns)
+        if out.targets is not None and TARGETS_TOPIC in self.out.topics:
+            th = M.build_header(t, header.stamp.sec, header.stamp.nanosec, out.target_frame)
+            self.out.write(TARGETS_TOPIC, M.build_pose_array(out.targets, th, t), out_ns)
+        if out.obstacles is not None and OBSTACLES_TOPIC in self.out.topics:
+            self.out.write(OBSTACLES_TOPIC, M.build_obstacle_array(out.obstacles, header, t), out_ns)
+            self.out.write(BEARINGS_TOPIC, M.build_obstacle_bearings(out.obstacles, header, t), out_ns)
+        if out.clear_path is not None and CLEAR_PATH_TOPIC in self.out.topics:
+            self.out.write(CLEAR_PATH_TOPIC, M.build_verdict('clear' if out.clear_path else 'blocked', header, t),
+                           out_ns)
+        period_ns = int(self.core.params.diagnostics_period_s * 1e9)
+        if self._last_diag_ns is None or stamp - self._last_diag_ns >= period_ns or stamp < self._last_diag_ns:
+            self._last_diag_ns = stamp
+            dh = M.build_header(t, header.stamp.sec, header.stamp.nanosec, '')
+            self.out.write(DIAGNOSTICS_TOPIC, M.build_diagnostic_array([self.core.diagnostics()], dh, t), out_ns)
 
     def fail(self, index: int, stamp: Optional[int], bag_t: float, reason: str, error: str) -> None:
         self.failure_reasons[reason] += 1
@@ -177,25 +215,26 @@ class _Replay:
         except FrameError as exc:
             self.fail(index, stamp, bag_t, 'bad_frame', 'frame error: {}'.format(exc))
             return
-        seg = getattr(res, 'segmentation', None)
-        if seg is not None:
-            e2e_ms, out_ns = self._ready(log_ns, arrival)
-            self._segmentation(seg, index, stamp, image, msg, out_ns)
-        else:
-            out_msg = self.build_dets(res.detections, msg.header, self.types)
-            e2e_ms, out_ns = self._ready(log_ns, arrival)
-            self.out.write(DETECTIONS_TOPIC, out_msg, out_ns)
-        if self.overlay and seg is None:
-            self.out.write(OVERLAY_TOPIC, self.build_image(render_frame(image, res.detections, self.labels),
-                                                           msg.header, self.types), out_ns)
+        if self.geometry is not None:
+            info = self.geometry.camera_info_at(log_ns)
+            if info is not None and info is not self._camera_info:
+                self._camera_info = info
+                self.core.on_camera_info(info)
+        out = self.core.frame_output(image, res, msg.header, arrival)
+        e2e_ms, out_ns = self._ready(log_ns, arrival)
+        self._write_outputs(out, msg, index, stamp, out_ns)
         self.t_last = time.perf_counter()
         for det in res.detections:
             self.class_counts[det.label] += 1
-        rec = {'index': index, 'stamp_ns': stamp, 'bag_time_s': bag_t, 'size': tuple(res.image_size),
+        rec = {'index': index, 'stamp_ns': stamp, 'frame_id': str(msg.header.frame_id).lstrip('/'),
+               'bag_time_s': bag_t, 'size': tuple(res.image_size),
                'deserialize': deser_ms, 'decode': (t1 - t0) * 1000.0,
                'preprocess': res.timings_ms['preprocess'], 'inference': res.timings_ms['inference'],
                'postprocess': res.timings_ms['postprocess'], 'pipeline': res.timings_ms['total'],
-               'end_to_end': e2e_ms, 'detections': len(res.detections)}
+               'end_to_end': e2e_ms, 'detections': len(res.detections),
+               'targets': out.targets, 'clear_path': out.clear_path,
+               'obstacles': None if out.obstacles is None else [(o.label, o.azimuth, o.elevation)
+                                                                 for o in out.obstacles]}
         if self.keep_detections:
             rec['dets'] = list(res.detections)
         self.records.append(rec)
@@ -303,7 +342,9 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
            score_threshold: Optional[float] = None, max_frames: Optional[int] = None, overwrite: bool = False,
            progress: bool = False, pipeline: Any = None,
            on_frame: Optional[Callable[[int, Dict[str, Any]], None]] = None,
-           label_map: Any = None, mono16_shift: Optional[int] = None) -> Dict[str, Any]:
+           label_map: Any = None, mono16_shift: Optional[int] = None, target_frame: str = 'map',
+           camera_info_topic: Optional[str] = None, node_params: Optional[Dict[str, Any]] = None,
+           localisation_gate_m: float = 2.0) -> Dict[str, Any]:
     """Replay ``image_topic`` of ``bag`` through a detector bundle; write outputs to ``out_dir``.
 
     Args:
@@ -330,6 +371,22 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
             spec; default ``DEFAULT_LABEL_MAP``).
         mono16_shift: right shift (0-8) from 16-bit to 8-bit images, the node's parameter of that name; None:
             fixed from the first 16-bit frame and kept for the whole bag (one scale per camera).
+        target_frame: ground frame of the person targets (the node's ``target_frame``); '' turns targets off.
+            Targets need CameraInfo and TF in the bag; without them the replay says once why there are none.
+        camera_info_topic: the camera's CameraInfo topic (default: ``camera_info`` beside the image topic, or
+            the bag's only CameraInfo topic).
+        node_params: further vitedge_node parameters (``PARAM_SPECS`` names, e.g. ``obstacle_classes``), validated
+            as the node validates them.
+        localisation_gate_m: a target within this horizontal distance of a true person can localise it.
+
+    Every frame goes through the node's ``PerceptionCore.frame_output`` after inference, so the output bag holds
+    what the node publishes for it: ``/vitedge/detections``, ``/vitedge/targets`` (PoseArray in
+    ``target_frame``), ``/vitedge/obstacles`` and ``/vitedge/obstacles/bearings``, ``/vitedge/clear_path``,
+    for segmenters ``/vitedge/segmentation`` and ``/vitedge/landing_zone`` (``/safe``), ``/vitedge/overlay`` when
+    asked, and ``/diagnostics`` (every ``diagnostics_period_s`` of bag time). With position ground truth in the
+    bag (``tools/make_bag.py``: ``/ground_truth/persons``, ``/obstacles``, ``/clear_path``) ``metrics.json``
+    gains ``localisation``, ``obstacles`` and ``clear_path`` (see ``vitedge_ros.eval.localisation``) and
+    ``topdown.png``.
 
     Returns:
         The metrics written to ``metrics.json`` (see docs/EVALUATION.md).
@@ -366,6 +423,7 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
                              .format(exc)) from exc
     reader = open_bag(bag, typestore)
     pipe = None
+    core = None
     own_pipe = pipeline is None
     try:
         conns = find_connection(reader, image_topic, IMAGE_TYPES, what='image topic')
@@ -406,6 +464,39 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
                 gconns = find_connection(reader, gt_topic, (DETECTIONS_TYPE,), what='ground-truth topic')
                 truth = read_gt_topic(reader, gconns, labels, gt_topic, lmap)
 
+        from ..ros.core import ParamError, PerceptionCore, validate_params
+        from .bag_geometry import PoseLookup, read_geometry, read_position_truth
+
+        geometry = read_geometry(reader, image_topic, camera_info_topic)
+        position_truth = read_position_truth(reader)
+        if geometry.note:
+            LOG.warning('%s', geometry.note)
+        values = dict(node_params or {})
+        values.setdefault('target_frame', target_frame if (geometry.tf is not None and geometry.camera_infos
+                                                            and not segment) else '')
+        values.setdefault('publish_overlay', bool(overlay))
+        values.setdefault('mono16_shift', -1 if mono16_shift is None else int(mono16_shift))
+        try:
+            params = validate_params(values, labels=labels, task='segment' if segment else 'detect')
+        except ParamError as exc:
+            raise BagReplayError('node parameter {}'.format(str(exc)[len('parameter '):])) from None
+        pose_lookup = PoseLookup(geometry.tf) if geometry.tf is not None else None
+        if params.target_frame and pose_lookup is not None and params.target_frame not in geometry.tf.frames:
+            LOG.warning('the TF tree has no frame %r (target_frame): no person targets (frames: %s)',
+                        params.target_frame, ', '.join(geometry.tf.frames))
+        core_warned = set()
+
+        def core_log(level: str, text: str) -> None:
+            kind = re.sub(r'[-\d.]+', 'N', text)[:80]
+            if level == 'info' or kind in core_warned:
+                LOG.debug('core: %s', text)
+                return
+            core_warned.add(kind)
+            (LOG.error if level == 'error' else LOG.warning)('%s', text)
+
+        core = PerceptionCore(pipe, params, lambda out: None, clock=time.perf_counter, log=core_log,
+                              pose_lookup=pose_lookup, bundle_name=str(getattr(getattr(pipe, 'bundle', None),
+                                                                               'name', '') or ''))
         out_dir.mkdir(parents=True, exist_ok=True)
         if overwrite:
             for name in OUTPUT_FILES:
@@ -416,12 +507,24 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
         bundle_obj = getattr(pipe, 'bundle', None)
         bundle_name = str(getattr(bundle_obj, 'name', '') or (Path(bundle).name if bundle else 'custom'))
         topics = OrderedDict([(SEGMENTATION_TOPIC, IMAGE_TYPE)] if segment else [(DETECTIONS_TOPIC, DETECTIONS_TYPE)])
+        if segment and params.publish_segmentation:
+            topics[LANDING_ZONE_TOPIC] = CLASSIFICATION_TYPE
+            topics[LANDING_SAFE_TOPIC] = CLASSIFICATION_TYPE
+        if params.target_frame:
+            topics[TARGETS_TOPIC] = 'geometry_msgs/msg/PoseArray'
+        if params.publish_obstacles:
+            if geometry.camera_infos or params.assumed_hfov_deg > 0:
+                topics[OBSTACLES_TOPIC] = DETECTIONS_TYPE
+                topics[BEARINGS_TOPIC] = 'sensor_msgs/msg/PointCloud2'
+            topics[CLEAR_PATH_TOPIC] = CLASSIFICATION_TYPE
         if overlay:
             topics[OVERLAY_TOPIC] = IMAGE_TYPE
+        topics[DIAGNOSTICS_TOPIC] = 'diagnostic_msgs/msg/DiagnosticArray'
         out = OutputBag(out_bag_path, typestore, topics, storage=output_storage, overwrite=overwrite,
                         custom_data={'vitedge_ros.tool': 'eval_bag', 'vitedge_ros.bundle': bundle_name,
                                      'vitedge_ros.source_bag': str(bag), 'vitedge_ros.image_topic': image_topic})
-        state = _Replay(pipe, types, out, overlay, truth is not None, on_frame, seg_scores=seg_scores)
+        state = _Replay(pipe, types, out, overlay, truth is not None, on_frame, seg_scores=seg_scores, core=core,
+                        geometry=geometry)
         state.bit_scale = SixteenBitScale(mono16_shift, on_fix=lambda shift, peak: LOG.info(
             '16-bit images: shift %d bits, fixed from the first frame (peak %d)', shift, peak))
         setup_s = time.perf_counter() - t_setup
@@ -517,6 +620,8 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
         try:
             reader.close()
         finally:
+            if core is not None:
+                core.shutdown()
             if own_pipe and pipe is not None:
                 pipe.close()
 
@@ -586,6 +691,15 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
                     'frames_without_gt': len(records) - meter.frames, 'masks_total': len(seg_truth),
                     'scored_at': 'input-image pixels', 'matched_by': match.key, 'match_warning': match.warning})
         metrics['accuracy'] = acc
+    metrics['camera'] = {'camera_info_topic': geometry.camera_info_topic,
+                         'camera_infos': len(geometry.camera_infos), 'tf_messages': geometry.tf_messages,
+                         'tf_frames': geometry.tf.frames if geometry.tf is not None else [],
+                         'target_frame': params.target_frame, 'note': geometry.note or None,
+                         'pose_lookups_ok': pose_lookup.ok if pose_lookup is not None else 0,
+                         'pose_failures': dict(pose_lookup.failures) if pose_lookup is not None else {}}
+    metrics['targets_total'] = int(sum(len(r['targets']) for r in records if r.get('targets')))
+    metrics.update(_geometry_metrics(records, position_truth, geometry, core, out_dir, localisation_gate_m,
+                                     bundle_name))
     dropped_times = []
     if realtime:
         done = {r['index'] for r in records} | state.failed_indices
@@ -612,6 +726,57 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
     write_file(out_dir / 'metrics.md', metrics_markdown(metrics).encode('utf-8'))
     write_file(out_dir / 'metrics.json', (json.dumps(metrics, indent=2) + '\n').encode('utf-8'))
     return metrics
+
+
+def _geometry_metrics(records: List[Dict[str, Any]], truth: Any, geometry: Any, core: Any, out_dir: Path,
+                      gate_m: float, bundle_name: str) -> Dict[str, Any]:
+    """``localisation``, ``obstacles`` and ``clear_path`` of metrics.json, and topdown.png (None where the bag
+    has no such ground truth, or the replay no such output)."""
+    from ..geometry.projection import quat_to_matrix
+    from .localisation import ClearPathMeter, LocalisationMeter, ObstacleBearingMeter, plot_topdown
+
+    out: Dict[str, Any] = {'localisation': None, 'obstacles': None, 'clear_path': None, 'topdown_plot': None}
+    by_stamp = [r for r in records if r.get('stamp_ns') is not None]
+    if truth.persons and core.params.target_frame:
+        if truth.frame and truth.frame != core.params.target_frame:
+            LOG.warning('person ground truth is in %r but targets in %r: localisation not scored', truth.frame,
+                        core.params.target_frame)
+        else:
+            meter = LocalisationMeter(gate_m)
+            for r in by_stamp:
+                if r['stamp_ns'] in truth.persons:
+                    meter.add(r['targets'] or [], truth.persons[r['stamp_ns']])
+            res = meter.result()
+            res['frames_without_targets'] = sum(1 for r in by_stamp if r['stamp_ns'] in truth.persons
+                                                and r['targets'] is None)
+            out['localisation'] = res
+            try:
+                plot_topdown(out_dir / 'topdown.png', meter, title='{}: person targets vs truth ({})'.format(
+                    bundle_name, core.params.target_frame))
+                out['topdown_plot'] = 'topdown.png'
+            except Exception as exc:   # noqa: BLE001 - a missing plot must not lose the metrics
+                LOG.warning('top-down plot not written: %s', exc)
+    if truth.obstacles and geometry.tf is not None and core.params.target_frame:
+        meter = ObstacleBearingMeter()
+        for r in by_stamp:
+            if r['stamp_ns'] not in truth.obstacles or r['obstacles'] is None or r.get('frame_id') is None:
+                continue
+            try:
+                pose = geometry.tf.lookup(truth.frame or core.params.target_frame, r['frame_id'], r['stamp_ns'])
+            except LookupError:
+                continue
+            pts = truth.obstacles[r['stamp_ns']]
+            rays = (pts - pose.translation.reshape(1, 3)) @ quat_to_matrix(pose.rotation)   # R^T (p - t)
+            meter.add([(az, el) for label, az, el in r['obstacles'] if label == 'obstacle'], rays)
+        out['obstacles'] = meter.result()
+        out['obstacles']['classes'] = ['obstacle']
+    if truth.clear_path:
+        meter = ClearPathMeter()
+        for r in by_stamp:
+            if r['stamp_ns'] in truth.clear_path and r['clear_path'] is not None:
+                meter.add(r['clear_path'], truth.clear_path[r['stamp_ns']])
+        out['clear_path'] = meter.result()
+    return out
 
 
 def replay_subprocess(args: Sequence[str], timeout: Optional[float] = None) -> Dict[str, Any]:

@@ -16,6 +16,7 @@ Public API::
         .on_image(msg, stamp=None) -> bool      # False when the frame was rejected (counted)
         .on_compressed(msg, stamp=None) -> bool
         .on_camera_info(msg)
+        .frame_output(bgr, result, header, arrival=None) -> FrameOutput   # the frame path after inference
         .diagnostics() -> dict                  # for messages.build_diagnostic_array
         .stats() -> dict
         .wait_idle(timeout) -> bool
@@ -715,7 +716,20 @@ class PerceptionCore:
             self._warn_throttled(('inference', type(exc).__name__), 'inference failed: {}: {}'.format(
                 type(exc).__name__, exc))
             return
-        header = item.msg.header
+        self.on_output(self.frame_output(bgr, result, item.msg.header, item.arrival))
+
+    def frame_output(self, bgr: np.ndarray, result: Any, header: Any, arrival: Optional[float] = None) -> FrameOutput:
+        """The frame path after inference: every output of one frame (the node publishes exactly these).
+
+        ``bgr``: the converted input image (H x W x 3 uint8); ``result``: the pipeline's result for it
+        (``detections``, ``image_size``, ``timings_ms``, optional ``segmentation``); ``header``: the input
+        message's header (stamp and frame_id, used for the camera pose); ``arrival``: the frame's arrival time on
+        ``clock`` (default: now). Computes person targets (flat-ground projection of each person box's bottom
+        centre with the camera pose at the header stamp), obstacle bearings, the clear-path flag, the landing
+        zone and the overlay, and counts the frame in the statistics. The bag replay calls this too, so what it
+        measures is what the node publishes.
+        """
+        arrival = self.clock() if arrival is None else float(arrival)
         detections = list(result.detections)
         width, height = (int(v) for v in result.image_size)
         p = self.params
@@ -740,7 +754,7 @@ class PerceptionCore:
             self._processed += 1
             self._completions.append(now)
             self._pipeline_ms.append(float(result.timings_ms.get('total', float('nan'))))
-            latency = (now - item.arrival) * 1000.0
+            latency = (now - arrival) * 1000.0
             self._latency_ms.append(latency)
         seg = getattr(result, 'segmentation', None)
         zone: Optional[LandingZone] = None
@@ -756,8 +770,8 @@ class PerceptionCore:
             overlay = render_frame(bgr, detections, self.label_names, segmentation=seg,
                                    fps=self._fps(self._completions, now), clear=clear if seg is None else None,
                                    region=region, zone=zone)
-        self.on_output(FrameOutput(header, detections, (width, height), dict(result.timings_ms), latency, overlay,
-                                   targets, p.target_frame, obstacles, clear, seg, zone))
+        return FrameOutput(header, detections, (width, height), dict(result.timings_ms), latency, overlay,
+                           targets, p.target_frame, obstacles, clear, seg, zone)
 
     def _camera_pose(self, header: Any) -> Optional[CameraPose]:
         if self.pose_lookup is None:
