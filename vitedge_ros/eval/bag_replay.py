@@ -472,8 +472,13 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
         if geometry.note:
             LOG.warning('%s', geometry.note)
         values = dict(node_params or {})
+        person = values.get('person_label', 'person')
         values.setdefault('target_frame', target_frame if (geometry.tf is not None and geometry.camera_infos
-                                                            and not segment) else '')
+                                                            and not segment and person in labels) else '')
+        if not segment:      # the node's default obstacle classes, as far as this bundle has them
+            from ..geometry.obstacles import DEFAULT_OBSTACLE_CLASSES
+
+            values.setdefault('obstacle_classes', [c for c in DEFAULT_OBSTACLE_CLASSES if c in labels])
         values.setdefault('publish_overlay', bool(overlay))
         values.setdefault('mono16_shift', -1 if mono16_shift is None else int(mono16_shift))
         try:
