@@ -8,8 +8,8 @@ replay then gives the perception core the CameraInfo in force at each frame and 
 header stamp, exactly as the node gets them from its subscription and tf2.
 
 ``note`` says, in one line, why person targets (and obstacle bearings) cannot be computed when the bag lacks
-CameraInfo or TF; the replay logs it once. ``PoseLookup`` records the reason of every failed pose lookup (a TF tree
-without the image's frame is named) and logs each kind of failure once.
+CameraInfo or TF; the replay logs it once. ``PoseLookup`` counts the reason of every failed pose lookup (a TF tree
+without the image's frame is named).
 
 ``read_position_truth(reader)`` reads the ground truth of ``tools/make_bag.py`` bags: per header stamp, the
 persons' and obstacles' ground positions (geometry_msgs/msg/PoseArray) and the clear-path verdict
@@ -111,8 +111,8 @@ def read_geometry(reader: Any, image_topic: str, camera_info_topic: Optional[str
 class PoseLookup:
     """``pose_lookup(target_frame, source_frame, stamp)`` for PerceptionCore, from a TransformBuffer.
 
-    Returns the camera pose at the header stamp, or raises the buffer's error (the core counts and warns);
-    ``failures`` counts the reasons (numbers stripped), and each kind is logged once.
+    Returns the camera pose at the header stamp, or raises the buffer's error (the core warns, naming the
+    frames; the replay shows each kind of warning once); ``failures`` counts the reasons (numbers stripped).
     """
 
     def __init__(self, buffer: TransformBuffer) -> None:
@@ -127,8 +127,6 @@ class PoseLookup:
             pose = self.buffer.lookup(target, source, t)
         except TransformError as exc:
             kind = '{}: {}'.format(type(exc).__name__, re.sub(r'-?\d+(\.\d+)?', 'N', str(exc)))
-            if kind not in self.failures:
-                LOG.warning('no camera pose %s -> %s: %s', source or '<empty frame_id>', target, exc)
             self.failures[kind] += 1
             raise
         self.ok += 1
