@@ -213,4 +213,4 @@ def test_shipped_detector_localises_persons_on_synthetic_flights(shipped_bundle,
     loc = m['localisation']
     assert loc['persons_true'] >= 20
     assert loc['median_m'] <= 0.5 and loc['p95_m'] <= 1.5 and loc['recall'] >= 0.8, loc
-    assert (tmp_path / 'o' / 'topdown.png').is_file() and m['clear_path']['frames_evaluated'] == 10
+    assert (tmp_path / 'o' / 'topdown.png').is_file() and m['clear_path']['frames_evaluated'] == 20
