@@ -181,12 +181,12 @@ def test_replay_targets_are_the_ground_points_of_the_boxes(tilted, tmp_path):
 def test_matching_is_one_to_one_within_the_gate():
     from vitedge_ros.eval.localisation import ClearPathMeter, LocalisationMeter, match_one_to_one
 
-    cost = np.array([[0.5, 0.6], [0.4, 5.0]])
-    pairs, method = match_one_to_one(cost, 2.0)
-    assert pairs == [(0, 1), (1, 0)] and method == 'hungarian'       # total 1.0, not greedy's 0.4 + 0.6 ... + 5
+    cost = np.array([[1.0, 2.0], [2.0, 100.0]])
+    pairs, method = match_one_to_one(cost, 2.5)
+    assert pairs == [(0, 1), (1, 0)] and method == 'hungarian'     # two matches; nearest-first would find one
+    truth = np.array([[0.3, 0.4, 0], [10.0, 1.0, 0], [20.0, 20.0, 0]])
     meter = LocalisationMeter(gate_m=2.0)
-    meter.add([(0.0, 0.0, 0.0), (10.0, 0.0, 0.0), (50.0, 50.0, 0.0)], np.array([[0.3, 0.4, 0], [10.0, 1.0, 0],
-                                                                                 [20.0, 20.0, 0]]))
+    meter.add([(0.0, 0.0, 0.0), (10.0, 0.0, 0.0), (50.0, 50.0, 0.0)], truth)
     meter.add(None, np.array([[1.0, 1.0, 0.0]]))
     r = meter.result()
     assert (r['persons_true'], r['persons_localised'], r['false_targets']) == (4, 2, 1)
@@ -197,6 +197,16 @@ def test_matching_is_one_to_one_within_the_gate():
         cp.add(est, truth)
     c = cp.result()
     assert (c['false_alarms'], c['misses'], c['accuracy']) == (2, 1, 0.4)
+
+
+def test_matching_falls_back_to_greedy_without_scipy(monkeypatch):
+    import sys
+
+    from vitedge_ros.eval.localisation import match_one_to_one
+
+    monkeypatch.setitem(sys.modules, 'scipy.optimize', None)          # import fails as without SciPy
+    pairs, method = match_one_to_one(np.array([[1.0, 2.0], [2.0, 100.0]]), 2.5)
+    assert (pairs, method) == ([(0, 0)], 'greedy')
 
 
 @pytest.mark.parametrize('tilt', [0.0, 30.0])

@@ -233,8 +233,8 @@ class _Replay:
                'postprocess': res.timings_ms['postprocess'], 'pipeline': res.timings_ms['total'],
                'end_to_end': e2e_ms, 'detections': len(res.detections),
                'targets': out.targets, 'clear_path': out.clear_path,
-               'obstacles': None if out.obstacles is None else [(o.label, o.azimuth, o.elevation)
-                                                                 for o in out.obstacles]}
+               'obstacles': None if out.obstacles is None else [
+                   (o.label, o.azimuth, o.elevation) for o in out.obstacles]}
         if self.keep_detections:
             rec['dets'] = list(res.detections)
         self.records.append(rec)
@@ -473,8 +473,8 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
             LOG.warning('%s', geometry.note)
         values = dict(node_params or {})
         person = values.get('person_label', 'person')
-        values.setdefault('target_frame', target_frame if (geometry.tf is not None and geometry.camera_infos
-                                                            and not segment and person in labels) else '')
+        localise = geometry.tf is not None and bool(geometry.camera_infos) and not segment and person in labels
+        values.setdefault('target_frame', target_frame if localise else '')
         if not segment:      # the node's default obstacle classes, as far as this bundle has them
             from ..geometry.obstacles import DEFAULT_OBSTACLE_CLASSES
 
@@ -735,8 +735,10 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
 
 def _geometry_metrics(records: List[Dict[str, Any]], truth: Any, geometry: Any, core: Any, out_dir: Path,
                       gate_m: float, bundle_name: str) -> Dict[str, Any]:
-    """``localisation``, ``obstacles`` and ``clear_path`` of metrics.json, and topdown.png (None where the bag
-    has no such ground truth, or the replay no such output)."""
+    """``localisation``, ``obstacles`` and ``clear_path`` of metrics.json, and topdown.png.
+
+    Each is None where the bag has no such ground truth, or the replay no such output.
+    """
     from ..geometry.projection import quat_to_matrix
     from .localisation import ClearPathMeter, LocalisationMeter, ObstacleBearingMeter, plot_topdown
 

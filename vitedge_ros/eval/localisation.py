@@ -183,8 +183,10 @@ class ClearPathMeter:
 
 
 def plot_topdown(path: Union[str, Path], meter: LocalisationMeter, title: str = '') -> None:
-    """Top-down PNG (map metres, x east, y north) of true person positions and the estimates matched to them,
-    with misses and false targets marked; written atomically."""
+    """Top-down PNG (map metres, x east, y north) of true person positions and the targets matched to them.
+
+    Misses and false targets are marked; the file is written atomically.
+    """
     import matplotlib
 
     matplotlib.use('Agg', force=True)

@@ -48,7 +48,7 @@ def camera_rotation(yaw: float, tilt: float) -> np.ndarray:
 
 def camera_pose_over_ground(x: float, y: float, altitude: float, yaw: float, tilt: float,
                             ground_z: float = 0.0) -> CameraPose:
-    """CameraPose of an optical frame at ``(x, y, ground_z + altitude)`` metres with ``camera_rotation``."""
+    """Return the CameraPose of an optical frame at ``(x, y, ground_z + altitude)`` metres, ``camera_rotation``."""
     R = camera_rotation(yaw, tilt)
     return CameraPose(quat_from_matrix(R), np.array([float(x), float(y), float(ground_z) + float(altitude)]))
 
@@ -66,8 +66,11 @@ def ground_homography(K, pose: CameraPose, ground_z: float = 0.0) -> np.ndarray:
 
 
 def project_ground_points(H, xy) -> Tuple[np.ndarray, np.ndarray]:
-    """Pixels (N x 2) of ground points ``xy`` (N x 2, metres) under homography ``H``, and a mask of those in
-    front of the camera (positive homogeneous scale for a homography from ``ground_homography``)."""
+    """Pixels (N x 2) of ground points ``xy`` (N x 2, metres) under homography ``H``, and a mask (N,).
+
+    The mask marks the points in front of the camera (positive homogeneous scale for a homography from
+    ``ground_homography``).
+    """
     pts = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
     hom = np.concatenate([pts, np.ones((pts.shape[0], 1))], axis=1) @ np.asarray(H, dtype=np.float64).T
     with np.errstate(divide='ignore', invalid='ignore'):
