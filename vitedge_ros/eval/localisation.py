@@ -192,6 +192,8 @@ def plot_topdown(path: Union[str, Path], meter: LocalisationMeter, title: str = 
     matplotlib.use('Agg', force=True)
     import matplotlib.pyplot as plt
 
+    from .bag_report import save_figure
+
     fig, ax = plt.subplots(figsize=(7, 7), dpi=100)
     try:
         if meter.pairs:
@@ -211,13 +213,6 @@ def plot_topdown(path: Union[str, Path], meter: LocalisationMeter, title: str = 
         ax.set_xlabel('x (m, east)')
         ax.set_ylabel('y (m, north)')
         ax.set_aspect('equal', adjustable='datalim')
-        ax.grid(True, alpha=0.3)
-        ax.legend(loc='best', fontsize=8)
-        if title:
-            ax.set_title(title, fontsize=10)
-        fig.tight_layout()
-        tmp = Path(path).with_name('.' + Path(path).name + '.tmp.png')
-        fig.savefig(str(tmp))
-        tmp.replace(path)
+        save_figure(fig, ax, path, title)
     finally:
         plt.close(fig)
