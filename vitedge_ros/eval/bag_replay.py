@@ -1,11 +1,15 @@
-"""Replay a recorded rosbag2 flight through the runtime the node uses, without a ROS installation.
+"""Replay a recorded rosbag2 flight through the node's perception core, without a ROS installation.
 
 ``replay(bag, bundle, image_topic, out_dir, ...)`` reads Image or CompressedImage frames with the
-``rosbags`` library, runs each through ``vitedge_ros.runtime.Pipeline`` and writes, in ``out_dir``:
+``rosbags`` library and hands each, with the CameraInfo in force and the camera pose from the bag's TF, to the
+node's ``PerceptionCore`` (``vitedge_ros.ros.core``: image conversion, ``vitedge_ros.runtime.Pipeline``, person
+targets, obstacles, clear path, landing zone, overlay, diagnostics); it is a driver like the rclpy node. It writes,
+in ``out_dir``:
 
 * ``output_bag/`` — a rosbag2 (mcap by default) with ``/vitedge/detections``
-  (vision_msgs/msg/Detection2DArray, header copied from each input frame, definitions embedded) and,
-  with ``overlay=True``, ``/vitedge/overlay`` (sensor_msgs/msg/Image, bgr8). It is written under a hidden
+  (vision_msgs/msg/Detection2DArray, header copied from each input frame, definitions embedded), the other
+  outputs of the node (see ``replay``) and, with ``overlay=True``, ``/vitedge/overlay`` (sensor_msgs/msg/Image,
+  bgr8). It is written under a hidden
   temporary name and renamed only after a clean close: an interrupted run leaves no output bag.
 * ``metrics.json`` (atomic) and ``metrics.md``; ``latency.png`` (latency over bag time).
 * with ground truth, ``detections_coco.json`` and ``gt_coco.json``: the exact COCO input of the reported
@@ -17,10 +21,11 @@ mIoU / per-class IoU against ``gt``: a folder of PNG label maps named ``<stamp_n
 header stamp in ns; ``write_synthetic_bag(masks=True)`` writes one). A mask of the wrong size or with
 unknown class ids stops the run with an error naming the file.
 
-Two clocks: as fast as possible (``realtime=False``, throughput) and ``realtime=True``, where the frames
-arrive at the bag's own timing (times ``1/rate``) and are processed latest-wins (``LatestWinsWorker``,
-the node's policy): frames that arrive while the engine is busy replace the pending one and are counted
-as dropped, and end-to-end latency is the time from a frame's scheduled arrival to its detections.
+Two clocks: as fast as possible (``realtime=False``, throughput: each frame is handed to the core once the
+previous one is done) and ``realtime=True``, where the frames arrive at the bag's own timing (times ``1/rate``)
+and the core processes them latest-wins, exactly as in the node: frames that arrive while the engine is busy
+replace the pending one and are counted as dropped, and end-to-end latency is the time from a frame's scheduled
+arrival to its outputs.
 
 Nothing here imports torch; ``metrics['torch_imported']`` records whether anything else did.
 """
@@ -33,13 +38,12 @@ import shutil
 import subprocess
 import sys
 import time
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..ros.image_conversion import SixteenBitScale
 from ..runtime.errors import BundleError, EngineError, FrameError
 from .bag_io import (
     COMPRESSED_TYPE,
@@ -49,7 +53,6 @@ from .bag_io import (
     BagReplayError,
     OutputBag,
     bag_storage,
-    decode_image,
     find_connection,
     open_bag,
     stamp_ns,
@@ -146,18 +149,18 @@ class _Replay:
         self.last_out_ns = -1  # see _ready
         self.class_counts: Counter = Counter()
         self.fatal: Optional[BaseException] = None
-        self.t_first = self.t_last = None
-        self.bit_scale = SixteenBitScale()     # the camera's one 16-bit -> 8-bit scale (replay sets it)
+        #: outputs ready on the core's worker thread, written by the feeding thread: (FrameOutput, e2e ms, log ns)
+        self.ready: Deque[Tuple[Any, float, int]] = deque()
         self.build_label = build_label_image
         self.seg_scores = seg_scores
         #: (index, header stamp ns or None, bag log time ns) of every frame read, for ground-truth matching
         self.frame_keys: List[Tuple[int, Optional[int], int]] = []
 
-    def _write_outputs(self, out: Any, msg: Any, index: int, stamp: int, out_ns: int) -> None:
+    def _write_outputs(self, out: Any, index: int, stamp: int, out_ns: int) -> None:
         """Write every output the node publishes for one frame (``FrameOutput`` of the core), input header."""
         from ..ros import messages as M
 
-        t, header = self.types, msg.header
+        t, header = self.types, out.header
         if out.segmentation is not None:
             self.out.write(SEGMENTATION_TOPIC, self.build_label(out.segmentation, header, t), out_ns)
             if self.seg_scores is not None:
@@ -195,48 +198,59 @@ class _Replay:
                                   'error': error})
         LOG.warning('frame %d (stamp %s) skipped: %s', index, stamp, error)
 
-    def process(self, item: tuple) -> None:
-        """Decode, infer, and write the detections of one deserialized frame (any thread)."""
-        from ..ros.image_conversion import ImageConversionError
+    def on_output(self, out: Any) -> None:
+        """The core's ``on_output`` (its worker thread): note when the frame's outputs are ready, queue them.
 
-        index, log_ns, bag_t, msgtype, msg, arrival, deser_ms = item
-        stamp = stamp_ns(msg.header)
-        t0 = time.perf_counter()
-        if self.t_first is None:
-            self.t_first = arrival
-        try:
-            image = decode_image(msg, msgtype, self.bit_scale)
-        except ImageConversionError as exc:
-            self.fail(index, stamp, bag_t, exc.reason, str(exc))
+        The bag is written by the feeding thread (``drain``): rosbags' sqlite3 writer is bound to its thread.
+        Any exception is handed to the feeding thread, which re-raises it.
+        """
+        if self.fatal is not None:
             return
-        t1 = time.perf_counter()
         try:
-            res = self.pipe(image)
-        except FrameError as exc:
+            _index, log_ns, _bag_t, _stamp, arrival, _deser = out.tag
+            e2e_ms, out_ns = self._ready(log_ns, arrival)
+            self.ready.append((out, e2e_ms, out_ns))
+        except BaseException as exc:   # noqa: B036 - handed to the feeding thread, which re-raises it
+            self.fatal = exc
+
+    def drain(self) -> None:
+        """Write the queued frames' outputs and records (feeding thread); ``on_frame`` is called here."""
+        while self.ready:
+            self._record(*self.ready.popleft())
+
+    def on_failure(self, tag: Any, reason: str, exc: Exception) -> None:
+        """The core's ``on_failure``: a frame without output.
+
+        A FrameError or a conversion failure is one failed frame; any other inference error (the engine broke)
+        ends the run.
+        """
+        if tag is None or self.fatal is not None:
+            return
+        index, _log_ns, bag_t, stamp, _arrival, _deser = tag
+        if reason != 'inference':
+            self.fail(index, stamp, bag_t, reason, str(exc))
+        elif isinstance(exc, FrameError):
             self.fail(index, stamp, bag_t, 'bad_frame', 'frame error: {}'.format(exc))
-            return
-        if self.geometry is not None:
-            info = self.geometry.camera_info_at(log_ns)
-            if info is not None and info is not self._camera_info:
-                self._camera_info = info
-                self.core.on_camera_info(info)
-        out = self.core.frame_output(image, res, msg.header, arrival)
-        e2e_ms, out_ns = self._ready(log_ns, arrival)
-        self._write_outputs(out, msg, index, stamp, out_ns)
-        self.t_last = time.perf_counter()
-        for det in res.detections:
+        else:
+            self.fatal = exc
+
+    def _record(self, out: Any, e2e_ms: float, out_ns: int) -> None:
+        index, _log_ns, bag_t, stamp, _arrival, deser_ms = out.tag
+        self._write_outputs(out, index, stamp, out_ns)
+        for det in out.detections:
             self.class_counts[det.label] += 1
-        rec = {'index': index, 'stamp_ns': stamp, 'frame_id': str(msg.header.frame_id).lstrip('/'),
-               'bag_time_s': bag_t, 'size': tuple(res.image_size),
-               'deserialize': deser_ms, 'decode': (t1 - t0) * 1000.0,
-               'preprocess': res.timings_ms['preprocess'], 'inference': res.timings_ms['inference'],
-               'postprocess': res.timings_ms['postprocess'], 'pipeline': res.timings_ms['total'],
-               'end_to_end': e2e_ms, 'detections': len(res.detections),
+        tm = out.timings_ms
+        rec = {'index': index, 'stamp_ns': stamp, 'frame_id': str(out.header.frame_id).lstrip('/'),
+               'bag_time_s': bag_t, 'size': tuple(out.image_size),
+               'deserialize': deser_ms, 'decode': tm.get('decode', float('nan')),
+               'preprocess': tm['preprocess'], 'inference': tm['inference'],
+               'postprocess': tm['postprocess'], 'pipeline': tm['total'],
+               'end_to_end': e2e_ms, 'detections': len(out.detections),
                'targets': out.targets, 'clear_path': out.clear_path,
                'obstacles': None if out.obstacles is None else [
                    (o.label, o.azimuth, o.elevation) for o in out.obstacles]}
         if self.keep_detections:
-            rec['dets'] = list(res.detections)
+            rec['dets'] = list(out.detections)
         self.records.append(rec)
         if self.on_frame is not None:
             self.on_frame(index, rec)
@@ -251,18 +265,22 @@ class _Replay:
         self.last_out_ns = max(int(log_ns) + int(e2e_ms * 1e6), self.last_out_ns + 1)
         return e2e_ms, self.last_out_ns
 
-    def process_guarded(self, item: tuple) -> None:
-        """``process`` for the worker thread: any escaping exception (KeyboardInterrupt too) ends the run."""
-        if self.fatal is not None:
-            return
-        try:
-            self.process(item)
-        except BaseException as exc:   # noqa: B036 - handed to the feeding thread, which re-raises it
-            self.fatal = exc
 
-    def on_worker_error(self, item: Any, exc: BaseException) -> None:
-        if self.fatal is None:
-            self.fatal = exc
+def _wait_for_core(core: Any, state: '_Replay') -> None:
+    """Block until the core has no frame pending or in flight; re-raise what its worker handed over.
+
+    Raises:
+        BagReplayError: the core's worker thread ended (an exception it could not hand over).
+
+    """
+    while not core.wait_idle(0.05):
+        if state.fatal is not None:
+            break
+        if not core.stats()['worker_alive']:
+            state.fatal = BagReplayError('the processing thread ended unexpectedly')
+            break
+    if state.fatal is not None:
+        raise state.fatal
 
 
 def _deserialize(reader: Any, raw: bytes, msgtype: str) -> Any:
@@ -493,15 +511,15 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
 
         def core_log(level: str, text: str) -> None:
             kind = re.sub(r'[-\d.]+', 'N', text)[:80]
-            if level == 'info' or kind in core_warned:
-                LOG.debug('core: %s', text)
+            if level == 'info':
+                LOG.info('%s', text)
+                return
+            if kind in core_warned:
+                LOG.debug('%s', text)
                 return
             core_warned.add(kind)
             (LOG.error if level == 'error' else LOG.warning)('%s', text)
 
-        core = PerceptionCore(pipe, params, lambda out: None, clock=time.perf_counter, log=core_log,
-                              pose_lookup=pose_lookup, bundle_name=str(getattr(getattr(pipe, 'bundle', None),
-                                                                               'name', '') or ''))
         out_dir.mkdir(parents=True, exist_ok=True)
         if overwrite:
             for name in OUTPUT_FILES:
@@ -528,10 +546,12 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
         out = OutputBag(out_bag_path, typestore, topics, storage=output_storage, overwrite=overwrite,
                         custom_data={'vitedge_ros.tool': 'eval_bag', 'vitedge_ros.bundle': bundle_name,
                                      'vitedge_ros.source_bag': str(bag), 'vitedge_ros.image_topic': image_topic})
-        state = _Replay(pipe, types, out, overlay, truth is not None, on_frame, seg_scores=seg_scores, core=core,
+        state = _Replay(pipe, types, out, overlay, truth is not None, on_frame, seg_scores=seg_scores,
                         geometry=geometry)
-        state.bit_scale = SixteenBitScale(mono16_shift, on_fix=lambda shift, peak: LOG.info(
-            '16-bit images: shift %d bits, fixed from the first frame (peak %d)', shift, peak))
+        # the node's perception core runs every frame: conversion, inference, outputs, latest-wins in realtime mode
+        core = state.core = PerceptionCore(pipe, params, state.on_output, clock=time.perf_counter, log=core_log,
+                                           pose_lookup=pose_lookup, bundle_name=bundle_name,
+                                           on_failure=state.on_failure)
         setup_s = time.perf_counter() - t_setup
         bar = None
         if progress:
@@ -541,19 +561,16 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
                        dynamic_ncols=True, mininterval=0.25)
         submitted: List[tuple] = []
         feeder_lag_ms: List[float] = []
-        worker = None
         frames_in = 0
         first_ns = None
         last_ns = None
+        last_info = None
         warm_up_ms = _warm_up(pipe, types, typestore, overlay or segment)
+        submit = core.on_compressed if msgtype == COMPRESSED_TYPE else core.on_image
         out.open()
         t_run = time.perf_counter()
         t_clock = None
         try:
-            if realtime:
-                from ..runtime.latest_wins import LatestWinsWorker
-
-                worker = LatestWinsWorker(state.process_guarded, on_error=state.on_worker_error, name='eval-bag')
             for _conn, log_ns, raw in _iter_messages(reader, conns):
                 if max_frames is not None and frames_in >= max_frames:
                     break
@@ -574,48 +591,47 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
                         bar.update(1)
                     continue
                 deser_ms = (time.perf_counter() - t_read) * 1000.0
-                state.frame_keys.append((index, stamp_ns(msg.header), int(log_ns)))
-                if worker is None:
-                    state.process((index, log_ns, bag_t, msgtype, msg, t_read, deser_ms))
-                else:
+                stamp = stamp_ns(msg.header)
+                state.frame_keys.append((index, stamp, int(log_ns)))
+                info = geometry.camera_info_at(log_ns)    # the CameraInfo the node's subscription would hold now
+                if info is not None and info is not last_info:
+                    core.on_camera_info(info)
+                    last_info = info
+                arrival = t_read
+                if realtime:
                     if t_clock is None:
                         # the clock starts when the first frame is ready (reader start-up is not flight time)
                         t_clock = time.perf_counter()
-                    due = t_clock + bag_t / rate
-                    delay = due - time.perf_counter()
+                    arrival = t_clock + bag_t / rate
+                    delay = arrival - time.perf_counter()
                     if delay > 0:
                         time.sleep(delay)
                     else:
                         feeder_lag_ms.append(-delay * 1000.0)
-                    submitted.append((index, bag_t))
-                    worker.submit((index, log_ns, bag_t, msgtype, msg, due, deser_ms))
-                    del msg
-                    if state.fatal is not None:
-                        raise state.fatal
-                if bar is not None:
-                    bar.update(1)
-                    if worker is not None:
-                        st = worker.stats()
-                        bar.set_postfix(processed=len(state.records), dropped=st.dropped, refresh=False)
-                    elif state.failure_reasons:
-                        bar.set_postfix(failed=sum(state.failure_reasons.values()), refresh=False)
-            dropped = 0
-            if worker is not None:
-                while not worker.wait_idle(0.05):
-                    if state.fatal is not None or not worker.running:
-                        break
-                if state.fatal is None and not worker.running:
-                    state.fatal = BagReplayError('the processing thread ended unexpectedly')
-                worker.stop()
-                dropped = worker.stats().dropped
+                submitted.append((index, bag_t))
+                submit(msg, stamp=arrival, tag=(index, log_ns, bag_t, stamp, arrival, deser_ms))
+                del msg
+                if not realtime:
+                    _wait_for_core(core, state)      # throughput: every frame, one at a time
                 if state.fatal is not None:
                     raise state.fatal
+                state.drain()
+                if bar is not None:
+                    bar.update(1)
+                    if realtime:
+                        bar.set_postfix(processed=len(state.records), dropped=core.stats()['dropped_frames'],
+                                        refresh=False)
+                    elif state.failure_reasons:
+                        bar.set_postfix(failed=sum(state.failure_reasons.values()), refresh=False)
+            _wait_for_core(core, state)
+            state.drain()
+            dropped = int(core.stats()['dropped_frames'])
             t_end = time.perf_counter()
             match = _match_truth(state, truth, seg_scores, frames_total, image_topic, gt)
+            core.shutdown(timeout=30.0)
             out.commit()
         except BaseException:
-            if worker is not None:
-                worker.stop(timeout=30.0)
+            core.shutdown(timeout=30.0)
             out.abort()
             raise
         finally:
@@ -652,7 +668,7 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
     metrics['backend'] = str(getattr(pipe, 'backend_name', 'custom'))
     metrics['mode'] = 'realtime' if realtime else 'throughput'
     metrics['rate'] = float(rate) if realtime else None
-    metrics['mono16_shift'] = state.bit_scale.shift
+    metrics['mono16_shift'] = core.bit_scale.shift
     metrics['frames_in'] = frames_in
     metrics['frames_processed'] = len(records)
     metrics['frames_failed'] = frames_failed

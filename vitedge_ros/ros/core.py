@@ -13,8 +13,8 @@ Public API::
     create_pipeline(values) -> (NodeParams, Pipeline)       # validate, load the bundle, build the engine
     PerceptionCore(pipeline, params, on_output, clock=time.monotonic, log=None, image_converter=None,
                    compressed_converter=None, pose_lookup=None, bundle_name='')
-        .on_image(msg, stamp=None) -> bool      # False when the frame was rejected (counted)
-        .on_compressed(msg, stamp=None) -> bool
+        .on_image(msg, stamp=None, tag=None) -> bool      # False when the frame was rejected (counted)
+        .on_compressed(msg, stamp=None, tag=None) -> bool
         .on_camera_info(msg)
         .frame_output(bgr, result, header, arrival=None) -> FrameOutput   # the frame path after inference
         .diagnostics() -> dict                  # for messages.build_diagnostic_array
@@ -486,6 +486,7 @@ class FrameOutput(NamedTuple):
     clear_path: Optional[bool]                    # None when publish_obstacles is off
     segmentation: Optional[np.ndarray] = None     # segment bundles: H×W uint8 class ids, input-image pixels
     landing_zone: Optional['LandingZone'] = None  # segment bundles: centre-region class fractions
+    tag: Any = None                               # the ``tag`` given with the frame to on_image/on_compressed
 
 
 class LandingZone(NamedTuple):
@@ -522,6 +523,7 @@ class _Item(NamedTuple):
     kind: str          # 'raw' | 'compressed'
     msg: Any
     arrival: float
+    tag: Any = None    # the driver's own reference to the frame (the bag replay: index and bag times)
 
 
 # --------------------------------------------------------------------------------------------------------- core
@@ -539,6 +541,10 @@ class PerceptionCore:
         compressed_converter: ``f(msg) -> bgr`` for CompressedImage (default: ``compressed_msg_to_bgr``).
         pose_lookup: ``f(target_frame, source_frame, stamp) -> Optional[CameraPose]`` (tf2 in the node).
         bundle_name: reported in diagnostics.
+        on_failure: optional ``on_failure(tag, reason, exc)`` for every frame that produced no output: ``reason``
+            is the ImageConversionError reason (``truncated``, ``unsupported_encoding``, ...) or ``'inference'``
+            (``exc`` the pipeline's exception); called after the core has counted and warned (the bag replay
+            records the frame).
 
     """
 
@@ -549,8 +555,9 @@ class PerceptionCore:
                  image_converter: Optional[Callable[[Any], np.ndarray]] = None,
                  compressed_converter: Optional[Callable[[Any], np.ndarray]] = None,
                  pose_lookup: Optional[Callable[[str, str, Any], Optional[CameraPose]]] = None,
-                 bundle_name: str = ''):
+                 bundle_name: str = '', on_failure: Optional[Callable[[Any, str, Exception], None]] = None):
         self.pipeline = pipeline
+        self.on_failure = on_failure
         self.params = params
         self.on_output = on_output
         self.clock = clock
@@ -602,31 +609,32 @@ class PerceptionCore:
                           'for this camera; set mono16_shift to choose it'.format(shift, peak))
 
     # ---------------------------------------------------------------------------------------------- callbacks
-    def on_image(self, msg: Any, stamp: Optional[float] = None) -> bool:
+    def on_image(self, msg: Any, stamp: Optional[float] = None, tag: Any = None) -> bool:
         """Take a sensor_msgs/Image; ``stamp`` is its arrival time on ``clock`` (default: now).
 
         The layout (encoding, step, payload size) is checked here, so a bad frame never displaces a good
         pending one: it is counted, warned about (throttled, naming the encoding) and False is returned.
+        ``tag`` comes back in the frame's FrameOutput (or ``on_failure``).
         """
         arrival = self.clock() if stamp is None else float(stamp)
         self._count_arrival(arrival)
         try:
             check_image_layout(msg)
         except ImageConversionError as exc:
-            self._conversion_failed(exc)
+            self._conversion_failed(exc, tag)
             return False
-        self._worker.submit(_Item('raw', msg, arrival))
+        self._worker.submit(_Item('raw', msg, arrival, tag))
         return True
 
-    def on_compressed(self, msg: Any, stamp: Optional[float] = None) -> bool:
-        """Take a sensor_msgs/CompressedImage (decoded on the worker thread)."""
+    def on_compressed(self, msg: Any, stamp: Optional[float] = None, tag: Any = None) -> bool:
+        """Take a sensor_msgs/CompressedImage (decoded on the worker thread); see ``on_image``."""
         arrival = self.clock() if stamp is None else float(stamp)
         self._count_arrival(arrival)
         if len(getattr(msg, 'data', b'')) == 0:
             self._conversion_failed(ImageConversionError(getattr(msg, 'format', ''), 'empty',
-                                                         'empty compressed payload'))
+                                                         'empty compressed payload'), tag)
             return False
-        self._worker.submit(_Item('compressed', msg, arrival))
+        self._worker.submit(_Item('compressed', msg, arrival, tag))
         return True
 
     def on_camera_info(self, msg: Any) -> None:
@@ -657,11 +665,13 @@ class PerceptionCore:
             self._received += 1
             self._arrivals.append(arrival)
 
-    def _conversion_failed(self, exc: ImageConversionError) -> None:
+    def _conversion_failed(self, exc: ImageConversionError, tag: Any = None) -> None:
         with self._lock:
             self._conversion_failures[exc.reason] = self._conversion_failures.get(exc.reason, 0) + 1
             self._last_error = str(exc)
         self._warn_throttled(('convert', exc.encoding, exc.reason), 'skipping frame: {}'.format(exc))
+        if self.on_failure is not None:
+            self.on_failure(tag, exc.reason, exc)
 
     def _on_worker_error(self, item: Any, exc: Exception) -> None:
         with self._lock:
@@ -695,18 +705,20 @@ class PerceptionCore:
 
     # --------------------------------------------------------------------------------------------- worker
     def _process(self, item: _Item) -> None:
+        t0 = time.perf_counter()
         try:
             if item.kind == 'compressed':
                 bgr = self.compressed_converter(item.msg)
             else:
                 bgr = self.image_converter(item.msg)
         except ImageConversionError as exc:
-            self._conversion_failed(exc)
+            self._conversion_failed(exc, item.tag)
             return
         except Exception as exc:   # noqa: BLE001 - e.g. a cv_bridge error: count it like ours
             enc = getattr(item.msg, 'encoding', getattr(item.msg, 'format', ''))
-            self._conversion_failed(ImageConversionError(enc, 'decode_failed', str(exc)))
+            self._conversion_failed(ImageConversionError(enc, 'decode_failed', str(exc)), item.tag)
             return
+        decode_ms = (time.perf_counter() - t0) * 1000.0
         try:
             result = self.pipeline(bgr)
         except Exception as exc:   # noqa: BLE001 - FrameError, EngineError: count, warn, keep going
@@ -715,8 +727,12 @@ class PerceptionCore:
                 self._last_error = '{}: {}'.format(type(exc).__name__, exc)
             self._warn_throttled(('inference', type(exc).__name__), 'inference failed: {}: {}'.format(
                 type(exc).__name__, exc))
+            if self.on_failure is not None:
+                self.on_failure(item.tag, 'inference', exc)
             return
-        self.on_output(self.frame_output(bgr, result, item.msg.header, item.arrival))
+        out = self.frame_output(bgr, result, item.msg.header, item.arrival)
+        out.timings_ms['decode'] = decode_ms
+        self.on_output(out._replace(tag=item.tag))
 
     def frame_output(self, bgr: np.ndarray, result: Any, header: Any, arrival: Optional[float] = None) -> FrameOutput:
         """The frame path after inference: every output of one frame (the node publishes exactly these).
