@@ -41,7 +41,7 @@ def run_overhead(bundle: Union[str, Path], *, frames: int = 30, repeats: int = 5
     import cv2
 
     from ..data.synthetic import camera_sequence
-    from ..ros.image_conversion import bgr_to_image_fields, compressed_msg_to_bgr, image_msg_to_bgr
+    from ..perception.image_conversion import bgr_to_image_fields, compressed_msg_to_bgr, image_msg_to_bgr
     from ..ros.messages import build_detection2d_array, build_header
     from ..ros.rosbags_types import rosbags_types
     from ..runtime import Pipeline

@@ -482,7 +482,7 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
                 gconns = find_connection(reader, gt_topic, (DETECTIONS_TYPE,), what='ground-truth topic')
                 truth = read_gt_topic(reader, gconns, labels, gt_topic, lmap)
 
-        from ..ros.core import ParamError, PerceptionCore, validate_params
+        from ..perception.core import ParamError, PerceptionCore, validate_params
         from .bag_geometry import PoseLookup, read_geometry, read_position_truth
 
         geometry = read_geometry(reader, image_topic, camera_info_topic)

@@ -89,12 +89,12 @@ def _geometry_markdown(m: Dict[str, Any]) -> list:
         lines += ['', '## Person localisation', '',
                   'Targets matched one-to-one ({}) to true ground positions within {:g} m.'.format(
                       loc['matcher'], loc['gate_m']), '', '| | |', '|---|---|',
-                  '| persons localised | {} of {} ({}) |'.format(loc['persons_localised'], loc['persons_true'],
-                                                               _pct(loc['recall'])),
+                  '| persons localised | {} of {} ({}) |'.format(
+                      loc['persons_localised'], loc['persons_true'], _pct(loc['recall'])),
                   '| horizontal error median / p95 | {} m / {} m |'.format(_f(loc['median_m']), _f(loc['p95_m'])),
                   '| within 1 m / 2 m | {} / {} |'.format(_pct(loc['within_1m']), _pct(loc['within_2m'])),
-                  '| false targets | {} ({} per frame) |'.format(loc['false_targets'],
-                                                                _f(loc['false_targets_per_frame'])),
+                  '| false targets | {} ({} per frame) |'.format(
+                      loc['false_targets'], _f(loc['false_targets_per_frame'])),
                   '']
         if m.get('topdown_plot'):
             lines.append('![top-down]({})'.format(m['topdown_plot']))
