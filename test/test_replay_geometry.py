@@ -214,18 +214,19 @@ def test_matching_falls_back_to_greedy_without_scipy(monkeypatch):
 def test_shipped_detector_localises_persons_on_synthetic_flights(shipped_bundle, tmp_path, tilt):
     """Acceptance (SYNTHETIC): 15 m, 640x480, 60 deg HFOV; median <= 0.5 m, p95 <= 1.5 m, >= 80 % localised.
 
-    The flights of docs/EVALUATION.md (`make eval-localisation`: make_bag defaults, seed 0) cut to 20 frames (the
-    world is sized to the flight, so these are not the first 20 frames of the documented 60-frame flights).
+    The very flights of docs/EVALUATION.md (`make eval-localisation`: make_bag defaults, 60 frames, seed 0). The
+    figures depend on the flight: the world is sized to it, and on shorter tilted flights (30 frames) the shipped
+    detector localised 74 % (it misses small, far persons at the top of oblique views).
     """
     from vitedge_ros.eval.bag_replay import replay
     from vitedge_ros.eval.bag_synthetic import write_synthetic_bag
 
-    write_synthetic_bag(tmp_path / 'f', 20, seed=0, tilt_deg=tilt)
+    write_synthetic_bag(tmp_path / 'f', 60, seed=0, tilt_deg=tilt)
     m = replay(tmp_path / 'f', shipped_bundle, IMAGE_TOPIC, tmp_path / 'o', backend='onnxruntime')
     loc = m['localisation']
     assert loc['persons_true'] >= 20
     assert loc['median_m'] <= 0.5 and loc['p95_m'] <= 1.5 and loc['recall'] >= 0.8, loc
-    assert (tmp_path / 'o' / 'topdown.png').is_file() and m['clear_path']['frames_evaluated'] == 20
+    assert (tmp_path / 'o' / 'topdown.png').is_file() and m['clear_path']['frames_evaluated'] == 60
 
 
 def test_eval_bag_cli_params_and_camera_info_topic(tilted, shipped_bundle, tmp_path, capsys):
