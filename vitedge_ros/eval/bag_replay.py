@@ -128,7 +128,7 @@ class _Replay:
                  core: Any = None, geometry: Any = None) -> None:
         from ..ros.messages import build_detection2d_array, build_image, build_label_image
 
-        self.core = core                 # the node's PerceptionCore: every output after inference comes from it
+        self.core = core                 # the node's PerceptionCore (set by replay): every frame goes through it
         self.geometry = geometry         # BagGeometry: CameraInfo in force at each frame
         self._camera_info = None
         self._last_diag_ns: Optional[int] = None
@@ -140,7 +140,6 @@ class _Replay:
         self.on_frame = on_frame
         self.build_dets = build_detection2d_array
         self.build_image = build_image
-        self.labels = list(getattr(pipe, 'labels', []) or [])
         self.records: List[Dict[str, Any]] = []
         self.failures: List[Dict[str, Any]] = []
         self.failure_reasons: Counter = Counter()
@@ -397,8 +396,8 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
             as the node validates them.
         localisation_gate_m: a target within this horizontal distance of a true person can localise it.
 
-    Every frame goes through the node's ``PerceptionCore.frame_output`` after inference, so the output bag holds
-    what the node publishes for it: ``/vitedge/detections``, ``/vitedge/targets`` (PoseArray in
+    Every frame is handed to the node's ``PerceptionCore`` (``on_image`` / ``on_compressed``, with the CameraInfo
+    in force and poses from the bag's TF), so the output bag holds what the node publishes for it: ``/vitedge/detections``, ``/vitedge/targets`` (PoseArray in
     ``target_frame``), ``/vitedge/obstacles`` and ``/vitedge/obstacles/bearings``, ``/vitedge/clear_path``,
     for segmenters ``/vitedge/segmentation`` and ``/vitedge/landing_zone`` (``/safe``), ``/vitedge/overlay`` when
     asked, and ``/diagnostics`` (every ``diagnostics_period_s`` of bag time). With position ground truth in the
