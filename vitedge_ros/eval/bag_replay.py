@@ -396,14 +396,14 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
             as the node validates them.
         localisation_gate_m: a target within this horizontal distance of a true person can localise it.
 
-    Every frame is handed to the node's ``PerceptionCore`` (``on_image`` / ``on_compressed``, with the CameraInfo
-    in force and poses from the bag's TF), so the output bag holds what the node publishes for it: ``/vitedge/detections``, ``/vitedge/targets`` (PoseArray in
-    ``target_frame``), ``/vitedge/obstacles`` and ``/vitedge/obstacles/bearings``, ``/vitedge/clear_path``,
-    for segmenters ``/vitedge/segmentation`` and ``/vitedge/landing_zone`` (``/safe``), ``/vitedge/overlay`` when
-    asked, and ``/diagnostics`` (every ``diagnostics_period_s`` of bag time). With position ground truth in the
-    bag (``tools/make_bag.py``: ``/ground_truth/persons``, ``/obstacles``, ``/clear_path``) ``metrics.json``
-    gains ``localisation``, ``obstacles`` and ``clear_path`` (see ``vitedge_ros.eval.localisation``) and
-    ``topdown.png``.
+    Every frame is handed to the node's ``PerceptionCore`` (``on_image`` / ``on_compressed``, with the
+    CameraInfo in force and poses from the bag's TF), so the output bag holds what the node publishes for it:
+    ``/vitedge/detections``, ``/vitedge/targets`` (PoseArray in ``target_frame``), ``/vitedge/obstacles`` and
+    ``/vitedge/obstacles/bearings``, ``/vitedge/clear_path``, for segmenters ``/vitedge/segmentation`` and
+    ``/vitedge/landing_zone`` (``/safe``), ``/vitedge/overlay`` when asked, and ``/diagnostics`` (every
+    ``diagnostics_period_s`` of bag time). With position ground truth in the bag (``tools/make_bag.py``:
+    ``/ground_truth/persons``, ``/obstacles``, ``/clear_path``) ``metrics.json`` gains ``localisation``,
+    ``obstacles`` and ``clear_path`` (see ``vitedge_ros.eval.localisation``) and ``topdown.png``.
 
     Returns:
         The metrics written to ``metrics.json`` (see docs/EVALUATION.md).
