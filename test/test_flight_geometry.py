@@ -54,6 +54,8 @@ def test_make_bag_tf_and_truth_match_the_flight(tmp_path):
     buf = TransformBuffer()
     persons, infos, images = [], [], []
     with AnyReader([tmp_path / 'f']) as reader:
+        static = [c for c in reader.connections if c.topic == '/tf_static'][0]
+        assert [q.durability.name for q in static.ext.offered_qos_profiles] == ['TRANSIENT_LOCAL']
         for conn, _, raw in reader.messages():
             msg = reader.deserialize(raw, conn.msgtype)
             if conn.topic in ('/tf', '/tf_static'):

@@ -65,6 +65,19 @@ def _camera_info(types: Any, header: Any, width: int, height: int, K: Any) -> An
                             r=np.eye(3, dtype=np.float64).reshape(-1), p=p, binning_x=0, binning_y=0, roi=roi)
 
 
+def _static_qos() -> Any:
+    """Return the QoS of ``/tf_static`` as tf2_ros's StaticTransformBroadcaster offers it.
+
+    ``StaticBroadcasterQoS`` (geometry2, ``tf2_ros/qos.hpp``): keep last 1, reliable, transient local, so
+    ``ros2 bag play`` serves the static transforms to late subscribers too.
+    """
+    from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
+
+    zero = QosTime(0, 0)
+    return Qos(QosHistory.KEEP_LAST, 1, QosReliability.RELIABLE, QosDurability.TRANSIENT_LOCAL, zero, zero,
+               QosLiveliness.AUTOMATIC, zero, False)
+
+
 def _transform(types: Any, sec: int, nanosec: int, parent: str, child: str, translation: Any, rotation: Any) -> Any:
     from ..ros.messages import build_header
 
@@ -175,7 +188,8 @@ def write_synthetic_bag(out: Union[str, Path], frames: int = 60, *, seed: int = 
         conns[CAMERA_INFO_TOPIC] = writer.add_connection(CAMERA_INFO_TOPIC, 'sensor_msgs/msg/CameraInfo',
                                                          typestore=store)
         conns[TF_TOPIC] = writer.add_connection(TF_TOPIC, 'tf2_msgs/msg/TFMessage', typestore=store)
-        conns[TF_STATIC_TOPIC] = writer.add_connection(TF_STATIC_TOPIC, 'tf2_msgs/msg/TFMessage', typestore=store)
+        conns[TF_STATIC_TOPIC] = writer.add_connection(TF_STATIC_TOPIC, 'tf2_msgs/msg/TFMessage', typestore=store,
+                                                       offered_qos_profiles=[_static_qos()])
         conns[GT_TOPIC] = writer.add_connection(GT_TOPIC, 'vision_msgs/msg/Detection2DArray', typestore=store)
         conns[PERSONS_GT_TOPIC] = writer.add_connection(PERSONS_GT_TOPIC, 'geometry_msgs/msg/PoseArray',
                                                         typestore=store)
