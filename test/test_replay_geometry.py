@@ -251,3 +251,26 @@ def test_eval_bag_cli_params_and_camera_info_topic(tilted, shipped_bundle, tmp_p
     bearings = [msg for _, msg in _read(tmp_path / 'c' / 'output_bag', '/vitedge/obstacles')]
     labels = {d.results[0].hypothesis.class_id for msg in bearings for d in msg.detections}
     assert labels <= {'vehicle'}
+
+
+def test_localisation_block_is_replaced_in_place():
+    from vitedge_ros.eval.localisation_report import BEGIN_MARK, END_MARK, render_block, replace_block
+
+    row = {'name': 'nadir', 'flight': {'altitude': 15.0, 'width': 640, 'height': 480, 'hfov_deg': 60.0},
+           'gsd_m': 0.027, 'frames': 3, 'seed': 0,
+           'metrics': {'localisation': {'gate_m': 2.0, 'persons_true': 10, 'persons_localised': 9, 'recall': 0.9,
+                                        'median_m': 0.31, 'p95_m': 0.8, 'within_1m': 0.9,
+                                        'false_targets_per_frame': 0.5},
+                       'obstacles': None, 'clear_path': None, 'accuracy': None}}
+    block = render_block([row], 'models/x', 'make eval-localisation')
+    assert block.startswith(BEGIN_MARK) and block.endswith(END_MARK) and 'SYNTHETIC' in block
+    assert '| 10 | 9 (90.0%) | 0.31 | 0.80 | 90.0% | 0.50 |' in block
+    doc = 'intro\n\n{}\n{}\n\nafter\n'.format(BEGIN_MARK, END_MARK)
+    once = replace_block(doc, block)
+    assert once.startswith('intro\n\n' + BEGIN_MARK) and once.endswith('\n\nafter\n')
+    assert replace_block(once, block) == once
+    assert replace_block('no block yet', block).endswith(block + '\n')
+    with pytest.raises(ValueError, match='exactly one'):
+        replace_block(once + once, block)
+    text = (Path(__file__).resolve().parents[1] / 'docs' / 'EVALUATION.md').read_text(encoding='utf-8')
+    assert text.count(BEGIN_MARK) == text.count(END_MARK) == 1
