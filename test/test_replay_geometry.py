@@ -214,9 +214,9 @@ def test_matching_falls_back_to_greedy_without_scipy(monkeypatch):
 def test_shipped_detector_localises_persons_on_synthetic_flights(shipped_bundle, tmp_path, tilt):
     """Acceptance (SYNTHETIC): 15 m, 640x480, 60 deg HFOV; median <= 0.5 m, p95 <= 1.5 m, >= 80 % localised.
 
-    The very flights of docs/EVALUATION.md (`make eval-localisation`: make_bag defaults, 60 frames, seed 0). The
-    figures depend on the flight: the world is sized to it, and on shorter tilted flights (30 frames) the shipped
-    detector localised 74 % (it misses small, far persons at the top of oblique views).
+    The seed-0 flights of docs/EVALUATION.md (`make eval-localisation`: make_bag defaults, 60 frames). The figures
+    depend on the world: the table there shows seeds 0-2; tilted, seed 2 localises 76.4 % (80.8 % over the three
+    seeds); the shipped detector misses small, far persons at the top of oblique views.
     """
     from vitedge_ros.eval.bag_replay import replay
     from vitedge_ros.eval.bag_synthetic import write_synthetic_bag
@@ -264,7 +264,16 @@ def test_localisation_block_is_replaced_in_place():
                        'obstacles': None, 'clear_path': None, 'accuracy': None}}
     block = render_block([row], 'models/x', 'make eval-localisation')
     assert block.startswith(BEGIN_MARK) and block.endswith(END_MARK) and 'SYNTHETIC' in block
-    assert '| 10 | 9 (90.0%) | 0.31 | 0.80 | 90.0% | 0.50 |' in block
+    assert '| 10 | 9 (90.0%) | 0.31 | 0.80 | 90.0% | 0.50 |' in block and 'all seeds' not in block
+    other = dict(row, seed=1, metrics=dict(row['metrics'], localisation=dict(
+        row['metrics']['localisation'], persons_true=30, persons_localised=21, recall=0.7, within_1m=0.6,
+        median_m=0.5, p95_m=1.1)))
+    for r in (row, other):
+        r['metrics']['localisation'].update(frames_evaluated=3, false_targets=int(
+            round(r['metrics']['localisation']['false_targets_per_frame'] * 3)))
+    two = render_block([row, other], 'models/x', 'make eval-localisation')
+    # pooled: 30 of 40 localised, (9 + 18) / 40 within 1 m, (2 + 2) / 6 false targets a frame; ranges of the medians
+    assert '| 40 | 30 (75.0%) | 0.31 - 0.50 | 0.80 - 1.10 | 67.5% | 0.67 |' in two and 'seeds 0, 1' in two
     doc = 'intro\n\n{}\n{}\n\nafter\n'.format(BEGIN_MARK, END_MARK)
     once = replace_block(doc, block)
     assert once.startswith('intro\n\n' + BEGIN_MARK) and once.endswith('\n\nafter\n')
