@@ -96,8 +96,8 @@ def render_block(rows: Sequence[Dict[str, Any]], bundle: str, command: str) -> s
     for name in names:
         group = [r for r in rows if r['name'] == name]
         fl = group[0]['flight']
-        title = '{} ({:g} m, {}x{}, {:g} deg HFOV)'.format(name, fl['altitude'], fl['width'], fl['height'],
-                                                          fl['hfov_deg'])
+        title = '{} ({:g} m, {}x{}, {:g} deg HFOV)'.format(
+            name, fl['altitude'], fl['width'], fl['height'], fl['hfov_deg'])
         for r in group:
             m = r['metrics']
             loc = m.get('localisation') or {}
