@@ -5,7 +5,7 @@ VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PIP_FLAGS := -q --disable-pip-version-check -c requirements/constraints.txt
 
-.PHONY: demo test test-main test-py36 test-runtime-only bench install lint reformat-ament clean
+.PHONY: demo test test-main test-py36 test-runtime-only bench eval-localisation install lint reformat-ament clean
 
 $(STAMP): setup.py requirements/constraints.txt
 	test -x $(VPY) || $(PY) -m venv $(VENV)
@@ -34,6 +34,10 @@ test-runtime-only: $(STAMP)
 
 bench: $(STAMP)
 	$(VPY) tools/benchmark.py --out bench
+
+# SYNTHETIC person-localisation figures of docs/EVALUATION.md (make_bag flights replayed with eval_bag's library)
+eval-localisation: $(STAMP)
+	$(VPY) -m vitedge_ros.eval.localisation_report --bundle models/aerial_vit_tiny --doc docs/EVALUATION.md
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -161,7 +161,7 @@ def _video_frames(path: Path, on_bad: Callable[[str, str], None]) -> Iterator[Fr
 def _bag_frames(path: Path, topic: Optional[str], on_bad: Callable[[str, str], None],
                 info: Dict[str, Any]) -> Iterator[Frame]:
     from .eval.bag_io import IMAGE_TYPES, BagReplayError, decode_image, find_connection, open_bag, stamp_ns
-    from .ros.image_conversion import ImageConversionError, SixteenBitScale
+    from .perception.image_conversion import ImageConversionError, SixteenBitScale
     from .ros.rosbags_types import rosbags_types
 
     store, _ = rosbags_types()

@@ -99,7 +99,12 @@ def run_overhead(bundle: Union[str, Path], *, work: Optional[Union[str, Path]] =
     import cv2
 
     from ..data.synthetic import camera_sequence
-    from ..ros.image_conversion import bgr_to_image_fields, compressed_msg_to_bgr, image_msg_to_bgr, image_msg_to_frame
+    from ..perception.image_conversion import (
+        bgr_to_image_fields,
+        compressed_msg_to_bgr,
+        image_msg_to_bgr,
+        image_msg_to_frame,
+    )
     from ..ros.messages import build_detection2d_array, build_header
     from ..ros.rosbags_types import rosbags_types
     from ..runtime import Pipeline

@@ -1,4 +1,4 @@
-"""vitedge_node: the rclpy layer over ``vitedge_ros.ros.core.PerceptionCore`` (ROS 2 Humble).
+"""vitedge_node: the rclpy layer over ``vitedge_ros.perception.core.PerceptionCore`` (ROS 2 Humble).
 
 The only module of the package that imports rclpy and ROS message packages. It declares the
 parameters (with descriptions, read-only), validates them (a bad value stops start-up with its name),
@@ -51,9 +51,9 @@ from vision_msgs.msg import (
 
 from vitedge_ros.geometry.projection import CameraPose
 
+from ..perception.core import PARAM_SPECS, FrameOutput, ParamError, PerceptionCore, create_pipeline
+from ..perception.image_conversion import VIEW_ENCODINGS, image_msg_to_bgr, image_msg_to_frame, is_sixteen_bit
 from . import messages
-from .core import PARAM_SPECS, FrameOutput, ParamError, PerceptionCore, create_pipeline
-from .image_conversion import VIEW_ENCODINGS, image_msg_to_bgr, image_msg_to_frame, is_sixteen_bit
 from .topic_diagnostics import FrequencyStatus, status_prefix, topic_status
 
 try:   # vision_msgs >= 4.1 (Humble since February 2023); 4.0.0 has no LabelInfo: label_info is then skipped
