@@ -20,7 +20,7 @@ os.environ['XDG_CACHE_HOME'] = tempfile.mkdtemp(prefix='vitedge_test_cache_')
 #: node's dependencies reports a test module that cannot import one of these as skipped, naming the package
 #: (``pytest_make_collect_report`` below); test/test_runtime_only_lane.py checks this list against setup.py.
 OPTIONAL_TEST_PACKAGES = ('torch', 'torchvision', 'timm', 'onnx', 'onnxslim', 'onnxscript', 'torch_pruning',
-                          'rosbags', 'faster_coco_eval', 'sklearn', 'skimage', 'matplotlib', 'tqdm', 'mcap')
+                          'rosbags', 'faster_coco_eval', 'sklearn', 'skimage', 'matplotlib', 'tqdm', 'mcap', 'scipy')
 #: Packages that run on the drone: a module-level import of an optional package there is a fault, never a skip.
 DRONE_DIRS = tuple(str(ROOT / 'vitedge_ros' / d) + os.sep for d in ('runtime', 'geometry', 'perception', 'ros'))
 

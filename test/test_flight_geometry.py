@@ -40,6 +40,7 @@ def test_flight_refuses_the_horizon():
         GroundFlight(2, width=64, height=48, tilt_deg=70.0)
 
 
+@pytest.mark.needs('rosbags')
 def test_make_bag_tf_and_truth_match_the_flight(tmp_path):
     """/tf + /tf_static give the flight's camera pose at each stamp; the PoseArray truth is the flight's."""
     from rosbags.highlevel import AnyReader

@@ -57,6 +57,9 @@ def _read(bag: Path, topic: str):
 
 @pytest.fixture(scope='module')
 def tilted(tmp_path_factory):
+    from conftest import require
+
+    require('rosbags')
     from vitedge_ros.eval.bag_synthetic import write_synthetic_bag
 
     root = tmp_path_factory.mktemp('tilted')
@@ -179,6 +182,7 @@ def test_replay_targets_are_the_ground_points_of_the_boxes(tilted, tmp_path):
         assert np.allclose([p.x, p.y, p.z], expected, atol=1e-6)
 
 
+@pytest.mark.needs('scipy')   # the Hungarian optimum; without SciPy the fallback is greedy by distance
 def test_matching_is_one_to_one_within_the_gate():
     from vitedge_ros.eval.localisation import ClearPathMeter, LocalisationMeter, match_one_to_one
 
@@ -210,6 +214,7 @@ def test_matching_falls_back_to_greedy_without_scipy(monkeypatch):
     assert (pairs, method) == ([(0, 0)], 'greedy')
 
 
+@pytest.mark.needs('rosbags')
 @pytest.mark.parametrize('tilt', [0.0, 30.0])
 def test_shipped_detector_localises_persons_on_synthetic_flights(shipped_bundle, tmp_path, tilt):
     """Acceptance (SYNTHETIC): 15 m, 640x480, 60 deg HFOV; median <= 0.5 m, p95 <= 1.5 m, >= 80 % localised.
