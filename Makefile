@@ -5,7 +5,7 @@ VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PIP_FLAGS := -q --disable-pip-version-check -c requirements/constraints.txt
 
-.PHONY: demo test test-main test-py36 bench model-card install lint clean
+.PHONY: demo test test-main test-py36 test-runtime-only bench eval-localisation model-card install lint reformat-ament clean
 
 $(STAMP): setup.py requirements/constraints.txt
 	test -x $(VPY) || $(PY) -m venv $(VENV)
@@ -17,9 +17,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VPY) tools/demo.py --out demo_out
 
-# Two lanes: the main one (this venv, everything), then the drone side on Python 3.6 with JetPack 4.6's packages
-# (test/lane_py36.py builds .venv36 once; one line says the lane was skipped where no Python 3.6 exists).
-test: test-main test-py36
+# Three lanes: the main one (this venv, everything), the drone side on Python 3.6 with JetPack 4.6's packages
+# (test/lane_py36.py builds .venv36 once; one line says the lane was skipped where no Python 3.6 exists), and the
+# whole test directory the way `colcon test` runs it on a ROS 2 Humble machine with only the node's runtime
+# dependencies (test/lane_runtime_only.py builds .venv-rt once on Python 3.10; the workstation tests skip there).
+test: test-main test-py36 test-runtime-only
 
 test-main: $(STAMP)
 	$(VPY) -m pytest -q -p no:cacheprovider
@@ -27,8 +29,15 @@ test-main: $(STAMP)
 test-py36: $(STAMP)
 	$(VPY) test/lane_py36.py
 
+test-runtime-only: $(STAMP)
+	$(VPY) test/lane_runtime_only.py
+
 bench: $(STAMP)
 	$(VPY) tools/benchmark.py --out bench
+
+# SYNTHETIC person-localisation figures of docs/EVALUATION.md (make_bag flights replayed with eval_bag's library)
+eval-localisation: $(STAMP)
+	$(VPY) -m vitedge_ros.eval.localisation_report --bundle models/aerial_vit_tiny --doc docs/EVALUATION.md
 
 # The detector figures of models/README.md, measured (never typed by hand) into docs/reports/aerial_vit_tiny/:
 # false persons per frame on held-out REAL photos with nobody in them (tools/false_positives.py) and person
@@ -51,6 +60,11 @@ model-card: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+# One-time rewrite to what the ament linters accept with their default configurations (99 columns, ament
+# import order and quotes, pep257 layout, Apache-2.0 headers); prints what is left for a person (issue 17).
+reformat-ament: $(STAMP)
+	PY=$(VPY) RUFF=$(VENV)/bin/ruff tools/dev/reformat_ament.sh
 
 clean:
 	rm -rf demo_out bench_out build *.egg-info

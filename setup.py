@@ -36,6 +36,7 @@ RUNTIME = [
 TOOLS = [
     'torch>=2.6', 'torchvision', 'timm>=0.9', 'onnx>=1.14', 'onnxslim', 'onnxscript', 'torch-pruning>=1.4',
     'rosbags>=0.10', 'faster-coco-eval>=1.5', 'scikit-learn', 'scikit-image', 'matplotlib', 'tqdm', 'mcap',
+    'scipy',  # linear_sum_assignment: one-to-one matching of localised persons (eval/localisation.py)
 ]
 setup(
     name=package_name,

@@ -14,12 +14,24 @@ if str(ROOT) not in sys.path:
 # The node's default engine cache ($XDG_CACHE_HOME/vitedge_ros/engines) goes to a temporary folder in tests.
 os.environ['XDG_CACHE_HOME'] = tempfile.mkdtemp(prefix='vitedge_test_cache_')
 
+#: Import names of the packages the tests may need beyond the node's runtime dependencies (package.xml's
+#: exec_depend keys python3-numpy, python3-opencv, python3-yaml, onnxruntime via requirements/ros-humble.txt, and
+#: pytest): setup.py's ``tools`` extra, the workstation side. ``colcon test`` on a ROS machine that has only the
+#: node's dependencies reports a test module that cannot import one of these as skipped, naming the package
+#: (``pytest_make_collect_report`` below); test/test_runtime_only_lane.py checks this list against setup.py.
+OPTIONAL_TEST_PACKAGES = ('torch', 'torchvision', 'timm', 'onnx', 'onnxslim', 'onnxscript', 'torch_pruning',
+                          'rosbags', 'faster_coco_eval', 'sklearn', 'skimage', 'matplotlib', 'tqdm', 'mcap', 'scipy')
+#: Packages that run on the drone: a module-level import of an optional package there is a fault, never a skip.
+DRONE_DIRS = tuple(str(ROOT / 'vitedge_ros' / d) + os.sep for d in ('runtime', 'geometry', 'perception', 'ros'))
+
 DETECTOR_LABELS = ['person', 'vehicle', 'obstacle']
+#: What exporting a tiny test bundle imports (vitedge_ros.export, vitedge_ros.models).
+EXPORT_NEEDS = ('torch', 'timm', 'onnx')
 TINY_BACKBONE = dict(backbone='vit_tiny_patch16_224', embed_dim=32, depth=1, num_heads=2)
 
 
 def pytest_collection_modifyitems(config, items):
-    """Skip gpu/ros tests cleanly where TensorRT+pycuda or rclpy are missing."""
+    """Skip gpu/ros tests cleanly where TensorRT+pycuda or rclpy are missing, ``needs(...)`` ones without those."""
     has_trt = importlib.util.find_spec('tensorrt') is not None and importlib.util.find_spec('pycuda') is not None
     has_ros = importlib.util.find_spec('rclpy') is not None
     for item in items:
@@ -27,6 +39,81 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason='needs an NVIDIA GPU with TensorRT and pycuda'))
         if 'ros' in item.keywords and not has_ros:
             item.add_marker(pytest.mark.skip(reason='needs ROS 2 (rclpy)'))
+        missing = sorted({name for mark in item.iter_markers('needs') for name in mark.args
+                          if importlib.util.find_spec(name.split('.')[0]) is None})
+        if missing:
+            item.add_marker(pytest.mark.skip(reason=_needs_reason(', '.join(missing))))
+
+
+def _needs_reason(names: str) -> str:
+    return 'needs {} (a workstation package, not a runtime dependency of the node)'.format(names)
+
+
+def missing_optional(exc: BaseException) -> Optional[str]:
+    """The optional test package (OPTIONAL_TEST_PACKAGES) whose absence raised ``exc``, else None.
+
+    None as well when a drone module (DRONE_DIRS) imports it at module level: the drone side must import
+    without the workstation packages (test_runtime_torch_free.py), so that stays an error.
+    """
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return None
+    top = exc.name.split('.')[0]
+    if top not in OPTIONAL_TEST_PACKAGES:
+        return None
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name == '<module>' and code.co_filename.startswith(DRONE_DIRS):
+            return None
+        tb = tb.tb_next
+    return top
+
+
+def _import_line(exc: BaseException, path: str) -> int:
+    """Line of ``path`` (the test module) in ``exc``'s traceback: the import that failed (1 if not found)."""
+    line, tb = 1, exc.__traceback__
+    while tb is not None:
+        if os.path.abspath(tb.tb_frame.f_code.co_filename) == os.path.abspath(path):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _test_module(collector):
+    """The module a ``pytest.Module`` collects: imported here, then cached on the collector by pytest."""
+    return collector.obj
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_make_collect_report(collector):
+    """Report a test module that cannot import an optional (workstation) package as skipped, not as an error.
+
+    pytest wraps a test module's ImportError in ``CollectError`` (``raise ... from e`` in _pytest/python.py,
+    pytest 6.2 to 9); the cause names the missing module. Anything else is left to pytest's own report.
+    """
+    from _pytest.reports import CollectReport
+
+    if not isinstance(collector, pytest.Module):
+        return None
+    try:
+        _test_module(collector)
+    except collector.CollectError as exc:
+        cause = exc.__cause__
+        name = missing_optional(cause) if cause is not None else None
+        if name is None:
+            return None
+        path = str(getattr(collector, 'path', None) or collector.fspath)
+        reason = 'Skipped: ' + _needs_reason(name)
+        return CollectReport(collector.nodeid, 'skipped', (path, _import_line(cause, path), reason), [])
+    except pytest.skip.Exception:
+        return None
+    return None
+
+
+def require(*modules: str) -> None:
+    """Skip the calling test or fixture unless every module in ``modules`` imports (pytest.importorskip)."""
+    for name in modules:
+        pytest.importorskip(name, reason=_needs_reason(name))
 
 
 def make_tiny_detector(seed: int = 0, img_size=(64, 96), max_detections: int = 20):
@@ -92,15 +179,22 @@ def lane_bundle(name: str) -> Optional[Path]:
 
 @pytest.fixture(scope='session')
 def tiny_detector_bundle(tmp_path_factory) -> Path:
-    """A bundle directory with a tiny random-init detector (input 96×64, letterbox, rgb)."""
-    return lane_bundle('tiny_detector') or export_tiny_detector(tmp_path_factory.mktemp('bundles') / 'tiny_detector')
+    """A bundle directory with a tiny random-init detector (input 96×64, letterbox, rgb); skips without torch."""
+    made = lane_bundle('tiny_detector')
+    if made is not None:
+        return made
+    require(*EXPORT_NEEDS)
+    return export_tiny_detector(tmp_path_factory.mktemp('bundles') / 'tiny_detector')
 
 
 @pytest.fixture(scope='session')
 def tiny_classifier_bundle(tmp_path_factory) -> Path:
-    """A bundle directory with a tiny random-init timm ViT classifier (10 classes, 32×32 input)."""
-    return (lane_bundle('tiny_classifier')
-            or export_tiny_classifier(tmp_path_factory.mktemp('bundles') / 'tiny_classifier'))
+    """A bundle directory with a tiny random-init timm ViT classifier (10 classes, 32×32 input); skips without torch."""
+    made = lane_bundle('tiny_classifier')
+    if made is not None:
+        return made
+    require(*EXPORT_NEEDS)
+    return export_tiny_classifier(tmp_path_factory.mktemp('bundles') / 'tiny_classifier')
 
 
 @pytest.fixture(scope='session')

@@ -46,9 +46,9 @@ PINS = ROOT / 'requirements' / 'jetson-py36.txt'
 #: The last pip, setuptools and wheel for Python 3.6. Without ``wheel`` pip 21.3 falls back to ``setup.py
 #: install``, which reads setup.cfg's ament ``[install]`` section and puts the commands in lib/vitedge_ros/.
 BOOTSTRAP = ('pip==21.3.1', 'setuptools==59.6.0', 'wheel==0.37.1')
-#: Opset of the lane's tiny test bundles: onnxruntime 1.10 reads <= 15, and 14 is the lowest at which torch
-#: exports timm's fused attention (aten::scaled_dot_product_attention).
-LANE_OPSET = 14
+#: Opset of the lane's tiny test bundles: the export default for the Nano (target trt8.2: opset 13, timm's fused
+#: attention unfused, LayerNorm decomposed); onnxruntime 1.10 reads <= 15.
+LANE_OPSET = 13
 #: Newest ai.onnx opset of the onnxruntime the lane pins. Its own refusal of opset 17 says: "Current official
 #: support for domain ai.onnx is till opset 15" (onnxruntime 1.10.0, measured in this lane).
 ORT_MAX_OPSET = {(1, 10): 15}
@@ -70,7 +70,7 @@ LANE_MODULES = (
     'test_fixtures_smoke.py', 'test_runtime_torch_free.py', 'test_ros_core.py', 'test_ros_image_conversion.py',
     'test_ros_messages.py', 'test_ros_node_stubbed.py', 'test_segment_ros.py', 'test_segment_shipped.py',
     'test_tensorrt_fake.py', 'test_tensorrt_engine.py', 'test_build_engine.py',
-    'test_ros_startup.py', 'test_ros_diagnostics.py', 'test_engine_cache.py',
+    'test_ros_startup.py', 'test_ros_diagnostics.py', 'test_engine_cache.py', 'test_tf_buffer.py',
 )
 
 #: What runs on the drone: these packages whole, plus every vitedge_ros module these entry points import.
@@ -378,24 +378,40 @@ def file_sha256(path: Path) -> str:
 
 
 # ------------------------------------------------------------------------------------------- the runner
-def find_python36() -> Optional[str]:
-    """A working Python 3.6 interpreter: ``VITEDGE_PY36`` ('none' disables), pyenv's, or python3.6 on PATH."""
-    forced = os.environ.get('VITEDGE_PY36')
+def find_python(version: str, env_var: str) -> Optional[str]:
+    """A working Python ``version`` ('3.6'): ``env_var`` ('none' disables), pyenv's, or python<version> on PATH."""
+    forced = os.environ.get(env_var)
     if forced is not None:
         cands = [] if forced.strip().lower() in ('', 'none') else [forced]
     else:
         pyenv = Path(os.environ.get('PYENV_ROOT', str(Path.home() / '.pyenv'))) / 'versions'
-        cands = [str(p) for p in sorted(pyenv.glob('3.6*/bin/python3.6'), reverse=True)]
-        cands += [p for p in [shutil.which('python3.6')] if p]
+        cands = [str(p) for p in sorted(pyenv.glob('{0}*/bin/python{0}'.format(version)), reverse=True)]
+        cands += [p for p in [shutil.which('python' + version)] if p]
+    check = 'import sys; print(sys.version_info[:2] == ({}))'.format(version.replace('.', ', '))
     for cand in cands:
         try:
-            proc = subprocess.run([cand, '-c', 'import sys; print(sys.version_info[:2] == (3, 6))'],
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=30)
+            proc = subprocess.run([cand, '-c', check], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=30)
         except (OSError, subprocess.SubprocessError):
             continue
         if proc.returncode == 0 and proc.stdout.strip() == b'True':
             return cand
     return None
+
+
+def find_python36() -> Optional[str]:
+    """A working Python 3.6 interpreter: ``VITEDGE_PY36`` ('none' disables), pyenv's, or python3.6 on PATH."""
+    return find_python('3.6', 'VITEDGE_PY36')
+
+
+def run_steps(steps: Sequence[Sequence[str]]) -> None:
+    """Run each command (outside the source tree); RuntimeError with the output's last lines on a failure."""
+    for cmd in steps:
+        proc = subprocess.run(list(cmd), cwd=tempfile.gettempdir(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True)
+        if proc.returncode != 0:
+            tail = [ln for ln in proc.stdout.splitlines()
+                    if ln.strip() and 'DEPRECATION' not in ln and 'WARNING' not in ln][-5:]
+            raise RuntimeError('{} failed (exit {}): {}'.format(' '.join(cmd[:6]), proc.returncode, ' | '.join(tail)))
 
 
 def _stamp_text() -> str:
@@ -424,12 +440,7 @@ def ensure_venv(py36: str, log: Any = print) -> Path:
     steps = [[py36, '-m', 'venv', str(VENV)],
              pip + list(BOOTSTRAP),
              pip + ['-r', str(PINS), '{}[runtime]'.format(ROOT)]]
-    for cmd in steps:
-        proc = subprocess.run(cmd, cwd=tempfile.gettempdir(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              universal_newlines=True)
-        if proc.returncode != 0:
-            tail = [ln for ln in proc.stdout.splitlines() if ln.strip() and 'DEPRECATION' not in ln][-5:]
-            raise RuntimeError('{} failed (exit {}): {}'.format(' '.join(cmd[:6]), proc.returncode, ' | '.join(tail)))
+    run_steps(steps)
     stamp.write_text(want, encoding='utf-8')
     return vpy
 

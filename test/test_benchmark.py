@@ -206,6 +206,7 @@ def test_fmt():
 
 # --- the committed page comes from the committed JSON -----------------------------------------------------------
 
+@pytest.mark.needs('torch', 'onnx')
 def test_render_only_round_trips_the_committed_page(tmp_path):
     bench = ROOT / 'bench'
     page = ROOT / 'docs' / 'BENCHMARKS.md'
@@ -219,6 +220,7 @@ def test_render_only_round_trips_the_committed_page(tmp_path):
     assert render_page(load_results(bench)) == page.read_text()
 
 
+@pytest.mark.needs('torch', 'onnx', 'matplotlib')
 def test_render_only_writes_the_pareto_plot(tmp_path):
     bench = tmp_path / 'bench'
     bench.mkdir()
@@ -237,6 +239,7 @@ def test_render_only_writes_the_pareto_plot(tmp_path):
 
 # --- Torch-Pruning alone at the same MACs -------------------------------------------------------------------
 
+@pytest.mark.needs('torch', 'timm', 'torch_pruning')
 def test_tp_match_macs_tiny_vit(tmp_path):
     import torch
 
@@ -255,3 +258,77 @@ def test_tp_match_macs_tiny_vit(tmp_path):
     assert abs(info['macs'] - full // 2) / (full // 2) < 0.15 and info['macs_rel_error'] < 0.15
     assert pruned(torch.zeros(1, 3, 16, 16)).shape == (1, 10)
     assert sum(p.numel() for p in pruned.parameters()) < sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.needs('torch', 'timm', 'onnx')
+def test_targets_section_times_both_graphs_of_one_checkpoint(tmp_path):
+    """Section 6: the trt8.2 graph (opset 13, no LayerNormalization) and the opset-17 one, same outputs."""
+    from conftest import DETECTOR_LABELS, make_tiny_detector
+
+    from vitedge_ros.bench.targets import run_targets
+    from vitedge_ros.checkpoint import save_checkpoint
+
+    spec = {'width': 96, 'height': 64, 'color': 'rgb', 'mean': [0.5] * 3, 'std': [0.25] * 3, 'resize': 'letterbox'}
+    ckpt = save_checkpoint(tmp_path / 'det.pt', make_tiny_detector(), name='tiny_det', task='detect',
+                           labels=DETECTOR_LABELS, input_spec=spec,
+                           decoder={'type': 'vit_center', 'score_threshold': 0.3, 'max_detections': 20},
+                           arch='vit_center')
+    data = run_targets(tmp_path, tmp_path / 'work', [('tiny detector', ckpt.name)], rounds=2, block=2, warmup=1)
+    row, = data['rows']
+    assert row['graphs']['trt8.2']['opset'] == 13 and row['graphs']['trt8.2']['layernorm_nodes'] == 0
+    assert row['graphs']['trt8.6']['opset'] == 17 and row['graphs']['trt8.6']['layernorm_nodes'] > 0
+    assert row['max_abs_output_diff'] <= 1e-4
+    assert row['ms']['trt8.2']['n'] == 2 and row['ratio_trt82_to_trt86']['n'] == 2
+    page = render_page({'targets': data})
+    assert '## 6. Export targets' in page and fmt_stat(row['ms']['trt8.2']) in page
+
+
+# --- section 3: the frame path before and after issue 16, same run ------------------------------------------------
+
+def _two_path_overhead():
+    def cell(ms, r):
+        return {'ms': S(ms, ms * 0.9, ms * 1.1), 'ratio_to_inference': S(r, r * 0.9, r * 1.1)}
+
+    return {'section': 'overhead', 'bundle': 'aerial_vit_tiny', 'network_input': [448, 336], 'frame_size': [640, 480],
+            'frames': 30, 'repeats': 5, 'jpeg_quality': 90, 'jpeg_bytes_median': 47589, 'backend': 'onnxruntime',
+            'onnxruntime_threads': 'default (all cores)',
+            'paths': {'before': {'bundle': 'aerial_vit_tiny', 'pixels': 'normalized', 'interpolation': 'area',
+                                 'detections_per_frame_median': 8.0},
+                      'after': {'bundle': 'aerial_vit_tiny-raw', 'pixels': 'raw', 'pixel_order': 'bgr',
+                                'interpolation': 'linear', 'detections_per_frame_median': 8.0}},
+            'rows': [{'step': 'preprocess', 'label': 'preprocess', 'before': cell(4.176, 0.3413),
+                      'after': cell(0.4321, 0.0345)}],
+            'totals': [{'name': 'raw_transport', 'steps': ['preprocess'], 'target_after': 0.1,
+                        'before': cell(4.783, 0.3893), 'after': cell(1.087, 0.0871), 'after_meets_target': True},
+                       {'name': 'compressed_transport', 'steps': ['preprocess'], 'target_after': 0.15,
+                        'before': cell(5.664, 0.457), 'after': cell(2.012, 0.1612), 'after_meets_target': False}]}
+
+
+def test_render_overhead_before_and_after_side_by_side():
+    from vitedge_ros.bench.render import _overhead
+
+    lines = _overhead(_two_path_overhead())
+    rows = [line for line in lines if line.startswith('| ')]
+    assert rows[0] == ('| step | before: ms per frame | before: ratio to inference | after: ms per frame | '
+                       'after: ratio to inference |')
+    assert any(r.startswith('| preprocess | 4.176 (') and '| 0.4321 (' in r for r in rows)
+    assert any('overhead total, raw transport' in r and '0.0871×' in r and 'meets target ≤ 0.1×' in r for r in rows)
+    assert any('overhead total, compressed transport' in r and 'misses target ≤ 0.15×' in r for r in rows)
+    assert '`aerial_vit_tiny-raw`' in lines[0] and 'resize linear' in lines[0]
+
+
+def test_overhead_runs_both_paths_on_a_tiny_bundle(tiny_detector_bundle, tmp_path):
+    from vitedge_ros.bench.overhead import STEPS, TOTALS, run_overhead
+    from vitedge_ros.runtime import load_bundle
+
+    o = run_overhead(tiny_detector_bundle, work=tmp_path, frames=3, repeats=2, width=160, height=120)
+    assert o['paths']['before']['pixels'] == 'normalized' and o['paths']['after']['pixels'] == 'raw'
+    assert load_bundle(tmp_path / 'tiny_detector-raw').input.raw     # the raw twin the after path ran
+    assert [r['step'] for r in o['rows']] == list(STEPS)
+    for r in o['rows']:
+        for path in ('before', 'after'):
+            assert r[path]['ms']['n'] == 2 and r[path]['ms']['median'] >= 0
+    assert [t['name'] for t in o['totals']] == [name for name, _ in TOTALS]
+    inference = {p: next(r for r in o['rows'] if r['step'] == 'inference')[p]['ratio_to_inference']['median']
+                 for p in ('before', 'after')}
+    assert inference == {'before': 1.0, 'after': 1.0}

@@ -74,6 +74,7 @@ def test_shipped_recipes_are_valid(name):
     assert r['stages']
 
 
+@pytest.mark.needs('torch', 'onnx')
 def test_cli_rejects_bad_recipe_before_any_work(tmp_path):
     raw = copy.deepcopy(BASE)
     raw['stages'][1]['prune']['ratio'] = 2

@@ -252,6 +252,7 @@ def test_mask_folder_errors(tmp_path):
 
 @pytest.fixture(scope='module')
 def digits():
+    pytest.importorskip('sklearn', reason='needs sklearn (scikit-learn: the digits data set)')
     return load_digits_split(img_size=32, seed=0, test_fraction=0.2)
 
 

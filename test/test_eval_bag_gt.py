@@ -36,7 +36,8 @@ def rewrite_stamps(src: Path, dst: Path, stamp_of) -> None:
                 msg = reader.deserialize(raw, conn.msgtype)
                 k = seen[conn.topic] = seen.get(conn.topic, -1) + 1
                 ns = int(stamp_of(conn.topic, k))
-                msg.header.stamp.sec, msg.header.stamp.nanosec = ns // 10**9, ns % 10**9
+                if hasattr(msg, 'header'):     # TFMessage has none: /tf and /tf_static are copied as they are
+                    msg.header.stamp.sec, msg.header.stamp.nanosec = ns // 10**9, ns % 10**9
                 writer.write(conns[conn.id], log_ns, store.serialize_cdr(msg, conn.msgtype))
 
 
@@ -84,6 +85,7 @@ class EchoPipeline:
 @pytest.fixture(scope='module')
 def flight6(tmp_path_factory):
     """tools/make_bag.py --frames 6 (defaults: seed 0, 640x480) and copies with zero / repeated stamps."""
+    pytest.importorskip('rosbags', reason='needs rosbags (tools/make_bag.py writes the bag)')
     root = tmp_path_factory.mktemp('flight6')
     proc = subprocess.run([sys.executable, str(ROOT / 'tools' / 'make_bag.py'), '--out', str(root / 'flight'),
                            '--frames', '6'], capture_output=True, text=True, timeout=300)
@@ -101,6 +103,7 @@ def _acc(out):
 
 
 # ------------------------------------------------------------------------------- item 5: stamps do not identify
+@pytest.mark.needs('rosbags', 'faster_coco_eval')
 def test_zero_stamps_score_like_proper_stamps_with_shipped_detector(flight6, shipped_bundle, tmp_path):
     """The issue's 6-frame flight: with stamps at 0 the score equals the one with proper stamps (all 6 frames)."""
     good = run_eval_bag(flight6 / 'flight', '--bundle', shipped_bundle, '--image-topic', IMAGE_TOPIC,
@@ -126,6 +129,7 @@ def test_zero_stamps_score_like_proper_stamps_with_shipped_detector(flight6, shi
     ('dup', 'json', 'order'),         # two frames share a stamp: no frame may be dropped
     ('dup', 'topic', 'log_time'),
 ])
+@pytest.mark.needs('rosbags', 'faster_coco_eval')
 def test_echo_pipeline_value_under_each_key(flight6, tmp_path, bag, source, key):
     """A fixed detector's exact mAP on the 6-frame flight is the same whatever key matched the frames."""
     from vitedge_ros.eval.bag_replay import replay
@@ -137,7 +141,7 @@ def test_echo_pipeline_value_under_each_key(flight6, tmp_path, bag, source, key)
     a, b = ref['accuracy'], m['accuracy']
     assert a['matched_by'] == 'stamp' and b['matched_by'] == key and b['match_warning']
     assert b['images_evaluated'] == 6 and b['frames_without_gt'] == 0
-    assert a['map50'] == pytest.approx(0.648515, abs=1e-6)
+    assert a['map50'] == pytest.approx(0.353593, abs=1e-6)    # the default flight since issue 15 (15 m, nadir)
     assert b['map50'] == pytest.approx(a['map50'], abs=1e-12) and b['map50_95'] == pytest.approx(a['map50_95'])
     gt_written = json.loads((tmp_path / 'o' / 'gt_coco.json').read_text())
     assert len(gt_written['annotations']) == len(json.loads(gt_json.read_text())['annotations'])
@@ -182,6 +186,7 @@ def test_match_frames_rules():
         match_frames([(0, 100, 5), (1, 200, 6), (2, 300, 7)], 3, [{'id': 1}], '/t', 'g')
 
 
+@pytest.mark.needs('rosbags')
 def test_zero_stamped_masks_are_matched_in_order(tmp_path):
     """Segmentation: frames at stamp 0 score against the k-th mask, as with proper stamps."""
     import shutil
@@ -324,6 +329,7 @@ class BoxPipeline:
     ('galactic', 'sqlite3', True, 'vision_msgs 4.x (Humble and later)'),   # same bytes as 4.x
     ('humble', 'mcap', False, 'vision_msgs 4.x (Humble and later)'),
 ])
+@pytest.mark.needs('rosbags', 'faster_coco_eval')
 def test_old_vision_msgs_ground_truth_is_read(tmp_path, distro, storage, strip, definition):
     from vitedge_ros.eval.bag_replay import replay
 
@@ -337,6 +343,7 @@ def test_old_vision_msgs_ground_truth_is_read(tmp_path, distro, storage, strip, 
     assert acc['images_evaluated'] == 3 and acc['map50'] == pytest.approx(1.0)
 
 
+@pytest.mark.needs('rosbags')
 def test_unreadable_ground_truth_definition_is_one_line(tmp_path):
     """A Detection2DArray whose bbox centre has unknown fields: exit 2, one line naming topic and definition."""
     from rosbags.rosbag2 import StoragePlugin, Writer

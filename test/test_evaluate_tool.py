@@ -61,6 +61,7 @@ def _direct(gt_dict, dets, cat_ids):
     return float(ev.stats[1]), float(ev.stats[0])
 
 
+@pytest.mark.needs('skimage', 'faster_coco_eval')
 def test_coco_layout_map_equals_faster_coco_eval(tmp_path):
     from vitedge_ros.eval.images import evaluate_images
 
@@ -91,6 +92,7 @@ def test_coco_layout_map_equals_faster_coco_eval(tmp_path):
     assert '| person | {:.4f} |'.format(ap50) in md
 
 
+@pytest.mark.needs('skimage')
 def test_visdrone_layout_honours_ignored_regions(tmp_path):
     from vitedge_ros.eval.images import evaluate_images
 
@@ -129,6 +131,7 @@ def test_visdrone_layout_honours_ignored_regions(tmp_path):
     assert _direct(gt, keep_all, [1])[0] < ap50 - 0.05
 
 
+@pytest.mark.needs('skimage')
 def test_cli_with_shipped_bundle_on_real_photos(tmp_path):
     """End to end in a fresh process: exit 0, metrics equal to faster-coco-eval on the written detections."""
     fx = write_real_photo_set(tmp_path / 'set', 'coco')
@@ -203,6 +206,7 @@ def test_label_map_spec_forms(tmp_path):
         parse_label_map('pedestrian', labels)
 
 
+@pytest.mark.needs('rosbags', 'faster_coco_eval')
 def test_eval_bag_gt_visdrone_folder_equals_coco_json(tmp_path):
     """eval_bag --gt: a VisDrone folder of <stamp_ns>.txt scores exactly like the COCO JSON of the same boxes."""
     from test_eval_bag_gt import EchoPipeline

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.needs('rosbags')
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -35,12 +36,18 @@ def test_synthetic_bag_reads_back_without_project_types(tmp_path, storage, compr
             '/camera/image_raw': 'sensor_msgs/msg/Image',
             '/camera/image_raw/compressed': 'sensor_msgs/msg/CompressedImage',
             '/camera/camera_info': 'sensor_msgs/msg/CameraInfo',
+            '/tf': 'tf2_msgs/msg/TFMessage', '/tf_static': 'tf2_msgs/msg/TFMessage',
+            '/ground_truth/persons': 'geometry_msgs/msg/PoseArray',
+            '/ground_truth/obstacles': 'geometry_msgs/msg/PoseArray',
+            '/ground_truth/clear_path': 'vision_msgs/msg/Classification',
             '/ground_truth/detections': 'vision_msgs/msg/Detection2DArray'}
         msgs = {t: [] for t in topics}
         for conn, ts, raw in reader.messages():
             msg = reader.deserialize(raw, conn.msgtype)
-            assert _stamp(msg.header) == ts
+            stamp = _stamp(msg.transforms[0].header) if conn.msgtype.startswith('tf2') else _stamp(msg.header)
+            assert stamp == ts
             msgs[conn.topic].append(msg)
+    assert len(msgs.pop('/tf_static')) == 1
     assert all(len(v) == 4 for v in msgs.values())
     img = msgs['/camera/image_raw'][0]
     assert (img.encoding, img.width, img.height, img.step) == ('bgr8', 160, 120, 480)

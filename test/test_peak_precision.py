@@ -84,6 +84,7 @@ def _matched(ref, got):
     return out
 
 
+@pytest.mark.needs('onnx')
 def test_mixed_precision_keeps_every_detection(shipped_bundle, scenes):
     ref, mixed = _pipelines(shipped_bundle)
     thr = ref.score_threshold
@@ -105,6 +106,7 @@ def test_mixed_precision_keeps_every_detection(shipped_bundle, scenes):
     assert n_matched == n_ref and n_mixed == n_ref  # the runtime keeps every detection, boxes within 1 px
 
 
+@pytest.mark.needs('onnx')
 def test_graph_peaks_decoder_option_shows_the_loss(shipped_bundle, scenes):
     """``decoder.peaks: graph`` (the in-graph rows) on the same mixed-precision engine: the loss the host-side
     extraction prevents, through the pipeline itself."""

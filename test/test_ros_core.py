@@ -506,3 +506,85 @@ def test_docs_list_every_parameter():
     doc = (Path(__file__).resolve().parents[1] / 'docs' / 'ROS.md').read_text(encoding='utf-8')
     for spec in PARAM_SPECS:
         assert '| `{}` |'.format(spec.name) in doc, spec.name
+
+
+# ------------------------------------------------------------------ issue 16: frames as they come, overlay on demand
+class OrderPipeline(FakePipeline):
+    """A pipeline that takes the frame's channel order (and source size) like runtime.Pipeline."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seen = []
+
+    def __call__(self, image, order='bgr', source_size=None):
+        self.seen.append((image, order, source_size))
+        size = source_size or (int(image.shape[1]), int(image.shape[0]))
+        return FrameResult(list(self.detections), [], {'preprocess': 1.0, 'inference': 8.0, 'postprocess': 1.0,
+                                                       'total': 10.0}, size)
+
+
+def _rgb8(width=64, height=48, pad=8, sec=10):
+    step = width * 3 + pad
+    data = (np.arange(step * height) % 251).astype(np.uint8)
+    return T.Image(header=_header(sec), height=height, width=width, encoding='rgb8', is_bigendian=0, step=step,
+                   data=data)
+
+
+def test_raw_frames_reach_the_pipeline_as_a_view_in_their_order():
+    pipe = OrderPipeline()
+    core, sink = _core(pipe)
+    msg = _rgb8()
+    assert core.on_image(msg) and core.wait_idle(2.0)
+    image, order, source = pipe.seen[0]
+    assert order == 'rgb' and source is None and image.shape == (48, 64, 3)
+    assert np.shares_memory(image, msg.data)                 # no copy, no swap, step padding left in place
+    assert sink.outputs[0].image_size == (64, 48)
+    # a one-argument pipeline (older drivers, fakes) still gets a contiguous BGR copy
+    old = FakePipeline()
+    core2, _ = _core(old)
+    core2.on_image(_rgb8())
+    assert core2.wait_idle(2.0) and old.shapes == [(48, 64, 3)]
+    core.shutdown()
+    core2.shutdown()
+
+
+def test_overlay_is_drawn_only_when_wanted():
+    wanted = {'now': False}
+    sink = Sink()
+    params = validate_params({'publish_overlay': True}, LABELS)
+    core = PerceptionCore(OrderPipeline([Detection(0, 'person', 0.9, (4.0, 4.0, 20.0, 20.0))]), params, sink,
+                          clock=FakeClock(), log=sink.log, overlay_wanted=lambda: wanted['now'])
+    core.on_image(_image(sec=1))
+    assert core.wait_idle(2.0) and sink.outputs[-1].overlay is None and core.overlays_skipped == 1
+    wanted['now'] = True
+    core.on_image(_image(sec=2))
+    assert core.wait_idle(2.0)
+    ov = sink.outputs[-1].overlay
+    assert ov is not None and ov.shape == (48, 64, 3) and np.any(ov != _image_pixels(64, 48))
+    off = PerceptionCore(OrderPipeline(), validate_params({}, LABELS), sink, clock=FakeClock(), log=sink.log,
+                         overlay_wanted=lambda: True)
+    off.on_image(_image(sec=3))
+    assert off.wait_idle(2.0) and sink.outputs[-1].overlay is None   # publish_overlay off: never drawn
+    core.shutdown()
+    off.shutdown()
+
+
+def test_large_jpeg_frames_are_decoded_reduced_with_boxes_in_full_pixels():
+    import cv2
+
+    class Spec:
+        width, height = 96, 64
+
+    pipe = OrderPipeline()
+    pipe.bundle = type('B', (), {'input': Spec(), 'labels': LABELS})()
+    core, sink = _core(pipe)
+    img = np.random.default_rng(1).integers(0, 256, (160, 240, 3), dtype=np.uint8)   # >= 2x 96×64
+    ok, jpg = cv2.imencode('.jpg', img)
+    msg = T.CompressedImage(header=_header(1), format='jpeg', data=np.frombuffer(jpg.tobytes(), np.uint8))
+    for _ in range(2):
+        assert core.on_compressed(msg) and core.wait_idle(2.0)
+    first, second = pipe.seen
+    assert first[0].shape == (160, 240, 3) and first[2] is None           # first frame: full decode, size learnt
+    assert second[0].shape == (80, 120, 3) and second[2] == (240, 160)    # then half-size DCT decode
+    assert [o.image_size for o in sink.outputs] == [(240, 160), (240, 160)]
+    core.shutdown()

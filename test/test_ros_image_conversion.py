@@ -318,3 +318,76 @@ def test_bgr_to_image_fields_round_trip(encoding):
         np.testing.assert_array_equal(out, ref)
     with pytest.raises(ValueError):
         bgr_to_image_fields(ref.astype(np.float32))
+
+
+# ------------------------------------------------------------------ issue 16: at most one pass over a frame
+@pytest.mark.parametrize('encoding, channels, order', [
+    ('bgr8', 3, 'bgr'), ('rgb8', 3, 'rgb'), ('bgra8', 4, 'bgr'), ('rgba8', 4, 'rgb'), ('mono8', 1, 'bgr'),
+    ('8UC3', 3, 'bgr'),
+])
+@pytest.mark.parametrize('pad', [0, 13])
+def test_eight_bit_frames_are_views_of_the_message(encoding, channels, order, pad):
+    from vitedge_ros.ros.image_conversion import VIEW_ENCODINGS, Frame, frame_to_bgr, image_msg_to_frame
+
+    ref = _reference_bgr()
+    if channels == 1:
+        pix = cv2.cvtColor(ref, cv2.COLOR_BGR2GRAY)
+    else:
+        pix = ref[:, :, ::-1] if order == 'rgb' else ref
+        if channels == 4:
+            pix = np.concatenate([pix, np.full((H, W, 1), 99, np.uint8)], axis=2)
+    rows = np.ascontiguousarray(pix).reshape(H, -1)
+    msg = _image(encoding, rows, step=rows.shape[1] + pad, width=W)
+    frame = image_msg_to_frame(msg)
+    assert isinstance(frame, Frame) and frame.order == order and encoding.lower() in VIEW_ENCODINGS
+    assert np.shares_memory(frame.pixels, msg.data)           # no pass over the pixels, step padding included
+    assert frame.pixels.shape[:2] == (H, W)
+    bgr = frame_to_bgr(frame)
+    assert np.array_equal(bgr, image_msg_to_bgr(msg)) and not np.shares_memory(bgr, msg.data)
+    if channels != 1:
+        assert np.array_equal(bgr, ref)
+
+
+def test_view_of_an_rclpy_style_array_payload_and_bytes():
+    from vitedge_ros.ros.image_conversion import image_msg_to_frame
+
+    ref = _reference_bgr()
+    for data in (array.array('B', ref.tobytes()), ref.tobytes()):
+        msg = _image('bgr8', ref.reshape(H, -1), width=W)
+        msg.data = data
+        frame = image_msg_to_frame(msg)
+        assert np.array_equal(frame.pixels, ref)
+        if isinstance(data, array.array):
+            assert np.shares_memory(frame.pixels, np.frombuffer(data, np.uint8))
+
+
+@pytest.mark.parametrize('encoding', ['mono16', 'bgr16', 'yuv422', 'bayer_rggb8'])
+def test_other_encodings_take_one_conversion_to_bgr(encoding):
+    from vitedge_ros.ros.image_conversion import image_msg_to_frame
+
+    bpp = {'mono16': 2, 'bgr16': 6, 'yuv422': 2, 'bayer_rggb8': 1}[encoding]
+    rows = (np.arange(H * W * bpp) % 200).astype(np.uint8).reshape(H, W * bpp)
+    msg = _image(encoding, rows, step=W * bpp + 4, width=W)
+    frame = image_msg_to_frame(msg, mono16_shift=0)
+    assert frame.order == 'bgr' and not np.shares_memory(frame.pixels, msg.data)
+    want = image_msg_to_bgr(msg, mono16_shift=0)
+    got = frame.pixels if frame.pixels.ndim == 3 else np.repeat(frame.pixels[:, :, None], 3, axis=2)
+    assert np.array_equal(got, want)
+
+
+def test_jpeg_reduction_rule_and_reduced_decode():
+    from vitedge_ros.ros.image_conversion import decode_jpeg_reduced, jpeg_reduction
+
+    assert jpeg_reduction(640, 480, 448, 336) == 1
+    assert jpeg_reduction(1280, 960, 448, 336) == 2
+    assert jpeg_reduction(1280, 960, 320, 240) == 4
+    assert jpeg_reduction(1279, 960, 320, 240) == 2     # both sides must keep at least the network size
+    img = np.random.default_rng(0).integers(0, 256, (96, 128, 3), dtype=np.uint8)
+    ok, jpg = cv2.imencode('.jpg', img)
+    msg = T.CompressedImage(header=T.Header(stamp=T.Time(sec=1, nanosec=0), frame_id='c'), format='jpeg',
+                            data=np.frombuffer(jpg.tobytes(), np.uint8))
+    half = decode_jpeg_reduced(msg, 2)
+    assert half.shape == (48, 64, 3)
+    ok, png = cv2.imencode('.png', img)
+    msg.data = np.frombuffer(png.tobytes(), np.uint8)
+    assert decode_jpeg_reduced(msg, 2) is None            # PNG is never reduced

@@ -46,3 +46,19 @@ def test_filter_threshold_nms_and_cap():
     assert out.scores.tolist() == pytest.approx([0.9, 0.7])
     out = filter_detections(raw, 0.0, None, None, 2)
     assert len(out.scores) == 2
+
+
+def test_max_pool3x3_opencv_path_equals_the_numpy_shifts():
+    """The cv2.dilate 3×3 max (issue 16: postprocess per frame) gives exactly the padded numpy shifts."""
+    from vitedge_ros.runtime import decoders
+
+    rng = np.random.default_rng(11)
+    for shape, dtype in (((3, 42, 56), np.float32), ((1, 5, 7), np.float64), ((6, 9), np.float32),
+                         ((2, 1, 1), np.float32)):
+        x = rng.standard_normal(shape).astype(dtype)
+        x.flat[::7] = x.max()   # plateaus: ties must stay ties
+        pad = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(1, 1), (1, 1)], mode='constant', constant_values=-np.inf)
+        h, w = shape[-2:]
+        want = np.max(np.stack([pad[..., dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)]), axis=0)
+        got = decoders.max_pool3x3(x)
+        assert got.dtype == x.dtype and np.array_equal(got, want)

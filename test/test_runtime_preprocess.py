@@ -90,3 +90,162 @@ def test_nms_and_iou():
     assert box_iou(boxes[:1], boxes[1:2])[0, 0] == pytest.approx(81 / 119, rel=1e-5)
     assert nms(boxes, np.array([0.9, 0.8, 0.7]), 0.5).tolist() == [0, 2]
     assert sorted(batched_nms(boxes, np.array([0.9, 0.8, 0.7]), np.array([0, 1, 0]), 0.5).tolist()) == [0, 1, 2]
+
+
+# ------------------------------------------------------------------ issue 16: the frame path at the engine's speed
+def _legacy(spec_, image):
+    """The host path every bundle had before raw pixels (main 358a2e5), as the benchmark measures it."""
+    from vitedge_ros.bench.overhead import legacy_preprocess
+
+    return legacy_preprocess(spec_, image)
+
+
+@pytest.mark.parametrize('color', ['rgb', 'bgr'])
+@pytest.mark.parametrize('resize', ['letterbox', 'stretch'])
+@pytest.mark.parametrize('shape', [(480, 640, 3), (100, 100, 3), (61, 83), (61, 83, 4), (30, 40, 3)])
+def test_normalized_bundles_get_exactly_the_old_tensor(color, resize, shape):
+    rng = np.random.default_rng(sum(shape))
+    img = rng.integers(0, 256, shape, dtype=np.uint8)
+    s = spec(resize, color)
+    new, tf = Preprocessor(s)(img)
+    old = _legacy(s, img)
+    assert new.shape == old.shape == (1, 3, 64, 96)
+    assert np.array_equal(new, old)   # bit for bit: the same resize, the same float32 arithmetic
+
+
+def raw(color='rgb', order='bgr', interpolation='area', resize='letterbox'):
+    return spec(resize, color)._replace(pixels='raw', pixel_order=order, interpolation=interpolation)
+
+
+@pytest.mark.parametrize('order', ['bgr', 'rgb'])
+def test_raw_bundles_get_the_resized_pixels_in_their_order(order):
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (100, 100, 3), dtype=np.uint8)   # letterboxed to 64×64 at x 16..80
+    x, tf = Preprocessor(raw(order=order))(img)
+    import cv2
+
+    want = cv2.resize(img, (64, 64), interpolation=cv2.INTER_AREA)
+    if order == 'rgb':
+        want = want[:, :, ::-1]
+    assert x.dtype == np.float32 and x.shape == (1, 3, 64, 96)
+    assert np.array_equal(x[0, :, :, 16:80], want.transpose(2, 0, 1).astype(np.float32))
+    assert np.all(x[0, :, :, :16] == LETTERBOX_PAD) and np.all(x[0, :, :, 80:] == LETTERBOX_PAD)
+    assert x.max() > 200 and x.min() >= 0   # 0..255, not normalised
+
+
+def test_frame_order_rgb_equals_bgr_frame():
+    rng = np.random.default_rng(4)
+    bgr = rng.integers(0, 256, (48, 80, 3), dtype=np.uint8)
+    rgb = np.ascontiguousarray(bgr[:, :, ::-1])
+    for s in (spec(), spec(color='bgr'), raw(order='bgr'), raw(order='rgb')):
+        pre = Preprocessor(s)
+        assert np.array_equal(pre(bgr, 'bgr')[0], pre(rgb, 'rgb')[0])
+        rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 7, np.uint8)], axis=2)
+        assert np.array_equal(pre(bgr, 'bgr')[0], pre(rgba, 'rgb')[0])
+
+
+def test_padded_rows_are_read_in_place_and_give_the_same_tensor():
+    rng = np.random.default_rng(5)
+    padded = rng.integers(0, 256, (48, 80 * 3 + 16), dtype=np.uint8)   # a ROS Image with step = width*3 + 16
+    view = padded[:, :240].reshape(48, 80, 3)
+    assert np.shares_memory(view, padded) and not view.flags.c_contiguous
+    for s in (spec(), raw(interpolation='linear')):
+        pre = Preprocessor(s)
+        assert np.array_equal(pre(view)[0], pre(np.ascontiguousarray(view))[0])
+
+
+def test_out_buffer_is_filled_in_place_and_checked():
+    pre = Preprocessor(raw())
+    buf = np.full((1, 3, 64, 96), -1.0, np.float32)
+    x, _ = pre(np.full((100, 100, 3), 9, np.uint8), out=buf)
+    assert x is buf and np.all((buf == 9) | (buf == LETTERBOX_PAD))
+    y, _ = pre(np.full((64, 96, 3), 200, np.uint8), out=buf)   # another geometry: no stale padding left
+    assert np.all(y == 200)
+    with pytest.raises(ValueError, match='out must be'):
+        pre(np.zeros((10, 10, 3), np.uint8), out=np.zeros((1, 3, 64, 95), np.float32))
+    a, _ = pre(np.zeros((10, 10, 3), np.uint8))
+    b, _ = pre(np.ones((10, 10, 3), np.uint8))
+    assert not np.shares_memory(a, b)   # without out, every call gets its own tensor
+
+
+def test_linear_interpolation_is_the_linear_resize_down_to_half_size():
+    import cv2
+
+    img = np.random.default_rng(6).integers(0, 256, (96, 144, 3), dtype=np.uint8)   # -> 96×64: scale 2/3
+    s = raw(order='bgr', interpolation='linear', resize='stretch')
+    x, _ = Preprocessor(s)(img)
+    want = cv2.resize(img, (96, 64), interpolation=cv2.INTER_LINEAR).transpose(2, 0, 1).astype(np.float32)
+    assert np.array_equal(x[0], want)
+    area, _ = Preprocessor(s._replace(interpolation='area'))(img)
+    assert not np.array_equal(area, x)
+    big = np.random.default_rng(7).integers(0, 256, (480, 640, 3), dtype=np.uint8)   # scale 0.15: area
+    y, _ = Preprocessor(s)(big)
+    want = cv2.resize(big, (96, 64), interpolation=cv2.INTER_AREA).transpose(2, 0, 1).astype(np.float32)
+    assert np.array_equal(y[0], want)
+    pre = Preprocessor(s)
+    assert pre.interpolation(640, 320) == cv2.INTER_LINEAR and pre.interpolation(640, 319) == cv2.INTER_AREA
+    assert pre.interpolation(96, 200) == cv2.INTER_LINEAR
+    assert Preprocessor(spec()).interpolation(640, 448) == cv2.INTER_AREA
+
+
+def test_source_size_maps_boxes_to_the_full_frame():
+    pre = Preprocessor(spec())
+    _full_x, tf_full = pre(np.zeros((200, 300, 3), np.uint8))
+    _half_x, tf_half = pre(np.zeros((100, 150, 3), np.uint8), source_size=(300, 200))
+    assert tf_half == tf_full
+    box = np.array([[10.0, 5.0, 40.0, 30.0]], np.float32)
+    assert np.allclose(tf_half.boxes_to_image(box), tf_full.boxes_to_image(box))
+
+
+def test_bad_order_is_a_frame_error():
+    with pytest.raises(FrameError, match="channel order"):
+        Preprocessor(spec())(np.zeros((8, 8, 3), np.uint8), order='yuv')
+
+
+@pytest.mark.parametrize('bad, match', [
+    ({'pixels': 'float'}, 'input.pixels'), ({'pixels': 'raw'}, 'pixel_order'),
+    ({'pixels': 'raw', 'pixel_order': 'yuv'}, 'pixel_order'), ({'pixel_order': 'bgr'}, 'pixel_order'),
+    ({'interpolation': 'cubic'}, 'interpolation'),
+])
+def test_bundle_input_keys_are_validated(bad, match):
+    from vitedge_ros.runtime import BundleError
+    from vitedge_ros.runtime.bundle import parse_input_spec
+
+    raw_input = dict({'width': 96, 'height': 64}, **bad)
+    with pytest.raises(BundleError, match=match):
+        parse_input_spec(raw_input, 'bundle.yaml: input')
+
+
+def test_input_spec_yaml_round_trip_keeps_old_bundles_unchanged():
+    from vitedge_ros.runtime.bundle import parse_input_spec
+
+    old = spec().to_dict()
+    assert set(old) == {'width', 'height', 'color', 'mean', 'std', 'resize'}   # nothing new written for them
+    assert parse_input_spec(old) == spec()
+    r = raw(interpolation='linear')
+    assert r.to_dict()['pixels'] == 'raw' and r.to_dict()['pixel_order'] == 'bgr'
+    assert parse_input_spec(r.to_dict()) == r and r.input_order == 'bgr' and spec().input_order == 'rgb'
+
+
+def test_raw_twin_bundle_gives_the_same_detections(tiny_detector_bundle, tmp_path):
+    """The raw-pixel twin of a bundle (normalisation folded into its graph) detects what the original does."""
+    from vitedge_ros.export.raw_pixels import twin_bundle
+    from vitedge_ros.runtime import load_bundle
+
+    twin = twin_bundle(tiny_detector_bundle, tmp_path / 'raw', raw=True, pixel_order='bgr')
+    assert twin.input.raw and twin.input.pixel_order == 'bgr' and load_bundle(twin.path).input == twin.input
+    a, b = Pipeline(tiny_detector_bundle, backend='onnxruntime'), Pipeline(twin.path, backend='onnxruntime')
+    rng = np.random.default_rng(8)
+    for shape in ((64, 96, 3), (120, 160, 3), (61, 83)):
+        img = rng.integers(0, 256, shape, dtype=np.uint8)
+        ra, rb = a(img), b(img)
+        assert len(ra.detections) == len(rb.detections) > 0
+        for da, db in zip(ra.detections, rb.detections):
+            assert da.class_id == db.class_id
+            assert abs(da.score - db.score) <= 1e-4 * max(1.0, abs(da.score))
+            assert np.allclose(da.box, db.box, atol=1e-3)
+    back = twin_bundle(twin, tmp_path / 'back', raw=False)   # and the normalised twin of a raw bundle
+    assert not back.input.raw
+    img = rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    assert [d.class_id for d in Pipeline(back.path, backend='onnxruntime')(img).detections] == [
+        d.class_id for d in a(img).detections]

@@ -11,6 +11,8 @@ from vitedge_ros.eval.bag_cli import main as eval_bag_main
 from vitedge_ros.eval.bag_replay import SEGMENTATION_TOPIC, BagReplayError, replay
 from vitedge_ros.eval.bag_synthetic import IMAGE_TOPIC, write_synthetic_bag
 
+pytestmark = pytest.mark.needs('rosbags', 'torch', 'timm', 'onnx')
+
 
 @pytest.fixture(scope='module')
 def seg_bundle(tmp_path_factory):
@@ -54,6 +56,16 @@ def test_replay_scores_miou_and_writes_label_maps(seg_bundle, flight, tmp_path):
     assert acc['frames_evaluated'] == 4 and acc['frames_without_gt'] == 0 and 0.0 <= acc['miou'] <= 1.0
     assert set(acc['per_class_iou']) == set(SEG_CLASSES) and acc['pixels'] == 4 * 160 * 120
     assert m['output_topics'][SEGMENTATION_TOPIC] == 4 and m['torch_imported'] in (True, False)
+    # the node's landing-zone outputs too (issue 15: every output in the output bag), no detector outputs
+    topics = m['output_topics']
+    assert topics['/vitedge/landing_zone'] == topics['/vitedge/landing_zone/safe'] == 4
+    assert not {'/vitedge/detections', '/vitedge/targets', '/vitedge/clear_path'} & set(topics)
+    from rosbags.highlevel import AnyReader
+
+    with AnyReader([tmp_path / 'out' / 'output_bag']) as reader:
+        conns = [c for c in reader.connections if c.topic == '/vitedge/landing_zone/safe']
+        verdicts = [reader.deserialize(raw, c.msgtype) for c, _, raw in reader.messages(connections=conns)]
+    assert {v.results[0].class_id for v in verdicts} <= {'safe', 'unsafe'}
     msgs = _read_output(tmp_path / 'out')
     assert [(x.encoding, x.width, x.height) for x in msgs] == [('mono8', 160, 120)] * 4
     assert int(np.asarray(msgs[0].data).max()) < len(SEG_CLASSES)

@@ -97,6 +97,7 @@ def test_mask_folder_errors(tmp_path):
     assert image.shape == (8, 10, 3) and mask.shape == (8, 10) and int(mask.max()) == 3
 
 
+@pytest.mark.needs('torch')
 def test_training_set_checks_masks():
     from vitedge_ros.runtime.bundle import InputSpec
     from vitedge_ros.training import scenes_to_segmentation_set

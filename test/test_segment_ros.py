@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import lane_bundle
+from conftest import EXPORT_NEEDS, lane_bundle, require
 from plain_msgs import message_types
 
 from vitedge_ros.data.synthetic import SEG_CLASSES
@@ -129,7 +129,11 @@ def export_tiny_seg(out, opset=None):
 
 @pytest.fixture(scope='module')
 def seg_bundle(tmp_path_factory):
-    return lane_bundle('tiny_seg') or export_tiny_seg(tmp_path_factory.mktemp('bundles') / 'tiny_seg')
+    made = lane_bundle('tiny_seg')
+    if made is not None:
+        return made
+    require(*EXPORT_NEEDS)
+    return export_tiny_seg(tmp_path_factory.mktemp('bundles') / 'tiny_seg')
 
 
 def test_create_pipeline_accepts_segment_bundles(seg_bundle):

@@ -9,7 +9,8 @@
 
 Sections: latency (one model four ways), digits (recipe vs Torch-Pruning / quantize_static /
 quantize_dynamic alone, Pareto front), overhead (per-frame runtime steps), replay (eval_bag throughput and
-peak RSS), roofline (Jetson estimates next to real GPU figures). Every number on the page comes from the JSON.
+peak RSS), roofline (Jetson estimates next to real GPU figures), targets (the Nano's opset-13 graph against opset
+17 on onnxruntime CPU). Every number on the page comes from the JSON.
 """
 import argparse
 import logging

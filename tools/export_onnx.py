@@ -3,6 +3,16 @@
 
     python tools/export_onnx.py CHECKPOINT --out BUNDLE_DIR [--target trt8.2|trt8.6|trt10] [--fp16] [--like BUNDLE]
     python tools/export_onnx.py --from-onnx model_int8.onnx --like FP32_BUNDLE --out BUNDLE_DIR [--target ...]
+    python tools/export_onnx.py CHECKPOINT --out BUNDLE_DIR --raw-pixels [bgr|rgb] [--interpolation area|linear]
+    python tools/export_onnx.py --from-onnx B/model.onnx --like B --out B_RAW --raw-pixels   # no torch needed
+
+--raw-pixels [ORDER] (default order bgr, what cv2.imdecode and bgr8 cameras give): the graph takes the frame as
+decoded, float32 0..255 NCHW in ORDER, and folds the channel order, mean and std into its first layer; bundle.yaml
+says input.pixels: raw, input.pixel_order: ORDER; the host then only resizes and converts (docs/TENSORRT.md,
+"Raw-pixel bundles"). The raw graph is compared with the normalised one on synthetic frames, each through its own
+host path (1e-4 of the output range). With --like a raw bundle it is implied. --interpolation: the resize that
+bundle.yaml asks the runtime for (default: --like's, else the checkpoint's, else area); with --from-onnx it
+changes no weight, only what the runtime does.
 
 --target (default trt8.2, the Jetson Nano's TensorRT 8.2 and the most compatible): trt8.2 exports opset 13 with
 LayerNorm decomposed into ReduceMean/Sub/Pow/Sqrt/Div/Mul/Add; trt8.6 and trt10 export opset 17 with
@@ -64,6 +74,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--like', type=Path, default=None,
                    help='reference bundle: for --from-onnx (labels, input, decoder, parity reference), or for a '
                         'checkpoint (keep its name and source)')
+    p.add_argument('--raw-pixels', nargs='?', const='bgr', default=None, choices=('bgr', 'rgb'), metavar='ORDER',
+                   help='the graph takes raw 0..255 pixels in ORDER (bgr when ORDER is left out), normalisation '
+                        'folded into its first layer')
+    p.add_argument('--interpolation', default=None, choices=('area', 'linear'),
+                   help='resize the runtime uses for this bundle (default: --like\'s, else the checkpoint\'s)')
     p.add_argument('--rtol', type=float, default=0.1,
                    help='--from-onnx without --atol: max error relative to the reference output range '
                         '(default %(default)s)')
@@ -92,7 +107,8 @@ def _checkpoint(args: argparse.Namespace) -> int:
     s = export_checkpoint(args.checkpoint, args.out, target=args.target, opset=args.opset, fp16=args.fp16,
                           decompose_layernorm=True if args.trt8_compat else None, atol=args.atol,
                           do_simplify=not args.no_simplify, n_samples=args.samples, samples_dir=args.samples_dir,
-                          name=args.name, like=args.like, allow_pickle=args.trust_checkpoint)
+                          name=args.name, like=args.like, allow_pickle=args.trust_checkpoint,
+                          raw_pixels=args.raw_pixels, interpolation=args.interpolation)
     spec, info = s['spec'], s['export']
     print('exported {} ({}, {} -> {}), target {}, opset {}, {} node types'.format(
         s['bundle'].onnx_path, s['task'], 'x'.join(str(d) for d in (1, 3, spec.height, spec.width)),
@@ -104,15 +120,24 @@ def _checkpoint(args: argparse.Namespace) -> int:
           'allowzero'.format(info.get('layernorms_decomposed', 0),
                              sum(1 for _d, op in s['ops'] if op == 'LayerNormalization'),
                              info.get('reshape_allowzero_set', 0)))
+    _print_raw(info.get('raw_pixels'))
     print('TensorRT parser audit: no blockers for {} (bundle.yaml trt_targets)'.format(', '.join(s['trt_targets'])))
     return EXIT_OK
+
+
+def _print_raw(raw) -> None:
+    if raw:
+        print('raw pixels ({}): {} at {}; against the normalised graph: max abs error {:.3g}, {:.3g} of the output '
+              'range'.format(raw['pixel_order'], raw['method'], raw['node'], raw['parity_max_abs'],
+                             raw['parity_rel']))
 
 
 def _from_onnx(args: argparse.Namespace) -> int:
     from vitedge_ros.export.checkpoint_export import wrap_onnx
 
     s = wrap_onnx(args.from_onnx, args.like, args.out, target=args.target, atol=args.atol, rtol=args.rtol,
-                  n_samples=args.samples, samples_dir=args.samples_dir, name=args.name)
+                  n_samples=args.samples, samples_dir=args.samples_dir, name=args.name, raw_pixels=args.raw_pixels,
+                  interpolation=args.interpolation)
     ref = s['reference']
     for k, v in s['worst'].items():
         print('parity {} vs {}: {}: max abs error {:.3g}, {:.1%} of the reference range'.format(
@@ -128,6 +153,7 @@ def _from_onnx(args: argparse.Namespace) -> int:
     print('wrote bundle {} ({}, target {}, opset {} -> {}, {} LayerNormalization nodes decomposed, {})'.format(
         s['out'], args.from_onnx.name, args.target, s['opset_in'], s['opset'], ch['layernorm_nodes_decomposed'],
         'QDQ INT8' if s['has_qdq'] else 'float'))
+    _print_raw(s.get('raw_pixels'))
     print('TensorRT parser audit: no blockers for {} (bundle.yaml trt_targets)'.format(', '.join(s['trt_targets'])))
     return EXIT_OK
 

@@ -2,6 +2,7 @@
 """Write a synthetic drone-flight rosbag2 with ground truth, to try tools/eval_bag.py in one command.
 
     tools/make_bag.py --out flight --frames 60 [--storage mcap|sqlite3] [--compressed] [--no-raw]
+                      [--altitude 15] [--tilt-deg 0] [--hfov-deg 60]
     tools/eval_bag.py flight --bundle models/aerial_vit_tiny --image-topic /camera/image_raw \
         --gt flight_gt.json --out flight_eval
 """
@@ -31,6 +32,15 @@ def main(argv=None) -> int:
     p.add_argument('--overwrite', action='store_true', help='replace an existing bag')
     p.add_argument('--masks', action='store_true',
                    help='also write segmentation label maps to OUT_masks/<stamp_ns>.png (--gt of segmentation bundles)')
+    p.add_argument('--altitude', type=float, default=15.0, help='flight height above flat ground, metres (default 15)')
+    p.add_argument('--tilt-deg', type=float, default=0.0,
+                   help='camera axis from straight down, towards the heading, degrees (default 0: nadir)')
+    p.add_argument('--hfov-deg', type=float, default=60.0, help='horizontal field of view, degrees (default 60)')
+    p.add_argument('--speed', type=float, default=2.0, help='ground speed, m/s (default 2)')
+    p.add_argument('--heading-deg', type=float, default=None,
+                   help='track heading, degrees counter-clockwise from east (default: from the seed)')
+    p.add_argument('--persons-per-frame', type=float, default=5.0,
+                   help='persons per nadir footprint of ground, on average (default 5)')
     args = p.parse_args(argv)
 
     from vitedge_ros.eval.bag_synthetic import write_synthetic_bag
@@ -39,12 +49,16 @@ def main(argv=None) -> int:
         info = write_synthetic_bag(args.out, args.frames, seed=args.seed, width=args.width, height=args.height,
                                    fps=args.fps, storage=args.storage, raw=not args.no_raw,
                                    compressed=args.compressed, compression=args.compression,
-                                   gt_json=args.gt_json, overwrite=args.overwrite, masks=args.masks)
+                                   gt_json=args.gt_json, overwrite=args.overwrite, masks=args.masks,
+                                   altitude=args.altitude, tilt_deg=args.tilt_deg, hfov_deg=args.hfov_deg,
+                                   speed=args.speed, heading_deg=args.heading_deg,
+                                   persons_per_frame=args.persons_per_frame)
     except (ValueError, FileExistsError) as exc:
         print('make_bag: error: {}'.format(exc), file=sys.stderr)
         return 2
-    print('wrote {} ({} frames, {} storage): {}'.format(
-        info['bag'], info['frames'], args.storage, ', '.join(sorted(info['topics']))))
+    print('wrote {} ({} frames, {} storage; {:g} m, tilt {:g} deg, {:.4f} m/px at the image centre): {}'.format(
+        info['bag'], info['frames'], args.storage, args.altitude, args.tilt_deg, info['gsd_m'] or 0.0,
+        ', '.join(sorted(info['topics']))))
     print('ground truth {}: {}'.format(info['gt_json'], ', '.join(
         '{} {}'.format(k, v) for k, v in info['annotations'].items())))
     if info.get('masks_dir'):

@@ -27,6 +27,7 @@ class colours, segmentation with a legend, a classifier's top classes as text. A
 :class:`PredictError` with one line; the command line prints it and exits 2. Files are written atomically.
 """
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -104,12 +105,36 @@ def _open_video(path: Path) -> Any:
     """cv2.VideoCapture of ``path`` with FFmpeg's own log lines off (errors are reported as one line here).
 
     OpenCV reads ``OPENCV_FFMPEG_LOGLEVEL`` when its FFmpeg backend starts (``cap_ffmpeg_impl.hpp``);
-    -8 is ``AV_LOG_QUIET``. A value the user set is kept.
+    -8 is ``AV_LOG_QUIET``. A value the user set is kept. OpenCV 4.5.4 (Ubuntu 22.04's python3-opencv, what
+    ROS 2 Humble uses) predates that variable and FFmpeg writes e.g. "moov atom not found" straight to file
+    descriptor 2 while the file is opened, so the open also runs with descriptor 2 on the null device.
     """
     os.environ.setdefault('OPENCV_FFMPEG_LOGLEVEL', '-8')
     import cv2
 
-    return cv2.VideoCapture(str(path))
+    with _stderr_fd_to_devnull():
+        return cv2.VideoCapture(str(path))
+
+
+@contextlib.contextmanager
+def _stderr_fd_to_devnull() -> Iterator[None]:
+    """Point file descriptor 2 (C libraries' stderr, below ``sys.stderr``) at the null device for the block."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):   # no descriptor 2 (embedded interpreter): nothing to hide
+        yield
+        return
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 2)
+        finally:
+            os.close(null)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _video_frames(path: Path, on_bad: Callable[[str, str], None]) -> Iterator[Frame]:
@@ -136,7 +161,7 @@ def _video_frames(path: Path, on_bad: Callable[[str, str], None]) -> Iterator[Fr
 def _bag_frames(path: Path, topic: Optional[str], on_bad: Callable[[str, str], None],
                 info: Dict[str, Any]) -> Iterator[Frame]:
     from .eval.bag_io import IMAGE_TYPES, BagReplayError, decode_image, find_connection, open_bag, stamp_ns
-    from .ros.image_conversion import ImageConversionError, SixteenBitScale
+    from .perception.image_conversion import ImageConversionError, SixteenBitScale
     from .ros.rosbags_types import rosbags_types
 
     store, _ = rosbags_types()

@@ -14,10 +14,10 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RECIPE = 'bench/recipes/digits_vit_bench.yaml'
 DEFAULT_BUNDLE = 'models/aerial_vit_tiny'
 DEFAULT_BASELINE_SOURCE = 'config/recipes/digits_vit.yaml'
-ALL_SECTIONS = ('latency', 'digits', 'overhead', 'replay', 'roofline')
+ALL_SECTIONS = ('latency', 'digits', 'overhead', 'replay', 'roofline', 'targets')
 # repeats: (rounds, block, warmup) for the latency sections; frames/passes for overhead; runs for replay
-FULL = {'latency': (7, 5, 3), 'digits': (9, 20, 10), 'overhead': (30, 5), 'replay': 3}
-QUICK = {'latency': (2, 2, 1), 'digits': (2, 3, 1), 'overhead': (4, 2), 'replay': 1}
+FULL = {'targets': (7, 20, 5), 'latency': (7, 5, 3), 'digits': (9, 20, 10), 'overhead': (30, 5), 'replay': 3}
+QUICK = {'targets': (2, 3, 1), 'latency': (2, 2, 1), 'digits': (2, 3, 1), 'overhead': (4, 2), 'replay': 1}
 
 
 def write_json(data: Dict[str, Any], path: Union[str, Path]) -> Path:
@@ -130,7 +130,7 @@ def run_benchmark(out: Union[str, Path] = 'bench', work: Union[str, Path] = 'ben
                 from .overhead import run_overhead
 
                 frames, passes = reps['overhead']
-                data = run_overhead(bundle, frames=frames, repeats=passes)
+                data = run_overhead(bundle, work=work / 'overhead', frames=frames, repeats=passes)
             else:
                 from .overhead import run_replay
 
@@ -138,6 +138,11 @@ def run_benchmark(out: Union[str, Path] = 'bench', work: Union[str, Path] = 'ben
             if 'bundle_dir' in data:
                 data['bundle_dir'] = str(Path(data['bundle_dir']).relative_to(root)) \
                     if Path(data['bundle_dir']).is_relative_to(root) else data['bundle_dir']
+        elif name == 'targets':
+            from .targets import run_targets
+
+            r, b, w = reps['targets']
+            data = run_targets(root, work / 'targets', rounds=r, block=b, warmup=w)
         else:
             from .roofline import run_roofline
 

@@ -48,11 +48,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--mono16-shift', type=int, default=-1, metavar='N',
                    help="right shift from 16-bit to 8-bit images, one for the camera (the node's mono16_shift; "
                         '12-bit camera: 4); -1 (default): fixed from the first 16-bit frame and kept')
+    p.add_argument('--target-frame', default='map', metavar='FRAME',
+                   help="ground frame of the person targets, the node's target_frame (default map; '' turns them "
+                        'off); needs CameraInfo and /tf in the bag')
+    p.add_argument('--camera-info-topic', default=None, metavar='TOPIC',
+                   help='sensor_msgs/msg/CameraInfo topic (default: camera_info beside the image topic, or the only '
+                        'one)')
+    p.add_argument('--params', default=None, metavar='FILE',
+                   help='vitedge_node parameter YAML (a flat mapping, or a ros2 params file with ros__parameters), '
+                        'e.g. obstacle_classes or clear_path_width_frac, validated as the node validates them')
     p.add_argument('--max-frames', type=int, default=None, help='stop after this many input frames')
     p.add_argument('--overwrite', action='store_true', help='replace the outputs of an earlier run in --out')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
     p.add_argument('-q', '--quiet', action='store_true', help='print only errors')
     return p
+
+
+def _m(value: Optional[float]) -> str:
+    return '-' if value is None else '{:.2f}'.format(value)
+
+
+def _read_params(path: Optional[str]) -> Optional[dict]:
+    """Node parameters from a YAML file: a flat mapping, or the ``ros__parameters`` of a ros2 params file.
+
+    Raises:
+        ValueError: unreadable file or not a mapping (the message names the file).
+
+    """
+    if path is None:
+        return None
+    import yaml
+
+    try:
+        with open(path, encoding='utf-8') as fh:
+            data = yaml.safe_load(fh)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError('--params {}: {}'.format(path, exc)) from None
+    if isinstance(data, dict) and len(data) == 1:
+        inner = next(iter(data.values()))
+        if isinstance(inner, dict) and isinstance(inner.get('ros__parameters'), dict):
+            data = inner['ros__parameters']
+    if not isinstance(data, dict):
+        raise ValueError('--params {}: expected a mapping of parameter names to values'.format(path))
+    return data
 
 
 def _summary(m: dict) -> str:
@@ -64,6 +102,18 @@ def _summary(m: dict) -> str:
             lat['inference']['p50'], lat['end_to_end']['p50'], lat['end_to_end']['p95'], m['peak_rss_mb'])]
     if m['failure_reasons']:
         lines.append('failed frames: ' + ', '.join('{} x{}'.format(k, v) for k, v in m['failure_reasons'].items()))
+    loc = m.get('localisation')
+    if loc and loc.get('persons_true'):
+        lines.append('persons localised {}/{} ({:.1%}) within {:g} m; horizontal error median {} m, p95 {} m; '
+                     '{:.2f} false targets/frame'.format(
+                         loc['persons_localised'], loc['persons_true'], loc['recall'], loc['gate_m'],
+                         _m(loc['median_m']), _m(loc['p95_m']), loc['false_targets_per_frame']))
+    elif m.get('camera', {}).get('note'):
+        lines.append('no person targets: ' + m['camera']['note'])
+    cp = m.get('clear_path')
+    if cp and cp.get('frames_evaluated'):
+        lines.append('clear path accuracy {:.1%} ({} frames; {} false alarms, {} misses)'.format(
+            cp['accuracy'], cp['frames_evaluated'], cp['false_alarms'], cp['misses']))
     acc = m.get('accuracy')
     if acc and 'miou' in acc:
         per = ', '.join('{} {:.3f}'.format(k, v) for k, v in acc['per_class_iou'].items() if v is not None)
@@ -83,12 +133,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     from .bag_replay import BagReplayError, replay
 
     try:
+        node_params = _read_params(args.params)
+    except ValueError as exc:
+        print('eval_bag: error: {}'.format(exc), file=sys.stderr)
+        return 2
+    try:
         metrics = replay(args.bag, args.bundle, args.image_topic, args.out, backend=args.backend,
                          realtime=args.realtime, rate=args.rate, gt=args.gt, gt_topic=args.gt_topic,
                          overlay=args.overlay, output_storage=args.out_storage, score_threshold=args.score_threshold,
                          max_frames=args.max_frames, overwrite=args.overwrite,
                          progress=not (args.no_progress or args.quiet), label_map=args.label_map,
-                         mono16_shift=None if args.mono16_shift == -1 else args.mono16_shift)
+                         mono16_shift=None if args.mono16_shift == -1 else args.mono16_shift,
+                         target_frame=args.target_frame, camera_info_topic=args.camera_info_topic,
+                         node_params=node_params)
     except BagReplayError as exc:
         print('eval_bag: error: {}'.format(exc), file=sys.stderr)
         return 2
@@ -97,7 +154,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 130
     if not args.quiet:
         print(_summary(metrics))
-        print('wrote {}/metrics.json, metrics.md, latency.png and {}/'.format(args.out, metrics['output_bag']))
+        print('wrote {}/metrics.json, metrics.md, latency.png{} and {}/'.format(
+            args.out, ', topdown.png' if metrics.get('topdown_plot') else '', metrics['output_bag']))
     return 0
 
 

@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 
-from ..ros.image_conversion import ImageConversionError, SixteenBitScale, compressed_msg_to_bgr, image_msg_to_bgr
+from ..perception.image_conversion import ImageConversionError, SixteenBitScale, compressed_msg_to_bgr, image_msg_to_bgr
 
 __all__ = [
     'BagReplayError', 'COMPRESSED_TYPE', 'DETECTIONS_TYPE', 'IMAGE_TYPE', 'IMAGE_TYPES', 'OutputBag',

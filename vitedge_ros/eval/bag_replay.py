@@ -1,11 +1,15 @@
-"""Replay a recorded rosbag2 flight through the runtime the node uses, without a ROS installation.
+"""Replay a recorded rosbag2 flight through the node's perception core, without a ROS installation.
 
 ``replay(bag, bundle, image_topic, out_dir, ...)`` reads Image or CompressedImage frames with the
-``rosbags`` library, runs each through ``vitedge_ros.runtime.Pipeline`` and writes, in ``out_dir``:
+``rosbags`` library and hands each, with the CameraInfo in force and the camera pose from the bag's TF, to the
+node's ``PerceptionCore`` (``vitedge_ros.ros.core``: image conversion, ``vitedge_ros.runtime.Pipeline``, person
+targets, obstacles, clear path, landing zone, overlay, diagnostics); it is a driver like the rclpy node. It writes,
+in ``out_dir``:
 
 * ``output_bag/`` — a rosbag2 (mcap by default) with ``/vitedge/detections``
-  (vision_msgs/msg/Detection2DArray, header copied from each input frame, definitions embedded) and,
-  with ``overlay=True``, ``/vitedge/overlay`` (sensor_msgs/msg/Image, bgr8). It is written under a hidden
+  (vision_msgs/msg/Detection2DArray, header copied from each input frame, definitions embedded), the other
+  outputs of the node (see ``replay``) and, with ``overlay=True``, ``/vitedge/overlay`` (sensor_msgs/msg/Image,
+  bgr8). It is written under a hidden
   temporary name and renamed only after a clean close: an interrupted run leaves no output bag.
 * ``metrics.json`` (atomic) and ``metrics.md``; ``latency.png`` (latency over bag time).
 * with ground truth, ``detections_coco.json`` and ``gt_coco.json``: the exact COCO input of the reported
@@ -17,29 +21,29 @@ mIoU / per-class IoU against ``gt``: a folder of PNG label maps named ``<stamp_n
 header stamp in ns; ``write_synthetic_bag(masks=True)`` writes one). A mask of the wrong size or with
 unknown class ids stops the run with an error naming the file.
 
-Two clocks: as fast as possible (``realtime=False``, throughput) and ``realtime=True``, where the frames
-arrive at the bag's own timing (times ``1/rate``) and are processed latest-wins (``LatestWinsWorker``,
-the node's policy): frames that arrive while the engine is busy replace the pending one and are counted
-as dropped, and end-to-end latency is the time from a frame's scheduled arrival to its detections.
+Two clocks: as fast as possible (``realtime=False``, throughput: each frame is handed to the core once the
+previous one is done) and ``realtime=True``, where the frames arrive at the bag's own timing (times ``1/rate``)
+and the core processes them latest-wins, exactly as in the node: frames that arrive while the engine is busy
+replace the pending one and are counted as dropped, and end-to-end latency is the time from a frame's scheduled
+arrival to its outputs.
 
 Nothing here imports torch; ``metrics['torch_imported']`` records whether anything else did.
 """
 import json
 import logging
 import os
+import re
 import resource
 import shutil
 import subprocess
 import sys
 import time
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..perception.overlay import render_frame
-from ..ros.image_conversion import SixteenBitScale
 from ..runtime.errors import BundleError, EngineError, FrameError
 from .bag_io import (
     COMPRESSED_TYPE,
@@ -49,7 +53,6 @@ from .bag_io import (
     BagReplayError,
     OutputBag,
     bag_storage,
-    decode_image,
     find_connection,
     open_bag,
     stamp_ns,
@@ -57,16 +60,26 @@ from .bag_io import (
 )
 from .latency import summarize
 
-__all__ = ['BagReplayError', 'COMPRESSED_TYPE', 'DETECTIONS_TOPIC', 'IMAGE_TYPE', 'OUTPUT_BAG', 'OVERLAY_TOPIC',
-           'SEGMENTATION_TOPIC', 'benchmark_replay', 'replay', 'replay_subprocess']
+__all__ = ['BEARINGS_TOPIC', 'BagReplayError', 'CLEAR_PATH_TOPIC', 'COMPRESSED_TYPE', 'DETECTIONS_TOPIC',
+           'DIAGNOSTICS_TOPIC', 'IMAGE_TYPE', 'LANDING_SAFE_TOPIC', 'LANDING_ZONE_TOPIC', 'OBSTACLES_TOPIC',
+           'OUTPUT_BAG', 'OVERLAY_TOPIC', 'SEGMENTATION_TOPIC', 'TARGETS_TOPIC', 'benchmark_replay', 'replay',
+           'replay_subprocess']
 
 LOG = logging.getLogger(__name__)
+CLASSIFICATION_TYPE = 'vision_msgs/msg/Classification'
 
 DETECTIONS_TOPIC = '/vitedge/detections'
 OVERLAY_TOPIC = '/vitedge/overlay'
 SEGMENTATION_TOPIC = '/vitedge/segmentation'
+TARGETS_TOPIC = '/vitedge/targets'
+OBSTACLES_TOPIC = '/vitedge/obstacles'
+BEARINGS_TOPIC = '/vitedge/obstacles/bearings'
+CLEAR_PATH_TOPIC = '/vitedge/clear_path'
+LANDING_ZONE_TOPIC = '/vitedge/landing_zone'
+LANDING_SAFE_TOPIC = '/vitedge/landing_zone/safe'
+DIAGNOSTICS_TOPIC = '/diagnostics'
 OUTPUT_BAG = 'output_bag'
-OUTPUT_FILES = ('metrics.json', 'metrics.md', 'latency.png', 'detections_coco.json', 'gt_coco.json')
+OUTPUT_FILES = ('metrics.json', 'metrics.md', 'latency.png', 'detections_coco.json', 'gt_coco.json', 'topdown.png')
 MAX_FAILURE_RECORDS = 100
 
 
@@ -111,9 +124,14 @@ class _Replay:
     """One replay run: state shared by the feeding loop and the processing function."""
 
     def __init__(self, pipe: Any, types: Any, out: OutputBag, overlay: bool, keep_detections: bool,
-                 on_frame: Optional[Callable[[int, Dict[str, Any]], None]], seg_scores: Any = None) -> None:
+                 on_frame: Optional[Callable[[int, Dict[str, Any]], None]], seg_scores: Any = None,
+                 core: Any = None, geometry: Any = None) -> None:
         from ..ros.messages import build_detection2d_array, build_image, build_label_image
 
+        self.core = core                 # the node's PerceptionCore (set by replay): every frame goes through it
+        self.geometry = geometry         # BagGeometry: CameraInfo in force at each frame
+        self._camera_info = None
+        self._last_diag_ns: Optional[int] = None
         self.pipe = pipe
         self.types = types
         self.out = out
@@ -122,7 +140,6 @@ class _Replay:
         self.on_frame = on_frame
         self.build_dets = build_detection2d_array
         self.build_image = build_image
-        self.labels = list(getattr(pipe, 'labels', []) or [])
         self.records: List[Dict[str, Any]] = []
         self.failures: List[Dict[str, Any]] = []
         self.failure_reasons: Counter = Counter()
@@ -131,22 +148,45 @@ class _Replay:
         self.last_out_ns = -1  # see _ready
         self.class_counts: Counter = Counter()
         self.fatal: Optional[BaseException] = None
-        self.t_first = self.t_last = None
-        self.bit_scale = SixteenBitScale()     # the camera's one 16-bit -> 8-bit scale (replay sets it)
+        #: outputs ready on the core's worker thread, written by the feeding thread: (FrameOutput, e2e ms, log ns)
+        self.ready: Deque[Tuple[Any, float, int]] = deque()
         self.build_label = build_label_image
         self.seg_scores = seg_scores
         #: (index, header stamp ns or None, bag log time ns) of every frame read, for ground-truth matching
         self.frame_keys: List[Tuple[int, Optional[int], int]] = []
 
-    def _segmentation(self, seg: np.ndarray, index: int, stamp: int, image: np.ndarray, msg: Any,
-                      out_ns: int) -> None:
-        """Write the label map (and colour overlay) of a segmentation bundle and score it against the masks."""
-        self.out.write(SEGMENTATION_TOPIC, self.build_label(seg, msg.header, self.types), out_ns)
-        if self.overlay:
-            self.out.write(OVERLAY_TOPIC, self.build_image(render_frame(image, labels=self.labels, segmentation=seg),
-                                                           msg.header, self.types), out_ns)
-        if self.seg_scores is not None:
-            self.seg_scores.add(index, stamp, seg)
+    def _write_outputs(self, out: Any, index: int, stamp: int, out_ns: int) -> None:
+        """Write every output the node publishes for one frame (``FrameOutput`` of the core), input header."""
+        from ..ros import messages as M
+
+        t, header = self.types, out.header
+        if out.segmentation is not None:
+            self.out.write(SEGMENTATION_TOPIC, self.build_label(out.segmentation, header, t), out_ns)
+            if self.seg_scores is not None:
+                self.seg_scores.add(index, stamp, out.segmentation)
+            if out.landing_zone is not None and LANDING_ZONE_TOPIC in self.out.topics:
+                self.out.write(LANDING_ZONE_TOPIC, M.build_classification(out.landing_zone.fractions, header, t),
+                               out_ns)
+                self.out.write(LANDING_SAFE_TOPIC, M.build_verdict('safe' if out.landing_zone.safe else 'unsafe',
+                                                                   header, t), out_ns)
+        else:
+            self.out.write(DETECTIONS_TOPIC, self.build_dets(out.detections, header, t), out_ns)
+        if out.overlay is not None and self.overlay:
+            self.out.write(OVERLAY_TOPIC, self.build_image(out.overlay, header, t), out_ns)
+        if out.targets is not None and TARGETS_TOPIC in self.out.topics:
+            th = M.build_header(t, header.stamp.sec, header.stamp.nanosec, out.target_frame)
+            self.out.write(TARGETS_TOPIC, M.build_pose_array(out.targets, th, t), out_ns)
+        if out.obstacles is not None and OBSTACLES_TOPIC in self.out.topics:
+            self.out.write(OBSTACLES_TOPIC, M.build_obstacle_array(out.obstacles, header, t), out_ns)
+            self.out.write(BEARINGS_TOPIC, M.build_obstacle_bearings(out.obstacles, header, t), out_ns)
+        if out.clear_path is not None and CLEAR_PATH_TOPIC in self.out.topics:
+            self.out.write(CLEAR_PATH_TOPIC, M.build_verdict('clear' if out.clear_path else 'blocked', header, t),
+                           out_ns)
+        period_ns = int(self.core.params.diagnostics_period_s * 1e9)
+        if self._last_diag_ns is None or stamp - self._last_diag_ns >= period_ns or stamp < self._last_diag_ns:
+            self._last_diag_ns = stamp
+            dh = M.build_header(t, header.stamp.sec, header.stamp.nanosec, '')
+            self.out.write(DIAGNOSTICS_TOPIC, M.build_diagnostic_array([self.core.diagnostics()], dh, t), out_ns)
 
     def fail(self, index: int, stamp: Optional[int], bag_t: float, reason: str, error: str) -> None:
         self.failure_reasons[reason] += 1
@@ -157,47 +197,59 @@ class _Replay:
                                   'error': error})
         LOG.warning('frame %d (stamp %s) skipped: %s', index, stamp, error)
 
-    def process(self, item: tuple) -> None:
-        """Decode, infer, and write the detections of one deserialized frame (any thread)."""
-        from ..ros.image_conversion import ImageConversionError
+    def on_output(self, out: Any) -> None:
+        """The core's ``on_output`` (its worker thread): note when the frame's outputs are ready, queue them.
 
-        index, log_ns, bag_t, msgtype, msg, arrival, deser_ms = item
-        stamp = stamp_ns(msg.header)
-        t0 = time.perf_counter()
-        if self.t_first is None:
-            self.t_first = arrival
-        try:
-            image = decode_image(msg, msgtype, self.bit_scale)
-        except ImageConversionError as exc:
-            self.fail(index, stamp, bag_t, exc.reason, str(exc))
+        The bag is written by the feeding thread (``drain``): rosbags' sqlite3 writer is bound to its thread.
+        Any exception is handed to the feeding thread, which re-raises it.
+        """
+        if self.fatal is not None:
             return
-        t1 = time.perf_counter()
         try:
-            res = self.pipe(image)
-        except FrameError as exc:
+            _index, log_ns, _bag_t, _stamp, arrival, _deser = out.tag
+            e2e_ms, out_ns = self._ready(log_ns, arrival)
+            self.ready.append((out, e2e_ms, out_ns))
+        except BaseException as exc:   # noqa: B036 - handed to the feeding thread, which re-raises it
+            self.fatal = exc
+
+    def drain(self) -> None:
+        """Write the queued frames' outputs and records (feeding thread); ``on_frame`` is called here."""
+        while self.ready:
+            self._record(*self.ready.popleft())
+
+    def on_failure(self, tag: Any, reason: str, exc: Exception) -> None:
+        """The core's ``on_failure``: a frame without output.
+
+        A FrameError or a conversion failure is one failed frame; any other inference error (the engine broke)
+        ends the run.
+        """
+        if tag is None or self.fatal is not None:
+            return
+        index, _log_ns, bag_t, stamp, _arrival, _deser = tag
+        if reason != 'inference':
+            self.fail(index, stamp, bag_t, reason, str(exc))
+        elif isinstance(exc, FrameError):
             self.fail(index, stamp, bag_t, 'bad_frame', 'frame error: {}'.format(exc))
-            return
-        seg = getattr(res, 'segmentation', None)
-        if seg is not None:
-            e2e_ms, out_ns = self._ready(log_ns, arrival)
-            self._segmentation(seg, index, stamp, image, msg, out_ns)
         else:
-            out_msg = self.build_dets(res.detections, msg.header, self.types)
-            e2e_ms, out_ns = self._ready(log_ns, arrival)
-            self.out.write(DETECTIONS_TOPIC, out_msg, out_ns)
-        if self.overlay and seg is None:
-            self.out.write(OVERLAY_TOPIC, self.build_image(render_frame(image, res.detections, self.labels),
-                                                           msg.header, self.types), out_ns)
-        self.t_last = time.perf_counter()
-        for det in res.detections:
+            self.fatal = exc
+
+    def _record(self, out: Any, e2e_ms: float, out_ns: int) -> None:
+        index, _log_ns, bag_t, stamp, _arrival, deser_ms = out.tag
+        self._write_outputs(out, index, stamp, out_ns)
+        for det in out.detections:
             self.class_counts[det.label] += 1
-        rec = {'index': index, 'stamp_ns': stamp, 'bag_time_s': bag_t, 'size': tuple(res.image_size),
-               'deserialize': deser_ms, 'decode': (t1 - t0) * 1000.0,
-               'preprocess': res.timings_ms['preprocess'], 'inference': res.timings_ms['inference'],
-               'postprocess': res.timings_ms['postprocess'], 'pipeline': res.timings_ms['total'],
-               'end_to_end': e2e_ms, 'detections': len(res.detections)}
+        tm = out.timings_ms
+        rec = {'index': index, 'stamp_ns': stamp, 'frame_id': str(out.header.frame_id).lstrip('/'),
+               'bag_time_s': bag_t, 'size': tuple(out.image_size),
+               'deserialize': deser_ms, 'decode': tm.get('decode', float('nan')),
+               'preprocess': tm['preprocess'], 'inference': tm['inference'],
+               'postprocess': tm['postprocess'], 'pipeline': tm['total'],
+               'end_to_end': e2e_ms, 'detections': len(out.detections),
+               'targets': out.targets, 'clear_path': out.clear_path,
+               'obstacles': None if out.obstacles is None else [
+                   (o.label, o.azimuth, o.elevation) for o in out.obstacles]}
         if self.keep_detections:
-            rec['dets'] = list(res.detections)
+            rec['dets'] = list(out.detections)
         self.records.append(rec)
         if self.on_frame is not None:
             self.on_frame(index, rec)
@@ -212,18 +264,22 @@ class _Replay:
         self.last_out_ns = max(int(log_ns) + int(e2e_ms * 1e6), self.last_out_ns + 1)
         return e2e_ms, self.last_out_ns
 
-    def process_guarded(self, item: tuple) -> None:
-        """``process`` for the worker thread: any escaping exception (KeyboardInterrupt too) ends the run."""
-        if self.fatal is not None:
-            return
-        try:
-            self.process(item)
-        except BaseException as exc:   # noqa: B036 - handed to the feeding thread, which re-raises it
-            self.fatal = exc
 
-    def on_worker_error(self, item: Any, exc: BaseException) -> None:
-        if self.fatal is None:
-            self.fatal = exc
+def _wait_for_core(core: Any, state: '_Replay') -> None:
+    """Block until the core has no frame pending or in flight; re-raise what its worker handed over.
+
+    Raises:
+        BagReplayError: the core's worker thread ended (an exception it could not hand over).
+
+    """
+    while not core.wait_idle(0.05):
+        if state.fatal is not None:
+            break
+        if not core.stats()['worker_alive']:
+            state.fatal = BagReplayError('the processing thread ended unexpectedly')
+            break
+    if state.fatal is not None:
+        raise state.fatal
 
 
 def _deserialize(reader: Any, raw: bytes, msgtype: str) -> Any:
@@ -303,7 +359,9 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
            score_threshold: Optional[float] = None, max_frames: Optional[int] = None, overwrite: bool = False,
            progress: bool = False, pipeline: Any = None,
            on_frame: Optional[Callable[[int, Dict[str, Any]], None]] = None,
-           label_map: Any = None, mono16_shift: Optional[int] = None) -> Dict[str, Any]:
+           label_map: Any = None, mono16_shift: Optional[int] = None, target_frame: str = 'map',
+           camera_info_topic: Optional[str] = None, node_params: Optional[Dict[str, Any]] = None,
+           localisation_gate_m: float = 2.0) -> Dict[str, Any]:
     """Replay ``image_topic`` of ``bag`` through a detector bundle; write outputs to ``out_dir``.
 
     Args:
@@ -330,6 +388,22 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
             spec; default ``DEFAULT_LABEL_MAP``).
         mono16_shift: right shift (0-8) from 16-bit to 8-bit images, the node's parameter of that name; None:
             fixed from the first 16-bit frame and kept for the whole bag (one scale per camera).
+        target_frame: ground frame of the person targets (the node's ``target_frame``); '' turns targets off.
+            Targets need CameraInfo and TF in the bag; without them the replay says once why there are none.
+        camera_info_topic: the camera's CameraInfo topic (default: ``camera_info`` beside the image topic, or
+            the bag's only CameraInfo topic).
+        node_params: further vitedge_node parameters (``PARAM_SPECS`` names, e.g. ``obstacle_classes``), validated
+            as the node validates them.
+        localisation_gate_m: a target within this horizontal distance of a true person can localise it.
+
+    Every frame is handed to the node's ``PerceptionCore`` (``on_image`` / ``on_compressed``, with the
+    CameraInfo in force and poses from the bag's TF), so the output bag holds what the node publishes for it:
+    ``/vitedge/detections``, ``/vitedge/targets`` (PoseArray in ``target_frame``), ``/vitedge/obstacles`` and
+    ``/vitedge/obstacles/bearings``, ``/vitedge/clear_path``, for segmenters ``/vitedge/segmentation`` and
+    ``/vitedge/landing_zone`` (``/safe``), ``/vitedge/overlay`` when asked, and ``/diagnostics`` (every
+    ``diagnostics_period_s`` of bag time). With position ground truth in the bag (``tools/make_bag.py``:
+    ``/ground_truth/persons``, ``/obstacles``, ``/clear_path``) ``metrics.json`` gains ``localisation``,
+    ``obstacles`` and ``clear_path`` (see ``vitedge_ros.eval.localisation``) and ``topdown.png``.
 
     Returns:
         The metrics written to ``metrics.json`` (see docs/EVALUATION.md).
@@ -366,6 +440,7 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
                              .format(exc)) from exc
     reader = open_bag(bag, typestore)
     pipe = None
+    core = None
     own_pipe = pipeline is None
     try:
         conns = find_connection(reader, image_topic, IMAGE_TYPES, what='image topic')
@@ -406,6 +481,44 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
                 gconns = find_connection(reader, gt_topic, (DETECTIONS_TYPE,), what='ground-truth topic')
                 truth = read_gt_topic(reader, gconns, labels, gt_topic, lmap)
 
+        from ..perception.core import ParamError, PerceptionCore, validate_params
+        from .bag_geometry import PoseLookup, read_geometry, read_position_truth
+
+        geometry = read_geometry(reader, image_topic, camera_info_topic)
+        position_truth = read_position_truth(reader)
+        if geometry.note:
+            LOG.warning('%s', geometry.note)
+        values = dict(node_params or {})
+        person = values.get('person_label', 'person')
+        localise = geometry.tf is not None and bool(geometry.camera_infos) and not segment and person in labels
+        values.setdefault('target_frame', target_frame if localise else '')
+        if not segment:      # the node's default obstacle classes, as far as this bundle has them
+            from ..geometry.obstacles import DEFAULT_OBSTACLE_CLASSES
+
+            values.setdefault('obstacle_classes', [c for c in DEFAULT_OBSTACLE_CLASSES if c in labels])
+        values.setdefault('publish_overlay', bool(overlay))
+        values.setdefault('mono16_shift', -1 if mono16_shift is None else int(mono16_shift))
+        try:
+            params = validate_params(values, labels=labels, task='segment' if segment else 'detect')
+        except ParamError as exc:
+            raise BagReplayError('node parameter {}'.format(str(exc)[len('parameter '):])) from None
+        pose_lookup = PoseLookup(geometry.tf) if geometry.tf is not None else None
+        if params.target_frame and pose_lookup is not None and params.target_frame not in geometry.tf.frames:
+            LOG.warning('the TF tree has no frame %r (target_frame): no person targets (frames: %s)',
+                        params.target_frame, ', '.join(geometry.tf.frames))
+        core_warned = set()
+
+        def core_log(level: str, text: str) -> None:
+            kind = re.sub(r'[-\d.]+', 'N', text)[:80]
+            if level == 'info':
+                LOG.info('%s', text)
+                return
+            if kind in core_warned:
+                LOG.debug('%s', text)
+                return
+            core_warned.add(kind)
+            (LOG.error if level == 'error' else LOG.warning)('%s', text)
+
         out_dir.mkdir(parents=True, exist_ok=True)
         if overwrite:
             for name in OUTPUT_FILES:
@@ -416,14 +529,28 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
         bundle_obj = getattr(pipe, 'bundle', None)
         bundle_name = str(getattr(bundle_obj, 'name', '') or (Path(bundle).name if bundle else 'custom'))
         topics = OrderedDict([(SEGMENTATION_TOPIC, IMAGE_TYPE)] if segment else [(DETECTIONS_TOPIC, DETECTIONS_TYPE)])
+        if segment and params.publish_segmentation:
+            topics[LANDING_ZONE_TOPIC] = CLASSIFICATION_TYPE
+            topics[LANDING_SAFE_TOPIC] = CLASSIFICATION_TYPE
+        if params.target_frame:
+            topics[TARGETS_TOPIC] = 'geometry_msgs/msg/PoseArray'
+        if params.publish_obstacles:
+            if geometry.camera_infos or params.assumed_hfov_deg > 0:
+                topics[OBSTACLES_TOPIC] = DETECTIONS_TYPE
+                topics[BEARINGS_TOPIC] = 'sensor_msgs/msg/PointCloud2'
+            topics[CLEAR_PATH_TOPIC] = CLASSIFICATION_TYPE
         if overlay:
             topics[OVERLAY_TOPIC] = IMAGE_TYPE
+        topics[DIAGNOSTICS_TOPIC] = 'diagnostic_msgs/msg/DiagnosticArray'
         out = OutputBag(out_bag_path, typestore, topics, storage=output_storage, overwrite=overwrite,
                         custom_data={'vitedge_ros.tool': 'eval_bag', 'vitedge_ros.bundle': bundle_name,
                                      'vitedge_ros.source_bag': str(bag), 'vitedge_ros.image_topic': image_topic})
-        state = _Replay(pipe, types, out, overlay, truth is not None, on_frame, seg_scores=seg_scores)
-        state.bit_scale = SixteenBitScale(mono16_shift, on_fix=lambda shift, peak: LOG.info(
-            '16-bit images: shift %d bits, fixed from the first frame (peak %d)', shift, peak))
+        state = _Replay(pipe, types, out, overlay, truth is not None, on_frame, seg_scores=seg_scores,
+                        geometry=geometry)
+        # the node's perception core runs every frame: conversion, inference, outputs, latest-wins in realtime mode
+        core = state.core = PerceptionCore(pipe, params, state.on_output, clock=time.perf_counter, log=core_log,
+                                           pose_lookup=pose_lookup, bundle_name=bundle_name,
+                                           on_failure=state.on_failure)
         setup_s = time.perf_counter() - t_setup
         bar = None
         if progress:
@@ -433,19 +560,16 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
                        dynamic_ncols=True, mininterval=0.25)
         submitted: List[tuple] = []
         feeder_lag_ms: List[float] = []
-        worker = None
         frames_in = 0
         first_ns = None
         last_ns = None
+        last_info = None
         warm_up_ms = _warm_up(pipe, types, typestore, overlay or segment)
+        submit = core.on_compressed if msgtype == COMPRESSED_TYPE else core.on_image
         out.open()
         t_run = time.perf_counter()
         t_clock = None
         try:
-            if realtime:
-                from ..runtime.latest_wins import LatestWinsWorker
-
-                worker = LatestWinsWorker(state.process_guarded, on_error=state.on_worker_error, name='eval-bag')
             for _conn, log_ns, raw in _iter_messages(reader, conns):
                 if max_frames is not None and frames_in >= max_frames:
                     break
@@ -466,48 +590,47 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
                         bar.update(1)
                     continue
                 deser_ms = (time.perf_counter() - t_read) * 1000.0
-                state.frame_keys.append((index, stamp_ns(msg.header), int(log_ns)))
-                if worker is None:
-                    state.process((index, log_ns, bag_t, msgtype, msg, t_read, deser_ms))
-                else:
+                stamp = stamp_ns(msg.header)
+                state.frame_keys.append((index, stamp, int(log_ns)))
+                info = geometry.camera_info_at(log_ns)    # the CameraInfo the node's subscription would hold now
+                if info is not None and info is not last_info:
+                    core.on_camera_info(info)
+                    last_info = info
+                arrival = t_read
+                if realtime:
                     if t_clock is None:
                         # the clock starts when the first frame is ready (reader start-up is not flight time)
                         t_clock = time.perf_counter()
-                    due = t_clock + bag_t / rate
-                    delay = due - time.perf_counter()
+                    arrival = t_clock + bag_t / rate
+                    delay = arrival - time.perf_counter()
                     if delay > 0:
                         time.sleep(delay)
                     else:
                         feeder_lag_ms.append(-delay * 1000.0)
-                    submitted.append((index, bag_t))
-                    worker.submit((index, log_ns, bag_t, msgtype, msg, due, deser_ms))
-                    del msg
-                    if state.fatal is not None:
-                        raise state.fatal
-                if bar is not None:
-                    bar.update(1)
-                    if worker is not None:
-                        st = worker.stats()
-                        bar.set_postfix(processed=len(state.records), dropped=st.dropped, refresh=False)
-                    elif state.failure_reasons:
-                        bar.set_postfix(failed=sum(state.failure_reasons.values()), refresh=False)
-            dropped = 0
-            if worker is not None:
-                while not worker.wait_idle(0.05):
-                    if state.fatal is not None or not worker.running:
-                        break
-                if state.fatal is None and not worker.running:
-                    state.fatal = BagReplayError('the processing thread ended unexpectedly')
-                worker.stop()
-                dropped = worker.stats().dropped
+                submitted.append((index, bag_t))
+                submit(msg, stamp=arrival, tag=(index, log_ns, bag_t, stamp, arrival, deser_ms))
+                del msg
+                if not realtime:
+                    _wait_for_core(core, state)      # throughput: every frame, one at a time
                 if state.fatal is not None:
                     raise state.fatal
+                state.drain()
+                if bar is not None:
+                    bar.update(1)
+                    if realtime:
+                        bar.set_postfix(processed=len(state.records), dropped=core.stats()['dropped_frames'],
+                                        refresh=False)
+                    elif state.failure_reasons:
+                        bar.set_postfix(failed=sum(state.failure_reasons.values()), refresh=False)
+            _wait_for_core(core, state)
+            state.drain()
+            dropped = int(core.stats()['dropped_frames'])
             t_end = time.perf_counter()
             match = _match_truth(state, truth, seg_scores, frames_total, image_topic, gt)
+            core.shutdown(timeout=30.0)
             out.commit()
         except BaseException:
-            if worker is not None:
-                worker.stop(timeout=30.0)
+            core.shutdown(timeout=30.0)
             out.abort()
             raise
         finally:
@@ -517,6 +640,8 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
         try:
             reader.close()
         finally:
+            if core is not None:
+                core.shutdown()
             if own_pipe and pipe is not None:
                 pipe.close()
 
@@ -542,7 +667,7 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
     metrics['backend'] = str(getattr(pipe, 'backend_name', 'custom'))
     metrics['mode'] = 'realtime' if realtime else 'throughput'
     metrics['rate'] = float(rate) if realtime else None
-    metrics['mono16_shift'] = state.bit_scale.shift
+    metrics['mono16_shift'] = core.bit_scale.shift
     metrics['frames_in'] = frames_in
     metrics['frames_processed'] = len(records)
     metrics['frames_failed'] = frames_failed
@@ -586,6 +711,15 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
                     'frames_without_gt': len(records) - meter.frames, 'masks_total': len(seg_truth),
                     'scored_at': 'input-image pixels', 'matched_by': match.key, 'match_warning': match.warning})
         metrics['accuracy'] = acc
+    metrics['camera'] = {'camera_info_topic': geometry.camera_info_topic,
+                         'camera_infos': len(geometry.camera_infos), 'tf_messages': geometry.tf_messages,
+                         'tf_frames': geometry.tf.frames if geometry.tf is not None else [],
+                         'target_frame': params.target_frame, 'note': geometry.note or None,
+                         'pose_lookups_ok': pose_lookup.ok if pose_lookup is not None else 0,
+                         'pose_failures': dict(pose_lookup.failures) if pose_lookup is not None else {}}
+    metrics['targets_total'] = int(sum(len(r['targets']) for r in records if r.get('targets')))
+    metrics.update(_geometry_metrics(records, position_truth, geometry, core, out_dir, localisation_gate_m,
+                                     bundle_name))
     dropped_times = []
     if realtime:
         done = {r['index'] for r in records} | state.failed_indices
@@ -612,6 +746,59 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
     write_file(out_dir / 'metrics.md', metrics_markdown(metrics).encode('utf-8'))
     write_file(out_dir / 'metrics.json', (json.dumps(metrics, indent=2) + '\n').encode('utf-8'))
     return metrics
+
+
+def _geometry_metrics(records: List[Dict[str, Any]], truth: Any, geometry: Any, core: Any, out_dir: Path,
+                      gate_m: float, bundle_name: str) -> Dict[str, Any]:
+    """``localisation``, ``obstacles`` and ``clear_path`` of metrics.json, and topdown.png.
+
+    Each is None where the bag has no such ground truth, or the replay no such output.
+    """
+    from ..geometry.projection import quat_to_matrix
+    from .localisation import ClearPathMeter, LocalisationMeter, ObstacleBearingMeter, plot_topdown
+
+    out: Dict[str, Any] = {'localisation': None, 'obstacles': None, 'clear_path': None, 'topdown_plot': None}
+    by_stamp = [r for r in records if r.get('stamp_ns') is not None]
+    if truth.persons and core.params.target_frame:
+        if truth.frame and truth.frame != core.params.target_frame:
+            LOG.warning('person ground truth is in %r but targets in %r: localisation not scored', truth.frame,
+                        core.params.target_frame)
+        else:
+            meter = LocalisationMeter(gate_m)
+            for r in by_stamp:
+                if r['stamp_ns'] in truth.persons:
+                    meter.add(r['targets'] or [], truth.persons[r['stamp_ns']])
+            res = meter.result()
+            res['frames_without_targets'] = sum(1 for r in by_stamp if r['stamp_ns'] in truth.persons
+                                                and r['targets'] is None)
+            out['localisation'] = res
+            try:
+                plot_topdown(out_dir / 'topdown.png', meter, title='{}: person targets vs truth ({})'.format(
+                    bundle_name, core.params.target_frame))
+                out['topdown_plot'] = 'topdown.png'
+            except Exception as exc:   # noqa: BLE001 - a missing plot must not lose the metrics
+                LOG.warning('top-down plot not written: %s', exc)
+    if truth.obstacles and geometry.tf is not None and core.params.target_frame:
+        meter = ObstacleBearingMeter()
+        for r in by_stamp:
+            if r['stamp_ns'] not in truth.obstacles or r['obstacles'] is None or r.get('frame_id') is None:
+                continue
+            try:
+                pose = geometry.tf.lookup(truth.frame or core.params.target_frame, r['frame_id'], r['stamp_ns'])
+            except LookupError:
+                continue
+            pts = truth.obstacles[r['stamp_ns']]
+            rays = (pts - pose.translation.reshape(1, 3)) @ quat_to_matrix(pose.rotation)   # R^T (p - t)
+            meter.add([(az, el) for label, az, el in r['obstacles'] if label == 'obstacle'], rays)
+        out['obstacles'] = meter.result()
+        out['obstacles']['classes'] = ['obstacle']
+    if truth.clear_path:
+        meter = ClearPathMeter()
+        for r in by_stamp:
+            if r['stamp_ns'] in truth.clear_path and r['clear_path'] is not None:
+                meter.add(r['clear_path'], truth.clear_path[r['stamp_ns']])
+        out['clear_path'] = meter.result()
+    return out
 
 
 def replay_subprocess(args: Sequence[str], timeout: Optional[float] = None) -> Dict[str, Any]:

@@ -2,7 +2,7 @@
 from pathlib import Path
 from typing import Any, Dict, Sequence, Union
 
-__all__ = ['metrics_markdown', 'plot_latency']
+__all__ = ['metrics_markdown', 'plot_latency', 'save_figure']
 
 _STEPS = ('deserialize', 'decode', 'preprocess', 'inference', 'postprocess', 'pipeline', 'end_to_end')
 
@@ -42,6 +42,7 @@ def metrics_markdown(m: Dict[str, Any]) -> str:
     lines += ['', '## Detections per class', '', '| class | detections |', '|---|---|']
     for name, count in m['detections_per_class'].items():
         lines.append('| {} | {} |'.format(name, count))
+    lines += _geometry_markdown(m)
     acc = m.get('accuracy')
     if acc and 'miou' in acc:
         lines += ['', '## Segmentation accuracy', '',
@@ -61,6 +62,55 @@ def metrics_markdown(m: Dict[str, Any]) -> str:
             lines.append('| {} | {} | {} |'.format(name, _f(ap['ap50'], 4), _f(ap['ap50_95'], 4)))
         lines += ['', 'Re-evaluate with `{}` and `{}`.'.format(acc['gt_file'], acc['detections_file'])]
     return '\n'.join(lines) + '\n'
+
+
+def _pct(value: Any) -> str:
+    return '{:.1%}'.format(float(value)) if value is not None else '-'
+
+
+def _geometry_markdown(m: Dict[str, Any]) -> list:
+    """Sections for the camera geometry, person localisation, obstacle bearings and the clear-path flag."""
+    cam = m.get('camera')
+    if not cam:
+        return []
+    lines = ['', '## Camera and poses', '']
+    if cam.get('note'):
+        lines.append('No person targets: {}.'.format(cam['note']))
+    else:
+        failed = sum((cam.get('pose_failures') or {}).values())
+        lines.append('CameraInfo `{}` ({} messages); TF frames {}; targets in `{}`; pose lookups {} ok, {} '
+                     'failed.'.format(cam.get('camera_info_topic'), cam.get('camera_infos'),
+                                      ', '.join(cam.get('tf_frames') or []) or '-', cam.get('target_frame') or '-',
+                                      cam.get('pose_lookups_ok', 0), failed))
+    for kind, count in sorted((cam.get('pose_failures') or {}).items()):
+        lines.append('- {} frame(s): {}'.format(count, kind))
+    loc = m.get('localisation')
+    if loc:
+        lines += ['', '## Person localisation', '',
+                  'Targets matched one-to-one ({}) to true ground positions within {:g} m.'.format(
+                      loc['matcher'], loc['gate_m']), '', '| | |', '|---|---|',
+                  '| persons localised | {} of {} ({}) |'.format(
+                      loc['persons_localised'], loc['persons_true'], _pct(loc['recall'])),
+                  '| horizontal error median / p95 | {} m / {} m |'.format(_f(loc['median_m']), _f(loc['p95_m'])),
+                  '| within 1 m / 2 m | {} / {} |'.format(_pct(loc['within_1m']), _pct(loc['within_2m'])),
+                  '| false targets | {} ({} per frame) |'.format(
+                      loc['false_targets'], _f(loc['false_targets_per_frame'])),
+                  '']
+        if m.get('topdown_plot'):
+            lines.append('![top-down]({})'.format(m['topdown_plot']))
+    ob = m.get('obstacles')
+    if ob:
+        lines += ['', '## Obstacle bearings', '',
+                  '{} of {} true obstacles matched within {:g} deg; bearing error median {} deg, p95 {} deg.'.format(
+                      ob['obstacles_matched'], ob['obstacles_true'], ob['gate_deg'],
+                      _f(ob['bearing_error_median_deg']), _f(ob['bearing_error_p95_deg']))]
+    cp = m.get('clear_path')
+    if cp:
+        lines += ['', '## Clear path', '',
+                  'Accuracy {} over {} frames ({} truly clear, {} truly blocked): {} false alarms, {} misses.'.format(
+                      _pct(cp['accuracy']), cp['frames_evaluated'], cp['truly_clear'], cp['truly_blocked'],
+                      cp['false_alarms'], cp['misses'])]
+    return lines
 
 
 def plot_latency(path: Union[str, Path], times_s: Sequence[float], series: Dict[str, Sequence[float]],
@@ -84,13 +134,18 @@ def plot_latency(path: Union[str, Path], times_s: Sequence[float], series: Dict[
         ax.set_xlabel('bag time (s)')
         ax.set_ylabel('latency (ms)')
         ax.set_ylim(bottom=0)
-        ax.grid(True, alpha=0.3)
-        ax.legend(loc='upper right', fontsize=8)
-        if title:
-            ax.set_title(title, fontsize=10)
-        fig.tight_layout()
-        tmp = Path(path).with_name('.' + Path(path).name + '.tmp.png')
-        fig.savefig(str(tmp))
-        tmp.replace(path)
+        save_figure(fig, ax, path, title, legend_loc='upper right')
     finally:
         plt.close(fig)
+
+
+def save_figure(fig: Any, ax: Any, path: Union[str, Path], title: str = '', legend_loc: str = 'best') -> None:
+    """Grid, legend and title on ``ax``, then write ``fig`` to the PNG ``path`` atomically (temp file + rename)."""
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc=legend_loc, fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    tmp = Path(path).with_name('.' + Path(path).name + '.tmp.png')
+    fig.savefig(str(tmp))
+    tmp.replace(path)

@@ -84,7 +84,8 @@ def export_checkpoint(checkpoint: Union[str, Path], out: Union[str, Path], *, ta
                       opset: Optional[int] = None, fp16: bool = False, decompose_layernorm: Optional[bool] = None,
                       atol: Optional[float] = None, do_simplify: bool = True, n_samples: int = 3,
                       samples_dir: Optional[Path] = None, name: Optional[str] = None,
-                      like: Optional[Union[str, Path]] = None, allow_pickle: bool = False) -> Dict[str, Any]:
+                      like: Optional[Union[str, Path]] = None, allow_pickle: bool = False,
+                      raw_pixels: Optional[str] = None, interpolation: Optional[str] = None) -> Dict[str, Any]:
     """CHECKPOINT -> bundle at ``out`` for ``target``; returns a summary dict (bundle, parity, ops, info).
 
     ``fp16``: FP16 weights/compute with FP32 I/O (parity against torch FP16, tolerance
@@ -92,6 +93,9 @@ def export_checkpoint(checkpoint: Union[str, Path], out: Union[str, Path], *, ta
     ``decompose_layernorm``: force the LayerNorm decomposition on a target that imports LayerNormalization.
     ``like``: a bundle whose name and ``source`` are kept (labels, input and decoder must equal the checkpoint's).
     ``allow_pickle``: accept an old pickled checkpoint (unpickling runs code from the file; trusted files only).
+    ``raw_pixels`` (``'bgr'``/``'rgb'``): the bundle takes raw pixels in that order (``input.pixels: raw``, the
+    normalisation folded into the graph); default: as ``like`` does, else normalised input. ``interpolation``
+    (``area``/``linear``): the resize bundle.yaml asks for; default: ``like``'s, else the checkpoint's.
     Raises :class:`BadInput` (bad checkpoint/reference, unknown target, blockers for the target) or
     :class:`.onnx_export.ExportError` (tracing, checker, parity above tolerance).
     """
@@ -127,11 +131,23 @@ def export_checkpoint(checkpoint: Union[str, Path], out: Union[str, Path], *, ta
         module, names = model, ['logits']
     if ref is not None:
         for key, mine, theirs in (('labels', list(ckpt['labels']), list(ref.labels)),
-                                  ('input', spec.to_dict(), ref.input.to_dict()),
+                                  ('input', spec.model_fields(), ref.input.model_fields()),
                                   ('decoder', dict(ckpt['decoder']), dict(ref.decoder)), ('task', task, ref.task)):
             if mine != theirs:
                 raise BadInput('--like {}: {} {!r} differs from the checkpoint\'s {!r}'.format(
                     ref.path, key, theirs, mine))
+    if ref is not None:
+        raw_pixels = raw_pixels or (ref.input.pixel_order if ref.input.raw else None)
+        interpolation = interpolation or ref.input.interpolation
+    if raw_pixels not in (None, 'bgr', 'rgb'):
+        raise BadInput("raw pixels: channel order must be 'bgr' or 'rgb', got {!r}".format(raw_pixels))
+    if interpolation is not None:
+        if interpolation not in ('area', 'linear'):
+            raise BadInput("interpolation must be 'area' or 'linear', got {!r}".format(interpolation))
+        spec = spec._replace(interpolation=interpolation)
+    if spec.raw:
+        raise BadInput('{}: the checkpoint\'s input says pixels: raw; a checkpoint holds the model as trained '
+                       '(normalised input)'.format(checkpoint))
     reference = module
     if fp16:
         module = half_wrapper(module)
@@ -151,12 +167,12 @@ def export_checkpoint(checkpoint: Union[str, Path], out: Union[str, Path], *, ta
                                     decoder=ckpt['decoder'], source=source, output_names=names, atol=tol,
                                     samples=samples, do_simplify=do_simplify, opset=opset, target=target,
                                     decompose_layernorm=decompose_layernorm,
-                                    reference=reference if not fp16 else None)
+                                    reference=reference if not fp16 else None, raw_pixels=raw_pixels)
     except ExportTargetError as exc:
         raise BadInput(str(exc)) from None
     summary = {'bundle': bundle, 'parity': err, 'atol': tol, 'task': task, 'output_names': names,
                'ops': onnx_op_types(bundle.onnx_path), 'export': dict(bundle.source.get('export') or {}),
-               'trt_targets': list(bundle.trt_targets), 'spec': spec}
+               'trt_targets': list(bundle.trt_targets), 'spec': bundle.input}
     if fp16:
         summary['parity_fp32'] = check_parity(reference, bundle.onnx_path, (1, 3, spec.height, spec.width),
                                               samples=samples)
@@ -220,8 +236,16 @@ def outputs_error(names: Sequence[str], ref: Sequence[np.ndarray], got: Sequence
 
 def wrap_onnx(src: Union[str, Path], like: Union[str, Path], out: Union[str, Path], *,
               target: str = DEFAULT_TARGET, atol: Optional[float] = None, rtol: float = DEFAULT_RTOL_FROM_ONNX,
-              n_samples: int = 3, samples_dir: Optional[Path] = None, name: Optional[str] = None) -> Dict[str, Any]:
+              n_samples: int = 3, samples_dir: Optional[Path] = None, name: Optional[str] = None,
+              raw_pixels: Optional[str] = None, interpolation: Optional[str] = None) -> Dict[str, Any]:
     """ONNX FILE + reference bundle -> bundle at ``out`` for ``target``; returns a summary dict.
+
+    The graph takes the same input as the reference (normalised or raw pixels). ``raw_pixels`` (``'bgr'``/
+    ``'rgb'``, reference with normalised input only): the new bundle takes raw pixels in that order, the graph
+    converted after the parity check (:func:`.onnx_export.raw_pixel_graph`, its own parity against the graph it
+    came from in ``source.export.raw_pixels``). ``tools/export_onnx.py --from-onnx B/model.onnx --like B
+    --raw-pixels`` makes a raw-pixel copy of bundle B without torch. ``interpolation`` (``area``/``linear``): the
+    resize the new bundle asks the runtime for (default: the reference's).
 
     The graph is lowered for the target only where needed (:func:`.targets.prepare_for_target`: no simplification,
     which would fold the weights' DequantizeLinear), audited, then compared with the reference on onnxruntime
@@ -239,6 +263,12 @@ def wrap_onnx(src: Union[str, Path], like: Union[str, Path], out: Union[str, Pat
     src = Path(src)
     out = Path(out)
     ref = _reference_bundle(like, out)
+    if raw_pixels not in (None, 'bgr', 'rgb'):
+        raise BadInput("raw pixels: channel order must be 'bgr' or 'rgb', got {!r}".format(raw_pixels))
+    if raw_pixels and ref.input.raw:
+        raise BadInput('--like {} already takes raw pixels: its graphs cannot be converted again'.format(ref.path))
+    if interpolation not in (None, 'area', 'linear'):
+        raise BadInput("interpolation must be 'area' or 'linear', got {!r}".format(interpolation))
     model = load_onnx_checked(src)
     if onnx_opset(model) < 13:
         raise BadInput('{}: opset {} (bundles need opset >= 13)'.format(src, onnx_opset(model)))
@@ -293,6 +323,22 @@ def wrap_onnx(src: Union[str, Path], like: Union[str, Path], out: Union[str, Pat
         summary['failed'] = 'max abs {:.3g} > --atol {:.3g}'.format(err, atol) if atol is not None else \
             'relative {:.3g} > --rtol {:.3g}'.format(rel, rtol)
         return summary
+    spec = ref.input
+    raw_info = None
+    if raw_pixels:
+        from .onnx_export import ExportError, raw_pixel_graph
+
+        try:
+            model, spec, raw_info, trt_targets = raw_pixel_graph(model, ref.input, raw_pixels, target)
+        except ExportTargetError as exc:
+            raise BadInput(str(exc)) from None
+        except ExportError as exc:
+            summary['failed'] = str(exc)
+            return summary
+        data = model.SerializeToString()
+        summary['trt_targets'] = trt_targets
+    if interpolation:
+        spec = spec._replace(interpolation=interpolation)
     has_qdq = any(n.op_type in ('QuantizeLinear', 'DequantizeLinear') for n in model.graph.node)
     source = dict(ref.source)
     source.update({'from_onnx': src.name, 'parity_reference': ref.name, 'parity_max_abs_err': float(err),
@@ -302,15 +348,18 @@ def wrap_onnx(src: Union[str, Path], like: Union[str, Path], out: Union[str, Pat
                         'layernorm_nodes_decomposed': changes['layernorm_nodes_decomposed'],
                         'reshape_allowzero_set': changes['reshape_allowzero_set'],
                         'ir_version': changes['ir_version']})
+    if raw_info is not None:
+        export_info['raw_pixels'] = raw_info
     source['export'] = export_info
     if agree:
         source['parity_top1_agreement'] = float(np.mean(agree))
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / 'model.onnx', data)
-    meta = {'name': name or '{}-{}'.format(ref.name, 'int8' if has_qdq else src.stem), 'task': ref.task,
-            'input': ref.input.to_dict(), 'labels': list(ref.labels), 'trt_targets': trt_targets,
-            'decoder': dict(ref.decoder), 'source': source}
+    default_name = '{}-{}'.format(ref.name, 'int8' if has_qdq else ('raw' if raw_pixels else src.stem))
+    meta = {'name': name or default_name, 'task': ref.task, 'input': spec.to_dict(), 'labels': list(ref.labels),
+            'trt_targets': trt_targets, 'decoder': dict(ref.decoder), 'source': source}
     write_bundle_yaml(out, meta)
     summary['has_qdq'] = has_qdq
     summary['out'] = out
+    summary['raw_pixels'] = raw_info
     return summary

@@ -20,7 +20,14 @@ import onnx
 import torch
 from torch import nn
 
-from ..runtime.bundle import Bundle, InputSpec, atomic_write_bytes, load_bundle, write_bundle_yaml
+from ..runtime.bundle import (
+    Bundle,
+    InputSpec,
+    atomic_write_bytes,
+    load_bundle,
+    parse_input_spec,
+    write_bundle_yaml,
+)
 from .targets import (
     DEFAULT_TARGET,
     EXPORT_OPSET,
@@ -313,29 +320,36 @@ def export_bundle(module: nn.Module, bundle_dir: Union[str, Path], *, name: str,
                   atol: float = PARITY_ATOL, samples: Optional[np.ndarray] = None,
                   do_simplify: bool = True, opset: Optional[int] = None, target: str = DEFAULT_TARGET,
                   decompose_layernorm: Optional[bool] = None,
-                  reference: Optional[nn.Module] = None) -> Tuple[Bundle, float]:
+                  reference: Optional[nn.Module] = None, raw_pixels: Optional[str] = None,
+                  n_raw_frames: int = 3) -> Tuple[Bundle, float]:
     """Export ``module`` as a bundle for ``target`` (model.onnx + bundle.yaml); returns (bundle, parity max abs error).
 
     Parity is measured against ``reference`` (default: ``module``) with :func:`check_parity`; bundle.yaml records
     ``trt_targets`` (the public targets the graph parses on) and ``source.export`` (target, opset, fixes).
+    ``raw_pixels`` (``'bgr'`` or ``'rgb'``): the bundle takes raw 0..255 pixels in that channel order, the
+    normalisation folded into the graph (:func:`.raw_pixels.to_raw_pixels`); the raw graph is then compared with
+    the normalised one on ``n_raw_frames`` synthetic frames, each through its own host path (tolerance
+    :data:`.raw_pixels.RAW_PARITY_RTOL` of the output range) and audited again.
     Raises :class:`ParityError` above ``atol``, :class:`ExportTargetError` on audit blockers, :class:`ExportError`
     otherwise; the bundle directory is left as it was on any error.
     """
     bundle_dir = Path(bundle_dir)
     bundle_dir.mkdir(parents=True, exist_ok=True)
-    spec = input_spec if isinstance(input_spec, InputSpec) else InputSpec(
-        int(input_spec['width']), int(input_spec['height']), input_spec.get('color', 'rgb'),
-        tuple(input_spec.get('mean', (0.0, 0.0, 0.0))), tuple(input_spec.get('std', (1.0, 1.0, 1.0))),
-        input_spec.get('resize', 'letterbox'))
+    spec = input_spec if isinstance(input_spec, InputSpec) else parse_input_spec(dict(input_spec), 'input_spec')
     shape = (1, 3, spec.height, spec.width)
     model, info = export_model(module, shape, output_names, opset=opset, do_simplify=do_simplify, target=target,
                                decompose_layernorm=decompose_layernorm)
     onnx_path = bundle_dir / 'model.onnx'
     tmp_onnx = bundle_dir / '.model.onnx.export'
+    raw_info = None  # type: Optional[Dict[str, Any]]
     try:
         atomic_write_bytes(tmp_onnx, model.SerializeToString())
         err = check_parity(reference if reference is not None else module, tmp_onnx, shape, samples=samples)
         check_parity_tolerance(err, atol)
+        if raw_pixels:
+            model, spec, raw_info, info['trt_targets'] = raw_pixel_graph(model, spec, raw_pixels, target,
+                                                                         n_raw_frames)
+            atomic_write_bytes(tmp_onnx, model.SerializeToString())
         tmp_onnx.replace(onnx_path)
     finally:
         if tmp_onnx.exists():
@@ -345,8 +359,44 @@ def export_bundle(module: nn.Module, bundle_dir: Union[str, Path], *, name: str,
     export_info = dict(src.get('export') or {})
     export_info.update({k: v for k, v in info.items() if k not in ('trt_targets', 'trt_blockers')})
     export_info['atol'] = float(atol)
+    if raw_info is not None:
+        export_info['raw_pixels'] = raw_info
     src['export'] = export_info
     meta = {'name': name, 'task': task, 'input': spec.to_dict(), 'labels': list(labels),
             'trt_targets': list(info['trt_targets']), 'decoder': dict(decoder), 'source': src}
     write_bundle_yaml(bundle_dir, meta)
     return load_bundle(bundle_dir), err
+
+
+def raw_pixel_graph(model: onnx.ModelProto, spec: InputSpec, pixel_order: str, target: str = DEFAULT_TARGET,
+                    n_frames: int = 3) -> Tuple[onnx.ModelProto, InputSpec, Dict[str, Any], List[str]]:
+    """A normalised-input graph made to take raw pixels (:mod:`.raw_pixels`), parity-checked and audited.
+
+    Returns ``(model, raw spec, info, trt_targets)``; ``info`` holds the method, the node and the parity against
+    the normalised graph (``max_abs``, ``rel``). Raises :class:`ParityError` above
+    :data:`.raw_pixels.RAW_PARITY_RTOL`, :class:`ExportTargetError` on blockers, :class:`ExportError` otherwise.
+    """
+    from .raw_pixels import RAW_PARITY_RTOL, raw_parity, raw_spec, sample_frames, to_raw_pixels
+
+    if spec.raw:
+        raise ExportError('the graph already takes raw pixels (input.pixels: raw)')
+    try:
+        raw_model, fold = to_raw_pixels(model, spec, pixel_order)
+    except ValueError as exc:
+        raise ExportError('raw pixels: {}'.format(exc)) from None
+    rspec = raw_spec(spec, pixel_order)
+    par = raw_parity(model, raw_model, spec, rspec, sample_frames(spec, n_frames))
+    if not par['rel'] <= RAW_PARITY_RTOL:
+        raise ParityError('raw-pixel graph differs from the normalised one by {:.3g} of the output range (max abs '
+                          '{:.3g}; tolerance {:.3g})'.format(par['rel'], par['max_abs'], RAW_PARITY_RTOL))
+    try:
+        onnx.checker.check_model(raw_model, full_check=True)
+        clean = require_target(raw_model, target, what='the raw-pixel graph')
+    except TargetError as exc:
+        raise ExportTargetError(str(exc)) from None
+    except Exception as exc:
+        raise ExportError('ONNX checker rejected the raw-pixel graph: {}'.format(exc)) from exc
+    info = dict(fold)
+    info.update({'parity_max_abs': float(par['max_abs']), 'parity_rel': float(par['rel']),
+                 'parity_frames': int(n_frames)})
+    return raw_model, rspec, info, clean

@@ -36,7 +36,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
-from .image_conversion import bgr_to_image_fields, payload_bytes
+from ..perception.diagnostics import DIAG_ERROR, DIAG_OK, DIAG_STALE, DIAG_WARN
+from ..perception.image_conversion import bgr_to_image_fields, payload_bytes
 
 __all__ = [
     'BEARING_FIELDS', 'DIAG_OK', 'DIAG_WARN', 'DIAG_ERROR', 'DIAG_STALE', 'build_detection2d_array',
@@ -44,8 +45,6 @@ __all__ = [
     'build_pose_array', 'detection2d_array_to_detections', 'stamp_to_sec', 'build_label_image',
     'build_classification', 'build_label_info', 'build_verdict', 'read_verdict',
 ]
-
-DIAG_OK, DIAG_WARN, DIAG_ERROR, DIAG_STALE = 0, 1, 2, 3
 
 
 def _byte(types, value: int):

@@ -1,4 +1,4 @@
-"""vitedge_node: the rclpy layer over ``vitedge_ros.ros.core.PerceptionCore`` (ROS 2 Humble).
+"""vitedge_node: the rclpy layer over ``vitedge_ros.perception.core.PerceptionCore`` (ROS 2 Humble).
 
 The only module of the package that imports rclpy and ROS message packages. It declares the
 parameters (with descriptions, read-only), validates them (a bad value stops start-up with its name),
@@ -51,9 +51,9 @@ from vision_msgs.msg import (
 
 from vitedge_ros.geometry.projection import CameraPose
 
+from ..perception.core import PARAM_SPECS, FrameOutput, ParamError, PerceptionCore, create_pipeline
+from ..perception.image_conversion import VIEW_ENCODINGS, image_msg_to_bgr, image_msg_to_frame, is_sixteen_bit
 from . import messages
-from .core import PARAM_SPECS, FrameOutput, ParamError, PerceptionCore, create_pipeline
-from .image_conversion import image_msg_to_bgr, is_sixteen_bit
 from .topic_diagnostics import FrequencyStatus, status_prefix, topic_status
 
 try:   # vision_msgs >= 4.1 (Humble since February 2023); 4.0.0 has no LabelInfo: label_info is then skipped
@@ -209,7 +209,8 @@ class VitedgeNode(Node):
         self._bridge = CvBridge() if (CvBridge is not None and params.use_cv_bridge) else None
         image_converter = self._bridge_convert if self._bridge is not None else None
         self.core = PerceptionCore(pipeline, params, self._publish_output, log=self._log,
-                                   image_converter=image_converter, pose_lookup=pose_lookup, bundle_name=bundle_name)
+                                   image_converter=image_converter, pose_lookup=pose_lookup, bundle_name=bundle_name,
+                                   overlay_wanted=self._overlay_wanted if self.pub_overlay is not None else None)
 
         if params.transport == 'compressed':
             self.sub_image = self.create_subscription(CompressedImage, 'image/compressed', self._on_compressed,
@@ -227,18 +228,22 @@ class VitedgeNode(Node):
                                                    'yes' if self._bridge is not None else 'no',
                                                    params.target_frame or 'off'))
 
+    def _overlay_wanted(self) -> bool:
+        """Draw the overlay only while someone subscribes to it (rclpy Publisher.get_subscription_count)."""
+        return self.pub_overlay is not None and self.pub_overlay.get_subscription_count() > 0
+
     def _log(self, level: str, text: str) -> None:
         logger = self.get_logger()
         {'info': logger.info, 'warn': logger.warning, 'error': logger.error}.get(level, logger.info)(text)
 
     # --------------------------------------------------------------------------------------------- conversion
     def _bridge_convert(self, msg: Image):
-        """cv_bridge for 8-bit encodings; our conversion for the rest.
+        """Our view of the message for 8-bit BGR/RGB/mono (no copy), cv_bridge for the other 8-bit encodings.
 
         16-bit encodings (Bayer 16 too: cv_bridge would drop their low byte) use the camera's one 16-bit scale.
         """
-        if is_sixteen_bit(msg.encoding):
-            return image_msg_to_bgr(msg, scale=self.core.bit_scale)
+        if is_sixteen_bit(msg.encoding) or str(msg.encoding).strip().lower() in VIEW_ENCODINGS:
+            return image_msg_to_frame(msg, scale=self.core.bit_scale)
         try:
             return self._bridge.imgmsg_to_cv2(msg, desired_encoding='bgr8')
         except Exception:   # noqa: BLE001 - CvBridgeError, TypeError: fall back to our conversion

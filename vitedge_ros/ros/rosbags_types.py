@@ -74,6 +74,8 @@ def rosbags_types() -> Tuple[Any, SimpleNamespace]:
         PointCloud2=t['sensor_msgs/msg/PointCloud2'], PointField=t['sensor_msgs/msg/PointField'],
         DiagnosticArray=t['diagnostic_msgs/msg/DiagnosticArray'],
         DiagnosticStatus=t['diagnostic_msgs/msg/DiagnosticStatus'], KeyValue=t['diagnostic_msgs/msg/KeyValue'],
+        TFMessage=t['tf2_msgs/msg/TFMessage'], TransformStamped=t['geometry_msgs/msg/TransformStamped'],
+        Transform=t['geometry_msgs/msg/Transform'], Vector3=t['geometry_msgs/msg/Vector3'],
         byte=int,
     )
     for name in VISION_MSGS:

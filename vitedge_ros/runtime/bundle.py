@@ -20,21 +20,59 @@ ONNX_MAGIC_MIN_BYTES = 16
 TRT_TARGET_RE = re.compile(r'^trt\d+(\.\d+)?$')  # the names of vitedge_ros.export.trt_audit targets
 
 
+PIXELS = ('normalized', 'raw')
+INTERPOLATIONS = ('area', 'linear')
+CHANNEL_ORDERS = ('rgb', 'bgr')
+
+
 class InputSpec(NamedTuple):
-    """How frames are turned into the network input."""
+    """How frames are turned into the network input.
+
+    ``color``, ``mean`` and ``std`` describe the model as trained: ``x_net[c] = (x[c] / 255 - mean[c]) / std[c]``
+    with the channels in ``color`` order. ``pixels`` says who applies it: ``normalized`` (the default, every
+    bundle before schema keys ``pixels``/``pixel_order`` existed) means the host feeds that normalised tensor;
+    ``raw`` means the graph takes the pixels as decoded (float32 0..255, channels in ``pixel_order``) and applies
+    the channel order, mean and std itself (folded into its first layer, :mod:`vitedge_ros.export.raw_pixels`).
+    ``interpolation`` is the resize: ``area`` (cv2.INTER_AREA when shrinking, INTER_LINEAR when enlarging: the
+    default, what every older bundle was trained and run with) or ``linear`` (cv2.INTER_LINEAR, INTER_AREA only
+    below half size: :meth:`vitedge_ros.runtime.preprocess.Preprocessor.interpolation`).
+    """
 
     width: int
     height: int
-    color: str  # 'rgb' | 'bgr'
-    mean: Tuple[float, float, float]  # in [0, 1] units, in the network's colour order
+    color: str  # 'rgb' | 'bgr': the model's channel order (training)
+    mean: Tuple[float, float, float]  # in [0, 1] units, in the model's colour order
     std: Tuple[float, float, float]
     resize: str  # 'letterbox' | 'stretch'
+    pixels: str = 'normalized'  # 'normalized' | 'raw' (0..255, normalisation inside the graph)
+    pixel_order: str = ''  # raw only: 'bgr' | 'rgb', the channel order of the graph input
+    interpolation: str = 'area'  # 'area' | 'linear'
 
-    def to_dict(self) -> Dict[str, Any]:
-        """Plain-dict form for bundle.yaml."""
+    @property
+    def raw(self) -> bool:
+        """True when the graph takes raw 0..255 pixels (``pixels: raw``)."""
+        return self.pixels == 'raw'
+
+    @property
+    def input_order(self) -> str:
+        """Channel order of the tensor the host feeds: ``pixel_order`` for raw bundles, else ``color``."""
+        return self.pixel_order if self.raw else self.color
+
+    def model_fields(self) -> Dict[str, Any]:
+        """The fields that describe the trained model (what a checkpoint and its bundles must agree on)."""
         return {'width': self.width, 'height': self.height, 'color': self.color,
                 'mean': [float(v) for v in self.mean], 'std': [float(v) for v in self.std],
                 'resize': self.resize}
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain-dict form for bundle.yaml (the keys left at their defaults are not written)."""
+        out = self.model_fields()
+        if self.raw:
+            out['pixels'] = self.pixels
+            out['pixel_order'] = self.pixel_order
+        if self.interpolation != 'area':
+            out['interpolation'] = self.interpolation
+        return out
 
 
 class Bundle(NamedTuple):
@@ -107,7 +145,20 @@ def parse_input_spec(raw: Any, where: str = 'bundle.yaml: input') -> InputSpec:
         raise _err(where + '.resize', "expected 'letterbox' or 'stretch', got {!r}".format(resize))
     mean = _number_triplet(raw.get('mean', [0.0, 0.0, 0.0]), where + '.mean')
     std = _number_triplet(raw.get('std', [1.0, 1.0, 1.0]), where + '.std', positive=True)
-    return InputSpec(dims[0], dims[1], color, mean, std, resize)
+    pixels = raw.get('pixels', 'normalized')
+    if pixels not in PIXELS:
+        raise _err(where + '.pixels', "expected 'normalized' or 'raw', got {!r}".format(pixels))
+    order = raw.get('pixel_order', '')
+    if pixels == 'raw' and order not in CHANNEL_ORDERS:
+        raise _err(where + '.pixel_order', "pixels: raw needs pixel_order 'bgr' or 'rgb' (the channel order of "
+                   "the graph input), got {!r}".format(order))
+    if pixels != 'raw' and order not in ('', None):
+        raise _err(where + '.pixel_order', 'only bundles with pixels: raw take a pixel_order, got {!r}'.format(
+            order))
+    interp = raw.get('interpolation', 'area')
+    if interp not in INTERPOLATIONS:
+        raise _err(where + '.interpolation', "expected 'area' or 'linear', got {!r}".format(interp))
+    return InputSpec(dims[0], dims[1], color, mean, std, resize, pixels, order or '', interp)
 
 
 def validate_meta(meta: Any, bundle_dir: Path) -> Bundle:

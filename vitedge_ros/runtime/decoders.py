@@ -13,6 +13,7 @@
 """
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence
 
+import cv2
 import numpy as np
 
 from .errors import BundleError, EngineError
@@ -63,10 +64,21 @@ def decode_classifier(outputs: Dict[str, np.ndarray], params: Dict[str, Any]) ->
 #: vitedge_ros/models/vit_detector.py): sizes up to e^8 cells.
 SIZE_LOG_CLAMP = 8.0
 VIT_CENTER_MAPS = ('heatmap', 'size', 'offset')
+_BOX3 = np.ones((3, 3), np.uint8)
 
 
 def max_pool3x3(x: np.ndarray) -> np.ndarray:
-    """3×3 max filter, stride 1, borders padded with -inf, over the last two axes of ``x`` (C×h×w)."""
+    """3×3 max filter, stride 1, borders padded with -inf, over the last two axes of ``x`` (C×h×w).
+
+    float32/float64 maps go through ``cv2.dilate`` (a 3×3 box of ones is the 3×3 max; a constant -inf border),
+    plane by plane: the same values as the numpy shifts below (a max is exact), several times faster per frame.
+    """
+    if x.dtype in (np.float32, np.float64) and x.ndim >= 2 and x.size:
+        planes = np.ascontiguousarray(x).reshape((-1,) + x.shape[-2:])
+        out = np.empty_like(planes)
+        for i in range(planes.shape[0]):
+            cv2.dilate(planes[i], _BOX3, dst=out[i], borderType=cv2.BORDER_CONSTANT, borderValue=-np.inf)
+        return out.reshape(x.shape)
     pad = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(1, 1), (1, 1)], mode='constant', constant_values=-np.inf)
     h, w = x.shape[-2], x.shape[-1]
     out = pad[..., 0:h, 0:w].copy()

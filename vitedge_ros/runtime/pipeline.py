@@ -1,8 +1,9 @@
 """The per-frame pipeline: preprocess → engine → decoder → boxes in input-image pixels, timed per step."""
 import logging
+import threading
 import time
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from .decoders import (
 from .detection import Classification, Detection, FrameResult
 from .engines import select_engine
 from .errors import BundleError
-from .preprocess import Preprocessor, as_bgr
+from .preprocess import Preprocessor
 from .segmentation import decode_segmenter
 
 LOG = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ def _ms(t0: float, t1: float) -> float:
 
 
 class Pipeline:
-    """Bundle + engine + decoder; call it on BGR uint8 frames."""
+    """Bundle + engine + decoder; call it on uint8 frames (BGR by default, RGB with ``order='rgb'``)."""
 
     def __init__(self, bundle: Union[Bundle, str, Path], backend: str = 'auto',
                  score_threshold: Optional[float] = None, nms_iou: Optional[float] = None,
@@ -50,6 +51,9 @@ class Pipeline:
         self.top_k = int(dec.get('top_k', 5))
         self.class_ids = bundle_label_ids(self.bundle, list(classes) if classes else None)
         self.preprocess = Preprocessor(self.bundle.input)
+        spec = self.bundle.input
+        self._input = np.empty((1, 3, spec.height, spec.width), np.float32)  # reused: no allocation per frame
+        self._lock = threading.Lock()   # one frame at a time in the input buffer and the engine
         choice = select_engine(self.bundle, backend, providers=providers, module=module)
         self.engine, self.backend_reason = choice.engine, choice.reason
         #: Non-empty when ``auto`` found TensorRT engines but could use none (the node reports it as a warning).
@@ -77,14 +81,21 @@ class Pipeline:
         labels = self.bundle.labels
         return labels[class_id] if 0 <= class_id < len(labels) else str(class_id)
 
-    def __call__(self, image: np.ndarray) -> FrameResult:
-        """Process one frame (BGR uint8; grey and BGRA accepted). Raises FrameError on a bad frame."""
-        t0 = time.perf_counter()
-        bgr = as_bgr(image)
-        tensor, tf = self.preprocess(bgr)
-        t1 = time.perf_counter()
-        outputs = self.engine.infer(tensor)
-        t2 = time.perf_counter()
+    def __call__(self, image: np.ndarray, order: str = 'bgr',
+                 source_size: Optional[Tuple[int, int]] = None) -> FrameResult:
+        """Process one frame; raises FrameError on a bad frame.
+
+        ``image``: uint8 H×W grey, H×W×3 or H×W×4 (alpha last) with channels in ``order`` (``bgr`` or ``rgb``); a
+        view with padded rows is fine (see :meth:`Preprocessor.__call__`): it is read once, by the resize.
+        ``source_size``: (w, h) of the full frame when ``image`` was decoded at a reduced size; boxes and
+        ``image_size`` are then in the full frame's pixels.
+        """
+        with self._lock:
+            t0 = time.perf_counter()
+            tensor, tf = self.preprocess(image, order, out=self._input, source_size=source_size)
+            t1 = time.perf_counter()
+            outputs = self.engine.infer(tensor)
+            t2 = time.perf_counter()
         detections: List[Detection] = []
         classes: List[Classification] = []
         segmentation = None
@@ -116,7 +127,7 @@ class Pipeline:
         t3 = time.perf_counter()
         timings = {'preprocess': _ms(t0, t1), 'inference': _ms(t1, t2), 'postprocess': _ms(t2, t3),
                    'total': _ms(t0, t3)}
-        return FrameResult(detections, classes, timings, (int(bgr.shape[1]), int(bgr.shape[0])), segmentation)
+        return FrameResult(detections, classes, timings, (int(tf.image_width), int(tf.image_height)), segmentation)
 
     def close(self) -> None:
         """Release the engine."""

@@ -1,0 +1,39 @@
+"""Issue 15: runtime/, geometry/ and perception/ never import the drivers; the replay never imports the node."""
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PKG = ROOT / 'vitedge_ros'
+DRIVERS = ('vitedge_ros.ros', 'vitedge_ros.eval', 'vitedge_ros.demo', 'vitedge_ros.predict', 'vitedge_ros.cli')
+
+
+def _imports(path: Path):
+    """Absolute module names imported by ``path`` (relative imports resolved), function-level ones included."""
+    package = '.'.join(path.relative_to(ROOT).with_suffix('').parts[:-1])
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
+        if isinstance(node, ast.Import):
+            out += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ''
+            if node.level:
+                parts = package.split('.')[:len(package.split('.')) - node.level + 1]
+                base = '.'.join(parts + ([node.module] if node.module else []))
+            out += [base] + ['{}.{}'.format(base, a.name) for a in node.names]
+    return out
+
+
+def test_core_packages_import_no_driver():
+    bad = []
+    for sub in ('runtime', 'geometry', 'perception'):
+        for path in sorted((PKG / sub).rglob('*.py')):
+            for name in _imports(path):
+                if name.startswith(DRIVERS) or name.split('.')[0] == 'rclpy':   # torch: test_runtime_torch_free
+                    bad.append('{} imports {}'.format(path.relative_to(ROOT), name))
+    assert not bad, bad
+
+
+def test_replay_never_imports_the_rclpy_node():
+    for path in sorted((PKG / 'eval').glob('*.py')):
+        names = _imports(path)
+        assert not [n for n in names if n.startswith('vitedge_ros.ros.node') or n.split('.')[0] == 'rclpy'], path
