@@ -106,6 +106,7 @@ def test_readme_steps_chain_train_compress_export_evaluate(steps, tmp_path):
     assert _opt(tools['evaluate.py'][0], '--bundle') == bundle
 
 
+@pytest.mark.needs('rosbags')
 def test_readme_gt_path_is_what_make_bag_writes(steps, tmp_path):
     """Issue 13: step 4's --gt named a file tools/make_bag.py does not write."""
     _, tools = steps

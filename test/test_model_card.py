@@ -6,6 +6,7 @@ tools/demo.py); models/README.md quotes them. These tests re-measure the shipped
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +49,7 @@ def test_model_card_quotes_the_reports():
         assert '(threshold {})'.format(fp['score_threshold']) in cells[0], row
 
 
+@pytest.mark.needs('skimage', 'sklearn')   # the held-out photos are scikit-image / scikit-learn sample data
 def test_shipped_detector_false_persons_on_heldout_real_photos():
     """Re-measured now: the shipped bundle on the 90 held-out real no-person frames, as the report says."""
     from vitedge_ros.eval.negatives import heldout_false_positives

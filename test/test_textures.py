@@ -20,6 +20,9 @@ from vitedge_ros.data.textures import (
     training_sources,
 )
 
+#: real photos come from scikit-image / scikit-learn sample data; training and the counter need torch / onnx
+pytestmark = pytest.mark.needs('skimage', 'sklearn', 'torch', 'onnx')
+
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = {'width': 64, 'height': 48, 'color': 'rgb', 'mean': [0.5] * 3, 'std': [0.25] * 3, 'resize': 'letterbox'}
 
