@@ -86,3 +86,20 @@ def test_cli_rejects_bad_recipe_before_any_work(tmp_path):
     assert res.returncode == 2
     assert 'stages[1].prune.ratio' in res.stderr
     assert not out.exists()
+
+
+def test_check_needs_no_out_and_bad_yaml_is_one_line(tmp_path):
+    """--check validates without --out; a YAML syntax error is one line with its position; a run needs --out."""
+    tool = [sys.executable, str(ROOT / 'tools' / 'compress.py')]
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text('stages: [{prune: {ratio: 0.5}}\n  oops: [\n')
+    res = subprocess.run(tool + ['--recipe', str(bad), '--check'], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and 'Traceback' not in res.stderr
+    assert res.stderr.strip().splitlines() == ['error: {}: not valid YAML: line 2, column 3: expected \',\' or '
+                                               '\']\', but got \'<scalar>\''.format(bad)]
+    good = ROOT / 'config' / 'recipes' / 'digits_vit.yaml'
+    res = subprocess.run(tool + ['--recipe', str(good), '--check'], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and 'ok (' in res.stdout, res.stderr
+    res = subprocess.run(tool + ['--recipe', str(good)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and res.stderr.strip() == ('error: --out DIR is required to run a recipe (only '
+                                                          '--check runs without it)')

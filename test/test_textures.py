@@ -314,9 +314,15 @@ def test_false_positives_tool_writes_reports_and_refuses_bad_input(tmp_path):
     held = json.loads((tmp_path / 'h' / 'false_positives.json').read_text())
     assert held['frames'] == (3 + 4 * 3) * 3 and held['sizes'] == ['64x48']
     assert set(held['by_group']) == {'held-out photo', 'held-out region', 'held-out region, tinted'}
+    corrupt = tmp_path / 'corrupt'
+    corrupt.mkdir()
+    (corrupt / 'broken.jpg').write_bytes(b'\xff\xd8not a jpeg')
     for args, msg in ((['--bundle', str(tmp_path / 'none'), '--out', str(tmp_path / 'x')], 'does not exist'),
                       (['--bundle', str(bundle), '--out', str(tmp_path / 'x'), '--images', str(tmp_path / 'no')],
                        'not a folder'),
-                      (['--bundle', str(bundle), '--out', str(tmp_path / 'x'), '--sizes', '64by48'], 'WxH')):
+                      (['--bundle', str(bundle), '--out', str(tmp_path / 'x'), '--sizes', '64by48'], 'WxH'),
+                      (['--bundle', str(bundle), '--out', str(tmp_path / 'x'), '--images', str(corrupt)],
+                       'no frame could be read (1 skipped')):
         out = subprocess.run(tool + args, capture_output=True, text=True, timeout=120)
         assert out.returncode == 2 and msg in out.stderr and 'Traceback' not in out.stderr, out.stderr
+    assert not (tmp_path / 'x').exists()   # nothing written for a refused run

@@ -32,7 +32,7 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--recipe', required=True, type=Path, help='recipe YAML (see config/recipes/)')
-    parser.add_argument('--out', required=True, type=Path, help='output directory')
+    parser.add_argument('--out', type=Path, default=None, help='output directory (required unless --check)')
     parser.add_argument('--resume', action='store_true',
                         help='reuse stages whose checkpoint in OUT/stages matches the recipe (changed ones rerun)')
     parser.add_argument('--trust-checkpoint', action='store_true',
@@ -57,6 +57,9 @@ def main(argv=None) -> int:
     if args.check:
         print('{}: ok ({} stages)'.format(args.recipe, len(recipe['stages'])))
         return 0
+    if args.out is None:
+        print('error: --out DIR is required to run a recipe (only --check runs without it)', file=sys.stderr)
+        return 2
     from vitedge_ros.compress.runner import RunError, run_recipe
     from vitedge_ros.export.onnx_export import EXIT_EXPORT_FAILED, ExportError, ExportTargetError
 

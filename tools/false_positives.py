@@ -65,10 +65,11 @@ def main(argv=None) -> int:
     except (VitedgeError, ValueError, OSError) as exc:
         print('false_positives: error: {}'.format(exc), file=sys.stderr)
         return 2
-    print('{:.2f} false {}s per frame ({} in {} frames, threshold {}); {}'.format(
+    groups = ', '.join('{} {:.2f}'.format(k, v['per_frame'])
+                       for k, v in {**result['by_size'], **result['by_group']}.items())
+    print('{:.2f} false {}s per frame ({} in {} frames, threshold {}){}'.format(
         result['per_frame'], args.class_name, result['false_positives'], result['frames'],
-        result['score_threshold'], ', '.join('{} {:.2f}'.format(k, v['per_frame'])
-                                             for k, v in {**result['by_size'], **result['by_group']}.items())))
+        result['score_threshold'], '; ' + groups if groups else ''))
     if result['skipped']:
         print('skipped {} unreadable frame(s)'.format(len(result['skipped'])))
     print('wrote {} and {}'.format(paths['json'], paths['md']))

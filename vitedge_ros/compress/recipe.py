@@ -390,7 +390,9 @@ def load_recipe(path: Union[str, Path]) -> Dict[str, Any]:
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise RecipeError('{}: not valid YAML: {}'.format(path, exc)) from exc
+        from ..runtime.errors import yaml_error_line
+
+        raise RecipeError('{}: {}'.format(path, yaml_error_line(exc))) from exc
     recipe = validate_recipe(raw)
     if recipe['name'] is None:
         recipe['name'] = path.stem

@@ -82,8 +82,12 @@ def _read_params(path: Optional[str]) -> Optional[dict]:
     try:
         with open(path, encoding='utf-8') as fh:
             data = yaml.safe_load(fh)
-    except (OSError, yaml.YAMLError) as exc:
+    except OSError as exc:
         raise ValueError('--params {}: {}'.format(path, exc)) from None
+    except yaml.YAMLError as exc:
+        from vitedge_ros.runtime.errors import yaml_error_line
+
+        raise ValueError('--params {}: {}'.format(path, yaml_error_line(exc))) from None
     if isinstance(data, dict) and len(data) == 1:
         inner = next(iter(data.values()))
         if isinstance(inner, dict) and isinstance(inner.get('ros__parameters'), dict):

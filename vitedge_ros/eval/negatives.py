@@ -59,7 +59,8 @@ def false_positives_per_frame(bundle_dir: Union[str, 'os.PathLike[str]'], images
     Returns ``{'bundle', 'class', 'score_threshold', 'backend', 'frames', 'false_positives', 'per_frame'
     (mean count per frame), 'max', 'frames_with_any', 'by_size': {'WxH': summary}, 'by_group': {group:
     summary}, 'images': [{'name', 'group', 'size', 'count', 'scores'}], 'skipped': [{'name', 'error'}]}``.
-    Raises ``BundleError`` for a bad bundle or a class the bundle does not have.
+    Raises ``BundleError`` for a bad bundle or a class the bundle does not have, ValueError when no frame
+    could be read (a report of 0 frames would read as 0 false positives).
     """
     from ..data.common import read_image
     from ..runtime import Pipeline
@@ -84,6 +85,9 @@ def false_positives_per_frame(bundle_dir: Union[str, 'os.PathLike[str]'], images
                          'count': len(scores), 'scores': scores})
     finally:
         pipe.close()
+    if not rows:
+        raise ValueError('no frame could be read ({} skipped{})'.format(
+            len(skipped), ', first: {}: {}'.format(skipped[0]['name'], skipped[0]['error']) if skipped else ''))
     out: Dict[str, Any] = {'bundle': str(bundle.path), 'class': class_name,
                            'score_threshold': pipe.score_threshold, 'backend': pipe.backend_name}
     out.update(_summary([r['count'] for r in rows]))
