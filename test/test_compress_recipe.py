@@ -88,6 +88,7 @@ def test_cli_rejects_bad_recipe_before_any_work(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.needs('torch', 'onnx')   # tools/compress.py is a workstation tool (setup.py tools extra)
 def test_check_needs_no_out_and_bad_yaml_is_one_line(tmp_path):
     """--check validates without --out; a YAML syntax error is one line with its position; a run needs --out."""
     tool = [sys.executable, str(ROOT / 'tools' / 'compress.py')]
