@@ -159,6 +159,8 @@ def test_cli_with_shipped_bundle_on_real_photos(tmp_path):
     ('missing_images', 'IMAGES'),
     ('txt_file', 'one VisDrone-DET annotation file; give the folder'),
     ('bad_json', 'cannot read ground truth'),
+    ('empty_json', 'the file is empty (expected a COCO instances JSON)'),
+    ('images_not_list', "COCO 'images' must be a list, got int"),
     ('missing_file', 'images it names are not in'),
     ('no_category_maps', 'none of its categories (cup) maps to the bundle labels'),
     ('bad_label_map', "'animal' is not a label of the bundle"),
@@ -174,6 +176,10 @@ def test_bad_input_is_one_line_exit_2(tmp_path, tiny_classifier_bundle, case, ne
         gt = str(Path(fx['gt']) / 'camera.txt')
     elif case == 'bad_json':
         Path(gt).write_text('{"images": [')
+    elif case == 'empty_json':
+        Path(gt).write_text('\n')
+    elif case == 'images_not_list':
+        Path(gt).write_text(json.dumps({'images': 5, 'annotations': [], 'categories': []}))
     elif case == 'missing_file':
         (Path(images) / 'rocket.jpg').unlink()
     elif case == 'no_category_maps':

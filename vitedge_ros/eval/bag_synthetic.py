@@ -156,7 +156,7 @@ def write_synthetic_bag(out: Union[str, Path], frames: int = 60, *, seed: int = 
     gt_path = Path(gt_json) if gt_json is not None else gt_json_path(out)
     if out.exists():
         if not overwrite:
-            raise FileExistsError('{} exists already (pass overwrite=True / --overwrite)'.format(out))
+            raise FileExistsError('{} exists already (give --overwrite to replace it)'.format(out))
         shutil.rmtree(str(out))
     tmp_root = out.with_name('.{}.partial-{}'.format(out.name, os.getpid()))
     shutil.rmtree(str(tmp_root), ignore_errors=True)

@@ -299,8 +299,10 @@ class _TruthBuilder:
 
 def _need_list(data: Mapping[str, Any], key: str, path: str) -> List[Any]:
     if not isinstance(data.get(key), list):
-        raise GroundTruthError('ground truth {}: missing COCO list {!r} (a COCO instances JSON has images, '
-                               'annotations and categories)'.format(path, key))
+        what = 'missing COCO list {!r}'.format(key) if key not in data else \
+            'COCO {!r} must be a list, got {}'.format(key, type(data[key]).__name__)
+        raise GroundTruthError('ground truth {}: {} (a COCO instances JSON has images, annotations and '
+                               'categories lists)'.format(path, what))
     return data[key]
 
 
@@ -315,9 +317,16 @@ def load_coco_truth(path: Union[str, Path], labels: Sequence[str],
     p = Path(path)
     lmap = dict(DEFAULT_LABEL_MAP if label_map is None else label_map)
     try:
-        data = json.loads(p.read_text(encoding='utf-8'))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        text = p.read_text(encoding='utf-8')
+    except (OSError, UnicodeDecodeError) as exc:
         raise GroundTruthError('cannot read ground truth {}: {}'.format(p, exc)) from None
+    if not text.strip():
+        raise GroundTruthError('cannot read ground truth {}: the file is empty (expected a COCO instances '
+                               'JSON)'.format(p))
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise GroundTruthError('cannot read ground truth {}: not valid JSON: {}'.format(p, exc)) from None
     if not isinstance(data, dict):
         raise GroundTruthError('ground truth {}: not a COCO instances JSON (top level is a {})'.format(
             p, type(data).__name__))
