@@ -34,15 +34,14 @@ def main(argv=None) -> int:
         print('convert_checkpoint: {}: a version-1 checkpoint is a pickle; {}'.format(args.checkpoint, PICKLE_RISK),
               file=sys.stderr)
         return 2
+    from vitedge_ros.cli import run_guarded
+
     out = args.out or args.checkpoint
-    try:
-        proof = convert_checkpoint(args.checkpoint, out, samples=args.samples)
-    except CheckpointError as exc:
-        print('convert_checkpoint: {}'.format(exc), file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print('convert_checkpoint: interrupted; nothing was written', file=sys.stderr)
-        return 130
+    code, proof = run_guarded('convert_checkpoint', lambda: convert_checkpoint(args.checkpoint, out,
+                                                                             samples=args.samples),
+                              (CheckpointError,), interrupted='interrupted; nothing was written')
+    if code:
+        return code
     print('converted {} (sha256 {}) -> {}: rebuilt model outputs equal the pickled model\'s on {} inputs '
           '(max abs difference {})'.format(args.checkpoint, proof['sha256'][:12], out, proof['samples'],
                                            proof['max_abs_diff']))
