@@ -37,8 +37,8 @@ def main(argv=None) -> int:
     from vitedge_ros.cli import run_guarded
 
     out = args.out or args.checkpoint
-    code, proof = run_guarded('convert_checkpoint', lambda: convert_checkpoint(args.checkpoint, out,
-                                                                             samples=args.samples),
+    code, proof = run_guarded('convert_checkpoint',
+                              lambda: convert_checkpoint(args.checkpoint, out, samples=args.samples),
                               (CheckpointError,), interrupted='interrupted; nothing was written')
     if code:
         return code
