@@ -23,6 +23,16 @@ DEFAULT_MODELS = (
 TARGETS = ('trt8.2', 'trt8.6')
 
 
+def _graph_summary(path: Path) -> Dict[str, Any]:
+    import onnx
+
+    from ..export.trt_audit import onnx_opset
+
+    model = onnx.load(str(path))
+    ops = [n.op_type for n in model.graph.node]
+    return {'opset': onnx_opset(model), 'nodes': len(ops), 'layernorm_nodes': ops.count('LayerNormalization')}
+
+
 def _session(path: Path) -> Any:
     import onnxruntime as ort
 
@@ -30,15 +40,6 @@ def _session(path: Path) -> Any:
     so.intra_op_num_threads = 1
     so.inter_op_num_threads = 1
     return ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
-
-
-def _graph_summary(path: Path) -> Dict[str, Any]:
-    import onnx
-
-    model = onnx.load(str(path))
-    ops = [n.op_type for n in model.graph.node]
-    opset = max([int(o.version) for o in model.opset_import if o.domain in ('', 'ai.onnx')] or [0])
-    return {'opset': opset, 'nodes': len(ops), 'layernorm_nodes': ops.count('LayerNormalization')}
 
 
 def export_pair(checkpoint: Path, work: Path) -> Dict[str, Path]:

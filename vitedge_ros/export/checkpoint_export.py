@@ -27,6 +27,7 @@ from .onnx_export import (
     half_wrapper,
 )
 from .targets import DEFAULT_TARGET, TargetError, check_target, prepare_for_target, require_target
+from .trt_audit import onnx_opset
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
 DEFAULT_RTOL_FROM_ONNX = 0.1
@@ -197,14 +198,6 @@ def load_onnx_checked(path: Path) -> Any:
         raise BadInput('{}: ONNX checker failed (corrupt, truncated or invalid graph): {}'.format(
             path, str(exc).strip().splitlines()[0])) from exc
     return model
-
-
-def onnx_opset(model: Any) -> int:
-    """The model's ai.onnx opset (0 if it declares none)."""
-    for imp in model.opset_import:
-        if imp.domain in ('', 'ai.onnx'):
-            return int(imp.version)
-    return 0
 
 
 def static_input(model: Any) -> Tuple[str, Tuple[int, ...]]:

@@ -23,7 +23,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from .trt_audit import TRT_TARGETS, AuditFinding, audit_model, max_opset
+from .trt_audit import TRT_TARGETS, AuditFinding, audit_model, max_opset, onnx_opset
 
 DEFAULT_TARGET = 'trt8.2'
 EXPORT_OPSET = {'trt8.2': 13, 'trt8.6': 17, 'trt10': 17}
@@ -68,13 +68,6 @@ def decomposes_layernorm(target: str) -> bool:
     return check_target(target) in LAYERNORM_FREE_TARGETS
 
 
-def _opset(model: onnx.ModelProto) -> int:
-    for imp in model.opset_import:
-        if imp.domain in ('', 'ai.onnx'):
-            return int(imp.version)
-    return 0
-
-
 def _graphs(graph: onnx.GraphProto):
     yield graph
     for node in graph.node:
@@ -92,7 +85,7 @@ def set_reshape_allowzero(model: onnx.ModelProto) -> int:
     ``allowzero`` defaults to 0 (ONNX Reshape-14), so the graph computes the same; TensorRT 8.0-8.2 read the
     attribute with no default at opset >= 14 (onnx-tensorrt 8.2-GA builtin_op_importers.cpp) and fail without it.
     """
-    if _opset(model) < 14:
+    if onnx_opset(model) < 14:
         return 0
     count = 0
     for g in _graphs(model.graph):
@@ -122,9 +115,9 @@ def decompose_layernorm_nodes(model: onnx.ModelProto) -> int:
     nodes = list(model.graph.node)
     if not any(n.op_type == 'LayerNormalization' for n in nodes):
         return 0
-    if _opset(model) >= 18:
+    if onnx_opset(model) >= 18:
         raise ValueError('LayerNormalization decomposition writes ReduceMean with an axes attribute: opset <= 17 '
-                         'only (the model has {})'.format(_opset(model)))
+                         'only (the model has {})'.format(onnx_opset(model)))
     inferred = None
     used = {i for n in nodes for i in n.input} | {o.name for o in model.graph.output}
     out = []
@@ -201,7 +194,7 @@ def lower_opset(model: onnx.ModelProto, opset: int) -> onnx.ModelProto:
     ``allowzero=0`` is dropped from Reshapes (it does not exist before opset 14). The result is checked with
     ``onnx.checker`` (full check: types and shapes inferred at the new opset).
     """
-    current = _opset(model)
+    current = onnx_opset(model)
     if current <= opset:
         return model
     if opset < 13:
@@ -255,7 +248,7 @@ def set_min_ir_version(model: onnx.ModelProto) -> int:
         ir = int(helper.find_min_ir_version_for(list(model.opset_import), ignore_unknown=True))
     except TypeError:  # older onnx: no ignore_unknown
         ir = int(helper.find_min_ir_version_for(list(model.opset_import)))
-    ir = max(ir, 7 if _opset(model) >= 13 else ir)
+    ir = max(ir, 7 if onnx_opset(model) >= 13 else ir)
     if ir < model.ir_version:
         model.ir_version = ir
     return int(model.ir_version)
@@ -271,12 +264,12 @@ def prepare_for_target(model: onnx.ModelProto, target: str) -> Tuple[onnx.ModelP
     version). The caller checks the result with :func:`require_target` and numerically (parity).
     """
     check_target(target)
-    changes = {'layernorm_nodes_decomposed': 0, 'opset_from': _opset(model)}  # type: Dict[str, Any]
+    changes = {'layernorm_nodes_decomposed': 0, 'opset_from': onnx_opset(model)}  # type: Dict[str, Any]
     if decomposes_layernorm(target):
         changes['layernorm_nodes_decomposed'] = decompose_layernorm_nodes(model)
-    if _opset(model) > max_opset(target):
+    if onnx_opset(model) > max_opset(target):
         model = lower_opset(model, EXPORT_OPSET[target])
-    changes['opset'] = _opset(model)
+    changes['opset'] = onnx_opset(model)
     changes['reshape_allowzero_set'] = set_reshape_allowzero(model)
     changes['ir_version'] = set_min_ir_version(model)
     return model, changes

@@ -374,7 +374,8 @@ def _value_types(model: onnx.ModelProto) -> Dict[str, int]:
     return types
 
 
-def _opset(model: onnx.ModelProto) -> int:
+def onnx_opset(model: onnx.ModelProto) -> int:
+    """The model's ai.onnx opset (0 if it declares none)."""
     for imp in model.opset_import:
         if imp.domain in ('', 'ai.onnx'):
             return int(imp.version)
@@ -389,7 +390,7 @@ class _Audit:
         self.target = target
         self.v = self.parser.version
         self.model = model
-        self.opset = _opset(model)
+        self.opset = onnx_opset(model)
         self.ops = _ops_for(self.v)
         self.functions = {(f.domain, f.name) for f in getattr(model, 'functions', [])}
         self.types = _value_types(model)
