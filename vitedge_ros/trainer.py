@@ -475,7 +475,9 @@ def load_config(path: Path) -> Dict[str, Any]:
     try:
         cfg = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise ConfigError('{}: malformed YAML: {}'.format(path, exc)) from exc
+        from .runtime.errors import yaml_error_line
+
+        raise ConfigError('{}: malformed YAML: {}'.format(path, yaml_error_line(exc))) from exc
     return validate_config(cfg)
 
 

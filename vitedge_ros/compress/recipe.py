@@ -392,7 +392,7 @@ def load_recipe(path: Union[str, Path]) -> Dict[str, Any]:
     except yaml.YAMLError as exc:
         from ..runtime.errors import yaml_error_line
 
-        raise RecipeError('{}: {}'.format(path, yaml_error_line(exc))) from exc
+        raise RecipeError('{}: not valid YAML: {}'.format(path, yaml_error_line(exc))) from exc
     recipe = validate_recipe(raw)
     if recipe['name'] is None:
         recipe['name'] = path.stem

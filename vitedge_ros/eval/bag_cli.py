@@ -87,7 +87,7 @@ def _read_params(path: Optional[str]) -> Optional[dict]:
     except yaml.YAMLError as exc:
         from vitedge_ros.runtime.errors import yaml_error_line
 
-        raise ValueError('--params {}: {}'.format(path, yaml_error_line(exc))) from None
+        raise ValueError('--params {}: not valid YAML: {}'.format(path, yaml_error_line(exc))) from None
     if isinstance(data, dict) and len(data) == 1:
         inner = next(iter(data.values()))
         if isinstance(inner, dict) and isinstance(inner.get('ros__parameters'), dict):

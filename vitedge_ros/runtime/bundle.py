@@ -11,7 +11,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
 import yaml
 
-from .errors import BundleError
+from .errors import BundleError, yaml_error_line
 
 SCHEMA_VERSION = 1
 TASKS = ('detect', 'classify', 'segment')
@@ -212,8 +212,10 @@ def load_bundle(path: Union[str, Path], require_onnx: bool = True) -> Bundle:
         raise BundleError('{}: missing bundle.yaml'.format(bundle_dir))
     try:
         meta = yaml.safe_load(yaml_path.read_text(encoding='utf-8'))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise BundleError('{}: malformed YAML: {}'.format(yaml_path, exc)) from exc
+    except yaml.YAMLError as exc:
+        raise BundleError('{}: malformed YAML: {}'.format(yaml_path, yaml_error_line(exc))) from exc
     bundle = validate_meta(meta, bundle_dir)
     if require_onnx:
         check_onnx_file(bundle.onnx_path)

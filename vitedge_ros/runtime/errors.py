@@ -20,12 +20,13 @@ class EngineError(VitedgeError, RuntimeError):
 def yaml_error_line(exc: Exception) -> str:
     """One line for a PyYAML error: ``line L, column C: problem`` (PyYAML's ``MarkedYAMLError`` fields).
 
+    Callers put their own prefix before it (``not valid YAML: ...``, ``malformed YAML: ...``).
+
     PyYAML's own text spans several lines (context, mark, snippet); a user mistake gets one line (house rule).
     ``problem_mark`` line/column are 0-based in PyYAML; they are printed 1-based as editors show them.
     """
     mark = getattr(exc, 'problem_mark', None) or getattr(exc, 'context_mark', None)
     problem = getattr(exc, 'problem', None) or getattr(exc, 'context', None)
     if mark is not None and problem:
-        return 'not valid YAML: line {}, column {}: {}'.format(mark.line + 1, mark.column + 1, problem)
-    text = ' '.join(str(exc).split())
-    return 'not valid YAML: {}'.format(text or type(exc).__name__)
+        return 'line {}, column {}: {}'.format(mark.line + 1, mark.column + 1, problem)
+    return ' '.join(str(exc).split()) or type(exc).__name__
