@@ -13,7 +13,9 @@ Schema (defaults in brackets)::
     teacher: baseline | {arch, task, num_classes, img_size, checkpoint, kwargs}     [baseline]
     data: {name: digits|synthetic-aerial, img_size, seed, test_fraction, train_size, val_size, val_seed,
            width, height, cache_dir (segment: synthetic scenes cached there as .npz),
-           flights: {count, frames, every [1], seed} (detect: generated drone-flight frames join training)}
+           flights: {count, frames, every [1], seed, real_backgrounds [0]} (detect: generated drone-flight
+           frames join training), real_backgrounds [0], real_negatives [0] (detect: real photo texture as
+           ground / as object-free scenes, vitedge_ros.training.make_detection_set)}
         | {name: imagefolder, root, val_root, seed, test_fraction, img_size, train_size, val_size}
         | {name: coco | visdrone, ... (vitedge_ros.data.sources), img_size, train_size, val_size}
         | {mix: [{name, weight, ...}, ...], img_size, train_size, val_size}
@@ -189,7 +191,8 @@ MODEL = mapping({
 })
 
 FLIGHTS = mapping({'count': (integer(1), None), 'frames': (integer(1), None), 'every': (integer(1), 1),
-                   'seed': (integer(0), None)}, required=('count', 'frames', 'seed'))
+                   'seed': (integer(0), None), 'real_backgrounds': (num(0, 1), 0.0)},
+                  required=('count', 'frames', 'seed'))
 
 BUILTIN_DATA = mapping({
     'name': (choice(*DATA_NAMES), None), 'img_size': (optional(img_size), None), 'seed': (integer(0), 0),
@@ -197,6 +200,7 @@ BUILTIN_DATA = mapping({
     'val_size': (optional(integer(1)), None),
     'val_seed': (integer(0), 100000), 'width': (integer(16), 640), 'height': (integer(16), 480),
     'cache_dir': (optional(string), None), 'flights': (optional(FLIGHTS), None),
+    'real_backgrounds': (num(0, 1), 0.0), 'real_negatives': (num(0, 1), 0.0),
 }, required=('name',))
 REAL_DATA_EXTRA = {'img_size': (optional(img_size), None), 'train_size': (optional(integer(1)), None),
                    'val_size': (optional(integer(1)), None)}
@@ -327,6 +331,9 @@ def validate_recipe(raw: Any, source: str = 'recipe') -> Dict[str, Any]:
         raise RecipeError('{} (model.task)'.format(exc)) from None
     if out['data'].get('flights') and out['model']['task'] != 'detect':
         raise _fail('data.flights', 'flight frames are detection data; model.task must be detect')
+    for key in ('real_backgrounds', 'real_negatives'):
+        if out['data'].get(key) and out['model']['task'] != 'detect':
+            raise _fail('data.' + key, 'real-texture scenes are detection data; model.task must be detect')
     out['measure'] = MEASURE(raw.get('measure'), 'measure')
     stages = raw['stages']
     if not isinstance(stages, list) or not stages:

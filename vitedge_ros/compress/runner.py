@@ -147,7 +147,8 @@ def _synthetic_detection(spec: InputSpec) -> Any:
     def make(d: Dict[str, Any], split: str) -> Any:
         if split == 'train':  # + frames of generated drone flights, when given
             return make_detection_set(d['train_size'] or 512, d['seed'], spec, d['width'], d['height'],
-                                      flights=d.get('flights'))
+                                      flights=d.get('flights'), real_backgrounds=d.get('real_backgrounds', 0.0),
+                                      real_negatives=d.get('real_negatives', 0.0))
         return make_detection_set(d['val_size'] or 128, d['val_seed'], spec, d['width'], d['height'])
     return make
 
