@@ -62,11 +62,25 @@ setup(
     description='Compressed Vision Transformer perception for UAVs with a ROS 2 node.',
     license='Apache-2.0',
     tests_require=['pytest'],
-    # The drone's commands: in bin/ with pip, in lib/vitedge_ros/ with colcon (setup.cfg), for `ros2 run`.
+    # The commands: in bin/ with pip, in lib/vitedge_ros/ with colcon (setup.cfg), for `ros2 run`. The drone's
+    # (node, engine builder) need only the runtime extra; each tools/NAME.py is the same main as vitedge_NAME, and
+    # the workstation ones say in one line which package of the tools extra is missing (vitedge_ros/cli.py).
     entry_points={
         'console_scripts': [
             'vitedge_node = vitedge_ros.ros.startup:main',
             'vitedge_build_engine = vitedge_ros.runtime.build_engine_cli:main',
+            'vitedge_trt_compat = vitedge_ros.export.trt_audit_cli:main',
+            'vitedge_train = vitedge_ros.train_cli:main',
+            'vitedge_compress = vitedge_ros.compress.cli:main',
+            'vitedge_export_onnx = vitedge_ros.export.cli:main',
+            'vitedge_convert_checkpoint = vitedge_ros.checkpoint_cli:main',
+            'vitedge_benchmark = vitedge_ros.bench.cli:main',
+            'vitedge_predict = vitedge_ros.predict:main',
+            'vitedge_evaluate = vitedge_ros.eval.images:main',
+            'vitedge_false_positives = vitedge_ros.eval.false_positives_cli:main',
+            'vitedge_resize_study = vitedge_ros.eval.resize_study_cli:main',
+            'vitedge_demo = vitedge_ros.demo_cli:main',
+            'vitedge_eval_bag = vitedge_ros.eval.bag_cli:main',
         ],
     },
 )

@@ -212,7 +212,7 @@ def test_render_only_round_trips_the_committed_page(tmp_path):
     page = ROOT / 'docs' / 'BENCHMARKS.md'
     if not (bench / 'machine.json').is_file() or not page.is_file():
         pytest.skip('no committed bench/*.json and docs/BENCHMARKS.md yet')
-    import tools.benchmark as tool
+    from vitedge_ros.bench import cli as tool  # what tools/benchmark.py calls
 
     out_docs = tmp_path / 'docs'
     assert tool.main(['--render-only', '--out', str(bench), '--docs', str(out_docs), '--no-plots']) == 0
@@ -227,7 +227,7 @@ def test_render_only_writes_the_pareto_plot(tmp_path):
     res = copy.deepcopy(hand_made())
     for k in ('machine', 'digits'):
         (bench / '{}.json'.format(k)).write_text(json.dumps(res[k]))
-    import tools.benchmark as tool
+    from vitedge_ros.bench import cli as tool
 
     assert tool.main(['--render-only', '--out', str(bench), '--docs', str(tmp_path / 'docs')]) == 0
     png = tmp_path / 'docs' / 'img' / 'bench_pareto.png'

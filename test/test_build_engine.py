@@ -17,6 +17,7 @@ import pytest
 import trt_graphs as graphs
 from fake_tensorrt import fake_env, forget_engine_module, install_fakes
 
+from vitedge_ros.runtime import build_engine_cli
 from vitedge_ros.runtime.engine_key import (
     GpuInfo,
     calib_cache_filename,
@@ -34,14 +35,7 @@ GPU = 'NVIDIA Tegra X1'
 WEAK = ['8.2', '8.6', '10']
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('build_engine_tool', str(TOOL))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-TOOL_MOD = _load_tool()
+TOOL_MOD = build_engine_cli   # what tools/build_engine.py calls
 
 
 def run_cli(*args, env=None):

@@ -163,13 +163,15 @@ def _one_line_error(res, *needles):
         assert n in lines[0], lines[0]
 
 
-def _tool(name):
-    import importlib.util
+#: tools/NAME.py -> the library module whose main() it calls
+TOOL_MODULES = {'train': 'vitedge_ros.train_cli', 'compress': 'vitedge_ros.compress.cli',
+                'export_onnx': 'vitedge_ros.export.cli'}
 
-    spec = importlib.util.spec_from_file_location('tool_' + name, ROOT / 'tools' / (name + '.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+
+def _tool(name):
+    import importlib
+
+    return importlib.import_module(TOOL_MODULES[name])   # the library main that tools/NAME.py calls
 
 
 def _recipe_with(tmp_path, key, path):

@@ -136,8 +136,6 @@ def test_dynamic_img_size_model_exports_at_the_bundle_size(tmp_path):
 
 def test_trial_export_fails_before_any_training(tmp_path, monkeypatch, capsys):
     """Without the baked grid the resampling cannot export: the run stops in the trial export, untrained."""
-    import importlib.util
-
     from vitedge_ros.compress.recipe import RecipeError
     from vitedge_ros.compress.runner import run_recipe
     from vitedge_ros.models import static_size
@@ -156,9 +154,8 @@ def test_trial_export_fails_before_any_training(tmp_path, monkeypatch, capsys):
     assert not list((tmp_path / 'a' / 'stages').glob('*.pt')) if (tmp_path / 'a' / 'stages').exists() else True
     recipe_file = tmp_path / 'dyn.yaml'
     recipe_file.write_text(yaml.safe_dump(_dynamic_recipe()))
-    spec = importlib.util.spec_from_file_location('compress_tool', ROOT / 'tools' / 'compress.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    from vitedge_ros.compress import cli as tool  # what tools/compress.py calls
+
     assert tool.main(['--recipe', str(recipe_file), '--out', str(tmp_path / 'b'), '--quiet']) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith('error: model: trial export') and '\n' not in err

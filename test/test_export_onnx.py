@@ -1,7 +1,6 @@
 """tools/export_onnx.py: checkpoint → bundle with onnxruntime parity (detector, two timm classifiers, pruned and
 low-rank models), --target (trt8.2 default: opset 13, no LayerNormalization; trt8.6/trt10: opset 17), --fp16,
 --like, --from-onnx for QDQ INT8 graphs and older bundles, audit refusals, and clear failures for corrupt input."""
-import importlib.util
 import shutil
 import subprocess
 import sys
@@ -29,18 +28,11 @@ DET_INPUT = {'width': 96, 'height': 64, 'color': 'rgb', 'mean': [0.5] * 3, 'std'
 CLS_INPUT = {'width': 32, 'height': 32, 'color': 'rgb', 'mean': [0.5] * 3, 'std': [0.5] * 3, 'resize': 'stretch'}
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('export_onnx_tool', str(TOOL))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-TOOL_MOD = _load_tool()
-
-
 def export(*args):
-    return TOOL_MOD.main([str(a) for a in args])
+    """tools/export_onnx.py in-process: the library main it calls (vitedge_ros.export.cli)."""
+    from vitedge_ros.export.cli import main
+
+    return main([str(a) for a in args])
 
 
 def ops_of(path):

@@ -18,11 +18,14 @@ from vitedge_ros.export.trt_audit import TRT_TARGETS, audit_model
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: tools/NAME.py -> the library module whose main() it calls
+TOOL_MODULES = {'train': 'vitedge_ros.train_cli', 'compress': 'vitedge_ros.compress.cli',
+                'export_onnx': 'vitedge_ros.export.cli'}
+
+
 def _tool(name):
-    spec = importlib.util.spec_from_file_location(name + '_tool', str(ROOT / 'tools' / (name + '.py')))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """The library module whose main() tools/NAME.py calls."""
+    return importlib.import_module(TOOL_MODULES[name])
 
 
 def _ln_model():

@@ -3,7 +3,6 @@
 Graph surgery on hand-made graphs (patch embedding, padded conv stem, a first op that is not a Conv, a QDQ
 graph), the checkpoint and ONNX export paths with --raw-pixels, and the shipped detector's raw twin.
 """
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +30,9 @@ DET_INPUT = {'width': 96, 'height': 64, 'color': 'rgb', 'mean': [0.5] * 3, 'std'
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location('export_onnx_tool', str(ROOT / 'tools' / 'export_onnx.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.main
+    from vitedge_ros.export.cli import main  # what tools/export_onnx.py calls
+
+    return main
 
 
 def _graph(first: str, pads=(0, 0, 0, 0), bias=True) -> onnx.ModelProto:

@@ -27,11 +27,14 @@ SPEC = InputSpec(96, 64, 'rgb', (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 'letterbox'
 LABEL_MAP = {'pedestrian': 'person', 'people': 'person', 'motor': 'vehicle'}  # no car photo among the samples
 
 
+#: tools/NAME.py -> the library module whose main() it calls
+TOOL_MODULES = {'train': 'vitedge_ros.train_cli', 'compress': 'vitedge_ros.compress.cli',
+                'export_onnx': 'vitedge_ros.export.cli'}
+
+
 def tool(name):
-    spec = importlib.util.spec_from_file_location('tool_' + name, ROOT / 'tools' / (name + '.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """The library module whose main() tools/NAME.py calls."""
+    return importlib.import_module(TOOL_MODULES[name])
 
 
 @pytest.fixture(scope='module')

@@ -53,11 +53,14 @@ def _weak_only(strong, precision):
         pytest.skip('TensorRT 11 builds an FP32 graph in FP32 only (strongly typed); refusal tested on the fakes')
 
 
+#: tools/NAME.py -> the library module whose main() it calls
+TOOL_MODULES = {'train': 'vitedge_ros.train_cli', 'compress': 'vitedge_ros.compress.cli',
+                'export_onnx': 'vitedge_ros.export.cli'}
+
+
 def _tool(name):
-    spec = importlib.util.spec_from_file_location(name, str(ROOT / 'tools' / (name + '.py')))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """The library module whose main() tools/NAME.py calls."""
+    return importlib.import_module(TOOL_MODULES[name])
 
 
 def _samples(spec, n, seed=0):

@@ -3,14 +3,8 @@
 
     tools/convert_checkpoint.py OLD.pt --trust-checkpoint [--out NEW.pt]      # default: OLD.pt in place
 
-Version-1 checkpoints pickled the whole model: reading one runs any code the file names, so this tool needs
---trust-checkpoint (use it only on files whose origin you trust). The new file is read back with
-torch.load(weights_only=True) and the rebuilt model's outputs are compared with the pickled model's on random
-inputs of the checkpoint's input size; it is written only when they are identical (max abs difference 0).
-
-Exit codes: 0 converted, 2 bad input (missing/corrupt file, not trusted, outputs differ), 130 interrupted.
+Console script ``vitedge_convert_checkpoint``. Options and exit codes: ``--help``, vitedge_ros/checkpoint_cli.py.
 """
-import argparse
 import sys
 from pathlib import Path
 
@@ -18,35 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-
-def main(argv=None) -> int:
-    """Command-line entry point; returns the exit code."""
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('checkpoint', type=Path, help='version-1 checkpoint (pickled module)')
-    p.add_argument('--out', type=Path, default=None, help='where to write the converted checkpoint (default: in place)')
-    p.add_argument('--trust-checkpoint', action='store_true',
-                   help='unpickle CHECKPOINT, which runs any code in it: only for files you trust')
-    p.add_argument('--samples', type=int, default=4, help='random inputs for the output comparison (default 4)')
-    args = p.parse_args(argv)
-    from vitedge_ros.checkpoint import PICKLE_RISK, CheckpointError, convert_checkpoint
-
-    if not args.trust_checkpoint:
-        print('convert_checkpoint: {}: a version-1 checkpoint is a pickle; {}'.format(args.checkpoint, PICKLE_RISK),
-              file=sys.stderr)
-        return 2
-    from vitedge_ros.cli import run_guarded
-
-    out = args.out or args.checkpoint
-    code, proof = run_guarded('convert_checkpoint',
-                              lambda: convert_checkpoint(args.checkpoint, out, samples=args.samples),
-                              (CheckpointError,), interrupted='interrupted; nothing was written')
-    if code:
-        return code
-    print('converted {} (sha256 {}) -> {}: rebuilt model outputs equal the pickled model\'s on {} inputs '
-          '(max abs difference {})'.format(args.checkpoint, proof['sha256'][:12], out, proof['samples'],
-                                           proof['max_abs_diff']))
-    return 0
-
+from vitedge_ros.checkpoint_cli import main  # noqa: E402
 
 if __name__ == '__main__':
     sys.exit(main())

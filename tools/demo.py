@@ -1,35 +1,18 @@
 #!/usr/bin/env python3
-"""Run the shipped detector over a generated drone camera sequence (what `make demo` runs).
+"""Run the shipped detector over a generated drone camera sequence (what `make demo` runs) (``vitedge_demo``).
 
     tools/demo.py [--bundle models/aerial_vit_tiny] [--frames 120] [--out demo_out] [--backend auto]
+
+Options and exit codes: ``--help``, vitedge_ros/demo_cli.py.
 """
-import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-
-def main(argv=None) -> int:
-    from vitedge_ros.demo import DEFAULT_BUNDLE, run_demo
-    from vitedge_ros.runtime.errors import VitedgeError
-
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--bundle', type=Path, default=DEFAULT_BUNDLE, help='model bundle directory')
-    p.add_argument('--frames', type=int, default=120, help='frames in the generated flight')
-    p.add_argument('--seed', type=int, default=7, help='seed of the generated flight')
-    p.add_argument('--out', type=Path, default=Path('demo_out'), help='where the video, strip and summary go')
-    p.add_argument('--backend', default='auto', choices=['auto', 'onnxruntime', 'tensorrt'])
-    args = p.parse_args(argv)
-    if args.frames <= 0:
-        p.error('--frames must be > 0')
-    try:
-        run_demo(args.bundle, frames=args.frames, seed=args.seed, out_dir=args.out, backend=args.backend)
-    except VitedgeError as exc:
-        print('error: {}'.format(exc), file=sys.stderr)
-        return 2
-    return 0
-
+from vitedge_ros.demo_cli import main  # noqa: E402
 
 if __name__ == '__main__':
     sys.exit(main())

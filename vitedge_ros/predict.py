@@ -36,6 +36,8 @@ from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Se
 
 import numpy as np
 
+from .cli import run_guarded, workstation_tool
+
 __all__ = ['PredictError', 'VIDEO_EXTENSIONS', 'main', 'predict', 'prediction_entries', 'source_kind']
 
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v', '.mpg', '.mpeg', '.wmv')
@@ -439,10 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@workstation_tool('predict')
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command line of tools/predict.py; returns the exit status (0 done, 2 bad input, 130 interrupted)."""
-    from .cli import run_guarded
-
     args = build_parser().parse_args(argv)
     say = (lambda _s: None) if args.quiet else print
     status, summary = run_guarded('predict', lambda: predict(

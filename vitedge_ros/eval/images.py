@@ -32,6 +32,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
+from ..cli import run_guarded, workstation_tool
+
 __all__ = ['EvaluateError', 'build_parser', 'evaluate_images', 'image_errors', 'main']
 
 OUTPUT_FILES = ('metrics.json', 'metrics.md', 'gt_coco.json', 'detections_coco.json', 'pr.png')
@@ -324,10 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@workstation_tool('evaluate')
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command line of tools/evaluate.py; returns the exit status (0 done, 2 bad input, 130 interrupted)."""
-    from ..cli import run_guarded
-
     args = build_parser().parse_args(argv)
     status, m = run_guarded('evaluate', lambda: evaluate_images(
         args.images, args.gt, args.bundle, args.out, label_map=args.label_map, backend=args.backend,
