@@ -12,7 +12,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from vitedge_ros.bench.pareto import dominated_by, dominates, pareto_front  # noqa: E402
-from vitedge_ros.bench.render import fmt, fmt_stat, load_results, render_page  # noqa: E402
+from vitedge_ros.bench.render import fmt, fmt_ms, fmt_stat, load_results, render_page  # noqa: E402
 from vitedge_ros.bench.stats import interleaved, ratio_stat, round_sig, stat  # noqa: E402
 
 
@@ -73,7 +73,13 @@ def test_pareto_front_hand_made():
 # --- renderer on hand-made JSON -----------------------------------------------------------------------------
 
 def S(med, lo, hi, n=3):
+    """A repeat statistic of a dimensionless figure (bench.stats.stat: ratios, frames/s, MB)."""
     return {'median': med, 'min': lo, 'max': hi, 'n': n}
+
+
+def M(med, lo, hi, n=3):
+    """A latency summary in ms (runtime.latency_stats.latency_summary keys), as the benchmark JSON holds them."""
+    return {'n': n, 'mean_ms': med, 'median_ms': med, 'p95_ms': hi, 'min_ms': lo, 'max_ms': hi}
 
 
 def hand_made():
@@ -85,16 +91,16 @@ def hand_made():
     lat = {'models': [{'model': 'deit (224x224, random init)', 'key': 'deit_tiny_224', 'arch': 'deit',
                        'input': [1, 3, 224, 224], 'weights': 'random init',
                        'rows': [{'key': 'timm_eager', 'label': 'timm, torch eager FP32',
-                                 'latency_ms': S(71.31, 70.26, 83.54),
+                                 'latency_ms': M(71.31, 70.26, 83.54),
                                  'speedup_vs_timm_eager': S(1.0, 1.0, 1.0), 'macs': 1253683200, 'params': 5717416},
                                 {'key': 'compressed_int8', 'label': 'compressed recipe, INT8 QDQ ONNX',
-                                 'latency_ms': S(9.876, 9.5, 12.25), 'speedup_vs_timm_eager': S(7.221, 5.9, 8.3),
+                                 'latency_ms': M(9.876, 9.5, 12.25), 'speedup_vs_timm_eager': S(7.221, 5.9, 8.3),
                                  'macs': 365402112, 'params': 1532104}]}],
            'measure': {'rounds': 7, 'block': 5}}
 
     def pt(name, kind, top1, med, sp, front):
         return {'name': name, 'label': 'label of ' + name, 'kind': kind, 'precision': 'fp32', 'top1': top1,
-                'macs': 1000, 'params': 77, 'onnx_bytes': 4242, 'latency_ms': S(med, med / 2, med * 2),
+                'macs': 1000, 'params': 77, 'onnx_bytes': 4242, 'latency_ms': M(med, med / 2, med * 2),
                 'speedup_vs_baseline': S(sp, 0.5, 4.5), 'on_front': front, 'onnx': name + '.onnx'}
     digits = {
         'data': {'img_size': 32, 'train': 1437, 'test': 360, 'seed': 0},
@@ -116,15 +122,15 @@ def hand_made():
             {'name': 'int8', 'role': 'final (the bundle)', 'on_front': True, 'dominated_by': [],
              'dominated_by_baselines': []}]},
         'four_ways': {'model': 'digits ViT', 'input': [1, 3, 32, 32], 'weights': 'trained on digits',
-                      'rows': [{'label': 'timm, torch eager FP32', 'latency_ms': S(1.234, 1.1, 1.5),
+                      'rows': [{'label': 'timm, torch eager FP32', 'latency_ms': M(1.234, 1.1, 1.5),
                                 'speedup_vs_timm_eager': S(1.0, 1.0, 1.0), 'macs': 23, 'params': 77, 'top1': 0.9833}]},
     }
     overhead = {'bundle': 'aerial_vit_tiny', 'network_input': [320, 240], 'frame_size': [640, 480], 'frames': 30,
                 'repeats': 5, 'jpeg_quality': 90, 'jpeg_bytes_median': 54321, 'backend': 'onnxruntime',
                 'onnxruntime_threads': 'default', 'detections_per_frame_median': 4.0,
-                'rows': [{'label': 'JPEG decode', 'ms': S(3.456, 3.2, 4.1),
+                'rows': [{'label': 'JPEG decode', 'ms': M(3.456, 3.2, 4.1),
                           'ratio_to_inference': S(0.1729, 0.15, 0.2)}],
-                'totals': {'compressed_transport': {'steps': ['jpeg_decode'], 'ms': S(5.5, 5.25, 6.75),
+                'totals': {'compressed_transport': {'steps': ['jpeg_decode'], 'ms': M(5.5, 5.25, 6.75),
                                                     'ratio_to_inference': S(0.275, 0.25, 0.3)}}}
     roofline = {'source': 'measure', 'devices': ['jetson-nano', 'orin-nano'],
                 'assumptions': {'label': 'estimate (roofline lower bound)', 'formula': 'max(a, b)',
@@ -178,7 +184,7 @@ def test_render_gpu_figure_next_to_estimate():
     res = hand_made()
     res['gpu'] = [{'_file': 'gpu.json', 'device': 'NVIDIA Test', 'source': 'tools/benchmark.py --gpu',
                    'date_utc': 'd', 'figures': [{'model': 'digits/baseline', 'backend': 'tensorrt', 'precision': 'fp16',
-                                                 'latency_ms': S(0.0812, 0.08, 0.09),
+                                                 'latency_ms': M(0.0812, 0.08, 0.09),
                                                  'speedup_vs_torch_cuda_fp32': S(3.5, 3.0, 4.0)}]}]
     page = render_page(res)
     assert ('| digits baseline | fp16 | 23 | 0.0123 | 0.004567 | 0.0812 (0.08–0.09) ms, tensorrt on NVIDIA Test '
@@ -202,6 +208,17 @@ def test_every_number_on_the_page_is_in_the_json():
 def test_fmt():
     assert fmt(None) == '–' and fmt(True) == 'yes' and fmt(3) == '3' and fmt(0.1 + 0.2) == '0.30000000000000004'
     assert fmt_stat({'median': 1.5, 'min': 1.0, 'max': 2.0}) == '1.5 (1.0–2.0)'
+    assert fmt_ms({'n': 3, 'median_ms': 1.5, 'min_ms': 1.0, 'max_ms': 2.0}) == '1.5 (1.0–2.0)'
+    assert fmt_ms({'n': 0, 'median_ms': None, 'min_ms': None, 'max_ms': None}) == '–' and fmt_ms(None) == '–'
+
+
+def test_bench_latency_figures_are_the_one_latency_summary():
+    """What a bench section writes for a latency is runtime.latency_stats.latency_summary at 4 digits."""
+    from vitedge_ros.bench.stats import SIG, latency_summary
+
+    s = latency_summary([3.0, 1.0, 2.0, 10.123456], SIG)
+    assert s == {'n': 4, 'mean_ms': 4.031, 'median_ms': 2.5, 'p95_ms': 9.055, 'min_ms': 1.0, 'max_ms': 10.12}
+    assert fmt_ms(s) == '2.5 (1.0–10.12)'
 
 
 # --- the committed page comes from the committed JSON -----------------------------------------------------------
@@ -280,14 +297,14 @@ def test_targets_section_times_both_graphs_of_one_checkpoint(tmp_path):
     assert row['max_abs_output_diff'] <= 1e-4
     assert row['ms']['trt8.2']['n'] == 2 and row['ratio_trt82_to_trt86']['n'] == 2
     page = render_page({'targets': data})
-    assert '## 6. Export targets' in page and fmt_stat(row['ms']['trt8.2']) in page
+    assert '## 6. Export targets' in page and fmt_ms(row['ms']['trt8.2']) in page
 
 
 # --- section 3: the frame path before and after issue 16, same run ------------------------------------------------
 
 def _two_path_overhead():
     def cell(ms, r):
-        return {'ms': S(ms, ms * 0.9, ms * 1.1), 'ratio_to_inference': S(r, r * 0.9, r * 1.1)}
+        return {'ms': M(ms, ms * 0.9, ms * 1.1), 'ratio_to_inference': S(r, r * 0.9, r * 1.1)}
 
     return {'section': 'overhead', 'bundle': 'aerial_vit_tiny', 'network_input': [448, 336], 'frame_size': [640, 480],
             'frames': 30, 'repeats': 5, 'jpeg_quality': 90, 'jpeg_bytes_median': 47589, 'backend': 'onnxruntime',
@@ -327,7 +344,7 @@ def test_overhead_runs_both_paths_on_a_tiny_bundle(tiny_detector_bundle, tmp_pat
     assert [r['step'] for r in o['rows']] == list(STEPS)
     for r in o['rows']:
         for path in ('before', 'after'):
-            assert r[path]['ms']['n'] == 2 and r[path]['ms']['median'] >= 0
+            assert r[path]['ms']['n'] == 2 and r[path]['ms']['median_ms'] >= 0
     assert [t['name'] for t in o['totals']] == [name for name, _ in TOTALS]
     inference = {p: next(r for r in o['rows'] if r['step'] == 'inference')[p]['ratio_to_inference']['median']
                  for p in ('before', 'after')}

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from vitedge_ros.demo import run_demo
+from vitedge_ros.runtime.latency_stats import KEYS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -16,6 +17,9 @@ def test_demo_on_tiny_bundle_writes_outputs(tiny_detector_bundle, tmp_path):
     assert summary['frames'] == 4
     assert sum(1 for ln in lines if ln.startswith('frame ')) == 4
     assert set(summary['latency_ms']) == {'preprocess', 'inference', 'postprocess', 'total'}
+    total = summary['latency_ms']['total']      # the one latency summary (runtime/latency_stats.py)
+    assert list(total) == list(KEYS) and total['n'] == 4 and 0 < total['median_ms'] <= total['max_ms']
+    assert any(ln.strip().startswith('total') and '{:.2f}'.format(total['mean_ms']) in ln for ln in lines)
     assert (tmp_path / 'demo.mp4').stat().st_size > 1000
     assert (tmp_path / 'demo_strip.png').stat().st_size > 1000
     assert json.loads((tmp_path / 'summary.json').read_text())['frames'] == 4

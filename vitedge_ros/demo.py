@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 
 from .eval.detection import precision_recall
-from .eval.latency import summarize
 from .runtime import Pipeline, load_bundle
 from .runtime.bundle import atomic_write_bytes
+from .runtime.latency_stats import latency_summary
 
 DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / 'models' / 'aerial_vit_tiny'
 STRIP_FRAMES = 6
@@ -84,7 +84,7 @@ def run_demo(bundle: Union[str, Path] = DEFAULT_BUNDLE, frames: int = 120, seed:
     pr = precision_recall(gts, preds, person_id, iou=0.5)
     summary = {
         'bundle': pipe.bundle.name, 'backend': pipe.backend_name, 'frames': len(gts),
-        'latency_ms': {k: summarize(v) for k, v in timings.items()},
+        'latency_ms': {k: latency_summary(v) for k, v in timings.items()},
         'detections_per_class': per_class,
         'person': {'precision': pr['precision'], 'recall': pr['recall'], 'tp': pr['tp'], 'fp': pr['fp'],
                    'fn': pr['fn'], 'iou': 0.5},
@@ -93,8 +93,8 @@ def run_demo(bundle: Union[str, Path] = DEFAULT_BUNDLE, frames: int = 120, seed:
     say('frames: {}   backend: {}'.format(summary['frames'], pipe.backend_reason))
     say('latency per step (ms):   mean     p95')
     for k in ('preprocess', 'inference', 'postprocess', 'total'):
-        s = summary['latency_ms'].get(k, {'mean': 0.0, 'p95': 0.0})
-        say('  {:<20s} {:7.2f} {:7.2f}'.format(k, s['mean'], s['p95']))
+        s = summary['latency_ms'].get(k) or {}
+        say('  {:<20s} {:7.2f} {:7.2f}'.format(k, s.get('mean_ms') or 0.0, s.get('p95_ms') or 0.0))
     say('detections per class: {}'.format(', '.join('{} {}'.format(k, v) for k, v in sorted(per_class.items()))))
     say('persons vs generator boxes @IoU 0.5: precision {:.3f}  recall {:.3f}  (tp {} fp {} fn {})'.format(
         pr['precision'], pr['recall'], pr['tp'], pr['fp'], pr['fn']))

@@ -27,7 +27,7 @@ from torch import nn
 
 from ..compress.measure import count_params, graph_stats, onnx_bytes, ort_session
 from .pareto import dominated_by, pareto_front
-from .stats import interleaved, ratio_stat, round_sig, stat
+from .stats import SIG, interleaved, latency_summary, ratio_stat, round_sig
 
 LOG = logging.getLogger(__name__)
 
@@ -286,10 +286,10 @@ def run_digits(recipe_path: Union[str, Path], root: Union[str, Path], work: Unio
     points: List[Dict[str, Any]] = []
     for name in graphs:
         m = meta[name]
-        lat = stat(samples[name])
+        lat = latency_summary(samples[name], SIG)
         points.append({'name': name, 'label': LABELS.get(name, _stage_label(name, m)), **m, 'latency_ms': lat,
                        'speedup_vs_baseline': ratio_stat(samples['baseline'], samples[name])})
-    pts = [{'name': p['name'], 'latency_ms': p['latency_ms']['median'], 'top1': p['top1']} for p in points]
+    pts = [{'name': p['name'], 'latency_ms': p['latency_ms']['median_ms'], 'top1': p['top1']} for p in points]
     front = pareto_front(pts)
     for p in points:
         p['on_front'] = p['name'] in front
@@ -306,7 +306,7 @@ def run_digits(recipe_path: Union[str, Path], root: Union[str, Path], work: Unio
     ways = [('timm_eager', 'timm, torch eager FP32'), ('baseline', 'same model, onnxruntime FP32'),
             (fp32_final['name'], 'compressed recipe, FP32 ONNX'), (q_final['name'], 'compressed recipe, INT8 QDQ ONNX')]
     for key, label in ways:
-        row = {'key': key, 'label': label, 'latency_ms': stat(samples[key]),
+        row = {'key': key, 'label': label, 'latency_ms': latency_summary(samples[key], SIG),
                'speedup_vs_timm_eager': ratio_stat(samples['timm_eager'], samples[key])}
         if key != 'timm_eager':
             row.update({'top1': meta[key]['top1'], 'macs': meta[key]['macs'], 'params': meta[key]['params']})
@@ -337,7 +337,7 @@ def run_digits(recipe_path: Union[str, Path], root: Union[str, Path], work: Unio
                     'seconds': round(latency_seconds, 1)},
         'points': points,
         'order': order + [k for k in graphs if k not in order],
-        'pareto': {'x': 'latency_ms.median', 'y': 'top1', 'front': front, 'compressed': compressed,
+        'pareto': {'x': 'latency_ms.median_ms', 'y': 'top1', 'front': front, 'compressed': compressed,
                    'final': final['name'], 'final_on_front': final['on_front'],
                    'final_dominated_by_baselines': final['dominated_by_baselines'],
                    'some_compressed_model_undominated_by_baselines': best_compressed_ok},

@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 
 import numpy as np
 
-from .stats import interleaved, ratio_stat, stat
+from .stats import SIG, interleaved, latency_summary, ratio_stat
 
 
 def _gpu_name() -> str:
@@ -158,7 +158,8 @@ def run_gpu(work: Union[str, Path], bundle: Union[str, Path], bench_dir: Union[s
         ref = samples.get('torch-cuda|fp32')
         for k in fns:
             s = samples['{}|{}'.format(*k)]
-            figures.append({'model': m['key'], 'backend': k[0], 'precision': k[1], 'latency_ms': stat(s),
+            figures.append({'model': m['key'], 'backend': k[0], 'precision': k[1],
+                            'latency_ms': latency_summary(s, SIG),
                             'speedup_vs_torch_cuda_fp32': ratio_stat(ref, s) if ref else None})
     versions: Dict[str, Any] = {'torch': torch.__version__}
     for name in ('onnxruntime', 'tensorrt'):

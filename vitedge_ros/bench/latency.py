@@ -18,7 +18,7 @@ import torch
 
 from ..compress.measure import count_params, graph_stats, onnx_bytes
 from .digits import _ort_call, _torch_call, load_bench_recipe, quiet_logs
-from .stats import interleaved, ratio_stat, stat
+from .stats import SIG, interleaved, latency_summary, ratio_stat
 
 
 def compress_structural(model: torch.nn.Module, recipe: Dict[str, Any]) -> Dict[str, Any]:
@@ -89,7 +89,7 @@ def run_latency(recipe_path: Union[str, Path], root: Union[str, Path], work: Uni
     rows = []
     for key in ('timm_eager', 'baseline', 'compressed_fp32', 'compressed_int8'):
         g = stats_g['baseline' if key == 'timm_eager' else key]
-        rows.append({'key': key, 'label': labels[key], 'latency_ms': stat(samples[key]),
+        rows.append({'key': key, 'label': labels[key], 'latency_ms': latency_summary(samples[key], SIG),
                      'speedup_vs_timm_eager': ratio_stat(samples['timm_eager'], samples[key]),
                      'macs': int(g['macs']), 'params': count_params(small if 'compressed' in key else model),
                      'onnx_bytes': onnx_bytes(paths['baseline' if key == 'timm_eager' else key])})

@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from .stats import round_sig, stat
+from .stats import SIG, latency_summary, round_sig, stat
 
 PATHS = ('before', 'after')
 STEPS = ('jpeg_decode', 'raw_bgr8_to_ndarray', 'raw_rgb8_to_ndarray', 'preprocess', 'preprocess_rgb8_message',
@@ -180,7 +180,7 @@ def run_overhead(bundle: Union[str, Path], *, work: Optional[Union[str, Path]] =
         row = {'step': k, 'label': STEP_LABELS[k]}  # type: Dict[str, Any]
         for path in PATHS:
             inf = per_repeat[path]['inference']
-            row[path] = {'ms': stat(per_repeat[path][k]),
+            row[path] = {'ms': latency_summary(per_repeat[path][k], SIG),
                          'ratio_to_inference': stat([a / b for a, b in zip(per_repeat[path][k], inf)])}
         rows.append(row)
     totals = []
@@ -189,7 +189,8 @@ def run_overhead(bundle: Union[str, Path], *, work: Optional[Union[str, Path]] =
         for path in PATHS:
             inf = per_repeat[path]['inference']
             sums = [sum(per_repeat[path][k][r] for k in keys) for r in range(repeats)]
-            tot[path] = {'ms': stat(sums), 'ratio_to_inference': stat([s / b for s, b in zip(sums, inf)])}
+            tot[path] = {'ms': latency_summary(sums, SIG),
+                         'ratio_to_inference': stat([s / b for s, b in zip(sums, inf)])}
         target = TARGETS.get(name)
         tot['after_meets_target'] = bool(target is not None and tot['after']['ratio_to_inference']['median']
                                          <= target)
@@ -226,7 +227,7 @@ def run_replay(bundle: Union[str, Path], work: Union[str, Path], *, repeats: int
     for k in ('fps', 'inference_ms_p50', 'pipeline_ms_p50', 'end_to_end_ms_p50', 'end_to_end_ms_p95',
               'peak_rss_mb'):
         vals = [r[k] for r in runs if r.get(k) is not None]
-        figs[k] = stat(vals) if vals else None
+        figs[k] = (latency_summary(vals, SIG) if '_ms_' in k else stat(vals)) if vals else None
     return {'section': 'replay', 'bundle': first['bundle'], 'backend': first['backend'], 'mode': first['mode'],
             'frames': frames, 'frame_size': list(first['frame_size']), 'repeats': repeats,
             'frames_processed': [r['frames_processed'] for r in runs],

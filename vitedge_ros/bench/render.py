@@ -50,6 +50,13 @@ def fmt_stat(s: Optional[Dict[str, Any]], unit: str = '') -> str:
     return '{}{} ({}–{})'.format(fmt(s['median']), unit, fmt(s['min']), fmt(s['max']))
 
 
+def fmt_ms(s: Optional[Dict[str, Any]]) -> str:
+    """``median (min–max)`` of a latency summary (runtime/latency_stats.py keys ``median_ms``, ``min_ms``, ...)."""
+    if not s or not s.get('n'):
+        return '–'
+    return '{} ({}–{})'.format(fmt(s['median_ms']), fmt(s['min_ms']), fmt(s['max_ms']))
+
+
 def fmt_ratio(s: Optional[Dict[str, Any]]) -> str:
     """A ratio statistic as ``median× (min–max)``."""
     if not s:
@@ -151,7 +158,7 @@ def _four_ways(res: Dict[str, Any]) -> List[str]:
             headers.append('top-1')
         rows = []
         for r in m['rows']:
-            row = [r['label'], fmt(r.get('macs')), fmt(r.get('params')), fmt_stat(r['latency_ms']),
+            row = [r['label'], fmt(r.get('macs')), fmt(r.get('params')), fmt_ms(r['latency_ms']),
                    fmt_ratio(r['speedup_vs_timm_eager'])]
             if with_top1:
                 row.append(fmt(r.get('top1')))
@@ -207,7 +214,7 @@ def _digits(d: Dict[str, Any], img_rel: str) -> List[str]:
             continue
         rows.append([('**{}**' if p['kind'] == 'baseline' else '`{}`').format(name), p['label'], p['precision'],
                      fmt(p['top1']), fmt(p['macs']), fmt(p['params']), fmt(p['onnx_bytes']),
-                     fmt_stat(p['latency_ms']), fmt_ratio(p['speedup_vs_baseline']),
+                     fmt_ms(p['latency_ms']), fmt_ratio(p['speedup_vs_baseline']),
                      'yes' if p['on_front'] else 'no'])
     out += table(['model', 'what', 'precision', 'top-1', 'MACs', 'params', 'ONNX bytes', 'latency ms',
                   'speed-up vs baseline', 'Pareto front'], rows) + ['']
@@ -272,13 +279,13 @@ def _overhead(o: Dict[str, Any]) -> List[str]:
                fmt(o['jpeg_bytes_median']), fmt(o['repeats']), o['backend'], o['onnxruntime_threads'],
                pb['bundle'], pb['interpolation'], fmt(pb['detections_per_frame_median']), pa['bundle'],
                pa.get('pixel_order', ''), pa['interpolation'], fmt(pa['detections_per_frame_median'])), '']
-    rows = [[r['label'], fmt_stat(r['before']['ms']), fmt_ratio(r['before']['ratio_to_inference']),
-             fmt_stat(r['after']['ms']), fmt_ratio(r['after']['ratio_to_inference'])] for r in o['rows']]
+    rows = [[r['label'], fmt_ms(r['before']['ms']), fmt_ratio(r['before']['ratio_to_inference']),
+             fmt_ms(r['after']['ms']), fmt_ratio(r['after']['ratio_to_inference'])] for r in o['rows']]
     for t in o['totals']:
         target = t.get('target_after')
         rows.append(['**overhead total, {}** ({})'.format(t['name'].replace('_', ' '), ' + '.join(t['steps'])),
-                     fmt_stat(t['before']['ms']), fmt_ratio(t['before']['ratio_to_inference']),
-                     fmt_stat(t['after']['ms']), fmt_ratio(t['after']['ratio_to_inference']) + (
+                     fmt_ms(t['before']['ms']), fmt_ratio(t['before']['ratio_to_inference']),
+                     fmt_ms(t['after']['ms']), fmt_ratio(t['after']['ratio_to_inference']) + (
                          ' ({} target ≤ {}×)'.format('meets' if t.get('after_meets_target') else 'misses',
                                                      fmt(target)) if target is not None else '')])
     return out + table(['step', 'before: ms per frame', 'before: ratio to inference', 'after: ms per frame',
@@ -292,10 +299,10 @@ def _overhead_one_path(o: Dict[str, Any]) -> List[str]:
                fmt(o['frame_size'][0]), fmt(o['frame_size'][1]), fmt(o['jpeg_quality']),
                fmt(o['jpeg_bytes_median']), fmt(o['repeats']), o['backend'], o['onnxruntime_threads'],
                fmt(o['detections_per_frame_median'])), '']
-    rows = [[r['label'], fmt_stat(r['ms']), fmt_ratio(r['ratio_to_inference'])] for r in o['rows']]
+    rows = [[r['label'], fmt_ms(r['ms']), fmt_ratio(r['ratio_to_inference'])] for r in o['rows']]
     for name, t in o['totals'].items():
         rows.append(['**overhead total, {}** ({})'.format(name.replace('_', ' '), ' + '.join(t['steps'])),
-                     fmt_stat(t['ms']), fmt_ratio(t['ratio_to_inference'])])
+                     fmt_ms(t['ms']), fmt_ratio(t['ratio_to_inference'])])
     return out + table(['step', 'ms per frame', 'ratio to inference'], rows) + ['']
 
 
@@ -311,10 +318,10 @@ def _replay(r: Dict[str, Any]) -> List[str]:
         r['tool'], r['bundle'], r['backend'], fmt(r['frames']), fmt(r['frame_size'][0]), fmt(r['frame_size'][1]),
         fmt(r['repeats'])), '']
     rows = [['throughput (frames/s)', fmt_stat(f.get('fps'))],
-            ['inference p50 (ms)', fmt_stat(f.get('inference_ms_p50'))],
-            ['pipeline p50 (ms)', fmt_stat(f.get('pipeline_ms_p50'))],
-            ['end-to-end p50 (ms)', fmt_stat(f.get('end_to_end_ms_p50'))],
-            ['end-to-end p95 (ms)', fmt_stat(f.get('end_to_end_ms_p95'))],
+            ['inference p50 (ms)', fmt_ms(f.get('inference_ms_p50'))],
+            ['pipeline p50 (ms)', fmt_ms(f.get('pipeline_ms_p50'))],
+            ['end-to-end p50 (ms)', fmt_ms(f.get('end_to_end_ms_p50'))],
+            ['end-to-end p95 (ms)', fmt_ms(f.get('end_to_end_ms_p95'))],
             ['peak resident memory of the replay process (MB, VmHWM)', fmt_stat(f.get('peak_rss_mb'))],
             ['frames processed / dropped per run', '{} / {}'.format(
                 ', '.join(fmt(v) for v in r['frames_processed']), ', '.join(fmt(v) for v in r['frames_dropped']))],
@@ -339,7 +346,7 @@ def _targets(t: Dict[str, Any]) -> List[str]:
     for r in t['rows']:
         g82, g86 = r['graphs']['trt8.2'], r['graphs']['trt8.6']
         rows.append([r['model'], _graph_cell(g82), _graph_cell(g86),
-                     fmt_stat(r['ms']['trt8.2']), fmt_stat(r['ms']['trt8.6']), fmt_ratio(r['ratio_trt82_to_trt86']),
+                     fmt_ms(r['ms']['trt8.2']), fmt_ms(r['ms']['trt8.6']), fmt_ratio(r['ratio_trt82_to_trt86']),
                      fmt(r['max_abs_output_diff'])])
     return out + table(['model', 'trt8.2 graph', 'trt8.6 graph', 'trt8.2 ms', 'trt8.6 ms', 'ratio trt8.2 / trt8.6',
                         'max abs output diff'], rows) + ['']
@@ -350,7 +357,7 @@ def _roofline(rf: Dict[str, Any], gpus: List[Dict[str, Any]]) -> List[str]:
     for g in gpus:
         for f in g.get('figures') or []:
             figs.setdefault((f['model'], f['precision']), []).append('{} ms, {} on {} (`bench/{}`, {})'.format(
-                fmt_stat(f['latency_ms']), f['backend'], g.get('device'), g.get('_file'), g.get('source')))
+                fmt_ms(f['latency_ms']), f['backend'], g.get('device'), g.get('_file'), g.get('source')))
     devs = rf['devices']
     rows = []
     for r in rf['rows']:
@@ -371,7 +378,7 @@ def _roofline(rf: Dict[str, Any], gpus: List[Dict[str, Any]]) -> List[str]:
     for g in gpus:
         out += ['GPU run `bench/{}`: {} ({}, {}).'.format(g.get('_file'), g.get('device'), g.get('source'),
                                                           g.get('date_utc')), '']
-        rows = [[f['model'], f['backend'], f['precision'], fmt_stat(f['latency_ms']),
+        rows = [[f['model'], f['backend'], f['precision'], fmt_ms(f['latency_ms']),
                  fmt_ratio(f.get('speedup_vs_torch_cuda_fp32'))] for f in g.get('figures') or []]
         out += table(['model', 'backend', 'precision', 'latency ms', 'speed-up vs torch CUDA FP32'], rows) + ['']
     return out
@@ -441,21 +448,21 @@ def write_plots(res: Dict[str, Any], img_dir: Union[str, Path]) -> List[Path]:
     for i, p in enumerate(d['points']):
         lat = p['latency_ms']
         base = p['kind'] == 'baseline'
-        xerr = [[lat['median'] - lat['min']], [lat['max'] - lat['median']]]
-        ax.errorbar([lat['median']], [100 * p['top1']], xerr=xerr,
+        xerr = [[lat['median_ms'] - lat['min_ms']], [lat['max_ms'] - lat['median_ms']]]
+        ax.errorbar([lat['median_ms']], [100 * p['top1']], xerr=xerr,
                     fmt='s' if base else 'o', color='tab:red' if base else 'tab:blue', ms=7, capsize=3,
                     mfc='none' if not p['on_front'] else None)
         dx, dy = offsets[i % len(offsets)]
-        ax.annotate(p['name'], (lat['median'], 100 * p['top1']), textcoords='offset points', xytext=(dx, dy),
+        ax.annotate(p['name'], (lat['median_ms'], 100 * p['top1']), textcoords='offset points', xytext=(dx, dy),
                     fontsize=7, ha='left' if dx > 0 else 'right')
     front = [pts[n] for n in d['pareto']['front']]
     if len(front) > 1:
         xs, ys = [], []
         for i, p in enumerate(front):
             if i:
-                xs.append(p['latency_ms']['median'])
+                xs.append(p['latency_ms']['median_ms'])
                 ys.append(ys[-1])
-            xs.append(p['latency_ms']['median'])
+            xs.append(p['latency_ms']['median_ms'])
             ys.append(100 * p['top1'])
         ax.plot(xs, ys, '--', color='0.5', lw=1, label='Pareto front')
     ax.plot([], [], 'o', color='tab:blue', label='recipe stages (filled: on the front)')

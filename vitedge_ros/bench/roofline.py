@@ -7,7 +7,8 @@ JSON written on a GPU machine (``bench/gpu*.json``), in this schema::
     {"section": "gpu", "device": "<GPU name as the driver reports it>", "source": "<command that made it>",
      "date_utc": "...", "versions": {"torch": ..., "onnxruntime": ..., "tensorrt": ...},
      "figures": [{"model": "<key, e.g. digits/compressed_fp32>", "backend": "tensorrt|onnxruntime-cuda|torch-cuda",
-                  "precision": "fp32|fp16|int8", "latency_ms": {"median": .., "min": .., "max": .., "n": ..},
+                  "precision": "fp32|fp16|int8",
+                  "latency_ms": {"n": .., "mean_ms": .., "median_ms": .., "p95_ms": .., "min_ms": .., "max_ms": ..},
                   "speedup_vs_torch_cuda_fp32": {"median": .., "min": .., "max": .., "n": ..}}]}
 
 ``tools/benchmark.py --gpu`` writes one (all figures of one model from the same process, interleaved);

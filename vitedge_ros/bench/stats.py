@@ -1,28 +1,23 @@
-"""Repeat statistics (median with min–max) and interleaved same-process timing."""
-import math
+"""Repeat statistics of dimensionless figures (median with min–max) and interleaved same-process timing.
+
+Latencies in ms are summarised by the project's one latency summary, ``runtime.latency_stats.latency_summary``
+(keys ``n``, ``mean_ms``, ``median_ms``, ``p95_ms``, ``min_ms``, ``max_ms``; 4 significant digits here, ``SIG``);
+``stat`` is for ratios, frames per second and megabytes.
+"""
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ..runtime.latency_stats import latency_summary, round_sig
+
+__all__ = ['SIG', 'interleaved', 'latency_summary', 'ratio_stat', 'round_sig', 'stat']
+
 SIG = 4   # significant digits kept in the JSON (the page prints the JSON values as they are)
 
 
-def round_sig(x: Optional[float], sig: int = SIG) -> Optional[float]:
-    """``x`` rounded to ``sig`` significant digits (None, NaN and inf pass through as None)."""
-    if x is None:
-        return None
-    x = float(x)
-    if math.isnan(x) or math.isinf(x):
-        return None
-    if x == 0.0:
-        return 0.0
-    digits = sig - int(math.floor(math.log10(abs(x)))) - 1
-    return float(round(x, digits))
-
-
 def stat(values: Sequence[float], sig: int = SIG) -> Dict[str, Any]:
-    """Median, min and max of repeated measurements, and how many there were.
+    """Median, min and max of repeated measurements of a dimensionless figure, and how many there were.
 
     Raises ValueError on an empty sequence (a figure without measurements must not be rendered).
     """

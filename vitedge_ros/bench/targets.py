@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Sequence, Tuple, Union
 
 import numpy as np
 
-from .stats import ratio_stat, round_sig, stat
+from .stats import SIG, latency_summary, ratio_stat, round_sig
 
 #: (row label, checkpoint relative to the repository root) timed by default.
 DEFAULT_MODELS = (
@@ -88,7 +88,7 @@ def run_targets(root: Union[str, Path], work: Union[str, Path],
         ms = interleaved(fns, rounds=rounds, block=block, warmup=warmup)
         rows.append({'model': label, 'checkpoint': rel, 'input': shape,
                      'graphs': {t: _graph_summary(p) for t, p in graphs.items()},
-                     'ms': {t: stat(v) for t, v in ms.items()},
+                     'ms': {t: latency_summary(v, SIG) for t, v in ms.items()},
                      'ratio_trt82_to_trt86': ratio_stat(ms['trt8.2'], ms['trt8.6']),
                      'max_abs_output_diff': round_sig(diff)})
     import onnxruntime as ort

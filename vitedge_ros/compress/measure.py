@@ -20,6 +20,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from ..runtime.latency_stats import latency_summary
+
 MAC_OPS = ('MatMul', 'Gemm', 'Conv', 'ConvTranspose', 'MatMulInteger', 'ConvInteger', 'FusedMatMul')
 
 # Assumed peaks. Jetson Nano: Maxwell sm_53, 128 CUDA cores at 921.6 MHz, FMA = 2 ops → 236 GFLOP/s FP32,
@@ -157,8 +159,12 @@ def ort_session(path: Union[str, Path], threads: int = 1):
 
 
 def measure_latencies(paths: Dict[str, Union[str, Path]], runs: int = 50, warmup: int = 10,
-                      threads: int = 1, seed: int = 0, block: int = 5) -> Dict[str, Dict[str, float]]:
-    """Median (and p95, min) onnxruntime CPU latency in ms of several ONNX files, in this process.
+                      threads: int = 1, seed: int = 0, block: int = 5) -> Dict[str, Dict[str, Any]]:
+    """Onnxruntime CPU latency of several ONNX files, in this process: a latency summary per file.
+
+    Returns ``{name: latency_summary(...)}`` (runtime/latency_stats.py: ``n``, ``mean_ms``, ``median_ms``,
+    ``p95_ms``, ``min_ms``, ``max_ms`` over the first ``runs`` timed runs); the report's ``latency_ms`` is the
+    ``median_ms``.
 
     Every model is warmed up (``warmup`` runs), then measured in rounds: in each round every model runs
     ``block`` times back to back (the first run of a block, which pays for caches the other models evicted,
@@ -189,12 +195,7 @@ def measure_latencies(paths: Dict[str, Union[str, Path]], runs: int = 50, warmup
                 dt = (time.perf_counter() - t0) * 1e3
                 if j > 0:
                     times[name].append(dt)
-    out = {}
-    for name, v in times.items():
-        a = np.asarray(v[:max(int(runs), 1)])
-        out[name] = {'median': float(np.median(a)), 'p95': float(np.percentile(a, 95)), 'min': float(a.min()),
-                     'runs': int(a.size)}
-    return out
+    return {name: latency_summary(v[:max(int(runs), 1)]) for name, v in times.items()}
 
 
 def onnx_bytes(path: Union[str, Path]) -> int:

@@ -958,7 +958,7 @@ class Runner:
         lat = measure_latencies(paths, runs=m['latency_runs'], warmup=m['warmup'], threads=m['threads'])
         for e in self.entries:
             e['latency'] = lat[e['name']]
-            e['latency_ms'] = round(lat[e['name']]['median'], 4)
+            e['latency_ms'] = round(lat[e['name']]['median_ms'], 4)
             gs = graph_stats(self.out / e['onnx'])
             e['macs'] = gs['macs']
             e['graph'] = {'nodes': gs['nodes'], 'weight_bytes': gs['weight_bytes']}
@@ -969,7 +969,7 @@ class Runner:
             for k, v in ((e.get('details') or {}).get('variants') or {}).items():
                 key = '{}/{}'.format(e['name'], k)
                 if key in lat:
-                    v['latency_ms'] = round(lat[key]['median'], 4)
+                    v['latency_ms'] = round(lat[key]['median_ms'], 4)
         report = {
             'recipe': self.recipe['name'], 'recipe_path': self.recipe.get('path', ''),
             'task': self.meta['task'], 'stages': self.entries,

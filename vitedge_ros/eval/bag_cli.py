@@ -103,7 +103,8 @@ def _summary(m: dict) -> str:
         m['frames_in'], m['frames_processed'], m['frames_failed'], m['frames_dropped'], m['fps'], m['mode'],
         m['backend']),
         'latency ms: inference p50 {:.2f}, end-to-end p50 {:.2f} / p95 {:.2f}; peak RSS {:.0f} MB'.format(
-            lat['inference']['p50'], lat['end_to_end']['p50'], lat['end_to_end']['p95'], m['peak_rss_mb'])]
+            lat['inference']['median_ms'], lat['end_to_end']['median_ms'], lat['end_to_end']['p95_ms'],
+            m['peak_rss_mb'])]
     if m['failure_reasons']:
         lines.append('failed frames: ' + ', '.join('{} x{}'.format(k, v) for k, v in m['failure_reasons'].items()))
     loc = m.get('localisation')

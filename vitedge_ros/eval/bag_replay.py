@@ -45,6 +45,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, 
 import numpy as np
 
 from ..runtime.errors import BundleError, EngineError, FrameError
+from ..runtime.latency_stats import latency_summary
 from .bag_io import (
     COMPRESSED_TYPE,
     DETECTIONS_TYPE,
@@ -58,7 +59,6 @@ from .bag_io import (
     stamp_ns,
     write_file,
 )
-from .latency import summarize
 
 __all__ = ['BEARINGS_TOPIC', 'BagReplayError', 'CLEAR_PATH_TOPIC', 'COMPRESSED_TYPE', 'DETECTIONS_TOPIC',
            'DIAGNOSTICS_TOPIC', 'IMAGE_TYPE', 'LANDING_SAFE_TOPIC', 'LANDING_ZONE_TOPIC', 'OBSTACLES_TOPIC',
@@ -651,7 +651,7 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
     frames_failed = int(sum(state.failure_reasons.values()))
     bag_duration_s = (last_ns - first_ns) / 1e9 if first_ns is not None else 0.0
     steps = ('deserialize', 'decode', 'preprocess', 'inference', 'postprocess', 'pipeline', 'end_to_end')
-    latency = {s: summarize(r[s] for r in records) for s in steps}
+    latency = {s: latency_summary(r[s] for r in records) for s in steps}
     per_class = OrderedDict((name, int(state.class_counts.get(name, 0))) for name in labels)
     for name, count in sorted(state.class_counts.items()):
         per_class.setdefault(name, int(count))
@@ -681,7 +681,7 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
     metrics['wall_s'] = run_s
     metrics['setup_s'] = setup_s
     metrics['warm_up_ms'] = warm_up_ms
-    metrics['feeder_lag_ms'] = summarize(feeder_lag_ms) if realtime else None
+    metrics['feeder_lag_ms'] = latency_summary(feeder_lag_ms) if realtime else None
     metrics['detections_total'] = int(sum(state.class_counts.values()))
     metrics['detections_per_class'] = per_class
     metrics['output_bag'] = OUTPUT_BAG
@@ -854,8 +854,8 @@ def benchmark_replay(bundle: Union[str, Path], work_dir: Union[str, Path], frame
         ('bundle', m['bundle']['name']), ('backend', m['backend']), ('mode', m['mode']),
         ('frames_in', m['frames_in']), ('frames_processed', m['frames_processed']),
         ('frames_dropped', m['frames_dropped']), ('frame_size', [width, height]), ('fps', m['fps']),
-        ('inference_ms_p50', lat['inference']['p50']), ('pipeline_ms_p50', lat['pipeline']['p50']),
-        ('end_to_end_ms_p50', lat['end_to_end']['p50']), ('end_to_end_ms_p95', lat['end_to_end']['p95']),
+        ('inference_ms_p50', lat['inference']['median_ms']), ('pipeline_ms_p50', lat['pipeline']['median_ms']),
+        ('end_to_end_ms_p50', lat['end_to_end']['median_ms']), ('end_to_end_ms_p95', lat['end_to_end']['p95_ms']),
         ('peak_rss_mb', m['peak_rss_mb']), ('torch_imported', m['torch_imported']),
         ('map50', acc.get('map50')), ('map50_person', (acc.get('per_class') or {}).get('person', {}).get('ap50')),
     ])

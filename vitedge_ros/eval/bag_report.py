@@ -36,9 +36,9 @@ def metrics_markdown(m: Dict[str, Any]) -> str:
     lines += ['## Latency (ms)', '', '| step | mean | p50 | p95 | max |', '|---|---|---|---|---|']
     for step in _STEPS:
         s = m['latency_ms'].get(step)
-        if s and s.get('count'):
+        if s and s.get('n'):
             lines.append('| {} | {} | {} | {} | {} |'.format(
-                step, _f(s['mean']), _f(s['p50']), _f(s['p95']), _f(s['max'])))
+                step, _f(s['mean_ms']), _f(s['median_ms']), _f(s['p95_ms']), _f(s['max_ms'])))
     lines += ['', '## Detections per class', '', '| class | detections |', '|---|---|']
     for name, count in m['detections_per_class'].items():
         lines.append('| {} | {} |'.format(name, count))

@@ -155,8 +155,8 @@ def evaluate_images(images_dir: Union[str, Path], gt: Union[str, Path], bundle: 
     """
     from ..data.common import IMAGE_EXTENSIONS, DatasetError, read_image
     from ..runtime.bundle import atomic_write_bytes
+    from ..runtime.latency_stats import latency_summary
     from .ground_truth import GroundTruthError, describe_label_map, load_detection_truth, parse_label_map
-    from .latency import summarize
 
     root = Path(images_dir)
     out = Path(out_dir)
@@ -267,7 +267,7 @@ def evaluate_images(images_dir: Union[str, Path], gt: Union[str, Path], bundle: 
                 'detections_in_ignored_regions'):
         m[key] = result[key]
     m['detections_scored'] = len(dets)
-    m['latency_ms'] = summarize(times)
+    m['latency_ms'] = latency_summary(times)
     m['worst'] = worst_rows
     m['gt_file'] = 'gt_coco.json'
     m['detections_file'] = 'detections_coco.json'

@@ -9,6 +9,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..runtime.latency_stats import latency_summary
+
 IGNORE_INDEX = 255
 
 
@@ -217,7 +219,7 @@ def decoder_timings(frame_size: Tuple[int, int] = (640, 480), net_size: Tuple[in
             t0 = time.perf_counter()
             fn()
             times.append((time.perf_counter() - t0) * 1e3)
-        out[name] = {'median_ms': float(np.median(times)), 'p95_ms': float(np.percentile(times, 95))}
+        out[name] = latency_summary(times)
     return out
 
 
@@ -270,8 +272,8 @@ def results_markdown(report: Dict[str, Any], timings: Optional[Dict[str, Any]] =
                   'torch imported: {}.'.format(bag['frames_in'], bag['mode'],
                                                bag['backend'], _fmt(acc.get('miou'), 4), acc.get('frames_evaluated'),
                                                note,
-                                               bag['fps'], lat['pipeline']['p50'], lat['inference']['p50'],
-                                               lat['postprocess']['p50'], bag['peak_rss_mb'],
+                                               bag['fps'], lat['pipeline']['median_ms'], lat['inference']['median_ms'],
+                                               lat['postprocess']['median_ms'], bag['peak_rss_mb'],
                                                'yes' if bag.get('torch_imported') else 'no')]
     return '\n'.join(lines) + '\n'
 

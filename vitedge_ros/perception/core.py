@@ -55,6 +55,7 @@ from vitedge_ros.geometry.obstacles import (
     obstacle_infos,
 )
 from vitedge_ros.geometry.projection import CameraPose, pixels_to_ground
+from vitedge_ros.runtime.latency_stats import percentile
 from vitedge_ros.runtime.latest_wins import LatestWinsWorker
 
 from .diagnostics import DIAG_ERROR, DIAG_OK, DIAG_WARN
@@ -539,7 +540,8 @@ def accepts_keyword(pipeline: Any, name: str) -> bool:
 
 
 def _percentile(values: Sequence[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else float('nan')
+    p = percentile(values, q)      # the project's one percentile (runtime/latency_stats.py); NaN when empty
+    return float('nan') if p is None else p
 
 
 class _Item(NamedTuple):

@@ -55,6 +55,7 @@ from .engine_key import (
     timing_cache_filename,
 )
 from .errors import BundleError
+from .latency_stats import latency_summary
 from .trt_precision import (
     can_pin,
     fp32_nodes,
@@ -817,6 +818,7 @@ def measure_latency(engine_path: Path, runs: int = 50, warmup: int = 5) -> Tuple
             t = time.perf_counter()
             eng.infer(x)
             times.append((time.perf_counter() - t) * 1000.0)
-        return float(np.median(times)), float(np.percentile(times, 95)), eng.describe()
+        s = latency_summary(times)
+        return s['median_ms'], s['p95_ms'], eng.describe()
     finally:
         eng.close()
