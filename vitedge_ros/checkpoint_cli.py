@@ -48,4 +48,3 @@ def main(argv: Optional[List[str]] = None) -> int:
           '(max abs difference {})'.format(args.checkpoint, proof['sha256'][:12], out, proof['samples'],
                                            proof['max_abs_diff']))
     return 0
-

@@ -71,4 +71,3 @@ def workstation_tool(prog: str) -> Callable[[Callable[..., int]], Callable[..., 
                 return EXIT_MISSING_PACKAGE
         return guarded
     return wrap
-

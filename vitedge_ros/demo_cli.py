@@ -35,4 +35,3 @@ def main(argv: Optional[List[str]] = None) -> int:
         print('error: {}'.format(exc), file=sys.stderr)
         return 2
     return 0
-

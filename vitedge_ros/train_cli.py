@@ -53,4 +53,3 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 130
     print(json.dumps({k: v for k, v in result.items() if k != 'history'}, indent=2, default=float))
     return 0
-

@@ -97,4 +97,3 @@ def main(argv: Optional[List[str]] = None) -> int:
         print('interrupted: the sections finished so far are in {}'.format(out), file=sys.stderr)
         return 130
     return 0
-

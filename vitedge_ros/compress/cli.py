@@ -91,4 +91,3 @@ def main(argv: Optional[List[str]] = None) -> int:
                 e['name'], e['type'], m, e['params'], e['macs'], e['onnx_bytes'], e['latency_ms']))
         print('report: {}'.format(args.out / 'report.md'))
     return 0
-

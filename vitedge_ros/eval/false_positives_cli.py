@@ -79,4 +79,3 @@ def main(argv: Optional[List[str]] = None) -> int:
         print('skipped {} unreadable frame(s)'.format(len(result['skipped'])))
     print('wrote {} and {}'.format(paths['json'], paths['md']))
     return 0
-

@@ -42,4 +42,3 @@ def main(argv: Optional[List[str]] = None) -> int:
     write_study(study, args.out, args.md, command)
     print(render_markdown(study, command))
     return 0
-

@@ -178,4 +178,3 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print('\nexport_onnx: interrupted; the bundle was left as it was', file=sys.stderr)
         return EXIT_INTERRUPTED
-

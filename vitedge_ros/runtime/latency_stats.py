@@ -31,7 +31,7 @@ def round_sig(x: Optional[float], sig: int = 4) -> Optional[float]:
 
 
 def percentile(values: Sequence[float], q: float) -> Optional[float]:
-    """The ``q``-th percentile (0..100) of ``values`` (numpy's linear interpolation); None when empty."""
+    """Return the ``q``-th percentile of ``values``, q in 0..100, by numpy's linear interpolation; None if empty."""
     v = np.asarray(values, dtype=np.float64)
     return float(np.percentile(v, q)) if v.size else None
 
