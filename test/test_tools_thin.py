@@ -8,12 +8,12 @@ import ast
 import importlib.util
 import os
 import re
-import runpy
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from test_package import _setup_kwargs  # setup() keyword arguments, setup.py run with setup() captured
 
 from vitedge_ros import cli
 
@@ -22,16 +22,6 @@ TOOLS = sorted((ROOT / 'tools').glob('*.py'))
 MAX_LINES = 25
 #: Not yet thin on this branch: its logic moves with the replay package (issue 15 item 6, another branch).
 PENDING = {'make_bag.py'}
-
-
-def _setup_kwargs(monkeypatch):
-    import setuptools
-
-    captured = {}
-    monkeypatch.setattr(setuptools, 'setup', lambda **kw: captured.update(kw))
-    monkeypatch.chdir(ROOT)
-    runpy.run_path(str(ROOT / 'setup.py'), run_name='setup_under_test')
-    return captured
 
 
 def thin_target(path: Path):
