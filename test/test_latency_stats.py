@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vitedge_ros.runtime.latency_stats import KEYS, latency_summary, percentile, round_sig
+from vitedge_ros.runtime.latency_stats import KEYS, interleaved, latency_summary, percentile, round_sig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,3 +89,14 @@ def test_percentile_matches_numpy():
     v = rng.exponential(3.0, size=101)
     for q in (0, 50, 90, 95, 99, 100):
         assert percentile(v, q) == pytest.approx(float(np.percentile(v, q)))
+
+
+def test_interleaved_per_round_or_every_run():
+    """The one timing loop: per-round medians (benchmark ratios) or every counted run (compression report)."""
+    calls = []
+    fns = {'a': lambda: calls.append('a'), 'b': lambda: calls.append('b')}
+    runs = interleaved(fns, rounds=3, block=4, warmup=2, per_round=False)
+    assert {k: len(v) for k, v in runs.items()} == {'a': 12, 'b': 12} and min(runs['a']) >= 0
+    assert calls.count('a') == 2 + 3 * 5                  # warm-up, then 3 rounds of (1 dropped + 4 counted)
+    medians = interleaved(fns, rounds=3, block=4, warmup=0)
+    assert {k: len(v) for k, v in medians.items()} == {'a': 3, 'b': 3}

@@ -1,15 +1,14 @@
-"""Repeat statistics of dimensionless figures (median with min–max) and interleaved same-process timing.
+"""Repeat statistics of dimensionless figures (median with min–max); timing and latency summaries re-exported.
 
 Latencies in ms are summarised by the project's one latency summary, ``runtime.latency_stats.latency_summary``
 (keys ``n``, ``mean_ms``, ``median_ms``, ``p95_ms``, ``min_ms``, ``max_ms``; 4 significant digits here, ``SIG``);
 ``stat`` is for ratios, frames per second and megabytes.
 """
-import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Dict, Sequence
 
 import numpy as np
 
-from ..runtime.latency_stats import latency_summary, round_sig
+from ..runtime.latency_stats import interleaved, latency_summary, round_sig
 
 __all__ = ['SIG', 'interleaved', 'latency_summary', 'ratio_stat', 'round_sig', 'stat']
 
@@ -33,35 +32,3 @@ def ratio_stat(num: Sequence[float], den: Sequence[float], sig: int = SIG) -> Di
     if len(num) != len(den):
         raise ValueError('ratio_stat: {} numerators for {} denominators'.format(len(num), len(den)))
     return stat([float(a) / float(b) for a, b in zip(num, den)], sig)
-
-
-def interleaved(fns: Dict[str, Callable[[], Any]], rounds: int = 7, block: int = 20, warmup: int = 5,
-                on_round: Optional[Callable[[int], None]] = None) -> Dict[str, List[float]]:
-    """Time several callables in this process, interleaved; returns per-round medians in ms for each.
-
-    Every callable runs ``warmup`` times first. Then, in each of ``rounds`` rounds, each callable (in an order
-    rotated by one per round) runs ``block + 1`` times back to back; the first run of the block (which pays
-    for caches the other models evicted) is dropped and the median of the others is that round's value.
-    Interleaving spreads changes of machine load (other processes) over all models alike, so the ratios
-    of values from the same round are robust where absolute values are noisy.
-    """
-    names = list(fns)
-    for name in names:
-        for _ in range(max(0, int(warmup))):
-            fns[name]()
-    out: Dict[str, List[float]] = {k: [] for k in names}
-    for r in range(max(1, int(rounds))):
-        order = names[r % len(names):] + names[:r % len(names)]
-        for name in order:
-            fn = fns[name]
-            times = []
-            for j in range(max(1, int(block)) + 1):
-                t0 = time.perf_counter()
-                fn()
-                dt = (time.perf_counter() - t0) * 1e3
-                if j > 0:
-                    times.append(dt)
-            out[name].append(float(np.median(times)))
-        if on_round is not None:
-            on_round(r)
-    return out

@@ -12,7 +12,6 @@ precision the graph runs in and the bytes a layer-by-layer execution must move a
 plus the inputs and outputs of every MatMul/Gemm/Conv once, at that precision). Real engines are slower
 (kernel launches, softmax/LayerNorm, non-peak utilisation); the figure is labelled an estimate everywhere.
 """
-import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Union
 
@@ -20,7 +19,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from ..runtime.latency_stats import latency_summary
+from ..runtime.latency_stats import interleaved, latency_summary
 
 MAC_OPS = ('MatMul', 'Gemm', 'Conv', 'ConvTranspose', 'MatMulInteger', 'ConvInteger', 'FusedMatMul')
 
@@ -166,7 +165,8 @@ def measure_latencies(paths: Dict[str, Union[str, Path]], runs: int = 50, warmup
     ``p95_ms``, ``min_ms``, ``max_ms`` over the first ``runs`` timed runs); the report's ``latency_ms`` is the
     ``median_ms``.
 
-    Every model is warmed up (``warmup`` runs), then measured in rounds: in each round every model runs
+    Timed by the benchmark's loop, ``runtime.latency_stats.interleaved``: every model is warmed up (``warmup``
+    runs), then measured in rounds: in each round every model (in an order rotated by one per round) runs
     ``block`` times back to back (the first run of a block, which pays for caches the other models evicted,
     is not counted). Interleaving rounds spreads changes of machine load over all models alike; running a
     model back to back keeps its weights in cache as in deployment.
@@ -181,20 +181,10 @@ def measure_latencies(paths: Dict[str, Union[str, Path]], runs: int = 50, warmup
         dtype = np.float16 if 'float16' in inp.type else np.float32
         sessions[name] = sess
         inputs[name] = {inp.name: rng.standard_normal(shape).astype(dtype)}
-    for name, sess in sessions.items():
-        for _ in range(warmup):
-            sess.run(None, inputs[name])
-    times: Dict[str, List[float]] = {k: [] for k in sessions}
-    block = max(2, int(block))
-    rounds = max(1, -(-int(runs) // (block - 1)))
-    for _ in range(rounds):
-        for name, sess in sessions.items():
-            for j in range(block):
-                t0 = time.perf_counter()
-                sess.run(None, inputs[name])
-                dt = (time.perf_counter() - t0) * 1e3
-                if j > 0:
-                    times[name].append(dt)
+    fns = {name: (lambda s=sess, feed=inputs[name]: s.run(None, feed)) for name, sess in sessions.items()}
+    counted = max(2, int(block)) - 1
+    times = interleaved(fns, rounds=max(1, -(-int(runs) // counted)), block=counted, warmup=warmup,
+                        per_round=False)
     return {name: latency_summary(v[:max(int(runs), 1)]) for name, v in times.items()}
 
 

@@ -1,17 +1,20 @@
 """The one latency summary of the project: the same keys in the compression report, the benchmark and the replay.
 
-``latency_summary(values_ms)`` -> ``{'n', 'mean_ms', 'median_ms', 'p95_ms', 'min_ms', 'max_ms'}`` (:data:`KEYS`).
+``latency_summary(values_ms)`` -> ``{'n', 'mean_ms', 'median_ms', 'p95_ms', 'min_ms', 'max_ms'}`` (:data:`KEYS`);
+``interleaved(fns, ...)`` times several callables in one process, interleaved in rounds (the benchmark and the
+compression report time the same way).
 Percentiles are numpy's default ("linear", type 7 of Hyndman & Fan 1996, the same as ``np.percentile`` and
 ``statistics.quantiles(method='inclusive')``). No measurements give ``n: 0`` and ``None`` for every figure (a
 figure without measurements is never 0 ms). numpy only and Python 3.6 syntax: the drone's node, the replay and
 the workstation tools import it alike.
 """
 import math
-from typing import Any, Dict, Iterable, Optional, Sequence
+import time
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
-__all__ = ['KEYS', 'latency_summary', 'percentile', 'round_sig']
+__all__ = ['KEYS', 'interleaved', 'latency_summary', 'percentile', 'round_sig']
 
 #: The key vocabulary of a latency summary, in the order it is written.
 KEYS = ('n', 'mean_ms', 'median_ms', 'p95_ms', 'min_ms', 'max_ms')
@@ -52,4 +55,43 @@ def latency_summary(values_ms: Iterable[float], sig: Optional[int] = None) -> Di
         figures = tuple(round_sig(f, sig) for f in figures)
     out = {'n': int(v.size)}  # type: Dict[str, Any]
     out.update(zip(KEYS[1:], figures))
+    return out
+
+
+def interleaved(fns: Dict[str, Callable[[], Any]], rounds: int = 7, block: int = 20, warmup: int = 5,
+                on_round: Optional[Callable[[int], None]] = None, per_round: bool = True) -> Dict[str, List[float]]:
+    """Time several callables in this process, interleaved; returns per-round medians in ms for each.
+
+    With ``per_round=False`` it returns every counted run instead (``rounds * block`` values per callable): what
+    the compression report summarises with :func:`latency_summary`; the benchmark keeps the per-round medians,
+    whose pairs of the same round give robust speed-up ratios.
+
+    Every callable runs ``warmup`` times first. Then, in each of ``rounds`` rounds, each callable (in an order
+    rotated by one per round) runs ``block + 1`` times back to back; the first run of the block (which pays
+    for caches the other models evicted) is dropped and the median of the others is that round's value.
+    Interleaving spreads changes of machine load (other processes) over all models alike, so the ratios
+    of values from the same round are robust where absolute values are noisy.
+    """
+    names = list(fns)
+    for name in names:
+        for _ in range(max(0, int(warmup))):
+            fns[name]()
+    out = {k: [] for k in names}  # type: Dict[str, List[float]]
+    for r in range(max(1, int(rounds))):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for name in order:
+            fn = fns[name]
+            times = []
+            for j in range(max(1, int(block)) + 1):
+                t0 = time.perf_counter()
+                fn()
+                dt = (time.perf_counter() - t0) * 1e3
+                if j > 0:
+                    times.append(dt)
+            if per_round:
+                out[name].append(float(np.median(times)))
+            else:
+                out[name].extend(times)
+        if on_round is not None:
+            on_round(r)
     return out
