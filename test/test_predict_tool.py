@@ -111,7 +111,7 @@ def test_video_gives_mp4_with_every_frame(photos, pipeline, tmp_path):
 
 @pytest.mark.needs('rosbags')
 def test_bag_topic_gives_mp4_and_stamps(tmp_path, pipeline):
-    from vitedge_ros.eval.bag_synthetic import write_synthetic_bag
+    from vitedge_ros.replay.synthetic import write_synthetic_bag
 
     info = write_synthetic_bag(tmp_path / 'flight', 4, seed=2, width=320, height=240, compressed=True)
     out = tmp_path / 'out'
@@ -255,7 +255,7 @@ def test_node_replay_and_demo_share_the_renderer():
     import inspect
 
     import vitedge_ros.demo as demo
-    import vitedge_ros.eval.bag_replay as bag_replay
+    import vitedge_ros.replay.driver as bag_replay
     import vitedge_ros.ros.core as core
     import vitedge_ros.runtime.segmentation as rseg
 

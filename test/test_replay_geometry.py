@@ -60,7 +60,7 @@ def tilted(tmp_path_factory):
     from conftest import require
 
     require('rosbags')
-    from vitedge_ros.eval.bag_synthetic import write_synthetic_bag
+    from vitedge_ros.replay.synthetic import write_synthetic_bag
 
     root = tmp_path_factory.mktemp('tilted')
     write_synthetic_bag(root / 'flight', 4, seed=5, width=640, height=480, tilt_deg=30.0)
@@ -72,8 +72,8 @@ def test_core_and_replay_publish_identical_outputs(tilted, shipped_bundle, tmp_p
     byte-identical detections, targets, obstacles, bearings and clear-path messages."""
     from rosbags.highlevel import AnyReader
 
-    from vitedge_ros.eval.bag_replay import replay
     from vitedge_ros.geometry.tf_buffer import TransformBuffer
+    from vitedge_ros.replay.driver import replay
     from vitedge_ros.ros import messages as M
     from vitedge_ros.ros.core import PerceptionCore, validate_params
     from vitedge_ros.ros.rosbags_types import rosbags_types
@@ -134,7 +134,7 @@ def test_core_and_replay_publish_identical_outputs(tilted, shipped_bundle, tmp_p
 
 
 def test_replay_without_camera_info_says_once_why(tilted, tmp_path, caplog):
-    from vitedge_ros.eval.bag_replay import replay
+    from vitedge_ros.replay.driver import replay
 
     bare = tmp_path / 'bare'
     _copy_bag(tilted, bare, drop=('/camera/camera_info', '/tf', '/tf_static'))
@@ -149,7 +149,7 @@ def test_replay_without_camera_info_says_once_why(tilted, tmp_path, caplog):
 
 
 def test_replay_names_a_camera_frame_missing_from_tf(tilted, tmp_path, caplog):
-    from vitedge_ros.eval.bag_replay import replay
+    from vitedge_ros.replay.driver import replay
 
     cut = tmp_path / 'cut'
     _copy_bag(tilted, cut, keep_static=lambda t: t.child_frame_id != 'camera_optical_frame')
@@ -167,9 +167,9 @@ def test_replay_names_a_camera_frame_missing_from_tf(tilted, tmp_path, caplog):
 def test_replay_targets_are_the_ground_points_of_the_boxes(tilted, tmp_path):
     """The fixed centre box's target is where the image centre's bottom edge ray meets the ground."""
     from vitedge_ros.data.flights import GroundFlight
-    from vitedge_ros.eval.bag_replay import replay
     from vitedge_ros.geometry.camera import PinholeCamera
     from vitedge_ros.geometry.projection import pixels_to_ground
+    from vitedge_ros.replay.driver import replay
 
     m = replay(tilted, None, IMAGE_TOPIC, tmp_path / 'o', pipeline=CentrePipeline())
     flight = GroundFlight(4, seed=5, width=640, height=480, tilt_deg=30.0)
@@ -227,8 +227,8 @@ def test_shipped_detector_localises_persons_on_synthetic_flights(shipped_bundle,
     tilted seed 0 rising from 0.49 to 0.504 m (more far persons found): the oblique views' small, far persons at
     the top of the image are the hard ones.
     """
-    from vitedge_ros.eval.bag_replay import replay
-    from vitedge_ros.eval.bag_synthetic import write_synthetic_bag
+    from vitedge_ros.replay.driver import replay
+    from vitedge_ros.replay.synthetic import write_synthetic_bag
 
     write_synthetic_bag(tmp_path / 'f', 60, seed=0, tilt_deg=tilt)
     m = replay(tmp_path / 'f', shipped_bundle, IMAGE_TOPIC, tmp_path / 'o', backend='onnxruntime')
@@ -240,7 +240,7 @@ def test_shipped_detector_localises_persons_on_synthetic_flights(shipped_bundle,
 
 def test_eval_bag_cli_params_and_camera_info_topic(tilted, shipped_bundle, tmp_path, capsys):
     """--params sets node parameters (validated like the node's), --camera-info-topic must name a CameraInfo."""
-    from vitedge_ros.eval.bag_cli import main
+    from vitedge_ros.replay.cli import main
 
     bad = tmp_path / 'bad.yaml'
     bad.write_text('vitedge_node:\n  ros__parameters:\n    obstacle_classes: [person, boat]\n')
@@ -263,7 +263,7 @@ def test_eval_bag_cli_params_and_camera_info_topic(tilted, shipped_bundle, tmp_p
 
 
 def test_localisation_block_is_replaced_in_place():
-    from vitedge_ros.eval.localisation_report import BEGIN_MARK, END_MARK, render_block, replace_block
+    from vitedge_ros.replay.flights_report import BEGIN_MARK, END_MARK, render_block, replace_block
 
     row = {'name': 'nadir', 'flight': {'altitude': 15.0, 'width': 640, 'height': 480, 'hfov_deg': 60.0},
            'gsd_m': 0.027, 'frames': 3, 'seed': 0,

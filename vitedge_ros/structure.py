@@ -32,13 +32,15 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 from torch import nn
 
+from .runtime.errors import VitedgeError
+
 STRUCTURE_VERSION = 1
 FACTORY_ATTR = 'vitedge_factory'
 _FACTORY_KEYS = ('arch', 'task', 'num_classes', 'img_size', 'kwargs', 'pretrained', 'checkpoint', 'path',
                  'pretrained_file')
 
 
-class StructureError(ValueError):
+class StructureError(VitedgeError, ValueError):
     """A model that cannot be described, or a description that does not rebuild (the message says which part)."""
 
 

@@ -40,6 +40,8 @@ from typing import Any, Callable, Dict, List, Optional, Union
 
 import yaml
 
+from ..runtime.errors import VitedgeError
+
 STAGE_TYPES = ('finetune', 'prune', 'lowrank', 'tome', 'quantize')
 DATA_NAMES = ('digits', 'synthetic-aerial')  # generated or bundled here; real sources: vitedge_ros.data.sources
 TASK_DATA = {'classify': ('digits', 'imagefolder'), 'detect': ('synthetic-aerial', 'coco', 'visdrone'),
@@ -50,7 +52,7 @@ CALIBRATIONS = ('minmax', 'entropy', 'percentile')
 DISTILL_TYPES = ('logit', 'mse', 'token', 'none')
 
 
-class RecipeError(ValueError):
+class RecipeError(VitedgeError, ValueError):
     """An invalid recipe; the message starts with the path of the bad key."""
 
 

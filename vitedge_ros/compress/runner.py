@@ -46,6 +46,7 @@ from ..data.common import DatasetError
 from ..data.sources import DataConfigError
 from ..export.targets import DEFAULT_TARGET, check_target
 from ..runtime.bundle import InputSpec, parse_input_spec
+from ..runtime.errors import VitedgeError
 from . import ddp
 from .measure import count_params, estimate_assumptions, graph_stats, measure_latencies, onnx_bytes, roofline_estimates
 from .recipe import RecipeError, load_recipe, stage_names, trains_baseline, validate_recipe
@@ -55,7 +56,7 @@ LOG = logging.getLogger(__name__)
 CLASSIFIER_DECODER = {'type': 'classifier', 'top_k': 3}
 
 
-class RunError(RuntimeError):
+class RunError(VitedgeError, RuntimeError):
     """A recipe run failed (the message names the stage)."""
 
 

@@ -41,6 +41,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..runtime.bundle import InputSpec
+from ..runtime.errors import VitedgeError
 from ..runtime.preprocess import LETTERBOX_PAD, Preprocessor
 from .common import DatasetError, empty_boxes, read_image
 from .synthetic import DETECTION_CLASSES
@@ -58,7 +59,7 @@ MIN_AREA_KEPT = 0.1  # YOLOv5 box_candidates: area_thr
 FOCUS_PROBABILITY = 0.5  # crops placed around a random object
 
 
-class DataConfigError(ValueError):
+class DataConfigError(VitedgeError, ValueError):
     """An invalid ``data`` entry; the message starts with the path of the bad key (``data.mix[1].root``)."""
 
 

@@ -32,12 +32,14 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
+from ..runtime.errors import VitedgeError
+
 __all__ = ['EvaluateError', 'build_parser', 'evaluate_images', 'image_errors', 'main']
 
 OUTPUT_FILES = ('metrics.json', 'metrics.md', 'gt_coco.json', 'detections_coco.json', 'pr.png')
 
 
-class EvaluateError(ValueError):
+class EvaluateError(VitedgeError, ValueError):
     """Input that evaluate cannot use; the message is one line naming the problem."""
 
 

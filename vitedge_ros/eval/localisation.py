@@ -192,7 +192,7 @@ def plot_topdown(path: Union[str, Path], meter: LocalisationMeter, title: str = 
     matplotlib.use('Agg', force=True)
     import matplotlib.pyplot as plt
 
-    from .bag_report import save_figure
+    from .plots import save_figure
 
     fig, ax = plt.subplots(figsize=(7, 7), dpi=100)
     try:

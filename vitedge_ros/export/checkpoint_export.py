@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..runtime.errors import VitedgeError
 from .onnx_export import (
     PARITY_ATOL,
     PARITY_ATOL_FP16,
@@ -33,7 +34,7 @@ IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
 DEFAULT_RTOL_FROM_ONNX = 0.1
 
 
-class BadInput(ValueError):
+class BadInput(VitedgeError, ValueError):
     """Bad arguments or input files, or a graph the requested target refuses (exit 2)."""
 
 

@@ -1,7 +1,7 @@
 """The perception core: parameters, frame handling, statistics, overlay and outputs (no ROS, no torch).
 
 The drivers, the rclpy node (``vitedge_ros.ros.node``) and the bag replay (``tools/eval_bag.py``,
-``vitedge_ros.eval.bag_replay``), feed it frames (``on_image`` / ``on_compressed``), CameraInfo
+``vitedge_ros.replay.driver``), feed it frames (``on_image`` / ``on_compressed``), CameraInfo
 (``on_camera_info``) and camera poses (``pose_lookup``), and take the same ``FrameOutput`` and
 ``diagnostics()``; the node turns them into messages, the replay into an output bag. Formerly
 ``vitedge_ros.ros.core``, which stays importable as an alias of this module. Everything here is testable
@@ -57,6 +57,7 @@ from vitedge_ros.geometry.obstacles import (
 from vitedge_ros.geometry.projection import CameraPose, pixels_to_ground
 from vitedge_ros.runtime.latest_wins import LatestWinsWorker
 
+from ..runtime.errors import VitedgeError
 from .diagnostics import DIAG_ERROR, DIAG_OK, DIAG_WARN
 from .image_conversion import (
     Frame,
@@ -82,7 +83,7 @@ RELIABILITIES = ('best_effort', 'reliable')
 
 
 # --------------------------------------------------------------------------------------------------- parameters
-class ParamError(ValueError):
+class ParamError(VitedgeError, ValueError):
     """An invalid node parameter; ``.name`` is the parameter and the message names it."""
 
     def __init__(self, name: str, problem: str):

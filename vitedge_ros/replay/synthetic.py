@@ -30,7 +30,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
-from .bag_io import write_file
+from .writer import write_file
 
 __all__ = ['CAMERA_INFO_TOPIC', 'CLEAR_PATH_GT_TOPIC', 'COMPRESSED_TOPIC', 'GT_TOPIC', 'IMAGE_TOPIC',
            'OBSTACLES_GT_TOPIC', 'PERSONS_GT_TOPIC', 'START_NS', 'TF_STATIC_TOPIC', 'TF_TOPIC', 'gt_json_path',

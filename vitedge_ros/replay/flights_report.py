@@ -7,7 +7,7 @@ between ``BEGIN_MARK`` and ``END_MARK`` of the document with the figures of metr
 horizontal error, false targets, obstacle bearing error and clear-path accuracy. The bags and replays stay in
 ``--work`` for inspection.
 
-    python -m vitedge_ros.eval.localisation_report --bundle models/aerial_vit_tiny --doc docs/EVALUATION.md
+    python -m vitedge_ros.replay.flights_report --bundle models/aerial_vit_tiny --doc docs/EVALUATION.md
 """
 import argparse
 import shutil
@@ -29,8 +29,8 @@ FLIGHTS = (
 def run_flights(bundle: str, work: Path, frames: int = 60, seeds: Sequence[int] = (0, 1, 2),
                 backend: str = 'onnxruntime', flights: Sequence = FLIGHTS) -> List[Dict[str, Any]]:
     """Write and replay each flight for each seed; one row per (flight, seed): kwargs, gsd, metrics.json."""
-    from .bag_replay import replay
-    from .bag_synthetic import IMAGE_TOPIC, write_synthetic_bag
+    from .driver import replay
+    from .synthetic import IMAGE_TOPIC, write_synthetic_bag
 
     rows = []
     work.mkdir(parents=True, exist_ok=True)
@@ -144,18 +144,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument('--backend', default='onnxruntime')
     args = p.parse_args(argv)
     from ..runtime.bundle import atomic_write_bytes
-    from .bag_io import BagReplayError
+    from .errors import BagReplayError
 
     doc = Path(args.doc)
     if not doc.is_file():
-        print('localisation_report: error: no document {}'.format(doc), file=sys.stderr)
+        print('flights_report: error: no document {}'.format(doc), file=sys.stderr)
         return 2
     try:
         rows = run_flights(args.bundle, Path(args.work), args.frames, args.seeds, args.backend)
         text = replace_block(doc.read_text(encoding='utf-8'), render_block(
             rows, args.bundle, 'make eval-localisation'))
     except (BagReplayError, ValueError) as exc:
-        print('localisation_report: error: {}'.format(exc), file=sys.stderr)
+        print('flights_report: error: {}'.format(exc), file=sys.stderr)
         return 2
     atomic_write_bytes(doc, text.encode('utf-8'))
     for r in rows:
