@@ -65,3 +65,21 @@ def test_builtin_bases_are_kept(path, builtin):
     mod, cname = path.rsplit('.', 1)
     cls = getattr(importlib.import_module(mod), cname)
     assert issubclass(cls, VitedgeError) and issubclass(cls, builtin)
+
+
+def test_shared_cli_ending_turns_any_project_error_into_one_line(capsys):
+    from vitedge_ros.cli import run_guarded
+    from vitedge_ros.compress.recipe import RecipeError
+
+    def bad():
+        raise RecipeError('stage prune: amount 1.5 is not in (0, 1)')
+
+    assert run_guarded('tool', bad) == (2, None)
+    err = capsys.readouterr().err
+    assert err == 'tool: error: stage prune: amount 1.5 is not in (0, 1)\n'
+
+    def bug():
+        raise KeyError('not an input mistake')
+
+    with pytest.raises(KeyError):       # a programming error is not dressed up as a one-line input error
+        run_guarded('tool', bug)

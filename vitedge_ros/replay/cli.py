@@ -10,6 +10,7 @@ import logging
 import sys
 from typing import List, Optional
 
+from ..runtime.errors import VitedgeError
 from .errors import BagReplayError
 
 __all__ = ['build_make_bag_parser', 'build_parser', 'main', 'make_bag_main']
@@ -151,7 +152,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                       target_frame=args.target_frame, camera_info_topic=args.camera_info_topic,
                       node_params=_read_params(args.params))
 
-    status, metrics = run_guarded('eval_bag', run, (BagReplayError,),
+    status, metrics = run_guarded('eval_bag', run, (VitedgeError,),
                                   interrupted='interrupted; no output bag was written')
     if status != 0:
         return status
@@ -220,7 +221,7 @@ def make_bag_main(argv: Optional[List[str]] = None) -> int:
                                    speed=args.speed, heading_deg=args.heading_deg,
                                    persons_per_frame=args.persons_per_frame)
 
-    status, info = run_guarded('make_bag', write, (ValueError, FileExistsError),
+    status, info = run_guarded('make_bag', write, (VitedgeError, ValueError, FileExistsError),
                                interrupted='interrupted; no bag was written')
     if status == 0:
         print('\n'.join(_make_bag_summary(info, args)))
