@@ -49,3 +49,15 @@ def test_metrics_never_import_the_replay():
     assert not bad, bad
     assert not sorted((PKG / 'eval').glob('bag_*.py')), 'bag replay modules belong in vitedge_ros/replay/'
 
+
+
+def test_long_functions_are_split_into_named_steps():
+    """Issue 15: the replay's ``replay()``, the generator's ``_render()`` and the demo stay short, read as steps."""
+    limits = {('replay/driver.py', 'replay'): 80, ('data/synthetic.py', '_render'): 40, ('demo.py', 'run_demo'): 90}
+    for (rel, name), limit in limits.items():
+        tree = ast.parse((PKG / rel).read_text(encoding='utf-8'))
+        funcs = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == name]
+        assert len(funcs) == 1, (rel, name)
+        body = funcs[0].body[1:] if isinstance(funcs[0].body[0], ast.Expr) else funcs[0].body    # docstring off
+        lines = body[-1].end_lineno - body[0].lineno + 1
+        assert lines <= limit, '{}:{} has {} lines of code (limit {})'.format(rel, name, lines, limit)
