@@ -50,7 +50,6 @@ def test_metrics_never_import_the_replay():
     assert not sorted((PKG / 'eval').glob('bag_*.py')), 'bag replay modules belong in vitedge_ros/replay/'
 
 
-
 def test_long_functions_are_split_into_named_steps():
     """Issue 15: the replay's ``replay()``, the generator's ``_render()`` and the demo stay short, read as steps."""
     limits = {('replay/driver.py', 'replay'): 80, ('data/synthetic.py', '_render'): 40, ('demo.py', 'run_demo'): 90}

@@ -333,5 +333,6 @@ def _write_outputs(out: Path, summary: Dict[str, Any], video: Optional[_MapVideo
         name, MAP_FRAME))
     summary['topdown'] = str(out / 'topdown.png')
     atomic_write_bytes(out / 'summary.json', json.dumps(summary, indent=2).encode())
-    written = (summary.get('video'), summary.get('strip'), summary['topdown'], out / 'summary.json')
+    written = (summary.get('video'), summary.get('strip'), summary['topdown'], summary.get('map_points'),
+               out / 'summary.json')
     say('wrote {}'.format(', '.join(str(p) for p in written if p)))

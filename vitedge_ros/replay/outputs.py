@@ -106,4 +106,3 @@ class FrameOutputWriter:
             self._last_diag_ns = stamp
             dh = M.build_header(self.types, header.stamp.sec, header.stamp.nanosec, '')
             self.out.write(DIAGNOSTICS_TOPIC, M.build_diagnostic_array([core.diagnostics()], dh, self.types), out_ns)
-
