@@ -28,7 +28,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 from .writer import write_file
 
@@ -88,6 +88,153 @@ def _transform(types: Any, sec: int, nanosec: int, parent: str, child: str, tran
     return types.TransformStamped(header=build_header(types, sec, nanosec, parent), child_frame_id=child, transform=t)
 
 
+_COMPRESSION_MODES = ('none', 'file', 'message', 'storage')
+
+
+def _check_options(raw: bool, compressed: bool, storage: str, compression: str, fps: float, frames: int) -> None:
+    if not raw and not compressed:
+        raise ValueError('write_synthetic_bag: nothing to write (raw=False and compressed=False)')
+    if storage not in ('mcap', 'sqlite3'):
+        raise ValueError('storage must be mcap or sqlite3, got {!r}'.format(storage))
+    if compression not in _COMPRESSION_MODES:
+        raise ValueError('compression must be one of {}, got {!r}'.format(', '.join(_COMPRESSION_MODES), compression))
+    if compression == 'storage' and storage != 'mcap':
+        raise ValueError('compression "storage" (chunk compression) needs storage mcap')
+    if fps <= 0 or frames < 1:
+        raise ValueError('need frames >= 1 and fps > 0')
+
+
+def _open_writer(tmp: Path, storage: str, compression: str, custom: Dict[str, str]) -> Any:
+    """A rosbags ``Writer`` of the temporary bag (not opened yet)."""
+    from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
+
+    modes = {'none': CompressionMode.NONE, 'file': CompressionMode.FILE, 'message': CompressionMode.MESSAGE,
+             'storage': CompressionMode.STORAGE}
+    writer = Writer(tmp, version=9, storage_plugin=StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3)
+    writer.set_compression(modes[compression], CompressionFormat.ZSTD)
+    for key, value in custom.items():
+        writer.set_custom_data(key, value)
+    return writer
+
+
+def _connections(writer: Any, store: Any, raw: bool, compressed: bool) -> Dict[str, Any]:
+    """The bag's topics (images, camera, TF, ground truth), on an open writer."""
+    topics = []
+    if raw:
+        topics.append((IMAGE_TOPIC, 'sensor_msgs/msg/Image'))
+    if compressed:
+        topics.append((COMPRESSED_TOPIC, 'sensor_msgs/msg/CompressedImage'))
+    topics += [(CAMERA_INFO_TOPIC, 'sensor_msgs/msg/CameraInfo'), (TF_TOPIC, 'tf2_msgs/msg/TFMessage'),
+               (TF_STATIC_TOPIC, 'tf2_msgs/msg/TFMessage'), (GT_TOPIC, 'vision_msgs/msg/Detection2DArray'),
+               (PERSONS_GT_TOPIC, 'geometry_msgs/msg/PoseArray'), (OBSTACLES_GT_TOPIC, 'geometry_msgs/msg/PoseArray'),
+               (CLEAR_PATH_GT_TOPIC, 'vision_msgs/msg/Classification')]
+    conns = {}
+    for topic, msgtype in topics:
+        qos = {'offered_qos_profiles': [_static_qos()]} if topic == TF_STATIC_TOPIC else {}
+        conns[topic] = writer.add_connection(topic, msgtype, typestore=store, **qos)
+    return conns
+
+
+class _FlightWriter:
+    """Writes one flight's messages into an open bag and collects its COCO ground truth."""
+
+    def __init__(self, writer: Any, store: Any, types: Any, conns: Dict[str, Any], flight: Any, jpeg_quality: int,
+                 masks_dir: Optional[Path]) -> None:
+        from ..data.synthetic import DETECTION_CLASSES
+
+        self.writer, self.store, self.types, self.conns = writer, store, types, conns
+        self.flight = flight
+        self.jpeg_quality = int(jpeg_quality)
+        self.masks_dir = masks_dir
+        self.images: List[Dict[str, Any]] = []
+        self.anns: List[Dict[str, Any]] = []
+        self.counts = {name: 0 for name in DETECTION_CLASSES}
+        self.gsds: List[float] = []
+
+    def put(self, topic: str, msg: Any, ts: int) -> None:
+        conn = self.conns[topic]
+        self.writer.write(conn, ts, self.store.serialize_cdr(msg, conn.msgtype))
+
+    def statics(self) -> None:
+        """``/tf_static`` once, at the first stamp."""
+        types = self.types
+        links = [_transform(types, START_NS // 1000000000, START_NS % 1000000000, link.parent, link.child,
+                            link.translation, link.rotation) for link in self.flight.static_links]
+        self.put(TF_STATIC_TOPIC, types.TFMessage(transforms=links), START_NS)
+
+    def frame(self, index: int, scene: Any, ts: int) -> None:
+        """Every message of one frame at stamp ``ts`` (ns): TF, images, CameraInfo, mask file, ground truth."""
+        import cv2
+
+        from ..data.flights import MAP_FRAME, OPTICAL_FRAME
+        from ..ros.messages import build_header, build_image
+
+        types = self.types
+        sec, nsec = ts // 1000000000, ts % 1000000000
+        header = build_header(types, sec, nsec, OPTICAL_FRAME)
+        body = self.flight.body_pose(scene.body)
+        self.put(TF_TOPIC, types.TFMessage(transforms=[_transform(types, sec, nsec, MAP_FRAME, 'base_link',
+                                                                  body.translation, body.rotation)]), ts)
+        self.gsds.append(scene.gsd)
+        if IMAGE_TOPIC in self.conns:
+            self.put(IMAGE_TOPIC, build_image(scene.image, header, types, 'bgr8'), ts)
+        if COMPRESSED_TOPIC in self.conns:
+            ok, buf = cv2.imencode('.jpg', scene.image, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+            if not ok:
+                raise RuntimeError('JPEG encoding failed')
+            self.put(COMPRESSED_TOPIC, types.CompressedImage(header=header, format='jpeg', data=buf.reshape(-1)), ts)
+        height, width = scene.image.shape[:2]
+        self.put(CAMERA_INFO_TOPIC, _camera_info(types, header, width, height, self.flight.K), ts)
+        if self.masks_dir is not None:
+            ok, png = cv2.imencode('.png', scene.mask)
+            if not ok:
+                raise RuntimeError('PNG encoding of a mask failed')
+            write_file(self.masks_dir / '{}.png'.format(ts), png.tobytes())
+        self._truth(index, scene, ts, header)
+
+    def _truth(self, index: int, scene: Any, ts: int, header: Any) -> None:
+        """Boxes (topic and COCO), ground positions of persons and obstacles, the clear-path verdict."""
+        from ..data.flights import MAP_FRAME
+        from ..data.synthetic import DETECTION_CLASSES, OBSTACLE, PERSON
+        from ..ros.messages import build_detection2d_array, build_header, build_pose_array, build_verdict
+
+        types = self.types
+        height, width = scene.image.shape[:2]
+        img_id = index + 1
+        self.images.append({'id': img_id, 'file_name': '{}.png'.format(ts), 'stamp_ns': ts, 'width': int(width),
+                            'height': int(height)})
+        gt_dets = []
+        for box, lab in zip(scene.boxes.tolist(), scene.labels.tolist()):
+            x1, y1, x2, y2 = (float(v) for v in box)
+            name = DETECTION_CLASSES[int(lab)]
+            self.counts[name] += 1
+            bw, bh = x2 - x1, y2 - y1
+            self.anns.append({'id': len(self.anns) + 1, 'image_id': img_id, 'category_id': int(lab) + 1,
+                              'bbox': [x1, y1, bw, bh], 'area': bw * bh, 'iscrowd': 0})
+            gt_dets.append(_GtBox(name, (x1, y1, x2, y2)))
+        self.put(GT_TOPIC, build_detection2d_array(gt_dets, header, types), ts)
+        map_header = build_header(types, ts // 1000000000, ts % 1000000000, MAP_FRAME)
+        for topic, cls in ((PERSONS_GT_TOPIC, PERSON), (OBSTACLES_GT_TOPIC, OBSTACLE)):
+            xy = scene.ground_xy[scene.labels == cls]
+            self.put(topic, build_pose_array([(float(x), float(y), 0.0) for x, y in xy], map_header, types), ts)
+        self.put(CLEAR_PATH_GT_TOPIC, build_verdict('clear' if scene.clear_path else 'blocked', header, types), ts)
+
+    def coco(self, name: str, seed: int) -> Dict[str, Any]:
+        """The COCO instances JSON of the flight (images keyed by header stamp ``stamp_ns``)."""
+        from ..data.synthetic import DETECTION_CLASSES
+
+        return {'info': {'description': 'vitedge_ros synthetic flight {} (seed {}); images keyed by header stamp '
+                                        'stamp_ns'.format(name, seed)},
+                'images': self.images, 'annotations': self.anns,
+                'categories': [{'id': i + 1, 'name': n, 'supercategory': 'object'}
+                               for i, n in enumerate(DETECTION_CLASSES)]}
+
+
+def _fresh_dir(path: Path) -> None:
+    shutil.rmtree(str(path), ignore_errors=True)
+    path.mkdir(parents=True)
+
+
 def write_synthetic_bag(out: Union[str, Path], frames: int = 60, *, seed: int = 0, width: int = 640,
                         height: int = 480, fps: float = 10.0, storage: str = 'mcap', raw: bool = True,
                         compressed: bool = False, compression: str = 'none', jpeg_quality: int = 90,
@@ -129,26 +276,10 @@ def write_synthetic_bag(out: Union[str, Path], frames: int = 60, *, seed: int = 
         FileExistsError: ``out`` exists and ``overwrite`` is False.
 
     """
-    import cv2
-    from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
-
-    from ..data.flights import MAP_FRAME, OPTICAL_FRAME, GroundFlight
-    from ..data.synthetic import DETECTION_CLASSES, OBSTACLE, PERSON
-    from ..ros.messages import build_detection2d_array, build_header, build_image, build_pose_array, build_verdict
+    from ..data.flights import GroundFlight
     from ..ros.rosbags_types import rosbags_types
 
-    if not raw and not compressed:
-        raise ValueError('write_synthetic_bag: nothing to write (raw=False and compressed=False)')
-    if storage not in ('mcap', 'sqlite3'):
-        raise ValueError('storage must be mcap or sqlite3, got {!r}'.format(storage))
-    modes = {'none': CompressionMode.NONE, 'file': CompressionMode.FILE, 'message': CompressionMode.MESSAGE,
-             'storage': CompressionMode.STORAGE}
-    if compression not in modes:
-        raise ValueError('compression must be one of {}, got {!r}'.format(', '.join(modes), compression))
-    if compression == 'storage' and storage != 'mcap':
-        raise ValueError('compression "storage" (chunk compression) needs storage mcap')
-    if fps <= 0 or frames < 1:
-        raise ValueError('need frames >= 1 and fps > 0')
+    _check_options(raw, compressed, storage, compression, fps, frames)
     flight = GroundFlight(frames, seed=seed, width=width, height=height, hfov_deg=hfov_deg, altitude=altitude,
                           tilt_deg=tilt_deg, speed=speed, fps=fps, heading_deg=heading_deg,
                           persons_per_frame=persons_per_frame)
@@ -159,91 +290,24 @@ def write_synthetic_bag(out: Union[str, Path], frames: int = 60, *, seed: int = 
             raise FileExistsError('{} exists already (give --overwrite to replace it)'.format(out))
         shutil.rmtree(str(out))
     tmp_root = out.with_name('.{}.partial-{}'.format(out.name, os.getpid()))
-    shutil.rmtree(str(tmp_root), ignore_errors=True)
-    tmp_root.mkdir(parents=True)
+    _fresh_dir(tmp_root)
     tmp = tmp_root / out.name   # storage file gets the bag's final name
-
     store, types = rosbags_types()
-    writer = Writer(tmp, version=9, storage_plugin=StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3)
-    writer.set_compression(modes[compression], CompressionFormat.ZSTD)
-    writer.set_custom_data('vitedge_ros.tool', 'make_bag')
-    writer.set_custom_data('vitedge_ros.seed', str(seed))
-    writer.set_custom_data('vitedge_ros.flight', 'altitude_m={} tilt_deg={} hfov_deg={} {}x{}'.format(
-        altitude, tilt_deg, hfov_deg, width, height))
+    writer = _open_writer(tmp, storage, compression, {
+        'vitedge_ros.tool': 'make_bag', 'vitedge_ros.seed': str(seed),
+        'vitedge_ros.flight': 'altitude_m={} tilt_deg={} hfov_deg={} {}x{}'.format(altitude, tilt_deg, hfov_deg,
+                                                                                  width, height)})
     period_ns = int(round(1e9 / fps))
     masks_dir = out.with_name(out.name + '_masks') if masks else None
     if masks_dir is not None:
-        shutil.rmtree(str(masks_dir), ignore_errors=True)
-        masks_dir.mkdir(parents=True)
-    images, anns = [], []
-    counts = {name: 0 for name in DETECTION_CLASSES}
+        _fresh_dir(masks_dir)
     try:
         writer.open()
-        conns = {}
-        if raw:
-            conns[IMAGE_TOPIC] = writer.add_connection(IMAGE_TOPIC, 'sensor_msgs/msg/Image', typestore=store)
-        if compressed:
-            conns[COMPRESSED_TOPIC] = writer.add_connection(COMPRESSED_TOPIC, 'sensor_msgs/msg/CompressedImage',
-                                                            typestore=store)
-        conns[CAMERA_INFO_TOPIC] = writer.add_connection(CAMERA_INFO_TOPIC, 'sensor_msgs/msg/CameraInfo',
-                                                         typestore=store)
-        conns[TF_TOPIC] = writer.add_connection(TF_TOPIC, 'tf2_msgs/msg/TFMessage', typestore=store)
-        conns[TF_STATIC_TOPIC] = writer.add_connection(TF_STATIC_TOPIC, 'tf2_msgs/msg/TFMessage', typestore=store,
-                                                       offered_qos_profiles=[_static_qos()])
-        conns[GT_TOPIC] = writer.add_connection(GT_TOPIC, 'vision_msgs/msg/Detection2DArray', typestore=store)
-        conns[PERSONS_GT_TOPIC] = writer.add_connection(PERSONS_GT_TOPIC, 'geometry_msgs/msg/PoseArray',
-                                                        typestore=store)
-        conns[OBSTACLES_GT_TOPIC] = writer.add_connection(OBSTACLES_GT_TOPIC, 'geometry_msgs/msg/PoseArray',
-                                                          typestore=store)
-        conns[CLEAR_PATH_GT_TOPIC] = writer.add_connection(CLEAR_PATH_GT_TOPIC, 'vision_msgs/msg/Classification',
-                                                           typestore=store)
-
-        def put(topic: str, msg: Any, ts: int) -> None:
-            writer.write(conns[topic], ts, store.serialize_cdr(msg, conns[topic].msgtype))
-
-        statics = [_transform(types, START_NS // 1000000000, START_NS % 1000000000, link.parent, link.child,
-                              link.translation, link.rotation) for link in flight.static_links]
-        put(TF_STATIC_TOPIC, types.TFMessage(transforms=statics), START_NS)
-        gsds = []
+        bag = _FlightWriter(writer, store, types, _connections(writer, store, raw, compressed), flight, jpeg_quality,
+                            masks_dir)
+        bag.statics()
         for i, scene in enumerate(flight.frames()):
-            ts = START_NS + i * period_ns
-            sec, nsec = ts // 1000000000, ts % 1000000000
-            header = build_header(types, sec, nsec, OPTICAL_FRAME)
-            body = flight.body_pose(scene.body)
-            put(TF_TOPIC, types.TFMessage(transforms=[_transform(types, sec, nsec, MAP_FRAME, 'base_link',
-                                                                 body.translation, body.rotation)]), ts)
-            gsds.append(scene.gsd)
-            if raw:
-                put(IMAGE_TOPIC, build_image(scene.image, header, types, 'bgr8'), ts)
-            if compressed:
-                ok, buf = cv2.imencode('.jpg', scene.image, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
-                if not ok:
-                    raise RuntimeError('JPEG encoding failed')
-                put(COMPRESSED_TOPIC, types.CompressedImage(header=header, format='jpeg', data=buf.reshape(-1)), ts)
-            put(CAMERA_INFO_TOPIC, _camera_info(types, header, width, height, flight.K), ts)
-            if masks_dir is not None:
-                ok, png = cv2.imencode('.png', scene.mask)
-                if not ok:
-                    raise RuntimeError('PNG encoding of a mask failed')
-                write_file(masks_dir / '{}.png'.format(ts), png.tobytes())
-            gt_dets = []
-            img_id = i + 1
-            images.append({'id': img_id, 'file_name': '{}.png'.format(ts), 'stamp_ns': ts, 'width': int(width),
-                           'height': int(height)})
-            for box, lab in zip(scene.boxes.tolist(), scene.labels.tolist()):
-                x1, y1, x2, y2 = (float(v) for v in box)
-                name = DETECTION_CLASSES[int(lab)]
-                counts[name] += 1
-                bw, bh = x2 - x1, y2 - y1
-                anns.append({'id': len(anns) + 1, 'image_id': img_id, 'category_id': int(lab) + 1,
-                             'bbox': [x1, y1, bw, bh], 'area': bw * bh, 'iscrowd': 0})
-                gt_dets.append(_GtBox(name, (x1, y1, x2, y2)))
-            put(GT_TOPIC, build_detection2d_array(gt_dets, header, types), ts)
-            map_header = build_header(types, sec, nsec, MAP_FRAME)
-            for topic, cls in ((PERSONS_GT_TOPIC, PERSON), (OBSTACLES_GT_TOPIC, OBSTACLE)):
-                xy = scene.ground_xy[scene.labels == cls]
-                put(topic, build_pose_array([(float(x), float(y), 0.0) for x, y in xy], map_header, types), ts)
-            put(CLEAR_PATH_GT_TOPIC, build_verdict('clear' if scene.clear_path else 'blocked', header, types), ts)
+            bag.frame(i, scene, START_NS + i * period_ns)
         writer.close()
         os.replace(str(tmp), str(out))
     except BaseException:
@@ -253,15 +317,11 @@ def write_synthetic_bag(out: Union[str, Path], frames: int = 60, *, seed: int = 
             shutil.rmtree(str(tmp_root), ignore_errors=True)
         raise
     shutil.rmtree(str(tmp_root), ignore_errors=True)
-    coco = {'info': {'description': 'vitedge_ros synthetic flight {} (seed {}); images keyed by header stamp '
-                                    'stamp_ns'.format(out.name, seed)},
-            'images': images, 'annotations': anns,
-            'categories': [{'id': i + 1, 'name': n, 'supercategory': 'object'}
-                           for i, n in enumerate(DETECTION_CLASSES)]}
-    write_file(gt_path, json.dumps(coco).encode('utf-8'))
-    topics = {t: (1 if t == TF_STATIC_TOPIC else frames) for t in conns}
-    info = {'bag': str(out), 'gt_json': str(gt_path), 'frames': frames, 'topics': topics, 'annotations': counts,
-            'gsd_m': float(sorted(gsds)[len(gsds) // 2]) if gsds else None}
+    write_file(gt_path, json.dumps(bag.coco(out.name, seed)).encode('utf-8'))
+    gsds = sorted(bag.gsds)
+    info = {'bag': str(out), 'gt_json': str(gt_path), 'frames': frames,
+            'topics': {t: (1 if t == TF_STATIC_TOPIC else frames) for t in bag.conns}, 'annotations': bag.counts,
+            'gsd_m': float(gsds[len(gsds) // 2]) if gsds else None}
     if masks_dir is not None:
         info['masks_dir'] = str(masks_dir)
     return info
