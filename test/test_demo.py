@@ -131,9 +131,9 @@ def test_demo_map_shows_the_localisation_inputs(tmp_path):
             ys, xs = np.nonzero(scene.instances == i + 1)
             truth.append([xs.mean() + 0.5, ys.mean() + 0.5])
         truth = _world_metres(scene, truth)
-        boxes = scene.boxes[persons]
-        feet = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]], axis=1)
-        targets = pixels_to_ground(cam, feet, nadir_pose(scene, info), 0.0)[:, :2]
+        boxes = scene.boxes[persons]     # flat persons (person_height_m 0): the target is the box centre
+        centres = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], axis=1)
+        targets = pixels_to_ground(cam, centres, nadir_pose(scene, info), 0.0)[:, :2]
         assert len(truth) >= 1
         assert np.allclose(np.array(frame['true']).reshape(-1, 2), truth, atol=1e-6)
         assert np.allclose(np.array(frame['estimated']).reshape(-1, 2), targets, atol=1e-6)
@@ -143,8 +143,8 @@ def test_demo_map_shows_the_localisation_inputs(tmp_path):
     for key in ('persons_true', 'targets_published', 'persons_localised', 'false_targets'):
         assert loc[key] == want[key], key
     assert loc['median_m'] == pytest.approx(want['median_m']) and loc['p95_m'] == pytest.approx(want['p95_m'])
-    # perfect boxes: every person localised, off by the box's bottom edge (feet) from its centre, a few decimetres
-    assert loc['recall'] == 1.0 and loc['median_m'] < 0.5 and loc['false_targets'] == 0
+    # perfect boxes: every person localised; box centre against the centre of the visible pixels, centimetres
+    assert loc['recall'] == 1.0 and loc['median_m'] < 0.1 and loc['false_targets'] == 0
     saved = json.loads((tmp_path / 'summary.json').read_text())
     assert saved['localisation']['persons_localised'] == want['persons_localised']
     import cv2

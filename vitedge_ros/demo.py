@@ -6,8 +6,10 @@ targets on the ground (metres, in ``map``), clear path and the overlay. The flig
 ``vitedge_ros.data.synthetic.camera_sequence``: each frame is a similarity warp (rotation, zoom, shift) of one
 generated nadir world at ``gsd`` metres per pixel, which is exactly a pinhole camera looking straight down over flat
 ground (``DEMO_HFOV_DEG`` horizontal field of view, its altitude following the zoom); ``flight_camera_info`` and
-``nadir_pose`` give the core that camera, and ``persons_on_ground`` the true person positions (the centre of each
-person's pixels in the generator's instance map, taken to the ground through the same warp).
+``nadir_pose`` give the core that camera, and ``true_person_positions`` the true person positions (the centre of each
+person's pixels in the generator's instance map, taken to the ground through the same warp). The generator's persons
+are painted flat, so the core runs with the synthetic world's node parameters (``replay.synthetic.NODE_PARAMS``:
+``person_height_m`` 0, a target at the box centre), as ``make eval-localisation`` replays its flights.
 
 It prints one line per frame, then frames, mean and p95 latency per step, detections per class, person
 precision/recall at IoU 0.5 against the generator's boxes and the localisation of persons against their true
@@ -90,7 +92,7 @@ def nadir_pose(scene: Any, camera_info: Any) -> CameraPose:
     return CameraPose(quat_from_matrix(rotation), translation)
 
 
-def persons_on_ground(scene: Any, person_label: int = 0) -> np.ndarray:
+def true_person_positions(scene: Any, person_label: int = 0) -> np.ndarray:
     """True ground positions (N x 3, map metres) of the annotated persons of a ``camera_sequence`` frame.
 
     Each is the centre of the person's pixels in the generator's instance map (seen from straight above, where
@@ -142,10 +144,12 @@ class _Flight:
 
 def _make_core(pipe: Any, flight: _Flight, overlay: bool) -> Any:
     from .perception.core import PerceptionCore, validate_params
+    from .replay.synthetic import NODE_PARAMS
 
     labels = list(pipe.labels)
-    params = validate_params({'target_frame': MAP_FRAME, 'publish_overlay': overlay,
-                              'obstacle_classes': [c for c in ('obstacle',) if c in labels]}, labels=labels)
+    values = dict(NODE_PARAMS, target_frame=MAP_FRAME, publish_overlay=overlay,
+                  obstacle_classes=[c for c in ('obstacle',) if c in labels])
+    params = validate_params(values, labels=labels)
     return PerceptionCore(pipe, params, flight.outputs.append, pose_lookup=flight.pose_lookup,
                           bundle_name=pipe.bundle.name if getattr(pipe, 'bundle', None) else 'custom',
                           on_failure=flight.on_failure, log=lambda level, text: None)
@@ -274,7 +278,7 @@ def run_demo(bundle: Union[str, Path] = DEFAULT_BUNDLE, frames: int = 120, seed:
                 timings.setdefault(k, []).append(res.timings_ms[k])
             for d in res.detections:
                 per_class[d.label] = per_class.get(d.label, 0) + 1
-            truth = persons_on_ground(scene, PERSON)
+            truth = true_person_positions(scene, PERSON)
             meter.add(res.targets or [], truth)
             gts.append((scene.boxes, np.asarray([gt_labels[int(lb)] for lb in scene.labels], np.int64)))
             preds.append((np.asarray([d.box for d in res.detections], np.float32).reshape(-1, 4),
