@@ -332,6 +332,9 @@ class Runner:
         self.depends: Dict[str, Any] = {}
         self.fingerprints: Dict[str, str] = {}
         self.plan: Dict[str, Tuple[str, Any]] = {}  # stage name -> (action, loaded checkpoint or None)
+        self.meta: Dict[str, Any] = {}  # the model's bundle metadata (build_model), set before any stage
+        self.data: Optional[Data] = None  # the recipe's data (load_data), set before any stage
+        self._trt: Dict[str, Any] = {}  # the last export's TensorRT audit (trt_targets, trt_blockers)
 
     # -- helpers
     def _ckpt_path(self, idx: int, name: str) -> Path:
