@@ -107,7 +107,8 @@ CALLS = []
 
 def _scale_stage():
     """A fake stage ``scale``: the classifier head's weights times ``factor``, its bias set to favour ``favour``."""
-    from vitedge_ros.compress.stages.base import Stage, StageResult, integer, num, stage_schema
+    from vitedge_ros.compress.stages.base import Stage, StageResult, stage_schema
+    from vitedge_ros.compress.stages.fields import integer, num
 
     schema = stage_schema({'factor': (num(0), 1.0), 'favour': (integer(0, 9), 0)})
 

@@ -74,4 +74,3 @@ def evaluate_outputs(outs: List[np.ndarray], data: Any) -> Dict[str, Any]:
         preds.append((r[keep, :4], r[keep, 4], r[keep, 5].astype(np.int64)))
     gts = list(zip(data.val.boxes, data.val.labels))
     return _det_metric(detection_map(gts, preds, data.labels), data.labels)
-

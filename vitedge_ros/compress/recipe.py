@@ -214,6 +214,7 @@ def DATA(v: Any, path: str) -> Dict[str, Any]:  # noqa: N802 - a checker like th
 
 MEASURE = mapping({'latency_runs': (integer(3), 50), 'warmup': (integer(0), 10), 'threads': (integer(1), 1)})
 
+
 def _stage(v: Any, path: str) -> Dict[str, Any]:
     """One stage entry, checked by its stage type's schema (:mod:`vitedge_ros.compress.stages`)."""
     from .stages import get_stage, stage_types

@@ -11,7 +11,8 @@ runner (:mod:`vitedge_ros.compress.runner`) find it by its key and branch on no 
 from typing import Dict, Tuple
 
 from . import finetune, lowrank, prune, quantize, tome
-from .base import RecipeError, RunError, Stage, StageContext, StageResult, fail
+from .base import RunError, Stage, StageContext, StageResult
+from .fields import RecipeError, fail
 
 __all__ = ['BASELINE', 'STAGES', 'RecipeError', 'RunError', 'Stage', 'StageContext', 'StageResult', 'get_stage',
            'register',

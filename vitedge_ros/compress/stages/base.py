@@ -6,19 +6,14 @@ the registry (:mod:`vitedge_ros.compress.stages`) maps the recipe key to it. The
 validated recipe entry (``params``: the schema's output plus ``type``), then evaluates, checkpoints and exports
 the result (see :mod:`vitedge_ros.compress.runner`). The algorithms themselves live in the library modules
 (:mod:`vitedge_ros.compress.prune`, ``lowrank``, ``tome``, ``quantize``, ``distill``); stage modules are the thin
-recipe-facing adapters.
+recipe-facing adapters; they build their schemas from :mod:`vitedge_ros.compress.stages.fields`.
 """
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 from torch import nn
 
-# the generic schema helpers; stage modules take them from here (one place to change if they move)
-from ..recipe import RecipeError, boolean, choice, integer, list_of, mapping, num, optional, string
-from ..recipe import _fail as fail
-
-__all__ = ['RecipeError', 'RunError', 'Stage', 'StageContext', 'StageResult', 'boolean', 'choice', 'fail',
-           'integer', 'list_of', 'mapping', 'num', 'optional', 'stage_schema', 'string']
+from .fields import boolean, mapping, optional, string
 
 
 class RunError(RuntimeError):

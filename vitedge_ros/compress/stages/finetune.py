@@ -15,22 +15,8 @@ from torch import nn
 
 from ...checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .. import ddp
-from .base import (
-    RunError,
-    Stage,
-    StageContext,
-    StageResult,
-    boolean,
-    choice,
-    fail,
-    integer,
-    list_of,
-    mapping,
-    num,
-    optional,
-    stage_schema,
-    string,
-)
+from .base import RunError, Stage, StageContext, StageResult, stage_schema
+from .fields import boolean, choice, fail, integer, list_of, mapping, num, optional, string
 
 LOG = logging.getLogger(__name__)
 DISTILL_TYPES = ('logit', 'mse', 'token', 'none')

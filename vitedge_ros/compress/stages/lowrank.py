@@ -4,7 +4,8 @@ Algorithm: :func:`vitedge_ros.compress.lowrank.factorize`.
 """
 from typing import Any, Dict
 
-from .base import Stage, StageContext, StageResult, boolean, fail, integer, list_of, num, optional, stage_schema, string
+from .base import Stage, StageContext, StageResult, stage_schema
+from .fields import boolean, fail, integer, list_of, num, optional, string
 
 _FIELDS = stage_schema({
     'energy': (optional(num(0, 1, lo_open=True)), None), 'params': (optional(num(0, 1, True, True)), None),

@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .base import Stage, StageContext, StageResult, boolean, choice, integer, list_of, num, optional, stage_schema
+from .base import Stage, StageContext, StageResult, stage_schema
+from .fields import boolean, choice, integer, list_of, num, optional
 
 SCHEMA = stage_schema({
     'ratio': (num(0, 1, True, True), None), 'importance': (choice('taylor', 'magnitude'), 'magnitude'),

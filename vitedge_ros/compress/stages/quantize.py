@@ -9,20 +9,8 @@ import logging
 from typing import Any, Dict, List, Optional
 
 from ..measure import onnx_bytes
-from .base import (
-    RunError,
-    Stage,
-    StageContext,
-    StageResult,
-    boolean,
-    choice,
-    fail,
-    integer,
-    list_of,
-    num,
-    stage_schema,
-    string,
-)
+from .base import RunError, Stage, StageContext, StageResult, stage_schema
+from .fields import boolean, choice, fail, integer, list_of, num, string
 
 KEEP_FP32 = ('patch_embed', 'head', 'softmax', 'layernorm', 'attn_qk')
 QUANT_MODES = ('int8', 'fp16', 'dynamic')

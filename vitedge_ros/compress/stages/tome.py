@@ -8,7 +8,8 @@ from typing import Any, Dict, List, Union
 
 import torch
 
-from .base import Stage, StageContext, StageResult, fail, integer, list_of, stage_schema
+from .base import Stage, StageContext, StageResult, stage_schema
+from .fields import fail, integer, list_of
 
 _WEIGHT_STAGES = ('prune', 'lowrank', 'finetune')
 
