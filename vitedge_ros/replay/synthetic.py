@@ -297,10 +297,9 @@ def write_synthetic_bag(out: Union[str, Path], frames: int = 60, *, seed: int = 
     _fresh_dir(tmp_root)
     tmp = tmp_root / out.name   # storage file gets the bag's final name
     store, types = rosbags_types()
-    writer = _open_writer(tmp, storage, compression, {
-        'vitedge_ros.tool': 'make_bag', 'vitedge_ros.seed': str(seed),
-        'vitedge_ros.flight': 'altitude_m={} tilt_deg={} hfov_deg={} {}x{}'.format(altitude, tilt_deg, hfov_deg,
-                                                                                  width, height)})
+    flight_note = 'altitude_m={} tilt_deg={} hfov_deg={} {}x{}'.format(altitude, tilt_deg, hfov_deg, width, height)
+    writer = _open_writer(tmp, storage, compression, {'vitedge_ros.tool': 'make_bag', 'vitedge_ros.seed': str(seed),
+                                                      'vitedge_ros.flight': flight_note})
     period_ns = int(round(1e9 / fps))
     masks_dir = out.with_name(out.name + '_masks') if masks else None
     if masks_dir is not None:
