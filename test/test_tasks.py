@@ -161,3 +161,42 @@ def test_classify_hooks_on_task_data():
     assert task.evaluate(model, data) == {'top1': pytest.approx(4 / 6)}
     assert task.calibration_inputs(data, 4).shape == (4, 3, 16, 16)
     assert np.array_equal(task.eval_inputs(data, 2), x[:2])
+
+
+def test_data_labels_are_the_trainers(tmp_path):
+    """Task.data_labels answers what trainer.data_labels' task branches answer today (it replaces them)."""
+    require('torch', 'timm')
+    import cv2
+
+    from vitedge_ros.trainer import data_labels
+
+    for cls in ('cat', 'dog'):
+        (tmp_path / 'folder' / cls).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / 'folder' / cls / 'a.png'), np.zeros((8, 8, 3), np.uint8))
+    cases = [
+        ('detect', {'name': 'synthetic-aerial'}, ['person', 'vehicle', 'obstacle']),
+        ('detect', {'name': 'visdrone', 'label_map': {'pedestrian': 'person', 'car': 'car'}, 'classes': None},
+         ['person', 'car']),
+        ('detect', {'mix': [{'name': 'visdrone', 'label_map': {'pedestrian': 'person'}, 'classes': None},
+                            {'name': 'synthetic-aerial'}]}, ['person', 'vehicle', 'obstacle']),
+        ('classify', {'name': 'digits'}, [str(i) for i in range(10)]),
+        ('classify', {'name': 'imagefolder', 'root': str(tmp_path / 'folder')}, ['cat', 'dog']),
+        ('segment', {'name': 'masks', 'classes': ['ground', 1]}, ['ground', '1']),
+        ('segment', {'name': 'synthetic-aerial'},
+         ['background', 'person', 'vehicle', 'building', 'water', 'road', 'vegetation']),
+    ]
+    for task, data, want in cases:
+        assert get_task(task).data_labels(data) == want == data_labels({'task': task, 'data': data}), (task, data)
+
+
+def test_quantization_watches_the_answer():
+    det, cls, seg = get_task('detect'), get_task('classify'), get_task('segment')
+    assert (det.watched_output, cls.watched_output, seg.watched_output) == (('heatmap', 1), ('logits', 0),
+                                                                            ('logits', 0))
+    ref = np.zeros((2, 3, 2, 2), np.float32)
+    ref[:, 1] = 1.0
+    got = ref.copy()
+    got[0, 2, 0, 0] = 5.0     # one of eight positions changes class
+    assert seg.answer_agreement(ref, got) == {'agreement': 0.875}
+    assert cls.answer_agreement(ref[:, :, 0, 0], got[:, :, 0, 0]) == {'agreement': 0.5}
+    assert det.answer_agreement(ref, got) is None

@@ -57,6 +57,10 @@ class Task:
     model_archs: Dict[str, str] = {}
     #: output names of the exported graph (the detector's come from its export wrapper)
     output_names: Tuple[str, ...] = ('logits',)
+    #: (name, index) of the graph output INT8 sensitivity and SQNR checks watch
+    watched_output: Tuple[str, int] = ('logits', 0)
+    #: the answer is the argmax over axis 1 of the watched output (class logits: classify, segment)
+    argmax_answer = False
 
     def __repr__(self) -> str:
         return '<task {}>'.format(self.name)
@@ -84,7 +88,23 @@ class Task:
         """
         return None
 
+    def answer_agreement(self, reference: np.ndarray, outputs: np.ndarray) -> Optional[Dict[str, float]]:
+        """``{'agreement': fraction}`` of positions whose argmax over axis 1 is the same in the two N×C×… arrays.
+
+        For tasks whose answer is that argmax (:attr:`argmax_answer`), else None (detect: compare the heatmap).
+        """
+        if not self.argmax_answer:
+            return None
+        return {'agreement': round(float((reference.argmax(1) == outputs.argmax(1)).mean()), 4)}
+
     # -------------------------------------------------------------------------------------- workstation half
+    def data_labels(self, data: Dict[str, Any]) -> List[str]:
+        """Label names of a validated ``data`` entry (a training config's or recipe's), read without any image.
+
+        Raises the readers' DataConfigError / DatasetError (the caller names its config).
+        """
+        raise NotImplementedError
+
     def model_class(self, arch: str) -> Any:
         """The torch class of one of this task's own architectures; ValueError ``unknown <word> arch``."""
         if arch not in self.model_archs:

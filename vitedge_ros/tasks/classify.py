@@ -5,7 +5,7 @@ classifiers (:func:`vitedge_ros.models.pretrained.create_timm`), exported as the
 top-1 accuracy (:func:`vitedge_ros.training.evaluate_classifier`), calibration from the training arrays and the
 training loop (:func:`vitedge_ros.training.train_classifier`).
 """
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -21,6 +21,14 @@ class ClassifyTask(Task):
     title = 'classification'
     model_word = 'classifier'
     data_hint = 'classification reads digits or an ImageFolder (root/<class>/<image>)'
+
+    argmax_answer = True
+
+    def data_labels(self, data: Dict[str, Any]) -> List[str]:
+        """The digits' classes or an ImageFolder's class folders (:func:`..data.sources.classification_classes`)."""
+        from ..data.sources import classification_classes
+
+        return classification_classes(data)
 
     def agreement(self, reference: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> Optional[bool]:
         """Same top-1 class in the first output (logits 1×C) of both runs."""

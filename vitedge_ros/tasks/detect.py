@@ -26,6 +26,16 @@ class DetectTask(Task):
     data_hint = 'detection reads synthetic-aerial scenes, COCO JSON, VisDrone-DET folders or a mix'
     model_archs = {'vit_center': 'vitedge_ros.models.vit_detector:ViTCenterDetector'}
 
+    watched_output = ('heatmap', 1)
+
+    def data_labels(self, data: Dict[str, Any]) -> List[str]:
+        """A COCO / VisDrone source or a mix: its classes (every item agreeing); synthetic scenes: theirs."""
+        if load_ref('vitedge_ros.training:is_real_detection_data')(data):
+            return list(load_ref('vitedge_ros.training:detection_data_classes')(data))
+        from ..data.synthetic import DETECTION_CLASSES
+
+        return list(DETECTION_CLASSES)
+
     def export_module(self, model: Any) -> Tuple[Any, List[str]]:
         """:class:`DetectorExport` around the detector (kept when ``model`` already is one) and its outputs."""
         wrapper_cls = load_ref('vitedge_ros.models.vit_detector:DetectorExport')

@@ -26,6 +26,16 @@ class SegmentTask(Task):
     decoder_defaults = {'upsample': 'linear'}
     model_archs = {'vit_segmenter': 'vitedge_ros.models.vit_segmenter:ViTSegmenter'}
 
+    argmax_answer = True
+
+    def data_labels(self, data: Dict[str, Any]) -> List[str]:
+        """A masks folder: its ``classes``; synthetic scenes: :data:`vitedge_ros.data.synthetic.SEG_CLASSES`."""
+        if data.get('name') == 'masks':
+            return [str(c) for c in data['classes']]
+        from ..data.synthetic import SEG_CLASSES
+
+        return list(SEG_CLASSES)
+
     def export_module(self, model: Any) -> Tuple[Any, List[str]]:
         """:class:`SegmenterExport` around the segmenter and its one output ``logits``."""
         module = load_ref('vitedge_ros.models.vit_segmenter:SegmenterExport')(model)
