@@ -200,3 +200,26 @@ def test_quantization_watches_the_answer():
     assert seg.answer_agreement(ref, got) == {'agreement': 0.875}
     assert cls.answer_agreement(ref[:, :, 0, 0], got[:, :, 0, 0]) == {'agreement': 0.5}
     assert det.answer_agreement(ref, got) is None
+
+
+def test_drone_file_set_takes_the_tasks_package_but_no_torch_module():
+    """The drone's files (everything drone code imports, lazily too) include vitedge_ros/tasks but no module that
+    imports torch or timm at its top: the task objects reach their workstation half by name (tasks.base.load_ref)."""
+    import ast
+
+    from lane_py36 import drone_sources
+
+    files = drone_sources()
+    names = {str(p.relative_to(ROOT)) for p in files}
+    assert {'vitedge_ros/tasks/{}.py'.format(n) for n in list_tasks()} <= names
+    heavy = []
+    for path in files:
+        for node in ast.parse(path.read_text(encoding='utf-8')).body:
+            if isinstance(node, ast.Import):
+                mods = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                mods = [node.module or '']
+            else:
+                continue
+            heavy += [str(path.relative_to(ROOT)) for m in mods if m.split('.')[0] in ('torch', 'timm')]
+    assert heavy == []

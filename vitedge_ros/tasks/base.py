@@ -23,6 +23,9 @@ import numpy as np
 
 from ..runtime.bundle import DECODERS
 
+#: uint8 N×H×W×3 images -> the normalised torch batch, as the runtime preprocesses (workstation)
+IMAGES_TO_TENSOR = 'vitedge_ros.training:images_to_tensor'
+
 
 def load_ref(ref: str) -> Any:
     """The object a ``'package.module:attribute'`` string names, importing the module (ValueError when malformed)."""
@@ -132,16 +135,12 @@ class Task:
 
     def calibration_inputs(self, data: Any, n: int) -> np.ndarray:
         """``n`` normalised training inputs (N×3×H×W float32) for INT8 calibration and quantization checks."""
-        from ..training import images_to_tensor
-
-        return images_to_tensor(data.train.images[:n], data.spec).numpy()
+        return load_ref(IMAGES_TO_TENSOR)(data.train.images[:n], data.spec).numpy()
 
     def eval_inputs(self, data: Any, n: Optional[int] = None) -> np.ndarray:
         """Normalised validation inputs (N×3×H×W float32), all or the first ``n``."""
-        from ..training import images_to_tensor
-
         images = data.val.images if n is None else data.val.images[:n]
-        return images_to_tensor(images, data.spec).numpy()
+        return load_ref(IMAGES_TO_TENSOR)(images, data.spec).numpy()
 
     def train(self, model: Any, data: Any, **common: Any) -> Any:
         """Train ``model`` on ``data``'s training part; ``common``: the ``vitedge_ros.training`` loop's keywords."""
