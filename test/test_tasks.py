@@ -42,9 +42,10 @@ def test_registry_is_the_bundle_schema():
             assert task_of_arch(arch) is task
     assert task_of_arch('vit_tiny_patch16_224') is None
     # what differs by task, as the node, evaluate.py and the data checks read it
-    assert [(t.name, t.boxes, t.segmentation, t.on_node, t.reads_mixes) for t in all_tasks()] == [
-        ('classify', False, False, False, False), ('detect', True, False, True, True),
-        ('segment', False, True, True, False)]
+    assert [(t.name, t.boxes, t.segmentation, t.on_node, t.reads_mixes, t.scene_extras, t.token_merging)
+            for t in all_tasks()] == [('classify', False, False, False, False, False, True),
+                                      ('detect', True, False, True, True, True, False),
+                                      ('segment', False, True, True, False, False, False)]
     assert get_task('segment').decoder(center_fraction=0.5) == {'type': 'segmenter', 'upsample': 'linear',
                                                                 'center_fraction': 0.5}
 

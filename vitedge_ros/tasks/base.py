@@ -54,6 +54,11 @@ class Task:
     on_node = False
     #: a data ``mix`` of several sources is data for this task
     reads_mixes = False
+    #: synthetic scenes for it may add flight frames (``data.flights``) and real-photo textures
+    #: (``real_backgrounds``, ``real_negatives``): both are detection data
+    scene_extras = False
+    #: token merging (ToMe) applies: a classifier's class token survives the merges, dense heads' maps do not
+    token_merging = False
     #: what data the task reads, for the one-line error of a wrong data source
     data_hint = ''
     #: the project's own architectures: ``{arch: 'module:Class'}``; empty: any timm model name (classify)

@@ -20,6 +20,7 @@ class ClassifyTask(Task):
     name = 'classify'
     title = 'classification'
     model_word = 'classifier'
+    token_merging = True
     data_hint = 'classification reads digits or an ImageFolder (root/<class>/<image>)'
 
     argmax_answer = True

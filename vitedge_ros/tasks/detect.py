@@ -23,6 +23,7 @@ class DetectTask(Task):
     boxes = True
     on_node = True
     reads_mixes = True
+    scene_extras = True
     data_hint = 'detection reads synthetic-aerial scenes, COCO JSON, VisDrone-DET folders or a mix'
     model_archs = {'vit_center': 'vitedge_ros.models.vit_detector:ViTCenterDetector'}
 
