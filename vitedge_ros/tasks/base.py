@@ -116,8 +116,8 @@ class Task:
     def model_class(self, arch: str) -> Any:
         """The torch class of one of this task's own architectures; ValueError ``unknown <word> arch``."""
         if arch not in self.model_archs:
-            raise ValueError('unknown {} arch {!r} (known: {})'.format(self.model_word, arch,
-                                                                        ', '.join(self.model_archs)))
+            known = ', '.join(self.model_archs)
+            raise ValueError('unknown {} arch {!r} (known: {})'.format(self.model_word, arch, known))
         return load_ref(self.model_archs[arch])
 
     def create_model(self, arch: str, num_classes: int, img_size: Any = None, pretrained: bool = False,
