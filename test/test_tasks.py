@@ -72,6 +72,9 @@ def test_unknown_task_through_the_callers():
         check_task({'name': 'digits'}, 'segment', {'segment': ['synthetic-aerial', 'masks']})
     with pytest.raises(ParamError, match=r"parameter 'bundle': unknown task 'dtect'"):
         validate_params({}, labels=['a'], task='dtect')
+
+
+def test_unknown_task_or_arch_in_create_model():
     require('torch', 'timm')
     from vitedge_ros.models import create_model
 
