@@ -57,6 +57,7 @@ from vitedge_ros.geometry.obstacles import (
 from vitedge_ros.geometry.person_ground import DEFAULT_PERSON_HEIGHT_M, persons_on_ground
 from vitedge_ros.geometry.projection import CameraPose
 from vitedge_ros.runtime.latest_wins import LatestWinsWorker
+from vitedge_ros.tasks import UnknownTaskError, get_task
 
 from ..runtime.errors import VitedgeError
 from .diagnostics import DIAG_ERROR, DIAG_OK, DIAG_WARN
@@ -339,7 +340,10 @@ def validate_params(values: Mapping[str, Any], labels: Optional[Sequence[str]] =
         raise ParamError('max_target_range_m', 'must be >= 0, got {}'.format(p.max_target_range_m))
     p.image_is_rectified = _as_bool('image_is_rectified', raw['image_is_rectified'])
     p.publish_obstacles = _as_bool('publish_obstacles', raw['publish_obstacles'])
-    segment = task == 'segment'
+    try:
+        segment = task is not None and get_task(task).segmentation
+    except UnknownTaskError as exc:
+        raise ParamError('bundle', str(exc)) from None
     p.obstacle_classes = _names('obstacle_classes', raw['obstacle_classes'], None if segment else labels)
     for key in ('clear_path_width_frac', 'clear_path_height_frac'):
         val = _as_float(key, raw[key])
@@ -437,7 +441,7 @@ def create_pipeline(values: Mapping[str, Any]) -> Tuple[NodeParams, Any]:
         bundle = load_bundle(params.bundle)
     except BundleError as exc:
         raise ParamError('bundle', str(exc)) from exc
-    if bundle.task not in ('detect', 'segment'):
+    if not get_task(bundle.task).on_node:
         raise ParamError('bundle', '{} is a {!r} bundle; vitedge_node needs a detector or a segmenter'.format(
             params.bundle, bundle.task))
     params = validate_params(dict(values, bundle=params.bundle), labels=list(bundle.labels), task=bundle.task)
