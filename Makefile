@@ -37,7 +37,7 @@ bench: $(STAMP)
 
 # SYNTHETIC person-localisation figures of docs/EVALUATION.md (make_bag flights replayed with eval_bag's library)
 eval-localisation: $(STAMP)
-	$(VPY) -m vitedge_ros.eval.localisation_report --bundle models/aerial_vit_tiny --doc docs/EVALUATION.md
+	$(VPY) -m vitedge_ros.replay.flights_report --bundle models/aerial_vit_tiny --doc docs/EVALUATION.md
 
 # The detector figures of models/README.md, measured (never typed by hand) into docs/reports/aerial_vit_tiny/:
 # false persons per frame on held-out REAL photos with nobody in them (tools/false_positives.py) and person

@@ -80,7 +80,8 @@ setup(
             'vitedge_false_positives = vitedge_ros.eval.false_positives_cli:main',
             'vitedge_resize_study = vitedge_ros.eval.resize_study_cli:main',
             'vitedge_demo = vitedge_ros.demo_cli:main',
-            'vitedge_eval_bag = vitedge_ros.eval.bag_cli:main',
+            'vitedge_eval_bag = vitedge_ros.replay.cli:main',
+            'vitedge_make_bag = vitedge_ros.replay.cli:make_bag_main',
         ],
     },
 )

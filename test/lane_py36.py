@@ -70,7 +70,7 @@ LANE_MODULES = (
     'test_fixtures_smoke.py', 'test_runtime_torch_free.py', 'test_ros_core.py', 'test_ros_image_conversion.py',
     'test_ros_messages.py', 'test_ros_node_stubbed.py', 'test_segment_ros.py', 'test_segment_shipped.py',
     'test_tensorrt_fake.py', 'test_tensorrt_engine.py', 'test_build_engine.py',
-    'test_ros_startup.py', 'test_ros_diagnostics.py', 'test_engine_cache.py', 'test_tf_buffer.py',
+    'test_ros_startup.py', 'test_ros_diagnostics.py', 'test_engine_cache.py', 'test_tf_buffer.py', 'test_tasks.py',
 )
 
 #: What runs on the drone: these packages whole, plus every vitedge_ros module these entry points import.

@@ -132,7 +132,7 @@ def test_zero_stamps_score_like_proper_stamps_with_shipped_detector(flight6, shi
 @pytest.mark.needs('rosbags', 'faster_coco_eval')
 def test_echo_pipeline_value_under_each_key(flight6, tmp_path, bag, source, key):
     """A fixed detector's exact mAP on the 6-frame flight is the same whatever key matched the frames."""
-    from vitedge_ros.eval.bag_replay import replay
+    from vitedge_ros.replay.driver import replay
 
     gt_json = flight6 / 'flight_gt.json'
     kw = {'gt_topic': GT_TOPIC} if source == 'topic' else {'gt': gt_json}
@@ -155,7 +155,7 @@ def test_stamps_that_identify_nothing_exit_2(flight6, tmp_path):
     short = tmp_path / 'five.json'
     short.write_text(json.dumps(gt))
     out = tmp_path / 'o'
-    proc = subprocess.run([sys.executable, '-m', 'vitedge_ros.eval.bag_cli', str(flight6 / 'zero'), '--bundle',
+    proc = subprocess.run([sys.executable, '-m', 'vitedge_ros.replay.cli', str(flight6 / 'zero'), '--bundle',
                            str(ROOT / 'models' / 'aerial_vit_tiny'), '--image-topic', IMAGE_TOPIC, '--gt', str(short),
                            '--out', str(out), '--no-progress'], capture_output=True, text=True, timeout=600,
                           env=dict(__import__('os').environ, PYTHONPATH=str(ROOT)))
@@ -168,8 +168,8 @@ def test_stamps_that_identify_nothing_exit_2(flight6, tmp_path):
 
 
 def test_match_frames_rules():
-    from vitedge_ros.eval.bag_gt import match_frames
     from vitedge_ros.eval.ground_truth import GroundTruthError
+    from vitedge_ros.replay.ground_truth import match_frames
 
     gt = [{'id': 10, 'stamp_ns': 300}, {'id': 11, 'stamp_ns': 100}, {'id': 12, 'stamp_ns': 200}]
     m = match_frames([(0, 100, 5), (1, 200, 6), (2, 300, 7)], 3, gt, '/t', 'g')
@@ -192,8 +192,8 @@ def test_zero_stamped_masks_are_matched_in_order(tmp_path):
     import shutil
 
     from vitedge_ros.data.synthetic import SEG_CLASSES
-    from vitedge_ros.eval.bag_replay import replay
-    from vitedge_ros.eval.bag_synthetic import write_synthetic_bag
+    from vitedge_ros.replay.driver import replay
+    from vitedge_ros.replay.synthetic import write_synthetic_bag
 
     info = write_synthetic_bag(tmp_path / 'bag', 4, seed=3, width=160, height=120, masks=True)
     rewrite_stamps(tmp_path / 'bag', tmp_path / 'zero', lambda topic, k: 0)
@@ -331,7 +331,7 @@ class BoxPipeline:
 ])
 @pytest.mark.needs('rosbags', 'faster_coco_eval')
 def test_old_vision_msgs_ground_truth_is_read(tmp_path, distro, storage, strip, definition):
-    from vitedge_ros.eval.bag_replay import replay
+    from vitedge_ros.replay.driver import replay
 
     bag = write_gt_bag(tmp_path / 'bag', distro, storage, strip_definitions=strip)
     m = replay(bag, None, IMAGE_TOPIC, tmp_path / 'o', gt_topic=GT_TOPIC, pipeline=BoxPipeline())
@@ -375,7 +375,7 @@ def test_unreadable_ground_truth_definition_is_one_line(tmp_path):
         det = t['vision_msgs/msg/Detection2D'](header=header, bbox=bbox, results=[])
         msg = t['vision_msgs/msg/Detection2DArray'](header=header, detections=[det])
         writer.write(gt_c, 10**9, store.serialize_cdr(msg, 'vision_msgs/msg/Detection2DArray'))
-    proc = subprocess.run([sys.executable, '-m', 'vitedge_ros.eval.bag_cli', str(bag), '--bundle',
+    proc = subprocess.run([sys.executable, '-m', 'vitedge_ros.replay.cli', str(bag), '--bundle',
                            str(ROOT / 'models' / 'aerial_vit_tiny'), '--image-topic', IMAGE_TOPIC,
                            '--gt-topic', GT_TOPIC, '--out', str(tmp_path / 'o'), '--no-progress'],
                           capture_output=True, text=True,
@@ -400,7 +400,7 @@ def test_bad_gt_files_are_one_line(tmp_path, flight6):
     expect = {txt: 'one VisDrone-DET annotation file; give the folder', broken: 'cannot read ground truth',
               badbox: 'annotations[0].bbox must be 4 numbers'}
     for path, text in expect.items():
-        proc = subprocess.run([sys.executable, '-m', 'vitedge_ros.eval.bag_cli', str(flight6 / 'flight'), '--bundle',
+        proc = subprocess.run([sys.executable, '-m', 'vitedge_ros.replay.cli', str(flight6 / 'flight'), '--bundle',
                                str(ROOT / 'models' / 'aerial_vit_tiny'), '--image-topic', IMAGE_TOPIC, '--gt',
                                str(path), '--out', str(tmp_path / path.stem), '--no-progress'], capture_output=True,
                               text=True, timeout=300, env=dict(__import__('os').environ, PYTHONPATH=str(ROOT)))

@@ -217,8 +217,8 @@ def test_eval_bag_gt_visdrone_folder_equals_coco_json(tmp_path):
     """eval_bag --gt: a VisDrone folder of <stamp_ns>.txt scores exactly like the COCO JSON of the same boxes."""
     from test_eval_bag_gt import EchoPipeline
 
-    from vitedge_ros.eval.bag_replay import replay
-    from vitedge_ros.eval.bag_synthetic import write_synthetic_bag
+    from vitedge_ros.replay.driver import replay
+    from vitedge_ros.replay.synthetic import write_synthetic_bag
 
     info = write_synthetic_bag(tmp_path / 'flight', 5, seed=4, width=320, height=240)
     coco = json.loads(Path(info['gt_json']).read_text())

@@ -46,8 +46,8 @@ def test_make_bag_tf_and_truth_match_the_flight(tmp_path):
     from rosbags.highlevel import AnyReader
 
     from vitedge_ros.data.flights import GroundFlight
-    from vitedge_ros.eval.bag_synthetic import write_synthetic_bag
     from vitedge_ros.geometry.camera import PinholeCamera
+    from vitedge_ros.replay.synthetic import write_synthetic_bag
 
     write_synthetic_bag(tmp_path / 'f', 3, seed=4, width=160, height=120, tilt_deg=30.0)
     flight = GroundFlight(3, seed=4, width=160, height=120, tilt_deg=30.0)

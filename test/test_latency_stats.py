@@ -53,7 +53,7 @@ def test_significant_digits():
 def test_replay_demo_and_image_metrics_share_the_vocabulary():
     """The modules that wrote count/p50 (eval/latency.py) or median/p95/runs (compress/measure.py) are gone."""
     assert not (ROOT / 'vitedge_ros' / 'eval' / 'latency.py').exists()
-    users = ['vitedge_ros/demo.py', 'vitedge_ros/eval/images.py', 'vitedge_ros/eval/bag_replay.py',
+    users = ['vitedge_ros/demo.py', 'vitedge_ros/eval/images.py', 'vitedge_ros/replay/metrics.py',
              'vitedge_ros/eval/segmentation.py', 'vitedge_ros/compress/measure.py', 'vitedge_ros/bench/stats.py',
              'vitedge_ros/runtime/trt_builder.py']
     for path in users:

@@ -19,7 +19,7 @@ def _stamp(header):
 def test_synthetic_bag_reads_back_without_project_types(tmp_path, storage, compression):
     from rosbags.highlevel import AnyReader
 
-    from vitedge_ros.eval.bag_synthetic import write_synthetic_bag
+    from vitedge_ros.replay.synthetic import write_synthetic_bag
 
     info = write_synthetic_bag(tmp_path / 'flight', 4, seed=1, width=160, height=120, fps=5.0, storage=storage,
                                compressed=True, compression=compression)
@@ -66,7 +66,7 @@ def test_synthetic_bag_reads_back_without_project_types(tmp_path, storage, compr
 
 
 def test_same_seed_same_flight(tmp_path):
-    from vitedge_ros.eval.bag_synthetic import write_synthetic_bag
+    from vitedge_ros.replay.synthetic import write_synthetic_bag
 
     a = write_synthetic_bag(tmp_path / 'a', 2, seed=5, width=96, height=72)
     b = write_synthetic_bag(tmp_path / 'b', 2, seed=5, width=96, height=72)
@@ -90,7 +90,7 @@ def test_make_bag_cli(tmp_path):
 
 
 def test_make_bag_rejects_bad_options(tmp_path):
-    from vitedge_ros.eval.bag_synthetic import write_synthetic_bag
+    from vitedge_ros.replay.synthetic import write_synthetic_bag
 
     with pytest.raises(ValueError, match='nothing to write'):
         write_synthetic_bag(tmp_path / 'x', 2, raw=False, compressed=False)

@@ -111,7 +111,7 @@ def test_video_gives_mp4_with_every_frame(photos, pipeline, tmp_path):
 
 @pytest.mark.needs('rosbags')
 def test_bag_topic_gives_mp4_and_stamps(tmp_path, pipeline):
-    from vitedge_ros.eval.bag_synthetic import write_synthetic_bag
+    from vitedge_ros.replay.synthetic import write_synthetic_bag
 
     info = write_synthetic_bag(tmp_path / 'flight', 4, seed=2, width=320, height=240, compressed=True)
     out = tmp_path / 'out'
@@ -255,16 +255,29 @@ def test_node_replay_and_demo_share_the_renderer():
     import inspect
 
     import vitedge_ros.demo as demo
-    import vitedge_ros.eval.bag_replay as bag_replay
+    import vitedge_ros.replay.driver as bag_replay
     import vitedge_ros.ros.core as core
     import vitedge_ros.runtime.segmentation as rseg
 
-    for mod in (core, bag_replay, demo):
-        # the replay's overlay is the core's (issue 15: every frame goes through the node's PerceptionCore)
-        assert ('PerceptionCore' if mod is bag_replay else 'render_frame') in inspect.getsource(mod)
-        assert 'putText' not in inspect.getsource(mod) and 'cv2.rectangle' not in inspect.getsource(mod)
+    # the replay's and the demo's overlays are the core's (issue 15: every frame goes through PerceptionCore)
+    assert 'render_frame' in inspect.getsource(core)
+    for mod in (bag_replay, demo):
+        assert 'PerceptionCore' in inspect.getsource(mod)
     assert not hasattr(rseg, 'blend_overlay') and not hasattr(core, 'draw_overlay')
     assert not hasattr(bag_replay, 'draw_detections')
+
+
+def test_one_overlay_renderer_in_the_package():
+    """Issue 15: boxes and captions are drawn in vitedge_ros/perception/overlay.py only; the rest calls it."""
+    renderer = ROOT / 'vitedge_ros' / 'perception' / 'overlay.py'
+    drawing = ('cv2.rectangle', 'cv2.putText', 'def draw_detections', 'def render_frame', 'def draw_boxes')
+    offenders = ['{}: {}'.format(p.relative_to(ROOT), d) for p in sorted((ROOT / 'vitedge_ros').rglob('*.py'))
+                 if p != renderer for d in drawing if d in p.read_text(encoding='utf-8')]
+    assert not offenders, offenders
+    assert all(d in renderer.read_text(encoding='utf-8') for d in drawing)     # the check looks at the right file
+    users = [p.relative_to(ROOT).as_posix() for p in sorted((ROOT / 'vitedge_ros').rglob('*.py'))
+             if 'render_frame(' in p.read_text(encoding='utf-8') and p != renderer]
+    assert set(users) >= {'vitedge_ros/perception/core.py', 'vitedge_ros/predict.py', 'vitedge_ros/eval/images.py'}
 
 
 def test_overlay_module_is_python36_and_torch_free():

@@ -39,7 +39,7 @@ def test_drone_sources_cover_the_drone_side():
     rels = {_rel(p) for p in drone_sources()}
     for must in ('tools/build_engine.py', 'tools/eval_bag.py', 'vitedge_ros/ros/node.py', 'vitedge_ros/ros/core.py',
                  'vitedge_ros/runtime/trt_builder.py', 'vitedge_ros/runtime/engines/onnxruntime_engine.py',
-                 'vitedge_ros/geometry/projection.py', 'vitedge_ros/eval/bag_replay.py'):
+                 'vitedge_ros/geometry/projection.py', 'vitedge_ros/replay/driver.py'):
         assert must in rels, must
     assert not any(r.startswith(('vitedge_ros/models/', 'vitedge_ros/compress/', 'vitedge_ros/train')) for r in rels)
 

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from vitedge_ros.data.synthetic import SEG_CLASSES
-from vitedge_ros.eval.bag_cli import main as eval_bag_main
-from vitedge_ros.eval.bag_replay import SEGMENTATION_TOPIC, BagReplayError, replay
-from vitedge_ros.eval.bag_synthetic import IMAGE_TOPIC, write_synthetic_bag
+from vitedge_ros.replay.cli import main as eval_bag_main
+from vitedge_ros.replay.driver import BagReplayError, replay
+from vitedge_ros.replay.outputs import SEGMENTATION_TOPIC
+from vitedge_ros.replay.synthetic import IMAGE_TOPIC, write_synthetic_bag
 
 pytestmark = pytest.mark.needs('rosbags', 'torch', 'timm', 'onnx')
 

@@ -213,8 +213,8 @@ def _write_bag(path, frames, topic='/cam/image_mono16', compressed_topic='/cam/i
 
 
 def test_eval_bag_replay_keeps_one_scale_and_takes_the_flag(tmp_path):
-    from vitedge_ros.eval.bag_cli import build_parser
-    from vitedge_ros.eval.bag_replay import replay
+    from vitedge_ros.replay.cli import build_parser
+    from vitedge_ros.replay.driver import replay
 
     bright, dark = _two_frames()
     bag = tmp_path / 'bag'
@@ -233,7 +233,7 @@ def test_eval_bag_replay_keeps_one_scale_and_takes_the_flag(tmp_path):
 
 
 def test_eval_bag_cli_refuses_a_bad_shift(tmp_path, capsys):
-    from vitedge_ros.eval.bag_cli import main
+    from vitedge_ros.replay.cli import main
 
     bag = tmp_path / 'bag'
     _write_bag(bag, [_twelve_bit()])

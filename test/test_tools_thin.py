@@ -20,12 +20,10 @@ from vitedge_ros import cli
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = sorted((ROOT / 'tools').glob('*.py'))
 MAX_LINES = 25
-#: Not yet thin on this branch: its logic moves with the replay package (issue 15 item 6, another branch).
-PENDING = {'make_bag.py'}
 
 
 def thin_target(path: Path):
-    """The ``module`` whose ``main`` a thin tool file calls; AssertionError naming what makes it not thin."""
+    """``module:function``, the library main a thin tool file calls; AssertionError naming what is not thin."""
     text = path.read_text(encoding='utf-8')
     assert len(text.splitlines()) <= MAX_LINES, '{}: {} lines'.format(path.name, len(text.splitlines()))
     tree = ast.parse(text)
@@ -39,14 +37,15 @@ def thin_target(path: Path):
         if isinstance(node, ast.ImportFrom):
             if node.module == 'pathlib':
                 continue
-            assert node.module.startswith('vitedge_ros.') and [a.name for a in node.names] == ['main'], \
-                (path.name, node.module)
-            target = node.module
+            names = [a.name for a in node.names]
+            assert node.module.startswith('vitedge_ros.') and len(names) == 1 and names[0].endswith('main'), \
+                (path.name, node.module, names)
+            target = '{}:{}'.format(node.module, names[0])
             continue
         src = ast.get_source_segment(text, node)
         allowed = ("ROOT = Path(__file__).resolve().parents[1]",
                    "if str(ROOT) not in sys.path:\n    sys.path.insert(0, str(ROOT))",
-                   "if __name__ == '__main__':\n    sys.exit(main())")
+                   "if __name__ == '__main__':\n    sys.exit({}())".format((target or ':main').split(':')[1]))
         assert src in allowed, '{}: not a thin entry point: {!r}'.format(path.name, src)
     assert target is not None, '{}: imports no library main'.format(path.name)
     return target
@@ -54,8 +53,6 @@ def thin_target(path: Path):
 
 @pytest.mark.parametrize('path', TOOLS, ids=[p.name for p in TOOLS])
 def test_every_tool_is_a_thin_entry_point(path):
-    if path.name in PENDING:
-        pytest.xfail('{} moves with the replay package on another branch'.format(path.name))
     thin_target(path)
 
 
@@ -73,10 +70,8 @@ def test_the_thinness_check_refuses_logic(tmp_path):
 def test_each_thin_tool_is_a_console_script_of_the_same_main(monkeypatch):
     scripts = dict(e.replace(' ', '').split('=') for e in _setup_kwargs(monkeypatch)['entry_points']['console_scripts'])
     for path in TOOLS:
-        if path.name in PENDING:
-            continue
         name = 'vitedge_' + path.stem
-        assert scripts.get(name) == thin_target(path) + ':main', (name, scripts.get(name))
+        assert scripts.get(name) == thin_target(path), (name, scripts.get(name))
     assert scripts['vitedge_node'] == 'vitedge_ros.ros.startup:main'
 
 

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from vitedge_ros.eval.bag_cli import main  # noqa: E402
+from vitedge_ros.replay.cli import main  # noqa: E402
 
 if __name__ == '__main__':
     sys.exit(main())

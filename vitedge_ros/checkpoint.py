@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from .runtime.engine_key import onnx_sha256 as file_sha256  # any file's SHA-256 (1 MiB chunks)
+from .runtime.errors import VitedgeError
 from .structure import StructureError, check_rebuilds, describe_structure, plain, rebuild_model
 
 LOG = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ _HARMLESS_GLOBALS = ('collections.OrderedDict', 'torch._utils._rebuild_tensor_v2
                      'torch._utils._rebuild_parameter_with_state', 'torch.Size', 'builtins.set')
 
 
-class CheckpointError(ValueError):
+class CheckpointError(VitedgeError, ValueError):
     """The file is not a readable vitedge checkpoint (one line: the file and what it is)."""
 
 

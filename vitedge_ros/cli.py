@@ -10,6 +10,8 @@ import functools
 import sys
 from typing import Any, Callable, List, Optional, Tuple, Type
 
+from .runtime.errors import VitedgeError
+
 __all__ = ['EXIT_MISSING_PACKAGE', 'WORKSTATION_PACKAGES', 'missing_workstation_package', 'run_guarded',
            'workstation_tool']
 
@@ -24,12 +26,14 @@ WORKSTATION_PACKAGES = {
 EXIT_MISSING_PACKAGE = 2
 
 
-def run_guarded(prog: str, func: Callable[[], Any], errors: Tuple[Type[BaseException], ...],
+def run_guarded(prog: str, func: Callable[[], Any],
+                errors: Tuple[Type[BaseException], ...] = (VitedgeError,),
                 interrupted: str = 'interrupted') -> Tuple[int, Optional[Any]]:
     """Call ``func`` and turn its expected failures into exit statuses.
 
     Returns ``(0, result)``; ``(2, None)`` after printing ``prog: error: <message>`` to stderr for one of
-    ``errors``; ``(130, None)`` after ``prog: <interrupted>`` on KeyboardInterrupt. No traceback either way.
+    ``errors`` (default: ``VitedgeError``, the base of every project error, so any input mistake the library
+    names); ``(130, None)`` after ``prog: <interrupted>`` on KeyboardInterrupt. No traceback either way.
     """
     try:
         return 0, func()

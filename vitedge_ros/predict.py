@@ -37,6 +37,7 @@ from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Se
 import numpy as np
 
 from .cli import run_guarded, workstation_tool
+from .runtime.errors import VitedgeError
 
 __all__ = ['PredictError', 'VIDEO_EXTENSIONS', 'main', 'predict', 'prediction_entries', 'source_kind']
 
@@ -45,7 +46,7 @@ VIDEO_NAME = 'annotated.mp4'
 OUTPUT_FILES = ('predictions.json', 'predictions_images.json', VIDEO_NAME)
 
 
-class PredictError(ValueError):
+class PredictError(VitedgeError, ValueError):
     """Input that predict cannot use (missing or unknown source, unreadable image, bad bundle); one line."""
 
 
@@ -162,8 +163,8 @@ def _video_frames(path: Path, on_bad: Callable[[str, str], None]) -> Iterator[Fr
 
 def _bag_frames(path: Path, topic: Optional[str], on_bad: Callable[[str, str], None],
                 info: Dict[str, Any]) -> Iterator[Frame]:
-    from .eval.bag_io import IMAGE_TYPES, BagReplayError, decode_image, find_connection, open_bag, stamp_ns
     from .perception.image_conversion import ImageConversionError, SixteenBitScale
+    from .replay.reader import IMAGE_TYPES, BagReplayError, decode_image, find_connection, open_bag, stamp_ns
     from .ros.rosbags_types import rosbags_types
 
     store, _ = rosbags_types()

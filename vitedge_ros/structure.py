@@ -32,13 +32,16 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 from torch import nn
 
+from .runtime.errors import VitedgeError
+from .tasks import all_tasks, task_of_arch
+
 STRUCTURE_VERSION = 1
 FACTORY_ATTR = 'vitedge_factory'
 _FACTORY_KEYS = ('arch', 'task', 'num_classes', 'img_size', 'kwargs', 'pretrained', 'checkpoint', 'path',
                  'pretrained_file')
 
 
-class StructureError(ValueError):
+class StructureError(VitedgeError, ValueError):
     """A model that cannot be described, or a description that does not rebuild (the message says which part)."""
 
 
@@ -92,24 +95,22 @@ def record_factory(model: nn.Module, arch: str, task: str, num_classes: int, img
 
 
 def _config_factory(model: nn.Module) -> Optional[Dict[str, Any]]:
-    """Factory arguments of the project's detector / segmenter from their ``config()``."""
-    from .models.vit_detector import ViTCenterDetector
-    from .models.vit_segmenter import ViTSegmenter
-
-    for cls, arch, task in ((ViTCenterDetector, 'vit_center', 'detect'), (ViTSegmenter, 'vit_segmenter', 'segment')):
-        if isinstance(model, cls):
-            cfg = dict(model.config())
-            num_classes = cfg.pop('num_classes')
-            img_size = cfg.pop('img_size')
-            return {'arch': arch, 'task': task, 'num_classes': int(num_classes), 'img_size': list(img_size),
-                    'kwargs': cfg}
+    """Factory arguments of the project's own architectures (detector, segmenter) from their ``config()``."""
+    for task in all_tasks():
+        for arch in task.model_archs:
+            if isinstance(model, task.model_class(arch)):
+                cfg = dict(model.config())
+                num_classes = cfg.pop('num_classes')
+                img_size = cfg.pop('img_size')
+                return {'arch': arch, 'task': task.name, 'num_classes': int(num_classes), 'img_size': list(img_size),
+                        'kwargs': cfg}
     return None
 
 
 def _model_config_factory(model: nn.Module, model_config: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     """Factory arguments of a timm classifier from a recipe/training ``model`` mapping (+ the module)."""
     arch = model_config.get('arch')
-    if not arch or arch in ('vit_center', 'vit_segmenter'):
+    if not arch or task_of_arch(arch) is not None:
         return None
     kwargs = dict(model_config.get('kwargs') or {})
     kwargs.update({k: v for k, v in model_config.items() if k not in _FACTORY_KEYS})

@@ -13,6 +13,7 @@ from .eval.detection import precision_recall
 from .export import export_bundle
 from .models import DetectorExport, ViTCenterDetector, create_model, resize_detector
 from .runtime.bundle import InputSpec, atomic_write_bytes, parse_input_spec
+from .runtime.errors import VitedgeError
 from .training import (
     DetectionSet,
     detection_data_classes,
@@ -32,7 +33,7 @@ LOG = logging.getLogger(__name__)
 DETECTION_LABELS = ['person', 'vehicle', 'obstacle']
 
 
-class ConfigError(ValueError):
+class ConfigError(VitedgeError, ValueError):
     """An invalid training config (the message gives the path of the bad key)."""
 
 

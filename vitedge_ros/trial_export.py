@@ -15,11 +15,12 @@ from typing import Sequence, Tuple
 from torch import nn
 
 from .export.targets import DEFAULT_TARGET
+from .runtime.errors import VitedgeError
 
 LOG = logging.getLogger(__name__)
 
 
-class TrialExportError(ValueError):
+class TrialExportError(VitedgeError, ValueError):
     """The untrained model cannot be exported (one line: the model, the size and the exporter's reason)."""
 
 

@@ -218,7 +218,7 @@ def run_overhead(bundle: Union[str, Path], *, work: Optional[Union[str, Path]] =
 def run_replay(bundle: Union[str, Path], work: Union[str, Path], *, repeats: int = 3,
                frames: int = 60) -> Dict[str, Any]:
     """eval_bag throughput and peak RSS (fresh process per run, onnxruntime), ``repeats`` runs; replay.json."""
-    from ..eval.bag_replay import benchmark_replay
+    from ..replay.bench import benchmark_replay
 
     t_start = time.perf_counter()
     runs = [benchmark_replay(bundle, work, frames=frames, backend='onnxruntime') for _ in range(repeats)]
@@ -235,6 +235,6 @@ def run_replay(bundle: Union[str, Path], work: Union[str, Path], *, repeats: int
             'torch_imported': any(bool(r['torch_imported']) for r in runs),
             'map50': round_sig(first.get('map50')), 'map50_person': round_sig(first.get('map50_person')),
             'map50_identical_across_runs': len({r.get('map50') for r in runs}) == 1,
-            'figures': figs, 'tool': 'tools/eval_bag.py (vitedge_ros.eval.bag_replay.benchmark_replay), fresh '
+            'figures': figs, 'tool': 'tools/eval_bag.py (vitedge_ros.replay.bench.benchmark_replay), fresh '
             'process per run, synthetic flight bag (mcap), throughput mode',
             'seconds': round(time.perf_counter() - t_start, 1)}

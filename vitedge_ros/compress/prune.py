@@ -27,10 +27,12 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 import torch
 from torch import nn
 
+from ..runtime.errors import VitedgeError
+
 CalibLoss = Callable[[nn.Module], Iterable[torch.Tensor]]
 
 
-class PruneError(ValueError):
+class PruneError(VitedgeError, ValueError):
     """The model has a structure this pruner does not handle."""
 
 

@@ -5,12 +5,14 @@ from typing import NamedTuple, Union
 import cv2
 import numpy as np
 
+from ..runtime.errors import VitedgeError
+
 PathLike = Union[str, 'os.PathLike[str]']
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 
 
-class DatasetError(ValueError):
+class DatasetError(VitedgeError, ValueError):
     """A dataset file is malformed or inconsistent; the message names the file (and line or field)."""
 
 

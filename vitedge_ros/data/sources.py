@@ -41,7 +41,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..runtime.bundle import InputSpec
+from ..runtime.errors import VitedgeError
 from ..runtime.preprocess import LETTERBOX_PAD, Preprocessor
+from ..tasks import UnknownTaskError, get_task
 from .common import DatasetError, empty_boxes, read_image
 from .synthetic import DETECTION_CLASSES
 from .visdrone import VISDRONE_CLASSES
@@ -58,7 +60,7 @@ MIN_AREA_KEPT = 0.1  # YOLOv5 box_candidates: area_thr
 FOCUS_PROBABILITY = 0.5  # crops placed around a random object
 
 
-class DataConfigError(ValueError):
+class DataConfigError(VitedgeError, ValueError):
     """An invalid ``data`` entry; the message starts with the path of the bad key (``data.mix[1].root``)."""
 
 
@@ -204,25 +206,24 @@ def source_names(data: Dict[str, Any]) -> List[str]:
     return [item['name'] for item in data['mix']] if 'mix' in data else [data['name']]
 
 
-TASK_HINTS = {'detect': 'detection reads synthetic-aerial scenes, COCO JSON, VisDrone-DET folders or a mix',
-              'classify': 'classification reads digits or an ImageFolder (root/<class>/<image>)',
-              'segment': 'segmentation reads synthetic-aerial scenes or a masks folder (images/ + masks/ PNG label '
-                         'maps)'}
-
-
 def check_task(data: Dict[str, Any], task: str, allowed: Dict[str, Sequence[str]], path: str = 'data') -> None:
     """Raise :class:`DataConfigError` (path ``data.name`` or ``data.mix``) when the data does not fit ``task``.
 
-    ``allowed`` maps a task to the source names it reads (a mix counts as detection data).
+    ``allowed`` maps a task to the source names it reads; a mix is data for the tasks whose object says so
+    (:attr:`vitedge_ros.tasks.Task.reads_mixes`: detection). An unknown task is a DataConfigError too.
     """
+    try:
+        t = get_task(task)
+    except UnknownTaskError as exc:
+        raise _err(path, str(exc)) from None
     ok = allowed.get(task, ())
     if 'mix' in data:
-        if task != 'detect':
+        if not t.reads_mixes:
             raise _err(path + '.mix', 'a mix holds detection sources; model task is {!r}'.format(task))
         return
     if data['name'] not in ok:
         raise _err(path + '.name', '{!r} is not data for task {}: {} (here: {})'.format(
-            data['name'], task, TASK_HINTS.get(task, ''), ', '.join(ok)))
+            data['name'], task, t.data_hint, ', '.join(ok)))
 
 
 # --- real detection sources -----------------------------------------------------------------------------------

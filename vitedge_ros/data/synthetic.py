@@ -31,7 +31,7 @@ With the default range, at 320x240 the longer side of person boxes is 9-59 px (5
 import json
 import math
 import os
-from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -386,24 +386,38 @@ def _counts(rng: np.random.Generator, area: float, n_persons: Optional[int], n_v
     }
 
 
-def _render(rng: np.random.Generator, width: int, height: int, gsd: float, counts: Dict[str, int],
-            lighting: bool = True, ground: Optional[np.ndarray] = None):
-    """Render a scene: (image, mask, instances, labels, drawn pixel count per instance id 1..N).
+class _Stage:
+    """What every step of ``_render`` shares: the generator, the frame size, the scale, the sun and the roads."""
 
-    ``ground`` (HxWx3 uint8 BGR, e.g. a real photo texture) replaces the bare ground (paint 0) after the
-    procedural ground is made; it uses none of ``rng``, so objects, boxes and mask do not depend on it.
+    def __init__(self, rng: np.random.Generator, width: int, height: int, gsd: float) -> None:
+        self.rng = rng
+        self.w, self.h = width, height
+        self.px = 1.0 / gsd  # pixels per metre
+        self.sun_az = rng.uniform(0, 2 * math.pi)
+        self.sun = np.array([math.cos(self.sun_az), math.sin(self.sun_az)])   # direction shadows fall in
+        overcast = rng.random() < 0.25
+        self.shadow_len = rng.uniform(0.1, 0.3) if overcast else 1.0 / math.tan(math.radians(rng.uniform(30, 70)))
+        self.shadow_dark = rng.uniform(0.85, 0.93) if overcast else rng.uniform(0.5, 0.72)
+        self.centre = np.array([width / 2.0, height / 2.0])
+        self.roads: List[Tuple[np.ndarray, float, float]] = []      # (point, angle, width px) of each road
+
+
+class _Cover(NamedTuple):
+    """Ground cover as a paint map: 0 bare ground, 1 vegetation, 2 water, 3.. one id per road.
+
+    Per paint id a colour (``col``), a texture strength (``k``) and a mask class (``seg``); road centre-line dashes.
     """
-    h, w = height, width
-    px = 1.0 / gsd  # pixels per metre
-    sun_az = rng.uniform(0, 2 * math.pi)
-    sun = np.array([math.cos(sun_az), math.sin(sun_az)])   # direction shadows fall in, image plane
-    overcast = rng.random() < 0.25
-    shadow_len = rng.uniform(0.1, 0.3) if overcast else 1.0 / math.tan(math.radians(rng.uniform(30, 70)))
-    shadow_dark = rng.uniform(0.85, 0.93) if overcast else rng.uniform(0.5, 0.72)
-    centre = np.array([w / 2.0, h / 2.0])
 
-    # ---- ground cover as a paint map: 0 bare ground, 1 vegetation, 2 water, 3.. one id per road.
-    # Each paint id has a colour, a texture strength and a mask class; colours are composed once below.
+    paint: np.ndarray
+    col: np.ndarray
+    k: np.ndarray
+    seg: np.ndarray
+    dashes: List[Tuple[list, int]]
+
+
+def _ground_cover(st: _Stage, n_roads: int) -> _Cover:
+    """Paint map of fields, water and roads (sets ``st.roads``)."""
+    rng, h, w, px = st.rng, st.h, st.w, st.px
     paint = np.zeros((h, w), dtype=np.uint8)
     tab_col = np.zeros((3 + _MAX_ROADS, 3), dtype=np.float32)
     tab_k = np.ones(3 + _MAX_ROADS, dtype=np.float32)
@@ -417,10 +431,9 @@ def _render(rng: np.random.Generator, width: int, height: int, gsd: float, count
         paint[field > rng.uniform(0.6, 0.8)] = 2
         flood = rng.random() < 0.6
         tab_col[2], tab_k[2] = _jitter(rng, (75, 110, 135) if flood else (115, 95, 60), 15), 0.25
-    roads = []
     dashes = []
     diag = math.hypot(w, h)
-    for i in range(min(counts['roads'], _MAX_ROADS)):
+    for i in range(min(n_roads, _MAX_ROADS)):
         p0 = np.array([rng.uniform(0.15, 0.85) * w, rng.uniform(0.15, 0.85) * h])
         ang = rng.uniform(0, math.pi)
         rw = rng.uniform(3.5, 8.0) * px
@@ -437,10 +450,17 @@ def _render(rng: np.random.Generator, width: int, height: int, gsd: float, count
             a0 = np.round((p0 + d * ts) * _ONE).astype(np.int32)
             a1 = np.round((p0 + d * (ts + step * 0.5)) * _ONE).astype(np.int32)
             dashes.append((list(np.stack([a0, a1], 1)), max(1, int(round(0.15 * px)))))
-        roads.append((p0, ang, rw))
-    road_mask = paint >= 3
+        st.roads.append((p0, ang, rw))
+    return _Cover(paint, tab_col, tab_k, tab_seg, dashes)
 
-    # ground: two base colours mixed by low-frequency noise, plus mid/fine luminance texture
+
+def _ground_image(st: _Stage, cover: _Cover, ground: Optional[np.ndarray]) -> np.ndarray:
+    """The ground's colours.
+
+    Two base colours mixed by low-frequency noise, mid/fine luminance texture, the paint regions' colours, a real
+    texture on bare ground (``ground``), road dashes.
+    """
+    rng, h, w, px, paint = st.rng, st.h, st.w, st.px, cover.paint
     c1 = np.array(_pick(rng, _GROUND, 12), dtype=np.float32)
     c2 = np.array(_pick(rng, _GROUND, 12), dtype=np.float32)
     mix = _noise_grid(rng, h, w, 7.0 * px)
@@ -450,10 +470,10 @@ def _render(rng: np.random.Generator, width: int, height: int, gsd: float, count
     lum = _smooth_noise(rng, h, w, 1.2 * px, rng.uniform(14, 30))
     lum += _smooth_noise(rng, h, w, max(1.5, 0.12 * px), rng.uniform(8, 20))
     lut = np.zeros((256, 1, 3), dtype=np.uint8)
-    lut[:len(tab_col), 0] = np.clip(np.round(tab_col), 0, 255).astype(np.uint8)
+    lut[:len(cover.col), 0] = np.clip(np.round(cover.col), 0, 255).astype(np.uint8)
     cv2.copyTo(cv2.LUT(cv2.merge((paint, paint, paint)), lut), paint, base)  # paint > 0: region colour
     lut_k = np.ones(256, dtype=np.float32)
-    lut_k[:len(tab_k)] = tab_k
+    lut_k[:len(cover.k)] = cover.k
     lum = cv2.multiply(lum, cv2.LUT(paint, lut_k)).astype(np.int16)
     image = cv2.add(base, cv2.merge((lum, lum, lum)), dtype=cv2.CV_8U)
     del base, lum
@@ -461,14 +481,17 @@ def _render(rng: np.random.Generator, width: int, height: int, gsd: float, count
         if ground.shape != image.shape or ground.dtype != np.uint8:
             raise ValueError(f'_render: ground must be {image.shape} uint8, got {ground.shape} {ground.dtype}')
         cv2.copyTo(ground, (paint == 0).view(np.uint8), image)
-    for lines, thickness in dashes:
+    for lines, thickness in cover.dashes:
         cv2.polylines(image, lines, False, (200, 205, 210), thickness, cv2.LINE_8, _SHIFT)
-    mask = tab_seg[paint]
+    return image
 
-    # ---- placement -------------------------------------------------------------------------------
+
+def _place_buildings(st: _Stage, count: int, road_mask: np.ndarray) -> List[_Obj]:
+    """Buildings (gable or flat roofs, with shadows), not on roads nor on each other."""
+    rng, h, w, px, roads = st.rng, st.h, st.w, st.px, st.roads
     buildings: List[_Obj] = []
-    for _ in range(counts['buildings'] * 12):
-        if len(buildings) >= counts['buildings']:
+    for _ in range(count * 12):
+        if len(buildings) >= count:
             break
         bl, bw = rng.uniform(6.0, 18.0), rng.uniform(5.0, 11.0)
         if roads and rng.random() < 0.6:
@@ -499,151 +522,172 @@ def _render(rng: np.random.Generator, width: int, height: int, gsd: float, count
             ux, uy = rng.uniform(-bw / 4, bw / 4), rng.uniform(-bl / 4, bl / 4)
             details.append(('p', _rect(ux - 0.6, uy - 0.6, ux + 0.6, uy + 0.6), _jitter(rng, (170, 170, 170), 20)))
         hgt = rng.uniform(3.0, 9.0)
-        off = sun * hgt * shadow_len * px
+        off = st.sun * hgt * st.shadow_len * px
         hull = cv2.convexHull(np.concatenate([b, b + off]).astype(np.float32))[:, 0, :].astype(np.float64)
-        o = _Obj(-1, SEG_BUILDING, parts, _place(details, cx, cy, theta, px), [('p', hull, 0)], 6.0)
-        buildings.append(o)
+        buildings.append(_Obj(-1, SEG_BUILDING, parts, _place(details, cx, cy, theta, px), [('p', hull, 0)], 6.0))
+    return buildings
 
-    dets: List[_Obj] = []
 
-    def free(bounds: Tuple[float, ...], others: Sequence[_Obj], limit: float) -> bool:
-        return all(_overlap_small(bounds, o.bounds) <= limit for o in others)
+def _free(bounds: Tuple[float, ...], others: Sequence[_Obj], limit: float) -> bool:
+    return all(_overlap_small(bounds, o.bounds) <= limit for o in others)
 
-    def try_place(make, n: int, attempts: int = 25) -> None:
-        placed = 0
-        for _ in range(n * attempts):
-            if placed >= n:
-                break
-            o = make()
-            if o is None:
-                continue
-            if _inside_fraction(o.bounds, w, h) < 0.6 or not free(o.bounds, dets, 0.3) \
-                    or not free(o.bounds, buildings, 0.05):
-                continue
-            dets.append(o)
-            placed += 1
 
-    def make_obstacle() -> _Obj:
-        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
-        if rng.random() < 0.65:
-            parts_m, details_m, hgt = _tree_parts(rng, sun)
-            parts = _place(parts_m, cx, cy, 0.0, px)
-            off = sun * hgt * shadow_len * px
-            shadow = [('e', p[1] + off[0], p[2] + off[1], p[3], p[4], 0.0, 0) for p in parts]
-            shadow.append(('l', cx, cy, cx + off[0], cy + off[1], 0.3 * px, 0))
-            return _Obj(OBSTACLE, SEG_VEGETATION, parts, _place(details_m, cx, cy, 0.0, px), shadow, 10.0)
-        hgt = rng.uniform(5.0, 12.0)
-        v = np.array([cx, cy]) - centre
-        nv = float(np.hypot(*v))
-        lean = v / nv if nv > 1e-3 else np.array([0.0, -1.0])
-        lean_len = hgt * rng.uniform(0.1, 0.25) * px
-        thick = max(2.0, rng.uniform(0.2, 0.4) * px)
-        col = _pick(rng, ((140, 140, 145), (50, 80, 110), (170, 170, 165)), 15)
-        tx, ty = cx + lean[0] * lean_len, cy + lean[1] * lean_len
-        parts = [('l', cx, cy, tx, ty, thick, col)]
-        if rng.random() < 0.5:  # cross-arm of a power pole
-            arm = rng.uniform(0.6, 1.0) * px
-            parts.append(('l', tx - lean[1] * arm, ty + lean[0] * arm, tx + lean[1] * arm, ty - lean[0] * arm,
-                          max(2.0, thick * 0.7), col))
-        parts.append(('e', tx, ty, thick * 0.7, thick * 0.7, 0.0, _scale_col(col, 1.15)))
-        off = sun * hgt * shadow_len * px
-        shadow = [('l', cx, cy, cx + off[0], cy + off[1], thick, 0)]
-        return _Obj(OBSTACLE, SEG_BUILDING, parts, [], shadow)
+def _make_obstacle(st: _Stage) -> _Obj:
+    """A tree (crown, trunk shadow) or a pole (leaning away from the image centre, maybe a cross-arm)."""
+    rng, px, sun = st.rng, st.px, st.sun
+    cx, cy = rng.uniform(0, st.w), rng.uniform(0, st.h)
+    if rng.random() < 0.65:
+        parts_m, details_m, hgt = _tree_parts(rng, sun)
+        parts = _place(parts_m, cx, cy, 0.0, px)
+        off = sun * hgt * st.shadow_len * px
+        shadow = [('e', p[1] + off[0], p[2] + off[1], p[3], p[4], 0.0, 0) for p in parts]
+        shadow.append(('l', cx, cy, cx + off[0], cy + off[1], 0.3 * px, 0))
+        return _Obj(OBSTACLE, SEG_VEGETATION, parts, _place(details_m, cx, cy, 0.0, px), shadow, 10.0)
+    hgt = rng.uniform(5.0, 12.0)
+    v = np.array([cx, cy]) - st.centre
+    nv = float(np.hypot(*v))
+    lean = v / nv if nv > 1e-3 else np.array([0.0, -1.0])
+    lean_len = hgt * rng.uniform(0.1, 0.25) * px
+    thick = max(2.0, rng.uniform(0.2, 0.4) * px)
+    col = _pick(rng, ((140, 140, 145), (50, 80, 110), (170, 170, 165)), 15)
+    tx, ty = cx + lean[0] * lean_len, cy + lean[1] * lean_len
+    parts = [('l', cx, cy, tx, ty, thick, col)]
+    if rng.random() < 0.5:  # cross-arm of a power pole
+        arm = rng.uniform(0.6, 1.0) * px
+        parts.append(('l', tx - lean[1] * arm, ty + lean[0] * arm, tx + lean[1] * arm, ty - lean[0] * arm,
+                      max(2.0, thick * 0.7), col))
+    parts.append(('e', tx, ty, thick * 0.7, thick * 0.7, 0.0, _scale_col(col, 1.15)))
+    off = sun * hgt * st.shadow_len * px
+    shadow = [('l', cx, cy, cx + off[0], cy + off[1], thick, 0)]
+    return _Obj(OBSTACLE, SEG_BUILDING, parts, [], shadow)
 
-    def make_vehicle() -> _Obj:
-        parts_m, details_m, hgt = _vehicle_parts(rng)
-        if roads and rng.random() < 0.75:
-            p0, ang, rw = roads[int(rng.integers(len(roads)))]
-            d = np.array([math.cos(ang), math.sin(ang)])
-            t = rng.uniform(-0.6, 0.6) * max(w, h)
-            lat = rng.uniform(-0.25, 0.25) * rw
-            c = p0 + d * t + np.array([-d[1], d[0]]) * lat
-            cx, cy = float(c[0]), float(c[1])
-            theta = ang - math.pi / 2 + rng.choice([0.0, math.pi]) + rng.normal(0, 0.03)
-        else:
-            cx, cy, theta = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0, 2 * math.pi)
-        parts = _place(parts_m, cx, cy, theta, px)
-        off = sun * hgt * 0.5 * shadow_len * px
-        shadow = []
-        for p in parts:
-            hull = cv2.convexHull(np.concatenate([p[1], p[1] + off]).astype(np.float32))
-            shadow.append(('p', hull[:, 0, :].astype(np.float64), 0))
-        return _Obj(VEHICLE, SEG_VEHICLE, parts, _place(details_m, cx, cy, theta, px), shadow, 3.0)
 
-    def make_person() -> _Obj:
-        parts_m, lying = _person_parts(rng)
-        cx, cy, theta = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0, 2 * math.pi)
-        scale = px * rng.uniform(0.85, 1.12)
-        parts = _place(parts_m, cx, cy, theta, scale)
-        if lying:
-            off = sun * 0.12 * scale
-            shadow = [(p[0], p[1] + off[0], p[2] + off[1]) + p[3:] for p in parts]
-        else:
-            feet = np.array(_place([('e', 0.0, 0.62, 0.1, 0.1, 0.0, 0)], cx, cy, theta, scale)[0][1:3])
-            ln = 1.7 * shadow_len * scale
-            sc = feet + sun * ln / 2
-            shadow = [('e', sc[0], sc[1], ln / 2 + 0.1 * scale, 0.17 * scale, math.degrees(sun_az), 0)]
-        return _Obj(PERSON, SEG_PERSON, parts, [], shadow, 4.0)
+def _make_vehicle(st: _Stage) -> _Obj:
+    """A vehicle, mostly on a road along it, else anywhere."""
+    rng, px, roads = st.rng, st.px, st.roads
+    parts_m, details_m, hgt = _vehicle_parts(rng)
+    if roads and rng.random() < 0.75:
+        p0, ang, rw = roads[int(rng.integers(len(roads)))]
+        d = np.array([math.cos(ang), math.sin(ang)])
+        t = rng.uniform(-0.6, 0.6) * max(st.w, st.h)
+        lat = rng.uniform(-0.25, 0.25) * rw
+        c = p0 + d * t + np.array([-d[1], d[0]]) * lat
+        cx, cy = float(c[0]), float(c[1])
+        theta = ang - math.pi / 2 + rng.choice([0.0, math.pi]) + rng.normal(0, 0.03)
+    else:
+        cx, cy, theta = rng.uniform(0, st.w), rng.uniform(0, st.h), rng.uniform(0, 2 * math.pi)
+    parts = _place(parts_m, cx, cy, theta, px)
+    off = st.sun * hgt * 0.5 * st.shadow_len * px
+    shadow = []
+    for p in parts:
+        hull = cv2.convexHull(np.concatenate([p[1], p[1] + off]).astype(np.float32))
+        shadow.append(('p', hull[:, 0, :].astype(np.float64), 0))
+    return _Obj(VEHICLE, SEG_VEHICLE, parts, _place(details_m, cx, cy, theta, px), shadow, 3.0)
 
-    try_place(make_obstacle, counts['obstacles'])
-    try_place(make_vehicle, counts['vehicles'])
-    try_place(make_person, counts['persons'])
 
-    clutter: List[_Obj] = []
-    for _ in range(counts['clutter'] * 4):
-        if len(clutter) >= counts['clutter']:
+def _make_person(st: _Stage) -> _Obj:
+    """A person, standing (a long shadow from the feet) or lying (a short offset shadow)."""
+    rng = st.rng
+    parts_m, lying = _person_parts(rng)
+    cx, cy, theta = rng.uniform(0, st.w), rng.uniform(0, st.h), rng.uniform(0, 2 * math.pi)
+    scale = st.px * rng.uniform(0.85, 1.12)
+    parts = _place(parts_m, cx, cy, theta, scale)
+    if lying:
+        off = st.sun * 0.12 * scale
+        shadow = [(p[0], p[1] + off[0], p[2] + off[1]) + p[3:] for p in parts]
+    else:
+        feet = np.array(_place([('e', 0.0, 0.62, 0.1, 0.1, 0.0, 0)], cx, cy, theta, scale)[0][1:3])
+        ln = 1.7 * st.shadow_len * scale
+        sc = feet + st.sun * ln / 2
+        shadow = [('e', sc[0], sc[1], ln / 2 + 0.1 * scale, 0.17 * scale, math.degrees(st.sun_az), 0)]
+    return _Obj(PERSON, SEG_PERSON, parts, [], shadow, 4.0)
+
+
+def _place_objects(st: _Stage, make: Callable[[_Stage], Optional[_Obj]], n: int, dets: List[_Obj],
+                   buildings: Sequence[_Obj], attempts: int = 25) -> None:
+    """Add up to ``n`` objects from ``make`` to ``dets``: mostly inside the image, apart from the others."""
+    placed = 0
+    for _ in range(n * attempts):
+        if placed >= n:
             break
-        cx, cy, theta = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0, 2 * math.pi)
-        r = rng.random()
-        if r < 0.35:  # rock
-            a, b = rng.uniform(0.2, 0.6), rng.uniform(0.15, 0.45)
-            col = _pick(rng, ((130, 130, 130), (90, 110, 125), (160, 160, 155), (70, 75, 80)), 15)
-            parts_m = [('e', 0.0, 0.0, a, b, 0.0, col)]
-            details_m = [('e', -a * 0.25, -b * 0.25, a * 0.55, b * 0.5, 0.0, _scale_col(col, 1.2))]
-            tex, sh = 6.0, 0.25
-        elif r < 0.65:  # debris: planks / boards / sheets, any colour
-            parts_m, details_m = [], []
-            for _k in range(int(rng.integers(1, 4))):
-                ln, wd = rng.uniform(0.4, 1.6), rng.uniform(0.08, 0.45)
-                ox, oy, oa = rng.uniform(-0.5, 0.5), rng.uniform(-0.5, 0.5), rng.uniform(0, math.pi)
-                col = _pick(rng, _CLOTHES + ((60, 90, 120), (150, 150, 150)), 20)
-                parts_m += _place([('p', _rect(-wd / 2, -ln / 2, wd / 2, ln / 2), col)], ox, oy, oa, 1.0)
-            tex, sh = 3.0, 0.08
-        else:  # person-coloured decoys: tarps, bags, a lone dark 'head', a two-tone blob
-            col = _pick(rng, _CLOTHES, 22)
-            kind = rng.random()
-            if kind < 0.35:
-                a, b = rng.uniform(0.3, 0.9), rng.uniform(0.25, 0.6)
-                parts_m = [('p', _rect(-a, -b, a, b), col)]
-            elif kind < 0.6:
-                a = rng.uniform(0.15, 0.35)
-                parts_m = [('e', 0.0, 0.0, a, a * rng.uniform(0.6, 1.0), 0.0, col)]
-            elif kind < 0.8:
-                a = rng.uniform(0.09, 0.14)
-                parts_m = [('e', 0.0, 0.0, a, a, 0.0, _pick(rng, _HAIR, 10))]
-            else:
-                parts_m = [('e', 0.0, 0.0, rng.uniform(0.2, 0.45), rng.uniform(0.15, 0.3), 0.0, col),
-                           ('e', rng.uniform(0.25, 0.5), 0.0, rng.uniform(0.15, 0.3), rng.uniform(0.15, 0.3),
-                            0.0, _pick(rng, _TROUSERS, 15))]
-            details_m = []
-            tex, sh = 4.0, 0.1
+        o = make(st)
+        if o is None:
+            continue
+        if _inside_fraction(o.bounds, st.w, st.h) < 0.6 or not _free(o.bounds, dets, 0.3) \
+                or not _free(o.bounds, buildings, 0.05):
+            continue
+        dets.append(o)
+        placed += 1
+
+
+def _clutter_parts(rng: np.random.Generator) -> Tuple[List[tuple], List[tuple], float, float]:
+    """One clutter item in metres: (parts, details, texture, shadow height): rocks, debris, person-coloured decoys."""
+    r = rng.random()
+    if r < 0.35:  # rock
+        a, b = rng.uniform(0.2, 0.6), rng.uniform(0.15, 0.45)
+        col = _pick(rng, ((130, 130, 130), (90, 110, 125), (160, 160, 155), (70, 75, 80)), 15)
+        parts_m = [('e', 0.0, 0.0, a, b, 0.0, col)]
+        details_m = [('e', -a * 0.25, -b * 0.25, a * 0.55, b * 0.5, 0.0, _scale_col(col, 1.2))]
+        return parts_m, details_m, 6.0, 0.25
+    if r < 0.65:  # debris: planks / boards / sheets, any colour
+        parts_m = []
+        for _k in range(int(rng.integers(1, 4))):
+            ln, wd = rng.uniform(0.4, 1.6), rng.uniform(0.08, 0.45)
+            ox, oy, oa = rng.uniform(-0.5, 0.5), rng.uniform(-0.5, 0.5), rng.uniform(0, math.pi)
+            col = _pick(rng, _CLOTHES + ((60, 90, 120), (150, 150, 150)), 20)
+            parts_m += _place([('p', _rect(-wd / 2, -ln / 2, wd / 2, ln / 2), col)], ox, oy, oa, 1.0)
+        return parts_m, [], 3.0, 0.08
+    # person-coloured decoys: tarps, bags, a lone dark 'head', a two-tone blob
+    col = _pick(rng, _CLOTHES, 22)
+    kind = rng.random()
+    if kind < 0.35:
+        a, b = rng.uniform(0.3, 0.9), rng.uniform(0.25, 0.6)
+        parts_m = [('p', _rect(-a, -b, a, b), col)]
+    elif kind < 0.6:
+        a = rng.uniform(0.15, 0.35)
+        parts_m = [('e', 0.0, 0.0, a, a * rng.uniform(0.6, 1.0), 0.0, col)]
+    elif kind < 0.8:
+        a = rng.uniform(0.09, 0.14)
+        parts_m = [('e', 0.0, 0.0, a, a, 0.0, _pick(rng, _HAIR, 10))]
+    else:
+        parts_m = [('e', 0.0, 0.0, rng.uniform(0.2, 0.45), rng.uniform(0.15, 0.3), 0.0, col),
+                   ('e', rng.uniform(0.25, 0.5), 0.0, rng.uniform(0.15, 0.3), rng.uniform(0.15, 0.3),
+                    0.0, _pick(rng, _TROUSERS, 15))]
+    return parts_m, [], 4.0, 0.1
+
+
+def _place_clutter(st: _Stage, count: int, dets: Sequence[_Obj], buildings: Sequence[_Obj]) -> List[_Obj]:
+    """Clutter (no detection label) that touches no object and no building."""
+    rng, px = st.rng, st.px
+    clutter: List[_Obj] = []
+    for _ in range(count * 4):
+        if len(clutter) >= count:
+            break
+        cx, cy, theta = rng.uniform(0, st.w), rng.uniform(0, st.h), rng.uniform(0, 2 * math.pi)
+        parts_m, details_m, tex, sh = _clutter_parts(rng)
         parts = _place(parts_m, cx, cy, theta, px)
         o = _Obj(-1, SEG_BACKGROUND, parts, _place(details_m, cx, cy, theta, px), [], tex)
-        if not free(o.bounds, dets, 0.0) or not free(o.bounds, buildings, 0.0):
+        if not _free(o.bounds, dets, 0.0) or not _free(o.bounds, buildings, 0.0):
             continue
-        off = sun * sh * shadow_len * px
+        off = st.sun * sh * st.shadow_len * px
         o.shadow = [(p[0], p[1] + off[0], p[2] + off[1]) + p[3:] if p[0] == 'e'
                     else ('p', p[1] + off, 0) if p[0] == 'p' else p for p in parts]
         clutter.append(o)
+    return clutter
 
-    # ---- shadows: a 0/1 map, turned into a gain in _lighting (pixels covered by objects are cleared)
-    everything = buildings + clutter + dets
+
+def _composite(rng: np.random.Generator, everything: Sequence[_Obj], image: np.ndarray,
+               mask: np.ndarray) -> Tuple[np.ndarray, np.ndarray, List[int], List[float]]:
+    """Draw the shadows (a 0/1 map for ``_lighting``) and each object's sprite into ``image`` and ``mask``.
+
+    Returns the shadow map (pixels covered by objects cleared), the instance map (``i + 1`` for labelled object
+    ``i``), the labels and each labelled object's drawn pixel count (inside the image or not).
+    """
+    h, w = mask.shape
     shade = np.zeros((h, w), dtype=np.uint8)
     for o in everything:
         _draw(shade, o.shadow, color=1)
     inst = np.zeros((h, w), dtype=np.uint16)
-
-    # ---- sprites: draw each object's silhouette in a local patch; composite image, mask, instances
     labels: List[int] = []
     full: List[float] = []
     for o in everything:
@@ -671,9 +715,33 @@ def _render(rng: np.random.Generator, width: int, height: int, gsd: float, count
         if o.label >= 0:
             labels.append(o.label)
             inst[cy0:cy1, cx0:cx1][mb] = len(labels)
-            full.append(float(np.count_nonzero(pmask)))  # all drawn pixels, inside the image or not
+            full.append(float(np.count_nonzero(pmask)))
+    return shade, inst, labels, full
 
-    image = _lighting(rng, image, gsd, shade, shadow_dark) if lighting else image
+
+def _render(rng: np.random.Generator, width: int, height: int, gsd: float, counts: Dict[str, int],
+            lighting: bool = True, ground: Optional[np.ndarray] = None):
+    """Render a scene: (image, mask, instances, labels, drawn pixel count per instance id 1..N).
+
+    Steps: the sun (``_Stage``), ground cover (``_ground_cover``), the ground's colours (``_ground_image``),
+    buildings, obstacles, vehicles and persons, clutter (``_place_*``), shadows and sprites (``_composite``),
+    light (``_lighting``); one ``rng`` in this order, so a seed gives the same scene.
+
+    ``ground`` (HxWx3 uint8 BGR, e.g. a real photo texture) replaces the bare ground (paint 0) after the
+    procedural ground is made; it uses none of ``rng``, so objects, boxes and mask do not depend on it.
+    """
+    st = _Stage(rng, width, height, gsd)
+    cover = _ground_cover(st, counts['roads'])
+    image = _ground_image(st, cover, ground)
+    mask = cover.seg[cover.paint]
+    buildings = _place_buildings(st, counts['buildings'], cover.paint >= 3)
+    dets: List[_Obj] = []
+    _place_objects(st, _make_obstacle, counts['obstacles'], dets, buildings)
+    _place_objects(st, _make_vehicle, counts['vehicles'], dets, buildings)
+    _place_objects(st, _make_person, counts['persons'], dets, buildings)
+    clutter = _place_clutter(st, counts['clutter'], dets, buildings)
+    shade, inst, labels, full = _composite(rng, buildings + clutter + dets, image, mask)
+    image = _lighting(rng, image, gsd, shade, st.shadow_dark) if lighting else image
     return image, mask, inst, np.array(labels, dtype=np.int64), np.array(full, dtype=np.float64)
 
 

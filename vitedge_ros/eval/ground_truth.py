@@ -39,6 +39,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ..data.sources import VISDRONE_DEFAULT_MAP, VISDRONE_NEVER_POSITIVE, drop_in_ignored
+from ..runtime.errors import VitedgeError
 
 __all__ = ['DEFAULT_LABEL_MAP', 'DetectionTruth', 'GroundTruthError', 'IGNORE', 'coco_image_stamp',
            'describe_label_map', 'load_coco_truth', 'load_detection_truth', 'load_visdrone_truth',
@@ -50,7 +51,7 @@ IGNORE = 'ignore'
 DEFAULT_LABEL_MAP = OrderedDict(sorted(VISDRONE_DEFAULT_MAP.items()))
 
 
-class GroundTruthError(ValueError):
+class GroundTruthError(VitedgeError, ValueError):
     """Ground truth that cannot be read or used; the message names the file or topic and the problem."""
 
 

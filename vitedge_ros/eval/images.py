@@ -33,13 +33,15 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from ..cli import run_guarded, workstation_tool
+from ..runtime.errors import VitedgeError
+from ..tasks import get_task
 
 __all__ = ['EvaluateError', 'build_parser', 'evaluate_images', 'image_errors', 'main']
 
 OUTPUT_FILES = ('metrics.json', 'metrics.md', 'gt_coco.json', 'detections_coco.json', 'pr.png')
 
 
-class EvaluateError(ValueError):
+class EvaluateError(VitedgeError, ValueError):
     """Input that evaluate cannot use; the message is one line naming the problem."""
 
 
@@ -177,7 +179,7 @@ def evaluate_images(images_dir: Union[str, Path], gt: Union[str, Path], bundle: 
             raise EvaluateError('bundle {} does not load: {}'.format(bundle, exc)) from None
     try:
         task = getattr(getattr(pipe, 'bundle', None), 'task', 'detect')
-        if task != 'detect':
+        if not get_task(task).boxes:
             raise EvaluateError('bundle {} is a {!r} model; tools/evaluate.py scores detectors (task: detect) against '
                                 'boxes'.format(bundle, task))
         labels = list(pipe.labels)

@@ -19,7 +19,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ['ClearPathMeter', 'LocalisationMeter', 'ObstacleBearingMeter', 'match_one_to_one', 'plot_topdown']
+__all__ = ['ClearPathMeter', 'LocalisationMeter', 'ObstacleBearingMeter', 'match_one_to_one', 'plot_topdown',
+           'topdown_frame']
 
 
 def match_one_to_one(cost: np.ndarray, gate: float) -> Tuple[List[Tuple[int, int]], str]:
@@ -192,7 +193,7 @@ def plot_topdown(path: Union[str, Path], meter: LocalisationMeter, title: str = 
     matplotlib.use('Agg', force=True)
     import matplotlib.pyplot as plt
 
-    from .bag_report import save_figure
+    from .plots import save_figure
 
     fig, ax = plt.subplots(figsize=(7, 7), dpi=100)
     try:
@@ -216,3 +217,69 @@ def plot_topdown(path: Union[str, Path], meter: LocalisationMeter, title: str = 
         save_figure(fig, ax, path, title)
     finally:
         plt.close(fig)
+
+
+def topdown_frame(true_xy: Any, est_xy: Any, extent: Tuple[float, float, float, float],
+                  seen_xy: Any = None, footprint_xy: Any = None, size: Tuple[int, int] = (480, 480),
+                  title: str = '') -> Tuple[np.ndarray, Dict[str, np.ndarray]]:
+    """One frame's top-down map (map metres, x east, y north) as a BGR image, for a video beside the camera frames.
+
+    Args:
+        true_xy: true person positions of this frame (N x 2 or 3, metres): green circles.
+        est_xy: the published person targets of this frame (M x 2 or 3, metres): blue crosses.
+        extent: ``(x_min, x_max, y_min, y_max)`` of the map in metres (fixed for a whole flight).
+        seen_xy: true persons of earlier frames (grey dots), or None.
+        footprint_xy: the camera's ground footprint (K x 2 polygon, metres), or None.
+        size: ``(width, height)`` of the image in pixels.
+        title: drawn above the map.
+
+    Returns:
+        The image (H x W x 3 uint8 BGR) and what was plotted, read back from the figure: ``true`` and
+        ``estimated`` (N x 2 metres) and ``true_px`` / ``estimated_px`` (N x 2 image pixels, x right, y down),
+        so a test can check that the map shows the metric's inputs.
+
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    def xy(points: Any) -> np.ndarray:
+        arr = np.asarray(points if points is not None else [], dtype=np.float64)
+        return arr.reshape(-1, arr.shape[-1] if arr.ndim == 2 else 2)[:, :2] if arr.size else np.zeros((0, 2))
+
+    width, height = int(size[0]), int(size[1])
+    fig = Figure(figsize=(width / 100.0, height / 100.0), dpi=100)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.12, 0.1, 0.84, 0.8))
+    seen, tru, est = xy(seen_xy), xy(true_xy), xy(est_xy)
+    if len(seen):
+        ax.plot(seen[:, 0], seen[:, 1], '.', color='0.75', markersize=2, label='true, earlier frames')
+    if footprint_xy is not None:
+        fp = xy(footprint_xy)
+        ax.fill(fp[:, 0], fp[:, 1], facecolor='none', edgecolor='0.4', linewidth=0.8, label='camera footprint')
+    line_t, = ax.plot(tru[:, 0], tru[:, 1], 'o', mfc='none', color='tab:green', markersize=7, label='true person')
+    line_e, = ax.plot(est[:, 0], est[:, 1], '+', color='tab:blue', markersize=9, mew=1.5, label='target')
+    ax.set_xlim(extent[0], extent[1])
+    ax.set_ylim(extent[2], extent[3])
+    ax.set_aspect('equal', adjustable='box')
+    ax.set_xlabel('x (m, east)', fontsize=8)
+    ax.set_ylabel('y (m, north)', fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc='upper right', fontsize=6)
+    if title:
+        ax.set_title(title, fontsize=8)
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
+    image = np.ascontiguousarray(rgba[:, :, 2::-1])
+
+    def pixels(line: Any) -> np.ndarray:
+        data = np.asarray(line.get_xydata(), dtype=np.float64).reshape(-1, 2)
+        if not len(data):
+            return np.zeros((0, 2))
+        disp = ax.transData.transform(data)          # display pixels, origin at the bottom left
+        return np.stack([disp[:, 0], rgba.shape[0] - disp[:, 1]], axis=1)
+
+    plotted = {'true': np.asarray(line_t.get_xydata(), dtype=np.float64).reshape(-1, 2),
+               'estimated': np.asarray(line_e.get_xydata(), dtype=np.float64).reshape(-1, 2),
+               'true_px': pixels(line_t), 'estimated_px': pixels(line_e)}
+    return image, plotted

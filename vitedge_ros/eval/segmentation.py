@@ -9,12 +9,13 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..runtime.errors import VitedgeError
 from ..runtime.latency_stats import latency_summary
 
 IGNORE_INDEX = 255
 
 
-class MaskError(ValueError):
+class MaskError(VitedgeError, ValueError):
     """A ground-truth or predicted mask does not fit (size, dtype, class ids); the message says which."""
 
 

@@ -17,6 +17,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..runtime.errors import VitedgeError
+from ..tasks import UnknownTaskError, get_task
 from .onnx_export import (
     PARITY_ATOL,
     PARITY_ATOL_FP16,
@@ -33,7 +35,7 @@ IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
 DEFAULT_RTOL_FROM_ONNX = 0.1
 
 
-class BadInput(ValueError):
+class BadInput(VitedgeError, ValueError):
     """Bad arguments or input files, or a graph the requested target refuses (exit 2)."""
 
 
@@ -101,7 +103,6 @@ def export_checkpoint(checkpoint: Union[str, Path], out: Union[str, Path], *, ta
     :class:`.onnx_export.ExportError` (tracing, checker, parity above tolerance).
     """
     from ..checkpoint import CheckpointError, load_checkpoint
-    from ..models import DetectorExport
     from ..runtime.bundle import parse_input_spec
     from ..runtime.errors import BundleError
 
@@ -120,16 +121,10 @@ def export_checkpoint(checkpoint: Union[str, Path], out: Union[str, Path], *, ta
     except BundleError as exc:
         raise BadInput(str(exc)) from exc
     task = ckpt['task']
-    model = ckpt['model'].eval()
-    if task == 'detect':
-        module = model if isinstance(model, DetectorExport) else DetectorExport(model)
-        names = list(module.output_names)  # type: List[str]
-    elif task == 'segment':
-        from ..models import SegmenterExport
-
-        module, names = SegmenterExport(model), ['logits']
-    else:
-        module, names = model, ['logits']
+    try:
+        module, names = get_task(task).export_module(ckpt['model'].eval())
+    except UnknownTaskError as exc:
+        raise BadInput('CHECKPOINT {}: {}'.format(checkpoint, exc)) from None
     if ref is not None:
         for key, mine, theirs in (('labels', list(ckpt['labels']), list(ref.labels)),
                                   ('input', spec.model_fields(), ref.input.model_fields()),
@@ -304,8 +299,9 @@ def wrap_onnx(src: Union[str, Path], like: Union[str, Path], out: Union[str, Pat
             w = worst.setdefault(k, {'max_abs': 0.0, 'rel': 0.0})
             w['max_abs'] = max(w['max_abs'], v['max_abs'])
             w['rel'] = max(w['rel'], v['rel'])
-        if ref.task == 'classify':
-            agree.append(int(np.argmax(r[0])) == int(np.argmax(g[0])))
+        same = get_task(ref.task).agreement(r, g)
+        if same is not None:
+            agree.append(same)
     err = max(v['max_abs'] for v in worst.values())
     rel = max(v['rel'] for v in worst.values())
     summary = {'worst': worst, 'err': err, 'rel': rel, 'agree': float(np.mean(agree)) if agree else None,

@@ -28,6 +28,7 @@ from ..runtime.bundle import (
     parse_input_spec,
     write_bundle_yaml,
 )
+from ..runtime.errors import VitedgeError
 from .targets import (
     DEFAULT_TARGET,
     EXPORT_OPSET,
@@ -48,7 +49,7 @@ PARITY_ATOL_FP16 = 1e-2  # the same for an FP16-weights export (--fp16), compare
 EXIT_EXPORT_FAILED = 4  # exit code of tools/export_onnx.py and tools/compress.py on export or parity failure
 
 
-class ExportError(RuntimeError):
+class ExportError(VitedgeError, RuntimeError):
     """Export failed (tracing, ONNX checker, or parity above tolerance)."""
 
 

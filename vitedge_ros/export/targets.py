@@ -23,6 +23,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from ..runtime.errors import VitedgeError
 from .trt_audit import TRT_TARGETS, AuditFinding, audit_model, max_opset, onnx_opset
 
 DEFAULT_TARGET = 'trt8.2'
@@ -31,7 +32,7 @@ MIN_EXPORT_OPSET = 13  # Squeeze/Unsqueeze/Split take axes/sizes as inputs from 
 LAYERNORM_FREE_TARGETS = ('trt8.2',)  # targets whose parser has no LayerNormalization importer
 
 
-class TargetError(ValueError):
+class TargetError(VitedgeError, ValueError):
     """The graph has blockers for the requested target (the one-line message names the nodes)."""
 
 

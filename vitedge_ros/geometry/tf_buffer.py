@@ -24,13 +24,14 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..runtime.errors import VitedgeError
 from .projection import CameraPose, quat_multiply, quat_to_matrix
 
 __all__ = ['ConnectivityError', 'ExtrapolationError', 'FrameNotFoundError', 'TransformBuffer', 'TransformError',
            'slerp']
 
 
-class TransformError(LookupError):
+class TransformError(VitedgeError, LookupError):
     """Base of the buffer's lookup errors."""
 
 

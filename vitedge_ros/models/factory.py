@@ -1,16 +1,10 @@
 """``create_model``: one factory for timm classifiers, the project's detector and its segmenter."""
 from typing import Any, Optional, Sequence, Union
 
-import timm
 from torch import nn
 
 from ..structure import record_factory
-from .pretrained import create_timm
-from .vit_detector import ViTCenterDetector
-from .vit_segmenter import ViTSegmenter
-
-DETECTORS = {'vit_center': ViTCenterDetector}
-SEGMENTERS = {'vit_segmenter': ViTSegmenter}
+from ..tasks import get_task, task_of_arch
 
 
 def create_model(arch: str, task: str = 'classify', num_classes: int = 1000,
@@ -22,35 +16,17 @@ def create_model(arch: str, task: str = 'classify', num_classes: int = 1000,
     classifier, or into the detector's / segmenter's timm backbone; ``pretrained: true`` downloads timm's
     weights where a model hub is reachable and fails within seconds otherwise (see
     :mod:`vitedge_ros.models.pretrained`, which raises ``PretrainedError``). ``task='segment'`` (or arch
-    ``vit_segmenter``) builds a :class:`ViTSegmenter` on a timm ``backbone``. The architecture arguments
-    (not the weight sources) are recorded on the module (:func:`vitedge_ros.structure.record_factory`) so that
-    a checkpoint can describe how to rebuild it.
+    ``vit_segmenter``) builds a :class:`ViTSegmenter` on a timm ``backbone``. The task object
+    (:func:`vitedge_ros.tasks.get_task`) builds the model; a project architecture (``vit_center``,
+    ``vit_segmenter``) asked for under the default ``classify`` builds its own task's model. The architecture
+    arguments (not the weight sources) are recorded on the module (:func:`vitedge_ros.structure.record_factory`)
+    so that a checkpoint can describe how to rebuild it. Raises ValueError for an unknown task (one line naming
+    the known ones) or an architecture the task lacks.
     """
-    model = _create(arch, task, num_classes, img_size, pretrained, pretrained_file, **kwargs)
-    if task not in ('segment', 'detect') and arch in SEGMENTERS:
-        task = 'segment'
-    elif task not in ('segment', 'detect') and arch in DETECTORS:
-        task = 'detect'
-    return record_factory(model, arch, task, num_classes, img_size, kwargs)
-
-
-def _create(arch: str, task: str, num_classes: int, img_size: Optional[Union[int, Sequence[int]]],
-            pretrained: bool, pretrained_file: Optional[str], **kwargs: Any) -> nn.Module:
-    if pretrained_file is not None:
-        kwargs['pretrained_file'] = pretrained_file
-    if task == 'segment' or arch in SEGMENTERS:
-        if arch not in SEGMENTERS:
-            raise ValueError('unknown segmenter arch {!r} (known: {})'.format(arch, ', '.join(SEGMENTERS)))
-        extra = {} if img_size is None else {'img_size': img_size}
-        return SEGMENTERS[arch](num_classes=num_classes, pretrained=pretrained, **extra, **kwargs)
-    if task == 'detect' or arch in DETECTORS:
-        if arch not in DETECTORS:
-            raise ValueError('unknown detector arch {!r} (known: {})'.format(arch, ', '.join(DETECTORS)))
-        extra = {} if img_size is None else {'img_size': img_size}
-        return DETECTORS[arch](num_classes=num_classes, pretrained=pretrained, **extra, **kwargs)
-    if task != 'classify':
-        raise ValueError("task must be 'classify', 'detect' or 'segment', got {!r}".format(task))
-    if not timm.is_model(arch):
-        raise ValueError('unknown timm model {!r}'.format(arch))
-    extra = {} if img_size is None else {'img_size': img_size}
-    return create_timm(arch, pretrained=pretrained, num_classes=num_classes, **extra, **kwargs)
+    t = get_task(task)
+    owner = task_of_arch(arch)
+    if owner is not None and not t.model_archs:   # a project arch under a task that takes any timm name
+        t = owner
+    build = dict(kwargs, pretrained_file=pretrained_file) if pretrained_file is not None else kwargs
+    model = t.create_model(arch, num_classes, img_size, pretrained, **build)
+    return record_factory(model, arch, t.name, num_classes, img_size, kwargs)

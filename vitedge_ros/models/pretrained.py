@@ -25,6 +25,8 @@ import timm
 import torch
 from torch import nn
 
+from ..runtime.errors import VitedgeError
+
 LOG = logging.getLogger(__name__)
 PROBE_SECONDS = 3.0
 WEIGHT_SUFFIXES = ('.safetensors', '.pth', '.pt', '.bin')
@@ -32,7 +34,7 @@ HUB_FILENAMES = ('model.safetensors', 'open_clip_model.safetensors', 'pytorch_mo
                  'open_clip_pytorch_model.bin')  # what timm's load_state_dict_from_hf looks for, in order
 
 
-class PretrainedError(ValueError):
+class PretrainedError(VitedgeError, ValueError):
     """Pretrained weights cannot be had; ``key`` is the config key at fault (``pretrained_file`` or ``pretrained``)."""
 
     def __init__(self, key: str, message: str) -> None:

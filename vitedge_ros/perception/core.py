@@ -1,7 +1,7 @@
 """The perception core: parameters, frame handling, statistics, overlay and outputs (no ROS, no torch).
 
 The drivers, the rclpy node (``vitedge_ros.ros.node``) and the bag replay (``tools/eval_bag.py``,
-``vitedge_ros.eval.bag_replay``), feed it frames (``on_image`` / ``on_compressed``), CameraInfo
+``vitedge_ros.replay.driver``), feed it frames (``on_image`` / ``on_compressed``), CameraInfo
 (``on_camera_info``) and camera poses (``pose_lookup``), and take the same ``FrameOutput`` and
 ``diagnostics()``; the node turns them into messages, the replay into an output bag. Formerly
 ``vitedge_ros.ros.core``, which stays importable as an alias of this module. Everything here is testable
@@ -54,10 +54,13 @@ from vitedge_ros.geometry.obstacles import (
     clear_path,
     obstacle_infos,
 )
-from vitedge_ros.geometry.projection import CameraPose, pixels_to_ground
+from vitedge_ros.geometry.person_ground import DEFAULT_PERSON_HEIGHT_M, persons_on_ground
+from vitedge_ros.geometry.projection import CameraPose
 from vitedge_ros.runtime.latency_stats import percentile
 from vitedge_ros.runtime.latest_wins import LatestWinsWorker
+from vitedge_ros.tasks import UnknownTaskError, get_task
 
+from ..runtime.errors import VitedgeError
 from .diagnostics import DIAG_ERROR, DIAG_OK, DIAG_WARN
 from .image_conversion import (
     Frame,
@@ -83,7 +86,7 @@ RELIABILITIES = ('best_effort', 'reliable')
 
 
 # --------------------------------------------------------------------------------------------------- parameters
-class ParamError(ValueError):
+class ParamError(VitedgeError, ValueError):
     """An invalid node parameter; ``.name`` is the parameter and the message names it."""
 
     def __init__(self, name: str, problem: str):
@@ -119,6 +122,10 @@ PARAM_SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('target_frame', '', 'Ground frame (z up, e.g. map or odom) for person targets; empty: off.'),
     ParamSpec('ground_z', 0.0, 'Height of the flat ground plane in target_frame (m).'),
     ParamSpec('person_label', 'person', 'Label whose detections become targets.'),
+    ParamSpec('person_height_m', DEFAULT_PERSON_HEIGHT_M, 'Height of a standing person (m): a target is where the '
+              'feet of an upright person of this height, centred in the box, meet the ground (the box bottom for a '
+              'level camera, the centre straight below, between for oblique views); 0: the box centre (persons '
+              'lying down, or flat figures like the synthetic world\'s).', '>= 0'),
     ParamSpec('tf_timeout_s', 0.05, 'How long to wait for the camera transform at the image stamp (s).', '>= 0'),
     ParamSpec('max_target_range_m', 0.0, 'Ignore ground points farther than this (m); 0: no limit.', '>= 0'),
     ParamSpec('image_is_rectified', False, 'Images are rectified: use CameraInfo P and no distortion.'),
@@ -185,6 +192,7 @@ class NodeParams:
     person_label: str = 'person'
     tf_timeout_s: float = 0.05
     max_target_range_m: float = 0.0
+    person_height_m: float = DEFAULT_PERSON_HEIGHT_M
     image_is_rectified: bool = False
     publish_obstacles: bool = True
     obstacle_classes: List[str] = list(DEFAULT_OBSTACLE_CLASSES)
@@ -320,6 +328,9 @@ def validate_params(values: Mapping[str, Any], labels: Optional[Sequence[str]] =
     p.target_frame = _as_str('target_frame', raw['target_frame']).lstrip('/')
     p.ground_z = _as_float('ground_z', raw['ground_z'])
     p.person_label = _as_str('person_label', raw['person_label'])
+    p.person_height_m = _as_float('person_height_m', raw['person_height_m'])
+    if not p.person_height_m >= 0:
+        raise ParamError('person_height_m', 'must be >= 0, got {}'.format(p.person_height_m))
     if labels is not None and p.target_frame and p.person_label not in labels:
         raise ParamError('person_label', '{!r} is not a bundle label ({})'.format(p.person_label, ', '.join(labels)))
     p.tf_timeout_s = _as_float('tf_timeout_s', raw['tf_timeout_s'])
@@ -330,7 +341,10 @@ def validate_params(values: Mapping[str, Any], labels: Optional[Sequence[str]] =
         raise ParamError('max_target_range_m', 'must be >= 0, got {}'.format(p.max_target_range_m))
     p.image_is_rectified = _as_bool('image_is_rectified', raw['image_is_rectified'])
     p.publish_obstacles = _as_bool('publish_obstacles', raw['publish_obstacles'])
-    segment = task == 'segment'
+    try:
+        segment = task is not None and get_task(task).segmentation
+    except UnknownTaskError as exc:
+        raise ParamError('bundle', str(exc)) from None
     p.obstacle_classes = _names('obstacle_classes', raw['obstacle_classes'], None if segment else labels)
     for key in ('clear_path_width_frac', 'clear_path_height_frac'):
         val = _as_float(key, raw[key])
@@ -428,7 +442,7 @@ def create_pipeline(values: Mapping[str, Any]) -> Tuple[NodeParams, Any]:
         bundle = load_bundle(params.bundle)
     except BundleError as exc:
         raise ParamError('bundle', str(exc)) from exc
-    if bundle.task not in ('detect', 'segment'):
+    if not get_task(bundle.task).on_node:
         raise ParamError('bundle', '{} is a {!r} bundle; vitedge_node needs a detector or a segmenter'.format(
             params.bundle, bundle.task))
     params = validate_params(dict(values, bundle=params.bundle), labels=list(bundle.labels), task=bundle.task)
@@ -796,8 +810,9 @@ class PerceptionCore:
         ``frame``: the converted input image (a :class:`Frame`, or an H x W x 3 uint8 BGR array); ``result``: the
         pipeline's result for it (``detections``, ``image_size``, ``timings_ms``, optional ``segmentation``);
         ``header``: the input message's header (stamp and frame_id, used for the camera pose); ``arrival``: the
-        frame's arrival time on ``clock`` (default: now). Computes person targets (flat-ground projection of each
-        person box's bottom centre with the camera pose at the header stamp), obstacle bearings, the clear-path
+        frame's arrival time on ``clock`` (default: now). Computes person targets (where an upright person of
+        ``person_height_m`` in each person box stands on the flat ground, with the camera pose at the header stamp:
+        :func:`~vitedge_ros.geometry.person_ground.persons_on_ground`), obstacle bearings, the clear-path
         flag, the landing zone and the overlay, and counts the frame in the statistics. The bag replay calls this
         too, so what it
         measures is what the node publishes. ``draw_overlay``: None = ``publish_overlay`` and someone wants it.
@@ -817,9 +832,9 @@ class PerceptionCore:
         pose = self._camera_pose(header) if p.target_frame and camera is not None else None
         if p.target_frame and camera is not None and pose is not None:
             persons = [d for d in detections if d.label == p.person_label]
-            feet = np.array([[(d.box[0] + d.box[2]) / 2.0, float(d.box[3])] for d in persons]).reshape(-1, 2)
-            pts = pixels_to_ground(camera, feet, pose, p.ground_z,
-                                   max_range=p.max_target_range_m if p.max_target_range_m > 0 else None)
+            boxes = np.array([[float(v) for v in d.box] for d in persons]).reshape(-1, 4)
+            pts = persons_on_ground(camera, boxes, pose, p.ground_z, p.person_height_m,
+                                    max_range=p.max_target_range_m if p.max_target_range_m > 0 else None)
             targets = [tuple(float(v) for v in pt) for pt in pts if np.isfinite(pt).all()]
         if p.publish_obstacles:
             clear = clear_path(detections, (width, height), p.clear_path_width_frac, p.clear_path_height_frac,

@@ -36,6 +36,8 @@ from typing import Callable, Dict, NamedTuple, Optional, Tuple
 import cv2
 import numpy as np
 
+from ..runtime.errors import VitedgeError
+
 __all__ = [
     'Frame', 'FrameDecoder', 'ImageConversionError', 'ImageLayout', 'REASONS', 'SUPPORTED_ENCODINGS',
     'SixteenBitScale', 'VIEW_ENCODINGS', 'auto_shift', 'bgr_to_image_fields', 'check_image_layout',
@@ -47,7 +49,7 @@ __all__ = [
 REASONS = ('unsupported_encoding', 'truncated', 'bad_step', 'empty', 'bad_size', 'decode_failed')
 
 
-class ImageConversionError(ValueError):
+class ImageConversionError(VitedgeError, ValueError):
     """A frame that cannot be converted; the message names the encoding and the problem."""
 
     def __init__(self, encoding: str, reason: str, detail: str):

@@ -50,6 +50,7 @@ from vision_msgs.msg import (
 )
 
 from vitedge_ros.geometry.projection import CameraPose
+from vitedge_ros.tasks import get_task
 
 from ..perception.core import PARAM_SPECS, FrameOutput, ParamError, PerceptionCore, create_pipeline
 from ..perception.image_conversion import VIEW_ENCODINGS, image_msg_to_bgr, image_msg_to_frame, is_sixteen_bit
@@ -179,8 +180,8 @@ class VitedgeNode(Node):
         self.pub_segmentation = None
         self.pub_landing = None
         self.pub_landing_safe = None
-        task = getattr(getattr(pipeline, 'bundle', None), 'task', 'detect')
-        if task == 'segment' and params.publish_segmentation:
+        task = get_task(getattr(getattr(pipeline, 'bundle', None), 'task', 'detect'))
+        if task.segmentation and params.publish_segmentation:
             self.pub_segmentation = self.create_publisher(Image, 'segmentation', out_qos)
             self.pub_landing = self.create_publisher(Classification, 'landing_zone', out_qos)
             self.pub_landing_safe = self.create_publisher(Classification, 'landing_zone/safe', out_qos)
@@ -188,7 +189,7 @@ class VitedgeNode(Node):
         labels = [str(v) for v in (getattr(getattr(pipeline, 'bundle', None), 'labels', None) or [])]
         if LabelInfo is not None and labels:
             self.pub_label_info = self.create_publisher(LabelInfo, 'label_info', latched_qos)
-            threshold = float(getattr(pipeline, 'score_threshold', 0.0) or 0.0) if task == 'detect' else 0.0
+            threshold = float(getattr(pipeline, 'score_threshold', 0.0) or 0.0) if task.boxes else 0.0
             header = Header(stamp=self.get_clock().now().to_msg(), frame_id='')
             self.pub_label_info.publish(messages.build_label_info(labels, threshold, header, self.types))
         elif labels:

@@ -11,12 +11,13 @@
   normalised ``cx, cy, w, h``; softmax with a trailing no-object class, or sigmoid.
 - ``segmenter``: logits ``1×C×h×w`` → label map in input-image pixels, see :mod:`.segmentation`.
 """
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence
 
 import cv2
 import numpy as np
 
 from .errors import BundleError, EngineError
+from .segmentation import check_segmenter_params
 
 
 class RawDetections(NamedTuple):
@@ -207,7 +208,10 @@ def check_decoder_params(decoder: Dict[str, Any], num_labels: int) -> None:
         raise BundleError("bundle.yaml: decoder.activation: expected softmax, sigmoid or none, got {!r}".format(act))
     if num_labels <= 0:
         raise BundleError('bundle.yaml: labels: empty')
-    if decoder.get('type') == 'segmenter':
-        from .segmentation import check_segmenter_params
+    own_check = DECODER_PARAM_CHECKS.get(decoder.get('type'))
+    if own_check is not None:
+        own_check(decoder, num_labels)
 
-        check_segmenter_params(decoder, num_labels)
+
+#: A decoder type's own parameter check, after the common ones of :func:`check_decoder_params`.
+DECODER_PARAM_CHECKS: Dict[str, Callable[[Dict[str, Any], int], None]] = {'segmenter': check_segmenter_params}

@@ -3,7 +3,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -22,6 +22,10 @@ from .preprocess import Preprocessor
 from .segmentation import decode_segmenter
 
 LOG = logging.getLogger(__name__)
+
+
+#: What one frame's decoding gives: detections, classes, segmentation (H×W uint8 or None).
+Decoded = Tuple[List[Detection], List[Classification], Optional[np.ndarray]]
 
 
 def _ms(t0: float, t1: float) -> float:
@@ -45,8 +49,7 @@ class Pipeline:
         check_decoder_params(dec, len(self.bundle.labels))
         self.decoder = dec
         self.score_threshold = float(dec.get('score_threshold', 0.3))
-        nms_default = None if self.bundle.decoder_type == 'vit_center' else 0.5
-        self.nms_iou = dec.get('nms_iou', nms_default)
+        self.nms_iou = dec.get('nms_iou', NMS_IOU_DEFAULT.get(self.bundle.decoder_type, 0.5))
         self.max_detections = int(dec.get('max_detections', 100))
         self.top_k = int(dec.get('top_k', 5))
         self.class_ids = bundle_label_ids(self.bundle, list(classes) if classes else None)
@@ -96,39 +99,49 @@ class Pipeline:
             t1 = time.perf_counter()
             outputs = self.engine.infer(tensor)
             t2 = time.perf_counter()
-        detections: List[Detection] = []
-        classes: List[Classification] = []
-        segmentation = None
-        kind = self.bundle.decoder_type
-        if kind == 'segmenter':
-            spec = self.bundle.input
-            segmentation = decode_segmenter(outputs, self.decoder, tf, (spec.width, spec.height),
-                                            len(self.bundle.labels))
-        elif kind == 'classifier':
-            prob = decode_classifier(outputs, self.decoder)
-            order = np.argsort(-prob, kind='stable')
-            if self.class_ids is not None:
-                order = np.asarray([i for i in order if int(i) in self.class_ids], dtype=np.int64)
-            for i in order[:self.top_k]:
-                classes.append(Classification(int(i), self._label(int(i)), float(prob[i])))
-        elif kind in ('vit_center', 'detr'):
-            if kind == 'vit_center':
-                spec = self.bundle.input
-                raw = decode_vit_center(outputs, self.decoder, spec.width, spec.height)
-            else:
-                raw = decode_detr(outputs, self.decoder, self.bundle.input.width, self.bundle.input.height)
-            raw = filter_detections(raw, self.score_threshold, self.class_ids, self.nms_iou, self.max_detections)
-            boxes = tf.boxes_to_image(raw.boxes)
-            for box, score, cid in zip(boxes, raw.scores, raw.classes):
-                if box[2] - box[0] <= 0 or box[3] - box[1] <= 0:
-                    continue
-                detections.append(Detection(int(cid), self._label(int(cid)), float(score),
-                                            (float(box[0]), float(box[1]), float(box[2]), float(box[3]))))
+        detections, classes, segmentation = DECODE_STEPS[self.bundle.decoder_type](self, outputs, tf)
         t3 = time.perf_counter()
         timings = {'preprocess': _ms(t0, t1), 'inference': _ms(t1, t2), 'postprocess': _ms(t2, t3),
                    'total': _ms(t0, t3)}
         return FrameResult(detections, classes, timings, (int(tf.image_width), int(tf.image_height)), segmentation)
 
+    def _segment(self, outputs: Any, tf: Any) -> Decoded:
+        """``segmenter``: the label map in input-image pixels."""
+        spec = self.bundle.input
+        return [], [], decode_segmenter(outputs, self.decoder, tf, (spec.width, spec.height), len(self.bundle.labels))
+
+    def _classify(self, outputs: Any, tf: Any) -> Decoded:
+        """``classifier``: the top-k classes (of ``classes`` when given), best first."""
+        prob = decode_classifier(outputs, self.decoder)
+        order = np.argsort(-prob, kind='stable')
+        if self.class_ids is not None:
+            order = np.asarray([i for i in order if int(i) in self.class_ids], dtype=np.int64)
+        return [], [Classification(int(i), self._label(int(i)), float(prob[i])) for i in order[:self.top_k]], None
+
+    def _detect(self, outputs: Any, tf: Any) -> Decoded:
+        """``vit_center`` / ``detr``: filtered boxes in input-image pixels (empty boxes dropped)."""
+        spec = self.bundle.input
+        raw = RAW_BOX_DECODERS[self.bundle.decoder_type](outputs, self.decoder, spec.width, spec.height)
+        raw = filter_detections(raw, self.score_threshold, self.class_ids, self.nms_iou, self.max_detections)
+        detections = []
+        for box, score, cid in zip(tf.boxes_to_image(raw.boxes), raw.scores, raw.classes):
+            if box[2] - box[0] <= 0 or box[3] - box[1] <= 0:
+                continue
+            detections.append(Detection(int(cid), self._label(int(cid)), float(score),
+                                        (float(box[0]), float(box[1]), float(box[2]), float(box[3]))))
+        return detections, [], None
+
     def close(self) -> None:
         """Release the engine."""
         self.engine.close()
+
+
+#: The decode step of each bundle ``decoder.type`` (:data:`.bundle.DECODERS`; the task objects of
+#: :mod:`vitedge_ros.tasks` name which of these decoders their bundles take).
+DECODE_STEPS: Dict[str, Callable[[Pipeline, Any, Any], Decoded]] = {
+    'vit_center': Pipeline._detect, 'detr': Pipeline._detect, 'classifier': Pipeline._classify,
+    'segmenter': Pipeline._segment}
+#: Network outputs -> raw boxes in network pixels, per box decoder.
+RAW_BOX_DECODERS = {'vit_center': decode_vit_center, 'detr': decode_detr}
+#: NMS IoU when bundle.yaml sets none: vit_center's peaks need none (CenterNet's max-pool is its NMS), others 0.5.
+NMS_IOU_DEFAULT: Dict[str, Optional[float]] = {'vit_center': None}

@@ -54,7 +54,7 @@ from .engine_key import (
     temp_filename,
     timing_cache_filename,
 )
-from .errors import BundleError
+from .errors import BundleError, VitedgeError
 from .latency_stats import latency_summary
 from .trt_precision import (
     can_pin,
@@ -83,13 +83,13 @@ EXIT_AUDIT_REFUSED = 4
 EXIT_INTERRUPTED = 130
 
 
-class BuildInputError(ValueError):
+class BuildInputError(VitedgeError, ValueError):
     """Bad arguments or input files (exit code 2)."""
 
     exit_code = EXIT_BAD_INPUT
 
 
-class TensorRTMissing(RuntimeError):
+class TensorRTMissing(VitedgeError, RuntimeError):
     """TensorRT (or a CUDA GPU, or pycuda where needed) is not available (exit code 3)."""
 
     exit_code = EXIT_NO_TENSORRT
@@ -99,13 +99,13 @@ class TensorRTUnsupported(TensorRTMissing):
     """The running TensorRT cannot build the requested precision from this graph (TensorRT 11, exit code 3)."""
 
 
-class CalibrationError(RuntimeError):
+class CalibrationError(VitedgeError, RuntimeError):
     """An INT8 calibration callback failed, or produced no batch (exit code 3); nothing was written."""
 
     exit_code = EXIT_CALIBRATION
 
 
-class BuildError(RuntimeError):
+class BuildError(VitedgeError, RuntimeError):
     """The ONNX parser or the TensorRT builder failed (exit code 4)."""
 
     exit_code = EXIT_BUILD_FAILED

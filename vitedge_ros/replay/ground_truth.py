@@ -1,4 +1,7 @@
-"""Ground truth for bag replay: which frame each ground-truth entry belongs to, and GT topics of any vision_msgs.
+"""Ground truth of a bag replay: loading it, which frame each entry belongs to, GT topics of any vision_msgs.
+
+``load_truth`` reads the ground truth a replay is given (boxes or masks, below) and ``match_truth`` matches the
+frames read to it at the end of the run.
 
 Sources (read by :mod:`vitedge_ros.eval.ground_truth`, mapped to the bundle's labels there):
 
@@ -26,10 +29,13 @@ scoring because its stamp repeats.
 from collections import Counter
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
-from .bag_io import BagReplayError, stamp_ns
-from .ground_truth import DetectionTruth, GroundTruthError, truth_from_records
+from ..eval.ground_truth import DetectionTruth, GroundTruthError, truth_from_records
+from ..runtime.errors import VitedgeError
+from .errors import BagReplayError
+from .reader import stamp_ns
 
-__all__ = ['FrameMatch', 'describe_repeats', 'match_frames', 'read_gt_topic']
+__all__ = ['FrameMatch', 'MaskScores', 'ReplayTruth', 'describe_repeats', 'load_truth', 'match_frames', 'match_truth',
+           'read_gt_topic']
 
 #: (frame index in the image topic, header stamp ns or None when unreadable, bag log time ns)
 FrameKey = Tuple[int, Optional[int], int]
@@ -130,7 +136,7 @@ def match_frames(frames: Sequence[FrameKey], frames_total: int, gt_images: Seque
 
 
 # ------------------------------------------------------------------------------------------ ground-truth topics
-class _Unreadable(Exception):
+class _Unreadable(VitedgeError, Exception):
     """A deserialized message whose fields are not those of any known vision_msgs release."""
 
 
@@ -288,7 +294,7 @@ class MaskScores:
 
     def add(self, index: int, stamp: Optional[int], seg: Any) -> None:
         """Score frame ``index`` (header stamp ``stamp``, label map ``seg``) under both keys."""
-        from .segmentation import MaskError, confusion_matrix
+        from ..eval.segmentation import MaskError, confusion_matrix
 
         shape = tuple(seg.shape[:2])
         done: Dict[int, Any] = {}
@@ -315,3 +321,85 @@ class MaskScores:
             if isinstance(value, Exception):
                 raise BagReplayError('ground-truth mask: {}'.format(value))
         return cms
+
+
+# ------------------------------------------------------------------------------------------- a replay's truth
+class ReplayTruth(NamedTuple):
+    """The ground truth one replay scores against (all None without ``--gt`` / ``--gt-topic``)."""
+
+    boxes: Optional[DetectionTruth]    # detection ground truth in the bundle's labels
+    masks: Any                         # segmentation: ``MaskFolderGroundTruth``
+    seg_scores: Optional[MaskScores]   # segmentation: per-frame confusion matrices under both frame keys
+    labels: List[str]                  # the bundle's labels
+
+
+def load_truth(reader: Any, gt: Any, gt_topic: Optional[str], labels: Sequence[str], label_map: Any,
+               segment: bool, frames_total: int) -> ReplayTruth:
+    """Read the ground truth of a replay (give ``gt`` or ``gt_topic``, not both).
+
+    ``gt``: a COCO JSON, a VisDrone folder, or masks for a segmenter; ``gt_topic``: a vision_msgs/Detection2DArray
+    topic of the bag; ``label_map`` as ``parse_label_map`` takes it.
+
+    Raises:
+        BagReplayError: a missing source, masks given to a detector or boxes to a segmenter, or ground
+            truth that does not read (the message names the file and the problem).
+
+    """
+    from pathlib import Path
+
+    from ..eval.ground_truth import load_detection_truth, parse_label_map
+    from .reader import DETECTIONS_TYPE, find_connection
+
+    labels = list(labels)
+    if gt is not None and not Path(gt).exists():
+        raise BagReplayError('--gt {}: no such file or folder'.format(gt))
+    if segment and (gt_topic is not None or (gt is not None and not Path(gt).is_dir())):
+        raise BagReplayError('--gt: a segmentation bundle is scored against a folder of PNG label maps named '
+                             '<stamp_ns>.png, not COCO boxes')
+    if segment and gt is not None:
+        from ..eval.segmentation import MaskError, MaskFolderGroundTruth
+
+        try:
+            masks = MaskFolderGroundTruth(gt, labels)
+        except MaskError as exc:
+            raise BagReplayError('--gt: {}'.format(exc)) from exc
+        return ReplayTruth(None, masks, MaskScores(masks, len(labels), frames_total), labels)
+    boxes = None
+    if gt is not None or gt_topic is not None:
+        try:
+            lmap = parse_label_map(label_map, labels)
+            if gt is not None:
+                boxes = load_detection_truth(gt, labels, lmap)
+        except GroundTruthError as exc:
+            raise BagReplayError(str(exc)) from None
+        if gt_topic is not None:
+            gconns = find_connection(reader, gt_topic, (DETECTIONS_TYPE,), what='ground-truth topic')
+            boxes = read_gt_topic(reader, gconns, labels, gt_topic, lmap)
+    return ReplayTruth(boxes, None, None, labels)
+
+
+def match_truth(frame_keys: Sequence[FrameKey], truth: ReplayTruth, frames_total: int, topic: str,
+                gt: Any) -> Optional[FrameMatch]:
+    """Match the frames read to the ground truth (:func:`match_frames`); warn once when not by stamp.
+
+    Returns None without ground truth.
+
+    Raises:
+        BagReplayError: no key identifies the frames, or a matched mask does not fit.
+
+    """
+    import logging
+
+    if truth.boxes is None and truth.seg_scores is None:
+        return None
+    images = truth.boxes.images if truth.boxes is not None else truth.seg_scores.images
+    source = truth.boxes.source if truth.boxes is not None else str(gt)
+    try:
+        match = match_frames(frame_keys, frames_total, images, topic, source)
+    except GroundTruthError as exc:
+        raise BagReplayError(str(exc)) from None
+    if match.warning:
+        logging.getLogger(__name__).warning('%s', match.warning)
+    if truth.seg_scores is not None:
+        truth.seg_scores.chosen(match)
+    return match

@@ -2,7 +2,9 @@
 from pathlib import Path
 from typing import Any, Dict, Sequence, Union
 
-__all__ = ['metrics_markdown', 'plot_latency', 'save_figure']
+from ..eval.plots import save_figure
+
+__all__ = ['metrics_markdown', 'plot_latency']
 
 _STEPS = ('deserialize', 'decode', 'preprocess', 'inference', 'postprocess', 'pipeline', 'end_to_end')
 
@@ -137,15 +139,3 @@ def plot_latency(path: Union[str, Path], times_s: Sequence[float], series: Dict[
         save_figure(fig, ax, path, title, legend_loc='upper right')
     finally:
         plt.close(fig)
-
-
-def save_figure(fig: Any, ax: Any, path: Union[str, Path], title: str = '', legend_loc: str = 'best') -> None:
-    """Grid, legend and title on ``ax``, then write ``fig`` to the PNG ``path`` atomically (temp file + rename)."""
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc=legend_loc, fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    tmp = Path(path).with_name('.' + Path(path).name + '.tmp.png')
-    fig.savefig(str(tmp))
-    tmp.replace(path)

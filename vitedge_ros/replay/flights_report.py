@@ -2,12 +2,13 @@
 
 For each flight of ``FLIGHTS`` (15 m altitude, 640x480, 60 deg horizontal field of view; nadir and tilted 30 deg)
 and each seed (default 0, 1, 2) it writes the bag with ``tools/make_bag.py``'s library function, replays it with
-``tools/eval_bag.py``'s (the node's perception core, CameraInfo and /tf from the bag), and rewrites the block
+``tools/eval_bag.py``'s (the node's perception core, CameraInfo and /tf from the bag, the world's node parameters
+``synthetic.NODE_PARAMS`` = ``--params config/synthetic_world.yaml``), and rewrites the block
 between ``BEGIN_MARK`` and ``END_MARK`` of the document with the figures of metrics.json: persons localised,
 horizontal error, false targets, obstacle bearing error and clear-path accuracy. The bags and replays stay in
 ``--work`` for inspection.
 
-    python -m vitedge_ros.eval.localisation_report --bundle models/aerial_vit_tiny --doc docs/EVALUATION.md
+    python -m vitedge_ros.replay.flights_report --bundle models/aerial_vit_tiny --doc docs/EVALUATION.md
 """
 import argparse
 import shutil
@@ -29,8 +30,8 @@ FLIGHTS = (
 def run_flights(bundle: str, work: Path, frames: int = 60, seeds: Sequence[int] = (0, 1, 2),
                 backend: str = 'onnxruntime', flights: Sequence = FLIGHTS) -> List[Dict[str, Any]]:
     """Write and replay each flight for each seed; one row per (flight, seed): kwargs, gsd, metrics.json."""
-    from .bag_replay import replay
-    from .bag_synthetic import IMAGE_TOPIC, write_synthetic_bag
+    from .driver import replay
+    from .synthetic import IMAGE_TOPIC, NODE_PARAMS, write_synthetic_bag
 
     rows = []
     work.mkdir(parents=True, exist_ok=True)
@@ -40,7 +41,7 @@ def run_flights(bundle: str, work: Path, frames: int = 60, seeds: Sequence[int] 
             info = write_synthetic_bag(bag, frames, seed=seed, overwrite=True, **kw)
             out = work / 'eval_{}_seed{}'.format(i, seed)
             shutil.rmtree(str(out), ignore_errors=True)
-            m = replay(bag, bundle, IMAGE_TOPIC, out, backend=backend, gt=info['gt_json'])
+            m = replay(bag, bundle, IMAGE_TOPIC, out, backend=backend, gt=info['gt_json'], node_params=NODE_PARAMS)
             rows.append({'name': name, 'flight': dict(kw), 'gsd_m': info['gsd_m'], 'frames': frames, 'seed': seed,
                          'metrics': m})
     return rows
@@ -82,7 +83,9 @@ def render_block(rows: Sequence[Dict[str, Any]], bundle: str, command: str) -> s
     seeds = sorted({r['seed'] for r in rows})
     lines = [BEGIN_MARK, '',
              '**SYNTHETIC** flights (`vitedge_ros.data.flights.GroundFlight`: flat generated ground, objects at their '
-             'real sizes), bundle `{}`, {} frames each, seeds {}; regenerate with `{}`.'.format(
+             'real sizes, persons painted flat so the replay runs with `person_height_m: 0` '
+             '(config/synthetic_world.yaml): the box centre, not an upright person\'s feet), bundle `{}`, {} frames '
+             'each, seeds {}; regenerate with `{}`.'.format(
                  bundle, rows[0]['frames'] if rows else 0, ', '.join(str(s) for s in seeds), command), '',
              '| flight | m/px at centre | persons true | localised (<= {} m) | error median (m) | p95 (m) | '
              'within 1 m | false targets / frame | obstacle bearing error median / p95 (deg) | '
@@ -144,18 +147,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument('--backend', default='onnxruntime')
     args = p.parse_args(argv)
     from ..runtime.bundle import atomic_write_bytes
-    from .bag_io import BagReplayError
+    from .errors import BagReplayError
 
     doc = Path(args.doc)
     if not doc.is_file():
-        print('localisation_report: error: no document {}'.format(doc), file=sys.stderr)
+        print('flights_report: error: no document {}'.format(doc), file=sys.stderr)
         return 2
     try:
         rows = run_flights(args.bundle, Path(args.work), args.frames, args.seeds, args.backend)
         text = replace_block(doc.read_text(encoding='utf-8'), render_block(
             rows, args.bundle, 'make eval-localisation'))
     except (BagReplayError, ValueError) as exc:
-        print('localisation_report: error: {}'.format(exc), file=sys.stderr)
+        print('flights_report: error: {}'.format(exc), file=sys.stderr)
         return 2
     atomic_write_bytes(doc, text.encode('utf-8'))
     for r in rows:

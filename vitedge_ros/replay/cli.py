@@ -1,4 +1,6 @@
-"""Command line of ``tools/eval_bag.py`` (also ``python -m vitedge_ros.eval.bag_cli``).
+"""Command lines of the replay tools: ``tools/eval_bag.py`` and ``tools/make_bag.py``.
+
+``main`` is eval_bag's (also ``python -m vitedge_ros.replay.cli``), ``make_bag_main`` make_bag's.
 
 Exit status: 0 on success, 2 on a usage or input problem (message on stderr, no traceback), 130 when
 interrupted (no output bag is left behind).
@@ -8,7 +10,10 @@ import logging
 import sys
 from typing import List, Optional
 
-__all__ = ['build_parser', 'main']
+from ..runtime.errors import VitedgeError
+from .errors import BagReplayError
+
+__all__ = ['build_make_bag_parser', 'build_parser', 'main', 'make_bag_main']
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,7 +77,7 @@ def _read_params(path: Optional[str]) -> Optional[dict]:
     """Node parameters from a YAML file: a flat mapping, or the ``ros__parameters`` of a ros2 params file.
 
     Raises:
-        ValueError: unreadable file or not a mapping (the message names the file).
+        BagReplayError: unreadable file or not a mapping (the message names the file).
 
     """
     if path is None:
@@ -83,17 +88,17 @@ def _read_params(path: Optional[str]) -> Optional[dict]:
         with open(path, encoding='utf-8') as fh:
             data = yaml.safe_load(fh)
     except OSError as exc:
-        raise ValueError('--params {}: {}'.format(path, exc)) from None
+        raise BagReplayError('--params {}: {}'.format(path, exc)) from None
     except yaml.YAMLError as exc:
         from vitedge_ros.runtime.errors import yaml_error_line
 
-        raise ValueError('--params {}: not valid YAML: {}'.format(path, yaml_error_line(exc))) from None
+        raise BagReplayError('--params {}: not valid YAML: {}'.format(path, yaml_error_line(exc))) from None
     if isinstance(data, dict) and len(data) == 1:
         inner = next(iter(data.values()))
         if isinstance(inner, dict) and isinstance(inner.get('ros__parameters'), dict):
             data = inner['ros__parameters']
     if not isinstance(data, dict):
-        raise ValueError('--params {}: expected a mapping of parameter names to values'.format(path))
+        raise BagReplayError('--params {}: expected a mapping of parameter names to values'.format(path))
     return data
 
 
@@ -135,33 +140,93 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING,
                         format='%(levelname)s %(name)s: %(message)s')
-    from .bag_replay import BagReplayError, replay
+    from ..cli import run_guarded
+    from .driver import replay
 
-    try:
-        node_params = _read_params(args.params)
-    except ValueError as exc:
-        print('eval_bag: error: {}'.format(exc), file=sys.stderr)
-        return 2
-    try:
-        metrics = replay(args.bag, args.bundle, args.image_topic, args.out, backend=args.backend,
-                         realtime=args.realtime, rate=args.rate, gt=args.gt, gt_topic=args.gt_topic,
-                         overlay=args.overlay, output_storage=args.out_storage, score_threshold=args.score_threshold,
-                         max_frames=args.max_frames, overwrite=args.overwrite,
-                         progress=not (args.no_progress or args.quiet), label_map=args.label_map,
-                         mono16_shift=None if args.mono16_shift == -1 else args.mono16_shift,
-                         target_frame=args.target_frame, camera_info_topic=args.camera_info_topic,
-                         node_params=node_params)
-    except BagReplayError as exc:
-        print('eval_bag: error: {}'.format(exc), file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print('eval_bag: interrupted; no output bag was written', file=sys.stderr)
-        return 130
+    def run() -> dict:
+        return replay(args.bag, args.bundle, args.image_topic, args.out, backend=args.backend,
+                      realtime=args.realtime, rate=args.rate, gt=args.gt, gt_topic=args.gt_topic,
+                      overlay=args.overlay, output_storage=args.out_storage, score_threshold=args.score_threshold,
+                      max_frames=args.max_frames, overwrite=args.overwrite,
+                      progress=not (args.no_progress or args.quiet), label_map=args.label_map,
+                      mono16_shift=None if args.mono16_shift == -1 else args.mono16_shift,
+                      target_frame=args.target_frame, camera_info_topic=args.camera_info_topic,
+                      node_params=_read_params(args.params))
+
+    status, metrics = run_guarded('eval_bag', run, (VitedgeError,),
+                                  interrupted='interrupted; no output bag was written')
+    if status != 0:
+        return status
     if not args.quiet:
         print(_summary(metrics))
         print('wrote {}/metrics.json, metrics.md, latency.png{} and {}/'.format(
             args.out, ', topdown.png' if metrics.get('topdown_plot') else '', metrics['output_bag']))
     return 0
+
+
+def build_make_bag_parser() -> argparse.ArgumentParser:
+    """Argument parser of make_bag (flags of docs/EVALUATION.md)."""
+    p = argparse.ArgumentParser(prog='make_bag', description='Write a synthetic drone-flight rosbag2 with ground '
+                                'truth, to try tools/eval_bag.py in one command.')
+    p.add_argument('--out', required=True, help='bag directory to create (COCO ground truth goes to OUT_gt.json)')
+    p.add_argument('--frames', type=int, default=60, help='number of camera frames (default 60)')
+    p.add_argument('--storage', choices=('mcap', 'sqlite3'), default='mcap', help='rosbag2 storage (default mcap)')
+    p.add_argument('--compressed', action='store_true', help='also write /camera/image_raw/compressed (jpeg)')
+    p.add_argument('--no-raw', action='store_true', help='do not write /camera/image_raw (needs --compressed)')
+    p.add_argument('--compression', choices=('none', 'file', 'message', 'storage'), default='none',
+                   help='rosbag2 zstd compression (storage = mcap chunk compression; default none)')
+    p.add_argument('--width', type=int, default=640)
+    p.add_argument('--height', type=int, default=480)
+    p.add_argument('--fps', type=float, default=10.0, help='camera rate, sets the stamps (default 10)')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--gt-json', default=None, help='COCO ground-truth path (default OUT_gt.json)')
+    p.add_argument('--overwrite', action='store_true', help='replace an existing bag')
+    p.add_argument('--masks', action='store_true',
+                   help='also write segmentation label maps to OUT_masks/<stamp_ns>.png (--gt of segmentation bundles)')
+    p.add_argument('--altitude', type=float, default=15.0, help='flight height above flat ground, metres (default 15)')
+    p.add_argument('--tilt-deg', type=float, default=0.0,
+                   help='camera axis from straight down, towards the heading, degrees (default 0: nadir)')
+    p.add_argument('--hfov-deg', type=float, default=60.0, help='horizontal field of view, degrees (default 60)')
+    p.add_argument('--speed', type=float, default=2.0, help='ground speed, m/s (default 2)')
+    p.add_argument('--heading-deg', type=float, default=None,
+                   help='track heading, degrees counter-clockwise from east (default: from the seed)')
+    p.add_argument('--persons-per-frame', type=float, default=5.0,
+                   help='persons per nadir footprint of ground, on average (default 5)')
+    return p
+
+
+def _make_bag_summary(info: dict, args: argparse.Namespace) -> List[str]:
+    lines = ['wrote {} ({} frames, {} storage; {:g} m, tilt {:g} deg, {:.4f} m/px at the image centre): {}'.format(
+        info['bag'], info['frames'], args.storage, args.altitude, args.tilt_deg, info['gsd_m'] or 0.0,
+        ', '.join(sorted(info['topics']))),
+        'ground truth {}: {}'.format(info['gt_json'], ', '.join(
+            '{} {}'.format(k, v) for k, v in info['annotations'].items()))]
+    if info.get('masks_dir'):
+        lines.append('segmentation masks {}/<stamp_ns>.png'.format(info['masks_dir']))
+    return lines
+
+
+def make_bag_main(argv: Optional[List[str]] = None) -> int:
+    """Run make_bag; return the exit status (2 with one line on a bad option, 130 when interrupted)."""
+    from ..cli import run_guarded
+    from .synthetic import write_synthetic_bag
+
+    args = build_make_bag_parser().parse_args(argv)
+
+    def write() -> dict:
+        return write_synthetic_bag(args.out, args.frames, seed=args.seed, width=args.width, height=args.height,
+                                   fps=args.fps, storage=args.storage, raw=not args.no_raw,
+                                   compressed=args.compressed, compression=args.compression,
+                                   gt_json=args.gt_json, overwrite=args.overwrite, masks=args.masks,
+                                   altitude=args.altitude, tilt_deg=args.tilt_deg, hfov_deg=args.hfov_deg,
+                                   speed=args.speed, heading_deg=args.heading_deg,
+                                   persons_per_frame=args.persons_per_frame)
+
+    status, info = run_guarded('make_bag', write, (VitedgeError, ValueError, FileExistsError),
+                               interrupted='interrupted; no bag was written')
+    if status == 0:
+        print('\n'.join(_make_bag_summary(info, args)))
+    return status
 
 
 if __name__ == '__main__':

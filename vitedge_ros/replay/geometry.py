@@ -24,7 +24,8 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 import numpy as np
 
 from ..geometry.tf_buffer import TransformBuffer, TransformError
-from .bag_io import BagReplayError, stamp_ns
+from .errors import BagReplayError
+from .reader import stamp_ns
 
 __all__ = ['CAMERA_INFO_TYPE', 'BagGeometry', 'PoseLookup', 'PositionTruth', 'TF_TYPE', 'read_geometry',
            'read_position_truth']

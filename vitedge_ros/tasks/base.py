@@ -1,0 +1,152 @@
+"""The :class:`Task` base: what every task (``detect``, ``classify``, ``segment``) answers, in two halves.
+
+**Runtime half** (class attributes and pure methods; Python 3.6, no torch, imported on the drone): the bundle
+decoders the task takes, what it outputs (boxes, a label map), whether vitedge_node flies it, which data it
+reads. **Workstation half** (methods that need torch): its model architectures, the module ``export`` traces,
+the decoder a new bundle gets, evaluation, calibration inputs and training hooks over a *task data* object.
+
+Workstation modules are named by ``'module:attribute'`` strings (the entry-point notation of setuptools /
+importlib.metadata ``EntryPoint.value``) and imported on first use by :func:`load_ref`, the lazy-module idea of
+huggingface transformers' ``utils/import_utils.py`` ``_LazyModule``: the drone's file set (test/lane_py36.py
+``drone_sources``, which follows every ``vitedge_ros`` import statement) stays free of torch modules although
+this file is on it, and a workstation method called where torch is missing fails with torch's ImportError.
+
+Task data (the duck type :meth:`Task.evaluate`, :meth:`Task.calibration_inputs` and :meth:`Task.train` read):
+``spec`` (InputSpec), ``labels``; detect/segment: ``train`` and ``val`` image sets (``.images`` N×H×W×3 uint8);
+classify: ``x_train``, ``y_train``, ``x_test``, ``y_test`` (normalised N×3×H×W float32 and int64 labels).
+``vitedge_ros.compress.runner.Data`` and the trainer's data have these fields today.
+"""
+import importlib
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..runtime.bundle import DECODERS
+
+#: uint8 N×H×W×3 images -> the normalised torch batch, as the runtime preprocesses (workstation)
+IMAGES_TO_TENSOR = 'vitedge_ros.training:images_to_tensor'
+
+
+def load_ref(ref: str) -> Any:
+    """The object a ``'package.module:attribute'`` string names, importing the module (ValueError when malformed)."""
+    module, sep, attr = ref.partition(':')
+    if not sep or not module or not attr:
+        raise ValueError("expected 'module:attribute', got {!r}".format(ref))
+    return getattr(importlib.import_module(module), attr)
+
+
+class Task:
+    """One task: subclass it in ``vitedge_ros/tasks/<name>.py`` and decorate with ``@register_task``."""
+
+    #: bundle.yaml ``task`` value (ARCHITECTURE.md)
+    name = ''
+    #: the word in messages: ``detection``
+    title = ''
+    #: the model kind in messages: ``detector``
+    model_word = 'model'
+    #: parameters of a new bundle's decoder besides ``type`` (:meth:`decoder`)
+    decoder_defaults: Dict[str, Any] = {}
+    #: outputs boxes: score threshold and NMS apply, evaluate.py scores mAP, obstacles and person targets work
+    boxes = False
+    #: outputs a per-pixel label map (landing zone)
+    segmentation = False
+    #: vitedge_node and the bag replay run it
+    on_node = False
+    #: a data ``mix`` of several sources is data for this task
+    reads_mixes = False
+    #: synthetic scenes for it may add flight frames (``data.flights``) and real-photo textures
+    #: (``real_backgrounds``, ``real_negatives``): both are detection data
+    scene_extras = False
+    #: token merging (ToMe) applies: a classifier's class token survives the merges, dense heads' maps do not
+    token_merging = False
+    #: what data the task reads, for the one-line error of a wrong data source
+    data_hint = ''
+    #: the project's own architectures: ``{arch: 'module:Class'}``; empty: any timm model name (classify)
+    model_archs: Dict[str, str] = {}
+    #: output names of the exported graph (the detector's come from its export wrapper)
+    output_names: Tuple[str, ...] = ('logits',)
+    #: (name, index) of the graph output INT8 sensitivity and SQNR checks watch
+    watched_output: Tuple[str, int] = ('logits', 0)
+    #: the answer is the argmax over axis 1 of the watched output (class logits: classify, segment)
+    argmax_answer = False
+
+    def __repr__(self) -> str:
+        return '<task {}>'.format(self.name)
+
+    # ------------------------------------------------------------------------------------------ runtime half
+    @property
+    def decoders(self) -> Tuple[str, ...]:
+        """The ``decoder.type`` values bundle.yaml allows for this task; the first is what a new export writes.
+
+        Read from the bundle schema (:data:`vitedge_ros.runtime.bundle.DECODERS`), the drone's one list.
+        """
+        return tuple(DECODERS.get(self.name, ()))
+
+    def decoder(self, **params: Any) -> Dict[str, Any]:
+        """The ``decoder`` mapping of a new bundle: ``type`` (the first decoder), the defaults, then ``params``."""
+        out: Dict[str, Any] = {'type': self.decoders[0]}
+        out.update(self.decoder_defaults)
+        out.update(params)
+        return out
+
+    def agreement(self, reference: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> Optional[bool]:
+        """Whether two runs' outputs (batch 1, same sample) give the same answer, where the task defines one.
+
+        None here; classify: the same top-1 class (the ONNX-to-bundle parity check).
+        """
+        return None
+
+    def answer_agreement(self, reference: np.ndarray, outputs: np.ndarray) -> Optional[Dict[str, float]]:
+        """``{'agreement': fraction}`` of positions whose argmax over axis 1 is the same in the two N×C×… arrays.
+
+        For tasks whose answer is that argmax (:attr:`argmax_answer`), else None (detect: compare the heatmap).
+        """
+        if not self.argmax_answer:
+            return None
+        return {'agreement': round(float((reference.argmax(1) == outputs.argmax(1)).mean()), 4)}
+
+    # -------------------------------------------------------------------------------------- workstation half
+    def data_labels(self, data: Dict[str, Any]) -> List[str]:
+        """Label names of a validated ``data`` entry (a training config's or recipe's), read without any image.
+
+        Raises the readers' DataConfigError / DatasetError (the caller names its config).
+        """
+        raise NotImplementedError
+
+    def model_class(self, arch: str) -> Any:
+        """The torch class of one of this task's own architectures; ValueError ``unknown <word> arch``."""
+        if arch not in self.model_archs:
+            known = ', '.join(self.model_archs)
+            raise ValueError('unknown {} arch {!r} (known: {})'.format(self.model_word, arch, known))
+        return load_ref(self.model_archs[arch])
+
+    def create_model(self, arch: str, num_classes: int, img_size: Any = None, pretrained: bool = False,
+                     **kwargs: Any) -> Any:
+        """A new torch model of this task (``num_classes`` outputs; ``img_size`` int or (h, w) pixels or None).
+
+        Raises ValueError for an architecture the task does not have.
+        """
+        extra = {} if img_size is None else {'img_size': img_size}
+        extra.update(kwargs)
+        return self.model_class(arch)(num_classes=num_classes, pretrained=pretrained, **extra)
+
+    def export_module(self, model: Any) -> Tuple[Any, List[str]]:
+        """The torch module ONNX export traces for ``model`` and its output names (default: the model, logits)."""
+        return model, list(self.output_names)
+
+    def evaluate(self, model: Any, data: Any) -> Dict[str, Any]:
+        """The task metric of a torch model on ``data``'s validation part (see the module doc for ``data``)."""
+        raise NotImplementedError
+
+    def calibration_inputs(self, data: Any, n: int) -> np.ndarray:
+        """``n`` normalised training inputs (N×3×H×W float32) for INT8 calibration and quantization checks."""
+        return load_ref(IMAGES_TO_TENSOR)(data.train.images[:n], data.spec).numpy()
+
+    def eval_inputs(self, data: Any, n: Optional[int] = None) -> np.ndarray:
+        """Normalised validation inputs (N×3×H×W float32), all or the first ``n``."""
+        images = data.val.images if n is None else data.val.images[:n]
+        return load_ref(IMAGES_TO_TENSOR)(images, data.spec).numpy()
+
+    def train(self, model: Any, data: Any, **common: Any) -> Any:
+        """Train ``model`` on ``data``'s training part; ``common``: the ``vitedge_ros.training`` loop's keywords."""
+        raise NotImplementedError

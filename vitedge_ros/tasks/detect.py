@@ -1,0 +1,52 @@
+"""The ``detect`` task: persons, vehicles and obstacles as boxes (decoders ``vit_center``, ``detr``).
+
+Runtime half: boxes (score threshold, NMS, evaluate.py mAP, obstacles and person targets), flown by vitedge_node,
+reads synthetic-aerial scenes, COCO JSON, VisDrone-DET folders or a mix of them. Workstation half: the
+``vit_center`` detector (:class:`vitedge_ros.models.vit_detector.ViTCenterDetector`), exported through
+:class:`~vitedge_ros.models.vit_detector.DetectorExport` (decoded rows ``detections`` first, then the maps),
+COCO mAP on the validation scenes (:func:`vitedge_ros.training.evaluate_detector`) and its training loop
+(:func:`vitedge_ros.training.train_detector`).
+"""
+from typing import Any, Dict, List, Tuple
+
+from .base import Task, load_ref
+from .registry import register_task
+
+
+@register_task
+class DetectTask(Task):
+    """Object detection: boxes in input-image pixels."""
+
+    name = 'detect'
+    title = 'detection'
+    model_word = 'detector'
+    boxes = True
+    on_node = True
+    reads_mixes = True
+    scene_extras = True
+    data_hint = 'detection reads synthetic-aerial scenes, COCO JSON, VisDrone-DET folders or a mix'
+    model_archs = {'vit_center': 'vitedge_ros.models.vit_detector:ViTCenterDetector'}
+
+    watched_output = ('heatmap', 1)
+
+    def data_labels(self, data: Dict[str, Any]) -> List[str]:
+        """A COCO / VisDrone source or a mix: its classes (every item agreeing); synthetic scenes: theirs."""
+        if load_ref('vitedge_ros.training:is_real_detection_data')(data):
+            return list(load_ref('vitedge_ros.training:detection_data_classes')(data))
+        from ..data.synthetic import DETECTION_CLASSES
+
+        return list(DETECTION_CLASSES)
+
+    def export_module(self, model: Any) -> Tuple[Any, List[str]]:
+        """:class:`DetectorExport` around the detector (kept when ``model`` already is one) and its outputs."""
+        wrapper_cls = load_ref('vitedge_ros.models.vit_detector:DetectorExport')
+        module = model if isinstance(model, wrapper_cls) else wrapper_cls(model)
+        return module, list(module.output_names)
+
+    def evaluate(self, model: Any, data: Any) -> Dict[str, Any]:
+        """COCO mAP@0.5 / mAP@0.5:0.95 (overall and ``per_class``) on ``data.val`` with ``data.labels``."""
+        return load_ref('vitedge_ros.training:evaluate_detector')(model, data.val, data.labels)
+
+    def train(self, model: Any, data: Any, **common: Any) -> Any:
+        """:func:`vitedge_ros.training.train_detector` on ``data.train``; returns its history."""
+        return load_ref('vitedge_ros.training:train_detector')(model, data.train, **common)

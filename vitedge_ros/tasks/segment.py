@@ -1,0 +1,50 @@
+"""The ``segment`` task: a per-pixel label map for landing-zone checks (decoder ``segmenter``).
+
+Runtime half: a label map in input-image pixels (no boxes: no obstacles, no person targets), flown by
+vitedge_node, reads synthetic-aerial scenes or a masks folder. Workstation half: the ``vit_segmenter``
+(:class:`vitedge_ros.models.vit_segmenter.ViTSegmenter`) exported through
+:class:`~vitedge_ros.models.vit_segmenter.SegmenterExport` (one ``logits`` output), mean IoU on the validation
+masks (:func:`vitedge_ros.training.evaluate_segmenter`) and its training loop
+(:func:`vitedge_ros.training.train_segmenter`).
+"""
+from typing import Any, Dict, List, Tuple
+
+from .base import Task, load_ref
+from .registry import register_task
+
+
+@register_task
+class SegmentTask(Task):
+    """Semantic segmentation: one class id per input-image pixel."""
+
+    name = 'segment'
+    title = 'segmentation'
+    model_word = 'segmenter'
+    segmentation = True
+    on_node = True
+    data_hint = 'segmentation reads synthetic-aerial scenes or a masks folder (images/ + masks/ PNG label maps)'
+    decoder_defaults = {'upsample': 'linear'}
+    model_archs = {'vit_segmenter': 'vitedge_ros.models.vit_segmenter:ViTSegmenter'}
+
+    argmax_answer = True
+
+    def data_labels(self, data: Dict[str, Any]) -> List[str]:
+        """A masks folder: its ``classes``; synthetic scenes: :data:`vitedge_ros.data.synthetic.SEG_CLASSES`."""
+        if data.get('name') == 'masks':
+            return [str(c) for c in data['classes']]
+        from ..data.synthetic import SEG_CLASSES
+
+        return list(SEG_CLASSES)
+
+    def export_module(self, model: Any) -> Tuple[Any, List[str]]:
+        """:class:`SegmenterExport` around the segmenter and its one output ``logits``."""
+        module = load_ref('vitedge_ros.models.vit_segmenter:SegmenterExport')(model)
+        return module, list(module.output_names)
+
+    def evaluate(self, model: Any, data: Any) -> Dict[str, Any]:
+        """Mean IoU, per-class IoU, pixel and mean accuracy on ``data.val`` (masks in input-image pixels)."""
+        return load_ref('vitedge_ros.training:evaluate_segmenter')(model, data.val, data.labels)
+
+    def train(self, model: Any, data: Any, **common: Any) -> Any:
+        """:func:`vitedge_ros.training.train_segmenter` on ``data.train``; returns its history."""
+        return load_ref('vitedge_ros.training:train_segmenter')(model, data.train, **common)
