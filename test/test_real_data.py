@@ -109,7 +109,7 @@ def test_coco_source_label_map_crowd_and_holdout(photos):
     ({'name': 'visdrone', 'root': 'x', 'label_map': {'pedestrain': 'person'}}, 'data.label_map.pedestrain: not a'),
     ({'name': 'visdrone', 'root': 'x', 'label_map': {'others': 'person'}}, 'data.label_map.others: VisDrone'),
     ({'name': 'visdrone', 'root': 'x', 'crop_scale': [2, 1]}, 'data.crop_scale: expected [lo, hi]'),
-    ({'name': 'visdrone', 'root': 'x', 'unmapped': 'drop'}, 'data.unmapped: expected background or ignore'),
+    ({'name': 'visdrone', 'root': 'x', 'unmapped': 'drop'}, 'data.unmapped: expected one of background, ignore'),
     ({'name': 'coco', 'images': 'x'}, 'data.annotations: required key is missing'),
     ({'name': 'coco', 'images': 'x', 'annotations': 'y', 'weight': 2}, 'data.weight: unknown key'),
     ({'mix': []}, 'data.mix: expected a non-empty list'),

@@ -38,16 +38,21 @@ def fail(path: str, problem: str) -> SchemaError:
     return SchemaError(path, problem)
 
 
+def is_bool(v: Any) -> bool:
+    """True for ``True`` / ``False`` and numpy's booleans (``np.bool_``; named ``bool`` in numpy 2)."""
+    return isinstance(v, bool) or (type(v).__module__ == 'numpy' and type(v).__name__ in ('bool_', 'bool'))
+
+
 def is_number(v: Any) -> bool:
     """True for a finite real number that is not a bool (numpy scalars included)."""
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or type(v).__name__ == 'bool_':
+    if is_bool(v) or not isinstance(v, numbers.Real):
         return False
     return math.isfinite(float(v))
 
 
 def is_integer(v: Any) -> bool:
     """True for a whole number type (int, numpy integers), not a bool."""
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and type(v).__name__ != 'bool_'
+    return isinstance(v, numbers.Integral) and not is_bool(v)
 
 
 def _range(lo: Optional[float], hi: Optional[float], lo_open: bool, hi_open: bool) -> str:
@@ -92,7 +97,7 @@ def integer(lo: Optional[int] = None, hi: Optional[int] = None) -> Checker:
 
 def boolean(v: Any, path: str) -> bool:
     """A YAML boolean (numpy's bool too)."""
-    if not isinstance(v, bool) and type(v).__name__ != 'bool_':
+    if not is_bool(v):
         raise fail(path, 'expected true or false, got {!r}'.format(v))
     return bool(v)
 
@@ -140,13 +145,25 @@ def either(*checkers: Checker) -> Checker:
     return check
 
 
-def exactly(*values: Any) -> Checker:
-    """One of a few literal values (``-1`` as a sentinel, say)."""
+def _same(v: Any, want: Any) -> bool:
+    if is_integer(want):
+        return is_integer(v) and v == want
+    if is_number(want):
+        return is_number(v) and v == want
+    return type(v) is type(want) and v == want
+
+
+def exactly(*values: Any, what: Optional[str] = None) -> Checker:
+    """One of a few literal values (``-1`` as a sentinel, say).
+
+    An integer matches integers only, a float any number; ``what`` words them in the message
+    (``-1 (the bundle's value)``).
+    """
     def check(v: Any, path: str) -> Any:
         for want in values:
-            if is_number(v) and is_number(want) and v == want or v is want:
+            if _same(v, want):
                 return want
-        raise fail(path, 'expected {}, got {!r}'.format(' or '.join(repr(w) for w in values), v))
+        raise fail(path, 'expected {}, got {!r}'.format(what or ' or '.join(repr(w) for w in values), v))
     return check
 
 
@@ -223,6 +240,27 @@ def convert(error: Callable[[str], Exception], checker: Checker, value: Any, pat
         raise error(str(exc)) from None
 
 
-__all__ = ['ABSENT', 'Checker', 'SchemaError', 'fail', 'is_number', 'is_integer', 'num', 'integer', 'boolean',
-           'string', 'text', 'choice', 'optional', 'either', 'exactly', 'list_of', 'any_mapping', 'img_size',
-           'mapping', 'convert']
+def read_yaml(path: Any, what: str = 'config') -> Any:
+    """The parsed YAML file ``path``; :class:`SchemaError` naming the file when it is missing or not valid YAML.
+
+    The YAML problem is one line with its position (:func:`vitedge_ros.runtime.errors.yaml_error_line`):
+    ``cfg.yaml: not valid YAML: line 2, column 3: expected ',' or ']'``.
+    """
+    import os
+
+    import yaml
+
+    if not os.path.isfile(str(path)):
+        raise fail(str(path), '{} file does not exist'.format(what))
+    try:
+        with open(str(path)) as f:
+            return yaml.safe_load(f.read())
+    except yaml.YAMLError as exc:
+        from .runtime.errors import yaml_error_line
+
+        raise fail(str(path), 'not valid YAML: {}'.format(yaml_error_line(exc))) from None
+
+
+__all__ = ['ABSENT', 'Checker', 'SchemaError', 'fail', 'is_bool', 'is_number', 'is_integer', 'num', 'integer',
+           'boolean', 'string', 'text', 'choice', 'optional', 'either', 'exactly', 'list_of', 'any_mapping',
+           'img_size', 'mapping', 'convert', 'read_yaml']

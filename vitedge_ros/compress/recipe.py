@@ -37,19 +37,19 @@ Schema (defaults in brackets)::
 from pathlib import Path
 from typing import Any, Dict, List, Union
 
-import yaml
-
 from ..schema import (  # noqa: F401 - the checkers, importable from here as before
     SchemaError,
     any_mapping,
     boolean,
     choice,
+    convert,
     img_size,
     integer,
     list_of,
     mapping,
     num,
     optional,
+    read_yaml,
     string,
 )
 from ..training.config import DATA_RENAMED
@@ -290,15 +290,7 @@ def stage_names(recipe: Dict[str, Any]) -> List[str]:
 def load_recipe(path: Union[str, Path]) -> Dict[str, Any]:
     """Read and validate a recipe file; errors carry the key path (file name prefixed for YAML errors)."""
     path = Path(path)
-    if not path.is_file():
-        raise RecipeError('{}: recipe file does not exist'.format(path))
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        from ..runtime.errors import yaml_error_line
-
-        raise RecipeError('{}: not valid YAML: {}'.format(path, yaml_error_line(exc))) from exc
-    recipe = validate_recipe(raw)
+    recipe = validate_recipe(convert(RecipeError, read_yaml, path, 'recipe'))
     if recipe['name'] is None:
         recipe['name'] = path.stem
     recipe['path'] = str(path)

@@ -31,6 +31,7 @@ from ..schema import (
     any_mapping,
     boolean,
     choice,
+    convert,
     either,
     img_size,
     integer,
@@ -38,6 +39,7 @@ from ..schema import (
     mapping,
     num,
     optional,
+    read_yaml,
     string,
 )
 
@@ -156,19 +158,8 @@ def validate_config(cfg: Any) -> Dict[str, Any]:
 
 
 def load_config(path: Path) -> Dict[str, Any]:
-    """Read and validate a YAML config; :class:`ConfigError` for unreadable or malformed files."""
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError('{}: config file does not exist'.format(path))
-    try:
-        cfg = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        from ..runtime.errors import yaml_error_line
-
-        raise ConfigError('{}: malformed YAML: {}'.format(path, yaml_error_line(exc))) from exc
-    return validate_config(cfg)
+    """Read and validate a YAML config; :class:`ConfigError` naming the file when it is missing or not YAML."""
+    return validate_config(convert(ConfigError, read_yaml, path, 'config'))
 
 
 __all__ = ['ConfigError', 'DATA_RENAMED', 'SYNTHETIC_DEFAULTS', 'TASK_DATA', 'load_config', 'validate_config']
