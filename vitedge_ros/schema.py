@@ -96,7 +96,7 @@ def integer(lo: Optional[int] = None, hi: Optional[int] = None) -> Checker:
 
 
 def boolean(v: Any, path: str) -> bool:
-    """A YAML boolean (numpy's bool too)."""
+    """Check for ``true`` / ``false`` (numpy's bool too)."""
     if not is_bool(v):
         raise fail(path, 'expected true or false, got {!r}'.format(v))
     return bool(v)

@@ -364,9 +364,11 @@ def flight_validation(d: Dict[str, Any], spec: InputSpec) -> Optional[DetectionS
     return make_flight_detection_set(spec=spec, width=d['width'], height=d['height'], **d['val_flights'])
 
 
+SegmentationData = Tuple[SegmentationSet, SegmentationSet, List[str]]
+
+
 def build_segmentation(d: Dict[str, Any], spec: InputSpec,
-                       default_sizes: Tuple[int, int] = RECIPE_SIZES) -> Tuple[SegmentationSet, SegmentationSet,
-                                                                                List[str]]:
+                       default_sizes: Tuple[int, int] = RECIPE_SIZES) -> SegmentationData:
     """Training and validation :class:`SegmentationSet` and the class names of a ``data`` entry.
 
     ``masks``: image + label-map folders ``root`` / ``val_root`` with ``classes``; synthetic-aerial:

@@ -158,8 +158,8 @@ def run_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progr
         built = _data_errors(build_detection, cfg['data'], spec, epoch_size=cfg['data'].get('epoch_size'))
         train_set, val_set = built.train, built.val
     else:
-        (x_tr, y_tr, x_te, y_te), labels = _data_errors(build_classification, cfg['data'], spec,
-                                                         cfg['data'].get('img_size') or 32)
+        arrays, labels = _data_errors(build_classification, cfg['data'], spec, cfg['data'].get('img_size') or 32)
+        x_tr, y_tr, x_te, y_te = arrays
     out_dir.mkdir(parents=True, exist_ok=True)
     tc = cfg['train']
     arch = cfg['model']['arch']
