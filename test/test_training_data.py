@@ -157,3 +157,19 @@ def test_shipped_configs_and_recipes_speak_the_one_vocabulary():
         assert not [k for k in DATA_RENAMED if k + ':' in path.read_text()], path
         assert load_recipe(path)['data'], path
         yaml.safe_load(path.read_text())
+
+
+def test_one_training_package():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import vitedge_ros.training as training
+
+    assert all(hasattr(training, name) for name in training.__all__)
+    pkg = Path(training.__file__).resolve().parents[1]
+    assert not (pkg / 'trainer.py').exists() and not (pkg / 'training.py').exists()
+    # the config schema is checked without torch (tools and drone-side code may read configs)
+    code = 'import sys, vitedge_ros.training.config, vitedge_ros.schema; print("torch" in sys.modules)'
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == 'False', out.stderr
