@@ -133,7 +133,7 @@ def test_trainer_segment_task(tmp_path):
     assert json.loads((tmp_path / 'run' / 'train_result.json').read_text())['metrics']['miou'] == res['metrics']['miou']
     assert len(list((tmp_path / 'cache').glob('*.npz'))) == 2
     for bad, msg in ((dict(cfg, data=dict(cfg['data'], name='digits')), 'segmentation reads'),
-                     (dict(cfg, data={'name': 'masks', 'root': 'x'}), 'data.val_root: missing'),
+                     (dict(cfg, data={'name': 'masks', 'root': 'x'}), 'data.val_root: required key is missing'),
                      (dict(cfg, export={'upsample': 'cubic'}), 'export.upsample')):
         with pytest.raises(ConfigError, match=msg):
             validate_config(bad)

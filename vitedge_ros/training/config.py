@@ -126,6 +126,8 @@ def _check_data(raw: Any, task: str) -> Dict[str, Any]:
         return check
 
     try:
+        if isinstance(raw, dict) and ('mix' in raw or isinstance(raw.get('name'), str)):
+            check_task(raw, task, TASK_DATA)  # data of another task: say so before its keys
         data = check_data(raw, 'data', {name: builtin(name) for name in BUILTIN_DATA},
                           {'epoch_size': (integer(1), None)})
         check_task(data, task, TASK_DATA)
