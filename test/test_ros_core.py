@@ -298,7 +298,7 @@ R_NADIR = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]])
 
 
 def test_targets_obstacles_and_clear_path():
-    dets = [Detection(0, 'person', 0.9, (400.0, 200.0, 440.0, 240.0)),      # feet at (420, 240)
+    dets = [Detection(0, 'person', 0.9, (400.0, 200.0, 440.0, 240.0)),      # centre (420, 220)
             Detection(2, 'obstacle', 0.8, (300.0, 200.0, 340.0, 280.0)),    # in the centre region
             Detection(1, 'vehicle', 0.7, (0.0, 0.0, 20.0, 20.0))]
     lookups = []
@@ -321,9 +321,10 @@ def test_targets_obstacles_and_clear_path():
     core.wait_idle(2.0)
     out = sink.outputs[-1]
     assert lookups[-1] == ('map', 'camera_optical', 8)
-    # nadir camera at 10 m, f = 500: feet 100 px right of the centre -> 2 m east of the camera
+    # nadir camera at 10 m, f = 500: the box centre, 100 px right of and 20 px above the image centre, is a
+    # 1.7 m person's mid-height point (0.85 m up): the person stands 0.2 * 9.15 m east and 0.04 * 9.15 m north
     assert out.target_frame == 'map' and len(out.targets) == 1
-    np.testing.assert_allclose(out.targets[0], (4.0, 3.0, 0.0), atol=1e-9)
+    np.testing.assert_allclose(out.targets[0], (2.0 + 0.2 * 9.15, 3.0 + 0.04 * 9.15, 0.0), atol=1e-9)
     labels = [o.label for o in out.obstacles]
     assert labels == ['person', 'obstacle', 'vehicle']
     ob = out.obstacles[1]

@@ -361,7 +361,7 @@ def test_node_targets_with_tf(node_module, monkeypatch):
         backend_name = 'fake'
 
         def __call__(self, image):
-            # feet at (68, 52): 20 px right of and 20 px below the principal point (48, 32)
+            # box centre (68, 36): 20 px right of and 4 px below the principal point (48, 32)
             det = Detection(0, 'person', 0.9, (60.0, 20.0, 76.0, 52.0))
             return FrameResult([det], [], {'total': 1.0}, (image.shape[1], image.shape[0]))
 
@@ -382,8 +382,10 @@ def test_node_targets_with_tf(node_module, monkeypatch):
         (targets,) = node.publishers['targets'].sent
         assert targets.header.frame_id == 'map' and targets.header.stamp.sec == 7
         (pose,) = targets.poses
-        # f = 80 px at 20 m: 20 px = 5 m -> 5 m east and 5 m south of the camera
-        assert (pose.position.x, pose.position.y, pose.position.z) == pytest.approx((6.0, -3.0, 0.0))
+        # f = 80 px; the box centre is a 1.7 m person's mid-height point, 19.15 m below the camera: the person
+        # stands 20 / 80 * 19.15 m east and 4 / 80 * 19.15 m south of it
+        assert (pose.position.x, pose.position.y, pose.position.z) == pytest.approx(
+            (1.0 + 0.25 * 19.15, 2.0 - 0.05 * 19.15, 0.0))
         (obstacles,) = node.publishers['obstacles'].sent
         (det,) = obstacles.detections
         assert (det.bbox.center.position.x, det.bbox.center.position.y) == (68.0, 36.0)   # pixels

@@ -4,7 +4,7 @@
     tools/make_bag.py --out flight --frames 60 [--storage mcap|sqlite3] [--compressed] [--no-raw]
                       [--altitude 15] [--tilt-deg 0] [--hfov-deg 60]
     tools/eval_bag.py flight --bundle models/aerial_vit_tiny --image-topic /camera/image_raw \
-        --gt flight_gt.json --out flight_eval
+        --gt flight_gt.json --out flight_eval --params config/synthetic_world.yaml
 """
 import argparse
 import sys

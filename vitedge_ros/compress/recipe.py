@@ -22,7 +22,8 @@ Schema (defaults in brackets)::
       (real detection data: ``train_size`` [512] random crops drawn once for pruning and INT8 calibration,
       fresh crops every fine-tuning epoch; ``val_size`` caps the validation images)
     measure: {latency_runs [50], warmup [10], threads [1]}   (onnxruntime CPU threads for latency)
-    stages: list of one-key mappings, applied in order:
+    stages: list of one-key mappings, applied in order (each stage type's schema lives in its module,
+            vitedge_ros/compress/stages/<type>.py; the registry there lists them):
       - finetune: {epochs, lr, batch_size, weight_decay, label_smoothing, augment, distill}
       - prune: {ratio, importance: taylor|magnitude, heads, head_dims, mlp, embed, global,
                 embed_ratio, heads_ratio, mlp_ratio, calib_batches, round_to,
@@ -37,7 +38,7 @@ Schema (defaults in brackets)::
 from pathlib import Path
 from typing import Any, Dict, List, Union
 
-from ..schema import (  # noqa: F401 - the checkers, importable from here as before
+from ..schema import (
     SchemaError,
     any_mapping,
     boolean,
@@ -45,7 +46,6 @@ from ..schema import (  # noqa: F401 - the checkers, importable from here as bef
     convert,
     img_size,
     integer,
-    list_of,
     mapping,
     num,
     optional,
@@ -54,14 +54,9 @@ from ..schema import (  # noqa: F401 - the checkers, importable from here as bef
 )
 from ..training.config import DATA_RENAMED
 
-STAGE_TYPES = ('finetune', 'prune', 'lowrank', 'tome', 'quantize')
 DATA_NAMES = ('digits', 'synthetic-aerial')  # generated or bundled here; real sources: vitedge_ros.data.sources
 TASK_DATA = {'classify': ('digits', 'imagefolder'), 'detect': ('synthetic-aerial', 'coco', 'visdrone'),
              'segment': ('synthetic-aerial',)}
-KEEP_FP32 = ('patch_embed', 'head', 'softmax', 'layernorm', 'attn_qk')
-QUANT_MODES = ('int8', 'fp16', 'dynamic')
-CALIBRATIONS = ('minmax', 'entropy', 'percentile')
-DISTILL_TYPES = ('logit', 'mse', 'token', 'none')
 
 
 class RecipeError(ValueError):
@@ -109,78 +104,16 @@ def DATA(v: Any, path: str) -> Dict[str, Any]:  # noqa: N802 - a checker like th
 
 MEASURE = mapping({'latency_runs': (integer(3), 50), 'warmup': (integer(0), 10), 'threads': (integer(1), 1)})
 
-LAYER_PAIR = mapping({'student': (string, None), 'teacher': (string, None), 'weight': (num(0), 1.0)},
-                     required=('student', 'teacher'))
-
-DISTILL = mapping({
-    'type': (choice(*DISTILL_TYPES), 'logit'), 'temperature': (num(0, lo_open=True), 4.0),
-    'alpha': (num(0, 1), 0.7), 'hard': (boolean, False),
-    'features': (list_of(LAYER_PAIR), []), 'attention': (list_of(LAYER_PAIR), []),
-    'box_weight': (num(0), 1.0),
-})
-
-COMMON = {'name': (optional(string), None), 'branch': (boolean, False)}
-
-FINETUNE = mapping(dict(COMMON, **{
-    'epochs': (integer(1), 1), 'lr': (num(0, lo_open=True), 1e-3), 'batch_size': (integer(1), 64),
-    'weight_decay': (num(0), 0.05), 'label_smoothing': (num(0, 1, hi_open=True), 0.0), 'augment': (boolean, True),
-    'distill': (optional(DISTILL), None),
-}))
-
-PRUNE = mapping(dict(COMMON, **{
-    'ratio': (num(0, 1, True, True), None), 'importance': (choice('taylor', 'magnitude'), 'magnitude'),
-    'heads': (boolean, True), 'head_dims': (boolean, False), 'mlp': (boolean, True), 'embed': (boolean, False),
-    'global': (boolean, False), 'embed_ratio': (optional(num(0, 1, hi_open=True)), None),
-    'heads_ratio': (optional(num(0, 1, hi_open=True)), None), 'mlp_ratio': (optional(num(0, 1, hi_open=True)), None),
-    'calib_batches': (integer(1), 4), 'round_to': (integer(1), 1), 'convs': (boolean, False),
-    'conv_ratio': (optional(num(0, 1, hi_open=True)), None),
-    'conv_groups': (list_of(choice('neck', 'fuse', 'stem')), ['neck', 'fuse', 'stem']),
-}), required=('ratio',))
-
-LOWRANK = mapping(dict(COMMON, **{
-    'energy': (optional(num(0, 1, lo_open=True)), None), 'params': (optional(num(0, 1, True, True)), None),
-    'only_if_saves': (boolean, True), 'min_rank': (integer(1), 1), 'max_macs_ratio': (num(0, 1, True), 1.0),
-    'include': (list_of(string), ['blocks.']), 'exclude': (list_of(string), []),
-}))
-
-QUANTIZE = mapping(dict(COMMON, **{
-    'mode': (choice(*QUANT_MODES), 'int8'), 'calibration': (choice(*CALIBRATIONS), 'minmax'),
-    'percentile': (num(90, 100, hi_open=False), 99.999), 'calib_batches': (integer(1), 16),
-    'calib_batch_size': (integer(1), 8), 'exclude': (list_of(string), []),
-    'keep_fp32': (list_of(choice(*KEEP_FP32)), ['patch_embed', 'head', 'softmax', 'layernorm']),
-    'per_channel': (boolean, True), 'sensitivity': (boolean, True), 'sensitivity_samples': (integer(1), 200),
-    'also': (list_of(choice(*QUANT_MODES)), []),
-}))
-
-
-def _tome_r(v: Any, path: str) -> Union[int, List[int]]:
-    if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
-        return int(v)
-    if isinstance(v, list) and v and all(isinstance(a, int) and not isinstance(a, bool) and a >= 0 for a in v):
-        return [int(a) for a in v]
-    raise _fail(path, 'expected an integer >= 0 or a list of them (one per block), got {!r}'.format(v))
-
-
-TOME = mapping(dict(COMMON, **{'r': (_tome_r, 0), 'sweep': (list_of(integer(0)), [])}))
-STAGES = {'finetune': FINETUNE, 'prune': PRUNE, 'lowrank': LOWRANK, 'tome': TOME, 'quantize': QUANTIZE}
-
 
 def _stage(v: Any, path: str) -> Dict[str, Any]:
+    """One stage entry, checked by its stage type's schema (:mod:`vitedge_ros.compress.stages`)."""
+    from .stages import get_stage, stage_types
+
     if not isinstance(v, dict) or len(v) != 1:
         raise _fail(path, 'expected a mapping with exactly one stage key ({}), got {!r}'.format(
-            ', '.join(STAGE_TYPES), v))
+            ', '.join(stage_types()), v))
     (kind, body), = v.items()
-    if kind not in STAGES:
-        raise _fail('{}.{}'.format(path, kind), 'unknown stage (known: {})'.format(', '.join(STAGE_TYPES)))
-    cfg = STAGES[kind](body, '{}.{}'.format(path, kind))
-    if kind == 'lowrank':
-        if (cfg['energy'] is None) == (cfg['params'] is None):
-            raise _fail('{}.lowrank'.format(path), "give exactly one of 'energy' (retained energy per layer) "
-                        "or 'params' (global fraction of parameters kept)")
-    if kind == 'quantize':
-        for i, m in enumerate(cfg['also']):
-            if m == cfg['mode']:
-                raise _fail('{}.quantize.also[{}]'.format(path, i), 'repeats mode {!r}'.format(m))
+    cfg = get_stage(kind, path).schema(body, '{}.{}'.format(path, kind))
     return {'type': kind, **cfg}
 
 
@@ -237,19 +170,10 @@ def _validate_recipe(raw: Any, source: str) -> Dict[str, Any]:
     if not isinstance(stages, list) or not stages:
         raise _fail('stages', 'expected a non-empty list of stages, got {!r}'.format(stages))
     out['stages'] = [_stage(s, 'stages[{}]'.format(i)) for i, s in enumerate(stages)]
-    for i, st in enumerate(out['stages']):
-        if st['type'] == 'tome' and out['model']['task'] != 'classify':
-            raise _fail('stages[{}].tome'.format(i), 'token merging is for ViT classifiers only')
-        if st['type'] == 'quantize' and i != len(out['stages']) - 1 and not st['branch']:
-            raise _fail('stages[{}].quantize'.format(i), 'quantize must be the last stage (or a branch: true stage)')
-        if st['type'] == 'tome' and not st['branch'] and any(
-                s['type'] in ('prune', 'lowrank', 'finetune') for s in out['stages'][i + 1:]):
-            raise _fail('stages[{}].tome'.format(i), 'tome must come after prune/lowrank/finetune stages '
-                        '(or be a branch: true stage)')
-        dist = st.get('distill') if st['type'] == 'finetune' else None
-        if dist and dist['type'] != 'none' and i == 0 and out['teacher'] == 'baseline' and \
-                not out['model']['checkpoint']:
-            raise _fail('stages[0].finetune.distill', 'the baseline teacher does not exist yet in the first stage')
+    from .stages import get_stage
+
+    for i, st in enumerate(out['stages']):  # each stage type's rules against the rest of the recipe
+        get_stage(st['type']).check(out, i)
     names = stage_names(out)
     seen = set()
     for i, n in enumerate(names):
@@ -277,11 +201,9 @@ def stage_names(recipe: Dict[str, Any]) -> List[str]:
         if i == 0 and trains_baseline(recipe):
             names.append('baseline')
             continue
-        base = st['type']
-        if st['type'] == 'quantize':
-            base = st['mode']
-        elif st['type'] == 'finetune' and st.get('distill') and st['distill']['type'] != 'none':
-            base = 'distill'
+        from .stages import get_stage
+
+        base = get_stage(st['type']).label(st)
         counts[base] = counts.get(base, 0) + 1
         names.append(base if counts[base] == 1 else '{}{}'.format(base, counts[base]))
     return names

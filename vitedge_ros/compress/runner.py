@@ -1,5 +1,11 @@
 """Run a compression recipe: stages in order, each measured, checkpointed and exported; then the report.
 
+The runner is orchestration only: it loads the recipe and its data, runs each stage through the stage registry
+(:mod:`vitedge_ros.compress.stages`: one module per stage type with its schema and ``run(ctx, params)``),
+measures, checkpoints, exports, resumes and reports. It branches on no stage type: what differs between stages is
+declared on their :class:`~vitedge_ros.compress.stages.base.Stage` (``exports``, ``distributed``,
+``copy_input``).
+
 Output directory layout::
 
     OUT/stages/NN-name.pt        checkpoint after each stage (save_checkpoint; the report entry in extra)
@@ -26,7 +32,6 @@ stage's checkpoint is written before its ONNX export, so an export failure loses
 then only re-exports). Every latency in the report is measured at the end, in this process, interleaved
 across stages.
 """
-import contextlib
 import copy
 import hashlib
 import json
@@ -47,34 +52,41 @@ from ..data.sources import DataConfigError
 from ..export.targets import DEFAULT_TARGET, check_target
 from ..runtime.bundle import InputSpec, parse_input_spec
 from . import ddp
+from .evaluation import evaluate_torch
 from .measure import count_params, estimate_assumptions, graph_stats, measure_latencies, onnx_bytes, roofline_estimates
 from .recipe import RecipeError, load_recipe, stage_names, trains_baseline, validate_recipe
 from .report import markdown, pareto_plot, summarize, write_json
+from .stages import RunError, StageContext, stage_for
 
 LOG = logging.getLogger(__name__)
 CLASSIFIER_DECODER = {'type': 'classifier', 'top_k': 3}
 
 
-class RunError(RuntimeError):
-    """A recipe run failed (the message names the stage)."""
-
-
 # --- data -----------------------------------------------------------------------------------------------------
 
 class Data:
-    """Training / evaluation data of a recipe."""
+    """Training / evaluation data of a recipe (fields a task does not use are ``None``).
 
-    def __init__(self, task: str, spec: InputSpec, labels: List[str], **parts: Any) -> None:
+    ``task``: classify | detect | segment; ``spec``: the model input; ``labels``: class names. Classifiers:
+    ``x_train``, ``x_test`` (N×3×H×W float32, normalised) and ``y_train``, ``y_test`` (N int64). Detectors and
+    segmenters: ``train`` and ``val`` (:class:`vitedge_ros.training.DetectionSet` / ``SegmentationSet``); real
+    detection data also ``sampler`` (:class:`vitedge_ros.data.sources.DetectionSampler`, fresh crops for every
+    fine-tuning epoch).
+    """
+
+    def __init__(self, task: str, spec: InputSpec, labels: List[str], *, train: Any = None, val: Any = None,
+                 sampler: Any = None, x_train: Optional[np.ndarray] = None, y_train: Optional[np.ndarray] = None,
+                 x_test: Optional[np.ndarray] = None, y_test: Optional[np.ndarray] = None) -> None:
         self.task = task
         self.spec = spec
         self.labels = labels
-        self.parts = parts
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.__dict__['parts'][name]
-        except KeyError:
-            raise AttributeError(name) from None
+        self.train = train
+        self.val = val
+        self.sampler = sampler
+        self.x_train = x_train
+        self.y_train = y_train
+        self.x_test = x_test
+        self.y_test = y_test
 
     def calibration(self, n: int) -> np.ndarray:
         """``n`` normalised training inputs (N×3×H×W float32) for quantization calibration."""
@@ -109,9 +121,7 @@ def load_data(recipe: Dict[str, Any], spec: Optional[InputSpec], labels: Optiona
     """
     from ..training.data import recipe_data
 
-    built = recipe_data(recipe, spec, labels, task)
-    parts = {k: v for k, v in built._asdict().items() if k not in ('task', 'spec', 'labels') and v is not None}
-    return Data(built.task, built.spec, built.labels, **parts)
+    return Data(**recipe_data(recipe, spec, labels, task)._asdict())
 
 
 # --- models ---------------------------------------------------------------------------------------------------
@@ -158,73 +168,6 @@ def export_module(model: nn.Module, task: str) -> Tuple[nn.Module, List[str]]:
 
         return SegmenterExport(model), ['logits']
     return model, ['logits']
-
-
-# --- evaluation -----------------------------------------------------------------------------------------------
-
-def _det_metric(res: Dict[str, Any], labels: List[str]) -> Dict[str, Any]:
-    out = {'map50': float(res['map50']), 'map50_95': float(res['map50_95'])}
-    pc = res.get('per_class', {})
-    if 'person' in pc:
-        out['person_ap50'] = float(pc['person']['ap50'])
-        out['person_ap50_95'] = float(pc['person']['ap50_95'])
-    out['per_class'] = {k: {kk: float(vv) for kk, vv in v.items()} for k, v in pc.items()}
-    return out
-
-
-def evaluate_torch(model: nn.Module, data: Data) -> Dict[str, Any]:
-    """Task metric of a torch model."""
-    from ..training import evaluate_classifier, evaluate_detector
-
-    if data.task == 'classify':
-        return {'top1': evaluate_classifier(model, data.x_test, data.y_test)}
-    if data.task == 'segment':
-        from ..training import evaluate_segmenter
-
-        return _seg_metric(evaluate_segmenter(model, data.val, data.labels))
-    return _det_metric(evaluate_detector(model, data.val, data.labels), data.labels)
-
-
-def _seg_metric(res: Dict[str, Any]) -> Dict[str, Any]:
-    return {'miou': float(res['miou']), 'per_class_iou': dict(res['per_class_iou']),
-            'pixel_acc': float(res['pixel_acc']), 'mean_acc': float(res['mean_acc'])}
-
-
-def segment_metric_from_logits(logits: np.ndarray, data: Data) -> Dict[str, Any]:
-    """Mean IoU of N×C×h×w logits over the validation set, through the runtime decoder (input-image pixels)."""
-    from ..eval.segmentation import SegmentationMeter
-    from ..runtime.segmentation import logits_to_labels
-
-    meter = SegmentationMeter(data.labels)
-    net = (data.spec.width, data.spec.height)
-    for i, lg in enumerate(logits):
-        labels = logits_to_labels(np.ascontiguousarray(np.asarray(lg, np.float32).transpose(1, 2, 0)),
-                                  data.val.transforms[i], net)
-        meter.update(data.val.frame_masks[i], labels, what='validation mask {}'.format(i))
-    return _seg_metric(meter.result())
-
-
-def onnx_outputs(path: Union[str, Path], data: Data, threads: int) -> List[np.ndarray]:
-    """Outputs of an ONNX graph over the evaluation set (batch 1)."""
-    from .quantize import run_onnx
-
-    return run_onnx(path, data.eval_inputs(), threads)
-
-
-def evaluate_outputs(outs: List[np.ndarray], data: Data) -> Dict[str, Any]:
-    """Task metric from ONNX outputs (logits, or detection rows first)."""
-    if data.task == 'classify':
-        return {'top1': float((outs[0].argmax(1) == data.y_test).mean())}
-    if data.task == 'segment':
-        return segment_metric_from_logits(outs[0], data)
-    from ..eval.detection import detection_map
-
-    preds = []
-    for r in outs[0]:
-        keep = r[:, 4] >= 0.01
-        preds.append((r[keep, :4], r[keep, 4], r[keep, 5].astype(np.int64)))
-    gts = list(zip(data.val.boxes, data.val.labels))
-    return _det_metric(detection_map(gts, preds, data.labels), data.labels)
 
 
 # --- the runner -----------------------------------------------------------------------------------------------
@@ -291,6 +234,9 @@ class Runner:
         self.depends: Dict[str, Any] = {}
         self.fingerprints: Dict[str, str] = {}
         self.plan: Dict[str, Tuple[str, Any]] = {}  # stage name -> (action, loaded checkpoint or None)
+        self.meta: Dict[str, Any] = {}  # the model's bundle metadata (build_model), set before any stage
+        self.data: Optional[Data] = None  # the recipe's data (load_data), set before any stage
+        self._trt: Dict[str, Any] = {}  # the last export's TensorRT audit (trt_targets, trt_blockers)
 
     # -- helpers
     def _ckpt_path(self, idx: int, name: str) -> Path:
@@ -353,6 +299,14 @@ class Runner:
         entry['onnx_bytes'] = onnx_bytes(onnx_path)
         return entry
 
+    def _context(self, idx: int, name: str, model: nn.Module) -> StageContext:
+        """What stage ``name``'s run function gets (its working ``model``, the data, teacher and run settings)."""
+        return StageContext(index=idx, name=name, model=model, data=self.data, meta=self.meta, teacher=self.teacher,
+                            seed=self.recipe['seed'], rank=self.rank, world=self.world, progress=self.progress,
+                            resume=self.resume, threads=self.threads, out=self.out, stages_dir=self.stages_dir,
+                            onnx_dir=self.onnx_dir, fingerprint=self.fingerprints.get(name, ''), target=self.target,
+                            entries=self.entries)
+
     # -- resume planning
     def _plan(self, stages: List[Tuple[int, str, Dict[str, Any]]]) -> None:
         """Fingerprint every stage; on resume decide per stage: reuse, re-export only, or run (and log why)."""
@@ -390,7 +344,7 @@ class Runner:
                         onnx = entry.get('onnx')
                         if onnx and (self.out / onnx).is_file():
                             action, reason = 'reuse', 'unchanged'
-                        elif st['type'] == 'quantize':
+                        elif not stage_for(st['type']).exports:  # the stage writes its own graphs
                             reason = 'its ONNX graphs are missing'
                         else:
                             action, reason = 'export', 'trained model reused; its ONNX export is missing'
@@ -483,7 +437,6 @@ class Runner:
 
     def _stage(self, idx: int, name: str, st: Dict[str, Any], model: nn.Module) -> nn.Module:
         path = self._ckpt_path(idx, name)
-        kind = st['type']
         action, ck = self.plan.pop(name)
         if action in ('reuse', 'export'):
             entry = ck['extra']['entry']
@@ -500,7 +453,7 @@ class Runner:
             else:
                 LOG.info('stage %s: resumed from %s', name, path)
         else:
-            if self.world > 1 and kind != 'finetune':
+            if self.world > 1 and not stage_for(st['type']).distributed:
                 entry = {}
                 if self.rank == 0:
                     new_model, entry = self._execute(idx, name, st, model)
@@ -520,7 +473,7 @@ class Runner:
         if self.rank == 0:
             if not saved:
                 self._save(path, model, entry, st)
-            if st['type'] != 'quantize' and not (entry.get('onnx') and (self.out / entry['onnx']).is_file()):
+            if stage_for(st['type']).exports and not (entry.get('onnx') and (self.out / entry['onnx']).is_file()):
                 self._export_stage(idx, name, model, entry)
                 self._save(path, model, entry, st)
         ddp.barrier()
@@ -530,33 +483,24 @@ class Runner:
         return model, entry
 
     def _execute(self, idx: int, name: str, st: Dict[str, Any], model: nn.Module) -> Tuple[nn.Module, Dict[str, Any]]:
-        """Run a stage up to (not including) its FP32 ONNX export; quantize stages are complete here."""
+        """Run a stage up to (not including) its FP32 ONNX export; stages writing their own graphs are complete here."""
         kind = st['type']
+        stage = stage_for(kind)
         t0 = time.perf_counter()
-        work = copy.deepcopy(model) if st.get('branch') or kind == 'tome' else model
+        work = copy.deepcopy(model) if st.get('branch') or stage.copy_input else model
         entry: Dict[str, Any] = {'name': name, 'type': kind, 'branch': bool(st.get('branch')), 'details': {},
                                  'notes': [], 'export_target': self.target}
-        if kind == 'quantize':
-            src = self._source_entry()
-            entry['source_stage'] = src['name']
-            self._quantize(idx, name, st, work, entry, src)
+        result = stage.run(self._context(idx, name, work), st)
+        work = result.model
+        entry.update(result.fields)
+        entry['details'] = result.details
+        entry['notes'] += result.notes
+        if not stage.exports:  # measured on its own graphs (quantize)
             entry['params'] = count_params(work)
             entry['seconds'] = round(time.perf_counter() - t0, 2)
             return work, entry
-        if kind == 'finetune':
-            self._finetune(idx, name, st, work, entry)
-            if self.rank != 0:
-                return work, entry
-        elif kind == 'prune':
-            entry['details'] = self._prune(st, work)
-        elif kind == 'lowrank':
-            from .lowrank import factorize
-
-            entry['details'] = factorize(work, energy=st['energy'], params=st['params'], include=st['include'],
-                                         exclude=st['exclude'], only_if_saves=st['only_if_saves'],
-                                         min_rank=st['min_rank'], max_macs_ratio=st['max_macs_ratio'])
-        elif kind == 'tome':
-            entry['details'] = self._tome(st, work)
+        if self.rank != 0:  # a distributed stage: rank 0 measures, the others read its checkpoint
+            return work, entry
         work.eval()
         entry['metric'] = evaluate_torch(work, self.data)
         entry['seconds'] = round(time.perf_counter() - t0, 2)
@@ -583,270 +527,6 @@ class Runner:
         from ..training import segmenter_onnx_agreement
 
         return round(segmenter_onnx_agreement(model, onnx_path, self.data.val.images[:n], self.data.spec), 6)
-
-    def _source_entry(self) -> Dict[str, Any]:
-        for e in reversed(self.entries):
-            if not e.get('branch') and e['type'] != 'quantize':
-                return e
-        raise RunError('no stage before this one to take the model from')
-
-    def _calib_loss(self, n_batches: int, batch_size: int = 32):
-        data = self.data
-
-        def gen(model: nn.Module):
-            import torch.nn.functional as F
-
-            if data.task == 'classify':
-                for b in range(n_batches):
-                    sl = slice(b * batch_size, (b + 1) * batch_size)
-                    xb = torch.from_numpy(data.x_train[sl])
-                    if len(xb) == 0:
-                        break
-                    out = model(xb)
-                    out = out[0] if isinstance(out, (tuple, list)) else out
-                    yield F.cross_entropy(out, torch.from_numpy(data.y_train[sl]))
-            elif data.task == 'segment':
-                from ..models.vit_segmenter import segmentation_loss
-                from ..training import images_to_tensor
-
-                bs = min(batch_size, 16)
-                for b in range(n_batches):
-                    sl = slice(b * bs, (b + 1) * bs)
-                    if len(data.train.images[sl]) == 0:
-                        break
-                    x = images_to_tensor(data.train.images[sl], data.spec)
-                    masks = torch.from_numpy(data.train.masks[sl][:, ::2, ::2].astype(np.int64))
-                    yield segmentation_loss(model(x), masks)['loss']
-            else:
-                from ..models.vit_detector import build_targets, detection_loss
-                from ..training import images_to_tensor
-
-                det = getattr(model, 'detector', model)
-                bs = min(batch_size, 16)
-                for b in range(n_batches):
-                    idx = list(range(b * bs, min((b + 1) * bs, len(data.train.images))))
-                    if not idx:
-                        break
-                    x = images_to_tensor(data.train.images[idx], data.spec)
-                    tg = build_targets([torch.from_numpy(data.train.boxes[i]) for i in idx],
-                                       [torch.from_numpy(data.train.labels[i]) for i in idx], det.num_classes,
-                                       det.map_size, det.stride)
-                    yield detection_loss(model(x), tg)['loss']
-        return gen
-
-    def _prune(self, st: Dict[str, Any], model: nn.Module) -> Dict[str, Any]:
-        from .prune import prune_vit
-
-        return prune_vit(model, st['ratio'], importance=st['importance'], heads=st['heads'], head_dims=st['head_dims'],
-                         mlp=st['mlp'], embed=st['embed'], global_ranking=st['global'], embed_ratio=st['embed_ratio'],
-                         heads_ratio=st['heads_ratio'], mlp_ratio=st['mlp_ratio'], round_to=st['round_to'],
-                         convs=st['convs'], conv_ratio=st['conv_ratio'], conv_groups=st['conv_groups'],
-                         calib_loss=self._calib_loss(st['calib_batches']))
-
-    def _tome(self, st: Dict[str, Any], model: nn.Module) -> Dict[str, Any]:
-        from .tome import apply_tome, token_counts
-
-        sweep = []
-        for r in st['sweep']:
-            probe = apply_tome(copy.deepcopy(model), r)
-            m = evaluate_torch(probe, self.data)
-            probe(torch.from_numpy(self.data.eval_inputs(1)))
-            sweep.append({'r': r, 'metric': m.get('top1'), 'tokens': token_counts(probe)})
-        apply_tome(model, st['r'])
-        model.eval()(torch.from_numpy(self.data.eval_inputs(1)))
-        details = {'r': st['r'], 'tokens_per_block': token_counts(model)}
-        if sweep:
-            details['tome_sweep'] = sweep
-        return details
-
-    def _finetune(self, idx: int, name: str, st: Dict[str, Any], model: nn.Module, entry: Dict[str, Any]) -> None:
-        from ..training import train_classifier, train_detector
-        from .distill import Distiller
-
-        partial = self.stages_dir / '{:02d}-{}.partial.pt'.format(idx, name)
-        start_epoch, opt_state, proj_state = 0, None, None
-        if self.resume and partial.is_file():
-            try:
-                ck: Optional[Dict[str, Any]] = load_checkpoint(partial)
-            except CheckpointError as exc:
-                LOG.info('stage %s: fine-tuning progress not usable, starting over (%s)', name, exc)
-                ck = None
-            if ck is not None and ck['extra'].get('fingerprint') != self.fingerprints.get(name):
-                LOG.info('stage %s: fine-tuning progress in %s is from another config; starting over', name,
-                         partial.name)
-                ck = None
-            if ck is not None:
-                model.load_state_dict(ck['state_dict'])
-                start_epoch = int(ck['epoch'])
-                opt_state = ck['extra'].get('optimizer')
-                proj_state = ck['extra'].get('proj')
-                entry['notes'].append('resumed fine-tuning at epoch {}'.format(start_epoch))
-        dist_cfg = st.get('distill')
-        distiller = None
-        if dist_cfg and (dist_cfg['type'] != 'none' or dist_cfg['features'] or dist_cfg['attention']):
-            if self.teacher is None:
-                raise RunError('stage {}: distillation needs a teacher (the baseline does not exist yet)'.format(name))
-            example = torch.from_numpy(self.data.eval_inputs(2))
-            distiller = Distiller(model, self.teacher, dist_cfg, task=self.data.task, example=example)
-            if proj_state:
-                distiller.proj.load_state_dict(proj_state)
-            ddp.sync_grads(distiller.proj)
-        trainable = nn.ModuleList([model, distiller.proj]) if distiller is not None and len(distiller.proj) else None
-        net = ddp.wrap(model)
-
-        def on_epoch_end(epoch: int, _m: nn.Module, opt: torch.optim.Optimizer, stats: Dict[str, float]) -> None:
-            if self.rank == 0:
-                LOG.info('stage %s: epoch %d/%d %s', name, epoch, st['epochs'],
-                         ', '.join('{} {:.4g}'.format(k, v) for k, v in stats.items() if k != 'epoch'))
-            if self.rank == 0 and epoch < st['epochs']:
-                extra_e = {'entry': {'name': name}, 'optimizer': opt.state_dict(),
-                           'fingerprint': self.fingerprints.get(name, ''),
-                           'proj': distiller.proj.state_dict() if distiller is not None else None}
-                with distiller.hooks_removed() if distiller is not None else contextlib.nullcontext():
-                    save_checkpoint(partial, model, name=name, task=self.meta['task'], labels=self.data.labels,
-                                    input_spec=self.data.spec.to_dict(), decoder=self.meta['decoder'],
-                                    arch=self.meta['arch'], epoch=epoch, extra=extra_e)
-
-        common = dict(epochs=st['epochs'], lr=st['lr'], weight_decay=st['weight_decay'],
-                      seed=self.recipe['seed'] + idx, progress=self.progress and self.rank == 0,
-                      on_epoch_end=on_epoch_end, start_epoch=start_epoch, optimizer_state=opt_state,
-                      trainable=trainable, augment=st['augment'])
-        bs = max(1, st['batch_size'] // self.world)
-        try:
-            if self.data.task == 'classify':
-                shard = ddp.shard_indices(len(self.data.x_train), self.rank, self.world, self.recipe['seed']) \
-                    if self.world > 1 else np.arange(len(self.data.x_train))
-
-                def kd_loss(m, xb, yb):
-                    return distiller.classifier_loss(m, xb, yb, label_smoothing=st['label_smoothing'])
-                loss_fn = kd_loss if distiller is not None else None
-                hist = train_classifier(net, self.data.x_train[shard], self.data.y_train[shard], batch_size=bs,
-                                        loss_fn=loss_fn, label_smoothing=st['label_smoothing'], **common)
-            elif self.data.task == 'segment':
-                hist = self._finetune_segmenter(net, st, bs, distiller, common)
-            else:
-                train = self.data.parts.get('sampler') or self.data.train  # real data: fresh crops each epoch
-                if self.world > 1:
-                    from ..training import DetectionSet
-
-                    train = self.data.train
-                    sh = ddp.shard_indices(len(train.images), self.rank, self.world, self.recipe['seed'])
-                    train = DetectionSet(train.images[sh], [train.boxes[i] for i in sh],
-                                         [train.labels[i] for i in sh], train.spec,
-                                         None if train.ignored is None else [train.ignored[i] for i in sh])
-                hist = train_detector(net, train, batch_size=bs,
-                                      loss_fn=distiller.detector_loss if distiller is not None else None, **common)
-        finally:
-            if distiller is not None:
-                distiller.close()
-        model.eval()
-        entry['details'] = {'epochs': st['epochs'], 'history': hist, 'processes': self.world,
-                            'distill': dist_cfg}
-        if self.rank == 0 and partial.is_file():
-            partial.unlink()
-
-    def _finetune_segmenter(self, net: nn.Module, st: Dict[str, Any], bs: int, distiller: Any,
-                            common: Dict[str, Any]) -> List[Dict[str, float]]:
-        """Segmenter fine-tuning (CE + Dice with the teacher's class weights, + pixel KD when distilling)."""
-        from ..training import SegmentationSet, class_weights_from_masks, train_segmenter
-
-        train = self.data.train
-        weights = class_weights_from_masks(train.masks, len(self.data.labels))
-        if self.world > 1:
-            sh = ddp.shard_indices(len(train.images), self.rank, self.world, self.recipe['seed'])
-            train = SegmentationSet(train.images[sh], train.masks[sh], train.spec)
-
-        def distill_loss(m: nn.Module, x: torch.Tensor, masks: torch.Tensor) -> Dict[str, torch.Tensor]:
-            return distiller.segmenter_loss(m, x, masks, class_weights=weights)
-
-        return train_segmenter(net, train, batch_size=bs, loss_fn=distill_loss if distiller is not None else None,
-                               class_weights=weights, **common)
-
-    def _quantize(self, idx: int, name: str, st: Dict[str, Any], model: nn.Module, entry: Dict[str, Any],
-                  src: Dict[str, Any]) -> None:
-        from ..eval.classification import agreement
-        from . import quantize as Q
-
-        fp32 = self.out / src['onnx']
-        calib = self.data.calibration(st['calib_batches'] * st['calib_batch_size'])
-        ref = onnx_outputs(fp32, self.data, self.threads)
-        variants: Dict[str, Any] = {}
-        primary = None
-        for mode in [st['mode']] + list(st['also']):
-            path = self._onnx_path(idx, name if mode == st['mode'] else '{}-{}'.format(name, mode))
-            info: Dict[str, Any] = {}
-            quiet = logging.getLogger().level
-            logging.getLogger().setLevel(logging.ERROR)
-            try:
-                if mode == 'int8':
-                    info = Q.quantize_int8(fp32, path, calib, method=st['calibration'], percentile=st['percentile'],
-                                           keep_fp32=st['keep_fp32'], exclude=st['exclude'],
-                                           per_channel=st['per_channel'])
-                    info['keep_fp32'] = list(st['keep_fp32'])
-                elif mode == 'fp16':
-                    Q.convert_fp16(fp32, path)
-                else:
-                    info = Q.quantize_dynamic_int8(fp32, path, keep_fp32=st['keep_fp32'], exclude=st['exclude'])
-            finally:
-                logging.getLogger().setLevel(quiet)
-            try:
-                outs = onnx_outputs(path, self.data, self.threads)
-            except Exception as exc:  # e.g. an op without an FP16 kernel in onnxruntime's CPU provider
-                if mode == st['mode']:
-                    raise RunError('stage {}: onnxruntime cannot run the {} graph: {}'.format(name, mode, exc)) from exc
-                variants[mode] = {'onnx': str(path.relative_to(self.out)), 'onnx_bytes': onnx_bytes(path),
-                                  'error': str(exc).splitlines()[0][:200]}
-                continue
-            metric = evaluate_outputs(outs, self.data)
-            if self.data.task == 'classify':
-                metric['agreement_with_source'] = agreement(ref[0], outs[0])
-            elif self.data.task == 'segment':
-                from ..eval.segmentation import label_agreement
-
-                metric['agreement_with_source'] = round(label_agreement(ref[0], outs[0]), 6)
-                metric['logits_sqnr_db_vs_source'] = round(float(Q.sqnr_db(ref[0], outs[0])), 3)
-            else:
-                metric['heatmap_sqnr_db_vs_source'] = round(float(Q.sqnr_db(ref[1], outs[1])), 3)
-            if mode == st['mode']:
-                primary = (path, metric, info)
-            else:
-                variants[mode] = {'onnx': str(path.relative_to(self.out)), 'onnx_bytes': onnx_bytes(path),
-                                  **{k: v for k, v in metric.items() if k != 'per_class'}}
-        path, metric, info = primary
-        entry['metric'] = metric
-        entry['onnx'] = str(path.relative_to(self.out))
-        entry['onnx_bytes'] = onnx_bytes(path)
-        entry['precision'] = st['mode']
-        details: Dict[str, Any] = {'mode': st['mode']}
-        if st['mode'] == 'int8':
-            details['quantization'] = {k: v for k, v in info.items()}
-            details['qdq'] = Q.qdq_summary(path)
-            if st['sensitivity']:
-                n = st['sensitivity_samples']
-                samples = self.data.eval_inputs(n)
-
-                def agree(r, g):
-                    return {'agreement': round(float((r.argmax(1) == g.argmax(1)).mean()), 4)}
-                score = agree if self.data.task in ('classify', 'segment') else None
-                logging.getLogger().setLevel(logging.ERROR)
-                try:
-                    details['sensitivity'] = Q.sensitivity(
-                        fp32, calib, samples, method=st['calibration'], percentile=st['percentile'],
-                        keep_fp32=st['keep_fp32'], exclude=st['exclude'], per_channel=st['per_channel'],
-                        output_index=0 if self.data.task in ('classify', 'segment') else 1, threads=self.threads,
-                        score=score)
-                finally:
-                    logging.getLogger().setLevel(quiet)
-                entry['notes'].append('sensitivity: SQNR (dB) of the {} output over {} samples with only that '
-                                      'layer quantized'.format('heatmap' if self.data.task == 'detect' else 'logits',
-                                                               len(samples)))
-        if variants:
-            details['variants'] = variants
-        entry['details'] = details
-        entry['notes'].append('metric and latency from onnxruntime on the {} ONNX graph'.format(st['mode']))
-        if st['mode'] == 'int8':
-            entry['notes'].append('INT8 pays off on TensorRT (explicit Q/DQ); on a CPU without VNNI onnxruntime may '
-                                  'run the Q/DQ graph slower than FP32: its latency is reported as measured')
 
     # -- report
     def report(self) -> Dict[str, Any]:

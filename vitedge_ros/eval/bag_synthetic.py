@@ -33,8 +33,8 @@ from typing import Any, Dict, Optional, Union
 from .bag_io import write_file
 
 __all__ = ['CAMERA_INFO_TOPIC', 'CLEAR_PATH_GT_TOPIC', 'COMPRESSED_TOPIC', 'GT_TOPIC', 'IMAGE_TOPIC',
-           'OBSTACLES_GT_TOPIC', 'PERSONS_GT_TOPIC', 'START_NS', 'TF_STATIC_TOPIC', 'TF_TOPIC', 'gt_json_path',
-           'write_synthetic_bag']
+           'NODE_PARAMS', 'OBSTACLES_GT_TOPIC', 'PERSONS_GT_TOPIC', 'START_NS', 'TF_STATIC_TOPIC', 'TF_TOPIC',
+           'gt_json_path', 'write_synthetic_bag']
 
 IMAGE_TOPIC = '/camera/image_raw'
 COMPRESSED_TOPIC = '/camera/image_raw/compressed'
@@ -46,6 +46,10 @@ CLEAR_PATH_GT_TOPIC = '/ground_truth/clear_path'
 TF_TOPIC = '/tf'
 TF_STATIC_TOPIC = '/tf_static'
 START_NS = 1700000000 * 1000000000
+#: vitedge_node parameters that match this world (also config/synthetic_world.yaml, for tools/eval_bag.py --params):
+#: its persons are figures painted flat on the ground, standing nowhere, so a person's ground position is the
+#: centre of its box (``person_height_m: 0``), not the feet of an upright person.
+NODE_PARAMS = {'person_height_m': 0.0}
 
 
 def gt_json_path(bag: Union[str, Path]) -> Path:

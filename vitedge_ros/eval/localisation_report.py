@@ -2,7 +2,8 @@
 
 For each flight of ``FLIGHTS`` (15 m altitude, 640x480, 60 deg horizontal field of view; nadir and tilted 30 deg)
 and each seed (default 0, 1, 2) it writes the bag with ``tools/make_bag.py``'s library function, replays it with
-``tools/eval_bag.py``'s (the node's perception core, CameraInfo and /tf from the bag), and rewrites the block
+``tools/eval_bag.py``'s (the node's perception core, CameraInfo and /tf from the bag, the world's node parameters
+``bag_synthetic.NODE_PARAMS`` = ``--params config/synthetic_world.yaml``), and rewrites the block
 between ``BEGIN_MARK`` and ``END_MARK`` of the document with the figures of metrics.json: persons localised,
 horizontal error, false targets, obstacle bearing error and clear-path accuracy. The bags and replays stay in
 ``--work`` for inspection.
@@ -30,7 +31,7 @@ def run_flights(bundle: str, work: Path, frames: int = 60, seeds: Sequence[int] 
                 backend: str = 'onnxruntime', flights: Sequence = FLIGHTS) -> List[Dict[str, Any]]:
     """Write and replay each flight for each seed; one row per (flight, seed): kwargs, gsd, metrics.json."""
     from .bag_replay import replay
-    from .bag_synthetic import IMAGE_TOPIC, write_synthetic_bag
+    from .bag_synthetic import IMAGE_TOPIC, NODE_PARAMS, write_synthetic_bag
 
     rows = []
     work.mkdir(parents=True, exist_ok=True)
@@ -40,7 +41,7 @@ def run_flights(bundle: str, work: Path, frames: int = 60, seeds: Sequence[int] 
             info = write_synthetic_bag(bag, frames, seed=seed, overwrite=True, **kw)
             out = work / 'eval_{}_seed{}'.format(i, seed)
             shutil.rmtree(str(out), ignore_errors=True)
-            m = replay(bag, bundle, IMAGE_TOPIC, out, backend=backend, gt=info['gt_json'])
+            m = replay(bag, bundle, IMAGE_TOPIC, out, backend=backend, gt=info['gt_json'], node_params=NODE_PARAMS)
             rows.append({'name': name, 'flight': dict(kw), 'gsd_m': info['gsd_m'], 'frames': frames, 'seed': seed,
                          'metrics': m})
     return rows
@@ -82,7 +83,9 @@ def render_block(rows: Sequence[Dict[str, Any]], bundle: str, command: str) -> s
     seeds = sorted({r['seed'] for r in rows})
     lines = [BEGIN_MARK, '',
              '**SYNTHETIC** flights (`vitedge_ros.data.flights.GroundFlight`: flat generated ground, objects at their '
-             'real sizes), bundle `{}`, {} frames each, seeds {}; regenerate with `{}`.'.format(
+             'real sizes, persons painted flat so the replay runs with `person_height_m: 0` '
+             '(config/synthetic_world.yaml): the box centre, not an upright person\'s feet), bundle `{}`, {} frames '
+             'each, seeds {}; regenerate with `{}`.'.format(
                  bundle, rows[0]['frames'] if rows else 0, ', '.join(str(s) for s in seeds), command), '',
              '| flight | m/px at centre | persons true | localised (<= {} m) | error median (m) | p95 (m) | '
              'within 1 m | false targets / frame | obstacle bearing error median / p95 (deg) | '

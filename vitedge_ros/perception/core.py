@@ -54,7 +54,8 @@ from vitedge_ros.geometry.obstacles import (
     clear_path,
     obstacle_infos,
 )
-from vitedge_ros.geometry.projection import CameraPose, pixels_to_ground
+from vitedge_ros.geometry.person_ground import DEFAULT_PERSON_HEIGHT_M, persons_on_ground
+from vitedge_ros.geometry.projection import CameraPose
 from vitedge_ros.runtime.latest_wins import LatestWinsWorker
 from vitedge_ros.schema import Checker, SchemaError, boolean, choice, either, exactly, integer, num, text
 
@@ -119,6 +120,10 @@ PARAM_SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('target_frame', '', 'Ground frame (z up, e.g. map or odom) for person targets; empty: off.'),
     ParamSpec('ground_z', 0.0, 'Height of the flat ground plane in target_frame (m).'),
     ParamSpec('person_label', 'person', 'Label whose detections become targets.'),
+    ParamSpec('person_height_m', DEFAULT_PERSON_HEIGHT_M, 'Height of a standing person (m): a target is where the '
+              'feet of an upright person of this height, centred in the box, meet the ground (the box bottom for a '
+              'level camera, the centre straight below, between for oblique views); 0: the box centre (persons '
+              'lying down, or flat figures like the synthetic world\'s).', '>= 0'),
     ParamSpec('tf_timeout_s', 0.05, 'How long to wait for the camera transform at the image stamp (s).', '>= 0'),
     ParamSpec('max_target_range_m', 0.0, 'Ignore ground points farther than this (m); 0: no limit.', '>= 0'),
     ParamSpec('image_is_rectified', False, 'Images are rectified: use CameraInfo P and no distortion.'),
@@ -185,6 +190,7 @@ class NodeParams:
     person_label: str = 'person'
     tf_timeout_s: float = 0.05
     max_target_range_m: float = 0.0
+    person_height_m: float = DEFAULT_PERSON_HEIGHT_M
     image_is_rectified: bool = False
     publish_obstacles: bool = True
     obstacle_classes: List[str] = list(DEFAULT_OBSTACLE_CLASSES)
@@ -252,7 +258,8 @@ PARAM_CHECKS: Dict[str, Checker] = {
     'nms_iou': either(BUNDLE_VALUE, num(0, 1, lo_open=True)),
     'max_detections': integer(1), 'publish_overlay': boolean, 'transport': _lower_choice(*TRANSPORTS),
     'qos_reliability': _lower_choice(*RELIABILITIES), 'qos_depth': integer(1), 'target_frame': text,
-    'ground_z': num(), 'person_label': text, 'tf_timeout_s': num(0), 'max_target_range_m': num(0),
+    'ground_z': num(), 'person_label': text, 'person_height_m': num(0), 'tf_timeout_s': num(0),
+    'max_target_range_m': num(0),
     'image_is_rectified': boolean, 'publish_obstacles': boolean,
     'clear_path_width_frac': num(0, 1, lo_open=True), 'clear_path_height_frac': num(0, 1, lo_open=True),
     'clear_path_min_score': num(0, 1),
@@ -740,8 +747,9 @@ class PerceptionCore:
         ``frame``: the converted input image (a :class:`Frame`, or an H x W x 3 uint8 BGR array); ``result``: the
         pipeline's result for it (``detections``, ``image_size``, ``timings_ms``, optional ``segmentation``);
         ``header``: the input message's header (stamp and frame_id, used for the camera pose); ``arrival``: the
-        frame's arrival time on ``clock`` (default: now). Computes person targets (flat-ground projection of each
-        person box's bottom centre with the camera pose at the header stamp), obstacle bearings, the clear-path
+        frame's arrival time on ``clock`` (default: now). Computes person targets (where an upright person of
+        ``person_height_m`` in each person box stands on the flat ground, with the camera pose at the header stamp:
+        :func:`~vitedge_ros.geometry.person_ground.persons_on_ground`), obstacle bearings, the clear-path
         flag, the landing zone and the overlay, and counts the frame in the statistics. The bag replay calls this
         too, so what it
         measures is what the node publishes. ``draw_overlay``: None = ``publish_overlay`` and someone wants it.
@@ -761,9 +769,9 @@ class PerceptionCore:
         pose = self._camera_pose(header) if p.target_frame and camera is not None else None
         if p.target_frame and camera is not None and pose is not None:
             persons = [d for d in detections if d.label == p.person_label]
-            feet = np.array([[(d.box[0] + d.box[2]) / 2.0, float(d.box[3])] for d in persons]).reshape(-1, 2)
-            pts = pixels_to_ground(camera, feet, pose, p.ground_z,
-                                   max_range=p.max_target_range_m if p.max_target_range_m > 0 else None)
+            boxes = np.array([[float(v) for v in d.box] for d in persons]).reshape(-1, 4)
+            pts = persons_on_ground(camera, boxes, pose, p.ground_z, p.person_height_m,
+                                    max_range=p.max_target_range_m if p.max_target_range_m > 0 else None)
             targets = [tuple(float(v) for v in pt) for pt in pts if np.isfinite(pt).all()]
         if p.publish_obstacles:
             clear = clear_path(detections, (width, height), p.clear_path_width_frac, p.clear_path_height_frac,

@@ -1,0 +1,76 @@
+"""Task metrics of a compression stage's model: torch (``evaluate_torch``) or its ONNX graph's outputs.
+
+Classifiers: top-1 on the held-out split; detectors: COCO-style mAP (:func:`vitedge_ros.eval.detection.detection_map`)
+and the person class's AP; segmenters: mean IoU through the runtime decoder in input-image pixels. ``data`` is the
+run's :class:`vitedge_ros.compress.runner.Data`.
+"""
+from pathlib import Path
+from typing import Any, Dict, List, Union
+
+import numpy as np
+from torch import nn
+
+
+def _det_metric(res: Dict[str, Any], labels: List[str]) -> Dict[str, Any]:
+    out = {'map50': float(res['map50']), 'map50_95': float(res['map50_95'])}
+    pc = res.get('per_class', {})
+    if 'person' in pc:
+        out['person_ap50'] = float(pc['person']['ap50'])
+        out['person_ap50_95'] = float(pc['person']['ap50_95'])
+    out['per_class'] = {k: {kk: float(vv) for kk, vv in v.items()} for k, v in pc.items()}
+    return out
+
+
+def evaluate_torch(model: nn.Module, data: Any) -> Dict[str, Any]:
+    """Task metric of a torch model."""
+    from ..training import evaluate_classifier, evaluate_detector
+
+    if data.task == 'classify':
+        return {'top1': evaluate_classifier(model, data.x_test, data.y_test)}
+    if data.task == 'segment':
+        from ..training import evaluate_segmenter
+
+        return _seg_metric(evaluate_segmenter(model, data.val, data.labels))
+    return _det_metric(evaluate_detector(model, data.val, data.labels), data.labels)
+
+
+def _seg_metric(res: Dict[str, Any]) -> Dict[str, Any]:
+    return {'miou': float(res['miou']), 'per_class_iou': dict(res['per_class_iou']),
+            'pixel_acc': float(res['pixel_acc']), 'mean_acc': float(res['mean_acc'])}
+
+
+def segment_metric_from_logits(logits: np.ndarray, data: Any) -> Dict[str, Any]:
+    """Mean IoU of N×C×h×w logits over the validation set, through the runtime decoder (input-image pixels)."""
+    from ..eval.segmentation import SegmentationMeter
+    from ..runtime.segmentation import logits_to_labels
+
+    meter = SegmentationMeter(data.labels)
+    net = (data.spec.width, data.spec.height)
+    for i, lg in enumerate(logits):
+        labels = logits_to_labels(np.ascontiguousarray(np.asarray(lg, np.float32).transpose(1, 2, 0)),
+                                  data.val.transforms[i], net)
+        meter.update(data.val.frame_masks[i], labels, what='validation mask {}'.format(i))
+    return _seg_metric(meter.result())
+
+
+def onnx_outputs(path: Union[str, Path], data: Any, threads: int) -> List[np.ndarray]:
+    """Outputs of an ONNX graph over the evaluation set (batch 1)."""
+    from .quantize import run_onnx
+
+    return run_onnx(path, data.eval_inputs(), threads)
+
+
+def evaluate_outputs(outs: List[np.ndarray], data: Any) -> Dict[str, Any]:
+    """Task metric from ONNX outputs (logits, or detection rows first)."""
+    if data.task == 'classify':
+        return {'top1': float((outs[0].argmax(1) == data.y_test).mean())}
+    if data.task == 'segment':
+        return segment_metric_from_logits(outs[0], data)
+    from ..eval.detection import detection_map
+
+    preds = []
+    for r in outs[0]:
+        keep = r[:, 4] >= 0.01
+        preds.append((r[keep, :4], r[keep, 4], r[keep, 5].astype(np.int64)))
+    gts = list(zip(data.val.boxes, data.val.labels))
+    return _det_metric(detection_map(gts, preds, data.labels), data.labels)
