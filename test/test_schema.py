@@ -94,3 +94,16 @@ def test_each_user_keeps_its_error_class_and_the_message():
     assert err.value.name == 'mono16_shift' and str(err.value) == (
         "parameter 'mono16_shift': expected -1 (fixed from the first 16-bit frame) or an integer in [0, 8], got 12")
     assert not issubclass(ParamError, SchemaError) and schema.SchemaError is SchemaError
+
+
+def test_every_node_parameter_has_a_checker():
+    """A new parameter gets its type and range from the one config language (label lists: checked against the
+    bundle's labels)."""
+    from vitedge_ros.perception.core import PARAM_CHECKS, PARAM_SPECS, validate_params
+
+    lists = {'classes', 'obstacle_classes', 'landing_safe_classes'}
+    assert {s.name for s in PARAM_SPECS} == set(PARAM_CHECKS) | lists
+    defaults = validate_params({s.name: s.default for s in PARAM_SPECS})
+    for s in PARAM_SPECS:   # every default passes its own checker
+        assert PARAM_CHECKS[s.name](s.default, s.name) is not None if s.name in PARAM_CHECKS else True
+    assert defaults.person_height_m > 0 and defaults.score_threshold is None
