@@ -69,7 +69,7 @@ class Data:
 
     ``task``: classify | detect | segment; ``spec``: the model input; ``labels``: class names. Classifiers:
     ``x_train``, ``x_test`` (N×3×H×W float32, normalised) and ``y_train``, ``y_test`` (N int64). Detectors and
-    segmenters: ``train`` and ``val`` (:class:`vitedge_ros.training.DetectionSet` / ``SegmentationSet``); real
+    segmenters: ``train`` and ``val`` (:class:`vitedge_ros.training.data.DetectionSet` / ``SegmentationSet``); real
     detection data also ``sampler`` (:class:`vitedge_ros.data.sources.DetectionSampler`, fresh crops for every
     fine-tuning epoch).
     """
@@ -92,7 +92,7 @@ class Data:
         """``n`` normalised training inputs (N×3×H×W float32) for quantization calibration."""
         if self.task == 'classify':
             return np.ascontiguousarray(self.x_train[:n])
-        from ..training import images_to_tensor
+        from ..training.data import images_to_tensor
 
         return images_to_tensor(self.train.images[:n], self.spec).numpy()
 
@@ -100,7 +100,7 @@ class Data:
         """Normalised evaluation inputs."""
         if self.task == 'classify':
             return self.x_test if n is None else self.x_test[:n]
-        from ..training import images_to_tensor
+        from ..training.data import images_to_tensor
 
         imgs = self.val.images if n is None else self.val.images[:n]
         return images_to_tensor(imgs, self.spec).numpy()
@@ -524,7 +524,7 @@ class Runner:
 
     def _argmax_agreement(self, model: nn.Module, onnx_path: Path, n: int = 20) -> float:
         """Pixel fraction where torch and onnxruntime logits give the same class (segmenters)."""
-        from ..training import segmenter_onnx_agreement
+        from ..training.evaluate import segmenter_onnx_agreement
 
         return round(segmenter_onnx_agreement(model, onnx_path, self.data.val.images[:n], self.data.spec), 6)
 
