@@ -27,7 +27,8 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format='%(message)s')
     import torch
 
-    from vitedge_ros.trainer import ConfigError, load_config, run_training
+    from vitedge_ros.training.config import ConfigError, load_config
+    from vitedge_ros.training.run import run_training
 
     if args.threads:
         torch.set_num_threads(args.threads)
