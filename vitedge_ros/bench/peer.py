@@ -14,7 +14,7 @@
    epochs over the union of the stages' images (ultralytics counts whole epochs); the JSON records both.
 3. **Training.** ``YOLO('<arch>.yaml')``: the architecture from ultralytics' model yaml, random init, no weights
    file, ``pretrained=False``; ultralytics' own default recipe (SGD/auto optimiser, mosaic, HSV, flips) untuned,
-   CPU, ``amp=False``, ``plots=False``, ``val=False``.
+   CPU, ``amp=False``, ``plots=False``, ``val=False``; the last epoch's weights are exported (no pick on validation).
 4. **Offline.** :func:`import_ultralytics` sets ``YOLO_OFFLINE=1`` (``ultralytics.utils.is_online`` returns False
    without a DNS query: ``ultralytics/utils/__init__.py`` of 8.4.x), ``YOLO_AUTOINSTALL=false`` (no pip), a private
    ``YOLO_CONFIG_DIR`` whose settings turn ``sync`` (events) and every logger integration off, removes
@@ -193,8 +193,8 @@ def yolo_label_lines(boxes: np.ndarray, labels: np.ndarray, width: int, height: 
     for (x1, y1, x2, y2), c in zip(b, np.asarray(labels).reshape(-1)):
         if x2 - x1 < 1.0 or y2 - y1 < 1.0:
             continue
-        out.append('{:d} {:.6f} {:.6f} {:.6f} {:.6f}'.format(int(c), (x1 + x2) / 2 / width, (y1 + y2) / 2 / height,
-                                                              (x2 - x1) / width, (y2 - y1) / height))
+        cx, cy = (x1 + x2) / 2 / width, (y1 + y2) / 2 / height
+        out.append('{:d} {:.6f} {:.6f} {:.6f} {:.6f}'.format(int(c), cx, cy, (x2 - x1) / width, (y2 - y1) / height))
     return out
 
 
@@ -254,8 +254,8 @@ def write_yolo_dataset(chain: Sequence[Dict[str, Any]], out: PathLike, labels: S
             write('train', 's{}_{:06d}'.format(k, i), img, b, sc.labels, spec.color == 'rgb')
             n += 1
             if n % 1000 == 0:
-                log('[peer] stage {} ({}): {} images written ({:.0f} s)'.format(k, st['name'], n,
-                                                                             time.perf_counter() - t0))
+                dt = time.perf_counter() - t0
+                log('[peer] stage {} ({}): {} images written ({:.0f} s)'.format(k, st['name'], n, dt))
         per_stage.append({'stage': st['name'], 'images': n, 'input': [spec.width, spec.height]})
         total += n
     last = chain[-1]['config']
@@ -292,8 +292,8 @@ def train_peer(ul: Any, arch: str, data_yaml: PathLike, work: PathLike, epochs: 
                batch: int = 16, seed: int = 0, workers: int = 2) -> Dict[str, Any]:
     """Train ``arch`` (e.g. ``yolov8n``) from its model yaml, random init, on CPU; export FP32 ONNX (opset 13).
 
-    Returns ``{'arch', 'onnx', 'params', 'train_seconds', 'epochs', 'input'}``; ``params`` counts the trained
-    model's parameters (``torch.nn.Module.parameters``).
+    The last epoch's weights are exported. Returns ``{'arch', 'onnx', 'params', 'train_seconds', 'epochs',
+    'input'}``; ``params`` counts the trained model's parameters (``torch.nn.Module.parameters``).
     """
     work = Path(work)
     model = ul.YOLO('{}.yaml'.format(arch))
@@ -302,6 +302,9 @@ def train_peer(ul: Any, arch: str, data_yaml: PathLike, work: PathLike, epochs: 
                 workers=int(workers), project=str(work / 'runs'), name=arch, exist_ok=True, pretrained=False,
                 amp=False, plots=False, val=False, seed=int(seed), deterministic=True, verbose=False, cache=False)
     seconds = time.perf_counter() - t0
+    # the last epoch's weights, never ultralytics' best.pt: that one is picked on its val split, whose scenes are
+    # the first of the benchmark's own validation scenes (a file this run just wrote: ultralytics' own format)
+    model = ul.YOLO(str(model.trainer.last))
     params = int(sum(p.numel() for p in model.model.parameters()))
     h, w = export_size(imgsz)
     onnx_path = model.export(format='onnx', imgsz=(h, w), opset=13, simplify=True, dynamic=False, batch=1,
