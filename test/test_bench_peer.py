@@ -179,3 +179,16 @@ def test_quick_peer_run_offline_end_to_end(tmp_path, monkeypatch):
     assert '`aerial_vit_tiny` (shipped ViT)' in block and 'YOLOv8n (ultralytics' in block
     assert 'Quick run' in block
     assert '{} / {}'.format(yolo['params'], yolo['macs']) in block
+
+
+def test_only_the_peer_module_imports_ultralytics():
+    import re
+
+    pattern = re.compile(r'^\s*(import ultralytics|from ultralytics\b)', re.M)
+    files = [p for d in ('vitedge_ros', 'tools', 'launch') for p in (ROOT / d).rglob('*.py')]
+    users = sorted(str(p.relative_to(ROOT)) for p in files if pattern.search(p.read_text(encoding='utf-8')))
+    assert users == ['vitedge_ros/bench/peer.py']
+    setup = (ROOT / 'setup.py').read_text()
+    assert "'peer': ['ultralytics==" in setup
+    runtime_tools = setup[setup.index('RUNTIME'):setup.index('extras_require')]
+    assert 'ultralytics' not in runtime_tools
