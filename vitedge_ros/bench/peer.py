@@ -288,31 +288,77 @@ def export_size(imgsz: int, scene: Tuple[int, int] = SCENE_SIZE) -> Tuple[int, i
     return h, w
 
 
+def _checkpoint_state(last: Path) -> str:
+    """State of an ultralytics ``last.pt``: ``none``, ``finished`` or ``unfinished``.
+
+    ``finished``: ultralytics strips the optimizer and sets epoch -1 at the end of training; ``unfinished``: an
+    epoch and optimizer state to resume from. ``last.pt`` is ultralytics' own pickle, written by this benchmark's
+    earlier run in its work folder.
+    """
+    if not last.is_file():
+        return 'none'
+    import torch
+
+    ck = torch.load(str(last), map_location='cpu', weights_only=False)
+    return 'unfinished' if int(ck.get('epoch', -1)) >= 0 and ck.get('optimizer') is not None else 'finished'
+
+
 def train_peer(ul: Any, arch: str, data_yaml: PathLike, work: PathLike, epochs: int, imgsz: int,
                batch: int = 16, seed: int = 0, workers: int = 2) -> Dict[str, Any]:
     """Train ``arch`` (e.g. ``yolov8n``) from its model yaml, random init, on CPU; export FP32 ONNX (opset 13).
 
     The last epoch's weights are exported. Returns ``{'arch', 'onnx', 'params', 'train_seconds', 'epochs',
-    'input'}``; ``params`` counts the trained model's parameters (``torch.nn.Module.parameters``).
+    'input', 'resumed'}``; ``params`` counts the trained model's parameters (``torch.nn.Module.parameters``).
+    A run is hours long: a finished model with the same settings and dataset (``work/<arch>.done.json``) is
+    reused, and an interrupted one resumes from its ``last.pt`` (ultralytics ``resume=True``); ``train_seconds``
+    adds up the training time of every process that worked on it.
     """
+    import hashlib
+
     work = Path(work)
-    model = ul.YOLO('{}.yaml'.format(arch))
+    done_json = Path(data_yaml).parent / 'done.json'
+    data_key = hashlib.sha256(done_json.read_bytes()).hexdigest() if done_json.is_file() else str(data_yaml)
+    key = {'arch': arch, 'epochs': int(epochs), 'imgsz': int(imgsz), 'batch': int(batch), 'seed': int(seed),
+           'data': data_key, 'ultralytics': ul.__version__}
+    marker = work / '{}.done.json'.format(arch)
+    if marker.is_file():
+        old = json.loads(marker.read_text())
+        if old.get('key') == key and Path(old['result']['onnx']).is_file():
+            return dict(old['result'], reused=True)
+    run_dir = work / 'runs' / arch
+    started = run_dir / 'key.json'
+    last = run_dir / 'weights' / 'last.pt'
+    state = _checkpoint_state(last) if started.is_file() and json.loads(started.read_text()) == key else 'none'
+    resumed = state == 'unfinished'
     t0 = time.perf_counter()
-    model.train(data=str(data_yaml), epochs=int(epochs), imgsz=int(imgsz), batch=int(batch), device='cpu',
-                workers=int(workers), project=str(work / 'runs'), name=arch, exist_ok=True, pretrained=False,
-                amp=False, plots=False, val=False, seed=int(seed), deterministic=True, verbose=False, cache=False)
-    seconds = time.perf_counter() - t0
+    if resumed:
+        ul.YOLO(str(last)).train(resume=True)
+    elif state != 'finished':
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+        run_dir.mkdir(parents=True)
+        started.write_text(json.dumps(key))
+        model = ul.YOLO('{}.yaml'.format(arch))
+        model.train(data=str(data_yaml), epochs=int(epochs), imgsz=int(imgsz), batch=int(batch), device='cpu',
+                    workers=int(workers), project=str(work / 'runs'), name=arch, exist_ok=True, pretrained=False,
+                    amp=False, plots=False, val=False, seed=int(seed), deterministic=True, verbose=False,
+                    cache=False)
+    spent = run_dir / 'seconds.json'   # training seconds over every process that worked on this run
+    seconds = time.perf_counter() - t0 + (json.loads(spent.read_text()) if spent.is_file() and state != 'none' else 0.0)
+    spent.write_text(json.dumps(round(seconds, 1)))
     # the last epoch's weights, never ultralytics' best.pt: that one is picked on its val split, whose scenes are
     # the first of the benchmark's own validation scenes (a file this run just wrote: ultralytics' own format)
-    model = ul.YOLO(str(model.trainer.last))
+    model = ul.YOLO(str(last))
     params = int(sum(p.numel() for p in model.model.parameters()))
     h, w = export_size(imgsz)
     onnx_path = model.export(format='onnx', imgsz=(h, w), opset=13, simplify=True, dynamic=False, batch=1,
                              device='cpu', nms=False)
     dst = work / '{}.onnx'.format(arch)
     shutil.copyfile(onnx_path, dst)
-    return {'arch': arch, 'onnx': str(dst), 'params': params, 'train_seconds': round(seconds, 1),
-            'epochs': int(epochs), 'input': [1, 3, h, w]}
+    result = {'arch': arch, 'onnx': str(dst), 'params': params, 'train_seconds': round(seconds, 1),
+              'epochs': int(epochs), 'input': [1, 3, h, w], 'resumed': bool(resumed)}
+    marker.write_text(json.dumps({'key': key, 'result': result}, indent=1))
+    return result
 
 
 # --- one interface for both detectors ------------------------------------------------------------------------
@@ -541,7 +587,8 @@ def run_peer(out_json: PathLike, work: PathLike, *, bundle: PathLike = ROOT / 'm
         log('[peer] training {} ...'.format(arch))
         peers.append(train_peer(ul, arch, ds['data_yaml'], work, epochs, imgsz, batch=batch,
                                 workers=0 if quick else workers))
-        log('[peer] {} trained in {} s'.format(arch, peers[-1]['train_seconds']))
+        log('[peer] {} {} in {} s'.format(arch, 'reused from an earlier run' if peers[-1].get('reused') else 'trained',
+                                          peers[-1]['train_seconds']))
 
     torch.set_num_threads(1)
     # accuracy
@@ -550,7 +597,9 @@ def run_peer(out_json: PathLike, work: PathLike, *, bundle: PathLike = ROOT / 'm
                'onnx': str(shipped.bundle.onnx_path), 'detect': shipped,
                'params': vit_params, 'params_source': vit_params_source,
                'input': [1, 3, shipped.bundle.input.height, shipped.bundle.input.width],
-               'training': {'image_passes': shipped_budget['image_passes'], 'stages': len(full_chain)}}]
+               'training': {'image_passes': shipped_budget['image_passes'], 'stages': len(full_chain),
+                            'recorded_in_bundle': {k: (shipped.bundle.source.get('metrics') or {}).get(k)
+                                                   for k in ('map50', 'map50_95')}}}]
     for p in peers:
         det = PeerDetector(p['onnx'], threads=1)
         models.append({'key': p['arch'], 'label': '{} (ultralytics {}, from scratch)'.format(
@@ -558,7 +607,8 @@ def run_peer(out_json: PathLike, work: PathLike, *, bundle: PathLike = ROOT / 'm
             'params': p['params'], 'params_source': 'torch parameters of the trained model', 'input': p['input'],
             'training': {'image_passes': epochs * ds['train_images'], 'epochs': epochs,
                          'images': ds['train_images'], 'imgsz': imgsz, 'batch': batch,
-                         'seconds': p['train_seconds']}})
+                         'seconds': p['train_seconds'], 'resumed': p['resumed'],
+                         'reused_from_an_earlier_run': bool(p.get('reused'))}})
     for m in models:
         log('[peer] evaluating {} ...'.format(m['key']))
         m['metrics'] = evaluate(m['detect'], sets, labels, rule)
