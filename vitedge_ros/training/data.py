@@ -13,7 +13,7 @@ Detectors train on letterboxed uint8 images made with the runtime's own :class:`
 network sees exactly what it will see on the drone.
 """
 import logging
-from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -53,6 +53,32 @@ def scenes_to_detection_set(scenes: Sequence[Any], spec: InputSpec) -> Detection
     return DetectionSet(np.stack(images), boxes, labels, spec)
 
 
+def detection_scenes(n: int, seed: int, width: int = 640, height: int = 480,
+                     flights: Optional[Dict[str, Any]] = None, real_backgrounds: float = 0.0,
+                     real_negatives: float = 0.0) -> Iterator[Any]:
+    """The generated scenes of :func:`make_detection_set`, one at a time, at scene size (not letterboxed).
+
+    Yields ``Scene`` objects (``image`` BGR uint8 height x width x 3, ``boxes`` M x 4 xyxy scene pixels,
+    ``labels`` M): the ``n`` single scenes (seeds ``seed .. seed+n-1``, the last ``round(n * real_negatives)``
+    real texture negatives with no object), then the kept flight frames (:func:`flight_scenes`). For
+    consumers that cannot hold a whole set in memory (the peer benchmark writes them to disk).
+    Raises ``ValueError`` for a fraction outside [0, 1].
+    """
+    from ..data.synthetic import generate_scene, generate_texture_negative
+
+    for key, v in (('real_backgrounds', real_backgrounds), ('real_negatives', real_negatives)):
+        if not 0.0 <= v <= 1.0:
+            raise ValueError('{} must be in [0, 1], got {}'.format(key, v))
+    n_neg = int(round(n * real_negatives))
+    for i in range(n):
+        if i < n - n_neg:
+            yield generate_scene(seed + i, width=width, height=height, real_background=real_backgrounds)
+        else:
+            yield generate_texture_negative(seed + i, width=width, height=height)
+    if flights:
+        yield from flight_scenes(width=width, height=height, **flights)
+
+
 def make_detection_set(n: int, seed: int, spec: InputSpec, width: int = 640, height: int = 480,
                        flights: Optional[Dict[str, Any]] = None, real_backgrounds: float = 0.0,
                        real_negatives: float = 0.0) -> DetectionSet:
@@ -66,25 +92,26 @@ def make_detection_set(n: int, seed: int, spec: InputSpec, width: int = 640, hei
     real_backgrounds}) appends frames of generated drone flights (:func:`make_flight_detection_set`).
     Raises ``ValueError`` for a fraction outside [0, 1].
     """
-    from ..data.synthetic import generate_scene, generate_texture_negative
+    scenes = detection_scenes(n, seed, width, height, flights=flights, real_backgrounds=real_backgrounds,
+                              real_negatives=real_negatives)
+    return scenes_to_detection_set(scenes, spec)
 
-    for key, v in (('real_backgrounds', real_backgrounds), ('real_negatives', real_negatives)):
-        if not 0.0 <= v <= 1.0:
-            raise ValueError('{} must be in [0, 1], got {}'.format(key, v))
-    n_neg = int(round(n * real_negatives))
 
-    def gen():
-        for i in range(n):
-            if i < n - n_neg:
-                yield generate_scene(seed + i, width=width, height=height, real_background=real_backgrounds)
-            else:
-                yield generate_texture_negative(seed + i, width=width, height=height)
+def flight_scenes(count: int, frames: int, seed: int, every: int = 1, width: int = 640, height: int = 480,
+                  real_backgrounds: float = 0.0) -> Iterator[Any]:
+    """The kept frames of :func:`make_flight_detection_set`, one at a time, at scene size (not letterboxed).
 
-    scenes = scenes_to_detection_set(gen(), spec)
-    if not flights:
-        return scenes
-    return concat_detection_sets(scenes, make_flight_detection_set(spec=spec, width=width, height=height,
-                                                                   **flights))
+    Raises ``ValueError`` when count, frames or every is below 1.
+    """
+    from ..data.synthetic import camera_sequence
+
+    if count < 1 or frames < 1 or every < 1:
+        raise ValueError('flights: count, frames and every must be >= 1, got {}, {}, {}'.format(count, frames, every))
+    for k in range(count):
+        flight = camera_sequence(frames, seed=seed + k, width=width, height=height, real_background=real_backgrounds)
+        for i, sc in enumerate(flight):
+            if i % every == 0:
+                yield sc
 
 
 def make_flight_detection_set(count: int, frames: int, seed: int, spec: InputSpec, every: int = 1,
@@ -96,20 +123,7 @@ def make_flight_detection_set(count: int, frames: int, seed: int, spec: InputSpe
     the frame edge. ``real_backgrounds``: probability that a flight's world has real photo texture for
     bare ground (``camera_sequence(real_background=...)``).
     """
-    from ..data.synthetic import camera_sequence
-
-    if count < 1 or frames < 1 or every < 1:
-        raise ValueError('flights: count, frames and every must be >= 1, got {}, {}, {}'.format(count, frames, every))
-
-    def scenes():
-        for k in range(count):
-            flight = camera_sequence(frames, seed=seed + k, width=width, height=height,
-                                     real_background=real_backgrounds)
-            for i, sc in enumerate(flight):
-                if i % every == 0:
-                    yield sc
-
-    return scenes_to_detection_set(scenes(), spec)
+    return scenes_to_detection_set(flight_scenes(count, frames, seed, every, width, height, real_backgrounds), spec)
 
 
 def concat_detection_sets(a: DetectionSet, b: DetectionSet) -> DetectionSet:
