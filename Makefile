@@ -5,7 +5,7 @@ VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PIP_FLAGS := -q --disable-pip-version-check -c requirements/constraints.txt
 
-.PHONY: demo test test-main test-py36 test-runtime-only bench eval-localisation model-card install lint reformat-ament clean
+.PHONY: demo test test-main test-py36 test-runtime-only bench bench-peer eval-localisation model-card install lint reformat-ament clean
 
 $(STAMP): setup.py requirements/constraints.txt
 	test -x $(VPY) || $(PY) -m venv $(VENV)
@@ -34,6 +34,22 @@ test-runtime-only: $(STAMP)
 
 bench: $(STAMP)
 	$(VPY) tools/benchmark.py --out bench
+
+# SLOW (hours on 2 CPU cores; not part of `make bench`): the peer of docs/BENCHMARKS.md section 7 (issue 18).
+# Writes the shipped detector's training images (every stage of its chain) as a YOLO dataset, trains YOLOv8n
+# and YOLO11n from scratch with the same image-pass budget (ultralytics, offline: no weights, no font, no pip),
+# times both models and the ViT in one process (onnxruntime CPU, 1 thread), evaluates them alike, writes
+# bench/peer.json and only the peer block of docs/BENCHMARKS.md (its wall time is printed there).
+# ultralytics (AGPL-3.0, the optional `peer` extra) goes in without its opencv-python requirement: the
+# headless OpenCV of the tools extra provides cv2. `--quick` proves the harness in about a minute.
+PEER_STAMP := $(VENV)/.peer-installed
+$(PEER_STAMP): $(STAMP)
+	$(VPY) -m pip install $(PIP_FLAGS) --no-deps ultralytics ultralytics-thop ultralytics-platform polars \
+	    polars-runtime-32 psutil requests httpx httpcore certifi charset-normalizer urllib3 nvidia-ml-py
+	touch $(PEER_STAMP)
+
+bench-peer: $(PEER_STAMP)
+	nice $(VPY) -m vitedge_ros.bench.peer --out bench/peer.json --work bench_out/peer --doc docs/BENCHMARKS.md
 
 # SYNTHETIC person-localisation figures of docs/EVALUATION.md (make_bag flights replayed with eval_bag's library)
 eval-localisation: $(STAMP)

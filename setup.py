@@ -55,6 +55,10 @@ setup(
         'tools': RUNTIME + TOOLS,
         'jetson': RUNTIME + ['pycuda'],  # tensorrt comes with JetPack (python3-libnvinfer)
         'dev': ['pytest', 'ruff; python_version >= "3.8"', 'flake8', 'pydocstyle'],
+        # The benchmark peer of issue 18 (`make bench-peer`, vitedge_ros/bench/peer.py only): AGPL-3.0, so
+        # never a runtime or tools dependency. `make bench-peer` installs it without its opencv-python
+        # requirement, the tools extra's headless OpenCV provides cv2 (two OpenCV wheels overwrite each other).
+        'peer': ['ultralytics==8.4.190'],
     },
     zip_safe=False,
     maintainer='vitedge_ros developers',

@@ -145,7 +145,7 @@ def test_trial_export_fails_before_any_training(tmp_path, monkeypatch, capsys):
     def no_training(*a, **k):
         raise AssertionError('training ran before the trial export')
 
-    monkeypatch.setattr('vitedge_ros.training.train_classifier', no_training)
+    monkeypatch.setattr('vitedge_ros.training.loop.train_classifier', no_training)
     with pytest.raises(RecipeError) as exc:
         run_recipe(_dynamic_recipe(), tmp_path / 'a', progress=False, threads=1)
     msg = str(exc.value)
@@ -164,7 +164,8 @@ def test_trial_export_fails_before_any_training(tmp_path, monkeypatch, capsys):
 def test_training_trial_export_fails_before_the_first_epoch(tmp_path, monkeypatch):
     """tools/train.py's loop too: an unexportable model stops before any epoch, with one line."""
     from vitedge_ros.models import static_size
-    from vitedge_ros.trainer import ConfigError, run_training
+    from vitedge_ros.training.config import ConfigError
+    from vitedge_ros.training.run import run_training
 
     monkeypatch.setattr(static_size, 'static_size_copy', lambda module, shape: module)
     cfg = {'name': 'dyn', 'task': 'classify',

@@ -149,7 +149,7 @@ def _ddp_worker(rank, world, init_file, out_dir):
 
     from vitedge_ros.compress import ddp
     from vitedge_ros.models import create_model
-    from vitedge_ros.training import train_classifier
+    from vitedge_ros.training.loop import train_classifier
 
     torch.set_num_threads(1)
     dist.init_process_group('gloo', init_method='file://' + init_file, rank=rank, world_size=world)

@@ -59,7 +59,8 @@ def test_pretrained_file_loads_into_classifier_detector_and_segmenter(weights, f
 def test_pretrained_file_in_a_training_config_and_a_recipe(weights, tmp_path):
     from vitedge_ros.compress.recipe import validate_recipe
     from vitedge_ros.compress.runner import build_model as recipe_model
-    from vitedge_ros.trainer import build_model, validate_config
+    from vitedge_ros.training.config import validate_config
+    from vitedge_ros.training.run import build_model
 
     sd, paths = weights
     cfg = validate_config({

@@ -20,7 +20,8 @@ from vitedge_ros.data.sources import (
 from vitedge_ros.runtime import Pipeline, load_bundle
 from vitedge_ros.runtime.bundle import InputSpec
 from vitedge_ros.runtime.preprocess import Preprocessor
-from vitedge_ros.trainer import ConfigError, run_training, validate_config
+from vitedge_ros.training.config import ConfigError, validate_config
+from vitedge_ros.training.run import run_training
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = InputSpec(96, 64, 'rgb', (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 'letterbox')
@@ -111,7 +112,7 @@ def test_coco_source_label_map_crowd_and_holdout(photos):
     ({'name': 'visdrone', 'root': 'x', 'label_map': {'pedestrain': 'person'}}, 'data.label_map.pedestrain: not a'),
     ({'name': 'visdrone', 'root': 'x', 'label_map': {'others': 'person'}}, 'data.label_map.others: VisDrone'),
     ({'name': 'visdrone', 'root': 'x', 'crop_scale': [2, 1]}, 'data.crop_scale: expected [lo, hi]'),
-    ({'name': 'visdrone', 'root': 'x', 'unmapped': 'drop'}, 'data.unmapped: expected background or ignore'),
+    ({'name': 'visdrone', 'root': 'x', 'unmapped': 'drop'}, 'data.unmapped: expected one of background, ignore'),
     ({'name': 'coco', 'images': 'x'}, 'data.annotations: required key is missing'),
     ({'name': 'coco', 'images': 'x', 'annotations': 'y', 'weight': 2}, 'data.weight: unknown key'),
     ({'mix': []}, 'data.mix: expected a non-empty list'),
@@ -131,8 +132,11 @@ def test_training_config_errors_name_the_key_path(photos, tmp_path):
     cfg = detect_config({'name': 'imagefolder', 'root': 'x'})
     with pytest.raises(ConfigError, match=r"^data\.name: 'imagefolder' is not data for task detect"):
         validate_config(cfg)
-    cfg = detect_config({'mix': [{'name': 'synthetic-aerial', 'train_scenes': 'many'}]})
-    with pytest.raises(ConfigError, match=r'^data\.mix\[0\]\.train_scenes: expected int'):
+    cfg = detect_config({'mix': [{'name': 'synthetic-aerial', 'train_size': 'many'}]})
+    with pytest.raises(ConfigError, match=r"^data\.mix\[0\]\.train_size: expected an integer >= 1, got 'many'$"):
+        validate_config(cfg)
+    cfg = detect_config({'mix': [{'name': 'synthetic-aerial', 'train_scenes': 4}]})
+    with pytest.raises(ConfigError, match=r'^data\.mix\[0\]\.train_scenes: renamed data\.mix\[0\]\.train_size$'):
         validate_config(cfg)
     cfg = detect_config({'name': 'coco', 'images': photos['images'], 'annotations': photos['train_json'],
                          'label_map': {'dog': 'person'}})
@@ -194,7 +198,7 @@ def test_mix_draws_sources_in_proportion_to_their_weights(photos):
 def test_ignored_regions_remove_the_negative_loss_and_the_score():
     from vitedge_ros.eval.detection import detection_map
     from vitedge_ros.models.vit_detector import build_targets, focal_loss
-    from vitedge_ros.training import drop_ignored
+    from vitedge_ros.training.evaluate import drop_ignored
 
     region = torch.tensor([[16.0, 16.0, 48.0, 48.0]])
     t = build_targets([torch.zeros(0, 4)], [torch.zeros(0, dtype=torch.long)], 3, (8, 12), 8, ignore=[region])
@@ -255,8 +259,8 @@ def test_train_tool_on_visdrone_photos_crops_and_validates_each_epoch(photos, tm
     assert [h['epoch'] for h in res['history']] == [1, 2] and all('val_map50' in h for h in res['history'])
     assert sum('validation mAP@0.5' in r.getMessage() for r in caplog.records) == 2
     # fine-tune the result on a mix of the same photos and synthetic scenes, with a bundle this time
-    data = {'mix': [dict(data, weight=3), {'name': 'synthetic-aerial', 'train_scenes': 4, 'val_scenes': 2,
-                                           'scene_width': 160, 'scene_height': 120, 'weight': 1}], 'epoch_size': 8}
+    data = {'mix': [dict(data, weight=3), {'name': 'synthetic-aerial', 'train_size': 4, 'val_size': 2,
+                                           'width': 160, 'height': 120, 'weight': 1}], 'epoch_size': 8}
     data['mix'][0].pop('epoch_size')
     mix = detect_config(data)
     mix['model'] = {'arch': 'vit_center', 'checkpoint': str(tmp_path / 'run' / 'final.pt')}
@@ -384,7 +388,7 @@ def test_visdrone_fine_tuning_config_runs_on_the_photo_fixture(photos, tmp_path)
     cfg['model']['checkpoint'] = str(ROOT / cfg['model']['checkpoint'])
     vd, synth = cfg['data']['mix']
     vd.update(root=str(photos['root'] / 'vd_train'), val_root=str(photos['root'] / 'vd_val'))
-    synth.update(train_scenes=2, val_scenes=1)
+    synth.update(train_size=2, val_size=1)
     cfg['data']['epoch_size'] = 2
     cfg['train'].update(epochs=1, batch_size=2)
     res = run_training(cfg, tmp_path, progress=False, export=False)

@@ -387,7 +387,7 @@ def test_camera_info_scaled_to_image_size_and_bad_info_ignored():
     ('backend', 'cuda', 'auto, tensorrt, onnxruntime'),
     ('transport', 'theora', 'raw, compressed'),
     ('qos_reliability', 'sometimes', 'best_effort, reliable'),
-    ('max_detections', 0, '> 0'),
+    ('max_detections', 0, '>= 1'),
     ('max_detections', 2.5, 'integer'),
     ('classes', ['person', 'dragon'], "'dragon'"),
     ('obstacle_classes', 'tree', "'tree'"),

@@ -100,7 +100,7 @@ def test_mask_folder_errors(tmp_path):
 @pytest.mark.needs('torch')
 def test_training_set_checks_masks():
     from vitedge_ros.runtime.bundle import InputSpec
-    from vitedge_ros.training import scenes_to_segmentation_set
+    from vitedge_ros.training.data import scenes_to_segmentation_set
 
     spec = InputSpec(32, 24, 'rgb', (0.5,) * 3, (0.25,) * 3, 'letterbox')
     img = np.zeros((30, 40, 3), np.uint8)

@@ -12,7 +12,8 @@ from vitedge_ros.export import export_bundle
 from vitedge_ros.models import SegmenterExport, ViTSegmenter, create_model, segmentation_loss
 from vitedge_ros.runtime import Pipeline, load_bundle
 from vitedge_ros.runtime.bundle import InputSpec
-from vitedge_ros.training import images_to_tensor, scenes_to_segmentation_set, train_segmenter
+from vitedge_ros.training.data import images_to_tensor, scenes_to_segmentation_set
+from vitedge_ros.training.loop import train_segmenter
 
 SPEC = InputSpec(64, 48, 'rgb', (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 'letterbox')
 
@@ -110,15 +111,16 @@ def test_pipeline_gives_label_map_in_input_pixels(seg_bundle):
 
 
 def test_trainer_segment_task(tmp_path):
-    from vitedge_ros.trainer import ConfigError, run_training, validate_config
+    from vitedge_ros.training.config import ConfigError, validate_config
+    from vitedge_ros.training.run import run_training
 
     cfg = {'name': 'tiny_seg', 'task': 'segment',
            'model': {'arch': 'vit_segmenter', 'backbone': 'vit_tiny_patch16_224', 'img_size': [48, 64],
                      'head_channels': 16, 'detail_channels': 4,
                      'kwargs': {'patch_size': 8, 'embed_dim': 32, 'depth': 1, 'num_heads': 2}},
            'input': SPEC.to_dict(),
-           'data': {'name': 'synthetic-aerial', 'train_scenes': 6, 'val_scenes': 3, 'scene_width': 128,
-                    'scene_height': 96, 'cache_dir': str(tmp_path / 'cache')},
+           'data': {'name': 'synthetic-aerial', 'train_size': 6, 'val_size': 3, 'width': 128, 'height': 96,
+                    'cache_dir': str(tmp_path / 'cache')},
            'train': {'epochs': 1, 'batch_size': 3, 'lr': 0.002},
            'export': {'upsample': 'nearest'}}
     torch.set_num_threads(1)
@@ -131,7 +133,7 @@ def test_trainer_segment_task(tmp_path):
     assert json.loads((tmp_path / 'run' / 'train_result.json').read_text())['metrics']['miou'] == res['metrics']['miou']
     assert len(list((tmp_path / 'cache').glob('*.npz'))) == 2
     for bad, msg in ((dict(cfg, data=dict(cfg['data'], name='digits')), 'segmentation reads'),
-                     (dict(cfg, data={'name': 'masks', 'root': 'x'}), 'data.val_root: missing'),
+                     (dict(cfg, data={'name': 'masks', 'root': 'x'}), 'data.val_root: required key is missing'),
                      (dict(cfg, export={'upsample': 'cubic'}), 'export.upsample')):
         with pytest.raises(ConfigError, match=msg):
             validate_config(bad)

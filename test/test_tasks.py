@@ -168,11 +168,11 @@ def test_classify_hooks_on_task_data():
 
 
 def test_data_labels_are_the_trainers(tmp_path):
-    """Task.data_labels answers what trainer.data_labels' task branches answer today (it replaces them)."""
+    """Task.data_labels: each task's label names of a data entry, before any image is read."""
     require('torch', 'timm')
     import cv2
 
-    from vitedge_ros.trainer import data_labels
+    from vitedge_ros.training.data import data_labels
 
     for cls in ('cat', 'dog'):
         (tmp_path / 'folder' / cls).mkdir(parents=True)
@@ -190,7 +190,7 @@ def test_data_labels_are_the_trainers(tmp_path):
          ['background', 'person', 'vehicle', 'building', 'water', 'road', 'vegetation']),
     ]
     for task, data, want in cases:
-        assert get_task(task).data_labels(data) == want == data_labels({'task': task, 'data': data}), (task, data)
+        assert get_task(task).data_labels(data) == want == data_labels(data, task), (task, data)
 
 
 def test_quantization_watches_the_answer():

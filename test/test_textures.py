@@ -167,7 +167,7 @@ def test_camera_sequence_real_background_keeps_boxes():
 
 def test_detection_set_with_negatives_and_backgrounds():
     from vitedge_ros.runtime.bundle import parse_input_spec
-    from vitedge_ros.training import make_detection_set
+    from vitedge_ros.training.data import make_detection_set
 
     spec = parse_input_spec(SPEC, 'input')
     plain = make_detection_set(10, 40, spec, 160, 120)
@@ -188,8 +188,8 @@ def _tiny_cfg(**data):
         'model': {'arch': 'vit_center', 'backbone': 'vit_tiny_patch16_224', 'img_size': [48, 64],
                   'head_channels': 8, 'max_detections': 10, 'kwargs': {'embed_dim': 32, 'depth': 1, 'num_heads': 2}},
         'input': dict(SPEC),
-        'data': dict({'name': 'synthetic-aerial', 'train_scenes': 10, 'val_scenes': 2, 'scene_width': 160,
-                      'scene_height': 120, 'seed': 40, 'val_seed': 99}, **data),
+        'data': dict({'name': 'synthetic-aerial', 'train_size': 10, 'val_size': 2, 'width': 160, 'height': 120,
+                      'seed': 40, 'val_seed': 99}, **data),
         'train': {'epochs': 1, 'batch_size': 4, 'lr': 0.001},
         'export': {'score_threshold': 0.2},
     }
@@ -197,10 +197,11 @@ def _tiny_cfg(**data):
 
 def test_trainer_config_takes_real_texture_keys():
     from vitedge_ros.runtime.bundle import parse_input_spec
-    from vitedge_ros.trainer import ConfigError, _detection_data, validate_config
+    from vitedge_ros.training.config import ConfigError, validate_config
+    from vitedge_ros.training.data import build_detection
 
     cfg = validate_config(_tiny_cfg(real_backgrounds=1.0, real_negatives=0.3))
-    train, val = _detection_data(cfg, parse_input_spec(SPEC, 'input'))
+    train, val = build_detection(cfg['data'], parse_input_spec(SPEC, 'input'))[:2]
     assert [len(b) == 0 for b in train.boxes[7:]] == [True] * 3
     assert sum(len(b) for b in val.boxes) == sum(len(generate_scene(99 + i, 160, 120).boxes) for i in range(2))
     for bad, match in (({'real_negatives': 1.5}, r'data\.real_negatives'),
@@ -215,7 +216,7 @@ def test_trainer_config_takes_real_texture_keys():
         validate_config(seg)
     mixed = _tiny_cfg()
     mixed['data'] = {'mix': [dict(mixed['data'], real_negatives=1.2, weight=1)]}
-    with pytest.raises(ConfigError, match=r'data\.mix\[0\]\.real_negatives: a fraction in \[0, 1\]'):
+    with pytest.raises(ConfigError, match=r'data\.mix\[0\]\.real_negatives: expected a number in \[0, 1\], got 1\.2'):
         validate_config(mixed)
 
 

@@ -8,7 +8,8 @@ import yaml
 
 from vitedge_ros.checkpoint import CheckpointError, load_checkpoint
 from vitedge_ros.runtime import Pipeline, load_bundle
-from vitedge_ros.trainer import ConfigError, run_training, validate_config
+from vitedge_ros.training.config import ConfigError, validate_config
+from vitedge_ros.training.run import run_training
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,8 +22,8 @@ def tiny_detect_config(**train):
                   'kwargs': {'embed_dim': 32, 'depth': 1, 'num_heads': 2}},
         'input': {'width': 64, 'height': 48, 'color': 'rgb', 'mean': [0.5] * 3, 'std': [0.25] * 3,
                   'resize': 'letterbox'},
-        'data': {'name': 'synthetic-aerial', 'train_scenes': 8, 'val_scenes': 4, 'scene_width': 160,
-                 'scene_height': 120, 'seed': 0, 'val_seed': 99},
+        'data': {'name': 'synthetic-aerial', 'train_size': 8, 'val_size': 4, 'width': 160, 'height': 120,
+                 'seed': 0, 'val_seed': 99},
         'train': dict({'epochs': 2, 'batch_size': 4, 'lr': 0.001}, **train),
         'export': {'score_threshold': 0.2},
     }
@@ -63,7 +64,7 @@ def test_fine_tune_at_a_new_input_size_resamples_the_checkpoint(tmp_path):
 
 def test_flight_frames_join_training_and_pick_the_threshold(tmp_path):
     from vitedge_ros.runtime.bundle import parse_input_spec
-    from vitedge_ros.training import make_flight_detection_set
+    from vitedge_ros.training.data import make_flight_detection_set
 
     spec = parse_input_spec(tiny_detect_config()['input'], 'input')
     fl = make_flight_detection_set(count=2, frames=6, every=3, seed=5, spec=spec, width=160, height=120)

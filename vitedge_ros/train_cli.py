@@ -34,7 +34,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format='%(message)s')
     import torch
 
-    from .trainer import ConfigError, load_config, run_training
+    from .training.config import ConfigError, load_config
+    from .training.run import run_training
 
     if args.threads:
         torch.set_num_threads(args.threads)

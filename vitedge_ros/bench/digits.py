@@ -185,7 +185,8 @@ def run_digits(recipe_path: Union[str, Path], root: Union[str, Path], work: Unio
     from ..compress.runner import run_recipe
     from ..data.digits import load_digits_split
     from ..export import export_onnx
-    from ..training import evaluate_classifier, train_classifier
+    from ..training.evaluate import evaluate_classifier
+    from ..training.loop import train_classifier
 
     t_start = time.perf_counter()
     root, work = Path(root), Path(work)

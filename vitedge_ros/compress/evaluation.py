@@ -23,12 +23,12 @@ def _det_metric(res: Dict[str, Any], labels: List[str]) -> Dict[str, Any]:
 
 def evaluate_torch(model: nn.Module, data: Any) -> Dict[str, Any]:
     """Task metric of a torch model."""
-    from ..training import evaluate_classifier, evaluate_detector
+    from ..training.evaluate import evaluate_classifier, evaluate_detector
 
     if data.task == 'classify':
         return {'top1': evaluate_classifier(model, data.x_test, data.y_test)}
     if data.task == 'segment':
-        from ..training import evaluate_segmenter
+        from ..training.evaluate import evaluate_segmenter
 
         return _seg_metric(evaluate_segmenter(model, data.val, data.labels))
     return _det_metric(evaluate_detector(model, data.val, data.labels), data.labels)

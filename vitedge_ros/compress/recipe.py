@@ -15,7 +15,7 @@ Schema (defaults in brackets)::
            width, height, cache_dir (segment: synthetic scenes cached there as .npz),
            flights: {count, frames, every [1], seed, real_backgrounds [0]} (detect: generated drone-flight
            frames join training), real_backgrounds [0], real_negatives [0] (detect: real photo texture as
-           ground / as object-free scenes, vitedge_ros.training.make_detection_set)}
+           ground / as object-free scenes, vitedge_ros.training.data.make_detection_set)}
         | {name: imagefolder, root, val_root, seed, test_fraction, img_size, train_size, val_size}
         | {name: coco | visdrone, ... (vitedge_ros.data.sources), img_size, train_size, val_size}
         | {mix: [{name, weight, ...}, ...], img_size, train_size, val_size}
@@ -35,13 +35,25 @@ Schema (defaults in brackets)::
     Every stage also takes ``name`` (report label) and ``branch`` (measure it, but let the next stage start
     from the model before it).
 """
-import copy
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Union
-
-import yaml
+from typing import Any, Dict, List, Union
 
 from ..runtime.errors import VitedgeError
+from ..schema import (
+    SchemaError,
+    any_mapping,
+    boolean,
+    choice,
+    convert,
+    img_size,
+    integer,
+    mapping,
+    num,
+    optional,
+    read_yaml,
+    string,
+)
+from ..training.config import DATA_RENAMED
 
 DATA_NAMES = ('digits', 'synthetic-aerial')  # generated or bundled here; real sources: vitedge_ros.data.sources
 TASK_DATA = {'classify': ('digits', 'imagefolder'), 'detect': ('synthetic-aerial', 'coco', 'visdrone'),
@@ -56,130 +68,7 @@ def _fail(path: str, msg: str) -> RecipeError:
     return RecipeError('{}: {}'.format(path, msg))
 
 
-# --- field checkers: each takes (value, path) and returns the normalised value ---------------------------------
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def num(lo: Optional[float] = None, hi: Optional[float] = None, lo_open: bool = False,
-        hi_open: bool = False) -> Callable[[Any, str], float]:
-    """A number in a range; the message says the range."""
-    def check(v: Any, path: str) -> float:
-        left = '(' if lo_open else '['
-        right = ')' if hi_open else ']'
-        rng = '' if lo is None and hi is None else ' in {}{}, {}{}'.format(
-            left, '-inf' if lo is None else lo, 'inf' if hi is None else hi, right)
-        ok = _is_num(v)
-        if ok and lo is not None:
-            ok = v > lo if lo_open else v >= lo
-        if ok and hi is not None:
-            ok = v < hi if hi_open else v <= hi
-        if not ok:
-            raise _fail(path, 'expected a number{}, got {!r}'.format(rng, v))
-        return float(v)
-    return check
-
-
-def integer(lo: Optional[int] = None, hi: Optional[int] = None) -> Callable[[Any, str], int]:
-    """Check for a whole number, not a bool, within [lo, hi]."""
-    def check(v: Any, path: str) -> int:
-        ok = isinstance(v, int) and not isinstance(v, bool)
-        if ok and lo is not None and v < lo:
-            ok = False
-        if ok and hi is not None and v > hi:
-            ok = False
-        if not ok:
-            rng = ' >= {}'.format(lo) if hi is None and lo is not None else (
-                ' in [{}, {}]'.format(lo, hi) if lo is not None else '')
-            raise _fail(path, 'expected an integer{}, got {!r}'.format(rng, v))
-        return int(v)
-    return check
-
-
-def boolean(v: Any, path: str) -> bool:
-    """A YAML boolean."""
-    if not isinstance(v, bool):
-        raise _fail(path, 'expected true or false, got {!r}'.format(v))
-    return v
-
-
-def string(v: Any, path: str) -> str:
-    """A non-empty string."""
-    if not isinstance(v, str) or not v:
-        raise _fail(path, 'expected a non-empty string, got {!r}'.format(v))
-    return v
-
-
-def choice(*options: str) -> Callable[[Any, str], str]:
-    """One of a fixed set of strings."""
-    def check(v: Any, path: str) -> str:
-        if v not in options:
-            raise _fail(path, 'expected one of {}, got {!r}'.format(', '.join(options), v))
-        return v
-    return check
-
-
-def optional(inner: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
-    """``null`` or what ``inner`` accepts."""
-    def check(v: Any, path: str) -> Any:
-        return None if v is None else inner(v, path)
-    return check
-
-
-def list_of(inner: Callable[[Any, str], Any]) -> Callable[[Any, str], List[Any]]:
-    """A list whose items pass ``inner``."""
-    def check(v: Any, path: str) -> List[Any]:
-        if not isinstance(v, list):
-            raise _fail(path, 'expected a list, got {!r}'.format(v))
-        return [inner(item, '{}[{}]'.format(path, i)) for i, item in enumerate(v)]
-    return check
-
-
-def any_mapping(v: Any, path: str) -> Dict[str, Any]:
-    """A mapping with string keys (contents free, e.g. timm kwargs)."""
-    if not isinstance(v, dict):
-        raise _fail(path, 'expected a mapping, got {!r}'.format(v))
-    for k in v:
-        if not isinstance(k, str):
-            raise _fail(path, 'keys must be strings, got {!r}'.format(k))
-    return dict(v)
-
-
-def img_size(v: Any, path: str) -> Union[int, List[int]]:
-    """An int or [h, w]."""
-    if isinstance(v, int) and not isinstance(v, bool) and v > 0:
-        return int(v)
-    if isinstance(v, list) and len(v) == 2 and all(isinstance(a, int) and not isinstance(a, bool) and a > 0
-                                                   for a in v):
-        return [int(v[0]), int(v[1])]
-    raise _fail(path, 'expected a positive integer or [height, width], got {!r}'.format(v))
-
-
-def mapping(fields: Dict[str, Any], required: tuple = ()) -> Callable[[Any, str], Dict[str, Any]]:
-    """A mapping with known keys: ``fields`` maps key → (checker, default); unknown keys are errors."""
-    def check(v: Any, path: str) -> Dict[str, Any]:
-        if v is None:
-            v = {}
-        if not isinstance(v, dict):
-            raise _fail(path, 'expected a mapping, got {!r}'.format(v))
-        for k in v:
-            if k not in fields:
-                raise _fail('{}.{}'.format(path, k), 'unknown key (known: {})'.format(', '.join(fields)))
-        for k in required:
-            if k not in v:
-                raise _fail('{}.{}'.format(path, k), 'required key is missing')
-        out = {}
-        for k, (checker, default) in fields.items():
-            if k in v:
-                out[k] = checker(v[k], '{}.{}'.format(path, k))
-            else:
-                out[k] = copy.deepcopy(default)
-        return out
-    return check
-
-
-# --- the schema -----------------------------------------------------------------------------------------------
+# --- the schema (checkers: the shared config language, vitedge_ros.schema) --------------------------------------------
 
 MODEL = mapping({
     'arch': (string, None), 'task': (choice('classify', 'detect', 'segment'), 'classify'),
@@ -199,7 +88,7 @@ BUILTIN_DATA = mapping({
     'val_seed': (integer(0), 100000), 'width': (integer(16), 640), 'height': (integer(16), 480),
     'cache_dir': (optional(string), None), 'flights': (optional(FLIGHTS), None),
     'real_backgrounds': (num(0, 1), 0.0), 'real_negatives': (num(0, 1), 0.0),
-}, required=('name',))
+}, required=('name',), renamed=DATA_RENAMED)
 REAL_DATA_EXTRA = {'img_size': (optional(img_size), None), 'train_size': (optional(integer(1)), None),
                    'val_size': (optional(integer(1)), None)}
 
@@ -237,6 +126,13 @@ TOP = {
 
 def validate_recipe(raw: Any, source: str = 'recipe') -> Dict[str, Any]:
     """Check a parsed recipe and return it normalised (defaults filled in); raises :class:`RecipeError`."""
+    try:
+        return _validate_recipe(raw, source)
+    except SchemaError as exc:
+        raise RecipeError(str(exc)) from None
+
+
+def _validate_recipe(raw: Any, source: str) -> Dict[str, Any]:
     if not isinstance(raw, dict):
         raise _fail(source, 'expected a mapping at top level, got {}'.format(type(raw).__name__))
     for k in raw:
@@ -317,15 +213,7 @@ def stage_names(recipe: Dict[str, Any]) -> List[str]:
 def load_recipe(path: Union[str, Path]) -> Dict[str, Any]:
     """Read and validate a recipe file; errors carry the key path (file name prefixed for YAML errors)."""
     path = Path(path)
-    if not path.is_file():
-        raise RecipeError('{}: recipe file does not exist'.format(path))
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        from ..runtime.errors import yaml_error_line
-
-        raise RecipeError('{}: not valid YAML: {}'.format(path, yaml_error_line(exc))) from exc
-    recipe = validate_recipe(raw)
+    recipe = validate_recipe(convert(RecipeError, read_yaml, path, 'recipe'))
     if recipe['name'] is None:
         recipe['name'] = path.stem
     recipe['path'] = str(path)

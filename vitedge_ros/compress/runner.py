@@ -69,7 +69,7 @@ class Data:
 
     ``task``: classify | detect | segment; ``spec``: the model input; ``labels``: class names. Classifiers:
     ``x_train``, ``x_test`` (N×3×H×W float32, normalised) and ``y_train``, ``y_test`` (N int64). Detectors and
-    segmenters: ``train`` and ``val`` (:class:`vitedge_ros.training.DetectionSet` / ``SegmentationSet``); real
+    segmenters: ``train`` and ``val`` (:class:`vitedge_ros.training.data.DetectionSet` / ``SegmentationSet``); real
     detection data also ``sampler`` (:class:`vitedge_ros.data.sources.DetectionSampler`, fresh crops for every
     fine-tuning epoch).
     """
@@ -92,7 +92,7 @@ class Data:
         """``n`` normalised training inputs (N×3×H×W float32) for quantization calibration."""
         if self.task == 'classify':
             return np.ascontiguousarray(self.x_train[:n])
-        from ..training import images_to_tensor
+        from ..training.data import images_to_tensor
 
         return images_to_tensor(self.train.images[:n], self.spec).numpy()
 
@@ -100,126 +100,28 @@ class Data:
         """Normalised evaluation inputs."""
         if self.task == 'classify':
             return self.x_test if n is None else self.x_test[:n]
-        from ..training import images_to_tensor
+        from ..training.data import images_to_tensor
 
         imgs = self.val.images if n is None else self.val.images[:n]
         return images_to_tensor(imgs, self.spec).numpy()
 
 
-def load_segment_data(recipe: Dict[str, Any], spec: Optional[InputSpec], labels: Optional[List[str]]) -> Data:
-    """Synthetic aerial scenes with masks; the validation set keeps masks in input-image pixels."""
-    from ..data.synthetic import SEG_CLASSES
-    from ..training import make_segmentation_set
-
-    d = recipe['data']
-    if spec is None:
-        size = d['img_size'] or recipe['model']['img_size'] or [240, 320]
-        h, w = (size, size) if isinstance(size, int) else size
-        spec = InputSpec(int(w), int(h), 'rgb', (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 'letterbox')
-    cache = d.get('cache_dir')
-    train = make_segmentation_set(d['train_size'], d['seed'], spec, d['width'], d['height'], cache_dir=cache)
-    val = make_segmentation_set(d['val_size'], d['val_seed'], spec, d['width'], d['height'], keep_frame_masks=True,
-                                cache_dir=cache)
-    return Data('segment', spec, labels or list(SEG_CLASSES), train=train, val=val)
-
-
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # timm's defaults
-
-
 def data_classes(recipe: Dict[str, Any], task: str) -> List[str]:
-    """Label names of the recipe's data, read before any work (no image decoded; COCO: its JSON)."""
-    d = recipe['data']
-    if task == 'segment':
-        from ..data.synthetic import SEG_CLASSES
+    """Label names of the recipe's data, read before any work (:func:`vitedge_ros.training.data.data_labels`)."""
+    from ..training.data import data_labels
 
-        return list(SEG_CLASSES)
-    if task == 'classify':
-        from ..data.sources import classification_classes
-
-        return classification_classes(d)
-    from ..training import detection_data_classes, is_real_detection_data
-
-    if is_real_detection_data(d):
-        return detection_data_classes(d)
-    from ..data.synthetic import DETECTION_CLASSES
-
-    return list(DETECTION_CLASSES)
-
-
-def _detection_spec(recipe: Dict[str, Any]) -> InputSpec:
-    size = recipe['data']['img_size'] or recipe['model']['img_size'] or [192, 256]
-    h, w = (size, size) if isinstance(size, int) else size
-    return InputSpec(int(w), int(h), 'rgb', (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 'letterbox')
-
-
-def _synthetic_detection(spec: InputSpec) -> Any:
-    """Synthetic scenes of a recipe's ``data`` (or mix item): ``make(item, 'train' | 'val')``."""
-    from ..training import make_detection_set
-
-    def make(d: Dict[str, Any], split: str) -> Any:
-        if split == 'train':  # + frames of generated drone flights, when given
-            return make_detection_set(d['train_size'] or 512, d['seed'], spec, d['width'], d['height'],
-                                      flights=d.get('flights'), real_backgrounds=d.get('real_backgrounds', 0.0),
-                                      real_negatives=d.get('real_negatives', 0.0))
-        return make_detection_set(d['val_size'] or 128, d['val_seed'], spec, d['width'], d['height'])
-    return make
-
-
-def load_real_detection_data(recipe: Dict[str, Any], spec: Optional[InputSpec], labels: List[str]) -> Data:
-    """COCO / VisDrone / a mix: ``train_size`` crops drawn once (pruning, calibration) and a sampler of fresh ones.
-
-    ``Data.sampler`` (:class:`vitedge_ros.data.sources.DetectionSampler`) feeds the fine-tuning stages; the
-    validation set is the first source's, letterboxed whole as the runtime does.
-    """
-    from ..training import make_detection_data, sample_detection_set
-
-    d = recipe['data']
-    spec = spec or _detection_spec(recipe)
-    n = d['train_size'] or 512
-    dd = make_detection_data(d, spec, _synthetic_detection(spec), epoch_size=n, val_limit=d['val_size'])
-    train = sample_detection_set(dd.train, n, recipe['seed'])
-    LOG.info('data: %d fixed training crops, %d per fine-tuning epoch (fresh), %d validation images of %s', n,
-             len(dd.train), len(dd.val.images), dd.val_from)
-    return Data('detect', spec, labels, train=train, val=dd.val, sampler=dd.train)
+    return data_labels(recipe['data'], task)
 
 
 def load_data(recipe: Dict[str, Any], spec: Optional[InputSpec], labels: Optional[List[str]],
               task: Optional[str] = None) -> Data:
-    """The recipe's data: digits, an ImageFolder, synthetic aerial scenes, COCO / VisDrone or a mix.
+    """The recipe's data, made by the training data builder (:func:`vitedge_ros.training.data.recipe_data`).
 
     ``labels``: the class names the model was checked against (:func:`data_classes`).
     """
-    d = recipe['data']
-    task = task or recipe['model']['task']
-    if task == 'segment':
-        return load_segment_data(recipe, spec, labels)
-    if task == 'detect' and ('mix' in d or d['name'] != 'synthetic-aerial'):
-        return load_real_detection_data(recipe, spec, labels or data_classes(recipe, task))
-    if d['name'] == 'imagefolder':
-        from ..data.sources import imagefolder_arrays
+    from ..training.data import recipe_data
 
-        size = d['img_size'] or recipe['model']['img_size'] or 224
-        h, w = (size, size) if isinstance(size, int) else size
-        spec = spec or InputSpec(int(w), int(h), 'rgb', IMAGENET_MEAN, IMAGENET_STD, 'stretch')
-        (xtr, ytr, xte, yte), classes = imagefolder_arrays(d, spec)
-        return Data('classify', spec, labels or classes, x_train=xtr[:d['train_size']], y_train=ytr[:d['train_size']],
-                    x_test=xte[:d['val_size']], y_test=yte[:d['val_size']])
-    if d['name'] == 'digits':
-        from ..data.digits import DIGITS_CLASSES, DIGITS_MEAN, DIGITS_STD, load_digits_split
-
-        size = d['img_size'] or recipe['model']['img_size'] or 32
-        size = size[0] if isinstance(size, list) else size
-        xtr, ytr, xte, yte = load_digits_split(img_size=int(size), seed=d['seed'], test_fraction=d['test_fraction'])
-        xtr, ytr = xtr[:d['train_size']], ytr[:d['train_size']]
-        xte, yte = xte[:d['val_size']], yte[:d['val_size']]
-        spec = spec or InputSpec(int(size), int(size), 'rgb', DIGITS_MEAN, DIGITS_STD, 'stretch')
-        return Data('classify', spec, labels or list(DIGITS_CLASSES), x_train=xtr, y_train=ytr, x_test=xte,
-                    y_test=yte)
-    from ..data.synthetic import DETECTION_CLASSES
-
-    spec = spec or _detection_spec(recipe)
-    make = _synthetic_detection(spec)
-    return Data('detect', spec, labels or list(DETECTION_CLASSES), train=make(d, 'train'), val=make(d, 'val'))
+    return Data(**recipe_data(recipe, spec, labels, task)._asdict())
 
 
 # --- models ---------------------------------------------------------------------------------------------------
@@ -622,7 +524,7 @@ class Runner:
 
     def _argmax_agreement(self, model: nn.Module, onnx_path: Path, n: int = 20) -> float:
         """Pixel fraction where torch and onnxruntime logits give the same class (segmenters)."""
-        from ..training import segmenter_onnx_agreement
+        from ..training.evaluate import segmenter_onnx_agreement
 
         return round(segmenter_onnx_agreement(model, onnx_path, self.data.val.images[:n], self.data.spec), 6)
 

@@ -36,13 +36,14 @@ Nothing here imports torch.
 """
 import logging
 import math
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..runtime.bundle import InputSpec
 from ..runtime.errors import VitedgeError
 from ..runtime.preprocess import LETTERBOX_PAD, Preprocessor
+from ..schema import Checker, SchemaError, boolean, choice, fail, integer, is_number, mapping, num, string
 from ..tasks import UnknownTaskError, get_task
 from .common import DatasetError, empty_boxes, read_image
 from .synthetic import DETECTION_CLASSES
@@ -64,35 +65,32 @@ class DataConfigError(VitedgeError, ValueError):
     """An invalid ``data`` entry; the message starts with the path of the bad key (``data.mix[1].root``)."""
 
 
-Checker = Callable[[Any, str], Any]
-
-
 def _err(path: str, msg: str) -> DataConfigError:
     return DataConfigError('{}: {}'.format(path, msg))
 
 
-def _kind(expect: str, test: Callable[[Any], bool]) -> Checker:
-    def check(v: Any, path: str) -> Any:
-        if not test(v):
-            raise _err(path, 'expected {}, got {!r}'.format(expect, v))
-        return v
-    return check
+# the field checkers: the one config language (vitedge_ros.schema); check_data turns their errors into
+# DataConfigError
+TEXT = string
+FLAG = boolean
+POSITIVE = num(0, lo_open=True)
+SEED = integer(0)
+FRACTION = num(0, 1, True, True)
+UNMAPPED = choice('background', 'ignore')
 
 
-def _real(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+def NAMES(v: Any, path: str) -> List[str]:  # noqa: N802 - a checker like the ones above
+    """A non-empty list of distinct non-empty strings (class names)."""
+    if not (isinstance(v, list) and v and all(isinstance(s, str) and s for s in v) and len(set(v)) == len(v)):
+        raise fail(path, 'expected a non-empty list of distinct strings, got {!r}'.format(v))
+    return list(v)
 
 
-TEXT = _kind('a non-empty string', lambda v: isinstance(v, str) and bool(v))
-FLAG = _kind('true or false', lambda v: isinstance(v, bool))
-POSITIVE = _kind('a number > 0', lambda v: _real(v) and v > 0)
-SEED = _kind('an integer >= 0', lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0)
-FRACTION = _kind('a number in (0, 1)', lambda v: _real(v) and 0 < v < 1)
-NAMES = _kind('a non-empty list of distinct strings', lambda v: isinstance(v, list) and bool(v) and all(
-    isinstance(s, str) and s for s in v) and len(set(v)) == len(v))
-SCALE = _kind('[lo, hi] with 0 < lo <= hi', lambda v: isinstance(v, list) and len(v) == 2 and all(
-    _real(s) and s > 0 for s in v) and v[0] <= v[1])
-UNMAPPED = _kind('background or ignore', lambda v: v in ('background', 'ignore'))
+def SCALE(v: Any, path: str) -> List[float]:  # noqa: N802 - a checker like the ones above
+    """``[lo, hi]`` with ``0 < lo <= hi`` (the crop scale range)."""
+    if not (isinstance(v, list) and len(v) == 2 and all(is_number(s) and s > 0 for s in v) and v[0] <= v[1]):
+        raise fail(path, 'expected [lo, hi] with 0 < lo <= hi, got {!r}'.format(v))
+    return list(v)
 
 
 def _label_map(v: Any, path: str) -> Dict[str, str]:
@@ -105,21 +103,10 @@ def _label_map(v: Any, path: str) -> Dict[str, str]:
 
 
 def _fields(v: Any, path: str, fields: Dict[str, Tuple[Checker, Any]], required: Sequence[str]) -> Dict[str, Any]:
-    if not isinstance(v, dict):
-        raise _err(path, 'expected a mapping, got {!r}'.format(v))
-    for k in v:
-        if k not in fields:
-            raise _err('{}.{}'.format(path, k), 'unknown key (known: {})'.format(', '.join(fields)))
-    for k in required:
-        if k not in v:
-            raise _err('{}.{}'.format(path, k), 'required key is missing')
-    out = {}
-    for k, (check, default) in fields.items():
-        if k in v and v[k] is not None:
-            out[k] = check(v[k], '{}.{}'.format(path, k))
-        else:
-            out[k] = default
-    return out
+    """:func:`vitedge_ros.schema.mapping`, where a null value takes the key's default."""
+    if isinstance(v, dict):
+        v = {k: x for k, x in v.items() if x is not None or k in required}
+    return mapping(fields, tuple(required))(v, path)
 
 
 _SPLIT = {'seed': (SEED, 0), 'test_fraction': (FRACTION, 0.2)}
@@ -178,8 +165,14 @@ def check_data(raw: Any, path: str = 'data', builtin: Optional[Dict[str, Checker
     ``(value, path) -> value``; ``extra`` are caller keys allowed beside ``name`` or ``mix``
     (``{key: (checker, default)}``, e.g. a recipe's ``train_size``).
     """
-    builtin = dict(builtin or {})
-    extra = dict(extra or {})
+    try:
+        return _check_data(raw, path, dict(builtin or {}), dict(extra or {}))
+    except SchemaError as exc:
+        raise DataConfigError(str(exc)) from None
+
+
+def _check_data(raw: Any, path: str, builtin: Dict[str, Checker],
+                extra: Dict[str, Tuple[Checker, Any]]) -> Dict[str, Any]:
     if isinstance(raw, dict) and 'mix' in raw:
         for k in raw:
             if k != 'mix' and k not in extra:

@@ -58,6 +58,7 @@ from vitedge_ros.geometry.person_ground import DEFAULT_PERSON_HEIGHT_M, persons_
 from vitedge_ros.geometry.projection import CameraPose
 from vitedge_ros.runtime.latency_stats import percentile
 from vitedge_ros.runtime.latest_wins import LatestWinsWorker
+from vitedge_ros.schema import Checker, SchemaError, boolean, choice, either, exactly, integer, num, text
 from vitedge_ros.tasks import UnknownTaskError, get_task
 
 from ..runtime.errors import VitedgeError
@@ -235,38 +236,43 @@ class NodeParams:
         return bool(self.target_frame) or self.publish_obstacles
 
 
-def _as_float(name: str, v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-        raise ParamError(name, 'must be a number, got {!r}'.format(v))
-    f = float(v)
-    if not np.isfinite(f):
-        raise ParamError(name, 'must be finite, got {!r}'.format(v))
-    return f
+def _check(name: str, checker: Checker, v: Any) -> Any:
+    """``checker(v, name)`` (:mod:`vitedge_ros.schema`) with its error as a :class:`ParamError` naming ``name``."""
+    try:
+        return checker(v, name)
+    except SchemaError as exc:
+        raise ParamError(name, exc.problem) from None
 
 
-def _as_int(name: str, v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-        raise ParamError(name, 'must be an integer, got {!r}'.format(v))
-    return int(v)
+def _lower_choice(*options: str) -> Checker:
+    """One of ``options``, case and surrounding blanks ignored (``TensorRT`` is ``tensorrt``)."""
+    pick = choice(*options)
+
+    def check(v: Any, path: str) -> str:
+        return pick(text(v, path).lower() if isinstance(v, str) else v, path)
+    return check
 
 
-def _as_bool(name: str, v: Any) -> bool:
-    if not isinstance(v, (bool, np.bool_)):
-        raise ParamError(name, 'must be true or false, got {!r}'.format(v))
-    return bool(v)
-
-
-def _as_str(name: str, v: Any) -> str:
-    if not isinstance(v, str):
-        raise ParamError(name, 'must be a string, got {!r}'.format(v))
-    return v.strip()
-
-
-def _choice(name: str, v: Any, choices: Sequence[str]) -> str:
-    s = _as_str(name, v).lower()
-    if s not in choices:
-        raise ParamError(name, 'must be one of {}, got {!r}'.format(', '.join(choices), v))
-    return s
+#: The checkers of the parameters with a fixed type and range (the rest are checked in validate_params).
+BUNDLE_VALUE = exactly(-1.0, what="-1 (the bundle's value)")
+PARAM_CHECKS: Dict[str, Checker] = {
+    'bundle': text, 'backend': _lower_choice(*BACKENDS),
+    'score_threshold': either(BUNDLE_VALUE, num(0, 1)),
+    'nms_iou': either(BUNDLE_VALUE, num(0, 1, lo_open=True)),
+    'max_detections': integer(1), 'publish_overlay': boolean, 'transport': _lower_choice(*TRANSPORTS),
+    'qos_reliability': _lower_choice(*RELIABILITIES), 'qos_depth': integer(1), 'target_frame': text,
+    'ground_z': num(), 'person_label': text, 'person_height_m': num(0), 'tf_timeout_s': num(0),
+    'max_target_range_m': num(0),
+    'image_is_rectified': boolean, 'publish_obstacles': boolean,
+    'clear_path_width_frac': num(0, 1, lo_open=True), 'clear_path_height_frac': num(0, 1, lo_open=True),
+    'clear_path_min_score': num(0, 1),
+    'assumed_hfov_deg': either(exactly(0.0, what='0 (wait for CameraInfo)'), num(0, 180, True, True)),
+    'mono16_shift': either(exactly(-1, what='-1 (fixed from the first 16-bit frame)'), integer(0, 8)),
+    'use_cv_bridge': boolean, 'diagnostics_period_s': num(0, lo_open=True), 'detections_min_rate_hz': num(0),
+    'detections_max_rate_hz': num(0), 'engine_cache_dir': text, 'stats_window': integer(10),
+    'warn_throttle_s': num(0, lo_open=True), 'publish_segmentation': boolean,
+    'landing_zone_frac': num(0, 1, lo_open=True), 'landing_min_safe_frac': num(0, 1),
+}
 
 
 def _names(name: str, v: Any, labels: Optional[Sequence[str]]) -> List[str]:
@@ -295,99 +301,37 @@ def validate_params(values: Mapping[str, Any], labels: Optional[Sequence[str]] =
                     task: Optional[str] = None) -> NodeParams:
     """Check raw parameter values (missing ones take defaults) and return NodeParams.
 
-    ``labels``: the bundle's labels; when given, ``classes``, ``obstacle_classes`` and ``person_label``
-    must name some of them (for ``task='segment'``: ``landing_safe_classes`` instead, and obstacles and
-    targets, which need detections, are rejected or turned off). Raises ParamError naming the first bad
-    parameter (unknown names included).
+    Types and ranges are :data:`PARAM_CHECKS` in the one config language (:mod:`vitedge_ros.schema`; a
+    message gives the allowed range or choices). ``labels``: the bundle's labels; when given, ``classes``,
+    ``obstacle_classes`` and ``person_label`` must name some of them (for ``task='segment'``:
+    ``landing_safe_classes`` instead, and obstacles and targets, which need detections, are rejected or turned
+    off). Raises ParamError naming the first bad parameter (unknown names included).
     """
     for key in values:
         if key not in _SPEC_BY_NAME:
             raise ParamError(key, 'unknown parameter (known: {})'.format(', '.join(sorted(_SPEC_BY_NAME))))
     raw = {s.name: values.get(s.name, s.default) for s in PARAM_SPECS}
     p = NodeParams()
-    p.bundle = _as_str('bundle', raw['bundle'])
-    p.backend = _choice('backend', raw['backend'], BACKENDS)
-    st = _as_float('score_threshold', raw['score_threshold'])
-    if st != -1.0 and not 0.0 <= st <= 1.0:
-        raise ParamError('score_threshold', 'must be in [0, 1] (or -1 for the bundle\'s value), got {}'.format(st))
-    p.score_threshold = None if st == -1.0 else st
-    iou = _as_float('nms_iou', raw['nms_iou'])
-    if iou != -1.0 and not 0.0 < iou <= 1.0:
-        raise ParamError('nms_iou', 'must be in (0, 1] (or -1 for the bundle\'s value), got {}'.format(iou))
-    p.nms_iou = None if iou == -1.0 else iou
-    p.classes = _names('classes', raw['classes'], labels)
-    p.max_detections = _as_int('max_detections', raw['max_detections'])
-    if p.max_detections <= 0:
-        raise ParamError('max_detections', 'must be > 0, got {}'.format(p.max_detections))
-    p.publish_overlay = _as_bool('publish_overlay', raw['publish_overlay'])
-    p.transport = _choice('transport', raw['transport'], TRANSPORTS)
-    p.qos_reliability = _choice('qos_reliability', raw['qos_reliability'], RELIABILITIES)
-    p.qos_depth = _as_int('qos_depth', raw['qos_depth'])
-    if p.qos_depth < 1:
-        raise ParamError('qos_depth', 'must be >= 1, got {}'.format(p.qos_depth))
-    p.target_frame = _as_str('target_frame', raw['target_frame']).lstrip('/')
-    p.ground_z = _as_float('ground_z', raw['ground_z'])
-    p.person_label = _as_str('person_label', raw['person_label'])
-    p.person_height_m = _as_float('person_height_m', raw['person_height_m'])
-    if not p.person_height_m >= 0:
-        raise ParamError('person_height_m', 'must be >= 0, got {}'.format(p.person_height_m))
-    if labels is not None and p.target_frame and p.person_label not in labels:
-        raise ParamError('person_label', '{!r} is not a bundle label ({})'.format(p.person_label, ', '.join(labels)))
-    p.tf_timeout_s = _as_float('tf_timeout_s', raw['tf_timeout_s'])
-    if p.tf_timeout_s < 0:
-        raise ParamError('tf_timeout_s', 'must be >= 0, got {}'.format(p.tf_timeout_s))
-    p.max_target_range_m = _as_float('max_target_range_m', raw['max_target_range_m'])
-    if p.max_target_range_m < 0:
-        raise ParamError('max_target_range_m', 'must be >= 0, got {}'.format(p.max_target_range_m))
-    p.image_is_rectified = _as_bool('image_is_rectified', raw['image_is_rectified'])
-    p.publish_obstacles = _as_bool('publish_obstacles', raw['publish_obstacles'])
+    for spec in PARAM_SPECS:  # in declaration order: the first bad parameter is named
+        if spec.name in PARAM_CHECKS:
+            setattr(p, spec.name, _check(spec.name, PARAM_CHECKS[spec.name], raw[spec.name]))
+    p.score_threshold = None if p.score_threshold == -1.0 else p.score_threshold
+    p.nms_iou = None if p.nms_iou == -1.0 else p.nms_iou
+    p.mono16_shift = None if p.mono16_shift == -1 else p.mono16_shift
+    p.target_frame = p.target_frame.lstrip('/')
     try:
         segment = task is not None and get_task(task).segmentation
     except UnknownTaskError as exc:
         raise ParamError('bundle', str(exc)) from None
+    p.classes = _names('classes', raw['classes'], labels)
     p.obstacle_classes = _names('obstacle_classes', raw['obstacle_classes'], None if segment else labels)
-    for key in ('clear_path_width_frac', 'clear_path_height_frac'):
-        val = _as_float(key, raw[key])
-        if not 0.0 < val <= 1.0:
-            raise ParamError(key, 'must be in (0, 1], got {}'.format(val))
-        setattr(p, key, val)
-    p.clear_path_min_score = _as_float('clear_path_min_score', raw['clear_path_min_score'])
-    if not 0.0 <= p.clear_path_min_score <= 1.0:
-        raise ParamError('clear_path_min_score', 'must be in [0, 1], got {}'.format(p.clear_path_min_score))
-    p.assumed_hfov_deg = _as_float('assumed_hfov_deg', raw['assumed_hfov_deg'])
-    if p.assumed_hfov_deg != 0.0 and not 0.0 < p.assumed_hfov_deg < 180.0:
-        raise ParamError('assumed_hfov_deg', 'must be 0 or in (0, 180), got {}'.format(p.assumed_hfov_deg))
-    shift = _as_int('mono16_shift', raw['mono16_shift'])
-    if shift != -1 and not 0 <= shift <= 8:
-        raise ParamError('mono16_shift', 'must be -1 or in [0, 8], got {}'.format(shift))
-    p.mono16_shift = None if shift == -1 else shift
-    p.use_cv_bridge = _as_bool('use_cv_bridge', raw['use_cv_bridge'])
-    p.diagnostics_period_s = _as_float('diagnostics_period_s', raw['diagnostics_period_s'])
-    if p.diagnostics_period_s <= 0:
-        raise ParamError('diagnostics_period_s', 'must be > 0, got {}'.format(p.diagnostics_period_s))
-    p.detections_min_rate_hz = _as_float('detections_min_rate_hz', raw['detections_min_rate_hz'])
-    if p.detections_min_rate_hz < 0:
-        raise ParamError('detections_min_rate_hz', 'must be >= 0, got {}'.format(p.detections_min_rate_hz))
-    p.detections_max_rate_hz = _as_float('detections_max_rate_hz', raw['detections_max_rate_hz'])
+    p.landing_safe_classes = _names('landing_safe_classes', raw['landing_safe_classes'],
+                                    labels if segment else None)
+    if labels is not None and p.target_frame and p.person_label not in labels:
+        raise ParamError('person_label', '{!r} is not a bundle label ({})'.format(p.person_label, ', '.join(labels)))
     if p.detections_max_rate_hz != 0 and p.detections_max_rate_hz < p.detections_min_rate_hz:
         raise ParamError('detections_max_rate_hz', 'must be 0 (no bound) or >= detections_min_rate_hz ({}), got '
                          '{}'.format(p.detections_min_rate_hz, p.detections_max_rate_hz))
-    p.engine_cache_dir = _as_str('engine_cache_dir', raw['engine_cache_dir'])
-    p.stats_window = _as_int('stats_window', raw['stats_window'])
-    if p.stats_window < 10:
-        raise ParamError('stats_window', 'must be >= 10, got {}'.format(p.stats_window))
-    p.warn_throttle_s = _as_float('warn_throttle_s', raw['warn_throttle_s'])
-    if p.warn_throttle_s <= 0:
-        raise ParamError('warn_throttle_s', 'must be > 0, got {}'.format(p.warn_throttle_s))
-    p.publish_segmentation = _as_bool('publish_segmentation', raw['publish_segmentation'])
-    p.landing_zone_frac = _as_float('landing_zone_frac', raw['landing_zone_frac'])
-    if not 0.0 < p.landing_zone_frac <= 1.0:
-        raise ParamError('landing_zone_frac', 'must be in (0, 1], got {}'.format(p.landing_zone_frac))
-    p.landing_safe_classes = _names('landing_safe_classes', raw['landing_safe_classes'],
-                                    labels if segment else None)
-    p.landing_min_safe_frac = _as_float('landing_min_safe_frac', raw['landing_min_safe_frac'])
-    if not 0.0 <= p.landing_min_safe_frac <= 1.0:
-        raise ParamError('landing_min_safe_frac', 'must be in [0, 1], got {}'.format(p.landing_min_safe_frac))
     if segment:
         if p.target_frame:
             raise ParamError('target_frame', 'person targets need a detector bundle; this bundle segments '

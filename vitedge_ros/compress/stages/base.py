@@ -14,7 +14,8 @@ from typing import Any, Callable, Dict, List, Optional
 from torch import nn
 
 from ...runtime.errors import VitedgeError
-from .fields import boolean, mapping, optional, string
+from ...schema import convert
+from .fields import RecipeError, boolean, mapping, optional, string
 
 
 class RunError(VitedgeError, RuntimeError):
@@ -30,7 +31,11 @@ def stage_schema(fields: Dict[str, Any], required: tuple = ()) -> Callable[[Any,
     Every stage takes ``name`` (report label) and ``branch`` (measure it, but let the next stage start from the
     model before it). Unknown keys are a one-line :class:`RecipeError` naming the key path.
     """
-    return mapping(dict(COMMON, **fields), required=required)
+    check = mapping(dict(COMMON, **fields), required=required)
+
+    def schema(v: Any, path: str) -> Dict[str, Any]:
+        return convert(RecipeError, check, v, path)
+    return schema
 
 
 class StageContext:

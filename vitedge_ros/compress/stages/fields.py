@@ -1,9 +1,12 @@
-"""The schema field checkers stage modules build their schemas from (one place to change if they move).
+"""The schema field checkers stage modules build their schemas from: the one config language.
 
-Each checker takes ``(value, path)`` and returns the normalised value or raises a one-line
-:class:`~vitedge_ros.compress.recipe.RecipeError` naming ``path`` (defined in :mod:`vitedge_ros.compress.recipe`).
+Each checker (:mod:`vitedge_ros.schema`) takes ``(value, path)`` and returns the normalised value or raises a
+one-line error naming ``path``; :func:`vitedge_ros.compress.stages.base.stage_schema` and
+:func:`vitedge_ros.compress.recipe.validate_recipe` raise it as :class:`~vitedge_ros.compress.recipe.RecipeError`;
+``fail(path, problem)`` makes a RecipeError directly.
 """
-from ..recipe import RecipeError, boolean, choice, integer, list_of, mapping, num, optional, string
+from ...schema import boolean, choice, integer, list_of, mapping, num, optional, string
+from ..recipe import RecipeError
 from ..recipe import _fail as fail
 
 __all__ = ['RecipeError', 'boolean', 'choice', 'fail', 'integer', 'list_of', 'mapping', 'num', 'optional', 'string']

@@ -1,6 +1,6 @@
 """The ``finetune`` stage: training epochs, optionally distilled from the teacher (then reported as ``distill``).
 
-Algorithms: :mod:`vitedge_ros.training` (the training loops) and :mod:`vitedge_ros.compress.distill`
+Algorithms: :mod:`vitedge_ros.training.loop` (the training loops) and :mod:`vitedge_ros.compress.distill`
 (logit / feature / attention distillation). Progress is checkpointed after every epoch to
 ``OUT/stages/NN-name.partial.pt`` (epoch, optimizer and projection state); a resumed run with the same stage
 fingerprint continues from the last finished epoch, and the file is removed when the stage ends.
@@ -83,7 +83,7 @@ def run(ctx: StageContext, st: Dict[str, Any]) -> StageResult:
 
     Raises :class:`RunError` when the stage distills and there is no teacher yet.
     """
-    from ...training import train_classifier, train_detector
+    from ...training.loop import train_classifier, train_detector
     from ..distill import Distiller
 
     model, data, name = ctx.model, ctx.data, ctx.name
@@ -135,7 +135,7 @@ def run(ctx: StageContext, st: Dict[str, Any]) -> StageResult:
         else:
             train = data.sampler or data.train  # real data: fresh crops each epoch
             if ctx.world > 1:
-                from ...training import DetectionSet
+                from ...training.data import DetectionSet
 
                 train = data.train
                 sh = ddp.shard_indices(len(train.images), ctx.rank, ctx.world, ctx.seed)
@@ -157,7 +157,8 @@ def run(ctx: StageContext, st: Dict[str, Any]) -> StageResult:
 def _finetune_segmenter(ctx: StageContext, net: nn.Module, bs: int, distiller: Any,
                         common: Dict[str, Any]) -> List[Dict[str, float]]:
     """Segmenter fine-tuning (CE + Dice with the teacher's class weights, + pixel KD when distilling)."""
-    from ...training import SegmentationSet, class_weights_from_masks, train_segmenter
+    from ...training.data import SegmentationSet
+    from ...training.loop import class_weights_from_masks, train_segmenter
 
     train = ctx.data.train
     weights = class_weights_from_masks(train.masks, len(ctx.data.labels))

@@ -45,7 +45,7 @@ def calibration_loss(data: Any, n_batches: int,
                 yield F.cross_entropy(out, torch.from_numpy(data.y_train[sl]))
         elif data.task == 'segment':
             from ...models.vit_segmenter import segmentation_loss
-            from ...training import images_to_tensor
+            from ...training.data import images_to_tensor
 
             bs = min(batch_size, 16)
             for b in range(n_batches):
@@ -57,7 +57,7 @@ def calibration_loss(data: Any, n_batches: int,
                 yield segmentation_loss(model(x), masks)['loss']
         else:
             from ...models.vit_detector import build_targets, detection_loss
-            from ...training import images_to_tensor
+            from ...training.data import images_to_tensor
 
             det = getattr(model, 'detector', model)
             bs = min(batch_size, 16)
