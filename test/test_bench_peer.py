@@ -51,6 +51,7 @@ def test_training_chain_without_source_config_is_a_clear_error(tmp_path):
         training_chain(tmp_path, config_dir=tmp_path)
 
 
+@pytest.mark.needs('torch')   # the training data package
 def test_stage_images_counts_what_the_generator_yields():
     from vitedge_ros.training.data import detection_scenes
 

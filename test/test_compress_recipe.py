@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+#: the recipe's stage schemas live in the stage plug-ins (vitedge_ros/compress/stages/), which import torch
+pytestmark = pytest.mark.needs('torch')
+
 ROOT = Path(__file__).resolve().parents[1]
 BASE = {
     'model': {'arch': 'deit_tiny_patch16_224', 'num_classes': 10, 'img_size': 32},

@@ -110,6 +110,7 @@ def test_demo_camera_and_pose_reproduce_the_flight():
         assert np.allclose(got[:, 2], 0.0, atol=1e-9)
 
 
+@pytest.mark.needs('matplotlib')
 def test_demo_map_shows_the_localisation_inputs(tmp_path):
     """The map beside the video plots exactly the true persons and published targets that the metrics score."""
     import numpy as np
@@ -157,6 +158,7 @@ def test_demo_map_shows_the_localisation_inputs(tmp_path):
     assert strip.shape[1] == 1278 and (tmp_path / 'demo.mp4').stat().st_size > 1000
 
 
+@pytest.mark.needs('matplotlib')
 def test_topdown_frame_draws_its_points_where_it_says():
     """The map panel: the returned pixel positions hold the true (green) and estimated (blue) markers."""
     import numpy as np

@@ -75,6 +75,7 @@ def _opt(cmd, flag):
     return cmd[cmd.index(flag) + 1]
 
 
+@pytest.mark.needs('torch')   # recipe stages are torch plug-ins
 def test_readme_steps_chain_train_compress_export_evaluate(steps, tmp_path):
     """Step 2 compresses step 1's checkpoint, step 3 exports step 2's distilled stage, step 4 evaluates that."""
     from vitedge_ros.compress.recipe import load_recipe, stage_names, trains_baseline

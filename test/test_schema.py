@@ -74,6 +74,7 @@ def test_read_yaml_names_the_file(tmp_path):
         read_yaml(tmp_path / 'none.yaml', 'recipe')
 
 
+@pytest.mark.needs('torch')   # recipe stages are torch plug-ins
 def test_each_user_keeps_its_error_class_and_the_message():
     from vitedge_ros.compress.recipe import RecipeError, validate_recipe
     from vitedge_ros.data.sources import DataConfigError, check_data
