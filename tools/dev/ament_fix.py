@@ -27,8 +27,10 @@ becomes "Return the/a/an ..."; a third-person verb takes the form pydocstyle sug
 ``e203``: pycodestyle's E203 (ament_flake8 does not ignore it) in slices ruff format writes as ``x[a + 1 :]``.
 
 ``summaries``: an over-long docstring summary (pep257 wants it on one line) cut at its first ': ', '; ' or
-' -- ' outside brackets and backticks: the part before, with a period, stays the summary; the rest becomes the
-first line of the description (a one-line docstring becomes a multi-line one, summary on the second line).
+' -- ' outside brackets and backticks, else before a closing parenthesis of 30 characters or more (its content
+becomes a sentence), else at its last ', ' that fits: the part before, with a period, stays the summary; the
+rest becomes the first line of the description (a one-line docstring becomes a multi-line one, summary on the
+second line). What no rule cuts is left for a person.
 
 ``sections``: a Google-style section header (``Raises:``, ``Returns:``...) that pydocstyle also knows as a
 numpy section is checked by the numpy rules when no convention is set (ament_pep257): written ``Raises`` over
@@ -366,20 +368,84 @@ def cmd_e203(args: argparse.Namespace) -> str:
     return 'e203: {} files'.format(fixed)
 
 
-def _summary_cut(text: str, room: int) -> Optional[int]:
-    """Index of the first ': ', '; ' or ' -- ' in ``text`` outside brackets and backticks, within ``room``."""
-    depth, ticks = 0, 0
-    for i, ch in enumerate(text):
+def _depth_marks(text: str) -> List[Tuple[int, int]]:
+    """(bracket depth, backtick count) before each character of ``text``."""
+    out, depth, ticks = [], 0, 0
+    for ch in text:
+        out.append((depth, ticks))
         if ch in '([{':
             depth += 1
         elif ch in ')]}':
             depth -= 1
         elif ch == '`':
             ticks += 1
-        elif depth == 0 and ticks % 2 == 0 and 20 <= i <= room - 1 and (
+    return out
+
+
+def _summary_cut(text: str, room: int) -> Optional[int]:
+    """Index of the first ': ', '; ' or ' -- ' in ``text`` outside brackets and backticks, within ``room``."""
+    marks = _depth_marks(text)
+    for i in range(len(text)):
+        depth, ticks = marks[i]
+        if depth == 0 and ticks % 2 == 0 and 20 <= i <= room - 1 and (
                 text.startswith(': ', i) or text.startswith('; ', i) or text.startswith(' -- ', i)
                 or text.startswith(' \u2014 ', i)):
             return i
+    return None
+
+
+def _closing_aside(text: str, room: int) -> Optional[Tuple[str, str]]:
+    """A summary ending in a parenthesis ``X (Y).`` as ``('X.', 'Y.')`` when ``X.`` fits in ``room``."""
+    body = text[:-1] if text.endswith('.') else text
+    if not body.endswith(')'):
+        return None
+    marks = _depth_marks(body)
+    for i in range(len(body) - 1, -1, -1):
+        if body[i] == '(' and marks[i] == (0, marks[i][1]) and marks[i][1] % 2 == 0:
+            if i < 20 or i + 1 > room or not body[i - 1:i] == ' ':
+                return None
+            head = body[:i].rstrip(' ,') + '.'
+            aside = body[i + 1:-1].strip()
+            if len(aside) < 30:
+                return None
+            return head, _capital(aside.rstrip('.') + '.')
+    return None
+
+
+def _comma_cut(text: str, room: int) -> Optional[int]:
+    """Index of the last ', ' outside brackets and backticks that leaves a head within ``room``."""
+    marks = _depth_marks(text)
+    best = None
+    for i in range(len(text)):
+        depth, ticks = marks[i]
+        if depth == 0 and ticks % 2 == 0 and 20 <= i <= room - 1 and text.startswith(', ', i):
+            best = i
+    return best
+
+
+def _capital(text: str) -> str:
+    """``text`` with its first letter upper case when it starts with a plain lower-case word."""
+    if text[:1].islower() and text[1:2].isalpha() and ' ' in text[:12]:
+        return text[0].upper() + text[1:]
+    return text
+
+
+def summary_halves(text: str, room: int) -> Optional[Tuple[str, str]]:
+    """Cut an over-long summary into (summary sentence, rest), or None where no cut fits in ``room``.
+
+    In order: the first ': ' / '; ' / ' -- ' (:func:`_summary_cut`); a closing parenthesis of at least 30
+    characters, whose content becomes the next sentence (a short one, a unit or a shape, stays with its noun);
+    the last ', ' that leaves the summary within ``room``.
+    """
+    cut = _summary_cut(text, room)
+    if cut is not None:
+        return _halves(text, cut)
+    aside = _closing_aside(text, room)
+    if aside is not None:
+        return aside
+    cut = _comma_cut(text, room)
+    if cut is not None:
+        return _halves(text, cut)
     return None
 
 
@@ -401,10 +467,10 @@ def split_summaries(src: str, width: int) -> Tuple[str, int]:
             if not m or len(lines[start].rstrip('\n')) <= width:
                 continue
             indent, prefix, quote, text = m.groups()
-            cut = _summary_cut(text, width - len(indent) - 1)
-            if cut is None:
+            halves = summary_halves(text, width - len(indent) - 1)
+            if halves is None:
                 continue
-            head, tail = _halves(text, cut)
+            head, tail = halves
             new = [indent + prefix + quote, indent + head, '', indent + tail, indent + quote]
             edits[start] = (start, [x + '\n' if x else '\n' for x in new])
             continue
@@ -416,10 +482,10 @@ def split_summaries(src: str, width: int) -> Tuple[str, int]:
         text = lines[row].strip()
         if text.endswith(('\"\"\"', "\'\'\'")):
             continue
-        cut = _summary_cut(text, width - len(indent) - 1)
-        if cut is None:
+        halves = summary_halves(text, width - len(indent) - 1)
+        if halves is None:
             continue
-        head, tail = _halves(text, cut)
+        head, tail = halves
         edits[row] = (row, [indent + head + '\n', '\n', indent + tail + '\n'])
     if not edits:
         return src, 0
@@ -440,10 +506,7 @@ def split_summaries(src: str, width: int) -> Tuple[str, int]:
 def _halves(text: str, cut: int) -> Tuple[str, str]:
     """Summary sentence (ending with a period) and the rest (capitalised) of ``text`` cut at ``cut``."""
     head = text[:cut].rstrip(' ,') + '.'
-    tail = text[cut:].lstrip(':;- \u2014')
-    if tail[:1].islower() and tail[1:2].isalpha() and ' ' in tail[:12]:
-        tail = tail[0].upper() + tail[1:]
-    return head, tail
+    return head, _capital(text[cut:].lstrip(':;,- \u2014'))
 
 
 def cmd_summaries(args: argparse.Namespace) -> str:
