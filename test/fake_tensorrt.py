@@ -1,9 +1,26 @@
-"""Fake ``tensorrt`` (8.2, 8.6, 10.x, 11.x) and ``pycuda`` modules for CI, which has no GPU and no TensorRT.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-Each fake has the Python API surface its version really has, taken from the pybind11 sources of the TensorRT
-Python bindings (NVIDIA/TensorRT ``python/src/infer/pyCore.cpp``, ``pyGraph.cpp``, ``pyInt8.cpp`` and
-``python/src/parsers/pyOnnx.cpp`` at tags ``8.2.1`` and branches ``release/8.6``, ``release/10.3``,
-``release/11.1``) and the 10.x -> 11.x migration guide
+r"""
+Fake ``tensorrt`` (8.2, 8.6, 10.x, 11.x) and ``pycuda`` modules for CI.
+
+Which has no GPU and no TensorRT.
+
+Each fake has the Python API surface its version really has, taken from the pybind11 sources of the
+TensorRT Python bindings (NVIDIA/TensorRT ``python/src/infer/pyCore.cpp``, ``pyGraph.cpp``,
+``pyInt8.cpp`` and ``python/src/parsers/pyOnnx.cpp`` at tags ``8.2.1`` and branches
+``release/8.6``, ``release/10.3``, ``release/11.1``) and the 10.x -> 11.x migration guide
 (https://docs.nvidia.com/deeplearning/tensorrt/latest/api/migration/tensorrt-10x-to-11x-python-api-reference.html):
 
 ================================  =========  =========  =========  =========
@@ -31,30 +48,33 @@ tensor API (num_io_tensors, v3)     --         yes (8.5)  yes        yes
 ParserError.node_name/operator      --         --         yes        yes
 ================================  =========  =========  =========  =========
 
-Calibrator callbacks (``pyCalibratorTrampoline`` in pyInt8.cpp): in **8.2.1** ``getBatch`` and the cache
-callbacks are ``noexcept`` C++ overrides with no ``try``, so a Python exception raised in them becomes a
-``pybind11::error_already_set`` thrown out of a ``noexcept`` function: ``std::terminate`` aborts the process
-(SIGABRT; "terminate called after throwing an instance of 'pybind11::error_already_set'"). From **8.4** on
-(8.6, 10.x) each callback catches it, prints ``[ERROR] Exception caught in get_batch(): ...`` and returns
-``false``/``nullptr``: an exception in ``get_batch`` is end-of-data, one in ``read_calibration_cache`` "no
-cache". The fakes do exactly that (the 8.2 fake calls ``os.abort()``), so the builder must never let an
-exception escape a callback. With zero batches TensorRT fails the build ("Calibration failure occurred with
-no scaling factors detected"): the fake returns None.
+Calibrator callbacks (``pyCalibratorTrampoline`` in pyInt8.cpp): in **8.2.1** ``getBatch`` and the
+cache callbacks are ``noexcept`` C++ overrides with no ``try``, so a Python exception raised in
+them becomes a ``pybind11::error_already_set`` thrown out of a ``noexcept`` function:
+``std::terminate`` aborts the process (SIGABRT; "terminate called after throwing an instance of
+'pybind11::error_already_set'"). From **8.4** on (8.6, 10.x) each callback catches it, prints
+``[ERROR] Exception caught in get_batch(): ...`` and returns ``false``/``nullptr``: an exception in
+``get_batch`` is end-of-data, one in ``read_calibration_cache`` "no cache". The fakes do exactly
+that (the 8.2 fake calls ``os.abort()``), so the builder must never let an exception escape a
+callback. With zero batches TensorRT fails the build ("Calibration failure occurred with no scaling
+factors detected"): the fake returns None.
 
-The fake ONNX parser refuses what the project's audit (:mod:`vitedge_ros.export.trt_audit`) says that
-version's parser refuses (TensorRT 11 with the ``trt10`` rules, which its parser extends), node by node, with
-the real parser's texts -- except an opset above the parser's documented range, which the audit refuses as
-policy but the real parser only logs (onnx-tensorrt 8.2-GA ``ModelImporter.cpp`` warns below opset 7 and
-never checks an upper bound), so the fake accepts it too (onnx-tensorrt ``release/8.2-GA``: an op without an
-importer falls back to ``FallbackPluginImporter``, which fails ``Assertion failed: creator && "Plugin not
-found, are the plugin name, version, and namespace correct?"`` [UNSUPPORTED_NODE]; ``Reshape`` at opset >= 14
-reads ``attrs.get<int>("allowzero")`` with no default, whose ``std::out_of_range`` becomes ``Invalid Node -
-<name>\\nAttribute not found: allowzero`` [INVALID_NODE]). 8.x stops at the first failing node
-(``parseGraph`` returns on the first error); 10.x and later report every statically checked node. A parsed
-network has one layer per ONNX node, named as onnx-tensorrt names it, with tensor types from ONNX shape
-inference, so precision pinning can be checked. Device memory is simulated (``driver.MEM``) and engines
-compute real outputs from it, so tests assert on behaviour.
+The fake ONNX parser refuses what the project's audit (:mod:`vitedge_ros.export.trt_audit`) says
+that version's parser refuses (TensorRT 11 with the ``trt10`` rules, which its parser extends),
+node by node, with the real parser's texts -- except an opset above the parser's documented range,
+which the audit refuses as policy but the real parser only logs (onnx-tensorrt 8.2-GA
+``ModelImporter.cpp`` warns below opset 7 and never checks an upper bound), so the fake accepts it
+too (onnx-tensorrt ``release/8.2-GA``: an op without an importer falls back to
+``FallbackPluginImporter``, which fails ``Assertion failed: creator && "Plugin not found, are the
+plugin name, version, and namespace correct?"`` [UNSUPPORTED_NODE]; ``Reshape`` at opset >= 14
+reads ``attrs.get<int>("allowzero")`` with no default, whose ``std::out_of_range`` becomes
+``Invalid Node - <name>\\nAttribute not found: allowzero`` [INVALID_NODE]). 8.x stops at the first
+failing node (``parseGraph`` returns on the first error); 10.x and later report every statically
+checked node. A parsed network has one layer per ONNX node, named as onnx-tensorrt names it, with
+tensor types from ONNX shape inference, so precision pinning can be checked. Device memory is
+simulated (``driver.MEM``) and engines compute real outputs from it, so tests assert on behaviour.
 """
+
 import importlib
 import itertools
 import json
@@ -66,51 +86,122 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 ENGINE_MAGIC = b'FAKEENGINE'
-DEFAULT_IO = {'order': ['logits', 'input', 'stats'],
-              'tensors': {'input': {'shape': [1, 3, 4, 4], 'dtype': 'float32', 'input': True},
-                          'logits': {'shape': [1, 5], 'dtype': 'float32', 'input': False},
-                          'stats': {'shape': [1, 2], 'dtype': 'float16', 'input': False}}}
+DEFAULT_IO = {
+    'order': ['logits', 'input', 'stats'],
+    'tensors': {
+        'input': {'shape': [1, 3, 4, 4], 'dtype': 'float32', 'input': True},
+        'logits': {'shape': [1, 5], 'dtype': 'float32', 'input': False},
+        'stats': {'shape': [1, 2], 'dtype': 'float16', 'input': False},
+    },
+}
 #: The version string ``tensorrt.__version__`` has for each API generation.
 VERSIONS = {'8.2': '8.2.1.8', '8.6': '8.6.1', '10': '10.3.0.26', '11': '11.1.0.106'}
 GENERATIONS = tuple(VERSIONS)
-PLUGIN_NOT_FOUND = ('Assertion failed: creator && "Plugin not found, are the plugin name, version, and namespace '
-                    'correct?"')
+PLUGIN_NOT_FOUND = (
+    'Assertion failed: creator && "Plugin not found, are the plugin name, version, and namespace '
+    'correct?"'
+)
 NO_SCALES = 'Calibration failure occurred with no scaling factors detected.'
 
 _BUILDER_FLAGS = {
-    '8.2': ('FP16 INT8 DEBUG GPU_FALLBACK STRICT_TYPES REFIT DISABLE_TIMING_CACHE TF32 SPARSE_WEIGHTS SAFETY_SCOPE '
-            'OBEY_PRECISION_CONSTRAINTS PREFER_PRECISION_CONSTRAINTS DIRECT_IO REJECT_EMPTY_ALGORITHMS'),
-    '8.6': ('FP16 INT8 DEBUG GPU_FALLBACK STRICT_TYPES REFIT DISABLE_TIMING_CACHE TF32 SPARSE_WEIGHTS SAFETY_SCOPE '
-            'OBEY_PRECISION_CONSTRAINTS PREFER_PRECISION_CONSTRAINTS DIRECT_IO VERSION_COMPATIBLE '
-            'EXCLUDE_LEAN_RUNTIME FP8'),
-    '10': ('FP16 BF16 INT8 DEBUG GPU_FALLBACK REFIT DISABLE_TIMING_CACHE TF32 SPARSE_WEIGHTS SAFETY_SCOPE '
-           'OBEY_PRECISION_CONSTRAINTS PREFER_PRECISION_CONSTRAINTS DIRECT_IO VERSION_COMPATIBLE EXCLUDE_LEAN_RUNTIME '
-           'FP8 ERROR_ON_TIMING_CACHE_MISS DISABLE_COMPILATION_CACHE WEIGHTLESS STRIP_PLAN REFIT_IDENTICAL '
-           'WEIGHT_STREAMING INT4 REFIT_INDIVIDUAL'),
-    '11': ('DEBUG GPU_FALLBACK REFIT DISABLE_TIMING_CACHE EDITABLE_TIMING_CACHE TF32 SPARSE_WEIGHTS SAFETY_SCOPE '
-           'DIRECT_IO VERSION_COMPATIBLE EXCLUDE_LEAN_RUNTIME ERROR_ON_TIMING_CACHE_MISS DISABLE_COMPILATION_CACHE '
-           'STRIP_PLAN REFIT_IDENTICAL WEIGHT_STREAMING REFIT_INDIVIDUAL STRICT_NANS MONITOR_MEMORY '
-           'DISTRIBUTIVE_INDEPENDENCE'),
+    '8.2': (
+        'FP16 INT8 DEBUG GPU_FALLBACK STRICT_TYPES REFIT DISABLE_TIMING_CACHE TF32 SPARSE_WEIGHTS '
+        'SAFETY_SCOPE '
+        'OBEY_PRECISION_CONSTRAINTS PREFER_PRECISION_CONSTRAINTS DIRECT_IO REJECT_EMPTY_ALGORITHMS'
+    ),
+    '8.6': (
+        'FP16 INT8 DEBUG GPU_FALLBACK STRICT_TYPES REFIT DISABLE_TIMING_CACHE TF32 SPARSE_WEIGHTS '
+        'SAFETY_SCOPE '
+        'OBEY_PRECISION_CONSTRAINTS PREFER_PRECISION_CONSTRAINTS DIRECT_IO VERSION_COMPATIBLE '
+        'EXCLUDE_LEAN_RUNTIME FP8'
+    ),
+    '10': (
+        'FP16 BF16 INT8 DEBUG GPU_FALLBACK REFIT DISABLE_TIMING_CACHE TF32 SPARSE_WEIGHTS '
+        'SAFETY_SCOPE '
+        'OBEY_PRECISION_CONSTRAINTS PREFER_PRECISION_CONSTRAINTS DIRECT_IO VERSION_COMPATIBLE '
+        'EXCLUDE_LEAN_RUNTIME '
+        'FP8 ERROR_ON_TIMING_CACHE_MISS DISABLE_COMPILATION_CACHE WEIGHTLESS STRIP_PLAN '
+        'REFIT_IDENTICAL '
+        'WEIGHT_STREAMING INT4 REFIT_INDIVIDUAL'
+    ),
+    '11': (
+        'DEBUG GPU_FALLBACK REFIT DISABLE_TIMING_CACHE EDITABLE_TIMING_CACHE TF32 SPARSE_WEIGHTS '
+        'SAFETY_SCOPE '
+        'DIRECT_IO VERSION_COMPATIBLE EXCLUDE_LEAN_RUNTIME ERROR_ON_TIMING_CACHE_MISS '
+        'DISABLE_COMPILATION_CACHE '
+        'STRIP_PLAN REFIT_IDENTICAL WEIGHT_STREAMING REFIT_INDIVIDUAL STRICT_NANS MONITOR_MEMORY '
+        'DISTRIBUTIVE_INDEPENDENCE'
+    ),
 }
-_NETWORK_FLAGS = {'8.2': ('EXPLICIT_BATCH', 'EXPLICIT_PRECISION'), '8.6': ('EXPLICIT_BATCH', 'EXPLICIT_PRECISION'),
-                  '10': ('EXPLICIT_BATCH', 'STRONGLY_TYPED'),
-                  '11': ('STRONGLY_TYPED', 'PREFER_AOT_PYTHON_PLUGINS', 'PREFER_JIT_PYTHON_PLUGINS')}
-_DATA_TYPES = {'8.2': 'FLOAT HALF INT8 INT32 BOOL', '8.6': 'FLOAT HALF INT8 INT32 BOOL UINT8 FP8',
-               '10': 'FLOAT HALF BF16 INT8 INT32 INT64 BOOL UINT8 FP8 INT4',
-               '11': 'FLOAT HALF BF16 INT8 INT32 INT64 BOOL UINT8 FP8 INT4 FP4 E8M0'}
-_NP = {'FLOAT': 'float32', 'HALF': 'float16', 'INT8': 'int8', 'INT32': 'int32', 'INT64': 'int64', 'BOOL': 'bool',
-       'UINT8': 'uint8'}
+_NETWORK_FLAGS = {
+    '8.2': ('EXPLICIT_BATCH', 'EXPLICIT_PRECISION'),
+    '8.6': ('EXPLICIT_BATCH', 'EXPLICIT_PRECISION'),
+    '10': ('EXPLICIT_BATCH', 'STRONGLY_TYPED'),
+    '11': ('STRONGLY_TYPED', 'PREFER_AOT_PYTHON_PLUGINS', 'PREFER_JIT_PYTHON_PLUGINS'),
+}
+_DATA_TYPES = {
+    '8.2': 'FLOAT HALF INT8 INT32 BOOL',
+    '8.6': 'FLOAT HALF INT8 INT32 BOOL UINT8 FP8',
+    '10': 'FLOAT HALF BF16 INT8 INT32 INT64 BOOL UINT8 FP8 INT4',
+    '11': 'FLOAT HALF BF16 INT8 INT32 INT64 BOOL UINT8 FP8 INT4 FP4 E8M0',
+}
+_NP = {
+    'FLOAT': 'float32',
+    'HALF': 'float16',
+    'INT8': 'int8',
+    'INT32': 'int32',
+    'INT64': 'int64',
+    'BOOL': 'bool',
+    'UINT8': 'uint8',
+}
 _LAYER_TYPES = {
-    'Conv': 'CONVOLUTION', 'ConvTranspose': 'DECONVOLUTION', 'Gemm': 'MATRIX_MULTIPLY', 'MatMul': 'MATRIX_MULTIPLY',
-    'Relu': 'ACTIVATION', 'Sigmoid': 'ACTIVATION', 'Tanh': 'ACTIVATION', 'Clip': 'ACTIVATION',
-    'MaxPool': 'POOLING', 'AveragePool': 'POOLING', 'Softmax': 'SOFTMAX', 'LayerNormalization': 'NORMALIZATION',
-    'ReduceMean': 'REDUCE', 'ReduceMax': 'REDUCE', 'ReduceSum': 'REDUCE', 'GlobalAveragePool': 'REDUCE',
-    'Sqrt': 'UNARY', 'Exp': 'UNARY', 'Erf': 'UNARY', 'Not': 'UNARY', 'Reshape': 'SHUFFLE', 'Transpose': 'SHUFFLE',
-    'Flatten': 'SHUFFLE', 'Squeeze': 'SHUFFLE', 'Unsqueeze': 'SHUFFLE', 'Concat': 'CONCATENATION',
-    'Gather': 'GATHER', 'GatherElements': 'GATHER', 'TopK': 'TOPK', 'ArgMax': 'TOPK', 'Slice': 'SLICE',
-    'Split': 'SLICE', 'Expand': 'SLICE', 'Shape': 'SHAPE', 'Resize': 'RESIZE', 'Cast': 'IDENTITY',
+    'Conv': 'CONVOLUTION',
+    'ConvTranspose': 'DECONVOLUTION',
+    'Gemm': 'MATRIX_MULTIPLY',
+    'MatMul': 'MATRIX_MULTIPLY',
+    'Relu': 'ACTIVATION',
+    'Sigmoid': 'ACTIVATION',
+    'Tanh': 'ACTIVATION',
+    'Clip': 'ACTIVATION',
+    'MaxPool': 'POOLING',
+    'AveragePool': 'POOLING',
+    'Softmax': 'SOFTMAX',
+    'LayerNormalization': 'NORMALIZATION',
+    'ReduceMean': 'REDUCE',
+    'ReduceMax': 'REDUCE',
+    'ReduceSum': 'REDUCE',
+    'GlobalAveragePool': 'REDUCE',
+    'Sqrt': 'UNARY',
+    'Exp': 'UNARY',
+    'Erf': 'UNARY',
+    'Not': 'UNARY',
+    'Reshape': 'SHUFFLE',
+    'Transpose': 'SHUFFLE',
+    'Flatten': 'SHUFFLE',
+    'Squeeze': 'SHUFFLE',
+    'Unsqueeze': 'SHUFFLE',
+    'Concat': 'CONCATENATION',
+    'Gather': 'GATHER',
+    'GatherElements': 'GATHER',
+    'TopK': 'TOPK',
+    'ArgMax': 'TOPK',
+    'Slice': 'SLICE',
+    'Split': 'SLICE',
+    'Expand': 'SLICE',
+    'Shape': 'SHAPE',
+    'Resize': 'RESIZE',
+    'Cast': 'IDENTITY',
 }
-_ONNX_TO_TRT = {1: 'FLOAT', 10: 'HALF', 6: 'INT32', 7: 'INT32', 9: 'BOOL', 3: 'INT8', 2: 'UINT8', 11: 'FLOAT'}
+_ONNX_TO_TRT = {
+    1: 'FLOAT',
+    10: 'HALF',
+    6: 'INT32',
+    7: 'INT32',
+    9: 'BOOL',
+    3: 'INT8',
+    2: 'UINT8',
+    11: 'FLOAT',
+}
 
 
 def generation(api: str) -> str:
@@ -119,19 +210,25 @@ def generation(api: str) -> str:
     if api in ('8', '8.2'):
         return '8.2'
     if api not in GENERATIONS:
-        raise ValueError('fake tensorrt: unknown API generation {!r} (one of {})'.format(api, GENERATIONS))
+        raise ValueError(
+            'fake tensorrt: unknown API generation {!r} (one of {})'.format(api, GENERATIONS)
+        )
     return api
 
 
 def engine_bytes(io: Optional[Dict[str, Any]] = None, **extra: Any) -> bytes:
-    """A serialised fake engine with the given I/O description."""
+    """Return a serialised fake engine with the given I/O description."""
     spec = {'io': io or DEFAULT_IO}
     spec.update(extra)
     return ENGINE_MAGIC + json.dumps(spec).encode()
 
 
 def fake_compute(inputs: Dict[str, np.ndarray], io: Dict[str, Any]) -> Dict[str, np.ndarray]:
-    """What the fake network computes: logits[j] = sum(x) * (j + 1); stats = (mean, max); others zero."""
+    """
+    What the fake network computes.
+
+    Logits[j] = sum(x) * (j + 1); stats = (mean, max); others zero.
+    """
     x = next(iter(inputs.values())).astype(np.float64)
     out = {}
     for name, t in io['tensors'].items():
@@ -148,19 +245,34 @@ def fake_compute(inputs: Dict[str, np.ndarray], io: Dict[str, Any]) -> Dict[str,
     return out
 
 
-# ----------------------------------------------------------------------------------------------- pycuda
+# -----------------------------------------------------------------------------------------------
+# pycuda
 
-def make_fake_pycuda(gpu_name: str = 'NVIDIA Tegra X1', cc: Tuple[int, int] = (5, 3),
-                     fail_memcpy_at: Optional[int] = None, fail_alloc_at: Optional[int] = None):
-    """(pycuda package, pycuda.driver) fakes with simulated device memory in ``driver.MEM``.
 
-    ``fail_memcpy_at=n``: the n-th host-to-device copy raises ``LogicError`` (a CUDA failure in the middle of
-    calibration); ``fail_alloc_at=n``: the n-th ``mem_alloc`` raises ``MemoryError`` (out of GPU memory), as
-    pycuda's ``cuMemAlloc failed: out of memory``.
+def make_fake_pycuda(
+    gpu_name: str = 'NVIDIA Tegra X1',
+    cc: Tuple[int, int] = (5, 3),
+    fail_memcpy_at: Optional[int] = None,
+    fail_alloc_at: Optional[int] = None,
+):
+    """
+    (pycuda package, pycuda.driver) fakes with simulated device memory in ``driver.MEM``.
+
+    ``fail_memcpy_at=n``: the n-th host-to-device copy raises ``LogicError`` (a CUDA failure in the
+    middle of calibration); ``fail_alloc_at=n``: the n-th ``mem_alloc`` raises ``MemoryError`` (out
+    of GPU memory), as pycuda's ``cuMemAlloc failed: out of memory``.
     """
     drv = types.ModuleType('pycuda.driver')
     drv.MEM = {}
-    drv.calls = {'mem_alloc': 0, 'pagelocked_empty': 0, 'free': 0, 'push': 0, 'pop': 0, 'init': 0, 'htod': 0}
+    drv.calls = {
+        'mem_alloc': 0,
+        'pagelocked_empty': 0,
+        'free': 0,
+        'push': 0,
+        'pop': 0,
+        'init': 0,
+        'htod': 0,
+    }
     addr = itertools.count(0x10000, 0x1000)
 
     class Error(Exception):
@@ -173,6 +285,7 @@ def make_fake_pycuda(gpu_name: str = 'NVIDIA Tegra X1', cc: Tuple[int, int] = (5
         pass
 
     class DeviceAllocation:
+
         def __init__(self, n: int) -> None:
             self.ptr = next(addr)
             drv.MEM[self.ptr] = np.zeros(int(n), np.uint8)
@@ -185,6 +298,7 @@ def make_fake_pycuda(gpu_name: str = 'NVIDIA Tegra X1', cc: Tuple[int, int] = (5
             drv.MEM.pop(self.ptr, None)
 
     class Context:
+
         def push(self) -> None:
             drv.calls['push'] += 1
 
@@ -195,6 +309,7 @@ def make_fake_pycuda(gpu_name: str = 'NVIDIA Tegra X1', cc: Tuple[int, int] = (5
             drv.calls['detach'] = drv.calls.get('detach', 0) + 1
 
     class Device:
+
         def __init__(self, i: int) -> None:
             if i != 0:
                 raise LogicError('cuDeviceGet failed: invalid device ordinal')
@@ -232,15 +347,19 @@ def make_fake_pycuda(gpu_name: str = 'NVIDIA Tegra X1', cc: Tuple[int, int] = (5
         if fail_memcpy_at is not None and drv.calls['htod'] == fail_memcpy_at:
             raise LogicError('cuMemcpyHtoD failed: an illegal memory access was encountered')
         b = np.ascontiguousarray(host).reshape(-1).view(np.uint8)
-        drv.MEM[int(dev)][:b.size] = b
+        drv.MEM[int(dev)][: b.size] = b
 
     def memcpy_dtoh(host: np.ndarray, dev: Any) -> None:
         b = host.reshape(-1).view(np.uint8)
-        b[:] = drv.MEM[int(dev)][:b.size]
+        b[:] = drv.MEM[int(dev)][: b.size]
 
     drv.Error, drv.LogicError, drv.MemoryError = Error, LogicError, MemoryError
     drv.Device, drv.Stream, drv.init, drv.mem_alloc = Device, Stream, init, mem_alloc
-    drv.pagelocked_empty, drv.memcpy_htod, drv.memcpy_dtoh = pagelocked_empty, memcpy_htod, memcpy_dtoh
+    drv.pagelocked_empty, drv.memcpy_htod, drv.memcpy_dtoh = (
+        pagelocked_empty,
+        memcpy_htod,
+        memcpy_dtoh,
+    )
     drv.memcpy_htod_async = lambda dev, host, stream=None: memcpy_htod(dev, host)
     drv.memcpy_dtoh_async = lambda host, dev, stream=None: memcpy_dtoh(host, dev)
     drv.Context = Context
@@ -250,10 +369,16 @@ def make_fake_pycuda(gpu_name: str = 'NVIDIA Tegra X1', cc: Tuple[int, int] = (5
     return pkg, drv
 
 
-# ----------------------------------------------------------------------------------------------- tensorrt
+# -----------------------------------------------------------------------------------------------
+# tensorrt
+
 
 class _Enum:
-    """A pybind11-like enum value: compares by identity, ``str`` gives ``Type.NAME``, ``int`` its value."""
+    """
+    A pybind11-like enum value.
+
+    Compares by identity, ``str`` gives ``Type.NAME``, ``int`` its value.
+    """
 
     def __init__(self, owner: str, name: str, value: int) -> None:
         self.owner, self.name, self.value = owner, name, value
@@ -283,16 +408,29 @@ def _enum(owner: str, names: Sequence[str]) -> type:
     return cls
 
 
-def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: bool = True, fast_int8: bool = True,
-                  parse_errors: Sequence[Dict[str, Any]] = (), build_hook: Any = None,
-                  build_returns_none: bool = False, drv: Any = None, audit: bool = True,
-                  fail_deserialize: bool = False, fail_context: bool = False):
-    """A fake ``tensorrt`` module of API generation ``api`` ('8.2' (alias '8'), '8.6', '10', '11').
+def make_fake_trt(
+    api: str = '10',
+    version: Optional[str] = None,
+    fast_fp16: bool = True,
+    fast_int8: bool = True,
+    parse_errors: Sequence[Dict[str, Any]] = (),
+    build_hook: Any = None,
+    build_returns_none: bool = False,
+    drv: Any = None,
+    audit: bool = True,
+    fail_deserialize: bool = False,
+    fail_context: bool = False,
+):
+    """
+    Return a fake ``tensorrt`` module of API generation ``api``.
 
-    ``trt.log`` records what was done (networks, configs with flags, pools, calibrator, pinned layers,
-    builds). ``parse_errors`` replaces the audit-derived parser errors; ``audit=False`` accepts any graph.
-    ``fail_deserialize``: ``deserialize_cuda_engine`` returns None (as TensorRT does for a corrupt, mismatched
-    or out-of-memory engine); ``fail_context``: ``create_execution_context`` returns None.
+    '8.2' (alias '8'), '8.6', '10', '11'.
+
+    ``trt.log`` records what was done (networks, configs with flags, pools, calibrator, pinned
+    layers, builds). ``parse_errors`` replaces the audit-derived parser errors; ``audit=False``
+    accepts any graph. ``fail_deserialize``: ``deserialize_cuda_engine`` returns None (as TensorRT
+    does for a corrupt, mismatched or out-of-memory engine); ``fail_context``:
+    ``create_execution_context`` returns None.
     """
     gen = generation(api)
     trt = types.ModuleType('tensorrt')
@@ -310,11 +448,27 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
     DataType = _enum('DataType', _DATA_TYPES[gen].split())
     BuilderFlag = _enum('BuilderFlag', _BUILDER_FLAGS[gen].split())
     NetworkDefinitionCreationFlag = _enum('NetworkDefinitionCreationFlag', _NETWORK_FLAGS[gen])
-    LayerType = _enum('LayerType', sorted((set(_LAYER_TYPES.values()) | {'ELEMENTWISE', 'CONSTANT'})
-                                          - ({'NORMALIZATION'} if gen == '8.2' else set())))
-    ErrorCode = _enum('ErrorCode', ['SUCCESS', 'INTERNAL_ERROR', 'MEM_ALLOC_FAILED', 'MODEL_DESERIALIZE_FAILED',
-                                    'INVALID_VALUE', 'INVALID_GRAPH', 'INVALID_NODE', 'UNSUPPORTED_GRAPH',
-                                    'UNSUPPORTED_NODE'])
+    LayerType = _enum(
+        'LayerType',
+        sorted(
+            (set(_LAYER_TYPES.values()) | {'ELEMENTWISE', 'CONSTANT'})
+            - ({'NORMALIZATION'} if gen == '8.2' else set())
+        ),
+    )
+    ErrorCode = _enum(
+        'ErrorCode',
+        [
+            'SUCCESS',
+            'INTERNAL_ERROR',
+            'MEM_ALLOC_FAILED',
+            'MODEL_DESERIALIZE_FAILED',
+            'INVALID_VALUE',
+            'INVALID_GRAPH',
+            'INVALID_NODE',
+            'UNSUPPORTED_GRAPH',
+            'UNSUPPORTED_NODE',
+        ],
+    )
     for member in ErrorCode.__members__.values():  # pyOnnx.cpp: ErrorCode.__str__ is the bare name
         member.__class__ = type('ErrorCodeValue', (_Enum,), {'__str__': lambda self: self.name})
     TensorIOMode = _enum('TensorIOMode', ['NONE', 'INPUT', 'OUTPUT'])
@@ -329,10 +483,12 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
 
     # ------------------------------------------------------------------ network, layers, parser
     class ITensor:
+
         def __init__(self, name: str, dtype: Any) -> None:
             self.name, self.dtype = name, dtype
 
     class ILayer:
+
         def __init__(self, name: str, ltype: Any, inputs: List[Any], outputs: List[Any]) -> None:
             self.name, self.type = name, ltype
             self._inputs, self._outputs = inputs, outputs
@@ -357,6 +513,7 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
             return self._out_types.get(i, self._outputs[i].dtype)
 
     if weak:
+
         def _get_precision(self: Any) -> Any:
             return self._precision if self._precision is not None else DataType.FLOAT
 
@@ -376,6 +533,7 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
         ILayer.output_type_is_set = lambda self, i: i in self._out_types
 
     class INetworkDefinition:
+
         def __init__(self, flags: int) -> None:
             self.flags = flags
             self.layers: List[Any] = []
@@ -388,12 +546,29 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
             return self.layers[i]
 
         def has_implicit_batch(self) -> bool:
-            return gen in ('8.2', '8.6') and not self.flags & (1 << int(NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
+            return gen in ('8.2', '8.6') and not self.flags & (
+                1 << int(NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+            )
 
     class ParserError:
-        def __init__(self, desc: str, code: str = 'UNSUPPORTED_NODE', node: int = -1, func: str = '',
-                     name: str = '', op: str = '') -> None:
-            self._desc, self._code, self._node, self._func, self._name, self._op = desc, code, node, func, name, op
+
+        def __init__(
+            self,
+            desc: str,
+            code: str = 'UNSUPPORTED_NODE',
+            node: int = -1,
+            func: str = '',
+            name: str = '',
+            op: str = '',
+        ) -> None:
+            self._desc, self._code, self._node, self._func, self._name, self._op = (
+                desc,
+                code,
+                node,
+                func,
+                name,
+                op,
+            )
 
         def code(self) -> Any:
             return getattr(ErrorCode, self._code)
@@ -421,19 +596,52 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
         ParserError.node_operator = lambda self: self._op
 
     def _error_for(finding: Any, index: int) -> Any:
-        """The real parser's text for an audit finding (see the module docstring); None for an opset finding."""
+        """
+        Return the real parser's text for an audit finding (see the module docstring).
+
+        None for an opset finding.
+        """
         op, node, rule = str(finding.op), str(finding.node), str(finding.rule)
         low = rule.lower()
-        if op == 'opset':  # the parser only logs the opset (ModelImporter.cpp); the audit refuses it as policy
+        if (
+            op == 'opset'
+        ):  # the parser only logs the opset (ModelImporter.cpp); the audit refuses it as policy
             return None
         if node == '(graph)':
-            return ParserError('Assertion failed: {}'.format(rule), 'UNSUPPORTED_GRAPH', -1, 'importInputs', '', op)
+            return ParserError(
+                'Assertion failed: {}'.format(rule),
+                'UNSUPPORTED_GRAPH',
+                -1,
+                'importInputs',
+                '',
+                op,
+            )
         if 'allowzero' in low:
-            return ParserError('Invalid Node - {}\nAttribute not found: allowzero'.format(node), 'INVALID_NODE',
-                               index, 'parseGraph', node, op)
-        if 'importer' in low or 'not supported' in low or 'unsupported' in low or 'no such op' in low:
-            return ParserError(PLUGIN_NOT_FOUND, 'UNSUPPORTED_NODE', index, 'importFallbackPluginImporter', node, op)
-        return ParserError('Assertion failed: {}'.format(rule), 'UNSUPPORTED_NODE', index, 'import' + op, node, op)
+            return ParserError(
+                'Invalid Node - {}\nAttribute not found: allowzero'.format(node),
+                'INVALID_NODE',
+                index,
+                'parseGraph',
+                node,
+                op,
+            )
+        if (
+            'importer' in low
+            or 'not supported' in low
+            or 'unsupported' in low
+            or 'no such op' in low
+        ):
+            return ParserError(
+                PLUGIN_NOT_FOUND,
+                'UNSUPPORTED_NODE',
+                index,
+                'importFallbackPluginImporter',
+                node,
+                op,
+            )
+        return ParserError(
+            'Assertion failed: {}'.format(rule), 'UNSUPPORTED_NODE', index, 'import' + op, node, op
+        )
 
     def _tensor_types(model: Any) -> Dict[str, Any]:
         import onnx
@@ -460,9 +668,14 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
                 tensors[name] = ITensor(name, getattr(DataType, dt_name))
             return tensors[name]
 
-        # a non-float initializer (Reshape shape, TopK K, axes) is read by the importer as a parameter, not wired
+        # a non-float initializer (Reshape shape, TopK K, axes) is read by the importer as a
+        # parameter, not wired
         # in as a layer input; float initializers become constant-layer inputs
-        params = {i.name for i in model.graph.initializer if _ONNX_TO_TRT.get(i.data_type) not in ('FLOAT', 'HALF')}
+        params = {
+            i.name
+            for i in model.graph.initializer
+            if _ONNX_TO_TRT.get(i.data_type) not in ('FLOAT', 'HALF')
+        }
         used: Dict[str, int] = {}
         for node in model.graph.node:
             if node.op_type == 'Constant':  # the parser adds no layer for Constant nodes
@@ -472,12 +685,16 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
                 used[name] += 1
                 name = '{}_{}'.format(name, used[name])
             used.setdefault(name, 0)
-            ltype = getattr(LayerType, _LAYER_TYPES.get(node.op_type, 'ELEMENTWISE'), None) or LayerType.ELEMENTWISE
+            ltype = (
+                getattr(LayerType, _LAYER_TYPES.get(node.op_type, 'ELEMENTWISE'), None)
+                or LayerType.ELEMENTWISE
+            )
             ins = [tensor(i) for i in node.input if i and i not in params]
             outs = [tensor(o) for o in node.output if o]
             network.layers.append(ILayer(name, ltype, ins, outs))
 
     class OnnxParser:
+
         def __init__(self, network: Any, logger: Any) -> None:
             self.network = network
             self.errors: List[Any] = []
@@ -499,24 +716,47 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
             data = bytes(model)
             trt.log['onnx_bytes'] = len(data)
             if parse_errors:
-                self.errors = [ParserError(e['desc'], e.get('code', 'UNSUPPORTED_NODE'), e.get('node', -1),
-                                           e.get('func', ''), e.get('name', ''), e.get('op', ''))
-                               for e in parse_errors]
+                self.errors = [
+                    ParserError(
+                        e['desc'],
+                        e.get('code', 'UNSUPPORTED_NODE'),
+                        e.get('node', -1),
+                        e.get('func', ''),
+                        e.get('name', ''),
+                        e.get('op', ''),
+                    )
+                    for e in parse_errors
+                ]
                 return False
             if self.network.has_implicit_batch():
-                self.errors = [ParserError(
-                    'Assertion failed: !_importer_ctx.network()->hasImplicitBatchDimension() && "This version of the '
-                    'ONNX parser only supports TensorRT INetworkDefinitions with an explicit batch dimension. Please '
-                    'ensure the network was created using the EXPLICIT_BATCH NetworkDefinitionCreationFlag."',
-                    'INVALID_VALUE', -1, 'parseWithWeightDescriptors')]
+                self.errors = [
+                    ParserError(
+                        'Assertion failed: !_importer_ctx.network()->hasImplicitBatchDimension() '
+                        '&& "This version of the '
+                        'ONNX parser only supports TensorRT INetworkDefinitions with an explicit '
+                        'batch dimension. Please '
+                        'ensure the network was created using the EXPLICIT_BATCH '
+                        'NetworkDefinitionCreationFlag."',
+                        'INVALID_VALUE',
+                        -1,
+                        'parseWithWeightDescriptors',
+                    )
+                ]
                 return False
             try:
                 proto = onnx.load_from_string(data)
                 if not proto.graph.node:
                     raise ValueError('empty graph')
             except Exception:
-                self.errors = [ParserError('Assertion failed: (model->ParseFromCodedStream(&coded_input)) && "Failed '
-                                           'to parse the ONNX model."', 'MODEL_DESERIALIZE_FAILED', -1, 'parse')]
+                self.errors = [
+                    ParserError(
+                        'Assertion failed: (model->ParseFromCodedStream(&coded_input)) && "Failed '
+                        'to parse the ONNX model."',
+                        'MODEL_DESERIALIZE_FAILED',
+                        -1,
+                        'parse',
+                    )
+                ]
                 return False
             if audit:
                 from vitedge_ros.export.trt_audit import audit_model, target_for_trt_version
@@ -525,7 +765,11 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
                 target = 'trt10' if gen == '11' else target_for_trt_version(trt.__version__)
                 findings = audit_model(proto, target)
                 index = {n.name: i for i, n in enumerate(proto.graph.node)}
-                errors = [e for e in (_error_for(f, index.get(str(f.node), -1)) for f in findings) if e is not None]
+                errors = [
+                    e
+                    for e in (_error_for(f, index.get(str(f.node), -1)) for f in findings)
+                    if e is not None
+                ]
                 errors.sort(key=lambda e: e.node())
                 if gen in ('8.2', '8.6'):
                     errors = errors[:1]  # parseGraph returns on the first failing node
@@ -535,8 +779,10 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
             _build_layers(self.network, proto)
             return True
 
-    # ------------------------------------------------------------------ builder, config, calibrator
+    # ------------------------------------------------------------------ builder, config,
+    # calibrator
     class TimingCache:
+
         def __init__(self, data: bytes) -> None:
             self.data = bytes(data)
 
@@ -544,6 +790,7 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
             return self.data + b'|timed'
 
     class IBuilderConfig:
+
         def __init__(self) -> None:
             self.flags: List[str] = []
             self.pool_limits: Dict[str, int] = {}
@@ -570,7 +817,10 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
             return self.timing_cache
 
     if gen != '8.2':
-        MemoryPoolType = _enum('MemoryPoolType', ['WORKSPACE', 'DLA_MANAGED_SRAM', 'DLA_LOCAL_DRAM', 'DLA_GLOBAL_DRAM'])
+        MemoryPoolType = _enum(
+            'MemoryPoolType',
+            ['WORKSPACE', 'DLA_MANAGED_SRAM', 'DLA_LOCAL_DRAM', 'DLA_GLOBAL_DRAM'],
+        )
 
         def set_memory_pool_limit(self: Any, pool: Any, pool_size: int) -> None:
             self.pool_limits[pool.name] = int(pool_size)
@@ -581,6 +831,7 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
         IBuilderConfig.int8_calibrator = None  # a plain attribute, as the pybind property behaves
 
         class IInt8EntropyCalibrator2:
+
             def __init__(self) -> None:
                 pass
 
@@ -595,8 +846,11 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
             return result
         except BaseException as exc:
             if gen == '8.2':  # noexcept override without try: std::terminate
-                emit("terminate called after throwing an instance of 'pybind11::error_already_set'\n"
-                     "  what():  {}: {}".format(type(exc).__name__, exc))
+                emit(
+                    'terminate called after throwing an instance of '
+                    "'pybind11::error_already_set'\n"
+                    '  what():  {}: {}'.format(type(exc).__name__, exc)
+                )
                 os.abort()
             emit('[ERROR] Exception caught in {}(): {}'.format(name, exc))
             return default
@@ -607,7 +861,9 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
         if cached is not None and len(bytes(cached)) > 0:
             trt.log['calib_cache_read'] = bytes(cached)
             return 0
-        names = [t.name for layer in network.layers[:1] for t in layer._inputs[:1] if t is not None] or ['input']
+        names = [
+            t.name for layer in network.layers[:1] for t in layer._inputs[:1] if t is not None
+        ] or ['input']
         batches = []
         while len(batches) < 100000:
             ptrs = _callback('get_batch', None, calib.get_batch, names)
@@ -618,10 +874,16 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
         if not batches:
             emit('[TRT] [E] 2: [calibrator.cpp::calibrateEngine] {}'.format(NO_SCALES))
             return None
-        _callback('write_calibration_cache', None, calib.write_calibration_cache, memoryview(b'CALIB%d' % len(batches)))
+        _callback(
+            'write_calibration_cache',
+            None,
+            calib.write_calibration_cache,
+            memoryview(b'CALIB%d' % len(batches)),
+        )
         return len(batches)
 
     class Builder:
+
         def __init__(self, logger: Any) -> None:
             self.logger = logger
             if weak:
@@ -643,9 +905,13 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
         def build_serialized_network(self, network: Any, config: Any) -> Optional[bytes]:
             trt.log['builds'] += 1
             trt.log['pinned'] = {
-                layer.name: (layer._precision.name if layer._precision is not None else None,
-                             sorted(t.name for t in layer._out_types.values()))
-                for layer in network.layers if layer._precision is not None or layer._out_types}
+                layer.name: (
+                    layer._precision.name if layer._precision is not None else None,
+                    sorted(t.name for t in layer._out_types.values()),
+                )
+                for layer in network.layers
+                if layer._precision is not None or layer._out_types
+            }
             calib = getattr(config, 'int8_calibrator', None)
             if calib is not None and 'INT8' in config.flags:
                 if _calibrate(calib, network) is None:
@@ -657,7 +923,9 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
             return engine_bytes(flags=sorted(config.flags), version=trt.__version__)
 
     if gen in ('8.2', '8.6'):
+
         class _Engine8Host:
+
             def __init__(self, data: bytes) -> None:
                 self.data = data
 
@@ -672,6 +940,7 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
 
     # ------------------------------------------------------------------ runtime, engines, contexts
     class ICudaEngine:
+
         def __init__(self, spec: Dict[str, Any]) -> None:
             self.io = spec['io']
             self.order = list(self.io['order'])
@@ -682,7 +951,10 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
 
         def create_execution_context(self) -> Any:
             if fail_context:
-                emit('[TRT] [E] 1: [defaultAllocator.cpp::allocate::20] Error Code 1: Cuda Runtime (out of memory)')
+                emit(
+                    '[TRT] [E] 1: [defaultAllocator.cpp::allocate::20] Error Code 1: Cuda Runtime '
+                    '(out of memory)'
+                )
                 return None
             ctx = IExecutionContext(self)
             self.contexts.append(ctx)
@@ -693,13 +965,19 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
         ICudaEngine.get_binding_name = lambda self, i: self.order[i]
         ICudaEngine.binding_is_input = lambda self, i: self._t(self.order[i])['input']
         ICudaEngine.get_binding_shape = lambda self, i: tuple(self._t(self.order[i])['shape'])
-        ICudaEngine.get_binding_dtype = lambda self, i: getattr(DataType, _dt_name(self._t(self.order[i])['dtype']))
+        ICudaEngine.get_binding_dtype = lambda self, i: getattr(
+            DataType, _dt_name(self._t(self.order[i])['dtype'])
+        )
     if gen != '8.2':
         ICudaEngine.num_io_tensors = property(lambda self: len(self.order))
         ICudaEngine.get_tensor_name = lambda self, i: self.order[i]
-        ICudaEngine.get_tensor_mode = lambda self, n: TensorIOMode.INPUT if self._t(n)['input'] else TensorIOMode.OUTPUT
+        ICudaEngine.get_tensor_mode = lambda self, n: (
+            TensorIOMode.INPUT if self._t(n)['input'] else TensorIOMode.OUTPUT
+        )
         ICudaEngine.get_tensor_shape = lambda self, n: tuple(self._t(n)['shape'])
-        ICudaEngine.get_tensor_dtype = lambda self, n: getattr(DataType, _dt_name(self._t(n)['dtype']))
+        ICudaEngine.get_tensor_dtype = lambda self, n: getattr(
+            DataType, _dt_name(self._t(n)['dtype'])
+        )
 
     def _run(engine: Any, addresses: Dict[str, int]) -> None:
         inputs = {}
@@ -709,9 +987,10 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
                 inputs[name] = drv.MEM[addresses[name]][:n].view(t['dtype']).reshape(t['shape'])
         for name, val in fake_compute(inputs, engine.io).items():
             b = np.ascontiguousarray(val).reshape(-1).view(np.uint8)
-            drv.MEM[addresses[name]][:b.size] = b
+            drv.MEM[addresses[name]][: b.size] = b
 
     class IExecutionContext:
+
         def __init__(self, engine: Any) -> None:
             self.engine = engine
             self.addresses: Dict[str, int] = {}
@@ -719,13 +998,17 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
             self.calls: List[Any] = []
 
     if gen in ('8.2', '8.6'):
-        def execute_async_v2(self: Any, bindings: List[int], stream_handle: int, input_consumed: Any = None) -> bool:
+
+        def execute_async_v2(
+            self: Any, bindings: List[int], stream_handle: int, input_consumed: Any = None
+        ) -> bool:
             self.calls.append((list(bindings), stream_handle))
             _run(self.engine, {name: bindings[i] for i, name in enumerate(self.engine.order)})
             return True
 
         IExecutionContext.execute_async_v2 = execute_async_v2
     if gen != '8.2':
+
         def set_tensor_address(self: Any, name: str, memory: int) -> bool:
             self.set_calls += 1
             self.addresses[name] = memory
@@ -740,34 +1023,59 @@ def make_fake_trt(api: str = '10', version: Optional[str] = None, fast_fp16: boo
         IExecutionContext.execute_async_v3 = execute_async_v3
 
     class Runtime:
+
         def __init__(self, logger: Any) -> None:
             self.logger = logger
 
         def deserialize_cuda_engine(self, serialized_engine: bytes) -> Optional[Any]:
             data = bytes(serialized_engine)
             if fail_deserialize:
-                emit('[TRT] [E] 2: [engine.cpp::deserializeEngine] Error Code 2: OutOfMemory (no further information)')
+                emit(
+                    '[TRT] [E] 2: [engine.cpp::deserializeEngine] Error Code 2: OutOfMemory (no '
+                    'further information)'
+                )
                 return None
             if not data.startswith(ENGINE_MAGIC):
-                emit('[TRT] [E] 1: [stdArchiveReader.cpp::StdArchiveReader::32] Error Code 1: Serialization '
-                     '(Serialization assertion magicTagRead == kMAGIC_TAG failed.Magic tag does not match)')
+                emit(
+                    '[TRT] [E] 1: [stdArchiveReader.cpp::StdArchiveReader::32] Error Code 1: '
+                    'Serialization '
+                    '(Serialization assertion magicTagRead == kMAGIC_TAG failed.Magic tag does '
+                    'not match)'
+                )
                 return None
             spec = json.loads(data[len(ENGINE_MAGIC):].decode())
             built = spec.get('version')
             if built is not None and built != trt.__version__:
-                emit('[TRT] [E] 6: The engine plan file is not compatible with this version of TensorRT, expecting '
-                     'library version {} got {}, please rebuild.'.format(trt.__version__, built))
+                emit(
+                    '[TRT] [E] 6: The engine plan file is not compatible with this version of '
+                    'TensorRT, expecting '
+                    'library version {} got {}, please rebuild.'.format(trt.__version__, built)
+                )
                 return None
             eng = ICudaEngine(spec)
             trt.log['engine'] = eng
             return eng
 
-    for name, obj in dict(Logger=Logger, DataType=DataType, TensorIOMode=TensorIOMode, nptype=nptype,
-                          NetworkDefinitionCreationFlag=NetworkDefinitionCreationFlag, BuilderFlag=BuilderFlag,
-                          LayerType=LayerType, ErrorCode=ErrorCode, ParserError=ParserError, OnnxParser=OnnxParser,
-                          Builder=Builder, Runtime=Runtime, ILayer=ILayer, ITensor=ITensor,
-                          INetworkDefinition=INetworkDefinition, IBuilderConfig=IBuilderConfig,
-                          ICudaEngine=ICudaEngine, IExecutionContext=IExecutionContext).items():
+    for name, obj in {
+        'Logger': Logger,
+        'DataType': DataType,
+        'TensorIOMode': TensorIOMode,
+        'nptype': nptype,
+        'NetworkDefinitionCreationFlag': NetworkDefinitionCreationFlag,
+        'BuilderFlag': BuilderFlag,
+        'LayerType': LayerType,
+        'ErrorCode': ErrorCode,
+        'ParserError': ParserError,
+        'OnnxParser': OnnxParser,
+        'Builder': Builder,
+        'Runtime': Runtime,
+        'ILayer': ILayer,
+        'ITensor': ITensor,
+        'INetworkDefinition': INetworkDefinition,
+        'IBuilderConfig': IBuilderConfig,
+        'ICudaEngine': ICudaEngine,
+        'IExecutionContext': IExecutionContext,
+    }.items():
         setattr(trt, name, obj)
     return trt
 
@@ -779,14 +1087,24 @@ def _dt_name(np_dtype: str) -> str:
 ENGINE_MODULE = 'vitedge_ros.runtime.engines.tensorrt_engine'
 
 
-def install_fakes(monkeypatch: Any, api: str = '10', gpu_name: str = 'NVIDIA Tegra X1',
-                  cc: Tuple[int, int] = (5, 3), fail_memcpy_at: Optional[int] = None,
-                  fail_alloc_at: Optional[int] = None, **trt_kwargs: Any):
-    """Put fake tensorrt/pycuda in sys.modules and (re)import the TensorRT engine module against them.
-
-    Returns (tensorrt_engine module, fake trt, fake pycuda.driver). Call :func:`forget_engine_module` after.
+def install_fakes(
+    monkeypatch: Any,
+    api: str = '10',
+    gpu_name: str = 'NVIDIA Tegra X1',
+    cc: Tuple[int, int] = (5, 3),
+    fail_memcpy_at: Optional[int] = None,
+    fail_alloc_at: Optional[int] = None,
+    **trt_kwargs: Any,
+):
     """
-    pkg, drv = make_fake_pycuda(gpu_name, cc, fail_memcpy_at=fail_memcpy_at, fail_alloc_at=fail_alloc_at)
+    Put fake tensorrt/pycuda in sys.modules and (re)import the TensorRT engine module against them.
+
+    Returns (tensorrt_engine module, fake trt, fake pycuda.driver). Call
+    :func:`forget_engine_module` after.
+    """
+    pkg, drv = make_fake_pycuda(
+        gpu_name, cc, fail_memcpy_at=fail_memcpy_at, fail_alloc_at=fail_alloc_at
+    )
     trt = make_fake_trt(api, drv=drv, **trt_kwargs)
     monkeypatch.setitem(sys.modules, 'tensorrt', trt)
     monkeypatch.setitem(sys.modules, 'pycuda', pkg)
@@ -804,24 +1122,33 @@ def forget_engine_module() -> None:
         delattr(pkg, 'tensorrt_engine')
 
 
-# ----------------------------------------------------------------------------------------------- subprocesses
+# -----------------------------------------------------------------------------------------------
+# subprocesses
 
 ENV_OPTIONS = 'VITEDGE_FAKE_TRT'
-_SHIM = ('import os, sys\n'
-         'sys.path.insert(0, {test_dir!r})\n'
-         'import fake_tensorrt\n'
-         'fake_tensorrt.install_from_env()\n')
+_SHIM = (
+    'import os, sys\n'
+    'sys.path.insert(0, {test_dir!r})\n'
+    'import fake_tensorrt\n'
+    'fake_tensorrt.install_from_env()\n'
+)
 
 
 def install_from_env() -> None:
-    """Install fake tensorrt + pycuda into sys.modules from the JSON options in ``$VITEDGE_FAKE_TRT``
-    (used by the shim packages of :func:`fake_env`, so a child process imports the fakes as ``tensorrt``)."""
+    """
+    Install fake tensorrt + pycuda into sys.modules from the JSON options in ``$VITEDGE_FAKE_TRT``
+    (used by the shim packages of :func:`fake_env`, so a child process imports the fakes as
+    ``tensorrt``).
+    """
     if 'tensorrt' in sys.modules and getattr(sys.modules['tensorrt'], 'GENERATION', None):
         return
     opts = json.loads(os.environ.get(ENV_OPTIONS, '{}'))
-    pkg, drv = make_fake_pycuda(opts.pop('gpu_name', 'NVIDIA Tegra X1'), tuple(opts.pop('cc', (5, 3))),
-                                fail_memcpy_at=opts.pop('fail_memcpy_at', None),
-                                fail_alloc_at=opts.pop('fail_alloc_at', None))
+    pkg, drv = make_fake_pycuda(
+        opts.pop('gpu_name', 'NVIDIA Tegra X1'),
+        tuple(opts.pop('cc', (5, 3))),
+        fail_memcpy_at=opts.pop('fail_memcpy_at', None),
+        fail_alloc_at=opts.pop('fail_alloc_at', None),
+    )
     trt = make_fake_trt(opts.pop('api', '10'), drv=drv, **opts)
     sys.modules['tensorrt'] = trt
     sys.modules['pycuda'] = pkg
@@ -829,8 +1156,11 @@ def install_from_env() -> None:
 
 
 def fake_env(tmp_dir: Any, root: Any, **options: Any) -> Dict[str, str]:
-    """Environment for a child process in which ``import tensorrt`` / ``import pycuda.driver`` give the fakes
-    made with ``options`` (``api``, ``gpu_name``, ``cc``, ``fail_memcpy_at``, ...); ``root`` goes on the path."""
+    """
+    Environment for a child process in which ``import tensorrt`` / ``import pycuda.driver`` give the fakes
+    made with ``options`` (``api``, ``gpu_name``, ``cc``, ``fail_memcpy_at``, ...); ``root`` goes
+    on the path.
+    """
     shim = os.path.join(str(tmp_dir), 'fake_trt_shim')
     test_dir = os.path.dirname(os.path.abspath(__file__))
     for pkg in ('tensorrt', 'pycuda'):
@@ -840,6 +1170,8 @@ def fake_env(tmp_dir: Any, root: Any, **options: Any) -> Dict[str, str]:
     with open(os.path.join(shim, 'pycuda', 'driver.py'), 'w') as fh:
         fh.write(_SHIM.format(test_dir=test_dir))
     env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join([shim, str(root)] + ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
+    env['PYTHONPATH'] = os.pathsep.join(
+        [shim, str(root)] + ([env['PYTHONPATH']] if env.get('PYTHONPATH') else [])
+    )
     env[ENV_OPTIONS] = json.dumps(options)
     return env

@@ -1,12 +1,30 @@
-"""A small evaluation set of real photographs, 256 pixels on the long side, for tools/evaluate.py and predict.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-Built from ``real_photos`` (scikit-image's offline sample photos and their hand-drawn boxes, ``BOXES``):
-``write_real_photo_set(root, layout)`` writes astronaut, camera, chelsea, coffee and rocket as JPEGs into
-``root/images`` with their ground truth as ``root/annotations.json`` (COCO: persons, and the cup and the cat
-with COCO's ids) or ``root/annotations/<stem>.txt`` (VisDrone-DET: persons as ``pedestrian``; on ``camera``
-also the tripod as ``others`` (11) and the buildings on the horizon as an ignored region (0), boxes drawn by
-hand on the 512x512 original).
 """
+A small evaluation set of real photographs, 256 pixels on the long side.
+
+For tools/evaluate.py and predict.
+
+Built from ``real_photos`` (scikit-image's offline sample photos and their hand-drawn boxes,
+``BOXES``): ``write_real_photo_set(root, layout)`` writes astronaut, camera, chelsea, coffee and
+rocket as JPEGs into ``root/images`` with their ground truth as ``root/annotations.json`` (COCO:
+persons, and the cup and the cat with COCO's ids) or ``root/annotations/<stem>.txt`` (VisDrone-DET:
+persons as ``pedestrian``; on ``camera`` also the tripod as ``others`` (11) and the buildings on
+the horizon as an ignored region (0), boxes drawn by hand on the 512x512 original).
+"""
+
 import json
 from pathlib import Path
 from typing import Dict, Tuple
@@ -18,7 +36,9 @@ from real_photos import BOXES, COCO_IDS, photo
 SIZE = 256
 NAMES = ('astronaut', 'camera', 'chelsea', 'coffee', 'rocket')
 #: VisDrone-only extras (category id, (left, top, width, height) on the original photo).
-VISDRONE_IGNORED = {'camera': [(11, (230.0, 190.0, 180.0, 322.0)), (0, (320.0, 100.0, 192.0, 130.0))]}
+VISDRONE_IGNORED = {
+    'camera': [(11, (230.0, 190.0, 180.0, 322.0)), (0, (320.0, 100.0, 192.0, 130.0))]
+}
 
 
 def small_photo(name: str) -> Tuple[np.ndarray, float]:
@@ -51,17 +71,38 @@ def write_real_photo_set(root: Path, layout: str = 'coco') -> Dict[str, object]:
         boxed = [(cat, _xywh(b, scale)) for cat, b in BOXES[name]]
         persons[file_name] = [b for cat, b in boxed if cat == 'person']
         if layout == 'coco':
-            images.append({'id': k + 1, 'file_name': file_name, 'width': img.shape[1], 'height': img.shape[0]})
+            images.append(
+                {
+                    'id': k + 1,
+                    'file_name': file_name,
+                    'width': img.shape[1],
+                    'height': img.shape[0],
+                }
+            )
             for cat, b in boxed:
                 if cat in COCO_IDS and cat != 'motorcycle':
-                    anns.append({'id': len(anns) + 1, 'image_id': k + 1, 'category_id': COCO_IDS[cat], 'bbox': b,
-                                 'area': b[2] * b[3], 'iscrowd': 0})
+                    anns.append(
+                        {
+                            'id': len(anns) + 1,
+                            'image_id': k + 1,
+                            'category_id': COCO_IDS[cat],
+                            'bbox': b,
+                            'area': b[2] * b[3],
+                            'iscrowd': 0,
+                        }
+                    )
         else:
             lines = ['{:.0f},{:.0f},{:.0f},{:.0f},1,1,0,0'.format(*b) for b in persons[file_name]]
             for cat, box in VISDRONE_IGNORED.get(name, []):
                 x, y, w, h = (v * scale for v in box)
-                lines.append('{:.0f},{:.0f},{:.0f},{:.0f},{},{},0,0'.format(x, y, w, h, 0 if cat == 0 else 1, cat))
-            (root / 'annotations' / (name + '.txt')).write_text('\n'.join(lines) + ('\n' if lines else ''))
+                lines.append(
+                    '{:.0f},{:.0f},{:.0f},{:.0f},{},{},0,0'.format(
+                        x, y, w, h, 0 if cat == 0 else 1, cat
+                    )
+                )
+            (root / 'annotations' / (name + '.txt')).write_text(
+                '\n'.join(lines) + ('\n' if lines else '')
+            )
     if layout == 'coco':
         gt = root / 'annotations.json'
         cats = [{'id': i, 'name': n} for n, i in sorted(COCO_IDS.items(), key=lambda kv: kv[1])]

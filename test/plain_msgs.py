@@ -1,63 +1,105 @@
-"""ROS 2 Humble message classes for tests where ``rosbags`` is missing (the Python 3.6 / JetPack 4.6 lane).
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-``message_types()`` returns ``(typestore, types)`` like ``vitedge_ros.ros.rosbags_types.rosbags_types()``: the
-rosbags Humble typestore where rosbags is installed, else plain stand-ins. rosbags needs Python >= 3.8, so the
-drone-side tests of the 3.6 lane use the stand-ins; the main lane keeps the real CDR round trips.
-
-The stand-ins follow the Humble ``.msg`` definitions (std, sensor, geometry and diagnostic messages typed here
-from ros2/common_interfaces humble, vision_msgs 4.1.1 read from the package's own ``msg/vision_msgs/*.msg``):
-a constructor takes every field by keyword and refuses a missing or unknown one (as rosbags does);
-``serialize_cdr`` checks each value against its declared type (nested message type, number, string, fixed
-array length) and ``deserialize_cdr`` returns a copy whose numeric arrays are numpy arrays of the declared
-dtype, as rosbags returns them.
 """
+ROS 2 Humble message classes for tests where ``rosbags`` is missing.
+
+The Python 3.6 / JetPack 4.6 lane.
+
+``message_types()`` returns ``(typestore, types)`` like
+``vitedge_ros.ros.rosbags_types.rosbags_types()``: the rosbags Humble typestore where rosbags is
+installed, else plain stand-ins. rosbags needs Python >= 3.8, so the drone-side tests of the 3.6
+lane use the stand-ins; the main lane keeps the real CDR round trips.
+
+The stand-ins follow the Humble ``.msg`` definitions (std, sensor, geometry and diagnostic messages
+typed here from ros2/common_interfaces humble, vision_msgs 4.1.1 read from the package's own
+``msg/vision_msgs/*.msg``): a constructor takes every field by keyword and refuses a missing or
+unknown one (as rosbags does); ``serialize_cdr`` checks each value against its declared type
+(nested message type, number, string, fixed array length) and ``deserialize_cdr`` returns a copy
+whose numeric arrays are numpy arrays of the declared dtype, as rosbags returns them.
+"""
+
 import copy
 import re
 from types import SimpleNamespace
 from typing import Any, List, Tuple
 
 import numpy as np
-
-from vitedge_ros.ros.rosbags_types import VISION_MSGS, rosbags_types, vision_msgs_definitions
+from vitedge_ros.ros.rosbags_types import rosbags_types, VISION_MSGS, vision_msgs_definitions
 
 __all__ = ['COMMON_MSGS', 'PlainTypestore', 'message_types', 'plain_types', 'uses_rosbags']
 
-#: Humble definitions (ros2/common_interfaces, branch humble) of the non-vision messages the package uses.
+#: Humble definitions (ros2/common_interfaces, branch humble) of the non-vision messages the
+#: package uses.
 COMMON_MSGS = {
     'builtin_interfaces/msg/Time': 'int32 sec\nuint32 nanosec',
     'std_msgs/msg/Header': 'builtin_interfaces/Time stamp\nstring frame_id',
     'std_msgs/msg/Bool': 'bool data',
-    'sensor_msgs/msg/Image': 'std_msgs/Header header\nuint32 height\nuint32 width\nstring encoding\n'
-                             'uint8 is_bigendian\nuint32 step\nuint8[] data',
+    'sensor_msgs/msg/Image': 'std_msgs/Header header\nuint32 height\nuint32 width\nstring '
+    'encoding\n'
+    'uint8 is_bigendian\nuint32 step\nuint8[] data',
     'sensor_msgs/msg/CompressedImage': 'std_msgs/Header header\nstring format\nuint8[] data',
-    'sensor_msgs/msg/RegionOfInterest': 'uint32 x_offset\nuint32 y_offset\nuint32 height\nuint32 width\n'
-                                        'bool do_rectify',
-    'sensor_msgs/msg/CameraInfo': 'std_msgs/Header header\nuint32 height\nuint32 width\nstring distortion_model\n'
-                                  'float64[] d\nfloat64[9] k\nfloat64[9] r\nfloat64[12] p\nuint32 binning_x\n'
-                                  'uint32 binning_y\nsensor_msgs/RegionOfInterest roi',
-    'sensor_msgs/msg/PointField': 'uint8 INT8=1\nuint8 FLOAT32=7\nstring name\nuint32 offset\nuint8 datatype\n'
-                                  'uint32 count',
-    'sensor_msgs/msg/PointCloud2': 'std_msgs/Header header\nuint32 height\nuint32 width\nPointField[] fields\n'
-                                   'bool is_bigendian\nuint32 point_step\nuint32 row_step\nuint8[] data\n'
-                                   'bool is_dense',
+    'sensor_msgs/msg/RegionOfInterest': 'uint32 x_offset\nuint32 y_offset\nuint32 height\nuint32 '
+    'width\n'
+    'bool do_rectify',
+    'sensor_msgs/msg/CameraInfo': 'std_msgs/Header header\nuint32 height\nuint32 width\nstring '
+    'distortion_model\n'
+    'float64[] d\nfloat64[9] k\nfloat64[9] r\nfloat64[12] p\nuint32 binning_x\n'
+    'uint32 binning_y\nsensor_msgs/RegionOfInterest roi',
+    'sensor_msgs/msg/PointField': 'uint8 INT8=1\nuint8 FLOAT32=7\nstring name\nuint32 '
+    'offset\nuint8 datatype\n'
+    'uint32 count',
+    'sensor_msgs/msg/PointCloud2': 'std_msgs/Header header\nuint32 height\nuint32 '
+    'width\nPointField[] fields\n'
+    'bool is_bigendian\nuint32 point_step\nuint32 row_step\nuint8[] data\n'
+    'bool is_dense',
     'geometry_msgs/msg/Point': 'float64 x\nfloat64 y\nfloat64 z',
     'geometry_msgs/msg/Quaternion': 'float64 x\nfloat64 y\nfloat64 z\nfloat64 w',
     'geometry_msgs/msg/Pose': 'geometry_msgs/Point position\ngeometry_msgs/Quaternion orientation',
     'geometry_msgs/msg/PoseWithCovariance': 'geometry_msgs/Pose pose\nfloat64[36] covariance',
     'geometry_msgs/msg/PoseArray': 'std_msgs/Header header\ngeometry_msgs/Pose[] poses',
     'diagnostic_msgs/msg/KeyValue': 'string key\nstring value',
-    'diagnostic_msgs/msg/DiagnosticStatus': 'byte level\nstring name\nstring message\nstring hardware_id\n'
-                                            'diagnostic_msgs/KeyValue[] values',
-    'diagnostic_msgs/msg/DiagnosticArray': 'std_msgs/Header header\ndiagnostic_msgs/DiagnosticStatus[] status',
+    'diagnostic_msgs/msg/DiagnosticStatus': 'byte level\nstring name\nstring message\nstring '
+    'hardware_id\n'
+    'diagnostic_msgs/KeyValue[] values',
+    'diagnostic_msgs/msg/DiagnosticArray': 'std_msgs/Header '
+    'header\ndiagnostic_msgs/DiagnosticStatus[] status',
 }
-_NUMPY = {'bool': np.bool_, 'byte': np.uint8, 'char': np.uint8, 'int8': np.int8, 'uint8': np.uint8,
-          'int16': np.int16, 'uint16': np.uint16, 'int32': np.int32, 'uint32': np.uint32, 'int64': np.int64,
-          'uint64': np.uint64, 'float32': np.float32, 'float64': np.float64}
+_NUMPY = {
+    'bool': np.bool_,
+    'byte': np.uint8,
+    'char': np.uint8,
+    'int8': np.int8,
+    'uint8': np.uint8,
+    'int16': np.int16,
+    'uint16': np.uint16,
+    'int32': np.int32,
+    'uint32': np.uint32,
+    'int64': np.int64,
+    'uint64': np.uint64,
+    'float32': np.float32,
+    'float64': np.float64,
+}
 _FIELD = re.compile(r'^([\w/]+)(\[(\d*)\])?\s+(\w+)\s*$')
 
 
 def _parse(full: str, text: str) -> List[Tuple[str, str, int]]:
-    """(type, name, array length: -1 scalar, 0 unbounded, N fixed) of each field; constants and comments skipped."""
+    """
+    (type, name, array length: -1 scalar, 0 unbounded, N fixed) of each field.
+
+    Constants and comments skipped.
+    """
     pkg = full.split('/')[0]
     out = []
     for line in text.splitlines():
@@ -77,7 +119,11 @@ def _parse(full: str, text: str) -> List[Tuple[str, str, int]]:
 
 
 class PlainTypestore:
-    """Stand-in for a rosbags typestore: ``types``, ``serialize_cdr`` (type check + copy), ``deserialize_cdr``."""
+    """
+    Stand-in for a rosbags typestore.
+
+    ``types``, ``serialize_cdr`` (type check + copy), ``deserialize_cdr``.
+    """
 
     def __init__(self) -> None:
         defs = dict(COMMON_MSGS)
@@ -92,20 +138,34 @@ class PlainTypestore:
             missing = [n for n in names if n not in values]
             unknown = sorted(set(values) - set(names))
             if missing or unknown:
-                raise TypeError('{}: missing fields {} / unknown fields {}'.format(full, missing, unknown))
+                raise TypeError(
+                    '{}: missing fields {} / unknown fields {}'.format(full, missing, unknown)
+                )
             for key, value in values.items():
                 setattr(msg, key, value)
 
         def __repr__(msg: Any) -> str:
-            return '{}({})'.format(full, ', '.join('{}={!r}'.format(n, getattr(msg, n)) for n in names))
+            return '{}({})'.format(
+                full, ', '.join('{}={!r}'.format(n, getattr(msg, n)) for n in names)
+            )
 
-        return type(full.rsplit('/', 1)[1], (), {'__init__': __init__, '__repr__': __repr__, '__msgtype__': full,
-                                                 '__slots__': tuple(names)})
+        return type(
+            full.rsplit('/', 1)[1],
+            (),
+            {
+                '__init__': __init__,
+                '__repr__': __repr__,
+                '__msgtype__': full,
+                '__slots__': tuple(names),
+            },
+        )
 
     def _check(self, value: Any, typ: str, size: int, where: str) -> None:
         if size >= 0:
             if isinstance(value, (str, bytes, bytearray)) and typ != 'uint8':
-                raise TypeError('{}: expected a sequence of {}, got {!r}'.format(where, typ, type(value)))
+                raise TypeError(
+                    '{}: expected a sequence of {}, got {!r}'.format(where, typ, type(value))
+                )
             if size and len(value) != size:
                 raise TypeError('{}: expected {} elements, got {}'.format(where, size, len(value)))
             if typ in _NUMPY and isinstance(value, (bytes, bytearray, np.ndarray)):
@@ -144,14 +204,22 @@ class PlainTypestore:
         return copy.deepcopy(msg)
 
     def deserialize_cdr(self, raw: Any, typename: str) -> Any:
-        """A copy of the message with numeric arrays as numpy arrays (as rosbags returns them)."""
+        """Return a copy of the message with numeric arrays as numpy arrays (as rosbags returns them)."""
         if getattr(raw, '__msgtype__', None) != typename:
-            raise TypeError('raw message is {}, not {}'.format(getattr(raw, '__msgtype__', type(raw)), typename))
+            raise TypeError(
+                'raw message is {}, not {}'.format(
+                    getattr(raw, '__msgtype__', type(raw)), typename
+                )
+            )
         return self._numpy_arrays(copy.deepcopy(raw))
 
 
 def plain_types() -> Tuple[PlainTypestore, SimpleNamespace]:
-    """``(typestore, types)`` made of the stand-ins (same attribute names as ``rosbags_types()``)."""
+    """
+    ``(typestore, types)`` made of the stand-ins.
+
+    Same attribute names as ``rosbags_types()``.
+    """
     store = PlainTypestore()
     t = store.types
     ns = SimpleNamespace(byte=int, **{full.rsplit('/', 1)[1]: cls for full, cls in t.items()})
@@ -160,7 +228,7 @@ def plain_types() -> Tuple[PlainTypestore, SimpleNamespace]:
 
 
 def message_types() -> Tuple[Any, SimpleNamespace]:
-    """rosbags' Humble typestore and types where rosbags imports, else ``plain_types()``."""
+    """Rosbags' Humble typestore and types where rosbags imports, else ``plain_types()``."""
     try:
         return rosbags_types()
     except ImportError:

@@ -1,17 +1,35 @@
-"""The peer benchmark (issue 18): budget from the shipped chain, YOLO labels and decoding, the page block.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-The end-to-end quick run (needs ultralytics, the optional ``peer`` extra) trains YOLOv8n on a handful of
-generator images with every network connection and DNS look-up of the process refused and recorded.
 """
+The peer benchmark (issue 18).
+
+Budget from the shipped chain, YOLO labels and decoding, the page block.
+
+The end-to-end quick run (needs ultralytics, the optional ``peer`` extra) trains YOLOv8n on a
+handful of generator images with every network connection and DNS look-up of the process refused
+and recorded.
+"""
+
 import json
 import math
+from pathlib import Path
 import shutil
 import socket
-from pathlib import Path
 
 import numpy as np
 import pytest
-
 from vitedge_ros.bench import peer_table
 from vitedge_ros.bench.peer import (
     decode_yolo,
@@ -30,13 +48,27 @@ BUNDLE = ROOT / 'models' / 'aerial_vit_tiny'
 def test_budget_is_the_shipped_chain_of_seven_stages():
     chain = training_chain(BUNDLE)
     names = [s['name'] for s in chain]
-    assert names == ['aerial_vit_tiny', 'aerial_vit_tiny_ft', 'aerial_vit_tiny_ft2', 'aerial_vit_tiny_ft3',
-                     'aerial_vit_tiny_ft4', 'aerial_vit_tiny_ft5_textures', 'shipped stage']
+    assert names == [
+        'aerial_vit_tiny',
+        'aerial_vit_tiny_ft',
+        'aerial_vit_tiny_ft2',
+        'aerial_vit_tiny_ft3',
+        'aerial_vit_tiny_ft4',
+        'aerial_vit_tiny_ft5_textures',
+        'shipped stage',
+    ]
     b = image_budget(chain)
-    # epochs x (scenes + flights x ceil(frames / every)), read off config/train/aerial_vit_tiny*.yaml
-    assert [r['image_passes'] for r in b['stages']] == [12 * 4000, 6 * 4000, 5 * 4000, 3 * 3000,
-                                                        3 * (2000 + 60 * 15), 4 * (2000 + 80 * 15),
-                                                        2 * (1200 + 90 * 20)]
+    # epochs x (scenes + flights x ceil(frames / every)), read off
+    # config/train/aerial_vit_tiny*.yaml
+    assert [r['image_passes'] for r in b['stages']] == [
+        12 * 4000,
+        6 * 4000,
+        5 * 4000,
+        3 * 3000,
+        3 * (2000 + 60 * 15),
+        4 * (2000 + 80 * 15),
+        2 * (1200 + 90 * 20),
+    ]
     assert b['image_passes'] == 128500
     assert b['images'] == 24100
     assert [r['input'] for r in b['stages']] == [[320, 240]] * 3 + [[448, 336]] * 4
@@ -46,17 +78,23 @@ def test_training_chain_without_source_config_is_a_clear_error(tmp_path):
     (tmp_path / 'bundle.yaml').write_text('name: x\nsource: {arch: vit_center}\n')
     with pytest.raises(ValueError, match='source.config'):
         training_chain(tmp_path)
-    (tmp_path / 'bundle.yaml').write_text('source: {config: {model: {checkpoint: runs/nowhere/final.pt}}}\n')
+    (tmp_path / 'bundle.yaml').write_text(
+        'source: {config: {model: {checkpoint: runs/nowhere/final.pt}}}\n'
+    )
     with pytest.raises(ValueError, match='nowhere.yaml'):
         training_chain(tmp_path, config_dir=tmp_path)
 
 
-@pytest.mark.needs('torch')   # the training data package
+@pytest.mark.needs('torch')  # the training data package
 def test_stage_images_counts_what_the_generator_yields():
     from vitedge_ros.training.data import detection_scenes
 
-    data = {'train_size': 2, 'seed': 5, 'flights': {'count': 1, 'frames': 7, 'every': 3, 'seed': 11}}
-    assert stage_images(data) == 2 + 3            # frames 0, 3, 6 of the flight
+    data = {
+        'train_size': 2,
+        'seed': 5,
+        'flights': {'count': 1, 'frames': 7, 'every': 3, 'seed': 11},
+    }
+    assert stage_images(data) == 2 + 3  # frames 0, 3, 6 of the flight
     n = sum(1 for _ in detection_scenes(2, 5, 160, 120, flights=data['flights']))
     assert n == stage_images(data)
 
@@ -65,7 +103,7 @@ def test_yolo_labels_are_normalised_clipped_and_drop_empty_boxes():
     boxes = np.array([[10, 20, 110, 70], [-10, 90, 30, 130], [50, 50, 50.5, 60]], np.float32)
     lines = yolo_label_lines(boxes, np.array([0, 2, 1]), 200, 100)
     assert lines[0] == '0 0.300000 0.450000 0.500000 0.500000'
-    assert lines[1] == '2 0.075000 0.950000 0.150000 0.100000'   # clipped to x 0-30, y 90-100
+    assert lines[1] == '2 0.075000 0.950000 0.150000 0.100000'  # clipped to x 0-30, y 90-100
     assert len(lines) == 2
 
 
@@ -75,7 +113,8 @@ def test_export_size_keeps_the_frame_aspect_on_the_stride():
 
 
 def test_decode_yolo_class_wise_nms_threshold_and_frame_pixels():
-    # anchors: A person 0.9, B person 0.8 overlapping A (suppressed), C vehicle 0.7 on A's box (kept: other
+    # anchors: A person 0.9, B person 0.8 overlapping A (suppressed), C vehicle 0.7 on A's box
+    # (kept: other
     # class), D person 0.0005 (below min_score)
     raw = np.zeros((1, 4 + 3, 4), np.float32)
     raw[0, :4, 0] = [50, 50, 20, 20]
@@ -96,7 +135,9 @@ def test_decode_yolo_class_wise_nms_threshold_and_frame_pixels():
 
 def test_peer_block_is_spliced_between_its_marks_only(tmp_path):
     page = tmp_path / 'B.md'
-    page.write_text('# Benchmarks\n\ntext before\n\n' + '\n'.join(peer_table.render_peer(None)) + '\n\nafter\n')
+    page.write_text(
+        '# Benchmarks\n\ntext before\n\n' + '\n'.join(peer_table.render_peer(None)) + '\n\nafter\n'
+    )
     before = page.read_text()
     peer_table.write_peer_block(page, None)
     assert page.read_text() == before
@@ -105,7 +146,9 @@ def test_peer_block_is_spliced_between_its_marks_only(tmp_path):
     assert peer_table.splice('no marks\n', ['B']) == 'no marks\n\nB\n'
 
 
-# --- end to end, quick ---------------------------------------------------------------------------------------
+# --- end to end, quick
+# ---------------------------------------------------------------------------------------
+
 
 class _NoNetwork:
     """Refuse and record every socket connection and DNS look-up of this process."""
@@ -116,7 +159,10 @@ class _NoNetwork:
         def refuse(what):
             def fn(*args, **kwargs):
                 self.attempts.append((what, repr(args[:2])))
-                raise OSError('network access refused by test_bench_peer: {} {}'.format(what, args[:2]))
+                raise OSError(
+                    'network access refused by test_bench_peer: {} {}'.format(what, args[:2])
+                )
+
             return fn
 
         monkeypatch.setattr(socket.socket, 'connect', refuse('connect'))
@@ -131,14 +177,23 @@ def test_quick_peer_run_offline_end_to_end(tmp_path, monkeypatch):
     from vitedge_ros.bench.peer import run_peer
     from vitedge_ros.bench.render import load_results, render_page
 
-    for key in ('YOLO_OFFLINE', 'YOLO_AUTOINSTALL', 'YOLO_CONFIG_DIR'):   # restored after the test
+    for key in ('YOLO_OFFLINE', 'YOLO_AUTOINSTALL', 'YOLO_CONFIG_DIR'):  # restored after the test
         monkeypatch.setenv(key, '')
     monkeypatch.delenv('ULTRALYTICS_API_KEY', raising=False)
     guard = _NoNetwork(monkeypatch)
     bench = tmp_path / 'bench'
     shutil.copytree(ROOT / 'bench', bench, ignore=shutil.ignore_patterns('peer.json'))
-    data = run_peer(bench / 'peer.json', tmp_path / 'work', bundle=BUNDLE, archs=('yolov8n',), quick=True,
-                    rounds=2, block=2, warmup=1, log=lambda s: None)
+    data = run_peer(
+        bench / 'peer.json',
+        tmp_path / 'work',
+        bundle=BUNDLE,
+        archs=('yolov8n',),
+        quick=True,
+        rounds=2,
+        block=2,
+        warmup=1,
+        log=lambda s: None,
+    )
     assert guard.attempts == []
     assert json.loads((bench / 'peer.json').read_text()) == data
     assert data['quick'] is True
@@ -146,8 +201,13 @@ def test_quick_peer_run_offline_end_to_end(tmp_path, monkeypatch):
     for m in data['models']:
         lat = m['latency_ms']['median_ms']
         assert math.isfinite(lat) and lat > 0, m['key']
-        assert math.isfinite(m['host_decode_ms']['median_ms']) and m['host_decode_ms']['median_ms'] > 0
-        for v in [m['map50'], m['map50_95']] + [c[k] for c in m['per_class'].values() for k in ('ap50', 'ap50_95')]:
+        assert (
+            math.isfinite(m['host_decode_ms']['median_ms'])
+            and m['host_decode_ms']['median_ms'] > 0
+        )
+        for v in [m['map50'], m['map50_95']] + [
+            c[k] for c in m['per_class'].values() for k in ('ap50', 'ap50_95')
+        ]:
             assert 0.0 <= v <= 1.0, m['key']
         assert set(m['per_class']) <= {'person', 'vehicle', 'obstacle'}
         assert m['false_persons']['frames'] > 0 and m['false_persons']['total'] >= 0
@@ -160,16 +220,25 @@ def test_quick_peer_run_offline_end_to_end(tmp_path, monkeypatch):
     # parameters: the same architecture built afresh by ultralytics for 3 classes
     from ultralytics.nn.tasks import DetectionModel
 
-    assert yolo['params'] == sum(p.numel() for p in DetectionModel('yolov8n.yaml', nc=3, verbose=False).parameters())
+    assert yolo['params'] == sum(
+        p.numel() for p in DetectionModel('yolov8n.yaml', nc=3, verbose=False).parameters()
+    )
     from vitedge_ros.checkpoint import load_checkpoint, rebuild_model
 
     ck = load_checkpoint(ROOT / 'models' / 'checkpoints' / 'aerial_vit_tiny.pt')
-    assert vit['params'] == sum(p.numel() for p in rebuild_model(ck['structure'], ck['state_dict']).parameters())
+    assert vit['params'] == sum(
+        p.numel() for p in rebuild_model(ck['structure'], ck['state_dict']).parameters()
+    )
     assert yolo['input'] == [1, 3, 352, 448]
     b = data['budget']
-    assert b['peer_image_passes'] == b['peer_epochs'] * b['peer_images'] == yolo['training']['image_passes']
+    assert (
+        b['peer_image_passes']
+        == b['peer_epochs'] * b['peer_images']
+        == yolo['training']['image_passes']
+    )
     assert b['shipped']['image_passes'] == 128500
-    # the page: the committed one with its peer block rewritten equals the whole page rendered from the JSON
+    # the page: the committed one with its peer block rewritten equals the whole page rendered from
+    # the JSON
     page = tmp_path / 'BENCHMARKS.md'
     shutil.copyfile(ROOT / 'docs' / 'BENCHMARKS.md', page)
     peer_table.write_peer_block(page, data)
@@ -187,9 +256,11 @@ def test_only_the_peer_module_imports_ultralytics():
 
     pattern = re.compile(r'^\s*(import ultralytics|from ultralytics\b)', re.M)
     files = [p for d in ('vitedge_ros', 'tools', 'launch') for p in (ROOT / d).rglob('*.py')]
-    users = sorted(str(p.relative_to(ROOT)) for p in files if pattern.search(p.read_text(encoding='utf-8')))
+    users = sorted(
+        str(p.relative_to(ROOT)) for p in files if pattern.search(p.read_text(encoding='utf-8'))
+    )
     assert users == ['vitedge_ros/bench/peer.py']
     setup = (ROOT / 'setup.py').read_text()
     assert "'peer': ['ultralytics==" in setup
-    runtime_tools = setup[setup.index('RUNTIME'):setup.index('extras_require')]
+    runtime_tools = setup[setup.index('RUNTIME') : setup.index('extras_require')]
     assert 'ultralytics' not in runtime_tools

@@ -1,4 +1,23 @@
-"""Knowledge-distillation losses on hand-made logits, DeiT token distillation, feature/attention terms."""
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Knowledge-distillation losses on hand-made logits, DeiT token distillation.
+
+feature/attention terms.
+"""
+
 import math
 
 import torch
@@ -41,10 +60,24 @@ def _models():
     from vitedge_ros.models import create_model
 
     torch.manual_seed(0)
-    teacher = create_model('deit_tiny_distilled_patch16_224', num_classes=10, img_size=32, patch_size=8, depth=2,
-                           embed_dim=64, num_heads=2).eval()
-    student = create_model('deit_tiny_distilled_patch16_224', num_classes=10, img_size=32, patch_size=8, depth=1,
-                           embed_dim=32, num_heads=1)
+    teacher = create_model(
+        'deit_tiny_distilled_patch16_224',
+        num_classes=10,
+        img_size=32,
+        patch_size=8,
+        depth=2,
+        embed_dim=64,
+        num_heads=2,
+    ).eval()
+    student = create_model(
+        'deit_tiny_distilled_patch16_224',
+        num_classes=10,
+        img_size=32,
+        patch_size=8,
+        depth=1,
+        embed_dim=32,
+        num_heads=1,
+    )
     return teacher, student
 
 
@@ -54,7 +87,9 @@ def test_token_distillation_soft_and_hard_train_the_student():
     teacher, student = _models()
     x, y = torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 2, 3])
     for hard in (False, True):
-        d = Distiller(student, teacher, {'type': 'token', 'temperature': 2.0, 'alpha': 0.5, 'hard': hard})
+        d = Distiller(
+            student, teacher, {'type': 'token', 'temperature': 2.0, 'alpha': 0.5, 'hard': hard}
+        )
         student.train()
         loss = d.classifier_loss(student, x, y)
         loss.backward()
@@ -77,12 +112,20 @@ def test_feature_and_attention_distillation_with_projection():
     from vitedge_ros.compress.distill import Distiller
 
     teacher, student = _models()
-    cfg = {'type': 'logit', 'temperature': 1.0, 'alpha': 0.5,
-           'features': [{'student': 'blocks.0', 'teacher': 'blocks.1', 'weight': 1.0}],
-           'attention': [{'student': 'blocks.0.attn', 'teacher': 'blocks.1.attn', 'weight': 1.0}]}
+    cfg = {
+        'type': 'logit',
+        'temperature': 1.0,
+        'alpha': 0.5,
+        'features': [{'student': 'blocks.0', 'teacher': 'blocks.1', 'weight': 1.0}],
+        'attention': [{'student': 'blocks.0.attn', 'teacher': 'blocks.1.attn', 'weight': 1.0}],
+    }
     x, y = torch.randn(2, 3, 32, 32), torch.tensor([1, 2])
     d = Distiller(student, teacher, cfg, example=x)
-    assert isinstance(d.proj[0], torch.nn.Linear) and d.proj[0].in_features == 32 and d.proj[0].out_features == 64
+    assert (
+        isinstance(d.proj[0], torch.nn.Linear)
+        and d.proj[0].in_features == 32
+        and d.proj[0].out_features == 64
+    )
     student.train()
     loss = d.classifier_loss(student, x, y)
     loss.backward()
@@ -94,17 +137,31 @@ def test_feature_and_attention_distillation_with_projection():
 
 def test_detector_kd_loss(tmp_path):
     from conftest import make_tiny_detector
-
     from vitedge_ros.compress.distill import Distiller
     from vitedge_ros.models import build_targets
 
     teacher, student = make_tiny_detector(0).eval(), make_tiny_detector(1)
     x = torch.randn(2, 3, 64, 96)
-    tg = build_targets([torch.tensor([[10.0, 10.0, 30.0, 30.0]])] * 2, [torch.tensor([0])] * 2, 3,
-                       student.map_size, student.stride)
-    d = Distiller(student, teacher, {'type': 'logit', 'temperature': 2.0, 'alpha': 0.5, 'box_weight': 1.0,
-                                     'features': [{'student': 'backbone.blocks.0', 'teacher': 'backbone.blocks.0'}]},
-                  task='detect', example=x)
+    tg = build_targets(
+        [torch.tensor([[10.0, 10.0, 30.0, 30.0]])] * 2,
+        [torch.tensor([0])] * 2,
+        3,
+        student.map_size,
+        student.stride,
+    )
+    d = Distiller(
+        student,
+        teacher,
+        {
+            'type': 'logit',
+            'temperature': 2.0,
+            'alpha': 0.5,
+            'box_weight': 1.0,
+            'features': [{'student': 'backbone.blocks.0', 'teacher': 'backbone.blocks.0'}],
+        },
+        task='detect',
+        example=x,
+    )
     parts = d.detector_loss(student, x, tg)
     assert {'loss', 'kd', 'feat'} <= set(parts)
     parts['loss'].backward()

@@ -1,4 +1,23 @@
-"""Low-rank factorisation: exact at full energy, fewer params/MACs below it, only where it saves MACs."""
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Low-rank factorisation.
+
+Exact at full energy, fewer params/MACs below it, only where it saves MACs.
+"""
+
 import numpy as np
 import torch
 from torch import nn
@@ -8,12 +27,19 @@ def _model():
     from vitedge_ros.models import create_model
 
     torch.manual_seed(0)
-    return create_model('deit_tiny_patch16_224', num_classes=10, img_size=32, patch_size=8, depth=2,
-                        embed_dim=64, num_heads=2).eval()
+    return create_model(
+        'deit_tiny_patch16_224',
+        num_classes=10,
+        img_size=32,
+        patch_size=8,
+        depth=2,
+        embed_dim=64,
+        num_heads=2,
+    ).eval()
 
 
 def test_full_energy_factorisation_is_exact():
-    from vitedge_ros.compress.lowrank import LowRankLinear, factorize
+    from vitedge_ros.compress.lowrank import factorize, LowRankLinear
 
     model = _model()
     x = torch.randn(2, 3, 32, 32)
@@ -30,8 +56,11 @@ def test_full_energy_is_skipped_when_it_would_not_save_macs():
     model = _model()
     rep = factorize(model, energy=1.0)
     assert rep['layers'] == {} and len(rep['skipped']) == 8
-    assert all(type(m) is nn.Linear for n, m in model.named_modules()
-               if n.startswith('blocks') and n.endswith(('qkv', 'fc1', 'fc2', 'proj')))
+    assert all(
+        type(m) is nn.Linear
+        for n, m in model.named_modules()
+        if n.startswith('blocks') and n.endswith(('qkv', 'fc1', 'fc2', 'proj'))
+    )
 
 
 def test_low_energy_reduces_params_and_macs(tmp_path):
@@ -42,9 +71,13 @@ def test_low_energy_reduces_params_and_macs(tmp_path):
     model = _model()
     export_onnx(model, tmp_path / 'a.onnx', (1, 3, 32, 32), ['logits'])
     p0, m0 = count_params(model), graph_stats(tmp_path / 'a.onnx')['macs']
-    with torch.no_grad():  # make fc1 of block 0 nearly rank 4 so that 0.9 energy picks a small rank
+    with (
+        torch.no_grad()
+    ):  # make fc1 of block 0 nearly rank 4 so that 0.9 energy picks a small rank
         w = model.blocks[0].mlp.fc1.weight
-        w.copy_(torch.randn(w.shape[0], 4) @ torch.randn(4, w.shape[1]) + 1e-3 * torch.randn_like(w))
+        w.copy_(
+            torch.randn(w.shape[0], 4) @ torch.randn(4, w.shape[1]) + 1e-3 * torch.randn_like(w)
+        )
     rep = factorize(model, energy=0.9)
     fc1 = rep['layers']['blocks.0.mlp.fc1']
     assert fc1['rank'] <= 4 and fc1['rank'] <= breakeven_rank(64, 256)
@@ -61,9 +94,17 @@ def test_parameter_budget_mode():
     from vitedge_ros.compress.measure import count_params
 
     model = _model()
-    before = sum(m.weight.numel() for n, m in model.named_modules() if isinstance(m, nn.Linear) and 'blocks' in n)
+    before = sum(
+        m.weight.numel()
+        for n, m in model.named_modules()
+        if isinstance(m, nn.Linear) and 'blocks' in n
+    )
     factorize(model, params=0.3)
-    after = sum(m.weight.numel() for n, m in model.named_modules() if isinstance(m, nn.Linear) and 'blocks' in n)
+    after = sum(
+        m.weight.numel()
+        for n, m in model.named_modules()
+        if isinstance(m, nn.Linear) and 'blocks' in n
+    )
     assert after <= 0.3 * before + 1
     assert count_params(model) > 0
     assert model(torch.randn(1, 3, 32, 32)).shape == (1, 10)

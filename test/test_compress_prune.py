@@ -1,10 +1,28 @@
-"""Structured pruning really shrinks tensors; pruned models run, export to ONNX, run in onnxruntime and reload."""
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
+"""
+Structured pruning really shrinks tensors.
+
+Pruned models run, export to ONNX, run in onnxruntime and reload.
+"""
+
+from conftest import make_tiny_detector
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import make_tiny_detector
 
 ARCHS = ['deit_tiny_patch16_224', 'vit_small_patch16_224', 'deit_tiny_distilled_patch16_224']
 
@@ -13,7 +31,7 @@ def _classifier(arch, **kw):
     from vitedge_ros.models import create_model
 
     torch.manual_seed(0)
-    args = dict(num_classes=10, img_size=32, patch_size=8, depth=2)
+    args = {'num_classes': 10, 'img_size': 32, 'patch_size': 8, 'depth': 2}
     args.update(kw)
     return create_model(arch, **args).eval()
 
@@ -29,12 +47,12 @@ def _calib(shape, n=2):
             else:
                 out = out[0] if isinstance(out, (tuple, list)) else out
                 yield F.cross_entropy(out, torch.arange(4) % 10)
+
     return gen
 
 
 def _onnx_roundtrip(module, shape, names, tmp_path):
     import onnxruntime as ort
-
     from vitedge_ros.export import check_parity, export_onnx
 
     path = export_onnx(module, tmp_path / 'm.onnx', shape, output_names=names)
@@ -53,8 +71,16 @@ def test_prune_timm_classifier_shrinks_and_exports(arch, importance, tmp_path):
     p0 = sum(p.numel() for p in model.parameters())
     d0 = model.embed_dim
     h0 = model.blocks[0].attn.num_heads
-    summary = prune_vit(model, 0.5, importance=importance, heads=True, head_dims=True, mlp=True, embed=True,
-                        calib_loss=_calib((1, 3, 32, 32)))
+    summary = prune_vit(
+        model,
+        0.5,
+        importance=importance,
+        heads=True,
+        head_dims=True,
+        mlp=True,
+        embed=True,
+        calib_loss=_calib((1, 3, 32, 32)),
+    )
     p1 = sum(p.numel() for p in model.parameters())
     assert p1 < 0.4 * p0
     blk = model.blocks[0]
@@ -70,8 +96,15 @@ def test_prune_timm_classifier_shrinks_and_exports(arch, importance, tmp_path):
     # checkpoints describe the pruned structure, so it reloads
     from vitedge_ros.checkpoint import load_checkpoint, save_checkpoint
 
-    save_checkpoint(tmp_path / 'p.pt', model, name='p', task='classify', labels=list('0123456789'),
-                    input_spec={'width': 32, 'height': 32}, decoder={'type': 'classifier'})
+    save_checkpoint(
+        tmp_path / 'p.pt',
+        model,
+        name='p',
+        task='classify',
+        labels=list('0123456789'),
+        input_spec={'width': 32, 'height': 32},
+        decoder={'type': 'classifier'},
+    )
     again = load_checkpoint(tmp_path / 'p.pt')['model']
     x = torch.randn(1, 3, 32, 32)
     assert torch.allclose(again(x), model(x), atol=1e-6)
@@ -82,8 +115,15 @@ def test_prune_detector_backbone_and_neck(tmp_path):
     from vitedge_ros.models import DetectorExport
 
     det = make_tiny_detector().eval()
-    summary = prune_vit(det, 0.5, importance='taylor', heads=True, mlp=True, embed=True,
-                        calib_loss=_calib((1, 3, 64, 96)))
+    summary = prune_vit(
+        det,
+        0.5,
+        importance='taylor',
+        heads=True,
+        mlp=True,
+        embed=True,
+        calib_loss=_calib((1, 3, 64, 96)),
+    )
     assert summary['after']['embed_dim'] == 16
     assert det.neck[0].weight.shape[1] == 16
     assert det.backbone.blocks[0].attn.num_heads == 1
@@ -95,15 +135,31 @@ def test_prune_detector_backbone_and_neck(tmp_path):
 
 @pytest.mark.parametrize('stem', [0, 16])
 def test_prune_detector_convs(stem, tmp_path):
-    """Neck, fusion and conv-stem channels shrink with their consumers (BatchNorm, patch embedding, heads)."""
+    """
+    Neck, fusion and conv-stem channels shrink with their consumers.
+
+    BatchNorm, patch embedding, heads.
+    """
     from vitedge_ros.compress.prune import prune_vit
-    from vitedge_ros.models import DetectorExport, create_model
+    from vitedge_ros.models import create_model, DetectorExport
 
     torch.manual_seed(0)
-    det = create_model('vit_center', task='detect', num_classes=3, img_size=(64, 96), head_channels=16,
-                       stem_channels=stem, max_detections=20, backbone='vit_tiny_patch16_224', embed_dim=32,
-                       depth=1, num_heads=2).eval()
-    summary = prune_vit(det, 0.5, importance='taylor', embed=True, convs=True, calib_loss=_calib((1, 3, 64, 96)))
+    det = create_model(
+        'vit_center',
+        task='detect',
+        num_classes=3,
+        img_size=(64, 96),
+        head_channels=16,
+        stem_channels=stem,
+        max_detections=20,
+        backbone='vit_tiny_patch16_224',
+        embed_dim=32,
+        depth=1,
+        num_heads=2,
+    ).eval()
+    summary = prune_vit(
+        det, 0.5, importance='taylor', embed=True, convs=True, calib_loss=_calib((1, 3, 64, 96))
+    )
     assert det.neck[0].out_channels == 8 and det.heatmap.in_channels == 8
     if stem:
         assert summary['convs']['stem.6'] == [16, 8]
@@ -118,8 +174,18 @@ def test_conv_groups_select_what_is_pruned():
     from vitedge_ros.models import create_model
 
     torch.manual_seed(0)
-    det = create_model('vit_center', task='detect', num_classes=3, img_size=(64, 96), head_channels=16,
-                       stem_channels=16, backbone='vit_tiny_patch16_224', embed_dim=32, depth=1, num_heads=2).eval()
+    det = create_model(
+        'vit_center',
+        task='detect',
+        num_classes=3,
+        img_size=(64, 96),
+        head_channels=16,
+        stem_channels=16,
+        backbone='vit_tiny_patch16_224',
+        embed_dim=32,
+        depth=1,
+        num_heads=2,
+    ).eval()
     summary = prune_vit(det, 0.5, convs=True, conv_groups=['neck', 'fuse'])
     assert set(summary['convs']) == {'neck.0', 'neck.2', 'neck.4', 'fuse.0'}
     assert det.stem[6].out_channels == 16 and det.fuse[0].in_channels == 8 + 16
@@ -144,7 +210,11 @@ def test_dead_conv_channels_are_removed_without_changing_outputs():
 
 
 def test_removing_dead_heads_and_channels_keeps_function():
-    """A head / MLP channel whose weights are zero carries nothing: pruning it leaves outputs unchanged."""
+    """
+    A head / MLP channel whose weights are zero carries nothing.
+
+    Pruning it leaves outputs unchanged.
+    """
     from vitedge_ros.compress.prune import prune_vit
 
     model = _classifier('vit_small_patch16_224', depth=1, embed_dim=48, num_heads=3)
@@ -180,8 +250,8 @@ def test_head_dim_pruning_keeps_kept_logits():
         for part in range(3):
             for h in range(2):
                 base = part * 2 * hd + h * hd
-                attn.qkv.weight[base + hd // 2: base + hd] = 0
-                attn.qkv.bias[base + hd // 2: base + hd] = 0
+                attn.qkv.weight[base + hd // 2:base + hd] = 0
+                attn.qkv.bias[base + hd // 2:base + hd] = 0
         attn.proj.weight.view(32, 2, hd)[:, :, hd // 2:] = 0
     x = torch.randn(2, 3, 32, 32)
     ref = model(x)
@@ -195,7 +265,9 @@ def test_global_ranking_keeps_a_head_per_layer():
 
     model = _classifier('vit_small_patch16_224', depth=3, embed_dim=48, num_heads=4)
     with torch.no_grad():
-        model.blocks[0].attn.qkv.weight.mul_(0.01)  # block 0 unimportant: global ranking prunes it most
+        model.blocks[0].attn.qkv.weight.mul_(
+            0.01
+        )  # block 0 unimportant: global ranking prunes it most
     prune_vit(model, 0.5, heads=True, mlp=True, global_ranking=True)
     heads = [b.attn.num_heads for b in model.blocks]
     assert sum(heads) == 6 and min(heads) >= 1 and heads[0] == min(heads)
@@ -209,8 +281,15 @@ def test_pruned_distilled_model_checkpoint_rebuilds(tmp_path):
 
     model = _classifier('deit_tiny_distilled_patch16_224')
     prune_vit(model, 0.5, embed=True, head_dims=True)
-    save_checkpoint(tmp_path / 'p.pt', model, name='p', task='classify', labels=list('0123456789'),
-                    input_spec={'width': 32, 'height': 32}, decoder={'type': 'classifier'})
+    save_checkpoint(
+        tmp_path / 'p.pt',
+        model,
+        name='p',
+        task='classify',
+        labels=list('0123456789'),
+        input_spec={'width': 32, 'height': 32},
+        decoder={'type': 'classifier'},
+    )
     raw = torch.load(str(tmp_path / 'p.pt'), weights_only=True)
     assert raw['structure']['widths']['embed_dim'] == 96
     again = load_checkpoint(tmp_path / 'p.pt')['model']

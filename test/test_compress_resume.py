@@ -1,7 +1,24 @@
-"""Resume after a recipe change reruns what changed; training is never lost to a failing export.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-Uses the tiny digits recipe of test/test_compress_runner.py (config/recipes/test_tiny_classifier.yaml).
 """
+Resume after a recipe change reruns what changed; training is never lost to a failing export.
+
+Uses the tiny digits recipe of test/test_compress_runner.py
+(config/recipes/test_tiny_classifier.yaml).
+"""
+
 import copy
 import logging
 from pathlib import Path
@@ -44,7 +61,8 @@ def test_resume_after_a_recipe_change_reruns_that_stage_and_the_ones_after(tmp_p
         {'stage': 'baseline', 'action': 'reused', 'reason': 'unchanged'},
         {'stage': 'prune', 'action': 'rerun', 'reason': 'its config changed: ratio 0.5 -> 0.2'},
         {'stage': 'lowrank', 'action': 'rerun', 'reason': 'an earlier stage (prune) is rerun'},
-        {'stage': 'distill', 'action': 'rerun', 'reason': 'an earlier stage (prune) is rerun'}]
+        {'stage': 'distill', 'action': 'rerun', 'reason': 'an earlier stage (prune) is rerun'},
+    ]
     assert 'resume: stage prune rerun (its config changed: ratio 0.5 -> 0.2)' in caplog.text
     assert 'resume: stage baseline reused (unchanged)' in caplog.text
     after = _mtimes(out)
@@ -52,18 +70,28 @@ def test_resume_after_a_recipe_change_reruns_that_stage_and_the_ones_after(tmp_p
     assert all(after[k] != before[k] for k in ('01-prune.pt', '02-lowrank.pt', '03-distill.pt'))
     # the report, the stage checkpoints and the bundle describe ratio 0.2 now
     prune = second['stages'][1]
-    assert prune['details']['after']['embed_dim'] == 26 and prune['params'] > first['stages'][1]['params']
+    assert (
+        prune['details']['after']['embed_dim'] == 26
+        and prune['params'] > first['stages'][1]['params']
+    )
     ck = load_checkpoint(out / 'stages' / '01-prune.pt')
     assert ck['extra']['stage']['ratio'] == 0.2 and ck['structure']['widths']['embed_dim'] == 26
-    assert load_bundle(out / 'bundle').source['params'] == second['stages'][-1]['params'] != \
-        first['stages'][-1]['params']
-    # what every stage depends on (here the data) changed: everything reruns, and the run says what changed
+    assert (
+        load_bundle(out / 'bundle').source['params']
+        == second['stages'][-1]['params']
+        != first['stages'][-1]['params']
+    )
+    # what every stage depends on (here the data) changed: everything reruns, and the run says what
+    # changed
     data_changed = copy.deepcopy(changed)
     data_changed['data']['train_size'] = 256
     third = run_recipe(data_changed, out, resume=True, progress=False, threads=1)
     assert third['executed_stages'] == ['baseline', 'prune', 'lowrank', 'distill']
-    assert third['resume'][0] == {'stage': 'baseline', 'action': 'rerun',
-                                  'reason': 'what it depends on changed: data.train_size 384 -> 256'}
+    assert third['resume'][0] == {
+        'stage': 'baseline',
+        'action': 'rerun',
+        'reason': 'what it depends on changed: data.train_size 384 -> 256',
+    }
 
 
 def test_stage_checkpoint_is_written_before_the_export(tmp_path, monkeypatch):
@@ -83,7 +111,9 @@ def test_stage_checkpoint_is_written_before_the_export(tmp_path, monkeypatch):
     monkeypatch.setattr(R.Runner, '_export', failing)
     with pytest.raises(ExportError, match='simulated'):
         R.run_recipe(rec, tmp_path, progress=False, threads=1)
-    ck = load_checkpoint(tmp_path / 'stages' / '02-lowrank.pt')  # written before the export was tried
+    ck = load_checkpoint(
+        tmp_path / 'stages' / '02-lowrank.pt'
+    )  # written before the export was tried
     assert 'onnx' not in ck['extra']['entry'] and ck['structure']['lowrank']
     assert 'top1' in ck['extra']['entry']['metric']
     monkeypatch.setattr(R.Runner, '_export', real_export)
@@ -97,8 +127,11 @@ def test_stage_checkpoint_is_written_before_the_export(tmp_path, monkeypatch):
     monkeypatch.setattr(R.Runner, '_execute', counting)
     report = R.run_recipe(rec, tmp_path, resume=True, progress=False, threads=1)
     assert executed == []  # nothing trained or pruned again
-    assert report['resume'][2] == {'stage': 'lowrank', 'action': 're-export only',
-                                   'reason': 'trained model reused; its ONNX export is missing'}
+    assert report['resume'][2] == {
+        'stage': 'lowrank',
+        'action': 're-export only',
+        'reason': 'trained model reused; its ONNX export is missing',
+    }
     low = report['stages'][2]
     assert (tmp_path / low['onnx']).is_file() and low['parity_max_abs_err'] < 1e-4
     assert low['metric'] == ck['extra']['entry']['metric']
@@ -123,19 +156,32 @@ def test_dynamic_img_size_model_exports_at_the_bundle_size(tmp_path):
     for e in report['stages']:
         assert e['parity_max_abs_err'] < 1e-5
         graph = onnx.load(str(tmp_path / e['onnx'])).graph
-        assert not any(n.op_type == 'Resize' for n in graph.node)  # the resampled grid is a constant
+        assert not any(
+            n.op_type == 'Resize' for n in graph.node
+        )  # the resampled grid is a constant
     assert load_bundle(tmp_path / 'bundle').input.width == 16
     model = load_checkpoint(tmp_path / 'stages' / '01-prune.pt')['model']
-    assert model.dynamic_img_size and tuple(model.patch_embed.grid_size) == (8, 8)  # the checkpoint is untouched
+    assert model.dynamic_img_size and tuple(model.patch_embed.grid_size) == (
+        8,
+        8,
+    )  # the checkpoint is untouched
     fixed = static_size_copy(model, (1, 3, 16, 16))
-    assert not fixed.dynamic_img_size and tuple(fixed.pos_embed.shape) == (1, 1 + 16, model.embed_dim)
+    assert not fixed.dynamic_img_size and tuple(fixed.pos_embed.shape) == (
+        1,
+        1 + 16,
+        model.embed_dim,
+    )
     x = torch.randn(3, 3, 16, 16)
     with torch.no_grad():
         assert float((fixed(x) - model(x)).abs().max()) == 0.0
 
 
 def test_trial_export_fails_before_any_training(tmp_path, monkeypatch, capsys):
-    """Without the baked grid the resampling cannot export: the run stops in the trial export, untrained."""
+    """
+    Without the baked grid the resampling cannot export.
+
+    The run stops in the trial export, untrained.
+    """
     from vitedge_ros.compress.recipe import RecipeError
     from vitedge_ros.compress.runner import run_recipe
     from vitedge_ros.models import static_size
@@ -149,9 +195,20 @@ def test_trial_export_fails_before_any_training(tmp_path, monkeypatch, capsys):
     with pytest.raises(RecipeError) as exc:
         run_recipe(_dynamic_recipe(), tmp_path / 'a', progress=False, threads=1)
     msg = str(exc.value)
-    assert msg.startswith('model: trial export of the untrained deit_tiny_patch16_224 at 1x3x16x16 failed before '
-                          'any training:') and 'upsample_bicubic2d_aa' in msg and '\n' not in msg
-    assert not list((tmp_path / 'a' / 'stages').glob('*.pt')) if (tmp_path / 'a' / 'stages').exists() else True
+    assert (
+        msg.startswith(
+            'model: trial export of the untrained deit_tiny_patch16_224 at 1x3x16x16 failed '
+            'before '
+            'any training:'
+        )
+        and 'upsample_bicubic2d_aa' in msg
+        and '\n' not in msg
+    )
+    assert (
+        not list((tmp_path / 'a' / 'stages').glob('*.pt'))
+        if (tmp_path / 'a' / 'stages').exists()
+        else True
+    )
     recipe_file = tmp_path / 'dyn.yaml'
     recipe_file.write_text(yaml.safe_dump(_dynamic_recipe()))
     from vitedge_ros.compress import cli as tool  # what tools/compress.py calls
@@ -168,16 +225,37 @@ def test_training_trial_export_fails_before_the_first_epoch(tmp_path, monkeypatc
     from vitedge_ros.training.run import run_training
 
     monkeypatch.setattr(static_size, 'static_size_copy', lambda module, shape: module)
-    cfg = {'name': 'dyn', 'task': 'classify',
-           'model': {'arch': 'deit_tiny_patch16_224', 'num_classes': 10, 'img_size': 32,
-                     'kwargs': {'patch_size': 4, 'embed_dim': 32, 'depth': 1, 'num_heads': 2,
-                                'dynamic_img_size': True}},
-           'input': {'width': 16, 'height': 16, 'color': 'rgb', 'mean': [0.5] * 3, 'std': [0.5] * 3,
-                     'resize': 'stretch'},
-           'data': {'name': 'digits', 'img_size': 16}, 'train': {'epochs': 1}}
+    cfg = {
+        'name': 'dyn',
+        'task': 'classify',
+        'model': {
+            'arch': 'deit_tiny_patch16_224',
+            'num_classes': 10,
+            'img_size': 32,
+            'kwargs': {
+                'patch_size': 4,
+                'embed_dim': 32,
+                'depth': 1,
+                'num_heads': 2,
+                'dynamic_img_size': True,
+            },
+        },
+        'input': {
+            'width': 16,
+            'height': 16,
+            'color': 'rgb',
+            'mean': [0.5] * 3,
+            'std': [0.5] * 3,
+            'resize': 'stretch',
+        },
+        'data': {'name': 'digits', 'img_size': 16},
+        'train': {'epochs': 1},
+    }
     with pytest.raises(ConfigError) as exc:
         run_training(cfg, tmp_path, progress=False)
-    assert str(exc.value).startswith('model: trial export of the untrained deit_tiny_patch16_224 at 1x3x16x16')
+    assert str(exc.value).startswith(
+        'model: trial export of the untrained deit_tiny_patch16_224 at 1x3x16x16'
+    )
     assert not (tmp_path / 'last.pt').exists()
     monkeypatch.undo()  # with the grid baked in, the same config trains and exports
     res = run_training(cfg, tmp_path, progress=False)

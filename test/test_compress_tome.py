@@ -1,4 +1,19 @@
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Token merging: r=0 is the plain model, r>0 removes r tokens per block, exports to ONNX."""
+
 import copy
 
 import pytest
@@ -9,8 +24,9 @@ def _model(arch='deit_tiny_patch16_224', **kw):
     from vitedge_ros.models import create_model
 
     torch.manual_seed(0)
-    return create_model(arch, num_classes=10, img_size=32, patch_size=4, depth=3, embed_dim=32, num_heads=2,
-                        **kw).eval()
+    return create_model(
+        arch, num_classes=10, img_size=32, patch_size=4, depth=3, embed_dim=32, num_heads=2, **kw
+    ).eval()
 
 
 @pytest.mark.parametrize('arch', ['deit_tiny_patch16_224', 'deit_tiny_distilled_patch16_224'])
@@ -53,7 +69,8 @@ def test_tome_avg_pool_and_onnx(tmp_path):
     from vitedge_ros.export.onnx_export import ExportTargetError
 
     model = apply_tome(_model(global_pool='avg'), 4)
-    # Token merging sorts INT64 indices with TopK(largest=0): TensorRT 8.2 refuses it (the bundle gate says so) ...
+    # Token merging sorts INT64 indices with TopK(largest=0): TensorRT 8.2 refuses it (the bundle
+    # gate says so) ...
     with pytest.raises(ExportTargetError, match=r'refused by the trt8.2 parser: .*\(TopK\)'):
         export_onnx(model, tmp_path / 't82.onnx', (1, 3, 32, 32), ['logits'])
     # ... TensorRT 8.6 / 10 parse it

@@ -1,21 +1,39 @@
-"""Dataset readers on small files written in tmp_path: COCO, VisDrone, ImageFolder, mask folders, digits."""
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Dataset readers on small files written in tmp_path.
+
+COCO, VisDrone, ImageFolder, mask folders, digits.
+"""
+
 import json
 
 import cv2
 import numpy as np
 import pytest
-
 from vitedge_ros.data import (
+    DatasetError,
+    digits_as_bgr_images,
     DIGITS_MEAN,
     DIGITS_STD,
-    DatasetError,
     ImageFolderSet,
-    SegmentationMaskSet,
-    VisDroneDetectionSet,
-    digits_as_bgr_images,
     load_coco_detection,
     load_digits_split,
     parse_visdrone_annotation,
+    SegmentationMaskSet,
+    VisDroneDetectionSet,
 )
 
 
@@ -23,15 +41,19 @@ def _img(h, w, seed):
     return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
 
 
-# ---------------------------------------------------------------------------------------------- COCO
+# ----------------------------------------------------------------------------------------------
+# COCO
+
 
 def _coco(tmp_path, **override):
     (tmp_path / 'imgs').mkdir(exist_ok=True)
     cv2.imwrite(str(tmp_path / 'imgs' / 'a.png'), _img(20, 30, 0))
     cv2.imwrite(str(tmp_path / 'imgs' / 'b.png'), _img(10, 12, 1))
     d = {
-        'images': [{'id': 7, 'file_name': 'imgs/a.png', 'width': 30, 'height': 20},
-                   {'id': 9, 'file_name': 'imgs/b.png', 'width': 12, 'height': 10}],
+        'images': [
+            {'id': 7, 'file_name': 'imgs/a.png', 'width': 30, 'height': 20},
+            {'id': 9, 'file_name': 'imgs/b.png', 'width': 12, 'height': 10},
+        ],
         'categories': [{'id': 5, 'name': 'vehicle'}, {'id': 2, 'name': 'person'}],
         'annotations': [
             {'id': 1, 'image_id': 7, 'category_id': 5, 'bbox': [1, 2, 10, 5], 'iscrowd': 0},
@@ -49,7 +71,10 @@ def _coco(tmp_path, **override):
 def test_coco_reader(tmp_path):
     ds = load_coco_detection(_coco(tmp_path))
     assert len(ds) == 2
-    assert ds.classes == ['person', 'vehicle'] and ds.category_ids == [2, 5]  # sorted by id, contiguous
+    assert ds.classes == ['person', 'vehicle'] and ds.category_ids == [
+        2,
+        5,
+    ]  # sorted by id, contiguous
     assert ds.skipped_crowd == 1 and ds.skipped_empty == 1
     img, boxes, labels = ds[0]
     assert np.array_equal(img, _img(20, 30, 0))
@@ -64,20 +89,38 @@ def test_coco_reader(tmp_path):
     assert ds2.image_path(0) == str(tmp_path / 'imgs' / 'a.png')
 
 
-@pytest.mark.parametrize('override, exc, match', [
-    ({'categories': None}, DatasetError, "'categories' must be a list"),
-    ({'annotations': [{'image_id': 7, 'category_id': 5}]}, DatasetError,
-     r"annotations\[0\] is missing the key 'bbox'"),
-    ({'annotations': [{'image_id': 7, 'category_id': 3, 'bbox': [0, 0, 1, 1]}]}, DatasetError,
-     r'annotations\[0\].category_id 3 is not in categories'),
-    ({'annotations': [{'image_id': 8, 'category_id': 5, 'bbox': [0, 0, 1, 1]}]}, DatasetError,
-     r'annotations\[0\].image_id 8 is not in images'),
-    ({'annotations': [{'image_id': 7, 'category_id': 5, 'bbox': [0, 0, 1]}]}, DatasetError,
-     r'annotations\[0\].bbox must be 4 numbers'),
-    ({'images': [{'id': 1}]}, DatasetError, r"images\[0\] is missing the key 'file_name'"),
-    ({'images': [{'id': 1, 'file_name': 'nope.png'}], 'annotations': []}, FileNotFoundError,
-     r'file_name .nope.png.: image file not found'),
-])
+@pytest.mark.parametrize(
+    'override, exc, match',
+    [
+        ({'categories': None}, DatasetError, "'categories' must be a list"),
+        (
+            {'annotations': [{'image_id': 7, 'category_id': 5}]},
+            DatasetError,
+            r"annotations\[0\] is missing the key 'bbox'",
+        ),
+        (
+            {'annotations': [{'image_id': 7, 'category_id': 3, 'bbox': [0, 0, 1, 1]}]},
+            DatasetError,
+            r'annotations\[0\].category_id 3 is not in categories',
+        ),
+        (
+            {'annotations': [{'image_id': 8, 'category_id': 5, 'bbox': [0, 0, 1, 1]}]},
+            DatasetError,
+            r'annotations\[0\].image_id 8 is not in images',
+        ),
+        (
+            {'annotations': [{'image_id': 7, 'category_id': 5, 'bbox': [0, 0, 1]}]},
+            DatasetError,
+            r'annotations\[0\].bbox must be 4 numbers',
+        ),
+        ({'images': [{'id': 1}]}, DatasetError, r"images\[0\] is missing the key 'file_name'"),
+        (
+            {'images': [{'id': 1, 'file_name': 'nope.png'}], 'annotations': []},
+            FileNotFoundError,
+            r'file_name .nope.png.: image file not found',
+        ),
+    ],
+)
 def test_coco_errors(tmp_path, override, exc, match):
     with pytest.raises(exc, match=match) as info:
         load_coco_detection(_coco(tmp_path, **override))
@@ -96,7 +139,8 @@ def test_coco_malformed_files(tmp_path):
         load_coco_detection(tmp_path / 'missing.json')
 
 
-# ------------------------------------------------------------------------------------------ VisDrone
+# ------------------------------------------------------------------------------------------
+# VisDrone
 
 VISDRONE_TXT = """\
 684,8,273,116,0,0,0,0
@@ -125,7 +169,13 @@ def test_visdrone_parse_mappings(tmp_path):
     ann = root / 'annotations' / '0001.txt'
     boxes, labels = parse_visdrone_annotation(ann)  # project: person / vehicle
     assert boxes.dtype == np.float32 and labels.dtype == np.int64
-    assert boxes.tolist() == [[10, 20, 40, 60], [11, 21, 16, 27], [50, 60, 120, 140], [1, 2, 4, 6], [1, 1, 3, 3]]
+    assert boxes.tolist() == [
+        [10, 20, 40, 60],
+        [11, 21, 16, 27],
+        [50, 60, 120, 140],
+        [1, 2, 4, 6],
+        [1, 1, 3, 3],
+    ]
     assert labels.tolist() == [0, 0, 1, 1, 1]
     _, native = parse_visdrone_annotation(ann, 'visdrone')
     assert native.tolist() == [0, 1, 3, 8, 2]  # pedestrian, people, car, bus, bicycle
@@ -142,15 +192,21 @@ def test_visdrone_reader(tmp_path):
     assert ds.classes == ['person', 'vehicle', 'obstacle'] and len(ds) == 1
     img, boxes, labels = ds[0]
     assert img.shape == (90, 130, 3) and len(boxes) == 5 and labels.tolist() == [0, 0, 1, 1, 1]
-    assert VisDroneDetectionSet(tmp_path / 'VisDrone2019-DET-val', mapping='visdrone').classes[0] == 'pedestrian'
+    assert (
+        VisDroneDetectionSet(tmp_path / 'VisDrone2019-DET-val', mapping='visdrone').classes[0]
+        == 'pedestrian'
+    )
 
 
-@pytest.mark.parametrize('line, match', [
-    ('1,2,3,4,1', 'expected at least 6 comma-separated fields'),
-    ('1,2,x,4,1,1,0,0', 'non-numeric field'),
-    ('1,2,-3,4,1,1,0,0', 'negative box size'),
-    ('1,2,3,4,1,12,0,0', 'object_category 12 outside'),
-])
+@pytest.mark.parametrize(
+    'line, match',
+    [
+        ('1,2,3,4,1', 'expected at least 6 comma-separated fields'),
+        ('1,2,x,4,1,1,0,0', 'non-numeric field'),
+        ('1,2,-3,4,1,1,0,0', 'negative box size'),
+        ('1,2,3,4,1,12,0,0', 'object_category 12 outside'),
+    ],
+)
 def test_visdrone_malformed_lines(tmp_path, line, match):
     root = _visdrone(tmp_path, '10,20,30,40,1,1,0,0\n\n' + line + '\n')
     with pytest.raises(DatasetError, match=r'0001\.txt:3: ' + match):
@@ -164,7 +220,9 @@ def test_visdrone_missing_annotation(tmp_path):
         VisDroneDetectionSet(root)
 
 
-# --------------------------------------------------------------------------------------- ImageFolder
+# ---------------------------------------------------------------------------------------
+# ImageFolder
+
 
 def test_imagefolder(tmp_path):
     for c, n in (('dog', 2), ('cat', 3)):
@@ -199,7 +257,9 @@ def test_imagefolder_errors(tmp_path):
         ImageFolderSet(tmp_path / 'missing')
 
 
-# ------------------------------------------------------------------------------------- mask folders
+# ------------------------------------------------------------------------------------- mask
+# folders
+
 
 def _masks(tmp_path):
     (tmp_path / 'images').mkdir()
@@ -229,7 +289,9 @@ def test_mask_folder_errors(tmp_path):
     _masks(tmp_path)
     cv2.imwrite(str(tmp_path / 'masks' / 'b.png'), np.ones((10, 16), np.uint8))
     ds = SegmentationMaskSet(tmp_path, num_classes=3)
-    with pytest.raises(DatasetError, match=r'b\.png: mask size 16x10 does not match image b\.jpg size 16x12'):
+    with pytest.raises(
+        DatasetError, match=r'b\.png: mask size 16x10 does not match image b\.jpg size 16x12'
+    ):
         ds[1]
     bad = np.zeros((12, 16), np.uint8)
     bad[0, :3] = (7, 9, 255)
@@ -248,7 +310,9 @@ def test_mask_folder_errors(tmp_path):
         SegmentationMaskSet(tmp_path, num_classes=3)
 
 
-# -------------------------------------------------------------------------------------------- digits
+# --------------------------------------------------------------------------------------------
+# digits
+
 
 @pytest.fixture(scope='module')
 def digits():
@@ -262,7 +326,9 @@ def test_digits_split(digits):
     assert x_te.shape == (len(y_te), 3, 32, 32) and y_te.dtype == np.int64
     assert len(y_tr) + len(y_te) == 1797
     counts = np.bincount(np.concatenate([y_tr, y_te]), minlength=10)
-    assert np.array_equal(np.bincount(y_te, minlength=10), np.round(counts * 0.2).astype(int))  # stratified
+    assert np.array_equal(
+        np.bincount(y_te, minlength=10), np.round(counts * 0.2).astype(int)
+    )  # stratified
     assert -1.0 <= x_tr.min() and x_tr.max() <= 1.0 and x_tr.min() == -1.0 and x_tr.max() == 1.0
     assert np.array_equal(x_tr[:, 0], x_tr[:, 2])  # grey replicated
     again = load_digits_split(img_size=32, seed=0)
@@ -281,7 +347,8 @@ def test_digits_bgr_images_reproduce_training_tensors(digits):
     imgs, labels = digits_as_bgr_images(split='test')
     assert imgs.shape == (len(y_te), 8, 8, 3) and imgs.dtype == np.uint8
     assert np.array_equal(labels, y_te)
-    # what the runtime does: resize the uint8 BGR frame, scale to [0, 1], normalise with mean/std, NCHW
+    # what the runtime does: resize the uint8 BGR frame, scale to [0, 1], normalise with mean/std,
+    # NCHW
     mean, std = np.array(DIGITS_MEAN, np.float32), np.array(DIGITS_STD, np.float32)
     x = np.stack([cv2.resize(im, (32, 32), interpolation=cv2.INTER_LINEAR) for im in imgs])
     x = ((x.astype(np.float32) / 255.0 - mean) / std).transpose(0, 3, 1, 2)

@@ -1,4 +1,19 @@
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Synthetic aerial scenes: determinism, annotation exactness, camera sequence, COCO export."""
+
 import json
 import subprocess
 import sys
@@ -7,16 +22,15 @@ import time
 import cv2
 import numpy as np
 import pytest
-
 from vitedge_ros.data.synthetic import (
+    camera_sequence,
     DETECTION_CLASSES,
     DETECTION_SEG_CLASSES,
-    SEG_CLASSES,
-    Scene,
-    SyntheticDetectionDataset,
-    camera_sequence,
     generate_scene,
     save_coco_dataset,
+    Scene,
+    SEG_CLASSES,
+    SyntheticDetectionDataset,
     to_coco,
 )
 
@@ -41,7 +55,15 @@ def scenes():
 
 def test_constants():
     assert DETECTION_CLASSES == ('person', 'vehicle', 'obstacle')
-    assert SEG_CLASSES == ('background', 'person', 'vehicle', 'building', 'water', 'road', 'vegetation')
+    assert SEG_CLASSES == (
+        'background',
+        'person',
+        'vehicle',
+        'building',
+        'water',
+        'road',
+        'vegetation',
+    )
 
 
 def test_same_seed_is_byte_identical_and_seeds_differ():
@@ -121,7 +143,8 @@ def test_requested_counts_and_all_classes_present(scenes):
 
 
 def test_clutter_with_person_colours_is_not_annotated(scenes):
-    # saturated red/orange/yellow/blue pixels (clothing palette) also occur outside persons: decoys exist
+    # saturated red/orange/yellow/blue pixels (clothing palette) also occur outside persons: decoys
+    # exist
     outside = 0
     for s in scenes:
         hsv = cv2.cvtColor(s.image, cv2.COLOR_BGR2HSV)
@@ -172,8 +195,10 @@ def test_to_coco_round_trip(tmp_path, scenes):
         assert [a['category_id'] - 1 for a in anns] == s.labels.tolist()
         assert all(a['iscrowd'] == 0 and a['area'] > 0 for a in anns)
     # ground truth scored as detections evaluates to AP = 1
-    dets = [dict(image_id=a['image_id'], category_id=a['category_id'], bbox=a['bbox'], score=1.0)
-            for a in d['annotations']]
+    dets = [
+        {'image_id': a['image_id'], 'category_id': a['category_id'], 'bbox': a['bbox'], 'score': 1.0}
+        for a in d['annotations']
+    ]
     ev = fce.COCOeval_faster(gt, gt.loadRes(dets), 'bbox')
     ev.evaluate()
     ev.accumulate()
@@ -185,6 +210,7 @@ def test_to_coco_round_trip(tmp_path, scenes):
 
 def test_to_coco_then_coco_reader(tmp_path, scenes):
     from vitedge_ros.data.coco import load_coco_detection
+
     sub = scenes[:3]
     names = [f'img_{i}.png' for i in range(3)]
     for n, s in zip(names, sub):
@@ -245,7 +271,10 @@ def test_camera_sequence_deterministic(frames):
 
 def test_save_coco_dataset_from_a_generator(tmp_path):
     from vitedge_ros.data.coco import load_coco_detection
-    path = save_coco_dataset(camera_sequence(3, seed=1, width=160, height=120), str(tmp_path / 'seq'))
+
+    path = save_coco_dataset(
+        camera_sequence(3, seed=1, width=160, height=120), str(tmp_path / 'seq')
+    )
     ds = load_coco_detection(path)
     assert len(ds) == 3 and ds.file_names[0] == 'images/000000.png'
     for (img, boxes, labels), f in zip(ds, camera_sequence(3, seed=1, width=160, height=120)):

@@ -1,11 +1,30 @@
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+from conftest import make_tiny_detector
 import numpy as np
 import onnx
 import pytest
 import torch
-from conftest import make_tiny_detector
-
-from vitedge_ros.export import ExportError, check_parity, export_bundle, export_onnx
-from vitedge_ros.models import DetectorExport, build_targets, create_model, detection_loss, resize_detector
+from vitedge_ros.export import check_parity, export_bundle, export_onnx, ExportError
+from vitedge_ros.models import (
+    build_targets,
+    create_model,
+    detection_loss,
+    DetectorExport,
+    resize_detector,
+)
 from vitedge_ros.runtime import Pipeline
 
 
@@ -38,7 +57,11 @@ def test_targets_and_loss_decrease_on_one_batch():
     boxes = [torch.tensor([[10.0, 10.0, 26.0, 30.0]]), torch.tensor([[40.0, 20.0, 60.0, 44.0]])]
     labels = [torch.tensor([0]), torch.tensor([2])]
     t = build_targets(boxes, labels, 3, det.map_size, det.stride)
-    assert t['mask'].sum() == 2 and t['heatmap'][0, 0].max() == 1.0 and t['heatmap'][1, 2].max() == 1.0
+    assert (
+        t['mask'].sum() == 2
+        and t['heatmap'][0, 0].max() == 1.0
+        and t['heatmap'][1, 2].max() == 1.0
+    )
     x = torch.randn(2, 3, 64, 96)
     opt = torch.optim.AdamW(det.parameters(), lr=3e-3)
     first = None
@@ -54,7 +77,9 @@ def test_targets_and_loss_decrease_on_one_batch():
 def test_detector_onnx_matches_torch_within_1e4(tmp_path):
     det = make_tiny_detector(seed=3)
     wrapper = DetectorExport(det).eval()
-    path = export_onnx(wrapper, tmp_path / 'd.onnx', (1, 3, 64, 96), output_names=wrapper.output_names)
+    path = export_onnx(
+        wrapper, tmp_path / 'd.onnx', (1, 3, 64, 96), output_names=wrapper.output_names
+    )
     model = onnx.load(str(path))
     assert model.opset_import[0].version == 13  # default target trt8.2 (Jetson Nano)
     assert [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim] == [1, 3, 64, 96]
@@ -67,8 +92,12 @@ def test_detector_onnx_matches_torch_within_1e4(tmp_path):
 def test_pipeline_matches_torch_decode(tiny_detector_bundle):
     """Boxes from the runtime (ORT + inverse letterbox) equal torch's decode mapped by hand."""
     det = make_tiny_detector()
-    pipe = Pipeline(tiny_detector_bundle, backend='onnxruntime', score_threshold=0.0, max_detections=5)
-    img = np.random.default_rng(0).integers(0, 255, (64, 96, 3), dtype=np.uint8)  # same size: no letterbox
+    pipe = Pipeline(
+        tiny_detector_bundle, backend='onnxruntime', score_threshold=0.0, max_detections=5
+    )
+    img = np.random.default_rng(0).integers(
+        0, 255, (64, 96, 3), dtype=np.uint8
+    )  # same size: no letterbox
     x, _ = pipe.preprocess(img)
     rows = DetectorExport(det, with_maps=False).eval()(torch.from_numpy(x))[0].detach().numpy()
     res = pipe(img)
@@ -83,31 +112,57 @@ def test_parity_failure_is_reported(tmp_path):
     det = make_tiny_detector()
     wrapper = DetectorExport(det).eval()
     with pytest.raises(ExportError, match='parity'):
-        export_bundle(wrapper, tmp_path / 'b', name='x', task='detect', labels=['a', 'b', 'c'],
-                      input_spec={'width': 96, 'height': 64}, decoder={'type': 'vit_center'},
-                      output_names=wrapper.output_names, atol=-1.0)
+        export_bundle(
+            wrapper,
+            tmp_path / 'b',
+            name='x',
+            task='detect',
+            labels=['a', 'b', 'c'],
+            input_spec={'width': 96, 'height': 64},
+            decoder={'type': 'vit_center'},
+            output_names=wrapper.output_names,
+            atol=-1.0,
+        )
     assert not (tmp_path / 'b' / 'model.onnx').exists()
 
 
-@pytest.mark.parametrize('arch, kwargs', [
-    ('deit_tiny_patch16_224', {'depth': 1}),
-    ('deit_tiny_distilled_patch16_224', {'depth': 1}),
-    ('vit_small_patch16_224', {'depth': 1}),
-])
+@pytest.mark.parametrize(
+    'arch, kwargs',
+    [
+        ('deit_tiny_patch16_224', {'depth': 1}),
+        ('deit_tiny_distilled_patch16_224', {'depth': 1}),
+        ('vit_small_patch16_224', {'depth': 1}),
+    ],
+)
 def test_detector_on_timm_backbones(arch, kwargs):
-    det = create_model('vit_center', task='detect', backbone=arch, num_classes=2, img_size=(32, 48), **kwargs)
+    det = create_model(
+        'vit_center', task='detect', backbone=arch, num_classes=2, img_size=(32, 48), **kwargs
+    )
     rows = DetectorExport(det, with_maps=False).eval()(torch.zeros(1, 3, 32, 48))
     assert rows.shape == (1, 24, 6)
 
 
 def test_conv_stem_detector_exports_with_parity(tmp_path):
     torch.manual_seed(0)
-    det = create_model('vit_center', task='detect', num_classes=3, img_size=(64, 96), backbone='vit_tiny_patch16_224',
-                       embed_dim=32, depth=1, num_heads=2, head_channels=16, stem_channels=16, max_detections=10)
+    det = create_model(
+        'vit_center',
+        task='detect',
+        num_classes=3,
+        img_size=(64, 96),
+        backbone='vit_tiny_patch16_224',
+        embed_dim=32,
+        depth=1,
+        num_heads=2,
+        head_channels=16,
+        stem_channels=16,
+        max_detections=10,
+    )
     assert det.stride == 8 and det.grid == (4, 6) and det.map_size == (8, 12)
     assert det.backbone.patch_embed.proj.in_channels == 16  # the ViT reads the stem's map
     wrapper = DetectorExport(det).eval()
-    path = export_onnx(wrapper, tmp_path / 's.onnx', (1, 3, 64, 96), output_names=wrapper.output_names)
+    path = export_onnx(
+        wrapper, tmp_path / 's.onnx', (1, 3, 64, 96), output_names=wrapper.output_names
+    )
     assert check_parity(wrapper, path, (1, 3, 64, 96), n_samples=2) < 1e-4
     cfg = {k: v for k, v in det.config().items() if k != 'num_classes'}
     rebuilt = create_model('vit_center', task='detect', num_classes=3, **cfg)
@@ -116,15 +171,27 @@ def test_conv_stem_detector_exports_with_parity(tmp_path):
 
 def test_resize_detector_resamples_position_grid_and_keeps_weights():
     torch.manual_seed(0)
-    det = create_model('vit_center', task='detect', num_classes=3, img_size=(64, 96), backbone='vit_tiny_patch16_224',
-                       embed_dim=32, depth=1, num_heads=2, head_channels=16, stem_channels=16).eval()
+    det = create_model(
+        'vit_center',
+        task='detect',
+        num_classes=3,
+        img_size=(64, 96),
+        backbone='vit_tiny_patch16_224',
+        embed_dim=32,
+        depth=1,
+        num_heads=2,
+        head_channels=16,
+        stem_channels=16,
+    ).eval()
     big = resize_detector(det, (96, 128))
     assert big.img_size == (96, 128) and big.grid == (6, 8) and big.map_size == (12, 16)
     assert big.backbone.pos_embed.shape == (1, 1 + 6 * 8, 32) and not big.training
     # every weight except the position grid is carried over unchanged
     a, b = det.state_dict(), big.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a if k != 'backbone.pos_embed')
-    assert torch.equal(a['backbone.pos_embed'][:, :1], b['backbone.pos_embed'][:, :1])  # cls token position
+    assert torch.equal(
+        a['backbone.pos_embed'][:, :1], b['backbone.pos_embed'][:, :1]
+    )  # cls token position
     maps = big(torch.zeros(1, 3, 96, 128))
     assert maps['heatmap'].shape == (1, 3, 12, 16)
     # resizing to the same size is the identity on outputs

@@ -1,9 +1,28 @@
-"""The README and docs: self-contained links, two set-up commands, and workstation steps that chain (issue 13)."""
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The README and docs: self-contained links, two set-up commands.
+
+And workstation steps that chain (issue 13).
+"""
+
+from pathlib import Path
 import re
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -20,15 +39,26 @@ def _blocks(text: str, after: str):
 
 
 def _commands(block: str):
-    """Shell commands of a code block: continuations joined, comments dropped, each split with shlex."""
+    """
+    Shell commands of a code block.
+
+    continuations joined, comments dropped, each split with shlex.
+    """
     joined = re.sub(r'\\\n\s*', ' ', block)
-    return [shlex.split(line, comments=True) for line in joined.splitlines()
-            if line.strip() and not line.lstrip().startswith('#')]
+    return [
+        shlex.split(line, comments=True)
+        for line in joined.splitlines()
+        if line.strip() and not line.lstrip().startswith('#')
+    ]
 
 
 @pytest.mark.parametrize('doc', DOCS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_doc_links_resolve_inside_the_repository(doc):
-    """Every relative link names a file of this checkout; nothing points beside it (../shared/...)."""
+    """
+    Every relative link names a file of this checkout.
+
+    Nothing points beside it (../shared/...).
+    """
     text = doc.read_text(encoding='utf-8')
     assert '../shared' not in text
     for target in LINK.findall(text):
@@ -40,10 +70,19 @@ def test_doc_links_resolve_inside_the_repository(doc):
 
 
 def test_no_file_points_outside_the_checkout():
-    tracked = subprocess.run(['git', 'ls-files', '*.md', '*.py', '*.yaml'], cwd=str(ROOT), stdout=subprocess.PIPE,
-                             universal_newlines=True, check=True).stdout.split()
-    offenders = [f for f in tracked if f != 'test/test_docs.py'
-                 and '../shared/' in (ROOT / f).read_text(encoding='utf-8', errors='replace')]
+    tracked = subprocess.run(
+        ['git', 'ls-files', '*.md', '*.py', '*.yaml'],
+        cwd=str(ROOT),
+        stdout=subprocess.PIPE,
+        universal_newlines=True,
+        check=True,
+    ).stdout.split()
+    offenders = [
+        f
+        for f in tracked
+        if f != 'test/test_docs.py'
+        and '../shared/' in (ROOT / f).read_text(encoding='utf-8', errors='replace')
+    ]
     assert offenders == []
 
 
@@ -54,9 +93,11 @@ def test_readme_keeps_exactly_two_setup_commands():
 
 def test_readme_warns_before_the_embedded_default():
     text = README.read_text(encoding='utf-8')
-    section = text[text.index('## The embedded default'):text.index('## Layout')]
-    warning = section[:section.index('`models/aerial_vit_tiny/`')]
-    assert 'Warning' in warning and 'synthetic scenes' in warning and 'real photo textures' in warning
+    section = text[text.index('## The embedded default') : text.index('## Layout')]
+    warning = section[: section.index('`models/aerial_vit_tiny/`')]
+    assert (
+        'Warning' in warning and 'synthetic scenes' in warning and 'real photo textures' in warning
+    )
     assert 'Fine-tune' in warning and 'before flying' in warning
 
 
@@ -75,9 +116,13 @@ def _opt(cmd, flag):
     return cmd[cmd.index(flag) + 1]
 
 
-@pytest.mark.needs('torch')   # recipe stages are torch plug-ins
+@pytest.mark.needs('torch')  # recipe stages are torch plug-ins
 def test_readme_steps_chain_train_compress_export_evaluate(steps, tmp_path):
-    """Step 2 compresses step 1's checkpoint, step 3 exports step 2's distilled stage, step 4 evaluates that."""
+    """
+    Step 2 compresses step 1's checkpoint, step 3 exports step 2's distilled stage.
+
+    Step 4 evaluates that.
+    """
     from vitedge_ros.compress.recipe import load_recipe, stage_names, trains_baseline
 
     block, tools = steps
@@ -99,7 +144,9 @@ def test_readme_steps_chain_train_compress_export_evaluate(steps, tmp_path):
     export = tools['export_onnx.py'][0]
     names = stage_names(recipe)
     offset = 0 if trains_baseline(recipe) else 1
-    distill = '{}/stages/{:02d}-distill.pt'.format(_opt(compress, '--out'), names.index('distill') + offset)
+    distill = '{}/stages/{:02d}-distill.pt'.format(
+        _opt(compress, '--out'), names.index('distill') + offset
+    )
     assert export[2] == distill
     bundle = _opt(export, '--out')
     assert tools['trt_compat.py'][0][2] == bundle
@@ -116,8 +163,13 @@ def test_readme_gt_path_is_what_make_bag_writes(steps, tmp_path):
     assert eval_bag[2] == bag
     gt = Path(_opt(eval_bag, '--gt'))
     out = tmp_path / Path(bag).name
-    proc = subprocess.run([sys.executable, str(ROOT / 'tools' / 'make_bag.py'), '--out', str(out), '--frames', '2'],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / 'tools' / 'make_bag.py'), '--out', str(out), '--frames', '2'],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     written = {p.name for p in tmp_path.iterdir()}
     assert gt.parent == Path(bag).parent and gt.name in written, (gt, written)

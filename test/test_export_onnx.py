@@ -1,31 +1,64 @@
-"""tools/export_onnx.py: checkpoint → bundle with onnxruntime parity (detector, two timm classifiers, pruned and
-low-rank models), --target (trt8.2 default: opset 13, no LayerNormalization; trt8.6/trt10: opset 17), --fp16,
---like, --from-onnx for QDQ INT8 graphs and older bundles, audit refusals, and clear failures for corrupt input."""
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+tools/export_onnx.py.
+
+Checkpoint → bundle with onnxruntime parity (detector, two timm classifiers, pruned and low-rank
+models), --target (trt8.2 default: opset 13, no LayerNormalization; trt8.6/trt10: opset 17),
+--fp16, --like, --from-onnx for QDQ INT8 graphs and older bundles, audit refusals, and clear
+failures for corrupt input.
+"""
+
+from pathlib import Path
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
+from conftest import DETECTOR_LABELS, make_tiny_detector
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
 import torch
-from conftest import DETECTOR_LABELS, make_tiny_detector
 from torch import nn
-
 from vitedge_ros.checkpoint import load_checkpoint, save_checkpoint
 from vitedge_ros.export import detection_rows_error
 from vitedge_ros.export.onnx_export import decompose_layernorms
 from vitedge_ros.export.trt_audit import TRT_TARGETS
-from vitedge_ros.models import DetectorExport, create_model
-from vitedge_ros.runtime import Pipeline, load_bundle
+from vitedge_ros.models import create_model, DetectorExport
+from vitedge_ros.runtime import load_bundle, Pipeline
 from vitedge_ros.runtime.errors import BundleError
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOL = ROOT / 'tools' / 'export_onnx.py'
-DET_INPUT = {'width': 96, 'height': 64, 'color': 'rgb', 'mean': [0.5] * 3, 'std': [0.25] * 3, 'resize': 'letterbox'}
-CLS_INPUT = {'width': 32, 'height': 32, 'color': 'rgb', 'mean': [0.5] * 3, 'std': [0.5] * 3, 'resize': 'stretch'}
+DET_INPUT = {
+    'width': 96,
+    'height': 64,
+    'color': 'rgb',
+    'mean': [0.5] * 3,
+    'std': [0.25] * 3,
+    'resize': 'letterbox',
+}
+CLS_INPUT = {
+    'width': 32,
+    'height': 32,
+    'color': 'rgb',
+    'mean': [0.5] * 3,
+    'std': [0.5] * 3,
+    'resize': 'stretch',
+}
 
 
 def export(*args):
@@ -72,37 +105,67 @@ def tiny_classifier(arch, seed=0):
 
 
 def save_cls(path, model, arch='deit_tiny_patch16_224'):
-    return save_checkpoint(path, model, name='tiny_' + arch.split('_')[0], task='classify',
-                           labels=[str(i) for i in range(10)], input_spec=CLS_INPUT,
-                           decoder={'type': 'classifier', 'top_k': 3}, arch=arch)
+    return save_checkpoint(
+        path,
+        model,
+        name='tiny_' + arch.split('_')[0],
+        task='classify',
+        labels=[str(i) for i in range(10)],
+        input_spec=CLS_INPUT,
+        decoder={'type': 'classifier', 'top_k': 3},
+        arch=arch,
+    )
 
 
 @pytest.fixture(scope='module')
 def det_ckpt(tmp_path_factory):
     path = tmp_path_factory.mktemp('ckpt') / 'det.pt'
-    save_checkpoint(path, make_tiny_detector(), name='tiny_det', task='detect', labels=DETECTOR_LABELS,
-                    input_spec=DET_INPUT, decoder={'type': 'vit_center', 'score_threshold': 0.3, 'max_detections': 20},
-                    arch='vit_center')
+    save_checkpoint(
+        path,
+        make_tiny_detector(),
+        name='tiny_det',
+        task='detect',
+        labels=DETECTOR_LABELS,
+        input_spec=DET_INPUT,
+        decoder={'type': 'vit_center', 'score_threshold': 0.3, 'max_detections': 20},
+        arch='vit_center',
+    )
     return path
 
 
 @pytest.fixture(scope='module')
 def deit_ckpt(tmp_path_factory):
-    return save_cls(tmp_path_factory.mktemp('ckpt') / 'deit.pt', tiny_classifier('deit_tiny_patch16_224'))
+    return save_cls(
+        tmp_path_factory.mktemp('ckpt') / 'deit.pt', tiny_classifier('deit_tiny_patch16_224')
+    )
 
 
 # ------------------------------------------------------------------------------------------ parity
 
+
 def test_detector_cli_export_parity(det_ckpt, tmp_path):
     out = tmp_path / 'det_bundle'
-    res = subprocess.run([sys.executable, str(TOOL), str(det_ckpt), '--out', str(out)], capture_output=True,
-                         text=True, timeout=300, cwd=str(ROOT))
+    res = subprocess.run(
+        [sys.executable, str(TOOL), str(det_ckpt), '--out', str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=str(ROOT),
+    )
     assert res.returncode == 0, res.stderr
     assert 'parity torch vs onnxruntime: max abs error' in res.stdout
     bundle = load_bundle(out)
-    assert bundle.task == 'detect' and bundle.labels == DETECTOR_LABELS and bundle.decoder['max_detections'] == 20
+    assert (
+        bundle.task == 'detect'
+        and bundle.labels == DETECTOR_LABELS
+        and bundle.decoder['max_detections'] == 20
+    )
     assert bundle.source['export']['opset'] == 13 and bundle.source['parity_max_abs_err'] <= 1e-4
-    assert bundle.source['export']['target'] == 'trt8.2' and bundle.trt_targets == ('trt8.2', 'trt8.6', 'trt10')
+    assert bundle.source['export']['target'] == 'trt8.2' and bundle.trt_targets == (
+        'trt8.2',
+        'trt8.6',
+        'trt10',
+    )
     model = onnx.load(str(bundle.onnx_path))
     onnx.checker.check_model(model, full_check=True)
     assert [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim] == [1, 3, 64, 96]
@@ -135,7 +198,11 @@ def test_export_is_simplified(deit_ckpt, tmp_path):
 
 
 def _prune_and_factorise(model, keep=0.5, rank=8):
-    """What compression stages leave behind: narrower MLPs (pruned) and Linear → two Linears (low-rank)."""
+    """
+    What compression stages leave behind.
+
+    Narrower MLPs (pruned) and Linear → two Linears (low-rank).
+    """
     for blk in model.blocks:
         fc1, fc2 = blk.mlp.fc1, blk.mlp.fc2
         n = int(fc1.out_features * keep)
@@ -163,22 +230,38 @@ def test_pruned_lowrank_stage_exports(tmp_path):
     ckpt = save_cls(tmp_path / 'stage.pt', model)
     assert export(ckpt, '--out', tmp_path / 'b', '--trt8-compat') == 0
     assert max_err(model, tmp_path / 'b' / 'model.onnx', (1, 3, 32, 32)) <= 1e-4
-    inits = {tuple(i.dims) for i in onnx.load(str(tmp_path / 'b' / 'model.onnx')).graph.initializer}
-    assert any(8 in d for d in inits) and any(384 in d for d in inits)  # rank-8 factors, 384-wide MLP (768 → 384)
+    inits = {
+        tuple(i.dims) for i in onnx.load(str(tmp_path / 'b' / 'model.onnx')).graph.initializer
+    }
+    assert any(8 in d for d in inits) and any(
+        384 in d for d in inits
+    )  # rank-8 factors, 384-wide MLP (768 → 384)
 
 
-# ------------------------------------------------------------------------------------------ trt8-compat, fp16
+# ------------------------------------------------------------------------------------------
+# trt8-compat, fp16
+
 
 def test_targets_layernorm_and_opset(deit_ckpt, det_ckpt, tmp_path, capsys):
     assert export(deit_ckpt, '--out', tmp_path / 'plain', '--target', 'trt8.6') == 0
     m86 = onnx.load(str(tmp_path / 'plain' / 'model.onnx'))
-    assert ('', 'LayerNormalization') in ops_of(tmp_path / 'plain' / 'model.onnx') and m86.opset_import[0].version == 17
+    assert ('', 'LayerNormalization') in ops_of(
+        tmp_path / 'plain' / 'model.onnx'
+    ) and m86.opset_import[0].version == 17
     reshapes = [n for n in m86.graph.node if n.op_type == 'Reshape']
     assert reshapes and all(any(a.name == 'allowzero' for a in n.attribute) for n in reshapes)
     assert load_bundle(tmp_path / 'plain').trt_targets == ('trt8.6', 'trt10')
-    assert export(deit_ckpt, '--out', tmp_path / 'compat86', '--target', 'trt8.6', '--trt8-compat') == 0
-    assert not any(op == 'LayerNormalization' for _d, op in ops_of(tmp_path / 'compat86' / 'model.onnx'))
-    for name, ckpt, shape in (('cls', deit_ckpt, (1, 3, 32, 32)), ('det', det_ckpt, (1, 3, 64, 96))):
+    assert (
+        export(deit_ckpt, '--out', tmp_path / 'compat86', '--target', 'trt8.6', '--trt8-compat')
+        == 0
+    )
+    assert not any(
+        op == 'LayerNormalization' for _d, op in ops_of(tmp_path / 'compat86' / 'model.onnx')
+    )
+    for name, ckpt, shape in (
+        ('cls', deit_ckpt, (1, 3, 32, 32)),
+        ('det', det_ckpt, (1, 3, 64, 96)),
+    ):
         assert export(ckpt, '--out', tmp_path / name) == 0  # default target trt8.2
         assert '0 LayerNormalization nodes left' in capsys.readouterr().out
         onnx_path = tmp_path / name / 'model.onnx'
@@ -191,7 +274,10 @@ def test_targets_layernorm_and_opset(deit_ckpt, det_ckpt, tmp_path, capsys):
         names = module.output_names if name == 'det' else None
         assert max_err(module, onnx_path, shape, names=names) <= 1e-4
         bundle = load_bundle(tmp_path / name)
-        assert bundle.source['export']['layernorms_decomposed'] >= 1 and bundle.trt_targets == TRT_TARGETS
+        assert (
+            bundle.source['export']['layernorms_decomposed'] >= 1
+            and bundle.trt_targets == TRT_TARGETS
+        )
 
 
 def test_decompose_layernorms_leaves_original_untouched():
@@ -211,7 +297,10 @@ def test_fp16_export_halves_weights_keeps_fp32_io(deit_ckpt, tmp_path, capsys):
     assert 'parity fp32 torch vs fp16 onnx' in capsys.readouterr().out
     m = onnx.load(str(tmp_path / 'b16' / 'model.onnx'))
     f32, f16 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16
-    assert m.graph.input[0].type.tensor_type.elem_type == f32 and m.graph.output[0].type.tensor_type.elem_type == f32
+    assert (
+        m.graph.input[0].type.tensor_type.elem_type == f32
+        and m.graph.output[0].type.tensor_type.elem_type == f32
+    )
     big = [i for i in m.graph.initializer if int(np.prod(i.dims)) >= 64]
     assert big and all(i.data_type == f16 for i in big)
     size16 = (tmp_path / 'b16' / 'model.onnx').stat().st_size
@@ -221,7 +310,9 @@ def test_fp16_export_halves_weights_keeps_fp32_io(deit_ckpt, tmp_path, capsys):
     assert load_bundle(tmp_path / 'b16').source['export']['fp16_weights'] is True
 
 
-# ------------------------------------------------------------------------------------------ failures
+# ------------------------------------------------------------------------------------------
+# failures
+
 
 def test_parity_failure_exits_4_and_writes_nothing(deit_ckpt, tmp_path, capsys):
     out = tmp_path / 'b'
@@ -237,16 +328,24 @@ def test_bad_checkpoints_exit_2(tmp_path, capsys):
     bad = tmp_path / 'bad.pt'
     bad.write_bytes(b'some words, not torch')
     assert export(bad, '--out', tmp_path / 'b') == 2
-    assert "a text file (starts 'some words, not torch'), not a torch file" in capsys.readouterr().err
+    assert (
+        "a text file (starts 'some words, not torch'), not a torch file" in capsys.readouterr().err
+    )
 
 
-@pytest.mark.parametrize('args, needle', [
-    ([], 'give either CHECKPOINT or --from-onnx'),
-    (['x.pt', '--opset', '17'], 'opset 17 is outside 13..13 for target trt8.2'),
-    (['x.pt', '--opset', '12', '--target', 'trt8.6'], 'opset 12 is outside 13..17'),
-    (['x.pt', '--target', 'trt9'], "invalid choice: 'trt9'"),
-    (['--from-onnx', 'a.onnx', '--fp16'], '--fp16 and --trt8-compat apply to checkpoint export'),
-])
+@pytest.mark.parametrize(
+    'args, needle',
+    [
+        ([], 'give either CHECKPOINT or --from-onnx'),
+        (['x.pt', '--opset', '17'], 'opset 17 is outside 13..13 for target trt8.2'),
+        (['x.pt', '--opset', '12', '--target', 'trt8.6'], 'opset 12 is outside 13..17'),
+        (['x.pt', '--target', 'trt9'], "invalid choice: 'trt9'"),
+        (
+            ['--from-onnx', 'a.onnx', '--fp16'],
+            '--fp16 and --trt8-compat apply to checkpoint export',
+        ),
+    ],
+)
 def test_bad_arguments_exit_2(tmp_path, args, needle, capsys):
     with pytest.raises(SystemExit) as exc:
         export(*args, '--out', tmp_path / 'b')
@@ -259,14 +358,39 @@ def test_corrupt_truncated_and_missing_onnx_are_clear(tiny_classifier_bundle, tm
     # truncated: passes the cheap size check, fails where it is parsed, naming the file
     trunc = tmp_path / 'trunc'
     shutil.copytree(tiny_classifier_bundle, trunc)
-    (trunc / 'model.onnx').write_bytes(data[:len(data) // 2])
-    with pytest.raises(BundleError, match=r'trunc/model.onnx: onnxruntime cannot load the model \(corrupt or trunc'):
+    (trunc / 'model.onnx').write_bytes(data[: len(data) // 2])
+    with pytest.raises(
+        BundleError,
+        match=r'trunc/model.onnx: onnxruntime cannot load the model \(corrupt or trunc',
+    ):
         Pipeline(trunc, backend='onnxruntime')
-    assert export('--from-onnx', trunc / 'model.onnx', '--like', tiny_classifier_bundle, '--out', tmp_path / 'o') == 2
-    assert 'model.onnx: not a readable ONNX model (corrupt or truncated?)' in capsys.readouterr().err
+    assert (
+        export(
+            '--from-onnx',
+            trunc / 'model.onnx',
+            '--like',
+            tiny_classifier_bundle,
+            '--out',
+            tmp_path / 'o',
+        )
+        == 2
+    )
+    assert (
+        'model.onnx: not a readable ONNX model (corrupt or truncated?)' in capsys.readouterr().err
+    )
     # corrupt bytes
     (trunc / 'model.onnx').write_bytes(b'\xff' * 200)
-    assert export('--from-onnx', trunc / 'model.onnx', '--like', tiny_classifier_bundle, '--out', tmp_path / 'o') == 2
+    assert (
+        export(
+            '--from-onnx',
+            trunc / 'model.onnx',
+            '--like',
+            tiny_classifier_bundle,
+            '--out',
+            tmp_path / 'o',
+        )
+        == 2
+    )
     assert 'corrupt' in capsys.readouterr().err
     # truncated to (almost) nothing
     (trunc / 'model.onnx').write_bytes(data[:8])
@@ -283,55 +407,124 @@ def test_corrupt_truncated_and_missing_onnx_are_clear(tiny_classifier_bundle, tm
     assert not (tmp_path / 'o').exists()
 
 
-# ------------------------------------------------------------------------------------------ --from-onnx (QDQ INT8)
+# ------------------------------------------------------------------------------------------
+# --from-onnx (QDQ INT8)
+
 
 @pytest.fixture(scope='module')
 def qdq_onnx(tiny_classifier_bundle, tmp_path_factory):
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        quantize_static,
+        QuantType,
+    )
 
     class Reader(CalibrationDataReader):
+
         def __init__(self):
             rng = np.random.default_rng(0)
-            self.items = iter([{'input': ((rng.integers(0, 256, (1, 3, 32, 32)) / 255.0 - 0.5) / 0.5)
-                                .astype(np.float32)} for _ in range(16)])
+            self.items = iter(
+                [
+                    {
+                        'input': (
+                            (rng.integers(0, 256, (1, 3, 32, 32)) / 255.0 - 0.5) / 0.5
+                        ).astype(np.float32)
+                    }
+                    for _ in range(16)
+                ]
+            )
 
         def get_next(self):
             return next(self.items, None)
 
     out = tmp_path_factory.mktemp('qdq') / 'model_int8.onnx'
-    quantize_static(str(tiny_classifier_bundle / 'model.onnx'), str(out), Reader(), quant_format=QuantFormat.QDQ,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                    extra_options={'ActivationSymmetric': True, 'WeightSymmetric': True,  # TensorRT: zero point 0
-                                   'QuantizeBias': False})  # and no INT32 bias DequantizeLinear
+    quantize_static(
+        str(tiny_classifier_bundle / 'model.onnx'),
+        str(out),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8,
+        extra_options={
+            'ActivationSymmetric': True,
+            'WeightSymmetric': True,  # TensorRT: zero point 0
+            'QuantizeBias': False,
+        },
+    )  # and no INT32 bias DequantizeLinear
     return out
 
 
 def test_from_onnx_wraps_qdq_int8_with_parity(qdq_onnx, tiny_classifier_bundle, tmp_path, capsys):
     out = tmp_path / 'int8'
-    assert export('--from-onnx', qdq_onnx, '--like', tiny_classifier_bundle, '--out', out, '--rtol', '0.5') == 0
+    assert (
+        export(
+            '--from-onnx',
+            qdq_onnx,
+            '--like',
+            tiny_classifier_bundle,
+            '--out',
+            out,
+            '--rtol',
+            '0.5',
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert 'logits: max abs error' in text and 'top-1 agreement' in text
     bundle = load_bundle(out)
     ref = load_bundle(tiny_classifier_bundle)
-    assert bundle.name == ref.name + '-int8' and bundle.labels == ref.labels and bundle.input == ref.input
-    assert bundle.source['quantized'] == 'int8-qdq' and bundle.source['parity_reference'] == ref.name
+    assert (
+        bundle.name == ref.name + '-int8'
+        and bundle.labels == ref.labels
+        and bundle.input == ref.input
+    )
+    assert (
+        bundle.source['quantized'] == 'int8-qdq' and bundle.source['parity_reference'] == ref.name
+    )
     wrapped, original = onnx.load(str(out / 'model.onnx')), onnx.load(str(qdq_onnx))
-    assert wrapped.graph.node == original.graph.node  # not simplified: the QDQ nodes TensorRT reads are kept
+    assert (
+        wrapped.graph.node == original.graph.node
+    )  # not simplified: the QDQ nodes TensorRT reads are kept
     assert wrapped.graph.initializer == original.graph.initializer
     assert bundle.trt_targets == TRT_TARGETS
     assert {('', 'QuantizeLinear'), ('', 'DequantizeLinear')} <= ops_of(out / 'model.onnx')
     assert len(Pipeline(out, backend='onnxruntime')(np.zeros((32, 32, 3), np.uint8)).classes) == 3
 
 
-def test_from_onnx_failures(qdq_onnx, tiny_classifier_bundle, tiny_detector_bundle, tmp_path, capsys):
+def test_from_onnx_failures(
+    qdq_onnx, tiny_classifier_bundle, tiny_detector_bundle, tmp_path, capsys
+):
     out = tmp_path / 'o'
-    assert export('--from-onnx', qdq_onnx, '--like', tiny_classifier_bundle, '--out', out, '--atol', '1e-9') == 4
+    assert (
+        export(
+            '--from-onnx',
+            qdq_onnx,
+            '--like',
+            tiny_classifier_bundle,
+            '--out',
+            out,
+            '--atol',
+            '1e-9',
+        )
+        == 4
+    )
     assert 'parity failed: max abs' in capsys.readouterr().err and not out.exists()
     assert export('--from-onnx', qdq_onnx, '--like', tiny_detector_bundle, '--out', out) == 2
     assert 'must be static (1, 3, 64, 96)' in capsys.readouterr().err
     assert export('--from-onnx', qdq_onnx, '--out', out) == 2
     assert '--from-onnx needs --like' in capsys.readouterr().err
-    assert export('--from-onnx', qdq_onnx, '--like', tiny_classifier_bundle, '--out', tiny_classifier_bundle) == 2
+    assert (
+        export(
+            '--from-onnx',
+            qdq_onnx,
+            '--like',
+            tiny_classifier_bundle,
+            '--out',
+            tiny_classifier_bundle,
+        )
+        == 2
+    )
     assert '--out must differ from --like' in capsys.readouterr().err
     m = onnx.load(str(qdq_onnx))
     m.graph.node[0].domain = 'com.microsoft'
@@ -344,23 +537,57 @@ def test_from_onnx_failures(qdq_onnx, tiny_classifier_bundle, tiny_detector_bund
 
 
 def test_from_onnx_refuses_asymmetric_qdq_for_tensorrt(tiny_classifier_bundle, tmp_path, capsys):
-    """onnxruntime's default QDQ (asymmetric activations) has non-zero zero points: every TensorRT refuses it."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    """
+    Onnxruntime's default QDQ (asymmetric activations) has non-zero zero points.
+
+    Every TensorRT refuses it.
+    """
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        quantize_static,
+        QuantType,
+    )
 
     class Reader(CalibrationDataReader):
+
         def __init__(self):
             rng = np.random.default_rng(0)
-            self.items = iter([{'input': rng.uniform(0, 2, (1, 3, 32, 32)).astype(np.float32)} for _ in range(4)])
+            self.items = iter(
+                [{'input': rng.uniform(0, 2, (1, 3, 32, 32)).astype(np.float32)} for _ in range(4)]
+            )
 
         def get_next(self):
             return next(self.items, None)
 
     asym = tmp_path / 'asym.onnx'
-    quantize_static(str(tiny_classifier_bundle / 'model.onnx'), str(asym), Reader(), quant_format=QuantFormat.QDQ,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
-    assert export('--from-onnx', asym, '--like', tiny_classifier_bundle, '--out', tmp_path / 'o', '--rtol', '1') == 2
+    quantize_static(
+        str(tiny_classifier_bundle / 'model.onnx'),
+        str(asym),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8,
+    )
+    assert (
+        export(
+            '--from-onnx',
+            asym,
+            '--like',
+            tiny_classifier_bundle,
+            '--out',
+            tmp_path / 'o',
+            '--rtol',
+            '1',
+        )
+        == 2
+    )
     err = capsys.readouterr().err
-    assert 'refused by the trt8.2 parser' in err and 'zero point' in err and len(err.strip().splitlines()) == 1
+    assert (
+        'refused by the trt8.2 parser' in err
+        and 'zero point' in err
+        and len(err.strip().splitlines()) == 1
+    )
     assert not (tmp_path / 'o').exists()
 
 
@@ -370,21 +597,33 @@ def _layernorm_checkpoint(path):
 
 
 def test_export_refuses_target_blockers_exit_2(tmp_path, capsys, monkeypatch):
-    """A graph the target's parser refuses is not written: exit 2 naming the nodes (here LayerNormalization kept
-    for trt8.2 by disabling the decomposition, and a Reshape without allowzero at opset 14)."""
+    """
+    A graph the target's parser refuses is not written.
+
+    Exit 2 naming the nodes (here LayerNormalization kept
+    for trt8.2 by disabling the decomposition, and a Reshape without allowzero at opset 14).
+    """
     from vitedge_ros.export import targets
 
     ckpt, _model = _layernorm_checkpoint(tmp_path / 'c.pt')
-    monkeypatch.setattr(targets, 'LAYERNORM_FREE_TARGETS', ())  # trt8.2 export keeps nn.LayerNorm ...
-    monkeypatch.setattr(targets, 'EXPORT_OPSET', dict(targets.EXPORT_OPSET, **{'trt8.2': 17}))  # ... at opset 17
+    monkeypatch.setattr(
+        targets, 'LAYERNORM_FREE_TARGETS', ()
+    )  # trt8.2 export keeps nn.LayerNorm ...
+    monkeypatch.setattr(
+        targets, 'EXPORT_OPSET', dict(targets.EXPORT_OPSET, **{'trt8.2': 17})
+    )  # ... at opset 17
     monkeypatch.setattr(targets, 'max_opset', lambda t: 17)
     assert export(ckpt, '--out', tmp_path / 'ln') == 2
     err = capsys.readouterr().err
-    assert 'refused by the trt8.2 parser' in err and '(LayerNormalization)' in err and 'norm1' in err
+    assert (
+        'refused by the trt8.2 parser' in err and '(LayerNormalization)' in err and 'norm1' in err
+    )
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / 'ln' / 'model.onnx').exists()
     monkeypatch.setattr(targets, 'LAYERNORM_FREE_TARGETS', ('trt8.2',))
     monkeypatch.setattr(targets, 'EXPORT_OPSET', dict(targets.EXPORT_OPSET, **{'trt8.2': 14}))
-    monkeypatch.setattr(targets, 'set_reshape_allowzero', lambda model: 0)  # ... and without the allowzero fix
+    monkeypatch.setattr(
+        targets, 'set_reshape_allowzero', lambda model: 0
+    )  # ... and without the allowzero fix
     assert export(ckpt, '--out', tmp_path / 'rs') == 2
     err = capsys.readouterr().err
     assert 'refused by the trt8.2 parser' in err and '(Reshape)' in err and 'allowzero' in err
@@ -392,21 +631,49 @@ def test_export_refuses_target_blockers_exit_2(tmp_path, capsys, monkeypatch):
 
 
 def test_like_keeps_metadata_and_from_onnx_lowers_an_opset17_bundle(deit_ckpt, tmp_path, capsys):
-    """Re-export of a bundle for the Nano: --like keeps name and source; --from-onnx lowers an opset-17 graph."""
-    assert export(deit_ckpt, '--out', tmp_path / 'old', '--target', 'trt8.6', '--name', 'shipped') == 0
+    """
+    Re-export of a bundle for the Nano.
+
+    Like keeps name and source; --from-onnx lowers an opset-17 graph.
+    """
+    assert (
+        export(deit_ckpt, '--out', tmp_path / 'old', '--target', 'trt8.6', '--name', 'shipped')
+        == 0
+    )
     old = load_bundle(tmp_path / 'old')
     assert old.trt_targets == ('trt8.6', 'trt10')
     assert export(deit_ckpt, '--out', tmp_path / 'new', '--like', tmp_path / 'old') == 0
     new = load_bundle(tmp_path / 'new')
-    assert new.name == 'shipped' and new.trt_targets == TRT_TARGETS and new.source['arch'] == old.source['arch']
+    assert (
+        new.name == 'shipped'
+        and new.trt_targets == TRT_TARGETS
+        and new.source['arch'] == old.source['arch']
+    )
     assert new.source['export']['target'] == 'trt8.2' and new.source['export']['opset'] == 13
     capsys.readouterr()
-    assert export('--from-onnx', tmp_path / 'old' / 'model.onnx', '--like', tmp_path / 'old', '--out',
-                  tmp_path / 'low', '--atol', '1e-4', '--name', 'shipped') == 0
+    assert (
+        export(
+            '--from-onnx',
+            tmp_path / 'old' / 'model.onnx',
+            '--like',
+            tmp_path / 'old',
+            '--out',
+            tmp_path / 'low',
+            '--atol',
+            '1e-4',
+            '--name',
+            'shipped',
+        )
+        == 0
+    )
     low = load_bundle(tmp_path / 'low')
     m = onnx.load(str(low.onnx_path))
-    assert m.opset_import[0].version == 13 and not any(n.op_type == 'LayerNormalization' for n in m.graph.node)
-    assert low.trt_targets == TRT_TARGETS and low.source['export']['layernorm_nodes_decomposed'] == 5
+    assert m.opset_import[0].version == 13 and not any(
+        n.op_type == 'LayerNormalization' for n in m.graph.node
+    )
+    assert (
+        low.trt_targets == TRT_TARGETS and low.source['export']['layernorm_nodes_decomposed'] == 5
+    )
     assert low.source['parity_max_abs_err'] <= 1e-4
     model = load_checkpoint(deit_ckpt)['model']
     assert max_err(model, low.onnx_path, (1, 3, 32, 32)) <= 1e-4

@@ -12,18 +12,21 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""ament_flake8 with its default configuration, as in the ament_python package template.
-
-The test is ros2pkg's template (ros2/ros2cli, humble, ros2pkg/resource/ament_python/test_flake8.py.em):
-``main_with_errors(argv=[])`` checks the current directory (``colcon test`` runs pytest in the package
-directory) with ament_flake8's own configuration/ament_flake8.ini: max-line-length 99, import-order-style
-google and every installed flake8 plugin. Where ament_flake8 is not installed (no ROS), plain flake8 checks
-the same files with this repository's setup.cfg ``[flake8]`` section instead.
 """
+ament_flake8 with its default configuration, as in the ament_python package template.
+
+The test is ros2pkg's template (ros2/ros2cli, humble,
+ros2pkg/resource/ament_python/test_flake8.py.em): ``main_with_errors(argv=[])`` checks the current
+directory (``colcon test`` runs pytest in the package directory) with ament_flake8's own
+configuration/ament_flake8.ini: max-line-length 99, import-order-style google and every installed
+flake8 plugin. Where ament_flake8 is not installed (no ROS), plain flake8 checks the same files
+with this repository's setup.cfg ``[flake8]`` section instead.
+"""
+
 import importlib.util
+from pathlib import Path
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -31,13 +34,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _paths():
-    """Return what ament_flake8 walks: top-level Python files and folders not starting with . or _.
+    """
+    Return what ament_flake8 walks: top-level Python files and folders not starting with . or _.
 
     build/, install/ and log/ are colcon's (in a workspace they are not inside the package).
     """
     skip = ('build', 'install', 'log')
-    return sorted(str(p) for p in ROOT.iterdir() if p.name[0] not in '._' and p.name not in skip
-                  and (p.suffix == '.py' or (p.is_dir() and any(p.rglob('*.py')))))
+    return sorted(
+        str(p)
+        for p in ROOT.iterdir()
+        if p.name[0] not in '._'
+        and p.name not in skip
+        and (p.suffix == '.py' or (p.is_dir() and any(p.rglob('*.py'))))
+    )
 
 
 @pytest.mark.flake8
@@ -47,12 +56,17 @@ def test_flake8():
         from ament_flake8.main import main_with_errors
 
         rc, errors = main_with_errors(argv=[])
-        assert rc == 0, \
-            'Found %d code style errors / warnings:\n' % len(errors) + \
-            '\n'.join(errors)
+        assert rc == 0, 'Found %d code style errors / warnings:\n' % len(errors) + '\n'.join(
+            errors
+        )
         return
     if importlib.util.find_spec('flake8') is None:
         pytest.skip('neither ament_flake8 nor flake8 is installed')
-    proc = subprocess.run([sys.executable, '-m', 'flake8', '--config', str(ROOT / 'setup.cfg')] + _paths(),
-                          cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    proc = subprocess.run(
+        [sys.executable, '-m', 'flake8', '--config', str(ROOT / 'setup.cfg')] + _paths(),
+        cwd=str(ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        universal_newlines=True,
+    )
     assert proc.returncode == 0, 'flake8 found problems:\n' + proc.stdout

@@ -1,10 +1,24 @@
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """LatestWinsWorker: fast producer, slow consumer; drops counted, memory bounded, clean stop."""
+
 import threading
 import time
 import tracemalloc
 
 import numpy as np
-
 from vitedge_ros.runtime.latest_wins import LatestWinsWorker
 
 
@@ -32,9 +46,9 @@ def test_fast_producer_slow_consumer_counts_drops_and_keeps_latest():
     st = worker.stats()
     assert st.submitted == n
     assert st.processed + st.dropped == n and st.failed == 0
-    assert st.dropped > n / 2                  # the consumer is ~10x slower than the producer
-    assert seen[-1] == n - 1                   # the newest frame is always processed
-    assert seen == sorted(seen)                # never goes back in time
+    assert st.dropped > n / 2  # the consumer is ~10x slower than the producer
+    assert seen[-1] == n - 1  # the newest frame is always processed
+    assert seen == sorted(seen)  # never goes back in time
     assert worker.stop(2.0) and not worker.running
 
 
@@ -46,7 +60,7 @@ def test_memory_flat_independent_of_frames_submitted():
         fn, _ = _slow(0.005)
         worker = LatestWinsWorker(fn)
         tracemalloc.start()
-        tracemalloc.clear_traces()     # resets the peak too (reset_peak is Python 3.9+)
+        tracemalloc.clear_traces()  # resets the peak too (reset_peak is Python 3.9+)
         for i in range(n_frames):
             worker.submit((i, np.ones(frame_bytes, np.uint8)))
         worker.wait_idle(10.0)
@@ -73,8 +87,11 @@ def test_errors_counted_and_worker_survives():
             raise ValueError('bad item')
         return item.upper()
 
-    worker = LatestWinsWorker(fn, on_result=lambda item, res: results.append(res),
-                              on_error=lambda item, exc: errors.append((item, str(exc))))
+    worker = LatestWinsWorker(
+        fn,
+        on_result=lambda item, res: results.append(res),
+        on_error=lambda item, exc: errors.append((item, str(exc))),
+    )
     worker.submit('bad')
     worker.wait_idle(2.0)
     worker.submit('good')
@@ -105,9 +122,9 @@ def test_stop_drops_pending_and_finishes_in_flight():
     assert done == ['first']
     st = worker.stats()
     assert st.dropped == 1 and st.pending == 0 and not st.busy
-    assert worker.submit('late') is True        # ignored after stop, counted as dropped
+    assert worker.submit('late') is True  # ignored after stop, counted as dropped
     assert worker.stats().dropped == 2
-    assert worker.stop(1.0)                      # idempotent
+    assert worker.stop(1.0)  # idempotent
 
 
 def test_stop_with_drain_processes_pending():

@@ -1,12 +1,31 @@
-"""launch/uav.launch.py: valid Python everywhere; builds its LaunchDescription where ROS 2 is installed.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-Without ROS the launch logic still runs, against small stand-ins for the launch / launch_ros classes.
 """
+launch/uav.launch.py.
+
+Valid Python everywhere; builds its LaunchDescription where ROS 2 is installed.
+
+Without ROS the launch logic still runs, against small stand-ins for the launch / launch_ros
+classes.
+"""
+
 import ast
 import importlib.util
+from pathlib import Path
 import sys
 import types
-from pathlib import Path
 
 import pytest
 
@@ -27,17 +46,32 @@ def test_launch_file_is_valid_python_with_the_expected_arguments():
     compile(tree, str(LAUNCH_FILE), 'exec')
     functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     assert 'generate_launch_description' in functions
-    args = next(n for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], 'id', '') == 'ARGUMENTS')
+    args = next(
+        n
+        for n in tree.body
+        if isinstance(n, ast.Assign) and getattr(n.targets[0], 'id', '') == 'ARGUMENTS'
+    )
     names = [elt.elts[0].value for elt in args.value.elts]
-    for required in ('bundle', 'backend', 'image_topic', 'params_file', 'bag', 'use_sim_time', 'composable',
-                     'tf_topic', 'bag_delay', 'bag_start_paused', 'camera', 'rviz'):
+    for required in (
+        'bundle',
+        'backend',
+        'image_topic',
+        'params_file',
+        'bag',
+        'use_sim_time',
+        'composable',
+        'tf_topic',
+        'bag_delay',
+        'bag_start_paused',
+        'camera',
+        'rviz',
+    ):
         assert required in names
 
 
 def test_params_file_exists_and_validates():
-    import yaml
-
     from vitedge_ros.ros.core import validate_params
+    import yaml
 
     data = yaml.safe_load((ROOT / 'config' / 'vitedge_node.yaml').read_text(encoding='utf-8'))
     (key,) = data
@@ -45,7 +79,8 @@ def test_params_file_exists_and_validates():
     validate_params(data[key]['ros__parameters'])
 
 
-# ------------------------------------------------------------------------------------------ with real ROS 2
+# ------------------------------------------------------------------------------------------ with
+# real ROS 2
 @pytest.mark.ros
 def test_generate_launch_description_with_ros():
     launch = pytest.importorskip('launch')
@@ -61,19 +96,24 @@ def test_generate_launch_description_with_ros():
     ctx.launch_configurations['bag'] = '/tmp/some_bag'
     actions = module.launch_setup(ctx)
     kinds = [type(a).__name__ for a in actions]
-    assert 'Node' in kinds and 'RegisterEventHandler' in kinds        # the player starts once the node is ready
+    assert (
+        'Node' in kinds and 'RegisterEventHandler' in kinds
+    )  # the player starts once the node is ready
     ctx.launch_configurations['bag_wait_for_node'] = 'false'
     assert 'ExecuteProcess' in [type(a).__name__ for a in module.launch_setup(ctx)]
 
 
-# ------------------------------------------------------------------------------------- stand-in launch classes
+# ------------------------------------------------------------------------------------- stand-in
+# launch classes
 class _Recorder:
+
     def __init__(self, *args, **kwargs):
         self.args = args
         self.kwargs = kwargs
 
 
 class _LaunchConfiguration:
+
     def __init__(self, name):
         self.name = name
 
@@ -82,16 +122,35 @@ class _LaunchConfiguration:
 
 
 def _stub_modules():
-    names = ['LaunchDescription', 'DeclareLaunchArgument', 'EmitEvent', 'ExecuteProcess', 'LogInfo', 'OpaqueFunction',
-             'RegisterEventHandler', 'OnProcessExit', 'OnProcessIO', 'Shutdown', 'ComposableNodeContainer',
-             'LoadComposableNodes', 'Node', 'ComposableNode']
+    names = [
+        'LaunchDescription',
+        'DeclareLaunchArgument',
+        'EmitEvent',
+        'ExecuteProcess',
+        'LogInfo',
+        'OpaqueFunction',
+        'RegisterEventHandler',
+        'OnProcessExit',
+        'OnProcessIO',
+        'Shutdown',
+        'ComposableNodeContainer',
+        'LoadComposableNodes',
+        'Node',
+        'ComposableNode',
+    ]
     classes = {n: type(n, (_Recorder,), {}) for n in names}
     mods = {}
     for mod, members in {
         'launch': [],
         'launch.launch_description': ['LaunchDescription'],
-        'launch.actions': ['DeclareLaunchArgument', 'EmitEvent', 'ExecuteProcess', 'LogInfo', 'OpaqueFunction',
-                           'RegisterEventHandler'],
+        'launch.actions': [
+            'DeclareLaunchArgument',
+            'EmitEvent',
+            'ExecuteProcess',
+            'LogInfo',
+            'OpaqueFunction',
+            'RegisterEventHandler',
+        ],
         'launch.event_handlers': ['OnProcessExit', 'OnProcessIO'],
         'launch.events': ['Shutdown'],
         'launch.substitutions': [],
@@ -110,7 +169,9 @@ def _stub_modules():
 @pytest.fixture
 def stub_launch(monkeypatch):
     if importlib.util.find_spec('launch_ros') is not None:
-        pytest.skip('real launch_ros installed: covered by test_generate_launch_description_with_ros')
+        pytest.skip(
+            'real launch_ros installed: covered by test_generate_launch_description_with_ros'
+        )
     for name, mod in _stub_modules().items():
         monkeypatch.setitem(sys.modules, name, mod)
     return _load('uav_launch_stubbed')
@@ -129,35 +190,57 @@ def _by_type(actions, name):
 def test_launch_logic_live_camera(stub_launch):
     ld = stub_launch.generate_launch_description()
     entities = ld.args[0]
-    assert [type(e).__name__ for e in entities].count('DeclareLaunchArgument') == len(stub_launch.ARGUMENTS)
-    actions = stub_launch.launch_setup(_context(stub_launch, backend='tensorrt', image_topic='/cam/front/image'))
+    assert [type(e).__name__ for e in entities].count('DeclareLaunchArgument') == len(
+        stub_launch.ARGUMENTS
+    )
+    actions = stub_launch.launch_setup(
+        _context(stub_launch, backend='tensorrt', image_topic='/cam/front/image')
+    )
     (node,) = _by_type(actions, 'Node')
     kw = node.kwargs
-    assert kw['executable'] == 'vitedge_node' and kw['package'] == 'vitedge_ros' and kw['name'] == 'vitedge_node'
+    assert (
+        kw['executable'] == 'vitedge_node'
+        and kw['package'] == 'vitedge_ros'
+        and kw['name'] == 'vitedge_node'
+    )
     params_file, overrides = kw['parameters']
     assert params_file.endswith('config/vitedge_node.yaml')
-    assert overrides == {'backend': 'tensorrt'}          # only what was given: the params file keeps the rest
-    assert dict(kw['remappings']) == {'image': '/cam/front/image', 'image/compressed': '/cam/front/image/compressed',
-                                      'camera_info': '/cam/front/camera_info', '/tf': '/tf',
-                                      '/tf_static': '/tf_static'}
+    assert overrides == {
+        'backend': 'tensorrt'
+    }  # only what was given: the params file keeps the rest
+    assert dict(kw['remappings']) == {
+        'image': '/cam/front/image',
+        'image/compressed': '/cam/front/image/compressed',
+        'camera_info': '/cam/front/camera_info',
+        '/tf': '/tf',
+        '/tf_static': '/tf_static',
+    }
     assert not _by_type(actions, 'ExecuteProcess')
 
 
 def test_defaults_leave_the_params_file_in_charge(stub_launch):
     (node,) = _by_type(stub_launch.launch_setup(_context(stub_launch)), 'Node')
-    assert len(node.kwargs['parameters']) == 1            # no bundle/backend/use_sim_time override at all
+    assert len(node.kwargs['parameters']) == 1  # no bundle/backend/use_sim_time override at all
     custom = stub_launch.launch_setup(_context(stub_launch, params_file='/data/uav1.yaml'))
     assert _by_type(custom, 'Node')[0].kwargs['parameters'] == ['/data/uav1.yaml']
-    given = stub_launch.launch_setup(_context(stub_launch, bundle='~/bundles/x', publish_overlay='true',
-                                              use_sim_time='false'))
+    given = stub_launch.launch_setup(
+        _context(stub_launch, bundle='~/bundles/x', publish_overlay='true', use_sim_time='false')
+    )
     overrides = _by_type(given, 'Node')[0].kwargs['parameters'][1]
     assert overrides['bundle'].endswith('/bundles/x') and not overrides['bundle'].startswith('~')
     assert overrides['publish_overlay'] is True and overrides['use_sim_time'] is False
 
 
 def test_relative_topics_follow_the_namespace_and_tf_is_remappable(stub_launch):
-    actions = stub_launch.launch_setup(_context(stub_launch, namespace='uav1', tf_topic='tf',
-                                                tf_static_topic='tf_static', node_name='front_detector'))
+    actions = stub_launch.launch_setup(
+        _context(
+            stub_launch,
+            namespace='uav1',
+            tf_topic='tf',
+            tf_static_topic='tf_static',
+            node_name='front_detector',
+        )
+    )
     (node,) = _by_type(actions, 'Node')
     kw = node.kwargs
     assert kw['namespace'] == 'uav1' and kw['name'] == 'front_detector'
@@ -167,17 +250,32 @@ def test_relative_topics_follow_the_namespace_and_tf_is_remappable(stub_launch):
     assert remaps['/tf'] == 'tf' and remaps['/tf_static'] == 'tf_static'
     assert stub_launch.resolve_name('camera/image_raw', 'uav1') == '/uav1/camera/image_raw'
     assert stub_launch.resolve_name('tf', '/uav1/') == '/uav1/tf'
-    assert stub_launch.resolve_name('/tf', 'uav1') == '/tf' and stub_launch.resolve_name('tf', '') == '/tf'
+    assert (
+        stub_launch.resolve_name('/tf', 'uav1') == '/tf'
+        and stub_launch.resolve_name('tf', '') == '/tf'
+    )
     (log,) = _by_type(actions, 'LogInfo')
-    assert 'image /uav1/camera/image_raw' in log.kwargs['msg'] and 'tf /uav1/tf' in log.kwargs['msg']
+    assert (
+        'image /uav1/camera/image_raw' in log.kwargs['msg'] and 'tf /uav1/tf' in log.kwargs['msg']
+    )
 
 
 def test_launch_logic_bag_replay(stub_launch):
-    actions = stub_launch.launch_setup(_context(stub_launch, bag='/data/flight', bag_remap='/a:=/b',
-                                                shutdown_after_bag='true', bundle='/b/x', bag_delay='2.5',
-                                                bag_start_paused='true', bag_storage='mcap', namespace='uav1',
-                                                tf_topic='tf'))
-    assert not _by_type(actions, 'ExecuteProcess')       # the player waits for the node
+    actions = stub_launch.launch_setup(
+        _context(
+            stub_launch,
+            bag='/data/flight',
+            bag_remap='/a:=/b',
+            shutdown_after_bag='true',
+            bundle='/b/x',
+            bag_delay='2.5',
+            bag_start_paused='true',
+            bag_storage='mcap',
+            namespace='uav1',
+            tf_topic='tf',
+        )
+    )
+    assert not _by_type(actions, 'ExecuteProcess')  # the player waits for the node
     (node,) = _by_type(actions, 'Node')
     overrides = node.kwargs['parameters'][1]
     assert overrides == {'use_sim_time': True, 'bundle': '/b/x'}
@@ -186,24 +284,32 @@ def test_launch_logic_bag_replay(stub_launch):
     assert io.kwargs['target_action'] is node
     on_out = io.kwargs['on_stdout']
     assert on_out(types.SimpleNamespace(text=b'[INFO] [vitedge_node]: loading the engine')) is None
-    started = on_out(types.SimpleNamespace(text=b'[INFO] [1.2] [uav1.vitedge_node]: vitedge_node ready: bundle'))
+    started = on_out(
+        types.SimpleNamespace(text=b'[INFO] [1.2] [uav1.vitedge_node]: vitedge_node ready: bundle')
+    )
     (player,) = [a for a in started if type(a).__name__ == 'ExecuteProcess']
-    assert io.kwargs['on_stderr'](types.SimpleNamespace(text=b'vitedge_node ready: again')) is None   # once
+    assert (
+        io.kwargs['on_stderr'](types.SimpleNamespace(text=b'vitedge_node ready: again')) is None
+    )  # once
     cmd = player.kwargs['cmd']
     assert cmd[:6] == ['ros2', 'bag', 'play', '/data/flight', '--rate', '1.0']
     assert cmd[cmd.index('--storage') + 1] == 'mcap' and cmd[cmd.index('--delay') + 1] == '2.5'
     assert '--start-paused' in cmd and cmd[-1] == '--clock'
-    remaps = cmd[cmd.index('--remap') + 1:-1]
-    assert remaps == ['/a:=/b', '/tf:=/uav1/tf']           # the bag's TF goes where the node listens
+    remaps = cmd[cmd.index('--remap') + 1 : -1]
+    assert remaps == ['/a:=/b', '/tf:=/uav1/tf']  # the bag's TF goes where the node listens
     exits = [h.args[0] for h in handlers if type(h.args[0]).__name__ == 'OnProcessExit']
     assert [e.kwargs['target_action'] for e in exits] == [node, player]
 
 
 def test_bag_plays_at_once_without_waiting(stub_launch):
-    actions = stub_launch.launch_setup(_context(stub_launch, bag='/data/flight.mcap', bag_wait_for_node='false'))
+    actions = stub_launch.launch_setup(
+        _context(stub_launch, bag='/data/flight.mcap', bag_wait_for_node='false')
+    )
     (player,) = _by_type(actions, 'ExecuteProcess')
     cmd = player.kwargs['cmd']
-    assert '--delay' not in cmd and '--storage' not in cmd and '--remap' not in cmd   # Humble: --delay > 0 only
+    assert (
+        '--delay' not in cmd and '--storage' not in cmd and '--remap' not in cmd
+    )  # Humble: --delay > 0 only
     assert not _by_type(actions, 'RegisterEventHandler')
     with pytest.raises(ValueError, match='log_level'):
         stub_launch.launch_setup(_context(stub_launch, bag='/x', log_level='warn'))
@@ -216,25 +322,41 @@ def test_bag_plays_at_once_without_waiting(stub_launch):
 
 
 def test_camera_drivers(stub_launch):
-    drivers = (('v4l2', 'v4l2_camera', 'v4l2_camera_node', 'image_raw'),
-               ('usb', 'usb_cam', 'usb_cam_node_exe', 'image_raw'),
-               ('csi', 'gscam', 'gscam_node', 'camera/image_raw'))
+    drivers = (
+        ('v4l2', 'v4l2_camera', 'v4l2_camera_node', 'image_raw'),
+        ('usb', 'usb_cam', 'usb_cam_node_exe', 'image_raw'),
+        ('csi', 'gscam', 'gscam_node', 'camera/image_raw'),
+    )
     for camera, package, executable, image_remap in drivers:
         actions = stub_launch.launch_setup(_context(stub_launch, camera=camera, namespace='uav1'))
         vitedge, driver = _by_type(actions, 'Node')
         kw = driver.kwargs
         assert (kw['package'], kw['executable'], kw['namespace']) == (package, executable, 'uav1')
         remaps = dict(kw['remappings'])
-        assert remaps[image_remap] == 'camera/image_raw' == dict(vitedge.kwargs['remappings'])['image']
+        assert (
+            remaps[image_remap]
+            == 'camera/image_raw'
+            == dict(vitedge.kwargs['remappings'])['image']
+        )
         (params,) = kw['parameters']
         assert params.get('frame_id', params.get('camera_frame_id')) == 'camera_optical_frame'
-    usb = _by_type(stub_launch.launch_setup(_context(stub_launch, camera='usb', camera_width='640',
-                                                     camera_height='480', camera_fps='15')), 'Node')[1]
+    usb = _by_type(
+        stub_launch.launch_setup(
+            _context(
+                stub_launch, camera='usb', camera_width='640', camera_height='480', camera_fps='15'
+            )
+        ),
+        'Node',
+    )[1]
     params = usb.kwargs['parameters'][0]
     assert (params['image_width'], params['image_height'], params['framerate']) == (640, 480, 15.0)
-    csi = _by_type(stub_launch.launch_setup(_context(stub_launch, camera='csi', csi_sensor_id='1')), 'Node')[1]
+    csi = _by_type(
+        stub_launch.launch_setup(_context(stub_launch, camera='csi', csi_sensor_id='1')), 'Node'
+    )[1]
     config = csi.kwargs['parameters'][0]['gscam_config']
-    assert config.startswith('nvarguscamerasrc sensor-id=1 ! video/x-raw(memory:NVMM), width=(int)1280')
+    assert config.startswith(
+        'nvarguscamerasrc sensor-id=1 ! video/x-raw(memory:NVMM), width=(int)1280'
+    )
     assert config.endswith('! videoconvert') and 'framerate=(fraction)30/1' in config
 
 
@@ -243,12 +365,17 @@ def test_launch_logic_composable_camera(stub_launch):
     (container,) = _by_type(actions, 'ComposableNodeContainer')
     (component,) = container.kwargs['composable_node_descriptions']
     assert component.kwargs['plugin'] == 'v4l2_camera::V4L2Camera'
-    assert len(_by_type(actions, 'Node')) == 1            # vitedge_node stays a process
+    assert len(_by_type(actions, 'Node')) == 1  # vitedge_node stays a process
     csi = stub_launch.launch_setup(_context(stub_launch, camera='csi', composable='true'))
-    assert _by_type(csi, 'ComposableNodeContainer')[0].kwargs['composable_node_descriptions'][0].kwargs[
-        'plugin'] == 'gscam::GSCam'
-    actions = stub_launch.launch_setup(_context(stub_launch, camera='usb', composable='true',
-                                                container='/drone/camera_container'))
+    assert (
+        _by_type(csi, 'ComposableNodeContainer')[0]
+        .kwargs['composable_node_descriptions'][0]
+        .kwargs['plugin']
+        == 'gscam::GSCam'
+    )
+    actions = stub_launch.launch_setup(
+        _context(stub_launch, camera='usb', composable='true', container='/drone/camera_container')
+    )
     (load,) = _by_type(actions, 'LoadComposableNodes')
     assert load.kwargs['target_container'] == '/drone/camera_container'
     assert load.kwargs['composable_node_descriptions'][0].kwargs['plugin'] == 'usb_cam::UsbCamNode'
@@ -257,7 +384,9 @@ def test_launch_logic_composable_camera(stub_launch):
 
 
 def test_rviz_option_uses_the_shipped_config(stub_launch):
-    actions = stub_launch.launch_setup(_context(stub_launch, rviz='true', namespace='uav2', tf_topic='tf'))
+    actions = stub_launch.launch_setup(
+        _context(stub_launch, rviz='true', namespace='uav2', tf_topic='tf')
+    )
     (rviz,) = [n for n in _by_type(actions, 'Node') if n.kwargs['package'] == 'rviz2']
     config = rviz.kwargs['arguments'][1]
     assert rviz.kwargs['arguments'][0] == '-d' and config.endswith('config/vitedge.rviz')
@@ -277,32 +406,49 @@ def test_rviz_config_shows_overlay_targets_and_obstacles():
     assert 'rviz_default_plugins/TF' in displays
 
 
-def test_bundle_from_a_params_file_reaches_the_node(stub_launch, monkeypatch, tmp_path, tiny_detector_bundle):
-    """launch (no bundle:=) -> params file -> rcl overrides -> vitedge_node loads that file's bundle."""
+def test_bundle_from_a_params_file_reaches_the_node(
+    stub_launch, monkeypatch, tmp_path, tiny_detector_bundle
+):
+    """Launch (no bundle:=) -> params file -> rcl overrides -> vitedge_node loads that file's bundle."""
     import importlib
 
     from test_ros_node_stubbed import _modules, params_file_overrides
 
     params = tmp_path / 'uav1.yaml'
-    params.write_text('/**:\n  ros__parameters:\n    bundle: {}\n    backend: onnxruntime\n'
-                      '    obstacle_classes: []\n'.format(tiny_detector_bundle), encoding='utf-8')
-    (node_action,) = _by_type(stub_launch.launch_setup(_context(stub_launch, params_file=str(params),
-                                                                namespace='uav1')), 'Node')
+    params.write_text(
+        '/**:\n  ros__parameters:\n    bundle: {}\n    backend: onnxruntime\n'
+        '    obstacle_classes: []\n'.format(tiny_detector_bundle),
+        encoding='utf-8',
+    )
+    (node_action,) = _by_type(
+        stub_launch.launch_setup(_context(stub_launch, params_file=str(params), namespace='uav1')),
+        'Node',
+    )
     overrides = {}
-    for entry in node_action.kwargs['parameters']:       # launch_ros applies them in order, later wins
-        overrides.update(params_file_overrides(entry, 'vitedge_node', 'uav1') if isinstance(entry, str) else entry)
+    for entry in node_action.kwargs['parameters']:  # launch_ros applies them in order, later wins
+        overrides.update(
+            params_file_overrides(entry, 'vitedge_node', 'uav1')
+            if isinstance(entry, str)
+            else entry
+        )
     for name, mod in _modules().items():
         monkeypatch.setitem(sys.modules, name, mod)
     monkeypatch.setitem(sys.modules, 'cv_bridge', None)
     sys.modules.pop('vitedge_ros.ros.node', None)
     node_module = importlib.import_module('vitedge_ros.ros.node')
-    node = node_module.VitedgeNode(node_action.kwargs['name'], namespace=node_action.kwargs['namespace'],
-                                   parameter_overrides=overrides)
+    node = node_module.VitedgeNode(
+        node_action.kwargs['name'],
+        namespace=node_action.kwargs['namespace'],
+        parameter_overrides=overrides,
+    )
     try:
         assert node.node_params.bundle == str(tiny_detector_bundle)
         assert node.core.bundle_name == 'tiny_detector' and node.node_params.obstacle_classes == []
         node.timers[0][1]()
-        assert node.publishers['/diagnostics'].sent[0].status[0].name == 'uav1/vitedge_node: perception'
+        assert (
+            node.publishers['/diagnostics'].sent[0].status[0].name
+            == 'uav1/vitedge_node: perception'
+        )
     finally:
         node.close()
         sys.modules.pop('vitedge_ros.ros.node', None)
@@ -311,9 +457,12 @@ def test_bundle_from_a_params_file_reaches_the_node(stub_launch, monkeypatch, tm
 def test_ready_marker_is_what_the_node_logs():
     source = (ROOT / 'vitedge_ros' / 'ros' / 'node.py').read_text(encoding='utf-8')
     tree = ast.parse(LAUNCH_FILE.read_text(encoding='utf-8'))
-    marker = next(n.value.value for n in tree.body if isinstance(n, ast.Assign)
-                  and getattr(n.targets[0], 'id', '') == 'READY_MARKER')
-    logged = []      # the format strings of the node's log.info calls (source layout does not matter)
+    marker = next(
+        n.value.value
+        for n in tree.body
+        if isinstance(n, ast.Assign) and getattr(n.targets[0], 'id', '') == 'READY_MARKER'
+    )
+    logged = []  # the format strings of the node's log.info calls (source layout does not matter)
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Call) and getattr(node.func, 'attr', '') == 'info' and node.args:
             first = node.args[0]
@@ -327,7 +476,11 @@ def test_ready_marker_is_what_the_node_logs():
 def test_docs_list_every_launch_argument():
     source = LAUNCH_FILE.read_text(encoding='utf-8')
     tree = ast.parse(source)
-    args = next(n for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], 'id', '') == 'ARGUMENTS')
+    args = next(
+        n
+        for n in tree.body
+        if isinstance(n, ast.Assign) and getattr(n.targets[0], 'id', '') == 'ARGUMENTS'
+    )
     doc = (ROOT / 'docs' / 'ROS.md').read_text(encoding='utf-8')
     for elt in args.value.elts:
         assert '`{}`'.format(elt.elts[0].value) in doc, elt.elts[0].value

@@ -1,8 +1,27 @@
-"""Issue 13's acceptance for the shipped detector, and the model card's figures against the reports that hold them.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-The reports in docs/reports/aerial_vit_tiny/ are written by ``make model-card`` (tools/false_positives.py and
-tools/demo.py); models/README.md quotes them. These tests re-measure the shipped bundle and check the quotes.
 """
+Issue 13's acceptance for the shipped detector.
+
+And the model card's figures against the reports that hold them.
+
+The reports in docs/reports/aerial_vit_tiny/ are written by ``make model-card``
+(tools/false_positives.py and tools/demo.py); models/README.md quotes them. These tests re-measure
+the shipped bundle and check the quotes.
+"""
+
 import json
 from pathlib import Path
 
@@ -26,7 +45,11 @@ def _card_row(prefix):
 
 
 def test_committed_reports_meet_issue13_acceptance():
-    """At most 0.5 false persons per frame on held-out real photos; demo person precision and recall >= 0.8."""
+    """
+    At most 0.5 false persons per frame on held-out real photos.
+
+    Demo person precision and recall >= 0.8.
+    """
     fp, demo = _report('real_no_person', 'false_positives.json'), _report('demo_flight.json')
     threshold = yaml.safe_load((SHIPPED / 'bundle.yaml').read_text())['decoder']['score_threshold']
     assert fp['frames'] == 90 and fp['score_threshold'] == threshold and fp['class'] == 'person'
@@ -34,12 +57,21 @@ def test_committed_reports_meet_issue13_acceptance():
     assert demo['frames'] == 120 and demo['person']['iou'] == 0.5
     assert demo['person']['precision'] >= 0.8 and demo['person']['recall'] >= 0.8
     before = _report('before', 'real_no_person', 'false_positives.json')
-    assert before['frames'] == 90 and before['per_frame'] > 10      # the detector shipped before issue 13
+    assert (
+        before['frames'] == 90 and before['per_frame'] > 10
+    )  # the detector shipped before issue 13
 
 
 def test_model_card_quotes_the_reports():
-    """Both figures, before and after, in the model card as the reports give them (never typed by hand)."""
-    for prefix, where in (('| stage 5, shipped before issue 13', ('before',)), ('| stage 7, shipped', ())):
+    """
+    Both figures, before and after.
+
+    In the model card as the reports give them (never typed by hand).
+    """
+    for prefix, where in (
+        ('| stage 5, shipped before issue 13', ('before',)),
+        ('| stage 7, shipped', ()),
+    ):
         fp = _report(*where, 'real_no_person', 'false_positives.json')
         person = _report(*where, 'demo_flight.json')['person']
         row = _card_row(prefix)
@@ -49,13 +81,23 @@ def test_model_card_quotes_the_reports():
         assert '(threshold {})'.format(fp['score_threshold']) in cells[0], row
 
 
-@pytest.mark.needs('skimage', 'sklearn')   # the held-out photos are scikit-image / scikit-learn sample data
+@pytest.mark.needs(
+    'skimage', 'sklearn'
+)  # the held-out photos are scikit-image / scikit-learn sample data
 def test_shipped_detector_false_persons_on_heldout_real_photos():
-    """Re-measured now: the shipped bundle on the 90 held-out real no-person frames, as the report says."""
+    """
+    Re-measured now: the shipped bundle on the 90 held-out real no-person frames.
+
+    As the report says.
+    """
     from vitedge_ros.eval.negatives import heldout_false_positives
 
     got = heldout_false_positives(SHIPPED, 'person', backend='onnxruntime')
     want = _report('real_no_person', 'false_positives.json')
     assert got['frames'] == 90 and got['per_frame'] <= 0.5
-    # a score at the threshold may flip on another CPU's float rounding: a couple of boxes, not more
-    assert abs(got['false_positives'] - want['false_positives']) <= 2, (got['false_positives'], want)
+    # a score at the threshold may flip on another CPU's float rounding: a couple of boxes, not
+    # more
+    assert abs(got['false_positives'] - want['false_positives']) <= 2, (
+        got['false_positives'],
+        want,
+    )

@@ -12,17 +12,20 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""ament_pep257 with its default configuration, as in the ament_python package template.
-
-The test is ros2pkg's template (ros2/ros2cli, humble, ros2pkg/resource/ament_python/test_pep257.py.em):
-``main(argv=['.', 'test'])``, the ``ament`` convention (every pydocstyle check except D100-D107, D203, D212,
-D404). Where ament_pep257 is not installed (no ROS), pydocstyle checks the package and launch files with this
-repository's setup.cfg ``[pydocstyle]`` section instead (tools/ and test/ are exempt there, as in ruff.toml).
 """
+ament_pep257 with its default configuration, as in the ament_python package template.
+
+The test is ros2pkg's template (ros2/ros2cli, humble,
+ros2pkg/resource/ament_python/test_pep257.py.em): ``main(argv=['.', 'test'])``, the ``ament``
+convention (every pydocstyle check except D100-D107, D203, D212, D404). Where ament_pep257 is not
+installed (no ROS), pydocstyle checks the package and launch files with this repository's setup.cfg
+``[pydocstyle]`` section instead (tools/ and test/ are exempt there, as in ruff.toml).
+"""
+
 import importlib.util
+from pathlib import Path
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -44,6 +47,11 @@ def test_pep257():
         return
     if importlib.util.find_spec('pydocstyle') is None:
         pytest.skip('neither ament_pep257 nor pydocstyle is installed')
-    proc = subprocess.run([sys.executable, '-m', 'pydocstyle', '--config={}'.format(ROOT / 'setup.cfg')] + _paths(),
-                          cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    proc = subprocess.run(
+        [sys.executable, '-m', 'pydocstyle', '--config={}'.format(ROOT / 'setup.cfg')] + _paths(),
+        cwd=str(ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        universal_newlines=True,
+    )
     assert proc.returncode == 0, 'pydocstyle found problems:\n' + proc.stdout

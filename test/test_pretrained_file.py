@@ -1,21 +1,39 @@
-"""Local pretrained weights (model.pretrained_file) and a fast, clear failure of pretrained: true offline."""
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Local pretrained weights (model.pretrained_file) and a fast, clear failure of pretrained.
+
+True offline.
+"""
+
+from pathlib import Path
 import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import timm
 import torch
-import yaml
-
-from vitedge_ros.models import ViTCenterDetector, ViTSegmenter, create_model
+from vitedge_ros.models import create_model, ViTCenterDetector, ViTSegmenter
 from vitedge_ros.models.pretrained import PretrainedError
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCH = 'vit_tiny_patch16_224'
-TINY = dict(embed_dim=32, depth=1, num_heads=2)
+TINY = {'embed_dim': 32, 'depth': 1, 'num_heads': 2}
 SIZE = (32, 48)
 
 
@@ -46,11 +64,24 @@ def test_pretrained_file_loads_into_classifier_detector_and_segmenter(weights, f
     cls = create_model(ARCH, num_classes=5, img_size=SIZE, pretrained_file=path, **TINY)
     assert _same(cls.state_dict(), sd, skip=())  # same class count: the head is loaded too
     other = create_model(ARCH, num_classes=3, img_size=SIZE, pretrained_file=path, **TINY)
-    assert other.head.weight.shape == (3, 32) and _same(other.state_dict(), sd)  # head dropped (timm's way)
-    det = ViTCenterDetector(backbone=ARCH, num_classes=3, img_size=SIZE, head_channels=8, pretrained_file=path, **TINY)
+    assert other.head.weight.shape == (3, 32) and _same(
+        other.state_dict(), sd
+    )  # head dropped (timm's way)
+    det = ViTCenterDetector(
+        backbone=ARCH, num_classes=3, img_size=SIZE, head_channels=8, pretrained_file=path, **TINY
+    )
     assert _same(det.backbone.state_dict(), sd)
-    seg = create_model('vit_segmenter', task='segment', num_classes=4, img_size=list(SIZE), backbone=ARCH,
-                       head_channels=8, detail_channels=8, pretrained_file=path, **TINY)
+    seg = create_model(
+        'vit_segmenter',
+        task='segment',
+        num_classes=4,
+        img_size=list(SIZE),
+        backbone=ARCH,
+        head_channels=8,
+        detail_channels=8,
+        pretrained_file=path,
+        **TINY,
+    )
     assert isinstance(seg, ViTSegmenter) and _same(seg.backbone.state_dict(), sd)
     fresh = ViTCenterDetector(backbone=ARCH, num_classes=3, img_size=SIZE, head_channels=8, **TINY)
     assert not _same(fresh.backbone.state_dict(), sd)
@@ -63,37 +94,82 @@ def test_pretrained_file_in_a_training_config_and_a_recipe(weights, tmp_path):
     from vitedge_ros.training.run import build_model
 
     sd, paths = weights
-    cfg = validate_config({
-        'name': 't', 'task': 'detect',
-        'model': {'arch': 'vit_center', 'backbone': ARCH, 'img_size': list(SIZE), 'head_channels': 8,
-                  'pretrained_file': paths['safetensors'], 'kwargs': TINY},
-        'input': {'width': 48, 'height': 32, 'color': 'rgb', 'mean': [0.5] * 3, 'std': [0.25] * 3,
-                  'resize': 'letterbox'},
-        'data': {'name': 'synthetic-aerial'}, 'train': {'epochs': 1}})
+    cfg = validate_config(
+        {
+            'name': 't',
+            'task': 'detect',
+            'model': {
+                'arch': 'vit_center',
+                'backbone': ARCH,
+                'img_size': list(SIZE),
+                'head_channels': 8,
+                'pretrained_file': paths['safetensors'],
+                'kwargs': TINY,
+            },
+            'input': {
+                'width': 48,
+                'height': 32,
+                'color': 'rgb',
+                'mean': [0.5] * 3,
+                'std': [0.25] * 3,
+                'resize': 'letterbox',
+            },
+            'data': {'name': 'synthetic-aerial'},
+            'train': {'epochs': 1},
+        }
+    )
     assert _same(build_model(cfg, 3).backbone.state_dict(), sd)
-    rec = validate_recipe({'model': {'arch': ARCH, 'num_classes': 5, 'img_size': list(SIZE), 'kwargs': TINY,
-                                     'pretrained_file': paths['pth']},
-                           'data': {'name': 'digits'}, 'stages': [{'finetune': {}}]})
+    rec = validate_recipe(
+        {
+            'model': {
+                'arch': ARCH,
+                'num_classes': 5,
+                'img_size': list(SIZE),
+                'kwargs': TINY,
+                'pretrained_file': paths['pth'],
+            },
+            'data': {'name': 'digits'},
+            'stages': [{'finetune': {}}],
+        }
+    )
     assert rec['stages'] and _same(recipe_model(rec['model'])[0].state_dict(), sd, skip=())
 
 
 def test_shape_mismatch_names_the_tensors(weights):
     _, paths = weights
     with pytest.raises(PretrainedError) as err:
-        ViTCenterDetector(backbone=ARCH, num_classes=3, img_size=SIZE, head_channels=8,
-                          pretrained_file=paths['safetensors'], embed_dim=64, depth=1, num_heads=2)
+        ViTCenterDetector(
+            backbone=ARCH,
+            num_classes=3,
+            img_size=SIZE,
+            head_channels=8,
+            pretrained_file=paths['safetensors'],
+            embed_dim=64,
+            depth=1,
+            num_heads=2,
+        )
     msg = str(err.value)
     assert err.value.key == 'pretrained_file' and '\n' not in msg
-    assert 'blocks.0.attn.qkv.weight file [96, 32] vs model [192, 64]' in msg and 'tiny.safetensors' in msg
-    with pytest.raises(PretrainedError, match=r'pos_embed file \[1, 7, 32\] vs model \[1, 13, 32\]'):
-        create_model(ARCH, num_classes=5, img_size=(48, 64), pretrained_file=paths['pth'], **TINY)  # 2x3 -> 3x4
+    assert (
+        'blocks.0.attn.qkv.weight file [96, 32] vs model [192, 64]' in msg
+        and 'tiny.safetensors' in msg
+    )
+    with pytest.raises(
+        PretrainedError, match=r'pos_embed file \[1, 7, 32\] vs model \[1, 13, 32\]'
+    ):
+        create_model(
+            ARCH, num_classes=5, img_size=(48, 64), pretrained_file=paths['pth'], **TINY
+        )  # 2x3 -> 3x4
 
 
 def test_unreadable_or_foreign_files_are_one_line_errors(weights, tmp_path):
     bad = tmp_path / 'bad.pth'
     bad.write_text('not a torch file')
-    for path, what in ((bad, 'cannot read weights'), (tmp_path / 'none.safetensors', 'no such file'),
-                       (tmp_path / 'w.npz', 'expected a')):
+    for path, what in (
+        (bad, 'cannot read weights'),
+        (tmp_path / 'none.safetensors', 'no such file'),
+        (tmp_path / 'w.npz', 'expected a'),
+    ):
         if path.suffix == '.npz':
             path.write_bytes(b'x')
         with pytest.raises(PretrainedError, match=what) as err:
@@ -128,7 +204,9 @@ def test_offline_pretrained_true_fails_at_once_without_any_network_call(no_netwo
     monkeypatch.setenv('HF_HUB_OFFLINE', '1')
     t0 = time.monotonic()
     with pytest.raises(PretrainedError) as err:
-        ViTCenterDetector(backbone=ARCH, num_classes=3, img_size=SIZE, head_channels=8, pretrained=True, **TINY)
+        ViTCenterDetector(
+            backbone=ARCH, num_classes=3, img_size=SIZE, head_channels=8, pretrained=True, **TINY
+        )
     assert time.monotonic() - t0 < 10  # a guard against hangs, not a speed goal
     msg = str(err.value)
     assert err.value.key == 'pretrained' and '\n' not in msg and not no_network
@@ -161,32 +239,75 @@ def test_a_cached_hub_copy_loads_without_network(no_network, weights, monkeypatc
 
 
 def test_train_tool_prints_one_line_for_offline_pretrained(tmp_path):
-    cfg = {'name': 'p', 'task': 'classify',
-           'model': {'arch': ARCH, 'img_size': 16, 'pretrained': True,
-                     'kwargs': {'patch_size': 4, 'embed_dim': 32, 'depth': 1, 'num_heads': 2}},
-           'input': {'width': 16, 'height': 16, 'color': 'rgb', 'mean': [0.5] * 3, 'std': [0.5] * 3,
-                     'resize': 'stretch'},
-           'data': {'name': 'digits', 'img_size': 16}, 'train': {'epochs': 1}}
+    cfg = {
+        'name': 'p',
+        'task': 'classify',
+        'model': {
+            'arch': ARCH,
+            'img_size': 16,
+            'pretrained': True,
+            'kwargs': {'patch_size': 4, 'embed_dim': 32, 'depth': 1, 'num_heads': 2},
+        },
+        'input': {
+            'width': 16,
+            'height': 16,
+            'color': 'rgb',
+            'mean': [0.5] * 3,
+            'std': [0.5] * 3,
+            'resize': 'stretch',
+        },
+        'data': {'name': 'digits', 'img_size': 16},
+        'train': {'epochs': 1},
+    }
     path = tmp_path / 'p.yaml'
     path.write_text(yaml.safe_dump(cfg))
-    env = {'HF_HUB_OFFLINE': '1', 'HF_HUB_CACHE': str(tmp_path / 'hf'), 'TORCH_HOME': str(tmp_path / 'torch'),
-           'PATH': '/usr/bin:/bin', 'PYTHONPATH': str(ROOT)}
-    out = subprocess.run([sys.executable, str(ROOT / 'tools' / 'train.py'), '--config', str(path), '--out',
-                          str(tmp_path / 'run')], capture_output=True, text=True, timeout=120, env=env)
+    env = {
+        'HF_HUB_OFFLINE': '1',
+        'HF_HUB_CACHE': str(tmp_path / 'hf'),
+        'TORCH_HOME': str(tmp_path / 'torch'),
+        'PATH': '/usr/bin:/bin',
+        'PYTHONPATH': str(ROOT),
+    }
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / 'tools' / 'train.py'),
+            '--config',
+            str(path),
+            '--out',
+            str(tmp_path / 'run'),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert out.returncode == 2, out.stderr
     lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith('error: model.pretrained: no model hub'), out.stderr
+    assert len(lines) == 1 and lines[0].startswith('error: model.pretrained: no model hub'), (
+        out.stderr
+    )
     assert 'model.pretrained_file: PATH' in lines[0] and 'Traceback' not in out.stderr
 
 
 def test_a_square_position_grid_is_resampled_to_the_detector_grid(tmp_path):
     from safetensors.torch import save_file
 
-    src = timm.create_model(ARCH, num_classes=0, img_size=(32, 32), **TINY)  # 2x2 grid + class token
+    src = timm.create_model(
+        ARCH, num_classes=0, img_size=(32, 32), **TINY
+    )  # 2x2 grid + class token
     sd = {k: v.detach().clone().contiguous() for k, v in src.state_dict().items()}
     save_file(sd, str(tmp_path / 'sq.safetensors'))
-    det = ViTCenterDetector(backbone=ARCH, num_classes=3, img_size=(48, 64), head_channels=8,
-                            pretrained_file=str(tmp_path / 'sq.safetensors'), **TINY)
+    det = ViTCenterDetector(
+        backbone=ARCH,
+        num_classes=3,
+        img_size=(48, 64),
+        head_channels=8,
+        pretrained_file=str(tmp_path / 'sq.safetensors'),
+        **TINY,
+    )
     got = det.backbone.state_dict()
-    assert got['pos_embed'].shape == (1, 13, 32) and torch.equal(got['pos_embed'][:, :1], sd['pos_embed'][:, :1])
+    assert got['pos_embed'].shape == (1, 13, 32) and torch.equal(
+        got['pos_embed'][:, :1], sd['pos_embed'][:, :1]
+    )
     assert _same(got, {k: v for k, v in sd.items() if k != 'pos_embed'})

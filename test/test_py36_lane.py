@@ -1,4 +1,23 @@
-"""The Python 3.6 lane's set-up, checked from the main lane: sources, packaging, test selection, comparisons."""
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The Python 3.6 lane's set-up, checked from the main lane.
+
+Sources, packaging, test selection, comparisons.
+"""
+
 import ast
 import json
 import os
@@ -6,22 +25,34 @@ import subprocess
 import sys
 import textwrap
 
-import numpy as np
-import pytest
 from lane_py36 import (
-    LANE_MODULES,
-    PINS,
-    ROOT,
     compare_detections,
     compare_label_maps,
     drone_sources,
     find_python36,
+    LANE_MODULES,
+    PINS,
     py37_findings,
+    ROOT,
 )
+import numpy as np
+import pytest
 
-#: Workstation packages (the tools extra): never imported at module level by drone code or lane tests.
-WORKSTATION = ('torch', 'timm', 'rosbags', 'onnxslim', 'onnxscript', 'torch_pruning', 'sklearn', 'skimage',
-               'matplotlib', 'faster_coco_eval', 'mcap')
+#: Workstation packages (the tools extra): never imported at module level by drone code or lane
+#: tests.
+WORKSTATION = (
+    'torch',
+    'timm',
+    'rosbags',
+    'onnxslim',
+    'onnxscript',
+    'torch_pruning',
+    'sklearn',
+    'skimage',
+    'matplotlib',
+    'faster_coco_eval',
+    'mcap',
+)
 #: JetPack / ROS modules: the lane has none, so its test files import them lazily or stub them.
 PLATFORM = ('tensorrt', 'pycuda', 'rclpy')
 LANE_SUPPORT = ('conftest.py', 'lane_py36.py', 'plain_msgs.py')
@@ -37,11 +68,21 @@ def _lane_files():
 
 def test_drone_sources_cover_the_drone_side():
     rels = {_rel(p) for p in drone_sources()}
-    for must in ('tools/build_engine.py', 'tools/eval_bag.py', 'vitedge_ros/ros/node.py', 'vitedge_ros/ros/core.py',
-                 'vitedge_ros/runtime/trt_builder.py', 'vitedge_ros/runtime/engines/onnxruntime_engine.py',
-                 'vitedge_ros/geometry/projection.py', 'vitedge_ros/replay/driver.py'):
+    for must in (
+        'tools/build_engine.py',
+        'tools/eval_bag.py',
+        'vitedge_ros/ros/node.py',
+        'vitedge_ros/ros/core.py',
+        'vitedge_ros/runtime/trt_builder.py',
+        'vitedge_ros/runtime/engines/onnxruntime_engine.py',
+        'vitedge_ros/geometry/projection.py',
+        'vitedge_ros/replay/driver.py',
+    ):
         assert must in rels, must
-    assert not any(r.startswith(('vitedge_ros/models/', 'vitedge_ros/compress/', 'vitedge_ros/train')) for r in rels)
+    assert not any(
+        r.startswith(('vitedge_ros/models/', 'vitedge_ros/compress/', 'vitedge_ros/train'))
+        for r in rels
+    )
 
 
 @pytest.mark.parametrize('rel', sorted({_rel(p) for p in drone_sources() + _lane_files()}))
@@ -54,11 +95,20 @@ def test_every_drone_and_lane_file_compiles_on_python36():
     if py36 is None:
         pytest.skip('no Python 3.6 interpreter here')
     files = [str(p) for p in drone_sources() + _lane_files()]
-    code = ('import sys\nbad = []\nfor f in sys.argv[1:]:\n    try:\n        compile(open(f, encoding="utf-8").read(),'
-            ' f, "exec")\n    except SyntaxError as e:\n        bad.append("%s:%s: %s" % (f, e.lineno, e.msg))\n'
-            'print("\\n".join(bad))\n')
-    proc = subprocess.run([py36, '-c', code] + files, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=120)
+    code = (
+        'import sys\nbad = []\nfor f in sys.argv[1:]:\n    try:\n        compile(open(f, '
+        'encoding="utf-8").read(),'
+        ' f, "exec")\n    except SyntaxError as e:\n        bad.append("%s:%s: %s" % (f, '
+        'e.lineno, e.msg))\n'
+        'print("\\n".join(bad))\n'
+    )
+    proc = subprocess.run(
+        [py36, '-c', code] + files,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ''
 
@@ -75,7 +125,11 @@ def _module_level_imports(path):
 
 @pytest.mark.parametrize('rel', sorted({_rel(p) for p in drone_sources() + _lane_files()}))
 def test_no_heavy_import_at_module_level(rel):
-    """Drone modules import no workstation package at module level; the lane's test files no platform one either."""
+    """
+    Drone modules import no workstation package at module level.
+
+    The lane's test files no platform one either.
+    """
     heavy = WORKSTATION + (PLATFORM if rel.startswith('test/') else ())
     assert [m for m in _module_level_imports(ROOT / rel) if m.split('.')[0] in heavy] == []
 
@@ -88,8 +142,14 @@ def test_lane_module_list_names_existing_files_without_repeats():
 
 def test_lane_without_python36_prints_one_skip_line():
     env = dict(os.environ, VITEDGE_PY36='none')
-    proc = subprocess.run([sys.executable, str(ROOT / 'test' / 'lane_py36.py')], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True, env=env, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / 'test' / 'lane_py36.py')],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        env=env,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 1 and 'py36 lane: skipped' in lines[0] and proc.stderr == ''
@@ -97,7 +157,8 @@ def test_lane_without_python36_prints_one_skip_line():
 
 def test_py37_scanner_finds_each_kind(tmp_path):
     src = tmp_path / 'mod.py'
-    src.write_text(textwrap.dedent('''\
+    src.write_text(
+        textwrap.dedent("""\
         import dataclasses
         import time as t
         from functools import cached_property, lru_cache
@@ -110,27 +171,51 @@ def test_py37_scanner_finds_each_kind(tmp_path):
         @lru_cache
         def g():
             return 1
-        '''), encoding='utf-8')
+        """),
+        encoding='utf-8',
+    )
     found = '\n'.join(py37_findings(src))
     assert 'math.hypot with 2' not in found
-    for what in ('import dataclasses', 'from functools import cached_property', 'from typing import Literal',
-                 'run(capture_output=...)', 'run(text=...)', 'time.perf_counter_ns', 'math.prod',
-                 'contextlib.nullcontext', '.removeprefix()', 'bare @lru_cache', 'list[...]', 'X | Y annotation',
-                 'math.hypot with 3 arguments'):
+    for what in (
+        'import dataclasses',
+        'from functools import cached_property',
+        'from typing import Literal',
+        'run(capture_output=...)',
+        'run(text=...)',
+        'time.perf_counter_ns',
+        'math.prod',
+        'contextlib.nullcontext',
+        '.removeprefix()',
+        'bare @lru_cache',
+        'list[...]',
+        'X | Y annotation',
+        'math.hypot with 3 arguments',
+    ):
         assert what in found, what
     clean = tmp_path / 'ok.py'
-    clean.write_text('import subprocess\nfrom typing import List\n\n\ndef f(x: List[int]) -> None:\n'
-                     '    subprocess.run(["ls"], stdout=subprocess.PIPE, universal_newlines=True)\n',
-                     encoding='utf-8')
+    clean.write_text(
+        'import subprocess\nfrom typing import List\n\n\ndef f(x: List[int]) -> None:\n'
+        '    subprocess.run(["ls"], stdout=subprocess.PIPE, universal_newlines=True)\n',
+        encoding='utf-8',
+    )
     assert py37_findings(clean) == []
 
 
 def _setup_info():
-    code = ('import json\nfrom distutils.core import run_setup\nd = run_setup("setup.py", stop_after="init")\n'
-            'print(json.dumps({"python_requires": str(d.python_requires), "extras": d.extras_require, '
-            '"scripts": d.scripts, "entry_points": d.entry_points}))\n')
-    proc = subprocess.run([sys.executable, '-c', code], cwd=str(ROOT), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+    code = (
+        'import json\nfrom distutils.core import run_setup\nd = run_setup("setup.py", '
+        'stop_after="init")\n'
+        'print(json.dumps({"python_requires": str(d.python_requires), "extras": d.extras_require, '
+        '"scripts": d.scripts, "entry_points": d.entry_points}))\n'
+    )
+    proc = subprocess.run(
+        [sys.executable, '-c', code],
+        cwd=str(ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -146,9 +231,13 @@ def _pins(path):
 
 
 def _merged_extras(extras):
-    """``extras_require`` with setuptools' ``'name:marker'`` keys folded back into ``'req; marker'`` entries.
+    """
+    ``extras_require`` with setuptools' ``'name:marker'`` keys folded back into ``'req.
 
-    Older setuptools (65, Python 3.10's venv default) moves a requirement's environment marker into the key.
+    Marker'`` entries.
+
+    Older setuptools (65, Python 3.10's venv default) moves a requirement's environment marker into
+    the key.
     """
     out = {}
     for key, reqs in extras.items():
@@ -163,21 +252,32 @@ def test_setup_installs_on_python36_with_the_pins_and_ships_the_drone_commands()
     from packaging.specifiers import SpecifierSet
 
     info = _setup_info()
-    assert '3.6.9' in SpecifierSet(info['python_requires'])      # JetPack 4.6's Python
+    assert '3.6.9' in SpecifierSet(info['python_requires'])  # JetPack 4.6's Python
     extras = _merged_extras(info['extras'])
     assert sorted(extras['jetson']) == sorted(extras['runtime'] + ['pycuda'])
-    commands = {'vitedge_node = vitedge_ros.ros.startup:main',
-                'vitedge_build_engine = vitedge_ros.runtime.build_engine_cli:main'}
+    commands = {
+        'vitedge_node = vitedge_ros.ros.startup:main',
+        'vitedge_build_engine = vitedge_ros.runtime.build_engine_cli:main',
+    }
     assert commands <= set(info['entry_points']['console_scripts'])
     lanes = {'3.6': _pins(PINS), '3.11': _pins(ROOT / 'requirements' / 'constraints.txt')}
     for py, pins in lanes.items():
         env = {'python_version': py, 'python_full_version': py + '.0'}
         wanted = [Requirement(r) for r in extras['runtime']]
         active = [r for r in wanted if r.marker is None or r.marker.evaluate(env)]
-        assert {r.name.lower() for r in active} == {'numpy', 'opencv-python-headless', 'onnxruntime', 'pyyaml'}
+        assert {r.name.lower() for r in active} == {
+            'numpy',
+            'opencv-python-headless',
+            'onnxruntime',
+            'pyyaml',
+        }
         for req in active:
             version = pins.get(req.name.lower())
-            assert version is not None and req.specifier.contains(version, prereleases=True), (py, str(req), version)
+            assert version is not None and req.specifier.contains(version, prereleases=True), (
+                py,
+                str(req),
+                version,
+            )
 
 
 def test_plain_message_stand_ins_match_rosbags_humble_definitions():
@@ -202,7 +302,9 @@ def test_plain_message_stand_ins_match_rosbags_humble_definitions():
         return convert(inner)[0], (0 if kind == 'SEQUENCE' else size)
 
     for full, fields in plain.fields.items():
-        theirs = [(convert(desc)[0], name, convert(desc)[1]) for name, desc in store.fielddefs[full][1]]
+        theirs = [
+            (convert(desc)[0], name, convert(desc)[1]) for name, desc in store.fielddefs[full][1]
+        ]
         assert fields == theirs, full
 
 
@@ -218,8 +320,8 @@ def test_parity_comparisons_can_fail():
     lab = np.zeros((100, 100), np.uint8)
     lab[:, 50:] = 3
     other = lab.copy()
-    other[0, :5] = 3                      # 5 of 10000 pixels: 99.95 % agree
+    other[0, :5] = 3  # 5 of 10000 pixels: 99.95 % agree
     assert compare_label_maps(lab, other) == []
-    other[1, :10] = 3                     # 15 pixels: 99.85 %
+    other[1, :10] = 3  # 15 pixels: 99.85 %
     assert 'agree on 99.85' in compare_label_maps(lab, other)[0]
     assert 'label map' in compare_label_maps(lab, lab[:, :90])[0]

@@ -1,32 +1,59 @@
-"""Raw-pixel bundles (issue 16): normalisation and channel order folded into the graph, parity with the old path.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-Graph surgery on hand-made graphs (patch embedding, padded conv stem, a first op that is not a Conv, a QDQ
-graph), the checkpoint and ONNX export paths with --raw-pixels, and the shipped detector's raw twin.
 """
+Raw-pixel bundles (issue 16).
+
+normalisation and channel order folded into the graph, parity with the old path.
+
+Graph surgery on hand-made graphs (patch embedding, padded conv stem, a first op that is not a
+Conv, a QDQ graph), the checkpoint and ONNX export paths with --raw-pixels, and the shipped
+detector's raw twin.
+"""
+
 from pathlib import Path
 
+from conftest import DETECTOR_LABELS, make_tiny_detector
 import numpy as np
 import onnx
+from onnx import helper, numpy_helper, TensorProto
 import pytest
-from conftest import DETECTOR_LABELS, make_tiny_detector
-from onnx import TensorProto, helper, numpy_helper
-
 from vitedge_ros.checkpoint import save_checkpoint
 from vitedge_ros.export.raw_pixels import (
-    RAW_PARITY_RTOL,
     from_raw_pixels,
     raw_parity,
+    RAW_PARITY_RTOL,
     raw_spec,
     sample_frames,
     to_raw_pixels,
     twin_bundle,
 )
 from vitedge_ros.export.trt_audit import TRT_TARGETS
-from vitedge_ros.runtime import InputSpec, Pipeline, load_bundle
+from vitedge_ros.runtime import InputSpec, load_bundle, Pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC = InputSpec(48, 32, 'rgb', (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 'letterbox')   # per-channel values
-DET_INPUT = {'width': 96, 'height': 64, 'color': 'rgb', 'mean': [0.5] * 3, 'std': [0.25] * 3, 'resize': 'letterbox'}
+SPEC = InputSpec(
+    48, 32, 'rgb', (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 'letterbox'
+)  # per-channel values
+DET_INPUT = {
+    'width': 96,
+    'height': 64,
+    'color': 'rgb',
+    'mean': [0.5] * 3,
+    'std': [0.25] * 3,
+    'resize': 'letterbox',
+}
 
 
 def _tool():
@@ -36,7 +63,11 @@ def _tool():
 
 
 def _graph(first: str, pads=(0, 0, 0, 0), bias=True) -> onnx.ModelProto:
-    """input 1×3×32×48 -> [first op] -> Conv(8, k4 s4) -> Relu -> output; ``first``: conv | mul | qdq."""
+    """
+    Input 1×3×32×48 -> [first op] -> Conv(8, k4 s4) -> Relu -> output.
+
+    ``first``: conv | mul | qdq.
+    """
     rng = np.random.default_rng(0)
     inits = [numpy_helper.from_array(rng.standard_normal((8, 3, 4, 4)).astype(np.float32), 'w')]
     conv_in = ['x', 'w'] + (['b'] if bias else [])
@@ -44,33 +75,56 @@ def _graph(first: str, pads=(0, 0, 0, 0), bias=True) -> onnx.ModelProto:
         inits.append(numpy_helper.from_array(rng.standard_normal(8).astype(np.float32), 'b'))
     nodes = []
     if first == 'mul':
-        inits.append(numpy_helper.from_array(np.array([[[[0.5]], [[1.5]], [[-1.0]]]], np.float32), 'k'))
+        inits.append(
+            numpy_helper.from_array(np.array([[[[0.5]], [[1.5]], [[-1.0]]]], np.float32), 'k')
+        )
         nodes.append(helper.make_node('Mul', ['input', 'k'], ['x']))
     elif first == 'qdq':
-        inits += [numpy_helper.from_array(np.array(0.05, np.float32), 's'),
-                  numpy_helper.from_array(np.array(0, np.int8), 'z')]
-        nodes += [helper.make_node('QuantizeLinear', ['input', 's', 'z'], ['q']),
-                  helper.make_node('DequantizeLinear', ['q', 's', 'z'], ['x'])]
+        inits += [
+            numpy_helper.from_array(np.array(0.05, np.float32), 's'),
+            numpy_helper.from_array(np.array(0, np.int8), 'z'),
+        ]
+        nodes += [
+            helper.make_node('QuantizeLinear', ['input', 's', 'z'], ['q']),
+            helper.make_node('DequantizeLinear', ['q', 's', 'z'], ['x']),
+        ]
     else:
         conv_in[0] = 'input'
-    nodes += [helper.make_node('Conv', conv_in, ['c'], name='first_conv', kernel_shape=[4, 4], strides=[4, 4],
-                               pads=list(pads)),
-              helper.make_node('Relu', ['c'], ['output'])]
-    graph = helper.make_graph(nodes, 'g', [helper.make_tensor_value_info('input', TensorProto.FLOAT, [1, 3, 32, 48])],
-                              [helper.make_tensor_value_info('output', TensorProto.FLOAT, [1, 8, 8, 12])], inits)
+    nodes += [
+        helper.make_node(
+            'Conv',
+            conv_in,
+            ['c'],
+            name='first_conv',
+            kernel_shape=[4, 4],
+            strides=[4, 4],
+            pads=list(pads),
+        ),
+        helper.make_node('Relu', ['c'], ['output']),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        'g',
+        [helper.make_tensor_value_info('input', TensorProto.FLOAT, [1, 3, 32, 48])],
+        [helper.make_tensor_value_info('output', TensorProto.FLOAT, [1, 8, 8, 12])],
+        inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 13)])
     model.ir_version = 7
     onnx.checker.check_model(model)
     return model
 
 
-@pytest.mark.parametrize('first, pads, bias, method', [
-    ('conv', (0, 0, 0, 0), True, 'conv_fold'),
-    ('conv', (0, 0, 0, 0), False, 'conv_fold'),
-    ('conv', (1, 1, 1, 1), True, 'sub_conv_fold'),
-    ('mul', (0, 0, 0, 0), True, 'affine_conv'),
-    ('qdq', (0, 0, 0, 0), True, 'affine_conv'),
-])
+@pytest.mark.parametrize(
+    'first, pads, bias, method',
+    [
+        ('conv', (0, 0, 0, 0), True, 'conv_fold'),
+        ('conv', (0, 0, 0, 0), False, 'conv_fold'),
+        ('conv', (1, 1, 1, 1), True, 'sub_conv_fold'),
+        ('mul', (0, 0, 0, 0), True, 'affine_conv'),
+        ('qdq', (0, 0, 0, 0), True, 'affine_conv'),
+    ],
+)
 @pytest.mark.parametrize('order', ['bgr', 'rgb'])
 def test_raw_graph_matches_the_normalised_one(first, pads, bias, method, order):
     model = _graph(first, pads, bias)
@@ -78,12 +132,16 @@ def test_raw_graph_matches_the_normalised_one(first, pads, bias, method, order):
     onnx.checker.check_model(raw_model, full_check=True)
     assert info['method'] == method and info['pixel_order'] == order
     extra = {'conv_fold': 0, 'sub_conv_fold': 1, 'affine_conv': 1}[method]
-    assert len(raw_model.graph.node) == len(model.graph.node) + extra   # nothing per pixel when folded
+    assert (
+        len(raw_model.graph.node) == len(model.graph.node) + extra
+    )  # nothing per pixel when folded
     assert raw_model.graph.input[0].name == 'input'
     rspec = raw_spec(SPEC, order)
     par = raw_parity(model, raw_model, SPEC, rspec, sample_frames(SPEC, 2))
     assert par['rel'] <= RAW_PARITY_RTOL, par
-    assert len(model.graph.node) == len(_graph(first, pads, bias).graph.node)   # the source is not modified
+    assert len(model.graph.node) == len(
+        _graph(first, pads, bias).graph.node
+    )  # the source is not modified
     # and back: the normalised twin of the raw graph is the original function again
     back = from_raw_pixels(raw_model, rspec)
     assert raw_parity(model, back, SPEC, SPEC, sample_frames(SPEC, 1))['rel'] <= RAW_PARITY_RTOL
@@ -92,8 +150,10 @@ def test_raw_graph_matches_the_normalised_one(first, pads, bias, method, order):
 def test_a_wrong_fold_would_be_caught():
     """The parity check is able to fail: the channel swap left out gives a large error."""
     model = _graph('conv')
-    raw_model, _ = to_raw_pixels(model, SPEC, 'rgb')        # folded for RGB input ...
-    par = raw_parity(model, raw_model, SPEC, raw_spec(SPEC, 'bgr'), sample_frames(SPEC, 2))   # ... fed BGR
+    raw_model, _ = to_raw_pixels(model, SPEC, 'rgb')  # folded for RGB input ...
+    par = raw_parity(
+        model, raw_model, SPEC, raw_spec(SPEC, 'bgr'), sample_frames(SPEC, 2)
+    )  # ... fed BGR
     assert par['rel'] > 1e-2
 
 
@@ -111,9 +171,17 @@ def test_bad_graphs_are_refused():
 @pytest.fixture(scope='module')
 def det_ckpt(tmp_path_factory):
     """The tiny detector as a checkpoint, every detection kept (score threshold 0)."""
-    meta = dict(name='tiny_det', task='detect', labels=DETECTOR_LABELS, input_spec=DET_INPUT, arch='vit_center',
-                decoder={'type': 'vit_center', 'score_threshold': 0.0, 'max_detections': 20})
-    return save_checkpoint(tmp_path_factory.mktemp('ckpt') / 'det.pt', make_tiny_detector(), **meta)
+    meta = {
+        'name': 'tiny_det',
+        'task': 'detect',
+        'labels': DETECTOR_LABELS,
+        'input_spec': DET_INPUT,
+        'arch': 'vit_center',
+        'decoder': {'type': 'vit_center', 'score_threshold': 0.0, 'max_detections': 20},
+    }
+    return save_checkpoint(
+        tmp_path_factory.mktemp('ckpt') / 'det.pt', make_tiny_detector(), **meta
+    )
 
 
 def _same_detections(a, b, frames, **kw):
@@ -129,7 +197,19 @@ def _same_detections(a, b, frames, **kw):
 def test_checkpoint_export_with_raw_pixels(det_ckpt, tmp_path, capsys):
     export = _tool()
     assert export([str(det_ckpt), '--out', str(tmp_path / 'norm')]) == 0
-    assert export([str(det_ckpt), '--out', str(tmp_path / 'raw'), '--raw-pixels', '--interpolation', 'linear']) == 0
+    assert (
+        export(
+            [
+                str(det_ckpt),
+                '--out',
+                str(tmp_path / 'raw'),
+                '--raw-pixels',
+                '--interpolation',
+                'linear',
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert 'raw pixels (bgr): conv_fold at' in out
     norm, raw = load_bundle(tmp_path / 'norm'), load_bundle(tmp_path / 'raw')
@@ -140,7 +220,9 @@ def test_checkpoint_export_with_raw_pixels(det_ckpt, tmp_path, capsys):
     assert info['method'] == 'conv_fold' and info['parity_rel'] <= RAW_PARITY_RTOL
     noise = np.random.default_rng(2).integers(0, 256, (64, 96, 3), dtype=np.uint8)
     frames = sample_frames(norm.input, 2, seed=50) + [noise]
-    same_resize = Pipeline(norm._replace(input=norm.input._replace(interpolation='linear')), backend='onnxruntime')
+    same_resize = Pipeline(
+        norm._replace(input=norm.input._replace(interpolation='linear')), backend='onnxruntime'
+    )
     rp = Pipeline(raw, backend='onnxruntime')
     _same_detections(same_resize, rp, frames)
     # the camera's order: an RGB frame with order='rgb' gives what its BGR twin gives
@@ -148,7 +230,10 @@ def test_checkpoint_export_with_raw_pixels(det_ckpt, tmp_path, capsys):
     rgb = np.ascontiguousarray(f[:, :, ::-1])
     assert [d.box for d in rp(f).detections] == [d.box for d in rp(rgb, order='rgb').detections]
     # --like a raw bundle keeps raw pixels
-    assert export([str(det_ckpt), '--out', str(tmp_path / 'again'), '--like', str(tmp_path / 'raw')]) == 0
+    assert (
+        export([str(det_ckpt), '--out', str(tmp_path / 'again'), '--like', str(tmp_path / 'raw')])
+        == 0
+    )
     again = load_bundle(tmp_path / 'again')
     assert again.input == raw.input and again.name == raw.name
 
@@ -157,26 +242,80 @@ def test_from_onnx_raw_pixels_and_its_refusals(tiny_detector_bundle, tmp_path, c
     export = _tool()
     src = load_bundle(tiny_detector_bundle)
     out = tmp_path / 'raw'
-    assert export(['--from-onnx', str(src.onnx_path), '--like', str(src.path), '--out', str(out),
-                   '--raw-pixels', 'rgb']) == 0
+    assert (
+        export(
+            [
+                '--from-onnx',
+                str(src.onnx_path),
+                '--like',
+                str(src.path),
+                '--out',
+                str(out),
+                '--raw-pixels',
+                'rgb',
+            ]
+        )
+        == 0
+    )
     raw = load_bundle(out)
     assert raw.input.raw and raw.input.pixel_order == 'rgb' and raw.name == src.name + '-raw'
     assert raw.source['export']['raw_pixels']['parity_rel'] <= RAW_PARITY_RTOL
-    _same_detections(Pipeline(src, backend='onnxruntime'), Pipeline(raw, backend='onnxruntime'),
-                     sample_frames(src.input, 2, seed=70))
+    _same_detections(
+        Pipeline(src, backend='onnxruntime'),
+        Pipeline(raw, backend='onnxruntime'),
+        sample_frames(src.input, 2, seed=70),
+    )
     capsys.readouterr()
-    assert export(['--from-onnx', str(raw.onnx_path), '--like', str(out), '--out', str(tmp_path / 'twice'),
-                   '--raw-pixels']) == 2
+    assert (
+        export(
+            [
+                '--from-onnx',
+                str(raw.onnx_path),
+                '--like',
+                str(out),
+                '--out',
+                str(tmp_path / 'twice'),
+                '--raw-pixels',
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert 'already takes raw pixels' in err and len(err.splitlines()) == 1
     assert not (tmp_path / 'twice').exists()
-    assert export(['--from-onnx', str(src.onnx_path), '--like', str(src.path), '--out', str(tmp_path / 'lin'),
-                   '--interpolation', 'linear']) == 0
+    assert (
+        export(
+            [
+                '--from-onnx',
+                str(src.onnx_path),
+                '--like',
+                str(src.path),
+                '--out',
+                str(tmp_path / 'lin'),
+                '--interpolation',
+                'linear',
+            ]
+        )
+        == 0
+    )
     lin = load_bundle(tmp_path / 'lin')
-    assert lin.input == src.input._replace(interpolation='linear') and lin.input.to_dict()['interpolation'] == 'linear'
+    assert (
+        lin.input == src.input._replace(interpolation='linear')
+        and lin.input.to_dict()['interpolation'] == 'linear'
+    )
     with pytest.raises(SystemExit) as exc:
-        export(['--from-onnx', str(src.onnx_path), '--like', str(src.path), '--out', str(tmp_path / 'x'),
-                '--interpolation', 'cubic'])
+        export(
+            [
+                '--from-onnx',
+                str(src.onnx_path),
+                '--like',
+                str(src.path),
+                '--out',
+                str(tmp_path / 'x'),
+                '--interpolation',
+                'cubic',
+            ]
+        )
     assert exc.value.code == 2
 
 
@@ -186,11 +325,15 @@ def test_shipped_detector_raw_twin_parity(shipped_bundle, tmp_path):
 
     src = load_bundle(shipped_bundle)
     if src.input.raw:
-        pytest.skip('the shipped detector already takes raw pixels (its export checked this parity)')
+        pytest.skip(
+            'the shipped detector already takes raw pixels (its export checked this parity)'
+        )
     twin = twin_bundle(src, tmp_path / 'raw', raw=True, pixel_order='bgr')
     model = onnx.load(str(twin.onnx_path))
     from vitedge_ros.export.targets import require_target
 
     assert require_target(model, 'trt8.2') == list(TRT_TARGETS)
     frames = [s.image for s in camera_sequence(3, seed=7)]
-    _same_detections(Pipeline(src, backend='onnxruntime'), Pipeline(twin, backend='onnxruntime'), frames)
+    _same_detections(
+        Pipeline(src, backend='onnxruntime'), Pipeline(twin, backend='onnxruntime'), frames
+    )

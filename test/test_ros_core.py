@@ -1,24 +1,42 @@
-"""The node's ROS-free core: frame handling, throttled warnings, drops, diagnostics, parameters, outputs."""
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The node's ROS-free core.
+
+Frame handling, throttled warnings, drops, diagnostics, parameters, outputs.
+"""
+
 import threading
 import time
 import tracemalloc
 
 import cv2
 import numpy as np
-import pytest
 from plain_msgs import message_types
-
+import pytest
 from vitedge_ros.geometry.projection import CameraPose, quat_from_matrix
 from vitedge_ros.perception.overlay import render_frame
 from vitedge_ros.ros import messages as M
 from vitedge_ros.ros.core import (
-    PARAM_SPECS,
+    create_pipeline,
     NodeParams,
+    PARAM_SPECS,
     ParamError,
     PerceptionCore,
-    Throttle,
-    create_pipeline,
     resolve_bundle_path,
+    Throttle,
     validate_params,
 )
 from vitedge_ros.runtime import Detection, FrameResult
@@ -67,12 +85,21 @@ class FakePipeline:
             time.sleep(self.delay)
         if self.clock is not None and self.step:
             self.clock.advance(self.step)
-        return FrameResult(list(self.detections), [], {'preprocess': 1.0, 'inference': self.total_ms - 2.0,
-                                                       'postprocess': 1.0, 'total': self.total_ms},
-                           (int(image.shape[1]), int(image.shape[0])))
+        return FrameResult(
+            list(self.detections),
+            [],
+            {
+                'preprocess': 1.0,
+                'inference': self.total_ms - 2.0,
+                'postprocess': 1.0,
+                'total': self.total_ms,
+            },
+            (int(image.shape[1]), int(image.shape[0])),
+        )
 
 
 class Sink:
+
     def __init__(self):
         self.outputs = []
         self.logs = []
@@ -97,14 +124,27 @@ def _image(width=64, height=48, encoding='bgr8', sec=10, step=None, truncate=0):
     data = (np.arange(step * height) % 251).astype(np.uint8)
     if truncate:
         data = data[:-truncate]
-    return T.Image(header=_header(sec), height=height, width=width, encoding=encoding, is_bigendian=0, step=step,
-                   data=data)
+    return T.Image(
+        header=_header(sec),
+        height=height,
+        width=width,
+        encoding=encoding,
+        is_bigendian=0,
+        step=step,
+        data=data,
+    )
 
 
 def _core(pipeline, clock=None, **params):
     sink = Sink()
-    core = PerceptionCore(pipeline, validate_params(params, LABELS), sink, clock=clock or FakeClock(),
-                          log=sink.log, bundle_name='tiny')
+    core = PerceptionCore(
+        pipeline,
+        validate_params(params, LABELS),
+        sink,
+        clock=clock or FakeClock(),
+        log=sink.log,
+        bundle_name='tiny',
+    )
     return core, sink
 
 
@@ -127,9 +167,15 @@ def test_bad_encoding_counted_skipped_with_throttled_warning_then_next_frame_pro
     clock.advance(5.1)
     core.on_image(_image(encoding='32FC1', sec=30))
     warnings = sink.warnings()
-    assert len(warnings) == 2 and '32FC1' in warnings[1] and '4 more like this suppressed' in warnings[1]
+    assert (
+        len(warnings) == 2
+        and '32FC1' in warnings[1]
+        and '4 more like this suppressed' in warnings[1]
+    )
     st = core.stats()
-    assert st['conversion_failures'] == 6 and st['conversion_failures_by_reason'] == {'unsupported_encoding': 6}
+    assert st['conversion_failures'] == 6 and st['conversion_failures_by_reason'] == {
+        'unsupported_encoding': 6
+    }
     assert st['frames_received'] == 8 and st['frames_processed'] == 2
     core.shutdown()
 
@@ -147,7 +193,7 @@ def test_truncated_payload_counted_and_named():
     diag = core.diagnostics()
     assert diag['level'] == M.DIAG_WARN and 'mono8' in diag['message']
     assert diag['values']['conversion_failure_reasons'] == 'truncated=1'
-    assert core.diagnostics()['level'] == M.DIAG_OK          # no new failure since the last report
+    assert core.diagnostics()['level'] == M.DIAG_OK  # no new failure since the last report
     core.shutdown()
 
 
@@ -159,11 +205,19 @@ def test_conversion_error_on_worker_is_counted():
     def broken(msg):
         raise RuntimeError('cv_bridge exploded')
 
-    core = PerceptionCore(pipe, validate_params({}, LABELS), sink, clock=FakeClock(), log=sink.log,
-                          image_converter=broken)
+    core = PerceptionCore(
+        pipe,
+        validate_params({}, LABELS),
+        sink,
+        clock=FakeClock(),
+        log=sink.log,
+        image_converter=broken,
+    )
     core.on_image(_image())
     core.wait_idle(2.0)
-    assert pipe.calls == 0 and core.stats()['conversion_failures_by_reason'] == {'decode_failed': 1}
+    assert pipe.calls == 0 and core.stats()['conversion_failures_by_reason'] == {
+        'decode_failed': 1
+    }
     assert 'bgr8' in sink.warnings()[0] and 'cv_bridge exploded' in sink.warnings()[0]
     core.shutdown()
 
@@ -177,11 +231,18 @@ def test_fast_frames_slow_inference_memory_flat_and_drops_reported():
         pipe = FakePipeline(delay=0.02)
         core, sink = _core(pipe, clock=time.monotonic)
         tracemalloc.start()
-        tracemalloc.clear_traces()     # resets the peak too (reset_peak is Python 3.9+)
+        tracemalloc.clear_traces()  # resets the peak too (reset_peak is Python 3.9+)
         for i in range(n_frames):
             # every message owns its payload, as a subscription delivers it
-            msg = T.Image(header=_header(i), height=480, width=640, encoding='bgr8', is_bigendian=0,
-                          step=640 * 3, data=template.data.copy())
+            msg = T.Image(
+                header=_header(i),
+                height=480,
+                width=640,
+                encoding='bgr8',
+                is_bigendian=0,
+                step=640 * 3,
+                data=template.data.copy(),
+            )
             core.on_image(msg)
             del msg
             time.sleep(0.002)
@@ -199,30 +260,35 @@ def test_fast_frames_slow_inference_memory_flat_and_drops_reported():
     assert st_large['frames_processed'] + st_large['dropped_frames'] == 240
     assert st_large['dropped_frames'] > 120
     assert int(diag['values']['dropped_frames']) == st_large['dropped_frames']
-    assert sink.outputs[-1].header.stamp.sec == 239        # the latest frame is always processed
-    # memory: a handful of frames (message being built, pending, in flight, converted copy), not 240
+    assert sink.outputs[-1].header.stamp.sec == 239  # the latest frame is always processed
+    # memory: a handful of frames (message being built, pending, in flight, converted copy), not
+    # 240
     assert peak_large < 8 * frame_bytes
     assert peak_large < peak_small + 4 * frame_bytes
 
 
 def test_diagnostics_fps_latency_backend_bundle():
     clock = FakeClock()
-    pipe = FakePipeline(clock=clock, step=0.1, total_ms=12.0)   # each inference takes 0.1 s of fake time
+    pipe = FakePipeline(
+        clock=clock, step=0.1, total_ms=12.0
+    )  # each inference takes 0.1 s of fake time
     core, _ = _core(pipe, clock)
     diag = core.diagnostics()
     assert diag['level'] == M.DIAG_WARN and diag['message'] == 'no images received yet'
     for i in range(20):
         arrival = clock()
-        core.on_image(_image(sec=i), stamp=arrival - 0.05)     # arrived 50 ms before the call
+        core.on_image(_image(sec=i), stamp=arrival - 0.05)  # arrived 50 ms before the call
         core.wait_idle(2.0)
     diag = core.diagnostics()
     v = diag['values']
     assert diag['level'] == M.DIAG_OK and diag['hardware_id'] == 'fake' and diag['name']
     assert v['backend'] == 'fake' and v['bundle'] == 'tiny'
     assert v['fps'] == pytest.approx(10.0, rel=1e-6)
-    assert v['latency_p50_ms'] == pytest.approx(150.0, abs=1e-6)    # 50 ms before + 100 ms inference
+    assert v['latency_p50_ms'] == pytest.approx(150.0, abs=1e-6)  # 50 ms before + 100 ms inference
     assert v['latency_p95_ms'] == pytest.approx(150.0, abs=1e-6)
-    assert v['pipeline_p50_ms'] == pytest.approx(12.0) and v['pipeline_p95_ms'] == pytest.approx(12.0)
+    assert v['pipeline_p50_ms'] == pytest.approx(12.0) and v['pipeline_p95_ms'] == pytest.approx(
+        12.0
+    )
     assert v['frames_processed'] == 20 and v['dropped_frames'] == 0
     # the diagnostics dict becomes a real DiagnosticArray
     msg = M.build_diagnostic_array([diag], _header(), T)
@@ -240,7 +306,7 @@ def test_latency_percentiles_over_window():
     pipe = FakePipeline()
     core, _ = _core(pipe, clock, stats_window=10)
     for i in range(30):
-        core.on_image(_image(sec=i), stamp=clock() - 0.001 * (i % 10 + 1))    # 1..10 ms, repeating
+        core.on_image(_image(sec=i), stamp=clock() - 0.001 * (i % 10 + 1))  # 1..10 ms, repeating
         core.wait_idle(2.0)
     s = core.stats()
     assert s['latency_ms_p50'] == pytest.approx(5.5)
@@ -250,6 +316,7 @@ def test_latency_percentiles_over_window():
 
 def test_inference_failure_counted_next_frame_processed():
     class Flaky(FakePipeline):
+
         def __call__(self, image):
             if self.calls == 0:
                 self.calls += 1
@@ -288,19 +355,30 @@ K = [500.0, 0.0, 320.0, 0.0, 500.0, 240.0, 0.0, 0.0, 1.0]
 
 
 def _camera_info(width=640, height=480):
-    return T.CameraInfo(header=_header(), height=height, width=width, distortion_model='plumb_bob',
-                        d=np.zeros(5), k=np.array(K), r=np.eye(3).reshape(-1),
-                        p=np.array([500.0, 0, 320, 0, 0, 500, 240, 0, 0, 0, 1, 0]), binning_x=0, binning_y=0,
-                        roi=T.RegionOfInterest(x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
+    return T.CameraInfo(
+        header=_header(),
+        height=height,
+        width=width,
+        distortion_model='plumb_bob',
+        d=np.zeros(5),
+        k=np.array(K),
+        r=np.eye(3).reshape(-1),
+        p=np.array([500.0, 0, 320, 0, 0, 500, 240, 0, 0, 0, 1, 0]),
+        binning_x=0,
+        binning_y=0,
+        roi=T.RegionOfInterest(x_offset=0, y_offset=0, height=0, width=0, do_rectify=False),
+    )
 
 
 R_NADIR = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]])
 
 
 def test_targets_obstacles_and_clear_path():
-    dets = [Detection(0, 'person', 0.9, (400.0, 200.0, 440.0, 240.0)),      # centre (420, 220)
-            Detection(2, 'obstacle', 0.8, (300.0, 200.0, 340.0, 280.0)),    # in the centre region
-            Detection(1, 'vehicle', 0.7, (0.0, 0.0, 20.0, 20.0))]
+    dets = [
+        Detection(0, 'person', 0.9, (400.0, 200.0, 440.0, 240.0)),  # centre (420, 220)
+        Detection(2, 'obstacle', 0.8, (300.0, 200.0, 340.0, 280.0)),  # in the centre region
+        Detection(1, 'vehicle', 0.7, (0.0, 0.0, 20.0, 20.0)),
+    ]
     lookups = []
 
     def pose_lookup(target, source, stamp):
@@ -309,26 +387,33 @@ def test_targets_obstacles_and_clear_path():
 
     sink = Sink()
     params = validate_params({'target_frame': 'map', 'publish_overlay': True}, LABELS)
-    core = PerceptionCore(FakePipeline(dets), params, sink, clock=FakeClock(), log=sink.log,
-                          pose_lookup=pose_lookup)
+    core = PerceptionCore(
+        FakePipeline(dets), params, sink, clock=FakeClock(), log=sink.log, pose_lookup=pose_lookup
+    )
     core.on_image(_image(640, 480, sec=7))
     core.wait_idle(2.0)
     out = sink.outputs[-1]
-    assert out.obstacles is None                              # no camera model yet
+    assert out.obstacles is None  # no camera model yet
     assert out.targets is None and out.clear_path is False
     core.on_camera_info(_camera_info())
     core.on_image(_image(640, 480, sec=8))
     core.wait_idle(2.0)
     out = sink.outputs[-1]
     assert lookups[-1] == ('map', 'camera_optical', 8)
-    # nadir camera at 10 m, f = 500: the box centre, 100 px right of and 20 px above the image centre, is a
-    # 1.7 m person's mid-height point (0.85 m up): the person stands 0.2 * 9.15 m east and 0.04 * 9.15 m north
+    # nadir camera at 10 m, f = 500: the box centre, 100 px right of and 20 px above the image
+    # centre, is a
+    # 1.7 m person's mid-height point (0.85 m up): the person stands 0.2 * 9.15 m east and 0.04 *
+    # 9.15 m north
     assert out.target_frame == 'map' and len(out.targets) == 1
-    np.testing.assert_allclose(out.targets[0], (2.0 + 0.2 * 9.15, 3.0 + 0.04 * 9.15, 0.0), atol=1e-9)
+    np.testing.assert_allclose(
+        out.targets[0], (2.0 + 0.2 * 9.15, 3.0 + 0.04 * 9.15, 0.0), atol=1e-9
+    )
     labels = [o.label for o in out.obstacles]
     assert labels == ['person', 'obstacle', 'vehicle']
     ob = out.obstacles[1]
-    assert ob.azimuth == pytest.approx(0.0, abs=1e-12) and ob.angular_width == pytest.approx(2 * np.arctan(0.04))
+    assert ob.azimuth == pytest.approx(0.0, abs=1e-12) and ob.angular_width == pytest.approx(
+        2 * np.arctan(0.04)
+    )
     assert out.clear_path is False
     assert out.overlay.shape == (480, 640, 3) and np.any(out.overlay != _image_pixels(640, 480))
     # the outputs become real messages
@@ -346,8 +431,14 @@ def _image_pixels(w, h):
 def test_missing_transform_warns_and_skips_targets():
     sink = Sink()
     params = validate_params({'target_frame': 'odom'}, LABELS)
-    core = PerceptionCore(FakePipeline([Detection(0, 'person', 0.9, (0, 0, 10, 10))]), params, sink,
-                          clock=FakeClock(), log=sink.log, pose_lookup=lambda *a: None)
+    core = PerceptionCore(
+        FakePipeline([Detection(0, 'person', 0.9, (0, 0, 10, 10))]),
+        params,
+        sink,
+        clock=FakeClock(),
+        log=sink.log,
+        pose_lookup=lambda *a: None,
+    )
     core.on_camera_info(_camera_info())
     core.on_image(_image(640, 480))
     core.wait_idle(2.0)
@@ -359,12 +450,17 @@ def test_missing_transform_warns_and_skips_targets():
 def test_assumed_fov_gives_obstacles_without_camera_info():
     sink = Sink()
     params = validate_params({'assumed_hfov_deg': 90.0}, LABELS)
-    core = PerceptionCore(FakePipeline([Detection(2, 'obstacle', 0.9, (0, 0, 64, 48))]), params, sink,
-                          clock=FakeClock(), log=sink.log)
+    core = PerceptionCore(
+        FakePipeline([Detection(2, 'obstacle', 0.9, (0, 0, 64, 48))]),
+        params,
+        sink,
+        clock=FakeClock(),
+        log=sink.log,
+    )
     core.on_image(_image(128, 96))
     core.wait_idle(2.0)
     (ob,) = sink.outputs[-1].obstacles
-    assert ob.azimuth > 0 and ob.elevation > 0          # up-left quadrant of the image
+    assert ob.azimuth > 0 and ob.elevation > 0  # up-left quadrant of the image
     core.shutdown()
 
 
@@ -380,25 +476,28 @@ def test_camera_info_scaled_to_image_size_and_bad_info_ignored():
     core.shutdown()
 
 
-@pytest.mark.parametrize('name,value,fragment', [
-    ('score_threshold', 1.5, '[0, 1]'),
-    ('score_threshold', 'high', 'number'),
-    ('nms_iou', 0.0, '(0, 1]'),
-    ('backend', 'cuda', 'auto, tensorrt, onnxruntime'),
-    ('transport', 'theora', 'raw, compressed'),
-    ('qos_reliability', 'sometimes', 'best_effort, reliable'),
-    ('max_detections', 0, '>= 1'),
-    ('max_detections', 2.5, 'integer'),
-    ('classes', ['person', 'dragon'], "'dragon'"),
-    ('obstacle_classes', 'tree', "'tree'"),
-    ('publish_overlay', 'yes', 'true or false'),
-    ('clear_path_width_frac', 1.2, '(0, 1]'),
-    ('assumed_hfov_deg', 200.0, '(0, 180)'),
-    ('mono16_shift', 9, '[0, 8]'),
-    ('diagnostics_period_s', 0.0, '> 0'),
-    ('qos_depth', 0, '>= 1'),
-    ('not_a_parameter', 1, 'unknown parameter'),
-])
+@pytest.mark.parametrize(
+    'name,value,fragment',
+    [
+        ('score_threshold', 1.5, '[0, 1]'),
+        ('score_threshold', 'high', 'number'),
+        ('nms_iou', 0.0, '(0, 1]'),
+        ('backend', 'cuda', 'auto, tensorrt, onnxruntime'),
+        ('transport', 'theora', 'raw, compressed'),
+        ('qos_reliability', 'sometimes', 'best_effort, reliable'),
+        ('max_detections', 0, '>= 1'),
+        ('max_detections', 2.5, 'integer'),
+        ('classes', ['person', 'dragon'], "'dragon'"),
+        ('obstacle_classes', 'tree', "'tree'"),
+        ('publish_overlay', 'yes', 'true or false'),
+        ('clear_path_width_frac', 1.2, '(0, 1]'),
+        ('assumed_hfov_deg', 200.0, '(0, 180)'),
+        ('mono16_shift', 9, '[0, 8]'),
+        ('diagnostics_period_s', 0.0, '> 0'),
+        ('qos_depth', 0, '>= 1'),
+        ('not_a_parameter', 1, 'unknown parameter'),
+    ],
+)
 def test_param_validation_names_the_parameter(name, value, fragment):
     with pytest.raises(ParamError) as err:
         validate_params({name: value}, LABELS)
@@ -409,18 +508,37 @@ def test_param_validation_names_the_parameter(name, value, fragment):
 def test_param_defaults_and_sentinels():
     p = validate_params({}, LABELS)
     assert isinstance(p, NodeParams)
-    assert p.score_threshold is None and p.nms_iou is None and p.classes == [] and p.mono16_shift is None
+    assert (
+        p.score_threshold is None
+        and p.nms_iou is None
+        and p.classes == []
+        and p.mono16_shift is None
+    )
     assert p.backend == 'auto' and p.transport == 'raw' and p.qos_reliability == 'best_effort'
-    p = validate_params({'score_threshold': 0.4, 'classes': 'person, vehicle', 'backend': 'TensorRT'}, LABELS)
-    assert p.score_threshold == 0.4 and p.classes == ['person', 'vehicle'] and p.backend == 'tensorrt'
-    assert validate_params({'classes': b''}).classes == []          # rclpy's empty byte array
+    p = validate_params(
+        {'score_threshold': 0.4, 'classes': 'person, vehicle', 'backend': 'TensorRT'}, LABELS
+    )
+    assert (
+        p.score_threshold == 0.4 and p.classes == ['person', 'vehicle'] and p.backend == 'tensorrt'
+    )
+    assert validate_params({'classes': b''}).classes == []  # rclpy's empty byte array
     with pytest.raises(ParamError) as err:
         validate_params({'target_frame': 'map', 'person_label': 'human'}, LABELS)
     assert err.value.name == 'person_label'
     names = [s.name for s in PARAM_SPECS]
     assert len(names) == len(set(names)) and all(s.description for s in PARAM_SPECS)
-    for required in ('bundle', 'backend', 'score_threshold', 'nms_iou', 'classes', 'max_detections',
-                     'publish_overlay', 'transport', 'qos_reliability', 'target_frame'):
+    for required in (
+        'bundle',
+        'backend',
+        'score_threshold',
+        'nms_iou',
+        'classes',
+        'max_detections',
+        'publish_overlay',
+        'transport',
+        'qos_reliability',
+        'target_frame',
+    ):
         assert required in names
 
 
@@ -437,8 +555,13 @@ def test_throttle():
 
 def test_draw_overlay_does_not_touch_input():
     img = np.zeros((60, 80, 3), np.uint8)
-    out = render_frame(img, [Detection(0, 'person', 0.5, (10, 10, 40, 50))], fps=12.5, clear=True,
-                       region=(20, 15, 60, 45))
+    out = render_frame(
+        img,
+        [Detection(0, 'person', 0.5, (10, 10, 40, 50))],
+        fps=12.5,
+        clear=True,
+        region=(20, 15, 60, 45),
+    )
     assert img.max() == 0 and out.shape == img.shape and out.max() > 0
 
 
@@ -462,8 +585,14 @@ def test_create_pipeline_errors_name_parameters(tmp_path, tiny_detector_bundle):
 
 def test_core_with_real_pipeline_on_tiny_bundle(tiny_detector_bundle):
     """Integration: the runtime Pipeline on a tiny random-init bundle, through the core."""
-    params, pipe = create_pipeline({'bundle': str(tiny_detector_bundle), 'backend': 'onnxruntime',
-                                    'score_threshold': 0.0, 'max_detections': 5})
+    params, pipe = create_pipeline(
+        {
+            'bundle': str(tiny_detector_bundle),
+            'backend': 'onnxruntime',
+            'score_threshold': 0.0,
+            'max_detections': 5,
+        }
+    )
     assert pipe.backend_name == 'onnxruntime'
     sink = Sink()
     core = PerceptionCore(pipe, params, sink, log=sink.log, bundle_name='tiny_detector')
@@ -474,7 +603,9 @@ def test_core_with_real_pipeline_on_tiny_bundle(tiny_detector_bundle):
     assert out.header.stamp.sec == 42 and out.header.frame_id == 'camera_optical'
     assert out.image_size == (160, 120) and 0 < len(out.detections) <= 5
     msg = M.build_detection2d_array(out.detections, out.header, T)
-    back = TYPESTORE.deserialize_cdr(TYPESTORE.serialize_cdr(msg, msg.__msgtype__), msg.__msgtype__)
+    back = TYPESTORE.deserialize_cdr(
+        TYPESTORE.serialize_cdr(msg, msg.__msgtype__), msg.__msgtype__
+    )
     assert back.header.stamp.sec == 42 and len(back.detections) == len(out.detections)
     for det in back.detections:
         assert det.results[0].hypothesis.class_id in ('person', 'vehicle', 'obstacle')
@@ -488,8 +619,15 @@ def test_core_with_shipped_bundle(shipped_bundle):
 
     params, pipe = create_pipeline({'bundle': str(shipped_bundle), 'backend': 'onnxruntime'})
     scene = generate_scene(3, width=320, height=240)
-    msg = T.Image(header=_header(5), height=240, width=320, encoding='bgr8', is_bigendian=0, step=320 * 3,
-                  data=np.ascontiguousarray(scene.image).reshape(-1))
+    msg = T.Image(
+        header=_header(5),
+        height=240,
+        width=320,
+        encoding='bgr8',
+        is_bigendian=0,
+        step=320 * 3,
+        data=np.ascontiguousarray(scene.image).reshape(-1),
+    )
     sink = Sink()
     core = PerceptionCore(pipe, params, sink, log=sink.log, bundle_name=shipped_bundle.name)
     core.on_image(msg)
@@ -509,7 +647,8 @@ def test_docs_list_every_parameter():
         assert '| `{}` |'.format(spec.name) in doc, spec.name
 
 
-# ------------------------------------------------------------------ issue 16: frames as they come, overlay on demand
+# ------------------------------------------------------------------ issue 16: frames as they come,
+# overlay on demand
 class OrderPipeline(FakePipeline):
     """A pipeline that takes the frame's channel order (and source size) like runtime.Pipeline."""
 
@@ -520,15 +659,26 @@ class OrderPipeline(FakePipeline):
     def __call__(self, image, order='bgr', source_size=None):
         self.seen.append((image, order, source_size))
         size = source_size or (int(image.shape[1]), int(image.shape[0]))
-        return FrameResult(list(self.detections), [], {'preprocess': 1.0, 'inference': 8.0, 'postprocess': 1.0,
-                                                       'total': 10.0}, size)
+        return FrameResult(
+            list(self.detections),
+            [],
+            {'preprocess': 1.0, 'inference': 8.0, 'postprocess': 1.0, 'total': 10.0},
+            size,
+        )
 
 
 def _rgb8(width=64, height=48, pad=8, sec=10):
     step = width * 3 + pad
     data = (np.arange(step * height) % 251).astype(np.uint8)
-    return T.Image(header=_header(sec), height=height, width=width, encoding='rgb8', is_bigendian=0, step=step,
-                   data=data)
+    return T.Image(
+        header=_header(sec),
+        height=height,
+        width=width,
+        encoding='rgb8',
+        is_bigendian=0,
+        step=step,
+        data=data,
+    )
 
 
 def test_raw_frames_reach_the_pipeline_as_a_view_in_their_order():
@@ -538,7 +688,7 @@ def test_raw_frames_reach_the_pipeline_as_a_view_in_their_order():
     assert core.on_image(msg) and core.wait_idle(2.0)
     image, order, source = pipe.seen[0]
     assert order == 'rgb' and source is None and image.shape == (48, 64, 3)
-    assert np.shares_memory(image, msg.data)                 # no copy, no swap, step padding left in place
+    assert np.shares_memory(image, msg.data)  # no copy, no swap, step padding left in place
     assert sink.outputs[0].image_size == (64, 48)
     # a one-argument pipeline (older drivers, fakes) still gets a contiguous BGR copy
     old = FakePipeline()
@@ -553,8 +703,14 @@ def test_overlay_is_drawn_only_when_wanted():
     wanted = {'now': False}
     sink = Sink()
     params = validate_params({'publish_overlay': True}, LABELS)
-    core = PerceptionCore(OrderPipeline([Detection(0, 'person', 0.9, (4.0, 4.0, 20.0, 20.0))]), params, sink,
-                          clock=FakeClock(), log=sink.log, overlay_wanted=lambda: wanted['now'])
+    core = PerceptionCore(
+        OrderPipeline([Detection(0, 'person', 0.9, (4.0, 4.0, 20.0, 20.0))]),
+        params,
+        sink,
+        clock=FakeClock(),
+        log=sink.log,
+        overlay_wanted=lambda: wanted['now'],
+    )
     core.on_image(_image(sec=1))
     assert core.wait_idle(2.0) and sink.outputs[-1].overlay is None and core.overlays_skipped == 1
     wanted['now'] = True
@@ -562,10 +718,18 @@ def test_overlay_is_drawn_only_when_wanted():
     assert core.wait_idle(2.0)
     ov = sink.outputs[-1].overlay
     assert ov is not None and ov.shape == (48, 64, 3) and np.any(ov != _image_pixels(64, 48))
-    off = PerceptionCore(OrderPipeline(), validate_params({}, LABELS), sink, clock=FakeClock(), log=sink.log,
-                         overlay_wanted=lambda: True)
+    off = PerceptionCore(
+        OrderPipeline(),
+        validate_params({}, LABELS),
+        sink,
+        clock=FakeClock(),
+        log=sink.log,
+        overlay_wanted=lambda: True,
+    )
     off.on_image(_image(sec=3))
-    assert off.wait_idle(2.0) and sink.outputs[-1].overlay is None   # publish_overlay off: never drawn
+    assert (
+        off.wait_idle(2.0) and sink.outputs[-1].overlay is None
+    )  # publish_overlay off: never drawn
     core.shutdown()
     off.shutdown()
 
@@ -579,13 +743,17 @@ def test_large_jpeg_frames_are_decoded_reduced_with_boxes_in_full_pixels():
     pipe = OrderPipeline()
     pipe.bundle = type('B', (), {'input': Spec(), 'labels': LABELS})()
     core, sink = _core(pipe)
-    img = np.random.default_rng(1).integers(0, 256, (160, 240, 3), dtype=np.uint8)   # >= 2x 96×64
+    img = np.random.default_rng(1).integers(0, 256, (160, 240, 3), dtype=np.uint8)  # >= 2x 96×64
     ok, jpg = cv2.imencode('.jpg', img)
-    msg = T.CompressedImage(header=_header(1), format='jpeg', data=np.frombuffer(jpg.tobytes(), np.uint8))
+    msg = T.CompressedImage(
+        header=_header(1), format='jpeg', data=np.frombuffer(jpg.tobytes(), np.uint8)
+    )
     for _ in range(2):
         assert core.on_compressed(msg) and core.wait_idle(2.0)
     first, second = pipe.seen
-    assert first[0].shape == (160, 240, 3) and first[2] is None           # first frame: full decode, size learnt
-    assert second[0].shape == (80, 120, 3) and second[2] == (240, 160)    # then half-size DCT decode
+    assert (
+        first[0].shape == (160, 240, 3) and first[2] is None
+    )  # first frame: full decode, size learnt
+    assert second[0].shape == (80, 120, 3) and second[2] == (240, 160)  # then half-size DCT decode
     assert [o.image_size for o in sink.outputs] == [(240, 160), (240, 160)]
     core.shutdown()

@@ -1,14 +1,31 @@
-"""vitedge_ros.ros.node against stand-ins for rclpy (runs where ROS 2 is absent).
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-Message classes are the rosbags Humble dataclasses (keyword constructors like rclpy's); rclpy's Node,
-QoS, time and tf2_ros are small fakes that record what the node asks for. The fake parameter declaration
-follows rclpy humble (``rclpy/node.py`` ``declare_parameters`` and ``_apply_descriptor``, ``rclpy/parameter.py``
-``Parameter.Type.from_parameter_value``): the type is inferred from the default unless given as a
-``Parameter.Type``, an override of another type is refused, and an override without a value (what rcl's YAML
-parser makes of an empty list, rcl humble ``rcl_yaml_param_parser/src/parse.c``) leaves a statically typed
-parameter uninitialised, so ``get_parameter`` raises ParameterUninitializedException. Where rclpy is installed
-test_ros_node.py runs the real thing instead.
 """
+vitedge_ros.ros.node against stand-ins for rclpy (runs where ROS 2 is absent).
+
+Message classes are the rosbags Humble dataclasses (keyword constructors like rclpy's); rclpy's
+Node, QoS, time and tf2_ros are small fakes that record what the node asks for. The fake parameter
+declaration follows rclpy humble (``rclpy/node.py`` ``declare_parameters`` and
+``_apply_descriptor``, ``rclpy/parameter.py`` ``Parameter.Type.from_parameter_value``): the type is
+inferred from the default unless given as a ``Parameter.Type``, an override of another type is
+refused, and an override without a value (what rcl's YAML parser makes of an empty list, rcl humble
+``rcl_yaml_param_parser/src/parse.c``) leaves a statically typed parameter uninitialised, so
+``get_parameter`` raises ParameterUninitializedException. Where rclpy is installed test_ros_node.py
+runs the real thing instead.
+"""
+
 import enum
 import fnmatch
 import importlib
@@ -20,9 +37,8 @@ import types
 from types import SimpleNamespace
 
 import numpy as np
-import pytest
 from plain_msgs import message_types
-
+import pytest
 from vitedge_ros.geometry.projection import quat_from_matrix
 from vitedge_ros.ros.core import ParamError
 
@@ -30,6 +46,7 @@ TYPESTORE, T = message_types()
 
 
 class _Rec:
+
     def __init__(self, *args, **kwargs):
         self.args = args
         self.kwargs = kwargs
@@ -38,6 +55,7 @@ class _Rec:
 
 
 class FakeLogger:
+
     def __init__(self):
         self.lines = []
 
@@ -51,6 +69,7 @@ class FakeLogger:
 
 
 class FakePublisher:
+
     def __init__(self, msg_type, topic, qos, node=None):
         self.msg_type, self.topic, self.qos = msg_type, topic, qos
         self.node = node
@@ -60,7 +79,10 @@ class FakePublisher:
     def publish(self, msg):
         if self.node is not None and self.node.destroyed:
             raise RuntimeError('publish on {} after destroy_node'.format(self.topic))
-        assert getattr(msg, '__msgtype__', None) == self.msg_type.__msgtype__, (self.topic, type(msg))
+        assert getattr(msg, '__msgtype__', None) == self.msg_type.__msgtype__, (
+            self.topic,
+            type(msg),
+        )
         self.sent.append(msg)
         self.event.set()
 
@@ -81,15 +103,29 @@ class ParameterType(enum.Enum):
 
     @classmethod
     def from_parameter_value(cls, value):
-        """rclpy humble's inference: note that an empty list is a BYTE_ARRAY (all() of nothing is True)."""
+        """
+        Rclpy humble's inference.
+
+        Note that an empty list is a BYTE_ARRAY (all() of nothing is True).
+        """
         if value is None:
             return cls.NOT_SET
-        for typ, kind in ((bool, cls.BOOL), (int, cls.INTEGER), (float, cls.DOUBLE), (str, cls.STRING)):
+        for typ, kind in (
+            (bool, cls.BOOL),
+            (int, cls.INTEGER),
+            (float, cls.DOUBLE),
+            (str, cls.STRING),
+        ):
             if isinstance(value, typ):
                 return kind
         if isinstance(value, (list, tuple)):
-            for typ, kind in ((bytes, cls.BYTE_ARRAY), (bool, cls.BOOL_ARRAY), (int, cls.INTEGER_ARRAY),
-                              (float, cls.DOUBLE_ARRAY), (str, cls.STRING_ARRAY)):
+            for typ, kind in (
+                (bytes, cls.BYTE_ARRAY),
+                (bool, cls.BOOL_ARRAY),
+                (int, cls.INTEGER_ARRAY),
+                (float, cls.DOUBLE_ARRAY),
+                (str, cls.STRING_ARRAY),
+            ):
                 if all(isinstance(v, typ) for v in value):
                     return kind
         raise TypeError('not a parameter value: {!r}'.format(value))
@@ -108,18 +144,19 @@ class InvalidParameterTypeException(Exception):
 
 
 class FakeTime:
+
     def __init__(self, nanoseconds=0, clock_type=None):
         self.nanoseconds = nanoseconds
 
     @classmethod
     def from_msg(cls, msg):
-        return cls(int(msg.sec) * 10 ** 9 + int(msg.nanosec))
+        return cls(int(msg.sec) * 10**9 + int(msg.nanosec))
 
     def __sub__(self, other):
         return SimpleNamespace(nanoseconds=self.nanoseconds - other.nanoseconds)
 
     def to_msg(self):
-        return T.Time(sec=self.nanoseconds // 10 ** 9, nanosec=self.nanoseconds % 10 ** 9)
+        return T.Time(sec=self.nanoseconds // 10**9, nanosec=self.nanoseconds % 10**9)
 
 
 class FakeNode:
@@ -155,15 +192,20 @@ class FakeNode:
             value = self.overrides[name]
         ptype = ParameterType.from_parameter_value(value)
         if not dynamic and ptype != ParameterType.NOT_SET and ptype != descriptor.type:
-            raise InvalidParameterTypeException('Trying to set parameter {} to {!r} of type {}, expecting type '
-                                                '{}'.format(name, value, ptype.name, descriptor.type.name))
+            raise InvalidParameterTypeException(
+                'Trying to set parameter {} to {!r} of type {}, expecting type {}'.format(
+                    name, value, ptype.name, descriptor.type.name
+                )
+            )
         self.declared[name] = (value, descriptor)
         return value
 
     def get_parameter(self, name):
         value, descriptor = self.declared[name]
         if value is None and not getattr(descriptor, 'dynamic_typing', False):
-            raise ParameterUninitializedException('The parameter {!r} is not initialized'.format(name))
+            raise ParameterUninitializedException(
+                'The parameter {!r} is not initialized'.format(name)
+            )
         return SimpleNamespace(value=value)
 
     def create_publisher(self, msg_type, topic, qos):
@@ -191,7 +233,7 @@ class FakeNode:
         return self.logger
 
     def get_clock(self):
-        return SimpleNamespace(now=lambda: FakeTime(123 * 10 ** 9))
+        return SimpleNamespace(now=lambda: FakeTime(123 * 10**9))
 
     def destroy_node(self):
         self.destroyed = True
@@ -212,8 +254,13 @@ class FakeBuffer:
 
 
 def _modules():
-    qos_enum = SimpleNamespace(BEST_EFFORT='best_effort', RELIABLE='reliable', KEEP_LAST='keep_last',
-                               VOLATILE='volatile', TRANSIENT_LOCAL='transient_local')
+    qos_enum = SimpleNamespace(
+        BEST_EFFORT='best_effort',
+        RELIABLE='reliable',
+        KEEP_LAST='keep_last',
+        VOLATILE='volatile',
+        TRANSIENT_LOCAL='transient_local',
+    )
     mods = {
         'rclpy': types.ModuleType('rclpy'),
         'rclpy.node': types.ModuleType('rclpy.node'),
@@ -240,7 +287,9 @@ def _modules():
     mods['rclpy.parameter'].Parameter = FakeParameter
     mods['rclpy.duration'].Duration = _Rec
     mods['rclpy.time'].Time = FakeTime
-    mods['rclpy.executors'].ExternalShutdownException = type('ExternalShutdownException', (Exception,), {})
+    mods['rclpy.executors'].ExternalShutdownException = type(
+        'ExternalShutdownException', (Exception,), {}
+    )
     mods['rcl_interfaces.msg'].ParameterDescriptor = _Rec
     tf = mods['tf2_ros']
     tf.Buffer, tf.TransformListener, tf.TransformException = FakeBuffer, _Rec, TransformException
@@ -250,8 +299,18 @@ def _modules():
         'geometry_msgs': ['Point', 'Pose', 'PoseArray', 'PoseWithCovariance', 'Quaternion'],
         'sensor_msgs': ['CameraInfo', 'CompressedImage', 'Image', 'PointCloud2', 'PointField'],
         'std_msgs': ['Bool', 'Header'],
-        'vision_msgs': ['BoundingBox2D', 'Classification', 'Detection2D', 'Detection2DArray', 'LabelInfo',
-                        'ObjectHypothesis', 'ObjectHypothesisWithPose', 'Point2D', 'Pose2D', 'VisionClass'],
+        'vision_msgs': [
+            'BoundingBox2D',
+            'Classification',
+            'Detection2D',
+            'Detection2DArray',
+            'LabelInfo',
+            'ObjectHypothesis',
+            'ObjectHypothesisWithPose',
+            'Point2D',
+            'Pose2D',
+            'VisionClass',
+        ],
     }
     for pkg, msg_names in packages.items():
         names = {n: '{}/msg/{}'.format(pkg, n) for n in msg_names}
@@ -271,7 +330,7 @@ def node_module(monkeypatch):
         pytest.skip('real rclpy installed: test_ros_node.py covers the node')
     for name, mod in _modules().items():
         monkeypatch.setitem(sys.modules, name, mod)
-    monkeypatch.setitem(sys.modules, 'cv_bridge', None)      # not installed: own conversion
+    monkeypatch.setitem(sys.modules, 'cv_bridge', None)  # not installed: own conversion
     sys.modules.pop('vitedge_ros.ros.node', None)
     module = importlib.import_module('vitedge_ros.ros.node')
     yield module
@@ -281,52 +340,97 @@ def node_module(monkeypatch):
 
 def _image(sec=7, width=96, height=64, encoding='bgr8'):
     bpp = 3 if encoding == 'bgr8' else 4
-    return T.Image(header=T.Header(stamp=T.Time(sec=sec, nanosec=0), frame_id='cam_optical'), height=height,
-                   width=width, encoding=encoding, is_bigendian=0, step=width * bpp,
-                   data=(np.arange(width * height * bpp) % 200).astype(np.uint8))
+    return T.Image(
+        header=T.Header(stamp=T.Time(sec=sec, nanosec=0), frame_id='cam_optical'),
+        height=height,
+        width=width,
+        encoding=encoding,
+        is_bigendian=0,
+        step=width * bpp,
+        data=(np.arange(width * height * bpp) % 200).astype(np.uint8),
+    )
 
 
 def _camera_info(width=96, height=64):
-    return T.CameraInfo(header=T.Header(stamp=T.Time(sec=0, nanosec=0), frame_id='cam_optical'), height=height,
-                        width=width, distortion_model='plumb_bob', d=np.zeros(5),
-                        k=np.array([80.0, 0, 48, 0, 80, 32, 0, 0, 1]), r=np.eye(3).reshape(-1),
-                        p=np.zeros(12), binning_x=0, binning_y=0,
-                        roi=T.RegionOfInterest(x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
+    return T.CameraInfo(
+        header=T.Header(stamp=T.Time(sec=0, nanosec=0), frame_id='cam_optical'),
+        height=height,
+        width=width,
+        distortion_model='plumb_bob',
+        d=np.zeros(5),
+        k=np.array([80.0, 0, 48, 0, 80, 32, 0, 0, 1]),
+        r=np.eye(3).reshape(-1),
+        p=np.zeros(12),
+        binning_x=0,
+        binning_y=0,
+        roi=T.RegionOfInterest(x_offset=0, y_offset=0, height=0, width=0, do_rectify=False),
+    )
 
 
 def test_node_declares_validates_and_publishes(node_module, tiny_detector_bundle):
-    node = node_module.VitedgeNode(parameter_overrides={
-        'bundle': str(tiny_detector_bundle), 'backend': 'onnxruntime', 'score_threshold': 0.0,
-        'publish_overlay': True, 'max_detections': 4})
+    node = node_module.VitedgeNode(
+        parameter_overrides={
+            'bundle': str(tiny_detector_bundle),
+            'backend': 'onnxruntime',
+            'score_threshold': 0.0,
+            'publish_overlay': True,
+            'max_detections': 4,
+        }
+    )
     try:
-        assert set(node.declared) >= {'bundle', 'backend', 'score_threshold', 'transport', 'target_frame'}
+        assert set(node.declared) >= {
+            'bundle',
+            'backend',
+            'score_threshold',
+            'transport',
+            'target_frame',
+        }
         assert all(d.read_only for _, d in node.declared.values())
         msg_type, callback, qos = node.subscriptions['image']
         assert qos.reliability == 'best_effort' and qos.depth == 1
         assert 'camera_info' in node.subscriptions and 'targets' not in node.publishers
-        assert set(node.publishers) >= {'detections', 'overlay', 'obstacles', 'obstacles/bearings', 'clear_path',
-                                        '/diagnostics', 'label_info'}
+        assert set(node.publishers) >= {
+            'detections',
+            'overlay',
+            'obstacles',
+            'obstacles/bearings',
+            'clear_path',
+            '/diagnostics',
+            'label_info',
+        }
         # label_info: once at start, kept for late subscribers
         (info,) = node.publishers['label_info'].sent
         assert node.publishers['label_info'].qos.durability == 'transient_local'
         assert node.publishers['label_info'].qos.depth == 1
         class_map = [(c.class_id, c.class_name) for c in info.class_map]
         assert class_map == [(0, 'person'), (1, 'vehicle'), (2, 'obstacle')]
-        assert info.threshold == pytest.approx(0.0)             # score_threshold 0.0 set above
+        assert info.threshold == pytest.approx(0.0)  # score_threshold 0.0 set above
         callback(_image(sec=7))
         assert node.core.wait_idle(30.0)
         (dets,) = node.publishers['detections'].sent
         assert dets.header.stamp.sec == 7 and dets.header.frame_id == 'cam_optical'
         assert 0 < len(dets.detections) <= 4
-        assert all(d.results[0].hypothesis.class_id in ('person', 'vehicle', 'obstacle') for d in dets.detections)
+        assert all(
+            d.results[0].hypothesis.class_id in ('person', 'vehicle', 'obstacle')
+            for d in dets.detections
+        )
         (overlay,) = node.publishers['overlay'].sent
-        assert (overlay.height, overlay.width, overlay.encoding, overlay.step) == (64, 96, 'bgr8', 288)
+        assert (overlay.height, overlay.width, overlay.encoding, overlay.step) == (
+            64,
+            96,
+            'bgr8',
+            288,
+        )
         assert len(overlay.data) == 64 * 288
         (clear,) = node.publishers['clear_path'].sent
         assert clear.__msgtype__ == 'vision_msgs/msg/Classification'
-        assert (clear.header.stamp.sec, clear.header.stamp.nanosec, clear.header.frame_id) == (7, 0, 'cam_optical')
+        assert (clear.header.stamp.sec, clear.header.stamp.nanosec, clear.header.frame_id) == (
+            7,
+            0,
+            'cam_optical',
+        )
         assert [r.class_id for r in clear.results] in (['clear'], ['blocked'])
-        assert node.publishers['obstacles'].sent == []            # no camera_info yet
+        assert node.publishers['obstacles'].sent == []  # no camera_info yet
         # a bad frame is counted and skipped, the next one is processed
         callback(_image(sec=8, encoding='32FC1'))
         callback(_image(sec=9))
@@ -343,13 +447,15 @@ def test_node_declares_validates_and_publishes(node_module, tiny_detector_bundle
         assert rate.name == 'vitedge_node: detections topic status'
         assert {kv.key: kv.value for kv in rate.values}['Events since startup'] == '2'
         values = {kv.key: kv.value for kv in status.values}
-        assert status.level == b'\x01' and status.hardware_id == 'onnxruntime'    # WARN: a frame failed
+        assert (
+            status.level == b'\x01' and status.hardware_id == 'onnxruntime'
+        )  # WARN: a frame failed
         assert values['frames_processed'] == '2' and values['conversion_failures'] == '1'
         assert values['backend'] == 'onnxruntime' and values['bundle'] == 'tiny_detector'
     finally:
         node.close()
     assert node.destroyed and node.core is None
-    node.close()      # idempotent
+    node.close()  # idempotent
 
 
 def test_node_targets_with_tf(node_module, monkeypatch):
@@ -365,14 +471,22 @@ def test_node_targets_with_tf(node_module, monkeypatch):
             det = Detection(0, 'person', 0.9, (60.0, 20.0, 76.0, 52.0))
             return FrameResult([det], [], {'total': 1.0}, (image.shape[1], image.shape[0]))
 
-    monkeypatch.setattr(node_module, 'create_pipeline',
-                        lambda values: (validate_params(values, ['person', 'vehicle', 'obstacle']), OnePerson()))
-    R = np.array([[1.0, 0, 0], [0, -1.0, 0], [0, 0, -1.0]])      # nadir, image right = east, image down = south
+    monkeypatch.setattr(
+        node_module,
+        'create_pipeline',
+        lambda values: (validate_params(values, ['person', 'vehicle', 'obstacle']), OnePerson()),
+    )
+    R = np.array(
+        [[1.0, 0, 0], [0, -1.0, 0], [0, 0, -1.0]]
+    )  # nadir, image right = east, image down = south
     q = quat_from_matrix(R)
     FakeBuffer.transform = SimpleNamespace(
         header=SimpleNamespace(stamp=T.Time(sec=7, nanosec=0)),
-        transform=SimpleNamespace(translation=SimpleNamespace(x=1.0, y=2.0, z=20.0),
-                                  rotation=SimpleNamespace(x=q[0], y=q[1], z=q[2], w=q[3])))
+        transform=SimpleNamespace(
+            translation=SimpleNamespace(x=1.0, y=2.0, z=20.0),
+            rotation=SimpleNamespace(x=q[0], y=q[1], z=q[2], w=q[3]),
+        ),
+    )
     node = node_module.VitedgeNode(parameter_overrides={'target_frame': 'map'})
     try:
         assert 'targets' in node.publishers
@@ -382,27 +496,39 @@ def test_node_targets_with_tf(node_module, monkeypatch):
         (targets,) = node.publishers['targets'].sent
         assert targets.header.frame_id == 'map' and targets.header.stamp.sec == 7
         (pose,) = targets.poses
-        # f = 80 px; the box centre is a 1.7 m person's mid-height point, 19.15 m below the camera: the person
+        # f = 80 px; the box centre is a 1.7 m person's mid-height point, 19.15 m below the camera:
+        # the person
         # stands 20 / 80 * 19.15 m east and 4 / 80 * 19.15 m south of it
         assert (pose.position.x, pose.position.y, pose.position.z) == pytest.approx(
-            (1.0 + 0.25 * 19.15, 2.0 - 0.05 * 19.15, 0.0))
+            (1.0 + 0.25 * 19.15, 2.0 - 0.05 * 19.15, 0.0)
+        )
         (obstacles,) = node.publishers['obstacles'].sent
         (det,) = obstacles.detections
-        assert (det.bbox.center.position.x, det.bbox.center.position.y) == (68.0, 36.0)   # pixels
+        assert (det.bbox.center.position.x, det.bbox.center.position.y) == (68.0, 36.0)  # pixels
         assert obstacles.header.frame_id == 'cam_optical' and obstacles.header.stamp.sec == 7
-        p = det.results[0].pose.pose.position          # optical frame: right of and below the axis, ahead
+        p = det.results[0].pose.pose.position  # optical frame: right of and below the axis, ahead
         assert p.x > 0 and p.y > 0 and p.z > 0
         (bearings,) = node.publishers['obstacles/bearings'].sent
         assert bearings.width == 1 and bearings.header.stamp.sec == 7
-        row = np.frombuffer(bytes(bearings.data), dtype=np.dtype([(f.name, '<i4' if f.datatype == 5 else '<f4')
-                                                                 for f in bearings.fields]))
-        assert row['azimuth'][0] == pytest.approx(-np.arctan(20 / 80), rel=1e-6)    # 20 px right: negative
+        row = np.frombuffer(
+            bytes(bearings.data),
+            dtype=np.dtype(
+                [(f.name, '<i4' if f.datatype == 5 else '<f4') for f in bearings.fields]
+            ),
+        )
+        assert row['azimuth'][0] == pytest.approx(
+            -np.arctan(20 / 80), rel=1e-6
+        )  # 20 px right: negative
         # no transform: targets are skipped with a warning naming the frames
         FakeBuffer.transform = None
         node.subscriptions['image'][1](_image(sec=8))
         assert node.core.wait_idle(10.0)
         assert len(node.publishers['targets'].sent) == 1
-        assert any('map' in text and 'cam_optical' in text for lvl, text in node.logger.lines if lvl == 'warning')
+        assert any(
+            'map' in text and 'cam_optical' in text
+            for lvl, text in node.logger.lines
+            if lvl == 'warning'
+        )
     finally:
         node.close()
 
@@ -411,18 +537,23 @@ def test_bad_parameter_fails_start_up_with_its_name(node_module, tiny_detector_b
     created = []
 
     class Recording(node_module.VitedgeNode):
+
         def __init__(self, **kw):
             created.append(self)
             super().__init__(**kw)
 
     with pytest.raises(ParamError) as err:
-        Recording(parameter_overrides={'bundle': str(tiny_detector_bundle), 'score_threshold': 1.5})
+        Recording(
+            parameter_overrides={'bundle': str(tiny_detector_bundle), 'score_threshold': 1.5}
+        )
     assert err.value.name == 'score_threshold'
     (node,) = created
     assert node.destroyed
     assert any('score_threshold' in text for level, text in node.logger.lines if level == 'fatal')
     with pytest.raises(ParamError) as err:
-        node_module.VitedgeNode(parameter_overrides={'bundle': str(tiny_detector_bundle), 'classes': ['dragon']})
+        node_module.VitedgeNode(
+            parameter_overrides={'bundle': str(tiny_detector_bundle), 'classes': ['dragon']}
+        )
     assert err.value.name == 'classes'
 
 
@@ -441,6 +572,7 @@ def test_main_clean_shutdown_on_ctrl_c(node_module, monkeypatch):
     closed = []
 
     class Dummy:
+
         def close(self):
             closed.append(True)
 
@@ -453,13 +585,15 @@ def test_main_clean_shutdown_on_ctrl_c(node_module, monkeypatch):
     assert closed == [True] and sys.modules['rclpy'].calls[-1] == 'try_shutdown'
 
 
-# ------------------------------------------------------------------------------------------ parameters file
+# ------------------------------------------------------------------------------------------
+# parameters file
 def params_file_overrides(path, node_name='vitedge_node', namespace=''):
-    """The overrides rcl gives a node from a parameters file (rcl humble rcl_yaml_param_parser).
+    """
+    The overrides rcl gives a node from a parameters file (rcl humble rcl_yaml_param_parser).
 
-    Node keys: ``/**`` (every node), ``/**/<name>``, or the fully qualified name. An empty list has no value
-    (parse.c sets the sequence's type from its first element; with none the variant stays unset), which
-    rclpy turns into a NOT_SET override: here ``None``.
+    Node keys: ``/**`` (every node), ``/**/<name>``, or the fully qualified name. An empty list has
+    no value (parse.c sets the sequence's type from its first element; with none the variant stays
+    unset), which rclpy turns into a NOT_SET override: here ``None``.
     """
     import yaml
 
@@ -469,7 +603,11 @@ def params_file_overrides(path, node_name='vitedge_node', namespace=''):
     out = {}
     for key, body in data.items():
         pattern = key if key.startswith('/') else '/' + key
-        if pattern == '/**' or fnmatch.fnmatchcase(fqn, pattern.replace('/**/', '*/')) or pattern == fqn:
+        if (
+            pattern == '/**'
+            or fnmatch.fnmatchcase(fqn, pattern.replace('/**/', '*/'))
+            or pattern == fqn
+        ):
             for name, value in body['ros__parameters'].items():
                 out[name] = None if value == [] else value
     return out
@@ -482,11 +620,14 @@ def _write(tmp_path, text, name='params.yaml'):
 
 
 def test_empty_lists_in_a_params_file_start_the_node(node_module, tiny_detector_bundle, tmp_path):
-    path = _write(tmp_path, '/**:\n  ros__parameters:\n    bundle: {}\n    backend: onnxruntime\n'
-                            '    score_threshold: 0.0\n    obstacle_classes: []\n    classes: []\n'
-                            '    landing_safe_classes: []\n'.format(tiny_detector_bundle))
+    path = _write(
+        tmp_path,
+        '/**:\n  ros__parameters:\n    bundle: {}\n    backend: onnxruntime\n'
+        '    score_threshold: 0.0\n    obstacle_classes: []\n    classes: []\n'
+        '    landing_safe_classes: []\n'.format(tiny_detector_bundle),
+    )
     overrides = params_file_overrides(path)
-    assert overrides['obstacle_classes'] is None        # what rclpy receives for []
+    assert overrides['obstacle_classes'] is None  # what rclpy receives for []
     node = node_module.VitedgeNode(parameter_overrides=overrides)
     try:
         assert node.node_params.obstacle_classes == [] and node.node_params.classes == []
@@ -494,7 +635,7 @@ def test_empty_lists_in_a_params_file_start_the_node(node_module, tiny_detector_
         node.subscriptions['image'][1](_image(sec=11))
         assert node.core.wait_idle(30.0)
         (dets,) = node.publishers['detections'].sent
-        assert len(dets.detections) > 0                       # detections, none of them an obstacle...
+        assert len(dets.detections) > 0  # detections, none of them an obstacle...
         (clear,) = node.publishers['clear_path'].sent
         assert [r.class_id for r in clear.results] == ['clear'] and clear.header.stamp.sec == 11
     finally:
@@ -502,42 +643,52 @@ def test_empty_lists_in_a_params_file_start_the_node(node_module, tiny_detector_
 
 
 def test_label_lists_are_declared_as_string_arrays(node_module, tiny_detector_bundle):
-    node = node_module.VitedgeNode(parameter_overrides={'bundle': str(tiny_detector_bundle),
-                                                        'backend': 'onnxruntime'})
+    node = node_module.VitedgeNode(
+        parameter_overrides={'bundle': str(tiny_detector_bundle), 'backend': 'onnxruntime'}
+    )
     try:
         for name in ('classes', 'obstacle_classes', 'landing_safe_classes'):
             assert node.declared[name][1].type == ParameterType.STRING_ARRAY, name
-        assert node.declared['classes'][0] is None                       # not set: all classes
+        assert node.declared['classes'][0] is None  # not set: all classes
         assert node.declared['obstacle_classes'][0] == ['person', 'vehicle', 'obstacle']
         assert node.node_params.classes == []
     finally:
         node.close()
-    # a byte array (what rclpy infers for an untyped []) or a plain string is refused, naming the parameter
+    # a byte array (what rclpy infers for an untyped []) or a plain string is refused, naming the
+    # parameter
     for bad in ([b'p'], 'person'):
         with pytest.raises(ParamError) as err:
-            node_module.VitedgeNode(parameter_overrides={'bundle': str(tiny_detector_bundle), 'classes': bad})
+            node_module.VitedgeNode(
+                parameter_overrides={'bundle': str(tiny_detector_bundle), 'classes': bad}
+            )
         assert err.value.name == 'classes'
     with pytest.raises(ParamError) as err:
-        node_module.VitedgeNode(parameter_overrides={'bundle': str(tiny_detector_bundle), 'target_frame': None})
+        node_module.VitedgeNode(
+            parameter_overrides={'bundle': str(tiny_detector_bundle), 'target_frame': None}
+        )
     assert err.value.name == 'target_frame' and 'no value' in str(err.value)
 
 
 def test_two_nodes_publish_diagnostics_under_their_own_names(node_module, tiny_detector_bundle):
     base = {'bundle': str(tiny_detector_bundle), 'backend': 'onnxruntime'}
-    nodes = [node_module.VitedgeNode('front_detector', parameter_overrides=base),
-             node_module.VitedgeNode('down_detector', parameter_overrides=base),
-             node_module.VitedgeNode(namespace='uav1', parameter_overrides=base),
-             node_module.VitedgeNode(namespace='/uav2', parameter_overrides=base)]
+    nodes = [
+        node_module.VitedgeNode('front_detector', parameter_overrides=base),
+        node_module.VitedgeNode('down_detector', parameter_overrides=base),
+        node_module.VitedgeNode(namespace='uav1', parameter_overrides=base),
+        node_module.VitedgeNode(namespace='/uav2', parameter_overrides=base),
+    ]
     try:
         names = []
         for node in nodes:
             node.timers[0][1]()
             (diag,) = node.publishers['/diagnostics'].sent
             names.append([st.name for st in diag.status])
-        assert names == [['front_detector: perception', 'front_detector: detections topic status'],
-                         ['down_detector: perception', 'down_detector: detections topic status'],
-                         ['uav1/vitedge_node: perception', 'uav1/vitedge_node: detections topic status'],
-                         ['uav2/vitedge_node: perception', 'uav2/vitedge_node: detections topic status']]
+        assert names == [
+            ['front_detector: perception', 'front_detector: detections topic status'],
+            ['down_detector: perception', 'down_detector: detections topic status'],
+            ['uav1/vitedge_node: perception', 'uav1/vitedge_node: detections topic status'],
+            ['uav2/vitedge_node: perception', 'uav2/vitedge_node: detections topic status'],
+        ]
         # no frame yet: the rate check reports upstream's "No events recorded." as an error
         (diag,) = nodes[0].publishers['/diagnostics'].sent
         assert diag.status[1].message == 'No events recorded.' and diag.status[1].level == b'\x02'
@@ -563,8 +714,12 @@ class _Gate:
         self.entered.set()
         self.release.wait(30.0)
         self.events.append('frame done')
-        return FrameResult([Detection(0, 'person', 0.9, (10.0, 10.0, 20.0, 20.0))], [], {'total': 1.0},
-                           (image.shape[1], image.shape[0]))
+        return FrameResult(
+            [Detection(0, 'person', 0.9, (10.0, 10.0, 20.0, 20.0))],
+            [],
+            {'total': 1.0},
+            (image.shape[1], image.shape[0]),
+        )
 
     def close(self):
         self.closed = True
@@ -575,8 +730,11 @@ def _gated_node(node_module, monkeypatch, events):
     from vitedge_ros.ros.core import validate_params
 
     gate = _Gate(events)
-    monkeypatch.setattr(node_module, 'create_pipeline',
-                        lambda values: (validate_params(values, ['person', 'vehicle', 'obstacle']), gate))
+    monkeypatch.setattr(
+        node_module,
+        'create_pipeline',
+        lambda values: (validate_params(values, ['person', 'vehicle', 'obstacle']), gate),
+    )
     node = node_module.VitedgeNode(parameter_overrides={'publish_obstacles': False})
     publish = node.publishers['detections'].publish
     node.publishers['detections'].publish = lambda msg: (publish(msg), events.append('published'))
@@ -593,8 +751,8 @@ def test_close_waits_for_the_frame_in_flight(node_module, monkeypatch):
     closer = threading.Thread(target=node.close, kwargs={'timeout': 20.0})
     closer.start()
     time.sleep(0.3)
-    assert closer.is_alive() and not node.destroyed and not gate.closed       # waiting for the frame
-    assert ('subscription', 'image') in node.destroyed_entities               # but no new frames come in
+    assert closer.is_alive() and not node.destroyed and not gate.closed  # waiting for the frame
+    assert ('subscription', 'image') in node.destroyed_entities  # but no new frames come in
     gate.release.set()
     closer.join(20.0)
     assert not closer.is_alive()
@@ -609,10 +767,12 @@ def test_close_after_timeout_drops_outputs_and_leaves_the_engine_alone(node_modu
     assert gate.entered.wait(10.0)
     node.close(timeout=0.2)
     assert node.destroyed and not gate.closed and events == ['node destroyed']
-    assert any('still in the engine' in text for lvl, text in node.logger.lines if lvl == 'warning')
+    assert any(
+        'still in the engine' in text for lvl, text in node.logger.lines if lvl == 'warning'
+    )
     worker = [t for t in threading.enumerate() if t.name == 'vitedge-inference']
     gate.release.set()
     for t in worker:
         t.join(10.0)
-    assert events == ['node destroyed', 'frame done']     # the late frame published nothing
+    assert events == ['node destroyed', 'frame done']  # the late frame published nothing
     assert node.publishers['detections'].sent == []

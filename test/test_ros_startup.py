@@ -1,35 +1,69 @@
-"""The ROS 2 installation check of ``ros2 run vitedge_ros vitedge_node`` (vitedge_ros.ros.startup).
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-Foxy and Galactic are imitated with stand-in modules that lack what their vision_msgs / rcl_interfaces lack
-(vision_msgs 2.0.0 and 3.0.2 message lists from github.com/ros-perception/vision_msgs tags; Foxy's
-ParameterDescriptor has no dynamic_typing); the entry point must print one line and exit 1, no traceback.
 """
+The ROS 2 installation check of ``ros2 run vitedge_ros vitedge_node`` (vitedge_ros.ros.startup).
+
+Foxy and Galactic are imitated with stand-in modules that lack what their vision_msgs /
+rcl_interfaces lack (vision_msgs 2.0.0 and 3.0.2 message lists from
+github.com/ros-perception/vision_msgs tags; Foxy's ParameterDescriptor has no dynamic_typing); the
+entry point must print one line and exit 1, no traceback.
+"""
+
 import importlib.util
+from pathlib import Path
 import subprocess
 import sys
 import textwrap
 import types
-from pathlib import Path
 
 import pytest
-
 from vitedge_ros.ros import startup
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _msg_class(name, fields):
-    return type(name, (), {'get_fields_and_field_types': classmethod(lambda cls: {f: 'x' for f in fields})})
+    return type(
+        name, (), {'get_fields_and_field_types': classmethod(lambda cls: dict.fromkeys(fields, 'x'))}
+    )
 
 
-HUMBLE_VISION = {'Point2D': ['x', 'y'], 'Pose2D': ['position', 'theta'], 'BoundingBox2D': ['center', 'size_x'],
-                 'Classification': ['header', 'results'], 'ObjectHypothesis': ['class_id', 'score'],
-                 'ObjectHypothesisWithPose': ['hypothesis', 'pose'], 'Detection2D': ['header', 'results'],
-                 'Detection2DArray': ['header', 'detections']}
+HUMBLE_VISION = {
+    'Point2D': ['x', 'y'],
+    'Pose2D': ['position', 'theta'],
+    'BoundingBox2D': ['center', 'size_x'],
+    'Classification': ['header', 'results'],
+    'ObjectHypothesis': ['class_id', 'score'],
+    'ObjectHypothesisWithPose': ['hypothesis', 'pose'],
+    'Detection2D': ['header', 'results'],
+    'Detection2DArray': ['header', 'detections'],
+}
 GALACTIC_VISION = {k: v for k, v in HUMBLE_VISION.items() if k not in ('Point2D', 'Pose2D')}
-FOXY_VISION = {k: v for k, v in GALACTIC_VISION.items() if k not in ('Classification', 'ObjectHypothesis')}
-DESCRIPTOR_HUMBLE = ['name', 'type', 'description', 'additional_constraints', 'read_only', 'dynamic_typing',
-                     'floating_point_range', 'integer_range']
+FOXY_VISION = {
+    k: v for k, v in GALACTIC_VISION.items() if k not in ('Classification', 'ObjectHypothesis')
+}
+DESCRIPTOR_HUMBLE = [
+    'name',
+    'type',
+    'description',
+    'additional_constraints',
+    'read_only',
+    'dynamic_typing',
+    'floating_point_range',
+    'integer_range',
+]
 DESCRIPTOR_FOXY = [f for f in DESCRIPTOR_HUMBLE if f != 'dynamic_typing']
 
 
@@ -47,14 +81,18 @@ def _importer(vision, descriptor):
             mod.ParameterDescriptor = _msg_class('ParameterDescriptor', descriptor)
             return mod
         raise ImportError(name)
+
     return import_module
 
 
 @pytest.fixture
 def rclpy_found(monkeypatch):
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, 'find_spec',
-                        lambda name, *a: object() if name == 'rclpy' else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        'find_spec',
+        lambda name, *a: object() if name == 'rclpy' else real(name, *a),
+    )
 
 
 def test_humble_interfaces_pass(rclpy_found):
@@ -69,7 +107,8 @@ def test_galactic_and_foxy_are_named(rclpy_found):
     # a 4.x Pose2D without position (a mixed installation) is caught by its fields
     odd = dict(HUMBLE_VISION, Pose2D=['x', 'y', 'theta'])
     assert startup.check_ros_environment(_importer(odd, DESCRIPTOR_HUMBLE)) == [
-        'vision_msgs/Pose2D has no position field (vision_msgs < 4.0)']
+        'vision_msgs/Pose2D has no position field (vision_msgs < 4.0)'
+    ]
     (missing,) = startup.check_ros_environment(_importer(None, DESCRIPTOR_HUMBLE))
     assert missing.startswith('vision_msgs is not installed')
 
@@ -89,27 +128,37 @@ def _run_entry_point(tmp_path, stubs):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text), encoding='utf-8')
     code = 'import sys; from vitedge_ros.ros.startup import main; sys.exit(main([]))'
-    env = {'PYTHONPATH': '{}:{}'.format(tmp_path, ROOT), 'ROS_DISTRO': 'foxy', 'PATH': '/usr/bin:/bin'}
+    env = {
+        'PYTHONPATH': '{}:{}'.format(tmp_path, ROOT),
+        'ROS_DISTRO': 'foxy',
+        'PATH': '/usr/bin:/bin',
+    }
     # Python 3.6 (the drone lane) has neither capture_output nor text
-    return subprocess.run([sys.executable, '-c', code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,  # noqa: UP022
-                          universal_newlines=True, env=env, timeout=120)  # noqa: UP021
+    return subprocess.run(
+        [sys.executable, '-c', code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,  # noqa: UP022
+        universal_newlines=True,
+        env=env,
+        timeout=120,
+    )  # noqa: UP021
 
 
 FOXY_STUBS = {
     'rclpy/__init__.py': 'raise RuntimeError("rclpy must not be imported by the check")\n',
     'vision_msgs/__init__.py': '',
-    'vision_msgs/msg/__init__.py': '''
+    'vision_msgs/msg/__init__.py': """
         class BoundingBox2D:
             __slots__ = ['_center', '_size_x', '_size_y']
         class Detection2D:
             __slots__ = ['_header', '_results', '_bbox']
         Detection2DArray = ObjectHypothesisWithPose = Detection2D
-        ''',
+        """,
     'rcl_interfaces/__init__.py': '',
-    'rcl_interfaces/msg/__init__.py': '''
+    'rcl_interfaces/msg/__init__.py': """
         class ParameterDescriptor:
             __slots__ = ['_name', '_type', '_description', '_additional_constraints', '_read_only']
-        ''',
+        """,
 }
 
 
@@ -128,4 +177,6 @@ def test_entry_point_without_ros_exits_1_without_traceback(tmp_path):
 
 
 def test_setup_entry_point_goes_through_the_check():
-    assert "'vitedge_node = vitedge_ros.ros.startup:main'" in (ROOT / 'setup.py').read_text(encoding='utf-8')
+    assert "'vitedge_node = vitedge_ros.ros.startup:main'" in (ROOT / 'setup.py').read_text(
+        encoding='utf-8'
+    )

@@ -1,9 +1,22 @@
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 import shutil
 
 import pytest
+from vitedge_ros.runtime import BundleError, load_bundle, Pipeline
 import yaml
-
-from vitedge_ros.runtime import BundleError, Pipeline, load_bundle
 
 
 def _copy(src, dst):
@@ -20,7 +33,11 @@ def _edit_yaml(bundle_dir, fn):
 
 def test_loads_valid_bundle(tiny_detector_bundle):
     b = load_bundle(tiny_detector_bundle)
-    assert b.trt_targets == ('trt8.2', 'trt8.6', 'trt10')  # exported for the default target, audited for all
+    assert b.trt_targets == (
+        'trt8.2',
+        'trt8.6',
+        'trt10',
+    )  # exported for the default target, audited for all
     assert (b.input.width, b.input.height) == (96, 64)
     assert b.input.mean == (0.5, 0.5, 0.5)
     assert b.decoder_type == 'vit_center'
@@ -52,21 +69,24 @@ def test_malformed_yaml(tiny_detector_bundle, tmp_path):
         load_bundle(d)
 
 
-@pytest.mark.parametrize('mutate, field', [
-    (lambda m: m.pop('labels'), "missing required field 'labels'"),
-    (lambda m: m.update(task='segmentation-ish'), 'task'),
-    (lambda m: m['input'].update(width=-3), 'input.width'),
-    (lambda m: m['input'].update(std=[1, 0, 1]), 'input.std'),
-    (lambda m: m['input'].update(mean=[0.5, 0.5]), 'input.mean'),
-    (lambda m: m['input'].update(color='yuv'), 'input.color'),
-    (lambda m: m['input'].update(resize='crop'), 'input.resize'),
-    (lambda m: m['decoder'].update(type='yolo'), 'decoder.type'),
-    (lambda m: m.update(labels=['a', 'a', 'b']), 'labels'),
-    (lambda m: m.update(schema_version=99), 'schema_version'),
-    (lambda m: m['decoder'].update(score_threshold=3), 'decoder.score_threshold'),
-    (lambda m: m.update(trt_targets='trt8.2'), 'trt_targets'),
-    (lambda m: m.update(trt_targets=['tensorrt8']), 'trt_targets'),
-])
+@pytest.mark.parametrize(
+    'mutate, field',
+    [
+        (lambda m: m.pop('labels'), "missing required field 'labels'"),
+        (lambda m: m.update(task='segmentation-ish'), 'task'),
+        (lambda m: m['input'].update(width=-3), 'input.width'),
+        (lambda m: m['input'].update(std=[1, 0, 1]), 'input.std'),
+        (lambda m: m['input'].update(mean=[0.5, 0.5]), 'input.mean'),
+        (lambda m: m['input'].update(color='yuv'), 'input.color'),
+        (lambda m: m['input'].update(resize='crop'), 'input.resize'),
+        (lambda m: m['decoder'].update(type='yolo'), 'decoder.type'),
+        (lambda m: m.update(labels=['a', 'a', 'b']), 'labels'),
+        (lambda m: m.update(schema_version=99), 'schema_version'),
+        (lambda m: m['decoder'].update(score_threshold=3), 'decoder.score_threshold'),
+        (lambda m: m.update(trt_targets='trt8.2'), 'trt_targets'),
+        (lambda m: m.update(trt_targets=['tensorrt8']), 'trt_targets'),
+    ],
+)
 def test_invalid_fields_are_named(tiny_detector_bundle, tmp_path, mutate, field):
     d = _copy(tiny_detector_bundle, tmp_path / 'b')
     _edit_yaml(d, mutate)
@@ -100,6 +120,7 @@ def test_tensorrt_backend_without_tensorrt_says_why(tiny_detector_bundle):
     pytest.importorskip('onnxruntime')
     try:
         import tensorrt  # noqa: F401
+
         pytest.skip('TensorRT present')
     except ImportError:
         pass

@@ -1,33 +1,48 @@
-"""Segmentation metrics on hand-made masks, and clear errors for bad masks (sizes, class ids, dtypes)."""
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Segmentation metrics on hand-made masks.
+
+And clear errors for bad masks (sizes, class ids, dtypes).
+"""
+
 import cv2
 import numpy as np
 import pytest
-
 from vitedge_ros.data.common import DatasetError
 from vitedge_ros.data.masks import SegmentationMaskSet
-from vitedge_ros.data.synthetic import SEG_CLASSES, generate_scene
+from vitedge_ros.data.synthetic import generate_scene, SEG_CLASSES
 from vitedge_ros.eval.segmentation import (
-    IGNORE_INDEX,
-    MaskError,
-    SegmentationMeter,
     check_mask,
     confusion_matrix,
+    IGNORE_INDEX,
     label_agreement,
+    MaskError,
     segmentation_metrics,
+    SegmentationMeter,
 )
 
 
 def test_miou_equals_hand_computed_values():
-    gt = np.array([[0, 0, 1, 1],
-                   [0, 0, 1, 1],
-                   [IGNORE_INDEX, 0, 1, 1]], np.uint8)
-    pred = np.array([[0, 1, 1, 1],
-                     [0, 0, 1, 2],
-                     [2, 0, 1, 1]], np.uint8)
+    gt = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [IGNORE_INDEX, 0, 1, 1]], np.uint8)
+    pred = np.array([[0, 1, 1, 1], [0, 0, 1, 2], [2, 0, 1, 1]], np.uint8)
     cm = confusion_matrix(gt, pred, 4)
     assert cm[0].tolist() == [4, 1, 0, 0] and cm[1].tolist() == [0, 5, 1, 0] and cm.sum() == 11
     m = segmentation_metrics([(gt, pred)], ['a', 'b', 'c', 'd'])
-    # a: tp 4, gt 5, pred 4 -> 4/5; b: tp 5, gt 6, pred 6 -> 5/7; c: tp 0, pred 1 -> 0; d: absent -> None
+    # a: tp 4, gt 5, pred 4 -> 4/5; b: tp 5, gt 6, pred 6 -> 5/7; c: tp 0, pred 1 -> 0; d: absent
+    # -> None
     assert m['per_class_iou']['a'] == pytest.approx(4 / 5)
     assert m['per_class_iou']['b'] == pytest.approx(5 / 7)
     assert m['per_class_iou']['c'] == 0.0
@@ -45,7 +60,7 @@ def test_meter_accumulates_over_frames():
     b = np.ones((2, 2), np.uint8)
     meter = SegmentationMeter(['x', 'y'])
     meter.update(a, a)
-    meter.update(b, a)          # all wrong
+    meter.update(b, a)  # all wrong
     r = meter.result()
     assert r['per_class_iou'] == {'x': pytest.approx(4 / 8), 'y': 0.0}
     assert r['miou'] == pytest.approx(0.25) and r['frames'] == 2
@@ -62,9 +77,13 @@ def test_perfect_prediction_and_agreement():
 
 def test_bad_masks_give_clear_errors():
     ok = np.zeros((4, 6), np.uint8)
-    with pytest.raises(MaskError, match=r'gt #0: size 5x4 \(WxH\) does not match the image size 6x4'):
+    with pytest.raises(
+        MaskError, match=r'gt #0: size 5x4 \(WxH\) does not match the image size 6x4'
+    ):
         check_mask(np.zeros((4, 5), np.uint8), 7, (4, 6), what='gt #0')
-    with pytest.raises(MaskError, match=r'unknown class ids \[9, 12\] \(the model has 7 classes: 0..6\)'):
+    with pytest.raises(
+        MaskError, match=r'unknown class ids \[9, 12\] \(the model has 7 classes: 0..6\)'
+    ):
         check_mask(np.array([[0, 9], [12, 255]], np.uint8), 7)
     with pytest.raises(MaskError, match='integer class ids, got dtype float32'):
         check_mask(ok.astype(np.float32), 7)
@@ -105,13 +124,21 @@ def test_training_set_checks_masks():
     spec = InputSpec(32, 24, 'rgb', (0.5,) * 3, (0.25,) * 3, 'letterbox')
     img = np.zeros((30, 40, 3), np.uint8)
     with pytest.raises(MaskError, match='sample 1 mask: size 40x20'):
-        scenes_to_segmentation_set([(img, np.zeros((30, 40), np.uint8)), (img, np.zeros((20, 40), np.uint8))],
-                                   spec, num_classes=7)
+        scenes_to_segmentation_set(
+            [(img, np.zeros((30, 40), np.uint8)), (img, np.zeros((20, 40), np.uint8))],
+            spec,
+            num_classes=7,
+        )
     with pytest.raises(MaskError, match=r'sample 0 mask: unknown class ids \[200\]'):
         scenes_to_segmentation_set([(img, np.full((30, 40), 200, np.uint8))], spec, num_classes=7)
-    # letterbox: 40x30 -> 32x24 exactly (no padding); 40x20 -> 32x16 with 4 rows of padding (ignored)
-    data = scenes_to_segmentation_set([(np.zeros((20, 40, 3), np.uint8), np.full((20, 40), 2, np.uint8))], spec,
-                                      keep_frame_masks=True, num_classes=7)
+    # letterbox: 40x30 -> 32x24 exactly (no padding); 40x20 -> 32x16 with 4 rows of padding
+    # (ignored)
+    data = scenes_to_segmentation_set(
+        [(np.zeros((20, 40, 3), np.uint8), np.full((20, 40), 2, np.uint8))],
+        spec,
+        keep_frame_masks=True,
+        num_classes=7,
+    )
     assert data.masks.shape == (1, 24, 32)
     assert (data.masks[0, :4] == IGNORE_INDEX).all() and (data.masks[0, 4:20] == 2).all()
     assert (data.masks[0, 20:] == IGNORE_INDEX).all()
@@ -140,5 +167,7 @@ def test_mask_folder_ground_truth_by_stamp(tmp_path):
     assert int(gt.mask_for(1000, (6, 8)).max()) == 5
     with pytest.raises(MaskError, match=r'2000.png: unknown class ids \[9\]'):
         gt.mask_for(2000, (6, 8))
-    with pytest.raises(MaskError, match=r'3000.png: size 7x6 \(WxH\) does not match the image size 8x6'):
+    with pytest.raises(
+        MaskError, match=r'3000.png: size 7x6 \(WxH\) does not match the image size 8x6'
+    ):
         gt.mask_for(3000, (6, 8))

@@ -1,33 +1,74 @@
-"""Issue 15 item 6: one object per task (vitedge_ros.tasks), swept over the registry like timm's model tests.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-Every registered task builds a tiny model through ``create_model``, goes checkpoint -> bundle through
-``export_checkpoint`` (the task's export wrapper), and the bundle loads and decodes on the runtime pipeline with
-the decoder the task names; the registry's names and decoders are the bundle schema's. An unknown task name is
-one line listing the known ones, wherever it enters.
 """
+Issue 15 item 6: one object per task (vitedge_ros.tasks).
+
+Swept over the registry like timm's model tests.
+
+Every registered task builds a tiny model through ``create_model``, goes checkpoint -> bundle
+through ``export_checkpoint`` (the task's export wrapper), and the bundle loads and decodes on the
+runtime pipeline with the decoder the task names; the registry's names and decoders are the bundle
+schema's. An unknown task name is one line listing the known ones, wherever it enters.
+"""
+
 import json
+from pathlib import Path
 import subprocess
 import sys
-from pathlib import Path
 from types import SimpleNamespace
 
+from conftest import EXPORT_NEEDS, require, TINY_BACKBONE
 import numpy as np
 import pytest
-from conftest import EXPORT_NEEDS, TINY_BACKBONE, require
-
 from vitedge_ros.runtime.bundle import DECODERS, TASKS
-from vitedge_ros.tasks import UnknownTaskError, all_tasks, get_task, is_task, list_tasks, task_of_arch
+from vitedge_ros.tasks import (
+    all_tasks,
+    get_task,
+    is_task,
+    list_tasks,
+    task_of_arch,
+    UnknownTaskError,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC = {'width': 64, 'height': 48, 'color': 'rgb', 'mean': [0.5] * 3, 'std': [0.25] * 3, 'resize': 'letterbox'}
-#: A tiny model per task: (arch, create_model keywords, labels). A task registered without an entry fails the sweep.
+SPEC = {
+    'width': 64,
+    'height': 48,
+    'color': 'rgb',
+    'mean': [0.5] * 3,
+    'std': [0.25] * 3,
+    'resize': 'letterbox',
+}
+#: A tiny model per task: (arch, create_model keywords, labels). A task registered without an entry
+#: fails the sweep.
 TINY = {
-    'detect': ('vit_center', dict(img_size=(48, 64), head_channels=16, max_detections=10, **TINY_BACKBONE),
-               ['person', 'vehicle', 'obstacle']),
-    'classify': ('vit_tiny_patch16_224', dict(img_size=(48, 64), patch_size=8, embed_dim=32, depth=1, num_heads=2),
-                 [str(i) for i in range(4)]),
-    'segment': ('vit_segmenter', dict(img_size=(48, 64), head_channels=16, **TINY_BACKBONE),
-                ['ground', 'water', 'building']),
+    'detect': (
+        'vit_center',
+        dict(img_size=(48, 64), head_channels=16, max_detections=10, **TINY_BACKBONE),
+        ['person', 'vehicle', 'obstacle'],
+    ),
+    'classify': (
+        'vit_tiny_patch16_224',
+        {'img_size': (48, 64), 'patch_size': 8, 'embed_dim': 32, 'depth': 1, 'num_heads': 2},
+        [str(i) for i in range(4)],
+    ),
+    'segment': (
+        'vit_segmenter',
+        dict(img_size=(48, 64), head_channels=16, **TINY_BACKBONE),
+        ['ground', 'water', 'building'],
+    ),
 }
 
 
@@ -37,17 +78,34 @@ def test_registry_is_the_bundle_schema():
         assert task is get_task(task.name) and is_task(task.name)
         assert task.decoders == DECODERS[task.name] and task.decoders
         assert task.decoder()['type'] == task.decoders[0]
-        assert (ROOT / 'vitedge_ros' / 'tasks' / '{}.py'.format(task.name)).is_file()   # one module per task
+        assert (
+            ROOT / 'vitedge_ros' / 'tasks' / '{}.py'.format(task.name)
+        ).is_file()  # one module per task
         for arch in task.model_archs:
             assert task_of_arch(arch) is task
     assert task_of_arch('vit_tiny_patch16_224') is None
     # what differs by task, as the node, evaluate.py and the data checks read it
-    assert [(t.name, t.boxes, t.segmentation, t.on_node, t.reads_mixes, t.scene_extras, t.token_merging)
-            for t in all_tasks()] == [('classify', False, False, False, False, False, True),
-                                      ('detect', True, False, True, True, True, False),
-                                      ('segment', False, True, True, False, False, False)]
-    assert get_task('segment').decoder(center_fraction=0.5) == {'type': 'segmenter', 'upsample': 'linear',
-                                                                'center_fraction': 0.5}
+    assert [
+        (
+            t.name,
+            t.boxes,
+            t.segmentation,
+            t.on_node,
+            t.reads_mixes,
+            t.scene_extras,
+            t.token_merging,
+        )
+        for t in all_tasks()
+    ] == [
+        ('classify', False, False, False, False, False, True),
+        ('detect', True, False, True, True, True, False),
+        ('segment', False, True, True, False, False, False),
+    ]
+    assert get_task('segment').decoder(center_fraction=0.5) == {
+        'type': 'segmenter',
+        'upsample': 'linear',
+        'center_fraction': 0.5,
+    }
 
 
 @pytest.mark.parametrize('bad', ['dtect', 'Detect', '', None, 3])
@@ -61,14 +119,21 @@ def test_unknown_task_is_one_line_naming_the_known_ones(bad):
 
 
 def test_unknown_task_through_the_callers():
-    from vitedge_ros.data.sources import DataConfigError, check_task
+    from vitedge_ros.data.sources import check_task, DataConfigError
     from vitedge_ros.perception.core import ParamError, validate_params
 
-    with pytest.raises(DataConfigError, match=r"^data: unknown task 'dtect' \(known: classify, detect, segment\)$"):
+    with pytest.raises(
+        DataConfigError, match=r"^data: unknown task 'dtect' \(known: classify, detect, segment\)$"
+    ):
         check_task({'name': 'digits'}, 'dtect', {'classify': ['digits']})
-    with pytest.raises(DataConfigError, match=r"^data.mix: a mix holds detection sources; model task is 'segment'$"):
+    with pytest.raises(
+        DataConfigError,
+        match=r"^data.mix: a mix holds detection sources; model task is 'segment'$",
+    ):
         check_task({'mix': []}, 'segment', {})
-    with pytest.raises(DataConfigError, match='segmentation reads synthetic-aerial scenes or a masks folder'):
+    with pytest.raises(
+        DataConfigError, match='segmentation reads synthetic-aerial scenes or a masks folder'
+    ):
         check_task({'name': 'digits'}, 'segment', {'segment': ['synthetic-aerial', 'masks']})
     with pytest.raises(ParamError, match=r"parameter 'bundle': unknown task 'dtect'"):
         validate_params({}, labels=['a'], task='dtect')
@@ -78,19 +143,31 @@ def test_unknown_task_or_arch_in_create_model():
     require('torch', 'timm')
     from vitedge_ros.models import create_model
 
-    with pytest.raises(ValueError, match=r"^unknown task 'dtect' \(known: classify, detect, segment\)$"):
+    with pytest.raises(
+        ValueError, match=r"^unknown task 'dtect' \(known: classify, detect, segment\)$"
+    ):
         create_model('vit_center', task='dtect')
-    with pytest.raises(ValueError, match=r"^unknown detector arch 'vit_segmenter' \(known: vit_center\)$"):
+    with pytest.raises(
+        ValueError, match=r"^unknown detector arch 'vit_segmenter' \(known: vit_center\)$"
+    ):
         create_model('vit_segmenter', task='detect')
 
 
 def test_tasks_package_imports_without_torch():
-    code = ('import sys, json\n'
-            'from vitedge_ros.tasks import all_tasks\n'
-            'out = [(t.name, t.decoders, t.decoder(), t.boxes) for t in all_tasks()]\n'
-            'print(json.dumps(sorted({"torch", "timm", "rclpy"} & set(sys.modules))))\n')
-    out = subprocess.run([sys.executable, '-c', code], cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         universal_newlines=True, timeout=120)
+    code = (
+        'import sys, json\n'
+        'from vitedge_ros.tasks import all_tasks\n'
+        'out = [(t.name, t.decoders, t.decoder(), t.boxes) for t in all_tasks()]\n'
+        'print(json.dumps(sorted({"torch", "timm", "rclpy"} & set(sys.modules))))\n'
+    )
+    out = subprocess.run(
+        [sys.executable, '-c', code],
+        cwd=str(ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
@@ -99,7 +176,6 @@ def test_tasks_package_imports_without_torch():
 def test_every_task_builds_exports_and_decodes(name, tmp_path):
     require(*EXPORT_NEEDS)
     import torch
-
     from vitedge_ros.checkpoint import save_checkpoint
     from vitedge_ros.export.checkpoint_export import export_checkpoint
     from vitedge_ros.models import create_model
@@ -111,15 +187,25 @@ def test_every_task_builds_exports_and_decodes(name, tmp_path):
     torch.manual_seed(0)
     model = create_model(arch, task=name, num_classes=len(labels), **kwargs).eval()
     assert factory_of(model)['task'] == name
-    if task.model_archs:   # a project arch asked for under the default task builds its own task's model
+    if (
+        task.model_archs
+    ):  # a project arch asked for under the default task builds its own task's model
         assert factory_of(create_model(arch, num_classes=len(labels), **kwargs))['task'] == name
     module, names = task.export_module(model)
     with torch.no_grad():
         outs = module(torch.zeros(1, 3, 48, 64))
     outs = outs if isinstance(outs, (tuple, list)) else (outs,)
     assert len(outs) == len(names)
-    ckpt = save_checkpoint(tmp_path / 'tiny.pt', model, name='tiny_' + name, task=name, labels=labels,
-                           input_spec=SPEC, decoder=task.decoder(), arch=arch)
+    ckpt = save_checkpoint(
+        tmp_path / 'tiny.pt',
+        model,
+        name='tiny_' + name,
+        task=name,
+        labels=labels,
+        input_spec=SPEC,
+        decoder=task.decoder(),
+        arch=arch,
+    )
     summary = export_checkpoint(ckpt, tmp_path / 'bundle', n_samples=1)
     bundle = summary['bundle']
     assert (bundle.task, bundle.decoder_type) == (name, task.decoders[0])
@@ -148,19 +234,25 @@ def test_every_task_builds_exports_and_decodes(name, tmp_path):
 def test_classify_hooks_on_task_data():
     require('torch', 'timm')
     import torch
-
     from vitedge_ros.models import create_model
 
     task = get_task('classify')
     torch.manual_seed(0)
-    model = create_model('vit_tiny_patch16_224', num_classes=3, img_size=16, patch_size=8, embed_dim=16, depth=1,
-                         num_heads=2).eval()
+    model = create_model(
+        'vit_tiny_patch16_224',
+        num_classes=3,
+        img_size=16,
+        patch_size=8,
+        embed_dim=16,
+        depth=1,
+        num_heads=2,
+    ).eval()
     rng = np.random.default_rng(0)
     x = rng.standard_normal((6, 3, 16, 16)).astype(np.float32)
     with torch.no_grad():
         pred = model(torch.from_numpy(x)).argmax(1).numpy()
     y = pred.copy()
-    y[:2] = (y[:2] + 1) % 3   # two of six wrong
+    y[:2] = (y[:2] + 1) % 3  # two of six wrong
     data = SimpleNamespace(x_train=x, y_train=y, x_test=x, y_test=y)
     assert task.evaluate(model, data) == {'top1': pytest.approx(4 / 6)}
     assert task.calibration_inputs(data, 4).shape == (4, 3, 16, 16)
@@ -171,7 +263,6 @@ def test_data_labels_are_the_trainers(tmp_path):
     """Task.data_labels: each task's label names of a data entry, before any image is read."""
     require('torch', 'timm')
     import cv2
-
     from vitedge_ros.training.data import data_labels
 
     for cls in ('cat', 'dog'):
@@ -179,15 +270,33 @@ def test_data_labels_are_the_trainers(tmp_path):
         cv2.imwrite(str(tmp_path / 'folder' / cls / 'a.png'), np.zeros((8, 8, 3), np.uint8))
     cases = [
         ('detect', {'name': 'synthetic-aerial'}, ['person', 'vehicle', 'obstacle']),
-        ('detect', {'name': 'visdrone', 'label_map': {'pedestrian': 'person', 'car': 'car'}, 'classes': None},
-         ['person', 'car']),
-        ('detect', {'mix': [{'name': 'visdrone', 'label_map': {'pedestrian': 'person'}, 'classes': None},
-                            {'name': 'synthetic-aerial'}]}, ['person', 'vehicle', 'obstacle']),
+        (
+            'detect',
+            {
+                'name': 'visdrone',
+                'label_map': {'pedestrian': 'person', 'car': 'car'},
+                'classes': None,
+            },
+            ['person', 'car'],
+        ),
+        (
+            'detect',
+            {
+                'mix': [
+                    {'name': 'visdrone', 'label_map': {'pedestrian': 'person'}, 'classes': None},
+                    {'name': 'synthetic-aerial'},
+                ]
+            },
+            ['person', 'vehicle', 'obstacle'],
+        ),
         ('classify', {'name': 'digits'}, [str(i) for i in range(10)]),
         ('classify', {'name': 'imagefolder', 'root': str(tmp_path / 'folder')}, ['cat', 'dog']),
         ('segment', {'name': 'masks', 'classes': ['ground', 1]}, ['ground', '1']),
-        ('segment', {'name': 'synthetic-aerial'},
-         ['background', 'person', 'vehicle', 'building', 'water', 'road', 'vegetation']),
+        (
+            'segment',
+            {'name': 'synthetic-aerial'},
+            ['background', 'person', 'vehicle', 'building', 'water', 'road', 'vegetation'],
+        ),
     ]
     for task, data, want in cases:
         assert get_task(task).data_labels(data) == want == data_labels(data, task), (task, data)
@@ -195,20 +304,26 @@ def test_data_labels_are_the_trainers(tmp_path):
 
 def test_quantization_watches_the_answer():
     det, cls, seg = get_task('detect'), get_task('classify'), get_task('segment')
-    assert (det.watched_output, cls.watched_output, seg.watched_output) == (('heatmap', 1), ('logits', 0),
-                                                                            ('logits', 0))
+    assert (det.watched_output, cls.watched_output, seg.watched_output) == (
+        ('heatmap', 1),
+        ('logits', 0),
+        ('logits', 0),
+    )
     ref = np.zeros((2, 3, 2, 2), np.float32)
     ref[:, 1] = 1.0
     got = ref.copy()
-    got[0, 2, 0, 0] = 5.0     # one of eight positions changes class
+    got[0, 2, 0, 0] = 5.0  # one of eight positions changes class
     assert seg.answer_agreement(ref, got) == {'agreement': 0.875}
     assert cls.answer_agreement(ref[:, :, 0, 0], got[:, :, 0, 0]) == {'agreement': 0.5}
     assert det.answer_agreement(ref, got) is None
 
 
 def test_drone_file_set_takes_the_tasks_package_but_no_torch_module():
-    """The drone's files (everything drone code imports, lazily too) include vitedge_ros/tasks but no module that
-    imports torch or timm at its top: the task objects reach their workstation half by name (tasks.base.load_ref)."""
+    """
+    The drone's files (everything drone code imports, lazily too) include vitedge_ros/tasks but no module that
+    imports torch or timm at its top: the task objects reach their workstation half by name
+    (tasks.base.load_ref).
+    """
     import ast
 
     from lane_py36 import drone_sources
@@ -225,5 +340,7 @@ def test_drone_file_set_takes_the_tasks_package_but_no_torch_module():
                 mods = [node.module or '']
             else:
                 continue
-            heavy += [str(path.relative_to(ROOT)) for m in mods if m.split('.')[0] in ('torch', 'timm')]
+            heavy += [
+                str(path.relative_to(ROOT)) for m in mods if m.split('.')[0] in ('torch', 'timm')
+            ]
     assert heavy == []

@@ -1,16 +1,40 @@
-"""TensorRT runtime engine without a GPU: engine keys, refusal of mismatched engines, both TensorRT APIs
-(through fake tensorrt/pycuda modules), and the ``auto`` backend's choice and explanation."""
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+TensorRT runtime engine without a GPU.
+
+Engine keys, refusal of mismatched engines, both TensorRT APIs
+(through fake tensorrt/pycuda modules), and the ``auto`` backend's choice and explanation.
+"""
+
 import importlib.util
 import os
 import shutil
 import sys
 
+from fake_tensorrt import (
+    DEFAULT_IO,
+    engine_bytes,
+    fake_compute,
+    forget_engine_module,
+    install_fakes,
+)
 import numpy as np
 import pytest
 import trt_graphs as graphs
-from fake_tensorrt import DEFAULT_IO, engine_bytes, fake_compute, forget_engine_module, install_fakes
-
-from vitedge_ros.runtime import Pipeline, load_bundle
+from vitedge_ros.runtime import load_bundle, Pipeline
 from vitedge_ros.runtime.engine_key import (
     calib_cache_filename,
     engine_filename,
@@ -40,7 +64,11 @@ def fakes(monkeypatch):
 
 @pytest.fixture
 def bundle_copy(tmp_path):
-    """A 32x32 classifier bundle (pure onnx, opset 13: no torch needed, runs on every onnxruntime)."""
+    """
+    A 32x32 classifier bundle.
+
+    Pure onnx, opset 13: no torch needed, runs on every onnxruntime.
+    """
     return graphs.write_bundle(tmp_path / 'bundle', 'classifier')
 
 
@@ -55,7 +83,9 @@ def _write_engine(bundle_dir, name, data=None):
     return d / name
 
 
-# ------------------------------------------------------------------------------------------ key naming
+# ------------------------------------------------------------------------------------------ key
+# naming
+
 
 def test_engine_key_format_and_roundtrip():
     name = engine_filename(SHA, '8.2.1.8', 'NVIDIA Tegra X1', 'fp16')
@@ -64,10 +94,19 @@ def test_engine_key_format_and_roundtrip():
     assert key == ('a1b2c3d4e5f6', '8.2.1.8', 'NVIDIA_Tegra_X1', 'fp16') and key.filename == name
     odd = engine_filename(SHA, '10.3.0', 'NVIDIA GeForce RTX 4090 (laptop)/x', 'int8')
     assert odd == 'a1b2c3d4e5f6-trt10.3.0-NVIDIA_GeForce_RTX_4090_laptop_x-int8.engine'
-    assert parse_key(odd).gpu == 'NVIDIA_GeForce_RTX_4090_laptop_x' and parse_key(odd).precision == 'int8'
-    assert parse_key('model.engine') is None and parse_key('a1b2c3d4e5f6-trt8.2-gpu-fp64.engine') is None
+    assert (
+        parse_key(odd).gpu == 'NVIDIA_GeForce_RTX_4090_laptop_x'
+        and parse_key(odd).precision == 'int8'
+    )
+    assert (
+        parse_key('model.engine') is None
+        and parse_key('a1b2c3d4e5f6-trt8.2-gpu-fp64.engine') is None
+    )
     assert sanitize('  H100 80GB HBM3 ') == 'H100_80GB_HBM3'
-    assert timing_cache_filename('8.2.1.8', 'NVIDIA Tegra X1') == 'timing-trt8.2.1.8-NVIDIA_Tegra_X1.cache'
+    assert (
+        timing_cache_filename('8.2.1.8', 'NVIDIA Tegra X1')
+        == 'timing-trt8.2.1.8-NVIDIA_Tegra_X1.cache'
+    )
     assert calib_cache_filename(SHA) == 'calib-a1b2c3d4e5f6.cache'
     assert temp_filename(name, pid=42) == '.' + name + '.tmp-42'
     with pytest.raises(ValueError, match='precision must be one of fp32, fp16, int8'):
@@ -87,13 +126,18 @@ def test_onnx_sha256_is_file_sha(tmp_path):
 def test_fast_int8_by_compute_capability():
     assert not has_fast_int8((5, 3))  # Jetson Nano
     assert not has_fast_int8((6, 2))  # TX2
-    assert has_fast_int8((6, 1)) and has_fast_int8((7, 2)) and has_fast_int8((8, 7)) and has_fast_int8((9, 0))
+    assert (
+        has_fast_int8((6, 1))
+        and has_fast_int8((7, 2))
+        and has_fast_int8((8, 7))
+        and has_fast_int8((9, 0))
+    )
 
 
 def test_stale_temp_files_only_dead_pids(tmp_path):
     d = tmp_path / 'engines'
     d.mkdir()
-    dead = d / temp_filename('k.engine', pid=2 ** 22 + 12345)
+    dead = d / temp_filename('k.engine', pid=2**22 + 12345)
     alive = d / temp_filename('k.engine', pid=1)
     mine = d / temp_filename('k.engine')
     for p in (dead, alive, mine):
@@ -101,7 +145,9 @@ def test_stale_temp_files_only_dead_pids(tmp_path):
     assert set(stale_temp_files(d)) == {dead, mine}
 
 
-# ------------------------------------------------------------------------------------------ matching
+# ------------------------------------------------------------------------------------------
+# matching
+
 
 def test_match_engine_none_and_preference(bundle_copy):
     sha = onnx_sha256(bundle_copy / 'model.onnx')
@@ -116,7 +162,11 @@ def test_match_engine_none_and_preference(bundle_copy):
     path, why = match_engine(bundle_copy, sha, '10.3.0', 'NVIDIA H100', precision='fp16')
     assert path is None and 'precision' in why and '--precision fp16' in why
     # hidden temporaries are never candidates
-    (bundle_copy / 'engines' / temp_filename(engine_filename(sha, '10.3.0', 'NVIDIA H100', 'fp16'))).write_bytes(b'')
+    (
+        bundle_copy
+        / 'engines'
+        / temp_filename(engine_filename(sha, '10.3.0', 'NVIDIA H100', 'fp16'))
+    ).write_bytes(b'')
     assert match_engine(bundle_copy, sha, '10.3.0', 'NVIDIA H100', precision='fp16')[0] is None
 
 
@@ -127,14 +177,22 @@ def test_match_engine_mismatch_names_what_differs_and_the_rebuild_command(bundle
     _write_engine(bundle_copy, 'random.engine')
     path, why = match_engine(bundle_copy, sha, '10.3.0', 'NVIDIA H100')
     assert path is None
-    assert 'TensorRT 8.2.1.8 (running 10.3.0)' in why and 'GPU NVIDIA_Tegra_X1 (this is NVIDIA_H100)' in why
+    assert (
+        'TensorRT 8.2.1.8 (running 10.3.0)' in why
+        and 'GPU NVIDIA_Tegra_X1 (this is NVIDIA_H100)' in why
+    )
     assert 'model.onnx ffffffffffff (now {})'.format(sha[:12]) in why
     assert 'random.engine (not named' in why
     assert 'not loading' in why
-    assert 'Rebuild with: python3 tools/build_engine.py {} --precision int8'.format(bundle_copy) in why
+    assert (
+        'Rebuild with: python3 tools/build_engine.py {} --precision int8'.format(bundle_copy)
+        in why
+    )
 
 
-# ------------------------------------------------------------------------------------------ fake TensorRT APIs
+# ------------------------------------------------------------------------------------------ fake
+# TensorRT APIs
+
 
 @pytest.mark.parametrize('api', ['8', '10'])
 def test_engine_runs_through_both_apis_with_reused_pinned_buffers(fakes, bundle_copy, api):
@@ -173,16 +231,25 @@ def test_engine_runs_through_both_apis_with_reused_pinned_buffers(fakes, bundle_
 
 def test_engine_checks_input_shape(fakes, bundle_copy):
     mod, trt, _drv = fakes(api='10')
-    eng = mod.TensorRTEngine(_write_engine(bundle_copy, _key_for(bundle_copy, trt.__version__, 'NVIDIA Tegra X1')))
+    eng = mod.TensorRTEngine(
+        _write_engine(bundle_copy, _key_for(bundle_copy, trt.__version__, 'NVIDIA Tegra X1'))
+    )
     with pytest.raises(EngineError, match=r'must have shape \(1, 3, 4, 4\)'):
         eng.infer(np.zeros((1, 3, 8, 8), np.float32))
 
 
 def test_engine_rejects_dynamic_shapes(fakes, bundle_copy):
     mod, trt, _drv = fakes(api='8')
-    io = {'order': ['input', 'out'], 'tensors': {'input': {'shape': [-1, 3, 4, 4], 'dtype': 'float32', 'input': True},
-                                                 'out': {'shape': [1, 2], 'dtype': 'float32', 'input': False}}}
-    path = _write_engine(bundle_copy, _key_for(bundle_copy, trt.__version__, 'NVIDIA Tegra X1'), engine_bytes(io))
+    io = {
+        'order': ['input', 'out'],
+        'tensors': {
+            'input': {'shape': [-1, 3, 4, 4], 'dtype': 'float32', 'input': True},
+            'out': {'shape': [1, 2], 'dtype': 'float32', 'input': False},
+        },
+    }
+    path = _write_engine(
+        bundle_copy, _key_for(bundle_copy, trt.__version__, 'NVIDIA Tegra X1'), engine_bytes(io)
+    )
     with pytest.raises(EngineError, match='dynamic shape'):
         mod.TensorRTEngine(path)
 
@@ -195,11 +262,15 @@ def test_mismatched_engine_is_refused_with_rebuild_command(fakes, bundle_copy, a
     with pytest.raises(EngineError) as err:
         mod.TensorRTEngine(path)
     msg = str(err.value)
-    assert 'TensorRT {} (running {})'.format(other, trt.__version__) in msg and 'not loading' in msg
+    assert (
+        'TensorRT {} (running {})'.format(other, trt.__version__) in msg and 'not loading' in msg
+    )
     assert 'python3 tools/build_engine.py {} --precision fp32'.format(bundle_copy) in msg
     assert 'engine' not in trt.log  # never deserialised
     # other GPU, and a model.onnx that changed since the engine was built
-    gpu_path = _write_engine(bundle_copy, _key_for(bundle_copy, trt.__version__, 'NVIDIA Jetson Xavier'))
+    gpu_path = _write_engine(
+        bundle_copy, _key_for(bundle_copy, trt.__version__, 'NVIDIA Jetson Xavier')
+    )
     with pytest.raises(EngineError, match='GPU NVIDIA_Jetson_Xavier'):
         mod.TensorRTEngine(gpu_path)
     good = _write_engine(bundle_copy, _key_for(bundle_copy, trt.__version__, 'NVIDIA Tegra X1'))
@@ -215,7 +286,9 @@ def test_mismatched_engine_is_refused_with_rebuild_command(fakes, bundle_copy, a
 
 def test_corrupt_engine_file_says_rebuild(fakes, bundle_copy):
     mod, trt, _drv = fakes(api='10')
-    path = _write_engine(bundle_copy, _key_for(bundle_copy, trt.__version__, 'NVIDIA Tegra X1'), b'\x00garbage')
+    path = _write_engine(
+        bundle_copy, _key_for(bundle_copy, trt.__version__, 'NVIDIA Tegra X1'), b'\x00garbage'
+    )
     with pytest.raises(EngineError, match='cannot deserialise.*tools/build_engine.py'):
         mod.TensorRTEngine(path)
 
@@ -225,12 +298,16 @@ def test_find_engine_uses_running_trt_and_gpu(fakes, bundle_copy):
     bundle = load_bundle(bundle_copy)
     path, why = mod.find_engine(bundle)
     assert path is None and 'no TensorRT engine' in why
-    want = _write_engine(bundle_copy, _key_for(bundle_copy, trt.__version__, 'NVIDIA H100 80GB HBM3', 'fp16'))
+    want = _write_engine(
+        bundle_copy, _key_for(bundle_copy, trt.__version__, 'NVIDIA H100 80GB HBM3', 'fp16')
+    )
     path, why = mod.find_engine(bundle)
     assert path == want and 'matches' in why
 
 
-# ------------------------------------------------------------------------------------------ auto backend
+# ------------------------------------------------------------------------------------------ auto
+# backend
+
 
 def test_auto_picks_tensorrt_when_engine_matches(fakes, bundle_copy):
     mod, trt, _drv = fakes(api='10')
@@ -246,7 +323,11 @@ def test_auto_falls_back_to_onnxruntime_on_stale_engine_and_says_why(fakes, bund
     _write_engine(bundle_copy, _key_for(bundle_copy, '8.2.1.8', 'NVIDIA Tegra X1'))
     engine, reason = create_engine(load_bundle(bundle_copy), 'auto')
     assert engine.name == 'onnxruntime'
-    assert 'auto:' in reason and 'TensorRT 8.2.1.8 (running 10.3.0.26)' in reason and 'Rebuild with' in reason
+    assert (
+        'auto:' in reason
+        and 'TensorRT 8.2.1.8 (running 10.3.0.26)' in reason
+        and 'Rebuild with' in reason
+    )
     with pytest.raises(EngineError, match='backend tensorrt: no engine matches'):
         create_engine(load_bundle(bundle_copy), 'tensorrt')
 
@@ -262,27 +343,50 @@ def test_auto_without_tensorrt_uses_onnxruntime_and_says_so(bundle_copy):
 
 
 def test_engine_module_imports_no_torch():
-    src = (importlib.util.find_spec('vitedge_ros.runtime.engine_key').origin,
-           os.path.join(os.path.dirname(importlib.util.find_spec('vitedge_ros.runtime').origin),
-                        'engines', 'tensorrt_engine.py'),
-           os.path.join(os.path.dirname(importlib.util.find_spec('vitedge_ros.runtime').origin), 'trt_builder.py'))
+    src = (
+        importlib.util.find_spec('vitedge_ros.runtime.engine_key').origin,
+        os.path.join(
+            os.path.dirname(importlib.util.find_spec('vitedge_ros.runtime').origin),
+            'engines',
+            'tensorrt_engine.py',
+        ),
+        os.path.join(
+            os.path.dirname(importlib.util.find_spec('vitedge_ros.runtime').origin),
+            'trt_builder.py',
+        ),
+    )
     for path in src:
         text = open(path, encoding='utf-8').read()
         assert 'import torch' not in text and 'from torch' not in text, path
 
 
-# ---------------------------------------------------------------------------------- auto: GPU order, load failures
+# ---------------------------------------------------------------------------------- auto: GPU
+# order, load failures
 
-@pytest.mark.parametrize('gpu, cc, want', [
-    ('NVIDIA Tegra X1', (5, 3), 'fp16'), ('NVIDIA Jetson TX2', (6, 2), 'fp16'),
-    ('NVIDIA A100', (8, 0), 'int8'), ('NVIDIA Tesla P4', (6, 1), 'int8')])
-def test_auto_prefers_fp16_over_int8_where_the_gpu_has_no_fast_int8(fakes, bundle_copy, gpu, cc, want):
+
+@pytest.mark.parametrize(
+    'gpu, cc, want',
+    [
+        ('NVIDIA Tegra X1', (5, 3), 'fp16'),
+        ('NVIDIA Jetson TX2', (6, 2), 'fp16'),
+        ('NVIDIA A100', (8, 0), 'int8'),
+        ('NVIDIA Tesla P4', (6, 1), 'int8'),
+    ],
+)
+def test_auto_prefers_fp16_over_int8_where_the_gpu_has_no_fast_int8(
+    fakes, bundle_copy, gpu, cc, want
+):
     mod, trt, _drv = fakes(api='10', gpu_name=gpu, cc=cc)
-    paths = {p: _write_engine(bundle_copy, _key_for(bundle_copy, trt.__version__, gpu, p))
-             for p in ('fp32', 'int8', 'fp16')}
+    paths = {
+        p: _write_engine(bundle_copy, _key_for(bundle_copy, trt.__version__, gpu, p))
+        for p in ('fp32', 'int8', 'fp16')
+    }
     engine, reason = create_engine(load_bundle(bundle_copy), 'auto')
-    assert isinstance(engine, mod.TensorRTEngine) and engine.path == paths[want] and reason.endswith(
-        '({})'.format(paths[want].name))
+    assert (
+        isinstance(engine, mod.TensorRTEngine)
+        and engine.path == paths[want]
+        and reason.endswith('({})'.format(paths[want].name))
+    )
     engine.close()
     assert mod.find_engine(load_bundle(bundle_copy))[0] == paths[want]
 
@@ -295,18 +399,25 @@ FAILURES = {
 
 
 @pytest.mark.parametrize('failure', sorted(FAILURES))
-def test_auto_falls_back_to_onnxruntime_when_the_engine_fails_to_load(fakes, bundle_copy, failure, caplog):
+def test_auto_falls_back_to_onnxruntime_when_the_engine_fails_to_load(
+    fakes, bundle_copy, failure, caplog
+):
     from vitedge_ros.runtime.engines import select_engine
 
     kwargs, needle = FAILURES[failure]
     mod, trt, drv = fakes(api='10', **kwargs)
-    path = _write_engine(bundle_copy, _key_for(bundle_copy, trt.__version__, 'NVIDIA Tegra X1'),
-                         engine_bytes(version=trt.__version__))
+    path = _write_engine(
+        bundle_copy,
+        _key_for(bundle_copy, trt.__version__, 'NVIDIA Tegra X1'),
+        engine_bytes(version=trt.__version__),
+    )
     with caplog.at_level('WARNING'):
         choice = select_engine(load_bundle(bundle_copy), 'auto')
     assert choice.engine.name == 'onnxruntime'
     assert '{} failed to load ('.format(path.name) in choice.reason and needle in choice.reason
-    assert choice.fallback.startswith('TensorRT engine in {} not used: '.format(bundle_copy / 'engines'))
+    assert choice.fallback.startswith(
+        'TensorRT engine in {} not used: '.format(bundle_copy / 'engines')
+    )
     assert needle in choice.fallback
     assert any(needle in r.getMessage() for r in caplog.records if r.levelname == 'WARNING')
     assert drv.MEM == {} and drv.calls.get('detach', 0) == 1  # nothing leaked on the GPU
@@ -319,8 +430,11 @@ def test_engine_from_another_tensorrt_build_falls_back(fakes, bundle_copy):
     from vitedge_ros.runtime.engines import select_engine
 
     _mod, trt, _drv = fakes(api='8.6')
-    _write_engine(bundle_copy, _key_for(bundle_copy, trt.__version__, 'NVIDIA Tegra X1'),
-                  engine_bytes(version='8.6.1.6'))  # keyed right, but the plan is from another build
+    _write_engine(
+        bundle_copy,
+        _key_for(bundle_copy, trt.__version__, 'NVIDIA Tegra X1'),
+        engine_bytes(version='8.6.1.6'),
+    )  # keyed right, but the plan is from another build
     choice = select_engine(load_bundle(bundle_copy), 'auto')
     assert choice.engine.name == 'onnxruntime' and 'cannot deserialise' in choice.fallback
     assert any('not compatible with this version of TensorRT' in ln for ln in trt.log['stderr'])
@@ -330,8 +444,14 @@ def test_auto_tries_the_next_engine_before_onnxruntime(fakes, bundle_copy):
     from vitedge_ros.runtime.engines import select_engine
 
     mod, trt, _drv = fakes(api='10')
-    _write_engine(bundle_copy, _key_for(bundle_copy, trt.__version__, 'NVIDIA Tegra X1', 'fp16'), b'\x00corrupt')
-    int8 = _write_engine(bundle_copy, _key_for(bundle_copy, trt.__version__, 'NVIDIA Tegra X1', 'int8'))
+    _write_engine(
+        bundle_copy,
+        _key_for(bundle_copy, trt.__version__, 'NVIDIA Tegra X1', 'fp16'),
+        b'\x00corrupt',
+    )
+    int8 = _write_engine(
+        bundle_copy, _key_for(bundle_copy, trt.__version__, 'NVIDIA Tegra X1', 'int8')
+    )
     choice = select_engine(load_bundle(bundle_copy), 'auto')
     assert isinstance(choice.engine, mod.TensorRTEngine) and choice.engine.path == int8
     assert 'fp16.engine failed to load' in choice.reason and choice.fallback == ''
@@ -343,7 +463,11 @@ def test_no_engine_at_all_is_not_a_fallback_warning(fakes, bundle_copy):
 
     fakes(api='10')
     choice = select_engine(load_bundle(bundle_copy), 'auto')
-    assert choice.engine.name == 'onnxruntime' and 'no TensorRT engine' in choice.reason and choice.fallback == ''
+    assert (
+        choice.engine.name == 'onnxruntime'
+        and 'no TensorRT engine' in choice.reason
+        and choice.fallback == ''
+    )
 
 
 def test_engines_present_but_tensorrt_missing_is_a_fallback(bundle_copy, monkeypatch):
@@ -358,11 +482,15 @@ def test_engines_present_but_tensorrt_missing_is_a_fallback(bundle_copy, monkeyp
 
 
 def test_node_diagnostics_report_the_fallback(fakes, shipped_bundle, tmp_path):
-    """A failed TensorRT load under ``backend: auto`` keeps the node running on onnxruntime, logs a warning and
-    shows in /diagnostics (level WARN, ``backend_fallback``)."""
+    """
+    A failed TensorRT load under ``backend.
+
+    Auto`` keeps the node running on onnxruntime, logs a warning and
+    shows in /diagnostics (level WARN, ``backend_fallback``).
+    """
     from types import SimpleNamespace
 
-    from vitedge_ros.ros.core import DIAG_WARN, PerceptionCore, create_pipeline
+    from vitedge_ros.ros.core import create_pipeline, DIAG_WARN, PerceptionCore
 
     b = tmp_path / 'det'
     shutil.copytree(str(shipped_bundle), str(b), ignore=shutil.ignore_patterns('engines'))
@@ -371,19 +499,35 @@ def test_node_diagnostics_report_the_fallback(fakes, shipped_bundle, tmp_path):
     params, pipe = create_pipeline({'bundle': str(b), 'backend': 'auto'})
     assert pipe.backend_name == 'onnxruntime' and 'cannot deserialise' in pipe.backend_fallback
     logs = []
-    core = PerceptionCore(pipe, params, lambda out: None, log=lambda level, text: logs.append((level, text)),
-                          bundle_name='det')
+    core = PerceptionCore(
+        pipe,
+        params,
+        lambda out: None,
+        log=lambda level, text: logs.append((level, text)),
+        bundle_name='det',
+    )
     assert ('warn', 'TensorRT not used, running on onnxruntime: ' + pipe.backend_fallback) in logs
     w, h = 160, 120
-    msg = SimpleNamespace(header=SimpleNamespace(stamp=SimpleNamespace(sec=1, nanosec=0), frame_id='cam'),
-                          height=h, width=w, encoding='bgr8', is_bigendian=0, step=w * 3,
-                          data=np.zeros(w * h * 3, np.uint8))
+    msg = SimpleNamespace(
+        header=SimpleNamespace(stamp=SimpleNamespace(sec=1, nanosec=0), frame_id='cam'),
+        height=h,
+        width=w,
+        encoding='bgr8',
+        is_bigendian=0,
+        step=w * 3,
+        data=np.zeros(w * h * 3, np.uint8),
+    )
     assert core.on_image(msg)
     assert core.wait_idle(30.0)
     diag = core.diagnostics()
     core.shutdown()
-    assert diag['level'] == DIAG_WARN and diag['message'].startswith('TensorRT not used, running on onnxruntime')
-    assert diag['values']['backend'] == 'onnxruntime' and 'cannot deserialise' in diag['values']['backend_fallback']
+    assert diag['level'] == DIAG_WARN and diag['message'].startswith(
+        'TensorRT not used, running on onnxruntime'
+    )
+    assert (
+        diag['values']['backend'] == 'onnxruntime'
+        and 'cannot deserialise' in diag['values']['backend_fallback']
+    )
     assert diag['values']['frames_processed'] == 1
     with pytest.raises(Exception, match='backend tensorrt: .*cannot deserialise'):
         create_pipeline({'bundle': str(b), 'backend': 'tensorrt'})

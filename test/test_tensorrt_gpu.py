@@ -1,31 +1,49 @@
-"""TensorRT on a real NVIDIA GPU (``@pytest.mark.gpu``: skipped without tensorrt + pycuda + a CUDA device).
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-Builds engines on whatever TensorRT is installed (8.2 on a Jetson Nano, 8.6, 10.x, 11.x) and compares them with
-onnxruntime on the same inputs:
-
-* a deit_tiny-sized classifier: FP16 top-1 agreement >= 99%, INT8 by entropy calibration (cosine >= 0.9) and
-  from a QDQ graph;
-* **both shipped bundles**, never skipped for the TensorRT version: the shipped graphs are audited for every
-  target and must build on each (a refusal by the audit or the parser fails the test, naming the nodes).
-  ``aerial_vit_tiny``: FP16 and INT8 detections within 1 px of onnxruntime at the same scores (INT8: most of
-  them, see ``INT8_MATCH``), with the LayerNorm/Softmax/peak layers pinned to FP32 on 8.2-10.x;
-  ``aerial_seg_tiny``: label maps agreeing on >= 99% (FP16) / 95% (INT8) of the pixels.
-
-On TensorRT 11 (strongly typed) FP16/INT8 from the FP32 shipped graphs are refused by design (exit-code-3
-error, tested on the fakes); there the shipped bundles are built in FP32.
-Run with ``-s`` to see build times and latencies (engine vs onnxruntime on the same machine).
 """
+TensorRT on a real NVIDIA GPU.
+
+``@pytest.mark.gpu``: skipped without tensorrt + pycuda + a CUDA device.
+
+Builds engines on whatever TensorRT is installed (8.2 on a Jetson Nano, 8.6, 10.x, 11.x) and
+compares them with onnxruntime on the same inputs:
+
+* a deit_tiny-sized classifier: FP16 top-1 agreement >= 99%, INT8 by entropy calibration (cosine >=
+  0.9) and from a QDQ graph;
+* **both shipped bundles**, never skipped for the TensorRT version: the shipped graphs are audited
+  for every target and must build on each (a refusal by the audit or the parser fails the test,
+  naming the nodes). ``aerial_vit_tiny``: FP16 and INT8 detections within 1 px of onnxruntime at
+  the same scores (INT8: most of them, see ``INT8_MATCH``), with the LayerNorm/Softmax/peak layers
+  pinned to FP32 on 8.2-10.x; ``aerial_seg_tiny``: label maps agreeing on >= 99% (FP16) / 95%
+  (INT8) of the pixels.
+
+On TensorRT 11 (strongly typed) FP16/INT8 from the FP32 shipped graphs are refused by design
+(exit-code-3 error, tested on the fakes); there the shipped bundles are built in FP32. Run with
+``-s`` to see build times and latencies (engine vs onnxruntime on the same machine).
+"""
+
 import importlib.util
+from pathlib import Path
 import shutil
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-from vitedge_ros.runtime import Pipeline, load_bundle
+from vitedge_ros.runtime import load_bundle, Pipeline
 from vitedge_ros.runtime.engine_key import detect_gpu
-from vitedge_ros.runtime.trt_builder import BuildOptions, build_engine, strong_typing_only
+from vitedge_ros.runtime.trt_builder import build_engine, BuildOptions, strong_typing_only
 
 pytestmark = pytest.mark.gpu
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,12 +68,18 @@ def strong(gpu):
 
 def _weak_only(strong, precision):
     if strong and precision != 'fp32':
-        pytest.skip('TensorRT 11 builds an FP32 graph in FP32 only (strongly typed); refusal tested on the fakes')
+        pytest.skip(
+            'TensorRT 11 builds an FP32 graph in FP32 only (strongly typed); refusal tested on '
+            'the fakes'
+        )
 
 
 #: tools/NAME.py -> the library module whose main() it calls
-TOOL_MODULES = {'train': 'vitedge_ros.train_cli', 'compress': 'vitedge_ros.compress.cli',
-                'export_onnx': 'vitedge_ros.export.cli'}
+TOOL_MODULES = {
+    'train': 'vitedge_ros.train_cli',
+    'compress': 'vitedge_ros.compress.cli',
+    'export_onnx': 'vitedge_ros.export.cli',
+}
 
 
 def _tool(name):
@@ -69,7 +93,10 @@ def _samples(spec, n, seed=0):
 
     pre = Preprocessor(spec)
     rng = np.random.default_rng(seed)
-    return [pre(rng.integers(0, 256, (spec.height, spec.width, 3), dtype=np.uint8))[0] for _ in range(n)]
+    return [
+        pre(rng.integers(0, 256, (spec.height, spec.width, 3), dtype=np.uint8))[0]
+        for _ in range(n)
+    ]
 
 
 def _scene_samples(spec, n, seed=0):
@@ -93,7 +120,9 @@ def _calib_dir(tmp_path, spec, n=32, scenes=False):
 
             img = generate_scene(10000 + i, 640, 480).image
         else:
-            img = cv2.GaussianBlur(rng.integers(0, 256, (spec.height, spec.width, 3), dtype=np.uint8), (5, 5), 0)
+            img = cv2.GaussianBlur(
+                rng.integers(0, 256, (spec.height, spec.width, 3), dtype=np.uint8), (5, 5), 0
+            )
         cv2.imwrite(str(d / 'c{:03d}.png'.format(i)), img)
     return d
 
@@ -104,9 +133,16 @@ def _engines(bundle_dir, precision, **kw):
 
     t0 = time.perf_counter()
     res = build_engine(bundle_dir, BuildOptions(precision=precision, force=True, **kw))
-    print('\n{} {}: built in {:.1f} s ({}; FP32 layers {}, {})'.format(
-        Path(bundle_dir).name, precision, time.perf_counter() - t0, res.engine_path.name, len(res.pinned),
-        res.precision_flag or 'no constraint flag'))
+    print(
+        '\n{} {}: built in {:.1f} s ({}; FP32 layers {}, {})'.format(
+            Path(bundle_dir).name,
+            precision,
+            time.perf_counter() - t0,
+            res.engine_path.name,
+            len(res.pinned),
+            res.precision_flag or 'no constraint flag',
+        )
+    )
     return TensorRTEngine(res.engine_path), OnnxRuntimeEngine(Path(bundle_dir) / 'model.onnx'), res
 
 
@@ -122,11 +158,20 @@ def _latency(engine, x, runs=100):
 
 
 def _print_latency(label, trt_eng, ort_eng, x):
-    print('{}: engine latency median {:.3f} ms ({}) vs {:.3f} ms ({})'.format(
-        label, _latency(trt_eng, x), trt_eng.describe(), _latency(ort_eng, x), ort_eng.describe()))
+    print(
+        '{}: engine latency median {:.3f} ms ({}) vs {:.3f} ms ({})'.format(
+            label,
+            _latency(trt_eng, x),
+            trt_eng.describe(),
+            _latency(ort_eng, x),
+            ort_eng.describe(),
+        )
+    )
 
 
-# ------------------------------------------------------------------------------------------ classifier
+# ------------------------------------------------------------------------------------------
+# classifier
+
 
 @pytest.fixture(scope='module')
 def deit_bundle(tmp_path_factory, gpu):
@@ -136,15 +181,30 @@ def deit_bundle(tmp_path_factory, gpu):
 
     torch.manual_seed(0)
     model = create_model('deit_tiny_patch16_224', num_classes=10, img_size=224).eval()
-    with torch.no_grad():  # a random head gives near-equal logits; spread them as a trained head would
+    with (
+        torch.no_grad()
+    ):  # a random head gives near-equal logits; spread them as a trained head would
         model.head.weight.mul_(20.0)
     d = tmp_path_factory.mktemp('gpu')
-    ckpt = save_checkpoint(d / 'deit.pt', model, name='deit_tiny_gpu', task='classify',
-                           labels=[str(i) for i in range(10)],
-                           input_spec={'width': 224, 'height': 224, 'mean': [0.485, 0.456, 0.406],
-                                       'std': [0.229, 0.224, 0.225], 'resize': 'stretch'},
-                           decoder={'type': 'classifier', 'top_k': 5}, arch='deit_tiny_patch16_224')
-    assert _tool('export_onnx').main([str(ckpt), '--out', str(d / 'bundle')]) == 0  # default: the Nano's target
+    ckpt = save_checkpoint(
+        d / 'deit.pt',
+        model,
+        name='deit_tiny_gpu',
+        task='classify',
+        labels=[str(i) for i in range(10)],
+        input_spec={
+            'width': 224,
+            'height': 224,
+            'mean': [0.485, 0.456, 0.406],
+            'std': [0.229, 0.224, 0.225],
+            'resize': 'stretch',
+        },
+        decoder={'type': 'classifier', 'top_k': 5},
+        arch='deit_tiny_patch16_224',
+    )
+    assert (
+        _tool('export_onnx').main([str(ckpt), '--out', str(d / 'bundle')]) == 0
+    )  # default: the Nano's target
     return d / 'bundle'
 
 
@@ -153,7 +213,10 @@ def test_classifier_fp16_top1_agreement(deit_bundle, strong):
     trt_eng, ort_eng, res = _engines(deit_bundle, 'fp16')
     assert res.pinned and res.precision_flag  # LayerNorm and Softmax held in FP32
     xs = _samples(load_bundle(deit_bundle).input, N_SAMPLES)
-    agree = [int(np.argmax(trt_eng.infer(x)['logits'])) == int(np.argmax(ort_eng.infer(x)['logits'])) for x in xs]
+    agree = [
+        int(np.argmax(trt_eng.infer(x)['logits'])) == int(np.argmax(ort_eng.infer(x)['logits']))
+        for x in xs
+    ]
     print('fp16 top-1 agreement {:.1%}'.format(np.mean(agree)))
     _print_latency('deit_tiny 224 fp16', trt_eng, ort_eng, xs[0])
     trt_eng.close()
@@ -163,7 +226,9 @@ def test_classifier_fp16_top1_agreement(deit_bundle, strong):
 def test_classifier_int8_entropy_calibration(deit_bundle, tmp_path, strong):
     _weak_only(strong, 'int8')
     spec = load_bundle(deit_bundle).input
-    trt_eng, ort_eng, res = _engines(deit_bundle, 'int8', calib_images=_calib_dir(tmp_path, spec), calib_max=32)
+    trt_eng, ort_eng, res = _engines(
+        deit_bundle, 'int8', calib_images=_calib_dir(tmp_path, spec), calib_max=32
+    )
     assert res.calibration_batches == 32
     xs = _samples(spec, 50, seed=1)
     cos, agree = [], []
@@ -171,7 +236,11 @@ def test_classifier_int8_entropy_calibration(deit_bundle, tmp_path, strong):
         a, b = trt_eng.infer(x)['logits'].ravel(), ort_eng.infer(x)['logits'].ravel()
         cos.append(float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12)))
         agree.append(int(np.argmax(a)) == int(np.argmax(b)))
-    print('int8 (calibrated) cosine {:.4f}, top-1 agreement {:.1%}'.format(np.mean(cos), np.mean(agree)))
+    print(
+        'int8 (calibrated) cosine {:.4f}, top-1 agreement {:.1%}'.format(
+            np.mean(cos), np.mean(agree)
+        )
+    )
     _print_latency('deit_tiny 224 int8', trt_eng, ort_eng, xs[0])
     trt_eng.close()
     assert list((deit_bundle / 'engines').glob('calib-*.cache'))
@@ -179,12 +248,18 @@ def test_classifier_int8_entropy_calibration(deit_bundle, tmp_path, strong):
 
 
 def test_classifier_int8_from_qdq_graph(deit_bundle, tmp_path):
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        quantize_static,
+        QuantType,
+    )
 
     spec = load_bundle(deit_bundle).input
     xs = _samples(spec, 16, seed=2)
 
     class Reader(CalibrationDataReader):
+
         def __init__(self):
             self.it = iter([{'input': x} for x in xs])
 
@@ -192,11 +267,30 @@ def test_classifier_int8_from_qdq_graph(deit_bundle, tmp_path):
             return next(self.it, None)
 
     qdq = tmp_path / 'qdq.onnx'
-    quantize_static(str(deit_bundle / 'model.onnx'), str(qdq), Reader(), quant_format=QuantFormat.QDQ,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+    quantize_static(
+        str(deit_bundle / 'model.onnx'),
+        str(qdq),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8,
+    )
     out = tmp_path / 'int8_bundle'
-    assert _tool('export_onnx').main(['--from-onnx', str(qdq), '--like', str(deit_bundle), '--out', str(out),
-                                      '--rtol', '0.5']) == 0
+    assert (
+        _tool('export_onnx').main(
+            [
+                '--from-onnx',
+                str(qdq),
+                '--like',
+                str(deit_bundle),
+                '--out',
+                str(out),
+                '--rtol',
+                '0.5',
+            ]
+        )
+        == 0
+    )
     res = build_engine(out, BuildOptions(precision='int8', force=True))
     assert res.int8_mode == 'explicit'
     pipe = Pipeline(out, backend='auto')
@@ -205,7 +299,9 @@ def test_classifier_int8_from_qdq_graph(deit_bundle, tmp_path):
     pipe.close()
 
 
-# ------------------------------------------------------------------------------------------ shipped bundles
+# ------------------------------------------------------------------------------------------
+# shipped bundles
+
 
 def _shipped(name, tmp_path_factory):
     shipped = ROOT / 'models' / name
@@ -226,7 +322,11 @@ def segmenter_bundle(tmp_path_factory, gpu):
 
 
 def _shipped_engines(bundle_dir, precision, tmp_path, strong):
-    """(input spec, (TensorRT engine, onnxruntime engine, build result)); INT8 calibrated on synthetic scenes."""
+    """
+    (input spec, (TensorRT engine, onnxruntime engine, build result)).
+
+    INT8 calibrated on synthetic scenes.
+    """
     _weak_only(strong, precision)
     spec = load_bundle(bundle_dir).input
     kw = {'calib_images': _calib_dir(tmp_path, spec, scenes=True)} if precision == 'int8' else {}
@@ -252,7 +352,9 @@ def _pipeline_detections(pipe, engine, x):
     spec = pipe.bundle.input
     raw = decode_vit_center(engine.infer(x), pipe.decoder, spec.width, spec.height)
     raw = filter_detections(raw, pipe.score_threshold, None, pipe.nms_iou, pipe.max_detections)
-    return np.concatenate([raw.boxes, raw.scores[:, None], raw.classes[:, None].astype(np.float32)], axis=1)
+    return np.concatenate(
+        [raw.boxes, raw.scores[:, None], raw.classes[:, None].astype(np.float32)], axis=1
+    )
 
 
 @pytest.mark.parametrize('precision', ['fp32', 'fp16', 'int8'])
@@ -270,12 +372,21 @@ def test_shipped_detector_engine_matches_onnxruntime(detector_bundle, precision,
         tol_score, tol_px = (0.01, 1.0) if precision != 'int8' else (0.05, 3.0)
         for r in _unambiguous(ref, pipe.score_threshold + tol_score, gap=tol_score):
             same = got[(got[:, 5] == r[5]) & (np.abs(got[:, 4] - r[4]) <= tol_score)]
-            ok = same.shape[0] > 0 and float(np.min(np.max(np.abs(same[:, :4] - r[:4]), axis=1))) <= tol_px
+            ok = (
+                same.shape[0] > 0
+                and float(np.min(np.max(np.abs(same[:, :4] - r[:4]), axis=1))) <= tol_px
+            )
             compared += 1
             matched += int(ok)
             if precision != 'int8':
-                assert ok, 'no TensorRT {} detection of class {} at score {:.3f}'.format(precision, r[5], r[4])
-    print('detector {}: {} of {} onnxruntime detections reproduced'.format(precision, matched, compared))
+                assert ok, 'no TensorRT {} detection of class {} at score {:.3f}'.format(
+                    precision, r[5], r[4]
+                )
+    print(
+        'detector {}: {} of {} onnxruntime detections reproduced'.format(
+            precision, matched, compared
+        )
+    )
     _print_latency('aerial_vit_tiny {} {}'.format(spec.width, precision), trt_eng, ort_eng, xs[0])
     trt_eng.close()
     assert compared > 0
@@ -288,8 +399,12 @@ def test_shipped_detector_engine_matches_onnxruntime(detector_bundle, precision,
 
 
 @pytest.mark.parametrize('precision', ['fp32', 'fp16', 'int8'])
-def test_shipped_segmenter_engine_matches_onnxruntime(segmenter_bundle, precision, tmp_path, strong):
-    spec, (trt_eng, ort_eng, _res) = _shipped_engines(segmenter_bundle, precision, tmp_path, strong)
+def test_shipped_segmenter_engine_matches_onnxruntime(
+    segmenter_bundle, precision, tmp_path, strong
+):
+    spec, (trt_eng, ort_eng, _res) = _shipped_engines(
+        segmenter_bundle, precision, tmp_path, strong
+    )
     agree = []
     for x in _scene_samples(spec, 8, seed=5):
         a = np.argmax(trt_eng.infer(x)['logits'][0], axis=0)

@@ -1,29 +1,61 @@
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 import json
+from pathlib import Path
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-import yaml
-
 from vitedge_ros.checkpoint import CheckpointError, load_checkpoint
-from vitedge_ros.runtime import Pipeline, load_bundle
+from vitedge_ros.runtime import load_bundle, Pipeline
 from vitedge_ros.training.config import ConfigError, validate_config
 from vitedge_ros.training.run import run_training
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def tiny_detect_config(**train):
     return {
-        'name': 'tiny_det', 'task': 'detect',
-        'model': {'arch': 'vit_center', 'backbone': 'vit_tiny_patch16_224', 'img_size': [48, 64],
-                  'head_channels': 8, 'max_detections': 10,
-                  'kwargs': {'embed_dim': 32, 'depth': 1, 'num_heads': 2}},
-        'input': {'width': 64, 'height': 48, 'color': 'rgb', 'mean': [0.5] * 3, 'std': [0.25] * 3,
-                  'resize': 'letterbox'},
-        'data': {'name': 'synthetic-aerial', 'train_size': 8, 'val_size': 4, 'width': 160, 'height': 120,
-                 'seed': 0, 'val_seed': 99},
+        'name': 'tiny_det',
+        'task': 'detect',
+        'model': {
+            'arch': 'vit_center',
+            'backbone': 'vit_tiny_patch16_224',
+            'img_size': [48, 64],
+            'head_channels': 8,
+            'max_detections': 10,
+            'kwargs': {'embed_dim': 32, 'depth': 1, 'num_heads': 2},
+        },
+        'input': {
+            'width': 64,
+            'height': 48,
+            'color': 'rgb',
+            'mean': [0.5] * 3,
+            'std': [0.25] * 3,
+            'resize': 'letterbox',
+        },
+        'data': {
+            'name': 'synthetic-aerial',
+            'train_size': 8,
+            'val_size': 4,
+            'width': 160,
+            'height': 120,
+            'seed': 0,
+            'val_seed': 99,
+        },
         'train': dict({'epochs': 2, 'batch_size': 4, 'lr': 0.001}, **train),
         'export': {'score_threshold': 0.2},
     }
@@ -35,17 +67,26 @@ def test_detector_training_checkpoints_resumes_and_exports(tmp_path):
     ck = load_checkpoint(tmp_path / 'last.pt')
     assert ck['epoch'] == 1 and ck['task'] == 'detect' and 'optimizer' in ck['extra']
     import torch  # what tools/train.py writes reads without unpickling any class
+
     for name in ('last.pt', 'final.pt'):
-        assert torch.load(str(tmp_path / name), weights_only=True)['structure']['factory']['arch'] == 'vit_center'
+        assert (
+            torch.load(str(tmp_path / name), weights_only=True)['structure']['factory']['arch']
+            == 'vit_center'
+        )
     # resume to 2 epochs: continues from epoch 1 and keeps the history of both
     cfg2 = tiny_detect_config(epochs=2)
     res2 = run_training(cfg2, tmp_path, resume=True, progress=False)
     assert [h['epoch'] for h in res2['history']] == [1, 2]
     assert res['parity_max_abs_err'] < 1e-4
     bundle = load_bundle(tmp_path / 'bundle')
-    assert bundle.decoder['score_threshold'] == 0.2 and bundle.labels == ['person', 'vehicle', 'obstacle']
+    assert bundle.decoder['score_threshold'] == 0.2 and bundle.labels == [
+        'person',
+        'vehicle',
+        'obstacle',
+    ]
     assert bundle.input.width == 64 and bundle.source['arch'] == 'vit_center'
     import numpy as np
+
     out = Pipeline(bundle, backend='onnxruntime')(np.zeros((120, 160, 3), np.uint8))
     assert out.image_size == (160, 120)
 
@@ -59,7 +100,9 @@ def test_fine_tune_at_a_new_input_size_resamples_the_checkpoint(tmp_path):
     model = load_checkpoint(tmp_path / 'b' / 'final.pt')['model']
     assert tuple(model.img_size) == (64, 96) and model.map_size == (8, 12)
     bundle = load_bundle(tmp_path / 'b' / 'bundle')
-    assert (bundle.input.width, bundle.input.height) == (96, 64) and res['parity_max_abs_err'] < 1e-4
+    assert (bundle.input.width, bundle.input.height) == (96, 64) and res[
+        'parity_max_abs_err'
+    ] < 1e-4
 
 
 def test_flight_frames_join_training_and_pick_the_threshold(tmp_path):
@@ -67,7 +110,9 @@ def test_flight_frames_join_training_and_pick_the_threshold(tmp_path):
     from vitedge_ros.training.data import make_flight_detection_set
 
     spec = parse_input_spec(tiny_detect_config()['input'], 'input')
-    fl = make_flight_detection_set(count=2, frames=6, every=3, seed=5, spec=spec, width=160, height=120)
+    fl = make_flight_detection_set(
+        count=2, frames=6, every=3, seed=5, spec=spec, width=160, height=120
+    )
     assert fl.images.shape == (4, 48, 64, 3) and len(fl.boxes) == len(fl.labels) == 4
     assert all(b.shape[1] == 4 and (b[:, 2] <= 64.01).all() for b in fl.boxes)
     with pytest.raises(ValueError, match='every'):
@@ -82,17 +127,24 @@ def test_flight_frames_join_training_and_pick_the_threshold(tmp_path):
     assert 0.0 <= m['person_at_threshold']['precision'] <= 1.0
 
 
-@pytest.mark.parametrize('mutate, path', [
-    (lambda c: c['train'].update(epochs='ten'), 'train.epochs'),
-    (lambda c: c['model'].update(colour=1), 'model.colour'),
-    (lambda c: c.update(task='segment-all'), 'task'),
-    (lambda c: c['data'].update(name='imagenet'), 'data.name'),
-    (lambda c: c['input'].update(width=0), 'input.width'),
-    (lambda c: c.pop('train'), 'train'),
-    (lambda c: c['data'].update(flights={'count': 2, 'frames': 4}), 'data.flights.seed'),
-    (lambda c: c['data'].update(val_flights={'count': 2, 'frames': 4, 'seed': 1, 'stride': 2}),
-     'data.val_flights.stride'),
-])
+@pytest.mark.parametrize(
+    'mutate, path',
+    [
+        (lambda c: c['train'].update(epochs='ten'), 'train.epochs'),
+        (lambda c: c['model'].update(colour=1), 'model.colour'),
+        (lambda c: c.update(task='segment-all'), 'task'),
+        (lambda c: c['data'].update(name='imagenet'), 'data.name'),
+        (lambda c: c['input'].update(width=0), 'input.width'),
+        (lambda c: c.pop('train'), 'train'),
+        (lambda c: c['data'].update(flights={'count': 2, 'frames': 4}), 'data.flights.seed'),
+        (
+            lambda c: c['data'].update(
+                val_flights={'count': 2, 'frames': 4, 'seed': 1, 'stride': 2}
+            ),
+            'data.val_flights.stride',
+        ),
+    ],
+)
 def test_bad_config_names_the_key(mutate, path):
     cfg = tiny_detect_config()
     mutate(cfg)
@@ -105,8 +157,19 @@ def test_cli_rejects_bad_config_before_work(tmp_path):
     cfg['train']['lr'] = 'fast'
     p = tmp_path / 'bad.yaml'
     p.write_text(yaml.safe_dump(cfg))
-    out = subprocess.run([sys.executable, str(ROOT / 'tools' / 'train.py'), '--config', str(p), '--out',
-                          str(tmp_path / 'run')], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / 'tools' / 'train.py'),
+            '--config',
+            str(p),
+            '--out',
+            str(tmp_path / 'run'),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 2
     assert 'train.lr' in out.stderr
     assert not (tmp_path / 'run' / 'last.pt').exists()
@@ -132,10 +195,21 @@ def test_train_result_json_written(tmp_path):
 
 def tiny_classify_config(data):
     return {
-        'name': 'tiny_cls', 'task': 'classify',
-        'model': {'arch': 'vit_tiny_patch16_224', 'img_size': 16,
-                  'kwargs': {'patch_size': 4, 'embed_dim': 32, 'depth': 1, 'num_heads': 2}},
-        'input': {'width': 16, 'height': 16, 'color': 'rgb', 'mean': [0.5] * 3, 'std': [0.5] * 3, 'resize': 'stretch'},
+        'name': 'tiny_cls',
+        'task': 'classify',
+        'model': {
+            'arch': 'vit_tiny_patch16_224',
+            'img_size': 16,
+            'kwargs': {'patch_size': 4, 'embed_dim': 32, 'depth': 1, 'num_heads': 2},
+        },
+        'input': {
+            'width': 16,
+            'height': 16,
+            'color': 'rgb',
+            'mean': [0.5] * 3,
+            'std': [0.5] * 3,
+            'resize': 'stretch',
+        },
         'data': data,
         'train': {'epochs': 3, 'batch_size': 32, 'lr': 0.003},
         'export': {'top_k': 2},
@@ -144,8 +218,8 @@ def tiny_classify_config(data):
 
 def test_digits_classifier_learns_and_bundle_agrees(tmp_path):
     import numpy as np
-
     from vitedge_ros.data.digits import digits_as_bgr_images, load_digits_split
+
     cfg = tiny_classify_config({'name': 'digits', 'img_size': 16})
     cfg['train']['epochs'] = 10
     res = run_training(cfg, tmp_path, progress=False)
@@ -166,9 +240,13 @@ def test_imagefolder_classifier(tmp_path):
     for name, colour in (('red', (0, 0, 255)), ('blue', (255, 0, 0))):
         (tmp_path / 'data' / name).mkdir(parents=True)
         for i in range(20):
-            img = np.clip(np.array(colour, np.float32) + rng.normal(0, 30, (20, 20, 3)), 0, 255).astype(np.uint8)
+            img = np.clip(
+                np.array(colour, np.float32) + rng.normal(0, 30, (20, 20, 3)), 0, 255
+            ).astype(np.uint8)
             cv2.imwrite(str(tmp_path / 'data' / name / '{}.png'.format(i)), img)
-    cfg = tiny_classify_config({'name': 'imagefolder', 'root': str(tmp_path / 'data'), 'test_fraction': 0.25})
+    cfg = tiny_classify_config(
+        {'name': 'imagefolder', 'root': str(tmp_path / 'data'), 'test_fraction': 0.25}
+    )
     cfg['train']['epochs'] = 5
     res = run_training(cfg, tmp_path / 'run', progress=False)
     assert load_bundle(tmp_path / 'run' / 'bundle').labels == ['blue', 'red']

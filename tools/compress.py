@@ -1,13 +1,31 @@
 #!/usr/bin/env python3
-"""Run a compression recipe (prune, low-rank, distilled fine-tuning, token merging, quantization).
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Run a compression recipe (prune, low-rank, distilled fine-tuning, token merging, quantization).
 
     tools/compress.py --recipe config/recipes/digits_vit.yaml --out runs/compress_digits [--resume]
-    torchrun --nproc_per_node 2 tools/compress.py --recipe ... --out ...     # DDP fine-tuning (gloo on CPU)
+    torchrun --nproc_per_node 2 tools/compress.py --recipe ... --out ...     # DDP fine-tuning
+    (gloo on CPU)
 
-Console script ``vitedge_compress``. Options and exit codes: ``--help``, vitedge_ros/compress/cli.py.
+Console script ``vitedge_compress``. Options and exit codes: ``--help``,
+vitedge_ros/compress/cli.py.
 """
-import sys
+
 from pathlib import Path
+import sys
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:

@@ -1,11 +1,27 @@
 #!/usr/bin/env python3
-"""Replay a rosbag2 flight through a detector bundle without ROS (see docs/EVALUATION.md).
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-    tools/eval_bag.py BAG --bundle DIR --image-topic TOPIC --out DIR [--realtime [--rate R]]
-                      [--gt FILE | --gt-topic TOPIC] [--overlay] [--backend NAME]
 """
-import sys
+Replay a rosbag2 flight through a detector bundle without ROS (see docs/EVALUATION.md).
+
+tools/eval_bag.py BAG --bundle DIR --image-topic TOPIC --out DIR [--realtime [--rate R]]
+                  [--gt FILE | --gt-topic TOPIC] [--overlay] [--backend NAME]
+"""
+
 from pathlib import Path
+import sys
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:

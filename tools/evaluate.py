@@ -1,11 +1,27 @@
 #!/usr/bin/env python3
-"""Score a detector bundle on an annotated image folder (see vitedge_ros/eval/images.py).
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-    tools/evaluate.py IMAGES --gt FILE_OR_DIR --bundle DIR --out DIR [--label-map MAP] [--backend NAME]
-                      [--score-threshold T] [--worst N] [--overwrite] [-q]
 """
-import sys
+Score a detector bundle on an annotated image folder (see vitedge_ros/eval/images.py).
+
+tools/evaluate.py IMAGES --gt FILE_OR_DIR --bundle DIR --out DIR [--label-map MAP] [--backend NAME]
+                  [--score-threshold T] [--worst N] [--overwrite] [-q]
+"""
+
 from pathlib import Path
+import sys
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:

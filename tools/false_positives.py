@@ -1,13 +1,29 @@
 #!/usr/bin/env python3
-"""Count false persons per frame of a detector bundle on real photos with nobody in them (``vitedge_false_positives``).
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-    tools/false_positives.py --bundle models/aerial_vit_tiny --out fp_out
-    tools/false_positives.py --bundle DIR --out DIR --images MY_EMPTY_FIELDS/ [--class person] [--threshold 0.35]
+"""
+Count false persons per frame of a detector bundle on real photos with nobody in them (``vitedge_false_positives``).
+
+    tools/false_positives.py --bundle models/aerial_vit_tiny --out fp_out tools/false_positives.py
+    --bundle DIR --out DIR --images MY_EMPTY_FIELDS/ [--class person] [--threshold 0.35]
 
 Options and exit codes: ``--help``, vitedge_ros/eval/false_positives_cli.py.
 """
-import sys
+
 from pathlib import Path
+import sys
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:

@@ -1,11 +1,29 @@
 #!/usr/bin/env python3
-"""Run a bundle on an image, a folder of images, a video or a rosbag2 image topic (see vitedge_ros/predict.py).
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-    tools/predict.py SOURCE --bundle DIR --out DIR [--image-topic TOPIC] [--backend NAME]
-                     [--score-threshold T] [--max-frames N] [--overwrite] [-q]
 """
-import sys
+Run a bundle on an image, a folder of images.
+
+a video or a rosbag2 image topic (see vitedge_ros/predict.py).
+
+tools/predict.py SOURCE --bundle DIR --out DIR [--image-topic TOPIC] [--backend NAME]
+                 [--score-threshold T] [--max-frames N] [--overwrite] [-q]
+"""
+
 from pathlib import Path
+import sys
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:

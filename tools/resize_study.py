@@ -1,13 +1,32 @@
 #!/usr/bin/env python3
-"""Measure which resize the frame path should use: INTER_AREA vs INTER_LINEAR, and reduced JPEG decoding.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Measure which resize the frame path should use.
+
+INTER_AREA vs INTER_LINEAR, and reduced JPEG decoding.
 
     tools/resize_study.py [--bundle models/aerial_vit_tiny] [--out docs/reports/resize_study.json]
                           [--md docs/reports/resize_study.md] [--quick]
 
-Console script ``vitedge_resize_study``. Options and exit codes: ``--help``, vitedge_ros/eval/resize_study_cli.py.
+Console script ``vitedge_resize_study``. Options and exit codes: ``--help``,
+vitedge_ros/eval/resize_study_cli.py.
 """
-import sys
+
 from pathlib import Path
+import sys
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:

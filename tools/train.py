@@ -1,12 +1,30 @@
 #!/usr/bin/env python3
-"""Train a detector or classifier from a YAML config; checkpoints every epoch, resumes, exports a bundle.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Train a detector or classifier from a YAML config.
+
+Checkpoints every epoch, resumes, exports a bundle.
 
     tools/train.py --config config/train/aerial_vit_tiny.yaml --out runs/aerial_vit_tiny [--resume]
 
 Console script ``vitedge_train``. Options and exit codes: ``--help``, vitedge_ros/train_cli.py.
 """
-import sys
+
 from pathlib import Path
+import sys
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:

@@ -1,18 +1,37 @@
-"""The one config language: field checkers for compression recipes, training configs and node parameters.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-A checker is a function ``(value, path) -> normalised value`` that raises :class:`SchemaError` whose message
-starts with the path of the bad key and says what was expected (the allowed range or choices) and what it got,
-e.g. ``stages[1].prune.ratio: expected a number in (0, 1), got 1.5``. Checkers compose: :func:`mapping` holds
-``{key: (checker, default)}``, :func:`list_of` and :func:`optional` wrap another checker.
+"""
+The one config language.
+
+Field checkers for compression recipes, training configs and node parameters.
+
+A checker is a function ``(value, path) -> normalised value`` that raises :class:`SchemaError`
+whose message starts with the path of the bad key and says what was expected (the allowed range or
+choices) and what it got, e.g. ``stages[1].prune.ratio: expected a number in (0, 1), got 1.5``.
+Checkers compose: :func:`mapping` holds ``{key: (checker, default)}``, :func:`list_of` and
+:func:`optional` wrap another checker.
 
 Each user turns :class:`SchemaError` into its own class at its entry point (``RecipeError`` in
-:mod:`vitedge_ros.compress.recipe`, ``ConfigError`` in :mod:`vitedge_ros.training.config`, ``ParamError`` in
-:mod:`vitedge_ros.perception.core`), keeping the message.
+:mod:`vitedge_ros.compress.recipe`, ``ConfigError`` in :mod:`vitedge_ros.training.config`,
+``ParamError`` in :mod:`vitedge_ros.perception.core`), keeping the message.
 
-Python 3.6 (the drone's JetPack 4.6 Python: the node validates its parameters with these), no torch, no numpy:
-numbers are recognised through :mod:`numbers`, so numpy scalars (``np.float32``, ``np.int64``) pass as the
-Python numbers they are.
+Python 3.6 (the drone's JetPack 4.6 Python: the node validates its parameters with these), no
+torch, no numpy: numbers are recognised through :mod:`numbers`, so numpy scalars (``np.float32``,
+``np.int64``) pass as the Python numbers they are.
 """
+
 import copy
 import math
 import numbers
@@ -27,7 +46,11 @@ ABSENT = object()
 
 
 class SchemaError(VitedgeError, ValueError):
-    """A value that fails its checker: ``.path`` is the key path, ``.problem`` what is wrong with it."""
+    """
+    A value that fails its checker.
+
+    ``.path`` is the key path, ``.problem`` what is wrong with it.
+    """
 
     def __init__(self, path: str, problem: str) -> None:
         self.path = path
@@ -36,13 +59,19 @@ class SchemaError(VitedgeError, ValueError):
 
 
 def fail(path: str, problem: str) -> SchemaError:
-    """The error for the key ``path`` (``data.mix[1].weight``); raise it."""
+    """Return the error for the key ``path`` (``data.mix[1].weight``); raise it."""
     return SchemaError(path, problem)
 
 
 def is_bool(v: Any) -> bool:
-    """True for ``True`` / ``False`` and numpy's booleans (``np.bool_``; named ``bool`` in numpy 2)."""
-    return isinstance(v, bool) or (type(v).__module__ == 'numpy' and type(v).__name__ in ('bool_', 'bool'))
+    """
+    True for ``True`` / ``False`` and numpy's booleans.
+
+    ``np.bool_``; named ``bool`` in numpy 2.
+    """
+    return isinstance(v, bool) or (
+        type(v).__module__ == 'numpy' and type(v).__name__ in ('bool_', 'bool')
+    )
 
 
 def is_number(v: Any) -> bool:
@@ -68,9 +97,18 @@ def _range(lo: Optional[float], hi: Optional[float], lo_open: bool, hi_open: boo
     return ' in {}{}, {}{}'.format('(' if lo_open else '[', lo, hi, ')' if hi_open else ']')
 
 
-def num(lo: Optional[float] = None, hi: Optional[float] = None, lo_open: bool = False,
-        hi_open: bool = False) -> Checker:
-    """A finite number (float), optionally in a range; the message says the range (``in (0, 1]``, ``> 0``)."""
+def num(
+    lo: Optional[float] = None,
+    hi: Optional[float] = None,
+    lo_open: bool = False,
+    hi_open: bool = False,
+) -> Checker:
+    """
+    Return a finite number (float), optionally in a range.
+
+    The message says the range (``in (0, 1]``, ``> 0``).
+    """
+
     def check(v: Any, path: str) -> float:
         ok = is_number(v)
         if ok and lo is not None:
@@ -78,13 +116,17 @@ def num(lo: Optional[float] = None, hi: Optional[float] = None, lo_open: bool = 
         if ok and hi is not None:
             ok = v < hi if hi_open else v <= hi
         if not ok:
-            raise fail(path, 'expected a number{}, got {!r}'.format(_range(lo, hi, lo_open, hi_open), v))
+            raise fail(
+                path, 'expected a number{}, got {!r}'.format(_range(lo, hi, lo_open, hi_open), v)
+            )
         return float(v)
+
     return check
 
 
 def integer(lo: Optional[int] = None, hi: Optional[int] = None) -> Checker:
-    """A whole number (int, not a bool) within [lo, hi]; the message says the range."""
+    """Return a whole number (int, not a bool) within [lo, hi]; the message says the range."""
+
     def check(v: Any, path: str) -> int:
         ok = is_integer(v)
         if ok and lo is not None and v < lo:
@@ -92,8 +134,11 @@ def integer(lo: Optional[int] = None, hi: Optional[int] = None) -> Checker:
         if ok and hi is not None and v > hi:
             ok = False
         if not ok:
-            raise fail(path, 'expected an integer{}, got {!r}'.format(_range(lo, hi, False, False), v))
+            raise fail(
+                path, 'expected an integer{}, got {!r}'.format(_range(lo, hi, False, False), v)
+            )
         return int(v)
+
     return check
 
 
@@ -105,14 +150,14 @@ def boolean(v: Any, path: str) -> bool:
 
 
 def string(v: Any, path: str) -> str:
-    """A non-empty string."""
+    """Return a non-empty string."""
     if not isinstance(v, str) or not v:
         raise fail(path, 'expected a non-empty string, got {!r}'.format(v))
     return v
 
 
 def text(v: Any, path: str) -> str:
-    """A string, empty allowed, surrounding blanks stripped."""
+    """Return a string, empty allowed, surrounding blanks stripped."""
     if not isinstance(v, str):
         raise fail(path, 'expected a string, got {!r}'.format(v))
     return v.strip()
@@ -120,22 +165,31 @@ def text(v: Any, path: str) -> str:
 
 def choice(*options: str) -> Checker:
     """One of a fixed set of strings; the message lists them."""
+
     def check(v: Any, path: str) -> str:
         if not isinstance(v, str) or v not in options:
             raise fail(path, 'expected one of {}, got {!r}'.format(', '.join(options), v))
         return v
+
     return check
 
 
 def optional(inner: Checker) -> Checker:
     """``null`` or what ``inner`` accepts."""
+
     def check(v: Any, path: str) -> Any:
         return None if v is None else inner(v, path)
+
     return check
 
 
 def either(*checkers: Checker) -> Checker:
-    """The first of ``checkers`` that accepts the value; else one error giving every alternative."""
+    """
+    Return the first of ``checkers`` that accepts the value.
+
+    Else one error giving every alternative.
+    """
+
     def check(v: Any, path: str) -> Any:
         problems = []
         for c in checkers:
@@ -144,6 +198,7 @@ def either(*checkers: Checker) -> Checker:
             except SchemaError as exc:
                 problems.append(exc.problem.split(', got ')[0].replace('expected ', '', 1))
         raise fail(path, 'expected {}, got {!r}'.format(' or '.join(problems), v))
+
     return check
 
 
@@ -156,30 +211,37 @@ def _same(v: Any, want: Any) -> bool:
 
 
 def exactly(*values: Any, what: Optional[str] = None) -> Checker:
-    """One of a few literal values (``-1`` as a sentinel, say).
+    """
+    One of a few literal values (``-1`` as a sentinel, say).
 
     An integer matches integers only, a float any number; ``what`` words them in the message
     (``-1 (the bundle's value)``).
     """
+
     def check(v: Any, path: str) -> Any:
         for want in values:
             if _same(v, want):
                 return want
-        raise fail(path, 'expected {}, got {!r}'.format(what or ' or '.join(repr(w) for w in values), v))
+        raise fail(
+            path, 'expected {}, got {!r}'.format(what or ' or '.join(repr(w) for w in values), v)
+        )
+
     return check
 
 
 def list_of(inner: Checker) -> Checker:
-    """A list whose items pass ``inner`` (item paths ``path[i]``)."""
+    """Return a list whose items pass ``inner`` (item paths ``path[i]``)."""
+
     def check(v: Any, path: str) -> List[Any]:
         if not isinstance(v, list):
             raise fail(path, 'expected a list, got {!r}'.format(v))
         return [inner(item, '{}[{}]'.format(path, i)) for i, item in enumerate(v)]
+
     return check
 
 
 def any_mapping(v: Any, path: str) -> Dict[str, Any]:
-    """A mapping with string keys (contents free, e.g. timm kwargs)."""
+    """Return a mapping with string keys (contents free, e.g. timm kwargs)."""
     if not isinstance(v, dict):
         raise fail(path, 'expected a mapping, got {!r}'.format(v))
     for k in v:
@@ -189,7 +251,7 @@ def any_mapping(v: Any, path: str) -> Dict[str, Any]:
 
 
 def img_size(v: Any, path: str) -> Union[int, List[int]]:
-    """A positive int or ``[height, width]``."""
+    """Return a positive int or ``[height, width]``."""
     if is_integer(v) and v > 0:
         return int(v)
     if isinstance(v, list) and len(v) == 2 and all(is_integer(a) and a > 0 for a in v):
@@ -201,13 +263,19 @@ def _join(path: str, key: Any) -> str:
     return '{}.{}'.format(path, key) if path else str(key)
 
 
-def mapping(fields: Dict[str, Tuple[Checker, Any]], required: Sequence[str] = (),
-            renamed: Optional[Dict[str, str]] = None) -> Checker:
-    """A mapping with known keys: ``fields`` maps key -> (checker, default); unknown keys are errors.
+def mapping(
+    fields: Dict[str, Tuple[Checker, Any]],
+    required: Sequence[str] = (),
+    renamed: Optional[Dict[str, str]] = None,
+) -> Checker:
+    """
+    Return a mapping with known keys.
 
-    A missing key takes a deep copy of its default (:data:`ABSENT`: left out); ``null`` for a whole mapping
-    is an empty one. ``renamed`` ({old key: new key}) turns an old key into ``PATH.old: renamed PATH.new``.
-    ``path`` '' is the top level (keys are then named bare).
+    ``fields`` maps key -> (checker, default); unknown keys are errors.
+
+    A missing key takes a deep copy of its default (:data:`ABSENT`: left out); ``null`` for a whole
+    mapping is an empty one. ``renamed`` ({old key: new key}) turns an old key into ``PATH.old:
+    renamed PATH.new``. ``path`` '' is the top level (keys are then named bare).
     """
     renamed = dict(renamed or {})
 
@@ -231,6 +299,7 @@ def mapping(fields: Dict[str, Tuple[Checker, Any]], required: Sequence[str] = ()
             elif default is not ABSENT:
                 out[k] = copy.deepcopy(default)
         return out
+
     return check
 
 
@@ -243,10 +312,14 @@ def convert(error: Callable[[str], Exception], checker: Checker, value: Any, pat
 
 
 def read_yaml(path: Any, what: str = 'config') -> Any:
-    """The parsed YAML file ``path``; :class:`SchemaError` naming the file when it is missing or not valid YAML.
+    """
+    Return the parsed YAML file ``path``.
 
-    The YAML problem is one line with its position (:func:`vitedge_ros.runtime.errors.yaml_error_line`):
-    ``cfg.yaml: not valid YAML: line 2, column 3: expected ',' or ']'``.
+    class:`SchemaError` naming the file when it is missing or not valid YAML.
+
+    The YAML problem is one line with its position
+    (:func:`vitedge_ros.runtime.errors.yaml_error_line`): ``cfg.yaml: not valid YAML: line 2,
+    column 3: expected ',' or ']'``.
     """
     import os
 
@@ -263,6 +336,27 @@ def read_yaml(path: Any, what: str = 'config') -> Any:
         raise fail(str(path), 'not valid YAML: {}'.format(yaml_error_line(exc))) from None
 
 
-__all__ = ['ABSENT', 'Checker', 'SchemaError', 'fail', 'is_bool', 'is_number', 'is_integer', 'num', 'integer',
-           'boolean', 'string', 'text', 'choice', 'optional', 'either', 'exactly', 'list_of', 'any_mapping',
-           'img_size', 'mapping', 'convert', 'read_yaml']
+__all__ = [
+    'ABSENT',
+    'Checker',
+    'SchemaError',
+    'fail',
+    'is_bool',
+    'is_number',
+    'is_integer',
+    'num',
+    'integer',
+    'boolean',
+    'string',
+    'text',
+    'choice',
+    'optional',
+    'either',
+    'exactly',
+    'list_of',
+    'any_mapping',
+    'img_size',
+    'mapping',
+    'convert',
+    'read_yaml',
+]

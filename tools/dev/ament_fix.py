@@ -1,5 +1,22 @@
 #!/usr/bin/env python3
-"""Rewrites for the ament linters' default configurations (issue 17), used by tools/dev/reformat_ament.sh.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Rewrites for the ament linters' default configurations (issue 17).
+
+Used by tools/dev/reformat_ament.sh.
 
     python tools/dev/ament_fix.py headers [--holder NAME] [--year YYYY] PATH...
     python tools/dev/ament_fix.py wrap [--width 99] PATH...
@@ -10,49 +27,54 @@
     python tools/dev/ament_fix.py sections PATH...
     python tools/dev/ament_fix.py configs
 
-``headers``: the copyright notice and Apache-2.0 header of ament_copyright's template/apache2_header.txt
-(ament/ament_lint, humble) at the top of every Python file that has none (after a shebang or coding line),
-as ``ament_copyright --add-missing`` writes it; setup.py beside package.xml is skipped, as ament_copyright does.
+``headers``: the copyright notice and Apache-2.0 header of ament_copyright's
+template/apache2_header.txt (ament/ament_lint, humble) at the top of every Python file that has
+none (after a shebang or coding line), as ``ament_copyright --add-missing`` writes it; setup.py
+beside package.xml is skipped, as ament_copyright does.
 
-``wrap``: what ruff format leaves over the line limit (ament_flake8: 99) is prose, rewritten without changing
-what the program does: full-line comments wrapped at word boundaries with the same ``#`` prefix; over-long
-docstring lines (module, class, function; found with ``ast``) wrapped with their own indentation (a bullet's
-continuation under its text; code-like and table lines left alone); string literals inside brackets split at
-a space into adjacent literals (joined by the compiler, so ``.format``/``%`` still apply to the whole) at the
-literal's column, f-strings outside their fields only. The result must still parse, else the file is kept.
+``wrap``: what ruff format leaves over the line limit (ament_flake8: 99) is prose, rewritten
+without changing what the program does: full-line comments wrapped at word boundaries with the same
+``#`` prefix; over-long docstring lines (module, class, function; found with ``ast``) wrapped with
+their own indentation (a bullet's continuation under its text; code-like and table lines left
+alone); string literals inside brackets split at a space into adjacent literals (joined by the
+compiler, so ``.format``/``%`` still apply to the whole) at the literal's column, f-strings outside
+their fields only. The result must still parse, else the file is kept.
 
-``imperative``: pydocstyle's D401 (ament_pep257 checks it): a summary starting with a noun phrase (The/A/An)
-becomes "Return the/a/an ..."; a third-person verb takes the form pydocstyle suggests ("perhaps 'Build'").
+``imperative``: pydocstyle's D401 (ament_pep257 checks it): a summary starting with a noun phrase
+(The/A/An) becomes "Return the/a/an ..."; a third-person verb takes the form pydocstyle suggests
+("perhaps 'Build'").
 
-``e203``: pycodestyle's E203 (ament_flake8 does not ignore it) in slices ruff format writes as ``x[a + 1 :]``.
+``e203``: pycodestyle's E203 (ament_flake8 does not ignore it) in slices ruff format writes as
+``x[a + 1:]``.
 
-``summaries``: an over-long docstring summary (pep257 wants it on one line) cut at its first ': ', '; ' or
-' -- ' outside brackets and backticks, else before a closing parenthesis of 30 characters or more (its content
-becomes a sentence), else at its last ', ' that fits: the part before, with a period, stays the summary; the
-rest becomes the first line of the description (a one-line docstring becomes a multi-line one, summary on the
-second line). What no rule cuts is left for a person.
+``summaries``: an over-long docstring summary (pep257 wants it on one line) cut at its first ': ',
+'; ' or ' -- ' outside brackets and backticks, else before a closing parenthesis of 30 characters
+or more (its content becomes a sentence), else at its last ', ' that fits: the part before, with a
+period, stays the summary; the rest becomes the first line of the description (a one-line docstring
+becomes a multi-line one, summary on the second line). What no rule cuts is left for a person.
 
-``sections``: a Google-style section header (``Raises:``, ``Returns:``...) that pydocstyle also knows as a
-numpy section is checked by the numpy rules when no convention is set (ament_pep257): written ``Raises`` over
-a dashed underline (D406, D407).
+``sections``: a Google-style section header (``Raises:``, ``Returns:``...) that pydocstyle also
+knows as a numpy section is checked by the numpy rules when no convention is set (ament_pep257):
+written ``Raises`` over a dashed underline (D406, D407).
 
-``classnl``: flake8-class-newline's CNL100 (a plugin the ROS 2 docs install): a blank line after a class
-statement that a method or decorator follows directly.
+``classnl``: flake8-class-newline's CNL100 (a plugin the ROS 2 docs install): a blank line after a
+class statement that a method or decorator follows directly.
 
-``configs``: ruff.toml, setup.cfg ``[flake8]``/``[pydocstyle]`` switched to the ament defaults (line length 99),
-and test/test_copyright.py's template skip removed (once the headers are in).
+``configs``: ruff.toml, setup.cfg ``[flake8]``/``[pydocstyle]`` switched to the ament defaults
+(line length 99), and test/test_copyright.py's template skip removed (once the headers are in).
 
 Each command prints one line saying what it changed.
 """
+
 import argparse
 import ast
 import io
+from pathlib import Path
 import re
 import subprocess
 import sys
 import textwrap
 import tokenize
-from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 
@@ -60,26 +82,41 @@ def _python_files(paths: Iterable[str]) -> List[Path]:
     out = []
     for p in map(Path, paths):
         if p.is_dir():
-            out += [f for f in sorted(p.rglob('*.py'))
-                    if not any(part.startswith(('.', '_')) and part != '__init__.py'
-                               for part in f.relative_to(p).parts)]
+            out += [
+                f
+                for f in sorted(p.rglob('*.py'))
+                if not any(
+                    part.startswith(('.', '_')) and part != '__init__.py'
+                    for part in f.relative_to(p).parts
+                )
+            ]
         elif p.suffix == '.py':
             out.append(p)
     return out
 
 
 def _docstring_lines(tree: ast.AST, lines: List[str]) -> Tuple[set, set]:
-    """1-based line numbers inside docstrings (module, classes, functions), and those of their summaries."""
+    """
+    1-based line numbers inside docstrings (module, classes, functions).
+
+    And those of their summaries.
+    """
     out, summaries = set(), set()
     for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+        if (
+            isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.body
+        ):
             first = node.body[0]
-            if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-                    and isinstance(first.value.value, str)):
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
                 out.update(range(first.lineno, first.end_lineno + 1))
                 for row in range(first.lineno, first.end_lineno + 1):
                     if lines[row - 1].strip().strip('rRuU').strip('"\'').strip():
-                        summaries.add(row)     # the summary stays one line (pep257 D205, D400)
+                        summaries.add(row)  # the summary stays one line (pep257 D205, D400)
                         break
     return out, summaries
 
@@ -93,9 +130,12 @@ def _indent(line: str) -> int:
 
 def _prose(line: str) -> bool:
     body = line.strip()
-    return bool(body) and not (body.startswith(('>>>', '...', '|', '+-', '"""', "'''", 'r"""', '.. '))
-                               or body.endswith(('::', '"""', "'''")) or '|' in body
-                               or re.fullmatch(r'[-=~^]{3,}', body))
+    return bool(body) and not (
+        body.startswith(('>>>', '...', '|', '+-', '"""', "'''", 'r"""', '.. '))
+        or body.endswith(('::', '"""', "'''"))
+        or '|' in body
+        or re.fullmatch(r'[-=~^]{3,}', body)
+    )
 
 
 def _hang(line: str) -> int:
@@ -106,21 +146,32 @@ def _hang(line: str) -> int:
     return _indent(line) + (len(m.group(1)) if m.group(1)[0] in '-*0123456789' else 4)
 
 
-def _paragraph(lines: List[str], row: int, doc_lines: set, summaries: set) -> Optional[Tuple[int, int, int]]:
+def _paragraph(
+    lines: List[str], row: int, doc_lines: set, summaries: set
+) -> Optional[Tuple[int, int, int]]:
     """(first row, last row, continuation indent) of the docstring paragraph holding 1-based ``row``."""
+
     def ok(r: int) -> bool:
-        return 1 <= r <= len(lines) and r in doc_lines and r not in summaries and _prose(lines[r - 1])
+        return (
+            1 <= r <= len(lines) and r in doc_lines and r not in summaries and _prose(lines[r - 1])
+        )
 
     if not ok(row):
         return None
     text = [ln.rstrip('\r\n') for ln in lines]
     first = row
     if not BULLET.match(text[row - 1].strip()):
-        while ok(first - 1) and _indent(text[first - 2]) == _indent(text[row - 1]) \
-                and not BULLET.match(text[first - 2].strip()):
+        while (
+            ok(first - 1)
+            and _indent(text[first - 2]) == _indent(text[row - 1])
+            and not BULLET.match(text[first - 2].strip())
+        ):
             first -= 1
-        if ok(first - 1) and BULLET.match(text[first - 2].strip()) and _hang(text[first - 2]) == _indent(
-                text[row - 1]):
+        if (
+            ok(first - 1)
+            and BULLET.match(text[first - 2].strip())
+            and _hang(text[first - 2]) == _indent(text[row - 1])
+        ):
             first -= 1
     hang = _hang(text[first - 1])
     last = row
@@ -130,32 +181,52 @@ def _paragraph(lines: List[str], row: int, doc_lines: set, summaries: set) -> Op
 
 
 def _reflow(block: List[str], hang: int, width: int) -> Optional[List[str]]:
-    """The lines of a prose paragraph refilled to ``width`` (first line's indent, then ``hang``)."""
+    """
+    Return the lines of a prose paragraph refilled to ``width``.
+
+    First line's indent, then ``hang``.
+    """
     indent = _indent(block[0])
     words = ' '.join(ln.strip() for ln in block)
     if width - max(indent, hang) < 30:
         return None
-    first = textwrap.wrap(words, width=width - indent, break_long_words=False, break_on_hyphens=False)
+    first = textwrap.wrap(
+        words, width=width - indent, break_long_words=False, break_on_hyphens=False
+    )
     if not first:
         return None
-    rest = textwrap.wrap(words[len(first[0]):].strip(), width=width - hang, break_long_words=False,
-                         break_on_hyphens=False)
+    rest = textwrap.wrap(
+        words[len(first[0]) :].strip(),
+        width=width - hang,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
     return [' ' * indent + first[0]] + [' ' * hang + r for r in rest]
 
 
 def _wrap_comment(line: str, width: int) -> Optional[List[str]]:
     m = re.match(r'^(\s*#+:?\s?)(.*)$', line)
-    if not m or not m.group(2).strip() or m.group(2).lstrip().startswith(('noqa', 'type:', 'pragma')):
+    if (
+        not m
+        or not m.group(2).strip()
+        or m.group(2).lstrip().startswith(('noqa', 'type:', 'pragma'))
+    ):
         return None
     prefix, body = m.group(1), m.group(2)
     if len(prefix) + 30 > width or 'http' in body and len(body.split()) == 1:
         return None
-    parts = textwrap.wrap(body, width=width - len(prefix), break_long_words=False, break_on_hyphens=False)
+    parts = textwrap.wrap(
+        body, width=width - len(prefix), break_long_words=False, break_on_hyphens=False
+    )
     return [prefix + p for p in parts] if len(parts) > 1 else None
 
 
 def _split_points(body: str, is_f: bool) -> List[int]:
-    """Indexes in a literal's body after which it may be split (after a space, outside f-string fields)."""
+    """
+    Indexes in a literal's body after which it may be split.
+
+    After a space, outside f-string fields.
+    """
     out, depth, i = [], 0, 0
     while i < len(body):
         ch = body[i]
@@ -171,7 +242,11 @@ def _split_points(body: str, is_f: bool) -> List[int]:
 
 
 def _split_string(token: str, col: int, width: int) -> Optional[List[str]]:
-    """Pieces of a one-line string literal at column ``col``, each line within ``width``, or None."""
+    """
+    Pieces of a one-line string literal at column ``col``, each line within ``width``.
+
+    Or None.
+    """
     m = re.match(r'^([rRbBuUfF]{0,2})(\'|")(.*)\2$', token, re.S)
     if not m or token.startswith(('"""', "'''")):
         return None
@@ -217,13 +292,22 @@ def wrap_source(src: str, width: int) -> Tuple[str, int]:
             new = _wrap_comment(text, width)
             if new:
                 replace[row] = new
-        elif (tok.type == tokenize.STRING and tok.start[0] == tok.end[0] and depth > 0
-              and row not in doc_lines and tok.end[1] > width):
+        elif (
+            tok.type == tokenize.STRING
+            and tok.start[0] == tok.end[0]
+            and depth > 0
+            and row not in doc_lines
+            and tok.end[1] > width
+        ):
             pieces = _split_string(tok.string, tok.start[1], width)
             if pieces:
-                head, tail = text[:tok.start[1]], text[tok.end[1]:]
+                head, tail = text[: tok.start[1]], text[tok.end[1]:]
                 pad = ' ' * tok.start[1]
-                replace[row] = [head + pieces[0]] + [pad + p for p in pieces[1:-1]] + [pad + pieces[-1] + tail]
+                replace[row] = (
+                    [head + pieces[0]]
+                    + [pad + p for p in pieces[1:-1]]
+                    + [pad + pieces[-1] + tail]
+                )
     done = set()
     for row in sorted((long_lines & doc_lines) - summaries):
         if row in replace or row in done:
@@ -255,8 +339,14 @@ def wrap_source(src: str, width: int) -> Tuple[str, int]:
     return new_src, len(replace)
 
 
-def _rewrite(paths: Iterable[str], rewrite: Callable[[str], Tuple[str, int]]) -> Tuple[int, List[str]]:
-    """Apply ``rewrite`` (source -> (source, count)) to every Python file; (total count, final sources)."""
+def _rewrite(
+    paths: Iterable[str], rewrite: Callable[[str], Tuple[str, int]]
+) -> Tuple[int, List[str]]:
+    """
+    Apply ``rewrite`` (source -> (source, count)) to every Python file.
+
+    (total count, final sources).
+    """
     total, sources = 0, []
     for path in _python_files(paths):
         new, n = rewrite(path.read_text(encoding='utf-8'))
@@ -274,7 +364,8 @@ def cmd_wrap(args: argparse.Namespace) -> str:
 
 
 ROOT = Path(__file__).resolve().parents[2]
-#: ament_copyright's template/apache2_header.txt (ament/ament_lint, humble) after its {copyright} line.
+#: ament_copyright's template/apache2_header.txt (ament/ament_lint, humble) after its {copyright}
+#: line.
 APACHE2_HEADER = """
 Licensed under the Apache License, Version 2.0 (the "License");
 you may not use this file except in compliance with the License.
@@ -290,7 +381,7 @@ limitations under the License."""
 
 
 def header_text(holder: str, year: int) -> str:
-    """The comment block ament_copyright --add-missing writes for apache2."""
+    """Return the comment block ament_copyright --add-missing writes for apache2."""
     lines = ['Copyright {} {}'.format(year, holder)] + APACHE2_HEADER.split('\n')
     return '\n'.join('# ' + ln if ln else '#' for ln in lines) + '\n'
 
@@ -302,7 +393,9 @@ def cmd_headers(args: argparse.Namespace) -> str:
             continue
         lines = path.read_text(encoding='utf-8').splitlines(keepends=True)
         top = 0
-        while top < len(lines) and (lines[top].startswith('#!') or re.match(r'^#.*coding[:=]', lines[top])):
+        while top < len(lines) and (
+            lines[top].startswith('#!') or re.match(r'^#.*coding[:=]', lines[top])
+        ):
             top += 1
         if re.search(r'^#\s*Copyright', ''.join(lines[top:top + 5]), re.M | re.I):
             continue
@@ -319,10 +412,17 @@ IMPERATIVE_ARTICLES = ('The', 'A', 'An')
 
 def cmd_imperative(args: argparse.Namespace) -> str:
     files = [str(p) for p in _python_files(args.paths)]
-    proc = subprocess.run([sys.executable, '-m', 'pydocstyle', '--select', 'D401'] + files, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, universal_newlines=True)
-    found = re.findall(r'^(\S+?):(\d+) .*\n\s+D401: .*?(?:perhaps \'(\w+)\', not \'(\w+)\'|found \'(\w+)\')',
-                       proc.stdout, re.M)
+    proc = subprocess.run(
+        [sys.executable, '-m', 'pydocstyle', '--select', 'D401'] + files,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        universal_newlines=True,
+    )
+    found = re.findall(
+        r'^(\S+?):(\d+) .*\n\s+D401: .*?(?:perhaps \'(\w+)\', not \'(\w+)\'|found \'(\w+)\')',
+        proc.stdout,
+        re.M,
+    )
     fixed = 0
     for fname, line, good, bad, word in found:
         path = Path(fname)
@@ -350,7 +450,7 @@ def cmd_e203(args: argparse.Namespace) -> str:
         out, changed = [], False
         for tok_line in src.splitlines(keepends=True):
             new = tok_line
-            for _ in range(8):      # one space per pass; pycodestyle allows it after ',', '(' and '['
+            for _ in range(8):  # one space per pass; pycodestyle allows it after ',', '(' and '['
                 again = re.sub(r'(\[[^\]\'"#]*?[^\s,(\[]) : ?', r'\1:', new)
                 if again == new:
                     break
@@ -383,19 +483,31 @@ def _depth_marks(text: str) -> List[Tuple[int, int]]:
 
 
 def _summary_cut(text: str, room: int) -> Optional[int]:
-    """Index of the first ': ', '; ' or ' -- ' in ``text`` outside brackets and backticks, within ``room``."""
+    """
+    Index of the first '.
+
+    ', '; ' or ' -- ' in ``text`` outside brackets and backticks, within ``room``.
+    """
     marks = _depth_marks(text)
     for i in range(len(text)):
         depth, ticks = marks[i]
-        if depth == 0 and ticks % 2 == 0 and 20 <= i <= room - 1 and (
-                text.startswith(': ', i) or text.startswith('; ', i) or text.startswith(' -- ', i)
-                or text.startswith(' \u2014 ', i)):
+        if (
+            depth == 0
+            and ticks % 2 == 0
+            and 20 <= i <= room - 1
+            and (
+                text.startswith(': ', i)
+                or text.startswith('; ', i)
+                or text.startswith(' -- ', i)
+                or text.startswith(' \u2014 ', i)
+            )
+        ):
             return i
     return None
 
 
 def _closing_aside(text: str, room: int) -> Optional[Tuple[str, str]]:
-    """A summary ending in a parenthesis ``X (Y).`` as ``('X.', 'Y.')`` when ``X.`` fits in ``room``."""
+    """Return a summary ending in a parenthesis ``X (Y).`` as ``('X.', 'Y.')`` when ``X.`` fits in ``room``."""
     body = text[:-1] if text.endswith('.') else text
     if not body.endswith(')'):
         return None
@@ -431,11 +543,12 @@ def _capital(text: str) -> str:
 
 
 def summary_halves(text: str, room: int) -> Optional[Tuple[str, str]]:
-    """Cut an over-long summary into (summary sentence, rest), or None where no cut fits in ``room``.
+    """
+    Cut an over-long summary into (summary sentence, rest), or None where no cut fits in ``room``.
 
-    In order: the first ': ' / '; ' / ' -- ' (:func:`_summary_cut`); a closing parenthesis of at least 30
-    characters, whose content becomes the next sentence (a short one, a unit or a shape, stays with its noun);
-    the last ', ' that leaves the summary within ``room``.
+    In order: the first ': ' / '; ' / ' -- ' (:func:`_summary_cut`); a closing parenthesis of at
+    least 30 characters, whose content becomes the next sentence (a short one, a unit or a shape,
+    stays with its noun); the last ', ' that leaves the summary within ``room``.
     """
     cut = _summary_cut(text, room)
     if cut is not None:
@@ -450,16 +563,26 @@ def summary_halves(text: str, room: int) -> Optional[Tuple[str, str]]:
 
 
 def split_summaries(src: str, width: int) -> Tuple[str, int]:
-    """(new source, count): over-long docstring summaries cut at their first ': ' / '; ' into summary + text."""
+    """
+    (new source, count): over-long docstring summaries cut at their first '.
+
+    ' / '; ' into summary + text.
+    """
     tree = ast.parse(src)
     lines = src.splitlines(keepends=True)
-    edits = {}   # first line index -> (last line index, replacement lines)
+    edits = {}  # first line index -> (last line index, replacement lines)
     for node in ast.walk(tree):
-        if not (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body):
+        if not (
+            isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.body
+        ):
             continue
         first = node.body[0]
-        if not (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-                and isinstance(first.value.value, str)):
+        if not (
+            isinstance(first, ast.Expr)
+            and isinstance(first.value, ast.Constant)
+            and isinstance(first.value.value, str)
+        ):
             continue
         start, end = first.lineno - 1, first.end_lineno - 1
         if start == end:
@@ -474,13 +597,19 @@ def split_summaries(src: str, width: int) -> Tuple[str, int]:
             new = [indent + prefix + quote, indent + head, '', indent + tail, indent + quote]
             edits[start] = (start, [x + '\n' if x else '\n' for x in new])
             continue
-        row = next((r for r in range(start, end + 1)
-                    if lines[r].strip().lstrip('rRuU').strip('\"\'').strip()), None)
+        row = next(
+            (
+                r
+                for r in range(start, end + 1)
+                if lines[r].strip().lstrip('rRuU').strip('"\'').strip()
+            ),
+            None,
+        )
         if row is None or row == start or len(lines[row].rstrip('\n')) <= width:
-            continue     # summaries on the opening line are ruff's (D213) to move first
-        indent = lines[row][:len(lines[row]) - len(lines[row].lstrip())]
+            continue  # summaries on the opening line are ruff's (D213) to move first
+        indent = lines[row][: len(lines[row]) - len(lines[row].lstrip())]
         text = lines[row].strip()
-        if text.endswith(('\"\"\"', "\'\'\'")):
+        if text.endswith(('"""', "'''")):
             continue
         halves = summary_halves(text, width - len(indent) - 1)
         if halves is None:
@@ -511,19 +640,48 @@ def _halves(text: str, cut: int) -> Tuple[str, str]:
 
 def cmd_summaries(args: argparse.Namespace) -> str:
     count, _ = _rewrite(args.paths, lambda src: split_summaries(src, args.width))
-    return 'summaries: {} long docstring summaries cut at their first colon or semicolon'.format(count)
+    return 'summaries: {} long docstring summaries cut at their first colon or semicolon'.format(
+        count
+    )
 
 
-#: pydocstyle's numpy section names (pydocstyle/checker.py NUMPY_SECTION_NAMES): with no convention set, as
+#: pydocstyle's numpy section names (pydocstyle/checker.py NUMPY_SECTION_NAMES): with no convention
+#: set, as
 #: ament_pep257 runs it, a docstring with one of these is checked by the numpy rules (D406, D407).
-NUMPY_SECTIONS = ('Short Summary', 'Extended Summary', 'Parameters', 'Returns', 'Yields', 'Other Parameters',
-                  'Raises', 'See Also', 'Notes', 'References', 'Examples', 'Attributes', 'Methods')
+NUMPY_SECTIONS = (
+    'Short Summary',
+    'Extended Summary',
+    'Parameters',
+    'Returns',
+    'Yields',
+    'Other Parameters',
+    'Raises',
+    'See Also',
+    'Notes',
+    'References',
+    'Examples',
+    'Attributes',
+    'Methods',
+)
 
 
-#: pydocstyle's Google section names that are not numpy ones: in a docstring with a numpy section the numpy
+#: pydocstyle's Google section names that are not numpy ones: in a docstring with a numpy section
+#: the numpy
 #: rules apply to them too (D407), elsewhere the Google rules want their colon (D416).
-GOOGLE_ONLY = ('Args', 'Arguments', 'Keyword Args', 'Keyword Arguments', 'Return', 'Yield', 'Warns', 'Note',
-               'Example', 'Todo', 'Warning', 'Warnings')
+GOOGLE_ONLY = (
+    'Args',
+    'Arguments',
+    'Keyword Args',
+    'Keyword Arguments',
+    'Return',
+    'Yield',
+    'Warns',
+    'Note',
+    'Example',
+    'Todo',
+    'Warning',
+    'Warnings',
+)
 
 
 def cmd_sections(args: argparse.Namespace) -> str:
@@ -537,14 +695,23 @@ def cmd_sections(args: argparse.Namespace) -> str:
         convert = set()
         for node in ast.walk(ast.parse(src)):
             body = getattr(node, 'body', None)
-            if not (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body):
+            if not (
+                isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                and body
+            ):
                 continue
             first = body[0]
-            if not (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-                    and isinstance(first.value.value, str)):
+            if not (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
                 continue
-            rows = [r for r in range(first.lineno - 1, first.end_lineno)
-                    if r > 0 and (not lines[r - 1].strip() or lines[r - 1].rstrip()[-1:] in '.,;:')]
+            rows = [
+                r
+                for r in range(first.lineno - 1, first.end_lineno)
+                if r > 0 and (not lines[r - 1].strip() or lines[r - 1].rstrip()[-1:] in '.,;:')
+            ]
             if any(numpy.match(lines[r]) for r in rows):
                 convert.update(r for r in rows if either.match(lines[r]))
         if not convert:
@@ -562,7 +729,11 @@ def cmd_sections(args: argparse.Namespace) -> str:
 
 
 def cmd_classnl(args: argparse.Namespace) -> str:
-    """flake8-class-newline (CNL100): a blank line between a class statement and a method or decorator."""
+    """
+    flake8-class-newline (CNL100).
+
+    a blank line between a class statement and a method or decorator.
+    """
     fixed = 0
     for path in _python_files(args.paths):
         lines = path.read_text(encoding='utf-8').splitlines(keepends=True)
@@ -570,7 +741,9 @@ def cmd_classnl(args: argparse.Namespace) -> str:
         for i, line in enumerate(lines):
             out.append(line)
             nxt = lines[i + 1].strip() if i + 1 < len(lines) else ''
-            if (re.match(r'^\s*class \w[^#]*:\s*(#.*)?$', line) and nxt.startswith(('def ', 'async def ', '@'))):
+            if re.match(r'^\s*class \w[^#]*:\s*(#.*)?$', line) and nxt.startswith(
+                ('def ', 'async def ', '@')
+            ):
                 out.append('\n')
                 fixed += 1
         if len(out) != len(lines):
@@ -579,7 +752,11 @@ def cmd_classnl(args: argparse.Namespace) -> str:
 
 
 def _replace_section(text: str, name: str, body: str) -> str:
-    """``text`` (an INI file) with section ``[name]``'s lines replaced by ``body``, the rest kept verbatim."""
+    """
+    ``text`` (an INI file) with section ``[name]``'s lines replaced by ``body``.
+
+    The rest kept verbatim.
+    """
     pattern = re.compile(r'^\[{}\]\n.*?(?=^\[|\Z)'.format(re.escape(name)), re.M | re.S)
     block = '[{}]\n{}\n'.format(name, body.rstrip('\n'))
     if pattern.search(text):
@@ -596,24 +773,47 @@ def cmd_configs(args: argparse.Namespace) -> str:
         if section not in text:
             block = extra[extra.index(section):].split('\n[', 1)[0].rstrip()
             text = text.rstrip() + '\n\n' + block + '\n'
-    text = re.sub(r'^select = \[(.*?)\]', lambda m: 'select = [{}, "Q", "C4", "A"]'.format(m.group(1))
-                  if '"Q"' not in m.group(1) else m.group(0), text, count=1, flags=re.M)
-    # ament_pep257 wants the summary of a multi-line docstring on its second line (D213, D212 ignored)
+    text = re.sub(
+        r'^select = \[(.*?)\]',
+        lambda m: (
+            'select = [{}, "Q", "C4", "A"]'.format(m.group(1))
+            if '"Q"' not in m.group(1)
+            else m.group(0)
+        ),
+        text,
+        count=1,
+        flags=re.M,
+    )
+    # ament_pep257 wants the summary of a multi-line docstring on its second line (D213, D212
+    # ignored)
     text = re.sub(r'^(ignore = \[.*?)"D213", ?', r'\1', text, count=1, flags=re.M | re.S)
-    # ruff reads "Raises" + dashes as a Google header missing its colon; pydocstyle's numpy rules want it so
+    # ruff reads "Raises" + dashes as a Google header missing its colon; pydocstyle's numpy rules
+    # want it so
     if '"D416"' not in text:
         text = re.sub(r'^ignore = \[', 'ignore = ["D416", ', text, count=1, flags=re.M)
     ruff.write_text(text, encoding='utf-8')
-    ament = (ROOT / 'tools' / 'dev' / 'ament_flake8.ini').read_text(encoding='utf-8').split('\n', 1)[1]
+    ament = (
+        (ROOT / 'tools' / 'dev' / 'ament_flake8.ini').read_text(encoding='utf-8').split('\n', 1)[1]
+    )
     setup_cfg = ROOT / 'setup.cfg'
     text = setup_cfg.read_text(encoding='utf-8')
-    text = _replace_section(text, 'flake8', ament.strip() + '\nexclude = .venv,build,install,log,.git,__pycache__\n')
-    text = _replace_section(text, 'pydocstyle', 'ignore = D100,D101,D102,D103,D104,D105,D106,D107,D203,D212,D404\n'
-                            'match-dir = [^\\._].*\n')
+    text = _replace_section(
+        text, 'flake8', ament.strip() + '\nexclude = .venv,build,install,log,.git,__pycache__\n'
+    )
+    text = _replace_section(
+        text,
+        'pydocstyle',
+        'ignore = D100,D101,D102,D103,D104,D105,D106,D107,D203,D212,D404\nmatch-dir = [^\\._].*\n',
+    )
     setup_cfg.write_text(text, encoding='utf-8')
     test = ROOT / 'test' / 'test_copyright.py'
     src = test.read_text(encoding='utf-8')
-    src = re.sub(r'^# Remove the `skip` decorator.*\n(#.*\n)*@pytest\.mark\.skip\(.*\)\n', '', src, flags=re.M)
+    src = re.sub(
+        r'^# Remove the `skip` decorator.*\n(#.*\n)*@pytest\.mark\.skip\(.*\)\n',
+        '',
+        src,
+        flags=re.M,
+    )
     test.write_text(src, encoding='utf-8')
     return 'configs: ruff.toml line-length 99, setup.cfg [flake8]/[pydocstyle] = ament defaults, copyright test on'
 
@@ -636,9 +836,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     if not args.cmd:
         parser.error('a command is required')
-    print({'headers': cmd_headers, 'wrap': cmd_wrap, 'imperative': cmd_imperative, 'e203': cmd_e203,
-           'classnl': cmd_classnl, 'summaries': cmd_summaries, 'sections': cmd_sections,
-           'configs': cmd_configs}[args.cmd](args))
+    print(
+        {
+            'headers': cmd_headers,
+            'wrap': cmd_wrap,
+            'imperative': cmd_imperative,
+            'e203': cmd_e203,
+            'classnl': cmd_classnl,
+            'summaries': cmd_summaries,
+            'sections': cmd_sections,
+            'configs': cmd_configs,
+        }[args.cmd](args)
+    )
     return 0
 
 

@@ -1,13 +1,37 @@
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Description of the machine and software a benchmark ran on."""
+
 import datetime
 import os
+from pathlib import Path
 import platform
 import subprocess
-from pathlib import Path
 from typing import Any, Dict, Optional
 
-PACKAGES = ('torch', 'timm', 'onnxruntime', 'onnx', 'torch-pruning', 'numpy', 'opencv-python-headless',
-            'rosbags', 'onnxslim')
+PACKAGES = (
+    'torch',
+    'timm',
+    'onnxruntime',
+    'onnx',
+    'torch-pruning',
+    'numpy',
+    'opencv-python-headless',
+    'rosbags',
+    'onnxslim',
+)
 
 
 def _read(path: str) -> str:
@@ -26,7 +50,7 @@ def cpu_model() -> str:
 
 
 def cpu_flags() -> Dict[str, bool]:
-    """The SIMD features that decide INT8 speed on a CPU (AVX2, AVX-512 VNNI, AVX-VNNI)."""
+    """Return the SIMD features that decide INT8 speed on a CPU (AVX2, AVX-512 VNNI, AVX-VNNI)."""
     flags = set()
     for line in _read('/proc/cpuinfo').splitlines():
         if line.startswith('flags'):
@@ -75,8 +99,13 @@ def load_average() -> Optional[list]:
 def git_commit(root: Path) -> Optional[str]:
     """HEAD of the checkout the benchmark ran from (None outside git)."""
     try:
-        out = subprocess.run(['git', 'rev-parse', '--short=12', 'HEAD'], cwd=str(root), capture_output=True,
-                             text=True, timeout=10)
+        out = subprocess.run(
+            ['git', 'rev-parse', '--short=12', 'HEAD'],
+            cwd=str(root),
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
@@ -84,9 +113,19 @@ def git_commit(root: Path) -> Optional[str]:
 
 def describe(root: Path) -> Dict[str, Any]:
     """Machine, OS, Python and package versions."""
-    return {'cpu': cpu_model(), 'logical_cores': os.cpu_count(),
-            'usable_cores': len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count(),
-            'cpu_flags': cpu_flags(), 'memory_gib': memory_gib(), 'os': os_name(), 'kernel': platform.release(),
-            'machine': platform.machine(), 'python': platform.python_version(), 'versions': versions(),
-            'git_commit': git_commit(root),
-            'date_utc': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}
+    return {
+        'cpu': cpu_model(),
+        'logical_cores': os.cpu_count(),
+        'usable_cores': len(os.sched_getaffinity(0))
+        if hasattr(os, 'sched_getaffinity')
+        else os.cpu_count(),
+        'cpu_flags': cpu_flags(),
+        'memory_gib': memory_gib(),
+        'os': os_name(),
+        'kernel': platform.release(),
+        'machine': platform.machine(),
+        'python': platform.python_version(),
+        'versions': versions(),
+        'git_commit': git_commit(root),
+        'date_utc': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
+    }

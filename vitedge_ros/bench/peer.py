@@ -1,73 +1,104 @@
-"""The peer in the benchmarks (issue 18): a YOLO nano CNN trained from scratch next to the shipped ViT detector.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The peer in the benchmarks (issue 18).
+
+a YOLO nano CNN trained from scratch next to the shipped ViT detector.
 
 ``python -m vitedge_ros.bench.peer`` (``make bench-peer``) does, in one process:
 
-1. **Data.** Follows the shipped bundle's training chain (``bundle.yaml`` ``source.config`` is the last stage;
-   each stage's ``model.checkpoint: runs/<name>/final.pt`` names the stage before it, ``config/train/<name>.yaml``)
-   and writes every stage's training images, exactly as that stage's trainer made them
-   (:func:`vitedge_ros.training.detection_scenes`, letterboxed to the stage's network input by the runtime's
-   :class:`~vitedge_ros.runtime.preprocess.Preprocessor`), as an ultralytics YOLO dataset (JPEG images, one
-   label txt per image, ``data.yaml``).
-2. **Budget.** The image-pass budget is the shipped detector's: the sum over its stages of ``train.epochs`` ×
-   (``train_size`` + ``flights.count`` × ceil(``flights.frames`` / ``flights.every``)), the images one epoch
-   of :func:`vitedge_ros.training.train_detector` draws. The peer trains ``round(budget / dataset images)``
-   epochs over the union of the stages' images (ultralytics counts whole epochs); the JSON records both.
-3. **Training.** ``YOLO('<arch>.yaml')``: the architecture from ultralytics' model yaml, random init, no weights
-   file, ``pretrained=False``; ultralytics' own default recipe (SGD/auto optimiser, mosaic, HSV, flips) untuned,
-   CPU, ``amp=False``, ``plots=False``, ``val=False``; the last epoch's weights are exported (no pick on validation).
-4. **Offline.** :func:`import_ultralytics` sets ``YOLO_OFFLINE=1`` (``ultralytics.utils.is_online`` returns False
-   without a DNS query: ``ultralytics/utils/__init__.py`` of 8.4.x), ``YOLO_AUTOINSTALL=false`` (no pip), a private
-   ``YOLO_CONFIG_DIR`` whose settings turn ``sync`` (events) and every logger integration off, removes
-   ``ULTRALYTICS_API_KEY`` (the platform callback uploads only with a key), and puts matplotlib's DejaVu Sans
-   there as ``Arial.ttf``: ``check_det_dataset`` calls ``check_font('Arial.ttf')``, which otherwise sends
-   ``requests.head`` to the assets URL (``ultralytics/utils/checks.py``). test/test_bench_peer.py runs the quick
-   mode with every socket connection and DNS look-up of the process recorded and refused.
-5. **Measure.** Both models as onnxruntime CPU graphs (1 thread, batch 1), timed interleaved in this process by
-   :func:`vitedge_ros.bench.stats.interleaved` on the same preprocessed frame; the host decode (the peer's
-   class-wise NMS, :func:`vitedge_ros.runtime.decoders.filter_detections`) timed apart. Both are evaluated by
-   the same code: COCO mAP per class (:func:`vitedge_ros.eval.detection.detection_map`) on the last stage's
-   validation scenes in frame pixels; person precision/recall on the demo's flight (seed 7) at the threshold
-   picked on other flights (the last stage's ``val_flights``, seeds 9000-9007) with the rule the shipped
-   detector's threshold was picked with (:func:`vitedge_ros.eval.detection.pick_score_threshold`, the stage's
-   ``export.min_precision`` / ``min_recall``); false persons per frame on the held-out real photos with nobody
-   in them (:func:`vitedge_ros.data.textures.heldout_negative_frames`, as tools/false_positives.py).
-6. **Write.** ``bench/peer.json`` and the peer block of docs/BENCHMARKS.md (:mod:`vitedge_ros.bench.peer_table`).
+1. **Data.** Follows the shipped bundle's training chain (``bundle.yaml`` ``source.config`` is the
+   last stage; each stage's ``model.checkpoint: runs/<name>/final.pt`` names the stage before it,
+   ``config/train/<name>.yaml``) and writes every stage's training images, exactly as that stage's
+   trainer made them (:func:`vitedge_ros.training.detection_scenes`, letterboxed to the stage's
+   network input by the runtime's :class:`~vitedge_ros.runtime.preprocess.Preprocessor`), as an
+   ultralytics YOLO dataset (JPEG images, one label txt per image, ``data.yaml``).
+2. **Budget.** The image-pass budget is the shipped detector's: the sum over its stages of
+   ``train.epochs`` × (``train_size`` + ``flights.count`` × ceil(``flights.frames`` /
+   ``flights.every``)), the images one epoch of :func:`vitedge_ros.training.train_detector` draws.
+   The peer trains ``round(budget / dataset images)`` epochs over the union of the stages' images
+   (ultralytics counts whole epochs); the JSON records both.
+3. **Training.** ``YOLO('<arch>.yaml')``: the architecture from ultralytics' model yaml, random
+   init, no weights file, ``pretrained=False``; ultralytics' own default recipe (SGD/auto
+   optimiser, mosaic, HSV, flips) untuned, CPU, ``amp=False``, ``plots=False``, ``val=False``; the
+   last epoch's weights are exported (no pick on validation).
+4. **Offline.** :func:`import_ultralytics` sets ``YOLO_OFFLINE=1`` (``ultralytics.utils.is_online``
+   returns False without a DNS query: ``ultralytics/utils/__init__.py`` of 8.4.x),
+   ``YOLO_AUTOINSTALL=false`` (no pip), a private ``YOLO_CONFIG_DIR`` whose settings turn ``sync``
+   (events) and every logger integration off, removes ``ULTRALYTICS_API_KEY`` (the platform
+   callback uploads only with a key), and puts matplotlib's DejaVu Sans there as ``Arial.ttf``:
+   ``check_det_dataset`` calls ``check_font('Arial.ttf')``, which otherwise sends ``requests.head``
+   to the assets URL (``ultralytics/utils/checks.py``). test/test_bench_peer.py runs the quick mode
+   with every socket connection and DNS look-up of the process recorded and refused.
+5. **Measure.** Both models as onnxruntime CPU graphs (1 thread, batch 1), timed interleaved in
+   this process by :func:`vitedge_ros.bench.stats.interleaved` on the same preprocessed frame; the
+   host decode (the peer's class-wise NMS, :func:`vitedge_ros.runtime.decoders.filter_detections`)
+   timed apart. Both are evaluated by the same code: COCO mAP per class
+   (:func:`vitedge_ros.eval.detection.detection_map`) on the last stage's validation scenes in
+   frame pixels; person precision/recall on the demo's flight (seed 7) at the threshold picked on
+   other flights (the last stage's ``val_flights``, seeds 9000-9007) with the rule the shipped
+   detector's threshold was picked with (:func:`vitedge_ros.eval.detection.pick_score_threshold`,
+   the stage's ``export.min_precision`` / ``min_recall``); false persons per frame on the held-out
+   real photos with nobody in them (:func:`vitedge_ros.data.textures.heldout_negative_frames`, as
+   tools/false_positives.py).
+6. **Write.** ``bench/peer.json`` and the peer block of docs/BENCHMARKS.md
+   (:mod:`vitedge_ros.bench.peer_table`).
 
-ultralytics (AGPL-3.0) is imported only here, inside functions: it is the optional ``peer`` extra, never a
-runtime or tools dependency.
+ultralytics (AGPL-3.0) is imported only here, inside functions: it is the optional ``peer`` extra,
+never a runtime or tools dependency.
 """
+
 import argparse
 import json
 import math
 import os
+from pathlib import Path
 import shutil
 import sys
 import time
-from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-ULTRALYTICS_VERSION = '8.4.190'   # the version the peer section was written for (requirements/constraints.txt)
+ULTRALYTICS_VERSION = (
+    '8.4.190'  # the version the peer section was written for (requirements/constraints.txt)
+)
 PEER_ARCHS = ('yolov8n', 'yolo11n')
-SCENE_SIZE = (640, 480)            # the generator's frames (training configs' width / height)
-DEMO_SEED, DEMO_FRAMES = 7, 120    # make demo's flight (vitedge_ros.demo.run_demo)
-MAP_MIN_SCORE = 0.001              # detections kept for mAP (ultralytics' val conf), for both models
-PEER_NMS_IOU = 0.7                 # ultralytics' default NMS IoU (cfg/default.yaml `iou`)
-PEER_MAX_DET = 300                 # ultralytics' default max_det
+SCENE_SIZE = (640, 480)  # the generator's frames (training configs' width / height)
+DEMO_SEED, DEMO_FRAMES = 7, 120  # make demo's flight (vitedge_ros.demo.run_demo)
+MAP_MIN_SCORE = 0.001  # detections kept for mAP (ultralytics' val conf), for both models
+PEER_NMS_IOU = 0.7  # ultralytics' default NMS IoU (cfg/default.yaml `iou`)
+PEER_MAX_DET = 300  # ultralytics' default max_det
 JPEG_QUALITY = 95
 PathLike = Union[str, Path]
 
 
-# --- the shipped detector's training chain and its image-pass budget ---------------------------------------
+# --- the shipped detector's training chain and its image-pass budget
+# ---------------------------------------
 
-def training_chain(bundle_dir: PathLike, config_dir: PathLike = ROOT / 'config' / 'train') -> List[Dict[str, Any]]:
-    """The stages that made the bundle, first to last: ``[{'name', 'source', 'config'}]``.
+
+def training_chain(
+    bundle_dir: PathLike, config_dir: PathLike = ROOT / 'config' / 'train'
+) -> List[Dict[str, Any]]:
+    """
+    Return the stages that made the bundle, first to last: ``[{'name', 'source', 'config'}]``.
 
     The last stage is ``bundle.yaml``'s ``source.config``; a stage whose ``model.checkpoint`` is
-    ``runs/<name>/final.pt`` continues ``config_dir/<name>.yaml``. Raises ValueError when the bundle records no
-    training config or a stage's config file is missing.
+    ``runs/<name>/final.pt`` continues ``config_dir/<name>.yaml``. Raises ValueError when the
+    bundle records no training config or a stage's config file is missing.
     """
     import yaml
 
@@ -75,9 +106,18 @@ def training_chain(bundle_dir: PathLike, config_dir: PathLike = ROOT / 'config' 
     meta = yaml.safe_load((bundle_dir / 'bundle.yaml').read_text())
     cfg = ((meta or {}).get('source') or {}).get('config')
     if not isinstance(cfg, dict):
-        raise ValueError('{}: bundle.yaml has no source.config (the training config of the bundle)'.format(bundle_dir))
-    chain = [{'name': 'shipped stage', 'source': '{}/bundle.yaml source.config'.format(bundle_dir.name),
-              'config': _current_data_keys(cfg)}]
+        raise ValueError(
+            '{}: bundle.yaml has no source.config (the training config of the bundle)'.format(
+                bundle_dir
+            )
+        )
+    chain = [
+        {
+            'name': 'shipped stage',
+            'source': '{}/bundle.yaml source.config'.format(bundle_dir.name),
+            'config': _current_data_keys(cfg),
+        }
+    ]
     seen = set()
     while True:
         ck = (chain[0]['config'].get('model') or {}).get('checkpoint')
@@ -85,22 +125,35 @@ def training_chain(bundle_dir: PathLike, config_dir: PathLike = ROOT / 'config' 
             break
         parts = Path(ck).parts
         if len(parts) < 3 or parts[0] != 'runs' or parts[-1] != 'final.pt':
-            raise ValueError('stage {}: model.checkpoint {!r} is not runs/<name>/final.pt'.format(chain[0]['name'], ck))
+            raise ValueError(
+                'stage {}: model.checkpoint {!r} is not runs/<name>/final.pt'.format(
+                    chain[0]['name'], ck
+                )
+            )
         name = parts[1]
         path = Path(config_dir) / '{}.yaml'.format(name)
         if name in seen or not path.is_file():
-            raise ValueError('stage before {}: no training config {}'.format(chain[0]['name'], path))
+            raise ValueError(
+                'stage before {}: no training config {}'.format(chain[0]['name'], path)
+            )
         seen.add(name)
-        chain.insert(0, {'name': name, 'source': str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path),
-                         'config': yaml.safe_load(path.read_text())})
+        chain.insert(
+            0,
+            {
+                'name': name,
+                'source': str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path),
+                'config': yaml.safe_load(path.read_text()),
+            },
+        )
     return chain
 
 
 def _current_data_keys(cfg: Dict[str, Any]) -> Dict[str, Any]:
-    """Return ``cfg`` with its ``data`` keys in today's vocabulary.
+    """
+    Return ``cfg`` with its ``data`` keys in today's vocabulary.
 
-    A bundle records its config as it was trained (``train_scenes`` ... before issue 15's one config language;
-    :data:`vitedge_ros.training.config.DATA_RENAMED`).
+    A bundle records its config as it was trained (``train_scenes`` ... before issue 15's one
+    config language; :data:`vitedge_ros.training.config.DATA_RENAMED`).
     """
     from ..training.config import DATA_RENAMED
 
@@ -112,7 +165,11 @@ def _current_data_keys(cfg: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def stage_images(data: Dict[str, Any]) -> int:
-    """Images one training epoch of a synthetic-aerial ``data`` entry draws: scenes + kept flight frames."""
+    """
+    Images one training epoch of a synthetic-aerial ``data`` entry draws.
+
+    Scenes + kept flight frames.
+    """
     n = int(data.get('train_size', 2000))
     fl = data.get('flights')
     if fl:
@@ -127,14 +184,29 @@ def image_budget(chain: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
         cfg = st['config']
         n = stage_images(cfg['data'])
         ep = int(cfg['train']['epochs'])
-        rows.append({'stage': st['name'], 'config': st['source'], 'epochs': ep, 'images': n, 'image_passes': ep * n,
-                     'input': [int(cfg['input']['width']), int(cfg['input']['height'])]})
-    return {'stages': rows, 'images': sum(r['images'] for r in rows),
-            'image_passes': sum(r['image_passes'] for r in rows)}
+        rows.append(
+            {
+                'stage': st['name'],
+                'config': st['source'],
+                'epochs': ep,
+                'images': n,
+                'image_passes': ep * n,
+                'input': [int(cfg['input']['width']), int(cfg['input']['height'])],
+            }
+        )
+    return {
+        'stages': rows,
+        'images': sum(r['images'] for r in rows),
+        'image_passes': sum(r['image_passes'] for r in rows),
+    }
 
 
 def quick_chain(chain: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """The last stage alone, shrunk to a handful of images and one epoch (``--quick``: proves the harness)."""
+    """
+    Return the last stage alone, shrunk to a handful of images and one epoch.
+
+    ``--quick``: proves the harness.
+    """
     import copy
 
     last = copy.deepcopy(chain[-1])
@@ -147,14 +219,18 @@ def quick_chain(chain: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return [last]
 
 
-# --- ultralytics, offline ------------------------------------------------------------------------------------
+# --- ultralytics, offline
+# ------------------------------------------------------------------------------------
+
 
 def import_ultralytics(config_dir: PathLike) -> Any:
-    """Import ultralytics so that nothing touches the network; returns the module.
+    """
+    Import ultralytics so that nothing touches the network; returns the module.
 
-    Sets the environment before the first import (``YOLO_OFFLINE``, ``YOLO_AUTOINSTALL``, ``YOLO_CONFIG_DIR``),
-    then turns settings ``sync`` and the logger integrations off and places a local ``Arial.ttf``. Raises
-    RuntimeError when ultralytics was already imported online (``ultralytics.utils.ONLINE`` is read once).
+    Sets the environment before the first import (``YOLO_OFFLINE``, ``YOLO_AUTOINSTALL``,
+    ``YOLO_CONFIG_DIR``), then turns settings ``sync`` and the logger integrations off and places a
+    local ``Arial.ttf``. Raises RuntimeError when ultralytics was already imported online
+    (``ultralytics.utils.ONLINE`` is read once).
     """
     config_dir = Path(config_dir)
     config_dir.mkdir(parents=True, exist_ok=True)
@@ -167,21 +243,39 @@ def import_ultralytics(config_dir: PathLike) -> Any:
     from ultralytics import utils as uu
 
     if uu.ONLINE:
-        raise RuntimeError('ultralytics was imported before with network checks on; run the peer benchmark in a '
-                           'fresh process (or set YOLO_OFFLINE=1 before importing ultralytics)')
-    uu.SETTINGS.update({'sync': False, 'api_key': '', 'clearml': False, 'comet': False, 'dvc': False,
-                        'mlflow': False, 'raytune': False, 'tensorboard': False, 'wandb': False,
-                        'datasets_dir': str(config_dir / 'datasets'), 'weights_dir': str(config_dir / 'weights'),
-                        'runs_dir': str(config_dir / 'runs')})
+        raise RuntimeError(
+            'ultralytics was imported before with network checks on; run the peer benchmark in a '
+            'fresh process (or set YOLO_OFFLINE=1 before importing ultralytics)'
+        )
+    uu.SETTINGS.update(
+        {
+            'sync': False,
+            'api_key': '',
+            'clearml': False,
+            'comet': False,
+            'dvc': False,
+            'mlflow': False,
+            'raytune': False,
+            'tensorboard': False,
+            'wandb': False,
+            'datasets_dir': str(config_dir / 'datasets'),
+            'weights_dir': str(config_dir / 'weights'),
+            'runs_dir': str(config_dir / 'runs'),
+        }
+    )
     font = Path(uu.USER_CONFIG_DIR) / 'Arial.ttf'
     if not font.is_file():
         import matplotlib
 
-        shutil.copyfile(Path(matplotlib.get_data_path()) / 'fonts' / 'ttf' / 'DejaVuSans.ttf', font)
+        shutil.copyfile(
+            Path(matplotlib.get_data_path()) / 'fonts' / 'ttf' / 'DejaVuSans.ttf', font
+        )
     return ultralytics
 
 
-# --- the dataset ---------------------------------------------------------------------------------------------
+# --- the dataset
+# ---------------------------------------------------------------------------------------------
+
 
 def _spec(cfg: Dict[str, Any]) -> Any:
     from ..runtime.bundle import parse_input_spec
@@ -194,14 +288,24 @@ def _scenes(data: Dict[str, Any], split: str) -> Iterable[Any]:
 
     w, h = data.get('width', SCENE_SIZE[0]), data.get('height', SCENE_SIZE[1])
     if split == 'train':
-        return detection_scenes(data.get('train_size', 2000), data.get('seed', 0), w, h, flights=data.get('flights'),
-                                real_backgrounds=data.get('real_backgrounds', 0.0),
-                                real_negatives=data.get('real_negatives', 0.0))
+        return detection_scenes(
+            data.get('train_size', 2000),
+            data.get('seed', 0),
+            w,
+            h,
+            flights=data.get('flights'),
+            real_backgrounds=data.get('real_backgrounds', 0.0),
+            real_negatives=data.get('real_negatives', 0.0),
+        )
     return detection_scenes(data.get('val_size', 200), data.get('val_seed', 1_000_000), w, h)
 
 
 def yolo_label_lines(boxes: np.ndarray, labels: np.ndarray, width: int, height: int) -> List[str]:
-    """YOLO label lines ``class cx cy w h`` (normalised 0-1) for xyxy pixel boxes, clipped; empty boxes dropped."""
+    """
+    YOLO label lines ``class cx cy w h`` (normalised 0-1) for xyxy pixel boxes, clipped.
+
+    Empty boxes dropped.
+    """
     out = []
     b = np.asarray(boxes, np.float64).reshape(-1, 4).copy()
     b[:, 0::2] = np.clip(b[:, 0::2], 0, width)
@@ -210,26 +314,44 @@ def yolo_label_lines(boxes: np.ndarray, labels: np.ndarray, width: int, height: 
         if x2 - x1 < 1.0 or y2 - y1 < 1.0:
             continue
         cx, cy = (x1 + x2) / 2 / width, (y1 + y2) / 2 / height
-        out.append('{:d} {:.6f} {:.6f} {:.6f} {:.6f}'.format(int(c), cx, cy, (x2 - x1) / width, (y2 - y1) / height))
+        out.append(
+            '{:d} {:.6f} {:.6f} {:.6f} {:.6f}'.format(
+                int(c), cx, cy, (x2 - x1) / width, (y2 - y1) / height
+            )
+        )
     return out
 
 
-def write_yolo_dataset(chain: Sequence[Dict[str, Any]], out: PathLike, labels: Sequence[str],
-                       val_images: int = 16, log: Callable[[str], None] = print) -> Dict[str, Any]:
-    """Write the chain's training images (each stage letterboxed to its own network input) as a YOLO dataset.
+def write_yolo_dataset(
+    chain: Sequence[Dict[str, Any]],
+    out: PathLike,
+    labels: Sequence[str],
+    val_images: int = 16,
+    log: Callable[[str], None] = print,
+) -> Dict[str, Any]:
+    """
+    Write the chain's training images (each stage letterboxed to its own network input) as a YOLO dataset.
 
-    ``out/images/{train,val}/*.jpg`` (JPEG quality 95), ``out/labels/{train,val}/*.txt``, ``out/data.yaml``.
-    ``val`` holds the first ``val_images`` validation scenes of the last stage: ultralytics wants a val split;
-    the benchmark's own evaluation does not read it. A finished dataset (``out/done.json`` matching) is reused.
-    Returns ``{'data_yaml', 'train_images', 'val_images', 'per_stage'}``.
+    ``out/images/{train,val}/*.jpg`` (JPEG quality 95), ``out/labels/{train,val}/*.txt``,
+    ``out/data.yaml``. ``val`` holds the first ``val_images`` validation scenes of the last stage:
+    ultralytics wants a val split; the benchmark's own evaluation does not read it. A finished
+    dataset (``out/done.json`` matching) is reused. Returns ``{'data_yaml', 'train_images',
+    'val_images', 'per_stage'}``.
     """
     import cv2
 
     from ..runtime.preprocess import Preprocessor
 
     out = Path(out)
-    key = {'stages': [{'source': s['source'], 'data': s['config']['data'], 'input': s['config']['input']}
-                      for s in chain], 'val_images': val_images, 'jpeg_quality': JPEG_QUALITY, 'labels': list(labels)}
+    key = {
+        'stages': [
+            {'source': s['source'], 'data': s['config']['data'], 'input': s['config']['input']}
+            for s in chain
+        ],
+        'val_images': val_images,
+        'jpeg_quality': JPEG_QUALITY,
+        'labels': list(labels),
+    }
     done = out / 'done.json'
     if done.is_file():
         old = json.loads(done.read_text())
@@ -242,15 +364,20 @@ def write_yolo_dataset(chain: Sequence[Dict[str, Any]], out: PathLike, labels: S
         (out / 'images' / split).mkdir(parents=True)
         (out / 'labels' / split).mkdir(parents=True)
 
-    def write(split: str, name: str, img: np.ndarray, boxes: np.ndarray, lab: np.ndarray, rgb: bool) -> None:
+    def write(
+        split: str, name: str, img: np.ndarray, boxes: np.ndarray, lab: np.ndarray, rgb: bool
+    ) -> None:
         h, w = img.shape[:2]
         bgr = img[:, :, ::-1] if rgb else img
-        ok, buf = cv2.imencode('.jpg', np.ascontiguousarray(bgr), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        ok, buf = cv2.imencode(
+            '.jpg', np.ascontiguousarray(bgr), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+        )
         if not ok:
             raise OSError('could not encode {}'.format(name))
         (out / 'images' / split / (name + '.jpg')).write_bytes(buf.tobytes())
-        (out / 'labels' / split / (name + '.txt')).write_text(''.join(
-            line + '\n' for line in yolo_label_lines(boxes, lab, w, h)))
+        (out / 'labels' / split / (name + '.txt')).write_text(
+            ''.join(line + '\n' for line in yolo_label_lines(boxes, lab, w, h))
+        )
 
     def letterboxed(pre: Preprocessor, sc: Any) -> Tuple[np.ndarray, np.ndarray]:
         img, tf = pre.letterbox(sc.image)
@@ -271,7 +398,11 @@ def write_yolo_dataset(chain: Sequence[Dict[str, Any]], out: PathLike, labels: S
             n += 1
             if n % 1000 == 0:
                 dt = time.perf_counter() - t0
-                log('[peer] stage {} ({}): {} images written ({:.0f} s)'.format(k, st['name'], n, dt))
+                log(
+                    '[peer] stage {} ({}): {} images written ({:.0f} s)'.format(
+                        k, st['name'], n, dt
+                    )
+                )
         per_stage.append({'stage': st['name'], 'images': n, 'input': [spec.width, spec.height]})
         total += n
     last = chain[-1]['config']
@@ -284,18 +415,29 @@ def write_yolo_dataset(chain: Sequence[Dict[str, Any]], out: PathLike, labels: S
         write('val', 'v{:06d}'.format(i), img, b, sc.labels, spec.color == 'rgb')
         nv += 1
     yaml_text = 'path: {}\ntrain: images/train\nval: images/val\nnames:\n{}'.format(
-        json.dumps(str(out.resolve())), ''.join('  {}: {}\n'.format(i, json.dumps(n)) for i, n in enumerate(labels)))
+        json.dumps(str(out.resolve())),
+        ''.join('  {}: {}\n'.format(i, json.dumps(n)) for i, n in enumerate(labels)),
+    )
     (out / 'data.yaml').write_text(yaml_text)
-    result = {'data_yaml': str(out / 'data.yaml'), 'train_images': total, 'val_images': nv, 'per_stage': per_stage,
-              'seconds': round(time.perf_counter() - t0, 1), 'format': 'JPEG quality {}'.format(JPEG_QUALITY)}
+    result = {
+        'data_yaml': str(out / 'data.yaml'),
+        'train_images': total,
+        'val_images': nv,
+        'per_stage': per_stage,
+        'seconds': round(time.perf_counter() - t0, 1),
+        'format': 'JPEG quality {}'.format(JPEG_QUALITY),
+    }
     done.write_text(json.dumps({'key': key, 'result': result}, indent=1))
     return result
 
 
-# --- training and export -------------------------------------------------------------------------------------
+# --- training and export
+# -------------------------------------------------------------------------------------
+
 
 def export_size(imgsz: int, scene: Tuple[int, int] = SCENE_SIZE) -> Tuple[int, int]:
-    """ONNX input (height, width) for a training ``imgsz``: 448 → (352, 448) for 640×480 frames.
+    """
+    ONNX input (height, width) for a training ``imgsz``: 448 → (352, 448) for 640×480 frames.
 
     Width ``imgsz``; height the scene's aspect rounded up to the 32-pixel stride of the YOLO heads.
     """
@@ -305,37 +447,66 @@ def export_size(imgsz: int, scene: Tuple[int, int] = SCENE_SIZE) -> Tuple[int, i
 
 
 def _checkpoint_state(last: Path) -> str:
-    """State of an ultralytics ``last.pt``: ``none``, ``finished`` or ``unfinished``.
+    """
+    State of an ultralytics ``last.pt``: ``none``, ``finished`` or ``unfinished``.
 
-    ``finished``: ultralytics strips the optimizer and sets epoch -1 at the end of training; ``unfinished``: an
-    epoch and optimizer state to resume from. ``last.pt`` is ultralytics' own pickle, written by this benchmark's
-    earlier run in its work folder.
+    ``finished``: ultralytics strips the optimizer and sets epoch -1 at the end of training;
+    ``unfinished``: an epoch and optimizer state to resume from. ``last.pt`` is ultralytics' own
+    pickle, written by this benchmark's earlier run in its work folder.
     """
     if not last.is_file():
         return 'none'
     import torch
 
     ck = torch.load(str(last), map_location='cpu', weights_only=False)
-    return 'unfinished' if int(ck.get('epoch', -1)) >= 0 and ck.get('optimizer') is not None else 'finished'
+    return (
+        'unfinished'
+        if int(ck.get('epoch', -1)) >= 0 and ck.get('optimizer') is not None
+        else 'finished'
+    )
 
 
-def train_peer(ul: Any, arch: str, data_yaml: PathLike, work: PathLike, epochs: int, imgsz: int,
-               batch: int = 16, seed: int = 0, workers: int = 2) -> Dict[str, Any]:
-    """Train ``arch`` (e.g. ``yolov8n``) from its model yaml, random init, on CPU; export FP32 ONNX (opset 13).
+def train_peer(
+    ul: Any,
+    arch: str,
+    data_yaml: PathLike,
+    work: PathLike,
+    epochs: int,
+    imgsz: int,
+    batch: int = 16,
+    seed: int = 0,
+    workers: int = 2,
+) -> Dict[str, Any]:
+    """
+    Train ``arch`` (e.g. ``yolov8n``) from its model yaml, random init, on CPU.
 
-    The last epoch's weights are exported. Returns ``{'arch', 'onnx', 'params', 'train_seconds', 'epochs',
-    'input', 'resumed'}``; ``params`` counts the trained model's parameters (``torch.nn.Module.parameters``).
-    A run is hours long: a finished model with the same settings and dataset (``work/<arch>.done.json``) is
-    reused, and an interrupted one resumes from its ``last.pt`` (ultralytics ``resume=True``); ``train_seconds``
-    adds up the training time of every process that worked on it.
+    Export FP32 ONNX (opset 13).
+
+    The last epoch's weights are exported. Returns ``{'arch', 'onnx', 'params', 'train_seconds',
+    'epochs', 'input', 'resumed'}``; ``params`` counts the trained model's parameters
+    (``torch.nn.Module.parameters``). A run is hours long: a finished model with the same settings
+    and dataset (``work/<arch>.done.json``) is reused, and an interrupted one resumes from its
+    ``last.pt`` (ultralytics ``resume=True``); ``train_seconds`` adds up the training time of every
+    process that worked on it.
     """
     import hashlib
 
     work = Path(work)
     done_json = Path(data_yaml).parent / 'done.json'
-    data_key = hashlib.sha256(done_json.read_bytes()).hexdigest() if done_json.is_file() else str(data_yaml)
-    key = {'arch': arch, 'epochs': int(epochs), 'imgsz': int(imgsz), 'batch': int(batch), 'seed': int(seed),
-           'data': data_key, 'ultralytics': ul.__version__}
+    data_key = (
+        hashlib.sha256(done_json.read_bytes()).hexdigest()
+        if done_json.is_file()
+        else str(data_yaml)
+    )
+    key = {
+        'arch': arch,
+        'epochs': int(epochs),
+        'imgsz': int(imgsz),
+        'batch': int(batch),
+        'seed': int(seed),
+        'data': data_key,
+        'ultralytics': ul.__version__,
+    }
     marker = work / '{}.done.json'.format(arch)
     if marker.is_file():
         old = json.loads(marker.read_text())
@@ -344,7 +515,11 @@ def train_peer(ul: Any, arch: str, data_yaml: PathLike, work: PathLike, epochs: 
     run_dir = work / 'runs' / arch
     started = run_dir / 'key.json'
     last = run_dir / 'weights' / 'last.pt'
-    state = _checkpoint_state(last) if started.is_file() and json.loads(started.read_text()) == key else 'none'
+    state = (
+        _checkpoint_state(last)
+        if started.is_file() and json.loads(started.read_text()) == key
+        else 'none'
+    )
     resumed = state == 'unfinished'
     t0 = time.perf_counter()
     if resumed:
@@ -355,36 +530,76 @@ def train_peer(ul: Any, arch: str, data_yaml: PathLike, work: PathLike, epochs: 
         run_dir.mkdir(parents=True)
         started.write_text(json.dumps(key))
         model = ul.YOLO('{}.yaml'.format(arch))
-        model.train(data=str(data_yaml), epochs=int(epochs), imgsz=int(imgsz), batch=int(batch), device='cpu',
-                    workers=int(workers), project=str(work / 'runs'), name=arch, exist_ok=True, pretrained=False,
-                    amp=False, plots=False, val=False, seed=int(seed), deterministic=True, verbose=False,
-                    cache=False)
-    spent = run_dir / 'seconds.json'   # training seconds over every process that worked on this run
-    seconds = time.perf_counter() - t0 + (json.loads(spent.read_text()) if spent.is_file() and state != 'none' else 0.0)
+        model.train(
+            data=str(data_yaml),
+            epochs=int(epochs),
+            imgsz=int(imgsz),
+            batch=int(batch),
+            device='cpu',
+            workers=int(workers),
+            project=str(work / 'runs'),
+            name=arch,
+            exist_ok=True,
+            pretrained=False,
+            amp=False,
+            plots=False,
+            val=False,
+            seed=int(seed),
+            deterministic=True,
+            verbose=False,
+            cache=False,
+        )
+    spent = run_dir / 'seconds.json'  # training seconds over every process that worked on this run
+    seconds = (
+        time.perf_counter()
+        - t0
+        + (json.loads(spent.read_text()) if spent.is_file() and state != 'none' else 0.0)
+    )
     spent.write_text(json.dumps(round(seconds, 1)))
-    # the last epoch's weights, never ultralytics' best.pt: that one is picked on its val split, whose scenes are
-    # the first of the benchmark's own validation scenes (a file this run just wrote: ultralytics' own format)
+    # the last epoch's weights, never ultralytics' best.pt: that one is picked on its val split,
+    # whose scenes are
+    # the first of the benchmark's own validation scenes (a file this run just wrote: ultralytics'
+    # own format)
     model = ul.YOLO(str(last))
     params = int(sum(p.numel() for p in model.model.parameters()))
     h, w = export_size(imgsz)
-    onnx_path = model.export(format='onnx', imgsz=(h, w), opset=13, simplify=True, dynamic=False, batch=1,
-                             device='cpu', nms=False)
+    onnx_path = model.export(
+        format='onnx',
+        imgsz=(h, w),
+        opset=13,
+        simplify=True,
+        dynamic=False,
+        batch=1,
+        device='cpu',
+        nms=False,
+    )
     dst = work / '{}.onnx'.format(arch)
     shutil.copyfile(onnx_path, dst)
-    result = {'arch': arch, 'onnx': str(dst), 'params': params, 'train_seconds': round(seconds, 1),
-              'epochs': int(epochs), 'input': [1, 3, h, w], 'resumed': bool(resumed)}
+    result = {
+        'arch': arch,
+        'onnx': str(dst),
+        'params': params,
+        'train_seconds': round(seconds, 1),
+        'epochs': int(epochs),
+        'input': [1, 3, h, w],
+        'resumed': bool(resumed),
+    }
     marker.write_text(json.dumps({'key': key, 'result': result}, indent=1))
     return result
 
 
-# --- one interface for both detectors ------------------------------------------------------------------------
+# --- one interface for both detectors
+# ------------------------------------------------------------------------
+
 
 class PeerDetector:
-    """A YOLO ONNX graph (output 1×(4+C)×N: cx, cy, w, h in network pixels, then class scores) on onnxruntime.
+    """
+    A YOLO ONNX graph (output 1×(4+C)×N: cx, cy, w, h in network pixels, then class scores) on onnxruntime.
 
-    Frames are letterboxed by the runtime's :class:`Preprocessor` (RGB, 0-1, grey 114 padding, as ultralytics);
-    the host decode takes each anchor's best class and runs class-wise NMS (IoU 0.7, top 300, ultralytics'
-    defaults) with the runtime's :func:`~vitedge_ros.runtime.decoders.filter_detections`.
+    Frames are letterboxed by the runtime's :class:`Preprocessor` (RGB, 0-1, grey 114 padding, as
+    ultralytics); the host decode takes each anchor's best class and runs class-wise NMS (IoU 0.7,
+    top 300, ultralytics' defaults) with the runtime's
+    :func:`~vitedge_ros.runtime.decoders.filter_detections`.
     """
 
     def __init__(self, onnx_path: PathLike, threads: int = 1) -> None:
@@ -403,12 +618,20 @@ class PeerDetector:
         """Raw output 1×(4+C)×N for a 1×3×H×W float32 input."""
         return self.session.run(None, {self.input_name: x})[0]
 
-    def decode(self, raw: np.ndarray, tf: Any, min_score: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Boxes (N×4 xyxy, frame pixels), scores and class ids at ``min_score`` after NMS (:func:`decode_yolo`)."""
+    def decode(
+        self, raw: np.ndarray, tf: Any, min_score: float
+    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """
+        Boxes (N×4 xyxy, frame pixels).
+
+        Scores and class ids at ``min_score`` after NMS (:func:`decode_yolo`).
+        """
         return decode_yolo(raw, tf, min_score)
 
-    def __call__(self, image: np.ndarray, min_score: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Detections of a BGR uint8 frame, in its pixels."""
+    def __call__(
+        self, image: np.ndarray, min_score: float
+    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Detect of a BGR uint8 frame, in its pixels."""
         x, tf = self.preprocess(image)
         return self.decode(self.infer(x), tf, min_score)
 
@@ -417,29 +640,47 @@ class BundleDetector:
     """A vitedge_ros bundle through the runtime :class:`~vitedge_ros.runtime.Pipeline` (onnxruntime backend)."""
 
     def __init__(self, bundle_dir: PathLike) -> None:
-        from ..runtime import Pipeline, load_bundle
+        from ..runtime import load_bundle, Pipeline
 
         self.bundle = load_bundle(bundle_dir)
         self.pipe = Pipeline(self.bundle, backend='onnxruntime', score_threshold=MAP_MIN_SCORE)
 
-    def __call__(self, image: np.ndarray, min_score: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Detections of a BGR uint8 frame, in its pixels (the bundle's decoder, its max_detections)."""
+    def __call__(
+        self, image: np.ndarray, min_score: float
+    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """
+        Detect of a BGR uint8 frame, in its pixels.
+
+        The bundle's decoder, its max_detections.
+        """
         dets = [d for d in self.pipe(image).detections if d.score >= min_score]
-        return (np.asarray([d.box for d in dets], np.float32).reshape(-1, 4),
-                np.asarray([d.score for d in dets], np.float32), np.asarray([d.class_id for d in dets], np.int64))
+        return (
+            np.asarray([d.box for d in dets], np.float32).reshape(-1, 4),
+            np.asarray([d.score for d in dets], np.float32),
+            np.asarray([d.class_id for d in dets], np.int64),
+        )
 
 
-def decode_yolo(raw: np.ndarray, tf: Any, min_score: float, nms_iou: float = PEER_NMS_IOU,
-                max_det: int = PEER_MAX_DET) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Decode a YOLOv8/YOLO11 detect head output (1×(4+C)×N; cx, cy, w, h in network pixels, class scores 0-1).
-
-    Each anchor keeps its best class (ultralytics' ``non_max_suppression`` with ``multi_label=False``,
-    ultralytics/utils/nms.py 8.4.x); anchors below ``min_score`` go; class-wise NMS at ``nms_iou`` and the
-    top ``max_det`` by the runtime's :func:`~vitedge_ros.runtime.decoders.filter_detections`; boxes mapped to
-    frame pixels by ``tf`` (a :class:`~vitedge_ros.runtime.preprocess.Transform`). Returns (boxes N×4 xyxy,
-    scores N, class ids N), best first. Raises ValueError for an output that is not 1×(4+C)×N.
+def decode_yolo(
+    raw: np.ndarray,
+    tf: Any,
+    min_score: float,
+    nms_iou: float = PEER_NMS_IOU,
+    max_det: int = PEER_MAX_DET,
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
-    from ..runtime.decoders import RawDetections, filter_detections
+    Decode a YOLOv8/YOLO11 detect head output.
+
+    1×(4+C)×N; cx, cy, w, h in network pixels, class scores 0-1.
+
+    Each anchor keeps its best class (ultralytics' ``non_max_suppression`` with
+    ``multi_label=False``, ultralytics/utils/nms.py 8.4.x); anchors below ``min_score`` go;
+    class-wise NMS at ``nms_iou`` and the top ``max_det`` by the runtime's
+    :func:`~vitedge_ros.runtime.decoders.filter_detections`; boxes mapped to frame pixels by ``tf``
+    (a :class:`~vitedge_ros.runtime.preprocess.Transform`). Returns (boxes N×4 xyxy, scores N,
+    class ids N), best first. Raises ValueError for an output that is not 1×(4+C)×N.
+    """
+    from ..runtime.decoders import filter_detections, RawDetections
 
     p = np.asarray(raw, np.float32)
     if p.ndim != 3 or p.shape[0] != 1 or p.shape[1] < 5:
@@ -450,9 +691,16 @@ def decode_yolo(raw: np.ndarray, tf: Any, min_score: float, nms_iou: float = PEE
     s = cls[c, np.arange(cls.shape[1])]
     keep = s >= min_score
     cx, cy, bw, bh = p[0, keep], p[1, keep], p[2, keep], p[3, keep]
-    boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1).astype(np.float32)
-    r = filter_detections(RawDetections(boxes, s[keep].astype(np.float32), c[keep].astype(np.int64)),
-                          min_score, None, nms_iou, max_det)
+    boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1).astype(
+        np.float32
+    )
+    r = filter_detections(
+        RawDetections(boxes, s[keep].astype(np.float32), c[keep].astype(np.int64)),
+        min_score,
+        None,
+        nms_iou,
+        max_det,
+    )
     b = tf.boxes_to_image(r.boxes)
     ok = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
     return b[ok], r.scores[ok], r.classes[ok]
@@ -461,17 +709,20 @@ def decode_yolo(raw: np.ndarray, tf: Any, min_score: float, nms_iou: float = PEE
 Detect = Callable[[np.ndarray, float], Tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
-# --- evaluation sets and evaluation --------------------------------------------------------------------------
+# --- evaluation sets and evaluation
+# --------------------------------------------------------------------------
+
 
 def evaluation_sets(last: Dict[str, Any], quick: bool = False) -> Dict[str, Any]:
-    """Frames and ground truth (frame pixels) both models are scored on.
+    """
+    Frames and ground truth (frame pixels) both models are scored on.
 
     ``val``: the last stage's validation scenes (``val_size`` from ``val_seed``); ``flights``: its
-    ``val_flights`` (threshold pick); ``demo``: make demo's flight (seed 7, 120 frames); ``negatives``: the
-    held-out real no-person photos. ``quick`` keeps a few of each.
+    ``val_flights`` (threshold pick); ``demo``: make demo's flight (seed 7, 120 frames);
+    ``negatives``: the held-out real no-person photos. ``quick`` keeps a few of each.
     """
     from ..data.synthetic import camera_sequence
-    from ..data.textures import HELDOUT_SIZES, heldout_negative_frames
+    from ..data.textures import heldout_negative_frames, HELDOUT_SIZES
     from ..training.data import flight_scenes
 
     d = last['data']
@@ -483,20 +734,33 @@ def evaluation_sets(last: Dict[str, Any], quick: bool = False) -> Dict[str, Any]
         vf.update(count=1, frames=6, every=3)
 
     def pack(scenes: Iterable[Any]) -> List[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        return [(sc.image, np.asarray(sc.boxes, np.float32).reshape(-1, 4), np.asarray(sc.labels, np.int64))
-                for sc in scenes]
+        return [
+            (
+                sc.image,
+                np.asarray(sc.boxes, np.float32).reshape(-1, 4),
+                np.asarray(sc.labels, np.int64),
+            )
+            for sc in scenes
+        ]
 
-    return {'val': pack(_scenes(dict(d, val_size=n_val), 'val')),
-            'flights': pack(flight_scenes(width=w, height=h, **vf)),
-            'demo': pack(camera_sequence(n_demo, seed=DEMO_SEED, width=w, height=h)),
-            'negatives': heldout_negative_frames(sizes),
-            'describe': {'val': {'scenes': n_val, 'seed': d.get('val_seed', 1_000_000), 'size': [w, h]},
-                         'flights': vf, 'demo': {'seed': DEMO_SEED, 'frames': n_demo, 'size': [w, h]},
-                         'negatives': {'sizes': ['{}x{}'.format(*s) for s in sizes]}}}
+    return {
+        'val': pack(_scenes(dict(d, val_size=n_val), 'val')),
+        'flights': pack(flight_scenes(width=w, height=h, **vf)),
+        'demo': pack(camera_sequence(n_demo, seed=DEMO_SEED, width=w, height=h)),
+        'negatives': heldout_negative_frames(sizes),
+        'describe': {
+            'val': {'scenes': n_val, 'seed': d.get('val_seed', 1_000_000), 'size': [w, h]},
+            'flights': vf,
+            'demo': {'seed': DEMO_SEED, 'frames': n_demo, 'size': [w, h]},
+            'negatives': {'sizes': ['{}x{}'.format(*s) for s in sizes]},
+        },
+    }
 
 
-def evaluate(detect: Detect, sets: Dict[str, Any], labels: Sequence[str], rule: Dict[str, Any]) -> Dict[str, Any]:
-    """The side-by-side accuracy figures of one detector (see the module docstring)."""
+def evaluate(
+    detect: Detect, sets: Dict[str, Any], labels: Sequence[str], rule: Dict[str, Any]
+) -> Dict[str, Any]:
+    """Return the side-by-side accuracy figures of one detector (see the module docstring)."""
     from ..eval.detection import detection_map, pick_score_threshold, precision_recall
 
     person = list(labels).index('person')
@@ -507,26 +771,38 @@ def evaluate(detect: Detect, sets: Dict[str, Any], labels: Sequence[str], rule: 
     gts, preds = run(sets['val'], MAP_MIN_SCORE)
     m = detection_map(gts, preds, labels)
     gts, preds = run(sets['flights'], 0.05)
-    thr, picked = pick_score_threshold(gts, preds, person, rule.get('min_precision'), rule.get('min_recall'))
+    thr, picked = pick_score_threshold(
+        gts, preds, person, rule.get('min_precision'), rule.get('min_recall')
+    )
     gts, preds = run(sets['demo'], thr)
     demo = precision_recall(gts, preds, person, iou=0.5, min_score=thr)
     counts = []
     for _name, _kind, img in sets['negatives']:
         _, s, c = detect(img, thr)
         counts.append(int(((c == person) & (s >= thr)).sum()))
-    return {'map50': m['map50'], 'map50_95': m['map50_95'], 'per_class': m['per_class'],
-            'threshold': thr, 'threshold_pick': picked,
-            'demo_person': {k: demo[k] for k in ('precision', 'recall', 'tp', 'fp', 'fn')},
-            'false_persons': {'frames': len(counts), 'total': int(sum(counts)),
-                              'per_frame': float(sum(counts)) / max(1, len(counts)),
-                              'frames_with_any': int(sum(1 for c in counts if c))}}
+    return {
+        'map50': m['map50'],
+        'map50_95': m['map50_95'],
+        'per_class': m['per_class'],
+        'threshold': thr,
+        'threshold_pick': picked,
+        'demo_person': {k: demo[k] for k in ('precision', 'recall', 'tp', 'fp', 'fn')},
+        'false_persons': {
+            'frames': len(counts),
+            'total': int(sum(counts)),
+            'per_frame': float(sum(counts)) / max(1, len(counts)),
+            'frames_with_any': int(sum(1 for c in counts if c)),
+        },
+    }
 
 
 def bundle_params(bundle: Any) -> Tuple[int, str]:
-    """Parameter count of a bundle's model and where it comes from.
+    """
+    Parameter count of a bundle's model and where it comes from.
 
-    The torch parameters of the checkpoint it was exported from (``models/checkpoints/<source.export.checkpoint>``
-    next to the bundle's folder) where that file is there, else the ONNX graph's initializer elements.
+    The torch parameters of the checkpoint it was exported from
+    (``models/checkpoints/<source.export.checkpoint>`` next to the bundle's folder) where that file
+    is there, else the ONNX graph's initializer elements.
     """
     from ..compress.measure import graph_stats
 
@@ -537,11 +813,15 @@ def bundle_params(bundle: Any) -> Tuple[int, str]:
 
         ck = load_checkpoint(path)
         model = rebuild_model(ck['structure'], ck['state_dict'])
-        return int(sum(p.numel() for p in model.parameters())), 'torch parameters of {}'.format(path.name)
+        return int(sum(p.numel() for p in model.parameters())), 'torch parameters of {}'.format(
+            path.name
+        )
     return int(graph_stats(bundle.onnx_path)['weight_elements']), 'ONNX initializer elements'
 
 
-# --- the whole run -------------------------------------------------------------------------------------------
+# --- the whole run
+# -------------------------------------------------------------------------------------------
+
 
 def _round(v: Any) -> Any:
     from .stats import round_sig
@@ -555,23 +835,38 @@ def _round(v: Any) -> Any:
     return v
 
 
-def run_peer(out_json: PathLike, work: PathLike, *, bundle: PathLike = ROOT / 'models' / 'aerial_vit_tiny',
-             archs: Sequence[str] = ('yolov8n',), quick: bool = False, budget: Optional[int] = None,
-             imgsz: int = 448, batch: int = 16, workers: int = 2, rounds: int = 7, block: int = 20,
-             warmup: int = 5, log: Callable[[str], None] = print) -> Dict[str, Any]:
-    """Train, export, time and evaluate the peer(s) next to ``bundle``; write ``out_json``; returns the dict.
+def run_peer(
+    out_json: PathLike,
+    work: PathLike,
+    *,
+    bundle: PathLike = ROOT / 'models' / 'aerial_vit_tiny',
+    archs: Sequence[str] = ('yolov8n',),
+    quick: bool = False,
+    budget: Optional[int] = None,
+    imgsz: int = 448,
+    batch: int = 16,
+    workers: int = 2,
+    rounds: int = 7,
+    block: int = 20,
+    warmup: int = 5,
+    log: Callable[[str], None] = print,
+) -> Dict[str, Any]:
+    """
+    Train, export, time and evaluate the peer(s) next to ``bundle``.
 
-    ``budget`` (image passes) defaults to the bundle's own (:func:`image_budget` of its chain; in ``quick`` mode
-    of the shrunk chain). Raises ValueError for an unknown arch.
+    Write ``out_json``; returns the dict.
+
+    ``budget`` (image passes) defaults to the bundle's own (:func:`image_budget` of its chain; in
+    ``quick`` mode of the shrunk chain). Raises ValueError for an unknown arch.
     """
     import platform
 
     import onnxruntime
     import torch
 
-    from ..compress.measure import graph_stats
     from .run import write_json
-    from .stats import SIG, interleaved, latency_summary, ratio_stat
+    from .stats import interleaved, latency_summary, ratio_stat, SIG
+    from ..compress.measure import graph_stats
 
     for a in archs:
         if a not in PEER_ARCHS:
@@ -588,12 +883,20 @@ def run_peer(out_json: PathLike, work: PathLike, *, bundle: PathLike = ROOT / 'm
     chain = quick_chain(full_chain) if quick else full_chain
     used_budget = image_budget(chain)
     budget = int(budget if budget is not None else used_budget['image_passes'])
-    log('[peer] image-pass budget {} ({} stages; the shipped detector: {})'.format(
-        budget, len(chain), shipped_budget['image_passes']))
-    ds = write_yolo_dataset(chain, work / 'dataset', labels, val_images=4 if quick else 16, log=log)
+    log(
+        '[peer] image-pass budget {} ({} stages; the shipped detector: {})'.format(
+            budget, len(chain), shipped_budget['image_passes']
+        )
+    )
+    ds = write_yolo_dataset(
+        chain, work / 'dataset', labels, val_images=4 if quick else 16, log=log
+    )
     epochs = max(1, int(round(budget / max(1, ds['train_images']))))
-    log('[peer] dataset: {} training images; {} epochs = {} image passes'.format(
-        ds['train_images'], epochs, epochs * ds['train_images']))
+    log(
+        '[peer] dataset: {} training images; {} epochs = {} image passes'.format(
+            ds['train_images'], epochs, epochs * ds['train_images']
+        )
+    )
     last = chain[-1]['config']
     rule = {k: (last.get('export') or {}).get(k) for k in ('min_precision', 'min_recall')}
     sets = evaluation_sets(last, quick=quick)
@@ -601,30 +904,73 @@ def run_peer(out_json: PathLike, work: PathLike, *, bundle: PathLike = ROOT / 'm
     peers = []
     for arch in archs:
         log('[peer] training {} ...'.format(arch))
-        peers.append(train_peer(ul, arch, ds['data_yaml'], work, epochs, imgsz, batch=batch,
-                                workers=0 if quick else workers))
-        log('[peer] {} {} in {} s'.format(arch, 'reused from an earlier run' if peers[-1].get('reused') else 'trained',
-                                          peers[-1]['train_seconds']))
+        peers.append(
+            train_peer(
+                ul,
+                arch,
+                ds['data_yaml'],
+                work,
+                epochs,
+                imgsz,
+                batch=batch,
+                workers=0 if quick else workers,
+            )
+        )
+        log(
+            '[peer] {} {} in {} s'.format(
+                arch,
+                'reused from an earlier run' if peers[-1].get('reused') else 'trained',
+                peers[-1]['train_seconds'],
+            )
+        )
 
     torch.set_num_threads(1)
     # accuracy
     vit_params, vit_params_source = bundle_params(shipped.bundle)
-    models = [{'key': 'aerial_vit_tiny', 'label': '`{}` (shipped ViT)'.format(shipped.bundle.name),
-               'onnx': str(shipped.bundle.onnx_path), 'detect': shipped,
-               'params': vit_params, 'params_source': vit_params_source,
-               'input': [1, 3, shipped.bundle.input.height, shipped.bundle.input.width],
-               'training': {'image_passes': shipped_budget['image_passes'], 'stages': len(full_chain),
-                            'recorded_in_bundle': {k: (shipped.bundle.source.get('metrics') or {}).get(k)
-                                                   for k in ('map50', 'map50_95')}}}]
+    models = [
+        {
+            'key': 'aerial_vit_tiny',
+            'label': '`{}` (shipped ViT)'.format(shipped.bundle.name),
+            'onnx': str(shipped.bundle.onnx_path),
+            'detect': shipped,
+            'params': vit_params,
+            'params_source': vit_params_source,
+            'input': [1, 3, shipped.bundle.input.height, shipped.bundle.input.width],
+            'training': {
+                'image_passes': shipped_budget['image_passes'],
+                'stages': len(full_chain),
+                'recorded_in_bundle': {
+                    k: (shipped.bundle.source.get('metrics') or {}).get(k)
+                    for k in ('map50', 'map50_95')
+                },
+            },
+        }
+    ]
     for p in peers:
         det = PeerDetector(p['onnx'], threads=1)
-        models.append({'key': p['arch'], 'label': '{} (ultralytics {}, from scratch)'.format(
-            p['arch'].replace('yolo', 'YOLO'), ul.__version__), 'onnx': p['onnx'], 'detect': det,
-            'params': p['params'], 'params_source': 'torch parameters of the trained model', 'input': p['input'],
-            'training': {'image_passes': epochs * ds['train_images'], 'epochs': epochs,
-                         'images': ds['train_images'], 'imgsz': imgsz, 'batch': batch,
-                         'seconds': p['train_seconds'], 'resumed': p['resumed'],
-                         'reused_from_an_earlier_run': bool(p.get('reused'))}})
+        models.append(
+            {
+                'key': p['arch'],
+                'label': '{} (ultralytics {}, from scratch)'.format(
+                    p['arch'].replace('yolo', 'YOLO'), ul.__version__
+                ),
+                'onnx': p['onnx'],
+                'detect': det,
+                'params': p['params'],
+                'params_source': 'torch parameters of the trained model',
+                'input': p['input'],
+                'training': {
+                    'image_passes': epochs * ds['train_images'],
+                    'epochs': epochs,
+                    'images': ds['train_images'],
+                    'imgsz': imgsz,
+                    'batch': batch,
+                    'seconds': p['train_seconds'],
+                    'resumed': p['resumed'],
+                    'reused_from_an_earlier_run': bool(p.get('reused')),
+                },
+            }
+        )
     for m in models:
         log('[peer] evaluating {} ...'.format(m['key']))
         m['metrics'] = evaluate(m['detect'], sets, labels, rule)
@@ -633,8 +979,8 @@ def run_peer(out_json: PathLike, work: PathLike, *, bundle: PathLike = ROOT / 'm
     # latency: same process, same frame, 1 thread, batch 1, interleaved
     frame = sets['demo'][0][0]
     fns, host = {}, {}
-    from ..runtime.decoders import decode_vit_center, filter_detections
     from .digits import _ort_call
+    from ..runtime.decoders import decode_vit_center, filter_detections
 
     pipe = shipped.pipe
     x_vit, tf_vit = pipe.preprocess(frame)
@@ -645,7 +991,9 @@ def run_peer(out_json: PathLike, work: PathLike, *, bundle: PathLike = ROOT / 'm
 
     def vit_host() -> Any:
         raw = decode_vit_center(out_vit, pipe.decoder, spec.width, spec.height)
-        return tf_vit.boxes_to_image(filter_detections(raw, thr_vit, None, pipe.nms_iou, pipe.max_detections).boxes)
+        return tf_vit.boxes_to_image(
+            filter_detections(raw, thr_vit, None, pipe.nms_iou, pipe.max_detections).boxes
+        )
 
     host['aerial_vit_tiny'] = vit_host
     for m in models[1:]:
@@ -653,35 +1001,69 @@ def run_peer(out_json: PathLike, work: PathLike, *, bundle: PathLike = ROOT / 'm
         x, tf = det.preprocess(frame)
         fns[m['key']] = _ort_call(m['onnx'], x, 1)
         raw = det.infer(x)
-        host[m['key']] = (lambda d=det, r=raw, t=tf, s=m['metrics']['threshold']: d.decode(r, t, s))
+        host[m['key']] = lambda d=det, r=raw, t=tf, s=m['metrics']['threshold']: d.decode(r, t, s)
     t0 = time.perf_counter()
     samples = interleaved(fns, rounds=rounds, block=block, warmup=warmup)
     host_samples = interleaved(host, rounds=rounds, block=block, warmup=warmup)
     lat_seconds = time.perf_counter() - t0
     rows = []
     for m in models:
-        rows.append(_round({
-            'key': m['key'], 'label': m['label'], 'input': m['input'], 'params': m['params'],
-            'params_source': m['params_source'], 'macs': m['macs'],
-            'latency_ms': latency_summary(samples[m['key']], SIG),
-            'host_decode_ms': latency_summary(host_samples[m['key']], SIG),
-            'latency_ratio_to_vit': ratio_stat(samples[m['key']], samples['aerial_vit_tiny']),
-            'training': m['training'], **m['metrics']}))
+        rows.append(
+            _round(
+                {
+                    'key': m['key'],
+                    'label': m['label'],
+                    'input': m['input'],
+                    'params': m['params'],
+                    'params_source': m['params_source'],
+                    'macs': m['macs'],
+                    'latency_ms': latency_summary(samples[m['key']], SIG),
+                    'host_decode_ms': latency_summary(host_samples[m['key']], SIG),
+                    'latency_ratio_to_vit': ratio_stat(
+                        samples[m['key']], samples['aerial_vit_tiny']
+                    ),
+                    'training': m['training'],
+                    **m['metrics'],
+                }
+            )
+        )
     data = {
-        'section': 'peer', 'quick': bool(quick),
-        'budget': {'image_passes': budget, 'shipped': shipped_budget,
-                   'rule': 'sum over the shipped detector\'s training stages of train.epochs x (train_size + '
-                           'flights.count x ceil(flights.frames / flights.every))',
-                   'peer_epochs': epochs, 'peer_images': ds['train_images'],
-                   'peer_image_passes': epochs * ds['train_images']},
+        'section': 'peer',
+        'quick': bool(quick),
+        'budget': {
+            'image_passes': budget,
+            'shipped': shipped_budget,
+            'rule': "sum over the shipped detector's training stages of train.epochs x "
+            '(train_size + '
+            'flights.count x ceil(flights.frames / flights.every))',
+            'peer_epochs': epochs,
+            'peer_images': ds['train_images'],
+            'peer_image_passes': epochs * ds['train_images'],
+        },
         'dataset': {k: v for k, v in ds.items() if k != 'data_yaml'},
-        'evaluation': dict(sets['describe'], threshold_rule=rule, map_min_score=MAP_MIN_SCORE,
-                           peer_nms={'iou': PEER_NMS_IOU, 'max_det': PEER_MAX_DET}),
-        'measure': {'onnxruntime': onnxruntime.__version__, 'threads': 1, 'batch': 1,
-                    'provider': 'CPUExecutionProvider', 'same_process': True, 'rounds': rounds, 'block': block,
-                    'warmup': warmup, 'frame': 'first frame of the demo flight (seed {})'.format(DEMO_SEED),
-                    'seconds': round(lat_seconds, 1)},
-        'versions': {'ultralytics': ul.__version__, 'torch': torch.__version__, 'python': platform.python_version()},
+        'evaluation': dict(
+            sets['describe'],
+            threshold_rule=rule,
+            map_min_score=MAP_MIN_SCORE,
+            peer_nms={'iou': PEER_NMS_IOU, 'max_det': PEER_MAX_DET},
+        ),
+        'measure': {
+            'onnxruntime': onnxruntime.__version__,
+            'threads': 1,
+            'batch': 1,
+            'provider': 'CPUExecutionProvider',
+            'same_process': True,
+            'rounds': rounds,
+            'block': block,
+            'warmup': warmup,
+            'frame': 'first frame of the demo flight (seed {})'.format(DEMO_SEED),
+            'seconds': round(lat_seconds, 1),
+        },
+        'versions': {
+            'ultralytics': ul.__version__,
+            'torch': torch.__version__,
+            'python': platform.python_version(),
+        },
         'models': rows,
         'seconds': round(time.perf_counter() - t_all, 1),
     }
@@ -691,17 +1073,42 @@ def run_peer(out_json: PathLike, work: PathLike, *, bundle: PathLike = ROOT / 'm
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m vitedge_ros.bench.peer``: run the peer benchmark and render its block of docs/BENCHMARKS.md."""
-    p = argparse.ArgumentParser(description='YOLO nano peer trained like the shipped ViT detector, side by side '
-                                            '(slow: hours on 2 CPU cores; --quick proves the harness in a minute)')
-    p.add_argument('--out', default='bench/peer.json', help='bench JSON to write (default bench/peer.json)')
-    p.add_argument('--work', default='bench_out/peer', help='dataset, runs and ONNX graphs (default bench_out/peer)')
-    p.add_argument('--doc', default='docs/BENCHMARKS.md', help='page whose peer block is rendered ("" for none)')
-    p.add_argument('--bundle', default='models/aerial_vit_tiny', help='the ViT bundle to compare with')
-    p.add_argument('--archs', default=','.join(PEER_ARCHS), help='peer models, comma separated '
-                   '(default: {})'.format(','.join(PEER_ARCHS)))
-    p.add_argument('--budget', type=int, default=None, help='image passes (default: the bundle\'s own)')
-    p.add_argument('--imgsz', type=int, default=448, help='training size (default 448: the bundle\'s width)')
+    """
+    ``python -m vitedge_ros.bench.peer``.
+
+    Run the peer benchmark and render its block of docs/BENCHMARKS.md.
+    """
+    p = argparse.ArgumentParser(
+        description='YOLO nano peer trained like the shipped ViT detector, side by side '
+        '(slow: hours on 2 CPU cores; --quick proves the harness in a minute)'
+    )
+    p.add_argument(
+        '--out', default='bench/peer.json', help='bench JSON to write (default bench/peer.json)'
+    )
+    p.add_argument(
+        '--work',
+        default='bench_out/peer',
+        help='dataset, runs and ONNX graphs (default bench_out/peer)',
+    )
+    p.add_argument(
+        '--doc',
+        default='docs/BENCHMARKS.md',
+        help='page whose peer block is rendered ("" for none)',
+    )
+    p.add_argument(
+        '--bundle', default='models/aerial_vit_tiny', help='the ViT bundle to compare with'
+    )
+    p.add_argument(
+        '--archs',
+        default=','.join(PEER_ARCHS),
+        help='peer models, comma separated (default: {})'.format(','.join(PEER_ARCHS)),
+    )
+    p.add_argument(
+        '--budget', type=int, default=None, help="image passes (default: the bundle's own)"
+    )
+    p.add_argument(
+        '--imgsz', type=int, default=448, help="training size (default 448: the bundle's width)"
+    )
     p.add_argument('--quick', action='store_true', help='a few images, 1 epoch, few timing rounds')
     args = p.parse_args(argv)
     from .peer_table import write_peer_block
@@ -709,13 +1116,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     archs = [a.strip() for a in args.archs.split(',') if a.strip()]
     try:
         r, b, w = (2, 3, 1) if args.quick else (7, 20, 5)
-        data = run_peer(args.out, args.work, bundle=args.bundle, archs=archs, quick=args.quick, budget=args.budget,
-                        imgsz=args.imgsz, rounds=r, block=b, warmup=w)
+        data = run_peer(
+            args.out,
+            args.work,
+            bundle=args.bundle,
+            archs=archs,
+            quick=args.quick,
+            budget=args.budget,
+            imgsz=args.imgsz,
+            rounds=r,
+            block=b,
+            warmup=w,
+        )
         if args.doc:
             write_peer_block(args.doc, data)
     except (ValueError, OSError, RuntimeError) as exc:
-        print('bench-peer: error: {}'.format(str(exc).splitlines()[0] if str(exc) else type(exc).__name__),
-              file=sys.stderr)
+        print(
+            'bench-peer: error: {}'.format(
+                str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            ),
+            file=sys.stderr,
+        )
         return 2
     return 0
 

@@ -1,9 +1,26 @@
-"""The peer block of docs/BENCHMARKS.md, rendered from bench/peer.json (and nothing else).
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-The block sits between :data:`BEGIN` and :data:`END`; :func:`write_peer_block` replaces only what lies between
-them (or appends the block), so ``make bench-peer`` leaves the rest of the page alone, and
-:func:`vitedge_ros.bench.render.render_page` puts the same block at the end of the page it writes.
 """
+The peer block of docs/BENCHMARKS.md, rendered from bench/peer.json (and nothing else).
+
+The block sits between :data:`BEGIN` and :data:`END`; :func:`write_peer_block` replaces only what
+lies between them (or appends the block), so ``make bench-peer`` leaves the rest of the page alone,
+and :func:`vitedge_ros.bench.render.render_page` puts the same block at the end of the page it
+writes.
+"""
+
 import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
@@ -20,37 +37,81 @@ def _cls(m: Dict[str, Any], name: str, key: str) -> str:
 
 
 def render_peer(data: Optional[Dict[str, Any]]) -> List[str]:
-    """Markdown lines of the peer section (title, how it was made, the side-by-side table), marks included."""
+    """
+    Markdown lines of the peer section (title, how it was made, the side-by-side table).
+
+    Marks included.
+    """
     out = [BEGIN, TITLE, '']
     if not data:
-        return out + ['**Pending:** not measured yet (no bench/peer.json); `make bench-peer` measures it '
-                      '(slow: it trains the peer from scratch on 2 CPU cores).', '', END]
+        return out + [
+            '**Pending:** not measured yet (no bench/peer.json); `make bench-peer` measures it '
+            '(slow: it trains the peer from scratch on 2 CPU cores).',
+            '',
+            END,
+        ]
     b, ev, me = data['budget'], data['evaluation'], data['measure']
     models = data['models']
     if data.get('quick'):
-        out += ['**Quick run** (`--quick`: a handful of images, one epoch): these figures prove the harness, '
-                'they say nothing about either model.', '']
-    out += ['`make bench-peer` (`python -m vitedge_ros.bench.peer`), {} s in all. Image-pass budget {} = {}; the '
-            'shipped detector\'s own is {}. The peer trains {} epochs over the {} images of every stage (each '
-            'letterboxed to its stage\'s network input, as the ViT saw it; {}) = {} image passes, with '
-            'ultralytics {}\'s default recipe, untuned, from its model yaml (random init, no weights, offline).'.format(
-                fmt(data.get('seconds')), fmt(b['image_passes']), b['rule'], fmt(b['shipped']['image_passes']),
-                fmt(b['peer_epochs']), fmt(b['peer_images']), data['dataset'].get('format'),
-                fmt(b['peer_image_passes']), data['versions']['ultralytics']), '',
-            'Latency: onnxruntime {} CPU, {} thread, batch 1, both graphs interleaved in one process on the same '
-            'frame ({}), {} rounds × {}; host decode = peak/box decoding, threshold and (peer) class-wise NMS '
-            '(IoU {}, top {}). mAP: COCO (faster-coco-eval) on {} validation scenes (seed {}) in frame pixels, '
-            'detections ≥ {}. Demo persons: precision/recall at IoU 0.5 on the demo flight (seed {}, {} frames) at '
-            'the threshold each model gets on {} other flights (seeds {}–{}) by the rule the shipped threshold was '
-            'picked with (min precision {}, min recall {}, else best F1). False persons: on the held-out real '
-            'photos with nobody in them ({}), at that threshold.'.format(
-                me['onnxruntime'], fmt(me['threads']), me['frame'], fmt(me['rounds']), fmt(me['block']),
-                fmt(ev['peer_nms']['iou']), fmt(ev['peer_nms']['max_det']), fmt(ev['val']['scenes']),
-                fmt(ev['val']['seed']), fmt(ev['map_min_score']), fmt(ev['demo']['seed']),
-                fmt(ev['demo']['frames']), fmt(ev['flights']['count']), fmt(ev['flights']['seed']),
-                fmt(ev['flights']['seed'] + ev['flights']['count'] - 1),
-                fmt(ev['threshold_rule'].get('min_precision')), fmt(ev['threshold_rule'].get('min_recall')),
-                ', '.join(ev['negatives']['sizes'])), '']
+        out += [
+            '**Quick run** (`--quick`: a handful of images, one epoch): these figures prove the '
+            'harness, '
+            'they say nothing about either model.',
+            '',
+        ]
+    out += [
+        '`make bench-peer` (`python -m vitedge_ros.bench.peer`), {} s in all. Image-pass budget '
+        '{} = {}; the '
+        "shipped detector's own is {}. The peer trains {} epochs over the {} images of every "
+        'stage (each '
+        "letterboxed to its stage's network input, as the ViT saw it; {}) = {} image passes, with "
+        "ultralytics {}'s default recipe, untuned, from its model yaml (random init, no weights, "
+        'offline).'.format(
+            fmt(data.get('seconds')),
+            fmt(b['image_passes']),
+            b['rule'],
+            fmt(b['shipped']['image_passes']),
+            fmt(b['peer_epochs']),
+            fmt(b['peer_images']),
+            data['dataset'].get('format'),
+            fmt(b['peer_image_passes']),
+            data['versions']['ultralytics'],
+        ),
+        '',
+        'Latency: onnxruntime {} CPU, {} thread, batch 1, both graphs interleaved in one process '
+        'on the same '
+        'frame ({}), {} rounds × {}; host decode = peak/box decoding, threshold and (peer) '
+        'class-wise NMS '
+        '(IoU {}, top {}). mAP: COCO (faster-coco-eval) on {} validation scenes (seed {}) in '
+        'frame pixels, '
+        'detections ≥ {}. Demo persons: precision/recall at IoU 0.5 on the demo flight (seed {}, '
+        '{} frames) at '
+        'the threshold each model gets on {} other flights (seeds {}–{}) by the rule the shipped '
+        'threshold was '
+        'picked with (min precision {}, min recall {}, else best F1). False persons: on the '
+        'held-out real '
+        'photos with nobody in them ({}), at that threshold.'.format(
+            me['onnxruntime'],
+            fmt(me['threads']),
+            me['frame'],
+            fmt(me['rounds']),
+            fmt(me['block']),
+            fmt(ev['peer_nms']['iou']),
+            fmt(ev['peer_nms']['max_det']),
+            fmt(ev['val']['scenes']),
+            fmt(ev['val']['seed']),
+            fmt(ev['map_min_score']),
+            fmt(ev['demo']['seed']),
+            fmt(ev['demo']['frames']),
+            fmt(ev['flights']['count']),
+            fmt(ev['flights']['seed']),
+            fmt(ev['flights']['seed'] + ev['flights']['count'] - 1),
+            fmt(ev['threshold_rule'].get('min_precision')),
+            fmt(ev['threshold_rule'].get('min_recall')),
+            ', '.join(ev['negatives']['sizes']),
+        ),
+        '',
+    ]
     headers = [''] + [m['label'] for m in models]
     rows = [
         ['training image passes'] + [fmt(m['training'].get('image_passes')) for m in models],
@@ -59,26 +120,42 @@ def render_peer(data: Optional[Dict[str, Any]]) -> List[str]:
         ['latency ms (graph)'] + [fmt_ms(m['latency_ms']) for m in models],
         ['latency ratio to the ViT'] + [fmt_ratio(m['latency_ratio_to_vit']) for m in models],
         ['host decode ms (+ NMS)'] + [fmt_ms(m['host_decode_ms']) for m in models],
-        ['val mAP@0.5 / mAP@0.5:0.95'] + ['{} / {}'.format(fmt(m['map50']), fmt(m['map50_95'])) for m in models],
+        ['val mAP@0.5 / mAP@0.5:0.95']
+        + ['{} / {}'.format(fmt(m['map50']), fmt(m['map50_95'])) for m in models],
     ]
     names = list((models[0].get('per_class') or {}).keys())
     for n in names:
-        rows.append(['val {} AP@0.5 / AP@0.5:0.95'.format(n)] + [
-            '{} / {}'.format(_cls(m, n, 'ap50'), _cls(m, n, 'ap50_95')) for m in models])
+        rows.append(
+            ['val {} AP@0.5 / AP@0.5:0.95'.format(n)]
+            + ['{} / {}'.format(_cls(m, n, 'ap50'), _cls(m, n, 'ap50_95')) for m in models]
+        )
     rows += [
         ['score threshold (picked on other flights)'] + [fmt(m['threshold']) for m in models],
-        ['demo persons P / R'] + ['{} / {}'.format(fmt(m['demo_person']['precision']),
-                                                   fmt(m['demo_person']['recall'])) for m in models],
-        ['false persons per real no-person frame (total / frames)'] + [
-            '{} ({} / {})'.format(fmt(m['false_persons']['per_frame']), fmt(m['false_persons']['total']),
-                                  fmt(m['false_persons']['frames'])) for m in models],
+        ['demo persons P / R']
+        + [
+            '{} / {}'.format(fmt(m['demo_person']['precision']), fmt(m['demo_person']['recall']))
+            for m in models
+        ],
+        ['false persons per real no-person frame (total / frames)']
+        + [
+            '{} ({} / {})'.format(
+                fmt(m['false_persons']['per_frame']),
+                fmt(m['false_persons']['total']),
+                fmt(m['false_persons']['frames']),
+            )
+            for m in models
+        ],
     ]
     out += table(headers, rows) + ['']
     return out + [END]
 
 
 def splice(page: str, block: List[str]) -> str:
-    """``page`` with the text between the peer marks replaced by ``block`` (appended when the marks are absent)."""
+    """
+    ``page`` with the text between the peer marks replaced by ``block``.
+
+    Appended when the marks are absent.
+    """
     text = '\n'.join(block)
     if BEGIN in page and END in page and page.index(BEGIN) < page.index(END):
         a = page.index(BEGIN)

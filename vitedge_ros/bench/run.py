@@ -1,9 +1,28 @@
-"""The benchmark driver behind ``tools/benchmark.py``: run the sections, write bench/*.json, render the page."""
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The benchmark driver behind ``tools/benchmark.py``.
+
+Run the sections, write bench/*.json, render the page.
+"""
+
 import json
 import logging
 import os
-import time
 from pathlib import Path
+import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from . import machine
@@ -15,9 +34,22 @@ DEFAULT_RECIPE = 'bench/recipes/digits_vit_bench.yaml'
 DEFAULT_BUNDLE = 'models/aerial_vit_tiny'
 DEFAULT_BASELINE_SOURCE = 'config/recipes/digits_vit.yaml'
 ALL_SECTIONS = ('latency', 'digits', 'overhead', 'replay', 'roofline', 'targets')
-# repeats: (rounds, block, warmup) for the latency sections; frames/passes for overhead; runs for replay
-FULL = {'targets': (7, 20, 5), 'latency': (7, 5, 3), 'digits': (9, 20, 10), 'overhead': (30, 5), 'replay': 3}
-QUICK = {'targets': (2, 3, 1), 'latency': (2, 2, 1), 'digits': (2, 3, 1), 'overhead': (4, 2), 'replay': 1}
+# repeats: (rounds, block, warmup) for the latency sections; frames/passes for overhead; runs for
+# replay
+FULL = {
+    'targets': (7, 20, 5),
+    'latency': (7, 5, 3),
+    'digits': (9, 20, 10),
+    'overhead': (30, 5),
+    'replay': 3,
+}
+QUICK = {
+    'targets': (2, 3, 1),
+    'latency': (2, 2, 1),
+    'digits': (2, 3, 1),
+    'overhead': (4, 2),
+    'replay': 1,
+}
 
 
 def write_json(data: Dict[str, Any], path: Union[str, Path]) -> Path:
@@ -44,7 +76,11 @@ def render(bench_dir: Union[str, Path], docs_dir: Union[str, Path], plots: bool 
 
 
 def _run_info(t0: float, load0: Optional[list]) -> Dict[str, Any]:
-    return {'seconds': round(time.perf_counter() - t0, 1), 'load_before': load0, 'load_after': machine.load_average()}
+    return {
+        'seconds': round(time.perf_counter() - t0, 1),
+        'load_before': load0,
+        'load_after': machine.load_average(),
+    }
 
 
 def _bundle_ready(bundle: Path) -> bool:
@@ -52,44 +88,91 @@ def _bundle_ready(bundle: Path) -> bool:
 
 
 def roofline_models(work: Path, bundle: Path, bench_dir: Path) -> List[Dict[str, Any]]:
-    """The graphs to estimate: the shipped detector, the digits and DeiT-Tiny graphs of the last run."""
+    """
+    Return the graphs to estimate.
+
+    The shipped detector, the digits and DeiT-Tiny graphs of the last run.
+    """
     models: List[Dict[str, Any]] = []
     if _bundle_ready(bundle):
-        models.append({'key': 'aerial_vit_tiny', 'label': 'shipped detector `{}` (FP32 ONNX)'.format(bundle.name),
-                       'onnx': bundle / 'model.onnx', 'precisions': ['fp32', 'fp16', 'int8'],
-                       'note': 'int8: the FP32 graph\'s MACs at the INT8 rate'})
+        models.append(
+            {
+                'key': 'aerial_vit_tiny',
+                'label': 'shipped detector `{}` (FP32 ONNX)'.format(bundle.name),
+                'onnx': bundle / 'model.onnx',
+                'precisions': ['fp32', 'fp16', 'int8'],
+                'note': "int8: the FP32 graph's MACs at the INT8 rate",
+            }
+        )
     res = load_results(bench_dir)
     dig = res.get('digits')
     if dig and dig.get('status') != 'pending':
         pts = {p['name']: p for p in dig['points']}
         par = dig['pareto']
         fp32 = [c['name'] for c in par['compressed'] if c['name'] != par['final']]
-        for key, name, precs, label in (('digits/baseline', 'baseline', ['fp32', 'fp16'], 'digits baseline'),
-                                        ('digits/compressed_fp32', fp32[0] if fp32 else None, ['fp32', 'fp16'],
-                                         'digits compressed (FP32 graph)'),
-                                        ('digits/compressed_int8', par['final'], ['int8'],
-                                         'digits compressed (INT8 QDQ graph)')):
+        for key, name, precs, label in (
+            ('digits/baseline', 'baseline', ['fp32', 'fp16'], 'digits baseline'),
+            (
+                'digits/compressed_fp32',
+                fp32[0] if fp32 else None,
+                ['fp32', 'fp16'],
+                'digits compressed (FP32 graph)',
+            ),
+            (
+                'digits/compressed_int8',
+                par['final'],
+                ['int8'],
+                'digits compressed (INT8 QDQ graph)',
+            ),
+        ):
             if name in pts and (work / pts[name]['onnx']).is_file():
-                models.append({'key': key, 'label': label, 'onnx': work / pts[name]['onnx'], 'precisions': precs})
+                models.append(
+                    {
+                        'key': key,
+                        'label': label,
+                        'onnx': work / pts[name]['onnx'],
+                        'precisions': precs,
+                    }
+                )
     lat = res.get('latency')
     if lat and lat.get('status') != 'pending':
         for m in lat['models']:
-            for k, precs, label in (('baseline', ['fp32', 'fp16'], 'FP32 graph'),
-                                    ('compressed_fp32', ['fp32', 'fp16'], 'compressed, FP32 graph'),
-                                    ('compressed_int8', ['int8'], 'compressed, INT8 QDQ graph')):
+            for k, precs, label in (
+                ('baseline', ['fp32', 'fp16'], 'FP32 graph'),
+                ('compressed_fp32', ['fp32', 'fp16'], 'compressed, FP32 graph'),
+                ('compressed_int8', ['int8'], 'compressed, INT8 QDQ graph'),
+            ):
                 p = work / m['onnx'][k]
                 if p.is_file():
-                    models.append({'key': '{}/{}'.format(m['key'], k), 'label': '{} {}'.format(
-                        m['arch'], label), 'onnx': p, 'precisions': precs})
+                    models.append(
+                        {
+                            'key': '{}/{}'.format(m['key'], k),
+                            'label': '{} {}'.format(m['arch'], label),
+                            'onnx': p,
+                            'precisions': precs,
+                        }
+                    )
     return models
 
 
-def run_benchmark(out: Union[str, Path] = 'bench', work: Union[str, Path] = 'bench_out',
-                  docs: Union[str, Path] = 'docs', *, sections: Sequence[str] = ALL_SECTIONS,
-                  recipe: Union[str, Path] = DEFAULT_RECIPE, bundle: Union[str, Path] = DEFAULT_BUNDLE,
-                  threads: int = 2, quick: bool = False, progress: bool = True,
-                  log: Callable[[str], None] = print) -> Dict[str, Any]:
-    """Run ``sections``, writing ``out/<section>.json`` after each, then machine.json and the page."""
+def run_benchmark(
+    out: Union[str, Path] = 'bench',
+    work: Union[str, Path] = 'bench_out',
+    docs: Union[str, Path] = 'docs',
+    *,
+    sections: Sequence[str] = ALL_SECTIONS,
+    recipe: Union[str, Path] = DEFAULT_RECIPE,
+    bundle: Union[str, Path] = DEFAULT_BUNDLE,
+    threads: int = 2,
+    quick: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> Dict[str, Any]:
+    """
+    Run ``sections``, writing ``out/<section>.json`` after each.
+
+    Then machine.json and the page.
+    """
     import torch
 
     root = ROOT
@@ -105,7 +188,9 @@ def run_benchmark(out: Union[str, Path] = 'bench', work: Union[str, Path] = 'ben
     seconds: Dict[str, float] = {}
     for name in sections:
         if name not in ALL_SECTIONS:
-            raise ValueError('unknown section {!r} (known: {})'.format(name, ', '.join(ALL_SECTIONS)))
+            raise ValueError(
+                'unknown section {!r} (known: {})'.format(name, ', '.join(ALL_SECTIONS))
+            )
     for name in [s for s in ALL_SECTIONS if s in sections]:
         t0, load0 = time.perf_counter(), machine.load_average()
         log('[bench] {} ...'.format(name))
@@ -118,14 +203,27 @@ def run_benchmark(out: Union[str, Path] = 'bench', work: Union[str, Path] = 'ben
             from .digits import run_digits
 
             r, b, w = reps['digits']
-            data = run_digits(recipe, root, work / 'digits', threads=threads, rounds=r, block=b, warmup=w,
-                              progress=progress)
+            data = run_digits(
+                recipe,
+                root,
+                work / 'digits',
+                threads=threads,
+                rounds=r,
+                block=b,
+                warmup=w,
+                progress=progress,
+            )
         elif name in ('overhead', 'replay'):
             if not _bundle_ready(bundle):
-                data = {'section': name, 'status': 'pending',
-                        'reason': 'the shipped detector bundle `{}` is not in this checkout yet (it is being '
-                                  'trained); run `make bench` again once it is committed'.format(
-                                      bundle.relative_to(root) if bundle.is_relative_to(root) else bundle)}
+                data = {
+                    'section': name,
+                    'status': 'pending',
+                    'reason': 'the shipped detector bundle `{}` is not in this checkout yet (it '
+                    'is being '
+                    'trained); run `make bench` again once it is committed'.format(
+                        bundle.relative_to(root) if bundle.is_relative_to(root) else bundle
+                    ),
+                }
             elif name == 'overhead':
                 from .overhead import run_overhead
 
@@ -136,8 +234,11 @@ def run_benchmark(out: Union[str, Path] = 'bench', work: Union[str, Path] = 'ben
 
                 data = run_replay(bundle, work / 'replay', repeats=reps['replay'])
             if 'bundle_dir' in data:
-                data['bundle_dir'] = str(Path(data['bundle_dir']).relative_to(root)) \
-                    if Path(data['bundle_dir']).is_relative_to(root) else data['bundle_dir']
+                data['bundle_dir'] = (
+                    str(Path(data['bundle_dir']).relative_to(root))
+                    if Path(data['bundle_dir']).is_relative_to(root)
+                    else data['bundle_dir']
+                )
         elif name == 'targets':
             from .targets import run_targets
 
@@ -150,8 +251,11 @@ def run_benchmark(out: Union[str, Path] = 'bench', work: Union[str, Path] = 'ben
             for row in data['rows']:
                 row.pop('onnx', None)
             if not _bundle_ready(bundle):
-                data['note'] = 'shipped detector rows pending: `{}` is not in this checkout yet'.format(
-                    bundle.relative_to(root) if bundle.is_relative_to(root) else bundle)
+                data['note'] = (
+                    'shipped detector rows pending: `{}` is not in this checkout yet'.format(
+                        bundle.relative_to(root) if bundle.is_relative_to(root) else bundle
+                    )
+                )
         data['run'] = _run_info(t0, load0)
         data['run']['quick'] = bool(quick)
         write_json(data, out / '{}.json'.format(name))
@@ -162,8 +266,11 @@ def run_benchmark(out: Union[str, Path] = 'bench', work: Union[str, Path] = 'ben
         old = json.loads((out / 'machine.json').read_text())
     mach['load_end'] = machine.load_average()
     mach['sections_run'] = [s for s in ALL_SECTIONS if s in sections]
-    mach['section_seconds'] = dict(old.get('section_seconds') or {}, **seconds) \
-        if set(sections) != set(ALL_SECTIONS) else seconds
+    mach['section_seconds'] = (
+        dict(old.get('section_seconds') or {}, **seconds)
+        if set(sections) != set(ALL_SECTIONS)
+        else seconds
+    )
     mach['total_seconds'] = round(time.perf_counter() - t_all, 1)
     mach['quick'] = bool(quick)
     write_json(mach, out / 'machine.json')

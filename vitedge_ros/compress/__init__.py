@@ -1,7 +1,23 @@
-"""Model compression for ViT classifiers and the ViT detector (see docs/COMPRESSION.md).
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Model compression for ViT classifiers and the ViT detector (see docs/COMPRESSION.md).
 
 Recipes of structured pruning, low-rank factorisation, (distilled) fine-tuning, token merging and
 quantization, each stage measured and checkpointed. Modules: ``recipe`` (YAML schema), ``prune``,
-``lowrank``, ``distill``, ``tome``, ``quantize``, ``measure`` (params, MACs, ONNX bytes, onnxruntime latency,
-roofline estimates), ``report`` (json/md/Pareto plot), ``runner`` (``run_recipe``), ``ddp`` (torchrun).
+``lowrank``, ``distill``, ``tome``, ``quantize``, ``measure`` (params, MACs, ONNX bytes,
+onnxruntime latency, roofline estimates), ``report`` (json/md/Pareto plot), ``runner``
+(``run_recipe``), ``ddp`` (torchrun).
 """

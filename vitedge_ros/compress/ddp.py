@@ -1,19 +1,35 @@
-"""Multi-process fine-tuning with DistributedDataParallel (gloo on CPU, nccl where CUDA is used).
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-Launch the whole recipe under ``torchrun --nproc_per_node N tools/compress.py ...``: every rank runs the
-fine-tuning stages on its own shard of the training set (a seeded permutation split into equal parts, so
-every rank takes the same number of steps), gradients are averaged by DDP, and rank 0 alone evaluates,
-exports, writes checkpoints and the report. Stages other than fine-tuning run on rank 0; the other ranks
-wait and then load rank 0's stage checkpoint, so every rank starts each stage from identical weights
-(the output directory must be on a file system that all ranks see).
 """
+Multi-process fine-tuning with DistributedDataParallel (gloo on CPU, nccl where CUDA is used).
+
+Launch the whole recipe under ``torchrun --nproc_per_node N tools/compress.py ...``: every rank
+runs the fine-tuning stages on its own shard of the training set (a seeded permutation split into
+equal parts, so every rank takes the same number of steps), gradients are averaged by DDP, and rank
+0 alone evaluates, exports, writes checkpoints and the report. Stages other than fine-tuning run on
+rank 0; the other ranks wait and then load rank 0's stage checkpoint, so every rank starts each
+stage from identical weights (the output directory must be on a file system that all ranks see).
+"""
+
 import os
 from typing import Optional, Tuple
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch import nn
+import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 
@@ -41,7 +57,11 @@ def barrier() -> None:
 
 
 def shard_indices(n: int, rank: int, world: int, seed: int = 0) -> np.ndarray:
-    """Sample indices of this rank: a seeded permutation of ``range(n)`` cut into ``world`` equal parts."""
+    """
+    Sample indices of this rank.
+
+    a seeded permutation of ``range(n)`` cut into ``world`` equal parts.
+    """
     perm = np.random.default_rng(seed).permutation(n)
     per = n // world
     if per == 0:
@@ -50,7 +70,11 @@ def shard_indices(n: int, rank: int, world: int, seed: int = 0) -> np.ndarray:
 
 
 class DDPModel(DistributedDataParallel):
-    """DDP wrapper that forwards unknown attributes to the wrapped model (``num_classes``, ``map_size`` ...)."""
+    """
+    DDP wrapper that forwards unknown attributes to the wrapped model.
+
+    ``num_classes``, ``map_size`` .
+    """
 
     def __getattr__(self, name: str):
         try:
@@ -60,7 +84,11 @@ class DDPModel(DistributedDataParallel):
 
 
 def wrap(model: nn.Module) -> nn.Module:
-    """Wrap ``model`` for DDP when a process group with more than one rank exists, else return it."""
+    """
+    Wrap ``model`` for DDP when a process group with more than one rank exists.
+
+    Else return it.
+    """
     rank, world = rank_world()
     if world <= 1:
         return model

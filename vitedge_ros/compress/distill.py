@@ -1,25 +1,43 @@
-"""Knowledge distillation losses and the loss hooks that ``training.train_classifier/train_detector`` call.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-* logit KD: ``kd_kl`` (KL(teacher‖student) of temperature-softened distributions × T²) and ``kd_mse``;
-* DeiT distillation token: the student's distillation head learns the teacher's soft (KL, T) or hard
-  (argmax, cross-entropy) prediction while the class head learns the labels;
-* feature distillation between named layers (MSE of token features, through a learned linear projection
-  when the widths differ) and attention distillation (KL between head-averaged attention maps, recomputed
-  from the ``qkv`` output so it works with fused attention and with different head counts);
-* detector KD: per-pixel binary KL on temperature-softened heatmap logits, plus teacher-heat-weighted L1
-  on the size and offset maps.
-* segmenter KD: pixel-wise KL between temperature-softened class distributions of the logit maps (``logit``)
-  or MSE of the logits (``mse``), on top of the CE + Dice task loss.
-
-Projections are trained with the student (pass ``hook.trainable`` to the training loop) and are not part
-of the exported model.
 """
+Knowledge distillation losses and the loss hooks that ``training.train_classifier/train_detector`` call.
+
+* logit KD: ``kd_kl`` (KL(teacher‖student) of temperature-softened distributions × T²) and
+  ``kd_mse``;
+* DeiT distillation token: the student's distillation head learns the teacher's soft (KL, T) or
+  hard (argmax, cross-entropy) prediction while the class head learns the labels;
+* feature distillation between named layers (MSE of token features, through a learned linear
+  projection when the widths differ) and attention distillation (KL between head-averaged attention
+  maps, recomputed from the ``qkv`` output so it works with fused attention and with different head
+  counts);
+* detector KD: per-pixel binary KL on temperature-softened heatmap logits, plus
+  teacher-heat-weighted L1 on the size and offset maps.
+* segmenter KD: pixel-wise KL between temperature-softened class distributions of the logit maps
+  (``logit``) or MSE of the logits (``mse``), on top of the CE + Dice task loss.
+
+Projections are trained with the student (pass ``hook.trainable`` to the training loop) and are not
+part of the exported model.
+"""
+
 import contextlib
 from typing import Any, Dict, List, Optional, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+import torch.nn.functional as F
 
 
 def kd_kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
@@ -40,14 +58,30 @@ def kd_hard(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(student, teacher.argmax(dim=-1))
 
 
-def pixel_kd(student: torch.Tensor, teacher: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-    """Per-pixel ``T² · KL(softmax(t/T) ‖ softmax(s/T))`` over the class axis of B×C×h×w logits, averaged."""
+def pixel_kd(
+    student: torch.Tensor, teacher: torch.Tensor, temperature: float = 1.0
+) -> torch.Tensor:
+    """
+    Per-pixel ``T² · KL(softmax(t/T) ‖ softmax(s/T))`` over the class axis of B×C×h×w logits.
+
+    averaged.
+    """
     c = student.shape[1]
-    return kd_kl(student.permute(0, 2, 3, 1).reshape(-1, c), teacher.permute(0, 2, 3, 1).reshape(-1, c), temperature)
+    return kd_kl(
+        student.permute(0, 2, 3, 1).reshape(-1, c),
+        teacher.permute(0, 2, 3, 1).reshape(-1, c),
+        temperature,
+    )
 
 
-def binary_kd(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-    """Per-element binary KL of sigmoid(·/T) distributions × T², averaged (heatmap distillation)."""
+def binary_kd(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0
+) -> torch.Tensor:
+    """
+    Per-element binary KL of sigmoid(·/T) distributions × T².
+
+    Averaged (heatmap distillation).
+    """
     t = float(temperature)
     ps = student_logits / t
     pt = torch.sigmoid(teacher_logits / t)
@@ -62,7 +96,7 @@ def attention_map(qkv_out: torch.Tensor, num_heads: int) -> torch.Tensor:
     b, n, c = qkv_out.shape
     hd = c // (3 * num_heads)
     q, k, _ = qkv_out.reshape(b, n, 3, num_heads, hd).permute(2, 0, 3, 1, 4).unbind(0)
-    attn = (q * hd ** -0.5) @ k.transpose(-2, -1)
+    attn = (q * hd**-0.5) @ k.transpose(-2, -1)
     return attn.softmax(dim=-1).mean(dim=1)
 
 
@@ -77,8 +111,9 @@ class _Capture:
             try:
                 self.modules.append((name, model.get_submodule(name)))
             except AttributeError as exc:
-                raise ValueError('distillation layer {!r} not found in {}'.format(
-                    name, type(model).__name__)) from exc
+                raise ValueError(
+                    'distillation layer {!r} not found in {}'.format(name, type(model).__name__)
+                ) from exc
         self.attach()
 
     def attach(self) -> None:
@@ -89,6 +124,7 @@ class _Capture:
     def _hook(self, name: str):
         def fn(_m, _i, out):
             self.outputs[name] = out[0] if isinstance(out, (tuple, list)) else out
+
         return fn
 
     def remove(self) -> None:
@@ -102,20 +138,31 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 
 def _num_heads(model: nn.Module, qkv_name: str) -> int:
-    attn = model.get_submodule(qkv_name.rsplit('.', 1)[0]) if qkv_name.endswith('.qkv') else model.get_submodule(
-        qkv_name)
+    attn = (
+        model.get_submodule(qkv_name.rsplit('.', 1)[0])
+        if qkv_name.endswith('.qkv')
+        else model.get_submodule(qkv_name)
+    )
     return int(attn.num_heads)
 
 
 class Distiller(nn.Module):
-    """Builds the KD loss hook for a student/teacher pair.
+    """
+    Builds the KD loss hook for a student/teacher pair.
 
     ``cfg`` keys: type (logit|mse|token|none), temperature, alpha (weight of the KD term vs the task loss),
-    hard (token type), features / attention (lists of {student, teacher, weight}), box_weight (detector).
+    hard (token type), features / attention (lists of {student, teacher, weight}), box_weight
+    (detector).
     """
 
-    def __init__(self, student: nn.Module, teacher: nn.Module, cfg: Dict[str, Any], task: str = 'classify',
-                 example: Optional[torch.Tensor] = None) -> None:
+    def __init__(
+        self,
+        student: nn.Module,
+        teacher: nn.Module,
+        cfg: Dict[str, Any],
+        task: str = 'classify',
+        example: Optional[torch.Tensor] = None,
+    ) -> None:
         super().__init__()
         self.cfg = dict(cfg)
         self.task = task
@@ -135,7 +182,9 @@ class Distiller(nn.Module):
         self.proj = nn.ModuleList()
         if self.features:
             if example is None:
-                raise ValueError('feature distillation needs an example input to size the projections')
+                raise ValueError(
+                    'feature distillation needs an example input to size the projections'
+                )
             with torch.no_grad():
                 was = student.training
                 student.eval()
@@ -146,8 +195,12 @@ class Distiller(nn.Module):
                 sw = self._s_cap.outputs[f['student']].shape[-1]
                 tw = self._t_cap.outputs[f['teacher']].shape[-1]
                 self.proj.append(nn.Identity() if sw == tw else nn.Linear(sw, tw))
-        self.student_heads = {a['student']: _num_heads(student, a['student']) for a in self.attention}
-        self.teacher_heads = {a['teacher']: _num_heads(teacher, a['teacher']) for a in self.attention}
+        self.student_heads = {
+            a['student']: _num_heads(student, a['student']) for a in self.attention
+        }
+        self.teacher_heads = {
+            a['teacher']: _num_heads(teacher, a['teacher']) for a in self.attention
+        }
 
     def close(self) -> None:
         """Remove the forward hooks."""
@@ -174,22 +227,30 @@ class Distiller(nn.Module):
                 s = proj(self._s_cap.outputs[f['student']])
                 t = self._t_cap.outputs[f['teacher']]
                 if s.shape != t.shape:
-                    raise ValueError('feature distillation {} → {}: shapes {} and {} differ'.format(
-                        f['student'], f['teacher'], tuple(s.shape), tuple(t.shape)))
+                    raise ValueError(
+                        'feature distillation {} → {}: shapes {} and {} differ'.format(
+                            f['student'], f['teacher'], tuple(s.shape), tuple(t.shape)
+                        )
+                    )
                 total = total + float(f.get('weight', 1.0)) * F.mse_loss(s, t)
             out['feat'] = total
         if self.attention:
             total = 0.0
             for a in self.attention:
-                sa = attention_map(self._s_cap.outputs[a['student']], self.student_heads[a['student']])
-                ta = attention_map(self._t_cap.outputs[a['teacher']], self.teacher_heads[a['teacher']])
+                sa = attention_map(
+                    self._s_cap.outputs[a['student']], self.student_heads[a['student']]
+                )
+                ta = attention_map(
+                    self._t_cap.outputs[a['teacher']], self.teacher_heads[a['teacher']]
+                )
                 kl = (ta * (ta.clamp_min(1e-8).log() - sa.clamp_min(1e-8).log())).sum(-1).mean()
                 total = total + float(a.get('weight', 1.0)) * kl
             out['attn'] = total
         return out
 
-    def classifier_loss(self, model: nn.Module, xb: torch.Tensor, yb: torch.Tensor,
-                        label_smoothing: float = 0.0) -> torch.Tensor:
+    def classifier_loss(
+        self, model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, label_smoothing: float = 0.0
+    ) -> torch.Tensor:
         """Loss hook for ``train_classifier``."""
         kind = self.cfg.get('type', 'logit')
         alpha = float(self.cfg.get('alpha', 0.5))
@@ -224,7 +285,9 @@ class Distiller(nn.Module):
             loss = loss + v
         return loss
 
-    def detector_loss(self, model: nn.Module, x: torch.Tensor, targets: Dict[str, torch.Tensor]) -> Dict[str, Any]:
+    def detector_loss(
+        self, model: nn.Module, x: torch.Tensor, targets: Dict[str, torch.Tensor]
+    ) -> Dict[str, Any]:
         """Loss hook for ``train_detector``: task loss plus heatmap/box KD and feature terms."""
         from ..models.vit_detector import detection_loss
 
@@ -243,8 +306,9 @@ class Distiller(nn.Module):
                 kd = binary_kd(maps['heatmap'], t_maps['heatmap'], temp)
             w = torch.sigmoid(t_maps['heatmap']).amax(dim=1, keepdim=True)
             wn = w.sum().clamp(min=1.0)
-            box = ((maps['size'] - t_maps['size']).abs() * w).sum() / wn + \
-                ((torch.sigmoid(maps['offset']) - torch.sigmoid(t_maps['offset'])).abs() * w).sum() / wn
+            box = ((maps['size'] - t_maps['size']).abs() * w).sum() / wn + (
+                (torch.sigmoid(maps['offset']) - torch.sigmoid(t_maps['offset'])).abs() * w
+            ).sum() / wn
             kd = kd + float(self.cfg.get('box_weight', 1.0)) * box
             loss = (1 - alpha) * loss + alpha * kd
             parts['kd'] = kd.detach()
@@ -254,8 +318,13 @@ class Distiller(nn.Module):
         parts['loss'] = loss
         return parts
 
-    def segmenter_loss(self, model: nn.Module, x: torch.Tensor, masks: torch.Tensor,
-                       class_weights: Optional[torch.Tensor] = None) -> Dict[str, Any]:
+    def segmenter_loss(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        masks: torch.Tensor,
+        class_weights: Optional[torch.Tensor] = None,
+    ) -> Dict[str, Any]:
         """Loss hook for ``train_segmenter``: CE + Dice, pixel-wise logit KD and feature terms."""
         from ..models.vit_segmenter import segmentation_loss
 
@@ -268,7 +337,9 @@ class Distiller(nn.Module):
         parts = segmentation_loss(logits, masks, class_weights=class_weights)
         loss = parts['loss']
         if kind != 'none':
-            kd = F.mse_loss(logits, t_logits) if kind == 'mse' else pixel_kd(logits, t_logits, temp)
+            kd = (
+                F.mse_loss(logits, t_logits) if kind == 'mse' else pixel_kd(logits, t_logits, temp)
+            )
             loss = (1 - alpha) * loss + alpha * kd
             parts['kd'] = kd.detach()
         for k, v in self._aux_losses().items():

@@ -1,9 +1,28 @@
-"""Task metrics of a compression stage's model: torch (``evaluate_torch``) or its ONNX graph's outputs.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-Classifiers: top-1 on the held-out split; detectors: COCO-style mAP (:func:`vitedge_ros.eval.detection.detection_map`)
-and the person class's AP; segmenters: mean IoU through the runtime decoder in input-image pixels. ``data`` is the
-run's :class:`vitedge_ros.compress.runner.Data`.
 """
+Task metrics of a compression stage's model.
+
+Torch (``evaluate_torch``) or its ONNX graph's outputs.
+
+Classifiers: top-1 on the held-out split; detectors: COCO-style mAP
+    (:func:`vitedge_ros.eval.detection.detection_map`)
+and the person class's AP; segmenters: mean IoU through the runtime decoder in input-image pixels.
+``data`` is the run's :class:`vitedge_ros.compress.runner.Data`.
+"""
+
 from pathlib import Path
 from typing import Any, Dict, List, Union
 
@@ -35,26 +54,37 @@ def evaluate_torch(model: nn.Module, data: Any) -> Dict[str, Any]:
 
 
 def _seg_metric(res: Dict[str, Any]) -> Dict[str, Any]:
-    return {'miou': float(res['miou']), 'per_class_iou': dict(res['per_class_iou']),
-            'pixel_acc': float(res['pixel_acc']), 'mean_acc': float(res['mean_acc'])}
+    return {
+        'miou': float(res['miou']),
+        'per_class_iou': dict(res['per_class_iou']),
+        'pixel_acc': float(res['pixel_acc']),
+        'mean_acc': float(res['mean_acc']),
+    }
 
 
 def segment_metric_from_logits(logits: np.ndarray, data: Any) -> Dict[str, Any]:
-    """Mean IoU of N×C×h×w logits over the validation set, through the runtime decoder (input-image pixels)."""
+    """
+    Mean IoU of N×C×h×w logits over the validation set.
+
+    Through the runtime decoder (input-image pixels).
+    """
     from ..eval.segmentation import SegmentationMeter
     from ..runtime.segmentation import logits_to_labels
 
     meter = SegmentationMeter(data.labels)
     net = (data.spec.width, data.spec.height)
     for i, lg in enumerate(logits):
-        labels = logits_to_labels(np.ascontiguousarray(np.asarray(lg, np.float32).transpose(1, 2, 0)),
-                                  data.val.transforms[i], net)
+        labels = logits_to_labels(
+            np.ascontiguousarray(np.asarray(lg, np.float32).transpose(1, 2, 0)),
+            data.val.transforms[i],
+            net,
+        )
         meter.update(data.val.frame_masks[i], labels, what='validation mask {}'.format(i))
     return _seg_metric(meter.result())
 
 
 def onnx_outputs(path: Union[str, Path], data: Any, threads: int) -> List[np.ndarray]:
-    """Outputs of an ONNX graph over the evaluation set (batch 1)."""
+    """Output of an ONNX graph over the evaluation set (batch 1)."""
     from .quantize import run_onnx
 
     return run_onnx(path, data.eval_inputs(), threads)

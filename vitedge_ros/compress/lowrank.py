@@ -1,12 +1,29 @@
-"""Low-rank factorisation of Linear layers from a truncated SVD.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-``Linear(in, out)`` becomes ``Linear(in, k, bias=False) → Linear(k, out)`` with ``W ≈ (U_k √S_k)(√S_k V_kᵀ)``.
-
-The rank is chosen per layer by retained energy (smallest k with Σ_{i<k} s_i² ≥ energy · Σ s_i²) or, with a
-global parameter budget, by greedily keeping the singular values with the most normalised energy per
-parameter across all selected layers. A layer is factorised only where it saves MACs (k·(in+out) < in·out),
-unless ``only_if_saves`` is off.
 """
+Low-rank factorisation of Linear layers from a truncated SVD.
+
+``Linear(in, out)`` becomes ``Linear(in, k, bias=False) → Linear(k, out)`` with ``W ≈ (U_k
+√S_k)(√S_k V_kᵀ)``.
+
+The rank is chosen per layer by retained energy (smallest k with Σ_{i<k} s_i² ≥ energy · Σ s_i²)
+or, with a global parameter budget, by greedily keeping the singular values with the most
+normalised energy per parameter across all selected layers. A layer is factorised only where it
+saves MACs (k·(in+out) < in·out), unless ``only_if_saves`` is off.
+"""
+
 import fnmatch
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -15,17 +32,24 @@ from torch import nn
 
 
 class LowRankLinear(nn.Sequential):
-    """Two Linears in sequence (``first``: in→rank without bias, ``second``: rank→out with the bias)."""
+    """
+    Two Linears in sequence.
+
+    ``first``: in→rank without bias, ``second``: rank→out with the bias.
+    """
 
     def __init__(self, in_features: int, out_features: int, rank: int, bias: bool = True) -> None:
-        super().__init__(nn.Linear(in_features, rank, bias=False), nn.Linear(rank, out_features, bias=bias))
+        super().__init__(
+            nn.Linear(in_features, rank, bias=False), nn.Linear(rank, out_features, bias=bias)
+        )
         self.in_features = in_features
         self.out_features = out_features
         self.rank = rank
 
     @classmethod
-    def from_linear(cls, layer: nn.Linear, rank: int,
-                    svd: Optional[Tuple[torch.Tensor, ...]] = None) -> 'LowRankLinear':
+    def from_linear(
+        cls, layer: nn.Linear, rank: int, svd: Optional[Tuple[torch.Tensor, ...]] = None
+    ) -> 'LowRankLinear':
         """Factorise ``layer`` at ``rank`` (reusing a precomputed SVD when given)."""
         w = layer.weight.detach().double()
         u, s, vh = svd if svd is not None else torch.linalg.svd(w, full_matrices=False)
@@ -48,8 +72,9 @@ def _matches(name: str, patterns: Sequence[str]) -> bool:
     return any(p in name or fnmatch.fnmatch(name, p) for p in patterns)
 
 
-def select_linears(model: nn.Module, include: Sequence[str] = ('blocks.',),
-                   exclude: Sequence[str] = ()) -> List[Tuple[str, nn.Linear]]:
+def select_linears(
+    model: nn.Module, include: Sequence[str] = ('blocks.',), exclude: Sequence[str] = ()
+) -> List[Tuple[str, nn.Linear]]:
     """Named nn.Linear layers whose name contains an ``include`` pattern and no ``exclude`` pattern."""
     out = []
     for name, mod in model.named_modules():
@@ -65,14 +90,24 @@ def energy_rank(s: torch.Tensor, energy: float) -> int:
     if total <= 0:
         return 1
     frac = torch.cumsum(e, 0) / total
-    return int(min(len(s), int(torch.searchsorted(frac, torch.tensor(energy - 1e-12, dtype=frac.dtype))) + 1))
+    return int(
+        min(
+            len(s),
+            int(torch.searchsorted(frac, torch.tensor(energy - 1e-12, dtype=frac.dtype))) + 1,
+        )
+    )
 
 
-def budget_ranks(svals: List[torch.Tensor], shapes: List[Tuple[int, int]], params_fraction: float) -> List[int]:
-    """Ranks under a global budget: keep ``params_fraction`` of the layers' dense parameters.
+def budget_ranks(
+    svals: List[torch.Tensor], shapes: List[Tuple[int, int]], params_fraction: float
+) -> List[int]:
+    """
+    Ranks under a global budget: keep ``params_fraction`` of the layers' dense parameters.
 
-    Greedy: each singular value costs (in+out) parameters and is worth its share of its layer's energy;
-    the most valuable per parameter are kept until the budget is spent (each layer keeps at least one).
+    Greedy: each singular value costs (in+out) parameters and is worth its share of its layer's
+        energy;
+    the most valuable per parameter are kept until the budget is spent (each layer keeps at least
+    one).
     """
     budget = params_fraction * sum(i * o for i, o in shapes)
     items = []
@@ -102,16 +137,28 @@ def set_module(model: nn.Module, name: str, new: nn.Module) -> None:
     setattr(parent, child, new)
 
 
-def factorize(model: nn.Module, *, energy: Optional[float] = None, params: Optional[float] = None,
-              include: Sequence[str] = ('blocks.',), exclude: Sequence[str] = (), only_if_saves: bool = True,
-              min_rank: int = 1, max_macs_ratio: float = 1.0) -> Dict[str, Any]:
-    """Factorise selected Linears in place; returns per-layer ranks and the layers left dense (and why).
+def factorize(
+    model: nn.Module,
+    *,
+    energy: Optional[float] = None,
+    params: Optional[float] = None,
+    include: Sequence[str] = ('blocks.',),
+    exclude: Sequence[str] = (),
+    only_if_saves: bool = True,
+    min_rank: int = 1,
+    max_macs_ratio: float = 1.0,
+) -> Dict[str, Any]:
+    """
+    Factorise selected Linears in place.
 
-    With ``only_if_saves`` a layer is factorised only when ``rank·(in+out) / (in·out) < max_macs_ratio``
-    (1.0: any MAC saving; lower values demand a larger saving, which pays for the extra op on small layers).
+    Returns per-layer ranks and the layers left dense (and why).
+
+    With ``only_if_saves`` a layer is factorised only when ``rank·(in+out) / (in·out) <
+    max_macs_ratio`` (1.0: any MAC saving; lower values demand a larger saving, which pays for the
+    extra op on small layers).
     """
     if (energy is None) == (params is None):
-        raise ValueError("give exactly one of energy or params")
+        raise ValueError('give exactly one of energy or params')
     layers = select_linears(model, include, exclude)
     svds, shapes = [], []
     for _, lin in layers:
@@ -127,9 +174,17 @@ def factorize(model: nn.Module, *, energy: Optional[float] = None, params: Optio
         be = breakeven_rank(i, o)
         ratio = k * (i + o) / (i * o)
         if only_if_saves and (k > be or ratio >= max_macs_ratio):
-            report['skipped'][name] = 'rank {}: MACs ratio {:.3f} (break-even rank {}, limit {})'.format(
-                k, ratio, be, max_macs_ratio)
+            report['skipped'][name] = (
+                'rank {}: MACs ratio {:.3f} (break-even rank {}, limit {})'.format(
+                    k, ratio, be, max_macs_ratio
+                )
+            )
             continue
         set_module(model, name, LowRankLinear.from_linear(lin, k, svd))
-        report['layers'][name] = {'rank': k, 'in': i, 'out': o, 'macs_ratio': round(k * (i + o) / (i * o), 4)}
+        report['layers'][name] = {
+            'rank': k,
+            'in': i,
+            'out': o,
+            'macs_ratio': round(k * (i + o) / (i * o), 4),
+        }
     return report

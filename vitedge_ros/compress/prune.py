@@ -1,26 +1,45 @@
-"""Structured pruning of timm ViT/DeiT models (and the detector's ViT backbone) that really shrinks tensors.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-Three kinds of coupled channel groups are removed, each with magnitude or first-order Taylor importance:
+"""
+Structured pruning of timm ViT/DeiT models (and the detector's ViT backbone) that really shrinks tensors.
 
-* **attention heads** (``heads``) and **head dimensions** (``head_dims``, the same dims in every head of a
-  layer, so all heads keep one ``head_dim``): rows of ``qkv`` (in its q, k and v thirds) and columns of
-  ``proj``;
+Three kinds of coupled channel groups are removed, each with magnitude or first-order Taylor
+importance:
+
+* **attention heads** (``heads``) and **head dimensions** (``head_dims``, the same dims in every
+  head of a layer, so all heads keep one ``head_dim``): rows of ``qkv`` (in its q, k and v thirds)
+  and columns of ``proj``;
 * **MLP hidden channels** (``mlp``): rows of ``fc1`` and columns of ``fc2``;
-* the **embedding (residual) dimension** (``embed``), one group across the whole network: the patch-embedding
-  conv, cls/dist/register tokens, position embedding, every LayerNorm and LayerScale, the input columns of
-  ``qkv``/``fc1``/the classifier heads, the output rows of ``proj``/``fc2``, and the detector neck's first
-  conv input.
+* the **embedding (residual) dimension** (``embed``), one group across the whole network: the
+  patch-embedding conv, cls/dist/register tokens, position embedding, every LayerNorm and
+  LayerScale, the input columns of ``qkv``/``fc1``/the classifier heads, the output rows of
+  ``proj``/``fc2``, and the detector neck's first conv input.
 
 After surgery the timm attributes (``Attention.num_heads/head_dim/attn_dim/scale``,
-``VisionTransformer.embed_dim/num_features/head_hidden_size``) are updated so that forward, ONNX export and
-checkpoint loading work. When the head dim shrinks, the query rows are rescaled by ``sqrt(new/old)`` so that
-the kept part of every attention logit is unchanged (timm's fused attention uses ``1/sqrt(head_dim)``).
+``VisionTransformer.embed_dim/num_features/head_hidden_size``) are updated so that forward, ONNX
+export and checkpoint loading work. When the head dim shrinks, the query rows are rescaled by
+``sqrt(new/old)`` so that the kept part of every attention logit is unchanged (timm's fused
+attention uses ``1/sqrt(head_dim)``).
 
-Ratios are per layer by default; with ``global_ranking`` heads and MLP channels are ranked across layers
-(importance normalised by each layer's mean) and every layer keeps at least one head / ``round_to``
-channels. Torch-Pruning's dependency graph does not model timm's fused ``qkv`` + head reshape, and its
-LayerNorm pruner does not sort the kept indices, so the surgery here is done by hand with index slicing.
+Ratios are per layer by default; with ``global_ranking`` heads and MLP channels are ranked across
+layers (importance normalised by each layer's mean) and every layer keeps at least one head /
+``round_to`` channels. Torch-Pruning's dependency graph does not model timm's fused ``qkv`` + head
+reshape, and its LayerNorm pruner does not sort the kept indices, so the surgery here is done by
+hand with index slicing.
 """
+
 import math
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
@@ -37,8 +56,16 @@ class PruneError(VitedgeError, ValueError):
 
 
 def find_vit(model: nn.Module) -> nn.Module:
-    """The timm VisionTransformer inside ``model`` (itself, ``.backbone``, or ``.detector.backbone``)."""
-    for cand in (model, getattr(model, 'backbone', None), getattr(getattr(model, 'detector', None), 'backbone', None)):
+    """
+    Return the timm VisionTransformer inside ``model``.
+
+    Itself, ``.backbone``, or ``.detector.backbone``.
+    """
+    for cand in (
+        model,
+        getattr(model, 'backbone', None),
+        getattr(getattr(model, 'detector', None), 'backbone', None),
+    ):
         if cand is not None and hasattr(cand, 'blocks') and hasattr(cand, 'patch_embed'):
             return cand
     raise PruneError('no timm VisionTransformer found in {}'.format(type(model).__name__))
@@ -49,13 +76,18 @@ def _check_block(i: int, blk: nn.Module) -> None:
     for owner, names in ((attn, ('qkv', 'proj')), (mlp, ('fc1', 'fc2'))):
         for n in names:
             if owner is None or not isinstance(getattr(owner, n, None), nn.Linear):
-                raise PruneError('blocks.{}: expected timm Attention(qkv, proj) and Mlp(fc1, fc2) with nn.Linear '
-                                 'layers (prune before low-rank factorisation)'.format(i))
+                raise PruneError(
+                    'blocks.{}: expected timm Attention(qkv, proj) and Mlp(fc1, fc2) with '
+                    'nn.Linear '
+                    'layers (prune before low-rank factorisation)'.format(i)
+                )
     if getattr(attn, 'gate', None) is not None:
         raise PruneError('blocks.{}.attn: gated attention is not supported'.format(i))
 
 
-# --- importance ---------------------------------------------------------------------------------------------
+# --- importance
+# ---------------------------------------------------------------------------------------------
+
 
 def _score(p: torch.Tensor, kind: str) -> torch.Tensor:
     w = p.detach()
@@ -72,7 +104,7 @@ def _sum_except(t: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 def head_importance(attn: nn.Module, kind: str) -> torch.Tensor:
-    """Importance per head (H)."""
+    """Import per head (H)."""
     h, hd = attn.num_heads, attn.head_dim
     w = _score(attn.qkv.weight, kind).view(3, h, hd, -1).sum(dim=(0, 2, 3))
     if attn.qkv.bias is not None:
@@ -82,7 +114,7 @@ def head_importance(attn: nn.Module, kind: str) -> torch.Tensor:
 
 
 def head_dim_importance(attn: nn.Module, kind: str) -> torch.Tensor:
-    """Importance per head dimension (hd), summed over heads."""
+    """Import per head dimension (hd), summed over heads."""
     h, hd = attn.num_heads, attn.head_dim
     w = _score(attn.qkv.weight, kind).view(3, h, hd, -1).sum(dim=(0, 1, 3))
     if attn.qkv.bias is not None:
@@ -92,7 +124,7 @@ def head_dim_importance(attn: nn.Module, kind: str) -> torch.Tensor:
 
 
 def mlp_importance(mlp: nn.Module, kind: str) -> torch.Tensor:
-    """Importance per hidden channel."""
+    """Import per hidden channel."""
     w = _sum_except(_score(mlp.fc1.weight, kind), 0)
     if mlp.fc1.bias is not None:
         w = w + _score(mlp.fc1.bias, kind)
@@ -108,14 +140,23 @@ def _embed_params(model: nn.Module, vit: nn.Module) -> List[tuple]:
         t = getattr(vit, name, None)
         if isinstance(t, torch.Tensor):
             out.append((t, -1))
-    norms = [getattr(vit.patch_embed, 'norm', None), getattr(vit, 'norm_pre', None), getattr(vit, 'norm', None),
-             getattr(vit, 'fc_norm', None)]
+    norms = [
+        getattr(vit.patch_embed, 'norm', None),
+        getattr(vit, 'norm_pre', None),
+        getattr(vit, 'norm', None),
+        getattr(vit, 'fc_norm', None),
+    ]
     for blk in vit.blocks:
         norms += [blk.norm1, blk.norm2]
         for ls in (getattr(blk, 'ls1', None), getattr(blk, 'ls2', None)):
             if ls is not None and hasattr(ls, 'gamma'):
                 out.append((ls.gamma, 0))
-        out += [(blk.attn.qkv.weight, 1), (blk.attn.proj.weight, 0), (blk.mlp.fc1.weight, 1), (blk.mlp.fc2.weight, 0)]
+        out += [
+            (blk.attn.qkv.weight, 1),
+            (blk.attn.proj.weight, 0),
+            (blk.mlp.fc1.weight, 1),
+            (blk.mlp.fc2.weight, 0),
+        ]
         out += [(b, 0) for b in (blk.attn.proj.bias, blk.mlp.fc2.bias) if b is not None]
     for n in norms:
         if isinstance(n, nn.LayerNorm):
@@ -129,7 +170,7 @@ def _embed_params(model: nn.Module, vit: nn.Module) -> List[tuple]:
 
 
 def embed_importance(model: nn.Module, vit: nn.Module, kind: str) -> torch.Tensor:
-    """Importance per embedding channel (D)."""
+    """Import per embedding channel (D)."""
     total = None
     for t, dim in _embed_params(model, vit):
         s = _sum_except(_score(t, kind), dim)
@@ -138,7 +179,11 @@ def embed_importance(model: nn.Module, vit: nn.Module, kind: str) -> torch.Tenso
 
 
 def _heads(vit: nn.Module) -> List[nn.Linear]:
-    return [h for h in (getattr(vit, 'head', None), getattr(vit, 'head_dist', None)) if isinstance(h, nn.Linear)]
+    return [
+        h
+        for h in (getattr(vit, 'head', None), getattr(vit, 'head_dist', None))
+        if isinstance(h, nn.Linear)
+    ]
 
 
 def _neck_conv(model: nn.Module) -> Optional[nn.Conv2d]:
@@ -149,7 +194,9 @@ def _neck_conv(model: nn.Module) -> Optional[nn.Conv2d]:
     return None
 
 
-# --- selection ----------------------------------------------------------------------------------------------
+# --- selection
+# ----------------------------------------------------------------------------------------------
+
 
 def _n_keep(n: int, ratio: float, round_to: int = 1, minimum: int = 1) -> int:
     keep = n - int(round(ratio * n))
@@ -163,13 +210,21 @@ def _topk_keep(scores: torch.Tensor, n_keep: int) -> List[int]:
     return sorted(int(i) for i in idx)
 
 
-def _global_keep(scores: List[torch.Tensor], ratio: float, minimum: int, round_to: int = 1) -> List[List[int]]:
-    """Rank normalised scores across layers; prune the lowest ``ratio`` of all channels, each layer ≥ minimum."""
+def _global_keep(
+    scores: List[torch.Tensor], ratio: float, minimum: int, round_to: int = 1
+) -> List[List[int]]:
+    """
+    Rank normalised scores across layers.
+
+    Prune the lowest ``ratio`` of all channels, each layer ≥ minimum.
+    """
     normed = [s / (s.mean() + 1e-12) for s in scores]
     total = sum(int(s.numel()) for s in scores)
     n_prune = int(round(ratio * total))
     flat = torch.cat(normed)
-    owner = torch.cat([torch.full((s.numel(),), i, dtype=torch.long) for i, s in enumerate(scores)])
+    owner = torch.cat(
+        [torch.full((s.numel(),), i, dtype=torch.long) for i, s in enumerate(scores)]
+    )
     order = torch.argsort(flat, stable=True)
     removed = [0] * len(scores)
     drop = [set() for _ in scores]
@@ -195,7 +250,9 @@ def _global_keep(scores: List[torch.Tensor], ratio: float, minimum: int, round_t
     return keeps
 
 
-# --- surgery ------------------------------------------------------------------------------------------------
+# --- surgery
+# ------------------------------------------------------------------------------------------------
+
 
 def _param(t: torch.Tensor) -> nn.Parameter:
     return nn.Parameter(t.detach().clone().contiguous())
@@ -262,7 +319,7 @@ def prune_attention(attn: nn.Module, keep_heads: List[int], keep_dims: List[int]
     attn.head_dim = new_hd
     if hasattr(attn, 'attn_dim'):
         attn.attn_dim = len(keep_heads) * new_hd
-    attn.scale = new_hd ** -0.5
+    attn.scale = new_hd**-0.5
 
 
 def prune_mlp(mlp: nn.Module, keep: List[int]) -> None:
@@ -284,8 +341,12 @@ def prune_embed(model: nn.Module, vit: nn.Module, keep: List[int]) -> None:
         t = getattr(vit, name, None)
         if isinstance(t, torch.Tensor):
             _slice_param(vit, name, idx, t.dim() - 1)
-    for n in (getattr(vit.patch_embed, 'norm', None), getattr(vit, 'norm_pre', None), getattr(vit, 'norm', None),
-              getattr(vit, 'fc_norm', None)):
+    for n in (
+        getattr(vit.patch_embed, 'norm', None),
+        getattr(vit, 'norm_pre', None),
+        getattr(vit, 'norm', None),
+        getattr(vit, 'fc_norm', None),
+    ):
         _layernorm_keep(n, keep)
     for blk in vit.blocks:
         _layernorm_keep(blk.norm1, keep)
@@ -310,7 +371,9 @@ def prune_embed(model: nn.Module, vit: nn.Module, keep: List[int]) -> None:
         vit.patch_embed.embed_dim = len(keep)
 
 
-# --- detector convolutions (neck, fusion, conv stem) ---------------------------------------------------------
+# --- detector convolutions (neck, fusion, conv stem)
+# ---------------------------------------------------------
+
 
 def _conv_out_dim(conv: nn.Module) -> int:
     return 1 if isinstance(conv, nn.ConvTranspose2d) else 0
@@ -329,8 +392,14 @@ def conv_keep_out(conv: nn.Module, keep: List[int]) -> None:
     conv.out_channels = len(keep)
 
 
-def conv_keep_in(conv: nn.Module, keep: List[int], start: int = 0, length: Optional[int] = None) -> None:
-    """Keep input channels ``start + keep`` of the range ``[start, start+length)``, and all others."""
+def conv_keep_in(
+    conv: nn.Module, keep: List[int], start: int = 0, length: Optional[int] = None
+) -> None:
+    """
+    Keep input channels ``start + keep`` of the range ``[start, start+length)``.
+
+    And all others.
+    """
     dim = _conv_in_dim(conv)
     n = conv.weight.shape[dim]
     length = n - start if length is None else length
@@ -354,9 +423,20 @@ def _bn_keep(bn: nn.Module, keep: List[int]) -> None:
 
 
 def _conv_groups(det: nn.Module) -> List[Dict[str, Any]]:
-    """Coupled channel groups of the detector's convolutions: producer, its BatchNorm, consumers (conv, start)."""
-    heads = [m for m in (getattr(det, 'heatmap', None), getattr(det, 'box_size', None), getattr(det, 'offset', None))
-             if isinstance(m, nn.Conv2d)]
+    """
+    Coupled channel groups of the detector's convolutions.
+
+    Producer, its BatchNorm, consumers (conv, start).
+    """
+    heads = [
+        m
+        for m in (
+            getattr(det, 'heatmap', None),
+            getattr(det, 'box_size', None),
+            getattr(det, 'offset', None),
+        )
+        if isinstance(m, nn.Conv2d)
+    ]
     fuse = getattr(det, 'fuse', None)
     fuse_conv = fuse[0] if isinstance(fuse, nn.Sequential) else None
     groups: List[Dict[str, Any]] = []
@@ -368,23 +448,42 @@ def _conv_groups(det: nn.Module) -> List[Dict[str, Any]]:
             consumers = [(fuse_conv, 0)]
         else:
             consumers = [(h, 0) for h in heads]
-        groups.append({'name': 'neck.{}'.format(list(det.neck).index(conv)), 'producer': conv,
-                       'bn': None, 'consumers': consumers})
+        groups.append(
+            {
+                'name': 'neck.{}'.format(list(det.neck).index(conv)),
+                'producer': conv,
+                'bn': None,
+                'consumers': consumers,
+            }
+        )
     if fuse_conv is not None:
-        groups.append({'name': 'fuse.0', 'producer': fuse_conv, 'bn': None, 'consumers': [(h, 0) for h in heads]})
+        groups.append(
+            {
+                'name': 'fuse.0',
+                'producer': fuse_conv,
+                'bn': None,
+                'consumers': [(h, 0) for h in heads],
+            }
+        )
     stem = getattr(det, 'stem', None)
     if isinstance(stem, nn.Sequential):
         mods = list(stem)
         convs = [(i, m) for i, m in enumerate(mods) if isinstance(m, nn.Conv2d)]
         for j, (i, conv) in enumerate(convs):
-            bn = mods[i + 1] if i + 1 < len(mods) and isinstance(mods[i + 1], nn.BatchNorm2d) else None
+            bn = (
+                mods[i + 1]
+                if i + 1 < len(mods) and isinstance(mods[i + 1], nn.BatchNorm2d)
+                else None
+            )
             if j + 1 < len(convs):
                 consumers = [(convs[j + 1][1], 0)]
             else:  # the stem output feeds the ViT patch embedding and the fusion conv (after the neck channels)
                 consumers = [(find_vit(det).patch_embed.proj, 0)]
                 if fuse_conv is not None:
                     consumers.append((fuse_conv, 'stem'))
-            groups.append({'name': 'stem.{}'.format(i), 'producer': conv, 'bn': bn, 'consumers': consumers})
+            groups.append(
+                {'name': 'stem.{}'.format(i), 'producer': conv, 'bn': bn, 'consumers': consumers}
+            )
     return groups
 
 
@@ -405,7 +504,11 @@ def _conv_importance(group: Dict[str, Any], kind: str, neck_width: int) -> torch
 
 
 def _keep_conv_group(det: nn.Module, g: Dict[str, Any], keep: List[int], neck_width: int) -> None:
-    """Keep output channels ``keep`` of group ``g``'s producer (and its BatchNorm and consumers' inputs)."""
+    """
+    Keep output channels ``keep`` of group ``g``'s producer.
+
+    And its BatchNorm and consumers' inputs.
+    """
     prod = g['producer']
     n = prod.out_channels
     conv_keep_out(prod, keep)
@@ -430,17 +533,24 @@ def _sync_conv_attrs(det: nn.Module) -> None:
     if getattr(det, 'fuse', None) is not None:
         det.head_channels = int(det.fuse[0].out_channels)
     if getattr(det, 'stem_channels', 0):
-        det.stem_channels = int(det.stem[-3].out_channels) if len(det.stem) >= 3 else det.stem_channels
+        det.stem_channels = (
+            int(det.stem[-3].out_channels) if len(det.stem) >= 3 else det.stem_channels
+        )
 
 
 def conv_widths(det: nn.Module) -> Dict[str, int]:
-    """Output channels of every prunable conv group of a detector (``neck.N``, ``fuse.0``, ``stem.N``)."""
+    """
+    Output channels of every prunable conv group of a detector.
+
+    ``neck.N``, ``fuse.0``, ``stem.N``.
+    """
     det = getattr(det, 'detector', det)
     return {g['name']: int(g['producer'].out_channels) for g in _conv_groups(det)}
 
 
 def apply_conv_widths(det: nn.Module, widths: Dict[str, int]) -> None:
-    """Shrink a detector's conv groups to ``widths`` (from :func:`conv_widths`) keeping the first channels.
+    """
+    Shrink a detector's conv groups to ``widths`` (from :func:`conv_widths`) keeping the first channels.
 
     Rebuilds the structure a pruned checkpoint describes; the weights are loaded afterwards. Raises
     :class:`PruneError` for an unknown group or a width above the current one.
@@ -449,7 +559,11 @@ def apply_conv_widths(det: nn.Module, widths: Dict[str, int]) -> None:
     groups = _conv_groups(det)
     unknown = sorted(set(widths) - {g['name'] for g in groups})
     if unknown:
-        raise PruneError('unknown conv groups {} (the model has {})'.format(unknown, [g['name'] for g in groups]))
+        raise PruneError(
+            'unknown conv groups {} (the model has {})'.format(
+                unknown, [g['name'] for g in groups]
+            )
+        )
     for g in groups:
         n = int(g['producer'].out_channels)
         w = int(widths.get(g['name'], n))
@@ -460,11 +574,20 @@ def apply_conv_widths(det: nn.Module, widths: Dict[str, int]) -> None:
     _sync_conv_attrs(det)
 
 
-def prune_detector_convs(det: nn.Module, ratio: float, importance: str = 'magnitude', round_to: int = 1,
-                         only: Optional[Sequence[str]] = None) -> Dict[str, Any]:
-    """Prune output channels of the detector's neck, fusion and stem convolutions (and their consumers).
+def prune_detector_convs(
+    det: nn.Module,
+    ratio: float,
+    importance: str = 'magnitude',
+    round_to: int = 1,
+    only: Optional[Sequence[str]] = None,
+) -> Dict[str, Any]:
+    """
+    Prune output channels of the detector's neck.
 
-    ``only`` restricts the groups by name (``neck.0``, ``neck.2``, ``neck.4``, ``fuse.0``, ``stem.N``).
+    Fusion and stem convolutions (and their consumers).
+
+    ``only`` restricts the groups by name (``neck.0``, ``neck.2``, ``neck.4``, ``fuse.0``,
+    ``stem.N``).
     """
     det = getattr(det, 'detector', det)
     if not hasattr(det, 'neck'):
@@ -485,7 +608,9 @@ def prune_detector_convs(det: nn.Module, ratio: float, importance: str = 'magnit
     return out
 
 
-# --- entry point --------------------------------------------------------------------------------------------
+# --- entry point
+# --------------------------------------------------------------------------------------------
+
 
 def _taylor_grads(model: nn.Module, calib_loss: CalibLoss) -> int:
     was_training = model.training
@@ -502,15 +627,30 @@ def _taylor_grads(model: nn.Module, calib_loss: CalibLoss) -> int:
     return n
 
 
-def prune_vit(model: nn.Module, ratio: float, *, importance: str = 'magnitude', heads: bool = True,
-              head_dims: bool = False, mlp: bool = True, embed: bool = False, global_ranking: bool = False,
-              embed_ratio: Optional[float] = None, heads_ratio: Optional[float] = None,
-              mlp_ratio: Optional[float] = None, round_to: int = 1, convs: bool = False,
-              conv_ratio: Optional[float] = None, conv_groups: Sequence[str] = ('neck', 'fuse', 'stem'),
-              calib_loss: Optional[CalibLoss] = None) -> Dict[str, Any]:
-    """Prune ``model`` in place; returns a summary (dims before/after per block).
+def prune_vit(
+    model: nn.Module,
+    ratio: float,
+    *,
+    importance: str = 'magnitude',
+    heads: bool = True,
+    head_dims: bool = False,
+    mlp: bool = True,
+    embed: bool = False,
+    global_ranking: bool = False,
+    embed_ratio: Optional[float] = None,
+    heads_ratio: Optional[float] = None,
+    mlp_ratio: Optional[float] = None,
+    round_to: int = 1,
+    convs: bool = False,
+    conv_ratio: Optional[float] = None,
+    conv_groups: Sequence[str] = ('neck', 'fuse', 'stem'),
+    calib_loss: Optional[CalibLoss] = None,
+) -> Dict[str, Any]:
+    """
+    Prune ``model`` in place; returns a summary (dims before/after per block).
 
-    ``calib_loss(model)`` yields losses on calibration batches; it is required for ``importance='taylor'``.
+    ``calib_loss(model)`` yields losses on calibration batches; it is required for
+    ``importance='taylor'``.
     """
     if importance not in ('magnitude', 'taylor'):
         raise PruneError("importance must be 'magnitude' or 'taylor', got {!r}".format(importance))
@@ -542,14 +682,27 @@ def prune_vit(model: nn.Module, ratio: float, *, importance: str = 'magnitude', 
     m_scores = [mlp_importance(b.mlp, importance) for b in blocks]
     e_scores = embed_importance(model, vit, importance) if embed else None
     if global_ranking:
-        keep_h = _global_keep(h_scores, r_heads, 1) if r_heads > 0 else [list(range(s.numel())) for s in h_scores]
-        keep_d = _global_keep(d_scores, r_dims, 1) if r_dims > 0 else [list(range(s.numel())) for s in d_scores]
-        keep_m = _global_keep(m_scores, mlp_r, round_to, round_to) if mlp else [
-            list(range(s.numel())) for s in m_scores]
+        keep_h = (
+            _global_keep(h_scores, r_heads, 1)
+            if r_heads > 0
+            else [list(range(s.numel())) for s in h_scores]
+        )
+        keep_d = (
+            _global_keep(d_scores, r_dims, 1)
+            if r_dims > 0
+            else [list(range(s.numel())) for s in d_scores]
+        )
+        keep_m = (
+            _global_keep(m_scores, mlp_r, round_to, round_to)
+            if mlp
+            else [list(range(s.numel())) for s in m_scores]
+        )
     else:
         keep_h = [_topk_keep(s, _n_keep(s.numel(), r_heads)) for s in h_scores]
         keep_d = [_topk_keep(s, _n_keep(s.numel(), r_dims)) for s in d_scores]
-        keep_m = [_topk_keep(s, _n_keep(s.numel(), mlp_r if mlp else 0.0, round_to)) for s in m_scores]
+        keep_m = [
+            _topk_keep(s, _n_keep(s.numel(), mlp_r if mlp else 0.0, round_to)) for s in m_scores
+        ]
     for b, kh, kd, km in zip(blocks, keep_h, keep_d, keep_m):
         if len(kh) != b.attn.num_heads or len(kd) != b.attn.head_dim:
             prune_attention(b.attn, kh, kd)
@@ -564,13 +717,24 @@ def prune_vit(model: nn.Module, ratio: float, *, importance: str = 'magnitude', 
     if convs:
         if importance == 'taylor':  # gradients again, on the pruned ViT
             _taylor_grads(model, calib_loss)
-        names = [g['name'] for g in _conv_groups(getattr(model, 'detector', model))
-                 if g['name'].split('.')[0] in conv_groups]
-        result['convs'] = prune_detector_convs(model, ratio if conv_ratio is None else conv_ratio, importance,
-                                               round_to, only=names)
+        names = [
+            g['name']
+            for g in _conv_groups(getattr(model, 'detector', model))
+            if g['name'].split('.')[0] in conv_groups
+        ]
+        result['convs'] = prune_detector_convs(
+            model, ratio if conv_ratio is None else conv_ratio, importance, round_to, only=names
+        )
     model.zero_grad(set_to_none=True)
     after = describe(model)
-    result.update({'before': before, 'after': after, 'importance': importance, 'global': bool(global_ranking)})
+    result.update(
+        {
+            'before': before,
+            'after': after,
+            'importance': importance,
+            'global': bool(global_ranking),
+        }
+    )
     return result
 
 
@@ -580,6 +744,12 @@ def describe(model: nn.Module) -> Dict[str, Any]:
     blocks = []
     for b in vit.blocks:
         fc1 = b.mlp.fc1
-        hidden = fc1.out_features if isinstance(fc1, nn.Linear) else int(getattr(fc1, 'out_features', -1))
-        blocks.append({'heads': int(b.attn.num_heads), 'head_dim': int(b.attn.head_dim), 'mlp': int(hidden)})
+        hidden = (
+            fc1.out_features
+            if isinstance(fc1, nn.Linear)
+            else int(getattr(fc1, 'out_features', -1))
+        )
+        blocks.append(
+            {'heads': int(b.attn.num_heads), 'head_dim': int(b.attn.head_dim), 'mlp': int(hidden)}
+        )
     return {'embed_dim': int(vit.patch_embed.proj.out_channels), 'blocks': blocks}

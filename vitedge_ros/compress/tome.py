@@ -1,25 +1,47 @@
-"""Token merging (ToMe, Bolya et al. 2023) for timm ViT/DeiT classifiers, applied without retraining.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-In every block, after attention, the tokens are split alternately into two sets A and B; each A token is
-matched to its most similar B token (cosine similarity of the attention keys averaged over heads) and the
-``r`` most similar pairs are merged by a size-weighted average. Prefix tokens (class / distillation /
-register) are never merged and keep their positions. Attention is made proportional to token size
-(``+ log(size)`` on the logits) so that a merged token counts as the tokens it stands for.
-
-``apply_tome(model, r)`` patches the model's classes in place (``r`` an int for every block or a list, one per
-block); ``r=0`` leaves the function unchanged. ``remove_tome`` restores the plain classes. The merge uses
-argsort/gather/scatter-add, which export to ONNX (TopK/GatherElements/ScatterElements).
 """
+Token merging (ToMe, Bolya et al. 2023) for timm ViT/DeiT classifiers, applied without retraining.
+
+In every block, after attention, the tokens are split alternately into two sets A and B; each A
+token is matched to its most similar B token (cosine similarity of the attention keys averaged over
+heads) and the ``r`` most similar pairs are merged by a size-weighted average. Prefix tokens (class
+/ distillation / register) are never merged and keep their positions. Attention is made
+proportional to token size (``+ log(size)`` on the logits) so that a merged token counts as the
+tokens it stands for.
+
+``apply_tome(model, r)`` patches the model's classes in place (``r`` an int for every block or a
+list, one per block); ``r=0`` leaves the function unchanged. ``remove_tome`` restores the plain
+classes. The merge uses argsort/gather/scatter-add, which export to ONNX
+(TopK/GatherElements/ScatterElements).
+"""
+
 from typing import List, Sequence, Tuple, Union
 
-import torch
 from timm.models.deit import VisionTransformerDistilled
 from timm.models.vision_transformer import Attention, Block, VisionTransformer
+import torch
 from torch import nn
 
 
 def bipartite_soft_matching(metric: torch.Tensor, r: int, n_prefix: int):
-    """Return ``merge(x, mode)`` that reduces B×N×C to B×(N−r)×C, or None when nothing is merged."""
+    """
+    Return ``merge(x, mode)`` that reduces B×N×C to B×(N−r)×C.
+
+    Or None when nothing is merged.
+    """
     n = metric.shape[1]
     r = min(r, (n - n_prefix) // 2)
     if r <= 0:
@@ -52,7 +74,9 @@ def bipartite_soft_matching(metric: torch.Tensor, r: int, n_prefix: int):
         # restore the prefix order a0, b0, a1, b1, ... in front of the rest
         prefix = []
         for i in range(n_prefix):
-            prefix.append(unm[:, i // 2:i // 2 + 1] if i % 2 == 0 else dst[:, i // 2:i // 2 + 1])
+            prefix.append(
+                unm[:, i // 2:i // 2 + 1] if i % 2 == 0 else dst[:, i // 2:i // 2 + 1]
+            )
         return torch.cat(prefix + [unm[:, na_prefix:], dst[:, nb_prefix:]], dim=1)
 
     return merge, r
@@ -69,7 +93,7 @@ class ToMeAttention(Attention):
     """timm Attention with proportional attention and the key mean returned as the similarity metric."""
 
     def forward(self, x: torch.Tensor, size: torch.Tensor = None):  # type: ignore[override]
-        """Returns (output, metric)."""
+        """Return (output, metric)."""
         b, n, _ = x.shape
         qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
@@ -130,7 +154,9 @@ _TOME_CLASSES = {}
 
 def _tome_class(cls: type) -> type:
     if cls not in _TOME_CLASSES:
-        _TOME_CLASSES[cls] = type('ToMe' + cls.__name__, (_ToMeMixin, cls), {'__module__': __name__})
+        _TOME_CLASSES[cls] = type(
+            'ToMe' + cls.__name__, (_ToMeMixin, cls), {'__module__': __name__}
+        )
         globals()['ToMe' + cls.__name__] = _TOME_CLASSES[cls]
     return _TOME_CLASSES[cls]
 
@@ -139,11 +165,16 @@ ToMeVisionTransformer = _tome_class(VisionTransformer)
 ToMeVisionTransformerDistilled = _tome_class(VisionTransformerDistilled)
 
 
-def apply_tome(model: nn.Module, r: Union[int, Sequence[int]], prop_attn: bool = True) -> nn.Module:
+def apply_tome(
+    model: nn.Module, r: Union[int, Sequence[int]], prop_attn: bool = True
+) -> nn.Module:
     """Patch a timm VisionTransformer (or subclass) in place to merge ``r`` tokens per block."""
     if not isinstance(model, VisionTransformer):
-        raise TypeError('token merging applies to timm VisionTransformer classifiers, got {}'.format(
-            type(model).__name__))
+        raise TypeError(
+            'token merging applies to timm VisionTransformer classifiers, got {}'.format(
+                type(model).__name__
+            )
+        )
     if getattr(model, 'attn_pool', None) is not None:
         raise TypeError('token merging does not support attention-pool heads')
     base = type(model)
@@ -153,8 +184,12 @@ def apply_tome(model: nn.Module, r: Union[int, Sequence[int]], prop_attn: bool =
     rs: List[int] = [int(r)] * n_blocks if isinstance(r, int) else [int(v) for v in r]
     if len(rs) != n_blocks:
         raise ValueError('r has {} entries for {} blocks'.format(len(rs), n_blocks))
-    model._tome_info = {'size': None, 'prop_attn': prop_attn, 'n_prefix': int(model.num_prefix_tokens),
-                        'tokens': []}
+    model._tome_info = {
+        'size': None,
+        'prop_attn': prop_attn,
+        'n_prefix': int(model.num_prefix_tokens),
+        'tokens': [],
+    }
     for blk, rb in zip(model.blocks, rs):
         if not isinstance(blk, Block) or not isinstance(blk.attn, Attention):
             raise TypeError('token merging needs timm Block/Attention blocks')

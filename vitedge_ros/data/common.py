@@ -1,4 +1,19 @@
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Shared pieces of the dataset readers: the error type, the sample tuple, image reading."""
+
 import os
 from typing import NamedTuple, Union
 
@@ -13,7 +28,11 @@ IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 
 
 class DatasetError(VitedgeError, ValueError):
-    """A dataset file is malformed or inconsistent; the message names the file (and line or field)."""
+    """
+    A dataset file is malformed or inconsistent.
+
+    The message names the file (and line or field).
+    """
 
 
 class DetectionSample(NamedTuple):

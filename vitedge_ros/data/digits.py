@@ -1,15 +1,32 @@
-"""scikit-learn's digits (1797 real 8x8 handwritten digits, shipped with scikit-learn: no download).
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+scikit-learn's digits (1797 real 8x8 handwritten digits, shipped with scikit-learn: no download).
 
 The exact preprocessing, so that a bundle.yaml can reproduce it on the runtime side
 (``input: {color: bgr|rgb, mean: DIGITS_MEAN, std: DIGITS_STD, resize: stretch}`` on ``digits_as_bgr_images``):
 
-1. uint8 image: ``round(value * 255 / 16)`` (sklearn values are 0..16), grey replicated to 3 channels;
+1. uint8 image: ``round(value * 255 / 16)`` (sklearn values are 0..16), grey replicated to 3
+   channels;
 2. ``cv2.resize(img, (S, S), interpolation=cv2.INTER_LINEAR)`` on the uint8 image;
 3. ``x = img / 255`` then ``(x - DIGITS_MEAN) / DIGITS_STD`` per channel, i.e. ``(x - 0.5) / 0.5``.
 
 The train/test split is stratified per class and deterministic for a given seed.
 scikit-learn is imported only when the data are loaded.
 """
+
 from typing import Optional, Tuple
 
 import cv2
@@ -23,13 +40,20 @@ DIGITS_NATIVE_SIZE = 8
 
 def _raw() -> Tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits  # lazy: the runtime does not need scikit-learn
+
     d = load_digits()
     u8 = np.round(d.images * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)
     return u8, d.target.astype(np.int64)
 
 
-def split_indices(labels: np.ndarray, seed: int = 0, test_fraction: float = 0.2) -> Tuple[np.ndarray, np.ndarray]:
-    """Stratified deterministic split: per class, ``round(n_c * test_fraction)`` samples go to test."""
+def split_indices(
+    labels: np.ndarray, seed: int = 0, test_fraction: float = 0.2
+) -> Tuple[np.ndarray, np.ndarray]:
+    """
+    Stratified deterministic split.
+
+    Per class, ``round(n_c * test_fraction)`` samples go to test.
+    """
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f'test_fraction must be in (0, 1), got {test_fraction}')
     rng = np.random.default_rng(seed)
@@ -49,17 +73,25 @@ def _resize(u8: np.ndarray, img_size: Optional[int]) -> np.ndarray:
     else:
         if img_size < 1:
             raise ValueError(f'img_size must be >= 1, got {img_size}')
-        out = np.stack([cv2.resize(im, (img_size, img_size), interpolation=cv2.INTER_LINEAR) for im in u8])
+        out = np.stack(
+            [cv2.resize(im, (img_size, img_size), interpolation=cv2.INTER_LINEAR) for im in u8]
+        )
     return np.repeat(out[..., None], 3, axis=-1)
 
 
-def digits_as_bgr_images(img_size: Optional[int] = None, split: Optional[str] = None, seed: int = 0,
-                         test_fraction: float = 0.2) -> Tuple[np.ndarray, np.ndarray]:
-    """Digits as uint8 BGR images (N x S x S x 3, S = 8 unless ``img_size``) and int64 labels.
+def digits_as_bgr_images(
+    img_size: Optional[int] = None,
+    split: Optional[str] = None,
+    seed: int = 0,
+    test_fraction: float = 0.2,
+) -> Tuple[np.ndarray, np.ndarray]:
+    """
+    Digits as uint8 BGR images (N x S x S x 3, S = 8 unless ``img_size``) and int64 labels.
 
-    ``split``: ``None`` (all 1797, dataset order), ``'train'`` or ``'test'`` (same samples and order as
-    ``load_digits_split`` with the same seed/test_fraction). Feeding these to a runtime that resizes
-    to ``img_size`` and normalises with ``DIGITS_MEAN``/``DIGITS_STD`` reproduces ``load_digits_split``.
+    ``split``: ``None`` (all 1797, dataset order), ``'train'`` or ``'test'`` (same samples and
+    order as ``load_digits_split`` with the same seed/test_fraction). Feeding these to a runtime
+    that resizes to ``img_size`` and normalises with ``DIGITS_MEAN``/``DIGITS_STD`` reproduces
+    ``load_digits_split``.
     """
     u8, y = _raw()
     if split is not None:
@@ -78,9 +110,14 @@ def normalize(images: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
-def load_digits_split(img_size: int = 32, seed: int = 0, test_fraction: float = 0.2
-                      ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Return ``(x_train, y_train, x_test, y_test)``: float32 N x 3 x S x S in [-1, 1], int64 labels."""
+def load_digits_split(
+    img_size: int = 32, seed: int = 0, test_fraction: float = 0.2
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """
+    Return ``(x_train, y_train, x_test, y_test)``.
+
+    Float32 N x 3 x S x S in [-1, 1], int64 labels.
+    """
     u8, y = _raw()
     tr, te = split_indices(y, seed, test_fraction)
     imgs = _resize(u8, img_size)

@@ -1,16 +1,33 @@
-"""Segmentation mask-folder reader: ``root/images/<stem>.png|jpg`` + ``root/masks/<stem>.png``.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-Masks are single-channel PNG label maps whose pixel values are class ids (8- or 16-bit). A 3-channel PNG
-is accepted only when its channels are equal (a grey map saved as RGB); colour-palette masks are rejected.
-Each mask is checked when read: same size as its image, ids ``< num_classes`` (``ignore_index`` allowed).
 """
+Segmentation mask-folder reader: ``root/images/<stem>.png|jpg`` + ``root/masks/<stem>.png``.
+
+Masks are single-channel PNG label maps whose pixel values are class ids (8- or 16-bit). A
+3-channel PNG is accepted only when its channels are equal (a grey map saved as RGB);
+colour-palette masks are rejected. Each mask is checked when read: same size as its image, ids ``<
+num_classes`` (``ignore_index`` allowed).
+"""
+
 import os
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
-from .common import IMAGE_EXTENSIONS, DatasetError, PathLike, read_image
+from .common import DatasetError, IMAGE_EXTENSIONS, PathLike, read_image
 
 
 def read_label_map(path: PathLike) -> np.ndarray:
@@ -24,8 +41,10 @@ def read_label_map(path: PathLike) -> np.ndarray:
         raise DatasetError(f'{path}: cannot decode mask image')
     if m.ndim == 3:
         if not (m[..., :3] == m[..., :1]).all():
-            raise DatasetError(f'{path}: mask has {m.shape[2]} differing channels; expected a single-channel '
-                               'label map of class ids (colour/palette masks are not supported)')
+            raise DatasetError(
+                f'{path}: mask has {m.shape[2]} differing channels; expected a single-channel '
+                'label map of class ids (colour/palette masks are not supported)'
+            )
         m = np.ascontiguousarray(m[..., 0])
     if m.dtype not in (np.uint8, np.uint16):
         raise DatasetError(f'{path}: mask dtype {m.dtype} is not 8- or 16-bit unsigned')
@@ -33,28 +52,45 @@ def read_label_map(path: PathLike) -> np.ndarray:
 
 
 class SegmentationMaskSet:
-    """Samples ``(image BGR uint8 HxWx3, mask HxW uint8/uint16 class ids)`` from a mask-folder layout.
+    """
+    Samples ``(image BGR uint8 HxWx3, mask HxW uint8/uint16 class ids)`` from a mask-folder layout.
 
-    ``classes``: ``class_names`` if given, else ``['0', '1', ...]``. ``stems``: sorted sample names.
+    ``classes``: ``class_names`` if given, else ``['0', '1', ...]``. ``stems``: sorted sample
+    names.
     """
 
-    def __init__(self, root: PathLike, num_classes: int, images_dir: str = 'images', masks_dir: str = 'masks',
-                 ignore_index: Optional[int] = 255, class_names: Optional[Sequence[str]] = None):
+    def __init__(
+        self,
+        root: PathLike,
+        num_classes: int,
+        images_dir: str = 'images',
+        masks_dir: str = 'masks',
+        ignore_index: Optional[int] = 255,
+        class_names: Optional[Sequence[str]] = None,
+    ):
         if num_classes < 1:
             raise ValueError(f'SegmentationMaskSet: num_classes must be >= 1, got {num_classes}')
         if class_names is not None and len(class_names) != num_classes:
-            raise ValueError(f'SegmentationMaskSet: {len(class_names)} class_names for num_classes={num_classes}')
+            raise ValueError(
+                f'SegmentationMaskSet: {len(class_names)} class_names for '
+                f'num_classes={num_classes}'
+            )
         self.root = os.fspath(root)
         self.num_classes = int(num_classes)
         self.ignore_index = ignore_index
-        self.classes: List[str] = list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]
+        self.classes: List[str] = (
+            list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]
+        )
         self.images_dir = os.path.join(self.root, images_dir)
         self.masks_dir = os.path.join(self.root, masks_dir)
         for d in (self.images_dir, self.masks_dir):
             if not os.path.isdir(d):
                 raise FileNotFoundError(f'segmentation folder not found: {d}')
-        names = sorted(n for n in os.listdir(self.images_dir)
-                       if n.lower().endswith(IMAGE_EXTENSIONS) and not n.startswith('.'))
+        names = sorted(
+            n
+            for n in os.listdir(self.images_dir)
+            if n.lower().endswith(IMAGE_EXTENSIONS) and not n.startswith('.')
+        )
         if not names:
             raise DatasetError(f'{self.images_dir}: no images ({", ".join(IMAGE_EXTENSIONS)})')
         stems = [os.path.splitext(n)[0] for n in names]
@@ -87,16 +123,23 @@ class SegmentationMaskSet:
         mpath = self.mask_path(i)
         mask = read_label_map(mpath)
         if mask.shape != image.shape[:2]:
-            raise DatasetError(f'{mpath}: mask size {mask.shape[1]}x{mask.shape[0]} does not match image '
-                               f'{self.image_files[i]} size {image.shape[1]}x{image.shape[0]} (WxH)')
+            raise DatasetError(
+                f'{mpath}: mask size {mask.shape[1]}x{mask.shape[0]} does not match image '
+                f'{self.image_files[i]} size {image.shape[1]}x{image.shape[0]} (WxH)'
+            )
         ids = np.unique(mask)
         bad = ids[ids >= self.num_classes]
         if self.ignore_index is not None:
             bad = bad[bad != self.ignore_index]
         if bad.size:
-            raise DatasetError(f'{mpath}: class ids {bad.tolist()} >= num_classes {self.num_classes}'
-                               + (f' (ignore_index {self.ignore_index} is allowed)' if self.ignore_index is not None
-                                  else ''))
+            raise DatasetError(
+                f'{mpath}: class ids {bad.tolist()} >= num_classes {self.num_classes}'
+                + (
+                    f' (ignore_index {self.ignore_index} is allowed)'
+                    if self.ignore_index is not None
+                    else ''
+                )
+            )
         return image, mask
 
     def __iter__(self) -> Iterator[Tuple[np.ndarray, np.ndarray]]:

@@ -1,7 +1,23 @@
-"""Detection metrics: COCO mAP through faster-coco-eval, and precision/recall at one IoU.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Detection metrics: COCO mAP through faster-coco-eval, and precision/recall at one IoU.
 
 Boxes are xyxy pixels everywhere in the project; conversion to COCO's xywh happens here only.
 """
+
 import logging
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -13,10 +29,18 @@ GroundTruth = Tuple[np.ndarray, np.ndarray]  # boxes N×4 xyxy, labels N
 Prediction = Tuple[np.ndarray, np.ndarray, np.ndarray]  # boxes M×4, scores M, labels M
 
 
-def to_coco_dicts(gts: Sequence[GroundTruth], preds: Sequence[Prediction], class_names: Sequence[str],
-                  image_sizes: Optional[Sequence[Tuple[int, int]]] = None,
-                  image_ids: Optional[Sequence[int]] = None) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
-    """COCO ground-truth dict and detection list (category ids are label + 1, images numbered from 1)."""
+def to_coco_dicts(
+    gts: Sequence[GroundTruth],
+    preds: Sequence[Prediction],
+    class_names: Sequence[str],
+    image_sizes: Optional[Sequence[Tuple[int, int]]] = None,
+    image_ids: Optional[Sequence[int]] = None,
+) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
+    """
+    COCO ground-truth dict and detection list.
+
+    Category ids are label + 1, images numbered from 1.
+    """
     ids = list(image_ids) if image_ids is not None else list(range(1, len(gts) + 1))
     images, anns, dets = [], [], []
     for k, ((gb, gl), img_id) in enumerate(zip(gts, ids)):
@@ -24,23 +48,48 @@ def to_coco_dicts(gts: Sequence[GroundTruth], preds: Sequence[Prediction], class
         images.append({'id': int(img_id), 'width': int(w), 'height': int(h)})
         for box, lab in zip(np.asarray(gb, np.float64).reshape(-1, 4), np.asarray(gl).reshape(-1)):
             bw, bh = float(box[2] - box[0]), float(box[3] - box[1])
-            anns.append({'id': len(anns) + 1, 'image_id': int(img_id), 'category_id': int(lab) + 1,
-                         'bbox': [float(box[0]), float(box[1]), bw, bh], 'area': bw * bh, 'iscrowd': 0})
+            anns.append(
+                {
+                    'id': len(anns) + 1,
+                    'image_id': int(img_id),
+                    'category_id': int(lab) + 1,
+                    'bbox': [float(box[0]), float(box[1]), bw, bh],
+                    'area': bw * bh,
+                    'iscrowd': 0,
+                }
+            )
     for (pb, ps, pl), img_id in zip(preds, ids):
-        for box, s, lab in zip(np.asarray(pb, np.float64).reshape(-1, 4), np.asarray(ps).reshape(-1),
-                               np.asarray(pl).reshape(-1)):
-            dets.append({'image_id': int(img_id), 'category_id': int(lab) + 1, 'score': float(s),
-                         'bbox': [float(box[0]), float(box[1]), float(box[2] - box[0]), float(box[3] - box[1])]})
+        for box, s, lab in zip(
+            np.asarray(pb, np.float64).reshape(-1, 4),
+            np.asarray(ps).reshape(-1),
+            np.asarray(pl).reshape(-1),
+        ):
+            dets.append(
+                {
+                    'image_id': int(img_id),
+                    'category_id': int(lab) + 1,
+                    'score': float(s),
+                    'bbox': [
+                        float(box[0]),
+                        float(box[1]),
+                        float(box[2] - box[0]),
+                        float(box[3] - box[1]),
+                    ],
+                }
+            )
     cats = [{'id': i + 1, 'name': n} for i, n in enumerate(class_names)]
     return {'images': images, 'annotations': anns, 'categories': cats}, dets
 
 
-def coco_evaluate(gt_dict: Dict[str, Any], dets: List[Dict[str, Any]], curves: bool = False) -> Dict[str, Any]:
-    """mAP@0.5 and mAP@0.5:0.95 overall and per class with faster-coco-eval (COCO's definition).
+def coco_evaluate(
+    gt_dict: Dict[str, Any], dets: List[Dict[str, Any]], curves: bool = False
+) -> Dict[str, Any]:
+    """
+    mAP@0.5 and mAP@0.5:0.95 overall and per class with faster-coco-eval (COCO's definition).
 
-    With ``curves``, ``result['pr_curves'][name]`` holds COCO's interpolated precision at IoU 0.5 on its
-    101 recall points (``recall``, ``precision``; -1 entries of the evaluator left out), area ``all``,
-    100 detections per image.
+    With ``curves``, ``result['pr_curves'][name]`` holds COCO's interpolated precision at IoU 0.5
+    on its 101 recall points (``recall``, ``precision``; -1 entries of the evaluator left out),
+    area ``all``, 100 detections per image.
     """
     from faster_coco_eval import COCO, COCOeval_faster
 
@@ -49,8 +98,13 @@ def coco_evaluate(gt_dict: Dict[str, Any], dets: List[Dict[str, Any]], curves: b
     if not gt_dict['annotations']:
         return result
     gt = COCO(gt_dict)
-    dt = gt.loadRes(dets) if dets else COCO({'images': gt_dict['images'], 'annotations': [],
-                                             'categories': gt_dict['categories']})
+    dt = (
+        gt.loadRes(dets)
+        if dets
+        else COCO(
+            {'images': gt_dict['images'], 'annotations': [], 'categories': gt_dict['categories']}
+        )
+    )
     ev = COCOeval_faster(gt, dt, 'bbox', print_function=lambda *a, **k: None)
     ev.params.maxDets = [1, 10, 100]
     ev.evaluate()
@@ -73,19 +127,26 @@ def coco_evaluate(gt_dict: Dict[str, Any], dets: List[Dict[str, Any]], curves: b
             rec = np.asarray(ev.params.recThrs, dtype=np.float64)
             result.setdefault('pr_curves', {})[names[cat_id]] = {
                 'recall': [float(r) for r, q in zip(rec, p50) if q > -1],
-                'precision': [float(q) for q in p50 if q > -1]}
+                'precision': [float(q) for q in p50 if q > -1],
+            }
     return result
 
 
-def detection_map(gts: Sequence[GroundTruth], preds: Sequence[Prediction],
-                  class_names: Sequence[str]) -> Dict[str, Any]:
+def detection_map(
+    gts: Sequence[GroundTruth], preds: Sequence[Prediction], class_names: Sequence[str]
+) -> Dict[str, Any]:
     """COCO mAP of predictions against ground truth (lists aligned by image)."""
     gt_dict, dets = to_coco_dicts(gts, preds, class_names)
     return coco_evaluate(gt_dict, dets)
 
 
-def precision_recall(gts: Sequence[GroundTruth], preds: Sequence[Prediction], class_id: int,
-                     iou: float = 0.5, min_score: float = 0.0) -> Dict[str, float]:
+def precision_recall(
+    gts: Sequence[GroundTruth],
+    preds: Sequence[Prediction],
+    class_id: int,
+    iou: float = 0.5,
+    min_score: float = 0.0,
+) -> Dict[str, float]:
     """Greedy one-to-one matching at ``iou`` for one class: precision, recall, tp, fp, fn."""
     tp = fp = fn = 0
     for (gb, gl), (pb, ps, pl) in zip(gts, preds):
@@ -112,16 +173,22 @@ def precision_recall(gts: Sequence[GroundTruth], preds: Sequence[Prediction], cl
     return {'precision': precision, 'recall': recall, 'tp': tp, 'fp': fp, 'fn': fn}
 
 
-def pick_score_threshold(gts: Sequence[GroundTruth], preds: Sequence[Prediction], class_id: int = 0,
-                         min_precision: Optional[float] = None,
-                         min_recall: Optional[float] = None) -> Tuple[float, Dict[str, Any]]:
-    """Score threshold (0.10-0.70, step 0.05) for ``class_id`` at IoU 0.5 from detections aligned with ``gts``.
+def pick_score_threshold(
+    gts: Sequence[GroundTruth],
+    preds: Sequence[Prediction],
+    class_id: int = 0,
+    min_precision: Optional[float] = None,
+    min_recall: Optional[float] = None,
+) -> Tuple[float, Dict[str, Any]]:
+    """
+    Score threshold (0.10-0.70, step 0.05) for ``class_id`` at IoU 0.5 from detections aligned with ``gts``.
 
-    ``gts``: (boxes N×4 xyxy, labels N) per image; ``preds``: (boxes M×4, scores M, labels M) in the same pixels.
-    Without targets: the threshold of best F1. With ``min_precision`` and/or ``min_recall`` (0-1): the best F1
-    among the thresholds whose precision and recall both reach them (an operating point such as issue 2's
-    "person precision and recall >= 0.8"); when none does, the best F1 overall. The returned dict holds
-    precision, recall, tp, fp, fn, f1 and, with targets, ``meets_targets``.
+    ``gts``: (boxes N×4 xyxy, labels N) per image; ``preds``: (boxes M×4, scores M, labels M) in
+    the same pixels. Without targets: the threshold of best F1. With ``min_precision`` and/or
+    ``min_recall`` (0-1): the best F1 among the thresholds whose precision and recall both reach
+    them (an operating point such as issue 2's "person precision and recall >= 0.8"); when none
+    does, the best F1 overall. The returned dict holds precision, recall, tp, fp, fn, f1 and, with
+    targets, ``meets_targets``.
     """
     rows = []
     for t in np.arange(0.1, 0.75, 0.05):
@@ -129,7 +196,11 @@ def pick_score_threshold(gts: Sequence[GroundTruth], preds: Sequence[Prediction]
         f1 = 2 * pr['precision'] * pr['recall'] / max(1e-9, pr['precision'] + pr['recall'])
         rows.append((round(float(t), 2), dict(pr, f1=f1)))
     targets = min_precision is not None or min_recall is not None
-    meets = [r for r in rows if r[1]['precision'] >= (min_precision or 0.0) and r[1]['recall'] >= (min_recall or 0.0)]
+    meets = [
+        r
+        for r in rows
+        if r[1]['precision'] >= (min_precision or 0.0) and r[1]['recall'] >= (min_recall or 0.0)
+    ]
     pool = meets if targets and meets else rows
     best = (0.3, {'f1': -1.0})
     for t, pr in pool:
@@ -138,6 +209,10 @@ def pick_score_threshold(gts: Sequence[GroundTruth], preds: Sequence[Prediction]
     if targets:
         best[1]['meets_targets'] = bool(meets)
         if not meets:
-            logging.getLogger(__name__).warning('no score threshold reaches precision >= %s and recall >= %s on the '
-                                                'validation set: picked the best F1', min_precision, min_recall)
+            logging.getLogger(__name__).warning(
+                'no score threshold reaches precision >= %s and recall >= %s on the '
+                'validation set: picked the best F1',
+                min_precision,
+                min_recall,
+            )
     return best

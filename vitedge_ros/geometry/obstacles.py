@@ -1,20 +1,45 @@
-"""Bearings, angular sizes and the clear-path flag of detections, for obstacle avoidance (pure numpy).
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Bearings, angular sizes and the clear-path flag of detections, for obstacle avoidance (pure numpy).
 
 Convention (ROS REP-103, FLU body axes attached to the camera): the camera's forward axis is the
 optical axis, *left* is -x of the optical frame, *up* is -y. ``azimuth`` is the horizontal bearing
-about the camera's up axis, positive to the **left**; ``elevation`` is positive **up**. Angular width is
-the azimuth of the box's left edge minus that of its right edge (at the box's vertical centre); angular
-height is the elevation of its top edge minus that of its bottom edge (at its horizontal centre). All
-angles are in radians and use the undistorted camera model.
+about the camera's up axis, positive to the **left**; ``elevation`` is positive **up**. Angular
+width is the azimuth of the box's left edge minus that of its right edge (at the box's vertical
+centre); angular height is the elevation of its top edge minus that of its bottom edge (at its
+horizontal centre). All angles are in radians and use the undistorted camera model.
 """
+
 from typing import Any, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .projection import CameraPose, pixels_to_ground, quat_multiply
 
-__all__ = ['ObstacleInfo', 'DEFAULT_OBSTACLE_CLASSES', 'bearing_quaternion', 'bearing_ray', 'box_angles',
-           'central_region', 'clear_path', 'obstacle_infos', 'ray_angles']
+__all__ = [
+    'ObstacleInfo',
+    'DEFAULT_OBSTACLE_CLASSES',
+    'bearing_quaternion',
+    'bearing_ray',
+    'box_angles',
+    'central_region',
+    'clear_path',
+    'obstacle_infos',
+    'ray_angles',
+]
 
 DEFAULT_OBSTACLE_CLASSES = ('person', 'vehicle', 'obstacle')
 
@@ -29,7 +54,7 @@ class ObstacleInfo(NamedTuple):
     elevation: float
     angular_width: float
     angular_height: float
-    range_m: Optional[float]     # camera to the box's ground contact point, when a pose is known
+    range_m: Optional[float]  # camera to the box's ground contact point, when a pose is known
     box: Tuple[float, float, float, float]
 
 
@@ -42,7 +67,8 @@ def ray_angles(rays) -> Tuple[np.ndarray, np.ndarray]:
 
 
 def bearing_ray(azimuth: float, elevation: float) -> np.ndarray:
-    """Unit ray (3,) in the camera optical frame (x right, y down, z forward) of a bearing in radians.
+    """
+    Unit ray (3,) in the camera optical frame (x right, y down, z forward) of a bearing in radians.
 
     The inverse of :func:`ray_angles`: ``(-sin(az) cos(el), -sin(el), cos(az) cos(el))``.
     """
@@ -51,11 +77,12 @@ def bearing_ray(azimuth: float, elevation: float) -> np.ndarray:
 
 
 def bearing_quaternion(azimuth: float, elevation: float) -> np.ndarray:
-    """Quaternion (x, y, z, w) of the optical-frame rotation whose +z axis points along the bearing.
+    """
+    Quaternion (x, y, z, w) of the optical-frame rotation whose +z axis points along the bearing.
 
-    ``R = Ry(-azimuth) @ Rx(elevation)``: pan about the optical frame's vertical axis, then tilt, with no roll,
-    so the rotated +x axis stays horizontal in the camera (like a pan-tilt head). ``R @ (0, 0, 1)`` is
-    :func:`bearing_ray`.
+    ``R = Ry(-azimuth) @ Rx(elevation)``: pan about the optical frame's vertical axis, then tilt,
+    with no roll, so the rotated +x axis stays horizontal in the camera (like a pan-tilt head). ``R
+    @ (0, 0, 1)`` is :func:`bearing_ray`.
     """
     ha, he = -0.5 * float(azimuth), 0.5 * float(elevation)
     pan = np.array([0.0, np.sin(ha), 0.0, np.cos(ha)])
@@ -72,14 +99,20 @@ def box_angles(camera, box: Sequence[float]) -> Tuple[float, float, float, float
     return float(az[0]), float(el[0]), float(az[1] - az[2]), float(el[3] - el[4])
 
 
-def obstacle_infos(camera, detections: Iterable[Any], classes: Optional[Sequence[str]] = None,
-                   pose: Optional[CameraPose] = None, ground_z: float = 0.0) -> List[ObstacleInfo]:
-    """Return an ObstacleInfo for each detection whose label is in ``classes`` (all when None).
+def obstacle_infos(
+    camera,
+    detections: Iterable[Any],
+    classes: Optional[Sequence[str]] = None,
+    pose: Optional[CameraPose] = None,
+    ground_z: float = 0.0,
+) -> List[ObstacleInfo]:
+    """
+    Return an ObstacleInfo for each detection whose label is in ``classes`` (all when None).
 
     With a camera ``pose`` in a ground frame, ``range_m`` is the distance from the camera to the
     flat-ground point under the box's bottom centre (None when that pixel looks above the horizon).
-    A detection whose centre pixel has no ray under the camera's calibration (outside a fisheye model's
-    valid domain, see ``PinholeCamera.pixel_to_ray``) has no bearing and is left out.
+    A detection whose centre pixel has no ray under the camera's calibration (outside a fisheye
+    model's valid domain, see ``PinholeCamera.pixel_to_ray``) has no bearing and is left out.
     """
     dets = [d for d in detections if classes is None or d.label in classes]
     ranges: List[Optional[float]] = [None] * len(dets)
@@ -93,25 +126,47 @@ def obstacle_infos(camera, detections: Iterable[Any], classes: Optional[Sequence
         az, el, aw, ah = box_angles(camera, det.box)
         if not (np.isfinite(az) and np.isfinite(el)):
             continue
-        out.append(ObstacleInfo(str(det.label), float(det.score), int(det.class_id), az, el, aw, ah, rng,
-                                tuple(float(v) for v in det.box)))
+        out.append(
+            ObstacleInfo(
+                str(det.label),
+                float(det.score),
+                int(det.class_id),
+                az,
+                el,
+                aw,
+                ah,
+                rng,
+                tuple(float(v) for v in det.box),
+            )
+        )
     return out
 
 
-def central_region(image_size: Tuple[int, int], width_frac: float,
-                   height_frac: float) -> Tuple[float, float, float, float]:
+def central_region(
+    image_size: Tuple[int, int], width_frac: float, height_frac: float
+) -> Tuple[float, float, float, float]:
     """Box (x1, y1, x2, y2) of the centred region covering the given fractions of an image (w, h)."""
     if not (0.0 < width_frac <= 1.0 and 0.0 < height_frac <= 1.0):
-        raise ValueError('central region fractions must be in (0, 1], got {}, {}'.format(width_frac, height_frac))
+        raise ValueError(
+            'central region fractions must be in (0, 1], got {}, {}'.format(
+                width_frac, height_frac
+            )
+        )
     w, h = float(image_size[0]), float(image_size[1])
     half_w, half_h = w * width_frac / 2.0, h * height_frac / 2.0
     return (w / 2.0 - half_w, h / 2.0 - half_h, w / 2.0 + half_w, h / 2.0 + half_h)
 
 
-def clear_path(detections: Iterable[Any], image_size: Tuple[int, int], width_frac: float = 0.3,
-               height_frac: float = 0.5, classes: Optional[Sequence[str]] = DEFAULT_OBSTACLE_CLASSES,
-               min_score: float = 0.0) -> bool:
-    """Return True when no detection of ``classes`` (score >= ``min_score``) overlaps the central region.
+def clear_path(
+    detections: Iterable[Any],
+    image_size: Tuple[int, int],
+    width_frac: float = 0.3,
+    height_frac: float = 0.5,
+    classes: Optional[Sequence[str]] = DEFAULT_OBSTACLE_CLASSES,
+    min_score: float = 0.0,
+) -> bool:
+    """
+    Return True when no detection of ``classes`` (score >= ``min_score``) overlaps the central region.
 
     Overlap means a positive intersection area; a box only touching the region's border is clear.
     """

@@ -1,18 +1,36 @@
-"""Where a person detected in an image stands on flat ground (pure numpy, Python 3.6).
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-A person is modelled as an upright segment of ``height_m`` metres standing on the ground. Its image runs from the
-head to the feet along the image of the vertical through the person; for a camera looking down, that line points
-toward the nadir's image point (the vanishing point of verticals: relief displacement, Wolf, Dewitt & Wilkinson,
-*Elements of Photogrammetry*, 4th ed., section 6.8, ``d = r h / H``), for a level camera it points straight down
-the image. The feet are the end of that segment toward the nadir: the old "bottom centre of the box" for a level
-camera, the box centre for a camera straight above the person, and in between for oblique views. ``height_m = 0``
-(a lying person, or a figure painted on the ground like the project's synthetic persons) gives the box centre.
-
-The box centre is taken as the image of the person's mid-height point: the ray through it meets the horizontal
-plane ``ground_z + height_m / 2`` there, the feet stand ``height_m / 2`` below, and their image is where the person's
-ground point is looked up (cut at the box edge along the line from the centre, should the box be smaller than the
-modelled person).
 """
+Where a person detected in an image stands on flat ground (pure numpy, Python 3.6).
+
+A person is modelled as an upright segment of ``height_m`` metres standing on the ground. Its image
+runs from the head to the feet along the image of the vertical through the person; for a camera
+looking down, that line points toward the nadir's image point (the vanishing point of verticals:
+relief displacement, Wolf, Dewitt & Wilkinson, *Elements of Photogrammetry*, 4th ed., section 6.8,
+``d = r h / H``), for a level camera it points straight down the image. The feet are the end of
+that segment toward the nadir: the old "bottom centre of the box" for a level camera, the box
+centre for a camera straight above the person, and in between for oblique views. ``height_m = 0``
+(a lying person, or a figure painted on the ground like the project's synthetic persons) gives the
+box centre.
+
+The box centre is taken as the image of the person's mid-height point: the ray through it meets the
+horizontal plane ``ground_z + height_m / 2`` there, the feet stand ``height_m / 2`` below, and
+their image is where the person's ground point is looked up (cut at the box edge along the line
+from the centre, should the box be smaller than the modelled person).
+"""
+
 from typing import Optional
 
 import numpy as np
@@ -31,7 +49,11 @@ def _to_camera(pose: CameraPose, pts: np.ndarray) -> np.ndarray:
 
 
 def _clamp_into_boxes(boxes: np.ndarray, centre: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Points on the segments centre -> target (N x 2), cut where they leave their boxes (N x 4)."""
+    """
+    Points on the segments centre -> target (N x 2).
+
+    Cut where they leave their boxes (N x 4).
+    """
     d = target - centre
     half = np.stack([(boxes[:, 2] - boxes[:, 0]) / 2.0, (boxes[:, 3] - boxes[:, 1]) / 2.0], axis=1)
     with np.errstate(divide='ignore', invalid='ignore'):
@@ -40,15 +62,22 @@ def _clamp_into_boxes(boxes: np.ndarray, centre: np.ndarray, target: np.ndarray)
     return centre + d * scale[:, None]
 
 
-def person_foot_pixels(camera, boxes, pose: Optional[CameraPose], ground_z: float = 0.0,
-                       height_m: float = DEFAULT_PERSON_HEIGHT_M) -> np.ndarray:
-    """Image points (N x 2, pixels) of the feet of upright persons detected as ``boxes`` (N x 4, x1 y1 x2 y2).
+def person_foot_pixels(
+    camera,
+    boxes,
+    pose: Optional[CameraPose],
+    ground_z: float = 0.0,
+    height_m: float = DEFAULT_PERSON_HEIGHT_M,
+) -> np.ndarray:
+    """
+    Image points (N x 2, pixels) of the feet of upright persons detected as ``boxes`` (N x 4, x1 y1 x2 y2).
 
-    ``camera``: a :class:`~vitedge_ros.geometry.camera.PinholeCamera` at the boxes' image size; ``pose``: the
-    optical frame in a z-up ground frame (metres); ``ground_z``: the ground plane's height (m); ``height_m``: the
-    person's height (m, >= 0; 0: the box centre). Where the ground cannot be seen through the box centre (above the
-    horizon, behind the camera) or without a pose, the box's bottom centre is used (a level camera's feet).
-    Raises ValueError for a negative height or boxes that are not N x 4.
+    ``camera``: a :class:`~vitedge_ros.geometry.camera.PinholeCamera` at the boxes' image size;
+    ``pose``: the optical frame in a z-up ground frame (metres); ``ground_z``: the ground plane's
+    height (m); ``height_m``: the person's height (m, >= 0; 0: the box centre). Where the ground
+    cannot be seen through the box centre (above the horizon, behind the camera) or without a pose,
+    the box's bottom centre is used (a level camera's feet). Raises ValueError for a negative
+    height or boxes that are not N x 4.
     """
     b = np.asarray(boxes, dtype=np.float64)
     if b.size == 0:
@@ -65,7 +94,9 @@ def person_foot_pixels(camera, boxes, pose: Optional[CameraPose], ground_z: floa
     if pose is None:
         return bottom
     half = height_m / 2.0
-    middle = pixels_to_ground(camera, centre, pose, ground_z + half)     # the person's mid-height point
+    middle = pixels_to_ground(
+        camera, centre, pose, ground_z + half
+    )  # the person's mid-height point
     feet = np.full(centre.shape, np.nan)
     ok = np.isfinite(middle).all(axis=1)
     if ok.any():
@@ -77,12 +108,19 @@ def person_foot_pixels(camera, boxes, pose: Optional[CameraPose], ground_z: floa
     return out
 
 
-def persons_on_ground(camera, boxes, pose: CameraPose, ground_z: float = 0.0,
-                      height_m: float = DEFAULT_PERSON_HEIGHT_M, max_range: Optional[float] = None) -> np.ndarray:
-    """Ground-frame points (N x 3, metres; NaN rows where none) where the persons of ``boxes`` stand.
+def persons_on_ground(
+    camera,
+    boxes,
+    pose: CameraPose,
+    ground_z: float = 0.0,
+    height_m: float = DEFAULT_PERSON_HEIGHT_M,
+    max_range: Optional[float] = None,
+) -> np.ndarray:
+    """
+    Ground-frame points (N x 3, metres; NaN rows where none) where the persons of ``boxes`` stand.
 
-    The flat-ground intersection (:func:`~vitedge_ros.geometry.projection.pixels_to_ground`) of the ray through
-    :func:`person_foot_pixels`; ``max_range`` (m) drops farther points (NaN).
+    The flat-ground intersection (:func:`~vitedge_ros.geometry.projection.pixels_to_ground`) of the
+    ray through :func:`person_foot_pixels`; ``max_range`` (m) drops farther points (NaN).
     """
     feet = person_foot_pixels(camera, boxes, pose, ground_z, height_m)
     if feet.shape[0] == 0:

@@ -1,19 +1,38 @@
-"""Pretrained weights for timm models: a local file, or the model hub with a fast, clear failure offline.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-``model.pretrained_file: PATH`` loads a ``.safetensors`` or ``.pth``/``.pt``/``.bin`` state dict of the timm
-model into it through timm's own mechanism, ``timm.create_model(name, pretrained=True,
-pretrained_cfg_overlay=dict(file=PATH))`` (timm 1.0 ``_builder.load_pretrained``): timm's checkpoint filter
-resamples the position embedding to the model's grid and adapts the patch embedding to another patch size or
-number of input channels, and a classifier head whose class count differs from the file's is dropped and
-left freshly initialised. ``.pth`` files are read with ``torch.load(weights_only=True)``: no code runs.
-Before timm loads anything the file's tensors are compared with the model's; a shape mismatch fails with one
-line naming the tensors.
-
-``pretrained: true`` without a file uses timm's hub download only where it can work: a copy already in the
-Hugging Face or torch hub cache is loaded as a local file (no network); otherwise the hub is probed with a
-3 s deadline (nothing at all when ``HF_HUB_OFFLINE`` is set) and, when unreachable, :class:`PretrainedError`
-says in one line how to give a file instead of waiting out the hub's retries.
 """
+Pretrained weights for timm models.
+
+a local file, or the model hub with a fast, clear failure offline.
+
+``model.pretrained_file: PATH`` loads a ``.safetensors`` or ``.pth``/``.pt``/``.bin`` state dict of
+the timm model into it through timm's own mechanism, ``timm.create_model(name, pretrained=True,
+pretrained_cfg_overlay=dict(file=PATH))`` (timm 1.0 ``_builder.load_pretrained``): timm's
+checkpoint filter resamples the position embedding to the model's grid and adapts the patch
+embedding to another patch size or number of input channels, and a classifier head whose class
+count differs from the file's is dropped and left freshly initialised. ``.pth`` files are read with
+``torch.load(weights_only=True)``: no code runs. Before timm loads anything the file's tensors are
+compared with the model's; a shape mismatch fails with one line naming the tensors.
+
+``pretrained: true`` without a file uses timm's hub download only where it can work: a copy already
+in the Hugging Face or torch hub cache is loaded as a local file (no network); otherwise the hub is
+probed with a 3 s deadline (nothing at all when ``HF_HUB_OFFLINE`` is set) and, when unreachable,
+:class:`PretrainedError` says in one line how to give a file instead of waiting out the hub's
+retries.
+"""
+
 import logging
 import os
 import socket
@@ -30,12 +49,20 @@ from ..runtime.errors import VitedgeError
 LOG = logging.getLogger(__name__)
 PROBE_SECONDS = 3.0
 WEIGHT_SUFFIXES = ('.safetensors', '.pth', '.pt', '.bin')
-HUB_FILENAMES = ('model.safetensors', 'open_clip_model.safetensors', 'pytorch_model.bin',
-                 'open_clip_pytorch_model.bin')  # what timm's load_state_dict_from_hf looks for, in order
+HUB_FILENAMES = (
+    'model.safetensors',
+    'open_clip_model.safetensors',
+    'pytorch_model.bin',
+    'open_clip_pytorch_model.bin',
+)  # what timm's load_state_dict_from_hf looks for, in order
 
 
 class PretrainedError(VitedgeError, ValueError):
-    """Pretrained weights cannot be had; ``key`` is the config key at fault (``pretrained_file`` or ``pretrained``)."""
+    """
+    Pretrained weights cannot be had.
+
+    ``key`` is the config key at fault (``pretrained_file`` or ``pretrained``).
+    """
 
     def __init__(self, key: str, message: str) -> None:
         super().__init__(message)
@@ -43,12 +70,18 @@ class PretrainedError(VitedgeError, ValueError):
 
 
 def _offline() -> bool:
-    return any(os.environ.get(k, '').strip().lower() in ('1', 'true', 'yes', 'on')
-               for k in ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE'))
+    return any(
+        os.environ.get(k, '').strip().lower() in ('1', 'true', 'yes', 'on')
+        for k in ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE')
+    )
 
 
 def _probe(host: str, port: int = 443, seconds: float = PROBE_SECONDS) -> Optional[str]:
-    """None when a TCP connection to ``host:port`` opens within ``seconds`` (name lookup included), else why not."""
+    """
+    None when a TCP connection to ``host:port`` opens within ``seconds`` (name lookup included).
+
+    Else why not.
+    """
     result: Dict[str, Optional[str]] = {'error': 'no answer within {:.0f} s'.format(seconds)}
 
     def attempt() -> None:
@@ -68,29 +101,44 @@ def _cached_hub_file(name: str) -> Tuple[Optional[str], str, str]:
     """(path of a cached copy or None, hub host, what to download) for timm's default weights of ``name``."""
     cfg = timm.models.get_pretrained_cfg(name)
     if cfg is None or not (cfg.hf_hub_id or cfg.url):
-        raise PretrainedError('pretrained', 'timm has no pretrained weights for {!r}: give model.pretrained_file: '
-                              'PATH (a .safetensors or .pth state dict) or set pretrained: false'.format(name))
+        raise PretrainedError(
+            'pretrained',
+            'timm has no pretrained weights for {!r}: give model.pretrained_file: '
+            'PATH (a .safetensors or .pth state dict) or set pretrained: false'.format(name),
+        )
     if cfg.hf_hub_id:
         from huggingface_hub import try_to_load_from_cache
 
-        for filename in ([cfg.hf_hub_filename] if cfg.hf_hub_filename else list(HUB_FILENAMES)):
+        for filename in [cfg.hf_hub_filename] if cfg.hf_hub_filename else list(HUB_FILENAMES):
             path = try_to_load_from_cache(cfg.hf_hub_id, filename)
-            if isinstance(path, str) and os.path.isfile(path) and path.lower().endswith(WEIGHT_SUFFIXES):
+            if (
+                isinstance(path, str)
+                and os.path.isfile(path)
+                and path.lower().endswith(WEIGHT_SUFFIXES)
+            ):
                 return path, '', ''
         endpoint = os.environ.get('HF_ENDPOINT') or 'https://huggingface.co'
-        return None, urlparse(endpoint).hostname or 'huggingface.co', 'model.safetensors of hf-hub:{}'.format(
-            cfg.hf_hub_id)
-    path = os.path.join(torch.hub.get_dir(), 'checkpoints', os.path.basename(urlparse(cfg.url).path))
+        return (
+            None,
+            urlparse(endpoint).hostname or 'huggingface.co',
+            'model.safetensors of hf-hub:{}'.format(cfg.hf_hub_id),
+        )
+    path = os.path.join(
+        torch.hub.get_dir(), 'checkpoints', os.path.basename(urlparse(cfg.url).path)
+    )
     if os.path.isfile(path) and path.lower().endswith(WEIGHT_SUFFIXES):
         return path, '', ''
     return None, urlparse(cfg.url).hostname or cfg.url, cfg.url
 
 
 def hub_weights(name: str) -> Optional[str]:
-    """A local path for timm's default pretrained weights of ``name`` (cached copy), or None to download.
+    """
+    Return a local path for timm's default pretrained weights of ``name`` (cached copy).
 
-    Raises :class:`PretrainedError` at once (no network call) when ``HF_HUB_OFFLINE`` is set and nothing is
-    cached, and after at most :data:`PROBE_SECONDS` when the hub does not answer.
+    Or None to download.
+
+    Raises :class:`PretrainedError` at once (no network call) when ``HF_HUB_OFFLINE`` is set and
+    nothing is cached, and after at most :data:`PROBE_SECONDS` when the hub does not answer.
     """
     path, host, what = _cached_hub_file(name)
     if path is not None:
@@ -99,9 +147,12 @@ def hub_weights(name: str) -> Optional[str]:
     why = 'HF_HUB_OFFLINE is set' if _offline() else _probe(host)
     if why is None:
         return None
-    raise PretrainedError('pretrained', 'no model hub for the pretrained weights of {!r} ({}: {}) and no cached '
-                          'copy: fetch {} where there is a network and give it as model.pretrained_file: PATH '
-                          '(.safetensors or .pth), or set pretrained: false'.format(name, host, why, what))
+    raise PretrainedError(
+        'pretrained',
+        'no model hub for the pretrained weights of {!r} ({}: {}) and no cached '
+        'copy: fetch {} where there is a network and give it as model.pretrained_file: PATH '
+        '(.safetensors or .pth), or set pretrained: false'.format(name, host, why, what),
+    )
 
 
 def _classifier_names(name: str) -> Tuple[str, ...]:
@@ -113,14 +164,15 @@ def _classifier_names(name: str) -> Tuple[str, ...]:
 
 
 def _square(n: int) -> bool:
-    return n >= 1 and int(round(n ** 0.5)) ** 2 == n
+    return n >= 1 and int(round(n**0.5)) ** 2 == n
 
 
 def _resampled_by_timm(key: str, got: Tuple[int, ...], want: Tuple[int, ...]) -> bool:
-    """Shape differences timm's checkpoint filter fixes: position grid, patch size, input channels.
+    """
+    Shape differences timm's checkpoint filter fixes: position grid, patch size, input channels.
 
-    timm's ``resample_abs_pos_embed`` infers the file's token grid as a square (with or without a class
-    token), so a non-square grid of another size cannot be resampled.
+    timm's ``resample_abs_pos_embed`` infers the file's token grid as a square (with or without a
+    class token), so a non-square grid of another size cannot be resampled.
     """
     if key.endswith('pos_embed'):
         return got[-1] == want[-1] and len(got) == 3 and (_square(got[1]) or _square(got[1] - 1))
@@ -133,12 +185,16 @@ def _shape(t: torch.Tensor) -> str:
     return '[{}]'.format(', '.join(str(int(d)) for d in t.shape))
 
 
-def check_weights(name: str, path: str, file_sd: Dict[str, torch.Tensor],
-                  model_sd: Dict[str, torch.Tensor]) -> List[str]:
-    """Tensors of ``file_sd`` that do not fit ``model_sd``; raises :class:`PretrainedError` on a shape mismatch.
+def check_weights(
+    name: str, path: str, file_sd: Dict[str, torch.Tensor], model_sd: Dict[str, torch.Tensor]
+) -> List[str]:
+    """
+    Tensors of ``file_sd`` that do not fit ``model_sd``.
 
-    Returns the model tensors the file lacks (left at their fresh initialisation). Classifier tensors are
-    exempt when the class counts differ (timm drops them).
+    Raises :class:`PretrainedError` on a shape mismatch.
+
+    Returns the model tensors the file lacks (left at their fresh initialisation). Classifier
+    tensors are exempt when the class counts differ (timm drops them).
     """
     heads = tuple(h + '.' for h in _classifier_names(name))
     bad = []
@@ -146,46 +202,74 @@ def check_weights(name: str, path: str, file_sd: Dict[str, torch.Tensor],
         if key not in model_sd or not hasattr(t, 'shape'):
             continue
         want = model_sd[key]
-        if tuple(t.shape) == tuple(want.shape) or key.startswith(heads) or _resampled_by_timm(
-                key, tuple(t.shape), tuple(want.shape)):
+        if (
+            tuple(t.shape) == tuple(want.shape)
+            or key.startswith(heads)
+            or _resampled_by_timm(key, tuple(t.shape), tuple(want.shape))
+        ):
             continue
         bad.append('{} file {} vs model {}'.format(key, _shape(t), _shape(want)))
     if bad:
-        raise PretrainedError('pretrained_file', '{}: {} tensor(s) do not fit {!r} (check the architecture and its '
-                              'kwargs: embed_dim, depth, num_heads, ...): {}'.format(
-                                  path, len(bad), name, '; '.join(bad[:4]) + ('; ...' if len(bad) > 4 else '')))
+        raise PretrainedError(
+            'pretrained_file',
+            '{}: {} tensor(s) do not fit {!r} (check the architecture and its '
+            'kwargs: embed_dim, depth, num_heads, ...): {}'.format(
+                path, len(bad), name, '; '.join(bad[:4]) + ('; ...' if len(bad) > 4 else '')
+            ),
+        )
     common = [k for k in model_sd if k in file_sd]
     if not common:
-        raise PretrainedError('pretrained_file', '{}: none of its {} tensors is a tensor of {!r} (file keys: {}; model '
-                              'keys: {})'.format(path, len(file_sd), name, ', '.join(list(file_sd)[:3]),
-                                                 ', '.join(list(model_sd)[:3])))
+        raise PretrainedError(
+            'pretrained_file',
+            '{}: none of its {} tensors is a tensor of {!r} (file keys: {}; model '
+            'keys: {})'.format(
+                path,
+                len(file_sd),
+                name,
+                ', '.join(list(file_sd)[:3]),
+                ', '.join(list(model_sd)[:3]),
+            ),
+        )
     return [k for k in model_sd if k not in file_sd and not k.startswith(heads)]
 
 
 def read_weights(path: str) -> Dict[str, torch.Tensor]:
-    """A state dict from a .safetensors or torch file (``weights_only``), via timm's ``load_state_dict``."""
+    """
+    Return a state dict from a .safetensors or torch file (``weights_only``).
+
+    Via timm's ``load_state_dict``.
+    """
     from timm.models import load_state_dict
 
     if not os.path.isfile(path):
         raise PretrainedError('pretrained_file', '{}: no such file'.format(path))
     if not path.lower().endswith(WEIGHT_SUFFIXES):
-        raise PretrainedError('pretrained_file', '{}: expected a {} file'.format(path, ' / '.join(WEIGHT_SUFFIXES)))
+        raise PretrainedError(
+            'pretrained_file', '{}: expected a {} file'.format(path, ' / '.join(WEIGHT_SUFFIXES))
+        )
     try:
         sd = load_state_dict(path)
     except Exception as exc:  # safetensors / torch raise many types for a corrupt or foreign file
-        raise PretrainedError('pretrained_file', '{}: cannot read weights ({}: {})'.format(
-            path, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else '')) from None
+        raise PretrainedError(
+            'pretrained_file',
+            '{}: cannot read weights ({}: {})'.format(
+                path, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else ''
+            ),
+        ) from None
     if not isinstance(sd, dict) or not sd:
         raise PretrainedError('pretrained_file', '{}: holds no state dict of tensors'.format(path))
     return sd
 
 
-def create_timm(name: str, pretrained: bool = False, pretrained_file: Optional[str] = None,
-                **kwargs: Any) -> nn.Module:
-    """``timm.create_model(name, **kwargs)`` with weights from ``pretrained_file`` or (``pretrained``) the hub.
+def create_timm(
+    name: str, pretrained: bool = False, pretrained_file: Optional[str] = None, **kwargs: Any
+) -> nn.Module:
+    """
+    ``timm.create_model(name, **kwargs)`` with weights from ``pretrained_file`` or (``pretrained``) the hub.
 
-    ``kwargs`` go to timm (``num_classes``, ``img_size``, ``embed_dim`` ...). Raises :class:`PretrainedError`
-    (one line) for an unreadable or unfitting file and for an unreachable hub without a cached copy.
+    ``kwargs`` go to timm (``num_classes``, ``img_size``, ``embed_dim`` ...). Raises
+    :class:`PretrainedError` (one line) for an unreadable or unfitting file and for an unreachable
+    hub without a cached copy.
     """
     if pretrained_file is None and pretrained:
         pretrained_file = hub_weights(name)
@@ -201,15 +285,23 @@ def create_timm(name: str, pretrained: bool = False, pretrained_file: Optional[s
     file_classes = int(head_w.shape[0]) if head_w is not None else 0
     missing = check_weights(name, path, file_sd, model_sd)
     try:
-        overlay = dict(file=path, num_classes=file_classes)  # a head of another class count is dropped
+        overlay = {
+            'file': path, 'num_classes': file_classes
+        }  # a head of another class count is dropped
         model = timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs)
     except (RuntimeError, ValueError, AssertionError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise PretrainedError('pretrained_file', '{}: timm cannot load it into {!r}: {}'.format(
-            path, name, first)) from None
+        raise PretrainedError(
+            'pretrained_file', '{}: timm cannot load it into {!r}: {}'.format(path, name, first)
+        ) from None
     if missing:
-        LOG.warning('%s: %d tensor(s) of %s are not in the file and keep their fresh initialisation: %s', path,
-                    len(missing), name, ', '.join(missing[:6]) + (' ...' if len(missing) > 6 else ''))
+        LOG.warning(
+            '%s: %d tensor(s) of %s are not in the file and keep their fresh initialisation: %s',
+            path,
+            len(missing),
+            name,
+            ', '.join(missing[:6]) + (' ...' if len(missing) > 6 else ''),
+        )
     return model
 
 

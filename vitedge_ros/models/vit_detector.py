@@ -1,15 +1,32 @@
-"""ViTCenterDetector: a timm ViT/DeiT backbone with a light CenterNet-style head on the patch-token grid.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+ViTCenterDetector: a timm ViT/DeiT backbone with a light CenterNet-style head on the patch-token grid.
 
 The head predicts, at stride ``patch / upsample``, a centre heatmap per class, the box size (log of
-size/stride) and the sub-cell centre offset. :meth:`ViTCenterDetector.decode` turns the maps into a fixed
-``B×K×6`` tensor (x1, y1, x2, y2, score, class) with a 3×3 max-pool peak test and TopK, all standard ONNX
-ops that onnxruntime and TensorRT run, so no post-processing beyond a score threshold is left to the host.
+size/stride) and the sub-cell centre offset. :meth:`ViTCenterDetector.decode` turns the maps into a
+fixed ``B×K×6`` tensor (x1, y1, x2, y2, score, class) with a 3×3 max-pool peak test and TopK, all
+standard ONNX ops that onnxruntime and TensorRT run, so no post-processing beyond a score threshold
+is left to the host.
 """
+
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+import torch.nn.functional as F
 
 from .pretrained import create_timm
 
@@ -26,31 +43,56 @@ def _pair(v: Union[int, Sequence[int]]) -> Tuple[int, int]:
 class ViTCenterDetector(nn.Module):
     """Single-scale ViT detector; ``forward`` returns the raw maps, ``decode`` the detections."""
 
-    def __init__(self, backbone: str = 'vit_tiny_patch16_224', num_classes: int = 3,
-                 img_size: Union[int, Sequence[int]] = (192, 256), pretrained: bool = False,
-                 head_channels: int = 64, upsample: int = 2, max_detections: int = 100,
-                 stem_channels: int = 0, pretrained_file: Optional[str] = None, **backbone_kwargs) -> None:
+    def __init__(
+        self,
+        backbone: str = 'vit_tiny_patch16_224',
+        num_classes: int = 3,
+        img_size: Union[int, Sequence[int]] = (192, 256),
+        pretrained: bool = False,
+        head_channels: int = 64,
+        upsample: int = 2,
+        max_detections: int = 100,
+        stem_channels: int = 0,
+        pretrained_file: Optional[str] = None,
+        **backbone_kwargs,
+    ) -> None:
         super().__init__()
         self.img_size = _pair(img_size)  # (H, W)
         self.num_classes = int(num_classes)
         self.stem_channels = int(stem_channels)
         backbone_img = self.img_size
         if self.stem_channels:
-            # Early convolutions (Xiao et al., 2021): a stride-8 conv stem feeds the ViT (patch 2 on its
-            # map, so tokens are still 16×16 image pixels) and its features are fused back into the head
-            # at stride 8, which ViTs trained from scratch on small data localise small objects with.
+            # Early convolutions (Xiao et al., 2021): a stride-8 conv stem feeds the ViT (patch 2
+            # on its
+            # map, so tokens are still 16×16 image pixels) and its features are fused back into the
+            # head
+            # at stride 8, which ViTs trained from scratch on small data localise small objects
+            # with.
             c = self.stem_channels
             self.stem = nn.Sequential(
-                nn.Conv2d(3, c // 2, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c // 2), nn.ReLU(),
-                nn.Conv2d(c // 2, c, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(),
-                nn.Conv2d(c, c, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU())
+                nn.Conv2d(3, c // 2, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(c // 2),
+                nn.ReLU(),
+                nn.Conv2d(c // 2, c, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(c),
+                nn.ReLU(),
+                nn.Conv2d(c, c, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(c),
+                nn.ReLU(),
+            )
             backbone_img = (self.img_size[0] // 8, self.img_size[1] // 8)
             backbone_kwargs.setdefault('patch_size', 2)
             backbone_kwargs['in_chans'] = c
         else:
             self.stem = None
-        self.backbone = create_timm(backbone, pretrained=pretrained, pretrained_file=pretrained_file, num_classes=0,
-                                    img_size=backbone_img, **backbone_kwargs)
+        self.backbone = create_timm(
+            backbone,
+            pretrained=pretrained,
+            pretrained_file=pretrained_file,
+            num_classes=0,
+            img_size=backbone_img,
+            **backbone_kwargs,
+        )
         self.backbone_name = backbone
         self.backbone_kwargs = {k: v for k, v in backbone_kwargs.items() if k != 'in_chans'}
         embed = int(self.backbone.embed_dim)
@@ -70,16 +112,26 @@ class ViTCenterDetector(nn.Module):
         self.fuse = None
         if self.stem is not None:
             if self.stride != 8:
-                raise ValueError('stem_channels needs a head at stride 8 (patch 16, upsample 2), got stride {}'.format(
-                    self.stride))
-            self.fuse = nn.Sequential(nn.Conv2d(hc + self.stem_channels, hc, 3, padding=1), nn.GELU())
+                raise ValueError(
+                    'stem_channels needs a head at stride 8 (patch 16, upsample 2), got stride {}'.format(
+                        self.stride
+                    )
+                )
+            self.fuse = nn.Sequential(
+                nn.Conv2d(hc + self.stem_channels, hc, 3, padding=1), nn.GELU()
+            )
         self.heatmap = nn.Conv2d(hc, self.num_classes, 1)
         self.box_size = nn.Conv2d(hc, 2, 1)
         self.offset = nn.Conv2d(hc, 2, 1)
-        nn.init.constant_(self.heatmap.bias, float(torch.log(torch.tensor(HEAT_PRIOR / (1 - HEAT_PRIOR)))))
+        nn.init.constant_(
+            self.heatmap.bias, float(torch.log(torch.tensor(HEAT_PRIOR / (1 - HEAT_PRIOR))))
+        )
         hh, hw = self.grid[0] * self.upsample, self.grid[1] * self.upsample
-        ys, xs = torch.meshgrid(torch.arange(hh, dtype=torch.float32), torch.arange(hw, dtype=torch.float32),
-                                indexing='ij')
+        ys, xs = torch.meshgrid(
+            torch.arange(hh, dtype=torch.float32),
+            torch.arange(hw, dtype=torch.float32),
+            indexing='ij',
+        )
         self.register_buffer('grid_x', xs.reshape(1, -1), persistent=False)
         self.register_buffer('grid_y', ys.reshape(1, -1), persistent=False)
 
@@ -96,8 +148,14 @@ class ViTCenterDetector(nn.Module):
         return patches.transpose(1, 2).reshape(b, c, self.grid[0], self.grid[1])
 
     def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Raw maps: ``heatmap`` logits B×C×h×w, ``size`` B×2×h×w (log w/stride, log h/stride), ``offset``."""
-        if getattr(self, 'stem', None) is not None:  # checkpoints pickled before the stem existed lack it
+        """
+        Raw maps: ``heatmap`` logits B×C×h×w, ``size`` B×2×h×w (log w/stride, log h/stride).
+
+        ``offset``.
+        """
+        if (
+            getattr(self, 'stem', None) is not None
+        ):  # checkpoints pickled before the stem existed lack it
             s8 = self.stem(x)
             y = self.neck(self.tokens_to_grid(self.backbone.forward_features(s8)))
             y = self.fuse(torch.cat([y, s8], dim=1))
@@ -121,7 +179,10 @@ class ViTCenterDetector(nn.Module):
         gy = torch.gather(self.grid_y.expand(b, -1), 1, top_i)
         idx2 = top_i.unsqueeze(1).expand(b, 2, k)
         off = torch.sigmoid(torch.gather(maps['offset'].reshape(b, 2, -1), 2, idx2))
-        size = torch.exp(torch.gather(maps['size'].reshape(b, 2, -1), 2, idx2).clamp(max=8.0)) * self.stride
+        size = (
+            torch.exp(torch.gather(maps['size'].reshape(b, 2, -1), 2, idx2).clamp(max=8.0))
+            * self.stride
+        )
         cx = (gx + off[:, 0]) * self.stride
         cy = (gy + off[:, 1]) * self.stride
         w, h = size[:, 0], size[:, 1]
@@ -129,13 +190,25 @@ class ViTCenterDetector(nn.Module):
 
     def config(self) -> Dict[str, object]:
         """Constructor arguments, to rebuild the model from a checkpoint."""
-        return {'backbone': self.backbone_name, 'num_classes': self.num_classes, 'img_size': list(self.img_size),
-                'head_channels': self.head_channels, 'upsample': self.upsample,
-                'max_detections': self.max_detections, 'stem_channels': self.stem_channels, **self.backbone_kwargs}
+        return {
+            'backbone': self.backbone_name,
+            'num_classes': self.num_classes,
+            'img_size': list(self.img_size),
+            'head_channels': self.head_channels,
+            'upsample': self.upsample,
+            'max_detections': self.max_detections,
+            'stem_channels': self.stem_channels,
+            **self.backbone_kwargs,
+        }
 
 
-def resize_detector(model: ViTCenterDetector, img_size: Union[int, Sequence[int]]) -> ViTCenterDetector:
-    """A copy of ``model`` for a new input size (H, W): same weights, position embedding resampled.
+def resize_detector(
+    model: ViTCenterDetector, img_size: Union[int, Sequence[int]]
+) -> ViTCenterDetector:
+    """
+    Return a copy of ``model`` for a new input size (H, W).
+
+    Same weights, position embedding resampled.
 
     The way ViTs are fine-tuned at a higher resolution (Touvron et al., 2019; timm's
     ``resample_abs_pos_embed``): the conv stem, blocks and head are size-agnostic, only the learned
@@ -150,10 +223,17 @@ def resize_detector(model: ViTCenterDetector, img_size: Union[int, Sequence[int]
     state = {k: v.clone() for k, v in model.state_dict().items()}
     bb_old, bb_new = model.backbone, new.backbone
     if getattr(bb_old, 'pos_embed', None) is not None:
-        n_prefix = 0 if getattr(bb_old, 'no_embed_class', False) else int(getattr(bb_old, 'num_prefix_tokens', 1))
+        n_prefix = (
+            0
+            if getattr(bb_old, 'no_embed_class', False)
+            else int(getattr(bb_old, 'num_prefix_tokens', 1))
+        )
         state['backbone.pos_embed'] = resample_abs_pos_embed(
-            state['backbone.pos_embed'], list(bb_new.patch_embed.grid_size),
-            old_size=list(bb_old.patch_embed.grid_size), num_prefix_tokens=n_prefix)
+            state['backbone.pos_embed'],
+            list(bb_new.patch_embed.grid_size),
+            old_size=list(bb_old.patch_embed.grid_size),
+            num_prefix_tokens=n_prefix,
+        )
     new.load_state_dict(state)
     return new.train(model.training)
 
@@ -162,11 +242,14 @@ EXPORT_OUTPUTS = ('detections', 'heatmap', 'size', 'offset')
 
 
 class DetectorExport(nn.Module):
-    """Wraps a detector for ONNX: outputs ``detections`` (B×K×6) and, with ``with_maps``, the raw maps.
+    """
+    Wraps a detector for ONNX.
+
+    Outputs ``detections`` (B×K×6) and, with ``with_maps``, the raw maps.
 
     The raw maps cost nothing extra to output and make parity checks exact: peak extraction is a
-    discontinuous function of the heatmap, so two backends that agree on the maps to 1e-6 may still pick a
-    different one of two near-equal neighbouring cells.
+    discontinuous function of the heatmap, so two backends that agree on the maps to 1e-6 may still
+    pick a different one of two near-equal neighbouring cells.
     """
 
     def __init__(self, detector: ViTCenterDetector, with_maps: bool = True) -> None:
@@ -193,14 +276,22 @@ def gaussian_radius(w: float, h: float) -> float:
     return max(0.5, 0.15 * (w * h) ** 0.5)
 
 
-def build_targets(boxes: Sequence[torch.Tensor], labels: Sequence[torch.Tensor], num_classes: int,
-                  map_size: Tuple[int, int], stride: int,
-                  ignore: Optional[Sequence[torch.Tensor]] = None) -> Dict[str, torch.Tensor]:
-    """Build CenterNet targets for a batch: heatmap, size, offset and their masks (boxes in network pixels).
+def build_targets(
+    boxes: Sequence[torch.Tensor],
+    labels: Sequence[torch.Tensor],
+    num_classes: int,
+    map_size: Tuple[int, int],
+    stride: int,
+    ignore: Optional[Sequence[torch.Tensor]] = None,
+) -> Dict[str, torch.Tensor]:
+    """
+    Build CenterNet targets for a batch.
 
-    ``ignore`` (per image K×4 xyxy network pixels, optional): regions that are neither objects nor background
-    (VisDrone's ignored regions, COCO crowds, crop remnants). Map cells whose centre lies inside one get
-    ``ignore`` = 1 and no negative heatmap loss (:func:`focal_loss`).
+    Heatmap, size, offset and their masks (boxes in network pixels).
+
+    ``ignore`` (per image K×4 xyxy network pixels, optional): regions that are neither objects nor
+    background (VisDrone's ignored regions, COCO crowds, crop remnants). Map cells whose centre
+    lies inside one get ``ignore`` = 1 and no negative heatmap loss (:func:`focal_loss`).
     """
     hh, ww = map_size
     b = len(boxes)
@@ -219,7 +310,7 @@ def build_targets(boxes: Sequence[torch.Tensor], labels: Sequence[torch.Tensor],
             cx, cy = (x1 + x2) / 2 / stride, (y1 + y2) / 2 / stride
             ix, iy = min(ww - 1, max(0, int(cx))), min(hh - 1, max(0, int(cy)))
             sigma = gaussian_radius(bw, bh)
-            g = torch.exp(-((xs - ix) ** 2 + (ys - iy) ** 2) / (2 * sigma ** 2))
+            g = torch.exp(-((xs - ix) ** 2 + (ys - iy) ** 2) / (2 * sigma**2))
             heat[i, int(cls)] = torch.maximum(heat[i, int(cls)], g)
             size[i, 0, iy, ix] = float(torch.log(torch.tensor(max(bw, 1e-3))))
             size[i, 1, iy, ix] = float(torch.log(torch.tensor(max(bh, 1e-3))))
@@ -231,16 +322,24 @@ def build_targets(boxes: Sequence[torch.Tensor], labels: Sequence[torch.Tensor],
         ign = torch.zeros(b, 1, hh, ww)
         cy, cx = (ys + 0.5) * stride, (xs + 0.5) * stride  # cell centres in network pixels
         for i, regions in enumerate(ignore):
-            for x1, y1, x2, y2 in torch.as_tensor(regions, dtype=torch.float32).reshape(-1, 4).tolist():
+            for x1, y1, x2, y2 in (
+                torch.as_tensor(regions, dtype=torch.float32).reshape(-1, 4).tolist()
+            ):
                 inside = (cx >= x1) & (cx < x2) & (cy >= y1) & (cy < y2)
                 ign[i, 0][inside] = 1.0
         out['ignore'] = ign
     return out
 
 
-def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, beta: float = 4.0,
-               ignore: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """Penalty-reduced focal loss of CenterNet on heatmap logits, normalised by the number of objects.
+def focal_loss(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    alpha: float = 2.0,
+    beta: float = 4.0,
+    ignore: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """
+    Penalty-reduced focal loss of CenterNet on heatmap logits, normalised by the number of objects.
 
     ``ignore`` (B×1×h×w, 1 = ignored) removes the negative term there; positives always count.
     """
@@ -250,18 +349,24 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, b
     if ignore is not None:
         neg = neg * (1.0 - ignore)
     pos_loss = torch.log(p) * (1 - p) ** alpha * pos
-    neg_loss = torch.log(1 - p) * p ** alpha * (1 - target) ** beta * neg
+    neg_loss = torch.log(1 - p) * p**alpha * (1 - target) ** beta * neg
     n = pos.sum().clamp(min=1.0)
     return -(pos_loss.sum() + neg_loss.sum()) / n
 
 
-def detection_loss(maps: Dict[str, torch.Tensor], targets: Dict[str, torch.Tensor],
-                   size_weight: float = 1.0, offset_weight: float = 1.0) -> Dict[str, torch.Tensor]:
+def detection_loss(
+    maps: Dict[str, torch.Tensor],
+    targets: Dict[str, torch.Tensor],
+    size_weight: float = 1.0,
+    offset_weight: float = 1.0,
+) -> Dict[str, torch.Tensor]:
     """Total loss and its parts for a batch."""
     m = targets['mask']
     n = m.sum().clamp(min=1.0)
     hm = focal_loss(maps['heatmap'], targets['heatmap'], ignore=targets.get('ignore'))
     sz = (F.l1_loss(maps['size'], targets['size'], reduction='none') * m).sum() / n
-    off = (F.l1_loss(torch.sigmoid(maps['offset']), targets['offset'], reduction='none') * m).sum() / n
+    off = (
+        F.l1_loss(torch.sigmoid(maps['offset']), targets['offset'], reduction='none') * m
+    ).sum() / n
     total = hm + size_weight * sz + offset_weight * off
     return {'loss': total, 'heatmap': hm.detach(), 'size': sz.detach(), 'offset': off.detach()}

@@ -1,88 +1,119 @@
-"""Replay a recorded rosbag2 flight through the node's perception core, without a ROS installation.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Replay a recorded rosbag2 flight through the node's perception core, without a ROS installation.
 
 ``replay(bag, bundle, image_topic, out_dir, ...)`` reads Image or CompressedImage frames with the
-``rosbags`` library and hands each, with the CameraInfo in force and the camera pose from the bag's TF, to the
-node's ``PerceptionCore`` (``vitedge_ros.perception.core``: image conversion, ``vitedge_ros.runtime.Pipeline``, person
-targets, obstacles, clear path, landing zone, overlay, diagnostics); it is a driver like the rclpy node. It writes,
-in ``out_dir``:
+``rosbags`` library and hands each, with the CameraInfo in force and the camera pose from the bag's
+TF, to the node's ``PerceptionCore`` (``vitedge_ros.perception.core``: image conversion,
+``vitedge_ros.runtime.Pipeline``, person targets, obstacles, clear path, landing zone, overlay,
+diagnostics); it is a driver like the rclpy node. It writes, in ``out_dir``:
 
 * ``output_bag/`` — a rosbag2 (mcap by default) with ``/vitedge/detections``
-  (vision_msgs/msg/Detection2DArray, header copied from each input frame, definitions embedded), the other
-  outputs of the node (see ``replay``) and, with ``overlay=True``, ``/vitedge/overlay`` (sensor_msgs/msg/Image,
-  bgr8). It is written under a hidden
-  temporary name and renamed only after a clean close: an interrupted run leaves no output bag.
+  (vision_msgs/msg/Detection2DArray, header copied from each input frame, definitions embedded),
+  the other outputs of the node (see ``replay``) and, with ``overlay=True``, ``/vitedge/overlay``
+  (sensor_msgs/msg/Image, bgr8). It is written under a hidden temporary name and renamed only after
+  a clean close: an interrupted run leaves no output bag.
 * ``metrics.json`` (atomic) and ``metrics.md``; ``latency.png`` (latency over bag time).
-* with ground truth, ``detections_coco.json`` and ``gt_coco.json``: the exact COCO input of the reported
-  mAP, so it can be re-evaluated with any COCO evaluator.
+* with ground truth, ``detections_coco.json`` and ``gt_coco.json``: the exact COCO input of the
+  reported mAP, so it can be re-evaluated with any COCO evaluator.
 
-Segmentation bundles (task ``segment``) write ``/vitedge/segmentation`` (sensor_msgs/msg/Image, mono8
-class ids, header copied) instead of detections, the colour overlay with ``overlay=True``, and score
-mIoU / per-class IoU against ``gt``: a folder of PNG label maps named ``<stamp_ns>.png`` (the image
-header stamp in ns; ``write_synthetic_bag(masks=True)`` writes one). A mask of the wrong size or with
-unknown class ids stops the run with an error naming the file.
+Segmentation bundles (task ``segment``) write ``/vitedge/segmentation`` (sensor_msgs/msg/Image,
+mono8 class ids, header copied) instead of detections, the colour overlay with ``overlay=True``,
+and score mIoU / per-class IoU against ``gt``: a folder of PNG label maps named ``<stamp_ns>.png``
+(the image header stamp in ns; ``write_synthetic_bag(masks=True)`` writes one). A mask of the wrong
+size or with unknown class ids stops the run with an error naming the file.
 
-Two clocks: as fast as possible (``realtime=False``, throughput: each frame is handed to the core once the
-previous one is done) and ``realtime=True``, where the frames arrive at the bag's own timing (times ``1/rate``)
-and the core processes them latest-wins, exactly as in the node: frames that arrive while the engine is busy
-replace the pending one and are counted as dropped, and end-to-end latency is the time from a frame's scheduled
-arrival to its outputs.
+Two clocks: as fast as possible (``realtime=False``, throughput: each frame is handed to the core
+once the previous one is done) and ``realtime=True``, where the frames arrive at the bag's own
+timing (times ``1/rate``) and the core processes them latest-wins, exactly as in the node: frames
+that arrive while the engine is busy replace the pending one and are counted as dropped, and
+end-to-end latency is the time from a frame's scheduled arrival to its outputs.
 
-The run is a sequence of named steps: ``_check_arguments``, ``_prepare_out_dir``, ``_image_connections``,
-``_load_pipeline``, ``load_truth`` (``ground_truth``), ``read_geometry`` (``geometry``), ``_node_params``,
-``_feed`` (the frame loop, ``_feed_one`` per frame), ``match_truth`` and the metrics (``metrics``). The node's
-outputs are written by ``outputs.FrameOutputWriter``.
+The run is a sequence of named steps: ``_check_arguments``, ``_prepare_out_dir``,
+``_image_connections``, ``_load_pipeline``, ``load_truth`` (``ground_truth``), ``read_geometry``
+(``geometry``), ``_node_params``, ``_feed`` (the frame loop, ``_feed_one`` per frame),
+``match_truth`` and the metrics (``metrics``). The node's outputs are written by
+``outputs.FrameOutputWriter``.
 
 Nothing here imports torch; ``metrics['torch_imported']`` records whether anything else did.
 """
+
+from collections import Counter, deque
 import logging
+from pathlib import Path
 import re
 import shutil
 import sys
 import time
-from collections import Counter, deque
-from pathlib import Path
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..runtime.errors import BundleError, EngineError, FrameError
 from .errors import BagReplayError
 from .ground_truth import load_truth, match_truth
-from .metrics import ReplayRun, accuracy_metrics, geometry_metrics, replay_metrics
+from .metrics import accuracy_metrics, geometry_metrics, replay_metrics, ReplayRun
 from .outputs import FrameOutputWriter, output_topics
 from .reader import (
     COMPRESSED_TYPE,
     DETECTIONS_TYPE,
+    find_connection,
     IMAGE_TYPE,
     IMAGE_TYPES,
-    find_connection,
     iter_messages,
     open_bag,
     stamp_ns,
 )
 from .writer import OutputBag, write_file
+from ..runtime.errors import BundleError, EngineError, FrameError
 
 __all__ = ['BagReplayError', 'OUTPUT_BAG', 'OUTPUT_FILES', 'ReplayState', 'replay']
 
 LOG = logging.getLogger(__name__)
 OUTPUT_BAG = 'output_bag'
-OUTPUT_FILES = ('metrics.json', 'metrics.md', 'latency.png', 'detections_coco.json', 'gt_coco.json', 'topdown.png')
+OUTPUT_FILES = (
+    'metrics.json',
+    'metrics.md',
+    'latency.png',
+    'detections_coco.json',
+    'gt_coco.json',
+    'topdown.png',
+)
 MAX_FAILURE_RECORDS = 100
 
-#: what the replay tags each frame with for the core: (index, log ns, bag time s, stamp ns, arrival s, deserialize ms)
+#: what the replay tags each frame with for the core: (index, log ns, bag time s, stamp ns, arrival
+#: s, deserialize ms)
 FrameTag = Tuple[int, int, float, Optional[int], float, float]
 
 
 class ReplayState:
-    """One replay run's results, shared by the feeding loop and the core's callbacks.
+    """
+    One replay run's results, shared by the feeding loop and the core's callbacks.
 
-    The core calls ``on_output`` / ``on_failure`` (on its worker thread); the feeding thread calls ``drain``, which
-    writes the queued outputs (rosbags' sqlite3 writer is bound to its thread) and keeps a record per frame.
+    The core calls ``on_output`` / ``on_failure`` (on its worker thread); the feeding thread calls
+    ``drain``, which writes the queued outputs (rosbags' sqlite3 writer is bound to its thread) and
+    keeps a record per frame.
     """
 
-    def __init__(self, writer: FrameOutputWriter, keep_detections: bool,
-                 on_frame: Optional[Callable[[int, Dict[str, Any]], None]]) -> None:
-        self.core: Any = None            # the node's PerceptionCore: every frame goes through it
+    def __init__(
+        self,
+        writer: FrameOutputWriter,
+        keep_detections: bool,
+        on_frame: Optional[Callable[[int, Dict[str, Any]], None]],
+    ) -> None:
+        self.core: Any = None  # the node's PerceptionCore: every frame goes through it
         self.writer = writer
         self.keep_detections = keep_detections
         self.on_frame = on_frame
@@ -94,23 +125,37 @@ class ReplayState:
         self.last_out_ns = -1  # see _ready
         self.class_counts: Counter = Counter()
         self.fatal: Optional[BaseException] = None
-        #: outputs ready on the core's worker thread, written by the feeding thread: (FrameOutput, e2e ms, log ns)
+        #: outputs ready on the core's worker thread, written by the feeding thread: (FrameOutput,
+        #: e2e ms, log ns)
         self.ready: Deque[Tuple[Any, float, int]] = deque()
-        #: (index, header stamp ns or None, bag log time ns) of every frame read, for ground-truth matching
+        #: (index, header stamp ns or None, bag log time ns) of every frame read, for ground-truth
+        #: matching
         self.frame_keys: List[Tuple[int, Optional[int], int]] = []
 
-    def fail(self, index: int, stamp: Optional[int], bag_t: float, reason: str, error: str) -> None:
+    def fail(
+        self, index: int, stamp: Optional[int], bag_t: float, reason: str, error: str
+    ) -> None:
         """Count frame ``index`` as failed (``reason``: a short key; ``error``: the message)."""
         self.failure_reasons[reason] += 1
         self.failed_times.append(bag_t)
         self.failed_indices.add(index)
         if len(self.failures) < MAX_FAILURE_RECORDS:
-            self.failures.append({'index': index, 'stamp_ns': stamp, 'bag_time_s': bag_t, 'reason': reason,
-                                  'error': error})
+            self.failures.append(
+                {
+                    'index': index,
+                    'stamp_ns': stamp,
+                    'bag_time_s': bag_t,
+                    'reason': reason,
+                    'error': error,
+                }
+            )
         LOG.warning('frame %d (stamp %s) skipped: %s', index, stamp, error)
 
     def on_output(self, out: Any) -> None:
-        """The core's ``on_output`` (its worker thread): note when the frame's outputs are ready, queue them.
+        """
+        Return the core's ``on_output`` (its worker thread).
+
+        Note when the frame's outputs are ready, queue them.
 
         Any exception is handed to the feeding thread, which re-raises it.
         """
@@ -120,19 +165,24 @@ class ReplayState:
             _index, log_ns, _bag_t, _stamp, arrival, _deser = out.tag
             e2e_ms, out_ns = self._ready(log_ns, arrival)
             self.ready.append((out, e2e_ms, out_ns))
-        except BaseException as exc:   # noqa: B036 - handed to the feeding thread, which re-raises it
+        except BaseException as exc:  # noqa: B036 - handed to the feeding thread, which re-raises it
             self.fatal = exc
 
     def drain(self) -> None:
-        """Write the queued frames' outputs and records (feeding thread); ``on_frame`` is called here."""
+        """
+        Write the queued frames' outputs and records (feeding thread).
+
+        ``on_frame`` is called here.
+        """
         while self.ready:
             self._record(*self.ready.popleft())
 
     def on_failure(self, tag: Any, reason: str, exc: Exception) -> None:
-        """The core's ``on_failure``: a frame without output.
+        """
+        Return the core's ``on_failure``: a frame without output.
 
-        A FrameError or a conversion failure is one failed frame; any other inference error (the engine broke)
-        ends the run.
+        A FrameError or a conversion failure is one failed frame; any other inference error (the
+        engine broke) ends the run.
         """
         if tag is None or self.fatal is not None:
             return
@@ -150,15 +200,26 @@ class ReplayState:
         for det in out.detections:
             self.class_counts[det.label] += 1
         tm = out.timings_ms
-        rec = {'index': index, 'stamp_ns': stamp, 'frame_id': str(out.header.frame_id).lstrip('/'),
-               'bag_time_s': bag_t, 'size': tuple(out.image_size),
-               'deserialize': deser_ms, 'decode': tm.get('decode', float('nan')),
-               'preprocess': tm['preprocess'], 'inference': tm['inference'],
-               'postprocess': tm['postprocess'], 'pipeline': tm['total'],
-               'end_to_end': e2e_ms, 'detections': len(out.detections),
-               'targets': out.targets, 'clear_path': out.clear_path,
-               'obstacles': None if out.obstacles is None else [
-                   (o.label, o.azimuth, o.elevation) for o in out.obstacles]}
+        rec = {
+            'index': index,
+            'stamp_ns': stamp,
+            'frame_id': str(out.header.frame_id).lstrip('/'),
+            'bag_time_s': bag_t,
+            'size': tuple(out.image_size),
+            'deserialize': deser_ms,
+            'decode': tm.get('decode', float('nan')),
+            'preprocess': tm['preprocess'],
+            'inference': tm['inference'],
+            'postprocess': tm['postprocess'],
+            'pipeline': tm['total'],
+            'end_to_end': e2e_ms,
+            'detections': len(out.detections),
+            'targets': out.targets,
+            'clear_path': out.clear_path,
+            'obstacles': None
+            if out.obstacles is None
+            else [(o.label, o.azimuth, o.elevation) for o in out.obstacles],
+        }
         if self.keep_detections:
             rec['dets'] = list(out.detections)
         self.records.append(rec)
@@ -166,10 +227,11 @@ class ReplayState:
             self.on_frame(index, rec)
 
     def _ready(self, log_ns: int, arrival: float) -> Tuple[float, int]:
-        """End-to-end ms of a frame whose output is ready now, and its output log time.
+        """
+        End-to-end ms of a frame whose output is ready now, and its output log time.
 
-        Output log time = input log time + end-to-end latency, never earlier than the previous output's:
-        one worker publishes in order, so a slow frame delays the next one's publication.
+        Output log time = input log time + end-to-end latency, never earlier than the previous
+        output's: one worker publishes in order, so a slow frame delays the next one's publication.
         """
         e2e_ms = (time.perf_counter() - arrival) * 1000.0
         self.last_out_ns = max(int(log_ns) + int(e2e_ms * 1e6), self.last_out_ns + 1)
@@ -191,13 +253,19 @@ class _Feed:
         self.run_s = 0.0
 
 
-# ------------------------------------------------------------------------------------------------ set-up steps
-def _check_arguments(rate: float, mono16_shift: Optional[int], gt: Any, gt_topic: Optional[str]) -> None:
+# ------------------------------------------------------------------------------------------------
+# set-up steps
+def _check_arguments(
+    rate: float, mono16_shift: Optional[int], gt: Any, gt_topic: Optional[str]
+) -> None:
     if rate <= 0:
         raise BagReplayError('--rate must be > 0, got {}'.format(rate))
     if mono16_shift is not None and not 0 <= int(mono16_shift) <= 8:
-        raise BagReplayError('--mono16-shift must be -1 (from the first frame) or in [0, 8], got {}'.format(
-            mono16_shift))
+        raise BagReplayError(
+            '--mono16-shift must be -1 (from the first frame) or in [0, 8], got {}'.format(
+                mono16_shift
+            )
+        )
     if gt is not None and gt_topic is not None:
         raise BagReplayError('give ground truth as --gt FILE or --gt-topic TOPIC, not both')
 
@@ -206,12 +274,18 @@ def _refuse_earlier_outputs(out_dir: Path, overwrite: bool) -> None:
     if not overwrite:
         existing = [n for n in (OUTPUT_BAG,) + OUTPUT_FILES if (out_dir / n).exists()]
         if existing:
-            raise BagReplayError('{} holds the outputs of an earlier run ({}); choose another --out or pass '
-                                 '--overwrite'.format(out_dir, ', '.join(existing)))
+            raise BagReplayError(
+                '{} holds the outputs of an earlier run ({}); choose another --out or pass '
+                '--overwrite'.format(out_dir, ', '.join(existing))
+            )
 
 
 def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
-    """Create ``out_dir``; with ``overwrite``, remove the outputs of an earlier run (once set-up has succeeded)."""
+    """
+    Create ``out_dir``; with ``overwrite``.
+
+    Remove the outputs of an earlier run (once set-up has succeeded).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     if overwrite:
         for name in OUTPUT_FILES:
@@ -227,21 +301,29 @@ def _typestore() -> Tuple[Any, Any]:
     try:
         return rosbags_types()
     except ImportError as exc:
-        raise BagReplayError('reading bags needs the rosbags package ({}): pip install rosbags; it needs '
-                             'Python >= 3.8, so on JetPack 4.6 (Python 3.6) replay bags on the workstation'
-                             .format(exc)) from exc
+        raise BagReplayError(
+            'reading bags needs the rosbags package ({}): pip install rosbags; it needs '
+            'Python >= 3.8, so on JetPack 4.6 (Python 3.6) replay bags on the workstation'.format(
+                exc
+            )
+        ) from exc
 
 
 def _image_connections(reader: Any, image_topic: str) -> Tuple[List[Any], str, int]:
-    """The image topic's connections, its one message type and its message count."""
+    """Return the image topic's connections, its one message type and its message count."""
     conns = find_connection(reader, image_topic, IMAGE_TYPES, what='image topic')
     if len({c.msgtype for c in conns}) > 1:
-        raise BagReplayError('image topic {!r} is recorded with several types: {}'.format(
-            image_topic, sorted({c.msgtype for c in conns})))
+        raise BagReplayError(
+            'image topic {!r} is recorded with several types: {}'.format(
+                image_topic, sorted({c.msgtype for c in conns})
+            )
+        )
     return conns, conns[0].msgtype, sum(int(c.msgcount) for c in conns)
 
 
-def _load_pipeline(bundle: Union[str, Path], backend: str, score_threshold: Optional[float]) -> Any:
+def _load_pipeline(
+    bundle: Union[str, Path], backend: str, score_threshold: Optional[float]
+) -> Any:
     from ..runtime import Pipeline
 
     path = Path(bundle)
@@ -251,16 +333,29 @@ def _load_pipeline(bundle: Union[str, Path], backend: str, score_threshold: Opti
         raise BagReplayError('bundle {} does not load: {}'.format(path, exc)) from exc
     if pipe.bundle.task not in ('detect', 'segment'):
         pipe.close()
-        raise BagReplayError('bundle {} is a {!r} model; eval_bag needs a detector (task: detect) or a '
-                             'segmenter (task: segment)'.format(path, pipe.bundle.task))
+        raise BagReplayError(
+            'bundle {} is a {!r} model; eval_bag needs a detector (task: detect) or a '
+            'segmenter (task: segment)'.format(path, pipe.bundle.task)
+        )
     return pipe
 
 
-def _node_params(node_params: Optional[Dict[str, Any]], labels: List[str], segment: bool, localise: bool,
-                 target_frame: str, overlay: bool, mono16_shift: Optional[int]) -> Any:
-    """The node's validated parameters (``NodeParams``) for this replay; the replay's defaults where not given.
+def _node_params(
+    node_params: Optional[Dict[str, Any]],
+    labels: List[str],
+    segment: bool,
+    localise: bool,
+    target_frame: str,
+    overlay: bool,
+    mono16_shift: Optional[int],
+) -> Any:
+    """
+    Return the node's validated parameters (``NodeParams``) for this replay.
 
-    Raises:
+    The replay's defaults where not given.
+
+    Raises
+    ------
         BagReplayError: a parameter the node would refuse (the message names it).
 
     """
@@ -268,7 +363,7 @@ def _node_params(node_params: Optional[Dict[str, Any]], labels: List[str], segme
 
     values = dict(node_params or {})
     values.setdefault('target_frame', target_frame if localise else '')
-    if not segment:      # the node's default obstacle classes, as far as this bundle has them
+    if not segment:  # the node's default obstacle classes, as far as this bundle has them
         from ..geometry.obstacles import DEFAULT_OBSTACLE_CLASSES
 
         values.setdefault('obstacle_classes', [c for c in DEFAULT_OBSTACLE_CLASSES if c in labels])
@@ -277,23 +372,34 @@ def _node_params(node_params: Optional[Dict[str, Any]], labels: List[str], segme
     try:
         return validate_params(values, labels=labels, task='segment' if segment else 'detect')
     except ParamError as exc:
-        raise BagReplayError('node parameter {}'.format(str(exc)[len('parameter '):])) from None
+        raise BagReplayError('node parameter {}'.format(str(exc)[len('parameter ') :])) from None
 
 
 def _pose_lookup(geometry: Any, target_frame: str) -> Any:
-    """The core's pose lookup over the bag's TF (None without TF); warns when ``target_frame`` is not in it."""
+    """
+    Return the core's pose lookup over the bag's TF (None without TF).
+
+    Warns when ``target_frame`` is not in it.
+    """
     from .geometry import PoseLookup
 
     if geometry.tf is None:
         return None
     if target_frame and target_frame not in geometry.tf.frames:
-        LOG.warning('the TF tree has no frame %r (target_frame): no person targets (frames: %s)',
-                    target_frame, ', '.join(geometry.tf.frames))
+        LOG.warning(
+            'the TF tree has no frame %r (target_frame): no person targets (frames: %s)',
+            target_frame,
+            ', '.join(geometry.tf.frames),
+        )
     return PoseLookup(geometry.tf)
 
 
 def _core_logger() -> Callable[[str, str], None]:
-    """The core's ``log``: each kind of warning once (numbers ignored), repeats at debug level."""
+    """
+    Return the core's ``log``.
+
+    Each kind of warning once (numbers ignored), repeats at debug level.
+    """
     warned = set()
 
     def core_log(level: str, text: str) -> None:
@@ -311,11 +417,14 @@ def _core_logger() -> Callable[[str, str], None]:
 
 
 def _warm_up(pipe: Any, types: Any, typestore: Any, overlay: bool) -> float:
-    """Run the pipeline once on a blank frame and build the message serializers; return the time in ms.
+    """
+    Run the pipeline once on a blank frame and build the message serializers.
 
-    The first inference (engine start-up) and the first CDR serialization of a type (rosbags generates
-    its code then) take tens of milliseconds; on the drone that happens before the flight, so it stays out
-    of the replay's latency figures.
+    Return the time in ms.
+
+    The first inference (engine start-up) and the first CDR serialization of a type (rosbags
+    generates its code then) take tens of milliseconds; on the drone that happens before the
+    flight, so it stays out of the replay's latency figures.
     """
     from ..ros.messages import build_detection2d_array, build_header, build_image
     from ..runtime.detection import Detection
@@ -329,18 +438,23 @@ def _warm_up(pipe: Any, types: Any, typestore: Any, overlay: bool) -> float:
     except FrameError:
         pass
     header = build_header(types, 0, 0, 'warm_up')
-    msg = build_detection2d_array([Detection(0, 'warm_up', 0.5, (0.0, 0.0, 1.0, 1.0))], header, types)
+    msg = build_detection2d_array(
+        [Detection(0, 'warm_up', 0.5, (0.0, 0.0, 1.0, 1.0))], header, types
+    )
     typestore.serialize_cdr(msg, DETECTIONS_TYPE)
     if overlay:
         typestore.serialize_cdr(build_image(blank, header, types), IMAGE_TYPE)
     return (time.perf_counter() - t0) * 1000.0
 
 
-# --------------------------------------------------------------------------------------------------- the run
+# ---------------------------------------------------------------------------------------------------
+# the run
 def _wait_for_core(core: Any, state: ReplayState) -> None:
-    """Block until the core has no frame pending or in flight; re-raise what its worker handed over.
+    """
+    Block until the core has no frame pending or in flight; re-raise what its worker handed over.
 
-    Raises:
+    Raises
+    ------
         BagReplayError: the core's worker thread ended (an exception it could not hand over).
 
     """
@@ -354,9 +468,24 @@ def _wait_for_core(core: Any, state: ReplayState) -> None:
         raise state.fatal
 
 
-def _feed_one(reader: Any, log_ns: int, raw: bytes, msgtype: str, submit: Callable[..., Any], core: Any,
-              state: ReplayState, geometry: Any, feed: _Feed, realtime: bool, rate: float) -> None:
-    """Hand one recorded frame to the core, with the CameraInfo in force, at its time in realtime mode."""
+def _feed_one(
+    reader: Any,
+    log_ns: int,
+    raw: bytes,
+    msgtype: str,
+    submit: Callable[..., Any],
+    core: Any,
+    state: ReplayState,
+    geometry: Any,
+    feed: _Feed,
+    realtime: bool,
+    rate: float,
+) -> None:
+    """
+    Hand one recorded frame to the core, with the CameraInfo in force.
+
+    At its time in realtime mode.
+    """
     t_read = time.perf_counter()
     if feed.first_ns is None:
         feed.first_ns = log_ns
@@ -366,14 +495,20 @@ def _feed_one(reader: Any, log_ns: int, raw: bytes, msgtype: str, submit: Callab
     feed.frames_in += 1
     try:
         msg = reader.deserialize(raw, msgtype)
-    except Exception as exc:   # noqa: BLE001 - a corrupt message is one failed frame
+    except Exception as exc:  # noqa: BLE001 - a corrupt message is one failed frame
         state.frame_keys.append((index, None, int(log_ns)))
-        state.fail(index, None, bag_t, 'deserialize_failed', 'cannot deserialize {}: {}'.format(msgtype, exc))
+        state.fail(
+            index,
+            None,
+            bag_t,
+            'deserialize_failed',
+            'cannot deserialize {}: {}'.format(msgtype, exc),
+        )
         return
     deser_ms = (time.perf_counter() - t_read) * 1000.0
     stamp = stamp_ns(msg.header)
     state.frame_keys.append((index, stamp, int(log_ns)))
-    info = geometry.camera_info_at(log_ns)    # the CameraInfo the node's subscription would hold now
+    info = geometry.camera_info_at(log_ns)  # the CameraInfo the node's subscription would hold now
     if info is not None and info is not feed.last_info:
         core.on_camera_info(info)
         feed.last_info = info
@@ -392,7 +527,7 @@ def _feed_one(reader: Any, log_ns: int, raw: bytes, msgtype: str, submit: Callab
     tag: FrameTag = (index, log_ns, bag_t, stamp, arrival, deser_ms)
     submit(msg, stamp=arrival, tag=tag)
     if not realtime:
-        _wait_for_core(core, state)      # throughput: every frame, one at a time
+        _wait_for_core(core, state)  # throughput: every frame, one at a time
     if state.fatal is not None:
         raise state.fatal
     state.drain()
@@ -403,21 +538,39 @@ def _progress(bar: Any, core: Any, state: ReplayState, realtime: bool) -> None:
         return
     bar.update(1)
     if realtime:
-        bar.set_postfix(processed=len(state.records), dropped=core.stats()['dropped_frames'], refresh=False)
+        bar.set_postfix(
+            processed=len(state.records), dropped=core.stats()['dropped_frames'], refresh=False
+        )
     elif state.failure_reasons:
         bar.set_postfix(failed=sum(state.failure_reasons.values()), refresh=False)
 
 
-def _feed(reader: Any, conns: Sequence[Any], msgtype: str, core: Any, state: ReplayState, geometry: Any,
-          realtime: bool, rate: float, max_frames: Optional[int], bar: Any) -> _Feed:
-    """The frame loop: every frame of the image topic (up to ``max_frames``) through the core, then wait for it."""
+def _feed(
+    reader: Any,
+    conns: Sequence[Any],
+    msgtype: str,
+    core: Any,
+    state: ReplayState,
+    geometry: Any,
+    realtime: bool,
+    rate: float,
+    max_frames: Optional[int],
+    bar: Any,
+) -> _Feed:
+    """
+    Return the frame loop.
+
+    Every frame of the image topic (up to ``max_frames``) through the core, then wait for it.
+    """
     feed = _Feed()
     submit = core.on_compressed if msgtype == COMPRESSED_TYPE else core.on_image
     t_run = time.perf_counter()
     for _conn, log_ns, raw in iter_messages(reader, conns):
         if max_frames is not None and feed.frames_in >= max_frames:
             break
-        _feed_one(reader, log_ns, raw, msgtype, submit, core, state, geometry, feed, realtime, rate)
+        _feed_one(
+            reader, log_ns, raw, msgtype, submit, core, state, geometry, feed, realtime, rate
+        )
         _progress(bar, core, state, realtime)
     _wait_for_core(core, state)
     state.drain()
@@ -431,18 +584,45 @@ def _progress_bar(progress: bool, total: int, image_topic: str) -> Any:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, unit='frame', desc=image_topic, file=sys.stderr, dynamic_ncols=True, mininterval=0.25)
+    return tqdm(
+        total=total,
+        unit='frame',
+        desc=image_topic,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        mininterval=0.25,
+    )
 
 
-def _run(reader: Any, conns: Sequence[Any], msgtype: str, core: Any, state: ReplayState, geometry: Any, out: Any,
-         truth: Any, frames_total: int, image_topic: str, gt: Any, realtime: bool, rate: float,
-         max_frames: Optional[int], progress: bool) -> Tuple[_Feed, Any]:
-    """Feed the frames, match them to the ground truth and commit the output bag; abort it on any failure."""
+def _run(
+    reader: Any,
+    conns: Sequence[Any],
+    msgtype: str,
+    core: Any,
+    state: ReplayState,
+    geometry: Any,
+    out: Any,
+    truth: Any,
+    frames_total: int,
+    image_topic: str,
+    gt: Any,
+    realtime: bool,
+    rate: float,
+    max_frames: Optional[int],
+    progress: bool,
+) -> Tuple[_Feed, Any]:
+    """
+    Feed the frames, match them to the ground truth and commit the output bag.
+
+    Abort it on any failure.
+    """
     planned = min(frames_total, max_frames) if max_frames is not None else frames_total
     bar = _progress_bar(progress, planned, image_topic)
     out.open()
     try:
-        feed = _feed(reader, conns, msgtype, core, state, geometry, realtime, rate, max_frames, bar)
+        feed = _feed(
+            reader, conns, msgtype, core, state, geometry, realtime, rate, max_frames, bar
+        )
         match = match_truth(state.frame_keys, truth, frames_total, image_topic, gt)
         core.shutdown(timeout=30.0)
         out.commit()
@@ -475,69 +655,98 @@ def _write_reports(out_dir: Path, metrics: Dict[str, Any]) -> None:
     write_file(out_dir / 'metrics.json', (json.dumps(metrics, indent=2) + '\n').encode('utf-8'))
 
 
-def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: str, out_dir: Union[str, Path], *,
-           backend: str = 'auto', realtime: bool = False, rate: float = 1.0, gt: Union[str, Path, None] = None,
-           gt_topic: Optional[str] = None, overlay: bool = False, output_storage: str = 'mcap',
-           score_threshold: Optional[float] = None, max_frames: Optional[int] = None, overwrite: bool = False,
-           progress: bool = False, pipeline: Any = None,
-           on_frame: Optional[Callable[[int, Dict[str, Any]], None]] = None,
-           label_map: Any = None, mono16_shift: Optional[int] = None, target_frame: str = 'map',
-           camera_info_topic: Optional[str] = None, node_params: Optional[Dict[str, Any]] = None,
-           localisation_gate_m: float = 2.0) -> Dict[str, Any]:
-    """Replay ``image_topic`` of ``bag`` through a detector bundle; write outputs to ``out_dir``.
+def replay(
+    bag: Union[str, Path],
+    bundle: Union[str, Path, None],
+    image_topic: str,
+    out_dir: Union[str, Path],
+    *,
+    backend: str = 'auto',
+    realtime: bool = False,
+    rate: float = 1.0,
+    gt: Union[str, Path, None] = None,
+    gt_topic: Optional[str] = None,
+    overlay: bool = False,
+    output_storage: str = 'mcap',
+    score_threshold: Optional[float] = None,
+    max_frames: Optional[int] = None,
+    overwrite: bool = False,
+    progress: bool = False,
+    pipeline: Any = None,
+    on_frame: Optional[Callable[[int, Dict[str, Any]], None]] = None,
+    label_map: Any = None,
+    mono16_shift: Optional[int] = None,
+    target_frame: str = 'map',
+    camera_info_topic: Optional[str] = None,
+    node_params: Optional[Dict[str, Any]] = None,
+    localisation_gate_m: float = 2.0,
+) -> Dict[str, Any]:
+    """
+    Replay ``image_topic`` of ``bag`` through a detector bundle; write outputs to ``out_dir``.
 
-    Args:
-        bag: rosbag2 directory (sqlite3 or mcap; file/message/chunk compression handled by rosbags).
+    Args
+    ----
+        bag: rosbag2 directory (sqlite3 or mcap; file/message/chunk compression handled by
+            rosbags).
         bundle: detector bundle directory (ignored when ``pipeline`` is given).
         image_topic: a sensor_msgs/msg/Image or sensor_msgs/msg/CompressedImage topic.
         out_dir: output directory (created).
         backend: runtime backend (``auto``, ``onnxruntime``, ``tensorrt``, ``torch``).
         realtime: replay at the bag's timing with latest-wins processing (drops counted).
         rate: speed factor of the realtime clock (2.0 = twice as fast as recorded).
-        gt: ground truth: a COCO JSON (images keyed by ``stamp_ns``), a folder of VisDrone-DET ``.txt``
-            files, or for segmentation bundles a folder of ``<stamp_ns>.png`` masks; matched to frames as
-            ``vitedge_ros.replay.ground_truth`` says (header stamp, else bag log time or receive order, with a
-            warning).
-        gt_topic: a vision_msgs/msg/Detection2DArray ground-truth topic in the same bag (any vision_msgs).
+        gt: ground truth: a COCO JSON (images keyed by ``stamp_ns``), a folder of VisDrone-DET
+            ``.txt`` files, or for segmentation bundles a folder of ``<stamp_ns>.png`` masks;
+            matched to frames as ``vitedge_ros.replay.ground_truth`` says (header stamp, else bag
+            log time or receive order, with a warning).
+        gt_topic: a vision_msgs/msg/Detection2DArray ground-truth topic in the same bag (any
+            vision_msgs).
         overlay: also write ``/vitedge/overlay`` images.
         output_storage: ``mcap`` or ``sqlite3`` for the output bag.
         score_threshold: override of the bundle's decoder threshold (mAP wants a low one).
         max_frames: stop after this many input frames.
         overwrite: replace outputs of an earlier run in ``out_dir`` (else refuse).
         progress: show a tqdm progress bar (frames and rate) on stderr.
-        pipeline: a ready pipeline-like object (``__call__(bgr) -> FrameResult``, ``labels``), e.g. for tests.
+        pipeline: a ready pipeline-like object (``__call__(bgr) -> FrameResult``, ``labels``), e.g.
+            for tests.
         on_frame: called as ``on_frame(index, record)`` after each processed frame.
-        label_map: ground-truth category name -> bundle label or ``ignore`` (``ground_truth.parse_label_map``
-            spec; default ``DEFAULT_LABEL_MAP``).
-        mono16_shift: right shift (0-8) from 16-bit to 8-bit images, the node's parameter of that name; None:
-            fixed from the first 16-bit frame and kept for the whole bag (one scale per camera).
-        target_frame: ground frame of the person targets (the node's ``target_frame``); '' turns targets off.
-            Targets need CameraInfo and TF in the bag; without them the replay says once why there are none.
-        camera_info_topic: the camera's CameraInfo topic (default: ``camera_info`` beside the image topic, or
-            the bag's only CameraInfo topic).
-        node_params: further vitedge_node parameters (``PARAM_SPECS`` names, e.g. ``obstacle_classes``), validated
-            as the node validates them.
-        localisation_gate_m: a target within this horizontal distance of a true person can localise it.
+        label_map: ground-truth category name -> bundle label or ``ignore``
+            (``ground_truth.parse_label_map`` spec; default ``DEFAULT_LABEL_MAP``).
+        mono16_shift: right shift (0-8) from 16-bit to 8-bit images, the node's parameter of that
+            name; None: fixed from the first 16-bit frame and kept for the whole bag (one scale per
+            camera).
+        target_frame: ground frame of the person targets (the node's ``target_frame``); '' turns
+            targets off. Targets need CameraInfo and TF in the bag; without them the replay says
+            once why there are none.
+        camera_info_topic: the camera's CameraInfo topic (default: ``camera_info`` beside the image
+            topic, or the bag's only CameraInfo topic).
+        node_params: further vitedge_node parameters (``PARAM_SPECS`` names, e.g.
+            ``obstacle_classes``), validated as the node validates them.
+        localisation_gate_m: a target within this horizontal distance of a true person can localise
+            it.
 
-    Every frame is handed to the node's ``PerceptionCore`` (``on_image`` / ``on_compressed``, with the
-    CameraInfo in force and poses from the bag's TF), so the output bag holds what the node publishes for it:
-    ``/vitedge/detections``, ``/vitedge/targets`` (PoseArray in ``target_frame``), ``/vitedge/obstacles`` and
-    ``/vitedge/obstacles/bearings``, ``/vitedge/clear_path``, for segmenters ``/vitedge/segmentation`` and
-    ``/vitedge/landing_zone`` (``/safe``), ``/vitedge/overlay`` when asked, and ``/diagnostics`` (every
-    ``diagnostics_period_s`` of bag time). With position ground truth in the bag (``tools/make_bag.py``:
-    ``/ground_truth/persons``, ``/obstacles``, ``/clear_path``) ``metrics.json`` gains ``localisation``,
-    ``obstacles`` and ``clear_path`` (see ``vitedge_ros.eval.localisation``) and ``topdown.png``.
+    Every frame is handed to the node's ``PerceptionCore`` (``on_image`` / ``on_compressed``, with
+    the CameraInfo in force and poses from the bag's TF), so the output bag holds what the node
+    publishes for it: ``/vitedge/detections``, ``/vitedge/targets`` (PoseArray in
+    ``target_frame``), ``/vitedge/obstacles`` and ``/vitedge/obstacles/bearings``,
+    ``/vitedge/clear_path``, for segmenters ``/vitedge/segmentation`` and ``/vitedge/landing_zone``
+    (``/safe``), ``/vitedge/overlay`` when asked, and ``/diagnostics`` (every
+    ``diagnostics_period_s`` of bag time). With position ground truth in the bag
+    (``tools/make_bag.py``: ``/ground_truth/persons``, ``/obstacles``, ``/clear_path``)
+    ``metrics.json`` gains ``localisation``, ``obstacles`` and ``clear_path`` (see
+    ``vitedge_ros.eval.localisation``) and ``topdown.png``.
 
-    Returns:
+    Returns
+    -------
         The metrics written to ``metrics.json`` (see docs/EVALUATION.md).
 
-    Raises:
-        BagReplayError: unreadable bag, missing topic (lists the topics), bad ground truth, bundle that does
-            not load, or outputs that exist already.
+    Raises
+    ------
+        BagReplayError: unreadable bag, missing topic (lists the topics), bad ground truth, bundle
+            that does not load, or outputs that exist already.
 
     """
-    from ..perception.core import PerceptionCore
     from .geometry import read_geometry, read_position_truth
+    from ..perception.core import PerceptionCore
 
     t_setup = time.perf_counter()
     _check_arguments(rate, mono16_shift, gt, gt_topic)
@@ -549,7 +758,9 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
     core = None
     try:
         conns, msgtype, frames_total = _image_connections(reader, image_topic)
-        pipe = pipeline if pipeline is not None else _load_pipeline(bundle, backend, score_threshold)
+        pipe = (
+            pipeline if pipeline is not None else _load_pipeline(bundle, backend, score_threshold)
+        )
         labels = list(getattr(pipe, 'labels', []) or [])
         segment = getattr(getattr(pipe, 'bundle', None), 'task', None) == 'segment'
         truth = load_truth(reader, gt, gt_topic, labels, label_map, segment, frames_total)
@@ -558,40 +769,120 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
         if geometry.note:
             LOG.warning('%s', geometry.note)
         person = (node_params or {}).get('person_label', 'person')
-        localise = geometry.tf is not None and bool(geometry.camera_infos) and not segment and person in labels
-        params = _node_params(node_params, labels, segment, localise, target_frame, overlay, mono16_shift)
+        localise = (
+            geometry.tf is not None
+            and bool(geometry.camera_infos)
+            and not segment
+            and person in labels
+        )
+        params = _node_params(
+            node_params, labels, segment, localise, target_frame, overlay, mono16_shift
+        )
         pose_lookup = _pose_lookup(geometry, params.target_frame)
         _prepare_out_dir(out_dir, overwrite)
-        bundle_name = str(getattr(getattr(pipe, 'bundle', None), 'name', '')
-                          or (Path(bundle).name if bundle else 'custom'))
+        bundle_name = str(
+            getattr(getattr(pipe, 'bundle', None), 'name', '')
+            or (Path(bundle).name if bundle else 'custom')
+        )
         topics = output_topics(segment, params, bool(geometry.camera_infos), overlay)
-        out = OutputBag(out_dir / OUTPUT_BAG, typestore, topics, storage=output_storage, overwrite=overwrite,
-                        custom_data={'vitedge_ros.tool': 'eval_bag', 'vitedge_ros.bundle': bundle_name,
-                                     'vitedge_ros.source_bag': str(bag), 'vitedge_ros.image_topic': image_topic})
-        state = ReplayState(FrameOutputWriter(out, types, overlay, truth.seg_scores), truth.boxes is not None,
-                            on_frame)
-        # the node's perception core runs every frame: conversion, inference, outputs, latest-wins in realtime mode
-        core = state.core = PerceptionCore(pipe, params, state.on_output, clock=time.perf_counter, log=_core_logger(),
-                                           pose_lookup=pose_lookup, bundle_name=bundle_name,
-                                           on_failure=state.on_failure)
+        out = OutputBag(
+            out_dir / OUTPUT_BAG,
+            typestore,
+            topics,
+            storage=output_storage,
+            overwrite=overwrite,
+            custom_data={
+                'vitedge_ros.tool': 'eval_bag',
+                'vitedge_ros.bundle': bundle_name,
+                'vitedge_ros.source_bag': str(bag),
+                'vitedge_ros.image_topic': image_topic,
+            },
+        )
+        state = ReplayState(
+            FrameOutputWriter(out, types, overlay, truth.seg_scores),
+            truth.boxes is not None,
+            on_frame,
+        )
+        # the node's perception core runs every frame: conversion, inference, outputs, latest-wins
+        # in realtime mode
+        core = state.core = PerceptionCore(
+            pipe,
+            params,
+            state.on_output,
+            clock=time.perf_counter,
+            log=_core_logger(),
+            pose_lookup=pose_lookup,
+            bundle_name=bundle_name,
+            on_failure=state.on_failure,
+        )
         setup_s = time.perf_counter() - t_setup
         warm_up_ms = _warm_up(pipe, types, typestore, overlay or segment)
-        feed, match = _run(reader, conns, msgtype, core, state, geometry, out, truth, frames_total, image_topic, gt,
-                           realtime, rate, max_frames, progress)
+        feed, match = _run(
+            reader,
+            conns,
+            msgtype,
+            core,
+            state,
+            geometry,
+            out,
+            truth,
+            frames_total,
+            image_topic,
+            gt,
+            realtime,
+            rate,
+            max_frames,
+            progress,
+        )
     finally:
         _close(reader, core, pipe if pipeline is None else None)
 
-    run = ReplayRun(bag=str(bag), reader_path=Path(reader.paths[0]), image_topic=image_topic, msgtype=msgtype,
-                    bundle=str(bundle) if bundle is not None else None, bundle_name=bundle_name, labels=labels,
-                    backend=str(getattr(pipe, 'backend_name', 'custom')), realtime=realtime, rate=rate,
-                    mono16_shift=core.bit_scale.shift, frames_in=feed.frames_in, dropped=feed.dropped,
-                    first_ns=feed.first_ns, last_ns=feed.last_ns, submitted=feed.submitted,
-                    feeder_lag_ms=feed.feeder_lag_ms, run_s=feed.run_s, setup_s=setup_s, warm_up_ms=warm_up_ms,
-                    topic_counts={t: out.counts[t] for t in topics})
-    accuracy = accuracy_metrics(state, truth, match, out_dir, gt, getattr(pipe, 'score_threshold', score_threshold))
-    scores = geometry_metrics(state.records, position_truth, geometry.tf, params.target_frame, out_dir,
-                              localisation_gate_m, bundle_name)
-    metrics = replay_metrics(run, state, accuracy, segment, geometry, pose_lookup, params.target_frame, scores,
-                             out_dir, OUTPUT_BAG)
+    run = ReplayRun(
+        bag=str(bag),
+        reader_path=Path(reader.paths[0]),
+        image_topic=image_topic,
+        msgtype=msgtype,
+        bundle=str(bundle) if bundle is not None else None,
+        bundle_name=bundle_name,
+        labels=labels,
+        backend=str(getattr(pipe, 'backend_name', 'custom')),
+        realtime=realtime,
+        rate=rate,
+        mono16_shift=core.bit_scale.shift,
+        frames_in=feed.frames_in,
+        dropped=feed.dropped,
+        first_ns=feed.first_ns,
+        last_ns=feed.last_ns,
+        submitted=feed.submitted,
+        feeder_lag_ms=feed.feeder_lag_ms,
+        run_s=feed.run_s,
+        setup_s=setup_s,
+        warm_up_ms=warm_up_ms,
+        topic_counts={t: out.counts[t] for t in topics},
+    )
+    accuracy = accuracy_metrics(
+        state, truth, match, out_dir, gt, getattr(pipe, 'score_threshold', score_threshold)
+    )
+    scores = geometry_metrics(
+        state.records,
+        position_truth,
+        geometry.tf,
+        params.target_frame,
+        out_dir,
+        localisation_gate_m,
+        bundle_name,
+    )
+    metrics = replay_metrics(
+        run,
+        state,
+        accuracy,
+        segment,
+        geometry,
+        pose_lookup,
+        params.target_frame,
+        scores,
+        out_dir,
+        OUTPUT_BAG,
+    )
     _write_reports(out_dir, metrics)
     return metrics

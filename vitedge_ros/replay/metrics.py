@@ -1,27 +1,62 @@
-"""metrics.json of a bag replay: counts, latency, accuracy against ground truth, localisation and avoidance.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-``replay_metrics`` assembles the dictionary written to ``metrics.json`` from one finished run (``ReplayRun``);
-``accuracy_metrics`` scores detections (COCO mAP through ``vitedge_ros.eval.ground_truth.DetectionTruth``) or
-segmentations (``vitedge_ros.eval.segmentation.SegmentationMeter``); ``geometry_metrics`` scores person targets,
-obstacle bearings and the clear-path flag against the bag's position ground truth
-(``vitedge_ros.eval.localisation``) and draws ``topdown.png``. The metric definitions live in ``vitedge_ros.eval``.
 """
+metrics.json of a bag replay.
+
+Counts, latency, accuracy against ground truth, localisation and avoidance.
+
+``replay_metrics`` assembles the dictionary written to ``metrics.json`` from one finished run
+(``ReplayRun``); ``accuracy_metrics`` scores detections (COCO mAP through
+``vitedge_ros.eval.ground_truth.DetectionTruth``) or segmentations
+(``vitedge_ros.eval.segmentation.SegmentationMeter``); ``geometry_metrics`` scores person targets,
+obstacle bearings and the clear-path flag against the bag's position ground truth
+(``vitedge_ros.eval.localisation``) and draws ``topdown.png``. The metric definitions live in
+``vitedge_ros.eval``.
+"""
+
+from collections import OrderedDict
 import json
 import logging
+from pathlib import Path
 import resource
 import sys
-from collections import OrderedDict
-from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from ..runtime.latency_stats import latency_summary
 from .reader import bag_storage
 from .writer import write_file
+from ..runtime.latency_stats import latency_summary
 
-__all__ = ['LATENCY_STEPS', 'ReplayRun', 'accuracy_metrics', 'geometry_metrics', 'peak_rss_mb', 'replay_metrics']
+__all__ = [
+    'LATENCY_STEPS',
+    'ReplayRun',
+    'accuracy_metrics',
+    'geometry_metrics',
+    'peak_rss_mb',
+    'replay_metrics',
+]
 
 LOG = logging.getLogger(__name__)
-LATENCY_STEPS = ('deserialize', 'decode', 'preprocess', 'inference', 'postprocess', 'pipeline', 'end_to_end')
+LATENCY_STEPS = (
+    'deserialize',
+    'decode',
+    'preprocess',
+    'inference',
+    'postprocess',
+    'pipeline',
+    'end_to_end',
+)
 
 
 def _ru_maxrss_mb() -> float:
@@ -30,11 +65,12 @@ def _ru_maxrss_mb() -> float:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process in MB.
+    """
+    Peak resident memory of this process in MB.
 
-    On Linux this is ``VmHWM`` of /proc/self/status: ``ru_maxrss`` survives ``fork`` + ``exec`` and would report
-    the parent's peak for a process started from a large one (pytest with torch loaded). Elsewhere
-    ``ru_maxrss``.
+    On Linux this is ``VmHWM`` of /proc/self/status: ``ru_maxrss`` survives ``fork`` + ``exec`` and
+    would report the parent's peak for a process started from a large one (pytest with torch
+    loaded). Elsewhere ``ru_maxrss``.
     """
     try:
         with open('/proc/self/status', encoding='ascii', errors='replace') as fh:
@@ -50,10 +86,10 @@ class ReplayRun(NamedTuple):
     """What one replay run produced, for its metrics (times in seconds unless named ``_ms``)."""
 
     bag: str
-    reader_path: Path            # the bag directory actually read
+    reader_path: Path  # the bag directory actually read
     image_topic: str
     msgtype: str
-    bundle: Optional[str]        # bundle path as given (None with a ready pipeline)
+    bundle: Optional[str]  # bundle path as given (None with a ready pipeline)
     bundle_name: str
     labels: List[str]
     backend: str
@@ -62,9 +98,9 @@ class ReplayRun(NamedTuple):
     mono16_shift: Optional[int]
     frames_in: int
     dropped: int
-    first_ns: Optional[int]      # log time of the first and last frame read
+    first_ns: Optional[int]  # log time of the first and last frame read
     last_ns: Optional[int]
-    submitted: List[Tuple[int, float]]   # (index, bag time s) of every frame handed to the core
+    submitted: List[Tuple[int, float]]  # (index, bag time s) of every frame handed to the core
     feeder_lag_ms: List[float]
     run_s: float
     setup_s: float
@@ -72,19 +108,33 @@ class ReplayRun(NamedTuple):
     topic_counts: Dict[str, int]
 
 
-def accuracy_metrics(state: Any, truth: Any, match: Any, out_dir: Path, gt: Any,
-                     score_threshold: Optional[float]) -> Optional[Dict[str, Any]]:
-    """``accuracy`` of metrics.json: COCO mAP of the detections, or mIoU of the segmentations; None without truth.
+def accuracy_metrics(
+    state: Any, truth: Any, match: Any, out_dir: Path, gt: Any, score_threshold: Optional[float]
+) -> Optional[Dict[str, Any]]:
+    """
+    ``accuracy`` of metrics.json.
 
-    Writes ``gt_coco.json`` and ``detections_coco.json`` (the evaluator's exact input) for detections.
+    COCO mAP of the detections, or mIoU of the segmentations; None without truth.
+
+    Writes ``gt_coco.json`` and ``detections_coco.json`` (the evaluator's exact input) for
+    detections.
     """
     records = state.records
     if truth.boxes is not None:
         image_of = match.image_of
-        pairs = [(image_of[r['index']], r['size'], r['dets']) for r in records if r['index'] in image_of]
-        acc, gt_subset, dets = truth.boxes.evaluate(pairs, info={'vitedge_subset': 'images of processed frames'})
-        acc.update({'frames_without_gt': len(records) - len(pairs), 'matched_by': match.key,
-                    'match_warning': match.warning})
+        pairs = [
+            (image_of[r['index']], r['size'], r['dets']) for r in records if r['index'] in image_of
+        ]
+        acc, gt_subset, dets = truth.boxes.evaluate(
+            pairs, info={'vitedge_subset': 'images of processed frames'}
+        )
+        acc.update(
+            {
+                'frames_without_gt': len(records) - len(pairs),
+                'matched_by': match.key,
+                'match_warning': match.warning,
+            }
+        )
         write_file(out_dir / 'gt_coco.json', json.dumps(gt_subset).encode('utf-8'))
         write_file(out_dir / 'detections_coco.json', json.dumps(dets).encode('utf-8'))
         acc['gt_file'] = 'gt_coco.json'
@@ -99,51 +149,80 @@ def accuracy_metrics(state: Any, truth: Any, match: Any, out_dir: Path, gt: Any,
             meter.cm += cm
             meter.frames += 1
         acc = meter.result()
-        acc.update({'gt_source': str(gt), 'frames_evaluated': acc.pop('frames'),
-                    'frames_without_gt': len(records) - meter.frames, 'masks_total': len(truth.masks),
-                    'scored_at': 'input-image pixels', 'matched_by': match.key, 'match_warning': match.warning})
+        acc.update(
+            {
+                'gt_source': str(gt),
+                'frames_evaluated': acc.pop('frames'),
+                'frames_without_gt': len(records) - meter.frames,
+                'masks_total': len(truth.masks),
+                'scored_at': 'input-image pixels',
+                'matched_by': match.key,
+                'match_warning': match.warning,
+            }
+        )
         return acc
     return None
 
 
-def _localisation(by_stamp: Sequence[Dict[str, Any]], truth: Any, target_frame: str, gate_m: float, out_dir: Path,
-                  bundle_name: str) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
+def _localisation(
+    by_stamp: Sequence[Dict[str, Any]],
+    truth: Any,
+    target_frame: str,
+    gate_m: float,
+    out_dir: Path,
+    bundle_name: str,
+) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
     from ..eval.localisation import LocalisationMeter, plot_topdown
 
     if truth.frame and truth.frame != target_frame:
-        LOG.warning('person ground truth is in %r but targets in %r: localisation not scored', truth.frame,
-                    target_frame)
+        LOG.warning(
+            'person ground truth is in %r but targets in %r: localisation not scored',
+            truth.frame,
+            target_frame,
+        )
         return None, None
     meter = LocalisationMeter(gate_m)
     for r in by_stamp:
         if r['stamp_ns'] in truth.persons:
             meter.add(r['targets'] or [], truth.persons[r['stamp_ns']])
     res = meter.result()
-    res['frames_without_targets'] = sum(1 for r in by_stamp if r['stamp_ns'] in truth.persons
-                                        and r['targets'] is None)
+    res['frames_without_targets'] = sum(
+        1 for r in by_stamp if r['stamp_ns'] in truth.persons and r['targets'] is None
+    )
     try:
-        plot_topdown(out_dir / 'topdown.png', meter, title='{}: person targets vs truth ({})'.format(
-            bundle_name, target_frame))
+        plot_topdown(
+            out_dir / 'topdown.png',
+            meter,
+            title='{}: person targets vs truth ({})'.format(bundle_name, target_frame),
+        )
         return res, 'topdown.png'
-    except Exception as exc:   # noqa: BLE001 - a missing plot must not lose the metrics
+    except Exception as exc:  # noqa: BLE001 - a missing plot must not lose the metrics
         LOG.warning('top-down plot not written: %s', exc)
         return res, None
 
 
-def _obstacles(by_stamp: Sequence[Dict[str, Any]], truth: Any, tf: Any, target_frame: str) -> Dict[str, Any]:
+def _obstacles(
+    by_stamp: Sequence[Dict[str, Any]], truth: Any, tf: Any, target_frame: str
+) -> Dict[str, Any]:
     from ..eval.localisation import ObstacleBearingMeter
     from ..geometry.projection import quat_to_matrix
 
     meter = ObstacleBearingMeter()
     for r in by_stamp:
-        if r['stamp_ns'] not in truth.obstacles or r['obstacles'] is None or r.get('frame_id') is None:
+        if (
+            r['stamp_ns'] not in truth.obstacles
+            or r['obstacles'] is None
+            or r.get('frame_id') is None
+        ):
             continue
         try:
             pose = tf.lookup(truth.frame or target_frame, r['frame_id'], r['stamp_ns'])
         except LookupError:
             continue
         pts = truth.obstacles[r['stamp_ns']]
-        rays = (pts - pose.translation.reshape(1, 3)) @ quat_to_matrix(pose.rotation)   # R^T (p - t)
+        rays = (pts - pose.translation.reshape(1, 3)) @ quat_to_matrix(
+            pose.rotation
+        )  # R^T (p - t)
         meter.add([(az, el) for label, az, el in r['obstacles'] if label == 'obstacle'], rays)
     res = meter.result()
     res['classes'] = ['obstacle']
@@ -160,18 +239,33 @@ def _clear_path(by_stamp: Sequence[Dict[str, Any]], truth: Any) -> Dict[str, Any
     return meter.result()
 
 
-def geometry_metrics(records: List[Dict[str, Any]], truth: Any, tf: Any, target_frame: str, out_dir: Path,
-                     gate_m: float, bundle_name: str) -> Dict[str, Any]:
-    """``localisation``, ``obstacles`` and ``clear_path`` of metrics.json, and topdown.png.
-
-    ``truth`` is the bag's ``PositionTruth``, ``tf`` its ``TransformBuffer`` (or None), ``target_frame`` the
-    node's. Each is None where the bag has no such ground truth, or the replay no such output.
+def geometry_metrics(
+    records: List[Dict[str, Any]],
+    truth: Any,
+    tf: Any,
+    target_frame: str,
+    out_dir: Path,
+    gate_m: float,
+    bundle_name: str,
+) -> Dict[str, Any]:
     """
-    out: Dict[str, Any] = {'localisation': None, 'obstacles': None, 'clear_path': None, 'topdown_plot': None}
+    ``localisation``, ``obstacles`` and ``clear_path`` of metrics.json, and topdown.png.
+
+    ``truth`` is the bag's ``PositionTruth``, ``tf`` its ``TransformBuffer`` (or None),
+    ``target_frame`` the node's. Each is None where the bag has no such ground truth, or the replay
+    no such output.
+    """
+    out: Dict[str, Any] = {
+        'localisation': None,
+        'obstacles': None,
+        'clear_path': None,
+        'topdown_plot': None,
+    }
     by_stamp = [r for r in records if r.get('stamp_ns') is not None]
     if truth.persons and target_frame:
-        out['localisation'], out['topdown_plot'] = _localisation(by_stamp, truth, target_frame, gate_m, out_dir,
-                                                                 bundle_name)
+        out['localisation'], out['topdown_plot'] = _localisation(
+            by_stamp, truth, target_frame, gate_m, out_dir, bundle_name
+        )
     if truth.obstacles and tf is not None and target_frame:
         out['obstacles'] = _obstacles(by_stamp, truth, tf, target_frame)
     if truth.clear_path:
@@ -180,7 +274,11 @@ def geometry_metrics(records: List[Dict[str, Any]], truth: Any, tf: Any, target_
 
 
 def _latency_plot(out_dir: Path, run: ReplayRun, state: Any, mode: str) -> Optional[str]:
-    """latency.png (end-to-end and inference over bag time, drops and failures marked); its name or None."""
+    """
+    latency.png (end-to-end and inference over bag time, drops and failures marked).
+
+    Its name or None.
+    """
     dropped_times = []
     if run.realtime:
         done = {r['index'] for r in state.records} | state.failed_indices
@@ -190,28 +288,56 @@ def _latency_plot(out_dir: Path, run: ReplayRun, state: Any, mode: str) -> Optio
 
         records = state.records
         times = [r['bag_time_s'] for r in records]
-        series = OrderedDict([('end-to-end', [r['end_to_end'] for r in records]),
-                              ('inference', [r['inference'] for r in records])])
-        plot_latency(out_dir / 'latency.png', times, series, dropped_times, state.failed_times,
-                     title='{} on {} ({}, {})'.format(run.bundle_name, run.image_topic, mode, run.backend))
+        series = OrderedDict(
+            [
+                ('end-to-end', [r['end_to_end'] for r in records]),
+                ('inference', [r['inference'] for r in records]),
+            ]
+        )
+        plot_latency(
+            out_dir / 'latency.png',
+            times,
+            series,
+            dropped_times,
+            state.failed_times,
+            title='{} on {} ({}, {})'.format(run.bundle_name, run.image_topic, mode, run.backend),
+        )
         return 'latency.png'
-    except Exception as exc:   # noqa: BLE001 - a missing plot must not lose the metrics
+    except Exception as exc:  # noqa: BLE001 - a missing plot must not lose the metrics
         LOG.warning('latency plot not written: %s', exc)
         return None
 
 
 def _camera_metrics(geometry: Any, pose_lookup: Any, target_frame: str) -> Dict[str, Any]:
-    return {'camera_info_topic': geometry.camera_info_topic, 'camera_infos': len(geometry.camera_infos),
-            'tf_messages': geometry.tf_messages, 'tf_frames': geometry.tf.frames if geometry.tf is not None else [],
-            'target_frame': target_frame, 'note': geometry.note or None,
-            'pose_lookups_ok': pose_lookup.ok if pose_lookup is not None else 0,
-            'pose_failures': dict(pose_lookup.failures) if pose_lookup is not None else {}}
+    return {
+        'camera_info_topic': geometry.camera_info_topic,
+        'camera_infos': len(geometry.camera_infos),
+        'tf_messages': geometry.tf_messages,
+        'tf_frames': geometry.tf.frames if geometry.tf is not None else [],
+        'target_frame': target_frame,
+        'note': geometry.note or None,
+        'pose_lookups_ok': pose_lookup.ok if pose_lookup is not None else 0,
+        'pose_failures': dict(pose_lookup.failures) if pose_lookup is not None else {},
+    }
 
 
-def replay_metrics(run: ReplayRun, state: Any, accuracy: Optional[Dict[str, Any]], segment: bool,
-                   geometry: Any, pose_lookup: Any, target_frame: str, geometry_scores: Dict[str, Any],
-                   out_dir: Path, output_bag: str) -> Dict[str, Any]:
-    """The content of metrics.json (schema_version 1, keys described in docs/EVALUATION.md); draws latency.png."""
+def replay_metrics(
+    run: ReplayRun,
+    state: Any,
+    accuracy: Optional[Dict[str, Any]],
+    segment: bool,
+    geometry: Any,
+    pose_lookup: Any,
+    target_frame: str,
+    geometry_scores: Dict[str, Any],
+    out_dir: Path,
+    output_bag: str,
+) -> Dict[str, Any]:
+    """
+    Return the content of metrics.json (schema_version 1, keys described in docs/EVALUATION.md).
+
+    Draws latency.png.
+    """
     records = state.records
     labels = run.labels
     bag_duration_s = (run.last_ns - run.first_ns) / 1e9 if run.first_ns is not None else 0.0

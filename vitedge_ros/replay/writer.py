@@ -1,12 +1,29 @@
-"""rosbag2 output of the bag replay: ``OutputBag`` and atomic files.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-``OutputBag`` writes into a hidden temporary directory beside its final path and renames it to the final name
-only after a clean close, so an interrupted run never leaves a bag that looks complete. Message definitions
-(vision_msgs included) are embedded in the bag, so other tools read it without the project's typestore.
 """
+rosbag2 output of the bag replay: ``OutputBag`` and atomic files.
+
+``OutputBag`` writes into a hidden temporary directory beside its final path and renames it to the
+final name only after a clean close, so an interrupted run never leaves a bag that looks complete.
+Message definitions (vision_msgs included) are embedded in the bag, so other tools read it without
+the project's typestore.
+"""
+
 import os
-import shutil
 from pathlib import Path
+import shutil
 from typing import Any, Dict, Optional, Union
 
 from .errors import BagReplayError
@@ -37,7 +54,8 @@ def _pid_alive(pid: int) -> bool:
 
 
 class OutputBag:
-    """A rosbag2 output written under a temporary name and renamed to ``path`` after a clean close.
+    """
+    A rosbag2 output written under a temporary name and renamed to ``path`` after a clean close.
 
     Args:
         path: final bag directory (must not exist unless ``overwrite``; replaced only at commit).
@@ -47,27 +65,39 @@ class OutputBag:
         custom_data: string key/values stored in metadata.yaml.
         overwrite: replace an existing bag at ``path`` when committing.
 
-    Use as a context manager: a clean exit commits, an exception (KeyboardInterrupt included) aborts and
-    removes the temporary directory.
+    Use as a context manager: a clean exit commits, an exception (KeyboardInterrupt included)
+    aborts and removes the temporary directory.
 
     """
 
     PARTIAL_MARK = '.partial-'
 
-    def __init__(self, path: Union[str, Path], typestore: Any, topics: Dict[str, str], storage: str = 'mcap',
-                 custom_data: Optional[Dict[str, str]] = None, overwrite: bool = False) -> None:
+    def __init__(
+        self,
+        path: Union[str, Path],
+        typestore: Any,
+        topics: Dict[str, str],
+        storage: str = 'mcap',
+        custom_data: Optional[Dict[str, str]] = None,
+        overwrite: bool = False,
+    ) -> None:
         if storage not in STORAGES:
-            raise BagReplayError('output storage must be one of {}, got {!r}'.format(', '.join(STORAGES), storage))
+            raise BagReplayError(
+                'output storage must be one of {}, got {!r}'.format(', '.join(STORAGES), storage)
+            )
         self.path = Path(path)
         self.typestore = typestore
         self.topics = dict(topics)
         self.storage = storage
         self.custom_data = dict(custom_data or {})
         self.overwrite = overwrite
-        # the bag is written as <parent>/.<name>.partial-<pid>/<name>, so its storage file has its final name
-        self.tmp_root = self.path.parent / '.{}{}{}'.format(self.path.name, self.PARTIAL_MARK, os.getpid())
+        # the bag is written as <parent>/.<name>.partial-<pid>/<name>, so its storage file has its
+        # final name
+        self.tmp_root = self.path.parent / '.{}{}{}'.format(
+            self.path.name, self.PARTIAL_MARK, os.getpid()
+        )
         self.tmp_path = self.tmp_root / self.path.name
-        self.counts: Dict[str, int] = {t: 0 for t in self.topics}
+        self.counts: Dict[str, int] = dict.fromkeys(self.topics, 0)
         self._writer: Any = None
         self._conns: Dict[str, Any] = {}
         self.committed = False
@@ -87,8 +117,11 @@ class OutputBag:
         from rosbags.rosbag2 import StoragePlugin, Writer
 
         if self.path.exists() and not self.overwrite:
-            raise BagReplayError('output bag {} exists already (choose another --out or pass --overwrite)'.format(
-                self.path))
+            raise BagReplayError(
+                'output bag {} exists already (choose another --out or pass --overwrite)'.format(
+                    self.path
+                )
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._remove_stale_partials()
         self.tmp_root.mkdir()
@@ -100,7 +133,9 @@ class OutputBag:
         self._writer = writer
         try:
             for topic, msgtype in self.topics.items():
-                self._conns[topic] = writer.add_connection(topic, msgtype, typestore=self.typestore)
+                self._conns[topic] = writer.add_connection(
+                    topic, msgtype, typestore=self.typestore
+                )
         except BaseException:
             self.abort()
             raise
@@ -109,7 +144,9 @@ class OutputBag:
     def write(self, topic: str, msg: Any, timestamp_ns: int) -> None:
         """Serialize ``msg`` (CDR) and write it on ``topic`` at ``timestamp_ns``."""
         conn = self._conns[topic]
-        self._writer.write(conn, int(timestamp_ns), self.typestore.serialize_cdr(msg, conn.msgtype))
+        self._writer.write(
+            conn, int(timestamp_ns), self.typestore.serialize_cdr(msg, conn.msgtype)
+        )
         self.counts[topic] += 1
 
     def commit(self) -> Path:
@@ -134,7 +171,7 @@ class OutputBag:
         if writer is not None:
             try:
                 writer.abort()
-            except Exception:   # noqa: BLE001 - removing the directory is what matters
+            except Exception:  # noqa: BLE001 - removing the directory is what matters
                 pass
         shutil.rmtree(str(self.tmp_root), ignore_errors=True)
 

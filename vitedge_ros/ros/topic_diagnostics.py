@@ -1,23 +1,41 @@
-"""diagnostic_updater conventions without ROS: status names and the frequency check of a topic.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-The node publishes its statuses on ``/diagnostics`` the way ``diagnostic_updater`` does (ros/diagnostics,
-branch ``stale/humble``, the Humble release 3.0.0; ``diagnostic_updater/_diagnostic_updater.py``
-``Updater.publish``: ``status.name = node.get_name() + ': ' + task name``), with one difference: the prefix is
-the node's fully qualified name without the leading slash (``uav1/vitedge_node``), because ``/diagnostics``
-is one absolute topic shared by every vehicle and two nodes called ``vitedge_node`` in namespaces ``uav1``
-and ``uav2`` would otherwise publish the same status name. In the root namespace the names are exactly
+"""
+diagnostic_updater conventions without ROS: status names and the frequency check of a topic.
+
+The node publishes its statuses on ``/diagnostics`` the way ``diagnostic_updater`` does
+(ros/diagnostics, branch ``stale/humble``, the Humble release 3.0.0;
+``diagnostic_updater/_diagnostic_updater.py`` ``Updater.publish``: ``status.name = node.get_name()
++ ': ' + task name``), with one difference: the prefix is the node's fully qualified name without
+the leading slash (``uav1/vitedge_node``), because ``/diagnostics`` is one absolute topic shared by
+every vehicle and two nodes called ``vitedge_node`` in namespaces ``uav1`` and ``uav2`` would
+otherwise publish the same status name. In the root namespace the names are exactly
 diagnostic_updater's (``vitedge_node: perception``).
 
-:class:`FrequencyStatus` is ``diagnostic_updater.FrequencyStatus`` (``_update_functions.py``, same release)
-ported line by line: a ring of ``window_size`` (time, count) samples taken at each report; the rate is the
-events between the oldest sample and now over that time. Level and message as upstream: ERROR
-``No events recorded.`` when nothing happened in the window, WARN ``Frequency too low.`` below
-``min_hz * (1 - tolerance)``, WARN ``Frequency too high.`` above ``max_hz * (1 + tolerance)``, else OK
-``Desired frequency met``; the same value names. :func:`topic_status` wraps it like
-``HeaderlessTopicDiagnostic`` (status name ``<topic> topic status``). Differences, on purpose: an injectable
-clock (the node passes a monotonic one, so sim time or a paused bag cannot make the window zero or negative;
-upstream divides by a zero window then) and ``max_hz = 0`` meaning "no upper bound".
+:class:`FrequencyStatus` is ``diagnostic_updater.FrequencyStatus`` (``_update_functions.py``, same
+release) ported line by line: a ring of ``window_size`` (time, count) samples taken at each report;
+the rate is the events between the oldest sample and now over that time. Level and message as
+upstream: ERROR ``No events recorded.`` when nothing happened in the window, WARN ``Frequency too
+low.`` below ``min_hz * (1 - tolerance)``, WARN ``Frequency too high.`` above ``max_hz * (1 +
+tolerance)``, else OK ``Desired frequency met``; the same value names. :func:`topic_status` wraps
+it like ``HeaderlessTopicDiagnostic`` (status name ``<topic> topic status``). Differences, on
+purpose: an injectable clock (the node passes a monotonic one, so sim time or a paused bag cannot
+make the window zero or negative; upstream divides by a zero window then) and ``max_hz = 0``
+meaning "no upper bound".
 """
+
 import threading
 import time
 from typing import Any, Callable, Dict, Optional
@@ -34,7 +52,8 @@ def status_prefix(namespace: str, name: str) -> str:
 
 
 class FrequencyStatus:
-    """Rate of events (``tick``) checked against bounds (Hz), as diagnostic_updater's FrequencyStatus.
+    """
+    Rate of events (``tick``) checked against bounds (Hz), as diagnostic_updater's FrequencyStatus.
 
     Args:
         min_hz: lowest acceptable rate (0: only "no events" is an error).
@@ -45,10 +64,18 @@ class FrequencyStatus:
 
     """
 
-    def __init__(self, min_hz: float, max_hz: Optional[float] = None, tolerance: float = 0.1,
-                 window_size: int = 5, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        min_hz: float,
+        max_hz: Optional[float] = None,
+        tolerance: float = 0.1,
+        window_size: int = 5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if min_hz < 0 or (max_hz is not None and max_hz < 0) or tolerance < 0 or window_size < 1:
-            raise ValueError('FrequencyStatus: bounds and tolerance must be >= 0 and window_size >= 1')
+            raise ValueError(
+                'FrequencyStatus: bounds and tolerance must be >= 0 and window_size >= 1'
+            )
         self.min_hz = float(min_hz)
         self.max_hz = float(max_hz) if max_hz else None
         self.tolerance = float(tolerance)
@@ -93,8 +120,10 @@ class FrequencyStatus:
         else:
             level, message = DIAG_OK, 'Desired frequency met'
         values = {
-            'Events in window': events, 'Events since startup': count,
-            'Duration of window (s)': '{:f}'.format(window), 'Actual frequency (Hz)': '{:f}'.format(freq),
+            'Events in window': events,
+            'Events since startup': count,
+            'Duration of window (s)': '{:f}'.format(window),
+            'Actual frequency (Hz)': '{:f}'.format(freq),
         }
         if self.max_hz is not None and self.min_hz == self.max_hz:
             values['Target frequency (Hz)'] = '{:f}'.format(self.min_hz)
@@ -105,8 +134,14 @@ class FrequencyStatus:
         return {'level': level, 'message': message, 'values': values}
 
 
-def topic_status(prefix: str, topic: str, freq: FrequencyStatus, hardware_id: str = '') -> Dict[str, Any]:
-    """One status dict for ``messages.build_diagnostic_array``: ``<prefix>: <topic> topic status``."""
+def topic_status(
+    prefix: str, topic: str, freq: FrequencyStatus, hardware_id: str = ''
+) -> Dict[str, Any]:
+    """
+    One status dict for ``messages.build_diagnostic_array``.
+
+    ``<prefix>: <topic> topic status``.
+    """
     out = freq.run()
     out['name'] = '{}: {} topic status'.format(prefix, topic)
     out['hardware_id'] = hardware_id

@@ -1,12 +1,28 @@
-"""Model bundle: a directory with ``model.onnx`` and ``bundle.yaml`` (see ARCHITECTURE.md).
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-Loading validates every field before anything runs and fails with one :class:`BundleError` whose message
-names the file and the field.
 """
+Model bundle: a directory with ``model.onnx`` and ``bundle.yaml`` (see ARCHITECTURE.md).
+
+Loading validates every field before anything runs and fails with one :class:`BundleError` whose
+message names the file and the field.
+"""
+
 import os
+from pathlib import Path
 import re
 import tempfile
-from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
 import yaml
@@ -15,9 +31,15 @@ from .errors import BundleError, yaml_error_line
 
 SCHEMA_VERSION = 1
 TASKS = ('detect', 'classify', 'segment')
-DECODERS = {'detect': ('vit_center', 'detr'), 'classify': ('classifier',), 'segment': ('segmenter',)}
+DECODERS = {
+    'detect': ('vit_center', 'detr'),
+    'classify': ('classifier',),
+    'segment': ('segmenter',),
+}
 ONNX_MAGIC_MIN_BYTES = 16
-TRT_TARGET_RE = re.compile(r'^trt\d+(\.\d+)?$')  # the names of vitedge_ros.export.trt_audit targets
+TRT_TARGET_RE = re.compile(
+    r'^trt\d+(\.\d+)?$'
+)  # the names of vitedge_ros.export.trt_audit targets
 
 
 PIXELS = ('normalized', 'raw')
@@ -26,16 +48,19 @@ CHANNEL_ORDERS = ('rgb', 'bgr')
 
 
 class InputSpec(NamedTuple):
-    """How frames are turned into the network input.
+    """
+    How frames are turned into the network input.
 
-    ``color``, ``mean`` and ``std`` describe the model as trained: ``x_net[c] = (x[c] / 255 - mean[c]) / std[c]``
-    with the channels in ``color`` order. ``pixels`` says who applies it: ``normalized`` (the default, every
-    bundle before schema keys ``pixels``/``pixel_order`` existed) means the host feeds that normalised tensor;
-    ``raw`` means the graph takes the pixels as decoded (float32 0..255, channels in ``pixel_order``) and applies
-    the channel order, mean and std itself (folded into its first layer, :mod:`vitedge_ros.export.raw_pixels`).
-    ``interpolation`` is the resize: ``area`` (cv2.INTER_AREA when shrinking, INTER_LINEAR when enlarging: the
-    default, what every older bundle was trained and run with) or ``linear`` (cv2.INTER_LINEAR, INTER_AREA only
-    below half size: :meth:`vitedge_ros.runtime.preprocess.Preprocessor.interpolation`).
+    ``color``, ``mean`` and ``std`` describe the model as trained: ``x_net[c] = (x[c] / 255 -
+    mean[c]) / std[c]`` with the channels in ``color`` order. ``pixels`` says who applies it:
+    ``normalized`` (the default, every bundle before schema keys ``pixels``/``pixel_order``
+    existed) means the host feeds that normalised tensor; ``raw`` means the graph takes the pixels
+    as decoded (float32 0..255, channels in ``pixel_order``) and applies the channel order, mean
+    and std itself (folded into its first layer, :mod:`vitedge_ros.export.raw_pixels`).
+    ``interpolation`` is the resize: ``area`` (cv2.INTER_AREA when shrinking, INTER_LINEAR when
+    enlarging: the default, what every older bundle was trained and run with) or ``linear``
+    (cv2.INTER_LINEAR, INTER_AREA only below half size:
+    :meth:`vitedge_ros.runtime.preprocess.Preprocessor.interpolation`).
     """
 
     width: int
@@ -55,14 +80,27 @@ class InputSpec(NamedTuple):
 
     @property
     def input_order(self) -> str:
-        """Channel order of the tensor the host feeds: ``pixel_order`` for raw bundles, else ``color``."""
+        """
+        Channel order of the tensor the host feeds.
+
+        ``pixel_order`` for raw bundles, else ``color``.
+        """
         return self.pixel_order if self.raw else self.color
 
     def model_fields(self) -> Dict[str, Any]:
-        """The fields that describe the trained model (what a checkpoint and its bundles must agree on)."""
-        return {'width': self.width, 'height': self.height, 'color': self.color,
-                'mean': [float(v) for v in self.mean], 'std': [float(v) for v in self.std],
-                'resize': self.resize}
+        """
+        Return the fields that describe the trained model.
+
+        What a checkpoint and its bundles must agree on.
+        """
+        return {
+            'width': self.width,
+            'height': self.height,
+            'color': self.color,
+            'mean': [float(v) for v in self.mean],
+            'std': [float(v) for v in self.std],
+            'resize': self.resize,
+        }
 
     def to_dict(self) -> Dict[str, Any]:
         """Plain-dict form for bundle.yaml (the keys left at their defaults are not written)."""
@@ -86,7 +124,9 @@ class Bundle(NamedTuple):
     labels: List[str]
     decoder: Dict[str, Any]
     source: Dict[str, Any]
-    trt_targets: Tuple[str, ...] = ()  # TensorRT parser targets the graph was audited clean for (export/trt_audit)
+    trt_targets: Tuple[
+        str, ...
+    ] = ()  # TensorRT parser targets the graph was audited clean for (export/trt_audit)
 
     @property
     def onnx_path(self) -> Path:
@@ -135,7 +175,9 @@ def parse_input_spec(raw: Any, where: str = 'bundle.yaml: input') -> InputSpec:
     for key in ('width', 'height'):
         v = _require(raw, key, where)
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0 or v > 8192:
-            raise _err('{}.{}'.format(where, key), 'expected a positive integer, got {!r}'.format(v))
+            raise _err(
+                '{}.{}'.format(where, key), 'expected a positive integer, got {!r}'.format(v)
+            )
         dims.append(v)
     color = raw.get('color', 'rgb')
     if color not in ('rgb', 'bgr'):
@@ -150,14 +192,21 @@ def parse_input_spec(raw: Any, where: str = 'bundle.yaml: input') -> InputSpec:
         raise _err(where + '.pixels', "expected 'normalized' or 'raw', got {!r}".format(pixels))
     order = raw.get('pixel_order', '')
     if pixels == 'raw' and order not in CHANNEL_ORDERS:
-        raise _err(where + '.pixel_order', "pixels: raw needs pixel_order 'bgr' or 'rgb' (the channel order of "
-                   "the graph input), got {!r}".format(order))
+        raise _err(
+            where + '.pixel_order',
+            "pixels: raw needs pixel_order 'bgr' or 'rgb' (the channel order of "
+            'the graph input), got {!r}'.format(order),
+        )
     if pixels != 'raw' and order not in ('', None):
-        raise _err(where + '.pixel_order', 'only bundles with pixels: raw take a pixel_order, got {!r}'.format(
-            order))
+        raise _err(
+            where + '.pixel_order',
+            'only bundles with pixels: raw take a pixel_order, got {!r}'.format(order),
+        )
     interp = raw.get('interpolation', 'area')
     if interp not in INTERPOLATIONS:
-        raise _err(where + '.interpolation', "expected 'area' or 'linear', got {!r}".format(interp))
+        raise _err(
+            where + '.interpolation', "expected 'area' or 'linear', got {!r}".format(interp)
+        )
     return InputSpec(dims[0], dims[1], color, mean, std, resize, pixels, order or '', interp)
 
 
@@ -165,11 +214,15 @@ def validate_meta(meta: Any, bundle_dir: Path) -> Bundle:
     """Validate a parsed bundle.yaml mapping and return a :class:`Bundle`."""
     where = str(bundle_dir / 'bundle.yaml')
     if not isinstance(meta, dict):
-        raise _err(where, 'expected a YAML mapping at top level, got {}'.format(type(meta).__name__))
+        raise _err(
+            where, 'expected a YAML mapping at top level, got {}'.format(type(meta).__name__)
+        )
     version = _require(meta, 'schema_version', where)
     if version != SCHEMA_VERSION:
-        raise _err(where + ': schema_version', 'unsupported version {!r} (this runtime reads {})'.format(
-            version, SCHEMA_VERSION))
+        raise _err(
+            where + ': schema_version',
+            'unsupported version {!r} (this runtime reads {})'.format(version, SCHEMA_VERSION),
+        )
     name = _require(meta, 'name', where)
     if not isinstance(name, str) or not name:
         raise _err(where + ': name', 'expected a non-empty string')
@@ -178,7 +231,11 @@ def validate_meta(meta: Any, bundle_dir: Path) -> Bundle:
         raise _err(where + ': task', 'expected one of {}, got {!r}'.format(', '.join(TASKS), task))
     spec = parse_input_spec(_require(meta, 'input', where), where + ': input')
     labels = _require(meta, 'labels', where)
-    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x for x in labels):
+    if (
+        not isinstance(labels, list)
+        or not labels
+        or not all(isinstance(x, str) and x for x in labels)
+    ):
         raise _err(where + ': labels', 'expected a non-empty list of class names')
     if len(set(labels)) != len(labels):
         raise _err(where + ': labels', 'class names must be unique')
@@ -186,17 +243,34 @@ def validate_meta(meta: Any, bundle_dir: Path) -> Bundle:
     if not isinstance(decoder, dict) or 'type' not in decoder:
         raise _err(where + ': decoder', "expected a mapping with a 'type'")
     if decoder['type'] not in DECODERS[task]:
-        raise _err(where + ': decoder.type', 'task {!r} takes decoder {}, got {!r}'.format(
-            task, ' or '.join(DECODERS[task]), decoder['type']))
+        raise _err(
+            where + ': decoder.type',
+            'task {!r} takes decoder {}, got {!r}'.format(
+                task, ' or '.join(DECODERS[task]), decoder['type']
+            ),
+        )
     source = meta.get('source', {}) or {}
     if not isinstance(source, dict):
         raise _err(where + ': source', 'expected a mapping')
     targets = meta.get('trt_targets', []) or []
-    if not isinstance(targets, (list, tuple)) or not all(isinstance(t, str) and TRT_TARGET_RE.match(t)
-                                                         for t in targets):
-        raise _err(where + ': trt_targets', "expected a list of TensorRT parser targets like 'trt8.2', got {!r}"
-                   .format(targets))
-    return Bundle(bundle_dir, version, name, task, spec, list(labels), dict(decoder), dict(source), tuple(targets))
+    if not isinstance(targets, (list, tuple)) or not all(
+        isinstance(t, str) and TRT_TARGET_RE.match(t) for t in targets
+    ):
+        raise _err(
+            where + ': trt_targets',
+            "expected a list of TensorRT parser targets like 'trt8.2', got {!r}".format(targets),
+        )
+    return Bundle(
+        bundle_dir,
+        version,
+        name,
+        task,
+        spec,
+        list(labels),
+        dict(decoder),
+        dict(source),
+        tuple(targets),
+    )
 
 
 def load_bundle(path: Union[str, Path], require_onnx: bool = True) -> Bundle:
@@ -205,8 +279,9 @@ def load_bundle(path: Union[str, Path], require_onnx: bool = True) -> Bundle:
     if not bundle_dir.exists():
         raise BundleError('{}: bundle directory does not exist'.format(bundle_dir))
     if not bundle_dir.is_dir():
-        raise BundleError('{}: a bundle is a directory (model.onnx + bundle.yaml), got a file'.format(
-            bundle_dir))
+        raise BundleError(
+            '{}: a bundle is a directory (model.onnx + bundle.yaml), got a file'.format(bundle_dir)
+        )
     yaml_path = bundle_dir / 'bundle.yaml'
     if not yaml_path.is_file():
         raise BundleError('{}: missing bundle.yaml'.format(bundle_dir))
@@ -215,7 +290,9 @@ def load_bundle(path: Union[str, Path], require_onnx: bool = True) -> Bundle:
     except UnicodeDecodeError as exc:
         raise BundleError('{}: malformed YAML: {}'.format(yaml_path, exc)) from exc
     except yaml.YAMLError as exc:
-        raise BundleError('{}: malformed YAML: {}'.format(yaml_path, yaml_error_line(exc))) from exc
+        raise BundleError(
+            '{}: malformed YAML: {}'.format(yaml_path, yaml_error_line(exc))
+        ) from exc
     bundle = validate_meta(meta, bundle_dir)
     if require_onnx:
         check_onnx_file(bundle.onnx_path)
@@ -227,8 +304,9 @@ def check_onnx_file(onnx_path: Path) -> None:
     if not onnx_path.is_file():
         raise BundleError('{}: missing model.onnx'.format(onnx_path.parent))
     if onnx_path.stat().st_size < ONNX_MAGIC_MIN_BYTES:
-        raise BundleError('{}: file is empty or truncated ({} bytes)'.format(
-            onnx_path, onnx_path.stat().st_size))
+        raise BundleError(
+            '{}: file is empty or truncated ({} bytes)'.format(onnx_path, onnx_path.stat().st_size)
+        )
 
 
 def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
@@ -243,7 +321,9 @@ def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
             os.fsync(fh.fileno())
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; bundles are shared read-only data
+        os.chmod(
+            tmp, 0o666 & ~umask
+        )  # mkstemp makes 0600 files; bundles are shared read-only data
         os.replace(tmp, str(path))
     except BaseException:
         if os.path.exists(tmp):
@@ -286,11 +366,16 @@ def bundle_label_ids(bundle: Bundle, classes: Optional[List[Any]]) -> Optional[L
     for c in classes:
         if isinstance(c, str):
             if c not in bundle.labels:
-                raise BundleError('classes: {!r} is not a label of bundle {!r} (labels: {})'.format(
-                    c, bundle.name, ', '.join(bundle.labels)))
+                raise BundleError(
+                    'classes: {!r} is not a label of bundle {!r} (labels: {})'.format(
+                        c, bundle.name, ', '.join(bundle.labels)
+                    )
+                )
             ids.append(bundle.labels.index(c))
         elif isinstance(c, int) and 0 <= c < len(bundle.labels):
             ids.append(c)
         else:
-            raise BundleError('classes: {!r} is not a label name or id of bundle {!r}'.format(c, bundle.name))
+            raise BundleError(
+                'classes: {!r} is not a label name or id of bundle {!r}'.format(c, bundle.name)
+            )
     return ids

@@ -1,16 +1,33 @@
-"""Decoders: raw network outputs → scores, classes and boxes in network pixels.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Decoders: raw network outputs → scores, classes and boxes in network pixels.
 
 - ``classifier``: logits ``1×C`` → top-k (softmax, sigmoid or none).
-- ``vit_center``: the project's ViT detector. Its graph extracts peaks itself (max-pool + TopK) into
-  ``detections`` ``1×K×6`` rows ``x1, y1, x2, y2, score, class`` in network pixels; when the graph also
-  outputs the raw maps (``heatmap``, ``size``, ``offset``, as every bundle exported by this project does),
-  the peaks are extracted here on the host from those maps instead, in float32 (:func:`decode_vit_center_maps`),
-  so that an engine which computed the in-graph ``MaxPool(sigmoid) == sigmoid`` test at two different
-  precisions (FP16 TensorRT) cannot lose detections.
+- ``vit_center``: the project's ViT detector. Its graph extracts peaks itself (max-pool + TopK)
+  into ``detections`` ``1×K×6`` rows ``x1, y1, x2, y2, score, class`` in network pixels; when the
+  graph also outputs the raw maps (``heatmap``, ``size``, ``offset``, as every bundle exported by
+  this project does), the peaks are extracted here on the host from those maps instead, in float32
+  (:func:`decode_vit_center_maps`), so that an engine which computed the in-graph
+  ``MaxPool(sigmoid) == sigmoid`` test at two different precisions (FP16 TensorRT) cannot lose
+  detections.
 - ``detr``: set predictions (DETR, YOLOS, RT-DETR exports): logits ``1×Q×C'`` and boxes ``1×Q×4``
   normalised ``cx, cy, w, h``; softmax with a trailing no-object class, or sigmoid.
 - ``segmenter``: logits ``1×C×h×w`` → label map in input-image pixels, see :mod:`.segmentation`.
 """
+
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence
 
 import cv2
@@ -28,14 +45,18 @@ class RawDetections(NamedTuple):
     classes: np.ndarray  # N int64
 
 
-def _pick(outputs: Dict[str, np.ndarray], names: Sequence[str], index: int, what: str) -> np.ndarray:
+def _pick(
+    outputs: Dict[str, np.ndarray], names: Sequence[str], index: int, what: str
+) -> np.ndarray:
     for n in names:
         if n in outputs:
             return outputs[n]
     values = list(outputs.values())
     if index < len(values):
         return values[index]
-    raise EngineError('decoder: the model has no {} output (outputs: {})'.format(what, ', '.join(outputs)))
+    raise EngineError(
+        'decoder: the model has no {} output (outputs: {})'.format(what, ', '.join(outputs))
+    )
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -52,7 +73,9 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 def decode_classifier(outputs: Dict[str, np.ndarray], params: Dict[str, Any]) -> np.ndarray:
     """Class probabilities (C,) from the first output (logits)."""
-    logits = np.asarray(_pick(outputs, ('logits', 'output'), 0, 'logits'), dtype=np.float32).reshape(-1)
+    logits = np.asarray(
+        _pick(outputs, ('logits', 'output'), 0, 'logits'), dtype=np.float32
+    ).reshape(-1)
     act = params.get('activation', 'softmax')
     if act == 'softmax':
         return softmax(logits)
@@ -69,18 +92,24 @@ _BOX3 = np.ones((3, 3), np.uint8)
 
 
 def max_pool3x3(x: np.ndarray) -> np.ndarray:
-    """3×3 max filter, stride 1, borders padded with -inf, over the last two axes of ``x`` (C×h×w).
+    """
+    3×3 max filter, stride 1, borders padded with -inf, over the last two axes of ``x`` (C×h×w).
 
-    float32/float64 maps go through ``cv2.dilate`` (a 3×3 box of ones is the 3×3 max; a constant -inf border),
-    plane by plane: the same values as the numpy shifts below (a max is exact), several times faster per frame.
+    float32/float64 maps go through ``cv2.dilate`` (a 3×3 box of ones is the 3×3 max; a constant
+    -inf border), plane by plane: the same values as the numpy shifts below (a max is exact),
+    several times faster per frame.
     """
     if x.dtype in (np.float32, np.float64) and x.ndim >= 2 and x.size:
         planes = np.ascontiguousarray(x).reshape((-1,) + x.shape[-2:])
         out = np.empty_like(planes)
         for i in range(planes.shape[0]):
-            cv2.dilate(planes[i], _BOX3, dst=out[i], borderType=cv2.BORDER_CONSTANT, borderValue=-np.inf)
+            cv2.dilate(
+                planes[i], _BOX3, dst=out[i], borderType=cv2.BORDER_CONSTANT, borderValue=-np.inf
+            )
         return out.reshape(x.shape)
-    pad = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(1, 1), (1, 1)], mode='constant', constant_values=-np.inf)
+    pad = np.pad(
+        x, [(0, 0)] * (x.ndim - 2) + [(1, 1), (1, 1)], mode='constant', constant_values=-np.inf
+    )
     h, w = x.shape[-2], x.shape[-1]
     out = pad[..., 0:h, 0:w].copy()
     for dy in range(3):
@@ -90,26 +119,32 @@ def max_pool3x3(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def decode_vit_center_maps(heatmap: np.ndarray, size: np.ndarray, offset: np.ndarray,
-                           net_w: int, net_h: int) -> RawDetections:
-    """Peak extraction of the ViT centre detector from its raw maps, on the host, in float32.
+def decode_vit_center_maps(
+    heatmap: np.ndarray, size: np.ndarray, offset: np.ndarray, net_w: int, net_h: int
+) -> RawDetections:
+    """
+    Peak extraction of the ViT centre detector from its raw maps, on the host, in float32.
 
-    ``heatmap`` 1×C×h×w logits, ``size`` 1×2×h×w (log of box w, h in cells), ``offset`` 1×2×h×w logits of
-    the sub-cell centre; ``net_w``×``net_h`` the network input in pixels (stride = net_w / w). The same
-    function as ``ViTCenterDetector.decode`` (vitedge_ros/models/vit_detector.py): a cell is a peak of its
-    class where its sigmoid equals the 3×3 max-pool of the sigmoid map, score and class are the max / argmax
-    over classes of the peak-masked map, ``cx = (x + sigmoid(offset_x)) * stride``,
-    ``w = exp(min(size_w, 8)) * stride``. Here the pooled map and the map it is compared with are the same
-    float32 array, so the equality test is exact whatever precision the engine ran at; only cells with a
-    score > 0 are returned, sorted by score (the caller thresholds and caps them). Boxes in network pixels.
-    Raises EngineError when the maps' shapes disagree.
+    ``heatmap`` 1×C×h×w logits, ``size`` 1×2×h×w (log of box w, h in cells), ``offset`` 1×2×h×w
+    logits of the sub-cell centre; ``net_w``×``net_h`` the network input in pixels (stride = net_w
+    / w). The same function as ``ViTCenterDetector.decode`` (vitedge_ros/models/vit_detector.py): a
+    cell is a peak of its class where its sigmoid equals the 3×3 max-pool of the sigmoid map, score
+    and class are the max / argmax over classes of the peak-masked map, ``cx = (x +
+    sigmoid(offset_x)) * stride``, ``w = exp(min(size_w, 8)) * stride``. Here the pooled map and
+    the map it is compared with are the same float32 array, so the equality test is exact whatever
+    precision the engine ran at; only cells with a score > 0 are returned, sorted by score (the
+    caller thresholds and caps them). Boxes in network pixels. Raises EngineError when the maps'
+    shapes disagree.
     """
     heat = np.asarray(heatmap, dtype=np.float32)
     sz = np.asarray(size, dtype=np.float32)
     off = np.asarray(offset, dtype=np.float32)
     if heat.ndim != 4 or sz.shape != (heat.shape[0], 2) + heat.shape[2:] or off.shape != sz.shape:
-        raise EngineError('vit_center decoder: maps must be heatmap 1×C×h×w, size and offset 1×2×h×w, got {}, {}, '
-                          '{}'.format(heat.shape, sz.shape, off.shape))
+        raise EngineError(
+            'vit_center decoder: maps must be heatmap 1×C×h×w, size and offset 1×2×h×w, got {}, '
+            '{}, '
+            '{}'.format(heat.shape, sz.shape, off.shape)
+        )
     heat, sz, off = heat[0], sz[0], off[0]
     h, w = heat.shape[1:]
     stride_x, stride_y = float(net_w) / w, float(net_h) / h
@@ -125,37 +160,66 @@ def decode_vit_center_maps(heatmap: np.ndarray, size: np.ndarray, offset: np.nda
     bw = np.exp(np.minimum(sz[0].reshape(-1)[idx].astype(np.float64), SIZE_LOG_CLAMP)) * stride_x
     bh = np.exp(np.minimum(sz[1].reshape(-1)[idx].astype(np.float64), SIZE_LOG_CLAMP)) * stride_y
     cx, cy = (gx + ox) * stride_x, (gy + oy) * stride_y
-    boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1).astype(np.float32)
-    return RawDetections(boxes.reshape(-1, 4), score[idx].astype(np.float32), cls[idx].astype(np.int64))
+    boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1).astype(
+        np.float32
+    )
+    return RawDetections(
+        boxes.reshape(-1, 4), score[idx].astype(np.float32), cls[idx].astype(np.int64)
+    )
 
 
-def decode_vit_center(outputs: Dict[str, np.ndarray], params: Dict[str, Any], net_w: Optional[int] = None,
-                      net_h: Optional[int] = None) -> RawDetections:
-    """Detections of the ViT centre detector, in network pixels.
+def decode_vit_center(
+    outputs: Dict[str, np.ndarray],
+    params: Dict[str, Any],
+    net_w: Optional[int] = None,
+    net_h: Optional[int] = None,
+) -> RawDetections:
+    """
+    Detect of the ViT centre detector, in network pixels.
 
     With the raw maps among ``outputs`` and the network size given, peaks are extracted on the host
     (:func:`decode_vit_center_maps`); otherwise the rows of the in-graph peak extraction
-    (``detections`` 1×K×6: x1, y1, x2, y2, score, class) are used. ``params['peaks']: graph`` forces the
-    in-graph rows. Raises EngineError on a malformed output.
+    (``detections`` 1×K×6: x1, y1, x2, y2, score, class) are used. ``params['peaks']: graph``
+    forces the in-graph rows. Raises EngineError on a malformed output.
     """
-    use_maps = (net_w is not None and net_h is not None and params.get('peaks', 'host') != 'graph'
-                and all(k in outputs for k in VIT_CENTER_MAPS))
+    use_maps = (
+        net_w is not None
+        and net_h is not None
+        and params.get('peaks', 'host') != 'graph'
+        and all(k in outputs for k in VIT_CENTER_MAPS)
+    )
     if use_maps:
-        return decode_vit_center_maps(outputs['heatmap'], outputs['size'], outputs['offset'], int(net_w), int(net_h))
+        return decode_vit_center_maps(
+            outputs['heatmap'], outputs['size'], outputs['offset'], int(net_w), int(net_h)
+        )
     det = np.asarray(_pick(outputs, ('detections',), 0, 'detections'), dtype=np.float32)
     if det.ndim != 3 or det.shape[-1] != 6:
-        raise EngineError('vit_center decoder: expected a 1×K×6 output, got shape {}'.format(det.shape))
+        raise EngineError(
+            'vit_center decoder: expected a 1×K×6 output, got shape {}'.format(det.shape)
+        )
     det = det[0]
     return RawDetections(det[:, :4].copy(), det[:, 4].copy(), det[:, 5].astype(np.int64))
 
 
-def decode_detr(outputs: Dict[str, np.ndarray], params: Dict[str, Any], net_w: int, net_h: int) -> RawDetections:
+def decode_detr(
+    outputs: Dict[str, np.ndarray], params: Dict[str, Any], net_w: int, net_h: int
+) -> RawDetections:
     """Set predictions → best class per query, boxes in network pixels."""
-    logits = np.asarray(_pick(outputs, ('logits', 'pred_logits', 'scores'), 0, 'logits'), dtype=np.float32)
+    logits = np.asarray(
+        _pick(outputs, ('logits', 'pred_logits', 'scores'), 0, 'logits'), dtype=np.float32
+    )
     boxes = np.asarray(_pick(outputs, ('boxes', 'pred_boxes'), 1, 'boxes'), dtype=np.float32)
-    if logits.ndim != 3 or boxes.ndim != 3 or boxes.shape[-1] != 4 or logits.shape[1] != boxes.shape[1]:
-        raise EngineError('detr decoder: expected logits 1×Q×C and boxes 1×Q×4, got {} and {}'.format(
-            logits.shape, boxes.shape))
+    if (
+        logits.ndim != 3
+        or boxes.ndim != 3
+        or boxes.shape[-1] != 4
+        or logits.shape[1] != boxes.shape[1]
+    ):
+        raise EngineError(
+            'detr decoder: expected logits 1×Q×C and boxes 1×Q×4, got {} and {}'.format(
+                logits.shape, boxes.shape
+            )
+        )
     logits, boxes = logits[0], boxes[0]
     if params.get('activation', 'softmax') == 'softmax':
         prob = softmax(logits)
@@ -173,9 +237,18 @@ def decode_detr(outputs: Dict[str, np.ndarray], params: Dict[str, Any], net_w: i
     return RawDetections(xyxy, scores.astype(np.float32), classes.astype(np.int64))
 
 
-def filter_detections(raw: RawDetections, score_threshold: float, class_ids: Optional[List[int]],
-                      nms_iou: Optional[float], max_detections: int) -> RawDetections:
-    """Threshold, class filter, class-wise NMS (when ``nms_iou`` is set) and top ``max_detections``."""
+def filter_detections(
+    raw: RawDetections,
+    score_threshold: float,
+    class_ids: Optional[List[int]],
+    nms_iou: Optional[float],
+    max_detections: int,
+) -> RawDetections:
+    """
+    Threshold, class filter.
+
+    Class-wise NMS (when ``nms_iou`` is set) and top ``max_detections``.
+    """
     from .nms import batched_nms
 
     keep = raw.scores >= score_threshold
@@ -194,18 +267,30 @@ def check_decoder_params(decoder: Dict[str, Any], num_labels: int) -> None:
     """Validate the decoder's parameters at bundle load time."""
     for key in ('score_threshold', 'nms_iou'):
         v = decoder.get(key)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0):
-            raise BundleError('bundle.yaml: decoder.{}: expected a number in [0, 1], got {!r}'.format(key, v))
+        if v is not None and (
+            isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0
+        ):
+            raise BundleError(
+                'bundle.yaml: decoder.{}: expected a number in [0, 1], got {!r}'.format(key, v)
+            )
     for key in ('max_detections', 'top_k'):
         v = decoder.get(key)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
-            raise BundleError('bundle.yaml: decoder.{}: expected a positive integer, got {!r}'.format(key, v))
+            raise BundleError(
+                'bundle.yaml: decoder.{}: expected a positive integer, got {!r}'.format(key, v)
+            )
     peaks = decoder.get('peaks')
     if peaks is not None and peaks not in ('host', 'graph'):
-        raise BundleError("bundle.yaml: decoder.peaks: expected 'host' or 'graph', got {!r}".format(peaks))
+        raise BundleError(
+            "bundle.yaml: decoder.peaks: expected 'host' or 'graph', got {!r}".format(peaks)
+        )
     act = decoder.get('activation')
     if act is not None and act not in ('softmax', 'sigmoid', 'none'):
-        raise BundleError("bundle.yaml: decoder.activation: expected softmax, sigmoid or none, got {!r}".format(act))
+        raise BundleError(
+            'bundle.yaml: decoder.activation: expected softmax, sigmoid or none, got {!r}'.format(
+                act
+            )
+        )
     if num_labels <= 0:
         raise BundleError('bundle.yaml: labels: empty')
     own_check = DECODER_PARAM_CHECKS.get(decoder.get('type'))
@@ -214,4 +299,6 @@ def check_decoder_params(decoder: Dict[str, Any], num_labels: int) -> None:
 
 
 #: A decoder type's own parameter check, after the common ones of :func:`check_decoder_params`.
-DECODER_PARAM_CHECKS: Dict[str, Callable[[Dict[str, Any], int], None]] = {'segmenter': check_segmenter_params}
+DECODER_PARAM_CHECKS: Dict[str, Callable[[Dict[str, Any], int], None]] = {
+    'segmenter': check_segmenter_params
+}

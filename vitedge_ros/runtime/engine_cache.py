@@ -1,26 +1,44 @@
-"""A writable place for a bundle's TensorRT engines when the bundle folder itself is read-only.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-A bundle installed with the ROS package (``/opt/ros/humble/share/vitedge_ros/models/...`` from a Debian
-package, or ``install/share/...`` that ``colcon build`` rewrites) must not receive engines: the folder is
-read-only or gets replaced. :func:`engine_view` gives the node (and ``tools/build_engine.py``) a writable
+"""
+A writable place for a bundle's TensorRT engines when the bundle folder itself is read-only.
+
+A bundle installed with the ROS package (``/opt/ros/humble/share/vitedge_ros/models/...`` from a
+Debian package, or ``install/share/...`` that ``colcon build`` rewrites) must not receive engines:
+the folder is read-only or gets replaced. :func:`engine_view` gives the node (and
+``tools/build_engine.py``) a writable
 *view* of the bundle instead::
 
     <cache_dir>/<bundle name>-<onnx sha256[:12]>/
-        bundle.yaml -> <bundle>/bundle.yaml        (symbolic links: the bundle itself is not copied)
-        model.onnx  -> <bundle>/model.onnx
-        engines/                                   (a real, writable folder)
-            <key>.engine -> <bundle>/engines/<key>.engine   (links to engines already built in the bundle)
+        bundle.yaml -> <bundle>/bundle.yaml        (symbolic links: the bundle itself is not
+        copied) model.onnx  -> <bundle>/model.onnx engines/                                   (a
+        real, writable folder)
+            <key>.engine -> <bundle>/engines/<key>.engine   (links to engines already built in the
+            bundle)
 
-The view is a bundle folder like any other, so the engine loader (``vitedge_ros.runtime.engines``) looks up
-``<view>/engines`` with its usual key checks and ``tools/build_engine.py <view>`` writes there, atomically as
-always. The folder name carries the ONNX hash, so a re-exported model gets a fresh view and never meets the
-engines of the old one. Python 3.6 compatible; no ROS.
+The view is a bundle folder like any other, so the engine loader (``vitedge_ros.runtime.engines``)
+looks up ``<view>/engines`` with its usual key checks and ``tools/build_engine.py <view>`` writes
+there, atomically as always. The folder name carries the ONNX hash, so a re-exported model gets a
+fresh view and never meets the engines of the old one. Python 3.6 compatible; no ROS.
 """
+
 import os
 from pathlib import Path
 from typing import Union
 
-from .engine_key import ENGINE_SUFFIX, SHA_LEN, onnx_sha256, sanitize
+from .engine_key import ENGINE_SUFFIX, onnx_sha256, sanitize, SHA_LEN
 from .errors import BundleError
 
 __all__ = ['default_engine_cache_dir', 'engine_view']
@@ -29,7 +47,11 @@ _LINKED = ('bundle.yaml', 'model.onnx')
 
 
 def _link(target: Path, link: Path) -> None:
-    """Make ``link`` a symbolic link to ``target`` (replacing a wrong or dangling one), atomically."""
+    """
+    Make ``link`` a symbolic link to ``target`` (replacing a wrong or dangling one).
+
+    atomically.
+    """
     if link.is_symlink() and os.readlink(str(link)) == str(target):
         return
     tmp = link.with_name('.{}.{}.tmp'.format(link.name, os.getpid()))
@@ -40,24 +62,35 @@ def _link(target: Path, link: Path) -> None:
 
 
 def default_engine_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/vitedge_ros/engines``, else ``~/.cache/vitedge_ros/engines`` (XDG base directories)."""
+    """
+    ``$XDG_CACHE_HOME/vitedge_ros/engines``.
+
+    Else ``~/.cache/vitedge_ros/engines`` (XDG base directories).
+    """
     base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
     return Path(base) / 'vitedge_ros' / 'engines'
 
 
 def engine_view(bundle_dir: Union[str, Path], cache_dir: Union[str, Path]) -> Path:
-    """Return the writable view of ``bundle_dir`` under ``cache_dir`` (created or refreshed; see the module doc).
+    """
+    Return the writable view of ``bundle_dir`` under ``cache_dir``.
 
-    Args:
+    Created or refreshed; see the module doc.
+
+    Args
+    ----
         bundle_dir: a bundle folder (``bundle.yaml`` and ``model.onnx``), possibly read-only.
         cache_dir: a writable folder (``~`` is expanded); created if missing.
 
-    Returns:
+    Returns
+    -------
         ``<cache_dir>/<bundle folder name>-<onnx sha256[:12]>``, whose ``engines/`` is writable.
 
-    Raises:
+    Raises
+    ------
         BundleError: ``model.onnx`` or ``bundle.yaml`` is missing.
-        OSError: the cache folder cannot be created or written (the caller may fall back to the bundle).
+        OSError: the cache folder cannot be created or written (the caller may fall back to the
+            bundle).
 
     """
     src = Path(bundle_dir).expanduser().resolve()
@@ -70,7 +103,7 @@ def engine_view(bundle_dir: Union[str, Path], cache_dir: Union[str, Path]) -> Pa
     engines.mkdir(parents=True, exist_ok=True)
     for name in _LINKED:
         _link(src / name, view / name)
-    for old in list(engines.iterdir()):     # links to engines deleted from the bundle since
+    for old in list(engines.iterdir()):  # links to engines deleted from the bundle since
         if old.is_symlink() and not old.exists():
             old.unlink()
     built = src / 'engines'

@@ -1,31 +1,53 @@
-"""TensorRT engine file names (keys), cache names and the matching rule; pure Python (hashlib only).
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-An engine is only valid for the exact ONNX graph, TensorRT version and GPU it was built with, so the file
+"""
+TensorRT engine file names (keys), cache names and the matching rule; pure Python (hashlib only).
+
+An engine is only valid for the exact ONNX graph, TensorRT version and GPU it was built with, so
+the file
 name says all three (ARCHITECTURE.md)::
 
     BUNDLE/engines/<onnx sha256[:12]>-trt<version>-<gpu name sanitised>-<precision>.engine
-    BUNDLE/engines/timing-trt<version>-<gpu>.cache        (builder timing cache, shared by precisions)
-    BUNDLE/engines/calib-<onnx sha256[:12]>.cache         (INT8 entropy-calibration cache)
+    BUNDLE/engines/timing-trt<version>-<gpu>.cache        (builder timing cache, shared by
+    precisions) BUNDLE/engines/calib-<onnx sha256[:12]>.cache         (INT8 entropy-calibration
+    cache)
 
 Nothing here imports TensorRT; :func:`detect_gpu` imports pycuda / cuda-python lazily.
 """
+
 import hashlib
 import os
+from pathlib import Path
 import re
 import shutil
 import subprocess
-from pathlib import Path
 from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
 PRECISIONS = ('fp32', 'fp16', 'int8')
-#: Order in which ``find``/``auto`` prefers engines when several precisions match (GPU with fast INT8).
+#: Order in which ``find``/``auto`` prefers engines when several precisions match (GPU with fast
+#: INT8).
 PREFERENCE = ('int8', 'fp16', 'fp32')
-#: The order on a GPU without fast INT8 (Jetson Nano sm_53, TX2 sm_62): an INT8 engine there runs on FP16/FP32
+#: The order on a GPU without fast INT8 (Jetson Nano sm_53, TX2 sm_62): an INT8 engine there runs
+#: on FP16/FP32
 #: kernels plus reformats, no faster than FP16 and often slower.
 PREFERENCE_NO_FAST_INT8 = ('fp16', 'int8', 'fp32')
 SHA_LEN = 12
 ENGINE_SUFFIX = '.engine'
-_KEY_RE = re.compile(r'^(?P<sha>[0-9a-f]{12})-trt(?P<trt>[0-9A-Za-z.]+)-(?P<gpu>.+)-(?P<prec>fp32|fp16|int8)\.engine$')
+_KEY_RE = re.compile(
+    r'^(?P<sha>[0-9a-f]{12})-trt(?P<trt>[0-9A-Za-z.]+)-(?P<gpu>.+)-(?P<prec>fp32|fp16|int8)\.engine$'
+)
 _TMP_RE = re.compile(r'^\..+\.tmp-(?P<pid>\d+)$')
 
 
@@ -40,7 +62,9 @@ class EngineKey(NamedTuple):
     @property
     def filename(self) -> str:
         """The engine file name for this key."""
-        return '{}-trt{}-{}-{}{}'.format(self.onnx_sha, self.trt_version, self.gpu, self.precision, ENGINE_SUFFIX)
+        return '{}-trt{}-{}-{}{}'.format(
+            self.onnx_sha, self.trt_version, self.gpu, self.precision, ENGINE_SUFFIX
+        )
 
 
 class GpuInfo(NamedTuple):
@@ -57,12 +81,14 @@ class GpuInfo(NamedTuple):
 
 
 def sanitize(text: str, max_len: int = 64) -> str:
-    """File-name-safe form of a GPU name or version: runs of other characters become ``_``.
+    """
+    File-name-safe form of a GPU name or version: runs of other characters become ``_``.
 
-    ``'NVIDIA Tegra X1'`` → ``'NVIDIA_Tegra_X1'``; ``'NVIDIA GeForce RTX 3090 Ti'`` → ``'NVIDIA_GeForce_RTX_3090_Ti'``.
+    ``'NVIDIA Tegra X1'`` → ``'NVIDIA_Tegra_X1'``; ``'NVIDIA GeForce RTX 3090 Ti'`` →
+    ``'NVIDIA_GeForce_RTX_3090_Ti'``.
     """
     out = re.sub(r'[^0-9A-Za-z.]+', '_', str(text)).strip('_.')
-    return (out[:max_len].rstrip('_.') or 'unknown')
+    return out[:max_len].rstrip('_.') or 'unknown'
 
 
 def onnx_sha256(path: Union[str, Path]) -> str:
@@ -77,7 +103,9 @@ def onnx_sha256(path: Union[str, Path]) -> str:
 def check_precision(precision: str) -> str:
     """Return ``precision`` or raise ValueError naming the valid ones."""
     if precision not in PRECISIONS:
-        raise ValueError('precision must be one of {}, got {!r}'.format(', '.join(PRECISIONS), precision))
+        raise ValueError(
+            'precision must be one of {}, got {!r}'.format(', '.join(PRECISIONS), precision)
+        )
     return precision
 
 
@@ -86,7 +114,9 @@ def make_key(onnx_sha: str, trt_version: str, gpu_name: str, precision: str) -> 
     sha = str(onnx_sha).lower()[:SHA_LEN]
     if not re.match(r'^[0-9a-f]{12}$', sha):
         raise ValueError('onnx sha must be at least 12 hex digits, got {!r}'.format(onnx_sha))
-    return EngineKey(sha, sanitize(trt_version, 32), sanitize(gpu_name), check_precision(precision))
+    return EngineKey(
+        sha, sanitize(trt_version, 32), sanitize(gpu_name), check_precision(precision)
+    )
 
 
 def engine_filename(onnx_sha: str, trt_version: str, gpu_name: str, precision: str) -> str:
@@ -144,10 +174,13 @@ def _pid_alive(pid: int) -> bool:
 
 
 def has_fast_int8(compute_capability: Tuple[int, int]) -> bool:
-    """Whether the GPU architecture has fast INT8 (DP4A / tensor cores): sm_61 and sm_70 or newer.
+    """
+    Whether the GPU architecture has fast INT8 (DP4A / tensor cores): sm_61 and sm_70 or newer.
 
-    The Jetson Nano (sm_53, Maxwell) and TX2 (sm_62) do not: INT8 engines there are no faster than FP16.
-    Source: the "Hardware and Precision" table of the TensorRT support matrix (8.2.5: INT8 "Yes" for compute
+    The Jetson Nano (sm_53, Maxwell) and TX2 (sm_62) do not: INT8 engines there are no faster than
+    FP16.
+    Source: the "Hardware and Precision" table of the TensorRT support matrix (8.2.5: INT8 "Yes"
+        for compute
     capability 6.1, 7.0, 7.2, 7.5, 8.x; "No" for 5.3, 6.0 and 6.2;
     https://docs.nvidia.com/deeplearning/tensorrt/archives/tensorrt-825/support-matrix/index.html).
     """
@@ -172,8 +205,11 @@ def engine_files(engines_dir: Union[str, Path]) -> List[Path]:
     d = Path(engines_dir)
     if not d.is_dir():
         return []
-    return sorted(p for p in d.iterdir() if p.name.endswith(ENGINE_SUFFIX) and not p.name.startswith('.')
-                  and p.is_file())
+    return sorted(
+        p
+        for p in d.iterdir()
+        if p.name.endswith(ENGINE_SUFFIX) and not p.name.startswith('.') and p.is_file()
+    )
 
 
 def describe_mismatch(key: EngineKey, want: EngineKey) -> str:
@@ -188,23 +224,38 @@ def describe_mismatch(key: EngineKey, want: EngineKey) -> str:
     return ', '.join(parts)
 
 
-def match_engines(bundle_dir: Union[str, Path], onnx_sha: str, trt_version: str, gpu_name: str,
-                  preference: Sequence[str] = PREFERENCE) -> List[Path]:
-    """Every engine in ``bundle_dir/engines`` whose key matches, in ``preference`` order of precision."""
+def match_engines(
+    bundle_dir: Union[str, Path],
+    onnx_sha: str,
+    trt_version: str,
+    gpu_name: str,
+    preference: Sequence[str] = PREFERENCE,
+) -> List[Path]:
+    """
+    Every engine in ``bundle_dir/engines`` whose key matches.
+
+    In ``preference`` order of precision.
+    """
     want = make_key(onnx_sha, trt_version, gpu_name, preference[0])
     by_name = {p.name: p for p in engine_files(Path(bundle_dir) / 'engines')}
     names = [want._replace(precision=prec).filename for prec in preference]
     return [by_name[n] for n in names if n in by_name]
 
 
-def match_engine(bundle_dir: Union[str, Path], onnx_sha: str, trt_version: str, gpu_name: str,
-                 precision: Optional[str] = None,
-                 preference: Sequence[str] = PREFERENCE) -> Tuple[Optional[Path], str]:
-    """Find the engine in ``bundle_dir/engines`` whose key matches; returns (path or None, reason).
+def match_engine(
+    bundle_dir: Union[str, Path],
+    onnx_sha: str,
+    trt_version: str,
+    gpu_name: str,
+    precision: Optional[str] = None,
+    preference: Sequence[str] = PREFERENCE,
+) -> Tuple[Optional[Path], str]:
+    """
+    Find the engine in ``bundle_dir/engines`` whose key matches; returns (path or None, reason).
 
-    With ``precision`` only that precision is accepted; otherwise the first of ``preference`` that exists.
-    When nothing matches, the reason says why (no engines, or which part of the key differs) and gives the
-    command that rebuilds one.
+    With ``precision`` only that precision is accepted; otherwise the first of ``preference`` that
+    exists. When nothing matches, the reason says why (no engines, or which part of the key
+    differs) and gives the command that rebuilds one.
     """
     bundle_dir = Path(bundle_dir)
     engines_dir = bundle_dir / 'engines'
@@ -215,31 +266,46 @@ def match_engine(bundle_dir: Union[str, Path], onnx_sha: str, trt_version: str, 
     for prec in wanted:
         name = want._replace(precision=prec).filename
         if name in by_name:
-            return by_name[name], 'engine {} matches TensorRT {} on {}'.format(name, want.trt_version, want.gpu)
+            return by_name[name], 'engine {} matches TensorRT {} on {}'.format(
+                name, want.trt_version, want.gpu
+            )
     if not files:
         return None, 'no TensorRT engine in {}; build one on this machine with: {}'.format(
-            engines_dir, rebuild_command(bundle_dir, precision or 'fp16'))
+            engines_dir, rebuild_command(bundle_dir, precision or 'fp16')
+        )
     stale = []
     for p in files:
         key = parse_key(p.name)
         if key is None:
-            stale.append('{} (not named <sha>-trt<version>-<gpu>-<precision>.engine)'.format(p.name))
+            stale.append(
+                '{} (not named <sha>-trt<version>-<gpu>-<precision>.engine)'.format(p.name)
+            )
         elif precision and key.precision != precision and not describe_mismatch(key, want):
-            stale.append('{} (precision {}, asked for {})'.format(p.name, key.precision, precision))
+            stale.append(
+                '{} (precision {}, asked for {})'.format(p.name, key.precision, precision)
+            )
         else:
             stale.append('{} (built for {})'.format(p.name, describe_mismatch(key, want)))
     keys = [parse_key(p.name) for p in files]
     prec = precision or next((k.precision for k in keys if k is not None), 'fp16')
-    return None, ('no engine matches model.onnx {} on TensorRT {} / GPU {}: found {}; not loading it. '
-                  'Rebuild with: {}'.format(want.onnx_sha, want.trt_version, want.gpu, '; '.join(stale),
-                                            rebuild_command(bundle_dir, prec)))
+    return None, (
+        'no engine matches model.onnx {} on TensorRT {} / GPU {}: found {}; not loading it. '
+        'Rebuild with: {}'.format(
+            want.onnx_sha,
+            want.trt_version,
+            want.gpu,
+            '; '.join(stale),
+            rebuild_command(bundle_dir, prec),
+        )
+    )
 
 
 def detect_gpu(device: int = 0) -> GpuInfo:
-    """Name and compute capability of CUDA device ``device``.
+    """
+    Name and compute capability of CUDA device ``device``.
 
-    Tries pycuda (JetPack), then cuda-python, then ``nvidia-smi``; raises RuntimeError naming what was tried.
-    All three report the driver's device name, so keys agree whichever one answered.
+    Tries pycuda (JetPack), then cuda-python, then ``nvidia-smi``; raises RuntimeError naming what
+    was tried. All three report the driver's device name, so keys agree whichever one answered.
     """
     errors = []
     try:
@@ -266,8 +332,14 @@ def detect_gpu(device: int = 0) -> GpuInfo:
         try:
             cmd = [smi, '--query-gpu=name,compute_cap', '--format=csv,noheader', '-i', str(device)]
             # Python 3.6 (the drone) has neither capture_output nor text
-            out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,  # noqa: UP022
-                                 universal_newlines=True, timeout=20, check=True).stdout.strip()  # noqa: UP021
+            out = subprocess.run(
+                cmd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,  # noqa: UP022
+                universal_newlines=True,
+                timeout=20,
+                check=True,
+            ).stdout.strip()  # noqa: UP021
             name, cc = [s.strip() for s in out.splitlines()[0].rsplit(',', 1)]
             major, minor = cc.split('.')
             return GpuInfo(name, (int(major), int(minor)), 'nvidia-smi')

@@ -1,3 +1,17 @@
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Exceptions raised by the runtime, each with a message that names the problem."""
 
 
@@ -18,12 +32,16 @@ class EngineError(VitedgeError, RuntimeError):
 
 
 def yaml_error_line(exc: Exception) -> str:
-    """One line for a PyYAML error: ``line L, column C: problem`` (PyYAML's ``MarkedYAMLError`` fields).
+    """
+    One line for a PyYAML error.
+
+    ``line L, column C: problem`` (PyYAML's ``MarkedYAMLError`` fields).
 
     Callers put their own prefix before it (``not valid YAML: ...``, ``malformed YAML: ...``).
 
-    PyYAML's own text spans several lines (context, mark, snippet); a user mistake gets one line (house rule).
-    ``problem_mark`` line/column are 0-based in PyYAML; they are printed 1-based as editors show them.
+    PyYAML's own text spans several lines (context, mark, snippet); a user mistake gets one line
+    (house rule). ``problem_mark`` line/column are 0-based in PyYAML; they are printed 1-based as
+    editors show them.
     """
     mark = getattr(exc, 'problem_mark', None) or getattr(exc, 'context_mark', None)
     problem = getattr(exc, 'problem', None) or getattr(exc, 'context', None)

@@ -1,8 +1,25 @@
-"""Frame preprocessing (resize, colour order, normalisation, NCHW) and the inverse box transform.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-The host side of the bundle contract (ARCHITECTURE.md, ``input`` of bundle.yaml): one resize and one
-uint8 HWC -> float32 NCHW pass; normalisation here for ``pixels: normalized`` bundles, in the graph for ``raw``.
 """
+Frame preprocessing (resize, colour order, normalisation, NCHW) and the inverse box transform.
+
+The host side of the bundle contract (ARCHITECTURE.md, ``input`` of bundle.yaml): one resize and
+one uint8 HWC -> float32 NCHW pass; normalisation here for ``pixels: normalized`` bundles, in the
+graph for ``raw``.
+"""
+
 import threading
 from typing import NamedTuple, Optional, Tuple
 
@@ -36,17 +53,24 @@ class Transform(NamedTuple):
 
 
 def check_frame(image: np.ndarray) -> np.ndarray:
-    """Check a frame without converting it: H×W, H×W×1, H×W×3 or H×W×4 uint8 (any strides); returns it.
+    """
+    Check a frame without converting it.
 
-    Raises :class:`FrameError` naming the problem (not an array, empty, not uint8, wrong shape or channels).
+    H×W, H×W×1, H×W×3 or H×W×4 uint8 (any strides); returns it.
+
+    Raises :class:`FrameError` naming the problem (not an array, empty, not uint8, wrong shape or
+    channels).
     """
     if not isinstance(image, np.ndarray):
         raise FrameError('frame must be a numpy array, got {}'.format(type(image).__name__))
     if image.size == 0:
         raise FrameError('frame is empty (shape {})'.format(image.shape))
     if image.dtype != np.uint8:
-        raise FrameError('frame dtype must be uint8, got {} (scale 16-bit or float images to 8 bit first)'
-                         .format(image.dtype))
+        raise FrameError(
+            'frame dtype must be uint8, got {} (scale 16-bit or float images to 8 bit first)'.format(
+                image.dtype
+            )
+        )
     if image.ndim not in (2, 3):
         raise FrameError('frame must be H×W or H×W×C, got shape {}'.format(image.shape))
     if image.ndim == 3 and image.shape[2] not in (1, 3, 4):
@@ -55,14 +79,16 @@ def check_frame(image: np.ndarray) -> np.ndarray:
 
 
 def as_bgr(image: np.ndarray) -> np.ndarray:
-    """Check a frame and return it as a contiguous H×W×3 uint8 BGR array.
+    """
+    Check a frame and return it as a contiguous H×W×3 uint8 BGR array.
 
     Accepts H×W and H×W×1 grey, H×W×3 BGR and H×W×4 BGRA; anything else raises :class:`FrameError`.
     """
     check_frame(image)
     if image.ndim == 2 or image.shape[2] == 1:
-        return cv2.cvtColor(np.ascontiguousarray(image.reshape(image.shape[0], image.shape[1])),
-                            cv2.COLOR_GRAY2BGR)
+        return cv2.cvtColor(
+            np.ascontiguousarray(image.reshape(image.shape[0], image.shape[1])), cv2.COLOR_GRAY2BGR
+        )
     if image.shape[2] == 3:
         return np.ascontiguousarray(image)
     return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGRA2BGR)
@@ -72,23 +98,32 @@ FRAME_ORDERS = ('bgr', 'rgb')
 
 
 def _cv_ready(image: np.ndarray) -> np.ndarray:
-    """``image`` as OpenCV can take it without a hidden copy: rows may be padded (ROS ``step``), pixels not."""
+    """
+    ``image`` as OpenCV can take it without a hidden copy.
+
+    Rows may be padded (ROS ``step``), pixels not.
+    """
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
-    ok = image.strides[-1] == 1 and (image.ndim == 2 or image.strides[1] == image.shape[2]) and \
-        image.strides[0] >= image.strides[1] * image.shape[1]
+    ok = (
+        image.strides[-1] == 1
+        and (image.ndim == 2 or image.strides[1] == image.shape[2])
+        and image.strides[0] >= image.strides[1] * image.shape[1]
+    )
     return image if ok else np.ascontiguousarray(image)
 
 
 class Preprocessor:
-    """Turns a uint8 frame into the 1×3×H×W float32 network input of an :class:`InputSpec`.
+    """
+    Turns a uint8 frame into the 1×3×H×W float32 network input of an :class:`InputSpec`.
 
-    One resize (``spec.interpolation``) of the frame as it is (grey, 3 or 4 channels, rows padded or not),
-    then the uint8 HWC -> float32 NCHW conversion straight into the output (``cv2.split`` into reused planes,
-    one cast per plane), picking the channels in the order the graph takes (the channel swap costs nothing
-    there). ``pixels: raw`` bundles stop there (0..255; the graph normalises); ``normalized`` ones then get
-    ``x * a + b`` per channel in place (the arithmetic of every bundle before raw pixels existed, bit for bit).
-    Letterbox padding is written as pad strips only. Thread-safe when each caller passes its own ``out`` (or
+    One resize (``spec.interpolation``) of the frame as it is (grey, 3 or 4 channels, rows padded
+    or not), then the uint8 HWC -> float32 NCHW conversion straight into the output (``cv2.split``
+    into reused planes, one cast per plane), picking the channels in the order the graph takes (the
+    channel swap costs nothing there). ``pixels: raw`` bundles stop there (0..255; the graph
+    normalises); ``normalized`` ones then get ``x * a + b`` per channel in place (the arithmetic of
+    every bundle before raw pixels existed, bit for bit). Letterbox padding is written as pad
+    strips only. Thread-safe when each caller passes its own ``out`` (or
     none: a new array per call); the work planes are per thread.
     """
 
@@ -105,7 +140,7 @@ class Preprocessor:
             pad += self._b
         self._pad = pad.reshape(3)
         self.input_order = spec.input_order
-        self._local = threading.local()   # the uint8 planes of _split, reused per thread
+        self._local = threading.local()  # the uint8 planes of _split, reused per thread
 
     def geometry(self, width: int, height: int) -> Tuple[Tuple[int, int], Transform]:
         """Resized size (w, h) and transform for a frame of the given size."""
@@ -118,15 +153,19 @@ class Preprocessor:
         new_h = max(1, min(spec.height, int(round(height * scale))))
         pad_x = (spec.width - new_w) // 2
         pad_y = (spec.height - new_h) // 2
-        return (new_w, new_h), Transform(new_w / float(width), new_h / float(height),
-                                         float(pad_x), float(pad_y), width, height)
+        return (new_w, new_h), Transform(
+            new_w / float(width), new_h / float(height), float(pad_x), float(pad_y), width, height
+        )
 
     def interpolation(self, src_w: int, new_w: int) -> int:
-        """The cv2 flag for resizing a frame of width ``src_w`` to ``new_w`` (``spec.interpolation``).
+        """
+        Return the cv2 flag for resizing a frame of width ``src_w`` to ``new_w`` (``spec.interpolation``).
 
-        Enlarging: INTER_LINEAR. Shrinking: ``area`` -> INTER_AREA; ``linear`` -> INTER_LINEAR down to half size
-        and INTER_AREA below it, where bilinear taps skip whole pixels and alias (measured on 1280×960 ->
-        448×336: lower person precision; docs/EVALUATION.md, "Resize: measured, not assumed").
+        Enlarging: INTER_LINEAR. Shrinking: ``area`` -> INTER_AREA; ``linear`` -> INTER_LINEAR down
+            to half size
+        and INTER_AREA below it, where bilinear taps skip whole pixels and alias (measured on
+        1280×960 -> 448×336: lower person precision; docs/EVALUATION.md, "Resize: measured, not
+        assumed").
         """
         if new_w >= src_w:
             return cv2.INTER_LINEAR
@@ -142,9 +181,13 @@ class Preprocessor:
         return cv2.resize(image, tuple(size), interpolation=self.interpolation(w, size[0]))
 
     def letterbox(self, image: np.ndarray) -> Tuple[np.ndarray, Transform]:
-        """Resize (and pad) a BGR frame to the network size: H×W×3 uint8 in the model's colour order (``color``).
+        """
+        Resize (and pad) a BGR frame to the network size.
 
-        The image the model is trained on (:mod:`vitedge_ros.training`); the same resize as :meth:`__call__`.
+        H×W×3 uint8 in the model's colour order (``color``).
+
+        The image the model is trained on (:mod:`vitedge_ros.training`); the same resize as
+        :meth:`__call__`.
         """
         bgr = as_bgr(image)
         h, w = bgr.shape[:2]
@@ -168,11 +211,15 @@ class Preprocessor:
         return chw[None]
 
     def _split(self, image: np.ndarray) -> Tuple[np.ndarray, ...]:
-        """The channels of an H×W×C uint8 image as C contiguous planes, in buffers reused per thread and size.
+        """
+        Return the channels of an H×W×C uint8 image as C contiguous planes.
 
-        ``cv2.split`` deinterleaves with SIMD into the given planes: with the contiguous casts after it, the
-        uint8 HWC -> float32 NCHW conversion measured about 3x faster than one strided ``np.copyto`` of the
-        transposed view at 448×336, and it allocates nothing per frame.
+        In buffers reused per thread and size.
+
+        ``cv2.split`` deinterleaves with SIMD into the given planes: with the contiguous casts
+        after it, the uint8 HWC -> float32 NCHW conversion measured about 3x faster than one
+        strided ``np.copyto`` of the transposed view at 448×336, and it allocates nothing per
+        frame.
         """
         key = image.shape
         planes = getattr(self._local, 'planes', None)
@@ -181,17 +228,25 @@ class Preprocessor:
             self._local.planes = planes
         return tuple(cv2.split(image, planes))
 
-    def __call__(self, image: np.ndarray, order: str = 'bgr', out: Optional[np.ndarray] = None,
-                 source_size: Optional[Tuple[int, int]] = None) -> Tuple[np.ndarray, Transform]:
-        """Preprocess one frame; returns (1×3×H×W float32 tensor, transform back to the frame).
+    def __call__(
+        self,
+        image: np.ndarray,
+        order: str = 'bgr',
+        out: Optional[np.ndarray] = None,
+        source_size: Optional[Tuple[int, int]] = None,
+    ) -> Tuple[np.ndarray, Transform]:
+        """
+        Preprocess one frame; returns (1×3×H×W float32 tensor, transform back to the frame).
 
-        ``image``: uint8 H×W (grey), H×W×1, H×W×3 or H×W×4 (alpha last), channels in ``order`` (``bgr``: OpenCV,
-        ``bgr8``; ``rgb``: ``rgb8``/``rgba8`` messages); rows may be padded (a view of a ROS message with
-        ``step`` > width × channels), nothing is copied before the resize. ``out``: a C-contiguous 1×3×H×W float32
-        array to write into (reused across frames by :class:`Pipeline`); default a new one. ``source_size``:
-        (w, h) of the frame ``image`` was decoded from when it was decoded smaller (JPEG DCT scaling,
-        ``cv2.IMREAD_REDUCED_COLOR_2``): the letterbox and the transform are those of the full frame, so boxes
-        come back in its pixels. Raises :class:`FrameError` for a bad frame or ``order``.
+        ``image``: uint8 H×W (grey), H×W×1, H×W×3 or H×W×4 (alpha last), channels in ``order``
+        (``bgr``: OpenCV, ``bgr8``; ``rgb``: ``rgb8``/``rgba8`` messages); rows may be padded (a
+        view of a ROS message with ``step`` > width × channels), nothing is copied before the
+        resize. ``out``: a C-contiguous 1×3×H×W float32 array to write into (reused across frames
+        by :class:`Pipeline`); default a new one. ``source_size``: (w, h) of the frame ``image``
+        was decoded from when it was decoded smaller (JPEG DCT scaling,
+        ``cv2.IMREAD_REDUCED_COLOR_2``): the letterbox and the transform are those of the full
+        frame, so boxes come back in its pixels. Raises :class:`FrameError` for a bad frame or
+        ``order``.
         """
         check_frame(image)
         if order not in FRAME_ORDERS:
@@ -206,17 +261,26 @@ class Preprocessor:
             resized = resized[:, :, 0]
         if out is None:
             out = np.empty((1, 3, spec.height, spec.width), np.float32)
-        elif out.shape != (1, 3, spec.height, spec.width) or out.dtype != np.float32 or not out.flags.c_contiguous:
-            raise ValueError('out must be a C-contiguous 1×3×{}×{} float32 array, got {} {}'.format(
-                spec.height, spec.width, out.shape, out.dtype))
+        elif (
+            out.shape != (1, 3, spec.height, spec.width)
+            or out.dtype != np.float32
+            or not out.flags.c_contiguous
+        ):
+            raise ValueError(
+                'out must be a C-contiguous 1×3×{}×{} float32 array, got {} {}'.format(
+                    spec.height, spec.width, out.shape, out.dtype
+                )
+            )
         px, py = int(tf.pad_x), int(tf.pad_y)
         region = out[0, :, py:py + new_h, px:px + new_w]
-        if resized.ndim == 2:   # grey: the same plane in every channel
+        if resized.ndim == 2:  # grey: the same plane in every channel
             planes = (resized,) * 3
         else:
             planes = self._split(resized)
             planes = planes[:3] if self.input_order == order else planes[2::-1]
-        for c in range(3):   # each uint8 plane cast once into its float32 plane (the channel pick is free here)
+        for c in range(
+            3
+        ):  # each uint8 plane cast once into its float32 plane (the channel pick is free here)
             np.copyto(region[c], planes[c], casting='unsafe')
         if not spec.raw:
             region *= self._a

@@ -1,52 +1,88 @@
-"""Build a TensorRT engine from a bundle's ONNX graph (used by ``tools/build_engine.py``).
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-TensorRT is imported lazily (:func:`import_tensorrt`), torch never; runs on Python 3.6 (JetPack 4.6). Works
-with the TensorRT Python APIs of 8.2 (JetPack 4.6, Jetson Nano), 8.6, 10.x and 11.x, choosing calls by
-capability, never by version string (sources: NVIDIA/TensorRT ``python/src/infer/pyCore.cpp`` at 8.2.1,
-release/8.6, release/10.3, release/11.1; test/fake_tensorrt.py tabulates them):
+"""
+Build a TensorRT engine from a bundle's ONNX graph (used by ``tools/build_engine.py``).
 
-* network flags: ``EXPLICIT_BATCH`` only where the builder still has implicit batch (``max_batch_size``, 8.x);
-* workspace: ``set_memory_pool_limit(MemoryPoolType.WORKSPACE, n)`` (>= 8.4), else ``max_workspace_size``;
+TensorRT is imported lazily (:func:`import_tensorrt`), torch never; runs on Python 3.6 (JetPack
+4.6). Works with the TensorRT Python APIs of 8.2 (JetPack 4.6, Jetson Nano), 8.6, 10.x and 11.x,
+choosing calls by capability, never by version string (sources: NVIDIA/TensorRT
+``python/src/infer/pyCore.cpp`` at 8.2.1, release/8.6, release/10.3, release/11.1;
+test/fake_tensorrt.py tabulates them):
+
+* network flags: ``EXPLICIT_BATCH`` only where the builder still has implicit batch
+  (``max_batch_size``, 8.x);
+* workspace: ``set_memory_pool_limit(MemoryPoolType.WORKSPACE, n)`` (>= 8.4), else
+  ``max_workspace_size``;
 * serialisation: ``build_serialized_network`` (>= 8.0), else ``build_engine(...).serialize()``;
-* FP16/INT8 on 8.2-10.x (weakly typed networks): ``BuilderFlag.FP16`` / ``INT8``, with LayerNorm, Softmax and
-  the detector's peak extraction pinned to FP32 (:mod:`.trt_precision`) under ``OBEY_PRECISION_CONSTRAINTS``;
-* TensorRT 11.x removed ``BuilderFlag.FP16``/``INT8``, the precision-constraint flags, ``ILayer.precision`` and
-  INT8 calibrators: every network is strongly typed and computes in the ONNX graph's own types. There an FP32
-  graph builds ``fp32``, an FP16 export (``tools/export_onnx.py --fp16``) builds ``fp16`` and a QDQ graph builds
-  ``int8``; anything else is refused before TensorRT is called (:class:`TensorRTUnsupported`);
-* INT8: explicit from a QDQ graph, or implicit by entropy calibration (``IInt8EntropyCalibrator2``, 8.2-10.x)
-  with a calibration cache. The calibrator imports pycuda and allocates its device buffer *before* the build,
-  and no exception ever leaves its callbacks: TensorRT 8.2 aborts the process on one (its ``noexcept``
-  trampolines have no ``try``), 8.4+ prints it and treats it as end-of-data. The first one is kept and
-  raised after the build (:class:`CalibrationError`), and nothing is written.
+* FP16/INT8 on 8.2-10.x (weakly typed networks): ``BuilderFlag.FP16`` / ``INT8``, with LayerNorm,
+  Softmax and the detector's peak extraction pinned to FP32 (:mod:`.trt_precision`) under
+  ``OBEY_PRECISION_CONSTRAINTS``;
+* TensorRT 11.x removed ``BuilderFlag.FP16``/``INT8``, the precision-constraint flags,
+  ``ILayer.precision`` and INT8 calibrators: every network is strongly typed and computes in the
+  ONNX graph's own types. There an FP32 graph builds ``fp32``, an FP16 export
+  (``tools/export_onnx.py --fp16``) builds ``fp16`` and a QDQ graph builds ``int8``; anything else
+  is refused before TensorRT is called (:class:`TensorRTUnsupported`);
+* INT8: explicit from a QDQ graph, or implicit by entropy calibration (``IInt8EntropyCalibrator2``,
+  8.2-10.x) with a calibration cache. The calibrator imports pycuda and allocates its device buffer
+  *before* the build, and no exception ever leaves its callbacks: TensorRT 8.2 aborts the process
+  on one (its ``noexcept`` trampolines have no ``try``), 8.4+ prints it and treats it as
+  end-of-data. The first one is kept and raised after the build (:class:`CalibrationError`), and
+  nothing is written.
 
 Before any TensorRT call the ONNX graph is audited for the running version's parser
-(``vitedge_ros.export.trt_audit``): nodes it would refuse stop the build with their names (:class:`AuditRefused`).
+(``vitedge_ros.export.trt_audit``): nodes it would refuse stop the build with their names
+(:class:`AuditRefused`).
 
-The engine is written as ``engines/.<key>.tmp-<pid>`` and renamed into place; an exception or Ctrl-C on the
-way removes the temporary file, so no half-written engine is ever left under the key's name.
+The engine is written as ``engines/.<key>.tmp-<pid>`` and renamed into place; an exception or
+Ctrl-C on the way removes the temporary file, so no half-written engine is ever left under the
+key's name.
 
-Exit codes of ``tools/build_engine.py`` (``exit_code`` of each exception): 0 built or up to date; 2 bad
-arguments or bundle; 3 TensorRT, a CUDA GPU or pycuda unavailable, this TensorRT cannot build the requested
-precision from this graph, or INT8 calibration failed; 4 the graph would not parse on this TensorRT (audit
-refusal or parser error) or the build failed; 130 interrupted.
+Exit codes of ``tools/build_engine.py`` (``exit_code`` of each exception): 0 built or up to date; 2
+bad arguments or bundle; 3 TensorRT, a CUDA GPU or pycuda unavailable, this TensorRT cannot build
+the requested precision from this graph, or INT8 calibration failed; 4 the graph would not parse on
+this TensorRT (audit refusal or parser error) or the build failed; 130 interrupted.
 """
+
 import logging
 import os
+from pathlib import Path
 import sys
 import threading
 import time
-from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, TextIO, Tuple, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    NamedTuple,
+    Optional,
+    Sequence,
+    TextIO,
+    Tuple,
+    Union,
+)
 
 import numpy as np
 
 from .bundle import Bundle, load_bundle
 from .engine_key import (
-    GpuInfo,
     calib_cache_filename,
     check_precision,
     detect_gpu,
+    GpuInfo,
     has_fast_int8,
     make_key,
     onnx_sha256,
@@ -70,9 +106,11 @@ DEFAULT_WORKSPACE_MB = 512  # leaves room for ROS, the camera and the OS on a 4 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif', '.tiff', '.webp')
 QDQ_OPS = (b'QuantizeLinear', b'DequantizeLinear')
 #: What builds where (docs/TENSORRT.md pins the same text).
-SUPPORTED_RANGE = ('TensorRT 8.2 to 10.x build fp32, fp16 and int8 from an FP32 bundle; TensorRT 11.x builds '
-                   'strongly typed networks only, at the precision the ONNX graph itself has (FP32 graph: fp32, '
-                   'tools/export_onnx.py --fp16 graph: fp16, QDQ graph: int8)')
+SUPPORTED_RANGE = (
+    'TensorRT 8.2 to 10.x build fp32, fp16 and int8 from an FP32 bundle; TensorRT 11.x builds '
+    'strongly typed networks only, at the precision the ONNX graph itself has (FP32 graph: fp32, '
+    'tools/export_onnx.py --fp16 graph: fp16, QDQ graph: int8)'
+)
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -100,7 +138,11 @@ class TensorRTUnsupported(TensorRTMissing):
 
 
 class CalibrationError(VitedgeError, RuntimeError):
-    """An INT8 calibration callback failed, or produced no batch (exit code 3); nothing was written."""
+    """
+    An INT8 calibration callback failed, or produced no batch (exit code 3).
+
+    Nothing was written.
+    """
 
     exit_code = EXIT_CALIBRATION
 
@@ -112,7 +154,11 @@ class BuildError(VitedgeError, RuntimeError):
 
 
 class AuditRefused(BuildError):
-    """The audit found nodes the running TensorRT's ONNX parser refuses (exit code 4, before TensorRT runs)."""
+    """
+    The audit found nodes the running TensorRT's ONNX parser refuses.
+
+    Exit code 4, before TensorRT runs.
+    """
 
     exit_code = EXIT_AUDIT_REFUSED
 
@@ -123,11 +169,13 @@ class AuditRefused(BuildError):
 
 
 class BuildOptions(NamedTuple):
-    """What to build.
+    """
+    What to build.
 
     Precision (fp32|fp16|int8), builder workspace cap in MiB, calibration images (a folder, at most
-    ``calib_max``), ``force`` rebuild, timing cache on/off, TensorRT verbose log, and ``audit`` (run the parser
-    audit before TensorRT; on by default). A NamedTuple: the drone's Python 3.6 has no ``dataclasses``.
+    ``calib_max``), ``force`` rebuild, timing cache on/off, TensorRT verbose log, and ``audit``
+    (run the parser audit before TensorRT; on by default). A NamedTuple: the drone's Python 3.6 has
+    no ``dataclasses``.
     """
 
     precision: str = 'fp16'
@@ -143,9 +191,19 @@ class BuildOptions(NamedTuple):
 class BuildResult:
     """What was built (or found up to date)."""
 
-    def __init__(self, engine_path: Path, key: str, precision: str, trt_version: str, gpu: GpuInfo,
-                 seconds: float = 0.0, skipped: bool = False, int8_mode: str = '', workspace_api: str = '',
-                 warnings: Optional[List[str]] = None) -> None:
+    def __init__(
+        self,
+        engine_path: Path,
+        key: str,
+        precision: str,
+        trt_version: str,
+        gpu: GpuInfo,
+        seconds: float = 0.0,
+        skipped: bool = False,
+        int8_mode: str = '',
+        workspace_api: str = '',
+        warnings: Optional[List[str]] = None,
+    ) -> None:
         self.engine_path = engine_path
         self.key = key
         self.precision = precision
@@ -156,10 +214,14 @@ class BuildResult:
         self.int8_mode = int8_mode  # 'explicit' (QDQ) | 'implicit' (calibration) | ''
         self.workspace_api = workspace_api
         self.warnings = list(warnings or [])
-        self.typing = 'weak'  # 'weak' (8.2-10.x builder flags) | 'strong' (11.x: the graph's own types)
+        self.typing = (
+            'weak'  # 'weak' (8.2-10.x builder flags) | 'strong' (11.x: the graph's own types)
+        )
         self.pinned: Dict[str, str] = {}  # layer name -> why it was pinned to FP32
         self.precision_flag = ''  # the BuilderFlag that makes the pins binding
-        self.audit_target = ''  # the parser target the graph was audited for ('' when the audit did not run)
+        self.audit_target = (
+            ''  # the parser target the graph was audited for ('' when the audit did not run)
+        )
         self.calibration_batches = 0
 
 
@@ -170,11 +232,18 @@ def import_tensorrt() -> Any:
     except ImportError as exc:
         raise TensorRTMissing(
             'TensorRT is not installed for this Python ({}). On a Jetson it comes with JetPack '
-            '(sudo apt install python3-libnvinfer; use the system python3); on a desktop NVIDIA GPU: '
-            'pip install tensorrt. Without TensorRT, run the bundle with backend onnxruntime.'.format(exc)) from exc
+            '(sudo apt install python3-libnvinfer; use the system python3); on a desktop NVIDIA '
+            'GPU: '
+            'pip install tensorrt. Without TensorRT, run the bundle with backend onnxruntime.'.format(
+                exc
+            )
+        ) from exc
     if not hasattr(trt, 'Builder'):
-        raise TensorRTMissing('the tensorrt module at {} has no Builder (incomplete install)'.format(
-            getattr(trt, '__file__', '?')))
+        raise TensorRTMissing(
+            'the tensorrt module at {} has no Builder (incomplete install)'.format(
+                getattr(trt, '__file__', '?')
+            )
+        )
     return trt
 
 
@@ -184,7 +253,11 @@ def trt_version(trt: Any) -> str:
 
 
 def network_flags(trt: Any, builder: Any) -> int:
-    """``EXPLICIT_BATCH`` where the builder still knows implicit batch (8.x), 0 where it is the only mode (10.x)."""
+    """
+    ``EXPLICIT_BATCH`` where the builder still knows implicit batch (8.x).
+
+    0 where it is the only mode (10.x).
+    """
     flag = getattr(getattr(trt, 'NetworkDefinitionCreationFlag', None), 'EXPLICIT_BATCH', None)
     if flag is not None and hasattr(builder, 'max_batch_size'):
         return 1 << int(flag)
@@ -206,7 +279,11 @@ def is_qdq_graph(onnx_bytes: bytes) -> bool:
 
 
 def onnx_node_labels(onnx_bytes: bytes) -> List[str]:
-    """``name (OpType)`` of every ONNX node, when the onnx package is available (for parser error messages)."""
+    """
+    ``name (OpType)`` of every ONNX node.
+
+    When the onnx package is available (for parser error messages).
+    """
     try:
         import onnx
     except ImportError:
@@ -229,7 +306,11 @@ def _call(obj: Any, name: str) -> Any:
 
 
 def format_parser_errors(parser: Any, node_labels: Sequence[str] = ()) -> List[str]:
-    """One line per ONNX parser error: node index, name and operator where known, then the description."""
+    """
+    One line per ONNX parser error.
+
+    Node index, name and operator where known, then the description.
+    """
     lines = []
     for i in range(int(getattr(parser, 'num_errors', 0))):
         err = parser.get_error(i)
@@ -243,7 +324,9 @@ def format_parser_errors(parser: Any, node_labels: Sequence[str] = ()) -> List[s
             where += ' {}'.format(node_labels[int(node)])
         desc = _call(err, 'desc') or str(err)
         code = _call(err, 'code')
-        lines.append('  {}: {}{}'.format(where, desc, ' [{}]'.format(code) if code is not None else ''))
+        lines.append(
+            '  {}: {}{}'.format(where, desc, ' [{}]'.format(code) if code is not None else '')
+        )
     return lines
 
 
@@ -252,20 +335,35 @@ def parse_onnx(trt: Any, network: Any, logger: Any, onnx_bytes: bytes, onnx_path
     parser = trt.OnnxParser(network, logger)
     ok = parser.parse(onnx_bytes)
     if not ok or int(getattr(parser, 'num_errors', 0)) > 0:
-        lines = [ln.replace('\n', ': ') for ln in format_parser_errors(parser, onnx_node_labels(onnx_bytes))]
+        lines = [
+            ln.replace('\n', ': ')
+            for ln in format_parser_errors(parser, onnx_node_labels(onnx_bytes))
+        ]
         hint = ''
         if any('LayerNormalization' in ln or 'allowzero' in ln for ln in lines):
-            hint = ('\nthis TensorRT\'s ONNX parser needs a graph exported for it (no LayerNormalization before '
-                    '8.6, allowzero on every Reshape at opset >= 14 before 8.4): re-export the bundle with '
-                    'tools/export_onnx.py for this target (docs/TENSORRT.md)')
-        raise BuildError('TensorRT {} could not parse {} ({} error{}):\n{}{}'.format(
-            trt_version(trt), onnx_path, len(lines), '' if len(lines) == 1 else 's',
-            '\n'.join(lines) or '  (no error details from the parser)', hint))
+            hint = (
+                "\nthis TensorRT's ONNX parser needs a graph exported for it (no "
+                'LayerNormalization before '
+                '8.6, allowzero on every Reshape at opset >= 14 before 8.4): re-export the bundle '
+                'with '
+                'tools/export_onnx.py for this target (docs/TENSORRT.md)'
+            )
+        raise BuildError(
+            'TensorRT {} could not parse {} ({} error{}):\n{}{}'.format(
+                trt_version(trt),
+                onnx_path,
+                len(lines),
+                '' if len(lines) == 1 else 's',
+                '\n'.join(lines) or '  (no error details from the parser)',
+                hint,
+            )
+        )
     return parser
 
 
 def load_onnx_model(onnx_bytes: bytes, onnx_path: Path) -> Any:
-    """The parsed ``onnx.ModelProto``, or None when the ``onnx`` package is not installed.
+    """
+    Return the parsed ``onnx.ModelProto``, or None when the ``onnx`` package is not installed.
 
     Raises :class:`BuildInputError` when the file is not a readable ONNX model.
     """
@@ -276,19 +374,25 @@ def load_onnx_model(onnx_bytes: bytes, onnx_path: Path) -> Any:
     try:
         model = onnx.load_from_string(onnx_bytes)
     except Exception as exc:  # google.protobuf.message.DecodeError and friends
-        raise BuildInputError('{}: not a readable ONNX model (corrupt or truncated?): {}'.format(
-            onnx_path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)) from exc
+        raise BuildInputError(
+            '{}: not a readable ONNX model (corrupt or truncated?): {}'.format(
+                onnx_path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            )
+        ) from exc
     if not model.graph.node:
-        raise BuildInputError('{}: the ONNX graph has no nodes (corrupt or truncated?)'.format(onnx_path))
+        raise BuildInputError(
+            '{}: the ONNX graph has no nodes (corrupt or truncated?)'.format(onnx_path)
+        )
     return model
 
 
 def audit_target(version: str) -> str:
-    """The audit target for TensorRT ``version`` (``target_for_trt_version``).
+    """
+    Return the audit target for TensorRT ``version`` (``target_for_trt_version``).
 
-    TensorRT 11.x and later, newer than the audit's rules (parsers 8.0-10.x), are audited with ``trt10``'s,
-    which later parsers only extend. Raises ImportError when the audit is not importable, ValueError for a
-    version it cannot audit (7.x).
+    TensorRT 11.x and later, newer than the audit's rules (parsers 8.0-10.x), are audited with
+    ``trt10``'s, which later parsers only extend. Raises ImportError when the audit is not
+    importable, ValueError for a version it cannot audit (7.x).
     """
     from ..export.trt_audit import target_for_trt_version
 
@@ -302,7 +406,8 @@ def audit_target(version: str) -> str:
 
 
 def audit_for_tensorrt(model: Any, onnx_path: Path, version: str) -> Tuple[str, List[Any]]:
-    """(audit target, findings) of ``vitedge_ros.export.trt_audit`` for the parser of TensorRT ``version``.
+    """
+    (audit target, findings) of ``vitedge_ros.export.trt_audit`` for the parser of TensorRT ``version``.
 
     Raises ImportError when the audit (or the onnx package it needs) is not importable here.
     """
@@ -310,23 +415,40 @@ def audit_for_tensorrt(model: Any, onnx_path: Path, version: str) -> Tuple[str, 
 
     target = audit_target(version)
     findings = audit_model(model if model is not None else str(onnx_path), target)
-    blocking = [f for f in findings if getattr(f, 'blocker', True) is not False
-                and str(getattr(f, 'severity', 'error')).lower() not in ('warning', 'warn', 'info')]
+    blocking = [
+        f
+        for f in findings
+        if getattr(f, 'blocker', True) is not False
+        and str(getattr(f, 'severity', 'error')).lower() not in ('warning', 'warn', 'info')
+    ]
     return target, blocking
 
 
-def audit_refusal(version: str, target: str, onnx_path: Path, findings: Sequence[Any]) -> AuditRefused:
-    """The :class:`AuditRefused` error naming the target, the nodes, the rules and the fixes."""
+def audit_refusal(
+    version: str, target: str, onnx_path: Path, findings: Sequence[Any]
+) -> AuditRefused:
+    """
+    Return the :class:`AuditRefused` error naming the target, the nodes.
+
+    The rules and the fixes.
+    """
     names = [str(f.node) for f in findings]
-    shown = ', '.join(names[:6]) + (' and {} more'.format(len(names) - 6) if len(names) > 6 else '')
-    lines = ['TensorRT {}\'s ONNX parser (audit target {}) would refuse {} node{} of {}: {}'.format(
-        version, target, len(names), '' if len(names) == 1 else 's', onnx_path, shown)]
+    shown = ', '.join(names[:6]) + (
+        ' and {} more'.format(len(names) - 6) if len(names) > 6 else ''
+    )
+    lines = [
+        "TensorRT {}'s ONNX parser (audit target {}) would refuse {} node{} of {}: {}".format(
+            version, target, len(names), '' if len(names) == 1 else 's', onnx_path, shown
+        )
+    ]
     for f in findings[:40]:
         lines.append('  {} ({}): {}; fix: {}'.format(f.node, f.op, f.rule, f.fix))
     if len(findings) > 40:
         lines.append('  ... {} more'.format(len(findings) - 40))
-    lines.append('  (nothing was built; tools/trt_compat.py {} --target {} prints the same report; '
-                 '--skip-audit builds anyway)'.format(onnx_path, target))
+    lines.append(
+        '  (nothing was built; tools/trt_compat.py {} --target {} prints the same report; '
+        '--skip-audit builds anyway)'.format(onnx_path, target)
+    )
     return AuditRefused('\n'.join(lines), target, findings)
 
 
@@ -337,7 +459,11 @@ def list_images(folder: Path, limit: int) -> List[Path]:
 
 
 def readable_images(files: Sequence[Path], log: Callable[[str], None] = print) -> List[Path]:
-    """The files OpenCV can decode (checked before the build; the others are named and skipped)."""
+    """
+    Return the files OpenCV can decode.
+
+    Checked before the build; the others are named and skipped.
+    """
     import cv2
 
     good = []
@@ -365,7 +491,11 @@ def calibration_batches(bundle: Bundle, files: Sequence[Path]) -> Iterator[np.nd
 
 
 def atomic_write_file(path: Path, data: Any) -> None:
-    """Write bytes/buffer ``data`` to ``path`` via ``.<name>.tmp-<pid>`` and ``os.replace``; never half-written."""
+    """
+    Write bytes/buffer ``data`` to ``path`` via ``.<name>.tmp-<pid>`` and ``os.replace``.
+
+    Never half-written.
+    """
     tmp = path.parent / temp_filename(path.name)
     try:
         with open(str(tmp), 'wb') as fh:
@@ -385,30 +515,40 @@ def _import_pycuda() -> Any:
     try:
         import pycuda.driver as cuda
     except ImportError as exc:
-        raise TensorRTMissing('INT8 calibration needs pycuda for device buffers: pip install pycuda '
-                              '({})'.format(exc)) from exc
+        raise TensorRTMissing(
+            'INT8 calibration needs pycuda for device buffers: pip install pycuda ({})'.format(exc)
+        ) from exc
     return cuda
 
 
-def make_calibrator(trt: Any, batches: Callable[[], Iterator[np.ndarray]], cache_path: Path,
-                    input_nbytes: int, progress: Optional[TextIO] = None) -> Any:
-    """An ``IInt8EntropyCalibrator2`` fed from ``batches``, reading/writing ``cache_path``.
+def make_calibrator(
+    trt: Any,
+    batches: Callable[[], Iterator[np.ndarray]],
+    cache_path: Path,
+    input_nbytes: int,
+    progress: Optional[TextIO] = None,
+) -> Any:
+    """
+    Return an ``IInt8EntropyCalibrator2`` fed from ``batches``, reading/writing ``cache_path``.
 
-    Everything that can fail for a missing dependency happens here, before the build: pycuda is imported
-    (:class:`TensorRTMissing`) and the ``input_nbytes`` device buffer allocated in the device's primary
-    context. During the build no exception leaves a callback: TensorRT 8.2 calls them from ``noexcept`` C++
-    and would abort the process; 8.4+ would print it and take it as end-of-data (NVIDIA/TensorRT
-    python/src/infer/pyInt8.cpp, 8.2.1 vs release/8.6). The first exception is kept in ``.error`` (``.where``
-    names the callback), later callbacks do nothing, and no cache is written; :func:`build_engine` raises it
-    after the build. ``.count`` batches were fed; ``.cache_read`` says TensorRT used the cache instead.
-    Call ``.close()`` to free the buffer. Raises :class:`TensorRTUnsupported` where the class does not
-    exist (TensorRT 11).
+    Everything that can fail for a missing dependency happens here, before the build: pycuda is
+    imported (:class:`TensorRTMissing`) and the ``input_nbytes`` device buffer allocated in the
+    device's primary context. During the build no exception leaves a callback: TensorRT 8.2 calls
+    them from ``noexcept`` C++ and would abort the process; 8.4+ would print it and take it as
+    end-of-data (NVIDIA/TensorRT python/src/infer/pyInt8.cpp, 8.2.1 vs release/8.6). The first
+    exception is kept in ``.error`` (``.where`` names the callback), later callbacks do nothing,
+    and no cache is written; :func:`build_engine` raises it after the build. ``.count`` batches
+    were fed; ``.cache_read`` says TensorRT used the cache instead. Call ``.close()`` to free the
+    buffer. Raises :class:`TensorRTUnsupported` where the class does not exist (TensorRT 11).
     """
     base = getattr(trt, 'IInt8EntropyCalibrator2', None)
     if base is None:
-        raise TensorRTUnsupported('TensorRT {} has no INT8 calibrator (removed in 11.0): export a QDQ INT8 bundle '
-                                  '(tools/compress.py with a quantize stage). {}'.format(
-                                      trt_version(trt), SUPPORTED_RANGE))
+        raise TensorRTUnsupported(
+            'TensorRT {} has no INT8 calibrator (removed in 11.0): export a QDQ INT8 bundle '
+            '(tools/compress.py with a quantize stage). {}'.format(
+                trt_version(trt), SUPPORTED_RANGE
+            )
+        )
     cuda = _import_pycuda()
     try:
         cuda.init()
@@ -421,11 +561,15 @@ def make_calibrator(trt: Any, batches: Callable[[], Iterator[np.ndarray]], cache
     except TensorRTMissing:
         raise
     except Exception as exc:  # pycuda.driver.Error: no device, out of memory
-        raise TensorRTMissing('INT8 calibration cannot allocate {} bytes on the GPU: {}: {}'.format(
-            input_nbytes, type(exc).__name__, exc)) from exc
+        raise TensorRTMissing(
+            'INT8 calibration cannot allocate {} bytes on the GPU: {}: {}'.format(
+                input_nbytes, type(exc).__name__, exc
+            )
+        ) from exc
     stream = progress if progress is not None else sys.stderr
 
     class EntropyCalibrator(base):  # type: ignore[misc, valid-type]
+
         def __init__(self) -> None:
             base.__init__(self)
             self._iter = None  # type: Optional[Iterator[np.ndarray]]
@@ -501,7 +645,8 @@ def make_calibrator(trt: Any, batches: Callable[[], Iterator[np.ndarray]], cache
 
 
 def raise_calibration_error(calibrator: Any) -> None:
-    """After the build: re-raise what a calibrator callback caught, or fail when no batch was fed.
+    """
+    After the build: re-raise what a calibrator callback caught, or fail when no batch was fed.
 
     KeyboardInterrupt is re-raised as itself, anything else as :class:`CalibrationError` (exit 3).
     """
@@ -512,18 +657,27 @@ def raise_calibration_error(calibrator: Any) -> None:
         if isinstance(err, TensorRTMissing):
             raise err
         msg = str(err).strip().splitlines()[0] if str(err).strip() else ''
-        raise CalibrationError('INT8 calibration failed in {}: {}{}; no engine and no calibration cache '
-                               'written'.format(calibrator.where, type(err).__name__, ': ' + msg if msg else '')
-                               ) from err
+        raise CalibrationError(
+            'INT8 calibration failed in {}: {}{}; no engine and no calibration cache '
+            'written'.format(calibrator.where, type(err).__name__, ': ' + msg if msg else '')
+        ) from err
     if not calibrator.cache_read and calibrator.count == 0:
-        raise CalibrationError('INT8 calibration fed no batch to TensorRT (no readable calibration image); no '
-                               'engine written')
+        raise CalibrationError(
+            'INT8 calibration fed no batch to TensorRT (no readable calibration image); no '
+            'engine written'
+        )
 
 
 class Progress:
-    """A progress line on stderr while the builder runs (redrawn each second on a terminal, else every 15 s)."""
+    """
+    A progress line on stderr while the builder runs.
 
-    def __init__(self, label: str, stream: Optional[TextIO] = None, interval: Optional[float] = None) -> None:
+    Redrawn each second on a terminal, else every 15 s.
+    """
+
+    def __init__(
+        self, label: str, stream: Optional[TextIO] = None, interval: Optional[float] = None
+    ) -> None:
         self.label = label
         self.stream = stream or sys.stderr
         tty = bool(getattr(self.stream, 'isatty', lambda: False)())
@@ -568,7 +722,9 @@ def _load_timing_cache(config: Any, path: Path, warnings: List[str]) -> Any:
     try:
         cache = config.create_timing_cache(data)
     except Exception as exc:
-        warnings.append('timing cache {} unreadable ({}); starting a new one'.format(path.name, exc))
+        warnings.append(
+            'timing cache {} unreadable ({}); starting a new one'.format(path.name, exc)
+        )
         cache = config.create_timing_cache(b'')
     config.set_timing_cache(cache, False)
     return cache
@@ -599,34 +755,55 @@ def strong_typing_only(trt: Any) -> bool:
 
 
 def check_strong_typing(trt: Any, precision: str, graph: str, onnx_path: Path) -> None:
-    """On a strongly typed TensorRT (11.x), refuse what the graph's own types cannot give.
+    """
+    On a strongly typed TensorRT (11.x), refuse what the graph's own types cannot give.
 
-    ``graph`` is :func:`.trt_precision.graph_precision` of the ONNX (``fp32``, ``fp16`` or ``int8`` for QDQ).
-    Raises :class:`TensorRTUnsupported` (exit 3) with one line naming the supported range.
+    ``graph`` is :func:`.trt_precision.graph_precision` of the ONNX (``fp32``, ``fp16`` or ``int8``
+    for QDQ). Raises :class:`TensorRTUnsupported` (exit 3) with one line naming the supported
+    range.
     """
     if precision == graph:
         return
-    how = {'fp16': 're-export it with tools/export_onnx.py --fp16 (an FP16 graph)',
-           'int8': 'export a QDQ INT8 bundle (tools/compress.py with a quantize stage)',
-           'fp32': 'build --precision {} (the graph\'s own precision)'.format(graph)}[precision]
+    how = {
+        'fp16': 're-export it with tools/export_onnx.py --fp16 (an FP16 graph)',
+        'int8': 'export a QDQ INT8 bundle (tools/compress.py with a quantize stage)',
+        'fp32': "build --precision {} (the graph's own precision)".format(graph),
+    }[precision]
     raise TensorRTUnsupported(
-        'TensorRT {} builds strongly typed networks only (BuilderFlag.FP16/INT8 and INT8 calibration were removed '
-        'in 11.0), and {} is an {} graph, so it cannot give an {} engine here: {}, or use TensorRT 8.2-10.x. '
-        'Supported: {}'.format(trt_version(trt), onnx_path, graph.upper() if graph != 'int8' else 'INT8 (QDQ)',
-                               precision, how, SUPPORTED_RANGE))
+        'TensorRT {} builds strongly typed networks only (BuilderFlag.FP16/INT8 and INT8 '
+        'calibration were removed '
+        'in 11.0), and {} is an {} graph, so it cannot give an {} engine here: {}, or use '
+        'TensorRT 8.2-10.x. '
+        'Supported: {}'.format(
+            trt_version(trt),
+            onnx_path,
+            graph.upper() if graph != 'int8' else 'INT8 (QDQ)',
+            precision,
+            how,
+            SUPPORTED_RANGE,
+        )
+    )
 
 
-def build_engine(bundle_dir: Union[str, Path], options: BuildOptions, trt: Any = None,
-                 gpu: Optional[GpuInfo] = None, log: Callable[[str], None] = print,
-                 progress_stream: Optional[TextIO] = None) -> BuildResult:
-    """Build (or find up to date) the engine of ``bundle_dir`` for this TensorRT and GPU.
+def build_engine(
+    bundle_dir: Union[str, Path],
+    options: BuildOptions,
+    trt: Any = None,
+    gpu: Optional[GpuInfo] = None,
+    log: Callable[[str], None] = print,
+    progress_stream: Optional[TextIO] = None,
+) -> BuildResult:
+    """
+    Build (or find up to date) the engine of ``bundle_dir`` for this TensorRT and GPU.
 
-    Order: arguments and bundle (2), TensorRT import (3), parser audit for this TensorRT version (4, before
-    any TensorRT call), what this TensorRT can build from the graph (3), GPU, calibration inputs (2) and
-    calibrator (3), then parse (4), FP32 pins, build (4), calibration errors (3), atomic write.
-    Raises :class:`BuildInputError` (2), :class:`TensorRTMissing` / :class:`TensorRTUnsupported` /
-    :class:`CalibrationError` (3), :class:`BuildError` / :class:`AuditRefused` (4); Ctrl-C propagates as
-    KeyboardInterrupt after the temporary file is removed.
+    Order: arguments and bundle (2), TensorRT import (3), parser audit for this TensorRT version
+        (4, before
+    any TensorRT call), what this TensorRT can build from the graph (3), GPU, calibration inputs
+    (2) and calibrator (3), then parse (4), FP32 pins, build (4), calibration errors (3), atomic
+    write. Raises :class:`BuildInputError` (2), :class:`TensorRTMissing` /
+    :class:`TensorRTUnsupported` / :class:`CalibrationError` (3), :class:`BuildError` /
+    :class:`AuditRefused` (4); Ctrl-C propagates as KeyboardInterrupt after the temporary file is
+    removed.
     """
     try:
         check_precision(options.precision)
@@ -648,14 +825,23 @@ def build_engine(bundle_dir: Union[str, Path], options: BuildOptions, trt: Any =
         try:
             target, findings = audit_for_tensorrt(model, bundle.onnx_path, version)
         except (ImportError, ValueError) as exc:
-            warnings.append('parser audit skipped ({}); TensorRT\'s own parser decides'.format(exc))
+            warnings.append("parser audit skipped ({}); TensorRT's own parser decides".format(exc))
         else:
             if findings:
                 raise audit_refusal(version, target, bundle.onnx_path, findings)
     strong = strong_typing_only(trt)
     if strong:
-        graph = graph_precision(model) if model is not None else (
-            'int8' if qdq else 'fp16' if bundle.source.get('export', {}).get('fp16_weights') else 'fp32')
+        graph = (
+            graph_precision(model)
+            if model is not None
+            else (
+                'int8'
+                if qdq
+                else 'fp16'
+                if bundle.source.get('export', {}).get('fp16_weights')
+                else 'fp32'
+            )
+        )
         check_strong_typing(trt, options.precision, graph, bundle.onnx_path)
     if gpu is None:
         try:
@@ -670,7 +856,9 @@ def build_engine(bundle_dir: Union[str, Path], options: BuildOptions, trt: Any =
         LOG.info('removing %s left by an interrupted build', stale.name)
         stale.unlink()
     engine_path = engines_dir / key.filename
-    result = BuildResult(engine_path, key.filename, options.precision, version, gpu, warnings=warnings)
+    result = BuildResult(
+        engine_path, key.filename, options.precision, version, gpu, warnings=warnings
+    )
     result.audit_target = target
     result.typing = 'strong' if strong else 'weak'
     if engine_path.is_file() and not options.force:
@@ -683,32 +871,58 @@ def build_engine(bundle_dir: Union[str, Path], options: BuildOptions, trt: Any =
         if qdq:
             result.int8_mode = 'explicit'
             if options.calib_images is not None:
-                result.warnings.append('the ONNX graph is QDQ-quantised (explicit INT8): --calib-images ignored')
+                result.warnings.append(
+                    'the ONNX graph is QDQ-quantised (explicit INT8): --calib-images ignored'
+                )
         else:
             result.int8_mode = 'implicit'
             if options.calib_images is not None:
                 calib_files = list_images(Path(options.calib_images), options.calib_max)
                 if not calib_files:
-                    raise BuildInputError('--calib-images {}: no images ({})'.format(
-                        options.calib_images, ', '.join(IMAGE_EXTS)))
+                    raise BuildInputError(
+                        '--calib-images {}: no images ({})'.format(
+                            options.calib_images, ', '.join(IMAGE_EXTS)
+                        )
+                    )
                 calib_files = readable_images(calib_files, log)
                 if not calib_files:
-                    raise BuildInputError('--calib-images {}: none of the images can be read (zero calibration '
-                                          'batches)'.format(options.calib_images))
+                    raise BuildInputError(
+                        '--calib-images {}: none of the images can be read (zero calibration '
+                        'batches)'.format(options.calib_images)
+                    )
             elif not calib_cache.is_file():
                 raise BuildInputError(
-                    'INT8 needs calibration data: pass --calib-images DIR (images like the camera\'s), or reuse '
-                    'a calibration cache {} , or export a QDQ INT8 bundle (tools/compress.py quantize stage)'
-                    .format(calib_cache))
+                    'INT8 needs calibration data: pass --calib-images DIR (images like the '
+                    "camera's), or reuse "
+                    'a calibration cache {} , or export a QDQ INT8 bundle (tools/compress.py '
+                    'quantize stage)'.format(calib_cache)
+                )
 
     calibrator = None
     if result.int8_mode == 'implicit':  # never reached on 11.x: check_strong_typing refused it
         nbytes = int(np.prod((1, 3, bundle.input.height, bundle.input.width))) * 4
-        calibrator = make_calibrator(trt, lambda: calibration_batches(bundle, calib_files), calib_cache, nbytes,
-                                     progress_stream)
+        calibrator = make_calibrator(
+            trt,
+            lambda: calibration_batches(bundle, calib_files),
+            calib_cache,
+            nbytes,
+            progress_stream,
+        )
     try:
-        serialized, config = _build(trt, bundle, options, model, onnx_bytes, strong, gpu, result, calibrator,
-                                    engines_dir, log, progress_stream)
+        serialized, config = _build(
+            trt,
+            bundle,
+            options,
+            model,
+            onnx_bytes,
+            strong,
+            gpu,
+            result,
+            calibrator,
+            engines_dir,
+            log,
+            progress_stream,
+        )
     finally:
         if calibrator is not None:
             calibrator.close()
@@ -716,9 +930,12 @@ def build_engine(bundle_dir: Union[str, Path], options: BuildOptions, trt: Any =
         raise_calibration_error(calibrator)
         result.calibration_batches = calibrator.count
     if serialized is None:
-        raise BuildError('TensorRT {} failed to build the {} engine for {} (see the TensorRT log above; try a '
-                         'larger --workspace-mb, or --precision fp16)'.format(
-                             version, options.precision, bundle.onnx_path))
+        raise BuildError(
+            'TensorRT {} failed to build the {} engine for {} (see the TensorRT log above; try a '
+            'larger --workspace-mb, or --precision fp16)'.format(
+                version, options.precision, bundle.onnx_path
+            )
+        )
     atomic_write_file(engine_path, serialized)
     if options.timing_cache:
         try:
@@ -728,10 +945,25 @@ def build_engine(bundle_dir: Union[str, Path], options: BuildOptions, trt: Any =
     return result
 
 
-def _build(trt: Any, bundle: Bundle, options: BuildOptions, model: Any, onnx_bytes: bytes, strong: bool,
-           gpu: GpuInfo, result: BuildResult, calibrator: Any, engines_dir: Path, log: Callable[[str], None],
-           progress_stream: Optional[TextIO]) -> Tuple[Any, Any]:
-    """Builder, network, parse, config, FP32 pins, build: (the serialised engine or None, the config)."""
+def _build(
+    trt: Any,
+    bundle: Bundle,
+    options: BuildOptions,
+    model: Any,
+    onnx_bytes: bytes,
+    strong: bool,
+    gpu: GpuInfo,
+    result: BuildResult,
+    calibrator: Any,
+    engines_dir: Path,
+    log: Callable[[str], None],
+    progress_stream: Optional[TextIO],
+) -> Tuple[Any, Any]:
+    """
+    Builder, network, parse, config, FP32 pins, build.
+
+    (the serialised engine or None, the config).
+    """
     version = result.trt_version
     logger = trt.Logger(trt.Logger.VERBOSE if options.verbose else trt.Logger.WARNING)
     builder = trt.Builder(logger)
@@ -740,31 +972,44 @@ def _build(trt: Any, bundle: Bundle, options: BuildOptions, model: Any, onnx_byt
     fast_fp16 = getattr(builder, 'platform_has_fast_fp16', None)
     fast_int8 = getattr(builder, 'platform_has_fast_int8', None)
     if options.precision == 'fp16' and fast_fp16 is False:
-        result.warnings.append('{} ({}) has no fast FP16: the fp16 engine may be no faster than fp32'.format(
-            gpu.name, gpu.sm))
-    if options.precision == 'int8' and (fast_int8 is False or not has_fast_int8(gpu.compute_capability)):
         result.warnings.append(
-            '{} ({}) has no fast INT8 (needs sm_61 or sm_70+): an INT8 engine will run no faster than FP16 and '
-            'often slower; on this GPU build with --precision fp16'.format(gpu.name, gpu.sm))
+            '{} ({}) has no fast FP16: the fp16 engine may be no faster than fp32'.format(
+                gpu.name, gpu.sm
+            )
+        )
+    if options.precision == 'int8' and (
+        fast_int8 is False or not has_fast_int8(gpu.compute_capability)
+    ):
+        result.warnings.append(
+            '{} ({}) has no fast INT8 (needs sm_61 or sm_70+): an INT8 engine will run no faster '
+            'than FP16 and '
+            'often slower; on this GPU build with --precision fp16'.format(gpu.name, gpu.sm)
+        )
     network = builder.create_network(network_flags(trt, builder))
     parse_onnx(trt, network, logger, onnx_bytes, bundle.onnx_path)
     config = builder.create_builder_config()
     result.workspace_api = set_workspace(trt, config, options.workspace_mb * (1 << 20))
     if not strong and options.precision in ('fp16', 'int8'):
         if fast_fp16 is not False:
-            config.set_flag(trt.BuilderFlag.FP16)  # int8: layers without INT8 kernels fall back to FP16
+            config.set_flag(
+                trt.BuilderFlag.FP16
+            )  # int8: layers without INT8 kernels fall back to FP16
         _pin_precision(trt, network, model, result)
     if not strong and options.precision == 'int8':
         config.set_flag(trt.BuilderFlag.INT8)
         if calibrator is not None:
             if not hasattr(config, 'int8_calibrator'):
-                raise TensorRTUnsupported('TensorRT {} has no implicit INT8 calibration; use a QDQ INT8 bundle. '
-                                          '{}'.format(version, SUPPORTED_RANGE))
+                raise TensorRTUnsupported(
+                    'TensorRT {} has no implicit INT8 calibration; use a QDQ INT8 bundle. '
+                    '{}'.format(version, SUPPORTED_RANGE)
+                )
             config.int8_calibrator = calibrator
     if result.pinned and result.precision_flag:
         config.set_flag(getattr(trt.BuilderFlag, result.precision_flag))
     if options.timing_cache:
-        _load_timing_cache(config, engines_dir / timing_cache_filename(version, gpu.name), result.warnings)
+        _load_timing_cache(
+            config, engines_dir / timing_cache_filename(version, gpu.name), result.warnings
+        )
     for w in result.warnings:
         log('WARNING: ' + w)
 
@@ -796,14 +1041,22 @@ def _pin_precision(trt: Any, network: Any, model: Any, result: BuildResult) -> N
             if kind:
                 pins[str(layer.name)] = kind
         result.pinned = pin_fp32_layers(trt, network, pins)
-        result.warnings.append('the onnx package is missing: only Softmax and fused LayerNorm layers pinned to '
-                               'FP32 (pip install onnx for the decomposed LayerNorm and the peak extraction)')
+        result.warnings.append(
+            'the onnx package is missing: only Softmax and fused LayerNorm layers pinned to '
+            'FP32 (pip install onnx for the decomposed LayerNorm and the peak extraction)'
+        )
     if result.pinned:
         result.precision_flag = precision_constraint_flag(trt) or ''
 
 
-def measure_latency(engine_path: Path, runs: int = 50, warmup: int = 5) -> Tuple[float, float, str]:
-    """(median ms, p95 ms, description) of the engine on zeros; needs pycuda (raises TensorRTMissing)."""
+def measure_latency(
+    engine_path: Path, runs: int = 50, warmup: int = 5
+) -> Tuple[float, float, str]:
+    """
+    (median ms, p95 ms, description) of the engine on zeros.
+
+    Needs pycuda (raises TensorRTMissing).
+    """
     try:
         from .engines.tensorrt_engine import TensorRTEngine
     except ImportError as exc:

@@ -1,34 +1,57 @@
-"""Which layers of a reduced-precision TensorRT build must stay FP32: found on the ONNX graph, set on the network.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-Under ``BuilderFlag.FP16`` (and INT8, which falls back to FP16) TensorRT 8.2-10.x picks each layer's precision
-by speed. Three parts of this project's graphs must not be left to that choice:
+"""
+Which layers of a reduced-precision TensorRT build must stay FP32.
+
+Found on the ONNX graph, set on the network.
+
+Under ``BuilderFlag.FP16`` (and INT8, which falls back to FP16) TensorRT 8.2-10.x picks each
+layer's precision by speed. Three parts of this project's graphs must not be left to that choice:
 
 * **LayerNorm**, fused (``LayerNormalization``, TensorRT >= 8.6) or decomposed
   (``ReduceMean -> Sub -> Pow(2) | Mul(d, d) -> ReduceMean -> Add(eps) -> Sqrt -> Div``, what
-  ``tools/export_onnx.py --trt8-compat`` writes): the variance of FP16 activations under- and overflows.
-  NVIDIA's own advice is to run LayerNorm in FP32 under FP16 builds ("TensorRT Developer Guide, Best
-  Practices / Mixed precision": "LayerNorm ... should be kept in FP32"; trtexec ``--layerPrecisions``).
+  ``tools/export_onnx.py --trt8-compat`` writes): the variance of FP16 activations under- and
+  overflows. NVIDIA's own advice is to run LayerNorm in FP32 under FP16 builds ("TensorRT Developer
+  Guide, Best Practices / Mixed precision": "LayerNorm ... should be kept in FP32"; trtexec
+  ``--layerPrecisions``).
 * **Softmax** and the tensor feeding it (the scaled attention logits).
-* **The detector's peak extraction** (``ViTCenterDetector.decode``, vitedge_ros/models/vit_detector.py):
-  ``heat * (MaxPool3x3(heat) == heat)`` keeps a cell only on exact equality, so the Sigmoid, the MaxPool, the
-  Equal and everything downstream (score/class, TopK, box arithmetic) must see one precision. If TensorRT ran
-  the MaxPool in FP16 on a reformatted copy of an FP32 Sigmoid output, every detection would vanish.
+* **The detector's peak extraction** (``ViTCenterDetector.decode``,
+  vitedge_ros/models/vit_detector.py): ``heat * (MaxPool3x3(heat) == heat)`` keeps a cell only on
+  exact equality, so the Sigmoid, the MaxPool, the Equal and everything downstream (score/class,
+  TopK, box arithmetic) must see one precision. If TensorRT ran the MaxPool in FP16 on a
+  reformatted copy of an FP32 Sigmoid output, every detection would vanish.
 
-:func:`fp32_nodes` finds those nodes on the ONNX graph (pure ``onnx``); :func:`pin_fp32_layers` maps them to the
-parsed network's layers and sets ``ILayer.precision`` and ``ILayer.set_output_type`` to FP32. The layer of an
-ONNX node is named after the node by the ONNX parser (onnx-tensorrt ``ImporterContext::registerLayer`` with
-``getNodeName(node)``: the node's name, or ``node_of_<first output>`` when it has none; helper layers get
-``<name>_<n>``), and the node's outputs keep their ONNX names, so a layer is matched by its name or by an
-output tensor name. The constraints only bind with the builder flag each version has
-(:func:`precision_constraint_flag`): ``OBEY_PRECISION_CONSTRAINTS`` (TensorRT 8.2-10.x; ``STRICT_TYPES``
-before 8.2, deprecated in 8.2, removed in 10.0). TensorRT 11 has neither the flags nor the setters: its
-networks are strongly typed and the precision comes from the ONNX graph itself.
+:func:`fp32_nodes` finds those nodes on the ONNX graph (pure ``onnx``); :func:`pin_fp32_layers`
+maps them to the parsed network's layers and sets ``ILayer.precision`` and
+``ILayer.set_output_type`` to FP32. The layer of an ONNX node is named after the node by the ONNX
+parser (onnx-tensorrt ``ImporterContext::registerLayer`` with ``getNodeName(node)``: the node's
+name, or ``node_of_<first output>`` when it has none; helper layers get ``<name>_<n>``), and the
+node's outputs keep their ONNX names, so a layer is matched by its name or by an output tensor
+name. The constraints only bind with the builder flag each version has
+(:func:`precision_constraint_flag`): ``OBEY_PRECISION_CONSTRAINTS`` (TensorRT 8.2-10.x;
+``STRICT_TYPES`` before 8.2, deprecated in 8.2, removed in 10.0). TensorRT 11 has neither the flags
+nor the setters: its networks are strongly typed and the precision comes from the ONNX graph
+itself.
 
-Sources: TensorRT Python API, ``tensorrt.ILayer.precision`` / ``set_output_type`` and ``BuilderFlag``
-(python/src/infer/pyGraph.cpp and pyCore.cpp of NVIDIA/TensorRT, tags 8.2.1, release/8.6, release/10.3,
-release/11.1); migration guide "Removed Python APIs" for 11.x
+Sources: TensorRT Python API, ``tensorrt.ILayer.precision`` / ``set_output_type`` and
+    ``BuilderFlag``
+(python/src/infer/pyGraph.cpp and pyCore.cpp of NVIDIA/TensorRT, tags 8.2.1, release/8.6,
+release/10.3, release/11.1); migration guide "Removed Python APIs" for 11.x
 (https://docs.nvidia.com/deeplearning/tensorrt/latest/api/migration/tensorrt-10x-to-11x-python-api-reference.html).
 """
+
 from collections import defaultdict, deque
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
@@ -37,7 +60,7 @@ KINDS = ('layernorm', 'softmax', 'softmax-input', 'peak-extraction')
 
 
 def _const_value(model: Any, name: str, producers: Dict[str, Any]) -> Optional[float]:
-    """The scalar value of an initializer or a Constant node's output, else None."""
+    """Return the scalar value of an initializer or a Constant node's output, else None."""
     from onnx import numpy_helper
 
     for init in model.graph.initializer:
@@ -56,7 +79,11 @@ def _const_value(model: Any, name: str, producers: Dict[str, Any]) -> Optional[f
 
 
 def node_label(node: Any) -> str:
-    """The layer name the ONNX parser gives ``node``: its name, or ``node_of_<first output>``."""
+    """
+    Return the layer name the ONNX parser gives ``node``.
+
+    Its name, or ``node_of_<first output>``.
+    """
     if node.name:
         return str(node.name)
     return 'node_of_{}'.format(node.output[0]) if len(node.output) else ''
@@ -82,8 +109,9 @@ def _one_consumer(consumers: Dict[str, List[Any]], tensor: str, op: str) -> Opti
     return None
 
 
-def _decomposed_layernorms(model: Any, producers: Dict[str, Any],
-                           consumers: Dict[str, List[Any]]) -> Iterable[List[Any]]:
+def _decomposed_layernorms(
+    model: Any, producers: Dict[str, Any], consumers: Dict[str, List[Any]]
+) -> Iterable[List[Any]]:
     """Node groups of ``ReduceMean -> Sub -> Pow(2)|Mul(d,d) -> ReduceMean -> [Add] -> Sqrt -> Div``."""
     for sub in model.graph.node:
         if sub.op_type != 'Sub' or len(sub.input) != 2:
@@ -93,9 +121,11 @@ def _decomposed_layernorms(model: Any, producers: Dict[str, Any],
             continue
         d = sub.output[0]
         for sq in consumers.get(d, []):
-            is_square = (sq.op_type == 'Pow' and sq.input[0] == d
-                         and _const_value(model, sq.input[1], producers) == 2.0) or (
-                sq.op_type == 'Mul' and list(sq.input) == [d, d])
+            is_square = (
+                sq.op_type == 'Pow'
+                and sq.input[0] == d
+                and _const_value(model, sq.input[1], producers) == 2.0
+            ) or (sq.op_type == 'Mul' and list(sq.input) == [d, d])
             if not is_square:
                 continue
             var = _one_consumer(consumers, sq.output[0], 'ReduceMean')
@@ -111,15 +141,27 @@ def _decomposed_layernorms(model: Any, producers: Dict[str, Any],
             if sqrt is None:
                 continue
             group.append(sqrt)
-            div = next((n for n in consumers.get(sqrt.output[0], [])
-                        if n.op_type == 'Div' and n.input[0] == d), None)
+            div = next(
+                (
+                    n
+                    for n in consumers.get(sqrt.output[0], [])
+                    if n.op_type == 'Div' and n.input[0] == d
+                ),
+                None,
+            )
             if div is not None:
                 group.append(div)
             yield group
 
 
-def _peak_tails(model: Any, producers: Dict[str, Any], consumers: Dict[str, List[Any]]) -> Iterable[List[Any]]:
-    """``X -> MaxPool -> Equal(MaxPool(X), X)`` and everything downstream of the Equal, plus X's producer."""
+def _peak_tails(
+    model: Any, producers: Dict[str, Any], consumers: Dict[str, List[Any]]
+) -> Iterable[List[Any]]:
+    """
+    ``X -> MaxPool -> Equal(MaxPool(X), X)`` and everything downstream of the Equal.
+
+    Plus X's producer.
+    """
     for pool in model.graph.node:
         if pool.op_type != 'MaxPool' or not pool.input:
             continue
@@ -140,7 +182,8 @@ def _peak_tails(model: Any, producers: Dict[str, Any], consumers: Dict[str, List
                             seen.add(id(nxt))
                             group.append(nxt)
                             todo.append(nxt)
-            # the map itself (e.g. Sigmoid) also feeds the masked product: pin its other float consumers too
+            # the map itself (e.g. Sigmoid) also feeds the masked product: pin its other float
+            # consumers too
             for nxt in consumers.get(x, []):
                 if id(nxt) not in seen and nxt.op_type in ('Mul', 'ReduceMax', 'ArgMax', 'TopK'):
                     seen.add(id(nxt))
@@ -149,11 +192,15 @@ def _peak_tails(model: Any, producers: Dict[str, Any], consumers: Dict[str, List
 
 
 def fp32_nodes(model: Any) -> Dict[str, str]:
-    """ONNX nodes to keep in FP32 under an FP16/INT8 build: ``{layer name: kind}`` (kinds in :data:`KINDS`).
+    """
+    ONNX nodes to keep in FP32 under an FP16/INT8 build.
 
-    ``model`` is an ``onnx.ModelProto``. Finds fused and decomposed LayerNorm, Softmax (and the producer of
-    its input, ``softmax-input``: output type only) and the detector's peak-extraction tail (see the module
-    docstring). Layer names are those the ONNX parser gives (:func:`node_label`).
+    ``{layer name: kind}`` (kinds in :data:`KINDS`).
+
+    ``model`` is an ``onnx.ModelProto``. Finds fused and decomposed LayerNorm, Softmax (and the
+    producer of its input, ``softmax-input``: output type only) and the detector's peak-extraction
+    tail (see the module docstring). Layer names are those the ONNX parser gives
+    (:func:`node_label`).
     """
     producers, consumers = _graph_index(model)
     out: Dict[str, str] = {}
@@ -193,10 +240,11 @@ def node_outputs(model: Any, names: Iterable[str]) -> Dict[str, str]:
 
 
 def precision_constraint_flag(trt: Any) -> Optional[str]:
-    """The name of the ``BuilderFlag`` that makes layer precisions binding, or None.
+    """
+    Return the name of the ``BuilderFlag`` that makes layer precisions binding, or None.
 
-    ``OBEY_PRECISION_CONSTRAINTS`` (8.2-10.x), ``STRICT_TYPES`` (before 8.2), None on TensorRT 11 (strongly
-    typed, no such flag).
+    ``OBEY_PRECISION_CONSTRAINTS`` (8.2-10.x), ``STRICT_TYPES`` (before 8.2), None on TensorRT 11
+    (strongly typed, no such flag).
     """
     flags = getattr(trt, 'BuilderFlag', None)
     for name in ('OBEY_PRECISION_CONSTRAINTS', 'STRICT_TYPES'):
@@ -206,20 +254,27 @@ def precision_constraint_flag(trt: Any) -> Optional[str]:
 
 
 def can_pin(trt: Any, network: Any) -> bool:
-    """Whether this TensorRT lets a layer's precision be set (False on 11.x: strongly typed networks)."""
+    """
+    Whether this TensorRT lets a layer's precision be set.
+
+    False on 11.x: strongly typed networks.
+    """
     if precision_constraint_flag(trt) is None or not getattr(network, 'num_layers', 0):
         return False
     return hasattr(network.get_layer(0), 'set_output_type')
 
 
-def pin_fp32_layers(trt: Any, network: Any, pins: Dict[str, str],
-                    outputs: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-    """Set FP32 precision and FP32 output types on the layers of ``network`` named in ``pins``.
+def pin_fp32_layers(
+    trt: Any, network: Any, pins: Dict[str, str], outputs: Optional[Dict[str, str]] = None
+) -> Dict[str, str]:
+    """
+    Set FP32 precision and FP32 output types on the layers of ``network`` named in ``pins``.
 
-    ``pins`` from :func:`fp32_nodes`; ``outputs`` (from :func:`node_outputs`) also matches a layer by the ONNX
-    name of an output tensor. A layer is pinned only where all its inputs are float tensors (FLOAT/HALF);
-    only float outputs get an output type (comparison and index outputs keep BOOL/INT32); ``softmax-input``
-    layers get the output type only. Returns ``{layer name: kind}`` of the layers pinned.
+    ``pins`` from :func:`fp32_nodes`; ``outputs`` (from :func:`node_outputs`) also matches a layer
+    by the ONNX name of an output tensor. A layer is pinned only where all its inputs are float
+    tensors (FLOAT/HALF); only float outputs get an output type (comparison and index outputs keep
+    BOOL/INT32); ``softmax-input`` layers get the output type only. Returns ``{layer name: kind}``
+    of the layers pinned.
     """
     dt = trt.DataType
     floats = (dt.FLOAT, dt.HALF)
@@ -240,8 +295,11 @@ def pin_fp32_layers(trt: Any, network: Any, pins: Dict[str, str],
         ins = [layer.get_input(j) for j in range(int(layer.num_inputs))]
         if any(t is not None and t.dtype not in floats for t in ins):
             continue
-        outs = [j for j in range(int(layer.num_outputs))
-                if layer.get_output(j) is not None and layer.get_output(j).dtype in floats]
+        outs = [
+            j
+            for j in range(int(layer.num_outputs))
+            if layer.get_output(j) is not None and layer.get_output(j).dtype in floats
+        ]
         if kind != 'softmax-input':
             layer.precision = dt.FLOAT
         for j in outs:
@@ -251,10 +309,11 @@ def pin_fp32_layers(trt: Any, network: Any, pins: Dict[str, str],
 
 
 def graph_precision(model: Any) -> str:
-    """The precision a strongly typed (TensorRT 11) network built from ``model`` computes in.
+    """
+    Return the precision a strongly typed (TensorRT 11) network built from ``model`` computes in.
 
-    ``'int8'`` for a QDQ graph, ``'fp16'`` when the graph holds FP16 tensors (an FP16 or mixed export), else
-    ``'fp32'``.
+    ``'int8'`` for a QDQ graph, ``'fp16'`` when the graph holds FP16 tensors (an FP16 or mixed
+    export), else ``'fp32'``.
     """
     from onnx import TensorProto
 
@@ -264,6 +323,8 @@ def graph_precision(model: Any) -> str:
     if any(init.data_type == TensorProto.FLOAT16 for init in model.graph.initializer):
         return 'fp16'
     for node in model.graph.node:
-        if node.op_type == 'Cast' and any(a.name == 'to' and a.i == TensorProto.FLOAT16 for a in node.attribute):
+        if node.op_type == 'Cast' and any(
+            a.name == 'to' and a.i == TensorProto.FLOAT16 for a in node.attribute
+        ):
             return 'fp16'
     return 'fp32'

@@ -1,21 +1,43 @@
-"""The :class:`Task` base: what every task (``detect``, ``classify``, ``segment``) answers, in two halves.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-**Runtime half** (class attributes and pure methods; Python 3.6, no torch, imported on the drone): the bundle
-decoders the task takes, what it outputs (boxes, a label map), whether vitedge_node flies it, which data it
-reads. **Workstation half** (methods that need torch): its model architectures, the module ``export`` traces,
-the decoder a new bundle gets, evaluation, calibration inputs and training hooks over a *task data* object.
+"""
+The :class:`Task` base.
 
-Workstation modules are named by ``'module:attribute'`` strings (the entry-point notation of setuptools /
-importlib.metadata ``EntryPoint.value``) and imported on first use by :func:`load_ref`, the lazy-module idea of
-huggingface transformers' ``utils/import_utils.py`` ``_LazyModule``: the drone's file set (test/lane_py36.py
-``drone_sources``, which follows every ``vitedge_ros`` import statement) stays free of torch modules although
-this file is on it, and a workstation method called where torch is missing fails with torch's ImportError.
+What every task (``detect``, ``classify``, ``segment``) answers, in two halves.
 
-Task data (the duck type :meth:`Task.evaluate`, :meth:`Task.calibration_inputs` and :meth:`Task.train` read):
-``spec`` (InputSpec), ``labels``; detect/segment: ``train`` and ``val`` image sets (``.images`` N×H×W×3 uint8);
-classify: ``x_train``, ``y_train``, ``x_test``, ``y_test`` (normalised N×3×H×W float32 and int64 labels).
+**Runtime half** (class attributes and pure methods; Python 3.6, no torch, imported on the drone):
+the bundle decoders the task takes, what it outputs (boxes, a label map), whether vitedge_node
+flies it, which data it reads. **Workstation half** (methods that need torch): its model
+architectures, the module ``export`` traces, the decoder a new bundle gets, evaluation, calibration
+inputs and training hooks over a *task data* object.
+
+Workstation modules are named by ``'module:attribute'`` strings (the entry-point notation of
+setuptools / importlib.metadata ``EntryPoint.value``) and imported on first use by
+:func:`load_ref`, the lazy-module idea of huggingface transformers' ``utils/import_utils.py``
+``_LazyModule``: the drone's file set (test/lane_py36.py ``drone_sources``, which follows every
+``vitedge_ros`` import statement) stays free of torch modules although this file is on it, and a
+workstation method called where torch is missing fails with torch's ImportError.
+
+Task data (the duck type :meth:`Task.evaluate`, :meth:`Task.calibration_inputs` and
+:meth:`Task.train` read): ``spec`` (InputSpec), ``labels``; detect/segment: ``train`` and ``val``
+image sets (``.images`` N×H×W×3 uint8);
+classify: ``x_train``, ``y_train``, ``x_test``, ``y_test`` (normalised N×3×H×W float32 and int64
+    labels).
 ``vitedge_ros.compress.runner.Data`` and the trainer's data have these fields today.
 """
+
 import importlib
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -28,7 +50,11 @@ IMAGES_TO_TENSOR = 'vitedge_ros.training:images_to_tensor'
 
 
 def load_ref(ref: str) -> Any:
-    """The object a ``'package.module:attribute'`` string names, importing the module (ValueError when malformed)."""
+    """
+    Return the object a ``'package.module:attribute'`` string names.
+
+    Importing the module (ValueError when malformed).
+    """
     module, sep, attr = ref.partition(':')
     if not sep or not module or not attr:
         raise ValueError("expected 'module:attribute', got {!r}".format(ref))
@@ -46,7 +72,8 @@ class Task:
     model_word = 'model'
     #: parameters of a new bundle's decoder besides ``type`` (:meth:`decoder`)
     decoder_defaults: Dict[str, Any] = {}
-    #: outputs boxes: score threshold and NMS apply, evaluate.py scores mAP, obstacles and person targets work
+    #: outputs boxes: score threshold and NMS apply, evaluate.py scores mAP, obstacles and person
+    #: targets work
     boxes = False
     #: outputs a per-pixel label map (landing zone)
     segmentation = False
@@ -57,11 +84,13 @@ class Task:
     #: synthetic scenes for it may add flight frames (``data.flights``) and real-photo textures
     #: (``real_backgrounds``, ``real_negatives``): both are detection data
     scene_extras = False
-    #: token merging (ToMe) applies: a classifier's class token survives the merges, dense heads' maps do not
+    #: token merging (ToMe) applies: a classifier's class token survives the merges, dense heads'
+    #: maps do not
     token_merging = False
     #: what data the task reads, for the one-line error of a wrong data source
     data_hint = ''
-    #: the project's own architectures: ``{arch: 'module:Class'}``; empty: any timm model name (classify)
+    #: the project's own architectures: ``{arch: 'module:Class'}``; empty: any timm model name
+    #: (classify)
     model_archs: Dict[str, str] = {}
     #: output names of the exported graph (the detector's come from its export wrapper)
     output_names: Tuple[str, ...] = ('logits',)
@@ -73,56 +102,93 @@ class Task:
     def __repr__(self) -> str:
         return '<task {}>'.format(self.name)
 
-    # ------------------------------------------------------------------------------------------ runtime half
+    # ------------------------------------------------------------------------------------------
+    # runtime half
     @property
     def decoders(self) -> Tuple[str, ...]:
-        """The ``decoder.type`` values bundle.yaml allows for this task; the first is what a new export writes.
+        """
+        The ``decoder.type`` values bundle.yaml allows for this task.
 
-        Read from the bundle schema (:data:`vitedge_ros.runtime.bundle.DECODERS`), the drone's one list.
+        The first is what a new export writes.
+
+        Read from the bundle schema (:data:`vitedge_ros.runtime.bundle.DECODERS`), the drone's one
+        list.
         """
         return tuple(DECODERS.get(self.name, ()))
 
     def decoder(self, **params: Any) -> Dict[str, Any]:
-        """The ``decoder`` mapping of a new bundle: ``type`` (the first decoder), the defaults, then ``params``."""
+        """
+        Return the ``decoder`` mapping of a new bundle.
+
+        ``type`` (the first decoder), the defaults, then ``params``.
+        """
         out: Dict[str, Any] = {'type': self.decoders[0]}
         out.update(self.decoder_defaults)
         out.update(params)
         return out
 
-    def agreement(self, reference: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> Optional[bool]:
-        """Whether two runs' outputs (batch 1, same sample) give the same answer, where the task defines one.
+    def agreement(
+        self, reference: Sequence[np.ndarray], outputs: Sequence[np.ndarray]
+    ) -> Optional[bool]:
+        """
+        Whether two runs' outputs (batch 1, same sample) give the same answer.
+
+        Where the task defines one.
 
         None here; classify: the same top-1 class (the ONNX-to-bundle parity check).
         """
         return None
 
-    def answer_agreement(self, reference: np.ndarray, outputs: np.ndarray) -> Optional[Dict[str, float]]:
-        """``{'agreement': fraction}`` of positions whose argmax over axis 1 is the same in the two N×C×… arrays.
+    def answer_agreement(
+        self, reference: np.ndarray, outputs: np.ndarray
+    ) -> Optional[Dict[str, float]]:
+        """
+        ``{'agreement': fraction}`` of positions whose argmax over axis 1 is the same in the two N×C×… arrays.
 
-        For tasks whose answer is that argmax (:attr:`argmax_answer`), else None (detect: compare the heatmap).
+        For tasks whose answer is that argmax (:attr:`argmax_answer`), else None (detect: compare
+        the heatmap).
         """
         if not self.argmax_answer:
             return None
         return {'agreement': round(float((reference.argmax(1) == outputs.argmax(1)).mean()), 4)}
 
-    # -------------------------------------------------------------------------------------- workstation half
+    # --------------------------------------------------------------------------------------
+    # workstation half
     def data_labels(self, data: Dict[str, Any]) -> List[str]:
-        """Label names of a validated ``data`` entry (a training config's or recipe's), read without any image.
+        """
+        Label names of a validated ``data`` entry (a training config's or recipe's).
+
+        Read without any image.
 
         Raises the readers' DataConfigError / DatasetError (the caller names its config).
         """
         raise NotImplementedError
 
     def model_class(self, arch: str) -> Any:
-        """The torch class of one of this task's own architectures; ValueError ``unknown <word> arch``."""
+        """
+        Return the torch class of one of this task's own architectures.
+
+        ValueError ``unknown <word> arch``.
+        """
         if arch not in self.model_archs:
             known = ', '.join(self.model_archs)
-            raise ValueError('unknown {} arch {!r} (known: {})'.format(self.model_word, arch, known))
+            raise ValueError(
+                'unknown {} arch {!r} (known: {})'.format(self.model_word, arch, known)
+            )
         return load_ref(self.model_archs[arch])
 
-    def create_model(self, arch: str, num_classes: int, img_size: Any = None, pretrained: bool = False,
-                     **kwargs: Any) -> Any:
-        """A new torch model of this task (``num_classes`` outputs; ``img_size`` int or (h, w) pixels or None).
+    def create_model(
+        self,
+        arch: str,
+        num_classes: int,
+        img_size: Any = None,
+        pretrained: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """
+        Return a new torch model of this task.
+
+        ``num_classes`` outputs; ``img_size`` int or (h, w) pixels or None.
 
         Raises ValueError for an architecture the task does not have.
         """
@@ -131,11 +197,15 @@ class Task:
         return self.model_class(arch)(num_classes=num_classes, pretrained=pretrained, **extra)
 
     def export_module(self, model: Any) -> Tuple[Any, List[str]]:
-        """The torch module ONNX export traces for ``model`` and its output names (default: the model, logits)."""
+        """Return the torch module ONNX export traces for ``model`` and its output names (default: the model, logits)."""
         return model, list(self.output_names)
 
     def evaluate(self, model: Any, data: Any) -> Dict[str, Any]:
-        """The task metric of a torch model on ``data``'s validation part (see the module doc for ``data``)."""
+        """
+        Return the task metric of a torch model on ``data``'s validation part.
+
+        See the module doc for ``data``.
+        """
         raise NotImplementedError
 
     def calibration_inputs(self, data: Any, n: int) -> np.ndarray:
@@ -148,5 +218,9 @@ class Task:
         return load_ref(IMAGES_TO_TENSOR)(images, data.spec).numpy()
 
     def train(self, model: Any, data: Any, **common: Any) -> Any:
-        """Train ``model`` on ``data``'s training part; ``common``: the ``vitedge_ros.training`` loop's keywords."""
+        """
+        Train ``model`` on ``data``'s training part.
+
+        ``common``: the ``vitedge_ros.training`` loop's keywords.
+        """
         raise NotImplementedError

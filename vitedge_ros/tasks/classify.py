@@ -1,15 +1,32 @@
-"""The ``classify`` task: one label per image (decoder ``classifier``); any timm model name.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-Runtime half: class scores, not flown by vitedge_node, reads digits or an ImageFolder. Workstation half: timm
-classifiers (:func:`vitedge_ros.models.pretrained.create_timm`), exported as they are (one ``logits`` output),
-top-1 accuracy (:func:`vitedge_ros.training.evaluate_classifier`), calibration from the training arrays and the
-training loop (:func:`vitedge_ros.training.train_classifier`).
 """
+The ``classify`` task: one label per image (decoder ``classifier``); any timm model name.
+
+Runtime half: class scores, not flown by vitedge_node, reads digits or an ImageFolder. Workstation
+half: timm classifiers (:func:`vitedge_ros.models.pretrained.create_timm`), exported as they are
+(one ``logits`` output), top-1 accuracy (:func:`vitedge_ros.training.evaluate_classifier`),
+calibration from the training arrays and the training loop
+(:func:`vitedge_ros.training.train_classifier`).
+"""
+
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .base import Task, load_ref
+from .base import load_ref, Task
 from .registry import register_task
 
 
@@ -26,39 +43,58 @@ class ClassifyTask(Task):
     argmax_answer = True
 
     def data_labels(self, data: Dict[str, Any]) -> List[str]:
-        """The digits' classes or an ImageFolder's class folders (:func:`..data.sources.classification_classes`)."""
+        """
+        Return the digits' classes or an ImageFolder's class folders.
+
+        :func:`..data.sources.classification_classes`.
+        """
         from ..data.sources import classification_classes
 
         return classification_classes(data)
 
-    def agreement(self, reference: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> Optional[bool]:
+    def agreement(
+        self, reference: Sequence[np.ndarray], outputs: Sequence[np.ndarray]
+    ) -> Optional[bool]:
         """Same top-1 class in the first output (logits 1×C) of both runs."""
         return int(np.argmax(reference[0])) == int(np.argmax(outputs[0]))
 
-    def create_model(self, arch: str, num_classes: int, img_size: Any = None, pretrained: bool = False,
-                     **kwargs: Any) -> Any:
-        """A timm classifier; ValueError ``unknown timm model`` for a name timm lacks."""
+    def create_model(
+        self,
+        arch: str,
+        num_classes: int,
+        img_size: Any = None,
+        pretrained: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """Return a timm classifier; ValueError ``unknown timm model`` for a name timm lacks."""
         import timm
 
         if not timm.is_model(arch):
             raise ValueError('unknown timm model {!r}'.format(arch))
         extra = {} if img_size is None else {'img_size': img_size}
         extra.update(kwargs)
-        return load_ref('vitedge_ros.models.pretrained:create_timm')(arch, pretrained=pretrained,
-                                                                     num_classes=num_classes, **extra)
+        return load_ref('vitedge_ros.models.pretrained:create_timm')(
+            arch, pretrained=pretrained, num_classes=num_classes, **extra
+        )
 
     def evaluate(self, model: Any, data: Any) -> Dict[str, Any]:
         """``{'top1': accuracy}`` on ``data.x_test`` / ``data.y_test``."""
-        return {'top1': load_ref('vitedge_ros.training:evaluate_classifier')(model, data.x_test, data.y_test)}
+        return {
+            'top1': load_ref('vitedge_ros.training:evaluate_classifier')(
+                model, data.x_test, data.y_test
+            )
+        }
 
     def calibration_inputs(self, data: Any, n: int) -> np.ndarray:
-        """The first ``n`` training arrays (already normalised N×3×H×W float32)."""
+        """Return the first ``n`` training arrays (already normalised N×3×H×W float32)."""
         return np.ascontiguousarray(data.x_train[:n])
 
     def eval_inputs(self, data: Any, n: Optional[int] = None) -> np.ndarray:
-        """The test arrays, all or the first ``n``."""
+        """Return the test arrays, all or the first ``n``."""
         return data.x_test if n is None else data.x_test[:n]
 
     def train(self, model: Any, data: Any, **common: Any) -> Any:
         """:func:`vitedge_ros.training.train_classifier` on ``data.x_train`` / ``data.y_train``."""
-        return load_ref('vitedge_ros.training:train_classifier')(model, data.x_train, data.y_train, **common)
+        return load_ref('vitedge_ros.training:train_classifier')(
+            model, data.x_train, data.y_train, **common
+        )

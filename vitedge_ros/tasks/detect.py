@@ -1,15 +1,32 @@
-"""The ``detect`` task: persons, vehicles and obstacles as boxes (decoders ``vit_center``, ``detr``).
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-Runtime half: boxes (score threshold, NMS, evaluate.py mAP, obstacles and person targets), flown by vitedge_node,
-reads synthetic-aerial scenes, COCO JSON, VisDrone-DET folders or a mix of them. Workstation half: the
-``vit_center`` detector (:class:`vitedge_ros.models.vit_detector.ViTCenterDetector`), exported through
-:class:`~vitedge_ros.models.vit_detector.DetectorExport` (decoded rows ``detections`` first, then the maps),
-COCO mAP on the validation scenes (:func:`vitedge_ros.training.evaluate_detector`) and its training loop
-(:func:`vitedge_ros.training.train_detector`).
 """
+The ``detect`` task: persons, vehicles and obstacles as boxes (decoders ``vit_center``, ``detr``).
+
+Runtime half: boxes (score threshold, NMS, evaluate.py mAP, obstacles and person targets), flown by
+vitedge_node, reads synthetic-aerial scenes, COCO JSON, VisDrone-DET folders or a mix of them.
+Workstation half: the ``vit_center`` detector
+(:class:`vitedge_ros.models.vit_detector.ViTCenterDetector`), exported through
+:class:`~vitedge_ros.models.vit_detector.DetectorExport` (decoded rows ``detections`` first, then
+the maps), COCO mAP on the validation scenes (:func:`vitedge_ros.training.evaluate_detector`) and
+its training loop (:func:`vitedge_ros.training.train_detector`).
+"""
+
 from typing import Any, Dict, List, Tuple
 
-from .base import Task, load_ref
+from .base import load_ref, Task
 from .registry import register_task
 
 
@@ -30,7 +47,11 @@ class DetectTask(Task):
     watched_output = ('heatmap', 1)
 
     def data_labels(self, data: Dict[str, Any]) -> List[str]:
-        """A COCO / VisDrone source or a mix: its classes (every item agreeing); synthetic scenes: theirs."""
+        """
+        Return a COCO / VisDrone source or a mix.
+
+        Its classes (every item agreeing); synthetic scenes: theirs.
+        """
         if load_ref('vitedge_ros.training:is_real_detection_data')(data):
             return list(load_ref('vitedge_ros.training:detection_data_classes')(data))
         from ..data.synthetic import DETECTION_CLASSES

@@ -1,15 +1,31 @@
-"""The ``segment`` task: a per-pixel label map for landing-zone checks (decoder ``segmenter``).
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-Runtime half: a label map in input-image pixels (no boxes: no obstacles, no person targets), flown by
-vitedge_node, reads synthetic-aerial scenes or a masks folder. Workstation half: the ``vit_segmenter``
-(:class:`vitedge_ros.models.vit_segmenter.ViTSegmenter`) exported through
-:class:`~vitedge_ros.models.vit_segmenter.SegmenterExport` (one ``logits`` output), mean IoU on the validation
-masks (:func:`vitedge_ros.training.evaluate_segmenter`) and its training loop
+"""
+The ``segment`` task: a per-pixel label map for landing-zone checks (decoder ``segmenter``).
+
+Runtime half: a label map in input-image pixels (no boxes: no obstacles, no person targets), flown
+by vitedge_node, reads synthetic-aerial scenes or a masks folder. Workstation half: the
+``vit_segmenter`` (:class:`vitedge_ros.models.vit_segmenter.ViTSegmenter`) exported through
+:class:`~vitedge_ros.models.vit_segmenter.SegmenterExport` (one ``logits`` output), mean IoU on the
+validation masks (:func:`vitedge_ros.training.evaluate_segmenter`) and its training loop
 (:func:`vitedge_ros.training.train_segmenter`).
 """
+
 from typing import Any, Dict, List, Tuple
 
-from .base import Task, load_ref
+from .base import load_ref, Task
 from .registry import register_task
 
 
@@ -29,7 +45,11 @@ class SegmentTask(Task):
     argmax_answer = True
 
     def data_labels(self, data: Dict[str, Any]) -> List[str]:
-        """A masks folder: its ``classes``; synthetic scenes: :data:`vitedge_ros.data.synthetic.SEG_CLASSES`."""
+        """
+        Return a masks folder.
+
+        Its ``classes``; synthetic scenes: :data:`vitedge_ros.data.synthetic.SEG_CLASSES`.
+        """
         if data.get('name') == 'masks':
             return [str(c) for c in data['classes']]
         from ..data.synthetic import SEG_CLASSES
@@ -42,7 +62,11 @@ class SegmentTask(Task):
         return module, list(module.output_names)
 
     def evaluate(self, model: Any, data: Any) -> Dict[str, Any]:
-        """Mean IoU, per-class IoU, pixel and mean accuracy on ``data.val`` (masks in input-image pixels)."""
+        """
+        Mean IoU, per-class IoU.
+
+        Pixel and mean accuracy on ``data.val`` (masks in input-image pixels).
+        """
         return load_ref('vitedge_ros.training:evaluate_segmenter')(model, data.val, data.labels)
 
     def train(self, model: Any, data: Any, **common: Any) -> Any:

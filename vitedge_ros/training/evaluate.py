@@ -1,19 +1,35 @@
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Prediction and scoring of the models being trained: mAP, top-1, mIoU, ONNX agreement."""
+
 from typing import Any, Dict, Iterator, List, Sequence, Tuple
 
 import numpy as np
 import torch
 from torch import nn
 
+from .data import DetectionSet, images_to_tensor, SegmentationSet
 from ..eval.detection import detection_map
 from ..runtime.bundle import InputSpec
-from .data import DetectionSet, SegmentationSet, images_to_tensor
 
 
 @torch.no_grad()
-def predict_detector(model: nn.Module, data: DetectionSet, batch_size: int = 32,
-                     min_score: float = 0.01) -> List[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Detections per image in network pixels: (boxes, scores, labels), score ≥ ``min_score``."""
+def predict_detector(
+    model: nn.Module, data: DetectionSet, batch_size: int = 32, min_score: float = 0.01
+) -> List[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Detect per image in network pixels: (boxes, scores, labels), score ≥ ``min_score``."""
     model.eval()
     det = getattr(model, 'detector', model)
     out = []
@@ -26,8 +42,9 @@ def predict_detector(model: nn.Module, data: DetectionSet, batch_size: int = 32,
     return out
 
 
-def evaluate_detector(model: nn.Module, data: DetectionSet, class_names: Sequence[str],
-                      min_score: float = 0.01) -> Dict[str, Any]:
+def evaluate_detector(
+    model: nn.Module, data: DetectionSet, class_names: Sequence[str], min_score: float = 0.01
+) -> Dict[str, Any]:
     """COCO mAP@0.5 and mAP@0.5:0.95 (overall and per class) on a detection set."""
     preds = predict_detector(model, data, min_score=min_score)
     gts = list(zip(data.boxes, data.labels))
@@ -36,11 +53,17 @@ def evaluate_detector(model: nn.Module, data: DetectionSet, class_names: Sequenc
     return detection_map(gts, preds, class_names)
 
 
-def drop_ignored(gts: Sequence[Tuple[np.ndarray, np.ndarray]], preds: Sequence[Tuple[np.ndarray, ...]],
-                 ignored: Sequence[np.ndarray], size: Tuple[int, int]) -> Tuple[List[Any], List[Any]]:
-    """Ground truth and detections without those more than half inside ignored regions (``size`` = w, h).
+def drop_ignored(
+    gts: Sequence[Tuple[np.ndarray, np.ndarray]],
+    preds: Sequence[Tuple[np.ndarray, ...]],
+    ignored: Sequence[np.ndarray],
+    size: Tuple[int, int],
+) -> Tuple[List[Any], List[Any]]:
+    """
+    Ground truth and detections without those more than half inside ignored regions (``size`` = w, h).
 
-    The rule of the VisDrone-DET toolkit (``dropObjectsInIgr.m``), applied per image before COCO scoring.
+    The rule of the VisDrone-DET toolkit (``dropObjectsInIgr.m``), applied per image before COCO
+    scoring.
     """
     from ..data.sources import drop_in_ignored
 
@@ -59,7 +82,9 @@ def predict_classifier(model: nn.Module, x: np.ndarray, batch_size: int = 256) -
     model.eval()
     outs = []
     for i in range(0, len(x), batch_size):
-        out = model(torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size], dtype=np.float32)))
+        out = model(
+            torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size], dtype=np.float32))
+        )
         out = out[0] if isinstance(out, (tuple, list)) else out
         outs.append(out.float().numpy())
     return np.concatenate(outs) if outs else np.zeros((0, 0), np.float32)
@@ -72,8 +97,9 @@ def evaluate_classifier(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float
 
 
 @torch.no_grad()
-def predict_segmenter_logits(model: nn.Module, images: np.ndarray, spec: InputSpec,
-                             batch_size: int = 16) -> Iterator[np.ndarray]:
+def predict_segmenter_logits(
+    model: nn.Module, images: np.ndarray, spec: InputSpec, batch_size: int = 16
+) -> Iterator[np.ndarray]:
     """Logits (C×h×w float32 at map resolution) per network-size image."""
     model.eval()
     for i in range(0, len(images), batch_size):
@@ -82,12 +108,14 @@ def predict_segmenter_logits(model: nn.Module, images: np.ndarray, spec: InputSp
         yield from out.float().numpy()
 
 
-def evaluate_segmenter(model: nn.Module, data: SegmentationSet, class_names: Sequence[str],
-                       upsample: str = 'linear') -> Dict[str, Any]:
-    """Mean IoU, per-class IoU and pixel accuracy of a segmenter on a set.
+def evaluate_segmenter(
+    model: nn.Module, data: SegmentationSet, class_names: Sequence[str], upsample: str = 'linear'
+) -> Dict[str, Any]:
+    """
+    Mean IoU, per-class IoU and pixel accuracy of a segmenter on a set.
 
-    Scored in input-image pixels through the runtime decoder when the set has ``frame_masks``, else at the
-    network size (letterbox padding ignored).
+    Scored in input-image pixels through the runtime decoder when the set has ``frame_masks``, else
+    at the network size (letterbox padding ignored).
     """
     from ..eval.segmentation import SegmentationMeter
     from ..runtime.preprocess import Transform
@@ -106,7 +134,9 @@ def evaluate_segmenter(model: nn.Module, data: SegmentationSet, class_names: Seq
     return meter.result()
 
 
-def segmenter_onnx_agreement(model: nn.Module, onnx_path: Any, images: np.ndarray, spec: InputSpec) -> float:
+def segmenter_onnx_agreement(
+    model: nn.Module, onnx_path: Any, images: np.ndarray, spec: InputSpec
+) -> float:
     """Fraction of logit-map pixels where onnxruntime (CPU) and torch give the same argmax class."""
     import onnxruntime as ort
 

@@ -1,27 +1,56 @@
-"""Training loops (epochs, steps, optimizer, schedule) shared by tools/train.py and the recipes' fine-tuning.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-Loops take a ``loss_fn`` hook so that distillation can replace the plain loss without copying the loop.
 """
+Training loops (epochs, steps, optimizer, schedule) shared by tools/train.py and the recipes' fine-tuning.
+
+Loops take a ``loss_fn`` hook so that distillation can replace the plain loss without copying the
+loop.
+"""
+
 import math
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
+import torch.nn.functional as F
 
+from .data import images_to_tensor, SegmentationSet
 from ..models.vit_detector import build_targets, detection_loss
-from .data import SegmentationSet, images_to_tensor
 
 
-def _augment(images: np.ndarray, boxes: List[np.ndarray], rng: np.random.Generator,
-             ignored: Optional[List[np.ndarray]] = None):
-    """Random horizontal and vertical flips (aerial views have no up); ignored regions flip with their image."""
+def _augment(
+    images: np.ndarray,
+    boxes: List[np.ndarray],
+    rng: np.random.Generator,
+    ignored: Optional[List[np.ndarray]] = None,
+):
+    """
+    Random horizontal and vertical flips (aerial views have no up).
+
+    Ignored regions flip with their image.
+    """
     h, w = images.shape[1:3]
     out_i, out_b, out_g = [], [], []
     for k, (img, b) in enumerate(zip(images, boxes)):
-        group = [b.copy()] + ([np.asarray(ignored[k], np.float32).reshape(-1, 4).copy()] if ignored is not None else [])
+        group = [b.copy()] + (
+            [np.asarray(ignored[k], np.float32).reshape(-1, 4).copy()]
+            if ignored is not None
+            else []
+        )
         if rng.random() < 0.5:
             img = img[:, ::-1]
             for g in group:
@@ -49,8 +78,13 @@ def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.op
             no_decay.append(p)
         else:
             decay.append(p)
-    return torch.optim.AdamW([{'params': decay, 'weight_decay': weight_decay},
-                              {'params': no_decay, 'weight_decay': 0.0}], lr=lr)
+    return torch.optim.AdamW(
+        [
+            {'params': decay, 'weight_decay': weight_decay},
+            {'params': no_decay, 'weight_decay': 0.0},
+        ],
+        lr=lr,
+    )
 
 
 def cosine_lr(step: int, total: int, warmup: int, base: float) -> float:
@@ -74,11 +108,23 @@ def _progress(total: int, desc: str, enabled: bool):
 EpochHook = Callable[[int, nn.Module, torch.optim.Optimizer, Dict[str, float]], None]
 
 
-def _run_epochs(model: nn.Module, n: int, batch_size: int, epochs: int, lr: float, weight_decay: float,
-                seed: int, step_fn: Callable[[np.ndarray, np.random.Generator], Dict[str, torch.Tensor]],
-                desc: str, progress: bool, on_epoch_end: Optional[EpochHook], start_epoch: int,
-                optimizer_state: Optional[Dict[str, Any]], warmup_fraction: float = 0.05,
-                trainable: Optional[nn.Module] = None) -> List[Dict[str, float]]:
+def _run_epochs(
+    model: nn.Module,
+    n: int,
+    batch_size: int,
+    epochs: int,
+    lr: float,
+    weight_decay: float,
+    seed: int,
+    step_fn: Callable[[np.ndarray, np.random.Generator], Dict[str, torch.Tensor]],
+    desc: str,
+    progress: bool,
+    on_epoch_end: Optional[EpochHook],
+    start_epoch: int,
+    optimizer_state: Optional[Dict[str, Any]],
+    warmup_fraction: float = 0.05,
+    trainable: Optional[nn.Module] = None,
+) -> List[Dict[str, float]]:
     opt = make_optimizer(trainable if trainable is not None else model, lr, weight_decay)
     if optimizer_state:
         opt.load_state_dict(optimizer_state)
@@ -107,7 +153,9 @@ def _run_epochs(model: nn.Module, n: int, batch_size: int, epochs: int, lr: floa
                 sums[k] = sums.get(k, 0.0) + float(v.detach())
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(epoch=epoch + 1, loss='{:.3f}'.format(float(parts['loss'].detach())))
+                bar.set_postfix(
+                    epoch=epoch + 1, loss='{:.3f}'.format(float(parts['loss'].detach()))
+                )
         stats = {k: v / steps_per_epoch for k, v in sums.items()}
         stats['epoch'] = epoch + 1
         stats['seconds'] = time.perf_counter() - t0
@@ -123,22 +171,36 @@ def _run_epochs(model: nn.Module, n: int, batch_size: int, epochs: int, lr: floa
 DetLossFn = Callable[[nn.Module, torch.Tensor, Dict[str, torch.Tensor]], Dict[str, torch.Tensor]]
 
 
-def default_detection_loss(model: nn.Module, x: torch.Tensor,
-                           targets: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+def default_detection_loss(
+    model: nn.Module, x: torch.Tensor, targets: Dict[str, torch.Tensor]
+) -> Dict[str, torch.Tensor]:
     """Plain CenterNet loss of a :class:`ViTCenterDetector`."""
     return detection_loss(model(x), targets)
 
 
-def train_detector(model: nn.Module, data: Any, *, epochs: int, batch_size: int = 32, lr: float = 1e-3,
-                   weight_decay: float = 0.05, seed: int = 0, loss_fn: Optional[DetLossFn] = None,
-                   augment: bool = True, progress: bool = True, on_epoch_end: Optional[EpochHook] = None,
-                   start_epoch: int = 0, optimizer_state: Optional[Dict[str, Any]] = None,
-                   trainable: Optional[nn.Module] = None) -> List[Dict[str, float]]:
-    """Train a ViTCenterDetector; returns per-epoch mean losses.
+def train_detector(
+    model: nn.Module,
+    data: Any,
+    *,
+    epochs: int,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    weight_decay: float = 0.05,
+    seed: int = 0,
+    loss_fn: Optional[DetLossFn] = None,
+    augment: bool = True,
+    progress: bool = True,
+    on_epoch_end: Optional[EpochHook] = None,
+    start_epoch: int = 0,
+    optimizer_state: Optional[Dict[str, Any]] = None,
+    trainable: Optional[nn.Module] = None,
+) -> List[Dict[str, float]]:
+    """
+    Train a ViTCenterDetector; returns per-epoch mean losses.
 
     ``data``: a :class:`DetectionSet` (each epoch a permutation of it) or a
-    :class:`vitedge_ros.data.sources.DetectionSampler` (``len(data)`` fresh crops per epoch, drawn from
-    weighted sources). Ignored regions, where the data has them, get no negative heatmap loss.
+    :class:`vitedge_ros.data.sources.DetectionSampler` (``len(data)`` fresh crops per epoch, drawn
+    from weighted sources). Ignored regions, where the data has them, get no negative heatmap loss.
     """
     loss_fn = loss_fn or default_detection_loss
     det = getattr(model, 'detector', model)
@@ -156,26 +218,62 @@ def train_detector(model: nn.Module, data: Any, *, epochs: int, batch_size: int 
             imgs, boxes = flipped[0], flipped[1]
             ignored = flipped[2] if ignored is not None else None
         x = images_to_tensor(imgs, data.spec)
-        targets = build_targets([torch.from_numpy(b) for b in boxes], [torch.from_numpy(lab) for lab in labels],
-                                det.num_classes, det.map_size, det.stride,
-                                ignore=[torch.from_numpy(g) for g in ignored] if ignored is not None else None)
+        targets = build_targets(
+            [torch.from_numpy(b) for b in boxes],
+            [torch.from_numpy(lab) for lab in labels],
+            det.num_classes,
+            det.map_size,
+            det.stride,
+            ignore=[torch.from_numpy(g) for g in ignored] if ignored is not None else None,
+        )
         return loss_fn(model, x, targets)
 
     n = len(sampler) if sampler is not None else len(data.images)
-    return _run_epochs(model, n, batch_size, epochs, lr, weight_decay, seed, step, 'train detector',
-                       progress, on_epoch_end, start_epoch, optimizer_state, trainable=trainable)
+    return _run_epochs(
+        model,
+        n,
+        batch_size,
+        epochs,
+        lr,
+        weight_decay,
+        seed,
+        step,
+        'train detector',
+        progress,
+        on_epoch_end,
+        start_epoch,
+        optimizer_state,
+        trainable=trainable,
+    )
 
 
 ClsLossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def train_classifier(model: nn.Module, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int = 64,
-                     lr: float = 1e-3, weight_decay: float = 0.05, seed: int = 0, loss_fn: Optional[ClsLossFn] = None,
-                     augment: bool = True, label_smoothing: float = 0.0, progress: bool = True,
-                     on_epoch_end: Optional[EpochHook] = None, start_epoch: int = 0,
-                     optimizer_state: Optional[Dict[str, Any]] = None,
-                     trainable: Optional[nn.Module] = None) -> List[Dict[str, float]]:
-    """Train a classifier on float32 N×3×H×W inputs (already normalised); returns per-epoch losses."""
+def train_classifier(
+    model: nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    weight_decay: float = 0.05,
+    seed: int = 0,
+    loss_fn: Optional[ClsLossFn] = None,
+    augment: bool = True,
+    label_smoothing: float = 0.0,
+    progress: bool = True,
+    on_epoch_end: Optional[EpochHook] = None,
+    start_epoch: int = 0,
+    optimizer_state: Optional[Dict[str, Any]] = None,
+    trainable: Optional[nn.Module] = None,
+) -> List[Dict[str, float]]:
+    """
+    Train a classifier on float32 N×3×H×W inputs (already normalised).
+
+    Returns per-epoch losses.
+    """
     xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     yt = torch.from_numpy(np.asarray(y, dtype=np.int64))
 
@@ -191,8 +289,22 @@ def train_classifier(model: nn.Module, x: np.ndarray, y: np.ndarray, *, epochs: 
             loss = F.cross_entropy(out, yb, label_smoothing=label_smoothing)
         return {'loss': loss}
 
-    return _run_epochs(model, len(xt), batch_size, epochs, lr, weight_decay, seed, step, 'train classifier',
-                       progress, on_epoch_end, start_epoch, optimizer_state, trainable=trainable)
+    return _run_epochs(
+        model,
+        len(xt),
+        batch_size,
+        epochs,
+        lr,
+        weight_decay,
+        seed,
+        step,
+        'train classifier',
+        progress,
+        on_epoch_end,
+        start_epoch,
+        optimizer_state,
+        trainable=trainable,
+    )
 
 
 def _shift(xb: torch.Tensor, rng: np.random.Generator, max_shift: int = 2) -> torch.Tensor:
@@ -206,8 +318,14 @@ def _shift(xb: torch.Tensor, rng: np.random.Generator, max_shift: int = 2) -> to
     return padded[:, :, p + dy:p + dy + h, p + dx:p + dx + w]
 
 
-def _augment_seg(images: np.ndarray, masks: np.ndarray, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
-    """Random horizontal / vertical flips of images and masks, and a small brightness/contrast jitter."""
+def _augment_seg(
+    images: np.ndarray, masks: np.ndarray, rng: np.random.Generator
+) -> Tuple[np.ndarray, np.ndarray]:
+    """
+    Random horizontal / vertical flips of images and masks.
+
+    And a small brightness/contrast jitter.
+    """
     out_i, out_m = [], []
     for img, m in zip(images, masks):
         if rng.random() < 0.5:
@@ -222,9 +340,14 @@ def _augment_seg(images: np.ndarray, masks: np.ndarray, rng: np.random.Generator
 SegLossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], Dict[str, torch.Tensor]]
 
 
-def class_weights_from_masks(masks: np.ndarray, num_classes: int, power: float = 0.5,
-                             max_weight: float = 10.0) -> torch.Tensor:
-    """Inverse-frequency class weights ``(median_freq / freq) ** power``, clipped, mean-normalised."""
+def class_weights_from_masks(
+    masks: np.ndarray, num_classes: int, power: float = 0.5, max_weight: float = 10.0
+) -> torch.Tensor:
+    """
+    Inverse-frequency class weights ``(median_freq / freq) ** power``, clipped.
+
+    mean-normalised.
+    """
     from ..eval.segmentation import IGNORE_INDEX
 
     m = masks.reshape(-1)
@@ -238,22 +361,41 @@ def class_weights_from_masks(masks: np.ndarray, num_classes: int, power: float =
     return torch.tensor(w / w.mean(), dtype=torch.float32)
 
 
-def train_segmenter(model: nn.Module, data: SegmentationSet, *, epochs: int, batch_size: int = 16,
-                    lr: float = 1e-3, weight_decay: float = 0.05, seed: int = 0, loss_fn: Optional[SegLossFn] = None,
-                    augment: bool = True, class_weights: Optional[torch.Tensor] = None, dice_weight: float = 0.5,
-                    progress: bool = True, on_epoch_end: Optional[EpochHook] = None, start_epoch: int = 0,
-                    optimizer_state: Optional[Dict[str, Any]] = None,
-                    trainable: Optional[nn.Module] = None, loss_stride: int = 2) -> List[Dict[str, float]]:
-    """Train a ViTSegmenter (CE + Dice on logits upsampled to the mask size); per-epoch mean losses.
+def train_segmenter(
+    model: nn.Module,
+    data: SegmentationSet,
+    *,
+    epochs: int,
+    batch_size: int = 16,
+    lr: float = 1e-3,
+    weight_decay: float = 0.05,
+    seed: int = 0,
+    loss_fn: Optional[SegLossFn] = None,
+    augment: bool = True,
+    class_weights: Optional[torch.Tensor] = None,
+    dice_weight: float = 0.5,
+    progress: bool = True,
+    on_epoch_end: Optional[EpochHook] = None,
+    start_epoch: int = 0,
+    optimizer_state: Optional[Dict[str, Any]] = None,
+    trainable: Optional[nn.Module] = None,
+    loss_stride: int = 2,
+) -> List[Dict[str, float]]:
+    """
+    Train a ViTSegmenter (CE + Dice on logits upsampled to the mask size); per-epoch mean losses.
 
-    ``loss_fn(model, x, masks)`` replaces the plain loss (distillation); ``masks`` are B×h×w int64 ids,
-    subsampled by ``loss_stride`` (2: the loss at half the network size costs a quarter of full size and
-    still resolves objects a few pixels wide).
+    ``loss_fn(model, x, masks)`` replaces the plain loss (distillation); ``masks`` are B×h×w int64
+    ids, subsampled by ``loss_stride`` (2: the loss at half the network size costs a quarter of
+    full size and still resolves objects a few pixels wide).
     """
     from ..models.vit_segmenter import segmentation_loss
 
-    def default_loss(mdl: nn.Module, x: torch.Tensor, masks: torch.Tensor) -> Dict[str, torch.Tensor]:
-        return segmentation_loss(mdl(x), masks, class_weights=class_weights, dice_weight=dice_weight)
+    def default_loss(
+        mdl: nn.Module, x: torch.Tensor, masks: torch.Tensor
+    ) -> Dict[str, torch.Tensor]:
+        return segmentation_loss(
+            mdl(x), masks, class_weights=class_weights, dice_weight=dice_weight
+        )
 
     loss_fn = loss_fn or default_loss
 
@@ -266,5 +408,19 @@ def train_segmenter(model: nn.Module, data: SegmentationSet, *, epochs: int, bat
             masks = masks[:, ::loss_stride, ::loss_stride]
         return loss_fn(model, x, torch.from_numpy(masks.astype(np.int64)))
 
-    return _run_epochs(model, len(data.images), batch_size, epochs, lr, weight_decay, seed, step, 'train segmenter',
-                       progress, on_epoch_end, start_epoch, optimizer_state, trainable=trainable)
+    return _run_epochs(
+        model,
+        len(data.images),
+        batch_size,
+        epochs,
+        lr,
+        weight_decay,
+        seed,
+        step,
+        'train segmenter',
+        progress,
+        on_epoch_end,
+        start_epoch,
+        optimizer_state,
+        trainable=trainable,
+    )

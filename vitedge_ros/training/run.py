@@ -1,8 +1,27 @@
-"""Training from a validated config (tools/train.py): model, data, epochs, checkpoints, resume, bundle export.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-The orchestration only: the schema is :mod:`.config`, the data :mod:`.data` (the builder the compression
-recipes share), the loops :mod:`.loop`, the scoring :mod:`.evaluate`, the threshold pick :mod:`.threshold`.
 """
+Training from a validated config (tools/train.py).
+
+Model, data, epochs, checkpoints, resume, bundle export.
+
+The orchestration only: the schema is :mod:`.config`, the data :mod:`.data` (the builder the
+compression recipes share), the loops :mod:`.loop`, the scoring :mod:`.evaluate`, the threshold
+pick :mod:`.threshold`.
+"""
+
 import json
 import logging
 from pathlib import Path
@@ -10,10 +29,6 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
-from ..checkpoint import load_checkpoint, save_checkpoint
-from ..export import export_bundle
-from ..models import DetectorExport, ViTCenterDetector, create_model, resize_detector
-from ..runtime.bundle import InputSpec, atomic_write_bytes, parse_input_spec
 from .config import ConfigError, validate_config
 from .data import (
     build_classification,
@@ -27,6 +42,10 @@ from .data import (
 from .evaluate import evaluate_classifier, evaluate_detector
 from .loop import train_classifier, train_detector
 from .threshold import pick_threshold
+from ..checkpoint import load_checkpoint, save_checkpoint
+from ..export import export_bundle
+from ..models import create_model, DetectorExport, resize_detector, ViTCenterDetector
+from ..runtime.bundle import atomic_write_bytes, InputSpec, parse_input_spec
 
 LOG = logging.getLogger(__name__)
 
@@ -43,7 +62,7 @@ def _data_errors(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def build_model(cfg: Dict[str, Any], num_classes: int) -> torch.nn.Module:
-    """The model described by ``cfg['model']``."""
+    """Return the model described by ``cfg['model']``."""
     m = cfg['model']
     kwargs = dict(m.get('kwargs', {}))
     if cfg['task'] == 'detect':
@@ -57,33 +76,52 @@ def build_model(cfg: Dict[str, Any], num_classes: int) -> torch.nn.Module:
     from ..models.pretrained import PretrainedError
 
     try:
-        return create_model(m['arch'], task=cfg['task'], num_classes=m.get('num_classes', num_classes),
-                            img_size=m.get('img_size'), pretrained=m.get('pretrained', False),
-                            pretrained_file=m.get('pretrained_file'), **kwargs)
+        return create_model(
+            m['arch'],
+            task=cfg['task'],
+            num_classes=m.get('num_classes', num_classes),
+            img_size=m.get('img_size'),
+            pretrained=m.get('pretrained', False),
+            pretrained_file=m.get('pretrained_file'),
+            **kwargs,
+        )
     except PretrainedError as exc:
         raise ConfigError('model.{}: {}'.format(exc.key, exc)) from None
 
 
-def check_classes(cfg: Dict[str, Any], labels: List[str], ckpt: Optional[Dict[str, Any]],
-                  ckpt_where: str) -> None:
+def check_classes(
+    cfg: Dict[str, Any], labels: List[str], ckpt: Optional[Dict[str, Any]], ckpt_where: str
+) -> None:
     """Fail before any work when the model's classes (checkpoint labels or model.num_classes) differ from the data's."""
-    from ..data.sources import DataConfigError, check_model_classes
+    from ..data.sources import check_model_classes, DataConfigError
 
     try:
         if ckpt is not None:
             check_model_classes(ckpt['labels'], ckpt_where, labels, 'data')
         elif 'num_classes' in cfg['model']:
-            check_model_classes(None, 'model.num_classes', labels, 'data', num_classes=cfg['model']['num_classes'])
+            check_model_classes(
+                None, 'model.num_classes', labels, 'data', num_classes=cfg['model']['num_classes']
+            )
     except DataConfigError as exc:
         raise ConfigError(str(exc)) from None
 
 
-def _start_model(cfg: Dict[str, Any], labels: List[str], spec: InputSpec, out_dir: Path,
-                 resume: bool, allow_pickle: bool = False) -> Tuple[torch.nn.Module, int, Any, List[Dict[str, float]]]:
-    """The model to train (resumed, warm-started or new), checked against the data's classes before any work.
+def _start_model(
+    cfg: Dict[str, Any],
+    labels: List[str],
+    spec: InputSpec,
+    out_dir: Path,
+    resume: bool,
+    allow_pickle: bool = False,
+) -> Tuple[torch.nn.Module, int, Any, List[Dict[str, float]]]:
+    """
+    Return the model to train (resumed, warm-started or new).
 
-    Returns (model, start epoch, optimizer state, history). ``allow_pickle`` lets ``model.checkpoint`` be an
-    old pickled checkpoint (unpickling runs code from it: trusted files only).
+    Checked against the data's classes before any work.
+
+    Returns (model, start epoch, optimizer state, history). ``allow_pickle`` lets
+    ``model.checkpoint`` be an old pickled checkpoint (unpickling runs code from it: trusted files
+    only).
     """
     from ..checkpoint import CheckpointError
 
@@ -95,9 +133,15 @@ def _start_model(cfg: Dict[str, Any], labels: List[str], spec: InputSpec, out_di
             raise ConfigError('--resume: {}'.format(exc)) from None
         check_classes(cfg, labels, ckpt, 'resumed checkpoint {}'.format(last))
         LOG.info('resuming from %s at epoch %d', last, int(ckpt['epoch']))
-        return (ckpt['model'], int(ckpt['epoch']), ckpt['extra'].get('optimizer'),
-                list(ckpt['extra'].get('history', [])))
-    if cfg['model'].get('checkpoint'):  # warm start (fine-tune) from an earlier checkpoint of the same task
+        return (
+            ckpt['model'],
+            int(ckpt['epoch']),
+            ckpt['extra'].get('optimizer'),
+            list(ckpt['extra'].get('history', [])),
+        )
+    if cfg['model'].get(
+        'checkpoint'
+    ):  # warm start (fine-tune) from an earlier checkpoint of the same task
         try:
             ckpt = load_checkpoint(cfg['model']['checkpoint'], allow_pickle=allow_pickle)
         except CheckpointError as exc:
@@ -106,16 +150,30 @@ def _start_model(cfg: Dict[str, Any], labels: List[str], spec: InputSpec, out_di
         model = ckpt['model'].train()
         want = (spec.height, spec.width)
         if isinstance(model, ViTCenterDetector) and tuple(model.img_size) != want:
-            LOG.info('checkpoint input %s -> %s: resampling the position embedding', model.img_size, want)
+            LOG.info(
+                'checkpoint input %s -> %s: resampling the position embedding',
+                model.img_size,
+                want,
+            )
             model = resize_detector(model, want)
         return model, 0, None, []
     check_classes(cfg, labels, None, '')
     return build_model(cfg, len(labels)), 0, None, []
 
 
-def _trial(cfg: Dict[str, Any], module: torch.nn.Module, spec: InputSpec, names: List[str], start_epoch: int) -> None:
-    """Trial export before the first epoch (skipped when nothing is left to train); ConfigError when it fails."""
-    from ..trial_export import TrialExportError, trial_export
+def _trial(
+    cfg: Dict[str, Any],
+    module: torch.nn.Module,
+    spec: InputSpec,
+    names: List[str],
+    start_epoch: int,
+) -> None:
+    """
+    Trial export before the first epoch (skipped when nothing is left to train).
+
+    ConfigError when it fails.
+    """
+    from ..trial_export import trial_export, TrialExportError
 
     if start_epoch >= int(cfg['train']['epochs']):
         return
@@ -125,40 +183,68 @@ def _trial(cfg: Dict[str, Any], module: torch.nn.Module, spec: InputSpec, names:
         raise ConfigError('model: {}'.format(exc)) from exc
 
 
-def run_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progress: bool = True,
-                 export: bool = True, allow_pickle: bool = False) -> Dict[str, Any]:
-    """Train, checkpoint every epoch to ``out_dir/last.pt``, evaluate, export ``out_dir/bundle``.
+def run_training(
+    cfg: Dict[str, Any],
+    out_dir: Path,
+    resume: bool = False,
+    progress: bool = True,
+    export: bool = True,
+    allow_pickle: bool = False,
+) -> Dict[str, Any]:
+    """
+    Train, checkpoint every epoch to ``out_dir/last.pt``, evaluate, export ``out_dir/bundle``.
 
-    The data's classes are checked against the model's (checkpoint labels, ``model.num_classes``) before any
-    work. Detectors and classifiers are validated after every ``train.val_every`` epochs (default 1): mAP@0.5
-    and mAP@0.5:0.95 (or top-1) are logged and kept in ``history`` as ``val_map50`` / ``val_map50_95`` /
-    ``val_top1``. Raises :class:`ConfigError` (one line, key path first) for bad configs, data or weights, and
-    for a model that cannot be exported (a trial export of the untrained model, before any data work, when
-    ``export``). ``allow_pickle`` accepts an old pickled ``model.checkpoint`` (runs code from it).
+    The data's classes are checked against the model's (checkpoint labels, ``model.num_classes``)
+    before any work. Detectors and classifiers are validated after every ``train.val_every`` epochs
+    (default 1): mAP@0.5 and mAP@0.5:0.95 (or top-1) are logged and kept in ``history`` as
+    ``val_map50`` / ``val_map50_95`` / ``val_top1``. Raises :class:`ConfigError` (one line, key
+    path first) for bad configs, data or weights, and for a model that cannot be exported (a trial
+    export of the untrained model, before any data work, when ``export``). ``allow_pickle`` accepts
+    an old pickled ``model.checkpoint`` (runs code from it).
     """
     cfg = validate_config(cfg)
     if cfg['task'] == 'segment':
-        return run_segment_training(cfg, Path(out_dir), resume=resume, progress=progress, export=export,
-                                    allow_pickle=allow_pickle)
+        return run_segment_training(
+            cfg,
+            Path(out_dir),
+            resume=resume,
+            progress=progress,
+            export=export,
+            allow_pickle=allow_pickle,
+        )
     out_dir = Path(out_dir)
     spec = parse_input_spec(cfg['input'], 'input')
     torch.manual_seed(cfg['train'].get('seed', 0))
     task = cfg['task']
     labels = _data_errors(data_labels, cfg['data'], task)
     if task == 'detect':
-        decoder: Dict[str, Any] = {'type': 'vit_center',
-                                   'max_detections': cfg.get('export', {}).get('max_detections', 100)}
+        decoder: Dict[str, Any] = {
+            'type': 'vit_center',
+            'max_detections': cfg.get('export', {}).get('max_detections', 100),
+        }
     else:
         decoder = {'type': 'classifier', 'top_k': cfg.get('export', {}).get('top_k', 5)}
-    model, start_epoch, opt_state, history = _start_model(cfg, labels, spec, out_dir, resume, allow_pickle)
+    model, start_epoch, opt_state, history = _start_model(
+        cfg, labels, spec, out_dir, resume, allow_pickle
+    )
     if export:
         wrapped = DetectorExport(model) if task == 'detect' else model
-        _trial(cfg, wrapped, spec, list(wrapped.output_names) if task == 'detect' else ['logits'], start_epoch)
+        _trial(
+            cfg,
+            wrapped,
+            spec,
+            list(wrapped.output_names) if task == 'detect' else ['logits'],
+            start_epoch,
+        )
     if task == 'detect':
-        built = _data_errors(build_detection, cfg['data'], spec, epoch_size=cfg['data'].get('epoch_size'))
+        built = _data_errors(
+            build_detection, cfg['data'], spec, epoch_size=cfg['data'].get('epoch_size')
+        )
         train_set, val_set = built.train, built.val
     else:
-        arrays, labels = _data_errors(build_classification, cfg['data'], spec, cfg['data'].get('img_size') or 32)
+        arrays, labels = _data_errors(
+            build_classification, cfg['data'], spec, cfg['data'].get('img_size') or 32
+        )
         x_tr, y_tr, x_te, y_te = arrays
     out_dir.mkdir(parents=True, exist_ok=True)
     tc = cfg['train']
@@ -171,24 +257,55 @@ def run_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progr
         if task == 'detect':
             res = evaluate_detector(mdl, val_set, labels)
             stats['val_map50'], stats['val_map50_95'] = float(res['map50']), float(res['map50_95'])
-            LOG.info('epoch %d/%d: loss %.4f, validation mAP@0.5 %.4f, mAP@0.5:0.95 %.4f (%d images)', epoch,
-                     tc['epochs'], stats.get('loss', float('nan')), stats['val_map50'], stats['val_map50_95'],
-                     len(val_set.images))
+            LOG.info(
+                'epoch %d/%d: loss %.4f, validation mAP@0.5 %.4f, mAP@0.5:0.95 %.4f (%d images)',
+                epoch,
+                tc['epochs'],
+                stats.get('loss', float('nan')),
+                stats['val_map50'],
+                stats['val_map50_95'],
+                len(val_set.images),
+            )
         else:
             stats['val_top1'] = evaluate_classifier(mdl, x_te, y_te)
-            LOG.info('epoch %d/%d: loss %.4f, validation top-1 %.4f', epoch, tc['epochs'],
-                     stats.get('loss', float('nan')), stats['val_top1'])
+            LOG.info(
+                'epoch %d/%d: loss %.4f, validation top-1 %.4f',
+                epoch,
+                tc['epochs'],
+                stats.get('loss', float('nan')),
+                stats['val_top1'],
+            )
 
-    def on_epoch_end(epoch: int, mdl: torch.nn.Module, opt: torch.optim.Optimizer, stats: Dict[str, float]) -> None:
+    def on_epoch_end(
+        epoch: int, mdl: torch.nn.Module, opt: torch.optim.Optimizer, stats: Dict[str, float]
+    ) -> None:
         validate(epoch, mdl, stats)
         history.append(stats)
-        save_checkpoint(out_dir / 'last.pt', mdl, name=cfg['name'], task=task, labels=labels,
-                        input_spec=spec.to_dict(), decoder=decoder, arch=arch, model_config=cfg['model'], epoch=epoch,
-                        extra={'optimizer': opt.state_dict(), 'history': history})
+        save_checkpoint(
+            out_dir / 'last.pt',
+            mdl,
+            name=cfg['name'],
+            task=task,
+            labels=labels,
+            input_spec=spec.to_dict(),
+            decoder=decoder,
+            arch=arch,
+            model_config=cfg['model'],
+            epoch=epoch,
+            extra={'optimizer': opt.state_dict(), 'history': history},
+        )
 
-    common = dict(epochs=tc['epochs'], batch_size=tc.get('batch_size', 32), lr=tc.get('lr', 1e-3),
-                  weight_decay=tc.get('weight_decay', 0.05), seed=tc.get('seed', 0), progress=progress,
-                  on_epoch_end=on_epoch_end, start_epoch=start_epoch, optimizer_state=opt_state)
+    common = {
+        'epochs': tc['epochs'],
+        'batch_size': tc.get('batch_size', 32),
+        'lr': tc.get('lr', 1e-3),
+        'weight_decay': tc.get('weight_decay', 0.05),
+        'seed': tc.get('seed', 0),
+        'progress': progress,
+        'on_epoch_end': on_epoch_end,
+        'start_epoch': start_epoch,
+        'optimizer_state': opt_state,
+    }
     metrics: Dict[str, Any] = {}
     if task == 'detect':
         if start_epoch < tc['epochs']:
@@ -200,44 +317,95 @@ def run_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progr
             metrics['flight_val'] = evaluate_detector(model, flight_val, labels)
         if thr == 'auto':
             ex = cfg.get('export', {})
-            thr, pr = pick_threshold(model, flight_val if flight_val is not None else val_set,
-                                     class_id=labels.index('person') if 'person' in labels else 0,
-                                     min_precision=ex.get('min_precision'), min_recall=ex.get('min_recall'))
+            thr, pr = pick_threshold(
+                model,
+                flight_val if flight_val is not None else val_set,
+                class_id=labels.index('person') if 'person' in labels else 0,
+                min_precision=ex.get('min_precision'),
+                min_recall=ex.get('min_recall'),
+            )
             metrics['person_at_threshold'] = pr
-            metrics['threshold_picked_on'] = 'val_flights' if flight_val is not None else (
-                'validation scenes' if not is_real_detection_data(cfg['data']) else 'validation set')
+            metrics['threshold_picked_on'] = (
+                'val_flights'
+                if flight_val is not None
+                else (
+                    'validation scenes'
+                    if not is_real_detection_data(cfg['data'])
+                    else 'validation set'
+                )
+            )
         decoder['score_threshold'] = float(thr)
     else:
         if start_epoch < tc['epochs']:
             train_classifier(model, x_tr, y_tr, **common)
         metrics = {'top1': evaluate_classifier(model, x_te, y_te)}
-    final = save_checkpoint(out_dir / 'final.pt', model, name=cfg['name'], task=task, labels=labels,
-                            input_spec=spec.to_dict(), decoder=decoder, arch=arch, model_config=cfg['model'],
-                            epoch=tc['epochs'], metrics=metrics)
-    result: Dict[str, Any] = {'name': cfg['name'], 'task': task, 'metrics': metrics, 'history': history,
-                              'checkpoint': str(final)}
+    final = save_checkpoint(
+        out_dir / 'final.pt',
+        model,
+        name=cfg['name'],
+        task=task,
+        labels=labels,
+        input_spec=spec.to_dict(),
+        decoder=decoder,
+        arch=arch,
+        model_config=cfg['model'],
+        epoch=tc['epochs'],
+        metrics=metrics,
+    )
+    result: Dict[str, Any] = {
+        'name': cfg['name'],
+        'task': task,
+        'metrics': metrics,
+        'history': history,
+        'checkpoint': str(final),
+    }
     if export:
         module = DetectorExport(model) if task == 'detect' else model
         names = module.output_names if task == 'detect' else ['logits']
         samples = None
         if task == 'detect':
             samples = images_to_tensor(val_set.images[:3], spec).numpy()
-        _, err = export_bundle(module, out_dir / 'bundle', name=cfg['name'], task=task, labels=labels,
-                               input_spec=spec, decoder=decoder, output_names=names, samples=samples,
-                               source={'arch': arch, 'config': cfg, 'metrics': metrics,
-                                       'trained_epochs': tc['epochs']})
+        _, err = export_bundle(
+            module,
+            out_dir / 'bundle',
+            name=cfg['name'],
+            task=task,
+            labels=labels,
+            input_spec=spec,
+            decoder=decoder,
+            output_names=names,
+            samples=samples,
+            source={
+                'arch': arch,
+                'config': cfg,
+                'metrics': metrics,
+                'trained_epochs': tc['epochs'],
+            },
+        )
         result['bundle'] = str(out_dir / 'bundle')
         result['parity_max_abs_err'] = err
-    atomic_write_bytes(out_dir / 'train_result.json', json.dumps(result, indent=2, default=float).encode())
+    atomic_write_bytes(
+        out_dir / 'train_result.json', json.dumps(result, indent=2, default=float).encode()
+    )
     return result
 
 
-def run_segment_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = False, progress: bool = True,
-                         export: bool = True, allow_pickle: bool = False) -> Dict[str, Any]:
-    """Task ``segment`` of :func:`run_training`: CE + Dice training, mIoU in input-image pixels, bundle export."""
-    from ..models import SegmenterExport
+def run_segment_training(
+    cfg: Dict[str, Any],
+    out_dir: Path,
+    resume: bool = False,
+    progress: bool = True,
+    export: bool = True,
+    allow_pickle: bool = False,
+) -> Dict[str, Any]:
+    """
+    Task ``segment`` of :func:`run_training`.
+
+    CE + Dice training, mIoU in input-image pixels, bundle export.
+    """
     from .evaluate import evaluate_segmenter, segmenter_onnx_agreement
     from .loop import class_weights_from_masks, train_segmenter
+    from ..models import SegmenterExport
 
     out_dir.mkdir(parents=True, exist_ok=True)
     spec = parse_input_spec(cfg['input'], 'input')
@@ -245,7 +413,9 @@ def run_segment_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = Fals
     ex = cfg.get('export', {})
     decoder: Dict[str, Any] = {'type': 'segmenter', 'upsample': ex.get('upsample', 'linear')}
     labels = _data_errors(data_labels, cfg['data'], 'segment')
-    model, start_epoch, opt_state, history = _start_model(cfg, labels, spec, out_dir, resume, allow_pickle)
+    model, start_epoch, opt_state, history = _start_model(
+        cfg, labels, spec, out_dir, resume, allow_pickle
+    )
     if export:
         _trial(cfg, SegmenterExport(model), spec, ['logits'], start_epoch)
     LOG.info('preparing segmentation data')
@@ -254,36 +424,91 @@ def run_segment_training(cfg: Dict[str, Any], out_dir: Path, resume: bool = Fals
     tc = cfg['train']
     arch = cfg['model']['arch']
 
-    def on_epoch_end(epoch: int, mdl: torch.nn.Module, opt: torch.optim.Optimizer, stats: Dict[str, float]) -> None:
+    def on_epoch_end(
+        epoch: int, mdl: torch.nn.Module, opt: torch.optim.Optimizer, stats: Dict[str, float]
+    ) -> None:
         history.append(stats)
-        save_checkpoint(last, mdl, name=cfg['name'], task='segment', labels=labels, input_spec=spec.to_dict(),
-                        decoder=decoder, arch=arch, model_config=cfg['model'], epoch=epoch,
-                        extra={'optimizer': opt.state_dict(), 'history': history})
+        save_checkpoint(
+            last,
+            mdl,
+            name=cfg['name'],
+            task='segment',
+            labels=labels,
+            input_spec=spec.to_dict(),
+            decoder=decoder,
+            arch=arch,
+            model_config=cfg['model'],
+            epoch=epoch,
+            extra={'optimizer': opt.state_dict(), 'history': history},
+        )
 
     power = float(tc.get('class_weight_power', 0.5))
     weights = class_weights_from_masks(train_set.masks, len(labels), power) if power > 0 else None
     if start_epoch < tc['epochs']:
-        train_segmenter(model, train_set, epochs=tc['epochs'], batch_size=tc.get('batch_size', 16),
-                        lr=tc.get('lr', 1e-3), weight_decay=tc.get('weight_decay', 0.05), seed=tc.get('seed', 0),
-                        class_weights=weights, dice_weight=float(tc.get('dice_weight', 0.5)), progress=progress,
-                        on_epoch_end=on_epoch_end, start_epoch=start_epoch, optimizer_state=opt_state)
-    metrics: Dict[str, Any] = evaluate_segmenter(model, val_set, labels, upsample=decoder['upsample'])
-    final = save_checkpoint(out_dir / 'final.pt', model, name=cfg['name'], task='segment', labels=labels,
-                            input_spec=spec.to_dict(), decoder=decoder, arch=arch, model_config=cfg['model'],
-                            epoch=tc['epochs'], metrics=metrics)
-    result: Dict[str, Any] = {'name': cfg['name'], 'task': 'segment', 'metrics': metrics, 'history': history,
-                              'checkpoint': str(final)}
+        train_segmenter(
+            model,
+            train_set,
+            epochs=tc['epochs'],
+            batch_size=tc.get('batch_size', 16),
+            lr=tc.get('lr', 1e-3),
+            weight_decay=tc.get('weight_decay', 0.05),
+            seed=tc.get('seed', 0),
+            class_weights=weights,
+            dice_weight=float(tc.get('dice_weight', 0.5)),
+            progress=progress,
+            on_epoch_end=on_epoch_end,
+            start_epoch=start_epoch,
+            optimizer_state=opt_state,
+        )
+    metrics: Dict[str, Any] = evaluate_segmenter(
+        model, val_set, labels, upsample=decoder['upsample']
+    )
+    final = save_checkpoint(
+        out_dir / 'final.pt',
+        model,
+        name=cfg['name'],
+        task='segment',
+        labels=labels,
+        input_spec=spec.to_dict(),
+        decoder=decoder,
+        arch=arch,
+        model_config=cfg['model'],
+        epoch=tc['epochs'],
+        metrics=metrics,
+    )
+    result: Dict[str, Any] = {
+        'name': cfg['name'],
+        'task': 'segment',
+        'metrics': metrics,
+        'history': history,
+        'checkpoint': str(final),
+    }
     if export:
         samples = images_to_tensor(val_set.images[:3], spec).numpy()
-        bundle, err = export_bundle(SegmenterExport(model), out_dir / 'bundle', name=cfg['name'], task='segment',
-                                    labels=labels, input_spec=spec, decoder=decoder, output_names=['logits'],
-                                    samples=samples, source={'arch': arch, 'config': cfg, 'metrics': metrics,
-                                                             'trained_epochs': tc['epochs']})
+        bundle, err = export_bundle(
+            SegmenterExport(model),
+            out_dir / 'bundle',
+            name=cfg['name'],
+            task='segment',
+            labels=labels,
+            input_spec=spec,
+            decoder=decoder,
+            output_names=['logits'],
+            samples=samples,
+            source={
+                'arch': arch,
+                'config': cfg,
+                'metrics': metrics,
+                'trained_epochs': tc['epochs'],
+            },
+        )
         agree = segmenter_onnx_agreement(model, bundle.onnx_path, val_set.images[:20], spec)
         result['bundle'] = str(out_dir / 'bundle')
         result['parity_max_abs_err'] = err
         result['parity_argmax_agreement'] = agree
-    atomic_write_bytes(out_dir / 'train_result.json', json.dumps(result, indent=2, default=float).encode())
+    atomic_write_bytes(
+        out_dir / 'train_result.json', json.dumps(result, indent=2, default=float).encode()
+    )
     return result
 
 

@@ -1,19 +1,44 @@
-"""The detector's score threshold, picked on validation data for the bundle (``export.score_threshold: auto``)."""
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The detector's score threshold, picked on validation data for the bundle.
+
+``export.score_threshold: auto``.
+"""
+
 from typing import Dict, Optional, Tuple
 
 import torch
 
-from ..eval.detection import pick_score_threshold
 from .data import DetectionSet
 from .evaluate import drop_ignored, predict_detector
+from ..eval.detection import pick_score_threshold
 
 
-def pick_threshold(model: torch.nn.Module, val: DetectionSet, class_id: int = 0,
-                   min_precision: Optional[float] = None,
-                   min_recall: Optional[float] = None) -> Tuple[float, Dict[str, float]]:
-    """Score threshold (0.10-0.70, step 0.05) for ``class_id`` at IoU 0.5 on the validation set (ignored regions out).
+def pick_threshold(
+    model: torch.nn.Module,
+    val: DetectionSet,
+    class_id: int = 0,
+    min_precision: Optional[float] = None,
+    min_recall: Optional[float] = None,
+) -> Tuple[float, Dict[str, float]]:
+    """
+    Score threshold (0.10-0.70, step 0.05) for ``class_id`` at IoU 0.5 on the validation set (ignored regions out).
 
-    The rule of :func:`vitedge_ros.eval.detection.pick_score_threshold`, on the model's detections (score >= 0.05).
+    The rule of :func:`vitedge_ros.eval.detection.pick_score_threshold`, on the model's detections
+    (score >= 0.05).
     """
     preds = predict_detector(model, val, min_score=0.05)
     gts = list(zip(val.boxes, val.labels))

@@ -1,10 +1,30 @@
-"""The ``finetune`` stage: training epochs, optionally distilled from the teacher (then reported as ``distill``).
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-Algorithms: :mod:`vitedge_ros.training.loop` (the training loops) and :mod:`vitedge_ros.compress.distill`
-(logit / feature / attention distillation). Progress is checkpointed after every epoch to
-``OUT/stages/NN-name.partial.pt`` (epoch, optimizer and projection state); a resumed run with the same stage
-fingerprint continues from the last finished epoch, and the file is removed when the stage ends.
 """
+The ``finetune`` stage.
+
+Training epochs, optionally distilled from the teacher (then reported as ``distill``).
+
+Algorithms: :mod:`vitedge_ros.training.loop` (the training loops) and
+    :mod:`vitedge_ros.compress.distill`
+(logit / feature / attention distillation). Progress is checkpointed after every epoch to
+``OUT/stages/NN-name.partial.pt`` (epoch, optimizer and projection state); a resumed run with the
+same stage fingerprint continues from the last finished epoch, and the file is removed when the
+stage ends.
+"""
+
 import contextlib
 import logging
 from typing import Any, Dict, List, Optional
@@ -13,29 +33,42 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .. import ddp
-from .base import RunError, Stage, StageContext, StageResult, stage_schema
+from .base import RunError, Stage, stage_schema, StageContext, StageResult
 from .fields import boolean, choice, fail, integer, list_of, mapping, num, optional, string
+from .. import ddp
+from ...checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 LOG = logging.getLogger(__name__)
 DISTILL_TYPES = ('logit', 'mse', 'token', 'none')
 
-LAYER_PAIR = mapping({'student': (string, None), 'teacher': (string, None), 'weight': (num(0), 1.0)},
-                     required=('student', 'teacher'))
+LAYER_PAIR = mapping(
+    {'student': (string, None), 'teacher': (string, None), 'weight': (num(0), 1.0)},
+    required=('student', 'teacher'),
+)
 
-DISTILL = mapping({
-    'type': (choice(*DISTILL_TYPES), 'logit'), 'temperature': (num(0, lo_open=True), 4.0),
-    'alpha': (num(0, 1), 0.7), 'hard': (boolean, False),
-    'features': (list_of(LAYER_PAIR), []), 'attention': (list_of(LAYER_PAIR), []),
-    'box_weight': (num(0), 1.0),
-})
+DISTILL = mapping(
+    {
+        'type': (choice(*DISTILL_TYPES), 'logit'),
+        'temperature': (num(0, lo_open=True), 4.0),
+        'alpha': (num(0, 1), 0.7),
+        'hard': (boolean, False),
+        'features': (list_of(LAYER_PAIR), []),
+        'attention': (list_of(LAYER_PAIR), []),
+        'box_weight': (num(0), 1.0),
+    }
+)
 
-SCHEMA = stage_schema({
-    'epochs': (integer(1), 1), 'lr': (num(0, lo_open=True), 1e-3), 'batch_size': (integer(1), 64),
-    'weight_decay': (num(0), 0.05), 'label_smoothing': (num(0, 1, hi_open=True), 0.0), 'augment': (boolean, True),
-    'distill': (optional(DISTILL), None),
-})
+SCHEMA = stage_schema(
+    {
+        'epochs': (integer(1), 1),
+        'lr': (num(0, lo_open=True), 1e-3),
+        'batch_size': (integer(1), 64),
+        'weight_decay': (num(0), 0.05),
+        'label_smoothing': (num(0, 1, hi_open=True), 0.0),
+        'augment': (boolean, True),
+        'distill': (optional(DISTILL), None),
+    }
+)
 
 
 def distills(params: Dict[str, Any]) -> bool:
@@ -49,10 +82,21 @@ def label(params: Dict[str, Any]) -> str:
 
 
 def check(recipe: Dict[str, Any], index: int) -> None:
-    """A distilling first stage needs a teacher: a ``teacher`` entry or a model checkpoint as the baseline."""
-    if distills(recipe['stages'][index]) and index == 0 and recipe['teacher'] == 'baseline' and \
-            not recipe['model']['checkpoint']:
-        raise fail('stages[0].finetune.distill', 'the baseline teacher does not exist yet in the first stage')
+    """
+    Return a distilling first stage needs a teacher.
+
+    a ``teacher`` entry or a model checkpoint as the baseline.
+    """
+    if (
+        distills(recipe['stages'][index])
+        and index == 0
+        and recipe['teacher'] == 'baseline'
+        and not recipe['model']['checkpoint']
+    ):
+        raise fail(
+            'stages[0].finetune.distill',
+            'the baseline teacher does not exist yet in the first stage',
+        )
 
 
 def _resume_progress(ctx: StageContext, model: nn.Module, notes: List[str]) -> Dict[str, Any]:
@@ -67,24 +111,31 @@ def _resume_progress(ctx: StageContext, model: nn.Module, notes: List[str]) -> D
         LOG.info('stage %s: fine-tuning progress not usable, starting over (%s)', ctx.name, exc)
         ck = None
     if ck is not None and ck['extra'].get('fingerprint') != ctx.fingerprint:
-        LOG.info('stage %s: fine-tuning progress in %s is from another config; starting over', ctx.name,
-                 partial.name)
+        LOG.info(
+            'stage %s: fine-tuning progress in %s is from another config; starting over',
+            ctx.name,
+            partial.name,
+        )
         ck = None
     if ck is not None:
         model.load_state_dict(ck['state_dict'])
-        state = {'epoch': int(ck['epoch']), 'optimizer': ck['extra'].get('optimizer'),
-                 'proj': ck['extra'].get('proj')}
+        state = {
+            'epoch': int(ck['epoch']),
+            'optimizer': ck['extra'].get('optimizer'),
+            'proj': ck['extra'].get('proj'),
+        }
         notes.append('resumed fine-tuning at epoch {}'.format(state['epoch']))
     return state
 
 
 def run(ctx: StageContext, st: Dict[str, Any]) -> StageResult:
-    """Fine-tune ``ctx.model`` in place for ``st['epochs']`` (classifier / detector / segmenter loop).
+    """
+    Fine-tune ``ctx.model`` in place for ``st['epochs']`` (classifier / detector / segmenter loop).
 
     Raises :class:`RunError` when the stage distills and there is no teacher yet.
     """
-    from ...training.loop import train_classifier, train_detector
     from ..distill import Distiller
+    from ...training.loop import train_classifier, train_detector
 
     model, data, name = ctx.model, ctx.data, ctx.name
     notes: List[str] = []
@@ -93,43 +144,90 @@ def run(ctx: StageContext, st: Dict[str, Any]) -> StageResult:
     distiller = None
     if dist_cfg and (dist_cfg['type'] != 'none' or dist_cfg['features'] or dist_cfg['attention']):
         if ctx.teacher is None:
-            raise RunError('stage {}: distillation needs a teacher (the baseline does not exist yet)'.format(name))
+            raise RunError(
+                'stage {}: distillation needs a teacher (the baseline does not exist yet)'.format(
+                    name
+                )
+            )
         example = torch.from_numpy(data.eval_inputs(2))
         distiller = Distiller(model, ctx.teacher, dist_cfg, task=data.task, example=example)
         if progress['proj']:
             distiller.proj.load_state_dict(progress['proj'])
         ddp.sync_grads(distiller.proj)
-    trainable = nn.ModuleList([model, distiller.proj]) if distiller is not None and len(distiller.proj) else None
+    trainable = (
+        nn.ModuleList([model, distiller.proj])
+        if distiller is not None and len(distiller.proj)
+        else None
+    )
     net = ddp.wrap(model)
     partial = ctx.partial_path
 
-    def on_epoch_end(epoch: int, _m: nn.Module, opt: torch.optim.Optimizer, stats: Dict[str, float]) -> None:
+    def on_epoch_end(
+        epoch: int, _m: nn.Module, opt: torch.optim.Optimizer, stats: Dict[str, float]
+    ) -> None:
         if ctx.rank == 0:
-            LOG.info('stage %s: epoch %d/%d %s', name, epoch, st['epochs'],
-                     ', '.join('{} {:.4g}'.format(k, v) for k, v in stats.items() if k != 'epoch'))
+            LOG.info(
+                'stage %s: epoch %d/%d %s',
+                name,
+                epoch,
+                st['epochs'],
+                ', '.join('{} {:.4g}'.format(k, v) for k, v in stats.items() if k != 'epoch'),
+            )
         if ctx.rank == 0 and epoch < st['epochs']:
-            extra_e = {'entry': {'name': name}, 'optimizer': opt.state_dict(), 'fingerprint': ctx.fingerprint,
-                       'proj': distiller.proj.state_dict() if distiller is not None else None}
+            extra_e = {
+                'entry': {'name': name},
+                'optimizer': opt.state_dict(),
+                'fingerprint': ctx.fingerprint,
+                'proj': distiller.proj.state_dict() if distiller is not None else None,
+            }
             with distiller.hooks_removed() if distiller is not None else contextlib.nullcontext():
-                save_checkpoint(partial, model, name=name, task=ctx.meta['task'], labels=data.labels,
-                                input_spec=data.spec.to_dict(), decoder=ctx.meta['decoder'],
-                                arch=ctx.meta['arch'], epoch=epoch, extra=extra_e)
+                save_checkpoint(
+                    partial,
+                    model,
+                    name=name,
+                    task=ctx.meta['task'],
+                    labels=data.labels,
+                    input_spec=data.spec.to_dict(),
+                    decoder=ctx.meta['decoder'],
+                    arch=ctx.meta['arch'],
+                    epoch=epoch,
+                    extra=extra_e,
+                )
 
-    common = dict(epochs=st['epochs'], lr=st['lr'], weight_decay=st['weight_decay'], seed=ctx.seed + ctx.index,
-                  progress=ctx.progress and ctx.rank == 0, on_epoch_end=on_epoch_end,
-                  start_epoch=progress['epoch'], optimizer_state=progress['optimizer'], trainable=trainable,
-                  augment=st['augment'])
+    common = {
+        'epochs': st['epochs'],
+        'lr': st['lr'],
+        'weight_decay': st['weight_decay'],
+        'seed': ctx.seed + ctx.index,
+        'progress': ctx.progress and ctx.rank == 0,
+        'on_epoch_end': on_epoch_end,
+        'start_epoch': progress['epoch'],
+        'optimizer_state': progress['optimizer'],
+        'trainable': trainable,
+        'augment': st['augment'],
+    }
     bs = max(1, st['batch_size'] // ctx.world)
     try:
         if data.task == 'classify':
-            shard = ddp.shard_indices(len(data.x_train), ctx.rank, ctx.world, ctx.seed) \
-                if ctx.world > 1 else np.arange(len(data.x_train))
+            shard = (
+                ddp.shard_indices(len(data.x_train), ctx.rank, ctx.world, ctx.seed)
+                if ctx.world > 1
+                else np.arange(len(data.x_train))
+            )
 
             def kd_loss(m, xb, yb):
                 return distiller.classifier_loss(m, xb, yb, label_smoothing=st['label_smoothing'])
+
             loss_fn = kd_loss if distiller is not None else None
-            hist = train_classifier(net, data.x_train[shard], data.y_train[shard], batch_size=bs,
-                                    loss_fn=loss_fn, label_smoothing=st['label_smoothing'], **common)
+            hist = train_classifier(
+                net,
+                data.x_train[shard],
+                data.y_train[shard],
+                batch_size=bs,
+                loss_fn=loss_fn,
+                label_smoothing=st['label_smoothing'],
+                **common,
+            )
         elif data.task == 'segment':
             hist = _finetune_segmenter(ctx, net, bs, distiller, common)
         else:
@@ -139,24 +237,46 @@ def run(ctx: StageContext, st: Dict[str, Any]) -> StageResult:
 
                 train = data.train
                 sh = ddp.shard_indices(len(train.images), ctx.rank, ctx.world, ctx.seed)
-                train = DetectionSet(train.images[sh], [train.boxes[i] for i in sh],
-                                     [train.labels[i] for i in sh], train.spec,
-                                     None if train.ignored is None else [train.ignored[i] for i in sh])
-            hist = train_detector(net, train, batch_size=bs,
-                                  loss_fn=distiller.detector_loss if distiller is not None else None, **common)
+                train = DetectionSet(
+                    train.images[sh],
+                    [train.boxes[i] for i in sh],
+                    [train.labels[i] for i in sh],
+                    train.spec,
+                    None if train.ignored is None else [train.ignored[i] for i in sh],
+                )
+            hist = train_detector(
+                net,
+                train,
+                batch_size=bs,
+                loss_fn=distiller.detector_loss if distiller is not None else None,
+                **common,
+            )
     finally:
         if distiller is not None:
             distiller.close()
     model.eval()
     if ctx.rank == 0 and partial.is_file():
         partial.unlink()
-    return StageResult(model, details={'epochs': st['epochs'], 'history': hist, 'processes': ctx.world,
-                                       'distill': dist_cfg}, notes=notes)
+    return StageResult(
+        model,
+        details={
+            'epochs': st['epochs'],
+            'history': hist,
+            'processes': ctx.world,
+            'distill': dist_cfg,
+        },
+        notes=notes,
+    )
 
 
-def _finetune_segmenter(ctx: StageContext, net: nn.Module, bs: int, distiller: Any,
-                        common: Dict[str, Any]) -> List[Dict[str, float]]:
-    """Segmenter fine-tuning (CE + Dice with the teacher's class weights, + pixel KD when distilling)."""
+def _finetune_segmenter(
+    ctx: StageContext, net: nn.Module, bs: int, distiller: Any, common: Dict[str, Any]
+) -> List[Dict[str, float]]:
+    """
+    Segmenter fine-tuning.
+
+    CE + Dice with the teacher's class weights, + pixel KD when distilling.
+    """
     from ...training.data import SegmentationSet
     from ...training.loop import class_weights_from_masks, train_segmenter
 
@@ -166,11 +286,19 @@ def _finetune_segmenter(ctx: StageContext, net: nn.Module, bs: int, distiller: A
         sh = ddp.shard_indices(len(train.images), ctx.rank, ctx.world, ctx.seed)
         train = SegmentationSet(train.images[sh], train.masks[sh], train.spec)
 
-    def distill_loss(m: nn.Module, x: torch.Tensor, masks: torch.Tensor) -> Dict[str, torch.Tensor]:
+    def distill_loss(
+        m: nn.Module, x: torch.Tensor, masks: torch.Tensor
+    ) -> Dict[str, torch.Tensor]:
         return distiller.segmenter_loss(m, x, masks, class_weights=weights)
 
-    return train_segmenter(net, train, batch_size=bs, loss_fn=distill_loss if distiller is not None else None,
-                           class_weights=weights, **common)
+    return train_segmenter(
+        net,
+        train,
+        batch_size=bs,
+        loss_fn=distill_loss if distiller is not None else None,
+        class_weights=weights,
+        **common,
+    )
 
 
 STAGE = Stage('finetune', SCHEMA, run, label=label, check=check, distributed=True)

@@ -1,12 +1,31 @@
-"""ONNX Runtime engine (CPU by default; CUDA/TensorRT execution providers when asked and present)."""
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+ONNX Runtime engine.
+
+CPU by default; CUDA/TensorRT execution providers when asked and present.
+"""
+
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
+from .base import Engine
 from ..errors import BundleError, EngineError
 from ..ort_compat import explain_load_error
-from .base import Engine
 
 
 class OnnxRuntimeEngine(Engine):
@@ -14,14 +33,22 @@ class OnnxRuntimeEngine(Engine):
 
     name = 'onnxruntime'
 
-    def __init__(self, onnx_path: Union[str, Path], providers: Optional[Sequence[str]] = None,
-                 intra_op_threads: int = 0) -> None:
+    def __init__(
+        self,
+        onnx_path: Union[str, Path],
+        providers: Optional[Sequence[str]] = None,
+        intra_op_threads: int = 0,
+    ) -> None:
         try:
             import onnxruntime as ort
         except ImportError as exc:  # pragma: no cover - the runtime extra installs it
-            raise EngineError('onnxruntime is not installed: pip install onnxruntime (or onnxruntime-gpu; in a ROS 2 '
-                              'Python: pip3 install -r requirements/ros-humble.txt, which keeps numpy < 2), or use '
-                              'backend tensorrt') from exc
+            raise EngineError(
+                'onnxruntime is not installed: pip install onnxruntime (or onnxruntime-gpu; in a '
+                'ROS 2 '
+                'Python: pip3 install -r requirements/ros-humble.txt, which keeps numpy < 2), or '
+                'use '
+                'backend tensorrt'
+            ) from exc
         path = Path(onnx_path)
         if not path.is_file():
             raise BundleError('{}: missing ONNX file'.format(path))
@@ -33,14 +60,21 @@ class OnnxRuntimeEngine(Engine):
         available = ort.get_available_providers()
         chosen: List[str] = [p for p in (providers or ['CPUExecutionProvider']) if p in available]
         if not chosen:
-            raise EngineError('none of the requested onnxruntime providers {} is available (available: {})'
-                              .format(list(providers or []), available))
+            raise EngineError(
+                'none of the requested onnxruntime providers {} is available (available: {})'.format(
+                    list(providers or []), available
+                )
+            )
         try:
             self.session = ort.InferenceSession(str(path), sess_options=opts, providers=chosen)
         except Exception as exc:  # onnxruntime raises its own exception types
-            # opset/IR too new for this onnxruntime, a missing kernel, or a corrupt file: said as such
-            raise BundleError(explain_load_error(str(path), str(exc) or repr(exc),
-                                                 getattr(ort, '__version__', '?'))) from exc
+            # opset/IR too new for this onnxruntime, a missing kernel, or a corrupt file: said as
+            # such
+            raise BundleError(
+                explain_load_error(
+                    str(path), str(exc) or repr(exc), getattr(ort, '__version__', '?')
+                )
+            ) from exc
         inputs = self.session.get_inputs()
         if len(inputs) != 1:
             raise BundleError('{}: expected exactly one input, found {}'.format(path, len(inputs)))

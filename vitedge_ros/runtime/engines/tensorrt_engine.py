@@ -1,19 +1,38 @@
-"""TensorRT engine: deserialises a keyed engine file and runs it with pycuda buffers and stream.
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+TensorRT engine: deserialises a keyed engine file and runs it with pycuda buffers and stream.
 
 Importing this module imports ``tensorrt`` and ``pycuda.driver``; when either is missing it raises
-ImportError, which :func:`vitedge_ros.runtime.engines.create_engine` turns into the onnxruntime fallback.
+ImportError, which :func:`vitedge_ros.runtime.engines.create_engine` turns into the onnxruntime
+fallback.
 
 Both TensorRT Python APIs are supported, chosen by capability (not by version string):
 
-* tensor-name API (TensorRT ≥ 8.5, the only one in 10.x): ``num_io_tensors``, ``get_tensor_name/shape/
-  dtype/mode``, ``context.set_tensor_address`` and ``execute_async_v3(stream)``;
+* tensor-name API (TensorRT ≥ 8.5, the only one in 10.x): ``num_io_tensors``,
+  ``get_tensor_name/shape/ dtype/mode``, ``context.set_tensor_address`` and
+  ``execute_async_v3(stream)``;
 * binding API (TensorRT 8.2 on JetPack 4.6): ``num_bindings``, ``get_binding_name/shape/dtype``,
   ``binding_is_input`` and ``execute_async_v2(bindings, stream_handle)``.
 
-Host buffers are page-locked, device buffers are allocated once at load and reused for every frame, and the
-addresses are bound once. All CUDA calls run inside the device's primary context, pushed and popped around
-each call, so the engine may be used from a worker thread other than the one that created it.
+Host buffers are page-locked, device buffers are allocated once at load and reused for every frame,
+and the addresses are bound once. All CUDA calls run inside the device's primary context, pushed
+and popped around each call, so the engine may be used from a worker thread other than the one that
+created it.
 """
+
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
@@ -23,14 +42,17 @@ try:
     import pycuda.driver as cuda
     import tensorrt as trt
 except ImportError as _exc:  # the caller falls back to onnxruntime and says why
-    raise ImportError('the TensorRT backend needs the tensorrt and pycuda Python modules (JetPack ships '
-                      'tensorrt; pip install pycuda): {}'.format(_exc)) from _exc
+    raise ImportError(
+        'the TensorRT backend needs the tensorrt and pycuda Python modules (JetPack ships '
+        'tensorrt; pip install pycuda): {}'.format(_exc)
+    ) from _exc
 
+from .base import Engine
 from ..bundle import Bundle
 from ..engine_key import (
-    ENGINE_SUFFIX,
     describe_mismatch,
     engine_preference,
+    ENGINE_SUFFIX,
     make_key,
     match_engine,
     match_engines,
@@ -39,7 +61,6 @@ from ..engine_key import (
     rebuild_command,
 )
 from ..errors import EngineError
-from .base import Engine
 
 
 class _Tensor(NamedTuple):
@@ -65,12 +86,16 @@ def current_gpu(device: int = 0) -> Tuple[str, Tuple[int, int]]:
     return str(dev.name()), (int(cc[0]), int(cc[1]))
 
 
-def find_engine(bundle: Bundle, precision: Optional[str] = None,
-                device: int = 0) -> Tuple[Optional[Path], str]:
-    """Find the engine of ``bundle`` whose key matches this TensorRT and GPU; else (None, why + how to rebuild).
+def find_engine(
+    bundle: Bundle, precision: Optional[str] = None, device: int = 0
+) -> Tuple[Optional[Path], str]:
+    """
+    Find the engine of ``bundle`` whose key matches this TensorRT and GPU.
 
-    Without ``precision``, the first match in this GPU's order (:func:`engine_preference`: FP16 before INT8
-    where the GPU has no fast INT8).
+    Else (None, why + how to rebuild).
+
+    Without ``precision``, the first match in this GPU's order (:func:`engine_preference`: FP16
+    before INT8 where the GPU has no fast INT8).
     """
     try:
         gpu_name, cc = current_gpu(device)
@@ -78,12 +103,21 @@ def find_engine(bundle: Bundle, precision: Optional[str] = None,
         return None, 'no CUDA GPU usable by pycuda ({})'.format(exc)
     if not bundle.onnx_path.is_file():
         return None, '{}: missing model.onnx'.format(bundle.path)
-    return match_engine(bundle.path, onnx_sha256(bundle.onnx_path), trt_version(), gpu_name, precision,
-                        preference=engine_preference(cc))
+    return match_engine(
+        bundle.path,
+        onnx_sha256(bundle.onnx_path),
+        trt_version(),
+        gpu_name,
+        precision,
+        preference=engine_preference(cc),
+    )
 
 
 def find_engines(bundle: Bundle, device: int = 0) -> Tuple[List[Path], str]:
-    """Every engine of ``bundle`` matching this TensorRT and GPU, in this GPU's precision order, and a reason.
+    """
+    Every engine of ``bundle`` matching this TensorRT and GPU, in this GPU's precision order.
+
+    And a reason.
 
     The reason says, when there is none, what differs and the command that rebuilds one.
     """
@@ -91,20 +125,29 @@ def find_engines(bundle: Bundle, device: int = 0) -> Tuple[List[Path], str]:
     if path is None:
         return [], why
     _name, cc = current_gpu(device)
-    found = match_engines(bundle.path, onnx_sha256(bundle.onnx_path), trt_version(), _name, engine_preference(cc))
+    found = match_engines(
+        bundle.path, onnx_sha256(bundle.onnx_path), trt_version(), _name, engine_preference(cc)
+    )
     return found, why
 
 
 def check_engine_key(engine_path: Path, gpu_name: str, bundle_dir: Optional[Path] = None) -> None:
-    """Refuse an engine file whose key does not match the running TensorRT, GPU and the bundle's ONNX."""
+    """
+    Refuse an engine file whose key does not match the running TensorRT.
+
+    GPU and the bundle's ONNX.
+    """
     key = parse_key(engine_path.name)
     if bundle_dir is None and engine_path.parent.name == 'engines':
         bundle_dir = engine_path.parent.parent
     where = bundle_dir if bundle_dir is not None else 'BUNDLE_DIR'
     if key is None:
-        raise EngineError('{}: not named <onnx sha>-trt<version>-<gpu>-<precision>{}, so it cannot be checked '
-                          'against this TensorRT and GPU; rebuild with: {}'.format(
-                              engine_path, ENGINE_SUFFIX, rebuild_command(where)))
+        raise EngineError(
+            '{}: not named <onnx sha>-trt<version>-<gpu>-<precision>{}, so it cannot be checked '
+            'against this TensorRT and GPU; rebuild with: {}'.format(
+                engine_path, ENGINE_SUFFIX, rebuild_command(where)
+            )
+        )
     sha = key.onnx_sha
     onnx_path = bundle_dir / 'model.onnx' if bundle_dir is not None else None
     if onnx_path is not None and onnx_path.is_file():
@@ -112,8 +155,11 @@ def check_engine_key(engine_path: Path, gpu_name: str, bundle_dir: Optional[Path
     want = make_key(sha, trt_version(), gpu_name, key.precision)
     diff = describe_mismatch(key, want)
     if diff:
-        raise EngineError('{}: engine was built for {}; not loading it. Rebuild with: {}'.format(
-            engine_path, diff, rebuild_command(where, key.precision)))
+        raise EngineError(
+            '{}: engine was built for {}; not loading it. Rebuild with: {}'.format(
+                engine_path, diff, rebuild_command(where, key.precision)
+            )
+        )
 
 
 class TensorRTEngine(Engine):
@@ -121,8 +167,13 @@ class TensorRTEngine(Engine):
 
     name = 'tensorrt'
 
-    def __init__(self, engine_path: Union[str, Path], bundle_dir: Optional[Union[str, Path]] = None,
-                 check_key: bool = True, device: int = 0) -> None:
+    def __init__(
+        self,
+        engine_path: Union[str, Path],
+        bundle_dir: Optional[Union[str, Path]] = None,
+        check_key: bool = True,
+        device: int = 0,
+    ) -> None:
         self.path = Path(engine_path)
         self._closed = True
         if not self.path.is_file():
@@ -131,7 +182,9 @@ class TensorRTEngine(Engine):
         self._device = cuda.Device(device)
         self.gpu_name = str(self._device.name())
         if check_key:
-            check_engine_key(self.path, self.gpu_name, Path(bundle_dir) if bundle_dir is not None else None)
+            check_engine_key(
+                self.path, self.gpu_name, Path(bundle_dir) if bundle_dir is not None else None
+            )
         key = parse_key(self.path.name)
         self.precision = key.precision if key is not None else '?'
         where = bundle_dir or self.path.parent.parent
@@ -142,15 +195,25 @@ class TensorRTEngine(Engine):
             self._runtime = trt.Runtime(self._logger)
             self.engine = self._runtime.deserialize_cuda_engine(self.path.read_bytes())
             if self.engine is None:
-                raise EngineError('{}: TensorRT {} cannot deserialise this engine (corrupt, built by another '
-                                  'TensorRT version, or out of GPU memory; see the TensorRT log); rebuild with: '
-                                  '{}'.format(self.path, trt_version(), rebuild_command(where, self.precision)))
+                raise EngineError(
+                    '{}: TensorRT {} cannot deserialise this engine (corrupt, built by another '
+                    'TensorRT version, or out of GPU memory; see the TensorRT log); rebuild with: '
+                    '{}'.format(self.path, trt_version(), rebuild_command(where, self.precision))
+                )
             self.context = self.engine.create_execution_context()
             if self.context is None:
-                raise EngineError('{}: cannot create an execution context (out of GPU memory?)'.format(self.path))
+                raise EngineError(
+                    '{}: cannot create an execution context (out of GPU memory?)'.format(self.path)
+                )
             self.stream = cuda.Stream()
-            self.api = 'tensor' if (hasattr(self.engine, 'num_io_tensors')
-                                    and hasattr(self.context, 'execute_async_v3')) else 'binding'
+            self.api = (
+                'tensor'
+                if (
+                    hasattr(self.engine, 'num_io_tensors')
+                    and hasattr(self.context, 'execute_async_v3')
+                )
+                else 'binding'
+            )
             self._tensors = self._describe_io()
             self._allocate()
         except BaseException:
@@ -175,19 +238,38 @@ class TensorRTEngine(Engine):
             for i in range(eng.num_io_tensors):
                 name = eng.get_tensor_name(i)
                 is_input = eng.get_tensor_mode(name) == trt.TensorIOMode.INPUT
-                io.append((name, i, tuple(int(d) for d in eng.get_tensor_shape(name)),
-                           np.dtype(trt.nptype(eng.get_tensor_dtype(name))), is_input))
+                io.append(
+                    (
+                        name,
+                        i,
+                        tuple(int(d) for d in eng.get_tensor_shape(name)),
+                        np.dtype(trt.nptype(eng.get_tensor_dtype(name))),
+                        is_input,
+                    )
+                )
         else:
             for i in range(eng.num_bindings):
-                io.append((eng.get_binding_name(i), i, tuple(int(d) for d in eng.get_binding_shape(i)),
-                           np.dtype(trt.nptype(eng.get_binding_dtype(i))), bool(eng.binding_is_input(i))))
+                io.append(
+                    (
+                        eng.get_binding_name(i),
+                        i,
+                        tuple(int(d) for d in eng.get_binding_shape(i)),
+                        np.dtype(trt.nptype(eng.get_binding_dtype(i))),
+                        bool(eng.binding_is_input(i)),
+                    )
+                )
         n_in = sum(1 for t in io if t[4])
         if n_in != 1:
-            raise EngineError('{}: expected exactly one input tensor, found {}'.format(self.path, n_in))
+            raise EngineError(
+                '{}: expected exactly one input tensor, found {}'.format(self.path, n_in)
+            )
         for name, _i, shape, _dt, _inp in io:
             if any(d < 0 for d in shape):
-                raise EngineError('{}: tensor {!r} has a dynamic shape {}; export a static 1x3xHxW model'.format(
-                    self.path, name, shape))
+                raise EngineError(
+                    '{}: tensor {!r} has a dynamic shape {}; export a static 1x3xHxW model'.format(
+                        self.path, name, shape
+                    )
+                )
         return io  # type: ignore[return-value]
 
     def _allocate(self) -> None:
@@ -196,7 +278,9 @@ class TensorRTEngine(Engine):
         try:
             for name, index, shape, dtype, is_input in self._tensors:  # type: ignore[misc]
                 host = cuda.pagelocked_empty(shape, dtype)
-                device = cuda.mem_alloc(max(int(host.nbytes), 1))  # pycuda MemoryError when the GPU is full
+                device = cuda.mem_alloc(
+                    max(int(host.nbytes), 1)
+                )  # pycuda MemoryError when the GPU is full
                 tensors.append(_Tensor(name, index, shape, dtype, is_input, host, device))
         except BaseException:
             for t in tensors:
@@ -219,8 +303,11 @@ class TensorRTEngine(Engine):
             raise EngineError('{}: engine is closed'.format(self.path))
         x = np.asarray(x)
         if tuple(x.shape) != self.input_shape:
-            raise EngineError('tensorrt: input {!r} must have shape {}, got {}'.format(
-                self.input_name, self.input_shape, tuple(x.shape)))
+            raise EngineError(
+                'tensorrt: input {!r} must have shape {}, got {}'.format(
+                    self.input_name, self.input_shape, tuple(x.shape)
+                )
+            )
         inp = self._input
         self._ctx.push()
         try:
@@ -229,7 +316,9 @@ class TensorRTEngine(Engine):
             if self.api == 'tensor':
                 ok = self.context.execute_async_v3(self.stream.handle)
             else:
-                ok = self.context.execute_async_v2(bindings=self._bindings, stream_handle=self.stream.handle)
+                ok = self.context.execute_async_v2(
+                    bindings=self._bindings, stream_handle=self.stream.handle
+                )
             if ok is False:
                 raise EngineError('{}: TensorRT execution failed'.format(self.path))
             for t in self._outputs:
@@ -269,4 +358,5 @@ class TensorRTEngine(Engine):
     def describe(self) -> str:
         """Backend, TensorRT version, precision, GPU, API."""
         return 'tensorrt {} ({} engine {}, {}, {} API)'.format(
-            trt_version(), self.precision, self.path.name, self.gpu_name, self.api)
+            trt_version(), self.precision, self.path.name, self.gpu_name, self.api
+        )

@@ -1,22 +1,49 @@
-"""A torch engine for tools and parity checks (torch is imported only when this engine is built)."""
+# Copyright 2026 vitedge_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+A torch engine for tools and parity checks.
+
+Torch is imported only when this engine is built.
+"""
+
 from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from ..errors import EngineError
 from .base import Engine
+from ..errors import EngineError
 
 
 class TorchEngine(Engine):
-    """Wraps an ``nn.Module`` whose forward returns a tensor, a tuple of tensors or a dict of tensors."""
+    """
+    Wraps an ``nn.Module`` whose forward returns a tensor.
+
+    a tuple of tensors or a dict of tensors.
+    """
 
     name = 'torch'
 
-    def __init__(self, module: Any, output_names: Optional[List[str]] = None, device: str = 'cpu') -> None:
+    def __init__(
+        self, module: Any, output_names: Optional[List[str]] = None, device: str = 'cpu'
+    ) -> None:
         try:
             import torch
         except ImportError as exc:
-            raise EngineError('backend torch needs PyTorch: pip install "vitedge_ros[tools]"') from exc
+            raise EngineError(
+                'backend torch needs PyTorch: pip install "vitedge_ros[tools]"'
+            ) from exc
         self._torch = torch
         self.module = module.eval().to(device)
         self.device = device
