@@ -53,6 +53,7 @@ from ..schema import (
     read_yaml,
     string,
 )
+from ..tasks import get_task
 from ..training.config import DATA_RENAMED
 
 DATA_NAMES = ('digits', 'synthetic-aerial')  # generated or bundled here; real sources: vitedge_ros.data.sources
@@ -161,10 +162,11 @@ def _validate_recipe(raw: Any, source: str) -> Dict[str, Any]:
         check_task(out['data'], out['model']['task'], TASK_DATA)
     except DataConfigError as exc:
         raise RecipeError('{} (model.task)'.format(exc)) from None
-    if out['data'].get('flights') and out['model']['task'] != 'detect':
+    extras = get_task(out['model']['task']).scene_extras
+    if out['data'].get('flights') and not extras:
         raise _fail('data.flights', 'flight frames are detection data; model.task must be detect')
     for key in ('real_backgrounds', 'real_negatives'):
-        if out['data'].get(key) and out['model']['task'] != 'detect':
+        if out['data'].get(key) and not extras:
             raise _fail('data.' + key, 'real-texture scenes are detection data; model.task must be detect')
     out['measure'] = MEASURE(raw.get('measure'), 'measure')
     stages = raw['stages']

@@ -69,6 +69,13 @@ class Task:
     watched_output: Tuple[str, int] = ('logits', 0)
     #: the answer is the argmax over axis 1 of the watched output (class logits: classify, segment)
     argmax_answer = False
+    #: ``model`` keys of a training config passed to the architecture's constructor
+    model_keys: Tuple[str, ...] = ()
+    #: ``train.batch_size`` of a training config that gives none
+    train_batch_size = 32
+    #: input (height, width) pixels of a recipe model without checkpoint or ``img_size`` (letterboxed, mean 0.5,
+    #: std 0.25); None: the task answers :meth:`recipe_spec` itself
+    recipe_input_size: Optional[List[int]] = None
 
     def __repr__(self) -> str:
         return '<task {}>'.format(self.name)
@@ -150,3 +157,78 @@ class Task:
     def train(self, model: Any, data: Any, **common: Any) -> Any:
         """Train ``model`` on ``data``'s training part; ``common``: the ``vitedge_ros.training`` loop's keywords."""
         raise NotImplementedError
+
+    # ---- recipes and compression (vitedge_ros.compress): ``data`` is vitedge_ros.compress.runner.Data
+    def recipe_spec(self, recipe: Dict[str, Any]) -> Any:
+        """The InputSpec of a validated recipe's model without a checkpoint.
+
+        ``data.img_size`` or ``model.img_size`` (height, width) or :attr:`recipe_input_size`, letterboxed, mean
+        0.5, std 0.25.
+        """
+        return load_ref('vitedge_ros.training.data:letterbox_recipe_spec')(recipe, self.recipe_input_size)
+
+    def recipe_data(self, recipe: Dict[str, Any], spec: Any, labels: Optional[List[str]]) -> Any:
+        """A validated recipe's data (:class:`vitedge_ros.training.data.TaskData`) for model input ``spec``.
+
+        ``labels``: the class names the model was checked against, or None (the data's).
+        """
+        raise NotImplementedError
+
+    def recipe_decoder(self, model: Any) -> Dict[str, Any]:
+        """The ``decoder`` of a recipe model created without a checkpoint (:meth:`decoder`'s defaults)."""
+        return self.decoder()
+
+    def evaluate_metric(self, model: Any, data: Any) -> Dict[str, Any]:
+        """The compression report's metric of a torch model (default: :meth:`evaluate`)."""
+        return self.evaluate(model, data)
+
+    def evaluate_outputs(self, outs: Sequence[np.ndarray], data: Any) -> Dict[str, Any]:
+        """The compression report's metric from an ONNX graph's outputs over :meth:`eval_inputs` (batch-stacked)."""
+        raise NotImplementedError
+
+    def source_agreement(self, reference: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> Dict[str, Any]:
+        """Metric keys comparing a quantized graph's outputs with its FP32 source's (same inputs)."""
+        return {}
+
+    def onnx_agreement(self, model: Any, onnx_path: Any, data: Any, n: int = 20) -> Optional[float]:
+        """Fraction of answers torch and onnxruntime share on the first ``n`` validation inputs, or None.
+
+        Only where the export parity report has one (segment: pixels of the same class).
+        """
+        return None
+
+    def calibration_losses(self, model: Any, data: Any, n_batches: int, batch_size: int) -> Any:
+        """Iterator of the task loss (scalar tensors) of up to ``n_batches`` training batches (Taylor pruning)."""
+        raise NotImplementedError
+
+    def finetune(self, ctx: Any, net: Any, batch_size: int, distiller: Any, st: Dict[str, Any],
+                 common: Dict[str, Any]) -> Any:
+        """The finetune stage's training of ``net`` on ``ctx.data`` (``distiller`` or None); returns the history."""
+        raise NotImplementedError
+
+    # ---- training configs (vitedge_ros.training.run): ``data`` is a TaskData
+    def training_decoder(self, export: Dict[str, Any]) -> Dict[str, Any]:
+        """The ``decoder`` of a trained model's bundle from the config's ``export`` section."""
+        return self.decoder()
+
+    def training_data(self, cfg: Dict[str, Any], spec: Any, labels: List[str]) -> Any:
+        """A validated training config's data (TaskData; its ``labels`` may replace ``labels``).
+
+        Raises the readers' DataConfigError / DatasetError.
+        """
+        raise NotImplementedError
+
+    def train_options(self, train: Dict[str, Any], data: Any) -> Dict[str, Any]:
+        """Keywords of :meth:`train` beyond the common loop ones, from the config's ``train`` section."""
+        return {}
+
+    def validate_epoch(self, model: Any, data: Any, stats: Dict[str, float], epoch: int, epochs: int) -> None:
+        """Validation after a training epoch: adds ``val_*`` entries to ``stats`` and logs them (default: none)."""
+
+    def final_metrics(self, model: Any, data: Any, cfg: Dict[str, Any], decoder: Dict[str, Any]) -> Dict[str, Any]:
+        """The metrics of a trained model (may set ``decoder`` entries, e.g. a picked score threshold)."""
+        return self.evaluate(model, data)
+
+    def export_samples(self, data: Any) -> Optional[np.ndarray]:
+        """Inputs (N×3×H×W float32) the bundle export checks parity on; None: the exporter's own."""
+        return self.eval_inputs(data, 3)

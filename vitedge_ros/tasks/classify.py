@@ -62,3 +62,52 @@ class ClassifyTask(Task):
     def train(self, model: Any, data: Any, **common: Any) -> Any:
         """:func:`vitedge_ros.training.train_classifier` on ``data.x_train`` / ``data.y_train``."""
         return load_ref('vitedge_ros.training:train_classifier')(model, data.x_train, data.y_train, **common)
+
+    # ---- recipes and compression
+    def recipe_spec(self, recipe: Dict[str, Any]) -> Any:
+        """imagefolder: 224 stretched with timm's ImageNet normalisation; digits: 32 (``img_size`` overrides)."""
+        return load_ref('vitedge_ros.training.data:classification_recipe_spec')(recipe)
+
+    def recipe_data(self, recipe: Dict[str, Any], spec: Any, labels: Optional[List[str]]) -> Any:
+        """The recipe's digits or ImageFolder arrays."""
+        return load_ref('vitedge_ros.training.data:classification_recipe_data')(recipe, spec, labels)
+
+    def recipe_decoder(self, model: Any) -> Dict[str, Any]:
+        """``classifier`` with the top 3 classes."""
+        return self.decoder(top_k=3)
+
+    def evaluate_outputs(self, outs: Sequence[np.ndarray], data: Any) -> Dict[str, Any]:
+        """``{'top1': accuracy}`` of the logits ``outs[0]`` (N×C) against ``data.y_test``."""
+        return {'top1': float((outs[0].argmax(1) == data.y_test).mean())}
+
+    def source_agreement(self, reference: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> Dict[str, Any]:
+        """``agreement_with_source``: fraction of the same top-1 class (``vitedge_ros.eval.classification``)."""
+        return {'agreement_with_source': load_ref('vitedge_ros.eval.classification:agreement')(reference[0],
+                                                                                                outputs[0])}
+
+    def calibration_losses(self, model: Any, data: Any, n_batches: int, batch_size: int) -> Any:
+        """Cross-entropy of training arrays (:func:`vitedge_ros.compress.stages.prune.classifier_losses`)."""
+        return load_ref('vitedge_ros.compress.stages.prune:classifier_losses')(model, data, n_batches, batch_size)
+
+    def finetune(self, ctx: Any, net: Any, batch_size: int, distiller: Any, st: Dict[str, Any],
+                 common: Dict[str, Any]) -> Any:
+        """:func:`vitedge_ros.compress.stages.finetune.finetune_classifier`."""
+        return load_ref('vitedge_ros.compress.stages.finetune:finetune_classifier')(ctx, net, batch_size, distiller,
+                                                                                   st, common)
+
+    # ---- training configs
+    def training_decoder(self, export: Dict[str, Any]) -> Dict[str, Any]:
+        """``classifier`` with ``export.top_k`` classes (5)."""
+        return self.decoder(top_k=export.get('top_k', 5))
+
+    def training_data(self, cfg: Dict[str, Any], spec: Any, labels: List[str]) -> Any:
+        """The config's arrays and classes (:func:`vitedge_ros.training.data.classification_training_data`)."""
+        return load_ref('vitedge_ros.training.data:classification_training_data')(cfg, spec, labels)
+
+    def validate_epoch(self, model: Any, data: Any, stats: Dict[str, float], epoch: int, epochs: int) -> None:
+        """``val_top1`` (:func:`vitedge_ros.training.run.validate_classifier`)."""
+        load_ref('vitedge_ros.training.run:validate_classifier')(model, data, stats, epoch, epochs)
+
+    def export_samples(self, data: Any) -> Any:
+        """None: the exporter draws its own inputs."""
+        return None

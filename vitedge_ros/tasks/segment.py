@@ -7,7 +7,9 @@ vitedge_node, reads synthetic-aerial scenes or a masks folder. Workstation half:
 masks (:func:`vitedge_ros.training.evaluate_segmenter`) and its training loop
 (:func:`vitedge_ros.training.train_segmenter`).
 """
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
 
 from .base import Task, load_ref
 from .registry import register_task
@@ -27,6 +29,9 @@ class SegmentTask(Task):
     model_archs = {'vit_segmenter': 'vitedge_ros.models.vit_segmenter:ViTSegmenter'}
 
     argmax_answer = True
+    model_keys = ('backbone', 'head_channels', 'detail_channels', 'conv_stem')
+    train_batch_size = 16
+    recipe_input_size = [240, 320]
 
     def data_labels(self, data: Dict[str, Any]) -> List[str]:
         """A masks folder: its ``classes``; synthetic scenes: :data:`vitedge_ros.data.synthetic.SEG_CLASSES`."""
@@ -48,3 +53,56 @@ class SegmentTask(Task):
     def train(self, model: Any, data: Any, **common: Any) -> Any:
         """:func:`vitedge_ros.training.train_segmenter` on ``data.train``; returns its history."""
         return load_ref('vitedge_ros.training:train_segmenter')(model, data.train, **common)
+
+    # ---- recipes and compression
+    def recipe_data(self, recipe: Dict[str, Any], spec: Any, labels: Optional[List[str]]) -> Any:
+        """Scenes or a masks folder (:func:`vitedge_ros.training.data.segmentation_recipe_data`)."""
+        return load_ref('vitedge_ros.training.data:segmentation_recipe_data')(recipe, spec, labels)
+
+    def evaluate_metric(self, model: Any, data: Any) -> Dict[str, Any]:
+        """miou, per_class_iou, pixel_acc, mean_acc (:func:`vitedge_ros.compress.evaluation.segmentation_metric`)."""
+        return load_ref('vitedge_ros.compress.evaluation:segmentation_metric')(self.evaluate(model, data))
+
+    def evaluate_outputs(self, outs: Sequence[np.ndarray], data: Any) -> Dict[str, Any]:
+        """The same metric from the logits ``outs[0]`` through the runtime decoder (input-image pixels)."""
+        return load_ref('vitedge_ros.compress.evaluation:segment_metric_from_logits')(outs[0], data)
+
+    def source_agreement(self, reference: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> Dict[str, Any]:
+        """Pixel label agreement and the logits' SQNR (dB) against the source graph's."""
+        label_agreement = load_ref('vitedge_ros.eval.segmentation:label_agreement')
+        sqnr = load_ref('vitedge_ros.compress.quantize:sqnr_db')
+        return {'agreement_with_source': round(label_agreement(reference[0], outputs[0]), 6),
+                'logits_sqnr_db_vs_source': round(float(sqnr(reference[0], outputs[0])), 3)}
+
+    def onnx_agreement(self, model: Any, onnx_path: Any, data: Any, n: int = 20) -> Optional[float]:
+        """Pixels of the same class (:func:`vitedge_ros.training.evaluate.segmenter_onnx_agreement`)."""
+        return load_ref('vitedge_ros.training.evaluate:segmenter_onnx_agreement')(model, onnx_path,
+                                                                                  data.val.images[:n], data.spec)
+
+    def calibration_losses(self, model: Any, data: Any, n_batches: int, batch_size: int) -> Any:
+        """Segmentation loss (:func:`vitedge_ros.compress.stages.prune.segmenter_losses`)."""
+        return load_ref('vitedge_ros.compress.stages.prune:segmenter_losses')(model, data, n_batches, batch_size)
+
+    def finetune(self, ctx: Any, net: Any, batch_size: int, distiller: Any, st: Dict[str, Any],
+                 common: Dict[str, Any]) -> Any:
+        """:func:`vitedge_ros.compress.stages.finetune.finetune_segmenter`."""
+        return load_ref('vitedge_ros.compress.stages.finetune:finetune_segmenter')(ctx, net, batch_size, distiller,
+                                                                                  st, common)
+
+    # ---- training configs
+    def training_decoder(self, export: Dict[str, Any]) -> Dict[str, Any]:
+        """``segmenter`` with ``export.upsample`` (linear)."""
+        return self.decoder(upsample=export.get('upsample', 'linear'))
+
+    def training_data(self, cfg: Dict[str, Any], spec: Any, labels: List[str]) -> Any:
+        """Scenes or masks and their classes (:func:`vitedge_ros.training.data.segmentation_training_data`)."""
+        return load_ref('vitedge_ros.training.data:segmentation_training_data')(cfg, spec, labels)
+
+    def train_options(self, train: Dict[str, Any], data: Any) -> Dict[str, Any]:
+        """Class weights from the training masks (``train.class_weight_power``, 0.5) and ``train.dice_weight``."""
+        return load_ref('vitedge_ros.training.run:segmenter_options')(train, data)
+
+    def final_metrics(self, model: Any, data: Any, cfg: Dict[str, Any], decoder: Dict[str, Any]) -> Dict[str, Any]:
+        """Mean IoU etc. with the bundle's ``decoder.upsample``."""
+        return load_ref('vitedge_ros.training:evaluate_segmenter')(model, data.val, data.labels,
+                                                                   upsample=decoder['upsample'])

@@ -43,6 +43,7 @@ from ..schema import (
     read_yaml,
     string,
 )
+from ..tasks import get_task, is_task
 
 
 class ConfigError(VitedgeError, ValueError):
@@ -110,7 +111,7 @@ def _check_texture_fractions(item: Dict[str, Any], path: str, task: str) -> None
         v: Any = item
         for k in keys:
             v = v.get(k) if isinstance(v, dict) else None
-        if v and (task != 'detect' or item.get('name') != 'synthetic-aerial'):
+        if v and (not (is_task(task) and get_task(task).scene_extras) or item.get('name') != 'synthetic-aerial'):
             raise SchemaError('{}.{}'.format(path, '.'.join(keys)), 'real photo textures are for detection '
                               'training on synthetic-aerial scenes (task {}, data {})'.format(task, item.get('name')))
 
