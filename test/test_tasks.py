@@ -313,3 +313,18 @@ def test_quantized_graph_agreement_by_task():
     assert cls.source_agreement([ref[:, :, 0, 0]], [got[:, :, 0, 0]]) == {'agreement_with_source': 0.5}
     d = det.source_agreement([None, ref], [None, got])
     assert list(d) == ['heatmap_sqnr_db_vs_source'] and d['heatmap_sqnr_db_vs_source'] == s['logits_sqnr_db_vs_source']
+
+
+def test_data_sources_by_task():
+    """The sources a training config and a recipe of each task read come from the task objects, in the orders
+    the schemas' one-line errors list them (training: bundle.yaml's, recipes: by name)."""
+    require('torch')
+    from vitedge_ros.compress.recipe import TASK_DATA as RECIPE_DATA
+    from vitedge_ros.training.config import TASK_DATA as TRAINING_DATA
+
+    assert list(TRAINING_DATA.items()) == [('detect', ('synthetic-aerial', 'coco', 'visdrone')),
+                                           ('classify', ('digits', 'imagefolder')),
+                                           ('segment', ('synthetic-aerial', 'masks'))]
+    assert list(RECIPE_DATA.items()) == [('classify', ('digits', 'imagefolder')),
+                                         ('detect', ('synthetic-aerial', 'coco', 'visdrone')),
+                                         ('segment', ('synthetic-aerial',))]

@@ -53,12 +53,11 @@ from ..schema import (
     read_yaml,
     string,
 )
-from ..tasks import get_task
+from ..tasks import all_tasks, get_task
 from ..training.config import DATA_RENAMED
 
 DATA_NAMES = ('digits', 'synthetic-aerial')  # generated or bundled here; real sources: vitedge_ros.data.sources
-TASK_DATA = {'classify': ('digits', 'imagefolder'), 'detect': ('synthetic-aerial', 'coco', 'visdrone'),
-             'segment': ('synthetic-aerial',)}
+TASK_DATA = {task.name: task.recipe_sources for task in all_tasks()}  # by name: classify, detect, segment
 
 
 class RecipeError(VitedgeError, ValueError):
@@ -72,7 +71,7 @@ def _fail(path: str, msg: str) -> RecipeError:
 # --- the schema (checkers: the shared config language, vitedge_ros.schema) --------------------------------------------
 
 MODEL = mapping({
-    'arch': (string, None), 'task': (choice('classify', 'detect', 'segment'), 'classify'),
+    'arch': (string, None), 'task': (choice(*TASK_DATA), 'classify'),
     'num_classes': (optional(integer(1)), None), 'img_size': (optional(img_size), None),
     'pretrained': (boolean, False), 'pretrained_file': (optional(string), None),
     'checkpoint': (optional(string), None), 'kwargs': (any_mapping, {}),

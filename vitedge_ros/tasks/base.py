@@ -61,6 +61,10 @@ class Task:
     token_merging = False
     #: what data the task reads, for the one-line error of a wrong data source
     data_hint = ''
+    #: ``data.name`` sources a training config of this task reads (vitedge_ros.training.config.TASK_DATA)
+    training_sources: Tuple[str, ...] = ()
+    #: ``data.name`` sources a compression recipe of this task reads (vitedge_ros.compress.recipe.TASK_DATA)
+    recipe_sources: Tuple[str, ...] = ()
     #: the project's own architectures: ``{arch: 'module:Class'}``; empty: any timm model name (classify)
     model_archs: Dict[str, str] = {}
     #: output names of the exported graph (the detector's come from its export wrapper)

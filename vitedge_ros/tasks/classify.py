@@ -22,6 +22,7 @@ class ClassifyTask(Task):
     model_word = 'classifier'
     token_merging = True
     data_hint = 'classification reads digits or an ImageFolder (root/<class>/<image>)'
+    training_sources = recipe_sources = ('digits', 'imagefolder')
 
     argmax_answer = True
 

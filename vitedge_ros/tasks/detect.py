@@ -27,6 +27,7 @@ class DetectTask(Task):
     reads_mixes = True
     scene_extras = True
     data_hint = 'detection reads synthetic-aerial scenes, COCO JSON, VisDrone-DET folders or a mix'
+    training_sources = recipe_sources = ('synthetic-aerial', 'coco', 'visdrone')
     model_archs = {'vit_center': 'vitedge_ros.models.vit_detector:ViTCenterDetector'}
 
     watched_output = ('heatmap', 1)

@@ -25,6 +25,8 @@ class SegmentTask(Task):
     segmentation = True
     on_node = True
     data_hint = 'segmentation reads synthetic-aerial scenes or a masks folder (images/ + masks/ PNG label maps)'
+    training_sources = ('synthetic-aerial', 'masks')
+    recipe_sources = ('synthetic-aerial',)
     decoder_defaults = {'upsample': 'linear'}
     model_archs = {'vit_segmenter': 'vitedge_ros.models.vit_segmenter:ViTSegmenter'}
 

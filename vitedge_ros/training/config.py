@@ -25,6 +25,7 @@ Schema (defaults of the synthetic-aerial data in brackets)::
 from pathlib import Path
 from typing import Any, Dict
 
+from ..runtime.bundle import TASKS
 from ..runtime.errors import VitedgeError
 from ..schema import (
     ABSENT,
@@ -54,8 +55,7 @@ class ConfigError(VitedgeError, ValueError):
 DATA_RENAMED = {'train_scenes': 'train_size', 'val_scenes': 'val_size', 'scene_width': 'width',
                 'scene_height': 'height'}
 #: Which sources each task reads.
-TASK_DATA = {'detect': ('synthetic-aerial', 'coco', 'visdrone'), 'classify': ('digits', 'imagefolder'),
-             'segment': ('synthetic-aerial', 'masks')}
+TASK_DATA = {name: get_task(name).training_sources for name in TASKS}  # bundle.yaml's order: detect, classify, ...
 #: Defaults of a training config's synthetic-aerial entry (the recipes have their own: vitedge_ros.compress.recipe).
 SYNTHETIC_DEFAULTS = {'train_size': 2000, 'val_size': 200, 'width': 640, 'height': 480, 'seed': 0,
                       'val_seed': 1000000}
