@@ -249,7 +249,7 @@ def test_no_string_branch_on_task_or_decoder():
     assert TASK_BRANCH.search("if data.task in ('classify', 'segment'):")
 
 
-#: Methods the Task base leaves to each task (NotImplementedError there).
+#: Hooks every task answers, by a method of its own or a function its ``hooks`` table names.
 TASK_HOOKS = ('data_labels', 'evaluate', 'train', 'recipe_data', 'evaluate_outputs', 'calibration_losses',
               'finetune', 'training_data')
 
@@ -257,8 +257,24 @@ TASK_HOOKS = ('data_labels', 'evaluate', 'train', 'recipe_data', 'evaluate_outpu
 def test_every_task_answers_every_hook():
     from vitedge_ros.tasks import Task
 
-    missing = [(t.name, h) for t in all_tasks() for h in TASK_HOOKS if getattr(type(t), h) is getattr(Task, h)]
+    missing = [(t.name, h) for t in all_tasks() for h in TASK_HOOKS
+               if getattr(type(t), h) is getattr(Task, h) and h not in t.hooks]
     assert missing == []
+    with pytest.raises(NotImplementedError, match='task classify has no onnx_agreement hook'):
+        get_task('classify').hook('onnx_agreement')
+
+
+def test_every_named_hook_and_architecture_resolves():
+    """Every ``module:function`` string of the task modules (hooks, architectures, load_ref calls) resolves."""
+    require('torch', 'timm', 'onnx')
+    from vitedge_ros.tasks import load_ref
+
+    refs = [ref for t in all_tasks() for ref in list(t.hooks.values()) + list(t.model_archs.values())]
+    for path in sorted((ROOT / 'vitedge_ros' / 'tasks').glob('*.py')):   # and every load_ref('...') in them
+        refs += re.findall(r"'(vitedge_ros[\w.]*:\w+)'", path.read_text(encoding='utf-8'))
+    assert len(set(refs)) >= 30
+    unresolved = [ref for ref in sorted(set(refs)) if not callable(load_ref(ref))]
+    assert unresolved == []
 
 
 def test_decoders_and_model_keys_of_new_models():
@@ -274,8 +290,8 @@ def test_decoders_and_model_keys_of_new_models():
     assert cls.training_decoder({'top_k': 2}) == {'type': 'classifier', 'top_k': 2}
     assert cls.training_decoder({}) == {'type': 'classifier', 'top_k': 5}
     assert seg.training_decoder({'upsample': 'nearest'}) == {'type': 'segmenter', 'upsample': 'nearest'}
-    assert [list(d.training_decoder({})) for d in (det, cls, seg)] == [['type', 'max_detections'],
-                                                                      ['type', 'top_k'], ['type', 'upsample']]
+    keys = [list(d.training_decoder({})) for d in (det, cls, seg)]
+    assert keys == [['type', 'max_detections'], ['type', 'top_k'], ['type', 'upsample']]
     assert 'max_detections' in det.model_keys and 'detail_channels' in seg.model_keys and cls.model_keys == ()
     assert (det.train_batch_size, cls.train_batch_size, seg.train_batch_size) == (32, 32, 16)
     assert (det.scene_extras, cls.scene_extras, seg.scene_extras) == (True, False, False)
@@ -312,7 +328,8 @@ def test_quantized_graph_agreement_by_task():
     assert s['logits_sqnr_db_vs_source'] == pytest.approx(10 * np.log10(8 / 25), abs=1e-3)
     assert cls.source_agreement([ref[:, :, 0, 0]], [got[:, :, 0, 0]]) == {'agreement_with_source': 0.5}
     d = det.source_agreement([None, ref], [None, got])
-    assert list(d) == ['heatmap_sqnr_db_vs_source'] and d['heatmap_sqnr_db_vs_source'] == s['logits_sqnr_db_vs_source']
+    assert list(d) == ['heatmap_sqnr_db_vs_source']
+    assert d['heatmap_sqnr_db_vs_source'] == s['logits_sqnr_db_vs_source']
 
 
 def test_data_sources_by_task():

@@ -73,6 +73,9 @@ class Task:
     watched_output: Tuple[str, int] = ('logits', 0)
     #: the answer is the argmax over axis 1 of the watched output (class logits: classify, segment)
     argmax_answer = False
+    #: the workstation functions behind this task's hooks, ``{hook: 'module:function'}`` (:meth:`hook`): named,
+    #: not imported, so the drone's file set stays free of torch
+    hooks: Dict[str, str] = {}
     #: ``model`` keys of a training config passed to the architecture's constructor
     model_keys: Tuple[str, ...] = ()
     #: ``train.batch_size`` of a training config that gives none
@@ -117,6 +120,12 @@ class Task:
         return {'agreement': round(float((reference.argmax(1) == outputs.argmax(1)).mean()), 4)}
 
     # -------------------------------------------------------------------------------------- workstation half
+    def hook(self, name: str) -> Any:
+        """The function :attr:`hooks` names for ``name``, imported (NotImplementedError when the task has none)."""
+        if name not in self.hooks:
+            raise NotImplementedError('task {} has no {} hook'.format(self.name, name))
+        return load_ref(self.hooks[name])
+
     def data_labels(self, data: Dict[str, Any]) -> List[str]:
         """Label names of a validated ``data`` entry (a training config's or recipe's), read without any image.
 
@@ -176,7 +185,7 @@ class Task:
 
         ``labels``: the class names the model was checked against, or None (the data's).
         """
-        raise NotImplementedError
+        return self.hook('recipe_data')(recipe, spec, labels)
 
     def recipe_decoder(self, model: Any) -> Dict[str, Any]:
         """The ``decoder`` of a recipe model created without a checkpoint (:meth:`decoder`'s defaults)."""
@@ -188,7 +197,7 @@ class Task:
 
     def evaluate_outputs(self, outs: Sequence[np.ndarray], data: Any) -> Dict[str, Any]:
         """The compression report's metric from an ONNX graph's outputs over :meth:`eval_inputs` (batch-stacked)."""
-        raise NotImplementedError
+        return self.hook('evaluate_outputs')(outs, data)
 
     def source_agreement(self, reference: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> Dict[str, Any]:
         """Metric keys comparing a quantized graph's outputs with its FP32 source's (same inputs)."""
@@ -199,16 +208,18 @@ class Task:
 
         Only where the export parity report has one (segment: pixels of the same class).
         """
-        return None
+        if 'onnx_agreement' not in self.hooks:
+            return None
+        return self.hook('onnx_agreement')(model, onnx_path, data.val.images[:n], data.spec)
 
     def calibration_losses(self, model: Any, data: Any, n_batches: int, batch_size: int) -> Any:
         """Iterator of the task loss (scalar tensors) of up to ``n_batches`` training batches (Taylor pruning)."""
-        raise NotImplementedError
+        return self.hook('calibration_losses')(model, data, n_batches, batch_size)
 
     def finetune(self, ctx: Any, net: Any, batch_size: int, distiller: Any, st: Dict[str, Any],
                  common: Dict[str, Any]) -> Any:
         """The finetune stage's training of ``net`` on ``ctx.data`` (``distiller`` or None); returns the history."""
-        raise NotImplementedError
+        return self.hook('finetune')(ctx, net, batch_size, distiller, st, common)
 
     # ---- training configs (vitedge_ros.training.run): ``data`` is a TaskData
     def training_decoder(self, export: Dict[str, Any]) -> Dict[str, Any]:
@@ -220,17 +231,21 @@ class Task:
 
         Raises the readers' DataConfigError / DatasetError.
         """
-        raise NotImplementedError
+        return self.hook('training_data')(cfg, spec, labels)
 
     def train_options(self, train: Dict[str, Any], data: Any) -> Dict[str, Any]:
         """Keywords of :meth:`train` beyond the common loop ones, from the config's ``train`` section."""
-        return {}
+        return self.hook('train_options')(train, data) if 'train_options' in self.hooks else {}
 
     def validate_epoch(self, model: Any, data: Any, stats: Dict[str, float], epoch: int, epochs: int) -> None:
         """Validation after a training epoch: adds ``val_*`` entries to ``stats`` and logs them (default: none)."""
+        if 'validate_epoch' in self.hooks:
+            self.hook('validate_epoch')(model, data, stats, epoch, epochs)
 
     def final_metrics(self, model: Any, data: Any, cfg: Dict[str, Any], decoder: Dict[str, Any]) -> Dict[str, Any]:
         """The metrics of a trained model (may set ``decoder`` entries, e.g. a picked score threshold)."""
+        if 'final_metrics' in self.hooks:
+            return self.hook('final_metrics')(model, data, cfg, decoder)
         return self.evaluate(model, data)
 
     def export_samples(self, data: Any) -> Optional[np.ndarray]:

@@ -25,6 +25,13 @@ class ClassifyTask(Task):
     training_sources = recipe_sources = ('digits', 'imagefolder')
 
     argmax_answer = True
+    hooks = {
+        'recipe_data': 'vitedge_ros.training.data:classification_recipe_data',
+        'calibration_losses': 'vitedge_ros.compress.stages.prune:classifier_losses',
+        'finetune': 'vitedge_ros.compress.stages.finetune:finetune_classifier',
+        'training_data': 'vitedge_ros.training.data:classification_training_data',
+        'validate_epoch': 'vitedge_ros.training.run:validate_classifier',
+    }
 
     def data_labels(self, data: Dict[str, Any]) -> List[str]:
         """The digits' classes or an ImageFolder's class folders (:func:`..data.sources.classification_classes`)."""
@@ -69,10 +76,6 @@ class ClassifyTask(Task):
         """imagefolder: 224 stretched with timm's ImageNet normalisation; digits: 32 (``img_size`` overrides)."""
         return load_ref('vitedge_ros.training.data:classification_recipe_spec')(recipe)
 
-    def recipe_data(self, recipe: Dict[str, Any], spec: Any, labels: Optional[List[str]]) -> Any:
-        """The recipe's digits or ImageFolder arrays."""
-        return load_ref('vitedge_ros.training.data:classification_recipe_data')(recipe, spec, labels)
-
     def recipe_decoder(self, model: Any) -> Dict[str, Any]:
         """``classifier`` with the top 3 classes."""
         return self.decoder(top_k=3)
@@ -83,31 +86,13 @@ class ClassifyTask(Task):
 
     def source_agreement(self, reference: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> Dict[str, Any]:
         """``agreement_with_source``: fraction of the same top-1 class (``vitedge_ros.eval.classification``)."""
-        return {'agreement_with_source': load_ref('vitedge_ros.eval.classification:agreement')(reference[0],
-                                                                                                outputs[0])}
-
-    def calibration_losses(self, model: Any, data: Any, n_batches: int, batch_size: int) -> Any:
-        """Cross-entropy of training arrays (:func:`vitedge_ros.compress.stages.prune.classifier_losses`)."""
-        return load_ref('vitedge_ros.compress.stages.prune:classifier_losses')(model, data, n_batches, batch_size)
-
-    def finetune(self, ctx: Any, net: Any, batch_size: int, distiller: Any, st: Dict[str, Any],
-                 common: Dict[str, Any]) -> Any:
-        """:func:`vitedge_ros.compress.stages.finetune.finetune_classifier`."""
-        return load_ref('vitedge_ros.compress.stages.finetune:finetune_classifier')(ctx, net, batch_size, distiller,
-                                                                                   st, common)
+        agreement = load_ref('vitedge_ros.eval.classification:agreement')
+        return {'agreement_with_source': agreement(reference[0], outputs[0])}
 
     # ---- training configs
     def training_decoder(self, export: Dict[str, Any]) -> Dict[str, Any]:
         """``classifier`` with ``export.top_k`` classes (5)."""
         return self.decoder(top_k=export.get('top_k', 5))
-
-    def training_data(self, cfg: Dict[str, Any], spec: Any, labels: List[str]) -> Any:
-        """The config's arrays and classes (:func:`vitedge_ros.training.data.classification_training_data`)."""
-        return load_ref('vitedge_ros.training.data:classification_training_data')(cfg, spec, labels)
-
-    def validate_epoch(self, model: Any, data: Any, stats: Dict[str, float], epoch: int, epochs: int) -> None:
-        """``val_top1`` (:func:`vitedge_ros.training.run.validate_classifier`)."""
-        load_ref('vitedge_ros.training.run:validate_classifier')(model, data, stats, epoch, epochs)
 
     def export_samples(self, data: Any) -> Any:
         """None: the exporter draws its own inputs."""

@@ -7,7 +7,7 @@ reads synthetic-aerial scenes, COCO JSON, VisDrone-DET folders or a mix of them.
 COCO mAP on the validation scenes (:func:`vitedge_ros.training.evaluate_detector`) and its training loop
 (:func:`vitedge_ros.training.train_detector`).
 """
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -33,6 +33,15 @@ class DetectTask(Task):
     watched_output = ('heatmap', 1)
     model_keys = ('backbone', 'head_channels', 'max_detections', 'upsample', 'stem_channels')
     recipe_input_size = [192, 256]
+    hooks = {
+        'recipe_data': 'vitedge_ros.training.data:detection_recipe_data',
+        'evaluate_outputs': 'vitedge_ros.compress.evaluation:detection_metric_from_rows',
+        'calibration_losses': 'vitedge_ros.compress.stages.prune:detector_losses',
+        'finetune': 'vitedge_ros.compress.stages.finetune:finetune_detector',
+        'training_data': 'vitedge_ros.training.data:detection_training_data',
+        'validate_epoch': 'vitedge_ros.training.run:validate_detector',
+        'final_metrics': 'vitedge_ros.training.run:detector_metrics',
+    }
 
     def data_labels(self, data: Dict[str, Any]) -> List[str]:
         """A COCO / VisDrone source or a mix: its classes (every item agreeing); synthetic scenes: theirs."""
@@ -57,10 +66,6 @@ class DetectTask(Task):
         return load_ref('vitedge_ros.training:train_detector')(model, data.train, **common)
 
     # ---- recipes and compression
-    def recipe_data(self, recipe: Dict[str, Any], spec: Any, labels: Optional[List[str]]) -> Any:
-        """Scenes, or real data's fixed crops and sampler (:func:`vitedge_ros.training.data.detection_recipe_data`)."""
-        return load_ref('vitedge_ros.training.data:detection_recipe_data')(recipe, spec, labels)
-
     def recipe_decoder(self, model: Any) -> Dict[str, Any]:
         """``vit_center`` at score 0.3 with the model's ``max_detections`` (100)."""
         return self.decoder(score_threshold=0.3, max_detections=int(getattr(model, 'max_detections', 100)))
@@ -69,38 +74,12 @@ class DetectTask(Task):
         """mAP, the person's AP and per-class AP (:func:`vitedge_ros.compress.evaluation.detection_metric`)."""
         return load_ref('vitedge_ros.compress.evaluation:detection_metric')(self.evaluate(model, data), data.labels)
 
-    def evaluate_outputs(self, outs: Sequence[np.ndarray], data: Any) -> Dict[str, Any]:
-        """The same metric from decoded rows ``outs[0]`` (``compress.evaluation.detection_metric_from_rows``)."""
-        return load_ref('vitedge_ros.compress.evaluation:detection_metric_from_rows')(outs, data)
-
     def source_agreement(self, reference: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> Dict[str, Any]:
         """``heatmap_sqnr_db_vs_source`` (:func:`vitedge_ros.compress.quantize.sqnr_db` of the heatmaps)."""
         sqnr = load_ref('vitedge_ros.compress.quantize:sqnr_db')
         return {'heatmap_sqnr_db_vs_source': round(float(sqnr(reference[1], outputs[1])), 3)}
 
-    def calibration_losses(self, model: Any, data: Any, n_batches: int, batch_size: int) -> Any:
-        """Detection loss (:func:`vitedge_ros.compress.stages.prune.detector_losses`)."""
-        return load_ref('vitedge_ros.compress.stages.prune:detector_losses')(model, data, n_batches, batch_size)
-
-    def finetune(self, ctx: Any, net: Any, batch_size: int, distiller: Any, st: Dict[str, Any],
-                 common: Dict[str, Any]) -> Any:
-        """:func:`vitedge_ros.compress.stages.finetune.finetune_detector`."""
-        return load_ref('vitedge_ros.compress.stages.finetune:finetune_detector')(ctx, net, batch_size, distiller,
-                                                                                 st, common)
-
     # ---- training configs
     def training_decoder(self, export: Dict[str, Any]) -> Dict[str, Any]:
         """``vit_center`` with ``export.max_detections`` (100); the score threshold comes with the metrics."""
         return self.decoder(max_detections=export.get('max_detections', 100))
-
-    def training_data(self, cfg: Dict[str, Any], spec: Any, labels: List[str]) -> Any:
-        """The config's scenes or real sets (:func:`vitedge_ros.training.data.detection_training_data`)."""
-        return load_ref('vitedge_ros.training.data:detection_training_data')(cfg, spec, labels)
-
-    def validate_epoch(self, model: Any, data: Any, stats: Dict[str, float], epoch: int, epochs: int) -> None:
-        """``val_map50`` / ``val_map50_95`` (:func:`vitedge_ros.training.run.validate_detector`)."""
-        load_ref('vitedge_ros.training.run:validate_detector')(model, data, stats, epoch, epochs)
-
-    def final_metrics(self, model: Any, data: Any, cfg: Dict[str, Any], decoder: Dict[str, Any]) -> Dict[str, Any]:
-        """mAP, flight validation and the picked score threshold (:func:`vitedge_ros.training.run.detector_metrics`)."""
-        return load_ref('vitedge_ros.training.run:detector_metrics')(model, data, cfg, decoder)

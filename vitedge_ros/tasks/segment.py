@@ -7,7 +7,7 @@ vitedge_node, reads synthetic-aerial scenes or a masks folder. Workstation half:
 masks (:func:`vitedge_ros.training.evaluate_segmenter`) and its training loop
 (:func:`vitedge_ros.training.train_segmenter`).
 """
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -34,6 +34,14 @@ class SegmentTask(Task):
     model_keys = ('backbone', 'head_channels', 'detail_channels', 'conv_stem')
     train_batch_size = 16
     recipe_input_size = [240, 320]
+    hooks = {
+        'recipe_data': 'vitedge_ros.training.data:segmentation_recipe_data',
+        'onnx_agreement': 'vitedge_ros.training.evaluate:segmenter_onnx_agreement',
+        'calibration_losses': 'vitedge_ros.compress.stages.prune:segmenter_losses',
+        'finetune': 'vitedge_ros.compress.stages.finetune:finetune_segmenter',
+        'training_data': 'vitedge_ros.training.data:segmentation_training_data',
+        'train_options': 'vitedge_ros.training.run:segmenter_options',
+    }
 
     def data_labels(self, data: Dict[str, Any]) -> List[str]:
         """A masks folder: its ``classes``; synthetic scenes: :data:`vitedge_ros.data.synthetic.SEG_CLASSES`."""
@@ -57,10 +65,6 @@ class SegmentTask(Task):
         return load_ref('vitedge_ros.training:train_segmenter')(model, data.train, **common)
 
     # ---- recipes and compression
-    def recipe_data(self, recipe: Dict[str, Any], spec: Any, labels: Optional[List[str]]) -> Any:
-        """Scenes or a masks folder (:func:`vitedge_ros.training.data.segmentation_recipe_data`)."""
-        return load_ref('vitedge_ros.training.data:segmentation_recipe_data')(recipe, spec, labels)
-
     def evaluate_metric(self, model: Any, data: Any) -> Dict[str, Any]:
         """miou, per_class_iou, pixel_acc, mean_acc (:func:`vitedge_ros.compress.evaluation.segmentation_metric`)."""
         return load_ref('vitedge_ros.compress.evaluation:segmentation_metric')(self.evaluate(model, data))
@@ -76,33 +80,10 @@ class SegmentTask(Task):
         return {'agreement_with_source': round(label_agreement(reference[0], outputs[0]), 6),
                 'logits_sqnr_db_vs_source': round(float(sqnr(reference[0], outputs[0])), 3)}
 
-    def onnx_agreement(self, model: Any, onnx_path: Any, data: Any, n: int = 20) -> Optional[float]:
-        """Pixels of the same class (:func:`vitedge_ros.training.evaluate.segmenter_onnx_agreement`)."""
-        return load_ref('vitedge_ros.training.evaluate:segmenter_onnx_agreement')(model, onnx_path,
-                                                                                  data.val.images[:n], data.spec)
-
-    def calibration_losses(self, model: Any, data: Any, n_batches: int, batch_size: int) -> Any:
-        """Segmentation loss (:func:`vitedge_ros.compress.stages.prune.segmenter_losses`)."""
-        return load_ref('vitedge_ros.compress.stages.prune:segmenter_losses')(model, data, n_batches, batch_size)
-
-    def finetune(self, ctx: Any, net: Any, batch_size: int, distiller: Any, st: Dict[str, Any],
-                 common: Dict[str, Any]) -> Any:
-        """:func:`vitedge_ros.compress.stages.finetune.finetune_segmenter`."""
-        return load_ref('vitedge_ros.compress.stages.finetune:finetune_segmenter')(ctx, net, batch_size, distiller,
-                                                                                  st, common)
-
     # ---- training configs
     def training_decoder(self, export: Dict[str, Any]) -> Dict[str, Any]:
         """``segmenter`` with ``export.upsample`` (linear)."""
         return self.decoder(upsample=export.get('upsample', 'linear'))
-
-    def training_data(self, cfg: Dict[str, Any], spec: Any, labels: List[str]) -> Any:
-        """Scenes or masks and their classes (:func:`vitedge_ros.training.data.segmentation_training_data`)."""
-        return load_ref('vitedge_ros.training.data:segmentation_training_data')(cfg, spec, labels)
-
-    def train_options(self, train: Dict[str, Any], data: Any) -> Dict[str, Any]:
-        """Class weights from the training masks (``train.class_weight_power``, 0.5) and ``train.dice_weight``."""
-        return load_ref('vitedge_ros.training.run:segmenter_options')(train, data)
 
     def final_metrics(self, model: Any, data: Any, cfg: Dict[str, Any], decoder: Dict[str, Any]) -> Dict[str, Any]:
         """Mean IoU etc. with the bundle's ``decoder.upsample``."""
