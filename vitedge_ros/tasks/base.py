@@ -7,7 +7,7 @@ the decoder a new bundle gets, evaluation, calibration inputs and training hooks
 what ``vitedge_ros.training.run`` (training configs) and ``vitedge_ros.compress`` (recipes, stages, report
 metrics) would otherwise branch on the task name for. A method either holds the task's logic or calls the
 workstation function the task's :attr:`Task.hooks` table names (:meth:`Task.hook`). test/test_tasks.py fails
-on any ``task == '...'`` style branch left in ``vitedge_ros/`` or ``tools/``.
+on any branch comparing a task or decoder name with a string left in ``vitedge_ros/`` or ``tools/``.
 
 Workstation modules are named by ``'module:attribute'`` strings (the entry-point notation of setuptools /
 importlib.metadata ``EntryPoint.value``) and imported on first use by :func:`load_ref`, the lazy-module idea of
