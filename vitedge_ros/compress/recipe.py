@@ -53,11 +53,11 @@ from ..schema import (
     read_yaml,
     string,
 )
+from ..tasks import all_tasks, get_task
 from ..training.config import DATA_RENAMED
 
 DATA_NAMES = ('digits', 'synthetic-aerial')  # generated or bundled here; real sources: vitedge_ros.data.sources
-TASK_DATA = {'classify': ('digits', 'imagefolder'), 'detect': ('synthetic-aerial', 'coco', 'visdrone'),
-             'segment': ('synthetic-aerial',)}
+TASK_DATA = {task.name: task.recipe_sources for task in all_tasks()}  # by name: classify, detect, segment
 
 
 class RecipeError(VitedgeError, ValueError):
@@ -71,7 +71,7 @@ def _fail(path: str, msg: str) -> RecipeError:
 # --- the schema (checkers: the shared config language, vitedge_ros.schema) --------------------------------------------
 
 MODEL = mapping({
-    'arch': (string, None), 'task': (choice('classify', 'detect', 'segment'), 'classify'),
+    'arch': (string, None), 'task': (choice(*TASK_DATA), 'classify'),
     'num_classes': (optional(integer(1)), None), 'img_size': (optional(img_size), None),
     'pretrained': (boolean, False), 'pretrained_file': (optional(string), None),
     'checkpoint': (optional(string), None), 'kwargs': (any_mapping, {}),
@@ -161,10 +161,11 @@ def _validate_recipe(raw: Any, source: str) -> Dict[str, Any]:
         check_task(out['data'], out['model']['task'], TASK_DATA)
     except DataConfigError as exc:
         raise RecipeError('{} (model.task)'.format(exc)) from None
-    if out['data'].get('flights') and out['model']['task'] != 'detect':
+    extras = get_task(out['model']['task']).scene_extras
+    if out['data'].get('flights') and not extras:
         raise _fail('data.flights', 'flight frames are detection data; model.task must be detect')
     for key in ('real_backgrounds', 'real_negatives'):
-        if out['data'].get(key) and out['model']['task'] != 'detect':
+        if out['data'].get(key) and not extras:
             raise _fail('data.' + key, 'real-texture scenes are detection data; model.task must be detect')
     out['measure'] = MEASURE(raw.get('measure'), 'measure')
     stages = raw['stages']

@@ -46,6 +46,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, 
 import numpy as np
 
 from ..runtime.errors import BundleError, EngineError, FrameError
+from ..tasks import get_task, is_task
 from .errors import BagReplayError
 from .ground_truth import load_truth, match_truth
 from .metrics import ReplayRun, accuracy_metrics, geometry_metrics, replay_metrics
@@ -249,7 +250,7 @@ def _load_pipeline(bundle: Union[str, Path], backend: str, score_threshold: Opti
         pipe = Pipeline(path, backend=backend, score_threshold=score_threshold)
     except (BundleError, EngineError, OSError, ValueError) as exc:
         raise BagReplayError('bundle {} does not load: {}'.format(path, exc)) from exc
-    if pipe.bundle.task not in ('detect', 'segment'):
+    if not get_task(pipe.bundle.task).on_node:
         pipe.close()
         raise BagReplayError('bundle {} is a {!r} model; eval_bag needs a detector (task: detect) or a '
                              'segmenter (task: segment)'.format(path, pipe.bundle.task))
@@ -551,7 +552,8 @@ def replay(bag: Union[str, Path], bundle: Union[str, Path, None], image_topic: s
         conns, msgtype, frames_total = _image_connections(reader, image_topic)
         pipe = pipeline if pipeline is not None else _load_pipeline(bundle, backend, score_threshold)
         labels = list(getattr(pipe, 'labels', []) or [])
-        segment = getattr(getattr(pipe, 'bundle', None), 'task', None) == 'segment'
+        task = getattr(getattr(pipe, 'bundle', None), 'task', None)
+        segment = is_task(task) and get_task(task).segmentation
         truth = load_truth(reader, gt, gt_topic, labels, label_map, segment, frames_total)
         geometry = read_geometry(reader, image_topic, camera_info_topic)
         position_truth = read_position_truth(reader)

@@ -25,6 +25,7 @@ Schema (defaults of the synthetic-aerial data in brackets)::
 from pathlib import Path
 from typing import Any, Dict
 
+from ..runtime.bundle import TASKS
 from ..runtime.errors import VitedgeError
 from ..schema import (
     ABSENT,
@@ -43,6 +44,7 @@ from ..schema import (
     read_yaml,
     string,
 )
+from ..tasks import get_task, is_task
 
 
 class ConfigError(VitedgeError, ValueError):
@@ -53,8 +55,7 @@ class ConfigError(VitedgeError, ValueError):
 DATA_RENAMED = {'train_scenes': 'train_size', 'val_scenes': 'val_size', 'scene_width': 'width',
                 'scene_height': 'height'}
 #: Which sources each task reads.
-TASK_DATA = {'detect': ('synthetic-aerial', 'coco', 'visdrone'), 'classify': ('digits', 'imagefolder'),
-             'segment': ('synthetic-aerial', 'masks')}
+TASK_DATA = {name: get_task(name).training_sources for name in TASKS}  # bundle.yaml's order: detect, classify, ...
 #: Defaults of a training config's synthetic-aerial entry (the recipes have their own: vitedge_ros.compress.recipe).
 SYNTHETIC_DEFAULTS = {'train_size': 2000, 'val_size': 200, 'width': 640, 'height': 480, 'seed': 0,
                       'val_seed': 1000000}
@@ -110,7 +111,7 @@ def _check_texture_fractions(item: Dict[str, Any], path: str, task: str) -> None
         v: Any = item
         for k in keys:
             v = v.get(k) if isinstance(v, dict) else None
-        if v and (task != 'detect' or item.get('name') != 'synthetic-aerial'):
+        if v and (not (is_task(task) and get_task(task).scene_extras) or item.get('name') != 'synthetic-aerial'):
             raise SchemaError('{}.{}'.format(path, '.'.join(keys)), 'real photo textures are for detection '
                               'training on synthetic-aerial scenes (task {}, data {})'.format(task, item.get('name')))
 

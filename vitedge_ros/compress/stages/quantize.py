@@ -8,6 +8,7 @@ metric is the graph's, not a torch model's, and the runner does not export it ag
 import logging
 from typing import Any, Dict, List, Optional
 
+from ...tasks import get_task
 from ..measure import onnx_bytes
 from .base import RunError, Stage, StageContext, StageResult, stage_schema
 from .fields import boolean, choice, fail, integer, list_of, num, string
@@ -62,7 +63,6 @@ def run(ctx: StageContext, st: Dict[str, Any]) -> StageResult:
     Raises :class:`RunError` when onnxruntime cannot run the primary mode's graph (an ``also`` mode that fails
     is reported in ``details.variants`` with its error).
     """
-    from ...eval.classification import agreement
     from .. import quantize as Q
     from ..evaluation import evaluate_outputs, onnx_outputs
 
@@ -100,15 +100,7 @@ def run(ctx: StageContext, st: Dict[str, Any]) -> StageResult:
                               'error': str(exc).splitlines()[0][:200]}
             continue
         metric = evaluate_outputs(outs, data)
-        if data.task == 'classify':
-            metric['agreement_with_source'] = agreement(ref[0], outs[0])
-        elif data.task == 'segment':
-            from ...eval.segmentation import label_agreement
-
-            metric['agreement_with_source'] = round(label_agreement(ref[0], outs[0]), 6)
-            metric['logits_sqnr_db_vs_source'] = round(float(Q.sqnr_db(ref[0], outs[0])), 3)
-        else:
-            metric['heatmap_sqnr_db_vs_source'] = round(float(Q.sqnr_db(ref[1], outs[1])), 3)
+        metric.update(get_task(data.task).source_agreement(ref, outs))
         if mode == st['mode']:
             primary = (path, metric, info)
         else:
@@ -122,7 +114,7 @@ def run(ctx: StageContext, st: Dict[str, Any]) -> StageResult:
         if st['sensitivity']:
             details['sensitivity'], n = _sensitivity(ctx, st, fp32, calib)
             notes.append('sensitivity: SQNR (dB) of the {} output over {} samples with only that layer '
-                         'quantized'.format('heatmap' if data.task == 'detect' else 'logits', n))
+                         'quantized'.format(get_task(data.task).watched_output[0], n))
     if variants:
         details['variants'] = variants
     notes.append('metric and latency from onnxruntime on the {} ONNX graph'.format(st['mode']))
@@ -138,18 +130,15 @@ def _sensitivity(ctx: StageContext, st: Dict[str, Any], fp32: Any, calib: Any) -
     """Per-layer sensitivity (:func:`vitedge_ros.compress.quantize.sensitivity`) and the sample count."""
     from .. import quantize as Q
 
-    task = ctx.data.task
+    task = get_task(ctx.data.task)
     samples = ctx.data.eval_inputs(st['sensitivity_samples'])
-
-    def agree(r, g):
-        return {'agreement': round(float((r.argmax(1) == g.argmax(1)).mean()), 4)}
-    score: Optional[Any] = agree if task in ('classify', 'segment') else None
+    score: Optional[Any] = task.answer_agreement if task.argmax_answer else None
     quiet = logging.getLogger().level
     logging.getLogger().setLevel(logging.ERROR)
     try:
         result = Q.sensitivity(fp32, calib, samples, method=st['calibration'], percentile=st['percentile'],
                                keep_fp32=st['keep_fp32'], exclude=st['exclude'], per_channel=st['per_channel'],
-                               output_index=0 if task in ('classify', 'segment') else 1, threads=ctx.threads,
+                               output_index=task.watched_output[1], threads=ctx.threads,
                                score=score)
     finally:
         logging.getLogger().setLevel(quiet)

@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Union
 
 import torch
 
+from ...tasks import get_task
 from .base import Stage, StageContext, StageResult, stage_schema
 from .fields import fail, integer, list_of
 
@@ -28,7 +29,7 @@ SCHEMA = stage_schema({'r': (_tome_r, 0), 'sweep': (list_of(integer(0)), [])})
 def check(recipe: Dict[str, Any], index: int) -> None:
     """Token merging is for ViT classifiers, and comes after the stages that change weights (unless a branch)."""
     st = recipe['stages'][index]
-    if recipe['model']['task'] != 'classify':
+    if not get_task(recipe['model']['task']).token_merging:
         raise fail('stages[{}].tome'.format(index), 'token merging is for ViT classifiers only')
     if not st['branch'] and any(s['type'] in _WEIGHT_STAGES for s in recipe['stages'][index + 1:]):
         raise fail('stages[{}].tome'.format(index), 'tome must come after prune/lowrank/finetune stages '
