@@ -101,7 +101,7 @@ def test_long_functions_are_split_into_named_steps():
 
     Read as steps.
     """
-    limits = {   # statements, nested ones included (ruff format spreads a call over many lines)
+    limits = {  # statements, nested ones included (ruff format spreads a call over many lines)
         ('replay/driver.py', 'replay'): 45,
         ('data/synthetic.py', '_render'): 20,
         ('demo.py', 'run_demo'): 55,

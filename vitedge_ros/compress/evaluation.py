@@ -29,8 +29,15 @@ from typing import Any, Dict, List, Union
 import numpy as np
 from torch import nn
 
+from ..tasks import get_task
 
-def _det_metric(res: Dict[str, Any], labels: List[str]) -> Dict[str, Any]:
+
+def detection_metric(res: Dict[str, Any], labels: List[str]) -> Dict[str, Any]:
+    """
+    Return the report's detection metric from a mAP result.
+
+    Map50, map50_95, the person's AP, per_class.
+    """
     out = {'map50': float(res['map50']), 'map50_95': float(res['map50_95'])}
     pc = res.get('per_class', {})
     if 'person' in pc:
@@ -41,19 +48,12 @@ def _det_metric(res: Dict[str, Any], labels: List[str]) -> Dict[str, Any]:
 
 
 def evaluate_torch(model: nn.Module, data: Any) -> Dict[str, Any]:
-    """Task metric of a torch model."""
-    from ..training.evaluate import evaluate_classifier, evaluate_detector
-
-    if data.task == 'classify':
-        return {'top1': evaluate_classifier(model, data.x_test, data.y_test)}
-    if data.task == 'segment':
-        from ..training.evaluate import evaluate_segmenter
-
-        return _seg_metric(evaluate_segmenter(model, data.val, data.labels))
-    return _det_metric(evaluate_detector(model, data.val, data.labels), data.labels)
+    """Task metric of a torch model (:meth:`vitedge_ros.tasks.Task.evaluate_metric`)."""
+    return get_task(data.task).evaluate_metric(model, data)
 
 
-def _seg_metric(res: Dict[str, Any]) -> Dict[str, Any]:
+def segmentation_metric(res: Dict[str, Any]) -> Dict[str, Any]:
+    """Return the report's segmentation metric: miou, per_class_iou, pixel_acc, mean_acc."""
     return {
         'miou': float(res['miou']),
         'per_class_iou': dict(res['per_class_iou']),
@@ -80,7 +80,7 @@ def segment_metric_from_logits(logits: np.ndarray, data: Any) -> Dict[str, Any]:
             net,
         )
         meter.update(data.val.frame_masks[i], labels, what='validation mask {}'.format(i))
-    return _seg_metric(meter.result())
+    return segmentation_metric(meter.result())
 
 
 def onnx_outputs(path: Union[str, Path], data: Any, threads: int) -> List[np.ndarray]:
@@ -91,11 +91,20 @@ def onnx_outputs(path: Union[str, Path], data: Any, threads: int) -> List[np.nda
 
 
 def evaluate_outputs(outs: List[np.ndarray], data: Any) -> Dict[str, Any]:
-    """Task metric from ONNX outputs (logits, or detection rows first)."""
-    if data.task == 'classify':
-        return {'top1': float((outs[0].argmax(1) == data.y_test).mean())}
-    if data.task == 'segment':
-        return segment_metric_from_logits(outs[0], data)
+    """
+    Task metric from ONNX outputs (logits, or detection rows first).
+
+    ``Task.evaluate_outputs``.
+    """
+    return get_task(data.task).evaluate_outputs(outs, data)
+
+
+def detection_metric_from_rows(outs: List[np.ndarray], data: Any) -> Dict[str, Any]:
+    """
+    :func:`detection_metric` of decoded detection rows.
+
+    ``outs[0]``: N×K×6 x1 y1 x2 y2 score class, pixels.
+    """
     from ..eval.detection import detection_map
 
     preds = []
@@ -103,4 +112,4 @@ def evaluate_outputs(outs: List[np.ndarray], data: Any) -> Dict[str, Any]:
         keep = r[:, 4] >= 0.01
         preds.append((r[keep, :4], r[keep, 4], r[keep, 5].astype(np.int64)))
     gts = list(zip(data.val.boxes, data.val.labels))
-    return _det_metric(detection_map(gts, preds, data.labels), data.labels)
+    return detection_metric(detection_map(gts, preds, data.labels), data.labels)

@@ -73,6 +73,7 @@ from ..schema import (
     SchemaError,
     string,
 )
+from ..tasks import all_tasks, get_task
 from ..training.config import DATA_RENAMED
 
 DATA_NAMES = (
@@ -80,10 +81,8 @@ DATA_NAMES = (
     'synthetic-aerial',
 )  # generated or bundled here; real sources: vitedge_ros.data.sources
 TASK_DATA = {
-    'classify': ('digits', 'imagefolder'),
-    'detect': ('synthetic-aerial', 'coco', 'visdrone'),
-    'segment': ('synthetic-aerial',),
-}
+    task.name: task.recipe_sources for task in all_tasks()
+}  # by name: classify, detect, segment
 
 
 class RecipeError(VitedgeError, ValueError):
@@ -100,7 +99,7 @@ def _fail(path: str, msg: str) -> RecipeError:
 MODEL = mapping(
     {
         'arch': (string, None),
-        'task': (choice('classify', 'detect', 'segment'), 'classify'),
+        'task': (choice(*TASK_DATA), 'classify'),
         'num_classes': (optional(integer(1)), None),
         'img_size': (optional(img_size), None),
         'pretrained': (boolean, False),
@@ -234,10 +233,11 @@ def _validate_recipe(raw: Any, source: str) -> Dict[str, Any]:
         check_task(out['data'], out['model']['task'], TASK_DATA)
     except DataConfigError as exc:
         raise RecipeError('{} (model.task)'.format(exc)) from None
-    if out['data'].get('flights') and out['model']['task'] != 'detect':
+    extras = get_task(out['model']['task']).scene_extras
+    if out['data'].get('flights') and not extras:
         raise _fail('data.flights', 'flight frames are detection data; model.task must be detect')
     for key in ('real_backgrounds', 'real_negatives'):
-        if out['data'].get(key) and out['model']['task'] != 'detect':
+        if out['data'].get(key) and not extras:
             raise _fail(
                 'data.' + key, 'real-texture scenes are detection data; model.task must be detect'
             )

@@ -85,9 +85,9 @@ from ..data.common import DatasetError
 from ..data.sources import DataConfigError
 from ..export.targets import check_target, DEFAULT_TARGET
 from ..runtime.bundle import InputSpec, parse_input_spec
+from ..tasks import get_task
 
 LOG = logging.getLogger(__name__)
-CLASSIFIER_DECODER = {'type': 'classifier', 'top_k': 3}
 
 
 # --- data
@@ -134,20 +134,11 @@ class Data:
 
     def calibration(self, n: int) -> np.ndarray:
         """``n`` normalised training inputs (N×3×H×W float32) for quantization calibration."""
-        if self.task == 'classify':
-            return np.ascontiguousarray(self.x_train[:n])
-        from ..training.data import images_to_tensor
-
-        return images_to_tensor(self.train.images[:n], self.spec).numpy()
+        return get_task(self.task).calibration_inputs(self, n)
 
     def eval_inputs(self, n: Optional[int] = None) -> np.ndarray:
         """Normalised evaluation inputs."""
-        if self.task == 'classify':
-            return self.x_test if n is None else self.x_test[:n]
-        from ..training.data import images_to_tensor
-
-        imgs = self.val.images if n is None else self.val.images[:n]
-        return images_to_tensor(imgs, self.spec).numpy()
+        return get_task(self.task).eval_inputs(self, n)
 
 
 def data_classes(recipe: Dict[str, Any], task: str) -> List[str]:
@@ -218,17 +209,7 @@ def build_model(
         pretrained_file=cfg.get('pretrained_file'),
         **kwargs,
     )
-    decoder = (
-        CLASSIFIER_DECODER
-        if cfg['task'] == 'classify'
-        else {
-            'type': 'vit_center',
-            'score_threshold': 0.3,
-            'max_detections': int(getattr(model, 'max_detections', 100)),
-        }
-    )
-    if cfg['task'] == 'segment':
-        decoder = {'type': 'segmenter', 'upsample': 'linear'}
+    decoder = get_task(cfg['task']).recipe_decoder(model)
     meta = {
         'task': cfg['task'],
         'labels': None,
@@ -246,17 +227,12 @@ def build_model(
 
 
 def export_module(model: nn.Module, task: str) -> Tuple[nn.Module, List[str]]:
-    """Return the module to export and its output names."""
-    if task == 'detect':
-        from ..models import DetectorExport
+    """
+    Return the module to export and its output names.
 
-        wrapper = DetectorExport(model)
-        return wrapper, list(wrapper.output_names)
-    if task == 'segment':
-        from ..models import SegmenterExport
-
-        return SegmenterExport(model), ['logits']
-    return model, ['logits']
+    :meth:`vitedge_ros.tasks.Task.export_module`.
+    """
+    return get_task(task).export_module(model)
 
 
 # --- the runner
@@ -782,18 +758,11 @@ class Runner:
             entry['notes'].append(
                 'not parseable by TensorRT {}: {}'.format(self.target, entry['trt_blockers'])
             )
-        if self.data.task == 'segment':
-            entry['parity_argmax_agreement'] = self._argmax_agreement(model, onnx_path)
+        agree = get_task(self.data.task).onnx_agreement(model, onnx_path, self.data)
+        if agree is not None:
+            entry['parity_argmax_agreement'] = round(agree, 6)
         self._finish_entry(entry, model, onnx_path)
         entry['seconds'] = round(float(entry.get('seconds', 0.0)) + time.perf_counter() - t0, 2)
-
-    def _argmax_agreement(self, model: nn.Module, onnx_path: Path, n: int = 20) -> float:
-        """Pixel fraction where torch and onnxruntime logits give the same class (segmenters)."""
-        from ..training.evaluate import segmenter_onnx_agreement
-
-        return round(
-            segmenter_onnx_agreement(model, onnx_path, self.data.val.images[:n], self.data.spec), 6
-        )
 
     # -- report
     def report(self) -> Dict[str, Any]:

@@ -78,6 +78,7 @@ from .reader import (
 )
 from .writer import OutputBag, write_file
 from ..runtime.errors import BundleError, EngineError, FrameError
+from ..tasks import get_task, is_task
 
 __all__ = ['BagReplayError', 'OUTPUT_BAG', 'OUTPUT_FILES', 'ReplayState', 'replay']
 
@@ -331,7 +332,7 @@ def _load_pipeline(
         pipe = Pipeline(path, backend=backend, score_threshold=score_threshold)
     except (BundleError, EngineError, OSError, ValueError) as exc:
         raise BagReplayError('bundle {} does not load: {}'.format(path, exc)) from exc
-    if pipe.bundle.task not in ('detect', 'segment'):
+    if not get_task(pipe.bundle.task).on_node:
         pipe.close()
         raise BagReplayError(
             'bundle {} is a {!r} model; eval_bag needs a detector (task: detect) or a '
@@ -762,7 +763,8 @@ def replay(
             pipeline if pipeline is not None else _load_pipeline(bundle, backend, score_threshold)
         )
         labels = list(getattr(pipe, 'labels', []) or [])
-        segment = getattr(getattr(pipe, 'bundle', None), 'task', None) == 'segment'
+        task = getattr(getattr(pipe, 'bundle', None), 'task', None)
+        segment = is_task(task) and get_task(task).segmentation
         truth = load_truth(reader, gt, gt_topic, labels, label_map, segment, frames_total)
         geometry = read_geometry(reader, image_topic, camera_info_topic)
         position_truth = read_position_truth(reader)

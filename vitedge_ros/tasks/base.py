@@ -21,7 +21,11 @@ What every task (``detect``, ``classify``, ``segment``) answers, in two halves.
 the bundle decoders the task takes, what it outputs (boxes, a label map), whether vitedge_node
 flies it, which data it reads. **Workstation half** (methods that need torch): its model
 architectures, the module ``export`` traces, the decoder a new bundle gets, evaluation, calibration
-inputs and training hooks over a *task data* object.
+inputs and training hooks over a *task data* object: what ``vitedge_ros.training.run`` (training
+configs) and ``vitedge_ros.compress`` (recipes, stages, report metrics) would otherwise branch on
+the task name for. A method either holds the task's logic or calls the workstation function the
+task's :attr:`Task.hooks` table names (:meth:`Task.hook`). test/test_tasks.py fails on any branch
+comparing a task or decoder name with a string left in ``vitedge_ros/`` or ``tools/``.
 
 Workstation modules are named by ``'module:attribute'`` strings (the entry-point notation of
 setuptools / importlib.metadata ``EntryPoint.value``) and imported on first use by
@@ -89,6 +93,12 @@ class Task:
     token_merging = False
     #: what data the task reads, for the one-line error of a wrong data source
     data_hint = ''
+    #: ``data.name`` sources a training config of this task reads
+    #: (vitedge_ros.training.config.TASK_DATA)
+    training_sources: Tuple[str, ...] = ()
+    #: ``data.name`` sources a compression recipe of this task reads
+    #: (vitedge_ros.compress.recipe.TASK_DATA)
+    recipe_sources: Tuple[str, ...] = ()
     #: the project's own architectures: ``{arch: 'module:Class'}``; empty: any timm model name
     #: (classify)
     model_archs: Dict[str, str] = {}
@@ -98,6 +108,18 @@ class Task:
     watched_output: Tuple[str, int] = ('logits', 0)
     #: the answer is the argmax over axis 1 of the watched output (class logits: classify, segment)
     argmax_answer = False
+    #: the workstation functions behind this task's hooks, ``{hook: 'module:function'}``
+    #: (:meth:`hook`): named,
+    #: not imported, so the drone's file set stays free of torch
+    hooks: Dict[str, str] = {}
+    #: ``model`` keys of a training config passed to the architecture's constructor
+    model_keys: Tuple[str, ...] = ()
+    #: ``train.batch_size`` of a training config that gives none
+    train_batch_size = 32
+    #: input (height, width) pixels of a recipe model without checkpoint or ``img_size``
+    #: (letterboxed, mean 0.5,
+    #: std 0.25); None: the task answers :meth:`recipe_spec` itself
+    recipe_input_size: Optional[List[int]] = None
 
     def __repr__(self) -> str:
         return '<task {}>'.format(self.name)
@@ -154,6 +176,16 @@ class Task:
 
     # --------------------------------------------------------------------------------------
     # workstation half
+    def hook(self, name: str) -> Any:
+        """
+        Return the function :attr:`hooks` names for ``name``, imported.
+
+        NotImplementedError when the task has none.
+        """
+        if name not in self.hooks:
+            raise NotImplementedError('task {} has no {} hook'.format(self.name, name))
+        return load_ref(self.hooks[name])
+
     def data_labels(self, data: Dict[str, Any]) -> List[str]:
         """
         Label names of a validated ``data`` entry (a training config's or recipe's).
@@ -224,3 +256,126 @@ class Task:
         ``common``: the ``vitedge_ros.training`` loop's keywords.
         """
         raise NotImplementedError
+
+    # ---- recipes and compression (vitedge_ros.compress): ``data`` is
+    # vitedge_ros.compress.runner.Data
+    def recipe_spec(self, recipe: Dict[str, Any]) -> Any:
+        """
+        Return the InputSpec of a validated recipe's model without a checkpoint.
+
+        ``data.img_size`` or ``model.img_size`` (height, width) or :attr:`recipe_input_size`,
+        letterboxed, mean 0.5, std 0.25.
+        """
+        return load_ref('vitedge_ros.training.data:letterbox_recipe_spec')(
+            recipe, self.recipe_input_size
+        )
+
+    def recipe_data(self, recipe: Dict[str, Any], spec: Any, labels: Optional[List[str]]) -> Any:
+        """
+        Return a validated recipe's data (:class:`vitedge_ros.training.data.TaskData`) for model input ``spec``.
+
+        ``labels``: the class names the model was checked against, or None (the data's).
+        """
+        return self.hook('recipe_data')(recipe, spec, labels)
+
+    def recipe_decoder(self, model: Any) -> Dict[str, Any]:
+        """Return the ``decoder`` of a recipe model created without a checkpoint (:meth:`decoder`'s defaults)."""
+        return self.decoder()
+
+    def evaluate_metric(self, model: Any, data: Any) -> Dict[str, Any]:
+        """Return the compression report's metric of a torch model (default: :meth:`evaluate`)."""
+        return self.evaluate(model, data)
+
+    def evaluate_outputs(self, outs: Sequence[np.ndarray], data: Any) -> Dict[str, Any]:
+        """Return the compression report's metric from an ONNX graph's outputs over :meth:`eval_inputs` (batch-stacked)."""
+        return self.hook('evaluate_outputs')(outs, data)
+
+    def source_agreement(
+        self, reference: Sequence[np.ndarray], outputs: Sequence[np.ndarray]
+    ) -> Dict[str, Any]:
+        """Metric keys comparing a quantized graph's outputs with its FP32 source's (same inputs)."""
+        return {}
+
+    def onnx_agreement(
+        self, model: Any, onnx_path: Any, data: Any, n: int = 20
+    ) -> Optional[float]:
+        """
+        Fraction of answers torch and onnxruntime share on the first ``n`` validation inputs.
+
+        Or None.
+
+        Only where the export parity report has one (segment: pixels of the same class).
+        """
+        if 'onnx_agreement' not in self.hooks:
+            return None
+        return self.hook('onnx_agreement')(model, onnx_path, data.val.images[:n], data.spec)
+
+    def calibration_losses(self, model: Any, data: Any, n_batches: int, batch_size: int) -> Any:
+        """Iterate of the task loss (scalar tensors) of up to ``n_batches`` training batches (Taylor pruning)."""
+        return self.hook('calibration_losses')(model, data, n_batches, batch_size)
+
+    def finetune(
+        self,
+        ctx: Any,
+        net: Any,
+        batch_size: int,
+        distiller: Any,
+        st: Dict[str, Any],
+        common: Dict[str, Any],
+    ) -> Any:
+        """
+        Return the finetune stage's training of ``net`` on ``ctx.data`` (``distiller`` or None).
+
+        Returns the history.
+        """
+        return self.hook('finetune')(ctx, net, batch_size, distiller, st, common)
+
+    # ---- training configs (vitedge_ros.training.run): ``data`` is a TaskData
+    def training_decoder(self, export: Dict[str, Any]) -> Dict[str, Any]:
+        """Return the ``decoder`` of a trained model's bundle from the config's ``export`` section."""
+        return self.decoder()
+
+    def training_data(self, cfg: Dict[str, Any], spec: Any, labels: List[str]) -> Any:
+        """
+        Return a validated training config's data.
+
+        TaskData; its ``labels`` may replace ``labels``.
+
+        Raises the readers' DataConfigError / DatasetError.
+        """
+        return self.hook('training_data')(cfg, spec, labels)
+
+    def train_options(self, train: Dict[str, Any], data: Any) -> Dict[str, Any]:
+        """
+        Keywords of :meth:`train` beyond the common loop ones.
+
+        From the config's ``train`` section.
+        """
+        return self.hook('train_options')(train, data) if 'train_options' in self.hooks else {}
+
+    def validate_epoch(
+        self, model: Any, data: Any, stats: Dict[str, float], epoch: int, epochs: int
+    ) -> None:
+        """
+        Validate after a training epoch.
+
+        Adds ``val_*`` entries to ``stats`` and logs them (default: none).
+        """
+        if 'validate_epoch' in self.hooks:
+            self.hook('validate_epoch')(model, data, stats, epoch, epochs)
+
+    def final_metrics(
+        self, model: Any, data: Any, cfg: Dict[str, Any], decoder: Dict[str, Any]
+    ) -> Dict[str, Any]:
+        """
+        Return the metrics of a trained model.
+
+        May set ``decoder`` entries, e.g. a picked score threshold.
+        """
+        if 'final_metrics' in self.hooks:
+            return self.hook('final_metrics')(model, data, cfg, decoder)
+        return self.evaluate(model, data)
+
+    def export_samples(self, data: Any) -> Optional[np.ndarray]:
+        """Input (N×3×H×W float32) the bundle export checks parity on; None: the exporter's own."""
+        return self.eval_inputs(data, 3)

@@ -39,8 +39,16 @@ class ClassifyTask(Task):
     model_word = 'classifier'
     token_merging = True
     data_hint = 'classification reads digits or an ImageFolder (root/<class>/<image>)'
+    training_sources = recipe_sources = ('digits', 'imagefolder')
 
     argmax_answer = True
+    hooks = {
+        'recipe_data': 'vitedge_ros.training.data:classification_recipe_data',
+        'calibration_losses': 'vitedge_ros.compress.stages.prune:classifier_losses',
+        'finetune': 'vitedge_ros.compress.stages.finetune:finetune_classifier',
+        'training_data': 'vitedge_ros.training.data:classification_training_data',
+        'validate_epoch': 'vitedge_ros.training.run:validate_classifier',
+    }
 
     def data_labels(self, data: Dict[str, Any]) -> List[str]:
         """
@@ -98,3 +106,40 @@ class ClassifyTask(Task):
         return load_ref('vitedge_ros.training:train_classifier')(
             model, data.x_train, data.y_train, **common
         )
+
+    # ---- recipes and compression
+    def recipe_spec(self, recipe: Dict[str, Any]) -> Any:
+        """
+        imagefolder: 224 stretched with timm's ImageNet normalisation.
+
+        Digits: 32 (``img_size`` overrides).
+        """
+        return load_ref('vitedge_ros.training.data:classification_recipe_spec')(recipe)
+
+    def recipe_decoder(self, model: Any) -> Dict[str, Any]:
+        """``classifier`` with the top 3 classes."""
+        return self.decoder(top_k=3)
+
+    def evaluate_outputs(self, outs: Sequence[np.ndarray], data: Any) -> Dict[str, Any]:
+        """``{'top1': accuracy}`` of the logits ``outs[0]`` (N×C) against ``data.y_test``."""
+        return {'top1': float((outs[0].argmax(1) == data.y_test).mean())}
+
+    def source_agreement(
+        self, reference: Sequence[np.ndarray], outputs: Sequence[np.ndarray]
+    ) -> Dict[str, Any]:
+        """
+        ``agreement_with_source``.
+
+        Fraction of the same top-1 class (``vitedge_ros.eval.classification``).
+        """
+        agreement = load_ref('vitedge_ros.eval.classification:agreement')
+        return {'agreement_with_source': agreement(reference[0], outputs[0])}
+
+    # ---- training configs
+    def training_decoder(self, export: Dict[str, Any]) -> Dict[str, Any]:
+        """``classifier`` with ``export.top_k`` classes (5)."""
+        return self.decoder(top_k=export.get('top_k', 5))
+
+    def export_samples(self, data: Any) -> Any:
+        """None: the exporter draws its own inputs."""
+        return None

@@ -24,7 +24,9 @@ the maps), COCO mAP on the validation scenes (:func:`vitedge_ros.training.evalua
 its training loop (:func:`vitedge_ros.training.train_detector`).
 """
 
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
+
+import numpy as np
 
 from .base import load_ref, Task
 from .registry import register_task
@@ -42,9 +44,21 @@ class DetectTask(Task):
     reads_mixes = True
     scene_extras = True
     data_hint = 'detection reads synthetic-aerial scenes, COCO JSON, VisDrone-DET folders or a mix'
+    training_sources = recipe_sources = ('synthetic-aerial', 'coco', 'visdrone')
     model_archs = {'vit_center': 'vitedge_ros.models.vit_detector:ViTCenterDetector'}
 
     watched_output = ('heatmap', 1)
+    model_keys = ('backbone', 'head_channels', 'max_detections', 'upsample', 'stem_channels')
+    recipe_input_size = [192, 256]
+    hooks = {
+        'recipe_data': 'vitedge_ros.training.data:detection_recipe_data',
+        'evaluate_outputs': 'vitedge_ros.compress.evaluation:detection_metric_from_rows',
+        'calibration_losses': 'vitedge_ros.compress.stages.prune:detector_losses',
+        'finetune': 'vitedge_ros.compress.stages.finetune:finetune_detector',
+        'training_data': 'vitedge_ros.training.data:detection_training_data',
+        'validate_epoch': 'vitedge_ros.training.run:validate_detector',
+        'final_metrics': 'vitedge_ros.training.run:detector_metrics',
+    }
 
     def data_labels(self, data: Dict[str, Any]) -> List[str]:
         """
@@ -71,3 +85,40 @@ class DetectTask(Task):
     def train(self, model: Any, data: Any, **common: Any) -> Any:
         """:func:`vitedge_ros.training.train_detector` on ``data.train``; returns its history."""
         return load_ref('vitedge_ros.training:train_detector')(model, data.train, **common)
+
+    # ---- recipes and compression
+    def recipe_decoder(self, model: Any) -> Dict[str, Any]:
+        """``vit_center`` at score 0.3 with the model's ``max_detections`` (100)."""
+        return self.decoder(
+            score_threshold=0.3, max_detections=int(getattr(model, 'max_detections', 100))
+        )
+
+    def evaluate_metric(self, model: Any, data: Any) -> Dict[str, Any]:
+        """
+        mAP, the person's AP and per-class AP.
+
+        :func:`vitedge_ros.compress.evaluation.detection_metric`.
+        """
+        return load_ref('vitedge_ros.compress.evaluation:detection_metric')(
+            self.evaluate(model, data), data.labels
+        )
+
+    def source_agreement(
+        self, reference: Sequence[np.ndarray], outputs: Sequence[np.ndarray]
+    ) -> Dict[str, Any]:
+        """
+        ``heatmap_sqnr_db_vs_source``.
+
+        :func:`vitedge_ros.compress.quantize.sqnr_db` of the heatmaps.
+        """
+        sqnr = load_ref('vitedge_ros.compress.quantize:sqnr_db')
+        return {'heatmap_sqnr_db_vs_source': round(float(sqnr(reference[1], outputs[1])), 3)}
+
+    # ---- training configs
+    def training_decoder(self, export: Dict[str, Any]) -> Dict[str, Any]:
+        """
+        ``vit_center`` with ``export.max_detections`` (100).
+
+        The score threshold comes with the metrics.
+        """
+        return self.decoder(max_detections=export.get('max_detections', 100))

@@ -48,6 +48,7 @@ Schema (defaults of the synthetic-aerial data in brackets)::
 from pathlib import Path
 from typing import Any, Dict
 
+from ..runtime.bundle import TASKS
 from ..runtime.errors import VitedgeError
 from ..schema import (
     ABSENT,
@@ -66,6 +67,7 @@ from ..schema import (
     SchemaError,
     string,
 )
+from ..tasks import get_task, is_task
 
 
 class ConfigError(VitedgeError, ValueError):
@@ -81,10 +83,8 @@ DATA_RENAMED = {
 }
 #: Which sources each task reads.
 TASK_DATA = {
-    'detect': ('synthetic-aerial', 'coco', 'visdrone'),
-    'classify': ('digits', 'imagefolder'),
-    'segment': ('synthetic-aerial', 'masks'),
-}
+    name: get_task(name).training_sources for name in TASKS
+}  # bundle.yaml's order: detect, classify, ...
 #: Defaults of a training config's synthetic-aerial entry (the recipes have their own:
 #: vitedge_ros.compress.recipe).
 SYNTHETIC_DEFAULTS = {
@@ -229,7 +229,10 @@ def _check_texture_fractions(item: Dict[str, Any], path: str, task: str) -> None
         v: Any = item
         for k in keys:
             v = v.get(k) if isinstance(v, dict) else None
-        if v and (task != 'detect' or item.get('name') != 'synthetic-aerial'):
+        if v and (
+            not (is_task(task) and get_task(task).scene_extras)
+            or item.get('name') != 'synthetic-aerial'
+        ):
             raise SchemaError(
                 '{}.{}'.format(path, '.'.join(keys)),
                 'real photo textures are for detection '

@@ -48,6 +48,7 @@ import torch
 
 from ..runtime.bundle import InputSpec
 from ..runtime.preprocess import Preprocessor
+from ..tasks import get_task
 
 LOG = logging.getLogger(__name__)
 
@@ -664,8 +665,6 @@ def data_labels(d: Dict[str, Any], task: str) -> List[str]:
     Raises ``DataConfigError`` / ``DatasetError`` (a mix whose items disagree, an unreadable COCO
     JSON).
     """
-    from ..tasks import get_task
-
     return get_task(task).data_labels(d)
 
 
@@ -700,29 +699,28 @@ def _square_spec(size: Any, mean: Sequence[float], std: Sequence[float], resize:
     return InputSpec(int(w), int(h), 'rgb', mean, std, resize)
 
 
-def recipe_spec(recipe: Dict[str, Any], task: str) -> InputSpec:
+def letterbox_recipe_spec(recipe: Dict[str, Any], default: Any) -> InputSpec:
     """
-    Return the input of a recipe model without a checkpoint.
+    ``data.img_size`` or ``model.img_size`` (height, width) or ``default``.
 
-    ``data.img_size`` or ``model.img_size`` (height, width) or the task's default: detect 192x256,
-    segment 240x320 (letterboxed, mean 0.5, std 0.25), imagefolder 224 (stretched, timm's ImageNet
-    normalisation), digits 32.
+    letterboxed, mean 0.5, std 0.25.
     """
     d = recipe['data']
-    if task == 'detect':
-        return _square_spec(
-            d['img_size'] or recipe['model']['img_size'] or [192, 256],
-            (0.5,) * 3,
-            (0.25,) * 3,
-            'letterbox',
-        )
-    if task == 'segment':
-        return _square_spec(
-            d['img_size'] or recipe['model']['img_size'] or [240, 320],
-            (0.5,) * 3,
-            (0.25,) * 3,
-            'letterbox',
-        )
+    return _square_spec(
+        d['img_size'] or recipe['model']['img_size'] or default,
+        (0.5,) * 3,
+        (0.25,) * 3,
+        'letterbox',
+    )
+
+
+def classification_recipe_spec(recipe: Dict[str, Any]) -> InputSpec:
+    """
+    Classification input.
+
+    Imagefolder 224 (stretched, timm's ImageNet normalisation), digits 32.
+    """
+    d = recipe['data']
     if d['name'] == 'imagefolder':
         return _square_spec(
             d['img_size'] or recipe['model']['img_size'] or 224,
@@ -737,6 +735,61 @@ def recipe_spec(recipe: Dict[str, Any], task: str) -> InputSpec:
     return _square_spec(int(size), DIGITS_MEAN, DIGITS_STD, 'stretch')
 
 
+def recipe_spec(recipe: Dict[str, Any], task: str) -> InputSpec:
+    """
+    Return the input of a recipe model without a checkpoint.
+
+    :meth:`vitedge_ros.tasks.Task.recipe_spec`.
+
+    ``data.img_size`` or ``model.img_size`` (height, width) or the task's default: detect 192x256,
+    segment 240x320 (letterboxed, mean 0.5, std 0.25), imagefolder 224 (stretched, timm's ImageNet
+    normalisation), digits 32.
+    """
+    return get_task(task).recipe_spec(recipe)
+
+
+def segmentation_recipe_data(
+    recipe: Dict[str, Any], spec: InputSpec, labels: Optional[List[str]]
+) -> TaskData:
+    """Return a segmentation recipe's scenes or masks (:func:`build_segmentation`)."""
+    train, val, seg_labels = build_segmentation(recipe['data'], spec)
+    return TaskData('segment', spec, labels or seg_labels, train=train, val=val)
+
+
+def detection_recipe_data(
+    recipe: Dict[str, Any], spec: InputSpec, labels: Optional[List[str]]
+) -> TaskData:
+    """
+    Return a detection recipe's data.
+
+    Real data: ``train_size`` crops drawn once and a sampler of fresh ones.
+    """
+    d = recipe['data']
+    if is_real_detection_data(d):
+        n = d['train_size'] or RECIPE_SIZES[0]
+        dd = build_detection(d, spec, epoch_size=n, val_limit=d['val_size'])
+        train = sample_detection_set(dd.train, n, recipe['seed'])
+        return TaskData(
+            'detect', spec, labels or dd.labels, train=train, val=dd.val, sampler=dd.train
+        )
+    dd = build_detection(d, spec)
+    return TaskData('detect', spec, labels or dd.labels, train=dd.train, val=dd.val)
+
+
+def classification_recipe_data(
+    recipe: Dict[str, Any], spec: InputSpec, labels: Optional[List[str]]
+) -> TaskData:
+    """Return a classification recipe's arrays (:func:`build_classification`)."""
+    d = recipe['data']
+    size = d['img_size'] or recipe['model']['img_size'] or 32
+    (xtr, ytr, xte, yte), classes = build_classification(
+        d, spec, size[0] if isinstance(size, list) else size
+    )
+    return TaskData(
+        'classify', spec, labels or classes, x_train=xtr, y_train=ytr, x_test=xte, y_test=yte
+    )
+
+
 def recipe_data(
     recipe: Dict[str, Any],
     spec: Optional[InputSpec],
@@ -749,28 +802,37 @@ def recipe_data(
     Real detection data (COCO / VisDrone / a mix): ``train_size`` [512] crops drawn once with the
     recipe's ``seed`` (pruning, calibration) as ``train`` and a sampler of as many fresh ones per
     epoch as ``sampler`` (fine-tuning); ``val_size`` caps the validation images. ``labels``: the
-    class names the model was checked against (:func:`data_labels` when None).
+    class names the model was checked against (:func:`data_labels` when None). The task decides
+    (:meth:`vitedge_ros.tasks.Task.recipe_data`).
     """
-    d = recipe['data']
     task = task or recipe['model']['task']
-    spec = spec or recipe_spec(recipe, task)
-    if task == 'segment':
-        train, val, seg_labels = build_segmentation(d, spec)
-        return TaskData('segment', spec, labels or seg_labels, train=train, val=val)
-    if task == 'detect':
-        if is_real_detection_data(d):
-            n = d['train_size'] or RECIPE_SIZES[0]
-            dd = build_detection(d, spec, epoch_size=n, val_limit=d['val_size'])
-            train = sample_detection_set(dd.train, n, recipe['seed'])
-            return TaskData(
-                'detect', spec, labels or dd.labels, train=train, val=dd.val, sampler=dd.train
-            )
-        dd = build_detection(d, spec)
-        return TaskData('detect', spec, labels or dd.labels, train=dd.train, val=dd.val)
-    size = d['img_size'] or recipe['model']['img_size'] or 32
-    (xtr, ytr, xte, yte), classes = build_classification(
-        d, spec, size[0] if isinstance(size, list) else size
+    return get_task(task).recipe_data(recipe, spec or recipe_spec(recipe, task), labels)
+
+
+def detection_training_data(cfg: Dict[str, Any], spec: InputSpec, labels: List[str]) -> TaskData:
+    """
+    Return a detection training config's sets.
+
+    ``data.epoch_size`` fresh crops per epoch for real data.
+    """
+    built = build_detection(cfg['data'], spec, epoch_size=cfg['data'].get('epoch_size'))
+    return TaskData('detect', spec, labels, train=built.train, val=built.val)
+
+
+def segmentation_training_data(
+    cfg: Dict[str, Any], spec: InputSpec, labels: List[str]
+) -> TaskData:
+    """Return a segmentation training config's sets and labels."""
+    LOG.info('preparing segmentation data')
+    train, val, labels = build_segmentation(cfg['data'], spec)
+    return TaskData('segment', spec, labels, train=train, val=val)
+
+
+def classification_training_data(
+    cfg: Dict[str, Any], spec: InputSpec, labels: List[str]
+) -> TaskData:
+    """Return a classification training config's arrays and classes (``data.img_size`` or 32)."""
+    (xtr, ytr, xte, yte), labels = build_classification(
+        cfg['data'], spec, cfg['data'].get('img_size') or 32
     )
-    return TaskData(
-        'classify', spec, labels or classes, x_train=xtr, y_train=ytr, x_test=xte, y_test=yte
-    )
+    return TaskData('classify', spec, labels, x_train=xtr, y_train=ytr, x_test=xte, y_test=yte)

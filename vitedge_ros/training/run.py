@@ -30,22 +30,15 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 
 from .config import ConfigError, validate_config
-from .data import (
-    build_classification,
-    build_detection,
-    build_segmentation,
-    data_labels,
-    flight_validation,
-    images_to_tensor,
-    is_real_detection_data,
-)
+from .data import data_labels, flight_validation, is_real_detection_data
 from .evaluate import evaluate_classifier, evaluate_detector
-from .loop import train_classifier, train_detector
+from .loop import class_weights_from_masks
 from .threshold import pick_threshold
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..export import export_bundle
-from ..models import create_model, DetectorExport, resize_detector, ViTCenterDetector
+from ..models import create_model, resize_detector, ViTCenterDetector
 from ..runtime.bundle import atomic_write_bytes, InputSpec, parse_input_spec
+from ..tasks import get_task
 
 LOG = logging.getLogger(__name__)
 
@@ -65,14 +58,9 @@ def build_model(cfg: Dict[str, Any], num_classes: int) -> torch.nn.Module:
     """Return the model described by ``cfg['model']``."""
     m = cfg['model']
     kwargs = dict(m.get('kwargs', {}))
-    if cfg['task'] == 'detect':
-        for key in ('backbone', 'head_channels', 'max_detections', 'upsample', 'stem_channels'):
-            if key in m:
-                kwargs[key] = m[key]
-    if cfg['task'] == 'segment':
-        for key in ('backbone', 'head_channels', 'detail_channels', 'conv_stem'):
-            if key in m:
-                kwargs[key] = m[key]
+    for key in get_task(cfg['task']).model_keys:
+        if key in m:
+            kwargs[key] = m[key]
     from ..models.pretrained import PretrainedError
 
     try:
@@ -164,8 +152,8 @@ def _start_model(
 def _trial(
     cfg: Dict[str, Any],
     module: torch.nn.Module,
-    spec: InputSpec,
     names: List[str],
+    spec: InputSpec,
     start_epoch: int,
 ) -> None:
     """
@@ -200,194 +188,17 @@ def run_training(
     ``val_map50`` / ``val_map50_95`` / ``val_top1``. Raises :class:`ConfigError` (one line, key
     path first) for bad configs, data or weights, and for a model that cannot be exported (a trial
     export of the untrained model, before any data work, when ``export``). ``allow_pickle`` accepts
-    an old pickled ``model.checkpoint`` (runs code from it).
+    an old pickled ``model.checkpoint`` (runs code from it). What differs by task (decoder, data,
+    validation, metrics, export module) the task object answers (:class:`vitedge_ros.tasks.Task`).
     """
-    cfg = validate_config(cfg)
-    if cfg['task'] == 'segment':
-        return run_segment_training(
-            cfg,
-            Path(out_dir),
-            resume=resume,
-            progress=progress,
-            export=export,
-            allow_pickle=allow_pickle,
-        )
-    out_dir = Path(out_dir)
-    spec = parse_input_spec(cfg['input'], 'input')
-    torch.manual_seed(cfg['train'].get('seed', 0))
-    task = cfg['task']
-    labels = _data_errors(data_labels, cfg['data'], task)
-    if task == 'detect':
-        decoder: Dict[str, Any] = {
-            'type': 'vit_center',
-            'max_detections': cfg.get('export', {}).get('max_detections', 100),
-        }
-    else:
-        decoder = {'type': 'classifier', 'top_k': cfg.get('export', {}).get('top_k', 5)}
-    model, start_epoch, opt_state, history = _start_model(
-        cfg, labels, spec, out_dir, resume, allow_pickle
+    return _run_task(
+        validate_config(cfg),
+        Path(out_dir),
+        resume=resume,
+        progress=progress,
+        export=export,
+        allow_pickle=allow_pickle,
     )
-    if export:
-        wrapped = DetectorExport(model) if task == 'detect' else model
-        _trial(
-            cfg,
-            wrapped,
-            spec,
-            list(wrapped.output_names) if task == 'detect' else ['logits'],
-            start_epoch,
-        )
-    if task == 'detect':
-        built = _data_errors(
-            build_detection, cfg['data'], spec, epoch_size=cfg['data'].get('epoch_size')
-        )
-        train_set, val_set = built.train, built.val
-    else:
-        arrays, labels = _data_errors(
-            build_classification, cfg['data'], spec, cfg['data'].get('img_size') or 32
-        )
-        x_tr, y_tr, x_te, y_te = arrays
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tc = cfg['train']
-    arch = cfg['model']['arch']
-    val_every = int(tc.get('val_every', 1))
-
-    def validate(epoch: int, mdl: torch.nn.Module, stats: Dict[str, float]) -> None:
-        if not val_every or epoch % val_every:
-            return
-        if task == 'detect':
-            res = evaluate_detector(mdl, val_set, labels)
-            stats['val_map50'], stats['val_map50_95'] = float(res['map50']), float(res['map50_95'])
-            LOG.info(
-                'epoch %d/%d: loss %.4f, validation mAP@0.5 %.4f, mAP@0.5:0.95 %.4f (%d images)',
-                epoch,
-                tc['epochs'],
-                stats.get('loss', float('nan')),
-                stats['val_map50'],
-                stats['val_map50_95'],
-                len(val_set.images),
-            )
-        else:
-            stats['val_top1'] = evaluate_classifier(mdl, x_te, y_te)
-            LOG.info(
-                'epoch %d/%d: loss %.4f, validation top-1 %.4f',
-                epoch,
-                tc['epochs'],
-                stats.get('loss', float('nan')),
-                stats['val_top1'],
-            )
-
-    def on_epoch_end(
-        epoch: int, mdl: torch.nn.Module, opt: torch.optim.Optimizer, stats: Dict[str, float]
-    ) -> None:
-        validate(epoch, mdl, stats)
-        history.append(stats)
-        save_checkpoint(
-            out_dir / 'last.pt',
-            mdl,
-            name=cfg['name'],
-            task=task,
-            labels=labels,
-            input_spec=spec.to_dict(),
-            decoder=decoder,
-            arch=arch,
-            model_config=cfg['model'],
-            epoch=epoch,
-            extra={'optimizer': opt.state_dict(), 'history': history},
-        )
-
-    common = {
-        'epochs': tc['epochs'],
-        'batch_size': tc.get('batch_size', 32),
-        'lr': tc.get('lr', 1e-3),
-        'weight_decay': tc.get('weight_decay', 0.05),
-        'seed': tc.get('seed', 0),
-        'progress': progress,
-        'on_epoch_end': on_epoch_end,
-        'start_epoch': start_epoch,
-        'optimizer_state': opt_state,
-    }
-    metrics: Dict[str, Any] = {}
-    if task == 'detect':
-        if start_epoch < tc['epochs']:
-            train_detector(model, train_set, **common)
-        metrics = evaluate_detector(model, val_set, labels)
-        thr = cfg.get('export', {}).get('score_threshold', 'auto')
-        flight_val = flight_validation(cfg['data'], spec)
-        if flight_val is not None:  # what the drone's camera sees: pick the threshold there
-            metrics['flight_val'] = evaluate_detector(model, flight_val, labels)
-        if thr == 'auto':
-            ex = cfg.get('export', {})
-            thr, pr = pick_threshold(
-                model,
-                flight_val if flight_val is not None else val_set,
-                class_id=labels.index('person') if 'person' in labels else 0,
-                min_precision=ex.get('min_precision'),
-                min_recall=ex.get('min_recall'),
-            )
-            metrics['person_at_threshold'] = pr
-            metrics['threshold_picked_on'] = (
-                'val_flights'
-                if flight_val is not None
-                else (
-                    'validation scenes'
-                    if not is_real_detection_data(cfg['data'])
-                    else 'validation set'
-                )
-            )
-        decoder['score_threshold'] = float(thr)
-    else:
-        if start_epoch < tc['epochs']:
-            train_classifier(model, x_tr, y_tr, **common)
-        metrics = {'top1': evaluate_classifier(model, x_te, y_te)}
-    final = save_checkpoint(
-        out_dir / 'final.pt',
-        model,
-        name=cfg['name'],
-        task=task,
-        labels=labels,
-        input_spec=spec.to_dict(),
-        decoder=decoder,
-        arch=arch,
-        model_config=cfg['model'],
-        epoch=tc['epochs'],
-        metrics=metrics,
-    )
-    result: Dict[str, Any] = {
-        'name': cfg['name'],
-        'task': task,
-        'metrics': metrics,
-        'history': history,
-        'checkpoint': str(final),
-    }
-    if export:
-        module = DetectorExport(model) if task == 'detect' else model
-        names = module.output_names if task == 'detect' else ['logits']
-        samples = None
-        if task == 'detect':
-            samples = images_to_tensor(val_set.images[:3], spec).numpy()
-        _, err = export_bundle(
-            module,
-            out_dir / 'bundle',
-            name=cfg['name'],
-            task=task,
-            labels=labels,
-            input_spec=spec,
-            decoder=decoder,
-            output_names=names,
-            samples=samples,
-            source={
-                'arch': arch,
-                'config': cfg,
-                'metrics': metrics,
-                'trained_epochs': tc['epochs'],
-            },
-        )
-        result['bundle'] = str(out_dir / 'bundle')
-        result['parity_max_abs_err'] = err
-    atomic_write_bytes(
-        out_dir / 'train_result.json', json.dumps(result, indent=2, default=float).encode()
-    )
-    return result
 
 
 def run_segment_training(
@@ -399,40 +210,57 @@ def run_segment_training(
     allow_pickle: bool = False,
 ) -> Dict[str, Any]:
     """
-    Task ``segment`` of :func:`run_training`.
+    Task ``segment`` of :func:`run_training` (a validated config).
 
-    CE + Dice training, mIoU in input-image pixels, bundle export.
+    CE + Dice, mIoU in input-image pixels.
     """
-    from .evaluate import evaluate_segmenter, segmenter_onnx_agreement
-    from .loop import class_weights_from_masks, train_segmenter
-    from ..models import SegmenterExport
+    return _run_task(
+        cfg,
+        Path(out_dir),
+        resume=resume,
+        progress=progress,
+        export=export,
+        allow_pickle=allow_pickle,
+    )
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+
+def _run_task(
+    cfg: Dict[str, Any],
+    out_dir: Path,
+    resume: bool,
+    progress: bool,
+    export: bool,
+    allow_pickle: bool,
+) -> Dict[str, Any]:
+    """:func:`run_training` of a validated config."""
+    task = get_task(cfg['task'])
     spec = parse_input_spec(cfg['input'], 'input')
     torch.manual_seed(cfg['train'].get('seed', 0))
-    ex = cfg.get('export', {})
-    decoder: Dict[str, Any] = {'type': 'segmenter', 'upsample': ex.get('upsample', 'linear')}
-    labels = _data_errors(data_labels, cfg['data'], 'segment')
+    labels = _data_errors(data_labels, cfg['data'], task.name)
+    decoder = task.training_decoder(cfg.get('export', {}))
     model, start_epoch, opt_state, history = _start_model(
         cfg, labels, spec, out_dir, resume, allow_pickle
     )
     if export:
-        _trial(cfg, SegmenterExport(model), spec, ['logits'], start_epoch)
-    LOG.info('preparing segmentation data')
-    train_set, val_set, labels = _data_errors(build_segmentation, cfg['data'], spec)
-    last = out_dir / 'last.pt'
+        _trial(cfg, *task.export_module(model), spec=spec, start_epoch=start_epoch)
+    data = _data_errors(task.training_data, cfg, spec, labels)
+    labels = data.labels
+    out_dir.mkdir(parents=True, exist_ok=True)
     tc = cfg['train']
     arch = cfg['model']['arch']
+    val_every = int(tc.get('val_every', 1))
 
     def on_epoch_end(
         epoch: int, mdl: torch.nn.Module, opt: torch.optim.Optimizer, stats: Dict[str, float]
     ) -> None:
+        if val_every and not epoch % val_every:
+            task.validate_epoch(mdl, data, stats, epoch, tc['epochs'])
         history.append(stats)
         save_checkpoint(
-            last,
+            out_dir / 'last.pt',
             mdl,
             name=cfg['name'],
-            task='segment',
+            task=task.name,
             labels=labels,
             input_spec=spec.to_dict(),
             decoder=decoder,
@@ -442,32 +270,26 @@ def run_segment_training(
             extra={'optimizer': opt.state_dict(), 'history': history},
         )
 
-    power = float(tc.get('class_weight_power', 0.5))
-    weights = class_weights_from_masks(train_set.masks, len(labels), power) if power > 0 else None
+    common = {
+        'epochs': tc['epochs'],
+        'batch_size': tc.get('batch_size', task.train_batch_size),
+        'lr': tc.get('lr', 1e-3),
+        'weight_decay': tc.get('weight_decay', 0.05),
+        'seed': tc.get('seed', 0),
+        'progress': progress,
+        'on_epoch_end': on_epoch_end,
+        'start_epoch': start_epoch,
+        'optimizer_state': opt_state,
+    }
+    common.update(task.train_options(tc, data))
     if start_epoch < tc['epochs']:
-        train_segmenter(
-            model,
-            train_set,
-            epochs=tc['epochs'],
-            batch_size=tc.get('batch_size', 16),
-            lr=tc.get('lr', 1e-3),
-            weight_decay=tc.get('weight_decay', 0.05),
-            seed=tc.get('seed', 0),
-            class_weights=weights,
-            dice_weight=float(tc.get('dice_weight', 0.5)),
-            progress=progress,
-            on_epoch_end=on_epoch_end,
-            start_epoch=start_epoch,
-            optimizer_state=opt_state,
-        )
-    metrics: Dict[str, Any] = evaluate_segmenter(
-        model, val_set, labels, upsample=decoder['upsample']
-    )
+        task.train(model, data, **common)
+    metrics: Dict[str, Any] = task.final_metrics(model, data, cfg, decoder)
     final = save_checkpoint(
         out_dir / 'final.pt',
         model,
         name=cfg['name'],
-        task='segment',
+        task=task.name,
         labels=labels,
         input_spec=spec.to_dict(),
         decoder=decoder,
@@ -478,23 +300,23 @@ def run_segment_training(
     )
     result: Dict[str, Any] = {
         'name': cfg['name'],
-        'task': 'segment',
+        'task': task.name,
         'metrics': metrics,
         'history': history,
         'checkpoint': str(final),
     }
     if export:
-        samples = images_to_tensor(val_set.images[:3], spec).numpy()
+        module, names = task.export_module(model)
         bundle, err = export_bundle(
-            SegmenterExport(model),
+            module,
             out_dir / 'bundle',
             name=cfg['name'],
-            task='segment',
+            task=task.name,
             labels=labels,
             input_spec=spec,
             decoder=decoder,
-            output_names=['logits'],
-            samples=samples,
+            output_names=names,
+            samples=task.export_samples(data),
             source={
                 'arch': arch,
                 'config': cfg,
@@ -502,14 +324,108 @@ def run_segment_training(
                 'trained_epochs': tc['epochs'],
             },
         )
-        agree = segmenter_onnx_agreement(model, bundle.onnx_path, val_set.images[:20], spec)
         result['bundle'] = str(out_dir / 'bundle')
         result['parity_max_abs_err'] = err
-        result['parity_argmax_agreement'] = agree
+        agree = task.onnx_agreement(model, bundle.onnx_path, data)
+        if agree is not None:
+            result['parity_argmax_agreement'] = agree
     atomic_write_bytes(
         out_dir / 'train_result.json', json.dumps(result, indent=2, default=float).encode()
     )
     return result
+
+
+# --- the tasks' training steps (named by vitedge_ros/tasks/*.py)
+# --------------------------------------------------
+
+
+def validate_classifier(
+    model: torch.nn.Module, data: Any, stats: Dict[str, float], epoch: int, epochs: int
+) -> None:
+    """Epoch validation of a classifier: ``stats['val_top1']`` on the test arrays, logged."""
+    stats['val_top1'] = evaluate_classifier(model, data.x_test, data.y_test)
+    LOG.info(
+        'epoch %d/%d: loss %.4f, validation top-1 %.4f',
+        epoch,
+        epochs,
+        stats.get('loss', float('nan')),
+        stats['val_top1'],
+    )
+
+
+def validate_detector(
+    model: torch.nn.Module, data: Any, stats: Dict[str, float], epoch: int, epochs: int
+) -> None:
+    """
+    Epoch validation of a detector.
+
+    ``stats['val_map50']`` and ``['val_map50_95']`` on ``data.val``, logged.
+    """
+    res = evaluate_detector(model, data.val, data.labels)
+    stats['val_map50'], stats['val_map50_95'] = float(res['map50']), float(res['map50_95'])
+    LOG.info(
+        'epoch %d/%d: loss %.4f, validation mAP@0.5 %.4f, mAP@0.5:0.95 %.4f (%d images)',
+        epoch,
+        epochs,
+        stats.get('loss', float('nan')),
+        stats['val_map50'],
+        stats['val_map50_95'],
+        len(data.val.images),
+    )
+
+
+def detector_metrics(
+    model: torch.nn.Module, data: Any, cfg: Dict[str, Any], decoder: Dict[str, Any]
+) -> Dict[str, Any]:
+    """
+    Return a trained detector's mAP (+ ``flight_val`` on the config's flight frames) and its score threshold.
+
+    ``export.score_threshold`` ``auto`` (default) picks it on the flight frames or the validation
+    set (:func:`.threshold.pick_threshold`) and records ``person_at_threshold`` /
+    ``threshold_picked_on``; the threshold is written to ``decoder['score_threshold']``.
+    """
+    labels = data.labels
+    metrics = evaluate_detector(model, data.val, labels)
+    thr = cfg.get('export', {}).get('score_threshold', 'auto')
+    flight_val = flight_validation(cfg['data'], data.spec)
+    if flight_val is not None:  # what the drone's camera sees: pick the threshold there
+        metrics['flight_val'] = evaluate_detector(model, flight_val, labels)
+    if thr == 'auto':
+        ex = cfg.get('export', {})
+        thr, pr = pick_threshold(
+            model,
+            flight_val if flight_val is not None else data.val,
+            class_id=labels.index('person') if 'person' in labels else 0,
+            min_precision=ex.get('min_precision'),
+            min_recall=ex.get('min_recall'),
+        )
+        metrics['person_at_threshold'] = pr
+        metrics['threshold_picked_on'] = (
+            'val_flights'
+            if flight_val is not None
+            else (
+                'validation scenes'
+                if not is_real_detection_data(cfg['data'])
+                else 'validation set'
+            )
+        )
+    decoder['score_threshold'] = float(thr)
+    return metrics
+
+
+def segmenter_options(train: Dict[str, Any], data: Any) -> Dict[str, Any]:
+    """
+    Segmenter loop keywords.
+
+    ``class_weights`` and ``dice_weight`` (0.5) of the config's ``train`` section.
+
+    Class weights come from the training masks (``class_weight_power`` 0.5; 0: none).
+    """
+    power = float(train.get('class_weight_power', 0.5))
+    weights = (
+        class_weights_from_masks(data.train.masks, len(data.labels), power) if power > 0 else None
+    )
+    return {'class_weights': weights, 'dice_weight': float(train.get('dice_weight', 0.5))}
 
 
 __all__ = ['build_model', 'run_training', 'run_segment_training']

@@ -37,6 +37,7 @@ from .base import RunError, Stage, stage_schema, StageContext, StageResult
 from .fields import boolean, choice, fail, integer, list_of, mapping, num, optional, string
 from .. import ddp
 from ...checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ...tasks import get_task
 
 LOG = logging.getLogger(__name__)
 DISTILL_TYPES = ('logit', 'mse', 'token', 'none')
@@ -135,7 +136,6 @@ def run(ctx: StageContext, st: Dict[str, Any]) -> StageResult:
     Raises :class:`RunError` when the stage distills and there is no teacher yet.
     """
     from ..distill import Distiller
-    from ...training.loop import train_classifier, train_detector
 
     model, data, name = ctx.model, ctx.data, ctx.name
     notes: List[str] = []
@@ -208,49 +208,7 @@ def run(ctx: StageContext, st: Dict[str, Any]) -> StageResult:
     }
     bs = max(1, st['batch_size'] // ctx.world)
     try:
-        if data.task == 'classify':
-            shard = (
-                ddp.shard_indices(len(data.x_train), ctx.rank, ctx.world, ctx.seed)
-                if ctx.world > 1
-                else np.arange(len(data.x_train))
-            )
-
-            def kd_loss(m, xb, yb):
-                return distiller.classifier_loss(m, xb, yb, label_smoothing=st['label_smoothing'])
-
-            loss_fn = kd_loss if distiller is not None else None
-            hist = train_classifier(
-                net,
-                data.x_train[shard],
-                data.y_train[shard],
-                batch_size=bs,
-                loss_fn=loss_fn,
-                label_smoothing=st['label_smoothing'],
-                **common,
-            )
-        elif data.task == 'segment':
-            hist = _finetune_segmenter(ctx, net, bs, distiller, common)
-        else:
-            train = data.sampler or data.train  # real data: fresh crops each epoch
-            if ctx.world > 1:
-                from ...training.data import DetectionSet
-
-                train = data.train
-                sh = ddp.shard_indices(len(train.images), ctx.rank, ctx.world, ctx.seed)
-                train = DetectionSet(
-                    train.images[sh],
-                    [train.boxes[i] for i in sh],
-                    [train.labels[i] for i in sh],
-                    train.spec,
-                    None if train.ignored is None else [train.ignored[i] for i in sh],
-                )
-            hist = train_detector(
-                net,
-                train,
-                batch_size=bs,
-                loss_fn=distiller.detector_loss if distiller is not None else None,
-                **common,
-            )
+        hist = get_task(data.task).finetune(ctx, net, bs, distiller, st, common)
     finally:
         if distiller is not None:
             distiller.close()
@@ -269,8 +227,84 @@ def run(ctx: StageContext, st: Dict[str, Any]) -> StageResult:
     )
 
 
-def _finetune_segmenter(
-    ctx: StageContext, net: nn.Module, bs: int, distiller: Any, common: Dict[str, Any]
+def finetune_classifier(
+    ctx: StageContext,
+    net: nn.Module,
+    bs: int,
+    distiller: Any,
+    st: Dict[str, Any],
+    common: Dict[str, Any],
+) -> List[Dict[str, float]]:
+    """Classifier fine-tuning on this process's shard of the training arrays (+ logit / feature KD)."""
+    from ...training.loop import train_classifier
+
+    data = ctx.data
+    shard = (
+        ddp.shard_indices(len(data.x_train), ctx.rank, ctx.world, ctx.seed)
+        if ctx.world > 1
+        else np.arange(len(data.x_train))
+    )
+
+    def kd_loss(m, xb, yb):
+        return distiller.classifier_loss(m, xb, yb, label_smoothing=st['label_smoothing'])
+
+    loss_fn = kd_loss if distiller is not None else None
+    return train_classifier(
+        net,
+        data.x_train[shard],
+        data.y_train[shard],
+        batch_size=bs,
+        loss_fn=loss_fn,
+        label_smoothing=st['label_smoothing'],
+        **common,
+    )
+
+
+def finetune_detector(
+    ctx: StageContext,
+    net: nn.Module,
+    bs: int,
+    distiller: Any,
+    st: Dict[str, Any],
+    common: Dict[str, Any],
+) -> List[Dict[str, float]]:
+    """
+    Detector fine-tuning.
+
+    Real data's fresh crops each epoch (one process) or this process's shard.
+    """
+    from ...training.loop import train_detector
+
+    data = ctx.data
+    train = data.sampler or data.train  # real data: fresh crops each epoch
+    if ctx.world > 1:
+        from ...training.data import DetectionSet
+
+        train = data.train
+        sh = ddp.shard_indices(len(train.images), ctx.rank, ctx.world, ctx.seed)
+        train = DetectionSet(
+            train.images[sh],
+            [train.boxes[i] for i in sh],
+            [train.labels[i] for i in sh],
+            train.spec,
+            None if train.ignored is None else [train.ignored[i] for i in sh],
+        )
+    return train_detector(
+        net,
+        train,
+        batch_size=bs,
+        loss_fn=distiller.detector_loss if distiller is not None else None,
+        **common,
+    )
+
+
+def finetune_segmenter(
+    ctx: StageContext,
+    net: nn.Module,
+    bs: int,
+    distiller: Any,
+    st: Dict[str, Any],
+    common: Dict[str, Any],
 ) -> List[Dict[str, float]]:
     """
     Segmenter fine-tuning.

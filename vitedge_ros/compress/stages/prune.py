@@ -27,6 +27,7 @@ from torch import nn
 
 from .base import Stage, stage_schema, StageContext, StageResult
 from .fields import boolean, choice, integer, list_of, num, optional
+from ...tasks import get_task
 
 SCHEMA = stage_schema(
     {
@@ -56,57 +57,73 @@ def calibration_loss(
     """
     ``gen(model)`` yielding the task loss of up to ``n_batches`` training batches (Taylor importance).
 
-    Classifiers: cross-entropy on ``batch_size`` images; segmenters and detectors: their training
-        loss on batches
-    of at most 16 (:func:`vitedge_ros.models.vit_segmenter.segmentation_loss`,
-    :func:`vitedge_ros.models.vit_detector.detection_loss`).
+    The task decides (:meth:`vitedge_ros.tasks.Task.calibration_losses`): classifiers:
+    cross-entropy on ``batch_size`` images (:func:`classifier_losses`); segmenters and detectors:
+    their training loss on batches of at most 16 (:func:`segmenter_losses`,
+    :func:`detector_losses`).
     """
 
     def gen(model: nn.Module) -> Iterator[torch.Tensor]:
-        import torch.nn.functional as F
-
-        if data.task == 'classify':
-            for b in range(n_batches):
-                sl = slice(b * batch_size, (b + 1) * batch_size)
-                xb = torch.from_numpy(data.x_train[sl])
-                if len(xb) == 0:
-                    break
-                out = model(xb)
-                out = out[0] if isinstance(out, (tuple, list)) else out
-                yield F.cross_entropy(out, torch.from_numpy(data.y_train[sl]))
-        elif data.task == 'segment':
-            from ...models.vit_segmenter import segmentation_loss
-            from ...training.data import images_to_tensor
-
-            bs = min(batch_size, 16)
-            for b in range(n_batches):
-                sl = slice(b * bs, (b + 1) * bs)
-                if len(data.train.images[sl]) == 0:
-                    break
-                x = images_to_tensor(data.train.images[sl], data.spec)
-                masks = torch.from_numpy(data.train.masks[sl][:, ::2, ::2].astype(np.int64))
-                yield segmentation_loss(model(x), masks)['loss']
-        else:
-            from ...models.vit_detector import build_targets, detection_loss
-            from ...training.data import images_to_tensor
-
-            det = getattr(model, 'detector', model)
-            bs = min(batch_size, 16)
-            for b in range(n_batches):
-                idx = list(range(b * bs, min((b + 1) * bs, len(data.train.images))))
-                if not idx:
-                    break
-                x = images_to_tensor(data.train.images[idx], data.spec)
-                tg = build_targets(
-                    [torch.from_numpy(data.train.boxes[i]) for i in idx],
-                    [torch.from_numpy(data.train.labels[i]) for i in idx],
-                    det.num_classes,
-                    det.map_size,
-                    det.stride,
-                )
-                yield detection_loss(model(x), tg)['loss']
+        return get_task(data.task).calibration_losses(model, data, n_batches, batch_size)
 
     return gen
+
+
+def classifier_losses(
+    model: nn.Module, data: Any, n_batches: int, batch_size: int
+) -> Iterator[torch.Tensor]:
+    """Cross-entropy of up to ``n_batches`` batches of ``batch_size`` training arrays."""
+    import torch.nn.functional as F
+
+    for b in range(n_batches):
+        sl = slice(b * batch_size, (b + 1) * batch_size)
+        xb = torch.from_numpy(data.x_train[sl])
+        if len(xb) == 0:
+            break
+        out = model(xb)
+        out = out[0] if isinstance(out, (tuple, list)) else out
+        yield F.cross_entropy(out, torch.from_numpy(data.y_train[sl]))
+
+
+def segmenter_losses(
+    model: nn.Module, data: Any, n_batches: int, batch_size: int
+) -> Iterator[torch.Tensor]:
+    """:func:`vitedge_ros.models.vit_segmenter.segmentation_loss` of up to ``n_batches`` batches (<= 16 images)."""
+    from ...models.vit_segmenter import segmentation_loss
+    from ...training.data import images_to_tensor
+
+    bs = min(batch_size, 16)
+    for b in range(n_batches):
+        sl = slice(b * bs, (b + 1) * bs)
+        if len(data.train.images[sl]) == 0:
+            break
+        x = images_to_tensor(data.train.images[sl], data.spec)
+        masks = torch.from_numpy(data.train.masks[sl][:, ::2, ::2].astype(np.int64))
+        yield segmentation_loss(model(x), masks)['loss']
+
+
+def detector_losses(
+    model: nn.Module, data: Any, n_batches: int, batch_size: int
+) -> Iterator[torch.Tensor]:
+    """:func:`vitedge_ros.models.vit_detector.detection_loss` of up to ``n_batches`` batches (<= 16 images)."""
+    from ...models.vit_detector import build_targets, detection_loss
+    from ...training.data import images_to_tensor
+
+    det = getattr(model, 'detector', model)
+    bs = min(batch_size, 16)
+    for b in range(n_batches):
+        idx = list(range(b * bs, min((b + 1) * bs, len(data.train.images))))
+        if not idx:
+            break
+        x = images_to_tensor(data.train.images[idx], data.spec)
+        tg = build_targets(
+            [torch.from_numpy(data.train.boxes[i]) for i in idx],
+            [torch.from_numpy(data.train.labels[i]) for i in idx],
+            det.num_classes,
+            det.map_size,
+            det.stride,
+        )
+        yield detection_loss(model(x), tg)['loss']
 
 
 def run(ctx: StageContext, st: Dict[str, Any]) -> StageResult:

@@ -30,6 +30,7 @@ from typing import Any, Dict, List, Optional
 from .base import RunError, Stage, stage_schema, StageContext, StageResult
 from .fields import boolean, choice, fail, integer, list_of, num, string
 from ..measure import onnx_bytes
+from ...tasks import get_task
 
 KEEP_FP32 = ('patch_embed', 'head', 'softmax', 'layernorm', 'attn_qk')
 QUANT_MODES = ('int8', 'fp16', 'dynamic')
@@ -101,7 +102,6 @@ def run(ctx: StageContext, st: Dict[str, Any]) -> StageResult:
     """
     from .. import quantize as Q
     from ..evaluation import evaluate_outputs, onnx_outputs
-    from ...eval.classification import agreement
 
     data, name = ctx.data, ctx.name
     src = source_entry(ctx.entries)
@@ -151,15 +151,7 @@ def run(ctx: StageContext, st: Dict[str, Any]) -> StageResult:
             }
             continue
         metric = evaluate_outputs(outs, data)
-        if data.task == 'classify':
-            metric['agreement_with_source'] = agreement(ref[0], outs[0])
-        elif data.task == 'segment':
-            from ...eval.segmentation import label_agreement
-
-            metric['agreement_with_source'] = round(label_agreement(ref[0], outs[0]), 6)
-            metric['logits_sqnr_db_vs_source'] = round(float(Q.sqnr_db(ref[0], outs[0])), 3)
-        else:
-            metric['heatmap_sqnr_db_vs_source'] = round(float(Q.sqnr_db(ref[1], outs[1])), 3)
+        metric.update(get_task(data.task).source_agreement(ref, outs))
         if mode == st['mode']:
             primary = (path, metric, info)
         else:
@@ -177,7 +169,7 @@ def run(ctx: StageContext, st: Dict[str, Any]) -> StageResult:
             details['sensitivity'], n = _sensitivity(ctx, st, fp32, calib)
             notes.append(
                 'sensitivity: SQNR (dB) of the {} output over {} samples with only that layer '
-                'quantized'.format('heatmap' if data.task == 'detect' else 'logits', n)
+                'quantized'.format(get_task(data.task).watched_output[0], n)
             )
     if variants:
         details['variants'] = variants
@@ -201,13 +193,9 @@ def _sensitivity(ctx: StageContext, st: Dict[str, Any], fp32: Any, calib: Any) -
     """Per-layer sensitivity (:func:`vitedge_ros.compress.quantize.sensitivity`) and the sample count."""
     from .. import quantize as Q
 
-    task = ctx.data.task
+    task = get_task(ctx.data.task)
     samples = ctx.data.eval_inputs(st['sensitivity_samples'])
-
-    def agree(r, g):
-        return {'agreement': round(float((r.argmax(1) == g.argmax(1)).mean()), 4)}
-
-    score: Optional[Any] = agree if task in ('classify', 'segment') else None
+    score: Optional[Any] = task.answer_agreement if task.argmax_answer else None
     quiet = logging.getLogger().level
     logging.getLogger().setLevel(logging.ERROR)
     try:
@@ -220,7 +208,7 @@ def _sensitivity(ctx: StageContext, st: Dict[str, Any], fp32: Any, calib: Any) -
             keep_fp32=st['keep_fp32'],
             exclude=st['exclude'],
             per_channel=st['per_channel'],
-            output_index=0 if task in ('classify', 'segment') else 1,
+            output_index=task.watched_output[1],
             threads=ctx.threads,
             score=score,
         )

@@ -27,6 +27,7 @@ import torch
 
 from .base import Stage, stage_schema, StageContext, StageResult
 from .fields import fail, integer, list_of
+from ...tasks import get_task
 
 _WEIGHT_STAGES = ('prune', 'lowrank', 'finetune')
 
@@ -55,7 +56,7 @@ def check(recipe: Dict[str, Any], index: int) -> None:
     And comes after the stages that change weights (unless a branch).
     """
     st = recipe['stages'][index]
-    if recipe['model']['task'] != 'classify':
+    if not get_task(recipe['model']['task']).token_merging:
         raise fail('stages[{}].tome'.format(index), 'token merging is for ViT classifiers only')
     if not st['branch'] and any(
         s['type'] in _WEIGHT_STAGES for s in recipe['stages'][index + 1:]
