@@ -87,7 +87,22 @@ setup(
         'runtime': RUNTIME,
         'tools': RUNTIME + TOOLS,
         'jetson': RUNTIME + ['pycuda'],  # tensorrt comes with JetPack (python3-libnvinfer)
-        'dev': ['pytest', 'ruff; python_version >= "3.8"', 'flake8', 'pydocstyle'],
+        # the ament linters' checkers at Ubuntu 22.04 (Humble) versions and the flake8 plugins the ROS 2
+        # docs install (constraints.txt pins them): test_flake8 / test_pep257 where ament is absent
+        'dev': [
+            'pytest',
+            'ruff; python_version >= "3.8"',
+            'flake8',
+            'pydocstyle',
+            'flake8-blind-except',
+            'flake8-builtins',
+            'flake8-class-newline',
+            'flake8-comprehensions',
+            'flake8-deprecated',
+            'flake8-docstrings',
+            'flake8-import-order',
+            'flake8-quotes',
+        ],
         # The benchmark peer of issue 18 (`make bench-peer`, vitedge_ros/bench/peer.py only):
         # AGPL-3.0, so
         # never a runtime or tools dependency. `make bench-peer` installs it without its
