@@ -408,6 +408,8 @@ def cmd_headers(args: argparse.Namespace) -> str:
 
 
 IMPERATIVE_ARTICLES = ('The', 'A', 'An')
+#: Summaries that state a returned constant (``True when ...``) become ``Return True when ...``.
+IMPERATIVE_CONSTANTS = ('True', 'False', 'None')
 
 
 def cmd_imperative(args: argparse.Namespace) -> str:
@@ -435,6 +437,8 @@ def cmd_imperative(args: argparse.Namespace) -> str:
                 lines[i] = m.group(1) + good + m.group(3)
             elif word and m.group(2) == word and word in IMPERATIVE_ARTICLES:
                 lines[i] = m.group(1) + 'Return ' + word.lower() + m.group(3)
+            elif word and m.group(2) == word and word in IMPERATIVE_CONSTANTS:
+                lines[i] = m.group(1) + 'Return ' + word + m.group(3)
             else:
                 continue
             fixed += 1
