@@ -262,5 +262,6 @@ def test_only_the_peer_module_imports_ultralytics():
     assert users == ['vitedge_ros/bench/peer.py']
     setup = (ROOT / 'setup.py').read_text()
     assert "'peer': ['ultralytics==" in setup
-    runtime_tools = setup[setup.index('RUNTIME') : setup.index('extras_require')]
+    start, end = setup.index('RUNTIME'), setup.index('extras_require')
+    runtime_tools = setup[start:end]
     assert 'ultralytics' not in runtime_tools

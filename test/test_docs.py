@@ -93,7 +93,8 @@ def test_readme_keeps_exactly_two_setup_commands():
 
 def test_readme_warns_before_the_embedded_default():
     text = README.read_text(encoding='utf-8')
-    section = text[text.index('## The embedded default') : text.index('## Layout')]
+    start, end = text.index('## The embedded default'), text.index('## Layout')
+    section = text[start:end]
     warning = section[: section.index('`models/aerial_vit_tiny/`')]
     assert (
         'Warning' in warning and 'synthetic scenes' in warning and 'real photo textures' in warning

@@ -295,7 +295,8 @@ def test_launch_logic_bag_replay(stub_launch):
     assert cmd[:6] == ['ros2', 'bag', 'play', '/data/flight', '--rate', '1.0']
     assert cmd[cmd.index('--storage') + 1] == 'mcap' and cmd[cmd.index('--delay') + 1] == '2.5'
     assert '--start-paused' in cmd and cmd[-1] == '--clock'
-    remaps = cmd[cmd.index('--remap') + 1 : -1]
+    first = cmd.index('--remap') + 1
+    remaps = cmd[first:-1]
     assert remaps == ['/a:=/b', '/tf:=/uav1/tf']  # the bag's TF goes where the node listens
     exits = [h.args[0] for h in handlers if type(h.args[0]).__name__ == 'OnProcessExit']
     assert [e.kwargs['target_action'] for e in exits] == [node, player]

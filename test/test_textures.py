@@ -115,10 +115,9 @@ def test_training_textures_never_read_a_heldout_pixel(monkeypatch):
         for r in HELDOUT_REGIONS:
             if r.source == pid:
                 x0, y0, x1, y1 = r.box
-                img[
-                    int(round(y0 * 200)) : int(round(y1 * 200)),
-                    int(round(x0 * 300)) : int(round(x1 * 300)),
-                ] = 255
+                top, bottom = int(round(y0 * 200)), int(round(y1 * 200))
+                left, right = int(round(x0 * 300)), int(round(x1 * 300))
+                img[top:bottom, left:right] = 255
         return img
 
     monkeypatch.setattr(textures, 'load_photo', fake_photo)
