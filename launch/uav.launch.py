@@ -247,7 +247,11 @@ def _sibling_camera_info(image_topic: str) -> str:
 
 
 def resolve_name(name: str, namespace: str) -> str:
-    """Absolute form of a topic name as rcl resolves it for a node in ``namespace`` (no ``~`` names)."""
+    """
+    Return the absolute topic name rcl resolves ``name`` to for a node in ``namespace``.
+
+    Private (``~``) names are not handled.
+    """
     if name.startswith('/'):
         return name
     ns = namespace.strip('/')
@@ -355,7 +359,11 @@ def node_overrides(arg: dict, bag: str) -> dict:
 
 
 def bag_command(arg: dict, bag: str, use_sim_time: bool) -> list:
-    """``ros2 bag play`` command line with the options of Humble's play verb (ros2bag humble, verb/play.py)."""
+    """
+    Build the ``ros2 bag play`` command line with the options of Humble's play verb.
+
+    Source: ros2bag humble, ros2bag/verb/play.py.
+    """
     cmd = ['ros2', 'bag', 'play', bag, '--rate', str(_number(arg['bag_rate'], 'bag_rate'))]
     if arg['bag_storage'].strip():
         cmd += ['--storage', arg['bag_storage'].strip()]
@@ -402,9 +410,8 @@ def launch_setup(context, *args, **kwargs):
         )
     if bag and camera != 'none':
         raise ValueError(
-            'launch argument camera:={} cannot be combined with bag:= (the bag is the camera)'.format(
-                camera
-            )
+            'launch argument camera:={} cannot be combined with bag:= '
+            '(the bag is the camera)'.format(camera)
         )
 
     node = Node(
@@ -464,10 +471,8 @@ def launch_setup(context, *args, **kwargs):
             if arg['log_level'].strip().lower() not in ('debug', 'info'):
                 raise ValueError(
                     'launch argument bag_wait_for_node:=true waits for an info line of '
-                    'vitedge_node, '
-                    'which log_level:={} hides; use bag_wait_for_node:=false (and bag_delay)'.format(
-                        arg['log_level']
-                    )
+                    'vitedge_node, which log_level:={} hides; '
+                    'use bag_wait_for_node:=false (and bag_delay)'.format(arg['log_level'])
                 )
             started = []
 

@@ -225,7 +225,7 @@ def engine_bytes(io: Optional[Dict[str, Any]] = None, **extra: Any) -> bytes:
 
 def fake_compute(inputs: Dict[str, np.ndarray], io: Dict[str, Any]) -> Dict[str, np.ndarray]:
     """
-    What the fake network computes.
+    Compute the fake network's outputs.
 
     Logits[j] = sum(x) * (j + 1); stats = (mean, max); others zero.
     """
@@ -1136,9 +1136,10 @@ _SHIM = (
 
 def install_from_env() -> None:
     """
-    Install fake tensorrt + pycuda into sys.modules from the JSON options in ``$VITEDGE_FAKE_TRT``
-    (used by the shim packages of :func:`fake_env`, so a child process imports the fakes as
-    ``tensorrt``).
+    Install fake tensorrt + pycuda into sys.modules from the JSON options in ``$VITEDGE_FAKE_TRT``.
+
+    Used by the shim packages of :func:`fake_env`, so a child process imports the fakes as
+    ``tensorrt``.
     """
     if 'tensorrt' in sys.modules and getattr(sys.modules['tensorrt'], 'GENERATION', None):
         return
@@ -1157,9 +1158,10 @@ def install_from_env() -> None:
 
 def fake_env(tmp_dir: Any, root: Any, **options: Any) -> Dict[str, str]:
     """
-    Environment for a child process in which ``import tensorrt`` / ``import pycuda.driver`` give the fakes
-    made with ``options`` (``api``, ``gpu_name``, ``cc``, ``fail_memcpy_at``, ...); ``root`` goes
-    on the path.
+    Return the environment of a child process whose tensorrt / pycuda.driver imports give fakes.
+
+    The fakes are made with ``options`` (``api``, ``gpu_name``, ``cc``, ``fail_memcpy_at``, ...);
+    ``root`` goes on the path.
     """
     shim = os.path.join(str(tmp_dir), 'fake_trt_shim')
     test_dir = os.path.dirname(os.path.abspath(__file__))

@@ -245,7 +245,7 @@ def _annotations(tree: ast.AST) -> Iterable[ast.AST]:
 
 def py37_findings(path: Path) -> List[str]:
     """
-    Uses of Python >= 3.7 features in ``path`` that Python 3.6 compiles but cannot run.
+    Find uses of Python >= 3.7 features in ``path`` that Python 3.6 compiles but cannot run.
 
     Returns ``'file:line: what (needs Python X)'`` strings; empty when clean. Syntax that 3.6
     cannot even compile (walrus, positional-only parameters, ``f'{x=}'``, ``from __future__ import

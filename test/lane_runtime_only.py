@@ -85,7 +85,11 @@ def read_pins(path: Path = PINS) -> Dict[str, str]:
 
 
 def colcon_pytest_addopts(out: Path = OUT, package: str = PACKAGE) -> List[str]:
-    """Return the options colcon-core's pytest step puts in ``PYTEST_ADDOPTS`` (no coverage, no retest flags)."""
+    """
+    Return the options colcon-core's pytest step puts in ``PYTEST_ADDOPTS``.
+
+    No coverage, no retest flags.
+    """
     return [
         '--tb=short',
         '--junit-xml=' + (out / 'pytest.xml').as_posix(),
@@ -193,9 +197,9 @@ def lane_env() -> Dict[str, str]:
 
 def junit_counts(path: Path) -> Dict[str, int]:
     """
-    ``tests``, ``failures``, ``errors``.
+    Count the tests of a JUnit file, summed over its testsuite elements.
 
-    ``skipped`` summed over the testsuite elements of a JUnit file.
+    Returns ``{'tests', 'failures', 'errors', 'skipped'}`` as ints.
     """
     root = ET.parse(str(path)).getroot()
     suites = [root] if root.tag == 'testsuite' else root.findall('testsuite')

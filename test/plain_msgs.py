@@ -204,7 +204,11 @@ class PlainTypestore:
         return copy.deepcopy(msg)
 
     def deserialize_cdr(self, raw: Any, typename: str) -> Any:
-        """Return a copy of the message with numeric arrays as numpy arrays (as rosbags returns them)."""
+        """
+        Return a copy of the message with numeric arrays as numpy arrays.
+
+        As rosbags returns them.
+        """
         if getattr(raw, '__msgtype__', None) != typename:
             raise TypeError(
                 'raw message is {}, not {}'.format(
@@ -236,5 +240,5 @@ def message_types() -> Tuple[Any, SimpleNamespace]:
 
 
 def uses_rosbags(typestore: Any) -> bool:
-    """True when ``typestore`` is rosbags' (real CDR), False for the stand-in."""
+    """Tell whether ``typestore`` is rosbags' (real CDR): True, or the stand-in: False."""
     return not isinstance(typestore, PlainTypestore)

@@ -389,7 +389,11 @@ def test_render_gpu_figure_next_to_estimate():
 
 
 def test_every_number_on_the_page_is_in_the_json():
-    """Every decimal and every number of 3+ digits on the hand-made page occurs in the JSON (none typed)."""
+    """
+    Every decimal and every number of 3+ digits on the hand-made page occurs in the JSON.
+
+    None is typed by hand.
+    """
     import re
 
     res = hand_made()
@@ -417,7 +421,7 @@ def test_fmt():
 
 
 def test_bench_latency_figures_are_the_one_latency_summary():
-    """What a bench section writes for a latency is runtime.latency_stats.latency_summary at 4 digits."""
+    """A bench section writes a latency as runtime.latency_stats.latency_summary at 4 digits."""
     from vitedge_ros.bench.stats import latency_summary, SIG
 
     s = latency_summary([3.0, 1.0, 2.0, 10.123456], SIG)

@@ -13,7 +13,9 @@
 # limitations under the License.
 
 """
-CameraInfo roi / binning (image_geometry semantics) and distortion models that are models even with zero D.
+CameraInfo roi / binning (image_geometry semantics) and distortion models with an all-zero D.
+
+A distortion model stays a model even when its coefficients D are all zero.
 
 Issue 14 items 1 and 2. Azimuth is positive to the left (vitedge_ros.geometry.obstacles: FLU
 convention).
@@ -92,7 +94,11 @@ def test_roi_crop_shifts_principal_point_keeps_focal_length():
 
 
 def test_roi_crop_equals_the_full_sensor_pixel():
-    """Every pixel of the cropped image sees the ray of the full-sensor pixel at offset + uv (with distortion)."""
+    """
+    Every pixel of the cropped image sees the ray of the full-sensor pixel at offset + uv.
+
+    With distortion.
+    """
     d = (-0.2, 0.05, 0.001, -0.0005, 0.0)
     full = PinholeCamera.from_camera_info(_info(d=d))
     crop = PinholeCamera.from_camera_info(_info(d=d, roi=(320, 200, 640, 400)))

@@ -85,7 +85,11 @@ def test_every_stage_schema_rejects_an_unknown_key_in_one_line(name):
 
 
 def test_registry_sweep_covers_plugins_too(monkeypatch):
-    """Every registered schema (a plug-in included) rejects an unknown key with a one-line RecipeError."""
+    """
+    Every registered schema rejects an unknown key with a one-line RecipeError.
+
+    A plug-in schema included.
+    """
     from vitedge_ros.compress.recipe import RecipeError
     from vitedge_ros.compress.stages import STAGES
 

@@ -103,8 +103,8 @@ def _header_problem(path):
 @pytest.mark.copyright
 @pytest.mark.linter
 def test_copyright():
-    # build/ holds copies of the package (setuptools' build/lib, the test lanes' venvs): marked for the crawler,
-    # as colcon's own build folder lies outside the package
+    # build/ holds copies of the package (setuptools' build/lib, the test lanes' venvs): marked for
+    # the crawler, as colcon's own build folder lies outside the package
     if (ROOT / 'build').is_dir():
         (ROOT / 'build' / 'AMENT_IGNORE').touch()
     if importlib.util.find_spec('ament_copyright') is not None:

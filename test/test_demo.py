@@ -136,7 +136,7 @@ def _world_metres(scene, uv):
 
 
 def test_demo_camera_and_pose_reproduce_the_flight():
-    """The CameraInfo and pose the demo gives the core see the ground exactly as the generator's warp maps it."""
+    """The demo's CameraInfo and pose see the ground exactly as the generator's warp maps it."""
     import numpy as np
     from vitedge_ros.data.synthetic import camera_sequence
     from vitedge_ros.demo import DEMO_HFOV_DEG, flight_camera_info, nadir_pose
@@ -159,7 +159,11 @@ def test_demo_camera_and_pose_reproduce_the_flight():
 
 @pytest.mark.needs('matplotlib')
 def test_demo_map_shows_the_localisation_inputs(tmp_path):
-    """The map beside the video plots exactly the true persons and published targets that the metrics score."""
+    """
+    The map beside the video plots exactly the true persons and targets the metrics score.
+
+    The targets are the published ones.
+    """
     import numpy as np
     from vitedge_ros.data.synthetic import camera_sequence
     from vitedge_ros.demo import flight_camera_info, nadir_pose
@@ -222,7 +226,11 @@ def test_demo_map_shows_the_localisation_inputs(tmp_path):
 
 @pytest.mark.needs('matplotlib')
 def test_topdown_frame_draws_its_points_where_it_says():
-    """The map panel: the returned pixel positions hold the true (green) and estimated (blue) markers."""
+    """
+    The map panel holds the true and estimated markers at the pixel positions it returns.
+
+    True persons are green, estimated ones blue.
+    """
     import numpy as np
     from vitedge_ros.eval.localisation import topdown_frame
 

@@ -122,7 +122,11 @@ def test_lane_is_jetpack_python_with_the_pinned_packages():
 
 
 def test_eval_bag_without_rosbags_is_one_line_exit_2(tmp_path):
-    """tools/eval_bag.py on the drone's Python (no rosbags: it needs >= 3.8) says so in one line."""
+    """
+    tools/eval_bag.py on the drone's Python says in one line that rosbags is missing.
+
+    rosbags needs Python >= 3.8.
+    """
     if importlib.util.find_spec('rosbags') is not None:
         pytest.skip('rosbags installed: test_eval_bag.py covers replay')
     proc = subprocess.run(
@@ -149,7 +153,11 @@ def test_eval_bag_without_rosbags_is_one_line_exit_2(tmp_path):
 
 
 def test_detect_gpu_falls_back_to_nvidia_smi(tmp_path, monkeypatch):
-    """The nvidia-smi path of engine_key.detect_gpu (subprocess without 3.7's capture_output) on this Python."""
+    """
+    The nvidia-smi path of engine_key.detect_gpu works on this Python.
+
+    It calls subprocess without 3.7's capture_output.
+    """
     from vitedge_ros.runtime.engine_key import detect_gpu
 
     smi = tmp_path / 'nvidia-smi'
@@ -194,7 +202,11 @@ def _lane_bin(name):
 
 @lane_only
 def test_pip_install_put_the_drone_commands_on_path():
-    """`pip install .[runtime]` (the lane's install; jetson adds pycuda) puts the drone's commands in bin/."""
+    """
+    `pip install .[runtime]` puts the drone's commands in bin/.
+
+    The lane's install; the jetson extra adds pycuda.
+    """
     for name, module in (
         ('vitedge_node', 'vitedge_ros.ros.startup'),
         ('vitedge_build_engine', 'vitedge_ros.runtime.build_engine_cli'),

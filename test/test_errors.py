@@ -13,7 +13,9 @@
 # limitations under the License.
 
 """
-Issue 15, item 6: one exception base class. Every exception class defined in vitedge_ros derives from VitedgeError.
+Issue 15, item 6: one exception base class for every exception class defined in vitedge_ros.
+
+Each of them derives from VitedgeError.
 
 The package is walked module by module (those that need rclpy, tensorrt or pycuda are skipped where
 these are not installed); each class defined in a module (``__module__`` is that module) that is an

@@ -35,7 +35,7 @@ ENCODINGS = ('bgr8', 'rgb8', 'mono8')
 START_S = 1650000000
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # The acceptance bag: rosbags alone (no project code), real photos, mixed encodings, one truncated
 # frame.
 def _photos():
@@ -159,7 +159,7 @@ def _stamp(header):
     return header.stamp.sec * 10**9 + header.stamp.nanosec
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
 def test_raw_topic_mixed_encodings_one_truncated(
     acceptance_bags, tiny_detector_bundle, tmp_path, storage
@@ -272,7 +272,7 @@ def test_detection_boxes_match_pipeline(acceptance_bags, tiny_detector_bundle, t
         ), ref
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 def test_cli_subprocess_never_imports_torch(acceptance_bags, tiny_detector_bundle, tmp_path):
     bag, _ = acceptance_bags['sqlite3']
     out = tmp_path / 'cli'
@@ -322,7 +322,7 @@ def test_replay_subprocess_helper(acceptance_bags, tiny_detector_bundle, tmp_pat
     assert m['frames_processed'] == 24 and m['torch_imported'] is False
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # Bad input
 def test_missing_topic_lists_existing_topics(
     acceptance_bags, tiny_detector_bundle, tmp_path, capsys
@@ -439,7 +439,7 @@ def test_outputs_of_earlier_run_need_overwrite(acceptance_bags, tiny_detector_bu
     assert m['frames_processed'] == 24 and len(read_output(out / 'output_bag')) == 24
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # Realtime clock
 class SlowPipeline:
     """Wraps a Pipeline and sleeps in inference, like a model too slow for the camera rate."""
@@ -543,7 +543,7 @@ def test_realtime_keeps_up_with_fast_engine(acceptance_bags, tiny_detector_bundl
     assert m['latency_ms']['end_to_end']['median_ms'] < 200.0
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # Ground truth
 def _evaluate_files(gt_file, det_file):
     """Run faster-coco-eval directly on JSON files; AP@0.5 per category name and overall."""

@@ -39,10 +39,14 @@ GT_TOPIC = '/ground_truth/detections'
 IMAGE_TOPIC = '/camera/image_raw'
 
 
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # helpers
 def rewrite_stamps(src: Path, dst: Path, stamp_of) -> None:
-    """Copy a bag, replacing every header stamp by ``stamp_of(topic, k)`` ns (k: index on that topic)."""
+    """
+    Copy a bag, replacing every header stamp by ``stamp_of(topic, k)`` ns.
+
+    ``k`` is the message index on that topic.
+    """
     from rosbags.highlevel import AnyReader
     from rosbags.rosbag2 import StoragePlugin, Writer
 
@@ -122,7 +126,11 @@ class EchoPipeline:
 
 @pytest.fixture(scope='module')
 def flight6(tmp_path_factory):
-    """tools/make_bag.py --frames 6 (defaults: seed 0, 640x480) and copies with zero / repeated stamps."""
+    """
+    Write a 6-frame flight with tools/make_bag.py and copies with zero / repeated stamps.
+
+    make_bag defaults otherwise: seed 0, 640x480.
+    """
     pytest.importorskip('rosbags', reason='needs rosbags (tools/make_bag.py writes the bag)')
     root = tmp_path_factory.mktemp('flight6')
     proc = subprocess.run(
@@ -211,7 +219,7 @@ def test_zero_stamps_score_like_proper_stamps_with_shipped_detector(
 )
 @pytest.mark.needs('rosbags', 'faster_coco_eval')
 def test_echo_pipeline_value_under_each_key(flight6, tmp_path, bag, source, key):
-    """A fixed detector's exact mAP on the 6-frame flight is the same whatever key matched the frames."""
+    """A fixed detector's exact mAP on the 6-frame flight does not depend on the matching key."""
     from vitedge_ros.replay.driver import replay
 
     gt_json = flight6 / 'flight_gt.json'

@@ -350,7 +350,11 @@ def test_label_map_spec_forms(tmp_path):
 
 @pytest.mark.needs('rosbags', 'faster_coco_eval')
 def test_eval_bag_gt_visdrone_folder_equals_coco_json(tmp_path):
-    """eval_bag --gt: a VisDrone folder of <stamp_ns>.txt scores exactly like the COCO JSON of the same boxes."""
+    """
+    eval_bag --gt: a VisDrone folder scores exactly like the COCO JSON of the same boxes.
+
+    The folder holds one <stamp_ns>.txt per frame.
+    """
     from test_eval_bag_gt import EchoPipeline
     from vitedge_ros.replay.driver import replay
     from vitedge_ros.replay.synthetic import write_synthetic_bag

@@ -410,7 +410,11 @@ def test_rviz_config_shows_overlay_targets_and_obstacles():
 def test_bundle_from_a_params_file_reaches_the_node(
     stub_launch, monkeypatch, tmp_path, tiny_detector_bundle
 ):
-    """Launch (no bundle:=) -> params file -> rcl overrides -> vitedge_node loads that file's bundle."""
+    """
+    Launch -> params file -> rcl overrides -> vitedge_node loads that file's bundle.
+
+    The launch is given no bundle:=.
+    """
     import importlib
 
     from test_ros_node_stubbed import _modules, params_file_overrides

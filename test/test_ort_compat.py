@@ -101,7 +101,11 @@ def test_ort110_opset17_text_is_explained_not_called_corrupt():
 
 
 def test_engine_reports_real_onnxruntime_opset_refusal(tmp_path):
-    """A graph stamped with an opset newer than the installed onnxruntime implements (its real error text)."""
+    """
+    A graph stamped with an opset newer than the installed onnxruntime implements is refused.
+
+    The engine reports onnxruntime's real error text.
+    """
     import onnxruntime as ort
 
     path = _relu_model(

@@ -108,7 +108,11 @@ def _pipelines(bundle_dir, **kw):
 
 
 def _matched(ref, got):
-    """Reference detections with a detection of the same class within BOX_TOL_PX and SCORE_TOL in ``got``."""
+    """
+    Return the reference detections that ``got`` matches.
+
+    A match is a detection of the same class within BOX_TOL_PX and SCORE_TOL.
+    """
     out = []
     for d in ref:
         for e in got:

@@ -392,7 +392,11 @@ def test_overlay_module_is_python36_and_torch_free():
 
 
 def test_notes_extend_a_detection_caption():
-    """Optional per-detection annotations (e.g. a person's ground position) are appended to its caption."""
+    """
+    Optional per-detection annotations are appended to the detection's caption.
+
+    For example a person's ground position.
+    """
     from vitedge_ros.perception.overlay import NAMED_COLOURS, render_frame
     from vitedge_ros.runtime import Detection
 

@@ -320,7 +320,11 @@ def test_from_onnx_raw_pixels_and_its_refusals(tiny_detector_bundle, tmp_path, c
 
 
 def test_shipped_detector_raw_twin_parity(shipped_bundle, tmp_path):
-    """The shipped detector folded for raw BGR pixels detects what it does with host normalisation."""
+    """
+    The shipped detector folded for raw BGR pixels detects what the original detects.
+
+    The original is fed host-normalised input.
+    """
     from vitedge_ros.data.synthetic import camera_sequence
 
     src = load_bundle(shipped_bundle)

@@ -449,7 +449,11 @@ def test_localisation_block_is_replaced_in_place():
 
 
 def test_synthetic_world_params_file_matches_the_replay_constant():
-    """config/synthetic_world.yaml (for eval_bag --params) says what make eval-localisation uses."""
+    """
+    config/synthetic_world.yaml says what make eval-localisation uses.
+
+    The file is for eval_bag --params.
+    """
     from vitedge_ros.perception.core import validate_params
     from vitedge_ros.replay.synthetic import NODE_PARAMS
     import yaml

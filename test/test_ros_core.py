@@ -614,7 +614,11 @@ def test_core_with_real_pipeline_on_tiny_bundle(tiny_detector_bundle):
 
 
 def test_core_with_shipped_bundle(shipped_bundle):
-    """The shipped bundle runs end to end on a synthetic aerial frame (skipped until it is built)."""
+    """
+    The shipped bundle runs end to end on a synthetic aerial frame.
+
+    Skipped until the bundle is built.
+    """
     from vitedge_ros.data.synthetic import generate_scene
 
     params, pipe = create_pipeline({'bundle': str(shipped_bundle), 'backend': 'onnxruntime'})

@@ -265,7 +265,11 @@ def test_truncated_payload_names_encoding():
 
 
 def test_truncated_padding_of_last_row_is_still_an_error():
-    """A payload must hold step x height bytes even when only the padding of the last row is missing."""
+    """
+    A payload short of step x height bytes is an error.
+
+    Even when only the padding of the last row is missing.
+    """
     gray = _reference_bgr()[:, :, 0]
     msg = _image('mono8', gray, width=W, step=W + 4)
     msg.data = msg.data[:-2]

@@ -299,7 +299,11 @@ def test_input_spec_yaml_round_trip_keeps_old_bundles_unchanged():
 
 
 def test_raw_twin_bundle_gives_the_same_detections(tiny_detector_bundle, tmp_path):
-    """The raw-pixel twin of a bundle (normalisation folded into its graph) detects what the original does."""
+    """
+    The raw-pixel twin of a bundle detects what the original does.
+
+    The twin has the normalisation folded into its graph.
+    """
     from vitedge_ros.export.raw_pixels import twin_bundle
     from vitedge_ros.runtime import load_bundle
 

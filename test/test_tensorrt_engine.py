@@ -57,7 +57,11 @@ HAS_TRT = importlib.util.find_spec('tensorrt') is not None
 
 @pytest.fixture
 def fakes(monkeypatch):
-    """``fakes(api=..., ...)`` installs fake tensorrt/pycuda for one test and removes them after."""
+    """
+    Give ``fakes(api=..., ...)``, which installs fake tensorrt/pycuda for one test.
+
+    The fakes are removed after the test.
+    """
     yield lambda **kw: install_fakes(monkeypatch, **kw)
     forget_engine_module()
 

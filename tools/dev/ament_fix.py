@@ -698,7 +698,11 @@ GOOGLE_ONLY = (
 
 
 def cmd_sections(args: argparse.Namespace) -> str:
-    """Rewrite Google-style ``Raises:`` docstring headers as numpy's ``Raises`` + dashes (D406, D407)."""
+    """
+    Rewrite Google-style ``Raises:`` docstring headers as numpy's ``Raises`` + dashes.
+
+    Fixes pydocstyle D406 and D407.
+    """
     fixed = 0
     numpy = re.compile(r'^(\s*)({}):\s*$'.format('|'.join(NUMPY_SECTIONS)))
     either = re.compile(r'^(\s*)({}):\s*$'.format('|'.join(NUMPY_SECTIONS + GOOGLE_ONLY)))
