@@ -73,7 +73,7 @@ def pytest_collection_modifyitems(config, items):
     """
     Skip gpu/ros tests cleanly where TensorRT+pycuda or rclpy are missing.
 
-    ``needs(...)`` ones without those.
+    ``needs(...)`` tests are skipped without their modules.
     """
     has_trt = (
         importlib.util.find_spec('tensorrt') is not None

@@ -232,7 +232,7 @@ def plain_types() -> Tuple[PlainTypestore, SimpleNamespace]:
 
 
 def message_types() -> Tuple[Any, SimpleNamespace]:
-    """Rosbags' Humble typestore and types where rosbags imports, else ``plain_types()``."""
+    """Return rosbags' Humble typestore and types where rosbags imports, else ``plain_types()``."""
     try:
         return rosbags_types()
     except ImportError:

@@ -13,9 +13,9 @@
 # limitations under the License.
 
 """
-tools/benchmark.py: statistics, Pareto front, the renderer on hand-made JSON.
+tools/benchmark.py: statistics, Pareto front, the renderer, the committed page.
 
-And the committed page.
+The renderer is tested on hand-made JSON.
 """
 
 import copy

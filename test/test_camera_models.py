@@ -112,9 +112,9 @@ def test_roi_crop_equals_the_full_sensor_pixel():
 @pytest.mark.parametrize('binning', [(2, 2), (4, 2), (1, 4)])
 def test_binning_and_roi_together(roi, binning):
     """
-    Roi in full-resolution pixels, then binning.
+    With roi and binning, image pixel uv is sensor pixel roi_offset + uv * binning.
 
-    Image pixel uv is sensor pixel roi_offset + uv * binning.
+    The roi is in full-resolution pixels; binning applies after it.
     """
     d = (-0.2, 0.05, 0.001, -0.0005, 0.0)
     full = PinholeCamera.from_camera_info(_info(d=d))

@@ -40,9 +40,9 @@ def _blocks(text: str, after: str):
 
 def _commands(block: str):
     """
-    Shell commands of a code block.
+    Return the shell commands of a code block, each split with shlex.
 
-    continuations joined, comments dropped, each split with shlex.
+    Continuations are joined and comments dropped.
     """
     joined = re.sub(r'\\\n\s*', ' ', block)
     return [

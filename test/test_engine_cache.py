@@ -15,7 +15,7 @@
 """
 A writable engine location for bundles in read-only folders.
 
-vitedge_ros.runtime.engine_cache.
+See vitedge_ros.runtime.engine_cache.
 """
 
 import os

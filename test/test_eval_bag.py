@@ -13,9 +13,9 @@
 # limitations under the License.
 
 """
-tools/eval_bag.py: replay of rosbag2 bags written by another program, metrics, output bag.
+tools/eval_bag.py: replay of bags written by another program, metrics, bad input.
 
-Bad input.
+The rosbag2 bags come from another program; the output bag is checked too.
 """
 
 import json

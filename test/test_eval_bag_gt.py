@@ -389,9 +389,9 @@ def _typestore(distro):
 
 def _gt_message(store, distro, stamp, label='person'):
     """
-    One Detection2DArray.
+    Return one Detection2DArray in ``distro``'s layout.
 
-    a box centred on (40, 30), 20 x 10 pixels, class ``label``, in ``distro``'s layout.
+    It holds a box centred on (40, 30), 20 x 10 pixels, class ``label``.
     """
     t = store.types
     time = t['builtin_interfaces/msg/Time'](sec=stamp // 10**9, nanosec=stamp % 10**9)

@@ -632,9 +632,9 @@ def test_export_refuses_target_blockers_exit_2(tmp_path, capsys, monkeypatch):
 
 def test_like_keeps_metadata_and_from_onnx_lowers_an_opset17_bundle(deit_ckpt, tmp_path, capsys):
     """
-    Re-export of a bundle for the Nano.
+    Re-export a bundle for the Nano.
 
-    Like keeps name and source; --from-onnx lowers an opset-17 graph.
+    --like keeps name and source; --from-onnx lowers an opset-17 graph.
     """
     assert (
         export(deit_ckpt, '--out', tmp_path / 'old', '--target', 'trt8.6', '--name', 'shipped')

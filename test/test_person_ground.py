@@ -46,9 +46,9 @@ def _pose(tilt_deg: float, altitude: float) -> CameraPose:
 
 def _standing_box(pose: CameraPose, where, height=1.7, width=0.5):
     """
-    Pixel box (x1, y1, x2, y2) enclosing a standing person.
+    Return the pixel box (x1, y1, x2, y2) enclosing a standing person.
 
-    a vertical box of ``width`` x ``width`` x height.
+    The person is a vertical box of ``width`` x ``width`` x height.
     """
     x, y = where
     h = width / 2.0

@@ -64,9 +64,9 @@ def _tool():
 
 def _graph(first: str, pads=(0, 0, 0, 0), bias=True) -> onnx.ModelProto:
     """
-    Input 1×3×32×48 -> [first op] -> Conv(8, k4 s4) -> Relu -> output.
+    Return the graph input 1×3×32×48 -> [first op] -> Conv(8, k4 s4) -> Relu -> output.
 
-    ``first``: conv | mul | qdq.
+    ``first`` is conv, mul or qdq.
     """
     rng = np.random.default_rng(0)
     inits = [numpy_helper.from_array(rng.standard_normal((8, 3, 4, 4)).astype(np.float32), 'w')]

@@ -337,9 +337,9 @@ def test_shipped_detector_localises_persons_on_synthetic_flights(shipped_bundle,
 
 def test_eval_bag_cli_params_and_camera_info_topic(tilted, shipped_bundle, tmp_path, capsys):
     """
-    --params sets node parameters (validated like the node's).
+    eval_bag: --params sets node parameters, --camera-info-topic must name a CameraInfo.
 
-    camera-info-topic must name a CameraInfo.
+    The parameters are validated like the node's.
     """
     from vitedge_ros.replay.cli import main
 

@@ -152,9 +152,9 @@ def test_bgr16_and_rgba16():
 
 def _bt601_yuv(bgr):
     """
-    Per-pixel BT.601 limited-range Y, U (Cb).
+    Return the per-pixel BT.601 limited-range Y, U (Cb), V (Cr) of a BGR image.
 
-    V (Cr) of a BGR image (the camera drivers' YUV).
+    That is the camera drivers' YUV.
     """
     b, g, r = (bgr[:, :, i].astype(float) for i in range(3))
     y = 16 + 0.257 * r + 0.504 * g + 0.098 * b
@@ -302,7 +302,7 @@ def test_odd_width_yuv_and_empty_image():
 
 
 def test_rclpy_style_payloads():
-    """Rclpy gives array.array('B') (or bytes); the conversion must accept both."""
+    """The conversion accepts rclpy's array.array('B') payloads and bytes."""
     ref = _reference_bgr()
     msg = _image('bgr8', _rows(ref), width=W)
     for data in (

@@ -104,7 +104,7 @@ class ParameterType(enum.Enum):
     @classmethod
     def from_parameter_value(cls, value):
         """
-        Rclpy humble's inference.
+        Infer the type as rclpy humble does.
 
         Note that an empty list is a BYTE_ARRAY (all() of nothing is True).
         """

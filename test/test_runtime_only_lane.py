@@ -201,7 +201,7 @@ def test_missing_optional_names_the_package_and_spares_drone_faults(monkeypatch,
 
 def test_collection_skips_optional_and_reports_other_import_errors(tmp_path):
     """
-    End to end under this lane's pytest.
+    End to end under this lane's pytest: a missing optional package skips, a broken module errors.
 
     a module missing an optional package skips, a broken one errors.
     """

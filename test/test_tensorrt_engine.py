@@ -69,7 +69,7 @@ def fakes(monkeypatch):
 @pytest.fixture
 def bundle_copy(tmp_path):
     """
-    A 32x32 classifier bundle.
+    Return a copy of a 32x32 classifier bundle.
 
     Pure onnx, opset 13: no torch needed, runs on every onnxruntime.
     """
@@ -487,10 +487,10 @@ def test_engines_present_but_tensorrt_missing_is_a_fallback(bundle_copy, monkeyp
 
 def test_node_diagnostics_report_the_fallback(fakes, shipped_bundle, tmp_path):
     """
-    A failed TensorRT load under ``backend.
+    A failed TensorRT load under ``backend: auto`` keeps the node running on onnxruntime.
 
-    Auto`` keeps the node running on onnxruntime, logs a warning and
-    shows in /diagnostics (level WARN, ``backend_fallback``).
+    The node logs a warning and shows the fallback in /diagnostics (level WARN,
+    ``backend_fallback``).
     """
     from types import SimpleNamespace
 

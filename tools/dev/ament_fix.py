@@ -350,7 +350,7 @@ def _rewrite(
     """
     Apply ``rewrite`` (source -> (source, count)) to every Python file.
 
-    (total count, final sources).
+    Returns (total count, final sources).
     """
     total, sources = 0, []
     for path in _python_files(paths):
@@ -489,9 +489,9 @@ def _depth_marks(text: str) -> List[Tuple[int, int]]:
 
 def _summary_cut(text: str, room: int) -> Optional[int]:
     """
-    Index of the first '.
+    Return where to cut the summary ``text``, within ``room``; None if nowhere.
 
-    ', '; ' or ' -- ' in ``text`` outside brackets and backticks, within ``room``.
+    The cut is the first ': ', '; ' or ' -- ' outside brackets and backticks.
     """
     marks = _depth_marks(text)
     for i in range(len(text)):
@@ -747,9 +747,9 @@ def cmd_sections(args: argparse.Namespace) -> str:
 
 def cmd_classnl(args: argparse.Namespace) -> str:
     """
-    flake8-class-newline (CNL100).
+    Put a blank line between a class statement and a method or decorator.
 
-    a blank line between a class statement and a method or decorator.
+    flake8-class-newline, CNL100.
     """
     fixed = 0
     for path in _python_files(args.paths):
