@@ -100,13 +100,17 @@ def test_pareto_front_hand_made():
 
 
 def S(med, lo, hi, n=3):
-    """A repeat statistic of a dimensionless figure (bench.stats.stat: ratios, frames/s, MB)."""
+    """
+    Return a repeat statistic of a dimensionless figure.
+
+    As bench.stats.stat gives it for ratios, frames/s and MB.
+    """
     return {'median': med, 'min': lo, 'max': hi, 'n': n}
 
 
 def M(med, lo, hi, n=3):
     """
-    A latency summary in ms (runtime.latency_stats.latency_summary keys).
+    Return a latency summary in ms (runtime.latency_stats.latency_summary keys).
 
     As the benchmark JSON holds them.
     """

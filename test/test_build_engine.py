@@ -91,7 +91,7 @@ def fakes(monkeypatch):
 
 @pytest.fixture
 def bundle(tmp_path):
-    """The opset-13 classifier every TensorRT from 8.2 on parses."""
+    """Return the opset-13 classifier every TensorRT from 8.2 on parses."""
     return graphs.write_bundle(tmp_path / 'bundle', 'classifier')
 
 

@@ -84,7 +84,7 @@ def _save(path, model):
 
 
 def _legacy_v1(path, model):
-    """A version-1 checkpoint as this project wrote it before: the whole module pickled."""
+    """Write a version-1 checkpoint as this project wrote it before: the whole module pickled."""
     torch.save(
         {
             'format': 'vitedge-checkpoint',

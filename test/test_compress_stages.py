@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _recipe(stages):
     """
-    A tiny digits classifier recipe with the given stage list.
+    Return a tiny digits classifier recipe with the given stage list.
 
     First stage: the baseline fine-tuning.
     """
@@ -157,7 +157,7 @@ CALLS = []
 
 def _scale_stage():
     """
-    A fake stage ``scale``.
+    Return a fake stage ``scale``.
 
     The classifier head's weights times ``factor``, its bias set to favour ``favour``.
     """

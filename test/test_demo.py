@@ -63,9 +63,9 @@ def test_demo_cli_bad_bundle_exit_code(tmp_path):
 @pytest.fixture(scope='module')
 def shipped_demo_summary(shipped_bundle):
     """
-    The flight ``make demo`` runs (120 frames, seed 7).
+    Run the flight ``make demo`` runs (120 frames, seed 7) and return its summary.
 
-    Through onnxruntime like on this machine.
+    Through onnxruntime, as on this machine.
     """
     return run_demo(shipped_bundle, frames=120, out_dir=None, printer=None, backend='onnxruntime')
 

@@ -33,7 +33,7 @@ LINK = re.compile(r'\]\(([^)#\s]+)(?:#[^)]*)?\)')
 
 
 def _blocks(text: str, after: str):
-    """The fenced code blocks of ``text`` after the first line containing ``after``."""
+    """Return the fenced code blocks of ``text`` after the first line containing ``after``."""
     text = text[text.index(after):]
     return re.findall(r'```[a-z]*\n(.*?)```', text, re.S)
 
@@ -104,7 +104,7 @@ def test_readme_warns_before_the_embedded_default():
 
 @pytest.fixture(scope='module')
 def steps():
-    """The README's workstation commands, by tool (script name -> list of argv)."""
+    """Return the README's workstation commands, by tool (script name -> list of argv)."""
     block = _blocks(README.read_text(encoding='utf-8'), 'On the workstation')[0]
     by_tool = {}
     for cmd in _commands(block):

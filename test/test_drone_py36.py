@@ -73,7 +73,11 @@ def _drone_modules():
 
 
 def _missing_platform_module(exc):
-    """The JetPack/ROS module whose absence caused ``exc`` (walking the cause chain), or None."""
+    """
+    Return the JetPack/ROS module whose absence caused ``exc``, or None.
+
+    The cause chain of ``exc`` is walked.
+    """
     while exc is not None:
         name = getattr(exc, 'name', None) or ''
         if name.split('.')[0] in PLATFORM_MODULES:
@@ -247,10 +251,10 @@ def test_installed_build_engine_without_tensorrt_is_one_line_exit_3(tiny_detecto
 
 def test_fisheye_inversion_without_opencv_criteria_matches(monkeypatch):
     """
-    OpenCV < 4.6 (JetPack 4.6 ships 4.1) has no ``criteria`` for fisheye.undistortPoints.
+    The fisheye inversion does not depend on the ``criteria`` of fisheye.undistortPoints.
 
-    The inversion must not
-    depend on it (an OpenCV 4.5-like stand-in changes nothing).
+    OpenCV < 4.6 (JetPack 4.6 ships 4.1) has no such argument; an OpenCV 4.5-like stand-in changes
+    nothing.
     """
     import cv2
     import numpy as np

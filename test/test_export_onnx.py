@@ -199,7 +199,7 @@ def test_export_is_simplified(deit_ckpt, tmp_path):
 
 def _prune_and_factorise(model, keep=0.5, rank=8):
     """
-    What compression stages leave behind.
+    Apply what compression stages leave behind to ``model``.
 
     Narrower MLPs (pruned) and Linear → two Linears (low-rank).
     """

@@ -39,10 +39,10 @@ SCORE_TOL = 0.01
 
 def mixed_precision_graph(onnx_path):
     """
-    The bundle's graph with ``MaxPool``'s input rounded to float16 (Cast to FLOAT16 and back).
+    Return the bundle's graph with ``MaxPool``'s input rounded to float16.
 
-    The pooled map is computed from FP16 values and compared with the FP32 map, as in an FP16
-    engine without FP32 pins.
+    The rounding is a Cast to FLOAT16 and back. The pooled map is computed from FP16 values and
+    compared with the FP32 map, as in an FP16 engine without FP32 pins.
     """
     import onnx
     from onnx import helper, TensorProto

@@ -170,7 +170,7 @@ def test_bad_graphs_are_refused():
 
 @pytest.fixture(scope='module')
 def det_ckpt(tmp_path_factory):
-    """The tiny detector as a checkpoint, every detection kept (score threshold 0)."""
+    """Save the tiny detector as a checkpoint that keeps every detection (score threshold 0)."""
     meta = {
         'name': 'tiny_det',
         'task': 'detect',

@@ -34,7 +34,7 @@ H, W = 6, 8
 
 
 def _reference_bgr(h=H, w=W):
-    """A colourful image with distinct values per pixel and channel."""
+    """Return a colourful image with distinct values per pixel and channel."""
     y, x = np.mgrid[0:h, 0:w]
     img = np.stack(
         [(x * 29 + y * 7) % 256, (x * 13 + y * 31 + 50) % 256, (x * 3 + y * 11 + 100) % 256], -1

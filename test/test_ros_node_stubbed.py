@@ -589,7 +589,9 @@ def test_main_clean_shutdown_on_ctrl_c(node_module, monkeypatch):
 # parameters file
 def params_file_overrides(path, node_name='vitedge_node', namespace=''):
     """
-    The overrides rcl gives a node from a parameters file (rcl humble rcl_yaml_param_parser).
+    Return the overrides rcl gives a node from a parameters file.
+
+    As rcl humble's rcl_yaml_param_parser reads it.
 
     Node keys: ``/**`` (every node), ``/**/<name>``, or the fully qualified name. An empty list has
     no value (parse.c sets the sequence's type from its first element; with none the variant stays

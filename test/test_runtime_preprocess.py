@@ -123,7 +123,7 @@ def test_nms_and_iou():
 # the engine's speed
 def _legacy(spec_, image):
     """
-    The host path every bundle had before raw pixels (main 358a2e5).
+    Run the host path every bundle had before raw pixels (main 358a2e5).
 
     As the benchmark measures it.
     """

@@ -58,9 +58,9 @@ HAS_TRT = importlib.util.find_spec('tensorrt') is not None
 @pytest.fixture
 def fakes(monkeypatch):
     """
-    Give ``fakes(api=..., ...)``, which installs fake tensorrt/pycuda for one test.
+    Install fake tensorrt/pycuda for one test through the returned function.
 
-    The fakes are removed after the test.
+    Call it as ``fakes(api=..., ...)``; the fakes are removed after the test.
     """
     yield lambda **kw: install_fakes(monkeypatch, **kw)
     forget_engine_module()

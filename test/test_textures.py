@@ -299,8 +299,10 @@ def test_trainer_config_takes_real_texture_keys():
 
 def _constant_bundle(path: Path) -> Path:
     """
-    A 32x32 detector bundle whose output is known: four fixed rows plus a person whose score is the
-    mean input pixel (0 for black, 1 for white frames; mean 0, std 1, stretch).
+    Write a 32x32 detector bundle whose output is known.
+
+    Four fixed rows plus a person whose score is the mean input pixel (0 for black, 1 for white
+    frames; mean 0, std 1, stretch).
     """
     import onnx
     from onnx import helper, TensorProto
