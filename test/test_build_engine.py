@@ -13,12 +13,12 @@
 # limitations under the License.
 
 """
-tools/build_engine.py without a GPU.
+tools/build_engine.py without a GPU, against the fake TensorRT modules.
 
-Argument handling and exit codes, TensorRT absent, the parser audit before
-TensorRT, FP32 pinning under FP16/INT8, TensorRT 11's strong typing, INT8 calibrator failures (both
-callback generations), and the whole build path (workspace, flags, timing/calibration caches,
-atomic keyed write, interruption) against the fake TensorRT 8.2 / 8.6 / 10.x / 11.x modules of
+Argument handling and exit codes, TensorRT absent, the parser audit before TensorRT, FP32
+pinning under FP16/INT8, TensorRT 11's strong typing, INT8 calibrator failures (both callback
+generations), and the whole build path (workspace, flags, timing/calibration caches, atomic
+keyed write, interruption) against the fake TensorRT 8.2 / 8.6 / 10.x / 11.x modules of
 test/fake_tensorrt.py.
 
 No test here may show a user a Python traceback: every CLI run asserts ``'Traceback' not in
@@ -319,12 +319,11 @@ def test_calibrator_exception_is_raised_after_the_build_with_exit_3(
     fakes, bundle, tmp_path, capsys, api
 ):
     """
-    A CUDA error in the middle of calibration.
+    A CUDA error in the middle of calibration ends in exit 3 after the build.
 
-    TensorRT 8.2 would abort the process if it crossed the
-    callback, 8.4+ would take it as end-of-data and build from partial data. Both must end in exit
-    3, the
-    error named, and nothing written.
+    TensorRT 8.2 would abort the process if it crossed the callback, 8.4+ would take it as
+    end-of-data and build from partial data. Both must end in exit 3, the error named, and nothing
+    written.
     """
     _mod, trt, drv = fakes(api=api, gpu_name='NVIDIA A100', cc=(8, 0), fail_memcpy_at=3)
     code, _out, err = main(

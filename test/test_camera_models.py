@@ -210,9 +210,9 @@ K_FISH = [[300.0, 0.0, 640.0], [0.0, 300.0, 480.0], [0.0, 0.0, 1.0]]
 
 def test_equidistant_with_zero_coefficients_is_an_f_theta_lens():
     """
-    Issue 14.2: 1280x960, f=300.
+    Issue 14.2: an equidistant lens with zero D maps pixel (954.2, 480) to 60 degrees right.
 
-    Pixel (954.2, 480) is 60 degrees right of the axis (-60 deg azimuth).
+    At 1280x960, f=300 the pixel is 60 degrees right of the axis (-60 deg azimuth).
     """
     for d in ([0.0, 0.0, 0.0, 0.0], None):
         cam = PinholeCamera(K_FISH, d, 1280, 960, 'equidistant')

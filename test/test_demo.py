@@ -121,7 +121,7 @@ class OraclePersons:
 
 def _world_metres(scene, uv):
     """
-    Independent of the demo.
+    Map frame pixel edges to world metres, independently of the demo.
 
     Frame pixel edges -> world pixels (inverse warp) -> metres (x east, y north).
     """

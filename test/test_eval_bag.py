@@ -488,7 +488,7 @@ def test_realtime_drops_frames_of_a_slow_engine(acceptance_bags, tiny_detector_b
 
 class OneSlowFrame(SlowPipeline):
     """
-    Slow on one call only (a hiccup).
+    A pipeline slow on one call only (a hiccup).
 
     Its output would otherwise be logged after later frames' outputs.
     """

@@ -169,9 +169,9 @@ def test_zero_stamps_score_like_proper_stamps_with_shipped_detector(
     flight6, shipped_bundle, tmp_path
 ):
     """
-    The issue's 6-frame flight.
+    On the issue's 6-frame flight, stamps at 0 score like proper stamps.
 
-    With stamps at 0 the score equals the one with proper stamps (all 6 frames).
+    All 6 frames are scored in both cases.
     """
     good = run_eval_bag(
         flight6 / 'flight',

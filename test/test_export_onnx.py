@@ -13,12 +13,11 @@
 # limitations under the License.
 
 """
-tools/export_onnx.py.
+tools/export_onnx.py: checkpoint → bundle with onnxruntime parity, targets, audits, bad input.
 
-Checkpoint → bundle with onnxruntime parity (detector, two timm classifiers, pruned and low-rank
-models), --target (trt8.2 default: opset 13, no LayerNormalization; trt8.6/trt10: opset 17),
---fp16, --like, --from-onnx for QDQ INT8 graphs and older bundles, audit refusals, and clear
-failures for corrupt input.
+Parity for the detector, two timm classifiers, pruned and low-rank models; --target (trt8.2
+default: opset 13, no LayerNormalization; trt8.6/trt10: opset 17), --fp16, --like, --from-onnx
+for QDQ INT8 graphs and older bundles, audit refusals, and clear failures for corrupt input.
 """
 
 from pathlib import Path

@@ -199,10 +199,10 @@ def test_compress_parity_uses_the_export_tolerance_and_exit_code(tmp_path, monke
 
 def test_compress_refuses_a_bundle_the_target_cannot_parse(tmp_path, capsys):
     """
-    Token merging as the final stage.
+    compress refuses a bundle the target cannot parse: token merging as the final stage.
 
-    Its graph sorts INT64 token indices with TopK(largest=0), which TensorRT
-    8.2 refuses (INT32 TopK input) and would compute wrongly (largest ignored before 8.5).
+    Its graph sorts INT64 token indices with TopK(largest=0), which TensorRT 8.2 refuses (INT32
+    TopK input) and would compute wrongly (largest ignored before 8.5).
     """
     recipe = tmp_path / 'r.yaml'
     recipe.write_text(yaml.safe_dump(TOME_RECIPE))

@@ -13,9 +13,7 @@
 # limitations under the License.
 
 """
-launch/uav.launch.py.
-
-Valid Python everywhere; builds its LaunchDescription where ROS 2 is installed.
+launch/uav.launch.py is valid Python everywhere and builds its LaunchDescription under ROS 2.
 
 Without ROS the launch logic still runs, against small stand-ins for the launch / launch_ros
 classes.

@@ -161,10 +161,10 @@ def test_mixed_precision_keeps_every_detection(shipped_bundle, scenes):
 @pytest.mark.needs('onnx')
 def test_graph_peaks_decoder_option_shows_the_loss(shipped_bundle, scenes):
     """
-    ``decoder.peaks: graph`` (the in-graph rows) on the same mixed-precision engine.
+    ``decoder.peaks: graph`` on the same mixed-precision engine shows the loss.
 
-    The loss the host-side
-    extraction prevents, through the pipeline itself.
+    ``graph`` takes the in-graph rows. The loss is the one the host-side extraction prevents,
+    measured through the pipeline itself.
     """
     ref, mixed = _pipelines(shipped_bundle)
     mixed.decoder['peaks'] = 'graph'

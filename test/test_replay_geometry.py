@@ -13,10 +13,10 @@
 # limitations under the License.
 
 """
-Issue 15 items 2, 3 and 5.
+Issue 15 items 2, 3 and 5: the replay drives the node core with the bag's camera and poses.
 
-The replay drives the node's core with CameraInfo and poses from the bag, writes
-every node output, and scores person positions, obstacle bearings and the clear-path flag.
+The replay drives the node's core with CameraInfo and poses from the bag, writes every node
+output, and scores person positions, obstacle bearings and the clear-path flag.
 """
 
 import json
@@ -227,9 +227,9 @@ def test_replay_names_a_camera_frame_missing_from_tf(tilted, tmp_path, caplog):
 
 def test_replay_targets_are_the_ground_points_of_the_boxes(tilted, tmp_path):
     """
-    The fixed centre box's target.
+    The fixed centre box's target is the ground point of the box.
 
-    An upright 1.7 m person's feet (default), the box centre with height 0.
+    An upright 1.7 m person's feet (default), or the box centre with height 0.
     """
     from vitedge_ros.data.flights import GroundFlight
     from vitedge_ros.geometry.camera import PinholeCamera
@@ -307,7 +307,7 @@ def test_matching_falls_back_to_greedy_without_scipy(monkeypatch):
 @pytest.mark.parametrize('tilt', [0.0, 30.0])
 def test_shipped_detector_localises_persons_on_synthetic_flights(shipped_bundle, tmp_path, tilt):
     """
-    Acceptance (SYNTHETIC).
+    Acceptance (SYNTHETIC): the shipped detector localises persons on the synthetic flights.
 
     15 m, 640x480, 60 deg HFOV; median <= 0.5 m, p95 <= 1.5 m, >= 80 % localised.
 

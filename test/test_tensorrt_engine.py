@@ -13,10 +13,10 @@
 # limitations under the License.
 
 """
-TensorRT runtime engine without a GPU.
+TensorRT runtime engine without a GPU, through fake tensorrt/pycuda modules.
 
-Engine keys, refusal of mismatched engines, both TensorRT APIs
-(through fake tensorrt/pycuda modules), and the ``auto`` backend's choice and explanation.
+Engine keys, refusal of mismatched engines, both TensorRT APIs, and the ``auto`` backend's
+choice and explanation.
 """
 
 import importlib.util
