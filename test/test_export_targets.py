@@ -199,7 +199,7 @@ def test_compress_parity_uses_the_export_tolerance_and_exit_code(tmp_path, monke
 
 def test_compress_refuses_a_bundle_the_target_cannot_parse(tmp_path, capsys):
     """
-    compress refuses a bundle the target cannot parse: token merging as the final stage.
+    The compressor refuses a bundle the target cannot parse: token merging as the final stage.
 
     Its graph sorts INT64 token indices with TopK(largest=0), which TensorRT 8.2 refuses (INT32
     TopK input) and would compute wrongly (largest ignored before 8.5).
