@@ -63,8 +63,7 @@ PACKAGE = 'vitedge_ros'
 #: What vitedge_node logs once its engine is loaded and it subscribes (vitedge_ros/ros/node.py).
 READY_MARKER = 'vitedge_node ready:'
 #: Launch-only packages started on request: not exec_depends (a drone needs one camera driver, a
-#: ground station
-#: rviz2); each is named with its Debian package when it is missing. Checked by
+#: ground station rviz2); each is named with its Debian package when it is missing. Checked by
 #: test/test_package.py.
 OPTIONAL_PACKAGES = {
     'v4l2_camera': 'ros-humble-v4l2-camera',

@@ -31,15 +31,11 @@ if str(ROOT) not in sys.path:
 os.environ['XDG_CACHE_HOME'] = tempfile.mkdtemp(prefix='vitedge_test_cache_')
 
 #: Import names of the packages the tests may need beyond the node's runtime dependencies
-#: (package.xml's
-#: exec_depend keys python3-numpy, python3-opencv, python3-yaml, onnxruntime via
-#: requirements/ros-humble.txt, and
-#: pytest): setup.py's ``tools`` extra, the workstation side. ``colcon test`` on a ROS machine that
-#: has only the
-#: node's dependencies reports a test module that cannot import one of these as skipped, naming the
-#: package
-#: (``pytest_make_collect_report`` below); test/test_runtime_only_lane.py checks this list against
-#: setup.py.
+#: (package.xml's exec_depend keys python3-numpy, python3-opencv, python3-yaml, onnxruntime via
+#: requirements/ros-humble.txt, and pytest): setup.py's ``tools`` extra, the workstation side.
+#: ``colcon test`` on a ROS machine that has only the node's dependencies reports a test module
+#: that cannot import one of these as skipped, naming the package (``pytest_make_collect_report``
+#: below); test/test_runtime_only_lane.py checks this list against setup.py.
 OPTIONAL_TEST_PACKAGES = (
     'torch',
     'torchvision',

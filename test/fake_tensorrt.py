@@ -669,8 +669,7 @@ def make_fake_trt(
             return tensors[name]
 
         # a non-float initializer (Reshape shape, TopK K, axes) is read by the importer as a
-        # parameter, not wired
-        # in as a layer input; float initializers become constant-layer inputs
+        # parameter, not wired in as a layer input; float initializers become constant-layer inputs
         params = {
             i.name
             for i in model.graph.initializer
@@ -779,8 +778,7 @@ def make_fake_trt(
             _build_layers(self.network, proto)
             return True
 
-    # ------------------------------------------------------------------ builder, config,
-    # calibrator
+    # ----------------------------------------------------------------- builder, config, calibrator
     class TimingCache:
 
         def __init__(self, data: bytes) -> None:

@@ -192,8 +192,7 @@ def write_visdrone(
     Each frame (``size`` = w, h): a real texture as ground; ``persons`` person photos (astronaut,
     cameraman) 10-50 px tall as ``pedestrian`` / ``people``; one motorbike (``motor``, 40-60 px); a
     cup labelled ``others``; a cat photo covered by an ignored region (category 0); a person with
-    score 0. Returned per
-    frame: (category name, (left, top, width, height), score) as written.
+    score 0. Returned per frame: (category name, (left, top, width, height), score) as written.
     """
     rng = np.random.default_rng(seed)
     w, h = size

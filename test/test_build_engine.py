@@ -310,8 +310,7 @@ def test_int8_implicit_calibration_writes_cache_and_reuses_it(
     assert trt.log['calib_cache_read'] == b'CALIB4'
 
 
-# ------------------------------------------------------------------------------------------ INT8
-# calibrator failures
+# ------------------------------------------------------------------------ INT8 calibrator failures
 
 
 @pytest.mark.parametrize('api', WEAK)
@@ -433,8 +432,7 @@ def test_pycuda_missing_for_calibration_is_exit_3_before_tensorrt_builds(
     )  # decided before TensorRT was called
 
 
-# ------------------------------------------------------------------------------------------ audit
-# before TensorRT
+# --------------------------------------------------------------------------- audit before TensorRT
 
 
 @pytest.mark.parametrize(
@@ -516,8 +514,7 @@ def test_skip_audit_leaves_it_to_the_82_parser_with_its_own_texts(
     assert trt.log['parsed'] == 1 and trt.log['builds'] == 0
 
 
-# ------------------------------------------------------------------------------------------ FP32
-# pins under FP16
+# ---------------------------------------------------------------------------- FP32 pins under FP16
 
 
 @pytest.mark.parametrize('api', WEAK)

@@ -181,9 +181,8 @@ def test_every_stage_round_trips(recipe, tmp_path, monkeypatch):
 
     monkeypatch.setattr(R, 'save_checkpoint', keep)
     # trt8.6 (opset 17, LayerNormalization): on an untrained tiny ViT, ToMe's similarity ranking
-    # has near-ties that
-    # the decomposed LayerNorm of trt8.2 reorders (a different merge, parity ~1e-2); round-trips
-    # are what is tested
+    # has near-ties that the decomposed LayerNorm of trt8.2 reorders (a different merge, parity
+    # ~1e-2); round-trips are what is tested
     report = R.run_recipe(
         tiny_recipe(recipe, tmp_path), tmp_path / 'out', progress=False, threads=1, target='trt8.6'
     )

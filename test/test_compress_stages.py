@@ -149,8 +149,7 @@ def test_data_fields_are_explicit():
         )  # a misspelt field is an error, not a hidden attribute
 
 
-# ------------------------------------------------------------------------------------------- a
-# plug-in stage
+# --------------------------------------------------------------------------------- a plug-in stage
 
 CALLS = []
 

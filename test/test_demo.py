@@ -93,8 +93,7 @@ def test_demo_strip_has_frames(tiny_detector_bundle, tmp_path, n):
     assert strip is not None and strip.shape[1] == 1278
 
 
-# ---------------------------------------------------------------------------------- issue 15: the
-# demo's map
+# ------------------------------------------------------------------------ issue 15: the demo's map
 class OraclePersons:
     """
     A detector that finds exactly the generator's persons of each frame.

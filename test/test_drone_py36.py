@@ -54,8 +54,8 @@ PLATFORM_MODULES = {
     'ament_index_python',
 }
 #: Optional on the drone: the builder's ONNX parser audit (vitedge_ros.export.trt_audit) needs
-#: onnx, and
-#: trt_builder.build_engine goes on without the audit, with a warning, where onnx is missing.
+#: onnx, and trt_builder.build_engine goes on without the audit, with a warning, where onnx is
+#: missing.
 OPTIONAL_ON_DRONE = {'onnx'}
 ON_PY36 = sys.version_info[:2] == (3, 6)
 

@@ -250,8 +250,8 @@ def test_detection_boxes_match_pipeline(acceptance_bags, tiny_detector_bundle, t
     got = msgs[0].detections
     assert len(got) == len(res.detections)
     # the random-init model scores many cells within 1e-6 of each other, so their order may differ
-    # between
-    # two sessions: match each reference detection to an identical message (label, score, centre)
+    # between two sessions: match each reference detection to an identical message (label, score,
+    # centre)
     rows = [
         (
             d.results[0].hypothesis.class_id,
@@ -536,8 +536,8 @@ def test_realtime_keeps_up_with_fast_engine(acceptance_bags, tiny_detector_bundl
         rate=0.25,
     )
     # played at a quarter speed, 200 ms between frames against a ~2 ms pipeline (the clock is real:
-    # a margin so
-    # that a loaded 2-core test machine, which measured 4 drops at full speed, does not fail it)
+    # a margin so that a loaded 2-core test machine, which measured 4 drops at full speed, does not
+    # fail it)
     assert m['frames_dropped'] <= 2 and m['frames_processed'] + m['frames_dropped'] == 24
     assert m['input_fps'] == pytest.approx(20.0, rel=1e-3)
     assert m['latency_ms']['end_to_end']['median_ms'] < 200.0

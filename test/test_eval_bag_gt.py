@@ -162,8 +162,7 @@ def _acc(out):
     return json.loads((Path(out) / 'metrics.json').read_text())['accuracy']
 
 
-# ------------------------------------------------------------------------------- item 5: stamps do
-# not identify
+# ------------------------------------------------------------------ item 5: stamps do not identify
 @pytest.mark.needs('rosbags', 'faster_coco_eval')
 def test_zero_stamps_score_like_proper_stamps_with_shipped_detector(
     flight6, shipped_bundle, tmp_path
@@ -369,8 +368,7 @@ def test_zero_stamped_masks_are_matched_in_order(tmp_path):
     shutil.rmtree(str(tmp_path / 'a'))
 
 
-# -------------------------------------------------------------------- item 6: older vision_msgs
-# ground truth
+# ---------------------------------------------------------- item 6: older vision_msgs ground truth
 def _typestore(distro):
     from rosbags.typesys import get_types_from_msg, get_typestore, Stores
 

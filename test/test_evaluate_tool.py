@@ -16,9 +16,8 @@
 tools/evaluate.py on real photographs (COCO and VisDrone layouts) and eval_bag's --gt formats.
 
 Acceptance (issue 13 item 4): the mAP the tool reports equals faster-coco-eval run directly on the
-    same ground
-truth and detections; VisDrone ignored regions and "others" are honoured; bad input is one line and
-exit 2.
+same ground truth and detections; VisDrone ignored regions and "others" are honoured; bad input is
+one line and exit 2.
 """
 
 import json
@@ -144,9 +143,8 @@ def test_visdrone_layout_honours_ignored_regions(tmp_path):
     assert m['gt_format'] == 'visdrone' and m['ignored_regions'] == 2
     assert m['detections_in_ignored_regions'] == 2 and m['gt_in_ignored_regions'] == 0
     # independent check: the pedestrians read back from the txt files, the two detections on the
-    # tripod
-    # ("others") and on the buildings (category 0) removed by hand, as the VisDrone toolkit drops
-    # them
+    # tripod ("others") and on the buildings (category 0) removed by hand, as the VisDrone toolkit
+    # drops them
     names = sorted(p.name for p in Path(fx['images']).iterdir())
     images, anns = [], []
     for k, name in enumerate(names):

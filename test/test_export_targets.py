@@ -15,10 +15,9 @@
 """
 Export targets (vitedge_ros/export/targets.py) and the compress runner's use of them.
 
-ONNX-level LayerNorm
-decomposition and opset lowering, the shared parity tolerance/exit code (issue 14 item 10), and a
-bundle graph the
-target's TensorRT parser refuses stopping tools/compress.py with exit 2 and the nodes named.
+ONNX-level LayerNorm decomposition and opset lowering, the shared parity tolerance/exit code (issue
+14 item 10), and a bundle graph the target's TensorRT parser refuses stopping tools/compress.py
+with exit 2 and the nodes named.
 """
 
 import copy

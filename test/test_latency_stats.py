@@ -18,8 +18,7 @@ One latency summary (vitedge_ros/runtime/latency_stats.py) for the compression r
 The benchmark and the replay.
 
 Issue 15 item 6: six latency-statistics helpers with four sets of key names became one function
-with one key
-vocabulary: ``n``, ``mean_ms``, ``median_ms``, ``p95_ms``, ``min_ms``, ``max_ms``.
+with one key vocabulary: ``n``, ``mean_ms``, ``median_ms``, ``p95_ms``, ``min_ms``, ``max_ms``.
 """
 
 import math

@@ -77,8 +77,7 @@ def test_params_file_exists_and_validates():
     validate_params(data[key]['ros__parameters'])
 
 
-# ------------------------------------------------------------------------------------------ with
-# real ROS 2
+# --------------------------------------------------------------------------------- with real ROS 2
 @pytest.mark.ros
 def test_generate_launch_description_with_ros():
     launch = pytest.importorskip('launch')
@@ -101,8 +100,7 @@ def test_generate_launch_description_with_ros():
     assert 'ExecuteProcess' in [type(a).__name__ for a in module.launch_setup(ctx)]
 
 
-# ------------------------------------------------------------------------------------- stand-in
-# launch classes
+# ------------------------------------------------------------------------- stand-in launch classes
 class _Recorder:
 
     def __init__(self, *args, **kwargs):

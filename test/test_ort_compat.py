@@ -15,10 +15,9 @@
 """
 An onnxruntime too old for a graph's opset or IR version is reported as exactly that.
 
-With the onnxruntime
-release needed (vitedge_ros/runtime/ort_compat.py), never as a corrupt file; the shipped bundles
-load on
-onnxruntime 1.10 (the last for Python 3.6) by their opset and IR version.
+With the onnxruntime release needed (vitedge_ros/runtime/ort_compat.py), never as a corrupt file;
+the shipped bundles load on onnxruntime 1.10 (the last for Python 3.6) by their opset and IR
+version.
 """
 
 from pathlib import Path

@@ -75,8 +75,7 @@ def test_standing_persons_are_placed_at_their_feet(tilt, altitude, spots):
     truth = np.array([[x, y, 0.0] for x, y in spots])
     err = np.linalg.norm(est[:, :2] - truth[:, :2], axis=1)
     # the box's own (0.5 m wide) person: measured 0.00-0.05 m; the box centre (height 0) and the
-    # rule before
-    # (the box's bottom centre) missed the same persons by 0.25-1.0 m
+    # rule before (the box's bottom centre) missed the same persons by 0.25-1.0 m
     assert err.max() < 0.1, err
     b = np.asarray(boxes)
     bottom = pixels_to_ground(CAM, np.stack([(b[:, 0] + b[:, 2]) / 2.0, b[:, 3]], axis=1), pose)

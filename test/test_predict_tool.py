@@ -253,8 +253,7 @@ def test_corrupt_image_in_folder_is_counted_and_skipped(photos, tmp_path):
     assert again.returncode == 2 and '--overwrite' in again.stderr
 
 
-# ----------------------------------------------------------------------------------------- the one
-# renderer
+# -------------------------------------------------------------------------------- the one renderer
 def _caption_height(width, height):
     """Height in pixels of the filled caption above a person box drawn on a black frame."""
     from vitedge_ros.perception.overlay import NAMED_COLOURS, render_frame

@@ -256,9 +256,8 @@ def test_replay_targets_are_the_ground_points_of_the_boxes(tilted, tmp_path):
             if params is None:
                 expected = persons_on_ground(cam, box, pose)[0]
                 # a 1.7 m person at 15 m, 30 deg spans ~25 px on the image vertical; the 12 px box
-                # is shorter, so
-                # the feet are cut at the box edge toward the nadir: the bottom edge, near its
-                # centre (320, 246)
+                # is shorter, so the feet are cut at the box edge toward the nadir: the bottom
+                # edge, near its centre (320, 246)
                 feet = cam.project(((expected - pose.translation) @ pose.matrix)[None])[0]
                 assert feet[1] == pytest.approx(246.0, abs=1e-6) and abs(feet[0] - 320.0) < 0.1
             else:

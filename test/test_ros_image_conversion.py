@@ -390,8 +390,7 @@ def test_bgr_to_image_fields_round_trip(encoding):
         bgr_to_image_fields(ref.astype(np.float32))
 
 
-# ------------------------------------------------------------------ issue 16: at most one pass
-# over a frame
+# --------------------------------------------------------- issue 16: at most one pass over a frame
 @pytest.mark.parametrize(
     'encoding, channels, order',
     [

@@ -497,8 +497,7 @@ def test_node_targets_with_tf(node_module, monkeypatch):
         assert targets.header.frame_id == 'map' and targets.header.stamp.sec == 7
         (pose,) = targets.poses
         # f = 80 px; the box centre is a 1.7 m person's mid-height point, 19.15 m below the camera:
-        # the person
-        # stands 20 / 80 * 19.15 m east and 4 / 80 * 19.15 m south of it
+        # the person stands 20 / 80 * 19.15 m east and 4 / 80 * 19.15 m south of it
         assert (pose.position.x, pose.position.y, pose.position.z) == pytest.approx(
             (1.0 + 0.25 * 19.15, 2.0 - 0.05 * 19.15, 0.0)
         )

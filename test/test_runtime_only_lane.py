@@ -37,8 +37,8 @@ from lane_runtime_only import (
 import pytest
 
 #: rosdep keys of package.xml -> the pip distribution the lane installs for them (Ubuntu's
-#: python3-opencv is
-#: OpenCV's own Python binding; the lane stands it in with the headless wheel of the same release).
+#: python3-opencv is OpenCV's own Python binding; the lane stands it in with the headless wheel of
+#: the same release).
 ROSDEP_TO_PIP = {
     'python3-numpy': 'numpy',
     'python3-opencv': 'opencv-python-headless',

@@ -119,8 +119,7 @@ def test_nms_and_iou():
     ) == [0, 1, 2]
 
 
-# ------------------------------------------------------------------ issue 16: the frame path at
-# the engine's speed
+# -------------------------------------------------- issue 16: the frame path at the engine's speed
 def _legacy(spec_, image):
     """
     Run the host path every bundle had before raw pixels (main 358a2e5).

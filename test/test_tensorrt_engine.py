@@ -87,8 +87,7 @@ def _write_engine(bundle_dir, name, data=None):
     return d / name
 
 
-# ------------------------------------------------------------------------------------------ key
-# naming
+# -------------------------------------------------------------------------------------- key naming
 
 
 def test_engine_key_format_and_roundtrip():
@@ -194,8 +193,7 @@ def test_match_engine_mismatch_names_what_differs_and_the_rebuild_command(bundle
     )
 
 
-# ------------------------------------------------------------------------------------------ fake
-# TensorRT APIs
+# ------------------------------------------------------------------------------ fake TensorRT APIs
 
 
 @pytest.mark.parametrize('api', ['8', '10'])
@@ -309,8 +307,7 @@ def test_find_engine_uses_running_trt_and_gpu(fakes, bundle_copy):
     assert path == want and 'matches' in why
 
 
-# ------------------------------------------------------------------------------------------ auto
-# backend
+# ------------------------------------------------------------------------------------ auto backend
 
 
 def test_auto_picks_tensorrt_when_engine_matches(fakes, bundle_copy):
@@ -364,8 +361,7 @@ def test_engine_module_imports_no_torch():
         assert 'import torch' not in text and 'from torch' not in text, path
 
 
-# ---------------------------------------------------------------------------------- auto: GPU
-# order, load failures
+# ------------------------------------------------------------------ auto: GPU order, load failures
 
 
 @pytest.mark.parametrize(

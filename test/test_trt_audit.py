@@ -103,8 +103,7 @@ def names(findings):
     return {f.node for f in findings}
 
 
-# --------------------------------------------------------------------------------------------- the
-# two examples
+# -------------------------------------------------------------------------------- the two examples
 
 
 def test_layernorm_refused_for_trt82_only():

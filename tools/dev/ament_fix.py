@@ -659,8 +659,8 @@ def cmd_summaries(args: argparse.Namespace) -> str:
 
 
 #: pydocstyle's numpy section names (pydocstyle/checker.py NUMPY_SECTION_NAMES): with no convention
-#: set, as
-#: ament_pep257 runs it, a docstring with one of these is checked by the numpy rules (D406, D407).
+#: set, as ament_pep257 runs it, a docstring with one of these is checked by the numpy rules (D406,
+#: D407).
 NUMPY_SECTIONS = (
     'Short Summary',
     'Extended Summary',
@@ -679,8 +679,7 @@ NUMPY_SECTIONS = (
 
 
 #: pydocstyle's Google section names that are not numpy ones: in a docstring with a numpy section
-#: the numpy
-#: rules apply to them too (D407), elsewhere the Google rules want their colon (D416).
+#: the numpy rules apply to them too (D407), elsewhere the Google rules want their colon (D416).
 GOOGLE_ONLY = (
     'Args',
     'Arguments',
