@@ -526,9 +526,9 @@ def file_sha256(path: Path) -> str:
 # -------------------------------------------------------------------------------------- the runner
 def find_python(version: str, env_var: str) -> Optional[str]:
     """
-    Return a working Python ``version`` ('3.6').
+    Return a working Python ``version`` ('3.6'), or None.
 
-    ``env_var`` ('none' disables), pyenv's, or python<version> on PATH.
+    Looked for in ``env_var`` ('none' disables), pyenv's, or python<version> on PATH.
     """
     forced = os.environ.get(env_var)
     if forced is not None:
@@ -554,9 +554,9 @@ def find_python(version: str, env_var: str) -> Optional[str]:
 
 def find_python36() -> Optional[str]:
     """
-    Return a working Python 3.6 interpreter.
+    Return a working Python 3.6 interpreter, or None.
 
-    ``VITEDGE_PY36`` ('none' disables), pyenv's, or python3.6 on PATH.
+    Looked for in ``VITEDGE_PY36`` ('none' disables), pyenv's, or python3.6 on PATH.
     """
     return find_python('3.6', 'VITEDGE_PY36')
 

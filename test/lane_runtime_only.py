@@ -101,9 +101,9 @@ def colcon_pytest_addopts(out: Path = OUT, package: str = PACKAGE) -> List[str]:
 
 def find_python310() -> Optional[str]:
     """
-    Return a working Python 3.10.
+    Return a working Python 3.10, or None.
 
-    ``VITEDGE_PY310`` ('none' disables), pyenv's, or python3.10 on PATH.
+    Looked for in ``VITEDGE_PY310`` ('none' disables), pyenv's, or python3.10 on PATH.
     """
     return find_python('3.10', 'VITEDGE_PY310')
 

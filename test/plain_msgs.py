@@ -122,7 +122,7 @@ class PlainTypestore:
     """
     Stand-in for a rosbags typestore.
 
-    ``types``, ``serialize_cdr`` (type check + copy), ``deserialize_cdr``.
+    It has ``types``, ``serialize_cdr`` (type check + copy) and ``deserialize_cdr``.
     """
 
     def __init__(self) -> None:

@@ -235,9 +235,9 @@ def write_imagefolder(
     root: str, classes: Sequence[str], per_class: int, size: int = 32, seed: int = 0
 ) -> str:
     """
-    ``root/<class>/<n>.png``.
+    Write ``per_class`` random crops of each class's photo as ``root/<class>/<n>.png``.
 
-    ``per_class`` random crops (60-100 % of each side) of each class's photo.
+    Each crop keeps 60-100 % of each side.
     """
     rng = np.random.default_rng(seed)
     for name in classes:

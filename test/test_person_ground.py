@@ -13,9 +13,9 @@
 # limitations under the License.
 
 """
-Where a detected person stands.
+Where a detected person stands: vitedge_ros.geometry.person_ground.
 
-vitedge_ros.geometry.person_ground against projected standing persons.
+Checked against projected standing persons.
 """
 
 import numpy as np

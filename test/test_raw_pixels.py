@@ -13,9 +13,9 @@
 # limitations under the License.
 
 """
-Raw-pixel bundles (issue 16).
+Raw-pixel bundles (issue 16): normalisation and channel order folded into the graph.
 
-normalisation and channel order folded into the graph, parity with the old path.
+Their outputs keep parity with the old host-side path.
 
 Graph surgery on hand-made graphs (patch embedding, padded conv stem, a first op that is not a
 Conv, a QDQ graph), the checkpoint and ONNX export paths with --raw-pixels, and the shipped
