@@ -9,9 +9,8 @@ package_name = 'vitedge_ros'
 
 
 # Never installed into share/: training checkpoints (workstation side: models/checkpoints/*.pt is
-# the start of the
-# compression recipe, not something the drone runs) and engines (built on the target, keyed to its
-# TensorRT/GPU).
+# the start of the compression recipe, not something the drone runs) and engines (built on the
+# target, keyed to its TensorRT/GPU).
 SKIP_DIRS = ('checkpoints', 'engines')
 SKIP_SUFFIXES = ('.engine', '.pt', '.pth', '.ckpt', '.safetensors', '.tmp')
 
@@ -20,7 +19,7 @@ def _tree(src: str):
     """
     List (install_dir, [files]) pairs for every folder under src (data_files format).
 
-    Minus SKIP_*.
+    Folders in SKIP_DIRS and files ending in SKIP_SUFFIXES are left out.
     """
     out = []
     for root, dirs, files in os.walk(src):
@@ -32,12 +31,10 @@ def _tree(src: str):
 
 
 # What runs on the drone. It must install on JetPack 4.6's Python 3.6 (Jetson Nano): there pip
-# picks the last
-# releases for 3.6 (numpy 1.19.5, onnxruntime 1.10.0, PyYAML 5.4/6.0) by their Requires-Python, but
-# opencv-python-headless >= 4.7 publishes cp37 wheels and a source archive that pip on 3.6 would
-# try to compile
-# for hours, so 3.6 is held to the 4.5/4.6 wheels. requirements/jetson-py36.txt pins what `make
-# test` checks.
+# picks the last releases for 3.6 (numpy 1.19.5, onnxruntime 1.10.0, PyYAML 5.4/6.0) by their
+# Requires-Python, but opencv-python-headless >= 4.7 publishes cp37 wheels and a source archive
+# that pip on 3.6 would try to compile for hours, so 3.6 is held to the 4.5/4.6 wheels.
+# requirements/jetson-py36.txt pins what `make test` checks.
 PY36 = 'python_version < "3.7"'
 RUNTIME = [
     'numpy>=1.19',
@@ -61,7 +58,8 @@ TOOLS = [
     'matplotlib',
     'tqdm',
     'mcap',
-    'scipy',  # linear_sum_assignment: one-to-one matching of localised persons (eval/localisation.py)
+    # linear_sum_assignment: one-to-one matching of localised persons (eval/localisation.py)
+    'scipy',
 ]
 setup(
     name=package_name,
@@ -104,11 +102,9 @@ setup(
             'flake8-quotes',
         ],
         # The benchmark peer of issue 18 (`make bench-peer`, vitedge_ros/bench/peer.py only):
-        # AGPL-3.0, so
-        # never a runtime or tools dependency. `make bench-peer` installs it without its
-        # opencv-python
-        # requirement, the tools extra's headless OpenCV provides cv2 (two OpenCV wheels overwrite
-        # each other).
+        # AGPL-3.0, so never a runtime or tools dependency. `make bench-peer` installs it without
+        # its opencv-python requirement, the tools extra's headless OpenCV provides cv2 (two OpenCV
+        # wheels overwrite each other).
         'peer': ['ultralytics==8.4.190'],
     },
     zip_safe=False,
@@ -118,11 +114,9 @@ setup(
     license='Apache-2.0',
     tests_require=['pytest'],
     # The commands: in bin/ with pip, in lib/vitedge_ros/ with colcon (setup.cfg), for `ros2 run`.
-    # The drone's
-    # (node, engine builder) need only the runtime extra; each tools/NAME.py is the same main as
-    # vitedge_NAME, and
-    # the workstation ones say in one line which package of the tools extra is missing
-    # (vitedge_ros/cli.py).
+    # The drone's (node, engine builder) need only the runtime extra; each tools/NAME.py is the
+    # same main as vitedge_NAME, and the workstation ones say in one line which package of the
+    # tools extra is missing (vitedge_ros/cli.py).
     entry_points={
         'console_scripts': [
             'vitedge_node = vitedge_ros.ros.startup:main',

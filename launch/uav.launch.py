@@ -63,8 +63,7 @@ PACKAGE = 'vitedge_ros'
 #: What vitedge_node logs once its engine is loaded and it subscribes (vitedge_ros/ros/node.py).
 READY_MARKER = 'vitedge_node ready:'
 #: Launch-only packages started on request: not exec_depends (a drone needs one camera driver, a
-#: ground station
-#: rviz2); each is named with its Debian package when it is missing. Checked by
+#: ground station rviz2); each is named with its Debian package when it is missing. Checked by
 #: test/test_package.py.
 OPTIONAL_PACKAGES = {
     'v4l2_camera': 'ros-humble-v4l2-camera',
@@ -247,7 +246,11 @@ def _sibling_camera_info(image_topic: str) -> str:
 
 
 def resolve_name(name: str, namespace: str) -> str:
-    """Absolute form of a topic name as rcl resolves it for a node in ``namespace`` (no ``~`` names)."""
+    """
+    Return the absolute topic name rcl resolves ``name`` to for a node in ``namespace``.
+
+    Private (``~``) names are not handled.
+    """
     if name.startswith('/'):
         return name
     ns = namespace.strip('/')
@@ -355,7 +358,11 @@ def node_overrides(arg: dict, bag: str) -> dict:
 
 
 def bag_command(arg: dict, bag: str, use_sim_time: bool) -> list:
-    """``ros2 bag play`` command line with the options of Humble's play verb (ros2bag humble, verb/play.py)."""
+    """
+    Build the ``ros2 bag play`` command line with the options of Humble's play verb.
+
+    Source: ros2bag humble, ros2bag/verb/play.py.
+    """
     cmd = ['ros2', 'bag', 'play', bag, '--rate', str(_number(arg['bag_rate'], 'bag_rate'))]
     if arg['bag_storage'].strip():
         cmd += ['--storage', arg['bag_storage'].strip()]
@@ -402,9 +409,8 @@ def launch_setup(context, *args, **kwargs):
         )
     if bag and camera != 'none':
         raise ValueError(
-            'launch argument camera:={} cannot be combined with bag:= (the bag is the camera)'.format(
-                camera
-            )
+            'launch argument camera:={} cannot be combined with bag:= '
+            '(the bag is the camera)'.format(camera)
         )
 
     node = Node(
@@ -464,10 +470,8 @@ def launch_setup(context, *args, **kwargs):
             if arg['log_level'].strip().lower() not in ('debug', 'info'):
                 raise ValueError(
                     'launch argument bag_wait_for_node:=true waits for an info line of '
-                    'vitedge_node, '
-                    'which log_level:={} hides; use bag_wait_for_node:=false (and bag_delay)'.format(
-                        arg['log_level']
-                    )
+                    'vitedge_node, which log_level:={} hides; '
+                    'use bag_wait_for_node:=false (and bag_delay)'.format(arg['log_level'])
                 )
             started = []
 

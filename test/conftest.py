@@ -31,15 +31,11 @@ if str(ROOT) not in sys.path:
 os.environ['XDG_CACHE_HOME'] = tempfile.mkdtemp(prefix='vitedge_test_cache_')
 
 #: Import names of the packages the tests may need beyond the node's runtime dependencies
-#: (package.xml's
-#: exec_depend keys python3-numpy, python3-opencv, python3-yaml, onnxruntime via
-#: requirements/ros-humble.txt, and
-#: pytest): setup.py's ``tools`` extra, the workstation side. ``colcon test`` on a ROS machine that
-#: has only the
-#: node's dependencies reports a test module that cannot import one of these as skipped, naming the
-#: package
-#: (``pytest_make_collect_report`` below); test/test_runtime_only_lane.py checks this list against
-#: setup.py.
+#: (package.xml's exec_depend keys python3-numpy, python3-opencv, python3-yaml, onnxruntime via
+#: requirements/ros-humble.txt, and pytest): setup.py's ``tools`` extra, the workstation side.
+#: ``colcon test`` on a ROS machine that has only the node's dependencies reports a test module
+#: that cannot import one of these as skipped, naming the package (``pytest_make_collect_report``
+#: below); test/test_runtime_only_lane.py checks this list against setup.py.
 OPTIONAL_TEST_PACKAGES = (
     'torch',
     'torchvision',
@@ -73,7 +69,7 @@ def pytest_collection_modifyitems(config, items):
     """
     Skip gpu/ros tests cleanly where TensorRT+pycuda or rclpy are missing.
 
-    ``needs(...)`` ones without those.
+    ``needs(...)`` tests are skipped without their modules.
     """
     has_trt = (
         importlib.util.find_spec('tensorrt') is not None
@@ -182,7 +178,11 @@ def pytest_make_collect_report(collector):
 
 
 def require(*modules: str) -> None:
-    """Skip the calling test or fixture unless every module in ``modules`` imports (pytest.importorskip)."""
+    """
+    Skip the calling test or fixture unless every module in ``modules`` imports.
+
+    Uses pytest.importorskip.
+    """
     for name in modules:
         pytest.importorskip(name, reason=_needs_reason(name))
 
@@ -205,7 +205,11 @@ def make_tiny_detector(seed: int = 0, img_size=(64, 96), max_detections: int = 2
 
 
 def export_tiny_detector(out: Path, opset: Optional[int] = None) -> Path:
-    """Export the tiny random-init detector (input 96×64, letterbox, rgb) as a bundle at ``out`` (needs torch)."""
+    """
+    Export the tiny random-init detector as a bundle at ``out`` (needs torch).
+
+    Input 96×64, letterbox, rgb.
+    """
     from vitedge_ros.export import export_bundle
     from vitedge_ros.models import DetectorExport
 
@@ -233,7 +237,11 @@ def export_tiny_detector(out: Path, opset: Optional[int] = None) -> Path:
 
 
 def export_tiny_classifier(out: Path, opset: Optional[int] = None) -> Path:
-    """Export the tiny random-init timm ViT classifier (10 classes, 32×32 input) as a bundle (needs torch)."""
+    """
+    Export the tiny random-init timm ViT classifier as a bundle at ``out`` (needs torch).
+
+    10 classes, 32×32 input.
+    """
     import torch
     from vitedge_ros.export import export_bundle
     from vitedge_ros.models import create_model
@@ -275,12 +283,10 @@ def _opset_kw(opset: Optional[int]) -> dict:
 
 def lane_bundle(name: str) -> Optional[Path]:
     """
-    In the Python 3.6 lane (``VITEDGE_LANE_DIR`` set by test/lane_py36.py).
+    Return the bundle the main venv exported, in the Python 3.6 lane; None outside it.
 
-    The bundle the main venv exported.
-
-    The lane has no torch to export with; a lane without the bundle is a broken lane run, so it
-    fails.
+    The lane is on when test/lane_py36.py sets ``VITEDGE_LANE_DIR``. The lane has no torch to
+    export with; a lane without the bundle is a broken lane run, so it fails.
     """
     lane_dir = os.environ.get('VITEDGE_LANE_DIR')
     if not lane_dir:
@@ -288,9 +294,8 @@ def lane_bundle(name: str) -> Optional[Path]:
     path = Path(lane_dir) / name
     if not (path / 'bundle.yaml').is_file():
         pytest.fail(
-            'Python 3.6 lane: {} missing (test/lane_py36.py exports it before the lane runs)'.format(
-                path
-            )
+            'Python 3.6 lane: {} missing '
+            '(test/lane_py36.py exports it before the lane runs)'.format(path)
         )
     return path
 
@@ -311,7 +316,11 @@ def tiny_detector_bundle(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope='session')
 def tiny_classifier_bundle(tmp_path_factory) -> Path:
-    """Return a bundle directory with a tiny random-init timm ViT classifier (10 classes, 32×32 input); skips without torch."""
+    """
+    Return a bundle directory with a tiny random-init timm ViT classifier.
+
+    10 classes, 32×32 input; skips without torch.
+    """
     made = lane_bundle('tiny_classifier')
     if made is not None:
         return made

@@ -225,7 +225,7 @@ def engine_bytes(io: Optional[Dict[str, Any]] = None, **extra: Any) -> bytes:
 
 def fake_compute(inputs: Dict[str, np.ndarray], io: Dict[str, Any]) -> Dict[str, np.ndarray]:
     """
-    What the fake network computes.
+    Compute the fake network's outputs.
 
     Logits[j] = sum(x) * (j + 1); stats = (mean, max); others zero.
     """
@@ -669,8 +669,7 @@ def make_fake_trt(
             return tensors[name]
 
         # a non-float initializer (Reshape shape, TopK K, axes) is read by the importer as a
-        # parameter, not wired
-        # in as a layer input; float initializers become constant-layer inputs
+        # parameter, not wired in as a layer input; float initializers become constant-layer inputs
         params = {
             i.name
             for i in model.graph.initializer
@@ -779,8 +778,7 @@ def make_fake_trt(
             _build_layers(self.network, proto)
             return True
 
-    # ------------------------------------------------------------------ builder, config,
-    # calibrator
+    # ----------------------------------------------------------------- builder, config, calibrator
     class TimingCache:
 
         def __init__(self, data: bytes) -> None:
@@ -1136,9 +1134,10 @@ _SHIM = (
 
 def install_from_env() -> None:
     """
-    Install fake tensorrt + pycuda into sys.modules from the JSON options in ``$VITEDGE_FAKE_TRT``
-    (used by the shim packages of :func:`fake_env`, so a child process imports the fakes as
-    ``tensorrt``).
+    Install fake tensorrt + pycuda into sys.modules from the JSON options in ``$VITEDGE_FAKE_TRT``.
+
+    Used by the shim packages of :func:`fake_env`, so a child process imports the fakes as
+    ``tensorrt``.
     """
     if 'tensorrt' in sys.modules and getattr(sys.modules['tensorrt'], 'GENERATION', None):
         return
@@ -1157,9 +1156,10 @@ def install_from_env() -> None:
 
 def fake_env(tmp_dir: Any, root: Any, **options: Any) -> Dict[str, str]:
     """
-    Environment for a child process in which ``import tensorrt`` / ``import pycuda.driver`` give the fakes
-    made with ``options`` (``api``, ``gpu_name``, ``cc``, ``fail_memcpy_at``, ...); ``root`` goes
-    on the path.
+    Return the environment of a child process whose tensorrt / pycuda.driver imports give fakes.
+
+    The fakes are made with ``options`` (``api``, ``gpu_name``, ``cc``, ``fail_memcpy_at``, ...);
+    ``root`` goes on the path.
     """
     shim = os.path.join(str(tmp_dir), 'fake_trt_shim')
     test_dir = os.path.dirname(os.path.abspath(__file__))

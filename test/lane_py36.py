@@ -65,28 +65,23 @@ VENV = ROOT / '.venv36'
 LANE_DIR = ROOT / 'build' / 'lane36'
 PINS = ROOT / 'requirements' / 'jetson-py36.txt'
 #: The last pip, setuptools and wheel for Python 3.6. Without ``wheel`` pip 21.3 falls back to
-#: ``setup.py
-#: install``, which reads setup.cfg's ament ``[install]`` section and puts the commands in
-#: lib/vitedge_ros/.
+#: ``setup.py install``, which reads setup.cfg's ament ``[install]`` section and puts the commands
+#: in lib/vitedge_ros/.
 BOOTSTRAP = ('pip==21.3.1', 'setuptools==59.6.0', 'wheel==0.37.1')
 #: Opset of the lane's tiny test bundles: the export default for the Nano (target trt8.2: opset 13,
-#: timm's fused
-#: attention unfused, LayerNorm decomposed); onnxruntime 1.10 reads <= 15.
+#: timm's fused attention unfused, LayerNorm decomposed); onnxruntime 1.10 reads <= 15.
 LANE_OPSET = 13
 #: Newest ai.onnx opset of the onnxruntime the lane pins. Its own refusal of opset 17 says:
-#: "Current official
-#: support for domain ai.onnx is till opset 15" (onnxruntime 1.10.0, measured in this lane).
+#: "Current official support for domain ai.onnx is till opset 15" (onnxruntime 1.10.0, measured in
+#: this lane).
 ORT_MAX_OPSET = {(1, 10): 15}
 REFERENCE_BUNDLES = ('aerial_vit_tiny', 'aerial_seg_tiny')
 REFERENCE_SEEDS = (2000000, 2000001, 2000002, 2000003)  # generate_scene seeds, 640×480
 #: Parity tolerances between the lanes' onnxruntime (1.10 on 3.6 vs the main lane's) on the same
-#: frames.
-#: Measured with opset-13 re-exports of both shipped bundles (onnxruntime 1.10.0 vs 1.31.1, numpy
-#: 1.19.5 vs
-#: 2.4.6, OpenCV 4.5.5 vs 5.0.0): raw outputs <= 4.6e-5 (detection rows, network pixels; logits <=
-#: 1e-5),
-#: scores <= 2e-7, box corners <= 3.1e-5 px, label maps 100 % identical; frames decoded by each
-#: lane's OpenCV.
+#: frames. Measured with opset-13 re-exports of both shipped bundles (onnxruntime 1.10.0 vs 1.31.1,
+#: numpy 1.19.5 vs 2.4.6, OpenCV 4.5.5 vs 5.0.0): raw outputs <= 4.6e-5 (detection rows, network
+#: pixels; logits <= 1e-5), scores <= 2e-7, box corners <= 3.1e-5 px, label maps 100 % identical;
+#: frames decoded by each lane's OpenCV.
 RAW_ATOL = 5e-4  # raw engine outputs, same input tensor
 SCORE_ATOL = 1e-4  # detection scores
 BOX_ATOL_PX = 0.05  # detection box corners, input-image pixels
@@ -125,12 +120,10 @@ LANE_MODULES = (
 DRONE_PACKAGES = ('runtime', 'geometry', 'perception', 'ros')
 DRONE_ENTRY_POINTS = ('tools/build_engine.py', 'tools/eval_bag.py', 'vitedge_ros/ros/node.py')
 
-# ------------------------------------------------------------------------------------ Python >=
-# 3.7 features
+# -------------------------------------------------------------------------- Python >= 3.7 features
 # From "What's New in Python" 3.7 to 3.12 (docs.python.org/3/whatsnew/): modules and names that
-# Python 3.6
-# lacks. Each use compiles on 3.6 and fails only when that line runs, so py_compile alone cannot
-# find it.
+# Python 3.6 lacks. Each use compiles on 3.6 and fails only when that line runs, so py_compile
+# alone cannot find it.
 NEW_MODULES = {
     'dataclasses': '3.7',
     'contextvars': '3.7',
@@ -245,7 +238,7 @@ def _annotations(tree: ast.AST) -> Iterable[ast.AST]:
 
 def py37_findings(path: Path) -> List[str]:
     """
-    Uses of Python >= 3.7 features in ``path`` that Python 3.6 compiles but cannot run.
+    Find uses of Python >= 3.7 features in ``path`` that Python 3.6 compiles but cannot run.
 
     Returns ``'file:line: what (needs Python X)'`` strings; empty when clean. Syntax that 3.6
     cannot even compile (walrus, positional-only parameters, ``f'{x=}'``, ``from __future__ import
@@ -328,8 +321,7 @@ def py37_findings(path: Path) -> List[str]:
     return sorted(set(out))
 
 
-# ------------------------------------------------------------------------------------------ drone
-# sources
+# ----------------------------------------------------------------------------------- drone sources
 def _module_file(name: str) -> Optional[Path]:
     base = ROOT.joinpath(*name.split('.'))
     for cand in (base.with_suffix('.py'), base / '__init__.py'):
@@ -385,8 +377,7 @@ def drone_sources() -> List[Path]:
     return sorted(seen)
 
 
-# ----------------------------------------------------------------------------------------- onnx
-# opsets
+# ------------------------------------------------------------------------------------- onnx opsets
 def onnx_opset(onnx_path: Path) -> int:
     """Return the ai.onnx opset a model imports (needs the onnx package)."""
     import onnx
@@ -532,13 +523,12 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-# ------------------------------------------------------------------------------------------- the
-# runner
+# -------------------------------------------------------------------------------------- the runner
 def find_python(version: str, env_var: str) -> Optional[str]:
     """
-    Return a working Python ``version`` ('3.6').
+    Return a working Python ``version`` ('3.6'), or None.
 
-    ``env_var`` ('none' disables), pyenv's, or python<version> on PATH.
+    Looked for in ``env_var`` ('none' disables), pyenv's, or python<version> on PATH.
     """
     forced = os.environ.get(env_var)
     if forced is not None:
@@ -564,9 +554,9 @@ def find_python(version: str, env_var: str) -> Optional[str]:
 
 def find_python36() -> Optional[str]:
     """
-    Return a working Python 3.6 interpreter.
+    Return a working Python 3.6 interpreter, or None.
 
-    ``VITEDGE_PY36`` ('none' disables), pyenv's, or python3.6 on PATH.
+    Looked for in ``VITEDGE_PY36`` ('none' disables), pyenv's, or python3.6 on PATH.
     """
     return find_python('3.6', 'VITEDGE_PY36')
 

@@ -85,7 +85,11 @@ def read_pins(path: Path = PINS) -> Dict[str, str]:
 
 
 def colcon_pytest_addopts(out: Path = OUT, package: str = PACKAGE) -> List[str]:
-    """Return the options colcon-core's pytest step puts in ``PYTEST_ADDOPTS`` (no coverage, no retest flags)."""
+    """
+    Return the options colcon-core's pytest step puts in ``PYTEST_ADDOPTS``.
+
+    No coverage, no retest flags.
+    """
     return [
         '--tb=short',
         '--junit-xml=' + (out / 'pytest.xml').as_posix(),
@@ -97,9 +101,9 @@ def colcon_pytest_addopts(out: Path = OUT, package: str = PACKAGE) -> List[str]:
 
 def find_python310() -> Optional[str]:
     """
-    Return a working Python 3.10.
+    Return a working Python 3.10, or None.
 
-    ``VITEDGE_PY310`` ('none' disables), pyenv's, or python3.10 on PATH.
+    Looked for in ``VITEDGE_PY310`` ('none' disables), pyenv's, or python3.10 on PATH.
     """
     return find_python('3.10', 'VITEDGE_PY310')
 
@@ -193,9 +197,9 @@ def lane_env() -> Dict[str, str]:
 
 def junit_counts(path: Path) -> Dict[str, int]:
     """
-    ``tests``, ``failures``, ``errors``.
+    Count the tests of a JUnit file, summed over its testsuite elements.
 
-    ``skipped`` summed over the testsuite elements of a JUnit file.
+    Returns ``{'tests', 'failures', 'errors', 'skipped'}`` as ints.
     """
     root = ET.parse(str(path)).getroot()
     suites = [root] if root.tag == 'testsuite' else root.findall('testsuite')

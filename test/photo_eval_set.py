@@ -55,7 +55,11 @@ def _xywh(box, scale):
 
 
 def write_real_photo_set(root: Path, layout: str = 'coco') -> Dict[str, object]:
-    """Write the set; return ``{'images': dir, 'gt': path, 'sizes': {file: (w, h)}, 'persons': {file: [xywh]}}``."""
+    """
+    Write the set under ``root`` and describe it.
+
+    Returns ``{'images': dir, 'gt': path, 'sizes': {file: (w, h)}, 'persons': {file: [xywh]}}``.
+    """
     root = Path(root)
     (root / 'images').mkdir(parents=True, exist_ok=True)
     if layout == 'visdrone':

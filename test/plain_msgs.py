@@ -122,7 +122,7 @@ class PlainTypestore:
     """
     Stand-in for a rosbags typestore.
 
-    ``types``, ``serialize_cdr`` (type check + copy), ``deserialize_cdr``.
+    It has ``types``, ``serialize_cdr`` (type check + copy) and ``deserialize_cdr``.
     """
 
     def __init__(self) -> None:
@@ -204,7 +204,11 @@ class PlainTypestore:
         return copy.deepcopy(msg)
 
     def deserialize_cdr(self, raw: Any, typename: str) -> Any:
-        """Return a copy of the message with numeric arrays as numpy arrays (as rosbags returns them)."""
+        """
+        Return a copy of the message with numeric arrays as numpy arrays.
+
+        As rosbags returns them.
+        """
         if getattr(raw, '__msgtype__', None) != typename:
             raise TypeError(
                 'raw message is {}, not {}'.format(
@@ -228,7 +232,7 @@ def plain_types() -> Tuple[PlainTypestore, SimpleNamespace]:
 
 
 def message_types() -> Tuple[Any, SimpleNamespace]:
-    """Rosbags' Humble typestore and types where rosbags imports, else ``plain_types()``."""
+    """Return rosbags' Humble typestore and types where rosbags imports, else ``plain_types()``."""
     try:
         return rosbags_types()
     except ImportError:
@@ -236,5 +240,5 @@ def message_types() -> Tuple[Any, SimpleNamespace]:
 
 
 def uses_rosbags(typestore: Any) -> bool:
-    """True when ``typestore`` is rosbags' (real CDR), False for the stand-in."""
+    """Tell whether ``typestore`` is rosbags' (real CDR): True, or the stand-in: False."""
     return not isinstance(typestore, PlainTypestore)

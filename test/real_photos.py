@@ -192,8 +192,7 @@ def write_visdrone(
     Each frame (``size`` = w, h): a real texture as ground; ``persons`` person photos (astronaut,
     cameraman) 10-50 px tall as ``pedestrian`` / ``people``; one motorbike (``motor``, 40-60 px); a
     cup labelled ``others``; a cat photo covered by an ignored region (category 0); a person with
-    score 0. Returned per
-    frame: (category name, (left, top, width, height), score) as written.
+    score 0. Returned per frame: (category name, (left, top, width, height), score) as written.
     """
     rng = np.random.default_rng(seed)
     w, h = size
@@ -236,9 +235,9 @@ def write_imagefolder(
     root: str, classes: Sequence[str], per_class: int, size: int = 32, seed: int = 0
 ) -> str:
     """
-    ``root/<class>/<n>.png``.
+    Write ``per_class`` random crops of each class's photo as ``root/<class>/<n>.png``.
 
-    ``per_class`` random crops (60-100 % of each side) of each class's photo.
+    Each crop keeps 60-100 % of each side.
     """
     rng = np.random.default_rng(seed)
     for name in classes:

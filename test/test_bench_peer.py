@@ -114,8 +114,7 @@ def test_export_size_keeps_the_frame_aspect_on_the_stride():
 
 def test_decode_yolo_class_wise_nms_threshold_and_frame_pixels():
     # anchors: A person 0.9, B person 0.8 overlapping A (suppressed), C vehicle 0.7 on A's box
-    # (kept: other
-    # class), D person 0.0005 (below min_score)
+    # (kept: other class), D person 0.0005 (below min_score)
     raw = np.zeros((1, 4 + 3, 4), np.float32)
     raw[0, :4, 0] = [50, 50, 20, 20]
     raw[0, :4, 1] = [52, 50, 20, 20]
@@ -262,5 +261,6 @@ def test_only_the_peer_module_imports_ultralytics():
     assert users == ['vitedge_ros/bench/peer.py']
     setup = (ROOT / 'setup.py').read_text()
     assert "'peer': ['ultralytics==" in setup
-    runtime_tools = setup[setup.index('RUNTIME') : setup.index('extras_require')]
+    start, end = setup.index('RUNTIME'), setup.index('extras_require')
+    runtime_tools = setup[start:end]
     assert 'ultralytics' not in runtime_tools

@@ -13,9 +13,9 @@
 # limitations under the License.
 
 """
-tools/benchmark.py: statistics, Pareto front, the renderer on hand-made JSON.
+tools/benchmark.py: statistics, Pareto front, the renderer, the committed page.
 
-And the committed page.
+The renderer is tested on hand-made JSON.
 """
 
 import copy
@@ -100,13 +100,17 @@ def test_pareto_front_hand_made():
 
 
 def S(med, lo, hi, n=3):
-    """A repeat statistic of a dimensionless figure (bench.stats.stat: ratios, frames/s, MB)."""
+    """
+    Return a repeat statistic of a dimensionless figure.
+
+    As bench.stats.stat gives it for ratios, frames/s and MB.
+    """
     return {'median': med, 'min': lo, 'max': hi, 'n': n}
 
 
 def M(med, lo, hi, n=3):
     """
-    A latency summary in ms (runtime.latency_stats.latency_summary keys).
+    Return a latency summary in ms (runtime.latency_stats.latency_summary keys).
 
     As the benchmark JSON holds them.
     """
@@ -389,7 +393,11 @@ def test_render_gpu_figure_next_to_estimate():
 
 
 def test_every_number_on_the_page_is_in_the_json():
-    """Every decimal and every number of 3+ digits on the hand-made page occurs in the JSON (none typed)."""
+    """
+    Every decimal and every number of 3+ digits on the hand-made page occurs in the JSON.
+
+    None is typed by hand.
+    """
     import re
 
     res = hand_made()
@@ -417,7 +425,7 @@ def test_fmt():
 
 
 def test_bench_latency_figures_are_the_one_latency_summary():
-    """What a bench section writes for a latency is runtime.latency_stats.latency_summary at 4 digits."""
+    """A bench section writes a latency as runtime.latency_stats.latency_summary at 4 digits."""
     from vitedge_ros.bench.stats import latency_summary, SIG
 
     s = latency_summary([3.0, 1.0, 2.0, 10.123456], SIG)

@@ -13,12 +13,12 @@
 # limitations under the License.
 
 """
-tools/build_engine.py without a GPU.
+tools/build_engine.py without a GPU, against the fake TensorRT modules.
 
-Argument handling and exit codes, TensorRT absent, the parser audit before
-TensorRT, FP32 pinning under FP16/INT8, TensorRT 11's strong typing, INT8 calibrator failures (both
-callback generations), and the whole build path (workspace, flags, timing/calibration caches,
-atomic keyed write, interruption) against the fake TensorRT 8.2 / 8.6 / 10.x / 11.x modules of
+Argument handling and exit codes, TensorRT absent, the parser audit before TensorRT, FP32
+pinning under FP16/INT8, TensorRT 11's strong typing, INT8 calibrator failures (both callback
+generations), and the whole build path (workspace, flags, timing/calibration caches, atomic
+keyed write, interruption) against the fake TensorRT 8.2 / 8.6 / 10.x / 11.x modules of
 test/fake_tensorrt.py.
 
 No test here may show a user a Python traceback: every CLI run asserts ``'Traceback' not in
@@ -91,7 +91,7 @@ def fakes(monkeypatch):
 
 @pytest.fixture
 def bundle(tmp_path):
-    """The opset-13 classifier every TensorRT from 8.2 on parses."""
+    """Return the opset-13 classifier every TensorRT from 8.2 on parses."""
     return graphs.write_bundle(tmp_path / 'bundle', 'classifier')
 
 
@@ -310,8 +310,7 @@ def test_int8_implicit_calibration_writes_cache_and_reuses_it(
     assert trt.log['calib_cache_read'] == b'CALIB4'
 
 
-# ------------------------------------------------------------------------------------------ INT8
-# calibrator failures
+# ------------------------------------------------------------------------ INT8 calibrator failures
 
 
 @pytest.mark.parametrize('api', WEAK)
@@ -319,12 +318,11 @@ def test_calibrator_exception_is_raised_after_the_build_with_exit_3(
     fakes, bundle, tmp_path, capsys, api
 ):
     """
-    A CUDA error in the middle of calibration.
+    A CUDA error in the middle of calibration ends in exit 3 after the build.
 
-    TensorRT 8.2 would abort the process if it crossed the
-    callback, 8.4+ would take it as end-of-data and build from partial data. Both must end in exit
-    3, the
-    error named, and nothing written.
+    TensorRT 8.2 would abort the process if it crossed the callback, 8.4+ would take it as
+    end-of-data and build from partial data. Both must end in exit 3, the error named, and nothing
+    written.
     """
     _mod, trt, drv = fakes(api=api, gpu_name='NVIDIA A100', cc=(8, 0), fail_memcpy_at=3)
     code, _out, err = main(
@@ -434,8 +432,7 @@ def test_pycuda_missing_for_calibration_is_exit_3_before_tensorrt_builds(
     )  # decided before TensorRT was called
 
 
-# ------------------------------------------------------------------------------------------ audit
-# before TensorRT
+# --------------------------------------------------------------------------- audit before TensorRT
 
 
 @pytest.mark.parametrize(
@@ -517,8 +514,7 @@ def test_skip_audit_leaves_it_to_the_82_parser_with_its_own_texts(
     assert trt.log['parsed'] == 1 and trt.log['builds'] == 0
 
 
-# ------------------------------------------------------------------------------------------ FP32
-# pins under FP16
+# ---------------------------------------------------------------------------- FP32 pins under FP16
 
 
 @pytest.mark.parametrize('api', WEAK)

@@ -13,7 +13,9 @@
 # limitations under the License.
 
 """
-CameraInfo roi / binning (image_geometry semantics) and distortion models that are models even with zero D.
+CameraInfo roi / binning (image_geometry semantics) and distortion models with an all-zero D.
+
+A distortion model stays a model even when its coefficients D are all zero.
 
 Issue 14 items 1 and 2. Azimuth is positive to the left (vitedge_ros.geometry.obstacles: FLU
 convention).
@@ -92,7 +94,11 @@ def test_roi_crop_shifts_principal_point_keeps_focal_length():
 
 
 def test_roi_crop_equals_the_full_sensor_pixel():
-    """Every pixel of the cropped image sees the ray of the full-sensor pixel at offset + uv (with distortion)."""
+    """
+    Every pixel of the cropped image sees the ray of the full-sensor pixel at offset + uv.
+
+    With distortion.
+    """
     d = (-0.2, 0.05, 0.001, -0.0005, 0.0)
     full = PinholeCamera.from_camera_info(_info(d=d))
     crop = PinholeCamera.from_camera_info(_info(d=d, roi=(320, 200, 640, 400)))
@@ -106,9 +112,9 @@ def test_roi_crop_equals_the_full_sensor_pixel():
 @pytest.mark.parametrize('binning', [(2, 2), (4, 2), (1, 4)])
 def test_binning_and_roi_together(roi, binning):
     """
-    Roi in full-resolution pixels, then binning.
+    With roi and binning, image pixel uv is sensor pixel roi_offset + uv * binning.
 
-    Image pixel uv is sensor pixel roi_offset + uv * binning.
+    The roi is in full-resolution pixels; binning applies after it.
     """
     d = (-0.2, 0.05, 0.001, -0.0005, 0.0)
     full = PinholeCamera.from_camera_info(_info(d=d))
@@ -204,9 +210,9 @@ K_FISH = [[300.0, 0.0, 640.0], [0.0, 300.0, 480.0], [0.0, 0.0, 1.0]]
 
 def test_equidistant_with_zero_coefficients_is_an_f_theta_lens():
     """
-    Issue 14.2: 1280x960, f=300.
+    Issue 14.2: an equidistant lens with zero D maps pixel (954.2, 480) to 60 degrees right.
 
-    Pixel (954.2, 480) is 60 degrees right of the axis (-60 deg azimuth).
+    At 1280x960, f=300 the pixel is 60 degrees right of the axis (-60 deg azimuth).
     """
     for d in ([0.0, 0.0, 0.0, 0.0], None):
         cam = PinholeCamera(K_FISH, d, 1280, 960, 'equidistant')

@@ -38,7 +38,7 @@ TINY_VIT = {'embed_dim': 32, 'depth': 4, 'num_heads': 2}
 
 
 def _tiny_checkpoint(task, tmp):
-    """A tiny model of the shipped checkpoint's family, saved as the recipe's model.checkpoint."""
+    """Save a tiny model of the shipped checkpoint's family as the recipe's model.checkpoint."""
     from vitedge_ros.checkpoint import save_checkpoint
     from vitedge_ros.models import create_model
 
@@ -95,7 +95,7 @@ def _tiny_checkpoint(task, tmp):
 
 def tiny_recipe(path, tmp):
     """
-    The shipped recipe's stages on a tiny model and data.
+    Return the shipped recipe's stages on a tiny model and data.
 
     Sizes, epochs and calibration shrunk.
     """
@@ -181,9 +181,8 @@ def test_every_stage_round_trips(recipe, tmp_path, monkeypatch):
 
     monkeypatch.setattr(R, 'save_checkpoint', keep)
     # trt8.6 (opset 17, LayerNormalization): on an untrained tiny ViT, ToMe's similarity ranking
-    # has near-ties that
-    # the decomposed LayerNorm of trt8.2 reorders (a different merge, parity ~1e-2); round-trips
-    # are what is tested
+    # has near-ties that the decomposed LayerNorm of trt8.2 reorders (a different merge, parity
+    # ~1e-2); round-trips are what is tested
     report = R.run_recipe(
         tiny_recipe(recipe, tmp_path), tmp_path / 'out', progress=False, threads=1, target='trt8.6'
     )

@@ -45,7 +45,14 @@ CLS_INPUT = {
     'std': [0.5] * 3,
     'resize': 'stretch',
 }
-TINY_CLS = {'num_classes': 10, 'img_size': 16, 'patch_size': 4, 'embed_dim': 32, 'depth': 1, 'num_heads': 2}
+TINY_CLS = {
+    'num_classes': 10,
+    'img_size': 16,
+    'patch_size': 4,
+    'embed_dim': 32,
+    'depth': 1,
+    'num_heads': 2,
+}
 
 
 class _WritesMarker:
@@ -77,7 +84,7 @@ def _save(path, model):
 
 
 def _legacy_v1(path, model):
-    """A version-1 checkpoint as this project wrote it before: the whole module pickled."""
+    """Write a version-1 checkpoint as this project wrote it before: the whole module pickled."""
     torch.save(
         {
             'format': 'vitedge-checkpoint',
@@ -215,7 +222,11 @@ def test_old_pickled_checkpoint_needs_the_flag_and_converts_identically(tmp_path
     ],
 )
 def test_shipped_checkpoints_are_weights_only(rel, task, converted):
-    """Weights-only: written by the trainer (version 2) or converted with identical outputs (proof in the file)."""
+    """
+    Shipped checkpoints are weights-only: trainer-written (version 2) or converted.
+
+    A converted one gives identical outputs; the proof is in the file.
+    """
     raw = torch.load(str(ROOT / rel), weights_only=True)
     assert raw['version'] == 2
     if converted:

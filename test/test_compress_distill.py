@@ -13,9 +13,9 @@
 # limitations under the License.
 
 """
-Knowledge-distillation losses on hand-made logits, DeiT token distillation.
+Knowledge distillation: losses on hand-made logits, DeiT token distillation, feature terms.
 
-feature/attention terms.
+Feature and attention terms.
 """
 
 import math

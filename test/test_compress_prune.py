@@ -275,7 +275,11 @@ def test_global_ranking_keeps_a_head_per_layer():
 
 
 def test_pruned_distilled_model_checkpoint_rebuilds(tmp_path):
-    """A pruned DeiT with a distillation head reloads from tensors + structure (no pickled module)."""
+    """
+    A pruned DeiT with a distillation head reloads from tensors + structure.
+
+    No pickled module.
+    """
     from vitedge_ros.checkpoint import load_checkpoint, save_checkpoint
     from vitedge_ros.compress.prune import prune_vit
 

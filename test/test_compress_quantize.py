@@ -13,8 +13,10 @@
 # limitations under the License.
 
 """
-INT8 QDQ (TensorRT explicit INT8 layout), FP16, dynamic INT8 and the sensitivity report; the full
-prune → low-rank → INT8 chain on every supported model family.
+INT8 QDQ, FP16, dynamic INT8 and the sensitivity report; the full compression chain.
+
+INT8 QDQ is TensorRT's explicit INT8 layout. The full chain is prune → low-rank → INT8, on every
+supported model family.
 """
 
 from conftest import make_tiny_detector

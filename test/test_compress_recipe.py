@@ -189,9 +189,9 @@ def test_cli_rejects_bad_recipe_before_any_work(tmp_path):
 )  # tools/compress.py is a workstation tool (setup.py tools extra)
 def test_check_needs_no_out_and_bad_yaml_is_one_line(tmp_path):
     """
-    --check validates without --out.
+    --check validates without --out, and a YAML syntax error is one line.
 
-    a YAML syntax error is one line with its position; a run needs --out.
+    The error line gives its position; a run needs --out.
     """
     tool = [sys.executable, str(ROOT / 'tools' / 'compress.py')]
     bad = tmp_path / 'bad.yaml'

@@ -32,7 +32,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def digits_recipe(n_stages=4):
-    """The tiny digits recipe: baseline training, prune 0.5, low-rank, distilled fine-tuning."""
+    """
+    Return the tiny digits recipe.
+
+    Its stages: baseline training, prune 0.5, low-rank, distilled fine-tuning.
+    """
     rec = yaml.safe_load((ROOT / 'config' / 'recipes' / 'test_tiny_classifier.yaml').read_text())
     rec['stages'] = rec['stages'][:n_stages]
     return rec
@@ -138,7 +142,11 @@ def test_stage_checkpoint_is_written_before_the_export(tmp_path, monkeypatch):
 
 
 def _dynamic_recipe():
-    """A timm ViT with dynamic_img_size (position grid for 32x32) trained and exported at 16x16."""
+    """
+    Return a recipe for a timm ViT with dynamic_img_size, trained and exported at 16x16.
+
+    Its position grid is made for 32x32.
+    """
     rec = digits_recipe(2)
     rec['model']['img_size'] = 32
     rec['model']['kwargs']['dynamic_img_size'] = True

@@ -144,7 +144,7 @@ def test_interrupted_run_resumes_from_the_next_stage(tmp_path, monkeypatch):
 
 def test_detector_recipe_from_checkpoint(tmp_path):
     """
-    Like config/recipes/aerial_detector.yaml.
+    A detector recipe like config/recipes/aerial_detector.yaml runs from a checkpoint.
 
     The baseline is a checkpoint, measured before the stages.
     """

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _recipe(stages):
     """
-    A tiny digits classifier recipe with the given stage list.
+    Return a tiny digits classifier recipe with the given stage list.
 
     First stage: the baseline fine-tuning.
     """
@@ -85,7 +85,11 @@ def test_every_stage_schema_rejects_an_unknown_key_in_one_line(name):
 
 
 def test_registry_sweep_covers_plugins_too(monkeypatch):
-    """Every registered schema (a plug-in included) rejects an unknown key with a one-line RecipeError."""
+    """
+    Every registered schema rejects an unknown key with a one-line RecipeError.
+
+    A plug-in schema included.
+    """
     from vitedge_ros.compress.recipe import RecipeError
     from vitedge_ros.compress.stages import STAGES
 
@@ -145,15 +149,14 @@ def test_data_fields_are_explicit():
         )  # a misspelt field is an error, not a hidden attribute
 
 
-# ------------------------------------------------------------------------------------------- a
-# plug-in stage
+# --------------------------------------------------------------------------------- a plug-in stage
 
 CALLS = []
 
 
 def _scale_stage():
     """
-    A fake stage ``scale``.
+    Return a fake stage ``scale``.
 
     The classifier head's weights times ``factor``, its bias set to favour ``favour``.
     """

@@ -34,8 +34,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 #: md5 of the Apache License 2.0 text (https://www.apache.org/licenses/LICENSE-2.0.txt), the same
-#: file as
-#: ament_copyright's template/apache2_license.txt (ament/ament_lint, humble).
+#: file as ament_copyright's template/apache2_license.txt (ament/ament_lint, humble).
 APACHE2_LICENSE_MD5 = '3b83ef96387f14655fc854ddc3c6bd57'
 #: ament_copyright's template/apache2_header.txt after its ``{copyright}`` line.
 APACHE2_HEADER = (
@@ -104,8 +103,7 @@ def _header_problem(path):
 @pytest.mark.linter
 def test_copyright():
     # build/ holds copies of the package (setuptools' build/lib, the test lanes' venvs): marked for
-    # the crawler,
-    # as colcon's own build folder lies outside the package
+    # the crawler, as colcon's own build folder lies outside the package
     if (ROOT / 'build').is_dir():
         (ROOT / 'build' / 'AMENT_IGNORE').touch()
     if importlib.util.find_spec('ament_copyright') is not None:

@@ -171,7 +171,10 @@ def test_dataset_wrapper():
 
 
 def test_core_does_not_import_torch():
-    code = 'import sys, vitedge_ros.data, vitedge_ros.data.synthetic; assert "torch" not in sys.modules'
+    code = (
+        'import sys, vitedge_ros.data, vitedge_ros.data.synthetic; '
+        'assert "torch" not in sys.modules'
+    )
     subprocess.run([sys.executable, '-c', code], check=True)
 
 
@@ -196,7 +199,12 @@ def test_to_coco_round_trip(tmp_path, scenes):
         assert all(a['iscrowd'] == 0 and a['area'] > 0 for a in anns)
     # ground truth scored as detections evaluates to AP = 1
     dets = [
-        {'image_id': a['image_id'], 'category_id': a['category_id'], 'bbox': a['bbox'], 'score': 1.0}
+        {
+            'image_id': a['image_id'],
+            'category_id': a['category_id'],
+            'bbox': a['bbox'],
+            'score': 1.0,
+        }
         for a in d['annotations']
     ]
     ev = fce.COCOeval_faster(gt, gt.loadRes(dets), 'bbox')

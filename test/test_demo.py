@@ -63,9 +63,9 @@ def test_demo_cli_bad_bundle_exit_code(tmp_path):
 @pytest.fixture(scope='module')
 def shipped_demo_summary(shipped_bundle):
     """
-    The flight ``make demo`` runs (120 frames, seed 7).
+    Run the flight ``make demo`` runs (120 frames, seed 7) and return its summary.
 
-    Through onnxruntime like on this machine.
+    Through onnxruntime, as on this machine.
     """
     return run_demo(shipped_bundle, frames=120, out_dir=None, printer=None, backend='onnxruntime')
 
@@ -93,8 +93,7 @@ def test_demo_strip_has_frames(tiny_detector_bundle, tmp_path, n):
     assert strip is not None and strip.shape[1] == 1278
 
 
-# ---------------------------------------------------------------------------------- issue 15: the
-# demo's map
+# ------------------------------------------------------------------------ issue 15: the demo's map
 class OraclePersons:
     """
     A detector that finds exactly the generator's persons of each frame.
@@ -121,7 +120,7 @@ class OraclePersons:
 
 def _world_metres(scene, uv):
     """
-    Independent of the demo.
+    Map frame pixel edges to world metres, independently of the demo.
 
     Frame pixel edges -> world pixels (inverse warp) -> metres (x east, y north).
     """
@@ -136,7 +135,7 @@ def _world_metres(scene, uv):
 
 
 def test_demo_camera_and_pose_reproduce_the_flight():
-    """The CameraInfo and pose the demo gives the core see the ground exactly as the generator's warp maps it."""
+    """The demo's CameraInfo and pose see the ground exactly as the generator's warp maps it."""
     import numpy as np
     from vitedge_ros.data.synthetic import camera_sequence
     from vitedge_ros.demo import DEMO_HFOV_DEG, flight_camera_info, nadir_pose
@@ -159,7 +158,11 @@ def test_demo_camera_and_pose_reproduce_the_flight():
 
 @pytest.mark.needs('matplotlib')
 def test_demo_map_shows_the_localisation_inputs(tmp_path):
-    """The map beside the video plots exactly the true persons and published targets that the metrics score."""
+    """
+    The map beside the video plots exactly the true persons and targets the metrics score.
+
+    The targets are the published ones.
+    """
     import numpy as np
     from vitedge_ros.data.synthetic import camera_sequence
     from vitedge_ros.demo import flight_camera_info, nadir_pose
@@ -222,7 +225,11 @@ def test_demo_map_shows_the_localisation_inputs(tmp_path):
 
 @pytest.mark.needs('matplotlib')
 def test_topdown_frame_draws_its_points_where_it_says():
-    """The map panel: the returned pixel positions hold the true (green) and estimated (blue) markers."""
+    """
+    The map panel holds the true and estimated markers at the pixel positions it returns.
+
+    True persons are green, estimated ones blue.
+    """
     import numpy as np
     from vitedge_ros.eval.localisation import topdown_frame
 

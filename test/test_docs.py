@@ -33,16 +33,16 @@ LINK = re.compile(r'\]\(([^)#\s]+)(?:#[^)]*)?\)')
 
 
 def _blocks(text: str, after: str):
-    """The fenced code blocks of ``text`` after the first line containing ``after``."""
+    """Return the fenced code blocks of ``text`` after the first line containing ``after``."""
     text = text[text.index(after):]
     return re.findall(r'```[a-z]*\n(.*?)```', text, re.S)
 
 
 def _commands(block: str):
     """
-    Shell commands of a code block.
+    Return the shell commands of a code block, each split with shlex.
 
-    continuations joined, comments dropped, each split with shlex.
+    Continuations are joined and comments dropped.
     """
     joined = re.sub(r'\\\n\s*', ' ', block)
     return [
@@ -93,7 +93,8 @@ def test_readme_keeps_exactly_two_setup_commands():
 
 def test_readme_warns_before_the_embedded_default():
     text = README.read_text(encoding='utf-8')
-    section = text[text.index('## The embedded default') : text.index('## Layout')]
+    start, end = text.index('## The embedded default'), text.index('## Layout')
+    section = text[start:end]
     warning = section[: section.index('`models/aerial_vit_tiny/`')]
     assert (
         'Warning' in warning and 'synthetic scenes' in warning and 'real photo textures' in warning
@@ -103,7 +104,7 @@ def test_readme_warns_before_the_embedded_default():
 
 @pytest.fixture(scope='module')
 def steps():
-    """The README's workstation commands, by tool (script name -> list of argv)."""
+    """Return the README's workstation commands, by tool (script name -> list of argv)."""
     block = _blocks(README.read_text(encoding='utf-8'), 'On the workstation')[0]
     by_tool = {}
     for cmd in _commands(block):

@@ -54,8 +54,8 @@ PLATFORM_MODULES = {
     'ament_index_python',
 }
 #: Optional on the drone: the builder's ONNX parser audit (vitedge_ros.export.trt_audit) needs
-#: onnx, and
-#: trt_builder.build_engine goes on without the audit, with a warning, where onnx is missing.
+#: onnx, and trt_builder.build_engine goes on without the audit, with a warning, where onnx is
+#: missing.
 OPTIONAL_ON_DRONE = {'onnx'}
 ON_PY36 = sys.version_info[:2] == (3, 6)
 
@@ -73,7 +73,11 @@ def _drone_modules():
 
 
 def _missing_platform_module(exc):
-    """The JetPack/ROS module whose absence caused ``exc`` (walking the cause chain), or None."""
+    """
+    Return the JetPack/ROS module whose absence caused ``exc``, or None.
+
+    The cause chain of ``exc`` is walked.
+    """
     while exc is not None:
         name = getattr(exc, 'name', None) or ''
         if name.split('.')[0] in PLATFORM_MODULES:
@@ -122,7 +126,11 @@ def test_lane_is_jetpack_python_with_the_pinned_packages():
 
 
 def test_eval_bag_without_rosbags_is_one_line_exit_2(tmp_path):
-    """tools/eval_bag.py on the drone's Python (no rosbags: it needs >= 3.8) says so in one line."""
+    """
+    tools/eval_bag.py on the drone's Python says in one line that rosbags is missing.
+
+    rosbags needs Python >= 3.8.
+    """
     if importlib.util.find_spec('rosbags') is not None:
         pytest.skip('rosbags installed: test_eval_bag.py covers replay')
     proc = subprocess.run(
@@ -149,7 +157,11 @@ def test_eval_bag_without_rosbags_is_one_line_exit_2(tmp_path):
 
 
 def test_detect_gpu_falls_back_to_nvidia_smi(tmp_path, monkeypatch):
-    """The nvidia-smi path of engine_key.detect_gpu (subprocess without 3.7's capture_output) on this Python."""
+    """
+    The nvidia-smi path of engine_key.detect_gpu works on this Python.
+
+    It calls subprocess without 3.7's capture_output.
+    """
     from vitedge_ros.runtime.engine_key import detect_gpu
 
     smi = tmp_path / 'nvidia-smi'
@@ -194,7 +206,11 @@ def _lane_bin(name):
 
 @lane_only
 def test_pip_install_put_the_drone_commands_on_path():
-    """`pip install .[runtime]` (the lane's install; jetson adds pycuda) puts the drone's commands in bin/."""
+    """
+    `pip install .[runtime]` puts the drone's commands in bin/.
+
+    The lane's install; the jetson extra adds pycuda.
+    """
     for name, module in (
         ('vitedge_node', 'vitedge_ros.ros.startup'),
         ('vitedge_build_engine', 'vitedge_ros.runtime.build_engine_cli'),
@@ -235,10 +251,10 @@ def test_installed_build_engine_without_tensorrt_is_one_line_exit_3(tiny_detecto
 
 def test_fisheye_inversion_without_opencv_criteria_matches(monkeypatch):
     """
-    OpenCV < 4.6 (JetPack 4.6 ships 4.1) has no ``criteria`` for fisheye.undistortPoints.
+    The fisheye inversion does not depend on the ``criteria`` of fisheye.undistortPoints.
 
-    The inversion must not
-    depend on it (an OpenCV 4.5-like stand-in changes nothing).
+    OpenCV < 4.6 (JetPack 4.6 ships 4.1) has no such argument; an OpenCV 4.5-like stand-in changes
+    nothing.
     """
     import cv2
     import numpy as np

@@ -15,7 +15,7 @@
 """
 A writable engine location for bundles in read-only folders.
 
-vitedge_ros.runtime.engine_cache.
+See vitedge_ros.runtime.engine_cache.
 """
 
 import os
@@ -110,7 +110,8 @@ def test_node_pipeline_loads_the_bundle_through_the_view(tmp_path, tiny_detector
     finally:
         pipe.close()
     params, pipe = create_pipeline({'bundle': str(tiny_detector_bundle), 'backend': 'onnxruntime'})
-    try:  # the default: $XDG_CACHE_HOME/vitedge_ros/engines (conftest points it at a temporary folder)
+    # the default: $XDG_CACHE_HOME/vitedge_ros/engines (conftest points it at a temporary folder)
+    try:
         assert (
             pipe.bundle.path.parent
             == Path(os.environ['XDG_CACHE_HOME']) / 'vitedge_ros' / 'engines'

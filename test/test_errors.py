@@ -13,7 +13,9 @@
 # limitations under the License.
 
 """
-Issue 15, item 6: one exception base class. Every exception class defined in vitedge_ros derives from VitedgeError.
+Issue 15, item 6: one exception base class for every exception class defined in vitedge_ros.
+
+Each of them derives from VitedgeError.
 
 The package is walked module by module (those that need rclpy, tensorrt or pycuda are skipped where
 these are not installed); each class defined in a module (``__module__`` is that module) that is an
@@ -31,9 +33,8 @@ import vitedge_ros
 from vitedge_ros.runtime.errors import VitedgeError
 
 # a module that needs a third-party package missing here (rclpy, tensorrt, pycuda; torch in the
-# runtime-only lane)
-# is skipped; a missing vitedge_ros module is an error
-# exceptions that mirror a third-party class by name and are raised only as that library's stand-in
+# runtime-only lane) is skipped; a missing vitedge_ros module is an error exceptions that mirror a
+# third-party class by name and are raised only as that library's stand-in
 STAND_INS = {('vitedge_ros.ros.node', 'ExternalShutdownException')}
 
 
@@ -65,8 +66,7 @@ def test_every_project_exception_derives_from_vitedge_error():
     found, skipped = _defined_exceptions()
     names = {c for _m, c, _o in found}
     # the walk reaches the package's errors (a sample from the drone side, which imports
-    # everywhere), so an empty
-    # walk cannot pass
+    # everywhere), so an empty walk cannot pass
     for expected in (
         'BundleError',
         'FrameError',

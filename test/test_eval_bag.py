@@ -13,9 +13,9 @@
 # limitations under the License.
 
 """
-tools/eval_bag.py: replay of rosbag2 bags written by another program, metrics, output bag.
+tools/eval_bag.py: replay of bags written by another program, metrics, bad input.
 
-Bad input.
+The rosbag2 bags come from another program; the output bag is checked too.
 """
 
 import json
@@ -35,7 +35,7 @@ ENCODINGS = ('bgr8', 'rgb8', 'mono8')
 START_S = 1650000000
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # The acceptance bag: rosbags alone (no project code), real photos, mixed encodings, one truncated
 # frame.
 def _photos():
@@ -159,7 +159,7 @@ def _stamp(header):
     return header.stamp.sec * 10**9 + header.stamp.nanosec
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
 def test_raw_topic_mixed_encodings_one_truncated(
     acceptance_bags, tiny_detector_bundle, tmp_path, storage
@@ -250,8 +250,8 @@ def test_detection_boxes_match_pipeline(acceptance_bags, tiny_detector_bundle, t
     got = msgs[0].detections
     assert len(got) == len(res.detections)
     # the random-init model scores many cells within 1e-6 of each other, so their order may differ
-    # between
-    # two sessions: match each reference detection to an identical message (label, score, centre)
+    # between two sessions: match each reference detection to an identical message (label, score,
+    # centre)
     rows = [
         (
             d.results[0].hypothesis.class_id,
@@ -272,7 +272,7 @@ def test_detection_boxes_match_pipeline(acceptance_bags, tiny_detector_bundle, t
         ), ref
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 def test_cli_subprocess_never_imports_torch(acceptance_bags, tiny_detector_bundle, tmp_path):
     bag, _ = acceptance_bags['sqlite3']
     out = tmp_path / 'cli'
@@ -322,7 +322,7 @@ def test_replay_subprocess_helper(acceptance_bags, tiny_detector_bundle, tmp_pat
     assert m['frames_processed'] == 24 and m['torch_imported'] is False
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # Bad input
 def test_missing_topic_lists_existing_topics(
     acceptance_bags, tiny_detector_bundle, tmp_path, capsys
@@ -439,7 +439,7 @@ def test_outputs_of_earlier_run_need_overwrite(acceptance_bags, tiny_detector_bu
     assert m['frames_processed'] == 24 and len(read_output(out / 'output_bag')) == 24
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # Realtime clock
 class SlowPipeline:
     """Wraps a Pipeline and sleeps in inference, like a model too slow for the camera rate."""
@@ -488,7 +488,7 @@ def test_realtime_drops_frames_of_a_slow_engine(acceptance_bags, tiny_detector_b
 
 class OneSlowFrame(SlowPipeline):
     """
-    Slow on one call only (a hiccup).
+    A pipeline slow on one call only (a hiccup).
 
     Its output would otherwise be logged after later frames' outputs.
     """
@@ -536,14 +536,14 @@ def test_realtime_keeps_up_with_fast_engine(acceptance_bags, tiny_detector_bundl
         rate=0.25,
     )
     # played at a quarter speed, 200 ms between frames against a ~2 ms pipeline (the clock is real:
-    # a margin so
-    # that a loaded 2-core test machine, which measured 4 drops at full speed, does not fail it)
+    # a margin so that a loaded 2-core test machine, which measured 4 drops at full speed, does not
+    # fail it)
     assert m['frames_dropped'] <= 2 and m['frames_processed'] + m['frames_dropped'] == 24
     assert m['input_fps'] == pytest.approx(20.0, rel=1e-3)
     assert m['latency_ms']['end_to_end']['median_ms'] < 200.0
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # Ground truth
 def _evaluate_files(gt_file, det_file):
     """Run faster-coco-eval directly on JSON files; AP@0.5 per category name and overall."""

@@ -39,10 +39,14 @@ GT_TOPIC = '/ground_truth/detections'
 IMAGE_TOPIC = '/camera/image_raw'
 
 
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # helpers
 def rewrite_stamps(src: Path, dst: Path, stamp_of) -> None:
-    """Copy a bag, replacing every header stamp by ``stamp_of(topic, k)`` ns (k: index on that topic)."""
+    """
+    Copy a bag, replacing every header stamp by ``stamp_of(topic, k)`` ns.
+
+    ``k`` is the message index on that topic.
+    """
     from rosbags.highlevel import AnyReader
     from rosbags.rosbag2 import StoragePlugin, Writer
 
@@ -122,7 +126,11 @@ class EchoPipeline:
 
 @pytest.fixture(scope='module')
 def flight6(tmp_path_factory):
-    """tools/make_bag.py --frames 6 (defaults: seed 0, 640x480) and copies with zero / repeated stamps."""
+    """
+    Write a 6-frame flight with tools/make_bag.py and copies with zero / repeated stamps.
+
+    make_bag defaults otherwise: seed 0, 640x480.
+    """
     pytest.importorskip('rosbags', reason='needs rosbags (tools/make_bag.py writes the bag)')
     root = tmp_path_factory.mktemp('flight6')
     proc = subprocess.run(
@@ -154,16 +162,15 @@ def _acc(out):
     return json.loads((Path(out) / 'metrics.json').read_text())['accuracy']
 
 
-# ------------------------------------------------------------------------------- item 5: stamps do
-# not identify
+# ------------------------------------------------------------------ item 5: stamps do not identify
 @pytest.mark.needs('rosbags', 'faster_coco_eval')
 def test_zero_stamps_score_like_proper_stamps_with_shipped_detector(
     flight6, shipped_bundle, tmp_path
 ):
     """
-    The issue's 6-frame flight.
+    On the issue's 6-frame flight, stamps at 0 score like proper stamps.
 
-    With stamps at 0 the score equals the one with proper stamps (all 6 frames).
+    All 6 frames are scored in both cases.
     """
     good = run_eval_bag(
         flight6 / 'flight',
@@ -211,7 +218,7 @@ def test_zero_stamps_score_like_proper_stamps_with_shipped_detector(
 )
 @pytest.mark.needs('rosbags', 'faster_coco_eval')
 def test_echo_pipeline_value_under_each_key(flight6, tmp_path, bag, source, key):
-    """A fixed detector's exact mAP on the 6-frame flight is the same whatever key matched the frames."""
+    """A fixed detector's exact mAP on the 6-frame flight does not depend on the matching key."""
     from vitedge_ros.replay.driver import replay
 
     gt_json = flight6 / 'flight_gt.json'
@@ -361,8 +368,7 @@ def test_zero_stamped_masks_are_matched_in_order(tmp_path):
     shutil.rmtree(str(tmp_path / 'a'))
 
 
-# -------------------------------------------------------------------- item 6: older vision_msgs
-# ground truth
+# ---------------------------------------------------------- item 6: older vision_msgs ground truth
 def _typestore(distro):
     from rosbags.typesys import get_types_from_msg, get_typestore, Stores
 
@@ -381,9 +387,9 @@ def _typestore(distro):
 
 def _gt_message(store, distro, stamp, label='person'):
     """
-    One Detection2DArray.
+    Return one Detection2DArray in ``distro``'s layout.
 
-    a box centred on (40, 30), 20 x 10 pixels, class ``label``, in ``distro``'s layout.
+    It holds a box centred on (40, 30), 20 x 10 pixels, class ``label``.
     """
     t = store.types
     time = t['builtin_interfaces/msg/Time'](sec=stamp // 10**9, nanosec=stamp % 10**9)

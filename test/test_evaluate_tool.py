@@ -16,9 +16,8 @@
 tools/evaluate.py on real photographs (COCO and VisDrone layouts) and eval_bag's --gt formats.
 
 Acceptance (issue 13 item 4): the mAP the tool reports equals faster-coco-eval run directly on the
-    same ground
-truth and detections; VisDrone ignored regions and "others" are honoured; bad input is one line and
-exit 2.
+same ground truth and detections; VisDrone ignored regions and "others" are honoured; bad input is
+one line and exit 2.
 """
 
 import json
@@ -144,9 +143,8 @@ def test_visdrone_layout_honours_ignored_regions(tmp_path):
     assert m['gt_format'] == 'visdrone' and m['ignored_regions'] == 2
     assert m['detections_in_ignored_regions'] == 2 and m['gt_in_ignored_regions'] == 0
     # independent check: the pedestrians read back from the txt files, the two detections on the
-    # tripod
-    # ("others") and on the buildings (category 0) removed by hand, as the VisDrone toolkit drops
-    # them
+    # tripod ("others") and on the buildings (category 0) removed by hand, as the VisDrone toolkit
+    # drops them
     names = sorted(p.name for p in Path(fx['images']).iterdir())
     images, anns = [], []
     for k, name in enumerate(names):
@@ -350,7 +348,11 @@ def test_label_map_spec_forms(tmp_path):
 
 @pytest.mark.needs('rosbags', 'faster_coco_eval')
 def test_eval_bag_gt_visdrone_folder_equals_coco_json(tmp_path):
-    """eval_bag --gt: a VisDrone folder of <stamp_ns>.txt scores exactly like the COCO JSON of the same boxes."""
+    """
+    eval_bag --gt: a VisDrone folder scores exactly like the COCO JSON of the same boxes.
+
+    The folder holds one <stamp_ns>.txt per frame.
+    """
     from test_eval_bag_gt import EchoPipeline
     from vitedge_ros.replay.driver import replay
     from vitedge_ros.replay.synthetic import write_synthetic_bag

@@ -13,12 +13,11 @@
 # limitations under the License.
 
 """
-tools/export_onnx.py.
+tools/export_onnx.py: checkpoint → bundle with onnxruntime parity, targets, audits, bad input.
 
-Checkpoint → bundle with onnxruntime parity (detector, two timm classifiers, pruned and low-rank
-models), --target (trt8.2 default: opset 13, no LayerNormalization; trt8.6/trt10: opset 17),
---fp16, --like, --from-onnx for QDQ INT8 graphs and older bundles, audit refusals, and clear
-failures for corrupt input.
+Parity for the detector, two timm classifiers, pruned and low-rank models; --target (trt8.2
+default: opset 13, no LayerNormalization; trt8.6/trt10: opset 17), --fp16, --like, --from-onnx
+for QDQ INT8 graphs and older bundles, audit refusals, and clear failures for corrupt input.
 """
 
 from pathlib import Path
@@ -199,7 +198,7 @@ def test_export_is_simplified(deit_ckpt, tmp_path):
 
 def _prune_and_factorise(model, keep=0.5, rank=8):
     """
-    What compression stages leave behind.
+    Apply what compression stages leave behind to ``model``.
 
     Narrower MLPs (pruned) and Linear → two Linears (low-rank).
     """
@@ -632,9 +631,9 @@ def test_export_refuses_target_blockers_exit_2(tmp_path, capsys, monkeypatch):
 
 def test_like_keeps_metadata_and_from_onnx_lowers_an_opset17_bundle(deit_ckpt, tmp_path, capsys):
     """
-    Re-export of a bundle for the Nano.
+    Re-export a bundle for the Nano.
 
-    Like keeps name and source; --from-onnx lowers an opset-17 graph.
+    --like keeps name and source; --from-onnx lowers an opset-17 graph.
     """
     assert (
         export(deit_ckpt, '--out', tmp_path / 'old', '--target', 'trt8.6', '--name', 'shipped')

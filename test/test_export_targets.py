@@ -15,10 +15,9 @@
 """
 Export targets (vitedge_ros/export/targets.py) and the compress runner's use of them.
 
-ONNX-level LayerNorm
-decomposition and opset lowering, the shared parity tolerance/exit code (issue 14 item 10), and a
-bundle graph the
-target's TensorRT parser refuses stopping tools/compress.py with exit 2 and the nodes named.
+ONNX-level LayerNorm decomposition and opset lowering, the shared parity tolerance/exit code (issue
+14 item 10), and a bundle graph the target's TensorRT parser refuses stopping tools/compress.py
+with exit 2 and the nodes named.
 """
 
 import copy
@@ -46,7 +45,7 @@ TOOL_MODULES = {
 
 
 def _tool(name):
-    """The library module whose main() tools/NAME.py calls."""
+    """Return the library module whose main() tools/NAME.py calls."""
     return importlib.import_module(TOOL_MODULES[name])
 
 
@@ -199,10 +198,10 @@ def test_compress_parity_uses_the_export_tolerance_and_exit_code(tmp_path, monke
 
 def test_compress_refuses_a_bundle_the_target_cannot_parse(tmp_path, capsys):
     """
-    Token merging as the final stage.
+    The compressor refuses a bundle the target cannot parse: token merging as the final stage.
 
-    Its graph sorts INT64 token indices with TopK(largest=0), which TensorRT
-    8.2 refuses (INT32 TopK input) and would compute wrongly (largest ignored before 8.5).
+    Its graph sorts INT64 token indices with TopK(largest=0), which TensorRT 8.2 refuses (INT32
+    TopK input) and would compute wrongly (largest ignored before 8.5).
     """
     recipe = tmp_path / 'r.yaml'
     recipe.write_text(yaml.safe_dump(TOME_RECIPE))

@@ -13,7 +13,9 @@
 # limitations under the License.
 
 """
-Both shipped bundles answer the same on onnxruntime 1.10 (the Python 3.6 lane) as on the main lane's onnxruntime.
+Both shipped bundles answer the same on onnxruntime 1.10 as on the main lane's onnxruntime.
+
+onnxruntime 1.10 is the Python 3.6 lane's.
 
 In the same ``make test`` run, test/lane_py36.py has the main venv write fixed 640×480 frames and
 what the main lane's onnxruntime made of them (raw outputs on the preprocessed tensor, detections,
@@ -71,9 +73,8 @@ def reference():
     path = REF_DIR / 'reference.json'
     if not path.is_file():
         pytest.fail(
-            '{} missing: test/lane_py36.py writes it with the main venv before the lane runs'.format(
-                path
-            )
+            '{} missing: test/lane_py36.py writes it with the main venv '
+            'before the lane runs'.format(path)
         )
     return json.loads(path.read_text(encoding='utf-8'))
 

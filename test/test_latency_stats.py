@@ -18,8 +18,7 @@ One latency summary (vitedge_ros/runtime/latency_stats.py) for the compression r
 The benchmark and the replay.
 
 Issue 15 item 6: six latency-statistics helpers with four sets of key names became one function
-with one key
-vocabulary: ``n``, ``mean_ms``, ``median_ms``, ``p95_ms``, ``min_ms``, ``max_ms``.
+with one key vocabulary: ``n``, ``mean_ms``, ``median_ms``, ``p95_ms``, ``min_ms``, ``max_ms``.
 """
 
 import math
@@ -102,7 +101,11 @@ def test_significant_digits():
 
 
 def test_replay_demo_and_image_metrics_share_the_vocabulary():
-    """The modules that wrote count/p50 (eval/latency.py) or median/p95/runs (compress/measure.py) are gone."""
+    """
+    The modules that wrote their own latency vocabulary are gone.
+
+    eval/latency.py wrote count/p50, compress/measure.py median/p95/runs.
+    """
     assert not (ROOT / 'vitedge_ros' / 'eval' / 'latency.py').exists()
     users = [
         'vitedge_ros/demo.py',
@@ -154,7 +157,11 @@ def test_percentile_matches_numpy():
 
 
 def test_interleaved_per_round_or_every_run():
-    """The one timing loop: per-round medians (benchmark ratios) or every counted run (compression report)."""
+    """
+    The one timing loop gives per-round medians or every counted run.
+
+    Per-round medians for benchmark ratios, every run for the compression report.
+    """
     calls = []
     fns = {'a': lambda: calls.append('a'), 'b': lambda: calls.append('b')}
     runs = interleaved(fns, rounds=3, block=4, warmup=2, per_round=False)

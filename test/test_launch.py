@@ -13,9 +13,7 @@
 # limitations under the License.
 
 """
-launch/uav.launch.py.
-
-Valid Python everywhere; builds its LaunchDescription where ROS 2 is installed.
+launch/uav.launch.py is valid Python everywhere and builds its LaunchDescription under ROS 2.
 
 Without ROS the launch logic still runs, against small stand-ins for the launch / launch_ros
 classes.
@@ -79,8 +77,7 @@ def test_params_file_exists_and_validates():
     validate_params(data[key]['ros__parameters'])
 
 
-# ------------------------------------------------------------------------------------------ with
-# real ROS 2
+# --------------------------------------------------------------------------------- with real ROS 2
 @pytest.mark.ros
 def test_generate_launch_description_with_ros():
     launch = pytest.importorskip('launch')
@@ -103,8 +100,7 @@ def test_generate_launch_description_with_ros():
     assert 'ExecuteProcess' in [type(a).__name__ for a in module.launch_setup(ctx)]
 
 
-# ------------------------------------------------------------------------------------- stand-in
-# launch classes
+# ------------------------------------------------------------------------- stand-in launch classes
 class _Recorder:
 
     def __init__(self, *args, **kwargs):
@@ -295,7 +291,8 @@ def test_launch_logic_bag_replay(stub_launch):
     assert cmd[:6] == ['ros2', 'bag', 'play', '/data/flight', '--rate', '1.0']
     assert cmd[cmd.index('--storage') + 1] == 'mcap' and cmd[cmd.index('--delay') + 1] == '2.5'
     assert '--start-paused' in cmd and cmd[-1] == '--clock'
-    remaps = cmd[cmd.index('--remap') + 1 : -1]
+    first = cmd.index('--remap') + 1
+    remaps = cmd[first:-1]
     assert remaps == ['/a:=/b', '/tf:=/uav1/tf']  # the bag's TF goes where the node listens
     exits = [h.args[0] for h in handlers if type(h.args[0]).__name__ == 'OnProcessExit']
     assert [e.kwargs['target_action'] for e in exits] == [node, player]
@@ -409,7 +406,11 @@ def test_rviz_config_shows_overlay_targets_and_obstacles():
 def test_bundle_from_a_params_file_reaches_the_node(
     stub_launch, monkeypatch, tmp_path, tiny_detector_bundle
 ):
-    """Launch (no bundle:=) -> params file -> rcl overrides -> vitedge_node loads that file's bundle."""
+    """
+    Launch -> params file -> rcl overrides -> vitedge_node loads that file's bundle.
+
+    The launch is given no bundle:=.
+    """
     import importlib
 
     from test_ros_node_stubbed import _modules, params_file_overrides

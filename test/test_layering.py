@@ -35,9 +35,9 @@ DRIVERS = (
 
 def _imports(path: Path):
     """
-    Absolute module names imported by ``path`` (relative imports resolved).
+    Return the absolute module names imported by ``path``.
 
-    function-level ones included.
+    Relative imports are resolved; function-level ones are included.
     """
     package = '.'.join(path.relative_to(ROOT).with_suffix('').parts[:-1])
     out = []

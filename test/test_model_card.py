@@ -64,9 +64,9 @@ def test_committed_reports_meet_issue13_acceptance():
 
 def test_model_card_quotes_the_reports():
     """
-    Both figures, before and after.
+    The model card gives both figures, before and after, as the reports give them.
 
-    In the model card as the reports give them (never typed by hand).
+    Never typed by hand.
     """
     for prefix, where in (
         ('| stage 5, shipped before issue 13', ('before',)),

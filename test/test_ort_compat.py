@@ -15,10 +15,9 @@
 """
 An onnxruntime too old for a graph's opset or IR version is reported as exactly that.
 
-With the onnxruntime
-release needed (vitedge_ros/runtime/ort_compat.py), never as a corrupt file; the shipped bundles
-load on
-onnxruntime 1.10 (the last for Python 3.6) by their opset and IR version.
+With the onnxruntime release needed (vitedge_ros/runtime/ort_compat.py), never as a corrupt file;
+the shipped bundles load on onnxruntime 1.10 (the last for Python 3.6) by their opset and IR
+version.
 """
 
 from pathlib import Path
@@ -101,7 +100,11 @@ def test_ort110_opset17_text_is_explained_not_called_corrupt():
 
 
 def test_engine_reports_real_onnxruntime_opset_refusal(tmp_path):
-    """A graph stamped with an opset newer than the installed onnxruntime implements (its real error text)."""
+    """
+    A graph stamped with an opset newer than the installed onnxruntime implements is refused.
+
+    The engine reports onnxruntime's real error text.
+    """
     import onnxruntime as ort
 
     path = _relu_model(

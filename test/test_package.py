@@ -45,7 +45,8 @@ ROSDEP = {
     'diagnostic_msgs': 'diagnostic_msgs',
     'vision_msgs': 'vision_msgs',
     'cv_bridge': 'cv_bridge',
-    'tf2_ros': 'tf2_ros_py',  # the Python tf2_ros of Humble is the package tf2_ros_py (ros2/geometry2)
+    # the Python tf2_ros of Humble is the package tf2_ros_py (ros2/geometry2)
+    'tf2_ros': 'tf2_ros_py',
     'ament_index_python': 'ament_index_python',
     'launch': 'launch',
     'launch_ros': 'launch_ros',

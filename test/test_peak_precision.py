@@ -39,10 +39,10 @@ SCORE_TOL = 0.01
 
 def mixed_precision_graph(onnx_path):
     """
-    The bundle's graph with ``MaxPool``'s input rounded to float16 (Cast to FLOAT16 and back).
+    Return the bundle's graph with ``MaxPool``'s input rounded to float16.
 
-    The pooled map is computed from FP16 values and compared with the FP32 map, as in an FP16
-    engine without FP32 pins.
+    The rounding is a Cast to FLOAT16 and back. The pooled map is computed from FP16 values and
+    compared with the FP32 map, as in an FP16 engine without FP32 pins.
     """
     import onnx
     from onnx import helper, TensorProto
@@ -108,7 +108,11 @@ def _pipelines(bundle_dir, **kw):
 
 
 def _matched(ref, got):
-    """Reference detections with a detection of the same class within BOX_TOL_PX and SCORE_TOL in ``got``."""
+    """
+    Return the reference detections that ``got`` matches.
+
+    A match is a detection of the same class within BOX_TOL_PX and SCORE_TOL.
+    """
     out = []
     for d in ref:
         for e in got:
@@ -157,10 +161,10 @@ def test_mixed_precision_keeps_every_detection(shipped_bundle, scenes):
 @pytest.mark.needs('onnx')
 def test_graph_peaks_decoder_option_shows_the_loss(shipped_bundle, scenes):
     """
-    ``decoder.peaks: graph`` (the in-graph rows) on the same mixed-precision engine.
+    ``decoder.peaks: graph`` on the same mixed-precision engine shows the loss.
 
-    The loss the host-side
-    extraction prevents, through the pipeline itself.
+    ``graph`` takes the in-graph rows. The loss is the one the host-side extraction prevents,
+    measured through the pipeline itself.
     """
     ref, mixed = _pipelines(shipped_bundle)
     mixed.decoder['peaks'] = 'graph'

@@ -13,9 +13,9 @@
 # limitations under the License.
 
 """
-Where a detected person stands.
+Where a detected person stands: vitedge_ros.geometry.person_ground.
 
-vitedge_ros.geometry.person_ground against projected standing persons.
+Checked against projected standing persons.
 """
 
 import numpy as np
@@ -46,9 +46,9 @@ def _pose(tilt_deg: float, altitude: float) -> CameraPose:
 
 def _standing_box(pose: CameraPose, where, height=1.7, width=0.5):
     """
-    Pixel box (x1, y1, x2, y2) enclosing a standing person.
+    Return the pixel box (x1, y1, x2, y2) enclosing a standing person.
 
-    a vertical box of ``width`` x ``width`` x height.
+    The person is a vertical box of ``width`` x ``width`` x height.
     """
     x, y = where
     h = width / 2.0
@@ -75,8 +75,7 @@ def test_standing_persons_are_placed_at_their_feet(tilt, altitude, spots):
     truth = np.array([[x, y, 0.0] for x, y in spots])
     err = np.linalg.norm(est[:, :2] - truth[:, :2], axis=1)
     # the box's own (0.5 m wide) person: measured 0.00-0.05 m; the box centre (height 0) and the
-    # rule before
-    # (the box's bottom centre) missed the same persons by 0.25-1.0 m
+    # rule before (the box's bottom centre) missed the same persons by 0.25-1.0 m
     assert err.max() < 0.1, err
     b = np.asarray(boxes)
     bottom = pixels_to_ground(CAM, np.stack([(b[:, 0] + b[:, 2]) / 2.0, b[:, 3]], axis=1), pose)

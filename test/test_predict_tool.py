@@ -253,8 +253,7 @@ def test_corrupt_image_in_folder_is_counted_and_skipped(photos, tmp_path):
     assert again.returncode == 2 and '--overwrite' in again.stderr
 
 
-# ----------------------------------------------------------------------------------------- the one
-# renderer
+# -------------------------------------------------------------------------------- the one renderer
 def _caption_height(width, height):
     """Height in pixels of the filled caption above a person box drawn on a black frame."""
     from vitedge_ros.perception.overlay import NAMED_COLOURS, render_frame
@@ -392,7 +391,11 @@ def test_overlay_module_is_python36_and_torch_free():
 
 
 def test_notes_extend_a_detection_caption():
-    """Optional per-detection annotations (e.g. a person's ground position) are appended to its caption."""
+    """
+    Optional per-detection annotations are appended to the detection's caption.
+
+    For example a person's ground position.
+    """
     from vitedge_ros.perception.overlay import NAMED_COLOURS, render_frame
     from vitedge_ros.runtime import Detection
 

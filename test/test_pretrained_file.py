@@ -39,7 +39,7 @@ SIZE = (32, 48)
 
 @pytest.fixture(scope='module')
 def weights(tmp_path_factory):
-    """A tiny timm ViT (5 classes) saved as .safetensors and as a .pth state dict."""
+    """Save a tiny timm ViT (5 classes) as .safetensors and as a .pth state dict."""
     from safetensors.torch import save_file
 
     torch.manual_seed(0)

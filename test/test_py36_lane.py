@@ -232,9 +232,9 @@ def _pins(path):
 
 def _merged_extras(extras):
     """
-    ``extras_require`` with setuptools' ``'name:marker'`` keys folded back into ``'req.
+    Return ``extras_require`` with setuptools' ``'name:marker'`` keys folded back.
 
-    Marker'`` entries.
+    Each becomes a ``'req; marker'`` entry again.
 
     Older setuptools (65, Python 3.10's venv default) moves a requirement's environment marker into
     the key.

@@ -13,9 +13,9 @@
 # limitations under the License.
 
 """
-Raw-pixel bundles (issue 16).
+Raw-pixel bundles (issue 16): normalisation and channel order folded into the graph.
 
-normalisation and channel order folded into the graph, parity with the old path.
+Their outputs keep parity with the old host-side path.
 
 Graph surgery on hand-made graphs (patch embedding, padded conv stem, a first op that is not a
 Conv, a QDQ graph), the checkpoint and ONNX export paths with --raw-pixels, and the shipped
@@ -64,9 +64,9 @@ def _tool():
 
 def _graph(first: str, pads=(0, 0, 0, 0), bias=True) -> onnx.ModelProto:
     """
-    Input 1×3×32×48 -> [first op] -> Conv(8, k4 s4) -> Relu -> output.
+    Return the graph input 1×3×32×48 -> [first op] -> Conv(8, k4 s4) -> Relu -> output.
 
-    ``first``: conv | mul | qdq.
+    ``first`` is conv, mul or qdq.
     """
     rng = np.random.default_rng(0)
     inits = [numpy_helper.from_array(rng.standard_normal((8, 3, 4, 4)).astype(np.float32), 'w')]
@@ -170,7 +170,7 @@ def test_bad_graphs_are_refused():
 
 @pytest.fixture(scope='module')
 def det_ckpt(tmp_path_factory):
-    """The tiny detector as a checkpoint, every detection kept (score threshold 0)."""
+    """Save the tiny detector as a checkpoint that keeps every detection (score threshold 0)."""
     meta = {
         'name': 'tiny_det',
         'task': 'detect',
@@ -320,7 +320,11 @@ def test_from_onnx_raw_pixels_and_its_refusals(tiny_detector_bundle, tmp_path, c
 
 
 def test_shipped_detector_raw_twin_parity(shipped_bundle, tmp_path):
-    """The shipped detector folded for raw BGR pixels detects what it does with host normalisation."""
+    """
+    The shipped detector folded for raw BGR pixels detects what the original detects.
+
+    The original is fed host-normalised input.
+    """
     from vitedge_ros.data.synthetic import camera_sequence
 
     src = load_bundle(shipped_bundle)

@@ -59,7 +59,7 @@ TOOL_MODULES = {
 
 
 def tool(name):
-    """The library module whose main() tools/NAME.py calls."""
+    """Return the library module whose main() tools/NAME.py calls."""
     return importlib.import_module(TOOL_MODULES[name])
 
 

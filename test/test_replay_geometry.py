@@ -13,10 +13,10 @@
 # limitations under the License.
 
 """
-Issue 15 items 2, 3 and 5.
+Issue 15 items 2, 3 and 5: the replay drives the node core with the bag's camera and poses.
 
-The replay drives the node's core with CameraInfo and poses from the bag, writes
-every node output, and scores person positions, obstacle bearings and the clear-path flag.
+The replay drives the node's core with CameraInfo and poses from the bag, writes every node
+output, and scores person positions, obstacle bearings and the clear-path flag.
 """
 
 import json
@@ -227,9 +227,9 @@ def test_replay_names_a_camera_frame_missing_from_tf(tilted, tmp_path, caplog):
 
 def test_replay_targets_are_the_ground_points_of_the_boxes(tilted, tmp_path):
     """
-    The fixed centre box's target.
+    The fixed centre box's target is the ground point of the box.
 
-    An upright 1.7 m person's feet (default), the box centre with height 0.
+    An upright 1.7 m person's feet (default), or the box centre with height 0.
     """
     from vitedge_ros.data.flights import GroundFlight
     from vitedge_ros.geometry.camera import PinholeCamera
@@ -256,9 +256,8 @@ def test_replay_targets_are_the_ground_points_of_the_boxes(tilted, tmp_path):
             if params is None:
                 expected = persons_on_ground(cam, box, pose)[0]
                 # a 1.7 m person at 15 m, 30 deg spans ~25 px on the image vertical; the 12 px box
-                # is shorter, so
-                # the feet are cut at the box edge toward the nadir: the bottom edge, near its
-                # centre (320, 246)
+                # is shorter, so the feet are cut at the box edge toward the nadir: the bottom
+                # edge, near its centre (320, 246)
                 feet = cam.project(((expected - pose.translation) @ pose.matrix)[None])[0]
                 assert feet[1] == pytest.approx(246.0, abs=1e-6) and abs(feet[0] - 320.0) < 0.1
             else:
@@ -307,7 +306,7 @@ def test_matching_falls_back_to_greedy_without_scipy(monkeypatch):
 @pytest.mark.parametrize('tilt', [0.0, 30.0])
 def test_shipped_detector_localises_persons_on_synthetic_flights(shipped_bundle, tmp_path, tilt):
     """
-    Acceptance (SYNTHETIC).
+    Acceptance (SYNTHETIC): the shipped detector localises persons on the synthetic flights.
 
     15 m, 640x480, 60 deg HFOV; median <= 0.5 m, p95 <= 1.5 m, >= 80 % localised.
 
@@ -337,9 +336,9 @@ def test_shipped_detector_localises_persons_on_synthetic_flights(shipped_bundle,
 
 def test_eval_bag_cli_params_and_camera_info_topic(tilted, shipped_bundle, tmp_path, capsys):
     """
-    --params sets node parameters (validated like the node's).
+    eval_bag: --params sets node parameters, --camera-info-topic must name a CameraInfo.
 
-    camera-info-topic must name a CameraInfo.
+    The parameters are validated like the node's.
     """
     from vitedge_ros.replay.cli import main
 
@@ -449,7 +448,11 @@ def test_localisation_block_is_replaced_in_place():
 
 
 def test_synthetic_world_params_file_matches_the_replay_constant():
-    """config/synthetic_world.yaml (for eval_bag --params) says what make eval-localisation uses."""
+    """
+    config/synthetic_world.yaml says what make eval-localisation uses.
+
+    The file is for eval_bag --params.
+    """
     from vitedge_ros.perception.core import validate_params
     from vitedge_ros.replay.synthetic import NODE_PARAMS
     import yaml

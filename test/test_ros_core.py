@@ -401,9 +401,8 @@ def test_targets_obstacles_and_clear_path():
     out = sink.outputs[-1]
     assert lookups[-1] == ('map', 'camera_optical', 8)
     # nadir camera at 10 m, f = 500: the box centre, 100 px right of and 20 px above the image
-    # centre, is a
-    # 1.7 m person's mid-height point (0.85 m up): the person stands 0.2 * 9.15 m east and 0.04 *
-    # 9.15 m north
+    # centre, is a 1.7 m person's mid-height point (0.85 m up): the person stands 0.2 * 9.15 m east
+    # and 0.04 * 9.15 m north
     assert out.target_frame == 'map' and len(out.targets) == 1
     np.testing.assert_allclose(
         out.targets[0], (2.0 + 0.2 * 9.15, 3.0 + 0.04 * 9.15, 0.0), atol=1e-9
@@ -614,7 +613,11 @@ def test_core_with_real_pipeline_on_tiny_bundle(tiny_detector_bundle):
 
 
 def test_core_with_shipped_bundle(shipped_bundle):
-    """The shipped bundle runs end to end on a synthetic aerial frame (skipped until it is built)."""
+    """
+    The shipped bundle runs end to end on a synthetic aerial frame.
+
+    Skipped until the bundle is built.
+    """
     from vitedge_ros.data.synthetic import generate_scene
 
     params, pipe = create_pipeline({'bundle': str(shipped_bundle), 'backend': 'onnxruntime'})
@@ -647,8 +650,7 @@ def test_docs_list_every_parameter():
         assert '| `{}` |'.format(spec.name) in doc, spec.name
 
 
-# ------------------------------------------------------------------ issue 16: frames as they come,
-# overlay on demand
+# ------------------------------------------------ issue 16: frames as they come, overlay on demand
 class OrderPipeline(FakePipeline):
     """A pipeline that takes the frame's channel order (and source size) like runtime.Pipeline."""
 

@@ -34,7 +34,7 @@ H, W = 6, 8
 
 
 def _reference_bgr(h=H, w=W):
-    """A colourful image with distinct values per pixel and channel."""
+    """Return a colourful image with distinct values per pixel and channel."""
     y, x = np.mgrid[0:h, 0:w]
     img = np.stack(
         [(x * 29 + y * 7) % 256, (x * 13 + y * 31 + 50) % 256, (x * 3 + y * 11 + 100) % 256], -1
@@ -152,9 +152,9 @@ def test_bgr16_and_rgba16():
 
 def _bt601_yuv(bgr):
     """
-    Per-pixel BT.601 limited-range Y, U (Cb).
+    Return the per-pixel BT.601 limited-range Y, U (Cb), V (Cr) of a BGR image.
 
-    V (Cr) of a BGR image (the camera drivers' YUV).
+    That is the camera drivers' YUV.
     """
     b, g, r = (bgr[:, :, i].astype(float) for i in range(3))
     y = 16 + 0.257 * r + 0.504 * g + 0.098 * b
@@ -265,7 +265,11 @@ def test_truncated_payload_names_encoding():
 
 
 def test_truncated_padding_of_last_row_is_still_an_error():
-    """A payload must hold step x height bytes even when only the padding of the last row is missing."""
+    """
+    A payload short of step x height bytes is an error.
+
+    Even when only the padding of the last row is missing.
+    """
     gray = _reference_bgr()[:, :, 0]
     msg = _image('mono8', gray, width=W, step=W + 4)
     msg.data = msg.data[:-2]
@@ -298,7 +302,7 @@ def test_odd_width_yuv_and_empty_image():
 
 
 def test_rclpy_style_payloads():
-    """Rclpy gives array.array('B') (or bytes); the conversion must accept both."""
+    """The conversion accepts rclpy's array.array('B') payloads and bytes."""
     ref = _reference_bgr()
     msg = _image('bgr8', _rows(ref), width=W)
     for data in (
@@ -386,8 +390,7 @@ def test_bgr_to_image_fields_round_trip(encoding):
         bgr_to_image_fields(ref.astype(np.float32))
 
 
-# ------------------------------------------------------------------ issue 16: at most one pass
-# over a frame
+# --------------------------------------------------------- issue 16: at most one pass over a frame
 @pytest.mark.parametrize(
     'encoding, channels, order',
     [

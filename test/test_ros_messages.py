@@ -250,7 +250,7 @@ def test_build_image():
 
 def _do_transform_pose(rotation, translation, position, orientation):
     """
-    tf2_geometry_msgs.do_transform_pose with numpy.
+    Compute tf2_geometry_msgs.do_transform_pose with numpy.
 
     p' = R p + t, q' = q_t * q_p (Hamilton product).
     """

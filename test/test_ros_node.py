@@ -203,9 +203,9 @@ def test_rclpy_builders_of_the_new_outputs():
 
 def test_params_file_with_empty_lists_and_string_arrays(context, tiny_detector_bundle, tmp_path):
     """
-    Through rcl's own YAML parser.
+    Through rcl's own YAML parser, `[]` does not stop start-up.
 
-    `[]` must not stop start-up; the label lists are string arrays.
+    The label lists are string arrays.
     """
     from rclpy.parameter import Parameter
     from vitedge_ros.ros.node import VitedgeNode

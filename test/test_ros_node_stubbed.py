@@ -104,7 +104,7 @@ class ParameterType(enum.Enum):
     @classmethod
     def from_parameter_value(cls, value):
         """
-        Rclpy humble's inference.
+        Infer the type as rclpy humble does.
 
         Note that an empty list is a BYTE_ARRAY (all() of nothing is True).
         """
@@ -497,8 +497,7 @@ def test_node_targets_with_tf(node_module, monkeypatch):
         assert targets.header.frame_id == 'map' and targets.header.stamp.sec == 7
         (pose,) = targets.poses
         # f = 80 px; the box centre is a 1.7 m person's mid-height point, 19.15 m below the camera:
-        # the person
-        # stands 20 / 80 * 19.15 m east and 4 / 80 * 19.15 m south of it
+        # the person stands 20 / 80 * 19.15 m east and 4 / 80 * 19.15 m south of it
         assert (pose.position.x, pose.position.y, pose.position.z) == pytest.approx(
             (1.0 + 0.25 * 19.15, 2.0 - 0.05 * 19.15, 0.0)
         )
@@ -589,7 +588,9 @@ def test_main_clean_shutdown_on_ctrl_c(node_module, monkeypatch):
 # parameters file
 def params_file_overrides(path, node_name='vitedge_node', namespace=''):
     """
-    The overrides rcl gives a node from a parameters file (rcl humble rcl_yaml_param_parser).
+    Return the overrides rcl gives a node from a parameters file.
+
+    As rcl humble's rcl_yaml_param_parser reads it.
 
     Node keys: ``/**`` (every node), ``/**/<name>``, or the fully qualified name. An empty list has
     no value (parse.c sets the sequence's type from its first element; with none the variant stays

@@ -35,9 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _msg_class(name, fields):
-    return type(
-        name, (), {'get_fields_and_field_types': classmethod(lambda cls: dict.fromkeys(fields, 'x'))}
-    )
+    fields_and_types = classmethod(lambda cls: dict.fromkeys(fields, 'x'))
+    return type(name, (), {'get_fields_and_field_types': fields_and_types})
 
 
 HUMBLE_VISION = {
@@ -122,7 +121,11 @@ def test_main_prints_one_line_and_exits_1(rclpy_found, monkeypatch, capsys):
 
 
 def _run_entry_point(tmp_path, stubs):
-    """Run the console-script entry point in a fresh interpreter with stub ROS packages on the path."""
+    """
+    Run the console-script entry point in a fresh interpreter.
+
+    The stub ROS packages ``stubs`` are on its path.
+    """
     for rel, text in stubs.items():
         path = tmp_path / rel
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -72,7 +72,11 @@ def test_filter_threshold_nms_and_cap():
 
 
 def test_max_pool3x3_opencv_path_equals_the_numpy_shifts():
-    """The cv2.dilate 3×3 max (issue 16: postprocess per frame) gives exactly the padded numpy shifts."""
+    """
+    The cv2.dilate 3×3 max gives exactly what the padded numpy shifts give.
+
+    Issue 16: postprocess per frame.
+    """
     from vitedge_ros.runtime import decoders
 
     rng = np.random.default_rng(11)

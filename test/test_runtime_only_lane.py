@@ -37,8 +37,8 @@ from lane_runtime_only import (
 import pytest
 
 #: rosdep keys of package.xml -> the pip distribution the lane installs for them (Ubuntu's
-#: python3-opencv is
-#: OpenCV's own Python binding; the lane stands it in with the headless wheel of the same release).
+#: python3-opencv is OpenCV's own Python binding; the lane stands it in with the headless wheel of
+#: the same release).
 ROSDEP_TO_PIP = {
     'python3-numpy': 'numpy',
     'python3-opencv': 'opencv-python-headless',
@@ -201,9 +201,9 @@ def test_missing_optional_names_the_package_and_spares_drone_faults(monkeypatch,
 
 def test_collection_skips_optional_and_reports_other_import_errors(tmp_path):
     """
-    End to end under this lane's pytest.
+    End to end under this lane's pytest: a missing optional package skips.
 
-    a module missing an optional package skips, a broken one errors.
+    A module that is broken for any other reason is a collection error.
     """
     shutil.copy(str(ROOT / 'test' / 'conftest.py'), str(tmp_path / 'conftest.py'))
     (tmp_path / 'test_opt.py').write_text(

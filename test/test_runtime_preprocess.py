@@ -119,11 +119,10 @@ def test_nms_and_iou():
     ) == [0, 1, 2]
 
 
-# ------------------------------------------------------------------ issue 16: the frame path at
-# the engine's speed
+# -------------------------------------------------- issue 16: the frame path at the engine's speed
 def _legacy(spec_, image):
     """
-    The host path every bundle had before raw pixels (main 358a2e5).
+    Run the host path every bundle had before raw pixels (main 358a2e5).
 
     As the benchmark measures it.
     """
@@ -299,7 +298,11 @@ def test_input_spec_yaml_round_trip_keeps_old_bundles_unchanged():
 
 
 def test_raw_twin_bundle_gives_the_same_detections(tiny_detector_bundle, tmp_path):
-    """The raw-pixel twin of a bundle (normalisation folded into its graph) detects what the original does."""
+    """
+    The raw-pixel twin of a bundle detects what the original does.
+
+    The twin has the normalisation folded into its graph.
+    """
     from vitedge_ros.export.raw_pixels import twin_bundle
     from vitedge_ros.runtime import load_bundle
 

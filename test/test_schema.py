@@ -159,8 +159,9 @@ def test_each_user_keeps_its_error_class_and_the_message():
 
 def test_every_node_parameter_has_a_checker():
     """
-    A new parameter gets its type and range from the one config language (label lists: checked against the
-    bundle's labels).
+    A new parameter gets its type and range from the one config language.
+
+    Label lists are checked against the bundle's labels.
     """
     from vitedge_ros.perception.core import PARAM_CHECKS, PARAM_SPECS, validate_params
 

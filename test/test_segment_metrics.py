@@ -13,9 +13,9 @@
 # limitations under the License.
 
 """
-Segmentation metrics on hand-made masks.
+Segmentation metrics on hand-made masks, and clear errors for bad masks.
 
-And clear errors for bad masks (sizes, class ids, dtypes).
+Bad masks: wrong sizes, class ids or dtypes.
 """
 
 import cv2

@@ -166,7 +166,11 @@ def test_overlay_draws_zone():
 
 
 def export_tiny_seg(out, opset=None):
-    """Export the tiny random-init segmenter of test_segment_model as a bundle at ``out`` (needs torch)."""
+    """
+    Export the tiny random-init segmenter as a bundle at ``out`` (needs torch).
+
+    The segmenter is test_segment_model.tiny_segmenter.
+    """
     from test_segment_model import SPEC, tiny_segmenter
     from vitedge_ros.export import export_bundle
     from vitedge_ros.models import SegmenterExport

@@ -139,8 +139,7 @@ def test_16bit_png_with_alpha_and_8bit_png_unchanged():
     np.testing.assert_array_equal(out, np.dstack([gray] * 3))
 
 
-# ------------------------------------------------------------------------------------- item 4: one
-# scale/camera
+# ------------------------------------------------------------------------ item 4: one scale/camera
 def _two_frames():
     """
     One 12-bit camera: a bright frame (peak 4095) and a dark one (peak 1500).

@@ -321,9 +321,10 @@ def test_quantization_watches_the_answer():
 
 def test_drone_file_set_takes_the_tasks_package_but_no_torch_module():
     """
-    The drone's files (everything drone code imports, lazily too) include vitedge_ros/tasks but no module that
-    imports torch or timm at its top: the task objects reach their workstation half by name
-    (tasks.base.load_ref).
+    The drone's files include vitedge_ros/tasks but no module importing torch or timm at its top.
+
+    The drone's files are everything drone code imports, lazily too. The task objects reach their
+    workstation half by name (tasks.base.load_ref).
     """
     import ast
 

@@ -13,10 +13,10 @@
 # limitations under the License.
 
 """
-TensorRT runtime engine without a GPU.
+TensorRT runtime engine without a GPU, through fake tensorrt/pycuda modules.
 
-Engine keys, refusal of mismatched engines, both TensorRT APIs
-(through fake tensorrt/pycuda modules), and the ``auto`` backend's choice and explanation.
+Engine keys, refusal of mismatched engines, both TensorRT APIs, and the ``auto`` backend's
+choice and explanation.
 """
 
 import importlib.util
@@ -57,7 +57,11 @@ HAS_TRT = importlib.util.find_spec('tensorrt') is not None
 
 @pytest.fixture
 def fakes(monkeypatch):
-    """``fakes(api=..., ...)`` installs fake tensorrt/pycuda for one test and removes them after."""
+    """
+    Install fake tensorrt/pycuda for one test through the returned function.
+
+    Call it as ``fakes(api=..., ...)``; the fakes are removed after the test.
+    """
     yield lambda **kw: install_fakes(monkeypatch, **kw)
     forget_engine_module()
 
@@ -65,7 +69,7 @@ def fakes(monkeypatch):
 @pytest.fixture
 def bundle_copy(tmp_path):
     """
-    A 32x32 classifier bundle.
+    Return a copy of a 32x32 classifier bundle.
 
     Pure onnx, opset 13: no torch needed, runs on every onnxruntime.
     """
@@ -83,8 +87,7 @@ def _write_engine(bundle_dir, name, data=None):
     return d / name
 
 
-# ------------------------------------------------------------------------------------------ key
-# naming
+# -------------------------------------------------------------------------------------- key naming
 
 
 def test_engine_key_format_and_roundtrip():
@@ -190,8 +193,7 @@ def test_match_engine_mismatch_names_what_differs_and_the_rebuild_command(bundle
     )
 
 
-# ------------------------------------------------------------------------------------------ fake
-# TensorRT APIs
+# ------------------------------------------------------------------------------ fake TensorRT APIs
 
 
 @pytest.mark.parametrize('api', ['8', '10'])
@@ -305,8 +307,7 @@ def test_find_engine_uses_running_trt_and_gpu(fakes, bundle_copy):
     assert path == want and 'matches' in why
 
 
-# ------------------------------------------------------------------------------------------ auto
-# backend
+# ------------------------------------------------------------------------------------ auto backend
 
 
 def test_auto_picks_tensorrt_when_engine_matches(fakes, bundle_copy):
@@ -360,8 +361,7 @@ def test_engine_module_imports_no_torch():
         assert 'import torch' not in text and 'from torch' not in text, path
 
 
-# ---------------------------------------------------------------------------------- auto: GPU
-# order, load failures
+# ------------------------------------------------------------------ auto: GPU order, load failures
 
 
 @pytest.mark.parametrize(
@@ -483,10 +483,10 @@ def test_engines_present_but_tensorrt_missing_is_a_fallback(bundle_copy, monkeyp
 
 def test_node_diagnostics_report_the_fallback(fakes, shipped_bundle, tmp_path):
     """
-    A failed TensorRT load under ``backend.
+    A failed TensorRT load under ``backend: auto`` keeps the node running on onnxruntime.
 
-    Auto`` keeps the node running on onnxruntime, logs a warning and
-    shows in /diagnostics (level WARN, ``backend_fallback``).
+    The node logs a warning and shows the fallback in /diagnostics (level WARN,
+    ``backend_fallback``).
     """
     from types import SimpleNamespace
 

@@ -15,10 +15,9 @@
 """
 The fake TensorRT / pycuda modules (test/fake_tensorrt.py) are only worth what they reproduce.
 
-These tests pin
-each version's API surface, the parser's refusals and texts, and the calibrator-exception behaviour
-(8.2 aborts
-the process, 8.4+ prints the exception and takes it as end-of-data).
+These tests pin each version's API surface, the parser's refusals and texts, and the
+calibrator-exception behaviour (8.2 aborts the process, 8.4+ prints the exception and takes it as
+end-of-data).
 """
 
 from pathlib import Path

@@ -83,7 +83,7 @@ TOOL_MODULES = {
 
 
 def _tool(name):
-    """The library module whose main() tools/NAME.py calls."""
+    """Return the library module whose main() tools/NAME.py calls."""
     return importlib.import_module(TOOL_MODULES[name])
 
 
@@ -334,7 +334,11 @@ def _shipped_engines(bundle_dir, precision, tmp_path, strong):
 
 
 def _unambiguous(rows, min_score, gap=0.01):
-    """Detections above ``min_score`` whose score no other row comes within ``gap`` of (no near-ties)."""
+    """
+    Return the detections above ``min_score`` that have no near-tie.
+
+    A near-tie is another row whose score comes within ``gap``.
+    """
     keep = []
     for i, r in enumerate(rows):
         if r[4] < min_score:
@@ -346,7 +350,11 @@ def _unambiguous(rows, min_score, gap=0.01):
 
 
 def _pipeline_detections(pipe, engine, x):
-    """The runtime's detections (host-side peak extraction from the raw maps) for one preprocessed input."""
+    """
+    Return the runtime's detections for one preprocessed input.
+
+    The peaks are extracted host-side from the raw maps.
+    """
     from vitedge_ros.runtime.decoders import decode_vit_center, filter_detections
 
     spec = pipe.bundle.input

@@ -115,10 +115,9 @@ def test_training_textures_never_read_a_heldout_pixel(monkeypatch):
         for r in HELDOUT_REGIONS:
             if r.source == pid:
                 x0, y0, x1, y1 = r.box
-                img[
-                    int(round(y0 * 200)) : int(round(y1 * 200)),
-                    int(round(x0 * 300)) : int(round(x1 * 300)),
-                ] = 255
+                top, bottom = int(round(y0 * 200)), int(round(y1 * 200))
+                left, right = int(round(x0 * 300)), int(round(x1 * 300))
+                img[top:bottom, left:right] = 255
         return img
 
     monkeypatch.setattr(textures, 'load_photo', fake_photo)
@@ -300,8 +299,10 @@ def test_trainer_config_takes_real_texture_keys():
 
 def _constant_bundle(path: Path) -> Path:
     """
-    A 32x32 detector bundle whose output is known: four fixed rows plus a person whose score is the
-    mean input pixel (0 for black, 1 for white frames; mean 0, std 1, stretch).
+    Write a 32x32 detector bundle whose output is known.
+
+    Four fixed rows plus a person whose score is the mean input pixel (0 for black, 1 for white
+    frames; mean 0, std 1, stretch).
     """
     import onnx
     from onnx import helper, TensorProto

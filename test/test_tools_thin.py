@@ -39,9 +39,8 @@ from vitedge_ros import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = sorted((ROOT / 'tools').glob('*.py'))
-MAX_LINES = (
-    30  # not counting comment lines (the licence header); a usage docstring, imports, main()
-)
+# not counting comment lines (the licence header); a usage docstring, imports, main()
+MAX_LINES = 30
 
 
 def thin_target(path: Path):

@@ -265,6 +265,9 @@ def test_one_training_package():
     pkg = Path(training.__file__).resolve().parents[1]
     assert not (pkg / 'trainer.py').exists() and not (pkg / 'training.py').exists()
     # the config schema is checked without torch (tools and drone-side code may read configs)
-    code = 'import sys, vitedge_ros.training.config, vitedge_ros.schema; print("torch" in sys.modules)'
+    code = (
+        'import sys, vitedge_ros.training.config, vitedge_ros.schema; '
+        'print("torch" in sys.modules)'
+    )
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == 'False', out.stderr

@@ -62,7 +62,7 @@ def _init(name, array):
 
 
 def layernorm_model(opset=17):
-    """X -> LayerNormalization (opset 17) -> y."""
+    """Return the graph x -> LayerNormalization (opset 17) -> y."""
     node = helper.make_node(
         'LayerNormalization', ['x', 'g', 'b'], ['y'], name='blocks.0.norm1', axis=-1
     )
@@ -76,7 +76,7 @@ def layernorm_model(opset=17):
 
 
 def reshape_model(opset=14, allowzero=None):
-    """X (1x4x8) -> Reshape to 1x32, optionally with allowzero."""
+    """Return the graph x (1x4x8) -> Reshape to 1x32, optionally with allowzero."""
     kw = {} if allowzero is None else {'allowzero': allowzero}
     node = helper.make_node('Reshape', ['x', 'shape'], ['y'], name='flatten_tokens', **kw)
     return _model(
@@ -103,8 +103,7 @@ def names(findings):
     return {f.node for f in findings}
 
 
-# --------------------------------------------------------------------------------------------- the
-# two examples
+# -------------------------------------------------------------------------------- the two examples
 
 
 def test_layernorm_refused_for_trt82_only():

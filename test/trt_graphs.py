@@ -110,7 +110,11 @@ def classifier(fp16: bool = False) -> onnx.ModelProto:
 
 
 def qdq_classifier() -> onnx.ModelProto:
-    """:func:`classifier` with Q/DQ pairs on the input and the conv weights (what quantize_static writes)."""
+    """
+    Return :func:`classifier` with Q/DQ pairs on the input and the conv weights.
+
+    As quantize_static writes them.
+    """
     model = classifier()
     g = model.graph
     g.initializer.extend(
@@ -303,7 +307,11 @@ GRAPHS = {
 def write_bundle(
     out: Path, kind: str = 'classifier', model: Optional[onnx.ModelProto] = None
 ) -> Path:
-    """Return a bundle directory ``out`` with the graph ``kind`` (or ``model``) and a 32x32 classifier bundle.yaml."""
+    """
+    Return a bundle directory ``out`` with the graph ``kind`` (or ``model``).
+
+    Its bundle.yaml is that of a 32x32 classifier.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     onnx.save(model if model is not None else GRAPHS[kind](), str(out / 'model.onnx'))

@@ -14,18 +14,19 @@
 # limitations under the License.
 
 """
-Side-by-side benchmark.
+Side-by-side benchmark: write bench/*.json and regenerate docs/BENCHMARKS.md.
 
-Writes bench/*.json and regenerates docs/BENCHMARKS.md (+ docs/img/bench_*.png).
+The figures go to docs/img/bench_*.png as well.
 
     tools/benchmark.py --out bench                 # everything (make bench; < 15 min on 2 cores)
-    tools/benchmark.py --out bench --sections digits,roofline tools/benchmark.py --render-only
-    # re-render the page from the committed JSON tools/benchmark.py --train-baseline            #
-    retrain bench/checkpoints/digits_vit_baseline.pt tools/benchmark.py --gpu --out bench
-    # on a GPU machine: bench/gpu.json (after a CPU run)
+    tools/benchmark.py --out bench --sections digits,roofline
+    tools/benchmark.py --render-only               # re-render the page from the committed JSON
+    tools/benchmark.py --train-baseline    # retrain bench/checkpoints/digits_vit_baseline.pt
+    tools/benchmark.py --gpu --out bench           # on a GPU machine: bench/gpu.json (after CPU)
 
 Console script ``vitedge_benchmark``. Options and exit codes: ``--help``, vitedge_ros/bench/cli.py.
 """
+
 
 from pathlib import Path
 import sys

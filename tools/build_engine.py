@@ -14,15 +14,17 @@
 # limitations under the License.
 
 """
-Build a TensorRT engine for a model bundle.
+Build a TensorRT engine for a model bundle on the machine that will run it.
 
-On the machine that will run it (``vitedge_build_engine``).
+Console script ``vitedge_build_engine``.
 
-    python3 tools/build_engine.py BUNDLE_DIR --precision fp16|fp32|int8 [--calib-images DIR] [--workspace-mb N]
+    python3 tools/build_engine.py BUNDLE_DIR --precision fp16|fp32|int8
+                                  [--calib-images DIR] [--workspace-mb N]
 
 Options, the engine's file name and exit codes: vitedge_ros/runtime/build_engine_cli.py,
 docs/TENSORRT.md.
 """
+
 
 from pathlib import Path
 import sys

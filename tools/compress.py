@@ -17,12 +17,13 @@
 Run a compression recipe (prune, low-rank, distilled fine-tuning, token merging, quantization).
 
     tools/compress.py --recipe config/recipes/digits_vit.yaml --out runs/compress_digits [--resume]
-    torchrun --nproc_per_node 2 tools/compress.py --recipe ... --out ...     # DDP fine-tuning
-    (gloo on CPU)
+    torchrun --nproc_per_node 2 tools/compress.py --recipe ... --out ...
+                                        # DDP fine-tuning (gloo on CPU)
 
 Console script ``vitedge_compress``. Options and exit codes: ``--help``,
 vitedge_ros/compress/cli.py.
 """
+
 
 from pathlib import Path
 import sys

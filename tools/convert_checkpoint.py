@@ -14,14 +14,14 @@
 # limitations under the License.
 
 """
-Rewrite an old (version-1, pickled nn.Module) checkpoint as tensors + a plain structure description.
+Rewrite an old (version-1, pickled nn.Module) checkpoint as tensors + a structure description.
 
-    tools/convert_checkpoint.py OLD.pt --trust-checkpoint [--out NEW.pt]      # default: OLD.pt in
-    place
+    tools/convert_checkpoint.py OLD.pt --trust-checkpoint [--out NEW.pt]  # default: OLD.pt itself
 
 Console script ``vitedge_convert_checkpoint``. Options and exit codes: ``--help``,
 vitedge_ros/checkpoint_cli.py.
 """
+
 
 from pathlib import Path
 import sys

@@ -14,13 +14,16 @@
 # limitations under the License.
 
 """
-Run the shipped detector over a generated drone camera sequence (what `make demo` runs) (``vitedge_demo``).
+Run the shipped detector over a generated drone camera sequence (what `make demo` runs).
 
-    tools/demo.py [--bundle models/aerial_vit_tiny] [--frames 120] [--out demo_out] [--backend
-    auto]
+Console script ``vitedge_demo``.
+
+    tools/demo.py [--bundle models/aerial_vit_tiny] [--frames 120] [--out demo_out]
+                  [--backend auto]
 
 Options and exit codes: ``--help``, vitedge_ros/demo_cli.py.
 """
+
 
 from pathlib import Path
 import sys

@@ -16,16 +16,19 @@
 """
 Export a checkpoint (or wrap an existing ONNX file) as a model bundle for a TensorRT parser target.
 
-    python tools/export_onnx.py CHECKPOINT --out BUNDLE_DIR [--target trt8.2|trt8.6|trt10] [--fp16] [--like BUNDLE]
+    python tools/export_onnx.py CHECKPOINT --out BUNDLE_DIR [--target trt8.2|trt8.6|trt10]
+                                [--fp16] [--like BUNDLE]
     python tools/export_onnx.py --from-onnx model_int8.onnx --like FP32_BUNDLE --out BUNDLE_DIR
-    [--target ...]
-    python tools/export_onnx.py CHECKPOINT --out BUNDLE_DIR --raw-pixels [bgr|rgb] [--interpolation area|linear]
-    python tools/export_onnx.py --from-onnx B/model.onnx --like B --out B_RAW --raw-pixels   # no
-    torch needed
+                                [--target ...]
+    python tools/export_onnx.py CHECKPOINT --out BUNDLE_DIR --raw-pixels [bgr|rgb]
+                                [--interpolation area|linear]
+    python tools/export_onnx.py --from-onnx B/model.onnx --like B --out B_RAW --raw-pixels
+                                # no torch needed
 
 Console script ``vitedge_export_onnx``. Options and exit codes: ``--help``,
 vitedge_ros/export/cli.py.
 """
+
 
 from pathlib import Path
 import sys

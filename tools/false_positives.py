@@ -14,13 +14,17 @@
 # limitations under the License.
 
 """
-Count false persons per frame of a detector bundle on real photos with nobody in them (``vitedge_false_positives``).
+Count false persons per frame of a detector bundle on real photos with nobody in them.
 
-    tools/false_positives.py --bundle models/aerial_vit_tiny --out fp_out tools/false_positives.py
-    --bundle DIR --out DIR --images MY_EMPTY_FIELDS/ [--class person] [--threshold 0.35]
+Console script ``vitedge_false_positives``.
+
+    tools/false_positives.py --bundle models/aerial_vit_tiny --out fp_out
+    tools/false_positives.py --bundle DIR --out DIR --images MY_EMPTY_FIELDS/ [--class person]
+                             [--threshold 0.35]
 
 Options and exit codes: ``--help``, vitedge_ros/eval/false_positives_cli.py.
 """
+
 
 from pathlib import Path
 import sys

@@ -14,13 +14,14 @@
 # limitations under the License.
 
 """
-Run a bundle on an image, a folder of images.
+Run a bundle on an image, a folder of images, a video or a rosbag2 image topic.
 
-a video or a rosbag2 image topic (see vitedge_ros/predict.py).
+See vitedge_ros/predict.py.
 
 tools/predict.py SOURCE --bundle DIR --out DIR [--image-topic TOPIC] [--backend NAME]
                  [--score-threshold T] [--max-frames N] [--overwrite] [-q]
 """
+
 
 from pathlib import Path
 import sys

@@ -16,7 +16,7 @@
 """
 Measure which resize the frame path should use.
 
-INTER_AREA vs INTER_LINEAR, and reduced JPEG decoding.
+Compares INTER_AREA with INTER_LINEAR, and reduced JPEG decoding.
 
     tools/resize_study.py [--bundle models/aerial_vit_tiny] [--out docs/reports/resize_study.json]
                           [--md docs/reports/resize_study.md] [--quick]
@@ -24,6 +24,7 @@ INTER_AREA vs INTER_LINEAR, and reduced JPEG decoding.
 Console script ``vitedge_resize_study``. Options and exit codes: ``--help``,
 vitedge_ros/eval/resize_study_cli.py.
 """
+
 
 from pathlib import Path
 import sys

@@ -16,12 +16,13 @@
 """
 Train a detector or classifier from a YAML config.
 
-Checkpoints every epoch, resumes, exports a bundle.
+It checkpoints every epoch, resumes, and exports a bundle.
 
     tools/train.py --config config/train/aerial_vit_tiny.yaml --out runs/aerial_vit_tiny [--resume]
 
 Console script ``vitedge_train``. Options and exit codes: ``--help``, vitedge_ros/train_cli.py.
 """
+
 
 from pathlib import Path
 import sys

@@ -149,7 +149,11 @@ def _hang(line: str) -> int:
 def _paragraph(
     lines: List[str], row: int, doc_lines: set, summaries: set
 ) -> Optional[Tuple[int, int, int]]:
-    """(first row, last row, continuation indent) of the docstring paragraph holding 1-based ``row``."""
+    """
+    Locate the docstring paragraph holding the 1-based ``row``.
+
+    Returns (first row, last row, continuation indent), or None.
+    """
 
     def ok(r: int) -> bool:
         return (
@@ -195,8 +199,9 @@ def _reflow(block: List[str], hang: int, width: int) -> Optional[List[str]]:
     )
     if not first:
         return None
+    skip = len(first[0])
     rest = textwrap.wrap(
-        words[len(first[0]) :].strip(),
+        words[skip:].strip(),
         width=width - hang,
         break_long_words=False,
         break_on_hyphens=False,
@@ -267,7 +272,7 @@ def _split_string(token: str, col: int, width: int) -> Optional[List[str]]:
 
 
 def wrap_source(src: str, width: int) -> Tuple[str, int]:
-    """(new source, number of long lines rewritten)."""
+    """Rewrap over-long lines of ``src``; return (new source, number of long lines rewritten)."""
     try:
         tree = ast.parse(src)
     except SyntaxError:
@@ -345,7 +350,7 @@ def _rewrite(
     """
     Apply ``rewrite`` (source -> (source, count)) to every Python file.
 
-    (total count, final sources).
+    Returns (total count, final sources).
     """
     total, sources = 0, []
     for path in _python_files(paths):
@@ -488,9 +493,9 @@ def _depth_marks(text: str) -> List[Tuple[int, int]]:
 
 def _summary_cut(text: str, room: int) -> Optional[int]:
     """
-    Index of the first '.
+    Return where to cut the summary ``text``, within ``room``; None if nowhere.
 
-    ', '; ' or ' -- ' in ``text`` outside brackets and backticks, within ``room``.
+    The cut is the first ': ', '; ' or ' -- ' outside brackets and backticks.
     """
     marks = _depth_marks(text)
     for i in range(len(text)):
@@ -511,7 +516,11 @@ def _summary_cut(text: str, room: int) -> Optional[int]:
 
 
 def _closing_aside(text: str, room: int) -> Optional[Tuple[str, str]]:
-    """Return a summary ending in a parenthesis ``X (Y).`` as ``('X.', 'Y.')`` when ``X.`` fits in ``room``."""
+    """
+    Split a summary ending in a parenthesis, ``X (Y).``, into ``('X.', 'Y.')``.
+
+    Only when ``X.`` fits in ``room``; otherwise None.
+    """
     body = text[:-1] if text.endswith('.') else text
     if not body.endswith(')'):
         return None
@@ -568,9 +577,9 @@ def summary_halves(text: str, room: int) -> Optional[Tuple[str, str]]:
 
 def split_summaries(src: str, width: int) -> Tuple[str, int]:
     """
-    (new source, count): over-long docstring summaries cut at their first '.
+    Cut over-long docstring summaries into a summary and a description.
 
-    ' / '; ' into summary + text.
+    A summary is cut at its first '. ' or '; '. Returns (new source, count).
     """
     tree = ast.parse(src)
     lines = src.splitlines(keepends=True)
@@ -637,7 +646,11 @@ def split_summaries(src: str, width: int) -> Tuple[str, int]:
 
 
 def _halves(text: str, cut: int) -> Tuple[str, str]:
-    """Summary sentence (ending with a period) and the rest (capitalised) of ``text`` cut at ``cut``."""
+    """
+    Cut ``text`` at ``cut`` into a summary sentence and the rest.
+
+    The summary ends with a period; the rest is capitalised.
+    """
     head = text[:cut].rstrip(' ,') + '.'
     return head, _capital(text[cut:].lstrip(':;,- \u2014'))
 
@@ -650,8 +663,8 @@ def cmd_summaries(args: argparse.Namespace) -> str:
 
 
 #: pydocstyle's numpy section names (pydocstyle/checker.py NUMPY_SECTION_NAMES): with no convention
-#: set, as
-#: ament_pep257 runs it, a docstring with one of these is checked by the numpy rules (D406, D407).
+#: set, as ament_pep257 runs it, a docstring with one of these is checked by the numpy rules (D406,
+#: D407).
 NUMPY_SECTIONS = (
     'Short Summary',
     'Extended Summary',
@@ -670,8 +683,7 @@ NUMPY_SECTIONS = (
 
 
 #: pydocstyle's Google section names that are not numpy ones: in a docstring with a numpy section
-#: the numpy
-#: rules apply to them too (D407), elsewhere the Google rules want their colon (D416).
+#: the numpy rules apply to them too (D407), elsewhere the Google rules want their colon (D416).
 GOOGLE_ONLY = (
     'Args',
     'Arguments',
@@ -689,7 +701,11 @@ GOOGLE_ONLY = (
 
 
 def cmd_sections(args: argparse.Namespace) -> str:
-    """Google-style ``Raises:`` headers in docstrings to numpy's ``Raises`` + dashes (D406, D407)."""
+    """
+    Rewrite Google-style ``Raises:`` docstring headers as numpy's ``Raises`` + dashes.
+
+    Fixes pydocstyle D406 and D407.
+    """
     fixed = 0
     numpy = re.compile(r'^(\s*)({}):\s*$'.format('|'.join(NUMPY_SECTIONS)))
     either = re.compile(r'^(\s*)({}):\s*$'.format('|'.join(NUMPY_SECTIONS + GOOGLE_ONLY)))
@@ -734,9 +750,9 @@ def cmd_sections(args: argparse.Namespace) -> str:
 
 def cmd_classnl(args: argparse.Namespace) -> str:
     """
-    flake8-class-newline (CNL100).
+    Put a blank line between a class statement and a method or decorator.
 
-    a blank line between a class statement and a method or decorator.
+    flake8-class-newline, CNL100.
     """
     fixed = 0
     for path in _python_files(args.paths):
@@ -819,7 +835,10 @@ def cmd_configs(args: argparse.Namespace) -> str:
         flags=re.M,
     )
     test.write_text(src, encoding='utf-8')
-    return 'configs: ruff.toml line-length 99, setup.cfg [flake8]/[pydocstyle] = ament defaults, copyright test on'
+    return (
+        'configs: ruff.toml line-length 99, setup.cfg [flake8]/[pydocstyle] = ament defaults, '
+        'copyright test on'
+    )
 
 
 def main(argv: Optional[List[str]] = None) -> int:
