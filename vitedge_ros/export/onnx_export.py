@@ -62,7 +62,8 @@ from ..runtime.errors import VitedgeError
 
 LOG = logging.getLogger(__name__)
 DEFAULT_OPSET = EXPORT_OPSET[DEFAULT_TARGET]  # 13: what the default target (trt8.2) exports at
-PARITY_ATOL = 1e-4  # max abs error torch vs onnxruntime for an FP32 export (export_onnx.py and every compress stage)
+# max abs error torch vs onnxruntime for an FP32 export (export_onnx.py and every compress stage)
+PARITY_ATOL = 1e-4
 PARITY_ATOL_FP16 = (
     1e-2  # the same for an FP16-weights export (--fp16), compared with torch in FP16
 )
@@ -80,14 +81,20 @@ class ParityError(ExportError):
 
 
 class ExportTargetError(ExportError):
-    """The exported graph has blockers for the requested TensorRT parser target (the message names the nodes)."""
+    """
+    The exported graph has blockers for the requested TensorRT parser target.
+
+    The message names the blocking nodes.
+    """
 
 
 def check_parity_tolerance(
     err: float, atol: float = PARITY_ATOL, what: str = 'onnxruntime'
 ) -> None:
     """
-    Raise :class:`ParityError` when the parity error ``err`` (max abs) is above ``atol`` (NaN fails too).
+    Raise :class:`ParityError` when the max abs parity error ``err`` is above ``atol``.
+
+    A NaN ``err`` fails too.
 
     The one check used by ``tools/export_onnx.py`` (via :func:`export_bundle`) and by every
     compress stage.
@@ -135,7 +142,11 @@ def simplify(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def layernorm_decomposed(ln: nn.LayerNorm) -> nn.Module:
-    """Return an ``nn.Module`` computing ``ln`` with ReduceMean/Sub/Pow/Sqrt/Div/Mul/Add only (shares its parameters)."""
+    """
+    Return an ``nn.Module`` computing ``ln`` with ReduceMean/Sub/Pow/Sqrt/Div/Mul/Add only.
+
+    The module shares ``ln``'s parameters.
+    """
 
     class LayerNormDecomposed(nn.Module):
         """
@@ -208,7 +219,7 @@ def unfuse_attention(module: nn.Module) -> int:
 
 
 def half_wrapper(module: nn.Module) -> nn.Module:
-    """``module`` in FP16 with FP32 input and outputs (a deep copy; the original is untouched)."""
+    """Return ``module`` in FP16 with FP32 input and outputs (a deep copy; the original is untouched)."""
 
     class HalfIO(nn.Module):
 

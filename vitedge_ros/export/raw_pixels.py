@@ -53,11 +53,16 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-RAW_PARITY_RTOL = 1e-4  # max error of a raw-pixel graph against its normalised source, relative to the output range
+# max error of a raw-pixel graph against its normalised source, relative to the output range
+RAW_PARITY_RTOL = 1e-4
 
 
 def channel_perm(model_color: str, pixel_order: str) -> List[int]:
-    """``perm[c]``: the raw-input channel that feeds model channel ``c`` (identity or a swap of 0 and 2)."""
+    """
+    Return ``perm``: ``perm[c]`` is the raw-input channel that feeds model channel ``c``.
+
+    The permutation is the identity or a swap of channels 0 and 2.
+    """
     for name, v in (('color', model_color), ('pixel_order', pixel_order)):
         if v not in ('rgb', 'bgr'):
             raise ValueError("{} must be 'rgb' or 'bgr', got {!r}".format(name, v))
@@ -151,7 +156,9 @@ def _fresh(model: Any, base: str) -> str:
 
 def to_raw_pixels(model: Any, spec: Any, pixel_order: str = 'bgr') -> Tuple[Any, Dict[str, Any]]:
     """
-    Return a copy of ``model`` (normalised N×3×H×W input of ``spec``) that takes raw pixels in ``pixel_order``.
+    Return a copy of ``model`` that takes raw pixels in ``pixel_order`` instead of its normalised input.
+
+    ``model`` takes the normalised N×3×H×W input described by ``spec``.
 
     Returns ``(model, info)``; ``info['method']`` is ``conv_fold`` (all folded into the first Conv,
     named in ``info['node']``), ``sub_conv_fold`` (a padded first Conv: scale and order folded, a
@@ -325,7 +332,9 @@ def raw_parity(
 
 def from_raw_pixels(model: Any, spec: Any) -> Any:
     """
-    Return a copy of a raw-pixel graph (``spec.pixels == 'raw'``) that takes the normalised input again.
+    Return a copy of a raw-pixel graph that takes the normalised input again.
+
+    ``spec.pixels`` must be ``'raw'``.
 
     One 1×1 Conv in front computes ``x_raw[perm[c]] = (x_net[c] - b[c]) / a[c]``: the "before" twin
     of a raw bundle in the benchmark (the host-normalising path measured on the same weights).

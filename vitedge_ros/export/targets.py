@@ -49,7 +49,8 @@ from ..runtime.errors import VitedgeError
 
 DEFAULT_TARGET = 'trt8.2'
 EXPORT_OPSET = {'trt8.2': 13, 'trt8.6': 17, 'trt10': 17}
-MIN_EXPORT_OPSET = 13  # Squeeze/Unsqueeze/Split take axes/sizes as inputs from 13: one graph form for every target
+# Squeeze/Unsqueeze/Split take axes/sizes as inputs from opset 13: one graph form for every target
+MIN_EXPORT_OPSET = 13
 LAYERNORM_FREE_TARGETS = ('trt8.2',)  # targets whose parser has no LayerNormalization importer
 
 
@@ -81,7 +82,8 @@ def export_opset(target: str, opset: Optional[int] = None) -> int:
     top = max_opset(target)
     if not MIN_EXPORT_OPSET <= int(opset) <= top:
         raise ValueError(
-            'opset {} is outside {}..{} for target {} (its parser documents opsets up to {})'.format(
+            'opset {} is outside {}..{} for target {} '
+            '(its parser documents opsets up to {})'.format(
                 opset, MIN_EXPORT_OPSET, top, target, top
             )
         )
@@ -180,9 +182,8 @@ def decompose_layernorm_nodes(model: onnx.ModelProto) -> int:
             continue
         if any(o and o in used for o in node.output[1:]):
             raise ValueError(
-                'LayerNormalization {!r}: its Mean/InvStdDev outputs are used; cannot decompose'.format(
-                    node.name
-                )
+                'LayerNormalization {!r}: its Mean/InvStdDev outputs are used; '
+                'cannot decompose'.format(node.name)
             )
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         axis = int(attrs.get('axis', -1))
@@ -370,7 +371,10 @@ def prepare_for_target(
     numerically (parity).
     """
     check_target(target)
-    changes = {'layernorm_nodes_decomposed': 0, 'opset_from': onnx_opset(model)}  # type: Dict[str, Any]
+    changes = {
+        'layernorm_nodes_decomposed': 0,
+        'opset_from': onnx_opset(model),
+    }  # type: Dict[str, Any]
     if decomposes_layernorm(target):
         changes['layernorm_nodes_decomposed'] = decompose_layernorm_nodes(model)
     if onnx_opset(model) > max_opset(target):

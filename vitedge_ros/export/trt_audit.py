@@ -228,7 +228,9 @@ class AuditFinding(NamedTuple):
 
 def target_for_trt_version(version: str) -> str:
     """
-    Return the audit target whose rules apply to a running TensorRT ``version`` (``trt.__version__``).
+    Return the audit target whose rules apply to the running TensorRT ``version``.
+
+    ``version`` is ``trt.__version__``.
 
     ``'8.0.x'``/``'8.1.x'`` -> ``trt8.0``; ``'8.2.x'``/``'8.3.x'`` -> ``trt8.2`` (JetPack 4.6.1+,
     ``allowzero`` bug); ``'8.4.x'`` -> ``trt8.4`` (``allowzero`` read with a default, opset 17);
@@ -621,8 +623,8 @@ class _Audit:
             self.block(
                 None,
                 'ai.onnx opset {} is above {}, the highest the {} parser documents '
-                '(docs/operators.md '
-                'of {}); ops whose semantics changed after it are imported wrongly or refused'.format(
+                '(docs/operators.md of {}); '
+                'ops whose semantics changed after it are imported wrongly or refused'.format(
                     self.opset, p.max_opset, p.label, self.where
                 ),
                 'export with --target trt8.2 (opset 13){}'.format(
@@ -649,7 +651,8 @@ class _Audit:
                 if t and _trt_type(t, v) is None:
                     self.block(
                         None,
-                        'graph {} {!r} has type {}, which {} cannot represent (convertDtype, {})'.format(
+                        'graph {} {!r} has type {}, which {} cannot represent '
+                        '(convertDtype, {})'.format(
                             kind, vi.name, _type_name(t), p.label, self.where
                         ),
                         'use float32 (or int32/bool) graph inputs and outputs',
@@ -712,7 +715,8 @@ class _Audit:
         ):  # UINT8 weights are converted to INT32 (convertOnnxWeights)
             self.block(
                 None,
-                'initializer {!r} has type {}, which {} cannot import (convertOnnxWeights, {})'.format(
+                'initializer {!r} has type {}, which {} cannot import '
+                '(convertOnnxWeights, {})'.format(
                     init.name, _type_name(t), self.parser.label, self.where
                 ),
                 'store it as float32, float16 or int32',
@@ -765,7 +769,8 @@ class _Audit:
         if op not in self.ops:
             self.block(
                 node,
-                'no importer for {} in {} (docs/operators.md and builtin_op_importers.cpp of {}{})'.format(
+                'no importer for {} in {} '
+                '(docs/operators.md and builtin_op_importers.cpp of {}{})'.format(
                     op,
                     p.label,
                     self.where,
@@ -828,17 +833,15 @@ class _Audit:
         if op == 'Equal' and 'BOOL' in trt and v < (8, 5):
             self.block(
                 node,
-                'Equal on BOOL inputs: elementwiseCheck refuses BOOL for kEQUAL before 8.5 ({})'.format(
-                    self.where
-                ),
+                'Equal on BOOL inputs: elementwiseCheck refuses BOOL for kEQUAL '
+                'before 8.5 ({})'.format(self.where),
                 'Cast the BOOL inputs to INT32 first (or use Xor/Not)',
             )
         if op == 'Pow' and any(x in ('BOOL', 'INT32', 'INT64') for x in trt):
             self.block(
                 node,
-                'Pow on integer/BOOL inputs: elementwiseCheck allows only floating point ({})'.format(
-                    self.where
-                ),
+                'Pow on integer/BOOL inputs: elementwiseCheck allows only floating point '
+                '({})'.format(self.where),
                 'Cast to FLOAT first',
             )
         if op in _BOOL_ONLY and any(x is not None and x != 'BOOL' for x in trt):
@@ -1086,9 +1089,8 @@ class _Audit:
         if policy != 'stretch':
             self.block(
                 node,
-                'Resize keep_aspect_ratio_policy {!r}: only stretch (docs/operators.md 10.x)'.format(
-                    policy
-                ),
+                'Resize keep_aspect_ratio_policy {!r}: only stretch '
+                '(docs/operators.md 10.x)'.format(policy),
                 "compute explicit sizes and use 'stretch'",
             )
         has_sizes = len(node.input) >= 4 and bool(node.input[3])
@@ -1116,7 +1118,10 @@ class _Audit:
                 keep = 3 if mode == 'linear' else (2 if mode == 'cubic' else scales.size)
                 lead = scales.ravel()[: max(0, scales.size - keep)]
                 if np.any(lead != 1):
-                    rule = 'Resize {} with scales {} on more than the innermost {} dimensions ({}, {})'.format(
+                    rule = (
+                        'Resize {} with scales {} on more than the innermost {} dimensions '
+                        '({}, {})'
+                    ).format(
                         mode,
                         scales.ravel().tolist(),
                         keep,
@@ -1151,9 +1156,8 @@ class _Audit:
                     node,
                     i,
                     'InstanceNormalization ' + what,
-                    'builtin_op_importers.cpp: "The {} tensor is required to be an initializer."'.format(
-                        what
-                    ),
+                    'builtin_op_importers.cpp: '
+                    '"The {} tensor is required to be an initializer."'.format(what),
                 )
 
     def _op_NonMaxSuppression(self, g: _Graph, node: onnx.NodeProto) -> None:
@@ -1253,7 +1257,8 @@ class _Audit:
             if scale is not None and scale.size and np.any(scale.astype(np.float64) <= 0):
                 self.block(
                     node,
-                    '{} scale has values <= 0: "Scale coefficients must all be positive" ({})'.format(
+                    '{} scale has values <= 0: '
+                    '"Scale coefficients must all be positive" ({})'.format(
                         node.op_type, self.where
                     ),
                     'recalibrate (a zero-range tensor: keep that node in float)',
@@ -1342,7 +1347,10 @@ def _op_fix(op: str, target: str) -> str:
     added = _added_in(op)
     if added:
         return 'replace it with ops the target imports, or target {} or newer'.format(added)
-    return 'replace it with standard ops TensorRT imports (see docs/operators.md of the target branch)'
+    return (
+        'replace it with standard ops TensorRT imports '
+        '(see docs/operators.md of the target branch)'
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1379,9 +1387,9 @@ def audit_model(model: Union[onnx.ModelProto, str, Path], target: str) -> List[A
 
 def audit_notes(model: Union[onnx.ModelProto, str, Path], target: str) -> List[AuditFinding]:
     """
-    What the target's parser accepts but changes or warns about.
+    Return what the target's parser accepts but changes or warns about.
 
-    INT64 cast to INT32, dynamic inputs, .
+    For example INT64 cast to INT32, dynamic inputs, ...
     """
     return audit(model, target)[1]
 
