@@ -219,7 +219,11 @@ def unfuse_attention(module: nn.Module) -> int:
 
 
 def half_wrapper(module: nn.Module) -> nn.Module:
-    """Return ``module`` in FP16 with FP32 input and outputs (a deep copy; the original is untouched)."""
+    """
+    Return ``module`` in FP16 with FP32 input and outputs.
+
+    ``module`` is deep-copied; the original is untouched.
+    """
 
     class HalfIO(nn.Module):
 

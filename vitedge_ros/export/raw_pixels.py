@@ -156,7 +156,7 @@ def _fresh(model: Any, base: str) -> str:
 
 def to_raw_pixels(model: Any, spec: Any, pixel_order: str = 'bgr') -> Tuple[Any, Dict[str, Any]]:
     """
-    Return a copy of ``model`` that takes raw pixels in ``pixel_order`` instead of its normalised input.
+    Return a copy of ``model`` that takes raw pixels in ``pixel_order``, not a normalised input.
 
     ``model`` takes the normalised N×3×H×W input described by ``spec``.
 

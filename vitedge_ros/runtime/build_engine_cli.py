@@ -156,9 +156,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.verbose:
             raise
         print(
-            'build_engine: build failed: {}: {} (no engine written; --verbose shows the traceback)'.format(
-                type(exc).__name__, exc
-            ),
+            'build_engine: build failed: {}: {} '
+            '(no engine written; --verbose shows the traceback)'.format(type(exc).__name__, exc),
             file=sys.stderr,
         )
         return EXIT_BUILD_FAILED

@@ -46,7 +46,8 @@ PREFERENCE_NO_FAST_INT8 = ('fp16', 'int8', 'fp32')
 SHA_LEN = 12
 ENGINE_SUFFIX = '.engine'
 _KEY_RE = re.compile(
-    r'^(?P<sha>[0-9a-f]{12})-trt(?P<trt>[0-9A-Za-z.]+)-(?P<gpu>.+)-(?P<prec>fp32|fp16|int8)\.engine$'
+    r'^(?P<sha>[0-9a-f]{12})-trt(?P<trt>[0-9A-Za-z.]+)-(?P<gpu>.+)'
+    r'-(?P<prec>fp32|fp16|int8)\.engine$'
 )
 _TMP_RE = re.compile(r'^\..+\.tmp-(?P<pid>\d+)$')
 
@@ -110,7 +111,11 @@ def check_precision(precision: str) -> str:
 
 
 def make_key(onnx_sha: str, trt_version: str, gpu_name: str, precision: str) -> EngineKey:
-    """Key for an engine built from ONNX ``onnx_sha`` with TensorRT ``trt_version`` on ``gpu_name``."""
+    """
+    Return the key of an engine built from ONNX ``onnx_sha`` with TensorRT ``trt_version``.
+
+    The engine is built on the GPU ``gpu_name`` for ``precision``.
+    """
     sha = str(onnx_sha).lower()[:SHA_LEN]
     if not re.match(r'^[0-9a-f]{12}$', sha):
         raise ValueError('onnx sha must be at least 12 hex digits, got {!r}'.format(onnx_sha))
@@ -213,7 +218,11 @@ def engine_files(engines_dir: Union[str, Path]) -> List[Path]:
 
 
 def describe_mismatch(key: EngineKey, want: EngineKey) -> str:
-    """Say what differs between an engine's key and the running setup (``want``; precision ignored)."""
+    """
+    Say what differs between an engine's key and the running setup (``want``).
+
+    Precision is ignored.
+    """
     parts = []
     if key.onnx_sha != want.onnx_sha:
         parts.append('model.onnx {} (now {})'.format(key.onnx_sha, want.onnx_sha))
