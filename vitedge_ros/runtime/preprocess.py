@@ -175,8 +175,8 @@ class Preprocessor:
         """
         Return ``image`` (any channel count) resized to ``size`` (w, h).
 
-        The bundle's interpolation (:meth:`interpolation`) is used; an image already of that size is
-        returned as is.
+        The bundle's interpolation (:meth:`interpolation`) is used; an image already of that size
+        is returned as is.
         """
         h, w = image.shape[:2]
         if (w, h) == tuple(size):
