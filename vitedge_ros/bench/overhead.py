@@ -225,11 +225,15 @@ def run_overhead(
     for header, comp, _raws, _ in msgs[:2]:
         for p in pipes.values():
             cdr(p(compressed_msg_to_bgr(comp)), header)
-    per_repeat = {path: {k: [] for k in STEPS} for path in PATHS}  # type: Dict[str, Dict[str, List[float]]]
+    per_repeat = {
+        path: {k: [] for k in STEPS} for path in PATHS
+    }  # type: Dict[str, Dict[str, List[float]]]
     n_dets = {path: [] for path in PATHS}  # type: Dict[str, List[int]]
     after_buf = np.empty((1, 3, b_after.input.height, b_after.input.width), np.float32)
     for _ in range(repeats):
-        times = {path: {k: [] for k in STEPS} for path in PATHS}  # type: Dict[str, Dict[str, List[float]]]
+        times = {
+            path: {k: [] for k in STEPS} for path in PATHS
+        }  # type: Dict[str, Dict[str, List[float]]]
         for header, comp, raws, _ in msgs:
             # ---- before: copies and the legacy host path; then the normalised graph
             tb = times['before']
@@ -278,7 +282,11 @@ def run_overhead(
         rows.append(row)
     totals = []
     for name, keys in TOTALS:
-        tot = {'name': name, 'steps': list(keys), 'target_after': TARGETS.get(name)}  # type: Dict[str, Any]
+        tot = {
+            'name': name,
+            'steps': list(keys),
+            'target_after': TARGETS.get(name),
+        }  # type: Dict[str, Any]
         for path in PATHS:
             inf = per_repeat[path]['inference']
             sums = [sum(per_repeat[path][k][r] for k in keys) for r in range(repeats)]

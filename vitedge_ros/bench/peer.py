@@ -330,7 +330,9 @@ def write_yolo_dataset(
     log: Callable[[str], None] = print,
 ) -> Dict[str, Any]:
     """
-    Write the chain's training images (each stage letterboxed to its own network input) as a YOLO dataset.
+    Write the chain's training images as a YOLO dataset.
+
+    Each stage's images are letterboxed to that stage's own network input.
 
     ``out/images/{train,val}/*.jpg`` (JPEG quality 95), ``out/labels/{train,val}/*.txt``,
     ``out/data.yaml``. ``val`` holds the first ``val_images`` validation scenes of the last stage:
@@ -594,7 +596,9 @@ def train_peer(
 
 class PeerDetector:
     """
-    A YOLO ONNX graph (output 1×(4+C)×N: cx, cy, w, h in network pixels, then class scores) on onnxruntime.
+    A YOLO ONNX graph run on onnxruntime.
+
+    The graph's output is 1×(4+C)×N: cx, cy, w, h in network pixels, then the C class scores.
 
     Frames are letterboxed by the runtime's :class:`Preprocessor` (RGB, 0-1, grey 114 padding, as
     ultralytics); the host decode takes each anchor's best class and runs class-wise NMS (IoU 0.7,
@@ -637,7 +641,11 @@ class PeerDetector:
 
 
 class BundleDetector:
-    """A vitedge_ros bundle through the runtime :class:`~vitedge_ros.runtime.Pipeline` (onnxruntime backend)."""
+    """
+    A vitedge_ros bundle run through the runtime :class:`~vitedge_ros.runtime.Pipeline`.
+
+    The backend is onnxruntime.
+    """
 
     def __init__(self, bundle_dir: PathLike) -> None:
         from ..runtime import load_bundle, Pipeline

@@ -812,7 +812,12 @@ def render_page(res: Dict[str, Any], img_rel: str = 'img') -> str:
 
 
 def write_plots(res: Dict[str, Any], img_dir: Union[str, Path]) -> List[Path]:
-    """Return the Pareto plot (top-1 vs onnxruntime CPU latency, min–max bars, front drawn) from digits.json."""
+    """
+    Write the Pareto plot of ``res['digits']`` (digits.json) into ``img_dir``; return its paths.
+
+    The plot shows top-1 against onnxruntime CPU latency, with min–max bars and the front drawn;
+    nothing is written (empty list) while the digits results are pending.
+    """
     d = res.get('digits')
     if _pending(d) is not None:
         return []
