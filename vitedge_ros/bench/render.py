@@ -808,12 +808,12 @@ def render_page(res: Dict[str, Any], img_rel: str = 'img') -> str:
 
 
 # --- plots
-# --------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 
 
 def write_plots(res: Dict[str, Any], img_dir: Union[str, Path]) -> List[Path]:
     """
-    Write the Pareto plot of ``res['digits']`` (digits.json) into ``img_dir``; return its paths.
+    Write the Pareto plot of ``res['digits']`` (digits.json) into ``img_dir``, return the paths.
 
     The plot shows top-1 against onnxruntime CPU latency, with min–max bars and the front drawn;
     nothing is written (empty list) while the digits results are pending.

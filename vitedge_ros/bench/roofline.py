@@ -15,8 +15,8 @@
 """
 Roofline estimates for Jetson Nano and Orin Nano, beside real GPU figures.
 
-The estimate (``vitedge_ros.compress.measure``) is a lower bound computed from the ONNX graph (MACs,
-weights and MatMul/Conv activations) and assumed device peaks; it is labelled an estimate
+The estimate (``vitedge_ros.compress.measure``) is a lower bound computed from the ONNX graph
+(MACs, weights and MatMul/Conv activations) and assumed device peaks; it is labelled an estimate
 everywhere. Real GPU figures come only from a benchmark JSON written on a GPU machine
 (``bench/gpu*.json``), in this schema::
 
