@@ -112,8 +112,7 @@ def train_baseline(
     return report
 
 
-# --- Torch-Pruning alone
-# ------------------------------------------------------------------------------------
+# --- Torch-Pruning alone -------------------------------------------------------------------------
 
 
 def tp_prune(model: nn.Module, ratio: float, example: torch.Tensor) -> nn.Module:
@@ -207,8 +206,7 @@ def tp_match_macs(
     }
 
 
-# --- evaluation
-# ---------------------------------------------------------------------------------------------
+# --- evaluation ----------------------------------------------------------------------------------
 
 
 def onnx_top1(path: Union[str, Path], x: np.ndarray, y: np.ndarray, threads: int = 1) -> float:
@@ -252,8 +250,7 @@ class quiet_logs:
         logging.getLogger().setLevel(self.level)
 
 
-# --- the section
-# --------------------------------------------------------------------------------------------
+# --- the section ---------------------------------------------------------------------------------
 
 
 def run_digits(

@@ -86,8 +86,7 @@ JPEG_QUALITY = 95
 PathLike = Union[str, Path]
 
 
-# --- the shipped detector's training chain and its image-pass budget
-# ---------------------------------------
+# --- the shipped detector's training chain and its image-pass budget -----------------------------
 
 
 def training_chain(
@@ -219,8 +218,7 @@ def quick_chain(chain: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return [last]
 
 
-# --- ultralytics, offline
-# ------------------------------------------------------------------------------------
+# --- ultralytics, offline ------------------------------------------------------------------------
 
 
 def import_ultralytics(config_dir: PathLike) -> Any:
@@ -273,8 +271,7 @@ def import_ultralytics(config_dir: PathLike) -> Any:
     return ultralytics
 
 
-# --- the dataset
-# ---------------------------------------------------------------------------------------------
+# --- the dataset ---------------------------------------------------------------------------------
 
 
 def _spec(cfg: Dict[str, Any]) -> Any:
@@ -433,8 +430,7 @@ def write_yolo_dataset(
     return result
 
 
-# --- training and export
-# -------------------------------------------------------------------------------------
+# --- training and export -------------------------------------------------------------------------
 
 
 def export_size(imgsz: int, scene: Tuple[int, int] = SCENE_SIZE) -> Tuple[int, int]:
@@ -590,8 +586,7 @@ def train_peer(
     return result
 
 
-# --- one interface for both detectors
-# ------------------------------------------------------------------------
+# --- one interface for both detectors ------------------------------------------------------------
 
 
 class PeerDetector:
@@ -717,8 +712,7 @@ def decode_yolo(
 Detect = Callable[[np.ndarray, float], Tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
-# --- evaluation sets and evaluation
-# --------------------------------------------------------------------------
+# --- evaluation sets and evaluation --------------------------------------------------------------
 
 
 def evaluation_sets(last: Dict[str, Any], quick: bool = False) -> Dict[str, Any]:
@@ -827,8 +821,7 @@ def bundle_params(bundle: Any) -> Tuple[int, str]:
     return int(graph_stats(bundle.onnx_path)['weight_elements']), 'ONNX initializer elements'
 
 
-# --- the whole run
-# -------------------------------------------------------------------------------------------
+# --- the whole run -------------------------------------------------------------------------------
 
 
 def _round(v: Any) -> Any:
