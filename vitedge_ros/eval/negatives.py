@@ -173,7 +173,9 @@ def heldout_false_positives(
     backend: str = 'onnxruntime',
 ) -> Dict[str, Any]:
     """
-    :func:`false_positives_per_frame` on the held-out real no-person photos (never used in training).
+    Run :func:`false_positives_per_frame` on the held-out real no-person photos.
+
+    Those photos are never used in training.
 
     Frames come from :func:`vitedge_ros.data.textures.heldout_negative_frames` (two views of each
     held-out photo or region at each size, default 640x480 and 1280x720), grouped by ``held-out

@@ -162,7 +162,11 @@ class SegmentationMeter:
         self.frames = 0
 
     def update(self, gt: np.ndarray, pred: np.ndarray, what: str = 'mask') -> None:
-        """Add one frame; the ground truth is validated against the prediction's size and the class count."""
+        """
+        Add one frame's ground truth ``gt`` and prediction ``pred`` (label maps).
+
+        The ground truth is validated against the prediction's size and the class count.
+        """
         p = np.asarray(pred)
         g = check_mask(gt, self.num_classes, tuple(p.shape[:2]), what, self.ignore_index)
         self.cm += confusion_matrix(g, p, self.num_classes, self.ignore_index)
@@ -180,7 +184,11 @@ def segmentation_metrics(
     class_names: Sequence[str],
     ignore_index: Optional[int] = IGNORE_INDEX,
 ) -> Dict[str, Any]:
-    """Mean IoU etc. over ``(ground truth, prediction)`` label-map pairs (each pair the same size)."""
+    """
+    Return mean IoU and the other metrics over ``(ground truth, prediction)`` label-map pairs.
+
+    Both maps of a pair have the same size.
+    """
     meter = SegmentationMeter(class_names, ignore_index)
     for i, (g, p) in enumerate(pairs):
         meter.update(g, p, what='mask #{}'.format(i))
@@ -188,7 +196,11 @@ def segmentation_metrics(
 
 
 def label_agreement(a: np.ndarray, b: np.ndarray) -> float:
-    """Fraction of pixels where two label maps (or the argmax over axis 1 of two N×C×H×W logits) agree."""
+    """
+    Return the fraction of pixels where two label maps agree.
+
+    Two N×C×H×W logit arrays are compared by their argmax over axis 1.
+    """
     a, b = np.asarray(a), np.asarray(b)
     if a.ndim == 4:
         a, b = a.argmax(axis=1), b.argmax(axis=1)
@@ -261,7 +273,9 @@ def decoder_timings(
     seed: int = 0,
 ) -> Dict[str, Dict[str, float]]:
     """
-    Median / p95 host cost (ms) of the segmenter decoder's paths on random logits (one thread of numpy/cv2).
+    Measure the median / p95 host cost (ms) of the segmenter decoder's paths on random logits.
+
+    numpy and cv2 run on one thread.
 
     ``linear``: bilinear resampling of the C logit maps + argmax at the network's view resolution,
     nearest copy to the frame (the default); ``nearest``: argmax at map resolution + nearest
@@ -419,7 +433,11 @@ def results_markdown(
 
 
 def update_doc(doc: Any, marker: str, text: str) -> None:
-    """Replace the text between ``<!-- marker:begin -->`` and ``<!-- marker:end -->`` in a Markdown file."""
+    """
+    Replace the text between ``<!-- marker:begin -->`` and ``<!-- marker:end -->`` in ``doc``.
+
+    ``doc`` is a Markdown file.
+    """
     from pathlib import Path
 
     path = Path(doc)
