@@ -13,9 +13,9 @@
 # limitations under the License.
 
 """
-The peer in the benchmarks (issue 18).
+The peer in the benchmarks (issue 18): a YOLO nano CNN next to the shipped ViT detector.
 
-a YOLO nano CNN trained from scratch next to the shipped ViT detector.
+The CNN is trained from scratch on the same data and budget.
 
 ``python -m vitedge_ros.bench.peer`` (``make bench-peer``) does, in one process:
 
@@ -165,9 +165,9 @@ def _current_data_keys(cfg: Dict[str, Any]) -> Dict[str, Any]:
 
 def stage_images(data: Dict[str, Any]) -> int:
     """
-    Images one training epoch of a synthetic-aerial ``data`` entry draws.
+    Return the images one training epoch of a synthetic-aerial ``data`` entry draws.
 
-    Scenes + kept flight frames.
+    Those are the scenes plus the kept flight frames.
     """
     n = int(data.get('train_size', 2000))
     fl = data.get('flights')
@@ -299,9 +299,9 @@ def _scenes(data: Dict[str, Any], split: str) -> Iterable[Any]:
 
 def yolo_label_lines(boxes: np.ndarray, labels: np.ndarray, width: int, height: int) -> List[str]:
     """
-    YOLO label lines ``class cx cy w h`` (normalised 0-1) for xyxy pixel boxes, clipped.
+    Return YOLO label lines ``class cx cy w h`` (normalised 0-1) for xyxy pixel boxes.
 
-    Empty boxes dropped.
+    Boxes are clipped to the image; empty boxes are dropped.
     """
     out = []
     b = np.asarray(boxes, np.float64).reshape(-1, 4).copy()
@@ -476,9 +476,9 @@ def train_peer(
     workers: int = 2,
 ) -> Dict[str, Any]:
     """
-    Train ``arch`` (e.g. ``yolov8n``) from its model yaml, random init, on CPU.
+    Train ``arch`` (e.g. ``yolov8n``) from its model yaml, random init, on CPU, then export it.
 
-    Export FP32 ONNX (opset 13).
+    The export is an FP32 ONNX graph (opset 13).
 
     The last epoch's weights are exported. Returns ``{'arch', 'onnx', 'params', 'train_seconds',
     'epochs', 'input', 'resumed'}``; ``params`` counts the trained model's parameters
@@ -630,7 +630,7 @@ class PeerDetector:
     def __call__(
         self, image: np.ndarray, min_score: float
     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Detect of a BGR uint8 frame, in its pixels."""
+        """Return the detections of a BGR uint8 frame, in its pixels."""
         x, tf = self.preprocess(image)
         return self.decode(self.infer(x), tf, min_score)
 
@@ -652,9 +652,9 @@ class BundleDetector:
         self, image: np.ndarray, min_score: float
     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """
-        Detect of a BGR uint8 frame, in its pixels.
+        Return the detections of a BGR uint8 frame, in its pixels.
 
-        The bundle's decoder, its max_detections.
+        With the bundle's decoder and its max_detections.
         """
         dets = [d for d in self.pipe(image).detections if d.score >= min_score]
         return (

@@ -39,9 +39,9 @@ HEADER = (
 
 def load_results(bench_dir: Union[str, Path]) -> Dict[str, Any]:
     """
-    ``{section: data}`` for every ``<section>.json`` in ``bench_dir``, plus ``gpu``.
+    Return ``{section: data}`` for every ``<section>.json`` in ``bench_dir``.
 
-    The list of gpu*.json.
+    Plus ``gpu``: the list of the gpu*.json files.
     """
     from .roofline import load_gpu_results
 
@@ -62,7 +62,7 @@ def fmt(v: Any) -> str:
     """
     Return a JSON value as it is stored (floats by Python's shortest repr).
 
-    None as an en dash.
+    None is shown as an en dash.
     """
     if v is None:
         return '–'
@@ -82,9 +82,9 @@ def fmt_stat(s: Optional[Dict[str, Any]], unit: str = '') -> str:
 
 def fmt_ms(s: Optional[Dict[str, Any]]) -> str:
     """
-    ``median (min–max)`` of a latency summary.
+    Return ``median (min–max)`` of a latency summary.
 
-    runtime/latency_stats.py keys ``median_ms``, ``min_ms``, .
+    The summary has the keys of runtime/latency_stats.py (``median_ms``, ``min_ms``, ...).
     """
     if not s or not s.get('n'):
         return '–'

@@ -13,9 +13,9 @@
 # limitations under the License.
 
 """
-Detection ground truth in the bundle's labels, from COCO JSON.
+Detection ground truth in the bundle's labels.
 
-a VisDrone-DET folder or box records.
+It is read from COCO JSON, a VisDrone-DET folder or box records.
 
 Used by ``tools/evaluate.py`` (an annotated image folder) and ``tools/eval_bag.py`` (a recorded
 flight): both read ground truth here and score it with :meth:`DetectionTruth.evaluate`, so the two

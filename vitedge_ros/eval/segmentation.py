@@ -121,8 +121,9 @@ def iou_from_confusion(cm: np.ndarray) -> np.ndarray:
 
 def metrics_from_confusion(cm: np.ndarray, class_names: Sequence[str]) -> Dict[str, Any]:
     """
-    ``miou``, ``per_class_iou`` (name → IoU or None), ``pixel_acc``, ``mean_acc``, ``pixels``.
+    Return the metrics of a confusion matrix.
 
+    ``miou``, ``per_class_iou`` (name → IoU or None), ``pixel_acc``, ``mean_acc``, ``pixels``,
     ``gt_pixels``.
 
     A class that is predicted but absent from the ground truth has IoU 0 and counts in ``miou``;
@@ -244,11 +245,7 @@ class MaskFolderGroundTruth:
         return len(self.files)
 
     def mask_for(self, stamp: int, shape: Tuple[int, int]) -> Optional[np.ndarray]:
-        """
-        Return the validated label map of the frame with header stamp ``stamp`` (ns).
-
-        Or None.
-        """
+        """Return the validated label map of the frame stamped ``stamp`` (ns), or None."""
         from ..data.common import DatasetError
         from ..data.masks import read_label_map
 

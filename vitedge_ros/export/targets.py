@@ -13,9 +13,9 @@
 # limitations under the License.
 
 """
-Export targets: which ONNX graph each TensorRT parser target gets, the graph fixes.
+Export targets: which ONNX graph each TensorRT parser target gets.
 
-And the audit gate.
+Also the graph fixes each target needs, and the audit gate.
 
 onnx + numpy only (no torch). A target names the oldest TensorRT ONNX parser a bundle must load on:
 
@@ -340,9 +340,9 @@ def lower_opset(model: onnx.ModelProto, opset: int) -> onnx.ModelProto:
 
 def set_min_ir_version(model: onnx.ModelProto) -> int:
     """
-    Stamp the lowest ONNX IR version the model's opsets need (onnx's VERSION_TABLE).
+    Stamp the lowest ONNX IR version the model's opsets need, so older runtimes load it.
 
-    So older runtimes load it.
+    The table is onnx's VERSION_TABLE.
 
     onnxruntime 1.10 (the last for Python 3.6) reads IR <= 8; torch and onnxslim may stamp a newer
     IR than an opset-13 graph needs. Returns the IR version set.

@@ -62,7 +62,7 @@ class EngineKey(NamedTuple):
 
     @property
     def filename(self) -> str:
-        """The engine file name for this key."""
+        """Return the engine file name for this key."""
         return '{}-trt{}-{}-{}{}'.format(
             self.onnx_sha, self.trt_version, self.gpu, self.precision, ENGINE_SUFFIX
         )

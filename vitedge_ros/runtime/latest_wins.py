@@ -127,7 +127,7 @@ class LatestWinsWorker:
 
     @property
     def running(self) -> bool:
-        """True while the worker thread is alive."""
+        """Return True while the worker thread is alive."""
         return self._thread.is_alive()
 
     def stop(self, timeout: Optional[float] = None, drain: bool = False) -> bool:

@@ -13,9 +13,9 @@
 # limitations under the License.
 
 """
-Which onnxruntime an ONNX graph needs.
+Which onnxruntime an ONNX graph needs, and why onnxruntime could not load one.
 
-And one-line explanations of onnxruntime's load errors (Python 3.6).
+Gives one-line explanations of onnxruntime's load errors (Python 3.6).
 
 The table is ONNX Runtime's compatibility matrix,
 https://onnxruntime.ai/docs/reference/compatibility.html (source: microsoft/onnxruntime, branch
@@ -89,9 +89,9 @@ def min_onnxruntime_for(
 
 def onnxruntime_limits(version: str) -> Optional[Tuple[int, int]]:
     """
-    ``(max opset, max IR version)`` of an onnxruntime version string (``'1.10.0'``).
+    Return ``(max opset, max IR version)`` of an onnxruntime version string.
 
-    Or None if unknown.
+    The string is like ``'1.10.0'``; None if the version is unknown.
     """
     key = _version_key(version)
     if key in ORT_SUPPORT:

@@ -145,7 +145,7 @@ class CalibrationError(VitedgeError, RuntimeError):
     """
     An INT8 calibration callback failed, or produced no batch (exit code 3).
 
-    Nothing was written.
+    Nothing was written when it is raised.
     """
 
     exit_code = EXIT_CALIBRATION
@@ -431,11 +431,7 @@ def audit_for_tensorrt(model: Any, onnx_path: Path, version: str) -> Tuple[str, 
 def audit_refusal(
     version: str, target: str, onnx_path: Path, findings: Sequence[Any]
 ) -> AuditRefused:
-    """
-    Return the :class:`AuditRefused` error naming the target, the nodes.
-
-    The rules and the fixes.
-    """
+    """Return the :class:`AuditRefused` error naming the target, nodes, rules and fixes."""
     names = [str(f.node) for f in findings]
     shown = ', '.join(names[:6]) + (
         ' and {} more'.format(len(names) - 6) if len(names) > 6 else ''
@@ -496,9 +492,9 @@ def calibration_batches(bundle: Bundle, files: Sequence[Path]) -> Iterator[np.nd
 
 def atomic_write_file(path: Path, data: Any) -> None:
     """
-    Write bytes/buffer ``data`` to ``path`` via ``.<name>.tmp-<pid>`` and ``os.replace``.
+    Write bytes/buffer ``data`` to ``path`` atomically, never half-written.
 
-    Never half-written.
+    The data go to ``.<name>.tmp-<pid>`` first, then ``os.replace`` renames it.
     """
     tmp = path.parent / temp_filename(path.name)
     try:
