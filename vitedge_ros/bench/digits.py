@@ -119,7 +119,7 @@ def tp_prune(model: nn.Module, ratio: float, example: torch.Tensor) -> nn.Module
     """
     Return a copy of a timm ViT pruned by Torch-Pruning's MetaPruner.
 
-    Magnitude importance, uniform ratio.
+    The pruner uses magnitude importance and one uniform ratio.
     """
     from timm.models.vision_transformer import Attention
     import torch_pruning as tp
@@ -264,11 +264,7 @@ def run_digits(
     warmup: int = 10,
     progress: bool = True,
 ) -> Dict[str, Any]:
-    """
-    Run the recipe and the three baselines, measure everything in this process.
-
-    Return digits.json.
-    """
+    """Run the recipe and the three baselines, all measured in this process; return digits.json."""
     from onnxruntime.quantization import quantize_dynamic, quantize_static
 
     from ..checkpoint import load_checkpoint

@@ -110,7 +110,7 @@ def legacy_preprocess(spec: Any, image: np.ndarray) -> np.ndarray:
     """
     Return the preprocessing every bundle got before issue 16 (normalised input).
 
-    Reproduced to be measured.
+    It is reproduced here to be measured.
 
     BGR frame -> INTER_AREA resize (INTER_LINEAR when enlarging) -> letterbox canvas -> channel
     swap to the model's order (``Preprocessor.letterbox``, unchanged) -> float32 copy -> ``*= a``
@@ -124,9 +124,9 @@ def legacy_preprocess(spec: Any, image: np.ndarray) -> np.ndarray:
 
 def _bundles(bundle: Union[str, Path], work: Path, after_interpolation: str) -> Tuple[Any, Any]:
     """
-    (before bundle with normalised input, after bundle with raw input) for ``bundle``.
+    Return (before bundle with normalised input, after bundle with raw input) for ``bundle``.
 
-    Twins under ``work``.
+    The twins are written under ``work``.
     """
     from ..export.raw_pixels import twin_bundle
     from ..runtime import load_bundle
@@ -342,9 +342,9 @@ def run_replay(
     bundle: Union[str, Path], work: Union[str, Path], *, repeats: int = 3, frames: int = 60
 ) -> Dict[str, Any]:
     """
-    eval_bag throughput and peak RSS (fresh process per run, onnxruntime), ``repeats`` runs.
+    Measure eval_bag throughput and peak RSS over ``repeats`` runs; return replay.json.
 
-    replay.json.
+    Each run is a fresh process on onnxruntime.
     """
     from ..replay.bench import benchmark_replay
 

@@ -41,9 +41,9 @@ def _cls(m: Dict[str, Any], name: str, key: str) -> str:
 
 def render_peer(data: Optional[Dict[str, Any]]) -> List[str]:
     """
-    Markdown lines of the peer section (title, how it was made, the side-by-side table).
+    Return the Markdown lines of the peer section, marks included.
 
-    Marks included.
+    Title, how it was made and the side-by-side table.
     """
     out = [BEGIN, TITLE, '']
     if not data:
@@ -155,9 +155,9 @@ def render_peer(data: Optional[Dict[str, Any]]) -> List[str]:
 
 def splice(page: str, block: List[str]) -> str:
     """
-    ``page`` with the text between the peer marks replaced by ``block``.
+    Return ``page`` with the text between the peer marks replaced by ``block``.
 
-    Appended when the marks are absent.
+    ``block`` is appended when the marks are absent.
     """
     text = '\n'.join(block)
     if BEGIN in page and END in page and page.index(BEGIN) < page.index(END):

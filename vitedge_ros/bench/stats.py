@@ -53,9 +53,9 @@ def stat(values: Sequence[float], sig: int = SIG) -> Dict[str, Any]:
 
 def ratio_stat(num: Sequence[float], den: Sequence[float], sig: int = SIG) -> Dict[str, Any]:
     """
-    Statistic of the per-repeat ratios ``num[i] / den[i]``.
+    Return the statistic of the per-repeat ratios ``num[i] / den[i]``.
 
-    Paired repeats of the same round.
+    The repeats are paired: ``num[i]`` and ``den[i]`` come from the same round.
     """
     if len(num) != len(den):
         raise ValueError(

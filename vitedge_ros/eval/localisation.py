@@ -209,9 +209,9 @@ class ObstacleBearingMeter:
 
     def result(self) -> Dict[str, Any]:
         """
-        Metrics: matched count, recall, angular error median / p95 (deg).
+        Return the metrics: matched count, recall, angular and azimuth errors (deg).
 
-        Azimuth error median (deg).
+        Angular error median / p95 and azimuth error median, in degrees.
         """
         n = self.true_total
         return {

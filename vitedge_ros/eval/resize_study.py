@@ -59,9 +59,9 @@ def flight_frames(
     count: int, frames: int, seed: int, every: int = 1, width: int = 640, height: int = 480
 ) -> Iterable[Any]:
     """
-    Frames of ``count`` generated flights (``camera_sequence`` seeds ``seed ..``).
+    Return the frames of ``count`` generated flights (``camera_sequence`` seeds ``seed ..``).
 
-    Every ``every``-th kept.
+    Every ``every``-th frame is kept.
     """
     from ..data.synthetic import camera_sequence
 

@@ -376,9 +376,9 @@ def torch_outputs(module: nn.Module, x: np.ndarray) -> List[np.ndarray]:
 
 def detection_rows_error(ref: np.ndarray, got: np.ndarray, min_score: float = 0.3) -> float:
     """
-    Max abs difference of detection rows (B×K×6) with score ≥ ``min_score``.
+    Return the max abs difference of detection rows (B×K×6) with score ≥ ``min_score``.
 
-    Matched by class and centre.
+    Rows are matched by class and centre.
 
     A confident torch detection that onnxruntime does not give counts as an infinite error.
     """
@@ -540,7 +540,7 @@ def raw_pixel_graph(
     """
     Return a normalised-input graph made to take raw pixels (:mod:`.raw_pixels`).
 
-    parity-checked and audited.
+    The graph is parity-checked and audited.
 
     Returns ``(model, raw spec, info, trt_targets)``; ``info`` holds the method, the node and the
     parity against the normalised graph (``max_abs``, ``rel``). Raises :class:`ParityError` above

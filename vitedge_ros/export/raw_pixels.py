@@ -71,9 +71,9 @@ def channel_perm(model_color: str, pixel_order: str) -> List[int]:
 
 def affine_of(spec: Any) -> Tuple[np.ndarray, np.ndarray]:
     """
-    Per-channel (a, b) of ``x_net = x_raw * a + b`` in the model's colour order.
+    Return the per-channel (a, b) of ``x_net = x_raw * a + b`` in the model's colour order.
 
-    Float64 (3,) each.
+    ``a`` and ``b`` are float64 arrays of shape (3,).
     """
     mean = np.asarray(spec.mean, np.float64)
     std = np.asarray(spec.std, np.float64)
@@ -383,7 +383,7 @@ def twin_bundle(
     """
     Write a copy of ``bundle`` at ``out`` taking the other kind of input (benchmarks, studies).
 
-    Returns it.
+    Returns the copy.
 
     ``raw=True``: a normalised bundle made to take raw pixels (:func:`to_raw_pixels`);
     ``raw=False``: a raw bundle made to take normalised input (:func:`from_raw_pixels`).

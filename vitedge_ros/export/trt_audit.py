@@ -178,11 +178,7 @@ FLOAT, UINT8, INT8, INT32, INT64, BOOL, FLOAT16, DOUBLE, BFLOAT16 = 1, 2, 3, 6, 
 
 
 def _trt_type(onnx_type: int, version: Tuple[int, int]) -> Optional[str]:
-    """
-    Return the TensorRT type ``convertDtype`` maps an ONNX type to on this parser.
-
-    Or None (refused).
-    """
+    """Return the TensorRT type this parser's ``convertDtype`` gives an ONNX type, or None."""
     base = {
         FLOAT: 'FLOAT',
         DOUBLE: 'FLOAT',
@@ -276,9 +272,11 @@ def _parser(target: str) -> _Parser:
 
 def target_description(target: str) -> str:
     """
-    ``'trt8.2 (TensorRT 8.2-8.3 (JetPack 4.6.1+); onnx-tensorrt 8.2-GA, opset <= 13)'``.
+    Return a one-line description of ``target``.
 
-    ValueError if unknown.
+    For example
+    ``'trt8.2 (TensorRT 8.2-8.3 (JetPack 4.6.1+); onnx-tensorrt 8.2-GA, opset <= 13)'``.
+    Raises ValueError for an unknown target.
     """
     p = _parser(target)
     return '{} ({}; onnx-tensorrt {} rules, opset {}-{})'.format(
@@ -288,9 +286,9 @@ def target_description(target: str) -> str:
 
 def max_opset(target: str) -> int:
     """
-    Highest ONNX opset the target's parser documents.
+    Return the highest ONNX opset the target's parser documents.
 
-    docs/operators.md of its onnx-tensorrt branch.
+    The source is docs/operators.md of its onnx-tensorrt branch.
     """
     return _parser(target).max_opset
 
@@ -1373,9 +1371,9 @@ def audit(
 
 def audit_model(model: Union[onnx.ModelProto, str, Path], target: str) -> List[AuditFinding]:
     """
-    Every node the ``target`` TensorRT ONNX parser would refuse.
+    Return every node the ``target`` TensorRT ONNX parser would refuse, in graph order.
 
-    In graph order (empty: the graph parses).
+    An empty list means the graph parses.
 
     ``model``: an ``onnx.ModelProto`` or a path to a ``.onnx`` file; ``target``: one of
     :data:`TRT_TARGETS` (or a finer target from :func:`target_for_trt_version`). Rules and their
@@ -1398,9 +1396,9 @@ def format_report(
     findings: Sequence[AuditFinding], target: str, notes: Optional[Iterable[AuditFinding]] = None
 ) -> str:
     """
-    Return a plain-text report.
+    Return a plain-text report of an audit.
 
-    a header line naming the target and the count, then one line per finding/note.
+    A header line naming the target and the count, then one line per finding/note.
 
     ``findings`` are blockers (from :func:`audit_model`), ``notes`` optional (from
     :func:`audit_notes`). Raises ValueError for an unknown target.

@@ -241,9 +241,9 @@ def match_engines(
     preference: Sequence[str] = PREFERENCE,
 ) -> List[Path]:
     """
-    Every engine in ``bundle_dir/engines`` whose key matches.
+    Return every engine in ``bundle_dir/engines`` whose key matches.
 
-    In ``preference`` order of precision.
+    They come in ``preference`` order of precision.
     """
     want = make_key(onnx_sha, trt_version, gpu_name, preference[0])
     by_name = {p.name: p for p in engine_files(Path(bundle_dir) / 'engines')}

@@ -219,7 +219,7 @@ class Preprocessor:
         """
         Return the channels of an H×W×C uint8 image as C contiguous planes.
 
-        In buffers reused per thread and size.
+        The planes live in buffers reused per thread and size.
 
         ``cv2.split`` deinterleaves with SIMD into the given planes: with the contiguous casts
         after it, the uint8 HWC -> float32 NCHW conversion measured about 3x faster than one

@@ -219,9 +219,9 @@ def center_fractions(
     labels: np.ndarray, num_classes: int, fraction: float = CENTER_FRACTION
 ) -> List[float]:
     """
-    Fraction of each class among the pixels of the centre region (sums to 1).
+    Return the fraction of each class among the pixels of the centre region (sums to 1).
 
-    The landing-zone check.
+    This is the landing-zone check.
     """
     h, w = labels.shape[:2]
     x0, y0, x1, y1 = center_box(w, h, fraction)

@@ -163,9 +163,9 @@ def _peak_tails(
     model: Any, producers: Dict[str, Any], consumers: Dict[str, List[Any]]
 ) -> Iterable[List[Any]]:
     """
-    ``X -> MaxPool -> Equal(MaxPool(X), X)`` and everything downstream of the Equal.
+    Find the peak tails ``X -> MaxPool -> Equal(MaxPool(X), X)``.
 
-    Plus X's producer.
+    Each tail is everything downstream of the Equal, plus X's producer.
     """
     for pool in model.graph.node:
         if pool.op_type != 'MaxPool' or not pool.input:
