@@ -60,7 +60,7 @@ def raw_bench_recipe(path: Union[str, Path], root: Union[str, Path]) -> Dict[str
     """
     Return the recipe YAML as a dict.
 
-    Its checkpoint path resolved against the repository root.
+    Its checkpoint path is resolved against the repository root.
     """
     import yaml
 

@@ -621,9 +621,9 @@ class PeerDetector:
         self, raw: np.ndarray, tf: Any, min_score: float
     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """
-        Boxes (N×4 xyxy, frame pixels).
+        Return boxes (N×4 xyxy, frame pixels), scores and class ids at ``min_score``.
 
-        Scores and class ids at ``min_score`` after NMS (:func:`decode_yolo`).
+        After NMS (:func:`decode_yolo`).
         """
         return decode_yolo(raw, tf, min_score)
 

@@ -15,8 +15,8 @@
 """
 Score a detector bundle on an annotated image folder (``tools/evaluate.py``).
 
-    tools/evaluate.py IMAGES --gt FILE_OR_DIR --bundle DIR --out DIR [--label-map MAP] [--backend
-    NAME]
+    tools/evaluate.py IMAGES --gt FILE_OR_DIR --bundle DIR --out DIR
+                      [--label-map MAP] [--backend NAME]
                       [--score-threshold T] [--worst N] [--overwrite] [-q]
 
 ``--gt`` is a COCO instances JSON (``file_name`` relative to ``IMAGES``) or a folder of

@@ -186,9 +186,9 @@ class ObstacleBearingMeter:
 
     def add(self, estimated: Sequence[Tuple[float, float]], true_rays: np.ndarray) -> None:
         """
-        One frame: (azimuth, elevation) radians of estimates.
+        Add one frame: estimated (azimuth, elevation) in radians, and the true rays.
 
-        True unit rays (M x 3, optical frame).
+        The true rays are unit vectors, M x 3, in the optical frame.
         """
         from ..geometry.obstacles import bearing_ray, ray_angles
 
@@ -251,9 +251,9 @@ class ClearPathMeter:
 
     def result(self) -> Dict[str, Any]:
         """
-        Metrics: frames, accuracy, false alarms (blocked on a clear path).
+        Return the metrics: frames, accuracy, false alarms and misses.
 
-        Misses (clear on a blocked one).
+        A false alarm is blocked on a clear path; a miss is clear on a blocked one.
         """
         c = self.counts
         n = sum(c.values())

@@ -39,9 +39,9 @@ ImageItem = Union[np.ndarray, str, 'os.PathLike[str]', Tuple[Any, ...]]
 
 def _items(images: Iterable[ImageItem]):
     """
-    Yield (name, group, image-or-path) from arrays, paths.
+    Yield (name, group, image-or-path) from the items given.
 
-    (name, image) or (name, group, image).
+    Items are arrays, paths, (name, image) or (name, group, image).
     """
     for i, item in enumerate(images):
         if isinstance(item, tuple):

@@ -328,9 +328,9 @@ def results_markdown(
     bag: Optional[Dict[str, Any]] = None,
 ) -> str:
     """
-    Markdown for docs/SEGMENTATION.md from a compression report.json.
+    Return the Markdown for docs/SEGMENTATION.md from a compression report.json.
 
-    + decoder timings, eval_bag metrics.
+    Decoder timings and eval_bag metrics are added when given.
     """
     stages = report['stages']
     base = stages[0]

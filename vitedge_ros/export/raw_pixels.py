@@ -13,9 +13,9 @@
 # limitations under the License.
 
 """
-Raw-pixel graphs: fold the channel order.
+Raw-pixel graphs: a bundle's channel order, mean and std folded into its graph.
 
-Mean and std of a bundle into its ONNX graph's first layer.
+They go into the first layer of the bundle's ONNX graph.
 
 A bundle with ``input.pixels: raw`` takes the frame as it comes off the decoder: float32 values
 0..255, NCHW, in the channel order ``input.pixel_order`` (``bgr``: what ``cv2.imdecode`` and

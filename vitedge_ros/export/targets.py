@@ -94,7 +94,7 @@ def claimed_targets(target: str) -> Tuple[str, ...]:
     """
     Return the requested target and every newer public target.
 
-    a trt8.2 bundle must also parse on 8.6 and 10.x.
+    A trt8.2 bundle must also parse on 8.6 and 10.x.
     """
     check_target(target)
     return TRT_TARGETS[TRT_TARGETS.index(target):]

@@ -1359,9 +1359,9 @@ def audit(
     model: Union[onnx.ModelProto, str, Path], target: str
 ) -> Tuple[List[AuditFinding], List[AuditFinding]]:
     """
-    ``(blockers, notes)``.
+    Return ``(blockers, notes)`` of the target's parser for ``model``.
 
-    What the target's parser refuses, and what it accepts with a warning or a change.
+    Blockers: what it refuses; notes: what it accepts with a warning or a change.
 
     Raises ValueError (one line) for an unknown target or an unreadable file.
     """

@@ -16,13 +16,11 @@
 TensorRT engine file names (keys), cache names and the matching rule; pure Python (hashlib only).
 
 An engine is only valid for the exact ONNX graph, TensorRT version and GPU it was built with, so
-the file
-name says all three (ARCHITECTURE.md)::
+the file name says all three (ARCHITECTURE.md)::
 
     BUNDLE/engines/<onnx sha256[:12]>-trt<version>-<gpu name sanitised>-<precision>.engine
-    BUNDLE/engines/timing-trt<version>-<gpu>.cache        (builder timing cache, shared by
-    precisions) BUNDLE/engines/calib-<onnx sha256[:12]>.cache         (INT8 entropy-calibration
-    cache)
+    BUNDLE/engines/timing-trt<version>-<gpu>.cache  (builder timing cache, shared by precisions)
+    BUNDLE/engines/calib-<onnx sha256[:12]>.cache   (INT8 entropy-calibration cache)
 
 Nothing here imports TensorRT; :func:`detect_gpu` imports pycuda / cuda-python lazily.
 """

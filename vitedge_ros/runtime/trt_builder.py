@@ -965,9 +965,9 @@ def _build(
     progress_stream: Optional[TextIO],
 ) -> Tuple[Any, Any]:
     """
-    Builder, network, parse, config, FP32 pins, build.
+    Create the builder and network, parse, configure, pin FP32 layers and build.
 
-    (the serialised engine or None, the config).
+    Returns (the serialised engine or None, the config).
     """
     version = result.trt_version
     logger = trt.Logger(trt.Logger.VERBOSE if options.verbose else trt.Logger.WARNING)
