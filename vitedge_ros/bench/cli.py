@@ -13,15 +13,13 @@
 # limitations under the License.
 
 """
-Side-by-side benchmark.
-
-Writes bench/*.json and regenerates docs/BENCHMARKS.md (+ docs/img/bench_*.png).
+Side-by-side benchmark: write bench/*.json, regenerate docs/BENCHMARKS.md (+ docs/img/bench_*.png).
 
     tools/benchmark.py --out bench                 # everything (make bench; < 15 min on 2 cores)
-    tools/benchmark.py --out bench --sections digits,roofline tools/benchmark.py --render-only
-    # re-render the page from the committed JSON tools/benchmark.py --train-baseline            #
-    retrain bench/checkpoints/digits_vit_baseline.pt tools/benchmark.py --gpu --out bench
-    # on a GPU machine: bench/gpu.json (after a CPU run)
+    tools/benchmark.py --out bench --sections digits,roofline
+    tools/benchmark.py --render-only               # re-render the page from the committed JSON
+    tools/benchmark.py --train-baseline  # retrain bench/checkpoints/digits_vit_baseline.pt
+    tools/benchmark.py --gpu --out bench # on a GPU machine: bench/gpu.json (after a CPU run)
 
 Sections: latency (one model four ways), digits (recipe vs Torch-Pruning / quantize_static /
 quantize_dynamic alone, Pareto front), overhead (per-frame runtime steps), replay (eval_bag

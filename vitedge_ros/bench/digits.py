@@ -13,7 +13,9 @@
 # limitations under the License.
 
 """
-Digits: the compression recipe stage by stage against Torch-Pruning and onnxruntime's quantizers alone.
+Digits: the compression recipe stage by stage against Torch-Pruning and onnxruntime quantizers.
+
+Each baseline is one of those tools alone, with its defaults.
 
 The recipe's stages and the three baselines below are compared by top-1 on the digits test set and
 onnxruntime CPU latency, all measured in this process, interleaved, with repeats; then the Pareto
@@ -58,7 +60,7 @@ def raw_bench_recipe(path: Union[str, Path], root: Union[str, Path]) -> Dict[str
     """
     Return the recipe YAML as a dict.
 
-    Its checkpoint path resolved against the repository root.
+    Its checkpoint path is resolved against the repository root.
     """
     import yaml
 
@@ -71,7 +73,11 @@ def raw_bench_recipe(path: Union[str, Path], root: Union[str, Path]) -> Dict[str
 
 
 def load_bench_recipe(path: Union[str, Path], root: Union[str, Path]) -> Dict[str, Any]:
-    """Return the validated recipe (defaults filled in) with its checkpoint path resolved against the repository root."""
+    """
+    Return the validated recipe at ``path``, defaults filled in.
+
+    Its checkpoint path is resolved against the repository root ``root``.
+    """
     from ..compress.recipe import validate_recipe
 
     rec = validate_recipe(raw_bench_recipe(path, root), str(path))
@@ -87,7 +93,9 @@ def train_baseline(
     progress: bool = True,
 ) -> Dict[str, Any]:
     """
-    Train the baseline of ``source_recipe`` (its first, from-scratch fine-tuning stage) and save it.
+    Train the baseline of ``source_recipe`` and save it.
+
+    The baseline is the recipe's first stage: fine-tuning from scratch.
 
     The checkpoint is the runner's stage-0 checkpoint: the model, its bundle metadata, the test
     top-1 and the training history (epochs, seconds) in ``extra.entry``.
@@ -104,15 +112,14 @@ def train_baseline(
     return report
 
 
-# --- Torch-Pruning alone
-# ------------------------------------------------------------------------------------
+# --- Torch-Pruning alone -------------------------------------------------------------------------
 
 
 def tp_prune(model: nn.Module, ratio: float, example: torch.Tensor) -> nn.Module:
     """
     Return a copy of a timm ViT pruned by Torch-Pruning's MetaPruner.
 
-    Magnitude importance, uniform ratio.
+    The pruner uses magnitude importance and one uniform ratio.
     """
     from timm.models.vision_transformer import Attention
     import torch_pruning as tp
@@ -157,7 +164,7 @@ def _onnx_macs(
     """
     Count the MACs of the model's ONNX graph.
 
-    simplification does not change MatMul/Gemm MACs: off.
+    ``simplify`` is off by default: simplification does not change MatMul/Gemm MACs.
     """
     from ..export import export_onnx
 
@@ -168,7 +175,11 @@ def _onnx_macs(
 def tp_match_macs(
     model: nn.Module, target_macs: int, shape: Tuple[int, ...], tmp: Path, iters: int = 9
 ) -> Tuple[nn.Module, Dict[str, Any]]:
-    """Bisect MetaPruner's ratio so that the pruned ONNX graph's MACs are closest to ``target_macs``."""
+    """
+    Bisect MetaPruner's ratio so that the pruned ONNX graph's MACs come closest to ``target_macs``.
+
+    Returns the pruned model and the search record (ratio, MACs, target, relative error, trials).
+    """
     example = torch.zeros(*shape)
     lo, hi = 0.0, 0.95
     best: Optional[Tuple[float, float, int, nn.Module]] = None
@@ -195,8 +206,7 @@ def tp_match_macs(
     }
 
 
-# --- evaluation
-# ---------------------------------------------------------------------------------------------
+# --- evaluation ----------------------------------------------------------------------------------
 
 
 def onnx_top1(path: Union[str, Path], x: np.ndarray, y: np.ndarray, threads: int = 1) -> float:
@@ -240,8 +250,7 @@ class quiet_logs:
         logging.getLogger().setLevel(self.level)
 
 
-# --- the section
-# --------------------------------------------------------------------------------------------
+# --- the section ---------------------------------------------------------------------------------
 
 
 def run_digits(
@@ -255,11 +264,7 @@ def run_digits(
     warmup: int = 10,
     progress: bool = True,
 ) -> Dict[str, Any]:
-    """
-    Run the recipe and the three baselines, measure everything in this process.
-
-    Return digits.json.
-    """
+    """Run the recipe and the three baselines, all measured in this process; return digits.json."""
     from onnxruntime.quantization import quantize_dynamic, quantize_static
 
     from ..checkpoint import load_checkpoint

@@ -110,7 +110,7 @@ def legacy_preprocess(spec: Any, image: np.ndarray) -> np.ndarray:
     """
     Return the preprocessing every bundle got before issue 16 (normalised input).
 
-    Reproduced to be measured.
+    It is reproduced here to be measured.
 
     BGR frame -> INTER_AREA resize (INTER_LINEAR when enlarging) -> letterbox canvas -> channel
     swap to the model's order (``Preprocessor.letterbox``, unchanged) -> float32 copy -> ``*= a``
@@ -124,9 +124,9 @@ def legacy_preprocess(spec: Any, image: np.ndarray) -> np.ndarray:
 
 def _bundles(bundle: Union[str, Path], work: Path, after_interpolation: str) -> Tuple[Any, Any]:
     """
-    (before bundle with normalised input, after bundle with raw input) for ``bundle``.
+    Return (before bundle with normalised input, after bundle with raw input) for ``bundle``.
 
-    Twins under ``work``.
+    The twins are written under ``work``.
     """
     from ..export.raw_pixels import twin_bundle
     from ..runtime import load_bundle
@@ -225,11 +225,15 @@ def run_overhead(
     for header, comp, _raws, _ in msgs[:2]:
         for p in pipes.values():
             cdr(p(compressed_msg_to_bgr(comp)), header)
-    per_repeat = {path: {k: [] for k in STEPS} for path in PATHS}  # type: Dict[str, Dict[str, List[float]]]
+    per_repeat = {
+        path: {k: [] for k in STEPS} for path in PATHS
+    }  # type: Dict[str, Dict[str, List[float]]]
     n_dets = {path: [] for path in PATHS}  # type: Dict[str, List[int]]
     after_buf = np.empty((1, 3, b_after.input.height, b_after.input.width), np.float32)
     for _ in range(repeats):
-        times = {path: {k: [] for k in STEPS} for path in PATHS}  # type: Dict[str, Dict[str, List[float]]]
+        times = {
+            path: {k: [] for k in STEPS} for path in PATHS
+        }  # type: Dict[str, Dict[str, List[float]]]
         for header, comp, raws, _ in msgs:
             # ---- before: copies and the legacy host path; then the normalised graph
             tb = times['before']
@@ -278,7 +282,11 @@ def run_overhead(
         rows.append(row)
     totals = []
     for name, keys in TOTALS:
-        tot = {'name': name, 'steps': list(keys), 'target_after': TARGETS.get(name)}  # type: Dict[str, Any]
+        tot = {
+            'name': name,
+            'steps': list(keys),
+            'target_after': TARGETS.get(name),
+        }  # type: Dict[str, Any]
         for path in PATHS:
             inf = per_repeat[path]['inference']
             sums = [sum(per_repeat[path][k][r] for k in keys) for r in range(repeats)]
@@ -334,9 +342,9 @@ def run_replay(
     bundle: Union[str, Path], work: Union[str, Path], *, repeats: int = 3, frames: int = 60
 ) -> Dict[str, Any]:
     """
-    eval_bag throughput and peak RSS (fresh process per run, onnxruntime), ``repeats`` runs.
+    Measure eval_bag throughput and peak RSS over ``repeats`` runs; return replay.json.
 
-    replay.json.
+    Each run is a fresh process on onnxruntime.
     """
     from ..replay.bench import benchmark_replay
 

@@ -20,7 +20,12 @@ from typing import Any, Dict, List, Sequence
 def dominates(
     a: Dict[str, Any], b: Dict[str, Any], x: str = 'latency_ms', y: str = 'top1'
 ) -> bool:
-    """True when ``a`` is at least as fast and as accurate as ``b`` and strictly better in one of the two."""
+    """
+    Return True when point ``a`` dominates point ``b``.
+
+    ``a`` dominates when it is at least as fast (``x``) and as accurate (``y``) as ``b`` and
+    strictly better in one of the two.
+    """
     ax, ay, bx, by = float(a[x]), float(a[y]), float(b[x]), float(b[y])
     return ax <= bx and ay >= by and (ax < bx or ay > by)
 
@@ -32,7 +37,11 @@ def dominated_by(
     y: str = 'top1',
     among: Sequence[str] = (),
 ) -> List[str]:
-    """Names of the points (all, or only those in ``among``) that dominate the point called ``name``."""
+    """
+    Return the names of the points that dominate the point called ``name``.
+
+    Only the points named in ``among`` are considered when it is given, otherwise all.
+    """
     target = next((p for p in points if p['name'] == name), None)
     if target is None:
         raise KeyError('no point named {!r}'.format(name))

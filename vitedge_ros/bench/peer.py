@@ -13,9 +13,9 @@
 # limitations under the License.
 
 """
-The peer in the benchmarks (issue 18).
+The peer in the benchmarks (issue 18): a YOLO nano CNN next to the shipped ViT detector.
 
-a YOLO nano CNN trained from scratch next to the shipped ViT detector.
+The CNN is trained from scratch on the same data and budget.
 
 ``python -m vitedge_ros.bench.peer`` (``make bench-peer``) does, in one process:
 
@@ -86,8 +86,7 @@ JPEG_QUALITY = 95
 PathLike = Union[str, Path]
 
 
-# --- the shipped detector's training chain and its image-pass budget
-# ---------------------------------------
+# --- the shipped detector's training chain and its image-pass budget -----------------------------
 
 
 def training_chain(
@@ -166,9 +165,9 @@ def _current_data_keys(cfg: Dict[str, Any]) -> Dict[str, Any]:
 
 def stage_images(data: Dict[str, Any]) -> int:
     """
-    Images one training epoch of a synthetic-aerial ``data`` entry draws.
+    Return the images one training epoch of a synthetic-aerial ``data`` entry draws.
 
-    Scenes + kept flight frames.
+    Those are the scenes plus the kept flight frames.
     """
     n = int(data.get('train_size', 2000))
     fl = data.get('flights')
@@ -219,8 +218,7 @@ def quick_chain(chain: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return [last]
 
 
-# --- ultralytics, offline
-# ------------------------------------------------------------------------------------
+# --- ultralytics, offline ------------------------------------------------------------------------
 
 
 def import_ultralytics(config_dir: PathLike) -> Any:
@@ -273,8 +271,7 @@ def import_ultralytics(config_dir: PathLike) -> Any:
     return ultralytics
 
 
-# --- the dataset
-# ---------------------------------------------------------------------------------------------
+# --- the dataset ---------------------------------------------------------------------------------
 
 
 def _spec(cfg: Dict[str, Any]) -> Any:
@@ -302,9 +299,9 @@ def _scenes(data: Dict[str, Any], split: str) -> Iterable[Any]:
 
 def yolo_label_lines(boxes: np.ndarray, labels: np.ndarray, width: int, height: int) -> List[str]:
     """
-    YOLO label lines ``class cx cy w h`` (normalised 0-1) for xyxy pixel boxes, clipped.
+    Return YOLO label lines ``class cx cy w h`` (normalised 0-1) for xyxy pixel boxes.
 
-    Empty boxes dropped.
+    Boxes are clipped to the image; empty boxes are dropped.
     """
     out = []
     b = np.asarray(boxes, np.float64).reshape(-1, 4).copy()
@@ -330,7 +327,9 @@ def write_yolo_dataset(
     log: Callable[[str], None] = print,
 ) -> Dict[str, Any]:
     """
-    Write the chain's training images (each stage letterboxed to its own network input) as a YOLO dataset.
+    Write the chain's training images as a YOLO dataset.
+
+    Each stage's images are letterboxed to that stage's own network input.
 
     ``out/images/{train,val}/*.jpg`` (JPEG quality 95), ``out/labels/{train,val}/*.txt``,
     ``out/data.yaml``. ``val`` holds the first ``val_images`` validation scenes of the last stage:
@@ -431,8 +430,7 @@ def write_yolo_dataset(
     return result
 
 
-# --- training and export
-# -------------------------------------------------------------------------------------
+# --- training and export -------------------------------------------------------------------------
 
 
 def export_size(imgsz: int, scene: Tuple[int, int] = SCENE_SIZE) -> Tuple[int, int]:
@@ -478,9 +476,9 @@ def train_peer(
     workers: int = 2,
 ) -> Dict[str, Any]:
     """
-    Train ``arch`` (e.g. ``yolov8n``) from its model yaml, random init, on CPU.
+    Train ``arch`` (e.g. ``yolov8n``) from its model yaml, random init, on CPU, then export it.
 
-    Export FP32 ONNX (opset 13).
+    The export is an FP32 ONNX graph (opset 13).
 
     The last epoch's weights are exported. Returns ``{'arch', 'onnx', 'params', 'train_seconds',
     'epochs', 'input', 'resumed'}``; ``params`` counts the trained model's parameters
@@ -588,13 +586,14 @@ def train_peer(
     return result
 
 
-# --- one interface for both detectors
-# ------------------------------------------------------------------------
+# --- one interface for both detectors ------------------------------------------------------------
 
 
 class PeerDetector:
     """
-    A YOLO ONNX graph (output 1×(4+C)×N: cx, cy, w, h in network pixels, then class scores) on onnxruntime.
+    A YOLO ONNX graph run on onnxruntime.
+
+    The graph's output is 1×(4+C)×N: cx, cy, w, h in network pixels, then the C class scores.
 
     Frames are letterboxed by the runtime's :class:`Preprocessor` (RGB, 0-1, grey 114 padding, as
     ultralytics); the host decode takes each anchor's best class and runs class-wise NMS (IoU 0.7,
@@ -622,22 +621,26 @@ class PeerDetector:
         self, raw: np.ndarray, tf: Any, min_score: float
     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """
-        Boxes (N×4 xyxy, frame pixels).
+        Return boxes (N×4 xyxy, frame pixels), scores and class ids at ``min_score``.
 
-        Scores and class ids at ``min_score`` after NMS (:func:`decode_yolo`).
+        After NMS (:func:`decode_yolo`).
         """
         return decode_yolo(raw, tf, min_score)
 
     def __call__(
         self, image: np.ndarray, min_score: float
     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Detect of a BGR uint8 frame, in its pixels."""
+        """Return the detections of a BGR uint8 frame, in its pixels."""
         x, tf = self.preprocess(image)
         return self.decode(self.infer(x), tf, min_score)
 
 
 class BundleDetector:
-    """A vitedge_ros bundle through the runtime :class:`~vitedge_ros.runtime.Pipeline` (onnxruntime backend)."""
+    """
+    A vitedge_ros bundle run through the runtime :class:`~vitedge_ros.runtime.Pipeline`.
+
+    The backend is onnxruntime.
+    """
 
     def __init__(self, bundle_dir: PathLike) -> None:
         from ..runtime import load_bundle, Pipeline
@@ -649,9 +652,9 @@ class BundleDetector:
         self, image: np.ndarray, min_score: float
     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """
-        Detect of a BGR uint8 frame, in its pixels.
+        Return the detections of a BGR uint8 frame, in its pixels.
 
-        The bundle's decoder, its max_detections.
+        With the bundle's decoder and its max_detections.
         """
         dets = [d for d in self.pipe(image).detections if d.score >= min_score]
         return (
@@ -709,8 +712,7 @@ def decode_yolo(
 Detect = Callable[[np.ndarray, float], Tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
-# --- evaluation sets and evaluation
-# --------------------------------------------------------------------------
+# --- evaluation sets and evaluation --------------------------------------------------------------
 
 
 def evaluation_sets(last: Dict[str, Any], quick: bool = False) -> Dict[str, Any]:
@@ -819,8 +821,7 @@ def bundle_params(bundle: Any) -> Tuple[int, str]:
     return int(graph_stats(bundle.onnx_path)['weight_elements']), 'ONNX initializer elements'
 
 
-# --- the whole run
-# -------------------------------------------------------------------------------------------
+# --- the whole run -------------------------------------------------------------------------------
 
 
 def _round(v: Any) -> Any:

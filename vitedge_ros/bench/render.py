@@ -34,15 +34,14 @@ HEADER = (
 )
 
 
-# --- loading
-# ------------------------------------------------------------------------------------------------
+# --- loading -------------------------------------------------------------------------------------
 
 
 def load_results(bench_dir: Union[str, Path]) -> Dict[str, Any]:
     """
-    ``{section: data}`` for every ``<section>.json`` in ``bench_dir``, plus ``gpu``.
+    Return ``{section: data}`` for every ``<section>.json`` in ``bench_dir``.
 
-    The list of gpu*.json.
+    Plus ``gpu``: the list of the gpu*.json files.
     """
     from .roofline import load_gpu_results
 
@@ -56,15 +55,14 @@ def load_results(bench_dir: Union[str, Path]) -> Dict[str, Any]:
     return out
 
 
-# --- formatting
-# ---------------------------------------------------------------------------------------------
+# --- formatting ----------------------------------------------------------------------------------
 
 
 def fmt(v: Any) -> str:
     """
     Return a JSON value as it is stored (floats by Python's shortest repr).
 
-    None as an en dash.
+    None is shown as an en dash.
     """
     if v is None:
         return '–'
@@ -84,9 +82,9 @@ def fmt_stat(s: Optional[Dict[str, Any]], unit: str = '') -> str:
 
 def fmt_ms(s: Optional[Dict[str, Any]]) -> str:
     """
-    ``median (min–max)`` of a latency summary.
+    Return ``median (min–max)`` of a latency summary.
 
-    runtime/latency_stats.py keys ``median_ms``, ``min_ms``, .
+    The summary has the keys of runtime/latency_stats.py (``median_ms``, ``min_ms``, ...).
     """
     if not s or not s.get('n'):
         return '–'
@@ -120,8 +118,7 @@ def _pending_block(name: str, reason: str) -> List[str]:
     return ['**Pending:** {}'.format(reason), '']
 
 
-# --- sections
-# -----------------------------------------------------------------------------------------------
+# --- sections ------------------------------------------------------------------------------------
 
 
 def _machine(m: Dict[str, Any]) -> List[str]:
@@ -734,8 +731,7 @@ def _roofline(rf: Dict[str, Any], gpus: List[Dict[str, Any]]) -> List[str]:
     return out
 
 
-# --- the page
-# -----------------------------------------------------------------------------------------------
+# --- the page ------------------------------------------------------------------------------------
 
 
 def render_page(res: Dict[str, Any], img_rel: str = 'img') -> str:
@@ -807,12 +803,16 @@ def render_page(res: Dict[str, Any], img_rel: str = 'img') -> str:
     return '\n'.join(out).rstrip('\n') + '\n'
 
 
-# --- plots
-# --------------------------------------------------------------------------------------------------
+# --- plots ---------------------------------------------------------------------------------------
 
 
 def write_plots(res: Dict[str, Any], img_dir: Union[str, Path]) -> List[Path]:
-    """Return the Pareto plot (top-1 vs onnxruntime CPU latency, min–max bars, front drawn) from digits.json."""
+    """
+    Write the Pareto plot of ``res['digits']`` (digits.json) into ``img_dir``, return the paths.
+
+    The plot shows top-1 against onnxruntime CPU latency, with min–max bars and the front drawn;
+    nothing is written (empty list) while the digits results are pending.
+    """
     d = res.get('digits')
     if _pending(d) is not None:
         return []

@@ -13,23 +13,22 @@
 # limitations under the License.
 
 """
-Roofline estimates for Jetson Nano and Orin Nano (``vitedge_ros.compress.measure``).
+Roofline estimates for Jetson Nano and Orin Nano, beside real GPU figures.
 
-Beside real GPU figures.
+The estimate (``vitedge_ros.compress.measure``) is a lower bound computed from the ONNX graph
+(MACs, weights and MatMul/Conv activations) and assumed device peaks; it is labelled an estimate
+everywhere. Real GPU figures come only from a benchmark JSON written on a GPU machine
+(``bench/gpu*.json``), in this schema::
 
-The estimate is a lower bound computed from the ONNX graph (MACs, weights and MatMul/Conv
-activations) and assumed device peaks; it is labelled an estimate everywhere. Real GPU figures come
-only from a benchmark
-JSON written on a GPU machine (``bench/gpu*.json``), in this schema::
-
-    {"section": "gpu", "device": "<GPU name as the driver reports it>", "source": "<command that
-    made it>",
+    {"section": "gpu", "device": "<GPU name as the driver reports it>",
+     "source": "<command that made it>",
      "date_utc": "...", "versions": {"torch": ..., "onnxruntime": ..., "tensorrt": ...},
-     "figures": [{"model": "<key, e.g. digits/compressed_fp32>", "backend": "tensorrt|onnxruntime-cuda|torch-cuda",
+     "figures": [{"model": "<key, e.g. digits/compressed_fp32>",
+                  "backend": "tensorrt|onnxruntime-cuda|torch-cuda",
                   "precision": "fp32|fp16|int8",
-                  "latency_ms": {"n": .., "mean_ms": .., "median_ms": .., "p95_ms": .., "min_ms":
-                  .., "max_ms": ..}, "speedup_vs_torch_cuda_fp32": {"median": .., "min": .., "max":
-                  .., "n": ..}}]}
+                  "latency_ms": {"n": .., "mean_ms": .., "median_ms": .., "p95_ms": ..,
+                                 "min_ms": .., "max_ms": ..},
+                  "speedup_vs_torch_cuda_fp32": {"median": .., "min": .., "max": .., "n": ..}}]}
 
 ``tools/benchmark.py --gpu`` writes one (all figures of one model from the same process,
 interleaved); any other tool may add a file of that shape, and ``--render-only`` puts it on the

@@ -171,7 +171,7 @@ def run_benchmark(
     """
     Run ``sections``, writing ``out/<section>.json`` after each.
 
-    Then machine.json and the page.
+    Then writes machine.json and renders the page.
     """
     import torch
 

@@ -36,9 +36,7 @@ SIG = 4  # significant digits kept in the JSON (the page prints the JSON values 
 
 def stat(values: Sequence[float], sig: int = SIG) -> Dict[str, Any]:
     """
-    Median, min and max of repeated measurements of a dimensionless figure.
-
-    And how many there were.
+    Return the median, min, max and count of repeated measurements of a dimensionless figure.
 
     Raises ValueError on an empty sequence (a figure without measurements must not be rendered).
     """
@@ -55,9 +53,9 @@ def stat(values: Sequence[float], sig: int = SIG) -> Dict[str, Any]:
 
 def ratio_stat(num: Sequence[float], den: Sequence[float], sig: int = SIG) -> Dict[str, Any]:
     """
-    Statistic of the per-repeat ratios ``num[i] / den[i]``.
+    Return the statistic of the per-repeat ratios ``num[i] / den[i]``.
 
-    Paired repeats of the same round.
+    The repeats are paired: ``num[i]`` and ``den[i]`` come from the same round.
     """
     if len(num) != len(den):
         raise ValueError(

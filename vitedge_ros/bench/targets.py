@@ -73,7 +73,7 @@ def export_pair(checkpoint: Path, work: Path) -> Dict[str, Path]:
     """
     Export ``checkpoint`` for every target of :data:`TARGETS` under ``work``.
 
-    ``{target: onnx path}``.
+    Returns ``{target: onnx path}``.
 
     Raises the export library's errors (:class:`~vitedge_ros.export.checkpoint_export.BadInput`,
     :class:`~vitedge_ros.export.onnx_export.ExportError`).
@@ -103,7 +103,7 @@ def run_targets(
     """
     Time each model's ``trt8.2`` and ``trt8.6`` graphs on onnxruntime CPU (1 thread, batch 1).
 
-    interleaved.
+    The graphs are timed interleaved.
 
     Returns the section's JSON: per model the two graphs' opset, node and LayerNormalization
     counts, latency in ms (median (min-max) of per-round medians), the per-round ratio trt8.2 /

@@ -181,14 +181,15 @@ def pick_score_threshold(
     min_recall: Optional[float] = None,
 ) -> Tuple[float, Dict[str, Any]]:
     """
-    Score threshold (0.10-0.70, step 0.05) for ``class_id`` at IoU 0.5 from detections aligned with ``gts``.
+    Choose the score threshold for ``class_id`` at IoU 0.5 from detections aligned with ``gts``.
 
-    ``gts``: (boxes N×4 xyxy, labels N) per image; ``preds``: (boxes M×4, scores M, labels M) in
-    the same pixels. Without targets: the threshold of best F1. With ``min_precision`` and/or
-    ``min_recall`` (0-1): the best F1 among the thresholds whose precision and recall both reach
-    them (an operating point such as issue 2's "person precision and recall >= 0.8"); when none
-    does, the best F1 overall. The returned dict holds precision, recall, tp, fp, fn, f1 and, with
-    targets, ``meets_targets``.
+    The thresholds tried are 0.10-0.70 in steps of 0.05. ``gts``: (boxes N×4 xyxy, labels N) per
+    image; ``preds``: (boxes M×4, scores M, labels M) in the same pixels. Without targets: the
+    threshold of best F1. With ``min_precision`` and/or ``min_recall`` (0-1): the best F1 among the
+    thresholds whose precision and recall both reach them (an operating point such as issue 2's
+    "person precision and recall >= 0.8"); when none does, the best F1 overall. Returns
+    ``(threshold, stats)``; ``stats`` holds precision, recall, tp, fp, fn, f1 and, with targets,
+    ``meets_targets``.
     """
     rows = []
     for t in np.arange(0.1, 0.75, 0.05):

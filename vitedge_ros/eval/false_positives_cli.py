@@ -15,8 +15,9 @@
 """
 Count false persons per frame of a detector bundle on real photos with nobody in them.
 
-    tools/false_positives.py --bundle models/aerial_vit_tiny --out fp_out tools/false_positives.py
-    --bundle DIR --out DIR --images MY_EMPTY_FIELDS/ [--class person] [--threshold 0.35]
+    tools/false_positives.py --bundle models/aerial_vit_tiny --out fp_out
+    tools/false_positives.py --bundle DIR --out DIR --images MY_EMPTY_FIELDS/
+                             [--class person] [--threshold 0.35]
 
 Without --images it uses the held-out real photos that training never reads
 (vitedge_ros.data.textures: two views of each at 640x480 and 1280x720, or --sizes). Writes
@@ -60,7 +61,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     Returns the exit code.
     """
     p = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
+        description=__doc__.strip().splitlines()[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__,
     )

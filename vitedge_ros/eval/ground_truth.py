@@ -13,9 +13,9 @@
 # limitations under the License.
 
 """
-Detection ground truth in the bundle's labels, from COCO JSON.
+Detection ground truth in the bundle's labels.
 
-a VisDrone-DET folder or box records.
+It is read from COCO JSON, a VisDrone-DET folder or box records.
 
 Used by ``tools/evaluate.py`` (an annotated image folder) and ``tools/eval_bag.py`` (a recorded
 flight): both read ground truth here and score it with :meth:`DetectionTruth.evaluate`, so the two
@@ -198,7 +198,9 @@ def _target(name: str, labels: Sequence[str], label_map: Mapping[str, str]) -> O
 
 def outside_ignored(boxes_xywh: Any, regions_xywh: Any, width: int, height: int) -> np.ndarray:
     """
-    Boolean mask of the boxes (``[x, y, w, h]`` pixels) kept by the VisDrone-DET ignored-region rule.
+    Return the boolean mask of the boxes kept by the VisDrone-DET ignored-region rule.
+
+    ``boxes_xywh`` and ``regions_xywh`` are ``[x, y, w, h]`` in pixels.
 
     A box is dropped when more than half its area lies inside the union of the ignored regions,
     rasterised on the ``width`` x ``height`` grid: ``vitedge_ros.data.sources.drop_in_ignored``,
@@ -390,7 +392,11 @@ class _TruthBuilder:
         self.mapped: List[str] = []
 
     def add(self, img_id: int, name: str, bbox: Sequence[float], crowd: bool = False) -> None:
-        """Add one box (xywh pixels) of category ``name`` to image ``img_id`` through the label map."""
+        """
+        Add one box (xywh pixels) of category ``name`` to image ``img_id``.
+
+        The category goes through the label map.
+        """
         target = _target(name, self.labels, self.label_map)
         x, y, w, h = (float(v) for v in bbox)
         if target is None:
@@ -518,9 +524,8 @@ def load_coco_truth(
             or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)
         ):
             raise GroundTruthError(
-                'ground truth {}: {}.bbox must be 4 numbers [x, y, width, height], got {!r}'.format(
-                    p, where, bbox
-                )
+                'ground truth {}: {}.bbox must be 4 numbers [x, y, width, height], '
+                'got {!r}'.format(p, where, bbox)
             )
         if a.get('image_id') not in ids:
             raise GroundTruthError(
@@ -633,14 +638,19 @@ def truth_from_records(
     label_map: Optional[Mapping[str, str]] = None,
 ) -> DetectionTruth:
     """
-    Ground truth from per-frame box records, one image per record in the given order.
+    Build the ground truth from per-frame box records, one image per record in the given order.
 
-    Args:
+    Args
+    ----
         records: ``(stamp_ns, log_time_ns, boxes)`` per frame; a box is ``(class, cx, cy, width,
             height)`` in pixels, ``class`` a name or the index of a bundle label as text.
         labels: the bundle's labels.
         source: what the records came from (e.g. ``topic /ground_truth/detections``).
         label_map: name -> bundle label or ``ignore`` (default :data:`DEFAULT_LABEL_MAP`).
+
+    Returns
+    -------
+        The records as a :class:`DetectionTruth` (COCO images and annotations).
 
     """
     lmap = dict(DEFAULT_LABEL_MAP if label_map is None else label_map)

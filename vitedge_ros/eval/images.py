@@ -15,8 +15,8 @@
 """
 Score a detector bundle on an annotated image folder (``tools/evaluate.py``).
 
-    tools/evaluate.py IMAGES --gt FILE_OR_DIR --bundle DIR --out DIR [--label-map MAP] [--backend
-    NAME]
+    tools/evaluate.py IMAGES --gt FILE_OR_DIR --bundle DIR --out DIR
+                      [--label-map MAP] [--backend NAME]
                       [--score-threshold T] [--worst N] [--overwrite] [-q]
 
 ``--gt`` is a COCO instances JSON (``file_name`` relative to ``IMAGES``) or a folder of
@@ -72,7 +72,9 @@ def image_errors(
     iou: float = 0.5,
 ) -> Dict[str, int]:
     """
-    False positives and misses of one image at ``iou`` for detections scoring at least ``min_score``.
+    Count the false positives and misses of one image at ``iou``.
+
+    Only the detections scoring at least ``min_score`` count.
 
     ``gt_anns`` / ``dets`` are COCO entries (``bbox`` xywh, ``category_id`` label + 1); crowd
     ground truth is left out. Greedy one-to-one matching per class
@@ -173,7 +175,8 @@ def _markdown(m: Dict[str, Any]) -> str:
     if m.get('ignored_regions'):
         lines += [
             '',
-            '{} ignored regions: {} ground-truth boxes and {} detections inside them not scored.'.format(
+            '{} ignored regions: {} ground-truth boxes and {} detections inside them '
+            'not scored.'.format(
                 m['ignored_regions'],
                 m['gt_in_ignored_regions'],
                 m['detections_in_ignored_regions'],
@@ -218,7 +221,9 @@ def evaluate_images(
     log: Optional[Callable[[str], None]] = None,
 ) -> Dict[str, Any]:
     """
-    Run a detector bundle over an annotated image folder and write the evaluation (module docstring).
+    Run a detector bundle over an annotated image folder and write the evaluation.
+
+    The outputs are those described in the module docstring.
 
     Args
     ----
@@ -265,9 +270,8 @@ def evaluate_images(
     )
     if not overwrite and any((out / n).exists() for n in OUTPUT_FILES):
         raise EvaluateError(
-            '{} holds the outputs of an earlier run; choose another --out or pass --overwrite'.format(
-                out
-            )
+            '{} holds the outputs of an earlier run; '
+            'choose another --out or pass --overwrite'.format(out)
         )
     pipe = pipeline
     if pipe is None:
@@ -555,9 +559,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             )
         )
         print(
-            'wrote {}/metrics.json, metrics.md, pr.png, gt_coco.json, detections_coco.json, worst/'.format(
-                args.out
-            )
+            'wrote {}/metrics.json, metrics.md, pr.png, gt_coco.json, detections_coco.json, '
+            'worst/'.format(args.out)
         )
     return 0
 

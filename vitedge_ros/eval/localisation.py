@@ -108,7 +108,12 @@ class LocalisationMeter:
         self.false_points: List[np.ndarray] = []
 
     def add(self, estimates: Optional[Sequence[Sequence[float]]], truth: np.ndarray) -> None:
-        """One frame: estimated ground points (N x 2 or 3, metres; None: no targets) and true ones (M x 2/3)."""
+        """
+        Add one frame: the estimated ground points and the true ones.
+
+        ``estimates``: N x 2 or N x 3 in metres (None: no targets); ``truth``: M x 2 or M x 3,
+        also in metres.
+        """
         est = np.asarray(list(estimates) if estimates is not None else [], dtype=np.float64)
         est = est[:, :2] if est.ndim == 2 and est.shape[1] >= 2 else np.zeros((0, 2))
         tru = np.asarray(truth, dtype=np.float64)
@@ -181,9 +186,9 @@ class ObstacleBearingMeter:
 
     def add(self, estimated: Sequence[Tuple[float, float]], true_rays: np.ndarray) -> None:
         """
-        One frame: (azimuth, elevation) radians of estimates.
+        Add one frame: estimated (azimuth, elevation) in radians, and the true rays.
 
-        True unit rays (M x 3, optical frame).
+        The true rays are unit vectors, M x 3, in the optical frame.
         """
         from ..geometry.obstacles import bearing_ray, ray_angles
 
@@ -204,9 +209,9 @@ class ObstacleBearingMeter:
 
     def result(self) -> Dict[str, Any]:
         """
-        Metrics: matched count, recall, angular error median / p95 (deg).
+        Return the metrics: matched count, recall, angular and azimuth errors (deg).
 
-        Azimuth error median (deg).
+        Angular error median / p95 and azimuth error median, in degrees.
         """
         n = self.true_total
         return {
@@ -229,7 +234,11 @@ class ClearPathMeter:
         self.counts = {'clear_clear': 0, 'blocked_blocked': 0, 'false_alarms': 0, 'misses': 0}
 
     def add(self, estimated: Optional[bool], truth: bool) -> None:
-        """One frame's verdict (None: no verdict, counted as blocked, the consumer's rule) against the truth."""
+        """
+        Add one frame's verdict ``estimated`` against the ``truth``.
+
+        None is no verdict and counts as blocked, the consumer's rule.
+        """
         est = bool(estimated)
         if est and truth:
             self.counts['clear_clear'] += 1
@@ -242,9 +251,9 @@ class ClearPathMeter:
 
     def result(self) -> Dict[str, Any]:
         """
-        Metrics: frames, accuracy, false alarms (blocked on a clear path).
+        Return the metrics: frames, accuracy, false alarms and misses.
 
-        Misses (clear on a blocked one).
+        A false alarm is blocked on a clear path; a miss is clear on a blocked one.
         """
         c = self.counts
         n = sum(c.values())
@@ -260,7 +269,9 @@ class ClearPathMeter:
 
 def plot_topdown(path: Union[str, Path], meter: LocalisationMeter, title: str = '') -> None:
     """
-    Top-down PNG (map metres, x east, y north) of true person positions and the targets matched to them.
+    Write a top-down PNG of the true person positions and the targets matched to them.
+
+    Axes in map metres, x east, y north.
 
     Misses and false targets are marked; the file is written atomically.
     """

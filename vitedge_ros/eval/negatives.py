@@ -39,9 +39,9 @@ ImageItem = Union[np.ndarray, str, 'os.PathLike[str]', Tuple[Any, ...]]
 
 def _items(images: Iterable[ImageItem]):
     """
-    Yield (name, group, image-or-path) from arrays, paths.
+    Yield (name, group, image-or-path) from the items given.
 
-    (name, image) or (name, group, image).
+    Items are arrays, paths, (name, image) or (name, group, image).
     """
     for i, item in enumerate(images):
         if isinstance(item, tuple):
@@ -173,7 +173,9 @@ def heldout_false_positives(
     backend: str = 'onnxruntime',
 ) -> Dict[str, Any]:
     """
-    :func:`false_positives_per_frame` on the held-out real no-person photos (never used in training).
+    Run :func:`false_positives_per_frame` on the held-out real no-person photos.
+
+    Those photos are never used in training.
 
     Frames come from :func:`vitedge_ros.data.textures.heldout_negative_frames` (two views of each
     held-out photo or region at each size, default 640x480 and 1280x720), grouped by ``held-out

@@ -24,9 +24,9 @@ def save_figure(
     fig: Any, ax: Any, path: Union[str, Path], title: str = '', legend_loc: str = 'best'
 ) -> None:
     """
-    Grid, legend and title on ``ax``.
+    Put grid, legend and title on ``ax``, then write ``fig`` to the PNG ``path``.
 
-    Then write ``fig`` to the PNG ``path`` atomically (temp file + rename).
+    The file is written atomically (temp file + rename).
     """
     ax.grid(True, alpha=0.3)
     ax.legend(loc=legend_loc, fontsize=8)

@@ -59,9 +59,9 @@ def flight_frames(
     count: int, frames: int, seed: int, every: int = 1, width: int = 640, height: int = 480
 ) -> Iterable[Any]:
     """
-    Frames of ``count`` generated flights (``camera_sequence`` seeds ``seed ..``).
+    Return the frames of ``count`` generated flights (``camera_sequence`` seeds ``seed ..``).
 
-    Every ``every``-th kept.
+    Every ``every``-th frame is kept.
     """
     from ..data.synthetic import camera_sequence
 
@@ -199,9 +199,8 @@ def run_resize_study(bundle: Union[str, Path], quick: bool = False) -> Dict[str,
     two = [('area', 'area', 1), ('inter_linear', 'inter_linear', 1)]
     sets = {
         'demo_flight': {
-            'what': 'tools/demo.py flight: {frames} frames, seed {seed}, {width}x{height}, raw'.format(
-                **demo
-            ),
+            'what': 'tools/demo.py flight: {frames} frames, seed {seed}, '
+            '{width}x{height}, raw'.format(**demo),
             'results': evaluate_variants(
                 bundle,
                 camera_sequence(
@@ -220,9 +219,8 @@ def run_resize_study(bundle: Union[str, Path], quick: bool = False) -> Dict[str,
     if big_w >= 2 * b.input.width and big_h >= 2 * b.input.height:
         four = two + [('jpeg_reduced2_area', 'area', 2), ('jpeg_reduced2_linear', 'linear', 2)]
         sets['val_flights_large_jpeg'] = {
-            'what': 'the validation flights at {}x{}, JPEG quality {} (>= 2x the network size)'.format(
-                big_w, big_h, JPEG_QUALITY
-            ),
+            'what': 'the validation flights at {}x{}, JPEG quality {} '
+            '(>= 2x the network size)'.format(big_w, big_h, JPEG_QUALITY),
             'results': evaluate_variants(
                 bundle, flight_frames(width=big_w, height=big_h, **val), four, jpeg=True
             ),

@@ -121,8 +121,9 @@ def iou_from_confusion(cm: np.ndarray) -> np.ndarray:
 
 def metrics_from_confusion(cm: np.ndarray, class_names: Sequence[str]) -> Dict[str, Any]:
     """
-    ``miou``, ``per_class_iou`` (name → IoU or None), ``pixel_acc``, ``mean_acc``, ``pixels``.
+    Return the metrics of a confusion matrix.
 
+    ``miou``, ``per_class_iou`` (name → IoU or None), ``pixel_acc``, ``mean_acc``, ``pixels``,
     ``gt_pixels``.
 
     A class that is predicted but absent from the ground truth has IoU 0 and counts in ``miou``;
@@ -162,7 +163,11 @@ class SegmentationMeter:
         self.frames = 0
 
     def update(self, gt: np.ndarray, pred: np.ndarray, what: str = 'mask') -> None:
-        """Add one frame; the ground truth is validated against the prediction's size and the class count."""
+        """
+        Add one frame's ground truth ``gt`` and prediction ``pred`` (label maps).
+
+        The ground truth is validated against the prediction's size and the class count.
+        """
         p = np.asarray(pred)
         g = check_mask(gt, self.num_classes, tuple(p.shape[:2]), what, self.ignore_index)
         self.cm += confusion_matrix(g, p, self.num_classes, self.ignore_index)
@@ -180,7 +185,11 @@ def segmentation_metrics(
     class_names: Sequence[str],
     ignore_index: Optional[int] = IGNORE_INDEX,
 ) -> Dict[str, Any]:
-    """Mean IoU etc. over ``(ground truth, prediction)`` label-map pairs (each pair the same size)."""
+    """
+    Return mean IoU and the other metrics over ``(ground truth, prediction)`` label-map pairs.
+
+    Both maps of a pair have the same size.
+    """
     meter = SegmentationMeter(class_names, ignore_index)
     for i, (g, p) in enumerate(pairs):
         meter.update(g, p, what='mask #{}'.format(i))
@@ -188,7 +197,11 @@ def segmentation_metrics(
 
 
 def label_agreement(a: np.ndarray, b: np.ndarray) -> float:
-    """Fraction of pixels where two label maps (or the argmax over axis 1 of two N×C×H×W logits) agree."""
+    """
+    Return the fraction of pixels where two label maps agree.
+
+    Two N×C×H×W logit arrays are compared by their argmax over axis 1.
+    """
     a, b = np.asarray(a), np.asarray(b)
     if a.ndim == 4:
         a, b = a.argmax(axis=1), b.argmax(axis=1)
@@ -232,11 +245,7 @@ class MaskFolderGroundTruth:
         return len(self.files)
 
     def mask_for(self, stamp: int, shape: Tuple[int, int]) -> Optional[np.ndarray]:
-        """
-        Return the validated label map of the frame with header stamp ``stamp`` (ns).
-
-        Or None.
-        """
+        """Return the validated label map of the frame stamped ``stamp`` (ns), or None."""
         from ..data.common import DatasetError
         from ..data.masks import read_label_map
 
@@ -261,7 +270,9 @@ def decoder_timings(
     seed: int = 0,
 ) -> Dict[str, Dict[str, float]]:
     """
-    Median / p95 host cost (ms) of the segmenter decoder's paths on random logits (one thread of numpy/cv2).
+    Measure the median / p95 host cost (ms) of the segmenter decoder's paths on random logits.
+
+    numpy and cv2 run on one thread.
 
     ``linear``: bilinear resampling of the C logit maps + argmax at the network's view resolution,
     nearest copy to the frame (the default); ``nearest``: argmax at map resolution + nearest
@@ -317,9 +328,9 @@ def results_markdown(
     bag: Optional[Dict[str, Any]] = None,
 ) -> str:
     """
-    Markdown for docs/SEGMENTATION.md from a compression report.json.
+    Return the Markdown for docs/SEGMENTATION.md from a compression report.json.
 
-    + decoder timings, eval_bag metrics.
+    Decoder timings and eval_bag metrics are added when given.
     """
     stages = report['stages']
     base = stages[0]
@@ -419,7 +430,11 @@ def results_markdown(
 
 
 def update_doc(doc: Any, marker: str, text: str) -> None:
-    """Replace the text between ``<!-- marker:begin -->`` and ``<!-- marker:end -->`` in a Markdown file."""
+    """
+    Replace the text between ``<!-- marker:begin -->`` and ``<!-- marker:end -->`` in ``doc``.
+
+    ``doc`` is a Markdown file.
+    """
     from pathlib import Path
 
     path = Path(doc)

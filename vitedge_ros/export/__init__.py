@@ -18,7 +18,8 @@ Bundle export: torch -> ONNX, graph fixes for TensorRT targets, and the TensorRT
 - :mod:`.trt_audit` (and :mod:`.trt_audit_cli`): what a TensorRT ONNX parser refuses; onnx + numpy
   only, Python 3.6 (it runs on the drone inside ``tools/build_engine.py``).
 - :mod:`.onnx_export`: torch -> ONNX file, parity with onnxruntime, bundle writing (needs torch).
-- :mod:`.targets`: export targets (``trt8.2`` | ``trt8.6`` | ``trt10``) and the graph fixes each needs (onnx only).
+- :mod:`.targets`: export targets (``trt8.2`` | ``trt8.6`` | ``trt10``) and the graph fixes each
+  needs (onnx only).
 - :mod:`.checkpoint_export`: checkpoint -> bundle for a target (LayerNorm decomposition, FP16
   wrapper; torch).
 

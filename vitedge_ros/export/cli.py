@@ -15,12 +15,14 @@
 """
 Export a checkpoint (or wrap an existing ONNX file) as a model bundle for a TensorRT parser target.
 
-    python tools/export_onnx.py CHECKPOINT --out BUNDLE_DIR [--target trt8.2|trt8.6|trt10] [--fp16] [--like BUNDLE]
+    python tools/export_onnx.py CHECKPOINT --out BUNDLE_DIR [--target trt8.2|trt8.6|trt10]
+        [--fp16] [--like BUNDLE]
     python tools/export_onnx.py --from-onnx model_int8.onnx --like FP32_BUNDLE --out BUNDLE_DIR
-    [--target ...]
-    python tools/export_onnx.py CHECKPOINT --out BUNDLE_DIR --raw-pixels [bgr|rgb] [--interpolation area|linear]
-    python tools/export_onnx.py --from-onnx B/model.onnx --like B --out B_RAW --raw-pixels   # no
-    torch needed
+        [--target ...]
+    python tools/export_onnx.py CHECKPOINT --out BUNDLE_DIR --raw-pixels [bgr|rgb]
+        [--interpolation area|linear]
+    python tools/export_onnx.py --from-onnx B/model.onnx --like B --out B_RAW --raw-pixels
+        (no torch needed)
 
 --raw-pixels [ORDER] (default order bgr, what cv2.imdecode and bgr8 cameras give): the graph takes
 the frame as decoded, float32 0..255 NCHW in ORDER, and folds the channel order, mean and std into

@@ -62,7 +62,8 @@ from ..runtime.errors import VitedgeError
 
 LOG = logging.getLogger(__name__)
 DEFAULT_OPSET = EXPORT_OPSET[DEFAULT_TARGET]  # 13: what the default target (trt8.2) exports at
-PARITY_ATOL = 1e-4  # max abs error torch vs onnxruntime for an FP32 export (export_onnx.py and every compress stage)
+# max abs error torch vs onnxruntime for an FP32 export (export_onnx.py and every compress stage)
+PARITY_ATOL = 1e-4
 PARITY_ATOL_FP16 = (
     1e-2  # the same for an FP16-weights export (--fp16), compared with torch in FP16
 )
@@ -80,14 +81,20 @@ class ParityError(ExportError):
 
 
 class ExportTargetError(ExportError):
-    """The exported graph has blockers for the requested TensorRT parser target (the message names the nodes)."""
+    """
+    The exported graph has blockers for the requested TensorRT parser target.
+
+    The message names the blocking nodes.
+    """
 
 
 def check_parity_tolerance(
     err: float, atol: float = PARITY_ATOL, what: str = 'onnxruntime'
 ) -> None:
     """
-    Raise :class:`ParityError` when the parity error ``err`` (max abs) is above ``atol`` (NaN fails too).
+    Raise :class:`ParityError` when the max abs parity error ``err`` is above ``atol``.
+
+    A NaN ``err`` fails too.
 
     The one check used by ``tools/export_onnx.py`` (via :func:`export_bundle`) and by every
     compress stage.
@@ -135,7 +142,11 @@ def simplify(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def layernorm_decomposed(ln: nn.LayerNorm) -> nn.Module:
-    """Return an ``nn.Module`` computing ``ln`` with ReduceMean/Sub/Pow/Sqrt/Div/Mul/Add only (shares its parameters)."""
+    """
+    Return an ``nn.Module`` computing ``ln`` with ReduceMean/Sub/Pow/Sqrt/Div/Mul/Add only.
+
+    The module shares ``ln``'s parameters.
+    """
 
     class LayerNormDecomposed(nn.Module):
         """
@@ -208,7 +219,11 @@ def unfuse_attention(module: nn.Module) -> int:
 
 
 def half_wrapper(module: nn.Module) -> nn.Module:
-    """``module`` in FP16 with FP32 input and outputs (a deep copy; the original is untouched)."""
+    """
+    Return ``module`` in FP16 with FP32 input and outputs.
+
+    ``module`` is deep-copied; the original is untouched.
+    """
 
     class HalfIO(nn.Module):
 
@@ -361,9 +376,9 @@ def torch_outputs(module: nn.Module, x: np.ndarray) -> List[np.ndarray]:
 
 def detection_rows_error(ref: np.ndarray, got: np.ndarray, min_score: float = 0.3) -> float:
     """
-    Max abs difference of detection rows (B×K×6) with score ≥ ``min_score``.
+    Return the max abs difference of detection rows (B×K×6) with score ≥ ``min_score``.
 
-    Matched by class and centre.
+    Rows are matched by class and centre.
 
     A confident torch detection that onnxruntime does not give counts as an infinite error.
     """
@@ -525,7 +540,7 @@ def raw_pixel_graph(
     """
     Return a normalised-input graph made to take raw pixels (:mod:`.raw_pixels`).
 
-    parity-checked and audited.
+    The graph is parity-checked and audited.
 
     Returns ``(model, raw spec, info, trt_targets)``; ``info`` holds the method, the node and the
     parity against the normalised graph (``max_abs``, ``rel``). Raises :class:`ParityError` above

@@ -13,9 +13,9 @@
 # limitations under the License.
 
 """
-Raw-pixel graphs: fold the channel order.
+Raw-pixel graphs: a bundle's channel order, mean and std folded into its graph.
 
-Mean and std of a bundle into its ONNX graph's first layer.
+They go into the first layer of the bundle's ONNX graph.
 
 A bundle with ``input.pixels: raw`` takes the frame as it comes off the decoder: float32 values
 0..255, NCHW, in the channel order ``input.pixel_order`` (``bgr``: what ``cv2.imdecode`` and
@@ -53,11 +53,16 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-RAW_PARITY_RTOL = 1e-4  # max error of a raw-pixel graph against its normalised source, relative to the output range
+# max error of a raw-pixel graph against its normalised source, relative to the output range
+RAW_PARITY_RTOL = 1e-4
 
 
 def channel_perm(model_color: str, pixel_order: str) -> List[int]:
-    """``perm[c]``: the raw-input channel that feeds model channel ``c`` (identity or a swap of 0 and 2)."""
+    """
+    Return ``perm``: ``perm[c]`` is the raw-input channel that feeds model channel ``c``.
+
+    The permutation is the identity or a swap of channels 0 and 2.
+    """
     for name, v in (('color', model_color), ('pixel_order', pixel_order)):
         if v not in ('rgb', 'bgr'):
             raise ValueError("{} must be 'rgb' or 'bgr', got {!r}".format(name, v))
@@ -66,9 +71,9 @@ def channel_perm(model_color: str, pixel_order: str) -> List[int]:
 
 def affine_of(spec: Any) -> Tuple[np.ndarray, np.ndarray]:
     """
-    Per-channel (a, b) of ``x_net = x_raw * a + b`` in the model's colour order.
+    Return the per-channel (a, b) of ``x_net = x_raw * a + b`` in the model's colour order.
 
-    Float64 (3,) each.
+    ``a`` and ``b`` are float64 arrays of shape (3,).
     """
     mean = np.asarray(spec.mean, np.float64)
     std = np.asarray(spec.std, np.float64)
@@ -151,7 +156,9 @@ def _fresh(model: Any, base: str) -> str:
 
 def to_raw_pixels(model: Any, spec: Any, pixel_order: str = 'bgr') -> Tuple[Any, Dict[str, Any]]:
     """
-    Return a copy of ``model`` (normalised N×3×H×W input of ``spec``) that takes raw pixels in ``pixel_order``.
+    Return a copy of ``model`` that takes raw pixels in ``pixel_order``, not a normalised input.
+
+    ``model`` takes the normalised N×3×H×W input described by ``spec``.
 
     Returns ``(model, info)``; ``info['method']`` is ``conv_fold`` (all folded into the first Conv,
     named in ``info['node']``), ``sub_conv_fold`` (a padded first Conv: scale and order folded, a
@@ -325,7 +332,9 @@ def raw_parity(
 
 def from_raw_pixels(model: Any, spec: Any) -> Any:
     """
-    Return a copy of a raw-pixel graph (``spec.pixels == 'raw'``) that takes the normalised input again.
+    Return a copy of a raw-pixel graph that takes the normalised input again.
+
+    ``spec.pixels`` must be ``'raw'``.
 
     One 1×1 Conv in front computes ``x_raw[perm[c]] = (x_net[c] - b[c]) / a[c]``: the "before" twin
     of a raw bundle in the benchmark (the host-normalising path measured on the same weights).
@@ -374,7 +383,7 @@ def twin_bundle(
     """
     Write a copy of ``bundle`` at ``out`` taking the other kind of input (benchmarks, studies).
 
-    Returns it.
+    Returns the copy.
 
     ``raw=True``: a normalised bundle made to take raw pixels (:func:`to_raw_pixels`);
     ``raw=False``: a raw bundle made to take normalised input (:func:`from_raw_pixels`).

@@ -13,9 +13,9 @@
 # limitations under the License.
 
 """
-Export targets: which ONNX graph each TensorRT parser target gets, the graph fixes.
+Export targets: which ONNX graph each TensorRT parser target gets.
 
-And the audit gate.
+Also the graph fixes each target needs, and the audit gate.
 
 onnx + numpy only (no torch). A target names the oldest TensorRT ONNX parser a bundle must load on:
 
@@ -49,7 +49,8 @@ from ..runtime.errors import VitedgeError
 
 DEFAULT_TARGET = 'trt8.2'
 EXPORT_OPSET = {'trt8.2': 13, 'trt8.6': 17, 'trt10': 17}
-MIN_EXPORT_OPSET = 13  # Squeeze/Unsqueeze/Split take axes/sizes as inputs from 13: one graph form for every target
+# Squeeze/Unsqueeze/Split take axes/sizes as inputs from opset 13: one graph form for every target
+MIN_EXPORT_OPSET = 13
 LAYERNORM_FREE_TARGETS = ('trt8.2',)  # targets whose parser has no LayerNormalization importer
 
 
@@ -81,7 +82,8 @@ def export_opset(target: str, opset: Optional[int] = None) -> int:
     top = max_opset(target)
     if not MIN_EXPORT_OPSET <= int(opset) <= top:
         raise ValueError(
-            'opset {} is outside {}..{} for target {} (its parser documents opsets up to {})'.format(
+            'opset {} is outside {}..{} for target {} '
+            '(its parser documents opsets up to {})'.format(
                 opset, MIN_EXPORT_OPSET, top, target, top
             )
         )
@@ -92,7 +94,7 @@ def claimed_targets(target: str) -> Tuple[str, ...]:
     """
     Return the requested target and every newer public target.
 
-    a trt8.2 bundle must also parse on 8.6 and 10.x.
+    A trt8.2 bundle must also parse on 8.6 and 10.x.
     """
     check_target(target)
     return TRT_TARGETS[TRT_TARGETS.index(target):]
@@ -180,9 +182,8 @@ def decompose_layernorm_nodes(model: onnx.ModelProto) -> int:
             continue
         if any(o and o in used for o in node.output[1:]):
             raise ValueError(
-                'LayerNormalization {!r}: its Mean/InvStdDev outputs are used; cannot decompose'.format(
-                    node.name
-                )
+                'LayerNormalization {!r}: its Mean/InvStdDev outputs are used; '
+                'cannot decompose'.format(node.name)
             )
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         axis = int(attrs.get('axis', -1))
@@ -339,9 +340,9 @@ def lower_opset(model: onnx.ModelProto, opset: int) -> onnx.ModelProto:
 
 def set_min_ir_version(model: onnx.ModelProto) -> int:
     """
-    Stamp the lowest ONNX IR version the model's opsets need (onnx's VERSION_TABLE).
+    Stamp the lowest ONNX IR version the model's opsets need, so older runtimes load it.
 
-    So older runtimes load it.
+    The table is onnx's VERSION_TABLE.
 
     onnxruntime 1.10 (the last for Python 3.6) reads IR <= 8; torch and onnxslim may stamp a newer
     IR than an opset-13 graph needs. Returns the IR version set.
@@ -370,7 +371,10 @@ def prepare_for_target(
     numerically (parity).
     """
     check_target(target)
-    changes = {'layernorm_nodes_decomposed': 0, 'opset_from': onnx_opset(model)}  # type: Dict[str, Any]
+    changes = {
+        'layernorm_nodes_decomposed': 0,
+        'opset_from': onnx_opset(model),
+    }  # type: Dict[str, Any]
     if decomposes_layernorm(target):
         changes['layernorm_nodes_decomposed'] = decompose_layernorm_nodes(model)
     if onnx_opset(model) > max_opset(target):

@@ -178,11 +178,7 @@ FLOAT, UINT8, INT8, INT32, INT64, BOOL, FLOAT16, DOUBLE, BFLOAT16 = 1, 2, 3, 6, 
 
 
 def _trt_type(onnx_type: int, version: Tuple[int, int]) -> Optional[str]:
-    """
-    Return the TensorRT type ``convertDtype`` maps an ONNX type to on this parser.
-
-    Or None (refused).
-    """
+    """Return the TensorRT type this parser's ``convertDtype`` gives an ONNX type, or None."""
     base = {
         FLOAT: 'FLOAT',
         DOUBLE: 'FLOAT',
@@ -228,7 +224,9 @@ class AuditFinding(NamedTuple):
 
 def target_for_trt_version(version: str) -> str:
     """
-    Return the audit target whose rules apply to a running TensorRT ``version`` (``trt.__version__``).
+    Return the audit target whose rules apply to the running TensorRT ``version``.
+
+    ``version`` is ``trt.__version__``.
 
     ``'8.0.x'``/``'8.1.x'`` -> ``trt8.0``; ``'8.2.x'``/``'8.3.x'`` -> ``trt8.2`` (JetPack 4.6.1+,
     ``allowzero`` bug); ``'8.4.x'`` -> ``trt8.4`` (``allowzero`` read with a default, opset 17);
@@ -274,9 +272,11 @@ def _parser(target: str) -> _Parser:
 
 def target_description(target: str) -> str:
     """
-    ``'trt8.2 (TensorRT 8.2-8.3 (JetPack 4.6.1+); onnx-tensorrt 8.2-GA, opset <= 13)'``.
+    Return a one-line description of ``target``.
 
-    ValueError if unknown.
+    For example
+    ``'trt8.2 (TensorRT 8.2-8.3 (JetPack 4.6.1+); onnx-tensorrt 8.2-GA, opset <= 13)'``.
+    Raises ValueError for an unknown target.
     """
     p = _parser(target)
     return '{} ({}; onnx-tensorrt {} rules, opset {}-{})'.format(
@@ -286,9 +286,9 @@ def target_description(target: str) -> str:
 
 def max_opset(target: str) -> int:
     """
-    Highest ONNX opset the target's parser documents.
+    Return the highest ONNX opset the target's parser documents.
 
-    docs/operators.md of its onnx-tensorrt branch.
+    The source is docs/operators.md of its onnx-tensorrt branch.
     """
     return _parser(target).max_opset
 
@@ -621,8 +621,8 @@ class _Audit:
             self.block(
                 None,
                 'ai.onnx opset {} is above {}, the highest the {} parser documents '
-                '(docs/operators.md '
-                'of {}); ops whose semantics changed after it are imported wrongly or refused'.format(
+                '(docs/operators.md of {}); '
+                'ops whose semantics changed after it are imported wrongly or refused'.format(
                     self.opset, p.max_opset, p.label, self.where
                 ),
                 'export with --target trt8.2 (opset 13){}'.format(
@@ -649,7 +649,8 @@ class _Audit:
                 if t and _trt_type(t, v) is None:
                     self.block(
                         None,
-                        'graph {} {!r} has type {}, which {} cannot represent (convertDtype, {})'.format(
+                        'graph {} {!r} has type {}, which {} cannot represent '
+                        '(convertDtype, {})'.format(
                             kind, vi.name, _type_name(t), p.label, self.where
                         ),
                         'use float32 (or int32/bool) graph inputs and outputs',
@@ -712,7 +713,8 @@ class _Audit:
         ):  # UINT8 weights are converted to INT32 (convertOnnxWeights)
             self.block(
                 None,
-                'initializer {!r} has type {}, which {} cannot import (convertOnnxWeights, {})'.format(
+                'initializer {!r} has type {}, which {} cannot import '
+                '(convertOnnxWeights, {})'.format(
                     init.name, _type_name(t), self.parser.label, self.where
                 ),
                 'store it as float32, float16 or int32',
@@ -765,7 +767,8 @@ class _Audit:
         if op not in self.ops:
             self.block(
                 node,
-                'no importer for {} in {} (docs/operators.md and builtin_op_importers.cpp of {}{})'.format(
+                'no importer for {} in {} '
+                '(docs/operators.md and builtin_op_importers.cpp of {}{})'.format(
                     op,
                     p.label,
                     self.where,
@@ -828,17 +831,15 @@ class _Audit:
         if op == 'Equal' and 'BOOL' in trt and v < (8, 5):
             self.block(
                 node,
-                'Equal on BOOL inputs: elementwiseCheck refuses BOOL for kEQUAL before 8.5 ({})'.format(
-                    self.where
-                ),
+                'Equal on BOOL inputs: elementwiseCheck refuses BOOL for kEQUAL '
+                'before 8.5 ({})'.format(self.where),
                 'Cast the BOOL inputs to INT32 first (or use Xor/Not)',
             )
         if op == 'Pow' and any(x in ('BOOL', 'INT32', 'INT64') for x in trt):
             self.block(
                 node,
-                'Pow on integer/BOOL inputs: elementwiseCheck allows only floating point ({})'.format(
-                    self.where
-                ),
+                'Pow on integer/BOOL inputs: elementwiseCheck allows only floating point '
+                '({})'.format(self.where),
                 'Cast to FLOAT first',
             )
         if op in _BOOL_ONLY and any(x is not None and x != 'BOOL' for x in trt):
@@ -1086,9 +1087,8 @@ class _Audit:
         if policy != 'stretch':
             self.block(
                 node,
-                'Resize keep_aspect_ratio_policy {!r}: only stretch (docs/operators.md 10.x)'.format(
-                    policy
-                ),
+                'Resize keep_aspect_ratio_policy {!r}: only stretch '
+                '(docs/operators.md 10.x)'.format(policy),
                 "compute explicit sizes and use 'stretch'",
             )
         has_sizes = len(node.input) >= 4 and bool(node.input[3])
@@ -1116,7 +1116,10 @@ class _Audit:
                 keep = 3 if mode == 'linear' else (2 if mode == 'cubic' else scales.size)
                 lead = scales.ravel()[: max(0, scales.size - keep)]
                 if np.any(lead != 1):
-                    rule = 'Resize {} with scales {} on more than the innermost {} dimensions ({}, {})'.format(
+                    rule = (
+                        'Resize {} with scales {} on more than the innermost {} dimensions '
+                        '({}, {})'
+                    ).format(
                         mode,
                         scales.ravel().tolist(),
                         keep,
@@ -1151,9 +1154,8 @@ class _Audit:
                     node,
                     i,
                     'InstanceNormalization ' + what,
-                    'builtin_op_importers.cpp: "The {} tensor is required to be an initializer."'.format(
-                        what
-                    ),
+                    'builtin_op_importers.cpp: '
+                    '"The {} tensor is required to be an initializer."'.format(what),
                 )
 
     def _op_NonMaxSuppression(self, g: _Graph, node: onnx.NodeProto) -> None:
@@ -1253,7 +1255,8 @@ class _Audit:
             if scale is not None and scale.size and np.any(scale.astype(np.float64) <= 0):
                 self.block(
                     node,
-                    '{} scale has values <= 0: "Scale coefficients must all be positive" ({})'.format(
+                    '{} scale has values <= 0: '
+                    '"Scale coefficients must all be positive" ({})'.format(
                         node.op_type, self.where
                     ),
                     'recalibrate (a zero-range tensor: keep that node in float)',
@@ -1342,7 +1345,10 @@ def _op_fix(op: str, target: str) -> str:
     added = _added_in(op)
     if added:
         return 'replace it with ops the target imports, or target {} or newer'.format(added)
-    return 'replace it with standard ops TensorRT imports (see docs/operators.md of the target branch)'
+    return (
+        'replace it with standard ops TensorRT imports '
+        '(see docs/operators.md of the target branch)'
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1353,9 +1359,9 @@ def audit(
     model: Union[onnx.ModelProto, str, Path], target: str
 ) -> Tuple[List[AuditFinding], List[AuditFinding]]:
     """
-    ``(blockers, notes)``.
+    Return ``(blockers, notes)`` of the target's parser for ``model``.
 
-    What the target's parser refuses, and what it accepts with a warning or a change.
+    Blockers: what it refuses; notes: what it accepts with a warning or a change.
 
     Raises ValueError (one line) for an unknown target or an unreadable file.
     """
@@ -1365,9 +1371,9 @@ def audit(
 
 def audit_model(model: Union[onnx.ModelProto, str, Path], target: str) -> List[AuditFinding]:
     """
-    Every node the ``target`` TensorRT ONNX parser would refuse.
+    Return every node the ``target`` TensorRT ONNX parser would refuse, in graph order.
 
-    In graph order (empty: the graph parses).
+    An empty list means the graph parses.
 
     ``model``: an ``onnx.ModelProto`` or a path to a ``.onnx`` file; ``target``: one of
     :data:`TRT_TARGETS` (or a finer target from :func:`target_for_trt_version`). Rules and their
@@ -1379,9 +1385,9 @@ def audit_model(model: Union[onnx.ModelProto, str, Path], target: str) -> List[A
 
 def audit_notes(model: Union[onnx.ModelProto, str, Path], target: str) -> List[AuditFinding]:
     """
-    What the target's parser accepts but changes or warns about.
+    Return what the target's parser accepts but changes or warns about.
 
-    INT64 cast to INT32, dynamic inputs, .
+    For example INT64 cast to INT32, dynamic inputs, ...
     """
     return audit(model, target)[1]
 
@@ -1390,9 +1396,9 @@ def format_report(
     findings: Sequence[AuditFinding], target: str, notes: Optional[Iterable[AuditFinding]] = None
 ) -> str:
     """
-    Return a plain-text report.
+    Return a plain-text report of an audit.
 
-    a header line naming the target and the count, then one line per finding/note.
+    A header line naming the target and the count, then one line per finding/note.
 
     ``findings`` are blockers (from :func:`audit_model`), ``notes`` optional (from
     :func:`audit_notes`). Raises ValueError for an unknown target.

@@ -13,14 +13,14 @@
 # limitations under the License.
 
 """
-``tools/trt_compat.py``.
+``tools/trt_compat.py``: the TensorRT parser audit from the command line.
 
-The TensorRT parser audit from the command line (Python 3.6, onnx + numpy + PyYAML).
+It needs Python 3.6, onnx, numpy and PyYAML only.
 
-    python3 tools/trt_compat.py models/aerial_vit_tiny                      # a bundle: its
-    bundle.yaml trt_targets python3 tools/trt_compat.py model.onnx --target trt8.2
-    # one target python3 tools/trt_compat.py model.onnx --target trt8.2 --target trt10   # several
-    (default: all three)
+    python3 tools/trt_compat.py models/aerial_vit_tiny     # a bundle: its bundle.yaml trt_targets
+    python3 tools/trt_compat.py model.onnx --target trt8.2                  # one target
+    python3 tools/trt_compat.py model.onnx --target trt8.2 --target trt10   # several
+    (default: all three targets)
 
 Prints one report per target (a header, then one line per node the parser refuses, with the rule
 and the fix). Exit codes: 0 no blockers for any audited target, 1 blockers found, 2 bad input

@@ -13,14 +13,15 @@
 # limitations under the License.
 
 """
-Build a TensorRT engine for a model bundle.
+Build a TensorRT engine for a model bundle, on the machine that will run it.
 
-On the machine that will run it (``build_engine`` command).
+This is the ``build_engine`` command.
 
-    python3 tools/build_engine.py BUNDLE_DIR --precision fp16      # or vitedge_build_engine (pip,
-    colcon) python3 tools/build_engine.py BUNDLE_DIR --precision int8 --calib-images DIR   #
-    implicit INT8 python3 tools/build_engine.py QDQ_BUNDLE_DIR --precision int8                  #
-    explicit INT8 (QDQ)
+    python3 tools/build_engine.py BUNDLE_DIR --precision fp16    # or vitedge_build_engine
+    python3 tools/build_engine.py BUNDLE_DIR --precision int8 --calib-images DIR   # implicit INT8
+    python3 tools/build_engine.py QDQ_BUNDLE_DIR --precision int8  # explicit INT8 (QDQ)
+
+(vitedge_build_engine is the same command installed by pip or colcon.)
 
 The engine is written to BUNDLE_DIR/engines/<onnx sha[:12]>-trt<version>-<gpu>-<precision>.engine
 (atomically), beside a timing cache (and a calibration cache for implicit INT8). An engine with the
@@ -156,9 +157,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.verbose:
             raise
         print(
-            'build_engine: build failed: {}: {} (no engine written; --verbose shows the traceback)'.format(
-                type(exc).__name__, exc
-            ),
+            'build_engine: build failed: {}: {} '
+            '(no engine written; --verbose shows the traceback)'.format(type(exc).__name__, exc),
             file=sys.stderr,
         )
         return EXIT_BUILD_FAILED

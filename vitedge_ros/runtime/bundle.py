@@ -75,7 +75,7 @@ class InputSpec(NamedTuple):
 
     @property
     def raw(self) -> bool:
-        """True when the graph takes raw 0..255 pixels (``pixels: raw``)."""
+        """Return True when the graph takes raw 0..255 pixels (``pixels: raw``)."""
         return self.pixels == 'raw'
 
     @property
@@ -120,7 +120,7 @@ class Bundle(NamedTuple):
     schema_version: int
     name: str
     task: str
-    input: InputSpec
+    input: InputSpec  # noqa: A003 - the bundle.yaml key; part of the public API
     labels: List[str]
     decoder: Dict[str, Any]
     source: Dict[str, Any]
@@ -130,7 +130,7 @@ class Bundle(NamedTuple):
 
     @property
     def onnx_path(self) -> Path:
-        """The bundle's ONNX graph."""
+        """Return the path of the bundle's ONNX graph."""
         return self.path / 'model.onnx'
 
     @property
@@ -140,7 +140,7 @@ class Bundle(NamedTuple):
 
     @property
     def decoder_type(self) -> str:
-        """The decoder name (``vit_center``, ``detr``, ``classifier``, ``segmenter``)."""
+        """Return the decoder name (``vit_center``, ``detr``, ``classifier``, ``segmenter``)."""
         return str(self.decoder['type'])
 
 

@@ -175,7 +175,7 @@ def decode_vit_center(
     net_h: Optional[int] = None,
 ) -> RawDetections:
     """
-    Detect of the ViT centre detector, in network pixels.
+    Return the detections of the ViT centre detector, in network pixels.
 
     With the raw maps among ``outputs`` and the network size given, peaks are extracted on the host
     (:func:`decode_vit_center_maps`); otherwise the rows of the in-graph peak extraction
@@ -245,9 +245,9 @@ def filter_detections(
     max_detections: int,
 ) -> RawDetections:
     """
-    Threshold, class filter.
+    Apply the score threshold, the class filter, class-wise NMS and the top-k cut.
 
-    Class-wise NMS (when ``nms_iou`` is set) and top ``max_detections``.
+    NMS runs when ``nms_iou`` is set; at most ``max_detections`` are kept.
     """
     from .nms import batched_nms
 

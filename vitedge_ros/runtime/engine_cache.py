@@ -48,9 +48,9 @@ _LINKED = ('bundle.yaml', 'model.onnx')
 
 def _link(target: Path, link: Path) -> None:
     """
-    Make ``link`` a symbolic link to ``target`` (replacing a wrong or dangling one).
+    Make ``link`` a symbolic link to ``target``, atomically.
 
-    atomically.
+    A wrong or dangling link is replaced.
     """
     if link.is_symlink() and os.readlink(str(link)) == str(target):
         return
@@ -63,9 +63,9 @@ def _link(target: Path, link: Path) -> None:
 
 def default_engine_cache_dir() -> Path:
     """
-    ``$XDG_CACHE_HOME/vitedge_ros/engines``.
+    Return ``$XDG_CACHE_HOME/vitedge_ros/engines``, else ``~/.cache/vitedge_ros/engines``.
 
-    Else ``~/.cache/vitedge_ros/engines`` (XDG base directories).
+    This follows the XDG base directories.
     """
     base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
     return Path(base) / 'vitedge_ros' / 'engines'

@@ -16,13 +16,11 @@
 TensorRT engine file names (keys), cache names and the matching rule; pure Python (hashlib only).
 
 An engine is only valid for the exact ONNX graph, TensorRT version and GPU it was built with, so
-the file
-name says all three (ARCHITECTURE.md)::
+the file name says all three (ARCHITECTURE.md)::
 
     BUNDLE/engines/<onnx sha256[:12]>-trt<version>-<gpu name sanitised>-<precision>.engine
-    BUNDLE/engines/timing-trt<version>-<gpu>.cache        (builder timing cache, shared by
-    precisions) BUNDLE/engines/calib-<onnx sha256[:12]>.cache         (INT8 entropy-calibration
-    cache)
+    BUNDLE/engines/timing-trt<version>-<gpu>.cache  (builder timing cache, shared by precisions)
+    BUNDLE/engines/calib-<onnx sha256[:12]>.cache   (INT8 entropy-calibration cache)
 
 Nothing here imports TensorRT; :func:`detect_gpu` imports pycuda / cuda-python lazily.
 """
@@ -46,7 +44,8 @@ PREFERENCE_NO_FAST_INT8 = ('fp16', 'int8', 'fp32')
 SHA_LEN = 12
 ENGINE_SUFFIX = '.engine'
 _KEY_RE = re.compile(
-    r'^(?P<sha>[0-9a-f]{12})-trt(?P<trt>[0-9A-Za-z.]+)-(?P<gpu>.+)-(?P<prec>fp32|fp16|int8)\.engine$'
+    r'^(?P<sha>[0-9a-f]{12})-trt(?P<trt>[0-9A-Za-z.]+)-(?P<gpu>.+)'
+    r'-(?P<prec>fp32|fp16|int8)\.engine$'
 )
 _TMP_RE = re.compile(r'^\..+\.tmp-(?P<pid>\d+)$')
 
@@ -61,7 +60,7 @@ class EngineKey(NamedTuple):
 
     @property
     def filename(self) -> str:
-        """The engine file name for this key."""
+        """Return the engine file name for this key."""
         return '{}-trt{}-{}-{}{}'.format(
             self.onnx_sha, self.trt_version, self.gpu, self.precision, ENGINE_SUFFIX
         )
@@ -110,7 +109,11 @@ def check_precision(precision: str) -> str:
 
 
 def make_key(onnx_sha: str, trt_version: str, gpu_name: str, precision: str) -> EngineKey:
-    """Key for an engine built from ONNX ``onnx_sha`` with TensorRT ``trt_version`` on ``gpu_name``."""
+    """
+    Return the key of an engine built from ONNX ``onnx_sha`` with TensorRT ``trt_version``.
+
+    The engine is built on the GPU ``gpu_name`` for ``precision``.
+    """
     sha = str(onnx_sha).lower()[:SHA_LEN]
     if not re.match(r'^[0-9a-f]{12}$', sha):
         raise ValueError('onnx sha must be at least 12 hex digits, got {!r}'.format(onnx_sha))
@@ -213,7 +216,11 @@ def engine_files(engines_dir: Union[str, Path]) -> List[Path]:
 
 
 def describe_mismatch(key: EngineKey, want: EngineKey) -> str:
-    """Say what differs between an engine's key and the running setup (``want``; precision ignored)."""
+    """
+    Say what differs between an engine's key and the running setup (``want``).
+
+    Precision is ignored.
+    """
     parts = []
     if key.onnx_sha != want.onnx_sha:
         parts.append('model.onnx {} (now {})'.format(key.onnx_sha, want.onnx_sha))
@@ -232,9 +239,9 @@ def match_engines(
     preference: Sequence[str] = PREFERENCE,
 ) -> List[Path]:
     """
-    Every engine in ``bundle_dir/engines`` whose key matches.
+    Return every engine in ``bundle_dir/engines`` whose key matches.
 
-    In ``preference`` order of precision.
+    They come in ``preference`` order of precision.
     """
     want = make_key(onnx_sha, trt_version, gpu_name, preference[0])
     by_name = {p.name: p for p in engine_files(Path(bundle_dir) / 'engines')}

@@ -55,7 +55,7 @@ def percentile(values: Sequence[float], q: float) -> Optional[float]:
     """
     Return the ``q``-th percentile of ``values``, q in 0..100, by numpy's linear interpolation.
 
-    None if empty.
+    None when ``values`` is empty.
     """
     v = np.asarray(values, dtype=np.float64)
     return float(np.percentile(v, q)) if v.size else None

@@ -54,7 +54,8 @@ class LatestWinsWorker:
     """
     Run ``process_fn`` on the newest submitted item, on one daemon thread.
 
-    Args:
+    Parameters
+    ----------
         process_fn: called with each item on the worker thread; its return value goes to
             ``on_result``.
         on_result: optional ``on_result(item, result)``, called on the worker thread.
@@ -116,13 +117,17 @@ class LatestWinsWorker:
             )
 
     def wait_idle(self, timeout: Optional[float] = None) -> bool:
-        """Block until nothing is pending or in flight (True) or ``timeout`` seconds pass (False)."""
+        """
+        Block until nothing is pending or in flight, or until ``timeout`` seconds pass.
+
+        Returns True when idle, False on timeout.
+        """
         with self._cond:
             return self._cond.wait_for(lambda: self._pending is _EMPTY and not self._busy, timeout)
 
     @property
     def running(self) -> bool:
-        """True while the worker thread is alive."""
+        """Return True while the worker thread is alive."""
         return self._thread.is_alive()
 
     def stop(self, timeout: Optional[float] = None, drain: bool = False) -> bool:
@@ -160,7 +165,8 @@ class LatestWinsWorker:
                 result = self._process_fn(item)
                 if self._on_result is not None:
                     self._on_result(item, result)
-            except Exception as exc:  # noqa: BLE001 - the worker must survive any failure of one item
+            # the worker must survive any failure of one item
+            except Exception as exc:  # noqa: BLE001
                 ok = False
                 self._report(item, exc)
             del item

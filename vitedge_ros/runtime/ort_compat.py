@@ -13,9 +13,9 @@
 # limitations under the License.
 
 """
-Which onnxruntime an ONNX graph needs.
+Which onnxruntime an ONNX graph needs, and why onnxruntime could not load one.
 
-And one-line explanations of onnxruntime's load errors (Python 3.6).
+Gives one-line explanations of onnxruntime's load errors (Python 3.6).
 
 The table is ONNX Runtime's compatibility matrix,
 https://onnxruntime.ai/docs/reference/compatibility.html (source: microsoft/onnxruntime, branch
@@ -89,9 +89,9 @@ def min_onnxruntime_for(
 
 def onnxruntime_limits(version: str) -> Optional[Tuple[int, int]]:
     """
-    ``(max opset, max IR version)`` of an onnxruntime version string (``'1.10.0'``).
+    Return ``(max opset, max IR version)`` of an onnxruntime version string.
 
-    Or None if unknown.
+    The string is like ``'1.10.0'``; None if the version is unknown.
     """
     key = _version_key(version)
     if key in ORT_SUPPORT:
@@ -112,7 +112,9 @@ def _needs(opset: Optional[int], ir: Optional[int]) -> str:
 
 def explain_load_error(path: str, error: str, ort_version: str) -> str:
     """
-    One line saying why onnxruntime ``ort_version`` could not load the model at ``path`` (``error``: its message).
+    Return one line saying why onnxruntime ``ort_version`` could not load the model at ``path``.
+
+    ``error`` is onnxruntime's message.
 
     An opset or IR version newer than the installed onnxruntime implements is reported as exactly
     that, with the onnxruntime release it needs (never as a corrupt file); a missing kernel names
@@ -122,17 +124,17 @@ def explain_load_error(path: str, error: str, ort_version: str) -> str:
     first = text.splitlines()[0] if text else 'unknown error'
     fix = (
         'export the bundle for the Jetson Nano (tools/export_onnx.py --target trt8.2: opset 13) '
-        'or upgrade '
-        'onnxruntime'
+        'or upgrade onnxruntime'
     )
     m = _OPSET_RE.search(text)
     if m:
         opset = int(m.group(1))
         top = _OPSET_MAX_RE.search(text)
         has = ' supports ai.onnx up to opset {}'.format(top.group(1)) if top else ''
-        return '{}: the graph uses ONNX opset {}, which needs {}; the installed onnxruntime {}{}: {}'.format(
-            path, opset, _needs(opset, None), ort_version, has, fix
-        )
+        return (
+            '{}: the graph uses ONNX opset {}, which needs {}; '
+            'the installed onnxruntime {}{}: {}'
+        ).format(path, opset, _needs(opset, None), ort_version, has, fix)
     m = _IR_RE.search(text)
     if m:
         ir = int(m.group(1))

@@ -67,9 +67,8 @@ def check_frame(image: np.ndarray) -> np.ndarray:
         raise FrameError('frame is empty (shape {})'.format(image.shape))
     if image.dtype != np.uint8:
         raise FrameError(
-            'frame dtype must be uint8, got {} (scale 16-bit or float images to 8 bit first)'.format(
-                image.dtype
-            )
+            'frame dtype must be uint8, got {} '
+            '(scale 16-bit or float images to 8 bit first)'.format(image.dtype)
         )
     if image.ndim not in (2, 3):
         raise FrameError('frame must be H×W or H×W×C, got shape {}'.format(image.shape))
@@ -159,13 +158,12 @@ class Preprocessor:
 
     def interpolation(self, src_w: int, new_w: int) -> int:
         """
-        Return the cv2 flag for resizing a frame of width ``src_w`` to ``new_w`` (``spec.interpolation``).
+        Return the cv2 flag for resizing a frame of width ``src_w`` to ``new_w``.
 
-        Enlarging: INTER_LINEAR. Shrinking: ``area`` -> INTER_AREA; ``linear`` -> INTER_LINEAR down
-            to half size
-        and INTER_AREA below it, where bilinear taps skip whole pixels and alias (measured on
-        1280×960 -> 448×336: lower person precision; docs/EVALUATION.md, "Resize: measured, not
-        assumed").
+        The rule follows ``spec.interpolation``. Enlarging: INTER_LINEAR. Shrinking: ``area`` ->
+        INTER_AREA; ``linear`` -> INTER_LINEAR down to half size and INTER_AREA below it, where
+        bilinear taps skip whole pixels and alias (measured on 1280×960 -> 448×336: lower person
+        precision; docs/EVALUATION.md, "Resize: measured, not assumed").
         """
         if new_w >= src_w:
             return cv2.INTER_LINEAR
@@ -174,7 +172,12 @@ class Preprocessor:
         return cv2.INTER_AREA
 
     def resize(self, image: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
-        """``image`` (any channel count) resized to ``size`` (w, h) with the bundle's interpolation (or as is)."""
+        """
+        Return ``image`` (any channel count) resized to ``size`` (w, h).
+
+        The bundle's interpolation (:meth:`interpolation`) is used; an image already of that size
+        is returned as is.
+        """
         h, w = image.shape[:2]
         if (w, h) == tuple(size):
             return image
@@ -182,12 +185,10 @@ class Preprocessor:
 
     def letterbox(self, image: np.ndarray) -> Tuple[np.ndarray, Transform]:
         """
-        Resize (and pad) a BGR frame to the network size.
+        Resize (and pad) a BGR frame to the network size, in the model's colour order.
 
-        H×W×3 uint8 in the model's colour order (``color``).
-
-        The image the model is trained on (:mod:`vitedge_ros.training`); the same resize as
-        :meth:`__call__`.
+        Returns the H×W×3 uint8 image in ``color`` order and its transform: the image the model is
+        trained on (:mod:`vitedge_ros.training`), with the same resize as :meth:`__call__`.
         """
         bgr = as_bgr(image)
         h, w = bgr.shape[:2]
@@ -204,7 +205,11 @@ class Preprocessor:
         return resized, tf
 
     def normalize(self, image: np.ndarray) -> np.ndarray:
-        """H×W×3 uint8 (model colour order, network size) → 1×3×H×W float32 normalised as the model was trained."""
+        """
+        Return the 1×3×H×W float32 input, normalised as the model was trained, of an H×W×3 image.
+
+        ``image`` is uint8, in the model's colour order, at the network size.
+        """
         chw = image.transpose(2, 0, 1).astype(np.float32)
         chw *= self._a
         chw += self._b
@@ -214,7 +219,7 @@ class Preprocessor:
         """
         Return the channels of an H×W×C uint8 image as C contiguous planes.
 
-        In buffers reused per thread and size.
+        The planes live in buffers reused per thread and size.
 
         ``cv2.split`` deinterleaves with SIMD into the given planes: with the contiguous casts
         after it, the uint8 HWC -> float32 NCHW conversion measured about 3x faster than one

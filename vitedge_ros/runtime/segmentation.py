@@ -122,7 +122,11 @@ def _warp(src: np.ndarray, m: np.ndarray, size: Tuple[int, int], interp: int) ->
 def logits_to_labels(
     logits_hwc: np.ndarray, tf: Transform, net_size: Tuple[int, int], upsample: str = 'linear'
 ) -> np.ndarray:
-    """Label map (H×W uint8 class ids) in input-image pixels from h×w×C logits at map resolution."""
+    """
+    Return the label map (H×W uint8 class ids) in input-image pixels.
+
+    ``logits_hwc`` is h×w×C at the model's map resolution.
+    """
     if upsample not in UPSAMPLE_MODES:
         raise BundleError(
             'segmenter decoder: upsample must be one of {}, got {!r}'.format(
@@ -197,7 +201,11 @@ def check_segmenter_params(decoder: Dict[str, Any], num_labels: int) -> None:
 def center_box(
     width: int, height: int, fraction: float = CENTER_FRACTION
 ) -> Tuple[int, int, int, int]:
-    """(x0, y0, x1, y1) of the centred region covering ``fraction`` of the width and of the height."""
+    """
+    Return ``(x0, y0, x1, y1)`` of the centred region.
+
+    The region covers ``fraction`` of the width and of the height.
+    """
     if not 0.0 < fraction <= 1.0:
         raise ValueError('center fraction must be in (0, 1], got {!r}'.format(fraction))
     cw = max(1, int(round(width * fraction)))
@@ -211,9 +219,9 @@ def center_fractions(
     labels: np.ndarray, num_classes: int, fraction: float = CENTER_FRACTION
 ) -> List[float]:
     """
-    Fraction of each class among the pixels of the centre region (sums to 1).
+    Return the fraction of each class among the pixels of the centre region (sums to 1).
 
-    The landing-zone check.
+    This is the landing-zone check.
     """
     h, w = labels.shape[:2]
     x0, y0, x1, y1 = center_box(w, h, fraction)

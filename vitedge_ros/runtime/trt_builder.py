@@ -134,14 +134,18 @@ class TensorRTMissing(VitedgeError, RuntimeError):
 
 
 class TensorRTUnsupported(TensorRTMissing):
-    """The running TensorRT cannot build the requested precision from this graph (TensorRT 11, exit code 3)."""
+    """
+    The running TensorRT cannot build the requested precision from this graph.
+
+    Raised on TensorRT 11, for example; the build tools exit with code 3.
+    """
 
 
 class CalibrationError(VitedgeError, RuntimeError):
     """
     An INT8 calibration callback failed, or produced no batch (exit code 3).
 
-    Nothing was written.
+    Nothing was written when it is raised.
     """
 
     exit_code = EXIT_CALIBRATION
@@ -233,10 +237,8 @@ def import_tensorrt() -> Any:
         raise TensorRTMissing(
             'TensorRT is not installed for this Python ({}). On a Jetson it comes with JetPack '
             '(sudo apt install python3-libnvinfer; use the system python3); on a desktop NVIDIA '
-            'GPU: '
-            'pip install tensorrt. Without TensorRT, run the bundle with backend onnxruntime.'.format(
-                exc
-            )
+            'GPU: pip install tensorrt. '
+            'Without TensorRT, run the bundle with backend onnxruntime.'.format(exc)
         ) from exc
     if not hasattr(trt, 'Builder'):
         raise TensorRTMissing(
@@ -407,7 +409,9 @@ def audit_target(version: str) -> str:
 
 def audit_for_tensorrt(model: Any, onnx_path: Path, version: str) -> Tuple[str, List[Any]]:
     """
-    (audit target, findings) of ``vitedge_ros.export.trt_audit`` for the parser of TensorRT ``version``.
+    Return (audit target, findings) of ``vitedge_ros.export.trt_audit`` for TensorRT ``version``.
+
+    The audit applies the rules of that TensorRT version's ONNX parser.
 
     Raises ImportError when the audit (or the onnx package it needs) is not importable here.
     """
@@ -427,11 +431,7 @@ def audit_for_tensorrt(model: Any, onnx_path: Path, version: str) -> Tuple[str, 
 def audit_refusal(
     version: str, target: str, onnx_path: Path, findings: Sequence[Any]
 ) -> AuditRefused:
-    """
-    Return the :class:`AuditRefused` error naming the target, the nodes.
-
-    The rules and the fixes.
-    """
+    """Return the :class:`AuditRefused` error naming the target, nodes, rules and fixes."""
     names = [str(f.node) for f in findings]
     shown = ', '.join(names[:6]) + (
         ' and {} more'.format(len(names) - 6) if len(names) > 6 else ''
@@ -492,9 +492,9 @@ def calibration_batches(bundle: Bundle, files: Sequence[Path]) -> Iterator[np.nd
 
 def atomic_write_file(path: Path, data: Any) -> None:
     """
-    Write bytes/buffer ``data`` to ``path`` via ``.<name>.tmp-<pid>`` and ``os.replace``.
+    Write bytes/buffer ``data`` to ``path`` atomically, never half-written.
 
-    Never half-written.
+    The data go to ``.<name>.tmp-<pid>`` first, then ``os.replace`` renames it.
     """
     tmp = path.parent / temp_filename(path.name)
     try:
@@ -605,7 +605,8 @@ def make_calibrator(
                     stream.write('\r[build_engine] calibration: {} images'.format(self.count))
                     stream.flush()
                 return [int(device)]
-            except BaseException as exc:  # noqa: B902 - nothing may cross into TensorRT (8.2 aborts)
+            # nothing may cross into TensorRT (8.2 aborts)
+            except BaseException as exc:  # noqa: B902
                 self._fail('get_batch', exc)
                 return None
 
@@ -749,7 +750,11 @@ def resolve_bundle(bundle_dir: Union[str, Path]) -> Bundle:
 
 
 def strong_typing_only(trt: Any) -> bool:
-    """True on TensorRT 11.x: no ``BuilderFlag.FP16``/``INT8``, every network strongly typed."""
+    """
+    Return True on TensorRT 11.x, where every network is strongly typed.
+
+    That TensorRT has no ``BuilderFlag.FP16``/``INT8``.
+    """
     flags = getattr(trt, 'BuilderFlag', None)
     return not (hasattr(flags, 'FP16') and hasattr(flags, 'INT8'))
 
@@ -960,9 +965,9 @@ def _build(
     progress_stream: Optional[TextIO],
 ) -> Tuple[Any, Any]:
     """
-    Builder, network, parse, config, FP32 pins, build.
+    Create the builder and network, parse, configure, pin FP32 layers and build.
 
-    (the serialised engine or None, the config).
+    Returns (the serialised engine or None, the config).
     """
     version = result.trt_version
     logger = trt.Logger(trt.Logger.VERBOSE if options.verbose else trt.Logger.WARNING)

@@ -112,7 +112,12 @@ def _one_consumer(consumers: Dict[str, List[Any]], tensor: str, op: str) -> Opti
 def _decomposed_layernorms(
     model: Any, producers: Dict[str, Any], consumers: Dict[str, List[Any]]
 ) -> Iterable[List[Any]]:
-    """Node groups of ``ReduceMean -> Sub -> Pow(2)|Mul(d,d) -> ReduceMean -> [Add] -> Sqrt -> Div``."""
+    """
+    Yield the node groups of decomposed LayerNorms.
+
+    Each group matches ``ReduceMean -> Sub -> Pow(2)|Mul(d,d) -> ReduceMean -> [Add] -> Sqrt ->
+    Div``.
+    """
     for sub in model.graph.node:
         if sub.op_type != 'Sub' or len(sub.input) != 2:
             continue
@@ -158,9 +163,9 @@ def _peak_tails(
     model: Any, producers: Dict[str, Any], consumers: Dict[str, List[Any]]
 ) -> Iterable[List[Any]]:
     """
-    ``X -> MaxPool -> Equal(MaxPool(X), X)`` and everything downstream of the Equal.
+    Find the peak tails ``X -> MaxPool -> Equal(MaxPool(X), X)``.
 
-    Plus X's producer.
+    Each tail is everything downstream of the Equal, plus X's producer.
     """
     for pool in model.graph.node:
         if pool.op_type != 'MaxPool' or not pool.input:
@@ -227,7 +232,11 @@ def fp32_nodes(model: Any) -> Dict[str, str]:
 
 
 def node_outputs(model: Any, names: Iterable[str]) -> Dict[str, str]:
-    """``{ONNX output tensor name: layer name}`` for the nodes named ``names`` (to match layers by outputs)."""
+    """
+    Return ``{ONNX output tensor name: layer name}`` for the nodes named ``names``.
+
+    Used to match TensorRT layers by their outputs.
+    """
     wanted = set(names)
     out: Dict[str, str] = {}
     for node in model.graph.node:

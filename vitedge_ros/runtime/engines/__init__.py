@@ -41,9 +41,9 @@ BACKENDS = ('auto', 'tensorrt', 'onnxruntime', 'torch')
 
 class EngineChoice(NamedTuple):
     """
-    The engine picked for a bundle, why.
+    The engine picked for a bundle and why.
 
-    And (``auto`` only) why a TensorRT engine present was not used.
+    With ``auto`` only, it also says why a TensorRT engine present was not used.
     """
 
     engine: Engine
@@ -136,9 +136,9 @@ def create_engine(
     module: Any = None,
 ) -> Tuple[Engine, str]:
     """
-    (engine, a sentence saying what was picked and why).
+    Return (engine, a sentence saying what was picked and why).
 
-    func:`select_engine` without the fallback field.
+    This is :func:`select_engine` without the fallback field.
     """
     choice = select_engine(bundle, backend, providers=providers, module=module)
     return choice.engine, choice.reason

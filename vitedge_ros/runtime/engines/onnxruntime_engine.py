@@ -61,9 +61,8 @@ class OnnxRuntimeEngine(Engine):
         chosen: List[str] = [p for p in (providers or ['CPUExecutionProvider']) if p in available]
         if not chosen:
             raise EngineError(
-                'none of the requested onnxruntime providers {} is available (available: {})'.format(
-                    list(providers or []), available
-                )
+                'none of the requested onnxruntime providers {} is available '
+                '(available: {})'.format(list(providers or []), available)
             )
         try:
             self.session = ort.InferenceSession(str(path), sess_options=opts, providers=chosen)

@@ -92,7 +92,7 @@ def find_engine(
     """
     Find the engine of ``bundle`` whose key matches this TensorRT and GPU.
 
-    Else (None, why + how to rebuild).
+    Without one, returns (None, why + how to rebuild).
 
     Without ``precision``, the first match in this GPU's order (:func:`engine_preference`: FP16
     before INT8 where the GPU has no fast INT8).
@@ -115,9 +115,9 @@ def find_engine(
 
 def find_engines(bundle: Bundle, device: int = 0) -> Tuple[List[Path], str]:
     """
-    Every engine of ``bundle`` matching this TensorRT and GPU, in this GPU's precision order.
+    Return every engine of ``bundle`` matching this TensorRT and GPU, and a reason.
 
-    And a reason.
+    The engines come in this GPU's precision order.
 
     The reason says, when there is none, what differs and the command that rebuilds one.
     """
@@ -132,11 +132,7 @@ def find_engines(bundle: Bundle, device: int = 0) -> Tuple[List[Path], str]:
 
 
 def check_engine_key(engine_path: Path, gpu_name: str, bundle_dir: Optional[Path] = None) -> None:
-    """
-    Refuse an engine file whose key does not match the running TensorRT.
-
-    GPU and the bundle's ONNX.
-    """
+    """Refuse an engine file whose key does not match this TensorRT, GPU and bundle ONNX."""
     key = parse_key(engine_path.name)
     if bundle_dir is None and engine_path.parent.name == 'engines':
         bundle_dir = engine_path.parent.parent

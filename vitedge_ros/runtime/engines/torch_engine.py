@@ -28,9 +28,9 @@ from ..errors import EngineError
 
 class TorchEngine(Engine):
     """
-    Wraps an ``nn.Module`` whose forward returns a tensor.
+    Wraps an ``nn.Module`` whose forward returns one or more tensors.
 
-    a tuple of tensors or a dict of tensors.
+    The forward returns a tensor, a tuple of tensors or a dict of tensors.
     """
 
     name = 'torch'
