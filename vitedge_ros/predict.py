@@ -168,7 +168,11 @@ def _open_video(path: Path) -> Any:
 
 @contextlib.contextmanager
 def _stderr_fd_to_devnull() -> Iterator[None]:
-    """Point file descriptor 2 (C libraries' stderr, below ``sys.stderr``) at the null device for the block."""
+    """
+    Point file descriptor 2 at the null device for the block.
+
+    Descriptor 2 is the C libraries' stderr, below ``sys.stderr``.
+    """
     try:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -432,9 +436,8 @@ def predict(
         raise PredictError('--out {}: exists and is not a folder'.format(out))
     if not overwrite and out.is_dir() and any((out / n).exists() for n in OUTPUT_FILES):
         raise PredictError(
-            '{} holds the outputs of an earlier run; choose another --out or pass --overwrite'.format(
-                out
-            )
+            '{} holds the outputs of an earlier run; '
+            'choose another --out or pass --overwrite'.format(out)
         )
     pipe = pipeline
     if pipe is None:

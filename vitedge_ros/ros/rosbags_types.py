@@ -74,7 +74,9 @@ VISION_MSGS_RELEASES = {'foxy': '2.0.0', 'galactic': '3.0.2', 'humble': '4.1.1'}
 
 def vision_msgs_definitions(distro: str = 'humble') -> Dict[str, str]:
     """
-    Map ``vision_msgs/msg/<Name>`` to the text of its .msg file for ``distro`` (humble, galactic, foxy).
+    Map ``vision_msgs/msg/<Name>`` to the text of its .msg file for ``distro``.
+
+    ``distro``: humble, galactic or foxy.
 
     Raises
     ------
