@@ -234,7 +234,7 @@ def _process(
     """
     Hand one frame to the core and wait for its outputs.
 
-    a failed frame raises: the demo's frames are clean.
+    A failed frame raises: the demo's frames are clean.
     """
     from .runtime.errors import FrameError
 
@@ -500,9 +500,9 @@ def _write_outputs(
     say: Callable[[str], None],
 ) -> None:
     """
-    demo.mp4 (renamed from its partial name), demo_strip.png, topdown.png.
+    Write demo.mp4 (renamed from its partial name), demo_strip.png, topdown.png and the JSONs.
 
-    Map.json and summary.json.
+    The JSON files are map.json and summary.json.
     """
     from .eval.localisation import plot_topdown
 

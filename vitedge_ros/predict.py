@@ -13,9 +13,9 @@
 # limitations under the License.
 
 """
-Run a bundle on an image, a folder of images.
+Run a bundle on an image, a folder of images, a video file or a rosbag2 image topic.
 
-a video file or a rosbag2 image topic (``tools/predict.py``).
+The library side of ``tools/predict.py``:
 
     tools/predict.py SOURCE --bundle DIR --out DIR [--image-topic TOPIC] [--backend NAME]
                      [--score-threshold T] [--max-frames N] [--overwrite] [-q]

@@ -319,7 +319,7 @@ def read_yaml(path: Any, what: str = 'config') -> Any:
     """
     Return the parsed YAML file ``path``.
 
-    class:`SchemaError` naming the file when it is missing or not valid YAML.
+    Raises :class:`SchemaError` naming the file when it is missing or not valid YAML.
 
     The YAML problem is one line with its position
     (:func:`vitedge_ros.runtime.errors.yaml_error_line`): ``cfg.yaml: not valid YAML: line 2,

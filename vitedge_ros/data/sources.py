@@ -346,7 +346,7 @@ def check_task(
 
 def _split(n: int, item: Dict[str, Any], split: str, own_val: bool) -> List[int]:
     """
-    Indicate of ``split``.
+    Return the indices of ``split``.
 
     All of them with a separate validation set, else a seeded ``test_fraction`` holdout.
     """
@@ -917,7 +917,7 @@ def check_same_classes(named: Sequence[Tuple[str, Sequence[str]]]) -> List[str]:
     """
     Return the common label names of several sources.
 
-    class:`DataConfigError` naming both when two differ.
+    Raises :class:`DataConfigError` naming both when two differ.
     """
     first_where, first = named[0]
     for where, classes in named[1:]:

@@ -727,7 +727,7 @@ def _ground_image(st: _Stage, cover: _Cover, ground: Optional[np.ndarray]) -> np
 
 
 def _place_buildings(st: _Stage, count: int, road_mask: np.ndarray) -> List[_Obj]:
-    """Build (gable or flat roofs, with shadows), not on roads nor on each other."""
+    """Place buildings (gable or flat roofs, with shadows), not on roads nor on each other."""
     rng, h, w, px, roads = st.rng, st.h, st.w, st.px, st.roads
     buildings: List[_Obj] = []
     for _ in range(count * 12):
@@ -915,9 +915,9 @@ def _place_objects(
 
 def _clutter_parts(rng: np.random.Generator) -> Tuple[List[tuple], List[tuple], float, float]:
     """
-    One clutter item in metres.
+    Return one clutter item in metres: (parts, details, texture, shadow height).
 
-    (parts, details, texture, shadow height): rocks, debris, person-coloured decoys.
+    Clutter is rocks, debris and person-coloured decoys.
     """
     r = rng.random()
     if r < 0.35:  # rock

@@ -13,9 +13,9 @@
 # limitations under the License.
 
 """
-Pretrained weights for timm models.
+Pretrained weights for timm models: a local file, or the model hub.
 
-a local file, or the model hub with a fast, clear failure offline.
+The hub fails fast, with a clear message, when offline.
 
 ``model.pretrained_file: PATH`` loads a ``.safetensors`` or ``.pth``/``.pt``/``.bin`` state dict of
 the timm model into it through timm's own mechanism, ``timm.create_model(name, pretrained=True,

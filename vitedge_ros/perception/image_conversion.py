@@ -286,9 +286,9 @@ def _shift_to_8bit(values: np.ndarray, shift: int) -> np.ndarray:
 
 class SixteenBitScale:
     """
-    The one 16-bit -> 8-bit scale of a camera.
+    The one 16-bit -> 8-bit scale of a camera: a right shift by ``shift`` bits (0-8).
 
-    a right shift by ``shift`` bits (0-8), the same for every frame.
+    The same shift applies to every frame.
 
     ``shift=None`` (auto) fixes the shift from the first 16-bit frame with a value above 255
     (``auto_shift`` of that frame) and keeps it for every frame after it, so a raw value maps to
@@ -320,9 +320,9 @@ class SixteenBitScale:
     @property
     def shift(self) -> Optional[int]:
         """
-        The shift in use (bits).
+        Return the shift in use (bits).
 
-        Or None while auto has seen no 16-bit value above 255 yet (frames pass as is).
+        None while auto has seen no 16-bit value above 255 yet (frames pass as is).
         """
         return self._shift
 
