@@ -107,7 +107,7 @@ def vision_msgs_definitions(distro: str = 'humble') -> Dict[str, str]:
 
 def rosbags_types() -> Tuple[Any, SimpleNamespace]:
     """
-    Return ``(typestore, types)``: a Humble typestore with vision_msgs, and the builders' namespace.
+    Return ``(typestore, types)``: a Humble typestore with vision_msgs and the builders' namespace.
 
     A new typestore is made on each call (callers may register more types on it).
     """
