@@ -59,7 +59,7 @@ Box = Tuple[float, float, float, float]
 class Photo(NamedTuple):
     """One offline sample photograph: ``id`` is ``'<package>/<name>'``."""
 
-    id: str
+    id: str  # noqa: A003 - the public field name (photo ids in configs, tests and the model card)
     persons: bool  # a person is visible: never a texture nor a negative
     outdoor: bool
     description: str

@@ -395,7 +395,7 @@ class NodeParams:
 
     @property
     def wants_camera_info(self) -> bool:
-        """True when camera_info is needed (targets, or obstacle bearings)."""
+        """Return True when camera_info is needed (targets, or obstacle bearings)."""
         return bool(self.target_frame) or self.publish_obstacles
 
 
