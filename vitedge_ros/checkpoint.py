@@ -84,7 +84,7 @@ class PickledCheckpointError(CheckpointError):
 
 
 # --- writing
-# ----------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 
 
 def _weights_only_data(value: Any, where: str) -> Any:
@@ -342,7 +342,7 @@ def _what_it_holds(path: Path, obj: Any) -> str:
 
 
 # --- loading
-# ----------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 
 
 def load_checkpoint(path: Union[str, Path], allow_pickle: bool = False) -> Dict[str, Any]:
@@ -433,7 +433,11 @@ def _outputs(model: nn.Module, x: torch.Tensor) -> List[torch.Tensor]:
 
 
 def max_output_diff(a: nn.Module, b: nn.Module, x: torch.Tensor) -> float:
-    """Largest absolute difference between the outputs of two modules on ``x`` (inf when shapes differ)."""
+    """
+    Return the largest absolute difference between the outputs of two modules on ``x``.
+
+    ``inf`` when the output shapes differ.
+    """
     worst = 0.0
     for oa, ob in zip(_outputs(a.eval(), x), _outputs(b.eval(), x)):
         if oa.shape != ob.shape:
@@ -496,9 +500,8 @@ def convert_checkpoint(
         diff = max_output_diff(model, new['model'], x)
         if diff != 0.0:
             raise CheckpointError(
-                '{}: the rebuilt model differs from the pickled one by {:.3g}; not converted'.format(
-                    src, diff
-                )
+                '{}: the rebuilt model differs from the pickled one by {:.3g}; '
+                'not converted'.format(src, diff)
             )
         proof['max_abs_diff'] = diff
         save_checkpoint(

@@ -13,10 +13,9 @@
 # limitations under the License.
 
 """
-Rewrite an old (version-1, pickled nn.Module) checkpoint as tensors + a plain structure description.
+Rewrite an old (version-1, pickled nn.Module) checkpoint as tensors + a structure description.
 
-    tools/convert_checkpoint.py OLD.pt --trust-checkpoint [--out NEW.pt]      # default: OLD.pt in
-    place
+    tools/convert_checkpoint.py OLD.pt --trust-checkpoint [--out NEW.pt]  # default: OLD.pt
 
 Version-1 checkpoints pickled the whole model: reading one runs any code the file names, so this
 tool needs --trust-checkpoint (use it only on files whose origin you trust). The new file is read

@@ -98,9 +98,9 @@ def missing_workstation_package(exc: BaseException) -> Optional[str]:
 
 def workstation_tool(prog: str) -> Callable[[Callable[..., int]], Callable[..., int]]:
     """
-    Decorate a tool's ``main(argv=None) -> int``.
+    Decorate a tool's ``main(argv=None) -> int`` to report a missing workstation package.
 
-    a missing workstation package becomes one line and exit 2.
+    A missing workstation package becomes one line and exit 2.
 
     The line is ``prog: error: <dist> is not installed: this tool needs the workstation packages
     (pip install "vitedge_ros[tools]")``, on stderr.

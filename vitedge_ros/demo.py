@@ -69,8 +69,9 @@ PIPELINE_STEPS = ('preprocess', 'inference', 'postprocess', 'total')
 # flight's camera
 def flight_camera_info(width: int, height: int, hfov_deg: float = DEMO_HFOV_DEG) -> Any:
     """
-    Return a sensor_msgs/CameraInfo-like object (``k``, ``d``, ``p``, size; duck-typed) of the demo camera.
+    Return a sensor_msgs/CameraInfo-like object of the demo camera.
 
+    Duck-typed: ``k``, ``d``, ``p`` and the image size.
     Pinhole, no distortion, principal point at the image centre (pixel-edge coordinates, as boxes
     are), ``fx = fy = (width / 2) / tan(hfov / 2)``.
     """
@@ -92,8 +93,9 @@ def flight_camera_info(width: int, height: int, hfov_deg: float = DEMO_HFOV_DEG)
 
 def frame_to_map(transform: np.ndarray, world_gsd: float, uv: Any) -> np.ndarray:
     """
-    Ground points (N x 3, map metres: x east, y north, z 0) of frame pixels ``uv`` (N x 2, pixel edges).
+    Return the ground points (N x 3, map metres) of frame pixels ``uv`` (N x 2, pixel edges).
 
+    Map axes: x east, y north, z 0.
     ``transform`` is the frame's 2x3 world-pixel -> frame-pixel affine map (``Scene.transform``,
     pixel indices as ``cv2.warpAffine`` takes them); world pixel ``(i, j)`` (edges) lies at ``(i *
     gsd, -j * gsd)``.
@@ -120,8 +122,9 @@ def world_gsd(scene: Any) -> float:
 
 def nadir_pose(scene: Any, camera_info: Any) -> CameraPose:
     """
-    Pose of the camera optical frame in ``map`` for one ``camera_sequence`` frame (exact for the warp).
+    Return the camera optical frame's pose in ``map`` for one ``camera_sequence`` frame.
 
+    The pose is exact for the warp.
     The optical axis points straight down; image right and image down are the warp's frame axes on
     the ground; the altitude is ``fx`` times the frame's metres per pixel, so the pinhole camera of
     ``camera_info`` sees the ground exactly as the warp maps it.
@@ -143,8 +146,9 @@ def nadir_pose(scene: Any, camera_info: Any) -> CameraPose:
 
 def true_person_positions(scene: Any, person_label: int = 0) -> np.ndarray:
     """
-    True ground positions (N x 3, map metres) of the annotated persons of a ``camera_sequence`` frame.
+    Return the true ground positions (N x 3, map metres) of a frame's annotated persons.
 
+    The frame is one of ``camera_sequence``.
     Each is the centre of the person's pixels in the generator's instance map (seen from straight
     above, where the person stands), taken to the ground with ``frame_to_map``.
     """
@@ -230,7 +234,7 @@ def _process(
     """
     Hand one frame to the core and wait for its outputs.
 
-    a failed frame raises: the demo's frames are clean.
+    A failed frame raises: the demo's frames are clean.
     """
     from .runtime.errors import FrameError
 
@@ -343,9 +347,8 @@ def _say_summary(say: Callable[[str], None], summary: Dict[str, Any], reason: st
     )
     pr = summary['person']
     say(
-        'persons vs generator boxes @IoU 0.5: precision {:.3f}  recall {:.3f}  (tp {} fp {} fn {})'.format(
-            pr['precision'], pr['recall'], pr['tp'], pr['fp'], pr['fn']
-        )
+        'persons vs generator boxes @IoU 0.5: precision {:.3f}  recall {:.3f}  '
+        '(tp {} fp {} fn {})'.format(pr['precision'], pr['recall'], pr['tp'], pr['fp'], pr['fn'])
     )
     loc = summary['localisation']
     if loc['persons_true']:
@@ -432,7 +435,8 @@ def run_demo(
             )
             n_person = sum(1 for d in res.detections if d.class_id == person_id)
             say(
-                'frame {:4d}  {:5.1f} ms  {:2d} detections ({} persons; {} in ground truth)  {}'.format(
+                'frame {:4d}  {:5.1f} ms  {:2d} detections '
+                '({} persons; {} in ground truth)  {}'.format(
                     i,
                     res.timings_ms['total'],
                     len(res.detections),
@@ -496,9 +500,9 @@ def _write_outputs(
     say: Callable[[str], None],
 ) -> None:
     """
-    demo.mp4 (renamed from its partial name), demo_strip.png, topdown.png.
+    Write demo.mp4 (renamed from its partial name), demo_strip.png, topdown.png and the JSONs.
 
-    Map.json and summary.json.
+    The JSON files are map.json and summary.json.
     """
     from .eval.localisation import plot_topdown
 

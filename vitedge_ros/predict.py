@@ -13,9 +13,9 @@
 # limitations under the License.
 
 """
-Run a bundle on an image, a folder of images.
+Run a bundle on an image, a folder of images, a video file or a rosbag2 image topic.
 
-a video file or a rosbag2 image topic (``tools/predict.py``).
+The library side of ``tools/predict.py``:
 
     tools/predict.py SOURCE --bundle DIR --out DIR [--image-topic TOPIC] [--backend NAME]
                      [--score-threshold T] [--max-frames N] [--overwrite] [-q]
@@ -168,7 +168,11 @@ def _open_video(path: Path) -> Any:
 
 @contextlib.contextmanager
 def _stderr_fd_to_devnull() -> Iterator[None]:
-    """Point file descriptor 2 (C libraries' stderr, below ``sys.stderr``) at the null device for the block."""
+    """
+    Point file descriptor 2 at the null device for the block.
+
+    Descriptor 2 is the C libraries' stderr, below ``sys.stderr``.
+    """
     try:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -432,9 +436,8 @@ def predict(
         raise PredictError('--out {}: exists and is not a folder'.format(out))
     if not overwrite and out.is_dir() and any((out / n).exists() for n in OUTPUT_FILES):
         raise PredictError(
-            '{} holds the outputs of an earlier run; choose another --out or pass --overwrite'.format(
-                out
-            )
+            '{} holds the outputs of an earlier run; '
+            'choose another --out or pass --overwrite'.format(out)
         )
     pipe = pipeline
     if pipe is None:

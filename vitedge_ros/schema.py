@@ -65,7 +65,7 @@ def fail(path: str, problem: str) -> SchemaError:
 
 def is_bool(v: Any) -> bool:
     """
-    True for ``True`` / ``False`` and numpy's booleans.
+    Return True for ``True`` / ``False`` and numpy's booleans.
 
     ``np.bool_``; named ``bool`` in numpy 2.
     """
@@ -75,14 +75,14 @@ def is_bool(v: Any) -> bool:
 
 
 def is_number(v: Any) -> bool:
-    """True for a finite real number that is not a bool (numpy scalars included)."""
+    """Return True for a finite real number that is not a bool (numpy scalars included)."""
     if is_bool(v) or not isinstance(v, numbers.Real):
         return False
     return math.isfinite(float(v))
 
 
 def is_integer(v: Any) -> bool:
-    """True for a whole number type (int, numpy integers), not a bool."""
+    """Return True for a whole number type (int, numpy integers), not a bool."""
     return isinstance(v, numbers.Integral) and not is_bool(v)
 
 
@@ -304,7 +304,11 @@ def mapping(
 
 
 def convert(error: Callable[[str], Exception], checker: Checker, value: Any, path: str) -> Any:
-    """``checker(value, path)`` with a :class:`SchemaError` re-raised as ``error(message)`` (same text)."""
+    """
+    Return ``checker(value, path)``, a :class:`SchemaError` re-raised as ``error(message)``.
+
+    The message text stays the same.
+    """
     try:
         return checker(value, path)
     except SchemaError as exc:
@@ -315,7 +319,7 @@ def read_yaml(path: Any, what: str = 'config') -> Any:
     """
     Return the parsed YAML file ``path``.
 
-    class:`SchemaError` naming the file when it is missing or not valid YAML.
+    Raises :class:`SchemaError` naming the file when it is missing or not valid YAML.
 
     The YAML problem is one line with its position
     (:func:`vitedge_ros.runtime.errors.yaml_error_line`): ``cfg.yaml: not valid YAML: line 2,

@@ -17,8 +17,8 @@ A plain description of a model's structure, and the model rebuilt from it (no pi
 
 A checkpoint (:mod:`vitedge_ros.checkpoint`) stores tensors and this description; the module is
 rebuilt by building the *unpruned* model from the factory
-(:func:`vitedge_ros.models.create_model`), applying the
-recorded structural edits and then loading the tensors strictly. The description is JSON/YAML-able::
+(:func:`vitedge_ros.models.create_model`), applying the recorded structural edits and then loading
+the tensors strictly. The description is JSON/YAML-able::
 
     {'version': 1,
      'factory': {'arch', 'task', 'num_classes', 'img_size', 'kwargs'},      # create_model
@@ -128,7 +128,11 @@ def plain(value: Any, where: str = 'value') -> Any:
 def record_factory(
     model: nn.Module, arch: str, task: str, num_classes: int, img_size: Any, kwargs: Dict[str, Any]
 ) -> nn.Module:
-    """Remember on ``model`` the :func:`~vitedge_ros.models.create_model` arguments it was built with."""
+    """
+    Remember on ``model`` the arguments it was built with.
+
+    These are the :func:`~vitedge_ros.models.create_model` arguments.
+    """
     try:
         setattr(
             model,
@@ -152,7 +156,11 @@ def record_factory(
 
 
 def _config_factory(model: nn.Module) -> Optional[Dict[str, Any]]:
-    """Factory arguments of the project's own architectures (detector, segmenter) from their ``config()``."""
+    """
+    Return the factory arguments of the project's own architectures from their ``config()``.
+
+    The own architectures are the detector and the segmenter.
+    """
     for task in all_tasks():
         for arch in task.model_archs:
             if isinstance(model, task.model_class(arch)):
@@ -172,7 +180,11 @@ def _config_factory(model: nn.Module) -> Optional[Dict[str, Any]]:
 def _model_config_factory(
     model: nn.Module, model_config: Dict[str, Any]
 ) -> Optional[Dict[str, Any]]:
-    """Factory arguments of a timm classifier from a recipe/training ``model`` mapping (+ the module)."""
+    """
+    Return the factory arguments of a timm classifier.
+
+    Read from a recipe/training ``model`` mapping (and the module).
+    """
     arch = model_config.get('arch')
     if not arch or task_of_arch(arch) is not None:
         return None
@@ -244,7 +256,11 @@ def _detector(model: nn.Module) -> Optional[nn.Module]:
 
 
 def widths_of(model: nn.Module) -> Optional[Dict[str, Any]]:
-    """Embedding width, per-block attention/MLP shapes and detector conv widths (None without a timm ViT)."""
+    """
+    Return the embedding width, per-block attention/MLP shapes and detector conv widths.
+
+    None without a timm ViT.
+    """
     from .compress.prune import conv_widths, find_vit, PruneError
 
     try:
@@ -267,7 +283,8 @@ def widths_of(model: nn.Module) -> Optional[Dict[str, Any]]:
                 )
             )
         ):
-            return None  # not a timm Attention/Mlp block: no widths to record (nothing this project prunes)
+            # not a timm Attention/Mlp block: no widths to record (nothing this project prunes)
+            return None
         blocks.append(
             {
                 'num_heads': int(attn.num_heads),
@@ -520,7 +537,7 @@ _SHAPES_CACHE: Dict[str, Dict[str, Tuple[int, ...]]] = {}
 
 def check_rebuilds(structure: Dict[str, Any], model: nn.Module) -> None:
     """
-    Raise :class:`StructureError` unless ``structure`` rebuilds a model with ``model``'s tensor names and shapes.
+    Raise :class:`StructureError` unless ``structure`` rebuilds ``model``'s tensor names/shapes.
 
     Cached per description, so saving a checkpoint every epoch builds the skeleton once.
     """

@@ -55,8 +55,9 @@ def trial_export(
     target: str = DEFAULT_TARGET,
 ) -> Tuple[float, float]:
     """
-    Export a copy of ``module`` at ``input_shape`` (N×3×H×W) for ``target`` and run it once on onnxruntime.
+    Export a copy of ``module`` for ``target`` and run it once on onnxruntime.
 
+    The copy is exported at ``input_shape`` (N×3×H×W).
     The TensorRT audit is not enforced here (the graph is not simplified yet); the final export
     enforces it.
 

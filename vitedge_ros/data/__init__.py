@@ -13,9 +13,7 @@
 # limitations under the License.
 
 """
-Datasets: synthetic aerial scenes and readers for COCO, VisDrone, ImageFolder, mask folders.
-
-digits.
+Datasets: synthetic aerial scenes and readers for COCO, VisDrone, ImageFolder, masks, digits.
 
 ``sources`` turns the ``data:`` key of training configs and recipes into these readers, with label
 maps, ignored regions, random crops of large frames and weighted mixes (docs/DATA.md).

@@ -162,7 +162,11 @@ class CocoDetectionSet:
         return os.path.join(self.image_dir, self.file_names[i])
 
     def targets(self, i: int) -> Tuple[np.ndarray, np.ndarray]:
-        """Boxes (Nx4 float32 xyxy) and labels (N int64) of image ``i`` without reading the image."""
+        """
+        Return the boxes and labels of image ``i`` without reading the image.
+
+        Boxes: N x 4 float32 xyxy (pixels); labels: N int64.
+        """
         return self._boxes[i].copy(), self._labels[i].copy()
 
     def crowd(self, i: int) -> np.ndarray:

@@ -16,7 +16,8 @@
 scikit-learn's digits (1797 real 8x8 handwritten digits, shipped with scikit-learn: no download).
 
 The exact preprocessing, so that a bundle.yaml can reproduce it on the runtime side
-(``input: {color: bgr|rgb, mean: DIGITS_MEAN, std: DIGITS_STD, resize: stretch}`` on ``digits_as_bgr_images``):
+``input: {color: bgr|rgb, mean: DIGITS_MEAN, std: DIGITS_STD, resize: stretch}`` on
+``digits_as_bgr_images``:
 
 1. uint8 image: ``round(value * 255 / 16)`` (sklearn values are 0..16), grey replicated to 3
    channels;
@@ -104,7 +105,11 @@ def digits_as_bgr_images(
 
 
 def normalize(images: np.ndarray) -> np.ndarray:
-    """N x S x S x 3 uint8 -> N x 3 x S x S float32 with ``(x / 255 - DIGITS_MEAN) / DIGITS_STD``."""
+    """
+    Normalise N x S x S x 3 uint8 images to N x 3 x S x S float32.
+
+    Per channel: ``(x / 255 - DIGITS_MEAN) / DIGITS_STD``.
+    """
     x = images.astype(np.float32) / np.float32(255.0)
     x = (x - np.asarray(DIGITS_MEAN, dtype=np.float32)) / np.asarray(DIGITS_STD, dtype=np.float32)
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))

@@ -257,7 +257,7 @@ class GroundFlight:
         self.world_xy = hom[:, :2]  # map metres
         self.world, self.world_mask = world, wmask
 
-    # ------------------------------------------------------------------------------------------------
+    # ---------------------------------------------------------------------------------------------
     # geometry
     def body_at(self, index: int) -> Tuple[float, float, float, float]:
         """(x, y, z, yaw) of ``base_link`` in ``map`` at frame ``index``."""
@@ -300,7 +300,7 @@ class GroundFlight:
             )
         return pts[:, :2]
 
-    # --------------------------------------------------------------------------------------------------
+    # ---------------------------------------------------------------------------------------------
     # frames
     def frames(self) -> Iterator[FlightFrame]:
         """Yield the frames in order (rendered on demand)."""

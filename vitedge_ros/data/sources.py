@@ -313,8 +313,9 @@ def check_task(
     data: Dict[str, Any], task: str, allowed: Dict[str, Sequence[str]], path: str = 'data'
 ) -> None:
     """
-    Raise :class:`DataConfigError` (path ``data.name`` or ``data.mix``) when the data does not fit ``task``.
+    Raise :class:`DataConfigError` when the configured data does not fit ``task``.
 
+    The error's path is ``data.name`` or ``data.mix``.
     ``allowed`` maps a task to the source names it reads; a mix is data for the tasks whose object
     says so (:attr:`vitedge_ros.tasks.Task.reads_mixes`: detection). An unknown task is a
     DataConfigError too.
@@ -345,7 +346,7 @@ def check_task(
 
 def _split(n: int, item: Dict[str, Any], split: str, own_val: bool) -> List[int]:
     """
-    Indicate of ``split``.
+    Return the indices of ``split``.
 
     All of them with a separate validation set, else a seeded ``test_fraction`` holdout.
     """
@@ -405,7 +406,11 @@ class LabelledSource:
         return read_image(self._path(self.indices[i]))
 
     def targets(self, i: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(positives Nx4 float32 xyxy, labels N int64, ignored regions Kx4 float32 xyxy) in frame pixels."""
+        """
+        Return ``(positives, labels, ignored regions)`` of item ``i`` in frame pixels.
+
+        Positives: N x 4 float32 xyxy; labels: N int64; ignored regions: K x 4 float32 xyxy.
+        """
         return self._targets(self.indices[i])
 
     def _path(self, k: int) -> str:
@@ -563,8 +568,9 @@ def imagefolder_arrays(
     item: Dict[str, Any], spec: InputSpec, path: str = 'data'
 ) -> Tuple[Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], List[str]]:
     """
-    Return an ImageFolder item as normalised arrays ``(x_train, y_train, x_val, y_val)`` and its class names.
+    Return an ImageFolder item as normalised arrays and its class names.
 
+    The arrays are ``(x_train, y_train, x_val, y_val)``.
     Images go through the runtime :class:`Preprocessor` (N×3×H×W float32); validation from
     ``val_root`` (same class folders) or a seeded ``test_fraction`` holdout. Unreadable images are
     counted, logged and skipped.
@@ -825,7 +831,11 @@ class DetectionSampler:
         )
 
     def batch(self, n: int, rng: np.random.Generator) -> 'Batch':
-        """``n`` samples: (N×H×W×3 uint8 images, boxes, labels, ignored regions) in network pixels."""
+        """
+        Draw ``n`` samples as one batch in network pixels.
+
+        The batch holds N×H×W×3 uint8 images, boxes, labels and ignored regions.
+        """
         parts = [self.sample(rng) for _ in range(n)]
         return (
             np.stack([np.ascontiguousarray(p[0]) for p in parts]),
@@ -907,7 +917,7 @@ def check_same_classes(named: Sequence[Tuple[str, Sequence[str]]]) -> List[str]:
     """
     Return the common label names of several sources.
 
-    class:`DataConfigError` naming both when two differ.
+    Raises :class:`DataConfigError` naming both when two differ.
     """
     first_where, first = named[0]
     for where, classes in named[1:]:

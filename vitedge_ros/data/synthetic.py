@@ -162,7 +162,7 @@ class Scene(NamedTuple):
     transform: Optional[np.ndarray] = None
 
 
-# ----------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # Geometry: parts in object coordinates (metres) placed into pixel coordinates.
 # Pixel-space part tuples: ('e', cx, cy, a, b, angle_deg, color) | ('p', pts Nx2, color)
 #                          | ('l', x1, y1, x2, y2, thickness_px, color)
@@ -318,7 +318,7 @@ def _rect(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
     return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
 
 
-# ----------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # Object models. Each returns (silhouette parts, detail parts, shadow builder inputs) in metres.
 
 
@@ -515,7 +515,7 @@ def _tree_parts(
     return parts, details, rng.uniform(4.0, 9.0)
 
 
-# ----------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # Scene composition
 
 
@@ -727,7 +727,7 @@ def _ground_image(st: _Stage, cover: _Cover, ground: Optional[np.ndarray]) -> np
 
 
 def _place_buildings(st: _Stage, count: int, road_mask: np.ndarray) -> List[_Obj]:
-    """Build (gable or flat roofs, with shadows), not on roads nor on each other."""
+    """Place buildings (gable or flat roofs, with shadows), not on roads nor on each other."""
     rng, h, w, px, roads = st.rng, st.h, st.w, st.px, st.roads
     buildings: List[_Obj] = []
     for _ in range(count * 12):
@@ -915,9 +915,9 @@ def _place_objects(
 
 def _clutter_parts(rng: np.random.Generator) -> Tuple[List[tuple], List[tuple], float, float]:
     """
-    One clutter item in metres.
+    Return one clutter item in metres: (parts, details, texture, shadow height).
 
-    (parts, details, texture, shadow height): rocks, debris, person-coloured decoys.
+    Clutter is rocks, debris and person-coloured decoys.
     """
     r = rng.random()
     if r < 0.35:  # rock
@@ -996,8 +996,9 @@ def _composite(
     rng: np.random.Generator, everything: Sequence[_Obj], image: np.ndarray, mask: np.ndarray
 ) -> Tuple[np.ndarray, np.ndarray, List[int], List[float]]:
     """
-    Draw the shadows (a 0/1 map for ``_lighting``) and each object's sprite into ``image`` and ``mask``.
+    Draw the shadows and each object's sprite into ``image`` and ``mask``.
 
+    The shadows are a 0/1 map for ``_lighting``.
     Returns the shadow map (pixels covered by objects cleared), the instance map (``i + 1`` for
     labelled object ``i``), the labels and each labelled object's drawn pixel count (inside the
     image or not).
@@ -1428,7 +1429,11 @@ def save_coco_dataset(
 
 
 class SyntheticDetectionDataset:
-    """Map-style dataset of ``generate_scene(seed_offset + i, width, height, **kwargs)`` (torch-free)."""
+    """
+    Map-style dataset of generated scenes (torch-free).
+
+    Item ``i`` is ``generate_scene(seed_offset + i, width, height, **kwargs)``.
+    """
 
     def __init__(
         self,

@@ -59,7 +59,7 @@ Box = Tuple[float, float, float, float]
 class Photo(NamedTuple):
     """One offline sample photograph: ``id`` is ``'<package>/<name>'``."""
 
-    id: str
+    id: str  # noqa: A003 - the public field name (photo ids in configs, tests and the model card)
     persons: bool  # a person is visible: never a texture nor a negative
     outdoor: bool
     description: str
@@ -272,8 +272,9 @@ def sample_texture(
     scale_range: Tuple[float, float] = (0.4, 2.5),
 ) -> Texture:
     """
-    Return a ``width`` x ``height`` BGR texture cut from a random region of ``regions`` (default: training only).
+    Return a ``width`` x ``height`` BGR texture cut from a random region of ``regions``.
 
+    ``regions`` defaults to the training regions only.
     The region is cropped first; the crop is then scaled by a log-uniform factor in ``scale_range``
     (scene pixels per photo pixel), rotated by a uniform angle, shifted at random and mirror-tiled
     to fill the scene (``cv2.warpAffine`` with ``BORDER_REFLECT_101``), then recoloured

@@ -195,7 +195,11 @@ class VisDroneDetectionSet:
         return self._ann_for(self.file_names[i])
 
     def targets(self, i: int) -> Tuple[np.ndarray, np.ndarray]:
-        """Boxes (Nx4 float32 xyxy) and labels (N int64) of image ``i`` without reading the image."""
+        """
+        Return the boxes and labels of image ``i`` without reading the image.
+
+        Boxes: N x 4 float32 xyxy (pixels); labels: N int64.
+        """
         if i not in self._cache:
             self._cache[i] = parse_visdrone_annotation(
                 self.annotation_path(i), self._table, self.classes

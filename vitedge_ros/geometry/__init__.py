@@ -13,9 +13,9 @@
 # limitations under the License.
 
 """
-Camera model, bearing rays.
+Camera geometry: camera model, bearing rays, flat-ground projection and obstacle bearings.
 
-Flat-ground projection and obstacle bearings (pure numpy + cv2, no ROS).
+Pure numpy + cv2, no ROS.
 """
 
 from .camera import PinholeCamera

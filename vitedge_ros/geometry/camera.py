@@ -215,7 +215,11 @@ class PinholeCamera:
 
     @classmethod
     def from_fov(cls, width: int, height: int, hfov_rad: float) -> 'PinholeCamera':
-        """Ideal camera (square pixels, centred principal point) with horizontal field of view ``hfov_rad``."""
+        """
+        Return an ideal camera with horizontal field of view ``hfov_rad`` (radians).
+
+        Square pixels, centred principal point, no distortion.
+        """
         if not 0.0 < hfov_rad < np.pi:
             raise ValueError(
                 'horizontal field of view must be in (0, pi) rad, got {}'.format(hfov_rad)
@@ -246,7 +250,7 @@ class PinholeCamera:
         return self._with(K, width, height)
 
     # properties
-    # ----------------------------------------------------------------------------------------------
+    # ---------------------------------------------------------------------------------------------
     @property
     def fx(self) -> float:
         """Focal length along x (pixels)."""
@@ -263,7 +267,7 @@ class PinholeCamera:
         return float(self.K[0, 2]), float(self.K[1, 2])
 
     # mapping
-    # -------------------------------------------------------------------------------------------------
+    # ---------------------------------------------------------------------------------------------
     def _pixels_to_normalised(self, uv) -> np.ndarray:
         """K^-1 [u v 1]^T (skew allowed) -> N x 2 distorted normalised coordinates."""
         pts = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
@@ -346,8 +350,9 @@ class PinholeCamera:
 
     def normalize(self, uv) -> np.ndarray:
         """
-        Undistorted normalised image coordinates (x/z, y/z) of pixels ``uv`` (N x 2 or 2,) -> N x 2.
+        Return the undistorted normalised coordinates (x/z, y/z) of pixels ``uv`` as N x 2.
 
+        ``uv`` is N x 2 or (2,).
         NaN rows where the ray is 90 degrees or more off the optical axis (fisheye) or undefined:
         such a ray has no point on the z = 1 plane; use ``pixel_to_ray``.
         """
@@ -391,7 +396,9 @@ class PinholeCamera:
         return out
 
     def __repr__(self) -> str:
-        return 'PinholeCamera(fx={:.2f}, fy={:.2f}, cx={:.2f}, cy={:.2f}, {}x{}, model={!r}, D={})'.format(
+        return (
+            'PinholeCamera(fx={:.2f}, fy={:.2f}, cx={:.2f}, cy={:.2f}, {}x{}, model={!r}, D={})'
+        ).format(
             self.fx,
             self.fy,
             self.K[0, 2],

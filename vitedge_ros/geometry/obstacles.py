@@ -68,7 +68,9 @@ def ray_angles(rays) -> Tuple[np.ndarray, np.ndarray]:
 
 def bearing_ray(azimuth: float, elevation: float) -> np.ndarray:
     """
-    Unit ray (3,) in the camera optical frame (x right, y down, z forward) of a bearing in radians.
+    Return the unit ray (3,) in the camera optical frame of a bearing in radians.
+
+    Optical frame: x right, y down, z forward.
 
     The inverse of :func:`ray_angles`: ``(-sin(az) cos(el), -sin(el), cos(az) cos(el))``.
     """
@@ -145,7 +147,11 @@ def obstacle_infos(
 def central_region(
     image_size: Tuple[int, int], width_frac: float, height_frac: float
 ) -> Tuple[float, float, float, float]:
-    """Box (x1, y1, x2, y2) of the centred region covering the given fractions of an image (w, h)."""
+    """
+    Return the box (x1, y1, x2, y2) of the centred region covering fractions of an image.
+
+    The fractions are of the image's width and height (w, h).
+    """
     if not (0.0 < width_frac <= 1.0 and 0.0 < height_frac <= 1.0):
         raise ValueError(
             'central region fractions must be in (0, 1], got {}, {}'.format(
@@ -166,8 +172,9 @@ def clear_path(
     min_score: float = 0.0,
 ) -> bool:
     """
-    Return True when no detection of ``classes`` (score >= ``min_score``) overlaps the central region.
+    Return True when no detection of ``classes`` overlaps the central region.
 
+    Only detections with score >= ``min_score`` count.
     Overlap means a positive intersection area; a box only touching the region's border is clear.
     """
     rx1, ry1, rx2, ry2 = central_region(image_size, width_frac, height_frac)

@@ -70,8 +70,9 @@ def person_foot_pixels(
     height_m: float = DEFAULT_PERSON_HEIGHT_M,
 ) -> np.ndarray:
     """
-    Image points (N x 2, pixels) of the feet of upright persons detected as ``boxes`` (N x 4, x1 y1 x2 y2).
+    Return the image points (N x 2, pixels) of the feet of upright persons detected as ``boxes``.
 
+    ``boxes``: N x 4, x1 y1 x2 y2 (pixels).
     ``camera``: a :class:`~vitedge_ros.geometry.camera.PinholeCamera` at the boxes' image size;
     ``pose``: the optical frame in a z-up ground frame (metres); ``ground_z``: the ground plane's
     height (m); ``height_m``: the person's height (m, >= 0; 0: the box centre). Where the ground

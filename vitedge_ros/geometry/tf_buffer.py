@@ -132,7 +132,7 @@ class TransformBuffer:
         self._stamps: Dict[str, List[int]] = {}
         self._static: Dict[str, _Sample] = {}
 
-    # -----------------------------------------------------------------------------------------------
+    # ---------------------------------------------------------------------------------------------
     # filling
     def set_transform(
         self,
@@ -208,7 +208,7 @@ class TransformBuffer:
             added += 1
         return added
 
-    # -------------------------------------------------------------------------------------------------
+    # ---------------------------------------------------------------------------------------------
     # query
     @property
     def frames(self) -> List[str]:
@@ -276,7 +276,11 @@ class TransformBuffer:
             seen.add(parent)
 
     def _latest_common(self, frames: Sequence[str]) -> int:
-        """tf2's time 0: the newest stamp every dynamic link of ``frames`` has (static links: any time)."""
+        """
+        Return tf2's time 0: the newest stamp every dynamic link of ``frames`` has.
+
+        Static links hold at any time.
+        """
         latest = None
         for f in frames:
             if f in self._static or f not in self._stamps:
@@ -331,7 +335,7 @@ class TransformBuffer:
         return CameraPose(q / np.linalg.norm(q), t)
 
     def can_transform(self, target: str, source: str, stamp_ns: int = 0) -> Tuple[bool, str]:
-        """(True, '') when ``lookup`` would succeed, else (False, the reason)."""
+        """Return (True, '') when ``lookup`` would succeed, else (False, the reason)."""
         try:
             self.lookup(target, source, stamp_ns)
         except TransformError as exc:

@@ -13,9 +13,9 @@
 # limitations under the License.
 
 """
-Pretrained weights for timm models.
+Pretrained weights for timm models: a local file, or the model hub.
 
-a local file, or the model hub with a fast, clear failure offline.
+The hub fails fast, with a clear message, when offline.
 
 ``model.pretrained_file: PATH`` loads a ``.safetensors`` or ``.pth``/``.pt``/``.bin`` state dict of
 the timm model into it through timm's own mechanism, ``timm.create_model(name, pretrained=True,
@@ -98,7 +98,11 @@ def _probe(host: str, port: int = 443, seconds: float = PROBE_SECONDS) -> Option
 
 
 def _cached_hub_file(name: str) -> Tuple[Optional[str], str, str]:
-    """(path of a cached copy or None, hub host, what to download) for timm's default weights of ``name``."""
+    """
+    Locate timm's default weights of ``name``.
+
+    Returns (path of a cached copy or None, hub host, what to download).
+    """
     cfg = timm.models.get_pretrained_cfg(name)
     if cfg is None or not (cfg.hf_hub_id or cfg.url):
         raise PretrainedError(
@@ -265,8 +269,9 @@ def create_timm(
     name: str, pretrained: bool = False, pretrained_file: Optional[str] = None, **kwargs: Any
 ) -> nn.Module:
     """
-    ``timm.create_model(name, **kwargs)`` with weights from ``pretrained_file`` or (``pretrained``) the hub.
+    Return ``timm.create_model(name, **kwargs)`` with weights from a file or the hub.
 
+    The weights come from ``pretrained_file``, or from the hub when ``pretrained``.
     ``kwargs`` go to timm (``num_classes``, ``img_size``, ``embed_dim`` ...). Raises
     :class:`PretrainedError` (one line) for an unreadable or unfitting file and for an unreachable
     hub without a cached copy.

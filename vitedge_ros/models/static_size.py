@@ -48,9 +48,9 @@ def _dynamic_vits(module: nn.Module) -> List[nn.Module]:
 
 def static_size_copy(module: nn.Module, input_shape: Sequence[int]) -> nn.Module:
     """
-    ``module`` itself when it has no ``dynamic_img_size`` ViT.
+    Return ``module`` fixed to ``input_shape`` (a copy, or itself when nothing needs fixing).
 
-    Else a copy fixed to ``input_shape``.
+    ``module`` itself is returned when it has no ``dynamic_img_size`` ViT.
 
     ``input_shape`` is the exported input (N×3×H×W); the token grid each ViT sees at that size is
     measured with one forward pass (a ViT behind a conv stem sees a smaller map). Each such ViT

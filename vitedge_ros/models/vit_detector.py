@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-ViTCenterDetector: a timm ViT/DeiT backbone with a light CenterNet-style head on the patch-token grid.
+ViTCenterDetector: a timm ViT/DeiT backbone with a light CenterNet-style head on the patch grid.
 
 The head predicts, at stride ``patch / upsample``, a centre heatmap per class, the box size (log of
 size/stride) and the sub-cell centre offset. :meth:`ViTCenterDetector.decode` turns the maps into a
@@ -113,9 +113,8 @@ class ViTCenterDetector(nn.Module):
         if self.stem is not None:
             if self.stride != 8:
                 raise ValueError(
-                    'stem_channels needs a head at stride 8 (patch 16, upsample 2), got stride {}'.format(
-                        self.stride
-                    )
+                    'stem_channels needs a head at stride 8 (patch 16, upsample 2), '
+                    'got stride {}'.format(self.stride)
                 )
             self.fuse = nn.Sequential(
                 nn.Conv2d(hc + self.stem_channels, hc, 3, padding=1), nn.GELU()
@@ -189,7 +188,7 @@ class ViTCenterDetector(nn.Module):
         return torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, top_s, top_c], dim=2)
 
     def config(self) -> Dict[str, object]:
-        """Constructor arguments, to rebuild the model from a checkpoint."""
+        """Return the constructor arguments, to rebuild the model from a checkpoint."""
         return {
             'backbone': self.backbone_name,
             'num_classes': self.num_classes,
@@ -272,7 +271,7 @@ class DetectorExport(nn.Module):
 
 
 def gaussian_radius(w: float, h: float) -> float:
-    """Standard deviation (in map cells) of the centre Gaussian for a box of w×h cells."""
+    """Return the standard deviation (map cells) of the centre Gaussian for a box of w×h cells."""
     return max(0.5, 0.15 * (w * h) ** 0.5)
 
 

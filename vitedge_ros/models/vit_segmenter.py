@@ -209,7 +209,11 @@ class SegHead(nn.Module):
 
 
 class ViTSegmenter(nn.Module):
-    """Semantic segmenter; ``forward`` returns logits ``B×C×(H/stride)×(W/stride)`` (stride = patch/4)."""
+    """
+    Semantic segmenter on a timm ViT backbone.
+
+    ``forward`` returns logits ``B×C×(H/stride)×(W/stride)`` (stride = patch/4).
+    """
 
     def __init__(
         self,
@@ -300,7 +304,7 @@ class ViTSegmenter(nn.Module):
         return self.head(f16, x, detail)
 
     def config(self) -> Dict[str, object]:
-        """Constructor arguments, to rebuild the model from a checkpoint."""
+        """Return the constructor arguments, to rebuild the model from a checkpoint."""
         return {
             'backbone': self.backbone_name,
             'num_classes': self.num_classes,
@@ -331,7 +335,7 @@ class SegmenterExport(nn.Module):
 
 
 # --- losses
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 
 
 def upsample_logits(logits: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
@@ -369,7 +373,11 @@ def segmentation_loss(
     dice_weight: float = 0.5,
     ignore_index: int = 255,
 ) -> Dict[str, torch.Tensor]:
-    """Cross-entropy (optionally class-weighted) + Dice on logits upsampled to the mask size (B×H×W ids)."""
+    """
+    Return the cross-entropy (optionally class-weighted) + Dice loss of segmentation logits.
+
+    The logits are upsampled to the mask size first (masks: B×H×W class ids).
+    """
     up = upsample_logits(logits, tuple(target.shape[-2:]))
     ce = F.cross_entropy(up, target.long(), weight=class_weights, ignore_index=ignore_index)
     parts: List[torch.Tensor] = [ce]

@@ -123,7 +123,7 @@ TRANSPORTS = ('raw', 'compressed')
 RELIABILITIES = ('best_effort', 'reliable')
 
 
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # parameters
 class ParamError(VitedgeError, ValueError):
     """An invalid node parameter; ``.name`` is the parameter and the message names it."""
@@ -395,12 +395,16 @@ class NodeParams:
 
     @property
     def wants_camera_info(self) -> bool:
-        """True when camera_info is needed (targets, or obstacle bearings)."""
+        """Return True when camera_info is needed (targets, or obstacle bearings)."""
         return bool(self.target_frame) or self.publish_obstacles
 
 
 def _check(name: str, checker: Checker, v: Any) -> Any:
-    """``checker(v, name)`` (:mod:`vitedge_ros.schema`) with its error as a :class:`ParamError` naming ``name``."""
+    """
+    Return ``checker(v, name)`` (:mod:`vitedge_ros.schema`), its error as a :class:`ParamError`.
+
+    The ParamError names ``name``.
+    """
     try:
         return checker(v, name)
     except SchemaError as exc:
@@ -637,7 +641,8 @@ def _with_engine_cache(bundle: Any, cache_dir: str) -> Any:
 
     try:
         return load_bundle(engine_view(bundle.path, cache_dir or default_engine_cache_dir()))
-    except Exception as exc:  # noqa: BLE001 - OSError (read-only home), BundleError: keep <bundle>/engines
+    # OSError (read-only home), BundleError: keep <bundle>/engines
+    except Exception as exc:  # noqa: BLE001
         logging.getLogger(__name__).warning(
             'engine_cache_dir %s unusable (%s: %s); engines only from %s/engines',
             cache_dir,
@@ -672,7 +677,7 @@ class Throttle:
             return True, self._suppressed.pop(key, 0)
 
 
-# ------------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # outputs
 class FrameOutput(NamedTuple):
     """Everything the node publishes for one processed frame."""
@@ -719,7 +724,11 @@ def landing_zone(
     safe_classes: Sequence[str] = ('background', 'road'),
     min_safe: float = 0.95,
 ) -> LandingZone:
-    """Class fractions of the centred ``fraction``-sized region of a label map and the safety verdict."""
+    """
+    Return the landing-zone verdict of a label map.
+
+    Class fractions of its centred ``fraction``-sized region, and the safety verdict.
+    """
     from vitedge_ros.runtime.segmentation import center_box, center_fractions
 
     h, w = labels.shape[:2]
@@ -731,7 +740,7 @@ def landing_zone(
 
 def accepts_keyword(pipeline: Any, name: str) -> bool:
     """
-    True when ``pipeline(pixels, <name>=...)`` is accepted.
+    Return True when ``pipeline(pixels, <name>=...)`` is accepted.
 
     The runtime Pipeline; not a one-argument fake.
     """
@@ -760,13 +769,14 @@ class _Item(NamedTuple):
     )
 
 
-# ---------------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # core
 class PerceptionCore:
     """
     Latest-wins perception on incoming frames, with statistics and throttled warnings.
 
-    Args:
+    Parameters
+    ----------
         pipeline: callable ``pipeline(bgr) -> result`` with ``.detections``, ``.timings_ms``,
             ``.image_size``; and ``.backend_name``.
         params: validated NodeParams.
@@ -890,7 +900,7 @@ class PerceptionCore:
             'for this camera; set mono16_shift to choose it'.format(shift, peak),
         )
 
-    # ----------------------------------------------------------------------------------------------
+    # ---------------------------------------------------------------------------------------------
     # callbacks
     def on_image(self, msg: Any, stamp: Optional[float] = None, tag: Any = None) -> bool:
         """
@@ -983,7 +993,7 @@ class PerceptionCore:
             'frame processing failed: {}: {}'.format(type(exc).__name__, exc),
         )
 
-    # -----------------------------------------------------------------------------------------------
+    # ---------------------------------------------------------------------------------------------
     # camera
     def camera_for(self, width: int, height: int) -> Optional[PinholeCamera]:
         """
@@ -1208,7 +1218,7 @@ class PerceptionCore:
             )
         return pose
 
-    # ------------------------------------------------------------------------------------------------
+    # ---------------------------------------------------------------------------------------------
     # stats
     def _fps(self, times: Deque[float], now: float, window_s: float = 5.0) -> float:
         recent = [t for t in list(times) if now - t <= window_s]

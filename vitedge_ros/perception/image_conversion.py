@@ -140,7 +140,7 @@ VIEW_ENCODINGS: Tuple[str, ...] = tuple(
 
 
 def is_sixteen_bit(encoding: str) -> bool:
-    """True for a supported encoding with 16-bit samples (mono16, 16UC1, bgr16, ..., bayer_*16)."""
+    """Return True for a supported encoding with 16-bit samples (mono16, 16UC1, ..., bayer_*16)."""
     spec = _ENCODINGS.get(str(encoding).strip().lower())
     return spec is not None and spec.depth_bytes == 2
 
@@ -192,7 +192,11 @@ class ImageLayout(NamedTuple):
 
 
 def payload_bytes(data) -> np.ndarray:
-    """Return ``data`` (bytes, bytearray, memoryview, array.array, list or numpy array) as flat uint8."""
+    """
+    Return ``data`` as a flat uint8 array.
+
+    ``data``: bytes, bytearray, memoryview, array.array, list or numpy array.
+    """
     if isinstance(data, np.ndarray):
         arr = data if data.dtype == np.uint8 else np.ascontiguousarray(data).view(np.uint8)
         return arr.reshape(-1)
@@ -282,9 +286,9 @@ def _shift_to_8bit(values: np.ndarray, shift: int) -> np.ndarray:
 
 class SixteenBitScale:
     """
-    The one 16-bit -> 8-bit scale of a camera.
+    The one 16-bit -> 8-bit scale of a camera: a right shift by ``shift`` bits (0-8).
 
-    a right shift by ``shift`` bits (0-8), the same for every frame.
+    The same shift applies to every frame.
 
     ``shift=None`` (auto) fixes the shift from the first 16-bit frame with a value above 255
     (``auto_shift`` of that frame) and keeps it for every frame after it, so a raw value maps to
@@ -316,9 +320,9 @@ class SixteenBitScale:
     @property
     def shift(self) -> Optional[int]:
         """
-        The shift in use (bits).
+        Return the shift in use (bits).
 
-        Or None while auto has seen no 16-bit value above 255 yet (frames pass as is).
+        None while auto has seen no 16-bit value above 255 yet (frames pass as is).
         """
         return self._shift
 
@@ -417,7 +421,11 @@ def image_msg_to_frame(
 
 
 def frame_to_bgr(frame: Frame) -> np.ndarray:
-    """Return a :class:`Frame` (or a plain BGR/grey/BGRA array) as a new contiguous ``uint8`` ``H x W x 3`` BGR array."""
+    """
+    Return a :class:`Frame` as a new contiguous ``uint8`` ``H x W x 3`` BGR array.
+
+    A plain BGR/grey/BGRA array is accepted too.
+    """
     pixels, order = (
         (frame.pixels, frame.order) if isinstance(frame, Frame) else (np.asarray(frame), 'bgr')
     )
@@ -434,8 +442,9 @@ def image_msg_to_bgr(
     msg, mono16_shift: Optional[int] = None, scale: Optional[SixteenBitScale] = None
 ) -> np.ndarray:
     """
-    Convert a sensor_msgs/Image (any object with its fields) to a ``uint8`` ``H x W x 3`` BGR array.
+    Convert a sensor_msgs/Image to a ``uint8`` ``H x W x 3`` BGR array.
 
+    Any object with the message's fields will do.
     Honours ``step`` (row padding is dropped) and ``is_bigendian`` (16-bit encodings). 16-bit data
     is scaled to 8 bit by ``scale`` (a camera's ``SixteenBitScale``: give the same one for every
     frame of a stream) or, without it, by ``mono16_shift`` bits (``None``: from this one frame,

@@ -125,9 +125,9 @@ def text_style(width: int, height: int) -> TextStyle:
 
 def label_colour(name: str) -> Colour:
     """
-    BGR colour of a class name.
+    Return the BGR colour of a class name.
 
-    data:`NAMED_COLOURS`, else a fixed colour picked from the name.
+    From :data:`NAMED_COLOURS`, else a fixed colour picked from the name.
     """
     key = str(name).strip().lower()
     if key in NAMED_COLOURS:

@@ -421,7 +421,11 @@ def build_label_image(labels: np.ndarray, header, types):
 
 
 def build_classification(pairs: Iterable[Sequence[Any]], header, types):
-    """vision_msgs/Classification with one ObjectHypothesis (``class_id`` = label, ``score``) per pair."""
+    """
+    Build a vision_msgs/Classification with one ObjectHypothesis per (label, score) pair.
+
+    Each hypothesis has ``class_id`` = label and ``score``.
+    """
     results = [
         types.ObjectHypothesis(class_id=str(label), score=float(score)) for label, score in pairs
     ]

@@ -19,7 +19,8 @@ The only module of the package that imports rclpy and ROS message packages. It d
 parameters (with descriptions, read-only), validates them (a bad value stops start-up with its
 name), subscribes the camera, and turns the core's outputs into messages:
 
-    subscribes  image (sensor_msgs/Image) | image/compressed (sensor_msgs/CompressedImage), camera_info
+    subscribes  image (sensor_msgs/Image) | image/compressed (sensor_msgs/CompressedImage),
+                camera_info
     publishes   detections (vision_msgs/Detection2DArray), overlay (sensor_msgs/Image), targets
                 (geometry_msgs/PoseArray), obstacles (vision_msgs/Detection2DArray: pixel boxes,
                 poses in the optical frame), obstacles/bearings (sensor_msgs/PointCloud2: azimuth,
@@ -78,7 +79,9 @@ from ..perception.image_conversion import (
     VIEW_ENCODINGS,
 )
 
-try:  # vision_msgs >= 4.1 (Humble since February 2023); 4.0.0 has no LabelInfo: label_info is then skipped
+# vision_msgs >= 4.1 (Humble since February 2023); 4.0.0 has no LabelInfo: label_info is then
+# skipped
+try:
     from vision_msgs.msg import LabelInfo, VisionClass
 except ImportError:  # pragma: no cover - depends on the installation
     LabelInfo = VisionClass = None
@@ -105,7 +108,7 @@ __all__ = ['VitedgeNode', 'main', 'rclpy_types']
 
 
 def rclpy_types() -> SimpleNamespace:
-    """Return the ``types`` namespace of ``vitedge_ros.ros.messages`` with rclpy message classes."""
+    """Return the ``types`` namespace of ``vitedge_ros.ros.messages`` with rclpy's classes."""
     return SimpleNamespace(
         Time=TimeMsg,
         Header=Header,
@@ -161,7 +164,7 @@ class VitedgeNode(Node):
             self.close()
             raise
 
-    # -------------------------------------------------------------------------------------------------
+    # ---------------------------------------------------------------------------------------------
     # setup
     def _declare_parameters(self) -> dict:
         """
@@ -363,7 +366,7 @@ class VitedgeNode(Node):
         except Exception:  # noqa: BLE001 - CvBridgeError, TypeError: fall back to our conversion
             return image_msg_to_bgr(msg, scale=self.core.bit_scale)
 
-    # ----------------------------------------------------------------------------------------------
+    # ---------------------------------------------------------------------------------------------
     # callbacks
     def _on_image(self, msg: Image) -> None:
         self.core.on_image(msg)
@@ -392,7 +395,7 @@ class VitedgeNode(Node):
                 ) from None
         return CameraPose.from_transform(tf.transform)
 
-    # -----------------------------------------------------------------------------------------------
+    # ---------------------------------------------------------------------------------------------
     # outputs
     def _publish_output(self, out: FrameOutput) -> None:
         """Publish one frame's outputs (worker thread); dropped once close() has started."""

@@ -74,7 +74,9 @@ VISION_MSGS_RELEASES = {'foxy': '2.0.0', 'galactic': '3.0.2', 'humble': '4.1.1'}
 
 def vision_msgs_definitions(distro: str = 'humble') -> Dict[str, str]:
     """
-    Map ``vision_msgs/msg/<Name>`` to the text of its .msg file for ``distro`` (humble, galactic, foxy).
+    Map ``vision_msgs/msg/<Name>`` to the text of its .msg file for ``distro``.
+
+    ``distro``: humble, galactic or foxy.
 
     Raises
     ------
@@ -105,9 +107,7 @@ def vision_msgs_definitions(distro: str = 'humble') -> Dict[str, str]:
 
 def rosbags_types() -> Tuple[Any, SimpleNamespace]:
     """
-    Return ``(typestore, types)``.
-
-    a Humble typestore with vision_msgs, and the builders' namespace.
+    Return ``(typestore, types)``: a Humble typestore with vision_msgs and the builders' namespace.
 
     A new typestore is made on each call (callers may register more types on it).
     """

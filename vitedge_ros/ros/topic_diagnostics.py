@@ -55,7 +55,8 @@ class FrequencyStatus:
     """
     Rate of events (``tick``) checked against bounds (Hz), as diagnostic_updater's FrequencyStatus.
 
-    Args:
+    Parameters
+    ----------
         min_hz: lowest acceptable rate (0: only "no events" is an error).
         max_hz: highest acceptable rate; 0 or None: no upper bound.
         tolerance: relative slack on both bounds (upstream default 0.1).
