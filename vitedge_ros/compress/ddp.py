@@ -34,7 +34,11 @@ from torch.nn.parallel import DistributedDataParallel
 
 
 def init_from_env(backend: Optional[str] = None) -> Tuple[int, int]:
-    """(rank, world_size); initialises the default process group when torchrun set ``WORLD_SIZE > 1``."""
+    """
+    Return (rank, world_size) from the torchrun environment.
+
+    Initialises the default process group when torchrun set ``WORLD_SIZE > 1``.
+    """
     world = int(os.environ.get('WORLD_SIZE', '1'))
     if world <= 1:
         return 0, 1
@@ -96,7 +100,11 @@ def wrap(model: nn.Module) -> nn.Module:
 
 
 def sync_grads(module: nn.Module) -> None:
-    """Average the gradients of parameters outside the DDP model (e.g. distillation projections)."""
+    """
+    Average the gradients of parameters outside the DDP model.
+
+    These are parameters DDP does not synchronise, e.g. the distillation projections.
+    """
     _, world = rank_world()
     if world <= 1:
         return

@@ -13,7 +13,9 @@
 # limitations under the License.
 
 """
-Knowledge distillation losses and the loss hooks that ``training.train_classifier/train_detector`` call.
+Knowledge distillation losses and the loss hooks of the training loops.
+
+The hooks are what ``training.train_classifier`` and ``training.train_detector`` call.
 
 * logit KD: ``kd_kl`` (KL(teacher‖student) of temperature-softened distributions × T²) and
   ``kd_mse``;
@@ -150,9 +152,9 @@ class Distiller(nn.Module):
     """
     Builds the KD loss hook for a student/teacher pair.
 
-    ``cfg`` keys: type (logit|mse|token|none), temperature, alpha (weight of the KD term vs the task loss),
-    hard (token type), features / attention (lists of {student, teacher, weight}), box_weight
-    (detector).
+    ``cfg`` keys: type (logit|mse|token|none), temperature, alpha (weight of the KD term vs the
+    task loss), hard (token type), features / attention (lists of {student, teacher, weight}),
+    box_weight (detector).
     """
 
     def __init__(

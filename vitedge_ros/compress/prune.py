@@ -13,7 +13,9 @@
 # limitations under the License.
 
 """
-Structured pruning of timm ViT/DeiT models (and the detector's ViT backbone) that really shrinks tensors.
+Structured pruning of timm ViT/DeiT models that really shrinks tensors.
+
+It also prunes the detector's ViT backbone.
 
 Three kinds of coupled channel groups are removed, each with magnitude or first-order Taylor
 importance:
@@ -477,7 +479,9 @@ def _conv_groups(det: nn.Module) -> List[Dict[str, Any]]:
             )
             if j + 1 < len(convs):
                 consumers = [(convs[j + 1][1], 0)]
-            else:  # the stem output feeds the ViT patch embedding and the fusion conv (after the neck channels)
+            else:
+                # the stem output feeds the ViT patch embedding and the fusion conv (after the neck
+                # channels)
                 consumers = [(find_vit(det).patch_embed.proj, 0)]
                 if fuse_conv is not None:
                     consumers.append((fuse_conv, 'stem'))
@@ -550,7 +554,9 @@ def conv_widths(det: nn.Module) -> Dict[str, int]:
 
 def apply_conv_widths(det: nn.Module, widths: Dict[str, int]) -> None:
     """
-    Shrink a detector's conv groups to ``widths`` (from :func:`conv_widths`) keeping the first channels.
+    Shrink a detector's conv groups to ``widths``, keeping the first channels.
+
+    ``widths`` comes from :func:`conv_widths`.
 
     Rebuilds the structure a pruned checkpoint describes; the weights are loaded afterwards. Raises
     :class:`PruneError` for an unknown group or a width above the current one.

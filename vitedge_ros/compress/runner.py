@@ -91,20 +91,19 @@ LOG = logging.getLogger(__name__)
 
 
 # --- data
-# -----------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 
 
 class Data:
     """
     Training / evaluation data of a recipe (fields a task does not use are ``None``).
 
-    ``task``: classify | detect | segment; ``spec``: the model input; ``labels``: class names. Classifiers:
-    ``x_train``, ``x_test`` (N×3×H×W float32, normalised) and ``y_train``, ``y_test`` (N int64).
-    Detectors and
-    segmenters: ``train`` and ``val`` (:class:`vitedge_ros.training.data.DetectionSet` /
-        ``SegmentationSet``); real
-    detection data also ``sampler`` (:class:`vitedge_ros.data.sources.DetectionSampler`, fresh
-    crops for every fine-tuning epoch).
+    ``task``: classify | detect | segment; ``spec``: the model input; ``labels``: class names.
+    Classifiers: ``x_train``, ``x_test`` (N×3×H×W float32, normalised) and ``y_train``,
+    ``y_test`` (N int64). Detectors and segmenters: ``train`` and ``val``
+    (:class:`vitedge_ros.training.data.DetectionSet` / ``SegmentationSet``); real detection data
+    also ``sampler`` (:class:`vitedge_ros.data.sources.DetectionSampler`, fresh crops for every
+    fine-tuning epoch).
     """
 
     def __init__(
@@ -171,7 +170,7 @@ def load_data(
 
 
 # --- models
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 
 
 def build_model(
@@ -261,9 +260,9 @@ def _model_dependency(cfg: Any) -> Any:
 
 def recipe_dependencies(recipe: Dict[str, Any]) -> Dict[str, Any]:
     """
-    What every stage depends on beyond the stages before it.
+    Return what every stage depends on beyond the stages before it.
 
-    Model, teacher, data and seed config.
+    These are the model, teacher, data and seed config.
     """
     return {
         'model': _model_dependency(recipe['model']),
@@ -450,9 +449,9 @@ class Runner:
 
     def _context(self, idx: int, name: str, model: nn.Module) -> StageContext:
         """
-        What stage ``name``'s run function gets.
+        Return the context stage ``name``'s run function gets.
 
-        Its working ``model``, the data, teacher and run settings.
+        That is its working ``model``, the data, teacher and run settings.
         """
         return StageContext(
             index=idx,

@@ -195,7 +195,7 @@ class Stage:
         self.copy_input = copy_input
 
     def label(self, params: Dict[str, Any]) -> str:
-        """Base of the stage's report name when the recipe gives none."""
+        """Return the base of the stage's report name when the recipe gives none."""
         return self._label(params) if self._label is not None else self.name
 
     def check(self, recipe: Dict[str, Any], index: int) -> None:

@@ -73,7 +73,7 @@ SCHEMA = stage_schema(
 
 
 def distills(params: Dict[str, Any]) -> bool:
-    """True when the stage's ``distill`` has a loss type other than ``none``."""
+    """Return True when the stage's ``distill`` has a loss type other than ``none``."""
     return bool(params.get('distill')) and params['distill']['type'] != 'none'
 
 
@@ -101,7 +101,11 @@ def check(recipe: Dict[str, Any], index: int) -> None:
 
 
 def _resume_progress(ctx: StageContext, model: nn.Module, notes: List[str]) -> Dict[str, Any]:
-    """Epoch, optimizer and projection state of an interrupted run of this stage (loaded into ``model``)."""
+    """
+    Return the epoch, optimizer and projection state of an interrupted run of this stage.
+
+    The interrupted run's weights are loaded into ``model``.
+    """
     partial = ctx.partial_path
     state: Dict[str, Any] = {'epoch': 0, 'optimizer': None, 'proj': None}
     if not (ctx.resume and partial.is_file()):
@@ -235,7 +239,11 @@ def finetune_classifier(
     st: Dict[str, Any],
     common: Dict[str, Any],
 ) -> List[Dict[str, float]]:
-    """Classifier fine-tuning on this process's shard of the training arrays (+ logit / feature KD)."""
+    """
+    Fine-tune a classifier on this process's shard of the training arrays.
+
+    Logit and feature distillation are added when the stage asks for them.
+    """
     from ...training.loop import train_classifier
 
     data = ctx.data
