@@ -66,7 +66,12 @@ def load_ref(ref: str) -> Any:
 
 
 class Task:
-    """One task: subclass it in ``vitedge_ros/tasks/<name>.py`` and decorate with ``@register_task``."""
+    """
+    One task, answering everything that differs by task.
+
+    Subclass it in ``vitedge_ros/tasks/<name>.py`` and decorate the subclass with
+    ``@register_task``.
+    """
 
     #: bundle.yaml ``task`` value (ARCHITECTURE.md)
     name = ''
@@ -129,12 +134,10 @@ class Task:
     @property
     def decoders(self) -> Tuple[str, ...]:
         """
-        The ``decoder.type`` values bundle.yaml allows for this task.
+        Return the ``decoder.type`` values bundle.yaml allows for this task.
 
-        The first is what a new export writes.
-
-        Read from the bundle schema (:data:`vitedge_ros.runtime.bundle.DECODERS`), the drone's one
-        list.
+        The first is what a new export writes. Read from the bundle schema
+        (:data:`vitedge_ros.runtime.bundle.DECODERS`), the drone's one list.
         """
         return tuple(DECODERS.get(self.name, ()))
 
@@ -153,11 +156,10 @@ class Task:
         self, reference: Sequence[np.ndarray], outputs: Sequence[np.ndarray]
     ) -> Optional[bool]:
         """
-        Whether two runs' outputs (batch 1, same sample) give the same answer.
+        Return whether two runs' outputs (batch 1, same sample) give the same answer.
 
-        Where the task defines one.
-
-        None here; classify: the same top-1 class (the ONNX-to-bundle parity check).
+        Only for tasks that define one answer: None here; classify: the same top-1 class (the
+        ONNX-to-bundle parity check).
         """
         return None
 
@@ -165,10 +167,10 @@ class Task:
         self, reference: np.ndarray, outputs: np.ndarray
     ) -> Optional[Dict[str, float]]:
         """
-        ``{'agreement': fraction}`` of positions whose argmax over axis 1 is the same in the two N×C×… arrays.
+        Return ``{'agreement': fraction}`` of positions with the same argmax in the two outputs.
 
-        For tasks whose answer is that argmax (:attr:`argmax_answer`), else None (detect: compare
-        the heatmap).
+        The argmax is over axis 1 of the two N×C×… arrays. For tasks whose answer is that argmax
+        (:attr:`argmax_answer`), else None (detect: compare the heatmap).
         """
         if not self.argmax_answer:
             return None
@@ -229,7 +231,11 @@ class Task:
         return self.model_class(arch)(num_classes=num_classes, pretrained=pretrained, **extra)
 
     def export_module(self, model: Any) -> Tuple[Any, List[str]]:
-        """Return the torch module ONNX export traces for ``model`` and its output names (default: the model, logits)."""
+        """
+        Return the torch module ONNX export traces for ``model`` and its output names.
+
+        The default is the model itself with the output ``logits``.
+        """
         return model, list(self.output_names)
 
     def evaluate(self, model: Any, data: Any) -> Dict[str, Any]:
@@ -241,7 +247,11 @@ class Task:
         raise NotImplementedError
 
     def calibration_inputs(self, data: Any, n: int) -> np.ndarray:
-        """``n`` normalised training inputs (N×3×H×W float32) for INT8 calibration and quantization checks."""
+        """
+        Return ``n`` normalised training inputs (N×3×H×W float32).
+
+        They feed INT8 calibration and the quantization checks.
+        """
         return load_ref(IMAGES_TO_TENSOR)(data.train.images[:n], data.spec).numpy()
 
     def eval_inputs(self, data: Any, n: Optional[int] = None) -> np.ndarray:
@@ -272,14 +282,20 @@ class Task:
 
     def recipe_data(self, recipe: Dict[str, Any], spec: Any, labels: Optional[List[str]]) -> Any:
         """
-        Return a validated recipe's data (:class:`vitedge_ros.training.data.TaskData`) for model input ``spec``.
+        Return a validated recipe's data for model input ``spec``.
+
+        The data is a :class:`vitedge_ros.training.data.TaskData`.
 
         ``labels``: the class names the model was checked against, or None (the data's).
         """
         return self.hook('recipe_data')(recipe, spec, labels)
 
     def recipe_decoder(self, model: Any) -> Dict[str, Any]:
-        """Return the ``decoder`` of a recipe model created without a checkpoint (:meth:`decoder`'s defaults)."""
+        """
+        Return the ``decoder`` of a recipe model created without a checkpoint.
+
+        These are :meth:`decoder`'s defaults.
+        """
         return self.decoder()
 
     def evaluate_metric(self, model: Any, data: Any) -> Dict[str, Any]:
@@ -287,13 +303,17 @@ class Task:
         return self.evaluate(model, data)
 
     def evaluate_outputs(self, outs: Sequence[np.ndarray], data: Any) -> Dict[str, Any]:
-        """Return the compression report's metric from an ONNX graph's outputs over :meth:`eval_inputs` (batch-stacked)."""
+        """
+        Return the compression report's metric from an ONNX graph's outputs.
+
+        ``outs`` are the graph's outputs over :meth:`eval_inputs`, stacked along the batch axis.
+        """
         return self.hook('evaluate_outputs')(outs, data)
 
     def source_agreement(
         self, reference: Sequence[np.ndarray], outputs: Sequence[np.ndarray]
     ) -> Dict[str, Any]:
-        """Metric keys comparing a quantized graph's outputs with its FP32 source's (same inputs)."""
+        """Return metric keys comparing a quantized graph's outputs with its FP32 source's."""
         return {}
 
     def onnx_agreement(
@@ -311,7 +331,11 @@ class Task:
         return self.hook('onnx_agreement')(model, onnx_path, data.val.images[:n], data.spec)
 
     def calibration_losses(self, model: Any, data: Any, n_batches: int, batch_size: int) -> Any:
-        """Iterate of the task loss (scalar tensors) of up to ``n_batches`` training batches (Taylor pruning)."""
+        """
+        Iterate over the task loss of up to ``n_batches`` training batches.
+
+        Each item is a scalar tensor, for the Taylor importance of pruning.
+        """
         return self.hook('calibration_losses')(model, data, n_batches, batch_size)
 
     def finetune(
@@ -332,7 +356,7 @@ class Task:
 
     # ---- training configs (vitedge_ros.training.run): ``data`` is a TaskData
     def training_decoder(self, export: Dict[str, Any]) -> Dict[str, Any]:
-        """Return the ``decoder`` of a trained model's bundle from the config's ``export`` section."""
+        """Return the ``decoder`` of a trained model's bundle from the config's ``export``."""
         return self.decoder()
 
     def training_data(self, cfg: Dict[str, Any], spec: Any, labels: List[str]) -> Any:

@@ -63,7 +63,7 @@ class ClassifyTask(Task):
     def agreement(
         self, reference: Sequence[np.ndarray], outputs: Sequence[np.ndarray]
     ) -> Optional[bool]:
-        """Same top-1 class in the first output (logits 1×C) of both runs."""
+        """Return whether both runs give the same top-1 class in the first output (logits 1×C)."""
         return int(np.argmax(reference[0])) == int(np.argmax(outputs[0]))
 
     def create_model(
