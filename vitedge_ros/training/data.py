@@ -239,7 +239,11 @@ def _ignored_or_empty(data: DetectionSet) -> List[np.ndarray]:
 
 
 class DetectionData(NamedTuple):
-    """Training and validation data of a ``data`` entry with real sources or a mix (see data/sources.py)."""
+    """
+    Training and validation data of a ``data`` entry with real sources or a mix.
+
+    The sources are those of :mod:`vitedge_ros.data.sources`.
+    """
 
     train: Any  # DetectionSampler: fresh crops each epoch
     val: DetectionSet  # the first item's validation set, letterboxed whole frames
@@ -251,7 +255,7 @@ SyntheticFn = Callable[[Dict[str, Any], str], DetectionSet]
 
 
 def is_real_detection_data(data: Dict[str, Any]) -> bool:
-    """True for ``data`` entries that :func:`make_detection_data` reads (a mix, coco or visdrone)."""
+    """Return True for ``data`` entries :func:`make_detection_data` reads (mix, coco, visdrone)."""
     from ..data.sources import DETECTION_SOURCES
 
     return 'mix' in data or data.get('name') in DETECTION_SOURCES

@@ -13,10 +13,10 @@
 # limitations under the License.
 
 """
-Training loops (epochs, steps, optimizer, schedule) shared by tools/train.py and the recipes' fine-tuning.
+Training loops shared by tools/train.py and the recipes' fine-tuning.
 
-Loops take a ``loss_fn`` hook so that distillation can replace the plain loss without copying the
-loop.
+They run the epochs, steps, optimizer and schedule. Loops take a ``loss_fn`` hook so that
+distillation can replace the plain loss without copying the loop.
 """
 
 import math
