@@ -210,7 +210,10 @@ def _summary(m: dict) -> str:
             m['mode'],
             m['backend'],
         ),
-        'latency ms: inference p50 {:.2f}, end-to-end p50 {:.2f} / p95 {:.2f}; peak RSS {:.0f} MB'.format(
+        (
+            'latency ms: inference p50 {:.2f}, end-to-end p50 {:.2f} / p95 {:.2f}; '
+            'peak RSS {:.0f} MB'
+        ).format(
             lat['inference']['median_ms'],
             lat['end_to_end']['median_ms'],
             lat['end_to_end']['p95_ms'],

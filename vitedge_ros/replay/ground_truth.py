@@ -163,7 +163,10 @@ def match_frames(
         if image_of:
             return FrameMatch('stamp', image_of, None)
         reasons.append(
-            "no frame's header stamp is in the ground truth (frames {}..{}, ground truth {}..{})".format(
+            (
+                "no frame's header stamp is in the ground truth "
+                '(frames {}..{}, ground truth {}..{})'
+            ).format(
                 min(stamps) if stamps else '-',
                 max(stamps) if stamps else '-',
                 min(gt_stamps),

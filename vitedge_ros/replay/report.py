@@ -105,7 +105,10 @@ def metrics_markdown(m: Dict[str, Any]) -> str:
             '',
             '## Accuracy (COCO, faster-coco-eval)',
             '',
-            'Ground truth: `{}`; {} of {} images evaluated ({} frames without ground truth).'.format(
+            (
+                'Ground truth: `{}`; {} of {} images evaluated '
+                '({} frames without ground truth).'
+            ).format(
                 acc['gt_source'],
                 acc['images_evaluated'],
                 acc['images_total'],
