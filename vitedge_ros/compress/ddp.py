@@ -62,9 +62,10 @@ def barrier() -> None:
 
 def shard_indices(n: int, rank: int, world: int, seed: int = 0) -> np.ndarray:
     """
-    Sample indices of this rank.
+    Return the sample indices of this rank.
 
-    a seeded permutation of ``range(n)`` cut into ``world`` equal parts.
+    They are this rank's part of a seeded permutation of ``range(n)`` cut into ``world``
+    equal parts.
     """
     perm = np.random.default_rng(seed).permutation(n)
     per = n // world
@@ -77,7 +78,7 @@ class DDPModel(DistributedDataParallel):
     """
     DDP wrapper that forwards unknown attributes to the wrapped model.
 
-    ``num_classes``, ``map_size`` .
+    For example ``num_classes`` and ``map_size``.
     """
 
     def __getattr__(self, name: str):
@@ -91,7 +92,7 @@ def wrap(model: nn.Module) -> nn.Module:
     """
     Wrap ``model`` for DDP when a process group with more than one rank exists.
 
-    Else return it.
+    Otherwise ``model`` is returned unchanged.
     """
     rank, world = rank_world()
     if world <= 1:

@@ -64,9 +64,9 @@ def pixel_kd(
     student: torch.Tensor, teacher: torch.Tensor, temperature: float = 1.0
 ) -> torch.Tensor:
     """
-    Per-pixel ``T² · KL(softmax(t/T) ‖ softmax(s/T))`` over the class axis of B×C×h×w logits.
+    Return the mean per-pixel ``T² · KL(softmax(t/T) ‖ softmax(s/T))`` of B×C×h×w logits.
 
-    averaged.
+    The KL is taken over the class axis and averaged over the pixels.
     """
     c = student.shape[1]
     return kd_kl(
@@ -80,9 +80,9 @@ def binary_kd(
     student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0
 ) -> torch.Tensor:
     """
-    Per-element binary KL of sigmoid(·/T) distributions × T².
+    Return the mean per-element binary KL of sigmoid(·/T) distributions × T².
 
-    Averaged (heatmap distillation).
+    Used for heatmap distillation.
     """
     t = float(temperature)
     ps = student_logits / t

@@ -36,7 +36,7 @@ def detection_metric(res: Dict[str, Any], labels: List[str]) -> Dict[str, Any]:
     """
     Return the report's detection metric from a mAP result.
 
-    Map50, map50_95, the person's AP, per_class.
+    Keys: map50, map50_95, the person's AP and per_class.
     """
     out = {'map50': float(res['map50']), 'map50_95': float(res['map50_95'])}
     pc = res.get('per_class', {})
@@ -92,9 +92,9 @@ def onnx_outputs(path: Union[str, Path], data: Any, threads: int) -> List[np.nda
 
 def evaluate_outputs(outs: List[np.ndarray], data: Any) -> Dict[str, Any]:
     """
-    Task metric from ONNX outputs (logits, or detection rows first).
+    Return the task metric from ONNX outputs (logits, or detection rows first).
 
-    ``Task.evaluate_outputs``.
+    It is the task's ``Task.evaluate_outputs``.
     """
     return get_task(data.task).evaluate_outputs(outs, data)
 

@@ -400,7 +400,7 @@ def conv_keep_in(
     """
     Keep input channels ``start + keep`` of the range ``[start, start+length)``.
 
-    And all others.
+    Input channels outside that range are all kept.
     """
     dim = _conv_in_dim(conv)
     n = conv.weight.shape[dim]
@@ -511,7 +511,7 @@ def _keep_conv_group(det: nn.Module, g: Dict[str, Any], keep: List[int], neck_wi
     """
     Keep output channels ``keep`` of group ``g``'s producer.
 
-    And its BatchNorm and consumers' inputs.
+    Its BatchNorm and its consumers' inputs are cut to match.
     """
     prod = g['producer']
     n = prod.out_channels
@@ -544,9 +544,9 @@ def _sync_conv_attrs(det: nn.Module) -> None:
 
 def conv_widths(det: nn.Module) -> Dict[str, int]:
     """
-    Output channels of every prunable conv group of a detector.
+    Return the output channels of every prunable conv group of a detector.
 
-    ``neck.N``, ``fuse.0``, ``stem.N``.
+    Groups are named ``neck.N``, ``fuse.0`` and ``stem.N``.
     """
     det = getattr(det, 'detector', det)
     return {g['name']: int(g['producer'].out_channels) for g in _conv_groups(det)}

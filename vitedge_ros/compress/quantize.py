@@ -76,9 +76,9 @@ def _producers(model: onnx.ModelProto) -> Dict[str, onnx.NodeProto]:
 
 def node_categories(model: onnx.ModelProto) -> Dict[str, str]:
     """
-    Category of every MatMul/Gemm/Conv node.
+    Return the category of every MatMul/Gemm/Conv node.
 
-    patch_embed, head, softmax (A·V), attn_qk (Q·Kᵀ) or linear.
+    One of patch_embed, head, softmax (A·V), attn_qk (Q·Kᵀ) or linear.
     """
     inits = {i.name for i in model.graph.initializer}
     prod = _producers(model)
@@ -146,7 +146,7 @@ class ArrayReader:
     """
     A ``CalibrationDataReader`` over an N×C×H×W float32 array.
 
-    One sample per run (static batch 1).
+    It gives one sample per run (static batch 1).
     """
 
     def __init__(self, input_name: str, data: np.ndarray) -> None:

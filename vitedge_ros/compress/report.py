@@ -15,7 +15,7 @@
 """
 Compression report: report.json, report.md and a Pareto plot.
 
-Accuracy vs onnxruntime CPU latency.
+The plot shows accuracy vs onnxruntime CPU latency.
 """
 
 import json
@@ -51,9 +51,9 @@ def metric_name(entries: List[Dict[str, Any]]) -> str:
 
 def summarize(entries: List[Dict[str, Any]]) -> Dict[str, Any]:
     """
-    Ratios of every stage against the baseline and, for quantized stages.
+    Return the ratios of every stage against the baseline.
 
-    Against their FP32 source.
+    Quantized stages are also compared with their FP32 source.
     """
     if not entries:
         return {}
@@ -473,9 +473,9 @@ def update_doc(doc_path: Union[str, Path], reports: Dict[str, Union[str, Path]])
 
 def main(argv: Optional[List[str]] = None) -> int:
     """
-    ``python -m vitedge_ros.compress.report DOC KEY=REPORT.json ...``.
+    Regenerate the doc's report sections.
 
-    Regenerate the doc's sections.
+    Usage: ``python -m vitedge_ros.compress.report DOC KEY=REPORT.json ...``.
     """
     import sys
 

@@ -423,7 +423,7 @@ class Runner:
         """
         Export the untrained model at the bundle's static size.
 
-        RecipeError (one line) when it cannot.
+        Raises a one-line RecipeError when it cannot.
         """
         from ..trial_export import trial_export, TrialExportError
 
@@ -590,11 +590,9 @@ class Runner:
         """
         Return the ``model`` (or ``teacher``) of the recipe and the data's labels.
 
-        Checked to agree before any work.
-
-        Raises :class:`RecipeError` naming both sides for a class mismatch (checkpoint labels or
-        ``num_classes`` against the data), and for unreadable data, checkpoints or pretrained
-        weights.
+        The two are checked to agree before any work. Raises :class:`RecipeError` naming both sides
+        for a class mismatch (checkpoint labels or ``num_classes`` against the data), and for
+        unreadable data, checkpoints or pretrained weights.
         """
         from ..data.sources import check_model_classes
         from ..models.pretrained import PretrainedError
@@ -684,7 +682,7 @@ class Runner:
         """
         Checkpoint the stage (before its export), export it, checkpoint again.
 
-        Ranks > 0 read it back.
+        Ranks > 0 read the checkpoint back.
         """
         if self.rank == 0:
             if not saved:
@@ -766,9 +764,9 @@ class Runner:
     # -- report
     def report(self) -> Dict[str, Any]:
         """
-        Measure every stage's ONNX graph in this process, write report.json/.md.
+        Measure every stage's ONNX graph in this process and write the outputs.
 
-        The plot and the bundle.
+        These are report.json, report.md, the plot and the bundle.
         """
         import onnxruntime
 

@@ -40,7 +40,7 @@ def bipartite_soft_matching(metric: torch.Tensor, r: int, n_prefix: int):
     """
     Return ``merge(x, mode)`` that reduces B×N×C to B×(N−r)×C.
 
-    Or None when nothing is merged.
+    Returns None instead when nothing is merged.
     """
     n = metric.shape[1]
     r = min(r, (n - n_prefix) // 2)

@@ -125,9 +125,9 @@ class StageContext:
     @property
     def partial_path(self) -> Path:
         """
-        ``OUT/stages/NN-name.partial.pt``.
+        Return ``OUT/stages/NN-name.partial.pt``, the stage's progress file.
 
-        a stage's progress within itself (fine-tuning epochs).
+        It holds a stage's progress within itself (fine-tuning epochs).
         """
         return self.stages_dir / '{:02d}-{}.partial.pt'.format(self.index, self.name)
 

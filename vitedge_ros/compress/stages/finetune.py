@@ -84,9 +84,9 @@ def label(params: Dict[str, Any]) -> str:
 
 def check(recipe: Dict[str, Any], index: int) -> None:
     """
-    Return a distilling first stage needs a teacher.
+    Check that a distilling first stage has a teacher.
 
-    a ``teacher`` entry or a model checkpoint as the baseline.
+    The teacher is a ``teacher`` entry or a model checkpoint as the baseline.
     """
     if (
         distills(recipe['stages'][index])

@@ -71,7 +71,7 @@ def run(ctx: StageContext, st: Dict[str, Any]) -> StageResult:
     """
     Patch ``ctx.model`` (a copy) with ToMe at ``st['r']``.
 
-    Details: r, tokens per block, the sweep.
+    The details are r, the tokens per block and the sweep.
     """
     from ..evaluation import evaluate_torch
     from ..tome import apply_tome, token_counts
