@@ -163,9 +163,9 @@ def _m(value: Optional[float]) -> str:
 
 def _read_params(path: Optional[str]) -> Optional[dict]:
     """
-    Node parameters from a YAML file.
+    Read node parameters from a YAML file.
 
-    a flat mapping, or the ``ros__parameters`` of a ros2 params file.
+    The file is a flat mapping, or a ros2 params file (its ``ros__parameters``).
 
     Raises
     ------

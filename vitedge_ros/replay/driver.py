@@ -353,7 +353,7 @@ def _node_params(
     """
     Return the node's validated parameters (``NodeParams``) for this replay.
 
-    The replay's defaults where not given.
+    The replay's defaults apply where none are given.
 
     Raises
     ------
@@ -423,7 +423,7 @@ def _warm_up(pipe: Any, types: Any, typestore: Any, overlay: bool) -> float:
     """
     Run the pipeline once on a blank frame and build the message serializers.
 
-    Return the time in ms.
+    Returns the time taken in ms.
 
     The first inference (engine start-up) and the first CDR serialization of a type (rosbags
     generates its code then) take tens of milliseconds; on the drone that happens before the
@@ -487,7 +487,7 @@ def _feed_one(
     """
     Hand one recorded frame to the core, with the CameraInfo in force.
 
-    At its time in realtime mode.
+    In realtime mode the frame is handed over at its recorded time.
     """
     t_read = time.perf_counter()
     if feed.first_ns is None:
@@ -617,7 +617,7 @@ def _run(
     """
     Feed the frames, match them to the ground truth and commit the output bag.
 
-    Abort it on any failure.
+    The output bag is aborted on any failure.
     """
     planned = min(frames_total, max_frames) if max_frames is not None else frames_total
     bar = _progress_bar(progress, planned, image_topic)

@@ -80,7 +80,7 @@ class BagGeometry(NamedTuple):
         """
         Return the latest CameraInfo logged at or before ``log_ns`` (else the first one).
 
-        None without any.
+        None when there is no CameraInfo at all.
         """
         if not self.camera_infos:
             return None

@@ -286,9 +286,9 @@ def _boxes(msg: Any) -> List[Tuple[str, float, float, float, float]]:
 
 def _deserializers(reader: Any) -> List[Tuple[str, Any]]:
     """
-    (name, function(raw, msgtype)) to try on a ground-truth topic.
+    Return the (name, function(raw, msgtype)) decoders to try on a ground-truth topic.
 
-    The bag's own definitions first.
+    The bag's own message definitions come first.
     """
     from ..ros.rosbags_types import VISION_MSGS_RELEASES, vision_msgs_typestore
 

@@ -111,7 +111,7 @@ class FrameOutputWriter:
         """
         Write ``frame`` (the core's ``FrameOutput``) at log time ``out_ns``.
 
-        ``/diagnostics`` from ``core``.
+        ``/diagnostics`` comes from ``core``.
         """
         from ..ros import messages as M
 

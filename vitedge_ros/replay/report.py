@@ -134,9 +134,9 @@ def _pct(value: Any) -> str:
 
 def _geometry_markdown(m: Dict[str, Any]) -> list:
     """
-    Sections for the camera geometry, person localisation.
+    Return the report sections on camera geometry and person localisation.
 
-    Obstacle bearings and the clear-path flag.
+    They also cover obstacle bearings and the clear-path flag.
     """
     cam = m.get('camera')
     if not cam:

@@ -182,7 +182,7 @@ class Task:
         """
         Return the function :attr:`hooks` names for ``name``, imported.
 
-        NotImplementedError when the task has none.
+        Raises NotImplementedError when the task has none.
         """
         if name not in self.hooks:
             raise NotImplementedError('task {} has no {} hook'.format(self.name, name))
@@ -190,9 +190,9 @@ class Task:
 
     def data_labels(self, data: Dict[str, Any]) -> List[str]:
         """
-        Label names of a validated ``data`` entry (a training config's or recipe's).
+        Return the label names of a validated ``data`` entry (a training config's or recipe's).
 
-        Read without any image.
+        They are read without any image.
 
         Raises the readers' DataConfigError / DatasetError (the caller names its config).
         """
@@ -202,7 +202,7 @@ class Task:
         """
         Return the torch class of one of this task's own architectures.
 
-        ValueError ``unknown <word> arch``.
+        Raises ValueError ``unknown <word> arch``.
         """
         if arch not in self.model_archs:
             known = ', '.join(self.model_archs)
@@ -320,9 +320,9 @@ class Task:
         self, model: Any, onnx_path: Any, data: Any, n: int = 20
     ) -> Optional[float]:
         """
-        Fraction of answers torch and onnxruntime share on the first ``n`` validation inputs.
+        Return the fraction of answers torch and onnxruntime share on ``n`` validation inputs.
 
-        Or None.
+        The inputs are the first ``n``; None when the task has no such check.
 
         Only where the export parity report has one (segment: pixels of the same class).
         """
@@ -348,7 +348,7 @@ class Task:
         common: Dict[str, Any],
     ) -> Any:
         """
-        Return the finetune stage's training of ``net`` on ``ctx.data`` (``distiller`` or None).
+        Train ``net`` on ``ctx.data`` for the finetune stage (``distiller`` or None).
 
         Returns the history.
         """
@@ -371,9 +371,9 @@ class Task:
 
     def train_options(self, train: Dict[str, Any], data: Any) -> Dict[str, Any]:
         """
-        Keywords of :meth:`train` beyond the common loop ones.
+        Return the keywords of :meth:`train` beyond the common loop ones.
 
-        From the config's ``train`` section.
+        They come from the config's ``train`` section.
         """
         return self.hook('train_options')(train, data) if 'train_options' in self.hooks else {}
 

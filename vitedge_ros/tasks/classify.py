@@ -110,9 +110,10 @@ class ClassifyTask(Task):
     # ---- recipes and compression
     def recipe_spec(self, recipe: Dict[str, Any]) -> Any:
         """
-        imagefolder: 224 stretched with timm's ImageNet normalisation.
+        Return the input of a recipe model without a checkpoint.
 
-        Digits: 32 (``img_size`` overrides).
+        imagefolder: 224 stretched with timm's ImageNet normalisation; digits: 32 (``img_size``
+        overrides).
         """
         return load_ref('vitedge_ros.training.data:classification_recipe_spec')(recipe)
 

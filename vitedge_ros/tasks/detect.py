@@ -125,7 +125,7 @@ class DetectTask(Task):
     # ---- training configs
     def training_decoder(self, export: Dict[str, Any]) -> Dict[str, Any]:
         """
-        ``vit_center`` with ``export.max_detections`` (100).
+        Return the ``vit_center`` decoder with ``export.max_detections`` (100).
 
         The score threshold comes with the metrics.
         """

@@ -309,7 +309,7 @@ def load_config(path: Path) -> Dict[str, Any]:
     """
     Read and validate a YAML config.
 
-    class:`ConfigError` naming the file when it is missing or not YAML.
+    Raises :class:`ConfigError` naming the file when it is missing or not YAML.
     """
     return validate_config(convert(ConfigError, read_yaml, path, 'config'))
 

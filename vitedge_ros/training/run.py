@@ -165,9 +165,9 @@ def _trial(
     start_epoch: int,
 ) -> None:
     """
-    Trial export before the first epoch (skipped when nothing is left to train).
+    Export a trial model before the first epoch (skipped when nothing is left to train).
 
-    ConfigError when it fails.
+    Raises ConfigError when the export fails.
     """
     from ..trial_export import trial_export, TrialExportError
 
@@ -218,9 +218,9 @@ def run_segment_training(
     allow_pickle: bool = False,
 ) -> Dict[str, Any]:
     """
-    Task ``segment`` of :func:`run_training` (a validated config).
+    Run :func:`run_training` for a segmentation config (validated).
 
-    CE + Dice, mIoU in input-image pixels.
+    The loss is CE + Dice; mIoU is measured in input-image pixels.
     """
     return _run_task(
         cfg,

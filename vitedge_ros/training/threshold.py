@@ -15,7 +15,7 @@
 """
 The detector's score threshold, picked on validation data for the bundle.
 
-``export.score_threshold: auto``.
+This is what ``export.score_threshold: auto`` asks for.
 """
 
 from typing import Dict, Optional, Tuple
