@@ -13,14 +13,12 @@
 # limitations under the License.
 
 """
-Task metrics of a compression stage's model.
+Task metrics of a compression stage's model, from torch or from its ONNX graph's outputs.
 
-Torch (``evaluate_torch``) or its ONNX graph's outputs.
-
-Classifiers: top-1 on the held-out split; detectors: COCO-style mAP
-    (:func:`vitedge_ros.eval.detection.detection_map`)
-and the person class's AP; segmenters: mean IoU through the runtime decoder in input-image pixels.
-``data`` is the run's :class:`vitedge_ros.compress.runner.Data`.
+The torch side is ``evaluate_torch``. Classifiers: top-1 on the held-out split; detectors:
+COCO-style mAP (:func:`vitedge_ros.eval.detection.detection_map`) and the person class's AP;
+segmenters: mean IoU through the runtime decoder in input-image pixels. ``data`` is the run's
+:class:`vitedge_ros.compress.runner.Data`.
 """
 
 from pathlib import Path

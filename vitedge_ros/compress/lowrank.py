@@ -105,9 +105,8 @@ def budget_ranks(
     Ranks under a global budget: keep ``params_fraction`` of the layers' dense parameters.
 
     Greedy: each singular value costs (in+out) parameters and is worth its share of its layer's
-        energy;
-    the most valuable per parameter are kept until the budget is spent (each layer keeps at least
-    one).
+    energy; the most valuable per parameter are kept until the budget is spent (each layer keeps at
+    least one).
     """
     budget = params_fraction * sum(i * o for i, o in shapes)
     items = []

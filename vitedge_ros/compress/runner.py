@@ -13,33 +13,33 @@
 # limitations under the License.
 
 """
-Run a compression recipe.
+Run a compression recipe: stages in order, each measured, checkpointed and exported.
 
-Stages in order, each measured, checkpointed and exported; then the report.
-
-The runner is orchestration only: it loads the recipe and its data, runs each stage through the
-stage registry (:mod:`vitedge_ros.compress.stages`: one module per stage type with its schema and
-``run(ctx, params)``), measures, checkpoints, exports, resumes and reports. It branches on no stage
-type: what differs between stages is declared on their
+The report comes last. The runner is orchestration only: it loads the recipe and its data, runs
+each stage through the stage registry (:mod:`vitedge_ros.compress.stages`: one module per stage
+type with its schema and ``run(ctx, params)``), measures, checkpoints, exports, resumes and
+reports. It branches on no stage type: what differs between stages is declared on their
 :class:`~vitedge_ros.compress.stages.base.Stage` (``exports``, ``distributed``, ``copy_input``).
 
 Output directory layout::
 
-    OUT/stages/NN-name.pt        checkpoint after each stage (save_checkpoint; the report entry in
-    extra) OUT/stages/NN-name.partial.pt  fine-tuning progress (epoch + optimizer state), removed
-    when the stage ends OUT/onnx/NN-name.onnx        the stage's ONNX graph (QDQ/FP16/dynamic
-    graphs for quantize stages) OUT/report.json, OUT/report.md, OUT/pareto.png OUT/bundle/
-    the last non-branch stage as a model bundle
+    OUT/stages/NN-name.pt          checkpoint after each stage (save_checkpoint; the report entry
+                                   in extra)
+    OUT/stages/NN-name.partial.pt  fine-tuning progress (epoch + optimizer state), removed when
+                                   the stage ends
+    OUT/onnx/NN-name.onnx          the stage's ONNX graph (QDQ/FP16/dynamic graphs for quantize
+                                   stages)
+    OUT/report.json, OUT/report.md, OUT/pareto.png
+    OUT/bundle/                    the last non-branch stage as a model bundle
 
 Every stage's ONNX graph is exported for the run's TensorRT parser target (``target``, default
 ``trt8.2``: opset 13, LayerNorm decomposed; see :mod:`vitedge_ros.export.targets`) and its parity
 with torch is checked against the same tolerance as ``tools/export_onnx.py``
 (:data:`vitedge_ros.export.onnx_export.PARITY_ATOL`; above it the run stops with
 :class:`~vitedge_ros.export.onnx_export.ParityError`). The bundle's graph is audited for every
-public
-target: blockers for the run's target stop the run
-    (:class:`~vitedge_ros.export.onnx_export.ExportTargetError`,
-naming the nodes), and the targets it parses on are written to bundle.yaml ``trt_targets``.
+public target: blockers for the run's target stop the run
+(:class:`~vitedge_ros.export.onnx_export.ExportTargetError`, naming the nodes), and the targets it
+parses on are written to bundle.yaml ``trt_targets``.
 
 Each stage checkpoint records the stage's config and a fingerprint of everything it depended on
 (the model, teacher, data and seed config, the model/teacher checkpoint files' SHA-256, and the

@@ -36,10 +36,9 @@ workstation method called where torch is missing fails with torch's ImportError.
 
 Task data (the duck type :meth:`Task.evaluate`, :meth:`Task.calibration_inputs` and
 :meth:`Task.train` read): ``spec`` (InputSpec), ``labels``; detect/segment: ``train`` and ``val``
-image sets (``.images`` N×H×W×3 uint8);
-classify: ``x_train``, ``y_train``, ``x_test``, ``y_test`` (normalised N×3×H×W float32 and int64
-    labels).
-``vitedge_ros.compress.runner.Data`` and the trainer's data have these fields today.
+image sets (``.images`` N×H×W×3 uint8); classify: ``x_train``, ``y_train``, ``x_test``, ``y_test``
+(normalised N×3×H×W float32 and int64 labels). ``vitedge_ros.compress.runner.Data`` and the
+trainer's data have these fields today.
 """
 
 import importlib

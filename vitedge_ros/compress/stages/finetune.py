@@ -18,11 +18,10 @@ The ``finetune`` stage.
 Training epochs, optionally distilled from the teacher (then reported as ``distill``).
 
 Algorithms: :mod:`vitedge_ros.training.loop` (the training loops) and
-    :mod:`vitedge_ros.compress.distill`
-(logit / feature / attention distillation). Progress is checkpointed after every epoch to
-``OUT/stages/NN-name.partial.pt`` (epoch, optimizer and projection state); a resumed run with the
-same stage fingerprint continues from the last finished epoch, and the file is removed when the
-stage ends.
+:mod:`vitedge_ros.compress.distill` (logit / feature / attention distillation). Progress is
+checkpointed after every epoch to ``OUT/stages/NN-name.partial.pt`` (epoch, optimizer and
+projection state); a resumed run with the same stage fingerprint continues from the last finished
+epoch, and the file is removed when the stage ends.
 """
 
 import contextlib

@@ -18,10 +18,10 @@ The ``quantize`` stage.
 INT8 (static Q/DQ), FP16 or dynamic INT8 graphs of the previous stage's ONNX export.
 
 Algorithms: :mod:`vitedge_ros.compress.quantize` (onnxruntime quantization tools). The stage starts
-    from the
-ONNX graph of the last non-branch stage that exported one, writes ``OUT/onnx/NN-<name>.onnx`` (and
-``NN-<name>-<mode>.onnx`` for each ``also`` mode), and measures them with onnxruntime: its report
-entry's metric is the graph's, not a torch model's, and the runner does not export it again.
+from the ONNX graph of the last non-branch stage that exported one, writes
+``OUT/onnx/NN-<name>.onnx`` (and ``NN-<name>-<mode>.onnx`` for each ``also`` mode), and measures
+them with onnxruntime: its report entry's metric is the graph's, not a torch model's, and the
+runner does not export it again.
 """
 
 import logging
