@@ -35,14 +35,13 @@ Sources (read by :mod:`vitedge_ros.eval.ground_truth`, mapped to the bundle's la
   bytes are tried with the carried 4.x and 2.x definitions; 3.x bytes are 4.x bytes).
 
 Matching (:func:`match_frames`): frames and ground truth are matched by **header stamp** when the
-    stamps
-identify the frames (every frame's stamp distinct, every ground-truth entry stamped, distinct, and
-some frame's stamp among them). Drivers that leave stamps at 0 or repeat them break that; then the
-ground truth is matched by **bag log time** (a ground-truth topic recorded with the images, as
-``tools/make_bag.py`` writes it) or by **receive order** (exactly one ground-truth entry per frame
-of the topic), and one warning line says so. When none of the keys identifies the frames the replay
-stops (exit 2) with one line giving the reasons. A frame is never scored against another frame's
-ground truth, and no frame is dropped from scoring because its stamp repeats.
+stamps identify the frames (every frame's stamp distinct, every ground-truth entry stamped,
+distinct, and some frame's stamp among them). Drivers that leave stamps at 0 or repeat them break
+that; then the ground truth is matched by **bag log time** (a ground-truth topic recorded with the
+images, as ``tools/make_bag.py`` writes it) or by **receive order** (exactly one ground-truth entry
+per frame of the topic), and one warning line says so. When none of the keys identifies the frames
+the replay stops (exit 2) with one line giving the reasons. A frame is never scored against another
+frame's ground truth, and no frame is dropped from scoring because its stamp repeats.
 """
 
 from collections import Counter
