@@ -49,9 +49,9 @@ PROG = 'compress'
 @workstation_tool(PROG)
 def main(argv: Optional[List[str]] = None) -> int:
     """
-    Entry point of ``tools/compress.py`` / ``vitedge_compress``.
+    Run ``tools/compress.py`` / ``vitedge_compress`` and return the exit code.
 
-    Returns the exit code (module doc).
+    The exit codes are listed in the module doc.
     """
     from ..export.targets import DEFAULT_TARGET
     from ..export.trt_audit import TRT_TARGETS

@@ -34,7 +34,11 @@ from torch.nn.parallel import DistributedDataParallel
 
 
 def init_from_env(backend: Optional[str] = None) -> Tuple[int, int]:
-    """(rank, world_size); initialises the default process group when torchrun set ``WORLD_SIZE > 1``."""
+    """
+    Return (rank, world_size) from the torchrun environment.
+
+    Initialises the default process group when torchrun set ``WORLD_SIZE > 1``.
+    """
     world = int(os.environ.get('WORLD_SIZE', '1'))
     if world <= 1:
         return 0, 1
@@ -58,9 +62,10 @@ def barrier() -> None:
 
 def shard_indices(n: int, rank: int, world: int, seed: int = 0) -> np.ndarray:
     """
-    Sample indices of this rank.
+    Return the sample indices of this rank.
 
-    a seeded permutation of ``range(n)`` cut into ``world`` equal parts.
+    They are this rank's part of a seeded permutation of ``range(n)`` cut into ``world``
+    equal parts.
     """
     perm = np.random.default_rng(seed).permutation(n)
     per = n // world
@@ -73,7 +78,7 @@ class DDPModel(DistributedDataParallel):
     """
     DDP wrapper that forwards unknown attributes to the wrapped model.
 
-    ``num_classes``, ``map_size`` .
+    For example ``num_classes`` and ``map_size``.
     """
 
     def __getattr__(self, name: str):
@@ -87,7 +92,7 @@ def wrap(model: nn.Module) -> nn.Module:
     """
     Wrap ``model`` for DDP when a process group with more than one rank exists.
 
-    Else return it.
+    Otherwise ``model`` is returned unchanged.
     """
     rank, world = rank_world()
     if world <= 1:
@@ -96,7 +101,11 @@ def wrap(model: nn.Module) -> nn.Module:
 
 
 def sync_grads(module: nn.Module) -> None:
-    """Average the gradients of parameters outside the DDP model (e.g. distillation projections)."""
+    """
+    Average the gradients of parameters outside the DDP model.
+
+    These are parameters DDP does not synchronise, e.g. the distillation projections.
+    """
     _, world = rank_world()
     if world <= 1:
         return

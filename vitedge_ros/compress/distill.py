@@ -13,7 +13,9 @@
 # limitations under the License.
 
 """
-Knowledge distillation losses and the loss hooks that ``training.train_classifier/train_detector`` call.
+Knowledge distillation losses and the loss hooks of the training loops.
+
+The hooks are what ``training.train_classifier`` and ``training.train_detector`` call.
 
 * logit KD: ``kd_kl`` (KL(teacher‖student) of temperature-softened distributions × T²) and
   ``kd_mse``;
@@ -62,9 +64,9 @@ def pixel_kd(
     student: torch.Tensor, teacher: torch.Tensor, temperature: float = 1.0
 ) -> torch.Tensor:
     """
-    Per-pixel ``T² · KL(softmax(t/T) ‖ softmax(s/T))`` over the class axis of B×C×h×w logits.
+    Return the mean per-pixel ``T² · KL(softmax(t/T) ‖ softmax(s/T))`` of B×C×h×w logits.
 
-    averaged.
+    The KL is taken over the class axis and averaged over the pixels.
     """
     c = student.shape[1]
     return kd_kl(
@@ -78,9 +80,9 @@ def binary_kd(
     student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0
 ) -> torch.Tensor:
     """
-    Per-element binary KL of sigmoid(·/T) distributions × T².
+    Return the mean per-element binary KL of sigmoid(·/T) distributions × T².
 
-    Averaged (heatmap distillation).
+    Used for heatmap distillation.
     """
     t = float(temperature)
     ps = student_logits / t
@@ -150,9 +152,9 @@ class Distiller(nn.Module):
     """
     Builds the KD loss hook for a student/teacher pair.
 
-    ``cfg`` keys: type (logit|mse|token|none), temperature, alpha (weight of the KD term vs the task loss),
-    hard (token type), features / attention (lists of {student, teacher, weight}), box_weight
-    (detector).
+    ``cfg`` keys: type (logit|mse|token|none), temperature, alpha (weight of the KD term vs the
+    task loss), hard (token type), features / attention (lists of {student, teacher, weight}),
+    box_weight (detector).
     """
 
     def __init__(

@@ -13,14 +13,12 @@
 # limitations under the License.
 
 """
-Task metrics of a compression stage's model.
+Task metrics of a compression stage's model, from torch or from its ONNX graph's outputs.
 
-Torch (``evaluate_torch``) or its ONNX graph's outputs.
-
-Classifiers: top-1 on the held-out split; detectors: COCO-style mAP
-    (:func:`vitedge_ros.eval.detection.detection_map`)
-and the person class's AP; segmenters: mean IoU through the runtime decoder in input-image pixels.
-``data`` is the run's :class:`vitedge_ros.compress.runner.Data`.
+The torch side is ``evaluate_torch``. Classifiers: top-1 on the held-out split; detectors:
+COCO-style mAP (:func:`vitedge_ros.eval.detection.detection_map`) and the person class's AP;
+segmenters: mean IoU through the runtime decoder in input-image pixels. ``data`` is the run's
+:class:`vitedge_ros.compress.runner.Data`.
 """
 
 from pathlib import Path
@@ -36,7 +34,7 @@ def detection_metric(res: Dict[str, Any], labels: List[str]) -> Dict[str, Any]:
     """
     Return the report's detection metric from a mAP result.
 
-    Map50, map50_95, the person's AP, per_class.
+    Keys: map50, map50_95, the person's AP and per_class.
     """
     out = {'map50': float(res['map50']), 'map50_95': float(res['map50_95'])}
     pc = res.get('per_class', {})
@@ -92,9 +90,9 @@ def onnx_outputs(path: Union[str, Path], data: Any, threads: int) -> List[np.nda
 
 def evaluate_outputs(outs: List[np.ndarray], data: Any) -> Dict[str, Any]:
     """
-    Task metric from ONNX outputs (logits, or detection rows first).
+    Return the task metric from ONNX outputs (logits, or detection rows first).
 
-    ``Task.evaluate_outputs``.
+    It is the task's ``Task.evaluate_outputs``.
     """
     return get_task(data.task).evaluate_outputs(outs, data)
 

@@ -75,7 +75,7 @@ def _matches(name: str, patterns: Sequence[str]) -> bool:
 def select_linears(
     model: nn.Module, include: Sequence[str] = ('blocks.',), exclude: Sequence[str] = ()
 ) -> List[Tuple[str, nn.Linear]]:
-    """Named nn.Linear layers whose name contains an ``include`` pattern and no ``exclude`` pattern."""
+    """Return the (name, nn.Linear) pairs matching an ``include`` and no ``exclude`` pattern."""
     out = []
     for name, mod in model.named_modules():
         if type(mod) is nn.Linear and _matches(name, include) and not _matches(name, exclude):
@@ -105,9 +105,8 @@ def budget_ranks(
     Ranks under a global budget: keep ``params_fraction`` of the layers' dense parameters.
 
     Greedy: each singular value costs (in+out) parameters and is worth its share of its layer's
-        energy;
-    the most valuable per parameter are kept until the budget is spent (each layer keeps at least
-    one).
+    energy; the most valuable per parameter are kept until the budget is spent (each layer keeps at
+    least one).
     """
     budget = params_fraction * sum(i * o for i, o in shapes)
     items = []

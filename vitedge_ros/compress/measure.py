@@ -74,7 +74,7 @@ ESTIMATE_LABEL = 'estimate (roofline lower bound)'
 
 
 def count_params(model: Any) -> int:
-    """Number of parameters of a torch module (trainable or not)."""
+    """Return the number of parameters of a torch module (trainable or not)."""
     return int(sum(p.numel() for p in model.parameters()))
 
 
@@ -110,7 +110,11 @@ def _elems(shape: Optional[List[int]]) -> int:
 
 
 def graph_stats(path_or_model: Union[str, Path, onnx.ModelProto]) -> Dict[str, Any]:
-    """MACs, weight bytes, activation bytes (of MAC-op inputs/outputs) and node counts of an ONNX graph."""
+    """
+    Return the MACs, weight and activation bytes and node counts of an ONNX graph.
+
+    Activation bytes count the inputs and outputs of the MAC ops.
+    """
     model = (
         path_or_model
         if isinstance(path_or_model, onnx.ModelProto)
@@ -177,7 +181,11 @@ def roofline_estimates(
     activation_elements: int,
     precisions: Sequence[str] = ('fp32', 'fp16'),
 ) -> Dict[str, float]:
-    """Lower-bound latency (ms) per ``<device>-<precision>`` from a roofline of MACs and bytes moved."""
+    """
+    Return a lower-bound latency (ms) per ``<device>-<precision>``.
+
+    The bound is a roofline of the MACs and the bytes moved.
+    """
     out: Dict[str, float] = {}
     for dev, spec in DEVICES.items():
         for prec in precisions:

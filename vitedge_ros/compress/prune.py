@@ -13,7 +13,9 @@
 # limitations under the License.
 
 """
-Structured pruning of timm ViT/DeiT models (and the detector's ViT backbone) that really shrinks tensors.
+Structured pruning of timm ViT/DeiT models that really shrinks tensors.
+
+It also prunes the detector's ViT backbone.
 
 Three kinds of coupled channel groups are removed, each with magnitude or first-order Taylor
 importance:
@@ -398,7 +400,7 @@ def conv_keep_in(
     """
     Keep input channels ``start + keep`` of the range ``[start, start+length)``.
 
-    And all others.
+    Input channels outside that range are all kept.
     """
     dim = _conv_in_dim(conv)
     n = conv.weight.shape[dim]
@@ -477,7 +479,9 @@ def _conv_groups(det: nn.Module) -> List[Dict[str, Any]]:
             )
             if j + 1 < len(convs):
                 consumers = [(convs[j + 1][1], 0)]
-            else:  # the stem output feeds the ViT patch embedding and the fusion conv (after the neck channels)
+            else:
+                # the stem output feeds the ViT patch embedding and the fusion conv (after the neck
+                # channels)
                 consumers = [(find_vit(det).patch_embed.proj, 0)]
                 if fuse_conv is not None:
                     consumers.append((fuse_conv, 'stem'))
@@ -507,7 +511,7 @@ def _keep_conv_group(det: nn.Module, g: Dict[str, Any], keep: List[int], neck_wi
     """
     Keep output channels ``keep`` of group ``g``'s producer.
 
-    And its BatchNorm and consumers' inputs.
+    Its BatchNorm and its consumers' inputs are cut to match.
     """
     prod = g['producer']
     n = prod.out_channels
@@ -540,9 +544,9 @@ def _sync_conv_attrs(det: nn.Module) -> None:
 
 def conv_widths(det: nn.Module) -> Dict[str, int]:
     """
-    Output channels of every prunable conv group of a detector.
+    Return the output channels of every prunable conv group of a detector.
 
-    ``neck.N``, ``fuse.0``, ``stem.N``.
+    Groups are named ``neck.N``, ``fuse.0`` and ``stem.N``.
     """
     det = getattr(det, 'detector', det)
     return {g['name']: int(g['producer'].out_channels) for g in _conv_groups(det)}
@@ -550,7 +554,9 @@ def conv_widths(det: nn.Module) -> Dict[str, int]:
 
 def apply_conv_widths(det: nn.Module, widths: Dict[str, int]) -> None:
     """
-    Shrink a detector's conv groups to ``widths`` (from :func:`conv_widths`) keeping the first channels.
+    Shrink a detector's conv groups to ``widths``, keeping the first channels.
+
+    ``widths`` comes from :func:`conv_widths`.
 
     Rebuilds the structure a pruned checkpoint describes; the weights are loaded afterwards. Raises
     :class:`PruneError` for an unknown group or a width above the current one.

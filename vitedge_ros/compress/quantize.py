@@ -76,9 +76,9 @@ def _producers(model: onnx.ModelProto) -> Dict[str, onnx.NodeProto]:
 
 def node_categories(model: onnx.ModelProto) -> Dict[str, str]:
     """
-    Category of every MatMul/Gemm/Conv node.
+    Return the category of every MatMul/Gemm/Conv node.
 
-    patch_embed, head, softmax (A·V), attn_qk (Q·Kᵀ) or linear.
+    One of patch_embed, head, softmax (A·V), attn_qk (Q·Kᵀ) or linear.
     """
     inits = {i.name for i in model.graph.initializer}
     prod = _producers(model)
@@ -146,7 +146,7 @@ class ArrayReader:
     """
     A ``CalibrationDataReader`` over an N×C×H×W float32 array.
 
-    One sample per run (static batch 1).
+    It gives one sample per run (static batch 1).
     """
 
     def __init__(self, input_name: str, data: np.ndarray) -> None:
@@ -196,7 +196,7 @@ def calibrate_activations(
     num_quantized_bins: int = ENTROPY_QUANTIZED_BINS,
 ) -> Dict[str, Tuple[float, float]]:
     """
-    Calibrate the activation ranges of the MatMul/Gemm/Conv tensors and write them as a calibration cache.
+    Calibrate the MatMul/Gemm/Conv activation ranges and write them as a calibration cache.
 
     ``method`` is ``entropy`` (onnxruntime's ``EntropyCalibrater``, KL divergence, with
     ``num_bins`` / ``num_quantized_bins``) or ``minmax``. ``calib`` is N x C x H x W float32, run
@@ -272,9 +272,8 @@ def quantize_int8(
 
     ``method``: ``minmax``, ``entropy`` (KL-divergence clipping with an ``entropy_bins`` /
     ``entropy_quantized_bins`` histogram, see ``calibrate_activations``) or ``percentile``
-    (``percentile`` of
-    |x|). ``cache_path``: a calibration cache reused when it exists (written otherwise), so several graphs can
-    share one calibration.
+    (``percentile`` of |x|). ``cache_path``: a calibration cache reused when it exists (written
+    otherwise), so several graphs can share one calibration.
     """
     from onnxruntime.quantization import QuantFormat, quantize_static, QuantType
 
@@ -364,7 +363,11 @@ def quantize_dynamic_int8(
     keep_fp32: Sequence[str] = ('patch_embed', 'head', 'softmax', 'layernorm'),
     exclude: Sequence[str] = (),
 ) -> Dict[str, Any]:
-    """Dynamic INT8 (weights int8 offline, activations quantized at run time) for onnxruntime on CPU."""
+    """
+    Quantize to dynamic INT8 for onnxruntime on CPU.
+
+    Weights are quantized to int8 offline, activations at run time.
+    """
     from onnxruntime.quantization import quantize_dynamic, QuantType
 
     model = onnx.load(str(fp32_path))
@@ -422,7 +425,9 @@ def sensitivity(
     entropy_quantized_bins: int = ENTROPY_QUANTIZED_BINS,
 ) -> List[Dict[str, Any]]:
     """
-    Quantize one layer at a time (every MatMul/Gemm/Conv not excluded) and measure the output change.
+    Quantize one layer at a time and measure the output change.
+
+    Every MatMul/Gemm/Conv node not excluded is tried.
 
     Ranges are calibrated once (a calibration cache, with ``method`` as ``quantize_int8``: entropy
     clips) and reused for every layer. Returns rows sorted worst first: {node, category, sqnr_db,

@@ -22,16 +22,15 @@ Schema (defaults in brackets)::
 
     name: str                                   [file stem]
     seed: int                                   [0]
-    model: {arch, task: classify|detect|segment [classify], num_classes [the data's class count], img_size,
-            pretrained [false], pretrained_file [null] (local timm weights), checkpoint [null],
-            kwargs: {timm arguments}}
+    model: {arch, task: classify|detect|segment [classify], num_classes [the data's class count],
+            img_size, pretrained [false], pretrained_file [null] (local timm weights),
+            checkpoint [null], kwargs: {timm arguments}}
     teacher: baseline | {arch, task, num_classes, img_size, checkpoint, kwargs}     [baseline]
-    data: {name: digits|synthetic-aerial, img_size, seed, test_fraction, train_size, val_size, val_seed,
-           width, height, cache_dir (segment: synthetic scenes cached there as .npz),
+    data: {name: digits|synthetic-aerial, img_size, seed, test_fraction, train_size, val_size,
+           val_seed, width, height, cache_dir (segment: synthetic scenes cached there as .npz),
            flights: {count, frames, every [1], seed, real_backgrounds [0]} (detect: generated
-               drone-flight
-           frames join training), real_backgrounds [0], real_negatives [0] (detect: real photo
-           texture as ground / as object-free scenes,
+           drone-flight frames join training), real_backgrounds [0], real_negatives [0]
+           (detect: real photo texture as ground / as object-free scenes,
            vitedge_ros.training.data.make_detection_set)}
         | {name: imagefolder, root, val_root, seed, test_fraction, img_size, train_size, val_size}
         | {name: coco | visdrone, ... (vitedge_ros.data.sources), img_size, train_size, val_size}
@@ -40,16 +39,15 @@ Schema (defaults in brackets)::
       calibration, fresh crops every fine-tuning epoch; ``val_size`` caps the validation images)
     measure: {latency_runs [50], warmup [10], threads [1]}   (onnxruntime CPU threads for latency)
     stages: list of one-key mappings, applied in order (each stage type's schema lives in its
-        module,
-            vitedge_ros/compress/stages/<type>.py; the registry there lists them):
+            module, vitedge_ros/compress/stages/<type>.py; the registry there lists them):
       - finetune: {epochs, lr, batch_size, weight_decay, label_smoothing, augment, distill}
       - prune: {ratio, importance: taylor|magnitude, heads, head_dims, mlp, embed, global,
                 embed_ratio, heads_ratio, mlp_ratio, calib_batches, round_to,
                 convs, conv_ratio, conv_groups: [neck, fuse, stem] (detector conv channels)}
       - lowrank: {energy | params, only_if_saves, min_rank, max_macs_ratio, include, exclude}
       - tome: {r, sweep}
-      - quantize: {mode: int8|fp16|dynamic, calibration: minmax|entropy|percentile, percentile, calib_batches,
-                   calib_batch_size, exclude, keep_fp32, per_channel, sensitivity,
+      - quantize: {mode: int8|fp16|dynamic, calibration: minmax|entropy|percentile, percentile,
+                   calib_batches, calib_batch_size, exclude, keep_fp32, per_channel, sensitivity,
                    sensitivity_samples, also}
     Every stage also takes ``name`` (report label) and ``branch`` (measure it, but let the next
     stage start from the model before it).
@@ -266,9 +264,9 @@ def _validate_recipe(raw: Any, source: str) -> Dict[str, Any]:
 
 def trains_baseline(recipe: Dict[str, Any]) -> bool:
     """
-    True when the first stage trains the baseline.
+    Return True when the first stage trains the baseline.
 
-    a finetune on a model without checkpoint or weights.
+    That is a finetune on a model without a checkpoint or weights.
     """
     m = recipe['model']
     return (

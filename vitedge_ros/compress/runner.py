@@ -13,33 +13,33 @@
 # limitations under the License.
 
 """
-Run a compression recipe.
+Run a compression recipe: stages in order, each measured, checkpointed and exported.
 
-Stages in order, each measured, checkpointed and exported; then the report.
-
-The runner is orchestration only: it loads the recipe and its data, runs each stage through the
-stage registry (:mod:`vitedge_ros.compress.stages`: one module per stage type with its schema and
-``run(ctx, params)``), measures, checkpoints, exports, resumes and reports. It branches on no stage
-type: what differs between stages is declared on their
+The report comes last. The runner is orchestration only: it loads the recipe and its data, runs
+each stage through the stage registry (:mod:`vitedge_ros.compress.stages`: one module per stage
+type with its schema and ``run(ctx, params)``), measures, checkpoints, exports, resumes and
+reports. It branches on no stage type: what differs between stages is declared on their
 :class:`~vitedge_ros.compress.stages.base.Stage` (``exports``, ``distributed``, ``copy_input``).
 
 Output directory layout::
 
-    OUT/stages/NN-name.pt        checkpoint after each stage (save_checkpoint; the report entry in
-    extra) OUT/stages/NN-name.partial.pt  fine-tuning progress (epoch + optimizer state), removed
-    when the stage ends OUT/onnx/NN-name.onnx        the stage's ONNX graph (QDQ/FP16/dynamic
-    graphs for quantize stages) OUT/report.json, OUT/report.md, OUT/pareto.png OUT/bundle/
-    the last non-branch stage as a model bundle
+    OUT/stages/NN-name.pt          checkpoint after each stage (save_checkpoint; the report entry
+                                   in extra)
+    OUT/stages/NN-name.partial.pt  fine-tuning progress (epoch + optimizer state), removed when
+                                   the stage ends
+    OUT/onnx/NN-name.onnx          the stage's ONNX graph (QDQ/FP16/dynamic graphs for quantize
+                                   stages)
+    OUT/report.json, OUT/report.md, OUT/pareto.png
+    OUT/bundle/                    the last non-branch stage as a model bundle
 
 Every stage's ONNX graph is exported for the run's TensorRT parser target (``target``, default
 ``trt8.2``: opset 13, LayerNorm decomposed; see :mod:`vitedge_ros.export.targets`) and its parity
 with torch is checked against the same tolerance as ``tools/export_onnx.py``
 (:data:`vitedge_ros.export.onnx_export.PARITY_ATOL`; above it the run stops with
 :class:`~vitedge_ros.export.onnx_export.ParityError`). The bundle's graph is audited for every
-public
-target: blockers for the run's target stop the run
-    (:class:`~vitedge_ros.export.onnx_export.ExportTargetError`,
-naming the nodes), and the targets it parses on are written to bundle.yaml ``trt_targets``.
+public target: blockers for the run's target stop the run
+(:class:`~vitedge_ros.export.onnx_export.ExportTargetError`, naming the nodes), and the targets it
+parses on are written to bundle.yaml ``trt_targets``.
 
 Each stage checkpoint records the stage's config and a fingerprint of everything it depended on
 (the model, teacher, data and seed config, the model/teacher checkpoint files' SHA-256, and the
@@ -91,20 +91,19 @@ LOG = logging.getLogger(__name__)
 
 
 # --- data
-# -----------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 
 
 class Data:
     """
     Training / evaluation data of a recipe (fields a task does not use are ``None``).
 
-    ``task``: classify | detect | segment; ``spec``: the model input; ``labels``: class names. Classifiers:
-    ``x_train``, ``x_test`` (N×3×H×W float32, normalised) and ``y_train``, ``y_test`` (N int64).
-    Detectors and
-    segmenters: ``train`` and ``val`` (:class:`vitedge_ros.training.data.DetectionSet` /
-        ``SegmentationSet``); real
-    detection data also ``sampler`` (:class:`vitedge_ros.data.sources.DetectionSampler`, fresh
-    crops for every fine-tuning epoch).
+    ``task``: classify | detect | segment; ``spec``: the model input; ``labels``: class names.
+    Classifiers: ``x_train``, ``x_test`` (N×3×H×W float32, normalised) and ``y_train``,
+    ``y_test`` (N int64). Detectors and segmenters: ``train`` and ``val``
+    (:class:`vitedge_ros.training.data.DetectionSet` / ``SegmentationSet``); real detection data
+    also ``sampler`` (:class:`vitedge_ros.data.sources.DetectionSampler`, fresh crops for every
+    fine-tuning epoch).
     """
 
     def __init__(
@@ -171,7 +170,7 @@ def load_data(
 
 
 # --- models
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 
 
 def build_model(
@@ -261,9 +260,9 @@ def _model_dependency(cfg: Any) -> Any:
 
 def recipe_dependencies(recipe: Dict[str, Any]) -> Dict[str, Any]:
     """
-    What every stage depends on beyond the stages before it.
+    Return what every stage depends on beyond the stages before it.
 
-    Model, teacher, data and seed config.
+    These are the model, teacher, data and seed config.
     """
     return {
         'model': _model_dependency(recipe['model']),
@@ -424,7 +423,7 @@ class Runner:
         """
         Export the untrained model at the bundle's static size.
 
-        RecipeError (one line) when it cannot.
+        Raises a one-line RecipeError when it cannot.
         """
         from ..trial_export import trial_export, TrialExportError
 
@@ -450,9 +449,9 @@ class Runner:
 
     def _context(self, idx: int, name: str, model: nn.Module) -> StageContext:
         """
-        What stage ``name``'s run function gets.
+        Return the context stage ``name``'s run function gets.
 
-        Its working ``model``, the data, teacher and run settings.
+        That is its working ``model``, the data, teacher and run settings.
         """
         return StageContext(
             index=idx,
@@ -591,11 +590,9 @@ class Runner:
         """
         Return the ``model`` (or ``teacher``) of the recipe and the data's labels.
 
-        Checked to agree before any work.
-
-        Raises :class:`RecipeError` naming both sides for a class mismatch (checkpoint labels or
-        ``num_classes`` against the data), and for unreadable data, checkpoints or pretrained
-        weights.
+        The two are checked to agree before any work. Raises :class:`RecipeError` naming both sides
+        for a class mismatch (checkpoint labels or ``num_classes`` against the data), and for
+        unreadable data, checkpoints or pretrained weights.
         """
         from ..data.sources import check_model_classes
         from ..models.pretrained import PretrainedError
@@ -685,7 +682,7 @@ class Runner:
         """
         Checkpoint the stage (before its export), export it, checkpoint again.
 
-        Ranks > 0 read it back.
+        Ranks > 0 read the checkpoint back.
         """
         if self.rank == 0:
             if not saved:
@@ -767,9 +764,9 @@ class Runner:
     # -- report
     def report(self) -> Dict[str, Any]:
         """
-        Measure every stage's ONNX graph in this process, write report.json/.md.
+        Measure every stage's ONNX graph in this process and write the outputs.
 
-        The plot and the bundle.
+        These are report.json, report.md, the plot and the bundle.
         """
         import onnxruntime
 

@@ -40,7 +40,7 @@ def bipartite_soft_matching(metric: torch.Tensor, r: int, n_prefix: int):
     """
     Return ``merge(x, mode)`` that reduces B×N×C to B×(N−r)×C.
 
-    Or None when nothing is merged.
+    Returns None instead when nothing is merged.
     """
     n = metric.shape[1]
     r = min(r, (n - n_prefix) // 2)
@@ -90,7 +90,11 @@ def merge_wavg(merge, x: torch.Tensor, size: torch.Tensor) -> Tuple[torch.Tensor
 
 
 class ToMeAttention(Attention):
-    """timm Attention with proportional attention and the key mean returned as the similarity metric."""
+    """
+    timm Attention with proportional attention.
+
+    It also returns the key mean as the similarity metric for merging.
+    """
 
     def forward(self, x: torch.Tensor, size: torch.Tensor = None):  # type: ignore[override]
         """Return (output, metric)."""
@@ -112,7 +116,8 @@ class ToMeAttention(Attention):
 class ToMeBlock(Block):
     """timm Block that merges ``self._tome_r`` tokens after attention."""
 
-    def forward(self, x: torch.Tensor, attn_mask=None, is_causal: bool = False) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor, attn_mask=None, is_causal: bool = False) -> torch.Tensor:
+        """Run the block on tokens ``x`` (B×N×C), merging ``self._tome_r`` after attention."""
         info = self._tome_info
         size = info['size']
         attn_size = size if info['prop_attn'] else None

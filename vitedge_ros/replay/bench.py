@@ -82,7 +82,7 @@ def benchmark_replay(
     """
     Measure an eval_bag run for docs/BENCHMARKS.md.
 
-    a synthetic flight bag replayed in a fresh process.
+    The run replays a synthetic flight bag in a fresh process.
 
     Writes the bag (``make_bag``) and the replay outputs under ``work_dir`` and returns a flat dict
     for the benchmark JSON: frames, fps, latency p50/p95 (inference, end-to-end), peak RSS (MB,

@@ -163,9 +163,9 @@ def _m(value: Optional[float]) -> str:
 
 def _read_params(path: Optional[str]) -> Optional[dict]:
     """
-    Node parameters from a YAML file.
+    Read node parameters from a YAML file.
 
-    a flat mapping, or the ``ros__parameters`` of a ros2 params file.
+    The file is a flat mapping, or a ros2 params file (its ``ros__parameters``).
 
     Raises
     ------
@@ -210,7 +210,10 @@ def _summary(m: dict) -> str:
             m['mode'],
             m['backend'],
         ),
-        'latency ms: inference p50 {:.2f}, end-to-end p50 {:.2f} / p95 {:.2f}; peak RSS {:.0f} MB'.format(
+        (
+            'latency ms: inference p50 {:.2f}, end-to-end p50 {:.2f} / p95 {:.2f}; '
+            'peak RSS {:.0f} MB'
+        ).format(
             lat['inference']['median_ms'],
             lat['end_to_end']['median_ms'],
             lat['end_to_end']['p95_ms'],

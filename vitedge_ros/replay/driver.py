@@ -166,7 +166,7 @@ class ReplayState:
             _index, log_ns, _bag_t, _stamp, arrival, _deser = out.tag
             e2e_ms, out_ns = self._ready(log_ns, arrival)
             self.ready.append((out, e2e_ms, out_ns))
-        except BaseException as exc:  # noqa: B036 - handed to the feeding thread, which re-raises it
+        except BaseException as exc:  # noqa: B036 - handed to the feeding thread, re-raised there
             self.fatal = exc
 
     def drain(self) -> None:
@@ -353,7 +353,7 @@ def _node_params(
     """
     Return the node's validated parameters (``NodeParams``) for this replay.
 
-    The replay's defaults where not given.
+    The replay's defaults apply where none are given.
 
     Raises
     ------
@@ -373,7 +373,9 @@ def _node_params(
     try:
         return validate_params(values, labels=labels, task='segment' if segment else 'detect')
     except ParamError as exc:
-        raise BagReplayError('node parameter {}'.format(str(exc)[len('parameter ') :])) from None
+        n = len('parameter ')
+        detail = str(exc)[n:]
+        raise BagReplayError('node parameter {}'.format(detail)) from None
 
 
 def _pose_lookup(geometry: Any, target_frame: str) -> Any:
@@ -421,7 +423,7 @@ def _warm_up(pipe: Any, types: Any, typestore: Any, overlay: bool) -> float:
     """
     Run the pipeline once on a blank frame and build the message serializers.
 
-    Return the time in ms.
+    Returns the time taken in ms.
 
     The first inference (engine start-up) and the first CDR serialization of a type (rosbags
     generates its code then) take tens of milliseconds; on the drone that happens before the
@@ -448,7 +450,7 @@ def _warm_up(pipe: Any, types: Any, typestore: Any, overlay: bool) -> float:
     return (time.perf_counter() - t0) * 1000.0
 
 
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # the run
 def _wait_for_core(core: Any, state: ReplayState) -> None:
     """
@@ -485,7 +487,7 @@ def _feed_one(
     """
     Hand one recorded frame to the core, with the CameraInfo in force.
 
-    At its time in realtime mode.
+    In realtime mode the frame is handed over at its recorded time.
     """
     t_read = time.perf_counter()
     if feed.first_ns is None:
@@ -615,7 +617,7 @@ def _run(
     """
     Feed the frames, match them to the ground truth and commit the output bag.
 
-    Abort it on any failure.
+    The output bag is aborted on any failure.
     """
     planned = min(frames_total, max_frames) if max_frames is not None else frames_total
     bar = _progress_bar(progress, planned, image_topic)
@@ -685,45 +687,64 @@ def replay(
     """
     Replay ``image_topic`` of ``bag`` through a detector bundle; write outputs to ``out_dir``.
 
-    Args
-    ----
-        bag: rosbag2 directory (sqlite3 or mcap; file/message/chunk compression handled by
-            rosbags).
-        bundle: detector bundle directory (ignored when ``pipeline`` is given).
-        image_topic: a sensor_msgs/msg/Image or sensor_msgs/msg/CompressedImage topic.
-        out_dir: output directory (created).
-        backend: runtime backend (``auto``, ``onnxruntime``, ``tensorrt``, ``torch``).
-        realtime: replay at the bag's timing with latest-wins processing (drops counted).
-        rate: speed factor of the realtime clock (2.0 = twice as fast as recorded).
-        gt: ground truth: a COCO JSON (images keyed by ``stamp_ns``), a folder of VisDrone-DET
-            ``.txt`` files, or for segmentation bundles a folder of ``<stamp_ns>.png`` masks;
-            matched to frames as ``vitedge_ros.replay.ground_truth`` says (header stamp, else bag
-            log time or receive order, with a warning).
-        gt_topic: a vision_msgs/msg/Detection2DArray ground-truth topic in the same bag (any
-            vision_msgs).
-        overlay: also write ``/vitedge/overlay`` images.
-        output_storage: ``mcap`` or ``sqlite3`` for the output bag.
-        score_threshold: override of the bundle's decoder threshold (mAP wants a low one).
-        max_frames: stop after this many input frames.
-        overwrite: replace outputs of an earlier run in ``out_dir`` (else refuse).
-        progress: show a tqdm progress bar (frames and rate) on stderr.
-        pipeline: a ready pipeline-like object (``__call__(bgr) -> FrameResult``, ``labels``), e.g.
-            for tests.
-        on_frame: called as ``on_frame(index, record)`` after each processed frame.
-        label_map: ground-truth category name -> bundle label or ``ignore``
-            (``ground_truth.parse_label_map`` spec; default ``DEFAULT_LABEL_MAP``).
-        mono16_shift: right shift (0-8) from 16-bit to 8-bit images, the node's parameter of that
-            name; None: fixed from the first 16-bit frame and kept for the whole bag (one scale per
-            camera).
-        target_frame: ground frame of the person targets (the node's ``target_frame``); '' turns
-            targets off. Targets need CameraInfo and TF in the bag; without them the replay says
-            once why there are none.
-        camera_info_topic: the camera's CameraInfo topic (default: ``camera_info`` beside the image
-            topic, or the bag's only CameraInfo topic).
-        node_params: further vitedge_node parameters (``PARAM_SPECS`` names, e.g.
-            ``obstacle_classes``), validated as the node validates them.
-        localisation_gate_m: a target within this horizontal distance of a true person can localise
-            it.
+    Parameters
+    ----------
+    bag
+        rosbag2 directory (sqlite3 or mcap; file/message/chunk compression handled by rosbags).
+    bundle
+        detector bundle directory (ignored when ``pipeline`` is given).
+    image_topic
+        a sensor_msgs/msg/Image or sensor_msgs/msg/CompressedImage topic.
+    out_dir
+        output directory (created).
+    backend
+        runtime backend (``auto``, ``onnxruntime``, ``tensorrt``, ``torch``).
+    realtime
+        replay at the bag's timing with latest-wins processing (drops counted).
+    rate
+        speed factor of the realtime clock (2.0 = twice as fast as recorded).
+    gt
+        ground truth: a COCO JSON (images keyed by ``stamp_ns``), a folder of VisDrone-DET ``.txt``
+        files, or for segmentation bundles a folder of ``<stamp_ns>.png`` masks; matched to frames
+        as ``vitedge_ros.replay.ground_truth`` says (header stamp, else bag log time or receive
+        order, with a warning).
+    gt_topic
+        a vision_msgs/msg/Detection2DArray ground-truth topic in the same bag (any vision_msgs).
+    overlay
+        also write ``/vitedge/overlay`` images.
+    output_storage
+        ``mcap`` or ``sqlite3`` for the output bag.
+    score_threshold
+        override of the bundle's decoder threshold (mAP wants a low one).
+    max_frames
+        stop after this many input frames.
+    overwrite
+        replace outputs of an earlier run in ``out_dir`` (else refuse).
+    progress
+        show a tqdm progress bar (frames and rate) on stderr.
+    pipeline
+        a ready pipeline-like object (``__call__(bgr) -> FrameResult``, ``labels``), e.g. for
+        tests.
+    on_frame
+        called as ``on_frame(index, record)`` after each processed frame.
+    label_map
+        ground-truth category name -> bundle label or ``ignore`` (``ground_truth.parse_label_map``
+        spec; default ``DEFAULT_LABEL_MAP``).
+    mono16_shift
+        right shift (0-8) from 16-bit to 8-bit images, the node's parameter of that name; None:
+        fixed from the first 16-bit frame and kept for the whole bag (one scale per camera).
+    target_frame
+        ground frame of the person targets (the node's ``target_frame``); '' turns targets off.
+        Targets need CameraInfo and TF in the bag; without them the replay says once why there are
+        none.
+    camera_info_topic
+        the camera's CameraInfo topic (default: ``camera_info`` beside the image topic, or the
+        bag's only CameraInfo topic).
+    node_params
+        further vitedge_node parameters (``PARAM_SPECS`` names, e.g. ``obstacle_classes``),
+        validated as the node validates them.
+    localisation_gate_m
+        a target within this horizontal distance of a true person can localise it.
 
     Every frame is handed to the node's ``PerceptionCore`` (``on_image`` / ``on_compressed``, with
     the CameraInfo in force and poses from the bag's TF), so the output bag holds what the node

@@ -120,7 +120,10 @@ def _row(
     median: str,
     p95: str,
 ) -> str:
-    return '| {} | {} | {} | {} ({}) | {} | {} | {} | {} | {} / {} | {} ({} / {}; {}, {}) | {} |'.format(
+    return (
+        '| {} | {} | {} | {} ({}) | {} | {} | {} | {} | {} / {} '
+        '| {} ({} / {}; {}, {}) | {} |'
+    ).format(
         label,
         _f(gsd, '{:.4f}'),
         loc.get('persons_true', '-'),
@@ -251,9 +254,9 @@ def render_block(rows: Sequence[Dict[str, Any]], bundle: str, command: str) -> s
 
 def replace_block(text: str, block: str) -> str:
     """
-    ``text`` with the marked block replaced by ``block``.
+    Return ``text`` with the marked block replaced by ``block``.
 
-    Appended at the end when there is none yet.
+    The block is appended at the end when there is none yet.
 
     Raises
     ------
@@ -278,7 +281,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     """
     Measure the flights and rewrite the document's block.
 
-    Return the exit status (2: bad input).
+    Returns the exit status (2: bad input).
     """
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument(

@@ -80,7 +80,7 @@ class BagGeometry(NamedTuple):
         """
         Return the latest CameraInfo logged at or before ``log_ns`` (else the first one).
 
-        None without any.
+        None when there is no CameraInfo at all.
         """
         if not self.camera_infos:
             return None
@@ -184,7 +184,11 @@ class PoseLookup:
         self.ok = 0
 
     def __call__(self, target: str, source: str, stamp: Any) -> Any:
-        """Pose of ``source`` (the image frame) in ``target`` at ``stamp`` (builtin_interfaces/Time)."""
+        """
+        Return the pose of ``source`` (the image frame) in ``target`` at ``stamp``.
+
+        ``stamp`` is a builtin_interfaces/Time.
+        """
         t = int(stamp.sec) * 1000000000 + int(stamp.nanosec)
         try:
             pose = self.buffer.lookup(target, source, t)
@@ -206,7 +210,7 @@ class PositionTruth(NamedTuple):
 
     @property
     def empty(self) -> bool:
-        """True when the bag carries no position or clear-path truth."""
+        """Return True when the bag carries no position or clear-path truth."""
         return not (self.persons or self.obstacles or self.clear_path)
 
 

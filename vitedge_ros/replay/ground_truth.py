@@ -35,14 +35,13 @@ Sources (read by :mod:`vitedge_ros.eval.ground_truth`, mapped to the bundle's la
   bytes are tried with the carried 4.x and 2.x definitions; 3.x bytes are 4.x bytes).
 
 Matching (:func:`match_frames`): frames and ground truth are matched by **header stamp** when the
-    stamps
-identify the frames (every frame's stamp distinct, every ground-truth entry stamped, distinct, and
-some frame's stamp among them). Drivers that leave stamps at 0 or repeat them break that; then the
-ground truth is matched by **bag log time** (a ground-truth topic recorded with the images, as
-``tools/make_bag.py`` writes it) or by **receive order** (exactly one ground-truth entry per frame
-of the topic), and one warning line says so. When none of the keys identifies the frames the replay
-stops (exit 2) with one line giving the reasons. A frame is never scored against another frame's
-ground truth, and no frame is dropped from scoring because its stamp repeats.
+stamps identify the frames (every frame's stamp distinct, every ground-truth entry stamped,
+distinct, and some frame's stamp among them). Drivers that leave stamps at 0 or repeat them break
+that; then the ground truth is matched by **bag log time** (a ground-truth topic recorded with the
+images, as ``tools/make_bag.py`` writes it) or by **receive order** (exactly one ground-truth entry
+per frame of the topic), and one warning line says so. When none of the keys identifies the frames
+the replay stops (exit 2) with one line giving the reasons. A frame is never scored against another
+frame's ground truth, and no frame is dropped from scoring because its stamp repeats.
 """
 
 from collections import Counter
@@ -163,7 +162,10 @@ def match_frames(
         if image_of:
             return FrameMatch('stamp', image_of, None)
         reasons.append(
-            "no frame's header stamp is in the ground truth (frames {}..{}, ground truth {}..{})".format(
+            (
+                "no frame's header stamp is in the ground truth "
+                '(frames {}..{}, ground truth {}..{})'
+            ).format(
                 min(stamps) if stamps else '-',
                 max(stamps) if stamps else '-',
                 min(gt_stamps),
@@ -283,9 +285,9 @@ def _boxes(msg: Any) -> List[Tuple[str, float, float, float, float]]:
 
 def _deserializers(reader: Any) -> List[Tuple[str, Any]]:
     """
-    (name, function(raw, msgtype)) to try on a ground-truth topic.
+    Return the (name, function(raw, msgtype)) decoders to try on a ground-truth topic.
 
-    The bag's own definitions first.
+    The bag's own message definitions come first.
     """
     from ..ros.rosbags_types import VISION_MSGS_RELEASES, vision_msgs_typestore
 

@@ -275,9 +275,9 @@ def geometry_metrics(
 
 def _latency_plot(out_dir: Path, run: ReplayRun, state: Any, mode: str) -> Optional[str]:
     """
-    latency.png (end-to-end and inference over bag time, drops and failures marked).
+    Draw latency.png (end-to-end and inference over bag time, drops and failures marked).
 
-    Its name or None.
+    Returns its file name, or None.
     """
     dropped_times = []
     if run.realtime:

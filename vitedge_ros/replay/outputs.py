@@ -88,9 +88,10 @@ class FrameOutputWriter:
     """
     Writes every output the node publishes for one frame into an ``OutputBag``.
 
-    With the input header.
+    Each output carries the input frame's header.
 
-    Args:
+    Parameters
+    ----------
         out: the open ``OutputBag`` (its ``topics`` say which outputs are written).
         types: rosbags message classes (``vitedge_ros.ros.rosbags_types``).
         overlay: write ``/vitedge/overlay`` when the core drew one.
@@ -110,7 +111,7 @@ class FrameOutputWriter:
         """
         Write ``frame`` (the core's ``FrameOutput``) at log time ``out_ns``.
 
-        ``/diagnostics`` from ``core``.
+        ``/diagnostics`` comes from ``core``.
         """
         from ..ros import messages as M
 
@@ -156,7 +157,11 @@ class FrameOutputWriter:
         self._diagnostics(header, stamp, out_ns, core)
 
     def _diagnostics(self, header: Any, stamp: int, out_ns: int, core: Any) -> None:
-        """``/diagnostics`` at most every ``diagnostics_period_s`` of header time (again after a stamp jump back)."""
+        """
+        Write ``/diagnostics`` at most every ``diagnostics_period_s`` of header time.
+
+        It is written again at once after a stamp jump back.
+        """
         from ..ros import messages as M
 
         period_ns = int(core.params.diagnostics_period_s * 1e9)

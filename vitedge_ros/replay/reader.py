@@ -87,9 +87,9 @@ def resolve_bag_path(path: Union[str, Path]) -> Path:
 
 def bag_storage(path: Path) -> str:
     """
-    Storage identifier (``mcap``/``sqlite3``) named in a bag's metadata.yaml.
+    Return the storage identifier (``mcap``/``sqlite3``) named in a bag's metadata.yaml.
 
-    '' when unknown.
+    Returns '' when unknown.
     """
     try:
         text = (Path(path) / 'metadata.yaml').read_text(encoding='utf-8', errors='replace')

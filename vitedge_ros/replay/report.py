@@ -105,7 +105,10 @@ def metrics_markdown(m: Dict[str, Any]) -> str:
             '',
             '## Accuracy (COCO, faster-coco-eval)',
             '',
-            'Ground truth: `{}`; {} of {} images evaluated ({} frames without ground truth).'.format(
+            (
+                'Ground truth: `{}`; {} of {} images evaluated '
+                '({} frames without ground truth).'
+            ).format(
                 acc['gt_source'],
                 acc['images_evaluated'],
                 acc['images_total'],
@@ -131,9 +134,9 @@ def _pct(value: Any) -> str:
 
 def _geometry_markdown(m: Dict[str, Any]) -> list:
     """
-    Sections for the camera geometry, person localisation.
+    Return the report sections on camera geometry and person localisation.
 
-    Obstacle bearings and the clear-path flag.
+    They also cover obstacle bearings and the clear-path flag.
     """
     cam = m.get('camera')
     if not cam:

@@ -326,9 +326,10 @@ class _FlightWriter:
 
     def _truth(self, index: int, scene: Any, ts: int, header: Any) -> None:
         """
-        Boxes (topic and COCO), ground positions of persons and obstacles.
+        Record the ground truth of one frame.
 
-        The clear-path verdict.
+        That is the boxes (topic and COCO), the ground positions of persons and obstacles
+        and the clear-path verdict.
         """
         from ..data.flights import MAP_FRAME
         from ..data.synthetic import DETECTION_CLASSES, OBSTACLE, PERSON

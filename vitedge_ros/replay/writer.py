@@ -57,7 +57,8 @@ class OutputBag:
     """
     A rosbag2 output written under a temporary name and renamed to ``path`` after a clean close.
 
-    Args:
+    Parameters
+    ----------
         path: final bag directory (must not exist unless ``overwrite``; replaced only at commit).
         typestore: rosbags typestore holding every type written (definitions are embedded from it).
         topics: mapping topic -> message type of the connections to create.
@@ -112,7 +113,7 @@ class OutputBag:
                 if tail.isdigit() and (int(tail) == os.getpid() or not _pid_alive(int(tail))):
                     shutil.rmtree(str(entry), ignore_errors=True)
 
-    def open(self) -> 'OutputBag':
+    def open(self) -> 'OutputBag':  # noqa: A003 - open/close, as rosbags' Writer
         """Create the temporary bag and its connections."""
         from rosbags.rosbag2 import StoragePlugin, Writer
 

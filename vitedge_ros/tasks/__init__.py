@@ -13,7 +13,9 @@
 # limitations under the License.
 
 """
-One object per task: ``get_task('detect' | 'classify' | 'segment')`` answers everything that differs by task.
+One object per task, answering everything that differs by task.
+
+``get_task('detect' | 'classify' | 'segment')`` returns it.
 
 Each task lives in one module (``detect.py``, ``classify.py``, ``segment.py``): its bundle
 decoders, what it outputs, whether the node flies it, the data it reads (runtime half: Python 3.6,

@@ -36,10 +36,9 @@ workstation method called where torch is missing fails with torch's ImportError.
 
 Task data (the duck type :meth:`Task.evaluate`, :meth:`Task.calibration_inputs` and
 :meth:`Task.train` read): ``spec`` (InputSpec), ``labels``; detect/segment: ``train`` and ``val``
-image sets (``.images`` N×H×W×3 uint8);
-classify: ``x_train``, ``y_train``, ``x_test``, ``y_test`` (normalised N×3×H×W float32 and int64
-    labels).
-``vitedge_ros.compress.runner.Data`` and the trainer's data have these fields today.
+image sets (``.images`` N×H×W×3 uint8); classify: ``x_train``, ``y_train``, ``x_test``, ``y_test``
+(normalised N×3×H×W float32 and int64 labels). ``vitedge_ros.compress.runner.Data`` and the
+trainer's data have these fields today.
 """
 
 import importlib
@@ -66,7 +65,12 @@ def load_ref(ref: str) -> Any:
 
 
 class Task:
-    """One task: subclass it in ``vitedge_ros/tasks/<name>.py`` and decorate with ``@register_task``."""
+    """
+    One task, answering everything that differs by task.
+
+    Subclass it in ``vitedge_ros/tasks/<name>.py`` and decorate the subclass with
+    ``@register_task``.
+    """
 
     #: bundle.yaml ``task`` value (ARCHITECTURE.md)
     name = ''
@@ -129,12 +133,10 @@ class Task:
     @property
     def decoders(self) -> Tuple[str, ...]:
         """
-        The ``decoder.type`` values bundle.yaml allows for this task.
+        Return the ``decoder.type`` values bundle.yaml allows for this task.
 
-        The first is what a new export writes.
-
-        Read from the bundle schema (:data:`vitedge_ros.runtime.bundle.DECODERS`), the drone's one
-        list.
+        The first is what a new export writes. Read from the bundle schema
+        (:data:`vitedge_ros.runtime.bundle.DECODERS`), the drone's one list.
         """
         return tuple(DECODERS.get(self.name, ()))
 
@@ -153,11 +155,10 @@ class Task:
         self, reference: Sequence[np.ndarray], outputs: Sequence[np.ndarray]
     ) -> Optional[bool]:
         """
-        Whether two runs' outputs (batch 1, same sample) give the same answer.
+        Return whether two runs' outputs (batch 1, same sample) give the same answer.
 
-        Where the task defines one.
-
-        None here; classify: the same top-1 class (the ONNX-to-bundle parity check).
+        Only for tasks that define one answer: None here; classify: the same top-1 class (the
+        ONNX-to-bundle parity check).
         """
         return None
 
@@ -165,10 +166,10 @@ class Task:
         self, reference: np.ndarray, outputs: np.ndarray
     ) -> Optional[Dict[str, float]]:
         """
-        ``{'agreement': fraction}`` of positions whose argmax over axis 1 is the same in the two N×C×… arrays.
+        Return ``{'agreement': fraction}`` of positions with the same argmax in the two outputs.
 
-        For tasks whose answer is that argmax (:attr:`argmax_answer`), else None (detect: compare
-        the heatmap).
+        The argmax is over axis 1 of the two N×C×… arrays. For tasks whose answer is that argmax
+        (:attr:`argmax_answer`), else None (detect: compare the heatmap).
         """
         if not self.argmax_answer:
             return None
@@ -180,7 +181,7 @@ class Task:
         """
         Return the function :attr:`hooks` names for ``name``, imported.
 
-        NotImplementedError when the task has none.
+        Raises NotImplementedError when the task has none.
         """
         if name not in self.hooks:
             raise NotImplementedError('task {} has no {} hook'.format(self.name, name))
@@ -188,9 +189,9 @@ class Task:
 
     def data_labels(self, data: Dict[str, Any]) -> List[str]:
         """
-        Label names of a validated ``data`` entry (a training config's or recipe's).
+        Return the label names of a validated ``data`` entry (a training config's or recipe's).
 
-        Read without any image.
+        They are read without any image.
 
         Raises the readers' DataConfigError / DatasetError (the caller names its config).
         """
@@ -200,7 +201,7 @@ class Task:
         """
         Return the torch class of one of this task's own architectures.
 
-        ValueError ``unknown <word> arch``.
+        Raises ValueError ``unknown <word> arch``.
         """
         if arch not in self.model_archs:
             known = ', '.join(self.model_archs)
@@ -229,7 +230,11 @@ class Task:
         return self.model_class(arch)(num_classes=num_classes, pretrained=pretrained, **extra)
 
     def export_module(self, model: Any) -> Tuple[Any, List[str]]:
-        """Return the torch module ONNX export traces for ``model`` and its output names (default: the model, logits)."""
+        """
+        Return the torch module ONNX export traces for ``model`` and its output names.
+
+        The default is the model itself with the output ``logits``.
+        """
         return model, list(self.output_names)
 
     def evaluate(self, model: Any, data: Any) -> Dict[str, Any]:
@@ -241,7 +246,11 @@ class Task:
         raise NotImplementedError
 
     def calibration_inputs(self, data: Any, n: int) -> np.ndarray:
-        """``n`` normalised training inputs (N×3×H×W float32) for INT8 calibration and quantization checks."""
+        """
+        Return ``n`` normalised training inputs (N×3×H×W float32).
+
+        They feed INT8 calibration and the quantization checks.
+        """
         return load_ref(IMAGES_TO_TENSOR)(data.train.images[:n], data.spec).numpy()
 
     def eval_inputs(self, data: Any, n: Optional[int] = None) -> np.ndarray:
@@ -272,14 +281,20 @@ class Task:
 
     def recipe_data(self, recipe: Dict[str, Any], spec: Any, labels: Optional[List[str]]) -> Any:
         """
-        Return a validated recipe's data (:class:`vitedge_ros.training.data.TaskData`) for model input ``spec``.
+        Return a validated recipe's data for model input ``spec``.
+
+        The data is a :class:`vitedge_ros.training.data.TaskData`.
 
         ``labels``: the class names the model was checked against, or None (the data's).
         """
         return self.hook('recipe_data')(recipe, spec, labels)
 
     def recipe_decoder(self, model: Any) -> Dict[str, Any]:
-        """Return the ``decoder`` of a recipe model created without a checkpoint (:meth:`decoder`'s defaults)."""
+        """
+        Return the ``decoder`` of a recipe model created without a checkpoint.
+
+        These are :meth:`decoder`'s defaults.
+        """
         return self.decoder()
 
     def evaluate_metric(self, model: Any, data: Any) -> Dict[str, Any]:
@@ -287,22 +302,26 @@ class Task:
         return self.evaluate(model, data)
 
     def evaluate_outputs(self, outs: Sequence[np.ndarray], data: Any) -> Dict[str, Any]:
-        """Return the compression report's metric from an ONNX graph's outputs over :meth:`eval_inputs` (batch-stacked)."""
+        """
+        Return the compression report's metric from an ONNX graph's outputs.
+
+        ``outs`` are the graph's outputs over :meth:`eval_inputs`, stacked along the batch axis.
+        """
         return self.hook('evaluate_outputs')(outs, data)
 
     def source_agreement(
         self, reference: Sequence[np.ndarray], outputs: Sequence[np.ndarray]
     ) -> Dict[str, Any]:
-        """Metric keys comparing a quantized graph's outputs with its FP32 source's (same inputs)."""
+        """Return metric keys comparing a quantized graph's outputs with its FP32 source's."""
         return {}
 
     def onnx_agreement(
         self, model: Any, onnx_path: Any, data: Any, n: int = 20
     ) -> Optional[float]:
         """
-        Fraction of answers torch and onnxruntime share on the first ``n`` validation inputs.
+        Return the fraction of answers torch and onnxruntime share on ``n`` validation inputs.
 
-        Or None.
+        The inputs are the first ``n``; None when the task has no such check.
 
         Only where the export parity report has one (segment: pixels of the same class).
         """
@@ -311,7 +330,11 @@ class Task:
         return self.hook('onnx_agreement')(model, onnx_path, data.val.images[:n], data.spec)
 
     def calibration_losses(self, model: Any, data: Any, n_batches: int, batch_size: int) -> Any:
-        """Iterate of the task loss (scalar tensors) of up to ``n_batches`` training batches (Taylor pruning)."""
+        """
+        Iterate over the task loss of up to ``n_batches`` training batches.
+
+        Each item is a scalar tensor, for the Taylor importance of pruning.
+        """
         return self.hook('calibration_losses')(model, data, n_batches, batch_size)
 
     def finetune(
@@ -324,7 +347,7 @@ class Task:
         common: Dict[str, Any],
     ) -> Any:
         """
-        Return the finetune stage's training of ``net`` on ``ctx.data`` (``distiller`` or None).
+        Train ``net`` on ``ctx.data`` for the finetune stage (``distiller`` or None).
 
         Returns the history.
         """
@@ -332,7 +355,7 @@ class Task:
 
     # ---- training configs (vitedge_ros.training.run): ``data`` is a TaskData
     def training_decoder(self, export: Dict[str, Any]) -> Dict[str, Any]:
-        """Return the ``decoder`` of a trained model's bundle from the config's ``export`` section."""
+        """Return the ``decoder`` of a trained model's bundle from the config's ``export``."""
         return self.decoder()
 
     def training_data(self, cfg: Dict[str, Any], spec: Any, labels: List[str]) -> Any:
@@ -347,9 +370,9 @@ class Task:
 
     def train_options(self, train: Dict[str, Any], data: Any) -> Dict[str, Any]:
         """
-        Keywords of :meth:`train` beyond the common loop ones.
+        Return the keywords of :meth:`train` beyond the common loop ones.
 
-        From the config's ``train`` section.
+        They come from the config's ``train`` section.
         """
         return self.hook('train_options')(train, data) if 'train_options' in self.hooks else {}
 

@@ -63,7 +63,7 @@ class ClassifyTask(Task):
     def agreement(
         self, reference: Sequence[np.ndarray], outputs: Sequence[np.ndarray]
     ) -> Optional[bool]:
-        """Same top-1 class in the first output (logits 1×C) of both runs."""
+        """Return whether both runs give the same top-1 class in the first output (logits 1×C)."""
         return int(np.argmax(reference[0])) == int(np.argmax(outputs[0]))
 
     def create_model(
@@ -110,9 +110,10 @@ class ClassifyTask(Task):
     # ---- recipes and compression
     def recipe_spec(self, recipe: Dict[str, Any]) -> Any:
         """
-        imagefolder: 224 stretched with timm's ImageNet normalisation.
+        Return the input of a recipe model without a checkpoint.
 
-        Digits: 32 (``img_size`` overrides).
+        imagefolder: 224 stretched with timm's ImageNet normalisation; digits: 32 (``img_size``
+        overrides).
         """
         return load_ref('vitedge_ros.training.data:classification_recipe_spec')(recipe)
 

@@ -73,13 +73,21 @@ class DetectTask(Task):
         return list(DETECTION_CLASSES)
 
     def export_module(self, model: Any) -> Tuple[Any, List[str]]:
-        """:class:`DetectorExport` around the detector (kept when ``model`` already is one) and its outputs."""
+        """
+        Return :class:`DetectorExport` around the detector and its output names.
+
+        ``model`` is kept as it is when it already is a :class:`DetectorExport`.
+        """
         wrapper_cls = load_ref('vitedge_ros.models.vit_detector:DetectorExport')
         module = model if isinstance(model, wrapper_cls) else wrapper_cls(model)
         return module, list(module.output_names)
 
     def evaluate(self, model: Any, data: Any) -> Dict[str, Any]:
-        """COCO mAP@0.5 / mAP@0.5:0.95 (overall and ``per_class``) on ``data.val`` with ``data.labels``."""
+        """
+        Return COCO mAP@0.5 / mAP@0.5:0.95 on ``data.val`` with ``data.labels``.
+
+        Both overall and ``per_class``.
+        """
         return load_ref('vitedge_ros.training:evaluate_detector')(model, data.val, data.labels)
 
     def train(self, model: Any, data: Any, **common: Any) -> Any:
@@ -117,7 +125,7 @@ class DetectTask(Task):
     # ---- training configs
     def training_decoder(self, export: Dict[str, Any]) -> Dict[str, Any]:
         """
-        ``vit_center`` with ``export.max_detections`` (100).
+        Return the ``vit_center`` decoder with ``export.max_detections`` (100).
 
         The score threshold comes with the metrics.
         """

@@ -15,7 +15,7 @@
 """
 The task registry: ``register_task`` / ``get_task`` / ``list_tasks`` / ``is_task``.
 
-In the style of timm's.
+It follows the style of timm's.
 
 timm keeps its models in a module-level dict filled by a ``@register_model`` decorator and answers
 ``is_model`` / ``list_models`` / ``model_entrypoint``; ``create_model`` raises one ``Unknown model
@@ -92,7 +92,7 @@ def task_of_arch(arch: str) -> Optional[Task]:
     """
     Return the task whose own model architectures include ``arch`` (``vit_center``: detect).
 
-    Else None (timm names).
+    None for other names (timm architectures).
     """
     for task in all_tasks():
         if arch in task.model_archs:

@@ -40,7 +40,10 @@ class SegmentTask(Task):
     model_word = 'segmenter'
     segmentation = True
     on_node = True
-    data_hint = 'segmentation reads synthetic-aerial scenes or a masks folder (images/ + masks/ PNG label maps)'
+    data_hint = (
+        'segmentation reads synthetic-aerial scenes or a masks folder '
+        '(images/ + masks/ PNG label maps)'
+    )
     training_sources = ('synthetic-aerial', 'masks')
     recipe_sources = ('synthetic-aerial',)
     decoder_defaults = {'upsample': 'linear'}
@@ -100,7 +103,11 @@ class SegmentTask(Task):
         )
 
     def evaluate_outputs(self, outs: Sequence[np.ndarray], data: Any) -> Dict[str, Any]:
-        """Return the same metric from the logits ``outs[0]`` through the runtime decoder (input-image pixels)."""
+        """
+        Return the same metric from the logits ``outs[0]`` through the runtime decoder.
+
+        The metric is computed in input-image pixels.
+        """
         return load_ref('vitedge_ros.compress.evaluation:segment_metric_from_logits')(
             outs[0], data
         )

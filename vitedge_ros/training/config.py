@@ -13,36 +13,33 @@
 # limitations under the License.
 
 """
-Training configs (tools/train.py).
+Training configs of tools/train.py: the schema and its validation.
 
-The schema, in the one config language (:mod:`vitedge_ros.schema`).
-
-A config is checked completely before any work; every error is one line starting with the path of
-the bad key (``train.lr: expected a number >= 0, got 'fast'``). The ``data`` entry speaks the
-recipes' vocabulary (``train_size``, ``val_size``, ``width``, ``height``); the older
-training-config names are refused with their new name (``data.train_scenes: renamed
-data.train_size``). Nothing here imports torch.
+The schema is written in the one config language (:mod:`vitedge_ros.schema`). A config is checked
+completely before any work; every error is one line starting with the path of the bad key
+(``train.lr: expected a number >= 0, got 'fast'``). The ``data`` entry speaks the recipes'
+vocabulary (``train_size``, ``val_size``, ``width``, ``height``); the older training-config names
+are refused with their new name (``data.train_scenes: renamed data.train_size``). Nothing here
+imports torch.
 
 Schema (defaults of the synthetic-aerial data in brackets)::
 
     name: str
     task: detect | classify | segment
     model: {arch, backbone, img_size, pretrained, pretrained_file, head_channels, stem_channels,
-        checkpoint,
-            max_detections, upsample, kwargs, num_classes, detail_channels, conv_stem}
-    input: {width, height, color, mean, std, resize}
-        (vitedge_ros.runtime.bundle.parse_input_spec)
+            checkpoint, max_detections, upsample, kwargs, num_classes, detail_channels,
+            conv_stem}
+    input: {width, height, color, mean, std, resize}  (vitedge_ros.runtime.bundle.parse_input_spec)
     data: {name: synthetic-aerial, train_size [2000], val_size [200], width [640], height [480],
-        seed [0],
-           val_seed [1000000], flights: {count, frames, every, seed, real_backgrounds},
+           seed [0], val_seed [1000000], flights: {count, frames, every, seed, real_backgrounds},
            val_flights: {count, frames, every, seed}, real_backgrounds [0], real_negatives [0],
            cache_dir}
         | {name: digits, img_size [32], seed [0], test_fraction [0.2], train_size, val_size}
         | {name: masks, root, val_root, classes, cache_dir}
         | a real source or a mix (vitedge_ros.data.sources), with epoch_size beside it
     train: {epochs, batch_size, lr, weight_decay, seed, dice_weight, class_weight_power, val_every}
-    export: {score_threshold: auto | a number in [0, 1], max_detections, top_k, upsample: linear | nearest,
-             min_precision, min_recall}
+    export: {score_threshold: auto | a number in [0, 1], max_detections, top_k,
+             upsample: linear | nearest, min_precision, min_recall}
 """
 
 from pathlib import Path
@@ -224,7 +221,11 @@ TOP = mapping(
 
 
 def _check_texture_fractions(item: Dict[str, Any], path: str, task: str) -> None:
-    """Refuse real photo texture fractions outside detection on synthetic-aerial scenes (:class:`SchemaError`)."""
+    """
+    Refuse real photo texture fractions outside detection on synthetic-aerial scenes.
+
+    Raises :class:`SchemaError` naming the key.
+    """
     for keys in TEXTURE_FRACTIONS:
         v: Any = item
         for k in keys:
@@ -297,9 +298,9 @@ def validate_config(cfg: Any) -> Dict[str, Any]:
     for key in ('min_precision', 'min_recall'):
         if key in ex and ex.get('score_threshold', 'auto') != 'auto':
             raise ConfigError(
-                'export.{}: a target for score_threshold: auto (the threshold is given here)'.format(
-                    key
-                )
+                (
+                    'export.{}: a target for score_threshold: auto (the threshold is given here)'
+                ).format(key)
             )
     return out
 
@@ -308,7 +309,7 @@ def load_config(path: Path) -> Dict[str, Any]:
     """
     Read and validate a YAML config.
 
-    class:`ConfigError` naming the file when it is missing or not YAML.
+    Raises :class:`ConfigError` naming the file when it is missing or not YAML.
     """
     return validate_config(convert(ConfigError, read_yaml, path, 'config'))
 

@@ -98,7 +98,7 @@ def detection_scenes(
     """
     Return the generated scenes of :func:`make_detection_set`, one at a time.
 
-    At scene size (not letterboxed).
+    Scenes are at scene size (not letterboxed).
 
     Yields ``Scene`` objects (``image`` BGR uint8 height x width x 3, ``boxes`` M x 4 xyxy scene
     pixels, ``labels`` M): the ``n`` single scenes (seeds ``seed .. seed+n-1``, the last ``round(n
@@ -168,7 +168,7 @@ def flight_scenes(
     """
     Return the kept frames of :func:`make_flight_detection_set`, one at a time.
 
-    At scene size (not letterboxed).
+    Frames are at scene size (not letterboxed).
 
     Raises ``ValueError`` when count, frames or every is below 1.
     """
@@ -239,7 +239,11 @@ def _ignored_or_empty(data: DetectionSet) -> List[np.ndarray]:
 
 
 class DetectionData(NamedTuple):
-    """Training and validation data of a ``data`` entry with real sources or a mix (see data/sources.py)."""
+    """
+    Training and validation data of a ``data`` entry with real sources or a mix.
+
+    The sources are those of :mod:`vitedge_ros.data.sources`.
+    """
 
     train: Any  # DetectionSampler: fresh crops each epoch
     val: DetectionSet  # the first item's validation set, letterboxed whole frames
@@ -251,7 +255,7 @@ SyntheticFn = Callable[[Dict[str, Any], str], DetectionSet]
 
 
 def is_real_detection_data(data: Dict[str, Any]) -> bool:
-    """True for ``data`` entries that :func:`make_detection_data` reads (a mix, coco or visdrone)."""
+    """Return True for ``data`` entries :func:`make_detection_data` reads (mix, coco, visdrone)."""
     from ..data.sources import DETECTION_SOURCES
 
     return 'mix' in data or data.get('name') in DETECTION_SOURCES
@@ -259,7 +263,7 @@ def is_real_detection_data(data: Dict[str, Any]) -> bool:
 
 def detection_data_classes(data: Dict[str, Any], path: str = 'data') -> List[str]:
     """
-    Label names of a detection ``data`` entry, read without any image.
+    Return the label names of a detection ``data`` entry, read without any image.
 
     Every mix item must agree.
     """
@@ -320,9 +324,9 @@ def make_detection_data(
 
 def sample_detection_set(sampler: Any, n: int, seed: int) -> DetectionSet:
     """
-    ``n`` samples of a :class:`DetectionSampler` drawn once.
+    Return ``n`` samples of a :class:`DetectionSampler`, drawn once.
 
-    Fixed crops, e.g. for calibration.
+    The crops are fixed, e.g. for calibration.
     """
     images, boxes, labels, ignored = sampler.batch(n, np.random.default_rng(seed))
     return DetectionSet(images, boxes, labels, sampler.spec, ignored)
@@ -361,7 +365,7 @@ def letterbox_mask(mask: np.ndarray, pre: Preprocessor) -> np.ndarray:
     """
     Return a label map through the same geometry as its image.
 
-    Nearest neighbour, 255 on the padding.
+    Resampling is nearest neighbour; the padding is 255.
     """
     import cv2
 
@@ -568,7 +572,7 @@ def flight_validation(d: Dict[str, Any], spec: InputSpec) -> Optional[DetectionS
     """
     Return the frames of a training config's ``val_flights`` (None without them).
 
-    ``width`` x ``height`` pixels.
+    Frames are ``width`` x ``height`` pixels.
     """
     if not d.get('val_flights'):
         return None
@@ -632,12 +636,12 @@ def build_classification(
     d: Dict[str, Any], spec: InputSpec, img_size: int = 32
 ) -> Tuple[ArraySplit, List[str]]:
     """
-    ``(x_train, y_train, x_val, y_val)`` (N×3×H×W float32, normalised) and the class names.
+    Return ``(x_train, y_train, x_val, y_val)`` and the class names of a classification set.
 
-    digits: scikit-learn's digits at ``img_size`` pixels, a seeded ``test_fraction`` holdout;
-        imagefolder:
-    through the runtime preprocessing of ``spec``. ``train_size`` / ``val_size``, when set, keep
-    the first so many of each split. Raises ``DataConfigError`` / ``DatasetError``.
+    Images are N×3×H×W float32, normalised. digits: scikit-learn's digits at ``img_size`` pixels,
+    a seeded ``test_fraction`` holdout; imagefolder: through the runtime preprocessing of
+    ``spec``. ``train_size`` / ``val_size``, when set, keep the first so many of each split.
+    Raises ``DataConfigError`` / ``DatasetError``.
     """
     if d['name'] == 'digits':
         from ..data.digits import DIGITS_CLASSES, load_digits_split
@@ -658,9 +662,9 @@ def build_classification(
 
 def data_labels(d: Dict[str, Any], task: str) -> List[str]:
     """
-    Label names of a validated ``data`` entry for ``task``.
+    Return the label names of a validated ``data`` entry for ``task``.
 
-    Read before any work (no image decoded).
+    They are read before any work (no image decoded).
 
     Raises ``DataConfigError`` / ``DatasetError`` (a mix whose items disagree, an unreadable COCO
     JSON).
@@ -701,9 +705,9 @@ def _square_spec(size: Any, mean: Sequence[float], std: Sequence[float], resize:
 
 def letterbox_recipe_spec(recipe: Dict[str, Any], default: Any) -> InputSpec:
     """
-    ``data.img_size`` or ``model.img_size`` (height, width) or ``default``.
+    Return the letterboxed input spec of a recipe (mean 0.5, std 0.25).
 
-    letterboxed, mean 0.5, std 0.25.
+    Its size is ``data.img_size`` or ``model.img_size`` (height, width), else ``default``.
     """
     d = recipe['data']
     return _square_spec(
@@ -739,7 +743,7 @@ def recipe_spec(recipe: Dict[str, Any], task: str) -> InputSpec:
     """
     Return the input of a recipe model without a checkpoint.
 
-    :meth:`vitedge_ros.tasks.Task.recipe_spec`.
+    The task decides (:meth:`vitedge_ros.tasks.Task.recipe_spec`).
 
     ``data.img_size`` or ``model.img_size`` (height, width) or the task's default: detect 192x256,
     segment 240x320 (letterboxed, mean 0.5, std 0.25), imagefolder 224 (stretched, timm's ImageNet

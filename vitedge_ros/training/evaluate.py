@@ -60,7 +60,9 @@ def drop_ignored(
     size: Tuple[int, int],
 ) -> Tuple[List[Any], List[Any]]:
     """
-    Ground truth and detections without those more than half inside ignored regions (``size`` = w, h).
+    Return ground truth and detections without those more than half inside ignored regions.
+
+    ``size`` is the image (w, h) in pixels.
 
     The rule of the VisDrone-DET toolkit (``dropObjectsInIgr.m``), applied per image before COCO
     scoring.
@@ -137,7 +139,7 @@ def evaluate_segmenter(
 def segmenter_onnx_agreement(
     model: nn.Module, onnx_path: Any, images: np.ndarray, spec: InputSpec
 ) -> float:
-    """Fraction of logit-map pixels where onnxruntime (CPU) and torch give the same argmax class."""
+    """Return the fraction of logit-map pixels where onnxruntime (CPU) and torch share argmax."""
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(onnx_path), providers=['CPUExecutionProvider'])

@@ -13,10 +13,10 @@
 # limitations under the License.
 
 """
-Training loops (epochs, steps, optimizer, schedule) shared by tools/train.py and the recipes' fine-tuning.
+Training loops shared by tools/train.py and the recipes' fine-tuning.
 
-Loops take a ``loss_fn`` hook so that distillation can replace the plain loss without copying the
-loop.
+They run the epochs, steps, optimizer and schedule. Loops take a ``loss_fn`` hook so that
+distillation can replace the plain loss without copying the loop.
 """
 
 import math
@@ -39,7 +39,7 @@ def _augment(
     ignored: Optional[List[np.ndarray]] = None,
 ):
     """
-    Random horizontal and vertical flips (aerial views have no up).
+    Randomly flip images horizontally and vertically (aerial views have no up).
 
     Ignored regions flip with their image.
     """
@@ -322,9 +322,9 @@ def _augment_seg(
     images: np.ndarray, masks: np.ndarray, rng: np.random.Generator
 ) -> Tuple[np.ndarray, np.ndarray]:
     """
-    Random horizontal / vertical flips of images and masks.
+    Randomly flip images and masks horizontally / vertically.
 
-    And a small brightness/contrast jitter.
+    Images also get a small brightness/contrast jitter.
     """
     out_i, out_m = [], []
     for img, m in zip(images, masks):
@@ -344,9 +344,9 @@ def class_weights_from_masks(
     masks: np.ndarray, num_classes: int, power: float = 0.5, max_weight: float = 10.0
 ) -> torch.Tensor:
     """
-    Inverse-frequency class weights ``(median_freq / freq) ** power``, clipped.
+    Return inverse-frequency class weights ``(median_freq / freq) ** power``.
 
-    mean-normalised.
+    The weights are clipped and mean-normalised.
     """
     from ..eval.segmentation import IGNORE_INDEX
 

@@ -44,7 +44,11 @@ LOG = logging.getLogger(__name__)
 
 
 def _data_errors(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """``fn(*args, **kwargs)`` with data errors (bad key, unreadable dataset) as one-line :class:`ConfigError`."""
+    """
+    Return ``fn(*args, **kwargs)``, turning data errors into a one-line :class:`ConfigError`.
+
+    Data errors are a bad key or an unreadable dataset.
+    """
     from ..data.common import DatasetError
     from ..data.sources import DataConfigError
 
@@ -80,7 +84,11 @@ def build_model(cfg: Dict[str, Any], num_classes: int) -> torch.nn.Module:
 def check_classes(
     cfg: Dict[str, Any], labels: List[str], ckpt: Optional[Dict[str, Any]], ckpt_where: str
 ) -> None:
-    """Fail before any work when the model's classes (checkpoint labels or model.num_classes) differ from the data's."""
+    """
+    Fail before any work when the model's classes differ from the data's.
+
+    The model's classes are its checkpoint labels or ``model.num_classes``.
+    """
     from ..data.sources import check_model_classes, DataConfigError
 
     try:
@@ -157,9 +165,9 @@ def _trial(
     start_epoch: int,
 ) -> None:
     """
-    Trial export before the first epoch (skipped when nothing is left to train).
+    Export a trial model before the first epoch (skipped when nothing is left to train).
 
-    ConfigError when it fails.
+    Raises ConfigError when the export fails.
     """
     from ..trial_export import trial_export, TrialExportError
 
@@ -210,9 +218,9 @@ def run_segment_training(
     allow_pickle: bool = False,
 ) -> Dict[str, Any]:
     """
-    Task ``segment`` of :func:`run_training` (a validated config).
+    Run :func:`run_training` for a segmentation config (validated).
 
-    CE + Dice, mIoU in input-image pixels.
+    The loss is CE + Dice; mIoU is measured in input-image pixels.
     """
     return _run_task(
         cfg,
@@ -378,7 +386,9 @@ def detector_metrics(
     model: torch.nn.Module, data: Any, cfg: Dict[str, Any], decoder: Dict[str, Any]
 ) -> Dict[str, Any]:
     """
-    Return a trained detector's mAP (+ ``flight_val`` on the config's flight frames) and its score threshold.
+    Return a trained detector's mAP and its score threshold.
+
+    The mAP includes ``flight_val`` on the config's flight frames when there are any.
 
     ``export.score_threshold`` ``auto`` (default) picks it on the flight frames or the validation
     set (:func:`.threshold.pick_threshold`) and records ``person_at_threshold`` /

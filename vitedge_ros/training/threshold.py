@@ -15,7 +15,7 @@
 """
 The detector's score threshold, picked on validation data for the bundle.
 
-``export.score_threshold: auto``.
+This is what ``export.score_threshold: auto`` asks for.
 """
 
 from typing import Dict, Optional, Tuple
@@ -35,7 +35,9 @@ def pick_threshold(
     min_recall: Optional[float] = None,
 ) -> Tuple[float, Dict[str, float]]:
     """
-    Score threshold (0.10-0.70, step 0.05) for ``class_id`` at IoU 0.5 on the validation set (ignored regions out).
+    Pick the score threshold for ``class_id`` at IoU 0.5 on the validation set.
+
+    Candidates are 0.10-0.70 in steps of 0.05; ignored regions are left out.
 
     The rule of :func:`vitedge_ros.eval.detection.pick_score_threshold`, on the model's detections
     (score >= 0.05).

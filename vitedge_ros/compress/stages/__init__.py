@@ -72,7 +72,7 @@ def get_stage(name: str, path: str = 'stages') -> Stage:
     """
     Return the stage type of recipe key ``name``.
 
-    class:`RecipeError` ``PATH.NAME: unknown stage (known: ...)``.
+    Raises :class:`RecipeError` ``PATH.NAME: unknown stage (known: ...)``.
     """
     try:
         return STAGES[name]
@@ -86,10 +86,8 @@ def stage_for(kind: str) -> Stage:
     """
     Return the stage type of a run's stage entry (``type``).
 
-    a registered stage, or :data:`BASELINE`.
-
-    Raises :class:`RecipeError` for a type that is neither (e.g. a report entry of a removed
-    plug-in).
+    It is a registered stage, or :data:`BASELINE`. Raises :class:`RecipeError` for a type that is
+    neither (e.g. a report entry of a removed plug-in).
     """
     return BASELINE if kind == BASELINE.name else get_stage(kind)
 

@@ -125,9 +125,9 @@ class StageContext:
     @property
     def partial_path(self) -> Path:
         """
-        ``OUT/stages/NN-name.partial.pt``.
+        Return ``OUT/stages/NN-name.partial.pt``, the stage's progress file.
 
-        a stage's progress within itself (fine-tuning epochs).
+        It holds a stage's progress within itself (fine-tuning epochs).
         """
         return self.stages_dir / '{:02d}-{}.partial.pt'.format(self.index, self.name)
 
@@ -195,7 +195,7 @@ class Stage:
         self.copy_input = copy_input
 
     def label(self, params: Dict[str, Any]) -> str:
-        """Base of the stage's report name when the recipe gives none."""
+        """Return the base of the stage's report name when the recipe gives none."""
         return self._label(params) if self._label is not None else self.name
 
     def check(self, recipe: Dict[str, Any], index: int) -> None:

@@ -18,11 +18,10 @@ The ``finetune`` stage.
 Training epochs, optionally distilled from the teacher (then reported as ``distill``).
 
 Algorithms: :mod:`vitedge_ros.training.loop` (the training loops) and
-    :mod:`vitedge_ros.compress.distill`
-(logit / feature / attention distillation). Progress is checkpointed after every epoch to
-``OUT/stages/NN-name.partial.pt`` (epoch, optimizer and projection state); a resumed run with the
-same stage fingerprint continues from the last finished epoch, and the file is removed when the
-stage ends.
+:mod:`vitedge_ros.compress.distill` (logit / feature / attention distillation). Progress is
+checkpointed after every epoch to ``OUT/stages/NN-name.partial.pt`` (epoch, optimizer and
+projection state); a resumed run with the same stage fingerprint continues from the last finished
+epoch, and the file is removed when the stage ends.
 """
 
 import contextlib
@@ -73,7 +72,7 @@ SCHEMA = stage_schema(
 
 
 def distills(params: Dict[str, Any]) -> bool:
-    """True when the stage's ``distill`` has a loss type other than ``none``."""
+    """Return True when the stage's ``distill`` has a loss type other than ``none``."""
     return bool(params.get('distill')) and params['distill']['type'] != 'none'
 
 
@@ -84,9 +83,9 @@ def label(params: Dict[str, Any]) -> str:
 
 def check(recipe: Dict[str, Any], index: int) -> None:
     """
-    Return a distilling first stage needs a teacher.
+    Check that a distilling first stage has a teacher.
 
-    a ``teacher`` entry or a model checkpoint as the baseline.
+    The teacher is a ``teacher`` entry or a model checkpoint as the baseline.
     """
     if (
         distills(recipe['stages'][index])
@@ -101,7 +100,11 @@ def check(recipe: Dict[str, Any], index: int) -> None:
 
 
 def _resume_progress(ctx: StageContext, model: nn.Module, notes: List[str]) -> Dict[str, Any]:
-    """Epoch, optimizer and projection state of an interrupted run of this stage (loaded into ``model``)."""
+    """
+    Return the epoch, optimizer and projection state of an interrupted run of this stage.
+
+    The interrupted run's weights are loaded into ``model``.
+    """
     partial = ctx.partial_path
     state: Dict[str, Any] = {'epoch': 0, 'optimizer': None, 'proj': None}
     if not (ctx.resume and partial.is_file()):
@@ -235,7 +238,11 @@ def finetune_classifier(
     st: Dict[str, Any],
     common: Dict[str, Any],
 ) -> List[Dict[str, float]]:
-    """Classifier fine-tuning on this process's shard of the training arrays (+ logit / feature KD)."""
+    """
+    Fine-tune a classifier on this process's shard of the training arrays.
+
+    Logit and feature distillation are added when the stage asks for them.
+    """
     from ...training.loop import train_classifier
 
     data = ctx.data

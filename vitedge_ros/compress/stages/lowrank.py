@@ -58,7 +58,7 @@ def run(ctx: StageContext, st: Dict[str, Any]) -> StageResult:
     """
     Factorize ``ctx.model``'s linear layers in place.
 
-    Details: ``factorize``'s per-layer report.
+    The details are ``factorize``'s per-layer report.
     """
     from ..lowrank import factorize
 

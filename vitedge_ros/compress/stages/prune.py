@@ -55,7 +55,9 @@ def calibration_loss(
     data: Any, n_batches: int, batch_size: int = 32
 ) -> Callable[[nn.Module], Iterator[torch.Tensor]]:
     """
-    ``gen(model)`` yielding the task loss of up to ``n_batches`` training batches (Taylor importance).
+    Return ``gen(model)``, yielding the task loss of up to ``n_batches`` training batches.
+
+    The losses feed the Taylor importance.
 
     The task decides (:meth:`vitedge_ros.tasks.Task.calibration_losses`): classifiers:
     cross-entropy on ``batch_size`` images (:func:`classifier_losses`); segmenters and detectors:
@@ -88,7 +90,11 @@ def classifier_losses(
 def segmenter_losses(
     model: nn.Module, data: Any, n_batches: int, batch_size: int
 ) -> Iterator[torch.Tensor]:
-    """:func:`vitedge_ros.models.vit_segmenter.segmentation_loss` of up to ``n_batches`` batches (<= 16 images)."""
+    """
+    Yield the segmentation loss of up to ``n_batches`` batches (<= 16 images each).
+
+    The loss is :func:`vitedge_ros.models.vit_segmenter.segmentation_loss`.
+    """
     from ...models.vit_segmenter import segmentation_loss
     from ...training.data import images_to_tensor
 
@@ -105,7 +111,11 @@ def segmenter_losses(
 def detector_losses(
     model: nn.Module, data: Any, n_batches: int, batch_size: int
 ) -> Iterator[torch.Tensor]:
-    """:func:`vitedge_ros.models.vit_detector.detection_loss` of up to ``n_batches`` batches (<= 16 images)."""
+    """
+    Yield the detection loss of up to ``n_batches`` batches (<= 16 images each).
+
+    The loss is :func:`vitedge_ros.models.vit_detector.detection_loss`.
+    """
     from ...models.vit_detector import build_targets, detection_loss
     from ...training.data import images_to_tensor
 

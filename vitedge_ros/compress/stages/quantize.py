@@ -18,10 +18,10 @@ The ``quantize`` stage.
 INT8 (static Q/DQ), FP16 or dynamic INT8 graphs of the previous stage's ONNX export.
 
 Algorithms: :mod:`vitedge_ros.compress.quantize` (onnxruntime quantization tools). The stage starts
-    from the
-ONNX graph of the last non-branch stage that exported one, writes ``OUT/onnx/NN-<name>.onnx`` (and
-``NN-<name>-<mode>.onnx`` for each ``also`` mode), and measures them with onnxruntime: its report
-entry's metric is the graph's, not a torch model's, and the runner does not export it again.
+from the ONNX graph of the last non-branch stage that exported one, writes
+``OUT/onnx/NN-<name>.onnx`` (and ``NN-<name>-<mode>.onnx`` for each ``also`` mode), and measures
+them with onnxruntime: its report entry's metric is the graph's, not a torch model's, and the
+runner does not export it again.
 """
 
 import logging
@@ -84,7 +84,11 @@ def check(recipe: Dict[str, Any], index: int) -> None:
 
 
 def source_entry(entries: List[Dict[str, Any]]) -> Dict[str, Any]:
-    """Return the report entry of the last non-branch stage with an FP32 ONNX export (RunError when none)."""
+    """
+    Return the report entry of the last non-branch stage with an FP32 ONNX export.
+
+    Raises :class:`RunError` when there is none.
+    """
     from . import stage_for
 
     for e in reversed(entries):
@@ -95,7 +99,7 @@ def source_entry(entries: List[Dict[str, Any]]) -> Dict[str, Any]:
 
 def run(ctx: StageContext, st: Dict[str, Any]) -> StageResult:
     """
-    Quantize the source stage's ONNX graph in every requested mode and measure each with onnxruntime.
+    Quantize the source stage's ONNX graph in every requested mode; measure each with onnxruntime.
 
     Raises :class:`RunError` when onnxruntime cannot run the primary mode's graph (an ``also`` mode
     that fails is reported in ``details.variants`` with its error).
@@ -190,7 +194,11 @@ def run(ctx: StageContext, st: Dict[str, Any]) -> StageResult:
 
 
 def _sensitivity(ctx: StageContext, st: Dict[str, Any], fp32: Any, calib: Any) -> Any:
-    """Per-layer sensitivity (:func:`vitedge_ros.compress.quantize.sensitivity`) and the sample count."""
+    """
+    Return the per-layer sensitivity and the sample count.
+
+    The sensitivity is :func:`vitedge_ros.compress.quantize.sensitivity`.
+    """
     from .. import quantize as Q
 
     task = get_task(ctx.data.task)

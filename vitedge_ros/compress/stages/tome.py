@@ -16,8 +16,8 @@
 The ``tome`` stage: token merging in a ViT classifier's blocks (``r`` tokens merged per block).
 
 Algorithm: :mod:`vitedge_ros.compress.tome` (Bolya et al., "Token Merging: Your ViT but Faster",
-    ICLR 2023).
-The stage works on a copy of its input model; ``sweep`` measures top-1 for other ``r`` values too.
+ICLR 2023). The stage works on a copy of its input model; ``sweep`` measures top-1 for other ``r``
+values too.
 """
 
 import copy
@@ -71,7 +71,7 @@ def run(ctx: StageContext, st: Dict[str, Any]) -> StageResult:
     """
     Patch ``ctx.model`` (a copy) with ToMe at ``st['r']``.
 
-    Details: r, tokens per block, the sweep.
+    The details are r, the tokens per block and the sweep.
     """
     from ..evaluation import evaluate_torch
     from ..tome import apply_tome, token_counts
