@@ -85,8 +85,9 @@ setup(
         'runtime': RUNTIME,
         'tools': RUNTIME + TOOLS,
         'jetson': RUNTIME + ['pycuda'],  # tensorrt comes with JetPack (python3-libnvinfer)
-        # the ament linters' checkers at Ubuntu 22.04 (Humble) versions and the flake8 plugins the ROS 2
-        # docs install (constraints.txt pins them): test_flake8 / test_pep257 where ament is absent
+        # the ament linters' checkers at Ubuntu 22.04 (Humble) versions and the flake8 plugins
+        # the ROS 2 docs install (constraints.txt pins them): test_flake8 / test_pep257 where
+        # ament is absent
         'dev': [
             'pytest',
             'ruff; python_version >= "3.8"',

@@ -358,7 +358,11 @@ TASK_BRANCH = re.compile(
 
 
 def test_no_string_branch_on_task_or_decoder():
-    """Issue 15 item 6: no ``task == 'detect'`` style branch left in vitedge_ros/ or tools/ (the task decides)."""
+    """
+    Find no string branch on a task or decoder name in vitedge_ros/ or tools/.
+
+    Issue 15 item 6: ``task == 'detect'`` style branches are gone; the task object decides.
+    """
     hits = []
     for top in ('vitedge_ros', 'tools'):
         for path in sorted((ROOT / top).rglob('*.py')):
@@ -400,7 +404,11 @@ def test_every_task_answers_every_hook():
 
 
 def test_every_named_hook_and_architecture_resolves():
-    """Every ``module:function`` string of the task modules (hooks, architectures, load_ref calls) resolves."""
+    """
+    Resolve every ``module:function`` string of the task modules.
+
+    Hooks, architectures and load_ref calls.
+    """
     require('torch', 'timm', 'onnx')
     from vitedge_ros.tasks import load_ref
 
