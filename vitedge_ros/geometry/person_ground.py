@@ -35,17 +35,12 @@ from typing import Optional
 
 import numpy as np
 
-from .projection import CameraPose, pixels_to_ground
+from .projection import CameraPose, pixels_to_ground, points_in_camera
 
 __all__ = ['DEFAULT_PERSON_HEIGHT_M', 'person_foot_pixels', 'persons_on_ground']
 
 #: Standing adult (m): the default of the node's ``person_height_m`` parameter.
 DEFAULT_PERSON_HEIGHT_M = 1.7
-
-
-def _to_camera(pose: CameraPose, pts: np.ndarray) -> np.ndarray:
-    """Ground-frame points (N x 3) in the optical frame: ``R^T (p - t)``."""
-    return (pts - np.asarray(pose.translation, dtype=np.float64).reshape(1, 3)) @ pose.matrix
 
 
 def _clamp_into_boxes(boxes: np.ndarray, centre: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -102,7 +97,7 @@ def person_foot_pixels(
     ok = np.isfinite(middle).all(axis=1)
     if ok.any():
         ground = middle[ok] - np.array([0.0, 0.0, half])
-        feet[ok] = camera.project(_to_camera(pose, ground))
+        feet[ok] = camera.project(points_in_camera(ground, pose))
     ok = np.isfinite(feet).all(axis=1)
     out = bottom.copy()
     out[ok] = _clamp_into_boxes(b[ok], centre[ok], feet[ok])

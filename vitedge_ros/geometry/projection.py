@@ -31,6 +31,7 @@ __all__ = [
     'intersect_ground',
     'pixel_to_ground',
     'pixels_to_ground',
+    'points_in_camera',
     'quat_from_euler',
     'quat_from_matrix',
     'quat_multiply',
@@ -142,6 +143,16 @@ class CameraPose(NamedTuple):
 def rays_in_frame(rays, pose: CameraPose) -> np.ndarray:
     """Optical-frame rays (N x 3) expressed in the pose's ground frame (directions only)."""
     return np.asarray(rays, dtype=np.float64).reshape(-1, 3) @ pose.matrix.T
+
+
+def points_in_camera(points, pose: CameraPose) -> np.ndarray:
+    """
+    Return ground-frame points (N x 3, metres) in the pose's optical frame.
+
+    The inverse of the pose: ``R^T (p - t)`` for each point.
+    """
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    return (pts - np.asarray(pose.translation, dtype=np.float64).reshape(1, 3)) @ pose.matrix
 
 
 def intersect_ground(

@@ -205,7 +205,7 @@ def _obstacles(
     by_stamp: Sequence[Dict[str, Any]], truth: Any, tf: Any, target_frame: str
 ) -> Dict[str, Any]:
     from ..eval.localisation import ObstacleBearingMeter
-    from ..geometry.projection import quat_to_matrix
+    from ..geometry.projection import points_in_camera
 
     meter = ObstacleBearingMeter()
     for r in by_stamp:
@@ -220,9 +220,7 @@ def _obstacles(
         except LookupError:
             continue
         pts = truth.obstacles[r['stamp_ns']]
-        rays = (pts - pose.translation.reshape(1, 3)) @ quat_to_matrix(
-            pose.rotation
-        )  # R^T (p - t)
+        rays = points_in_camera(pts, pose)
         meter.add([(az, el) for label, az, el in r['obstacles'] if label == 'obstacle'], rays)
     res = meter.result()
     res['classes'] = ['obstacle']
