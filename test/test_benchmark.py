@@ -661,3 +661,67 @@ def test_overhead_runs_both_paths_on_a_tiny_bundle(tiny_detector_bundle, tmp_pat
         for p in ('before', 'after')
     }
     assert inference == {'before': 1.0, 'after': 1.0}
+
+
+def test_compare_inference_times_every_bundle_against_the_reference(
+    tiny_detector_bundle, tmp_path
+):
+    from vitedge_ros.bench.bundles import compare_inference
+
+    other = tmp_path / 'copy'
+    shutil.copytree(tiny_detector_bundle, other)
+    r = compare_inference(
+        {'full': tiny_detector_bundle, 'copy': other}, 'full', rounds=3, block=2, warmup=1
+    )
+    assert list(r['ms']) == ['full', 'copy'] and list(r['speedup']) == ['copy']
+    assert r['ms']['full']['n'] == 3 and r['speedup']['copy']['n'] == 3
+    assert r['input']['full'] == [1, 3, 64, 96]
+    assert r['speedup']['copy']['min'] > 0
+    with pytest.raises(KeyError, match='nope'):
+        compare_inference({'full': tiny_detector_bundle}, 'nope')
+    with pytest.raises(FileNotFoundError, match='no model.onnx'):
+        compare_inference({'full': tmp_path}, 'full')
+
+
+def test_render_replay_puts_the_student_beside_the_full_detector():
+    from vitedge_ros.bench.render import _replay
+
+    def one(name, fps, person):
+        return {
+            'bundle': name,
+            'backend': 'onnxruntime',
+            'frames': 60,
+            'frame_size': [640, 480],
+            'repeats': 3,
+            'tool': 'tools/eval_bag.py',
+            'figures': {'fps': S(fps, fps - 1, fps + 1), 'peak_rss_mb': S(300.0, 299.0, 301.0)},
+            'frames_processed': [60, 60, 60],
+            'frames_dropped': [0, 0, 0],
+            'torch_imported': False,
+            'map50': 0.5,
+            'map50_person': person,
+        }
+
+    r = one('aerial_vit_tiny', 50.0, 0.81)
+    r['student'] = one('aerial_vit_tiny_student', 90.0, 0.79)
+    r['inference'] = {
+        'threads': 1,
+        'rounds': 7,
+        'block': 20,
+        'input': {
+            'aerial_vit_tiny': [1, 3, 336, 448],
+            'aerial_vit_tiny_student': [1, 3, 336, 448],
+        },
+        'ms': {'aerial_vit_tiny': M(12.0, 11.0, 13.0), 'aerial_vit_tiny_student': M(5.0, 4.5, 6)},
+        'speedup': {'aerial_vit_tiny_student': S(2.4, 2.2, 2.6)},
+    }
+    lines = _replay(r)
+    rows = [line for line in lines if line.startswith('| ')]
+    assert rows[0] == (
+        '| figure | `aerial_vit_tiny` median (min–max) | `aerial_vit_tiny_student` median '
+        '(min–max) |'
+    )
+    assert '| throughput (frames/s) | 50.0 (49.0–51.0) | 90.0 (89.0–91.0) |' in rows
+    assert '| mAP@0.5 (all classes / person), SYNTHETIC flight | 0.5 / 0.81 | 0.5 / 0.79 |' in rows
+    assert '| `aerial_vit_tiny_student` | 1×3×336×448 | 5.0 (4.5–6) | 2.4× (2.2–2.6) |' in rows
+    assert '| `aerial_vit_tiny` | 1×3×336×448 | 12.0 (11.0–13.0) | 1 (reference) |' in rows

@@ -51,7 +51,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     Relative --out, --docs, --recipe, --bundle and --work are taken from the repository root (ROOT
     of bench/run.py).
     """
-    from .run import ALL_SECTIONS, DEFAULT_BASELINE_SOURCE, DEFAULT_BUNDLE, DEFAULT_RECIPE, ROOT
+    from .run import (
+        ALL_SECTIONS,
+        DEFAULT_BASELINE_SOURCE,
+        DEFAULT_BUNDLE,
+        DEFAULT_RECIPE,
+        DEFAULT_STUDENT,
+        ROOT,
+    )
 
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -90,6 +97,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         type=Path,
         default=Path(DEFAULT_BUNDLE),
         help='detector bundle for overhead/replay/roofline (default %(default)s)',
+    )
+    p.add_argument(
+        '--student',
+        type=Path,
+        default=Path(DEFAULT_STUDENT),
+        help='second (student) detector bundle for replay/roofline, left out where it is not a '
+        'bundle (default %(default)s)',
     )
     p.add_argument('--threads', type=int, default=2, help='torch threads for training (default 2)')
     p.add_argument(
@@ -167,6 +181,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             sections=sections,
             recipe=args.recipe,
             bundle=args.bundle,
+            student=args.student,
             threads=args.threads,
             quick=args.quick,
             progress=not args.quiet,

@@ -562,21 +562,9 @@ def _frame(res: Dict[str, Any]) -> str:
     return '{}×{}'.format(fmt(size[0]), fmt(size[1])) if size else 'camera'
 
 
-def _replay(r: Dict[str, Any]) -> List[str]:
+def _replay_rows(r: Dict[str, Any]) -> List[List[str]]:
     f = r['figures']
-    out = [
-        '{}; bundle `{}`, backend {}, {} frames of {}×{}, {} runs.'.format(
-            r['tool'],
-            r['bundle'],
-            r['backend'],
-            fmt(r['frames']),
-            fmt(r['frame_size'][0]),
-            fmt(r['frame_size'][1]),
-            fmt(r['repeats']),
-        ),
-        '',
-    ]
-    rows = [
+    return [
         ['throughput (frames/s)', fmt_stat(f.get('fps'))],
         ['inference p50 (ms)', fmt_ms(f.get('inference_ms_p50'))],
         ['pipeline p50 (ms)', fmt_ms(f.get('pipeline_ms_p50'))],
@@ -592,11 +580,53 @@ def _replay(r: Dict[str, Any]) -> List[str]:
         ],
         ['torch imported by the replay', fmt(r['torch_imported'])],
         [
-            'mAP@0.5 (all classes / person)',
+            'mAP@0.5 (all classes / person), SYNTHETIC flight',
             '{} / {}'.format(fmt(r.get('map50')), fmt(r.get('map50_person'))),
         ],
     ]
-    return out + table(['figure', 'median (min–max)'], rows) + ['']
+
+
+def _replay(r: Dict[str, Any]) -> List[str]:
+    runs = [r] + ([r['student']] if r.get('student') else [])
+    out = [
+        '{}; backend {}, {} frames of {}×{}, {} runs per bundle.'.format(
+            r['tool'],
+            r['backend'],
+            fmt(r['frames']),
+            fmt(r['frame_size'][0]),
+            fmt(r['frame_size'][1]),
+            fmt(r['repeats']),
+        ),
+        '',
+    ]
+    cols = [_replay_rows(x) for x in runs]
+    rows = [[cols[0][i][0]] + [c[i][1] for c in cols] for i in range(len(cols[0]))]
+    out += table(
+        ['figure'] + ['`{}` median (min–max)'.format(x['bundle']) for x in runs], rows
+    ) + ['']
+    inf = r.get('inference')
+    if inf:
+        ref = next(k for k in inf['ms'] if k not in inf['speedup'])
+        out += [
+            "Inference alone, every bundle's `model.onnx` timed interleaved in one process "
+            '(`vitedge_ros.bench.bundles.compare_inference`: onnxruntime CPU, {} thread, batch 1, '
+            '{} rounds of {} runs; ms = median (min–max) of per-round medians, speed-up = '
+            'per-round `{}` ms / bundle ms):'.format(
+                fmt(inf['threads']), fmt(inf['rounds']), fmt(inf['block']), ref
+            ),
+            '',
+        ]
+        rows = [
+            [
+                '`{}`'.format(k),
+                '×'.join(str(d) for d in inf['input'][k]),
+                fmt_ms(v),
+                fmt_ratio(inf['speedup'][k]) if k in inf['speedup'] else '1 (reference)',
+            ]
+            for k, v in inf['ms'].items()
+        ]
+        out += table(['bundle', 'input', 'inference ms', 'speed-up'], rows) + ['']
+    return out
 
 
 def _graph_cell(g: Dict[str, Any]) -> str:

@@ -32,6 +32,7 @@ LOG = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RECIPE = 'bench/recipes/digits_vit_bench.yaml'
 DEFAULT_BUNDLE = 'models/aerial_vit_tiny'
+DEFAULT_STUDENT = 'models/aerial_vit_tiny_student'
 DEFAULT_BASELINE_SOURCE = 'config/recipes/digits_vit.yaml'
 ALL_SECTIONS = ('latency', 'digits', 'overhead', 'replay', 'roofline', 'targets')
 # repeats: (rounds, block, warmup) for the latency sections; frames/passes for overhead; runs for
@@ -87,23 +88,30 @@ def _bundle_ready(bundle: Path) -> bool:
     return (bundle / 'bundle.yaml').is_file() and (bundle / 'model.onnx').is_file()
 
 
-def roofline_models(work: Path, bundle: Path, bench_dir: Path) -> List[Dict[str, Any]]:
+def roofline_models(
+    work: Path, bundle: Path, bench_dir: Path, student: Optional[Path] = None
+) -> List[Dict[str, Any]]:
     """
     Return the graphs to estimate.
 
-    The shipped detector, the digits and DeiT-Tiny graphs of the last run.
+    The shipped detector and its student (where ``student`` is a bundle), the digits and
+    DeiT-Tiny graphs of the last run.
     """
     models: List[Dict[str, Any]] = []
-    if _bundle_ready(bundle):
-        models.append(
-            {
-                'key': 'aerial_vit_tiny',
-                'label': 'shipped detector `{}` (FP32 ONNX)'.format(bundle.name),
-                'onnx': bundle / 'model.onnx',
-                'precisions': ['fp32', 'fp16', 'int8'],
-                'note': "int8: the FP32 graph's MACs at the INT8 rate",
-            }
-        )
+    for key, b, what in (
+        ('aerial_vit_tiny', bundle, 'shipped detector'),
+        ('aerial_vit_tiny_student', student, 'shipped student detector'),
+    ):
+        if b is not None and _bundle_ready(b):
+            models.append(
+                {
+                    'key': key,
+                    'label': '{} `{}` (FP32 ONNX)'.format(what, b.name),
+                    'onnx': b / 'model.onnx',
+                    'precisions': ['fp32', 'fp16', 'int8'],
+                    'note': "int8: the FP32 graph's MACs at the INT8 rate",
+                }
+            )
     res = load_results(bench_dir)
     dig = res.get('digits')
     if dig and dig.get('status') != 'pending':
@@ -163,6 +171,7 @@ def run_benchmark(
     sections: Sequence[str] = ALL_SECTIONS,
     recipe: Union[str, Path] = DEFAULT_RECIPE,
     bundle: Union[str, Path] = DEFAULT_BUNDLE,
+    student: Optional[Union[str, Path]] = DEFAULT_STUDENT,
     threads: int = 2,
     quick: bool = False,
     progress: bool = True,
@@ -171,7 +180,9 @@ def run_benchmark(
     """
     Run ``sections``, writing ``out/<section>.json`` after each.
 
-    Then writes machine.json and renders the page.
+    Then writes machine.json and renders the page. ``student`` (a second detector bundle; None
+    or a directory without a bundle leaves it out) joins the replay section (its own replay runs
+    and both bundles' inference timed interleaved) and the roofline section.
     """
     import torch
 
@@ -179,6 +190,9 @@ def run_benchmark(
     out, work, docs = (Path(p) if Path(p).is_absolute() else root / p for p in (out, work, docs))
     recipe = Path(recipe) if Path(recipe).is_absolute() else root / recipe
     bundle = Path(bundle) if Path(bundle).is_absolute() else root / bundle
+    if student is not None:
+        student = Path(student) if Path(student).is_absolute() else root / student
+        student = student if _bundle_ready(student) else None
     work.mkdir(parents=True, exist_ok=True)
     reps = QUICK if quick else FULL
     t_all = time.perf_counter()
@@ -233,6 +247,20 @@ def run_benchmark(
                 from .overhead import run_replay
 
                 data = run_replay(bundle, work / 'replay', repeats=reps['replay'])
+                if student is not None:
+                    from .bundles import compare_inference
+
+                    data['student'] = run_replay(
+                        student, work / 'replay_student', repeats=reps['replay']
+                    )
+                    r, b, w = reps['targets']
+                    data['inference'] = compare_inference(
+                        {bundle.name: bundle, student.name: student},
+                        bundle.name,
+                        rounds=r,
+                        block=b,
+                        warmup=w,
+                    )
             if 'bundle_dir' in data:
                 data['bundle_dir'] = (
                     str(Path(data['bundle_dir']).relative_to(root))
@@ -247,7 +275,7 @@ def run_benchmark(
         else:
             from .roofline import run_roofline
 
-            data = run_roofline(roofline_models(work, bundle, out))
+            data = run_roofline(roofline_models(work, bundle, out, student))
             for row in data['rows']:
                 row.pop('onnx', None)
             if not _bundle_ready(bundle):
