@@ -264,3 +264,25 @@ def test_only_the_peer_module_imports_ultralytics():
     start, end = setup.index('RUNTIME'), setup.index('extras_require')
     runtime_tools = setup[start:end]
     assert 'ultralytics' not in runtime_tools
+
+
+def test_family_entry_keys_labels_and_refusals(tiny_detector_bundle, tiny_classifier_bundle):
+    from vitedge_ros.bench.peer import family_entry
+
+    labels = ['person', 'vehicle', 'obstacle']
+    e = family_entry(tiny_detector_bundle, labels, ['aerial_vit_tiny'])
+    assert e['key'] == 'tiny_detector' and e['input'] == [1, 3, 64, 96]
+    assert e['label'] == '`tiny_detector` (ViT, compressed)'
+    assert e['params'] > 0 and e['training']['image_passes'] is None
+    again = family_entry(tiny_detector_bundle, labels, ['tiny_detector'])
+    assert again['key'] == 'tiny_detector-2'
+    assert (
+        family_entry(tiny_detector_bundle, labels, ['tiny_detector', 'tiny_detector-2'])['key']
+        == 'tiny_detector-3'
+    )
+    with pytest.raises(ValueError, match='labels'):
+        family_entry(tiny_detector_bundle, ['person'], [])
+    with pytest.raises(ValueError, match='a classify bundle'):
+        family_entry(tiny_classifier_bundle, labels, [])
+    with pytest.raises(ValueError, match='--family'):
+        family_entry(Path('/nonexistent/bundle'), labels, [])

@@ -77,6 +77,7 @@ ULTRALYTICS_VERSION = (
     '8.4.190'  # the version the peer section was written for (requirements/constraints.txt)
 )
 PEER_ARCHS = ('yolov8n', 'yolo11n')
+DEFAULT_FAMILY = ('models/aerial_vit_tiny_student',)  # the compressed student (issue 16)
 SCENE_SIZE = (640, 480)  # the generator's frames (training configs' width / height)
 DEMO_SEED, DEMO_FRAMES = 7, 120  # make demo's flight (vitedge_ros.demo.run_demo)
 MAP_MIN_SCORE = 0.001  # detections kept for mAP (ultralytics' val conf), for both models
@@ -821,6 +822,72 @@ def bundle_params(bundle: Any) -> Tuple[int, str]:
     return int(graph_stats(bundle.onnx_path)['weight_elements']), 'ONNX initializer elements'
 
 
+def family_entry(
+    bundle_dir: PathLike, labels: Sequence[str], taken: Sequence[str]
+) -> Dict[str, Any]:
+    """
+    One more ViT of the family (a compressed student, its INT8 graph) as a model of the table.
+
+    Its key is the bundle's name (made unique against ``taken``); its label says whether the graph
+    is INT8 QDQ. Raises ValueError for a bundle that is not a detector with ``labels``.
+    """
+    import onnx
+
+    from ..runtime import BundleError
+
+    try:
+        det = BundleDetector(bundle_dir)
+    except (BundleError, OSError) as exc:
+        raise ValueError('--family {}: {}'.format(bundle_dir, exc)) from None
+    b = det.bundle
+    if b.task != 'detect' or list(b.labels) != list(labels):
+        raise ValueError(
+            '--family {}: a {} bundle with labels {} (the table needs a detector with {})'.format(
+                bundle_dir, b.task, list(b.labels), list(labels)
+            )
+        )
+    ops = {n.op_type for n in onnx.load(str(b.onnx_path), load_external_data=False).graph.node}
+    int8 = 'QuantizeLinear' in ops
+    key = b.name + ('-int8' if int8 and not b.name.endswith('int8') else '')
+    base, n = key, 2
+    while key in taken:
+        key, n = '{}-{}'.format(base, n), n + 1
+    params, source = bundle_params(b)
+    return {
+        'key': key,
+        'label': '`{}` (ViT, compressed{})'.format(b.name, ', INT8 QDQ graph' if int8 else ''),
+        'onnx': str(b.onnx_path),
+        'detect': det,
+        'params': params,
+        'params_source': source,
+        'input': [1, 3, b.input.height, b.input.width],
+        'training': {
+            'image_passes': None,
+            'note': 'compressed from the shipped ViT (docs/COMPRESSION.md): its passes plus the '
+            "recipe's distillation",
+        },
+    }
+
+
+def _vit_calls(det: 'BundleDetector', frame: np.ndarray, thr: float) -> Tuple[Any, Any]:
+    """Graph call and host-decode call of a ViT bundle on ``frame`` (the latency table)."""
+    from .digits import _ort_call
+    from ..runtime.decoders import decode_vit_center, filter_detections
+
+    pipe = det.pipe
+    x, tf = pipe.preprocess(frame)
+    out = pipe.engine.infer(x)
+    spec = det.bundle.input
+
+    def host() -> Any:
+        raw = decode_vit_center(out, pipe.decoder, spec.width, spec.height)
+        return tf.boxes_to_image(
+            filter_detections(raw, thr, None, pipe.nms_iou, pipe.max_detections).boxes
+        )
+
+    return _ort_call(det.bundle.onnx_path, x, 1), host
+
+
 # --- the whole run -------------------------------------------------------------------------------
 
 
@@ -841,6 +908,7 @@ def run_peer(
     work: PathLike,
     *,
     bundle: PathLike = ROOT / 'models' / 'aerial_vit_tiny',
+    family: Sequence[PathLike] = (),
     archs: Sequence[str] = ('yolov8n',),
     quick: bool = False,
     budget: Optional[int] = None,
@@ -858,7 +926,10 @@ def run_peer(
     Write ``out_json``; returns the dict.
 
     ``budget`` (image passes) defaults to the bundle's own (:func:`image_budget` of its chain; in
-    ``quick`` mode of the shrunk chain). Raises ValueError for an unknown arch.
+    ``quick`` mode of the shrunk chain). ``family``: more ViT bundles (the compressed student, its
+    INT8 QDQ graph) evaluated and timed like ``bundle``, the ViT's accuracy-latency curve beside
+    the peer's point. Raises ValueError for an unknown arch or a family member that is not a
+    detector bundle with ``bundle``'s labels.
     """
     import platform
 
@@ -947,6 +1018,8 @@ def run_peer(
             },
         }
     ]
+    for member in family:
+        models.append(family_entry(member, labels, [m['key'] for m in models]))
     for p in peers:
         det = PeerDetector(p['onnx'], threads=1)
         models.append(
@@ -981,23 +1054,11 @@ def run_peer(
     frame = sets['demo'][0][0]
     fns, host = {}, {}
     from .digits import _ort_call
-    from ..runtime.decoders import decode_vit_center, filter_detections
 
-    pipe = shipped.pipe
-    x_vit, tf_vit = pipe.preprocess(frame)
-    fns['aerial_vit_tiny'] = _ort_call(shipped.bundle.onnx_path, x_vit, 1)
-    out_vit = pipe.engine.infer(x_vit)
-    spec = shipped.bundle.input
-    thr_vit = models[0]['metrics']['threshold']
-
-    def vit_host() -> Any:
-        raw = decode_vit_center(out_vit, pipe.decoder, spec.width, spec.height)
-        return tf_vit.boxes_to_image(
-            filter_detections(raw, thr_vit, None, pipe.nms_iou, pipe.max_detections).boxes
-        )
-
-    host['aerial_vit_tiny'] = vit_host
-    for m in models[1:]:
+    vits = [m for m in models if isinstance(m['detect'], BundleDetector)]
+    for m in vits:
+        fns[m['key']], host[m['key']] = _vit_calls(m['detect'], frame, m['metrics']['threshold'])
+    for m in models[len(vits):]:
         det = m['detect']
         x, tf = det.preprocess(frame)
         fns[m['key']] = _ort_call(m['onnx'], x, 1)
@@ -1100,6 +1161,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         '--bundle', default='models/aerial_vit_tiny', help='the ViT bundle to compare with'
     )
     p.add_argument(
+        '--family',
+        default=','.join(DEFAULT_FAMILY),
+        help='more ViT bundles for the accuracy-latency curve, comma separated; those without a '
+        "bundle.yaml are left out with a line (default: %(default)s; add a compress run's INT8 "
+        'bundle, e.g. runs/compress_aerial_student/bundle)',
+    )
+    p.add_argument(
         '--archs',
         default=','.join(PEER_ARCHS),
         help='peer models, comma separated (default: {})'.format(','.join(PEER_ARCHS)),
@@ -1115,12 +1183,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from .peer_table import write_peer_block
 
     archs = [a.strip() for a in args.archs.split(',') if a.strip()]
+    family = []
+    for f in (f.strip() for f in args.family.split(',')):
+        if f and (Path(f) / 'bundle.yaml').is_file():
+            family.append(Path(f))
+        elif f:
+            print('bench-peer: {} is not a bundle (no bundle.yaml): left out'.format(f))
     try:
         r, b, w = (2, 3, 1) if args.quick else (7, 20, 5)
         data = run_peer(
             args.out,
             args.work,
             bundle=args.bundle,
+            family=family,
             archs=archs,
             quick=args.quick,
             budget=args.budget,
