@@ -199,3 +199,60 @@ def test_resize_detector_resamples_position_grid_and_keeps_weights():
     x = torch.randn(1, 3, 64, 96)
     with torch.no_grad():
         assert torch.allclose(same(x)['heatmap'], det(x)['heatmap'], atol=1e-6)
+
+
+def _maps_that_decode_to(t):
+    """Network maps whose centre-cell boxes are exactly the targets' (logit of the offset)."""
+    off = t['offset'].clamp(1e-4, 1 - 1e-4)
+    return {
+        'heatmap': torch.zeros_like(t['heatmap']),
+        'size': t['size'].clone(),
+        'offset': torch.log(off / (1 - off)),
+    }
+
+
+def test_giou_loss_is_zero_on_exact_boxes_and_the_known_value_on_a_larger_one():
+    from vitedge_ros.models.vit_detector import centre_cell_boxes
+
+    boxes = [torch.tensor([[12.0, 12.0, 28.0, 28.0]])]  # 16×16 px = 2×2 cells at stride 8
+    t = build_targets(boxes, [torch.tensor([1])], 3, (8, 12), 8)
+    maps = _maps_that_decode_to(t)
+    pred, tgt = centre_cell_boxes(maps, t)
+    assert pred.shape == (1, 4) and torch.allclose(pred, tgt, atol=1e-3)
+    assert torch.allclose(tgt, torch.tensor([[-0.5, -0.5, 1.5, 1.5]]))
+    parts = detection_loss(maps, t, giou_weight=2.0)
+    assert float(parts['giou']) < 1e-3
+    # twice the width and height, same centre: IoU = 4 / 16, enclosing box = the prediction, so
+    # GIoU = 0.25 and the loss 0.75
+    maps['size'] = maps['size'] + float(np.log(2.0)) * t['mask']
+    parts = detection_loss(maps, t, giou_weight=2.0)
+    assert float(parts['giou']) == pytest.approx(0.75, abs=1e-4)
+    plain = detection_loss(maps, t)
+    assert 'giou' not in plain
+    assert float(parts['loss']) == pytest.approx(float(plain['loss']) + 2.0 * 0.75, abs=1e-4)
+
+
+def test_giou_loss_has_gradients_for_size_and_offset_only():
+    from torchvision.ops import generalized_box_iou_loss
+    from vitedge_ros.models.vit_detector import centre_cell_boxes
+
+    box = torch.tensor([[10.0, 10.0, 26.0, 30.0]])
+    t = build_targets([box], [torch.tensor([0])], 3, (8, 12), 8)
+    m = t['mask'].bool().expand(-1, 2, -1, -1)
+
+    def grads(size_shift, offset_shift):
+        maps = _maps_that_decode_to(t)
+        maps['size'] = (maps['size'] + size_shift * t['mask']).requires_grad_()
+        maps['offset'] = (maps['offset'] + offset_shift * t['mask']).requires_grad_()
+        maps['heatmap'].requires_grad_()
+        giou = detection_loss(maps, t, giou_weight=1.0)['giou']
+        assert 0.0 < float(giou) < 1.0
+        generalized_box_iou_loss(*centre_cell_boxes(maps, t), reduction='sum').backward()
+        assert maps['heatmap'].grad is None
+        assert maps['size'].grad[~m].abs().sum() == 0 and maps['offset'].grad[~m].abs().sum() == 0
+        return maps['size'].grad[m], maps['offset'].grad[m]
+
+    size_grad, _ = grads(-0.5, 0.0)  # too small, same centre: grow it
+    assert (size_grad < 0).all()
+    _, offset_grad = grads(0.0, 3.0)  # right size, off centre (+0.6 cells): move it back
+    assert (offset_grad > 0).all()

@@ -713,3 +713,25 @@ def test_a_corrupt_frame_is_counted_and_skipped(photos, tmp_path):
     assert images.shape == (12, 64, 96, 3) and sampler.skipped == 1 and len(sampler.bad) == 1
     val = letterbox_source(open_detection_source(item, 'val'), SPEC)
     assert len(val[0]) == 3 and len(val[4]) == 3
+
+
+def test_train_keys_of_one_task_are_refused_for_another():
+    from vitedge_ros.tasks import get_task
+
+    cfg = detect_config({'name': 'synthetic-aerial', 'train_size': 4, 'val_size': 2})
+    cfg['train']['giou_weight'] = 2.0
+    ok = validate_config(cfg)
+    opts = get_task('detect').train_options(ok['train'], None)
+    assert opts['loss_fn'].keywords == {'giou_weight': 2.0}
+    cfg['train']['giou_weight'] = 0.0
+    assert get_task('detect').train_options(validate_config(cfg)['train'], None) == {}
+    cfg['train']['dice_weight'] = 0.5
+    with pytest.raises(
+        ConfigError,
+        match=r'^train\.dice_weight: a segment setting \(this config trains task detect\)$',
+    ):
+        validate_config(cfg)
+    cfg['train'].pop('dice_weight')
+    cfg['train']['giou_weight'] = -1
+    with pytest.raises(ConfigError, match=r'^train\.giou_weight: '):
+        validate_config(cfg)

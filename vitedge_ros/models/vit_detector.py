@@ -353,13 +353,45 @@ def focal_loss(
     return -(pos_loss.sum() + neg_loss.sum()) / n
 
 
+def centre_cell_boxes(
+    maps: Dict[str, torch.Tensor], targets: Dict[str, torch.Tensor]
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """
+    Predicted and target boxes at the objects' centre cells (``targets['mask']`` = 1).
+
+    Both N×4 xyxy in map cells relative to the cell's corner, decoded as :meth:`ViTCenterDetector.
+    decode` does (centre = sigmoid(offset), size = exp(log size), clamped at 8 as there).
+    """
+    m = targets['mask'][:, 0] > 0  # B×h×w
+
+    def pick(t: torch.Tensor) -> torch.Tensor:
+        return t.permute(0, 2, 3, 1)[m]  # N×2
+
+    off_p, off_t = torch.sigmoid(pick(maps['offset'])), pick(targets['offset'])
+    wh_p = torch.exp(pick(maps['size']).clamp(max=8.0))
+    wh_t = torch.exp(pick(targets['size']))
+    return (
+        torch.cat([off_p - wh_p / 2, off_p + wh_p / 2], dim=1),
+        torch.cat([off_t - wh_t / 2, off_t + wh_t / 2], dim=1),
+    )
+
+
 def detection_loss(
     maps: Dict[str, torch.Tensor],
     targets: Dict[str, torch.Tensor],
     size_weight: float = 1.0,
     offset_weight: float = 1.0,
+    giou_weight: float = 0.0,
 ) -> Dict[str, torch.Tensor]:
-    """Total loss and its parts for a batch."""
+    """
+    Total loss and its parts for a batch.
+
+    CenterNet's (Zhou et al., 2019): focal heatmap loss + L1 on log size and offset at the centre
+    cells. ``giou_weight`` > 0 adds the GIoU loss (Rezatofighi et al., CVPR 2019; torchvision's
+    ``generalized_box_iou_loss``) of the decoded centre-cell boxes, averaged over objects: a loss
+    on the box as the runtime decodes it, scale-invariant, as TTFNet and YOLO heads use. The graph
+    and its decoding do not change.
+    """
     m = targets['mask']
     n = m.sum().clamp(min=1.0)
     hm = focal_loss(maps['heatmap'], targets['heatmap'], ignore=targets.get('ignore'))
@@ -368,4 +400,12 @@ def detection_loss(
         F.l1_loss(torch.sigmoid(maps['offset']), targets['offset'], reduction='none') * m
     ).sum() / n
     total = hm + size_weight * sz + offset_weight * off
-    return {'loss': total, 'heatmap': hm.detach(), 'size': sz.detach(), 'offset': off.detach()}
+    parts = {'heatmap': hm.detach(), 'size': sz.detach(), 'offset': off.detach()}
+    if giou_weight > 0:
+        from torchvision.ops import generalized_box_iou_loss
+
+        pred, tgt = centre_cell_boxes(maps, targets)
+        giou = generalized_box_iou_loss(pred, tgt, reduction='sum') / n
+        total = total + giou_weight * giou
+        parts['giou'] = giou.detach()
+    return dict({'loss': total}, **parts)

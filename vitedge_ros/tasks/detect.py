@@ -58,6 +58,7 @@ class DetectTask(Task):
         'training_data': 'vitedge_ros.training.data:detection_training_data',
         'validate_epoch': 'vitedge_ros.training.run:validate_detector',
         'final_metrics': 'vitedge_ros.training.run:detector_metrics',
+        'train_options': 'vitedge_ros.training.run:detector_options',
     }
 
     def data_labels(self, data: Dict[str, Any]) -> List[str]:

@@ -37,7 +37,8 @@ Schema (defaults of the synthetic-aerial data in brackets)::
         | {name: digits, img_size [32], seed [0], test_fraction [0.2], train_size, val_size}
         | {name: masks, root, val_root, classes, cache_dir}
         | a real source or a mix (vitedge_ros.data.sources), with epoch_size beside it
-    train: {epochs, batch_size, lr, weight_decay, seed, dice_weight, class_weight_power, val_every}
+    train: {epochs, batch_size, lr, weight_decay, seed, val_every; detect: giou_weight;
+            segment: dice_weight, class_weight_power}
     export: {score_threshold: auto | a number in [0, 1], max_detections, top_k,
              upsample: linear | nearest, min_precision, min_recall}
 """
@@ -192,6 +193,7 @@ TRAIN = mapping(
         'seed': (integer(0), _A),
         'dice_weight': (num(0), _A),
         'class_weight_power': (num(0), _A),
+        'giou_weight': (num(0), _A),
         'val_every': (integer(0), _A),
     },
     required=('epochs',),
@@ -206,6 +208,12 @@ EXPORT = mapping(
         'min_recall': (FRACTION, _A),
     }
 )
+# train keys that only one task's loop reads (a key for another task would be silently ignored)
+TASK_TRAIN_KEYS = {
+    'giou_weight': 'detect',
+    'dice_weight': 'segment',
+    'class_weight_power': 'segment',
+}
 TOP = mapping(
     {
         'name': (string, _A),
@@ -294,6 +302,13 @@ def validate_config(cfg: Any) -> Dict[str, Any]:
         parse_input_spec(out['input'], 'input')
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    for key, task in TASK_TRAIN_KEYS.items():
+        if key in out['train'] and out['task'] != task:
+            raise ConfigError(
+                'train.{}: a {} setting (this config trains task {})'.format(
+                    key, task, out['task']
+                )
+            )
     ex = out.get('export', {})
     for key in ('min_precision', 'min_recall'):
         if key in ex and ex.get('score_threshold', 'auto') != 'auto':

@@ -172,10 +172,15 @@ DetLossFn = Callable[[nn.Module, torch.Tensor, Dict[str, torch.Tensor]], Dict[st
 
 
 def default_detection_loss(
-    model: nn.Module, x: torch.Tensor, targets: Dict[str, torch.Tensor]
+    model: nn.Module, x: torch.Tensor, targets: Dict[str, torch.Tensor], giou_weight: float = 0.0
 ) -> Dict[str, torch.Tensor]:
-    """Plain CenterNet loss of a :class:`ViTCenterDetector`."""
-    return detection_loss(model(x), targets)
+    """
+    Return the CenterNet loss of a :class:`ViTCenterDetector`.
+
+    Plus ``giou_weight`` × the GIoU loss of the centre-cell boxes
+    (:func:`vitedge_ros.models.vit_detector.detection_loss`).
+    """
+    return detection_loss(model(x), targets, giou_weight=giou_weight)
 
 
 def train_detector(

@@ -22,6 +22,7 @@ compression recipes share), the loops :mod:`.loop`, the scoring :mod:`.evaluate`
 pick :mod:`.threshold`.
 """
 
+import functools
 import json
 import logging
 from pathlib import Path
@@ -32,7 +33,7 @@ import torch
 from .config import ConfigError, validate_config
 from .data import data_labels, flight_validation, is_real_detection_data
 from .evaluate import evaluate_classifier, evaluate_detector
-from .loop import class_weights_from_masks
+from .loop import class_weights_from_masks, default_detection_loss
 from .threshold import pick_threshold
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..export import export_bundle
@@ -421,6 +422,17 @@ def detector_metrics(
         )
     decoder['score_threshold'] = float(thr)
     return metrics
+
+
+def detector_options(train: Dict[str, Any], data: Any) -> Dict[str, Any]:
+    """
+    Detector loop keywords.
+
+    ``train.giou_weight`` (default 0: CenterNet's L1 box loss alone) adds the GIoU loss of the
+    centre-cell boxes with that weight.
+    """
+    w = float(train.get('giou_weight', 0.0))
+    return {'loss_fn': functools.partial(default_detection_loss, giou_weight=w)} if w > 0 else {}
 
 
 def segmenter_options(train: Dict[str, Any], data: Any) -> Dict[str, Any]:
