@@ -170,7 +170,38 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='--from-onnx without --atol: max error relative to the reference output range '
         '(default %(default)s)',
     )
+    p.add_argument(
+        '--score-threshold',
+        default=None,
+        metavar='auto|VALUE',
+        help="detectors: the bundle's decoder.score_threshold, a VALUE in [0, 1] or auto: picked "
+        'after the export through the runtime on SYNTHETIC flight frames (seeds 9000-9007) '
+        "(default: --like's, else the checkpoint's)",
+    )
+    p.add_argument(
+        '--min-precision',
+        type=float,
+        default=0.8,
+        help='--score-threshold auto: person precision target (default %(default)s)',
+    )
+    p.add_argument(
+        '--min-recall',
+        type=float,
+        default=0.8,
+        help='--score-threshold auto: person recall target (default %(default)s)',
+    )
     args = p.parse_args(argv)
+    if args.score_threshold is not None and args.score_threshold != 'auto':
+        try:
+            args.score_threshold = float(args.score_threshold)
+        except ValueError:
+            p.error('--score-threshold: auto or a number in [0, 1], got {!r}'.format(
+                args.score_threshold))
+        if not 0.0 <= args.score_threshold <= 1.0:
+            p.error('--score-threshold: {} is not in [0, 1]'.format(args.score_threshold))
+    for key in ('min_precision', 'min_recall'):
+        if not 0.0 <= getattr(args, key) <= 1.0:
+            p.error('--{}: {} is not in [0, 1]'.format(key.replace('_', '-'), getattr(args, key)))
     if (args.checkpoint is None) == (args.from_onnx is None):
         p.error('give either CHECKPOINT or --from-onnx FILE --like BUNDLE')
     if args.from_onnx is not None and (args.fp16 or args.trt8_compat):
@@ -317,6 +348,31 @@ def _from_onnx(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _score_threshold(args: argparse.Namespace) -> None:
+    """Set the exported bundle's score threshold (``--score-threshold``); BadInput on a misfit."""
+    from .checkpoint_export import BadInput
+    from .threshold import pick_bundle_threshold, set_score_threshold
+
+    try:
+        if args.score_threshold == 'auto':
+            thr, record = pick_bundle_threshold(args.out, args.min_precision, args.min_recall)
+            pr = record['at_threshold']
+            print(
+                'score threshold {} picked on {}: person precision {:.3f}, recall {:.3f}{}'.format(
+                    thr,
+                    record['picked_on'],
+                    pr['precision'],
+                    pr['recall'],
+                    '' if pr.get('meets_targets', True) else ' (targets not reached: best F1)',
+                )
+            )
+        else:
+            thr, record = args.score_threshold, None
+        set_score_threshold(args.out, thr, record)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+
+
 @workstation_tool(PROG)
 def main(argv: Optional[List[str]] = None) -> int:
     """
@@ -334,7 +390,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                 '--from-onnx needs --like REFERENCE_BUNDLE (labels, input, decoder and the parity '
                 'reference come from it)'
             )
-        return _from_onnx(args) if args.from_onnx is not None else _checkpoint(args)
+        code = _from_onnx(args) if args.from_onnx is not None else _checkpoint(args)
+        if code == EXIT_OK and args.score_threshold is not None:
+            _score_threshold(args)
+        return code
     except BadInput as exc:
         print('export_onnx: bad input: {}'.format(exc), file=sys.stderr)
         return EXIT_BAD_INPUT
