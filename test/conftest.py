@@ -60,6 +60,15 @@ DRONE_DIRS = tuple(
 )
 
 DETECTOR_LABELS = ['person', 'vehicle', 'obstacle']
+#: The tiny test detector's input (96×64, letterbox, mean 0.5, std 0.25).
+TINY_DETECTOR_INPUT = {
+    'width': 96,
+    'height': 64,
+    'color': 'rgb',
+    'mean': [0.5] * 3,
+    'std': [0.25] * 3,
+    'resize': 'letterbox',
+}
 #: What exporting a tiny test bundle imports (vitedge_ros.export, vitedge_ros.models).
 EXPORT_NEEDS = ('torch', 'timm', 'onnx')
 TINY_BACKBONE = {'backbone': 'vit_tiny_patch16_224', 'embed_dim': 32, 'depth': 1, 'num_heads': 2}
@@ -220,14 +229,7 @@ def export_tiny_detector(out: Path, opset: Optional[int] = None) -> Path:
         name='tiny_detector',
         task='detect',
         labels=DETECTOR_LABELS,
-        input_spec={
-            'width': 96,
-            'height': 64,
-            'color': 'rgb',
-            'mean': [0.5] * 3,
-            'std': [0.25] * 3,
-            'resize': 'letterbox',
-        },
+        input_spec=dict(TINY_DETECTOR_INPUT),
         decoder={'type': 'vit_center', 'score_threshold': 0.0, 'max_detections': 20},
         source={'arch': 'vit_center', 'note': 'random init, tests only'},
         output_names=wrapper.output_names,

@@ -25,7 +25,7 @@ import shutil
 import subprocess
 import sys
 
-from conftest import DETECTOR_LABELS, make_tiny_detector
+from conftest import DETECTOR_LABELS, make_tiny_detector, TINY_DETECTOR_INPUT
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -42,14 +42,7 @@ from vitedge_ros.runtime.errors import BundleError
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOL = ROOT / 'tools' / 'export_onnx.py'
-DET_INPUT = {
-    'width': 96,
-    'height': 64,
-    'color': 'rgb',
-    'mean': [0.5] * 3,
-    'std': [0.25] * 3,
-    'resize': 'letterbox',
-}
+DET_INPUT = TINY_DETECTOR_INPUT
 CLS_INPUT = {
     'width': 32,
     'height': 32,

@@ -22,7 +22,7 @@ torch evaluation with the same rule on the same flights.
 from pathlib import Path
 import shutil
 
-from conftest import DETECTOR_LABELS, make_tiny_detector
+from conftest import DETECTOR_LABELS, make_tiny_detector, TINY_DETECTOR_INPUT
 import pytest
 from vitedge_ros.checkpoint import save_checkpoint
 from vitedge_ros.export.cli import main as export_main
@@ -38,14 +38,7 @@ def det_ckpt(tmp_path_factory) -> Path:
         'name': 'tiny_det',
         'task': 'detect',
         'labels': DETECTOR_LABELS,
-        'input_spec': {
-            'width': 96,
-            'height': 64,
-            'color': 'rgb',
-            'mean': [0.5] * 3,
-            'std': [0.25] * 3,
-            'resize': 'letterbox',
-        },
+        'input_spec': dict(TINY_DETECTOR_INPUT),
         'arch': 'vit_center',
         'decoder': {'type': 'vit_center', 'score_threshold': 0.3, 'max_detections': 20},
     }

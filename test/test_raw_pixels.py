@@ -24,7 +24,7 @@ detector's raw twin.
 
 from pathlib import Path
 
-from conftest import DETECTOR_LABELS, make_tiny_detector
+from conftest import DETECTOR_LABELS, make_tiny_detector, TINY_DETECTOR_INPUT
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper, TensorProto
@@ -46,14 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SPEC = InputSpec(
     48, 32, 'rgb', (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 'letterbox'
 )  # per-channel values
-DET_INPUT = {
-    'width': 96,
-    'height': 64,
-    'color': 'rgb',
-    'mean': [0.5] * 3,
-    'std': [0.25] * 3,
-    'resize': 'letterbox',
-}
+DET_INPUT = TINY_DETECTOR_INPUT
 
 
 def _tool():

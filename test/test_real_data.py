@@ -23,6 +23,7 @@ import json
 import math
 from pathlib import Path
 
+from conftest import TINY_DETECTOR_INPUT
 import numpy as np
 import pytest
 from real_photos import photo, write_coco, write_imagefolder, write_visdrone
@@ -109,14 +110,7 @@ def detect_config(data, epochs=1):
             'max_detections': 10,
             'kwargs': {'embed_dim': 32, 'depth': 1, 'num_heads': 2},
         },
-        'input': {
-            'width': 96,
-            'height': 64,
-            'color': 'rgb',
-            'mean': [0.5] * 3,
-            'std': [0.25] * 3,
-            'resize': 'letterbox',
-        },
+        'input': dict(TINY_DETECTOR_INPUT),
         'data': data,
         'train': {'epochs': epochs, 'batch_size': 4, 'lr': 0.001},
         'export': {'score_threshold': 0.2},
