@@ -5,7 +5,7 @@ VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PIP_FLAGS := -q --disable-pip-version-check -c requirements/constraints.txt
 
-.PHONY: demo test test-main test-py36 test-runtime-only bench bench-peer eval-localisation model-card install lint reformat-ament clean
+.PHONY: demo test test-main test-py36 test-runtime-only bench bench-peer student eval-localisation model-card install lint reformat-ament clean
 
 $(STAMP): setup.py requirements/constraints.txt
 	test -x $(VPY) || $(PY) -m venv $(VENV)
@@ -51,15 +51,31 @@ $(PEER_STAMP): $(STAMP)
 bench-peer: $(PEER_STAMP)
 	nice $(VPY) -m vitedge_ros.bench.peer --out bench/peer.json --work bench_out/peer --doc docs/BENCHMARKS.md
 
+# SLOW (about an hour on 2 CPU cores; not part of demo, test or bench): models/aerial_vit_tiny_student, the second
+# detector bundle (issue 16). The aerial compression recipe from the shipped checkpoint (prune, low-rank,
+# distillation, INT8; each stage measured in $(STUDENT_RUN)/report.md), a short fine-tune of its distilled
+# stage on new scenes and flight frames (config/train/aerial_vit_tiny_student_ft.yaml), then the export for the
+# Nano's TensorRT 8.2 with the shipped detector's frame path (raw BGR pixels, linear resize) and its score
+# threshold picked on the synthetic threshold flights (seeds 9000-9007) through the runtime.
+STUDENT_RUN := runs/compress_aerial_student
+student: $(STAMP)
+	$(VPY) tools/compress.py --recipe config/recipes/aerial_detector.yaml --out $(STUDENT_RUN) --resume
+	$(VPY) tools/train.py --config config/train/aerial_vit_tiny_student_ft.yaml --out runs/student_ft \
+	    --resume --no-export
+	$(VPY) tools/export_onnx.py runs/student_ft/final.pt --name aerial_vit_tiny_student --raw-pixels bgr \
+	    --interpolation linear --score-threshold auto --out models/aerial_vit_tiny_student
+	cp runs/student_ft/final.pt models/checkpoints/aerial_vit_tiny_student.pt
+
 # SYNTHETIC person-localisation figures of docs/EVALUATION.md (make_bag flights replayed with eval_bag's library)
 eval-localisation: $(STAMP)
 	$(VPY) -m vitedge_ros.replay.flights_report --bundle models/aerial_vit_tiny --doc docs/EVALUATION.md
 
 # The detector figures of models/README.md, measured (never typed by hand) into docs/reports/aerial_vit_tiny/:
 # false persons per frame on held-out REAL photos with nobody in them (tools/false_positives.py) and person
-# precision/recall on make demo's SYNTHETIC flight (seed 7), for the shipped bundle and for the one shipped
-# before issue 13 (read from git: commit $(CARD_BEFORE)).
+# precision/recall on make demo's SYNTHETIC flight (seed 7), for the shipped bundle, for the one shipped
+# before issue 13 (read from git: commit $(CARD_BEFORE)) and for the student (docs/reports/aerial_vit_tiny_student/).
 CARD := docs/reports/aerial_vit_tiny
+STUDENT_CARD := docs/reports/aerial_vit_tiny_student
 CARD_BEFORE := 8dfe613
 model-card: $(STAMP)
 	rm -rf build/model_card && mkdir -p build/model_card/before $(CARD)/before
@@ -73,6 +89,12 @@ model-card: $(STAMP)
 	tail -n 1 build/model_card/demo.log build/model_card/demo_before.log
 	cp build/model_card/demo/summary.json $(CARD)/demo_flight.json
 	cp build/model_card/demo_before/summary.json $(CARD)/before/demo_flight.json
+	mkdir -p $(STUDENT_CARD)
+	$(VPY) tools/false_positives.py --bundle models/aerial_vit_tiny_student --out $(STUDENT_CARD)/real_no_person
+	$(VPY) tools/demo.py --backend onnxruntime --bundle models/aerial_vit_tiny_student \
+	    --out build/model_card/demo_student > build/model_card/demo_student.log
+	tail -n 1 build/model_card/demo_student.log
+	cp build/model_card/demo_student/summary.json $(STUDENT_CARD)/demo_flight.json
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

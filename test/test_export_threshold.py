@@ -56,21 +56,41 @@ def test_auto_pick_reproduces_the_shipped_detectors_threshold(shipped_bundle):
     assert got['meets_targets'] is True and got['precision'] >= 0.8 and got['recall'] >= 0.8
     # training picked it through torch on letterboxed frames, this through the runtime
     assert abs(got['tp'] - recorded['tp']) <= 5 and abs(got['fp'] - recorded['fp']) <= 5
-    assert 'SYNTHETIC' in record['picked_on'] and '9000' in record['picked_on']
+    assert 'SYNTHETIC' in record['picked_on'] and record['flights']['seed'] == 9000
+    assert record['frames'] == 160
 
 
 def test_set_score_threshold_rewrites_only_the_decoder(tiny_detector_bundle, tmp_path):
+    import yaml
+
     b = tmp_path / 'b'
     shutil.copytree(tiny_detector_bundle, b)
+    meta = yaml.safe_load((b / 'bundle.yaml').read_text())
+    trained = {'precision': 0.79, 'recall': 0.81}
+    meta['source'] = dict(
+        meta.get('source') or {},
+        metrics={'map50': 0.5, 'person_at_threshold': trained, 'threshold_picked_on': 'val'},
+    )
+    (b / 'bundle.yaml').write_text(yaml.safe_dump(meta, sort_keys=False))
     before = load_bundle(b)
     set_score_threshold(b, 0.42, {'picked_on': 'here'})
     after = load_bundle(b)
     assert after.decoder == dict(before.decoder, score_threshold=0.42)
-    assert after.source['score_threshold_pick'] == {'picked_on': 'here'}
+    assert after.source['metrics'] == {'map50': 0.5}
+    assert after.source['score_threshold_pick'] == {
+        'picked_on': 'here',
+        'replaces': {
+            'person_at_threshold': trained,
+            'threshold_picked_on': 'val',
+            'score_threshold': before.decoder['score_threshold'],
+        },
+    }
+    set_score_threshold(b, 0.5)
+    assert load_bundle(b).source['score_threshold_pick']['picked_on'].startswith('given')
     assert after.input == before.input and after.labels == before.labels
     with pytest.raises(ValueError, match='not in'):
         set_score_threshold(b, 1.5)
-    assert load_bundle(b).decoder['score_threshold'] == 0.42  # nothing written
+    assert load_bundle(b).decoder['score_threshold'] == 0.5  # nothing written
 
 
 def test_refusals_name_the_problem(tiny_classifier_bundle, tmp_path):
@@ -94,8 +114,10 @@ def test_cli_value_and_auto_and_bad_values(det_ckpt, tmp_path, capsys):
     pick = a.source['score_threshold_pick']
     assert 0.1 <= a.decoder['score_threshold'] <= 0.7
     thr = a.decoder['score_threshold']
-    assert 'score threshold {} picked on SYNTHETIC flights'.format(thr) in out
+    assert 'score threshold {} picked on SYNTHETIC flight frames'.format(thr) in out
     assert pick['rule'].startswith('best person F1') and 'tp' in pick['at_threshold']
+    # training's pick of the threshold it replaced is kept apart, not left in the metrics
+    assert 'person_at_threshold' not in (a.source.get('metrics') or {})
     for bad in ('1.5', 'often'):
         with pytest.raises(SystemExit) as exc:
             export('x', bad)

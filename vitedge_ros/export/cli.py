@@ -358,9 +358,12 @@ def _score_threshold(args: argparse.Namespace) -> None:
             thr, record = pick_bundle_threshold(args.out, args.min_precision, args.min_recall)
             pr = record['at_threshold']
             print(
-                'score threshold {} picked on {}: person precision {:.3f}, recall {:.3f}{}'.format(
+                'score threshold {} picked on {} ({} frames, flights {}): person precision '
+                '{:.3f}, recall {:.3f}{}'.format(
                     thr,
                     record['picked_on'],
+                    record['frames'],
+                    record['flights'],
                     pr['precision'],
                     pr['recall'],
                     '' if pr.get('meets_targets', True) else ' (targets not reached: best F1)',

@@ -87,10 +87,10 @@ def pick_bundle_threshold(
         gts, preds, bundle.labels.index(class_name), min_precision, min_recall
     )
     record = {
-        'picked_on': 'SYNTHETIC flights {} (vitedge_ros.training.data.flight_scenes, {}x{}), '
-        '{} frames, through the runtime on onnxruntime'.format(
-            fl, FLIGHT_SIZE[0], FLIGHT_SIZE[1], len(gts)
-        ),
+        'picked_on': 'SYNTHETIC flight frames (vitedge_ros.training.data.flight_scenes, {}x{}) '
+        'through the runtime on onnxruntime'.format(*FLIGHT_SIZE),
+        'flights': fl,
+        'frames': len(gts),
         'rule': 'best {} F1 among thresholds 0.10-0.70 whose precision >= {} and recall >= {} '
         '(else the best F1)'.format(class_name, min_precision, min_recall),
         'class': class_name,
@@ -107,8 +107,12 @@ def set_score_threshold(
     """
     Write ``decoder.score_threshold`` (0-1) of a bundle, and ``source.score_threshold_pick``.
 
-    bundle.yaml is rewritten atomically and validated first. Raises ValueError for a threshold
-    outside [0, 1] or a bundle without a decoder threshold to set (not a detector).
+    The pick that training recorded for the threshold it replaces (``source.metrics``
+    ``person_at_threshold`` / ``threshold_picked_on``) moves under
+    ``source.score_threshold_pick.replaces`` with that threshold, so the metrics never describe a
+    threshold the bundle does not use. bundle.yaml is rewritten atomically and validated first.
+    Raises ValueError for a threshold outside [0, 1] or a bundle without a decoder threshold to
+    set (not a detector).
     """
     import yaml
 
@@ -120,11 +124,18 @@ def set_score_threshold(
     meta = yaml.safe_load(path.read_text())
     if meta.get('task') != 'detect':
         raise ValueError('{}: a {} bundle has no score threshold'.format(path, meta.get('task')))
+    old = (meta.get('decoder') or {}).get('score_threshold')
     meta['decoder'] = dict(meta.get('decoder') or {}, score_threshold=round(float(threshold), 4))
     source = dict(meta.get('source') or {})
-    if record is not None:
-        source['score_threshold_pick'] = record
-    else:
-        source.pop('score_threshold_pick', None)
+    metrics = dict(source.get('metrics') or {})
+    replaced = {
+        k: metrics.pop(k) for k in ('person_at_threshold', 'threshold_picked_on') if k in metrics
+    }
+    if 'metrics' in source:
+        source['metrics'] = metrics
+    pick = dict(record or {'picked_on': 'given (tools/export_onnx.py --score-threshold VALUE)'})
+    if replaced:
+        pick['replaces'] = dict(replaced, score_threshold=old)
+    source['score_threshold_pick'] = pick
     meta['source'] = source
     write_bundle_yaml(bundle_dir, meta)
