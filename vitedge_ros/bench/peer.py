@@ -834,13 +834,14 @@ def family_entry(
     import onnx
 
     from ..runtime import BundleError
+    from ..tasks import get_task
 
     try:
         det = BundleDetector(bundle_dir)
     except (BundleError, OSError) as exc:
         raise ValueError('--family {}: {}'.format(bundle_dir, exc)) from None
     b = det.bundle
-    if b.task != 'detect' or list(b.labels) != list(labels):
+    if not get_task(b.task).boxes or list(b.labels) != list(labels):
         raise ValueError(
             '--family {}: a {} bundle with labels {} (the table needs a detector with {})'.format(
                 bundle_dir, b.task, list(b.labels), list(labels)

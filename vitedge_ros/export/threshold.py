@@ -53,10 +53,11 @@ def pick_bundle_threshold(
     """
     from ..eval.detection import pick_score_threshold
     from ..runtime import load_bundle, Pipeline
+    from ..tasks import get_task
     from ..training.data import flight_scenes
 
     bundle = load_bundle(bundle_dir)
-    if bundle.task != 'detect':
+    if not get_task(bundle.task).boxes:
         raise ValueError(
             '--score-threshold auto: {} is a {} bundle, not a detector'.format(
                 bundle_dir, bundle.task
@@ -117,12 +118,13 @@ def set_score_threshold(
     import yaml
 
     from ..runtime.bundle import write_bundle_yaml
+    from ..tasks import get_task
 
     if not 0.0 <= float(threshold) <= 1.0:
         raise ValueError('score threshold {} is not in [0, 1]'.format(threshold))
     path = Path(bundle_dir) / 'bundle.yaml'
     meta = yaml.safe_load(path.read_text())
-    if meta.get('task') != 'detect':
+    if not get_task(str(meta.get('task'))).boxes:
         raise ValueError('{}: a {} bundle has no score threshold'.format(path, meta.get('task')))
     old = (meta.get('decoder') or {}).get('score_threshold')
     meta['decoder'] = dict(meta.get('decoder') or {}, score_threshold=round(float(threshold), 4))

@@ -85,6 +85,9 @@ class Task:
     boxes = False
     #: outputs a per-pixel label map (landing zone)
     segmentation = False
+    #: keys of a training config's ``train`` section only this task's loop reads
+    #: (:meth:`train_options`); another task's config naming one is refused
+    train_keys: Tuple[str, ...] = ()
     #: vitedge_node and the bag replay run it
     on_node = False
     #: a data ``mix`` of several sources is data for this task

@@ -39,6 +39,7 @@ class SegmentTask(Task):
     title = 'segmentation'
     model_word = 'segmenter'
     segmentation = True
+    train_keys = ('dice_weight', 'class_weight_power')
     on_node = True
     data_hint = (
         'segmentation reads synthetic-aerial scenes or a masks folder '

@@ -65,7 +65,7 @@ from ..schema import (
     SchemaError,
     string,
 )
-from ..tasks import get_task, is_task
+from ..tasks import all_tasks, get_task, is_task
 
 
 class ConfigError(VitedgeError, ValueError):
@@ -208,12 +208,6 @@ EXPORT = mapping(
         'min_recall': (FRACTION, _A),
     }
 )
-# train keys that only one task's loop reads (a key for another task would be silently ignored)
-TASK_TRAIN_KEYS = {
-    'giou_weight': 'detect',
-    'dice_weight': 'segment',
-    'class_weight_power': 'segment',
-}
 TOP = mapping(
     {
         'name': (string, _A),
@@ -302,13 +296,15 @@ def validate_config(cfg: Any) -> Dict[str, Any]:
         parse_input_spec(out['input'], 'input')
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    for key, task in TASK_TRAIN_KEYS.items():
-        if key in out['train'] and out['task'] != task:
-            raise ConfigError(
-                'train.{}: a {} setting (this config trains task {})'.format(
-                    key, task, out['task']
+    mine = get_task(out['task']).train_keys
+    for other in all_tasks():  # a key another task's loop reads would be silently ignored here
+        for key in other.train_keys:
+            if key in out['train'] and key not in mine:
+                raise ConfigError(
+                    'train.{}: a {} setting (this config trains task {})'.format(
+                        key, other.name, out['task']
+                    )
                 )
-            )
     ex = out.get('export', {})
     for key in ('min_precision', 'min_recall'):
         if key in ex and ex.get('score_threshold', 'auto') != 'auto':
