@@ -43,6 +43,7 @@ from vitedge_ros.runtime.preprocess import Transform
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / 'models' / 'aerial_vit_tiny'
+STUDENT = ROOT / 'models' / 'aerial_vit_tiny_student'
 
 
 def test_budget_is_the_shipped_chain_of_seven_stages():
@@ -186,6 +187,7 @@ def test_quick_peer_run_offline_end_to_end(tmp_path, monkeypatch):
         bench / 'peer.json',
         tmp_path / 'work',
         bundle=BUNDLE,
+        family=(STUDENT,),
         archs=('yolov8n',),
         quick=True,
         rounds=2,
@@ -196,7 +198,11 @@ def test_quick_peer_run_offline_end_to_end(tmp_path, monkeypatch):
     assert guard.attempts == []
     assert json.loads((bench / 'peer.json').read_text()) == data
     assert data['quick'] is True
-    assert [m['key'] for m in data['models']] == ['aerial_vit_tiny', 'yolov8n']
+    assert [m['key'] for m in data['models']] == [
+        'aerial_vit_tiny',
+        'aerial_vit_tiny_student',
+        'yolov8n',
+    ]
     for m in data['models']:
         lat = m['latency_ms']['median_ms']
         assert math.isfinite(lat) and lat > 0, m['key']
@@ -212,7 +218,10 @@ def test_quick_peer_run_offline_end_to_end(tmp_path, monkeypatch):
         assert m['false_persons']['frames'] > 0 and m['false_persons']['total'] >= 0
         assert 0.1 <= m['threshold'] <= 0.7
         assert m['macs'] > 0
-    vit, yolo = data['models']
+    vit, student, yolo = data['models']
+    # the ViT family's curve: the student is the faster ViT, timed in the same rounds
+    assert student['latency_ratio_to_vit']['median'] < 1.0
+    assert student['training']['image_passes'] is None
     # the shipped ViT is trained and kept: on its own validation scenes it finds objects
     assert vit['map50'] > 0.3
     assert vit['training']['image_passes'] == 128500
@@ -244,9 +253,10 @@ def test_quick_peer_run_offline_end_to_end(tmp_path, monkeypatch):
     text = page.read_text()
     assert text == render_page(load_results(bench))
     block = text[text.index(peer_table.BEGIN):text.index(peer_table.END)]
-    assert '| training image passes | 128500 | {} |'.format(b['peer_image_passes']) in block
+    assert '| training image passes | 128500 | – | {} |'.format(b['peer_image_passes']) in block
     assert '`aerial_vit_tiny` (shipped ViT)' in block and 'YOLOv8n (ultralytics' in block
     assert 'Quick run' in block
+    assert '`aerial_vit_tiny_student` (ViT, compressed): compressed from the shipped ViT' in block
     assert '{} / {}'.format(yolo['params'], yolo['macs']) in block
 
 

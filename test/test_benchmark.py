@@ -725,3 +725,19 @@ def test_render_replay_puts_the_student_beside_the_full_detector():
     assert '| mAP@0.5 (all classes / person), SYNTHETIC flight | 0.5 / 0.81 | 0.5 / 0.79 |' in rows
     assert '| `aerial_vit_tiny_student` | 1×3×336×448 | 5.0 (4.5–6) | 2.4× (2.2–2.6) |' in rows
     assert '| `aerial_vit_tiny` | 1×3×336×448 | 12.0 (11.0–13.0) | 1 (reference) |' in rows
+
+
+def test_student_problem_refuses_what_cannot_be_the_second_detector(
+    tiny_classifier_bundle, tmp_path
+):
+    from vitedge_ros.bench.run import student_problem
+
+    full = ROOT / 'models' / 'aerial_vit_tiny'
+    student = ROOT / 'models' / 'aerial_vit_tiny_student'
+    assert student_problem(student, full) is None
+    assert student_problem(tmp_path / 'absent', full) is None  # left out, no problem
+    assert student_problem(full, full) == 'the same bundle as --bundle'
+    assert student_problem(Path(tiny_classifier_bundle), full).startswith(
+        'a classify bundle with labels'
+    )
+    assert 'not a detector with' in student_problem(ROOT / 'models' / 'aerial_seg_tiny', full)

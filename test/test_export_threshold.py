@@ -124,3 +124,40 @@ def test_cli_value_and_auto_and_bad_values(det_ckpt, tmp_path, capsys):
         assert exc.value.code == 2
         assert '--score-threshold' in capsys.readouterr().err
     assert not (tmp_path / 'x').exists()
+
+
+def test_cli_refuses_a_threshold_for_a_classifier_before_any_work(
+    tiny_classifier_bundle, tmp_path, capsys
+):
+    src = Path(tiny_classifier_bundle)
+    out = tmp_path / 'c'
+    code = export_main(
+        ['--from-onnx', str(src / 'model.onnx'), '--like', str(src), '--out', str(out),
+         '--score-threshold', 'auto']
+    )  # fmt: skip
+    cap = capsys.readouterr()
+    assert code == 2 and not out.exists() and 'exported' not in cap.out
+    assert cap.err.strip().splitlines() == [
+        'export_onnx: bad input: --score-threshold: a classify model has no score threshold '
+        '(detectors only)'
+    ]
+
+
+def test_an_interrupted_pick_leaves_the_bundle_as_it_was(det_ckpt, tmp_path, monkeypatch):
+    import vitedge_ros.export.threshold as threshold
+
+    out = tmp_path / 'b'
+    assert export_main([str(det_ckpt), '--out', str(out), '--score-threshold', '0.6']) == 0
+    (out / 'engine.trt').write_bytes(b'an engine built here')  # other files stay
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(threshold, 'pick_bundle_threshold', interrupted)
+    assert export_main([str(det_ckpt), '--out', str(out), '--score-threshold', 'auto']) == 130
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['b']  # no staging folder left
+    assert export_main([str(det_ckpt), '--out', str(out), '--score-threshold', '0.3']) == 0
+    assert load_bundle(out).decoder['score_threshold'] == 0.3
+    assert (out / 'engine.trt').read_bytes() == b'an engine built here'

@@ -58,6 +58,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         DEFAULT_RECIPE,
         DEFAULT_STUDENT,
         ROOT,
+        student_problem,
     )
 
     p = argparse.ArgumentParser(
@@ -173,6 +174,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         p.error(
             'unknown section(s) {} (known: {})'.format(', '.join(bad), ', '.join(ALL_SECTIONS))
         )
+    why = student_problem(ROOT / args.student, ROOT / args.bundle)
+    if why:
+        p.error('--student {}: {}'.format(args.student, why))
     try:
         run_benchmark(
             out,

@@ -229,8 +229,16 @@ def import_ultralytics(config_dir: PathLike) -> Any:
     Sets the environment before the first import (``YOLO_OFFLINE``, ``YOLO_AUTOINSTALL``,
     ``YOLO_CONFIG_DIR``), then turns settings ``sync`` and the logger integrations off and places a
     local ``Arial.ttf``. Raises RuntimeError when ultralytics was already imported online
-    (``ultralytics.utils.ONLINE`` is read once).
+    (``ultralytics.utils.ONLINE`` is read once), ImportError (before anything is written) when it
+    is not installed.
     """
+    import importlib.util
+
+    if 'ultralytics' not in sys.modules and importlib.util.find_spec('ultralytics') is None:
+        raise ImportError(
+            'missing package ultralytics: the optional `peer` extra (`make bench-peer` installs '
+            'it)'
+        )
     config_dir = Path(config_dir)
     config_dir.mkdir(parents=True, exist_ok=True)
     if 'ultralytics' not in sys.modules:
@@ -946,11 +954,15 @@ def run_peer(
             raise ValueError('unknown peer arch {!r} (known: {})'.format(a, ', '.join(PEER_ARCHS)))
     t_all = time.perf_counter()
     work = Path(work)
-    work.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    ul = import_ultralytics(work / 'ultralytics_config')
     shipped = BundleDetector(bundle)
     labels = list(shipped.bundle.labels)
+    members: List[Dict[str, Any]] = []
+    for member in family:  # refused before hours of training, not after
+        taken = ['aerial_vit_tiny'] + [m['key'] for m in members]
+        members.append(family_entry(member, labels, taken))
+    ul = import_ultralytics(work / 'ultralytics_config')
+    work.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
     full_chain = training_chain(bundle)
     shipped_budget = image_budget(full_chain)
     chain = quick_chain(full_chain) if quick else full_chain
@@ -1019,8 +1031,7 @@ def run_peer(
             },
         }
     ]
-    for member in family:
-        models.append(family_entry(member, labels, [m['key'] for m in models]))
+    models += members
     for p in peers:
         det = PeerDetector(p['onnx'], threads=1)
         models.append(
@@ -1207,7 +1218,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         )
         if args.doc:
             write_peer_block(args.doc, data)
-    except (ValueError, OSError, RuntimeError) as exc:
+    except (ValueError, OSError, RuntimeError, ImportError) as exc:
         print(
             'bench-peer: error: {}'.format(
                 str(exc).splitlines()[0] if str(exc) else type(exc).__name__

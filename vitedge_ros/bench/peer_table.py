@@ -150,6 +150,13 @@ def render_peer(data: Optional[Dict[str, Any]]) -> List[str]:
         ],
     ]
     out += table(headers, rows) + ['']
+    notes = [
+        '{}: {}.'.format(m['label'], m['training']['note'])
+        for m in models
+        if (m.get('training') or {}).get('note')
+    ]
+    if notes:
+        out += ['Training image passes "–": ' + ' '.join(notes), '']
     return out + [END]
 
 

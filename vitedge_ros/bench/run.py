@@ -88,6 +88,32 @@ def _bundle_ready(bundle: Path) -> bool:
     return (bundle / 'bundle.yaml').is_file() and (bundle / 'model.onnx').is_file()
 
 
+def student_problem(student: Path, bundle: Path) -> Optional[str]:
+    """
+    Say why ``student`` cannot be the second detector of the page, or None when it can.
+
+    A folder without a bundle is no problem (it is left out); a bundle must be a detector with
+    the labels of ``bundle`` and another folder than ``bundle``.
+    """
+    if not _bundle_ready(student):
+        return None
+    from ..runtime import BundleError, load_bundle
+    from ..tasks import get_task
+
+    if student.resolve() == bundle.resolve():
+        return 'the same bundle as --bundle'
+    try:
+        s = load_bundle(student)
+        labels = list(load_bundle(bundle).labels) if _bundle_ready(bundle) else list(s.labels)
+    except BundleError as exc:
+        return str(exc)
+    if not get_task(s.task).boxes or list(s.labels) != labels:
+        return 'a {} bundle with labels {}, not a detector with {}'.format(
+            s.task, list(s.labels), labels
+        )
+    return None
+
+
 def roofline_models(
     work: Path, bundle: Path, bench_dir: Path, student: Optional[Path] = None
 ) -> List[Dict[str, Any]]:

@@ -348,6 +348,66 @@ def _from_onnx(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _task_of_input(args: argparse.Namespace) -> Optional[str]:
+    """Return the task of what is exported (--like's, else the checkpoint's); None: unreadable."""
+    try:
+        if args.from_onnx is not None:
+            from ..runtime import load_bundle
+
+            return load_bundle(args.like, require_onnx=False).task
+        from ..checkpoint import load_checkpoint
+
+        return str(load_checkpoint(args.checkpoint, allow_pickle=args.trust_checkpoint)['task'])
+    except Exception:  # noqa: BLE001 - the export itself reports an unreadable input, in one line
+        return None
+
+
+def _export_with_threshold(args: argparse.Namespace) -> int:
+    """
+    Export into a staging folder next to --out, set the threshold there, then move the files in.
+
+    A refused task is named before any work; a failed or interrupted pick leaves --out as it was
+    (the staging folder is removed). The files move one by one with ``os.replace``, bundle.yaml
+    last, so other files in --out (engines built there) stay.
+    """
+    import os
+    import shutil
+
+    from .checkpoint_export import BadInput
+    from ..tasks import get_task, UnknownTaskError
+
+    task = _task_of_input(args)
+    if task is not None:
+        try:
+            boxes = get_task(task).boxes
+        except UnknownTaskError:
+            boxes = True  # the export names an unknown task itself
+        if not boxes:
+            raise BadInput(
+                '--score-threshold: a {} model has no score threshold (detectors only)'.format(
+                    task
+                )
+            )
+    final = args.out
+    staging = final.parent / '.{}.staging'.format(final.name)
+    shutil.rmtree(staging, ignore_errors=True)
+    args.out = staging
+    try:
+        code = _from_onnx(args) if args.from_onnx is not None else _checkpoint(args)
+        if code != EXIT_OK:
+            return code
+        _score_threshold(args)
+        final.mkdir(parents=True, exist_ok=True)
+        names = sorted(p.name for p in staging.iterdir() if p.name != 'bundle.yaml')
+        for name in names + ['bundle.yaml']:
+            os.replace(str(staging / name), str(final / name))
+        print('wrote bundle {} (score threshold set)'.format(final))
+        return EXIT_OK
+    finally:
+        args.out = final
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def _score_threshold(args: argparse.Namespace) -> None:
     """Set the exported bundle's score threshold (``--score-threshold``); BadInput on a misfit."""
     from .checkpoint_export import BadInput
@@ -393,10 +453,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                 '--from-onnx needs --like REFERENCE_BUNDLE (labels, input, decoder and the parity '
                 'reference come from it)'
             )
-        code = _from_onnx(args) if args.from_onnx is not None else _checkpoint(args)
-        if code == EXIT_OK and args.score_threshold is not None:
-            _score_threshold(args)
-        return code
+        if args.score_threshold is None:
+            return _from_onnx(args) if args.from_onnx is not None else _checkpoint(args)
+        return _export_with_threshold(args)
     except BadInput as exc:
         print('export_onnx: bad input: {}'.format(exc), file=sys.stderr)
         return EXIT_BAD_INPUT
