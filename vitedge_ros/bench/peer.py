@@ -483,6 +483,7 @@ def train_peer(
     batch: int = 16,
     seed: int = 0,
     workers: int = 2,
+    device: str = 'cpu',
 ) -> Dict[str, Any]:
     """
     Train ``arch`` (e.g. ``yolov8n``) from its model yaml, random init, on CPU, then export it.
@@ -542,7 +543,7 @@ def train_peer(
             epochs=int(epochs),
             imgsz=int(imgsz),
             batch=int(batch),
-            device='cpu',
+            device=device,  # training only; the ONNX export, timing and evaluation stay on CPU
             workers=int(workers),
             project=str(work / 'runs'),
             name=arch,
@@ -924,6 +925,7 @@ def run_peer(
     imgsz: int = 448,
     batch: int = 16,
     workers: int = 2,
+    device: str = 'cpu',
     rounds: int = 7,
     block: int = 20,
     warmup: int = 5,
@@ -999,6 +1001,7 @@ def run_peer(
                 imgsz,
                 batch=batch,
                 workers=0 if quick else workers,
+                device=device,
             )
         )
         log(
@@ -1190,6 +1193,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument(
         '--imgsz', type=int, default=448, help="training size (default 448: the bundle's width)"
     )
+    p.add_argument(
+        '--device',
+        default='cpu',
+        help='where the peer trains: cpu (default) or a CUDA index such as 0 (a GPU machine; '
+        'FP32, no AMP: the same recipe); export, timing and evaluation stay on the CPU',
+    )
     p.add_argument('--quick', action='store_true', help='a few images, 1 epoch, few timing rounds')
     args = p.parse_args(argv)
     from .peer_table import write_peer_block
@@ -1212,6 +1221,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             quick=args.quick,
             budget=args.budget,
             imgsz=args.imgsz,
+            device=args.device,
             rounds=r,
             block=b,
             warmup=w,
