@@ -217,6 +217,7 @@ def test_old_pickled_checkpoint_needs_the_flag_and_converts_identically(tmp_path
             'detect',
             False,
         ),  # issue 13's re-trained detector: written as v2
+        ('models/checkpoints/aerial_vit_tiny_student.pt', 'detect', False),  # issue 16's student
         ('models/checkpoints/aerial_seg_tiny.pt', 'segment', True),
         ('bench/checkpoints/digits_vit_baseline.pt', 'classify', True),
     ],

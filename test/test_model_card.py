@@ -71,6 +71,7 @@ def test_model_card_quotes_the_reports():
     for prefix, where in (
         ('| stage 5, shipped before issue 13', ('before',)),
         ('| stage 7, shipped', ()),
+        ('| `aerial_vit_tiny_student`', ('..', 'aerial_vit_tiny_student')),
     ):
         fp = _report(*where, 'real_no_person', 'false_positives.json')
         person = _report(*where, 'demo_flight.json')['person']
@@ -101,3 +102,14 @@ def test_shipped_detector_false_persons_on_heldout_real_photos():
         got['false_positives'],
         want,
     )
+
+
+def test_student_reports_meet_issue16_acceptance():
+    """The shipped student: demo persons precision and recall >= 0.8 at the bundle's threshold."""
+    student = ROOT / 'models' / 'aerial_vit_tiny_student'
+    fp = _report('..', 'aerial_vit_tiny_student', 'real_no_person', 'false_positives.json')
+    demo = _report('..', 'aerial_vit_tiny_student', 'demo_flight.json')
+    threshold = yaml.safe_load((student / 'bundle.yaml').read_text())['decoder']['score_threshold']
+    assert fp['score_threshold'] == threshold and demo['bundle'] == 'aerial_vit_tiny_student'
+    assert demo['frames'] == 120 and demo['person']['iou'] == 0.5
+    assert demo['person']['precision'] >= 0.8 and demo['person']['recall'] >= 0.8

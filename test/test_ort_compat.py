@@ -175,7 +175,9 @@ def test_missing_kernel_and_corrupt_are_distinguished():
     assert 'corrupt or truncated ONNX?' in bad
 
 
-@pytest.mark.parametrize('bundle', ['aerial_vit_tiny', 'aerial_seg_tiny'])
+@pytest.mark.parametrize(
+    'bundle', ['aerial_vit_tiny', 'aerial_vit_tiny_student', 'aerial_seg_tiny']
+)
 def test_shipped_bundles_load_on_onnxruntime_110_by_version(bundle):
     model = onnx.load(str(ROOT / 'models' / bundle / 'model.onnx'), load_external_data=False)
     opset = next(i.version for i in model.opset_import if i.domain in ('', 'ai.onnx'))

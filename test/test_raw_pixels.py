@@ -334,3 +334,35 @@ def test_shipped_detector_raw_twin_parity(shipped_bundle, tmp_path):
     _same_detections(
         Pipeline(src, backend='onnxruntime'), Pipeline(twin, backend='onnxruntime'), frames
     )
+
+
+@pytest.mark.needs('torch', 'timm')
+@pytest.mark.parametrize('name', ['aerial_vit_tiny', 'aerial_vit_tiny_student'])
+def test_shipped_raw_detectors_match_their_checkpoints(name):
+    """
+    Each shipped raw-pixel detector's graph on raw BGR pixels equals its torch checkpoint.
+
+    The checkpoint is fed the same pixels normalised on the host (RGB, mean/std as trained).
+    """
+    import torch
+    from vitedge_ros.checkpoint import load_checkpoint
+    from vitedge_ros.compress.measure import ort_session
+    from vitedge_ros.data.synthetic import camera_sequence
+
+    bundle = load_bundle(ROOT / 'models' / name)
+    assert bundle.input.raw and bundle.input.pixel_order == 'bgr'
+    model = load_checkpoint(ROOT / 'models' / 'checkpoints' / (name + '.pt'))['model'].eval()
+    sess = ort_session(bundle.onnx_path)
+    pipe = Pipeline(bundle, backend='onnxruntime')
+    mean = np.asarray(bundle.input.mean, np.float32).reshape(1, 3, 1, 1)
+    std = np.asarray(bundle.input.std, np.float32).reshape(1, 3, 1, 1)
+    names = [o.name for o in sess.get_outputs()]
+    for sc in camera_sequence(2, seed=7):
+        x, _ = pipe.preprocess(sc.image)  # 1×3×H×W float32, raw 0..255 BGR
+        got = dict(zip(names, sess.run(None, {sess.get_inputs()[0].name: x})))
+        norm = (x[:, ::-1] / 255.0 - mean) / std
+        with torch.no_grad():
+            want = model(torch.from_numpy(np.ascontiguousarray(norm, np.float32)))
+        for key in ('heatmap', 'size', 'offset'):
+            diff = float(np.abs(got[key] - want[key].numpy()).max())
+            assert diff < 1e-3, (name, key, diff)
