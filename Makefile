@@ -73,7 +73,7 @@ eval-localisation: $(STAMP)
 # The detector figures of models/README.md, measured (never typed by hand) into docs/reports/aerial_vit_tiny/:
 # false persons per frame on held-out REAL photos with nobody in them (tools/false_positives.py) and person
 # precision/recall on make demo's SYNTHETIC flight (seed 7), for the shipped bundle, for the one shipped
-# before issue 13 (read from git: commit $(CARD_BEFORE)) and for the student (docs/reports/aerial_vit_tiny_student/).
+# before issue 13 (read from git: commit $(CARD_BEFORE)) and for the student (into $(STUDENT_CARD)/).
 CARD := docs/reports/aerial_vit_tiny
 STUDENT_CARD := docs/reports/aerial_vit_tiny_student
 CARD_BEFORE := 8dfe613
