@@ -95,6 +95,8 @@ model-card: $(STAMP)
 	    --out build/model_card/demo_student > build/model_card/demo_student.log
 	tail -n 1 build/model_card/demo_student.log
 	cp build/model_card/demo_student/summary.json $(STUDENT_CARD)/demo_flight.json
+	$(VPY) -m vitedge_ros.eval.box_errors --bundle models/aerial_vit_tiny --bundle models/aerial_vit_tiny_student \
+	    --out docs/reports/box_errors.json
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
