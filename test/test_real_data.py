@@ -717,8 +717,15 @@ def test_train_keys_of_one_task_are_refused_for_another():
     ok = validate_config(cfg)
     opts = get_task('detect').train_options(ok['train'], None)
     assert opts['loss_fn'].keywords == {'giou_weight': 2.0}
-    cfg['train']['giou_weight'] = 0.0
+    del cfg['train']['giou_weight']
     assert get_task('detect').train_options(validate_config(cfg)['train'], None) == {}
+    cfg['train'].update(size_weight=3.0, heatmap_sigma=0.1)
+    opts = get_task('detect').train_options(validate_config(cfg)['train'], None)
+    assert opts['loss_fn'].keywords == {'size_weight': 3.0} and opts['sigma_factor'] == 0.1
+    cfg['train']['heatmap_sigma'] = 0
+    with pytest.raises(ConfigError, match=r'^train\.heatmap_sigma: '):
+        validate_config(cfg)
+    del cfg['train']['heatmap_sigma'], cfg['train']['size_weight']
     cfg['train']['dice_weight'] = 0.5
     with pytest.raises(
         ConfigError,

@@ -270,9 +270,16 @@ class DetectorExport(nn.Module):
         return det, maps['heatmap'], maps['size'], maps['offset']
 
 
-def gaussian_radius(w: float, h: float) -> float:
-    """Return the standard deviation (map cells) of the centre Gaussian for a box of w×h cells."""
-    return max(0.5, 0.15 * (w * h) ** 0.5)
+SIGMA_FACTOR = 0.15  # the shipped detector's: sigma = 0.15 * sqrt(w * h) cells
+
+
+def gaussian_radius(w: float, h: float, factor: float = SIGMA_FACTOR) -> float:
+    """
+    Return the standard deviation (map cells) of the centre Gaussian for a box of w×h cells.
+
+    ``factor`` × sqrt(w·h), at least half a cell; a smaller factor gives a sharper peak.
+    """
+    return max(0.5, factor * (w * h) ** 0.5)
 
 
 def build_targets(
@@ -282,9 +289,10 @@ def build_targets(
     map_size: Tuple[int, int],
     stride: int,
     ignore: Optional[Sequence[torch.Tensor]] = None,
+    sigma_factor: float = SIGMA_FACTOR,
 ) -> Dict[str, torch.Tensor]:
     """
-    Build CenterNet targets for a batch.
+    Build CenterNet targets for a batch (``sigma_factor``: :func:`gaussian_radius`).
 
     Heatmap, size, offset and their masks (boxes in network pixels).
 
@@ -308,7 +316,7 @@ def build_targets(
                 continue
             cx, cy = (x1 + x2) / 2 / stride, (y1 + y2) / 2 / stride
             ix, iy = min(ww - 1, max(0, int(cx))), min(hh - 1, max(0, int(cy)))
-            sigma = gaussian_radius(bw, bh)
+            sigma = gaussian_radius(bw, bh, sigma_factor)
             g = torch.exp(-((xs - ix) ** 2 + (ys - iy) ** 2) / (2 * sigma**2))
             heat[i, int(cls)] = torch.maximum(heat[i, int(cls)], g)
             size[i, 0, iy, ix] = float(torch.log(torch.tensor(max(bw, 1e-3))))

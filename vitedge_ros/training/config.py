@@ -37,7 +37,8 @@ Schema (defaults of the synthetic-aerial data in brackets)::
         | {name: digits, img_size [32], seed [0], test_fraction [0.2], train_size, val_size}
         | {name: masks, root, val_root, classes, cache_dir}
         | a real source or a mix (vitedge_ros.data.sources), with epoch_size beside it
-    train: {epochs, batch_size, lr, weight_decay, seed, val_every; detect: giou_weight;
+    train: {epochs, batch_size, lr, weight_decay, seed, val_every; detect: giou_weight,
+            size_weight, heatmap_sigma;
             segment: dice_weight, class_weight_power}
     export: {score_threshold: auto | a number in [0, 1], max_detections, top_k,
              upsample: linear | nearest, min_precision, min_recall}
@@ -194,6 +195,8 @@ TRAIN = mapping(
         'dice_weight': (num(0), _A),
         'class_weight_power': (num(0), _A),
         'giou_weight': (num(0), _A),
+        'size_weight': (num(0), _A),
+        'heatmap_sigma': (num(0, lo_open=True), _A),
         'val_every': (integer(0), _A),
     },
     required=('epochs',),

@@ -29,7 +29,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from .data import images_to_tensor, SegmentationSet
-from ..models.vit_detector import build_targets, detection_loss
+from ..models.vit_detector import build_targets, detection_loss, SIGMA_FACTOR
 
 
 def _augment(
@@ -172,15 +172,19 @@ DetLossFn = Callable[[nn.Module, torch.Tensor, Dict[str, torch.Tensor]], Dict[st
 
 
 def default_detection_loss(
-    model: nn.Module, x: torch.Tensor, targets: Dict[str, torch.Tensor], giou_weight: float = 0.0
+    model: nn.Module,
+    x: torch.Tensor,
+    targets: Dict[str, torch.Tensor],
+    giou_weight: float = 0.0,
+    size_weight: float = 1.0,
 ) -> Dict[str, torch.Tensor]:
     """
     Return the CenterNet loss of a :class:`ViTCenterDetector`.
 
-    Plus ``giou_weight`` × the GIoU loss of the centre-cell boxes
-    (:func:`vitedge_ros.models.vit_detector.detection_loss`).
+    Plus ``giou_weight`` × the GIoU loss of the centre-cell boxes, the log-size L1 term weighted
+    by ``size_weight`` (:func:`vitedge_ros.models.vit_detector.detection_loss`).
     """
-    return detection_loss(model(x), targets, giou_weight=giou_weight)
+    return detection_loss(model(x), targets, size_weight=size_weight, giou_weight=giou_weight)
 
 
 def train_detector(
@@ -199,9 +203,13 @@ def train_detector(
     start_epoch: int = 0,
     optimizer_state: Optional[Dict[str, Any]] = None,
     trainable: Optional[nn.Module] = None,
+    sigma_factor: float = SIGMA_FACTOR,
 ) -> List[Dict[str, float]]:
     """
     Train a ViTCenterDetector; returns per-epoch mean losses.
+
+    ``sigma_factor``: the heatmap Gaussian's width (:func:`vitedge_ros.models.vit_detector.
+    gaussian_radius`).
 
     ``data``: a :class:`DetectionSet` (each epoch a permutation of it) or a
     :class:`vitedge_ros.data.sources.DetectionSampler` (``len(data)`` fresh crops per epoch, drawn
@@ -230,6 +238,7 @@ def train_detector(
             det.map_size,
             det.stride,
             ignore=[torch.from_numpy(g) for g in ignored] if ignored is not None else None,
+            sigma_factor=sigma_factor,
         )
         return loss_fn(model, x, targets)
 

@@ -429,10 +429,18 @@ def detector_options(train: Dict[str, Any], data: Any) -> Dict[str, Any]:
     Detector loop keywords.
 
     ``train.giou_weight`` (default 0: CenterNet's L1 box loss alone) adds the GIoU loss of the
-    centre-cell boxes with that weight.
+    centre-cell boxes with that weight; ``train.size_weight`` (default 1) weights the log-size L1
+    term; ``train.heatmap_sigma`` (default 0.15) is the centre Gaussian's width factor.
     """
-    w = float(train.get('giou_weight', 0.0))
-    return {'loss_fn': functools.partial(default_detection_loss, giou_weight=w)} if w > 0 else {}
+    out: Dict[str, Any] = {}
+    loss = {
+        k: float(train[k]) for k in ('giou_weight', 'size_weight') if k in train
+    }
+    if loss:
+        out['loss_fn'] = functools.partial(default_detection_loss, **loss)
+    if 'heatmap_sigma' in train:
+        out['sigma_factor'] = float(train['heatmap_sigma'])
+    return out
 
 
 def segmenter_options(train: Dict[str, Any], data: Any) -> Dict[str, Any]:
