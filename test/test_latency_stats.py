@@ -118,13 +118,15 @@ def test_replay_demo_and_image_metrics_share_the_vocabulary():
     ]
     for path in users:
         assert 'latency_summary' in (ROOT / path).read_text(encoding='utf-8'), path
-    # the only other percentiles: metres and degrees of localisation (not latencies)
+    # the only other percentiles: metres and degrees of localisation, pixels and ratios of box
+    # errors (not latencies)
     for path in sorted((ROOT / 'vitedge_ros').rglob('*.py')):
         rel = path.relative_to(ROOT).as_posix()
         if 'np.percentile(' in path.read_text(encoding='utf-8'):
             assert rel in (
                 'vitedge_ros/runtime/latency_stats.py',
                 'vitedge_ros/eval/localisation.py',
+                'vitedge_ros/eval/box_errors.py',
             ), rel
 
 
