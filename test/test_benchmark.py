@@ -517,18 +517,11 @@ def test_targets_section_times_both_graphs_of_one_checkpoint(tmp_path):
 
     Same outputs.
     """
-    from conftest import DETECTOR_LABELS, make_tiny_detector
+    from conftest import DETECTOR_LABELS, make_tiny_detector, TINY_DETECTOR_INPUT
     from vitedge_ros.bench.targets import run_targets
     from vitedge_ros.checkpoint import save_checkpoint
 
-    spec = {
-        'width': 96,
-        'height': 64,
-        'color': 'rgb',
-        'mean': [0.5] * 3,
-        'std': [0.25] * 3,
-        'resize': 'letterbox',
-    }
+    spec = dict(TINY_DETECTOR_INPUT)
     ckpt = save_checkpoint(
         tmp_path / 'det.pt',
         make_tiny_detector(),

@@ -39,18 +39,12 @@ TINY_VIT = {'embed_dim': 32, 'depth': 4, 'num_heads': 2}
 
 def _tiny_checkpoint(task, tmp):
     """Save a tiny model of the shipped checkpoint's family as the recipe's model.checkpoint."""
+    from conftest import TINY_DETECTOR_INPUT
     from vitedge_ros.checkpoint import save_checkpoint
     from vitedge_ros.models import create_model
 
     torch.manual_seed(0)
-    spec = {
-        'width': 96,
-        'height': 64,
-        'color': 'rgb',
-        'mean': [0.5] * 3,
-        'std': [0.25] * 3,
-        'resize': 'letterbox',
-    }
+    spec = dict(TINY_DETECTOR_INPUT)
     if (
         task == 'detect'
     ):  # like models/checkpoints/aerial_vit_tiny.pt: conv stem + fusion at stride 8

@@ -148,7 +148,7 @@ def test_detector_recipe_from_checkpoint(tmp_path):
 
     The baseline is a checkpoint, measured before the stages.
     """
-    from conftest import DETECTOR_LABELS, make_tiny_detector
+    from conftest import DETECTOR_LABELS, make_tiny_detector, TINY_DETECTOR_INPUT
     from vitedge_ros.checkpoint import save_checkpoint
     from vitedge_ros.compress.runner import run_recipe
     from vitedge_ros.runtime import load_bundle
@@ -159,14 +159,7 @@ def test_detector_recipe_from_checkpoint(tmp_path):
         name='tiny',
         task='detect',
         labels=DETECTOR_LABELS,
-        input_spec={
-            'width': 96,
-            'height': 64,
-            'color': 'rgb',
-            'mean': [0.5] * 3,
-            'std': [0.25] * 3,
-            'resize': 'letterbox',
-        },
+        input_spec=dict(TINY_DETECTOR_INPUT),
         decoder={'type': 'vit_center', 'score_threshold': 0.3, 'max_detections': 20},
     )
     recipe = yaml.safe_load((ROOT / 'config' / 'recipes' / 'test_tiny_detector.yaml').read_text())

@@ -48,7 +48,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import cv2
 import numpy as np
 
-from .eval.detection import precision_recall
+from .eval.detection import detection_arrays, precision_recall
 from .geometry.projection import CameraPose, quat_from_matrix
 from .runtime import load_bundle, Pipeline
 from .runtime.bundle import atomic_write_bytes
@@ -426,13 +426,7 @@ def run_demo(
             gts.append(
                 (scene.boxes, np.asarray([gt_labels[int(lb)] for lb in scene.labels], np.int64))
             )
-            preds.append(
-                (
-                    np.asarray([d.box for d in res.detections], np.float32).reshape(-1, 4),
-                    np.asarray([d.score for d in res.detections], np.float32),
-                    np.asarray([d.class_id for d in res.detections], np.int64),
-                )
-            )
+            preds.append(detection_arrays(res.detections))
             n_person = sum(1 for d in res.detections if d.class_id == person_id)
             say(
                 'frame {:4d}  {:5.1f} ms  {:2d} detections '

@@ -72,12 +72,14 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 
 import numpy as np
 
+from .run import DEFAULT_STUDENT
+
 ROOT = Path(__file__).resolve().parents[2]
 ULTRALYTICS_VERSION = (
     '8.4.190'  # the version the peer section was written for (requirements/constraints.txt)
 )
 PEER_ARCHS = ('yolov8n', 'yolo11n')
-DEFAULT_FAMILY = ('models/aerial_vit_tiny_student',)  # the compressed student (issue 16)
+DEFAULT_FAMILY = (DEFAULT_STUDENT,)  # the compressed student (issue 16)
 SCENE_SIZE = (640, 480)  # the generator's frames (training configs' width / height)
 DEMO_SEED, DEMO_FRAMES = 7, 120  # make demo's flight (vitedge_ros.demo.run_demo)
 MAP_MIN_SCORE = 0.001  # detections kept for mAP (ultralytics' val conf), for both models
@@ -666,12 +668,9 @@ class BundleDetector:
 
         With the bundle's decoder and its max_detections.
         """
-        dets = [d for d in self.pipe(image).detections if d.score >= min_score]
-        return (
-            np.asarray([d.box for d in dets], np.float32).reshape(-1, 4),
-            np.asarray([d.score for d in dets], np.float32),
-            np.asarray([d.class_id for d in dets], np.int64),
-        )
+        from ..eval.detection import detection_arrays
+
+        return detection_arrays([d for d in self.pipe(image).detections if d.score >= min_score])
 
 
 def decode_yolo(
@@ -733,13 +732,13 @@ def evaluation_sets(last: Dict[str, Any], quick: bool = False) -> Dict[str, Any]
     ``val_flights`` (threshold pick); ``demo``: make demo's flight (seed 7, 120 frames);
     ``negatives``: the held-out real no-person photos. ``quick`` keeps a few of each.
     """
-    from ..data.synthetic import camera_sequence
+    from ..data.synthetic import camera_sequence, THRESHOLD_FLIGHTS
     from ..data.textures import heldout_negative_frames, HELDOUT_SIZES
     from ..training.data import flight_scenes
 
     d = last['data']
     w, h = d.get('width', SCENE_SIZE[0]), d.get('height', SCENE_SIZE[1])
-    vf = dict(d.get('val_flights') or {'count': 8, 'frames': 60, 'every': 3, 'seed': 9000})
+    vf = dict(d.get('val_flights') or THRESHOLD_FLIGHTS)
     n_val, n_demo, sizes = d.get('val_size', 200), DEMO_FRAMES, tuple(HELDOUT_SIZES)
     if quick:
         n_val, n_demo, sizes = 4, 4, ((320, 240),)

@@ -36,19 +36,17 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..runtime.nms import box_iou
-
-Frame = Tuple[np.ndarray, np.ndarray]  # (boxes N×4 xyxy, labels N)
-Prediction = Tuple[np.ndarray, np.ndarray, np.ndarray]  # (boxes M×4, scores M, labels M)
+from .detection import greedy_matches, GroundTruth, Prediction, scene_predictions
 
 
 def matched_pairs(
-    gts: Sequence[Frame], preds: Sequence[Prediction], class_id: int, iou: float = 0.5
+    gts: Sequence[GroundTruth], preds: Sequence[Prediction], class_id: int, iou: float = 0.5
 ) -> Tuple[np.ndarray, np.ndarray]:
     """
     Return (predicted boxes K×4, their ground-truth boxes K×4) matched greedily at ``iou``.
 
-    Highest score first, one detection per object, per image, for ``class_id`` only.
+    Highest score first, one detection per object, per image, for ``class_id`` only
+    (:func:`vitedge_ros.eval.detection.greedy_matches`, as precision/recall match).
     """
     got, want = [], []
     for (gb, gl), (pb, ps, pl) in zip(gts, preds):
@@ -56,17 +54,9 @@ def matched_pairs(
         sel = np.asarray(pl).reshape(-1) == class_id
         p = np.asarray(pb, np.float32).reshape(-1, 4)[sel]
         p = p[np.argsort(-np.asarray(ps, np.float32).reshape(-1)[sel], kind='stable')]
-        if not len(g) or not len(p):
-            continue
-        ious = box_iou(p, g)
-        used = np.zeros(len(g), dtype=bool)
-        for i in range(len(p)):
-            cand = np.where(~used & (ious[i] >= iou))[0]
-            if cand.size:
-                j = cand[np.argmax(ious[i, cand])]
-                used[j] = True
-                got.append(p[i])
-                want.append(g[j])
+        for i, j in greedy_matches(p, g, iou):
+            got.append(p[i])
+            want.append(g[j])
     return np.asarray(got, np.float64).reshape(-1, 4), np.asarray(want, np.float64).reshape(-1, 4)
 
 
@@ -144,17 +134,7 @@ def bundle_box_errors(bundle_dir: Path, scenes: Sequence[Any]) -> Dict[str, Any]
     if not get_task(bundle.task).boxes:
         raise ValueError('{}: a {} bundle has no boxes'.format(bundle_dir, bundle.task))
     pipe = Pipeline(bundle, backend='onnxruntime')  # at the bundle's own score threshold
-    gts, preds = [], []
-    for sc in scenes:
-        gts.append((np.asarray(sc.boxes, np.float32), np.asarray(sc.labels, np.int64)))
-        dets = pipe(sc.image).detections
-        preds.append(
-            (
-                np.asarray([d.box for d in dets], np.float32).reshape(-1, 4),
-                np.asarray([d.score for d in dets], np.float32),
-                np.asarray([d.class_id for d in dets], np.int64),
-            )
-        )
+    gts, preds = scene_predictions(pipe, scenes)
     return {
         'bundle': bundle.name,
         'score_threshold': bundle.decoder.get('score_threshold'),

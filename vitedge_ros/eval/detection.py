@@ -19,7 +19,7 @@ Boxes are xyxy pixels everywhere in the project; conversion to COCO's xywh happe
 """
 
 import logging
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -27,6 +27,61 @@ from ..runtime.nms import box_iou
 
 GroundTruth = Tuple[np.ndarray, np.ndarray]  # boxes N×4 xyxy, labels N
 Prediction = Tuple[np.ndarray, np.ndarray, np.ndarray]  # boxes M×4, scores M, labels M
+
+
+def detection_arrays(detections: Sequence[Any]) -> Prediction:
+    """
+    Return runtime detections (:class:`vitedge_ros.runtime.Detection`) as a :data:`Prediction`.
+
+    Boxes M×4 float32 xyxy pixels, scores M float32, class ids M int64.
+    """
+    return (
+        np.asarray([d.box for d in detections], np.float32).reshape(-1, 4),
+        np.asarray([d.score for d in detections], np.float32),
+        np.asarray([d.class_id for d in detections], np.int64),
+    )
+
+
+def scene_predictions(
+    pipeline: Any, scenes: Iterable[Any]
+) -> Tuple[List[GroundTruth], List[Prediction]]:
+    """
+    Run a runtime pipeline on generated scenes; their ground truth and its detections, aligned.
+
+    ``scenes``: objects with ``image`` (BGR uint8), ``boxes`` (N×4 xyxy pixels) and ``labels``
+    (class ids in the pipeline's bundle's labels), as the synthetic generator yields.
+    """
+    gts: List[GroundTruth] = []
+    preds: List[Prediction] = []
+    for sc in scenes:
+        gts.append(
+            (np.asarray(sc.boxes, np.float32).reshape(-1, 4), np.asarray(sc.labels, np.int64))
+        )
+        preds.append(detection_arrays(pipeline(sc.image).detections))
+    return gts, preds
+
+
+def greedy_matches(
+    pred_boxes: np.ndarray, gt_boxes: np.ndarray, iou: float
+) -> List[Tuple[int, int]]:
+    """
+    Match predictions (already best-first) to ground truth one to one, greedily, at ``iou``.
+
+    Each prediction in turn takes the unmatched ground-truth box it overlaps most with IoU >=
+    ``iou``. Returns (prediction index, ground-truth index) pairs.
+    """
+    if not len(pred_boxes) or not len(gt_boxes):
+        return []
+    ious = box_iou(pred_boxes, gt_boxes)
+    used = np.zeros(len(gt_boxes), dtype=bool)
+    pairs = []
+    for i in range(len(pred_boxes)):
+        cand = np.where(~used & (ious[i] >= iou))[0]
+        if cand.size:
+            j = int(cand[np.argmax(ious[i, cand])])
+            used[j] = True
+            pairs.append((i, j))
+    return pairs
 
 
 def to_coco_dicts(
@@ -154,20 +209,10 @@ def precision_recall(
         sel = (np.asarray(pl).reshape(-1) == class_id) & (np.asarray(ps).reshape(-1) >= min_score)
         p = np.asarray(pb, np.float32).reshape(-1, 4)[sel]
         order = np.argsort(-np.asarray(ps).reshape(-1)[sel], kind='stable')
-        p = p[order]
-        used = np.zeros(len(g), dtype=bool)
-        if len(g) and len(p):
-            ious = box_iou(p, g)
-            for i in range(len(p)):
-                cand = np.where(~used & (ious[i] >= iou))[0]
-                if cand.size:
-                    used[cand[np.argmax(ious[i, cand])]] = True
-                    tp += 1
-                else:
-                    fp += 1
-        else:
-            fp += len(p)
-        fn += int((~used).sum())
+        matched = len(greedy_matches(p[order], g, iou))
+        tp += matched
+        fp += len(p) - matched
+        fn += len(g) - matched
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
     return {'precision': precision, 'recall': recall, 'tp': tp, 'fp': fp, 'fn': fn}

@@ -49,8 +49,11 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 import cv2
 import numpy as np
 
+from .detection import detection_arrays, detection_map, precision_recall
+from ..data.synthetic import THRESHOLD_FLIGHTS
+
 DEMO_FLIGHT = {'frames': 120, 'seed': 7, 'width': 640, 'height': 480}
-VAL_FLIGHTS = {'count': 8, 'frames': 60, 'every': 3, 'seed': 9000}
+VAL_FLIGHTS = THRESHOLD_FLIGHTS
 LARGE = (1280, 960)
 JPEG_QUALITY = 90
 
@@ -74,8 +77,6 @@ def flight_frames(
 def _score(
     gts: List[Any], preds: List[Any], labels: Sequence[str], person_id: int
 ) -> Dict[str, Any]:
-    from .detection import detection_map, precision_recall
-
     pr = precision_recall(gts, preds, person_id, iou=0.5)
     m = detection_map(gts, preds, list(labels))
     return {
@@ -154,13 +155,7 @@ def evaluate_variants(
         for name, _interp, reduce in variants:
             img = _decode(jpg, reduce) if jpg is not None else sc.image
             res = pipes[name](img, source_size=(w, h))
-            preds[name].append(
-                (
-                    np.asarray([d.box for d in res.detections], np.float32).reshape(-1, 4),
-                    np.asarray([d.score for d in res.detections], np.float32),
-                    np.asarray([d.class_id for d in res.detections], np.int64),
-                )
-            )
+            preds[name].append(detection_arrays(res.detections))
     out = {}
     for name, interp, reduce in variants:
         s = _score(gts, preds[name], labels, person_id)

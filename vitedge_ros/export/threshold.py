@@ -17,7 +17,7 @@ A detector bundle's score threshold, picked through the runtime on frames of syn
 
 What ``tools/export_onnx.py --score-threshold auto`` does after the export: the exported bundle
 runs on onnxruntime through :class:`vitedge_ros.runtime.Pipeline` (the host path that flies) over
-the frames of the shipped detector's threshold flights (:data:`VAL_FLIGHTS`: 8 generated flights,
+the frames of the shipped detector's threshold flights (``THRESHOLD_FLIGHTS``: 8 generated flights,
 seeds 9000-9007, every 3rd of 60 frames, 640×480; never ``make demo``'s seed 7), and the rule
 the shipped detector's threshold was picked with
 (:func:`vitedge_ros.eval.detection.pick_score_threshold`: the best person F1 among the thresholds
@@ -29,9 +29,8 @@ again on your own annotated flights for that.
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple, Union
 
-import numpy as np
+from ..data.synthetic import THRESHOLD_FLIGHTS
 
-VAL_FLIGHTS = {'count': 8, 'frames': 60, 'every': 3, 'seed': 9000}
 FLIGHT_SIZE = (640, 480)  # the generator's frames (width, height)
 MIN_SCORE = 0.05  # below the lowest threshold tried (0.10)
 
@@ -51,7 +50,7 @@ def pick_bundle_threshold(
     Raises ValueError for a bundle that is not a detector or has no ``class_name`` label;
     :class:`vitedge_ros.runtime.BundleError` for an unreadable bundle.
     """
-    from ..eval.detection import pick_score_threshold
+    from ..eval.detection import pick_score_threshold, scene_predictions
     from ..runtime import load_bundle, Pipeline
     from ..tasks import get_task
     from ..training.data import flight_scenes
@@ -69,21 +68,11 @@ def pick_bundle_threshold(
                 bundle_dir, class_name, ', '.join(bundle.labels)
             )
         )
-    fl = dict(flights or VAL_FLIGHTS)
+    fl = dict(flights or THRESHOLD_FLIGHTS)
     pipe = Pipeline(bundle, backend='onnxruntime', score_threshold=MIN_SCORE)
-    gts, preds = [], []
-    for sc in flight_scenes(width=FLIGHT_SIZE[0], height=FLIGHT_SIZE[1], **fl):
-        gts.append(
-            (np.asarray(sc.boxes, np.float32).reshape(-1, 4), np.asarray(sc.labels, np.int64))
-        )
-        dets = pipe(sc.image).detections
-        preds.append(
-            (
-                np.asarray([d.box for d in dets], np.float32).reshape(-1, 4),
-                np.asarray([d.score for d in dets], np.float32),
-                np.asarray([d.class_id for d in dets], np.int64),
-            )
-        )
+    gts, preds = scene_predictions(
+        pipe, flight_scenes(width=FLIGHT_SIZE[0], height=FLIGHT_SIZE[1], **fl)
+    )
     thr, stats = pick_score_threshold(
         gts, preds, bundle.labels.index(class_name), min_precision, min_recall
     )
