@@ -39,7 +39,12 @@ bench: $(STAMP)
 # Writes the shipped detector's training images (every stage of its chain) as a YOLO dataset, trains YOLOv8n
 # and YOLO11n from scratch with the same image-pass budget (ultralytics, offline: no weights, no font, no pip),
 # times both models and the ViT in one process (onnxruntime CPU, 1 thread), evaluates them alike, writes
-# bench/peer.json and only the peer block of docs/BENCHMARKS.md (its wall time is printed there).
+# bench/peer.json, the peer block of docs/BENCHMARKS.md (its wall time is printed there) with the acceptance
+# verdict, and the peer-gap block of the model card (models/README.md); nothing else of either page.
+# `python -m vitedge_ros.bench.peer_table` renders both blocks again from bench/peer.json, without training.
+# `make bench-peer PEER_ARCHS=yolov8n` measures YOLOv8n alone (about half the time); a later full run reuses it.
+# The ViT family's curve: the shipped detector, its compressed student and, where `make student` has run here,
+# the recipe's INT8 QDQ graph ($(STUDENT_RUN)/bundle; left out with a line otherwise).
 # ultralytics (AGPL-3.0, the optional `peer` extra) goes in without its opencv-python requirement: the
 # headless OpenCV of the tools extra provides cv2. `--quick` proves the harness in about a minute.
 PEER_STAMP := $(VENV)/.peer-installed
@@ -48,8 +53,10 @@ $(PEER_STAMP): $(STAMP)
 	    polars-runtime-32 psutil requests httpx httpcore certifi charset-normalizer urllib3 nvidia-ml-py
 	touch $(PEER_STAMP)
 
+PEER_ARCHS ?= yolov8n,yolo11n
 bench-peer: $(PEER_STAMP)
-	nice $(VPY) -m vitedge_ros.bench.peer --out bench/peer.json --work bench_out/peer --doc docs/BENCHMARKS.md
+	nice $(VPY) -m vitedge_ros.bench.peer --out bench/peer.json --work bench_out/peer --doc docs/BENCHMARKS.md \
+	    --card models/README.md --archs $(PEER_ARCHS) --family models/aerial_vit_tiny_student,$(STUDENT_RUN)/bundle
 
 # SLOW (about an hour on 2 CPU cores; not part of demo, test or bench): models/aerial_vit_tiny_student, the second
 # detector bundle (issue 16). The aerial compression recipe from the shipped checkpoint (prune, low-rank,

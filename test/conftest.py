@@ -196,8 +196,10 @@ def require(*modules: str) -> None:
         pytest.importorskip(name, reason=_needs_reason(name))
 
 
-def make_tiny_detector(seed: int = 0, img_size=(64, 96), max_detections: int = 20):
-    """Return a random-init ViTCenterDetector small enough for unit tests."""
+def make_tiny_detector(
+    seed: int = 0, img_size=(64, 96), max_detections: int = 20, box: str = 'centre'
+):
+    """Return a random-init ViTCenterDetector small enough for unit tests (``box``: head kind)."""
     import torch
     from vitedge_ros.models import create_model
 
@@ -209,6 +211,7 @@ def make_tiny_detector(seed: int = 0, img_size=(64, 96), max_detections: int = 2
         img_size=img_size,
         max_detections=max_detections,
         head_channels=16,
+        box=box,
         **TINY_BACKBONE,
     )
 

@@ -20,6 +20,7 @@ Feature and attention terms.
 
 import math
 
+import pytest
 import torch
 
 
@@ -166,3 +167,27 @@ def test_detector_kd_loss(tmp_path):
     assert {'loss', 'kd', 'feat'} <= set(parts)
     parts['loss'].backward()
     assert student.heatmap.weight.grad is not None
+
+
+def test_detector_box_kd_follows_the_ltrb_maps():
+    """An ltrb student learns the teacher's ltrb map: no box KD on a copy, the L1 gap otherwise."""
+    from conftest import make_tiny_detector
+    from vitedge_ros.compress.distill import Distiller
+    from vitedge_ros.models import build_targets
+
+    teacher = make_tiny_detector(0, box='ltrb').eval()
+    student = make_tiny_detector(0, box='ltrb')
+    x = torch.randn(1, 3, 64, 96)
+    tg = build_targets(
+        [torch.tensor([[10.0, 10.0, 30.0, 30.0]])], [torch.tensor([0])], 3, (8, 12), 8
+    )
+    cfg = {'type': 'mse', 'alpha': 1.0, 'box_weight': 1.0}
+    d = Distiller(student, teacher, cfg, task='detect', example=x)
+    same = d.detector_loss(student, x, tg)
+    assert float(same['kd']) == pytest.approx(0.0, abs=1e-7)  # same maps: no heatmap or box KD
+    with torch.no_grad():
+        student.box_ltrb.bias += 0.5  # every ltrb value 0.5 above the teacher's
+    shifted = d.detector_loss(student, x, tg)
+    assert float(shifted['kd']) == pytest.approx(4 * 0.5, rel=1e-4)  # 4 channels × 0.5, averaged
+    shifted['loss'].backward()
+    assert student.box_ltrb.bias.grad.abs().min() > 0

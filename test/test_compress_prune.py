@@ -192,15 +192,17 @@ def test_conv_groups_select_what_is_pruned():
     assert det(torch.randn(1, 3, 64, 96))['heatmap'].shape == (1, 3, 8, 12)
 
 
-def test_dead_conv_channels_are_removed_without_changing_outputs():
+@pytest.mark.parametrize('box', ['centre', 'ltrb'])
+def test_dead_conv_channels_are_removed_without_changing_outputs(box):
     from vitedge_ros.compress.prune import prune_detector_convs
 
-    det = make_tiny_detector().eval()
+    det = make_tiny_detector(box=box).eval()
+    heads = ('heatmap', 'box_ltrb') if box == 'ltrb' else ('heatmap', 'box_size', 'offset')
     with torch.no_grad():  # half of neck.4's output channels do nothing
         det.neck[4].weight[8:] = 0
         det.neck[4].bias[8:] = 0  # GELU(0) = 0
-        for head in (det.heatmap, det.box_size, det.offset):
-            head.weight[:, 8:] = 0
+        for head in heads:
+            getattr(det, head).weight[:, 8:] = 0
     x = torch.randn(1, 3, 64, 96)
     ref = det(x)
     prune_detector_convs(det, 0.5, only=['neck.4'])

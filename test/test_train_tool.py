@@ -105,6 +105,39 @@ def test_fine_tune_at_a_new_input_size_resamples_the_checkpoint(tmp_path):
     ] < 1e-4
 
 
+def test_fine_tune_to_the_ltrb_box_as_a_probe_trains_only_the_new_head(tmp_path):
+    import torch
+
+    run_training(tiny_detect_config(epochs=1), tmp_path / 'a', progress=False, export=False)
+    before = load_checkpoint(tmp_path / 'a' / 'final.pt')['model'].state_dict()
+    cfg = tiny_detect_config(epochs=1, trainable=['box_ltrb'])
+    cfg['model'] = {
+        'arch': 'vit_center',
+        'checkpoint': str(tmp_path / 'a' / 'final.pt'),
+        'box': 'ltrb',
+    }
+    res = run_training(cfg, tmp_path / 'b', progress=False)
+    model = load_checkpoint(tmp_path / 'b' / 'final.pt')['model']
+    after = model.state_dict()
+    assert model.box == 'ltrb' and 'box_ltrb.weight' in after and 'box_size.weight' not in after
+    shared = [k for k in after if k in before]
+    assert len(shared) == len(after) - 2  # all but the new conv's weight and bias
+    assert all(torch.equal(after[k], before[k]) for k in shared)  # frozen: unchanged
+    assert res['history'][0]['giou'] > 0 and 'size' not in res['history'][0]
+    bundle = load_bundle(tmp_path / 'b' / 'bundle')
+    import onnx
+
+    outs = [o.name for o in onnx.load(str(bundle.onnx_path)).graph.output]
+    assert outs == ['detections', 'heatmap', 'ltrb'] and res['parity_max_abs_err'] < 1e-4
+
+
+def test_trainable_names_a_missing_module_before_work(tmp_path):
+    cfg = tiny_detect_config(epochs=1, trainable=['box_ltrb'])  # a centre-box model lacks it
+    with pytest.raises(ConfigError, match="train.trainable: the model has no module 'box_ltrb'"):
+        run_training(cfg, tmp_path, progress=False)
+    assert not (tmp_path / 'last.pt').exists()
+
+
 def test_flight_frames_join_training_and_pick_the_threshold(tmp_path):
     from vitedge_ros.runtime.bundle import parse_input_spec
     from vitedge_ros.training.data import make_flight_detection_set

@@ -864,6 +864,7 @@ def family_entry(
     params, source = bundle_params(b)
     return {
         'key': key,
+        'family': 'vit',
         'label': '`{}` (ViT, compressed{})'.format(b.name, ', INT8 QDQ graph' if int8 else ''),
         'onnx': str(b.onnx_path),
         'detect': det,
@@ -1017,6 +1018,7 @@ def run_peer(
     models = [
         {
             'key': 'aerial_vit_tiny',
+            'family': 'vit',
             'label': '`{}` (shipped ViT)'.format(shipped.bundle.name),
             'onnx': str(shipped.bundle.onnx_path),
             'detect': shipped,
@@ -1039,6 +1041,7 @@ def run_peer(
         models.append(
             {
                 'key': p['arch'],
+                'family': 'peer',
                 'label': '{} (ultralytics {}, from scratch)'.format(
                     p['arch'].replace('yolo', 'YOLO'), ul.__version__
                 ),
@@ -1088,6 +1091,7 @@ def run_peer(
             _round(
                 {
                     'key': m['key'],
+                    'family': m['family'],
                     'label': m['label'],
                     'input': m['input'],
                     'params': m['params'],
@@ -1172,6 +1176,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         help='page whose peer block is rendered ("" for none)',
     )
     p.add_argument(
+        '--card',
+        default='models/README.md',
+        help='model card whose peer-gap block is rendered ("" for none)',
+    )
+    p.add_argument(
         '--bundle', default='models/aerial_vit_tiny', help='the ViT bundle to compare with'
     )
     p.add_argument(
@@ -1200,7 +1209,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     p.add_argument('--quick', action='store_true', help='a few images, 1 epoch, few timing rounds')
     args = p.parse_args(argv)
-    from .peer_table import write_peer_block
+    from .peer_table import write_card_gap, write_peer_block
 
     archs = [a.strip() for a in args.archs.split(',') if a.strip()]
     family = []
@@ -1227,6 +1236,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         )
         if args.doc:
             write_peer_block(args.doc, data)
+        if args.card:
+            write_card_gap(args.card, data)
     except (ValueError, OSError, RuntimeError, ImportError) as exc:
         print(
             'bench-peer: error: {}'.format(

@@ -21,10 +21,14 @@ and :func:`vitedge_ros.bench.render.render_page` puts the same block at the end 
 writes.
 """
 
+import argparse
+import json
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+import sys
+from typing import Any, Dict, List, Optional, Sequence, Union
 
+from .peer_verdict import compare, Comparison
 from .render import fmt, fmt_ms, fmt_ratio, table
 
 BEGIN = (
@@ -33,6 +37,11 @@ BEGIN = (
 )
 END = '<!-- peer:end -->'
 TITLE = '## 7. The peer: YOLO nano CNN trained from scratch on the same data and budget'
+CARD_BEGIN = (
+    '<!-- peer-gap:begin (generated from bench/peer.json by `make bench-peer` or '
+    '`python -m vitedge_ros.bench.peer_table`: do not edit by hand) -->'
+)
+CARD_END = '<!-- peer-gap:end -->'
 
 
 def _cls(m: Dict[str, Any], name: str, key: str) -> str:
@@ -157,7 +166,103 @@ def render_peer(data: Optional[Dict[str, Any]]) -> List[str]:
     ]
     if notes:
         out += ['Training image passes "–": ' + ' '.join(notes), '']
-    return out + [END]
+    return out + verdict_lines(data) + [END]
+
+
+def _value(v: Optional[float], unit: str) -> str:
+    return fmt(v) + (unit if v is not None else '')
+
+
+def _sentence(c: Comparison) -> str:
+    if c.vit_at_least_as_good is None:
+        return '{}: not measured for both ({} vs {}).'.format(
+            c.criterion, _value(c.vit_value, c.unit), _value(c.peer_value, c.unit)
+        )
+    if c.vit_at_least_as_good:
+        return '{}: the ViT is at least as good ({} vs {}).'.format(
+            c.criterion, _value(c.vit_value, c.unit), _value(c.peer_value, c.unit)
+        )
+    return '**{}: the ViT is worse** ({} vs {}; gap {}).'.format(
+        c.criterion,
+        _value(c.vit_value, c.unit),
+        _value(c.peer_value, c.unit),
+        _value(c.gap, c.unit),
+    )
+
+
+def verdict_lines(data: Dict[str, Any]) -> List[str]:
+    """
+    Return the acceptance verdict of the shipped ViT against each peer, one line per criterion.
+
+    Criteria and rules: :mod:`vitedge_ros.bench.peer_verdict`. A quick run gets no verdict (its
+    figures prove the harness only); no peer row, a line saying so.
+    """
+    if data.get('quick'):
+        return ['Verdict: none (a quick run proves the harness, not the models).', '']
+    comparisons = compare(data)
+    if not comparisons:
+        return ['Verdict: none (no peer was trained in this run).', '']
+    out = []
+    for peer in sorted({c.peer for c in comparisons}, key=[c.peer for c in comparisons].index):
+        mine = [c for c in comparisons if c.peer == peer]
+        worse = [c.criterion for c in mine if c.vit_at_least_as_good is False]
+        out += [
+            'Verdict against {} ({}):'.format(
+                peer,
+                'the ViT meets every criterion'
+                if not worse and all(c.vit_at_least_as_good for c in mine)
+                else 'the ViT is worse on ' + ', '.join(worse)
+                if worse
+                else 'undecided',
+            ),
+            '',
+        ]
+        out += ['- ' + _sentence(c) for c in mine] + ['']
+    return out
+
+
+def render_card_gap(data: Optional[Dict[str, Any]]) -> List[str]:
+    """
+    Return the model card's block on the gap to the CNN peer, marks included.
+
+    The same comparisons as the benchmark page's verdict (:func:`verdict_lines`), with the training
+    budgets each side had; pending without a full (non-quick) bench/peer.json.
+    """
+    out = [CARD_BEGIN]
+    if not data or data.get('quick'):
+        return out + [
+            '**Pending:** the side-by-side with a YOLO nano CNN trained on the same data and '
+            'image-pass budget has not been measured in full yet (`make bench-peer`, hours on 2 '
+            'CPU cores; docs/BENCHMARKS.md section 7).',
+            CARD_END,
+        ]
+    b = data['budget']
+    out += [
+        'Measured by `make bench-peer` (docs/BENCHMARKS.md section 7; SYNTHETIC validation scenes '
+        'and demo flight, REAL no-person photographs): the shipped ViT trained on {} image '
+        'passes, each peer on {} ({} epochs over the same {} images).'.format(
+            fmt(b['shipped']['image_passes']),
+            fmt(b['peer_image_passes']),
+            fmt(b['peer_epochs']),
+            fmt(b['peer_images']),
+        ),
+        '',
+    ]
+    return out + verdict_lines(data) + [CARD_END]
+
+
+def splice_between(page: str, block: List[str], begin: str, end: str) -> str:
+    """
+    Return ``page`` with the text between ``begin`` and ``end`` replaced by ``block``.
+
+    ``block`` (which carries the marks) is appended when the marks are absent.
+    """
+    text = '\n'.join(block)
+    if begin in page and end in page and page.index(begin) < page.index(end):
+        a = page.index(begin)
+        z = page.index(end) + len(end)
+        return page[:a] + text + page[z:]
+    return page.rstrip('\n') + '\n\n' + text + '\n'
 
 
 def splice(page: str, block: List[str]) -> str:
@@ -166,20 +271,58 @@ def splice(page: str, block: List[str]) -> str:
 
     ``block`` is appended when the marks are absent.
     """
-    text = '\n'.join(block)
-    if BEGIN in page and END in page and page.index(BEGIN) < page.index(END):
-        a = page.index(BEGIN)
-        z = page.index(END) + len(END)
-        return page[:a] + text + page[z:]
-    return page.rstrip('\n') + '\n\n' + text + '\n'
+    return splice_between(page, block, BEGIN, END)
 
 
-def write_peer_block(page: Union[str, Path], data: Optional[Dict[str, Any]]) -> Path:
-    """Render ``data`` into the peer block of ``page`` (atomically: temporary file + rename)."""
+def _write(page: Union[str, Path], block: List[str], begin: str, end: str) -> Path:
     page = Path(page)
     old = page.read_text() if page.is_file() else ''
     tmp = page.with_name('.' + page.name + '.tmp')
     page.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_text(splice(old, render_peer(data)))
+    tmp.write_text(splice_between(old, block, begin, end))
     os.replace(tmp, page)
     return page
+
+
+def write_peer_block(page: Union[str, Path], data: Optional[Dict[str, Any]]) -> Path:
+    """Render ``data`` into the peer block of ``page`` (atomically: temporary file + rename)."""
+    return _write(page, render_peer(data), BEGIN, END)
+
+
+def write_card_gap(card: Union[str, Path], data: Optional[Dict[str, Any]]) -> Path:
+    """Render ``data`` into the model card's peer-gap block (atomically)."""
+    return _write(card, render_card_gap(data), CARD_BEGIN, CARD_END)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """
+    ``python -m vitedge_ros.bench.peer_table``.
+
+    Render bench/peer.json again into docs/BENCHMARKS.md and the model card, without training
+    or timing anything. A missing JSON renders the pending blocks; a corrupt one is a one-line
+    error (exit 2) and leaves both pages as they were.
+    """
+    p = argparse.ArgumentParser(
+        description='render bench/peer.json into the benchmark page and the model card'
+    )
+    p.add_argument('--json', default='bench/peer.json', help='default: %(default)s')
+    p.add_argument('--doc', default='docs/BENCHMARKS.md', help='default: %(default)s')
+    p.add_argument('--card', default='models/README.md', help='default: %(default)s')
+    args = p.parse_args(argv)
+    try:
+        path = Path(args.json)
+        data = json.loads(path.read_text()) if path.is_file() else None
+        if data is not None and not isinstance(data, dict):
+            raise ValueError('{}: expected a JSON object'.format(path))
+        peer, card = render_peer(data), render_card_gap(data)
+    except (ValueError, KeyError, TypeError) as exc:
+        print('peer_table: error: {}: {}'.format(args.json, exc), file=sys.stderr)
+        return 2
+    _write(args.doc, peer, BEGIN, END)
+    _write(args.card, card, CARD_BEGIN, CARD_END)
+    print('peer_table: rendered {} into {} and {}'.format(args.json, args.doc, args.card))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

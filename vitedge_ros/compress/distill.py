@@ -93,6 +93,15 @@ def binary_kd(
     return (bce - ent).mean() * t * t
 
 
+def _box_view(key: str, m: torch.Tensor) -> torch.Tensor:
+    """
+    Return a detector box map as the box KD compares it.
+
+    The offset's sigmoid, log sizes and distances as they are.
+    """
+    return torch.sigmoid(m) if key == 'offset' else m
+
+
 def attention_map(qkv_out: torch.Tensor, num_heads: int) -> torch.Tensor:
     """Head-averaged attention probabilities B×N×N from a ``qkv`` output B×N×3·H·d."""
     b, n, c = qkv_out.shape
@@ -308,9 +317,11 @@ class Distiller(nn.Module):
                 kd = binary_kd(maps['heatmap'], t_maps['heatmap'], temp)
             w = torch.sigmoid(t_maps['heatmap']).amax(dim=1, keepdim=True)
             wn = w.sum().clamp(min=1.0)
-            box = ((maps['size'] - t_maps['size']).abs() * w).sum() / wn + (
-                (torch.sigmoid(maps['offset']) - torch.sigmoid(t_maps['offset'])).abs() * w
-            ).sum() / wn
+            box = sum(
+                ((_box_view(k, maps[k]) - _box_view(k, t_maps[k])).abs() * w).sum() / wn
+                for k in ('size', 'offset', 'ltrb')
+                if k in maps and k in t_maps
+            )
             kd = kd + float(self.cfg.get('box_weight', 1.0)) * box
             loss = (1 - alpha) * loss + alpha * kd
             parts['kd'] = kd.detach()

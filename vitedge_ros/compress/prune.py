@@ -436,6 +436,7 @@ def _conv_groups(det: nn.Module) -> List[Dict[str, Any]]:
             getattr(det, 'heatmap', None),
             getattr(det, 'box_size', None),
             getattr(det, 'offset', None),
+            getattr(det, 'box_ltrb', None),
         )
         if isinstance(m, nn.Conv2d)
     ]

@@ -59,6 +59,7 @@ HEAD_PATTERNS = (
     '/heatmap/',
     '/box_size/',
     '/offset/',
+    '/box_ltrb/',
 )
 PATCH_PATTERNS = ('/patch_embed/', '/stem/')
 #: Entropy calibration histogram: bins over [-amax, amax] and the quantized bins the KL search

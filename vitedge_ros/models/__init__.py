@@ -25,6 +25,7 @@ from .vit_detector import (
     DetectorExport,
     resize_detector,
     ViTCenterDetector,
+    with_box,
 )
 from .vit_segmenter import segmentation_loss, SegmenterExport, ViTSegmenter
 
@@ -35,6 +36,7 @@ __all__ = [
     'build_targets',
     'detection_loss',
     'resize_detector',
+    'with_box',
     'ViTSegmenter',
     'SegmenterExport',
     'segmentation_loss',

@@ -15,9 +15,12 @@
 """
 ViTCenterDetector: a timm ViT/DeiT backbone with a light CenterNet-style head on the patch grid.
 
-The head predicts, at stride ``patch / upsample``, a centre heatmap per class, the box size (log of
-size/stride) and the sub-cell centre offset. :meth:`ViTCenterDetector.decode` turns the maps into a
-fixed ``B×K×6`` tensor (x1, y1, x2, y2, score, class) with a 3×3 max-pool peak test and TopK, all
+The head predicts, at stride ``patch / upsample``, a centre heatmap per class and the box: either
+(``box='centre'``, CenterNet's) the box size (log of size/stride) and the sub-cell centre offset at
+the centre cell, or (``box='ltrb'``, TTFNet's) the log distances from the cell centre to the box's
+four sides, trained at every cell of a Gaussian area around the centre so that a peak one cell off
+still gives the whole box. :meth:`ViTCenterDetector.decode` turns the maps into a fixed ``B×K×6``
+tensor (x1, y1, x2, y2, score, class) with a 3×3 max-pool peak test and TopK, all
 standard ONNX ops that onnxruntime and TensorRT run, so no post-processing beyond a score threshold
 is left to the host.
 """
@@ -31,6 +34,13 @@ import torch.nn.functional as F
 from .pretrained import create_timm
 
 HEAT_PRIOR = 0.05
+#: Box parametrisations of the head: CenterNet's size + offset at the centre cell, TTFNet's
+#: distances to the four sides at every cell of the centre area.
+BOX_KINDS = ('centre', 'ltrb')
+#: The raw maps of each box kind, after ``heatmap``.
+BOX_MAPS = {'centre': ('heatmap', 'size', 'offset'), 'ltrb': ('heatmap', 'ltrb')}
+#: Upper clamp of log sizes / log distances (map cells) before ``exp``: e^8 cells, FP16-safe.
+LOG_CLAMP = 8.0
 
 
 def _pair(v: Union[int, Sequence[int]]) -> Tuple[int, int]:
@@ -54,9 +64,13 @@ class ViTCenterDetector(nn.Module):
         max_detections: int = 100,
         stem_channels: int = 0,
         pretrained_file: Optional[str] = None,
+        box: str = 'centre',
         **backbone_kwargs,
     ) -> None:
         super().__init__()
+        if box not in BOX_KINDS:
+            raise ValueError('box: {!r} is not one of {}'.format(box, ', '.join(BOX_KINDS)))
+        self.box = box
         self.img_size = _pair(img_size)  # (H, W)
         self.num_classes = int(num_classes)
         self.stem_channels = int(stem_channels)
@@ -120,8 +134,11 @@ class ViTCenterDetector(nn.Module):
                 nn.Conv2d(hc + self.stem_channels, hc, 3, padding=1), nn.GELU()
             )
         self.heatmap = nn.Conv2d(hc, self.num_classes, 1)
-        self.box_size = nn.Conv2d(hc, 2, 1)
-        self.offset = nn.Conv2d(hc, 2, 1)
+        if self.box == 'ltrb':
+            self.box_ltrb = nn.Conv2d(hc, 4, 1)
+        else:
+            self.box_size = nn.Conv2d(hc, 2, 1)
+            self.offset = nn.Conv2d(hc, 2, 1)
         nn.init.constant_(
             self.heatmap.bias, float(torch.log(torch.tensor(HEAT_PRIOR / (1 - HEAT_PRIOR))))
         )
@@ -146,11 +163,22 @@ class ViTCenterDetector(nn.Module):
         b, _, c = patches.shape
         return patches.transpose(1, 2).reshape(b, c, self.grid[0], self.grid[1])
 
+    @property
+    def map_names(self) -> Tuple[str, ...]:
+        """
+        Names of the raw maps :meth:`forward` returns.
+
+        And the export outputs after ``detections``.
+        """
+        return BOX_MAPS[getattr(self, 'box', 'centre')]
+
     def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
         """
-        Raw maps: ``heatmap`` logits B×C×h×w, ``size`` B×2×h×w (log w/stride, log h/stride).
+        Raw maps: ``heatmap`` logits B×C×h×w and the box maps.
 
-        ``offset``.
+        ``box='centre'``: ``size`` B×2×h×w (log w/stride, log h/stride) and ``offset`` B×2×h×w
+        (logits of the sub-cell centre); ``box='ltrb'``: ``ltrb`` B×4×h×w (log distances in cells
+        from the cell centre to the left, top, right and bottom sides).
         """
         if (
             getattr(self, 'stem', None) is not None
@@ -160,6 +188,8 @@ class ViTCenterDetector(nn.Module):
             y = self.fuse(torch.cat([y, s8], dim=1))
         else:
             y = self.neck(self.tokens_to_grid(self.backbone.forward_features(x)))
+        if getattr(self, 'box', 'centre') == 'ltrb':
+            return {'heatmap': self.heatmap(y), 'ltrb': self.box_ltrb(y)}
         return {'heatmap': self.heatmap(y), 'size': self.box_size(y), 'offset': self.offset(y)}
 
     def decode(self, maps: Dict[str, torch.Tensor]) -> torch.Tensor:
@@ -176,10 +206,22 @@ class ViTCenterDetector(nn.Module):
         top_c = torch.gather(cls, 1, top_i)
         gx = torch.gather(self.grid_x.expand(b, -1), 1, top_i)
         gy = torch.gather(self.grid_y.expand(b, -1), 1, top_i)
+        if 'ltrb' in maps:
+            idx4 = top_i.unsqueeze(1).expand(b, 4, k)
+            d = (
+                torch.exp(
+                    torch.gather(maps['ltrb'].reshape(b, 4, -1), 2, idx4).clamp(max=LOG_CLAMP)
+                )
+                * self.stride
+            )
+            px, py = (gx + 0.5) * self.stride, (gy + 0.5) * self.stride
+            return torch.stack(
+                [px - d[:, 0], py - d[:, 1], px + d[:, 2], py + d[:, 3], top_s, top_c], dim=2
+            )
         idx2 = top_i.unsqueeze(1).expand(b, 2, k)
         off = torch.sigmoid(torch.gather(maps['offset'].reshape(b, 2, -1), 2, idx2))
         size = (
-            torch.exp(torch.gather(maps['size'].reshape(b, 2, -1), 2, idx2).clamp(max=8.0))
+            torch.exp(torch.gather(maps['size'].reshape(b, 2, -1), 2, idx2).clamp(max=LOG_CLAMP))
             * self.stride
         )
         cx = (gx + off[:, 0]) * self.stride
@@ -197,6 +239,7 @@ class ViTCenterDetector(nn.Module):
             'upsample': self.upsample,
             'max_detections': self.max_detections,
             'stem_channels': self.stem_channels,
+            'box': getattr(self, 'box', 'centre'),
             **self.backbone_kwargs,
         }
 
@@ -237,7 +280,33 @@ def resize_detector(
     return new.train(model.training)
 
 
-EXPORT_OUTPUTS = ('detections', 'heatmap', 'size', 'offset')
+def with_box(model: ViTCenterDetector, box: str) -> ViTCenterDetector:
+    """
+    Return ``model`` with a ``box`` head of another kind (:data:`BOX_KINDS`).
+
+    Backbone, neck and heatmap keep their weights; the new box convolution starts as PyTorch
+    initialises it (a fine-tune then learns it). ``model`` itself when it already has that box.
+    Raises ValueError for an unknown kind or a model whose layers were resized (pruned,
+    factorised): rebuild those from their recipe instead.
+    """
+    if getattr(model, 'box', 'centre') == box:
+        return model
+    cfg = model.config()
+    cfg['box'] = box
+    new = ViTCenterDetector(**cfg)
+    heads = ('box_size.', 'offset.', 'box_ltrb.')
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith(heads)}
+    try:
+        missing, _ = new.load_state_dict(state, strict=False)
+    except RuntimeError as exc:
+        raise ValueError(
+            'box: cannot change the box head of a resized detector ({})'.format(
+                str(exc).splitlines()[0]
+            )
+        ) from None
+    if [k for k in missing if not k.startswith(heads)]:
+        raise ValueError('box: the detector lacks layers {}'.format(', '.join(missing)))
+    return new.train(model.training)
 
 
 class DetectorExport(nn.Module):
@@ -258,19 +327,23 @@ class DetectorExport(nn.Module):
 
     @property
     def output_names(self) -> Tuple[str, ...]:
-        """ONNX output names, in order."""
-        return EXPORT_OUTPUTS if self.with_maps else EXPORT_OUTPUTS[:1]
+        """ONNX output names, in order: ``detections``, then the raw maps (``map_names``)."""
+        return ('detections',) + (self.detector.map_names if self.with_maps else ())
 
     def forward(self, x: torch.Tensor):
-        """B×K×6 detections (then heatmap logits, size and offset maps when ``with_maps``)."""
+        """B×K×6 detections (then the raw maps, heatmap logits first, when ``with_maps``)."""
         maps = self.detector(x)
         det = self.detector.decode(maps)
         if not self.with_maps:
             return det
-        return det, maps['heatmap'], maps['size'], maps['offset']
+        return (det,) + tuple(maps[k] for k in self.detector.map_names)
 
 
 SIGMA_FACTOR = 0.15  # the shipped detector's: sigma = 0.15 * sqrt(w * h) cells
+#: TTFNet's beta (Liu et al., AAAI 2020, "Training-Time-Friendly Network for Real-Time Object
+#: Detection", sec. 3.3): the ltrb box is trained on the cells of the central beta·w × beta·h
+#: rectangle, weighted by a Gaussian of sigma = beta·w/6, beta·h/6 there.
+LTRB_BETA = 0.54
 
 
 def gaussian_radius(w: float, h: float, factor: float = SIGMA_FACTOR) -> float:
@@ -292,9 +365,11 @@ def build_targets(
     sigma_factor: float = SIGMA_FACTOR,
 ) -> Dict[str, torch.Tensor]:
     """
-    Build CenterNet targets for a batch (``sigma_factor``: :func:`gaussian_radius`).
+    Build the detector's targets for a batch (``sigma_factor``: :func:`gaussian_radius`).
 
-    Heatmap, size, offset and their masks (boxes in network pixels).
+    Heatmap, CenterNet's size, offset and centre-cell ``mask``, and TTFNet's ``ltrb`` and
+    ``box_weight`` (:func:`ltrb_targets`), so one batch trains either box kind (boxes in network
+    pixels).
 
     ``ignore`` (per image K×4 xyxy network pixels, optional): regions that are neither objects nor
     background (VisDrone's ignored regions, COCO crowds, crop remnants). Map cells whose centre
@@ -324,7 +399,15 @@ def build_targets(
             offset[i, 0, iy, ix] = min(max(cx - ix, 1e-3), 1 - 1e-3)
             offset[i, 1, iy, ix] = min(max(cy - iy, 1e-3), 1 - 1e-3)
             mask[i, 0, iy, ix] = 1.0
-    out = {'heatmap': heat, 'size': size, 'offset': offset, 'mask': mask}
+    ltrb, weight = ltrb_targets(boxes, map_size, stride)
+    out = {
+        'heatmap': heat,
+        'size': size,
+        'offset': offset,
+        'mask': mask,
+        'ltrb': ltrb,
+        'box_weight': weight,
+    }
     if ignore is not None:
         ign = torch.zeros(b, 1, hh, ww)
         cy, cx = (ys + 0.5) * stride, (xs + 0.5) * stride  # cell centres in network pixels
@@ -336,6 +419,50 @@ def build_targets(
                 ign[i, 0][inside] = 1.0
         out['ignore'] = ign
     return out
+
+
+def ltrb_targets(
+    boxes: Sequence[torch.Tensor], map_size: Tuple[int, int], stride: int, beta: float = LTRB_BETA
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """
+    Return TTFNet's box targets: B×4×h×w log distances (map cells) and B×1×h×w weights.
+
+    Per object (boxes K×4 xyxy network pixels), the cells whose centre lies in the central
+    ``beta``·w × ``beta``·h rectangle of the box (at least the cell holding the box centre) are
+    trained to the log distances from the cell centre to the box's left, top, right and bottom
+    sides; their weights are a Gaussian (sigma = ``beta``·w/6, ``beta``·h/6) normalised to sum to
+    log(box area in pixels) per object, so larger boxes weigh a little more (Liu et al., AAAI 2020,
+    sec. 3.3). Where areas overlap the smaller box wins (objects are written largest first).
+    """
+    hh, ww = map_size
+    b = len(boxes)
+    ltrb = torch.zeros(b, 4, hh, ww)
+    weight = torch.zeros(b, 1, hh, ww)
+    cy = (torch.arange(hh, dtype=torch.float32).view(-1, 1) + 0.5) * stride  # cell centres, px
+    cx = (torch.arange(ww, dtype=torch.float32).view(1, -1) + 0.5) * stride
+    for i, bx in enumerate(boxes):
+        rows = [r for r in bx.tolist() if r[2] > r[0] and r[3] > r[1]]
+        for x1, y1, x2, y2 in sorted(rows, key=lambda r: -(r[2] - r[0]) * (r[3] - r[1])):
+            w, h = x2 - x1, y2 - y1
+            mx, my = (x1 + x2) / 2, (y1 + y2) / 2
+            area = (cx - mx).abs().le(beta * w / 2) & (cy - my).abs().le(beta * h / 2)
+            ix, iy = min(ww - 1, max(0, int(mx / stride))), min(hh - 1, max(0, int(my / stride)))
+            area[iy, ix] = True
+            area = area & (cx > x1) & (cx < x2) & (cy > y1) & (cy < y2) | _cell(area, iy, ix)
+            sx, sy = max(beta * w / 6, stride / 2), max(beta * h / 6, stride / 2)
+            g = torch.exp(-((cx - mx) ** 2) / (2 * sx**2) - ((cy - my) ** 2) / (2 * sy**2)) * area
+            g = g / g.sum().clamp(min=1e-12) * float(torch.log(torch.tensor(max(w * h, 2.0))))
+            dist = torch.stack([t.expand(hh, ww) for t in (cx - x1, cy - y1, x2 - cx, y2 - cy)])
+            dist = torch.log(dist.clamp(min=1e-2) / stride)
+            ltrb[i] = torch.where(area, dist, ltrb[i])
+            weight[i, 0] = torch.where(area, g, weight[i, 0])
+    return ltrb, weight
+
+
+def _cell(like: torch.Tensor, iy: int, ix: int) -> torch.Tensor:
+    one = torch.zeros_like(like)
+    one[iy, ix] = True
+    return one
 
 
 def focal_loss(
@@ -384,6 +511,31 @@ def centre_cell_boxes(
     )
 
 
+#: TTFNet's weight of the GIoU box loss against the heatmap loss (Liu et al., AAAI 2020, sec. 4:
+#: w_loc = 5), used for the ltrb box when ``giou_weight`` is not given.
+LTRB_GIOU_WEIGHT = 5.0
+
+
+def ltrb_boxes(
+    maps: Dict[str, torch.Tensor], targets: Dict[str, torch.Tensor]
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """
+    Predicted and target boxes at the cells with a ``box_weight``, and those weights.
+
+    Boxes N×4 xyxy in map cells relative to the cell centre, decoded as
+    :meth:`ViTCenterDetector.decode` does (distances exp(log distance), clamped at LOG_CLAMP).
+    """
+    m = targets['box_weight'][:, 0] > 0  # B×h×w
+
+    def pick(t: torch.Tensor) -> torch.Tensor:
+        return t.permute(0, 2, 3, 1)[m]  # N×4
+
+    d_p = torch.exp(pick(maps['ltrb']).clamp(max=LOG_CLAMP))
+    d_t = torch.exp(pick(targets['ltrb']))
+    sign = torch.tensor([-1.0, -1.0, 1.0, 1.0], dtype=d_p.dtype)
+    return d_p * sign, d_t * sign, targets['box_weight'][:, 0][m]
+
+
 def detection_loss(
     maps: Dict[str, torch.Tensor],
     targets: Dict[str, torch.Tensor],
@@ -392,17 +544,30 @@ def detection_loss(
     giou_weight: float = 0.0,
 ) -> Dict[str, torch.Tensor]:
     """
-    Total loss and its parts for a batch.
+    Total loss and its parts for a batch; the box loss follows the box maps the model returned.
 
-    CenterNet's (Zhou et al., 2019): focal heatmap loss + L1 on log size and offset at the centre
-    cells. ``giou_weight`` > 0 adds the GIoU loss (Rezatofighi et al., CVPR 2019; torchvision's
-    ``generalized_box_iou_loss``) of the decoded centre-cell boxes, averaged over objects: a loss
-    on the box as the runtime decodes it, scale-invariant, as TTFNet and YOLO heads use. The graph
-    and its decoding do not change.
+    Centre box (``size``, ``offset``): CenterNet's (Zhou et al., 2019): focal heatmap loss + L1 on
+    log size and offset at the centre cells. ``giou_weight`` > 0 adds the GIoU loss (Rezatofighi et
+    al., CVPR 2019; torchvision's ``generalized_box_iou_loss``) of the decoded centre-cell boxes,
+    averaged over objects: a loss on the box as the runtime decodes it, scale-invariant, as TTFNet
+    and YOLO heads use. The graph and its decoding do not change.
+
+    ltrb box: TTFNet's (Liu et al., AAAI 2020): focal heatmap loss + ``giou_weight`` (default
+    :data:`LTRB_GIOU_WEIGHT`) × the GIoU loss of the decoded boxes at every trained cell, weighted
+    by ``box_weight`` (:func:`ltrb_targets`) and normalised by the weights' sum.
     """
+    hm = focal_loss(maps['heatmap'], targets['heatmap'], ignore=targets.get('ignore'))
+    if 'ltrb' in maps:
+        from torchvision.ops import generalized_box_iou_loss
+
+        pred, tgt, w = ltrb_boxes(maps, targets)
+        giou = (generalized_box_iou_loss(pred, tgt, reduction='none') * w).sum() / w.sum().clamp(
+            min=1e-6
+        )
+        weight = giou_weight if giou_weight > 0 else LTRB_GIOU_WEIGHT
+        return {'loss': hm + weight * giou, 'heatmap': hm.detach(), 'giou': giou.detach()}
     m = targets['mask']
     n = m.sum().clamp(min=1.0)
-    hm = focal_loss(maps['heatmap'], targets['heatmap'], ignore=targets.get('ignore'))
     sz = (F.l1_loss(maps['size'], targets['size'], reduction='none') * m).sum() / n
     off = (
         F.l1_loss(torch.sigmoid(maps['offset']), targets['offset'], reduction='none') * m

@@ -28,7 +28,7 @@ Decoders: raw network outputs → scores, classes and boxes in network pixels.
 - ``segmenter``: logits ``1×C×h×w`` → label map in input-image pixels, see :mod:`.segmentation`.
 """
 
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -88,6 +88,8 @@ def decode_classifier(outputs: Dict[str, np.ndarray], params: Dict[str, Any]) ->
 #: vitedge_ros/models/vit_detector.py): sizes up to e^8 cells.
 SIZE_LOG_CLAMP = 8.0
 VIT_CENTER_MAPS = ('heatmap', 'size', 'offset')
+#: The raw maps of the ltrb box head (``ViTCenterDetector(box='ltrb')``).
+VIT_CENTER_LTRB_MAPS = ('heatmap', 'ltrb')
 _BOX3 = np.ones((3, 3), np.uint8)
 
 
@@ -119,53 +121,81 @@ def max_pool3x3(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def decode_vit_center_maps(
-    heatmap: np.ndarray, size: np.ndarray, offset: np.ndarray, net_w: int, net_h: int
-) -> RawDetections:
+def _peaks(heat: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
-    Peak extraction of the ViT centre detector from its raw maps, on the host, in float32.
+    Peak cells of a C×h×w logit map: flat indices, scores (float32) and classes (int64).
 
-    ``heatmap`` 1×C×h×w logits, ``size`` 1×2×h×w (log of box w, h in cells), ``offset`` 1×2×h×w
-    logits of the sub-cell centre; ``net_w``×``net_h`` the network input in pixels (stride = net_w
-    / w). The same function as ``ViTCenterDetector.decode`` (vitedge_ros/models/vit_detector.py): a
-    cell is a peak of its class where its sigmoid equals the 3×3 max-pool of the sigmoid map, score
-    and class are the max / argmax over classes of the peak-masked map, ``cx = (x +
-    sigmoid(offset_x)) * stride``, ``w = exp(min(size_w, 8)) * stride``. Here the pooled map and
+    A cell is a peak of its class where its sigmoid equals the 3×3 max-pool of the sigmoid map;
+    score and class are the max / argmax over classes of the peak-masked map. The pooled map and
     the map it is compared with are the same float32 array, so the equality test is exact whatever
-    precision the engine ran at; only cells with a score > 0 are returned, sorted by score (the
-    caller thresholds and caps them). Boxes in network pixels. Raises EngineError when the maps'
-    shapes disagree.
+    precision the engine ran at. Only cells with a score > 0, sorted by score (stable).
     """
-    heat = np.asarray(heatmap, dtype=np.float32)
-    sz = np.asarray(size, dtype=np.float32)
-    off = np.asarray(offset, dtype=np.float32)
-    if heat.ndim != 4 or sz.shape != (heat.shape[0], 2) + heat.shape[2:] or off.shape != sz.shape:
-        raise EngineError(
-            'vit_center decoder: maps must be heatmap 1×C×h×w, size and offset 1×2×h×w, got {}, '
-            '{}, '
-            '{}'.format(heat.shape, sz.shape, off.shape)
-        )
-    heat, sz, off = heat[0], sz[0], off[0]
-    h, w = heat.shape[1:]
-    stride_x, stride_y = float(net_w) / w, float(net_h) / h
     prob = (1.0 / (1.0 + np.exp(-heat.astype(np.float64)))).astype(np.float32)
     masked = prob * (max_pool3x3(prob) == prob)
     score = masked.max(axis=0).reshape(-1)
     cls = masked.argmax(axis=0).reshape(-1)
     idx = np.nonzero(score > 0)[0]
     idx = idx[np.argsort(-score[idx], kind='stable')]
+    return idx, score[idx].astype(np.float32), cls[idx].astype(np.int64)
+
+
+def _log_exp(x: np.ndarray) -> np.ndarray:
+    return np.exp(np.minimum(x.astype(np.float64), SIZE_LOG_CLAMP))
+
+
+def decode_vit_center_maps(
+    heatmap: np.ndarray,
+    size: Optional[np.ndarray],
+    offset: Optional[np.ndarray],
+    net_w: int,
+    net_h: int,
+    ltrb: Optional[np.ndarray] = None,
+) -> RawDetections:
+    """
+    Peak extraction of the ViT centre detector from its raw maps, on the host, in float32.
+
+    ``heatmap`` 1×C×h×w logits; the box from either ``size`` 1×2×h×w (log of box w, h in cells) and
+    ``offset`` 1×2×h×w logits of the sub-cell centre (CenterNet box), or ``ltrb`` 1×4×h×w (log
+    distances in cells from the cell centre to the left, top, right, bottom sides; TTFNet box);
+    ``net_w``×``net_h`` the network input in pixels (stride = net_w / w). The same function as
+    ``ViTCenterDetector.decode`` (vitedge_ros/models/vit_detector.py): peaks as :func:`_peaks`,
+    ``cx = (x + sigmoid(offset_x)) * stride``, ``w = exp(min(size_w, 8)) * stride``, or ``x1 = (x +
+    0.5 - exp(min(l, 8))) * stride`` and so on. Only cells with a score > 0 are returned, sorted by
+    score (the caller thresholds and caps them). Boxes in network pixels. Raises EngineError when
+    the maps' shapes disagree.
+    """
+    heat = np.asarray(heatmap, dtype=np.float32)
+    box = [
+        np.asarray(m, dtype=np.float32) for m in ((ltrb,) if ltrb is not None else (size, offset))
+    ]
+    want = [(heat.shape[0], 4 if ltrb is not None else 2) + heat.shape[2:]] * len(box)
+    if heat.ndim != 4 or [m.shape for m in box] != want:
+        raise EngineError(
+            'vit_center decoder: maps must be heatmap 1×C×h×w and {}, got {}'.format(
+                'ltrb 1×4×h×w' if ltrb is not None else 'size and offset 1×2×h×w',
+                ', '.join(str(m.shape) for m in [heat] + box),
+            )
+        )
+    heat = heat[0]
+    h, w = heat.shape[1:]
+    stride_x, stride_y = float(net_w) / w, float(net_h) / h
+    idx, score, cls = _peaks(heat)
     gy, gx = np.divmod(idx, w)
-    ox = 1.0 / (1.0 + np.exp(-off[0].reshape(-1)[idx].astype(np.float64)))
-    oy = 1.0 / (1.0 + np.exp(-off[1].reshape(-1)[idx].astype(np.float64)))
-    bw = np.exp(np.minimum(sz[0].reshape(-1)[idx].astype(np.float64), SIZE_LOG_CLAMP)) * stride_x
-    bh = np.exp(np.minimum(sz[1].reshape(-1)[idx].astype(np.float64), SIZE_LOG_CLAMP)) * stride_y
-    cx, cy = (gx + ox) * stride_x, (gy + oy) * stride_y
-    boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1).astype(
-        np.float32
-    )
-    return RawDetections(
-        boxes.reshape(-1, 4), score[idx].astype(np.float32), cls[idx].astype(np.int64)
-    )
+    if ltrb is not None:
+        d = [_log_exp(box[0][0, c].reshape(-1)[idx]) for c in range(4)]
+        px, py = gx + 0.5, gy + 0.5
+        xyxy = [(px - d[0]) * stride_x, (py - d[1]) * stride_y]
+        xyxy += [(px + d[2]) * stride_x, (py + d[3]) * stride_y]
+    else:
+        sz, off = box[0][0], box[1][0]
+        ox = 1.0 / (1.0 + np.exp(-off[0].reshape(-1)[idx].astype(np.float64)))
+        oy = 1.0 / (1.0 + np.exp(-off[1].reshape(-1)[idx].astype(np.float64)))
+        bw = _log_exp(sz[0].reshape(-1)[idx]) * stride_x
+        bh = _log_exp(sz[1].reshape(-1)[idx]) * stride_y
+        cx, cy = (gx + ox) * stride_x, (gy + oy) * stride_y
+        xyxy = [cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2]
+    boxes = np.stack(xyxy, axis=1).astype(np.float32)
+    return RawDetections(boxes.reshape(-1, 4), score, cls)
 
 
 def decode_vit_center(
@@ -182,13 +212,12 @@ def decode_vit_center(
     (``detections`` 1×K×6: x1, y1, x2, y2, score, class) are used. ``params['peaks']: graph``
     forces the in-graph rows. Raises EngineError on a malformed output.
     """
-    use_maps = (
-        net_w is not None
-        and net_h is not None
-        and params.get('peaks', 'host') != 'graph'
-        and all(k in outputs for k in VIT_CENTER_MAPS)
-    )
-    if use_maps:
+    on_host = net_w is not None and net_h is not None and params.get('peaks', 'host') != 'graph'
+    if on_host and all(k in outputs for k in VIT_CENTER_LTRB_MAPS):
+        return decode_vit_center_maps(
+            outputs['heatmap'], None, None, int(net_w), int(net_h), ltrb=outputs['ltrb']
+        )
+    if on_host and all(k in outputs for k in VIT_CENTER_MAPS):
         return decode_vit_center_maps(
             outputs['heatmap'], outputs['size'], outputs['offset'], int(net_w), int(net_h)
         )

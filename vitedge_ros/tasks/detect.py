@@ -49,7 +49,14 @@ class DetectTask(Task):
     model_archs = {'vit_center': 'vitedge_ros.models.vit_detector:ViTCenterDetector'}
 
     watched_output = ('heatmap', 1)
-    model_keys = ('backbone', 'head_channels', 'max_detections', 'upsample', 'stem_channels')
+    model_keys = (
+        'backbone',
+        'head_channels',
+        'max_detections',
+        'upsample',
+        'stem_channels',
+        'box',
+    )
     recipe_input_size = [192, 256]
     hooks = {
         'recipe_data': 'vitedge_ros.training.data:detection_recipe_data',

@@ -28,7 +28,7 @@ Schema (defaults of the synthetic-aerial data in brackets)::
     task: detect | classify | segment
     model: {arch, backbone, img_size, pretrained, pretrained_file, head_channels, stem_channels,
             checkpoint, max_detections, upsample, kwargs, num_classes, detail_channels,
-            conv_stem}
+            conv_stem, box: centre | ltrb}
     input: {width, height, color, mean, std, resize}  (vitedge_ros.runtime.bundle.parse_input_spec)
     data: {name: synthetic-aerial, train_size [2000], val_size [200], width [640], height [480],
            seed [0], val_seed [1000000], flights: {count, frames, every, seed, real_backgrounds},
@@ -37,7 +37,8 @@ Schema (defaults of the synthetic-aerial data in brackets)::
         | {name: digits, img_size [32], seed [0], test_fraction [0.2], train_size, val_size}
         | {name: masks, root, val_root, classes, cache_dir}
         | a real source or a mix (vitedge_ros.data.sources), with epoch_size beside it
-    train: {epochs, batch_size, lr, weight_decay, seed, val_every; detect: giou_weight,
+    train: {epochs, batch_size, lr, weight_decay, seed, val_every, trainable: [module names, the
+            rest frozen]; detect: giou_weight,
             size_weight, heatmap_sigma;
             segment: dice_weight, class_weight_power}
     export: {score_threshold: auto | a number in [0, 1], max_detections, top_k,
@@ -162,6 +163,9 @@ BUILTIN_DATA = {
         renamed=DATA_RENAMED,
     ),
 }
+#: The detector's box heads (``vitedge_ros.models.vit_detector.BOX_KINDS``; this module keeps
+#: torch out).
+BOX_KINDS = ('centre', 'ltrb')
 #: Real photo texture fractions of a synthetic-aerial entry (detection only;
 #: vitedge_ros.data.textures).
 TEXTURE_FRACTIONS = (('real_backgrounds',), ('real_negatives',), ('flights', 'real_backgrounds'))
@@ -182,6 +186,7 @@ MODEL = mapping(
         'num_classes': (integer(1), _A),
         'detail_channels': (integer(0), _A),
         'conv_stem': (boolean, _A),
+        'box': (choice(*BOX_KINDS), _A),
     },
     required=('arch',),
 )
@@ -198,6 +203,7 @@ TRAIN = mapping(
         'size_weight': (num(0), _A),
         'heatmap_sigma': (num(0, lo_open=True), _A),
         'val_every': (integer(0), _A),
+        'trainable': (list_of(string), _A),
     },
     required=('epochs',),
 )

@@ -37,7 +37,7 @@ from .loop import class_weights_from_masks, default_detection_loss
 from .threshold import pick_threshold
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..export import export_bundle
-from ..models import create_model, resize_detector, ViTCenterDetector
+from ..models import create_model, resize_detector, ViTCenterDetector, with_box
 from ..runtime.bundle import atomic_write_bytes, InputSpec, parse_input_spec
 from ..tasks import get_task
 
@@ -153,9 +153,41 @@ def _start_model(
                 want,
             )
             model = resize_detector(model, want)
+        if isinstance(model, ViTCenterDetector) and 'box' in cfg['model']:
+            try:
+                model = with_box(model, cfg['model']['box'])
+            except ValueError as exc:
+                raise ConfigError('model.{}'.format(exc)) from None
         return model, 0, None, []
     check_classes(cfg, labels, None, '')
     return build_model(cfg, len(labels)), 0, None, []
+
+
+def trainable_modules(
+    model: torch.nn.Module, names: Optional[List[str]]
+) -> Optional[torch.nn.ModuleList]:
+    """
+    Return the submodules ``train.trainable`` names and freeze every other parameter.
+
+    ``None`` (train everything) without names. A linear probe, e.g. ``[box_ltrb]``, trains a new
+    head on frozen features. Raises ConfigError, before any work, for a name the model lacks
+    (listing its top-level modules).
+    """
+    if not names:
+        return None
+    found = []
+    for name in names:
+        try:
+            found.append(model.get_submodule(name))
+        except AttributeError:
+            raise ConfigError(
+                'train.trainable: the model has no module {!r} (top level: {})'.format(
+                    name, ', '.join(n for n, _ in model.named_children())
+                )
+            ) from None
+    model.requires_grad_(False)
+    keep = torch.nn.ModuleList(found).requires_grad_(True)
+    return keep
 
 
 def _trial(
@@ -250,6 +282,7 @@ def _run_task(
     model, start_epoch, opt_state, history = _start_model(
         cfg, labels, spec, out_dir, resume, allow_pickle
     )
+    trainable = trainable_modules(model, cfg['train'].get('trainable'))
     if export:
         _trial(cfg, *task.export_module(model), spec=spec, start_epoch=start_epoch)
     data = _data_errors(task.training_data, cfg, spec, labels)
@@ -290,6 +323,8 @@ def _run_task(
         'start_epoch': start_epoch,
         'optimizer_state': opt_state,
     }
+    if trainable is not None:
+        common['trainable'] = trainable
     common.update(task.train_options(tc, data))
     if start_epoch < tc['epochs']:
         task.train(model, data, **common)
@@ -433,9 +468,7 @@ def detector_options(train: Dict[str, Any], data: Any) -> Dict[str, Any]:
     term; ``train.heatmap_sigma`` (default 0.15) is the centre Gaussian's width factor.
     """
     out: Dict[str, Any] = {}
-    loss = {
-        k: float(train[k]) for k in ('giou_weight', 'size_weight') if k in train
-    }
+    loss = {k: float(train[k]) for k in ('giou_weight', 'size_weight') if k in train}
     if loss:
         out['loss_fn'] = functools.partial(default_detection_loss, **loss)
     if 'heatmap_sigma' in train:
