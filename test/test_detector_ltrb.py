@@ -32,7 +32,7 @@ from vitedge_ros.checkpoint import save_checkpoint
 from vitedge_ros.models import build_targets, detection_loss, DetectorExport, with_box
 from vitedge_ros.models.vit_detector import BOX_KINDS, ltrb_targets
 from vitedge_ros.runtime import load_bundle, Pipeline
-from vitedge_ros.runtime.decoders import decode_vit_center_maps
+from vitedge_ros.runtime.decoders import decode_vit_center_ltrb_maps
 from vitedge_ros.runtime.errors import EngineError
 from vitedge_ros.training import config as train_config
 
@@ -104,18 +104,14 @@ def test_host_decoder_equals_the_graph_decode_on_random_maps():
     maps = {'heatmap': torch.randn(1, 3, *det.map_size) * 3, 'ltrb': torch.randn(1, 4, *MAP)}
     rows = det.decode(maps)[0].numpy()
     rows = rows[rows[:, 4] > 0]
-    host = decode_vit_center_maps(
-        maps['heatmap'].numpy(), None, None, 96, 64, ltrb=maps['ltrb'].numpy()
-    )
+    host = decode_vit_center_ltrb_maps(maps['heatmap'].numpy(), maps['ltrb'].numpy(), 96, 64)
     assert len(host.scores) == len(rows) > 5
     order = np.argsort(-rows[:, 4], kind='stable')
     assert np.allclose(host.boxes, rows[order, :4], atol=1e-4)
     assert np.allclose(host.scores, rows[order, 4], atol=1e-6)
     assert (host.classes == rows[order, 5]).all()
     with pytest.raises(EngineError, match='ltrb 1×4×h×w'):
-        decode_vit_center_maps(
-            maps['heatmap'].numpy(), None, None, 96, 64, ltrb=np.zeros((1, 2, 8, 12))
-        )
+        decode_vit_center_ltrb_maps(maps['heatmap'].numpy(), np.zeros((1, 2, 8, 12)), 96, 64)
 
 
 def test_ltrb_detector_exports_for_trt82_with_parity_and_the_runtime_decodes_it(tmp_path):

@@ -18,9 +18,10 @@ Decoders: raw network outputs → scores, classes and boxes in network pixels.
 - ``classifier``: logits ``1×C`` → top-k (softmax, sigmoid or none).
 - ``vit_center``: the project's ViT detector. Its graph extracts peaks itself (max-pool + TopK)
   into ``detections`` ``1×K×6`` rows ``x1, y1, x2, y2, score, class`` in network pixels; when the
-  graph also outputs the raw maps (``heatmap``, ``size``, ``offset``, as every bundle exported by
-  this project does), the peaks are extracted here on the host from those maps instead, in float32
-  (:func:`decode_vit_center_maps`), so that an engine which computed the in-graph
+  graph also outputs the raw maps (``heatmap``, ``size``, ``offset``, or ``heatmap``, ``ltrb`` for
+  the ltrb box head, as every bundle exported by this project does), the peaks are extracted here on
+  the host from those maps instead, in float32 (:func:`decode_vit_center_maps`,
+  :func:`decode_vit_center_ltrb_maps`), so that an engine which computed the in-graph
   ``MaxPool(sigmoid) == sigmoid`` test at two different precisions (FP16 TensorRT) cannot lose
   detections.
 - ``detr``: set predictions (DETR, YOLOS, RT-DETR exports): logits ``1×Q×C'`` and boxes ``1×Q×4``
@@ -143,59 +144,81 @@ def _log_exp(x: np.ndarray) -> np.ndarray:
     return np.exp(np.minimum(x.astype(np.float64), SIZE_LOG_CLAMP))
 
 
-def decode_vit_center_maps(
-    heatmap: np.ndarray,
-    size: Optional[np.ndarray],
-    offset: Optional[np.ndarray],
-    net_w: int,
-    net_h: int,
-    ltrb: Optional[np.ndarray] = None,
-) -> RawDetections:
-    """
-    Peak extraction of the ViT centre detector from its raw maps, on the host, in float32.
-
-    ``heatmap`` 1×C×h×w logits; the box from either ``size`` 1×2×h×w (log of box w, h in cells) and
-    ``offset`` 1×2×h×w logits of the sub-cell centre (CenterNet box), or ``ltrb`` 1×4×h×w (log
-    distances in cells from the cell centre to the left, top, right, bottom sides; TTFNet box);
-    ``net_w``×``net_h`` the network input in pixels (stride = net_w / w). The same function as
-    ``ViTCenterDetector.decode`` (vitedge_ros/models/vit_detector.py): peaks as :func:`_peaks`,
-    ``cx = (x + sigmoid(offset_x)) * stride``, ``w = exp(min(size_w, 8)) * stride``, or ``x1 = (x +
-    0.5 - exp(min(l, 8))) * stride`` and so on. Only cells with a score > 0 are returned, sorted by
-    score (the caller thresholds and caps them). Boxes in network pixels. Raises EngineError when
-    the maps' shapes disagree.
-    """
-    heat = np.asarray(heatmap, dtype=np.float32)
-    box = [
-        np.asarray(m, dtype=np.float32) for m in ((ltrb,) if ltrb is not None else (size, offset))
-    ]
-    want = [(heat.shape[0], 4 if ltrb is not None else 2) + heat.shape[2:]] * len(box)
-    if heat.ndim != 4 or [m.shape for m in box] != want:
+def _map_shapes_error(
+    heat: np.ndarray, box: Sequence[np.ndarray], channels: int, names: str
+) -> None:
+    """Raise EngineError unless ``heat`` is 1×C×h×w and every box map 1×``channels``×h×w."""
+    want = (1, channels) + heat.shape[2:] if heat.ndim == 4 else None
+    if heat.ndim != 4 or heat.shape[0] != 1 or any(m.shape != want for m in box):
         raise EngineError(
-            'vit_center decoder: maps must be heatmap 1×C×h×w and {}, got {}'.format(
-                'ltrb 1×4×h×w' if ltrb is not None else 'size and offset 1×2×h×w',
-                ', '.join(str(m.shape) for m in [heat] + box),
+            'vit_center decoder: maps must be heatmap 1×C×h×w and {} 1×{}×h×w, got {}'.format(
+                names, channels, ', '.join(str(m.shape) for m in [heat] + list(box))
             )
         )
-    heat = heat[0]
-    h, w = heat.shape[1:]
+
+
+def decode_vit_center_maps(
+    heatmap: np.ndarray, size: np.ndarray, offset: np.ndarray, net_w: int, net_h: int
+) -> RawDetections:
+    """
+    Peak extraction of the ViT centre detector (CenterNet box) from its raw maps, on the host.
+
+    ``heatmap`` 1×C×h×w logits, ``size`` 1×2×h×w (log of box w, h in cells), ``offset`` 1×2×h×w
+    logits of the sub-cell centre; ``net_w``×``net_h`` the network input in pixels (stride = net_w
+    / w). The same function as ``ViTCenterDetector.decode`` (vitedge_ros/models/vit_detector.py):
+    peaks as :func:`_peaks`, ``cx = (x + sigmoid(offset_x)) * stride``, ``w = exp(min(size_w, 8))
+    * stride``. Only cells with a score > 0 are returned, sorted by score (the caller thresholds
+    and caps them). Boxes in network pixels, float32. Raises EngineError when the maps' shapes
+    disagree.
+    """
+    heat = np.asarray(heatmap, dtype=np.float32)
+    sz, off = np.asarray(size, dtype=np.float32), np.asarray(offset, dtype=np.float32)
+    _map_shapes_error(heat, (sz, off), 2, 'size and offset')
+    h, w = heat.shape[2:]
     stride_x, stride_y = float(net_w) / w, float(net_h) / h
-    idx, score, cls = _peaks(heat)
+    idx, score, cls = _peaks(heat[0])
     gy, gx = np.divmod(idx, w)
-    if ltrb is not None:
-        d = [_log_exp(box[0][0, c].reshape(-1)[idx]) for c in range(4)]
-        px, py = gx + 0.5, gy + 0.5
-        xyxy = [(px - d[0]) * stride_x, (py - d[1]) * stride_y]
-        xyxy += [(px + d[2]) * stride_x, (py + d[3]) * stride_y]
-    else:
-        sz, off = box[0][0], box[1][0]
-        ox = 1.0 / (1.0 + np.exp(-off[0].reshape(-1)[idx].astype(np.float64)))
-        oy = 1.0 / (1.0 + np.exp(-off[1].reshape(-1)[idx].astype(np.float64)))
-        bw = _log_exp(sz[0].reshape(-1)[idx]) * stride_x
-        bh = _log_exp(sz[1].reshape(-1)[idx]) * stride_y
-        cx, cy = (gx + ox) * stride_x, (gy + oy) * stride_y
-        xyxy = [cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2]
-    boxes = np.stack(xyxy, axis=1).astype(np.float32)
-    return RawDetections(boxes.reshape(-1, 4), score, cls)
+    sz, off = sz[0], off[0]
+    ox = 1.0 / (1.0 + np.exp(-off[0].reshape(-1)[idx].astype(np.float64)))
+    oy = 1.0 / (1.0 + np.exp(-off[1].reshape(-1)[idx].astype(np.float64)))
+    bw = _log_exp(sz[0].reshape(-1)[idx]) * stride_x
+    bh = _log_exp(sz[1].reshape(-1)[idx]) * stride_y
+    cx, cy = (gx + ox) * stride_x, (gy + oy) * stride_y
+    boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
+    return RawDetections(boxes.astype(np.float32).reshape(-1, 4), score, cls)
+
+
+def decode_vit_center_ltrb_maps(
+    heatmap: np.ndarray, ltrb: np.ndarray, net_w: int, net_h: int
+) -> RawDetections:
+    """
+    Peak extraction of the ViT centre detector with the ltrb (TTFNet) box, on the host.
+
+    ``heatmap`` 1×C×h×w logits, ``ltrb`` 1×4×h×w log distances in cells from each cell centre to
+    the box's left, top, right and bottom sides. The same function as ``ViTCenterDetector.decode``
+    with ``box='ltrb'``: peaks as :func:`_peaks`, ``x1 = (x + 0.5 - exp(min(l, 8))) * stride``,
+    ``y2 = (y + 0.5 + exp(min(b, 8))) * stride`` and so on. Only cells with a score > 0, sorted by
+    score. Boxes in network pixels, float32. Raises EngineError when the maps' shapes disagree.
+    """
+    heat = np.asarray(heatmap, dtype=np.float32)
+    dist = np.asarray(ltrb, dtype=np.float32)
+    _map_shapes_error(heat, (dist,), 4, 'ltrb')
+    h, w = heat.shape[2:]
+    stride_x, stride_y = float(net_w) / w, float(net_h) / h
+    idx, score, cls = _peaks(heat[0])
+    gy, gx = np.divmod(idx, w)
+    d = [_log_exp(dist[0, c].reshape(-1)[idx]) for c in range(4)]
+    px, py = gx + 0.5, gy + 0.5
+    boxes = np.stack(
+        [
+            (px - d[0]) * stride_x,
+            (py - d[1]) * stride_y,
+            (px + d[2]) * stride_x,
+            (py + d[3]) * stride_y,
+        ],
+        axis=1,
+    )
+    return RawDetections(boxes.astype(np.float32).reshape(-1, 4), score, cls)
 
 
 def decode_vit_center(
@@ -214,8 +237,8 @@ def decode_vit_center(
     """
     on_host = net_w is not None and net_h is not None and params.get('peaks', 'host') != 'graph'
     if on_host and all(k in outputs for k in VIT_CENTER_LTRB_MAPS):
-        return decode_vit_center_maps(
-            outputs['heatmap'], None, None, int(net_w), int(net_h), ltrb=outputs['ltrb']
+        return decode_vit_center_ltrb_maps(
+            outputs['heatmap'], outputs['ltrb'], int(net_w), int(net_h)
         )
     if on_host and all(k in outputs for k in VIT_CENTER_MAPS):
         return decode_vit_center_maps(
