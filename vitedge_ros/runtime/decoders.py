@@ -19,8 +19,8 @@ Decoders: raw network outputs → scores, classes and boxes in network pixels.
 - ``vit_center``: the project's ViT detector. Its graph extracts peaks itself (max-pool + TopK)
   into ``detections`` ``1×K×6`` rows ``x1, y1, x2, y2, score, class`` in network pixels; when the
   graph also outputs the raw maps (``heatmap``, ``size``, ``offset``, or ``heatmap``, ``ltrb`` for
-  the ltrb box head, as every bundle exported by this project does), the peaks are extracted here on
-  the host from those maps instead, in float32 (:func:`decode_vit_center_maps`,
+  the ltrb box head, as every bundle exported by this project does), the peaks are extracted here
+  on the host from those maps instead, in float32 (:func:`decode_vit_center_maps`,
   :func:`decode_vit_center_ltrb_maps`), so that an engine which computed the in-graph
   ``MaxPool(sigmoid) == sigmoid`` test at two different precisions (FP16 TensorRT) cannot lose
   detections.
