@@ -175,3 +175,8 @@ def test_render_command_rewrites_only_the_blocks_and_refuses_corrupt_json(tmp_pa
     err = capsys.readouterr().err
     assert err.startswith('peer_table: error: ') and err.count('\n') == 1
     assert (doc.read_text(), card.read_text()) == before
+    js.write_text('{"models": 3}')  # JSON, but not what bench.peer writes
+    assert peer_table.main(args) == 2
+    err = capsys.readouterr().err
+    assert "missing key 'budget'" in err and err.count('\n') == 1
+    assert (doc.read_text(), card.read_text()) == before

@@ -315,12 +315,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if data is not None and not isinstance(data, dict):
             raise ValueError('{}: expected a JSON object'.format(path))
         peer, card = render_peer(data), render_card_gap(data)
-    except (ValueError, KeyError, TypeError) as exc:
-        print('peer_table: error: {}: {}'.format(args.json, exc), file=sys.stderr)
+    except KeyError as exc:
+        print('peer_table: error: {}: missing key {}'.format(args.json, exc), file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, AttributeError) as exc:
+        print(
+            'peer_table: error: {}: not the layout bench.peer writes ({})'.format(args.json, exc),
+            file=sys.stderr,
+        )
         return 2
     _write(args.doc, peer, BEGIN, END)
     _write(args.card, card, CARD_BEGIN, CARD_END)
-    print('peer_table: rendered {} into {} and {}'.format(args.json, args.doc, args.card))
+    print(
+        'peer_table: rendered {} into {} and {}'.format(
+            args.json if data is not None else 'the pending blocks (no {})'.format(args.json),
+            args.doc,
+            args.card,
+        )
+    )
     return 0
 
 
