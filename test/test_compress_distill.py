@@ -179,7 +179,7 @@ def test_detector_box_kd_follows_the_ltrb_maps():
     student = make_tiny_detector(0, box='ltrb')
     x = torch.randn(1, 3, 64, 96)
     tg = build_targets(
-        [torch.tensor([[10.0, 10.0, 30.0, 30.0]])], [torch.tensor([0])], 3, (8, 12), 8
+        [torch.tensor([[10.0, 10.0, 30.0, 30.0]])], [torch.tensor([0])], 3, (8, 12), 8, box='ltrb'
     )
     cfg = {'type': 'mse', 'alpha': 1.0, 'box_weight': 1.0}
     d = Distiller(student, teacher, cfg, task='detect', example=x)

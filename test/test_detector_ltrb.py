@@ -30,9 +30,13 @@ import pytest
 import torch
 from vitedge_ros.checkpoint import save_checkpoint
 from vitedge_ros.models import build_targets, detection_loss, DetectorExport, with_box
-from vitedge_ros.models.vit_detector import BOX_KINDS, ltrb_targets
+from vitedge_ros.models.vit_detector import BOX_KINDS, BOX_MAPS, ltrb_targets
 from vitedge_ros.runtime import load_bundle, Pipeline
-from vitedge_ros.runtime.decoders import decode_vit_center_ltrb_maps
+from vitedge_ros.runtime.decoders import (
+    decode_vit_center_ltrb_maps,
+    VIT_CENTER_LTRB_MAPS,
+    VIT_CENTER_MAPS,
+)
 from vitedge_ros.runtime.errors import EngineError
 from vitedge_ros.training import config as train_config
 
@@ -68,7 +72,8 @@ def test_a_small_box_trains_its_centre_cell_and_wins_where_areas_overlap():
 def test_ltrb_loss_is_zero_on_exact_boxes_and_reaches_only_trained_cells():
     det = make_tiny_detector(box='ltrb')
     boxes, labels = [torch.tensor([[10.0, 12.0, 40.0, 50.0]])], [torch.tensor([1])]
-    t = build_targets(boxes, labels, 3, det.map_size, det.stride)
+    t = build_targets(boxes, labels, 3, det.map_size, det.stride, box=det.box)
+    assert 'ltrb' not in build_targets(boxes, labels, 3, det.map_size, det.stride)  # centre: none
     heat = torch.zeros(1, 3, *det.map_size)
     exact = detection_loss({'heatmap': heat, 'ltrb': t['ltrb'].clone()}, t)
     assert float(exact['giou']) == pytest.approx(0.0, abs=1e-6)
@@ -175,6 +180,8 @@ def test_with_box_keeps_backbone_neck_and_heatmap_and_swaps_the_box_maps():
 
 def test_config_knows_the_box_kinds_and_refuses_others_in_one_line():
     assert train_config.BOX_KINDS == BOX_KINDS
+    # the runtime (no torch) names the same raw maps as the model
+    assert (VIT_CENTER_MAPS, VIT_CENTER_LTRB_MAPS) == (BOX_MAPS['centre'], BOX_MAPS['ltrb'])
     cfg = {
         'name': 'x',
         'task': 'detect',

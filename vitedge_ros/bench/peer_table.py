@@ -203,20 +203,16 @@ def verdict_lines(data: Dict[str, Any]) -> List[str]:
     if not comparisons:
         return ['Verdict: none (no peer was trained in this run).', '']
     out = []
-    for peer in sorted({c.peer for c in comparisons}, key=[c.peer for c in comparisons].index):
+    for peer in dict.fromkeys(c.peer for c in comparisons):  # peers in table order
         mine = [c for c in comparisons if c.peer == peer]
         worse = [c.criterion for c in mine if c.vit_at_least_as_good is False]
-        out += [
-            'Verdict against {} ({}):'.format(
-                peer,
-                'the ViT meets every criterion'
-                if not worse and all(c.vit_at_least_as_good for c in mine)
-                else 'the ViT is worse on ' + ', '.join(worse)
-                if worse
-                else 'undecided',
-            ),
-            '',
-        ]
+        if worse:
+            summary = 'the ViT is worse on ' + ', '.join(worse)
+        elif all(c.vit_at_least_as_good for c in mine):
+            summary = 'the ViT meets every criterion'
+        else:
+            summary = 'undecided'
+        out += ['Verdict against {} ({}):'.format(peer, summary), '']
         out += ['- ' + _sentence(c) for c in mine] + ['']
     return out
 

@@ -430,16 +430,10 @@ def _conv_groups(det: nn.Module) -> List[Dict[str, Any]]:
 
     Producer, its BatchNorm, consumers (conv, start).
     """
-    heads = [
-        m
-        for m in (
-            getattr(det, 'heatmap', None),
-            getattr(det, 'box_size', None),
-            getattr(det, 'offset', None),
-            getattr(det, 'box_ltrb', None),
-        )
-        if isinstance(m, nn.Conv2d)
-    ]
+    from ..models.vit_detector import BOX_KINDS, BOX_MODULES
+
+    names = ('heatmap',) + tuple(n for kind in BOX_KINDS for n in BOX_MODULES[kind])
+    heads = [m for m in (getattr(det, n, None) for n in names) if isinstance(m, nn.Conv2d)]
     fuse = getattr(det, 'fuse', None)
     fuse_conv = fuse[0] if isinstance(fuse, nn.Sequential) else None
     groups: List[Dict[str, Any]] = []

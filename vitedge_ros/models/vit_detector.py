@@ -39,6 +39,8 @@ HEAT_PRIOR = 0.05
 BOX_KINDS = ('centre', 'ltrb')
 #: The raw maps of each box kind, after ``heatmap``.
 BOX_MAPS = {'centre': ('heatmap', 'size', 'offset'), 'ltrb': ('heatmap', 'ltrb')}
+#: The box convolutions of each kind, by attribute name (the heads besides ``heatmap``).
+BOX_MODULES = {'centre': ('box_size', 'offset'), 'ltrb': ('box_ltrb',)}
 #: Upper clamp of log sizes / log distances (map cells) before ``exp``: e^8 cells, FP16-safe.
 LOG_CLAMP = 8.0
 
@@ -52,6 +54,10 @@ def _pair(v: Union[int, Sequence[int]]) -> Tuple[int, int]:
 
 class ViTCenterDetector(nn.Module):
     """Single-scale ViT detector; ``forward`` returns the raw maps, ``decode`` the detections."""
+
+    #: The box kind (:data:`BOX_KINDS`); the class default serves checkpoints pickled before it
+    #: existed.
+    box = 'centre'
 
     def __init__(
         self,
@@ -170,7 +176,7 @@ class ViTCenterDetector(nn.Module):
 
         And the export outputs after ``detections``.
         """
-        return BOX_MAPS[getattr(self, 'box', 'centre')]
+        return BOX_MAPS[self.box]
 
     def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
         """
@@ -188,7 +194,7 @@ class ViTCenterDetector(nn.Module):
             y = self.fuse(torch.cat([y, s8], dim=1))
         else:
             y = self.neck(self.tokens_to_grid(self.backbone.forward_features(x)))
-        if getattr(self, 'box', 'centre') == 'ltrb':
+        if self.box == 'ltrb':
             return {'heatmap': self.heatmap(y), 'ltrb': self.box_ltrb(y)}
         return {'heatmap': self.heatmap(y), 'size': self.box_size(y), 'offset': self.offset(y)}
 
@@ -239,7 +245,7 @@ class ViTCenterDetector(nn.Module):
             'upsample': self.upsample,
             'max_detections': self.max_detections,
             'stem_channels': self.stem_channels,
-            'box': getattr(self, 'box', 'centre'),
+            'box': self.box,
             **self.backbone_kwargs,
         }
 
@@ -289,12 +295,12 @@ def with_box(model: ViTCenterDetector, box: str) -> ViTCenterDetector:
     Raises ValueError for an unknown kind or a model whose layers were resized (pruned,
     factorised): rebuild those from their recipe instead.
     """
-    if getattr(model, 'box', 'centre') == box:
+    if model.box == box:
         return model
     cfg = model.config()
     cfg['box'] = box
     new = ViTCenterDetector(**cfg)
-    heads = ('box_size.', 'offset.', 'box_ltrb.')
+    heads = tuple(n + '.' for kind in BOX_KINDS for n in BOX_MODULES[kind])
     state = {k: v for k, v in model.state_dict().items() if not k.startswith(heads)}
     try:
         missing, _ = new.load_state_dict(state, strict=False)
@@ -363,13 +369,14 @@ def build_targets(
     stride: int,
     ignore: Optional[Sequence[torch.Tensor]] = None,
     sigma_factor: float = SIGMA_FACTOR,
+    box: str = 'centre',
 ) -> Dict[str, torch.Tensor]:
     """
     Build the detector's targets for a batch (``sigma_factor``: :func:`gaussian_radius`).
 
-    Heatmap, CenterNet's size, offset and centre-cell ``mask``, and TTFNet's ``ltrb`` and
-    ``box_weight`` (:func:`ltrb_targets`), so one batch trains either box kind (boxes in network
-    pixels).
+    Heatmap, CenterNet's size, offset and centre-cell ``mask`` (boxes in network pixels); for
+    ``box='ltrb'`` (the model's :attr:`ViTCenterDetector.box`) also TTFNet's ``ltrb`` and
+    ``box_weight`` (:func:`ltrb_targets`), which a centre-box model's training never reads.
 
     ``ignore`` (per image K×4 xyxy network pixels, optional): regions that are neither objects nor
     background (VisDrone's ignored regions, COCO crowds, crop remnants). Map cells whose centre
@@ -384,8 +391,8 @@ def build_targets(
     ys = torch.arange(hh, dtype=torch.float32).view(-1, 1)
     xs = torch.arange(ww, dtype=torch.float32).view(1, -1)
     for i, (bx, lb) in enumerate(zip(boxes, labels)):
-        for box, cls in zip(bx.tolist(), lb.tolist()):
-            x1, y1, x2, y2 = box
+        for xyxy, cls in zip(bx.tolist(), lb.tolist()):
+            x1, y1, x2, y2 = xyxy
             bw, bh = (x2 - x1) / stride, (y2 - y1) / stride
             if bw <= 0 or bh <= 0:
                 continue
@@ -399,15 +406,9 @@ def build_targets(
             offset[i, 0, iy, ix] = min(max(cx - ix, 1e-3), 1 - 1e-3)
             offset[i, 1, iy, ix] = min(max(cy - iy, 1e-3), 1 - 1e-3)
             mask[i, 0, iy, ix] = 1.0
-    ltrb, weight = ltrb_targets(boxes, map_size, stride)
-    out = {
-        'heatmap': heat,
-        'size': size,
-        'offset': offset,
-        'mask': mask,
-        'ltrb': ltrb,
-        'box_weight': weight,
-    }
+    out = {'heatmap': heat, 'size': size, 'offset': offset, 'mask': mask}
+    if box == 'ltrb':
+        out['ltrb'], out['box_weight'] = ltrb_targets(boxes, map_size, stride)
     if ignore is not None:
         ign = torch.zeros(b, 1, hh, ww)
         cy, cx = (ys + 0.5) * stride, (xs + 0.5) * stride  # cell centres in network pixels
@@ -447,8 +448,8 @@ def ltrb_targets(
             mx, my = (x1 + x2) / 2, (y1 + y2) / 2
             area = (cx - mx).abs().le(beta * w / 2) & (cy - my).abs().le(beta * h / 2)
             ix, iy = min(ww - 1, max(0, int(mx / stride))), min(hh - 1, max(0, int(my / stride)))
-            area[iy, ix] = True
-            area = area & (cx > x1) & (cx < x2) & (cy > y1) & (cy < y2) | _cell(area, iy, ix)
+            area = area & (cx > x1) & (cx < x2) & (cy > y1) & (cy < y2)
+            area[iy, ix] = True  # the centre cell always, even for a box smaller than a cell
             sx, sy = max(beta * w / 6, stride / 2), max(beta * h / 6, stride / 2)
             g = torch.exp(-((cx - mx) ** 2) / (2 * sx**2) - ((cy - my) ** 2) / (2 * sy**2)) * area
             g = g / g.sum().clamp(min=1e-12) * float(torch.log(torch.tensor(max(w * h, 2.0))))
@@ -457,12 +458,6 @@ def ltrb_targets(
             ltrb[i] = torch.where(area, dist, ltrb[i])
             weight[i, 0] = torch.where(area, g, weight[i, 0])
     return ltrb, weight
-
-
-def _cell(like: torch.Tensor, iy: int, ix: int) -> torch.Tensor:
-    one = torch.zeros_like(like)
-    one[iy, ix] = True
-    return one
 
 
 def focal_loss(

@@ -239,6 +239,7 @@ def train_detector(
             det.stride,
             ignore=[torch.from_numpy(g) for g in ignored] if ignored is not None else None,
             sigma_factor=sigma_factor,
+            box=det.box,
         )
         return loss_fn(model, x, targets)
 

@@ -186,8 +186,7 @@ def trainable_modules(
                 )
             ) from None
     model.requires_grad_(False)
-    keep = torch.nn.ModuleList(found).requires_grad_(True)
-    return keep
+    return torch.nn.ModuleList(found).requires_grad_(True)
 
 
 def _trial(

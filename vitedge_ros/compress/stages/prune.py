@@ -132,6 +132,7 @@ def detector_losses(
             det.num_classes,
             det.map_size,
             det.stride,
+            box=det.box,
         )
         yield detection_loss(model(x), tg)['loss']
 
