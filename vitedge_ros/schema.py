@@ -240,6 +240,15 @@ def list_of(inner: Checker) -> Checker:
     return check
 
 
+def mapping_of(inner: Checker) -> Checker:
+    """Return a mapping with string keys whose values pass ``inner`` (value paths ``path.key``)."""
+
+    def check(v: Any, path: str) -> Dict[str, Any]:
+        return {k: inner(item, _join(path, k)) for k, item in any_mapping(v, path).items()}
+
+    return check
+
+
 def any_mapping(v: Any, path: str) -> Dict[str, Any]:
     """Return a mapping with string keys (contents free, e.g. timm kwargs)."""
     if not isinstance(v, dict):

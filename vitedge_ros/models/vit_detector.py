@@ -466,11 +466,15 @@ def focal_loss(
     alpha: float = 2.0,
     beta: float = 4.0,
     ignore: Optional[torch.Tensor] = None,
+    class_weights: Optional[Sequence[float]] = None,
 ) -> torch.Tensor:
     """
     Penalty-reduced focal loss of CenterNet on heatmap logits, normalised by the number of objects.
 
-    ``ignore`` (B×1×h×w, 1 = ignored) removes the negative term there; positives always count.
+    ``logits`` and ``target`` B×C×h×w. ``ignore`` (B×1×h×w, 1 = ignored) removes the negative term
+    there; positives always count. ``class_weights`` (C floats) scale each class channel's terms,
+    positive and negative alike (the class-balanced weighting of Cui et al., CVPR 2019, applied
+    per heatmap channel); the normaliser stays the number of objects.
     """
     p = torch.sigmoid(logits).clamp(1e-4, 1 - 1e-4)
     pos = target.eq(1.0).float()
@@ -480,6 +484,9 @@ def focal_loss(
     pos_loss = torch.log(p) * (1 - p) ** alpha * pos
     neg_loss = torch.log(1 - p) * p**alpha * (1 - target) ** beta * neg
     n = pos.sum().clamp(min=1.0)
+    if class_weights is not None:
+        w = logits.new_tensor(list(class_weights)).view(1, -1, 1, 1)
+        pos_loss, neg_loss = pos_loss * w, neg_loss * w
     return -(pos_loss.sum() + neg_loss.sum()) / n
 
 
@@ -537,9 +544,13 @@ def detection_loss(
     size_weight: float = 1.0,
     offset_weight: float = 1.0,
     giou_weight: float = 0.0,
+    heatmap_weights: Optional[Sequence[float]] = None,
 ) -> Dict[str, torch.Tensor]:
     """
     Total loss and its parts for a batch; the box loss follows the box maps the model returned.
+
+    ``heatmap_weights`` (one float per class, default all 1) weight the classes' heatmap terms
+    (:func:`focal_loss`).
 
     Centre box (``size``, ``offset``): CenterNet's (Zhou et al., 2019): focal heatmap loss + L1 on
     log size and offset at the centre cells. ``giou_weight`` > 0 adds the GIoU loss (Rezatofighi et
@@ -551,7 +562,12 @@ def detection_loss(
     :data:`LTRB_GIOU_WEIGHT`) × the GIoU loss of the decoded boxes at every trained cell, weighted
     by ``box_weight`` (:func:`ltrb_targets`) and normalised by the weights' sum.
     """
-    hm = focal_loss(maps['heatmap'], targets['heatmap'], ignore=targets.get('ignore'))
+    hm = focal_loss(
+        maps['heatmap'],
+        targets['heatmap'],
+        ignore=targets.get('ignore'),
+        class_weights=heatmap_weights,
+    )
     if 'ltrb' in maps:
         from torchvision.ops import generalized_box_iou_loss
 

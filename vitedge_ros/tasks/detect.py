@@ -40,7 +40,7 @@ class DetectTask(Task):
     title = 'detection'
     model_word = 'detector'
     boxes = True
-    train_keys = ('giou_weight', 'size_weight', 'heatmap_sigma')
+    train_keys = ('giou_weight', 'size_weight', 'heatmap_sigma', 'heatmap_class_weights')
     on_node = True
     reads_mixes = True
     scene_extras = True

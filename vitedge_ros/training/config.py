@@ -39,7 +39,7 @@ Schema (defaults of the synthetic-aerial data in brackets)::
         | a real source or a mix (vitedge_ros.data.sources), with epoch_size beside it
     train: {epochs, batch_size, lr, weight_decay, seed, val_every, trainable: [module names, the
             rest frozen]; detect: giou_weight,
-            size_weight, heatmap_sigma;
+            size_weight, heatmap_sigma, heatmap_class_weights: {label: weight};
             segment: dice_weight, class_weight_power}
     export: {score_threshold: auto | a number in [0, 1], max_detections, top_k,
              upsample: linear | nearest, min_precision, min_recall}
@@ -61,6 +61,7 @@ from ..schema import (
     integer,
     list_of,
     mapping,
+    mapping_of,
     num,
     optional,
     read_yaml,
@@ -202,6 +203,7 @@ TRAIN = mapping(
         'giou_weight': (num(0), _A),
         'size_weight': (num(0), _A),
         'heatmap_sigma': (num(0, lo_open=True), _A),
+        'heatmap_class_weights': (mapping_of(num(0, lo_open=True)), _A),
         'val_every': (integer(0), _A),
         'trainable': (list_of(string), _A),
     },

@@ -21,7 +21,7 @@ distillation can replace the plain loss without copying the loop.
 
 import math
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -177,14 +177,22 @@ def default_detection_loss(
     targets: Dict[str, torch.Tensor],
     giou_weight: float = 0.0,
     size_weight: float = 1.0,
+    heatmap_weights: Optional[Sequence[float]] = None,
 ) -> Dict[str, torch.Tensor]:
     """
     Return the CenterNet loss of a :class:`ViTCenterDetector`.
 
     Plus ``giou_weight`` × the GIoU loss of the centre-cell boxes, the log-size L1 term weighted
-    by ``size_weight`` (:func:`vitedge_ros.models.vit_detector.detection_loss`).
+    by ``size_weight``, the classes' heatmap terms by ``heatmap_weights`` (one per class)
+    (:func:`vitedge_ros.models.vit_detector.detection_loss`).
     """
-    return detection_loss(model(x), targets, size_weight=size_weight, giou_weight=giou_weight)
+    return detection_loss(
+        model(x),
+        targets,
+        size_weight=size_weight,
+        giou_weight=giou_weight,
+        heatmap_weights=heatmap_weights,
+    )
 
 
 def train_detector(

@@ -189,6 +189,27 @@ def trainable_modules(
     return torch.nn.ModuleList(found).requires_grad_(True)
 
 
+def label_weights(
+    weights: Optional[Dict[str, float]], labels: List[str], path: str
+) -> Optional[List[float]]:
+    """
+    Return one weight per label (in ``labels``' order, 1 where unnamed) from ``{label: weight}``.
+
+    ``None`` without weights. Raises ConfigError naming ``path`` for a label the data lack
+    (listing the data's labels); called before the data are built, so a typo costs no work.
+    """
+    if not weights:
+        return None
+    unknown = sorted(set(weights) - set(labels))
+    if unknown:
+        raise ConfigError(
+            '{}: the data have no label {} (labels: {})'.format(
+                path, ', '.join(repr(u) for u in unknown), ', '.join(labels)
+            )
+        )
+    return [float(weights.get(name, 1.0)) for name in labels]
+
+
 def _trial(
     cfg: Dict[str, Any],
     module: torch.nn.Module,
@@ -282,6 +303,9 @@ def _run_task(
         cfg, labels, spec, out_dir, resume, allow_pickle
     )
     trainable = trainable_modules(model, cfg['train'].get('trainable'))
+    label_weights(
+        cfg['train'].get('heatmap_class_weights'), labels, 'train.heatmap_class_weights'
+    )
     if export:
         _trial(cfg, *task.export_module(model), spec=spec, start_epoch=start_epoch)
     data = _data_errors(task.training_data, cfg, spec, labels)
@@ -464,10 +488,19 @@ def detector_options(train: Dict[str, Any], data: Any) -> Dict[str, Any]:
 
     ``train.giou_weight`` (default 0: CenterNet's L1 box loss alone) adds the GIoU loss of the
     centre-cell boxes with that weight; ``train.size_weight`` (default 1) weights the log-size L1
-    term; ``train.heatmap_sigma`` (default 0.15) is the centre Gaussian's width factor.
+    term; ``train.heatmap_sigma`` (default 0.15) is the centre Gaussian's width factor;
+    ``train.heatmap_class_weights`` (``{label: weight}``, default 1) weight the classes' heatmap
+    terms (:func:`label_weights`).
     """
     out: Dict[str, Any] = {}
-    loss = {k: float(train[k]) for k in ('giou_weight', 'size_weight') if k in train}
+    loss: Dict[str, Any] = {
+        k: float(train[k]) for k in ('giou_weight', 'size_weight') if k in train
+    }
+    heatmap_weights = label_weights(
+        train.get('heatmap_class_weights'), list(data.labels), 'train.heatmap_class_weights'
+    )
+    if heatmap_weights is not None:
+        loss['heatmap_weights'] = heatmap_weights
     if loss:
         out['loss_fn'] = functools.partial(default_detection_loss, **loss)
     if 'heatmap_sigma' in train:
