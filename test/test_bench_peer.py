@@ -24,6 +24,7 @@ and recorded.
 
 import json
 import math
+import os
 from pathlib import Path
 import shutil
 import socket
@@ -133,6 +134,20 @@ def test_decode_yolo_class_wise_nms_threshold_and_frame_pixels():
         decode_yolo(np.zeros((1, 4, 5), np.float32), tf, 0.1)
 
 
+def test_epoch_seconds_add_up_every_saved_epoch_or_say_unknown(tmp_path):
+    from vitedge_ros.bench.peer import epoch_seconds_total
+
+    csv = tmp_path / 'results.csv'
+    assert epoch_seconds_total({'1': 10.0, '2': 12.5}, csv, 2) == 22.5
+    assert epoch_seconds_total({'1': 10.0}, csv, 2) is None  # epoch 2 not saved yet
+    # a first process without the callbacks: epoch 1 from ultralytics' own first row
+    csv.write_text('epoch,time,train/box_loss\n1,3061.2,3.1\n2,2950.0,2.9\n')
+    assert epoch_seconds_total({'2': 1800.0}, csv, 2) == 4861.2
+    assert epoch_seconds_total({'1': 5.0, '2': 6.0}, csv, 2) == 11.0  # recorded wins
+    csv.write_text('epoch,time\n2,50.0\n')  # not epoch 1: nothing to take
+    assert epoch_seconds_total({'2': 6.0}, csv, 2) is None
+
+
 def test_peer_block_is_spliced_between_its_marks_only(tmp_path):
     page = tmp_path / 'B.md'
     page.write_text(
@@ -239,6 +254,11 @@ def test_quick_peer_run_offline_end_to_end(tmp_path, monkeypatch):
         p.numel() for p in rebuild_model(ck['structure'], ck['state_dict']).parameters()
     )
     assert yolo['input'] == [1, 3, 352, 448]
+    # training time: the one quick epoch, as the callbacks recorded it; every core trained
+    run_dir = tmp_path / 'work' / 'runs' / 'yolov8n'
+    timing = json.loads((run_dir / 'epoch_seconds.json').read_text())
+    assert list(timing) == ['1'] and yolo['training']['seconds'] == timing['1'] > 0
+    assert yolo['training']['threads'] == os.cpu_count()
     b = data['budget']
     assert (
         b['peer_image_passes']

@@ -85,6 +85,19 @@ def issue_table():
     }
 
 
+def test_training_time_is_told_for_peers_only_in_hours_or_unknown():
+    data = issue_table()
+    data['models'][2]['training'].update(seconds=22680.0, threads=2, device='cpu')
+    assert peer_table.training_time_lines(data['models']) == [
+        'Peer training time (wall clock of the saved epochs, over every process that worked on '
+        'it): yolov8n 6.3 h for 5 epochs (device cpu, 2 torch thread(s)).',
+        '',
+    ]
+    data['models'][2]['training']['seconds'] = None
+    assert 'yolov8n unknown for 5 epochs' in peer_table.training_time_lines(data['models'])[0]
+    assert peer_table.training_time_lines(data['models'][:2]) == []
+
+
 def test_the_issue_table_is_judged_criterion_by_criterion():
     got = {c.criterion: c for c in compare(issue_table())}
     assert len(got) == 4  # one peer × four criteria; the student is not compared

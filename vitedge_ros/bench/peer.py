@@ -475,6 +475,32 @@ def _checkpoint_state(last: Path) -> str:
     )
 
 
+def epoch_seconds_total(
+    epoch_seconds: Dict[str, float], results_csv: PathLike, epochs: int
+) -> Optional[float]:
+    """
+    Training seconds of a peer run's ``epochs`` saved epochs, over every process that worked on it.
+
+    ``epoch_seconds`` ({epoch number as a string: seconds}) is what :func:`train_peer`'s callbacks
+    recorded, from each epoch's start to its checkpoint's save; an epoch cut short by a stop left
+    no entry (its work was lost). Epoch 1 without an entry takes the first row of ultralytics'
+    ``results.csv`` (its ``time``: seconds since the first process's training start, ultralytics
+    ``BaseTrainer.save_metrics``): unambiguous for that row only. None while any epoch is unknown.
+    """
+    have = {int(k): float(v) for k, v in epoch_seconds.items()}
+    path = Path(results_csv)
+    if 1 not in have and path.is_file():
+        import csv
+
+        with path.open(newline='') as f:
+            first = next(csv.DictReader(f), None)
+        if first is not None and int(float(first['epoch'])) == 1:
+            have[1] = float(first['time'])
+    if any(e not in have for e in range(1, int(epochs) + 1)):
+        return None
+    return round(sum(have[e] for e in range(1, int(epochs) + 1)), 1)
+
+
 def train_peer(
     ul: Any,
     arch: str,
@@ -486,6 +512,7 @@ def train_peer(
     seed: int = 0,
     workers: int = 2,
     device: str = 'cpu',
+    threads: Optional[int] = None,
 ) -> Dict[str, Any]:
     """
     Train ``arch`` (e.g. ``yolov8n``) from its model yaml, random init, on CPU, then export it.
@@ -497,9 +524,13 @@ def train_peer(
     (``torch.nn.Module.parameters``). A run is hours long: a finished model with the same settings
     and dataset (``work/<arch>.done.json``) is reused, and an interrupted one resumes from its
     ``last.pt`` (ultralytics ``resume=True``); ``train_seconds`` adds up the training time of every
-    process that worked on it.
+    process that worked on it (:func:`epoch_seconds_total`; None where unknown). ``threads``:
+    torch intra-op threads of CPU training (default: every core; ultralytics alone would take one
+    core fewer, one thread on a 2-core machine).
     """
     import hashlib
+
+    import torch
 
     work = Path(work)
     done_json = Path(data_yaml).parent / 'done.json'
@@ -531,15 +562,40 @@ def train_peer(
         else 'none'
     )
     resumed = state == 'unfinished'
-    t0 = time.perf_counter()
+    n_threads = int(threads or os.cpu_count() or 1)
+    timing = run_dir / 'epoch_seconds.json'
+    recorded: Dict[str, float] = (
+        json.loads(timing.read_text()) if timing.is_file() and state != 'none' else {}
+    )
+    clock: Dict[str, float] = {}
+
+    def cpu_threads(trainer: Any) -> None:
+        torch.set_num_threads(n_threads)  # after ultralytics' select_device set its own count
+
+    def epoch_start(trainer: Any) -> None:
+        clock['start'] = time.perf_counter()
+
+    def epoch_saved(trainer: Any) -> None:
+        recorded[str(int(trainer.epoch) + 1)] = round(time.perf_counter() - clock['start'], 1)
+        timing.write_text(json.dumps(recorded))
+
+    def with_callbacks(model: Any) -> Any:
+        for event, fn in (
+            ('on_train_start', cpu_threads),
+            ('on_train_epoch_start', epoch_start),
+            ('on_model_save', epoch_saved),
+        ):
+            model.add_callback(event, fn)
+        return model
+
     if resumed:
-        ul.YOLO(str(last)).train(resume=True)
+        with_callbacks(ul.YOLO(str(last))).train(resume=True)
     elif state != 'finished':
         if run_dir.exists():
             shutil.rmtree(run_dir)
         run_dir.mkdir(parents=True)
         started.write_text(json.dumps(key))
-        model = ul.YOLO('{}.yaml'.format(arch))
+        model = with_callbacks(ul.YOLO('{}.yaml'.format(arch)))
         model.train(
             data=str(data_yaml),
             epochs=int(epochs),
@@ -559,13 +615,7 @@ def train_peer(
             verbose=False,
             cache=False,
         )
-    spent = run_dir / 'seconds.json'  # training seconds over every process that worked on this run
-    seconds = (
-        time.perf_counter()
-        - t0
-        + (json.loads(spent.read_text()) if spent.is_file() and state != 'none' else 0.0)
-    )
-    spent.write_text(json.dumps(round(seconds, 1)))
+    seconds = epoch_seconds_total(recorded, run_dir / 'results.csv', epochs)
     # the last epoch's weights, never ultralytics' best.pt: that one is picked on its val split,
     # whose scenes are
     # the first of the benchmark's own validation scenes (a file this run just wrote: ultralytics'
@@ -589,7 +639,8 @@ def train_peer(
         'arch': arch,
         'onnx': str(dst),
         'params': params,
-        'train_seconds': round(seconds, 1),
+        'train_seconds': seconds,
+        'train_threads': n_threads,
         'epochs': int(epochs),
         'input': [1, 3, h, w],
         'resumed': bool(resumed),
@@ -926,6 +977,7 @@ def run_peer(
     batch: int = 16,
     workers: int = 2,
     device: str = 'cpu',
+    threads: Optional[int] = None,
     rounds: int = 7,
     block: int = 20,
     warmup: int = 5,
@@ -1002,6 +1054,7 @@ def run_peer(
                 batch=batch,
                 workers=0 if quick else workers,
                 device=device,
+                threads=threads,
             )
         )
         log(
@@ -1057,6 +1110,8 @@ def run_peer(
                     'imgsz': imgsz,
                     'batch': batch,
                     'seconds': p['train_seconds'],
+                    'threads': p['train_threads'],
+                    'device': device,
                     'resumed': p['resumed'],
                     'reused_from_an_earlier_run': bool(p.get('reused')),
                 },
@@ -1207,6 +1262,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         help='where the peer trains: cpu (default) or a CUDA index such as 0 (a GPU machine; '
         'FP32, no AMP: the same recipe); export, timing and evaluation stay on the CPU',
     )
+    p.add_argument(
+        '--threads',
+        type=int,
+        default=None,
+        help='torch threads of CPU training (default: every core)',
+    )
     p.add_argument('--quick', action='store_true', help='a few images, 1 epoch, few timing rounds')
     args = p.parse_args(argv)
     from .peer_table import write_card_gap, write_peer_block
@@ -1230,6 +1291,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             budget=args.budget,
             imgsz=args.imgsz,
             device=args.device,
+            threads=args.threads,
             rounds=r,
             block=b,
             warmup=w,

@@ -166,7 +166,40 @@ def render_peer(data: Optional[Dict[str, Any]]) -> List[str]:
     ]
     if notes:
         out += ['Training image passes "–": ' + ' '.join(notes), '']
+    out += training_time_lines(models)
     return out + verdict_lines(data) + [END]
+
+
+def training_time_lines(models: List[Dict[str, Any]]) -> List[str]:
+    """
+    Return one sentence on the peers' training time (hours of wall time, threads), then a blank.
+
+    The time adds up the saved epochs of every process that trained the peer
+    (:func:`vitedge_ros.bench.peer.epoch_seconds_total`); "unknown" where an epoch's time was not
+    recorded. No peer row: no lines.
+    """
+    parts = []
+    for m in models:
+        t = m.get('training') or {}
+        if m.get('family') != 'peer':
+            continue
+        secs = t.get('seconds')
+        parts.append(
+            '{} {} for {} epochs (device {}, {} torch thread(s))'.format(
+                m['label'],
+                'unknown' if secs is None else '{:.1f} h'.format(float(secs) / 3600.0),
+                fmt(t.get('epochs')),
+                t.get('device', 'cpu'),
+                fmt(t.get('threads')),
+            )
+        )
+    if not parts:
+        return []
+    return [
+        'Peer training time (wall clock of the saved epochs, over every process that worked on '
+        'it): ' + '; '.join(parts) + '.',
+        '',
+    ]
 
 
 def _value(v: Optional[float], unit: str) -> str:
