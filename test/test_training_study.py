@@ -47,9 +47,8 @@ def test_the_block_holds_the_runs_figures_and_nothing_else_changes(tmp_path, cap
     assert text.startswith('before\n\n' + BEGIN.format('box')) and text.endswith('\n\nafter\n')
     assert 'STALE ROW' not in text
     rows = [line for line in text.splitlines() if line.startswith('| ')]
-    assert rows[1] == (
-        '| L1 | `{}` | 0.800 | 0.444 | 0.500 | 0.400 | 0.450 | 0.333 | 0.800 / 0.810 |'.format(a)
-    )
+    want = '| L1 | `{}` | 0.800 | 0.444 | 0.900 | 0.500 | 0.400 | 0.450 | 0.333 | 0.800 / 0.810 |'
+    assert rows[1] == want.format(a)
     assert rows[2].startswith('| GIoU | `{}` | 0.800 | 0.470 |'.format(b))
     assert rows[2].endswith('| 0.790 / 0.810 |')
 

@@ -80,6 +80,7 @@ def study_rows(runs: Sequence[Tuple[str, Union[str, Path]]]) -> List[List[str]]:
         pr = m.get('person_at_threshold') or {}
         rows.append(
             [label, '`{}`'.format(path), _f(m.get('map50')), _f(m.get('map50_95'))]
+            + [_f((pc.get('person') or {}).get('ap50'))]
             + [_f((pc.get(c) or {}).get('ap50_95')) for c in CLASSES]
             + [
                 _f(fl.get('map50_95')),
@@ -90,7 +91,7 @@ def study_rows(runs: Sequence[Tuple[str, Union[str, Path]]]) -> List[List[str]]:
 
 
 HEADERS = (
-    ['run', 'from', 'val mAP@0.5', 'val mAP@0.5:0.95']
+    ['run', 'from', 'val mAP@0.5', 'val mAP@0.5:0.95', 'val person AP@0.5']
     + ['val {} AP@0.5:0.95'.format(c) for c in CLASSES]
     + ['flights mAP@0.5:0.95', 'flights person P / R at the picked threshold']
 )
