@@ -496,11 +496,10 @@ def detector_options(train: Dict[str, Any], data: Any) -> Dict[str, Any]:
     loss: Dict[str, Any] = {
         k: float(train[k]) for k in ('giou_weight', 'size_weight') if k in train
     }
-    heatmap_weights = label_weights(
-        train.get('heatmap_class_weights'), list(data.labels), 'train.heatmap_class_weights'
-    )
-    if heatmap_weights is not None:
-        loss['heatmap_weights'] = heatmap_weights
+    if train.get('heatmap_class_weights'):
+        loss['heatmap_weights'] = label_weights(
+            train['heatmap_class_weights'], list(data.labels), 'train.heatmap_class_weights'
+        )
     if loss:
         out['loss_fn'] = functools.partial(default_detection_loss, **loss)
     if 'heatmap_sigma' in train:
