@@ -28,6 +28,7 @@ import os
 from pathlib import Path
 import shutil
 import socket
+import types
 
 import numpy as np
 import pytest
@@ -146,6 +147,70 @@ def test_epoch_seconds_add_up_every_saved_epoch_or_say_unknown(tmp_path):
     assert epoch_seconds_total({'1': 5.0, '2': 6.0}, csv, 2) == 11.0  # recorded wins
     csv.write_text('epoch,time\n2,50.0\n')  # not epoch 1: nothing to take
     assert epoch_seconds_total({'2': 6.0}, csv, 2) is None
+
+
+class _FakeYOLO:
+    """ultralytics.YOLO as train_peer drives it: records train() calls, writes a run's files."""
+
+    calls = []
+
+    def __init__(self, source):
+        import torch
+
+        self.source = source
+        self.callbacks = {}
+        self.model = torch.nn.Linear(2, 3)
+
+    def add_callback(self, event, fn):
+        self.callbacks.setdefault(event, []).append(fn)
+
+    def train(self, **kwargs):
+        import torch
+
+        _FakeYOLO.calls.append(dict(kwargs, source=self.source))
+        save_dir = Path(kwargs.get('save_dir') or Path(kwargs['project']) / kwargs['name'])
+        (save_dir / 'weights').mkdir(parents=True, exist_ok=True)
+        trainer = types.SimpleNamespace(epoch=0)
+        for fn in self.callbacks['on_train_start'] + self.callbacks['on_train_epoch_start']:
+            fn(trainer)
+        torch.save({'epoch': -1, 'optimizer': None}, str(save_dir / 'weights' / 'last.pt'))
+        for fn in self.callbacks['on_model_save']:
+            fn(trainer)
+
+    def export(self, **kwargs):
+        out = Path(self.source).with_suffix('.onnx')
+        out.write_bytes(b'onnx')
+        return str(out)
+
+
+@pytest.mark.needs('torch')
+def test_a_relative_work_folder_holds_the_run_and_a_resume_stays_in_it(tmp_path, monkeypatch):
+    # ultralytics puts a relative project under its settings' runs_dir and resumes into the
+    # save_dir its checkpoint recorded: train_peer hands it absolute paths of its own run folder
+    import torch
+    from vitedge_ros.bench.peer import train_peer
+
+    monkeypatch.chdir(tmp_path)
+    threads = torch.get_num_threads()
+    ul = types.SimpleNamespace(YOLO=_FakeYOLO, __version__='8.x')
+    _FakeYOLO.calls = []
+    run_dir = tmp_path / 'work' / 'runs' / 'yolov8n'
+    try:
+        res = train_peer(ul, 'yolov8n', 'data.yaml', Path('work'), 2, 64, threads=1)
+        assert _FakeYOLO.calls[0]['project'] == str(tmp_path / 'work' / 'runs')
+        assert (run_dir / 'weights' / 'last.pt').is_file() and res['train_threads'] == 1
+        assert res['train_seconds'] is None  # only epoch 1 of 2 was recorded
+        # an interrupted run (epoch and optimizer saved) resumes into its folder, not the
+        # save_dir its checkpoint recorded
+        (tmp_path / 'work' / 'yolov8n.done.json').unlink()
+        torch.save({'epoch': 0, 'optimizer': {}}, str(run_dir / 'weights' / 'last.pt'))
+        res = train_peer(ul, 'yolov8n', 'data.yaml', Path('work'), 2, 64, threads=1)
+        call = _FakeYOLO.calls[1]
+        assert call['resume'] is True and call['save_dir'] == str(run_dir)
+        assert call['source'] == str(Path('work') / 'runs' / 'yolov8n' / 'weights' / 'last.pt')
+        assert res['resumed'] is True
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_peer_block_is_spliced_between_its_marks_only(tmp_path):

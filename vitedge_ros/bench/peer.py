@@ -588,8 +588,11 @@ def train_peer(
             model.add_callback(event, fn)
         return model
 
+    # ultralytics puts a relative ``project`` under its settings' runs_dir, and a resumed run in the
+    # save_dir its checkpoint recorded: both given absolute, here, so that the run lives in run_dir
+    # wherever the work folder is (or was moved)
     if resumed:
-        with_callbacks(ul.YOLO(str(last))).train(resume=True)
+        with_callbacks(ul.YOLO(str(last))).train(resume=True, save_dir=str(run_dir.resolve()))
     elif state != 'finished':
         if run_dir.exists():
             shutil.rmtree(run_dir)
@@ -603,7 +606,7 @@ def train_peer(
             batch=int(batch),
             device=device,  # training only; the ONNX export, timing and evaluation stay on CPU
             workers=int(workers),
-            project=str(work / 'runs'),
+            project=str((work / 'runs').resolve()),
             name=arch,
             exist_ok=True,
             pretrained=False,
