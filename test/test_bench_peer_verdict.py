@@ -90,7 +90,8 @@ def test_training_time_is_told_for_peers_only_in_hours_or_unknown():
     data['models'][2]['training'].update(seconds=22680.0, threads=2, device='cpu')
     assert peer_table.training_time_lines(data['models']) == [
         'Peer training time (wall clock of the saved epochs, over every process that worked on '
-        'it): yolov8n 6.3 h for 5 epochs (device cpu, 2 torch thread(s)).',
+        'it): yolov8n 6.3 h for 5 epochs (device cpu; its last training process used 2 torch '
+        'thread(s)).',
         '',
     ]
     data['models'][2]['training']['seconds'] = None

@@ -588,9 +588,9 @@ def train_peer(
             model.add_callback(event, fn)
         return model
 
-    # ultralytics puts a relative ``project`` under its settings' runs_dir, and a resumed run in the
-    # save_dir its checkpoint recorded: both given absolute, here, so that the run lives in run_dir
-    # wherever the work folder is (or was moved)
+    # ultralytics puts a relative ``project`` under its settings' runs_dir, and a resumed run in
+    # the save_dir its checkpoint recorded: both given absolute, here, so that the run lives in
+    # run_dir wherever the work folder is (or was moved)
     if resumed:
         with_callbacks(ul.YOLO(str(last))).train(resume=True, save_dir=str(run_dir.resolve()))
     elif state != 'finished':

@@ -185,7 +185,8 @@ def training_time_lines(models: List[Dict[str, Any]]) -> List[str]:
             continue
         secs = t.get('seconds')
         parts.append(
-            '{} {} for {} epochs (device {}, {} torch thread(s))'.format(
+            '{} {} for {} epochs (device {}; its last training process used {} torch '
+            'thread(s))'.format(
                 m['label'],
                 'unknown' if secs is None else '{:.1f} h'.format(float(secs) / 3600.0),
                 fmt(t.get('epochs')),

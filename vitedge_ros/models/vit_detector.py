@@ -472,9 +472,9 @@ def focal_loss(
     Penalty-reduced focal loss of CenterNet on heatmap logits, normalised by the number of objects.
 
     ``logits`` and ``target`` B×C×h×w. ``ignore`` (B×1×h×w, 1 = ignored) removes the negative term
-    there; positives always count. ``class_weights`` (C floats) scale each class channel's terms,
-    positive and negative alike (the class-balanced weighting of Cui et al., CVPR 2019, applied
-    per heatmap channel); the normaliser stays the number of objects.
+    there; positives always count. ``class_weights`` (C floats, chosen by the user) scale each
+    class channel's terms, positive and negative alike, as per-class weights of class-balanced
+    losses do (Cui et al., CVPR 2019); the normaliser stays the number of objects.
     """
     p = torch.sigmoid(logits).clamp(1e-4, 1 - 1e-4)
     pos = target.eq(1.0).float()
