@@ -35,7 +35,9 @@ test-runtime-only: $(STAMP)
 bench: $(STAMP)
 	$(VPY) tools/benchmark.py --out bench
 
-# SLOW (hours on 2 CPU cores; not part of `make bench`): the peer of docs/BENCHMARKS.md section 7 (issue 18).
+# SLOW (not part of `make bench`): the peer of docs/BENCHMARKS.md section 7 (issue 18). YOLOv8n's 5 epochs take
+# about 45 minutes each on 2 CPU cores (both torch threads; 1.8 s per batch of 16 at 448 px), YOLO11n longer;
+# resumable: run it again after a stop and it goes on from the last saved epoch (bench_out/peer/runs/ARCH).
 # Writes the shipped detector's training images (every stage of its chain) as a YOLO dataset, trains YOLOv8n
 # and YOLO11n from scratch with the same image-pass budget (ultralytics, offline: no weights, no font, no pip),
 # times both models and the ViT in one process (onnxruntime CPU, 1 thread), evaluates them alike, writes
