@@ -97,6 +97,8 @@ def test_training_time_is_told_for_peers_only_in_hours_or_unknown():
     data['models'][2]['training']['seconds'] = None
     assert 'yolov8n unknown for 5 epochs' in peer_table.training_time_lines(data['models'])[0]
     assert peer_table.training_time_lines(data['models'][:2]) == []
+    del data['models'][2]['family']  # a row written before the key: told by its epochs
+    assert 'yolov8n unknown for 5 epochs' in peer_table.training_time_lines(data['models'])[0]
 
 
 def test_the_issue_table_is_judged_criterion_by_criterion():

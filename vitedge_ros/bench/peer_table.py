@@ -28,7 +28,7 @@ from pathlib import Path
 import sys
 from typing import Any, Dict, List, Optional, Sequence, Union
 
-from .peer_verdict import compare, Comparison
+from .peer_verdict import compare, Comparison, family
 from .render import fmt, fmt_ms, fmt_ratio, table
 
 BEGIN = (
@@ -179,10 +179,8 @@ def training_time_lines(models: List[Dict[str, Any]]) -> List[str]:
     recorded. No peer row: no lines.
     """
     parts = []
-    for m in models:
+    for m in [row for row in models if family(row) == 'peer']:
         t = m.get('training') or {}
-        if m.get('family') != 'peer':
-            continue
         secs = t.get('seconds')
         parts.append(
             '{} {} for {} epochs (device {}; its last training process used {} torch '
