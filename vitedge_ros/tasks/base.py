@@ -371,6 +371,15 @@ class Task:
         """
         return self.hook('training_data')(cfg, spec, labels)
 
+    def check_train(self, train: Dict[str, Any], labels: List[str]) -> None:
+        """
+        Check the config's ``train`` section against the data's ``labels``, before any data.
+
+        Raises ConfigError naming the key (default: nothing to check).
+        """
+        if 'check_train' in self.hooks:
+            self.hook('check_train')(train, labels)
+
     def train_options(self, train: Dict[str, Any], data: Any) -> Dict[str, Any]:
         """
         Return the keywords of :meth:`train` beyond the common loop ones.

@@ -67,6 +67,7 @@ class DetectTask(Task):
         'validate_epoch': 'vitedge_ros.training.run:validate_detector',
         'final_metrics': 'vitedge_ros.training.run:detector_metrics',
         'train_options': 'vitedge_ros.training.run:detector_options',
+        'check_train': 'vitedge_ros.training.run:check_detector_train',
     }
 
     def data_labels(self, data: Dict[str, Any]) -> List[str]:

@@ -303,9 +303,7 @@ def _run_task(
         cfg, labels, spec, out_dir, resume, allow_pickle
     )
     trainable = trainable_modules(model, cfg['train'].get('trainable'))
-    label_weights(
-        cfg['train'].get('heatmap_class_weights'), labels, 'train.heatmap_class_weights'
-    )
+    task.check_train(cfg['train'], labels)
     if export:
         _trial(cfg, *task.export_module(model), spec=spec, start_epoch=start_epoch)
     data = _data_errors(task.training_data, cfg, spec, labels)
@@ -505,6 +503,15 @@ def detector_options(train: Dict[str, Any], data: Any) -> Dict[str, Any]:
     if 'heatmap_sigma' in train:
         out['sigma_factor'] = float(train['heatmap_sigma'])
     return out
+
+
+def check_detector_train(train: Dict[str, Any], labels: List[str]) -> None:
+    """
+    Check a detector config's ``train`` keys that name labels, before any data are built.
+
+    Raises ConfigError for a ``train.heatmap_class_weights`` label the data lack.
+    """
+    label_weights(train.get('heatmap_class_weights'), labels, 'train.heatmap_class_weights')
 
 
 def segmenter_options(train: Dict[str, Any], data: Any) -> Dict[str, Any]:
