@@ -72,7 +72,12 @@ def render_peer(data: Optional[Dict[str, Any]]) -> List[str]:
             '',
         ]
     out += [
-        '`make bench-peer` (`python -m vitedge_ros.bench.peer`), {} s in all. Image-pass budget '
+        '`make bench-peer` (`python -m vitedge_ros.bench.peer`); its last run took {} s '
+        '(a resumed '
+        "peer training's earlier epochs not included: the training time over every run is below). "
+        'Figures are on SYNTHETIC scenes and flights except the false persons, '
+        'on REAL photographs. '
+        'Image-pass budget '
         '{} = {}; the '
         "shipped detector's own is {}. The peer trains {} epochs over the {} images of every "
         'stage (each '
@@ -94,11 +99,14 @@ def render_peer(data: Optional[Dict[str, Any]]) -> List[str]:
         'on the same '
         'frame ({}), {} rounds × {}; host decode = peak/box decoding, threshold and (peer) '
         'class-wise NMS '
-        '(IoU {}, top {}). mAP: COCO (faster-coco-eval) on {} validation scenes (seed {}) in '
+        '(IoU {}, top {}). mAP: COCO (faster-coco-eval) on {} synthetic validation scenes '
+        '(seed {}) in '
         'frame pixels, '
-        'detections ≥ {}. Demo persons: precision/recall at IoU 0.5 on the demo flight (seed {}, '
+        'detections ≥ {}. Demo persons: precision/recall at IoU 0.5 on the synthetic demo flight '
+        '(seed {}, '
         '{} frames) at '
-        'the threshold each model gets on {} other flights (seeds {}–{}) by the rule the shipped '
+        'the threshold each model gets on {} other synthetic flights (seeds {}–{}) by the rule '
+        'the shipped '
         'threshold was '
         'picked with (min precision {}, min recall {}, else best F1). False persons: on the '
         'held-out real '
