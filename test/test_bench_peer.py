@@ -382,3 +382,22 @@ def test_family_entry_keys_labels_and_refusals(tiny_detector_bundle, tiny_classi
         family_entry(tiny_classifier_bundle, labels, [])
     with pytest.raises(ValueError, match='--family'):
         family_entry(Path('/nonexistent/bundle'), labels, [])
+
+
+def test_a_quick_run_never_writes_the_committed_figures_nor_the_full_run(monkeypatch, tmp_path):
+    """``--quick`` defaults to its own work folder and JSON and renders no page (a fresh-clone check
+    found it overwriting bench/peer.json, the pages and the hours-long run folder)."""
+    from vitedge_ros.bench import peer
+
+    seen = {}
+
+    def fake_run(out, work, **kw):
+        seen.update(out=str(out), work=str(work))
+        raise ValueError('stop here')
+
+    monkeypatch.setattr(peer, 'run_peer', fake_run)
+    monkeypatch.setattr(peer, 'write_peer_block', None, raising=False)
+    assert peer.main(['--quick', '--family', '']) == 2
+    assert seen == {'out': 'bench_out/peer-quick/peer.json', 'work': 'bench_out/peer-quick'}
+    assert peer.main(['--family', '']) == 2
+    assert seen == {'out': 'bench/peer.json', 'work': 'bench_out/peer'}

@@ -1221,22 +1221,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         '(slow: hours on 2 CPU cores; --quick proves the harness in a minute)'
     )
     p.add_argument(
-        '--out', default='bench/peer.json', help='bench JSON to write (default bench/peer.json)'
+        '--out',
+        default=None,
+        help='bench JSON to write (default bench/peer.json; with --quick '
+        'bench_out/peer-quick/peer.json)',
     )
     p.add_argument(
         '--work',
-        default='bench_out/peer',
-        help='dataset, runs and ONNX graphs (default bench_out/peer)',
+        default=None,
+        help='dataset, runs and ONNX graphs (default bench_out/peer; with --quick its own '
+        'bench_out/peer-quick, so a quick run never touches the full run)',
     )
     p.add_argument(
         '--doc',
-        default='docs/BENCHMARKS.md',
-        help='page whose peer block is rendered ("" for none)',
+        default=None,
+        help='page whose peer block is rendered ("" for none; default docs/BENCHMARKS.md, '
+        'none with --quick)',
     )
     p.add_argument(
         '--card',
-        default='models/README.md',
-        help='model card whose peer-gap block is rendered ("" for none)',
+        default=None,
+        help='model card whose peer-gap block is rendered ("" for none; default models/README.md, '
+        'none with --quick)',
     )
     p.add_argument(
         '--bundle', default='models/aerial_vit_tiny', help='the ViT bundle to compare with'
@@ -1284,6 +1290,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print('bench-peer: {} is not a bundle (no bundle.yaml): left out'.format(f))
     try:
         r, b, w = (2, 3, 1) if args.quick else (7, 20, 5)
+        quick_defaults = {  # a quick run never writes the committed figures nor the full run
+            'out': 'bench_out/peer-quick/peer.json',
+            'work': 'bench_out/peer-quick',
+            'doc': '',
+            'card': '',
+        }
+        full_defaults = {
+            'out': 'bench/peer.json', 'work': 'bench_out/peer', 'doc': 'docs/BENCHMARKS.md',
+            'card': 'models/README.md',
+        }
+        for k, v in (quick_defaults if args.quick else full_defaults).items():
+            if getattr(args, k) is None:
+                setattr(args, k, v)
         data = run_peer(
             args.out,
             args.work,
