@@ -385,8 +385,11 @@ def test_family_entry_keys_labels_and_refusals(tiny_detector_bundle, tiny_classi
 
 
 def test_a_quick_run_never_writes_the_committed_figures_nor_the_full_run(monkeypatch, tmp_path):
-    """``--quick`` defaults to its own work folder and JSON and renders no page (a fresh-clone check
-    found it overwriting bench/peer.json, the pages and the hours-long run folder)."""
+    """
+    ``--quick`` defaults to its own work folder and JSON and renders no page.
+
+    A fresh-clone check found it overwriting bench/peer.json, the pages and the full run folder.
+    """
     from vitedge_ros.bench import peer
 
     seen = {}
@@ -396,7 +399,6 @@ def test_a_quick_run_never_writes_the_committed_figures_nor_the_full_run(monkeyp
         raise ValueError('stop here')
 
     monkeypatch.setattr(peer, 'run_peer', fake_run)
-    monkeypatch.setattr(peer, 'write_peer_block', None, raising=False)
     assert peer.main(['--quick', '--family', '']) == 2
     assert seen == {'out': 'bench_out/peer-quick/peer.json', 'work': 'bench_out/peer-quick'}
     assert peer.main(['--family', '']) == 2
