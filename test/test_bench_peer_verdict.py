@@ -21,6 +21,7 @@ wins person AP@0.5 and latency, loses mAP@0.5:0.95 and false persons on real pho
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
 from vitedge_ros.bench import peer_table
@@ -196,3 +197,14 @@ def test_render_command_rewrites_only_the_blocks_and_refuses_corrupt_json(tmp_pa
     err = capsys.readouterr().err
     assert "missing key 'budget'" in err and err.count('\n') == 1
     assert (doc.read_text(), card.read_text()) == before
+
+
+def test_a_json_with_no_models_is_refused_in_one_line(tmp_path, capsys):
+    data = json.loads((Path(__file__).resolve().parents[1] / 'bench' / 'peer.json').read_text())
+    data['models'] = []
+    src = tmp_path / 'peer.json'
+    src.write_text(json.dumps(data))
+    doc, card = tmp_path / 'doc.md', tmp_path / 'card.md'
+    assert peer_table.main(['--json', str(src), '--doc', str(doc), '--card', str(card)]) == 2
+    assert 'no models measured' in capsys.readouterr().err
+    assert not doc.exists() and not card.exists()

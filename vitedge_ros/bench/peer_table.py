@@ -64,6 +64,8 @@ def render_peer(data: Optional[Dict[str, Any]]) -> List[str]:
         ]
     b, ev, me = data['budget'], data['evaluation'], data['measure']
     models = data['models']
+    if not models:
+        raise ValueError('no models measured')
     if data.get('quick'):
         out += [
             '**Quick run** (`--quick`: a handful of images, one epoch): these figures prove the '
