@@ -1210,6 +1210,24 @@ def run_peer(
     return data
 
 
+#: ``main``'s output paths unless given, by ``--quick``: a quick run never writes the committed
+#: figures (bench/peer.json, the pages) nor the full run's folder.
+OUTPUT_DEFAULTS = {
+    False: {
+        'out': 'bench/peer.json',
+        'work': 'bench_out/peer',
+        'doc': 'docs/BENCHMARKS.md',
+        'card': 'models/README.md',
+    },
+    True: {
+        'out': 'bench_out/peer-quick/peer.json',
+        'work': 'bench_out/peer-quick',
+        'doc': '',
+        'card': '',
+    },
+}
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """
     ``python -m vitedge_ros.bench.peer``.
@@ -1288,21 +1306,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             family.append(Path(f))
         elif f:
             print('bench-peer: {} is not a bundle (no bundle.yaml): left out'.format(f))
+    for k, v in OUTPUT_DEFAULTS[bool(args.quick)].items():
+        if getattr(args, k) is None:
+            setattr(args, k, v)
     try:
         r, b, w = (2, 3, 1) if args.quick else (7, 20, 5)
-        quick_defaults = {  # a quick run never writes the committed figures nor the full run
-            'out': 'bench_out/peer-quick/peer.json',
-            'work': 'bench_out/peer-quick',
-            'doc': '',
-            'card': '',
-        }
-        full_defaults = {
-            'out': 'bench/peer.json', 'work': 'bench_out/peer', 'doc': 'docs/BENCHMARKS.md',
-            'card': 'models/README.md',
-        }
-        for k, v in (quick_defaults if args.quick else full_defaults).items():
-            if getattr(args, k) is None:
-                setattr(args, k, v)
         data = run_peer(
             args.out,
             args.work,
